@@ -1,0 +1,1 @@
+namespace InfraMind.Manifest; internal static class Placeholder {}
