@@ -1,1 +1,3 @@
-return 0;
+using InfraMind.Cli;
+
+return await InfraCli.RunAsync(args, CliContext.FromProcess());

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using InfraMind.Manifest;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra init NAME`: a complete, working package to start from.</summary>
+internal static class InitCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var name = new Argument<string>("name") { Description = "Model name (lowercase DNS label, e.g. sentiment-v1)" };
+        var protocol = new Option<string>("--protocol") { Description = "rest or grpc", DefaultValueFactory = _ => "rest" };
+        protocol.AcceptOnlyFromAmong("rest", "grpc");
+        var dir = new Option<string?>("--dir") { Description = "Directory to create (default ./NAME); must be empty or absent" };
+        var json = new Option<bool>("--json") { Description = "Print {directory, files, valid} as JSON" };
+        var command = new Command("init",
+            "Create a model package: Dockerfile, model.yaml, serve.py (a real standard-library model), hooks, README.\n" +
+            "Exit codes: 0 created, 1 the directory is not empty, 2 usage error (e.g. an invalid name).")
+        {
+            name, protocol, dir, json,
+        };
+        command.SetAction(parse =>
+        {
+            var modelName = parse.GetValue(name)!;
+            if (modelName.Length > 63 || !System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))
+            {
+                throw new CliException(ManifestCodes.InvalidName, $"'{modelName}' is not a valid model name",
+                    "use lowercase letters, digits and '-' (at most 63), starting and ending with a letter or digit", ExitCodes.Usage);
+            }
+
+            var target = Path.GetFullPath(parse.GetValue(dir) ?? modelName);
+            if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any()))
+            {
+                throw new CliException("IM1060", $"{target} already exists and is not empty",
+                    "choose another --dir, or remove the directory first; init never overwrites files");
+            }
+
+            var grpc = parse.GetValue(protocol) == "grpc";
+            var files = PackageTemplate.Files(modelName, grpc);
+            foreach (var (relative, content) in files)
+            {
+                var path = Path.Combine(target, relative);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllText(path, content.ReplaceLineEndings("\n"));
+                if (relative.EndsWith(".sh", StringComparison.Ordinal) || relative == "serve.py")
+                {
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                                               UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+                }
+            }
+
+            var validation = ManifestReader.Validate(target);
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(context.Output, new { directory = target, files = files.Keys.Order().ToArray(), valid = validation.IsValid });
+            }
+            else
+            {
+                context.Console.MarkupLine($"[green]✓[/] created {Markup.Escape(target)} ({(grpc ? "grpc" : "rest")})");
+                foreach (var f in files.Keys.Order()) context.Console.MarkupLine($"    {Markup.Escape(f)}");
+                context.Console.MarkupLine($"  next: [bold]infra validate {Markup.Escape(target)}[/] then [bold]infra test --container {Markup.Escape(target)}[/]");
+            }
+
+            return validation.IsValid ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+}

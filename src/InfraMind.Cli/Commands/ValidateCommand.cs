@@ -1,0 +1,86 @@
+using System.CommandLine;
+using InfraMind.Manifest;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra validate [DIR|FILE]`: every finding about a package, in one run.</summary>
+internal static class ValidateCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var path = new Argument<string>("path")
+        {
+            Description = "Package directory or model.yaml file",
+            DefaultValueFactory = _ => ".",
+        };
+        var json = new Option<bool>("--json") { Description = "Print {valid, manifestDigest, errors, warnings} as JSON" };
+        var command = new Command("validate",
+            "Validate a model package: model.yaml fields, JSON Schemas (draft-07), hook and entrypoint paths, Dockerfile.\n" +
+            "Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error (e.g. the path does not exist).")
+        {
+            path, json,
+        };
+        command.SetAction(parse =>
+        {
+            var result = ManifestReader.Validate(parse.GetValue(path)!);
+            if (parse.GetValue(json)) WriteJson(context, result);
+            else WriteHuman(context, result);
+            return result.PathMissing ? ExitCodes.Usage : result.IsValid ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+
+    internal static object ToJson(ManifestValidation result) => new
+    {
+        valid = result.IsValid,
+        manifestDigest = result.ManifestDigest,
+        manifest = result.ManifestPath,
+        name = result.Manifest?.Name,
+        version = result.Manifest?.Version.ToString(),
+        errors = result.Errors.Select(Diagnostic).ToArray(),
+        warnings = result.Warnings.Select(Diagnostic).ToArray(),
+    };
+
+    private static object Diagnostic(ManifestDiagnostic d) =>
+        new { code = d.Code, path = d.Path, file = d.File, line = d.Line, column = d.Column, message = d.Message, hint = d.Hint };
+
+    private static void WriteJson(CliContext context, ManifestValidation result) => CliJson.Write(context.Output, ToJson(result));
+
+    internal static void WriteHuman(CliContext context, ManifestValidation result)
+    {
+        var console = context.Console;
+        var errors = result.Errors.ToList();
+        var warnings = result.Warnings.ToList();
+        if (result.IsValid)
+        {
+            var m = result.Manifest!;
+            console.MarkupLine($"[green]✓[/] {Markup.Escape(result.ManifestPath)} is valid: [bold]{Markup.Escape(m.Name)}[/] {Markup.Escape(m.Version.ToString())}" +
+                               $" ({m.Protocol.ToString().ToLowerInvariant()} on port {m.Port})");
+        }
+        else
+        {
+            console.MarkupLine($"[red]✗[/] {Markup.Escape(result.ManifestPath)}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
+                               (warnings.Count > 0 ? $", {warnings.Count} warning{(warnings.Count == 1 ? "" : "s")}" : ""));
+        }
+
+        if (result.ManifestDigest is { } digest) console.MarkupLine($"  manifest digest: {digest}");
+        Section(console, "error", "red", errors);
+        Section(console, "warning", "yellow", warnings);
+    }
+
+    private static void Section(IAnsiConsole console, string label, string colour, List<ManifestDiagnostic> items)
+    {
+        foreach (var group in items.GroupBy(d => d.File))
+        {
+            console.MarkupLine($"  [bold]{Markup.Escape(group.Key)}[/]");
+            foreach (var d in group.OrderBy(d => d.Line).ThenBy(d => d.Column))
+            {
+                var where = d.Line > 0 ? $"{d.Line}:{d.Column}" : "-";
+                console.MarkupLine($"    [{colour}]{label} {d.Code}[/] {Markup.Escape(where)} {Markup.Escape(d.Message)}" +
+                                   (d.Path.Length > 0 ? $" [dim]({Markup.Escape(d.Path)})[/]" : ""));
+                if (d.Hint.Length > 0) console.MarkupLine($"        [dim]fix:[/] {Markup.Escape(d.Hint)}");
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace InfraMind.Cli;
+
+/// <summary>
+/// The one directory for keys, config, the local content store and registry data: INFRAMIND_HOME, else ~/.inframind.
+/// </summary>
+public sealed record InfraHome(string Root)
+{
+    public const string Variable = "INFRAMIND_HOME";
+
+    public string Keys => Path.Combine(Root, "keys");
+
+    public string Store => Path.Combine(Root, "store");
+
+    public string Registry => Path.Combine(Root, "registry");
+
+    public string Config => Path.Combine(Root, "config.json");
+
+    public static InfraHome Resolve(IReadOnlyDictionary<string, string?> environment)
+    {
+        if (environment.TryGetValue(Variable, out var home) && !string.IsNullOrWhiteSpace(home))
+            return new InfraHome(Path.GetFullPath(home));
+        var user = environment.TryGetValue("HOME", out var h) && !string.IsNullOrEmpty(h)
+            ? h
+            : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return new InfraHome(Path.Combine(user, ".inframind"));
+    }
+
+    /// <summary>Creates a subdirectory readable only by its owner (keys and registry data live here).</summary>
+    public static string Ensure(string path)
+    {
+        Directory.CreateDirectory(path);
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+}

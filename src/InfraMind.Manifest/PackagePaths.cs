@@ -1,0 +1,60 @@
+namespace InfraMind.Manifest;
+
+/// <summary>Checks that a path written in a manifest names a file inside the package, even through symlinks.</summary>
+internal static class PackagePaths
+{
+    public enum Problem
+    {
+        None,
+        Invalid,
+        Missing,
+        Escapes,
+    }
+
+    public static (Problem Problem, string Detail) Check(string packageDir, string relative)
+    {
+        if (relative.Length == 0) return (Problem.Invalid, "the path is empty");
+        if (relative.Contains('\0', StringComparison.Ordinal)) return (Problem.Invalid, "the path contains a NUL character");
+        if (Path.IsPathRooted(relative) || relative.StartsWith('~'))
+            return (Problem.Invalid, $"'{relative}' is absolute; paths are relative to the package directory");
+        var segments = relative.Split('/', '\\');
+        if (segments.Contains(".."))
+            return (Problem.Invalid, $"'{relative}' uses '..'; it must stay inside the package directory");
+
+        var root = RealPath(Path.GetFullPath(packageDir));
+        var full = Path.Combine(root, relative);
+        if (!File.Exists(full))
+            return Directory.Exists(full)
+                ? (Problem.Invalid, $"'{relative}' is a directory, not a file")
+                : (Problem.Missing, $"'{relative}' does not exist in {packageDir}");
+        var real = RealPath(full);
+        var inside = real.StartsWith(root.EndsWith('/') ? root : root + "/", StringComparison.Ordinal);
+        return inside ? (Problem.None, "") : (Problem.Escapes, $"'{relative}' resolves to {real}, outside the package");
+    }
+
+    /// <summary>Resolves every symlink along the path (bounded, so link loops end).</summary>
+    internal static string RealPath(string path)
+    {
+        var parts = Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var current = "/";
+        var hops = 0;
+        var queue = new Queue<string>(parts);
+        while (queue.Count > 0)
+        {
+            var next = Path.Combine(current, queue.Dequeue());
+            var info = new FileInfo(next);
+            if (info.LinkTarget is { } target && hops++ < 40)
+            {
+                var resolved = Path.GetFullPath(Path.IsPathRooted(target) ? target : Path.Combine(current, target));
+                var rest = queue.ToArray();
+                queue = new Queue<string>(resolved.Split('/', StringSplitOptions.RemoveEmptyEntries).Concat(rest));
+                current = "/";
+                continue;
+            }
+
+            current = next;
+        }
+
+        return current;
+    }
+}

@@ -1,1 +1,0 @@
-namespace InfraMind.Manifest; internal static class Placeholder {}

@@ -1,0 +1,40 @@
+using System.Text.Json;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>Runs `infra` in-process against captured output and a temporary home, as a user's shell would.</summary>
+internal sealed class CliRunner : IDisposable
+{
+    public CliRunner()
+    {
+        Home = Path.Combine(Path.GetTempPath(), "im-home-" + Guid.NewGuid().ToString("N"));
+        Work = Path.Combine(Path.GetTempPath(), "im-work-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Work);
+    }
+
+    public string Home { get; }
+
+    public string Work { get; }
+
+    public async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var env = new Dictionary<string, string?>(StringComparer.Ordinal) { ["INFRAMIND_HOME"] = Home, ["HOME"] = Work };
+        var code = await InfraCli.RunAsync(args, new CliContext(output, error, env, interactive: false));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    public async Task<JsonElement> RunJsonAsync(int expectedCode, params string[] args)
+    {
+        var (code, output, err) = await RunAsync(args);
+        Assert.True(expectedCode == code, $"exit {code}, expected {expectedCode}\n{output}\n{err}");
+        return JsonDocument.Parse(output).RootElement;
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Home)) Directory.Delete(Home, true);
+        if (Directory.Exists(Work)) Directory.Delete(Work, true);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace InfraMind.Cli.Tests;
+
+public sealed class ValidateAndInitTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Init_writes_a_package_that_validates()
+    {
+        var dir = Path.Combine(_cli.Work, "sentiment-v1");
+        var created = await _cli.RunJsonAsync(0, "init", "sentiment-v1", "--dir", dir, "--json");
+        Assert.True(created.GetProperty("valid").GetBoolean());
+        foreach (var f in new[] { "Dockerfile", "model.yaml", "serve.py", "hooks/init.sh", "hooks/health.sh", "README.md" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+
+        var result = await _cli.RunJsonAsync(0, "validate", dir, "--json");
+        Assert.True(result.GetProperty("valid").GetBoolean());
+        Assert.Equal(0, result.GetProperty("errors").GetArrayLength());
+        Assert.Equal(0, result.GetProperty("warnings").GetArrayLength());
+        Assert.Matches("^sha256:[0-9a-f]{64}$", result.GetProperty("manifestDigest").GetString());
+    }
+
+    [Fact]
+    public async Task Init_grpc_package_validates()
+    {
+        var dir = Path.Combine(_cli.Work, "g");
+        Assert.Equal(0, (await _cli.RunAsync("init", "grpc-model", "--protocol", "grpc", "--dir", dir)).Code);
+        var result = await _cli.RunJsonAsync(0, "validate", dir, "--json");
+        Assert.True(result.GetProperty("valid").GetBoolean());
+        Assert.Contains("protocol: grpc", File.ReadAllText(Path.Combine(dir, "model.yaml")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Init_model_really_classifies_text()
+    {
+        var dir = Path.Combine(_cli.Work, "m");
+        Assert.Equal(0, (await _cli.RunAsync("init", "m", "--dir", dir)).Code);
+        var psi = new ProcessStartInfo("python3", ["-c", "import serve, json; print(json.dumps([serve.classify('what a great and wonderful day'), serve.classify('this is not good, it is terrible')]))"])
+        {
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+        };
+        using var p = Process.Start(psi)!;
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        var answers = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("positive", answers[0].GetProperty("label").GetString());
+        Assert.Equal("negative", answers[1].GetProperty("label").GetString());
+    }
+
+    [Fact]
+    public async Task Init_refuses_a_non_empty_directory_and_keeps_its_files()
+    {
+        var dir = Path.Combine(_cli.Work, "taken");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "keep.txt"), "mine");
+        var (code, _, err) = await _cli.RunAsync("init", "taken", "--dir", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("IM1060", err, StringComparison.Ordinal);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "keep.txt")));
+        Assert.Single(Directory.GetFileSystemEntries(dir));
+    }
+
+    [Fact]
+    public async Task Init_rejects_an_invalid_name_as_usage_error()
+    {
+        var (code, _, err) = await _cli.RunAsync("init", "Bad_Name", "--dir", Path.Combine(_cli.Work, "x"));
+        Assert.Equal(2, code);
+        Assert.Contains("IM1020", err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_cli.Work, "x")));
+    }
+
+    [Fact]
+    public async Task Validate_reports_every_error_in_json_with_location_and_hint()
+    {
+        var dir = Path.Combine(_cli.Work, "p");
+        Assert.Equal(0, (await _cli.RunAsync("init", "p", "--dir", dir)).Code);
+        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
+            .Replace("version: 0.1.0", "version: one", StringComparison.Ordinal)
+            .Replace("port: 9000", "port: 0", StringComparison.Ordinal)
+            .Replace("protocol: rest", "protocol: rest\nbogus: 1", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
+
+        var result = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        Assert.False(result.GetProperty("valid").GetBoolean());
+        var errors = result.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Equal(["IM1011", "IM1021", "IM1028"], errors.Select(e => e.GetProperty("code").GetString()!).Order().ToArray());
+        foreach (var e in errors)
+        {
+            Assert.True(e.GetProperty("line").GetInt32() > 0);
+            Assert.True(e.GetProperty("column").GetInt32() > 0);
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("hint").GetString()));
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("path").GetString()));
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("message").GetString()));
+        }
+    }
+
+    [Fact]
+    public async Task Validate_human_output_groups_errors_without_colour_when_redirected()
+    {
+        var file = Path.Combine(_cli.Work, "model.yaml");
+        File.WriteAllText(file, "name: x\nversion: 1\n");
+        var (code, output, _) = await _cli.RunAsync("validate", file);
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("\u001b[", output, StringComparison.Ordinal);
+        Assert.Contains("error IM1021", output, StringComparison.Ordinal);
+        Assert.Contains("model.yaml:", output.Replace(" model.yaml\n", " model.yaml:\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("fix:", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_missing_path_is_a_usage_error()
+    {
+        var (code, output, _) = await _cli.RunAsync("validate", Path.Combine(_cli.Work, "absent"));
+        Assert.Equal(2, code);
+        Assert.Contains("IM1000", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_option_is_a_usage_error()
+    {
+        var (code, _, err) = await _cli.RunAsync("init", "x", "--colour", "blue");
+        Assert.Equal(2, code);
+        Assert.Contains("IM0002", err, StringComparison.Ordinal);
+        Assert.Contains("--help", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_documents_the_exit_codes()
+    {
+        var (code, output, _) = await _cli.RunAsync("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Exit codes: 0 ok; 1 check failed", output, StringComparison.Ordinal);
+        Assert.Contains("INFRAMIND_HOME", output, StringComparison.Ordinal);
+        var (_, validateHelp, _) = await _cli.RunAsync("validate", "--help");
+        Assert.Contains("Exit codes: 0 valid", validateHelp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Home_defaults_to_dot_inframind_and_honours_the_variable()
+    {
+        Assert.Equal("/home/u/.inframind", InfraHome.Resolve(new Dictionary<string, string?> { ["HOME"] = "/home/u" }).Root);
+        Assert.Equal("/tmp/h", InfraHome.Resolve(new Dictionary<string, string?> { ["HOME"] = "/home/u", ["INFRAMIND_HOME"] = "/tmp/h" }).Root);
+    }
+
+    [Fact]
+    public async Task Garbage_manifest_through_the_real_executable_gives_an_error_not_a_stack_trace()
+    {
+        var file = Path.Combine(_cli.Work, "model.yaml");
+        File.WriteAllText(file, "input_schema: [\n  - {a: [}\n\t\u0001");
+        var dll = Path.Combine(AppContext.BaseDirectory, "infra.dll");
+        var psi = new ProcessStartInfo("dotnet", [dll, "validate", file])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment["INFRAMIND_HOME"] = _cli.Home;
+        using var p = Process.Start(psi)!;
+        var output = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("IM10", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", output, StringComparison.Ordinal);
+    }
+}

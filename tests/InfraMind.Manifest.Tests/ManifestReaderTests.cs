@@ -1,0 +1,198 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using CsCheck;
+
+namespace InfraMind.Manifest.Tests;
+
+public sealed class ManifestReaderTests : IDisposable
+{
+    private static readonly string Corpus = Path.Combine(AppContext.BaseDirectory, "Corpus");
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-manifest-" + Guid.NewGuid().ToString("N"));
+
+    public ManifestReaderTests() => CorpusTests.CopyDirectory(Path.Combine(Corpus, "package"), _dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Spec => File.ReadAllText(Path.Combine(Corpus, "valid", "spec-example.yaml"));
+
+    private ManifestValidation Validate(string text)
+    {
+        File.WriteAllText(Path.Combine(_dir, "model.yaml"), text);
+        return ManifestReader.Validate(_dir);
+    }
+
+    [Fact]
+    public void Spec_example_parses_into_exact_values()
+    {
+        var result = Validate(Spec);
+        var m = Assert.IsType<ModelManifest>(result.Manifest);
+        Assert.Equal("summarizer-v1", m.Name);
+        Assert.Equal("0.4.2", m.Version.ToString());
+        Assert.Equal(ModelProtocol.Rest, m.Protocol);
+        Assert.Equal(9000, m.Port);
+        Assert.Equal(new ResourceRequest(2000, 4L * 1024 * 1024 * 1024, 0), m.Resources);
+        Assert.Equal(new HookSet("hooks/init.sh", null, "hooks/health.sh"), m.Hooks);
+        Assert.Equal(TimeSpan.FromSeconds(3), m.ReadinessTimeout);
+        var expected = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Spec)));
+        Assert.Equal(expected, m.ManifestDigest);
+        Assert.Empty(result.Diagnostics);
+    }
+
+    [Fact]
+    public void Schemas_validate_documents_with_json_pointer_errors()
+    {
+        var m = Validate(Spec).Manifest!;
+        Assert.Empty(m.InputSchema.Validate(JsonNode.Parse("""{"text": "hello"}""")));
+        var violations = m.InputSchema.Validate(JsonNode.Parse("""{"text": 5}"""));
+        Assert.Contains(violations, v => v.Pointer == "/text");
+        Assert.Contains(m.InputSchema.Validate(JsonNode.Parse("{}")), v => v.Pointer.Length == 0 && v.Message.Contains("text", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void File_schema_reference_is_inlined()
+    {
+        var text = Spec.Replace("input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]", "input_schema: {$ref: schemas/in.json}", StringComparison.Ordinal);
+        var m = Validate(text).Manifest!;
+        Assert.Equal(1, m.InputSchema.Document["properties"]!["text"]!["minLength"]!.GetValue<long>());
+        Assert.NotEmpty(m.InputSchema.Validate(JsonNode.Parse("""{"text": ""}""")));
+    }
+
+    [Fact]
+    public void Fifty_megabyte_file_is_refused_without_reading_it()
+    {
+        using (var f = File.Create(Path.Combine(_dir, "model.yaml"))) f.SetLength(50L * 1024 * 1024);
+        var result = ManifestReader.Validate(_dir);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.FileTooLarge, error.Code);
+        Assert.Contains("52,428,800", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Binary_garbage_is_not_text()
+    {
+        var bytes = new byte[4096];
+        new Random(7).NextBytes(bytes);
+        bytes[10] = 0;
+        File.WriteAllBytes(Path.Combine(_dir, "model.yaml"), bytes);
+        var error = Assert.Single(ManifestReader.Validate(_dir).Errors);
+        Assert.Equal(ManifestCodes.NotText, error.Code);
+    }
+
+    [Fact]
+    public void Invalid_utf8_is_not_text()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "model.yaml"), [(byte)'n', (byte)':', 0xC3, 0x28, (byte)'\n']);
+        Assert.Equal(ManifestCodes.NotText, Assert.Single(ManifestReader.Validate(_dir).Errors).Code);
+    }
+
+    [Fact]
+    public void Missing_manifest_and_missing_path_are_told_apart()
+    {
+        var empty = Path.Combine(_dir, "hooks");
+        var noManifest = ManifestReader.Validate(empty);
+        Assert.Equal(ManifestCodes.ManifestMissing, Assert.Single(noManifest.Errors).Code);
+        Assert.False(noManifest.PathMissing);
+        var missing = ManifestReader.Validate(Path.Combine(_dir, "nope"));
+        Assert.True(missing.PathMissing);
+    }
+
+    [Fact]
+    public void Dockerfile_disagreements_are_warnings_not_errors()
+    {
+        File.WriteAllText(Path.Combine(_dir, "Dockerfile"), "FROM python:3.10-slim\nEXPOSE 8080\nCMD [\"python3\", \"app.py\"]\n");
+        var result = Validate(Spec);
+        Assert.True(result.IsValid);
+        Assert.Equal([ManifestCodes.ExposeMismatch, ManifestCodes.CommandMismatch], result.Warnings.Select(w => w.Code).Order().ToArray());
+        Assert.Contains(result.Warnings, w => w.Code == ManifestCodes.ExposeMismatch && w.Line == 2 && w.File == "Dockerfile");
+    }
+
+    [Fact]
+    public void Missing_dockerfile_is_an_error()
+    {
+        File.Delete(Path.Combine(_dir, "Dockerfile"));
+        Assert.Equal(ManifestCodes.DockerfileMissing, Assert.Single(Validate(Spec).Errors).Code);
+    }
+
+    [Fact]
+    public void Duplicate_keys_are_each_reported_and_the_rest_still_checked()
+    {
+        var result = Validate(Spec + "port: 1\nname: BAD\n");
+        Assert.Equal(2, result.Errors.Count(e => e.Code == ManifestCodes.DuplicateKey));
+    }
+
+    [Theory]
+    [InlineData("512Mi", 536870912L)]
+    [InlineData("4Gi", 4294967296L)]
+    [InlineData("1G", 1000000000L)]
+    [InlineData("1.5Gi", 1610612736L)]
+    [InlineData("128974848", 128974848L)]
+    [InlineData("129e6", -1L)]
+    [InlineData("1Ki", 1024L)]
+    [InlineData("0", -1L)]
+    [InlineData("-1Mi", -1L)]
+    [InlineData("1.5", -1L)]
+    [InlineData("100m", -1L)]
+    [InlineData("99999999999Ei", -1L)]
+    public void Memory_quantities_parse_exactly(string text, long expected)
+    {
+        var ok = Quantity.TryParseBytes(text, out var bytes, out var error);
+        Assert.Equal(expected >= 0, ok);
+        if (ok) Assert.Equal(expected, bytes);
+        else Assert.NotEmpty(error);
+    }
+
+    [Theory]
+    [InlineData("2", 2000L)]
+    [InlineData("0.5", 500L)]
+    [InlineData("500m", 500L)]
+    [InlineData("1m", 1L)]
+    [InlineData("0.0005", -1L)]
+    [InlineData("0m", -1L)]
+    [InlineData("abc", -1L)]
+    public void Cpu_quantities_parse_to_millicores(string text, long expected)
+    {
+        var ok = Quantity.TryParseMillicores(text, out var m, out _);
+        Assert.Equal(expected >= 0, ok);
+        if (ok) Assert.Equal(expected, m);
+    }
+
+    [Fact]
+    public void Did_you_mean_suggests_close_names_only()
+    {
+        Assert.Equal("entrypoint", ManifestReader.Suggest("entrypiont", ManifestReader.TopLevelKeys));
+        Assert.Equal("input_schema", ManifestReader.Suggest("input-schema", ManifestReader.TopLevelKeys));
+        Assert.Null(ManifestReader.Suggest("colour", ManifestReader.TopLevelKeys));
+    }
+
+    /// <summary>Thousands of random mutations of valid manifests: validate must always answer, never throw.</summary>
+    [Fact]
+    public void Random_mutations_never_crash_the_validator()
+    {
+        string[] bases = [.. Directory.GetFiles(Path.Combine(Corpus, "valid"), "*.yaml").Order().Select(File.ReadAllText)];
+        const string alphabet = ":{}[]-#&*!|>'\"\t\n ,?%@`\\0aZ9.~$\u00e9\u0000";
+        var mutation = Gen.Select(Gen.Int[0, bases.Length - 1], Gen.Int[0, 1_000_000], Gen.Int[0, 5], Gen.Int[0, alphabet.Length - 1], Gen.Int[1, 40]);
+        var runs = 0;
+        mutation.Sample(t =>
+        {
+            var (b, pos, op, ch, len) = t;
+            var text = bases[b];
+            var at = pos % (text.Length + 1);
+            text = op switch
+            {
+                0 => text.Insert(at, alphabet[ch].ToString()),
+                1 => text.Remove(at, Math.Min(len, text.Length - at)),
+                2 => text[..at],
+                3 => text.Insert(at, new string(alphabet[ch], len)),
+                4 => string.Join('\n', text.Split('\n').Select((l, i) => i == at % 30 ? "  " + l : l)),
+                _ => text.Replace(": ", ":" + alphabet[ch], StringComparison.Ordinal),
+            };
+            File.WriteAllText(Path.Combine(_dir, "model.yaml"), text);
+            var result = ManifestReader.Validate(_dir);
+            Assert.True(result.IsValid || result.Errors.Any());
+            Assert.All(result.Diagnostics, d => Assert.Matches("^IM1[0-9]{3}$", d.Code));
+            runs++;
+        }, iter: 3000, threads: 1);
+        Assert.Equal(3000, runs);
+    }
+}
