@@ -16,13 +16,13 @@ for setup in scripts/setup-engine.sh scripts/setup-peers.sh; do
 done
 
 echo "== dotnet test"
-dotnet test InfraMind.slnx --nologo -c Release --logger "trx" --results-directory "$results" -- RunConfiguration.TreatNoTestsAsError=true
+dotnet test InfraMind.slnx --nologo -c Release --logger "trx" -- RunConfiguration.TreatNoTestsAsError=true
 status=$?
 
 passed=0
 failed=0
 shopt -s nullglob
-trx=("$results"/*.trx)
+trx=("$results"/*/*.trx)
 for f in "${trx[@]}"; do
   counters=$(grep -o '<Counters [^>]*>' "$f" | head -n 1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
