@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using CsCheck;
+using InfraMind.Manifest;
+
+namespace InfraMind.Conformance.Tests;
+
+public sealed class SyntheticInputsTests
+{
+    private const string Rich = """
+        {
+          "type": "object",
+          "definitions": {
+            "point": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}}, "required": ["x", "y"]}
+          },
+          "properties": {
+            "species": {"type": "string", "enum": ["setosa", "versicolor", "virginica"]},
+            "length": {"type": "number", "minimum": 0.5, "exclusiveMaximum": 10},
+            "count": {"type": "integer", "minimum": 1, "maximum": 100, "multipleOf": 5},
+            "tags": {"type": "array", "items": {"type": "string", "minLength": 2, "maxLength": 8}, "minItems": 1, "maxItems": 4, "uniqueItems": true},
+            "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{4}$"},
+            "email": {"type": "string", "format": "email"},
+            "when": {"type": "string", "format": "date-time"},
+            "id": {"type": "string", "format": "uuid"},
+            "ip": {"type": "string", "format": "ipv4"},
+            "origin": {"$ref": "#/definitions/point"},
+            "shape": {"oneOf": [{"type": "string", "const": "circle"}, {"type": "integer", "minimum": 3}]},
+            "meta": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}, {"properties": {"b": {"type": "boolean"}}}]},
+            "kind": {"type": "string", "const": "v1"},
+            "note": {"type": "string", "maxLength": 5, "default": "hi"}
+          },
+          "required": ["species", "length", "origin", "kind"],
+          "additionalProperties": false
+        }
+        """;
+
+    private static ModelSchema Schema(string json) => ModelSchema.Create(JsonNode.Parse(json)!);
+
+    [Fact]
+    public void Every_positive_case_matches_the_schema_and_every_negative_case_does_not()
+    {
+        var schema = Schema(Rich);
+        var cases = new SyntheticInputs(schema, seed: 1).Generate(20);
+        var positives = cases.Where(c => c.Positive).ToList();
+        Assert.Equal(20, positives.Count);
+        Assert.All(positives, c => Assert.Empty(schema.Validate(JsonNode.Parse(c.Body))));
+        var negatives = cases.Where(c => !c.Positive).Select(c => c.Name).ToList();
+        Assert.Contains("not-json", negatives);
+        Assert.Contains("missing-required-species", negatives);
+        Assert.Contains(negatives, n => n.StartsWith("wrong-type-", StringComparison.Ordinal));
+        Assert.Contains("extra-property", negatives);
+        foreach (var c in cases.Where(c => !c.Positive && c.Name != "not-json"))
+            Assert.NotEmpty(schema.Validate(JsonNode.Parse(c.Body)));
+    }
+
+    [Fact]
+    public void Named_cases_cover_required_only_all_properties_and_boundaries()
+    {
+        var cases = new SyntheticInputs(Schema(Rich), seed: 1).Generate(10, includeNegative: false).ToDictionary(c => c.Name, c => JsonNode.Parse(c.Body) as JsonObject);
+        var requiredOnly = cases["required-only"]!;
+        Assert.Equal(["kind", "length", "origin", "species"], requiredOnly.Select(p => p.Key).Order().ToArray());
+        var all = cases["all-properties"]!;
+        Assert.Equal(14, all.Count);
+        Assert.Equal("hi", all["note"]!.GetValue<string>());
+        Assert.Matches(@"^[A-Z]{3}-\d{4}$", all["code"]!.GetValue<string>());
+        Assert.True(Guid.TryParse(all["id"]!.GetValue<string>(), out _));
+        var min = cases["boundary-min"]!;
+        Assert.Equal(0.5, min["length"]!.GetValue<double>());
+        Assert.Equal("setosa", min["species"]!.GetValue<string>());
+        var max = cases["boundary-max"]!;
+        Assert.True(max["length"]!.GetValue<double>() < 10);
+        Assert.Equal("virginica", max["species"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Same_seed_gives_the_same_cases_and_another_seed_differs()
+    {
+        var a = new SyntheticInputs(Schema(Rich), 42).Generate(15).Select(c => c.Body).ToArray();
+        var b = new SyntheticInputs(Schema(Rich), 42).Generate(15).Select(c => c.Body).ToArray();
+        var c = new SyntheticInputs(Schema(Rich), 43).Generate(15).Select(c => c.Body).ToArray();
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+    }
+
+    [Fact]
+    public void Spec_schema_gives_text_inputs()
+    {
+        var schema = Schema("""{"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}""");
+        var cases = new SyntheticInputs(schema, 1).Generate(5);
+        Assert.Equal(5, cases.Count(c => c.Positive));
+        Assert.Contains(cases, c => c.Name == "wrong-type-text");
+        Assert.DoesNotContain(cases, c => c.Name == "extra-property");
+    }
+
+    [Fact]
+    public void Examples_are_used_first()
+    {
+        var schema = Schema("""{"type": "object", "properties": {"q": {"type": "string"}}, "examples": [{"q": "what is InfraMind?"}]}""");
+        var first = new SyntheticInputs(schema, 1).Generate(3)[0];
+        Assert.Equal("example", first.Name);
+        Assert.Equal("""{"q":"what is InfraMind?"}""", first.Body);
+    }
+
+    [Theory]
+    [InlineData(@"^[a-z]+$")]
+    [InlineData(@"^\d{3}-\d{2}$")]
+    [InlineData(@"^(cat|dog)s?$")]
+    [InlineData(@"^[A-Z][a-z]{2,5}( [A-Z][a-z]+)*$")]
+    [InlineData(@"^v[0-9]+\.[0-9]+$")]
+    [InlineData(@"^[^\s@]+@[^\s@]+$")]
+    [InlineData(@"^(?:ab|cd){2}[xyz]?$")]
+    public void Pattern_samples_match_the_pattern(string pattern)
+    {
+        var random = new Random(3);
+        for (var i = 0; i < 50; i++)
+        {
+            var s = RegexSampler.Sample(pattern, random);
+            Assert.NotNull(s);
+            Assert.Matches(new Regex(pattern, RegexOptions.ECMAScript), s);
+        }
+    }
+
+    /// <summary>For random object schemas built from common fragments, the generator always finds valid inputs.</summary>
+    [Fact]
+    public void Generator_is_productive_on_random_schemas()
+    {
+        string[] fragments =
+        [
+            """{"type": "string"}""", """{"type": "string", "minLength": 3, "maxLength": 3}""", """{"type": "integer", "minimum": -5, "maximum": 5}""",
+            """{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}""", """{"type": "boolean"}""", """{"enum": ["a", "b", 3]}""",
+            """{"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2, "uniqueItems": true}""",
+            """{"type": "string", "format": "date"}""", """{"type": "string", "pattern": "^[a-f0-9]{8}$"}""", """{"type": ["string", "null"]}""",
+            """{"type": "object", "properties": {"z": {"type": "integer", "multipleOf": 7, "minimum": 1}}, "required": ["z"]}""",
+            """{"anyOf": [{"type": "string", "maxLength": 2}, {"type": "number"}]}""", """{"type": "number", "multipleOf": 0.25, "minimum": 1.1, "maximum": 2}""",
+        ];
+        Gen.Select(Gen.Int[0, fragments.Length - 1].Array[1, 6], Gen.Int[0, 1000]).Sample(t =>
+        {
+            var (picks, seed) = t;
+            var props = new JsonObject();
+            var required = new JsonArray();
+            for (var i = 0; i < picks.Length; i++)
+            {
+                props[$"p{i}"] = JsonNode.Parse(fragments[picks[i]]);
+                if (i % 2 == 0) required.Add($"p{i}");
+            }
+
+            var schema = ModelSchema.Create(new JsonObject { ["type"] = "object", ["properties"] = props, ["required"] = required });
+            var cases = new SyntheticInputs(schema, seed).Generate(5);
+            Assert.True(cases.Count(c => c.Positive) >= 2, string.Join("\n", cases.Select(c => c.Body)));
+        }, iter: 300, threads: 1);
+    }
+}
