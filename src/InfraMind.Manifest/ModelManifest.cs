@@ -40,7 +40,8 @@ public sealed record ModelManifest(
 {
     public static TimeSpan DefaultReadinessTimeout { get; } = TimeSpan.FromSeconds(3);
 
-    public string ImageTag => $"{Name}:{Version}";
+    /// <summary>The engine tag of the model image; SemVer build metadata (+x) is not allowed in tags, so + becomes _.</summary>
+    public string ImageTag => $"{Name}:{Version.ToString().Replace('+', '_')}";
 
     /// <summary>The manifest as JSON, with schemas inlined: what nodes and the gateway need to serve the model.</summary>
     public JsonObject ToJson() => new()

@@ -1,0 +1,119 @@
+using InfraMind.Manifest;
+
+namespace InfraMind.Conformance;
+
+/// <summary>The precise names of everything that can fail in a conformance run. Stable: reports and nodes match on them.</summary>
+public static class Verdicts
+{
+    public const string ManifestInvalid = "manifest-invalid";
+    public const string BuildFailed = "build-failed";
+    public const string StartFailed = "start-failed";
+    public const string ContainerExited = "container-exited";
+    public const string OomKilled = "container-oom-killed";
+    public const string InitFailed = "init-failed";
+    public const string WarmupFailed = "warmup-failed";
+    public const string HealthcheckFailed = "healthcheck-failed";
+    public const string NoAnswerOnPort = "no-answer-on-port";
+    public const string WrongPort = "wrong-port";
+    public const string ResponseNotJson = "response-not-json";
+    public const string OutputSchemaViolation = "output-schema-violation";
+    public const string ServerErrorOnValidInput = "server-error-on-valid-input";
+    public const string RejectedValidInput = "rejected-valid-input";
+    public const string ServerErrorOnInvalidInput = "server-error-on-invalid-input";
+    public const string AcceptedInvalidInput = "accepted-invalid-input";
+    public const string ConnectionFailed = "connection-failed";
+    public const string RequestTimeout = "request-timeout";
+    public const string UnsupportedProtocol = "unsupported-protocol";
+}
+
+public enum CheckStatus
+{
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// <summary>One step of the run (validate, image, start, init, readiness, warmup, healthcheck, cases, cleanup).</summary>
+public sealed record StepResult(string Step, CheckStatus Status, string? Verdict, string Detail, TimeSpan Duration);
+
+/// <summary>One request sent to the model and what came back.</summary>
+public sealed record CaseResult(
+    string Name,
+    bool Positive,
+    CheckStatus Status,
+    string? Verdict,
+    int? StatusCode,
+    double LatencyMs,
+    string Detail,
+    string Request,
+    string? Response,
+    IReadOnlyList<SchemaViolation> Violations);
+
+/// <summary>Everything a run found; <see cref="Passed"/> only when every step and every case passed.</summary>
+public sealed record ConformanceReport(
+    string Model,
+    string? Version,
+    string? ManifestDigest,
+    string? Image,
+    int Port,
+    int? HostPort,
+    IReadOnlyList<StepResult> Steps,
+    IReadOnlyList<CaseResult> Cases,
+    TimeSpan Duration)
+{
+    public bool Passed => Steps.All(s => s.Status != CheckStatus.Failed) && Cases.All(c => c.Status == CheckStatus.Passed) &&
+                          Steps.Any(s => s.Step == ConformanceSteps.Cases && s.Status == CheckStatus.Passed);
+
+    /// <summary>Every distinct failure verdict, in the order found.</summary>
+    public IReadOnlyList<string> Verdicts =>
+        [.. Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).OfType<string>().Distinct()];
+
+    public StepResult? FirstFailure => Steps.FirstOrDefault(s => s.Status == CheckStatus.Failed);
+}
+
+public static class ConformanceSteps
+{
+    public const string Validate = "validate";
+    public const string Image = "image";
+    public const string Start = "start";
+    public const string Init = "init";
+    public const string Readiness = "readiness";
+    public const string Warmup = "warmup";
+    public const string Healthcheck = "healthcheck";
+    public const string Cases = "cases";
+    public const string Cleanup = "cleanup";
+}
+
+/// <summary>Knobs of a run. Defaults are DESIGN.md's: 3 s readiness (or the manifest's), 10 s per request.</summary>
+public sealed record ConformanceOptions
+{
+    public int Cases { get; init; } = 10;
+
+    public int Seed { get; init; } = 1;
+
+    public bool NegativeCases { get; init; } = true;
+
+    /// <summary>Overrides the manifest's readiness timeout.</summary>
+    public TimeSpan? ReadinessTimeout { get; init; }
+
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan HookTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Build even when an image with the same manifest and context digests exists.</summary>
+    public bool Rebuild { get; init; }
+
+    /// <summary>Extra labels for the container (e.g. the node id).</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>Live progress of a run, for consoles and logs.</summary>
+public abstract record ConformanceEvent;
+
+public sealed record StepStarted(string Step, string Description) : ConformanceEvent;
+
+public sealed record StepFinished(StepResult Result) : ConformanceEvent;
+
+public sealed record BuildOutput(string Line) : ConformanceEvent;
+
+public sealed record CaseFinished(CaseResult Result) : ConformanceEvent;

@@ -1,0 +1,354 @@
+using System.Diagnostics;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+
+namespace InfraMind.Conformance;
+
+/// <summary>The outcome of the checks run against a started container: what `infra test` reports and what a node admits on.</summary>
+public sealed record PreflightResult(IReadOnlyList<StepResult> Steps, IReadOnlyList<CaseResult> Cases)
+{
+    public bool Passed => Steps.All(s => s.Status != CheckStatus.Failed) && Cases.All(c => c.Status == CheckStatus.Passed) && Cases.Any(c => c.Positive);
+
+    public string? FirstVerdict => Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).FirstOrDefault(v => v is not null);
+}
+
+/// <summary>
+/// Runs DESIGN.md's conformance rules: validate → image → start → init → readiness → warmup → healthcheck → cases →
+/// cleanup. The same code decides `infra test` and a node's pre-flight (<see cref="PreflightAsync"/>).
+/// </summary>
+public sealed class ConformanceRunner(ContainerEngine engine, IProgress<ConformanceEvent>? progress = null)
+{
+    private const int LogTail = 30;
+
+    /// <summary>Validates, builds (or reuses) and tests a package directory.</summary>
+    public async Task<ConformanceReport> RunPackageAsync(string packageDirectory, ConformanceOptions options, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var steps = new List<StepResult>();
+        Report(new StepStarted(ConformanceSteps.Validate, "validate model.yaml"));
+        var validation = ManifestReader.Validate(packageDirectory);
+        if (validation.Manifest is not { } manifest || !validation.IsValid)
+        {
+            var errors = validation.Errors.ToList();
+            Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdicts.ManifestInvalid,
+                $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
+            return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, null, steps, [], clock.Elapsed);
+        }
+
+        Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
+        var image = await EnsureImageAsync(manifest, validation.PackageDirectory, options, steps, cancellationToken);
+        if (image is null) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
+        return await RunImageCoreAsync(manifest, image, options, steps, clock, cancellationToken);
+    }
+
+    /// <summary>Tests an image that already exists in the engine (a pulled, verified one on a node).</summary>
+    public Task<ConformanceReport> RunImageAsync(ModelManifest manifest, string image, ConformanceOptions options, CancellationToken cancellationToken) =>
+        RunImageCoreAsync(manifest, image, options, [], Stopwatch.StartNew(), cancellationToken);
+
+    /// <summary>The container spec of a model under the isolation policy, with the manifest's limits.</summary>
+    public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) => new()
+    {
+        Image = image,
+        ContainerPort = manifest.Port,
+        CpuMillicores = manifest.Resources.CpuMillicores,
+        MemoryBytes = manifest.Resources.MemoryBytes,
+        GpuCount = manifest.Resources.GpuCount,
+        Labels = new Dictionary<string, string>(labels ?? new Dictionary<string, string>())
+        {
+            [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
+        },
+    };
+
+    private async Task<ConformanceReport> RunImageCoreAsync(
+        ModelManifest manifest, string image, ConformanceOptions options, List<StepResult> steps, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<CaseResult> cases = [];
+        int? hostPort = null;
+        if (manifest.Protocol != ModelProtocol.Rest)
+        {
+            Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.UnsupportedProtocol,
+                "conformance runs for protocol grpc are not implemented yet; only rest models can be tested", TimeSpan.Zero);
+            return Build();
+        }
+
+        Report(new StepStarted(ConformanceSteps.Start, $"start {image} (port {manifest.Port} → 127.0.0.1)"));
+        var started = clock.Elapsed;
+        RunningContainer? container = null;
+        try
+        {
+            try
+            {
+                container = await engine.RunAsync(SpecFor(manifest, image, options.Labels), cancellationToken);
+            }
+            catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+            {
+                Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, $"{e.Code}: {e.Message}", clock.Elapsed - started);
+                return Build();
+            }
+
+            hostPort = container.HostPort;
+            Add(steps, ConformanceSteps.Start, CheckStatus.Passed, null, $"container {container.Id[..12]}, port {manifest.Port} on 127.0.0.1:{container.HostPort}", clock.Elapsed - started);
+            var preflight = await PreflightAsync(manifest, container, options, cancellationToken);
+            steps.AddRange(preflight.Steps);
+            cases = preflight.Cases;
+        }
+        finally
+        {
+            if (container is not null)
+            {
+                var cleanup = Stopwatch.StartNew();
+                Report(new StepStarted(ConformanceSteps.Cleanup, "remove container and network"));
+                await container.DisposeAsync();
+                Add(steps, ConformanceSteps.Cleanup, CheckStatus.Passed, null, "container and network removed", cleanup.Elapsed);
+            }
+        }
+
+        return Build();
+
+        ConformanceReport Build() => new(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, image, manifest.Port, hostPort, steps, cases, clock.Elapsed);
+    }
+
+    /// <summary>init → readiness → warmup → healthcheck → cases, against a started container. Leaves the container running.</summary>
+    public async Task<PreflightResult> PreflightAsync(ModelManifest manifest, RunningContainer container, ConformanceOptions options, CancellationToken cancellationToken)
+    {
+        var steps = new List<StepResult>();
+        using var exitWatch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var exited = container.WaitForExitAsync(exitWatch.Token);
+        using var exitedSignal = new CancellationTokenSource();
+        _ = exited.ContinueWith(_ => exitedSignal.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        try
+        {
+            if (!await HookAsync(ConformanceSteps.Init, manifest.Hooks.Init, Verdicts.InitFailed, container, options, steps, exited, cancellationToken))
+                return new PreflightResult(steps, []);
+            if (!await ReadinessAsync(manifest, container, options, steps, exitedSignal.Token, cancellationToken))
+                return new PreflightResult(steps, []);
+            if (!await HookAsync(ConformanceSteps.Warmup, manifest.Hooks.Warmup, Verdicts.WarmupFailed, container, options, steps, exited, cancellationToken))
+                return new PreflightResult(steps, []);
+            if (!await HookAsync(ConformanceSteps.Healthcheck, manifest.Hooks.Healthcheck, Verdicts.HealthcheckFailed, container, options, steps, exited, cancellationToken))
+                return new PreflightResult(steps, []);
+            var cases = await CasesAsync(manifest, container, options, steps, exited, cancellationToken);
+            return new PreflightResult(steps, cases);
+        }
+        finally
+        {
+            await exitWatch.CancelAsync();
+            try
+            {
+                await exited;
+            }
+            catch (Exception e) when (e is OperationCanceledException or ContainerEngineException or HttpRequestException or IOException)
+            {
+                // The watch ends with the run; how it ends does not matter here.
+            }
+        }
+    }
+
+    private async Task<bool> HookAsync(
+        string step, string? hook, string verdict, RunningContainer container, ConformanceOptions options, List<StepResult> steps,
+        Task<long> exited, CancellationToken cancellationToken)
+    {
+        if (hook is null)
+        {
+            Add(steps, step, CheckStatus.Skipped, null, "no hook declared", TimeSpan.Zero);
+            return true;
+        }
+
+        Report(new StepStarted(step, $"run hook {hook}"));
+        if (exited.IsCompleted)
+        {
+            steps.Add(await ExitedAsync(step, container, cancellationToken));
+            Report(new StepFinished(steps[^1]));
+            return false;
+        }
+
+        var result = await container.ExecAsync(["sh", hook], options.HookTimeout, cancellationToken);
+        if (result.Succeeded)
+        {
+            Add(steps, step, CheckStatus.Passed, null, $"{hook} exited 0" + Tail(" — ", result.Stdout, 200), result.Duration);
+            return true;
+        }
+
+        if (exited.IsCompleted)
+        {
+            steps.Add(await ExitedAsync(step, container, cancellationToken));
+            Report(new StepFinished(steps[^1]));
+            return false;
+        }
+
+        var detail = result.TimedOut
+            ? $"{step} hook {hook} did not finish within {options.HookTimeout.TotalSeconds:0.#} s"
+            : $"{step} hook {hook} exited {result.ExitCode}";
+        detail += Tail("; stderr: ", result.Stderr, 800) + Tail("; stdout: ", result.Stdout, 400);
+        Add(steps, step, CheckStatus.Failed, verdict, detail, result.Duration);
+        return false;
+    }
+
+    private async Task<bool> ReadinessAsync(
+        ModelManifest manifest, RunningContainer container, ConformanceOptions options, List<StepResult> steps,
+        CancellationToken exitedSignal, CancellationToken cancellationToken)
+    {
+        var timeout = options.ReadinessTimeout ?? manifest.ReadinessTimeout;
+        Report(new StepStarted(ConformanceSteps.Readiness, $"wait for port {manifest.Port} (≤ {timeout.TotalSeconds:0.###} s)"));
+        var clock = Stopwatch.StartNew();
+        if (await ReadinessProbe.WaitAsync(container.HostPort, timeout, exitedSignal, cancellationToken))
+        {
+            Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
+            return true;
+        }
+
+        var elapsed = clock.Elapsed;
+        if (exitedSignal.IsCancellationRequested)
+        {
+            steps.Add(await ExitedAsync(ConformanceSteps.Readiness, container, cancellationToken));
+            Report(new StepFinished(steps[^1]));
+            return false;
+        }
+
+        IReadOnlyList<int> listening = [];
+        try
+        {
+            var probe = await container.ExecAsync(ListeningPorts.Command, TimeSpan.FromSeconds(5), cancellationToken);
+            listening = ListeningPorts.Parse(probe.Stdout);
+        }
+        catch (ContainerEngineException)
+        {
+            // Without /proc in the image the plain verdict below still holds.
+        }
+
+        var logs = await LogsAsync(container, cancellationToken);
+        if (listening.Count > 0 && !listening.Contains(manifest.Port))
+        {
+            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.WrongPort,
+                $"the model listens on {string.Join(", ", listening)} but model.yaml declares port {manifest.Port}; " +
+                $"make `port:` and the server agree" + Tail("; logs: ", logs, 600), elapsed);
+            return false;
+        }
+
+        Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.NoAnswerOnPort,
+            $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" + Tail("; logs: ", logs, 600), elapsed);
+        return false;
+    }
+
+    private async Task<IReadOnlyList<CaseResult>> CasesAsync(
+        ModelManifest manifest, RunningContainer container, ConformanceOptions options, List<StepResult> steps, Task<long> exited,
+        CancellationToken cancellationToken)
+    {
+        var generated = new SyntheticInputs(manifest.InputSchema, options.Seed).Generate(options.Cases, options.NegativeCases);
+        Report(new StepStarted(ConformanceSteps.Cases, $"{generated.Count(c => c.Positive)} valid and {generated.Count(c => !c.Positive)} invalid inputs (seed {options.Seed})"));
+        var clock = Stopwatch.StartNew();
+        using var handler = new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) };
+        using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var endpoint = container.BaseAddress;
+        var results = new List<CaseResult>();
+        foreach (var c in generated)
+        {
+            if (exited.IsCompleted) break;
+            var result = await CaseRunner.RunAsync(http, endpoint, c, manifest.OutputSchema, options.RequestTimeout, cancellationToken);
+            results.Add(result);
+            Report(new CaseFinished(result));
+        }
+
+        if (exited.IsCompleted)
+        {
+            var crash = await ExitedAsync(ConformanceSteps.Cases, container, cancellationToken);
+            var last = results.LastOrDefault();
+            var during = last is null ? "" : $" after case '{last.Name}' ({(last.Positive ? "valid" : "invalid")} input)";
+            var verdict = crash.Verdict == Verdicts.OomKilled ? Verdicts.OomKilled : last is { Positive: false } ? Verdicts.ServerErrorOnInvalidInput : Verdicts.ContainerExited;
+            Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, verdict, $"the container exited{during}: {crash.Detail}", clock.Elapsed);
+            return results;
+        }
+
+        var failed = results.Count(r => r.Status == CheckStatus.Failed);
+        var latencies = results.Where(r => r.Positive && r.StatusCode is not null).Select(r => r.LatencyMs).Order().ToList();
+        var p50 = latencies.Count > 0 ? latencies[latencies.Count / 2] : 0;
+        Add(steps, ConformanceSteps.Cases, failed == 0 && results.Any(r => r.Positive) ? CheckStatus.Passed : CheckStatus.Failed,
+            failed == 0 ? null : results.First(r => r.Status == CheckStatus.Failed).Verdict,
+            $"{results.Count - failed}/{results.Count} passed, p50 {p50:0.#} ms", clock.Elapsed);
+        return results;
+    }
+
+    private async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
+    {
+        var state = await container.InspectStateAsync(cancellationToken);
+        var logs = await LogsAsync(container, cancellationToken);
+        var verdict = state.OomKilled ? Verdicts.OomKilled : Verdicts.ContainerExited;
+        var detail = state.OomKilled
+            ? $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"
+            : $"the container exited with code {state.ExitCode}";
+        return new StepResult(step, CheckStatus.Failed, verdict, detail + Tail("; logs: ", logs, 800), TimeSpan.Zero);
+    }
+
+    private static async Task<string> LogsAsync(RunningContainer container, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await container.GetLogsAsync(LogTail, cancellationToken)).Combined;
+        }
+        catch (ContainerEngineException)
+        {
+            return "";
+        }
+    }
+
+    private async Task<string?> EnsureImageAsync(ModelManifest manifest, string directory, ConformanceOptions options, List<StepResult> steps, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var tag = manifest.ImageTag;
+        var labels = new Dictionary<string, string>
+        {
+            [ImageIdentity.ManifestDigestLabel] = manifest.ManifestDigest,
+            [ImageIdentity.ContextDigestLabel] = ImageIdentity.ContextDigest(directory),
+            [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
+        };
+        if (!options.Rebuild)
+        {
+            var existing = await engine.FindImagesAsync(labels, cancellationToken);
+            if (existing.Any(i => i.Tags.Contains(tag)))
+            {
+                Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {tag}: built from the same manifest and context", clock.Elapsed);
+                return tag;
+            }
+        }
+
+        Report(new StepStarted(ConformanceSteps.Image, $"build {tag}"));
+        try
+        {
+            await engine.BuildImageAsync(directory, tag, labels, new SyncProgress(line => Report(new BuildOutput(line))), cancellationToken);
+            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"built {tag}", clock.Elapsed);
+            return tag;
+        }
+        catch (ImageBuildFailedException e)
+        {
+            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed,
+                $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
+            return null;
+        }
+        catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+        {
+            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed, $"{e.Code}: {e.Message}", clock.Elapsed);
+            return null;
+        }
+    }
+
+    private void Add(List<StepResult> steps, string step, CheckStatus status, string? verdict, string detail, TimeSpan duration)
+    {
+        var result = new StepResult(step, status, verdict, detail, duration);
+        steps.Add(result);
+        Report(new StepFinished(result));
+    }
+
+    private void Report(ConformanceEvent e) => progress?.Report(e);
+
+    private static string Tail(string prefix, string text, int max)
+    {
+        var t = text.Trim();
+        if (t.Length == 0) return "";
+        return prefix + (t.Length <= max ? t : "…" + t[^max..]);
+    }
+
+    /// <summary>Reports on the caller's thread, in order: build output lines must not arrive shuffled.</summary>
+    private sealed class SyncProgress(Action<string> action) : IProgress<string>
+    {
+        public void Report(string value) => action(value);
+    }
+}
