@@ -1,0 +1,2 @@
+#!/bin/bash
+curl -s --fail http://localhost:9000/health

@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "[init] Downloading tokenizer..."
+python3 download_tokenizer.py

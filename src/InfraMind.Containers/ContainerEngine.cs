@@ -1,0 +1,396 @@
+using System.Globalization;
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using InfraMind.Containers.Build;
+using InfraMind.Containers.Run;
+
+namespace InfraMind.Containers;
+
+/// <summary>
+/// A Docker Engine API endpoint (Podman's Docker-compatible API works too): builds images, runs containers under
+/// InfraMind's isolation policy, and saves/loads images. Obtain one with <see cref="ConnectAsync(CancellationToken)"/>.
+/// </summary>
+public sealed class ContainerEngine : IAsyncDisposable, IDisposable
+{
+    /// <summary>Where the engine is looked for when DOCKER_HOST is not set.</summary>
+    public static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
+
+    private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
+    private readonly DockerClientConfiguration _configuration;
+    private readonly DockerClient _client;
+
+    private ContainerEngine(Uri endpoint)
+    {
+        Endpoint = endpoint;
+        // Infinite: builds and waits legitimately take long; every call is bounded by its caller's token instead.
+        _configuration = new DockerClientConfiguration(endpoint, defaultTimeout: Timeout.InfiniteTimeSpan);
+        _client = _configuration.CreateClient();
+    }
+
+    public Uri Endpoint { get; }
+
+    internal DockerClient Client => _client;
+
+    /// <summary>The endpoint DOCKER_HOST names, or <see cref="DefaultEndpoint"/>.</summary>
+    public static Uri ResolveEndpoint()
+    {
+        var value = Environment.GetEnvironmentVariable("DOCKER_HOST");
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return DefaultEndpoint;
+        }
+
+        if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("unix" or "tcp" or "http" or "https" or "npipe"))
+        {
+            throw new ContainerEngineException(
+                ContainerErrorCodes.EngineUnavailable,
+                $"DOCKER_HOST '{value}' is not an engine address: use unix:///var/run/docker.sock or tcp://127.0.0.1:2375, or unset it.");
+        }
+
+        return uri;
+    }
+
+    /// <summary>Connects to the engine DOCKER_HOST names (or the default socket) and checks that it answers.</summary>
+    /// <exception cref="EngineUnavailableException">IM3001: nothing answers there.</exception>
+    public static Task<ContainerEngine> ConnectAsync(CancellationToken cancellationToken) =>
+        ConnectAsync(ResolveEndpoint(), cancellationToken);
+
+    /// <summary>Connects to the engine at <paramref name="endpoint"/> and checks that it answers.</summary>
+    public static async Task<ContainerEngine> ConnectAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        if (endpoint.Scheme == "unix" && !File.Exists(endpoint.LocalPath))
+        {
+            throw new EngineUnavailableException(endpoint, $"socket {endpoint.LocalPath} does not exist");
+        }
+
+        var engine = new ContainerEngine(endpoint);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(PingTimeout);
+        try
+        {
+            await engine._client.System.PingAsync(timeout.Token);
+            return engine;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            engine.Dispose();
+            throw new EngineUnavailableException(endpoint, $"no answer within {PingTimeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            engine.Dispose();
+            throw new EngineUnavailableException(endpoint, e.GetBaseException().Message, e);
+        }
+    }
+
+    /// <summary>
+    /// Builds <paramref name="contextDir"/>'s Dockerfile with the classic builder (the context honours
+    /// <c>.dockerignore</c>), tags it <paramref name="tag"/>, reports each output line, and returns the image id.
+    /// </summary>
+    /// <exception cref="ImageBuildFailedException">IM3002: a step failed; carries the step and the output tail.</exception>
+    public async Task<string> BuildImageAsync(
+        string contextDir,
+        string tag,
+        IReadOnlyDictionary<string, string> labels,
+        IProgress<string>? progress,
+        CancellationToken cancellationToken)
+    {
+        var fullContext = BuildContext.Validate(contextDir);
+        if (string.IsNullOrWhiteSpace(tag))
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext, "image tag is empty: give one like 'summarizer-v1:0.4.2'.");
+        }
+
+        var imageLabels = labels is null ? [] : new Dictionary<string, string>(labels);
+        imageLabels[ManagedLabels.Managed] = "true";
+
+        // A temp file, not memory: a context with model weights can be gigabytes.
+        var tarPath = Path.Combine(Path.GetTempPath(), $"inframind-context-{Guid.NewGuid():N}.tar");
+        await using var tar = new FileStream(tarPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920,
+            FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
+        {
+            await BuildContext.WriteTarAsync(fullContext, tar, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext,
+                $"cannot read the build context '{fullContext}': {e.Message}. Fix the file's permissions or list it in .dockerignore.", e);
+        }
+
+        tar.Position = 0;
+        var output = new BuildOutput(progress);
+        var parameters = new ImageBuildParameters
+        {
+            Tags = [tag],
+            Dockerfile = BuildContext.DockerfileName,
+            Labels = imageLabels,
+            // Intermediate containers of failed steps too: nothing of a build may be left behind.
+            Remove = true,
+            ForceRemove = true,
+        };
+        try
+        {
+            await _client.Images.BuildImageFromDockerfileAsync(parameters, tar, null, null, output, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new ImageBuildFailedException(tag, output.CurrentStep, Cleanup.ApiMessage(e), output.Tail);
+        }
+
+        if (output.Error is not null)
+        {
+            throw new ImageBuildFailedException(tag, output.CurrentStep, output.Error, output.Tail);
+        }
+
+        try
+        {
+            var image = await _client.Images.InspectImageAsync(tag, cancellationToken);
+            return image.ID;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            throw new ImageBuildFailedException(tag, output.CurrentStep, "the engine reported no error but the image is missing", output.Tail);
+        }
+    }
+
+    /// <summary>Local images that carry every one of <paramref name="labels"/> (key=value).</summary>
+    public async Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var images = await _client.Images.ListImagesAsync(
+            new ImagesListParameters { Filters = LabelFilter(labels) }, cancellationToken);
+        return images
+            .Select(i => new ImageSummary(
+                i.ID,
+                (IReadOnlyList<string>?)i.RepoTags?.Where(t => t != "<none>:<none>").ToList() ?? [],
+                (IReadOnlyDictionary<string, string>?)i.Labels?.ToDictionary() ?? new Dictionary<string, string>(),
+                i.Created,
+                i.Size))
+            .ToList();
+    }
+
+    /// <summary>Whether an image (tag or id) exists locally.</summary>
+    public async Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
+        try
+        {
+            await _client.Images.InspectImageAsync(imageRef, cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Removes an image (tag or id); false when there was none.</summary>
+    public async Task<bool> RemoveImageAsync(string imageRef, bool force, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
+        try
+        {
+            await _client.Images.DeleteImageAsync(imageRef, new ImageDeleteParameters { Force = force }, cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
+                $"image {imageRef} is in use: {Cleanup.ApiMessage(e)}. Remove its containers (or prune) first, or force.", e);
+        }
+    }
+
+    /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
+    public async Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken)
+    {
+        var info = await _client.System.GetSystemInfoAsync(cancellationToken);
+        return info.Runtimes?.Keys.Any(k => k.Contains("nvidia", StringComparison.OrdinalIgnoreCase)) == true;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="spec"/> under the isolation policy on a network of its own and returns it once
+    /// started. Anything created is removed again when a later step fails or the call is cancelled.
+    /// </summary>
+    public async Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var errors = spec.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.InvalidContainerSpec,
+                "the container spec is invalid: " + string.Join(" ", errors));
+        }
+
+        var runId = spec.RunId ?? Guid.NewGuid().ToString("N")[..12];
+        if (!await ImageExistsAsync(spec.Image, cancellationToken))
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound,
+                $"image {spec.Image} is not in the engine; build it first (or load it): images are never pulled here.");
+        }
+
+        if (spec.GpuCount > 0 && !await HasGpuRuntimeAsync(cancellationToken))
+        {
+            throw GpuUnavailable(spec.GpuCount, null);
+        }
+
+        string? networkId = null;
+        string? containerId = null;
+        try
+        {
+            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), cancellationToken);
+            networkId = network.ID;
+            var created = await _client.Containers.CreateContainerAsync(
+                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), cancellationToken);
+            containerId = created.ID;
+            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+            var inspect = await _client.Containers.InspectContainerAsync(containerId, cancellationToken);
+            var hostPort = PublishedLoopbackPort(inspect, spec.ContainerPort);
+            return new RunningContainer(_client, runId, containerId, networkId, spec.ContainerPort, hostPort);
+        }
+        catch (Exception e)
+        {
+            // Never the caller's token here: a cancelled run must still be cleaned up.
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            if (e is OperationCanceledException)
+            {
+                // Cancelled mid-request, the engine may have made what we hold no id of yet: remove it by name.
+                var name = IsolationPolicy.ResourceName(runId);
+                containerId ??= name;
+                networkId ??= name;
+            }
+
+            await Cleanup.RemoveAsync(_client, containerId, networkId, cleanup.Token);
+            if (e is DockerApiException api)
+            {
+                var message = Cleanup.ApiMessage(api);
+                if (spec.GpuCount > 0 && message.Contains("device driver", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw GpuUnavailable(spec.GpuCount, api);
+                }
+
+                throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
+                    $"cannot start {spec.Image} (run {runId}): {message}. Check the image's CMD/entrypoint and the resources asked for.", api);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes every container and network labelled <c>org.inframind.managed=true</c> (only those created more than
+    /// <paramref name="olderThan"/> ago when given): what crashed or killed runs left behind.
+    /// </summary>
+    public Task<PruneResult> PruneAsync(TimeSpan? olderThan, CancellationToken cancellationToken) =>
+        PruneAsync(null, olderThan, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PruneAsync(TimeSpan?, CancellationToken)"/>, limited to resources that also carry every one of
+    /// <paramref name="labels"/> (e.g. a session label given in <see cref="ContainerSpec.Labels"/>), so that one
+    /// process can clean up after itself without touching the runs of others on the same engine.
+    /// </summary>
+    public async Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
+    {
+        var wanted = labels is null ? [] : new Dictionary<string, string>(labels);
+        wanted[ManagedLabels.Managed] = "true";
+        var filter = LabelFilter(wanted);
+        var cutoff = olderThan is null ? DateTime.MaxValue : DateTime.UtcNow - olderThan.Value;
+        var containers = await _client.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = filter }, cancellationToken);
+        var removedContainers = new List<string>();
+        foreach (var c in containers.Where(c => c.Created.ToUniversalTime() < cutoff))
+        {
+            await Cleanup.RemoveAsync(_client, c.ID, null, cancellationToken);
+            removedContainers.Add(c.ID);
+        }
+
+        var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, cancellationToken);
+        var removedNetworks = new List<string>();
+        foreach (var n in networks.Where(n => n.Created.ToUniversalTime() < cutoff))
+        {
+            if (await Cleanup.RemoveNetworkAsync(_client, n.ID, cancellationToken))
+            {
+                removedNetworks.Add(n.ID);
+            }
+        }
+
+        return new PruneResult(removedContainers, removedNetworks);
+    }
+
+    /// <summary>Writes <c>docker save</c>'s tar of <paramref name="imageRef"/> to <paramref name="destination"/>.</summary>
+    public async Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (!await ImageExistsAsync(imageRef, cancellationToken))
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound, $"image {imageRef} is not in the engine; build or load it first.");
+        }
+
+        await using var source = await _client.Images.SaveImageAsync(imageRef, cancellationToken);
+        await source.CopyToAsync(destination, cancellationToken);
+    }
+
+    /// <summary>Loads a <c>docker save</c> tar; returns what the engine says it loaded (tags, or ids of untagged images).</summary>
+    public async Task<IReadOnlyList<string>> LoadImageAsync(Stream tar, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tar);
+        var output = new BuildOutput(null);
+        await _client.Images.LoadImageAsync(new ImageLoadParameters { Quiet = false }, tar, output, cancellationToken);
+        if (output.Error is not null)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
+                $"the engine could not load the image archive: {output.Error}. Check that it is a 'docker save' tar.");
+        }
+
+        return output.Tail.Split('\n')
+            .Select(l => l.Trim())
+            .Where(l => l.StartsWith("Loaded image", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..])
+            .ToList();
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _configuration.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    internal static Dictionary<string, IDictionary<string, bool>> LabelFilter(IReadOnlyDictionary<string, string> labels) => new()
+    {
+        ["label"] = labels.ToDictionary(kv => $"{kv.Key}={kv.Value}", _ => true),
+    };
+
+    private static int PublishedLoopbackPort(ContainerInspectResponse inspect, int containerPort)
+    {
+        if (inspect.NetworkSettings?.Ports is { } ports
+            && ports.TryGetValue(IsolationPolicy.PortKey(containerPort), out var bindings)
+            && bindings?.FirstOrDefault(b => b.HostIP == IsolationPolicy.LoopbackAddress) is { } binding
+            && int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            return port;
+        }
+
+        throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
+            $"the engine did not publish port {containerPort} on {IsolationPolicy.LoopbackAddress} (state: {inspect.State?.Status}). " +
+            "Its network must allow port publishing; see IsolationPolicy.");
+    }
+
+    private static ContainerEngineException GpuUnavailable(int count, Exception? inner) => new(
+        ContainerErrorCodes.GpuUnavailable,
+        $"the model asks for {count} GPU(s) but this engine has no GPU runtime: install the NVIDIA Container Toolkit and " +
+        "register its runtime with the engine, or run the model on a node with a GPU (or set resources.gpu: false).",
+        inner);
+}

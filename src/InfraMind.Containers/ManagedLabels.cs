@@ -1,0 +1,11 @@
+namespace InfraMind.Containers;
+
+/// <summary>Labels put on everything InfraMind creates in the engine, so that leftovers can always be found and removed.</summary>
+public static class ManagedLabels
+{
+    /// <summary>On every container, network and image InfraMind creates; value <c>true</c>.</summary>
+    public const string Managed = "org.inframind.managed";
+
+    /// <summary>The run a container or network belongs to.</summary>
+    public const string Run = "org.inframind.run";
+}

@@ -1,0 +1,19 @@
+namespace InfraMind.Containers;
+
+/// <summary>How a command run in a container ended. <paramref name="ExitCode"/> is -1 when it timed out.</summary>
+public sealed record ExecResult(long ExitCode, string Stdout, string Stderr, bool TimedOut, TimeSpan Duration)
+{
+    public bool Succeeded => !TimedOut && ExitCode == 0;
+}
+
+/// <summary>The container's state as the engine reports it.</summary>
+public sealed record ContainerStatus(string Status, bool Running, long ExitCode, bool OomKilled, string? Error);
+
+/// <summary>Container output, demultiplexed; <paramref name="Combined"/> keeps the order the engine gave.</summary>
+public sealed record ContainerLogs(string Stdout, string Stderr, string Combined);
+
+/// <summary>What <see cref="ContainerEngine.PruneAsync"/> removed.</summary>
+public sealed record PruneResult(IReadOnlyList<string> Containers, IReadOnlyList<string> Networks);
+
+/// <summary>A local image.</summary>
+public sealed record ImageSummary(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created, long Size);
