@@ -14,6 +14,9 @@ public static class InfraCli
             $"Home directory: ${InfraHome.Variable} (default ~/.inframind).\n" + ExitCodes.HelpText);
         root.Subcommands.Add(ValidateCommand.Create(context));
         root.Subcommands.Add(InitCommand.Create(context));
+        root.Subcommands.Add(BuildCommand.Create(context));
+        root.Subcommands.Add(TestCommand.Create(context));
+        root.Subcommands.Add(DoctorCommand.Create(context));
         return root;
     }
 

@@ -161,13 +161,34 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
             return false;
         }
 
-        var result = await container.ExecAsync(["sh", hook], options.HookTimeout, cancellationToken);
+        ExecResult result;
+        try
+        {
+            result = await container.ExecAsync(["sh", hook], options.HookTimeout, cancellationToken);
+        }
+        catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+        {
+            // The container may have died under the hook; give the exit a moment to be recorded before judging.
+            await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
+            if (exited.IsCompleted)
+            {
+                steps.Add(await ExitedAsync(step, container, cancellationToken));
+                Report(new StepFinished(steps[^1]));
+                return false;
+            }
+
+            Add(steps, step, CheckStatus.Failed, verdict, $"{step} hook {hook} could not run: {e.Message}", TimeSpan.Zero);
+            return false;
+        }
+
         if (result.Succeeded)
         {
             Add(steps, step, CheckStatus.Passed, null, $"{hook} exited 0" + Tail(" — ", result.Stdout, 200), result.Duration);
             return true;
         }
 
+        // A hook killed with its container (OOM, crash) fails too; the container's exit is the real cause, so wait a moment for it.
+        await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
         if (exited.IsCompleted)
         {
             steps.Add(await ExitedAsync(step, container, cancellationToken));
@@ -204,7 +225,7 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
             return false;
         }
 
-        IReadOnlyList<int> listening = [];
+        IReadOnlyList<Listener> listening = [];
         try
         {
             var probe = await container.ExecAsync(ListeningPorts.Command, TimeSpan.FromSeconds(5), cancellationToken);
@@ -216,10 +237,20 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         }
 
         var logs = await LogsAsync(container, cancellationToken);
-        if (listening.Count > 0 && !listening.Contains(manifest.Port))
+        var onPort = listening.Where(l => l.Port == manifest.Port).ToList();
+        if (onPort.Count > 0 && onPort.All(l => l.LoopbackOnly))
+        {
+            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.NoAnswerOnPort,
+                $"the model listens on {onPort[0].Address}:{manifest.Port} only, which the published port cannot reach; " +
+                "bind 0.0.0.0 inside the container" + Tail("; logs: ", logs, 600), elapsed);
+            return false;
+        }
+
+        var elsewhere = listening.Where(l => !l.LoopbackOnly).Select(l => l.Port).Distinct().ToList();
+        if (onPort.Count == 0 && elsewhere.Count > 0)
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.WrongPort,
-                $"the model listens on {string.Join(", ", listening)} but model.yaml declares port {manifest.Port}; " +
+                $"the model listens on {string.Join(", ", elsewhere)} but model.yaml declares port {manifest.Port}; " +
                 $"make `port:` and the server agree" + Tail("; logs: ", logs, 600), elapsed);
             return false;
         }
@@ -267,7 +298,7 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         return results;
     }
 
-    private async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
+    private static async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
     {
         var state = await container.InspectStateAsync(cancellationToken);
         var logs = await LogsAsync(container, cancellationToken);

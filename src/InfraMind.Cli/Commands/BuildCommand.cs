@@ -1,0 +1,63 @@
+using System.CommandLine;
+using InfraMind.Conformance;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra build DIR`: validate, then build the image `name:version` labelled with the manifest digest.</summary>
+internal static class BuildCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var dir = new Argument<string>("dir") { Description = "Package directory", DefaultValueFactory = _ => "." };
+        var json = new Option<bool>("--json") { Description = "Print {image, imageId, manifestDigest} as JSON" };
+        var command = new Command("build",
+            "Build a package's image, tagged NAME:VERSION and labelled with the manifest and context digests; streams the build output.\n" +
+            "Exit codes: 0 built, 1 invalid package or failed build, 2 usage error, 3 container engine unavailable.")
+        {
+            dir, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var path = parse.GetValue(dir)!;
+            var validation = ManifestReader.Validate(path);
+            if (validation.PathMissing) throw new CliException("IM1000", $"{path} does not exist", "pass a package directory", ExitCodes.Usage);
+            if (!validation.IsValid)
+            {
+                ValidateCommand.WriteHuman(context, validation);
+                return ExitCodes.Failed;
+            }
+
+            var manifest = validation.Manifest!;
+            var asJson = parse.GetValue(json);
+            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+            var labels = new Dictionary<string, string>
+            {
+                [ImageIdentity.ManifestDigestLabel] = manifest.ManifestDigest,
+                [ImageIdentity.ContextDigestLabel] = ImageIdentity.ContextDigest(validation.PackageDirectory),
+                [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
+            };
+            try
+            {
+                var progress = new Lines(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
+                var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
+                if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
+                else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
+                return ExitCodes.Ok;
+            }
+            catch (ImageBuildFailedException e)
+            {
+                throw new CliException(e.Code, $"the build of {manifest.ImageTag} failed at {e.FailingStep ?? "an unknown step"}: {e.Error}\n{e.OutputTail}",
+                    "fix the failing Dockerfile step; RUN steps have no network here, so everything must come from the base image or the package");
+            }
+        });
+        return command;
+    }
+
+    private sealed class Lines(Action<string> action) : IProgress<string>
+    {
+        public void Report(string value) => action(value);
+    }
+}

@@ -1,0 +1,127 @@
+using System.CommandLine;
+using InfraMind.Conformance;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra test --container DIR`: build (or reuse), start, hooks, readiness, synthetic cases, report, clean up.</summary>
+internal static class TestCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
+        var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container)", Arity = ArgumentArity.ZeroOrOne };
+        var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs", DefaultValueFactory = _ => 10 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
+        var timeout = new Option<double?>("--timeout") { Description = "Seconds the port has to accept after init (default: the manifest's timeout, else 3)" };
+        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take", DefaultValueFactory = _ => 10 };
+        var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
+        var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
+        var report = new Option<string[]>("--report")
+        {
+            Description = "Write a report: --report json FILE or --report junit FILE",
+            Arity = new ArgumentArity(2, 2),
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the console view" };
+        var command = new Command("test",
+            "Test a model container the way nodes will: build or reuse its image, start it isolated, run init, wait for its port, " +
+            "run warmup and healthcheck, send synthetic inputs from input_schema and check each answer against output_schema.\n" +
+            "Exit codes: 0 all passed, 1 the model failed, 2 usage error, 3 container engine unavailable, 130 interrupted.")
+        {
+            dirArgument, container, cases, seed, timeout, requestTimeout, noNegative, rebuild, report, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ??
+                throw new CliException("IM0002", "no package given", "infra test --container ./my-model", ExitCodes.Usage);
+            if (!Directory.Exists(dir)) throw new CliException("IM1000", $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)", ExitCodes.Usage);
+            var reportArgs = parse.GetValue(report);
+            if (reportArgs is { Length: 2 } && reportArgs[0] is not ("json" or "junit"))
+                throw new CliException("IM0002", $"unknown report format '{reportArgs[0]}'", "use --report json FILE or --report junit FILE", ExitCodes.Usage);
+            if (parse.GetValue(cases) is < 1 or > 1000) throw new CliException("IM0002", "--cases must be between 1 and 1000", null, ExitCodes.Usage);
+            var options = new ConformanceOptions
+            {
+                Cases = parse.GetValue(cases),
+                Seed = parse.GetValue(seed),
+                ReadinessTimeout = parse.GetValue(timeout) is { } t ? TimeSpan.FromSeconds(t) : null,
+                RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
+                NegativeCases = !parse.GetValue(noNegative),
+                Rebuild = parse.GetValue(rebuild),
+            };
+
+            var asJson = parse.GetValue(json);
+            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+            var view = new ConsoleView(context.Console, asJson);
+            var result = await new ConformanceRunner(engine, view).RunPackageAsync(dir, options, cancellationToken);
+            if (reportArgs is { Length: 2 })
+            {
+                await File.WriteAllTextAsync(reportArgs[1], reportArgs[0] == "json" ? ReportWriter.ToJson(result) : ReportWriter.ToJUnit(result), CancellationToken.None);
+            }
+
+            if (asJson) await context.Output.WriteLineAsync(ReportWriter.ToJson(result));
+            else Summary(context.Console, result);
+            return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+        });
+        return command;
+    }
+
+    private static void Summary(IAnsiConsole console, ConformanceReport report)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("step").AddColumn("result").AddColumn("detail").AddColumn(new TableColumn("time").RightAligned());
+        foreach (var s in report.Steps)
+            table.AddRow(Markup.Escape(s.Step), Status(s.Status, s.Verdict), Markup.Escape(s.Detail), $"{s.Duration.TotalMilliseconds:0} ms");
+        console.Write(table);
+        var positives = report.Cases.Where(c => c.Positive).ToList();
+        var passedCases = report.Cases.Count(c => c.Status == CheckStatus.Passed);
+        if (report.Passed)
+        {
+            console.MarkupLine($"[green]PASSED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {passedCases}/{report.Cases.Count} cases " +
+                               $"({positives.Count} valid, {report.Cases.Count - positives.Count} invalid) in {report.Duration.TotalSeconds:0.0} s");
+        }
+        else
+        {
+            console.MarkupLine($"[red]FAILED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {Markup.Escape(string.Join(", ", report.Verdicts))}");
+            foreach (var c in report.Cases.Where(c => c.Status == CheckStatus.Failed).Take(10))
+            {
+                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
+                console.MarkupLine($"    [dim]request:[/] {Markup.Escape(c.Request)}");
+                if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {Markup.Escape(c.Response)}");
+            }
+        }
+    }
+
+    private static string Status(CheckStatus status, string? verdict) => status switch
+    {
+        CheckStatus.Passed => "[green]passed[/]",
+        CheckStatus.Skipped => "[dim]skipped[/]",
+        _ => $"[red]{Markup.Escape(verdict ?? "failed")}[/]",
+    };
+
+    /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
+    private sealed class ConsoleView(IAnsiConsole console, bool quiet) : IProgress<ConformanceEvent>
+    {
+        public void Report(ConformanceEvent value)
+        {
+            if (quiet) return;
+            switch (value)
+            {
+                case StepStarted s:
+                    console.MarkupLine($"[blue]▶[/] {Markup.Escape(s.Step)}: {Markup.Escape(s.Description)}");
+                    break;
+                case BuildOutput b when b.Line.Trim().Length > 0:
+                    console.MarkupLine($"    [dim]{Markup.Escape(b.Line.TrimEnd())}[/]");
+                    break;
+                case StepFinished f:
+                    var mark = f.Result.Status switch { CheckStatus.Passed => "[green]✓[/]", CheckStatus.Skipped => "[dim]-[/]", _ => "[red]✗[/]" };
+                    console.MarkupLine($"{mark} {Markup.Escape(f.Result.Step)}: {Markup.Escape(f.Result.Detail)}");
+                    break;
+                case CaseFinished c:
+                    var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
+                    console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {Markup.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
+                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict ?? "")}[/]"));
+                    break;
+            }
+        }
+    }
+}

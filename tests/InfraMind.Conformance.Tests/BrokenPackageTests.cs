@@ -1,0 +1,89 @@
+using InfraMind.Containers;
+using InfraMind.Testing;
+
+namespace InfraMind.Conformance.Tests;
+
+/// <summary>
+/// Every verdict of a conformance run, each proven with a package broken on purpose (tests/packages/broken-model with
+/// one behaviour switched on), against the real engine. After each run nothing labelled for the run may remain.
+/// </summary>
+[Collection(EngineCollection.Name)]
+public sealed class BrokenPackageTests
+{
+    public static TheoryData<string, string?, string, string> Cases() => new()
+    {
+        // name,           Dockerfile edit,                      expected verdict,                         text the detail must contain
+        { "good", null, "", "" },
+        { "build", "RUN exit 9", Verdicts.BuildFailed, "RUN exit 9" },
+        { "exit", "BEHAVIOR=exit", Verdicts.ContainerExited, "code 3" },
+        { "oom", "BEHAVIOR=oom", Verdicts.OomKilled, "out of memory" },
+        { "init", "HOOK_FAIL=init", Verdicts.InitFailed, "exited 7; stderr: init: tokenizer missing" },
+        { "warmup", "HOOK_FAIL=warmup", Verdicts.WarmupFailed, "exited 5" },
+        { "healthcheck", "HOOK_FAIL=healthcheck", Verdicts.HealthcheckFailed, "unhealthy: queue stuck" },
+        { "silent", "BEHAVIOR=silent", Verdicts.NoAnswerOnPort, "no answer on port 9000 within 1 s" },
+        { "wrong-port", "BEHAVIOR=wrong-port", Verdicts.WrongPort, "listens on 8080 but model.yaml declares port 9000" },
+        { "not-json", "BEHAVIOR=not-json", Verdicts.ResponseNotJson, "not JSON" },
+        { "schema", "BEHAVIOR=schema-violation", Verdicts.OutputSchemaViolation, "/summary" },
+        { "500-valid", "BEHAVIOR=500-on-valid", Verdicts.ServerErrorOnValidInput, "answered 500 to a valid input" },
+        { "500-invalid", "BEHAVIOR=500-on-invalid", Verdicts.ServerErrorOnInvalidInput, "answered 500 to an invalid input" },
+        { "crash-invalid", "BEHAVIOR=crash-on-invalid", Verdicts.ServerErrorOnInvalidInput, "invalid" },
+        { "slow", "BEHAVIOR=slow", Verdicts.RequestTimeout, "no answer within 1 s" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Each_broken_package_gets_its_precise_verdict(string name, string? edit, string verdict, string detail)
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        using var package = new TempDirectory("im-broken-" + name);
+        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), package.Path);
+        var dockerfile = package.Combine("Dockerfile");
+        if (edit is not null)
+        {
+            var text = File.ReadAllText(dockerfile);
+            text = edit.StartsWith("RUN", StringComparison.Ordinal)
+                ? text.Replace("COPY . .", "COPY . .\n" + edit, StringComparison.Ordinal)
+                : text.Replace($"ARG {edit.Split('=')[0]}=", $"ARG {edit}\n# was: ", StringComparison.Ordinal);
+            File.WriteAllText(dockerfile, text);
+        }
+
+        if (name == "oom")
+            File.WriteAllText(package.Combine("model.yaml"), File.ReadAllText(package.Combine("model.yaml")).Replace("memory: 256Mi", "memory: 48Mi", StringComparison.Ordinal));
+
+        var runLabel = Guid.NewGuid().ToString("N");
+        var options = new ConformanceOptions
+        {
+            Cases = name == "slow" ? 1 : 3,
+            ReadinessTimeout = TimeSpan.FromSeconds(name is "silent" or "wrong-port" ? 1 : 10),
+            RequestTimeout = TimeSpan.FromSeconds(name == "slow" ? 1 : 10),
+            HookTimeout = TimeSpan.FromSeconds(20),
+            Labels = new Dictionary<string, string> { ["org.inframind.test"] = runLabel },
+        };
+
+        var report = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options, CancellationToken.None);
+
+        if (verdict.Length == 0)
+        {
+            Assert.True(report.Passed, string.Join("\n", report.Steps.Select(s => $"{s.Step} {s.Status} {s.Detail}")));
+            Assert.Empty(report.Verdicts);
+        }
+        else
+        {
+            Assert.False(report.Passed);
+            Assert.Contains(verdict, report.Verdicts);
+            var details = report.Steps.Select(s => s.Detail).Concat(report.Cases.Select(c => c.Detail));
+            Assert.Contains(details, d => d.Contains(detail, StringComparison.Ordinal));
+        }
+
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.test"] = runLabel }, null, CancellationToken.None);
+        Assert.Empty(leftovers.Containers);
+        Assert.Empty(leftovers.Networks);
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EngineCollection
+{
+    public const string Name = "engine";
+}
