@@ -35,7 +35,14 @@ public static class InfraCli
         try
         {
             return await parse.InvokeAsync(
-                new InvocationConfiguration { Output = context.Output, Error = context.Error, EnableDefaultExceptionHandler = false },
+                new InvocationConfiguration
+                {
+                    Output = context.Output,
+                    Error = context.Error,
+                    EnableDefaultExceptionHandler = false,
+                    // Ctrl-C cancels the command; give it time to remove its containers before the process ends.
+                    ProcessTerminationTimeout = TimeSpan.FromSeconds(20),
+                },
                 cancellationToken);
         }
         catch (OperationCanceledException)

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Xml.Linq;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>`infra test` end to end against the real engine: the examples pass, reports are written, exit codes hold.</summary>
+[Collection(EngineTests.Name)]
+public sealed class TestCommandTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Theory]
+    [InlineData("summarizer-v1")]
+    [InlineData("iris-classifier")]
+    public async Task Example_passes_with_json_and_junit_reports(string example)
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var json = Path.Combine(_cli.Work, "report.json");
+        var (code, output, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir(example), "--report", "json", json);
+        Assert.True(code == 0, output + err);
+        Assert.Contains("PASSED", output, StringComparison.Ordinal);
+        var report = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        Assert.True(report.GetProperty("passed").GetBoolean());
+        Assert.True(report.GetProperty("cases").GetArrayLength() >= 10);
+        Assert.All(report.GetProperty("cases").EnumerateArray(), c => Assert.Equal("passed", c.GetProperty("status").GetString()));
+
+        var junit = Path.Combine(_cli.Work, "report.xml");
+        Assert.Equal(0, (await _cli.RunAsync("test", TestEngine.ExampleDir(example), "--report", "junit", junit, "--cases", "3")).Code);
+        var suite = XDocument.Load(junit).Root!.Element("testsuite")!;
+        Assert.Equal("0", suite.Attribute("failures")!.Value);
+        Assert.True(int.Parse(suite.Attribute("tests")!.Value, System.Globalization.CultureInfo.InvariantCulture) >= 8);
+    }
+
+    [Fact]
+    public async Task Init_output_passes_infra_test()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var dir = Path.Combine(_cli.Work, "fresh-model");
+        Assert.Equal(0, (await _cli.RunAsync("init", "fresh-model", "--dir", dir)).Code);
+        var report = await _cli.RunJsonAsync(0, "test", "--container", dir, "--json");
+        Assert.True(report.GetProperty("passed").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Broken_model_exits_1_with_the_verdict_in_json()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var dir = Path.Combine(_cli.Work, "broken");
+        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=schema-violation", StringComparison.Ordinal));
+        var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json", "--cases", "2");
+        Assert.False(report.GetProperty("passed").GetBoolean());
+        Assert.Contains("output-schema-violation", report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
+        var failed = report.GetProperty("cases").EnumerateArray().First(c => c.GetProperty("status").GetString() == "failed");
+        Assert.Equal("/summary", failed.GetProperty("violations")[0].GetProperty("pointer").GetString());
+    }
+
+    [Fact]
+    public async Task Invalid_package_stops_at_validation_with_exit_1()
+    {
+        var dir = Path.Combine(_cli.Work, "invalid");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), "name: x\n");
+        var (code, output, _) = await _cli.RunAsync("test", "--container", dir);
+        Assert.True(code is 1 or 3, output);
+    }
+
+    [Fact]
+    public async Task Missing_directory_and_bad_report_format_are_usage_errors()
+    {
+        Assert.Equal(2, (await _cli.RunAsync("test", "--container", Path.Combine(_cli.Work, "nope"))).Code);
+        var (code, _, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", "html", "x.html");
+        Assert.Equal(2, code);
+        Assert.Contains("json FILE or --report junit FILE", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task No_engine_gives_exit_3_and_the_fix()
+    {
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"));
+        psi.Environment["DOCKER_HOST"] = "unix:///tmp/no-such-engine.sock";
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+        Assert.Equal(3, code);
+        Assert.Contains("IM3001", err, StringComparison.Ordinal);
+        Assert.Contains("setup-engine.sh", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ctrl_c_during_a_run_removes_the_container_and_exits_130()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var dir = Path.Combine(_cli.Work, "slow");
+        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=slow", StringComparison.Ordinal));
+        Assert.Equal(0, (await _cli.RunAsync("build", dir)).Code);
+
+        using var p = Process.Start(InfraProcess.StartInfo(_cli.Home, "test", "--container", dir, "--cases", "5"))!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = await p.StandardOutput.ReadLineAsync()) is not null && !line.Contains("▶ cases", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotNull(line);
+        var running = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "broken-model@1.0.0" }, TimeSpan.FromHours(1), CancellationToken.None);
+        Assert.Empty(running.Containers); // the filter above only removes containers older than an hour: nothing of ours
+        Assert.Equal(0, Kill(p.Id, 2)); // SIGINT, as Ctrl-C sends
+        var rest = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 130, rest + await stderr);
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "broken-model@1.0.0" }, null, CancellationToken.None);
+        Assert.Empty(leftovers.Containers);
+        Assert.Empty(leftovers.Networks);
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EngineTests
+{
+    public const string Name = "engine";
+}
