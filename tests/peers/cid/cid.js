@@ -1,5 +1,5 @@
 // Independent CID computation for InfraMind.Storage.Tests: js-ipfs's UnixFS importer (through ipfs-only-hash).
-// Usage: node cid.js FILE [WRAP_NAME]; prints one JSON object with the CIDs for kubo's default settings (v0) and
+// Usage: node cid.js FILE [WRAP_NAME | --v0-only]; prints one JSON object with the CIDs for kubo's default settings (v0) and
 // for --cid-version 1 (raw leaves), each also wrapped in a directory when WRAP_NAME is given.
 'use strict'
 const fs = require('fs')
@@ -27,6 +27,10 @@ async function main () {
   const [file, wrapName] = process.argv.slice(2)
   const v0opts = { ...common, cidVersion: 0, rawLeaves: false }
   const v1opts = { ...common, cidVersion: 1, rawLeaves: true }
+  if (wrapName === '--v0-only') { // for bench/cid-throughput.sh: one import, to time it
+    process.stdout.write(await Hash.of(fs.createReadStream(file), v0opts) + '\n')
+    return
+  }
   const out = {
     v0: await Hash.of(fs.createReadStream(file), { ...v0opts }),
     v1: await Hash.of(fs.createReadStream(file), { ...v1opts })
