@@ -88,6 +88,13 @@ public static class OciImageLayout
                     {
                         string path = Path.Combine(spool, (counter++).ToString(System.Globalization.CultureInfo.InvariantCulture));
                         var (digest, size) = await CopyHashingAsync(entry.DataStream, path, cancellationToken).ConfigureAwait(false);
+                        if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
+                            && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
+                            && named != digest)
+                        {
+                            throw new DigestMismatchException(named, digest, $"'{name}' of the docker save archive");
+                        }
+
                         files[name] = new SpooledFile(path, digest, size);
                     }
                 }
@@ -114,58 +121,49 @@ public static class OciImageLayout
                     $"the docker save archive names {what} '{name}' in manifest.json but does not contain it; the archive is truncated. Save the image again with 'docker save IMAGE -o FILE'.");
             }
 
-            if (!files.TryGetValue("manifest.json", out var manifestFile))
-            {
-                throw new OciException(
-                    OciErrorCodes.InvalidDockerArchive,
-                    "the archive has no manifest.json, so it is not a 'docker save' archive (or comes from Docker older than 1.10). Create it with 'docker save IMAGE -o FILE'.");
-            }
-
-            using var manifestJson = await ReadJsonFileAsync(manifestFile.Path, "manifest.json", OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
-            if (manifestJson.RootElement.ValueKind != JsonValueKind.Array || manifestJson.RootElement.GetArrayLength() == 0)
-            {
-                throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
-            }
+            var sources = files.TryGetValue("manifest.json", out var manifestFile)
+                ? await ReadDockerManifestAsync(manifestFile.Path, cancellationToken).ConfigureAwait(false)
+                : files.TryGetValue("index.json", out var indexFile)
+                    ? await ReadOciIndexAsync(indexFile.Path, name => Resolve(name, "blob").Path, cancellationToken).ConfigureAwait(false)
+                    : throw new OciException(
+                        OciErrorCodes.InvalidDockerArchive,
+                        "the archive has neither manifest.json nor index.json, so it is not a 'docker save' archive (or comes from Docker older than 1.10). Create it with 'docker save IMAGE -o FILE'.");
 
             var images = new List<OciImage>();
             var toPlace = new HashSet<SpooledFile>();
-            int index = 0;
-            foreach (var item in manifestJson.RootElement.EnumerateArray())
+            foreach (var source in sources)
             {
-                string where = $"manifest.json/{index++}";
-                string configName = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
-                    ? c.GetString()!
-                    : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
-                var configFile = Resolve(configName, "config");
+                string where = source.Where;
+                var configFile = Resolve(source.Config, "config");
                 var config = new Descriptor(MediaTypes.OciConfig, configFile.Digest, configFile.Size);
-                int diffIds = await CountDiffIdsAsync(configFile.Path, cancellationToken).ConfigureAwait(false);
+                var diffIds = await ReadDiffIdsAsync(configFile.Path, cancellationToken).ConfigureAwait(false);
 
                 var layers = new List<Descriptor>();
-                if (item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array)
+                foreach (string layerName in source.Layers)
                 {
-                    foreach (var layerName in l.EnumerateArray())
+                    var layerFile = Resolve(layerName, "layer");
+                    string mediaType = await SniffLayerMediaTypeAsync(layerFile.Path, cancellationToken).ConfigureAwait(false);
+                    // An uncompressed layer is its own diff: a different digest means the archive mixes images.
+                    if (mediaType == MediaTypes.OciLayerTar && layers.Count < diffIds.Count && diffIds[layers.Count] != layerFile.Digest.Value)
                     {
-                        var layerFile = Resolve(layerName.GetString() ?? string.Empty, "layer");
-                        string mediaType = await SniffLayerMediaTypeAsync(layerFile.Path, cancellationToken).ConfigureAwait(false);
-                        layers.Add(new Descriptor(mediaType, layerFile.Digest, layerFile.Size));
-                        toPlace.Add(layerFile);
+                        throw new OciException(
+                            OciErrorCodes.InvalidDockerArchive,
+                            $"{where}: layer {layers.Count} ('{layerName}') has digest {layerFile.Digest} but the image config says its diff_id is {diffIds[layers.Count]}; the archive is inconsistent. Save the image again.");
                     }
+
+                    layers.Add(new Descriptor(mediaType, layerFile.Digest, layerFile.Size));
+                    toPlace.Add(layerFile);
                 }
 
-                if (diffIds != layers.Count)
+                if (diffIds.Count != layers.Count)
                 {
                     throw new OciException(
                         OciErrorCodes.InvalidDockerArchive,
-                        $"{where}: the config lists {diffIds} layer diff_ids but manifest.json lists {layers.Count} layers; the archive is inconsistent. Save the image again.");
+                        $"{where}: the config lists {diffIds.Count} layer diff_ids but {layers.Count} layers are listed; the archive is inconsistent. Save the image again.");
                 }
 
+                var tags = source.Tags;
                 toPlace.Add(configFile);
-                var tags = new List<string>();
-                if (item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array)
-                {
-                    tags.AddRange(t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!));
-                }
-
                 byte[] manifestBytes = BuildManifest(config, layers);
                 var manifestDigest = Digest.Compute(manifestBytes);
                 await File.WriteAllBytesAsync(Path.Combine(blobs, manifestDigest.Hex), manifestBytes, cancellationToken).ConfigureAwait(false);
@@ -635,13 +633,98 @@ public static class OciImageLayout
         }
     }
 
-    private static async Task<int> CountDiffIdsAsync(string configPath, CancellationToken cancellationToken)
+    private static async Task<List<string>> ReadDiffIdsAsync(string configPath, CancellationToken cancellationToken)
     {
         using var config = await ReadJsonFileAsync(configPath, "image config", OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
-        return config.RootElement.TryGetProperty("rootfs", out var rootfs)
+        return config.RootElement.ValueKind == JsonValueKind.Object
+            && config.RootElement.TryGetProperty("rootfs", out var rootfs)
+            && rootfs.ValueKind == JsonValueKind.Object
             && rootfs.TryGetProperty("diff_ids", out var ids) && ids.ValueKind == JsonValueKind.Array
-            ? ids.GetArrayLength()
-            : 0;
+            ? ids.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
+            : [];
+    }
+
+    private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
+    {
+        using var json = await ReadJsonFileAsync(path, "manifest.json", OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
+        if (json.RootElement.ValueKind != JsonValueKind.Array || json.RootElement.GetArrayLength() == 0)
+        {
+            throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
+        }
+
+        var sources = new List<ImageSource>();
+        int index = 0;
+        foreach (var item in json.RootElement.EnumerateArray())
+        {
+            string where = $"manifest.json/{index++}";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where} is not a JSON object.");
+            }
+
+            string config = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
+                ? c.GetString()!
+                : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
+            var layers = item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array
+                ? l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
+                : [];
+            var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
+                ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
+                : [];
+            sources.Add(new ImageSource(where, config, layers, tags));
+        }
+
+        return sources;
+    }
+
+    // An archive with only an OCI index (containerd, buildx --output type=oci, or a future Docker without the legacy
+    // manifest.json): follow index → manifest → config/layers by digest.
+    private static async Task<List<ImageSource>> ReadOciIndexAsync(string indexPath, Func<string, string> blobPath, CancellationToken cancellationToken)
+    {
+        var sources = new List<ImageSource>();
+        await WalkAsync(indexPath, "index.json", 0).ConfigureAwait(false);
+        return sources;
+
+        async Task WalkAsync(string path, string where, int depth)
+        {
+            using var index = await ReadJsonFileAsync(path, where, OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
+            if (!index.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+            {
+                throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/manifests is missing or not an array.");
+            }
+
+            int i = 0;
+            foreach (var m in manifests.EnumerateArray())
+            {
+                string at = $"{where}/manifests/{i++}";
+                var descriptor = Descriptor.Read(m, at);
+                string blob = blobPath("blobs/sha256/" + descriptor.Digest.Hex);
+                if (MediaTypes.IsIndex(descriptor.MediaType) && depth < 4)
+                {
+                    await WalkAsync(blob, $"index {descriptor.Digest}", depth + 1).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!MediaTypes.IsManifest(descriptor.MediaType))
+                {
+                    continue;
+                }
+
+                using var manifest = await ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
+                var config = Descriptor.Read(manifest.RootElement.TryGetProperty("config", out var c) ? c : default, $"manifest {descriptor.Digest}/config");
+                var layers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array
+                    ? ls.EnumerateArray().Select((l, j) => "blobs/sha256/" + Descriptor.Read(l, $"manifest {descriptor.Digest}/layers/{j}").Digest.Hex).ToList()
+                    : [];
+                var tags = new List<string>();
+                if (descriptor.Annotations is { } a
+                    && (a.TryGetValue(ContainerdImageNameAnnotation, out var name) || a.TryGetValue(RefNameAnnotation, out name)))
+                {
+                    tags.Add(name);
+                }
+
+                sources.Add(new ImageSource(at, "blobs/sha256/" + config.Digest.Hex, layers, tags));
+            }
+        }
     }
 
     private static async Task<string> SniffLayerMediaTypeAsync(string path, CancellationToken cancellationToken)
@@ -721,4 +804,6 @@ public static class OciImageLayout
     }
 
     private sealed record SpooledFile(string Path, Digest Digest, long Size);
+
+    private sealed record ImageSource(string Where, string Config, List<string> Layers, List<string> Tags);
 }

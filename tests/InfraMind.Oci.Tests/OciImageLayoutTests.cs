@@ -230,3 +230,51 @@ public sealed class OciImageLayoutTests : IDisposable
         Assert.Null(images[0].Manifest.Annotations);
     }
 }
+
+public sealed class DockerArchiveVariantsTests
+{
+    private static async Task<(byte[] Tar, IReadOnlyList<OciImage> Images)> ConvertAsync(byte[] dockerSave)
+    {
+        var output = new MemoryStream();
+        var images = await OciImageLayout.ConvertDockerArchiveAsync(new MemoryStream(dockerSave), output, CancellationToken.None);
+        return (output.ToArray(), images);
+    }
+
+    [Fact]
+    public async Task An_oci_only_archive_without_manifest_json_converts_to_the_same_layout()
+    {
+        var (legacy, a) = await ConvertAsync(TestArchives.Legacy());
+        var (ociOnly, b) = await ConvertAsync(TestArchives.Docker25(withManifestJson: false));
+        Assert.Equal(a[0].ManifestDigest, b[0].ManifestDigest);
+        Assert.Equal(["demo/model:1.0"], b[0].RepoTags);
+        Assert.Equal(legacy, ociOnly);
+    }
+
+    [Fact]
+    public async Task A_blob_whose_content_does_not_match_its_name_is_refused()
+    {
+        var (l1, _, _) = TestArchives.Image();
+        string name = "blobs/sha256/" + Digest.Compute(l1).Hex;
+        var entries = TestArchives.ReadTar(TestArchives.Docker25())
+            .Select(e => (e.Entry.Name, e.Entry.EntryType == System.Formats.Tar.TarEntryType.Directory ? null : e.Entry.Name == name ? TestArchives.Layer("evil") : e.Content, (string?)null))
+            .ToArray();
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => ConvertAsync(TestArchives.Tar(entries)));
+        Assert.Equal(Digest.Compute(l1), ex.Expected);
+        Assert.Equal(Digest.Compute(TestArchives.Layer("evil")), ex.Actual);
+    }
+
+    [Fact]
+    public async Task A_layer_that_is_not_the_configs_diff_id_is_refused()
+    {
+        var (_, _, config) = TestArchives.Image();
+        byte[] archive = TestArchives.Tar(
+            ("a/layer.tar", TestArchives.Layer("other"), null),
+            ("b/layer.tar", TestArchives.Layer("two"), null),
+            ("c/layer.tar", TestArchives.Layer("one"), null),
+            ("c.json", config, null),
+            ("manifest.json", System.Text.Encoding.UTF8.GetBytes("[{\"Config\":\"c.json\",\"RepoTags\":[\"x:1\"],\"Layers\":[\"a/layer.tar\",\"b/layer.tar\",\"c/layer.tar\"]}]"), null));
+        var ex = await Assert.ThrowsAsync<OciException>(() => ConvertAsync(archive));
+        Assert.Equal("IM4010", ex.Code);
+        Assert.Contains("diff_id", ex.Message);
+    }
+}

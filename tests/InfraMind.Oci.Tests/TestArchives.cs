@@ -58,7 +58,7 @@ internal static class TestArchives
     }
 
     /// <summary>The format of Docker 25+: an OCI layout plus manifest.json pointing into blobs/.</summary>
-    public static byte[] Docker25(string tag = "demo/model:1.0")
+    public static byte[] Docker25(string tag = "demo/model:1.0", bool withManifestJson = true)
     {
         var (l1, l2, config) = Image();
         string B(byte[] b) => "blobs/sha256/" + Digest.Compute(b).Hex;
@@ -70,8 +70,9 @@ internal static class TestArchives
             layers = new[] { l1, l2, l1 }.Select(l => new { mediaType = MediaTypes.DockerLayerTar, digest = Digest.Compute(l).Value, size = l.Length }),
         });
         byte[] m = Encoding.UTF8.GetBytes(dockerManifest);
-        string index = $"{{\"schemaVersion\":2,\"mediaType\":\"{MediaTypes.OciIndex}\",\"manifests\":[{{\"mediaType\":\"{MediaTypes.DockerManifest}\",\"digest\":\"{Digest.Compute(m)}\",\"size\":{m.Length}}}]}}";
-        return Tar(
+        string index = $"{{\"schemaVersion\":2,\"mediaType\":\"{MediaTypes.OciIndex}\",\"manifests\":[{{\"mediaType\":\"{MediaTypes.DockerManifest}\",\"digest\":\"{Digest.Compute(m)}\",\"size\":{m.Length},\"annotations\":{{\"io.containerd.image.name\":\"{tag}\",\"org.opencontainers.image.ref.name\":\"1.0\"}}}}]}}";
+        var entries = new List<(string, byte[]?, string?)>
+        {
             ("blobs/", null, null),
             ("blobs/sha256/", null, null),
             (B(l1), l1, null),
@@ -81,7 +82,14 @@ internal static class TestArchives
             ("index.json", Encoding.UTF8.GetBytes(index), null),
             ("manifest.json", Encoding.UTF8.GetBytes($"[{{\"Config\":\"{B(config)}\",\"RepoTags\":[\"{tag}\"],\"Layers\":[\"{B(l1)}\",\"{B(l2)}\",\"{B(l1)}\"]}}]"), null),
             ("oci-layout", Encoding.UTF8.GetBytes("{\"imageLayoutVersion\": \"1.0.0\"}"), null),
-            ("repositories", Encoding.UTF8.GetBytes("{}"), null));
+            ("repositories", Encoding.UTF8.GetBytes("{}"), null),
+        };
+        if (!withManifestJson)
+        {
+            entries.RemoveAll(e => e.Item1 == "manifest.json");
+        }
+
+        return Tar([.. entries]);
     }
 
     public static byte[] Tar(params (string Name, byte[]? Content, string? Link)[] entries)
