@@ -136,7 +136,7 @@ public static class OciImageLayout
                 string where = source.Where;
                 var configFile = Resolve(source.Config, "config");
                 var config = new Descriptor(MediaTypes.OciConfig, configFile.Digest, configFile.Size);
-                var diffIds = await ReadDiffIdsAsync(configFile.Path, cancellationToken).ConfigureAwait(false);
+                var diffIds = await ReadDiffIdsAsync(configFile.Path, OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
 
                 var layers = new List<Descriptor>();
                 foreach (string layerName in source.Layers)
@@ -368,6 +368,30 @@ public static class OciImageLayout
                     var layer = Descriptor.Read(l, $"{mwhere}/layers/{j++}");
                     await CheckBlobAsync(layout, layer, $"{mwhere}/layers/{j - 1}", verify, cancellationToken).ConfigureAwait(false);
                     layers.Add(layer);
+                }
+            }
+
+            if (config.MediaType is not (MediaTypes.OciConfig or MediaTypes.DockerConfig))
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/config has media type '{config.MediaType}', which is not an image config; this is not a container image.");
+            }
+
+            var diffIds = await ReadDiffIdsAsync(layout.BlobPath(config.Digest), OciErrorCodes.InvalidLayout, cancellationToken).ConfigureAwait(false);
+            if (diffIds.Count != layers.Count)
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere} lists {layers.Count} layers but its config lists {diffIds.Count} diff_ids; the manifest and config do not belong together.");
+            }
+
+            for (int k = 0; k < layers.Count; k++)
+            {
+                if (!MediaTypes.IsLayer(layers[k].MediaType))
+                {
+                    throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} has media type '{layers[k].MediaType}', which is not a layer InfraMind can run.");
+                }
+
+                if (layers[k].MediaType is MediaTypes.OciLayerTar or MediaTypes.DockerLayerTar && layers[k].Digest.Value != diffIds[k])
+                {
+                    throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} is {layers[k].Digest} but the config says diff_id {diffIds[k]}; the manifest and config do not belong together.");
                 }
             }
 
@@ -633,9 +657,9 @@ public static class OciImageLayout
         }
     }
 
-    private static async Task<List<string>> ReadDiffIdsAsync(string configPath, CancellationToken cancellationToken)
+    private static async Task<List<string>> ReadDiffIdsAsync(string configPath, string code, CancellationToken cancellationToken)
     {
-        using var config = await ReadJsonFileAsync(configPath, "image config", OciErrorCodes.InvalidDockerArchive, cancellationToken).ConfigureAwait(false);
+        using var config = await ReadJsonFileAsync(configPath, "image config", code, cancellationToken).ConfigureAwait(false);
         return config.RootElement.ValueKind == JsonValueKind.Object
             && config.RootElement.TryGetProperty("rootfs", out var rootfs)
             && rootfs.ValueKind == JsonValueKind.Object
