@@ -15,6 +15,7 @@ internal static class TestArchives
             w.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, $"opt/{seed}.txt")
             {
                 DataStream = new MemoryStream(Encoding.UTF8.GetBytes($"content of {seed}\n")),
+                ModificationTime = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero), // layers are content: fixed
             });
         }
 
