@@ -19,7 +19,7 @@ public sealed class PeerCrossCheckTests
     [InlineData(174 * Chunk)]
     [InlineData(174 * Chunk + 1)]
     [InlineData(105_000_000L)]
-    public async Task Cids_match_js_ipfs_for_v0_v1_and_wrapped(long size)
+    public async Task Cids_match_js_ipfs_for_v0_v1_raw_leaves_and_wrapped(long size)
     {
         string file = TestContent.CreateFile(Dir, size);
         var peer = TestContent.FromPeer(file, "image.tar");
@@ -32,6 +32,7 @@ public sealed class PeerCrossCheckTests
         var v1 = await ComputeFile(file, UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" });
         Assert.Equal(peer.V0, v0.File.ToString());
         Assert.Equal(peer.V1, v1.File.ToString());
+        Assert.Equal(peer.V0Raw, (await ComputeFile(file, UnixFsOptions.KuboDefault with { RawLeaves = true })).Root.ToString());
         Assert.Equal(peer.V0Wrap, v0.Root.ToString());
         Assert.Equal(peer.V1Wrap, v1.Root.ToString());
         Assert.Equal(size, v0.FileSize);

@@ -60,7 +60,7 @@ internal static class TestContent
         throw new InvalidOperationException("InfraMind.slnx not found above " + AppContext.BaseDirectory);
     }
 
-    public sealed record PeerCids(string V0, string V1, string? V0Wrap, string? V1Wrap);
+    public sealed record PeerCids(string V0, string V1, string V0Raw, string? V0Wrap, string? V1Wrap);
 
     /// <summary>
     /// CIDs from js-ipfs's importer, or null when the peer is not installed outside CI. Under CI=true a missing peer
@@ -96,6 +96,7 @@ internal static class TestContent
         return new PeerCids(
             root.GetProperty("v0").GetString()!,
             root.GetProperty("v1").GetString()!,
+            root.GetProperty("v0raw").GetString()!,
             root.TryGetProperty("v0wrap", out var a) ? a.GetString() : null,
             root.TryGetProperty("v1wrap", out var b) ? b.GetString() : null);
     }

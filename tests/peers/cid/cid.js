@@ -33,7 +33,9 @@ async function main () {
   }
   const out = {
     v0: await Hash.of(fs.createReadStream(file), { ...v0opts }),
-    v1: await Hash.of(fs.createReadStream(file), { ...v1opts })
+    v1: await Hash.of(fs.createReadStream(file), { ...v1opts }),
+    // ipfs add --raw-leaves (CIDv0 root, CIDv1 raw leaves)
+    v0raw: await Hash.of(fs.createReadStream(file), { ...v0opts, rawLeaves: true })
   }
   if (wrapName) {
     out.v0wrap = await wrapped(file, wrapName, v0opts)
