@@ -56,6 +56,16 @@ public sealed class UnixFsImporterTests
     }
 
     [Fact]
+    public async Task Kubo_sharness_vectors_for_add_and_add_w_match()
+    {
+        // kubo test/sharness/t0040-add-and-cat.sh: "Hello Worlds!\n" as hello.txt, plain and with -w.
+        byte[] content = Encoding.UTF8.GetBytes("Hello Worlds!\n");
+        var wrapped = await Compute(content, V0 with { WrapName = "hello.txt" });
+        Assert.Equal("QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH", wrapped.File.ToString());
+        Assert.Equal("QmVJfrqd4ogGZME6LWkkikAGddYgh9dBs2U14DHZZUBk7W", wrapped.Root.ToString());
+    }
+
+    [Fact]
     public async Task Blocks_are_self_verifying_children_first_and_rebuild_the_content()
     {
         byte[] content = new byte[3 * 1000 + 7];
