@@ -5,7 +5,8 @@ namespace InfraMind.Oci;
 /// <summary>
 /// A read-only stream that hashes everything read through it and, when the inner stream ends, throws
 /// <see cref="DigestMismatchException"/> unless the bytes hash to the expected digest (and, when given, have the
-/// expected size). Consumers therefore never see a clean end of stream for content that is not what was asked for.
+/// expected size). Consumers therefore never see a clean end of stream for content that is not what was asked for;
+/// with a known size the check happens already on the read that delivers the last byte.
 /// Reading past the expected size fails at once, so an endless or oversized source cannot fill a disk.
 /// </summary>
 public sealed class DigestVerifyingStream : Stream
@@ -78,6 +79,12 @@ public sealed class DigestVerifyingStream : Stream
             }
 
             _hash.AppendData(data);
+            // With a known size, judge on the read that delivers the last byte: a consumer that reads exactly the
+            // size (and never asks for end of stream) must not get unverified content either.
+            if (ExpectedSize is long expected && _read == expected)
+            {
+                Verify();
+            }
         }
         else if (requested > 0 && !_verified)
         {

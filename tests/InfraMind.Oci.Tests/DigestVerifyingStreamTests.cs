@@ -33,6 +33,20 @@ public sealed class DigestVerifyingStreamTests
     }
 
     [Fact]
+    public async Task A_consumer_reading_exactly_the_size_gets_the_mismatch_on_its_last_read()
+    {
+        byte[] tampered = (byte[])Content.Clone();
+        tampered[^1] ^= 1;
+        await using var stream = new DigestVerifyingStream(new MemoryStream(tampered), Digest.Compute(Content), Content.Length);
+        byte[] buffer = new byte[Content.Length];
+        await Assert.ThrowsAsync<DigestMismatchException>(async () => await stream.ReadExactlyAsync(buffer));
+
+        await using var good = new DigestVerifyingStream(new MemoryStream(Content), Digest.Compute(Content), Content.Length);
+        await good.ReadExactlyAsync(buffer);
+        Assert.True(good.IsVerified);
+    }
+
+    [Fact]
     public void Synchronous_reads_are_verified_too()
     {
         using var stream = new DigestVerifyingStream(new MemoryStream(Content), Digest.Compute([]));
