@@ -278,3 +278,56 @@ public sealed class DockerArchiveVariantsTests
         Assert.Contains("diff_id", ex.Message);
     }
 }
+
+public sealed class PipeTests
+{
+    [Fact]
+    public async Task Conversion_works_from_and_to_forward_only_streams_like_pipes()
+    {
+        var expected = new MemoryStream();
+        await OciImageLayout.ConvertDockerArchiveAsync(new MemoryStream(TestArchives.Legacy()), expected, CancellationToken.None);
+
+        var output = new MemoryStream();
+        await OciImageLayout.ConvertDockerArchiveAsync(new ForwardOnly(new MemoryStream(TestArchives.Legacy())), new ForwardOnly(output), CancellationToken.None);
+        Assert.Equal(expected.ToArray(), output.ToArray());
+
+        string dir = Path.Combine(Path.GetTempPath(), "im-oci-pipe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var layout = await OciImageLayout.ExtractAsync(new ForwardOnly(new MemoryStream(output.ToArray())), dir, CancellationToken.None);
+            Assert.Single(layout.Images);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Hides seeking and length, as a pipe from <c>docker save</c> or to <c>ipfs add</c> would.</summary>
+    private sealed class ForwardOnly(Stream inner) : Stream
+    {
+        public override bool CanRead => inner.CanRead;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => inner.CanWrite;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, Math.Min(count, 1000));
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+        public override void Flush() => inner.Flush();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
