@@ -118,7 +118,7 @@ public static class OciImageLayout
 
                 throw new OciException(
                     OciErrorCodes.InvalidDockerArchive,
-                    $"the docker save archive names {what} '{name}' in manifest.json but does not contain it; the archive is truncated. Save the image again with 'docker save IMAGE -o FILE'.");
+                    $"the docker save archive names {what} '{name}' but does not contain it; the archive is truncated. Save the image again with 'docker save IMAGE -o FILE'.");
             }
 
             var sources = files.TryGetValue("manifest.json", out var manifestFile)
@@ -236,6 +236,7 @@ public static class OciImageLayout
         ArgumentNullException.ThrowIfNull(layoutTar);
         string blobs = Path.Combine(layoutDirectory, "blobs", "sha256");
         Directory.CreateDirectory(blobs);
+        var verified = new HashSet<Digest>();
         await using (var reader = new TarReader(layoutTar, leaveOpen: true))
         {
             TarEntry? entry;
@@ -278,18 +279,20 @@ public static class OciImageLayout
                     }
 
                     File.Move(partial, final, overwrite: true);
+                    verified.Add(expected);
                 }
             }
         }
 
-        return await OpenAsync(layoutDirectory, verifyBlobContent: false, cancellationToken).ConfigureAwait(false);
+        // Blobs just written were hashed on the way in; anything else the directory already held is hashed now.
+        return await OpenAsync(layoutDirectory, verified, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Opens an OCI image layout directory, verifying every blob it references and the manifest chain.</summary>
     public static Task<OciLayout> OpenAsync(string layoutDirectory, CancellationToken cancellationToken) =>
-        OpenAsync(layoutDirectory, verifyBlobContent: true, cancellationToken);
+        OpenAsync(layoutDirectory, new HashSet<Digest>(), cancellationToken);
 
-    private static async Task<OciLayout> OpenAsync(string layoutDirectory, bool verifyBlobContent, CancellationToken cancellationToken)
+    private static async Task<OciLayout> OpenAsync(string layoutDirectory, HashSet<Digest> verified, CancellationToken cancellationToken)
     {
         string layoutFile = Path.Combine(layoutDirectory, "oci-layout");
         if (!File.Exists(layoutFile))
@@ -315,7 +318,7 @@ public static class OciImageLayout
         var images = new List<OciImage>();
         using (var index = await ReadJsonFileAsync(indexFile, "index.json", OciErrorCodes.InvalidLayout, cancellationToken).ConfigureAwait(false))
         {
-            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verifyBlobContent, depth: 0, cancellationToken).ConfigureAwait(false);
+            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, depth: 0, cancellationToken).ConfigureAwait(false);
         }
 
         if (images.Count == 0)
@@ -326,7 +329,7 @@ public static class OciImageLayout
         return layout with { Images = images };
     }
 
-    private static async Task CollectImagesAsync(OciLayout layout, JsonElement index, string where, List<OciImage> images, bool verify, int depth, CancellationToken cancellationToken)
+    private static async Task CollectImagesAsync(OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, int depth, CancellationToken cancellationToken)
     {
         if (!index.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
         {
@@ -338,7 +341,7 @@ public static class OciImageLayout
         {
             string at = $"{where}/manifests/{i++}";
             var descriptor = Descriptor.Read(m, at);
-            await CheckBlobAsync(layout, descriptor, at, verify: true, cancellationToken).ConfigureAwait(false);
+            await CheckBlobAsync(layout, descriptor, at, verified, cancellationToken).ConfigureAwait(false);
             using var doc = await ReadJsonFileAsync(layout.BlobPath(descriptor.Digest), at, OciErrorCodes.InvalidLayout, cancellationToken).ConfigureAwait(false);
             if (MediaTypes.IsIndex(descriptor.MediaType))
             {
@@ -347,7 +350,7 @@ public static class OciImageLayout
                     throw new OciException(OciErrorCodes.InvalidLayout, $"{at}: indexes nest deeper than 4 levels.");
                 }
 
-                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verify, depth + 1, cancellationToken).ConfigureAwait(false);
+                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, depth + 1, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -358,7 +361,7 @@ public static class OciImageLayout
 
             string mwhere = $"manifest {descriptor.Digest}";
             var config = Descriptor.Read(doc.RootElement.TryGetProperty("config", out var c) ? c : default, mwhere + "/config");
-            await CheckBlobAsync(layout, config, mwhere + "/config", verify: true, cancellationToken).ConfigureAwait(false);
+            await CheckBlobAsync(layout, config, mwhere + "/config", verified, cancellationToken).ConfigureAwait(false);
             var layers = new List<Descriptor>();
             if (doc.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array)
             {
@@ -366,7 +369,7 @@ public static class OciImageLayout
                 foreach (var l in ls.EnumerateArray())
                 {
                     var layer = Descriptor.Read(l, $"{mwhere}/layers/{j++}");
-                    await CheckBlobAsync(layout, layer, $"{mwhere}/layers/{j - 1}", verify, cancellationToken).ConfigureAwait(false);
+                    await CheckBlobAsync(layout, layer, $"{mwhere}/layers/{j - 1}", verified, cancellationToken).ConfigureAwait(false);
                     layers.Add(layer);
                 }
             }
@@ -406,7 +409,7 @@ public static class OciImageLayout
         }
     }
 
-    private static async Task CheckBlobAsync(OciLayout layout, Descriptor descriptor, string where, bool verify, CancellationToken cancellationToken)
+    private static async Task CheckBlobAsync(OciLayout layout, Descriptor descriptor, string where, HashSet<Digest> verified, CancellationToken cancellationToken)
     {
         var info = new FileInfo(layout.BlobPath(descriptor.Digest));
         if (!info.Exists)
@@ -419,7 +422,7 @@ public static class OciImageLayout
             throw new OciException(OciErrorCodes.SizeMismatch, $"{where} says blob {descriptor.Digest} has {descriptor.Size} bytes but it has {info.Length}; the layout is corrupt.");
         }
 
-        if (verify)
+        if (verified.Add(descriptor.Digest))
         {
             var file = new FileStream(info.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
             await using (file.ConfigureAwait(false))

@@ -178,6 +178,25 @@ public sealed class OciImageLayoutTests : IDisposable
     }
 
     [Fact]
+    public async Task Extracting_over_a_directory_verifies_blobs_it_already_held()
+    {
+        var (tar, _) = await ConvertAsync(TestArchives.Legacy());
+        var (_, l2, _) = TestArchives.Image();
+        string name = "blobs/sha256/" + Digest.Compute(l2).Hex;
+        var withoutL2 = TestArchives.ReadTar(tar)
+            .Where(e => e.Entry.Name != name)
+            .Select(e => (e.Entry.Name, e.Entry.EntryType == TarEntryType.Directory ? null : e.Content, (string?)null))
+            .ToArray();
+        Directory.CreateDirectory(Path.Combine(_dir, "blobs", "sha256"));
+        byte[] corrupt = (byte[])l2.Clone();
+        corrupt[0] ^= 1;
+        await File.WriteAllBytesAsync(Path.Combine(_dir, name), corrupt);
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() =>
+            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(withoutL2)), _dir, CancellationToken.None));
+        Assert.Equal(Digest.Compute(l2), ex.Expected);
+    }
+
+    [Fact]
     public async Task OpenAsync_detects_a_blob_corrupted_on_disk()
     {
         var (tar, _) = await ConvertAsync(TestArchives.Legacy());
