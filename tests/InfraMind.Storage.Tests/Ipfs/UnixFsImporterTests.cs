@@ -144,6 +144,14 @@ public sealed class UnixFsImporterTests
         Assert.Contains("ipfs add", e.Message);
     }
 
+    [Fact]
+    public void Options_describe_themselves_as_the_ipfs_add_flags_that_reproduce_them()
+    {
+        Assert.Equal("ipfs add", V0.ToCommandLine());
+        Assert.Equal("ipfs add --cid-version=1 --wrap-with-directory (entry 'image.tar')", (V1 with { WrapName = "image.tar" }).ToCommandLine());
+        Assert.Equal("ipfs add --raw-leaves=true --chunker=size-1024", (V0 with { RawLeaves = true, ChunkSize = 1024 }).ToCommandLine());
+    }
+
     [Theory]
     [InlineData(2, 0, 174, "CidVersion")]
     [InlineData(0, 0, 174, "ChunkSize")]
