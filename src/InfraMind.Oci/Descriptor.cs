@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace InfraMind.Oci;
+
+/// <summary>An OCI content descriptor: what a blob is, its digest and its size in bytes.</summary>
+public sealed record Descriptor(string MediaType, Digest Digest, long Size, IReadOnlyDictionary<string, string>? Annotations = null)
+{
+    /// <summary>
+    /// Writes the descriptor with a fixed field order (mediaType, digest, size, annotations sorted by key) so that
+    /// documents that embed it hash the same every time.
+    /// </summary>
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        writer.WriteString("mediaType", MediaType);
+        writer.WriteString("digest", Digest.Value);
+        writer.WriteNumber("size", Size);
+        if (Annotations is { Count: > 0 })
+        {
+            writer.WriteStartObject("annotations");
+            foreach (var (key, value) in Annotations.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                writer.WriteString(key, value);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Reads a descriptor; <paramref name="where"/> names the document and JSON path for error messages.</summary>
+    public static Descriptor Read(JsonElement element, string where)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{where} is not a JSON object; a descriptor is {{\"mediaType\",\"digest\",\"size\"}}.");
+        }
+
+        string mediaType = element.TryGetProperty("mediaType", out var mt) && mt.ValueKind == JsonValueKind.String
+            ? mt.GetString()!
+            : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/mediaType is missing or not a string.");
+        string digestText = element.TryGetProperty("digest", out var d) && d.ValueKind == JsonValueKind.String
+            ? d.GetString()!
+            : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/digest is missing or not a string.");
+        long size = element.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long sz) && sz >= 0
+            ? sz
+            : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/size is missing or not a non-negative integer.");
+        Dictionary<string, string>? annotations = null;
+        if (element.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object)
+        {
+            annotations = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var p in a.EnumerateObject())
+            {
+                if (p.Value.ValueKind == JsonValueKind.String)
+                {
+                    annotations[p.Name] = p.Value.GetString()!;
+                }
+            }
+        }
+
+        Digest digest;
+        try
+        {
+            digest = Digest.Parse(digestText);
+        }
+        catch (OciException e)
+        {
+            throw new OciException(OciErrorCodes.InvalidDigest, $"{where}/digest: {e.Message}");
+        }
+
+        return new Descriptor(mediaType, digest, size, annotations);
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text;
+
+namespace InfraMind.Oci.Tests;
+
+public sealed class DigestTests
+{
+    private const string EmptySha256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    [Fact]
+    public void Compute_of_empty_content_is_the_well_known_sha256()
+    {
+        Assert.Equal(EmptySha256, Digest.Compute([]).Value);
+    }
+
+    [Fact]
+    public async Task ComputeAsync_matches_Compute_and_counts_bytes()
+    {
+        byte[] data = Encoding.UTF8.GetBytes("hello world\n");
+        var (digest, size) = await Digest.ComputeAsync(new MemoryStream(data), CancellationToken.None);
+        Assert.Equal("sha256:a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447", digest.Value);
+        Assert.Equal(Digest.Compute(data), digest);
+        Assert.Equal(12, size);
+    }
+
+    [Fact]
+    public void Parse_round_trips_and_exposes_hex()
+    {
+        var d = Digest.Parse(EmptySha256);
+        Assert.Equal(EmptySha256, d.ToString());
+        Assert.Equal(EmptySha256["sha256:".Length..], d.Hex);
+        Assert.Equal(d, Digest.FromHex(d.Hex));
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "no algorithm")]
+    [InlineData("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "only sha256")]
+    [InlineData("sha256:e3b0c442", "64")]
+    [InlineData("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "lower-case")]
+    [InlineData("sha256:g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "lower-case hex")]
+    public void Parse_rejects_malformed_digests_with_a_stable_code_and_a_reason(string text, string reason)
+    {
+        var e = Assert.Throws<OciException>(() => Digest.Parse(text));
+        Assert.Equal("IM4001", e.Code);
+        Assert.StartsWith("IM4001: ", e.Message);
+        Assert.Contains(reason, e.Message);
+        Assert.False(Digest.TryParse(text, out _));
+    }
+}

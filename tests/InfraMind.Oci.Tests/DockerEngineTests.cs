@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Text;
+
+namespace InfraMind.Oci.Tests;
+
+/// <summary>
+/// Against the real engine: <c>docker save</c> → layout tar → <c>docker load</c> on the engine here (20.10, API 1.41,
+/// which reads only manifest.json) and back. Without an engine these tests pass vacuously, except under CI=true,
+/// where they fail: CI must provide Docker.
+/// </summary>
+public sealed class DockerEngineTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-oci-docker-" + Guid.NewGuid().ToString("N"));
+    private readonly string _tag = "inframind-oci-test/tiny:" + Guid.NewGuid().ToString("N")[..12];
+    private readonly List<string> _images = [];
+
+    public DockerEngineTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        foreach (string image in _images)
+        {
+            Docker(check: false, "rmi", "-f", image);
+        }
+
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Docker_save_converts_deterministically_and_the_layout_loads_back_into_the_engine()
+    {
+        if (!EngineAvailable())
+        {
+            return;
+        }
+
+        string image = BuildTwoLayerImage();
+        string saved = Path.Combine(_dir, "saved.tar");
+        Docker(check: true, "save", "-o", saved, image);
+
+        var first = await ConvertFileAsync(saved, Path.Combine(_dir, "layout1.tar"));
+        var second = await ConvertFileAsync(saved, Path.Combine(_dir, "layout2.tar"));
+        Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(second.Path));
+        var converted = Assert.Single(first.Images);
+        Assert.Equal(2, converted.Layers.Count);
+        Assert.All(converted.Layers, l => Assert.Equal(MediaTypes.OciLayerTar, l.MediaType));
+        Assert.Equal([image], converted.RepoTags);
+
+        // The engine's image id is the config digest: the same config must come out of our layout.
+        string id = Docker(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
+        Assert.Equal(id, converted.Config.Digest.Value);
+
+        // docker load on 20.10 of our layout (through its legacy manifest.json), under a fresh name.
+        Docker(check: true, "rmi", image);
+        string loadOutput = Docker(check: true, "load", "-i", first.Path);
+        Assert.Contains(image, loadOutput);
+        Assert.Equal(id, Docker(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim());
+
+        // Saving what was loaded gives the same container hash again.
+        string resaved = Path.Combine(_dir, "resaved.tar");
+        Docker(check: true, "save", "-o", resaved, image);
+        var third = await ConvertFileAsync(resaved, Path.Combine(_dir, "layout3.tar"));
+        Assert.Equal(converted.ManifestDigest, Assert.Single(third.Images).ManifestDigest);
+        Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(third.Path));
+
+        // And the layout tar reads back with every blob verified.
+        await using var tar = File.OpenRead(first.Path);
+        var layout = await OciImageLayout.ExtractAsync(tar, Path.Combine(_dir, "extracted"), CancellationToken.None);
+        Assert.Equal(converted.ManifestDigest, Assert.Single(layout.Images).ManifestDigest);
+    }
+
+    [Fact]
+    public async Task A_real_python_base_image_converts_deterministically()
+    {
+        if (!EngineAvailable())
+        {
+            return;
+        }
+
+        const string python = "python:3.10-slim";
+        if (string.IsNullOrWhiteSpace(Docker(check: false, "images", "-q", python)))
+        {
+            return; // built by another part of the project; the tiny image test covers the engine path
+        }
+
+        string saved = Path.Combine(_dir, "python.tar");
+        Docker(check: true, "save", "-o", saved, python);
+        var a = await ConvertFileAsync(saved, Path.Combine(_dir, "p1.tar"));
+        var b = await ConvertFileAsync(saved, Path.Combine(_dir, "p2.tar"));
+        Assert.Equal(a.Images[0].ManifestDigest, b.Images[0].ManifestDigest);
+        Assert.True(FilesEqual(a.Path, b.Path), "two exports of python:3.10-slim differ");
+        string id = Docker(check: true, "image", "inspect", "--format", "{{.Id}}", python).Trim();
+        Assert.Equal(id, a.Images[0].Config.Digest.Value);
+    }
+
+    private static bool FilesEqual(string x, string y)
+    {
+        using var a = File.OpenRead(x);
+        using var b = File.OpenRead(y);
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        byte[] ba = new byte[1 << 20], bb = new byte[1 << 20];
+        int n;
+        while ((n = a.Read(ba)) > 0)
+        {
+            b.ReadExactly(bb, 0, n);
+            if (!ba.AsSpan(0, n).SequenceEqual(bb.AsSpan(0, n)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<(string Path, IReadOnlyList<OciImage> Images)> ConvertFileAsync(string dockerSave, string output)
+    {
+        await using var input = File.OpenRead(dockerSave);
+        await using var target = File.Create(output);
+        var images = await OciImageLayout.ConvertDockerArchiveAsync(input, target, CancellationToken.None);
+        return (output, images);
+    }
+
+    private string BuildTwoLayerImage()
+    {
+        // docker import of a tiny root file system, then a legacy-builder COPY on top: two layers, no registry.
+        string rootfs = Path.Combine(_dir, "rootfs.tar");
+        using (var tar = new TarWriter(File.Create(rootfs), TarEntryFormat.Ustar))
+        {
+            tar.WriteEntry(new UstarTarEntry(TarEntryType.Directory, "etc/"));
+            tar.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "etc/os-release")
+            {
+                DataStream = new MemoryStream(Encoding.UTF8.GetBytes("NAME=inframind-test\n")),
+            });
+        }
+
+        string baseTag = _tag + "-base";
+        _images.Add(baseTag);
+        _images.Add(_tag);
+        Docker(check: true, "import", "--change", "LABEL inframind.test=oci", rootfs, baseTag);
+        string context = Path.Combine(_dir, "ctx");
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "model.yaml"), "name: tiny\nversion: 1.0.0\n");
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), $"FROM {baseTag}\nCOPY model.yaml /model.yaml\nLABEL inframind.test=oci\n");
+        Docker(check: true, "build", "-q", "-t", _tag, context);
+        return _tag;
+    }
+
+    private static bool EngineAvailable()
+    {
+        bool ok;
+        try
+        {
+            ok = !string.IsNullOrWhiteSpace(Docker(check: false, "info", "--format", "{{.ServerVersion}}"));
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            ok = false;
+        }
+
+        Assert.False(
+            !ok && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
+            "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
+        return ok;
+    }
+
+    private static string Docker(bool check, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["DOCKER_BUILDKIT"] = "0";
+        foreach (string a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill();
+            Assert.Fail($"docker {string.Join(' ', arguments)} timed out");
+        }
+
+        if (check && p.ExitCode != 0)
+        {
+            Assert.Fail($"docker {string.Join(' ', arguments)} failed ({p.ExitCode}): {stderr.Result}");
+        }
+
+        return p.ExitCode == 0 ? stdout : string.Empty;
+    }
+}

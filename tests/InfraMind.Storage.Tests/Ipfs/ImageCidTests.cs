@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Text;
+using InfraMind.Oci;
+using InfraMind.Storage.Ipfs;
+
+namespace InfraMind.Storage.Tests.Ipfs;
+
+/// <summary>
+/// The design's promise end to end: the same image, saved twice by the real engine, exports to the same layout tar
+/// and so to the same IPFS CID (<c>ipfs add --wrap-with-directory</c> of image.tar), which js-ipfs confirms.
+/// Without an engine this passes vacuously, except under CI=true, where it fails.
+/// </summary>
+public sealed class ImageCidTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-image-cid-" + Guid.NewGuid().ToString("N"));
+    private readonly string _tag = "inframind-storage-test/tiny:" + Guid.NewGuid().ToString("N")[..12];
+
+    public ImageCidTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        Docker(check: false, "rmi", "-f", _tag);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task The_same_image_saved_twice_gets_the_same_cid()
+    {
+        if (!EngineAvailable())
+        {
+            return;
+        }
+
+        string rootfs = Path.Combine(_dir, "rootfs.tar");
+        using (var tar = new TarWriter(File.Create(rootfs), TarEntryFormat.Ustar))
+        {
+            tar.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "model.yaml")
+            {
+                DataStream = new MemoryStream(Encoding.UTF8.GetBytes("name: tiny\nversion: 1.0.0\n")),
+            });
+        }
+
+        Docker(check: true, "import", "--change", "LABEL inframind.test=storage", rootfs, _tag);
+        var cids = new List<UnixFsResult>();
+        string? layoutPath = null;
+        for (int i = 0; i < 2; i++)
+        {
+            string saved = Path.Combine(_dir, $"saved{i}.tar");
+            Docker(check: true, "save", "-o", saved, _tag);
+            layoutPath = Path.Combine(_dir, $"layout{i}.tar");
+            await using (var input = File.OpenRead(saved))
+            await using (var output = File.Create(layoutPath))
+            {
+                await OciImageLayout.ConvertDockerArchiveAsync(input, output, CancellationToken.None);
+            }
+
+            await using var layout = File.OpenRead(layoutPath);
+            cids.Add(await UnixFsImporter.ComputeAsync(layout, UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" }, CancellationToken.None));
+        }
+
+        Assert.Equal(cids[0], cids[1]);
+        var peer = TestContent.FromPeer(layoutPath!, "image.tar");
+        if (peer is not null)
+        {
+            Assert.Equal(peer.V1Wrap, cids[0].Root.ToString());
+        }
+
+        await using var again = File.OpenRead(layoutPath!);
+        await UnixFsImporter.VerifyAsync(cids[0].Root, again, UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" }, CancellationToken.None);
+    }
+
+    private static bool EngineAvailable()
+    {
+        bool ok;
+        try
+        {
+            ok = !string.IsNullOrWhiteSpace(Docker(check: false, "info", "--format", "{{.ServerVersion}}"));
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            ok = false;
+        }
+
+        Assert.False(
+            !ok && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
+            "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
+        return ok;
+    }
+
+    private static string Docker(bool check, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill();
+            Assert.Fail($"docker {string.Join(' ', arguments)} timed out");
+        }
+
+        Assert.False(check && p.ExitCode != 0, $"docker {string.Join(' ', arguments)} failed ({p.ExitCode}): {stderr.Result}");
+        return p.ExitCode == 0 ? stdout : string.Empty;
+    }
+}
