@@ -242,30 +242,30 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 
         string? networkId = null;
         string? containerId = null;
+        // The engine requests run to completion on their own bounded token and the caller's token is checked between
+        // them: a request aborted half-way may still create its object in the engine after our cleanup ran, with
+        // no id to remove it by (seen: a container created after a cancelled create was "cleaned up").
+        using var requestTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var engineToken = requestTimeout.Token;
         try
         {
-            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), cancellationToken);
+            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), engineToken);
             networkId = network.ID;
+            cancellationToken.ThrowIfCancellationRequested();
             var created = await _client.Containers.CreateContainerAsync(
-                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), cancellationToken);
+                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), engineToken);
             containerId = created.ID;
-            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
-            var inspect = await _client.Containers.InspectContainerAsync(containerId, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), engineToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            var inspect = await _client.Containers.InspectContainerAsync(containerId, engineToken);
             var hostPort = PublishedLoopbackPort(inspect, spec.ContainerPort);
+            cancellationToken.ThrowIfCancellationRequested();
             return new RunningContainer(_client, runId, containerId, networkId, spec.ContainerPort, hostPort);
         }
         catch (Exception e)
         {
-            // Never the caller's token here: a cancelled run must still be cleaned up.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            if (e is OperationCanceledException)
-            {
-                // Cancelled mid-request, the engine may have made what we hold no id of yet: remove it by name.
-                var name = IsolationPolicy.ResourceName(runId);
-                containerId ??= name;
-                networkId ??= name;
-            }
-
             await Cleanup.RemoveAsync(_client, containerId, networkId, cleanup.Token);
             if (e is DockerApiException api)
             {
@@ -375,6 +375,13 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 
     private static int PublishedLoopbackPort(ContainerInspectResponse inspect, int containerPort)
     {
+        // A container that already stopped has no published ports any more; it is still the caller's to inspect
+        // (exit code, logs, OOM), so it is returned with port 0 rather than thrown away.
+        if (inspect.State is { Running: false, Status: "exited" or "dead" })
+        {
+            return 0;
+        }
+
         if (inspect.NetworkSettings?.Ports is { } ports
             && ports.TryGetValue(IsolationPolicy.PortKey(containerPort), out var bindings)
             && bindings?.FirstOrDefault(b => b.HostIP == IsolationPolicy.LoopbackAddress) is { } binding

@@ -35,7 +35,10 @@ public sealed class RunningContainer : IAsyncDisposable
 
     public int ContainerPort { get; }
 
-    /// <summary>The ephemeral port on 127.0.0.1 that the engine published <see cref="ContainerPort"/> on.</summary>
+    /// <summary>
+    /// The ephemeral port on 127.0.0.1 that the engine published <see cref="ContainerPort"/> on; 0 when the container
+    /// had already exited by the time it was started and inspected (see <see cref="InspectStateAsync"/>).
+    /// </summary>
     public int HostPort { get; }
 
     /// <summary>Where to reach the model from this machine: <c>http://127.0.0.1:HostPort/</c>.</summary>
