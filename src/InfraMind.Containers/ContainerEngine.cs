@@ -90,7 +90,15 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// <c>.dockerignore</c>), tags it <paramref name="tag"/>, reports each output line, and returns the image id.
     /// </summary>
     /// <exception cref="ImageBuildFailedException">IM3002: a step failed; carries the step and the output tail.</exception>
-    public async Task<string> BuildImageAsync(
+    public Task<string> BuildImageAsync(
+        string contextDir,
+        string tag,
+        IReadOnlyDictionary<string, string> labels,
+        IProgress<string>? progress,
+        CancellationToken cancellationToken) =>
+        Guard("build the image", () => BuildImageCoreAsync(contextDir, tag, labels, progress, cancellationToken));
+
+    private async Task<string> BuildImageCoreAsync(
         string contextDir,
         string tag,
         IReadOnlyDictionary<string, string> labels,
@@ -157,7 +165,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Local images that carry every one of <paramref name="labels"/> (key=value).</summary>
-    public async Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
+        Guard("list images", () => FindImagesCoreAsync(labels, cancellationToken));
+
+    private async Task<IReadOnlyList<ImageSummary>> FindImagesCoreAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var images = await _client.Images.ListImagesAsync(
@@ -173,7 +184,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Whether an image (tag or id) exists locally.</summary>
-    public async Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken)
+    public Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken) =>
+        Guard("inspect the image", () => ImageExistsCoreAsync(imageRef, cancellationToken));
+
+    private async Task<bool> ImageExistsCoreAsync(string imageRef, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         try
@@ -188,7 +202,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Removes an image (tag or id); false when there was none.</summary>
-    public async Task<bool> RemoveImageAsync(string imageRef, bool force, CancellationToken cancellationToken)
+    public Task<bool> RemoveImageAsync(string imageRef, bool force, CancellationToken cancellationToken) =>
+        Guard("remove the image", () => RemoveImageCoreAsync(imageRef, force, cancellationToken));
+
+    private async Task<bool> RemoveImageCoreAsync(string imageRef, bool force, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         try
@@ -208,7 +225,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
-    public async Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken)
+    public Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
+        Guard("report its runtimes", () => HasGpuRuntimeCoreAsync(cancellationToken));
+
+    private async Task<bool> HasGpuRuntimeCoreAsync(CancellationToken cancellationToken)
     {
         var info = await _client.System.GetSystemInfoAsync(cancellationToken);
         return info.Runtimes?.Keys.Any(k => k.Contains("nvidia", StringComparison.OrdinalIgnoreCase)) == true;
@@ -218,7 +238,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// Starts <paramref name="spec"/> under the isolation policy on a network of its own and returns it once
     /// started. Anything created is removed again when a later step fails or the call is cancelled.
     /// </summary>
-    public async Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    public Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken) =>
+        Guard("run the container", () => RunCoreAsync(spec, cancellationToken));
+
+    private async Task<RunningContainer> RunCoreAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var errors = spec.Validate();
@@ -295,7 +318,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// <paramref name="labels"/> (e.g. a session label given in <see cref="ContainerSpec.Labels"/>), so that one
     /// process can clean up after itself without touching the runs of others on the same engine.
     /// </summary>
-    public async Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
+    public Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken) =>
+        Guard("prune", () => PruneCoreAsync(labels, olderThan, cancellationToken));
+
+    private async Task<PruneResult> PruneCoreAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
     {
         var wanted = labels is null ? [] : new Dictionary<string, string>(labels);
         wanted[ManagedLabels.Managed] = "true";
@@ -324,7 +350,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Writes <c>docker save</c>'s tar of <paramref name="imageRef"/> to <paramref name="destination"/>.</summary>
-    public async Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken)
+    public Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken) =>
+        Guard("save the image", () => SaveImageCoreAsync(imageRef, destination, cancellationToken));
+
+    private async Task SaveImageCoreAsync(string imageRef, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         ArgumentNullException.ThrowIfNull(destination);
@@ -338,7 +367,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Loads a <c>docker save</c> tar; returns what the engine says it loaded (tags, or ids of untagged images).</summary>
-    public async Task<IReadOnlyList<string>> LoadImageAsync(Stream tar, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<string>> LoadImageAsync(Stream tar, CancellationToken cancellationToken) =>
+        Guard("load the image archive", () => LoadImageCoreAsync(tar, cancellationToken));
+
+    private async Task<IReadOnlyList<string>> LoadImageCoreAsync(Stream tar, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tar);
         var output = new BuildOutput(null);
@@ -367,6 +399,34 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         Dispose();
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// Turns what escapes from the engine client into the layer's coded errors: a refusal into IM3008 with the
+    /// engine's own message, a lost connection into IM3001 (the engine stopped or its socket went away).
+    /// </summary>
+    private async Task<T> Guard<T>(string what, Func<Task<T>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (DockerApiException e)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
+                $"the engine refused to {what}: {Cleanup.ApiMessage(e)}", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EngineUnavailableException(Endpoint, $"lost the connection while trying to {what}: {e.GetBaseException().Message}", e);
+        }
+    }
+
+    private async Task Guard(string what, Func<Task> body) =>
+        await Guard(what, async () =>
+        {
+            await body();
+            return true;
+        });
 
     internal static Dictionary<string, IDictionary<string, bool>> LabelFilter(IReadOnlyDictionary<string, string> labels) => new()
     {

@@ -153,6 +153,20 @@ public sealed class EngineTests
         Assert.Equal(ContainerErrorCodes.ImageNotFound, e.Code);
     }
 
+    [Fact]
+    public async Task Invalid_image_reference_is_a_coded_error_with_the_engines_reason()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.ImageExistsAsync("UPPER/case:tag", None));
+        Assert.Equal(ContainerErrorCodes.EngineRequestFailed, e.Code);
+        Assert.Contains("invalid reference format", e.Message, StringComparison.Ordinal);
+    }
+
     private sealed class Collector(List<string> lines) : IProgress<string>
     {
         public void Report(string value) => lines.Add(value);
