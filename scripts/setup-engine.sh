@@ -63,7 +63,9 @@ ensure_engine() {
 
   local deadline=$((SECONDS + WAIT_SECONDS))
   until engine_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    # Ours may have exited because another dockerd (started by someone else at the same moment) holds the lock:
+    # then that one is waited for instead.
+    if ! kill -0 "$pid" 2>/dev/null && ! pgrep -x dockerd >/dev/null 2>&1; then
       tail -n 20 "$LOG_FILE" >&2 || true
       die "dockerd (PID $pid) exited; see $LOG_FILE"
     fi
