@@ -33,9 +33,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     internal DockerClient Client => _client;
 
     /// <summary>The endpoint DOCKER_HOST names, or <see cref="DefaultEndpoint"/>.</summary>
-    public static Uri ResolveEndpoint()
+    public static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+
+    internal static Uri ResolveEndpoint(string? value)
     {
-        var value = Environment.GetEnvironmentVariable("DOCKER_HOST");
         if (string.IsNullOrWhiteSpace(value))
         {
             return DefaultEndpoint;

@@ -17,6 +17,26 @@ public sealed class EngineTests
         Assert.Contains("DOCKER_HOST", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "unix:///var/run/docker.sock")]
+    [InlineData("", "unix:///var/run/docker.sock")]
+    [InlineData("unix:///run/user/1000/podman/podman.sock", "unix:///run/user/1000/podman/podman.sock")]
+    [InlineData("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375")]
+    public void Docker_host_names_the_endpoint(string? dockerHost, string expected)
+    {
+        Assert.Equal(new Uri(expected), ContainerEngine.ResolveEndpoint(dockerHost));
+    }
+
+    [Theory]
+    [InlineData("/var/run/docker.sock")]
+    [InlineData("ftp://127.0.0.1")]
+    public void Unusable_docker_host_is_IM3001(string dockerHost)
+    {
+        var e = Assert.Throws<ContainerEngineException>(() => ContainerEngine.ResolveEndpoint(dockerHost));
+        Assert.Equal("IM3001", e.Code);
+        Assert.Contains("DOCKER_HOST", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Nothing_listening_on_tcp_is_IM3001()
     {
