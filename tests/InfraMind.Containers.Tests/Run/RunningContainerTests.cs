@@ -95,10 +95,19 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal("oops\n", failing.Stderr);
         Assert.False(failing.TimedOut);
 
-        var slow = await run.ExecAsync(["sleep", "30"], TimeSpan.FromMilliseconds(300), None);
+        var slow = await run.ExecAsync(["sh", "-c", "echo started; sleep 30 & sleep 31; wait"], TimeSpan.FromMilliseconds(500), None);
         Assert.True(slow.TimedOut);
         Assert.Equal(-1, slow.ExitCode);
+        Assert.Equal("started\n", slow.Stdout);
+        Assert.Equal("", slow.Stderr);
         Assert.True(slow.Duration < TimeSpan.FromSeconds(5), slow.Duration.ToString());
+        // A timed-out hook is killed with everything it started, or hung health checks would pile up.
+        var processes = await run.ExecAsync(
+            ["python3", "-c", "import os\nfor p in os.listdir('/proc'):\n  if p.isdigit():\n    try: print(open('/proc/%s/cmdline' % p).read().replace('\\0', ' '))\n    except OSError: pass"],
+            TimeSpan.FromSeconds(10), None);
+        Assert.Equal(0, processes.ExitCode);
+        Assert.Contains("serve.py", processes.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep", processes.Stdout, StringComparison.Ordinal);
 
         var logs = await run.GetLogsAsync(50, None);
         Assert.Contains("summarizer-v1 listening on 0.0.0.0:9000", logs.Stdout, StringComparison.Ordinal);
