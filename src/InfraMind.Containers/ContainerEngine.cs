@@ -225,6 +225,25 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>The engine's version and the machine's CPUs, memory and runtimes.</summary>
+    public Task<EngineInfo> GetInfoAsync(CancellationToken cancellationToken) =>
+        Guard("report what it is", async () =>
+        {
+            var info = await _client.System.GetSystemInfoAsync(cancellationToken);
+            var version = await _client.System.GetVersionAsync(cancellationToken);
+            var runtimes = info.Runtimes?.Keys.Order(StringComparer.Ordinal).ToList() ?? [];
+            return new EngineInfo(
+                info.ServerVersion ?? version.Version ?? "",
+                version.APIVersion ?? "",
+                info.OperatingSystem ?? "",
+                info.Architecture ?? "",
+                (int)info.NCPU,
+                info.MemTotal,
+                info.CgroupVersion ?? "",
+                runtimes,
+                runtimes.Any(IsGpuRuntime));
+        });
+
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
     public Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
         Guard("report its runtimes", () => HasGpuRuntimeCoreAsync(cancellationToken));
@@ -232,7 +251,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     private async Task<bool> HasGpuRuntimeCoreAsync(CancellationToken cancellationToken)
     {
         var info = await _client.System.GetSystemInfoAsync(cancellationToken);
-        return info.Runtimes?.Keys.Any(k => k.Contains("nvidia", StringComparison.OrdinalIgnoreCase)) == true;
+        return info.Runtimes?.Keys.Any(IsGpuRuntime) == true;
     }
 
     /// <summary>
@@ -428,6 +447,8 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
             await body();
             return true;
         });
+
+    private static bool IsGpuRuntime(string runtime) => runtime.Contains("nvidia", StringComparison.OrdinalIgnoreCase);
 
     internal static Dictionary<string, IDictionary<string, bool>> LabelFilter(IReadOnlyDictionary<string, string> labels) => new()
     {

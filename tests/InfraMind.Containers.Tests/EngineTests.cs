@@ -174,6 +174,24 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public async Task Engine_info_reports_the_machine()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        var info = await engine.GetInfoAsync(None);
+        Assert.Matches(@"^\d+\.\d+", info.ServerVersion);
+        Assert.Matches(@"^1\.\d+$", info.ApiVersion);
+        Assert.Equal(Environment.ProcessorCount, info.Cpus);
+        Assert.True(info.MemoryBytes > 256L << 20);
+        Assert.Contains("runc", info.Runtimes);
+        Assert.Equal(await engine.HasGpuRuntimeAsync(None), info.HasGpuRuntime);
+    }
+
+    [Fact]
     public async Task Invalid_image_reference_is_a_coded_error_with_the_engines_reason()
     {
         using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
