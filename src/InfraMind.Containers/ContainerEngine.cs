@@ -318,6 +318,13 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
                     throw GpuUnavailable(spec.GpuCount, api);
                 }
 
+                if (message.Contains("address pool", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
+                        $"cannot create the network of run {runId}: {message}. Every run has a network of its own: remove " +
+                        "leftover runs (PruneAsync), or give the engine more ranges (dockerd --default-address-pool, as scripts/setup-engine.sh does).", api);
+                }
+
                 throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
                     $"cannot start {spec.Image} (run {runId}): {message}. Check the image's CMD/entrypoint and the resources asked for.", api);
             }
