@@ -67,22 +67,29 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
 
         var engine = new ContainerEngine(endpoint);
+        var answered = false;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(PingTimeout);
         try
         {
             await engine._client.System.PingAsync(timeout.Token);
+            answered = true;
             return engine;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            engine.Dispose();
             throw new EngineUnavailableException(endpoint, $"no answer within {PingTimeout.TotalSeconds:0} s");
         }
         catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException or System.Net.Sockets.SocketException or TimeoutException)
         {
-            engine.Dispose();
             throw new EngineUnavailableException(endpoint, e.GetBaseException().Message, e);
+        }
+        finally
+        {
+            if (!answered)
+            {
+                engine.Dispose();
+            }
         }
     }
 
