@@ -150,6 +150,42 @@ public sealed class RunningContainer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the model accepts connections on its port now. A bare TCP connect to <see cref="HostPort"/> is not
+    /// proof: the engine's port proxy accepts every connection itself, then dials the container and, when nothing
+    /// listens there, closes ours at once (seen on Engine 20.10 with docker-proxy). So after connecting we wait
+    /// <paramref name="settle"/> for that close: a connection still open after it reached the model.
+    /// </summary>
+    public async Task<bool> ProbePortAsync(TimeSpan settle, CancellationToken cancellationToken)
+    {
+        if (HostPort == 0)
+        {
+            return false;
+        }
+
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, HostPort, cancellationToken);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(settle);
+            var buffer = new byte[1];
+            try
+            {
+                // 0 bytes = closed by the proxy (nothing listens); data = a server that speaks first, so listening.
+                return await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token) > 0;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return true;
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
     public async Task<ContainerStatus> InspectStateAsync(CancellationToken cancellationToken)
     {
         var inspect = await Call(() => _client.Containers.InspectContainerAsync(Id, cancellationToken), "inspect container");

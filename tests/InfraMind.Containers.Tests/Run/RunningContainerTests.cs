@@ -114,6 +114,38 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task Port_probe_sees_through_the_engines_port_proxy()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        // Nothing listens in this container, yet a TCP connect to its published port succeeds (the proxy accepts).
+        await using (var silent = await engine.RunAsync(fixture.Spec() with { Command = ["sleep", "60"] }, None))
+        {
+            using (var raw = new System.Net.Sockets.TcpClient())
+            {
+                await raw.ConnectAsync(IPAddress.Loopback, silent.HostPort);
+            }
+
+            Assert.False(await silent.ProbePortAsync(TimeSpan.FromMilliseconds(50), None));
+        }
+
+        await using var model = await engine.RunAsync(fixture.Spec(), None);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await model.ProbePortAsync(TimeSpan.FromMilliseconds(50), None))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the summarizer never accepted connections");
+            await Task.Delay(20);
+        }
+
+        // Once the probe says yes, the model answers.
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(new Uri(model.BaseAddress, "health"))).Status);
+    }
+
+    [Fact]
     public async Task Kill_then_wait_reports_the_exit()
     {
         var engine = fixture.Engine;
