@@ -9,12 +9,15 @@
 #   INFRAMIND_DOCKERD_PID   file holding dockerd's PID (default /var/run/inframind-dockerd.pid)
 #   INFRAMIND_ENGINE_WAIT   seconds to wait for the engine to answer (default 60)
 #   INFRAMIND_SUITE         Debian suite of the stand-in base image (default bookworm)
+#   INFRAMIND_ADDRESS_POOL  address pool for the engine's networks (default base=172.17.0.0/16,size=24)
 set -euo pipefail
 
 LOG_FILE="${INFRAMIND_DOCKERD_LOG:-/var/log/inframind-dockerd.log}"
 PID_FILE="${INFRAMIND_DOCKERD_PID:-/var/run/inframind-dockerd.pid}"
 WAIT_SECONDS="${INFRAMIND_ENGINE_WAIT:-60}"
 SUITE="${INFRAMIND_SUITE:-bookworm}"
+# Every run gets a network of its own; the engine's default pools hold only ~30 networks, /24s give 256.
+ADDRESS_POOL="${INFRAMIND_ADDRESS_POOL:-base=172.17.0.0/16,size=24}"
 BASE_TAG="python:3.10-slim"
 ALIAS_TAGS=("python:3.11-slim")
 STAND_IN_LABEL="org.inframind.stand-in=true"
@@ -51,11 +54,11 @@ ensure_engine() {
     pid=$(cat "$PID_FILE")
     say "dockerd (PID $pid, from $PID_FILE) is running but not answering yet; waiting"
   else
-    say "starting dockerd --iptables=false --bridge=none (log: $LOG_FILE)"
+    say "starting dockerd --iptables=false --bridge=none --default-address-pool $ADDRESS_POOL (log: $LOG_FILE)"
     mkdir -p "$(dirname "$LOG_FILE")" "$(dirname "$PID_FILE")"
     # No systemd here. setsid detaches it from this shell so it outlives the script; --iptables=false because
     # the machine's firewall is not ours to change, which also means no masquerade, i.e. containers get no egress.
-    setsid dockerd --iptables=false --bridge=none >>"$LOG_FILE" 2>&1 </dev/null &
+    setsid dockerd --iptables=false --bridge=none --default-address-pool "$ADDRESS_POOL" >>"$LOG_FILE" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PID_FILE"
     say "dockerd PID $pid recorded in $PID_FILE"
@@ -63,7 +66,9 @@ ensure_engine() {
 
   local deadline=$((SECONDS + WAIT_SECONDS))
   until engine_answers; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    # Ours may have exited because another dockerd (started by someone else at the same moment) holds the lock:
+    # then that one is waited for instead.
+    if ! kill -0 "$pid" 2>/dev/null && ! pgrep -x dockerd >/dev/null 2>&1; then
       tail -n 20 "$LOG_FILE" >&2 || true
       die "dockerd (PID $pid) exited; see $LOG_FILE"
     fi

@@ -33,9 +33,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     internal DockerClient Client => _client;
 
     /// <summary>The endpoint DOCKER_HOST names, or <see cref="DefaultEndpoint"/>.</summary>
-    public static Uri ResolveEndpoint()
+    public static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+
+    internal static Uri ResolveEndpoint(string? value)
     {
-        var value = Environment.GetEnvironmentVariable("DOCKER_HOST");
         if (string.IsNullOrWhiteSpace(value))
         {
             return DefaultEndpoint;
@@ -66,22 +67,29 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
 
         var engine = new ContainerEngine(endpoint);
+        var answered = false;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(PingTimeout);
         try
         {
             await engine._client.System.PingAsync(timeout.Token);
+            answered = true;
             return engine;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            engine.Dispose();
             throw new EngineUnavailableException(endpoint, $"no answer within {PingTimeout.TotalSeconds:0} s");
         }
         catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException or System.Net.Sockets.SocketException or TimeoutException)
         {
-            engine.Dispose();
             throw new EngineUnavailableException(endpoint, e.GetBaseException().Message, e);
+        }
+        finally
+        {
+            if (!answered)
+            {
+                engine.Dispose();
+            }
         }
     }
 
@@ -90,7 +98,15 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// <c>.dockerignore</c>), tags it <paramref name="tag"/>, reports each output line, and returns the image id.
     /// </summary>
     /// <exception cref="ImageBuildFailedException">IM3002: a step failed; carries the step and the output tail.</exception>
-    public async Task<string> BuildImageAsync(
+    public Task<string> BuildImageAsync(
+        string contextDir,
+        string tag,
+        IReadOnlyDictionary<string, string> labels,
+        IProgress<string>? progress,
+        CancellationToken cancellationToken) =>
+        Guard("build the image", () => BuildImageCoreAsync(contextDir, tag, labels, progress, cancellationToken));
+
+    private async Task<string> BuildImageCoreAsync(
         string contextDir,
         string tag,
         IReadOnlyDictionary<string, string> labels,
@@ -157,7 +173,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Local images that carry every one of <paramref name="labels"/> (key=value).</summary>
-    public async Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
+        Guard("list images", () => FindImagesCoreAsync(labels, cancellationToken));
+
+    private async Task<IReadOnlyList<ImageSummary>> FindImagesCoreAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var images = await _client.Images.ListImagesAsync(
@@ -173,7 +192,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Whether an image (tag or id) exists locally.</summary>
-    public async Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken)
+    public Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken) =>
+        Guard("inspect the image", () => ImageExistsCoreAsync(imageRef, cancellationToken));
+
+    private async Task<bool> ImageExistsCoreAsync(string imageRef, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         try
@@ -188,7 +210,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Removes an image (tag or id); false when there was none.</summary>
-    public async Task<bool> RemoveImageAsync(string imageRef, bool force, CancellationToken cancellationToken)
+    public Task<bool> RemoveImageAsync(string imageRef, bool force, CancellationToken cancellationToken) =>
+        Guard("remove the image", () => RemoveImageCoreAsync(imageRef, force, cancellationToken));
+
+    private async Task<bool> RemoveImageCoreAsync(string imageRef, bool force, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         try
@@ -207,18 +232,43 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>The engine's version and the machine's CPUs, memory and runtimes.</summary>
+    public Task<EngineInfo> GetInfoAsync(CancellationToken cancellationToken) =>
+        Guard("report what it is", async () =>
+        {
+            var info = await _client.System.GetSystemInfoAsync(cancellationToken);
+            var version = await _client.System.GetVersionAsync(cancellationToken);
+            var runtimes = info.Runtimes?.Keys.Order(StringComparer.Ordinal).ToList() ?? [];
+            return new EngineInfo(
+                info.ServerVersion ?? version.Version ?? "",
+                version.APIVersion ?? "",
+                info.OperatingSystem ?? "",
+                info.Architecture ?? "",
+                (int)info.NCPU,
+                info.MemTotal,
+                info.CgroupVersion ?? "",
+                runtimes,
+                runtimes.Any(IsGpuRuntime));
+        });
+
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
-    public async Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken)
+    public Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
+        Guard("report its runtimes", () => HasGpuRuntimeCoreAsync(cancellationToken));
+
+    private async Task<bool> HasGpuRuntimeCoreAsync(CancellationToken cancellationToken)
     {
         var info = await _client.System.GetSystemInfoAsync(cancellationToken);
-        return info.Runtimes?.Keys.Any(k => k.Contains("nvidia", StringComparison.OrdinalIgnoreCase)) == true;
+        return info.Runtimes?.Keys.Any(IsGpuRuntime) == true;
     }
 
     /// <summary>
     /// Starts <paramref name="spec"/> under the isolation policy on a network of its own and returns it once
     /// started. Anything created is removed again when a later step fails or the call is cancelled.
     /// </summary>
-    public async Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    public Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken) =>
+        Guard("run the container", () => RunCoreAsync(spec, cancellationToken));
+
+    private async Task<RunningContainer> RunCoreAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var errors = spec.Validate();
@@ -242,30 +292,30 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 
         string? networkId = null;
         string? containerId = null;
+        // The engine requests run to completion on their own bounded token and the caller's token is checked between
+        // them: a request aborted half-way may still create its object in the engine after our cleanup ran, with
+        // no id to remove it by (seen: a container created after a cancelled create was "cleaned up").
+        using var requestTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var engineToken = requestTimeout.Token;
         try
         {
-            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), cancellationToken);
+            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), engineToken);
             networkId = network.ID;
+            cancellationToken.ThrowIfCancellationRequested();
             var created = await _client.Containers.CreateContainerAsync(
-                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), cancellationToken);
+                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), engineToken);
             containerId = created.ID;
-            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
-            var inspect = await _client.Containers.InspectContainerAsync(containerId, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), engineToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            var inspect = await _client.Containers.InspectContainerAsync(containerId, engineToken);
             var hostPort = PublishedLoopbackPort(inspect, spec.ContainerPort);
+            cancellationToken.ThrowIfCancellationRequested();
             return new RunningContainer(_client, runId, containerId, networkId, spec.ContainerPort, hostPort);
         }
         catch (Exception e)
         {
-            // Never the caller's token here: a cancelled run must still be cleaned up.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            if (e is OperationCanceledException)
-            {
-                // Cancelled mid-request, the engine may have made what we hold no id of yet: remove it by name.
-                var name = IsolationPolicy.ResourceName(runId);
-                containerId ??= name;
-                networkId ??= name;
-            }
-
             await Cleanup.RemoveAsync(_client, containerId, networkId, cleanup.Token);
             if (e is DockerApiException api)
             {
@@ -273,6 +323,13 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
                 if (spec.GpuCount > 0 && message.Contains("device driver", StringComparison.OrdinalIgnoreCase))
                 {
                     throw GpuUnavailable(spec.GpuCount, api);
+                }
+
+                if (message.Contains("address pool", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
+                        $"cannot create the network of run {runId}: {message}. Every run has a network of its own: remove " +
+                        "leftover runs (PruneAsync), or give the engine more ranges (dockerd --default-address-pool, as scripts/setup-engine.sh does).", api);
                 }
 
                 throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
@@ -295,7 +352,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// <paramref name="labels"/> (e.g. a session label given in <see cref="ContainerSpec.Labels"/>), so that one
     /// process can clean up after itself without touching the runs of others on the same engine.
     /// </summary>
-    public async Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
+    public Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken) =>
+        Guard("prune", () => PruneCoreAsync(labels, olderThan, cancellationToken));
+
+    private async Task<PruneResult> PruneCoreAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
     {
         var wanted = labels is null ? [] : new Dictionary<string, string>(labels);
         wanted[ManagedLabels.Managed] = "true";
@@ -324,7 +384,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Writes <c>docker save</c>'s tar of <paramref name="imageRef"/> to <paramref name="destination"/>.</summary>
-    public async Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken)
+    public Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken) =>
+        Guard("save the image", () => SaveImageCoreAsync(imageRef, destination, cancellationToken));
+
+    private async Task SaveImageCoreAsync(string imageRef, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         ArgumentNullException.ThrowIfNull(destination);
@@ -338,7 +401,10 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Loads a <c>docker save</c> tar; returns what the engine says it loaded (tags, or ids of untagged images).</summary>
-    public async Task<IReadOnlyList<string>> LoadImageAsync(Stream tar, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<string>> LoadImageAsync(Stream tar, CancellationToken cancellationToken) =>
+        Guard("load the image archive", () => LoadImageCoreAsync(tar, cancellationToken));
+
+    private async Task<IReadOnlyList<string>> LoadImageCoreAsync(Stream tar, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tar);
         var output = new BuildOutput(null);
@@ -368,6 +434,36 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Turns what escapes from the engine client into the layer's coded errors: a refusal into IM3008 with the
+    /// engine's own message, a lost connection into IM3001 (the engine stopped or its socket went away).
+    /// </summary>
+    private async Task<T> Guard<T>(string what, Func<Task<T>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (DockerApiException e)
+        {
+            throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
+                $"the engine refused to {what}: {Cleanup.ApiMessage(e)}", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EngineUnavailableException(Endpoint, $"lost the connection while trying to {what}: {e.GetBaseException().Message}", e);
+        }
+    }
+
+    private async Task Guard(string what, Func<Task> body) =>
+        await Guard(what, async () =>
+        {
+            await body();
+            return true;
+        });
+
+    private static bool IsGpuRuntime(string runtime) => runtime.Contains("nvidia", StringComparison.OrdinalIgnoreCase);
+
     internal static Dictionary<string, IDictionary<string, bool>> LabelFilter(IReadOnlyDictionary<string, string> labels) => new()
     {
         ["label"] = labels.ToDictionary(kv => $"{kv.Key}={kv.Value}", _ => true),
@@ -375,6 +471,13 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 
     private static int PublishedLoopbackPort(ContainerInspectResponse inspect, int containerPort)
     {
+        // A container that already stopped has no published ports any more; it is still the caller's to inspect
+        // (exit code, logs, OOM), so it is returned with port 0 rather than thrown away.
+        if (inspect.State is { Running: false, Status: "exited" or "dead" })
+        {
+            return 0;
+        }
+
         if (inspect.NetworkSettings?.Ports is { } ports
             && ports.TryGetValue(IsolationPolicy.PortKey(containerPort), out var bindings)
             && bindings?.FirstOrDefault(b => b.HostIP == IsolationPolicy.LoopbackAddress) is { } binding

@@ -17,3 +17,15 @@ public sealed record PruneResult(IReadOnlyList<string> Containers, IReadOnlyList
 
 /// <summary>A local image.</summary>
 public sealed record ImageSummary(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created, long Size);
+
+/// <summary>What the engine is and what the machine offers: a node reports this as its capacity.</summary>
+public sealed record EngineInfo(
+    string ServerVersion,
+    string ApiVersion,
+    string OperatingSystem,
+    string Architecture,
+    int Cpus,
+    long MemoryBytes,
+    string CgroupVersion,
+    IReadOnlyList<string> Runtimes,
+    bool HasGpuRuntime);

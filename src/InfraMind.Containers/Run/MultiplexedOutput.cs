@@ -9,12 +9,26 @@ internal sealed class MultiplexedOutput(int limitBytes)
     private readonly TailBuffer _stdout = new(limitBytes);
     private readonly TailBuffer _stderr = new(limitBytes);
     private readonly TailBuffer _combined = new(limitBytes);
+    private readonly List<byte> _stderrHead = [];
+    private const int HeadBytes = 128;
 
     public string Stdout => _stdout.ToString();
 
     public string Stderr => _stderr.ToString();
 
     public string Combined => _combined.ToString();
+
+    /// <summary>The first bytes of stderr, kept even when the tail buffer has moved past them.</summary>
+    public string StderrHead
+    {
+        get
+        {
+            lock (_stderrHead)
+            {
+                return Encoding.UTF8.GetString(_stderrHead.ToArray());
+            }
+        }
+    }
 
     public async Task ReadToEndAsync(MultiplexedStream stream, CancellationToken cancellationToken)
     {
@@ -28,6 +42,18 @@ internal sealed class MultiplexedOutput(int limitBytes)
             }
 
             var chunk = buffer.AsSpan(0, read.Count);
+            if (read.Target == MultiplexedStream.TargetStream.StandardError)
+            {
+                lock (_stderrHead)
+                {
+                    var take = Math.Min(HeadBytes - _stderrHead.Count, chunk.Length);
+                    if (take > 0)
+                    {
+                        _stderrHead.AddRange(chunk[..take]);
+                    }
+                }
+            }
+
             (read.Target == MultiplexedStream.TargetStream.StandardError ? _stderr : _stdout).Append(chunk);
             _combined.Append(chunk);
         }

@@ -35,16 +35,21 @@ public sealed class RunningContainer : IAsyncDisposable
 
     public int ContainerPort { get; }
 
-    /// <summary>The ephemeral port on 127.0.0.1 that the engine published <see cref="ContainerPort"/> on.</summary>
+    /// <summary>
+    /// The ephemeral port on 127.0.0.1 that the engine published <see cref="ContainerPort"/> on; 0 when the container
+    /// had already exited by the time it was started and inspected (see <see cref="InspectStateAsync"/>).
+    /// </summary>
     public int HostPort { get; }
 
     /// <summary>Where to reach the model from this machine: <c>http://127.0.0.1:HostPort/</c>.</summary>
     public Uri BaseAddress => new($"http://{IsolationPolicy.LoopbackAddress}:{HostPort}/");
 
     /// <summary>
-    /// Runs a command in the container (hooks: <c>["sh", "hooks/init.sh"]</c>, in the image's working directory).
-    /// On timeout the result says so; the command itself may go on inside the container until it is removed,
-    /// because the engine API has no way to kill an exec.
+    /// Runs a command in the container (hooks: <c>["sh", "hooks/init.sh"]</c>, in the image's working directory) and
+    /// returns its exit code and the last 64 KiB of stdout and stderr. On timeout the result says so and, for a
+    /// command run with <c>sh</c> (every hook), the command and everything it started is killed: the engine API has
+    /// no way to kill an exec, and a health check that hangs every period would otherwise pile up processes until
+    /// the pids limit breaks the model. Other commands may go on until the container is removed.
     /// </summary>
     public async Task<ExecResult> ExecAsync(IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -55,9 +60,11 @@ public sealed class RunningContainer : IAsyncDisposable
         }
 
         var watch = Stopwatch.StartNew();
+        var killable = command[0] is "sh" or "/bin/sh";
+        List<string> cmd = killable ? ["sh", "-c", $"echo \"{PidMarker}$$\" >&2; exec \"$@\"", "sh", .. command] : [.. command];
         var exec = await Call(() => _client.Exec.ExecCreateContainerAsync(
             Id,
-            new ContainerExecCreateParameters { Cmd = command.ToList(), AttachStdout = true, AttachStderr = true },
+            new ContainerExecCreateParameters { Cmd = cmd, AttachStdout = true, AttachStderr = true },
             cancellationToken), "create exec");
         var output = new MultiplexedOutput(OutputLimitBytes);
         using var stream = await Call(() => _client.Exec.StartAndAttachContainerExecAsync(exec.ID, false, cancellationToken), "start exec");
@@ -71,7 +78,12 @@ public sealed class RunningContainer : IAsyncDisposable
             await readCancel.CancelAsync();
             stream.Dispose();
             await reading.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            return new ExecResult(-1, output.Stdout, output.Stderr, TimedOut: true, watch.Elapsed);
+            if (killable && ParsePid(output.StderrHead) is { } pid)
+            {
+                await KillProcessTreeAsync(pid, cancellationToken);
+            }
+
+            return new ExecResult(-1, output.Stdout, StripMarker(output.Stderr, killable), TimedOut: true, watch.Elapsed);
         }
 
         await reading;
@@ -84,7 +96,94 @@ public sealed class RunningContainer : IAsyncDisposable
             inspect = await Call(() => _client.Exec.InspectContainerExecAsync(exec.ID, cancellationToken), "inspect exec");
         }
 
-        return new ExecResult(inspect.ExitCode, output.Stdout, output.Stderr, TimedOut: false, watch.Elapsed);
+        return new ExecResult(inspect.ExitCode, output.Stdout, StripMarker(output.Stderr, killable), TimedOut: false, watch.Elapsed);
+    }
+
+    private const string PidMarker = "@@inframind-exec-pid ";
+
+    // Stops the process, then kills its descendants (found through /proc/<pid>/task/*/children) and itself.
+    // The function body is a subshell so that each level of the recursion has its own loop variables.
+    private const string KillTreeScript =
+        "k() ( for t in /proc/$1/task/*; do for c in $(cat \"$t/children\" 2>/dev/null); do k \"$c\"; done; done; " +
+        "kill -KILL \"$1\" 2>/dev/null ); kill -STOP \"$1\" 2>/dev/null; k \"$1\"";
+
+    private static int? ParsePid(string stderrHead)
+    {
+        if (!stderrHead.StartsWith(PidMarker, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var end = stderrHead.IndexOf('\n', StringComparison.Ordinal);
+        var digits = end < 0 ? stderrHead[PidMarker.Length..] : stderrHead[PidMarker.Length..end];
+        return int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) ? pid : null;
+    }
+
+    private static string StripMarker(string stderr, bool killable)
+    {
+        if (!killable || !stderr.StartsWith(PidMarker, StringComparison.Ordinal))
+        {
+            return stderr;
+        }
+
+        var end = stderr.IndexOf('\n', StringComparison.Ordinal);
+        return end < 0 ? "" : stderr[(end + 1)..];
+    }
+
+    private async Task KillProcessTreeAsync(int pid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var pidText = pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var kill = await _client.Exec.ExecCreateContainerAsync(
+                Id,
+                new ContainerExecCreateParameters { Cmd = ["sh", "-c", KillTreeScript, "sh", pidText], AttachStdout = true, AttachStderr = true },
+                cancellationToken);
+            using var stream = await _client.Exec.StartAndAttachContainerExecAsync(kill.ID, false, cancellationToken);
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(TimeSpan.FromSeconds(5));
+            await new MultiplexedOutput(4096).ReadToEndAsync(stream, bounded.Token);
+        }
+        catch (Exception e) when (e is DockerApiException or OperationCanceledException or IOException)
+        {
+            // Best effort: the timeout is already reported, and removing the container ends the process anyway.
+        }
+    }
+
+    /// <summary>
+    /// Whether the model accepts connections on its port now. A bare TCP connect to <see cref="HostPort"/> is not
+    /// proof: the engine's port proxy accepts every connection itself, then dials the container and, when nothing
+    /// listens there, closes ours at once (seen on Engine 20.10 with docker-proxy). So after connecting we wait
+    /// <paramref name="settle"/> for that close: a connection still open after it reached the model.
+    /// </summary>
+    public async Task<bool> ProbePortAsync(TimeSpan settle, CancellationToken cancellationToken)
+    {
+        if (HostPort == 0)
+        {
+            return false;
+        }
+
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, HostPort, cancellationToken);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(settle);
+            var buffer = new byte[1];
+            try
+            {
+                // 0 bytes = closed by the proxy (nothing listens); data = a server that speaks first, so listening.
+                return await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token) > 0;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return true;
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     public async Task<ContainerStatus> InspectStateAsync(CancellationToken cancellationToken)

@@ -1,0 +1,212 @@
+using System.Formats.Tar;
+
+namespace InfraMind.Containers.Tests;
+
+public sealed class EngineTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public async Task Unreachable_engine_is_IM3001_with_the_fix()
+    {
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() =>
+            ContainerEngine.ConnectAsync(new Uri("unix:///nonexistent/inframind/docker.sock"), None));
+        Assert.Equal("IM3001", e.Code);
+        Assert.StartsWith("IM3001: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("scripts/setup-engine.sh", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DOCKER_HOST", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, "unix:///var/run/docker.sock")]
+    [InlineData("", "unix:///var/run/docker.sock")]
+    [InlineData("unix:///run/user/1000/podman/podman.sock", "unix:///run/user/1000/podman/podman.sock")]
+    [InlineData("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375")]
+    public void Docker_host_names_the_endpoint(string? dockerHost, string expected)
+    {
+        Assert.Equal(new Uri(expected), ContainerEngine.ResolveEndpoint(dockerHost));
+    }
+
+    [Theory]
+    [InlineData("/var/run/docker.sock")]
+    [InlineData("ftp://127.0.0.1")]
+    public void Unusable_docker_host_is_IM3001(string dockerHost)
+    {
+        var e = Assert.Throws<ContainerEngineException>(() => ContainerEngine.ResolveEndpoint(dockerHost));
+        Assert.Equal("IM3001", e.Code);
+        Assert.Contains("DOCKER_HOST", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Nothing_listening_on_tcp_is_IM3001()
+    {
+        // Port 9 (discard) on loopback: refused at once on a machine without that service.
+        var e = await Assert.ThrowsAsync<EngineUnavailableException>(() =>
+            ContainerEngine.ConnectAsync(new Uri("tcp://127.0.0.1:9"), None));
+        Assert.Equal("IM3001", e.Code);
+    }
+
+    [Fact]
+    public async Task Failing_build_reports_the_step_and_output_tail()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null)
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        dir.Write("Dockerfile", $"FROM {TestEngine.BaseImage}\nRUN echo before\nRUN echo failing-step-output && exit 7\nRUN echo never\n");
+        var tag = $"inframind-test/failing:{Guid.NewGuid():N}";
+        var lines = new List<string>();
+        var e = await Assert.ThrowsAsync<ImageBuildFailedException>(() =>
+            engine.BuildImageAsync(dir.Path, tag, new Dictionary<string, string>(), new Collector(lines), None));
+        Assert.Equal("IM3002", e.Code);
+        // The engine appends one step per build label (ours: org.inframind.managed), so only the position is fixed.
+        Assert.Matches(@"^Step 3/\d+ : RUN echo failing-step-output && exit 7$", e.FailingStep);
+        Assert.Contains("non-zero code: 7", e.Error, StringComparison.Ordinal);
+        Assert.Contains("failing-step-output", e.OutputTail, StringComparison.Ordinal);
+        Assert.Contains(e.FailingStep!, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, l => l.Contains("RUN echo never", StringComparison.Ordinal));
+        Assert.False(await engine.ImageExistsAsync(tag, None));
+    }
+
+    [Fact]
+    public async Task Build_context_honours_dockerignore()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null)
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        dir.Write("Dockerfile", $"FROM {TestEngine.BaseImage}\nCOPY . /ctx\nCMD [\"sh\", \"-c\", \"cd /ctx && find . -type f | sort\"]\n");
+        dir.Write(".dockerignore", "secret.txt\nlogs/\n!logs/keep.log\n**/*.tmp\n");
+        dir.Write("secret.txt", "token");
+        dir.Write("logs/a.log", "x");
+        dir.Write("logs/keep.log", "x");
+        dir.Write("src/x.py", "x");
+        dir.Write("src/deep/y.tmp", "x");
+        dir.Write("z.tmp", "x");
+        var tag = $"inframind-test/ignore:{Guid.NewGuid():N}";
+        try
+        {
+            await engine.BuildImageAsync(dir.Path, tag, new Dictionary<string, string>(), null, None);
+            await using var run = await engine.RunAsync(new ContainerSpec { Image = tag, ContainerPort = 9000, MemoryBytes = 64 << 20 }, None);
+            Assert.Equal(0, await run.WaitForExitAsync(None));
+            var logs = await run.GetLogsAsync(null, None);
+            Assert.Equal(
+                ["./.dockerignore", "./Dockerfile", "./logs/keep.log", "./src/x.py"],
+                logs.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(tag, force: true, None);
+        }
+    }
+
+    [Fact]
+    public async Task Labelled_image_is_found_saved_removed_and_loaded_back()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        using var dir = new TempDir();
+        dir.Write("Dockerfile", "FROM scratch\nCOPY hello.txt /\n");
+        dir.Write("hello.txt", "hello\n");
+        var marker = Guid.NewGuid().ToString("N");
+        var tag = $"inframind-test/scratch:{marker}";
+        var labels = new Dictionary<string, string> { ["org.inframind.test"] = marker };
+        try
+        {
+            var id = await engine.BuildImageAsync(dir.Path, tag, labels, null, None);
+            Assert.True(await engine.ImageExistsAsync(tag, None));
+            var found = Assert.Single(await engine.FindImagesAsync(labels, None));
+            Assert.Equal(id, found.Id);
+            Assert.Contains(tag, found.Tags);
+            Assert.Equal("true", found.Labels[ManagedLabels.Managed]);
+
+            using var archive = new MemoryStream();
+            await engine.SaveImageAsync(tag, archive, None);
+            archive.Position = 0;
+            var names = new List<string>();
+            using (var reader = new TarReader(archive, leaveOpen: true))
+            {
+                while (await reader.GetNextEntryAsync() is { } entry)
+                {
+                    names.Add(entry.Name);
+                }
+            }
+
+            Assert.Contains("manifest.json", names);
+
+            Assert.True(await engine.RemoveImageAsync(tag, force: true, None));
+            Assert.False(await engine.ImageExistsAsync(tag, None));
+            Assert.False(await engine.RemoveImageAsync(tag, force: true, None));
+
+            archive.Position = 0;
+            var loaded = await engine.LoadImageAsync(archive, None);
+            Assert.Contains(tag, loaded);
+            Assert.Equal(id, Assert.Single(await engine.FindImagesAsync(labels, None)).Id);
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(tag, force: true, None);
+        }
+    }
+
+    [Fact]
+    public async Task Saving_a_missing_image_is_IM3006()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() =>
+            engine.SaveImageAsync("inframind-test/none:1", Stream.Null, None));
+        Assert.Equal(ContainerErrorCodes.ImageNotFound, e.Code);
+    }
+
+    [Fact]
+    public async Task Engine_info_reports_the_machine()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        var info = await engine.GetInfoAsync(None);
+        Assert.Matches(@"^\d+\.\d+", info.ServerVersion);
+        Assert.Matches(@"^1\.\d+$", info.ApiVersion);
+        Assert.Equal(Environment.ProcessorCount, info.Cpus);
+        Assert.True(info.MemoryBytes > 256L << 20);
+        Assert.Contains("runc", info.Runtimes);
+        Assert.Equal(await engine.HasGpuRuntimeAsync(None), info.HasGpuRuntime);
+    }
+
+    [Fact]
+    public async Task Invalid_image_reference_is_a_coded_error_with_the_engines_reason()
+    {
+        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
+        if (engine is null)
+        {
+            return;
+        }
+
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.ImageExistsAsync("UPPER/case:tag", None));
+        Assert.Equal(ContainerErrorCodes.EngineRequestFailed, e.Code);
+        Assert.Contains("invalid reference format", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Collector(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value) => lines.Add(value);
+    }
+}

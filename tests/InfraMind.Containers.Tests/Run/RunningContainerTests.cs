@@ -1,0 +1,310 @@
+using System.Net;
+using System.Text.Json;
+using Docker.DotNet.Models;
+using InfraMind.Containers.Run;
+
+namespace InfraMind.Containers.Tests.Run;
+
+public sealed class RunningContainerTests(SummarizerImageFixture fixture) : IClassFixture<SummarizerImageFixture>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public void Summarizer_build_reports_classic_builder_steps()
+    {
+        if (fixture.Engine is null)
+        {
+            return;
+        }
+
+        Assert.StartsWith("sha256:", fixture.ImageId, StringComparison.Ordinal);
+        Assert.Contains(fixture.BuildLines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Step 4/\d+ : RUN pip install -r requirements.txt$"));
+    }
+
+    [Fact]
+    public async Task Summarizer_answers_on_loopback_under_the_isolation_policy()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        await using var run = await engine.RunAsync(fixture.Spec(), None);
+        Assert.InRange(run.HostPort, 1, 65535);
+        Assert.Equal("127.0.0.1", run.BaseAddress.Host);
+        await Http.WaitForHealthAsync(run.BaseAddress, TimeSpan.FromSeconds(15));
+
+        var (status, body) = await Http.PostJsonAsync(run.BaseAddress,
+            """{"text": "Nodes run containers. The sky is blue today. Nodes verify containers before nodes run them. Cats sleep. Containers on nodes are signed by nodes."}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var summary = JsonDocument.Parse(body).RootElement.GetProperty("summary").GetString();
+        Assert.False(string.IsNullOrWhiteSpace(summary));
+        Assert.Contains("Nodes", summary, StringComparison.Ordinal);
+        Assert.DoesNotContain("Cats sleep", summary, StringComparison.Ordinal);
+
+        var (badStatus, badBody) = await Http.PostJsonAsync(run.BaseAddress, "{not json");
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus);
+        Assert.Equal("invalid_json", JsonDocument.Parse(badBody).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // The policy as the engine recorded it, not as we asked for it.
+        var inspect = await engine.Client.Containers.InspectContainerAsync(run.Id, None);
+        var published = inspect.NetworkSettings.Ports["9000/tcp"];
+        Assert.All(published, b => Assert.Equal("127.0.0.1", b.HostIP));
+        Assert.Contains(published, b => b.HostPort == run.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(["ALL"], inspect.HostConfig.CapDrop);
+        Assert.Contains("no-new-privileges", inspect.HostConfig.SecurityOpt);
+        Assert.Equal(4L << 30, inspect.HostConfig.Memory);
+        Assert.Equal(2_000_000_000, inspect.HostConfig.NanoCPUs);
+        Assert.Equal(256, inspect.HostConfig.PidsLimit);
+        Assert.Equal("true", inspect.Config.Labels[ManagedLabels.Managed]);
+        Assert.Equal(run.RunId, inspect.Config.Labels[ManagedLabels.Run]);
+        Assert.Equal([$"inframind-{run.RunId}"], inspect.NetworkSettings.Networks.Keys);
+
+        var network = await engine.Client.Networks.InspectNetworkAsync(run.NetworkId, None);
+        Assert.Equal("bridge", network.Driver);
+        Assert.Equal("false", network.Options[IsolationPolicy.MasqueradeOption]);
+        Assert.Equal("false", network.Options[IsolationPolicy.IccOption]);
+        Assert.Equal(run.RunId, network.Labels[ManagedLabels.Run]);
+        Assert.Single(network.Containers);
+    }
+
+    [Fact]
+    public async Task Hooks_run_through_exec_with_exit_code_and_output()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        await using var run = await engine.RunAsync(fixture.Spec(), None);
+        var init = await run.ExecAsync(["sh", "hooks/init.sh"], TimeSpan.FromSeconds(30), None);
+        Assert.True(init.Succeeded, init.Stderr);
+        Assert.Contains("[init] Downloading tokenizer...", init.Stdout, StringComparison.Ordinal);
+        Assert.Contains("tokenizer ready", init.Stdout, StringComparison.Ordinal);
+
+        await Http.WaitForHealthAsync(run.BaseAddress, TimeSpan.FromSeconds(15));
+        var health = await run.ExecAsync(["sh", "hooks/health.sh"], TimeSpan.FromSeconds(10), None);
+        Assert.Equal(0, health.ExitCode);
+        Assert.Contains("\"ok\"", health.Stdout, StringComparison.Ordinal);
+
+        var failing = await run.ExecAsync(["sh", "-c", "echo out; echo oops >&2; exit 3"], TimeSpan.FromSeconds(10), None);
+        Assert.Equal(3, failing.ExitCode);
+        Assert.Equal("out\n", failing.Stdout);
+        Assert.Equal("oops\n", failing.Stderr);
+        Assert.False(failing.TimedOut);
+
+        var slow = await run.ExecAsync(["sh", "-c", "echo started; sleep 30 & sleep 31; wait"], TimeSpan.FromMilliseconds(500), None);
+        Assert.True(slow.TimedOut);
+        Assert.Equal(-1, slow.ExitCode);
+        Assert.Equal("started\n", slow.Stdout);
+        Assert.Equal("", slow.Stderr);
+        Assert.True(slow.Duration < TimeSpan.FromSeconds(5), slow.Duration.ToString());
+        // A timed-out hook is killed with everything it started, or hung health checks would pile up.
+        var processes = await run.ExecAsync(
+            ["python3", "-c", "import os\nfor p in os.listdir('/proc'):\n  if p.isdigit():\n    try: print(open('/proc/%s/cmdline' % p).read().replace('\\0', ' '))\n    except OSError: pass"],
+            TimeSpan.FromSeconds(10), None);
+        Assert.Equal(0, processes.ExitCode);
+        Assert.Contains("serve.py", processes.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep", processes.Stdout, StringComparison.Ordinal);
+
+        var logs = await run.GetLogsAsync(50, None);
+        Assert.Contains("summarizer-v1 listening on 0.0.0.0:9000", logs.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Port_probe_sees_through_the_engines_port_proxy()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        // Nothing listens in this container, yet a TCP connect to its published port succeeds (the proxy accepts).
+        await using (var silent = await engine.RunAsync(fixture.Spec() with { Command = ["sleep", "60"] }, None))
+        {
+            using (var raw = new System.Net.Sockets.TcpClient())
+            {
+                await raw.ConnectAsync(IPAddress.Loopback, silent.HostPort);
+            }
+
+            Assert.False(await silent.ProbePortAsync(TimeSpan.FromMilliseconds(50), None));
+        }
+
+        await using var model = await engine.RunAsync(fixture.Spec(), None);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await model.ProbePortAsync(TimeSpan.FromMilliseconds(50), None))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the summarizer never accepted connections");
+            await Task.Delay(20);
+        }
+
+        // Once the probe says yes, the model answers.
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(new Uri(model.BaseAddress, "health"))).Status);
+    }
+
+    [Fact]
+    public async Task Kill_then_wait_reports_the_exit()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        await using var run = await engine.RunAsync(fixture.Spec(), None);
+        Assert.True((await run.InspectStateAsync(None)).Running);
+        await run.KillAsync(None);
+        Assert.Equal(137, await run.WaitForExitAsync(None));
+        var state = await run.InspectStateAsync(None);
+        Assert.False(state.Running);
+        Assert.Equal(137, state.ExitCode);
+        Assert.False(state.OomKilled);
+        await run.KillAsync(None); // already stopped: not an error
+    }
+
+    [Fact]
+    public async Task Nothing_is_left_after_dispose_on_success_exception_and_failed_start()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        var ok = "ok-" + Guid.NewGuid().ToString("N")[..8];
+        await using (await engine.RunAsync(fixture.Spec(ok), None))
+        {
+            Assert.Equal(1, await CountAsync(engine, ok));
+        }
+
+        Assert.Equal(0, await CountAsync(engine, ok));
+
+        var thrown = "ex-" + Guid.NewGuid().ToString("N")[..8];
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await using var run = await engine.RunAsync(fixture.Spec(thrown), None);
+            throw new InvalidOperationException("the caller fails while the container runs");
+        });
+        Assert.Equal(0, await CountAsync(engine, thrown));
+
+        var failed = "fail-" + Guid.NewGuid().ToString("N")[..8];
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() =>
+            engine.RunAsync(fixture.Spec(failed) with { Command = ["/no/such/binary"] }, None));
+        Assert.Equal(ContainerErrorCodes.ContainerStartFailed, e.Code);
+        Assert.Contains("/no/such/binary", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(engine, failed));
+
+        // Cancelled at different moments of the create/start sequence: whatever was made must be gone.
+        foreach (var delayMs in new[] { 5, 20, 50, 100, 200 })
+        {
+            var cancelled = $"cancel{delayMs}-" + Guid.NewGuid().ToString("N")[..8];
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(delayMs));
+            try
+            {
+                await using var run = await engine.RunAsync(fixture.Spec(cancelled), cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            Assert.Equal(0, await CountAsync(engine, cancelled));
+        }
+    }
+
+    [Fact]
+    public async Task Gpu_request_is_refused_clearly_without_a_gpu_runtime()
+    {
+        var engine = fixture.Engine;
+        if (engine is null || await engine.HasGpuRuntimeAsync(None))
+        {
+            return;
+        }
+
+        var runId = "gpu-" + Guid.NewGuid().ToString("N")[..8];
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { GpuCount = 1 }, None));
+        Assert.Equal(ContainerErrorCodes.GpuUnavailable, e.Code);
+        Assert.Contains("no GPU runtime", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(engine, runId));
+    }
+
+    [Fact]
+    public async Task Missing_image_and_invalid_spec_have_stable_codes()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        var missing = await Assert.ThrowsAsync<ContainerEngineException>(() =>
+            engine.RunAsync(fixture.Spec() with { Image = "inframind-test/does-not-exist:1" }, None));
+        Assert.Equal(ContainerErrorCodes.ImageNotFound, missing.Code);
+
+        var invalid = await Assert.ThrowsAsync<ContainerEngineException>(() =>
+            engine.RunAsync(fixture.Spec() with { ContainerPort = 0, MemoryBytes = 10 }, None));
+        Assert.Equal(ContainerErrorCodes.InvalidContainerSpec, invalid.Code);
+        Assert.Contains("ContainerPort 0", invalid.Message, StringComparison.Ordinal);
+        Assert.Contains("MemoryBytes 10", invalid.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Memory_limit_overrun_is_reported_as_oom_killed()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        var spec = fixture.Spec() with
+        {
+            Image = TestEngine.BaseImage,
+            MemoryBytes = 32L << 20,
+            Command = ["python3", "-c", "import time\nb = bytearray(512 * 1024 * 1024)\ntime.sleep(30)"],
+        };
+        await using var run = await engine.RunAsync(spec, None);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var exit = await run.WaitForExitAsync(wait.Token);
+        var state = await run.InspectStateAsync(None);
+        Assert.True(state.OomKilled, $"exit {exit}, state {state}");
+        Assert.Equal(137, exit);
+    }
+
+    [Fact]
+    public async Task Prune_removes_what_a_crashed_process_left_behind()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        var session = new Dictionary<string, string> { ["org.inframind.test-prune"] = Guid.NewGuid().ToString("N") };
+        // Not disposed: as if the process had been killed.
+        var leftover = await engine.RunAsync(fixture.Spec() with { Labels = session }, None);
+        Assert.Equal(1, await CountAsync(engine, leftover.RunId));
+
+        var notOldEnough = await engine.PruneAsync(session, TimeSpan.FromHours(1), None);
+        Assert.Empty(notOldEnough.Containers);
+        Assert.Empty(notOldEnough.Networks);
+
+        var pruned = await engine.PruneAsync(session, null, None);
+        Assert.Equal([leftover.Id], pruned.Containers);
+        Assert.Equal([leftover.NetworkId], pruned.Networks);
+        Assert.Equal(0, await CountAsync(engine, leftover.RunId));
+        await leftover.DisposeAsync(); // already gone: must not throw
+    }
+
+    /// <summary>Containers (any state) plus networks that carry the run's label.</summary>
+    private static async Task<int> CountAsync(ContainerEngine engine, string runId)
+    {
+        var filter = ContainerEngine.LabelFilter(new Dictionary<string, string> { [ManagedLabels.Run] = runId });
+        var containers = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, None);
+        var networks = await engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, None);
+        Assert.True(containers.Count == networks.Count, $"{containers.Count} container(s) but {networks.Count} network(s) for run {runId}");
+        return containers.Count;
+    }
+}
