@@ -56,6 +56,7 @@ public sealed class TestCommandTests : IDisposable
         var dir = Path.Combine(_cli.Work, "broken");
         TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=schema-violation", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: broken-model", "name: cli-schema", StringComparison.Ordinal));
         var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json", "--cases", "2");
         Assert.False(report.GetProperty("passed").GetBoolean());
         Assert.Contains("output-schema-violation", report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
@@ -102,6 +103,7 @@ public sealed class TestCommandTests : IDisposable
         var dir = Path.Combine(_cli.Work, "slow");
         TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=slow", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: broken-model", "name: cli-slow", StringComparison.Ordinal));
         Assert.Equal(0, (await _cli.RunAsync("build", dir)).Code);
 
         using var p = Process.Start(InfraProcess.StartInfo(_cli.Home, "test", "--container", dir, "--cases", "5"))!;
@@ -112,13 +114,13 @@ public sealed class TestCommandTests : IDisposable
         }
 
         Assert.NotNull(line);
-        var running = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "broken-model@1.0.0" }, TimeSpan.FromHours(1), CancellationToken.None);
+        var running = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-slow@1.0.0" }, TimeSpan.FromHours(1), CancellationToken.None);
         Assert.Empty(running.Containers); // the filter above only removes containers older than an hour: nothing of ours
         Assert.Equal(0, Kill(p.Id, 2)); // SIGINT, as Ctrl-C sends
         var rest = await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
         Assert.True(p.ExitCode == 130, rest + await stderr);
-        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "broken-model@1.0.0" }, null, CancellationToken.None);
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-slow@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
         Assert.Empty(leftovers.Networks);
     }

@@ -48,8 +48,10 @@ public sealed class BrokenPackageTests
             File.WriteAllText(dockerfile, text);
         }
 
-        if (name == "oom")
-            File.WriteAllText(package.Combine("model.yaml"), File.ReadAllText(package.Combine("model.yaml")).Replace("memory: 256Mi", "memory: 48Mi", StringComparison.Ordinal));
+        // Each case its own model name, so its image tag never races another test building the same package.
+        var manifest = File.ReadAllText(package.Combine("model.yaml")).Replace("name: broken-model", $"name: broken-{name}", StringComparison.Ordinal);
+        if (name == "oom") manifest = manifest.Replace("memory: 256Mi", "memory: 48Mi", StringComparison.Ordinal);
+        File.WriteAllText(package.Combine("model.yaml"), manifest);
 
         var runLabel = Guid.NewGuid().ToString("N");
         var options = new ConformanceOptions

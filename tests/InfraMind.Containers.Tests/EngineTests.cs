@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Formats.Tar;
 
 namespace InfraMind.Containers.Tests;
@@ -55,7 +56,7 @@ public sealed class EngineTests
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("Dockerfile", $"FROM {TestEngine.BaseImage}\nRUN echo before\nRUN echo failing-step-output && exit 7\nRUN echo never\n");
         var tag = $"inframind-test/failing:{Guid.NewGuid():N}";
         var lines = new List<string>();
@@ -80,7 +81,7 @@ public sealed class EngineTests
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("Dockerfile", $"FROM {TestEngine.BaseImage}\nCOPY . /ctx\nCMD [\"sh\", \"-c\", \"cd /ctx && find . -type f | sort\"]\n");
         dir.Write(".dockerignore", "secret.txt\nlogs/\n!logs/keep.log\n**/*.tmp\n");
         dir.Write("secret.txt", "token");
@@ -115,7 +116,7 @@ public sealed class EngineTests
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("Dockerfile", "FROM scratch\nCOPY hello.txt /\n");
         dir.Write("hello.txt", "hello\n");
         var marker = Guid.NewGuid().ToString("N");

@@ -65,14 +65,24 @@ public sealed class TempDirectory : IDisposable
 
     public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
 
+    /// <summary>Writes a file (creating its folders) and returns its full path.</summary>
+    public string Write(string relative, string content)
+    {
+        var full = Combine(relative);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, content);
+        return full;
+    }
+
     public void Dispose()
     {
         try
         {
             Directory.Delete(Path, recursive: true);
         }
-        catch (DirectoryNotFoundException)
+        catch (IOException)
         {
+            // Already gone, or a file still held open by a dying process: the OS temp cleaner takes it.
         }
     }
 

@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Formats.Tar;
 using InfraMind.Containers.Build;
 
@@ -8,7 +9,7 @@ public sealed class BuildContextTests
     [Fact]
     public async Task Tar_holds_what_dockerignore_lets_through()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("Dockerfile", "FROM scratch\n");
         dir.Write(".dockerignore", "Dockerfile\n.dockerignore\nsecret.txt\nlogs/\n!logs/keep.log\n**/*.tmp\nnode_modules\n");
         dir.Write("serve.py", "print(1)\n");
@@ -48,7 +49,7 @@ public sealed class BuildContextTests
     [Fact]
     public void Missing_dockerfile_is_IM3003()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("serve.py", "");
         var e = Assert.Throws<ContainerEngineException>(() => BuildContext.Validate(dir.Path));
         Assert.Equal("IM3003", e.Code);
@@ -58,7 +59,7 @@ public sealed class BuildContextTests
     [Fact]
     public void Symlinked_directories_are_sent_as_links_not_walked()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         dir.Write("Dockerfile", "FROM scratch\n");
         dir.Write("real/a.txt", "a");
         Directory.CreateSymbolicLink(Path.Combine(dir.Path, "link"), Path.Combine(dir.Path, "real"));

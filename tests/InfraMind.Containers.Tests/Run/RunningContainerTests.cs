@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Net;
 using System.Text.Json;
 using Docker.DotNet.Models;

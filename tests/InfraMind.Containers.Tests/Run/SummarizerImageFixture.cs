@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 namespace InfraMind.Containers.Tests.Run;
 
 /// <summary>Builds examples/summarizer-v1 once for the tests that run it, and removes the image afterwards.</summary>
