@@ -59,8 +59,15 @@ public static partial class ManifestReader
                 "pass a package directory (containing model.yaml) or a model.yaml file");
         }
 
-        return new Reader(manifestPath, packageDir).Run();
+        return new Reader(manifestPath, packageDir, null).Run();
     }
+
+    /// <summary>
+    /// Validates manifest bytes that travel without their package (from a registry entry): every rule except the
+    /// ones about files (entrypoint and hooks must only be relative paths inside a package, no schema files, no Dockerfile).
+    /// </summary>
+    public static ManifestValidation ValidateContent(byte[] content, string sourceName = FileName) =>
+        new Reader(sourceName, null, content).Run();
 
     private static ManifestValidation Fail(string manifestPath, string dir, string code, string message, string hint) =>
         new(manifestPath, dir, null, null,
@@ -100,7 +107,7 @@ public static partial class ManifestReader
         return prev[b.Length];
     }
 
-    private sealed class Reader(string manifestPath, string packageDir)
+    private sealed class Reader(string manifestPath, string? packageDir, byte[]? content)
     {
         private readonly List<ManifestDiagnostic> _diagnostics = [];
         private readonly string _file = Path.GetFileName(manifestPath);
@@ -125,23 +132,23 @@ public static partial class ManifestReader
         }
 
         private ManifestValidation Result(string? digest, ModelManifest? manifest) =>
-            new(manifestPath, packageDir, digest, manifest, _diagnostics);
+            new(manifestPath, packageDir ?? "", digest, manifest, _diagnostics);
 
         private (string? Text, string? Digest) ReadText()
         {
             byte[] bytes;
             try
             {
-                var info = new FileInfo(manifestPath);
-                if (info.Length > MaxManifestBytes)
+                var length = content?.LongLength ?? new FileInfo(manifestPath).Length;
+                if (length > MaxManifestBytes)
                 {
                     Error(ManifestCodes.FileTooLarge, "", null,
-                        $"{_file} is {info.Length:N0} bytes; the limit is {MaxManifestBytes:N0}",
+                        $"{_file} is {length:N0} bytes; the limit is {MaxManifestBytes:N0}",
                         "a manifest describes the model; keep weights and data in the image, large schemas in schema files");
                     return (null, null);
                 }
 
-                bytes = File.ReadAllBytes(manifestPath);
+                bytes = content ?? File.ReadAllBytes(manifestPath);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -336,7 +343,7 @@ public static partial class ManifestReader
         private string? ReadPath(string path, YNode? node)
         {
             if (Scalar(path, node, "a relative file path") is not { } s) return null;
-            var (problem, detail) = PackagePaths.Check(packageDir, s.Value);
+            var (problem, detail) = packageDir is null ? PackagePaths.CheckSyntax(s.Value) : PackagePaths.Check(packageDir, s.Value);
             switch (problem)
             {
                 case PackagePaths.Problem.None:
@@ -521,6 +528,13 @@ public static partial class ManifestReader
             var basePath = field;
             if (map.Entries.Count == 1 && map["$ref"] is YScalar { IsNull: false } refNode && !refNode.Value.StartsWith('#'))
             {
+                if (packageDir is null)
+                {
+                    Error(ManifestCodes.SchemaFileInvalid, $"{field}.$ref", refNode, $"{field} refers to the file {refNode.Value}, which is not part of this manifest",
+                        "publish the resolved manifest (schemas inlined), as `infra publish` does");
+                    return null;
+                }
+
                 var (problem, detail) = PackagePaths.Check(packageDir, refNode.Value);
                 if (problem != PackagePaths.Problem.None)
                 {
@@ -590,7 +604,7 @@ public static partial class ManifestReader
 
         private YNode? LoadSchemaFile(string field, YScalar refNode)
         {
-            var path = Path.Combine(packageDir, refNode.Value);
+            var path = Path.Combine(packageDir!, refNode.Value);
             var info = new FileInfo(path);
             if (info.Length > MaxManifestBytes)
             {
@@ -691,6 +705,7 @@ public static partial class ManifestReader
 
         private void CheckDockerfile(ModelManifest manifest)
         {
+            if (packageDir is null) return;
             var path = Path.Combine(packageDir, "Dockerfile");
             if (!File.Exists(path))
             {

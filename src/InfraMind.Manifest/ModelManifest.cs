@@ -43,6 +43,22 @@ public sealed record ModelManifest(
     /// <summary>The engine tag of the model image; SemVer build metadata (+x) is not allowed in tags, so + becomes _.</summary>
     public string ImageTag => $"{Name}:{Version.ToString().Replace('+', '_')}";
 
+    /// <summary>
+    /// Reads back <see cref="ToJson"/> (a published, resolved manifest): validated with every content rule, keeping the
+    /// digest of the original model.yaml bytes it states.
+    /// </summary>
+    /// <exception cref="FormatException">with every finding when the JSON is not a valid manifest.</exception>
+    public static ModelManifest FromJson(JsonObject json)
+    {
+        var copy = (JsonObject)json.DeepClone();
+        var digest = copy["manifestDigest"]?.GetValue<string>() ?? throw new FormatException("the manifest has no manifestDigest");
+        copy.Remove("manifestDigest");
+        var result = ManifestReader.ValidateContent(System.Text.Encoding.UTF8.GetBytes(copy.ToJsonString()), "manifest.json");
+        if (result.Manifest is not { } m || !result.IsValid)
+            throw new FormatException("invalid manifest: " + string.Join("; ", result.Errors));
+        return m with { ManifestDigest = digest };
+    }
+
     /// <summary>The manifest as JSON, with schemas inlined: what nodes and the gateway need to serve the model.</summary>
     public JsonObject ToJson() => new()
     {
@@ -60,6 +76,9 @@ public sealed record ModelManifest(
         },
         ["input_schema"] = InputSchema.Document.DeepClone(),
         ["output_schema"] = OutputSchema.Document.DeepClone(),
+        ["timeout"] = $"{ReadinessTimeout.TotalMilliseconds}ms",
+        ["hooks"] = new JsonObject(new[] { ("init", Hooks.Init), ("warmup", Hooks.Warmup), ("healthcheck", Hooks.Healthcheck) }
+            .Where(h => h.Item2 is not null).Select(h => new KeyValuePair<string, JsonNode?>(h.Item1, h.Item2))),
         ["manifestDigest"] = ManifestDigest,
     };
 }

@@ -11,7 +11,8 @@ internal static class PackagePaths
         Escapes,
     }
 
-    public static (Problem Problem, string Detail) Check(string packageDir, string relative)
+    /// <summary>The checks that need no package on disk: relative, no '..', no NUL.</summary>
+    public static (Problem Problem, string Detail) CheckSyntax(string relative)
     {
         if (relative.Length == 0) return (Problem.Invalid, "the path is empty");
         if (relative.Contains('\0', StringComparison.Ordinal)) return (Problem.Invalid, "the path contains a NUL character");
@@ -20,7 +21,13 @@ internal static class PackagePaths
         var segments = relative.Split('/', '\\');
         if (segments.Contains(".."))
             return (Problem.Invalid, $"'{relative}' uses '..'; it must stay inside the package directory");
+        return (Problem.None, "");
+    }
 
+    public static (Problem Problem, string Detail) Check(string packageDir, string relative)
+    {
+        var syntax = CheckSyntax(relative);
+        if (syntax.Problem != Problem.None) return syntax;
         var root = RealPath(Path.GetFullPath(packageDir));
         var full = Path.Combine(root, relative);
         if (!File.Exists(full))

@@ -59,6 +59,28 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     [Fact]
+    public void Resolved_manifest_json_round_trips_with_its_original_digest()
+    {
+        var m = Validate(Spec).Manifest!;
+        var back = ModelManifest.FromJson(m.ToJson());
+        Assert.Equal(m.ManifestDigest, back.ManifestDigest);
+        Assert.Equal(m with { InputSchema = back.InputSchema, OutputSchema = back.OutputSchema }, back);
+        Assert.Equal(m.InputSchema.Document.ToJsonString(), back.InputSchema.Document.ToJsonString());
+    }
+
+    [Fact]
+    public void Content_without_a_package_keeps_every_rule_but_file_existence()
+    {
+        var ok = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(Spec));
+        Assert.True(ok.IsValid, string.Join("\n", ok.Errors));
+        var bad = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(Spec.Replace("entrypoint: serve.py", "entrypoint: ../x.py", StringComparison.Ordinal)));
+        Assert.Equal(ManifestCodes.InvalidPath, Assert.Single(bad.Errors).Code);
+        var fileRef = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(Spec.Replace("input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]", "input_schema: {$ref: schemas/in.json}", StringComparison.Ordinal)));
+        Assert.Equal(ManifestCodes.SchemaFileInvalid, Assert.Single(fileRef.Errors).Code);
+        Assert.Throws<FormatException>(() => ModelManifest.FromJson(new JsonObject { ["manifestDigest"] = "sha256:00", ["name"] = "x" }));
+    }
+
+    [Fact]
     public void Fifty_megabyte_file_is_refused_without_reading_it()
     {
         using (var f = File.Create(Path.Combine(_dir, "model.yaml"))) f.SetLength(50L * 1024 * 1024);
