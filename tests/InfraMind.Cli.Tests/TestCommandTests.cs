@@ -53,10 +53,7 @@ public sealed class TestCommandTests : IDisposable
     {
         using var engine = await TestEngine.TryConnectAsync();
         if (engine is null) return;
-        var dir = Path.Combine(_cli.Work, "broken");
-        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
-        File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=schema-violation", StringComparison.Ordinal));
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: broken-model", "name: cli-schema", StringComparison.Ordinal));
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "broken"), "cli-schema", "BEHAVIOR=schema-violation");
         var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json", "--cases", "2");
         Assert.False(report.GetProperty("passed").GetBoolean());
         Assert.Contains("output-schema-violation", report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
@@ -100,10 +97,7 @@ public sealed class TestCommandTests : IDisposable
     {
         using var engine = await TestEngine.TryConnectAsync();
         if (engine is null) return;
-        var dir = Path.Combine(_cli.Work, "slow");
-        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir);
-        File.WriteAllText(Path.Combine(dir, "Dockerfile"), File.ReadAllText(Path.Combine(dir, "Dockerfile")).Replace("ARG BEHAVIOR=good", "ARG BEHAVIOR=slow", StringComparison.Ordinal));
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: broken-model", "name: cli-slow", StringComparison.Ordinal));
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "slow"), "cli-slow", "BEHAVIOR=slow");
         Assert.Equal(0, (await _cli.RunAsync("build", dir)).Code);
 
         using var p = Process.Start(InfraProcess.StartInfo(_cli.Home, "test", "--container", dir, "--cases", "5"))!;

@@ -37,21 +37,8 @@ public sealed class BrokenPackageTests
         using var engine = await TestEngine.TryConnectAsync();
         if (engine is null) return;
         using var package = new TempDirectory("im-broken-" + name);
-        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), package.Path);
-        var dockerfile = package.Combine("Dockerfile");
-        if (edit is not null)
-        {
-            var text = File.ReadAllText(dockerfile);
-            text = edit.StartsWith("RUN", StringComparison.Ordinal)
-                ? text.Replace("COPY . .", "COPY . .\n" + edit, StringComparison.Ordinal)
-                : text.Replace($"ARG {edit.Split('=')[0]}=", $"ARG {edit}\n# was: ", StringComparison.Ordinal);
-            File.WriteAllText(dockerfile, text);
-        }
-
-        // Each case its own model name, so its image tag never races another test building the same package.
-        var manifest = File.ReadAllText(package.Combine("model.yaml")).Replace("name: broken-model", $"name: broken-{name}", StringComparison.Ordinal);
-        if (name == "oom") manifest = manifest.Replace("memory: 256Mi", "memory: 48Mi", StringComparison.Ordinal);
-        File.WriteAllText(package.Combine("model.yaml"), manifest);
+        var isStep = edit?.StartsWith("RUN", StringComparison.Ordinal) == true;
+        BrokenModel.Create(package.Path, $"broken-{name}", isStep ? null : edit, isStep ? edit : null, name == "oom" ? "48Mi" : null);
 
         var runLabel = Guid.NewGuid().ToString("N");
         var options = new ConformanceOptions
