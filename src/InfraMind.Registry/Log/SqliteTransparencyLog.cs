@@ -146,7 +146,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
                 throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: leaf {idx} has a leaf hash that is not 32 bytes.");
             }
 
-            tree.Append(hash);
+            tree.Append(hash, null);
             if ((idx & 0xFFFF) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -234,7 +234,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
             baseSize = _tree.Size;
             foreach (var h in leafHashes)
             {
-                nodes.AddRange(_tree.Append(h));
+                _tree.Append(h, nodes);
             }
         }
 

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace InfraMind.Registry.Merkle;
 
 /// <summary>
@@ -16,20 +18,30 @@ public sealed class MerkleTree
     /// <summary>Appends a leaf hash; returns the interior nodes it completed as (level, index, hash).</summary>
     public IReadOnlyList<(int Level, long Index, byte[] Hash)> Append(ReadOnlySpan<byte> leafHash)
     {
+        var completed = new List<(int, long, byte[])>();
+        Append(leafHash, completed);
+        return completed;
+    }
+
+    /// <summary>Appends without allocating per node when <paramref name="completed"/> is null (rebuilding on open).</summary>
+    public void Append(ReadOnlySpan<byte> leafHash, List<(int Level, long Index, byte[] Hash)>? completed)
+    {
         if (leafHash.Length != MerkleHash.Size)
         {
             throw new ArgumentException("leaf hash must be 32 bytes", nameof(leafHash));
         }
 
-        var completed = new List<(int, long, byte[])>();
         var index = _levels[0].Count;
-        _levels[0].Add(leafHash);
+        leafHash.CopyTo(_levels[0].Reserve());
         var level = 0;
+        Span<byte> buffer = stackalloc byte[1 + (2 * MerkleHash.Size)];
+        buffer[0] = 1;
 
         // A node at level l+1 completes when its right child (an odd index at level l) arrives.
         while ((index & 1) == 1)
         {
-            var hash = MerkleHash.Node(_levels[level].Get(index - 1), _levels[level].Get(index));
+            _levels[level].Get(index - 1).CopyTo(buffer[1..]);
+            _levels[level].Get(index).CopyTo(buffer[(1 + MerkleHash.Size)..]);
             level++;
             index >>= 1;
             if (_levels.Count == level)
@@ -37,11 +49,10 @@ public sealed class MerkleTree
                 _levels.Add(new Level());
             }
 
-            _levels[level].Add(hash);
-            completed.Add((level, index, hash));
+            var slot = _levels[level].Reserve();
+            SHA256.HashData(buffer, slot);
+            completed?.Add((level, index, slot.ToArray()));
         }
-
-        return completed;
     }
 
     /// <summary>Forgets everything after <paramref name="size"/> leaves (an append batch that failed to commit).</summary>
@@ -104,7 +115,8 @@ public sealed class MerkleTree
 
         public long Count { get; private set; }
 
-        public void Add(ReadOnlySpan<byte> hash)
+        /// <summary>Grows by one hash and returns its slot to fill.</summary>
+        public Span<byte> Reserve()
         {
             var chunk = (int)(Count >> ChunkShift);
             if (chunk == _chunks.Count)
@@ -112,8 +124,9 @@ public sealed class MerkleTree
                 _chunks.Add(new byte[ChunkHashes * MerkleHash.Size]);
             }
 
-            hash.CopyTo(_chunks[chunk].AsSpan((int)(Count & (ChunkHashes - 1)) * MerkleHash.Size, MerkleHash.Size));
+            var slot = _chunks[chunk].AsSpan((int)(Count & (ChunkHashes - 1)) * MerkleHash.Size, MerkleHash.Size);
             Count++;
+            return slot;
         }
 
         public ReadOnlySpan<byte> Get(long index)
