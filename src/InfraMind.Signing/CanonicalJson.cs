@@ -27,7 +27,7 @@ public static class CanonicalJson
     }
 
     /// <summary>Parses any JSON text and re-serializes it canonically.</summary>
-    public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json) => Serialize(JsonNode.Parse(utf8Json));
+    public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json) => Serialize(StrictJson.Parse(utf8Json));
 
     private static void Write(StringBuilder sb, JsonNode? node)
     {

@@ -140,7 +140,7 @@ public static class Dsse
     {
         try
         {
-            var text = System.Text.Json.Nodes.JsonNode.Parse(payload)?["predicate"]?["publisher"]?["publicKey"]?.GetValue<string>();
+            var text = StrictJson.Parse(payload)?["predicate"]?["publisher"]?["publicKey"]?.GetValue<string>();
             return text is null ? null : PublicKey.FromBase64(text);
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or SigningException or FormatException)

@@ -42,7 +42,7 @@ public sealed record DsseEnvelope(string PayloadType, ReadOnlyMemory<byte> Paylo
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(utf8Json);
+            root = StrictJson.Parse(utf8Json);
         }
         catch (JsonException ex)
         {

@@ -37,7 +37,7 @@ public sealed record InTotoStatement(IReadOnlyList<StatementSubject> Subjects, s
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(utf8Json);
+            root = StrictJson.Parse(utf8Json);
         }
         catch (JsonException ex)
         {

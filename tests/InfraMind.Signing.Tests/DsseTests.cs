@@ -149,3 +149,23 @@ public sealed class DsseTests
         Assert.Equal(SigningErrorCodes.UnexpectedPublisher, ex.Code);
     }
 }
+
+public sealed class DuplicateKeyTests
+{
+    [Fact]
+    public void Duplicate_members_are_refused_not_guessed()
+    {
+        using var key = SigningKey.CreateEphemeral();
+        var envelope = Dsse.SignPublish(DsseTests.Statement(key.PublicKey), key);
+        var json = envelope.ToJson();
+        var duplicated = "{\"payloadType\":\"text/plain\"," + json[1..];
+        Assert.Equal(SigningErrorCodes.EnvelopeMalformed, Dsse.VerifyPublish(duplicated).ErrorCode);
+
+        // A payload with two "version" members must not verify as either of them.
+        var payload = Encoding.UTF8.GetString(envelope.Payload.Span).Replace("\"version\":\"0.4.2\"", "\"version\":\"0.4.2\",\"version\":\"9.9.9\"", StringComparison.Ordinal);
+        var signed = Dsse.Sign(Encoding.UTF8.GetBytes(payload), DsseEnvelope.InTotoPayloadType, key);
+        var result = Dsse.VerifyPublish(signed);
+        Assert.False(result.IsValid);
+        Assert.Equal(SigningErrorCodes.StatementSchema, result.ErrorCode);
+    }
+}

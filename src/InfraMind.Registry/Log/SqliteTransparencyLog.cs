@@ -263,8 +263,9 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
 
             tx.Commit();
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+        catch (Exception ex)
         {
+            // Whatever failed, the waiting publishers must hear about it; a dead writer loop would hang them all.
             lock (_treeLock)
             {
                 _tree.Truncate(baseSize);

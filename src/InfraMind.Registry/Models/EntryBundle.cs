@@ -44,7 +44,7 @@ public sealed record EntryBundle(long Index, DateTimeOffset IntegratedAt, DsseEn
     {
         try
         {
-            var o = JsonNode.Parse(json) as JsonObject ?? throw Bad("(root)", "must be an object");
+            var o = StrictJson.Parse(json) as JsonObject ?? throw Bad("(root)", "must be an object");
             var proof = o["inclusionProof"] as JsonObject ?? throw Bad("/inclusionProof", "is required");
             var hashes = (proof["hashes"] as JsonArray ?? throw Bad("/inclusionProof/hashes", "is required"))
                 .Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String(h!.GetValue<string>()))
