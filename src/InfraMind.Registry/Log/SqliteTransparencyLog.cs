@@ -83,6 +83,8 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
 
     public string Origin => _origin;
 
+    public string DatabasePath => _path;
+
     internal static async Task<SqliteTransparencyLog> OpenAsync(string path, SigningKey key, TimeProvider time, SqliteLogOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -187,14 +189,22 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         return new SignedCheckpoint(cp, note);
     }
 
-    public Task<LedgerEntry> AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public Task<LedgerEntry> AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        AppendAsync(data, null, cancellationToken);
+
+    /// <summary>
+    /// Appends and runs <paramref name="rows"/> inside the same transaction, with the entry's index, so rows derived
+    /// from an entry (the registry's name index) commit atomically with it. It must not fail for valid input: a
+    /// failure fails every append of the batch.
+    /// </summary>
+    internal Task<LedgerEntry> AppendAsync(ReadOnlyMemory<byte> data, Action<SqliteConnection, SqliteTransaction, long>? rows, CancellationToken cancellationToken)
     {
         if (data.IsEmpty)
         {
             throw new ArgumentException("an entry cannot be empty", nameof(data));
         }
 
-        var pending = new PendingAppend(data.ToArray(), new TaskCompletionSource<LedgerEntry>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new PendingAppend(data.ToArray(), rows, new TaskCompletionSource<LedgerEntry>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
         {
             throw Closed();
@@ -251,6 +261,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
                 _insertLeaf.Parameters[2].Value = batch[i].Data;
                 _insertLeaf.Parameters[3].Value = integratedAt.ToUnixTimeMilliseconds();
                 _insertLeaf.ExecuteNonQuery();
+                batch[i].Rows?.Invoke(_writer, tx, baseSize + i);
             }
 
             foreach (var (level, index, hash) in nodes)
@@ -519,5 +530,5 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         _checkpointGate.Dispose();
     }
 
-    private sealed record PendingAppend(byte[] Data, TaskCompletionSource<LedgerEntry> Completion);
+    private sealed record PendingAppend(byte[] Data, Action<SqliteConnection, SqliteTransaction, long>? Rows, TaskCompletionSource<LedgerEntry> Completion);
 }

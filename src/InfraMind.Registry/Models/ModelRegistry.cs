@@ -11,7 +11,7 @@ namespace InfraMind.Registry.Models;
 /// <summary>
 /// The model registry: verifies signed publish statements, enforces name ownership (first key wins) and version
 /// immutability, appends accepted envelopes to the transparency log and answers with proofs.
-/// Data directory layout: <c>log.sqlite</c> (the log), <c>index.sqlite</c> (derived name/version index),
+/// Data directory layout: <c>log.sqlite</c> (the log and the name/version index, committed together),
 /// <c>keys/registry.key</c> (checkpoint signing key, generated on first start).
 /// </summary>
 public sealed class ModelRegistry : IAsyncDisposable
@@ -46,7 +46,7 @@ public sealed class ModelRegistry : IAsyncDisposable
         try
         {
             ledger = await TransparencyLog.OpenSqliteAsync(Path.Combine(dataDirectory, "log.sqlite"), key, time, logOptions, cancellationToken).ConfigureAwait(false);
-            index = RegistryIndex.Open(Path.Combine(dataDirectory, "index.sqlite"));
+            index = RegistryIndex.Open(Path.Combine(dataDirectory, "log.sqlite"));
             var registry = new ModelRegistry(ledger, index, key, admission);
             await registry.CatchUpIndexAsync(cancellationToken).ConfigureAwait(false);
             return registry;
@@ -136,8 +136,16 @@ public sealed class ModelRegistry : IAsyncDisposable
             }
 
             // Not cancellable past this point: once logged, the entry must be indexed.
-            var logged = await _ledger.AppendAsync(envelope.ToCanonicalJson(), CancellationToken.None).ConfigureAwait(false);
-            _index.Record(logged.Index, statement, statementSha, version);
+            LedgerEntry logged;
+            if (_ledger is SqliteTransparencyLog sqlite)
+            {
+                logged = await sqlite.AppendAsync(envelope.ToCanonicalJson(), (c, tx, i) => RegistryIndex.Record(c, tx, i, statement, statementSha, version), CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                logged = await _ledger.AppendAsync(envelope.ToCanonicalJson(), CancellationToken.None).ConfigureAwait(false);
+                _index.Record(logged.Index, statement, statementSha, version);
+            }
             return new PublishResult(new RegistryEntry(logged.Index, envelope, statement, logged.LeafHash, logged.IntegratedAt), AlreadyPublished: false);
         }
         finally

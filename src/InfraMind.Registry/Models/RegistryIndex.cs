@@ -6,8 +6,9 @@ using Semver;
 namespace InfraMind.Registry.Models;
 
 /// <summary>
-/// Name/version index beside the log, in its own SQLite file. It is derived data: anything the log holds beyond the
-/// index (a crash between the log commit and the index commit) is replayed on open.
+/// Name/version index. With the SQLite log it lives in the log's file and its rows commit in the same transaction
+/// as the leaf they describe. It is derived data all the same: log entries beyond the index (tables dropped, or a
+/// ledger that cannot share a transaction) are replayed on open.
 /// </summary>
 internal sealed class RegistryIndex : IDisposable
 {
@@ -81,7 +82,16 @@ internal sealed class RegistryIndex : IDisposable
         lock (_lock)
         {
             using var tx = _connection.BeginTransaction();
-            using (var cmd = _connection.CreateCommand())
+            Record(_connection, tx, index, statement, statementSha256, version);
+            tx.Commit();
+        }
+    }
+
+    /// <summary>Writes the rows through another connection's transaction (the log writer's).</summary>
+    public static void Record(SqliteConnection connection, SqliteTransaction tx, long index, PublishStatement statement, string statementSha256, SemVersion version)
+    {
+        {
+            using (var cmd = connection.CreateCommand())
             {
                 cmd.Transaction = tx;
                 cmd.CommandText = "INSERT OR IGNORE INTO models(name, owner_fingerprint, owner_key, endpoint_id, first_index) VALUES ($n, $f, $k, $e, $i)";
@@ -93,7 +103,7 @@ internal sealed class RegistryIndex : IDisposable
                 cmd.ExecuteNonQuery();
             }
 
-            using (var cmd = _connection.CreateCommand())
+            using (var cmd = connection.CreateCommand())
             {
                 cmd.Transaction = tx;
                 cmd.CommandText = """
@@ -110,8 +120,6 @@ internal sealed class RegistryIndex : IDisposable
                 cmd.Parameters.AddWithValue("$at", statement.PublishedAt.ToString("O", CultureInfo.InvariantCulture));
                 cmd.ExecuteNonQuery();
             }
-
-            tx.Commit();
         }
     }
 

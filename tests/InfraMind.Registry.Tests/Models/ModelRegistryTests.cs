@@ -221,7 +221,14 @@ public sealed class ModelRegistryTests
         }
 
         SqliteConnection.ClearAllPools();
-        File.Delete(Path.Combine(dir.Path, "index.sqlite"));
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dir.Path, "log.sqlite")};Pooling=False"))
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "DROP TABLE versions; DROP TABLE models;";
+            cmd.ExecuteNonQuery();
+        }
+
         await using (var registry = await Open(dir.Path))
         {
             var versions = await registry.ListVersionsAsync("m", CancellationToken.None);
