@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 
 namespace InfraMind.Signing;
@@ -5,12 +6,23 @@ namespace InfraMind.Signing;
 /// <summary>An ECDSA P-256 public key, identified by the SHA-256 of its DER SubjectPublicKeyInfo.</summary>
 public sealed class PublicKey : IEquatable<PublicKey>
 {
-    private readonly byte[] _spki;
+    // DER SubjectPublicKeyInfo header of an uncompressed P-256 point: id-ecPublicKey, prime256v1, BIT STRING.
+    private static readonly byte[] P256SpkiPrefix = Convert.FromHexString("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    private const int P256SpkiLength = 91;
+    private const int CacheLimit = 4096;
 
-    private PublicKey(byte[] spki, string fingerprint)
+    // Key import costs far more than a verification; publishers and the registry key recur constantly.
+    private static readonly ConcurrentDictionary<string, PublicKey> Cache = new(StringComparer.Ordinal);
+
+    private readonly byte[] _spki;
+    private readonly ECDsa _ecdsa;
+    private readonly Lock _ecdsaLock = new();
+
+    private PublicKey(byte[] spki, string fingerprint, ECDsa ecdsa)
     {
         _spki = spki;
         Fingerprint = fingerprint;
+        _ecdsa = ecdsa;
     }
 
     /// <summary><c>sha256:</c> + lowercase hex of the DER SubjectPublicKeyInfo; also the DSSE key id.</summary>
@@ -25,28 +37,37 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>Parses a DER SubjectPublicKeyInfo; only P-256 keys are accepted.</summary>
     public static PublicKey FromSubjectPublicKeyInfo(ReadOnlySpan<byte> spki)
     {
-        using var ecdsa = ECDsa.Create();
-        try
+        if (spki.Length != P256SpkiLength || !spki.StartsWith(P256SpkiPrefix))
         {
-            ecdsa.ImportSubjectPublicKeyInfo(spki, out var read);
-            if (read != spki.Length)
-            {
-                throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key has trailing bytes after its SubjectPublicKeyInfo.");
-            }
-        }
-        catch (CryptographicException ex)
-        {
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not a valid DER SubjectPublicKeyInfo: " + ex.Message, ex);
-        }
-
-        var p = ecdsa.ExportParameters(false);
-        if (p.Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
-        {
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not on curve P-256; InfraMind signs with ECDSA P-256 only.");
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not an uncompressed P-256 SubjectPublicKeyInfo; InfraMind signs with ECDSA P-256 only.");
         }
 
         var copy = spki.ToArray();
-        return new PublicKey(copy, FingerprintOf(copy));
+        var fingerprint = FingerprintOf(copy);
+        if (Cache.TryGetValue(fingerprint, out var cached))
+        {
+            return cached;
+        }
+
+        var ecdsa = ECDsa.Create();
+        try
+        {
+            // Import checks that the point is on the curve.
+            ecdsa.ImportSubjectPublicKeyInfo(copy, out _);
+        }
+        catch (CryptographicException ex)
+        {
+            ecdsa.Dispose();
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not a valid P-256 point: " + ex.Message, ex);
+        }
+
+        var key = new PublicKey(copy, fingerprint, ecdsa);
+        if (Cache.Count >= CacheLimit)
+        {
+            Cache.Clear();
+        }
+
+        return Cache.GetOrAdd(fingerprint, key);
     }
 
     public static PublicKey FromBase64(string spkiBase64)
@@ -84,11 +105,13 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>Verifies a DER (RFC 3279) ECDSA-SHA256 signature over <paramref name="data"/>.</summary>
     public bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> derSignature)
     {
-        using var ecdsa = ECDsa.Create();
-        ecdsa.ImportSubjectPublicKeyInfo(_spki, out _);
         try
         {
-            return ecdsa.VerifyData(data, derSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+            // One native key object per public key; concurrent use of it is not documented as safe.
+            lock (_ecdsaLock)
+            {
+                return _ecdsa.VerifyData(data, derSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+            }
         }
         catch (CryptographicException)
         {

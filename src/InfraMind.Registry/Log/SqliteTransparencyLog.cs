@@ -118,7 +118,8 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
             var tree = LoadTree(writer, full, cancellationToken);
             var latest = LoadLatestCheckpoint(writer, full, key.PublicKey, tree);
             var log = new SqliteTransparencyLog(full, cs, writer, key, origin, time, options, tree, latest);
-            log._writerLoop = Task.Run(log.WriteLoopAsync, CancellationToken.None);
+            // A dedicated thread: on a busy thread pool the writer must not queue behind the publishers it serves.
+            log._writerLoop = Task.Factory.StartNew(log.WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return log;
         }
         catch
@@ -213,19 +214,32 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         return pending.Completion.Task.WaitAsync(cancellationToken);
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var reader = _queue.Reader;
         var batch = new List<PendingAppend>(Math.Min(_options.MaxBatch, 4096));
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (true)
         {
+            if (!reader.TryPeek(out _))
+            {
+                // Blocking is deliberate: this thread exists only to wait for and commit appends.
+                var more = reader.WaitToReadAsync();
+                if (!(more.IsCompleted ? more.Result : more.AsTask().GetAwaiter().GetResult()))
+                {
+                    return;
+                }
+            }
+
             batch.Clear();
             while (batch.Count < _options.MaxBatch && reader.TryRead(out var item))
             {
                 batch.Add(item);
             }
 
-            CommitBatch(batch);
+            if (batch.Count > 0)
+            {
+                CommitBatch(batch);
+            }
         }
     }
 

@@ -119,13 +119,8 @@ public sealed class ModelRegistry : IAsyncDisposable
                 throw new RegistryException(RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden, $"model '{statement.ModelName}' is owned by key {o.Fingerprint}; this publish is signed by {statement.Publisher.Fingerprint}. Sign with the owner's key or choose another model name.");
             }
 
-            foreach (var (existing, existingSha) in _index.Versions(statement.ModelName))
+            if (_index.SamePrecedence(statement.ModelName, version) is var (existing, existingSha))
             {
-                if (SemVersion.Parse(existing.Version, SemVersionStyles.Strict).ComparePrecedenceTo(version) != 0)
-                {
-                    continue;
-                }
-
                 if (existingSha == statementSha)
                 {
                     var same = await GetEntryAsync(existing.Index, cancellationToken).ConfigureAwait(false);

@@ -14,8 +14,9 @@ internal sealed class RegistryIndex : IDisposable
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS models(name TEXT PRIMARY KEY, owner_fingerprint TEXT NOT NULL, owner_key TEXT NOT NULL, endpoint_id TEXT NOT NULL, first_index INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS versions(name TEXT NOT NULL, version TEXT NOT NULL, log_index INTEGER NOT NULL UNIQUE, statement_sha256 TEXT NOT NULL,
-            image_digest TEXT NOT NULL, manifest_digest TEXT NOT NULL, prerelease INTEGER NOT NULL, published_at TEXT NOT NULL, PRIMARY KEY(name, version));
+        CREATE TABLE IF NOT EXISTS versions(name TEXT NOT NULL, version TEXT NOT NULL, precedence_key TEXT NOT NULL, log_index INTEGER NOT NULL UNIQUE,
+            statement_sha256 TEXT NOT NULL, image_digest TEXT NOT NULL, manifest_digest TEXT NOT NULL, prerelease INTEGER NOT NULL, published_at TEXT NOT NULL,
+            PRIMARY KEY(name, version), UNIQUE(name, precedence_key));
         """;
 
     private readonly SqliteConnection _connection;
@@ -56,6 +57,25 @@ internal sealed class RegistryIndex : IDisposable
         }
     }
 
+    /// <summary>The version of <paramref name="name"/> with the same SemVer precedence (build metadata ignored), if any.</summary>
+    public (ModelVersion Version, string StatementSha256)? SamePrecedence(string name, SemVersion version)
+    {
+        lock (_lock)
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = "SELECT version, log_index, image_digest, manifest_digest, prerelease, published_at, statement_sha256 FROM versions WHERE name = $n AND precedence_key = $k";
+            cmd.Parameters.AddWithValue("$n", name);
+            cmd.Parameters.AddWithValue("$k", PrecedenceKey(version));
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? (Read(r), r.GetString(6)) : null;
+        }
+    }
+
+    private static string PrecedenceKey(SemVersion version) => version.WithoutMetadata().ToString();
+
+    private static ModelVersion Read(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0, DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture));
+
     public IReadOnlyList<(ModelVersion Version, string StatementSha256)> Versions(string name)
     {
         var list = new List<(ModelVersion, string)>();
@@ -67,13 +87,15 @@ internal sealed class RegistryIndex : IDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
-                var v = new ModelVersion(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0, DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture));
-                list.Add((v, r.GetString(6)));
+                list.Add((Read(r), r.GetString(6)));
             }
         }
 
-        list.Sort((a, b) => SemVersion.ComparePrecedence(SemVersion.Parse(a.Item1.Version, SemVersionStyles.Strict), SemVersion.Parse(b.Item1.Version, SemVersionStyles.Strict)));
-        return list;
+        return list
+            .Select(v => (Parsed: SemVersion.Parse(v.Item1.Version, SemVersionStyles.Strict), Entry: v))
+            .OrderBy(v => v.Parsed, SemVersion.PrecedenceComparer)
+            .Select(v => v.Entry)
+            .ToList();
     }
 
     /// <summary>Records one logged publish; the model row is created by its first version (the owner).</summary>
@@ -107,11 +129,12 @@ internal sealed class RegistryIndex : IDisposable
             {
                 cmd.Transaction = tx;
                 cmd.CommandText = """
-                    INSERT OR IGNORE INTO versions(name, version, log_index, statement_sha256, image_digest, manifest_digest, prerelease, published_at)
-                    VALUES ($n, $v, $i, $s, $img, $man, $pre, $at)
+                    INSERT OR IGNORE INTO versions(name, version, precedence_key, log_index, statement_sha256, image_digest, manifest_digest, prerelease, published_at)
+                    VALUES ($n, $v, $k, $i, $s, $img, $man, $pre, $at)
                     """;
                 cmd.Parameters.AddWithValue("$n", statement.ModelName);
                 cmd.Parameters.AddWithValue("$v", version.ToString());
+                cmd.Parameters.AddWithValue("$k", PrecedenceKey(version));
                 cmd.Parameters.AddWithValue("$i", index);
                 cmd.Parameters.AddWithValue("$s", statementSha256);
                 cmd.Parameters.AddWithValue("$img", statement.ImageDigest);
