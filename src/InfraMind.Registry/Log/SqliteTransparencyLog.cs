@@ -51,6 +51,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
     private readonly SqliteCommand _insertLeaf;
     private readonly SqliteCommand _insertNode;
     private long _committed;
+    private long _transactions;
     private SignedCheckpoint? _latest;
     private Task _writerLoop = Task.CompletedTask;
     private int _disposed;
@@ -84,6 +85,9 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
     public string Origin => _origin;
 
     public string DatabasePath => _path;
+
+    /// <summary>Committed append transactions so far: fewer than appends means group commit is working.</summary>
+    internal long Transactions => Interlocked.Read(ref _transactions);
 
     internal static async Task<SqliteTransparencyLog> OpenAsync(string path, SigningKey key, TimeProvider time, SqliteLogOptions options, CancellationToken cancellationToken)
     {
@@ -309,6 +313,8 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         {
             _committed = baseSize + batch.Count;
         }
+
+        Interlocked.Increment(ref _transactions);
 
         for (var i = 0; i < batch.Count; i++)
         {

@@ -73,6 +73,7 @@ public sealed class SqliteTransparencyLogTests
         })).ToArray();
         var all = (await Task.WhenAll(tasks)).SelectMany(x => x).Order().ToList();
         Assert.Equal(Enumerable.Range(0, 1600).Select(i => (long)i), all);
+        Assert.True(log.Transactions < 1600 / 4, $"{log.Transactions} transactions for 1600 concurrent appends: appends were not batched");
         Assert.Empty(await log.VerifyIntegrityAsync(CancellationToken.None));
 
         // Stored node rows agree with the in-memory tree built from leaves.
@@ -82,6 +83,27 @@ public sealed class SqliteTransparencyLogTests
         cmd.CommandText = "SELECT COUNT(*) FROM log_nodes";
         // n leaves complete n - popcount(n) perfect interior nodes.
         Assert.Equal(1600L - System.Numerics.BitOperations.PopCount(1600), (long)cmd.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public async Task One_transaction_per_append_when_batching_is_off()
+    {
+        using var dir = new TempDir();
+        using var key = SigningKey.CreateEphemeral();
+        await using var log = await Open(dir.File("log.sqlite"), key, maxBatch: 1);
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => log.AppendAsync(Data(i), CancellationToken.None)));
+        Assert.Equal(40, log.Transactions);
+    }
+
+    [Fact]
+    public async Task Appending_to_a_closed_log_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        using var key = SigningKey.CreateEphemeral();
+        var log = await Open(dir.File("log.sqlite"), key);
+        await log.DisposeAsync();
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => log.AppendAsync(Data(0), CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.LogClosed, ex.Code);
     }
 
     [Fact]
