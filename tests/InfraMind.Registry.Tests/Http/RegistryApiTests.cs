@@ -113,6 +113,57 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         Assert.Null(MerkleProofs.VerifyConsistency(2, 7, first.Checkpoint!.RootHash.Span, second.Checkpoint.RootHash.Span, hashes));
     }
 
+    [Fact]
+    public async Task Client_publishes_verifies_and_maps_problems_to_codes()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        using var mallory = SigningKey.CreateEphemeral("mallory");
+        var client = new RegistryClient(_http);
+        var key = await client.GetKeyAsync(CancellationToken.None);
+        Assert.Equal(_server.Registry.PublicKey, key);
+
+        var first = await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), CancellationToken.None);
+        Assert.False(first.AlreadyPublished);
+        Assert.True(EntryVerifier.Verify(first.Bundle, key).AllPassed);
+        var before = CheckpointNote.Verify(await client.GetCheckpointAsync(CancellationToken.None), key).Checkpoint!;
+
+        Assert.True((await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), CancellationToken.None)).AlreadyPublished);
+        var conflict = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0", 'c'), CancellationToken.None));
+        Assert.Equal((RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict), (conflict.Code, conflict.Kind));
+        var owner = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(mallory, "m", "2.0.0"), CancellationToken.None));
+        Assert.Equal((RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden), (owner.Code, owner.Kind));
+
+        await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0"), CancellationToken.None);
+        var latest = await client.GetModelVersionAsync("m", "latest", CancellationToken.None);
+        Assert.True(EntryVerifier.Verify(latest, key, new ExpectedPublish(ModelName: "m", Version: "1.1.0")).AllPassed);
+        Assert.Equal(1, (await client.GetEntryAsync(1, CancellationToken.None)).Index);
+        Assert.Equal("1.1.0", (string?)(await client.GetVersionsAsync("m", CancellationToken.None))["latest"]);
+
+        var (size, entries) = await client.ListEntriesAsync(0, 10, CancellationToken.None);
+        Assert.Equal(2, size);
+        Assert.Equal(["1.0.0", "1.1.0"], entries.Select(e => e.Version));
+
+        var after = CheckpointNote.Verify(await client.GetCheckpointAsync(CancellationToken.None), key).Checkpoint!;
+        var proof = await client.GetConsistencyProofAsync(before.Size, after.Size, CancellationToken.None);
+        Assert.Null(MerkleProofs.VerifyConsistency(before.Size, after.Size, before.RootHash.Span, after.RootHash.Span, proof.Hashes));
+
+        Assert.Equal(RegistryErrorCodes.NotFound, (await Assert.ThrowsAsync<RegistryException>(() => client.GetModelVersionAsync("m", "9.0.0", CancellationToken.None))).Code);
+    }
+
+    [Fact]
+    public async Task Client_says_when_the_registry_is_unreachable()
+    {
+        // A port that was free a moment ago: nothing listens there.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
+        Assert.Contains("infra registry serve", ex.Message, StringComparison.Ordinal);
+    }
+
     private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)
     {
         var text = await response.Content.ReadAsStringAsync();
