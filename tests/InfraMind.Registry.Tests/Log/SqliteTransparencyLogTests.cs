@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using InfraMind.Registry.Checkpoints;
@@ -187,33 +186,8 @@ public sealed class SqliteTransparencyLogTests
         }
 
         SqliteConnection.ClearAllPools();
-        var host = Path.Combine(AppContext.BaseDirectory, "InfraMind.Registry.CrashHost.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(host);
-        start.ArgumentList.Add(path);
-        start.ArgumentList.Add(keys);
-        using var child = Process.Start(start)!;
-        long maxAcked = -1;
-        var acked = 0;
-        var deadline = Stopwatch.StartNew();
-        while (acked < 3000 && deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            var line = await child.StandardOutput.ReadLineAsync();
-            if (line is null)
-            {
-                Assert.Fail("crash host exited early: " + await child.StandardError.ReadToEndAsync());
-            }
-
-            if (line.StartsWith("acked ", StringComparison.Ordinal))
-            {
-                maxAcked = Math.Max(maxAcked, long.Parse(line[6..], CultureInfo.InvariantCulture));
-                acked++;
-            }
-        }
-
-        child.Kill(); // SIGKILL on Unix: no finalizers, no WAL checkpoint, mid-transaction
-        await child.WaitForExitAsync();
-        Assert.True(acked >= 3000, $"only {acked} appends were acknowledged before the deadline");
+        var acked = await CrashHost.RunAndKillAsync(3000, "log", path, keys);
+        var maxAcked = acked.Max(a => long.Parse(a[0], CultureInfo.InvariantCulture));
 
         using var reopenedKey = new KeyStore(keys).Load("registry");
         await using var reopened = await Open(path, reopenedKey);

@@ -287,6 +287,53 @@ public sealed class ModelRegistryTests
         Assert.Null(MerkleProofs.VerifyConsistency(3, 11, a.Checkpoint.RootHash.Span, b.Checkpoint.RootHash.Span, proof.Hashes));
     }
 
+    [Fact]
+    public async Task Killed_registry_keeps_every_acknowledged_publish_and_an_index_matching_its_log()
+    {
+        using var dir = new TempDir();
+        using var alice = SigningKey.CreateEphemeral("alice");
+        InfraMind.Registry.Checkpoints.SignedCheckpoint before;
+        await using (var registry = await Open(dir.Path))
+        {
+            await registry.PublishAsync(Envelope(alice, "m", "1.0.0"), CancellationToken.None);
+            before = await registry.GetCheckpointAsync(CancellationToken.None);
+        }
+
+        SqliteConnection.ClearAllPools();
+        var acked = await CrashHost.RunAndKillAsync(1000, "registry", dir.Path);
+
+        await using (var registry = await Open(dir.Path))
+        {
+            var size = await registry.GetSizeAsync(CancellationToken.None);
+            foreach (var group in acked.GroupBy(a => a[0]))
+            {
+                var versions = await registry.ListVersionsAsync(group.Key, CancellationToken.None);
+                var indexed = versions!.Versions.ToDictionary(v => v.Version, v => v.Index);
+                foreach (var a in group)
+                {
+                    Assert.Equal(long.Parse(a[2], System.Globalization.CultureInfo.InvariantCulture), indexed[a[1]]);
+                }
+            }
+
+            // Every logged entry is indexed exactly once: the index rows committed with their leaves.
+            var entries = await registry.ListEntriesAsync(0, (int)size, CancellationToken.None);
+            Assert.Equal(size, entries.Count);
+            var indexedTotal = 0;
+            foreach (var name in entries.Select(e => e.Statement.ModelName).Distinct())
+            {
+                indexedTotal += (await registry.ListVersionsAsync(name, CancellationToken.None))!.Versions.Count;
+            }
+
+            Assert.Equal(size, indexedTotal);
+
+            var after = await registry.GetCheckpointAsync(CancellationToken.None);
+            var proof = await registry.GetConsistencyProofAsync(before.Checkpoint.Size, after.Checkpoint.Size, CancellationToken.None);
+            Assert.Null(MerkleProofs.VerifyConsistency(before.Checkpoint.Size, after.Checkpoint.Size, before.Checkpoint.RootHash.Span, after.Checkpoint.RootHash.Span, proof.Hashes));
+            var last = acked[^1];
+            Assert.True(EntryVerifier.Verify(await registry.GetModelVersionAsync(last[0], last[1], CancellationToken.None), registry.PublicKey).AllPassed);
+        }
+    }
+
     private static VerificationCheck Check(VerificationReport report, string name) => report.Checks.Single(c => c.Name == name);
 
     private sealed class RejectPrereleases : IPublishAdmission
