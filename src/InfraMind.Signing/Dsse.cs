@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace InfraMind.Signing;
 
@@ -82,7 +84,18 @@ public static class Dsse
 
         // The signature is checked before the schema so that a tampered payload reads as tampering, not as a
         // schema error; the key comes from the caller or, failing that, from the (still untrusted) payload.
-        var claimed = TryReadPublisher(envelope.Payload.Span);
+        JsonNode? parsed = null;
+        string? parseError = null;
+        try
+        {
+            parsed = StrictJson.Parse(envelope.Payload.Span);
+        }
+        catch (JsonException ex)
+        {
+            parseError = "payload is not JSON: " + ex.Message;
+        }
+
+        var claimed = TryReadPublisher(parsed);
         if (expectedPublisher is not null && claimed is not null && !expectedPublisher.Equals(claimed))
         {
             return DsseVerification.Fail(SigningErrorCodes.UnexpectedPublisher, $"statement publisher is {claimed.Fingerprint}, expected {expectedPublisher.Fingerprint}.");
@@ -91,9 +104,14 @@ public static class Dsse
         var key = expectedPublisher ?? claimed;
         if (key is null)
         {
+            if (parseError is not null)
+            {
+                return DsseVerification.Fail(SigningErrorCodes.StatementSchema, "statement (root): " + parseError);
+            }
+
             try
             {
-                _ = PublishStatement.FromStatement(InTotoStatement.Parse(envelope.Payload.Span));
+                _ = PublishStatement.FromStatement(InTotoStatement.FromJson(parsed));
             }
             catch (SigningException ex)
             {
@@ -120,7 +138,12 @@ public static class Dsse
         PublishStatement statement;
         try
         {
-            inToto = InTotoStatement.Parse(envelope.Payload.Span);
+            if (parseError is not null)
+            {
+                return DsseVerification.Fail(SigningErrorCodes.StatementSchema, "statement (root): " + parseError);
+            }
+
+            inToto = InTotoStatement.FromJson(parsed);
             statement = PublishStatement.FromStatement(inToto);
         }
         catch (SigningException ex)
@@ -136,14 +159,14 @@ public static class Dsse
         return new DsseVerification(true, null, "signature verified with " + key.Fingerprint, statement, inToto);
     }
 
-    private static PublicKey? TryReadPublisher(ReadOnlySpan<byte> payload)
+    private static PublicKey? TryReadPublisher(JsonNode? statement)
     {
         try
         {
-            var text = StrictJson.Parse(payload)?["predicate"]?["publisher"]?["publicKey"]?.GetValue<string>();
+            var text = statement?["predicate"]?["publisher"]?["publicKey"]?.GetValue<string>();
             return text is null ? null : PublicKey.FromBase64(text);
         }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or SigningException or FormatException)
+        catch (Exception ex) when (ex is InvalidOperationException or SigningException or FormatException)
         {
             return null;
         }

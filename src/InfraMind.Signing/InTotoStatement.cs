@@ -44,6 +44,12 @@ public sealed record InTotoStatement(IReadOnlyList<StatementSubject> Subjects, s
             throw Schema("", "payload is not JSON: " + ex.Message);
         }
 
+        return FromJson(root);
+    }
+
+    /// <summary>Checks an already parsed statement (parsed with <see cref="StrictJson"/>).</summary>
+    internal static InTotoStatement FromJson(JsonNode? root)
+    {
         if (root is not JsonObject obj)
         {
             throw Schema("", "statement must be a JSON object");
@@ -90,7 +96,7 @@ public sealed record InTotoStatement(IReadOnlyList<StatementSubject> Subjects, s
             throw Schema("/predicate", "must be an object");
         }
 
-        return new InTotoStatement(subjects, predicateType, (JsonObject)predicate.DeepClone());
+        return new InTotoStatement(subjects, predicateType, predicate);
     }
 
     internal static bool IsSha256Hex(string s) =>
