@@ -12,6 +12,8 @@ namespace InfraMind.Signing;
 /// </summary>
 public sealed record ContentReference(string Uri, string Kind, int? CidVersion = null, bool? RawLeaves = null, string? Chunker = null, bool? WrapName = null)
 {
+    public const string IpfsKind = "ipfs";
+
     internal JsonObject ToJson()
     {
         var o = new JsonObject { ["uri"] = Uri, ["kind"] = Kind };
@@ -58,7 +60,31 @@ public sealed record ContentReference(string Uri, string Kind, int? CidVersion =
             cidVersion = cvi;
         }
 
-        return new ContentReference(uri, kind, cidVersion, OptionalBool(o, "rawLeaves", at), OptionalString(o, "chunker", at), OptionalBool(o, "wrapName", at));
+        if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
+        {
+            throw InTotoStatement.Schema(at + "/uri", $"'{uri}' is not an absolute URI (ipfs://CID, oci://host/repo@sha256:…, https://…, file://…)");
+        }
+
+        var reference = new ContentReference(uri, kind, cidVersion, OptionalBool(o, "rawLeaves", at), OptionalString(o, "chunker", at), OptionalBool(o, "wrapName", at));
+
+        // A CID can only be recomputed from the image with the importer settings that produced it.
+        if (kind == IpfsKind || parsed.Scheme == IpfsKind)
+        {
+            if (kind != IpfsKind || parsed.Scheme != IpfsKind)
+            {
+                throw InTotoStatement.Schema(at + "/kind", $"an ipfs:// reference has kind 'ipfs' (found kind '{kind}' for '{uri}')");
+            }
+
+            foreach (var (name, value) in new (string, object?)[] { ("cidVersion", reference.CidVersion), ("rawLeaves", reference.RawLeaves), ("chunker", reference.Chunker), ("wrapName", reference.WrapName) })
+            {
+                if (value is null)
+                {
+                    throw InTotoStatement.Schema($"{at}/{name}", "is required for IPFS references: without the importer settings the CID cannot be recomputed");
+                }
+            }
+        }
+
+        return reference;
     }
 
     private static bool? OptionalBool(JsonObject o, string name, string at)

@@ -141,6 +141,21 @@ public sealed class DsseTests
     }
 
     [Fact]
+    public void Ipfs_references_must_carry_their_importer_settings()
+    {
+        using var key = SigningKey.CreateEphemeral();
+        var ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("ipfs://bafy", "ipfs", CidVersion: 1)], key.PublicKey, Time));
+        Assert.Equal(SigningErrorCodes.StatementSchema, ex.Code);
+        Assert.Contains("/predicate/contentReferences/0/rawLeaves", ex.Message, StringComparison.Ordinal);
+
+        ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("not a uri", "https")], key.PublicKey, Time));
+        Assert.Contains("/predicate/contentReferences/0/uri", ex.Message, StringComparison.Ordinal);
+
+        var oci = PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("oci://127.0.0.1:5000/m@sha256:" + new string('a', 64), "oci")], key.PublicKey, Time);
+        Assert.Null(oci.ContentReferences[0].CidVersion);
+    }
+
+    [Fact]
     public void SignPublish_refuses_a_key_that_is_not_the_publisher()
     {
         using var key = SigningKey.CreateEphemeral();

@@ -226,6 +226,10 @@ public static class RegistryApi
         {
             return Problem(ex.Code, ex.Reason, StatusFor(ex.Kind));
         }
+        catch (SigningException ex)
+        {
+            return Problem(ex.Code, ex.Reason, StatusCodes.Status400BadRequest);
+        }
     }
 
     internal static int StatusFor(RegistryErrorKind kind) => kind switch

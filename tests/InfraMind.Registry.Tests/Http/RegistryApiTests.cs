@@ -151,6 +151,23 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Admission_rejection_is_422_with_its_code()
+    {
+        using var dir = new TempDir();
+        await using var server = await RegistryServer.StartAsync(new RegistryServerOptions(dir.Path, "http://127.0.0.1:0") { Admission = new RejectAll() }, CancellationToken.None);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var response = await http.PostAsync(new Uri("/v1/entries", UriKind.Relative), new StringContent(ModelRegistryTests.Envelope(alice, "m", "1.0.0").ToJson(), Encoding.UTF8, "application/json"));
+        await AssertProblem(response, HttpStatusCode.UnprocessableEntity, "IM1001");
+    }
+
+    private sealed class RejectAll : IPublishAdmission
+    {
+        public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken) =>
+            Task.FromResult(AdmissionResult.Reject("IM1001", "model.yaml:3:1 port is missing"));
+    }
+
+    [Fact]
     public async Task Client_says_when_the_registry_is_unreachable()
     {
         // A port that was free a moment ago: nothing listens there.
