@@ -19,6 +19,7 @@ public static class RegistryErrorCodes
     public const string LogCorrupt = "IM5123";
     public const string StatementDigestMismatch = "IM5124";
     public const string LogClosed = "IM5125";
+    public const string LogInUse = "IM5126";
     public const string RegistryUnreachable = "IM5130";
     public const string RegistryHttpError = "IM5131";
 }

@@ -50,15 +50,17 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
     private readonly SemaphoreSlim _checkpointGate = new(1, 1);
     private readonly SqliteCommand _insertLeaf;
     private readonly SqliteCommand _insertNode;
+    private readonly FileStream _ownerLock;
     private long _committed;
     private long _transactions;
     private SignedCheckpoint? _latest;
     private Task _writerLoop = Task.CompletedTask;
     private int _disposed;
 
-    private SqliteTransparencyLog(string path, string connectionString, SqliteConnection writer, SigningKey key, string origin, TimeProvider time, SqliteLogOptions options, MerkleTree tree, SignedCheckpoint? latest)
+    private SqliteTransparencyLog(string path, string connectionString, SqliteConnection writer, FileStream ownerLock, SigningKey key, string origin, TimeProvider time, SqliteLogOptions options, MerkleTree tree, SignedCheckpoint? latest)
     {
         _path = path;
+        _ownerLock = ownerLock;
         _connectionString = connectionString;
         _writer = writer;
         _key = key;
@@ -101,6 +103,19 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var cs = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true }.ToString();
+
+        // The in-memory tree assumes one writer process; .NET takes an exclusive flock for FileShare.None, which the
+        // kernel drops when the process dies, so a crash never leaves a stale lock behind.
+        FileStream ownerLock;
+        try
+        {
+            ownerLock = new FileStream(full + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new RegistryException(RegistryErrorCodes.LogInUse, RegistryErrorKind.Unavailable, $"{full} is in use by another registry process; stop it first or use another data directory.", ex);
+        }
+
         var writer = new SqliteConnection(cs);
         try
         {
@@ -121,7 +136,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
 
             var tree = LoadTree(writer, full, cancellationToken);
             var latest = LoadLatestCheckpoint(writer, full, key.PublicKey, tree);
-            var log = new SqliteTransparencyLog(full, cs, writer, key, origin, time, options, tree, latest);
+            var log = new SqliteTransparencyLog(full, cs, writer, ownerLock, key, origin, time, options, tree, latest);
             // A dedicated thread: on a busy thread pool the writer must not queue behind the publishers it serves.
             log._writerLoop = Task.Factory.StartNew(log.WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return log;
@@ -129,6 +144,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         catch
         {
             await writer.DisposeAsync().ConfigureAwait(false);
+            await ownerLock.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -547,6 +563,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         _insertNode.Dispose();
         SqliteConnection.ClearPool(_writer);
         await _writer.DisposeAsync().ConfigureAwait(false);
+        await _ownerLock.DisposeAsync().ConfigureAwait(false);
         _checkpointGate.Dispose();
     }
 

@@ -95,6 +95,18 @@ public sealed class SqliteTransparencyLogTests
     }
 
     [Fact]
+    public async Task A_second_writer_is_refused_until_the_first_closes()
+    {
+        using var dir = new TempDir();
+        using var key = SigningKey.CreateEphemeral();
+        var first = await Open(dir.File("log.sqlite"), key);
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => Open(dir.File("log.sqlite"), key));
+        Assert.Equal(RegistryErrorCodes.LogInUse, ex.Code);
+        await first.DisposeAsync();
+        await using var second = await Open(dir.File("log.sqlite"), key);
+    }
+
+    [Fact]
     public async Task Appending_to_a_closed_log_is_a_clear_error()
     {
         using var dir = new TempDir();
