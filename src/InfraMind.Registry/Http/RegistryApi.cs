@@ -51,6 +51,7 @@ public sealed class RegistryServer : IAsyncDisposable
             builder.Services.AddSingleton(registry);
             builder.Services.AddProblemDetails();
             var app = builder.Build();
+            app.UseExceptionHandler();
             app.MapModelRegistry();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -78,7 +79,7 @@ public sealed class RegistryServer : IAsyncDisposable
 /// 400 invalid input or signature, 403 name owned by another key, 404 unknown, 409 version already published,
 /// 422 rejected by an admission check, 500 log corruption.
 /// </summary>
-public static class RegistryApi
+public static partial class RegistryApi
 {
     private const long MaxEnvelopeBytes = 1 << 20;
 
@@ -87,7 +88,8 @@ public static class RegistryApi
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var v1 = endpoints.MapGroup("/v1");
-        v1.MapPost("/entries", (HttpRequest request, ModelRegistry registry, CancellationToken ct) => Guard(() => PublishAsync(request, registry, ct)));
+        v1.MapPost("/entries", (HttpRequest request, ModelRegistry registry, ILoggerFactory loggers, CancellationToken ct) =>
+            Guard(() => PublishAsync(request, registry, loggers.CreateLogger(typeof(RegistryApi).FullName!), ct)));
         v1.MapGet("/entries", (long? start, int? limit, ModelRegistry registry, CancellationToken ct) => Guard(() => ListEntriesAsync(registry, start ?? 0, limit ?? 100, ct)));
         v1.MapGet("/entries/{index:long}", (long index, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
         {
@@ -130,7 +132,7 @@ public static class RegistryApi
         return endpoints;
     }
 
-    private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, CancellationToken ct)
+    private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, ILogger logger, CancellationToken ct)
     {
         if (request.ContentLength > MaxEnvelopeBytes)
         {
@@ -149,7 +151,18 @@ public static class RegistryApi
             throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Reason, ex);
         }
 
-        var result = await registry.PublishAsync(envelope, ct).ConfigureAwait(false);
+        PublishResult result;
+        try
+        {
+            result = await registry.PublishAsync(envelope, ct).ConfigureAwait(false);
+        }
+        catch (RegistryException ex)
+        {
+            Log.PublishRefused(logger, ex.Code, ex.Reason);
+            throw;
+        }
+
+        Log.Published(logger, result.Entry.Statement.ModelName, result.Entry.Statement.Version, result.Entry.Index, result.Entry.Statement.Publisher.Fingerprint, result.AlreadyPublished);
         var bundle = await registry.GetEntryBundleAsync(result.Entry.Index, ct).ConfigureAwait(false);
         var body = bundle!.ToJsonObject();
         body["alreadyPublished"] = result.AlreadyPublished;
@@ -250,6 +263,15 @@ public static class RegistryApi
             title: code,
             type: "https://inframind.dev/errors/" + code,
             extensions: new Dictionary<string, object?> { ["code"] = code });
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Published {Name}@{Version} as entry {Index} by {Publisher} (already published: {AlreadyPublished})")]
+        public static partial void Published(ILogger logger, string name, string version, long index, string publisher, bool alreadyPublished);
+
+        [LoggerMessage(EventId = 5102, Level = LogLevel.Warning, Message = "Publish refused: {Code} {Reason}")]
+        public static partial void PublishRefused(ILogger logger, string code, string reason);
+    }
 
     private sealed class CreatedResult(IResult inner, string location) : IResult
     {
