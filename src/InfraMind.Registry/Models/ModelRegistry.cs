@@ -19,22 +19,24 @@ public sealed class ModelRegistry : IAsyncDisposable
     public const string LatestAlias = "latest";
     private readonly ITransparencyLedger _ledger;
     private readonly RegistryIndex _index;
-    private readonly SigningKey _key;
+    private readonly PublicKey _publicKey;
+    private readonly SigningKey? _ownedKey;
     private readonly IPublishAdmission? _admission;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _nameGates = new(StringComparer.Ordinal);
 
-    private ModelRegistry(ITransparencyLedger ledger, RegistryIndex index, SigningKey key, IPublishAdmission? admission)
+    private ModelRegistry(ITransparencyLedger ledger, RegistryIndex index, PublicKey publicKey, SigningKey? ownedKey, IPublishAdmission? admission)
     {
         _ledger = ledger;
         _index = index;
-        _key = key;
+        _publicKey = publicKey;
+        _ownedKey = ownedKey;
         _admission = admission;
     }
 
     /// <summary>The key that signs checkpoints; verifiers pin it (<c>infra registry key</c>).</summary>
-    public PublicKey PublicKey => _key.PublicKey;
+    public PublicKey PublicKey => _publicKey;
 
-    public string Origin => Checkpoint.OriginFor(_key.PublicKey);
+    public string Origin => Checkpoint.OriginFor(_publicKey);
 
     public static async Task<ModelRegistry> OpenAsync(string dataDirectory, TimeProvider time, IPublishAdmission? admission, SqliteLogOptions? logOptions, CancellationToken cancellationToken)
     {
@@ -47,7 +49,7 @@ public sealed class ModelRegistry : IAsyncDisposable
         {
             ledger = await TransparencyLog.OpenSqliteAsync(Path.Combine(dataDirectory, "log.sqlite"), key, time, logOptions, cancellationToken).ConfigureAwait(false);
             index = RegistryIndex.Open(Path.Combine(dataDirectory, "log.sqlite"));
-            var registry = new ModelRegistry(ledger, index, key, admission);
+            var registry = new ModelRegistry(ledger, index, key.PublicKey, key, admission);
             await registry.CatchUpIndexAsync(cancellationToken).ConfigureAwait(false);
             return registry;
         }
@@ -60,6 +62,29 @@ public sealed class ModelRegistry : IAsyncDisposable
             }
 
             key.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A registry over any ledger (an on-chain one later). <paramref name="registryKey"/> is the key the ledger signs
+    /// checkpoints with; the name/version index lives in the SQLite file <paramref name="indexDatabasePath"/> and is
+    /// caught up from the ledger on open. The registry takes ownership of <paramref name="ledger"/>.
+    /// </summary>
+    public static async Task<ModelRegistry> OpenAsync(ITransparencyLedger ledger, PublicKey registryKey, string indexDatabasePath, IPublishAdmission? admission, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(registryKey);
+        var index = RegistryIndex.Open(indexDatabasePath);
+        var registry = new ModelRegistry(ledger, index, registryKey, null, admission);
+        try
+        {
+            await registry.CatchUpIndexAsync(cancellationToken).ConfigureAwait(false);
+            return registry;
+        }
+        catch
+        {
+            await registry.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -253,7 +278,7 @@ public sealed class ModelRegistry : IAsyncDisposable
     {
         await _ledger.DisposeAsync().ConfigureAwait(false);
         _index.Dispose();
-        _key.Dispose();
+        _ownedKey?.Dispose();
         foreach (var gate in _nameGates.Values)
         {
             gate.Dispose();

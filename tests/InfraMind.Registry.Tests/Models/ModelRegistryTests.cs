@@ -334,6 +334,54 @@ public sealed class ModelRegistryTests
         }
     }
 
+    [Fact]
+    public async Task Any_ledger_works_behind_the_registry()
+    {
+        using var dir = new TempDir();
+        using var alice = SigningKey.CreateEphemeral("alice");
+        using var logKey = SigningKey.CreateEphemeral("log");
+        var sqlite = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.File("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
+        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(sqlite), logKey.PublicKey, dir.File("index.sqlite"), null, CancellationToken.None))
+        {
+            await registry.PublishAsync(Envelope(alice, "m", "1.0.0"), CancellationToken.None);
+            await registry.PublishAsync(Envelope(alice, "m", "1.1.0"), CancellationToken.None);
+            Assert.Equal(RegistryErrorCodes.VersionConflict, (await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "m", "1.1.0", 'b'), CancellationToken.None))).Code);
+            var bundle = await registry.GetModelVersionAsync("m", "latest", CancellationToken.None);
+            Assert.True(EntryVerifier.Verify(bundle, logKey.PublicKey).AllPassed);
+        }
+
+        // A fresh index catches up from the ledger alone.
+        SqliteConnection.ClearAllPools();
+        File.Delete(dir.File("index.sqlite"));
+        var reopened = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.File("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
+        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(reopened), logKey.PublicKey, dir.File("index.sqlite"), null, CancellationToken.None))
+        {
+            Assert.Equal("1.1.0", (await registry.ListVersionsAsync("m", CancellationToken.None))!.Latest);
+        }
+    }
+
+    /// <summary>Hides the SQLite type so the registry takes the path a non-SQLite (on-chain) ledger would.</summary>
+    private sealed class ForeignLedger(InfraMind.Registry.Log.ITransparencyLedger inner) : InfraMind.Registry.Log.ITransparencyLedger
+    {
+        public Task<InfraMind.Registry.Log.LedgerEntry> AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => inner.AppendAsync(data, cancellationToken);
+
+        public Task<InfraMind.Registry.Log.LedgerEntry?> GetEntryAsync(long index, CancellationToken cancellationToken) => inner.GetEntryAsync(index, cancellationToken);
+
+        public Task<IReadOnlyList<InfraMind.Registry.Log.LedgerEntry>> GetEntriesAsync(long start, int limit, CancellationToken cancellationToken) => inner.GetEntriesAsync(start, limit, cancellationToken);
+
+        public Task<long> GetSizeAsync(CancellationToken cancellationToken) => inner.GetSizeAsync(cancellationToken);
+
+        public Task<ReadOnlyMemory<byte>> GetRootAsync(long size, CancellationToken cancellationToken) => inner.GetRootAsync(size, cancellationToken);
+
+        public Task<InclusionProof> GetInclusionProofAsync(long index, long treeSize, CancellationToken cancellationToken) => inner.GetInclusionProofAsync(index, treeSize, cancellationToken);
+
+        public Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken) => inner.GetConsistencyProofAsync(fromSize, toSize, cancellationToken);
+
+        public Task<InfraMind.Registry.Checkpoints.SignedCheckpoint> GetCheckpointAsync(CancellationToken cancellationToken) => inner.GetCheckpointAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
     private static VerificationCheck Check(VerificationReport report, string name) => report.Checks.Single(c => c.Name == name);
 
     private sealed class RejectPrereleases : IPublishAdmission
