@@ -32,7 +32,6 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS log_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS log_leaves(idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, data BLOB NOT NULL, integrated_at INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS log_leaves_by_hash ON log_leaves(leaf_hash);
         CREATE TABLE IF NOT EXISTS log_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS log_checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
         """;
