@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InfraMind.Registry.Merkle;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+
+namespace InfraMind.Registry.Http;
+
+/// <summary>Result of <see cref="RegistryClient.PublishAsync"/>.</summary>
+public sealed record PublishResponse(EntryBundle Bundle, bool AlreadyPublished);
+
+/// <summary>One line of <c>infra log</c>.</summary>
+public sealed record LogEntrySummary(long Index, string Name, string Version, string ImageDigest, string ManifestDigest, string EndpointId, string Publisher, DateTimeOffset IntegratedAt);
+
+/// <summary>
+/// HTTP client of the registry API (for <c>infra publish</c>, <c>verify</c>, <c>log</c>). Problem responses become
+/// <see cref="RegistryException"/>s carrying the server's IM code; nothing it returns is trusted until verified
+/// (<see cref="EntryVerifier"/>).
+/// </summary>
+public sealed class RegistryClient
+{
+    private readonly HttpClient _http;
+
+    /// <param name="http">Its BaseAddress is the registry, e.g. http://127.0.0.1:7400/.</param>
+    public RegistryClient(HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        _http = http;
+    }
+
+    public async Task<PublishResponse> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        using var content = new StringContent(envelope.ToJson(), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+        using var response = await Send(() => _http.PostAsync(new Uri("v1/entries", UriKind.Relative), content, cancellationToken)).ConfigureAwait(false);
+        var text = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        var already = StrictJson.Parse(text)?["alreadyPublished"]?.GetValue<bool>() ?? false;
+        return new PublishResponse(EntryBundle.Parse(text), already);
+    }
+
+    public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken) =>
+        EntryBundle.Parse(await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}", cancellationToken).ConfigureAwait(false));
+
+    public async Task<EntryBundle> GetEntryAsync(long index, CancellationToken cancellationToken) =>
+        EntryBundle.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries/{index}"), cancellationToken).ConfigureAwait(false));
+
+    public async Task<JsonObject> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
+        (JsonObject)StrictJson.Parse(await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}", cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>The signed checkpoint note; verify it with <c>CheckpointNote.Verify</c>.</summary>
+    public Task<string> GetCheckpointAsync(CancellationToken cancellationToken) => GetStringAsync("v1/checkpoint", cancellationToken);
+
+    /// <summary>The registry key as served. Pin it (trust on first use) rather than fetching it for every verification.</summary>
+    public async Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken) =>
+        PublicKey.FromPem(await GetStringAsync("v1/key", cancellationToken).ConfigureAwait(false));
+
+    public async Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken)
+    {
+        var o = StrictJson.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/proof/consistency?from={fromSize}&to={toSize}"), cancellationToken).ConfigureAwait(false))!;
+        var hashes = o["hashes"]!.AsArray().Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String(h!.GetValue<string>())).ToList();
+        return new ConsistencyProof(o["fromSize"]!.GetValue<long>(), o["toSize"]!.GetValue<long>(), hashes);
+    }
+
+    public async Task<(long Size, IReadOnlyList<LogEntrySummary> Entries)> ListEntriesAsync(long start, int limit, CancellationToken cancellationToken)
+    {
+        var o = StrictJson.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries?start={start}&limit={limit}"), cancellationToken).ConfigureAwait(false))!;
+        var entries = o["entries"]!.AsArray().Select(e => new LogEntrySummary(
+            e!["index"]!.GetValue<long>(),
+            e["name"]!.GetValue<string>(),
+            e["version"]!.GetValue<string>(),
+            e["imageDigest"]!.GetValue<string>(),
+            e["manifestDigest"]!.GetValue<string>(),
+            e["endpointId"]!.GetValue<string>(),
+            e["publisher"]!.GetValue<string>(),
+            DateTimeOffset.Parse(e["integratedAt"]!.GetValue<string>(), CultureInfo.InvariantCulture))).ToList();
+        return (o["size"]!.GetValue<long>(), entries);
+    }
+
+    private async Task<string> GetStringAsync(string path, CancellationToken cancellationToken)
+    {
+        using var response = await Send(() => _http.GetAsync(new Uri(path, UriKind.Relative), cancellationToken)).ConfigureAwait(false);
+        return await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> Send(Func<Task<HttpResponseMessage>> send)
+    {
+        try
+        {
+            return await send().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, $"cannot reach the registry at {_http.BaseAddress}: {ex.Message}. Start it with 'infra registry serve' or pass --registry URL.", ex);
+        }
+    }
+
+    private static async Task<string> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return text;
+        }
+
+        string? code = null;
+        string? detail = null;
+        try
+        {
+            var problem = StrictJson.Parse(text);
+            code = problem?["code"]?.GetValue<string>();
+            detail = problem?["detail"]?.GetValue<string>();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Not a problem document (a proxy's error page): fall back to the status line.
+        }
+
+        var kind = response.StatusCode switch
+        {
+            HttpStatusCode.Forbidden => RegistryErrorKind.Forbidden,
+            HttpStatusCode.NotFound => RegistryErrorKind.NotFound,
+            HttpStatusCode.Conflict => RegistryErrorKind.Conflict,
+            HttpStatusCode.UnprocessableEntity => RegistryErrorKind.Unprocessable,
+            HttpStatusCode.ServiceUnavailable => RegistryErrorKind.Unavailable,
+            >= HttpStatusCode.InternalServerError => RegistryErrorKind.Corrupt,
+            _ => RegistryErrorKind.BadRequest,
+        };
+        throw new RegistryException(code ?? RegistryErrorCodes.RegistryHttpError, kind, detail ?? $"registry answered {(int)response.StatusCode} {response.ReasonPhrase}.");
+    }
+}

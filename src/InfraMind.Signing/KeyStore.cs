@@ -1,0 +1,228 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace InfraMind.Signing;
+
+/// <summary>Name and fingerprint of a stored key pair.</summary>
+public sealed record KeyInfo(string Name, string Fingerprint, bool Encrypted, string PrivateKeyPath, string PublicKeyPath);
+
+/// <summary>
+/// Key pairs in one directory (the CLI passes <c>&lt;home&gt;/keys</c>): <c>NAME.key</c> holds the PKCS#8 private key
+/// (encrypted PKCS#8 when a passphrase is given), mode 0600; <c>NAME.pub</c> the SubjectPublicKeyInfo PEM.
+/// </summary>
+public sealed partial class KeyStore
+{
+    internal const int Pbkdf2Iterations = 600_000;
+    private const string PrivateSuffix = ".key";
+    private const string PublicSuffix = ".pub";
+    private const string EncryptedPemLabel = "ENCRYPTED PRIVATE KEY";
+
+    public KeyStore(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = Path.GetFullPath(directory);
+    }
+
+    public string Directory { get; }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$", RegexOptions.CultureInvariant)]
+    private static partial Regex NamePattern();
+
+    public static bool IsValidName(string name) => name is not null && NamePattern().IsMatch(name) && !name.Contains("..", StringComparison.Ordinal);
+
+    /// <summary>Generates a P-256 key pair and writes it atomically; never overwrites an existing key.</summary>
+    public KeyInfo Generate(string name, string? passphrase = null)
+    {
+        ValidateName(name);
+        if (passphrase is { Length: 0 })
+        {
+            throw new SigningException(SigningErrorCodes.PassphraseRequired, "an empty passphrase protects nothing; omit it for an unencrypted key or give a non-empty one.");
+        }
+
+        EnsureDirectory();
+        var (priv, pub) = Paths(name);
+        if (File.Exists(priv) || File.Exists(pub))
+        {
+            throw new SigningException(SigningErrorCodes.KeyExists, $"key '{name}' already exists in {Directory}; choose another name or delete {priv} and {pub} first.");
+        }
+
+        using var key = SigningKey.CreateEphemeral(name);
+        WriteAtomically(priv, key.ExportPrivatePem(passphrase), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteAtomically(pub, key.PublicKey.ToPem(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        return new KeyInfo(name, key.PublicKey.Fingerprint, passphrase is not null, priv, pub);
+    }
+
+    /// <summary>Loads the existing key or generates an unencrypted one (a service's own key on first start).</summary>
+    public SigningKey LoadOrGenerate(string name)
+    {
+        ValidateName(name);
+        if (!File.Exists(Paths(name).Private))
+        {
+            try
+            {
+                Generate(name);
+            }
+            catch (SigningException ex) when (ex.Code == SigningErrorCodes.KeyExists)
+            {
+                // Another process won the race; its key is as good as ours.
+            }
+        }
+
+        return Load(name);
+    }
+
+    public IReadOnlyList<KeyInfo> List()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return [];
+        }
+
+        var result = new List<KeyInfo>();
+        foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*" + PublicSuffix))
+        {
+            var name = Path.GetFileName(file)[..^PublicSuffix.Length];
+            if (!IsValidName(name))
+            {
+                continue;
+            }
+
+            var pub = LoadPublic(name);
+            var priv = Paths(name).Private;
+            var encrypted = File.Exists(priv) && File.ReadAllText(priv).Contains(EncryptedPemLabel, StringComparison.Ordinal);
+            result.Add(new KeyInfo(name, pub.Fingerprint, encrypted, priv, file));
+        }
+
+        result.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return result;
+    }
+
+    public PublicKey LoadPublic(string name)
+    {
+        ValidateName(name);
+        var pub = Paths(name).Public;
+        if (!File.Exists(pub))
+        {
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no public key '{name}' at {pub}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+        }
+
+        try
+        {
+            return PublicKey.FromPem(File.ReadAllText(pub));
+        }
+        catch (SigningException ex)
+        {
+            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Reason}", ex);
+        }
+    }
+
+    public SigningKey Load(string name, string? passphrase = null)
+    {
+        ValidateName(name);
+        var priv = Paths(name).Private;
+        if (!File.Exists(priv))
+        {
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no private key '{name}' at {priv}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+        }
+
+        var pem = File.ReadAllText(priv);
+        var encrypted = pem.Contains(EncryptedPemLabel, StringComparison.Ordinal);
+        var ecdsa = ECDsa.Create();
+        try
+        {
+            if (encrypted)
+            {
+                if (string.IsNullOrEmpty(passphrase))
+                {
+                    throw new SigningException(SigningErrorCodes.PassphraseRequired, $"key '{name}' ({priv}) is encrypted; give its passphrase (--passphrase-file or INFRA_KEY_PASSPHRASE).");
+                }
+
+                try
+                {
+                    ecdsa.ImportFromEncryptedPem(pem, passphrase);
+                }
+                catch (CryptographicException ex)
+                {
+                    throw new SigningException(SigningErrorCodes.WrongPassphrase, $"cannot decrypt key '{name}' ({priv}): wrong passphrase.", ex);
+                }
+            }
+            else
+            {
+                try
+                {
+                    ecdsa.ImportFromPem(pem);
+                }
+                catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+                {
+                    throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv} is not a PKCS#8 PEM private key: {ex.Message}", ex);
+                }
+            }
+
+            if (ecdsa.KeySize != 256)
+            {
+                throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv} is not a P-256 key; InfraMind signs with ECDSA P-256 only.");
+            }
+
+            return new SigningKey(name, ecdsa);
+        }
+        catch
+        {
+            ecdsa.Dispose();
+            throw;
+        }
+    }
+
+    private static void ValidateName(string name)
+    {
+        if (!IsValidName(name))
+        {
+            throw new SigningException(SigningErrorCodes.InvalidKeyName, $"invalid key name '{name}': use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit.");
+        }
+    }
+
+    private (string Private, string Public) Paths(string name) =>
+        (Path.Combine(Directory, name + PrivateSuffix), Path.Combine(Directory, name + PublicSuffix));
+
+    private void EnsureDirectory()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    /// <summary>Temp file created with its final mode (never briefly world-readable), fsync'd, then renamed into place,
+    /// so a crash leaves either no key or a whole key.</summary>
+    private static void WriteAtomically(string path, string content, UnixFileMode mode)
+    {
+        var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = mode;
+        }
+
+        try
+        {
+            using (var stream = new FileStream(temp, options))
+            {
+                stream.Write(Encoding.ASCII.GetBytes(content));
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: false);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+}

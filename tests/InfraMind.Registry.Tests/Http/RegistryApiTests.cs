@@ -1,0 +1,194 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using InfraMind.Registry.Checkpoints;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Merkle;
+using InfraMind.Registry.Models;
+using InfraMind.Registry.Tests.Models;
+using InfraMind.Signing;
+
+namespace InfraMind.Registry.Tests.Http;
+
+/// <summary>Against the real Kestrel on 127.0.0.1 with an ephemeral port.</summary>
+public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDir _dir = new();
+    private RegistryServer _server = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RegistryServer.StartAsync(new RegistryServerOptions(_dir.Path, "http://127.0.0.1:0"), CancellationToken.None);
+        _http = new HttpClient { BaseAddress = _server.Address };
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    // xunit runs this after DisposeAsync: the server is stopped before its directory goes.
+    public void Dispose()
+    {
+        _http.Dispose();
+        _dir.Dispose();
+    }
+
+    private Task<HttpResponseMessage> Post(DsseEnvelope envelope) =>
+        _http.PostAsync(new Uri("/v1/entries", UriKind.Relative), new StringContent(envelope.ToJson(), Encoding.UTF8, "application/json"));
+
+    private static async Task<JsonObject> Body(HttpResponseMessage response) => JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+    [Fact]
+    public async Task Publish_then_fetch_and_verify_offline()
+    {
+        Assert.Equal("127.0.0.1", _server.Address.Host);
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var created = await Post(ModelRegistryTests.Envelope(alice, "summarizer", "1.0.0"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("/v1/entries/0", created.Headers.Location!.OriginalString);
+        Assert.False((bool)(await Body(created))["alreadyPublished"]!);
+
+        var keyPem = await _http.GetStringAsync(new Uri("/v1/key", UriKind.Relative));
+        var registryKey = PublicKey.FromPem(keyPem);
+
+        var bundleJson = await _http.GetStringAsync(new Uri("/v1/models/summarizer/latest", UriKind.Relative));
+        var report = EntryVerifier.Verify(EntryBundle.Parse(bundleJson), registryKey);
+        Assert.True(report.AllPassed, string.Join("; ", report.Checks.Select(c => c.Reason)));
+
+        var byIndex = EntryBundle.Parse(await _http.GetStringAsync(new Uri("/v1/entries/0", UriKind.Relative)));
+        Assert.Equal(0, byIndex.Index);
+
+        var versions = JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/models/summarizer", UriKind.Relative)))!;
+        Assert.Equal("1.0.0", (string?)versions["latest"]);
+        Assert.Equal(alice.PublicKey.Fingerprint, (string?)versions["owner"]);
+
+        var log = JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/entries?start=0&limit=10", UriKind.Relative)))!;
+        Assert.Equal("summarizer", (string?)log["entries"]![0]!["name"]);
+    }
+
+    [Fact]
+    public async Task Errors_are_problem_details_with_stable_codes()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        using var mallory = SigningKey.CreateEphemeral("mallory");
+        Assert.Equal(HttpStatusCode.Created, (await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.0"))).StatusCode);
+
+        await AssertProblem(await Post(ModelRegistryTests.Envelope(mallory, "m", "1.0.1")), HttpStatusCode.Forbidden, RegistryErrorCodes.NotOwner);
+        await AssertProblem(await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.0", 'b')), HttpStatusCode.Conflict, RegistryErrorCodes.VersionConflict);
+
+        var again = await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.0"));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.True((bool)(await Body(again))["alreadyPublished"]!);
+
+        var garbage = await _http.PostAsync(new Uri("/v1/entries", UriKind.Relative), new StringContent("{nope", Encoding.UTF8, "application/json"));
+        await AssertProblem(garbage, HttpStatusCode.BadRequest, SigningErrorCodes.EnvelopeMalformed);
+
+        var tampered = ModelRegistryTests.Envelope(alice, "m", "1.0.2");
+        var payload = tampered.Payload.ToArray();
+        payload[Encoding.UTF8.GetString(payload).IndexOf("1.0.2", StringComparison.Ordinal) + 4] = (byte)'7';
+        await AssertProblem(await Post(tampered with { Payload = payload }), HttpStatusCode.BadRequest, SigningErrorCodes.SignatureMismatch);
+
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/models/unknown", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/entries/99", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/proof/consistency?from=5&to=1", UriKind.Relative)), HttpStatusCode.BadRequest, RegistryErrorCodes.InvalidRequest);
+    }
+
+    [Fact]
+    public async Task Checkpoints_and_consistency_proofs_over_http()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var key = PublicKey.FromPem(await _http.GetStringAsync(new Uri("/v1/key", UriKind.Relative)));
+        await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.0"));
+        await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.1"));
+        var first = CheckpointNote.Verify(await _http.GetStringAsync(new Uri("/v1/checkpoint", UriKind.Relative)), key);
+        Assert.True(first.IsValid, first.Reason);
+        for (var i = 2; i < 7; i++)
+        {
+            await Post(ModelRegistryTests.Envelope(alice, "m", $"1.0.{i}"));
+        }
+
+        var second = CheckpointNote.Verify(await _http.GetStringAsync(new Uri("/v1/checkpoint", UriKind.Relative)), key);
+        Assert.Equal(7, second.Checkpoint!.Size);
+        var proof = JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/proof/consistency?from=2&to=7", UriKind.Relative)))!;
+        var hashes = proof["hashes"]!.AsArray().Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String((string)h!)).ToList();
+        Assert.Null(MerkleProofs.VerifyConsistency(2, 7, first.Checkpoint!.RootHash.Span, second.Checkpoint.RootHash.Span, hashes));
+    }
+
+    [Fact]
+    public async Task Client_publishes_verifies_and_maps_problems_to_codes()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        using var mallory = SigningKey.CreateEphemeral("mallory");
+        var client = new RegistryClient(_http);
+        var key = await client.GetKeyAsync(CancellationToken.None);
+        Assert.Equal(_server.Registry.PublicKey, key);
+
+        var first = await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), CancellationToken.None);
+        Assert.False(first.AlreadyPublished);
+        Assert.True(EntryVerifier.Verify(first.Bundle, key).AllPassed);
+        var before = CheckpointNote.Verify(await client.GetCheckpointAsync(CancellationToken.None), key).Checkpoint!;
+
+        Assert.True((await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), CancellationToken.None)).AlreadyPublished);
+        var conflict = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0", 'c'), CancellationToken.None));
+        Assert.Equal((RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict), (conflict.Code, conflict.Kind));
+        var owner = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(mallory, "m", "2.0.0"), CancellationToken.None));
+        Assert.Equal((RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden), (owner.Code, owner.Kind));
+
+        await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0"), CancellationToken.None);
+        var latest = await client.GetModelVersionAsync("m", "latest", CancellationToken.None);
+        Assert.True(EntryVerifier.Verify(latest, key, new ExpectedPublish(ModelName: "m", Version: "1.1.0")).AllPassed);
+        Assert.Equal(1, (await client.GetEntryAsync(1, CancellationToken.None)).Index);
+        Assert.Equal("1.1.0", (string?)(await client.GetVersionsAsync("m", CancellationToken.None))["latest"]);
+
+        var (size, entries) = await client.ListEntriesAsync(0, 10, CancellationToken.None);
+        Assert.Equal(2, size);
+        Assert.Equal(["1.0.0", "1.1.0"], entries.Select(e => e.Version));
+
+        var after = CheckpointNote.Verify(await client.GetCheckpointAsync(CancellationToken.None), key).Checkpoint!;
+        var proof = await client.GetConsistencyProofAsync(before.Size, after.Size, CancellationToken.None);
+        Assert.Null(MerkleProofs.VerifyConsistency(before.Size, after.Size, before.RootHash.Span, after.RootHash.Span, proof.Hashes));
+
+        Assert.Equal(RegistryErrorCodes.NotFound, (await Assert.ThrowsAsync<RegistryException>(() => client.GetModelVersionAsync("m", "9.0.0", CancellationToken.None))).Code);
+    }
+
+    [Fact]
+    public async Task Admission_rejection_is_422_with_its_code()
+    {
+        using var dir = new TempDir();
+        await using var server = await RegistryServer.StartAsync(new RegistryServerOptions(dir.Path, "http://127.0.0.1:0") { Admission = new RejectAll() }, CancellationToken.None);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var response = await http.PostAsync(new Uri("/v1/entries", UriKind.Relative), new StringContent(ModelRegistryTests.Envelope(alice, "m", "1.0.0").ToJson(), Encoding.UTF8, "application/json"));
+        await AssertProblem(response, HttpStatusCode.UnprocessableEntity, "IM1001");
+    }
+
+    private sealed class RejectAll : IPublishAdmission
+    {
+        public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken) =>
+            Task.FromResult(AdmissionResult.Reject("IM1001", "model.yaml:3:1 port is missing"));
+    }
+
+    [Fact]
+    public async Task Client_says_when_the_registry_is_unreachable()
+    {
+        // A port that was free a moment ago: nothing listens there.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
+        Assert.Contains("infra registry serve", ex.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {status}, got {response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        var problem = JsonNode.Parse(text)!;
+        Assert.Equal(code, (string?)problem["code"]);
+        Assert.Equal(code, (string?)problem["title"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["detail"]));
+    }
+}

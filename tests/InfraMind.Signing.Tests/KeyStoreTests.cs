@@ -1,0 +1,84 @@
+namespace InfraMind.Signing.Tests;
+
+public sealed class KeyStoreTests
+{
+    [Fact]
+    public void Generate_writes_private_key_0600_and_lists_fingerprint()
+    {
+        using var dir = new TempDir();
+        var store = new KeyStore(System.IO.Path.Combine(dir.Path, "keys"));
+        var info = store.Generate("alice");
+
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(info.PrivateKeyPath));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(store.Directory));
+        }
+
+        Assert.StartsWith("-----BEGIN PRIVATE KEY-----", File.ReadAllText(info.PrivateKeyPath), StringComparison.Ordinal);
+        Assert.StartsWith("-----BEGIN PUBLIC KEY-----", File.ReadAllText(info.PublicKeyPath), StringComparison.Ordinal);
+        Assert.Empty(System.IO.Directory.GetFiles(store.Directory, "*.tmp"));
+
+        var listed = Assert.Single(store.List());
+        Assert.Equal("alice", listed.Name);
+        Assert.Equal(info.Fingerprint, listed.Fingerprint);
+        Assert.Matches("^sha256:[0-9a-f]{64}$", listed.Fingerprint);
+
+        using var key = store.Load("alice");
+        Assert.Equal(info.Fingerprint, key.PublicKey.Fingerprint);
+        Assert.Equal(PublicKey.FingerprintOf(key.PublicKey.SubjectPublicKeyInfo), key.PublicKey.Fingerprint);
+    }
+
+    [Fact]
+    public void Encrypted_key_needs_the_right_passphrase()
+    {
+        using var dir = new TempDir();
+        var store = new KeyStore(dir.Path);
+        var info = store.Generate("bob", "correct horse");
+        Assert.Contains("ENCRYPTED PRIVATE KEY", File.ReadAllText(info.PrivateKeyPath), StringComparison.Ordinal);
+        Assert.True(Assert.Single(store.List()).Encrypted);
+
+        var wrong = Assert.Throws<SigningException>(() => store.Load("bob", "battery staple"));
+        Assert.Equal(SigningErrorCodes.WrongPassphrase, wrong.Code);
+        Assert.Contains("wrong passphrase", wrong.Message, StringComparison.Ordinal);
+
+        var missing = Assert.Throws<SigningException>(() => store.Load("bob"));
+        Assert.Equal(SigningErrorCodes.PassphraseRequired, missing.Code);
+
+        using var key = store.Load("bob", "correct horse");
+        Assert.Equal(info.Fingerprint, key.PublicKey.Fingerprint);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("../evil")]
+    [InlineData("a/b")]
+    [InlineData("Upper")]
+    [InlineData(".hidden")]
+    public void Invalid_names_are_refused(string name)
+    {
+        using var dir = new TempDir();
+        var ex = Assert.Throws<SigningException>(() => new KeyStore(dir.Path).Generate(name));
+        Assert.Equal(SigningErrorCodes.InvalidKeyName, ex.Code);
+    }
+
+    [Fact]
+    public void Missing_and_duplicate_keys_have_stable_codes()
+    {
+        using var dir = new TempDir();
+        var store = new KeyStore(dir.Path);
+        Assert.Equal(SigningErrorCodes.KeyNotFound, Assert.Throws<SigningException>(() => store.Load("nobody")).Code);
+        store.Generate("carol");
+        Assert.Equal(SigningErrorCodes.KeyExists, Assert.Throws<SigningException>(() => store.Generate("carol")).Code);
+    }
+
+    [Fact]
+    public void LoadOrGenerate_is_stable_across_calls()
+    {
+        using var dir = new TempDir();
+        var store = new KeyStore(dir.Path);
+        using var a = store.LoadOrGenerate("registry");
+        using var b = store.LoadOrGenerate("registry");
+        Assert.Equal(a.PublicKey, b.PublicKey);
+    }
+}
