@@ -124,6 +124,15 @@ public sealed record PublishStatement(
 {
     public const string PredicateTypeV1 = "https://inframind.dev/publish/v1";
 
+    /// <summary>
+    /// The resolved manifest (schemas inlined, as ModelManifest.ToJson writes it): what nodes and the gateway serve
+    /// the model with. Signed with the rest, so a node never runs schemas the publisher did not sign.
+    /// </summary>
+    public JsonObject? Manifest { get; init; }
+
+    /// <summary>The model.yaml bytes as published; their sha256 must be <see cref="ManifestDigest"/>.</summary>
+    public ReadOnlyMemory<byte>? ManifestSource { get; init; }
+
     /// <summary><c>ep_</c> + first 16 hex of sha256(name): stable across versions, so a new version keeps its endpoint.</summary>
     public static string DeriveEndpointId(string modelName) =>
         "ep_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelName)))[..16];
@@ -138,14 +147,19 @@ public sealed record PublishStatement(
         ReadOnlySpan<byte> manifestBytes,
         IReadOnlyList<ContentReference> contentReferences,
         PublicKey publisher,
-        TimeProvider time)
+        TimeProvider time,
+        JsonObject? manifest = null)
     {
         ArgumentNullException.ThrowIfNull(time);
         var now = time.GetUtcNow();
 
         // Seconds precision: the text form is what gets signed, and sub-second digits only invite format drift.
         var publishedAt = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, now.Second, TimeSpan.Zero);
-        var statement = new PublishStatement(modelName, version, imageDigest, DigestOf(manifestBytes), contentReferences, DeriveEndpointId(modelName), publisher, publishedAt);
+        var statement = new PublishStatement(modelName, version, imageDigest, DigestOf(manifestBytes), contentReferences, DeriveEndpointId(modelName), publisher, publishedAt)
+        {
+            Manifest = manifest,
+            ManifestSource = manifest is null ? null : manifestBytes.ToArray(),
+        };
         _ = FromStatement(statement.ToStatement());
         return statement;
     }
@@ -172,6 +186,8 @@ public sealed record PublishStatement(
             },
             ["publishedAt"] = PublishedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         };
+        if (Manifest is not null) predicate["manifest"] = Manifest.DeepClone();
+        if (ManifestSource is { } source) predicate["manifestSource"] = Convert.ToBase64String(source.Span);
         var subject = new StatementSubject(ModelName, StripSha256(ImageDigest, "/subject/0/digest/sha256"));
         return new InTotoStatement([subject], PredicateTypeV1, predicate);
     }
@@ -249,8 +265,36 @@ public sealed record PublishStatement(
             throw InTotoStatement.Schema("/predicate/publishedAt", "must be UTC 'yyyy-MM-ddTHH:mm:ssZ'");
         }
 
+        JsonObject? manifest = null;
+        if (p["manifest"] is { } m)
+        {
+            manifest = m as JsonObject ?? throw InTotoStatement.Schema("/predicate/manifest", "must be the resolved manifest object");
+        }
+
+        byte[]? source = null;
+        if (p["manifestSource"] is not null)
+        {
+            try
+            {
+                source = Convert.FromBase64String(InTotoStatement.RequireString(p, "manifestSource", "/predicate/manifestSource"));
+            }
+            catch (FormatException)
+            {
+                throw InTotoStatement.Schema("/predicate/manifestSource", "must be base64 of the model.yaml bytes");
+            }
+
+            if (DigestOf(source) != manifestDigest)
+            {
+                throw InTotoStatement.Schema("/predicate/manifestSource", $"hashes to {DigestOf(source)}, not the manifestDigest {manifestDigest}");
+            }
+        }
+
         var imageDigest = "sha256:" + statement.Subjects[0].Sha256;
-        return new PublishStatement(name, version, imageDigest, manifestDigest, refs, endpointId, publisher, publishedAt);
+        return new PublishStatement(name, version, imageDigest, manifestDigest, refs, endpointId, publisher, publishedAt)
+        {
+            Manifest = manifest,
+            ManifestSource = source,
+        };
     }
 
     public static bool IsValidModelName(string name) =>

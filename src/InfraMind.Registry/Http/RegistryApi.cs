@@ -183,17 +183,17 @@ public static partial class RegistryApi
         }
 
         var entries = new JsonArray();
-        foreach (var e in await registry.ListEntriesAsync(start, limit, ct).ConfigureAwait(false))
+        foreach (var e in (await registry.ListEntriesAsync(start, limit, ct).ConfigureAwait(false)).Select(LogEntrySummary.From))
         {
             entries.Add(new JsonObject
             {
                 ["index"] = e.Index,
-                ["name"] = e.Statement.ModelName,
-                ["version"] = e.Statement.Version,
-                ["imageDigest"] = e.Statement.ImageDigest,
-                ["manifestDigest"] = e.Statement.ManifestDigest,
-                ["endpointId"] = e.Statement.EndpointId,
-                ["publisher"] = e.Statement.Publisher.Fingerprint,
+                ["name"] = e.Name,
+                ["version"] = e.Version,
+                ["imageDigest"] = e.ImageDigest,
+                ["manifestDigest"] = e.ManifestDigest,
+                ["endpointId"] = e.EndpointId,
+                ["publisher"] = e.Publisher,
                 ["integratedAt"] = e.IntegratedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
             });
         }

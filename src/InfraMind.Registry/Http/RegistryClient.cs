@@ -14,14 +14,19 @@ namespace InfraMind.Registry.Http;
 public sealed record PublishResponse(EntryBundle Bundle, bool AlreadyPublished);
 
 /// <summary>One line of <c>infra log</c>.</summary>
-public sealed record LogEntrySummary(long Index, string Name, string Version, string ImageDigest, string ManifestDigest, string EndpointId, string Publisher, DateTimeOffset IntegratedAt);
+public sealed record LogEntrySummary(long Index, string Name, string Version, string ImageDigest, string ManifestDigest, string EndpointId, string Publisher, DateTimeOffset IntegratedAt)
+{
+    public static LogEntrySummary From(RegistryEntry e) => new(
+        e.Index, e.Statement.ModelName, e.Statement.Version, e.Statement.ImageDigest, e.Statement.ManifestDigest, e.Statement.EndpointId,
+        e.Statement.Publisher.Fingerprint, e.IntegratedAt);
+}
 
 /// <summary>
 /// HTTP client of the registry API (for <c>infra publish</c>, <c>verify</c>, <c>log</c>). Problem responses become
 /// <see cref="RegistryException"/>s carrying the server's IM code; nothing it returns is trusted until verified
 /// (<see cref="EntryVerifier"/>).
 /// </summary>
-public sealed class RegistryClient
+public sealed class RegistryClient : IRegistryService
 {
     private readonly HttpClient _http;
 
