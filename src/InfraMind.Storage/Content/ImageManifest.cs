@@ -68,6 +68,7 @@ internal static class Transfer
         byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
         long done = 0;
         long lastReport = Environment.TickCount64;
+        progress?.Report(new TransferProgress(what, 0, total, false));
         try
         {
             int read;
