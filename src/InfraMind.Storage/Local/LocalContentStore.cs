@@ -166,7 +166,14 @@ public sealed class LocalContentStore
 
             var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
             var names = image.RepoTags;
+            var displaced = entries.Where(e => e.Name is not null && names.Contains(e.Name) && e.Descriptor.Digest != image.ManifestDigest).Select(e => e.Descriptor).ToList();
             entries.RemoveAll(e => (e.Name is not null && names.Contains(e.Name)) || (e.Name is null && e.Descriptor.Digest == image.ManifestDigest));
+            // An image whose last name moved to another stays findable by digest, like an engine's untagged image.
+            foreach (var old in displaced.Where(d => !entries.Any(e => e.Descriptor.Digest == d.Digest)).DistinctBy(d => d.Digest))
+            {
+                entries.Add(new IndexEntry(old, null));
+            }
+
             var plain = image.Manifest with { Annotations = null };
             if (names.Count == 0)
             {
