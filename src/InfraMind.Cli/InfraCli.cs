@@ -16,6 +16,8 @@ public static class InfraCli
         root.Subcommands.Add(InitCommand.Create(context));
         root.Subcommands.Add(BuildCommand.Create(context));
         root.Subcommands.Add(TestCommand.Create(context));
+        root.Subcommands.Add(PushCommand.Create(context));
+        root.Subcommands.Add(PullCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         return root;
     }

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Diagnostics;
+using InfraMind.Manifest;
+using InfraMind.Storage;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra push [DIR | --image NAME:VERSION] --to TARGET`: export the image deterministically, store it, send it.</summary>
+internal static class PushCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var dir = new Argument<string?>("dir") { Description = "Package directory whose model.yaml names the image (default: .)", Arity = ArgumentArity.ZeroOrOne };
+        var image = new Option<string?>("--image", "-i") { Description = "Image in the engine to push, NAME:VERSION (instead of a package directory)" };
+        var to = new Option<string>("--to", "-t")
+        {
+            Description = "Destination: " + ContentReference.ValidTargets,
+            DefaultValueFactory = _ => "local",
+        };
+        var mountFrom = new Option<string?>("--mount-from") { Description = "Repository on the same registry to mount existing blobs from instead of uploading them" };
+        var json = new Option<bool>("--json") { Description = "Print {reference, imageDigest, size} as JSON" };
+        var command = new Command("push",
+            "Export an image from the container engine as a deterministic OCI layout (its manifest digest is the container hash), " +
+            "keep it in the local content store, and push it to the destination. Prints the content reference to publish, " +
+            "pinned to the content: local://sha256:…, oci://HOST/REPO@sha256:…, https://…/HEX.tar#sha256=… (the file's digest).\n" +
+            "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
+            "tag defaults to the image version; plain http only to 127.0.0.1; credentials from " + ContentAccess.UserVariable + "/" +
+            ContentAccess.PasswordVariable + "); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
+            "http:// only to 127.0.0.1); ipfs (not in this build yet).\n" +
+            "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +
+            "4 destination unreachable or refused the upload.")
+        {
+            dir, image, to, mountFrom, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var target = ContentAccess.ParseReference(parse.GetValue(to) ?? "local", target: true);
+            string name = parse.GetValue(image) ?? ImageFromPackage(parse.GetValue(dir) ?? ".");
+            if (target is OciReference { Tag: null } oci && name.LastIndexOf(':') is int colon && colon > name.LastIndexOf('/'))
+            {
+                target = oci with { Tag = name[(colon + 1)..] };
+            }
+
+            var asJson = parse.GetValue(json);
+            var resolver = ContentAccess.CreateResolver(context, parse.GetValue(mountFrom));
+            var started = Stopwatch.GetTimestamp();
+            var archive = await ContentAccess.GuardAsync(() => ExportAsync(context, resolver.Store, name, cancellationToken));
+            var result = await ContentAccess.GuardAsync(() =>
+                ContentAccess.WithProgressAsync(context, progress => resolver.PushAsync(archive, target, progress, cancellationToken)));
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if (asJson)
+            {
+                CliJson.Write(context.Output, new { reference = result.Reference.ToString(), imageDigest = result.ManifestDigest.Value, size = result.Size });
+            }
+            else
+            {
+                context.Console.MarkupLine($"[green]✓[/] pushed {Markup.Escape(name)} ({ContentAccess.Bytes(result.Size)} in {elapsed.TotalSeconds:0.0} s)");
+                context.Console.WriteLine($"reference:    {result.Reference}");
+                context.Console.WriteLine($"image digest: {result.ManifestDigest}");
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static string ImageFromPackage(string dir)
+    {
+        var validation = ManifestReader.Validate(dir);
+        if (validation.PathMissing)
+            throw new CliException("IM1000", $"{dir} does not exist", "pass a package directory, or --image NAME:VERSION", ExitCodes.Usage);
+        if (!validation.IsValid)
+            throw new CliException("IM1001", $"{dir} is not a valid package", "run `infra validate " + dir + "`, or pass --image NAME:VERSION", ExitCodes.Failed);
+        return validation.Manifest!.ImageTag;
+    }
+
+    /// <summary>`docker save` → deterministic OCI layout in the local store (verified as it is written).</summary>
+    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, CancellationToken cancellationToken)
+    {
+        using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+        string save = Path.Combine(Path.GetTempPath(), "inframind-save-" + Guid.NewGuid().ToString("N") + ".tar");
+        try
+        {
+            await using (var file = new FileStream(save, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await engine.SaveImageAsync(name, file, cancellationToken);
+            }
+
+            await using var input = new FileStream(save, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var archive = await store.ImportDockerArchiveAsync(input, cancellationToken);
+            if (!context.Interactive) await context.Error.WriteLineAsync($"  exported {name}: {archive.ManifestDigest} ({ContentAccess.Bytes(archive.Size)})");
+            return archive;
+        }
+        finally
+        {
+            File.Delete(save);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using InfraMind.Containers;
+using InfraMind.Oci;
+using InfraMind.Storage;
+using Spectre.Console;
+
+namespace InfraMind.Cli;
+
+/// <summary>The local content store and backends as `infra push`/`pull` use them, and their errors as exit codes.</summary>
+internal static class ContentAccess
+{
+    public const string UserVariable = "INFRAMIND_REGISTRY_USERNAME";
+    public const string PasswordVariable = "INFRAMIND_REGISTRY_PASSWORD";
+
+    public static ContentResolver CreateResolver(CliContext context, string? mountFrom = null)
+    {
+        var user = context.Get(UserVariable);
+        var password = context.Get(PasswordVariable);
+        var options = new PeerOptions
+        {
+            Credentials = string.IsNullOrEmpty(user) ? null : new RegistryCredentials(user, password ?? string.Empty),
+            MountFrom = mountFrom,
+        };
+        return new ContentResolver(new LocalContentStore(context.Home.Store), options);
+    }
+
+    public static ContentReference ParseReference(string text, bool target)
+    {
+        try
+        {
+            return target ? ContentReference.ParseTarget(text) : ContentReference.Parse(text);
+        }
+        catch (StorageException e)
+        {
+            throw new CliException(e.Code, e.Detail, "see `infra " + (target ? "push" : "pull") + " --help` for the forms", ExitCodes.Usage);
+        }
+    }
+
+    /// <summary>Runs a content operation, turning what a user can hit into a coded error and the right exit code.</summary>
+    public static async Task<T> GuardAsync<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (DigestMismatchException e)
+        {
+            throw new CliException(e.Code, Detail(e.Message, e.Code) + $" (expected {e.Expected}, found {e.Actual})",
+                "nothing was stored; fetch from a source you trust, or republish the content", ExitCodes.Failed);
+        }
+        catch (OciException e)
+        {
+            throw new CliException(e.Code, Detail(e.Message, e.Code), "nothing was stored", ExitCodes.Failed);
+        }
+        catch (StorageException e)
+        {
+            int exit = e.Code == StorageErrorCodes.InvalidReference ? ExitCodes.Usage : e.IsUnavailable ? ExitCodes.Unavailable : ExitCodes.Failed;
+            throw new CliException(e.Code, e.Detail, null, exit);
+        }
+        catch (EngineUnavailableException e)
+        {
+            throw new CliException(e.Code, e.Message, null, ExitCodes.EngineUnavailable);
+        }
+        catch (ContainerEngineException e)
+        {
+            throw new CliException(e.Code, Detail(e.Message, e.Code), null, e.Code == ContainerErrorCodes.ImageNotFound ? ExitCodes.Failed : ExitCodes.EngineUnavailable);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new CliException("IM4210", e.Message, $"check the permissions of {"$" + InfraHome.Variable}", ExitCodes.Failed);
+        }
+    }
+
+    private static string Detail(string message, string code) => message.StartsWith(code + ": ", StringComparison.Ordinal) ? message[(code.Length + 2)..] : message;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> with a progress sink: a live Spectre progress display on a terminal, otherwise
+    /// one plain line per finished blob or file on stderr (bytes, time, rate), so logs and --json stdout stay clean.
+    /// </summary>
+    public static async Task<T> WithProgressAsync<T>(CliContext context, Func<IProgress<TransferProgress>, Task<T>> action)
+    {
+        if (context.Interactive)
+        {
+            T result = default!;
+            await context.Console.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+                .StartAsync(async ctx => result = await action(new LiveProgress(ctx)));
+            return result;
+        }
+
+        return await action(new PlainProgress(context.Error));
+    }
+
+    public static string Bytes(double bytes) => bytes switch
+    {
+        >= 1 << 30 => $"{bytes / (1 << 30):0.00} GiB",
+        >= 1 << 20 => $"{bytes / (1 << 20):0.0} MiB",
+        >= 1 << 10 => $"{bytes / (1 << 10):0.0} KiB",
+        _ => $"{bytes:0} B",
+    };
+
+    public static string Short(string what) =>
+        what.StartsWith(Digest.Sha256Prefix, StringComparison.Ordinal) ? what[..(Digest.Sha256Prefix.Length + 12)] : what;
+
+    private sealed class PlainProgress(TextWriter error) : IProgress<TransferProgress>
+    {
+        private readonly Dictionary<string, long> _started = new(StringComparer.Ordinal);
+
+        public void Report(TransferProgress value)
+        {
+            lock (_started)
+            {
+                if (!_started.TryGetValue(value.What, out long start))
+                {
+                    _started[value.What] = start = Stopwatch.GetTimestamp();
+                }
+
+                if (!value.Done)
+                {
+                    return;
+                }
+
+                if (value.Skipped)
+                {
+                    error.WriteLine($"  {Short(value.What)}: already there ({Bytes(value.Total ?? value.Bytes)})");
+                    return;
+                }
+
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                double rate = value.Bytes / Math.Max(elapsed.TotalSeconds, 0.001);
+                error.WriteLine($"  {Short(value.What)}: {Bytes(value.Bytes)} in {elapsed.TotalSeconds:0.00} s ({Bytes(rate)}/s)");
+            }
+        }
+    }
+
+    private sealed class LiveProgress(ProgressContext context) : IProgress<TransferProgress>
+    {
+        private readonly Dictionary<string, ProgressTask> _tasks = new(StringComparer.Ordinal);
+
+        public void Report(TransferProgress value)
+        {
+            lock (_tasks)
+            {
+                if (!_tasks.TryGetValue(value.What, out var task))
+                {
+                    _tasks[value.What] = task = context.AddTask(Markup.Escape(Short(value.What)), maxValue: Math.Max(1, value.Total ?? value.Bytes));
+                }
+
+                if (value.Total is null && value.Bytes > task.MaxValue) task.MaxValue = value.Bytes;
+                task.Value = value.Bytes;
+                if (value.Done)
+                {
+                    if (value.Skipped) task.Description = Markup.Escape(Short(value.What)) + " [dim](already there)[/]";
+                    task.Value = task.MaxValue;
+                    task.StopTask();
+                }
+            }
+        }
+    }
+}

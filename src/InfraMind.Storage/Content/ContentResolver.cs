@@ -1,0 +1,108 @@
+using InfraMind.Oci;
+using InfraMind.Storage.Http;
+using InfraMind.Storage.Registry;
+
+namespace InfraMind.Storage;
+
+/// <summary>
+/// The one entry point for content: resolves any <see cref="ContentReference"/> to a verified image in the local
+/// store (fetching it through the matching backend when it is not there yet) and pushes images to any destination.
+/// Backends for further schemes (IPFS) plug in through <see cref="Register"/>.
+/// </summary>
+public sealed class ContentResolver
+{
+    private readonly List<IContentBackend> _backends;
+
+    public ContentResolver(LocalContentStore store, PeerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Store = store;
+        Options = options ?? new PeerOptions();
+        _backends = [new RegistryBackend(Options), new HttpBackend(Options)];
+    }
+
+    public LocalContentStore Store { get; }
+
+    public PeerOptions Options { get; }
+
+    /// <summary>Adds a backend; it is asked before the built-in ones.</summary>
+    public void Register(IContentBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        _backends.Insert(0, backend);
+    }
+
+    /// <summary>
+    /// Returns the image <paramref name="reference"/> names, verified and in the local store. A reference pinned to a
+    /// manifest digest the store already holds is answered from the store without any network.
+    /// Throws <see cref="StorageException"/> (IM42xx) or <see cref="OciException"/> (IM4002 digest mismatch …).
+    /// </summary>
+    public async Task<ImageArchive> ResolveAsync(ContentReference reference, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        switch (reference)
+        {
+            case LocalReference local:
+                return await Store.GetAsync(local, cancellationToken).ConfigureAwait(false);
+            case FileReference file:
+                return await ImportFileAsync(file, cancellationToken).ConfigureAwait(false);
+            case OciReference { Digest: { } pinned }:
+                if (await Store.FindAsync(pinned, cancellationToken).ConfigureAwait(false) is { } cached)
+                {
+                    return cached;
+                }
+
+                break;
+        }
+
+        return await BackendFor(reference, "pull from").PullAsync(reference, Store, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Pushes an image from the local store to <paramref name="target"/>; the result's reference is pinned to the content.</summary>
+    public async Task<PushResult> PushAsync(ImageArchive image, ContentReference target, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(target);
+        if (target is LocalReference)
+        {
+            return new PushResult(new LocalReference(image.ManifestDigest, null), image.ManifestDigest, image.Size);
+        }
+
+        if (target is FileReference file)
+        {
+            var output = new FileStream(file.Path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await using (output.ConfigureAwait(false))
+            {
+                await image.WriteTarAsync(output, cancellationToken).ConfigureAwait(false);
+                return new PushResult(new FileReference(file.Path), image.ManifestDigest, output.Length);
+            }
+        }
+
+        return await BackendFor(target, "push to").PushAsync(image, target, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private IContentBackend BackendFor(ContentReference reference, string verb) =>
+        _backends.FirstOrDefault(b => b.CanHandle(reference))
+        ?? throw new StorageException(StorageErrorCodes.BackendUnavailable, reference is IpfsReference
+            ? $"this build of infra cannot {verb} IPFS yet ({reference}); use oci://, https:// or local, or add the layout tar with 'ipfs add --wrap-with-directory' yourself."
+            : $"no backend can {verb} {reference}.");
+
+    private async Task<ImageArchive> ImportFileAsync(FileReference file, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(file.Path))
+        {
+            return await Store.ImportLayoutDirectoryAsync(file.Path, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!File.Exists(file.Path))
+        {
+            throw new StorageException(StorageErrorCodes.NotFound, $"{file.Path} does not exist; a file:// reference names an OCI layout directory or layout tar on this machine.");
+        }
+
+        var tar = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using (tar.ConfigureAwait(false))
+        {
+            return await Store.ImportLayoutTarAsync(tar, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using InfraMind.Oci;
+
+namespace InfraMind.Storage;
+
+/// <summary>
+/// One image whose blobs are verified and at hand (in the local store): its manifest digest (the container hash),
+/// config digest and layer digests. <see cref="WriteTarAsync"/> writes it as the deterministic OCI layout tar that
+/// <c>ipfs add</c>, HTTP servers and <c>docker load</c> take, so the same image always gives the same bytes.
+/// </summary>
+public sealed class ImageArchive
+{
+    private readonly OciLayout _layout;
+
+    internal ImageArchive(OciLayout layout, OciImage image)
+    {
+        _layout = layout;
+        Image = image;
+    }
+
+    public OciImage Image { get; }
+
+    /// <summary>The container hash.</summary>
+    public Digest ManifestDigest => Image.ManifestDigest;
+
+    public string ManifestMediaType => Image.Manifest.MediaType;
+
+    /// <summary>Equals the engine's image id once loaded.</summary>
+    public Digest ConfigDigest => Image.Config.Digest;
+
+    public IReadOnlyList<Digest> LayerDigests => Image.Layers.Select(l => l.Digest).ToList();
+
+    /// <summary>Names the image carries (<c>summarizer-v1:0.4.2</c>); <c>docker load</c> tags it with them.</summary>
+    public IReadOnlyList<string> Names => Image.RepoTags;
+
+    /// <summary>Bytes of manifest, config and layers together.</summary>
+    public long Size => Image.Manifest.Size + Image.Config.Size + Image.Layers.Sum(l => l.Size);
+
+    /// <summary>Every blob, config first then layers then the manifest, as a registry wants them uploaded.</summary>
+    public IReadOnlyList<Descriptor> Blobs => [Image.Config, .. Image.Layers];
+
+    /// <summary>Opens a blob of this image for reading; the caller disposes it.</summary>
+    public Stream OpenBlob(Digest digest) =>
+        new FileStream(_layout.BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    public Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
+        File.ReadAllBytesAsync(_layout.BlobPath(ManifestDigest), cancellationToken);
+
+    /// <summary>
+    /// Writes the deterministic OCI layout tar of this image (also loadable by <c>docker load</c>), naming it
+    /// <paramref name="names"/> instead of <see cref="Names"/> when given.
+    /// </summary>
+    public Task WriteTarAsync(Stream output, CancellationToken cancellationToken, IReadOnlyList<string>? names = null)
+    {
+        var image = names is null ? Image : WithNames(Image, names);
+        return OciImageLayout.WriteTarAsync(_layout with { Images = [image] }, output, cancellationToken);
+    }
+
+    internal ImageArchive WithNames(IReadOnlyList<string> names) => new(_layout, WithNames(Image, names));
+
+    internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
+    {
+        Dictionary<string, string>? annotations = null;
+        if (names.Count > 0)
+        {
+            string name = names[0];
+            int slash = name.LastIndexOf('/');
+            int colon = name.LastIndexOf(':');
+            annotations = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                [OciImageLayout.ContainerdImageNameAnnotation] = name,
+                [OciImageLayout.RefNameAnnotation] = colon > slash ? name[(colon + 1)..] : "latest",
+            };
+        }
+
+        return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
+    }
+}
+
+/// <summary>How far a transfer is: what moves (a blob, a file), bytes done, bytes in all when known.</summary>
+public readonly record struct TransferProgress(string What, long Bytes, long? Total, bool Done, bool Skipped = false);
+
+/// <summary>What a push left where: the reference to publish (pinned to the content) and the image it names.</summary>
+public sealed record PushResult(ContentReference Reference, Digest ManifestDigest, long Size);
+
+/// <summary>
+/// A place images are pushed to and pulled from. Every pull verifies all content against the reference's digests
+/// before anything enters the local store, and leaves nothing behind when it fails.
+/// </summary>
+public interface IContentBackend
+{
+    /// <summary>Whether this backend serves references of this kind (and, for pushes, this destination).</summary>
+    bool CanHandle(ContentReference reference);
+
+    /// <summary>Pushes <paramref name="image"/> to <paramref name="target"/>; returns a reference pinned to its content.</summary>
+    Task<PushResult> PushAsync(ImageArchive image, ContentReference target, IProgress<TransferProgress>? progress, CancellationToken cancellationToken);
+
+    /// <summary>Fetches <paramref name="reference"/>, verifies it and commits it to <paramref name="store"/>.</summary>
+    Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken);
+}
+
+/// <summary>Ways to hand a verified image to a container engine.</summary>
+public static class ImageArchiveExtensions
+{
+    /// <summary>
+    /// Writes the image's layout tar to a temporary file and returns it open at the start, deleted when disposed: what
+    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
+    /// </summary>
+    public static async Task<Stream> OpenTarAsync(this ImageArchive image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        string path = Path.Combine(Path.GetTempPath(), "inframind-load-" + Guid.NewGuid().ToString("N") + ".tar");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        try
+        {
+            await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.Json;
+using InfraMind.Oci;
+
+namespace InfraMind.Storage;
+
+/// <summary>The parts of an image manifest (OCI or Docker v2 schema 2) a pull needs: config and layers.</summary>
+public sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnlyList<Descriptor> Layers)
+{
+    /// <summary>Manifest media types a pull asks for, preferred first.</summary>
+    public static readonly IReadOnlyList<string> Accepted = [MediaTypes.OciManifest, MediaTypes.DockerManifest, MediaTypes.OciIndex, MediaTypes.DockerManifestList];
+
+    /// <summary>Reads a manifest; <paramref name="where"/> names it in errors. Indexes and schema 1 give IM4209.</summary>
+    public static ImageManifest Parse(byte[] bytes, string where, string? headerMediaType = null)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes);
+        }
+        catch (JsonException e)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{where} is not valid JSON ({e.Message}).");
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"{where} is not a JSON object.");
+            }
+
+            string? mediaType = root.TryGetProperty("mediaType", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : headerMediaType;
+            if (root.TryGetProperty("schemaVersion", out var sv) && sv.ValueKind == JsonValueKind.Number && sv.GetInt32() == 1)
+            {
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is a Docker schema 1 manifest, which has no content-addressed config; push the image again with a current docker or with 'infra push'.");
+            }
+
+            if (root.TryGetProperty("manifests", out _) || (mediaType is not null && MediaTypes.IsIndex(mediaType)))
+            {
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index (several platforms); pull one platform's manifest by its digest (oci://host/repo@sha256:…).");
+            }
+
+            var config = Descriptor.Read(root.TryGetProperty("config", out var c) ? c : default, where + "/config");
+            var layers = new List<Descriptor>();
+            if (root.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array)
+            {
+                int i = 0;
+                foreach (var l in ls.EnumerateArray())
+                {
+                    layers.Add(Descriptor.Read(l, $"{where}/layers/{i++}"));
+                }
+            }
+
+            // Docker schema 2 always names itself; an OCI manifest may leave mediaType out.
+            return new ImageManifest(mediaType ?? MediaTypes.OciManifest, config, layers);
+        }
+    }
+}
+
+internal static class Transfer
+{
+    private const int BufferSize = 1 << 20;
+
+    /// <summary>Copies with progress every ~250 ms and at the end.</summary>
+    public static async Task<long> CopyAsync(Stream source, Stream target, string what, long? total, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
+        long done = 0;
+        long lastReport = Environment.TickCount64;
+        progress?.Report(new TransferProgress(what, 0, total, false));
+        try
+        {
+            int read;
+            while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                done += read;
+                if (progress is not null && Environment.TickCount64 - lastReport >= 250)
+                {
+                    lastReport = Environment.TickCount64;
+                    progress.Report(new TransferProgress(what, done, total, false));
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        progress?.Report(new TransferProgress(what, done, total, true));
+        return done;
+    }
+}

@@ -1,0 +1,197 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace InfraMind.Storage;
+
+/// <summary>
+/// Turns what HTTP peers do wrong (refuse, stall, hang up mid-body, answer 4xx/5xx) into <see cref="StorageException"/>s
+/// that name the peer and say what to do, so a user never sees a socket stack trace.
+/// </summary>
+internal static class PeerHttp
+{
+    public static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(request.RequestUri!, what, e);
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new StorageException(StorageErrorCodes.PeerUnavailable,
+                $"{Peer(request.RequestUri!)} did not answer within {client.Timeout.TotalSeconds:0.#} s while {what}; check that it is up and not overloaded, then retry.", e);
+        }
+    }
+
+    public static StorageException Unreachable(Uri uri, string what, Exception e)
+    {
+        string reason = e.InnerException is SocketException s
+            ? s.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused: nothing listens there",
+                SocketError.HostNotFound or SocketError.NoData => "host not found",
+                SocketError.TimedOut => "connection timed out",
+                _ => s.Message,
+            }
+            : e.Message;
+        return new StorageException(StorageErrorCodes.PeerUnavailable,
+            $"{Peer(uri)} could not be reached while {what} ({reason}). Check the address and that the server runs, then retry.", e);
+    }
+
+    /// <summary>Throws for any status but success, reading a short piece of the body into the message.</summary>
+    public static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var uri = response.RequestMessage?.RequestUri;
+        string body = string.Empty;
+        try
+        {
+            body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+
+        body = body.ReplaceLineEndings(" ").Trim();
+        if (body.Length > 300)
+        {
+            body = body[..300] + "…";
+        }
+
+        string status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        string where = uri is null ? "the peer" : $"{uri.GetLeftPart(UriPartial.Path)}";
+        throw response.StatusCode switch
+        {
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new StorageException(StorageErrorCodes.AuthenticationFailed,
+                $"{where} answered {status} while {what}{(body.Length > 0 ? $": {body}" : "")}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them)."),
+            HttpStatusCode.NotFound => new StorageException(StorageErrorCodes.NotFound,
+                $"{where} answered {status} while {what}: it does not have that content. Check the reference (repository, tag, digest, path)."),
+            _ => new StorageException(StorageErrorCodes.PeerRejected,
+                $"{where} answered {status} while {what}{(body.Length > 0 ? $": {body}" : "")}. " +
+                ((int)response.StatusCode >= 500 ? "The server failed; retry later or ask its operator." : "The server refused the request; check the destination and its configuration.")),
+        };
+    }
+
+    public static string Peer(Uri uri) => $"{uri.Scheme}://{uri.Authority}";
+}
+
+/// <summary>
+/// Reads a response body, failing with a clear error when the peer sends no byte for <c>stallTimeout</c> or hangs up
+/// before the end (HttpClient's own timeout stops at the headers).
+/// </summary>
+internal sealed class PeerBodyStream(Stream inner, Uri source, TimeSpan stallTimeout) : Stream
+{
+    private long _read;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => _read;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stall.CancelAfter(stallTimeout);
+        try
+        {
+            int n = await inner.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
+            _read += n;
+            return n;
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new StorageException(StorageErrorCodes.PeerUnavailable,
+                $"{source.GetLeftPart(UriPartial.Path)} sent nothing for {stallTimeout.TotalSeconds:0.#} s after {_read} bytes; the server stalled. Retry, or use another source.", e);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            throw new StorageException(StorageErrorCodes.PeerUnavailable,
+                $"{source.GetLeftPart(UriPartial.Path)} closed the connection after {_read} bytes, before the end of the content ({e.Message}); the transfer is incomplete. Retry.", e);
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Settings shared by the HTTP-speaking backends.</summary>
+public sealed record PeerOptions
+{
+    /// <summary>How long to wait for response headers.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>How long a body may go without a byte before the transfer fails.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Registry credentials (basic, or exchanged for a bearer token); none by default.</summary>
+    public RegistryCredentials? Credentials { get; init; }
+
+    /// <summary>Blobs larger than this are uploaded in PATCH chunks of <see cref="ChunkSize"/>; smaller ones in one PUT.</summary>
+    public long ChunkedUploadThreshold { get; init; } = 256L << 20;
+
+    public int ChunkSize { get; init; } = 64 << 20;
+
+    /// <summary>A repository on the same registry to mount blobs from instead of uploading them, when the registry offers it.</summary>
+    public string? MountFrom { get; init; }
+
+    /// <summary>Where a transfer may stage files (the HTTP backend writes the layout tar here before it uploads).</summary>
+    public string? TempDirectory { get; init; }
+
+    internal HttpClient CreateClient()
+    {
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            ConnectTimeout = TimeSpan.FromSeconds(15),
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        return new HttpClient(handler) { Timeout = RequestTimeout };
+    }
+}
+
+/// <summary>A user name and password (or token) for a registry.</summary>
+public sealed record RegistryCredentials(string UserName, string Password)
+{
+    public override string ToString() => $"{UserName}:***";
+}

@@ -1,0 +1,407 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using InfraMind.Oci;
+
+namespace InfraMind.Storage;
+
+/// <summary>
+/// The embedded content store (<c>$INFRAMIND_HOME/store</c>), itself an OCI image layout: verified blobs under
+/// <c>blobs/sha256/</c> and an <c>index.json</c> that lists image manifests by digest and by name:version.
+/// Content enters only through a <see cref="StoreStaging"/> area: written there while hashed, verified, and moved
+/// into <c>blobs/</c> only when the whole image is verified, so a failed pull leaves nothing behind.
+/// </summary>
+public sealed class LocalContentStore
+{
+    private const string LockFileName = ".lock";
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
+
+    private static readonly JsonWriterOptions IndexJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
+
+    public LocalContentStore(string root)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        Root = Path.GetFullPath(root);
+    }
+
+    public string Root { get; }
+
+    internal string BlobDirectory => Path.Combine(Root, "blobs", "sha256");
+
+    internal string StagingRoot => Path.Combine(Root, "staging");
+
+    private string IndexPath => Path.Combine(Root, "index.json");
+
+    public string BlobPath(Digest digest) => Path.Combine(BlobDirectory, digest.Hex);
+
+    public bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
+
+    /// <summary>Starts a staging area for one image; dispose it to remove whatever was not committed.</summary>
+    public StoreStaging BeginStaging()
+    {
+        EnsureCreated();
+        return new StoreStaging(this, Path.Combine(StagingRoot, Guid.NewGuid().ToString("N")));
+    }
+
+    /// <summary>
+    /// Imports the first image of a <c>docker save</c> archive (converted to the deterministic OCI layout, so its
+    /// manifest digest is InfraMind's container hash).
+    /// </summary>
+    public async Task<ImageArchive> ImportDockerArchiveAsync(Stream dockerSave, CancellationToken cancellationToken)
+    {
+        using var staging = BeginStaging();
+        var layout = await OciImageLayout.ImportDockerArchiveAsync(dockerSave, staging.Directory, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(layout.Images[0], verify: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Imports the first image of an OCI layout tar, every blob verified against its digest.</summary>
+    public async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
+    {
+        using var staging = BeginStaging();
+        var layout = await OciImageLayout.ExtractAsync(layoutTar, staging.Directory, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(layout.Images[0], verify: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest.</summary>
+    public async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
+    {
+        var layout = await OciImageLayout.OpenAsync(directory, cancellationToken).ConfigureAwait(false);
+        var image = layout.Images[0];
+        using var staging = BeginStaging();
+        foreach (var blob in new[] { image.Manifest, image.Config }.Concat(image.Layers))
+        {
+            var source = new FileStream(layout.BlobPath(blob.Digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using (source.ConfigureAwait(false))
+            {
+                await staging.WriteBlobAsync(blob, source, null, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return await staging.CommitAsync(image, verify: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The image a local reference names. Throws <see cref="StorageException"/> (IM4207) when it is not here.</summary>
+    public async Task<ImageArchive> GetAsync(LocalReference reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var found = reference.ManifestDigest is { } digest
+            ? await FindAsync(digest, cancellationToken).ConfigureAwait(false)
+            : reference.Name is { } name
+                ? await FindAsync(name, cancellationToken).ConfigureAwait(false)
+                : throw new StorageException(StorageErrorCodes.UnsupportedReference, "'local' names the whole store, not one image; write local://sha256:<digest> or local://name:version.");
+        return found ?? throw new StorageException(
+            StorageErrorCodes.NotInStore,
+            $"{reference} is not in the local content store ({Root}). Push it there with 'infra push --to local', or pull it with 'infra pull REFERENCE'.");
+    }
+
+    public async Task<ImageArchive?> FindAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+        var matching = entries.Where(e => e.Descriptor.Digest == manifestDigest).ToList();
+        if (matching.Count == 0)
+        {
+            return null;
+        }
+
+        return await OpenAsync(matching[0].Descriptor, matching.Select(e => e.Name).OfType<string>().ToList(), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ImageArchive?> FindAsync(string name, CancellationToken cancellationToken)
+    {
+        var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+        var entry = entries.FirstOrDefault(e => e.Name == name);
+        return entry is null ? null : await FindAsync(entry.Descriptor.Digest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every image in the store, each once, with all its names.</summary>
+    public async Task<IReadOnlyList<ImageArchive>> ListAsync(CancellationToken cancellationToken)
+    {
+        var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+        var images = new List<ImageArchive>();
+        foreach (var group in entries.GroupBy(e => e.Descriptor.Digest))
+        {
+            images.Add(await OpenAsync(group.First().Descriptor, group.Select(e => e.Name).OfType<string>().ToList(), cancellationToken).ConfigureAwait(false));
+        }
+
+        return images;
+    }
+
+    private async Task<ImageArchive> OpenAsync(Descriptor manifest, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(BlobPath(manifest.Digest), cancellationToken).ConfigureAwait(false);
+        var document = ImageManifest.Parse(bytes, $"manifest {manifest.Digest} in the local store");
+        var image = new OciImage(manifest with { Annotations = null }, document.Config, document.Layers, []);
+        return new ImageArchive(new OciLayout(Root, [image]), ImageArchive.WithNames(image, names));
+    }
+
+    internal void EnsureCreated()
+    {
+        Directory.CreateDirectory(BlobDirectory);
+        string layoutFile = Path.Combine(Root, "oci-layout");
+        if (!File.Exists(layoutFile))
+        {
+            File.WriteAllText(layoutFile, "{\"imageLayoutVersion\":\"1.0.0\"}");
+        }
+    }
+
+    /// <summary>Moves verified blobs in and records the image under its names, one writer at a time.</summary>
+    internal async Task<ImageArchive> CommitAsync(string stagingDirectory, OciImage image, CancellationToken cancellationToken)
+    {
+        EnsureCreated();
+        using (await AcquireLockAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var blob in new[] { image.Config }.Concat(image.Layers).Append(image.Manifest))
+            {
+                string staged = Path.Combine(stagingDirectory, "blobs", "sha256", blob.Digest.Hex);
+                string final = BlobPath(blob.Digest);
+                if (File.Exists(final))
+                {
+                    continue;
+                }
+
+                // Same file system (both under Root): the move is atomic, so a reader sees the whole blob or none.
+                File.Move(staged, final);
+            }
+
+            var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+            var names = image.RepoTags;
+            var displaced = entries.Where(e => e.Name is not null && names.Contains(e.Name) && e.Descriptor.Digest != image.ManifestDigest).Select(e => e.Descriptor).ToList();
+            entries.RemoveAll(e => (e.Name is not null && names.Contains(e.Name)) || (e.Name is null && e.Descriptor.Digest == image.ManifestDigest));
+            // An image whose last name moved to another stays findable by digest, like an engine's untagged image.
+            foreach (var old in displaced.Where(d => !entries.Any(e => e.Descriptor.Digest == d.Digest)).DistinctBy(d => d.Digest))
+            {
+                entries.Add(new IndexEntry(old, null));
+            }
+
+            var plain = image.Manifest with { Annotations = null };
+            if (names.Count == 0)
+            {
+                if (!entries.Any(e => e.Descriptor.Digest == image.ManifestDigest))
+                {
+                    entries.Add(new IndexEntry(plain, null));
+                }
+            }
+            else
+            {
+                entries.AddRange(names.Select(n => new IndexEntry(plain, n)));
+            }
+
+            await WriteIndexAsync(entries, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (await FindAsync(image.ManifestDigest, cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private async Task<List<IndexEntry>> ReadIndexAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(IndexPath))
+        {
+            return [];
+        }
+
+        byte[] bytes = await File.ReadAllBytesAsync(IndexPath, cancellationToken).ConfigureAwait(false);
+        using var doc = JsonDocument.Parse(bytes);
+        var entries = new List<IndexEntry>();
+        if (doc.RootElement.TryGetProperty("manifests", out var manifests) && manifests.ValueKind == JsonValueKind.Array)
+        {
+            int i = 0;
+            foreach (var m in manifests.EnumerateArray())
+            {
+                var descriptor = Descriptor.Read(m, $"{IndexPath}/manifests/{i++}");
+                string? name = descriptor.Annotations is { } a && a.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out var n) ? n : null;
+                entries.Add(new IndexEntry(descriptor with { Annotations = null }, name));
+            }
+        }
+
+        return entries;
+    }
+
+    private async Task WriteIndexAsync(List<IndexEntry> entries, CancellationToken cancellationToken)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, IndexJson))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schemaVersion", 2);
+            w.WriteString("mediaType", MediaTypes.OciIndex);
+            w.WriteStartArray("manifests");
+            foreach (var entry in entries.OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal).ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal))
+            {
+                var descriptor = entry.Name is null ? entry.Descriptor : ImageArchive.WithNames(new OciImage(entry.Descriptor, entry.Descriptor, [], []), [entry.Name]).Manifest;
+                descriptor.WriteTo(w);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        // Written beside and renamed over, so a crash never leaves a half-written index.
+        string temp = IndexPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        await File.WriteAllBytesAsync(temp, buffer.WrittenSpan.ToArray(), cancellationToken).ConfigureAwait(false);
+        File.Move(temp, IndexPath, overwrite: true);
+    }
+
+    private async Task<IDisposable> AcquireLockAsync(CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(Root, LockFileName);
+        var deadline = DateTime.UtcNow + LockTimeout;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw new StorageException(StorageErrorCodes.PeerUnavailable, $"the local content store {Root} stayed locked for {LockTimeout.TotalSeconds:0} s by another infra process; wait for it to finish or remove {path} if none runs.", e);
+            }
+        }
+    }
+
+    private sealed record IndexEntry(Descriptor Descriptor, string? Name);
+}
+
+/// <summary>
+/// A private directory inside the store where one image's blobs are written and verified before they are committed.
+/// Disposing it removes everything left in it: a failed or cancelled transfer leaves nothing behind.
+/// </summary>
+public sealed class StoreStaging : IDisposable
+{
+    private readonly LocalContentStore _store;
+
+    internal StoreStaging(LocalContentStore store, string directory)
+    {
+        _store = store;
+        Directory = directory;
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "blobs", "sha256"));
+    }
+
+    public string Directory { get; }
+
+    public string BlobPath(Digest digest) => Path.Combine(Directory, "blobs", "sha256", digest.Hex);
+
+    /// <summary>
+    /// Writes a blob from <paramref name="content"/>, hashing it on the way; it stays only if it matches
+    /// <paramref name="expected"/> (digest and size). A blob the store already holds is not written again.
+    /// </summary>
+    public async Task WriteBlobAsync(Descriptor expected, Stream content, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(content);
+        string final = BlobPath(expected.Digest);
+        if (File.Exists(final))
+        {
+            return;
+        }
+
+        string partial = final + ".partial";
+        try
+        {
+            var verifying = new DigestVerifyingStream(content, expected.Digest, expected.Size, $"blob {expected.Digest} ({expected.MediaType})", leaveOpen: true);
+            await using (verifying.ConfigureAwait(false))
+            {
+                var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                await using (target.ConfigureAwait(false))
+                {
+                    await Transfer.CopyAsync(verifying, target, expected.Digest.Value, expected.Size, progress, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (!verifying.IsVerified)
+                {
+                    // An empty read at the end makes the stream judge content shorter than expected.
+                    _ = await verifying.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            File.Move(partial, final);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
+    /// <summary>Writes bytes already in memory (a manifest) after checking them against their descriptor.</summary>
+    public async Task WriteBlobAsync(Descriptor expected, byte[] content, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        var actual = Digest.Compute(content);
+        if (actual != expected.Digest)
+        {
+            throw new DigestMismatchException(expected.Digest, actual, $"manifest {expected.Digest}");
+        }
+
+        await File.WriteAllBytesAsync(BlobPath(expected.Digest), content, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Commits <paramref name="image"/> (whose blobs are all in this area or already in the store). With
+    /// <paramref name="verify"/>, first re-reads the area as an OCI layout: every blob hashed again, the manifest → config →
+    /// layers chain checked (sizes, media types, diff_ids).
+    /// </summary>
+    public async Task<ImageArchive> CommitAsync(OciImage image, bool verify, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        foreach (var blob in new[] { image.Config }.Concat(image.Layers).Append(image.Manifest))
+        {
+            if (!File.Exists(BlobPath(blob.Digest)) && !_store.HasBlob(blob.Digest))
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"blob {blob.Digest} of image {image.ManifestDigest} was never received; the transfer is incomplete.");
+            }
+        }
+
+        if (verify)
+        {
+            // Blobs the store already had are linked in so that the layout check sees the whole image.
+            foreach (var blob in new[] { image.Config }.Concat(image.Layers))
+            {
+                if (!File.Exists(BlobPath(blob.Digest)))
+                {
+                    File.Copy(_store.BlobPath(blob.Digest), BlobPath(blob.Digest));
+                }
+            }
+
+            var index = new StringBuilder("{\"schemaVersion\":2,\"manifests\":[");
+            using (var ms = new MemoryStream())
+            {
+                using (var w = new Utf8JsonWriter(ms))
+                {
+                    (image.Manifest with { Annotations = null }).WriteTo(w);
+                }
+
+                index.Append(Encoding.UTF8.GetString(ms.ToArray()));
+            }
+
+            index.Append("]}");
+            await File.WriteAllTextAsync(Path.Combine(Directory, "index.json"), index.ToString(), cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(Directory, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}", cancellationToken).ConfigureAwait(false);
+            var layout = await OciImageLayout.OpenAsync(Directory, cancellationToken).ConfigureAwait(false);
+            image = layout.Images[0] with { RepoTags = image.RepoTags };
+        }
+
+        return await _store.CommitAsync(Directory, image, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A file still open elsewhere; the next staging in this store does not reuse the directory.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using InfraMind.Oci;
+
+namespace InfraMind.Storage.Registry;
+
+/// <summary>
+/// Pushes images to and pulls them from an OCI distribution registry. A push uploads only the blobs the registry
+/// lacks (HEAD first, cross-repository mount when <see cref="PeerOptions.MountFrom"/> is set), then PUTs the manifest
+/// with its own media type, so the registry's digest is InfraMind's container hash. A pull verifies the manifest
+/// against the reference's digest (or the registry's, for a tag) and every blob against the manifest.
+/// </summary>
+public sealed class RegistryBackend(PeerOptions options) : IContentBackend
+{
+    public bool CanHandle(ContentReference reference) => reference is OciReference;
+
+    public async Task<PushResult> PushAsync(ImageArchive image, ContentReference target, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var reference = target as OciReference ?? throw new ArgumentException("not an oci reference", nameof(target));
+        using var client = new RegistryClient(reference, options);
+        await client.AuthenticateAsync("pull,push", cancellationToken).ConfigureAwait(false);
+        foreach (var blob in image.Blobs)
+        {
+            if (await client.BlobExistsAsync(blob.Digest, cancellationToken).ConfigureAwait(false))
+            {
+                progress?.Report(new TransferProgress(blob.Digest.Value, blob.Size, blob.Size, true, Skipped: true));
+                continue;
+            }
+
+            var location = await client.StartUploadAsync(blob.Digest, options.MountFrom, cancellationToken).ConfigureAwait(false);
+            if (location is null)
+            {
+                progress?.Report(new TransferProgress(blob.Digest.Value, blob.Size, blob.Size, true, Skipped: true));
+                continue;
+            }
+
+            var content = image.OpenBlob(blob.Digest);
+            await using (content.ConfigureAwait(false))
+            {
+                if (blob.Size > options.ChunkedUploadThreshold)
+                {
+                    await client.UploadChunkedAsync(location, blob, content, options.ChunkSize, progress, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await client.UploadMonolithicAsync(location, blob, content, progress, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        byte[] manifest = await image.ReadManifestAsync(cancellationToken).ConfigureAwait(false);
+        string tag = reference.Tag ?? image.ManifestDigest.Value;
+        var stored = await client.PutManifestAsync(tag, image.ManifestMediaType, manifest, cancellationToken).ConfigureAwait(false);
+        if (stored is { } s && s != image.ManifestDigest)
+        {
+            throw new StorageException(StorageErrorCodes.PeerRejected,
+                $"{reference.Registry} stored the manifest under {s}, not {image.ManifestDigest}; it rewrote the manifest, so the container hash would not match. Use a registry that stores manifests as sent.");
+        }
+
+        return new PushResult(reference.WithDigest(image.ManifestDigest), image.ManifestDigest, image.Size);
+    }
+
+    public async Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var oci = reference as OciReference ?? throw new ArgumentException("not an oci reference", nameof(reference));
+        using var client = new RegistryClient(oci, options);
+        await client.AuthenticateAsync("pull", cancellationToken).ConfigureAwait(false);
+        var (bytes, mediaType, headerDigest) = await client.GetManifestAsync(oci.ManifestReference, cancellationToken).ConfigureAwait(false);
+        var actual = Digest.Compute(bytes);
+        if (oci.Digest is { } pinned && actual != pinned)
+        {
+            throw new DigestMismatchException(pinned, actual, $"manifest {oci}");
+        }
+
+        if (oci.Digest is null && headerDigest is { } said && said != actual)
+        {
+            throw new DigestMismatchException(said, actual, $"manifest {oci} (the registry's Docker-Content-Digest)");
+        }
+
+        var manifest = ImageManifest.Parse(bytes, $"manifest {oci}", mediaType);
+        var manifestDescriptor = new Descriptor(manifest.MediaType, actual, bytes.Length);
+        using var staging = store.BeginStaging();
+        await staging.WriteBlobAsync(manifestDescriptor, bytes, cancellationToken).ConfigureAwait(false);
+        foreach (var blob in new[] { manifest.Config }.Concat(manifest.Layers))
+        {
+            if (store.HasBlob(blob.Digest))
+            {
+                progress?.Report(new TransferProgress(blob.Digest.Value, blob.Size, blob.Size, true, Skipped: true));
+                continue;
+            }
+
+            var body = await client.OpenBlobAsync(blob.Digest, cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                await staging.WriteBlobAsync(blob, body, progress, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        IReadOnlyList<string> names = oci.Tag is { } tag ? [$"{oci.Registry}/{oci.Repository}:{tag}"] : [];
+        var image = new OciImage(manifestDescriptor, manifest.Config, manifest.Layers, names);
+        return await staging.CommitAsync(image, verify: true, cancellationToken).ConfigureAwait(false);
+    }
+}

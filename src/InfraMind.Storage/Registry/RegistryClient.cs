@@ -1,0 +1,288 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using InfraMind.Oci;
+
+namespace InfraMind.Storage.Registry;
+
+/// <summary>
+/// The OCI distribution API operations InfraMind uses, against one repository: blob existence, monolithic and chunked
+/// upload, cross-repository mount, manifest put/get, blob get. Authentication follows the registry's challenge
+/// (Basic, or Bearer with a token from the realm).
+/// </summary>
+internal sealed class RegistryClient : IDisposable
+{
+    private const long MaxManifestSize = 4L << 20;
+    private readonly HttpClient _http;
+    private readonly PeerOptions _options;
+    private readonly Uri _base;
+    private AuthenticationHeaderValue? _authorization;
+
+    public RegistryClient(OciReference reference, PeerOptions options)
+    {
+        Reference = reference;
+        _options = options;
+        _base = reference.BaseUri;
+        _http = options.CreateClient();
+    }
+
+    public OciReference Reference { get; }
+
+    private string Repo => Reference.Repository;
+
+    /// <summary>
+    /// Calls <c>GET /v2/</c>; answers a 401 challenge (Basic, or a Bearer token for <paramref name="actions"/> on
+    /// this repository) so that later requests, uploads included, go out authorised the first time.
+    /// </summary>
+    public async Task AuthenticateAsync(string actions, CancellationToken cancellationToken)
+    {
+        using var ping = await SendAsync(HttpMethod.Get, "v2/", null, "checking the registry API", cancellationToken).ConfigureAwait(false);
+        if (ping.StatusCode != HttpStatusCode.Unauthorized)
+        {
+            await CheckApiAsync(ping, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var challenges = ping.Headers.WwwAuthenticate.Select(h => h.ToString()).SelectMany(AuthChallenge.Parse).ToList();
+        var credentials = _options.Credentials;
+        var bearer = challenges.FirstOrDefault(c => c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase));
+        var basic = challenges.FirstOrDefault(c => c.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase));
+        if (bearer?.Realm is { } realm)
+        {
+            _authorization = new AuthenticationHeaderValue("Bearer", await FetchTokenAsync(realm, bearer.Service, $"repository:{Repo}:{actions}", credentials, cancellationToken).ConfigureAwait(false));
+        }
+        else if (basic is not null)
+        {
+            if (credentials is null)
+            {
+                throw new StorageException(StorageErrorCodes.AuthenticationFailed,
+                    $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\"). Set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD.");
+            }
+
+            _authorization = BasicHeader(credentials);
+        }
+        else
+        {
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed,
+                $"{PeerHttp.Peer(_base)} answered 401 with no challenge InfraMind understands ({string.Join("; ", ping.Headers.WwwAuthenticate)}); only Basic and Bearer are supported.");
+        }
+
+        using var again = await SendAsync(HttpMethod.Get, "v2/", null, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(again, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CheckApiAsync(HttpResponseMessage ping, CancellationToken cancellationToken)
+    {
+        if (ping.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw new StorageException(StorageErrorCodes.PeerRejected,
+                $"{PeerHttp.Peer(_base)} has no /v2/ API, so it is not an OCI distribution registry. Check the host and port.");
+        }
+
+        await PeerHttp.EnsureSuccessAsync(ping, "checking the registry API", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<string> FetchTokenAsync(string realm, string? service, string scope, RegistryCredentials? credentials, CancellationToken cancellationToken)
+    {
+        var query = new StringBuilder("?scope=").Append(Uri.EscapeDataString(scope));
+        if (service is not null)
+        {
+            query.Append("&service=").Append(Uri.EscapeDataString(service));
+        }
+
+        if (!Uri.TryCreate(realm + query, UriKind.Absolute, out var tokenUri))
+        {
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"{PeerHttp.Peer(_base)} names token realm '{realm}', which is not a URL.");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
+        if (credentials is not null)
+        {
+            request.Headers.Authorization = BasicHeader(credentials);
+        }
+
+        using var response = await PeerHttp.SendAsync(_http, request, "fetching a registry token", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, "fetching a registry token", cancellationToken).ConfigureAwait(false);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+        foreach (string field in new[] { "token", "access_token" })
+        {
+            if (doc.RootElement.TryGetProperty(field, out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } token)
+            {
+                return token;
+            }
+        }
+
+        throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered without a token.");
+    }
+
+    private static AuthenticationHeaderValue BasicHeader(RegistryCredentials credentials) =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials.UserName}:{credentials.Password}")));
+
+    public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Head, $"v2/{Repo}/blobs/{digest}", null, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        await PeerHttp.EnsureSuccessAsync(response, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Starts an upload, or mounts the blob from <paramref name="mountFrom"/>; returns null when mounted.</summary>
+    public async Task<Uri?> StartUploadAsync(Digest digest, string? mountFrom, CancellationToken cancellationToken)
+    {
+        string path = mountFrom is null
+            ? $"v2/{Repo}/blobs/uploads/"
+            : $"v2/{Repo}/blobs/uploads/?mount={Uri.EscapeDataString(digest.Value)}&from={Uri.EscapeDataString(mountFrom)}";
+        using var response = await SendAsync(HttpMethod.Post, path, null, $"starting the upload of {digest}", cancellationToken).ConfigureAwait(false);
+        if (mountFrom is not null && response.StatusCode == HttpStatusCode.Created)
+        {
+            return null;
+        }
+
+        await PeerHttp.EnsureSuccessAsync(response, $"starting the upload of {digest}", cancellationToken).ConfigureAwait(false);
+        return UploadLocation(response, digest);
+    }
+
+    /// <summary>Uploads the whole blob in one PUT.</summary>
+    public async Task UploadMonolithicAsync(Uri location, Descriptor blob, Stream content, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        var body = new ProgressContent(content, blob.Size, blob.Digest.Value, progress);
+        using var response = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), body, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads the blob in PATCH chunks, then closes the upload with a PUT carrying the digest.</summary>
+    public async Task UploadChunkedAsync(Uri location, Descriptor blob, Stream content, int chunkSize, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[chunkSize];
+        long offset = 0;
+        while (true)
+        {
+            int n = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            var chunk = new ByteArrayContent(buffer, 0, n);
+            chunk.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            chunk.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + n - 1}");
+            using var response = await SendAsync(HttpMethod.Patch, location, chunk, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            await PeerHttp.EnsureSuccessAsync(response, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            location = UploadLocation(response, blob.Digest);
+            offset += n;
+            progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, false));
+        }
+
+        using var close = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), null, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(close, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, true));
+    }
+
+    /// <summary>PUTs a manifest under a tag (or its digest); returns the digest the registry says it stored.</summary>
+    public async Task<Digest?> PutManifestAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
+    {
+        var body = new ByteArrayContent(manifest);
+        body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var response = await SendAsync(HttpMethod.Put, $"v2/{Repo}/manifests/{reference}", body, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
+        return response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
+    }
+
+    /// <summary>Fetches a manifest by tag or digest; returns its bytes, media type and the registry's digest header.</summary>
+    public async Task<(byte[] Bytes, string? MediaType, Digest? HeaderDigest)> GetManifestAsync(string reference, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_base, $"v2/{Repo}/manifests/{reference}"));
+        foreach (string accept in ImageManifest.Accepted)
+        {
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
+        }
+
+        using var response = await SendAsync(request, $"fetching manifest {Repo}:{reference}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"fetching manifest {Repo}:{reference}", cancellationToken).ConfigureAwait(false);
+        if (response.Content.Headers.ContentLength > MaxManifestSize)
+        {
+            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is {response.Content.Headers.ContentLength} bytes, too large for an image manifest.");
+        }
+
+        var body = new PeerBodyStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
+        await using (body.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            await body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (buffer.Length > MaxManifestSize)
+            {
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is larger than {MaxManifestSize} bytes, too large for an image manifest.");
+            }
+
+            Digest? header = response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
+            return (buffer.ToArray(), response.Content.Headers.ContentType?.MediaType, header);
+        }
+    }
+
+    /// <summary>Opens a blob's body; the caller verifies it (the registry is not trusted).</summary>
+    public async Task<Stream> OpenBlobAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_base, $"v2/{Repo}/blobs/{digest}"));
+        var response = await SendAsync(request, $"fetching blob {digest}", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PeerHttp.EnsureSuccessAsync(response, $"fetching blob {digest}", cancellationToken).ConfigureAwait(false);
+            return new PeerBodyStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, string what, CancellationToken cancellationToken) =>
+        SendAsync(method, new Uri(_base, path), content, what, cancellationToken);
+
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, HttpContent? content, string what, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(method, uri) { Content = content }, what, cancellationToken);
+
+    private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    {
+        request.Headers.Authorization ??= _authorization;
+        return PeerHttp.SendAsync(_http, request, what, cancellationToken);
+    }
+
+    private Uri UploadLocation(HttpResponseMessage response, Digest digest)
+    {
+        var location = response.Headers.Location
+            ?? throw new StorageException(StorageErrorCodes.PeerRejected, $"{PeerHttp.Peer(_base)} started the upload of {digest} but sent no Location; it does not follow the distribution spec.");
+        return location.IsAbsoluteUri ? location : new Uri(_base, location);
+    }
+
+    private static Uri WithDigest(Uri location, Digest digest)
+    {
+        var builder = new UriBuilder(location);
+        string digestQuery = "digest=" + Uri.EscapeDataString(digest.Value);
+        builder.Query = string.IsNullOrEmpty(builder.Query) || builder.Query == "?" ? digestQuery : builder.Query.TrimStart('?') + "&" + digestQuery;
+        return builder.Uri;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>A request body read from a stream with a known length, reporting progress as it goes.</summary>
+internal sealed class ProgressContent(Stream content, long length, string what, IProgress<TransferProgress>? progress) : HttpContent
+{
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        await Transfer.CopyAsync(content, stream, what, length, progress, cancellationToken).ConfigureAwait(false);
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override bool TryComputeLength(out long length1)
+    {
+        length1 = length;
+        return true;
+    }
+}

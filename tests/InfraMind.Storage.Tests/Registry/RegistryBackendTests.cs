@@ -1,0 +1,197 @@
+using InfraMind.Oci;
+using InfraMind.Storage.Registry;
+using InfraMind.Storage.Tests.Content;
+using InfraMind.Testing;
+
+namespace InfraMind.Storage.Tests.Registry;
+
+/// <summary>Push and pull against a real registry (Debian docker-registry) on a 127.0.0.1 port of the test's own.</summary>
+public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _dir = new("im-regtest");
+    private RegistryPeer? _registry;
+
+    public async Task InitializeAsync() => _registry = await RegistryPeer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_registry is not null) await _registry.DisposeAsync();
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private LocalContentStore NewStore(string name) => new(_dir.Combine(name));
+
+    private OciReference Target(string repo, string? tag = "1.0") => (OciReference)ContentReference.ParseTarget($"oci://{_registry!.HostPort}/{repo}" + (tag is null ? "" : ":" + tag));
+
+    [Fact]
+    public async Task Push_then_pull_by_digest_and_by_tag_gives_the_same_verified_image()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "rt", layerSize: 300_000);
+        var backend = new RegistryBackend(new PeerOptions());
+        var pushed = await backend.PushAsync(image, Target("models/rt"), null, CancellationToken.None);
+        var pinned = Assert.IsType<OciReference>(pushed.Reference);
+        Assert.Equal(image.ManifestDigest, pinned.Digest);
+        Assert.Equal($"oci://{_registry.HostPort}/models/rt:1.0@{image.ManifestDigest}", pinned.ToString());
+
+        // The registry stored exactly our bytes under our digest.
+        Assert.Equal(await image.ReadManifestAsync(CancellationToken.None), await File.ReadAllBytesAsync(_registry.BlobDataPath(image.ManifestDigest.Value)));
+
+        var byDigest = await backend.PullAsync(pinned with { Tag = null }, NewStore("d"), null, CancellationToken.None);
+        var byTag = await backend.PullAsync(Target("models/rt"), NewStore("t"), null, CancellationToken.None);
+        Assert.Equal(image.ManifestDigest, byDigest.ManifestDigest);
+        Assert.Equal(image.ManifestDigest, byTag.ManifestDigest);
+        Assert.Equal(image.LayerDigests, byTag.LayerDigests);
+        Assert.Equal([$"{_registry.HostPort}/models/rt:1.0"], byTag.Names);
+    }
+
+    [Fact]
+    public async Task Second_push_uploads_nothing_and_mount_reuses_blobs_of_another_repository()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "mount");
+        await new RegistryBackend(new PeerOptions()).PushAsync(image, Target("a"), null, CancellationToken.None);
+
+        var again = new Reports();
+        await new RegistryBackend(new PeerOptions()).PushAsync(image, Target("a", "2.0"), again, CancellationToken.None);
+        Assert.All(again.Done, r => Assert.True(r.Skipped));
+
+        var mounted = new Reports();
+        await new RegistryBackend(new PeerOptions { MountFrom = "a" }).PushAsync(image, Target("b"), mounted, CancellationToken.None);
+        Assert.Equal(3, mounted.Done.Count(r => r.Skipped));
+        var pulled = await new RegistryBackend(new PeerOptions()).PullAsync(Target("b"), NewStore("b"), null, CancellationToken.None);
+        Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+    }
+
+    [Fact]
+    public async Task Chunked_upload_gives_the_same_image()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "chunks", layerSize: 1_000_000);
+        var options = new PeerOptions { ChunkedUploadThreshold = 100_000, ChunkSize = 256 * 1024 };
+        var pushed = await new RegistryBackend(options).PushAsync(image, Target("chunked"), null, CancellationToken.None);
+        var pulled = await new RegistryBackend(new PeerOptions()).PullAsync(pushed.Reference, NewStore("p"), null, CancellationToken.None);
+        Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+    }
+
+    public enum Part { Layer, Config, Manifest }
+
+    [Theory]
+    [InlineData(Part.Layer)]
+    [InlineData(Part.Config)]
+    [InlineData(Part.Manifest)]
+    public async Task One_flipped_byte_in_registry_storage_is_rejected_with_both_digests_and_nothing_stored(Part part)
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "tamper-" + part, layerSize: 50_000);
+        var backend = new RegistryBackend(new PeerOptions());
+        var pushed = (OciReference)(await backend.PushAsync(image, Target("tamper"), null, CancellationToken.None)).Reference;
+        var victim = part switch
+        {
+            Part.Layer => image.LayerDigests[1],
+            Part.Config => image.ConfigDigest,
+            _ => image.ManifestDigest,
+        };
+        SmallImage.FlipByte(_registry.BlobDataPath(victim.Value), part == Part.Manifest ? await SizeDigitOffsetAsync(image) : -1);
+
+        var store = NewStore("victim");
+        var e = await Assert.ThrowsAsync<DigestMismatchException>(() => backend.PullAsync(pushed with { Tag = null }, store, null, CancellationToken.None));
+        Assert.Equal(victim, e.Expected);
+        Assert.NotEqual(victim, e.Actual);
+        Assert.Contains(e.Expected.Value, e.Message);
+        Assert.Contains(e.Actual.Value, e.Message);
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
+    [Fact]
+    public async Task A_tag_whose_manifest_was_swapped_on_disk_is_rejected()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "tag-tamper");
+        var backend = new RegistryBackend(new PeerOptions());
+        await backend.PushAsync(image, Target("tagged"), null, CancellationToken.None);
+        SmallImage.FlipByte(_registry.BlobDataPath(image.ManifestDigest.Value), await SizeDigitOffsetAsync(image));
+        var store = NewStore("victim");
+        // By tag the registry's Docker-Content-Digest is all there is to check against; the flipped byte breaks it.
+        await Assert.ThrowsAsync<DigestMismatchException>(() => backend.PullAsync(Target("tagged"), store, null, CancellationToken.None));
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
+    [Fact]
+    public async Task Missing_manifest_is_not_found()
+    {
+        if (_registry is null) return;
+        var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(Target("nothing", "9"), NewStore("s"), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.NotFound, e.Code);
+    }
+
+    [Fact]
+    public async Task Refused_connection_is_peer_unavailable()
+    {
+        var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{PeerProcess.FreePort()}/x:1");
+        var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(reference, NewStore("s"), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
+        Assert.Contains("connection refused", e.Message);
+        Assert.True(e.IsUnavailable);
+    }
+
+    // A digit of the config's size: flipping its low bit keeps the JSON valid, so the registry still serves it.
+    private static async Task<long> SizeDigitOffsetAsync(ImageArchive image)
+    {
+        string manifest = System.Text.Encoding.UTF8.GetString(await image.ReadManifestAsync(CancellationToken.None));
+        int i = manifest.IndexOf("\"size\":", StringComparison.Ordinal) + 7;
+        while (char.IsAsciiDigit(manifest[i + 1])) i++;
+        return i; // the last digit, so that no leading zero appears
+    }
+
+    private sealed class Reports : IProgress<TransferProgress>
+    {
+        public List<TransferProgress> Done { get; } = [];
+
+        public void Report(TransferProgress value)
+        {
+            lock (Done)
+            {
+                if (value.Done) Done.Add(value);
+            }
+        }
+    }
+}
+
+/// <summary>A registry behind htpasswd basic auth: the challenge is answered with credentials, refused without.</summary>
+public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _dir = new("im-regauth");
+    private RegistryPeer? _registry;
+
+    public async Task InitializeAsync() => _registry = await RegistryPeer.StartAsync("tester", "s3cret-pass");
+
+    public async Task DisposeAsync()
+    {
+        if (_registry is not null) await _registry.DisposeAsync();
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Basic_auth_challenge_is_answered_with_credentials_and_refused_without()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("s")), "auth");
+        var target = ContentReference.ParseTarget($"oci://{_registry.HostPort}/secured:1");
+
+        var none = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.AuthenticationFailed, none.Code);
+        Assert.Contains("INFRAMIND_REGISTRY_USERNAME", none.Message);
+
+        var wrong = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("tester", "wrong") }).PushAsync(image, target, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.AuthenticationFailed, wrong.Code);
+
+        var ok = new PeerOptions { Credentials = new RegistryCredentials("tester", "s3cret-pass") };
+        var pushed = await new RegistryBackend(ok).PushAsync(image, target, null, CancellationToken.None);
+        var pulled = await new RegistryBackend(ok).PullAsync(pushed.Reference, new LocalContentStore(_dir.Combine("p")), null, CancellationToken.None);
+        Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+    }
+}

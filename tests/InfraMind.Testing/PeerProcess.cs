@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Xunit;
+
+namespace InfraMind.Testing;
+
+/// <summary>
+/// A real server a test starts on a 127.0.0.1 port of its own and stops by its PID: the shared part of
+/// <see cref="RegistryPeer"/> and <see cref="NginxPeer"/>.
+/// </summary>
+public abstract class PeerProcess : IAsyncDisposable
+{
+    private Process? _process;
+
+    protected PeerProcess(string prefix)
+    {
+        Directory = new TempDirectory(prefix);
+    }
+
+    public TempDirectory Directory { get; }
+
+    public int Port { get; private set; }
+
+    /// <summary><c>127.0.0.1:PORT</c>.</summary>
+    public string HostPort => $"127.0.0.1:{Port}";
+
+    public Uri BaseUri => new($"http://{HostPort}/");
+
+    public int ProcessId => _process?.Id ?? 0;
+
+    /// <summary>What the server wrote to stdout/stderr, for failure messages.</summary>
+    public string Log => File.Exists(LogPath) ? File.ReadAllText(LogPath) : string.Empty;
+
+    protected string LogPath => Directory.Combine("peer.log");
+
+    /// <summary>Finds an executable on PATH or at one of <paramref name="candidates"/>; fails under CI when missing.</summary>
+    protected static string? FindExecutable(string name, string installScript, params string[] candidates)
+    {
+        foreach (string c in candidates.Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(p => Path.Combine(p, name))))
+        {
+            if (File.Exists(c))
+            {
+                return c;
+            }
+        }
+
+        if (TestEngine.IsCi)
+        {
+            Assert.Fail($"CI=true but {name} is missing: run {installScript} (scripts/setup-peers.sh runs it).");
+        }
+
+        return null;
+    }
+
+    /// <summary>Starts the server on a free port; retries with another port when the first was taken meanwhile.</summary>
+    protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready)
+    {
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            Port = FreePort();
+            await beforeStart(Port);
+            var info = new ProcessStartInfo(executable)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (string a in arguments(Port))
+            {
+                info.ArgumentList.Add(a);
+            }
+
+            _process = Process.Start(info)!;
+            var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
+            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (DateTime.UtcNow < deadline && !_process.HasExited)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(BaseUri);
+                    if (ready(response))
+                    {
+                        return;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+
+                await Task.Delay(20);
+            }
+
+            await StopAsync();
+        }
+
+        throw new InvalidOperationException($"{executable} did not start on 127.0.0.1 (3 ports tried). Log:\n{Log}");
+    }
+
+    public async Task StopAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        Directory.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A port nothing listens on now (the OS picks it); a peer that loses the race is restarted on another.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>
+/// Debian's <c>docker-registry</c> (distribution 2.8) with filesystem storage under a temp directory, deletes enabled,
+/// optionally behind htpasswd basic auth. Installed by tests/peers/registry/install.sh.
+/// </summary>
+public sealed class RegistryPeer : PeerProcess
+{
+    private RegistryPeer()
+        : base("im-registry")
+    {
+    }
+
+    public string StorageDirectory => Directory.Combine("storage");
+
+    public (string User, string Password)? Credentials { get; private set; }
+
+    /// <summary>Where the registry keeps a blob (layers, configs and manifests alike) on disk.</summary>
+    public string BlobDataPath(string digest)
+    {
+        string hex = digest["sha256:".Length..];
+        return Path.Combine(StorageDirectory, "docker", "registry", "v2", "blobs", "sha256", hex[..2], hex, "data");
+    }
+
+    /// <summary>Starts a registry, or returns null when docker-registry is not installed and CI is not set.</summary>
+    public static async Task<RegistryPeer?> StartAsync(string? user = null, string? password = null)
+    {
+        string? exe = FindExecutable("docker-registry", "tests/peers/registry/install.sh", "/usr/bin/docker-registry");
+        if (exe is null)
+        {
+            return null;
+        }
+
+        var peer = new RegistryPeer();
+        string config = peer.Directory.Combine("config.yml");
+        string auth = string.Empty;
+        if (user is not null && password is not null)
+        {
+            peer.Credentials = (user, password);
+            string htpasswd = peer.Directory.Combine("htpasswd");
+            await File.WriteAllTextAsync(htpasswd, $"{user}:{Bcrypt(password)}\n");
+            auth = $"auth:\n  htpasswd:\n    realm: inframind-test\n    path: {htpasswd}\n";
+        }
+
+        await peer.StartAsync(
+            exe,
+            _ => ["serve", config],
+            port => File.WriteAllTextAsync(config,
+                "version: 0.1\n" +
+                "log:\n  level: warn\n" +
+                $"storage:\n  filesystem:\n    rootdirectory: {peer.StorageDirectory}\n  delete:\n    enabled: true\n" +
+                $"http:\n  addr: 127.0.0.1:{port}\n" + auth),
+            r => r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized or HttpStatusCode.NotFound);
+        return peer;
+    }
+
+    // htpasswd files of the registry hold bcrypt hashes; Python's crypt module (present wherever python3 is) makes them.
+    private static string Bcrypt(string password)
+    {
+        var info = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        info.ArgumentList.Add("-W");
+        info.ArgumentList.Add("ignore");
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH)))");
+        using var p = Process.Start(info)!;
+        p.StandardInput.Write(password);
+        p.StandardInput.Close();
+        string hash = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return hash.StartsWith("$2", StringComparison.Ordinal) ? hash : throw new InvalidOperationException("python3 crypt could not make a bcrypt hash: " + p.StandardError.ReadToEnd());
+    }
+}
+
+/// <summary>
+/// Debian's nginx in the foreground with its dav module taking PUT into <see cref="Root"/>; everything (config, temp
+/// paths, pid, logs) under a temp directory. Installed by tests/peers/nginx/install.sh.
+/// </summary>
+public sealed class NginxPeer : PeerProcess
+{
+    private NginxPeer()
+        : base("im-nginx")
+    {
+    }
+
+    /// <summary>The directory nginx serves and writes PUT files into.</summary>
+    public string Root => Directory.Combine("www");
+
+    public string FilePath(string urlPath) => Path.Combine(Root, urlPath.TrimStart('/'));
+
+    public static async Task<NginxPeer?> StartAsync()
+    {
+        string? exe = FindExecutable("nginx", "tests/peers/nginx/install.sh", "/usr/sbin/nginx");
+        if (exe is null)
+        {
+            return null;
+        }
+
+        var peer = new NginxPeer();
+        string prefix = peer.Directory.Path;
+        string config = peer.Directory.Combine("nginx.conf");
+        foreach (string dir in new[] { peer.Root, Path.Combine(prefix, "tmp") })
+        {
+            System.IO.Directory.CreateDirectory(dir);
+        }
+
+        // Workers run as nobody when nginx starts as root: the served and temp directories must be theirs to write.
+        var open = (UnixFileMode)0x1FF;
+        File.SetUnixFileMode(prefix, open);
+        File.SetUnixFileMode(peer.Root, open);
+        File.SetUnixFileMode(Path.Combine(prefix, "tmp"), open);
+        string errorLog = peer.Directory.Combine("error.log");
+        await peer.StartAsync(
+            exe,
+            _ => ["-p", prefix + "/", "-c", config, "-e", errorLog],
+            port => File.WriteAllTextAsync(config, $$"""
+                daemon off;
+                worker_processes 1;
+                pid {{prefix}}/nginx.pid;
+                error_log {{errorLog}} warn;
+                events { worker_connections 64; }
+                http {
+                  access_log off;
+                  client_body_temp_path {{prefix}}/tmp/body;
+                  proxy_temp_path {{prefix}}/tmp/proxy;
+                  fastcgi_temp_path {{prefix}}/tmp/fastcgi;
+                  uwsgi_temp_path {{prefix}}/tmp/uwsgi;
+                  scgi_temp_path {{prefix}}/tmp/scgi;
+                  server {
+                    listen 127.0.0.1:{{port}};
+                    root {{peer.Root}};
+                    location / {
+                      dav_methods PUT DELETE MKCOL COPY MOVE;
+                      create_full_put_path on;
+                      client_max_body_size 0;
+                    }
+                  }
+                }
+                """),
+            r => (int)r.StatusCode is 200 or 403 or 404);
+        return peer;
+    }
+}
