@@ -130,7 +130,7 @@ async Task RunPublishes()
     {
         using var k = SigningKey.CreateEphemeral("p" + p.ToString(CultureInfo.InvariantCulture));
         return Enumerable.Range(0, PerPublisher).Select(v => Dsse.SignPublish(
-            PublishStatement.Create($"model-{p}", $"1.0.{v}", "sha256:" + new string('a', 64), payload, [new ContentReference("ipfs://bafy", "ipfs", 1, true, "size-262144", true)], k.PublicKey, TimeProvider.System),
+            PublishStatement.Create($"model-{p}", $"1.0.{v}", "sha256:" + new string('a', 64), payload, [new PublishedReference("ipfs://bafy", "ipfs", 1, true, "size-262144", true)], k.PublicKey, TimeProvider.System),
             k)).ToArray();
     }).ToArray();
     var latencies = new double[publishers][];

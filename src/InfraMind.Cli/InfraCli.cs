@@ -18,6 +18,11 @@ public static class InfraCli
         root.Subcommands.Add(TestCommand.Create(context));
         root.Subcommands.Add(PushCommand.Create(context));
         root.Subcommands.Add(PullCommand.Create(context));
+        root.Subcommands.Add(KeysCommand.Create(context));
+        root.Subcommands.Add(PublishCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
+        root.Subcommands.Add(LogCommand.Create(context));
+        root.Subcommands.Add(RegistryCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         return root;
     }

@@ -10,7 +10,7 @@ namespace InfraMind.Signing;
 /// Where the image can be fetched. For IPFS the importer settings are part of the signed claim: the same bytes give
 /// a different CID under other settings, so a verifier needs them to recompute the CID.
 /// </summary>
-public sealed record ContentReference(string Uri, string Kind, int? CidVersion = null, bool? RawLeaves = null, string? Chunker = null, bool? WrapName = null)
+public sealed record PublishedReference(string Uri, string Kind, int? CidVersion = null, bool? RawLeaves = null, string? Chunker = null, bool? WrapName = null)
 {
     public const string IpfsKind = "ipfs";
 
@@ -40,7 +40,7 @@ public sealed record ContentReference(string Uri, string Kind, int? CidVersion =
         return o;
     }
 
-    internal static ContentReference FromJson(JsonNode? node, string at)
+    internal static PublishedReference FromJson(JsonNode? node, string at)
     {
         if (node is not JsonObject o)
         {
@@ -60,17 +60,20 @@ public sealed record ContentReference(string Uri, string Kind, int? CidVersion =
             cidVersion = cvi;
         }
 
-        if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
+        // A scheme is required, not a parseable URI: local://sha256:… has a colon where System.Uri expects a port.
+        var colon = uri.IndexOf(':', StringComparison.Ordinal);
+        var scheme = colon > 0 ? uri[..colon] : "";
+        if (scheme.Length == 0 || !char.IsAsciiLetterLower(scheme[0]) || !scheme.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '+' or '-' or '.'))
         {
-            throw InTotoStatement.Schema(at + "/uri", $"'{uri}' is not an absolute URI (ipfs://CID, oci://host/repo@sha256:…, https://…, file://…)");
+            throw InTotoStatement.Schema(at + "/uri", $"'{uri}' is not an absolute URI (ipfs://CID, oci://host/repo@sha256:…, https://…, local://sha256:…, file://…)");
         }
 
-        var reference = new ContentReference(uri, kind, cidVersion, OptionalBool(o, "rawLeaves", at), OptionalString(o, "chunker", at), OptionalBool(o, "wrapName", at));
+        var reference = new PublishedReference(uri, kind, cidVersion, OptionalBool(o, "rawLeaves", at), OptionalString(o, "chunker", at), OptionalBool(o, "wrapName", at));
 
         // A CID can only be recomputed from the image with the importer settings that produced it.
-        if (kind == IpfsKind || parsed.Scheme == IpfsKind)
+        if (kind == IpfsKind || scheme == IpfsKind)
         {
-            if (kind != IpfsKind || parsed.Scheme != IpfsKind)
+            if (kind != IpfsKind || scheme != IpfsKind)
             {
                 throw InTotoStatement.Schema(at + "/kind", $"an ipfs:// reference has kind 'ipfs' (found kind '{kind}' for '{uri}')");
             }
@@ -117,7 +120,7 @@ public sealed record PublishStatement(
     string Version,
     string ImageDigest,
     string ManifestDigest,
-    IReadOnlyList<ContentReference> ContentReferences,
+    IReadOnlyList<PublishedReference> ContentReferences,
     string EndpointId,
     PublicKey Publisher,
     DateTimeOffset PublishedAt)
@@ -145,7 +148,7 @@ public sealed record PublishStatement(
         string version,
         string imageDigest,
         ReadOnlySpan<byte> manifestBytes,
-        IReadOnlyList<ContentReference> contentReferences,
+        IReadOnlyList<PublishedReference> contentReferences,
         PublicKey publisher,
         TimeProvider time,
         JsonObject? manifest = null)
@@ -226,10 +229,10 @@ public sealed record PublishStatement(
             throw InTotoStatement.Schema("/predicate/contentReferences", "must be an array (it may be empty)");
         }
 
-        var refs = new List<ContentReference>();
+        var refs = new List<PublishedReference>();
         for (var i = 0; i < refsArray.Count; i++)
         {
-            refs.Add(ContentReference.FromJson(refsArray[i], $"/predicate/contentReferences/{i}"));
+            refs.Add(PublishedReference.FromJson(refsArray[i], $"/predicate/contentReferences/{i}"));
         }
 
         var endpointId = InTotoStatement.RequireString(p, "endpointId", "/predicate/endpointId");

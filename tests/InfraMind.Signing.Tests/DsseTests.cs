@@ -14,7 +14,7 @@ public sealed class DsseTests
             version,
             "sha256:" + new string('a', 64),
             Encoding.UTF8.GetBytes("name: summarizer-v1\nversion: 0.4.2\n"),
-            [new ContentReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
+            [new PublishedReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
             publisher,
             Time);
 
@@ -144,14 +144,14 @@ public sealed class DsseTests
     public void Ipfs_references_must_carry_their_importer_settings()
     {
         using var key = SigningKey.CreateEphemeral();
-        var ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("ipfs://bafy", "ipfs", CidVersion: 1)], key.PublicKey, Time));
+        var ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new PublishedReference("ipfs://bafy", "ipfs", CidVersion: 1)], key.PublicKey, Time));
         Assert.Equal(SigningErrorCodes.StatementSchema, ex.Code);
         Assert.Contains("/predicate/contentReferences/0/rawLeaves", ex.Message, StringComparison.Ordinal);
 
-        ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("not a uri", "https")], key.PublicKey, Time));
+        ex = Assert.Throws<SigningException>(() => PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new PublishedReference("not a uri", "https")], key.PublicKey, Time));
         Assert.Contains("/predicate/contentReferences/0/uri", ex.Message, StringComparison.Ordinal);
 
-        var oci = PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new ContentReference("oci://127.0.0.1:5000/m@sha256:" + new string('a', 64), "oci")], key.PublicKey, Time);
+        var oci = PublishStatement.Create("m", "1.0.0", "sha256:" + new string('a', 64), "x"u8, [new PublishedReference("oci://127.0.0.1:5000/m@sha256:" + new string('a', 64), "oci")], key.PublicKey, Time);
         Assert.Null(oci.ContentReferences[0].CidVersion);
     }
 

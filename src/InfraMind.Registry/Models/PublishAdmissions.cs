@@ -69,7 +69,7 @@ public sealed class AllAdmissions(params IPublishAdmission[] checks) : IPublishA
 /// Before accepting, each content reference must resolve to the stated image digest (fetched and verified by the
 /// resolver). The resolver answers the image manifest digest it found, or throws with a reason.
 /// </summary>
-public sealed class ContentAdmission(Func<ContentReference, CancellationToken, Task<string>> resolve) : IPublishAdmission
+public sealed class ContentAdmission(Func<PublishedReference, CancellationToken, Task<string>> resolve) : IPublishAdmission
 {
     public const string ContentUnresolved = "IM5143";
     public const string ContentMismatch = "IM5144";

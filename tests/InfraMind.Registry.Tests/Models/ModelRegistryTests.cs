@@ -18,7 +18,7 @@ public sealed class ModelRegistryTests
                 version,
                 "sha256:" + new string(image, 64),
                 Encoding.UTF8.GetBytes(yaml),
-                [new ContentReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
+                [new PublishedReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
                 key.PublicKey,
                 Time),
             key);
