@@ -112,7 +112,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 if (r.Failures > s.SeenNodeFailures && r.Verdict is { } v && r.State == ModelState.Failed)
                 {
                     metrics.Failure(r.Name, beat.NodeId, v);
-                    if (v != Conformance.Verdicts.ContainerExited || r.PreflightGeneration == 0) QuarantineOf(key).Observe(beat.NodeId, v);
+                    QuarantineOf(key).Observe(beat.NodeId, v);
                 }
 
                 s.SeenNodeFailures = r.Failures;
@@ -240,8 +240,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             Interlocked.Decrement(ref n.InFlight);
             var s = StandingOf(node, key);
             s.Failures++;
-            // A node that lost its container is the node's state, not the model's answer: never grounds for quarantine.
-            var modelFault = verdict != MeshVerdicts.NotReady && QuarantineOf(key).Observe(node, verdict);
+            var modelFault = QuarantineOf(key).Observe(node, verdict);
             if (modelFault)
             {
                 log.LogWarning("{Model} quarantined: {Verdict} on several nodes", key, verdict);

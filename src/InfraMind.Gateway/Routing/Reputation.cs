@@ -146,6 +146,26 @@ public static class NodeChoice
 /// </summary>
 public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
 {
+    /// <summary>
+    /// Verdicts about what the model itself does. Refused connections, timeouts, a container that was killed or a
+    /// missing image say more about a node than a model, and coincide on two nodes by chance under load.
+    /// </summary>
+    public static IReadOnlySet<string> ModelVerdicts { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        InfraMind.Conformance.Verdicts.OutputSchemaViolation,
+        InfraMind.Conformance.Verdicts.ResponseNotJson,
+        InfraMind.Conformance.Verdicts.ServerErrorOnValidInput,
+        InfraMind.Conformance.Verdicts.RejectedValidInput,
+        InfraMind.Conformance.Verdicts.ServerErrorOnInvalidInput,
+        InfraMind.Conformance.Verdicts.AcceptedInvalidInput,
+        InfraMind.Conformance.Verdicts.InitFailed,
+        InfraMind.Conformance.Verdicts.WarmupFailed,
+        InfraMind.Conformance.Verdicts.HealthcheckFailed,
+        InfraMind.Conformance.Verdicts.NoAnswerOnPort,
+        InfraMind.Conformance.Verdicts.WrongPort,
+        InfraMind.Conformance.Verdicts.OomKilled,
+    };
+
     private readonly List<(string Node, string Verdict, DateTimeOffset At)> _failures = [];
 
     public DateTimeOffset? Until { get; private set; }
@@ -174,6 +194,7 @@ public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan win
     public bool Observe(string node, string verdict)
     {
         if (IsQuarantined) return true;
+        if (!ModelVerdicts.Contains(verdict)) return false;
         var now = time.GetUtcNow();
         _failures.RemoveAll(f => now - f.At > window);
         _failures.Add((node, verdict, now));

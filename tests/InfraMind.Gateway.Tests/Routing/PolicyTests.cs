@@ -165,8 +165,22 @@ public sealed class QuarantineTests
     {
         var time = new FakeTimeProvider();
         var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
-        q.Observe("a", "connection-failed");
+        q.Observe("a", "response-not-json");
         time.Advance(TimeSpan.FromSeconds(61));
-        Assert.False(q.Observe("b", "connection-failed"));
+        Assert.False(q.Observe("b", "response-not-json"));
+    }
+
+    [Theory]
+    [InlineData("connection-failed")]
+    [InlineData("request-timeout")]
+    [InlineData("container-exited")]
+    [InlineData("model-not-ready")]
+    public void Node_side_failures_never_quarantine(string verdict)
+    {
+        var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        Assert.False(q.Observe("a", verdict));
+        Assert.False(q.Observe("b", verdict));
+        Assert.False(q.Observe("c", verdict));
+        Assert.False(q.IsQuarantined);
     }
 }
