@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # A model server that breaks on purpose, one way per BEHAVIOR, to prove that `infra test` names each failure.
+# "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission.
 import json
 import os
 import sys
@@ -8,6 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BEHAVIOR = os.environ.get("BEHAVIOR", "good")
 PORT = int(os.environ.get("PORT", "9000"))
+# liar: answers the first LIE_AFTER valid inputs right (enough to pass pre-flight), then breaks output_schema.
+LIE_AFTER = int(os.environ.get("LIE_AFTER", "8"))
+answered = [0]
 
 if BEHAVIOR == "exit":
     print("fatal: cannot load weights", file=sys.stderr, flush=True)
@@ -55,6 +59,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "expected {\"text\": string}"})
         if BEHAVIOR == "not-json":
             return self.reply(200, b"summary: hello", "text/plain")
+        answered[0] += 1
+        if BEHAVIOR == "liar" and answered[0] > LIE_AFTER:
+            return self.reply(200, {"summary": 42})
         if BEHAVIOR == "schema-violation":
             return self.reply(200, {"summary": 42})
         if BEHAVIOR == "500-on-valid":

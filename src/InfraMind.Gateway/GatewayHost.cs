@@ -1,0 +1,192 @@
+using InfraMind.Gateway.Catalog;
+using InfraMind.Gateway.Inference;
+using InfraMind.Manifest;
+using InfraMind.Node.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace InfraMind.Gateway;
+
+/// <summary>A running gateway on Kestrel: inference API, node registration and heartbeats, /healthz and /metrics.</summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly CancellationTokenSource _stop;
+    private readonly Task _refresh;
+    private readonly HttpClient _nodes;
+    private readonly IModelCatalog _catalog;
+    private readonly EventHandler _changed;
+
+    private GatewayHost(WebApplication app, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, IModelCatalog catalog, EventHandler changed)
+    {
+        _app = app;
+        Mesh = mesh;
+        Url = url;
+        _stop = stop;
+        _refresh = refresh;
+        _nodes = nodes;
+        _catalog = catalog;
+        _changed = changed;
+    }
+
+    /// <summary>The bound address, e.g. http://127.0.0.1:40123/.</summary>
+    public Uri Url { get; }
+
+    internal MeshState Mesh { get; }
+
+    public static Task<GatewayHost> StartAsync(GatewayOptions options, IModelCatalog catalog, CancellationToken cancellationToken) =>
+        StartAsync(options, catalog, TimeProvider.System, null, cancellationToken);
+
+    public static async Task<GatewayHost> StartAsync(
+        GatewayOptions options, IModelCatalog catalog, TimeProvider time, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(catalog);
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        var app = builder.Build();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
+        var metrics = new GatewayMetrics();
+        var mesh = new MeshState(options, time, metrics, log);
+        var nodes = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) }) { Timeout = Timeout.InfiniteTimeSpan };
+        var inference = new InferenceEndpoint(mesh, options, metrics, nodes);
+
+        app.MapPost("/mesh/v1/nodes", async (HttpContext context) =>
+        {
+            NodeRegistration? registration;
+            try
+            {
+                registration = await context.Request.ReadFromJsonAsync<NodeRegistration>(MeshJson.Options, context.RequestAborted);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                return Results.Problem($"{MeshCodes.RegistrationInvalid}: {e.Message}", statusCode: 400);
+            }
+
+            if (registration is null || string.IsNullOrWhiteSpace(registration.NodeId) || registration.Address is not { IsAbsoluteUri: true } || registration.Capacity is null
+                || registration.HeartbeatInterval <= TimeSpan.Zero)
+                return Results.Problem($"{MeshCodes.RegistrationInvalid}: a registration needs nodeId, an absolute address, capacity and a positive heartbeatInterval", statusCode: 400);
+            mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() });
+            return Results.Ok(new { registered = registration.NodeId });
+        });
+        app.MapPost("/mesh/v1/nodes/{id}/heartbeat", async (HttpContext context, string id) =>
+        {
+            var beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
+            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            var reply = mesh.Heartbeat(beat);
+            return reply is null
+                ? Results.Problem($"{MeshCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
+                : Results.Json(reply, MeshJson.Options);
+        });
+        app.MapPost("/inference/v1/{name}", (HttpContext context, string name) => inference.HandleAsync(context, name, null));
+        app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version) => inference.HandleAsync(context, name, version));
+        app.MapGet("/inference/v1", () => Results.Json(mesh.Describe(), MeshJson.Options));
+        app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
+        {
+            var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
+            var model = version is null ? MeshState.Latest(versions) ?? versions.FirstOrDefault() : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
+            return model is null
+                ? Results.Problem($"{MeshCodes.ModelNotFound}: no published model '{name}'{(version is null ? "" : " version " + version)}", statusCode: 404)
+                : Results.Text(OpenApiDocument.For(model).ToJsonString(), "application/json");
+        });
+        app.MapGet("/healthz", () =>
+        {
+            var summaries = mesh.NodeSummaries();
+            foreach (var (node, reputation, online) in summaries)
+            {
+                metrics.Reputation(node, reputation);
+                metrics.Online(node, online);
+            }
+
+            return Results.Ok(new { status = "ok", models = mesh.Models.Count, nodes = summaries.Count, online = summaries.Count(s => s.Online) });
+        });
+        app.MapMetrics("/metrics", metrics.Registry);
+
+        await LoadCatalogAsync(catalog, mesh, log, cancellationToken);
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var url = new Uri(address.EndsWith('/') ? address : address + "/");
+
+        var stop = new CancellationTokenSource();
+        var signal = new SemaphoreSlim(0, 1);
+        EventHandler changed = (_, _) =>
+        {
+            if (signal.CurrentCount == 0) signal.Release();
+        };
+        catalog.Changed += changed;
+        var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
+        return new GatewayHost(app, mesh, url, stop, refresh, nodes, catalog, changed);
+    }
+
+    private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,
+        SemaphoreSlim signal, ILogger log, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var delay = Task.Delay(options.CatalogRefresh, time, tick.Token);
+                var changed = signal.WaitAsync(tick.Token);
+                await Task.WhenAny(delay, changed);
+                await tick.CancelAsync();
+                ct.ThrowIfCancellationRequested();
+                await LoadCatalogAsync(catalog, mesh, log, ct);
+                foreach (var (node, reputation, online) in mesh.NodeSummaries())
+                {
+                    metrics.Reputation(node, reputation);
+                    metrics.Online(node, online);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The catalog is someone else's service; keep serving what we have and try again next tick.
+                log.LogWarning(e, "catalog refresh failed");
+            }
+        }
+    }
+
+    private static async Task LoadCatalogAsync(IModelCatalog catalog, MeshState mesh, ILogger log, CancellationToken ct)
+    {
+        var published = await catalog.GetModelsAsync(ct);
+        var served = new List<ServedModel>();
+        foreach (var p in published.OrderBy(p => p.Name, StringComparer.Ordinal).ThenByDescending(p => p.Version, Semver.SemVersion.PrecedenceComparer))
+        {
+            try
+            {
+                served.Add(new ServedModel(p, ModelManifest.FromJson(p.Manifest)));
+            }
+            catch (FormatException e)
+            {
+                log.LogWarning("not serving {Name}@{Version}: its published manifest is invalid: {Message}", p.Name, p.Version, e.Message);
+            }
+        }
+
+        mesh.SetModels(served);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _catalog.Changed -= _changed;
+        await _stop.CancelAsync();
+        await _refresh;
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        _nodes.Dispose();
+        _stop.Dispose();
+    }
+}

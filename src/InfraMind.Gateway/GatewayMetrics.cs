@@ -1,0 +1,47 @@
+using Prometheus;
+
+namespace InfraMind.Gateway;
+
+/// <summary>The gateway's Prometheus metrics, in a registry of its own so that two gateways in one process never mix.</summary>
+internal sealed class GatewayMetrics
+{
+    private readonly Counter _requests;
+    private readonly Histogram _latency;
+    private readonly Counter _attempts;
+    private readonly Counter _failures;
+    private readonly Counter _suspensions;
+    private readonly Gauge _reputation;
+    private readonly Gauge _online;
+
+    public GatewayMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var f = Metrics.WithCustomRegistry(Registry);
+        _requests = f.CreateCounter("inframind_gateway_requests_total", "Inference requests by model and HTTP status.", "model", "status");
+        _latency = f.CreateHistogram("inframind_gateway_request_duration_seconds", "Time from request to answer, re-routes included.",
+            new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
+        _attempts = f.CreateCounter("inframind_gateway_attempts_total", "Attempts on nodes by outcome.", "model", "node", "outcome");
+        _failures = f.CreateCounter("inframind_gateway_failures_total", "Failed jobs and pre-flights by verdict.", "model", "node", "verdict");
+        _suspensions = f.CreateCounter("inframind_gateway_suspensions_total", "Node suspensions.", "model", "node");
+        _reputation = f.CreateGauge("inframind_gateway_node_reputation", "Node reputation, 1 = good.", "node");
+        _online = f.CreateGauge("inframind_gateway_node_online", "1 when the node heartbeats in time.", "node");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void Request(string model, int status, TimeSpan elapsed)
+    {
+        _requests.WithLabels(model, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+        _latency.WithLabels(model).Observe(elapsed.TotalSeconds);
+    }
+
+    public void Attempt(string model, string node, string outcome) => _attempts.WithLabels(model, node, outcome).Inc();
+
+    public void Failure(string model, string node, string verdict) => _failures.WithLabels(model, node, verdict).Inc();
+
+    public void Suspended(string node, string model) => _suspensions.WithLabels(model, node).Inc();
+
+    public void Reputation(string node, double value) => _reputation.WithLabels(node).Set(value);
+
+    public void Online(string node, bool online) => _online.WithLabels(node).Set(online ? 1 : 0);
+}

@@ -1,0 +1,66 @@
+namespace InfraMind.Gateway;
+
+/// <summary>How the gateway serves, places and judges; immutable once started.</summary>
+public sealed record GatewayOptions
+{
+    public string ListenUrl { get; init; } = "http://127.0.0.1:0";
+
+    /// <summary>Nodes each published model version is placed on, where nodes allow.</summary>
+    public int Replicas { get; init; } = 2;
+
+    /// <summary>Tries per request, the first included.</summary>
+    public int MaxAttempts { get; init; } = 3;
+
+    /// <summary>Retries may add at most this share of traffic (beyond <see cref="RetryReserve"/>).</summary>
+    public double RetryRatio { get; init; } = 0.2;
+
+    /// <summary>Retries always allowed before the ratio applies, so a quiet gateway can still re-route.</summary>
+    public int RetryReserve { get; init; } = 20;
+
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public long MaxRequestBytes { get; init; } = 1024 * 1024;
+
+    public long MaxResponseBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>A node that missed this many heartbeats in a row is offline.</summary>
+    public int MissedBeatsOffline { get; init; } = 3;
+
+    public int SuspendAfterFailures { get; init; } = 3;
+
+    public TimeSpan SuspensionStep { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan MaxSuspension { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Each failure multiplies a node's reputation by this.</summary>
+    public double FailurePenalty { get; init; } = 0.7;
+
+    /// <summary>Time constant of the reputation's return toward 1 (good).</summary>
+    public TimeSpan ReputationRecovery { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Distinct nodes failing one model version with one verdict inside <see cref="QuarantineWindow"/> quarantine it.</summary>
+    public int QuarantineNodes { get; init; } = 2;
+
+    public TimeSpan QuarantineWindow { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan QuarantineDuration { get; init; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan CatalogRefresh { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Every problem, each with how to fix it.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Replicas < 1) errors.Add("IM6020: replicas must be ≥ 1");
+        if (MaxAttempts < 1) errors.Add("IM6020: max attempts must be ≥ 1");
+        if (RetryRatio is < 0 or > 1) errors.Add("IM6020: retry ratio must be between 0 and 1");
+        if (FailurePenalty is <= 0 or >= 1) errors.Add("IM6020: failure penalty must be between 0 and 1 (exclusive)");
+        if (MissedBeatsOffline < 1) errors.Add("IM6020: missed beats must be ≥ 1");
+        if (SuspendAfterFailures < 1) errors.Add("IM6020: suspend-after must be ≥ 1");
+        if (QuarantineNodes < 2) errors.Add("IM6020: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
+        if (MaxRequestBytes < 1) errors.Add("IM6020: max request bytes must be ≥ 1");
+        return errors;
+    }
+}

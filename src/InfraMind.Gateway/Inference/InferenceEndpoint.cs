@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using InfraMind.Conformance;
+using InfraMind.Gateway.Routing;
+using InfraMind.Node.Protocol;
+using Microsoft.AspNetCore.Http;
+using Semver;
+
+namespace InfraMind.Gateway.Inference;
+
+/// <summary>One attempt's outcome on one node.</summary>
+internal sealed record AttemptResult(string Node, string? Verdict, string Detail, int? Status, double Ms);
+
+/// <summary>
+/// POST /inference/v1/{name}[/versions/{version}]: checks the request (type, size, JSON, input schema) before any node
+/// sees it, then tries nodes chosen by reputation and latency until one gives an answer valid against output_schema.
+/// A client's mistake is a 4xx and never counts against a node.
+/// </summary>
+internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
+{
+    private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
+
+    public async Task HandleAsync(HttpContext context, string name, string? version)
+    {
+        var clock = Stopwatch.StartNew();
+        var status = await HandleCoreAsync(context, name, version);
+        metrics.Request(name, status, clock.Elapsed);
+    }
+
+    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version)
+    {
+        var ct = context.RequestAborted;
+        var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
+        if (versions.Count == 0)
+            return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
+        ServedModel? model;
+        if (version is null)
+        {
+            model = MeshState.Latest(versions);
+            if (model is null)
+                return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "no released version",
+                    $"'{name}' has only pre-release versions; name one: /inference/v1/{name}/versions/<version>.");
+        }
+        else
+        {
+            if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var wanted))
+                return await ProblemAsync(context, 400, MeshCodes.VersionInvalid, "invalid version", $"'{version}' is not a SemVer 2.0 version such as 1.2.3.");
+            model = versions.FirstOrDefault(m => m.Published.Version == wanted);
+            if (model is null)
+                return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown version",
+                    $"'{name}' has no version {version}; published: {string.Join(", ", versions.Select(v => v.Published.Version))}.");
+        }
+
+        if (!IsJson(context.Request.ContentType))
+            return await ProblemAsync(context, 415, MeshCodes.UnsupportedMediaType, "unsupported media type",
+                $"send the input as Content-Type: application/json (got '{context.Request.ContentType ?? "none"}').");
+
+        var body = await ReadBodyAsync(context.Request, options.MaxRequestBytes, ct);
+        if (body is null)
+            return await ProblemAsync(context, 413, MeshCodes.BodyTooLarge, "body too large", $"the input is larger than {options.MaxRequestBytes} bytes, the gateway's limit.");
+
+        JsonDocument input;
+        try
+        {
+            input = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            return await ProblemAsync(context, 400, MeshCodes.MalformedJson, "malformed JSON",
+                $"the body is not JSON: {e.Message}", new() { ["errors"] = new[] { new { pointer = "", message = e.Message } } });
+        }
+
+        using (input)
+        {
+            var violations = model.Manifest.InputSchema.Validate(input.RootElement);
+            if (violations.Count > 0)
+                return await ProblemAsync(context, 400, MeshCodes.InputInvalid, "input does not match the model's input_schema",
+                    $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
+                    new() { ["errors"] = violations.Select(v => new { pointer = v.Pointer, message = v.Message }).ToList() });
+        }
+
+        if (mesh.IsQuarantined(model.Key))
+        {
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return await ProblemAsync(context, 503, MeshCodes.Quarantined, "model version quarantined",
+                $"{model.Key} failed the same way on several nodes and is not served for now; GET /inference/v1 shows why. Publish a fixed version.");
+        }
+
+        _budget.RecordRequest();
+        var attempts = new List<AttemptResult>();
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            if (chosen is null) break;
+            if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
+            tried.Add(chosen.NodeId);
+            var (result, answer) = await AttemptAsync(model, chosen.NodeId, body, ct);
+            attempts.Add(result);
+            if (answer is not null)
+            {
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/json";
+                context.Response.Headers[MeshHeaders.Node] = chosen.NodeId;
+                context.Response.Headers[MeshHeaders.Attempts] = attempts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.Headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
+                context.Response.ContentLength = answer.Length;
+                await context.Response.Body.WriteAsync(answer, ct);
+                return 200;
+            }
+        }
+
+        context.Response.Headers[MeshHeaders.Attempts] = attempts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (attempts.Count == 0)
+        {
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node",
+                $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
+        }
+
+        return await ProblemAsync(context, 502, MeshCodes.AllAttemptsFailed, "every attempt failed",
+            $"{attempts.Count} attempt(s) failed: {string.Join("; ", attempts.Select(a => $"{a.Node}: {a.Verdict}"))}",
+            new() { ["attempts"] = attempts.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() });
+    }
+
+    private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, byte[] body, CancellationToken ct)
+    {
+        var address = mesh.AddressOf(node)!;
+        var uri = new Uri(address, $"jobs/{Uri.EscapeDataString(model.Published.Name)}/{Uri.EscapeDataString(model.Published.Version.ToString())}");
+        var clock = Stopwatch.StartNew();
+        mesh.Begin(node);
+        string verdict;
+        string detail;
+        int? status = null;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
+        limit.CancelAfter(options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            status = (int)response.StatusCode;
+            var answer = await ReadLimitedAsync(await response.Content.ReadAsStreamAsync(limit.Token), options.MaxResponseBytes, limit.Token);
+            (verdict, detail) = Judge(model, response, answer);
+            if (verdict.Length == 0)
+            {
+                mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+                metrics.Attempt(model.Published.Name, node, "ok");
+                return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            (verdict, detail) = (Verdicts.RequestTimeout, $"no answer within {options.AttemptTimeout.TotalMilliseconds:0} ms");
+        }
+        catch (HttpRequestException e)
+        {
+            (verdict, detail) = (Verdicts.ConnectionFailed, $"the node did not answer: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            (verdict, detail) = (Verdicts.ConnectionFailed, $"the connection broke: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away: not the node's fault.
+            mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+            throw;
+        }
+
+        mesh.RecordFailure(node, model.Key, model.Published.Name, verdict);
+        metrics.Attempt(model.Published.Name, node, "failed");
+        metrics.Failure(model.Published.Name, node, verdict);
+        return (new AttemptResult(node, verdict, detail, status, clock.Elapsed.TotalMilliseconds), null);
+    }
+
+    /// <summary>"" for a good answer, else the verdict and why.</summary>
+    private static (string Verdict, string Detail) Judge(ServedModel model, HttpResponseMessage response, byte[]? answer)
+    {
+        var own = response.Headers.TryGetValues(MeshHeaders.Verdict, out var v) ? v.FirstOrDefault() : null;
+        if (answer is null) return (Verdicts.ResponseNotJson, "the answer is larger than the gateway accepts");
+        var code = (int)response.StatusCode;
+        if (own is not null) return (own, $"the node answered {code}: {Snippet(answer)}");
+        if (code >= 500) return (Verdicts.ServerErrorOnValidInput, $"the model answered {code} to a valid input: {Snippet(answer)}");
+        if (response.StatusCode != HttpStatusCode.OK)
+            return (Verdicts.RejectedValidInput, $"the model answered {code} to an input that matches input_schema: {Snippet(answer)}");
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(answer);
+        }
+        catch (JsonException e)
+        {
+            return (Verdicts.ResponseNotJson, $"the answer is not JSON ({e.Message}): {Snippet(answer)}");
+        }
+
+        using (doc)
+        {
+            var violations = model.Manifest.OutputSchema.Validate(doc.RootElement);
+            return violations.Count == 0 ? ("", "") : (Verdicts.OutputSchemaViolation, "the answer breaks output_schema: " + string.Join("; ", violations.Take(3)));
+        }
+    }
+
+    private static string Snippet(byte[] bytes)
+    {
+        var text = System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 200));
+        return bytes.Length > 200 ? text + "…" : text;
+    }
+
+    private static bool IsJson(string? contentType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var type) || type.MediaType is not { } media) return false;
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The body, or null when over the limit (then read to the end and dropped, so the client gets the 413).</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long max, CancellationToken ct)
+    {
+        if (request.ContentLength > max)
+        {
+            await DrainAsync(request.Body, ct);
+            return null;
+        }
+
+        var body = await ReadLimitedAsync(request.Body, max, ct);
+        if (body is null) await DrainAsync(request.Body, ct);
+        return body;
+    }
+
+    private static async Task DrainAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = new byte[81920];
+        try
+        {
+            while (await body.ReadAsync(buffer, ct) > 0)
+            {
+                // Dropped.
+            }
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            // Over Kestrel's own limit: the connection closes after the answer.
+        }
+    }
+
+    private static async Task<byte[]?> ReadLimitedAsync(Stream stream, long max, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16384];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > max) return null;
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static async Task<int> ProblemAsync(HttpContext context, int status, string code, string title, string detail, Dictionary<string, object?>? extensions = null)
+    {
+        var problem = new Dictionary<string, object?>
+        {
+            ["type"] = $"https://inframind.dev/errors/{code}",
+            ["title"] = title,
+            ["status"] = status,
+            ["detail"] = $"{code}: {detail}",
+            ["code"] = code,
+            ["instance"] = context.Request.Path.Value,
+        };
+        foreach (var (k, v) in extensions ?? []) problem[k] = v;
+        context.Response.StatusCode = status;
+        await context.Response.WriteAsJsonAsync(problem, MeshJson.Options, "application/problem+json", context.RequestAborted);
+        return status;
+    }
+}

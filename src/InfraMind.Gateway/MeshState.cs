@@ -1,0 +1,333 @@
+using InfraMind.Gateway.Catalog;
+using InfraMind.Gateway.Routing;
+using InfraMind.Manifest;
+using InfraMind.Node.Protocol;
+using Microsoft.Extensions.Logging;
+using Semver;
+
+namespace InfraMind.Gateway;
+
+/// <summary>A published model version with its manifest parsed once.</summary>
+internal sealed record ServedModel(PublishedModel Published, ModelManifest Manifest)
+{
+    public string Key { get; } = ModelKey.Of(Published.Name, Published.Version.ToString());
+
+    public ModelAssignment Assignment { get; } = new(Published.Name, Published.Version.ToString(), Published.Manifest,
+        Published.ImageDigest, Published.ContentReferences, Published.RegistryIndex);
+}
+
+internal sealed class NodeRecord(NodeRegistration registration, DateTimeOffset now, Reputation reputation)
+{
+    public NodeRegistration Registration { get; set; } = registration;
+
+    public DateTimeOffset LastBeat { get; set; } = now;
+
+    public Reputation Reputation { get; } = reputation;
+
+    public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);
+
+    public int InFlight;
+}
+
+/// <summary>Per node and model version: what routing knows beyond the node's own report.</summary>
+internal sealed class Standing(Suspension suspension)
+{
+    public Suspension Suspension { get; } = suspension;
+
+    public LatencyEwma Latency { get; } = new();
+
+    public long Failures { get; set; }
+
+    public long Successes { get; set; }
+
+    public int SeenNodeFailures { get; set; }
+}
+
+/// <summary>
+/// Everything the gateway knows about the mesh, behind one lock: nodes, reports, placement, standings, quarantines.
+/// Time comes from the injected <see cref="TimeProvider"/> only.
+/// </summary>
+internal sealed class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Node, string Model), Standing> _standings = [];
+    private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
+    private Dictionary<string, HashSet<string>> _placement = new(StringComparer.Ordinal);
+    private IReadOnlyList<ServedModel> _models = [];
+
+    public TimeProvider Time => time;
+
+    public IReadOnlyList<ServedModel> Models
+    {
+        get
+        {
+            lock (_gate) return _models;
+        }
+    }
+
+    public void SetModels(IReadOnlyList<ServedModel> models)
+    {
+        lock (_gate)
+        {
+            _models = models;
+            Replace();
+        }
+    }
+
+    public void Register(NodeRegistration registration)
+    {
+        lock (_gate)
+        {
+            if (_nodes.TryGetValue(registration.NodeId, out var existing))
+            {
+                existing.Registration = registration;
+                existing.LastBeat = time.GetUtcNow();
+            }
+            else
+            {
+                _nodes[registration.NodeId] = new NodeRecord(registration, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery));
+            }
+
+            log.LogInformation("node {Node} registered at {Address}", registration.NodeId, registration.Address);
+            Replace();
+        }
+    }
+
+    public bool IsOnline(NodeRecord n) =>
+        time.GetUtcNow() - n.LastBeat <= n.Registration.HeartbeatInterval * options.MissedBeatsOffline;
+
+    /// <summary>Null for an unknown node (it must register again).</summary>
+    public HeartbeatReply? Heartbeat(NodeHeartbeat beat)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(beat.NodeId, out var node)) return null;
+            node.LastBeat = time.GetUtcNow();
+            foreach (var r in beat.Models)
+            {
+                var key = ModelKey.Of(r.Name, r.Version);
+                var s = StandingOf(beat.NodeId, key);
+                // Pre-flight failures the node reports count toward quarantine too: a bad image fails everywhere alike.
+                if (r.Failures > s.SeenNodeFailures && r.Verdict is { } v && r.State == ModelState.Failed)
+                {
+                    metrics.Failure(r.Name, beat.NodeId, v);
+                    QuarantineOf(key).Observe(beat.NodeId, v);
+                }
+
+                s.SeenNodeFailures = r.Failures;
+                if (r.State == ModelState.Ready && s.Suspension.TryReadmit(r.PreflightGeneration))
+                    log.LogInformation("node {Node} re-admitted for {Model}: pre-flight passed", beat.NodeId, key);
+            }
+
+            node.Reports = beat.Models.ToDictionary(r => ModelKey.Of(r.Name, r.Version), StringComparer.Ordinal);
+            Replace();
+
+            var assigned = _placement.TryGetValue(beat.NodeId, out var keys) ? keys : [];
+            var preflight = new List<string>();
+            foreach (var key in assigned)
+            {
+                var s = StandingOf(beat.NodeId, key);
+                if (s.Suspension.PreflightDue && !s.Suspension.PreflightRequested)
+                {
+                    s.Suspension.PreflightRequested = true;
+                    preflight.Add(key);
+                }
+            }
+
+            var byKey = _models.ToDictionary(m => m.Key, StringComparer.Ordinal);
+            return new HeartbeatReply([.. assigned.Where(byKey.ContainsKey).Select(k => byKey[k].Assignment)], preflight);
+        }
+    }
+
+    /// <summary>Recomputes placement; offline nodes lose their models to others. Caller holds the lock.</summary>
+    private void Replace()
+    {
+        var nodes = _nodes.Values.Select(n => new PlacementNode(
+            n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
+            _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(),
+            n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => ModelKey.Of(r.Name, r.Version)).ToHashSet(StringComparer.Ordinal))).ToList();
+        _placement = Placement.Place([.. _models.Select(m => new PlacementModel(m.Key, m.Manifest.Resources))], nodes, options.Replicas);
+    }
+
+    /// <summary>Places again now (e.g. after nodes went offline); heartbeats also do it.</summary>
+    public void Refresh()
+    {
+        lock (_gate) Replace();
+    }
+
+    private Standing StandingOf(string node, string key)
+    {
+        if (!_standings.TryGetValue((node, key), out var s))
+        {
+            s = new Standing(new Suspension(time, options.SuspendAfterFailures, options.SuspensionStep, options.MaxSuspension));
+            _standings[(node, key)] = s;
+        }
+
+        return s;
+    }
+
+    private QuarantineTracker QuarantineOf(string key)
+    {
+        if (!_quarantines.TryGetValue(key, out var q))
+        {
+            q = new QuarantineTracker(time, options.QuarantineNodes, options.QuarantineWindow, options.QuarantineDuration);
+            _quarantines[key] = q;
+        }
+
+        return q;
+    }
+
+    public bool IsQuarantined(string key)
+    {
+        lock (_gate) return _quarantines.TryGetValue(key, out var q) && q.IsQuarantined;
+    }
+
+    /// <summary>Nodes that may take an attempt for <paramref name="key"/> now, excluding those already tried.</summary>
+    public IReadOnlyList<Candidate> Candidates(string key, IReadOnlySet<string> exclude)
+    {
+        lock (_gate)
+        {
+            var list = new List<Candidate>();
+            foreach (var n in _nodes.Values)
+            {
+                var id = n.Registration.NodeId;
+                if (exclude.Contains(id) || !IsOnline(n)) continue;
+                if (!n.Reports.TryGetValue(key, out var r) || r.State != ModelState.Ready) continue;
+                if (!(_placement.TryGetValue(id, out var placed) && placed.Contains(key))) continue;
+                var s = StandingOf(id, key);
+                if (s.Suspension.IsSuspended) continue;
+                list.Add(new Candidate(id, s.Latency.Milliseconds, n.Reputation.Value, Volatile.Read(ref n.InFlight)));
+            }
+
+            return list;
+        }
+    }
+
+    public Uri? AddressOf(string node)
+    {
+        lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Registration.Address : null;
+    }
+
+    public void Begin(string node)
+    {
+        lock (_gate)
+            if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
+    }
+
+    public void RecordSuccess(string node, string key, double ms)
+    {
+        lock (_gate)
+        {
+            if (_nodes.TryGetValue(node, out var n)) Interlocked.Decrement(ref n.InFlight);
+            var s = StandingOf(node, key);
+            s.Latency.Record(ms);
+            s.Successes++;
+            s.Suspension.RecordSuccess();
+        }
+    }
+
+    /// <summary>
+    /// A job failed on a node. The model version is quarantined when another node failed it the same way (not the
+    /// node's fault); otherwise the node loses reputation and, after consecutive failures, is suspended, unless that
+    /// would take more than half of the version's nodes out.
+    /// </summary>
+    public void RecordFailure(string node, string key, string model, string verdict)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(node, out var n)) return;
+            Interlocked.Decrement(ref n.InFlight);
+            var s = StandingOf(node, key);
+            s.Failures++;
+            var modelFault = QuarantineOf(key).Observe(node, verdict);
+            if (modelFault)
+            {
+                log.LogWarning("{Model} quarantined: {Verdict} on several nodes", key, verdict);
+                return;
+            }
+
+            n.Reputation.Penalise();
+            metrics.Reputation(node, n.Reputation.Value);
+            if (!s.Suspension.RecordFailure()) return;
+            var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
+            var suspended = placed.Count(p => StandingOf(p, key).Suspension.IsSuspended);
+            if (suspended + 1 > placed.Count / 2)
+            {
+                log.LogWarning("not suspending {Node} for {Model}: {Suspended} of {Placed} nodes are suspended already", node, key, suspended, placed.Count);
+                return;
+            }
+
+            var report = n.Reports.TryGetValue(key, out var rep) ? rep.PreflightGeneration : 0;
+            var period = s.Suspension.Suspend(report);
+            metrics.Suspended(node, model);
+            log.LogWarning("node {Node} suspended for {Model} for {Seconds} s after {Verdict}", node, key, period.TotalSeconds, verdict);
+        }
+    }
+
+    /// <summary>GET /inference/v1.</summary>
+    public object Describe()
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            var models = _models.GroupBy(m => m.Published.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+            {
+                name = g.Key,
+                latest = Latest(g)?.Published.Version.ToString(),
+                versions = g.OrderByDescending(m => m.Published.Version, SemVersion.PrecedenceComparer).Select(m => new
+                {
+                    version = m.Published.Version.ToString(),
+                    imageDigest = m.Published.ImageDigest,
+                    contentReferences = m.Published.ContentReferences,
+                    registryIndex = m.Published.RegistryIndex,
+                    quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined
+                        ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until }
+                        : null,
+                    nodes = _placement.Where(p => p.Value.Contains(m.Key)).Select(p => p.Key).Order(StringComparer.Ordinal).Select(id =>
+                    {
+                        var n = _nodes[id];
+                        var r = n.Reports.GetValueOrDefault(m.Key);
+                        var s = StandingOf(id, m.Key);
+                        return new
+                        {
+                            node = id,
+                            online = IsOnline(n),
+                            state = r?.State.ToString().ToLowerInvariant() ?? "placed",
+                            verdict = r?.Verdict,
+                            detail = r?.Detail,
+                            restarts = r?.Restarts ?? 0,
+                            suspended = s.Suspension.IsSuspended,
+                            suspendedUntil = s.Suspension.Until,
+                            suspensions = s.Suspension.Count,
+                            failures = s.Failures,
+                            successes = s.Successes,
+                            latencyMs = s.Latency.Milliseconds,
+                        };
+                    }).ToList(),
+                }).ToList(),
+            }).ToList();
+            var nodes = _nodes.Values.OrderBy(n => n.Registration.NodeId, StringComparer.Ordinal).Select(n => new
+            {
+                id = n.Registration.NodeId,
+                address = n.Registration.Address,
+                online = IsOnline(n),
+                lastHeartbeat = n.LastBeat,
+                capacity = n.Registration.Capacity,
+                labels = n.Registration.Labels,
+                reputation = Math.Round(n.Reputation.Value, 4),
+                refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
+            }).ToList();
+            return new { models, nodes, at = now };
+        }
+    }
+
+    public IReadOnlyList<(string Node, double Reputation, bool Online)> NodeSummaries()
+    {
+        lock (_gate) return [.. _nodes.Values.Select(n => (n.Registration.NodeId, n.Reputation.Value, IsOnline(n)))];
+    }
+
+    /// <summary>The highest version without a pre-release part.</summary>
+    public static ServedModel? Latest(IEnumerable<ServedModel> versions) =>
+        versions.Where(m => !m.Published.Version.IsPrerelease).OrderByDescending(m => m.Published.Version, SemVersion.PrecedenceComparer).FirstOrDefault();
+}

@@ -1,0 +1,208 @@
+namespace InfraMind.Gateway.Routing;
+
+/// <summary>
+/// A node's reputation in (0, 1]: each failure multiplies it by a penalty; with time it returns toward 1 along
+/// 1 − (1 − r)·e^(−t/τ), so an old failure weighs less than a new one.
+/// </summary>
+public sealed class Reputation(TimeProvider time, double penalty, TimeSpan recovery)
+{
+    private const double Floor = 0.01;
+    private double _score = 1;
+    private DateTimeOffset _at = time.GetUtcNow();
+
+    public double Value
+    {
+        get
+        {
+            var elapsed = (time.GetUtcNow() - _at).TotalSeconds;
+            if (elapsed <= 0) return _score;
+            return 1 - ((1 - _score) * Math.Exp(-elapsed / recovery.TotalSeconds));
+        }
+    }
+
+    public void Penalise()
+    {
+        _score = Math.Max(Floor, Value * penalty);
+        _at = time.GetUtcNow();
+    }
+}
+
+/// <summary>
+/// A node's standing for one model version: consecutive failures suspend it for a growing period (step × n, capped);
+/// after the period the gateway asks for a pre-flight, and a passing pre-flight re-admits it.
+/// </summary>
+public sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan step, TimeSpan max)
+{
+    public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>How often this node was suspended for this model: the period grows with it.</summary>
+    public int Count { get; private set; }
+
+    public DateTimeOffset? Until { get; private set; }
+
+    public bool IsSuspended => Until is not null;
+
+    /// <summary>The pre-flight generation the node had reported when suspended; a higher one is a fresh pass.</summary>
+    public long GenerationAtSuspension { get; private set; }
+
+    /// <summary>The period is over: the node must pass a pre-flight to come back.</summary>
+    public bool PreflightDue => Until is { } u && time.GetUtcNow() >= u;
+
+    public bool PreflightRequested { get; set; }
+
+    public void RecordSuccess() => ConsecutiveFailures = 0;
+
+    /// <summary>Counts a failure; true when the node has now failed often enough to be suspended.</summary>
+    public bool RecordFailure() => ++ConsecutiveFailures >= suspendAfter && !IsSuspended;
+
+    public TimeSpan Suspend(long generation)
+    {
+        Count++;
+        var period = TimeSpan.FromTicks(Math.Min(step.Ticks * Count, max.Ticks));
+        Until = time.GetUtcNow() + period;
+        GenerationAtSuspension = generation;
+        ConsecutiveFailures = 0;
+        PreflightRequested = false;
+        return period;
+    }
+
+    /// <summary>A pre-flight passed after the suspension began: back in service (the count stays, so a relapse waits longer).</summary>
+    public bool TryReadmit(long generation)
+    {
+        if (!IsSuspended || generation <= GenerationAtSuspension) return false;
+        Until = null;
+        PreflightRequested = false;
+        ConsecutiveFailures = 0;
+        return true;
+    }
+}
+
+/// <summary>
+/// Retries limited to a share of traffic: each request deposits <c>ratio</c> tokens, each retry takes one; a reserve
+/// lets a quiet gateway re-route too. Keeps a sick mesh from being flooded by its own retries.
+/// </summary>
+public sealed class RetryBudget(double ratio, int reserve)
+{
+    private readonly object _gate = new();
+    private readonly double _cap = Math.Max(reserve, 1);
+    private double _tokens = reserve;
+
+    public void RecordRequest()
+    {
+        lock (_gate) _tokens = Math.Min(_cap, _tokens + ratio);
+    }
+
+    public bool TryRetry()
+    {
+        lock (_gate)
+        {
+            if (_tokens < 1) return false;
+            _tokens -= 1;
+            return true;
+        }
+    }
+}
+
+/// <summary>Exponentially weighted moving average of a node's latency for one model.</summary>
+public sealed class LatencyEwma(double alpha = 0.3)
+{
+    public double? Milliseconds { get; private set; }
+
+    public void Record(double ms) => Milliseconds = Milliseconds is { } m ? m + (alpha * (ms - m)) : ms;
+}
+
+/// <summary>A node that may take the next attempt.</summary>
+public sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
+
+/// <summary>
+/// Power of two choices: two distinct random candidates, the one with the lower cost wins. Cost is latency (EWMA)
+/// times load, divided by reputation, so a fast but unreliable node loses to a slower reliable one.
+/// </summary>
+public static class NodeChoice
+{
+    public static double Cost(Candidate c)
+    {
+        // An unmeasured node costs like a fast one, so it gets traffic and a measurement.
+        var latency = c.LatencyMs ?? 1;
+        return (latency + 1) * (c.InFlight + 1) / Math.Max(c.Reputation, 0.01);
+    }
+
+    public static Candidate? Choose(IReadOnlyList<Candidate> candidates, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(random);
+        if (candidates.Count == 0) return null;
+        if (candidates.Count == 1) return candidates[0];
+        var a = random.Next(candidates.Count);
+        var b = random.Next(candidates.Count - 1);
+        if (b >= a) b++;
+        return Cost(candidates[b]) < Cost(candidates[a]) ? candidates[b] : candidates[a];
+    }
+}
+
+/// <summary>
+/// Tells a broken model version from a broken node: when several nodes fail one version with the same verdict inside a
+/// window, the version is quarantined (not served) and the nodes are not punished for it.
+/// </summary>
+public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
+{
+    /// <summary>
+    /// Verdicts about what the model itself does. Refused connections, timeouts, a container that was killed or a
+    /// missing image say more about a node than a model, and coincide on two nodes by chance under load.
+    /// </summary>
+    public static IReadOnlySet<string> ModelVerdicts { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        InfraMind.Conformance.Verdicts.OutputSchemaViolation,
+        InfraMind.Conformance.Verdicts.ResponseNotJson,
+        InfraMind.Conformance.Verdicts.ServerErrorOnValidInput,
+        InfraMind.Conformance.Verdicts.RejectedValidInput,
+        InfraMind.Conformance.Verdicts.ServerErrorOnInvalidInput,
+        InfraMind.Conformance.Verdicts.AcceptedInvalidInput,
+        InfraMind.Conformance.Verdicts.InitFailed,
+        InfraMind.Conformance.Verdicts.WarmupFailed,
+        InfraMind.Conformance.Verdicts.HealthcheckFailed,
+        InfraMind.Conformance.Verdicts.NoAnswerOnPort,
+        InfraMind.Conformance.Verdicts.WrongPort,
+        InfraMind.Conformance.Verdicts.OomKilled,
+    };
+
+    private readonly List<(string Node, string Verdict, DateTimeOffset At)> _failures = [];
+
+    public DateTimeOffset? Until { get; private set; }
+
+    public string? Verdict { get; private set; }
+
+    public IReadOnlyList<string> Nodes { get; private set; } = [];
+
+    public bool IsQuarantined
+    {
+        get
+        {
+            if (Until is { } u && time.GetUtcNow() >= u)
+            {
+                Until = null;
+                Verdict = null;
+                Nodes = [];
+                _failures.Clear();
+            }
+
+            return Until is not null;
+        }
+    }
+
+    /// <summary>Records a failure; true when it is (now) the version's fault rather than the node's.</summary>
+    public bool Observe(string node, string verdict)
+    {
+        if (IsQuarantined) return true;
+        if (!ModelVerdicts.Contains(verdict)) return false;
+        var now = time.GetUtcNow();
+        _failures.RemoveAll(f => now - f.At > window);
+        _failures.Add((node, verdict, now));
+        var same = _failures.Where(f => f.Verdict == verdict).Select(f => f.Node).Distinct(StringComparer.Ordinal).ToList();
+        if (same.Count < nodes) return false;
+        Until = now + duration;
+        Verdict = verdict;
+        Nodes = same;
+        return true;
+    }
+}

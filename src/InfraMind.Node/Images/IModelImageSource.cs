@@ -1,0 +1,17 @@
+using InfraMind.Node.Protocol;
+
+namespace InfraMind.Node.Images;
+
+/// <summary>
+/// Makes the image of a published model present in the node's engine, verified against what was published (image
+/// digest, content references, registry entry), and returns the reference to run. The storage and trust layers
+/// implement it; a node runs nothing this did not return.
+/// </summary>
+public interface IModelImageSource
+{
+    /// <exception cref="ModelImageException">when the image cannot be fetched or does not verify.</exception>
+    Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken);
+}
+
+/// <summary>The image of a model could not be made present or did not verify.</summary>
+public sealed class ModelImageException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,295 @@
+using System.Net;
+using System.Net.Http.Json;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Node.Images;
+using InfraMind.Node.Protocol;
+using InfraMind.Node.Running;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Node;
+
+/// <summary>
+/// The node agent: registers with the gateway, heartbeats its models' states, runs what the gateway places on it
+/// (when it fits), and serves jobs to containers that passed pre-flight.
+/// </summary>
+public sealed class NodeAgent : IAsyncDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly ContainerEngine _engine;
+    private readonly IModelImageSource _images;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly HttpClient _gateway;
+    private readonly HttpClient _models;
+    private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _heartbeats;
+    private Uri? _address;
+
+    public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        _options = options;
+        _engine = engine;
+        _images = images;
+        _time = time ?? TimeProvider.System;
+        _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
+        _models = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public NodeOptions Options => _options;
+
+    /// <summary>Stops heartbeats without stopping the node (fault tests: a node the gateway must mark offline).</summary>
+    internal bool HeartbeatsPaused { get; set; }
+
+    /// <summary>The states the node reports, refusals included.</summary>
+    public IReadOnlyList<ModelReport> Reports()
+    {
+        lock (_instances)
+            return [.. _instances.Values.Select(i => i.Report()), .. _refused.Values];
+    }
+
+    internal RunningContainer? ContainerOf(string name, string version)
+    {
+        lock (_instances) return _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.Container : null;
+    }
+
+    /// <summary>Starts registering and heart-beating; the node's own job API must already listen at <paramref name="address"/>.</summary>
+    public Task StartAsync(Uri address, CancellationToken cancellationToken)
+    {
+        _address = address;
+        _heartbeats = Task.Run(() => HeartbeatLoopAsync(_stop.Token), cancellationToken);
+        return Task.CompletedTask;
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken ct)
+    {
+        var registered = false;
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
+        do
+        {
+            if (HeartbeatsPaused) continue;
+            try
+            {
+                if (!registered) registered = await RegisterAsync(ct);
+                if (registered) registered = await BeatAsync(ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
+            {
+                _log.LogWarning("gateway {Gateway} unreachable: {Message}", _options.Gateway, e.Message);
+                registered = false;
+            }
+        }
+        while (await WaitAsync(timer, ct));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<bool> RegisterAsync(CancellationToken ct)
+    {
+        var registration = new NodeRegistration(_options.NodeId, _address!, _options.Capacity, _options.Labels, _options.HeartbeatInterval);
+        using var response = await _gateway.PostAsJsonAsync("mesh/v1/nodes", registration, MeshJson.Options, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>False when the gateway no longer knows this node (it restarted): register again.</summary>
+    private async Task<bool> BeatAsync(CancellationToken ct)
+    {
+        var beat = new NodeHeartbeat(_options.NodeId, Reports());
+        using var response = await _gateway.PostAsJsonAsync($"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat", beat, MeshJson.Options, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        response.EnsureSuccessStatusCode();
+        var reply = await response.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options, ct)
+            ?? throw new System.Text.Json.JsonException("empty heartbeat reply");
+        await ApplyAsync(reply, ct);
+        return true;
+    }
+
+    /// <summary>Starts what is newly placed (when it fits), stops what is no longer placed.</summary>
+    internal async Task ApplyAsync(HeartbeatReply reply, CancellationToken ct)
+    {
+        await _reconcile.WaitAsync(ct);
+        try
+        {
+            var wanted = reply.Assignments.ToDictionary(a => a.Key, StringComparer.Ordinal);
+            List<ModelInstance> gone;
+            lock (_instances)
+            {
+                gone = [.. _instances.Values.Where(i => !wanted.ContainsKey(i.Assignment.Key))];
+                foreach (var g in gone) _instances.Remove(g.Assignment.Key);
+                foreach (var key in _refused.Keys.Where(k => !wanted.ContainsKey(k)).ToList()) _refused.Remove(key);
+            }
+
+            foreach (var g in gone) await g.DisposeAsync();
+
+            foreach (var a in reply.Assignments)
+            {
+                lock (_instances)
+                {
+                    if (_instances.ContainsKey(a.Key) || _refused.ContainsKey(a.Key)) continue;
+                }
+
+                Admit(a);
+            }
+
+            lock (_instances)
+            {
+                foreach (var key in reply.Preflight)
+                    if (_instances.TryGetValue(key, out var i)) i.RequestPreflight();
+            }
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+    }
+
+    private void Admit(ModelAssignment a)
+    {
+        ModelManifest manifest;
+        try
+        {
+            manifest = ModelManifest.FromJson(a.Manifest);
+        }
+        catch (FormatException e)
+        {
+            Refuse(a, $"{MeshCodes.NodeRefused}: the published manifest of {a.Key} is invalid: {e.Message}");
+            return;
+        }
+
+        if (manifest.Name != a.Name || manifest.Version.ToString() != a.Version)
+        {
+            Refuse(a, $"{MeshCodes.NodeRefused}: the manifest names {manifest.Name}@{manifest.Version}, not {a.Key}");
+            return;
+        }
+
+        lock (_instances)
+        {
+            var reason = FitProblem(manifest.Resources);
+            if (reason is not null)
+            {
+                Refuse(a, reason);
+                return;
+            }
+
+            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log);
+            _instances[a.Key] = instance;
+            instance.Start();
+        }
+    }
+
+    private void Refuse(ModelAssignment a, string reason)
+    {
+        _log.LogWarning("refused {Model}: {Reason}", a.Key, reason);
+        lock (_instances) _refused[a.Key] = ModelInstance.Refusal(a, reason, _time.GetUtcNow());
+    }
+
+    /// <summary>Why <paramref name="need"/> does not fit what is free now, or null. Caller holds the lock.</summary>
+    private string? FitProblem(ResourceRequest need)
+    {
+        var cap = _options.Capacity;
+        if (need.GpuCount > cap.GpuCount)
+            return $"{MeshCodes.NodeRefused}: needs {need.GpuCount} GPU(s), this node has {cap.GpuCount}";
+        var cpu = cap.CpuMillicores - _instances.Values.Sum(i => i.Manifest.Resources.CpuMillicores);
+        var mem = cap.MemoryBytes - _instances.Values.Sum(i => i.Manifest.Resources.MemoryBytes);
+        var gpu = cap.GpuCount - _instances.Values.Sum(i => i.Manifest.Resources.GpuCount);
+        if (need.CpuMillicores > cpu) return $"{MeshCodes.NodeRefused}: needs {need.CpuMillicores}m CPU, {cpu}m free";
+        if (need.MemoryBytes > mem) return $"{MeshCodes.NodeRefused}: needs {Quantity.FormatBytes(need.MemoryBytes)} memory, {Quantity.FormatBytes(Math.Max(0, mem))} free";
+        if (need.GpuCount > gpu) return $"{MeshCodes.NodeRefused}: needs {need.GpuCount} GPU(s), {gpu} free";
+        return null;
+    }
+
+    /// <summary>POST /jobs/{name}/{version}: the body goes to the container unchanged; its answer comes back unchanged.</summary>
+    internal async Task HandleJobAsync(HttpContext context, string name, string version)
+    {
+        var ct = context.RequestAborted;
+        RunningContainer? container;
+        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
+        if (container is null)
+        {
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, MeshVerdicts.NotReady,
+                $"{MeshCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
+            return;
+        }
+
+        var timeout = _options.JobTimeout;
+        if (context.Request.Headers.TryGetValue(MeshHeaders.TimeoutMs, out var t) && int.TryParse(t, out var ms) && ms > 0)
+            timeout = TimeSpan.FromMilliseconds(Math.Min(ms, timeout.TotalMilliseconds));
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, container.BaseAddress)
+        {
+            Content = new StreamContent(context.Request.Body),
+        };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
+        if (context.Request.ContentLength is { } length) request.Content.Headers.ContentLength = length;
+        try
+        {
+            using var response = await _models.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            context.Response.StatusCode = (int)response.StatusCode;
+            if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();
+            if (response.Content.Headers.ContentLength is { } len) context.Response.ContentLength = len;
+            await response.Content.CopyToAsync(context.Response.Body, limit.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && !context.Response.HasStarted)
+        {
+            await FailAsync(context, StatusCodes.Status504GatewayTimeout, Conformance.Verdicts.RequestTimeout,
+                $"the model gave no answer within {timeout.TotalMilliseconds:0} ms");
+        }
+        catch (HttpRequestException e) when (!context.Response.HasStarted)
+        {
+            await FailAsync(context, StatusCodes.Status502BadGateway, Conformance.Verdicts.ConnectionFailed, $"the model's container did not answer: {e.Message}");
+        }
+    }
+
+    private static Task FailAsync(HttpContext context, int status, string verdict, string detail)
+    {
+        context.Response.StatusCode = status;
+        context.Response.Headers[MeshHeaders.Verdict] = verdict;
+        return context.Response.WriteAsJsonAsync(new { verdict, detail }, MeshJson.Options);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_heartbeats is not null) await _heartbeats;
+        List<ModelInstance> all;
+        lock (_instances)
+        {
+            all = [.. _instances.Values];
+            _instances.Clear();
+        }
+
+        await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
+        _gateway.Dispose();
+        _models.Dispose();
+        _stop.Dispose();
+        _reconcile.Dispose();
+    }
+}

@@ -1,0 +1,61 @@
+using InfraMind.Containers;
+using InfraMind.Node.Images;
+using InfraMind.Node.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Node;
+
+/// <summary>A running node agent with its job API on Kestrel. Disposing it removes every container it started.</summary>
+public sealed class NodeHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private NodeHost(WebApplication app, NodeAgent agent, Uri url)
+    {
+        _app = app;
+        Agent = agent;
+        Url = url;
+    }
+
+    public NodeAgent Agent { get; }
+
+    /// <summary>The bound job API, e.g. http://127.0.0.1:41234/.</summary>
+    public Uri Url { get; }
+
+    public static async Task<NodeHost> StartAsync(NodeOptions options, ContainerEngine engine, IModelImageSource imageSource, CancellationToken cancellationToken) =>
+        await StartAsync(options, engine, imageSource, TimeProvider.System, null, cancellationToken);
+
+    public static async Task<NodeHost> StartAsync(
+        NodeOptions options, ContainerEngine engine, IModelImageSource imageSource, TimeProvider time, Action<ILoggingBuilder>? logging,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(options.ListenUrl);
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        var app = builder.Build();
+        var agent = new NodeAgent(options, engine, imageSource, time, app.Services.GetRequiredService<ILogger<NodeAgent>>());
+        app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version) => agent.HandleJobAsync(context, name, version));
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
+        app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var url = new Uri(address.EndsWith('/') ? address : address + "/");
+        await agent.StartAsync(url, cancellationToken);
+        return new NodeHost(app, agent, url);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Agent.DisposeAsync();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace InfraMind.Node.Protocol;
+
+/// <summary>What a node offers: compute in the manifest's exact units.</summary>
+public sealed record NodeCapacity(long CpuMillicores, long MemoryBytes, int GpuCount);
+
+/// <summary>A node introducing itself to the gateway (POST /mesh/v1/nodes).</summary>
+public sealed record NodeRegistration(
+    string NodeId,
+    Uri Address,
+    NodeCapacity Capacity,
+    IReadOnlyDictionary<string, string> Labels,
+    TimeSpan HeartbeatInterval);
+
+/// <summary>A published model version the gateway asks a node to run: everything a node needs to fetch and verify it.</summary>
+public sealed record ModelAssignment(
+    string Name,
+    string Version,
+    JsonObject Manifest,
+    string ImageDigest,
+    IReadOnlyList<string> ContentReferences,
+    long? RegistryIndex)
+{
+    public string Key => ModelKey.Of(Name, Version);
+}
+
+/// <summary>Where a model stands on one node.</summary>
+public enum ModelState
+{
+    /// <summary>Accepted; fetching the image or starting the container.</summary>
+    Starting,
+
+    /// <summary>Pre-flight passed; accepting jobs.</summary>
+    Ready,
+
+    /// <summary>Start or pre-flight failed, or the container died; the node retries with back-off.</summary>
+    Failed,
+
+    /// <summary>Not accepted: it does not fit the node's free capacity or needs a GPU the node lacks.</summary>
+    Refused,
+}
+
+/// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
+/// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
+public sealed record ModelReport(
+    string Name,
+    string Version,
+    ModelState State,
+    string? Verdict,
+    string? Detail,
+    long PreflightGeneration,
+    int Restarts,
+    int Failures,
+    DateTimeOffset Since);
+
+/// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
+public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);
+
+/// <summary>The gateway's answer to a heartbeat: what the node should run, and which models to pre-flight again.</summary>
+public sealed record HeartbeatReply(IReadOnlyList<ModelAssignment> Assignments, IReadOnlyList<string> Preflight);
+
+public static class ModelKey
+{
+    public static string Of(string name, string version) => $"{name}@{version}";
+}
+
+/// <summary>Header names shared by node and gateway.</summary>
+public static class MeshHeaders
+{
+    /// <summary>On a node's own failure answer (no model answer at all): the verdict, e.g. connection-failed.</summary>
+    public const string Verdict = "InfraMind-Verdict";
+
+    public const string Node = "InfraMind-Node";
+
+    public const string Attempts = "InfraMind-Attempts";
+
+    public const string ModelVersion = "InfraMind-Model-Version";
+
+    /// <summary>The job's time limit in milliseconds, set by the gateway so the node gives up first.</summary>
+    public const string TimeoutMs = "InfraMind-Timeout-Ms";
+}
+
+public static class MeshJson
+{
+    public static JsonSerializerOptions Options { get; } = Create();
+
+    private static JsonSerializerOptions Create()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        o.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+        o.MakeReadOnly(populateMissingResolver: true);
+        return o;
+    }
+}
+
+/// <summary>Stable codes of mesh errors a user can hit (IM6xxx).</summary>
+public static class MeshCodes
+{
+    public const string ModelNotFound = "IM6001";
+    public const string NoReadyNode = "IM6002";
+    public const string InputInvalid = "IM6003";
+    public const string AllAttemptsFailed = "IM6004";
+    public const string Quarantined = "IM6005";
+    public const string UnsupportedMediaType = "IM6006";
+    public const string BodyTooLarge = "IM6007";
+    public const string MalformedJson = "IM6008";
+    public const string VersionInvalid = "IM6009";
+    public const string NodeRefused = "IM6010";
+    public const string ImageUnavailable = "IM6011";
+    public const string ModelNotReadyOnNode = "IM6012";
+    public const string UnknownNode = "IM6013";
+    public const string RegistrationInvalid = "IM6014";
+}
+
+/// <summary>Verdicts of the mesh itself, beside the conformance verdicts.</summary>
+public static class MeshVerdicts
+{
+    public const string Refused = "refused";
+    public const string ImageUnavailable = "image-unavailable";
+    public const string NotReady = "model-not-ready";
+    public const string Unhealthy = "healthcheck-failed";
+}

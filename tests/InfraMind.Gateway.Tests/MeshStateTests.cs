@@ -1,0 +1,171 @@
+using System.Text;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Node.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace InfraMind.Gateway.Tests;
+
+/// <summary>The mesh rules together: heartbeats and offline, suspension with its cap, re-admission, quarantine.</summary>
+public sealed class MeshStateTests
+{
+    private const string Key = "echo@1.0.0";
+    private static readonly TimeSpan Beat = TimeSpan.FromSeconds(1);
+    private readonly FakeTimeProvider _time = new();
+    private readonly MeshState _mesh;
+
+    public MeshStateTests()
+    {
+        _mesh = new MeshState(new GatewayOptions { Replicas = 4 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        _mesh.SetModels([Served()]);
+    }
+
+    internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi")
+    {
+        var yaml = $$$"""
+            name: echo
+            version: {{{version}}}
+            entrypoint: serve.py
+            runtime: python3.10
+            protocol: rest
+            port: 9000
+            resources: {cpu: 1, memory: {{{memory}}}, gpu: false}
+            input_schema: {type: object, properties: {text: {type: string}}, required: [text]}
+            output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
+            """;
+        var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
+        return new ServedModel(new PublishedModel(m.Name, m.Version, m.ToJson(), "sha256:" + new string('0', 64), [], 1), m);
+    }
+
+    private void Join(string id) =>
+        _mesh.Register(new NodeRegistration(id, new Uri($"http://127.0.0.1:1/{id}/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+
+    private HeartbeatReply Report(string id, ModelState state, long generation = 1, string? verdict = null, int failures = 0) =>
+        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict, null, generation, 0, failures, _time.GetUtcNow())]))!;
+
+    private string[] Ready() => [.. _mesh.Candidates(Key, new HashSet<string>()).Select(c => c.NodeId).Order()];
+
+    private void Fail(string node, int times, string verdict = "output-schema-violation")
+    {
+        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", verdict);
+    }
+
+    [Fact]
+    public void Heartbeats_place_the_model_and_ready_nodes_take_jobs()
+    {
+        Join("a");
+        Join("b");
+        var reply = Report("a", ModelState.Starting, 0);
+        Assert.Equal(Key, Assert.Single(reply.Assignments).Key);
+        Assert.Empty(Ready());
+        Report("a", ModelState.Ready);
+        Report("b", ModelState.Ready);
+        Assert.Equal(["a", "b"], Ready());
+    }
+
+    [Fact]
+    public void A_node_goes_offline_after_three_missed_beats()
+    {
+        Join("a");
+        Report("a", ModelState.Ready);
+        _time.Advance(Beat * 3);
+        Assert.Equal(["a"], Ready());
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Empty(Ready());
+        Report("a", ModelState.Ready);
+        Assert.Equal(["a"], Ready());
+    }
+
+    [Fact]
+    public void Repeated_failures_suspend_a_node_and_a_fresh_preflight_readmits_it()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        Fail("a", 2);
+        Assert.Contains("a", Ready());
+        Fail("a", 1);
+        Assert.DoesNotContain("a", Ready());
+
+        // The period runs; then the gateway asks for one pre-flight, once.
+        _time.Advance(TimeSpan.FromSeconds(29));
+        Assert.Empty(Report("a", ModelState.Ready).Preflight);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([Key], Report("a", ModelState.Ready).Preflight);
+        Assert.Empty(Report("a", ModelState.Ready).Preflight);
+        Assert.DoesNotContain("a", Ready());
+        Report("a", ModelState.Ready, generation: 2);
+        Assert.Contains("a", Ready());
+    }
+
+    [Fact]
+    public void Never_more_than_half_of_a_models_nodes_are_suspended()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        // Different verdicts, so that this is about nodes, not the model.
+        Fail("a", 3, "request-timeout");
+        Fail("b", 3, "connection-failed");
+        Fail("c", 3, "response-not-json");
+        Assert.Equal(["c", "d"], Ready());
+    }
+
+    [Fact]
+    public void One_version_failing_alike_on_two_nodes_is_quarantined_and_the_nodes_keep_their_standing()
+    {
+        foreach (var n in new[] { "a", "b", "c" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        Fail("a", 1);
+        Assert.False(_mesh.IsQuarantined(Key));
+        Fail("b", 1);
+        Assert.True(_mesh.IsQuarantined(Key));
+        Fail("b", 5);
+        Fail("c", 5);
+        Assert.Equal(["a", "b", "c"], Ready());
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.False(_mesh.IsQuarantined(Key));
+    }
+
+    [Fact]
+    public void Preflight_failures_reported_by_nodes_count_toward_quarantine()
+    {
+        Join("a");
+        Join("b");
+        Report("a", ModelState.Failed, 0, "no-answer-on-port", failures: 1);
+        Assert.False(_mesh.IsQuarantined(Key));
+        Report("b", ModelState.Failed, 0, "no-answer-on-port", failures: 1);
+        Assert.True(_mesh.IsQuarantined(Key));
+    }
+
+    [Fact]
+    public void A_refusal_moves_the_model_to_another_node()
+    {
+        var mesh = new MeshState(new GatewayOptions { Replicas = 1 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        mesh.Register(new NodeRegistration("a", new Uri("http://127.0.0.1:1/"), new NodeCapacity(8000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+        mesh.Register(new NodeRegistration("b", new Uri("http://127.0.0.1:2/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+        Assert.Single(mesh.Heartbeat(new NodeHeartbeat("a", []))!.Assignments);
+        Assert.Empty(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
+        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, "refused", "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
+        Assert.Single(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
+    }
+
+    [Fact]
+    public void Latest_is_the_highest_release()
+    {
+        var versions = new[] { Served("1.0.0"), Served("1.10.0"), Served("2.0.0-rc.1"), Served("1.9.9") };
+        Assert.Equal("1.10.0", MeshState.Latest(versions)!.Published.Version.ToString());
+    }
+}

@@ -1,0 +1,186 @@
+using InfraMind.Gateway.Routing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace InfraMind.Gateway.Tests.Routing;
+
+public sealed class ReputationTests
+{
+    [Fact]
+    public void A_failure_lowers_it_and_time_brings_it_back_toward_good()
+    {
+        var time = new FakeTimeProvider();
+        var r = new Reputation(time, 0.5, TimeSpan.FromSeconds(60));
+        Assert.Equal(1, r.Value);
+        r.Penalise();
+        Assert.Equal(0.5, r.Value, 6);
+        r.Penalise();
+        Assert.Equal(0.25, r.Value, 6);
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.Equal(1 - (0.75 * Math.Exp(-1)), r.Value, 6);
+        time.Advance(TimeSpan.FromMinutes(30));
+        Assert.True(r.Value > 0.999);
+    }
+
+    [Fact]
+    public void It_never_reaches_zero()
+    {
+        var r = new Reputation(new FakeTimeProvider(), 0.1, TimeSpan.FromSeconds(60));
+        for (var i = 0; i < 50; i++) r.Penalise();
+        Assert.True(r.Value > 0);
+    }
+}
+
+public sealed class SuspensionTests
+{
+    [Fact]
+    public void Consecutive_failures_suspend_and_a_success_resets_the_count()
+    {
+        var s = new Suspension(new FakeTimeProvider(), 3, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
+        Assert.False(s.RecordFailure());
+        Assert.False(s.RecordFailure());
+        s.RecordSuccess();
+        Assert.False(s.RecordFailure());
+        Assert.False(s.RecordFailure());
+        Assert.True(s.RecordFailure());
+    }
+
+    [Fact]
+    public void The_period_grows_by_step_and_is_capped()
+    {
+        var time = new FakeTimeProvider();
+        var s = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(75));
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Suspend(1));
+        Assert.True(s.TryReadmit(2));
+        Assert.Equal(TimeSpan.FromSeconds(60), s.Suspend(2));
+        Assert.True(s.TryReadmit(3));
+        Assert.Equal(TimeSpan.FromSeconds(75), s.Suspend(3));
+    }
+
+    [Fact]
+    public void After_the_period_a_preflight_is_due_and_only_a_fresh_pass_readmits()
+    {
+        var time = new FakeTimeProvider();
+        var s = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
+        s.Suspend(generation: 4);
+        Assert.True(s.IsSuspended);
+        Assert.False(s.PreflightDue);
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(s.PreflightDue);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(s.PreflightDue);
+        Assert.False(s.TryReadmit(4));
+        Assert.True(s.IsSuspended);
+        Assert.True(s.TryReadmit(5));
+        Assert.False(s.IsSuspended);
+    }
+}
+
+public sealed class NodeChoiceTests
+{
+    [Fact]
+    public void Of_two_it_takes_the_cheaper()
+    {
+        var fast = new Candidate("fast", 5, 1, 0);
+        var slow = new Candidate("slow", 50, 1, 0);
+        for (var seed = 0; seed < 20; seed++)
+            Assert.Equal("fast", NodeChoice.Choose([fast, slow], new Random(seed))!.NodeId);
+    }
+
+    [Fact]
+    public void A_fast_node_with_a_bad_reputation_loses_to_a_slower_reliable_one()
+    {
+        Assert.True(NodeChoice.Cost(new Candidate("liar", 2, 0.05, 0)) > NodeChoice.Cost(new Candidate("honest", 10, 1, 0)));
+    }
+
+    [Fact]
+    public void Load_counts()
+    {
+        Assert.True(NodeChoice.Cost(new Candidate("busy", 5, 1, 9)) > NodeChoice.Cost(new Candidate("idle", 5, 1, 0)));
+    }
+
+    [Fact]
+    public void The_worst_of_many_is_never_chosen_and_every_other_one_is()
+    {
+        var nodes = Enumerable.Range(0, 5).Select(i => new Candidate($"n{i}", 10 * (i + 1), 1, 0)).ToList();
+        var random = new Random(7);
+        var chosen = Enumerable.Range(0, 2000).Select(_ => NodeChoice.Choose(nodes, random)!.NodeId).ToList();
+        Assert.DoesNotContain("n4", chosen);
+        Assert.Equal(4, chosen.Distinct().Count());
+        Assert.True(chosen.Count(c => c == "n0") > chosen.Count(c => c == "n3"));
+    }
+
+    [Fact]
+    public void None_or_one()
+    {
+        Assert.Null(NodeChoice.Choose([], new Random(1)));
+        Assert.Equal("a", NodeChoice.Choose([new Candidate("a", null, 1, 0)], new Random(1))!.NodeId);
+    }
+}
+
+public sealed class RetryBudgetTests
+{
+    [Fact]
+    public void The_reserve_then_a_share_of_requests()
+    {
+        var b = new RetryBudget(0.2, 2);
+        Assert.True(b.TryRetry());
+        Assert.True(b.TryRetry());
+        Assert.False(b.TryRetry());
+        for (var i = 0; i < 4; i++) b.RecordRequest();
+        Assert.False(b.TryRetry());
+        b.RecordRequest();
+        Assert.True(b.TryRetry());
+        Assert.False(b.TryRetry());
+    }
+
+    [Fact]
+    public void Quiet_time_does_not_save_up_more_than_the_reserve()
+    {
+        var b = new RetryBudget(0.5, 3);
+        for (var i = 0; i < 100; i++) b.RecordRequest();
+        Assert.Equal(3, Enumerable.Range(0, 10).Count(_ => b.TryRetry()));
+    }
+}
+
+public sealed class QuarantineTests
+{
+    [Fact]
+    public void The_same_verdict_on_two_nodes_quarantines_the_version()
+    {
+        var time = new FakeTimeProvider();
+        var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        Assert.False(q.Observe("a", "output-schema-violation"));
+        Assert.False(q.Observe("a", "output-schema-violation"));
+        Assert.False(q.Observe("b", "request-timeout"));
+        Assert.True(q.Observe("b", "output-schema-violation"));
+        Assert.True(q.IsQuarantined);
+        Assert.Equal("output-schema-violation", q.Verdict);
+        Assert.Equal(["a", "b"], q.Nodes);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.False(q.IsQuarantined);
+    }
+
+    [Fact]
+    public void Failures_outside_the_window_do_not_add_up()
+    {
+        var time = new FakeTimeProvider();
+        var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        q.Observe("a", "response-not-json");
+        time.Advance(TimeSpan.FromSeconds(61));
+        Assert.False(q.Observe("b", "response-not-json"));
+    }
+
+    [Theory]
+    [InlineData("connection-failed")]
+    [InlineData("request-timeout")]
+    [InlineData("container-exited")]
+    [InlineData("model-not-ready")]
+    public void Node_side_failures_never_quarantine(string verdict)
+    {
+        var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        Assert.False(q.Observe("a", verdict));
+        Assert.False(q.Observe("b", verdict));
+        Assert.False(q.Observe("c", verdict));
+        Assert.False(q.IsQuarantined);
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using InfraMind.Containers;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Node;
+using InfraMind.Node.Images;
+using InfraMind.Node.Protocol;
+using InfraMind.Testing;
+
+namespace InfraMind.Mesh.Tests;
+
+/// <summary>
+/// A real mesh in the test process: one gateway and node agents, each on its own Kestrel at 127.0.0.1:0, running real
+/// containers built from tests/packages/broken-model with one behaviour per node. Everything carries a label of its
+/// own so the test can prove nothing is left.
+/// </summary>
+internal sealed class LocalMesh : IAsyncDisposable
+{
+    public const string TestLabel = "org.inframind.test";
+    private readonly List<TempDirectory> _dirs = [];
+
+    private LocalMesh(ContainerEngine engine, string model)
+    {
+        Engine = engine;
+        Model = model;
+    }
+
+    public ContainerEngine Engine { get; }
+
+    public string Model { get; }
+
+    public const string Version = "1.0.0";
+
+    public string Key => ModelKey.Of(Model, Version);
+
+    public string RunLabel { get; } = Guid.NewGuid().ToString("N");
+
+    public InMemoryModelCatalog Catalog { get; } = new();
+
+    public GatewayHost Gateway { get; private set; } = null!;
+
+    public Dictionary<string, NodeHost> Nodes { get; } = new(StringComparer.Ordinal);
+
+    public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
+
+    public static async Task<LocalMesh?> StartAsync(string model, GatewayOptions options)
+    {
+        var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return null;
+        var mesh = new LocalMesh(engine, model);
+        var good = mesh.Package("good");
+        var manifest = ManifestReader.Validate(good).Manifest!;
+        mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
+        mesh.Gateway = await GatewayHost.StartAsync(options, mesh.Catalog, CancellationToken.None);
+        mesh.Http.BaseAddress = mesh.Gateway.Url;
+        return mesh;
+    }
+
+    /// <summary>A copy of broken-model named after this mesh's model, with one behaviour.</summary>
+    public string Package(string behavior)
+    {
+        var dir = new TempDirectory("im-mesh-" + behavior);
+        _dirs.Add(dir);
+        TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir.Path);
+        var dockerfile = dir.Combine("Dockerfile");
+        File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal));
+        var yaml = dir.Combine("model.yaml");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("name: broken-model", $"name: {Model}", StringComparison.Ordinal));
+        return dir.Path;
+    }
+
+    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null)
+    {
+        var source = new PackageDirectoryImageSource(Engine, new Dictionary<string, string> { [Key] = Package(behavior) });
+        var options = new NodeOptions
+        {
+            NodeId = id,
+            Gateway = Gateway.Url,
+            Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),
+            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            HealthInterval = TimeSpan.FromSeconds(1),
+            RestartBackoff = TimeSpan.FromMilliseconds(500),
+            MaxRestartBackoff = TimeSpan.FromSeconds(5),
+            JobTimeout = TimeSpan.FromSeconds(5),
+            ContainerLabels = new Dictionary<string, string> { [TestLabel] = RunLabel },
+        };
+        var node = await NodeHost.StartAsync(options, Engine, source, CancellationToken.None);
+        Nodes[id] = node;
+        return node;
+    }
+
+    public async Task<JsonObject> StateAsync() => JsonNode.Parse(await Http.GetStringAsync(new Uri("inference/v1", UriKind.Relative)))!.AsObject();
+
+    /// <summary>The gateway's view of one node for this mesh's model.</summary>
+    public async Task<JsonObject?> NodeStateAsync(string node)
+    {
+        var state = await StateAsync();
+        var model = state["models"]!.AsArray().FirstOrDefault(m => (string?)m!["name"] == Model);
+        var version = model?["versions"]!.AsArray().FirstOrDefault(v => (string?)v!["version"] == Version);
+        return version?["nodes"]!.AsArray().FirstOrDefault(n => (string?)n!["node"] == node)?.AsObject();
+    }
+
+    public async Task<JsonObject> NodeInfoAsync(string node) =>
+        (await StateAsync())["nodes"]!.AsArray().First(n => (string?)n!["id"] == node)!.AsObject();
+
+    public static async Task WaitUntilAsync(string what, TimeSpan timeout, Func<Task<bool>> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout) Assert.Fail($"timed out after {timeout.TotalSeconds} s waiting for {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    public Task WaitForStateAsync(string node, string state, TimeSpan timeout) =>
+        WaitUntilAsync($"{node} to be {state}", timeout, async () => (string?)(await NodeStateAsync(node))?["state"] == state);
+
+    public async Task<(int Containers, int Networks)> LeftoversAsync()
+    {
+        var left = await Engine.PruneAsync(new Dictionary<string, string> { [TestLabel] = RunLabel }, null, CancellationToken.None);
+        return (left.Containers.Count, left.Networks.Count);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var n in Nodes.Values) await n.DisposeAsync();
+        Nodes.Clear();
+        if (Gateway is not null) await Gateway.DisposeAsync();
+        Http.Dispose();
+        foreach (var d in _dirs) d.Dispose();
+        Engine.Dispose();
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MeshCollection
+{
+    public const string Name = "mesh";
+}

@@ -1,0 +1,97 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using InfraMind.Gateway;
+using InfraMind.Node.Protocol;
+
+namespace InfraMind.Mesh.Tests;
+
+/// <summary>A gateway with real node agents serving a real container: answers, client mistakes, refusals, descriptions.</summary>
+[Collection(MeshCollection.Name)]
+public sealed class ServingTests
+{
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task Serves_through_ready_nodes_and_answers_client_mistakes_with_4xx_without_touching_a_node()
+    {
+        await using var mesh = await LocalMesh.StartAsync("mesh-serve", new GatewayOptions { Replicas = 3 });
+        if (mesh is null) return;
+        await mesh.AddNodeAsync("n1", "good");
+        await mesh.AddNodeAsync("n2", "good");
+        // 128 MiB free, the model asks 256 MiB: the node must refuse and say why.
+        await mesh.AddNodeAsync("tiny", "good", new NodeCapacity(4000, 128L << 20, 0));
+        await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
+        await mesh.WaitForStateAsync("n2", "ready", TimeSpan.FromSeconds(60));
+        // The gateway places nothing where it does not fit; were it asked anyway, the node refuses and says why.
+        Assert.Null(await mesh.NodeStateAsync("tiny"));
+        Assert.Empty(mesh.Nodes["tiny"].Agent.Reports());
+        var assignment = (await mesh.Catalog.GetModelsAsync(CancellationToken.None)).Single();
+        await mesh.Nodes["tiny"].Agent.ApplyAsync(new HeartbeatReply(
+            [new ModelAssignment(assignment.Name, assignment.Version.ToString(), assignment.Manifest, assignment.ImageDigest, [], null)], []), CancellationToken.None);
+        var refusal = Assert.Single(mesh.Nodes["tiny"].Agent.Reports());
+        Assert.Equal(ModelState.Refused, refusal.State);
+        Assert.Contains(MeshCodes.NodeRefused, refusal.Detail, StringComparison.Ordinal);
+        Assert.Contains("256Mi memory, 128Mi free", refusal.Detail, StringComparison.Ordinal);
+        await LocalMesh.WaitUntilAsync("the gateway to record the refusal", TimeSpan.FromSeconds(10), async () => (await mesh.NodeInfoAsync("tiny"))["refused"]!.AsArray().Count > 0);
+
+        // Good requests, latest and pinned.
+        for (var i = 0; i < 10; i++)
+        {
+            using var ok = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json($$"""{"text": "hello {{i}}"}"""));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Contains(ok.Headers.GetValues(MeshHeaders.Node).Single(), new[] { "n1", "n2" });
+            Assert.Equal("1", ok.Headers.GetValues(MeshHeaders.Attempts).Single());
+            Assert.Equal($"hello {i}", (string?)JsonNode.Parse(await ok.Content.ReadAsStringAsync())!["summary"]);
+        }
+
+        using (var pinned = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}/versions/1.0.0", UriKind.Relative), Json("""{"text": "x"}""")))
+            Assert.Equal(HttpStatusCode.OK, pinned.StatusCode);
+
+        // Client mistakes: 4xx, never 5xx, never forwarded.
+        async Task<JsonObject> Expect(HttpStatusCode status, string path, HttpContent content, string code)
+        {
+            using var r = await mesh.Http.PostAsync(new Uri(path, UriKind.Relative), content);
+            var body = await r.Content.ReadAsStringAsync();
+            Assert.True(status == r.StatusCode, $"{path}: expected {status}, got {r.StatusCode}: {body}");
+            var problem = JsonNode.Parse(body)!.AsObject();
+            Assert.Equal(code, (string?)problem["code"]);
+            return problem;
+        }
+
+        var model = $"inference/v1/{mesh.Model}";
+        await Expect(HttpStatusCode.BadRequest, model, Json("{\"text\": "), MeshCodes.MalformedJson);
+        var wrongType = await Expect(HttpStatusCode.BadRequest, model, Json("""{"text": 5}"""), MeshCodes.InputInvalid);
+        Assert.Contains(wrongType["errors"]!.AsArray(), e => (string?)e!["pointer"] == "/text");
+        var missing = await Expect(HttpStatusCode.BadRequest, model, Json("""{"words": "x"}"""), MeshCodes.InputInvalid);
+        Assert.Contains("text", missing["errors"]!.ToJsonString(), StringComparison.Ordinal);
+        await Expect(HttpStatusCode.BadRequest, model, Json("[]"), MeshCodes.InputInvalid);
+        await Expect(HttpStatusCode.RequestEntityTooLarge, model, Json("{\"text\": \"" + new string('a', 10 * 1024 * 1024) + "\"}"), MeshCodes.BodyTooLarge);
+        await Expect(HttpStatusCode.UnsupportedMediaType, model, new StringContent("""{"text": "x"}""", Encoding.UTF8, "text/plain"), MeshCodes.UnsupportedMediaType);
+        await Expect(HttpStatusCode.NotFound, "inference/v1/no-such-model", Json("""{"text": "x"}"""), MeshCodes.ModelNotFound);
+        await Expect(HttpStatusCode.NotFound, $"{model}/versions/9.9.9", Json("""{"text": "x"}"""), MeshCodes.ModelNotFound);
+        await Expect(HttpStatusCode.BadRequest, $"{model}/versions/one", Json("""{"text": "x"}"""), MeshCodes.VersionInvalid);
+
+        foreach (var node in new[] { "n1", "n2" })
+        {
+            var s = await mesh.NodeStateAsync(node);
+            Assert.Equal(0, (long)s!["failures"]!);
+        }
+
+        Assert.Equal(11, (long)(await mesh.NodeStateAsync("n1"))!["successes"]! + (long)(await mesh.NodeStateAsync("n2"))!["successes"]!);
+
+        // Descriptions.
+        var openapi = JsonNode.Parse(await mesh.Http.GetStringAsync(new Uri($"inference/v1/{mesh.Model}/openapi.json", UriKind.Relative)))!;
+        Assert.Equal("3.1.0", (string?)openapi["openapi"]);
+        Assert.Equal("string", (string?)openapi["paths"]![$"/inference/v1/{mesh.Model}"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!["properties"]!["text"]!["type"]);
+        Assert.Equal(HttpStatusCode.OK, (await mesh.Http.GetAsync(new Uri("healthz", UriKind.Relative))).StatusCode);
+        var metrics = await mesh.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Contains($"inframind_gateway_requests_total{{model=\"{mesh.Model}\",status=\"200\"}} 11", metrics, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_request_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_node_reputation", metrics, StringComparison.Ordinal);
+
+        foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
+        mesh.Nodes.Clear();
+        Assert.Equal((0, 0), await mesh.LeftoversAsync());
+    }
+}
