@@ -23,6 +23,9 @@ public static class InfraCli
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(LogCommand.Create(context));
         root.Subcommands.Add(RegistryCommand.Create(context));
+        root.Subcommands.Add(MeshCommands.Mesh(context));
+        root.Subcommands.Add(MeshCommands.Gateway(context));
+        root.Subcommands.Add(MeshCommands.Node(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         return root;
     }

@@ -1,0 +1,76 @@
+using InfraMind.Containers;
+using InfraMind.Node.Protocol;
+using InfraMind.Oci;
+using InfraMind.Registry;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+using InfraMind.Storage;
+
+namespace InfraMind.Node.Images;
+
+/// <summary>
+/// The node's trust chain: the registry entry behind an assignment must verify (publisher signature, statement,
+/// registry-signed checkpoint, inclusion proof) against the registry key the node pinned; the manifest and image
+/// digest the gateway sent must be the signed ones; the image is fetched from a signed content reference and
+/// verified by digest (or CID) before it is loaded. Anything else is refused.
+/// </summary>
+public sealed class VerifiedImageSource(IRegistryService registry, PublicKey registryKey, ContentResolver content, ContainerEngine engine) : IModelImageSource
+{
+    public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.RegistryIndex is not { } index)
+            throw new ModelImageException($"{model.Key} has no registry entry: a node runs only published, verifiable models");
+
+        EntryBundle bundle;
+        try
+        {
+            bundle = await registry.GetEntryAsync(index, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RegistryException e)
+        {
+            throw new ModelImageException($"registry entry {index} of {model.Key} could not be fetched: {e.Code} {e.Reason}", e);
+        }
+
+        var report = EntryVerifier.Verify(bundle, registryKey, new ExpectedPublish(model.Name, model.Version, ImageDigest: model.ImageDigest));
+        if (!report.AllPassed || report.Statement is not { } statement)
+        {
+            var failed = report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Code} {c.Reason}");
+            throw new ModelImageException($"registry entry {index} of {model.Key} does not verify — {string.Join("; ", failed)}");
+        }
+
+        if (statement.Manifest is null || CanonicalJson.SerializeToString(statement.Manifest) != CanonicalJson.SerializeToString(model.Manifest))
+            throw new ModelImageException($"the manifest assigned for {model.Key} is not the one its publisher signed (entry {index})");
+
+        var problems = new List<string>();
+        foreach (var published in statement.ContentReferences)
+        {
+            try
+            {
+                var archive = await content.ResolveAsync(ContentReference.Parse(published.Uri), null, cancellationToken).ConfigureAwait(false);
+                if (archive.ManifestDigest.Value != statement.ImageDigest)
+                {
+                    problems.Add($"{published.Uri} holds {archive.ManifestDigest.Value}, not the signed {statement.ImageDigest}");
+                    continue;
+                }
+
+                var imageId = archive.ConfigDigest.Value;
+                if (!await engine.ImageExistsAsync(imageId, cancellationToken).ConfigureAwait(false))
+                {
+                    await using var tar = await archive.OpenTarAsync(cancellationToken).ConfigureAwait(false);
+                    await engine.LoadImageAsync(tar, cancellationToken).ConfigureAwait(false);
+                }
+
+                return imageId;
+            }
+            catch (Exception e) when (e is StorageException or OciException or ContainerEngineException or IOException or HttpRequestException)
+            {
+                problems.Add($"{published.Uri}: {e.Message}");
+            }
+        }
+
+        throw new ModelImageException($"no content reference of {model.Key} gave the signed image {statement.ImageDigest}: " +
+                                      (problems.Count == 0 ? "the statement names none" : string.Join("; ", problems)));
+    }
+}
