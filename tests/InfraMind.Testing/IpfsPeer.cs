@@ -34,6 +34,8 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
 
     public static string Polyfill => Path.Combine(PeerDir, "polyfill.cjs");
 
+    public static string Reaper => Path.Combine(PeerDir, "reap.cjs");
+
     /// <summary>The RPC address (<c>http://127.0.0.1:PORT</c>; the API is under <c>/api/v0</c>).</summary>
     public Uri Api { get; }
 
@@ -171,7 +173,8 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["IPFS_PATH"] = ipfsPath;
         // js-ipfs 0.66 calls Promise.withResolvers, which Node 20 lacks.
-        psi.Environment["NODE_OPTIONS"] = $"--require {Polyfill}";
+        psi.Environment["NODE_OPTIONS"] = $"--require {Polyfill} --require {Reaper}";
+        psi.Environment["INFRAMIND_PARENT_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["IPFS_MONITORING"] = "";
         return psi;
     }

@@ -1,12 +1,39 @@
-using Microsoft.AspNetCore.Builder;
 using InfraMind.Storage.Ipfs;
 using InfraMind.Testing;
+using Microsoft.AspNetCore.Builder;
+using Xunit.Abstractions;
 
 namespace InfraMind.Storage.Tests.Ipfs;
 
 /// <summary>KuboClient against a real js-ipfs daemon (tests/peers/ipfs), cross-checked with ipfs-only-hash (tests/peers/cid).</summary>
-public sealed class KuboClientTests(IpfsPeerFixture fixture) : IClassFixture<IpfsPeerFixture>
+public sealed class KuboClientTests(IpfsPeerFixture fixture, ITestOutputHelper output) : IClassFixture<IpfsPeerFixture>
 {
+    [Fact]
+    public async Task A_large_file_adds_and_comes_back_verified()
+    {
+        if (fixture.Peer is not { } peer) return;
+        // 174 full leaves and one more: the first size whose tree needs a second level of parents.
+        var path = CidPeer.CreateFile(fixture.Files.Combine("large"), 174L * 262144 + 1, seed: 11);
+        var options = UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" };
+        using var client = new KuboClient(peer.Api);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        UnixFsResult added;
+        await using (var file = File.OpenRead(path))
+        {
+            added = await client.AddAsync(file, "image.tar", options, null, CancellationToken.None);
+        }
+
+        var addTime = watch.Elapsed;
+        var independent = await CidPeer.TryComputeAsync(path, "image.tar");
+        if (independent is not null) Assert.Equal(independent.V1Wrap, added.Root.ToString());
+        using var gateway = new IpfsGatewayClient();
+        var target = fixture.Files.Combine("large-out", "image.tar");
+        watch.Restart();
+        await gateway.FetchToFileAsync(peer.Gateway, added.Root, options, target, CancellationToken.None);
+        output.WriteLine($"{added.FileSize} B: add {addTime.TotalSeconds:0.00} s, gateway fetch {watch.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(added.FileSize, new FileInfo(target).Length);
+    }
+
     public static TheoryData<long, int, bool> Cases()
     {
         var data = new TheoryData<long, int, bool>();
@@ -29,6 +56,7 @@ public sealed class KuboClientTests(IpfsPeerFixture fixture) : IClassFixture<Ipf
         using var client = new KuboClient(peer.Api);
         var version = await client.VersionAsync(CancellationToken.None);
         Assert.False(string.IsNullOrEmpty(version.Version));
+        output.WriteLine($"js-ipfs {version.Version} started in {peer.StartTime.TotalSeconds:0.00} s (pid {peer.ProcessId})");
     }
 
     [Theory]
