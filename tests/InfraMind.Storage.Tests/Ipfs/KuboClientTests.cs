@@ -56,7 +56,7 @@ public sealed class KuboClientTests(IpfsPeerFixture fixture, ITestOutputHelper o
         using var client = new KuboClient(peer.Api);
         var version = await client.VersionAsync(CancellationToken.None);
         Assert.False(string.IsNullOrEmpty(version.Version));
-        output.WriteLine($"js-ipfs {version.Version} started in {peer.StartTime.TotalSeconds:0.00} s (pid {peer.ProcessId})");
+        output.WriteLine($"js-ipfs {version.Version} initialised in {peer.InitTime.TotalSeconds:0.00} s, started in {peer.StartTime.TotalSeconds:0.00} s (pid {peer.ProcessId})");
     }
 
     [Theory]
