@@ -27,6 +27,7 @@ public static class InfraCli
         root.Subcommands.Add(MeshCommands.Gateway(context));
         root.Subcommands.Add(MeshCommands.Node(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
+        root.Subcommands.Add(CidCommand.Create(context));
         return root;
     }
 
