@@ -42,7 +42,7 @@ internal static class MeshCommands
             var service = new LocalRegistryService(registry.Registry);
             using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(250), watch.Token);
+            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
             await using var gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), catalog, logging, cancellationToken);
             GatewayAnnouncement.Write(context.Home, gateway.Url);
             var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);

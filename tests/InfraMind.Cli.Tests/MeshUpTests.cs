@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>
+/// SPEC.md's flow as a user runs it: `infra mesh up` in one process, `infra push` and `infra publish` in others, then
+/// POST /inference/v1/NAME answers through the gateway with no other step; SIGTERM stops it and removes the containers.
+/// </summary>
+[Collection(EngineTests.Name)]
+public sealed class MeshUpTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Published_model_answers_through_the_gateway_and_sigterm_cleans_up()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var package = BrokenModel.Create(Path.Combine(_cli.Work, "echo"), "mesh-e2e");
+        Assert.Equal(0, (await _cli.RunAsync("build", package)).Code);
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", "mesh-e2e:1.0.0", "--to", "local", "--json");
+        var reference = pushed.GetProperty("reference").GetString()!;
+        var port = PeerProcess.FreePort();
+        using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--registry-port", "0"))!;
+        var meshOut = mesh.StandardOutput.ReadToEndAsync();
+        var meshErr = mesh.StandardError.ReadToEndAsync();
+        try
+        {
+            // Up when the gateway it announced in the home answers /healthz.
+            var announced = Path.Combine(_cli.Home, "run", "gateway.url");
+            using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            var up = Stopwatch.StartNew();
+            while (true)
+            {
+                if (mesh.HasExited) Assert.Fail("mesh up exited: " + await meshOut + await meshErr);
+                Assert.True(up.Elapsed < TimeSpan.FromSeconds(60), "mesh up did not come up in 60 s");
+                if (File.Exists(announced))
+                {
+                    try
+                    {
+                        using var health = await probe.GetAsync(new Uri(new Uri(File.ReadAllText(announced)), "healthz"));
+                        if (health.IsSuccessStatusCode) break;
+                    }
+                    catch (HttpRequestException)
+                    {
+                    }
+                }
+
+                await Task.Delay(100);
+            }
+            // publish goes to the running mesh's registry (announced in the home), not to a second copy of the log
+            var published = await _cli.RunJsonAsync(0, "publish", "--model", Path.Combine(package, "model.yaml"), "--image", reference, "--json");
+            Assert.StartsWith("http://127.0.0.1:", published.GetProperty("registry").GetString(), StringComparison.Ordinal);
+            Assert.Equal($"http://127.0.0.1:{port}/inference/v1/mesh-e2e", published.GetProperty("endpoint").GetString());
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+            HttpResponseMessage? answer = null;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(90))
+            {
+                answer?.Dispose();
+                answer = await http.PostAsJsonAsync("inference/v1/mesh-e2e", new { text = "hello mesh" });
+                if (answer.StatusCode == HttpStatusCode.OK) break;
+                // Until the gateway has read the new log entry (≤ 0.1 s): 404; while nodes verify, pull and pre-flight: 503.
+                Assert.Contains(answer.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable });
+                await Task.Delay(250);
+            }
+
+            Assert.NotNull(answer);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            var body = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("hello mesh", body.GetProperty("summary").GetString());
+            Assert.StartsWith("node-", answer.Headers.GetValues("InfraMind-Node").Single(), StringComparison.Ordinal);
+            answer.Dispose();
+
+            using var bad = await http.PostAsync("inference/v1/mesh-e2e", new StringContent("{\"text\": 5}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            using var unknown = await http.PostAsJsonAsync("inference/v1/never-published", new { text = "x" });
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+        finally
+        {
+            if (!mesh.HasExited) Assert.Equal(0, Kill(mesh.Id, 15)); // SIGTERM
+            await mesh.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        // SIGTERM is an interruption (exit 130), after which everything was removed.
+        var stderr = await meshErr;
+        Assert.True(mesh.ExitCode is 0 or 130, stderr);
+        Assert.Contains("mesh stopped, containers removed", await meshOut, StringComparison.Ordinal);
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "mesh-e2e@1.0.0" }, null, CancellationToken.None);
+        Assert.Empty(leftovers.Containers);
+        Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "gateway.url")));
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
