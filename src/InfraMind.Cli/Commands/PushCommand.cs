@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using InfraMind.Manifest;
 using InfraMind.Storage;
 using Spectre.Console;
@@ -75,26 +76,38 @@ internal static class PushCommand
         return validation.Manifest!.ImageTag;
     }
 
-    /// <summary>`docker save` → deterministic OCI layout in the local store (verified as it is written).</summary>
+    /// <summary>
+    /// `docker save` → deterministic OCI layout in the local store, streamed through a pipe so the archive is never
+    /// written to disk whole (the import hashes each blob as it spools it).
+    /// </summary>
     private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, CancellationToken cancellationToken)
     {
         using var engine = await EngineAccess.ConnectAsync(cancellationToken);
-        string save = Path.Combine(Path.GetTempPath(), "inframind-save-" + Guid.NewGuid().ToString("N") + ".tar");
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
+        var save = Task.Run(async () =>
+        {
+            try
+            {
+                await engine.SaveImageAsync(name, pipe.Writer.AsStream(leaveOpen: true), cancellationToken);
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                // The reader sees the engine's own error (image not found…) instead of a truncated tar.
+                await pipe.Writer.CompleteAsync(e);
+            }
+        }, cancellationToken);
         try
         {
-            await using (var file = new FileStream(save, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                await engine.SaveImageAsync(name, file, cancellationToken);
-            }
-
-            await using var input = new FileStream(save, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using var input = pipe.Reader.AsStream(leaveOpen: true);
             var archive = await store.ImportDockerArchiveAsync(input, cancellationToken);
             if (!context.Interactive) await context.Error.WriteLineAsync($"  exported {name}: {archive.ManifestDigest} ({ContentAccess.Bytes(archive.Size)})");
             return archive;
         }
         finally
         {
-            File.Delete(save);
+            await pipe.Reader.CompleteAsync();
+            await save;
         }
     }
 }
