@@ -19,6 +19,7 @@ public static class InfraCli
         root.Subcommands.Add(PushCommand.Create(context));
         root.Subcommands.Add(PullCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
+        root.Subcommands.Add(CidCommand.Create(context));
         return root;
     }
 

@@ -39,6 +39,24 @@ public static class IpfsErrorCodes
 
     /// <summary>Importer options are out of range (chunk size, link count, CID version).</summary>
     public const string InvalidOptions = "IM4103";
+
+    /// <summary>No IPFS node or gateway answers at the address (connection refused, unknown host, TLS failure).</summary>
+    public const string NodeUnreachable = "IM4104";
+
+    /// <summary>The node or gateway answered with an HTTP error status (404 content not found, 405, 500…).</summary>
+    public const string HttpError = "IM4105";
+
+    /// <summary>The node or gateway answered something that is not a valid answer (bad JSON, no CID, cut short).</summary>
+    public const string BadAnswer = "IM4106";
+
+    /// <summary>The node or gateway stopped sending for longer than the stall timeout.</summary>
+    public const string Stalled = "IM4107";
+
+    /// <summary>The node stored the content under another CID than InfraMind computes with the same settings.</summary>
+    public const string NodeCidDisagrees = "IM4108";
+
+    /// <summary>A file to import does not exist or cannot be read (`infra cid`).</summary>
+    public const string FileUnreadable = "IM4109";
 }
 
 /// <summary>Content imported to another CID than the one that named it.</summary>

@@ -32,7 +32,8 @@ public sealed record UnixFsOptions
     /// <summary>When set, the file is wrapped in a directory with this one entry (<c>--wrap-with-directory</c>).</summary>
     public string? WrapName { get; init; }
 
-    internal bool EffectiveRawLeaves => RawLeaves ?? CidVersion == 1;
+    /// <summary>Whether leaves are raw blocks: <see cref="RawLeaves"/>, or kubo's rule when unset.</summary>
+    public bool EffectiveRawLeaves => RawLeaves ?? CidVersion == 1;
 
     /// <summary>The settings as the <c>ipfs add</c> flags that reproduce them.</summary>
     public string ToCommandLine()

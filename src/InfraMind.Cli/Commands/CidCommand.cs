@@ -1,0 +1,79 @@
+using System.CommandLine;
+using InfraMind.Storage.Ipfs;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra cid FILE [--cid-version 0|1] [--wrap NAME] [--json]`: the CID `ipfs add --only-hash` would print.</summary>
+internal static class CidCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var file = new Argument<string>("file") { Description = "The file to hash (e.g. the output of `docker save`)" };
+        var version = new Option<int>("--cid-version")
+        {
+            Description = "0: kubo's default `ipfs add` (Qm…, dag-pb leaves); 1: `ipfs add --cid-version 1` (b…, raw leaves)",
+            DefaultValueFactory = _ => 0,
+        };
+        version.AcceptOnlyFromAmong("0", "1");
+        var wrap = new Option<string?>("--wrap")
+        {
+            Description = "Wrap the file in a directory with NAME as its entry, as `ipfs add --wrap-with-directory` does for a file named NAME " +
+                          "(the CID is then the directory's; use image.tar for `docker save img | ipfs add --wrap-with-directory`)",
+            HelpName = "NAME",
+        };
+        var json = new Option<bool>("--json") { Description = "Print {cid, fileCid, size, dagSize, cidVersion, rawLeaves, wrap, command} as JSON" };
+        var command = new Command("cid",
+            "Compute the IPFS CID of a file locally, exactly as kubo's `ipfs add --only-hash` would (256 KiB chunks, balanced " +
+            "layout, 174 links per node, sha2-256). Nothing is uploaded.\n" +
+            "Exit codes: 0 ok, 2 usage error (e.g. the file does not exist).")
+        {
+            file, version, wrap, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var path = parse.GetValue(file)!;
+            if (Directory.Exists(path))
+                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} is a directory", "pass a file; to hash an image, `docker save IMAGE -o image.tar` first", ExitCodes.Usage);
+            if (!File.Exists(path))
+                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} does not exist", "pass the path of an existing file", ExitCodes.Usage);
+            var name = parse.GetValue(wrap);
+            var options = (parse.GetValue(version) == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with { WrapName = name };
+            UnixFsResult result;
+            try
+            {
+                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+                result = await UnixFsImporter.ComputeAsync(stream, options, cancellationToken);
+            }
+            catch (IpfsException e) when (e.Code == IpfsErrorCodes.InvalidOptions)
+            {
+                throw new CliException(e.Code, e.Message[(e.Code.Length + 2)..], "--wrap takes a plain file name such as image.tar", ExitCodes.Usage);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} cannot be read: {e.Message}", "check the file's permissions", ExitCodes.Usage);
+            }
+
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(context.Output, new
+                {
+                    cid = result.Root.ToString(),
+                    fileCid = result.File.ToString(),
+                    size = result.FileSize,
+                    dagSize = result.DagSize,
+                    cidVersion = options.CidVersion,
+                    rawLeaves = options.EffectiveRawLeaves,
+                    wrap = options.WrapName,
+                    command = options.ToCommandLine(),
+                });
+            }
+            else
+            {
+                await context.Output.WriteLineAsync(result.Root.ToString());
+            }
+
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

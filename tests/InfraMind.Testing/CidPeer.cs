@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace InfraMind.Testing;
+
+/// <summary>CIDs of a file from js-ipfs's importer (npm ipfs-only-hash, tests/peers/cid/cid.js).</summary>
+public sealed record CidPeerResult(string V0, string V1, string V0Raw, string? V0Wrap, string? V1Wrap);
+
+/// <summary>The independent CID peer (tests/peers/cid), to check InfraMind's CIDs against another implementation.</summary>
+public static class CidPeer
+{
+    public static string Script => Path.Combine(TestEngine.RepoRoot, "tests", "peers", "cid", "cid.js");
+
+    /// <summary>
+    /// The CIDs, or null when the peer is not installed outside CI. Under CI=true a missing peer fails the test: CI must
+    /// run tests/peers/cid/install.sh.
+    /// </summary>
+    public static async Task<CidPeerResult?> TryComputeAsync(string file, string? wrapName, CancellationToken cancellationToken = default)
+    {
+        if (!Directory.Exists(Path.Combine(Path.GetDirectoryName(Script)!, "node_modules", "ipfs-only-hash")))
+        {
+            if (TestEngine.IsCi) Assert.Fail("CI=true but the independent CID peer is not installed: run tests/peers/cid/install.sh (needs node and npm).");
+            return null;
+        }
+
+        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Script);
+        psi.ArgumentList.Add(file);
+        if (wrapName is not null) psi.ArgumentList.Add(wrapName);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        string stdout = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        Assert.True(process.ExitCode == 0, $"node cid.js failed ({process.ExitCode}): {await stderr}");
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        return new CidPeerResult(
+            root.GetProperty("v0").GetString()!,
+            root.GetProperty("v1").GetString()!,
+            root.GetProperty("v0raw").GetString()!,
+            root.TryGetProperty("v0wrap", out var a) ? a.GetString() : null,
+            root.TryGetProperty("v1wrap", out var b) ? b.GetString() : null);
+    }
+
+    /// <summary>A file of <paramref name="size"/> deterministic pseudo-random bytes (the same on every machine).</summary>
+    public static string CreateFile(string directory, long size, ulong seed = 0x9E3779B97F4A7C15UL)
+    {
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, $"content-{size}-{seed:x}.bin");
+        using var file = File.Create(path);
+        byte[] buffer = new byte[1 << 20];
+        ulong state = seed;
+        for (long left = size; left > 0;)
+        {
+            int n = (int)Math.Min(buffer.Length, left);
+            for (int i = 0; i < n; i += 8)
+            {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                ulong v = state * 2685821657736338717UL;
+                for (int j = 0; j < 8 && i + j < n; j++) buffer[i + j] = (byte)(v >> (8 * j));
+            }
+
+            file.Write(buffer, 0, n);
+            left -= n;
+        }
+
+        return path;
+    }
+}
