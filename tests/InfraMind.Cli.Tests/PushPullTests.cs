@@ -129,6 +129,23 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
     }
 
     [Fact]
+    public async Task Push_to_ipfs_then_pull_load_runs()
+    {
+        if (image.Engine is null) return;
+        await using var ipfs = await IpfsPeer.TryStartAsync();
+        if (ipfs is null) return;
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"ipfs://{ipfs.Api.Authority}", "--json");
+        string reference = pushed.GetProperty("reference").GetString()!;
+        Assert.StartsWith("ipfs://Qm", reference);
+
+        using var fresh = new CliRunner();
+        fresh.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
+        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
+        await AssertServesAsync(image.Engine, image.Tag);
+    }
+
+    [Fact]
     public async Task Push_to_local_and_pull_by_local_reference()
     {
         if (image.Engine is null) return;

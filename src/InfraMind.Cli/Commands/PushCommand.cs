@@ -28,7 +28,8 @@ internal static class PushCommand
             "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
             "tag defaults to the image version; plain http only to 127.0.0.1; credentials from " + ContentAccess.UserVariable + "/" +
             ContentAccess.PasswordVariable + "); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
-            "http:// only to 127.0.0.1); ipfs (not in this build yet).\n" +
+            "http:// only to 127.0.0.1); ipfs or ipfs://HOST:PORT (ipfs add --wrap-with-directory of the layout tar through the node's RPC API; " +
+            "default $" + ContentAccess.IpfsApiVariable + " or 127.0.0.1:5001; the reference is ipfs://<directory CID>).\n" +
             "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +
             "4 destination unreachable or refused the upload.")
         {

@@ -18,7 +18,7 @@ public sealed class ContentResolver
         ArgumentNullException.ThrowIfNull(store);
         Store = store;
         Options = options ?? new PeerOptions();
-        _backends = [new RegistryBackend(Options), new HttpBackend(Options)];
+        _backends = [new RegistryBackend(Options), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
     }
 
     public LocalContentStore Store { get; }
@@ -99,10 +99,6 @@ public sealed class ContentResolver
             throw new StorageException(StorageErrorCodes.NotFound, $"{file.Path} does not exist; a file:// reference names an OCI layout directory or layout tar on this machine.");
         }
 
-        var tar = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using (tar.ConfigureAwait(false))
-        {
-            return await Store.ImportLayoutTarAsync(tar, cancellationToken).ConfigureAwait(false);
-        }
+        return await Store.ImportArchiveFileAsync(file.Path, cancellationToken).ConfigureAwait(false);
     }
 }
