@@ -169,6 +169,7 @@ internal static class ContentAccess
                 if (!_tasks.TryGetValue(value.What, out var task))
                 {
                     _tasks[value.What] = task = context.AddTask(Markup.Escape(Short(value.What)), maxValue: Math.Max(1, value.Total ?? value.Bytes));
+                    task.IsIndeterminate = value.Total is null;
                 }
 
                 if (value.Total is null && value.Bytes > task.MaxValue) task.MaxValue = value.Bytes;
@@ -176,6 +177,8 @@ internal static class ContentAccess
                 if (value.Done)
                 {
                     if (value.Skipped) task.Description = Markup.Escape(Short(value.What)) + " [dim](already there)[/]";
+                    task.IsIndeterminate = false;
+                    task.MaxValue = Math.Max(1, value.Bytes);
                     task.Value = task.MaxValue;
                     task.StopTask();
                 }

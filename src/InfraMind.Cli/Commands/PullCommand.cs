@@ -57,9 +57,9 @@ internal static class PullCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] pulled and verified {Markup.Escape(parsed.ToString())} ({ContentAccess.Bytes(image.Size)} in {elapsed.TotalSeconds:0.0} s)");
-                context.Console.WriteLine($"image digest: {image.ManifestDigest}");
-                context.Console.WriteLine($"stored as:    local://{image.ManifestDigest}");
-                foreach (var l in loaded) context.Console.WriteLine($"loaded:       {l}");
+                context.Output.WriteLine($"image digest: {image.ManifestDigest}");
+                context.Output.WriteLine($"stored as:    local://{image.ManifestDigest}");
+                foreach (var l in loaded) context.Output.WriteLine($"loaded:       {l}");
             }
 
             return ExitCodes.Ok;

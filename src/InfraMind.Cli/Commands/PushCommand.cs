@@ -47,9 +47,11 @@ internal static class PushCommand
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context, parse.GetValue(mountFrom));
             var started = Stopwatch.GetTimestamp();
-            var archive = await ContentAccess.GuardAsync(() => ExportAsync(context, resolver.Store, name, cancellationToken));
-            var result = await ContentAccess.GuardAsync(() =>
-                ContentAccess.WithProgressAsync(context, progress => resolver.PushAsync(archive, target, progress, cancellationToken)));
+            var result = await ContentAccess.GuardAsync(() => ContentAccess.WithProgressAsync(context, async progress =>
+            {
+                var archive = await ExportAsync(context, resolver.Store, name, progress, cancellationToken);
+                return await resolver.PushAsync(archive, target, progress, cancellationToken);
+            }));
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (asJson)
             {
@@ -58,8 +60,9 @@ internal static class PushCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] pushed {Markup.Escape(name)} ({ContentAccess.Bytes(result.Size)} in {elapsed.TotalSeconds:0.0} s)");
-                context.Console.WriteLine($"reference:    {result.Reference}");
-                context.Console.WriteLine($"image digest: {result.ManifestDigest}");
+                // Plain lines, never wrapped: these get copied into `infra publish` and scripts.
+                context.Output.WriteLine($"reference:    {result.Reference}");
+                context.Output.WriteLine($"image digest: {result.ManifestDigest}");
             }
 
             return ExitCodes.Ok;
@@ -81,15 +84,16 @@ internal static class PushCommand
     /// `docker save` → deterministic OCI layout in the local store, streamed through a pipe so the archive is never
     /// written to disk whole (the import hashes each blob as it spools it).
     /// </summary>
-    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, CancellationToken cancellationToken)
+    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, IProgress<TransferProgress> progress, CancellationToken cancellationToken)
     {
         using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+        progress.Report(new TransferProgress("export " + name, 0, null, false));
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
         var save = Task.Run(async () =>
         {
             try
             {
-                await engine.SaveImageAsync(name, pipe.Writer.AsStream(leaveOpen: true), cancellationToken);
+                await engine.SaveImageAsync(name, new CountingStream(pipe.Writer.AsStream(leaveOpen: true), "export " + name, progress), cancellationToken);
                 await pipe.Writer.CompleteAsync();
             }
             catch (Exception e)
@@ -102,7 +106,7 @@ internal static class PushCommand
         {
             await using var input = pipe.Reader.AsStream(leaveOpen: true);
             var archive = await store.ImportDockerArchiveAsync(input, cancellationToken);
-            if (!context.Interactive) await context.Error.WriteLineAsync($"  exported {name}: {archive.ManifestDigest} ({ContentAccess.Bytes(archive.Size)})");
+            progress.Report(new TransferProgress("export " + name, archive.Size, archive.Size, true));
             return archive;
         }
         finally
@@ -110,5 +114,52 @@ internal static class PushCommand
             await pipe.Reader.CompleteAsync();
             await save;
         }
+    }
+
+    /// <summary>Passes writes through, reporting the bytes written so far (the engine's save has no size up front).</summary>
+    private sealed class CountingStream(Stream inner, string what, IProgress<TransferProgress> progress) : Stream
+    {
+        private long _written;
+        private long _lastReport = Environment.TickCount64;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _written;
+
+        public override long Position
+        {
+            get => _written;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+            _written += buffer.Length;
+            if (Environment.TickCount64 - _lastReport >= 250)
+            {
+                _lastReport = Environment.TickCount64;
+                progress.Report(new TransferProgress(what, _written, null, false));
+            }
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
