@@ -66,9 +66,12 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
             await DockerAsync("rmi", dockerName);
         }
 
-        // Pushing again sends no blob, and gives the same reference.
-        var again = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"oci://{registry.HostPort}/models/summarizer", "--json");
-        Assert.Equal(reference, again.GetProperty("reference").GetString());
+        // Pushing again neither exports (same image id as stored) nor uploads a blob, and gives the same reference.
+        var (againCode, againOut, againErr) = await _cli.RunAsync("push", "--image", image.Tag, "--to", $"oci://{registry.HostPort}/models/summarizer", "--json");
+        Assert.Equal(0, againCode);
+        Assert.Equal(reference, System.Text.Json.JsonDocument.Parse(againOut).RootElement.GetProperty("reference").GetString());
+        Assert.Contains($"export {image.Tag}: already there", againErr);
+        Assert.DoesNotContain("/s)", againErr);
     }
 
     [Fact]

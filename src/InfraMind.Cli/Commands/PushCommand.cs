@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Oci;
 using InfraMind.Storage;
 using Spectre.Console;
 
@@ -87,6 +89,12 @@ internal static class PushCommand
     private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, IProgress<TransferProgress> progress, CancellationToken cancellationToken)
     {
         using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+        if (await ReuseAsync(engine, store, name, cancellationToken) is { } stored)
+        {
+            progress.Report(new TransferProgress("export " + name, stored.Size, stored.Size, true, Skipped: true));
+            return stored;
+        }
+
         progress.Report(new TransferProgress("export " + name, 0, null, false));
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
         var save = Task.Run(async () =>
@@ -114,6 +122,25 @@ internal static class PushCommand
             await pipe.Reader.CompleteAsync();
             await save;
         }
+    }
+
+    /// <summary>
+    /// The image as stored by an earlier export, when the engine's image is still the same one. An equal config digest
+    /// (= image id) fixes the uncompressed layers, and an export's manifest is built from exactly those, so the export
+    /// would give the same bytes; anything else in the store (pulled images, compressed layers) is exported afresh.
+    /// </summary>
+    private static async Task<ImageArchive?> ReuseAsync(ContainerEngine engine, LocalContentStore store, string name, CancellationToken cancellationToken)
+    {
+        if (await store.FindAsync(name, cancellationToken) is not { } stored
+            || stored.ManifestMediaType != MediaTypes.OciManifest
+            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTar))
+        {
+            return null;
+        }
+
+        var images = await engine.FindImagesAsync(new Dictionary<string, string>(), cancellationToken);
+        var id = images.FirstOrDefault(i => i.Tags.Contains(name))?.Id;
+        return id == stored.ConfigDigest.Value ? stored : null;
     }
 
     /// <summary>Passes writes through, reporting the bytes written so far (the engine's save has no size up front).</summary>
