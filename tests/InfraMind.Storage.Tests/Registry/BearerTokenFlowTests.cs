@@ -140,3 +140,97 @@ public sealed class BearerTokenFlowTests : IDisposable
         }
     }
 }
+
+/// <summary>
+/// A registry that serves a valid manifest but misbehaves on a blob (cut short, stalled): the pull fails with the peer
+/// named and the byte count, and the store holds nothing afterwards.
+/// </summary>
+public sealed class FaultyRegistryTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("im-faulty-registry");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Blob_cut_short_or_stalled_fails_clearly_and_leaves_nothing(bool stall)
+    {
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("source")), "faulty", layerSize: 200_000);
+        byte[] manifest = await image.ReadManifestAsync(CancellationToken.None);
+        var big = image.Image.Layers[1];
+        using var listener = new HttpListener();
+        int port = PeerProcess.FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var loop = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                string path = context.Request.Url!.AbsolutePath;
+                var response = context.Response;
+                try
+                {
+                    if (path == "/v2/")
+                    {
+                        response.StatusCode = 200;
+                        response.Close();
+                    }
+                    else if (path.Contains("/manifests/", StringComparison.Ordinal))
+                    {
+                        response.ContentType = image.ManifestMediaType;
+                        response.ContentLength64 = manifest.Length;
+                        response.OutputStream.Write(manifest);
+                        response.Close();
+                    }
+                    else if (path.EndsWith(big.Digest.Value, StringComparison.Ordinal))
+                    {
+                        response.ContentLength64 = big.Size;
+                        await using var blob = image.OpenBlob(big.Digest);
+                        var half = new byte[big.Size / 2];
+                        await blob.ReadExactlyAsync(half);
+                        await response.OutputStream.WriteAsync(half);
+                        await response.OutputStream.FlushAsync();
+                        if (stall) await Task.Delay(Timeout.Infinite, stop.Token);
+                        response.Abort();
+                    }
+                    else
+                    {
+                        var digest = path[(path.LastIndexOf('/') + 1)..];
+                        await using var blob = image.OpenBlob(InfraMind.Oci.Digest.Parse(digest));
+                        response.ContentLength64 = blob.Length;
+                        await blob.CopyToAsync(response.OutputStream);
+                        response.Close();
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or HttpListenerException or IOException or ObjectDisposedException)
+                {
+                    response.Abort();
+                }
+            }
+        });
+
+        var store = new LocalContentStore(_dir.Combine("victim"));
+        var reference = ContentReference.Parse($"oci://127.0.0.1:{port}/faulty@{image.ManifestDigest}");
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions { StallTimeout = TimeSpan.FromSeconds(1) }).PullAsync(reference, store, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
+        Assert.Contains(stall ? "sent nothing for 1 s" : "closed the connection", e.Message);
+        Assert.Contains($"127.0.0.1:{port}/v2/faulty/blobs/{big.Digest}", e.Message);
+        Assert.Empty(SmallImage.StoredFiles(store));
+        await stop.CancelAsync();
+        listener.Stop();
+        await loop.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+}
