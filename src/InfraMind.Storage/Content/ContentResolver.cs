@@ -70,11 +70,24 @@ public sealed class ContentResolver
 
         if (target is FileReference file)
         {
-            var output = new FileStream(file.Path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            await using (output.ConfigureAwait(false))
+            // Written beside and renamed, so the path never holds half a tar.
+            string partial = file.Path + "." + Guid.NewGuid().ToString("N") + ".partial";
+            try
             {
-                await image.WriteTarAsync(output, cancellationToken).ConfigureAwait(false);
-                return new PushResult(new FileReference(file.Path), image.ManifestDigest, output.Length);
+                long size;
+                var output = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using (output.ConfigureAwait(false))
+                {
+                    await image.WriteTarAsync(output, cancellationToken).ConfigureAwait(false);
+                    size = output.Length;
+                }
+
+                File.Move(partial, file.Path, overwrite: true);
+                return new PushResult(new FileReference(file.Path), image.ManifestDigest, size);
+            }
+            finally
+            {
+                File.Delete(partial);
             }
         }
 

@@ -266,8 +266,7 @@ public sealed class LocalContentStore
             w.WriteStartArray("manifests");
             foreach (var entry in entries.OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal).ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal))
             {
-                var descriptor = entry.Name is null ? entry.Descriptor : ImageArchive.WithNames(new OciImage(entry.Descriptor, entry.Descriptor, [], []), [entry.Name]).Manifest;
-                descriptor.WriteTo(w);
+                (entry.Descriptor with { Annotations = ImageArchive.NameAnnotations(entry.Name) }).WriteTo(w);
             }
 
             w.WriteEndArray();
