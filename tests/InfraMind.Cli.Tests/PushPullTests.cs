@@ -160,6 +160,31 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
     }
 
     [Fact]
+    public async Task Push_of_a_package_directory_pushes_its_name_version_image()
+    {
+        if (image.Engine is null) return;
+        var dir = Path.Combine(_cli.Work, "pkg");
+        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
+        string name = "push-dir-" + Guid.NewGuid().ToString("N")[..8];
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: summarizer-v1", "name: " + name, StringComparison.Ordinal));
+        try
+        {
+            Assert.Equal(0, (await _cli.RunAsync("build", dir)).Code);
+            var pushed = await _cli.RunJsonAsync(0, "push", dir, "--json");
+            var pulled = await _cli.RunJsonAsync(0, "pull", $"local://{name}:0.4.2", "--json");
+            Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
+        }
+        finally
+        {
+            await image.Engine.RemoveImageAsync($"{name}:0.4.2", force: false, CancellationToken.None);
+        }
+
+        var (code, _, err) = await _cli.RunAsync("push", Path.Combine(_cli.Work, "missing"));
+        Assert.Equal(2, code);
+        Assert.Contains("IM1000", err);
+    }
+
+    [Fact]
     public async Task Unreachable_registry_exits_4_with_a_coded_message()
     {
         var (code, _, err) = await _cli.RunAsync("pull", $"oci://127.0.0.1:{PeerProcess.FreePort()}/x:1");
