@@ -33,7 +33,7 @@ public sealed class PushImageFixture : IAsyncLifetime
 /// what infra pushes, docker pulls; what docker pushes, infra pulls, verifies and loads; the loaded image serves.
 /// </summary>
 [Collection(EngineTests.Name)]
-public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushImageFixture>, IDisposable
+public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITestOutputHelper log) : IClassFixture<PushImageFixture>, IDisposable
 {
     private readonly CliRunner _cli = new();
 
@@ -45,7 +45,9 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
         if (image.Engine is null) return;
         await using var registry = await RegistryPeer.StartAsync();
         if (registry is null) return;
+        var watch = Stopwatch.StartNew();
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"oci://{registry.HostPort}/models/summarizer", "--json");
+        log.WriteLine($"infra push --to oci (export + upload {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
         string reference = pushed.GetProperty("reference").GetString()!;
         string digest = pushed.GetProperty("imageDigest").GetString()!;
         Assert.Equal($"oci://{registry.HostPort}/models/summarizer:{image.Tag.Split(':')[1]}@{digest}", reference);
@@ -88,7 +90,9 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
             Assert.True(code == 0, output);
             await DockerAsync("rmi", name);
 
+            var watch = Stopwatch.StartNew();
             var pulled = await _cli.RunJsonAsync(0, "pull", "oci://" + name, "--load", "--json");
+            log.WriteLine($"infra pull of a docker-pushed image --load (gzip layers): {watch.Elapsed.TotalSeconds:0.00} s");
             Assert.Equal(name, pulled.GetProperty("loaded")[0].GetString());
             Assert.Contains(pulled.GetProperty("imageDigest").GetString()!, output);
             await AssertServesAsync(image.Engine, name);
@@ -105,14 +109,18 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
         if (image.Engine is null) return;
         await using var nginx = await NginxPeer.StartAsync();
         if (nginx is null) return;
+        var watch = Stopwatch.StartNew();
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"http://{nginx.HostPort}/images/", "--json");
+        log.WriteLine($"infra push --to http (export + PUT {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
         string reference = pushed.GetProperty("reference").GetString()!;
         string digest = pushed.GetProperty("imageDigest").GetString()!;
         Assert.Matches($@"^http://{nginx.HostPort}/images/{digest[7..]}\.tar#sha256=[0-9a-f]{{64}}$", reference);
 
         // A fresh home: the pull really downloads.
         using var fresh = new CliRunner();
+        watch.Restart();
         var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        log.WriteLine($"infra pull http --load (GET + sha256 + extract + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
         Assert.Equal(digest, pulled.GetProperty("imageDigest").GetString());
         Assert.Equal(image.Tag, pulled.GetProperty("loaded")[0].GetString());
         await AssertServesAsync(image.Engine, image.Tag);
@@ -137,13 +145,17 @@ public sealed class PushPullTests(PushImageFixture image) : IClassFixture<PushIm
         if (image.Engine is null) return;
         await using var ipfs = await IpfsPeer.TryStartAsync();
         if (ipfs is null) return;
+        var watch = Stopwatch.StartNew();
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"ipfs://{ipfs.Api.Authority}", "--json");
+        log.WriteLine($"infra push --to ipfs (export + add, {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
         string reference = pushed.GetProperty("reference").GetString()!;
         Assert.StartsWith("ipfs://Qm", reference);
 
         using var fresh = new CliRunner();
         fresh.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
+        watch.Restart();
         var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        log.WriteLine($"infra pull ipfs:// --load (cat + CID check + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
         Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
         await AssertServesAsync(image.Engine, image.Tag);
     }
