@@ -42,6 +42,22 @@ public sealed class CidCommandTests
         Assert.Equal("image.tar", wrapped.GetProperty("wrap").GetString());
     }
 
+    [Fact]
+    public async Task Reads_standard_input_like_a_pipe_into_ipfs_add()
+    {
+        using var cli = new CliRunner();
+        var psi = InfraProcess.StartInfo(cli.Home, "cid", "-", "--cid-version", "1", "--wrap", "image.tar");
+        psi.RedirectStandardInput = true;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardInput.WriteAsync("hello world\n");
+        p.StandardInput.Close();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{await stderr}");
+        Assert.Equal("bafybeigrlahak3ciltgpjnuawdmrmlv5243lh2ub6wd4exhpulifqkw3oy", (await stdout).Trim());
+    }
+
     [Theory]
     [InlineData("missing.bin")]
     [InlineData("dir")]

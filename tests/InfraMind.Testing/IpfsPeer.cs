@@ -45,6 +45,9 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
     /// <summary>From process start until <c>/api/v0/version</c> answered.</summary>
     public TimeSpan StartTime { get; private set; }
 
+    /// <summary>How long <c>jsipfs init</c> took (key generation and repository).</summary>
+    public TimeSpan InitTime { get; private set; }
+
     public int ProcessId => _process.Id;
 
     public string Log
@@ -77,9 +80,11 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
         {
             int apiPort = FreePort();
             int gatewayPort = FreePort();
+            while (gatewayPort == apiPort) gatewayPort = FreePort();
             string configPath = repo.Combine("init-config.json");
             await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(Config(apiPort, gatewayPort)), cancellationToken);
             string ipfsPath = repo.Combine("repo");
+            var initWatch = Stopwatch.StartNew();
             var init = NodeProcess(ipfsPath, "init", "--emptyRepo", $"--defaultConfig={configPath}");
             using (var p = Process.Start(init)!)
             {
@@ -104,6 +109,7 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
             }
 
             peer.StartTime = watch.Elapsed;
+            peer.InitTime = initWatch.Elapsed - watch.Elapsed;
             return peer;
         }
         catch

@@ -8,7 +8,7 @@ internal static class CidCommand
 {
     public static Command Create(CliContext context)
     {
-        var file = new Argument<string>("file") { Description = "The file to hash (e.g. the output of `docker save`)" };
+        var file = new Argument<string>("file") { Description = "The file to hash (e.g. the output of `docker save`), or - for standard input" };
         var version = new Option<int>("--cid-version")
         {
             Description = "0: kubo's default `ipfs add` (Qm…, dag-pb leaves); 1: `ipfs add --cid-version 1` (b…, raw leaves)",
@@ -32,16 +32,20 @@ internal static class CidCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var path = parse.GetValue(file)!;
-            if (Directory.Exists(path))
-                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} is a directory", "pass a file; to hash an image, `docker save IMAGE -o image.tar` first", ExitCodes.Usage);
-            if (!File.Exists(path))
+            var fromStdin = path == "-";
+            if (!fromStdin && Directory.Exists(path))
+                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} is a directory", "pass a file; to hash an image, `docker save IMAGE | infra cid - --wrap image.tar`", ExitCodes.Usage);
+            if (!fromStdin && !File.Exists(path))
                 throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} does not exist", "pass the path of an existing file", ExitCodes.Usage);
             var name = parse.GetValue(wrap);
             var options = (parse.GetValue(version) == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with { WrapName = name };
             UnixFsResult result;
             try
             {
-                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+                // Standard input lets `docker save IMAGE | infra cid - --wrap image.tar` mirror `… | ipfs add --wrap-with-directory`.
+                await using var stream = fromStdin
+                    ? Console.OpenStandardInput(1 << 20)
+                    : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
                 result = await UnixFsImporter.ComputeAsync(stream, options, cancellationToken);
             }
             catch (IpfsException e) when (e.Code == IpfsErrorCodes.InvalidOptions)

@@ -43,6 +43,15 @@ internal static class VerifiedDownload
             return null;
         }
 
+        // HttpClient wraps what the request content throws (e.g. a stalled source file during add): surface that.
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is IpfsException ipfs)
+            {
+                return ipfs;
+            }
+        }
+
         if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return new IpfsException(IpfsErrorCodes.Stalled, $"{where} did not answer in time. Check that it is running and not overloaded, or raise the timeout.");

@@ -56,7 +56,7 @@ public sealed class KuboClientTests(IpfsPeerFixture fixture, ITestOutputHelper o
         using var client = new KuboClient(peer.Api);
         var version = await client.VersionAsync(CancellationToken.None);
         Assert.False(string.IsNullOrEmpty(version.Version));
-        output.WriteLine($"js-ipfs {version.Version} started in {peer.StartTime.TotalSeconds:0.00} s (pid {peer.ProcessId})");
+        output.WriteLine($"js-ipfs {version.Version} initialised in {peer.InitTime.TotalSeconds:0.00} s, started in {peer.StartTime.TotalSeconds:0.00} s (pid {peer.ProcessId})");
     }
 
     [Theory]
@@ -190,6 +190,38 @@ public sealed class KuboClientTests(IpfsPeerFixture fixture, ITestOutputHelper o
         Assert.Equal("IM4105", add.Code);
         Assert.Contains("500", add.Message, StringComparison.Ordinal);
         Assert.Contains("repo full", add.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_source_that_stops_delivering_fails_the_add_with_the_stall_code()
+    {
+        await using var sink = await LocalServer.StartAsync(app => app.MapPost("/api/v0/add", async (Microsoft.AspNetCore.Http.HttpRequest request) =>
+        {
+            await request.Body.CopyToAsync(Stream.Null);
+            return Microsoft.AspNetCore.Http.Results.Ok();
+        }));
+        using var client = new KuboClient(sink.Address) { StallTimeout = TimeSpan.FromMilliseconds(300) };
+        var e = await Assert.ThrowsAsync<IpfsException>(() => client.AddAsync(new HangingStream(), "image.tar", UnixFsOptions.KuboDefault, null, CancellationToken.None));
+        Assert.Equal("IM4107", e.Code);
+        Assert.Contains("image.tar", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Gives 10 bytes, then never anything more (a pipe whose writer hangs).</summary>
+    private sealed class HangingStream : MemoryStream
+    {
+        private bool _gave;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!_gave)
+            {
+                _gave = true;
+                return 10;
+            }
+
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
     }
 
     /// <summary>Progress&lt;T&gt; posts to the thread pool; the test wants the last value when AddAsync returns.</summary>
