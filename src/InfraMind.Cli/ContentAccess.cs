@@ -2,6 +2,7 @@ using System.Diagnostics;
 using InfraMind.Containers;
 using InfraMind.Oci;
 using InfraMind.Storage;
+using InfraMind.Storage.Ipfs;
 using Spectre.Console;
 
 namespace InfraMind.Cli;
@@ -11,6 +12,7 @@ internal static class ContentAccess
 {
     public const string UserVariable = "INFRAMIND_REGISTRY_USERNAME";
     public const string PasswordVariable = "INFRAMIND_REGISTRY_PASSWORD";
+    public const string IpfsApiVariable = "INFRAMIND_IPFS_API";
 
     public static ContentResolver CreateResolver(CliContext context, string? mountFrom = null)
     {
@@ -21,6 +23,16 @@ internal static class ContentAccess
             Credentials = string.IsNullOrEmpty(user) ? null : new RegistryCredentials(user, password ?? string.Empty),
             MountFrom = mountFrom,
         };
+        if (context.Get(IpfsApiVariable) is { Length: > 0 } api)
+        {
+            options = options with
+            {
+                IpfsApi = Uri.TryCreate(api.Contains("://", StringComparison.Ordinal) ? api : "http://" + api, UriKind.Absolute, out var uri)
+                    ? uri
+                    : throw new CliException("IM4201", $"{IpfsApiVariable}={api} is not an address", "write host:port or http://host:port of the node's RPC API", ExitCodes.Usage),
+            };
+        }
+
         return new ContentResolver(new LocalContentStore(context.Home.Store), options);
     }
 
@@ -47,6 +59,18 @@ internal static class ContentAccess
         {
             throw new CliException(e.Code, Detail(e.Message, e.Code) + $" (expected {e.Expected}, found {e.Actual})",
                 "nothing was stored; fetch from a source you trust, or republish the content", ExitCodes.Failed);
+        }
+        catch (CidMismatchException e)
+        {
+            throw new CliException(e.Code, e.Message.StartsWith(e.Code + ": ", StringComparison.Ordinal) ? e.Message[(e.Code.Length + 2)..] : e.Message,
+                "nothing was stored; fetch from a source you trust, or republish the content", ExitCodes.Failed);
+        }
+        catch (IpfsException e)
+        {
+            int exit = e.Code is IpfsErrorCodes.InvalidCid or IpfsErrorCodes.InvalidOptions ? ExitCodes.Usage
+                : e.Code is IpfsErrorCodes.CidMismatch ? ExitCodes.Failed
+                : ExitCodes.Unavailable;
+            throw new CliException(e.Code, Detail(e.Message, e.Code), null, exit);
         }
         catch (OciException e)
         {
@@ -145,6 +169,7 @@ internal static class ContentAccess
                 if (!_tasks.TryGetValue(value.What, out var task))
                 {
                     _tasks[value.What] = task = context.AddTask(Markup.Escape(Short(value.What)), maxValue: Math.Max(1, value.Total ?? value.Bytes));
+                    task.IsIndeterminate = value.Total is null;
                 }
 
                 if (value.Total is null && value.Bytes > task.MaxValue) task.MaxValue = value.Bytes;
@@ -152,6 +177,8 @@ internal static class ContentAccess
                 if (value.Done)
                 {
                     if (value.Skipped) task.Description = Markup.Escape(Short(value.What)) + " [dim](already there)[/]";
+                    task.IsIndeterminate = false;
+                    task.MaxValue = Math.Max(1, value.Bytes);
                     task.Value = task.MaxValue;
                     task.StopTask();
                 }

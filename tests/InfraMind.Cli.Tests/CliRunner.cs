@@ -16,11 +16,14 @@ internal sealed class CliRunner : IDisposable
 
     public string Work { get; }
 
+    /// <summary>More environment variables for the commands this runner runs (e.g. INFRAMIND_IPFS_API).</summary>
+    public Dictionary<string, string?> Environment { get; } = new(StringComparer.Ordinal);
+
     public async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var env = new Dictionary<string, string?>(StringComparer.Ordinal) { ["INFRAMIND_HOME"] = Home, ["HOME"] = Work };
+        var env = new Dictionary<string, string?>(Environment, StringComparer.Ordinal) { ["INFRAMIND_HOME"] = Home, ["HOME"] = Work };
         var code = await InfraCli.RunAsync(args, new CliContext(output, error, env, interactive: false));
         return (code, output.ToString(), error.ToString());
     }

@@ -54,7 +54,7 @@ public abstract class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server on a free port; retries with another port when the first was taken meanwhile.</summary>
-    protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready)
+    protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready, CancellationToken cancellationToken)
     {
         for (int attempt = 0; attempt < 3; attempt++)
         {
@@ -83,7 +83,7 @@ public abstract class PeerProcess : IAsyncDisposable
             {
                 try
                 {
-                    using var response = await http.GetAsync(BaseUri);
+                    using var response = await http.GetAsync(BaseUri, cancellationToken);
                     if (ready(response))
                     {
                         return;
@@ -93,7 +93,7 @@ public abstract class PeerProcess : IAsyncDisposable
                 {
                 }
 
-                await Task.Delay(20);
+                await Task.Delay(20, cancellationToken);
             }
 
             await StopAsync();
@@ -164,7 +164,7 @@ public sealed class RegistryPeer : PeerProcess
     }
 
     /// <summary>Starts a registry, or returns null when docker-registry is not installed and CI is not set.</summary>
-    public static async Task<RegistryPeer?> StartAsync(string? user = null, string? password = null)
+    public static async Task<RegistryPeer?> StartAsync(string? user = null, string? password = null, CancellationToken cancellationToken = default)
     {
         string? exe = FindExecutable("docker-registry", "tests/peers/registry/install.sh", "/usr/bin/docker-registry");
         if (exe is null)
@@ -179,7 +179,7 @@ public sealed class RegistryPeer : PeerProcess
         {
             peer.Credentials = (user, password);
             string htpasswd = peer.Directory.Combine("htpasswd");
-            await File.WriteAllTextAsync(htpasswd, $"{user}:{Bcrypt(password)}\n");
+            await File.WriteAllTextAsync(htpasswd, $"{user}:{Bcrypt(password)}\n", cancellationToken);
             auth = $"auth:\n  htpasswd:\n    realm: inframind-test\n    path: {htpasswd}\n";
         }
 
@@ -190,8 +190,9 @@ public sealed class RegistryPeer : PeerProcess
                 "version: 0.1\n" +
                 "log:\n  level: warn\n" +
                 $"storage:\n  filesystem:\n    rootdirectory: {peer.StorageDirectory}\n  delete:\n    enabled: true\n" +
-                $"http:\n  addr: 127.0.0.1:{port}\n" + auth),
-            r => r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized or HttpStatusCode.NotFound);
+                $"http:\n  addr: 127.0.0.1:{port}\n" + auth, cancellationToken),
+            r => r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized or HttpStatusCode.NotFound,
+            cancellationToken);
         return peer;
     }
 
@@ -228,7 +229,7 @@ public sealed class NginxPeer : PeerProcess
 
     public string FilePath(string urlPath) => Path.Combine(Root, urlPath.TrimStart('/'));
 
-    public static async Task<NginxPeer?> StartAsync()
+    public static async Task<NginxPeer?> StartAsync(CancellationToken cancellationToken = default)
     {
         string? exe = FindExecutable("nginx", "tests/peers/nginx/install.sh", "/usr/sbin/nginx");
         if (exe is null)
@@ -276,8 +277,9 @@ public sealed class NginxPeer : PeerProcess
                     }
                   }
                 }
-                """),
-            r => (int)r.StatusCode is 200 or 403 or 404);
+                """, cancellationToken),
+            r => (int)r.StatusCode is 200 or 403 or 404,
+            cancellationToken);
         return peer;
     }
 }

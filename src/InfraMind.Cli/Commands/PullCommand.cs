@@ -16,7 +16,8 @@ internal static class PullCommand
         var command = new Command("pull",
             "Fetch an image by content reference, verify it (registry manifests against the @sha256 digest, every blob against the " +
             "manifest, https files against #sha256=), and store it in the local content store. Nothing is stored unless everything " +
-            "verifies. With --load, load it into the container engine.\n" +
+            "verifies. ipfs://CID is fetched through the node's RPC API ($" + ContentAccess.IpfsApiVariable + ", default 127.0.0.1:5001) and " +
+            "verified against the CID. With --load, load it into the container engine.\n" +
             "Exit codes: 0 pulled, 1 content does not match its digest or is not a usable image, 2 usage error, " +
             "3 container engine unavailable (--load), 4 source unreachable or refused.")
         {
@@ -56,9 +57,9 @@ internal static class PullCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] pulled and verified {Markup.Escape(parsed.ToString())} ({ContentAccess.Bytes(image.Size)} in {elapsed.TotalSeconds:0.0} s)");
-                context.Console.WriteLine($"image digest: {image.ManifestDigest}");
-                context.Console.WriteLine($"stored as:    local://{image.ManifestDigest}");
-                foreach (var l in loaded) context.Console.WriteLine($"loaded:       {l}");
+                context.Output.WriteLine($"image digest: {image.ManifestDigest}");
+                context.Output.WriteLine($"stored as:    local://{image.ManifestDigest}");
+                foreach (var l in loaded) context.Output.WriteLine($"loaded:       {l}");
             }
 
             return ExitCodes.Ok;

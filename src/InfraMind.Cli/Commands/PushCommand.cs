@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.IO.Pipelines;
+using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Oci;
 using InfraMind.Storage;
 using Spectre.Console;
 
@@ -27,7 +30,8 @@ internal static class PushCommand
             "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
             "tag defaults to the image version; plain http only to 127.0.0.1; credentials from " + ContentAccess.UserVariable + "/" +
             ContentAccess.PasswordVariable + "); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
-            "http:// only to 127.0.0.1); ipfs (not in this build yet).\n" +
+            "http:// only to 127.0.0.1); ipfs or ipfs://HOST:PORT (ipfs add --wrap-with-directory of the layout tar through the node's RPC API; " +
+            "default $" + ContentAccess.IpfsApiVariable + " or 127.0.0.1:5001; the reference is ipfs://<directory CID>).\n" +
             "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +
             "4 destination unreachable or refused the upload.")
         {
@@ -45,9 +49,11 @@ internal static class PushCommand
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context, parse.GetValue(mountFrom));
             var started = Stopwatch.GetTimestamp();
-            var archive = await ContentAccess.GuardAsync(() => ExportAsync(context, resolver.Store, name, cancellationToken));
-            var result = await ContentAccess.GuardAsync(() =>
-                ContentAccess.WithProgressAsync(context, progress => resolver.PushAsync(archive, target, progress, cancellationToken)));
+            var result = await ContentAccess.GuardAsync(() => ContentAccess.WithProgressAsync(context, async progress =>
+            {
+                var archive = await ExportAsync(context, resolver.Store, name, progress, cancellationToken);
+                return await resolver.PushAsync(archive, target, progress, cancellationToken);
+            }));
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (asJson)
             {
@@ -56,8 +62,9 @@ internal static class PushCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] pushed {Markup.Escape(name)} ({ContentAccess.Bytes(result.Size)} in {elapsed.TotalSeconds:0.0} s)");
-                context.Console.WriteLine($"reference:    {result.Reference}");
-                context.Console.WriteLine($"image digest: {result.ManifestDigest}");
+                // Plain lines, never wrapped: these get copied into `infra publish` and scripts.
+                context.Output.WriteLine($"reference:    {result.Reference}");
+                context.Output.WriteLine($"image digest: {result.ManifestDigest}");
             }
 
             return ExitCodes.Ok;
@@ -75,26 +82,111 @@ internal static class PushCommand
         return validation.Manifest!.ImageTag;
     }
 
-    /// <summary>`docker save` → deterministic OCI layout in the local store (verified as it is written).</summary>
-    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// `docker save` → deterministic OCI layout in the local store, streamed through a pipe so the archive is never
+    /// written to disk whole (the import hashes each blob as it spools it).
+    /// </summary>
+    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, IProgress<TransferProgress> progress, CancellationToken cancellationToken)
     {
         using var engine = await EngineAccess.ConnectAsync(cancellationToken);
-        string save = Path.Combine(Path.GetTempPath(), "inframind-save-" + Guid.NewGuid().ToString("N") + ".tar");
+        if (await ReuseAsync(engine, store, name, cancellationToken) is { } stored)
+        {
+            progress.Report(new TransferProgress("export " + name, stored.Size, stored.Size, true, Skipped: true));
+            return stored;
+        }
+
+        progress.Report(new TransferProgress("export " + name, 0, null, false));
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
+        var save = Task.Run(async () =>
+        {
+            try
+            {
+                await engine.SaveImageAsync(name, new CountingStream(pipe.Writer.AsStream(leaveOpen: true), "export " + name, progress), cancellationToken);
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                // The reader sees the engine's own error (image not found…) instead of a truncated tar.
+                await pipe.Writer.CompleteAsync(e);
+            }
+        }, cancellationToken);
         try
         {
-            await using (var file = new FileStream(save, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                await engine.SaveImageAsync(name, file, cancellationToken);
-            }
-
-            await using var input = new FileStream(save, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using var input = pipe.Reader.AsStream(leaveOpen: true);
             var archive = await store.ImportDockerArchiveAsync(input, cancellationToken);
-            if (!context.Interactive) await context.Error.WriteLineAsync($"  exported {name}: {archive.ManifestDigest} ({ContentAccess.Bytes(archive.Size)})");
+            progress.Report(new TransferProgress("export " + name, archive.Size, archive.Size, true));
             return archive;
         }
         finally
         {
-            File.Delete(save);
+            await pipe.Reader.CompleteAsync();
+            await save;
         }
+    }
+
+    /// <summary>
+    /// The image as stored by an earlier export, when the engine's image is still the same one. An equal config digest
+    /// (= image id) fixes the uncompressed layers, and an export's manifest is built from exactly those, so the export
+    /// would give the same bytes; anything else in the store (pulled images, compressed layers) is exported afresh.
+    /// </summary>
+    private static async Task<ImageArchive?> ReuseAsync(ContainerEngine engine, LocalContentStore store, string name, CancellationToken cancellationToken)
+    {
+        if (await store.FindAsync(name, cancellationToken) is not { } stored
+            || stored.ManifestMediaType != MediaTypes.OciManifest
+            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTar))
+        {
+            return null;
+        }
+
+        var images = await engine.FindImagesAsync(new Dictionary<string, string>(), cancellationToken);
+        var id = images.FirstOrDefault(i => i.Tags.Contains(name))?.Id;
+        return id == stored.ConfigDigest.Value ? stored : null;
+    }
+
+    /// <summary>Passes writes through, reporting the bytes written so far (the engine's save has no size up front).</summary>
+    private sealed class CountingStream(Stream inner, string what, IProgress<TransferProgress> progress) : Stream
+    {
+        private long _written;
+        private long _lastReport = Environment.TickCount64;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _written;
+
+        public override long Position
+        {
+            get => _written;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+            _written += buffer.Length;
+            if (Environment.TickCount64 - _lastReport >= 250)
+            {
+                _lastReport = Environment.TickCount64;
+                progress.Report(new TransferProgress(what, _written, null, false));
+            }
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

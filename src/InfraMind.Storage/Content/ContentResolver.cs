@@ -18,7 +18,7 @@ public sealed class ContentResolver
         ArgumentNullException.ThrowIfNull(store);
         Store = store;
         Options = options ?? new PeerOptions();
-        _backends = [new RegistryBackend(Options), new HttpBackend(Options)];
+        _backends = [new RegistryBackend(Options), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
     }
 
     public LocalContentStore Store { get; }
@@ -70,11 +70,24 @@ public sealed class ContentResolver
 
         if (target is FileReference file)
         {
-            var output = new FileStream(file.Path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            await using (output.ConfigureAwait(false))
+            // Written beside and renamed, so the path never holds half a tar.
+            string partial = file.Path + "." + Guid.NewGuid().ToString("N") + ".partial";
+            try
             {
-                await image.WriteTarAsync(output, cancellationToken).ConfigureAwait(false);
-                return new PushResult(new FileReference(file.Path), image.ManifestDigest, output.Length);
+                long size;
+                var output = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using (output.ConfigureAwait(false))
+                {
+                    await image.WriteTarAsync(output, cancellationToken).ConfigureAwait(false);
+                    size = output.Length;
+                }
+
+                File.Move(partial, file.Path, overwrite: true);
+                return new PushResult(new FileReference(file.Path), image.ManifestDigest, size);
+            }
+            finally
+            {
+                File.Delete(partial);
             }
         }
 
@@ -99,10 +112,6 @@ public sealed class ContentResolver
             throw new StorageException(StorageErrorCodes.NotFound, $"{file.Path} does not exist; a file:// reference names an OCI layout directory or layout tar on this machine.");
         }
 
-        var tar = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using (tar.ConfigureAwait(false))
-        {
-            return await Store.ImportLayoutTarAsync(tar, cancellationToken).ConfigureAwait(false);
-        }
+        return await Store.ImportArchiveFileAsync(file.Path, cancellationToken).ConfigureAwait(false);
     }
 }

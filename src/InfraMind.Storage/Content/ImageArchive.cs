@@ -45,34 +45,31 @@ public sealed class ImageArchive
     public Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
         File.ReadAllBytesAsync(_layout.BlobPath(ManifestDigest), cancellationToken);
 
-    /// <summary>
-    /// Writes the deterministic OCI layout tar of this image (also loadable by <c>docker load</c>), naming it
-    /// <paramref name="names"/> instead of <see cref="Names"/> when given.
-    /// </summary>
-    public Task WriteTarAsync(Stream output, CancellationToken cancellationToken, IReadOnlyList<string>? names = null)
-    {
-        var image = names is null ? Image : WithNames(Image, names);
-        return OciImageLayout.WriteTarAsync(_layout with { Images = [image] }, output, cancellationToken);
-    }
-
-    internal ImageArchive WithNames(IReadOnlyList<string> names) => new(_layout, WithNames(Image, names));
+    /// <summary>Writes the deterministic OCI layout tar of this image (also loadable by <c>docker load</c>, tagged with <see cref="Names"/>).</summary>
+    public Task WriteTarAsync(Stream output, CancellationToken cancellationToken) =>
+        OciImageLayout.WriteTarAsync(_layout with { Images = [Image] }, output, cancellationToken);
 
     internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
     {
-        Dictionary<string, string>? annotations = null;
-        if (names.Count > 0)
+        var annotations = NameAnnotations(names.Count > 0 ? names[0] : null);
+        return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
+    }
+
+    /// <summary>The index.json annotations that name an image: the full name (Docker 25+, containerd) and its tag (OCI).</summary>
+    internal static Dictionary<string, string>? NameAnnotations(string? name)
+    {
+        if (name is null)
         {
-            string name = names[0];
-            int slash = name.LastIndexOf('/');
-            int colon = name.LastIndexOf(':');
-            annotations = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [OciImageLayout.ContainerdImageNameAnnotation] = name,
-                [OciImageLayout.RefNameAnnotation] = colon > slash ? name[(colon + 1)..] : "latest",
-            };
+            return null;
         }
 
-        return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
+        int slash = name.LastIndexOf('/');
+        int colon = name.LastIndexOf(':');
+        return new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [OciImageLayout.ContainerdImageNameAnnotation] = name,
+            [OciImageLayout.RefNameAnnotation] = colon > slash ? name[(colon + 1)..] : "latest",
+        };
     }
 }
 

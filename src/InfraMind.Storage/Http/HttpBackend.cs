@@ -74,23 +74,7 @@ public sealed class HttpBackend(PeerOptions options) : IContentBackend
             }
         }
 
-        string layout = Path.Combine(staging.Directory, "layout");
-        OciLayout extracted;
-        var tar = new FileStream(download, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using (tar.ConfigureAwait(false))
-        {
-            extracted = await OciImageLayout.ExtractAsync(tar, layout, cancellationToken).ConfigureAwait(false);
-        }
-
-        var image = extracted.Images[0];
-        foreach (var blob in new[] { image.Config }.Concat(image.Layers).Append(image.Manifest))
-        {
-            if (!File.Exists(staging.BlobPath(blob.Digest)))
-            {
-                File.Move(extracted.BlobPath(blob.Digest), staging.BlobPath(blob.Digest));
-            }
-        }
-
-        return await staging.CommitAsync(image, verify: false, cancellationToken).ConfigureAwait(false);
+        // A layout tar, or a plain docker save archive someone put on a server: both are accepted.
+        return await store.ImportArchiveFileAsync(download, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -175,6 +175,9 @@ public sealed record PeerOptions
     /// <summary>A repository on the same registry to mount blobs from instead of uploading them, when the registry offers it.</summary>
     public string? MountFrom { get; init; }
 
+    /// <summary>The IPFS node's RPC API for pulls of ipfs:// references and pushes to plain <c>ipfs</c>.</summary>
+    public Uri IpfsApi { get; init; } = new("http://127.0.0.1:5001");
+
     /// <summary>Where a transfer may stage files (the HTTP backend writes the layout tar here before it uploads).</summary>
     public string? TempDirectory { get; init; }
 

@@ -63,6 +63,44 @@ public sealed class LocalContentStore
         return await staging.CommitAsync(layout.Images[0], verify: false, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Imports an archive file of either kind: an OCI layout tar (it has <c>oci-layout</c>; every blob verified) or a
+    /// plain <c>docker save</c> archive (converted, so the container hash is InfraMind's).
+    /// </summary>
+    public async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
+    {
+        bool isLayout = false;
+        var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        await using (probe.ConfigureAwait(false))
+        {
+            try
+            {
+                await using var reader = new System.Formats.Tar.TarReader(probe, leaveOpen: true);
+                System.Formats.Tar.TarEntry? entry;
+                while ((entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false)) is not null)
+                {
+                    if (entry.Name.TrimStart('.', '/') == "oci-layout")
+                    {
+                        isLayout = true;
+                        break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"the archive is not a readable tar ({e.Message}); it is neither an OCI layout tar nor a 'docker save' archive.");
+            }
+        }
+
+        var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using (input.ConfigureAwait(false))
+        {
+            return isLayout
+                ? await ImportLayoutTarAsync(input, cancellationToken).ConfigureAwait(false)
+                : await ImportDockerArchiveAsync(input, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest.</summary>
     public async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
@@ -228,8 +266,7 @@ public sealed class LocalContentStore
             w.WriteStartArray("manifests");
             foreach (var entry in entries.OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal).ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal))
             {
-                var descriptor = entry.Name is null ? entry.Descriptor : ImageArchive.WithNames(new OciImage(entry.Descriptor, entry.Descriptor, [], []), [entry.Name]).Manifest;
-                descriptor.WriteTo(w);
+                (entry.Descriptor with { Annotations = ImageArchive.NameAnnotations(entry.Name) }).WriteTo(w);
             }
 
             w.WriteEndArray();

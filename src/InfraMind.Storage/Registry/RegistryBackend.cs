@@ -79,7 +79,14 @@ public sealed class RegistryBackend(PeerOptions options) : IContentBackend
 
         var manifest = ImageManifest.Parse(bytes, $"manifest {oci}", mediaType);
         var manifestDescriptor = new Descriptor(manifest.MediaType, actual, bytes.Length);
+        IReadOnlyList<string> names = oci.Tag is { } tag ? [$"{oci.Registry}/{oci.Repository}:{tag}"] : [];
         using var staging = store.BeginStaging();
+        if (await store.FindAsync(actual, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            // The store already holds this exact manifest, verified with all its blobs when it came in: only the name is new.
+            return await staging.CommitAsync(new OciImage(manifestDescriptor, manifest.Config, manifest.Layers, names), verify: false, cancellationToken).ConfigureAwait(false);
+        }
+
         await staging.WriteBlobAsync(manifestDescriptor, bytes, cancellationToken).ConfigureAwait(false);
         foreach (var blob in new[] { manifest.Config }.Concat(manifest.Layers))
         {
@@ -96,7 +103,6 @@ public sealed class RegistryBackend(PeerOptions options) : IContentBackend
             }
         }
 
-        IReadOnlyList<string> names = oci.Tag is { } tag ? [$"{oci.Registry}/{oci.Repository}:{tag}"] : [];
         var image = new OciImage(manifestDescriptor, manifest.Config, manifest.Layers, names);
         return await staging.CommitAsync(image, verify: true, cancellationToken).ConfigureAwait(false);
     }

@@ -66,6 +66,20 @@ public sealed class HttpBackendTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_plain_docker_save_archive_on_a_server_is_pulled_and_converted()
+    {
+        if (_nginx is null) return;
+        byte[] save = SmallImage.DockerSave("served");
+        string path = _nginx.FilePath("saves/img.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, save);
+        var expected = await SmallImage.ImportAsync(NewStore("expected"), "served");
+        var reference = ContentReference.Parse($"http://{_nginx.HostPort}/saves/img.tar#sha256={Digest.Compute(save).Hex}");
+        var pulled = await new HttpBackend(new PeerOptions()).PullAsync(reference, NewStore("pulled"), null, CancellationToken.None);
+        Assert.Equal(expected.ManifestDigest, pulled.ManifestDigest);
+    }
+
+    [Fact]
     public async Task A_missing_file_is_not_found()
     {
         if (_nginx is null) return;

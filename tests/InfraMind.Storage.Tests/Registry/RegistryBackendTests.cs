@@ -119,6 +119,22 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Resolver_answers_a_pinned_reference_from_the_store_without_the_registry()
+    {
+        if (_registry is null) return;
+        var image = await SmallImage.ImportAsync(NewStore("source"), "cached");
+        var resolver = new ContentResolver(NewStore("cache"));
+        var pushed = await resolver.PushAsync(image, Target("cached"), null, CancellationToken.None);
+        var first = await resolver.ResolveAsync(pushed.Reference, null, CancellationToken.None);
+        await _registry.StopAsync();
+        var second = await resolver.ResolveAsync(ContentReference.Parse(pushed.Reference.ToString()), null, CancellationToken.None);
+        Assert.Equal(first.ManifestDigest, second.ManifestDigest);
+        // A tag is not pinned: it needs the registry, which is gone.
+        var e = await Assert.ThrowsAsync<StorageException>(() => resolver.ResolveAsync(Target("cached"), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
+    }
+
+    [Fact]
     public async Task Missing_manifest_is_not_found()
     {
         if (_registry is null) return;

@@ -1,0 +1,81 @@
+namespace InfraMind.Storage.Ipfs;
+
+/// <summary>
+/// Pushes an image's deterministic layout tar to an IPFS node as <c>ipfs add --wrap-with-directory</c> would
+/// (<c>image.tar</c> in a directory, CIDv0 like kubo's default), and pulls <c>ipfs://CID</c> references: the
+/// directory's <c>image.tar</c>, or the file itself for a file CID, verified against the CID while it streams, then
+/// imported into the store (a layout tar, or a plain <c>docker save</c> archive as SPEC's
+/// <c>docker save … | ipfs add --wrap-with-directory</c> gives, converted).
+/// </summary>
+public sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
+{
+    public bool CanHandle(ContentReference reference) => reference is IpfsReference;
+
+    public async Task<PushResult> PushAsync(ImageArchive image, ContentReference target, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var ipfs = target as IpfsReference ?? throw new ArgumentException("not an ipfs reference", nameof(target));
+        var api = ipfs.Api ?? options.IpfsApi;
+        string temp = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), "inframind-ipfs-" + Guid.NewGuid().ToString("N") + ".tar");
+        var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        await using (file.ConfigureAwait(false))
+        {
+            await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
+            long size = file.Length;
+            file.Position = 0;
+            using var client = new KuboClient(api) { StallTimeout = options.StallTimeout };
+            string what = IpfsReference.WrappedFileName;
+            var bytes = progress is null ? null : new Progress(progress, what, size);
+            bytes?.Start();
+            var result = await client.AddAsync(file, what, UnixFsOptions.KuboDefault with { WrapName = IpfsReference.WrappedFileName }, bytes, cancellationToken).ConfigureAwait(false);
+            progress?.Report(new TransferProgress(what, size, size, true));
+            return new PushResult(new IpfsReference(result.Root, null), image.ManifestDigest, size);
+        }
+    }
+
+    public async Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var ipfs = reference as IpfsReference ?? throw new ArgumentException("not an ipfs reference", nameof(reference));
+        var cid = ipfs.Cid ?? throw new StorageException(StorageErrorCodes.InvalidReference, "an ipfs reference to pull needs a CID: ipfs://<cid>.");
+        using var staging = store.BeginStaging();
+        string download = Path.Combine(staging.Directory, "download.tar");
+        using var client = new KuboClient(options.IpfsApi) { StallTimeout = options.StallTimeout };
+        string what = $"ipfs://{cid}";
+        progress?.Report(new TransferProgress(what, 0, null, false));
+        long size;
+        {
+            // A raw-leaf or raw CID is a file; a dag-pb root is a directory wrapping image.tar unless the reference
+            // names the entry itself, or the node says the directory has no such entry (then it is a file).
+            string? entry = ipfs.Path ?? (cid.Codec == Cid.DagPbCodec ? IpfsReference.WrappedFileName : null);
+            try
+            {
+                size = await FetchAsync(client, cid, entry, download, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IpfsException e) when (ipfs.Path is null && entry is not null && e.Code == IpfsErrorCodes.HttpError)
+            {
+                size = await FetchAsync(client, cid, null, download, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        progress?.Report(new TransferProgress(what, size, size, true));
+        return await store.ImportArchiveFileAsync(download, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<long> FetchAsync(KuboClient client, Cid cid, string? entry, string path, CancellationToken cancellationToken)
+    {
+        var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        await using (file.ConfigureAwait(false))
+        {
+            var result = await client.FetchAsync(cid, entry, file, cancellationToken).ConfigureAwait(false);
+            return result.FileSize;
+        }
+    }
+
+    private sealed class Progress(IProgress<TransferProgress> sink, string what, long total) : IProgress<long>
+    {
+        public void Start() => sink.Report(new TransferProgress(what, 0, total, false));
+
+        public void Report(long value) => sink.Report(new TransferProgress(what, value, total, false));
+    }
+}

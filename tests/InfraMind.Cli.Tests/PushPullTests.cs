@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using InfraMind.Containers;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>Builds examples/summarizer-v1 under a tag of this test run, and removes that tag afterwards.</summary>
+public sealed class PushImageFixture : IAsyncLifetime
+{
+    public ContainerEngine? Engine { get; private set; }
+
+    public string Tag { get; } = $"inframind-test/push-summarizer:{Guid.NewGuid():N}";
+
+    public async Task InitializeAsync()
+    {
+        Engine = await TestEngine.TryConnectAsync();
+        if (Engine is null) return;
+        await Engine.BuildImageAsync(TestEngine.ExampleDir("summarizer-v1"), Tag, new Dictionary<string, string> { ["org.inframind.test"] = "push" }, null, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Engine is null) return;
+        await Engine.RemoveImageAsync(Tag, force: false, CancellationToken.None);
+        Engine.Dispose();
+    }
+}
+
+/// <summary>
+/// `infra push` / `infra pull` as a user runs them, against the real engine and real peers, with interop both ways:
+/// what infra pushes, docker pulls; what docker pushes, infra pulls, verifies and loads; the loaded image serves.
+/// </summary>
+[Collection(EngineTests.Name)]
+public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITestOutputHelper log) : IClassFixture<PushImageFixture>, IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Infra_push_to_a_registry_is_what_docker_pulls_by_digest()
+    {
+        if (image.Engine is null) return;
+        await using var registry = await RegistryPeer.StartAsync();
+        if (registry is null) return;
+        var watch = Stopwatch.StartNew();
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"oci://{registry.HostPort}/models/summarizer", "--json");
+        log.WriteLine($"infra push --to oci (export + upload {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
+        string reference = pushed.GetProperty("reference").GetString()!;
+        string digest = pushed.GetProperty("imageDigest").GetString()!;
+        Assert.Equal($"oci://{registry.HostPort}/models/summarizer:{image.Tag.Split(':')[1]}@{digest}", reference);
+        Assert.True(pushed.GetProperty("size").GetInt64() > 1_000_000);
+
+        string dockerName = $"{registry.HostPort}/models/summarizer@{digest}";
+        var (code, output) = await DockerAsync("pull", dockerName);
+        try
+        {
+            Assert.True(code == 0, output);
+            Assert.Contains($"Digest: {digest}", output);
+            // Same config digest = same image id: docker got exactly the image the engine built.
+            Assert.Equal((await DockerAsync("image", "inspect", "--format", "{{.Id}}", image.Tag)).Output.Trim(),
+                (await DockerAsync("image", "inspect", "--format", "{{.Id}}", dockerName)).Output.Trim());
+        }
+        finally
+        {
+            await DockerAsync("rmi", dockerName);
+        }
+
+        // Pushing again neither exports (same image id as stored) nor uploads a blob, and gives the same reference.
+        var (againCode, againOut, againErr) = await _cli.RunAsync("push", "--image", image.Tag, "--to", $"oci://{registry.HostPort}/models/summarizer", "--json");
+        Assert.Equal(0, againCode);
+        Assert.Equal(reference, System.Text.Json.JsonDocument.Parse(againOut).RootElement.GetProperty("reference").GetString());
+        Assert.Contains($"export {image.Tag}: already there", againErr);
+        Assert.DoesNotContain("/s)", againErr);
+    }
+
+    [Fact]
+    public async Task What_docker_pushed_infra_pulls_verifies_loads_and_the_model_answers()
+    {
+        if (image.Engine is null) return;
+        await using var registry = await RegistryPeer.StartAsync();
+        if (registry is null) return;
+        string name = $"{registry.HostPort}/dockerpushed:1";
+        Assert.Equal(0, (await DockerAsync("tag", image.Tag, name)).Code);
+        try
+        {
+            var (code, output) = await DockerAsync("push", name);
+            Assert.True(code == 0, output);
+            await DockerAsync("rmi", name);
+
+            var watch = Stopwatch.StartNew();
+            var pulled = await _cli.RunJsonAsync(0, "pull", "oci://" + name, "--load", "--json");
+            log.WriteLine($"infra pull of a docker-pushed image --load (gzip layers): {watch.Elapsed.TotalSeconds:0.00} s");
+            Assert.Equal(name, pulled.GetProperty("loaded")[0].GetString());
+            Assert.Contains(pulled.GetProperty("imageDigest").GetString()!, output);
+            await AssertServesAsync(image.Engine, name);
+        }
+        finally
+        {
+            await DockerAsync("rmi", name);
+        }
+    }
+
+    [Fact]
+    public async Task Push_to_nginx_then_pull_load_runs_and_a_tampered_file_is_refused()
+    {
+        if (image.Engine is null) return;
+        await using var nginx = await NginxPeer.StartAsync();
+        if (nginx is null) return;
+        var watch = Stopwatch.StartNew();
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"http://{nginx.HostPort}/images/", "--json");
+        log.WriteLine($"infra push --to http (export + PUT {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
+        string reference = pushed.GetProperty("reference").GetString()!;
+        string digest = pushed.GetProperty("imageDigest").GetString()!;
+        Assert.Matches($@"^http://{nginx.HostPort}/images/{digest[7..]}\.tar#sha256=[0-9a-f]{{64}}$", reference);
+
+        // A fresh home: the pull really downloads.
+        using var fresh = new CliRunner();
+        watch.Restart();
+        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        log.WriteLine($"infra pull http --load (GET + sha256 + extract + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(digest, pulled.GetProperty("imageDigest").GetString());
+        Assert.Equal(image.Tag, pulled.GetProperty("loaded")[0].GetString());
+        await AssertServesAsync(image.Engine, image.Tag);
+
+        var file = nginx.FilePath(new Uri(reference).AbsolutePath);
+        FlipByte(file);
+        using var victim = new CliRunner();
+        var (code, _, err) = await victim.RunAsync("pull", reference);
+        Assert.Equal(1, code);
+        Assert.Contains("IM4002", err);
+        Assert.Contains("expected sha256:" + reference[^64..], err);
+        Assert.Contains("found sha256:", err);
+        Assert.DoesNotContain("   at ", err);
+        var store = Path.Combine(victim.Home, "store", "blobs", "sha256");
+        Assert.True(!Directory.Exists(store) || Directory.GetFiles(store).Length == 0);
+        Assert.True(!Directory.Exists(Path.Combine(victim.Home, "store", "staging")) || Directory.GetFileSystemEntries(Path.Combine(victim.Home, "store", "staging")).Length == 0);
+    }
+
+    [Fact]
+    public async Task Push_to_ipfs_then_pull_load_runs()
+    {
+        if (image.Engine is null) return;
+        await using var ipfs = await IpfsPeer.TryStartAsync();
+        if (ipfs is null) return;
+        var watch = Stopwatch.StartNew();
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"ipfs://{ipfs.Api.Authority}", "--json");
+        log.WriteLine($"infra push --to ipfs (export + add, {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
+        string reference = pushed.GetProperty("reference").GetString()!;
+        Assert.StartsWith("ipfs://Qm", reference);
+
+        using var fresh = new CliRunner();
+        fresh.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
+        watch.Restart();
+        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        log.WriteLine($"infra pull ipfs:// --load (cat + CID check + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
+        await AssertServesAsync(image.Engine, image.Tag);
+    }
+
+    [Fact]
+    public async Task Push_to_local_and_pull_by_local_reference()
+    {
+        if (image.Engine is null) return;
+        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--json");
+        string digest = pushed.GetProperty("imageDigest").GetString()!;
+        Assert.Equal("local://" + digest, pushed.GetProperty("reference").GetString());
+        var pulled = await _cli.RunJsonAsync(0, "pull", "local://" + image.Tag, "--json");
+        Assert.Equal(digest, pulled.GetProperty("imageDigest").GetString());
+    }
+
+    [Fact]
+    public async Task Push_of_a_package_directory_pushes_its_name_version_image()
+    {
+        if (image.Engine is null) return;
+        var dir = Path.Combine(_cli.Work, "pkg");
+        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
+        string name = "push-dir-" + Guid.NewGuid().ToString("N")[..8];
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: summarizer-v1", "name: " + name, StringComparison.Ordinal));
+        try
+        {
+            Assert.Equal(0, (await _cli.RunAsync("build", dir)).Code);
+            var pushed = await _cli.RunJsonAsync(0, "push", dir, "--json");
+            var pulled = await _cli.RunJsonAsync(0, "pull", $"local://{name}:0.4.2", "--json");
+            Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
+        }
+        finally
+        {
+            await image.Engine.RemoveImageAsync($"{name}:0.4.2", force: false, CancellationToken.None);
+        }
+
+        var (code, _, err) = await _cli.RunAsync("push", Path.Combine(_cli.Work, "missing"));
+        Assert.Equal(2, code);
+        Assert.Contains("IM1000", err);
+    }
+
+    [Fact]
+    public async Task Unreachable_registry_exits_4_with_a_coded_message()
+    {
+        var (code, _, err) = await _cli.RunAsync("pull", $"oci://127.0.0.1:{PeerProcess.FreePort()}/x:1");
+        Assert.Equal(4, code);
+        Assert.Contains("error IM4203", err);
+        Assert.Contains("connection refused", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public async Task Invalid_reference_exits_2_and_shows_the_valid_forms()
+    {
+        var (code, _, err) = await _cli.RunAsync("pull", "summarizer:1");
+        Assert.Equal(2, code);
+        Assert.Contains("error IM4201", err);
+        Assert.Contains("oci://host[:port]/repo", err);
+        var (pushCode, _, pushErr) = await _cli.RunAsync("push", "--image", "x:1", "--to", "oci://127.0.0.1:5000/a@sha256:" + new string('0', 64));
+        Assert.Equal(2, pushCode);
+        Assert.Contains("IM4201", pushErr);
+    }
+
+    [Fact]
+    public async Task Help_documents_destinations_references_and_exit_codes()
+    {
+        var (_, push, _) = await _cli.RunAsync("push", "--help");
+        Assert.Contains("oci://HOST[:PORT]/REPO[:TAG]", push);
+        Assert.Contains("--to", push);
+        Assert.Contains("4 destination unreachable", push);
+        var (_, pull, _) = await _cli.RunAsync("pull", "--help");
+        Assert.Contains("#sha256=", pull);
+        Assert.Contains("--load", pull);
+        Assert.Contains("1 content does not match its digest", pull);
+    }
+
+    private static async Task AssertServesAsync(ContainerEngine engine, string imageName)
+    {
+        await using var run = await engine.RunAsync(new ContainerSpec
+        {
+            Image = imageName,
+            ContainerPort = 9000,
+            CpuMillicores = 1000,
+            MemoryBytes = 512L << 20,
+            Labels = new Dictionary<string, string> { ["org.inframind.test"] = "push-pull" },
+        }, CancellationToken.None);
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var body = new StringContent("{\"text\":\"InfraMind is a decentralized compute protocol. It runs models.\"}", Encoding.UTF8, "application/json");
+                using var response = await http.PostAsync(run.BaseAddress, body);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Assert.Contains("summary", await response.Content.ReadAsStringAsync());
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the loaded model did not answer within 20 s");
+            await Task.Delay(100);
+        }
+    }
+
+    private static void FlipByte(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.ReadWrite);
+        f.Position = f.Length / 2;
+        int b = f.ReadByte();
+        f.Position--;
+        f.WriteByte((byte)(b ^ 1));
+    }
+
+    private static async Task<(int Code, string Output)> DockerAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout + await stderr);
+    }
+}
