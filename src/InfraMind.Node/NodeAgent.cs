@@ -59,7 +59,8 @@ public sealed class NodeAgent : IAsyncDisposable
             return [.. _instances.Values.Select(i => i.Report()), .. _refused.Values];
     }
 
-    internal RunningContainer? ContainerOf(string name, string version)
+    /// <summary>The container of a placed model, whatever its state (diagnostics, fault drills, benchmarks).</summary>
+    public RunningContainer? ContainerOf(string name, string version)
     {
         lock (_instances) return _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.Container : null;
     }

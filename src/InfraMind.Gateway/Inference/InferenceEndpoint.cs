@@ -74,7 +74,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         using (input)
         {
-            var violations = model.Manifest.InputSchema.Validate(input.RootElement);
+            var violations = model.Manifest.InputSchema.IsValid(input.RootElement) ? [] : model.Manifest.InputSchema.Validate(input.RootElement);
             if (violations.Count > 0)
                 return await ProblemAsync(context, 400, MeshCodes.InputInvalid, "input does not match the model's input_schema",
                     $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
@@ -200,6 +200,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         using (doc)
         {
+            if (model.Manifest.OutputSchema.IsValid(doc.RootElement)) return ("", "");
             var violations = model.Manifest.OutputSchema.Validate(doc.RootElement);
             return violations.Count == 0 ? ("", "") : (Verdicts.OutputSchemaViolation, "the answer breaks output_schema: " + string.Join("; ", violations.Take(3)));
         }
