@@ -17,6 +17,7 @@ public static class InfraCli
         root.Subcommands.Add(BuildCommand.Create(context));
         root.Subcommands.Add(TestCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
+        root.Subcommands.Add(MeshCommand.Create(context));
         return root;
     }
 

@@ -98,8 +98,8 @@ public sealed class FaultTests
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-quarantine", new GatewayOptions { Replicas = 2 });
         if (mesh is null) return;
-        await mesh.AddNodeAsync("a", "liar");
-        await mesh.AddNodeAsync("b", "liar");
+        await mesh.AddNodeAsync("a", "liar-early");
+        await mesh.AddNodeAsync("b", "liar-early");
         await mesh.WaitForStateAsync("a", "ready", TimeSpan.FromSeconds(120));
         await mesh.WaitForStateAsync("b", "ready", TimeSpan.FromSeconds(60));
 

@@ -58,14 +58,20 @@ internal sealed class LocalMesh : IAsyncDisposable
         return mesh;
     }
 
-    /// <summary>A copy of broken-model named after this mesh's model, with one behaviour.</summary>
+    /// <summary>
+    /// A copy of broken-model named after this mesh's model, with one behaviour; "liar-early" lies right after the
+    /// pre-flight's three valid inputs, so that every liar starts lying at the same request.
+    /// </summary>
     public string Package(string behavior)
     {
+        var lieAfter = behavior == "liar-early" ? "\nENV LIE_AFTER=3" : "";
+        if (behavior == "liar-early") behavior = "liar";
         var dir = new TempDirectory("im-mesh-" + behavior);
         _dirs.Add(dir);
         TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir.Path);
         var dockerfile = dir.Combine("Dockerfile");
-        File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal));
+        File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal)
+            .Replace("EXPOSE 9000", "EXPOSE 9000" + lieAfter, StringComparison.Ordinal));
         var yaml = dir.Combine("model.yaml");
         File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("name: broken-model", $"name: {Model}", StringComparison.Ordinal));
         return dir.Path;
