@@ -18,6 +18,8 @@ public static class InfraCli
         root.Subcommands.Add(TestCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(MeshCommand.Create(context));
+        root.Subcommands.Add(GatewayCommand.Create(context));
+        root.Subcommands.Add(NodeCommand.Create(context));
         return root;
     }
 

@@ -204,6 +204,12 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         }
     }
 
+    /// <summary>How many nodes the version is placed on now.</summary>
+    public int PlacedCount(string key)
+    {
+        lock (_gate) return _placement.Count(p => p.Value.Contains(key));
+    }
+
     public Uri? AddressOf(string node)
     {
         lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Registration.Address : null;

@@ -85,8 +85,13 @@ public sealed class NodeAgent : IAsyncDisposable
                 if (!registered) registered = await RegisterAsync(ct);
                 if (registered) registered = await BeatAsync(ct);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
+                break;
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
+            {
+                if (ct.IsCancellationRequested) break;
                 _log.LogWarning("gateway {Gateway} unreachable: {Message}", _options.Gateway, e.Message);
                 registered = false;
             }
@@ -279,7 +284,16 @@ public sealed class NodeAgent : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_heartbeats is not null) await _heartbeats;
+        try
+        {
+            if (_heartbeats is not null) await _heartbeats;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Whatever ended the heartbeats, the containers must still go.
+            _log.LogWarning(e, "the heartbeat loop ended with an error");
+        }
+
         List<ModelInstance> all;
         lock (_instances)
         {

@@ -132,9 +132,18 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var n in Nodes.Values) await n.DisposeAsync();
-        Nodes.Clear();
-        if (Gateway is not null) await Gateway.DisposeAsync();
+        try
+        {
+            await Task.WhenAll(Nodes.Values.Select(n => n.DisposeAsync().AsTask()));
+            Nodes.Clear();
+            if (Gateway is not null) await Gateway.DisposeAsync();
+        }
+        finally
+        {
+            // A test that failed half-way still leaves nothing behind.
+            await Engine.PruneAsync(new Dictionary<string, string> { [TestLabel] = RunLabel }, null, CancellationToken.None);
+        }
+
         Http.Dispose();
         foreach (var d in _dirs) d.Dispose();
         Engine.Dispose();

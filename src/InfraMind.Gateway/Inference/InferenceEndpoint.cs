@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using InfraMind.Conformance;
 using InfraMind.Gateway.Routing;
+using InfraMind.Manifest;
 using InfraMind.Node.Protocol;
 using Microsoft.AspNetCore.Http;
 using Semver;
@@ -116,8 +117,10 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         if (attempts.Count == 0)
         {
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node",
-                $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
+            var r = model.Manifest.Resources;
+            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node", mesh.PlacedCount(model.Key) == 0
+                ? $"no online node has room for {model.Key}: it needs {r.CpuMillicores}m CPU, {Quantity.FormatBytes(r.MemoryBytes)} memory and {r.GpuCount} GPU(s); start a node with enough free capacity."
+                : $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
         }
 
         return await ProblemAsync(context, 502, MeshCodes.AllAttemptsFailed, "every attempt failed",

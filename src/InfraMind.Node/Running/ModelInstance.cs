@@ -113,9 +113,10 @@ internal sealed class ModelInstance : IAsyncDisposable
             {
                 break;
             }
-            catch (Exception e) when (e is ContainerEngineException or HttpRequestException or IOException)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                SetState(ModelState.Failed, Verdicts.StartFailed, e.Message);
+                // Whatever broke this lifetime, the model must not stay stuck in its last state: report, back off, retry.
+                SetState(ModelState.Failed, Verdicts.StartFailed, $"{e.GetType().Name}: {e.Message}");
                 attempt++;
             }
             finally
@@ -285,6 +286,10 @@ internal sealed class ModelInstance : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 // Stopping is the point.
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log.LogWarning(e, "{Model}: the run loop ended with an error", _assignment.Key);
             }
         }
 
