@@ -85,7 +85,8 @@ internal sealed class LocalMesh : IAsyncDisposable
             NodeId = id,
             Gateway = Gateway.Url,
             Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),
-            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            // 500 ms, not less: under a loaded 2-core test machine a 200 ms beat arrived late enough to look offline.
+            HeartbeatInterval = TimeSpan.FromMilliseconds(500),
             HealthInterval = TimeSpan.FromSeconds(1),
             RestartBackoff = TimeSpan.FromMilliseconds(500),
             MaxRestartBackoff = TimeSpan.FromSeconds(5),
