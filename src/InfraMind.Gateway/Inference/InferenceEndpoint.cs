@@ -92,9 +92,17 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         _budget.RecordRequest();
         var attempts = new List<AttemptResult>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
+        var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
         while (true)
         {
             var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
+            if (chosen is null && attempts.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), mesh.Time, ct);
+                continue;
+            }
+
             if (chosen is null) break;
             if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
             tried.Add(chosen.NodeId);
