@@ -221,6 +221,13 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
     }
 
+    /// <summary>An attempt that ended without a verdict (the client went away): only the load count changes.</summary>
+    public void End(string node)
+    {
+        lock (_gate)
+            if (_nodes.TryGetValue(node, out var n)) Interlocked.Decrement(ref n.InFlight);
+    }
+
     public void RecordSuccess(string node, string key, double ms)
     {
         lock (_gate)

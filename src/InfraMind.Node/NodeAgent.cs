@@ -232,9 +232,9 @@ public sealed class NodeAgent : IAsyncDisposable
     }
 
     /// <summary>POST /jobs/{name}/{version}: the body goes to the container unchanged; its answer comes back unchanged.</summary>
-    internal async Task HandleJobAsync(HttpContext context, string name, string version)
+    internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
-        var ct = context.RequestAborted;
+        var ct = cancellationToken;
         RunningContainer? container;
         lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
         if (container is null)

@@ -23,16 +23,15 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 {
     private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
 
-    public async Task HandleAsync(HttpContext context, string name, string? version)
+    public async Task HandleAsync(HttpContext context, string name, string? version, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var status = await HandleCoreAsync(context, name, version);
+        var status = await HandleCoreAsync(context, name, version, cancellationToken);
         metrics.Request(name, status, clock.Elapsed);
     }
 
-    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version)
+    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, CancellationToken ct)
     {
-        var ct = context.RequestAborted;
         var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
         if (versions.Count == 0)
             return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
@@ -178,8 +177,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
         catch (OperationCanceledException)
         {
-            // The client went away: not the node's fault.
-            mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+            // The client went away: not the node's fault, and no measurement either.
+            mesh.End(node);
             throw;
         }
 

@@ -262,6 +262,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         return await container.ProbePortAsync(TimeSpan.FromMilliseconds(50), ct);
     }
 
+    // No token on purpose: removal must also run when the node is being stopped.
     private async Task RemoveContainerAsync()
     {
         RunningContainer? c;
