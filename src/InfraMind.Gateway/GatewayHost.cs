@@ -88,8 +88,9 @@ public sealed class GatewayHost : IAsyncDisposable
                 ? Results.Problem($"{MeshCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
                 : Results.Json(reply, MeshJson.Options);
         });
-        app.MapPost("/inference/v1/{name}", (HttpContext context, string name) => inference.HandleAsync(context, name, null));
-        app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version) => inference.HandleAsync(context, name, version));
+        app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
+        app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
+            inference.HandleAsync(context, name, version, ct));
         app.MapGet("/inference/v1", () => Results.Json(mesh.Describe(), MeshJson.Options));
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {

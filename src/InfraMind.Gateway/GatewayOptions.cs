@@ -49,6 +49,9 @@ public sealed record GatewayOptions
 
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a request waits for a placed version to have a ready node before the 503.</summary>
+    public TimeSpan ReadyWait { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {

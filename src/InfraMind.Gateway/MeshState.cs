@@ -204,6 +204,12 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         }
     }
 
+    /// <summary>How many nodes the version is placed on now.</summary>
+    public int PlacedCount(string key)
+    {
+        lock (_gate) return _placement.Count(p => p.Value.Contains(key));
+    }
+
     public Uri? AddressOf(string node)
     {
         lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Registration.Address : null;
@@ -213,6 +219,13 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     {
         lock (_gate)
             if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
+    }
+
+    /// <summary>An attempt that ended without a verdict (the client went away): only the load count changes.</summary>
+    public void End(string node)
+    {
+        lock (_gate)
+            if (_nodes.TryGetValue(node, out var n)) Interlocked.Decrement(ref n.InFlight);
     }
 
     public void RecordSuccess(string node, string key, double ms)

@@ -59,7 +59,8 @@ public sealed class NodeAgent : IAsyncDisposable
             return [.. _instances.Values.Select(i => i.Report()), .. _refused.Values];
     }
 
-    internal RunningContainer? ContainerOf(string name, string version)
+    /// <summary>The container of a placed model, whatever its state (diagnostics, fault drills, benchmarks).</summary>
+    public RunningContainer? ContainerOf(string name, string version)
     {
         lock (_instances) return _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.Container : null;
     }
@@ -84,8 +85,13 @@ public sealed class NodeAgent : IAsyncDisposable
                 if (!registered) registered = await RegisterAsync(ct);
                 if (registered) registered = await BeatAsync(ct);
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
+                break;
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
+            {
+                if (ct.IsCancellationRequested) break;
                 _log.LogWarning("gateway {Gateway} unreachable: {Message}", _options.Gateway, e.Message);
                 registered = false;
             }
@@ -226,9 +232,9 @@ public sealed class NodeAgent : IAsyncDisposable
     }
 
     /// <summary>POST /jobs/{name}/{version}: the body goes to the container unchanged; its answer comes back unchanged.</summary>
-    internal async Task HandleJobAsync(HttpContext context, string name, string version)
+    internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
-        var ct = context.RequestAborted;
+        var ct = cancellationToken;
         RunningContainer? container;
         lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
         if (container is null)
@@ -278,7 +284,16 @@ public sealed class NodeAgent : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_heartbeats is not null) await _heartbeats;
+        try
+        {
+            if (_heartbeats is not null) await _heartbeats;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Whatever ended the heartbeats, the containers must still go.
+            _log.LogWarning(e, "the heartbeat loop ended with an error");
+        }
+
         List<ModelInstance> all;
         lock (_instances)
         {

@@ -42,7 +42,7 @@ public sealed class NodeHost : IAsyncDisposable
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
         var agent = new NodeAgent(options, engine, imageSource, time, app.Services.GetRequiredService<ILogger<NodeAgent>>());
-        app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version) => agent.HandleJobAsync(context, name, version));
+        app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version, CancellationToken ct) => agent.HandleJobAsync(context, name, version, ct));
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
         app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));
         await app.StartAsync(cancellationToken);

@@ -58,14 +58,20 @@ internal sealed class LocalMesh : IAsyncDisposable
         return mesh;
     }
 
-    /// <summary>A copy of broken-model named after this mesh's model, with one behaviour.</summary>
+    /// <summary>
+    /// A copy of broken-model named after this mesh's model, with one behaviour; "liar-early" lies right after the
+    /// pre-flight's three valid inputs, so that every liar starts lying at the same request.
+    /// </summary>
     public string Package(string behavior)
     {
+        var lieAfter = behavior == "liar-early" ? "\nENV LIE_AFTER=3" : "";
+        if (behavior == "liar-early") behavior = "liar";
         var dir = new TempDirectory("im-mesh-" + behavior);
         _dirs.Add(dir);
         TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir.Path);
         var dockerfile = dir.Combine("Dockerfile");
-        File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal));
+        File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal)
+            .Replace("EXPOSE 9000", "EXPOSE 9000" + lieAfter, StringComparison.Ordinal));
         var yaml = dir.Combine("model.yaml");
         File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("name: broken-model", $"name: {Model}", StringComparison.Ordinal));
         return dir.Path;
@@ -79,7 +85,8 @@ internal sealed class LocalMesh : IAsyncDisposable
             NodeId = id,
             Gateway = Gateway.Url,
             Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),
-            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            // 500 ms, not less: under a loaded 2-core test machine a 200 ms beat arrived late enough to look offline.
+            HeartbeatInterval = TimeSpan.FromMilliseconds(500),
             HealthInterval = TimeSpan.FromSeconds(1),
             RestartBackoff = TimeSpan.FromMilliseconds(500),
             MaxRestartBackoff = TimeSpan.FromSeconds(5),
@@ -126,9 +133,18 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var n in Nodes.Values) await n.DisposeAsync();
-        Nodes.Clear();
-        if (Gateway is not null) await Gateway.DisposeAsync();
+        try
+        {
+            await Task.WhenAll(Nodes.Values.Select(n => n.DisposeAsync().AsTask()));
+            Nodes.Clear();
+            if (Gateway is not null) await Gateway.DisposeAsync();
+        }
+        finally
+        {
+            // A test that failed half-way still leaves nothing behind.
+            await Engine.PruneAsync(new Dictionary<string, string> { [TestLabel] = RunLabel }, null, CancellationToken.None);
+        }
+
         Http.Dispose();
         foreach (var d in _dirs) d.Dispose();
         Engine.Dispose();

@@ -80,6 +80,13 @@ public sealed class ServingTests
 
         Assert.Equal(11, (long)(await mesh.NodeStateAsync("n1"))!["successes"]! + (long)(await mesh.NodeStateAsync("n2"))!["successes"]!);
 
+        // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
+        using (var notReady = await mesh.Http.PostAsync(new Uri(mesh.Nodes["n1"].Url, "jobs/nope/1.0.0"), Json("""{"text": "x"}""")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            Assert.Equal(MeshVerdicts.NotReady, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());
+        }
+
         // Descriptions.
         var openapi = JsonNode.Parse(await mesh.Http.GetStringAsync(new Uri($"inference/v1/{mesh.Model}/openapi.json", UriKind.Relative)))!;
         Assert.Equal("3.1.0", (string?)openapi["openapi"]);

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using InfraMind.Conformance;
 using InfraMind.Gateway.Routing;
+using InfraMind.Manifest;
 using InfraMind.Node.Protocol;
 using Microsoft.AspNetCore.Http;
 using Semver;
@@ -22,16 +23,15 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 {
     private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
 
-    public async Task HandleAsync(HttpContext context, string name, string? version)
+    public async Task HandleAsync(HttpContext context, string name, string? version, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var status = await HandleCoreAsync(context, name, version);
+        var status = await HandleCoreAsync(context, name, version, cancellationToken);
         metrics.Request(name, status, clock.Elapsed);
     }
 
-    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version)
+    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, CancellationToken ct)
     {
-        var ct = context.RequestAborted;
         var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
         if (versions.Count == 0)
             return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
@@ -74,7 +74,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         using (input)
         {
-            var violations = model.Manifest.InputSchema.Validate(input.RootElement);
+            var violations = model.Manifest.InputSchema.IsValid(input.RootElement) ? [] : model.Manifest.InputSchema.Validate(input.RootElement);
             if (violations.Count > 0)
                 return await ProblemAsync(context, 400, MeshCodes.InputInvalid, "input does not match the model's input_schema",
                     $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
@@ -91,9 +91,17 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         _budget.RecordRequest();
         var attempts = new List<AttemptResult>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
+        var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
         while (true)
         {
             var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
+            if (chosen is null && attempts.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), mesh.Time, ct);
+                continue;
+            }
+
             if (chosen is null) break;
             if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
             tried.Add(chosen.NodeId);
@@ -116,8 +124,10 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         if (attempts.Count == 0)
         {
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node",
-                $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
+            var r = model.Manifest.Resources;
+            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node", mesh.PlacedCount(model.Key) == 0
+                ? $"no online node has room for {model.Key}: it needs {r.CpuMillicores}m CPU, {Quantity.FormatBytes(r.MemoryBytes)} memory and {r.GpuCount} GPU(s); start a node with enough free capacity."
+                : $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
         }
 
         return await ProblemAsync(context, 502, MeshCodes.AllAttemptsFailed, "every attempt failed",
@@ -167,8 +177,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
         catch (OperationCanceledException)
         {
-            // The client went away: not the node's fault.
-            mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+            // The client went away: not the node's fault, and no measurement either.
+            mesh.End(node);
             throw;
         }
 
@@ -200,6 +210,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         using (doc)
         {
+            if (model.Manifest.OutputSchema.IsValid(doc.RootElement)) return ("", "");
             var violations = model.Manifest.OutputSchema.Validate(doc.RootElement);
             return violations.Count == 0 ? ("", "") : (Verdicts.OutputSchemaViolation, "the answer breaks output_schema: " + string.Join("; ", violations.Take(3)));
         }

@@ -113,9 +113,10 @@ internal sealed class ModelInstance : IAsyncDisposable
             {
                 break;
             }
-            catch (Exception e) when (e is ContainerEngineException or HttpRequestException or IOException)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                SetState(ModelState.Failed, Verdicts.StartFailed, e.Message);
+                // Whatever broke this lifetime, the model must not stay stuck in its last state: report, back off, retry.
+                SetState(ModelState.Failed, Verdicts.StartFailed, $"{e.GetType().Name}: {e.Message}");
                 attempt++;
             }
             finally
@@ -261,6 +262,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         return await container.ProbePortAsync(TimeSpan.FromMilliseconds(50), ct);
     }
 
+    // No token on purpose: removal must also run when the node is being stopped.
     private async Task RemoveContainerAsync()
     {
         RunningContainer? c;
@@ -285,6 +287,10 @@ internal sealed class ModelInstance : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 // Stopping is the point.
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _log.LogWarning(e, "{Model}: the run loop ended with an error", _assignment.Key);
             }
         }
 

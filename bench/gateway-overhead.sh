@@ -1,0 +1,7 @@
+#!/bin/sh
+# Gateway overhead: one echo model, the same container called directly, through its node's job API, and through
+# gateway + node; prints req/s, p50, p99 and the ratios. Bounded: REQUESTS per path (default 3000), 60 s cap per phase.
+# Needs a running engine and python:3.10-slim (scripts/setup-engine.sh). Removes every container it starts.
+set -eu
+cd "$(dirname "$0")/.."
+exec dotnet run -c Release --project bench/GatewayOverhead -- "${REQUESTS:-3000}" "${CONCURRENCY:-4}"

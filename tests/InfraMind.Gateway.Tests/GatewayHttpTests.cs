@@ -1,0 +1,142 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Node.Protocol;
+
+namespace InfraMind.Gateway.Tests;
+
+/// <summary>The gateway's HTTP surface on a real Kestrel, before any node joins: checks, descriptions, registration.</summary>
+public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
+{
+    private readonly InMemoryModelCatalog _catalog = new();
+    private GatewayHost _gateway = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _catalog.Publish(MeshStateTests.Served("1.0.0").Published);
+        _catalog.Publish(MeshStateTests.Served("1.1.0").Published);
+        _catalog.Publish(MeshStateTests.Served("2.0.0-rc.1").Published);
+        _gateway = await GatewayHost.StartAsync(new GatewayOptions(), _catalog, CancellationToken.None);
+        _http = new HttpClient { BaseAddress = _gateway.Url };
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    public void Dispose() => _http.Dispose();
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private async Task<(HttpResponseMessage Response, JsonObject Body)> PostAsync(string path, HttpContent content)
+    {
+        var r = await _http.PostAsync(new Uri(path, UriKind.Relative), content);
+        return (r, JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    [Fact]
+    public async Task A_valid_request_with_no_node_that_fits_is_503_with_retry_after_and_says_what_is_needed()
+    {
+        var (r, body) = await PostAsync("inference/v1/echo", Json("""{"text": "hi"}"""));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType!.MediaType);
+        Assert.NotNull(r.Headers.RetryAfter);
+        Assert.Equal(MeshCodes.NoReadyNode, (string?)body["code"]);
+        Assert.Contains("1000m CPU, 256Mi memory", (string?)body["detail"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"text\": ", "application/json", 400, MeshCodes.MalformedJson)]
+    [InlineData("", "application/json", 400, MeshCodes.MalformedJson)]
+    [InlineData("{\"text\": 5}", "application/json", 400, MeshCodes.InputInvalid)]
+    [InlineData("{}", "application/json", 400, MeshCodes.InputInvalid)]
+    [InlineData("\"text\"", "application/json", 400, MeshCodes.InputInvalid)]
+    [InlineData("{\"text\": \"x\"}", "text/plain", 415, MeshCodes.UnsupportedMediaType)]
+    [InlineData("{\"text\": \"x\"}", "application/xml", 415, MeshCodes.UnsupportedMediaType)]
+    public async Task Client_mistakes_are_4xx_problems(string body, string contentType, int status, string code)
+    {
+        var (r, problem) = await PostAsync("inference/v1/echo", new StringContent(body, Encoding.UTF8, contentType));
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal(code, (string?)problem["code"]);
+        Assert.StartsWith(code + ":", (string?)problem["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Input_errors_carry_json_pointers()
+    {
+        var (_, problem) = await PostAsync("inference/v1/echo/versions/1.0.0", Json("""{"text": ["a"]}"""));
+        var error = Assert.Single(problem["errors"]!.AsArray())!;
+        Assert.Equal("/text", (string?)error["pointer"]);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_413_even_without_a_content_length()
+    {
+        var big = "{\"text\": \"" + new string('a', 2 * 1024 * 1024) + "\"}";
+        var (r, problem) = await PostAsync("inference/v1/echo", Json(big));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
+        Assert.Equal(MeshCodes.BodyTooLarge, (string?)problem["code"]);
+        using var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big)));
+        chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("inference/v1/echo", UriKind.Relative)) { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("inference/v1/nope", 404, MeshCodes.ModelNotFound)]
+    [InlineData("inference/v1/echo/versions/3.0.0", 404, MeshCodes.ModelNotFound)]
+    [InlineData("inference/v1/echo/versions/latest", 400, MeshCodes.VersionInvalid)]
+    public async Task Unknown_models_and_versions(string path, int status, string code)
+    {
+        var (r, problem) = await PostAsync(path, Json("""{"text": "x"}"""));
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal(code, (string?)problem["code"]);
+    }
+
+    [Fact]
+    public async Task The_listing_shows_versions_and_latest_skips_prereleases()
+    {
+        var state = JsonNode.Parse(await _http.GetStringAsync(new Uri("inference/v1", UriKind.Relative)))!;
+        var echo = state["models"]!.AsArray().Single()!;
+        Assert.Equal("1.1.0", (string?)echo["latest"]);
+        Assert.Equal(["2.0.0-rc.1", "1.1.0", "1.0.0"], echo["versions"]!.AsArray().Select(v => (string?)v!["version"]));
+    }
+
+    [Fact]
+    public async Task Openapi_comes_from_the_schemas()
+    {
+        var doc = JsonNode.Parse(await _http.GetStringAsync(new Uri("inference/v1/echo/openapi.json", UriKind.Relative)))!;
+        Assert.Equal("1.1.0", (string?)doc["info"]!["version"]);
+        var post = doc["paths"]!["/inference/v1/echo/versions/1.1.0"]!["post"]!;
+        Assert.Equal("summary", (string?)post["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["required"]![0]);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri("inference/v1/nope/openapi.json", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_and_metrics()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri("healthz", UriKind.Relative))).StatusCode);
+        await PostAsync("inference/v1/echo", Json("{}"));
+        var metrics = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Contains("inframind_gateway_requests_total{model=\"echo\",status=\"400\"} 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Registration_is_checked_and_an_unknown_node_is_told_to_register()
+    {
+        using var bad = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), new { nodeId = "" }, MeshJson.Options);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains(MeshCodes.RegistrationInvalid, await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var unknown = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes/ghost/heartbeat", UriKind.Relative), new NodeHeartbeat("ghost", []), MeshJson.Options);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+        using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using var beat = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes/n1/heartbeat", UriKind.Relative), new NodeHeartbeat("n1", []), MeshJson.Options);
+        var reply = (await beat.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options))!;
+        Assert.Equal(["echo@1.0.0", "echo@1.1.0"], reply.Assignments.Select(a => a.Key).Order().Take(2));
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InfraMind.Node.Protocol;
+
+namespace InfraMind.Node.Tests;
+
+public sealed class NodeOptionsTests
+{
+    private static NodeOptions Valid() => new()
+    {
+        NodeId = "node-1",
+        Gateway = new Uri("http://127.0.0.1:7300/"),
+        Capacity = new NodeCapacity(4000, 8L << 30, 0),
+    };
+
+    [Fact]
+    public void Defaults_are_valid()
+    {
+        Assert.Empty(Valid().Validate());
+        Assert.Equal(TimeSpan.FromSeconds(2), Valid().HeartbeatInterval);
+        Assert.Equal(3, Valid().Preflight.Cases);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_with_its_code()
+    {
+        var errors = (Valid() with
+        {
+            NodeId = "bad id/",
+            Capacity = new NodeCapacity(0, -1, -1),
+            HeartbeatInterval = TimeSpan.Zero,
+        }).Validate();
+        Assert.Equal(3, errors.Count);
+        Assert.All(errors, e => Assert.StartsWith(MeshCodes.RegistrationInvalid, e, StringComparison.Ordinal));
+    }
+}
+
+public sealed class ContractTests
+{
+    [Fact]
+    public void A_heartbeat_round_trips_with_kebab_case_states()
+    {
+        var beat = new NodeHeartbeat("n1", [new ModelReport("echo", "1.0.0", ModelState.Ready, null, "ok", 2, 1, 1, DateTimeOffset.UnixEpoch)]);
+        var json = JsonSerializer.Serialize(beat, MeshJson.Options);
+        Assert.Contains("\"state\":\"ready\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"preflightGeneration\":2", json, StringComparison.Ordinal);
+        var back = JsonSerializer.Deserialize<NodeHeartbeat>(json, MeshJson.Options)!;
+        Assert.Equal(beat.Models[0], back.Models[0]);
+    }
+
+    [Fact]
+    public void An_assignment_carries_the_resolved_manifest_and_its_key()
+    {
+        var a = new ModelAssignment("echo", "1.0.0", new JsonObject { ["name"] = "echo" }, "sha256:ab", ["ipfs://bafy"], 7);
+        Assert.Equal("echo@1.0.0", a.Key);
+        var back = JsonSerializer.Deserialize<HeartbeatReply>(JsonSerializer.Serialize(new HeartbeatReply([a], ["echo@1.0.0"]), MeshJson.Options), MeshJson.Options)!;
+        Assert.Equal("echo", (string?)back.Assignments[0].Manifest["name"]);
+        Assert.Equal(["ipfs://bafy"], back.Assignments[0].ContentReferences);
+        Assert.Equal(7, back.Assignments[0].RegistryIndex);
+        Assert.Equal(["echo@1.0.0"], back.Preflight);
+    }
+
+    [Fact]
+    public void A_registration_round_trips()
+    {
+        var r = new NodeRegistration("n1", new Uri("http://127.0.0.1:1234/"), new NodeCapacity(2000, 1L << 30, 1), new Dictionary<string, string> { ["zone"] = "a" }, TimeSpan.FromMilliseconds(200));
+        var back = JsonSerializer.Deserialize<NodeRegistration>(JsonSerializer.Serialize(r, MeshJson.Options), MeshJson.Options)!;
+        Assert.Equal(r.Capacity, back.Capacity);
+        Assert.Equal(r.HeartbeatInterval, back.HeartbeatInterval);
+        Assert.Equal("a", back.Labels["zone"]);
+    }
+}
