@@ -134,7 +134,7 @@ public sealed record PublishStatement(
     public JsonObject? Manifest { get; init; }
 
     /// <summary>The model.yaml bytes as published; their sha256 must be <see cref="ManifestDigest"/>.</summary>
-    public ReadOnlyMemory<byte>? ManifestSource { get; init; }
+    public byte[]? ManifestSource { get; init; }
 
     /// <summary><c>ep_</c> + first 16 hex of sha256(name): stable across versions, so a new version keeps its endpoint.</summary>
     public static string DeriveEndpointId(string modelName) =>
@@ -190,7 +190,7 @@ public sealed record PublishStatement(
             ["publishedAt"] = PublishedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         };
         if (Manifest is not null) predicate["manifest"] = Manifest.DeepClone();
-        if (ManifestSource is { } source) predicate["manifestSource"] = Convert.ToBase64String(source.Span);
+        if (ManifestSource is { } source) predicate["manifestSource"] = Convert.ToBase64String(source);
         var subject = new StatementSubject(ModelName, StripSha256(ImageDigest, "/subject/0/digest/sha256"));
         return new InTotoStatement([subject], PredicateTypeV1, predicate);
     }

@@ -23,7 +23,7 @@ public sealed class ManifestAdmission : IPublishAdmission
                 "the statement carries no manifest (predicate.manifest and predicate.manifestSource); publish with `infra publish`"));
         }
 
-        var source = ManifestReader.ValidateContent(s.ManifestSource.Value.ToArray());
+        var source = ManifestReader.ValidateContent(s.ManifestSource);
         var fileSchemas = source.Errors.All(e => e.Code == ManifestCodes.SchemaFileInvalid);
         if (!source.IsValid && !fileSchemas)
             return Task.FromResult(AdmissionResult.Reject(ManifestInvalid, "model.yaml is invalid: " + string.Join("; ", source.Errors.Take(5))));
