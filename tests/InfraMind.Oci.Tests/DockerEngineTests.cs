@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text;
@@ -21,7 +22,7 @@ public sealed class DockerEngineTests : IDisposable
     {
         foreach (string image in _images)
         {
-            Docker(check: false, "rmi", "-f", image);
+            DockerCli.Run(check: false, "rmi", "-f", image);
         }
 
         Directory.Delete(_dir, recursive: true);
@@ -30,14 +31,14 @@ public sealed class DockerEngineTests : IDisposable
     [Fact]
     public async Task Docker_save_converts_deterministically_and_the_layout_loads_back_into_the_engine()
     {
-        if (!EngineAvailable())
+        if (!DockerCli.EngineAvailable())
         {
             return;
         }
 
         string image = BuildTwoLayerImage();
         string saved = Path.Combine(_dir, "saved.tar");
-        Docker(check: true, "save", "-o", saved, image);
+        DockerCli.Run(check: true, "save", "-o", saved, image);
 
         var first = await ConvertFileAsync(saved, Path.Combine(_dir, "layout1.tar"));
         var second = await ConvertFileAsync(saved, Path.Combine(_dir, "layout2.tar"));
@@ -48,18 +49,18 @@ public sealed class DockerEngineTests : IDisposable
         Assert.Equal([image], converted.RepoTags);
 
         // The engine's image id is the config digest: the same config must come out of our layout.
-        string id = Docker(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
+        string id = DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
         Assert.Equal(id, converted.Config.Digest.Value);
 
         // docker load on 20.10 of our layout (through its legacy manifest.json), under a fresh name.
-        Docker(check: true, "rmi", image);
-        string loadOutput = Docker(check: true, "load", "-i", first.Path);
+        DockerCli.Run(check: true, "rmi", image);
+        string loadOutput = DockerCli.Run(check: true, "load", "-i", first.Path);
         Assert.Contains(image, loadOutput);
-        Assert.Equal(id, Docker(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim());
+        Assert.Equal(id, DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim());
 
         // Saving what was loaded gives the same container hash again.
         string resaved = Path.Combine(_dir, "resaved.tar");
-        Docker(check: true, "save", "-o", resaved, image);
+        DockerCli.Run(check: true, "save", "-o", resaved, image);
         var third = await ConvertFileAsync(resaved, Path.Combine(_dir, "layout3.tar"));
         Assert.Equal(converted.ManifestDigest, Assert.Single(third.Images).ManifestDigest);
         Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(third.Path));
@@ -73,24 +74,24 @@ public sealed class DockerEngineTests : IDisposable
     [Fact]
     public async Task A_real_python_base_image_converts_deterministically()
     {
-        if (!EngineAvailable())
+        if (!DockerCli.EngineAvailable())
         {
             return;
         }
 
         const string python = "python:3.10-slim";
-        if (string.IsNullOrWhiteSpace(Docker(check: false, "images", "-q", python)))
+        if (string.IsNullOrWhiteSpace(DockerCli.Run(check: false, "images", "-q", python)))
         {
             return; // built by another part of the project; the tiny image test covers the engine path
         }
 
         string saved = Path.Combine(_dir, "python.tar");
-        Docker(check: true, "save", "-o", saved, python);
+        DockerCli.Run(check: true, "save", "-o", saved, python);
         var a = await ConvertFileAsync(saved, Path.Combine(_dir, "p1.tar"));
         var b = await ConvertFileAsync(saved, Path.Combine(_dir, "p2.tar"));
         Assert.Equal(a.Images[0].ManifestDigest, b.Images[0].ManifestDigest);
         Assert.True(FilesEqual(a.Path, b.Path), "two exports of python:3.10-slim differ");
-        string id = Docker(check: true, "image", "inspect", "--format", "{{.Id}}", python).Trim();
+        string id = DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", python).Trim();
         Assert.Equal(id, a.Images[0].Config.Digest.Value);
     }
 
@@ -141,56 +142,12 @@ public sealed class DockerEngineTests : IDisposable
         string baseTag = _tag + "-base";
         _images.Add(baseTag);
         _images.Add(_tag);
-        Docker(check: true, "import", "--change", "LABEL inframind.test=oci", rootfs, baseTag);
+        DockerCli.Run(check: true, "import", "--change", "LABEL inframind.test=oci", rootfs, baseTag);
         string context = Path.Combine(_dir, "ctx");
         Directory.CreateDirectory(context);
         File.WriteAllText(Path.Combine(context, "model.yaml"), "name: tiny\nversion: 1.0.0\n");
         File.WriteAllText(Path.Combine(context, "Dockerfile"), $"FROM {baseTag}\nCOPY model.yaml /model.yaml\nLABEL inframind.test=oci\n");
-        Docker(check: true, "build", "-q", "-t", _tag, context);
+        DockerCli.Run(check: true, "build", "-q", "-t", _tag, context);
         return _tag;
-    }
-
-    private static bool EngineAvailable()
-    {
-        bool ok;
-        try
-        {
-            ok = !string.IsNullOrWhiteSpace(Docker(check: false, "info", "--format", "{{.ServerVersion}}"));
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            ok = false;
-        }
-
-        Assert.False(
-            !ok && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
-            "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
-        return ok;
-    }
-
-    private static string Docker(bool check, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.Environment["DOCKER_BUILDKIT"] = "0";
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill();
-            Assert.Fail($"docker {string.Join(' ', arguments)} timed out");
-        }
-
-        if (check && p.ExitCode != 0)
-        {
-            Assert.Fail($"docker {string.Join(' ', arguments)} failed ({p.ExitCode}): {stderr.Result}");
-        }
-
-        return p.ExitCode == 0 ? stdout : string.Empty;
     }
 }

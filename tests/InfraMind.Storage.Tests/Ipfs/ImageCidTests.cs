@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text;
@@ -20,14 +21,14 @@ public sealed class ImageCidTests : IDisposable
 
     public void Dispose()
     {
-        Docker(check: false, "rmi", "-f", _tag);
+        DockerCli.Run(check: false, "rmi", "-f", _tag);
         Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
     public async Task The_same_image_saved_twice_gets_the_same_cid()
     {
-        if (!EngineAvailable())
+        if (!DockerCli.EngineAvailable())
         {
             return;
         }
@@ -41,13 +42,13 @@ public sealed class ImageCidTests : IDisposable
             });
         }
 
-        Docker(check: true, "import", "--change", "LABEL inframind.test=storage", rootfs, _tag);
+        DockerCli.Run(check: true, "import", "--change", "LABEL inframind.test=storage", rootfs, _tag);
         var cids = new List<UnixFsResult>();
         string? layoutPath = null;
         for (int i = 0; i < 2; i++)
         {
             string saved = Path.Combine(_dir, $"saved{i}.tar");
-            Docker(check: true, "save", "-o", saved, _tag);
+            DockerCli.Run(check: true, "save", "-o", saved, _tag);
             layoutPath = Path.Combine(_dir, $"layout{i}.tar");
             await using (var input = File.OpenRead(saved))
             await using (var output = File.Create(layoutPath))
@@ -68,44 +69,5 @@ public sealed class ImageCidTests : IDisposable
 
         await using var again = File.OpenRead(layoutPath!);
         await UnixFsImporter.VerifyAsync(cids[0].Root, again, UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" }, CancellationToken.None);
-    }
-
-    private static bool EngineAvailable()
-    {
-        bool ok;
-        try
-        {
-            ok = !string.IsNullOrWhiteSpace(Docker(check: false, "info", "--format", "{{.ServerVersion}}"));
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            ok = false;
-        }
-
-        Assert.False(
-            !ok && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
-            "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
-        return ok;
-    }
-
-    private static string Docker(bool check, params string[] arguments)
-    {
-        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill();
-            Assert.Fail($"docker {string.Join(' ', arguments)} timed out");
-        }
-
-        Assert.False(check && p.ExitCode != 0, $"docker {string.Join(' ', arguments)} failed ({p.ExitCode}): {stderr.Result}");
-        return p.ExitCode == 0 ? stdout : string.Empty;
     }
 }

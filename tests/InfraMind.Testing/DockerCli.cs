@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace InfraMind.Testing;
+
+/// <summary>
+/// The docker client, for tests that prove interop with what the real tools produce (`docker save`, `docker load`,
+/// `docker import`) rather than going through InfraMind's own engine client.
+/// </summary>
+public static class DockerCli
+{
+    /// <summary>True when an engine answers `docker info`; under CI=true a missing engine fails the test instead.</summary>
+    public static bool EngineAvailable()
+    {
+        bool ok;
+        try
+        {
+            ok = !string.IsNullOrWhiteSpace(Run(check: false, "info", "--format", "{{.ServerVersion}}"));
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            ok = false;
+        }
+
+        Assert.False(!ok && TestEngine.IsCi, "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
+        return ok;
+    }
+
+    /// <summary>Runs docker (classic builder); returns stdout, or "" on failure when <paramref name="check"/> is false.</summary>
+    public static string Run(bool check, params string[] arguments)
+    {
+        var psi = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["DOCKER_BUILDKIT"] = "0";
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill();
+            Assert.Fail($"docker {string.Join(' ', arguments)} timed out");
+        }
+
+        if (check && p.ExitCode != 0) Assert.Fail($"docker {string.Join(' ', arguments)} failed ({p.ExitCode}): {stderr.Result}");
+        return p.ExitCode == 0 ? stdout : string.Empty;
+    }
+}
