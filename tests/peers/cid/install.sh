@@ -1,14 +1,3 @@
 #!/bin/sh
-# Installs the independent CID peer (npm ipfs-only-hash) that InfraMind.Storage.Tests runs. Idempotent: does nothing
-# when node_modules already matches package-lock.json.
-set -eu
-cd "$(dirname "$0")"
-if ! command -v npm >/dev/null 2>&1; then
-  echo "npm is missing: install Node.js 18+ (Debian: apt-get install -y nodejs npm)" >&2
-  exit 1
-fi
-if [ -f node_modules/.package-lock.json ] && cmp -s package-lock.json node_modules/.inframind-lock; then
-  exit 0
-fi
-npm ci --no-audit --no-fund --ignore-scripts
-cp package-lock.json node_modules/.inframind-lock
+# Installs the independent CID peer (npm ipfs-only-hash) that InfraMind.Storage.Tests runs.
+exec sh "$(dirname "$0")/../npm-ci.sh" "$(dirname "$0")"
