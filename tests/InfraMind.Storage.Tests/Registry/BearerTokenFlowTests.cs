@@ -134,7 +134,8 @@ public sealed class BearerTokenFlowTests : IDisposable
 
         public void Dispose()
         {
-            _listener.Stop();
+            // Close, not Stop then Close: after Stop, closing re-binds the port to remove the prefix, and fails with
+            // "address already in use" when a parallel test has taken the port meanwhile.
             _listener.Close();
             _loop.Wait(TimeSpan.FromSeconds(5));
         }
@@ -230,7 +231,7 @@ public sealed class FaultyRegistryTests : IDisposable
         Assert.Contains($"127.0.0.1:{port}/v2/faulty/blobs/{big.Digest}", e.Message);
         Assert.Empty(SmallImage.StoredFiles(store));
         await stop.CancelAsync();
-        listener.Stop();
+        listener.Close(); // not Stop: see TokenRegistry.Dispose
         await loop.WaitAsync(TimeSpan.FromSeconds(5));
     }
 }
