@@ -211,7 +211,7 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         var timeout = options.ReadinessTimeout ?? manifest.ReadinessTimeout;
         Report(new StepStarted(ConformanceSteps.Readiness, $"wait for port {manifest.Port} (≤ {timeout.TotalSeconds:0.###} s)"));
         var clock = Stopwatch.StartNew();
-        if (await ReadinessProbe.WaitAsync(ct => container.ProbePortAsync(ReadinessProbe.Settle, ct), timeout, exitedSignal, cancellationToken))
+        if (await ReadinessProbe.WaitAsync(container.ProbePortAsync, timeout, exitedSignal, cancellationToken))
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
             return true;

@@ -14,7 +14,14 @@ public static class ReadinessProbe
     /// <summary>How long an accepted connection must stay open to count as reaching the model.</summary>
     public static TimeSpan Settle { get; } = TimeSpan.FromMilliseconds(15);
 
-    public static async Task<bool> WaitAsync(Func<CancellationToken, Task<bool>> probe, TimeSpan timeout, CancellationToken stop, CancellationToken cancellationToken)
+    /// <summary>
+    /// A first success is confirmed once with a longer wait: on a loaded machine the proxy's close can come later than
+    /// <see cref="Settle"/>, and a model that never listens must not pass as ready.
+    /// </summary>
+    public static TimeSpan ConfirmSettle { get; } = TimeSpan.FromMilliseconds(60);
+
+    /// <param name="probe">Connects and waits the given settle time; true when the connection reached a listener.</param>
+    public static async Task<bool> WaitAsync(Func<TimeSpan, CancellationToken, Task<bool>> probe, TimeSpan timeout, CancellationToken stop, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
@@ -22,7 +29,7 @@ public static class ReadinessProbe
             cancellationToken.ThrowIfCancellationRequested();
             if (stop.IsCancellationRequested) return false;
             var started = clock.Elapsed;
-            if (await probe(cancellationToken)) return true;
+            if (await probe(Settle, cancellationToken) && await probe(ConfirmSettle, cancellationToken)) return true;
             var wait = PollInterval - (clock.Elapsed - started);
             if (wait <= TimeSpan.Zero) continue;
             try
