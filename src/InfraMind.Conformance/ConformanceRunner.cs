@@ -344,7 +344,7 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         Report(new StepStarted(ConformanceSteps.Image, $"build {tag}"));
         try
         {
-            await engine.BuildImageAsync(directory, tag, labels, new SyncProgress(line => Report(new BuildOutput(line))), cancellationToken);
+            await engine.BuildImageAsync(directory, tag, labels, new SyncProgress<string>(line => Report(new BuildOutput(line))), cancellationToken);
             Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"built {tag}", clock.Elapsed);
             return tag;
         }
@@ -375,11 +375,5 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         var t = text.Trim();
         if (t.Length == 0) return "";
         return prefix + (t.Length <= max ? t : "…" + t[^max..]);
-    }
-
-    /// <summary>Reports on the caller's thread, in order: build output lines must not arrive shuffled.</summary>
-    private sealed class SyncProgress(Action<string> action) : IProgress<string>
-    {
-        public void Report(string value) => action(value);
     }
 }

@@ -43,30 +43,42 @@ public static class CidPeer
             root.TryGetProperty("v1wrap", out var b) ? b.GetString() : null);
     }
 
-    /// <summary>A file of <paramref name="size"/> deterministic pseudo-random bytes (the same on every machine).</summary>
+    /// <summary>
+    /// A file of <paramref name="size"/> deterministic pseudo-random bytes (the same on every machine); an existing file
+    /// of the right size is reused, so large content is made once per directory.
+    /// </summary>
     public static string CreateFile(string directory, long size, ulong seed = 0x9E3779B97F4A7C15UL)
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, $"content-{size}-{seed:x}.bin");
-        using var file = File.Create(path);
-        byte[] buffer = new byte[1 << 20];
-        ulong state = seed;
-        for (long left = size; left > 0;)
+        if (File.Exists(path) && new FileInfo(path).Length == size) return path;
+        using (var file = File.Create(path + ".tmp"))
         {
-            int n = (int)Math.Min(buffer.Length, left);
-            for (int i = 0; i < n; i += 8)
+            byte[] buffer = new byte[1 << 20];
+            ulong state = seed;
+            for (long left = size; left > 0;)
             {
-                state ^= state >> 12;
-                state ^= state << 25;
-                state ^= state >> 27;
-                ulong v = state * 2685821657736338717UL;
-                for (int j = 0; j < 8 && i + j < n; j++) buffer[i + j] = (byte)(v >> (8 * j));
+                int n = (int)Math.Min(buffer.Length, left);
+                Fill(buffer.AsSpan(0, n), ref state);
+                file.Write(buffer, 0, n);
+                left -= n;
             }
-
-            file.Write(buffer, 0, n);
-            left -= n;
         }
 
+        File.Move(path + ".tmp", path, overwrite: true);
         return path;
+    }
+
+    /// <summary>xorshift64* bytes: the same seed and length always give the same content, on every machine.</summary>
+    public static void Fill(Span<byte> buffer, ref ulong state)
+    {
+        for (int i = 0; i < buffer.Length; i += 8)
+        {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            ulong v = state * 2685821657736338717UL;
+            for (int j = 0; j < 8 && i + j < buffer.Length; j++) buffer[i + j] = (byte)(v >> (8 * j));
+        }
     }
 }

@@ -41,7 +41,7 @@ internal static class BuildCommand
             };
             try
             {
-                var progress = new Lines(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
+                var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
                 var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
                 if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
                 else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
@@ -54,10 +54,5 @@ internal static class BuildCommand
             }
         });
         return command;
-    }
-
-    private sealed class Lines(Action<string> action) : IProgress<string>
-    {
-        public void Report(string value) => action(value);
     }
 }

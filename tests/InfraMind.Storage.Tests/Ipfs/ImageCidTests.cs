@@ -61,7 +61,7 @@ public sealed class ImageCidTests : IDisposable
         }
 
         Assert.Equal(cids[0], cids[1]);
-        var peer = TestContent.FromPeer(layoutPath!, "image.tar");
+        var peer = await CidPeer.TryComputeAsync(layoutPath!, "image.tar");
         if (peer is not null)
         {
             Assert.Equal(peer.V1Wrap, cids[0].Root.ToString());

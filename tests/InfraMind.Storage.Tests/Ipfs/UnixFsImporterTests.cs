@@ -1,3 +1,4 @@
+using InfraMind.Testing;
 using System.Security.Cryptography;
 using System.Text;
 using InfraMind.Storage.Ipfs;
@@ -70,7 +71,7 @@ public sealed class UnixFsImporterTests
     {
         byte[] content = new byte[3 * 1000 + 7];
         ulong state = 42;
-        TestContent.Fill(content, ref state);
+        CidPeer.Fill(content, ref state);
         var options = V0 with { ChunkSize = 1000, MaxLinks = 2, WrapName = "f" };
         var blocks = new List<(Cid Cid, byte[] Data)>();
         var result = await UnixFsImporter.ImportAsync(
@@ -108,7 +109,7 @@ public sealed class UnixFsImporterTests
     {
         byte[] content = new byte[600_000];
         ulong state = 7;
-        TestContent.Fill(content, ref state);
+        CidPeer.Fill(content, ref state);
         var expected = await Compute(content, V1);
         var tcs = new TaskCompletionSource<UnixFsResult>();
         var cids = new List<Cid>();
