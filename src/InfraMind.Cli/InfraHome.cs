@@ -15,6 +15,9 @@ public sealed record InfraHome(string Root)
 
     public string Config => Path.Combine(Root, "config.json");
 
+    /// <summary>Which image was built from which build context (<see cref="Conformance.ImageIndex"/>).</summary>
+    public string ImageIndex => Path.Combine(Root, "cache", "images");
+
     public static InfraHome Resolve(IReadOnlyDictionary<string, string?> environment)
     {
         if (environment.TryGetValue(Variable, out var home) && !string.IsNullOrWhiteSpace(home))

@@ -103,6 +103,9 @@ public sealed record ConformanceOptions
     /// <summary>Build even when an image with the same manifest and context digests exists.</summary>
     public bool Rebuild { get; init; }
 
+    /// <summary>Where a package run remembers which image it built from which context; none: it lists images instead.</summary>
+    public ImageIndex? ImageIndex { get; init; }
+
     /// <summary>Extra labels for the container (e.g. the node id).</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 }

@@ -16,51 +16,131 @@ public sealed record PreflightResult(IReadOnlyList<StepResult> Steps, IReadOnlyL
 /// Runs DESIGN.md's conformance rules: validate → image → start → init → readiness → warmup → healthcheck → cases →
 /// cleanup. The same code decides `infra test` and a node's pre-flight (<see cref="PreflightAsync"/>).
 /// </summary>
-public sealed class ConformanceRunner(ContainerEngine engine, IProgress<ConformanceEvent>? progress = null)
+public sealed class ConformanceRunner
 {
     private const int LogTail = 30;
+    private readonly Task<ContainerEngine> _engine;
+    private readonly IProgress<ConformanceEvent>? _progress;
 
-    /// <summary>Validates, builds (or reuses) and tests a package directory.</summary>
+    public ConformanceRunner(ContainerEngine engine, IProgress<ConformanceEvent>? progress = null)
+        : this(Task.FromResult(engine), progress)
+    {
+    }
+
+    /// <summary>
+    /// With an engine still being connected: a package run validates its manifest meanwhile, so a slow or missing
+    /// engine does not delay the manifest's verdict (an invalid manifest is reported without one).
+    /// </summary>
+    public ConformanceRunner(Task<ContainerEngine> engine, IProgress<ConformanceEvent>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        _engine = engine;
+        _progress = progress;
+    }
+
+    /// <summary>
+    /// Validates, builds (or reuses) and tests a package directory.
+    /// <para>
+    /// The manifest's validation is mostly one-off start-up work of the process, and a short run feels every
+    /// millisecond of it, so meanwhile another thread hashes the context and asks the engine for an image built from
+    /// it. Where InfraMind built one, its labels say how to start it, and it is started at once: an image built from
+    /// this byte-identical context (model.yaml and schemas included) was built only after the same manifest passed
+    /// validation. Nothing else happens before this run's own validation passes: no hook, no request. If it fails,
+    /// or the manifest asks for another start than the labels said, that container is removed unused.
+    /// </para>
+    /// </summary>
     public async Task<ConformanceReport> RunPackageAsync(string packageDirectory, ConformanceOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var clock = Stopwatch.StartNew();
         var steps = new List<StepResult>();
-        Report(new StepStarted(ConformanceSteps.Validate, "validate model.yaml"));
-        var validation = ManifestReader.Validate(packageDirectory);
-        if (validation.Manifest is not { } manifest || !validation.IsValid)
+        using var earlyCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var early = Task.Run(() => PrepareAsync(packageDirectory, options, earlyCancel.Token), earlyCancel.Token);
+        RunningContainer? adopted = null;
+        try
         {
-            var errors = validation.Errors.ToList();
-            Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdicts.ManifestInvalid,
-                $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
-            return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, null, steps, [], clock.Elapsed);
-        }
+            Report(new StepStarted(ConformanceSteps.Validate, "validate model.yaml"));
+            var validation = ManifestReader.Validate(packageDirectory);
+            if (validation.Manifest is not { } manifest || !validation.IsValid)
+            {
+                await earlyCancel.CancelAsync();
+                var errors = validation.Errors.ToList();
+                Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdicts.ManifestInvalid,
+                    $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
+                return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, null, steps, [], clock.Elapsed);
+            }
 
-        Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
-        var image = await EnsureImageAsync(manifest, validation.PackageDirectory, options, steps, cancellationToken);
-        if (image is null) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
-        return await RunImageCoreAsync(manifest, image, options, steps, clock, cancellationToken);
+            Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
+            var prepared = await early;
+            if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.Rebuild, options.ImageIndex, steps, cancellationToken) is not { } image) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
+            if (prepared.Started is { } started && image.Id == prepared.StartedImage && manifest.Protocol == ModelProtocol.Rest &&
+                prepared.Settings == RunSettings.Of(manifest))
+            {
+                adopted = started;
+            }
+            else if (prepared.Started is { } unused)
+            {
+                await unused.DisposeAsync();
+            }
+
+            return await RunImageCoreAsync(manifest, image.Tag, options, steps, clock, adopted, prepared.StartDuration, cancellationToken);
+        }
+        finally
+        {
+            // Whatever was started early and not used is removed, also on errors and Ctrl-C (the task is awaited for that).
+            await ((Task)early).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (early.IsCompletedSuccessfully && early.Result.Started is { } left && left != adopted) await left.DisposeAsync();
+        }
     }
 
     /// <summary>Tests an image that already exists in the engine (a pulled, verified one on a node).</summary>
     public Task<ConformanceReport> RunImageAsync(ModelManifest manifest, string image, ConformanceOptions options, CancellationToken cancellationToken) =>
-        RunImageCoreAsync(manifest, image, options, [], Stopwatch.StartNew(), cancellationToken);
+        RunImageCoreAsync(manifest, image, options, [], Stopwatch.StartNew(), null, TimeSpan.Zero, cancellationToken);
 
     /// <summary>The container spec of a model under the isolation policy, with the manifest's limits.</summary>
-    public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) => new()
+    public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) =>
+        RunSettings.Of(manifest).ToSpec(image, labels);
+
+    /// <summary>What the other thread found (and maybe started) while the manifest was validated.</summary>
+    private sealed record Prepared(string ContextDigest, IReadOnlyList<ImageSummary> Images, RunningContainer? Started, string? StartedImage, RunSettings? Settings, TimeSpan StartDuration);
+
+    private async Task<Prepared> PrepareAsync(string directory, ConformanceOptions options, CancellationToken cancellationToken)
     {
-        Image = image,
-        ContainerPort = manifest.Port,
-        CpuMillicores = manifest.Resources.CpuMillicores,
-        MemoryBytes = manifest.Resources.MemoryBytes,
-        GpuCount = manifest.Resources.GpuCount,
-        Labels = new Dictionary<string, string>(labels ?? new Dictionary<string, string>())
+        var context = ImageIdentity.ContextDigest(directory);
+        if (options.Rebuild) return new Prepared(context, [], null, null, null, TimeSpan.Zero);
+        var engine = await _engine;
+        var images = await FindByContextAsync(engine, context, options.ImageIndex, cancellationToken);
+        var candidate = images.Where(i => i.Tags.Count > 0).Select(i => (Image: i, Settings: RunSettings.FromLabels(i.Labels))).FirstOrDefault(c => c.Settings is not null);
+        if (candidate.Settings is not { } settings) return new Prepared(context, images, null, null, null, TimeSpan.Zero);
+        var clock = Stopwatch.StartNew();
+        try
         {
-            [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
-        },
-    };
+            var container = await engine.RunAsync(settings.ToSpec(candidate.Image.Id, options.Labels), cancellationToken);
+            return new Prepared(context, images, container, candidate.Image.Id, settings, clock.Elapsed);
+        }
+        catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+        {
+            // Started again, and judged, on the ordinary path once the manifest is known valid.
+            return new Prepared(context, images, null, null, null, TimeSpan.Zero);
+        }
+    }
+
+    private static async Task<IReadOnlyList<ImageSummary>> FindByContextAsync(ContainerEngine engine, string context, ImageIndex? index, CancellationToken cancellationToken)
+    {
+        if (index?.Find(context) is { } id && await engine.InspectImageAsync(id, cancellationToken) is { Tags.Count: > 0 } indexed &&
+            indexed.Labels.TryGetValue(ImageIdentity.ContextDigestLabel, out var labelled) && labelled == context)
+        {
+            return [indexed];
+        }
+
+        var images = await engine.FindImagesAsync(new Dictionary<string, string> { [ImageIdentity.ContextDigestLabel] = context }, cancellationToken);
+        if (images.FirstOrDefault(i => i.Tags.Count > 0) is { } tagged) index?.Remember(context, tagged.Id);
+        return images;
+    }
 
     private async Task<ConformanceReport> RunImageCoreAsync(
-        ModelManifest manifest, string image, ConformanceOptions options, List<StepResult> steps, Stopwatch clock, CancellationToken cancellationToken)
+        ModelManifest manifest, string image, ConformanceOptions options, List<StepResult> steps, Stopwatch clock,
+        RunningContainer? startedEarly, TimeSpan earlyStartDuration, CancellationToken cancellationToken)
     {
         IReadOnlyList<CaseResult> cases = [];
         int? hostPort = null;
@@ -73,21 +153,27 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
 
         Report(new StepStarted(ConformanceSteps.Start, $"start {image} (port {manifest.Port} → 127.0.0.1)"));
         var started = clock.Elapsed;
-        RunningContainer? container = null;
+        RunningContainer? container = startedEarly;
         try
         {
-            try
+            if (container is null)
             {
-                container = await engine.RunAsync(SpecFor(manifest, image, options.Labels), cancellationToken);
-            }
-            catch (ContainerEngineException e) when (e is not EngineUnavailableException)
-            {
-                Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, $"{e.Code}: {e.Message}", clock.Elapsed - started);
-                return Build();
+                var engine = await _engine;
+                try
+                {
+                    container = await engine.RunAsync(SpecFor(manifest, image, options.Labels), cancellationToken);
+                }
+                catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+                {
+                    Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, $"{e.Code}: {e.Message}", clock.Elapsed - started);
+                    return Build();
+                }
             }
 
             hostPort = container.HostPort;
-            Add(steps, ConformanceSteps.Start, CheckStatus.Passed, null, $"container {container.Id[..12]}, port {manifest.Port} on 127.0.0.1:{container.HostPort}", clock.Elapsed - started);
+            Add(steps, ConformanceSteps.Start, CheckStatus.Passed, null,
+                $"container {container.Id[..12]}, port {manifest.Port} on 127.0.0.1:{container.HostPort}" + (startedEarly is null ? "" : " (started while model.yaml was validated)"),
+                startedEarly is null ? clock.Elapsed - started : earlyStartDuration);
             var preflight = await PreflightAsync(manifest, container, options, cancellationToken);
             steps.AddRange(preflight.Steps);
             cases = preflight.Cases;
@@ -211,7 +297,8 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         var timeout = options.ReadinessTimeout ?? manifest.ReadinessTimeout;
         Report(new StepStarted(ConformanceSteps.Readiness, $"wait for port {manifest.Port} (≤ {timeout.TotalSeconds:0.###} s)"));
         var clock = Stopwatch.StartNew();
-        if (await ReadinessProbe.WaitAsync(container.ProbePortAsync, timeout, exitedSignal, cancellationToken))
+        var greeting = manifest.Protocol == ModelProtocol.Rest ? ReadinessProbe.HttpGreeting : ReadOnlyMemory<byte>.Empty;
+        if (await ReadinessProbe.WaitAsync((settle, ct) => container.ProbePortAsync(settle, greeting, ct), timeout, exitedSignal, cancellationToken))
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
             return true;
@@ -321,32 +408,30 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         }
     }
 
-    private async Task<string?> EnsureImageAsync(ModelManifest manifest, string directory, ConformanceOptions options, List<StepResult> steps, CancellationToken cancellationToken)
+    /// <summary>The image to run, as its tag and id: one built from the same manifest and context, else a new build.</summary>
+    private async Task<(string Tag, string Id)?> EnsureImageAsync(
+        ModelManifest manifest, string directory, Prepared prepared, bool rebuild, ImageIndex? imageIndex, List<StepResult> steps, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var tag = manifest.ImageTag;
-        var labels = new Dictionary<string, string>
+        var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
+        labels.Remove(ImageIdentity.RunLabel); // not required to reuse: images built before it existed are just as good
+        var existing = rebuild ? null : prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && labels.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
+        if (existing is not null)
         {
-            [ImageIdentity.ManifestDigestLabel] = manifest.ManifestDigest,
-            [ImageIdentity.ContextDigestLabel] = ImageIdentity.ContextDigest(directory),
-            [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
-        };
-        if (!options.Rebuild)
-        {
-            var existing = await engine.FindImagesAsync(labels, cancellationToken);
-            if (existing.Any(i => i.Tags.Contains(tag)))
-            {
-                Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {tag}: built from the same manifest and context", clock.Elapsed);
-                return tag;
-            }
+            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {tag}: built from the same manifest and context", clock.Elapsed);
+            return (tag, existing.Id);
         }
 
+        labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
         Report(new StepStarted(ConformanceSteps.Image, $"build {tag}"));
+        var engine = await _engine;
         try
         {
-            await engine.BuildImageAsync(directory, tag, labels, new SyncProgress<string>(line => Report(new BuildOutput(line))), cancellationToken);
+            var id = await engine.BuildImageAsync(directory, tag, labels, new SyncProgress<string>(line => Report(new BuildOutput(line))), cancellationToken);
+            imageIndex?.Remember(prepared.ContextDigest, id);
             Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"built {tag}", clock.Elapsed);
-            return tag;
+            return (tag, id);
         }
         catch (ImageBuildFailedException e)
         {
@@ -368,7 +453,8 @@ public sealed class ConformanceRunner(ContainerEngine engine, IProgress<Conforma
         Report(new StepFinished(result));
     }
 
-    private void Report(ConformanceEvent e) => progress?.Report(e);
+    private void Report(ConformanceEvent e) => _progress?.Report(e);
+
 
     private static string Tail(string prefix, string text, int max)
     {

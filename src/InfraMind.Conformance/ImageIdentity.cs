@@ -1,17 +1,37 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using InfraMind.Containers;
+using InfraMind.Manifest;
 
 namespace InfraMind.Conformance;
 
 /// <summary>
 /// Labels that say which manifest and which build context an image was built from, so a run can reuse an image
-/// only when neither changed.
+/// only when neither changed, and how its container is started.
 /// </summary>
 public static class ImageIdentity
 {
     public const string ManifestDigestLabel = "org.inframind.manifest-digest";
     public const string ContextDigestLabel = "org.inframind.context-digest";
     public const string ModelLabel = "org.inframind.model";
+
+    /// <summary>The <see cref="RunSettings"/> of the manifest the image was built from.</summary>
+    public const string RunLabel = "org.inframind.run";
+
+    /// <summary>The labels of an image built from <paramref name="manifest"/>'s package, whose context hashed to <paramref name="contextDigest"/>.</summary>
+    public static Dictionary<string, string> Labels(ModelManifest manifest, string contextDigest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var settings = RunSettings.Of(manifest);
+        return new Dictionary<string, string>
+        {
+            [ManifestDigestLabel] = manifest.ManifestDigest,
+            [ContextDigestLabel] = contextDigest,
+            [ModelLabel] = settings.Model,
+            [RunLabel] = settings.ToLabel(),
+        };
+    }
 
     /// <summary>sha256 over every file of the context (path, executable bit, bytes), in a fixed order.</summary>
     public static string ContextDigest(string directory)
@@ -36,4 +56,45 @@ public static class ImageIdentity
 
         return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+}
+
+/// <summary>What of a manifest decides how its container is started: the model, its port and its limits.</summary>
+public sealed record RunSettings(string Model, int Port, long CpuMillicores, long MemoryBytes, int GpuCount)
+{
+    public static RunSettings Of(ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return new RunSettings($"{manifest.Name}@{manifest.Version}", manifest.Port, manifest.Resources.CpuMillicores,
+            manifest.Resources.MemoryBytes, manifest.Resources.GpuCount);
+    }
+
+    /// <summary>Read back from an image's labels; null when the image has none (built before they existed) or they are not ours.</summary>
+    public static RunSettings? FromLabels(IReadOnlyDictionary<string, string> labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (!labels.TryGetValue(ImageIdentity.ModelLabel, out var model) || !labels.TryGetValue(ImageIdentity.RunLabel, out var run)) return null;
+        var fields = run.Split(';').Select(f => f.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
+        return fields.TryGetValue("port", out var port) && int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) &&
+               fields.TryGetValue("cpu", out var cpu) && long.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out var c) &&
+               fields.TryGetValue("memory", out var memory) && long.TryParse(memory, NumberStyles.None, CultureInfo.InvariantCulture, out var m) &&
+               fields.TryGetValue("gpu", out var gpu) && int.TryParse(gpu, NumberStyles.None, CultureInfo.InvariantCulture, out var g)
+            ? new RunSettings(model, p, c, m, g)
+            : null;
+    }
+
+    public string ToLabel() => string.Create(CultureInfo.InvariantCulture, $"port={Port};cpu={CpuMillicores};memory={MemoryBytes};gpu={GpuCount}");
+
+    /// <summary>The container spec under the isolation policy, with these limits.</summary>
+    public ContainerSpec ToSpec(string image, IReadOnlyDictionary<string, string>? labels = null) => new()
+    {
+        Image = image,
+        ContainerPort = Port,
+        CpuMillicores = CpuMillicores,
+        MemoryBytes = MemoryBytes,
+        GpuCount = GpuCount,
+        Labels = new Dictionary<string, string>(labels ?? new Dictionary<string, string>())
+        {
+            [ImageIdentity.ModelLabel] = Model,
+        },
+    };
 }

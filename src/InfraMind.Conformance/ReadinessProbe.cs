@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using InfraMind.Containers;
 
 namespace InfraMind.Conformance;
 
@@ -20,8 +21,14 @@ public static class ReadinessProbe
     /// </summary>
     public static TimeSpan ConfirmSettle { get; } = TimeSpan.FromMilliseconds(60);
 
-    /// <param name="probe">Connects and waits the given settle time; true when the connection reached a listener.</param>
-    public static async Task<bool> WaitAsync(Func<TimeSpan, CancellationToken, Task<bool>> probe, TimeSpan timeout, CancellationToken stop, CancellationToken cancellationToken)
+    /// <summary>
+    /// What a REST model's port is greeted with: a minimal request any HTTP server answers (often with 404 or 501),
+    /// so a listening model is known at once instead of after the settle waits.
+    /// </summary>
+    public static ReadOnlyMemory<byte> HttpGreeting { get; } = "HEAD / HTTP/1.0\r\n\r\n"u8.ToArray();
+
+    /// <param name="probe">Connects and waits up to the given settle time; says whether it was closed, stayed open, or answered.</param>
+    public static async Task<bool> WaitAsync(Func<TimeSpan, CancellationToken, Task<PortProbe>> probe, TimeSpan timeout, CancellationToken stop, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
@@ -29,7 +36,9 @@ public static class ReadinessProbe
             cancellationToken.ThrowIfCancellationRequested();
             if (stop.IsCancellationRequested) return false;
             var started = clock.Elapsed;
-            if (await probe(Settle, cancellationToken) && await probe(ConfirmSettle, cancellationToken)) return true;
+            var seen = await probe(Settle, cancellationToken);
+            // An answer is proof; a silent open connection is confirmed once more with a longer wait.
+            if (seen == PortProbe.Answered || (seen == PortProbe.Open && await probe(ConfirmSettle, cancellationToken) != PortProbe.Closed)) return true;
             var wait = PollInterval - (clock.Elapsed - started);
             if (wait <= TimeSpan.Zero) continue;
             try

@@ -192,20 +192,29 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Whether an image (tag or id) exists locally.</summary>
-    public Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken) =>
-        Guard("inspect the image", () => ImageExistsCoreAsync(imageRef, cancellationToken));
+    public async Task<bool> ImageExistsAsync(string imageRef, CancellationToken cancellationToken) =>
+        await InspectImageAsync(imageRef, cancellationToken) is not null;
 
-    private async Task<bool> ImageExistsCoreAsync(string imageRef, CancellationToken cancellationToken)
+    /// <summary>One local image (tag or id) with its tags and labels; null when the engine has none by that name.</summary>
+    public Task<ImageSummary?> InspectImageAsync(string imageRef, CancellationToken cancellationToken) =>
+        Guard("inspect the image", () => InspectImageCoreAsync(imageRef, cancellationToken));
+
+    private async Task<ImageSummary?> InspectImageCoreAsync(string imageRef, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
         try
         {
-            await _client.Images.InspectImageAsync(imageRef, cancellationToken);
-            return true;
+            var i = await _client.Images.InspectImageAsync(imageRef, cancellationToken);
+            return new ImageSummary(
+                i.ID,
+                (IReadOnlyList<string>?)i.RepoTags?.ToList() ?? [],
+                (IReadOnlyDictionary<string, string>?)i.Config?.Labels?.ToDictionary() ?? new Dictionary<string, string>(),
+                i.Created,
+                i.Size);
         }
         catch (DockerImageNotFoundException)
         {
-            return false;
+            return null;
         }
     }
 
@@ -279,12 +288,6 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
 
         var runId = spec.RunId ?? Guid.NewGuid().ToString("N")[..12];
-        if (!await ImageExistsAsync(spec.Image, cancellationToken))
-        {
-            throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound,
-                $"image {spec.Image} is not in the engine; build it first (or load it): images are never pulled here.");
-        }
-
         if (spec.GpuCount > 0 && !await HasGpuRuntimeAsync(cancellationToken))
         {
             throw GpuUnavailable(spec.GpuCount, null);
@@ -317,6 +320,13 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         {
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await Cleanup.RemoveAsync(_client, containerId, networkId, cleanup.Token);
+            if (e is DockerApiException { StatusCode: HttpStatusCode.NotFound } missing && networkId is not null && containerId is null)
+            {
+                // The create names an image the engine does not have (no pre-check: it would cost every run a round trip).
+                throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound,
+                    $"image {spec.Image} is not in the engine; build it first (or load it): images are never pulled here.", missing);
+            }
+
             if (e is DockerApiException api)
             {
                 var message = Cleanup.ApiMessage(api);

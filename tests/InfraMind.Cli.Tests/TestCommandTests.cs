@@ -83,13 +83,32 @@ public sealed class TestCommandTests : IDisposable
     [Fact]
     public async Task No_engine_gives_exit_3_and_the_fix()
     {
-        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"));
-        psi.Environment["DOCKER_HOST"] = "unix:///tmp/no-such-engine.sock";
-        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+        var (code, output, err) = await TestWithoutEngineAsync(TestEngine.ExampleDir("summarizer-v1"));
         Assert.Equal(3, code);
         Assert.Contains("IM3001", err, StringComparison.Ordinal);
         Assert.Contains("setup-engine.sh", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_manifest_is_reported_without_an_engine()
+    {
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "invalid-no-engine"), "cli-invalid");
+        var manifest = Path.Combine(dir, "model.yaml");
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("port: 9000", "port: 70000", StringComparison.Ordinal));
+        var (code, output, err) = await TestWithoutEngineAsync(dir);
+        Assert.Equal(1, code);
+        Assert.Contains("manifest-invalid", output, StringComparison.Ordinal);
+        Assert.Contains("port", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("IM3001", output + err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+    }
+
+    private Task<(int Code, string Out, string Err)> TestWithoutEngineAsync(string dir)
+    {
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", dir);
+        psi.Environment["DOCKER_HOST"] = "unix:///tmp/no-such-engine.sock";
+        return InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
     }
 
     [Fact]

@@ -33,16 +33,13 @@ internal static class BuildCommand
             var manifest = validation.Manifest!;
             var asJson = parse.GetValue(json);
             using var engine = await EngineAccess.ConnectAsync(cancellationToken);
-            var labels = new Dictionary<string, string>
-            {
-                [ImageIdentity.ManifestDigestLabel] = manifest.ManifestDigest,
-                [ImageIdentity.ContextDigestLabel] = ImageIdentity.ContextDigest(validation.PackageDirectory),
-                [ImageIdentity.ModelLabel] = $"{manifest.Name}@{manifest.Version}",
-            };
+            var contextDigest = ImageIdentity.ContextDigest(validation.PackageDirectory);
+            var labels = ImageIdentity.Labels(manifest, contextDigest);
             try
             {
                 var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
                 var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
+                new ImageIndex(context.Home.ImageIndex).Remember(contextDigest, id);
                 if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
                 else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
                 return ExitCodes.Ok;

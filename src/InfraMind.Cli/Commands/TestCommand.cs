@@ -48,20 +48,30 @@ internal static class TestCommand
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
+                ImageIndex = new ImageIndex(context.Home.ImageIndex),
             };
 
             var asJson = parse.GetValue(json);
-            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
-            var view = new ConsoleView(context.Console, asJson);
-            var result = await new ConformanceRunner(engine, view).RunPackageAsync(dir, options, cancellationToken);
-            if (reportArgs is { Length: 2 })
+            // Connected on another thread while the manifest is validated; a package whose manifest is invalid is
+            // reported without waiting for (or needing) an engine.
+            var connecting = Task.Run(() => EngineAccess.ConnectAsync(cancellationToken), cancellationToken);
+            try
             {
-                await File.WriteAllTextAsync(reportArgs[1], reportArgs[0] == "json" ? ReportWriter.ToJson(result) : ReportWriter.ToJUnit(result), CancellationToken.None);
-            }
+                var view = new ConsoleView(context.Console, asJson);
+                var result = await new ConformanceRunner(connecting, view).RunPackageAsync(dir, options, cancellationToken);
+                if (reportArgs is { Length: 2 })
+                {
+                    await File.WriteAllTextAsync(reportArgs[1], reportArgs[0] == "json" ? ReportWriter.ToJson(result) : ReportWriter.ToJUnit(result), CancellationToken.None);
+                }
 
-            if (asJson) await context.Output.WriteLineAsync(ReportWriter.ToJson(result));
-            else Summary(context.Console, result);
-            return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+                if (asJson) await context.Output.WriteLineAsync(ReportWriter.ToJson(result));
+                else Summary(context.Console, result);
+                return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+            }
+            finally
+            {
+                if (connecting.IsCompletedSuccessfully) connecting.Result.Dispose();
+            }
         });
         return command;
     }

@@ -29,3 +29,16 @@ public sealed record EngineInfo(
     string CgroupVersion,
     IReadOnlyList<string> Runtimes,
     bool HasGpuRuntime);
+
+/// <summary>What a port probe saw: nothing behind the port, a connection that stayed open, or an answer.</summary>
+public enum PortProbe
+{
+    /// <summary>Refused, or closed at once by the engine's proxy: nothing listens in the container.</summary>
+    Closed,
+
+    /// <summary>Still open after the settle time, with nothing said: very likely a listener.</summary>
+    Open,
+
+    /// <summary>Bytes came back: a listener, for certain.</summary>
+    Answered,
+}

@@ -156,33 +156,46 @@ public sealed class RunningContainer : IAsyncDisposable
     /// listens there, closes ours at once (seen on Engine 20.10 with docker-proxy). So after connecting we wait
     /// <paramref name="settle"/> for that close: a connection still open after it reached the model.
     /// </summary>
-    public async Task<bool> ProbePortAsync(TimeSpan settle, CancellationToken cancellationToken)
+    public async Task<bool> ProbePortAsync(TimeSpan settle, CancellationToken cancellationToken) =>
+        await ProbePortAsync(settle, ReadOnlyMemory<byte>.Empty, cancellationToken) != PortProbe.Closed;
+
+    /// <summary>
+    /// As <see cref="ProbePortAsync(TimeSpan, CancellationToken)"/>, first sending <paramref name="greeting"/> (e.g. a
+    /// minimal HTTP request): the proxy never writes to us itself, so any byte back proves a listener at once,
+    /// where silence has to be waited out for <paramref name="settle"/>.
+    /// </summary>
+    public async Task<PortProbe> ProbePortAsync(TimeSpan settle, ReadOnlyMemory<byte> greeting, CancellationToken cancellationToken)
     {
         if (HostPort == 0)
         {
-            return false;
+            return PortProbe.Closed;
         }
 
         using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         try
         {
             await socket.ConnectAsync(IPAddress.Loopback, HostPort, cancellationToken);
+            if (!greeting.IsEmpty)
+            {
+                await socket.SendAsync(greeting, System.Net.Sockets.SocketFlags.None, cancellationToken);
+            }
+
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             wait.CancelAfter(settle);
             var buffer = new byte[1];
             try
             {
-                // 0 bytes = closed by the proxy (nothing listens); data = a server that speaks first, so listening.
-                return await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token) > 0;
+                // 0 bytes = closed by the proxy (nothing listens); data = a server that answered (or speaks first).
+                return await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token) > 0 ? PortProbe.Answered : PortProbe.Closed;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return true;
+                return PortProbe.Open;
             }
         }
         catch (System.Net.Sockets.SocketException)
         {
-            return false;
+            return PortProbe.Closed;
         }
     }
 
