@@ -46,34 +46,58 @@ try
     var direct = container.BaseAddress;
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
-    await RunAsync(http, direct, 300, concurrency);
-    await RunAsync(http, viaGateway, 300, concurrency);
-    await RunAsync(http, viaNode, 300, concurrency);
-    // Interleaved rounds, so drift in the machine's load hits both paths alike.
-    var d = new List<double>();
-    var g = new List<double>();
-    var n = new List<double>();
-    double dTime = 0, gTime = 0, nTime = 0;
+    // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
+    // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
+    // then until a round compiles next to nothing, at most 60 s.
+    var warm = Stopwatch.StartNew();
+    long compiled;
+    do
+    {
+        compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        foreach (var target in new[] { direct, viaNode, viaGateway }) await RunAsync(http, target, 1000, concurrency);
+    }
+    while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
+    Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
+    // Interleaved rounds, so drift in the machine's load hits every path alike.
+    var paths = new (string Name, Uri Target, string Note)[]
+    {
+        ("direct", direct, ""),
+        ("node", viaNode, "  (node job API only, no gateway)"),
+        ("gateway", viaGateway, ""),
+    };
+    var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Cpu: new CpuUse()));
     for (var round = 0; round < 3; round++)
     {
-        var (dl, dt) = await RunAsync(http, direct, requests / 3, concurrency);
-        var (gl, gt) = await RunAsync(http, viaGateway, requests / 3, concurrency);
-        var (nl, nt) = await RunAsync(http, viaNode, requests / 3, concurrency);
-        n.AddRange(nl);
-        nTime += nt;
-        d.AddRange(dl);
-        g.AddRange(gl);
-        dTime += dt;
-        gTime += gt;
+        foreach (var (name, target, _) in paths)
+        {
+            var before = CpuUse.Now(container.Id);
+            var (l, t) = await RunAsync(http, target, requests / 3, concurrency);
+            var r = results[name];
+            r.Latencies.AddRange(l);
+            results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id) - before));
+        }
     }
 
-    var dRps = d.Count / dTime;
-    var gRps = g.Count / gTime;
-    Console.WriteLine($"requests per path: {d.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
-    Console.WriteLine($"direct : {dRps,8:0} req/s  p50 {P(d, 0.50),6:0.000} ms  p99 {P(d, 0.99),6:0.000} ms");
-    Console.WriteLine($"node   : {n.Count / nTime,8:0} req/s  p50 {P(n, 0.50),6:0.000} ms  p99 {P(n, 0.99),6:0.000} ms  (node job API only, no gateway)");
-    Console.WriteLine($"gateway: {gRps,8:0} req/s  p50 {P(g, 0.50),6:0.000} ms  p99 {P(g, 0.99),6:0.000} ms");
-    Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x (target ≥ 0.85x); p50 +{P(g, 0.50) - P(d, 0.50):0.000} ms (target ≤ +0.3 ms); p99 +{P(g, 0.99) - P(d, 0.99):0.000} ms");
+    // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
+    var (d1, _) = await RunAsync(http, direct, requests / 3, 1);
+    var (g1, _) = await RunAsync(http, viaGateway, requests / 3, 1);
+
+    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
+    foreach (var (name, _, note) in paths)
+    {
+        var r = results[name];
+        var n = r.Latencies.Count;
+        Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
+                          $"CPU per request: this process {r.Cpu.Bench / n,4:0} us, model container {r.Cpu.Container / n,4:0} us, docker-proxy {r.Cpu.Proxy / n,4:0} us{note}");
+    }
+
+    var dr = results["direct"];
+    var gr = results["gateway"];
+    var dRps = dr.Latencies.Count / dr.Seconds;
+    var gRps = gr.Latencies.Count / gr.Seconds;
+    Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x (target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
+                      $"p99 +{P(gr.Latencies, 0.99) - P(dr.Latencies, 0.99):0.000} ms");
+    Console.WriteLine($"one at a time: direct p50 {P(d1, 0.50):0.000} ms, gateway p50 {P(g1, 0.50):0.000} ms: +{P(g1, 0.50) - P(d1, 0.50):0.000} ms per request");
 }
 finally
 {
@@ -109,4 +133,20 @@ static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient 
     }));
     var done = Math.Min(count, next);
     return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
+}
+
+/// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, docker-proxy.</summary>
+internal readonly record struct CpuUse(double Bench, double Container, double Proxy)
+{
+    public static CpuUse Now(string containerId) => new(
+        Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds,
+        // cgroup v1 (this machine); 0 where the file is elsewhere.
+        File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
+            ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
+            : 0,
+        Process.GetProcessesByName("docker-proxy").Sum(p => p.TotalProcessorTime.TotalMicroseconds));
+
+    public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Proxy + b.Proxy);
+
+    public static CpuUse operator -(CpuUse a, CpuUse b) => new(a.Bench - b.Bench, a.Container - b.Container, a.Proxy - b.Proxy);
 }

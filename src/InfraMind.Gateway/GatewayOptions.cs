@@ -52,6 +52,12 @@ public sealed record GatewayOptions
     /// <summary>How long a request waits for a placed version to have a ready node before the 503.</summary>
     public TimeSpan ReadyWait { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Send jobs for a node on this machine straight to its model's container port on 127.0.0.1 (one HTTP hop
+    /// instead of two); off: every job goes through the node's job API.
+    /// </summary>
+    public bool DirectToLocalContainers { get; init; } = true;
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -168,4 +168,27 @@ public sealed class MeshStateTests
         var versions = new[] { Served("1.0.0"), Served("1.10.0"), Served("2.0.0-rc.1"), Served("1.9.9") };
         Assert.Equal("1.10.0", MeshState.Latest(versions)!.Published.Version.ToString());
     }
+
+    [Fact]
+    public void Jobs_go_straight_to_a_local_ready_container_and_through_the_job_api_otherwise()
+    {
+        var container = new Uri("http://127.0.0.1:41000/");
+        void Beat(MeshState mesh, string id, ModelState state, Uri? endpoint) =>
+            mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, null, null, 1, 0, 0, _time.GetUtcNow(), endpoint)]));
+        Join("local");
+        _mesh.Register(new NodeRegistration("remote", new Uri("http://node-b.example:7000/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1)));
+
+        Beat(_mesh, "local", ModelState.Ready, container);
+        Assert.Equal((container, true), _mesh.RouteOf("local", "echo", "1.0.0"));
+        Beat(_mesh, "remote", ModelState.Ready, container);
+        Assert.Equal((new Uri("http://node-b.example:7000/jobs/echo/1.0.0"), false), _mesh.RouteOf("remote", "echo", "1.0.0"));
+        Beat(_mesh, "local", ModelState.Failed, container);
+        Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), _mesh.RouteOf("local", "echo", "1.0.0"));
+        Assert.Null(_mesh.RouteOf("nobody", "echo", "1.0.0"));
+
+        var viaNodes = new MeshState(new GatewayOptions { DirectToLocalContainers = false }, _time, new GatewayMetrics(), NullLogger.Instance);
+        viaNodes.Register(new NodeRegistration("local", new Uri("http://127.0.0.1:1/local/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1)));
+        Beat(viaNodes, "local", ModelState.Ready, container);
+        Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), viaNodes.RouteOf("local", "echo", "1.0.0"));
+    }
 }

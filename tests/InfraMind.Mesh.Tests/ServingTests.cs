@@ -13,6 +13,22 @@ public sealed class ServingTests
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     [Fact]
+    public async Task With_direct_routing_off_jobs_go_through_the_node_job_api()
+    {
+        await using var mesh = await LocalMesh.StartAsync("mesh-via-node", new GatewayOptions { Replicas = 1, DirectToLocalContainers = false });
+        if (mesh is null) return;
+        await mesh.AddNodeAsync("n1", "good");
+        await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
+        for (var i = 0; i < 5; i++)
+        {
+            using var ok = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json($$"""{"text": "via node {{i}}"}"""));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("n1", ok.Headers.GetValues(MeshHeaders.Node).Single());
+            Assert.Equal($"via node {i}", (string?)JsonNode.Parse(await ok.Content.ReadAsStringAsync())!["summary"]);
+        }
+    }
+
+    [Fact]
     public async Task Serves_through_ready_nodes_and_answers_client_mistakes_with_4xx_without_touching_a_node()
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-serve", new GatewayOptions { Replicas = 3 });

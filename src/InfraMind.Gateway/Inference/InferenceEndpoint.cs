@@ -137,24 +137,23 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
     private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, byte[] body, CancellationToken ct)
     {
-        var address = mesh.AddressOf(node)!;
-        var uri = new Uri(address, $"jobs/{Uri.EscapeDataString(model.Published.Name)}/{Uri.EscapeDataString(model.Published.Version.ToString())}");
+        var (uri, direct) = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!.Value;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
         string verdict;
         string detail;
         int? status = null;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        // The node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
-        limit.CancelAfter(options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
+        // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
+        limit.CancelAfter(direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!direct) request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
             using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
             status = (int)response.StatusCode;
-            var answer = await ReadLimitedAsync(await response.Content.ReadAsStreamAsync(limit.Token), options.MaxResponseBytes, limit.Token);
+            var answer = await ReadLimitedAsync(await response.Content.ReadAsStreamAsync(limit.Token), response.Content.Headers.ContentLength, options.MaxResponseBytes, limit.Token);
             (verdict, detail) = Judge(model, response, answer);
             if (verdict.Length == 0)
             {
@@ -169,7 +168,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
         catch (HttpRequestException e)
         {
-            (verdict, detail) = (Verdicts.ConnectionFailed, $"the node did not answer: {e.Message}");
+            (verdict, detail) = (Verdicts.ConnectionFailed, direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
         }
         catch (IOException e)
         {
@@ -237,7 +236,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             return null;
         }
 
-        var body = await ReadLimitedAsync(request.Body, max, ct);
+        var body = await ReadLimitedAsync(request.Body, request.ContentLength, max, ct);
         if (body is null) await DrainAsync(request.Body, ct);
         return body;
     }
@@ -258,8 +257,17 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
     }
 
-    private static async Task<byte[]?> ReadLimitedAsync(Stream stream, long max, CancellationToken ct)
+    /// <summary>The whole stream, or null when it is longer than <paramref name="max"/>. A declared length is read into one exact array.</summary>
+    private static async Task<byte[]?> ReadLimitedAsync(Stream stream, long? length, long max, CancellationToken ct)
     {
+        if (length is { } declared && declared <= max)
+        {
+            var exact = new byte[declared];
+            await stream.ReadExactlyAsync(exact, ct);
+            // Anything after the declared length would be a protocol error; the server's framing stops it first.
+            return exact;
+        }
+
         using var buffer = new MemoryStream();
         var chunk = new byte[16384];
         int read;

@@ -78,7 +78,11 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     public ModelReport Report()
     {
-        lock (_gate) return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since);
+        lock (_gate)
+        {
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since,
+                _state == ModelState.Ready ? _container?.BaseAddress : null);
+        }
     }
 
     private void SetState(ModelState state, string? verdict, string? detail)
