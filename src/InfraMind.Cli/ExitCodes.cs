@@ -11,7 +11,7 @@ public static class ExitCodes
     /// <summary>The command line was wrong: unknown option, missing argument, a path that does not exist.</summary>
     public const int Usage = 2;
 
-    /// <summary>No container engine answered.</summary>
+    /// <summary>No container engine answered, or the engine cannot give runs the isolation policy (IM3009).</summary>
     public const int EngineUnavailable = 3;
 
     /// <summary>A service or peer (registry, storage, gateway) could not be reached or refused the request.</summary>
@@ -22,5 +22,5 @@ public static class ExitCodes
 
     public const string HelpText =
         "Exit codes: 0 ok; 1 check failed (invalid manifest, failing model, digest or signature mismatch); " +
-        "2 usage error; 3 container engine unavailable; 4 service or peer unavailable; 130 interrupted.";
+        "2 usage error; 3 container engine unavailable (or unable to isolate runs); 4 service or peer unavailable; 130 interrupted.";
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InfraMind.Cli.Commands;
+using InfraMind.Containers;
 
 namespace InfraMind.Cli;
 
@@ -66,6 +67,12 @@ public static class InfraCli
             await context.Error.WriteLineAsync($"error {e.Code}: {e.Message}");
             if (e.Hint is { Length: > 0 }) await context.Error.WriteLineAsync($"  hint: {e.Hint}");
             return e.ExitCode;
+        }
+        catch (ContainerEngineException e)
+        {
+            // What a command did not turn into its own report: the engine went away mid-way, or cannot isolate runs.
+            await context.Error.WriteLineAsync($"error {e.Message}");
+            return e is EngineUnavailableException or IsolationUnsupportedException ? ExitCodes.EngineUnavailable : ExitCodes.Failed;
         }
     }
 

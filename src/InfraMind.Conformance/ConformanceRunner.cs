@@ -118,7 +118,7 @@ public sealed class ConformanceRunner
             var container = await engine.RunAsync(settings.ToSpec(candidate.Image.Id, options.Labels), cancellationToken);
             return new Prepared(context, images, container, candidate.Image.Id, settings, clock.Elapsed);
         }
-        catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+        catch (ContainerEngineException e) when (e is not (EngineUnavailableException or IsolationUnsupportedException))
         {
             // Started again, and judged, on the ordinary path once the manifest is known valid.
             return new Prepared(context, images, null, null, null, TimeSpan.Zero);
@@ -163,9 +163,9 @@ public sealed class ConformanceRunner
                 {
                     container = await engine.RunAsync(SpecFor(manifest, image, options.Labels), cancellationToken);
                 }
-                catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+                catch (ContainerEngineException e) when (e is not (EngineUnavailableException or IsolationUnsupportedException))
                 {
-                    Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, $"{e.Code}: {e.Message}", clock.Elapsed - started);
+                    Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, e.Message, clock.Elapsed - started);
                     return Build();
                 }
             }
@@ -441,7 +441,7 @@ public sealed class ConformanceRunner
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)
         {
-            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed, $"{e.Code}: {e.Message}", clock.Elapsed);
+            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed, e.Message, clock.Elapsed);
             return null;
         }
     }

@@ -304,6 +304,11 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         {
             var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), engineToken);
             networkId = network.ID;
+            if (IsolationPolicy.IgnoredOptions(network.Warning) is { Count: > 0 } ignored)
+            {
+                throw new IsolationUnsupportedException(Endpoint, ignored);
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             var created = await _client.Containers.CreateContainerAsync(
                 IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), engineToken);

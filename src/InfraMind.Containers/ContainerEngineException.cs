@@ -11,6 +11,7 @@ public static class ContainerErrorCodes
     public const string ImageNotFound = "IM3006";
     public const string InvalidContainerSpec = "IM3007";
     public const string EngineRequestFailed = "IM3008";
+    public const string IsolationUnsupported = "IM3009";
 }
 
 /// <summary>An error of the container layer a user can act on; <see cref="Code"/> is stable, the message says how to fix it.</summary>
@@ -50,4 +51,15 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
 
     /// <summary>The last lines of build output, failing command's own output included.</summary>
     public string OutputTail { get; } = outputTail;
+}
+
+/// <summary>The engine cannot give a run the isolation policy (it ignored one of the policy's options): nothing was started.</summary>
+public sealed class IsolationUnsupportedException(Uri endpoint, IReadOnlyList<string> ignored)
+    : ContainerEngineException(
+        ContainerErrorCodes.IsolationUnsupported,
+        $"the engine at {endpoint} ignores the network option(s) {string.Join(", ", ignored)}, so a run there would not get the " +
+        "isolation policy (no egress, no traffic between containers); nothing was started. Use Docker Engine " +
+        "(scripts/setup-engine.sh); Podman 4.x's Docker-compatible API does not honour these bridge options.")
+{
+    public IReadOnlyList<string> Ignored { get; } = ignored;
 }

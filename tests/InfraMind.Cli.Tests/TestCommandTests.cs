@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Xml.Linq;
+using InfraMind.Containers;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -88,6 +89,25 @@ public sealed class TestCommandTests : IDisposable
         Assert.Contains("IM3001", err, StringComparison.Ordinal);
         Assert.Contains("setup-engine.sh", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Podman_is_refused_with_IM3009_and_exit_3_and_nothing_runs()
+    {
+        await using var podman = await PodmanPeer.StartAsync();
+        if (podman is null) return;
+        await PodmanPeer.ImportFromDockerAsync(TestEngine.BaseImage);
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"));
+        psi.Environment["DOCKER_HOST"] = podman.Endpoint.ToString();
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(3));
+        Assert.True(code == 3, $"exit {code}: {output}\n{err}");
+        Assert.Contains("error IM3009:", err, StringComparison.Ordinal);
+        Assert.Contains("Use Docker Engine", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+        using var engine = await ContainerEngine.ConnectAsync(podman.Endpoint, CancellationToken.None);
+        var left = await engine.PruneAsync(null, CancellationToken.None);
+        Assert.Empty(left.Containers);
+        Assert.Empty(left.Networks);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ internal static class MeshCommands
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
             "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container.\n" +
-            "Exit codes: 0 stopped cleanly, 2 usage error, 3 container engine unavailable, 4 a port is taken or the registry is owned by another process.")
+            "Exit codes: 0 stopped cleanly, 2 usage error, 3 container engine unavailable or unable to isolate runs, 4 a port is taken or the registry is owned by another process.")
         {
             nodes, port, registryPort, replicas, verbose,
         };
@@ -130,7 +130,7 @@ internal static class MeshCommands
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
-            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error, 3 container engine unavailable, 4 gateway or registry unavailable.")
+            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error, 3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable.")
         {
             gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, verbose,
         };

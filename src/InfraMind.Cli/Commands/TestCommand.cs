@@ -27,7 +27,7 @@ internal static class TestCommand
         var command = new Command("test",
             "Test a model container the way nodes will: build or reuse its image, start it isolated, run init, wait for its port, " +
             "run warmup and healthcheck, send synthetic inputs from input_schema and check each answer against output_schema.\n" +
-            "Exit codes: 0 all passed, 1 the model failed, 2 usage error, 3 container engine unavailable, 130 interrupted.")
+            "Exit codes: 0 all passed, 1 the model failed, 2 usage error, 3 container engine unavailable or unable to isolate runs, 130 interrupted.")
         {
             dirArgument, container, cases, seed, timeout, requestTimeout, noNegative, rebuild, report, json,
         };

@@ -25,6 +25,16 @@ internal static class IsolationPolicy
 
     public static string ResourceName(string runId) => "inframind-" + runId;
 
+    /// <summary>
+    /// The policy's network options that an engine said it ignored in the warning of its network-create answer
+    /// (Podman 4.3: "\"com.docker.network.bridge.enable_ip_masquerade: false\" is not a recognized option"). A run on
+    /// such a network would not have the isolation the policy promises, so it must not start.
+    /// </summary>
+    public static IReadOnlyList<string> IgnoredOptions(string? warning) =>
+        string.IsNullOrWhiteSpace(warning)
+            ? []
+            : [.. new[] { MasqueradeOption, IccOption, HostBindingOption }.Where(o => warning.Contains(o, StringComparison.Ordinal))];
+
     public static Dictionary<string, string> Labels(string runId, IReadOnlyDictionary<string, string>? extra = null)
     {
         var labels = extra is null ? [] : new Dictionary<string, string>(extra);

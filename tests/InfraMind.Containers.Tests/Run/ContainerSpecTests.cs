@@ -65,4 +65,15 @@ public sealed class ContainerSpecTests
         Assert.Equal("false", n.Options[IsolationPolicy.IccOption]);
         Assert.Equal("false", n.Options[IsolationPolicy.MasqueradeOption]);
     }
+
+    [Fact]
+    public void An_engine_warning_that_it_ignored_a_policy_option_is_recognised()
+    {
+        // Podman 4.3.1's answer to the network create, word for word.
+        Assert.Equal([IsolationPolicy.MasqueradeOption],
+            IsolationPolicy.IgnoredOptions("\"com.docker.network.bridge.enable_ip_masquerade: false\" is not a recognized option"));
+        Assert.Empty(IsolationPolicy.IgnoredOptions(null));
+        Assert.Empty(IsolationPolicy.IgnoredOptions(""));
+        Assert.Empty(IsolationPolicy.IgnoredOptions("network with name x already exists"));
+    }
 }
