@@ -5,4 +5,4 @@
 # Needs a running engine and python:3.10-slim (scripts/setup-engine.sh). Removes every container it starts.
 set -eu
 cd "$(dirname "$0")/.."
-exec dotnet run -c Release --project bench/GatewayOverhead -- "${REQUESTS:-3000}" "${CONCURRENCY:-4}"
+exec dotnet run -c Release --project bench/GatewayOverhead -- "${REQUESTS:-9000}" "${CONCURRENCY:-4}"
