@@ -58,7 +58,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
-        var nodes = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) }) { Timeout = Timeout.InfiniteTimeSpan };
+        var nodes = JobHttp.CreateClient();
         var inference = new InferenceEndpoint(mesh, options, metrics, nodes);
 
         app.MapPost("/mesh/v1/nodes", async (HttpContext context) =>

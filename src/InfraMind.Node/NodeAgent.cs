@@ -41,10 +41,7 @@ public sealed class NodeAgent : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
-        _models = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _models = JobHttp.CreateClient();
     }
 
     public NodeOptions Options => _options;
