@@ -72,7 +72,7 @@ public sealed class ConformanceRunner
 
             Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
             var prepared = await early;
-            if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.Rebuild, options.ImageIndex, steps, cancellationToken) is not { } image) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
+            if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.ImageIndex, steps, cancellationToken) is not { } image) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
             if (prepared.Started is { } started && image.Id == prepared.StartedImage && manifest.Protocol == ModelProtocol.Rest &&
                 prepared.Settings == RunSettings.Of(manifest))
             {
@@ -101,7 +101,10 @@ public sealed class ConformanceRunner
     public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) =>
         RunSettings.Of(manifest).ToSpec(image, labels);
 
-    /// <summary>What the other thread found (and maybe started) while the manifest was validated.</summary>
+    /// <summary>
+    /// What the other thread found (and maybe started) while the manifest was validated. With
+    /// <see cref="ConformanceOptions.Rebuild"/> it looks for nothing, so <see cref="Images"/> is empty and a build follows.
+    /// </summary>
     private sealed record Prepared(string ContextDigest, IReadOnlyList<ImageSummary> Images, RunningContainer? Started, string? StartedImage, RunSettings? Settings, TimeSpan StartDuration);
 
     private async Task<Prepared> PrepareAsync(string directory, ConformanceOptions options, CancellationToken cancellationToken)
@@ -410,20 +413,20 @@ public sealed class ConformanceRunner
 
     /// <summary>The image to run, as its tag and id: one built from the same manifest and context, else a new build.</summary>
     private async Task<(string Tag, string Id)?> EnsureImageAsync(
-        ModelManifest manifest, string directory, Prepared prepared, bool rebuild, ImageIndex? imageIndex, List<StepResult> steps, CancellationToken cancellationToken)
+        ModelManifest manifest, string directory, Prepared prepared, ImageIndex? imageIndex, List<StepResult> steps, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var tag = manifest.ImageTag;
         var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
-        labels.Remove(ImageIdentity.RunLabel); // not required to reuse: images built before it existed are just as good
-        var existing = rebuild ? null : prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && labels.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
+        // The run label is not required to reuse: images built before it existed are just as good.
+        var identity = labels.Where(l => l.Key != ImageIdentity.RunLabel).ToList();
+        var existing = prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && identity.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
         if (existing is not null)
         {
             Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {tag}: built from the same manifest and context", clock.Elapsed);
             return (tag, existing.Id);
         }
 
-        labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
         Report(new StepStarted(ConformanceSteps.Image, $"build {tag}"));
         var engine = await _engine;
         try
@@ -454,7 +457,6 @@ public sealed class ConformanceRunner
     }
 
     private void Report(ConformanceEvent e) => _progress?.Report(e);
-
 
     private static string Tail(string prefix, string text, int max)
     {
