@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using InfraMind.Node.Protocol;
+using InfraMind.Testing;
 
 namespace InfraMind.Node.Tests;
 
@@ -75,29 +76,18 @@ public sealed class ContractTests
     public async Task The_job_client_hands_back_a_redirect_instead_of_following_it()
     {
         // A real HTTP server: a model answering 302 must not send the gateway (or a node) anywhere.
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        using var listener = new System.Net.HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
         var followed = 0;
-        _ = Task.Run(async () =>
+        await using var server = new ListenerServer((context, _) =>
         {
-            while (listener.IsListening)
-            {
-                var context = await listener.GetContextAsync();
-                if (context.Request.Url!.AbsolutePath == "/elsewhere") Interlocked.Increment(ref followed);
-                context.Response.StatusCode = context.Request.Url.AbsolutePath == "/elsewhere" ? 200 : 302;
-                context.Response.RedirectLocation = "/elsewhere";
-                context.Response.Close();
-            }
+            if (context.Request.Url!.AbsolutePath == "/elsewhere") Interlocked.Increment(ref followed);
+            context.Response.StatusCode = context.Request.Url.AbsolutePath == "/elsewhere" ? 200 : 302;
+            context.Response.RedirectLocation = "/elsewhere";
+            context.Response.Close();
+            return Task.CompletedTask;
         });
         using var client = JobHttp.CreateClient();
-        using var response = await client.PostAsync(new Uri($"http://127.0.0.1:{port}/"), new StringContent("{}"));
+        using var response = await client.PostAsync(server.BaseUri, new StringContent("{}"));
         Assert.Equal(System.Net.HttpStatusCode.Found, response.StatusCode);
         Assert.Equal(0, followed);
-        listener.Close();
     }
 }

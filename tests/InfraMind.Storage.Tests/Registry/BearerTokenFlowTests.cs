@@ -19,7 +19,7 @@ public sealed class BearerTokenFlowTests : IDisposable
     [Fact]
     public async Task Challenge_is_answered_with_a_token_for_the_repository_scope()
     {
-        using var server = new TokenRegistry(grantToken: true);
+        await using var server = new TokenRegistry(grantToken: true);
         var e = await Assert.ThrowsAsync<StorageException>(() =>
             new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("u", "p") })
                 .PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), new LocalContentStore(_dir.Combine("s")), null, CancellationToken.None));
@@ -34,7 +34,7 @@ public sealed class BearerTokenFlowTests : IDisposable
     [Fact]
     public async Task Refused_token_is_an_authentication_error()
     {
-        using var server = new TokenRegistry(grantToken: false);
+        await using var server = new TokenRegistry(grantToken: false);
         var store = new LocalContentStore(_dir.Combine("s"));
         var e = await Assert.ThrowsAsync<StorageException>(() =>
             new RegistryBackend(new PeerOptions()).PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), store, null, CancellationToken.None));
@@ -43,34 +43,23 @@ public sealed class BearerTokenFlowTests : IDisposable
         Assert.Empty(SmallImage.StoredFiles(store));
     }
 
-    private sealed class TokenRegistry : IDisposable
+    /// <summary>A token service and a registry behind a Bearer challenge, recording what the client sent.</summary>
+    private sealed class TokenRegistry : IAsyncDisposable
     {
-        private readonly HttpListener _listener = new();
         private readonly bool _grant;
-        private readonly Task _loop;
+        private readonly ListenerServer _server;
 
         public TokenRegistry(bool grantToken)
         {
             _grant = grantToken;
-            for (int attempt = 0; ; attempt++)
+            _server = new ListenerServer((context, _) =>
             {
-                try
-                {
-                    Port = PeerProcess.FreePort();
-                    _listener.Prefixes.Clear();
-                    _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-                    _listener.Start();
-                    break;
-                }
-                catch (HttpListenerException) when (attempt < 3)
-                {
-                }
-            }
-
-            _loop = Task.Run(LoopAsync);
+                Answer(context);
+                return Task.CompletedTask;
+            });
         }
 
-        public int Port { get; private set; }
+        public int Port => _server.Port;
 
         public string? Scope { get; private set; }
 
@@ -80,45 +69,32 @@ public sealed class BearerTokenFlowTests : IDisposable
 
         public string? ManifestAuthorization { get; private set; }
 
-        private async Task LoopAsync()
+        private void Answer(HttpListenerContext context)
         {
-            while (_listener.IsListening)
+            var request = context.Request;
+            var response = context.Response;
+            string auth = request.Headers["Authorization"] ?? "";
+            string path = request.Url!.AbsolutePath;
+            if (path == "/token")
             {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                var request = context.Request;
-                var response = context.Response;
-                string auth = request.Headers["Authorization"] ?? "";
-                string path = request.Url!.AbsolutePath;
-                if (path == "/token")
-                {
-                    Scope = request.QueryString["scope"];
-                    Service = request.QueryString["service"];
-                    TokenAuthorization = auth;
-                    Write(response, _grant ? 200 : 401, _grant ? "{\"token\":\"tok-123\"}" : "{\"errors\":[{\"code\":\"DENIED\"}]}");
-                }
-                else if (auth != "Bearer tok-123")
-                {
-                    response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://127.0.0.1:{Port}/token\",service=\"fake-registry\"");
-                    Write(response, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}");
-                }
-                else if (path == "/v2/")
-                {
-                    Write(response, 200, "{}");
-                }
-                else
-                {
-                    ManifestAuthorization = auth;
-                    Write(response, 404, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}");
-                }
+                Scope = request.QueryString["scope"];
+                Service = request.QueryString["service"];
+                TokenAuthorization = auth;
+                Write(response, _grant ? 200 : 401, _grant ? "{\"token\":\"tok-123\"}" : "{\"errors\":[{\"code\":\"DENIED\"}]}");
+            }
+            else if (auth != "Bearer tok-123")
+            {
+                response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://127.0.0.1:{Port}/token\",service=\"fake-registry\"");
+                Write(response, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}");
+            }
+            else if (path == "/v2/")
+            {
+                Write(response, 200, "{}");
+            }
+            else
+            {
+                ManifestAuthorization = auth;
+                Write(response, 404, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}");
             }
         }
 
@@ -132,13 +108,7 @@ public sealed class BearerTokenFlowTests : IDisposable
             response.Close();
         }
 
-        public void Dispose()
-        {
-            // Close, not Stop then Close: after Stop, closing re-binds the port to remove the prefix, and fails with
-            // "address already in use" when a parallel test has taken the port meanwhile.
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
+        public ValueTask DisposeAsync() => _server.DisposeAsync();
     }
 }
 
@@ -160,67 +130,43 @@ public sealed class FaultyRegistryTests : IDisposable
         var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("source")), "faulty", layerSize: 200_000);
         byte[] manifest = await image.ReadManifestAsync(CancellationToken.None);
         var big = image.Image.Layers[1];
-        using var listener = new HttpListener();
-        int port = PeerProcess.FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        using var stop = new CancellationTokenSource();
-        var loop = Task.Run(async () =>
+        await using var server = new ListenerServer(async (context, stop) =>
         {
-            while (listener.IsListening)
+            string path = context.Request.Url!.AbsolutePath;
+            var response = context.Response;
+            if (path == "/v2/")
             {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                string path = context.Request.Url!.AbsolutePath;
-                var response = context.Response;
-                try
-                {
-                    if (path == "/v2/")
-                    {
-                        response.StatusCode = 200;
-                        response.Close();
-                    }
-                    else if (path.Contains("/manifests/", StringComparison.Ordinal))
-                    {
-                        response.ContentType = image.ManifestMediaType;
-                        response.ContentLength64 = manifest.Length;
-                        response.OutputStream.Write(manifest);
-                        response.Close();
-                    }
-                    else if (path.EndsWith(big.Digest.Value, StringComparison.Ordinal))
-                    {
-                        response.ContentLength64 = big.Size;
-                        await using var blob = image.OpenBlob(big.Digest);
-                        var half = new byte[big.Size / 2];
-                        await blob.ReadExactlyAsync(half);
-                        await response.OutputStream.WriteAsync(half);
-                        await response.OutputStream.FlushAsync();
-                        if (stall) await Task.Delay(Timeout.Infinite, stop.Token);
-                        response.Abort();
-                    }
-                    else
-                    {
-                        var digest = path[(path.LastIndexOf('/') + 1)..];
-                        await using var blob = image.OpenBlob(InfraMind.Oci.Digest.Parse(digest));
-                        response.ContentLength64 = blob.Length;
-                        await blob.CopyToAsync(response.OutputStream);
-                        response.Close();
-                    }
-                }
-                catch (Exception e) when (e is OperationCanceledException or HttpListenerException or IOException or ObjectDisposedException)
-                {
-                    response.Abort();
-                }
+                response.StatusCode = 200;
+                response.Close();
+            }
+            else if (path.Contains("/manifests/", StringComparison.Ordinal))
+            {
+                response.ContentType = image.ManifestMediaType;
+                response.ContentLength64 = manifest.Length;
+                response.OutputStream.Write(manifest);
+                response.Close();
+            }
+            else if (path.EndsWith(big.Digest.Value, StringComparison.Ordinal))
+            {
+                response.ContentLength64 = big.Size;
+                await using var blob = image.OpenBlob(big.Digest);
+                var half = new byte[big.Size / 2];
+                await blob.ReadExactlyAsync(half, stop);
+                await response.OutputStream.WriteAsync(half, stop);
+                await response.OutputStream.FlushAsync(stop);
+                if (stall) await Task.Delay(Timeout.Infinite, stop);
+                response.Abort();
+            }
+            else
+            {
+                var digest = path[(path.LastIndexOf('/') + 1)..];
+                await using var blob = image.OpenBlob(InfraMind.Oci.Digest.Parse(digest));
+                response.ContentLength64 = blob.Length;
+                await blob.CopyToAsync(response.OutputStream, stop);
+                response.Close();
             }
         });
+        int port = server.Port;
 
         var store = new LocalContentStore(_dir.Combine("victim"));
         var reference = ContentReference.Parse($"oci://127.0.0.1:{port}/faulty@{image.ManifestDigest}");
@@ -230,8 +176,5 @@ public sealed class FaultyRegistryTests : IDisposable
         Assert.Contains(stall ? "sent nothing for 1 s" : "closed the connection", e.Message);
         Assert.Contains($"127.0.0.1:{port}/v2/faulty/blobs/{big.Digest}", e.Message);
         Assert.Empty(SmallImage.StoredFiles(store));
-        await stop.CancelAsync();
-        listener.Close(); // not Stop: see TokenRegistry.Dispose
-        await loop.WaitAsync(TimeSpan.FromSeconds(5));
     }
 }
