@@ -16,7 +16,18 @@ var package = Path.Combine(AppContext.BaseDirectory, "echo-model");
 var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-model/model.yaml is invalid");
 var label = new Dictionary<string, string> { ["org.inframind.bench"] = Guid.NewGuid().ToString("N") };
 
-using var engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
+ContainerEngine engine;
+try
+{
+    engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
+}
+catch (ContainerEngineException e)
+{
+    Console.Error.WriteLine($"no container engine: {e.Message}");
+    return 1;
+}
+
+using var engineLease = engine;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
 await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1 }, catalog, CancellationToken.None);
@@ -29,6 +40,7 @@ var node = await NodeHost.StartAsync(new NodeOptions
     HeartbeatInterval = TimeSpan.FromMilliseconds(200),
     ContainerLabels = label,
 }, engine, source, CancellationToken.None);
+ReferenceProxy? nginx = null;
 try
 {
     var wait = Stopwatch.StartNew();
@@ -44,6 +56,7 @@ try
 
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
     var direct = container.BaseAddress;
+    nginx = ReferenceProxy.TryStart(direct);
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
@@ -54,36 +67,40 @@ try
     do
     {
         compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-        foreach (var target in new[] { direct, viaNode, viaGateway }) await RunAsync(http, target, 1000, concurrency);
+        foreach (var target in new[] { direct, viaNode, viaGateway, nginx?.Url ?? direct }) await RunAsync(http, target, 1000, concurrency);
     }
     while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
     Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
     // Interleaved rounds, so drift in the machine's load hits every path alike.
-    var paths = new (string Name, Uri Target, string Note)[]
+    var pathList = new List<(string Name, Uri Target, string Note)>
     {
         ("direct", direct, ""),
         ("node", viaNode, "  (node job API only, no gateway)"),
         ("gateway", viaGateway, ""),
     };
+    if (nginx is not null) pathList.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
+    var paths = pathList.ToArray();
     var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Cpu: new CpuUse()));
     // Short rounds, each running every path back to back: the ratio is taken per round and the median reported, so a
     // slow patch of the machine (this VM's speed drifts by tens of percent) hits both sides of a ratio alike.
     const int Rounds = 9;
     var roundRatios = new List<double>();
+    var nginxRatios = new List<double>();
     for (var round = 0; round < Rounds; round++)
     {
         var rps = new Dictionary<string, double>();
         foreach (var (name, target, _) in paths)
         {
-            var before = CpuUse.Now(container.Id);
+            var before = CpuUse.Now(container.Id, nginx);
             var (l, t) = await RunAsync(http, target, requests / Rounds, concurrency);
             var r = results[name];
             r.Latencies.AddRange(l);
-            results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id) - before));
+            results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id, nginx) - before));
             rps[name] = l.Count / t;
         }
 
         roundRatios.Add(rps["gateway"] / rps["direct"]);
+        if (nginx is not null) nginxRatios.Add(rps["nginx"] / rps["direct"]);
     }
 
     // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
@@ -96,7 +113,8 @@ try
         var r = results[name];
         var n = r.Latencies.Count;
         Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
-                          $"CPU per request: this process {r.Cpu.Bench / n,4:0} us, model container {r.Cpu.Container / n,4:0} us, docker-proxy {r.Cpu.Proxy / n,4:0} us{note}");
+                          $"CPU per request: this process {r.Cpu.Bench / n,4:0} us, model container {r.Cpu.Container / n,4:0} us, docker-proxy {r.Cpu.Proxy / n,4:0} us" +
+                          (name == "nginx" ? $", nginx {r.Cpu.Nginx / n,4:0} us" : "") + note);
     }
 
     var dr = results["direct"];
@@ -106,14 +124,24 @@ try
     Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x overall, {roundRatios.Order().ElementAt(Rounds / 2):0.00}x median of {Rounds} rounds " +
                       $"(range {roundRatios.Min():0.00}-{roundRatios.Max():0.00}; target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
                       $"p99 +{P(gr.Latencies, 0.99) - P(dr.Latencies, 0.99):0.000} ms");
+    if (nginx is not null)
+    {
+        var nr = results["nginx"];
+        Console.WriteLine($"reference: nginx {nr.Latencies.Count / nr.Seconds / dRps:0.00}x overall, {nginxRatios.Order().ElementAt(Rounds / 2):0.00}x median of {Rounds} rounds; " +
+                          $"p50 +{P(nr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms");
+    }
+
     Console.WriteLine($"one at a time: direct p50 {P(d1, 0.50):0.000} ms, gateway p50 {P(g1, 0.50):0.000} ms: +{P(g1, 0.50) - P(d1, 0.50):0.000} ms per request");
 }
 finally
 {
+    nginx?.Dispose();
     await node.DisposeAsync();
     var left = await engine.PruneAsync(label, null, CancellationToken.None);
     if (left.Containers.Count + left.Networks.Count > 0) Console.Error.WriteLine($"removed leftovers: {left.Containers.Count} containers, {left.Networks.Count} networks");
 }
+
+return 0;
 
 static double P(List<double> values, double q)
 {
@@ -144,18 +172,121 @@ static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient 
     return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
 }
 
-/// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, docker-proxy.</summary>
-internal readonly record struct CpuUse(double Bench, double Container, double Proxy)
+/// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, docker-proxy, the reference nginx.</summary>
+internal readonly record struct CpuUse(double Bench, double Container, double Proxy, double Nginx)
 {
-    public static CpuUse Now(string containerId) => new(
+    public static CpuUse Now(string containerId, ReferenceProxy? nginx) => new(
         Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds,
         // cgroup v1 (this machine); 0 where the file is elsewhere.
         File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
             ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
             : 0,
-        Process.GetProcessesByName("docker-proxy").Sum(p => p.TotalProcessorTime.TotalMicroseconds));
+        Process.GetProcessesByName("docker-proxy").Sum(p => p.TotalProcessorTime.TotalMicroseconds),
+        nginx?.CpuMicroseconds() ?? 0);
 
-    public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Proxy + b.Proxy);
+    public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Proxy + b.Proxy, a.Nginx + b.Nginx);
 
-    public static CpuUse operator -(CpuUse a, CpuUse b) => new(a.Bench - b.Bench, a.Container - b.Container, a.Proxy - b.Proxy);
+    public static CpuUse operator -(CpuUse a, CpuUse b) => new(a.Bench - b.Bench, a.Container - b.Container, a.Proxy - b.Proxy, a.Nginx - b.Nginx);
+}
+
+/// <summary>nginx (where installed) as a plain keep-alive reverse proxy in front of the same container: what a hop costs here at best.</summary>
+internal sealed class ReferenceProxy : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _dir;
+
+    private ReferenceProxy(Process process, string dir, Uri url) => (_process, _dir, Url) = (process, dir, url);
+
+    public Uri Url { get; }
+
+    public static ReferenceProxy? TryStart(Uri target)
+    {
+        if (!File.Exists("/usr/sbin/nginx")) return null;
+        var dir = Directory.CreateTempSubdirectory("im-bench-nginx-").FullName;
+        File.SetUnixFileMode(dir, (UnixFileMode)0x1ff);
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
+            daemon off;
+            worker_processes 1;
+            pid {{dir}}/nginx.pid;
+            error_log {{dir}}/error.log;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                client_body_temp_path {{dir}}/body;
+                proxy_temp_path {{dir}}/proxy;
+                upstream model { server {{target.Host}}:{{target.Port}}; keepalive 16; }
+                server {
+                    listen 127.0.0.1:{{port}};
+                    location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }
+                }
+            }
+            """);
+        // Its output goes to pipes of ours, never to the terminal's: a worker outliving the bench would hold that open.
+        var process = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", [.. Args(dir), "-e", Path.Combine(dir, "error.log")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var url = new Uri($"http://127.0.0.1:{port}/");
+        for (var i = 0; i < 50; i++)
+        {
+            try
+            {
+                using var c = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+                return new ReferenceProxy(process, dir, url);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        process.Kill();
+        return null;
+    }
+
+    /// <summary>CPU time of nginx's master and workers, in microseconds.</summary>
+    public double CpuMicroseconds()
+    {
+        var total = 0.0;
+        foreach (var stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(stat);
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            // pid (comm) state ppid ... utime(14) stime(15), in clock ticks; comm may hold spaces, so split after ')'.
+            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            var pid = int.Parse(text[..text.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture);
+            if (pid != _process.Id && fields[1] != _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)) continue;
+            total += (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) * 1e6 / 100;
+        }
+
+        return total;
+    }
+
+    private static string[] Args(string dir) => ["-p", dir + "/", "-c", Path.Combine(dir, "nginx.conf")];
+
+    public void Dispose()
+    {
+        // "stop" makes the master end its workers too (a SIGKILL to the master would leave them running).
+        using (var stop = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", [.. Args(dir: _dir), "-s", "stop"]) { RedirectStandardError = true })!) stop.WaitForExit(5000);
+        if (!_process.WaitForExit(5000)) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+        Directory.Delete(_dir, true);
+    }
 }
