@@ -15,6 +15,9 @@ public sealed record InfraHome(string Root)
 
     public string Config => Path.Combine(Root, "config.json");
 
+    /// <summary>The mesh token `infra gateway serve` admits nodes with, and `infra node serve` sends (<see cref="Node.Protocol.MeshToken"/>).</summary>
+    public string NodeToken => Path.Combine(Root, "mesh", "node-token");
+
     /// <summary>Which image was built from which build context (<see cref="Conformance.ImageIndex"/>).</summary>
     public string ImageIndex => Path.Combine(Root, "cache", "images");
 

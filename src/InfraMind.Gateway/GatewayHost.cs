@@ -63,6 +63,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         app.MapPost("/mesh/v1/nodes", async (HttpContext context) =>
         {
+            if (!MeshToken.Admits(options.NodeToken, context.Request.Headers.Authorization)) return Unauthorized(context);
             NodeRegistration? registration;
             try
             {
@@ -81,6 +82,7 @@ public sealed class GatewayHost : IAsyncDisposable
         });
         app.MapPost("/mesh/v1/nodes/{id}/heartbeat", async (HttpContext context, string id) =>
         {
+            if (!MeshToken.Admits(options.NodeToken, context.Request.Headers.Authorization)) return Unauthorized(context);
             var beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
             if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
             var reply = mesh.Heartbeat(beat);
@@ -127,6 +129,14 @@ public sealed class GatewayHost : IAsyncDisposable
         catalog.Changed += changed;
         var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
         return new GatewayHost(app, mesh, url, stop, refresh, nodes, catalog, changed);
+    }
+
+    /// <summary>401 to a node without the mesh token (the answer names no token, only where a node gets it).</summary>
+    private static IResult Unauthorized(HttpContext context)
+    {
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        return Results.Problem($"{MeshCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
+                               "start the node with the gateway's token file (infra node serve --token-file)", statusCode: 401);
     }
 
     private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,

@@ -58,6 +58,12 @@ public sealed record GatewayOptions
     /// </summary>
     public bool DirectToLocalContainers { get; init; } = true;
 
+    /// <summary>
+    /// The mesh token (<see cref="InfraMind.Node.Protocol.MeshToken"/>): nodes must send it to register and heartbeat,
+    /// and the gateway sends it with jobs through a node's job API. Null: any caller may register as a node.
+    /// </summary>
+    public string? NodeToken { get; init; }
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -70,6 +76,8 @@ public sealed record GatewayOptions
         if (SuspendAfterFailures < 1) errors.Add("IM6020: suspend-after must be ≥ 1");
         if (QuarantineNodes < 2) errors.Add("IM6020: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
         if (MaxRequestBytes < 1) errors.Add("IM6020: max request bytes must be ≥ 1");
+        if (NodeToken is { } token && !InfraMind.Node.Protocol.MeshToken.IsWellFormed(token))
+            errors.Add("IM6020: the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
         return errors;
     }
 }

@@ -27,6 +27,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _heartbeats;
     private Uri? _address;
 
@@ -41,10 +42,18 @@ public sealed class NodeAgent : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
+        if (options.GatewayToken is { } token) _gateway.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", MeshToken.Header(token));
         _models = JobHttp.CreateClient();
     }
 
     public NodeOptions Options => _options;
+
+    /// <summary>
+    /// Completes at the first accepted registration; fails with <see cref="NodeRegistrationException"/> when the
+    /// gateway refuses it (a wrong token, an invalid registration). An unreachable gateway leaves it pending: the node
+    /// keeps trying.
+    /// </summary>
+    public Task Registered => _registered.Task;
 
     /// <summary>Stops heartbeats without stopping the node (fault tests: a node the gateway must mark offline).</summary>
     internal bool HeartbeatsPaused { get; set; }
@@ -114,11 +123,28 @@ public sealed class NodeAgent : IAsyncDisposable
         using var response = await _gateway.PostAsJsonAsync("mesh/v1/nodes", registration, MeshJson.Options, ct);
         if (!response.IsSuccessStatusCode)
         {
-            _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+            var body = await response.Content.ReadAsStringAsync(ct);
+            _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, body);
+            // A refusal (bad token, invalid registration) will not pass by itself; a gateway error might.
+            if ((int)response.StatusCode is >= 400 and < 500)
+                _registered.TrySetException(new NodeRegistrationException((int)response.StatusCode, ProblemDetail(body) ?? $"the gateway answered {(int)response.StatusCode}"));
             return false;
         }
 
+        _registered.TrySetResult();
         return true;
+    }
+
+    private static string? ProblemDetail(string body)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(body)?["detail"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>False when the gateway no longer knows this node (it restarted): register again.</summary>
@@ -232,6 +258,14 @@ public sealed class NodeAgent : IAsyncDisposable
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
+        if (!MeshToken.Admits(_options.GatewayToken, context.Request.Headers.Authorization))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            await FailAsync(context, StatusCodes.Status401Unauthorized, MeshVerdicts.Unauthorized,
+                $"{MeshCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
+            return;
+        }
+
         RunningContainer? container;
         lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
         if (container is null)
@@ -304,4 +338,10 @@ public sealed class NodeAgent : IAsyncDisposable
         _stop.Dispose();
         _reconcile.Dispose();
     }
+}
+
+/// <summary>The gateway refused a node's registration: <see cref="Status"/> 401 for a missing or wrong mesh token, 400 for an invalid registration.</summary>
+public sealed class NodeRegistrationException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
 }

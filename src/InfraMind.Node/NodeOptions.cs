@@ -13,6 +13,12 @@ public sealed record NodeOptions
 
     public required NodeCapacity Capacity { get; init; }
 
+    /// <summary>
+    /// The gateway's mesh token (<see cref="MeshToken"/>), sent with registration and heartbeats; the node's job API
+    /// then answers only callers that send it too. Null: no token is sent and the job API is open.
+    /// </summary>
+    public string? GatewayToken { get; init; }
+
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Where the node's job API listens; port 0 picks a free one.</summary>
@@ -47,6 +53,8 @@ public sealed record NodeOptions
         if (Capacity.CpuMillicores <= 0 || Capacity.MemoryBytes <= 0 || Capacity.GpuCount < 0)
             errors.Add($"{MeshCodes.RegistrationInvalid}: capacity must have cpu > 0, memory > 0 and gpu ≥ 0");
         if (HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{MeshCodes.RegistrationInvalid}: heartbeat interval must be positive");
+        if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
+            errors.Add($"{MeshCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;
     }
 }

@@ -83,6 +83,18 @@ public sealed class MeshUpTests : IDisposable
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
             using var unknown = await http.PostAsJsonAsync("inference/v1/never-published", new { text = "x" });
             Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+
+            // Only nodes with the mesh's token join: mesh up keeps its token in the process, so any other is refused.
+            using var intruder = await http.PostAsJsonAsync("mesh/v1/nodes", new { nodeId = "intruder" });
+            Assert.Equal(HttpStatusCode.Unauthorized, intruder.StatusCode);
+            Assert.Contains("IM6015", await intruder.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var wrongToken = Path.Combine(_cli.Work, "wrong-token");
+            await File.WriteAllTextAsync(wrongToken, InfraMind.Node.Protocol.MeshToken.Create() + "\n");
+            var refused = await _cli.RunAsync("node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "intruder", "--token-file", wrongToken);
+            Assert.True(refused.Code == 4, refused.Out + refused.Err);
+            Assert.Contains("IM6015", refused.Err, StringComparison.Ordinal);
+            Assert.Contains("--token-file", refused.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", refused.Err, StringComparison.Ordinal);
         }
         finally
         {
@@ -97,6 +109,22 @@ public sealed class MeshUpTests : IDisposable
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "mesh-e2e@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
         Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "gateway.url")));
+    }
+
+    [Fact]
+    public async Task Node_serve_without_a_token_file_says_where_the_token_comes_from()
+    {
+        var missing = Path.Combine(_cli.Work, "no-such-token");
+        var result = await _cli.RunAsync("node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", missing);
+        Assert.Equal(2, result.Code);
+        Assert.Contains("IM6016", result.Err, StringComparison.Ordinal);
+        Assert.Contains(missing, result.Err, StringComparison.Ordinal);
+        Assert.Contains("infra gateway serve", result.Err, StringComparison.Ordinal);
+        var empty = Path.Combine(_cli.Work, "empty-token");
+        await File.WriteAllTextAsync(empty, "\n");
+        result = await _cli.RunAsync("node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", empty);
+        Assert.Equal(2, result.Code);
+        Assert.Contains("is empty", result.Err, StringComparison.Ordinal);
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]

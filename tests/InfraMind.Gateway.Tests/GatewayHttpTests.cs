@@ -139,4 +139,42 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var reply = (await beat.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options))!;
         Assert.Equal(["echo@1.0.0", "echo@1.1.0"], reply.Assignments.Select(a => a.Key).Order().Take(2));
     }
+
+    [Fact]
+    public async Task With_a_mesh_token_only_nodes_that_send_it_register_and_heartbeat()
+    {
+        var token = MeshToken.Create();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token }, _catalog, CancellationToken.None);
+        using var http = new HttpClient { BaseAddress = gateway.Url };
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+
+        async Task<HttpResponseMessage> Send(string path, object body, string? authorization)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = JsonContent.Create(body, options: MeshJson.Options) };
+            if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            return await http.SendAsync(request);
+        }
+
+        foreach (var authorization in new string?[] { null, MeshToken.Header(MeshToken.Create()), "Basic " + token, token, MeshToken.Header(token + "x") })
+        {
+            using var refused = await Send("mesh/v1/nodes", registration, authorization);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
+            var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.StartsWith(MeshCodes.NodeUnauthorized, (string?)problem["detail"], StringComparison.Ordinal);
+            Assert.DoesNotContain(token, problem.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        using (var ok = await Send("mesh/v1/nodes", registration, MeshToken.Header(token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var beat = await Send("mesh/v1/nodes/n1/heartbeat", new NodeHeartbeat("n1", []), null)) Assert.Equal(HttpStatusCode.Unauthorized, beat.StatusCode);
+        using (var beat = await Send("mesh/v1/nodes/n1/heartbeat", new NodeHeartbeat("n1", []), MeshToken.Header(token))) Assert.Equal(HttpStatusCode.OK, beat.StatusCode);
+        Assert.Single(gateway.Mesh.NodeSummaries());
+    }
+
+    [Fact]
+    public async Task A_gateway_rejects_a_token_too_short_to_be_secret()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => GatewayHost.StartAsync(new GatewayOptions { NodeToken = "short" }, _catalog, CancellationToken.None));
+        Assert.Contains("IM6020", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -43,6 +43,9 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     public Dictionary<string, NodeHost> Nodes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The mesh token the gateway admits nodes with.</summary>
+    public string Token { get; private set; } = null!;
+
     public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
 
     public static async Task<LocalMesh?> StartAsync(string model, GatewayOptions options)
@@ -53,7 +56,9 @@ internal sealed class LocalMesh : IAsyncDisposable
         var good = mesh.Package("good");
         var manifest = ManifestReader.Validate(good).Manifest!;
         mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
-        mesh.Gateway = await GatewayHost.StartAsync(options, mesh.Catalog, CancellationToken.None);
+        // As `infra` runs it: nodes join with the mesh token, and the gateway sends it with jobs through a node.
+        mesh.Token = options.NodeToken ?? MeshToken.Create();
+        mesh.Gateway = await GatewayHost.StartAsync(options with { NodeToken = mesh.Token }, mesh.Catalog, CancellationToken.None);
         mesh.Http.BaseAddress = mesh.Gateway.Url;
         return mesh;
     }
@@ -84,6 +89,7 @@ internal sealed class LocalMesh : IAsyncDisposable
         {
             NodeId = id,
             Gateway = Gateway.Url,
+            GatewayToken = Token,
             Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),
             // 500 ms, not less: under a loaded 2-core test machine a 200 ms beat arrived late enough to look offline.
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),

@@ -96,9 +96,18 @@ public sealed class ServingTests
 
         Assert.Equal(11, (long)(await mesh.NodeStateAsync("n1"))!["successes"]! + (long)(await mesh.NodeStateAsync("n2"))!["successes"]!);
 
-        // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
-        using (var notReady = await mesh.Http.PostAsync(new Uri(mesh.Nodes["n1"].Url, "jobs/nope/1.0.0"), Json("""{"text": "x"}""")))
+        // A node's job API takes jobs only with the mesh token: no way around the gateway's checks.
+        using (var noToken = await mesh.Http.PostAsync(new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}"), Json("""{"text": 5}""")))
         {
+            Assert.Equal(HttpStatusCode.Unauthorized, noToken.StatusCode);
+            Assert.Equal(MeshVerdicts.Unauthorized, noToken.Headers.GetValues(MeshHeaders.Verdict).Single());
+        }
+
+        // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, "jobs/nope/1.0.0")) { Content = Json("""{"text": "x"}""") })
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", MeshToken.Header(mesh.Token));
+            using var notReady = await mesh.Http.SendAsync(request);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
             Assert.Equal(MeshVerdicts.NotReady, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());
         }

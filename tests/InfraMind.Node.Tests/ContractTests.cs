@@ -91,3 +91,47 @@ public sealed class ContractTests
         Assert.Equal(0, followed);
     }
 }
+
+public sealed class MeshTokenTests
+{
+    [Fact]
+    public void Tokens_are_random_url_safe_and_256_bits()
+    {
+        var a = MeshToken.Create();
+        Assert.NotEqual(a, MeshToken.Create());
+        Assert.Equal(32, System.Buffers.Text.Base64Url.DecodeFromChars(a).Length);
+        Assert.All(a, c => Assert.True(char.IsAsciiLetterOrDigit(c) || c is '-' or '_', $"'{c}' in {a}"));
+    }
+
+    [Fact]
+    public void Only_the_same_bearer_token_is_admitted()
+    {
+        var token = MeshToken.Create();
+        Assert.True(MeshToken.Admits(null, null));
+        Assert.True(MeshToken.Admits(token, MeshToken.Header(token)));
+        Assert.True(MeshToken.Admits(token, "bearer " + token));
+        Assert.False(MeshToken.Admits(token, null));
+        Assert.False(MeshToken.Admits(token, token));
+        Assert.False(MeshToken.Admits(token, "Basic " + token));
+        Assert.False(MeshToken.Admits(token, MeshToken.Header(token[..^1])));
+        Assert.False(MeshToken.Admits(token, MeshToken.Header(MeshToken.Create())));
+    }
+
+    [Fact]
+    public void A_token_file_is_one_line_and_an_empty_one_holds_none()
+    {
+        using var dir = new TempDirectory("im-token");
+        var file = dir.Combine("token");
+        File.WriteAllText(file, "  abc-def_0123456789  \n");
+        Assert.Equal("abc-def_0123456789", MeshToken.Read(file));
+        File.WriteAllText(file, "\n");
+        Assert.Null(MeshToken.Read(file));
+    }
+
+    [Fact]
+    public void A_node_rejects_a_token_too_short_to_be_secret()
+    {
+        var options = new NodeOptions { NodeId = "n", Gateway = new Uri("http://127.0.0.1:1/"), Capacity = new NodeCapacity(1000, 1L << 30, 0), GatewayToken = "short" };
+        Assert.Contains(options.Validate(), e => e.StartsWith(MeshCodes.RegistrationInvalid, StringComparison.Ordinal) && e.Contains("token", StringComparison.Ordinal));
+    }
+}

@@ -43,7 +43,9 @@ internal static class MeshCommands
             using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
-            await using var gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), catalog, logging, cancellationToken);
+            // One process: the token never leaves it.
+            var token = MeshToken.Create();
+            await using var gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
             GatewayAnnouncement.Write(context.Home, gateway.Url);
             var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
             var capacity = await DefaultCapacityAsync(engine, cancellationToken);
@@ -51,7 +53,7 @@ internal static class MeshCommands
             try
             {
                 for (var i = 1; i <= count; i++)
-                    started.Add(($"node-{i}", await StartNodeAsync($"node-{i}", gateway.Url, capacity, engine, imageSource, logging, cancellationToken)));
+                    started.Add(($"node-{i}", await StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken)));
 
                 context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(registry.Address.ToString())}, {count} node(s)");
                 foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
@@ -90,11 +92,16 @@ internal static class MeshCommands
         var registryKey = new Option<string?>("--registry-key") { Description = "Registry public key PEM to pin (default: the key the registry serves)" };
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
+        var tokenFile = new Option<string?>("--node-token-file")
+        {
+            Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
+        };
         var serve = new Command("serve",
-            "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes.\n" +
+            "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes. Only nodes that present the mesh token " +
+            "(--node-token-file) may register.\n" +
             "Exit codes: 0 stopped cleanly, 2 usage error, 4 registry unavailable or port taken.")
         {
-            port, registryUrl, registryKey, replicas, verbose,
+            port, registryUrl, registryKey, replicas, tokenFile, verbose,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -103,9 +110,11 @@ internal static class MeshCommands
             using var catalog = new RegistryModelCatalog(handle.Service, key);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
-            await using var host = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), catalog, Logging(context, parse.GetValue(verbose)), cancellationToken);
+            var (tokenPath, token) = GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
+            await using var host = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, Logging(context, parse.GetValue(verbose)), cancellationToken);
             GatewayAnnouncement.Write(context.Home, host.Url);
             context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(handle.Location)} (registry key {Markup.Escape(key.Fingerprint)})");
+            context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
             await WaitAsync(cancellationToken);
             await watch.CancelAsync();
             await watching;
@@ -128,16 +137,22 @@ internal static class MeshCommands
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
+        var tokenFile = new Option<string?>("--token-file")
+        {
+            Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` writes)",
+        };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
-            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error, 3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable.")
+            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error (a missing token file included), " +
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, or the gateway refused this node (IM6015: wrong token).")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, verbose,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
             if (!Uri.TryCreate(parse.GetValue(gateway), UriKind.Absolute, out var gatewayUrl))
                 throw new CliException("IM0002", $"'{parse.GetValue(gateway)}' is not a URL", "e.g. --gateway http://127.0.0.1:8080", ExitCodes.Usage);
+            var token = NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await EngineAccess.ConnectAsync(cancellationToken);
             await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
             var key = await PinnedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
@@ -148,8 +163,11 @@ internal static class MeshCommands
                 capacity = capacity with { MemoryBytes = Quantity.TryParseBytes(mem, out var b, out var e) ? b : throw new CliException("IM1031", $"--memory: {e}", null, ExitCodes.Usage) };
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
-            await using var host = await StartNodeAsync(parse.GetValue(id)!, gatewayUrl, capacity, engine, source, Logging(context, parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
-            context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
+            await using var host = await StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, Logging(context, parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
+            if (await RegisteredAsync(host.Agent, gatewayUrl, cancellationToken))
+                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
+            else
+                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: the gateway {Markup.Escape(gatewayUrl.ToString())} does not answer yet; retrying every heartbeat");
             await WaitAsync(cancellationToken);
             return ExitCodes.Ok;
         });
@@ -157,16 +175,70 @@ internal static class MeshCommands
         return node;
     }
 
-    private static async Task<GatewayHost> StartGatewayAsync(int port, int replicas, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken)
+    /// <summary>The gateway's token file, created (owner-only) with a new token when missing.</summary>
+    private static (string Path, string Token) GatewayToken(string file)
+    {
+        file = Path.GetFullPath(file);
+        if (!File.Exists(file))
+        {
+            InfraHome.Ensure(Path.GetDirectoryName(file)!);
+            var created = MeshToken.Create();
+            using (var stream = new FileStream(file, new FileStreamOptions
+                   {
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write,
+                       UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                   }))
+            using (var writer = new StreamWriter(stream))
+                writer.WriteLine(created);
+            return (file, created);
+        }
+
+        return (file, NodeToken(file));
+    }
+
+    /// <summary>A node's token from its file: a missing or empty file is a usage error that says where the token comes from.</summary>
+    private static string NodeToken(string file)
+    {
+        const string Hint = "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token on its machine; copy that file here or pass --token-file";
+        if (!File.Exists(file)) throw new CliException("IM6016", $"no mesh token file at {file}", Hint, ExitCodes.Usage);
+        var token = MeshToken.Read(file) ?? throw new CliException("IM6016", $"the mesh token file {file} is empty", Hint, ExitCodes.Usage);
+        if (!MeshToken.IsWellFormed(token))
+            throw new CliException("IM6016", $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", Hint, ExitCodes.Usage);
+        return token;
+    }
+
+    /// <summary>True once the gateway accepted the node; false when it has not answered within 10 s (the node keeps trying).</summary>
+    private static async Task<bool> RegisteredAsync(NodeAgent agent, Uri gateway, CancellationToken cancellationToken)
     {
         try
         {
-            return await GatewayHost.StartAsync(new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2) },
+            await agent.Registered.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (NodeRegistrationException e)
+        {
+            throw e.Status == 401
+                ? new CliException(MeshCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", ExitCodes.Unavailable)
+                : new CliException(MeshCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", null, ExitCodes.Unavailable);
+        }
+    }
+
+    private static async Task<GatewayHost> StartGatewayAsync(
+        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GatewayHost.StartAsync(
+                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
         {
-            throw new CliException("IM6001", $"the gateway cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", ExitCodes.Unavailable);
+            throw new CliException(ListenFailed, $"the gateway cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", ExitCodes.Unavailable);
         }
         catch (ArgumentException e)
         {
@@ -175,21 +247,24 @@ internal static class MeshCommands
     }
 
     private static async Task<NodeHost> StartNodeAsync(
-        string id, Uri gateway, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
+        string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
         CancellationToken cancellationToken, int port = 0)
     {
-        var options = new NodeOptions { NodeId = id, Gateway = gateway, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}" };
+        var options = new NodeOptions { NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}" };
         var errors = options.Validate();
-        if (errors.Count > 0) throw new CliException("IM6002", string.Join("; ", errors), null, ExitCodes.Usage);
+        if (errors.Count > 0) throw new CliException(MeshCodes.RegistrationInvalid, string.Join("; ", errors), null, ExitCodes.Usage);
         try
         {
             return await NodeHost.StartAsync(options, engine, source, TimeProvider.System, logging, cancellationToken);
         }
-        catch (HttpRequestException e)
+        catch (IOException e)
         {
-            throw new CliException("IM6003", $"node {id} cannot register with {gateway}: {e.Message}", "start the gateway first (`infra gateway serve` or `infra mesh up`)", ExitCodes.Unavailable);
+            throw new CliException(ListenFailed, $"node {id} cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", ExitCodes.Unavailable);
         }
     }
+
+    /// <summary>A serving command's port is taken (gateway, node job API, registry).</summary>
+    internal const string ListenFailed = "IM6021";
 
     /// <summary>On one machine every node may offer the whole engine: they share it, the limits are per container.</summary>
     private static async Task<NodeCapacity> DefaultCapacityAsync(ContainerEngine engine, CancellationToken cancellationToken)

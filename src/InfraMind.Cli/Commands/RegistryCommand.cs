@@ -52,7 +52,7 @@ internal static class RegistryCommand
         }
         catch (IOException e)
         {
-            throw new CliException("IM6001", $"cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", ExitCodes.Unavailable);
+            throw new CliException(MeshCommands.ListenFailed, $"cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", ExitCodes.Unavailable);
         }
     }
 }

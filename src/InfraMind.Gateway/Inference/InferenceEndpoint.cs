@@ -150,7 +150,12 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            if (!direct) request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!direct)
+            {
+                request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (options.NodeToken is { } token) request.Headers.TryAddWithoutValidation("Authorization", MeshToken.Header(token));
+            }
+
             using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
             status = (int)response.StatusCode;
             var answer = await ReadLimitedAsync(await response.Content.ReadAsStreamAsync(limit.Token), response.Content.Headers.ContentLength, options.MaxResponseBytes, limit.Token);

@@ -87,6 +87,41 @@ public static class MeshHeaders
     public const string TimeoutMs = "InfraMind-Timeout-Ms";
 }
 
+/// <summary>
+/// The mesh's shared secret. A node sends it (Authorization: Bearer) with its registration and heartbeats, and the
+/// gateway with every job it sends through a node's job API; without it any local process could register as a node
+/// and be sent users' inputs, or reach a model through a node without the gateway's checks.
+/// </summary>
+public static class MeshToken
+{
+    private const string Scheme = "Bearer ";
+
+    /// <summary>256 random bits, base64url.</summary>
+    public static string Create() => System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>At least 16 characters and no white space: anything shorter is guessable, and white space cannot travel in the header.</summary>
+    public static bool IsWellFormed(string token) => token.Length >= 16 && !token.Any(char.IsWhiteSpace);
+
+    /// <summary>The Authorization header value carrying <paramref name="token"/>.</summary>
+    public static string Header(string token) => Scheme + token;
+
+    /// <summary>True when no token is required, or <paramref name="authorization"/> carries it (compared in constant time).</summary>
+    public static bool Admits(string? required, string? authorization)
+    {
+        if (required is null) return true;
+        if (authorization is null || !authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return false;
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(authorization[Scheme.Length..].Trim()), System.Text.Encoding.UTF8.GetBytes(required));
+    }
+
+    /// <summary>A token read from a file: one line, surrounding white space dropped; null when the file holds none.</summary>
+    public static string? Read(string file)
+    {
+        var token = File.ReadAllText(file).Trim();
+        return token.Length == 0 ? null : token;
+    }
+}
+
 /// <summary>The HTTP client of the data path: a gateway's to nodes and containers, a node's to its containers.</summary>
 public static class JobHttp
 {
@@ -138,6 +173,7 @@ public static class MeshCodes
     public const string ModelNotReadyOnNode = "IM6012";
     public const string UnknownNode = "IM6013";
     public const string RegistrationInvalid = "IM6014";
+    public const string NodeUnauthorized = "IM6015";
 }
 
 /// <summary>Verdicts of the mesh itself, beside the conformance verdicts.</summary>
@@ -147,4 +183,7 @@ public static class MeshVerdicts
     public const string ImageUnavailable = "image-unavailable";
     public const string NotReady = "model-not-ready";
     public const string Unhealthy = "healthcheck-failed";
+
+    /// <summary>The node refused a job without its mesh token: the gateway and the node were given different tokens.</summary>
+    public const string Unauthorized = "node-unauthorized";
 }
