@@ -127,6 +127,28 @@ public sealed class MeshUpTests : IDisposable
         Assert.Contains("is empty", result.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_taken_port_is_named_with_its_own_code()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var registry = await _cli.RunAsync("registry", "serve", "--port", port);
+        Assert.Equal(4, registry.Code);
+        Assert.Contains("IM6021", registry.Err, StringComparison.Ordinal);
+        Assert.Contains("--port", registry.Err, StringComparison.Ordinal);
+
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        // The gateway's port: mesh up has started its registry by then, and stops it again.
+        var mesh = await _cli.RunAsync("mesh", "up", "--nodes", "1", "--port", port, "--registry-port", "0");
+        Assert.Equal(4, mesh.Code);
+        Assert.Contains("IM6021", mesh.Err, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", mesh.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", mesh.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "registry.url")), "the registry's announcement outlived mesh up");
+    }
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 }

@@ -43,15 +43,17 @@ internal static class MeshCommands
             using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
-            // One process: the token never leaves it.
-            var token = MeshToken.Create();
-            await using var gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
-            GatewayAnnouncement.Write(context.Home, gateway.Url);
-            var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
-            var capacity = await DefaultCapacityAsync(engine, cancellationToken);
             var started = new List<(string Id, NodeHost Host)>();
+            GatewayHost? gateway = null;
+            // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
             try
             {
+                // One process: the token never leaves it.
+                var token = MeshToken.Create();
+                gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
+                GatewayAnnouncement.Write(context.Home, gateway.Url);
+                var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
+                var capacity = await DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
                     started.Add(($"node-{i}", await StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken)));
 
@@ -70,7 +72,9 @@ internal static class MeshCommands
             }
             finally
             {
+                // Nodes first (their containers go), then the gateway they report to.
                 foreach (var (_, host) in started) await host.DisposeAsync();
+                if (gateway is not null) await gateway.DisposeAsync();
                 await watch.CancelAsync();
                 await watching;
                 File.Delete(GatewayAnnouncement.File(context.Home));
