@@ -149,6 +149,73 @@ public sealed class MeshUpTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "registry.url")), "the registry's announcement outlived mesh up");
     }
 
+    [Fact]
+    public async Task Gateway_serve_writes_a_private_token_and_node_serve_joins_with_it()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var port = PeerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var processes = new List<Process>();
+        try
+        {
+            var registry = Start(processes, "registry", "serve", "--port", "0");
+            await ReadUntilAsync(registry, "registry", () => File.Exists(Path.Combine(_cli.Home, "run", "registry.url")));
+            var gateway = Start(processes, "gateway", "serve", "--port", port);
+            var gatewayOut = await ReadUntilAsync(gateway, "node-token");
+            var tokenFile = Path.Combine(_cli.Home, "mesh", "node-token");
+            Assert.Contains("gateway at", gatewayOut, StringComparison.Ordinal);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+            Assert.True(InfraMind.Node.Protocol.MeshToken.IsWellFormed(File.ReadAllText(tokenFile).Trim()));
+
+            var node = Start(processes, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "joiner");
+            await ReadUntilAsync(node, "registered with");
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var state = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/inference/v1")).RootElement;
+            var joined = state.GetProperty("nodes").EnumerateArray().Single();
+            Assert.Equal("joiner", joined.GetProperty("id").GetString());
+            Assert.True(joined.GetProperty("online").GetBoolean());
+        }
+        finally
+        {
+            foreach (var p in Enumerable.Reverse(processes))
+            {
+                if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15)); // SIGTERM
+                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                p.Dispose();
+            }
+        }
+    }
+
+    private Process Start(List<Process> processes, params string[] args)
+    {
+        var p = Process.Start(InfraProcess.StartInfo(_cli.Home, args))!;
+        processes.Add(p);
+        return p;
+    }
+
+    /// <summary>Its output up to the first line containing <paramref name="marker"/> (and, if given, until <paramref name="done"/>), within 60 s.</summary>
+    private static async Task<string> ReadUntilAsync(Process p, string marker, Func<bool>? done = null)
+    {
+        var seen = new System.Text.StringBuilder();
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            string? line;
+            try
+            {
+                line = await p.StandardOutput.ReadLineAsync(limit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                line = null;
+            }
+
+            if (line is null) Assert.Fail($"no line with '{marker}' (exited: {p.HasExited}): {seen}{(p.HasExited ? await p.StandardError.ReadToEndAsync() : "")}");
+            seen.AppendLine(line);
+            if (line.Contains(marker, StringComparison.Ordinal) && (done is null || done())) return seen.ToString();
+        }
+    }
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 }
