@@ -84,7 +84,24 @@ public sealed class MeshUpTests : IDisposable
             using var unknown = await http.PostAsJsonAsync("inference/v1/never-published", new { text = "x" });
             Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
 
-            // Only nodes with the mesh's token join: mesh up keeps its token in the process, so any other is refused.
+            // Only nodes with the mesh's token join: a node started apart with this home's token file does, any other is refused.
+            var tokenFile = Path.Combine(_cli.Home, "mesh", "node-token");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+            using (var extra = Process.Start(InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "extra"))!)
+            {
+                try
+                {
+                    await ReadUntilAsync(extra, "registered with");
+                    var nodes = JsonDocument.Parse(await http.GetStringAsync("inference/v1")).RootElement.GetProperty("nodes");
+                    Assert.Contains(nodes.EnumerateArray(), n => n.GetProperty("id").GetString() == "extra" && n.GetProperty("online").GetBoolean());
+                }
+                finally
+                {
+                    if (!extra.HasExited) Assert.Equal(0, Kill(extra.Id, 15)); // SIGTERM: it removes what it started
+                    await extra.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                }
+            }
+
             using var intruder = await http.PostAsJsonAsync("mesh/v1/nodes", new { nodeId = "intruder" });
             Assert.Equal(HttpStatusCode.Unauthorized, intruder.StatusCode);
             Assert.Contains("IM6015", await intruder.Content.ReadAsStringAsync(), StringComparison.Ordinal);

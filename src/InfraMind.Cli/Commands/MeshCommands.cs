@@ -48,8 +48,8 @@ internal static class MeshCommands
             // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
             try
             {
-                // One process: the token never leaves it.
-                var token = MeshToken.Create();
+                // The same token file as `gateway serve`: a node started apart with this home joins too.
+                var (_, token) = GatewayToken(context.Home.NodeToken);
                 gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
@@ -60,6 +60,7 @@ internal static class MeshCommands
                 context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(registry.Address.ToString())}, {count} node(s)");
                 foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
                 context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");
+                context.Console.MarkupLine($"  more nodes: infra node serve --gateway {Markup.Escape(gateway.Url.ToString())} --id ID   (with this INFRAMIND_HOME: it holds the mesh token)");
                 await context.Output.FlushAsync(CancellationToken.None);
                 try
                 {
