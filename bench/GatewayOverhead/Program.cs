@@ -59,6 +59,13 @@ try
     nginx = ReferenceProxy.TryStart(direct);
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
+    var paths = new List<(string Name, Uri Target, string Note)>
+    {
+        ("direct", direct, ""),
+        ("node", viaNode, "  (node job API only, no gateway)"),
+        ("gateway", viaGateway, ""),
+    };
+    if (nginx is not null) paths.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
     // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
     // then until a round compiles next to nothing, at most 60 s.
@@ -67,19 +74,11 @@ try
     do
     {
         compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-        foreach (var target in new[] { direct, viaNode, viaGateway, nginx?.Url ?? direct }) await RunAsync(http, target, 1000, concurrency);
+        foreach (var (_, target, _) in paths) await RunAsync(http, target, 1000, concurrency);
     }
     while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
     Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
     // Interleaved rounds, so drift in the machine's load hits every path alike.
-    var pathList = new List<(string Name, Uri Target, string Note)>
-    {
-        ("direct", direct, ""),
-        ("node", viaNode, "  (node job API only, no gateway)"),
-        ("gateway", viaGateway, ""),
-    };
-    if (nginx is not null) pathList.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
-    var paths = pathList.ToArray();
     var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Cpu: new CpuUse()));
     // Short rounds, each running every path back to back: the ratio is taken per round and the median reported, so a
     // slow patch of the machine (this VM's speed drifts by tens of percent) hits both sides of a ratio alike.

@@ -61,9 +61,11 @@ public sealed class GatewayHost : IAsyncDisposable
         var nodes = JobHttp.CreateClient();
         var inference = new InferenceEndpoint(mesh, options, metrics, nodes);
 
-        app.MapPost("/mesh/v1/nodes", async (HttpContext context) =>
+        // The node API: every route in it needs the mesh token, checked once for the group.
+        var nodeApi = app.MapGroup("/mesh/v1/nodes").AddEndpointFilter(async (filter, next) =>
+            MeshToken.Admits(options.NodeToken, filter.HttpContext.Request.Headers.Authorization) ? await next(filter) : Unauthorized(filter.HttpContext));
+        nodeApi.MapPost("", async (HttpContext context) =>
         {
-            if (!MeshToken.Admits(options.NodeToken, context.Request.Headers.Authorization)) return Unauthorized(context);
             NodeRegistration? registration;
             try
             {
@@ -80,9 +82,8 @@ public sealed class GatewayHost : IAsyncDisposable
             mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() });
             return Results.Ok(new { registered = registration.NodeId });
         });
-        app.MapPost("/mesh/v1/nodes/{id}/heartbeat", async (HttpContext context, string id) =>
+        nodeApi.MapPost("/{id}/heartbeat", async (HttpContext context, string id) =>
         {
-            if (!MeshToken.Admits(options.NodeToken, context.Request.Headers.Authorization)) return Unauthorized(context);
             var beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
             if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
             var reply = mesh.Heartbeat(beat);

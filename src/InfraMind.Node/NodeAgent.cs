@@ -42,7 +42,7 @@ public sealed class NodeAgent : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
-        if (options.GatewayToken is { } token) _gateway.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", MeshToken.Header(token));
+        MeshToken.Authorize(_gateway.DefaultRequestHeaders, options.GatewayToken);
         _models = JobHttp.CreateClient();
     }
 

@@ -106,7 +106,7 @@ public sealed class ServingTests
         // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
         using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, "jobs/nope/1.0.0")) { Content = Json("""{"text": "x"}""") })
         {
-            request.Headers.TryAddWithoutValidation("Authorization", MeshToken.Header(mesh.Token));
+            MeshToken.Authorize(request.Headers, mesh.Token);
             using var notReady = await mesh.Http.SendAsync(request);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
             Assert.Equal(MeshVerdicts.NotReady, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());

@@ -186,29 +186,38 @@ internal static class MeshCommands
         file = Path.GetFullPath(file);
         if (!File.Exists(file))
         {
-            InfraHome.Ensure(Path.GetDirectoryName(file)!);
+            // A directory made here is owner-only; one that exists is left as its owner set it.
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var created = MeshToken.Create();
-            using (var stream = new FileStream(file, new FileStreamOptions
-                   {
-                       Mode = FileMode.CreateNew, Access = FileAccess.Write,
-                       UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                   }))
-            using (var writer = new StreamWriter(stream))
+            try
+            {
+                using var stream = new FileStream(file, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                using var writer = new StreamWriter(stream);
                 writer.WriteLine(created);
-            return (file, created);
+                return (file, created);
+            }
+            catch (IOException) when (File.Exists(file))
+            {
+                // Another gateway or mesh up made it in the meantime: use theirs.
+            }
         }
 
-        return (file, NodeToken(file));
+        return (file, ReadToken(file, "remove it to have a new token made, or name another file with --node-token-file"));
     }
 
     /// <summary>A node's token from its file: a missing or empty file is a usage error that says where the token comes from.</summary>
-    private static string NodeToken(string file)
+    private static string NodeToken(string file) =>
+        ReadToken(file, "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token on its machine; copy that file here or pass --token-file");
+
+    private static string ReadToken(string file, string hint)
     {
-        const string Hint = "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token on its machine; copy that file here or pass --token-file";
-        if (!File.Exists(file)) throw new CliException("IM6016", $"no mesh token file at {file}", Hint, ExitCodes.Usage);
-        var token = MeshToken.Read(file) ?? throw new CliException("IM6016", $"the mesh token file {file} is empty", Hint, ExitCodes.Usage);
+        if (!File.Exists(file)) throw new CliException("IM6016", $"no mesh token file at {file}", hint, ExitCodes.Usage);
+        var token = MeshToken.Read(file) ?? throw new CliException("IM6016", $"the mesh token file {file} is empty", hint, ExitCodes.Usage);
         if (!MeshToken.IsWellFormed(token))
-            throw new CliException("IM6016", $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", Hint, ExitCodes.Usage);
+            throw new CliException("IM6016", $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", hint, ExitCodes.Usage);
         return token;
     }
 

@@ -153,7 +153,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             if (!direct)
             {
                 request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                if (options.NodeToken is { } token) request.Headers.TryAddWithoutValidation("Authorization", MeshToken.Header(token));
+                MeshToken.Authorize(request.Headers, options.NodeToken);
             }
 
             using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);

@@ -105,6 +105,12 @@ public static class MeshToken
     /// <summary>The Authorization header value carrying <paramref name="token"/>.</summary>
     public static string Header(string token) => Scheme + token;
 
+    /// <summary>Sets the Authorization header to carry <paramref name="token"/>; no token, no header.</summary>
+    public static void Authorize(System.Net.Http.Headers.HttpRequestHeaders headers, string? token)
+    {
+        if (token is not null) headers.Authorization = System.Net.Http.Headers.AuthenticationHeaderValue.Parse(Header(token));
+    }
+
     /// <summary>True when no token is required, or <paramref name="authorization"/> carries it (compared in constant time).</summary>
     public static bool Admits(string? required, string? authorization)
     {
