@@ -144,12 +144,12 @@ internal static class MeshCommands
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var tokenFile = new Option<string?>("--token-file")
         {
-            Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` writes)",
+            Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
         };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error (a missing token file included), " +
-            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, or the gateway refused this node (IM6015: wrong token).")
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
         {
             gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose,
         };
