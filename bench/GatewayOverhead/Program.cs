@@ -10,7 +10,7 @@ using InfraMind.Node.Protocol;
 
 // Usage: dotnet run -c Release --project bench/GatewayOverhead [-- requests concurrency]
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
-var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 9000;
+var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 18000;
 var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
 var package = Path.Combine(AppContext.BaseDirectory, "echo-model");
 var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-model/model.yaml is invalid");
@@ -66,6 +66,9 @@ try
         ("gateway", viaGateway, ""),
     };
     if (nginx is not null) paths.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
+    // The control: the direct path once more in every round. Its ratio to the direct path is what this machine's noise
+    // alone does to a ratio, so a gateway ratio is read against it.
+    paths.Add(("control", direct, "  (control: the direct path again)"));
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
     // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
     // then until a round compiles next to nothing, at most 60 s.
@@ -82,13 +85,15 @@ try
     var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Cpu: new CpuUse()));
     // Short rounds, each running every path back to back: the ratio is taken per round and the median reported, so a
     // slow patch of the machine (this VM's speed drifts by tens of percent) hits both sides of a ratio alike.
-    const int Rounds = 9;
+    // Even rounds run the paths in one order, odd rounds in the reverse one, so a drift within a round favours no path.
+    const int Rounds = 20;
     var roundRatios = new List<double>();
     var nginxRatios = new List<double>();
+    var controlRatios = new List<double>();
     for (var round = 0; round < Rounds; round++)
     {
         var rps = new Dictionary<string, double>();
-        foreach (var (name, target, _) in paths)
+        foreach (var (name, target, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
             var before = CpuUse.Now(container.Id, nginx);
             var (l, t) = await RunAsync(http, target, requests / Rounds, concurrency);
@@ -99,6 +104,7 @@ try
         }
 
         roundRatios.Add(rps["gateway"] / rps["direct"]);
+        controlRatios.Add(rps["control"] / rps["direct"]);
         if (nginx is not null) nginxRatios.Add(rps["nginx"] / rps["direct"]);
     }
 
@@ -120,16 +126,19 @@ try
     var gr = results["gateway"];
     var dRps = dr.Latencies.Count / dr.Seconds;
     var gRps = gr.Latencies.Count / gr.Seconds;
-    Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x overall, {roundRatios.Order().ElementAt(Rounds / 2):0.00}x median of {Rounds} rounds " +
-                      $"(range {roundRatios.Min():0.00}-{roundRatios.Max():0.00}; target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
+    Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x overall, {Median(roundRatios):0.00}x median of {Rounds} rounds " +
+                      $"({Spread(roundRatios)}; target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
                       $"p99 +{P(gr.Latencies, 0.99) - P(dr.Latencies, 0.99):0.000} ms");
     if (nginx is not null)
     {
         var nr = results["nginx"];
-        Console.WriteLine($"reference: nginx {nr.Latencies.Count / nr.Seconds / dRps:0.00}x overall, {nginxRatios.Order().ElementAt(Rounds / 2):0.00}x median of {Rounds} rounds; " +
+        Console.WriteLine($"reference: nginx {nr.Latencies.Count / nr.Seconds / dRps:0.00}x overall, {Median(nginxRatios):0.00}x median of {Rounds} rounds ({Spread(nginxRatios)}); " +
                           $"p50 +{P(nr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms");
     }
 
+    var cr = results["control"];
+    Console.WriteLine($"noise (control: direct against itself): {cr.Latencies.Count / cr.Seconds / dRps:0.00}x overall, {Median(controlRatios):0.00}x median of {Rounds} rounds " +
+                      $"({Spread(controlRatios)})");
     Console.WriteLine($"one at a time: direct p50 {P(d1, 0.50):0.000} ms, gateway p50 {P(g1, 0.50):0.000} ms: +{P(g1, 0.50) - P(d1, 0.50):0.000} ms per request");
 }
 finally
@@ -141,6 +150,16 @@ finally
 }
 
 return 0;
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToList();
+    return (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
+}
+
+// The middle half of the rounds and the whole range: per-round ratios swing widely on a shared 2-CPU VM.
+static string Spread(List<double> values) =>
+    $"middle half {P(values, 0.25):0.00}-{P(values, 0.75):0.00}, range {values.Min():0.00}-{values.Max():0.00}";
 
 static double P(List<double> values, double q)
 {
