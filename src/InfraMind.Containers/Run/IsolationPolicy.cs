@@ -23,6 +23,14 @@ internal static class IsolationPolicy
     public const string MasqueradeOption = "com.docker.network.bridge.enable_ip_masquerade";
     public const string HostBindingOption = "com.docker.network.bridge.host_binding_ipv4";
 
+    /// <summary>The bridge options of every run's network: no ICC, no masquerading, host bindings on loopback.</summary>
+    private static readonly KeyValuePair<string, string>[] NetworkOptions =
+    [
+        new(IccOption, "false"),
+        new(MasqueradeOption, "false"),
+        new(HostBindingOption, LoopbackAddress),
+    ];
+
     public static string ResourceName(string runId) => "inframind-" + runId;
 
     /// <summary>
@@ -33,7 +41,7 @@ internal static class IsolationPolicy
     public static IReadOnlyList<string> IgnoredOptions(string? warning) =>
         string.IsNullOrWhiteSpace(warning)
             ? []
-            : [.. new[] { MasqueradeOption, IccOption, HostBindingOption }.Where(o => warning.Contains(o, StringComparison.Ordinal))];
+            : [.. NetworkOptions.Select(o => o.Key).Where(o => warning.Contains(o, StringComparison.Ordinal))];
 
     public static Dictionary<string, string> Labels(string runId, IReadOnlyDictionary<string, string>? extra = null)
     {
@@ -49,12 +57,7 @@ internal static class IsolationPolicy
         Driver = "bridge",
         CheckDuplicate = true,
         Internal = false,
-        Options = new Dictionary<string, string>
-        {
-            [IccOption] = "false",
-            [MasqueradeOption] = "false",
-            [HostBindingOption] = LoopbackAddress,
-        },
+        Options = new Dictionary<string, string>(NetworkOptions),
         Labels = Labels(runId, extraLabels),
     };
 
