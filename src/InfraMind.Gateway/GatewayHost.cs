@@ -135,7 +135,7 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>401 to a node without the mesh token (the answer names no token, only where a node gets it).</summary>
     private static IResult Unauthorized(HttpContext context)
     {
-        context.Response.Headers.WWWAuthenticate = "Bearer";
+        context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
         return Results.Problem($"{MeshCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
                                "start the node with the gateway's token file (infra node serve --token-file)", statusCode: 401);
     }

@@ -260,7 +260,7 @@ public sealed class NodeAgent : IAsyncDisposable
         var ct = cancellationToken;
         if (!MeshToken.Admits(_options.GatewayToken, context.Request.Headers.Authorization))
         {
-            context.Response.Headers.WWWAuthenticate = "Bearer";
+            context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, MeshVerdicts.Unauthorized,
                 $"{MeshCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
             return;

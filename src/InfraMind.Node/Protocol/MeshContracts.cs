@@ -94,7 +94,10 @@ public static class MeshHeaders
 /// </summary>
 public static class MeshToken
 {
-    private const string Scheme = "Bearer ";
+    /// <summary>The authentication scheme: the WWW-Authenticate challenge of a refusal, and the Authorization prefix.</summary>
+    public const string Challenge = "Bearer";
+
+    private const string Scheme = Challenge + " ";
 
     /// <summary>256 random bits, base64url.</summary>
     public static string Create() => System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
