@@ -97,8 +97,7 @@ public sealed class MeshUpTests : IDisposable
                 }
                 finally
                 {
-                    if (!extra.HasExited) Assert.Equal(0, Kill(extra.Id, 15)); // SIGTERM: it removes what it started
-                    await extra.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                    await TerminateAsync(extra, TimeSpan.FromSeconds(60)); // it removes what it started
                 }
             }
 
@@ -115,8 +114,7 @@ public sealed class MeshUpTests : IDisposable
         }
         finally
         {
-            if (!mesh.HasExited) Assert.Equal(0, Kill(mesh.Id, 15)); // SIGTERM
-            await mesh.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await TerminateAsync(mesh, TimeSpan.FromSeconds(60));
         }
 
         // SIGTERM is an interruption (exit 130), after which everything was removed.
@@ -196,8 +194,7 @@ public sealed class MeshUpTests : IDisposable
         {
             foreach (var p in Enumerable.Reverse(processes))
             {
-                if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15)); // SIGTERM
-                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                await TerminateAsync(p, TimeSpan.FromSeconds(30));
                 p.Dispose();
             }
         }
@@ -231,6 +228,13 @@ public sealed class MeshUpTests : IDisposable
             seen.AppendLine(line);
             if (line.Contains(marker, StringComparison.Ordinal) && (done is null || done())) return seen.ToString();
         }
+    }
+
+    /// <summary>SIGTERM to a process this test started (by its PID), then its exit within <paramref name="wait"/>.</summary>
+    private static async Task TerminateAsync(Process p, TimeSpan wait)
+    {
+        if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
+        await p.WaitForExitAsync().WaitAsync(wait);
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]

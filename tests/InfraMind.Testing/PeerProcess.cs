@@ -35,7 +35,7 @@ public abstract class PeerProcess : IAsyncDisposable
     protected string LogPath => Directory.Combine("peer.log");
 
     /// <summary>Finds an executable on PATH or at one of <paramref name="candidates"/>; fails under CI when missing.</summary>
-    protected static string? FindExecutable(string name, string installScript, params string[] candidates)
+    internal static string? FindExecutable(string name, string installScript, params string[] candidates)
     {
         foreach (string c in candidates.Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(p => Path.Combine(p, name))))
         {

@@ -9,7 +9,6 @@ namespace InfraMind.Testing;
 /// </summary>
 public sealed class PodmanPeer : IAsyncDisposable
 {
-    private static readonly string[] Locations = ["/usr/bin/podman", "/usr/local/bin/podman"];
     private readonly Process _process;
 
     private PodmanPeer(Process process, TempDirectory directory, Uri endpoint)
@@ -26,12 +25,7 @@ public sealed class PodmanPeer : IAsyncDisposable
 
     public static async Task<PodmanPeer?> StartAsync()
     {
-        var podman = Locations.FirstOrDefault(File.Exists);
-        if (podman is null)
-        {
-            Xunit.Assert.False(TestEngine.IsCi, "CI=true but podman is missing: run tests/peers/podman/install.sh (scripts/setup-peers.sh runs it).");
-            return null;
-        }
+        if (PeerProcess.FindExecutable("podman", "tests/peers/podman/install.sh", "/usr/bin/podman", "/usr/local/bin/podman") is not { } podman) return null;
 
         var directory = new TempDirectory("im-podman");
         var socket = directory.Combine("podman.sock");
