@@ -6,7 +6,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 // Usage: dotnet run -c Release --project bench/GatewayOverhead [-- requests concurrency]
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.

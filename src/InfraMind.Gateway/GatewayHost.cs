@@ -1,7 +1,7 @@
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -73,22 +73,22 @@ public sealed class GatewayHost : IAsyncDisposable
             }
             catch (System.Text.Json.JsonException e)
             {
-                return Results.Problem($"{MeshCodes.RegistrationInvalid}: {e.Message}", statusCode: 400);
+                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {e.Message}", statusCode: 400);
             }
 
             if (registration is null || string.IsNullOrWhiteSpace(registration.NodeId) || registration.Address is not { IsAbsoluteUri: true } || registration.Capacity is null
                 || registration.HeartbeatInterval <= TimeSpan.Zero)
-                return Results.Problem($"{MeshCodes.RegistrationInvalid}: a registration needs nodeId, an absolute address, capacity and a positive heartbeatInterval", statusCode: 400);
+                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: a registration needs nodeId, an absolute address, capacity and a positive heartbeatInterval", statusCode: 400);
             mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() });
             return Results.Ok(new { registered = registration.NodeId });
         });
         nodeApi.MapPost("/{id}/heartbeat", async (HttpContext context, string id) =>
         {
             var beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
-            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
             var reply = mesh.Heartbeat(beat);
             return reply is null
-                ? Results.Problem($"{MeshCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
+                ? Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
                 : Results.Json(reply, MeshJson.Options);
         });
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
@@ -100,7 +100,7 @@ public sealed class GatewayHost : IAsyncDisposable
             var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
             var model = version is null ? MeshState.Latest(versions) ?? versions.FirstOrDefault() : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
             return model is null
-                ? Results.Problem($"{MeshCodes.ModelNotFound}: no published model '{name}'{(version is null ? "" : " version " + version)}", statusCode: 404)
+                ? Results.Problem($"{MeshErrorCodes.ModelNotFound}: no published model '{name}'{(version is null ? "" : " version " + version)}", statusCode: 404)
                 : Results.Text(OpenApiDocument.For(model).ToJsonString(), "application/json");
         });
         app.MapGet("/healthz", () =>
@@ -136,7 +136,7 @@ public sealed class GatewayHost : IAsyncDisposable
     private static IResult Unauthorized(HttpContext context)
     {
         context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
-        return Results.Problem($"{MeshCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
+        return Results.Problem($"{MeshErrorCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
                                "start the node with the gateway's token file (infra node serve --token-file)", statusCode: 401);
     }
 

@@ -1,3 +1,4 @@
+using InfraMind.Serving;
 namespace InfraMind.Gateway;
 
 /// <summary>How the gateway serves, places and judges; immutable once started.</summary>
@@ -59,7 +60,7 @@ public sealed record GatewayOptions
     public bool DirectToLocalContainers { get; init; } = true;
 
     /// <summary>
-    /// The mesh token (<see cref="InfraMind.Node.Protocol.MeshToken"/>): nodes must send it to register and heartbeat,
+    /// The mesh token (<see cref="InfraMind.Serving.MeshToken"/>): nodes must send it to register and heartbeat,
     /// and the gateway sends it with jobs through a node's job API. Null: any caller may register as a node.
     /// </summary>
     public string? NodeToken { get; init; }
@@ -68,16 +69,16 @@ public sealed record GatewayOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Replicas < 1) errors.Add("IM6020: replicas must be ≥ 1");
-        if (MaxAttempts < 1) errors.Add("IM6020: max attempts must be ≥ 1");
-        if (RetryRatio is < 0 or > 1) errors.Add("IM6020: retry ratio must be between 0 and 1");
-        if (FailurePenalty is <= 0 or >= 1) errors.Add("IM6020: failure penalty must be between 0 and 1 (exclusive)");
-        if (MissedBeatsOffline < 1) errors.Add("IM6020: missed beats must be ≥ 1");
-        if (SuspendAfterFailures < 1) errors.Add("IM6020: suspend-after must be ≥ 1");
-        if (QuarantineNodes < 2) errors.Add("IM6020: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
-        if (MaxRequestBytes < 1) errors.Add("IM6020: max request bytes must be ≥ 1");
-        if (NodeToken is { } token && !InfraMind.Node.Protocol.MeshToken.IsWellFormed(token))
-            errors.Add("IM6020: the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
+        if (Replicas < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: replicas must be ≥ 1");
+        if (MaxAttempts < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max attempts must be ≥ 1");
+        if (RetryRatio is < 0 or > 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: retry ratio must be between 0 and 1");
+        if (FailurePenalty is <= 0 or >= 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: failure penalty must be between 0 and 1 (exclusive)");
+        if (MissedBeatsOffline < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: missed beats must be ≥ 1");
+        if (SuspendAfterFailures < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: suspend-after must be ≥ 1");
+        if (QuarantineNodes < 2) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
+        if (MaxRequestBytes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max request bytes must be ≥ 1");
+        if (NodeToken is { } token && !InfraMind.Serving.MeshToken.IsWellFormed(token))
+            errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
         return errors;
     }
 }

@@ -1,7 +1,7 @@
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.Extensions.Logging;
 using Semver;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -208,13 +208,13 @@ public sealed class NodeAgent : IAsyncDisposable
         }
         catch (FormatException e)
         {
-            Refuse(a, $"{MeshCodes.NodeRefused}: the published manifest of {a.Key} is invalid: {e.Message}");
+            Refuse(a, $"{MeshErrorCodes.NodeRefused}: the published manifest of {a.Key} is invalid: {e.Message}");
             return;
         }
 
         if (manifest.Name != a.Name || manifest.Version.ToString() != a.Version)
         {
-            Refuse(a, $"{MeshCodes.NodeRefused}: the manifest names {manifest.Name}@{manifest.Version}, not {a.Key}");
+            Refuse(a, $"{MeshErrorCodes.NodeRefused}: the manifest names {manifest.Name}@{manifest.Version}, not {a.Key}");
             return;
         }
 
@@ -244,13 +244,13 @@ public sealed class NodeAgent : IAsyncDisposable
     {
         var cap = _options.Capacity;
         if (need.GpuCount > cap.GpuCount)
-            return $"{MeshCodes.NodeRefused}: needs {need.GpuCount} GPU(s), this node has {cap.GpuCount}";
+            return $"{MeshErrorCodes.NodeRefused}: needs {need.GpuCount} GPU(s), this node has {cap.GpuCount}";
         var cpu = cap.CpuMillicores - _instances.Values.Sum(i => i.Manifest.Resources.CpuMillicores);
         var mem = cap.MemoryBytes - _instances.Values.Sum(i => i.Manifest.Resources.MemoryBytes);
         var gpu = cap.GpuCount - _instances.Values.Sum(i => i.Manifest.Resources.GpuCount);
-        if (need.CpuMillicores > cpu) return $"{MeshCodes.NodeRefused}: needs {need.CpuMillicores}m CPU, {cpu}m free";
-        if (need.MemoryBytes > mem) return $"{MeshCodes.NodeRefused}: needs {Quantity.FormatBytes(need.MemoryBytes)} memory, {Quantity.FormatBytes(Math.Max(0, mem))} free";
-        if (need.GpuCount > gpu) return $"{MeshCodes.NodeRefused}: needs {need.GpuCount} GPU(s), {gpu} free";
+        if (need.CpuMillicores > cpu) return $"{MeshErrorCodes.NodeRefused}: needs {need.CpuMillicores}m CPU, {cpu}m free";
+        if (need.MemoryBytes > mem) return $"{MeshErrorCodes.NodeRefused}: needs {Quantity.FormatBytes(need.MemoryBytes)} memory, {Quantity.FormatBytes(Math.Max(0, mem))} free";
+        if (need.GpuCount > gpu) return $"{MeshErrorCodes.NodeRefused}: needs {need.GpuCount} GPU(s), {gpu} free";
         return null;
     }
 
@@ -262,7 +262,7 @@ public sealed class NodeAgent : IAsyncDisposable
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, MeshVerdicts.Unauthorized,
-                $"{MeshCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
+                $"{MeshErrorCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
             return;
         }
 
@@ -271,7 +271,7 @@ public sealed class NodeAgent : IAsyncDisposable
         if (container is null)
         {
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, MeshVerdicts.NotReady,
-                $"{MeshCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
+                $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
             return;
         }
 

@@ -1,6 +1,6 @@
 using InfraMind.Containers;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,5 +1,5 @@
 using InfraMind.Conformance;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Node;
 
@@ -48,13 +48,13 @@ public sealed record NodeOptions
     {
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(NodeId) || NodeId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-            errors.Add($"{MeshCodes.RegistrationInvalid}: node id '{NodeId}' must be letters, digits, '-', '_' or '.'");
-        if (!Gateway.IsAbsoluteUri) errors.Add($"{MeshCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
+            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: node id '{NodeId}' must be letters, digits, '-', '_' or '.'");
+        if (!Gateway.IsAbsoluteUri) errors.Add($"{MeshErrorCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
         if (Capacity.CpuMillicores <= 0 || Capacity.MemoryBytes <= 0 || Capacity.GpuCount < 0)
-            errors.Add($"{MeshCodes.RegistrationInvalid}: capacity must have cpu > 0, memory > 0 and gpu ≥ 0");
-        if (HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{MeshCodes.RegistrationInvalid}: heartbeat interval must be positive");
+            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: capacity must have cpu > 0, memory > 0 and gpu ≥ 0");
+        if (HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{MeshErrorCodes.RegistrationInvalid}: heartbeat interval must be positive");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
-            errors.Add($"{MeshCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
+            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;
     }
 }

@@ -105,7 +105,7 @@ public sealed class MeshUpTests : IDisposable
             Assert.Equal(HttpStatusCode.Unauthorized, intruder.StatusCode);
             Assert.Contains("IM6015", await intruder.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             var wrongToken = Path.Combine(_cli.Work, "wrong-token");
-            await File.WriteAllTextAsync(wrongToken, InfraMind.Node.Protocol.MeshToken.Create() + "\n");
+            await File.WriteAllTextAsync(wrongToken, InfraMind.Serving.MeshToken.Create() + "\n");
             var refused = await _cli.RunAsync("node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "intruder", "--token-file", wrongToken);
             Assert.True(refused.Code == 4, refused.Out + refused.Err);
             Assert.Contains("IM6015", refused.Err, StringComparison.Ordinal);
@@ -180,7 +180,7 @@ public sealed class MeshUpTests : IDisposable
             var tokenFile = Path.Combine(_cli.Home, "mesh", "node-token");
             Assert.Contains("gateway at", gatewayOut, StringComparison.Ordinal);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
-            Assert.True(InfraMind.Node.Protocol.MeshToken.IsWellFormed(File.ReadAllText(tokenFile).Trim()));
+            Assert.True(InfraMind.Serving.MeshToken.IsWellFormed(File.ReadAllText(tokenFile).Trim()));
 
             var node = Start(processes, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "joiner");
             await ReadUntilAsync(node, "registered with");

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway.Catalog;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -42,18 +42,18 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
         Assert.Equal("application/problem+json", r.Content.Headers.ContentType!.MediaType);
         Assert.NotNull(r.Headers.RetryAfter);
-        Assert.Equal(MeshCodes.NoReadyNode, (string?)body["code"]);
+        Assert.Equal(MeshErrorCodes.NoReadyNode.Value, (string?)body["code"]);
         Assert.Contains("1000m CPU, 256Mi memory", (string?)body["detail"], StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("{\"text\": ", "application/json", 400, MeshCodes.MalformedJson)]
-    [InlineData("", "application/json", 400, MeshCodes.MalformedJson)]
-    [InlineData("{\"text\": 5}", "application/json", 400, MeshCodes.InputInvalid)]
-    [InlineData("{}", "application/json", 400, MeshCodes.InputInvalid)]
-    [InlineData("\"text\"", "application/json", 400, MeshCodes.InputInvalid)]
-    [InlineData("{\"text\": \"x\"}", "text/plain", 415, MeshCodes.UnsupportedMediaType)]
-    [InlineData("{\"text\": \"x\"}", "application/xml", 415, MeshCodes.UnsupportedMediaType)]
+    [InlineData("{\"text\": ", "application/json", 400, "IM6008")]
+    [InlineData("", "application/json", 400, "IM6008")]
+    [InlineData("{\"text\": 5}", "application/json", 400, "IM6003")]
+    [InlineData("{}", "application/json", 400, "IM6003")]
+    [InlineData("\"text\"", "application/json", 400, "IM6003")]
+    [InlineData("{\"text\": \"x\"}", "text/plain", 415, "IM6006")]
+    [InlineData("{\"text\": \"x\"}", "application/xml", 415, "IM6006")]
     public async Task Client_mistakes_are_4xx_problems(string body, string contentType, int status, string code)
     {
         var (r, problem) = await PostAsync("inference/v1/echo", new StringContent(body, Encoding.UTF8, contentType));
@@ -76,7 +76,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var big = "{\"text\": \"" + new string('a', 2 * 1024 * 1024) + "\"}";
         var (r, problem) = await PostAsync("inference/v1/echo", Json(big));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
-        Assert.Equal(MeshCodes.BodyTooLarge, (string?)problem["code"]);
+        Assert.Equal(MeshErrorCodes.BodyTooLarge.Value, (string?)problem["code"]);
         using var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big)));
         chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("inference/v1/echo", UriKind.Relative)) { Content = chunked };
@@ -86,9 +86,9 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
     }
 
     [Theory]
-    [InlineData("inference/v1/nope", 404, MeshCodes.ModelNotFound)]
-    [InlineData("inference/v1/echo/versions/3.0.0", 404, MeshCodes.ModelNotFound)]
-    [InlineData("inference/v1/echo/versions/latest", 400, MeshCodes.VersionInvalid)]
+    [InlineData("inference/v1/nope", 404, "IM6001")]
+    [InlineData("inference/v1/echo/versions/3.0.0", 404, "IM6001")]
+    [InlineData("inference/v1/echo/versions/latest", 400, "IM6009")]
     public async Task Unknown_models_and_versions(string path, int status, string code)
     {
         var (r, problem) = await PostAsync(path, Json("""{"text": "x"}"""));
@@ -129,7 +129,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
     {
         using var bad = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), new { nodeId = "" }, MeshJson.Options);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Contains(MeshCodes.RegistrationInvalid, await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains(MeshErrorCodes.RegistrationInvalid.Value, await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using var unknown = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes/ghost/heartbeat", UriKind.Relative), new NodeHeartbeat("ghost", []), MeshJson.Options);
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
@@ -161,7 +161,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
             var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
-            Assert.StartsWith(MeshCodes.NodeUnauthorized, (string?)problem["detail"], StringComparison.Ordinal);
+            Assert.StartsWith(MeshErrorCodes.NodeUnauthorized.Value, (string?)problem["detail"], StringComparison.Ordinal);
             Assert.DoesNotContain(token, problem.ToJsonString(), StringComparison.Ordinal);
         }
 

@@ -1,7 +1,7 @@
 using System.Text;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Text;
 using InfraMind.Conformance;
 using InfraMind.Gateway;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Mesh.Tests;
 

@@ -6,7 +6,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using InfraMind.Testing;
 
 namespace InfraMind.Mesh.Tests;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Mesh.Tests;
 
@@ -47,7 +47,7 @@ public sealed class ServingTests
             [new ModelAssignment(assignment.Name, assignment.Version.ToString(), assignment.Manifest, assignment.ImageDigest, [], null)], []), CancellationToken.None);
         var refusal = Assert.Single(mesh.Nodes["tiny"].Agent.Reports());
         Assert.Equal(ModelState.Refused, refusal.State);
-        Assert.Contains(MeshCodes.NodeRefused, refusal.Detail, StringComparison.Ordinal);
+        Assert.Contains(MeshErrorCodes.NodeRefused.Value, refusal.Detail, StringComparison.Ordinal);
         Assert.Contains("256Mi memory, 128Mi free", refusal.Detail, StringComparison.Ordinal);
         await LocalMesh.WaitUntilAsync("the gateway to record the refusal", TimeSpan.FromSeconds(10), async () => (await mesh.NodeInfoAsync("tiny"))["refused"]!.AsArray().Count > 0);
 
@@ -65,28 +65,28 @@ public sealed class ServingTests
             Assert.Equal(HttpStatusCode.OK, pinned.StatusCode);
 
         // Client mistakes: 4xx, never 5xx, never forwarded.
-        async Task<JsonObject> Expect(HttpStatusCode status, string path, HttpContent content, string code)
+        async Task<JsonObject> Expect(HttpStatusCode status, string path, HttpContent content, ErrorCode code)
         {
             using var r = await mesh.Http.PostAsync(new Uri(path, UriKind.Relative), content);
             var body = await r.Content.ReadAsStringAsync();
             Assert.True(status == r.StatusCode, $"{path}: expected {status}, got {r.StatusCode}: {body}");
             var problem = JsonNode.Parse(body)!.AsObject();
-            Assert.Equal(code, (string?)problem["code"]);
+            Assert.Equal(code.Value, (string?)problem["code"]);
             return problem;
         }
 
         var model = $"inference/v1/{mesh.Model}";
-        await Expect(HttpStatusCode.BadRequest, model, Json("{\"text\": "), MeshCodes.MalformedJson);
-        var wrongType = await Expect(HttpStatusCode.BadRequest, model, Json("""{"text": 5}"""), MeshCodes.InputInvalid);
+        await Expect(HttpStatusCode.BadRequest, model, Json("{\"text\": "), MeshErrorCodes.MalformedJson);
+        var wrongType = await Expect(HttpStatusCode.BadRequest, model, Json("""{"text": 5}"""), MeshErrorCodes.InputInvalid);
         Assert.Contains(wrongType["errors"]!.AsArray(), e => (string?)e!["pointer"] == "/text");
-        var missing = await Expect(HttpStatusCode.BadRequest, model, Json("""{"words": "x"}"""), MeshCodes.InputInvalid);
+        var missing = await Expect(HttpStatusCode.BadRequest, model, Json("""{"words": "x"}"""), MeshErrorCodes.InputInvalid);
         Assert.Contains("text", missing["errors"]!.ToJsonString(), StringComparison.Ordinal);
-        await Expect(HttpStatusCode.BadRequest, model, Json("[]"), MeshCodes.InputInvalid);
-        await Expect(HttpStatusCode.RequestEntityTooLarge, model, Json("{\"text\": \"" + new string('a', 10 * 1024 * 1024) + "\"}"), MeshCodes.BodyTooLarge);
-        await Expect(HttpStatusCode.UnsupportedMediaType, model, new StringContent("""{"text": "x"}""", Encoding.UTF8, "text/plain"), MeshCodes.UnsupportedMediaType);
-        await Expect(HttpStatusCode.NotFound, "inference/v1/no-such-model", Json("""{"text": "x"}"""), MeshCodes.ModelNotFound);
-        await Expect(HttpStatusCode.NotFound, $"{model}/versions/9.9.9", Json("""{"text": "x"}"""), MeshCodes.ModelNotFound);
-        await Expect(HttpStatusCode.BadRequest, $"{model}/versions/one", Json("""{"text": "x"}"""), MeshCodes.VersionInvalid);
+        await Expect(HttpStatusCode.BadRequest, model, Json("[]"), MeshErrorCodes.InputInvalid);
+        await Expect(HttpStatusCode.RequestEntityTooLarge, model, Json("{\"text\": \"" + new string('a', 10 * 1024 * 1024) + "\"}"), MeshErrorCodes.BodyTooLarge);
+        await Expect(HttpStatusCode.UnsupportedMediaType, model, new StringContent("""{"text": "x"}""", Encoding.UTF8, "text/plain"), MeshErrorCodes.UnsupportedMediaType);
+        await Expect(HttpStatusCode.NotFound, "inference/v1/no-such-model", Json("""{"text": "x"}"""), MeshErrorCodes.ModelNotFound);
+        await Expect(HttpStatusCode.NotFound, $"{model}/versions/9.9.9", Json("""{"text": "x"}"""), MeshErrorCodes.ModelNotFound);
+        await Expect(HttpStatusCode.BadRequest, $"{model}/versions/one", Json("""{"text": "x"}"""), MeshErrorCodes.VersionInvalid);
 
         foreach (var node in new[] { "n1", "n2" })
         {

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using InfraMind.Testing;
 
 namespace InfraMind.Node.Tests;
@@ -32,7 +32,7 @@ public sealed class NodeOptionsTests
             HeartbeatInterval = TimeSpan.Zero,
         }).Validate();
         Assert.Equal(3, errors.Count);
-        Assert.All(errors, e => Assert.StartsWith(MeshCodes.RegistrationInvalid, e, StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, e, StringComparison.Ordinal));
     }
 }
 
@@ -132,6 +132,6 @@ public sealed class MeshTokenTests
     public void A_node_rejects_a_token_too_short_to_be_secret()
     {
         var options = new NodeOptions { NodeId = "n", Gateway = new Uri("http://127.0.0.1:1/"), Capacity = new NodeCapacity(1000, 1L << 30, 0), GatewayToken = "short" };
-        Assert.Contains(options.Validate(), e => e.StartsWith(MeshCodes.RegistrationInvalid, StringComparison.Ordinal) && e.Contains("token", StringComparison.Ordinal));
+        Assert.Contains(options.Validate(), e => e.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, StringComparison.Ordinal) && e.Contains("token", StringComparison.Ordinal));
     }
 }

@@ -5,7 +5,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using InfraMind.Registry.Http;
 using InfraMind.Signing;
 using Microsoft.Extensions.Logging;
@@ -236,8 +236,8 @@ internal static class MeshCommands
         catch (NodeRegistrationException e)
         {
             throw e.Status == 401
-                ? new CliException(MeshCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", ExitCodes.Unavailable)
-                : new CliException(MeshCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", null, ExitCodes.Unavailable);
+                ? new CliException(MeshErrorCodes.NodeUnauthorized.Value, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", ExitCodes.Unavailable)
+                : new CliException(MeshErrorCodes.RegistrationInvalid.Value, $"the gateway {gateway} refused the registration: {e.Message}", null, ExitCodes.Unavailable);
         }
     }
 
@@ -266,7 +266,7 @@ internal static class MeshCommands
     {
         var options = new NodeOptions { NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}" };
         var errors = options.Validate();
-        if (errors.Count > 0) throw new CliException(MeshCodes.RegistrationInvalid, string.Join("; ", errors), null, ExitCodes.Usage);
+        if (errors.Count > 0) throw new CliException(MeshErrorCodes.RegistrationInvalid.Value, string.Join("; ", errors), null, ExitCodes.Usage);
         try
         {
             return await NodeHost.StartAsync(options, engine, source, TimeProvider.System, logging, cancellationToken);

@@ -5,7 +5,7 @@ using System.Text.Json;
 using InfraMind.Conformance;
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.AspNetCore.Http;
 using Semver;
 
@@ -34,32 +34,32 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
     {
         var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
         if (versions.Count == 0)
-            return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
+            return await ProblemAsync(context, 404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
         ServedModel? model;
         if (version is null)
         {
             model = MeshState.Latest(versions);
             if (model is null)
-                return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "no released version",
+                return await ProblemAsync(context, 404, MeshErrorCodes.ModelNotFound, "no released version",
                     $"'{name}' has only pre-release versions; name one: /inference/v1/{name}/versions/<version>.");
         }
         else
         {
             if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var wanted))
-                return await ProblemAsync(context, 400, MeshCodes.VersionInvalid, "invalid version", $"'{version}' is not a SemVer 2.0 version such as 1.2.3.");
+                return await ProblemAsync(context, 400, MeshErrorCodes.VersionInvalid, "invalid version", $"'{version}' is not a SemVer 2.0 version such as 1.2.3.");
             model = versions.FirstOrDefault(m => m.Published.Version == wanted);
             if (model is null)
-                return await ProblemAsync(context, 404, MeshCodes.ModelNotFound, "unknown version",
+                return await ProblemAsync(context, 404, MeshErrorCodes.ModelNotFound, "unknown version",
                     $"'{name}' has no version {version}; published: {string.Join(", ", versions.Select(v => v.Published.Version))}.");
         }
 
         if (!IsJson(context.Request.ContentType))
-            return await ProblemAsync(context, 415, MeshCodes.UnsupportedMediaType, "unsupported media type",
+            return await ProblemAsync(context, 415, MeshErrorCodes.UnsupportedMediaType, "unsupported media type",
                 $"send the input as Content-Type: application/json (got '{context.Request.ContentType ?? "none"}').");
 
         var body = await ReadBodyAsync(context.Request, options.MaxRequestBytes, ct);
         if (body is null)
-            return await ProblemAsync(context, 413, MeshCodes.BodyTooLarge, "body too large", $"the input is larger than {options.MaxRequestBytes} bytes, the gateway's limit.");
+            return await ProblemAsync(context, 413, MeshErrorCodes.BodyTooLarge, "body too large", $"the input is larger than {options.MaxRequestBytes} bytes, the gateway's limit.");
 
         JsonDocument input;
         try
@@ -68,7 +68,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
         catch (JsonException e)
         {
-            return await ProblemAsync(context, 400, MeshCodes.MalformedJson, "malformed JSON",
+            return await ProblemAsync(context, 400, MeshErrorCodes.MalformedJson, "malformed JSON",
                 $"the body is not JSON: {e.Message}", new() { ["errors"] = new[] { new { pointer = "", message = e.Message } } });
         }
 
@@ -76,7 +76,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         {
             var violations = model.Manifest.InputSchema.IsValid(input.RootElement) ? [] : model.Manifest.InputSchema.Validate(input.RootElement);
             if (violations.Count > 0)
-                return await ProblemAsync(context, 400, MeshCodes.InputInvalid, "input does not match the model's input_schema",
+                return await ProblemAsync(context, 400, MeshErrorCodes.InputInvalid, "input does not match the model's input_schema",
                     $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
                     new() { ["errors"] = violations.Select(v => new { pointer = v.Pointer, message = v.Message }).ToList() });
         }
@@ -84,7 +84,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         if (mesh.IsQuarantined(model.Key))
         {
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return await ProblemAsync(context, 503, MeshCodes.Quarantined, "model version quarantined",
+            return await ProblemAsync(context, 503, MeshErrorCodes.Quarantined, "model version quarantined",
                 $"{model.Key} failed the same way on several nodes and is not served for now; GET /inference/v1 shows why. Publish a fixed version.");
         }
 
@@ -125,12 +125,12 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         {
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var r = model.Manifest.Resources;
-            return await ProblemAsync(context, 503, MeshCodes.NoReadyNode, "no ready node", mesh.PlacedCount(model.Key) == 0
+            return await ProblemAsync(context, 503, MeshErrorCodes.NoReadyNode, "no ready node", mesh.PlacedCount(model.Key) == 0
                 ? $"no online node has room for {model.Key}: it needs {r.CpuMillicores}m CPU, {Quantity.FormatBytes(r.MemoryBytes)} memory and {r.GpuCount} GPU(s); start a node with enough free capacity."
                 : $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.");
         }
 
-        return await ProblemAsync(context, 502, MeshCodes.AllAttemptsFailed, "every attempt failed",
+        return await ProblemAsync(context, 502, MeshErrorCodes.AllAttemptsFailed, "every attempt failed",
             $"{attempts.Count} attempt(s) failed: {string.Join("; ", attempts.Select(a => $"{a.Node}: {a.Verdict}"))}",
             new() { ["attempts"] = attempts.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() });
     }
@@ -285,7 +285,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         return buffer.ToArray();
     }
 
-    private static async Task<int> ProblemAsync(HttpContext context, int status, string code, string title, string detail, Dictionary<string, object?>? extensions = null)
+    private static async Task<int> ProblemAsync(HttpContext context, int status, ErrorCode code, string title, string detail, Dictionary<string, object?>? extensions = null)
     {
         var problem = new Dictionary<string, object?>
         {
@@ -293,7 +293,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             ["title"] = title,
             ["status"] = status,
             ["detail"] = $"{code}: {detail}",
-            ["code"] = code,
+            ["code"] = code.Value,
             ["instance"] = context.Request.Path.Value,
         };
         foreach (var (k, v) in extensions ?? []) problem[k] = v;

@@ -1,5 +1,5 @@
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Gateway.Routing;
 

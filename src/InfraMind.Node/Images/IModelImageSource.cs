@@ -1,4 +1,4 @@
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Node.Images;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using InfraMind.Conformance;
 using InfraMind.Containers;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Node.Images;
 
@@ -17,7 +17,7 @@ public sealed class PackageDirectoryImageSource(ContainerEngine engine, IReadOnl
     {
         ArgumentNullException.ThrowIfNull(model);
         if (!directoriesByModelKey.TryGetValue(model.Key, out var directory))
-            throw new ModelImageException($"{MeshCodes.ImageUnavailable}: no package directory for {model.Key} on this node; add it to the node's package map.");
+            throw new ModelImageException($"{MeshErrorCodes.ImageUnavailable}: no package directory for {model.Key} on this node; add it to the node's package map.");
         var context = ImageIdentity.ContextDigest(directory);
         // The context digest in the tag: two packages of one model version (e.g. a tampered one) never share a tag.
         var tag = $"{model.Name}:{model.Version.Replace('+', '_')}-{context["sha256:".Length..][..12]}";
@@ -38,7 +38,7 @@ public sealed class PackageDirectoryImageSource(ContainerEngine engine, IReadOnl
             }
             catch (ContainerEngineException e) when (e is not EngineUnavailableException)
             {
-                throw new ModelImageException($"{MeshCodes.ImageUnavailable}: building {directory} failed: {e.Message}", e);
+                throw new ModelImageException($"{MeshErrorCodes.ImageUnavailable}: building {directory} failed: {e.Message}", e);
             }
 
             return tag;

@@ -1,5 +1,5 @@
 using InfraMind.Containers;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using InfraMind.Oci;
 using InfraMind.Registry;
 using InfraMind.Registry.Http;

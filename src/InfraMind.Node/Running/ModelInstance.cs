@@ -2,7 +2,7 @@ using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Node.Running;

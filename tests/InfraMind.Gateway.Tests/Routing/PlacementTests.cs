@@ -1,6 +1,6 @@
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
-using InfraMind.Node.Protocol;
+using InfraMind.Serving;
 
 namespace InfraMind.Gateway.Tests.Routing;
 
