@@ -1,4 +1,5 @@
 using InfraMind.Oci;
+using InfraMind.Oci.Layout;
 
 namespace InfraMind.Storage;
 
@@ -51,25 +52,8 @@ public sealed class ImageArchive
 
     internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
     {
-        var annotations = NameAnnotations(names.Count > 0 ? names[0] : null);
+        var annotations = LayoutDocuments.NameAnnotations(names.Count > 0 ? names[0] : null);
         return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
-    }
-
-    /// <summary>The index.json annotations that name an image: the full name (Docker 25+, containerd) and its tag (OCI).</summary>
-    internal static Dictionary<string, string>? NameAnnotations(string? name)
-    {
-        if (name is null)
-        {
-            return null;
-        }
-
-        int slash = name.LastIndexOf('/');
-        int colon = name.LastIndexOf(':');
-        return new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            [OciImageLayout.ContainerdImageNameAnnotation] = name,
-            [OciImageLayout.RefNameAnnotation] = colon > slash ? name[(colon + 1)..] : "latest",
-        };
     }
 }
 
