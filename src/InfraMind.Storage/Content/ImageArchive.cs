@@ -50,6 +50,30 @@ public sealed class ImageArchive
     public Task WriteTarAsync(Stream output, CancellationToken cancellationToken) =>
         OciImageLayout.WriteTarAsync(_layout with { Images = [Image] }, output, cancellationToken);
 
+    /// <summary>
+    /// Writes the layout tar to a temporary file and returns it open at the start, deleted when disposed: what
+    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
+    /// </summary>
+    public Task<Stream> OpenTarAsync(CancellationToken cancellationToken) => OpenTarAsync(null, cancellationToken);
+
+    /// <summary>As <see cref="OpenTarAsync(CancellationToken)"/>, in <paramref name="directory"/> (else the system's temp directory).</summary>
+    internal async Task<Stream> OpenTarAsync(string? directory, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(directory ?? Path.GetTempPath(), "inframind-image-" + Guid.NewGuid().ToString("N") + ".tar");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        try
+        {
+            await WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
     {
         var annotations = LayoutDocuments.NameAnnotations(names.Count > 0 ? names[0] : null);
@@ -77,30 +101,4 @@ public interface IContentBackend
 
     /// <summary>Fetches <paramref name="reference"/>, verifies it and commits it to <paramref name="store"/>.</summary>
     Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken);
-}
-
-/// <summary>Ways to hand a verified image to a container engine.</summary>
-public static class ImageArchiveExtensions
-{
-    /// <summary>
-    /// Writes the image's layout tar to a temporary file and returns it open at the start, deleted when disposed: what
-    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
-    /// </summary>
-    public static async Task<Stream> OpenTarAsync(this ImageArchive image, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        string path = Path.Combine(Path.GetTempPath(), "inframind-load-" + Guid.NewGuid().ToString("N") + ".tar");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
-        try
-        {
-            await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
-            file.Position = 0;
-            return file;
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
 }
