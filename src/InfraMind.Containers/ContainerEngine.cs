@@ -13,7 +13,7 @@ namespace InfraMind.Containers;
 public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 {
     /// <summary>Where the engine is looked for when DOCKER_HOST is not set.</summary>
-    public static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
+    internal static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
 
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
     private readonly DockerClientConfiguration _configuration;
@@ -32,7 +32,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     internal DockerClient Client => _client;
 
     /// <summary>The endpoint DOCKER_HOST names, or <see cref="DefaultEndpoint"/>.</summary>
-    public static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+    internal static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
 
     internal static Uri ResolveEndpoint(string? value)
     {
@@ -194,7 +194,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         });
 
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
-    public Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
+    internal Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
         Guard("report its runtimes", () => HasGpuRuntimeCoreAsync(cancellationToken));
 
     private async Task<bool> HasGpuRuntimeCoreAsync(CancellationToken cancellationToken)

@@ -40,10 +40,10 @@ public sealed class ImageArchive
     public IReadOnlyList<Descriptor> Blobs => [Image.Config, .. Image.Layers];
 
     /// <summary>Opens a blob of this image for reading; the caller disposes it.</summary>
-    public Stream OpenBlob(Digest digest) =>
+    internal Stream OpenBlob(Digest digest) =>
         new FileStream(_layout.BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
-    public Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
+    internal Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
         File.ReadAllBytesAsync(_layout.BlobPath(ManifestDigest), cancellationToken);
 
     /// <summary>Writes the deterministic OCI layout tar of this image (also loadable by <c>docker load</c>, tagged with <see cref="Names"/>).</summary>
@@ -91,7 +91,7 @@ public sealed record PushResult(ContentReference Reference, Digest ManifestDiges
 /// A place images are pushed to and pulled from. Every pull verifies all content against the reference's digests
 /// before anything enters the local store, and leaves nothing behind when it fails.
 /// </summary>
-public interface IContentBackend
+internal interface IContentBackend
 {
     /// <summary>Whether this backend serves references of this kind (and, for pushes, this destination).</summary>
     bool CanHandle(ContentReference reference);

@@ -4,7 +4,7 @@ using InfraMind.Oci;
 namespace InfraMind.Storage;
 
 /// <summary>The parts of an image manifest (OCI or Docker v2 schema 2) a pull needs: config and layers.</summary>
-public sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnlyList<Descriptor> Layers)
+internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnlyList<Descriptor> Layers)
 {
     /// <summary>Manifest media types a pull asks for, preferred first.</summary>
     public static readonly IReadOnlyList<string> Accepted = [MediaTypes.OciManifest, MediaTypes.DockerManifest, MediaTypes.OciIndex, MediaTypes.DockerManifestList];

@@ -9,7 +9,7 @@ namespace InfraMind.Storage.Http;
 /// an object store). The reference records the file's sha256 in its fragment, so a pull trusts no server: the file
 /// is downloaded, checked against that digest, and only then extracted (every blob verified again) into the store.
 /// </summary>
-public sealed class HttpBackend(PeerOptions options) : IContentBackend
+internal sealed class HttpBackend(PeerOptions options) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is HttpReference;
 

@@ -7,7 +7,7 @@ namespace InfraMind.Storage.Ipfs;
 /// imported into the store (a layout tar, or a plain <c>docker save</c> archive as SPEC's
 /// <c>docker save … | ipfs add --wrap-with-directory</c> gives, converted).
 /// </summary>
-public sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
+internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is IpfsReference;
 

@@ -7,14 +7,14 @@ using System.Text.Json;
 namespace InfraMind.Storage.Ipfs;
 
 /// <summary>What <c>/api/v0/version</c> says about a node.</summary>
-public sealed record KuboVersion(string Version, string? Commit, string? Repo, string? System);
+internal sealed record KuboVersion(string Version, string? Commit, string? Repo, string? System);
 
 /// <summary>
 /// A client of the Kubo RPC API (<c>/api/v0/…</c>; kubo, and js-ipfs which speaks the same API). Nothing the node says
 /// is trusted: <see cref="AddAsync"/> imports the file locally in the same pass and compares, and
 /// <see cref="FetchAsync(Cid, UnixFsOptions, Stream, CancellationToken)"/> verifies what it streams.
 /// </summary>
-public sealed class KuboClient : IDisposable
+internal sealed class KuboClient : IDisposable
 {
     private const string StartHint =
         "Start a node (kubo: `ipfs daemon`; js-ipfs: `jsipfs daemon`) or point InfraMind at its API address (Addresses.API, " +

@@ -31,10 +31,10 @@ public sealed class LocalContentStore
 
     public string BlobPath(Digest digest) => Path.Combine(BlobDirectory, digest.Hex);
 
-    public bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
+    internal bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
 
     /// <summary>Starts a staging area for one image; dispose it to remove whatever was not committed.</summary>
-    public StoreStaging BeginStaging()
+    internal StoreStaging BeginStaging()
     {
         EnsureCreated();
         return new StoreStaging(this, Path.Combine(StagingRoot, Guid.NewGuid().ToString("N")));
@@ -52,7 +52,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Imports the first image of an OCI layout tar, every blob verified against its digest.</summary>
-    public async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ExtractAsync(layoutTar, staging.Directory, cancellationToken).ConfigureAwait(false);
@@ -63,7 +63,7 @@ public sealed class LocalContentStore
     /// Imports an archive file of either kind: an OCI layout tar (it has <c>oci-layout</c>; every blob verified) or a
     /// plain <c>docker save</c> archive (converted, so the container hash is InfraMind's).
     /// </summary>
-    public async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
     {
         bool isLayout = false;
         var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
@@ -98,7 +98,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest.</summary>
-    public async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         var layout = await OciImageLayout.OpenAsync(directory, cancellationToken).ConfigureAwait(false);
         var image = layout.Images[0];
@@ -149,7 +149,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Every image in the store, each once, with all its names.</summary>
-    public async Task<IReadOnlyList<ImageArchive>> ListAsync(CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<ImageArchive>> ListAsync(CancellationToken cancellationToken)
     {
         var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
         var images = new List<ImageArchive>();

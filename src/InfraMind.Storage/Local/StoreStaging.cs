@@ -7,7 +7,7 @@ namespace InfraMind.Storage;
 /// A private directory inside the store where one image's blobs are written and verified before they are committed.
 /// Disposing it removes everything left in it: a failed or cancelled transfer leaves nothing behind.
 /// </summary>
-public sealed class StoreStaging : IDisposable
+internal sealed class StoreStaging : IDisposable
 {
     private readonly LocalContentStore _store;
 
