@@ -16,6 +16,14 @@ public sealed class SqliteTransparencyLogTests
     private static Task<SqliteTransparencyLog> Open(string path, SigningKey key, int maxBatch = 1024) =>
         SqliteTransparencyLog.OpenAsync(path, key, Time, new SqliteLogOptions { MaxBatch = maxBatch }, CancellationToken.None);
 
+    private static async Task AppendEntriesAsync(SqliteTransparencyLog log, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await log.AppendAsync(Data(i), CancellationToken.None);
+        }
+    }
+
     private static byte[] Data(int i) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"entry-{i}"));
 
     [Fact]
@@ -125,10 +133,7 @@ public sealed class SqliteTransparencyLogTests
         var path = dir.Combine("log.sqlite");
         await using (var log = await Open(path, key))
         {
-            for (var i = 0; i < 8; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 8);
         }
 
         Exec(path, "UPDATE log_leaves SET data = $d WHERE idx = 3", ("$d", Data(99)));
@@ -150,10 +155,7 @@ public sealed class SqliteTransparencyLogTests
         var path = dir.Combine("log.sqlite");
         await using (var log = await Open(path, key))
         {
-            for (var i = 0; i < 8; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 8);
 
             await log.GetCheckpointAsync(CancellationToken.None);
         }
@@ -189,10 +191,7 @@ public sealed class SqliteTransparencyLogTests
         using (var key = new KeyStore(keys).LoadOrGenerate("registry"))
         {
             await using var log = await Open(path, key);
-            for (var i = 0; i < 10; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 10);
 
             before = await log.GetCheckpointAsync(CancellationToken.None);
         }
