@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -14,7 +13,7 @@ namespace InfraMind.Containers;
 public sealed class ContainerEngine : IAsyncDisposable, IDisposable
 {
     /// <summary>Where the engine is looked for when DOCKER_HOST is not set.</summary>
-    public static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
+    internal static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
 
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
     private readonly DockerClientConfiguration _configuration;
@@ -33,7 +32,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     internal DockerClient Client => _client;
 
     /// <summary>The endpoint DOCKER_HOST names, or <see cref="DefaultEndpoint"/>.</summary>
-    public static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+    internal static Uri ResolveEndpoint() => ResolveEndpoint(Environment.GetEnvironmentVariable("DOCKER_HOST"));
 
     internal static Uri ResolveEndpoint(string? value)
     {
@@ -104,73 +103,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         IReadOnlyDictionary<string, string> labels,
         IProgress<string>? progress,
         CancellationToken cancellationToken) =>
-        Guard("build the image", () => BuildImageCoreAsync(contextDir, tag, labels, progress, cancellationToken));
-
-    private async Task<string> BuildImageCoreAsync(
-        string contextDir,
-        string tag,
-        IReadOnlyDictionary<string, string> labels,
-        IProgress<string>? progress,
-        CancellationToken cancellationToken)
-    {
-        var fullContext = BuildContext.Validate(contextDir);
-        if (string.IsNullOrWhiteSpace(tag))
-        {
-            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext, "image tag is empty: give one like 'summarizer-v1:0.4.2'.");
-        }
-
-        var imageLabels = labels is null ? [] : new Dictionary<string, string>(labels);
-        imageLabels[ManagedLabels.Managed] = "true";
-
-        // A temp file, not memory: a context with model weights can be gigabytes.
-        var tarPath = Path.Combine(Path.GetTempPath(), $"inframind-context-{Guid.NewGuid():N}.tar");
-        await using var tar = new FileStream(tarPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920,
-            FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        try
-        {
-            await BuildContext.WriteTarAsync(fullContext, tar, cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext,
-                $"cannot read the build context '{fullContext}': {e.Message}. Fix the file's permissions or list it in .dockerignore.", e);
-        }
-
-        tar.Position = 0;
-        var output = new BuildOutput(progress);
-        var parameters = new ImageBuildParameters
-        {
-            Tags = [tag],
-            Dockerfile = BuildContext.DockerfileName,
-            Labels = imageLabels,
-            // Intermediate containers of failed steps too: nothing of a build may be left behind.
-            Remove = true,
-            ForceRemove = true,
-        };
-        try
-        {
-            await _client.Images.BuildImageFromDockerfileAsync(parameters, tar, null, null, output, cancellationToken);
-        }
-        catch (DockerApiException e)
-        {
-            throw new ImageBuildFailedException(tag, output.CurrentStep, Cleanup.ApiMessage(e), output.Tail);
-        }
-
-        if (output.Error is not null)
-        {
-            throw new ImageBuildFailedException(tag, output.CurrentStep, output.Error, output.Tail);
-        }
-
-        try
-        {
-            var image = await _client.Images.InspectImageAsync(tag, cancellationToken);
-            return image.ID;
-        }
-        catch (DockerImageNotFoundException)
-        {
-            throw new ImageBuildFailedException(tag, output.CurrentStep, "the engine reported no error but the image is missing", output.Tail);
-        }
-    }
+        Guard("build the image", () => ImageBuilder.BuildAsync(_client, contextDir, tag, labels, progress, cancellationToken));
 
     /// <summary>Local images that carry every one of <paramref name="labels"/> (key=value).</summary>
     public Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
@@ -261,7 +194,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         });
 
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
-    public Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
+    internal Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
         Guard("report its runtimes", () => HasGpuRuntimeCoreAsync(cancellationToken));
 
     private async Task<bool> HasGpuRuntimeCoreAsync(CancellationToken cancellationToken)
@@ -275,85 +208,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// started. Anything created is removed again when a later step fails or the call is cancelled.
     /// </summary>
     public Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken) =>
-        Guard("run the container", () => RunCoreAsync(spec, cancellationToken));
-
-    private async Task<RunningContainer> RunCoreAsync(ContainerSpec spec, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        var errors = spec.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ContainerEngineException(ContainerErrorCodes.InvalidContainerSpec,
-                "the container spec is invalid: " + string.Join(" ", errors));
-        }
-
-        var runId = spec.RunId ?? Guid.NewGuid().ToString("N")[..12];
-        if (spec.GpuCount > 0 && !await HasGpuRuntimeAsync(cancellationToken))
-        {
-            throw GpuUnavailable(spec.GpuCount, null);
-        }
-
-        string? networkId = null;
-        string? containerId = null;
-        // The engine requests run to completion on their own bounded token and the caller's token is checked between
-        // them: a request aborted half-way may still create its object in the engine after our cleanup ran, with
-        // no id to remove it by (seen: a container created after a cancelled create was "cleaned up").
-        using var requestTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var engineToken = requestTimeout.Token;
-        try
-        {
-            var network = await _client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), engineToken);
-            networkId = network.ID;
-            if (IsolationPolicy.IgnoredOptions(network.Warning) is { Count: > 0 } ignored)
-            {
-                throw new IsolationUnsupportedException(Endpoint, ignored);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            var created = await _client.Containers.CreateContainerAsync(
-                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), engineToken);
-            containerId = created.ID;
-            cancellationToken.ThrowIfCancellationRequested();
-            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), engineToken);
-            cancellationToken.ThrowIfCancellationRequested();
-            var inspect = await _client.Containers.InspectContainerAsync(containerId, engineToken);
-            var hostPort = PublishedLoopbackPort(inspect, spec.ContainerPort);
-            cancellationToken.ThrowIfCancellationRequested();
-            return new RunningContainer(_client, runId, containerId, networkId, spec.ContainerPort, hostPort);
-        }
-        catch (Exception e)
-        {
-            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await Cleanup.RemoveAsync(_client, containerId, networkId, cleanup.Token);
-            if (e is DockerApiException { StatusCode: HttpStatusCode.NotFound } missing && networkId is not null && containerId is null)
-            {
-                // The create names an image the engine does not have (no pre-check: it would cost every run a round trip).
-                throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound,
-                    $"image {spec.Image} is not in the engine; build it first (or load it): images are never pulled here.", missing);
-            }
-
-            if (e is DockerApiException api)
-            {
-                var message = Cleanup.ApiMessage(api);
-                if (spec.GpuCount > 0 && message.Contains("device driver", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw GpuUnavailable(spec.GpuCount, api);
-                }
-
-                if (message.Contains("address pool", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-                        $"cannot create the network of run {runId}: {message}. Every run has a network of its own: remove " +
-                        "leftover runs (PruneAsync), or give the engine more ranges (dockerd --default-address-pool, as scripts/setup-engine.sh does).", api);
-                }
-
-                throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-                    $"cannot start {spec.Image} (run {runId}): {message}. Check the image's CMD/entrypoint and the resources asked for.", api);
-            }
-
-            throw;
-        }
-    }
+        Guard("run the container", () => ContainerLauncher.StartAsync(this, spec, cancellationToken));
 
     /// <summary>
     /// Removes every container and network labelled <c>org.inframind.managed=true</c> (only those created more than
@@ -368,35 +223,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     /// process can clean up after itself without touching the runs of others on the same engine.
     /// </summary>
     public Task<PruneResult> PruneAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken) =>
-        Guard("prune", () => PruneCoreAsync(labels, olderThan, cancellationToken));
-
-    private async Task<PruneResult> PruneCoreAsync(IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
-    {
-        var wanted = labels is null ? [] : new Dictionary<string, string>(labels);
-        wanted[ManagedLabels.Managed] = "true";
-        var filter = LabelFilter(wanted);
-        var cutoff = olderThan is null ? DateTime.MaxValue : DateTime.UtcNow - olderThan.Value;
-        var containers = await _client.Containers.ListContainersAsync(
-            new ContainersListParameters { All = true, Filters = filter }, cancellationToken);
-        var removedContainers = new List<string>();
-        foreach (var c in containers.Where(c => c.Created.ToUniversalTime() < cutoff))
-        {
-            await Cleanup.RemoveAsync(_client, c.ID, null, cancellationToken);
-            removedContainers.Add(c.ID);
-        }
-
-        var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, cancellationToken);
-        var removedNetworks = new List<string>();
-        foreach (var n in networks.Where(n => n.Created.ToUniversalTime() < cutoff))
-        {
-            if (await Cleanup.RemoveNetworkAsync(_client, n.ID, cancellationToken))
-            {
-                removedNetworks.Add(n.ID);
-            }
-        }
-
-        return new PruneResult(removedContainers, removedNetworks);
-    }
+        Guard("prune", () => Cleanup.PruneAsync(_client, labels, olderThan, cancellationToken));
 
     /// <summary>Writes <c>docker save</c>'s tar of <paramref name="imageRef"/> to <paramref name="destination"/>.</summary>
     public Task SaveImageAsync(string imageRef, Stream destination, CancellationToken cancellationToken) =>
@@ -483,32 +310,4 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     {
         ["label"] = labels.ToDictionary(kv => $"{kv.Key}={kv.Value}", _ => true),
     };
-
-    private static int PublishedLoopbackPort(ContainerInspectResponse inspect, int containerPort)
-    {
-        // A container that already stopped has no published ports any more; it is still the caller's to inspect
-        // (exit code, logs, OOM), so it is returned with port 0 rather than thrown away.
-        if (inspect.State is { Running: false, Status: "exited" or "dead" })
-        {
-            return 0;
-        }
-
-        if (inspect.NetworkSettings?.Ports is { } ports
-            && ports.TryGetValue(IsolationPolicy.PortKey(containerPort), out var bindings)
-            && bindings?.FirstOrDefault(b => b.HostIP == IsolationPolicy.LoopbackAddress) is { } binding
-            && int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-        {
-            return port;
-        }
-
-        throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-            $"the engine did not publish port {containerPort} on {IsolationPolicy.LoopbackAddress} (state: {inspect.State?.Status}). " +
-            "Its network must allow port publishing; see IsolationPolicy.");
-    }
-
-    private static ContainerEngineException GpuUnavailable(int count, Exception? inner) => new(
-        ContainerErrorCodes.GpuUnavailable,
-        $"the model asks for {count} GPU(s) but this engine has no GPU runtime: install the NVIDIA Container Toolkit and " +
-        "register its runtime with the engine, or run the model on a node with a GPU (or set resources.gpu: false).",
-        inner);
 }

@@ -1,7 +1,7 @@
 namespace InfraMind.Containers;
 
 /// <summary>Labels put on everything InfraMind creates in the engine, so that leftovers can always be found and removed.</summary>
-public static class ManagedLabels
+internal static class ManagedLabels
 {
     /// <summary>On every container, network and image InfraMind creates; value <c>true</c>.</summary>
     public const string Managed = "org.inframind.managed";

@@ -8,6 +8,38 @@ namespace InfraMind.Manifest;
 /// </summary>
 internal sealed record Dockerfile(IReadOnlyList<(int Port, int Line)> ExposedPorts, (string Instruction, string Text, int Line)? Command)
 {
+    /// <summary>
+    /// The package must have a Dockerfile; warns when its EXPOSE or CMD/ENTRYPOINT disagrees with the manifest's port
+    /// or entrypoint (a warning: a Dockerfile may start the model in ways this reading cannot follow).
+    /// </summary>
+    public static void Check(ModelManifest manifest, string packageDir, ManifestFindings findings)
+    {
+        var path = Path.Combine(packageDir, "Dockerfile");
+        if (!File.Exists(path))
+        {
+            findings.Error(ManifestCodes.DockerfileMissing, "", null, $"no Dockerfile in {packageDir}",
+                "add a Dockerfile that copies the package and starts the entrypoint (`infra init` writes one)", file: "Dockerfile");
+            return;
+        }
+
+        var dockerfile = Read(path);
+        if (dockerfile.ExposedPorts.Count > 0 && !dockerfile.ExposedPorts.Any(p => p.Port == manifest.Port))
+        {
+            var first = dockerfile.ExposedPorts[0];
+            findings.Warning(ManifestCodes.ExposeMismatch, "port", "Dockerfile", first.Line,
+                $"the Dockerfile exposes {string.Join(", ", dockerfile.ExposedPorts.Select(p => p.Port))} but model.yaml declares port {manifest.Port}",
+                $"make them agree: `EXPOSE {manifest.Port}` or `port: {first.Port}`");
+        }
+
+        var entry = Path.GetFileName(manifest.Entrypoint);
+        if (dockerfile.Command is { } cmd && !cmd.Text.Contains(entry, StringComparison.Ordinal))
+        {
+            findings.Warning(ManifestCodes.CommandMismatch, "entrypoint", "Dockerfile", cmd.Line,
+                $"the Dockerfile's {cmd.Instruction} ({cmd.Text}) does not mention the entrypoint '{manifest.Entrypoint}'",
+                $"start the entrypoint, e.g. CMD [\"python3\", \"{manifest.Entrypoint}\"], or fix `entrypoint:`");
+        }
+    }
+
     public static Dockerfile Read(string path)
     {
         var ports = new List<(int, int)>();

@@ -5,7 +5,17 @@ using YamlDotNet.Core.Events;
 namespace InfraMind.Manifest;
 
 /// <summary>A YAML node that remembers where it was written, so every finding can point at a line and column.</summary>
-internal abstract record YNode(int Line, int Column);
+internal abstract record YNode(int Line, int Column)
+{
+    /// <summary>What the node is, for a message: "a mapping", "a list", "number '3'".</summary>
+    public string Description => this switch
+    {
+        YMapping => "a mapping",
+        YSequence => "a list",
+        YScalar s => $"{(s.IsNull ? "nothing" : s.TypeName)} '{s.Value}'",
+        _ => "something else",
+    };
+}
 
 internal sealed record YScalar(string Value, bool Quoted, int Line, int Column) : YNode(Line, Column)
 {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using InfraMind.Testing;
 
 namespace InfraMind.Manifest.Tests;
 
@@ -9,7 +10,7 @@ namespace InfraMind.Manifest.Tests;
 public sealed partial class CorpusTests : IDisposable
 {
     private static readonly string Corpus = Path.Combine(AppContext.BaseDirectory, "Corpus");
-    private readonly List<string> _temps = [];
+    private readonly List<TempDirectory> _temps = [];
 
     public static TheoryData<string> ValidCases() => Cases("valid");
 
@@ -74,23 +75,17 @@ public sealed partial class CorpusTests : IDisposable
 
     private string Package(string manifest)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "im-corpus-" + Guid.NewGuid().ToString("N"));
-        _temps.Add(dir);
-        CopyDirectory(Path.Combine(Corpus, "package"), dir);
+        var temp = new TempDirectory("im-corpus");
+        _temps.Add(temp);
+        var dir = temp.Path;
+        TempDirectory.Copy(Path.Combine(Corpus, "package"), dir);
         File.Copy(manifest, Path.Combine(dir, "model.yaml"));
         File.CreateSymbolicLink(Path.Combine(dir, "escape.py"), "/etc/hostname");
         return dir;
     }
 
-    internal static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
-        foreach (var d in Directory.GetDirectories(from)) CopyDirectory(d, Path.Combine(to, Path.GetFileName(d)));
-    }
-
     public void Dispose()
     {
-        foreach (var t in _temps) Directory.Delete(t, recursive: true);
+        foreach (var t in _temps) t.Dispose();
     }
 }

@@ -2,24 +2,25 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using CsCheck;
+using InfraMind.Testing;
 
 namespace InfraMind.Manifest.Tests;
 
 public sealed class ManifestReaderTests : IDisposable
 {
     private static readonly string Corpus = Path.Combine(AppContext.BaseDirectory, "Corpus");
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-manifest-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _dir = new("im-manifest");
 
-    public ManifestReaderTests() => CorpusTests.CopyDirectory(Path.Combine(Corpus, "package"), _dir);
+    public ManifestReaderTests() => TempDirectory.Copy(Path.Combine(Corpus, "package"), _dir.Path);
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private static string Spec => File.ReadAllText(Path.Combine(Corpus, "valid", "spec-example.yaml"));
 
     private ManifestValidation Validate(string text)
     {
-        File.WriteAllText(Path.Combine(_dir, "model.yaml"), text);
-        return ManifestReader.Validate(_dir);
+        File.WriteAllText(_dir.Combine("model.yaml"), text);
+        return ManifestReader.Validate(_dir.Path);
     }
 
     [Fact]
@@ -83,8 +84,8 @@ public sealed class ManifestReaderTests : IDisposable
     [Fact]
     public void Fifty_megabyte_file_is_refused_without_reading_it()
     {
-        using (var f = File.Create(Path.Combine(_dir, "model.yaml"))) f.SetLength(50L * 1024 * 1024);
-        var result = ManifestReader.Validate(_dir);
+        using (var f = File.Create(_dir.Combine("model.yaml"))) f.SetLength(50L * 1024 * 1024);
+        var result = ManifestReader.Validate(_dir.Path);
         var error = Assert.Single(result.Errors);
         Assert.Equal(ManifestCodes.FileTooLarge, error.Code);
         Assert.Contains("52,428,800", error.Message, StringComparison.Ordinal);
@@ -96,33 +97,33 @@ public sealed class ManifestReaderTests : IDisposable
         var bytes = new byte[4096];
         new Random(7).NextBytes(bytes);
         bytes[10] = 0;
-        File.WriteAllBytes(Path.Combine(_dir, "model.yaml"), bytes);
-        var error = Assert.Single(ManifestReader.Validate(_dir).Errors);
+        File.WriteAllBytes(_dir.Combine("model.yaml"), bytes);
+        var error = Assert.Single(ManifestReader.Validate(_dir.Path).Errors);
         Assert.Equal(ManifestCodes.NotText, error.Code);
     }
 
     [Fact]
     public void Invalid_utf8_is_not_text()
     {
-        File.WriteAllBytes(Path.Combine(_dir, "model.yaml"), [(byte)'n', (byte)':', 0xC3, 0x28, (byte)'\n']);
-        Assert.Equal(ManifestCodes.NotText, Assert.Single(ManifestReader.Validate(_dir).Errors).Code);
+        File.WriteAllBytes(_dir.Combine("model.yaml"), [(byte)'n', (byte)':', 0xC3, 0x28, (byte)'\n']);
+        Assert.Equal(ManifestCodes.NotText, Assert.Single(ManifestReader.Validate(_dir.Path).Errors).Code);
     }
 
     [Fact]
     public void Missing_manifest_and_missing_path_are_told_apart()
     {
-        var empty = Path.Combine(_dir, "hooks");
+        var empty = _dir.Combine("hooks");
         var noManifest = ManifestReader.Validate(empty);
         Assert.Equal(ManifestCodes.ManifestMissing, Assert.Single(noManifest.Errors).Code);
         Assert.False(noManifest.PathMissing);
-        var missing = ManifestReader.Validate(Path.Combine(_dir, "nope"));
+        var missing = ManifestReader.Validate(_dir.Combine("nope"));
         Assert.True(missing.PathMissing);
     }
 
     [Fact]
     public void Dockerfile_disagreements_are_warnings_not_errors()
     {
-        File.WriteAllText(Path.Combine(_dir, "Dockerfile"), "FROM python:3.10-slim\nEXPOSE 8080\nCMD [\"python3\", \"app.py\"]\n");
+        File.WriteAllText(_dir.Combine("Dockerfile"), "FROM python:3.10-slim\nEXPOSE 8080\nCMD [\"python3\", \"app.py\"]\n");
         var result = Validate(Spec);
         Assert.True(result.IsValid);
         Assert.Equal([ManifestCodes.ExposeMismatch, ManifestCodes.CommandMismatch], result.Warnings.Select(w => w.Code).Order().ToArray());
@@ -132,7 +133,7 @@ public sealed class ManifestReaderTests : IDisposable
     [Fact]
     public void Missing_dockerfile_is_an_error()
     {
-        File.Delete(Path.Combine(_dir, "Dockerfile"));
+        File.Delete(_dir.Combine("Dockerfile"));
         Assert.Equal(ManifestCodes.DockerfileMissing, Assert.Single(Validate(Spec).Errors).Code);
     }
 
@@ -209,8 +210,8 @@ public sealed class ManifestReaderTests : IDisposable
                 4 => string.Join('\n', text.Split('\n').Select((l, i) => i == at % 30 ? "  " + l : l)),
                 _ => text.Replace(": ", ":" + alphabet[ch], StringComparison.Ordinal),
             };
-            File.WriteAllText(Path.Combine(_dir, "model.yaml"), text);
-            var result = ManifestReader.Validate(_dir);
+            File.WriteAllText(_dir.Combine("model.yaml"), text);
+            var result = ManifestReader.Validate(_dir.Path);
             Assert.True(result.IsValid || result.Errors.Any());
             Assert.All(result.Diagnostics, d => Assert.Matches("^IM1[0-9]{3}$", d.Code));
             runs++;

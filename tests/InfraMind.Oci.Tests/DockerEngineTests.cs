@@ -12,11 +12,9 @@ namespace InfraMind.Oci.Tests;
 /// </summary>
 public sealed class DockerEngineTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-oci-docker-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _dir = new("im-oci-docker");
     private readonly string _tag = "inframind-oci-test/tiny:" + Guid.NewGuid().ToString("N")[..12];
     private readonly List<string> _images = [];
-
-    public DockerEngineTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose()
     {
@@ -25,7 +23,7 @@ public sealed class DockerEngineTests : IDisposable
             DockerCli.Run(check: false, "rmi", "-f", image);
         }
 
-        Directory.Delete(_dir, recursive: true);
+        _dir.Dispose();
     }
 
     [Fact]
@@ -37,11 +35,11 @@ public sealed class DockerEngineTests : IDisposable
         }
 
         string image = BuildTwoLayerImage();
-        string saved = Path.Combine(_dir, "saved.tar");
+        string saved = _dir.Combine("saved.tar");
         DockerCli.Run(check: true, "save", "-o", saved, image);
 
-        var first = await ConvertFileAsync(saved, Path.Combine(_dir, "layout1.tar"));
-        var second = await ConvertFileAsync(saved, Path.Combine(_dir, "layout2.tar"));
+        var first = await ConvertFileAsync(saved, _dir.Combine("layout1.tar"));
+        var second = await ConvertFileAsync(saved, _dir.Combine("layout2.tar"));
         Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(second.Path));
         var converted = Assert.Single(first.Images);
         Assert.Equal(2, converted.Layers.Count);
@@ -59,15 +57,15 @@ public sealed class DockerEngineTests : IDisposable
         Assert.Equal(id, DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim());
 
         // Saving what was loaded gives the same container hash again.
-        string resaved = Path.Combine(_dir, "resaved.tar");
+        string resaved = _dir.Combine("resaved.tar");
         DockerCli.Run(check: true, "save", "-o", resaved, image);
-        var third = await ConvertFileAsync(resaved, Path.Combine(_dir, "layout3.tar"));
+        var third = await ConvertFileAsync(resaved, _dir.Combine("layout3.tar"));
         Assert.Equal(converted.ManifestDigest, Assert.Single(third.Images).ManifestDigest);
         Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(third.Path));
 
         // And the layout tar reads back with every blob verified.
         await using var tar = File.OpenRead(first.Path);
-        var layout = await OciImageLayout.ExtractAsync(tar, Path.Combine(_dir, "extracted"), CancellationToken.None);
+        var layout = await OciImageLayout.ExtractAsync(tar, _dir.Combine("extracted"), CancellationToken.None);
         Assert.Equal(converted.ManifestDigest, Assert.Single(layout.Images).ManifestDigest);
     }
 
@@ -85,10 +83,10 @@ public sealed class DockerEngineTests : IDisposable
             return; // built by another part of the project; the tiny image test covers the engine path
         }
 
-        string saved = Path.Combine(_dir, "python.tar");
+        string saved = _dir.Combine("python.tar");
         DockerCli.Run(check: true, "save", "-o", saved, python);
-        var a = await ConvertFileAsync(saved, Path.Combine(_dir, "p1.tar"));
-        var b = await ConvertFileAsync(saved, Path.Combine(_dir, "p2.tar"));
+        var a = await ConvertFileAsync(saved, _dir.Combine("p1.tar"));
+        var b = await ConvertFileAsync(saved, _dir.Combine("p2.tar"));
         Assert.Equal(a.Images[0].ManifestDigest, b.Images[0].ManifestDigest);
         Assert.True(FilesEqual(a.Path, b.Path), "two exports of python:3.10-slim differ");
         string id = DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", python).Trim();
@@ -129,7 +127,7 @@ public sealed class DockerEngineTests : IDisposable
     private string BuildTwoLayerImage()
     {
         // docker import of a tiny root file system, then a legacy-builder COPY on top: two layers, no registry.
-        string rootfs = Path.Combine(_dir, "rootfs.tar");
+        string rootfs = _dir.Combine("rootfs.tar");
         using (var tar = new TarWriter(File.Create(rootfs), TarEntryFormat.Ustar))
         {
             tar.WriteEntry(new UstarTarEntry(TarEntryType.Directory, "etc/"));
@@ -143,7 +141,7 @@ public sealed class DockerEngineTests : IDisposable
         _images.Add(baseTag);
         _images.Add(_tag);
         DockerCli.Run(check: true, "import", "--change", "LABEL inframind.test=oci", rootfs, baseTag);
-        string context = Path.Combine(_dir, "ctx");
+        string context = _dir.Combine("ctx");
         Directory.CreateDirectory(context);
         File.WriteAllText(Path.Combine(context, "model.yaml"), "name: tiny\nversion: 1.0.0\n");
         File.WriteAllText(Path.Combine(context, "Dockerfile"), $"FROM {baseTag}\nCOPY model.yaml /model.yaml\nLABEL inframind.test=oci\n");

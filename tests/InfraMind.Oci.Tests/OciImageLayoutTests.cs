@@ -1,20 +1,15 @@
 using System.Formats.Tar;
 using System.Text;
 using System.Text.Json;
+using InfraMind.Testing;
 
 namespace InfraMind.Oci.Tests;
 
 public sealed class OciImageLayoutTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-oci-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _dir = new("im-oci-tests");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir))
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-    }
+    public void Dispose() => _dir.Dispose();
 
     private static async Task<(byte[] Tar, IReadOnlyList<OciImage> Images)> ConvertAsync(byte[] dockerSave)
     {
@@ -118,7 +113,7 @@ public sealed class OciImageLayoutTests : IDisposable
     public async Task Extracting_a_layout_tar_verifies_it_and_writing_it_again_gives_the_same_bytes()
     {
         var (tar, images) = await ConvertAsync(TestArchives.Legacy());
-        var layout = await OciImageLayout.ExtractAsync(new MemoryStream(tar), _dir, CancellationToken.None);
+        var layout = await OciImageLayout.ExtractAsync(new MemoryStream(tar), _dir.Path, CancellationToken.None);
         var image = Assert.Single(layout.Images);
         Assert.Equal(images[0].ManifestDigest, image.ManifestDigest);
         Assert.Equal(images[0].Config, image.Config);
@@ -129,7 +124,7 @@ public sealed class OciImageLayoutTests : IDisposable
         await OciImageLayout.WriteTarAsync(layout, again, CancellationToken.None);
         Assert.Equal(tar, again.ToArray());
 
-        var reopened = await OciImageLayout.OpenAsync(_dir, CancellationToken.None);
+        var reopened = await OciImageLayout.OpenAsync(_dir.Path, CancellationToken.None);
         Assert.Equal(image.ManifestDigest, Assert.Single(reopened.Images).ManifestDigest);
     }
 
@@ -153,7 +148,7 @@ public sealed class OciImageLayoutTests : IDisposable
         }).ToArray();
 
         var ex = await Assert.ThrowsAsync<DigestMismatchException>(() =>
-            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir, CancellationToken.None));
+            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir.Path, CancellationToken.None));
         Assert.Equal("IM4002", ex.Code);
         Assert.Equal(Digest.Compute(l1), ex.Expected);
         Assert.Contains(ex.Expected.Value, ex.Message);
@@ -172,7 +167,7 @@ public sealed class OciImageLayoutTests : IDisposable
             .Select(e => (e.Entry.Name, e.Entry.EntryType == TarEntryType.Directory ? null : e.Content, (string?)null))
             .ToArray();
         var ex = await Assert.ThrowsAsync<OciException>(() =>
-            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir, CancellationToken.None));
+            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir.Path, CancellationToken.None));
         Assert.Equal("IM4011", ex.Code);
         Assert.Contains(Digest.Compute(l2).Value, ex.Message);
     }
@@ -187,12 +182,12 @@ public sealed class OciImageLayoutTests : IDisposable
             .Where(e => e.Entry.Name != name)
             .Select(e => (e.Entry.Name, e.Entry.EntryType == TarEntryType.Directory ? null : e.Content, (string?)null))
             .ToArray();
-        Directory.CreateDirectory(Path.Combine(_dir, "blobs", "sha256"));
+        Directory.CreateDirectory(_dir.Combine("blobs", "sha256"));
         byte[] corrupt = (byte[])l2.Clone();
         corrupt[0] ^= 1;
-        await File.WriteAllBytesAsync(Path.Combine(_dir, name), corrupt);
+        await File.WriteAllBytesAsync(_dir.Combine(name), corrupt);
         var ex = await Assert.ThrowsAsync<DigestMismatchException>(() =>
-            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(withoutL2)), _dir, CancellationToken.None));
+            OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(withoutL2)), _dir.Path, CancellationToken.None));
         Assert.Equal(Digest.Compute(l2), ex.Expected);
     }
 
@@ -200,12 +195,12 @@ public sealed class OciImageLayoutTests : IDisposable
     public async Task OpenAsync_detects_a_blob_corrupted_on_disk()
     {
         var (tar, _) = await ConvertAsync(TestArchives.Legacy());
-        var layout = await OciImageLayout.ExtractAsync(new MemoryStream(tar), _dir, CancellationToken.None);
+        var layout = await OciImageLayout.ExtractAsync(new MemoryStream(tar), _dir.Path, CancellationToken.None);
         string path = layout.BlobPath(layout.Images[0].Layers[1].Digest);
         byte[] bytes = await File.ReadAllBytesAsync(path);
         bytes[^1] ^= 1;
         await File.WriteAllBytesAsync(path, bytes);
-        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => OciImageLayout.OpenAsync(_dir, CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => OciImageLayout.OpenAsync(_dir.Path, CancellationToken.None));
         Assert.Equal(layout.Images[0].Layers[1].Digest, ex.Expected);
     }
 
@@ -310,16 +305,9 @@ public sealed class PipeTests
         await OciImageLayout.ConvertDockerArchiveAsync(new ForwardOnly(new MemoryStream(TestArchives.Legacy())), new ForwardOnly(output), CancellationToken.None);
         Assert.Equal(expected.ToArray(), output.ToArray());
 
-        string dir = Path.Combine(Path.GetTempPath(), "im-oci-pipe-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            var layout = await OciImageLayout.ExtractAsync(new ForwardOnly(new MemoryStream(output.ToArray())), dir, CancellationToken.None);
-            Assert.Single(layout.Images);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDirectory("im-oci-pipe");
+        var layout = await OciImageLayout.ExtractAsync(new ForwardOnly(new MemoryStream(output.ToArray())), dir.Path, CancellationToken.None);
+        Assert.Single(layout.Images);
     }
 
     /// <summary>Hides seeking and length, as a pipe from <c>docker save</c> or to <c>ipfs add</c> would.</summary>

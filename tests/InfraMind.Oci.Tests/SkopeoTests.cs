@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using InfraMind.Testing;
 
 namespace InfraMind.Oci.Tests;
 
@@ -10,11 +11,9 @@ namespace InfraMind.Oci.Tests;
 /// </summary>
 public sealed class SkopeoTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-oci-skopeo-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _dir = new("im-oci-skopeo");
 
-    public SkopeoTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public async Task Skopeo_reads_and_verifies_our_layout_tar()
@@ -24,7 +23,7 @@ public sealed class SkopeoTests : IDisposable
             return;
         }
 
-        string tar = Path.Combine(_dir, "layout.tar");
+        string tar = _dir.Combine("layout.tar");
         IReadOnlyList<OciImage> images;
         await using (var output = File.Create(tar))
         {
@@ -41,8 +40,8 @@ public sealed class SkopeoTests : IDisposable
 
         // The ref name annotation is what skopeo selects an image by; --preserve-digests stops it from gzipping
         // our uncompressed layers (which would make a new manifest).
-        Skopeo("copy", "--preserve-digests", $"oci-archive:{tar}:1.0", $"oci:{Path.Combine(_dir, "copy")}:copied");
-        var copied = await OciImageLayout.OpenAsync(Path.Combine(_dir, "copy"), CancellationToken.None);
+        Skopeo("copy", "--preserve-digests", $"oci-archive:{tar}:1.0", $"oci:{_dir.Combine("copy")}:copied");
+        var copied = await OciImageLayout.OpenAsync(_dir.Combine("copy"), CancellationToken.None);
         Assert.Equal(image.ManifestDigest, Assert.Single(copied.Images).ManifestDigest);
     }
 

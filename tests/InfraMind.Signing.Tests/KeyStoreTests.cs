@@ -5,7 +5,7 @@ public sealed class KeyStoreTests
     [Fact]
     public void Generate_writes_private_key_0600_and_lists_fingerprint()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-sign");
         var store = new KeyStore(System.IO.Path.Combine(dir.Path, "keys"));
         var info = store.Generate("alice");
 
@@ -32,7 +32,7 @@ public sealed class KeyStoreTests
     [Fact]
     public void Encrypted_key_needs_the_right_passphrase()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-sign");
         var store = new KeyStore(dir.Path);
         var info = store.Generate("bob", "correct horse");
         Assert.Contains("ENCRYPTED PRIVATE KEY", File.ReadAllText(info.PrivateKeyPath), StringComparison.Ordinal);
@@ -57,7 +57,7 @@ public sealed class KeyStoreTests
     [InlineData(".hidden")]
     public void Invalid_names_are_refused(string name)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-sign");
         var ex = Assert.Throws<SigningException>(() => new KeyStore(dir.Path).Generate(name));
         Assert.Equal(SigningErrorCodes.InvalidKeyName, ex.Code);
     }
@@ -65,7 +65,7 @@ public sealed class KeyStoreTests
     [Fact]
     public void Missing_and_duplicate_keys_have_stable_codes()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-sign");
         var store = new KeyStore(dir.Path);
         Assert.Equal(SigningErrorCodes.KeyNotFound, Assert.Throws<SigningException>(() => store.Load("nobody")).Code);
         store.Generate("carol");
@@ -75,7 +75,7 @@ public sealed class KeyStoreTests
     [Fact]
     public void LoadOrGenerate_is_stable_across_calls()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-sign");
         var store = new KeyStore(dir.Path);
         using var a = store.LoadOrGenerate("registry");
         using var b = store.LoadOrGenerate("registry");

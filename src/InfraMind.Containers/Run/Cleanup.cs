@@ -5,9 +5,38 @@ using Docker.DotNet.Models;
 
 namespace InfraMind.Containers.Run;
 
-/// <summary>Removal of a run's container and network that tolerates either being gone already.</summary>
+/// <summary>Removal of runs' containers and networks (one run's, or every managed one: prune) that tolerates either being gone already.</summary>
 internal static class Cleanup
 {
+    /// <summary>Removes the managed containers and networks carrying every one of <paramref name="labels"/>, created before <paramref name="olderThan"/> ago.</summary>
+    public static async Task<PruneResult> PruneAsync(DockerClient client, IReadOnlyDictionary<string, string>? labels, TimeSpan? olderThan, CancellationToken cancellationToken)
+    {
+        var wanted = labels is null ? [] : new Dictionary<string, string>(labels);
+        wanted[ManagedLabels.Managed] = "true";
+        var filter = ContainerEngine.LabelFilter(wanted);
+        var cutoff = olderThan is null ? DateTime.MaxValue : DateTime.UtcNow - olderThan.Value;
+        var containers = await client.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = filter }, cancellationToken);
+        var removedContainers = new List<string>();
+        foreach (var c in containers.Where(c => c.Created.ToUniversalTime() < cutoff))
+        {
+            await RemoveAsync(client, c.ID, null, cancellationToken);
+            removedContainers.Add(c.ID);
+        }
+
+        var networks = await client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, cancellationToken);
+        var removedNetworks = new List<string>();
+        foreach (var n in networks.Where(n => n.Created.ToUniversalTime() < cutoff))
+        {
+            if (await RemoveNetworkAsync(client, n.ID, cancellationToken))
+            {
+                removedNetworks.Add(n.ID);
+            }
+        }
+
+        return new PruneResult(removedContainers, removedNetworks);
+    }
+
     public static async Task RemoveAsync(DockerClient client, string? containerId, string? networkId, CancellationToken cancellationToken)
     {
         if (containerId is not null)

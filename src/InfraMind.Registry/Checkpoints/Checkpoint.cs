@@ -22,14 +22,14 @@ public sealed record Checkpoint(string Origin, long Size, ReadOnlyMemory<byte> R
 public sealed record SignedCheckpoint(Checkpoint Checkpoint, string Note);
 
 /// <summary>Outcome of checking a signed note; <see cref="Checkpoint"/> is set only when it verified.</summary>
-public sealed record CheckpointVerification(bool IsValid, string? ErrorCode, string Reason, Checkpoint? Checkpoint);
+internal sealed record CheckpointVerification(bool IsValid, string? ErrorCode, string Reason, Checkpoint? Checkpoint);
 
 /// <summary>
 /// C2SP signed-note encoding of checkpoints: body, blank line, then <c>— NAME BASE64(keyhash[4] || sig)</c>.
 /// The key hash is the first 4 bytes of SHA-256 over the DER SubjectPublicKeyInfo, as Rekor does for ECDSA notes;
 /// the signature is DER ECDSA-SHA256 over the body bytes.
 /// </summary>
-public static class CheckpointNote
+internal static class CheckpointNote
 {
     public const string KeyName = "inframind-registry";
     private const string SignaturePrefix = "\u2014 ";

@@ -79,7 +79,7 @@ public sealed class RegistryServer : IAsyncDisposable
 /// 400 invalid input or signature, 403 name owned by another key, 404 unknown, 409 version already published,
 /// 422 rejected by an admission check, 500 log corruption.
 /// </summary>
-public static partial class RegistryApi
+internal static partial class RegistryApi
 {
     private const long MaxEnvelopeBytes = 1 << 20;
 

@@ -7,21 +7,6 @@ using Microsoft.Data.Sqlite;
 
 namespace InfraMind.Registry.Log;
 
-/// <summary>Tuning of the SQLite log.</summary>
-public sealed record SqliteLogOptions
-{
-    /// <summary>Most appends committed in one transaction. 1 gives one transaction (one fsync) per append.</summary>
-    public int MaxBatch { get; init; } = 1024;
-}
-
-/// <summary>Opens the embedded transparency log.</summary>
-public static class TransparencyLog
-{
-    /// <summary>Opens (creating if needed) a log in the SQLite file <paramref name="path"/>; checkpoints are signed with <paramref name="checkpointKey"/>.</summary>
-    public static async Task<ITransparencyLedger> OpenSqliteAsync(string path, SigningKey checkpointKey, TimeProvider time, SqliteLogOptions? options, CancellationToken cancellationToken) =>
-        await SqliteTransparencyLog.OpenAsync(path, checkpointKey, time, options ?? new SqliteLogOptions(), cancellationToken).ConfigureAwait(false);
-}
-
 /// <summary>
 /// RFC 6962 log in SQLite (WAL, synchronous=FULL). One writer loop drains a channel and commits every waiting append
 /// in one transaction (group commit): leaves and the perfect-subtree node rows they complete. The in-memory tree is
@@ -29,13 +14,6 @@ public static class TransparencyLog
 /// </summary>
 internal sealed class SqliteTransparencyLog : ITransparencyLedger
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS log_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS log_leaves(idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, data BLOB NOT NULL, integrated_at INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS log_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS log_checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
-        """;
-
     private readonly string _path;
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
@@ -119,22 +97,22 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
         try
         {
             await writer.OpenAsync(cancellationToken).ConfigureAwait(false);
-            Execute(writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-            Execute(writer, Schema);
+            SqliteLogFile.Execute(writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+            SqliteLogFile.Execute(writer, SqliteLogFile.Schema);
 
             var origin = Checkpoint.OriginFor(key.PublicKey);
-            var stored = Scalar(writer, "SELECT value FROM log_meta WHERE key = 'origin'");
+            var stored = SqliteLogFile.Scalar(writer, "SELECT value FROM log_meta WHERE key = 'origin'");
             if (stored is null)
             {
-                Execute(writer, "INSERT INTO log_meta(key, value) VALUES ('origin', $v)", ("$v", origin));
+                SqliteLogFile.Execute(writer, "INSERT INTO log_meta(key, value) VALUES ('origin', $v)", ("$v", origin));
             }
             else if (stored != origin)
             {
                 throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{full} belongs to '{stored}' but the registry key is {key.PublicKey.Fingerprint}; restore the registry key that created this log or use another data directory.");
             }
 
-            var tree = LoadTree(writer, full, cancellationToken);
-            var latest = LoadLatestCheckpoint(writer, full, key.PublicKey, tree);
+            var tree = SqliteLogFile.LoadTree(writer, full, cancellationToken);
+            var latest = SqliteLogFile.LoadLatestCheckpoint(writer, full, key.PublicKey, tree);
             var log = new SqliteTransparencyLog(full, cs, writer, ownerLock, key, origin, time, options, tree, latest);
             // A dedicated thread: on a busy thread pool the writer must not queue behind the publishers it serves.
             log._writerLoop = Task.Factory.StartNew(log.WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -146,67 +124,6 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
             await ownerLock.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-    }
-
-    private static MerkleTree LoadTree(SqliteConnection connection, string path, CancellationToken cancellationToken)
-    {
-        var tree = new MerkleTree();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT idx, leaf_hash FROM log_leaves ORDER BY idx";
-        using var reader = cmd.ExecuteReader();
-        var hash = new byte[MerkleHash.Size];
-        while (reader.Read())
-        {
-            var idx = reader.GetInt64(0);
-            if (idx != tree.Size)
-            {
-                throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: leaf {tree.Size} is missing (next stored leaf is {idx}); the log file was edited. Restore it from a backup.");
-            }
-
-            if (reader.GetBytes(1, 0, hash, 0, hash.Length) != MerkleHash.Size)
-            {
-                throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: leaf {idx} has a leaf hash that is not 32 bytes.");
-            }
-
-            tree.Append(hash, null);
-            if ((idx & 0xFFFF) == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-        }
-
-        return tree;
-    }
-
-    private static SignedCheckpoint? LoadLatestCheckpoint(SqliteConnection connection, string path, PublicKey key, MerkleTree tree)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT size, note FROM log_checkpoints ORDER BY size DESC LIMIT 1";
-        using var reader = cmd.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
-
-        var note = reader.GetString(1);
-        var verification = CheckpointNote.Verify(note, key);
-        if (!verification.IsValid)
-        {
-            throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: stored checkpoint at size {reader.GetInt64(0)} does not verify ({verification.ErrorCode}: {verification.Reason})");
-        }
-
-        var cp = verification.Checkpoint!;
-        if (cp.Size > tree.Size)
-        {
-            throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: a checkpoint was signed at size {cp.Size} but only {tree.Size} leaves are stored; committed leaves were removed.");
-        }
-
-        if (!tree.Root(cp.Size).AsSpan().SequenceEqual(cp.RootHash.Span))
-        {
-            throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{path}: the stored leaves no longer hash to the root signed at size {cp.Size}; leaves were altered after they were committed.");
-        }
-
-        return new SignedCheckpoint(cp, note);
     }
 
     public Task<LedgerEntry> AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
@@ -447,7 +364,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
 
             var signed = CheckpointNote.Sign(new Checkpoint(_origin, size, root), _key);
             using var connection = await OpenReaderAsync(cancellationToken).ConfigureAwait(false);
-            Execute(connection, "INSERT OR REPLACE INTO log_checkpoints(size, note) VALUES ($s, $n)", ("$s", size), ("$n", signed.Note));
+            SqliteLogFile.Execute(connection, "INSERT OR REPLACE INTO log_checkpoints(size, note) VALUES ($s, $n)", ("$s", size), ("$n", signed.Note));
             _latest = signed;
             return signed;
         }
@@ -529,25 +446,6 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
     }
 
     private RegistryException Closed() => new(RegistryErrorCodes.LogClosed, RegistryErrorKind.Unavailable, $"the log {_path} is closed.");
-
-    private static void Execute(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            cmd.Parameters.AddWithValue(name, value);
-        }
-
-        cmd.ExecuteNonQuery();
-    }
-
-    private static string? Scalar(SqliteConnection connection, string sql)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        return cmd.ExecuteScalar() as string;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -191,7 +191,7 @@ public sealed record LocalReference(Digest? ManifestDigest, string? Name) : Cont
 }
 
 /// <summary>An OCI image layout directory or layout tar on this machine.</summary>
-public sealed record FileReference(string Path) : ContentReference
+internal sealed record FileReference(string Path) : ContentReference
 {
     public override string ToString() => new Uri(System.IO.Path.GetFullPath(Path)).AbsoluteUri;
 }
@@ -218,12 +218,9 @@ public sealed partial record OciReference(string Registry, string Repository, st
     public Uri BaseUri => new((HttpReference.IsLoopbackHost(HostOnly(Registry)) ? "http://" : "https://") + Registry + "/");
 
     /// <summary>What the registry API calls the manifest: the digest when pinned, else the tag.</summary>
-    public string ManifestReference => Digest?.Value ?? Tag ?? "latest";
+    internal string ManifestReference => Digest?.Value ?? Tag ?? "latest";
 
-    /// <summary>How <c>docker pull</c> names the same image.</summary>
-    public string DockerName => Registry + "/" + Repository + (Digest is { } d ? "@" + d.Value : ":" + (Tag ?? "latest"));
-
-    public OciReference WithDigest(Digest digest) => this with { Digest = digest };
+    internal OciReference WithDigest(Digest digest) => this with { Digest = digest };
 
     public override string ToString() =>
         "oci://" + Registry + "/" + Repository + (Tag is null ? string.Empty : ":" + Tag) + (Digest is { } d ? "@" + d.Value : string.Empty);

@@ -7,11 +7,11 @@ namespace InfraMind.Storage;
 /// <summary>
 /// The one entry point for content: resolves any <see cref="ContentReference"/> to a verified image in the local
 /// store (fetching it through the matching backend when it is not there yet) and pushes images to any destination.
-/// Backends for further schemes (IPFS) plug in through <see cref="Register"/>.
+/// A backend for a further scheme is an <see cref="IContentBackend"/> of this assembly added to the list below.
 /// </summary>
 public sealed class ContentResolver
 {
-    private readonly List<IContentBackend> _backends;
+    private readonly IContentBackend[] _backends;
 
     public ContentResolver(LocalContentStore store, PeerOptions? options = null)
     {
@@ -24,13 +24,6 @@ public sealed class ContentResolver
     public LocalContentStore Store { get; }
 
     public PeerOptions Options { get; }
-
-    /// <summary>Adds a backend; it is asked before the built-in ones.</summary>
-    public void Register(IContentBackend backend)
-    {
-        ArgumentNullException.ThrowIfNull(backend);
-        _backends.Insert(0, backend);
-    }
 
     /// <summary>
     /// Returns the image <paramref name="reference"/> names, verified and in the local store. A reference pinned to a

@@ -1,4 +1,5 @@
 using InfraMind.Oci;
+using InfraMind.Oci.Layout;
 
 namespace InfraMind.Storage;
 
@@ -39,37 +40,44 @@ public sealed class ImageArchive
     public IReadOnlyList<Descriptor> Blobs => [Image.Config, .. Image.Layers];
 
     /// <summary>Opens a blob of this image for reading; the caller disposes it.</summary>
-    public Stream OpenBlob(Digest digest) =>
+    internal Stream OpenBlob(Digest digest) =>
         new FileStream(_layout.BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
-    public Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
+    internal Task<byte[]> ReadManifestAsync(CancellationToken cancellationToken) =>
         File.ReadAllBytesAsync(_layout.BlobPath(ManifestDigest), cancellationToken);
 
     /// <summary>Writes the deterministic OCI layout tar of this image (also loadable by <c>docker load</c>, tagged with <see cref="Names"/>).</summary>
     public Task WriteTarAsync(Stream output, CancellationToken cancellationToken) =>
         OciImageLayout.WriteTarAsync(_layout with { Images = [Image] }, output, cancellationToken);
 
-    internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
+    /// <summary>
+    /// Writes the layout tar to a temporary file and returns it open at the start, deleted when disposed: what
+    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
+    /// </summary>
+    public Task<Stream> OpenTarAsync(CancellationToken cancellationToken) => OpenTarAsync(null, cancellationToken);
+
+    /// <summary>As <see cref="OpenTarAsync(CancellationToken)"/>, in <paramref name="directory"/> (else the system's temp directory).</summary>
+    internal async Task<Stream> OpenTarAsync(string? directory, CancellationToken cancellationToken)
     {
-        var annotations = NameAnnotations(names.Count > 0 ? names[0] : null);
-        return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
+        string path = Path.Combine(directory ?? Path.GetTempPath(), "inframind-image-" + Guid.NewGuid().ToString("N") + ".tar");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        try
+        {
+            await WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
-    /// <summary>The index.json annotations that name an image: the full name (Docker 25+, containerd) and its tag (OCI).</summary>
-    internal static Dictionary<string, string>? NameAnnotations(string? name)
+    internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
     {
-        if (name is null)
-        {
-            return null;
-        }
-
-        int slash = name.LastIndexOf('/');
-        int colon = name.LastIndexOf(':');
-        return new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            [OciImageLayout.ContainerdImageNameAnnotation] = name,
-            [OciImageLayout.RefNameAnnotation] = colon > slash ? name[(colon + 1)..] : "latest",
-        };
+        var annotations = LayoutDocuments.NameAnnotations(names.Count > 0 ? names[0] : null);
+        return image with { Manifest = image.Manifest with { Annotations = annotations }, RepoTags = names.ToList() };
     }
 }
 
@@ -83,7 +91,7 @@ public sealed record PushResult(ContentReference Reference, Digest ManifestDiges
 /// A place images are pushed to and pulled from. Every pull verifies all content against the reference's digests
 /// before anything enters the local store, and leaves nothing behind when it fails.
 /// </summary>
-public interface IContentBackend
+internal interface IContentBackend
 {
     /// <summary>Whether this backend serves references of this kind (and, for pushes, this destination).</summary>
     bool CanHandle(ContentReference reference);
@@ -93,30 +101,4 @@ public interface IContentBackend
 
     /// <summary>Fetches <paramref name="reference"/>, verifies it and commits it to <paramref name="store"/>.</summary>
     Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken);
-}
-
-/// <summary>Ways to hand a verified image to a container engine.</summary>
-public static class ImageArchiveExtensions
-{
-    /// <summary>
-    /// Writes the image's layout tar to a temporary file and returns it open at the start, deleted when disposed: what
-    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
-    /// </summary>
-    public static async Task<Stream> OpenTarAsync(this ImageArchive image, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        string path = Path.Combine(Path.GetTempPath(), "inframind-load-" + Guid.NewGuid().ToString("N") + ".tar");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
-        try
-        {
-            await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
-            file.Position = 0;
-            return file;
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
 }

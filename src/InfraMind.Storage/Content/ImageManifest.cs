@@ -4,7 +4,7 @@ using InfraMind.Oci;
 namespace InfraMind.Storage;
 
 /// <summary>The parts of an image manifest (OCI or Docker v2 schema 2) a pull needs: config and layers.</summary>
-public sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnlyList<Descriptor> Layers)
+internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnlyList<Descriptor> Layers)
 {
     /// <summary>Manifest media types a pull asks for, preferred first.</summary>
     public static readonly IReadOnlyList<string> Accepted = [MediaTypes.OciManifest, MediaTypes.DockerManifest, MediaTypes.OciIndex, MediaTypes.DockerManifestList];
@@ -55,40 +55,5 @@ public sealed record ImageManifest(string MediaType, Descriptor Config, IReadOnl
             // Docker schema 2 always names itself; an OCI manifest may leave mediaType out.
             return new ImageManifest(mediaType ?? MediaTypes.OciManifest, config, layers);
         }
-    }
-}
-
-internal static class Transfer
-{
-    private const int BufferSize = 1 << 20;
-
-    /// <summary>Copies with progress every ~250 ms and at the end.</summary>
-    public static async Task<long> CopyAsync(Stream source, Stream target, string what, long? total, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
-    {
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
-        long done = 0;
-        long lastReport = Environment.TickCount64;
-        progress?.Report(new TransferProgress(what, 0, total, false));
-        try
-        {
-            int read;
-            while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                done += read;
-                if (progress is not null && Environment.TickCount64 - lastReport >= 250)
-                {
-                    lastReport = Environment.TickCount64;
-                    progress.Report(new TransferProgress(what, done, total, false));
-                }
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        progress?.Report(new TransferProgress(what, done, total, true));
-        return done;
     }
 }

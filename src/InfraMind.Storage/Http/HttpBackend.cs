@@ -9,7 +9,7 @@ namespace InfraMind.Storage.Http;
 /// an object store). The reference records the file's sha256 in its fragment, so a pull trusts no server: the file
 /// is downloaded, checked against that digest, and only then extracted (every blob verified again) into the store.
 /// </summary>
-public sealed class HttpBackend(PeerOptions options) : IContentBackend
+internal sealed class HttpBackend(PeerOptions options) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is HttpReference;
 
@@ -19,28 +19,18 @@ public sealed class HttpBackend(PeerOptions options) : IContentBackend
         var http = target as HttpReference ?? throw new ArgumentException("not an http reference", nameof(target));
         // A destination ending in '/' is a directory: the file is named by the container hash, so pushes never collide.
         var url = http.Url.AbsolutePath.EndsWith('/') ? new Uri(http.Url, image.ManifestDigest.Hex + ".tar") : http.Url;
-        string temp = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), "inframind-push-" + Guid.NewGuid().ToString("N") + ".tar");
-        try
+        var file = await image.OpenTarAsync(options.TempDirectory, cancellationToken).ConfigureAwait(false);
+        await using (file.ConfigureAwait(false))
         {
-            var file = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
-            await using (file.ConfigureAwait(false))
-            {
-                await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
-                file.Position = 0;
-                var (digest, size) = await Digest.ComputeAsync(file, cancellationToken).ConfigureAwait(false);
-                file.Position = 0;
-                using var client = options.CreateClient();
-                var body = new ProgressContent(file, size, url.AbsolutePath, progress);
-                body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-                using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
-                using var response = await PeerHttp.SendAsync(client, request, $"uploading {url}", cancellationToken).ConfigureAwait(false);
-                await PeerHttp.EnsureSuccessAsync(response, $"uploading {url}", cancellationToken).ConfigureAwait(false);
-                return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);
-            }
-        }
-        finally
-        {
-            File.Delete(temp);
+            var (digest, size) = await Digest.ComputeAsync(file, cancellationToken).ConfigureAwait(false);
+            file.Position = 0;
+            using var client = options.CreateClient();
+            var body = new ProgressContent(file, size, url.AbsolutePath, progress);
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+            using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
+            using var response = await PeerHttp.SendAsync(client, request, $"uploading {url}", cancellationToken).ConfigureAwait(false);
+            await PeerHttp.EnsureSuccessAsync(response, $"uploading {url}", cancellationToken).ConfigureAwait(false);
+            return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);
         }
     }
 
@@ -57,7 +47,7 @@ public sealed class HttpBackend(PeerOptions options) : IContentBackend
         {
             await PeerHttp.EnsureSuccessAsync(response, $"downloading {http.Url}", cancellationToken).ConfigureAwait(false);
             long? length = response.Content.Headers.ContentLength;
-            var body = new PeerBodyStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), http.Url, options.StallTimeout);
+            var body = PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), http.Url, options.StallTimeout);
             // Without a known size the digest alone judges; with one, a short body is named as truncation.
             var verifying = new DigestVerifyingStream(body, expected, null, $"file {http.Url}");
             await using (verifying.ConfigureAwait(false))

@@ -83,75 +83,21 @@ internal static class PeerHttp
     }
 
     public static string Peer(Uri uri) => $"{uri.Scheme}://{uri.Authority}";
-}
 
-/// <summary>
-/// Reads a response body, failing with a clear error when the peer sends no byte for <c>stallTimeout</c> or hangs up
-/// before the end (HttpClient's own timeout stops at the headers).
-/// </summary>
-internal sealed class PeerBodyStream(Stream inner, Uri source, TimeSpan stallTimeout) : Stream
-{
-    private long _read;
+    /// <summary>A body of <paramref name="source"/> that fails with IM4203 when it stalls or breaks off; it owns <paramref name="response"/> when given.</summary>
+    public static PeerBodyStream Body(Stream body, Uri source, TimeSpan stallTimeout, HttpResponseMessage? response = null) =>
+        new(body, source.GetLeftPart(UriPartial.Path), stallTimeout, Faults) { Owner = response };
 
-    public override bool CanRead => true;
+    /// <summary>A registry or HTTP server that stalls or hangs up mid-body: IM4203, the peer is unavailable.</summary>
+    public static IBodyFaults Faults { get; } = new PeerFaults();
 
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
+    private sealed class PeerFaults : IBodyFaults
     {
-        get => _read;
-        set => throw new NotSupportedException();
-    }
+        public Exception Stalled(string description, Exception cause) =>
+            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the server stalled. Retry, or use another source.", cause);
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stall.CancelAfter(stallTimeout);
-        try
-        {
-            int n = await inner.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
-            _read += n;
-            return n;
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new StorageException(StorageErrorCodes.PeerUnavailable,
-                $"{source.GetLeftPart(UriPartial.Path)} sent nothing for {stallTimeout.TotalSeconds:0.#} s after {_read} bytes; the server stalled. Retry, or use another source.", e);
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException)
-        {
-            throw new StorageException(StorageErrorCodes.PeerUnavailable,
-                $"{source.GetLeftPart(UriPartial.Path)} closed the connection after {_read} bytes, before the end of the content ({e.Message}); the transfer is incomplete. Retry.", e);
-        }
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
+        public Exception? BrokeOff(string description, Exception cause) =>
+            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the transfer is incomplete. Retry.", cause);
     }
 }
 

@@ -7,7 +7,7 @@ namespace InfraMind.Storage.Ipfs;
 /// imported into the store (a layout tar, or a plain <c>docker save</c> archive as SPEC's
 /// <c>docker save … | ipfs add --wrap-with-directory</c> gives, converted).
 /// </summary>
-public sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
+internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is IpfsReference;
 
@@ -16,13 +16,10 @@ public sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
         ArgumentNullException.ThrowIfNull(image);
         var ipfs = target as IpfsReference ?? throw new ArgumentException("not an ipfs reference", nameof(target));
         var api = ipfs.Api ?? options.IpfsApi;
-        string temp = Path.Combine(options.TempDirectory ?? Path.GetTempPath(), "inframind-ipfs-" + Guid.NewGuid().ToString("N") + ".tar");
-        var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        var file = await image.OpenTarAsync(options.TempDirectory, cancellationToken).ConfigureAwait(false);
         await using (file.ConfigureAwait(false))
         {
-            await image.WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
             long size = file.Length;
-            file.Position = 0;
             using var client = new KuboClient(api) { StallTimeout = options.StallTimeout };
             string what = IpfsReference.WrappedFileName;
             var bytes = progress is null ? null : new Progress(progress, what, size);

@@ -5,7 +5,7 @@ namespace InfraMind.Storage.Ipfs;
 /// are imported while they stream and must give the CID asked for. A gateway is any server, so a wrong, cut or
 /// stalled answer is expected and reported with a stable code (IM4102, IM4104–IM4107).
 /// </summary>
-public sealed class IpfsGatewayClient : IDisposable
+internal sealed class IpfsGatewayClient : IDisposable
 {
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;

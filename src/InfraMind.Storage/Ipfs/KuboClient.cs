@@ -7,14 +7,14 @@ using System.Text.Json;
 namespace InfraMind.Storage.Ipfs;
 
 /// <summary>What <c>/api/v0/version</c> says about a node.</summary>
-public sealed record KuboVersion(string Version, string? Commit, string? Repo, string? System);
+internal sealed record KuboVersion(string Version, string? Commit, string? Repo, string? System);
 
 /// <summary>
 /// A client of the Kubo RPC API (<c>/api/v0/…</c>; kubo, and js-ipfs which speaks the same API). Nothing the node says
 /// is trusted: <see cref="AddAsync"/> imports the file locally in the same pass and compares, and
 /// <see cref="FetchAsync(Cid, UnixFsOptions, Stream, CancellationToken)"/> verifies what it streams.
 /// </summary>
-public sealed class KuboClient : IDisposable
+internal sealed class KuboClient : IDisposable
 {
     private const string StartHint =
         "Start a node (kubo: `ipfs daemon`; js-ipfs: `jsipfs daemon`) or point InfraMind at its API address (Addresses.API, " +
@@ -133,12 +133,17 @@ public sealed class KuboClient : IDisposable
 
     /// <summary>
     /// <c>/api/v0/cat</c> of <paramref name="cid"/> (or of <paramref name="path"/> under it) as a stream, unverified:
-    /// for callers that verify themselves. Dispose the stream to end the request.
+    /// for callers that verify themselves. Each read must bring a byte within <see cref="StallTimeout"/> (IM4107).
+    /// Dispose the stream to end the request.
     /// </summary>
-    public async Task<Stream> CatAsync(Cid cid, string? path, CancellationToken cancellationToken)
+    public Task<Stream> CatAsync(Cid cid, string? path, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cid);
-        var where = Where("cat");
+        return OpenCatAsync(cid, path, Where("cat"), StallTimeout, cancellationToken);
+    }
+
+    private async Task<Stream> OpenCatAsync(Cid cid, string? path, string where, TimeSpan stallTimeout, CancellationToken cancellationToken)
+    {
         try
         {
             var response = await PostAsync(CatQuery(cid, path), content: null, cancellationToken).ConfigureAwait(false);
@@ -146,7 +151,7 @@ public sealed class KuboClient : IDisposable
             {
                 await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
                 var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                return new OwningStream(body, response);
+                return new PeerBodyStream(body, where, stallTimeout, VerifiedDownload.Faults) { Owner = response };
             }
             catch
             {
@@ -173,7 +178,8 @@ public sealed class KuboClient : IDisposable
         var where = Where("cat") + $" ({root}{(options.WrapName is null ? "" : "/" + options.WrapName)})";
         try
         {
-            await using var body = await CatAsync(root, options.WrapName, cancellationToken).ConfigureAwait(false);
+            // The copy below times each read; the body itself needs no second timer.
+            await using var body = await OpenCatAsync(root, options.WrapName, Where("cat"), Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
             return await VerifiedDownload.CopyAsync(body, root, options, destination, StallTimeout, where, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (VerifiedDownload.Translate(e, where, StartHint, cancellationToken) is { } translated)
@@ -215,7 +221,7 @@ public sealed class KuboClient : IDisposable
     private async Task<List<Cid>> ReadAddAnswerAsync(HttpResponseMessage response, string where, CancellationToken cancellationToken)
     {
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(new TeeReadStream(body, null, null, ResponseTimeout, where), Encoding.UTF8);
+        using var reader = new StreamReader(new PeerBodyStream(body, where, ResponseTimeout, VerifiedDownload.Faults, leaveOpen: true), Encoding.UTF8);
         var roots = new List<Cid>();
         while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
@@ -316,7 +322,7 @@ public sealed class KuboClient : IDisposable
                 $"Content-Disposition: form-data; name=\"file\"; filename=\"{Uri.EscapeDataString(_fileName)}\"\r\n" +
                 "Content-Type: application/octet-stream\r\n\r\n";
             await stream.WriteAsync(Encoding.UTF8.GetBytes(head), cancellationToken).ConfigureAwait(false);
-            var tee = new TeeReadStream(_source, stream, _progress, _stallTimeout, _where);
+            var tee = new PeerBodyStream(_source, _where, _stallTimeout, VerifiedDownload.Faults, leaveOpen: true) { Copy = stream, Progress = _progress };
             await using (tee.ConfigureAwait(false))
             {
                 Result = await UnixFsImporter.ComputeAsync(tee, _options, cancellationToken).ConfigureAwait(false);
@@ -329,53 +335,6 @@ public sealed class KuboClient : IDisposable
         {
             length = 0;
             return false;
-        }
-    }
-
-    /// <summary>A response body that disposes its response (and so ends the request) when disposed.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage response) : Stream
-    {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            inner.ReadAsync(buffer, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }

@@ -19,7 +19,7 @@ public static class UnixFsImporter
     /// Imports <paramref name="content"/> and hands every block to <paramref name="onBlock"/> (children before their
     /// parent, root last), e.g. to upload it or to compare it with blocks fetched from elsewhere.
     /// </summary>
-    public static async Task<UnixFsResult> ImportAsync(
+    internal static async Task<UnixFsResult> ImportAsync(
         Stream content,
         UnixFsOptions options,
         Func<UnixFsBlock, CancellationToken, ValueTask>? onBlock,
@@ -77,7 +77,7 @@ public static class UnixFsImporter
     /// Each block's data is a copy the consumer may keep. The result is returned through <paramref name="result"/>
     /// once the stream has been read to its end.
     /// </summary>
-    public static async IAsyncEnumerable<UnixFsBlock> EnumerateBlocksAsync(
+    internal static async IAsyncEnumerable<UnixFsBlock> EnumerateBlocksAsync(
         Stream content,
         UnixFsOptions options,
         TaskCompletionSource<UnixFsResult>? result,
@@ -126,7 +126,7 @@ public static class UnixFsImporter
     /// (IM4102) naming both CIDs unless it gives <paramref name="expected"/>. Without options, the settings are
     /// inferred from the CID the way <c>ipfs add</c> would have made it: v0 → kubo defaults, v1 → --cid-version 1.
     /// </summary>
-    public static async Task<UnixFsResult> VerifyAsync(Cid expected, Stream content, UnixFsOptions? options, CancellationToken cancellationToken)
+    internal static async Task<UnixFsResult> VerifyAsync(Cid expected, Stream content, UnixFsOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(expected);
         options ??= expected.Version == 0 ? UnixFsOptions.KuboDefault : UnixFsOptions.KuboCidV1;

@@ -113,4 +113,4 @@ public sealed record UnixFsResult(Cid Root, Cid File, long FileSize, long DagSiz
 /// One block of the DAG, emitted leaves first and each parent after its children (so a receiver can check every
 /// link it meets). <see cref="Data"/> is only valid during the callback that receives it; copy it to keep it.
 /// </summary>
-public readonly record struct UnixFsBlock(Cid Cid, ReadOnlyMemory<byte> Data);
+internal readonly record struct UnixFsBlock(Cid Cid, ReadOnlyMemory<byte> Data);

@@ -20,7 +20,7 @@ internal static class VerifiedDownload
         string where,
         CancellationToken cancellationToken)
     {
-        await using var tee = new TeeReadStream(source, destination, null, stallTimeout, where);
+        await using var tee = new PeerBodyStream(source, where, stallTimeout, Faults, leaveOpen: true) { Copy = destination };
         var result = await UnixFsImporter.ComputeAsync(tee, options, cancellationToken).ConfigureAwait(false);
         if (result.Root != expected)
         {
@@ -30,6 +30,12 @@ internal static class VerifiedDownload
         await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
         return result;
     }
+
+    /// <summary>
+    /// An IPFS node or gateway (or the file being added to a node) that stalls: IM4107. A connection that breaks passes
+    /// through, and <see cref="Translate"/> names it IM4106 with the request it broke.
+    /// </summary>
+    public static IBodyFaults Faults { get; } = new IpfsFaults();
 
     /// <summary>The settings a CID was most likely made with by <c>ipfs add</c>: kubo's defaults for v0, --cid-version 1 for v1.</summary>
     public static UnixFsOptions InferOptions(Cid root, string? wrapName) =>
@@ -104,79 +110,12 @@ internal static class VerifiedDownload
             IpfsErrorCodes.HttpError,
             $"{where} answered {(int)response.StatusCode} {response.ReasonPhrase}{(body.Length > 0 ? $": {body}" : "")}. {hint}");
     }
-}
 
-/// <summary>
-/// A read-only stream that copies what is read to a second stream and reports progress. Each read must make progress
-/// within the stall timeout, so a source that hangs half-way fails instead of blocking forever.
-/// </summary>
-internal sealed class TeeReadStream(Stream source, Stream? copy, IProgress<long>? progress, TimeSpan stallTimeout, string where) : Stream
-{
-    private long _position;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
+    private sealed class IpfsFaults : IBodyFaults
     {
-        get => _position;
-        set => throw new NotSupportedException();
+        public Exception Stalled(string description, Exception cause) =>
+            new IpfsException(IpfsErrorCodes.Stalled, $"{description}. Check that it is healthy and try again, or raise the stall timeout.");
+
+        public Exception? BrokeOff(string description, Exception cause) => null;
     }
-
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        int n;
-        using (var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            if (stallTimeout != Timeout.InfiniteTimeSpan)
-            {
-                stall.CancelAfter(stallTimeout);
-            }
-
-            try
-            {
-                n = await source.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new IpfsException(
-                    IpfsErrorCodes.Stalled,
-                    $"{where} sent nothing for {stallTimeout.TotalSeconds:0.###} s after {_position} bytes. Check that it is healthy and try again, or raise the stall timeout.");
-            }
-        }
-
-        if (n > 0)
-        {
-            if (copy is not null)
-            {
-                await copy.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);
-            }
-
-            _position += n;
-            progress?.Report(_position);
-        }
-
-        return n;
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -1,8 +1,6 @@
-using System.Buffers;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using InfraMind.Oci;
+using InfraMind.Oci.Layout;
 
 namespace InfraMind.Storage;
 
@@ -16,8 +14,6 @@ public sealed class LocalContentStore
 {
     private const string LockFileName = ".lock";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
-
-    private static readonly JsonWriterOptions IndexJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
     public LocalContentStore(string root)
     {
@@ -35,10 +31,10 @@ public sealed class LocalContentStore
 
     public string BlobPath(Digest digest) => Path.Combine(BlobDirectory, digest.Hex);
 
-    public bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
+    internal bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
 
     /// <summary>Starts a staging area for one image; dispose it to remove whatever was not committed.</summary>
-    public StoreStaging BeginStaging()
+    internal StoreStaging BeginStaging()
     {
         EnsureCreated();
         return new StoreStaging(this, Path.Combine(StagingRoot, Guid.NewGuid().ToString("N")));
@@ -56,7 +52,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Imports the first image of an OCI layout tar, every blob verified against its digest.</summary>
-    public async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ExtractAsync(layoutTar, staging.Directory, cancellationToken).ConfigureAwait(false);
@@ -67,7 +63,7 @@ public sealed class LocalContentStore
     /// Imports an archive file of either kind: an OCI layout tar (it has <c>oci-layout</c>; every blob verified) or a
     /// plain <c>docker save</c> archive (converted, so the container hash is InfraMind's).
     /// </summary>
-    public async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
     {
         bool isLayout = false;
         var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
@@ -102,7 +98,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest.</summary>
-    public async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
+    internal async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         var layout = await OciImageLayout.OpenAsync(directory, cancellationToken).ConfigureAwait(false);
         var image = layout.Images[0];
@@ -153,7 +149,7 @@ public sealed class LocalContentStore
     }
 
     /// <summary>Every image in the store, each once, with all its names.</summary>
-    public async Task<IReadOnlyList<ImageArchive>> ListAsync(CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<ImageArchive>> ListAsync(CancellationToken cancellationToken)
     {
         var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
         var images = new List<ImageArchive>();
@@ -179,7 +175,7 @@ public sealed class LocalContentStore
         string layoutFile = Path.Combine(Root, "oci-layout");
         if (!File.Exists(layoutFile))
         {
-            File.WriteAllText(layoutFile, "{\"imageLayoutVersion\":\"1.0.0\"}");
+            File.WriteAllText(layoutFile, LayoutDocuments.LayoutFileContent);
         }
     }
 
@@ -257,25 +253,14 @@ public sealed class LocalContentStore
 
     private async Task WriteIndexAsync(List<IndexEntry> entries, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, IndexJson))
-        {
-            w.WriteStartObject();
-            w.WriteNumber("schemaVersion", 2);
-            w.WriteString("mediaType", MediaTypes.OciIndex);
-            w.WriteStartArray("manifests");
-            foreach (var entry in entries.OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal).ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal))
-            {
-                (entry.Descriptor with { Annotations = ImageArchive.NameAnnotations(entry.Name) }).WriteTo(w);
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
+        byte[] index = LayoutDocuments.BuildIndex(entries
+            .OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal)
+            .ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal)
+            .Select(e => e.Descriptor with { Annotations = LayoutDocuments.NameAnnotations(e.Name) }));
 
         // Written beside and renamed over, so a crash never leaves a half-written index.
         string temp = IndexPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        await File.WriteAllBytesAsync(temp, buffer.WrittenSpan.ToArray(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(temp, index, cancellationToken).ConfigureAwait(false);
         File.Move(temp, IndexPath, overwrite: true);
     }
 
@@ -301,144 +286,4 @@ public sealed class LocalContentStore
     }
 
     private sealed record IndexEntry(Descriptor Descriptor, string? Name);
-}
-
-/// <summary>
-/// A private directory inside the store where one image's blobs are written and verified before they are committed.
-/// Disposing it removes everything left in it: a failed or cancelled transfer leaves nothing behind.
-/// </summary>
-public sealed class StoreStaging : IDisposable
-{
-    private readonly LocalContentStore _store;
-
-    internal StoreStaging(LocalContentStore store, string directory)
-    {
-        _store = store;
-        Directory = directory;
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "blobs", "sha256"));
-    }
-
-    public string Directory { get; }
-
-    public string BlobPath(Digest digest) => Path.Combine(Directory, "blobs", "sha256", digest.Hex);
-
-    /// <summary>
-    /// Writes a blob from <paramref name="content"/>, hashing it on the way; it stays only if it matches
-    /// <paramref name="expected"/> (digest and size). A blob the store already holds is not written again.
-    /// </summary>
-    public async Task WriteBlobAsync(Descriptor expected, Stream content, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(expected);
-        ArgumentNullException.ThrowIfNull(content);
-        string final = BlobPath(expected.Digest);
-        if (File.Exists(final))
-        {
-            return;
-        }
-
-        string partial = final + ".partial";
-        try
-        {
-            var verifying = new DigestVerifyingStream(content, expected.Digest, expected.Size, $"blob {expected.Digest} ({expected.MediaType})", leaveOpen: true);
-            await using (verifying.ConfigureAwait(false))
-            {
-                var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
-                await using (target.ConfigureAwait(false))
-                {
-                    await Transfer.CopyAsync(verifying, target, expected.Digest.Value, expected.Size, progress, cancellationToken).ConfigureAwait(false);
-                }
-
-                if (!verifying.IsVerified)
-                {
-                    // An empty read at the end makes the stream judge content shorter than expected.
-                    _ = await verifying.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            File.Move(partial, final);
-        }
-        finally
-        {
-            File.Delete(partial);
-        }
-    }
-
-    /// <summary>Writes bytes already in memory (a manifest) after checking them against their descriptor.</summary>
-    public async Task WriteBlobAsync(Descriptor expected, byte[] content, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(expected);
-        var actual = Digest.Compute(content);
-        if (actual != expected.Digest)
-        {
-            throw new DigestMismatchException(expected.Digest, actual, $"manifest {expected.Digest}");
-        }
-
-        await File.WriteAllBytesAsync(BlobPath(expected.Digest), content, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Commits <paramref name="image"/> (whose blobs are all in this area or already in the store). With
-    /// <paramref name="verify"/>, first re-reads the area as an OCI layout: every blob hashed again, the manifest → config →
-    /// layers chain checked (sizes, media types, diff_ids).
-    /// </summary>
-    public async Task<ImageArchive> CommitAsync(OciImage image, bool verify, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        foreach (var blob in new[] { image.Config }.Concat(image.Layers).Append(image.Manifest))
-        {
-            if (!File.Exists(BlobPath(blob.Digest)) && !_store.HasBlob(blob.Digest))
-            {
-                throw new OciException(OciErrorCodes.InvalidLayout, $"blob {blob.Digest} of image {image.ManifestDigest} was never received; the transfer is incomplete.");
-            }
-        }
-
-        if (verify)
-        {
-            // Blobs the store already had are linked in so that the layout check sees the whole image.
-            foreach (var blob in new[] { image.Config }.Concat(image.Layers))
-            {
-                if (!File.Exists(BlobPath(blob.Digest)))
-                {
-                    File.Copy(_store.BlobPath(blob.Digest), BlobPath(blob.Digest));
-                }
-            }
-
-            var index = new StringBuilder("{\"schemaVersion\":2,\"manifests\":[");
-            using (var ms = new MemoryStream())
-            {
-                using (var w = new Utf8JsonWriter(ms))
-                {
-                    (image.Manifest with { Annotations = null }).WriteTo(w);
-                }
-
-                index.Append(Encoding.UTF8.GetString(ms.ToArray()));
-            }
-
-            index.Append("]}");
-            await File.WriteAllTextAsync(Path.Combine(Directory, "index.json"), index.ToString(), cancellationToken).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Path.Combine(Directory, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}", cancellationToken).ConfigureAwait(false);
-            var layout = await OciImageLayout.OpenAsync(Directory, cancellationToken).ConfigureAwait(false);
-            image = layout.Images[0] with { RepoTags = image.RepoTags };
-        }
-
-        return await _store.CommitAsync(Directory, image, cancellationToken).ConfigureAwait(false);
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (System.IO.Directory.Exists(Directory))
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A file still open elsewhere; the next staging in this store does not reuse the directory.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
 }

@@ -3,7 +3,7 @@ using System.Text;
 namespace InfraMind.Storage.Registry;
 
 /// <summary>One challenge of a <c>WWW-Authenticate</c> header: a scheme (Basic, Bearer) and its parameters.</summary>
-public sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, string> Parameters)
+internal sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, string> Parameters)
 {
     public string? Realm => Parameters.GetValueOrDefault("realm");
 

@@ -8,7 +8,7 @@ namespace InfraMind.Storage.Registry;
 /// with its own media type, so the registry's digest is InfraMind's container hash. A pull verifies the manifest
 /// against the reference's digest (or the registry's, for a tag) and every blob against the manifest.
 /// </summary>
-public sealed class RegistryBackend(PeerOptions options) : IContentBackend
+internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is OciReference;
 

@@ -209,7 +209,7 @@ internal sealed class RegistryClient : IDisposable
             throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is {response.Content.Headers.ContentLength} bytes, too large for an image manifest.");
         }
 
-        var body = new PeerBodyStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
+        var body = PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
         await using (body.ConfigureAwait(false))
         {
             using var buffer = new MemoryStream();
@@ -232,7 +232,7 @@ internal sealed class RegistryClient : IDisposable
         try
         {
             await PeerHttp.EnsureSuccessAsync(response, $"fetching blob {digest}", cancellationToken).ConfigureAwait(false);
-            return new PeerBodyStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
+            return PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout, response);
         }
         catch
         {
@@ -269,20 +269,4 @@ internal sealed class RegistryClient : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
-}
-
-/// <summary>A request body read from a stream with a known length, reporting progress as it goes.</summary>
-internal sealed class ProgressContent(Stream content, long length, string what, IProgress<TransferProgress>? progress) : HttpContent
-{
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-        await Transfer.CopyAsync(content, stream, what, length, progress, cancellationToken).ConfigureAwait(false);
-
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        SerializeToStreamAsync(stream, context, CancellationToken.None);
-
-    protected override bool TryComputeLength(out long length1)
-    {
-        length1 = length;
-        return true;
-    }
 }

@@ -13,7 +13,7 @@ namespace InfraMind.Registry.Tests.Http;
 /// <summary>Against the real Kestrel on 127.0.0.1 with an ephemeral port.</summary>
 public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
     private RegistryServer _server = null!;
     private HttpClient _http = null!;
 
@@ -153,7 +153,7 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Admission_rejection_is_422_with_its_code()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         await using var server = await RegistryServer.StartAsync(new RegistryServerOptions(dir.Path, "http://127.0.0.1:0") { Admission = new RejectAll() }, CancellationToken.None);
         using var http = new HttpClient { BaseAddress = server.Address };
         using var alice = SigningKey.CreateEphemeral("alice");

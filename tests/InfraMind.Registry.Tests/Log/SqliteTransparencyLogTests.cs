@@ -16,15 +16,23 @@ public sealed class SqliteTransparencyLogTests
     private static Task<SqliteTransparencyLog> Open(string path, SigningKey key, int maxBatch = 1024) =>
         SqliteTransparencyLog.OpenAsync(path, key, Time, new SqliteLogOptions { MaxBatch = maxBatch }, CancellationToken.None);
 
+    private static async Task AppendEntriesAsync(SqliteTransparencyLog log, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await log.AppendAsync(Data(i), CancellationToken.None);
+        }
+    }
+
     private static byte[] Data(int i) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"entry-{i}"));
 
     [Fact]
     public async Task Appends_survive_reopen_with_the_same_root()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
         byte[] root;
-        await using (var log = await Open(dir.File("log.sqlite"), key))
+        await using (var log = await Open(dir.Combine("log.sqlite"), key))
         {
             for (var i = 0; i < 37; i++)
             {
@@ -39,7 +47,7 @@ public sealed class SqliteTransparencyLogTests
             Assert.True(CheckpointNote.Verify(cp.Note, key.PublicKey).IsValid);
         }
 
-        await using (var log = await Open(dir.File("log.sqlite"), key))
+        await using (var log = await Open(dir.Combine("log.sqlite"), key))
         {
             Assert.Equal(37, await log.GetSizeAsync(CancellationToken.None));
             Assert.Equal(root, (await log.GetRootAsync(37, CancellationToken.None)).ToArray());
@@ -57,9 +65,9 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task Concurrent_appends_are_group_committed_without_gaps()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        await using var log = await Open(dir.File("log.sqlite"), key);
+        await using var log = await Open(dir.Combine("log.sqlite"), key);
         var tasks = Enumerable.Range(0, 32).Select(p => Task.Run(async () =>
         {
             var indices = new List<long>();
@@ -76,7 +84,7 @@ public sealed class SqliteTransparencyLogTests
         Assert.Empty(await log.VerifyIntegrityAsync(CancellationToken.None));
 
         // Stored node rows agree with the in-memory tree built from leaves.
-        using var connection = new SqliteConnection($"Data Source={dir.File("log.sqlite")}");
+        using var connection = new SqliteConnection($"Data Source={dir.Combine("log.sqlite")}");
         connection.Open();
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT COUNT(*) FROM log_nodes";
@@ -87,9 +95,9 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task One_transaction_per_append_when_batching_is_off()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        await using var log = await Open(dir.File("log.sqlite"), key, maxBatch: 1);
+        await using var log = await Open(dir.Combine("log.sqlite"), key, maxBatch: 1);
         await Task.WhenAll(Enumerable.Range(0, 40).Select(i => log.AppendAsync(Data(i), CancellationToken.None)));
         Assert.Equal(40, log.Transactions);
     }
@@ -97,21 +105,21 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task A_second_writer_is_refused_until_the_first_closes()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        var first = await Open(dir.File("log.sqlite"), key);
-        var ex = await Assert.ThrowsAsync<RegistryException>(() => Open(dir.File("log.sqlite"), key));
+        var first = await Open(dir.Combine("log.sqlite"), key);
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => Open(dir.Combine("log.sqlite"), key));
         Assert.Equal(RegistryErrorCodes.LogInUse, ex.Code);
         await first.DisposeAsync();
-        await using var second = await Open(dir.File("log.sqlite"), key);
+        await using var second = await Open(dir.Combine("log.sqlite"), key);
     }
 
     [Fact]
     public async Task Appending_to_a_closed_log_is_a_clear_error()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        var log = await Open(dir.File("log.sqlite"), key);
+        var log = await Open(dir.Combine("log.sqlite"), key);
         await log.DisposeAsync();
         var ex = await Assert.ThrowsAsync<RegistryException>(() => log.AppendAsync(Data(0), CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.LogClosed, ex.Code);
@@ -120,15 +128,12 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task Leaf_edited_in_the_file_is_refused_on_read()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        var path = dir.File("log.sqlite");
+        var path = dir.Combine("log.sqlite");
         await using (var log = await Open(path, key))
         {
-            for (var i = 0; i < 8; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 8);
         }
 
         Exec(path, "UPDATE log_leaves SET data = $d WHERE idx = 3", ("$d", Data(99)));
@@ -145,15 +150,12 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task Leaf_and_hash_rewritten_after_a_checkpoint_fails_open()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
-        var path = dir.File("log.sqlite");
+        var path = dir.Combine("log.sqlite");
         await using (var log = await Open(path, key))
         {
-            for (var i = 0; i < 8; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 8);
 
             await log.GetCheckpointAsync(CancellationToken.None);
         }
@@ -167,32 +169,29 @@ public sealed class SqliteTransparencyLogTests
     [Fact]
     public async Task A_log_refuses_another_registry_key()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var key = SigningKey.CreateEphemeral();
         using var other = SigningKey.CreateEphemeral();
-        await using (var log = await Open(dir.File("log.sqlite"), key))
+        await using (var log = await Open(dir.Combine("log.sqlite"), key))
         {
             await log.AppendAsync(Data(0), CancellationToken.None);
         }
 
-        var ex = await Assert.ThrowsAsync<RegistryException>(() => Open(dir.File("log.sqlite"), other));
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => Open(dir.Combine("log.sqlite"), other));
         Assert.Equal(RegistryErrorCodes.LogCorrupt, ex.Code);
     }
 
     [Fact]
     public async Task Killed_writer_leaves_a_consistent_log_with_every_acknowledged_append()
     {
-        using var dir = new TempDir();
-        var path = dir.File("log.sqlite");
-        var keys = dir.File("keys");
+        using var dir = new TempDirectory("im-reg");
+        var path = dir.Combine("log.sqlite");
+        var keys = dir.Combine("keys");
         SignedCheckpoint before;
         using (var key = new KeyStore(keys).LoadOrGenerate("registry"))
         {
             await using var log = await Open(path, key);
-            for (var i = 0; i < 10; i++)
-            {
-                await log.AppendAsync(Data(i), CancellationToken.None);
-            }
+            await AppendEntriesAsync(log, 10);
 
             before = await log.GetCheckpointAsync(CancellationToken.None);
         }

@@ -29,7 +29,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Published_entry_verifies_offline()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         var envelope = Envelope(alice, "summarizer-v1", "0.4.2", yaml: "name: summarizer-v1\n");
@@ -53,7 +53,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Second_key_cannot_publish_an_owned_name()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         using var mallory = SigningKey.CreateEphemeral("mallory");
         await using var registry = await Open(dir.Path);
@@ -73,7 +73,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Versions_are_immutable_and_republish_is_idempotent()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         var first = Envelope(alice, "summarizer", "1.0.0", 'a');
@@ -99,7 +99,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Latest_is_the_highest_release_by_semver()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         await registry.PublishAsync(Envelope(alice, "m", "2.0.0-rc.1"), CancellationToken.None);
@@ -129,7 +129,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Tampered_bundles_fail_the_right_check()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         for (var i = 0; i < 5; i++)
@@ -181,7 +181,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Entry_edited_in_the_log_file_is_refused()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using (var registry = await Open(dir.Path))
         {
@@ -209,7 +209,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Index_is_rebuilt_from_the_log()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         using var bob = SigningKey.CreateEphemeral("bob");
         string checkpointBefore;
@@ -245,7 +245,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Admission_hook_can_reject_before_anything_is_logged()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path, new RejectPrereleases());
         var ex = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "m", "1.0.0-beta"), CancellationToken.None));
@@ -258,7 +258,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Invalid_envelopes_keep_their_signing_code()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         var envelope = Envelope(alice, "m", "1.0.0");
@@ -270,7 +270,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Consistency_between_checkpoints_verifies()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         await using var registry = await Open(dir.Path);
         await registry.PublishAsync(Envelope(alice, "m", "1.0.0"), CancellationToken.None);
@@ -290,7 +290,7 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Killed_registry_keeps_every_acknowledged_publish_and_an_index_matching_its_log()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         InfraMind.Registry.Checkpoints.SignedCheckpoint before;
         await using (var registry = await Open(dir.Path))
@@ -337,11 +337,11 @@ public sealed class ModelRegistryTests
     [Fact]
     public async Task Any_ledger_works_behind_the_registry()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("im-reg");
         using var alice = SigningKey.CreateEphemeral("alice");
         using var logKey = SigningKey.CreateEphemeral("log");
-        var sqlite = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.File("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
-        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(sqlite), logKey.PublicKey, dir.File("index.sqlite"), null, CancellationToken.None))
+        var sqlite = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.Combine("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
+        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(sqlite), logKey.PublicKey, dir.Combine("index.sqlite"), null, CancellationToken.None))
         {
             await registry.PublishAsync(Envelope(alice, "m", "1.0.0"), CancellationToken.None);
             await registry.PublishAsync(Envelope(alice, "m", "1.1.0"), CancellationToken.None);
@@ -352,9 +352,9 @@ public sealed class ModelRegistryTests
 
         // A fresh index catches up from the ledger alone.
         SqliteConnection.ClearAllPools();
-        File.Delete(dir.File("index.sqlite"));
-        var reopened = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.File("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
-        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(reopened), logKey.PublicKey, dir.File("index.sqlite"), null, CancellationToken.None))
+        File.Delete(dir.Combine("index.sqlite"));
+        var reopened = await InfraMind.Registry.Log.TransparencyLog.OpenSqliteAsync(dir.Combine("other-ledger.sqlite"), logKey, Time, null, CancellationToken.None);
+        await using (var registry = await ModelRegistry.OpenAsync(new ForeignLedger(reopened), logKey.PublicKey, dir.Combine("index.sqlite"), null, CancellationToken.None))
         {
             Assert.Equal("1.1.0", (await registry.ListVersionsAsync("m", CancellationToken.None))!.Latest);
         }

@@ -14,15 +14,13 @@ namespace InfraMind.Storage.Tests.Ipfs;
 /// </summary>
 public sealed class ImageCidTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "im-image-cid-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _dir = new("im-image-cid");
     private readonly string _tag = "inframind-storage-test/tiny:" + Guid.NewGuid().ToString("N")[..12];
-
-    public ImageCidTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose()
     {
         DockerCli.Run(check: false, "rmi", "-f", _tag);
-        Directory.Delete(_dir, recursive: true);
+        _dir.Dispose();
     }
 
     [Fact]
@@ -33,7 +31,7 @@ public sealed class ImageCidTests : IDisposable
             return;
         }
 
-        string rootfs = Path.Combine(_dir, "rootfs.tar");
+        string rootfs = _dir.Combine("rootfs.tar");
         using (var tar = new TarWriter(File.Create(rootfs), TarEntryFormat.Ustar))
         {
             tar.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "model.yaml")
@@ -47,9 +45,9 @@ public sealed class ImageCidTests : IDisposable
         string? layoutPath = null;
         for (int i = 0; i < 2; i++)
         {
-            string saved = Path.Combine(_dir, $"saved{i}.tar");
+            string saved = _dir.Combine($"saved{i}.tar");
             DockerCli.Run(check: true, "save", "-o", saved, _tag);
-            layoutPath = Path.Combine(_dir, $"layout{i}.tar");
+            layoutPath = _dir.Combine($"layout{i}.tar");
             await using (var input = File.OpenRead(saved))
             await using (var output = File.Create(layoutPath))
             {

@@ -3,15 +3,17 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
-namespace InfraMind.Storage.Ipfs;
+using InfraMind.Storage.Ipfs;
+
+namespace InfraMind.Storage.Tests.Ipfs;
 
 /// <summary>A file that is the content of a CID (or of an entry under a wrapping directory's CID).</summary>
 /// <param name="Path">The file on disk; its bytes must import to the CID it is found under.</param>
 /// <param name="Cid">The CID of the file DAG itself, sent as the ETag.</param>
-public sealed record IpfsBlob(string Path, Cid Cid);
+internal sealed record IpfsBlob(string Path, Cid Cid);
 
 /// <summary>Where the content for a CID lives locally (the local content store, or a dictionary in tests).</summary>
-public interface IBlobLookup
+internal interface IBlobLookup
 {
     /// <summary>
     /// The file for <paramref name="root"/> when <paramref name="name"/> is null (a file CID), or for the entry
@@ -24,7 +26,7 @@ public interface IBlobLookup
 /// An <see cref="IBlobLookup"/> over files registered in memory. <see cref="AddFileAsync"/> computes the CIDs, so what it
 /// serves always verifies.
 /// </summary>
-public sealed class InMemoryBlobLookup : IBlobLookup
+internal sealed class InMemoryBlobLookup : IBlobLookup
 {
     private readonly ConcurrentDictionary<(Cid Root, string? Name), IpfsBlob> _entries = new();
 
@@ -57,10 +59,10 @@ public sealed class InMemoryBlobLookup : IBlobLookup
 }
 
 /// <summary>
-/// A read-only IPFS path gateway over local files: <c>GET|HEAD /ipfs/{cid}</c> and <c>/ipfs/{cid}/{name}</c>, with ranges,
+/// A read-only IPFS path gateway over local files, the well-behaved gateway the tests fetch from: <c>GET|HEAD /ipfs/{cid}</c> and <c>/ipfs/{cid}/{name}</c>, with ranges,
 /// strong ETags and immutable caching, as other IPFS clients expect from a gateway.
 /// </summary>
-public static class IpfsGatewayEndpoints
+internal static class IpfsGatewayEndpoints
 {
     public static RouteGroupBuilder Map(IEndpointRouteBuilder app, IBlobLookup lookup)
     {

@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using YamlDotNet.Core;
+
+namespace InfraMind.Manifest;
+
+/// <summary>
+/// Reads <c>input_schema</c> and <c>output_schema</c>: inline, or a whole-schema <c>$ref</c> to a JSON/YAML file in the
+/// package. Checks the dialect (draft-07), the schema against the draft-07 meta-schema, that every inner <c>$ref</c>
+/// resolves inside the schema, and that the top level is an object; every finding points at its line in the file it is in.
+/// </summary>
+internal sealed class SchemaReader(ManifestFindings findings, string? packageDir)
+{
+    public ModelSchema? Read(string field, YNode? node)
+    {
+        if (node is null) return null;
+        if (node is not YMapping map)
+        {
+            findings.Error(ManifestCodes.WrongType, field, node, $"'{field}' must be a JSON Schema object, found {node.Description}",
+                $"write `{field}: {{type: object, properties: {{…}}}}` or `{field}: {{$ref: schemas/file.json}}`");
+            return null;
+        }
+
+        var file = findings.File;
+        YNode schemaNode = map;
+        var basePath = field;
+        if (map.Entries.Count == 1 && map["$ref"] is YScalar { IsNull: false } refNode && !refNode.Value.StartsWith('#'))
+        {
+            if (packageDir is null)
+            {
+                findings.Error(ManifestCodes.SchemaFileInvalid, $"{field}.$ref", refNode, $"{field} refers to the file {refNode.Value}, which is not part of this manifest",
+                    "publish the resolved manifest (schemas inlined), as `infra publish` does");
+                return null;
+            }
+
+            var (problem, detail) = PackagePaths.Check(packageDir, refNode.Value);
+            if (problem != PackagePaths.Problem.None)
+            {
+                findings.Error(problem == PackagePaths.Problem.Missing ? ManifestCodes.FileNotInPackage :
+                    problem == PackagePaths.Problem.Escapes ? ManifestCodes.PathEscapes : ManifestCodes.InvalidPath,
+                    $"{field}.$ref", refNode, detail, "point $ref at a JSON or YAML schema file inside the package");
+                return null;
+            }
+
+            file = refNode.Value;
+            basePath = "";
+            var loaded = LoadFile(field, refNode, packageDir);
+            if (loaded is null) return null;
+            schemaNode = loaded;
+        }
+
+        var document = ToJson(schemaNode);
+        var errorsBefore = findings.Count;
+        if (document is not JsonObject obj)
+        {
+            findings.Error(ManifestCodes.SchemaNotObject, field, schemaNode, $"{field} must be a JSON object schema", "write `type: object` with properties", file: file);
+            return null;
+        }
+
+        if (obj["$schema"] is JsonValue dialect && dialect.TryGetValue<string>(out var d) &&
+            !d.TrimEnd('#').EndsWith("draft-07/schema", StringComparison.Ordinal))
+        {
+            findings.Error(ManifestCodes.SchemaDialect, Join(basePath, "$schema", field), Locate(schemaNode, "/$schema"),
+                $"{field} declares $schema '{d}'; InfraMind schemas are JSON Schema draft-07",
+                "use \"http://json-schema.org/draft-07/schema#\" or leave $schema out", file: file);
+        }
+
+        foreach (var group in ModelSchema.CheckAgainstDraft07(obj).GroupBy(v => v.Pointer))
+        {
+            var pointer = group.Key;
+            var message = pointer.EndsWith("/type", StringComparison.Ordinal)
+                ? "'type' must be one of string, number, integer, boolean, object, array, null, or a list of them"
+                : string.Join("; ", group.Select(v => v.Message));
+            findings.Error(ManifestCodes.SchemaInvalid, Join(basePath, PointerToPath(pointer), field), Locate(schemaNode, pointer),
+                $"{field} is not a valid draft-07 schema at {(pointer.Length == 0 ? "/" : pointer)}: {message}",
+                "see https://json-schema.org/draft-07 for the keywords and their types", file: file);
+        }
+
+        new RefCheck(findings, field, basePath, file, schemaNode, obj).Check(obj, "");
+
+        var type = obj["type"];
+        var isObject = type is JsonValue tv && tv.TryGetValue<string>(out var t) && t == "object";
+        if (!isObject)
+        {
+            findings.Error(ManifestCodes.SchemaNotObject, Join(basePath, "type", field), type is null ? schemaNode : Locate(schemaNode, "/type"),
+                $"the top-level type of {field} must be 'object'" + (type is null ? " (it has no type)" : $", found {type.ToJsonString()}"),
+                "models take and return JSON objects: write `type: object` with properties", file: file);
+        }
+
+        if (findings.Count > errorsBefore) return null;
+        try
+        {
+            return ModelSchema.Create(obj);
+        }
+        catch (Exception e) when (e is Json.Schema.JsonSchemaException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            findings.Error(ManifestCodes.SchemaRefUnresolved, field, schemaNode, $"{field} cannot be compiled: {e.Message}",
+                "check every $ref points at a definition inside the schema", file: file);
+            return null;
+        }
+    }
+
+    private static JsonNode? ToJson(YNode node) => node switch
+    {
+        YScalar s when s.IsNull => null,
+        YScalar s when s.AsBool() is { } b => JsonValue.Create(b),
+        YScalar s when s.AsInteger() is { } l => JsonValue.Create(l),
+        YScalar s when s.AsNumber() is { } d => JsonValue.Create(d),
+        YScalar s => JsonValue.Create(s.Value),
+        YMapping m => new JsonObject(m.Entries.Select(e => new KeyValuePair<string, JsonNode?>(e.Key.Value, ToJson(e.Value)))),
+        YSequence q => new JsonArray(q.Items.Select(ToJson).ToArray()),
+        _ => null,
+    };
+
+    private YNode? LoadFile(string field, YScalar refNode, string packageDir)
+    {
+        var path = Path.Combine(packageDir, refNode.Value);
+        var info = new FileInfo(path);
+        if (info.Length > ManifestReader.MaxManifestBytes)
+        {
+            findings.Error(ManifestCodes.SchemaFileInvalid, $"{field}.$ref", refNode, $"{refNode.Value} is larger than {ManifestReader.MaxManifestBytes:N0} bytes",
+                "schemas describe documents; keep them small");
+            return null;
+        }
+
+        try
+        {
+            var text = new UTF8Encoding(false, true).GetString(File.ReadAllBytes(path)).TrimStart('\uFEFF');
+            if (text.Contains('\0', StringComparison.Ordinal)) throw new DecoderFallbackException("NUL");
+            // JSON is (nearly) a subset of YAML: reading it with the YAML reader keeps line:column for errors.
+            var result = YamlTreeReader.Read(text.Replace("\t", "  ", StringComparison.Ordinal));
+            if (result.Root is null) throw new YamlException("the file is empty");
+            foreach (var (line, col, key, first) in result.Duplicates)
+            {
+                findings.Error(ManifestCodes.DuplicateKey, key, null, $"'{key}' appears twice (first on line {first})",
+                    "keep one of them", line, col, refNode.Value);
+            }
+
+            return result.Root;
+        }
+        catch (Exception e) when (e is YamlException or DecoderFallbackException or IOException or UnauthorizedAccessException)
+        {
+            var (line, col) = e is YamlException { Start.Line: > 0 } y ? ((int)y.Start.Line, (int)y.Start.Column) : (0, 0);
+            findings.Error(ManifestCodes.SchemaFileInvalid, $"{field}.$ref", null, $"{refNode.Value} is not a readable JSON/YAML schema: {e.Message}",
+                "write the schema as a JSON object", line, col, refNode.Value);
+            return null;
+        }
+    }
+
+    /// <summary>The manifest path of a place in the schema: the field (or, for a schema file, nothing) then the pointer's segments.</summary>
+    private static string Join(string basePath, string sub, string field)
+    {
+        var prefix = basePath.Length > 0 ? basePath : field;
+        return sub.Length == 0 ? prefix : $"{prefix}.{sub}";
+    }
+
+    private static string PointerToPath(string pointer) =>
+        string.Join('.', pointer.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(UnescapePointer));
+
+    private static string UnescapePointer(string segment) =>
+        segment.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+
+    /// <summary>The YAML node a JSON Pointer names (a scalar's key, so a finding points at the line that has it), or its nearest parent.</summary>
+    private static YNode? Locate(YNode root, string pointer)
+    {
+        var current = root;
+        foreach (var raw in pointer.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var seg = UnescapePointer(raw);
+            YNode? next = current switch
+            {
+                YMapping m => m.Entries.FirstOrDefault(e => e.Key.Value == seg) is { Key: not null } e ? (e.Value is YScalar ? e.Key : e.Value) : null,
+                YSequence s when int.TryParse(seg, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < s.Items.Count => s.Items[i],
+                _ => null,
+            };
+            if (next is null) break;
+            current = next;
+        }
+
+        return current;
+    }
+
+    /// <summary>Every <c>$ref</c> inside one schema must resolve inside it: a JSON Pointer fragment or a plain-name <c>$id</c>.</summary>
+    private sealed class RefCheck(ManifestFindings findings, string field, string basePath, string file, YNode schemaNode, JsonObject root)
+    {
+        public void Check(JsonNode? node, string pointer)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (key, value) in o)
+                    {
+                        var child = $"{pointer}/{key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)}";
+                        if (key == "$ref" && value is JsonValue rv && rv.TryGetValue<string>(out var target))
+                        {
+                            if (!Resolves(target))
+                            {
+                                findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(child), field), Locate(schemaNode, child),
+                                    target.StartsWith('#') ? $"$ref '{target}' points at nothing in {field}"
+                                        : $"$ref '{target}' points outside the schema; only the whole {field} may be a file",
+                                    target.StartsWith('#') ? "add the definition under `definitions:` or fix the pointer"
+                                        : $"copy the definition under `definitions:` and use '#/definitions/NAME'", file: file);
+                            }
+                        }
+                        else if (key is not ("enum" or "const" or "examples" or "default"))
+                        {
+                            Check(value, child);
+                        }
+                    }
+
+                    break;
+                case JsonArray a:
+                    for (var i = 0; i < a.Count; i++) Check(a[i], $"{pointer}/{i}");
+                    break;
+            }
+        }
+
+        private bool Resolves(string target)
+        {
+            if (target == "#") return true;
+            if (!target.StartsWith("#/", StringComparison.Ordinal))
+            {
+                // Draft-07 plain-name fragments: "#foo" names a subschema with "$id": "#foo".
+                return target.StartsWith('#') && Contains(root, n => n is JsonObject o && o["$id"] is JsonValue id && id.TryGetValue<string>(out var s) && s == target);
+            }
+
+            JsonNode? current = root;
+            foreach (var raw in target[2..].Split('/'))
+            {
+                var seg = UnescapePointer(Uri.UnescapeDataString(raw));
+                current = current switch
+                {
+                    JsonObject o => o.TryGetPropertyValue(seg, out var v) ? v : null,
+                    JsonArray a when int.TryParse(seg, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < a.Count => a[i],
+                    _ => null,
+                };
+                if (current is null) return false;
+            }
+
+            return true;
+        }
+
+        private static bool Contains(JsonNode? node, Func<JsonNode, bool> predicate) => node switch
+        {
+            null => false,
+            _ when predicate(node) => true,
+            JsonObject o => o.Any(p => Contains(p.Value, predicate)),
+            JsonArray a => a.Any(x => Contains(x, predicate)),
+            _ => false,
+        };
+    }
+}

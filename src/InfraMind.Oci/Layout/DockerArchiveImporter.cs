@@ -1,0 +1,261 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.Text.Json;
+
+namespace InfraMind.Oci.Layout;
+
+/// <summary>
+/// Reads a <c>docker save</c> archive (the legacy format with manifest.json and &lt;id&gt;/layer.tar, the OCI-based
+/// one of Docker 25+, or an OCI-only archive) into an OCI image layout directory, rebuilding each image manifest.
+/// </summary>
+internal static class DockerArchiveImporter
+{
+    public static async Task<OciLayout> ImportAsync(Stream dockerSave, string layoutDirectory, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dockerSave);
+        string blobs = Path.Combine(layoutDirectory, "blobs", "sha256");
+        Directory.CreateDirectory(blobs);
+        string spool = Path.Combine(layoutDirectory, ".import-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(spool);
+        try
+        {
+            var archive = await SpoolAsync(dockerSave, spool, cancellationToken).ConfigureAwait(false);
+            var sources = archive.Files.TryGetValue("manifest.json", out var manifestFile)
+                ? await ReadDockerManifestAsync(manifestFile.Path, cancellationToken).ConfigureAwait(false)
+                : archive.Files.TryGetValue("index.json", out var indexFile)
+                    ? await ReadOciIndexAsync(indexFile.Path, name => archive.Resolve(name, "blob").Path, cancellationToken).ConfigureAwait(false)
+                    : throw new OciException(
+                        OciErrorCodes.InvalidDockerArchive,
+                        "the archive has neither manifest.json nor index.json, so it is not a 'docker save' archive (or comes from Docker older than 1.10). Create it with 'docker save IMAGE -o FILE'.");
+
+            var images = new List<OciImage>();
+            var toPlace = new HashSet<SpooledFile>();
+            foreach (var source in sources)
+            {
+                images.Add(await BuildImageAsync(source, archive, blobs, toPlace, cancellationToken).ConfigureAwait(false));
+            }
+
+            foreach (var file in toPlace)
+            {
+                File.Move(file.Path, Path.Combine(blobs, file.Digest.Hex), overwrite: true);
+            }
+
+            var layout = new OciLayout(layoutDirectory, images);
+            await File.WriteAllTextAsync(Path.Combine(layoutDirectory, "oci-layout"), LayoutDocuments.LayoutFileContent, cancellationToken).ConfigureAwait(false);
+            await File.WriteAllBytesAsync(Path.Combine(layoutDirectory, "index.json"), LayoutDocuments.BuildIndex(images.Select(i => i.Manifest)), cancellationToken).ConfigureAwait(false);
+            return layout;
+        }
+        finally
+        {
+            ScratchDirectory.Delete(spool);
+        }
+    }
+
+    // The image manifest is rebuilt from manifest.json, the config and the layers rather than copied, so the same
+    // image gives the same manifest digest whichever Docker version saved it.
+    private static async Task<OciImage> BuildImageAsync(ImageSource source, SpooledArchive archive, string blobs, HashSet<SpooledFile> toPlace, CancellationToken cancellationToken)
+    {
+        string where = source.Where;
+        var configFile = archive.Resolve(source.Config, "config");
+        var config = new Descriptor(MediaTypes.OciConfig, configFile.Digest, configFile.Size);
+        var diffIds = await LayoutDocuments.ReadDiffIdsAsync(configFile.Path, ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+
+        var layers = new List<Descriptor>();
+        foreach (string layerName in source.Layers)
+        {
+            var layerFile = archive.Resolve(layerName, "layer");
+            string mediaType = await SniffLayerMediaTypeAsync(layerFile.Path, cancellationToken).ConfigureAwait(false);
+            // An uncompressed layer is its own diff: a different digest means the archive mixes images.
+            if (mediaType == MediaTypes.OciLayerTar && layers.Count < diffIds.Count && diffIds[layers.Count] != layerFile.Digest.Value)
+            {
+                throw new OciException(
+                    OciErrorCodes.InvalidDockerArchive,
+                    $"{where}: layer {layers.Count} ('{layerName}') has digest {layerFile.Digest} but the image config says its diff_id is {diffIds[layers.Count]}; the archive is inconsistent. Save the image again.");
+            }
+
+            layers.Add(new Descriptor(mediaType, layerFile.Digest, layerFile.Size));
+            toPlace.Add(layerFile);
+        }
+
+        if (diffIds.Count != layers.Count)
+        {
+            throw new OciException(
+                OciErrorCodes.InvalidDockerArchive,
+                $"{where}: the config lists {diffIds.Count} layer diff_ids but {layers.Count} layers are listed; the archive is inconsistent. Save the image again.");
+        }
+
+        var tags = source.Tags;
+        toPlace.Add(configFile);
+        byte[] manifestBytes = LayoutDocuments.BuildManifest(config, layers);
+        var manifestDigest = Digest.Compute(manifestBytes);
+        await File.WriteAllBytesAsync(Path.Combine(blobs, manifestDigest.Hex), manifestBytes, cancellationToken).ConfigureAwait(false);
+        var manifest = new Descriptor(MediaTypes.OciManifest, manifestDigest, manifestBytes.Length, LayoutDocuments.NameAnnotations(tags.Count > 0 ? tags[0] : null));
+        return new OciImage(manifest, config, layers, tags);
+    }
+
+    // Every regular file goes to the spool directory (hashed on the way); links are remembered and followed later.
+    private static async Task<SpooledArchive> SpoolAsync(Stream dockerSave, string spool, CancellationToken cancellationToken)
+    {
+        var archive = new SpooledArchive();
+        int counter = 0;
+        await using var reader = new TarReader(dockerSave, leaveOpen: true);
+        TarEntry? entry;
+        while ((entry = await TarInput.NextEntryAsync(reader, "docker save archive", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false)) is not null)
+        {
+            string name = TarInput.NormalizeEntryName(entry.Name);
+            if (entry.EntryType is TarEntryType.SymbolicLink)
+            {
+                archive.Links[name] = TarInput.NormalizeEntryName(TarInput.CombineLink(name, entry.LinkName));
+            }
+            else if (entry.EntryType is TarEntryType.HardLink)
+            {
+                archive.Links[name] = TarInput.NormalizeEntryName(entry.LinkName);
+            }
+            else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
+            {
+                string path = Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture));
+                var (digest, size) = await TarInput.SpoolAsync(entry.DataStream, path, cancellationToken).ConfigureAwait(false);
+                if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
+                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
+                    && named != digest)
+                {
+                    throw new DigestMismatchException(named, digest, $"'{name}' of the docker save archive");
+                }
+
+                archive.Files[name] = new SpooledFile(path, digest, size);
+            }
+        }
+
+        return archive;
+    }
+
+    private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
+    {
+        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+        if (json.RootElement.ValueKind != JsonValueKind.Array || json.RootElement.GetArrayLength() == 0)
+        {
+            throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
+        }
+
+        var sources = new List<ImageSource>();
+        int index = 0;
+        foreach (var item in json.RootElement.EnumerateArray())
+        {
+            string where = $"manifest.json/{index++}";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where} is not a JSON object.");
+            }
+
+            string config = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
+                ? c.GetString()!
+                : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
+            var layers = item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array
+                ? l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
+                : [];
+            var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
+                ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
+                : [];
+            sources.Add(new ImageSource(where, config, layers, tags));
+        }
+
+        return sources;
+    }
+
+    // An archive with only an OCI index (containerd, buildx --output type=oci, or a future Docker without the legacy
+    // manifest.json): follow index → manifest → config/layers by digest.
+    private static async Task<List<ImageSource>> ReadOciIndexAsync(string indexPath, Func<string, string> blobPath, CancellationToken cancellationToken)
+    {
+        var sources = new List<ImageSource>();
+        await WalkAsync(indexPath, "index.json", 0).ConfigureAwait(false);
+        return sources;
+
+        async Task WalkAsync(string path, string where, int depth)
+        {
+            using var index = await LayoutDocuments.ReadJsonFileAsync(path, where, ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+            if (!index.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+            {
+                throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/manifests is missing or not an array.");
+            }
+
+            int i = 0;
+            foreach (var m in manifests.EnumerateArray())
+            {
+                string at = $"{where}/manifests/{i++}";
+                var descriptor = Descriptor.Read(m, at);
+                string blob = blobPath("blobs/sha256/" + descriptor.Digest.Hex);
+                if (MediaTypes.IsIndex(descriptor.MediaType) && depth < 4)
+                {
+                    await WalkAsync(blob, $"index {descriptor.Digest}", depth + 1).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!MediaTypes.IsManifest(descriptor.MediaType))
+                {
+                    continue;
+                }
+
+                using var manifest = await LayoutDocuments.ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+                var config = Descriptor.Read(manifest.RootElement.TryGetProperty("config", out var c) ? c : default, $"manifest {descriptor.Digest}/config");
+                var layers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array
+                    ? ls.EnumerateArray().Select((l, j) => "blobs/sha256/" + Descriptor.Read(l, $"manifest {descriptor.Digest}/layers/{j}").Digest.Hex).ToList()
+                    : [];
+                sources.Add(new ImageSource(at, "blobs/sha256/" + config.Digest.Hex, layers, LayoutDocuments.NamesOf(descriptor)));
+            }
+        }
+    }
+
+    private static async Task<string> SniffLayerMediaTypeAsync(string path, CancellationToken cancellationToken)
+    {
+        byte[] head = new byte[4];
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
+        await using (file.ConfigureAwait(false))
+        {
+            int n = await file.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+            {
+                return MediaTypes.OciLayerTarGzip;
+            }
+
+            if (n == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
+            {
+                return MediaTypes.OciLayerTarZstd;
+            }
+        }
+
+        return MediaTypes.OciLayerTar;
+    }
+
+    private sealed record SpooledFile(string Path, Digest Digest, long Size);
+
+    private sealed record ImageSource(string Where, string Config, List<string> Layers, List<string> Tags);
+
+    /// <summary>The archive's files spooled to disk by normalized name, and its links, which <see cref="Resolve"/> follows.</summary>
+    private sealed class SpooledArchive
+    {
+        public Dictionary<string, SpooledFile> Files { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, string> Links { get; } = new(StringComparer.Ordinal);
+
+        public SpooledFile Resolve(string name, string what)
+        {
+            string current = TarInput.NormalizeEntryName(name);
+            for (int hops = 0; hops < 16; hops++)
+            {
+                if (Files.TryGetValue(current, out var file))
+                {
+                    return file;
+                }
+
+                if (!Links.TryGetValue(current, out current!))
+                {
+                    break;
+                }
+            }
+
+            throw new OciException(
+                OciErrorCodes.InvalidDockerArchive,
+                $"the docker save archive names {what} '{name}' but does not contain it; the archive is truncated. Save the image again with 'docker save IMAGE -o FILE'.");
+        }
+    }
+}

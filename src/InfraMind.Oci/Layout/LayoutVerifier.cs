@@ -1,0 +1,153 @@
+using System.Text.Json;
+
+namespace InfraMind.Oci.Layout;
+
+/// <summary>
+/// Opens an OCI image layout directory: checks oci-layout and index.json, follows index → manifest → config/layers
+/// (presence, sizes, media types, diff_ids) and hashes every blob it references that was not verified already.
+/// </summary>
+internal static class LayoutVerifier
+{
+    private const int MaxIndexDepth = 4;
+
+    /// <param name="verified">Blobs already hashed on the way in (by <see cref="LayoutTarExtractor"/>); the rest are hashed here.</param>
+    public static async Task<OciLayout> OpenAsync(string layoutDirectory, HashSet<Digest> verified, CancellationToken cancellationToken)
+    {
+        string layoutFile = Path.Combine(layoutDirectory, "oci-layout");
+        if (!File.Exists(layoutFile))
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"'{layoutDirectory}' has no oci-layout file, so it is not an OCI image layout. Export one with 'infra build' or convert 'docker save' output.");
+        }
+
+        using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false))
+        {
+            if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.GetString() != "1.0.0")
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, "oci-layout must say {\"imageLayoutVersion\":\"1.0.0\"}; this layout has another version that InfraMind does not read.");
+            }
+        }
+
+        string indexFile = Path.Combine(layoutDirectory, "index.json");
+        if (!File.Exists(indexFile))
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"'{layoutDirectory}' has no index.json; the layout is incomplete.");
+        }
+
+        var layout = new OciLayout(layoutDirectory, []);
+        var images = new List<OciImage>();
+        using (var index = await LayoutDocuments.ReadJsonFileAsync(indexFile, "index.json", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false))
+        {
+            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, depth: 0, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (images.Count == 0)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, "index.json of the layout lists no image manifest.");
+        }
+
+        return layout with { Images = images };
+    }
+
+    private static async Task CollectImagesAsync(OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, int depth, CancellationToken cancellationToken)
+    {
+        if (!index.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/manifests is missing or not an array.");
+        }
+
+        int i = 0;
+        foreach (var m in manifests.EnumerateArray())
+        {
+            string at = $"{where}/manifests/{i++}";
+            var descriptor = Descriptor.Read(m, at);
+            await CheckBlobAsync(layout, descriptor, at, verified, cancellationToken).ConfigureAwait(false);
+            using var doc = await LayoutDocuments.ReadJsonFileAsync(layout.BlobPath(descriptor.Digest), at, ImageInput.OciLayout, cancellationToken).ConfigureAwait(false);
+            if (MediaTypes.IsIndex(descriptor.MediaType))
+            {
+                if (depth >= MaxIndexDepth)
+                {
+                    throw new OciException(OciErrorCodes.InvalidLayout, $"{at}: indexes nest deeper than 4 levels.");
+                }
+
+                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, depth + 1, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (MediaTypes.IsManifest(descriptor.MediaType))
+            {
+                images.Add(await ReadImageAsync(layout, descriptor, doc.RootElement, verified, cancellationToken).ConfigureAwait(false));
+            }
+        }
+    }
+
+    private static async Task<OciImage> ReadImageAsync(OciLayout layout, Descriptor descriptor, JsonElement manifest, HashSet<Digest> verified, CancellationToken cancellationToken)
+    {
+        string mwhere = $"manifest {descriptor.Digest}";
+        var config = Descriptor.Read(manifest.TryGetProperty("config", out var c) ? c : default, mwhere + "/config");
+        await CheckBlobAsync(layout, config, mwhere + "/config", verified, cancellationToken).ConfigureAwait(false);
+        var layers = new List<Descriptor>();
+        if (manifest.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array)
+        {
+            int j = 0;
+            foreach (var l in ls.EnumerateArray())
+            {
+                var layer = Descriptor.Read(l, $"{mwhere}/layers/{j++}");
+                await CheckBlobAsync(layout, layer, $"{mwhere}/layers/{j - 1}", verified, cancellationToken).ConfigureAwait(false);
+                layers.Add(layer);
+            }
+        }
+
+        if (config.MediaType is not (MediaTypes.OciConfig or MediaTypes.DockerConfig))
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/config has media type '{config.MediaType}', which is not an image config; this is not a container image.");
+        }
+
+        var diffIds = await LayoutDocuments.ReadDiffIdsAsync(layout.BlobPath(config.Digest), ImageInput.OciLayout, cancellationToken).ConfigureAwait(false);
+        if (diffIds.Count != layers.Count)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere} lists {layers.Count} layers but its config lists {diffIds.Count} diff_ids; the manifest and config do not belong together.");
+        }
+
+        for (int k = 0; k < layers.Count; k++)
+        {
+            if (!MediaTypes.IsLayer(layers[k].MediaType))
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} has media type '{layers[k].MediaType}', which is not a layer InfraMind can run.");
+            }
+
+            if (layers[k].MediaType is MediaTypes.OciLayerTar or MediaTypes.DockerLayerTar && layers[k].Digest.Value != diffIds[k])
+            {
+                throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} is {layers[k].Digest} but the config says diff_id {diffIds[k]}; the manifest and config do not belong together.");
+            }
+        }
+
+        return new OciImage(descriptor, config, layers, LayoutDocuments.NamesOf(descriptor));
+    }
+
+    private static async Task CheckBlobAsync(OciLayout layout, Descriptor descriptor, string where, HashSet<Digest> verified, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(layout.BlobPath(descriptor.Digest));
+        if (!info.Exists)
+        {
+            throw new OciException(OciErrorCodes.InvalidLayout, $"{where} names blob {descriptor.Digest}, which the layout does not contain; the layout is incomplete.");
+        }
+
+        if (info.Length != descriptor.Size)
+        {
+            throw new OciException(OciErrorCodes.SizeMismatch, $"{where} says blob {descriptor.Digest} has {descriptor.Size} bytes but it has {info.Length}; the layout is corrupt.");
+        }
+
+        if (verified.Add(descriptor.Digest))
+        {
+            var file = new FileStream(info.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using (file.ConfigureAwait(false))
+            {
+                var (actual, _) = await Digest.ComputeAsync(file, cancellationToken).ConfigureAwait(false);
+                if (actual != descriptor.Digest)
+                {
+                    throw new DigestMismatchException(descriptor.Digest, actual, $"blob named by {where}");
+                }
+            }
+        }
+    }
+}
