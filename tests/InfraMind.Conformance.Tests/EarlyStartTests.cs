@@ -1,5 +1,6 @@
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Serving;
 using InfraMind.Testing;
 
 namespace InfraMind.Conformance.Tests;
@@ -75,7 +76,7 @@ public sealed class EarlyStartTests
             var report = await new ConformanceRunner(engine).RunPackageAsync(invalid.Path, Options(label), None);
 
             Assert.False(report.Passed);
-            Assert.Equal([Verdicts.ManifestInvalid], report.Verdicts);
+            Assert.Equal([Verdict.ManifestInvalid], report.Verdicts);
             Assert.Equal([ConformanceSteps.Validate], report.Steps.Select(s => s.Step));
             await AssertNothingLeftAsync(engine, label);
         }

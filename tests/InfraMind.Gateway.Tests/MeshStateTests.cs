@@ -35,20 +35,20 @@ public sealed class MeshStateTests
             output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
             """;
         var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
-        return new ServedModel(new PublishedModel(m.Name, m.Version, m.ToJson(), "sha256:" + new string('0', 64), [], 1), m);
+        return new ServedModel(new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1));
     }
 
     private void Join(string id) =>
         _mesh.Register(new NodeRegistration(id, new Uri($"http://127.0.0.1:1/{id}/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
 
     private HeartbeatReply Report(string id, ModelState state, long generation = 1, string? verdict = null, int failures = 0) =>
-        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict, null, generation, 0, failures, _time.GetUtcNow())]))!;
+        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict is null ? null : Routing.QuarantineTests.Known(verdict), null, generation, 0, failures, _time.GetUtcNow())]))!;
 
     private string[] Ready() => [.. _mesh.Candidates(Key, new HashSet<string>()).Select(c => c.NodeId).Order()];
 
     private void Fail(string node, int times, string verdict = "output-schema-violation")
     {
-        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", verdict);
+        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", Routing.QuarantineTests.Known(verdict));
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class MeshStateTests
         mesh.Register(new NodeRegistration("b", new Uri("http://127.0.0.1:2/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
         Assert.Single(mesh.Heartbeat(new NodeHeartbeat("a", []))!.Assignments);
         Assert.Empty(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
-        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, "refused", "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
+        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, Verdict.Refused, "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
         Assert.Single(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
     }
 

@@ -94,18 +94,18 @@ internal static class TestCommand
             console.MarkupLine($"[red]FAILED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {Markup.Escape(string.Join(", ", report.Verdicts))}");
             foreach (var c in report.Cases.Where(c => c.Status == CheckStatus.Failed).Take(10))
             {
-                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
+                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict?.WireName ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
                 console.MarkupLine($"    [dim]request:[/] {Markup.Escape(c.Request)}");
                 if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {Markup.Escape(c.Response)}");
             }
         }
     }
 
-    private static string Status(CheckStatus status, string? verdict) => status switch
+    private static string Status(CheckStatus status, Serving.Verdict? verdict) => status switch
     {
         CheckStatus.Passed => "[green]passed[/]",
         CheckStatus.Skipped => "[dim]skipped[/]",
-        _ => $"[red]{Markup.Escape(verdict ?? "failed")}[/]",
+        _ => $"[red]{Markup.Escape(verdict?.WireName ?? "failed")}[/]",
     };
 
     /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
@@ -129,7 +129,7 @@ internal static class TestCommand
                 case CaseFinished c:
                     var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
                     console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {Markup.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
-                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict ?? "")}[/]"));
+                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict?.WireName ?? "")}[/]"));
                     break;
             }
         }

@@ -1,6 +1,7 @@
 using InfraMind.Registry;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
+using InfraMind.Serving;
 using InfraMind.Signing;
 using Microsoft.Extensions.Logging;
 using Semver;
@@ -9,10 +10,13 @@ namespace InfraMind.Gateway.Catalog;
 
 /// <summary>
 /// The catalog of a registry: every log entry that verifies (signature, checkpoint, inclusion, against the pinned
-/// registry key) and carries its manifest becomes a served model version. Reads the log incrementally.
+/// registry key) and carries a valid manifest of the model and version it publishes becomes a served model version.
+/// Reads the log incrementally: each entry is verified and its manifest parsed once, when it is first read.
 /// </summary>
-public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey registryKey, ILogger? log = null) : IModelCatalog, IDisposable
+public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey registryKey, ILogger? log = null, ManifestCache? manifests = null)
+    : IModelCatalog, IDisposable
 {
+    private readonly ManifestCache _manifests = manifests ?? ManifestCache.Shared;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<PublishedModel> _models = [];
     private long _next;
@@ -68,22 +72,46 @@ public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey re
             foreach (var entry in entries)
             {
                 var bundle = await registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
-                var report = EntryVerifier.Verify(bundle, registryKey);
-                if (!report.AllPassed || report.Statement is not { Manifest: { } manifest } statement ||
-                    !SemVersion.TryParse(statement.Version, SemVersionStyles.Strict, out var version))
+                if (Served(entry.Index, bundle) is { } model)
                 {
-                    log?.LogWarning("registry entry {Index} ({Name} {Version}) is not served: it does not verify or carries no manifest",
-                        entry.Index, entry.Name, entry.Version);
+                    _models.RemoveAll(m => m.Name == model.Name && m.Version == model.Version);
+                    _models.Add(model);
                 }
                 else
                 {
-                    _models.RemoveAll(m => m.Name == statement.ModelName && m.Version == version);
-                    _models.Add(new PublishedModel(statement.ModelName, version, manifest, statement.ImageDigest,
-                        [.. statement.ContentReferences.Select(r => r.Uri)], entry.Index));
+                    log?.LogWarning("registry entry {Index} ({Name} {Version}) is not served: it does not verify or carries no valid manifest",
+                        entry.Index, entry.Name, entry.Version);
                 }
 
                 _next = entry.Index + 1;
             }
         }
+    }
+
+    /// <summary>The version an entry publishes, its manifest validated; null when it does not verify or its manifest is not that version's.</summary>
+    private PublishedModel? Served(long index, EntryBundle bundle)
+    {
+        var report = EntryVerifier.Verify(bundle, registryKey);
+        if (!report.AllPassed || report.Statement is not { Manifest: { } json } statement ||
+            !SemVersion.TryParse(statement.Version, SemVersionStyles.Strict, out var version))
+        {
+            return null;
+        }
+
+        PublishedManifest manifest;
+        try
+        {
+            manifest = _manifests.Get(json);
+        }
+        catch (FormatException e)
+        {
+            log?.LogWarning("registry entry {Index}: the published manifest is invalid: {Message}", index, e.Message);
+            return null;
+        }
+
+        var m = manifest.Manifest;
+        // What a node would refuse is not served either: the manifest must be the one of the version the entry publishes.
+        if (m.Name != statement.ModelName || m.Version != version || m.ManifestDigest != statement.ManifestDigest) return null;
+        return new PublishedModel(statement.ModelName, version, manifest, statement.ImageDigest, [.. statement.ContentReferences.Select(r => r.Uri)], index);
     }
 }

@@ -1,3 +1,5 @@
+using InfraMind.Serving;
+
 namespace InfraMind.Gateway.Routing;
 
 /// <summary>
@@ -141,36 +143,17 @@ public static class NodeChoice
 }
 
 /// <summary>
-/// Tells a broken model version from a broken node: when several nodes fail one version with the same verdict inside a
-/// window, the version is quarantined (not served) and the nodes are not punished for it.
+/// Tells a broken model version from a broken node: when several nodes fail one version with the same verdict of the
+/// model's doing (<see cref="Fault.Model"/>) inside a window, the version is quarantined (not served) and the nodes are
+/// not punished for it.
 /// </summary>
 public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
 {
-    /// <summary>
-    /// Verdicts about what the model itself does. Refused connections, timeouts, a container that was killed or a
-    /// missing image say more about a node than a model, and coincide on two nodes by chance under load.
-    /// </summary>
-    public static IReadOnlySet<string> ModelVerdicts { get; } = new HashSet<string>(StringComparer.Ordinal)
-    {
-        InfraMind.Conformance.Verdicts.OutputSchemaViolation,
-        InfraMind.Conformance.Verdicts.ResponseNotJson,
-        InfraMind.Conformance.Verdicts.ServerErrorOnValidInput,
-        InfraMind.Conformance.Verdicts.RejectedValidInput,
-        InfraMind.Conformance.Verdicts.ServerErrorOnInvalidInput,
-        InfraMind.Conformance.Verdicts.AcceptedInvalidInput,
-        InfraMind.Conformance.Verdicts.InitFailed,
-        InfraMind.Conformance.Verdicts.WarmupFailed,
-        InfraMind.Conformance.Verdicts.HealthcheckFailed,
-        InfraMind.Conformance.Verdicts.NoAnswerOnPort,
-        InfraMind.Conformance.Verdicts.WrongPort,
-        InfraMind.Conformance.Verdicts.OomKilled,
-    };
-
-    private readonly List<(string Node, string Verdict, DateTimeOffset At)> _failures = [];
+    private readonly List<(string Node, Verdict Verdict, DateTimeOffset At)> _failures = [];
 
     public DateTimeOffset? Until { get; private set; }
 
-    public string? Verdict { get; private set; }
+    public Verdict? Verdict { get; private set; }
 
     public IReadOnlyList<string> Nodes { get; private set; } = [];
 
@@ -191,14 +174,16 @@ public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan win
     }
 
     /// <summary>Records a failure; true when it is (now) the version's fault rather than the node's.</summary>
-    public bool Observe(string node, string verdict)
+    public bool Observe(string node, Verdict verdict)
     {
+        ArgumentNullException.ThrowIfNull(verdict);
         if (IsQuarantined) return true;
-        if (!ModelVerdicts.Contains(verdict)) return false;
+        // Only the model's doing (Verdict.Fault) says anything about the version; the rest is about the node.
+        if (verdict.Fault != Fault.Model) return false;
         var now = time.GetUtcNow();
         _failures.RemoveAll(f => now - f.At > window);
         _failures.Add((node, verdict, now));
-        var same = _failures.Where(f => f.Verdict == verdict).Select(f => f.Node).Distinct(StringComparer.Ordinal).ToList();
+        var same = _failures.Where(f => ReferenceEquals(f.Verdict, verdict)).Select(f => f.Node).Distinct(StringComparer.Ordinal).ToList();
         if (same.Count < nodes) return false;
         Until = now + duration;
         Verdict = verdict;
