@@ -419,8 +419,8 @@ public sealed class ConformanceRunner
         var clock = Stopwatch.StartNew();
         var tag = manifest.ImageTag;
         var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
-        // The run label is not required to reuse: images built before it existed are just as good.
-        var identity = labels.Where(l => l.Key != ImageIdentity.RunLabel).ToList();
+        // The run settings label is not required to reuse: images built before it existed are just as good.
+        var identity = labels.Where(l => l.Key != ImageIdentity.RunSettingsLabel).ToList();
         var existing = prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && identity.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
         if (existing is not null)
         {
