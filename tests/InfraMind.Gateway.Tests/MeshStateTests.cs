@@ -191,4 +191,26 @@ public sealed class MeshStateTests
         Beat(viaNodes, "local", ModelState.Ready, container);
         Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), viaNodes.RouteOf("local", "echo", "1.0.0"));
     }
+
+    [Fact]
+    public async Task Failures_are_counted_in_metrics_by_the_verdicts_wire_name_and_a_foreign_name_as_unknown()
+    {
+        var metrics = new GatewayMetrics();
+        var mesh = new MeshState(new GatewayOptions(), _time, metrics, NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        mesh.Register(new NodeRegistration("a", new Uri("http://127.0.0.1:1/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+        var beat = System.Text.Json.JsonSerializer.Deserialize<NodeHeartbeat>(
+            """{"nodeId":"a","models":[{"name":"echo","version":"1.0.0","state":"failed","verdict":"gpu-melted-7f3a","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"},""" +
+            """{"name":"echo","version":"2.0.0","state":"failed","verdict":"no-answer-on-port","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"}]}""",
+            MeshJson.Options)!;
+        mesh.Heartbeat(beat);
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        var exported = Encoding.UTF8.GetString(text.ToArray());
+        Assert.Contains("inframind_gateway_failures_total{model=\"echo\",node=\"a\",verdict=\"no-answer-on-port\"} 1", exported, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_failures_total{model=\"echo\",node=\"a\",verdict=\"unknown\"} 1", exported, StringComparison.Ordinal);
+        Assert.DoesNotContain("gpu-melted", exported, StringComparison.Ordinal);
+        var labels = System.Text.RegularExpressions.Regex.Matches(exported, "verdict=\"([^\"]*)\"").Select(m => m.Groups[1].Value);
+        Assert.All(labels, l => Assert.Contains(l, Verdict.All.Select(v => v.WireName)));
+    }
 }

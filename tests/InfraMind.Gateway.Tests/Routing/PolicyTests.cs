@@ -187,4 +187,17 @@ public sealed class QuarantineTests
         Assert.False(q.Observe("c", Known(verdict)));
         Assert.False(q.IsQuarantined);
     }
+
+    public static TheoryData<string> AllVerdicts() => [.. Verdict.All.Select(v => v.WireName)];
+
+    [Theory]
+    [MemberData(nameof(AllVerdicts))]
+    public void A_verdict_quarantines_exactly_when_it_is_the_models_fault(string wireName)
+    {
+        var verdict = Known(wireName);
+        var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        q.Observe("a", verdict);
+        Assert.Equal(verdict.Fault == Fault.Model, q.Observe("b", verdict));
+        Assert.Equal(verdict.Fault == Fault.Model, q.IsQuarantined);
+    }
 }
