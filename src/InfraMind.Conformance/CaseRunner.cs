@@ -7,7 +7,7 @@ using InfraMind.Serving;
 namespace InfraMind.Conformance;
 
 /// <summary>Sends one synthetic case to a model's REST interface; <see cref="AnswerJudge"/> judges the answer, as the gateway does.</summary>
-public static class CaseRunner
+internal static class CaseRunner
 {
     private const int KeepChars = 2048;
 

@@ -46,10 +46,9 @@ public sealed record ConformanceReport(
     public IReadOnlyList<Verdict> Verdicts =>
         [.. Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).OfType<Verdict>().Distinct()];
 
-    public StepResult? FirstFailure => Steps.FirstOrDefault(s => s.Status == CheckStatus.Failed);
 }
 
-public static class ConformanceSteps
+internal static class ConformanceSteps
 {
     public const string Validate = "validate";
     public const string Image = "image";

@@ -94,10 +94,6 @@ public sealed class ConformanceRunner
         }
     }
 
-    /// <summary>Tests an image that already exists in the engine (a pulled, verified one on a node).</summary>
-    public Task<ConformanceReport> RunImageAsync(ModelManifest manifest, string image, ConformanceOptions options, CancellationToken cancellationToken) =>
-        RunImageCoreAsync(manifest, image, options, [], Stopwatch.StartNew(), null, TimeSpan.Zero, cancellationToken);
-
     /// <summary>The container spec of a model under the isolation policy, with the manifest's limits.</summary>
     public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) =>
         RunSettings.Of(manifest).ToSpec(image, labels);

@@ -63,7 +63,7 @@ public static class ImageIdentity
 }
 
 /// <summary>What of a manifest decides how its container is started: the model, its port and its limits.</summary>
-public sealed record RunSettings(string Model, int Port, long CpuMillicores, long MemoryBytes, int GpuCount)
+internal sealed record RunSettings(string Model, int Port, long CpuMillicores, long MemoryBytes, int GpuCount)
 {
     public static RunSettings Of(ModelManifest manifest)
     {

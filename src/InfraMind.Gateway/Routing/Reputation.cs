@@ -6,7 +6,7 @@ namespace InfraMind.Gateway.Routing;
 /// A node's reputation in (0, 1]: each failure multiplies it by a penalty; with time it returns toward 1 along
 /// 1 − (1 − r)·e^(−t/τ), so an old failure weighs less than a new one.
 /// </summary>
-public sealed class Reputation(TimeProvider time, double penalty, TimeSpan recovery)
+internal sealed class Reputation(TimeProvider time, double penalty, TimeSpan recovery)
 {
     private const double Floor = 0.01;
     private double _score = 1;
@@ -33,7 +33,7 @@ public sealed class Reputation(TimeProvider time, double penalty, TimeSpan recov
 /// A node's standing for one model version: consecutive failures suspend it for a growing period (step × n, capped);
 /// after the period the gateway asks for a pre-flight, and a passing pre-flight re-admits it.
 /// </summary>
-public sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan step, TimeSpan max)
+internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan step, TimeSpan max)
 {
     public int ConsecutiveFailures { get; private set; }
 
@@ -83,7 +83,7 @@ public sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan ste
 /// Retries limited to a share of traffic: each request deposits <c>ratio</c> tokens, each retry takes one; a reserve
 /// lets a quiet gateway re-route too. Keeps a sick mesh from being flooded by its own retries.
 /// </summary>
-public sealed class RetryBudget(double ratio, int reserve)
+internal sealed class RetryBudget(double ratio, int reserve)
 {
     private readonly object _gate = new();
     private readonly double _cap = Math.Max(reserve, 1);
@@ -106,7 +106,7 @@ public sealed class RetryBudget(double ratio, int reserve)
 }
 
 /// <summary>Exponentially weighted moving average of a node's latency for one model.</summary>
-public sealed class LatencyEwma(double alpha = 0.3)
+internal sealed class LatencyEwma(double alpha = 0.3)
 {
     public double? Milliseconds { get; private set; }
 
@@ -114,13 +114,13 @@ public sealed class LatencyEwma(double alpha = 0.3)
 }
 
 /// <summary>A node that may take the next attempt.</summary>
-public sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
+internal sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
 
 /// <summary>
 /// Power of two choices: two distinct random candidates, the one with the lower cost wins. Cost is latency (EWMA)
 /// times load, divided by reputation, so a fast but unreliable node loses to a slower reliable one.
 /// </summary>
-public static class NodeChoice
+internal static class NodeChoice
 {
     public static double Cost(Candidate c)
     {
@@ -147,7 +147,7 @@ public static class NodeChoice
 /// model's doing (<see cref="Fault.Model"/>) inside a window, the version is quarantined (not served) and the nodes are
 /// not punished for it.
 /// </summary>
-public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
+internal sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
 {
     private readonly List<(string Node, Verdict Verdict, DateTimeOffset At)> _failures = [];
 

@@ -303,7 +303,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     }
 }
 
-public static class NodeLabels
+internal static class NodeLabels
 {
     /// <summary>On every container a node starts: which node runs it.</summary>
     public const string Node = "org.inframind.node";

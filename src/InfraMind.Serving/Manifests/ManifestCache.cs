@@ -14,7 +14,7 @@ namespace InfraMind.Serving;
 public sealed class ManifestCache
 {
     /// <summary>How many manifests <see cref="Shared"/> keeps: far more versions than one mesh serves at once.</summary>
-    public const int DefaultCapacity = 256;
+    internal const int DefaultCapacity = 256;
 
     private readonly object _gate = new();
     private readonly int _capacity;
@@ -22,7 +22,7 @@ public sealed class ManifestCache
     private readonly LinkedList<(string Key, Lazy<PublishedManifest> Value)> _recency = new();
     private long _parses;
 
-    public ManifestCache(int capacity = DefaultCapacity)
+    internal ManifestCache(int capacity = DefaultCapacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _capacity = capacity;
@@ -32,7 +32,7 @@ public sealed class ManifestCache
     public static ManifestCache Shared { get; } = new();
 
     /// <summary>How many times a manifest was parsed and validated (each content once, while it stays cached).</summary>
-    public long Parses => Interlocked.Read(ref _parses);
+    internal long Parses => Interlocked.Read(ref _parses);
 
     /// <summary>
     /// The published manifest <paramref name="json"/> (as <see cref="ModelManifest.ToJson"/> writes it), parsed and

@@ -137,7 +137,7 @@ public sealed class Verdict
 }
 
 /// <summary>Writes a verdict as its wire name; reads a name back (one this build does not know as <see cref="Verdict.Unknown"/>).</summary>
-public sealed class VerdictJsonConverter : JsonConverter<Verdict>
+internal sealed class VerdictJsonConverter : JsonConverter<Verdict>
 {
     public override Verdict Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         reader.TokenType == JsonTokenType.String
