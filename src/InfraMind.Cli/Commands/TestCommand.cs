@@ -40,11 +40,20 @@ internal static class TestCommand
             if (reportArgs is { Length: 2 } && reportArgs[0] is not ("json" or "junit"))
                 throw new CliException("IM0002", $"unknown report format '{reportArgs[0]}'", "use --report json FILE or --report junit FILE", ExitCodes.Usage);
             if (parse.GetValue(cases) is < 1 or > 1000) throw new CliException("IM0002", "--cases must be between 1 and 1000", null, ExitCodes.Usage);
+            TimeSpan? readiness = null;
+            if (parse.GetValue(timeout) is { } seconds)
+            {
+                // The rule of model.yaml's timeout field, so --timeout cannot ask for what a manifest may not.
+                readiness = Manifest.ModelManifest.ReadinessTimeoutFromSeconds(seconds) ?? throw new CliException(Manifest.ManifestCodes.InvalidTimeout,
+                    $"--timeout {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a number of seconds above 0 and at most {Manifest.ModelManifest.MaxReadinessTimeout.TotalSeconds:0}",
+                    "e.g. --timeout 3 (the same range as model.yaml's timeout: 1ms to 10m)", ExitCodes.Usage);
+            }
+
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
                 Seed = parse.GetValue(seed),
-                ReadinessTimeout = parse.GetValue(timeout) is { } t ? TimeSpan.FromSeconds(t) : null,
+                ReadinessTimeout = readiness,
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
