@@ -1,4 +1,5 @@
 using System.Text.Json;
+using InfraMind.Testing;
 
 namespace InfraMind.Serving.Tests;
 
@@ -76,5 +77,13 @@ public sealed class VerdictTests
         var back = JsonSerializer.Deserialize<NodeHeartbeat>(json, MeshJson.Options)!;
         Assert.Same(Verdict.NoAnswerOnPort, back.Models[0].Verdict);
         Assert.Null(back.Models[1].Verdict);
+    }
+
+    [Fact]
+    public void Every_verdict_is_documented()
+    {
+        var docs = File.ReadAllText(Path.Combine(TestEngine.RepoRoot, "docs", "errors.md")) + File.ReadAllText(Path.Combine(TestEngine.RepoRoot, "docs", "mesh.md"));
+        // As a name, not a word of prose: `refused` in code quotes, or a cell of errors.md's verdict table.
+        Assert.All(Verdict.All, v => Assert.Matches($"`{v.WireName}`|[|/] {v.WireName} [|/]", docs));
     }
 }
