@@ -93,7 +93,10 @@ public sealed class GatewayHost : IAsyncDisposable
                 return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat is not valid JSON: {e.Message}", statusCode: 400);
             }
 
-            if (beat is null || beat.NodeId != id || beat.Models is null) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
+                beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
+                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat must report each model once, with its name and version", statusCode: 400);
             var reply = mesh.Heartbeat(beat);
             return reply is null
                 ? Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
