@@ -1,30 +1,7 @@
 using InfraMind.Manifest;
+using InfraMind.Serving;
 
 namespace InfraMind.Conformance;
-
-/// <summary>The precise names of everything that can fail in a conformance run. Stable: reports and nodes match on them.</summary>
-public static class Verdicts
-{
-    public const string ManifestInvalid = "manifest-invalid";
-    public const string BuildFailed = "build-failed";
-    public const string StartFailed = "start-failed";
-    public const string ContainerExited = "container-exited";
-    public const string OomKilled = "container-oom-killed";
-    public const string InitFailed = "init-failed";
-    public const string WarmupFailed = "warmup-failed";
-    public const string HealthcheckFailed = "healthcheck-failed";
-    public const string NoAnswerOnPort = "no-answer-on-port";
-    public const string WrongPort = "wrong-port";
-    public const string ResponseNotJson = "response-not-json";
-    public const string OutputSchemaViolation = "output-schema-violation";
-    public const string ServerErrorOnValidInput = "server-error-on-valid-input";
-    public const string RejectedValidInput = "rejected-valid-input";
-    public const string ServerErrorOnInvalidInput = "server-error-on-invalid-input";
-    public const string AcceptedInvalidInput = "accepted-invalid-input";
-    public const string ConnectionFailed = "connection-failed";
-    public const string RequestTimeout = "request-timeout";
-    public const string UnsupportedProtocol = "unsupported-protocol";
-}
 
 public enum CheckStatus
 {
@@ -34,14 +11,15 @@ public enum CheckStatus
 }
 
 /// <summary>One step of the run (validate, image, start, init, readiness, warmup, healthcheck, cases, cleanup).</summary>
-public sealed record StepResult(string Step, CheckStatus Status, string? Verdict, string Detail, TimeSpan Duration);
+/// <param name="Verdict">Why it failed (<see cref="Serving.Verdict"/>: one list for reports, nodes and the gateway); null when it did not.</param>
+public sealed record StepResult(string Step, CheckStatus Status, Verdict? Verdict, string Detail, TimeSpan Duration);
 
 /// <summary>One request sent to the model and what came back.</summary>
 public sealed record CaseResult(
     string Name,
     bool Positive,
     CheckStatus Status,
-    string? Verdict,
+    Verdict? Verdict,
     int? StatusCode,
     double LatencyMs,
     string Detail,
@@ -65,13 +43,12 @@ public sealed record ConformanceReport(
                           Steps.Any(s => s.Step == ConformanceSteps.Cases && s.Status == CheckStatus.Passed);
 
     /// <summary>Every distinct failure verdict, in the order found.</summary>
-    public IReadOnlyList<string> Verdicts =>
-        [.. Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).OfType<string>().Distinct()];
+    public IReadOnlyList<Verdict> Verdicts =>
+        [.. Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).OfType<Verdict>().Distinct()];
 
-    public StepResult? FirstFailure => Steps.FirstOrDefault(s => s.Status == CheckStatus.Failed);
 }
 
-public static class ConformanceSteps
+internal static class ConformanceSteps
 {
     public const string Validate = "validate";
     public const string Image = "image";

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Serving;
 
 namespace InfraMind.Conformance;
 
@@ -9,7 +10,7 @@ public sealed record PreflightResult(IReadOnlyList<StepResult> Steps, IReadOnlyL
 {
     public bool Passed => Steps.All(s => s.Status != CheckStatus.Failed) && Cases.All(c => c.Status == CheckStatus.Passed) && Cases.Any(c => c.Positive);
 
-    public string? FirstVerdict => Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).FirstOrDefault(v => v is not null);
+    public Verdict? FirstVerdict => Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).FirstOrDefault(v => v is not null);
 }
 
 /// <summary>
@@ -65,7 +66,7 @@ public sealed class ConformanceRunner
             {
                 await earlyCancel.CancelAsync();
                 var errors = validation.Errors.ToList();
-                Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdicts.ManifestInvalid,
+                Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdict.ManifestInvalid,
                     $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
                 return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, null, steps, [], clock.Elapsed);
             }
@@ -92,10 +93,6 @@ public sealed class ConformanceRunner
             if (early.IsCompletedSuccessfully && early.Result.Started is { } left && left != adopted) await left.DisposeAsync();
         }
     }
-
-    /// <summary>Tests an image that already exists in the engine (a pulled, verified one on a node).</summary>
-    public Task<ConformanceReport> RunImageAsync(ModelManifest manifest, string image, ConformanceOptions options, CancellationToken cancellationToken) =>
-        RunImageCoreAsync(manifest, image, options, [], Stopwatch.StartNew(), null, TimeSpan.Zero, cancellationToken);
 
     /// <summary>The container spec of a model under the isolation policy, with the manifest's limits.</summary>
     public static ContainerSpec SpecFor(ModelManifest manifest, string image, IReadOnlyDictionary<string, string>? labels = null) =>
@@ -149,7 +146,7 @@ public sealed class ConformanceRunner
         int? hostPort = null;
         if (manifest.Protocol != ModelProtocol.Rest)
         {
-            Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.UnsupportedProtocol,
+            Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdict.UnsupportedProtocol,
                 "conformance runs for protocol grpc are not implemented yet; only rest models can be tested", TimeSpan.Zero);
             return Build();
         }
@@ -168,7 +165,7 @@ public sealed class ConformanceRunner
                 }
                 catch (ContainerEngineException e) when (e is not (EngineUnavailableException or IsolationUnsupportedException))
                 {
-                    Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdicts.StartFailed, e.Message, clock.Elapsed - started);
+                    Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdict.StartFailed, e.Message, clock.Elapsed - started);
                     return Build();
                 }
             }
@@ -207,13 +204,13 @@ public sealed class ConformanceRunner
         _ = exited.ContinueWith(_ => exitedSignal.Cancel(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            if (!await HookAsync(ConformanceSteps.Init, manifest.Hooks.Init, Verdicts.InitFailed, container, options, steps, exited, cancellationToken))
+            if (!await HookAsync(ConformanceSteps.Init, manifest.Hooks.Init, Verdict.InitFailed, container, options, steps, exited, cancellationToken))
                 return new PreflightResult(steps, []);
             if (!await ReadinessAsync(manifest, container, options, steps, exitedSignal.Token, cancellationToken))
                 return new PreflightResult(steps, []);
-            if (!await HookAsync(ConformanceSteps.Warmup, manifest.Hooks.Warmup, Verdicts.WarmupFailed, container, options, steps, exited, cancellationToken))
+            if (!await HookAsync(ConformanceSteps.Warmup, manifest.Hooks.Warmup, Verdict.WarmupFailed, container, options, steps, exited, cancellationToken))
                 return new PreflightResult(steps, []);
-            if (!await HookAsync(ConformanceSteps.Healthcheck, manifest.Hooks.Healthcheck, Verdicts.HealthcheckFailed, container, options, steps, exited, cancellationToken))
+            if (!await HookAsync(ConformanceSteps.Healthcheck, manifest.Hooks.Healthcheck, Verdict.HealthcheckFailed, container, options, steps, exited, cancellationToken))
                 return new PreflightResult(steps, []);
             var cases = await CasesAsync(manifest, container, options, steps, exited, cancellationToken);
             return new PreflightResult(steps, cases);
@@ -233,7 +230,7 @@ public sealed class ConformanceRunner
     }
 
     private async Task<bool> HookAsync(
-        string step, string? hook, string verdict, RunningContainer container, ConformanceOptions options, List<StepResult> steps,
+        string step, string? hook, Verdict verdict, RunningContainer container, ConformanceOptions options, List<StepResult> steps,
         Task<long> exited, CancellationToken cancellationToken)
     {
         if (hook is null)
@@ -330,7 +327,7 @@ public sealed class ConformanceRunner
         var onPort = listening.Where(l => l.Port == manifest.Port).ToList();
         if (onPort.Count > 0 && onPort.All(l => l.LoopbackOnly))
         {
-            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.NoAnswerOnPort,
+            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
                 $"the model listens on {onPort[0].Address}:{manifest.Port} only, which the published port cannot reach; " +
                 "bind 0.0.0.0 inside the container" + Tail("; logs: ", logs, 600), elapsed);
             return false;
@@ -339,13 +336,13 @@ public sealed class ConformanceRunner
         var elsewhere = listening.Where(l => !l.LoopbackOnly).Select(l => l.Port).Distinct().ToList();
         if (onPort.Count == 0 && elsewhere.Count > 0)
         {
-            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.WrongPort,
+            Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.WrongPort,
                 $"the model listens on {string.Join(", ", elsewhere)} but model.yaml declares port {manifest.Port}; " +
                 $"make `port:` and the server agree" + Tail("; logs: ", logs, 600), elapsed);
             return false;
         }
 
-        Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdicts.NoAnswerOnPort,
+        Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
             $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" + Tail("; logs: ", logs, 600), elapsed);
         return false;
     }
@@ -374,7 +371,7 @@ public sealed class ConformanceRunner
             var crash = await ExitedAsync(ConformanceSteps.Cases, container, cancellationToken);
             var last = results.LastOrDefault();
             var during = last is null ? "" : $" after case '{last.Name}' ({(last.Positive ? "valid" : "invalid")} input)";
-            var verdict = crash.Verdict == Verdicts.OomKilled ? Verdicts.OomKilled : last is { Positive: false } ? Verdicts.ServerErrorOnInvalidInput : Verdicts.ContainerExited;
+            var verdict = crash.Verdict == Verdict.OomKilled ? Verdict.OomKilled : last is { Positive: false } ? Verdict.ServerErrorOnInvalidInput : Verdict.ContainerExited;
             Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, verdict, $"the container exited{during}: {crash.Detail}", clock.Elapsed);
             return results;
         }
@@ -392,7 +389,7 @@ public sealed class ConformanceRunner
     {
         var state = await container.InspectStateAsync(cancellationToken);
         var logs = await LogsAsync(container, cancellationToken);
-        var verdict = state.OomKilled ? Verdicts.OomKilled : Verdicts.ContainerExited;
+        var verdict = state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited;
         var detail = state.OomKilled
             ? $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"
             : $"the container exited with code {state.ExitCode}";
@@ -418,8 +415,8 @@ public sealed class ConformanceRunner
         var clock = Stopwatch.StartNew();
         var tag = manifest.ImageTag;
         var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
-        // The run label is not required to reuse: images built before it existed are just as good.
-        var identity = labels.Where(l => l.Key != ImageIdentity.RunLabel).ToList();
+        // The run settings label is not required to reuse: images built before it existed are just as good.
+        var identity = labels.Where(l => l.Key != ImageIdentity.RunSettingsLabel).ToList();
         var existing = prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && identity.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
         if (existing is not null)
         {
@@ -438,18 +435,18 @@ public sealed class ConformanceRunner
         }
         catch (ImageBuildFailedException e)
         {
-            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed,
+            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdict.BuildFailed,
                 $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
             return null;
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)
         {
-            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdicts.BuildFailed, e.Message, clock.Elapsed);
+            Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdict.BuildFailed, e.Message, clock.Elapsed);
             return null;
         }
     }
 
-    private void Add(List<StepResult> steps, string step, CheckStatus status, string? verdict, string detail, TimeSpan duration)
+    private void Add(List<StepResult> steps, string step, CheckStatus status, Verdict? verdict, string detail, TimeSpan duration)
     {
         var result = new StepResult(step, status, verdict, detail, duration);
         steps.Add(result);

@@ -16,8 +16,12 @@ public static class ImageIdentity
     public const string ContextDigestLabel = "org.inframind.context-digest";
     public const string ModelLabel = "org.inframind.model";
 
-    /// <summary>The <see cref="RunSettings"/> of the manifest the image was built from.</summary>
-    public const string RunLabel = "org.inframind.run";
+    /// <summary>
+    /// The <see cref="RunSettings"/> of the manifest the image was built from. Earlier versions wrote them to
+    /// <c>org.inframind.run</c>, which is the run id on containers and networks (<see cref="ManagedLabels.Run"/>): an
+    /// image labelled that way is still reused, and is started early again once `infra test --rebuild` relabels it.
+    /// </summary>
+    public const string RunSettingsLabel = "org.inframind.run-settings";
 
     /// <summary>The labels of an image built from <paramref name="manifest"/>'s package, whose context hashed to <paramref name="contextDigest"/>.</summary>
     public static Dictionary<string, string> Labels(ModelManifest manifest, string contextDigest)
@@ -29,7 +33,7 @@ public static class ImageIdentity
             [ManifestDigestLabel] = manifest.ManifestDigest,
             [ContextDigestLabel] = contextDigest,
             [ModelLabel] = settings.Model,
-            [RunLabel] = settings.ToLabel(),
+            [RunSettingsLabel] = settings.ToLabel(),
         };
     }
 
@@ -59,7 +63,7 @@ public static class ImageIdentity
 }
 
 /// <summary>What of a manifest decides how its container is started: the model, its port and its limits.</summary>
-public sealed record RunSettings(string Model, int Port, long CpuMillicores, long MemoryBytes, int GpuCount)
+internal sealed record RunSettings(string Model, int Port, long CpuMillicores, long MemoryBytes, int GpuCount)
 {
     public static RunSettings Of(ModelManifest manifest)
     {
@@ -72,7 +76,7 @@ public sealed record RunSettings(string Model, int Port, long CpuMillicores, lon
     public static RunSettings? FromLabels(IReadOnlyDictionary<string, string> labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        if (!labels.TryGetValue(ImageIdentity.ModelLabel, out var model) || !labels.TryGetValue(ImageIdentity.RunLabel, out var run)) return null;
+        if (!labels.TryGetValue(ImageIdentity.ModelLabel, out var model) || !labels.TryGetValue(ImageIdentity.RunSettingsLabel, out var run)) return null;
         var fields = run.Split(';').Select(f => f.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
         return fields.TryGetValue("port", out var port) && int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) &&
                fields.TryGetValue("cpu", out var cpu) && long.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out var c) &&

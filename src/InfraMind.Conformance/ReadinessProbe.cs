@@ -8,7 +8,7 @@ namespace InfraMind.Conformance;
 /// The check itself is <see cref="Containers.RunningContainer.ProbePortAsync"/>: a connect that also waits out the
 /// engine proxy's immediate close when nothing listens behind the published port.
 /// </summary>
-public static class ReadinessProbe
+internal static class ReadinessProbe
 {
     public static TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(20);
 

@@ -52,10 +52,10 @@ public static class ReportWriter
         return new XDocument(new XDeclaration("1.0", "utf-8", null), new XElement("testsuites", suite)).ToString();
     }
 
-    private static XElement Case(string name, CheckStatus status, string? verdict, string detail, string time, string className)
+    private static XElement Case(string name, CheckStatus status, InfraMind.Serving.Verdict? verdict, string detail, string time, string className)
     {
         var e = new XElement("testcase", new XAttribute("name", name), new XAttribute("classname", className), new XAttribute("time", time));
-        if (status == CheckStatus.Failed) e.Add(new XElement("failure", new XAttribute("type", verdict ?? "failed"), new XAttribute("message", verdict ?? "failed"), detail));
+        if (status == CheckStatus.Failed) e.Add(new XElement("failure", new XAttribute("type", verdict?.WireName ?? "failed"), new XAttribute("message", verdict?.WireName ?? "failed"), detail));
         else if (status == CheckStatus.Skipped) e.Add(new XElement("skipped", new XAttribute("message", detail)));
         return e;
     }

@@ -9,14 +9,14 @@ namespace InfraMind.Conformance;
 /// <param name="Name">What the case exercises, e.g. <c>required-only</c> or <c>boundary-max</c>.</param>
 /// <param name="Body">The raw request body (negative cases may not be JSON at all).</param>
 /// <param name="Positive">True when the body matches input_schema and the model must answer 200.</param>
-public sealed record SyntheticCase(string Name, string Body, bool Positive);
+internal sealed record SyntheticCase(string Name, string Body, bool Positive);
 
 /// <summary>
 /// Generates deterministic request bodies from a draft-07 input schema: valid ones (required-only, all properties,
 /// boundaries, enums, formats, patterns, examples, defaults, seeded random) and invalid ones that must get a 4xx.
 /// Every case is checked against the schema before use, so a case's expectation is never wrong.
 /// </summary>
-public sealed class SyntheticInputs
+internal sealed class SyntheticInputs
 {
     private const int MaxDepth = 12;
 

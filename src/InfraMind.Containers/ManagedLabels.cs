@@ -6,6 +6,6 @@ internal static class ManagedLabels
     /// <summary>On every container, network and image InfraMind creates; value <c>true</c>.</summary>
     public const string Managed = "org.inframind.managed";
 
-    /// <summary>The run a container or network belongs to.</summary>
+    /// <summary>The id of the run a container or network belongs to (only that: how an image is started is another label).</summary>
     public const string Run = "org.inframind.run";
 }

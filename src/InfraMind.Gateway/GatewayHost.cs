@@ -1,6 +1,5 @@
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
-using InfraMind.Manifest;
 using InfraMind.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -76,16 +75,28 @@ public sealed class GatewayHost : IAsyncDisposable
                 return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {e.Message}", statusCode: 400);
             }
 
-            if (registration is null || string.IsNullOrWhiteSpace(registration.NodeId) || registration.Address is not { IsAbsoluteUri: true } || registration.Capacity is null
-                || registration.HeartbeatInterval <= TimeSpan.Zero)
-                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: a registration needs nodeId, an absolute address, capacity and a positive heartbeatInterval", statusCode: 400);
-            mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() });
+            // The rules a node checks its own options by: a node that starts is a node this gateway admits.
+            var problems = RegistrationRules.Check(registration);
+            if (problems.Count > 0) return Results.Problem(string.Join("; ", problems), statusCode: 400);
+            mesh.Register(registration! with { Labels = registration.Labels ?? new Dictionary<string, string>() });
             return Results.Ok(new { registered = registration.NodeId });
         });
         nodeApi.MapPost("/{id}/heartbeat", async (HttpContext context, string id) =>
         {
-            var beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
+            NodeHeartbeat? beat;
+            try
+            {
+                beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat is not valid JSON: {e.Message}", statusCode: 400);
+            }
+
             if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
+                beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
+                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat must report each model once, with its name and version", statusCode: 400);
             var reply = mesh.Heartbeat(beat);
             return reply is null
                 ? Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
@@ -116,7 +127,7 @@ public sealed class GatewayHost : IAsyncDisposable
         });
         app.MapMetrics("/metrics", metrics.Registry);
 
-        await LoadCatalogAsync(catalog, mesh, log, cancellationToken);
+        await LoadCatalogAsync(catalog, mesh, cancellationToken);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -153,7 +164,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await Task.WhenAny(delay, changed);
                 await tick.CancelAsync();
                 ct.ThrowIfCancellationRequested();
-                await LoadCatalogAsync(catalog, mesh, log, ct);
+                await LoadCatalogAsync(catalog, mesh, ct);
                 foreach (var (node, reputation, online) in mesh.NodeSummaries())
                 {
                     metrics.Reputation(node, reputation);
@@ -172,23 +183,12 @@ public sealed class GatewayHost : IAsyncDisposable
         }
     }
 
-    private static async Task LoadCatalogAsync(IModelCatalog catalog, MeshState mesh, ILogger log, CancellationToken ct)
+    /// <summary>The catalog's versions, newest first per name. Their manifests come validated and typed: nothing is parsed here.</summary>
+    private static async Task LoadCatalogAsync(IModelCatalog catalog, MeshState mesh, CancellationToken ct)
     {
         var published = await catalog.GetModelsAsync(ct);
-        var served = new List<ServedModel>();
-        foreach (var p in published.OrderBy(p => p.Name, StringComparer.Ordinal).ThenByDescending(p => p.Version, Semver.SemVersion.PrecedenceComparer))
-        {
-            try
-            {
-                served.Add(new ServedModel(p, ModelManifest.FromJson(p.Manifest)));
-            }
-            catch (FormatException e)
-            {
-                log.LogWarning("not serving {Name}@{Version}: its published manifest is invalid: {Message}", p.Name, p.Version, e.Message);
-            }
-        }
-
-        mesh.SetModels(served);
+        mesh.SetModels([.. published.OrderBy(p => p.Name, StringComparer.Ordinal).ThenByDescending(p => p.Version, Semver.SemVersion.PrecedenceComparer)
+            .Select(p => new ServedModel(p))]);
     }
 
     public async ValueTask DisposeAsync()

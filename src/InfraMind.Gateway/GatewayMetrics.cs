@@ -1,3 +1,4 @@
+using InfraMind.Serving;
 using Prometheus;
 
 namespace InfraMind.Gateway;
@@ -37,7 +38,8 @@ internal sealed class GatewayMetrics
 
     public void Attempt(string model, string node, string outcome) => _attempts.WithLabels(model, node, outcome).Inc();
 
-    public void Failure(string model, string node, string verdict) => _failures.WithLabels(model, node, verdict).Inc();
+    /// <summary>A failed job or pre-flight, labelled with the verdict's wire name (<see cref="Verdict.All"/>: a bounded set).</summary>
+    public void Failure(string model, string node, Verdict verdict) => _failures.WithLabels(model, node, verdict.WireName).Inc();
 
     public void Suspended(string node, string model) => _suspensions.WithLabels(model, node).Inc();
 

@@ -7,12 +7,15 @@ using Semver;
 
 namespace InfraMind.Gateway;
 
-/// <summary>A published model version with its manifest parsed once.</summary>
-internal sealed record ServedModel(PublishedModel Published, ModelManifest Manifest)
+/// <summary>A published model version as the gateway serves it: its typed manifest and what nodes are sent.</summary>
+internal sealed record ServedModel(PublishedModel Published)
 {
     public string Key { get; } = ModelKey.Of(Published.Name, Published.Version.ToString());
 
-    public ModelAssignment Assignment { get; } = new(Published.Name, Published.Version.ToString(), Published.Manifest,
+    /// <summary>The catalog's validated manifest (schemas built once per content, not per refresh).</summary>
+    public ModelManifest Manifest => Published.Manifest.Manifest;
+
+    public ModelAssignment Assignment { get; } = new(Published.Name, Published.Version.ToString(), Published.Manifest.Json,
         Published.ImageDigest, Published.ContentReferences, Published.RegistryIndex);
 }
 
@@ -262,7 +265,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     /// node's fault); otherwise the node loses reputation and, after consecutive failures, is suspended, unless that
     /// would take more than half of the version's nodes out.
     /// </summary>
-    public void RecordFailure(string node, string key, string model, string verdict)
+    public void RecordFailure(string node, string key, string model, Verdict verdict)
     {
         lock (_gate)
         {

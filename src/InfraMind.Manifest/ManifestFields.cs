@@ -267,7 +267,7 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
             value = m.Groups["u"].Value switch { "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), _ => TimeSpan.FromMinutes(n) };
         }
 
-        if (value is { } v && v > TimeSpan.Zero && v <= TimeSpan.FromMinutes(10)) return v;
+        if (value is { } v && ModelManifest.IsValidReadinessTimeout(v)) return v;
         findings.Error(ManifestCodes.InvalidTimeout, "timeout", s, $"timeout '{s.Value}' is not a duration between 1ms and 10m",
             "write e.g. 3s, 500ms or 2m (the time the port has to accept connections)");
         return null;

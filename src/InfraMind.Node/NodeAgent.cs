@@ -23,6 +23,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly ILogger _log;
     private readonly HttpClient _gateway;
     private readonly HttpClient _models;
+    private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _reconcile = new(1, 1);
@@ -32,6 +33,12 @@ public sealed class NodeAgent : IAsyncDisposable
     private Uri? _address;
 
     public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
+        : this(options, engine, images, time, log, ManifestCache.Shared)
+    {
+    }
+
+    /// <param name="manifests">Where published manifests are parsed, once per content: the process's, shared with a gateway in the same process.</param>
+    internal NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time, ILogger<NodeAgent>? log, ManifestCache manifests)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
@@ -44,6 +51,7 @@ public sealed class NodeAgent : IAsyncDisposable
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
         MeshToken.Authorize(_gateway.DefaultRequestHeaders, options.GatewayToken);
         _models = JobHttp.CreateClient();
+        _manifests = manifests;
     }
 
     public NodeOptions Options => _options;
@@ -204,7 +212,8 @@ public sealed class NodeAgent : IAsyncDisposable
         ModelManifest manifest;
         try
         {
-            manifest = ModelManifest.FromJson(a.Manifest);
+            // Parsed and validated once per content in this process (a gateway of the same process has done it already).
+            manifest = _manifests.Get(a.Manifest).Manifest;
         }
         catch (FormatException e)
         {
@@ -261,7 +270,7 @@ public sealed class NodeAgent : IAsyncDisposable
         if (!MeshToken.Admits(_options.GatewayToken, context.Request.Headers.Authorization))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
-            await FailAsync(context, StatusCodes.Status401Unauthorized, MeshVerdicts.Unauthorized,
+            await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized,
                 $"{MeshErrorCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
             return;
         }
@@ -270,7 +279,7 @@ public sealed class NodeAgent : IAsyncDisposable
         lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
         if (container is null)
         {
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, MeshVerdicts.NotReady,
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
                 $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
             return;
         }
@@ -296,19 +305,21 @@ public sealed class NodeAgent : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && !context.Response.HasStarted)
         {
-            await FailAsync(context, StatusCodes.Status504GatewayTimeout, Conformance.Verdicts.RequestTimeout,
-                $"the model gave no answer within {timeout.TotalMilliseconds:0} ms");
+            await FailAsync(context, StatusCodes.Status504GatewayTimeout, AnswerJudge.NoAnswerWithin(timeout));
         }
         catch (HttpRequestException e) when (!context.Response.HasStarted)
         {
-            await FailAsync(context, StatusCodes.Status502BadGateway, Conformance.Verdicts.ConnectionFailed, $"the model's container did not answer: {e.Message}");
+            await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {e.Message}"));
         }
     }
 
-    private static Task FailAsync(HttpContext context, int status, string verdict, string detail)
+    private static Task FailAsync(HttpContext context, int status, Judgement judgement) => FailAsync(context, status, judgement.Verdict!, judgement.Detail);
+
+    /// <summary>The node's own failure (no model answer at all): the verdict in <see cref="MeshHeaders.Verdict"/>, for the gateway to judge by.</summary>
+    private static Task FailAsync(HttpContext context, int status, Verdict verdict, string detail)
     {
         context.Response.StatusCode = status;
-        context.Response.Headers[MeshHeaders.Verdict] = verdict;
+        context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;
         return context.Response.WriteAsJsonAsync(new { verdict, detail }, MeshJson.Options);
     }
 

@@ -43,16 +43,15 @@ public sealed record NodeOptions
     /// <summary>Extra labels on every container (e.g. a session label, so leftovers can be pruned).</summary>
     public IReadOnlyDictionary<string, string> ContainerLabels { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Every problem, each with how to fix it.</summary>
+    /// <summary>
+    /// Every problem, each with how to fix it: what the node says about itself by the gateway's own rules
+    /// (<see cref="RegistrationRules"/>, so a node that starts is one the gateway admits), then the node's own settings.
+    /// </summary>
     public IReadOnlyList<string> Validate()
     {
-        var errors = new List<string>();
-        if (string.IsNullOrWhiteSpace(NodeId) || NodeId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: node id '{NodeId}' must be letters, digits, '-', '_' or '.'");
-        if (!Gateway.IsAbsoluteUri) errors.Add($"{MeshErrorCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
-        if (Capacity.CpuMillicores <= 0 || Capacity.MemoryBytes <= 0 || Capacity.GpuCount < 0)
-            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: capacity must have cpu > 0, memory > 0 and gpu ≥ 0");
-        if (HeartbeatInterval <= TimeSpan.Zero) errors.Add($"{MeshErrorCodes.RegistrationInvalid}: heartbeat interval must be positive");
+        var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
+        if (Gateway is not { IsAbsoluteUri: true } || (Gateway.Scheme != Uri.UriSchemeHttp && Gateway.Scheme != Uri.UriSchemeHttps))
+            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
             errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;

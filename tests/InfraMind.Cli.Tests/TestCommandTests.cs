@@ -38,6 +38,22 @@ public sealed class TestCommandTests : IDisposable
         Assert.True(int.Parse(suite.Attribute("tests")!.Value, System.Globalization.CultureInfo.InvariantCulture) >= 8);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("600.5")]
+    [InlineData("1e12")]
+    [InlineData("NaN")]
+    public async Task A_timeout_out_of_the_manifests_range_is_a_usage_error_before_anything_runs(string seconds)
+    {
+        // Held to the rule of model.yaml's timeout (1ms to 10m): before, 1e12 ended in a stack trace and 0 in a sure failure.
+        var (code, output, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--timeout", seconds);
+        Assert.True(code == 2, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("IM1033", output + err, StringComparison.Ordinal);
+        Assert.Contains("--timeout", output + err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Init_output_passes_infra_test()
     {

@@ -1,4 +1,5 @@
 using InfraMind.Containers;
+using InfraMind.Serving;
 using InfraMind.Testing;
 
 namespace InfraMind.Conformance.Tests;
@@ -14,20 +15,20 @@ public sealed class BrokenPackageTests
     {
         // name,           Dockerfile edit,                      expected verdict,                         text the detail must contain
         { "good", null, "", "" },
-        { "build", "RUN exit 9", Verdicts.BuildFailed, "RUN exit 9" },
-        { "exit", "BEHAVIOR=exit", Verdicts.ContainerExited, "code 3" },
-        { "oom", "BEHAVIOR=oom", Verdicts.OomKilled, "out of memory" },
-        { "init", "HOOK_FAIL=init", Verdicts.InitFailed, "exited 7; stderr: init: tokenizer missing" },
-        { "warmup", "HOOK_FAIL=warmup", Verdicts.WarmupFailed, "exited 5" },
-        { "healthcheck", "HOOK_FAIL=healthcheck", Verdicts.HealthcheckFailed, "unhealthy: queue stuck" },
-        { "silent", "BEHAVIOR=silent", Verdicts.NoAnswerOnPort, "no answer on port 9000 within 1 s" },
-        { "wrong-port", "BEHAVIOR=wrong-port", Verdicts.WrongPort, "listens on 8080 but model.yaml declares port 9000" },
-        { "not-json", "BEHAVIOR=not-json", Verdicts.ResponseNotJson, "not JSON" },
-        { "schema", "BEHAVIOR=schema-violation", Verdicts.OutputSchemaViolation, "/summary" },
-        { "500-valid", "BEHAVIOR=500-on-valid", Verdicts.ServerErrorOnValidInput, "answered 500 to a valid input" },
-        { "500-invalid", "BEHAVIOR=500-on-invalid", Verdicts.ServerErrorOnInvalidInput, "answered 500 to an invalid input" },
-        { "crash-invalid", "BEHAVIOR=crash-on-invalid", Verdicts.ServerErrorOnInvalidInput, "invalid" },
-        { "slow", "BEHAVIOR=slow", Verdicts.RequestTimeout, "no answer within 1 s" },
+        { "build", "RUN exit 9", Verdict.BuildFailed.WireName, "RUN exit 9" },
+        { "exit", "BEHAVIOR=exit", Verdict.ContainerExited.WireName, "code 3" },
+        { "oom", "BEHAVIOR=oom", Verdict.OomKilled.WireName, "out of memory" },
+        { "init", "HOOK_FAIL=init", Verdict.InitFailed.WireName, "exited 7; stderr: init: tokenizer missing" },
+        { "warmup", "HOOK_FAIL=warmup", Verdict.WarmupFailed.WireName, "exited 5" },
+        { "healthcheck", "HOOK_FAIL=healthcheck", Verdict.HealthcheckFailed.WireName, "unhealthy: queue stuck" },
+        { "silent", "BEHAVIOR=silent", Verdict.NoAnswerOnPort.WireName, "no answer on port 9000 within 1 s" },
+        { "wrong-port", "BEHAVIOR=wrong-port", Verdict.WrongPort.WireName, "listens on 8080 but model.yaml declares port 9000" },
+        { "not-json", "BEHAVIOR=not-json", Verdict.ResponseNotJson.WireName, "not JSON" },
+        { "schema", "BEHAVIOR=schema-violation", Verdict.OutputSchemaViolation.WireName, "/summary" },
+        { "500-valid", "BEHAVIOR=500-on-valid", Verdict.ServerErrorOnValidInput.WireName, "answered 500 to a valid input" },
+        { "500-invalid", "BEHAVIOR=500-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "answered 500 to an invalid input" },
+        { "crash-invalid", "BEHAVIOR=crash-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "invalid" },
+        { "slow", "BEHAVIOR=slow", Verdict.RequestTimeout.WireName, "no answer within 1 s" },
     };
 
     [Theory]
@@ -60,7 +61,7 @@ public sealed class BrokenPackageTests
         else
         {
             Assert.False(report.Passed);
-            Assert.Contains(verdict, report.Verdicts);
+            Assert.Contains(verdict, report.Verdicts.Select(v => v.WireName));
             var details = report.Steps.Select(s => s.Detail).Concat(report.Cases.Select(c => c.Detail));
             Assert.Contains(details, d => d.Contains(detail, StringComparison.Ordinal));
         }

@@ -1,5 +1,6 @@
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Serving;
 using InfraMind.Testing;
 
 namespace InfraMind.Conformance.Tests;
@@ -26,10 +27,25 @@ public sealed class EarlyStartTests
         Assert.Equal(expected, actual with { Labels = expected.Labels });
         Assert.Equal(expected.Labels, actual.Labels);
 
-        labels[ImageIdentity.RunLabel] = "port=9000;cpu=lots;memory=1;gpu=0";
+        labels[ImageIdentity.RunSettingsLabel] = "port=9000;cpu=lots;memory=1;gpu=0";
         Assert.Null(RunSettings.FromLabels(labels));
-        labels.Remove(ImageIdentity.RunLabel);
+        labels.Remove(ImageIdentity.RunSettingsLabel);
         Assert.Null(RunSettings.FromLabels(labels));
+    }
+
+    [Fact]
+    public void An_image_says_how_to_start_it_in_its_own_label_and_never_in_the_run_id_label()
+    {
+        var manifest = ManifestReader.Validate(BrokenModel.Source).Manifest!;
+        var labels = ImageIdentity.Labels(manifest, "sha256:00");
+        const string runIdLabel = "org.inframind.run";
+        Assert.DoesNotContain(runIdLabel, labels.Keys);
+        Assert.NotEqual(runIdLabel, ImageIdentity.RunSettingsLabel);
+
+        // An image labelled before the two labels were split (settings under the run id's name) is not started early.
+        var legacy = new Dictionary<string, string>(labels) { [runIdLabel] = labels[ImageIdentity.RunSettingsLabel] };
+        legacy.Remove(ImageIdentity.RunSettingsLabel);
+        Assert.Null(RunSettings.FromLabels(legacy));
     }
 
     [Fact]
@@ -75,7 +91,7 @@ public sealed class EarlyStartTests
             var report = await new ConformanceRunner(engine).RunPackageAsync(invalid.Path, Options(label), None);
 
             Assert.False(report.Passed);
-            Assert.Equal([Verdicts.ManifestInvalid], report.Verdicts);
+            Assert.Equal([Verdict.ManifestInvalid], report.Verdicts);
             Assert.Equal([ConformanceSteps.Validate], report.Steps.Select(s => s.Step));
             await AssertNothingLeftAsync(engine, label);
         }

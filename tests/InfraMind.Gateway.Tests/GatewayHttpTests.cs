@@ -140,6 +140,23 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         Assert.Equal(["echo@1.0.0", "echo@1.1.0"], reply.Assignments.Select(a => a.Key).Order().Take(2));
     }
 
+    [Theory]
+    [InlineData("""{"nodeId":"n1","models":[{"name":"echo","version":"1.0.0","state":"ready"},{"name":"echo","version":"1.0.0","state":"failed"}]}""")]
+    [InlineData("""{"nodeId":"n1","models":[{"state":"ready"}]}""")]
+    [InlineData("""{"nodeId":"n1","models":[null]}""")]
+    [InlineData("""{"nodeId":"n1"}""")]
+    [InlineData("""{"nodeId":"n1","models":[{"name":"echo","version":"1.0.0","state":"on-fire"}]}""")]
+    [InlineData("""{"nodeId":"n1","models":[{"name":"echo","version":"1.0.0","state":"ready","verdict":7}]}""")]
+    [InlineData("not json")]
+    public async Task A_malformed_heartbeat_is_a_400_not_a_server_error(string body)
+    {
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+        using (var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options)) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var (r, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(body));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["detail"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task With_a_mesh_token_only_nodes_that_send_it_register_and_heartbeat()
     {

@@ -35,20 +35,20 @@ public sealed class MeshStateTests
             output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
             """;
         var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
-        return new ServedModel(new PublishedModel(m.Name, m.Version, m.ToJson(), "sha256:" + new string('0', 64), [], 1), m);
+        return new ServedModel(new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1));
     }
 
     private void Join(string id) =>
         _mesh.Register(new NodeRegistration(id, new Uri($"http://127.0.0.1:1/{id}/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
 
     private HeartbeatReply Report(string id, ModelState state, long generation = 1, string? verdict = null, int failures = 0) =>
-        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict, null, generation, 0, failures, _time.GetUtcNow())]))!;
+        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict is null ? null : Routing.QuarantineTests.Known(verdict), null, generation, 0, failures, _time.GetUtcNow())]))!;
 
     private string[] Ready() => [.. _mesh.Candidates(Key, new HashSet<string>()).Select(c => c.NodeId).Order()];
 
     private void Fail(string node, int times, string verdict = "output-schema-violation")
     {
-        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", verdict);
+        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", Routing.QuarantineTests.Known(verdict));
     }
 
     [Fact]
@@ -158,7 +158,7 @@ public sealed class MeshStateTests
         mesh.Register(new NodeRegistration("b", new Uri("http://127.0.0.1:2/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
         Assert.Single(mesh.Heartbeat(new NodeHeartbeat("a", []))!.Assignments);
         Assert.Empty(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
-        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, "refused", "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
+        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, Verdict.Refused, "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
         Assert.Single(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
     }
 
@@ -190,5 +190,27 @@ public sealed class MeshStateTests
         viaNodes.Register(new NodeRegistration("local", new Uri("http://127.0.0.1:1/local/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1)));
         Beat(viaNodes, "local", ModelState.Ready, container);
         Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), viaNodes.RouteOf("local", "echo", "1.0.0"));
+    }
+
+    [Fact]
+    public async Task Failures_are_counted_in_metrics_by_the_verdicts_wire_name_and_a_foreign_name_as_unknown()
+    {
+        var metrics = new GatewayMetrics();
+        var mesh = new MeshState(new GatewayOptions(), _time, metrics, NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        mesh.Register(new NodeRegistration("a", new Uri("http://127.0.0.1:1/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+        var beat = System.Text.Json.JsonSerializer.Deserialize<NodeHeartbeat>(
+            """{"nodeId":"a","models":[{"name":"echo","version":"1.0.0","state":"failed","verdict":"gpu-melted-7f3a","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"},""" +
+            """{"name":"echo","version":"2.0.0","state":"failed","verdict":"no-answer-on-port","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"}]}""",
+            MeshJson.Options)!;
+        mesh.Heartbeat(beat);
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        var exported = Encoding.UTF8.GetString(text.ToArray());
+        Assert.Contains("inframind_gateway_failures_total{model=\"echo\",node=\"a\",verdict=\"no-answer-on-port\"} 1", exported, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_failures_total{model=\"echo\",node=\"a\",verdict=\"unknown\"} 1", exported, StringComparison.Ordinal);
+        Assert.DoesNotContain("gpu-melted", exported, StringComparison.Ordinal);
+        var labels = System.Text.RegularExpressions.Regex.Matches(exported, "verdict=\"([^\"]*)\"").Select(m => m.Groups[1].Value);
+        Assert.All(labels, l => Assert.Contains(l, Verdict.All.Select(v => v.WireName)));
     }
 }

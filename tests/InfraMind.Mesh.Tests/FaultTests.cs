@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using InfraMind.Conformance;
 using InfraMind.Gateway;
 using InfraMind.Serving;
 
@@ -32,7 +31,7 @@ public sealed class FaultTests
         foreach (var n in new[] { "good-1", "good-2", "liar" }) await mesh.WaitForStateAsync(n, "ready", TimeSpan.FromSeconds(120));
         await mesh.WaitForStateAsync("silent", "failed", TimeSpan.FromSeconds(30));
         // Which check catches a model that never listens depends on the engine's port proxy; either way it is named.
-        Assert.Contains((string?)(await mesh.NodeStateAsync("silent"))!["verdict"], new[] { Verdicts.NoAnswerOnPort, Verdicts.ConnectionFailed });
+        Assert.Contains((string?)(await mesh.NodeStateAsync("silent"))!["verdict"], new[] { Verdict.NoAnswerOnPort.WireName, Verdict.ConnectionFailed.WireName });
 
         var statuses = new ConcurrentBag<(int Index, HttpStatusCode Status, string Body, string? Node, int Attempts)>();
         var done = 0;
@@ -115,7 +114,7 @@ public sealed class FaultTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, last);
         var version = (await mesh.StateAsync())["models"]![0]!["versions"]![0]!;
-        Assert.Equal(Verdicts.OutputSchemaViolation, (string?)version["quarantine"]!["verdict"]);
+        Assert.Equal(Verdict.OutputSchemaViolation.WireName, (string?)version["quarantine"]!["verdict"]);
         Assert.All(version["nodes"]!.AsArray(), n => Assert.False((bool)n!["suspended"]!));
         foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
         mesh.Nodes.Clear();

@@ -44,7 +44,7 @@ public sealed class ServingTests
         Assert.Empty(mesh.Nodes["tiny"].Agent.Reports());
         var assignment = (await mesh.Catalog.GetModelsAsync(CancellationToken.None)).Single();
         await mesh.Nodes["tiny"].Agent.ApplyAsync(new HeartbeatReply(
-            [new ModelAssignment(assignment.Name, assignment.Version.ToString(), assignment.Manifest, assignment.ImageDigest, [], null)], []), CancellationToken.None);
+            [new ModelAssignment(assignment.Name, assignment.Version.ToString(), assignment.Manifest.Json, assignment.ImageDigest, [], null)], []), CancellationToken.None);
         var refusal = Assert.Single(mesh.Nodes["tiny"].Agent.Reports());
         Assert.Equal(ModelState.Refused, refusal.State);
         Assert.Contains(MeshErrorCodes.NodeRefused.Value, refusal.Detail, StringComparison.Ordinal);
@@ -100,7 +100,7 @@ public sealed class ServingTests
         using (var noToken = await mesh.Http.PostAsync(new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}"), Json("""{"text": 5}""")))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, noToken.StatusCode);
-            Assert.Equal(MeshVerdicts.Unauthorized, noToken.Headers.GetValues(MeshHeaders.Verdict).Single());
+            Assert.Equal(Verdict.NodeUnauthorized.WireName, noToken.Headers.GetValues(MeshHeaders.Verdict).Single());
         }
 
         // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
@@ -109,7 +109,7 @@ public sealed class ServingTests
             MeshToken.Authorize(request.Headers, mesh.Token);
             using var notReady = await mesh.Http.SendAsync(request);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
-            Assert.Equal(MeshVerdicts.NotReady, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());
+            Assert.Equal(Verdict.NotReady.WireName, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());
         }
 
         // Descriptions.

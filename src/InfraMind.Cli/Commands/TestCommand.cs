@@ -40,11 +40,20 @@ internal static class TestCommand
             if (reportArgs is { Length: 2 } && reportArgs[0] is not ("json" or "junit"))
                 throw new CliException("IM0002", $"unknown report format '{reportArgs[0]}'", "use --report json FILE or --report junit FILE", ExitCodes.Usage);
             if (parse.GetValue(cases) is < 1 or > 1000) throw new CliException("IM0002", "--cases must be between 1 and 1000", null, ExitCodes.Usage);
+            TimeSpan? readiness = null;
+            if (parse.GetValue(timeout) is { } seconds)
+            {
+                // The rule of model.yaml's timeout field, so --timeout cannot ask for what a manifest may not.
+                readiness = Manifest.ModelManifest.ReadinessTimeoutFromSeconds(seconds) ?? throw new CliException(Manifest.ManifestCodes.InvalidTimeout,
+                    $"--timeout {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a number of seconds above 0 and at most {Manifest.ModelManifest.MaxReadinessTimeout.TotalSeconds:0}",
+                    "e.g. --timeout 3 (the same range as model.yaml's timeout: 1ms to 10m)", ExitCodes.Usage);
+            }
+
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
                 Seed = parse.GetValue(seed),
-                ReadinessTimeout = parse.GetValue(timeout) is { } t ? TimeSpan.FromSeconds(t) : null,
+                ReadinessTimeout = readiness,
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
@@ -94,18 +103,18 @@ internal static class TestCommand
             console.MarkupLine($"[red]FAILED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {Markup.Escape(string.Join(", ", report.Verdicts))}");
             foreach (var c in report.Cases.Where(c => c.Status == CheckStatus.Failed).Take(10))
             {
-                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
+                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict?.WireName ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
                 console.MarkupLine($"    [dim]request:[/] {Markup.Escape(c.Request)}");
                 if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {Markup.Escape(c.Response)}");
             }
         }
     }
 
-    private static string Status(CheckStatus status, string? verdict) => status switch
+    private static string Status(CheckStatus status, Serving.Verdict? verdict) => status switch
     {
         CheckStatus.Passed => "[green]passed[/]",
         CheckStatus.Skipped => "[dim]skipped[/]",
-        _ => $"[red]{Markup.Escape(verdict ?? "failed")}[/]",
+        _ => $"[red]{Markup.Escape(verdict?.WireName ?? "failed")}[/]",
     };
 
     /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
@@ -129,7 +138,7 @@ internal static class TestCommand
                 case CaseFinished c:
                     var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
                     console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {Markup.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
-                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict ?? "")}[/]"));
+                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict?.WireName ?? "")}[/]"));
                     break;
             }
         }

@@ -1,17 +1,21 @@
-using System.Text.Json.Nodes;
 using InfraMind.Manifest;
+using InfraMind.Serving;
 using Semver;
 
 namespace InfraMind.Gateway.Catalog;
 
 /// <summary>
 /// A model version as published (signed and logged): what the gateway serves and hands to nodes. The registry
-/// implements the catalog; the manifest is the resolved one (<see cref="ModelManifest.ToJson"/>).
+/// implements the catalog.
 /// </summary>
+/// <param name="Manifest">
+/// The resolved manifest, validated and typed by the catalog (through <see cref="ManifestCache"/>: once per content),
+/// with the JSON its publisher signed.
+/// </param>
 public sealed record PublishedModel(
     string Name,
     SemVersion Version,
-    JsonObject Manifest,
+    PublishedManifest Manifest,
     string ImageDigest,
     IReadOnlyList<string> ContentReferences,
     long? RegistryIndex);
@@ -26,7 +30,7 @@ public interface IModelCatalog
     event EventHandler? Changed;
 }
 
-/// <summary>A catalog held in memory: for tests and a local mesh (`infra mesh up` fills it from the local registry).</summary>
+/// <summary>A catalog held in memory, of versions published without a registry: for tests, benchmarks and embedding.</summary>
 public sealed class InMemoryModelCatalog : IModelCatalog
 {
     private readonly object _gate = new();
@@ -54,7 +58,7 @@ public sealed class InMemoryModelCatalog : IModelCatalog
     public PublishedModel Publish(ModelManifest manifest, string imageDigest)
     {
         ArgumentNullException.ThrowIfNull(manifest);
-        var model = new PublishedModel(manifest.Name, manifest.Version, manifest.ToJson(), imageDigest, [], null);
+        var model = new PublishedModel(manifest.Name, manifest.Version, ManifestCache.Shared.Get(manifest), imageDigest, [], null);
         Publish(model);
         return model;
     }

@@ -1,6 +1,7 @@
 using InfraMind.Registry;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
+using InfraMind.Serving;
 using InfraMind.Signing;
 using Microsoft.Extensions.Logging;
 using Semver;
@@ -9,13 +10,32 @@ namespace InfraMind.Gateway.Catalog;
 
 /// <summary>
 /// The catalog of a registry: every log entry that verifies (signature, checkpoint, inclusion, against the pinned
-/// registry key) and carries its manifest becomes a served model version. Reads the log incrementally.
+/// registry key) and carries a valid manifest of the model and version it publishes becomes a served model version.
+/// Reads the log incrementally: each entry is verified and its manifest parsed once, when it is first read.
 /// </summary>
-public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey registryKey, ILogger? log = null) : IModelCatalog, IDisposable
+public sealed class RegistryModelCatalog : IModelCatalog, IDisposable
 {
+    private readonly IRegistryService _registry;
+    private readonly PublicKey _registryKey;
+    private readonly ILogger? _log;
+    private readonly ManifestCache _manifests;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<PublishedModel> _models = [];
     private long _next;
+
+    public RegistryModelCatalog(IRegistryService registry, PublicKey registryKey, ILogger? log = null)
+        : this(registry, registryKey, log, ManifestCache.Shared)
+    {
+    }
+
+    /// <param name="manifests">Where manifests are parsed, once per content: the process's, shared with its nodes.</param>
+    internal RegistryModelCatalog(IRegistryService registry, PublicKey registryKey, ILogger? log, ManifestCache manifests)
+    {
+        _registry = registry;
+        _registryKey = registryKey;
+        _log = log;
+        _manifests = manifests;
+    }
 
     public event EventHandler? Changed;
 
@@ -45,12 +65,12 @@ public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey re
             {
                 try
                 {
-                    var (size, _) = await registry.ListEntriesAsync(Volatile.Read(ref _next), 1, cancellationToken).ConfigureAwait(false);
+                    var (size, _) = await _registry.ListEntriesAsync(Volatile.Read(ref _next), 1, cancellationToken).ConfigureAwait(false);
                     if (size > Volatile.Read(ref _next)) Changed?.Invoke(this, EventArgs.Empty);
                 }
                 catch (RegistryException e)
                 {
-                    log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Reason);
+                    _log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Reason);
                 }
             }
         }
@@ -63,27 +83,51 @@ public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey re
     {
         while (true)
         {
-            var (_, entries) = await registry.ListEntriesAsync(_next, 100, cancellationToken).ConfigureAwait(false);
+            var (_, entries) = await _registry.ListEntriesAsync(_next, 100, cancellationToken).ConfigureAwait(false);
             if (entries.Count == 0) return;
             foreach (var entry in entries)
             {
-                var bundle = await registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
-                var report = EntryVerifier.Verify(bundle, registryKey);
-                if (!report.AllPassed || report.Statement is not { Manifest: { } manifest } statement ||
-                    !SemVersion.TryParse(statement.Version, SemVersionStyles.Strict, out var version))
+                var bundle = await _registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
+                if (Served(entry.Index, bundle) is { } model)
                 {
-                    log?.LogWarning("registry entry {Index} ({Name} {Version}) is not served: it does not verify or carries no manifest",
-                        entry.Index, entry.Name, entry.Version);
+                    _models.RemoveAll(m => m.Name == model.Name && m.Version == model.Version);
+                    _models.Add(model);
                 }
                 else
                 {
-                    _models.RemoveAll(m => m.Name == statement.ModelName && m.Version == version);
-                    _models.Add(new PublishedModel(statement.ModelName, version, manifest, statement.ImageDigest,
-                        [.. statement.ContentReferences.Select(r => r.Uri)], entry.Index));
+                    _log?.LogWarning("registry entry {Index} ({Name} {Version}) is not served: it does not verify or carries no valid manifest",
+                        entry.Index, entry.Name, entry.Version);
                 }
 
                 _next = entry.Index + 1;
             }
         }
+    }
+
+    /// <summary>The version an entry publishes, its manifest validated; null when it does not verify or its manifest is not that version's.</summary>
+    private PublishedModel? Served(long index, EntryBundle bundle)
+    {
+        var report = EntryVerifier.Verify(bundle, _registryKey);
+        if (!report.AllPassed || report.Statement is not { Manifest: { } json } statement ||
+            !SemVersion.TryParse(statement.Version, SemVersionStyles.Strict, out var version))
+        {
+            return null;
+        }
+
+        PublishedManifest manifest;
+        try
+        {
+            manifest = _manifests.Get(json);
+        }
+        catch (FormatException e)
+        {
+            _log?.LogWarning("registry entry {Index}: the published manifest is invalid: {Message}", index, e.Message);
+            return null;
+        }
+
+        var m = manifest.Manifest;
+        // What a node would refuse is not served either: the manifest must be the one of the version the entry publishes.
+        if (m.Name != statement.ModelName || m.Version != version || m.ManifestDigest != statement.ManifestDigest) return null;
+        return new PublishedModel(statement.ModelName, version, manifest, statement.ImageDigest, [.. statement.ContentReferences.Select(r => r.Uri)], index);
     }
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using InfraMind.Conformance;
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
 using InfraMind.Serving;
@@ -12,7 +11,7 @@ using Semver;
 namespace InfraMind.Gateway.Inference;
 
 /// <summary>One attempt's outcome on one node.</summary>
-internal sealed record AttemptResult(string Node, string? Verdict, string Detail, int? Status, double Ms);
+internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detail, int? Status, double Ms);
 
 /// <summary>
 /// POST /inference/v1/{name}[/versions/{version}]: checks the request (type, size, JSON, input schema) before any node
@@ -140,8 +139,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         var (uri, direct) = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!.Value;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
-        string verdict;
-        string detail;
+        Judgement judgement;
         int? status = null;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
@@ -158,26 +156,31 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
             using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
             status = (int)response.StatusCode;
-            var answer = await ReadLimitedAsync(await response.Content.ReadAsStreamAsync(limit.Token), response.Content.Headers.ContentLength, options.MaxResponseBytes, limit.Token);
-            (verdict, detail) = Judge(model, response, answer);
-            if (verdict.Length == 0)
+            // A node's verdict header counts only from a node: straight from a container it would be the model's word.
+            var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !direct, limit.Token);
+            // The gateway sends only inputs that match input_schema.
+            judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
+            if (judgement.Passed)
             {
                 mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
                 metrics.Attempt(model.Published.Name, node, "ok");
-                return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer);
+                return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body);
             }
+
+            // The answer is the evidence: the attempt's detail quotes it.
+            if (answer.Body is { Length: > 0 } evidence) judgement = judgement with { Detail = $"{judgement.Detail}: {AnswerJudge.Snippet(evidence)}" };
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            (verdict, detail) = (Verdicts.RequestTimeout, $"no answer within {options.AttemptTimeout.TotalMilliseconds:0} ms");
+            judgement = AnswerJudge.NoAnswerWithin(options.AttemptTimeout);
         }
         catch (HttpRequestException e)
         {
-            (verdict, detail) = (Verdicts.ConnectionFailed, direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
         }
         catch (IOException e)
         {
-            (verdict, detail) = (Verdicts.ConnectionFailed, $"the connection broke: {e.Message}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, $"the connection broke: {e.Message}");
         }
         catch (OperationCanceledException)
         {
@@ -186,44 +189,11 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             throw;
         }
 
+        var verdict = judgement.Verdict!;
         mesh.RecordFailure(node, model.Key, model.Published.Name, verdict);
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
-        return (new AttemptResult(node, verdict, detail, status, clock.Elapsed.TotalMilliseconds), null);
-    }
-
-    /// <summary>"" for a good answer, else the verdict and why.</summary>
-    private static (string Verdict, string Detail) Judge(ServedModel model, HttpResponseMessage response, byte[]? answer)
-    {
-        var own = response.Headers.TryGetValues(MeshHeaders.Verdict, out var v) ? v.FirstOrDefault() : null;
-        if (answer is null) return (Verdicts.ResponseNotJson, "the answer is larger than the gateway accepts");
-        var code = (int)response.StatusCode;
-        if (own is not null) return (own, $"the node answered {code}: {Snippet(answer)}");
-        if (code >= 500) return (Verdicts.ServerErrorOnValidInput, $"the model answered {code} to a valid input: {Snippet(answer)}");
-        if (response.StatusCode != HttpStatusCode.OK)
-            return (Verdicts.RejectedValidInput, $"the model answered {code} to an input that matches input_schema: {Snippet(answer)}");
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(answer);
-        }
-        catch (JsonException e)
-        {
-            return (Verdicts.ResponseNotJson, $"the answer is not JSON ({e.Message}): {Snippet(answer)}");
-        }
-
-        using (doc)
-        {
-            if (model.Manifest.OutputSchema.IsValid(doc.RootElement)) return ("", "");
-            var violations = model.Manifest.OutputSchema.Validate(doc.RootElement);
-            return violations.Count == 0 ? ("", "") : (Verdicts.OutputSchemaViolation, "the answer breaks output_schema: " + string.Join("; ", violations.Take(3)));
-        }
-    }
-
-    private static string Snippet(byte[] bytes)
-    {
-        var text = System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 200));
-        return bytes.Length > 200 ? text + "…" : text;
+        return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);
     }
 
     private static bool IsJson(string? contentType)
@@ -241,7 +211,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             return null;
         }
 
-        var body = await ReadLimitedAsync(request.Body, request.ContentLength, max, ct);
+        var body = await BoundedBody.ReadAsync(request.Body, request.ContentLength, max, ct);
         if (body is null) await DrainAsync(request.Body, ct);
         return body;
     }
@@ -260,29 +230,6 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         {
             // Over Kestrel's own limit: the connection closes after the answer.
         }
-    }
-
-    /// <summary>The whole stream, or null when it is longer than <paramref name="max"/>. A declared length is read into one exact array.</summary>
-    private static async Task<byte[]?> ReadLimitedAsync(Stream stream, long? length, long max, CancellationToken ct)
-    {
-        if (length is { } declared && declared <= max)
-        {
-            var exact = new byte[declared];
-            await stream.ReadExactlyAsync(exact, ct);
-            // Anything after the declared length would be a protocol error; the server's framing stops it first.
-            return exact;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16384];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, ct)) > 0)
-        {
-            if (buffer.Length + read > max) return null;
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
     }
 
     private static async Task<int> ProblemAsync(HttpContext context, int status, ErrorCode code, string title, string detail, Dictionary<string, object?>? extensions = null)

@@ -4,16 +4,16 @@ using InfraMind.Serving;
 namespace InfraMind.Gateway.Routing;
 
 /// <summary>A node as placement sees it.</summary>
-public sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool Online, IReadOnlySet<string> Current, IReadOnlySet<string> Refused);
+internal sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool Online, IReadOnlySet<string> Current, IReadOnlySet<string> Refused);
 
 /// <summary>A model version to place, in the order they get first pick.</summary>
-public sealed record PlacementModel(string Key, ResourceRequest Resources);
+internal sealed record PlacementModel(string Key, ResourceRequest Resources);
 
 /// <summary>
 /// Which node runs which model version: keeps what already runs (no churn), then adds the node with the most free
 /// capacity that fits, until each model has its replicas. Never a node that refused the model or is offline.
 /// </summary>
-public static class Placement
+internal static class Placement
 {
     public static Dictionary<string, HashSet<string>> Place(IReadOnlyList<PlacementModel> models, IReadOnlyList<PlacementNode> nodes, int replicas)
     {

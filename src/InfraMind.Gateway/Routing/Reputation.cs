@@ -1,10 +1,12 @@
+using InfraMind.Serving;
+
 namespace InfraMind.Gateway.Routing;
 
 /// <summary>
 /// A node's reputation in (0, 1]: each failure multiplies it by a penalty; with time it returns toward 1 along
 /// 1 − (1 − r)·e^(−t/τ), so an old failure weighs less than a new one.
 /// </summary>
-public sealed class Reputation(TimeProvider time, double penalty, TimeSpan recovery)
+internal sealed class Reputation(TimeProvider time, double penalty, TimeSpan recovery)
 {
     private const double Floor = 0.01;
     private double _score = 1;
@@ -31,7 +33,7 @@ public sealed class Reputation(TimeProvider time, double penalty, TimeSpan recov
 /// A node's standing for one model version: consecutive failures suspend it for a growing period (step × n, capped);
 /// after the period the gateway asks for a pre-flight, and a passing pre-flight re-admits it.
 /// </summary>
-public sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan step, TimeSpan max)
+internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan step, TimeSpan max)
 {
     public int ConsecutiveFailures { get; private set; }
 
@@ -81,7 +83,7 @@ public sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan ste
 /// Retries limited to a share of traffic: each request deposits <c>ratio</c> tokens, each retry takes one; a reserve
 /// lets a quiet gateway re-route too. Keeps a sick mesh from being flooded by its own retries.
 /// </summary>
-public sealed class RetryBudget(double ratio, int reserve)
+internal sealed class RetryBudget(double ratio, int reserve)
 {
     private readonly object _gate = new();
     private readonly double _cap = Math.Max(reserve, 1);
@@ -104,7 +106,7 @@ public sealed class RetryBudget(double ratio, int reserve)
 }
 
 /// <summary>Exponentially weighted moving average of a node's latency for one model.</summary>
-public sealed class LatencyEwma(double alpha = 0.3)
+internal sealed class LatencyEwma(double alpha = 0.3)
 {
     public double? Milliseconds { get; private set; }
 
@@ -112,13 +114,13 @@ public sealed class LatencyEwma(double alpha = 0.3)
 }
 
 /// <summary>A node that may take the next attempt.</summary>
-public sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
+internal sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
 
 /// <summary>
 /// Power of two choices: two distinct random candidates, the one with the lower cost wins. Cost is latency (EWMA)
 /// times load, divided by reputation, so a fast but unreliable node loses to a slower reliable one.
 /// </summary>
-public static class NodeChoice
+internal static class NodeChoice
 {
     public static double Cost(Candidate c)
     {
@@ -141,36 +143,17 @@ public static class NodeChoice
 }
 
 /// <summary>
-/// Tells a broken model version from a broken node: when several nodes fail one version with the same verdict inside a
-/// window, the version is quarantined (not served) and the nodes are not punished for it.
+/// Tells a broken model version from a broken node: when several nodes fail one version with the same verdict of the
+/// model's doing (<see cref="Fault.Model"/>) inside a window, the version is quarantined (not served) and the nodes are
+/// not punished for it.
 /// </summary>
-public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
+internal sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan window, TimeSpan duration)
 {
-    /// <summary>
-    /// Verdicts about what the model itself does. Refused connections, timeouts, a container that was killed or a
-    /// missing image say more about a node than a model, and coincide on two nodes by chance under load.
-    /// </summary>
-    public static IReadOnlySet<string> ModelVerdicts { get; } = new HashSet<string>(StringComparer.Ordinal)
-    {
-        InfraMind.Conformance.Verdicts.OutputSchemaViolation,
-        InfraMind.Conformance.Verdicts.ResponseNotJson,
-        InfraMind.Conformance.Verdicts.ServerErrorOnValidInput,
-        InfraMind.Conformance.Verdicts.RejectedValidInput,
-        InfraMind.Conformance.Verdicts.ServerErrorOnInvalidInput,
-        InfraMind.Conformance.Verdicts.AcceptedInvalidInput,
-        InfraMind.Conformance.Verdicts.InitFailed,
-        InfraMind.Conformance.Verdicts.WarmupFailed,
-        InfraMind.Conformance.Verdicts.HealthcheckFailed,
-        InfraMind.Conformance.Verdicts.NoAnswerOnPort,
-        InfraMind.Conformance.Verdicts.WrongPort,
-        InfraMind.Conformance.Verdicts.OomKilled,
-    };
-
-    private readonly List<(string Node, string Verdict, DateTimeOffset At)> _failures = [];
+    private readonly List<(string Node, Verdict Verdict, DateTimeOffset At)> _failures = [];
 
     public DateTimeOffset? Until { get; private set; }
 
-    public string? Verdict { get; private set; }
+    public Verdict? Verdict { get; private set; }
 
     public IReadOnlyList<string> Nodes { get; private set; } = [];
 
@@ -191,14 +174,16 @@ public sealed class QuarantineTracker(TimeProvider time, int nodes, TimeSpan win
     }
 
     /// <summary>Records a failure; true when it is (now) the version's fault rather than the node's.</summary>
-    public bool Observe(string node, string verdict)
+    public bool Observe(string node, Verdict verdict)
     {
+        ArgumentNullException.ThrowIfNull(verdict);
         if (IsQuarantined) return true;
-        if (!ModelVerdicts.Contains(verdict)) return false;
+        // Only the model's doing (Verdict.Fault) says anything about the version; the rest is about the node.
+        if (verdict.Fault != Fault.Model) return false;
         var now = time.GetUtcNow();
         _failures.RemoveAll(f => now - f.At > window);
         _failures.Add((node, verdict, now));
-        var same = _failures.Where(f => f.Verdict == verdict).Select(f => f.Node).Distinct(StringComparer.Ordinal).ToList();
+        var same = _failures.Where(f => ReferenceEquals(f.Verdict, verdict)).Select(f => f.Node).Distinct(StringComparer.Ordinal).ToList();
         if (same.Count < nodes) return false;
         Until = now + duration;
         Verdict = verdict;

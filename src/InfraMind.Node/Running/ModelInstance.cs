@@ -25,7 +25,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     private Task? _loop;
     private RunningContainer? _container;
     private ModelState _state = ModelState.Starting;
-    private string? _verdict;
+    private Verdict? _verdict;
     private string? _detail;
     private long _generation;
     private int _restarts;
@@ -72,7 +72,7 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     /// <summary>A refused model: never started, reported with its reason.</summary>
     public static ModelReport Refusal(ModelAssignment a, string reason, DateTimeOffset now) =>
-        new(a.Name, a.Version, ModelState.Refused, MeshVerdicts.Refused, reason, 0, 0, 0, now);
+        new(a.Name, a.Version, ModelState.Refused, Verdict.Refused, reason, 0, 0, 0, now);
 
     public void RequestPreflight() => _preflightRequested = true;
 
@@ -85,7 +85,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         }
     }
 
-    private void SetState(ModelState state, string? verdict, string? detail)
+    private void SetState(ModelState state, Verdict? verdict, string? detail)
     {
         lock (_gate)
         {
@@ -120,7 +120,7 @@ internal sealed class ModelInstance : IAsyncDisposable
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Whatever broke this lifetime, the model must not stay stuck in its last state: report, back off, retry.
-                SetState(ModelState.Failed, Verdicts.StartFailed, $"{e.GetType().Name}: {e.Message}");
+                SetState(ModelState.Failed, Verdict.StartFailed, $"{e.GetType().Name}: {e.Message}");
                 attempt++;
             }
             finally
@@ -154,7 +154,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         }
         catch (ModelImageException e)
         {
-            SetState(ModelState.Failed, MeshVerdicts.ImageUnavailable, e.Message);
+            SetState(ModelState.Failed, Verdict.ImageUnavailable, e.Message);
             return false;
         }
 
@@ -166,7 +166,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)
         {
-            SetState(ModelState.Failed, Verdicts.StartFailed, $"{e.Code}: {e.Message}");
+            SetState(ModelState.Failed, Verdict.StartFailed, $"{e.Code}: {e.Message}");
             return false;
         }
 
@@ -188,7 +188,7 @@ internal sealed class ModelInstance : IAsyncDisposable
 
         var failed = result.Steps.FirstOrDefault(s => s.Status == CheckStatus.Failed)?.Detail
             ?? result.Cases.FirstOrDefault(c => c.Status == CheckStatus.Failed)?.Detail ?? "no valid input got a valid answer";
-        SetState(ModelState.Failed, result.FirstVerdict ?? Verdicts.OutputSchemaViolation, "pre-flight failed: " + failed);
+        SetState(ModelState.Failed, result.FirstVerdict ?? Verdict.OutputSchemaViolation, "pre-flight failed: " + failed);
         return false;
     }
 
@@ -207,7 +207,7 @@ internal sealed class ModelInstance : IAsyncDisposable
                 if (exited.IsCompleted)
                 {
                     var state = await container.InspectStateAsync(CancellationToken.None);
-                    SetState(ModelState.Failed, state.OomKilled ? Verdicts.OomKilled : Verdicts.ContainerExited,
+                    SetState(ModelState.Failed, state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited,
                         state.OomKilled ? "the container ran out of memory; restarting" : $"the container exited with code {state.ExitCode}; restarting");
                     return;
                 }
@@ -229,7 +229,7 @@ internal sealed class ModelInstance : IAsyncDisposable
                 // Two misses in a row: one slow probe under load is not a dead model.
                 if (++unhealthy >= 2)
                 {
-                    SetState(ModelState.Failed, MeshVerdicts.Unhealthy, "the health check failed twice in a row; restarting");
+                    SetState(ModelState.Failed, Verdict.HealthcheckFailed, "the health check failed twice in a row; restarting");
                     return;
                 }
             }
@@ -303,7 +303,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     }
 }
 
-public static class NodeLabels
+internal static class NodeLabels
 {
     /// <summary>On every container a node starts: which node runs it.</summary>
     public const string Node = "org.inframind.node";

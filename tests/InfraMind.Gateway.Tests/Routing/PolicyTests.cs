@@ -1,4 +1,5 @@
 using InfraMind.Gateway.Routing;
+using InfraMind.Serving;
 using Microsoft.Extensions.Time.Testing;
 
 namespace InfraMind.Gateway.Tests.Routing;
@@ -144,17 +145,20 @@ public sealed class RetryBudgetTests
 
 public sealed class QuarantineTests
 {
+    /// <summary>The verdict of that wire name; a name no verdict has fails the test instead of passing as Unknown.</summary>
+    internal static Verdict Known(string wireName) => Verdict.TryFromWireName(wireName, out var v) ? v : throw new ArgumentException($"no verdict is named {wireName}");
+
     [Fact]
     public void The_same_verdict_on_two_nodes_quarantines_the_version()
     {
         var time = new FakeTimeProvider();
         var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
-        Assert.False(q.Observe("a", "output-schema-violation"));
-        Assert.False(q.Observe("a", "output-schema-violation"));
-        Assert.False(q.Observe("b", "request-timeout"));
-        Assert.True(q.Observe("b", "output-schema-violation"));
+        Assert.False(q.Observe("a", Known("output-schema-violation")));
+        Assert.False(q.Observe("a", Known("output-schema-violation")));
+        Assert.False(q.Observe("b", Known("request-timeout")));
+        Assert.True(q.Observe("b", Known("output-schema-violation")));
         Assert.True(q.IsQuarantined);
-        Assert.Equal("output-schema-violation", q.Verdict);
+        Assert.Equal("output-schema-violation", q.Verdict?.WireName);
         Assert.Equal(["a", "b"], q.Nodes);
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.False(q.IsQuarantined);
@@ -165,9 +169,9 @@ public sealed class QuarantineTests
     {
         var time = new FakeTimeProvider();
         var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
-        q.Observe("a", "response-not-json");
+        q.Observe("a", Known("response-not-json"));
         time.Advance(TimeSpan.FromSeconds(61));
-        Assert.False(q.Observe("b", "response-not-json"));
+        Assert.False(q.Observe("b", Known("response-not-json")));
     }
 
     [Theory]
@@ -178,9 +182,22 @@ public sealed class QuarantineTests
     public void Node_side_failures_never_quarantine(string verdict)
     {
         var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
-        Assert.False(q.Observe("a", verdict));
-        Assert.False(q.Observe("b", verdict));
-        Assert.False(q.Observe("c", verdict));
+        Assert.False(q.Observe("a", Known(verdict)));
+        Assert.False(q.Observe("b", Known(verdict)));
+        Assert.False(q.Observe("c", Known(verdict)));
         Assert.False(q.IsQuarantined);
+    }
+
+    public static TheoryData<string> AllVerdicts() => [.. Verdict.All.Select(v => v.WireName)];
+
+    [Theory]
+    [MemberData(nameof(AllVerdicts))]
+    public void A_verdict_quarantines_exactly_when_it_is_the_models_fault(string wireName)
+    {
+        var verdict = Known(wireName);
+        var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        q.Observe("a", verdict);
+        Assert.Equal(verdict.Fault == Fault.Model, q.Observe("b", verdict));
+        Assert.Equal(verdict.Fault == Fault.Model, q.IsQuarantined);
     }
 }

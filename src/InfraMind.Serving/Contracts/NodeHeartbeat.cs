@@ -1,0 +1,41 @@
+namespace InfraMind.Serving;
+
+/// <summary>Where a model stands on one node.</summary>
+public enum ModelState
+{
+    /// <summary>Accepted; fetching the image or starting the container.</summary>
+    Starting,
+
+    /// <summary>Pre-flight passed; accepting jobs.</summary>
+    Ready,
+
+    /// <summary>Start or pre-flight failed, or the container died; the node retries with back-off.</summary>
+    Failed,
+
+    /// <summary>Not accepted: it does not fit the node's free capacity or needs a GPU the node lacks.</summary>
+    Refused,
+}
+
+/// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
+/// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
+/// <param name="Endpoint">
+/// While ready: the container's port as published on the node's 127.0.0.1. A gateway on the same machine sends jobs
+/// there itself and saves a hop; any other gateway goes through the node's job API.
+/// </param>
+public sealed record ModelReport(
+    string Name,
+    string Version,
+    ModelState State,
+    Verdict? Verdict,
+    string? Detail,
+    long PreflightGeneration,
+    int Restarts,
+    int Failures,
+    DateTimeOffset Since,
+    Uri? Endpoint = null);
+
+/// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
+public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);
+
+/// <summary>The gateway's answer to a heartbeat: what the node should run, and which models to pre-flight again.</summary>
+public sealed record HeartbeatReply(IReadOnlyList<ModelAssignment> Assignments, IReadOnlyList<string> Preflight);

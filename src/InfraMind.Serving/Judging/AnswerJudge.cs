@@ -1,0 +1,92 @@
+using System.Text;
+using System.Text.Json;
+using InfraMind.Manifest;
+
+namespace InfraMind.Serving;
+
+/// <summary>How one answer was judged: passed (no verdict), or a verdict with why.</summary>
+/// <param name="Violations">Where the answer breaks output_schema, when that is the verdict.</param>
+public sealed record Judgement(Verdict? Verdict, string Detail, IReadOnlyList<SchemaViolation> Violations)
+{
+    public bool Passed => Verdict is null;
+
+    internal static Judgement Pass(string detail) => new(null, detail, []);
+
+    internal static Judgement Fail(Verdict verdict, string detail, IReadOnlyList<SchemaViolation>? violations = null) => new(verdict, detail, violations ?? []);
+}
+
+/// <summary>
+/// The one judge of a model's answers: `infra test`'s cases, a node's pre-flight and every attempt at the gateway are
+/// judged by these rules, so a model that passes one passes all. A valid input (one that matches input_schema) must
+/// get 200 with JSON that matches output_schema; an invalid one must get a 4xx.
+/// </summary>
+public static class AnswerJudge
+{
+    /// <summary>How many schema violations a detail names (all of them stay in <see cref="Judgement.Violations"/>).</summary>
+    private const int ViolationsNamed = 5;
+
+    /// <summary>Judges <paramref name="answer"/> to a valid input (<paramref name="validInput"/>) or to one input_schema forbids.</summary>
+    public static Judgement Judge(ModelAnswer answer, bool validInput, ModelSchema outputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        ArgumentNullException.ThrowIfNull(outputSchema);
+        var status = answer.StatusCode;
+        if (answer.NodeVerdict is { } own) return Judgement.Fail(own, $"the node answered {status}");
+        if (!validInput)
+        {
+            return status switch
+            {
+                >= 400 and < 500 => Judgement.Pass($"rejected with {status} as it should"),
+                >= 500 => Judgement.Fail(Verdict.ServerErrorOnInvalidInput, $"the model answered {status} to an invalid input; it must answer 4xx with a JSON error"),
+                _ => Judgement.Fail(Verdict.AcceptedInvalidInput, $"the model answered {status} to an input that input_schema forbids; it must answer 4xx"),
+            };
+        }
+
+        if (status >= 500) return Judgement.Fail(Verdict.ServerErrorOnValidInput, $"the model answered {status} to a valid input");
+        if (status != 200)
+            return Judgement.Fail(Verdict.RejectedValidInput, $"the model answered {status} to an input that matches input_schema; expected 200");
+        if (answer.Body is not { } body)
+            return Judgement.Fail(Verdict.ResponseNotJson, $"the answer is larger than {answer.BodyLimit} bytes, the most accepted");
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            return Judgement.Fail(Verdict.ResponseNotJson, $"the answer is not JSON: {e.Message}");
+        }
+
+        using (document)
+        {
+            // The cheap check first: the detailed one only runs for an answer that fails.
+            if (outputSchema.IsValid(document.RootElement)) return Judgement.Pass("200, matches output_schema");
+            var violations = outputSchema.Validate(document.RootElement);
+            return violations.Count == 0
+                ? Judgement.Pass("200, matches output_schema")
+                : Judgement.Fail(Verdict.OutputSchemaViolation, "the answer does not match output_schema: " + string.Join("; ", violations.Take(ViolationsNamed)), violations);
+        }
+    }
+
+    /// <summary>No answer came within <paramref name="limit"/>.</summary>
+    public static Judgement NoAnswerWithin(TimeSpan limit) =>
+        Judgement.Fail(Verdict.RequestTimeout, $"no answer within {Seconds(limit)} s");
+
+    /// <summary>
+    /// The connection failed (refused, reset, broken) before an answer: on a valid input a matter of where it ran; on an
+    /// invalid one the model's, which must answer it with a 4xx and not drop or crash.
+    /// </summary>
+    public static Judgement ConnectionFailed(bool validInput, string reason) => validInput
+        ? Judgement.Fail(Verdict.ConnectionFailed, $"the connection failed: {reason}")
+        : Judgement.Fail(Verdict.ServerErrorOnInvalidInput, $"the connection failed: {reason} (an invalid input must get a 4xx, not a dropped connection)");
+
+    /// <summary>The first <paramref name="max"/> characters of an answer, to quote it in a detail.</summary>
+    public static string Snippet(ReadOnlySpan<byte> body, int max = 200)
+    {
+        var text = Encoding.UTF8.GetString(body[..Math.Min(body.Length, max)]);
+        return body.Length > max ? text + "…" : text;
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+}

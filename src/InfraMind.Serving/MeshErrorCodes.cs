@@ -1,0 +1,30 @@
+namespace InfraMind.Serving;
+
+/// <summary>Stable codes of mesh errors a user can hit (IM60xx): gateway answers, node refusals, serving commands.</summary>
+public static class MeshErrorCodes
+{
+    public static readonly ErrorCode ModelNotFound = new("IM6001", FailureKind.CheckFailed, "GET /inference/v1 lists the published models and versions");
+    public static readonly ErrorCode NoReadyNode = new("IM6002", FailureKind.Unavailable);
+    public static readonly ErrorCode InputInvalid = new("IM6003", FailureKind.CheckFailed);
+    public static readonly ErrorCode AllAttemptsFailed = new("IM6004", FailureKind.Unavailable);
+    public static readonly ErrorCode Quarantined = new("IM6005", FailureKind.Unavailable, "publish a fixed version");
+    public static readonly ErrorCode UnsupportedMediaType = new("IM6006", FailureKind.CheckFailed);
+    public static readonly ErrorCode BodyTooLarge = new("IM6007", FailureKind.CheckFailed);
+    public static readonly ErrorCode MalformedJson = new("IM6008", FailureKind.CheckFailed);
+    public static readonly ErrorCode VersionInvalid = new("IM6009", FailureKind.Usage);
+    public static readonly ErrorCode NodeRefused = new("IM6010", FailureKind.CheckFailed);
+    public static readonly ErrorCode ImageUnavailable = new("IM6011", FailureKind.Unavailable);
+    public static readonly ErrorCode ModelNotReadyOnNode = new("IM6012", FailureKind.Unavailable);
+    public static readonly ErrorCode UnknownNode = new("IM6013", FailureKind.CheckFailed);
+    public static readonly ErrorCode RegistrationInvalid = new("IM6014", FailureKind.Usage);
+    public static readonly ErrorCode NodeUnauthorized = new("IM6015", FailureKind.Unavailable, "give the node the gateway's mesh token file (--token-file)");
+
+    /// <summary>`infra node serve`: the mesh token file is missing, empty or holds no token.</summary>
+    public static readonly ErrorCode TokenFileInvalid = new("IM6016", FailureKind.Usage, "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token; pass another file with --token-file");
+
+    /// <summary>A gateway option is invalid.</summary>
+    public static readonly ErrorCode GatewayOptionInvalid = new("IM6020", FailureKind.Usage);
+
+    /// <summary>A serving command cannot listen: its port is taken.</summary>
+    public static readonly ErrorCode ListenFailed = new("IM6021", FailureKind.Unavailable, "choose a free port with --port, or stop what holds it");
+}

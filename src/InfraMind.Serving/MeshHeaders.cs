@@ -1,0 +1,17 @@
+namespace InfraMind.Serving;
+
+/// <summary>Header names shared by node and gateway.</summary>
+public static class MeshHeaders
+{
+    /// <summary>On a node's own failure answer (no model answer at all): the verdict, e.g. connection-failed.</summary>
+    public const string Verdict = "InfraMind-Verdict";
+
+    public const string Node = "InfraMind-Node";
+
+    public const string Attempts = "InfraMind-Attempts";
+
+    public const string ModelVersion = "InfraMind-Model-Version";
+
+    /// <summary>The job's time limit in milliseconds, set by the gateway so the node gives up first.</summary>
+    public const string TimeoutMs = "InfraMind-Timeout-Ms";
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Node;
+using InfraMind.Serving;
+
+namespace InfraMind.Mesh.Tests;
+
+/// <summary>
+/// One set of registration rules (<see cref="RegistrationRules"/>): whatever a node refuses to start with, the gateway
+/// refuses to register, with the same words, and what a node starts with, the gateway admits. A real gateway on Kestrel.
+/// </summary>
+public sealed class RegistrationTests : IAsyncLifetime, IDisposable
+{
+    private GatewayHost _gateway = null!;
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false });
+
+    public async Task InitializeAsync() => _gateway = await GatewayHost.StartAsync(new GatewayOptions(), new InMemoryModelCatalog(), CancellationToken.None);
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    public void Dispose() => _http.Dispose();
+
+    private static NodeRegistration Valid() =>
+        new("node-1", new Uri("http://127.0.0.1:7301/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string> { ["zone"] = "a" }, TimeSpan.FromSeconds(2));
+
+    /// <summary>One broken field each, by what it breaks: the same list the node and the gateway are tested with.</summary>
+    public static TheoryData<string> Broken() =>
+    [
+        "empty id", "id with a space", "id with a slash", "id too long", "no capacity", "zero cpu", "negative memory", "negative gpus",
+        "zero heartbeat", "negative heartbeat", "heartbeat over a minute", "too many labels", "empty label key", "label value too long",
+    ];
+
+    internal static NodeRegistration Break(string what) => what switch
+    {
+        "empty id" => Valid() with { NodeId = "" },
+        "id with a space" => Valid() with { NodeId = "node 1" },
+        "id with a slash" => Valid() with { NodeId = "../node" },
+        "id too long" => Valid() with { NodeId = new string('n', RegistrationRules.MaxNodeIdLength + 1) },
+        "no capacity" => Valid() with { Capacity = null! },
+        "zero cpu" => Valid() with { Capacity = new NodeCapacity(0, 1L << 30, 0) },
+        "negative memory" => Valid() with { Capacity = new NodeCapacity(1000, -1, 0) },
+        "negative gpus" => Valid() with { Capacity = new NodeCapacity(1000, 1L << 30, -1) },
+        "zero heartbeat" => Valid() with { HeartbeatInterval = TimeSpan.Zero },
+        "negative heartbeat" => Valid() with { HeartbeatInterval = TimeSpan.FromSeconds(-1) },
+        "heartbeat over a minute" => Valid() with { HeartbeatInterval = RegistrationRules.MaxHeartbeatInterval + TimeSpan.FromMilliseconds(1) },
+        "too many labels" => Valid() with { Labels = Enumerable.Range(0, RegistrationRules.MaxLabels + 1).ToDictionary(i => $"k{i}", _ => "v") },
+        "empty label key" => Valid() with { Labels = new Dictionary<string, string> { [""] = "v" } },
+        "label value too long" => Valid() with { Labels = new Dictionary<string, string> { ["k"] = new string('v', RegistrationRules.MaxLabelValueLength + 1) } },
+        _ => throw new ArgumentOutOfRangeException(nameof(what), what, null),
+    };
+
+    private NodeOptions OptionsOf(NodeRegistration r) => new()
+    {
+        NodeId = r.NodeId,
+        Gateway = _gateway.Url,
+        Capacity = r.Capacity,
+        Labels = r.Labels,
+        HeartbeatInterval = r.HeartbeatInterval,
+    };
+
+    private async Task<(HttpStatusCode Status, string? Detail)> RegisterAsync(NodeRegistration r)
+    {
+        using var response = await _http.PostAsJsonAsync(new Uri(_gateway.Url, "mesh/v1/nodes"), r, MeshJson.Options);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, (string?)body?["detail"]);
+    }
+
+    [Fact]
+    public async Task What_a_node_starts_with_the_gateway_admits()
+    {
+        Assert.Empty(OptionsOf(Valid()).Validate());
+        Assert.Equal(HttpStatusCode.OK, (await RegisterAsync(Valid())).Status);
+    }
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public async Task What_a_node_refuses_to_start_with_the_gateway_refuses_to_register_in_the_same_words(string what)
+    {
+        var registration = Break(what);
+        var atNode = Assert.Single(OptionsOf(registration).Validate());
+        Assert.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, atNode, StringComparison.Ordinal);
+        var (status, detail) = await RegisterAsync(registration);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(atNode, detail);
+        Assert.Empty(_gateway.Mesh.NodeSummaries());
+    }
+}
