@@ -30,9 +30,6 @@ public static partial class ManifestReader
     [GeneratedRegex(@"^[a-z][a-z0-9_+-]*?[0-9]+(\.[0-9]+)*$", RegexOptions.CultureInvariant)]
     private static partial Regex RuntimePattern();
 
-    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)(?<u>ms|s|m)$", RegexOptions.CultureInvariant)]
-    private static partial Regex DurationPattern();
-
     /// <summary>Validates a package directory or a manifest file.</summary>
     public static ManifestValidation Validate(string path)
     {
@@ -499,15 +496,7 @@ public static partial class ManifestReader
         {
             if (node is null) return ModelManifest.DefaultReadinessTimeout;
             if (Scalar("timeout", node, "a duration") is not { } s) return null;
-            TimeSpan? value = null;
-            if (s.AsNumber() is { } secs) value = TimeSpan.FromSeconds(secs);
-            else if (DurationPattern().Match(s.Value) is { Success: true } m)
-            {
-                var n = double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
-                value = m.Groups["u"].Value switch { "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), _ => TimeSpan.FromMinutes(n) };
-            }
-
-            if (value is { } v && v > TimeSpan.Zero && v <= TimeSpan.FromMinutes(10)) return v;
+            if (Quantity.TryParseTimeout(s.Value, s.AsNumber(), out var v, out _)) return v;
             Error(ManifestCodes.InvalidTimeout, "timeout", s, $"timeout '{s.Value}' is not a duration between 1ms and 10m",
                 "write e.g. 3s, 500ms or 2m (the time the port has to accept connections)");
             return null;

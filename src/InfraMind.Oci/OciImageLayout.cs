@@ -641,7 +641,7 @@ public static class OciImageLayout
         return (Digest.FromHash(hash.GetHashAndReset()), size);
     }
 
-    private static async Task<JsonDocument> ReadJsonFileAsync(string path, string what, string code, CancellationToken cancellationToken)
+    private static async Task<JsonDocument> ReadJsonFileAsync(string path, string what, ErrorCode code, CancellationToken cancellationToken)
     {
         var info = new FileInfo(path);
         if (info.Length > MaxMetadataSize)
@@ -660,7 +660,7 @@ public static class OciImageLayout
         }
     }
 
-    private static async Task<List<string>> ReadDiffIdsAsync(string configPath, string code, CancellationToken cancellationToken)
+    private static async Task<List<string>> ReadDiffIdsAsync(string configPath, ErrorCode code, CancellationToken cancellationToken)
     {
         using var config = await ReadJsonFileAsync(configPath, "image config", code, cancellationToken).ConfigureAwait(false);
         return config.RootElement.ValueKind == JsonValueKind.Object

@@ -50,7 +50,7 @@ public sealed class RegistryModelCatalog(IRegistryService registry, PublicKey re
                 }
                 catch (RegistryException e)
                 {
-                    log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Reason);
+                    log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Message);
                 }
             }
         }
