@@ -43,7 +43,7 @@ internal sealed record FailureReport(ErrorCode Code, string Message, string? Hin
         return new FailureReport(CliErrorCodes.UsageError, message, $"see `{CommandPath(parse.CommandResult.Command)} --help`");
     }
 
-    /// <summary>`infra SUB SUB` of a command, as the user types it.</summary>
+    /// <summary>A command's path as the user types it, such as <c>infra keys generate</c>.</summary>
     public static string CommandPath(Command command)
     {
         var names = new List<string>();

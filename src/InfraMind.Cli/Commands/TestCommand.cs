@@ -22,7 +22,11 @@ internal static class TestCommand
                           "(default: the manifest's timeout, else 3s)",
             HelpName = "DURATION",
         };
-        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take", DefaultValueFactory = _ => 10 };
+        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take (at most 3600)", DefaultValueFactory = _ => 10 };
+        requestTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (> 0 and <= 3600)) r.AddError("--request-timeout must be more than 0 and at most 3600 seconds");
+        });
         var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
         var report = new Option<string[]>("--report")

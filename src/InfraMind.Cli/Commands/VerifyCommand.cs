@@ -35,8 +35,8 @@ internal static class VerifyCommand
             {
                 if (!File.Exists(file))
                     throw new InfraMindException(CliErrorCodes.FileNotFound, $"no entry bundle at {file}", "write one with `infra verify NAME --save FILE` where a registry answers");
-                bundle = EntryBundle.Parse(await File.ReadAllTextAsync(file, cancellationToken));
                 key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
+                bundle = EntryBundle.Parse(await File.ReadAllTextAsync(file, cancellationToken));
                 source = file;
             }
             else

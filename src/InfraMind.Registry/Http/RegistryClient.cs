@@ -142,9 +142,10 @@ public sealed class RegistryClient : IRegistryService
         {
             return await send().ConfigureAwait(false);
         }
-        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.InvalidResponse)
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ConfigurationLimitExceeded)
         {
-            throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable, $"the registry at {_http.BaseAddress} did not answer in HTTP: {ex.Message}", ex);
+            // Not HTTP at all, or more than the caller's client holds in memory (its MaxResponseContentBufferSize).
+            throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable, $"the registry at {_http.BaseAddress} did not give a usable answer: {ex.Message}", ex);
         }
         catch (HttpRequestException ex)
         {

@@ -10,11 +10,12 @@ internal static class GatewayServeCommand
     public static Command Create(CliContext context)
     {
         var gateway = new Command("gateway", "The inference gateway.");
-        var port = new Option<int>("--port") { Description = "Port on 127.0.0.1", DefaultValueFactory = _ => 8080 };
+        var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 8080);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
             Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
@@ -25,7 +26,7 @@ internal static class GatewayServeCommand
             "(--node-token-file) may register.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 4 registry unavailable or port taken (IM6021).")
         {
-            port, registryUrl, registryKey, replicas, tokenFile, verbose,
+            port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -37,8 +38,17 @@ internal static class GatewayServeCommand
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
             GatewayAnnouncement.Write(context.Home, host.Url);
-            context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(handle.Location)} (registry key {Markup.Escape(key.Fingerprint)})");
-            context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(context.Output, new { gateway = host.Url.ToString(), registry = handle.Location, registryKey = key.Fingerprint, tokenFile = tokenPath });
+            }
+            else
+            {
+                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(handle.Location)} (registry key {Markup.Escape(key.Fingerprint)})");
+                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
+            }
+
+            await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             await watch.CancelAsync();
             await watching;

@@ -19,13 +19,14 @@ internal static class NodeServeCommand
                 r.AddError($"--gateway '{r.GetValueOrDefault<string>()}' is not a URL: write e.g. --gateway http://127.0.0.1:8080");
         });
         var id = new Option<string>("--id") { Description = "Node id", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
-        var port = new Option<int>("--port") { Description = "Job API port on 127.0.0.1 (0 = any free port)", DefaultValueFactory = _ => 0 };
+        var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
+        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
             Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
@@ -33,10 +34,11 @@ internal static class NodeServeCommand
         };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
-            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error (a missing token file included), " +
+            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
+            "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,10 +67,14 @@ internal static class NodeServeCommand
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
-            if (await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken))
+            var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
+            if (parse.GetValue(json))
+                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), gateway = gatewayUrl.ToString(), registered });
+            else if (registered)
                 context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
             else
                 context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: the gateway {Markup.Escape(gatewayUrl.ToString())} does not answer yet; retrying every heartbeat");
+            await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             return ExitCodes.Ok;
         });

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Gateway;
 using InfraMind.Gateway.Catalog;
@@ -16,6 +17,14 @@ namespace InfraMind.Cli.Commands.Serving;
 /// </summary>
 internal static class ServingHosts
 {
+    /// <summary>A port on 127.0.0.1 a serving command listens on: 0 (any free port) to 65535.</summary>
+    public static Option<int> PortOption(string name, string description, int defaultPort)
+    {
+        var port = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultPort, HelpName = "PORT" };
+        port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) r.AddError($"{name} must be a port between 0 (any free port) and 65535"); });
+        return port;
+    }
+
     public static async Task<RegistryServer> StartRegistryAsync(CliContext context, string dataDirectory, int port, CancellationToken cancellationToken)
     {
         try
