@@ -1,30 +1,41 @@
 namespace InfraMind.Containers;
 
-/// <summary>Stable error codes of the container layer (IM3xxx). Each message starts with its code.</summary>
+/// <summary>Stable error codes of the container layer (IM30xx), documented in docs/errors.md. Never renumber.</summary>
 public static class ContainerErrorCodes
 {
-    public const string EngineUnavailable = "IM3001";
-    public const string ImageBuildFailed = "IM3002";
-    public const string InvalidBuildContext = "IM3003";
-    public const string GpuUnavailable = "IM3004";
-    public const string ContainerStartFailed = "IM3005";
-    public const string ImageNotFound = "IM3006";
-    public const string InvalidContainerSpec = "IM3007";
-    public const string EngineRequestFailed = "IM3008";
-    public const string IsolationUnsupported = "IM3009";
+    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the message says how to start one.</summary>
+    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable);
+
+    /// <summary>The engine ran the build and a step failed.</summary>
+    public static readonly ErrorCode ImageBuildFailed = new("IM3002", FailureKind.CheckFailed,
+        "fix the failing Dockerfile step; RUN steps have no network here, so everything must come from the base image or the package");
+
+    /// <summary>The build context cannot be read or packed.</summary>
+    public static readonly ErrorCode InvalidBuildContext = new("IM3003", FailureKind.CheckFailed);
+
+    /// <summary>The model asks for a GPU and the engine has no GPU runtime.</summary>
+    public static readonly ErrorCode GpuUnavailable = new("IM3004", FailureKind.CheckFailed);
+
+    /// <summary>The engine could not start the container.</summary>
+    public static readonly ErrorCode ContainerStartFailed = new("IM3005", FailureKind.CheckFailed);
+
+    /// <summary>The image is not in the engine (nothing is ever pulled implicitly).</summary>
+    public static readonly ErrorCode ImageNotFound = new("IM3006", FailureKind.CheckFailed,
+        "build it with `infra build DIR`, or load it with `infra pull REFERENCE --load`");
+
+    /// <summary>A container spec is invalid (a defect of the caller, named field by field).</summary>
+    public static readonly ErrorCode InvalidContainerSpec = new("IM3007", FailureKind.CheckFailed);
+
+    /// <summary>The engine refused a request (its own message is given).</summary>
+    public static readonly ErrorCode EngineRequestFailed = new("IM3008", FailureKind.EngineUnavailable);
+
+    /// <summary>The engine ignores an option of the isolation policy: nothing is started.</summary>
+    public static readonly ErrorCode IsolationUnsupported = new("IM3009", FailureKind.EngineUnavailable);
 }
 
-/// <summary>An error of the container layer a user can act on; <see cref="Code"/> is stable, the message says how to fix it.</summary>
-public class ContainerEngineException : Exception
-{
-    public ContainerEngineException(string code, string message, Exception? innerException = null)
-        : base($"{code}: {message}", innerException)
-    {
-        Code = code;
-    }
-
-    public string Code { get; }
-}
+/// <summary>An error of the container layer a user can act on: a typed code, a message that says what and where, a hint.</summary>
+public class ContainerEngineException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException);
 
 /// <summary>No container engine answers at the configured endpoint.</summary>
 public sealed class EngineUnavailableException(Uri endpoint, string reason, Exception? innerException = null)
@@ -41,8 +52,8 @@ public sealed class EngineUnavailableException(Uri endpoint, string reason, Exce
 public sealed class ImageBuildFailedException(string tag, string? failingStep, string error, string outputTail)
     : ContainerEngineException(
         ContainerErrorCodes.ImageBuildFailed,
-        $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}. " +
-        "Fix the Dockerfile step (the build output tail is in OutputTail) and build again.")
+        $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}" +
+        (outputTail.Length > 0 ? $"\n{outputTail}" : ""))
 {
     /// <summary>The step that failed as the classic builder prints it, e.g. <c>Step 4/7 : RUN pip install -r requirements.txt</c>.</summary>
     public string? FailingStep { get; } = failingStep;

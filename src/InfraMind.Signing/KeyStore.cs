@@ -104,7 +104,8 @@ public sealed partial class KeyStore
         var pub = Paths(name).Public;
         if (!File.Exists(pub))
         {
-            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no public key '{name}' at {pub}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no public key '{name}' at {pub}",
+                hint: $"create it with `infra keys generate --name {name}`; `infra keys list` shows the keys in {Directory}");
         }
 
         try
@@ -113,7 +114,7 @@ public sealed partial class KeyStore
         }
         catch (SigningException ex)
         {
-            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Reason}", ex);
+            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Message}", ex);
         }
     }
 
@@ -123,7 +124,8 @@ public sealed partial class KeyStore
         var priv = Paths(name).Private;
         if (!File.Exists(priv))
         {
-            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no private key '{name}' at {priv}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no signing key '{name}' at {priv}",
+                hint: $"create it with `infra keys generate --name {name}`; `infra keys list` shows the keys in {Directory}");
         }
 
         var pem = File.ReadAllText(priv);
@@ -135,7 +137,7 @@ public sealed partial class KeyStore
             {
                 if (string.IsNullOrEmpty(passphrase))
                 {
-                    throw new SigningException(SigningErrorCodes.PassphraseRequired, $"key '{name}' ({priv}) is encrypted; give its passphrase (--passphrase-file or INFRA_KEY_PASSPHRASE).");
+                    throw new SigningException(SigningErrorCodes.PassphraseRequired, $"key '{name}' ({priv}) is encrypted and no passphrase was given");
                 }
 
                 try

@@ -21,7 +21,7 @@ public sealed class PodmanTests
         var spec = new ContainerSpec { Image = "inframind-test/never-started:1", ContainerPort = 9000, Labels = label };
         var e = await Assert.ThrowsAsync<IsolationUnsupportedException>(() => engine.RunAsync(spec, CancellationToken.None));
         Assert.Equal(ContainerErrorCodes.IsolationUnsupported, e.Code);
-        Assert.StartsWith("IM3009: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("IM3009", e.Message, StringComparison.Ordinal);
         Assert.Contains("com.docker.network.bridge", e.Message, StringComparison.Ordinal);
         Assert.Contains("Docker Engine", e.Message, StringComparison.Ordinal);
 

@@ -19,7 +19,7 @@ internal static class DoctorCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             PruneResult? removed = null;
             if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
             if (parse.GetValue(json))

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using InfraMind.Conformance;
+using InfraMind.Containers;
+using InfraMind.Manifest;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
@@ -11,10 +13,20 @@ internal static class TestCommand
     {
         var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
         var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container)", Arity = ArgumentArity.ZeroOrOne };
-        var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs", DefaultValueFactory = _ => 10 };
+        var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs (1-1000)", DefaultValueFactory = _ => 10 };
+        cases.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1000) r.AddError("--cases must be between 1 and 1000"); });
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
-        var timeout = new Option<double?>("--timeout") { Description = "Seconds the port has to accept after init (default: the manifest's timeout, else 3)" };
-        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take", DefaultValueFactory = _ => 10 };
+        var timeout = new Option<string?>("--timeout")
+        {
+            Description = "Time the port has to accept after init, as model.yaml's timeout: 500ms, 3s, 2m or seconds, at most 10m " +
+                          "(default: the manifest's timeout, else 3s)",
+            HelpName = "DURATION",
+        };
+        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take (at most 3600)", DefaultValueFactory = _ => 10 };
+        requestTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (> 0 and <= 3600)) r.AddError("--request-timeout must be more than 0 and at most 3600 seconds");
+        });
         var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
         var report = new Option<string[]>("--report")
@@ -23,6 +35,11 @@ internal static class TestCommand
             Arity = new ArgumentArity(2, 2),
             AllowMultipleArgumentsPerToken = true,
         };
+        report.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string[]>() is { Length: 2 } given && given[0] is not ("json" or "junit"))
+                r.AddError($"unknown report format '{given[0]}': use --report json FILE or --report junit FILE");
+        });
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the console view" };
         var command = new Command("test",
             "Test a model container the way nodes will: build or reuse its image, start it isolated, run init, wait for its port, " +
@@ -34,26 +51,15 @@ internal static class TestCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ??
-                throw new CliException("IM0002", "no package given", "infra test --container ./my-model", ExitCodes.Usage);
-            if (!Directory.Exists(dir)) throw new CliException("IM1000", $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)", ExitCodes.Usage);
+                throw new InfraMindException(CliErrorCodes.UsageError, "no package given", "name the package directory: `infra test --container ./my-model`");
+            if (!Directory.Exists(dir))
+                throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)");
             var reportArgs = parse.GetValue(report);
-            if (reportArgs is { Length: 2 } && reportArgs[0] is not ("json" or "junit"))
-                throw new CliException("IM0002", $"unknown report format '{reportArgs[0]}'", "use --report json FILE or --report junit FILE", ExitCodes.Usage);
-            if (parse.GetValue(cases) is < 1 or > 1000) throw new CliException("IM0002", "--cases must be between 1 and 1000", null, ExitCodes.Usage);
-            TimeSpan? readiness = null;
-            if (parse.GetValue(timeout) is { } seconds)
-            {
-                // The rule of model.yaml's timeout field, so --timeout cannot ask for what a manifest may not.
-                readiness = Manifest.ModelManifest.ReadinessTimeoutFromSeconds(seconds) ?? throw new CliException(Manifest.ManifestCodes.InvalidTimeout,
-                    $"--timeout {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a number of seconds above 0 and at most {Manifest.ModelManifest.MaxReadinessTimeout.TotalSeconds:0}",
-                    "e.g. --timeout 3 (the same range as model.yaml's timeout: 1ms to 10m)", ExitCodes.Usage);
-            }
-
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
                 Seed = parse.GetValue(seed),
-                ReadinessTimeout = readiness,
+                ReadinessTimeout = ReadinessTimeout(parse.GetValue(timeout)),
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
@@ -63,7 +69,7 @@ internal static class TestCommand
             var asJson = parse.GetValue(json);
             // Connected on another thread while the manifest is validated; a package whose manifest is invalid is
             // reported without waiting for (or needing) an engine.
-            var connecting = Task.Run(() => EngineAccess.ConnectAsync(cancellationToken), cancellationToken);
+            var connecting = Task.Run(() => ContainerEngine.ConnectAsync(cancellationToken), cancellationToken);
             try
             {
                 var view = new ConsoleView(context.Console, asJson);
@@ -84,6 +90,12 @@ internal static class TestCommand
         });
         return command;
     }
+
+    /// <summary>--timeout under the rule of model.yaml's `timeout` (one rule, <see cref="Quantity.TryParseTimeout(string, out TimeSpan, out string)"/>), and its code.</summary>
+    private static TimeSpan? ReadinessTimeout(string? text) =>
+        text is null ? null
+        : Quantity.TryParseTimeout(text, out var value, out var error) ? value
+        : throw new InfraMindException(ManifestCodes.InvalidTimeout, $"--timeout: {error}", "write e.g. 3s, 500ms or 2m, as model.yaml's timeout");
 
     private static void Summary(IAnsiConsole console, ConformanceReport report)
     {
@@ -110,7 +122,7 @@ internal static class TestCommand
         }
     }
 
-    private static string Status(CheckStatus status, Serving.Verdict? verdict) => status switch
+    private static string Status(CheckStatus status, InfraMind.Serving.Verdict? verdict) => status switch
     {
         CheckStatus.Passed => "[green]passed[/]",
         CheckStatus.Skipped => "[dim]skipped[/]",
