@@ -9,6 +9,8 @@ public static class SigningErrorCodes
     public const string PassphraseRequired = "IM5004";
     public const string WrongPassphrase = "IM5005";
     public const string KeyFileCorrupt = "IM5006";
+    public const string PrivateKeyInvalid = "IM5007";
+    public const string UnsupportedKeyType = "IM5008";
     public const string EnvelopeMalformed = "IM5010";
     public const string PayloadBase64 = "IM5011";
     public const string WrongPayloadType = "IM5012";
