@@ -1,0 +1,106 @@
+using System.Text;
+using InfraMind.Registry.Chain;
+using InfraMind.Signing;
+using InfraMind.Testing;
+
+namespace InfraMind.Registry.Tests.Chain;
+
+/// <summary>One dev chain for every chain test (they run one after another: some rewind the chain). Each test deploys its own registry.</summary>
+public sealed class ChainFixture : IAsyncLifetime
+{
+    private ChainPeer? _peer;
+
+    /// <summary>The chain; a test that needs it fails under CI=true when it is missing (<see cref="ChainPeer.StartAsync"/>).</summary>
+    public ChainPeer Peer => _peer ?? throw new InvalidOperationException("no dev chain");
+
+    public bool Available => _peer is not null;
+
+    public async Task InitializeAsync() => _peer = await ChainPeer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_peer is not null)
+        {
+            await _peer.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ChainCollection : ICollectionFixture<ChainFixture>
+{
+    public const string Name = "dev chain";
+}
+
+/// <summary>A deployed registry with a statement directory, deployer keys and payers for one test.</summary>
+internal sealed class ChainTestContext : IAsyncDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    private ChainTestContext(ChainPeer peer, TempDir dir, ChainModelRegistry registry, ChainDeployment deployment)
+    {
+        Peer = peer;
+        Dir = dir;
+        Registry = registry;
+        Deployment = deployment;
+    }
+
+    public ChainPeer Peer { get; }
+
+    public TempDir Dir { get; }
+
+    public ChainModelRegistry Registry { get; }
+
+    public ChainDeployment Deployment { get; }
+
+    public static async Task<ChainTestContext> CreateAsync(ChainFixture fixture, ChainRegistryOptions? options = null)
+    {
+        var dir = new TempDir();
+        var store = new DirectoryStatementStore(dir.File("statements"));
+        options = (options ?? new ChainRegistryOptions()) with { StatementStore = options?.StatementStore ?? store, Transactions = new ChainTransactionOptions { PollInterval = TimeSpan.FromMilliseconds(20), ReceiptTimeout = TimeSpan.FromSeconds(30) } };
+        using var deployer = ChainPayer.Unlocked(ChainPeer.Accounts[0]);
+        var deployment = await ChainModelRegistry.DeployAsync(fixture.Peer.Rpc, deployer, ChainPeer.ChainId, options, CancellationToken.None);
+        var registry = await ChainModelRegistry.ConnectAsync(deployment.Registry, options, CancellationToken.None);
+        return new ChainTestContext(fixture.Peer, dir, registry, deployment);
+    }
+
+    /// <summary>A fresh secp256k1 deployer key (unfunded: it only signs).</summary>
+    public SigningKey NewKey(string name = "deployer") => Own(SigningKey.CreateEphemeral(name, KeyType.Secp256k1));
+
+    /// <summary>A payer that signs with ganache account <paramref name="account"/>'s key.</summary>
+    public ChainPayer KeyPayer(int account) =>
+        Own(ChainPayer.FromKey(Own(SigningKey.FromSecp256k1Scalar($"payer{account}", Convert.FromHexString(ChainPeer.Keys[account][2..])))));
+
+    public ChainPayer UnlockedPayer(int account) => Own(ChainPayer.Unlocked(ChainPeer.Accounts[account]));
+
+    public static DsseEnvelope Envelope(SigningKey key, string name, string version, char image = 'a') =>
+        Dsse.SignPublish(
+            PublishStatement.Create(
+                name,
+                version,
+                "sha256:" + new string(image, 64),
+                Encoding.UTF8.GetBytes($"name: {name}\nversion: {version}\n"),
+                [new PublishedReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
+                key.PublicKey,
+                TimeProvider.System),
+            key);
+
+    private T Own<T>(T item)
+        where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Registry.Dispose();
+        foreach (var item in _owned)
+        {
+            item.Dispose();
+        }
+
+        Dir.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
