@@ -104,3 +104,21 @@ internal sealed class ChainTestContext : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+internal static class ChainCalls
+{
+    /// <summary>The call data of a publish signed by <paramref name="signer"/>, bypassing the client's pre-flight checks (to see the contract decide).</summary>
+    public static string Publish(ChainModelRegistry registry, DsseEnvelope envelope, SigningKey signer, string statementUri, ulong? deadline = null)
+    {
+        var statement = Dsse.VerifyPublish(envelope).EnsureValid();
+        var bytes = envelope.ToCanonicalJson();
+        var record = ChainPublishRecord.From(statement, ChainPublishRecord.DigestOf(bytes), statementUri, deadline ?? (ulong)DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds());
+        var signature = new ChainTypedData(registry.ChainId, registry.Address.Contract).SignPublish(record, signer);
+        return Nethereum.Hex.HexConvertors.Extensions.HexByteConvertorExtensions.ToHex(
+            Nethereum.Contracts.FunctionMessageExtensions.GetCallData(new PublishFunction { Record = record.ToDto(), Signature = Nethereum.Hex.HexConvertors.Extensions.HexByteConvertorExtensions.HexToByteArray(signature) }), true);
+    }
+
+    /// <summary>The input of a mined transaction (to replay it).</summary>
+    public static async Task<string> InputOf(InfraMind.Testing.ChainPeer peer, string txHash) =>
+        (await peer.CallAsync("eth_getTransactionByHash", txHash))!["input"]!.GetValue<string>();
+}
