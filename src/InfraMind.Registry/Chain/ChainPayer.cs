@@ -45,6 +45,11 @@ public abstract class ChainPayer : IDisposable
         return new UnlockedPayer(new Nethereum.Util.AddressUtil().ConvertToChecksumAddress(address));
     }
 
+    /// <summary>The transaction with <paramref name="nonce"/> is mined, failed or gone: it no longer holds its nonce.</summary>
+    internal virtual void Settled(BigInteger nonce)
+    {
+    }
+
     /// <summary>Signs (or asks the node to sign) and sends; returns the transaction hash and the nonce it used.</summary>
     internal abstract Task<(string Hash, BigInteger Nonce)> SubmitAsync(ChainRpc rpc, long chainId, string? to, string data, BigInteger gas, BigInteger gasPrice, string action, CancellationToken cancellationToken);
 
@@ -62,7 +67,16 @@ public abstract class ChainPayer : IDisposable
     {
         private const int NonceAttempts = 5;
         private readonly SemaphoreSlim _gate = new(1, 1);
+        private readonly HashSet<BigInteger> _inFlight = [];
         private BigInteger? _next;
+
+        internal override void Settled(BigInteger nonce)
+        {
+            lock (_inFlight)
+            {
+                _inFlight.Remove(nonce);
+            }
+        }
 
         internal override async Task<(string Hash, BigInteger Nonce)> SubmitAsync(ChainRpc rpc, long chainId, string? to, string data, BigInteger gas, BigInteger gasPrice, string action, CancellationToken cancellationToken)
         {
@@ -71,13 +85,28 @@ public abstract class ChainPayer : IDisposable
             {
                 for (var attempt = 1; ; attempt++)
                 {
-                    var nonce = _next ??= await rpc.CallAsync("reading the payer's nonce", async () =>
+                    // The next nonce is the account's mined count plus what this payer has in flight: a cached nonce beyond
+                    // that belonged to transactions a reorganisation dropped, and would leave every later one stuck behind a gap.
+                    var mined = await rpc.CallAsync("reading the payer's nonce", async () =>
                         (await rpc.Web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreatePending()).ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
+                    BigInteger nonce;
+                    lock (_inFlight)
+                    {
+                        _inFlight.RemoveWhere(n => n < mined);
+                        var ceiling = mined + _inFlight.Count;
+                        nonce = _next is { } cached && cached >= mined && cached <= ceiling ? cached : ceiling;
+                    }
+
                     var raw = new LegacyTransactionSigner().SignTransaction(scalar, new BigInteger(chainId), to, BigInteger.Zero, nonce, gasPrice, gas, data);
                     try
                     {
                         var hash = await rpc.Web3.Eth.Transactions.SendRawTransaction.SendRequestAsync("0x" + raw).WaitAsync(cancellationToken).ConfigureAwait(false);
                         _next = nonce + 1;
+                        lock (_inFlight)
+                        {
+                            _inFlight.Add(nonce);
+                        }
+
                         return (hash, nonce);
                     }
                     catch (RpcResponseException ex) when (IsNonceRefusal(ex.RpcError.Message) && attempt < NonceAttempts)
@@ -108,7 +137,7 @@ public abstract class ChainPayer : IDisposable
 
         private static bool IsNonceRefusal(string? message) => message is not null &&
             (message.Contains("nonce", StringComparison.OrdinalIgnoreCase) || message.Contains("already known", StringComparison.OrdinalIgnoreCase)
-             || message.Contains("underpriced", StringComparison.OrdinalIgnoreCase));
+             || message.Contains("underpriced", StringComparison.OrdinalIgnoreCase) || message.Contains("replace", StringComparison.OrdinalIgnoreCase));
 
         protected override void Dispose(bool disposing)
         {

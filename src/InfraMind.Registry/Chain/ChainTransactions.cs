@@ -35,7 +35,16 @@ internal static class ChainTransactions
         var limit = gas + (BigInteger)Math.Ceiling((double)gas * options.GasMargin);
         var gasPrice = await rpc.CallAsync("reading the gas price", async () => (await rpc.Web3.Eth.GasPrice.SendRequestAsync().ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
         var (hash, nonce) = await payer.SubmitAsync(rpc, chainId, to, data, limit, gasPrice, action, cancellationToken).ConfigureAwait(false);
-        var receipt = await WaitForReceiptAsync(rpc, payer.Address, hash, nonce, action, options, cancellationToken).ConfigureAwait(false);
+        TransactionReceipt receipt;
+        try
+        {
+            receipt = await WaitForReceiptAsync(rpc, payer.Address, hash, nonce, action, options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            payer.Settled(nonce);
+        }
+
         if (receipt.Status?.Value == BigInteger.One)
         {
             return receipt;
