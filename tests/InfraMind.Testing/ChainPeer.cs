@@ -51,6 +51,41 @@ public sealed class ChainPeer : PeerProcess
 
     public static string CliScript => Path.Combine(PeerDir, "node_modules", "ganache", "dist", "node", "cli.js");
 
+    public static string ContractsDir => Path.Combine(TestEngine.RepoRoot, "contracts");
+
+    /// <summary>
+    /// Compiles contracts/ModelRegistry.sol with the pinned solc into <paramref name="outputDirectory"/> (what
+    /// contracts/build.sh does); false when node or solc is missing and CI is not set. Under CI=true a missing compiler fails.
+    /// </summary>
+    public static async Task<bool> CompileContractAsync(string outputDirectory)
+    {
+        var node = FindExecutable("node", "tests/peers/chain/install.sh", "/usr/bin/node", "/usr/local/bin/node");
+        if (node is null)
+        {
+            return false;
+        }
+
+        if (!File.Exists(Path.Combine(ContractsDir, "node_modules", "solc", "package.json")))
+        {
+            if (TestEngine.IsCi)
+            {
+                Assert.Fail("CI=true but the pinned solc is not installed: run tests/peers/chain/install.sh (it installs contracts/package-lock.json).");
+            }
+
+            return false;
+        }
+
+        var info = new System.Diagnostics.ProcessStartInfo(node) { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(ContractsDir, "compile.cjs"));
+        info.ArgumentList.Add(outputDirectory);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"contracts/compile.cjs failed ({process.ExitCode}): {await stderr}\n{stdout}");
+        return true;
+    }
+
     /// <summary>The JSON-RPC endpoint, <c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri Rpc => BaseUri;
 

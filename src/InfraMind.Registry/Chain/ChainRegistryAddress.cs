@@ -82,7 +82,7 @@ public sealed record ChainRegistryAddress(Uri Rpc, string Contract, long? ChainI
     {
         var scheme = Rpc.Scheme == Uri.UriSchemeHttps ? TlsScheme : Scheme;
         var query = ChainId is { } id ? string.Create(CultureInfo.InvariantCulture, $"?chainId={id}") : string.Empty;
-        return $"{scheme}://{Rpc.Authority}/{Contract}{query}";
+        return string.Create(CultureInfo.InvariantCulture, $"{scheme}://{Rpc.Host}:{Rpc.Port}/{Contract}{query}");
     }
 
     internal static bool IsAddress(string text) =>
