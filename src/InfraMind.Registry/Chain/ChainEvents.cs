@@ -59,3 +59,10 @@ public sealed partial class ChainModelRegistry
         return events;
     }
 }
+
+public sealed partial class ChainModelRegistry
+{
+    /// <summary>An empty transaction (no value, no call data) from <paramref name="payer"/>: the chain's own round trip, the bench's baseline.</summary>
+    internal async Task<ChainTransaction> SendValueAsync(ChainPayer payer, string to, CancellationToken cancellationToken) =>
+        ToTransaction(await ChainTransactions.ExecuteAsync(_rpc, ChainId, payer, to, "0x", "sending an empty transaction", _options.Transactions, cancellationToken).ConfigureAwait(false));
+}

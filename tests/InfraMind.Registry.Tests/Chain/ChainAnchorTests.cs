@@ -6,8 +6,7 @@ using InfraMind.Signing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class ChainAnchorTests(ChainFixture chain)
+public abstract class ChainAnchorTests(ChainFixture chain)
 {
     [Fact]
     public async Task An_entry_of_the_sqlite_log_is_proven_against_a_root_anchored_on_chain()
@@ -61,3 +60,9 @@ public sealed class ChainAnchorTests(ChainFixture chain)
         Assert.Null(await ctx.Registry.GetAnchorAsync(ctx.UnlockedPayer(3).Address, log.Origin, 3, CancellationToken.None));
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainAnchorTestsOnGanache(GanacheFixture chain) : ChainAnchorTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainAnchorTestsOnHardhat(HardhatFixture chain) : ChainAnchorTests(chain);

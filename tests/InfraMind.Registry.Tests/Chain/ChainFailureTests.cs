@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Numerics;
 using InfraMind.Registry.Chain;
 using InfraMind.Signing;
 using InfraMind.Testing;
@@ -7,8 +5,7 @@ using InfraMind.Testing;
 namespace InfraMind.Registry.Tests.Chain;
 
 /// <summary>Bad input and broken peers against the real dev chain: each answer is a clear code, never a stack trace.</summary>
-[Collection(ChainCollection.Name)]
-public sealed class ChainFailureTests(ChainFixture chain)
+public abstract class ChainFailureTests(ChainFixture chain)
 {
     [Fact]
     public async Task Rpc_endpoint_down_is_unavailable_and_named()
@@ -22,7 +19,7 @@ public sealed class ChainFailureTests(ChainFixture chain)
         Assert.Contains("does not answer", ex.Message, StringComparison.Ordinal);
         Assert.NotNull(ex.Hint);
 
-        using var payer = ChainPayer.Unlocked(ChainPeer.Accounts[0]);
+        using var payer = ChainPayer.Unlocked(ChainPeer.GanacheAccounts[0]);
         var deploy = await Assert.ThrowsAsync<ChainException>(() => ChainModelRegistry.DeployAsync(new Uri($"http://127.0.0.1:{port}/"), payer, null, null, CancellationToken.None));
         Assert.Equal(ChainErrorCodes.RpcUnavailable, deploy.Code);
     }
@@ -31,8 +28,8 @@ public sealed class ChainFailureTests(ChainFixture chain)
     public async Task Node_that_dies_mid_session_is_unavailable()
     {
         if (!chain.Available) return;
-        await using var own = await ChainPeer.StartAsync();
-        using var payer = ChainPayer.Unlocked(ChainPeer.Accounts[0]);
+        await using var own = await ChainPeer.StartAsync(chain.Kind);
+        using var payer = ChainPayer.Unlocked(chain.Peer.Accounts[0]);
         var deployment = await ChainModelRegistry.DeployAsync(own!.Rpc, payer, null, null, CancellationToken.None);
         using var registry = await ChainModelRegistry.ConnectAsync(deployment.Registry, new ChainRegistryOptions { RpcTimeout = TimeSpan.FromSeconds(5) }, CancellationToken.None);
         await own.StopAsync();
@@ -66,7 +63,7 @@ public sealed class ChainFailureTests(ChainFixture chain)
         Assert.Contains("no contract at", none.Message, StringComparison.Ordinal);
 
         // A contract whose code is a single STOP: it answers every call with nothing.
-        var hash = (await chain.Peer.CallAsync("eth_sendTransaction", new { from = ChainPeer.Accounts[9], data = "0x6001600c60003960016000f300", gas = "0x30000" }))!.GetValue<string>();
+        var hash = (await chain.Peer.CallAsync("eth_sendTransaction", new { from = chain.Peer.Accounts[9], data = "0x6001600c60003960016000f300", gas = "0x30000" }))!.GetValue<string>();
         var receipt = await chain.Peer.CallAsync("eth_getTransactionReceipt", hash);
         var other = $"eth://127.0.0.1:{chain.Peer.Port}/{receipt!["contractAddress"]!.GetValue<string>()}";
         var ex = await Assert.ThrowsAsync<ChainException>(() => ChainModelRegistry.ConnectAsync(other, null, CancellationToken.None));
@@ -88,12 +85,12 @@ public sealed class ChainFailureTests(ChainFixture chain)
         Assert.Contains("fund the payer", poor.Hint, StringComparison.Ordinal);
 
         // A call the contract refuses while estimating: decoded, and no transaction was sent.
-        var before = (await chain.Peer.CallAsync("eth_getTransactionCount", ChainPeer.Accounts[1], "latest"))!.GetValue<string>();
+        var before = (await chain.Peer.CallAsync("eth_getTransactionCount", chain.Peer.Accounts[1], "latest"))!.GetValue<string>();
         var bad = ChainCalls.Publish(ctx.Registry, ChainTestContext.Envelope(deployer, "gas", "1.0.0"), deployer, new string('u', 2000));
         var refused = await Assert.ThrowsAsync<ChainException>(() => ctx.Registry.SendAsync(bad, ctx.KeyPayer(1), "publishing", CancellationToken.None));
         Assert.Equal(ChainErrorCodes.InvalidField, refused.Code);
         Assert.Contains("statementUri", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(before, (await chain.Peer.CallAsync("eth_getTransactionCount", ChainPeer.Accounts[1], "latest"))!.GetValue<string>());
+        Assert.Equal(before, (await chain.Peer.CallAsync("eth_getTransactionCount", chain.Peer.Accounts[1], "latest"))!.GetValue<string>());
 
         // Call data that is no function of the registry: reverted without a reason.
         var junk = await Assert.ThrowsAsync<ChainException>(() => ctx.Registry.SendAsync("0xdeadbeef", ctx.KeyPayer(1), "calling junk", CancellationToken.None));
@@ -113,18 +110,16 @@ public sealed class ChainFailureTests(ChainFixture chain)
         {
             publish = ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "replaced", "1.0.0"), deployer, payer, CancellationToken.None);
             // Wait until the publish sits in the pool, then send another transaction with its nonce and a higher price.
-            string? pendingNonce = null;
-            for (var i = 0; i < 200 && pendingNonce is null; i++)
+            for (var i = 0; i < 200 && await chain.Peer.PendingCountAsync() < 1; i++)
             {
-                var content = await chain.Peer.CallAsync("txpool_content");
-                pendingNonce = (content?["pending"]?[ChainPeer.Accounts[5].ToLowerInvariant()] as System.Text.Json.Nodes.JsonObject)?.FirstOrDefault().Key;
                 await Task.Delay(20);
             }
 
-            Assert.NotNull(pendingNonce);
+            Assert.Equal(1, await chain.Peer.PendingCountAsync());
+            var pendingNonce = (await chain.Peer.CallAsync("eth_getTransactionCount", chain.Peer.Accounts[5], "latest"))!.GetValue<string>();
             // Through eth_sendTransaction with an explicit nonce: ganache 7 re-numbers a raw transaction whose nonce is
             // pending instead of replacing it (seen here), but replaces one it signs itself.
-            await chain.Peer.CallAsync("eth_sendTransaction", new { from = ChainPeer.Accounts[5], to = ChainPeer.Accounts[9], value = "0x1", gas = "0x5208", gasPrice = "0xba43b7400", nonce = "0x" + BigInteger.Parse(pendingNonce!, CultureInfo.InvariantCulture).ToString("x", CultureInfo.InvariantCulture) });
+            await chain.Peer.CallAsync("eth_sendTransaction", new { from = chain.Peer.Accounts[5], to = chain.Peer.Accounts[9], value = "0x1", gas = "0x5208", gasPrice = "0xba43b7400", nonce = pendingNonce });
         }
         finally
         {
@@ -209,3 +204,9 @@ public sealed class ChainFailureTests(ChainFixture chain)
         Assert.Equal(ChainErrorCodes.StatementInvalid, mixed.Code);
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainFailureTestsOnGanache(GanacheFixture chain) : ChainFailureTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainFailureTestsOnHardhat(HardhatFixture chain) : ChainFailureTests(chain);

@@ -5,17 +5,19 @@ using InfraMind.Testing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-/// <summary>One dev chain for every chain test (they run one after another: some rewind the chain). Each test deploys its own registry.</summary>
-public sealed class ChainFixture : IAsyncLifetime
+/// <summary>One dev chain for every chain test of a collection (they run one after another: some rewind the chain). Each test deploys its own registry.</summary>
+public abstract class ChainFixture(DevChainKind kind) : IAsyncLifetime
 {
     private ChainPeer? _peer;
+
+    public DevChainKind Kind { get; } = kind;
 
     /// <summary>The chain; a test that needs it fails under CI=true when it is missing (<see cref="ChainPeer.StartAsync"/>).</summary>
     public ChainPeer Peer => _peer ?? throw new InvalidOperationException("no dev chain");
 
     public bool Available => _peer is not null;
 
-    public async Task InitializeAsync() => _peer = await ChainPeer.StartAsync();
+    public async Task InitializeAsync() => _peer = await ChainPeer.StartAsync(Kind);
 
     public async Task DisposeAsync()
     {
@@ -26,10 +28,21 @@ public sealed class ChainFixture : IAsyncLifetime
     }
 }
 
+public sealed class GanacheFixture() : ChainFixture(DevChainKind.Ganache);
+
+public sealed class HardhatFixture() : ChainFixture(DevChainKind.Hardhat);
+
+/// <summary>Every chain test runs on ganache and on Hardhat's node: the client must not depend on one implementation.</summary>
 [CollectionDefinition(Name)]
-public sealed class ChainCollection : ICollectionFixture<ChainFixture>
+public sealed class GanacheCollection : ICollectionFixture<GanacheFixture>
 {
-    public const string Name = "dev chain";
+    public const string Name = "dev chain: ganache";
+}
+
+[CollectionDefinition(Name)]
+public sealed class HardhatCollection : ICollectionFixture<HardhatFixture>
+{
+    public const string Name = "dev chain: hardhat";
 }
 
 /// <summary>A deployed registry with a statement directory, deployer keys and payers for one test.</summary>
@@ -58,7 +71,7 @@ internal sealed class ChainTestContext : IAsyncDisposable
         var dir = new TempDir();
         var store = new DirectoryStatementStore(dir.File("statements"));
         options = (options ?? new ChainRegistryOptions()) with { StatementStore = options?.StatementStore ?? store, Transactions = new ChainTransactionOptions { PollInterval = TimeSpan.FromMilliseconds(20), ReceiptTimeout = TimeSpan.FromSeconds(30) } };
-        using var deployer = ChainPayer.Unlocked(ChainPeer.Accounts[0]);
+        using var deployer = ChainPayer.Unlocked(fixture.Peer.Accounts[0]);
         var deployment = await ChainModelRegistry.DeployAsync(fixture.Peer.Rpc, deployer, ChainPeer.ChainId, options, CancellationToken.None);
         var registry = await ChainModelRegistry.ConnectAsync(deployment.Registry, options, CancellationToken.None);
         return new ChainTestContext(fixture.Peer, dir, registry, deployment);
@@ -69,9 +82,9 @@ internal sealed class ChainTestContext : IAsyncDisposable
 
     /// <summary>A payer that signs with ganache account <paramref name="account"/>'s key.</summary>
     public ChainPayer KeyPayer(int account) =>
-        Own(ChainPayer.FromKey(Own(SigningKey.FromSecp256k1Scalar($"payer{account}", Convert.FromHexString(ChainPeer.Keys[account][2..])))));
+        Own(ChainPayer.FromKey(Own(SigningKey.FromSecp256k1Scalar($"payer{account}", Convert.FromHexString(Peer.Keys[account][2..])))));
 
-    public ChainPayer UnlockedPayer(int account) => Own(ChainPayer.Unlocked(ChainPeer.Accounts[account]));
+    public ChainPayer UnlockedPayer(int account) => Own(ChainPayer.Unlocked(Peer.Accounts[account]));
 
     public static DsseEnvelope Envelope(SigningKey key, string name, string version, char image = 'a') =>
         Dsse.SignPublish(

@@ -2,8 +2,7 @@ using InfraMind.Registry.Chain;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class ChainIndexerTests(ChainFixture chain)
+public abstract class ChainIndexerTests(ChainFixture chain)
 {
     [Fact]
     public async Task Serves_a_publish_once_confirmed_and_resumes_after_a_restart()
@@ -128,3 +127,9 @@ public sealed class ChainIndexerTests(ChainFixture chain)
         Assert.Equal(["1.0.0"], indexer.Servable.Select(v => v.Record.Version));
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainIndexerTestsOnGanache(GanacheFixture chain) : ChainIndexerTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainIndexerTestsOnHardhat(HardhatFixture chain) : ChainIndexerTests(chain);

@@ -4,8 +4,7 @@ using InfraMind.Testing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class ChainOwnershipTests(ChainFixture chain)
+public abstract class ChainOwnershipTests(ChainFixture chain)
 {
     [Fact]
     public async Task Relayed_publish_belongs_to_the_signing_key_not_the_payer()
@@ -16,7 +15,7 @@ public sealed class ChainOwnershipTests(ChainFixture chain)
         var receipt = await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "relayed", "1.0.0"), deployer, ctx.UnlockedPayer(2), CancellationToken.None);
 
         var tx = await chain.Peer.CallAsync("eth_getTransactionByHash", receipt.Transaction!.Hash);
-        Assert.Equal(ChainPeer.Accounts[2].ToLowerInvariant(), tx!["from"]!.GetValue<string>().ToLowerInvariant());
+        Assert.Equal(chain.Peer.Accounts[2].ToLowerInvariant(), tx!["from"]!.GetValue<string>().ToLowerInvariant());
         Assert.Equal(deployer.PublicKey.EthereumAddress, receipt.Record.Publisher);
         Assert.Equal(deployer.PublicKey.EthereumAddress, (await ctx.Registry.GetOwnerAsync("relayed", CancellationToken.None)).Owner);
         // The payer pays; the deployer key holds no ether and never needs any.
@@ -157,3 +156,9 @@ public sealed class ChainOwnershipTests(ChainFixture chain)
         Assert.True(forged.Code == ChainErrorCodes.NameOwnedByAnotherKey || forged.Code == ChainErrorCodes.InvalidSignature, forged.Message);
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainOwnershipTestsOnGanache(GanacheFixture chain) : ChainOwnershipTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainOwnershipTestsOnHardhat(HardhatFixture chain) : ChainOwnershipTests(chain);

@@ -5,8 +5,7 @@ using InfraMind.Testing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class ChainPublishTests(ChainFixture chain)
+public abstract class ChainPublishTests(ChainFixture chain)
 {
     [Fact]
     public async Task Publish_then_verify_against_the_chain()
@@ -39,3 +38,9 @@ public sealed class ChainPublishTests(ChainFixture chain)
         Assert.Equal(ChainErrorCodes.StatementMismatch.Value, Assert.Single(wrongImage.Checks, c => !c.Passed).Code);
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainPublishTestsOnGanache(GanacheFixture chain) : ChainPublishTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainPublishTestsOnHardhat(HardhatFixture chain) : ChainPublishTests(chain);

@@ -6,8 +6,7 @@ using InfraMind.Testing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class ChainRaceTests(ChainFixture chain)
+public abstract class ChainRaceTests(ChainFixture chain)
 {
     [Fact]
     public async Task Two_publishers_racing_for_a_name_exactly_one_wins()
@@ -23,7 +22,7 @@ public sealed class ChainRaceTests(ChainFixture chain)
         {
             a = ctx.Registry.PublishAsync(ChainTestContext.Envelope(alice, "contested", "1.0.0"), alice, ctx.KeyPayer(6), CancellationToken.None);
             b = ctx.Registry.PublishAsync(ChainTestContext.Envelope(bob, "contested", "1.0.0", 'b'), bob, ctx.KeyPayer(7), CancellationToken.None);
-            for (var i = 0; i < 200 && await PendingAsync() < 2; i++)
+            for (var i = 0; i < 200 && await chain.Peer.PendingCountAsync() < 2; i++)
             {
                 await Task.Delay(20);
             }
@@ -52,7 +51,7 @@ public sealed class ChainRaceTests(ChainFixture chain)
         var payer = ctx.KeyPayer(8);
         await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "busy", "0.9.0"), deployer, payer, CancellationToken.None);
         // Another sender (as another process would) takes the nonce this payer holds next: its first send is refused and re-read.
-        await chain.Peer.CallAsync("eth_sendTransaction", new { from = ChainPeer.Accounts[8], to = ChainPeer.Accounts[9], value = "0x1" });
+        await chain.Peer.CallAsync("eth_sendTransaction", new { from = chain.Peer.Accounts[8], to = chain.Peer.Accounts[9], value = "0x1" });
         var start = await NonceAsync("latest");
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Outcome(ctx.Registry.PublishAsync(
             ChainTestContext.Envelope(deployer, "busy", string.Create(CultureInfo.InvariantCulture, $"1.0.{i}")), deployer, payer, CancellationToken.None))));
@@ -69,11 +68,8 @@ public sealed class ChainRaceTests(ChainFixture chain)
         Assert.False((await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "busy", "2.0.0"), deployer, payer, CancellationToken.None)).AlreadyPublished);
     }
 
-    private async Task<int> PendingAsync() =>
-        (await chain.Peer.CallAsync("txpool_content"))?["pending"]?.AsObject().Sum(account => account.Value!.AsObject().Count) ?? 0;
-
     private async Task<BigInteger> NonceAsync(string block) =>
-        BigInteger.Parse("0" + (await chain.Peer.CallAsync("eth_getTransactionCount", ChainPeer.Accounts[8], block))!.GetValue<string>()[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        BigInteger.Parse("0" + (await chain.Peer.CallAsync("eth_getTransactionCount", chain.Peer.Accounts[8], block))!.GetValue<string>()[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     private static async Task<(ChainPublishReceipt? Receipt, ChainException? Error)> Outcome(Task<ChainPublishReceipt> publish)
     {
@@ -87,3 +83,9 @@ public sealed class ChainRaceTests(ChainFixture chain)
         }
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainRaceTestsOnGanache(GanacheFixture chain) : ChainRaceTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainRaceTestsOnHardhat(HardhatFixture chain) : ChainRaceTests(chain);

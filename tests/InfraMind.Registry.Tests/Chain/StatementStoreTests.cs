@@ -3,8 +3,7 @@ using InfraMind.Testing;
 
 namespace InfraMind.Registry.Tests.Chain;
 
-[Collection(ChainCollection.Name)]
-public sealed class StatementStoreTests(ChainFixture chain)
+public abstract class StatementStoreTests(ChainFixture chain)
 {
     [Fact]
     public async Task Statements_stored_over_http_are_fetched_and_checked_against_the_chain()
@@ -52,3 +51,9 @@ public sealed class StatementStoreTests(ChainFixture chain)
         Assert.True(store.CanFetch(new Uri(dir.File("s/" + new string('a', 64) + ".dsse.json")).AbsoluteUri));
     }
 }
+
+[Collection(GanacheCollection.Name)]
+public sealed class StatementStoreTestsOnGanache(GanacheFixture chain) : StatementStoreTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class StatementStoreTestsOnHardhat(HardhatFixture chain) : StatementStoreTests(chain);
