@@ -13,8 +13,8 @@ namespace InfraMind.Registry.Chain;
 /// <summary>How the chain backend talks to its node and where statements go.</summary>
 public sealed record ChainRegistryOptions
 {
-    /// <summary>One JSON-RPC request, connect included.</summary>
-    public TimeSpan RpcTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>One JSON-RPC request, connect included; at most 20 s, Nethereum's own limit per request.</summary>
+    public TimeSpan RpcTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     public ChainTransactionOptions Transactions { get; init; } = new();
 

@@ -64,7 +64,8 @@ internal sealed class ChainRpc : IDisposable
             inner = inner.InnerException;
         }
 
-        return new ChainException(ChainErrorCodes.RpcUnavailable, $"{what}: the chain node at {Endpoint} does not answer ({inner.GetType().Name}: {inner.Message}).", null, ex);
+        var answer = inner is Newtonsoft.Json.JsonException ? "answers something that is not JSON-RPC" : "does not answer";
+        return new ChainException(ChainErrorCodes.RpcUnavailable, $"{what}: the chain node at {Endpoint} {answer} ({inner.GetType().Name}: {inner.Message}).", null, ex);
     }
 
     public static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) =>
