@@ -17,7 +17,15 @@ namespace InfraMind.Registry.Chain;
 /// </summary>
 public abstract class ChainPayer : IDisposable
 {
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
     private protected ChainPayer(string address) => Address = address;
+
+    /// <summary>
+    /// Held from the gas estimate to the send of each of this payer's transactions: nonces are assigned in order, and
+    /// a payer's estimate never overlaps its own previous send being mined (ganache 7 can leave such an estimate unanswered).
+    /// </summary>
+    internal SemaphoreSlim Gate => _gate;
 
     /// <summary>The EIP-55 address that pays.</summary>
     public string Address { get; }
@@ -50,7 +58,7 @@ public abstract class ChainPayer : IDisposable
     {
     }
 
-    /// <summary>Signs (or asks the node to sign) and sends; returns the transaction hash and the nonce it used.</summary>
+    /// <summary>Signs (or asks the node to sign) and sends, with <see cref="Gate"/> held; returns the transaction hash and the nonce it used.</summary>
     internal abstract Task<(string Hash, BigInteger Nonce)> SubmitAsync(ChainRpc rpc, long chainId, string? to, string data, BigInteger gas, BigInteger gasPrice, string action, CancellationToken cancellationToken);
 
     public void Dispose()
@@ -61,12 +69,15 @@ public abstract class ChainPayer : IDisposable
 
     protected virtual void Dispose(bool disposing)
     {
+        if (disposing)
+        {
+            _gate.Dispose();
+        }
     }
 
     private sealed class KeyPayer(byte[] scalar, string address) : ChainPayer(address)
     {
         private const int NonceAttempts = 5;
-        private readonly SemaphoreSlim _gate = new(1, 1);
         private readonly HashSet<BigInteger> _inFlight = [];
         private BigInteger? _next;
 
@@ -80,58 +91,51 @@ public abstract class ChainPayer : IDisposable
 
         internal override async Task<(string Hash, BigInteger Nonce)> SubmitAsync(ChainRpc rpc, long chainId, string? to, string data, BigInteger gas, BigInteger gasPrice, string action, CancellationToken cancellationToken)
         {
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            // The caller holds Gate: one assignment of a nonce at a time.
+            for (var attempt = 1; ; attempt++)
             {
-                for (var attempt = 1; ; attempt++)
+                // The next nonce is the account's mined count plus what this payer has in flight: a cached nonce beyond
+                // that belonged to transactions a reorganisation dropped, and would leave every later one stuck behind a gap.
+                var mined = await rpc.CallAsync("reading the payer's nonce", async () =>
+                    (await rpc.Web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreatePending()).ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
+                BigInteger nonce;
+                lock (_inFlight)
                 {
-                    // The next nonce is the account's mined count plus what this payer has in flight: a cached nonce beyond
-                    // that belonged to transactions a reorganisation dropped, and would leave every later one stuck behind a gap.
-                    var mined = await rpc.CallAsync("reading the payer's nonce", async () =>
-                        (await rpc.Web3.Eth.Transactions.GetTransactionCount.SendRequestAsync(Address, BlockParameter.CreatePending()).ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
-                    BigInteger nonce;
+                    _inFlight.RemoveWhere(n => n < mined);
+                    var ceiling = mined + _inFlight.Count;
+                    nonce = _next is { } cached && cached >= mined && cached <= ceiling ? cached : ceiling;
+                }
+
+                var raw = new LegacyTransactionSigner().SignTransaction(scalar, new BigInteger(chainId), to, BigInteger.Zero, nonce, gasPrice, gas, data);
+                try
+                {
+                    var hash = await rpc.Web3.Eth.Transactions.SendRawTransaction.SendRequestAsync("0x" + raw).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    _next = nonce + 1;
                     lock (_inFlight)
                     {
-                        _inFlight.RemoveWhere(n => n < mined);
-                        var ceiling = mined + _inFlight.Count;
-                        nonce = _next is { } cached && cached >= mined && cached <= ceiling ? cached : ceiling;
+                        _inFlight.Add(nonce);
                     }
 
-                    var raw = new LegacyTransactionSigner().SignTransaction(scalar, new BigInteger(chainId), to, BigInteger.Zero, nonce, gasPrice, gas, data);
-                    try
-                    {
-                        var hash = await rpc.Web3.Eth.Transactions.SendRawTransaction.SendRequestAsync("0x" + raw).WaitAsync(cancellationToken).ConfigureAwait(false);
-                        _next = nonce + 1;
-                        lock (_inFlight)
-                        {
-                            _inFlight.Add(nonce);
-                        }
-
-                        return (hash, nonce);
-                    }
-                    catch (RpcResponseException ex) when (IsNonceRefusal(ex.RpcError.Message) && attempt < NonceAttempts)
-                    {
-                        // Another sender used this nonce (or the node knows it already): read the account's nonce again.
-                        _next = null;
-                    }
-                    catch (RpcResponseException ex)
-                    {
-                        _next = null;
-                        throw IsNonceRefusal(ex.RpcError.Message)
-                            ? new ChainException(ChainErrorCodes.NonceConflict, $"{action}: the node refused nonce {nonce} of {Address} {NonceAttempts} times ({ex.RpcError.Message}).", null, ex)
-                            : rpc.RevertOrError(ex, action);
-                    }
-                    catch (Exception ex) when (ChainRpc.IsTransportFailure(ex, cancellationToken))
-                    {
-                        // The node may or may not have taken the transaction: read the nonce again next time.
-                        _next = null;
-                        throw rpc.Unavailable(action, ex);
-                    }
+                    return (hash, nonce);
                 }
-            }
-            finally
-            {
-                _gate.Release();
+                catch (RpcResponseException ex) when (IsNonceRefusal(ex.RpcError.Message) && attempt < NonceAttempts)
+                {
+                    // Another sender used this nonce (or the node knows it already): read the account's nonce again.
+                    _next = null;
+                }
+                catch (RpcResponseException ex)
+                {
+                    _next = null;
+                    throw IsNonceRefusal(ex.RpcError.Message)
+                        ? new ChainException(ChainErrorCodes.NonceConflict, $"{action}: the node refused nonce {nonce} of {Address} {NonceAttempts} times ({ex.RpcError.Message}).", null, ex)
+                        : rpc.RevertOrError(ex, action);
+                }
+                catch (Exception ex) when (ChainRpc.IsTransportFailure(ex, cancellationToken))
+                {
+                    // The node may or may not have taken the transaction: read the nonce again next time.
+                    _next = null;
+                    throw rpc.Unavailable(action, ex);
+                }
             }
         }
 
@@ -142,7 +146,6 @@ public abstract class ChainPayer : IDisposable
         protected override void Dispose(bool disposing)
         {
             CryptographicOperations.ZeroMemory(scalar);
-            _gate.Dispose();
             base.Dispose(disposing);
         }
     }

@@ -31,10 +31,22 @@ internal static class ChainTransactions
     /// </summary>
     public static async Task<TransactionReceipt> ExecuteAsync(ChainRpc rpc, long chainId, ChainPayer payer, string? to, string data, string action, ChainTransactionOptions options, CancellationToken cancellationToken)
     {
-        var gas = await EstimateAsync(rpc, payer, to, data, action, cancellationToken).ConfigureAwait(false);
-        var limit = gas + (BigInteger)Math.Ceiling((double)gas * options.GasMargin);
-        var gasPrice = await rpc.CallAsync("reading the gas price", async () => (await rpc.Web3.Eth.GasPrice.SendRequestAsync().ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
-        var (hash, nonce) = await payer.SubmitAsync(rpc, chainId, to, data, limit, gasPrice, action, cancellationToken).ConfigureAwait(false);
+        BigInteger limit;
+        string hash;
+        BigInteger nonce;
+        await payer.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var gas = await EstimateAsync(rpc, payer, to, data, action, cancellationToken).ConfigureAwait(false);
+            limit = gas + (BigInteger)Math.Ceiling((double)gas * options.GasMargin);
+            var gasPrice = await rpc.CallAsync("reading the gas price", async () => (await rpc.Web3.Eth.GasPrice.SendRequestAsync().ConfigureAwait(false)).Value, cancellationToken).ConfigureAwait(false);
+            (hash, nonce) = await payer.SubmitAsync(rpc, chainId, to, data, limit, gasPrice, action, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            payer.Gate.Release();
+        }
+
         TransactionReceipt receipt;
         try
         {
