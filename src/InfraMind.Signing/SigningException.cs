@@ -15,6 +15,12 @@ public static class SigningErrorCodes
     public static readonly ErrorCode PassphraseRequired = new("IM5004", FailureKind.Usage,
         "put the passphrase in an environment variable and name it with --passphrase-from-env VARIABLE");
 
+    public static readonly ErrorCode PrivateKeyInvalid = new("IM5007", FailureKind.CheckFailed,
+        "the file must hold a secp256k1 private key as 64 hex digits (with or without 0x), as dev chains print it");
+
+    public static readonly ErrorCode UnsupportedKeyType = new("IM5008", FailureKind.Usage,
+        "key types are p256 (the default) and secp256k1; an on-chain registry needs a secp256k1 key: `infra keys generate --name NAME --type secp256k1`");
+
     public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed);
     public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed);
     public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed);
