@@ -63,6 +63,9 @@ public static class ManifestCodes
     public const string SchemaNotObject = "IM1042";
     public const string SchemaFileInvalid = "IM1043";
     public const string SchemaDialect = "IM1044";
+
+    /// <summary>A <c>pattern</c> or <c>patternProperties</c> key that cannot be matched in linear time (<see cref="SchemaPatterns"/>).</summary>
+    public const string SchemaPatternUnsafe = "IM1045";
     public const string DockerfileMissing = "IM1050";
     public const string ExposeMismatch = "IM1051";
     public const string CommandMismatch = "IM1052";
