@@ -50,12 +50,14 @@ internal static class MeshCommands
             {
                 // The same token file as `gateway serve`: a node started apart with this home joins too.
                 var (_, token) = GatewayToken(context.Home.NodeToken);
-                gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
+                // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
+                var local = new LocalNodes();
+                gateway = await StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken, local);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
                 var capacity = await DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
-                    started.Add(($"node-{i}", await StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken)));
+                    started.Add(($"node-{i}", await StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local)));
 
                 context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(registry.Address.ToString())}, {count} node(s)");
                 foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
@@ -149,7 +151,8 @@ internal static class MeshCommands
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 2 usage error (a missing token file included), " +
-            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
+            "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
             gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose,
         };
@@ -168,7 +171,8 @@ internal static class MeshCommands
                 capacity = capacity with { MemoryBytes = Quantity.TryParseBytes(mem, out var b, out var e) ? b : throw new CliException("IM1031", $"--memory: {e}", null, ExitCodes.Usage) };
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
-            await using var host = await StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, Logging(context, parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
+            await using var host = await StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, Logging(context, parse.GetValue(verbose)), cancellationToken,
+                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
             if (await RegisteredAsync(host.Agent, gatewayUrl, cancellationToken))
                 context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
             else
@@ -235,19 +239,23 @@ internal static class MeshCommands
         }
         catch (NodeRegistrationException e)
         {
-            throw e.Status == 401
-                ? new CliException(MeshErrorCodes.NodeUnauthorized.Value, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", ExitCodes.Unavailable)
-                : new CliException(MeshErrorCodes.RegistrationInvalid.Value, $"the gateway {gateway} refused the registration: {e.Message}", null, ExitCodes.Unavailable);
+            throw e.Status switch
+            {
+                401 => new CliException(MeshErrorCodes.NodeUnauthorized.Value, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", ExitCodes.Unavailable),
+                409 => new CliException(MeshErrorCodes.NodeIdTaken.Value, $"the gateway {gateway} has another node registered under this id: {e.Message}",
+                    MeshErrorCodes.NodeIdTaken.DefaultHint, ExitCodes.Unavailable),
+                _ => new CliException(MeshErrorCodes.RegistrationInvalid.Value, $"the gateway {gateway} refused the registration: {e.Message}", null, ExitCodes.Unavailable),
+            };
         }
     }
 
     private static async Task<GatewayHost> StartGatewayAsync(
-        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken)
+        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token },
+                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
@@ -262,9 +270,12 @@ internal static class MeshCommands
 
     private static async Task<NodeHost> StartNodeAsync(
         string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, int port = 0)
+        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null)
     {
-        var options = new NodeOptions { NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}" };
+        var options = new NodeOptions
+        {
+            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}", CredentialFile = credentialFile, LocalNodes = local,
+        };
         var errors = options.Validate();
         if (errors.Count > 0) throw new CliException(MeshErrorCodes.RegistrationInvalid.Value, string.Join("; ", errors), null, ExitCodes.Usage);
         try

@@ -80,8 +80,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since,
-                _state == ModelState.Ready ? _container?.BaseAddress : null);
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since);
         }
     }
 

@@ -18,10 +18,11 @@ public enum ModelState
 
 /// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
 /// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
-/// <param name="Endpoint">
-/// While ready: the container's port as published on the node's 127.0.0.1. A gateway on the same machine sends jobs
-/// there itself and saves a hop; any other gateway goes through the node's job API.
-/// </param>
+/// <remarks>
+/// A report names no address: the gateway sends a job only through the node's job API, at the address it registered,
+/// or (in one process) through the connector the node handed it (<see cref="LocalNodes"/>), never to an address a
+/// node merely claims.
+/// </remarks>
 public sealed record ModelReport(
     string Name,
     string Version,
@@ -31,8 +32,7 @@ public sealed record ModelReport(
     long PreflightGeneration,
     int Restarts,
     int Failures,
-    DateTimeOffset Since,
-    Uri? Endpoint = null);
+    DateTimeOffset Since);
 
 /// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
 public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);
