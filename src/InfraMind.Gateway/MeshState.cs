@@ -119,7 +119,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 var s = StandingOf(beat.NodeId, key);
                 // A pre-flight failure says something about the version only from a node it is placed on: a node cannot
                 // fail (and quarantine) a version it was never given, nor report for another node.
-                if (r.Failures > s.SeenNodeFailures && r.Verdict is { } v && r.State == ModelState.Failed && placedHere.Contains(key))
+                if (r.Failures > s.SeenNodeFailures && (r.State == ModelState.Failed ? r.Verdict : r.LastFailure) is { } v && placedHere.Contains(key))
                 {
                     metrics.Failure(r.Name, beat.NodeId, v);
                     if (QuarantineOf(key).Observe(beat.NodeId, v)) log.LogWarning("{Model} quarantined: pre-flight failed with {Verdict} on several nodes", key, v);

@@ -6,7 +6,6 @@ using InfraMind.Node.Images;
 using InfraMind.Serving;
 using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Node;
@@ -337,24 +336,16 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
             return;
         }
 
-        RunningContainer? container;
-        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
-        if (container is null)
-        {
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
-                $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
-            return;
-        }
-
         byte[]? body;
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit) bodyLimit.MaxRequestBodySize = _options.MaxJobBytes;
         try
         {
-            body = await BoundedBody.ReadAsync(context.Request.Body, context.Request.ContentLength, _options.MaxJobBytes, ct);
+            body = await RequestBody.ReadAsync(context, _options.MaxJobBytes, ct);
         }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (BadHttpRequestException e)
         {
-            body = null;
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.MalformedJson}: the job's body could not be read: {e.Message}" }, MeshJson.Options, ct);
+            return;
         }
 
         if (body is null)
@@ -363,6 +354,15 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.BodyTooLarge}: the job is larger than {_options.MaxJobBytes} bytes, node {_options.NodeId}'s limit" },
                 MeshJson.Options, ct);
+            return;
+        }
+
+        RunningContainer? container;
+        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
+        if (container is null)
+        {
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
+                $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
             return;
         }
 

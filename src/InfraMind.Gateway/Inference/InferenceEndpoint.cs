@@ -6,7 +6,6 @@ using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
 using InfraMind.Serving;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Semver;
 
 namespace InfraMind.Gateway.Inference;
@@ -60,7 +59,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         byte[]? raw;
         try
         {
-            raw = await ReadBodyAsync(context, options.MaxRequestBytes, ct);
+            raw = await RequestBody.ReadAsync(context, options.MaxRequestBytes, ct);
         }
         catch (BadHttpRequestException e) when (e.StatusCode != StatusCodes.Status413PayloadTooLarge)
         {
@@ -233,23 +232,6 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
     {
         if (!MediaTypeHeaderValue.TryParse(contentType, out var type) || type.MediaType is not { } media) return false;
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
-    }
-
-    /// <summary>
-    /// The body, or null when it is over the limit, with or without a Content-Length (a chunked one included): Kestrel
-    /// holds the request to the same limit, so what is beyond it is never read, and the connection closes after the 413.
-    /// </summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, long max, CancellationToken ct)
-    {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = max;
-        try
-        {
-            return await BoundedBody.ReadAsync(context.Request.Body, context.Request.ContentLength, max, ct);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return null;
-        }
     }
 
     private static async Task<int> ProblemAsync(HttpContext context, int status, ErrorCode code, string title, string detail, Dictionary<string, object?>? extensions = null)

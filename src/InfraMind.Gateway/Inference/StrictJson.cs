@@ -21,6 +21,8 @@ internal static class StrictJson
 
     public static StrictBody Read(byte[] body, int maxDepth)
     {
+        // A byte-order mark is allowed and ignored (RFC 8259 §8.1); the model never sees it.
+        if (body.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
         if (!Utf8.IsValid(body))
             return Refuse(MeshErrorCodes.BodyNotUtf8, $"the body is not UTF-8: the byte at offset {InvalidOffset(body)} is not valid UTF-8", "");
 

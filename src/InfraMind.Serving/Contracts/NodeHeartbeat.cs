@@ -18,6 +18,10 @@ public enum ModelState
 
 /// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
 /// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
+/// <param name="LastFailure">
+/// The verdict of the latest of <paramref name="Failures"/>, kept after the state moved on (a node restarts a failed
+/// container at once, so a heartbeat may never see the failed state itself).
+/// </param>
 /// <remarks>
 /// A report names no address: the gateway sends a job only through the node's job API, at the address it registered,
 /// or (in one process) through the connector the node handed it (<see cref="LocalNodes"/>), never to an address a
@@ -32,7 +36,8 @@ public sealed record ModelReport(
     long PreflightGeneration,
     int Restarts,
     int Failures,
-    DateTimeOffset Since);
+    DateTimeOffset Since,
+    Verdict? LastFailure = null);
 
 /// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
 public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);
