@@ -128,7 +128,7 @@ public sealed class AnswerJudgeTests
             Invalid(Answer(500, "x")), Invalid(Answer(200, "x")), AnswerJudge.NoAnswerWithin(TimeSpan.FromSeconds(1)),
             AnswerJudge.ConnectionFailed(true, "x"), AnswerJudge.ConnectionFailed(false, "x"),
         }.Select(j => j.Verdict!).ToHashSet();
-        Assert.Equal(8, given.Count);
+        Assert.Equal(9, given.Count);
         Assert.All(given, v => Assert.Contains(v, Verdict.All));
     }
 
