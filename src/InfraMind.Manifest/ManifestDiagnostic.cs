@@ -68,6 +68,11 @@ public static class ManifestCodes
     public static readonly ErrorCode SchemaNotObject = new("IM1042", FailureKind.CheckFailed);
     public static readonly ErrorCode SchemaFileInvalid = new("IM1043", FailureKind.CheckFailed);
     public static readonly ErrorCode SchemaDialect = new("IM1044", FailureKind.CheckFailed);
+
+    /// <summary>A <c>pattern</c> or <c>patternProperties</c> key that cannot be matched in linear time (<see cref="SchemaPatterns"/>).</summary>
+    public static readonly ErrorCode SchemaPatternUnsafe = new("IM1045", FailureKind.CheckFailed,
+        "write the pattern without backreferences, lookarounds or atomic groups (InfraMind matches patterns in linear time)");
+
     public static readonly ErrorCode DockerfileMissing = new("IM1050", FailureKind.CheckFailed);
     public static readonly ErrorCode ExposeMismatch = new("IM1051", FailureKind.CheckFailed);
     public static readonly ErrorCode CommandMismatch = new("IM1052", FailureKind.CheckFailed);

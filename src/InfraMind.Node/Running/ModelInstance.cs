@@ -30,6 +30,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     private long _generation;
     private int _restarts;
     private int _failures;
+    private Verdict? _lastFailure;
     private DateTimeOffset _since;
     private volatile bool _preflightRequested;
 
@@ -80,8 +81,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since,
-                _state == ModelState.Ready ? _container?.BaseAddress : null);
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since, _lastFailure);
         }
     }
 
@@ -94,7 +94,11 @@ internal sealed class ModelInstance : IAsyncDisposable
             _detail = detail;
             _since = _time.GetUtcNow();
             if (state == ModelState.Ready) _generation++;
-            if (state == ModelState.Failed) _failures++;
+            if (state == ModelState.Failed)
+            {
+                _failures++;
+                _lastFailure = verdict;
+            }
         }
 
         if (state == ModelState.Failed)

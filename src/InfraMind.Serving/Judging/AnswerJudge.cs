@@ -46,7 +46,7 @@ public static class AnswerJudge
         if (status != 200)
             return Judgement.Fail(Verdict.RejectedValidInput, $"the model answered {status} to an input that matches input_schema; expected 200");
         if (answer.Body is not { } body)
-            return Judgement.Fail(Verdict.ResponseNotJson, $"the answer is larger than {answer.BodyLimit} bytes, the most accepted");
+            return Judgement.Fail(Verdict.ResponseTooLarge, $"the answer is larger than {answer.BodyLimit} bytes, the most accepted; it was read no further");
 
         JsonDocument document;
         try

@@ -76,6 +76,12 @@ public sealed class Verdict
 
     public static Verdict OutputSchemaViolation { get; } = new("output-schema-violation", Fault.Model);
 
+    /// <summary>
+    /// The answer is longer than the reader's limit (<see cref="ModelAnswer.DefaultBodyLimit"/> unless set otherwise):
+    /// read no further, its connection dropped.
+    /// </summary>
+    public static Verdict ResponseTooLarge { get; } = new("response-too-large", Fault.Model);
+
     public static Verdict ServerErrorOnValidInput { get; } = new("server-error-on-valid-input", Fault.Model);
 
     public static Verdict RejectedValidInput { get; } = new("rejected-valid-input", Fault.Model);
@@ -116,7 +122,7 @@ public sealed class Verdict
     public static IReadOnlyList<Verdict> All { get; } =
     [
         ManifestInvalid, BuildFailed, StartFailed, ContainerExited, OomKilled, InitFailed, WarmupFailed, HealthcheckFailed,
-        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ServerErrorOnValidInput, RejectedValidInput,
+        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
         Refused, ImageUnavailable, NotReady, NodeUnauthorized, Unknown,
     ];

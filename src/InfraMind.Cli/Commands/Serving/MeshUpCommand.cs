@@ -48,12 +48,14 @@ internal static class MeshUpCommand
             {
                 // The same token file as `gateway serve`: a node started apart with this home joins too.
                 var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
-                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken);
+                // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
+                var local = new LocalNodes();
+                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken, local);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
-                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken)));
+                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local)));
 
                 if (parse.GetValue(json))
                 {

@@ -36,7 +36,8 @@ internal static class NodeServeCommand
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
-            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
+            "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
             gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
         };
@@ -66,7 +67,8 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
-            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
+                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
                 CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), gateway = gatewayUrl.ToString(), registered });

@@ -38,12 +38,12 @@ internal static class ServingHosts
     }
 
     public static async Task<GatewayHost> StartGatewayAsync(
-        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken)
+        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token },
+                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
@@ -58,9 +58,12 @@ internal static class ServingHosts
 
     public static async Task<NodeHost> StartNodeAsync(
         string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, int port = 0)
+        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null)
     {
-        var options = new NodeOptions { NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}" };
+        var options = new NodeOptions
+        {
+            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}", CredentialFile = credentialFile, LocalNodes = local,
+        };
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
         try
@@ -87,9 +90,12 @@ internal static class ServingHosts
         }
         catch (NodeRegistrationException e)
         {
-            throw e.Status == 401
-                ? new InfraMindException(MeshErrorCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", e)
-                : new InfraMindException(MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", innerException: e);
+            throw e.Status switch
+            {
+                401 => new InfraMindException(MeshErrorCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", e),
+                409 => new InfraMindException(MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {e.Message}", innerException: e),
+                _ => new InfraMindException(MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", innerException: e),
+            };
         }
     }
 
