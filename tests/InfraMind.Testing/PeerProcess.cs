@@ -93,6 +93,10 @@ public abstract class PeerProcess : IAsyncDisposable
                 catch (HttpRequestException)
                 {
                 }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A peer that accepts connections before it answers (Hardhat compiling its config) takes longer than one poll.
+                }
 
                 await Task.Delay(20, cancellationToken);
             }

@@ -5,6 +5,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
+using InfraMind.Serving;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
