@@ -35,8 +35,8 @@ public static class HostileArchives
         Write(path, index, [layer, config, manifest]);
     }
 
-    /// <summary>Indexes nested <paramref name="depth"/> deep, the innermost naming a real image.</summary>
-    public static void NestedIndexes(string path, int depth)
+    /// <summary>Indexes nested <paramref name="depth"/> deep, the innermost naming a real image; returns that image's manifest digest.</summary>
+    public static string NestedIndexes(string path, int depth)
     {
         var (blobs, manifest) = SmallImage();
         var inner = Descriptor(OciManifest, manifest);
@@ -48,22 +48,34 @@ public static class HostileArchives
         }
 
         Write(path, Index([inner]), blobs);
+        return Sha256(manifest);
     }
 
-    /// <summary>A valid one-image layout whose index names the image <paramref name="name"/> (e.g. python:3.10-slim).</summary>
-    public static void Named(string path, string name)
+    /// <summary>
+    /// A valid one-image layout tar (what `infra push --to https://…` serves); its index names the image
+    /// <paramref name="name"/> when given (e.g. python:3.10-slim) and its config carries <paramref name="labels"/>.
+    /// Returns the image's manifest digest (the container hash).
+    /// </summary>
+    public static string Image(string path, string? name = null, IReadOnlyDictionary<string, string>? labels = null, string seed = "small")
     {
-        var (blobs, manifest) = SmallImage();
-        var tag = name[(name.LastIndexOf(':') + 1)..];
-        var descriptor = Descriptor(OciManifest, manifest)[..^1] +
-                         $",\"annotations\":{{\"io.containerd.image.name\":\"{name}\",\"org.opencontainers.image.ref.name\":\"{tag}\"}}}}";
+        var (blobs, manifest) = SmallImage(labels, seed);
+        var descriptor = Descriptor(OciManifest, manifest);
+        if (name is not null)
+        {
+            var tag = name[(name.LastIndexOf(':') + 1)..];
+            descriptor = descriptor[..^1] + $",\"annotations\":{{\"io.containerd.image.name\":\"{name}\",\"org.opencontainers.image.ref.name\":\"{tag}\"}}}}";
+        }
+
         Write(path, Index([descriptor]), blobs);
+        return Sha256(manifest);
     }
 
-    private static (List<byte[]> Blobs, byte[] Manifest) SmallImage()
+    private static (List<byte[]> Blobs, byte[] Manifest) SmallImage(IReadOnlyDictionary<string, string>? labels = null, string seed = "small")
     {
-        var layer = Layer("small");
-        var config = Encoding.UTF8.GetBytes($"{{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha256(layer)}\"]}}}}");
+        var layer = Layer(seed);
+        var labelJson = labels is null ? "" :
+            ",\"config\":{\"Labels\":{" + string.Join(',', labels.Select(l => $"{System.Text.Json.JsonSerializer.Serialize(l.Key)}:{System.Text.Json.JsonSerializer.Serialize(l.Value)}")) + "}}";
+        var config = Encoding.UTF8.GetBytes($"{{\"architecture\":\"amd64\",\"os\":\"linux\"{labelJson},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Sha256(layer)}\"]}}}}");
         var manifest = Encoding.UTF8.GetBytes($"{{\"schemaVersion\":2,\"mediaType\":\"{OciManifest}\",\"config\":{Descriptor(OciConfig, config)},\"layers\":[{Descriptor(OciLayer, layer)}]}}");
         return ([layer, config, manifest], manifest);
     }
