@@ -1,17 +1,140 @@
+using System.Text.Json;
+using InfraMind.Conformance;
+using InfraMind.Registry;
 using InfraMind.Registry.Models;
+using InfraMind.Signing;
 using InfraMind.Storage;
 
 namespace InfraMind.Cli;
 
-/// <summary>The checks a registry opened by `infra` runs before it accepts a publish.</summary>
+/// <summary>The checks a registry opened by `infra` runs before it accepts a publish, and the one image-binding rule `publish` shares with them.</summary>
 internal static class Admission
 {
-    /// <summary>The manifest travels with the statement and validates; every content reference fetches, verified, to the image digest.</summary>
-    public static IPublishAdmission ForRegistry(CliContext context) => new AllAdmissions(
+    /// <summary>
+    /// After ownership and immutability (decided by the registry first): the manifest travels with the statement and is
+    /// exactly the one its model.yaml produces (no I/O); then the references are screened against
+    /// <paramref name="policy"/> (count, kind, content addressing: no I/O), and only then each is fetched into a
+    /// throwaway store under the policy and must give the published image, built from the published manifest.
+    /// </summary>
+    public static IPublishAdmission ForRegistry(CliContext context, FetchPolicy policy) => new AllAdmissions(
         new ManifestAdmission(),
-        new ContentAdmission(async (reference, cancellationToken) =>
+        new ContentAdmission(new StoreFetcher(context, policy), policy.MaxReferences, ImageIdentity.ManifestDigestLabel));
+
+    /// <summary>
+    /// The image's own record of the manifest it was built from (<c>org.inframind.manifest-digest</c>, written by
+    /// `infra build`), when it has one; a publish of that image under another manifest is refused (IM5147).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> LabelsAsync(ImageArchive image, CancellationToken cancellationToken)
+    {
+        await using var config = image.OpenConfig();
+        try
         {
-            var image = await ContentAccess.CreateResolver(context).ResolveAsync(ContentReference.Parse(reference.Uri), null, cancellationToken);
-            return image.ManifestDigest.Value;
-        }));
+            using var document = await JsonDocument.ParseAsync(config, cancellationToken: cancellationToken);
+            var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (document.RootElement.ValueKind == JsonValueKind.Object &&
+                document.RootElement.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object &&
+                c.TryGetProperty("Labels", out var l) && l.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var label in l.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String))
+                    labels[label.Name] = label.Value.GetString()!;
+            }
+
+            return labels;
+        }
+        catch (JsonException e)
+        {
+            throw new InfraMindException(Oci.OciErrorCodes.InvalidLayout, $"the config of image {image.ManifestDigest} is not JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>IM5147 when <paramref name="labels"/> say the image was built from another manifest than <paramref name="manifestDigest"/>.</summary>
+    public static void CheckBinding(ImageArchive image, IReadOnlyDictionary<string, string> labels, string manifestDigest)
+    {
+        if (labels.TryGetValue(ImageIdentity.ManifestDigestLabel, out var built) && built != manifestDigest)
+        {
+            throw new InfraMindException(RegistryErrorCodes.ImageBoundToOtherManifest,
+                $"image {image.ManifestDigest} was built from manifest {built} ({ImageIdentity.ManifestDigestLabel}), not from this model.yaml ({manifestDigest})");
+        }
+    }
+
+    /// <summary>The registry's fetcher: screens references against the policy, fetches into a scratch store of the home's store.</summary>
+    private sealed class StoreFetcher(CliContext context, FetchPolicy policy) : IContentFetcher
+    {
+        public AdmissionResult? Screen(PublishedReference reference)
+        {
+            ContentReference parsed;
+            try
+            {
+                parsed = ContentReference.Parse(reference.Uri);
+            }
+            catch (InfraMindException e)
+            {
+                return AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted, e.Message);
+            }
+
+            // Decided on the reference's text alone: the answer for file:///etc/shadow is the answer for file:///nonexistent.
+            return parsed switch
+            {
+                { IsHostLocal: true } when !policy.HostLocalReferences =>
+                    AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted, ContentResolver.HostLocalRefused(parsed).Message),
+                OciReference { Digest: null } => AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted,
+                    $"{reference.Uri} names a tag, which its registry may move; publish it pinned to its content: oci://HOST/REPO@sha256:… (`infra push` prints it)"),
+                HttpReference { Digest: null } => AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted,
+                    $"{reference.Uri} has no #sha256= of the file, so it cannot be verified"),
+                IpfsReference { Cid: null } => AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted, $"{reference.Uri} names no CID"),
+                _ => null,
+            };
+        }
+
+        public IContentFetch Begin() => new Fetch(context, policy);
+    }
+
+    /// <summary>One publish's fetches, into a scratch store; kept (moved into the home's store, nameless) only on <see cref="KeepAsync"/>.</summary>
+    private sealed class Fetch : IContentFetch
+    {
+        private readonly LocalContentStore _home;
+        private readonly ScratchStore _scratch;
+        private readonly ContentResolver _resolver;
+        private readonly Dictionary<string, ImageArchive> _fetched = new(StringComparer.Ordinal);
+
+        public Fetch(CliContext context, FetchPolicy policy)
+        {
+            _home = new LocalContentStore(context.Home.Store);
+            _scratch = _home.CreateScratch();
+            _resolver = ContentAccess.ForPublishers(context, policy, _scratch.Store);
+        }
+
+        public async Task<FetchedImage> FetchAsync(PublishedReference reference, CancellationToken cancellationToken)
+        {
+            var parsed = ContentReference.Parse(reference.Uri);
+            ImageArchive image;
+            if (parsed is LocalReference local)
+            {
+                // Screened already: only a registry serving this machine's own user gets here. local:// names this home's store.
+                image = await _home.GetAsync(local, cancellationToken);
+            }
+            else
+            {
+                image = await _resolver.ResolveAsync(parsed, null, cancellationToken);
+                _fetched[image.ManifestDigest.Value] = image;
+            }
+
+            return new FetchedImage(image.ManifestDigest.Value, await LabelsAsync(image, cancellationToken));
+        }
+
+        public async Task KeepAsync(CancellationToken cancellationToken)
+        {
+            foreach (var image in _fetched.Values)
+            {
+                if (await _home.FindAsync(image.ManifestDigest, cancellationToken) is null)
+                    await _home.AdoptAsync(image, cancellationToken);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _scratch.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
 }

@@ -1,25 +1,83 @@
 using System.Diagnostics;
+using System.Net;
 using InfraMind.Oci;
 using InfraMind.Storage;
 using Spectre.Console;
 
 namespace InfraMind.Cli;
 
-/// <summary>The local content store and backends as `infra push`, `pull` and `publish` use them, and their progress display.</summary>
+/// <summary>
+/// The local content store and backends as `infra push`, `pull`, `publish`, the registry and nodes use them, and their
+/// progress display. Two kinds of fetch: the user's own (<see cref="CreateResolver(CliContext, IEnumerable{ContentReference}, string?)"/>:
+/// any source the user named), and fetches on a publisher's behalf (<see cref="ForPublishers"/>: the registry's
+/// admission, nodes), under <see cref="FetchPolicy.OnBehalfOfPublishers"/>.
+/// </summary>
 internal static class ContentAccess
 {
     public const string UserVariable = "INFRAMIND_REGISTRY_USERNAME";
     public const string PasswordVariable = "INFRAMIND_REGISTRY_PASSWORD";
+
+    /// <summary>host or host:port (comma-separated) the credentials are for; unset: the registries named on the command line.</summary>
+    public const string RegistryHostVariable = "INFRAMIND_REGISTRY_HOST";
+
+    /// <summary>Networks (CIDR or address, comma-separated) fetches on a publisher's behalf may reach although not public.</summary>
+    public const string FetchAllowVariable = "INFRAMIND_FETCH_ALLOW";
     public const string IpfsApiVariable = "INFRAMIND_IPFS_API";
 
-    public static ContentResolver CreateResolver(CliContext context, string? mountFrom = null)
+    /// <summary>
+    /// The user's own fetches and pushes: any source, no byte cap. Registry credentials go to the registries of
+    /// <paramref name="named"/> (the references on the command line), or to those $INFRAMIND_REGISTRY_HOST names.
+    /// </summary>
+    public static ContentResolver CreateResolver(CliContext context, IEnumerable<ContentReference> named, string? mountFrom = null) =>
+        new(new LocalContentStore(context.Home.Store), Options(context, FetchPolicy.Unrestricted, named) with { MountFrom = mountFrom });
+
+    /// <summary>
+    /// Fetches on a publisher's behalf (a registry deciding on a publish, a node pulling what a statement names) into
+    /// <paramref name="store"/> (default: the home's store): <paramref name="policy"/> holds, and credentials go only to
+    /// the registries $INFRAMIND_REGISTRY_HOST names.
+    /// </summary>
+    public static ContentResolver ForPublishers(CliContext context, FetchPolicy policy, LocalContentStore? store = null) =>
+        new(store ?? new LocalContentStore(context.Home.Store), Options(context, policy, []));
+
+    /// <summary>
+    /// The policy of fetches on a publisher's behalf: public destinations plus <paramref name="allowed"/> and
+    /// $INFRAMIND_FETCH_ALLOW; host-local references only with <paramref name="hostLocal"/>.
+    /// </summary>
+    public static FetchPolicy PublisherPolicy(CliContext context, IEnumerable<IPNetwork> allowed, bool hostLocal, long maxImageBytes = FetchPolicy.DefaultMaxImageBytes) =>
+        FetchPolicy.OnBehalfOfPublishers(allowed.Concat(ParseNetworks(context.Get(FetchAllowVariable) ?? "", FetchAllowVariable)), hostLocal, maxImageBytes);
+
+    /// <summary>The policy of the single-machine embedded mesh (`infra mesh up`, the in-process registry): loopback and host-local references allowed.</summary>
+    public static FetchPolicy EmbeddedPolicy(CliContext context) =>
+        PublisherPolicy(context, [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")], hostLocal: true);
+
+    /// <summary>Networks given as CIDRs or single addresses (127.0.0.1 = 127.0.0.1/32), comma-separated; IM0002 naming <paramref name="where"/> otherwise.</summary>
+    public static IReadOnlyList<IPNetwork> ParseNetworks(string text, string where)
+    {
+        var networks = new List<IPNetwork>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (IPNetwork.TryParse(item, out var network))
+                networks.Add(network);
+            else if (IPAddress.TryParse(item, out var address))
+                networks.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else
+                throw new InfraMindException(CliErrorCodes.UsageError, $"{where}: '{item}' is not a network", "write a CIDR such as 10.1.0.0/16 or an address such as 127.0.0.1");
+        }
+
+        return networks;
+    }
+
+    private static PeerOptions Options(CliContext context, FetchPolicy policy, IEnumerable<ContentReference> named)
     {
         var user = context.Get(UserVariable);
         var password = context.Get(PasswordVariable);
+        var registries = context.Get(RegistryHostVariable) is { Length: > 0 } hosts
+            ? hosts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
+            : named.OfType<OciReference>().Select(r => RegistryCredentials.Authority(r.BaseUri)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var options = new PeerOptions
         {
-            Credentials = string.IsNullOrEmpty(user) ? null : new RegistryCredentials(user, password ?? string.Empty),
-            MountFrom = mountFrom,
+            Credentials = string.IsNullOrEmpty(user) || registries.Count == 0 ? null : new RegistryCredentials(user, password ?? string.Empty, registries),
+            Policy = policy,
         };
         if (context.Get(IpfsApiVariable) is { Length: > 0 } api)
         {
@@ -32,7 +90,7 @@ internal static class ContentAccess
             };
         }
 
-        return new ContentResolver(new LocalContentStore(context.Home.Store), options);
+        return options;
     }
 
     /// <summary>

@@ -15,6 +15,9 @@ public sealed record InfraHome(string Root)
 
     public string Config => Path.Combine(Root, "config.json");
 
+    /// <summary>Registry keys pinned on first use and the latest checkpoint seen of each registry (<see cref="Registry.Trust.RegistryTrust"/>).</summary>
+    public string RegistryTrust => Path.Combine(Root, "trust", "registries");
+
     /// <summary>The mesh token `infra gateway serve` admits nodes with, and `infra node serve` sends (<see cref="Node.Protocol.MeshToken"/>).</summary>
     public string NodeToken => Path.Combine(Root, "mesh", "node-token");
 

@@ -1,17 +1,24 @@
 using System.CommandLine;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
+using InfraMind.Registry.Trust;
 using InfraMind.Signing;
 
 namespace InfraMind.Cli;
 
 /// <summary>An open registry: the embedded one in this process, or a server over HTTP. Dispose to close it.</summary>
-internal sealed class RegistryHandle(IRegistryService service, string location, IAsyncDisposable? owned) : IAsyncDisposable
+internal sealed class RegistryHandle(IRegistryService service, string location, IAsyncDisposable? owned, bool ofThisHome, bool embedded) : IAsyncDisposable
 {
     public IRegistryService Service { get; } = service;
 
     /// <summary>Where the registry is, for messages: a URL or the data directory.</summary>
     public string Location { get; } = location;
+
+    /// <summary>The registry of this home: opened in this process, or the one a running `infra mesh up` / `registry serve` announced here.</summary>
+    public bool OfThisHome { get; } = ofThisHome;
+
+    /// <summary>Opened in this process (its key is its own; nothing to pin).</summary>
+    public bool Embedded { get; } = embedded;
 
     public ValueTask DisposeAsync() => owned?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
@@ -38,14 +45,16 @@ internal static class RegistryAccess
     /// <summary>`--registry-key FILE`: the registry public key a command trusts instead of the one the registry serves.</summary>
     public static Option<string?> KeyOption() => new("--registry-key")
     {
-        Description = "The registry's public key (PEM) to trust (default: the local registry's key for --offline, else the key the registry serves)",
+        Description = "The registry's public key (PEM) to trust (default: the local registry's key for --offline; else the key the registry served on first use, pinned in $INFRAMIND_HOME/trust/registries)",
         HelpName = "FILE",
     };
 
     public static string AnnouncementFile(InfraHome home) => Path.Combine(home.Root, "run", "registry.url");
 
+    /// <param name="admission">The checks of the embedded registry, when this command may publish to it.</param>
     public static async Task<RegistryHandle> OpenAsync(CliContext context, string? url, IPublishAdmission? admission, CancellationToken cancellationToken)
     {
+        bool announced = url is null;
         url ??= await RunningLocalRegistryAsync(context.Home, cancellationToken);
         if (url is not null)
         {
@@ -55,19 +64,41 @@ internal static class RegistryAccess
             {
                 BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60), MaxResponseContentBufferSize = MaxAnswerBytes,
             };
-            return new RegistryHandle(new RegistryClient(http), uri.ToString(), new HttpOwner(http));
+            return new RegistryHandle(new RegistryClient(http), uri.ToString(), new HttpOwner(http), ofThisHome: announced, embedded: false);
         }
 
         var registry = await ModelRegistry.OpenAsync(InfraHome.Ensure(context.Home.Registry), TimeProvider.System, admission, null, cancellationToken);
-        return new RegistryHandle(new LocalRegistryService(registry), context.Home.Registry, registry);
+        return new RegistryHandle(new LocalRegistryService(registry), context.Home.Registry, registry, ofThisHome: true, embedded: true);
     }
 
     /// <summary>
-    /// The registry key a command trusts: the PEM file <paramref name="keyFile"/> when given, else the key the registry
-    /// serves (pinned by the caller for the rest of the run).
+    /// The registry key a command trusts, and the registry seen through it: the PEM file <paramref name="keyFile"/> when
+    /// given (it wins over any pin); the registry's own key when it runs in this process, or when it is this home's
+    /// registry serving the key on disk here; else the key the registry serves, pinned on first use in
+    /// $INFRAMIND_HOME/trust/registries (another key later is IM5150 naming both). Over HTTP, every checkpoint the
+    /// registry answers must then extend the last one this home saw of it (IM5151 otherwise).
     /// </summary>
-    public static async Task<PublicKey> TrustedKeyAsync(IRegistryService registry, string? keyFile, CancellationToken cancellationToken) =>
-        keyFile is null ? await registry.GetKeyAsync(cancellationToken) : KeyFile(keyFile);
+    public static async Task<(PublicKey Key, IRegistryService Service)> TrustAsync(CliContext context, RegistryHandle handle, string? keyFile, CancellationToken cancellationToken)
+    {
+        if (handle.Embedded)
+            return (keyFile is null ? await handle.Service.GetKeyAsync(cancellationToken) : KeyFile(keyFile), handle.Service);
+        var trust = new RegistryTrust(context.Home.RegistryTrust);
+        PublicKey key;
+        if (keyFile is not null)
+        {
+            key = KeyFile(keyFile);
+        }
+        else
+        {
+            var served = await handle.Service.GetKeyAsync(cancellationToken);
+            var local = Path.Combine(context.Home.Registry, "keys", "registry.pub");
+            key = handle.OfThisHome && File.Exists(local) && PublicKey.FromPem(await File.ReadAllTextAsync(local, cancellationToken)).Equals(served)
+                ? served
+                : trust.Pin(handle.Location, served);
+        }
+
+        return (key, trust.Watch(handle.Service, handle.Location, key));
+    }
 
     /// <summary>A registry public key from the PEM file `--registry-key` names.</summary>
     public static PublicKey KeyFile(string file) => ReadKey(file, "pass the registry's public key PEM with --registry-key");

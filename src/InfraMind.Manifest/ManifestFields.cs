@@ -9,11 +9,12 @@ namespace InfraMind.Manifest;
 /// runtime, protocol, port, resources, hooks, timeout). The two schemas are read by <see cref="SchemaReader"/>.
 /// </summary>
 /// <param name="packageDir">The package directory; null for a manifest that travels without its files.</param>
-internal sealed partial class ManifestFields(ManifestFindings findings, string? packageDir)
+/// <param name="schemaFiles">Without a package: the schema files' content by field, as the publisher resolved them.</param>
+internal sealed partial class ManifestFields(ManifestFindings findings, string? packageDir, IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject>? schemaFiles = null)
 {
     private static readonly string[] ResourceKeys = ["cpu", "memory", "gpu"];
 
-    private readonly SchemaReader _schemas = new(findings, packageDir);
+    private readonly SchemaReader _schemas = new(findings, packageDir, schemaFiles);
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", RegexOptions.CultureInvariant)]
     private static partial Regex DnsLabel();

@@ -40,7 +40,7 @@ public static class ManifestReader
                 "pass a package directory (containing model.yaml) or a model.yaml file");
         }
 
-        return new Reader(manifestPath, packageDir, null).Run();
+        return new Reader(manifestPath, packageDir, null, null).Run();
     }
 
     /// <summary>
@@ -48,7 +48,17 @@ public static class ManifestReader
     /// ones about files (entrypoint and hooks must only be relative paths inside a package, no schema files, no Dockerfile).
     /// </summary>
     public static ManifestValidation ValidateContent(byte[] content, string sourceName = FileName) =>
-        new Reader(sourceName, null, content).Run();
+        new Reader(sourceName, null, content, null).Run();
+
+    /// <summary>
+    /// Validates model.yaml bytes that travel with their resolved manifest (a publish statement): as
+    /// <see cref="ValidateContent"/>, except that a schema given as a file (<c>input_schema: {$ref: schemas/in.json}</c>)
+    /// is read from <paramref name="schemaFiles"/> (the schema the publisher resolved, by field name) and checked by the
+    /// same rules. The result is then the whole manifest this model.yaml produces with those schemas, to compare with
+    /// the one published.
+    /// </summary>
+    public static ManifestValidation ValidateWithSchemas(byte[] content, IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject> schemaFiles) =>
+        new Reader(FileName, null, content, schemaFiles).Run();
 
     private static ManifestValidation Fail(string manifestPath, string dir, string code, string message, string hint) =>
         new(manifestPath, dir, null, null,
@@ -89,7 +99,7 @@ public static class ManifestReader
     }
 
     /// <summary>Reads one package, part by part, into one list of findings, in the order a user reads the manifest.</summary>
-    private sealed class Reader(string manifestPath, string? packageDir, byte[]? content)
+    private sealed class Reader(string manifestPath, string? packageDir, byte[]? content, IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject>? schemaFiles)
     {
         private readonly ManifestFindings _findings = new(Path.GetFileName(manifestPath));
 
@@ -107,7 +117,7 @@ public static class ManifestReader
                 return Result(digest, null);
             }
 
-            var manifest = new ManifestFields(_findings, packageDir).Read(map, digest!);
+            var manifest = new ManifestFields(_findings, packageDir, schemaFiles).Read(map, digest!);
             if (manifest is not null && packageDir is not null) Dockerfile.Check(manifest, packageDir, _findings);
             return Result(digest, _findings.HasErrors ? null : manifest);
         }

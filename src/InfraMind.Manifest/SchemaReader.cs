@@ -10,7 +10,8 @@ namespace InfraMind.Manifest;
 /// package. Checks the dialect (draft-07), the schema against the draft-07 meta-schema, that every inner <c>$ref</c>
 /// resolves inside the schema, and that the top level is an object; every finding points at its line in the file it is in.
 /// </summary>
-internal sealed class SchemaReader(ManifestFindings findings, string? packageDir)
+/// <param name="schemaFiles">Without a package: the content of each field's schema file as the publisher resolved it.</param>
+internal sealed class SchemaReader(ManifestFindings findings, string? packageDir, IReadOnlyDictionary<string, JsonObject>? schemaFiles = null)
 {
     public ModelSchema? Read(string field, YNode? node)
     {
@@ -25,32 +26,43 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         var file = findings.File;
         YNode schemaNode = map;
         var basePath = field;
+        JsonNode? provided = null;
         if (map.Entries.Count == 1 && map["$ref"] is YScalar { IsNull: false } refNode && !refNode.Value.StartsWith('#'))
         {
-            if (packageDir is null)
+            if (packageDir is null && schemaFiles is not null && schemaFiles.TryGetValue(field, out var published))
+            {
+                // The file travels inside the published manifest: its content is checked here by the same rules.
+                provided = published.DeepClone();
+                file = refNode.Value;
+                basePath = "";
+                schemaNode = refNode;
+            }
+            else if (packageDir is null)
             {
                 findings.Error(ManifestCodes.SchemaFileInvalid, $"{field}.$ref", refNode, $"{field} refers to the file {refNode.Value}, which is not part of this manifest",
                     "publish the resolved manifest (schemas inlined), as `infra publish` does");
                 return null;
             }
-
-            var (problem, detail) = PackagePaths.Check(packageDir, refNode.Value);
-            if (problem != PackagePaths.Problem.None)
+            else
             {
-                findings.Error(problem == PackagePaths.Problem.Missing ? ManifestCodes.FileNotInPackage :
-                    problem == PackagePaths.Problem.Escapes ? ManifestCodes.PathEscapes : ManifestCodes.InvalidPath,
-                    $"{field}.$ref", refNode, detail, "point $ref at a JSON or YAML schema file inside the package");
-                return null;
-            }
+                var (problem, detail) = PackagePaths.Check(packageDir, refNode.Value);
+                if (problem != PackagePaths.Problem.None)
+                {
+                    findings.Error(problem == PackagePaths.Problem.Missing ? ManifestCodes.FileNotInPackage :
+                        problem == PackagePaths.Problem.Escapes ? ManifestCodes.PathEscapes : ManifestCodes.InvalidPath,
+                        $"{field}.$ref", refNode, detail, "point $ref at a JSON or YAML schema file inside the package");
+                    return null;
+                }
 
-            file = refNode.Value;
-            basePath = "";
-            var loaded = LoadFile(field, refNode, packageDir);
-            if (loaded is null) return null;
-            schemaNode = loaded;
+                file = refNode.Value;
+                basePath = "";
+                var loaded = LoadFile(field, refNode, packageDir);
+                if (loaded is null) return null;
+                schemaNode = loaded;
+            }
         }
 
-        var document = ToJson(schemaNode);
+        var document = provided ?? ToJson(schemaNode);
         var errorsBefore = findings.Count;
         if (document is not JsonObject obj)
         {

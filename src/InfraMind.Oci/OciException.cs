@@ -28,6 +28,10 @@ public static class OciErrorCodes
     /// <summary>An OCI image layout is malformed (oci-layout, index.json, manifest, missing blobs).</summary>
     public static readonly ErrorCode InvalidLayout = new("IM4011", FailureKind.CheckFailed,
         "export the image again with `infra push`; a layout that was edited or copied in part cannot be used");
+
+    /// <summary>An archive or layout goes past a bound of <see cref="ArchiveLimits"/> (entries, images, layers, nesting, document size).</summary>
+    public static readonly ErrorCode ArchiveLimit = new("IM4012", FailureKind.CheckFailed,
+        "a real image stays far below these bounds: save it again with `docker save IMAGE` or `infra push`, and do not use an archive from a source you do not trust");
 }
 
 /// <summary>Content did not hash to the digest that named it: it is corrupt, truncated or was swapped.</summary>

@@ -10,9 +10,20 @@ public static class RegistryErrorCodes
         "a published version never changes: raise `version` in model.yaml and publish again");
 
     public static readonly ErrorCode InvalidVersion = new("IM5103", FailureKind.Usage, "write a SemVer 2.0 version such as 1.0.0, or leave it out for the latest release");
+
+    /// <summary>(429) Too many publishes from this client address or by this key in the last minute; the answer says when to retry.</summary>
+    public static readonly ErrorCode RateLimited = new("IM5104", FailureKind.Unavailable, "wait the Retry-After seconds the registry named, then publish again");
     public static readonly ErrorCode NotFound = new("IM5105", FailureKind.CheckFailed, "`infra log` lists what the registry holds");
     public static readonly ErrorCode AdmissionRejected = new("IM5106", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidRequest = new("IM5107", FailureKind.CheckFailed);
+
+    /// <summary>(413) The publish body is larger than 1 MiB (declared or sent, chunked bodies included).</summary>
+    public static readonly ErrorCode EnvelopeTooLarge = new("IM5108", FailureKind.CheckFailed,
+        "a publish envelope is a few KiB; one over 1 MiB is not one `infra publish` makes");
+
+    /// <summary>(400) The envelope carries more signatures than a publish may.</summary>
+    public static readonly ErrorCode TooManySignatures = new("IM5109", FailureKind.CheckFailed,
+        "a publish is signed once, by its publisher's key: send the envelope `infra publish` makes");
     public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed);
@@ -56,6 +67,25 @@ public static class RegistryErrorCodes
     /// <summary>Admission: a content reference holds another image than the one published.</summary>
     public static readonly ErrorCode ContentMismatch = new("IM5144", FailureKind.CheckFailed, "every --image must be a copy of the same image");
 
+    /// <summary>Admission: a reference of a kind this registry does not fetch (one that resolves on its host, or one not pinned to content).</summary>
+    public static readonly ErrorCode ReferenceNotAccepted = new("IM5145", FailureKind.CheckFailed,
+        "publish remote, content-addressed references: oci://HOST/REPO@sha256:…, https://HOST/PATH#sha256=…, ipfs://CID (`infra push` gives them)");
+
+    /// <summary>Admission: more distinct content references than the registry fetches for one publish.</summary>
+    public static readonly ErrorCode TooManyReferences = new("IM5146", FailureKind.CheckFailed);
+
+    /// <summary>Admission and `infra publish`: the image's own manifest-digest label names another manifest than the published one.</summary>
+    public static readonly ErrorCode ImageBoundToOtherManifest = new("IM5147", FailureKind.CheckFailed,
+        "build the image from this model.yaml with `infra build` (it labels the image with the manifest's digest), push it and publish that");
+
+    /// <summary>The registry serves another key than the one pinned for it on first use.</summary>
+    public static readonly ErrorCode RegistryKeyChanged = new("IM5150", FailureKind.CheckFailed,
+        "if the registry's key was replaced on purpose, check the new fingerprint with its operator, then pass --registry-key FILE or remove the pin file the message names");
+
+    /// <summary>A checkpoint of the registry is inconsistent with one seen before: the log was forked or rolled back (a split view).</summary>
+    public static readonly ErrorCode SplitView = new("IM5151", FailureKind.CheckFailed,
+        "the registry showed two histories that cannot both be true: stop trusting it and tell its operator; the message names both checkpoints and the file that keeps the one seen first");
+
     private static readonly IReadOnlyDictionary<string, ErrorCode> Known = ErrorCatalog.Index(typeof(RegistryErrorCodes), typeof(Signing.SigningErrorCodes));
 
     /// <summary>
@@ -79,6 +109,8 @@ public enum RegistryErrorKind
     Unprocessable,
     Corrupt,
     Unavailable,
+    TooLarge,
+    TooManyRequests,
 }
 
 /// <summary>A registry failure: a typed code, the HTTP answer it gets (<see cref="Category"/>), a message and a hint.</summary>

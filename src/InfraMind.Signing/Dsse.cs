@@ -8,6 +8,9 @@ namespace InfraMind.Signing;
 /// <summary>Outcome of verifying a publish envelope; on failure <see cref="ErrorCode"/> and <see cref="Reason"/> say why.</summary>
 public sealed record DsseVerification(bool IsValid, ErrorCode? ErrorCode, string Reason, PublishStatement? Statement, InTotoStatement? InToto)
 {
+    /// <summary>The signature that verified (the envelope may carry others); set when <see cref="IsValid"/>.</summary>
+    public DsseSignature? Signature { get; init; }
+
     internal static DsseVerification Fail(ErrorCode code, string reason) => new(false, code, reason, null, null);
 
     /// <summary>Throws the failure as a <see cref="SigningException"/>; returns the statement when valid.</summary>
@@ -129,7 +132,8 @@ public static class Dsse
         }
 
         var pae = Pae(envelope.PayloadType, envelope.Payload.Span);
-        if (!candidates.Any(s => key.Verify(pae, s.Sig.Span)))
+        var verifying = candidates.FirstOrDefault(s => key.Verify(pae, s.Sig.Span));
+        if (verifying is null)
         {
             return DsseVerification.Fail(SigningErrorCodes.SignatureMismatch, $"signature does not verify with publisher key {key.Fingerprint}: the payload or signature was altered, or it was signed by another key.");
         }
@@ -156,7 +160,7 @@ public static class Dsse
             return DsseVerification.Fail(SigningErrorCodes.UnexpectedPublisher, $"statement publisher is {statement.Publisher.Fingerprint}, expected {key.Fingerprint}.");
         }
 
-        return new DsseVerification(true, null, "signature verified with " + key.Fingerprint, statement, inToto);
+        return new DsseVerification(true, null, "signature verified with " + key.Fingerprint, statement, inToto) { Signature = verifying };
     }
 
     private static PublicKey? TryReadPublisher(JsonNode? statement)

@@ -119,6 +119,28 @@ public sealed class PublishTests : IDisposable
     }
 
     [Fact]
+    public async Task An_image_built_from_another_model_yaml_is_refused_before_anything_is_signed()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var package = BrokenModel.Create(Path.Combine(_cli.Work, "bound"), "bound-model");
+        Assert.Equal(0, (await _cli.RunAsync("build", package)).Code);
+        var yaml = Path.Combine(package, "model.yaml");
+        var version = File.ReadLines(yaml).First(l => l.StartsWith("version:", StringComparison.Ordinal))["version:".Length..].Trim();
+        var reference = (await _cli.RunJsonAsync(0, "push", "--image", $"bound-model:{version}", "--to", "local", "--json")).GetProperty("reference").GetString()!;
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code);
+
+        // model.yaml edited after the build: the image's label still names the manifest it was built from (#13 §10).
+        var built = InfraMind.Manifest.ManifestReader.Validate(yaml).Manifest!.ManifestDigest;
+        File.AppendAllText(yaml, "# edited after the build\n");
+        var (code, _, err) = await _cli.RunAsync("publish", "--model", yaml, "--image", reference);
+        Assert.Equal(1, code);
+        Assert.Contains("IM5147", err, StringComparison.Ordinal);
+        Assert.Contains(built, err, StringComparison.Ordinal);
+        Assert.Equal(0, (await _cli.RunJsonAsync(0, "log", "--json")).GetProperty("size").GetInt64());
+    }
+
+    [Fact]
     public async Task Publishing_an_unknown_reference_or_an_invalid_model_fails_cleanly()
     {
         Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code);

@@ -122,8 +122,11 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
         log.WriteLine($"infra pull http --load (GET + sha256 + extract + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
         Assert.Equal(digest, pulled.GetProperty("imageDigest").GetString());
-        Assert.Equal(image.Tag, pulled.GetProperty("loaded")[0].GetString());
-        await AssertServesAsync(image.Engine, image.Tag);
+        // The file names the image (it is what `docker save` wrote); a name inside an archive is not handed to docker
+        // load (#13 §3): it is loaded by its id only.
+        var imageId = pulled.GetProperty("configDigest").GetString()!;
+        Assert.Equal(imageId, pulled.GetProperty("loaded")[0].GetString());
+        await AssertServesAsync(image.Engine, imageId);
 
         var file = nginx.FilePath(new Uri(reference).AbsolutePath);
         FlipByte(file);

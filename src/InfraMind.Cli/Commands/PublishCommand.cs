@@ -35,8 +35,9 @@ internal static class PublishCommand
             "(DSSE, P-256) binding name, version, manifest digest, image digest, references and endpoint id, and append it to the registry's " +
             "transparency log. The endpoint /inference/v1/NAME then serves it on the mesh. The signing key must exist: " +
             "`infra keys generate --name NAME` makes one.\n" +
+            "An image built by `infra build` records the manifest it was built from; publishing it under another model.yaml is refused (IM5147).\n" +
             "Exit codes: 0 published (or already published identically), 1 invalid model, unverifiable content or refused by the registry " +
-            "(name owned by another key, version already published with other content), 2 usage error (a missing key included), " +
+            "(name owned by another key, version already published with other content, a reference it does not take), 2 usage error (a missing key included), " +
             "4 registry or storage unavailable.")
         {
             model, image, key, passphraseEnv, registry, json,
@@ -50,7 +51,7 @@ internal static class PublishCommand
             var keyName = parse.GetValue(key)!;
             // The key first: a missing key or passphrase is reported before anything is fetched.
             using var signingKey = KeysCommand.Load(context, keyName, parse.GetValue(passphraseEnv));
-            var resolver = ContentAccess.CreateResolver(context);
+            var resolver = ContentAccess.CreateResolver(context, references);
             string? imageDigest = null;
             var published = new List<PublishedReference>();
             foreach (var reference in references)
@@ -59,6 +60,7 @@ internal static class PublishCommand
                 var digest = archive.ManifestDigest.Value;
                 if (imageDigest is not null && digest != imageDigest)
                     throw new InfraMindException(RegistryErrorCodes.ContentMismatch, $"{reference} holds image {digest}, but the first reference holds {imageDigest}");
+                Admission.CheckBinding(archive, await Admission.LabelsAsync(archive, cancellationToken), manifest.ManifestDigest);
                 imageDigest = digest;
                 published.Add(Record(reference));
                 if (!asJson) context.Console.MarkupLine($"[green]✓[/] {Markup.Escape(reference.ToString())} verified: image {Markup.Escape(digest)}");
@@ -69,7 +71,8 @@ internal static class PublishCommand
                 signingKey.PublicKey, TimeProvider.System, manifest.ToJson());
             var envelope = Dsse.SignPublish(statement, signingKey);
 
-            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registry), Admission.ForRegistry(context), cancellationToken);
+            // The embedded registry (no --registry, none running) is this machine's own: local references and loopback sources are fine.
+            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registry), Admission.ForRegistry(context, ContentAccess.EmbeddedPolicy(context)), cancellationToken);
             var response = await handle.Service.PublishAsync(envelope, cancellationToken);
             var endpointPath = $"/inference/v1/{manifest.Name}";
             var gateway = GatewayAnnouncement.Read(context.Home);

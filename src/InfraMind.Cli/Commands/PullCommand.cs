@@ -28,7 +28,7 @@ internal static class PullCommand
         {
             var parsed = ContentReference.Parse(parse.GetValue(reference)!);
             var asJson = parse.GetValue(json);
-            var resolver = ContentAccess.CreateResolver(context);
+            var resolver = ContentAccess.CreateResolver(context, [parsed]);
             var started = Stopwatch.GetTimestamp();
             var image = await ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(parsed, progress, cancellationToken));
             IReadOnlyList<string> loaded = [];

@@ -47,7 +47,7 @@ internal static class PushCommand
             }
 
             var asJson = parse.GetValue(json);
-            var resolver = ContentAccess.CreateResolver(context, parse.GetValue(mountFrom));
+            var resolver = ContentAccess.CreateResolver(context, [target], parse.GetValue(mountFrom));
             var started = Stopwatch.GetTimestamp();
             var result = await ContentAccess.WithProgressAsync(context, async progress =>
             {

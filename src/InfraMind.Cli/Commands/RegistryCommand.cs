@@ -1,10 +1,13 @@
 using System.CommandLine;
 using InfraMind.Cli.Commands.Serving;
+using InfraMind.Manifest;
+using InfraMind.Registry.Http;
+using InfraMind.Storage;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
 
-/// <summary>`infra registry serve`: the model registry's HTTP API over the local data directory.</summary>
+/// <summary>`infra registry serve`: the model registry's HTTP API over the local data directory, for publishers who are strangers.</summary>
 internal static class RegistryCommand
 {
     public static Command Create(CliContext context)
@@ -13,15 +16,55 @@ internal static class RegistryCommand
         var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 7400);
         var data = new Option<string?>("--data") { Description = "Data directory (default $INFRAMIND_HOME/registry)" };
         var json = new Option<bool>("--json") { Description = "Once listening, print {registry, data, key} as JSON" };
-        var serve = new Command("serve", "Serve the registry API on 127.0.0.1 until Ctrl-C.\n" +
+        var allowLocal = new Option<bool>("--allow-local-references")
+        {
+            Description = "Also accept file:// and local:// references, which resolve on this machine (only for a registry that serves this machine's own user)",
+        };
+        var fetchAllow = new Option<string[]>("--fetch-allow")
+        {
+            Description = "A network the registry may fetch publishers' content from although it is not public (loopback, private, link-local): a CIDR or an address; repeat for several. Also read from $" + ContentAccess.FetchAllowVariable,
+            HelpName = "CIDR",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var maxImage = new Option<string>("--max-image-size")
+        {
+            Description = "The most bytes of one image the registry fetches to check a publish (IM4214 beyond)",
+            DefaultValueFactory = _ => "16Gi",
+            HelpName = "SIZE",
+        };
+        var perAddress = new Option<int>("--publish-rate-per-address")
+        {
+            Description = "Publishes one client address may send per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 60, HelpName = "N",
+        };
+        var perKey = new Option<int>("--publish-rate-per-key")
+        {
+            Description = "Publishes one publisher key may make per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 30, HelpName = "N",
+        };
+        foreach (var rate in new[] { perAddress, perKey })
+            rate.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError($"{rate.Name} must be 0 (no limit) or more"); });
+        var serve = new Command("serve",
+            "Serve the registry API on 127.0.0.1 until Ctrl-C. A publish is decided in this order, each step only after the one before passed: " +
+            "the envelope (at most 1 MiB, IM5108; at most 4 signatures, IM5109), the publisher's signature, the per-address and per-key rates (IM5104), " +
+            "ownership of the name and immutability of the version, the manifest (exactly the one its model.yaml produces), the references " +
+            "(at most 8, remote and content-addressed: oci://…@sha256:, https://…#sha256=, ipfs://CID; IM5145/IM5146), and only then the content, " +
+            "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, data, json,
+            port, data, allowLocal, fetchAllow, maxImage, perAddress, perKey, json,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
-            await using var server = await ServingHosts.StartRegistryAsync(context, dir, parse.GetValue(port), cancellationToken);
+            if (!Quantity.TryParseBytes(parse.GetValue(maxImage)!, out var maxBytes, out var sizeError))
+                throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {sizeError}", "write a size such as 16Gi or 500Mi");
+            var policy = ContentAccess.PublisherPolicy(context,
+                parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
+            var options = new RegistryServerOptions(dir)
+            {
+                PublishesPerMinutePerAddress = parse.GetValue(perAddress),
+                PublishesPerMinutePerKey = parse.GetValue(perKey),
+            };
+            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, parse.GetValue(port), cancellationToken);
             var announcement = RegistryAccess.Announce(context.Home, server.Address);
             if (parse.GetValue(json))
                 CliJson.Write(context.Output, new { registry = server.Address.ToString(), data = dir, key = server.Registry.PublicKey.Fingerprint });

@@ -42,8 +42,8 @@ internal static class VerifyCommand
             else
             {
                 await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registry), null, cancellationToken);
-                bundle = await handle.Service.GetModelVersionAsync(name, version ?? "latest", cancellationToken);
-                key = await RegistryAccess.TrustedKeyAsync(handle.Service, keyFile, cancellationToken);
+                (key, var trusted) = await RegistryAccess.TrustAsync(context, handle, keyFile, cancellationToken);
+                bundle = await trusted.GetModelVersionAsync(name, version ?? "latest", cancellationToken);
                 source = handle.Location;
             }
 

@@ -98,10 +98,12 @@ internal static class DockerArchiveImporter
     {
         var archive = new SpooledArchive();
         int counter = 0;
+        int entries = 0;
         await using var reader = new TarReader(dockerSave, leaveOpen: true);
         TarEntry? entry;
         while ((entry = await TarInput.NextEntryAsync(reader, "docker save archive", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false)) is not null)
         {
+            TarInput.CountEntry(ref entries, "docker save archive");
             string name = TarInput.NormalizeEntryName(entry.Name);
             if (entry.EntryType is TarEntryType.SymbolicLink)
             {
@@ -131,10 +133,15 @@ internal static class DockerArchiveImporter
 
     private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
     {
-        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
         if (json.RootElement.ValueKind != JsonValueKind.Array || json.RootElement.GetArrayLength() == 0)
         {
             throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
+        }
+
+        if (json.RootElement.GetArrayLength() > ArchiveLimits.MaxImages)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"manifest.json lists {json.RootElement.GetArrayLength()} images; an archive may hold at most {ArchiveLimits.MaxImages}.");
         }
 
         var sources = new List<ImageSource>();
@@ -150,13 +157,22 @@ internal static class DockerArchiveImporter
             string config = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
                 ? c.GetString()!
                 : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
-            var layers = item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array
+            if (item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array)
+            {
+                LayoutVerifier.CheckLayerCount(l.GetArrayLength(), where);
+            }
+
+            var layers = l.ValueKind == JsonValueKind.Array
                 ? l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
                 : [];
             var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
                 ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
                 : [];
-            sources.Add(new ImageSource(where, config, layers, tags));
+            // The same image listed twice is built once.
+            if (!sources.Any(s => s.Config == config && s.Layers.SequenceEqual(layers)))
+            {
+                sources.Add(new ImageSource(where, config, layers, tags));
+            }
         }
 
         return sources;
@@ -167,37 +183,58 @@ internal static class DockerArchiveImporter
     private static async Task<List<ImageSource>> ReadOciIndexAsync(string indexPath, Func<string, string> blobPath, CancellationToken cancellationToken)
     {
         var sources = new List<ImageSource>();
+        var seen = new HashSet<Digest>();
         await WalkAsync(indexPath, "index.json", 0).ConfigureAwait(false);
         return sources;
 
+        // The walk of LayoutVerifier, under the same bounds: each descriptor read once, entries, images, depth capped.
         async Task WalkAsync(string path, string where, int depth)
         {
-            using var index = await LayoutDocuments.ReadJsonFileAsync(path, where, ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+            using var index = await LayoutDocuments.ReadJsonFileAsync(path, where, ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
             if (!index.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
             {
                 throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/manifests is missing or not an array.");
             }
 
+            LayoutVerifier.CheckIndexEntries(manifests.GetArrayLength(), where);
             int i = 0;
             foreach (var m in manifests.EnumerateArray())
             {
                 string at = $"{where}/manifests/{i++}";
                 var descriptor = Descriptor.Read(m, at);
-                string blob = blobPath("blobs/sha256/" + descriptor.Digest.Hex);
-                if (MediaTypes.IsIndex(descriptor.MediaType) && depth < 4)
+                bool isIndex = MediaTypes.IsIndex(descriptor.MediaType);
+                if (!isIndex && !MediaTypes.IsManifest(descriptor.MediaType) || !seen.Add(descriptor.Digest))
                 {
+                    continue;
+                }
+
+                LayoutVerifier.CheckDocumentSize(descriptor, at);
+                string blob = blobPath("blobs/sha256/" + descriptor.Digest.Hex);
+                if (isIndex)
+                {
+                    if (depth >= ArchiveLimits.MaxIndexDepth)
+                    {
+                        throw new OciException(OciErrorCodes.ArchiveLimit, $"{at}: indexes nest deeper than {ArchiveLimits.MaxIndexDepth} levels below index.json.");
+                    }
+
                     await WalkAsync(blob, $"index {descriptor.Digest}", depth + 1).ConfigureAwait(false);
                     continue;
                 }
 
-                if (!MediaTypes.IsManifest(descriptor.MediaType))
+                if (sources.Count >= ArchiveLimits.MaxImages)
                 {
-                    continue;
+                    throw new OciException(OciErrorCodes.ArchiveLimit, $"{at}: the archive holds more than {ArchiveLimits.MaxImages} image manifests.");
                 }
 
-                using var manifest = await LayoutDocuments.ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+                using var manifest = await LayoutDocuments.ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
                 var config = Descriptor.Read(manifest.RootElement.TryGetProperty("config", out var c) ? c : default, $"manifest {descriptor.Digest}/config");
-                var layers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array
+                bool hasLayers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+                if (hasLayers)
+                {
+                    LayoutVerifier.CheckLayerCount(ls.GetArrayLength(), $"manifest {descriptor.Digest}");
+                }
+
+                var layers = hasLayers
                     ? ls.EnumerateArray().Select((l, j) => "blobs/sha256/" + Descriptor.Read(l, $"manifest {descriptor.Digest}/layers/{j}").Digest.Hex).ToList()
                     : [];
                 sources.Add(new ImageSource(at, "blobs/sha256/" + config.Digest.Hex, layers, LayoutDocuments.NamesOf(descriptor)));

@@ -19,9 +19,6 @@ internal static class LayoutDocuments
 {
     internal const string LayoutFileContent = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
-    // Small JSON documents (index, manifest, config) are read whole; this bounds memory against hostile archives.
-    internal const long MaxMetadataSize = 16L << 20;
-
     private static readonly JsonWriterOptions CanonicalJson = new()
     {
         // The default encoder writes '+' as \u002B, which no other tool does; media types are full of '+'.
@@ -153,13 +150,17 @@ internal static class LayoutDocuments
         return tags;
     }
 
-    public static async Task<JsonDocument> ReadJsonFileAsync(string path, string what, ImageInput input, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a small JSON document whole (index, manifest, config); <paramref name="maxBytes"/> bounds the memory a
+    /// hostile archive can ask for (<see cref="ArchiveLimits.MaxManifestBytes"/>, <see cref="ArchiveLimits.MaxConfigBytes"/>).
+    /// </summary>
+    public static async Task<JsonDocument> ReadJsonFileAsync(string path, string what, ImageInput input, long maxBytes, CancellationToken cancellationToken)
     {
         var code = input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout;
         var info = new FileInfo(path);
-        if (info.Length > MaxMetadataSize)
+        if (info.Length > maxBytes)
         {
-            throw new OciException(code, $"{what} is {info.Length} bytes, too large for a JSON document of an image.");
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"{what} is {info.Length} bytes; a JSON document of an image may have at most {maxBytes} bytes.");
         }
 
         byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
@@ -175,7 +176,7 @@ internal static class LayoutDocuments
 
     public static async Task<List<string>> ReadDiffIdsAsync(string configPath, ImageInput input, CancellationToken cancellationToken)
     {
-        using var config = await ReadJsonFileAsync(configPath, "image config", input, cancellationToken).ConfigureAwait(false);
+        using var config = await ReadJsonFileAsync(configPath, "image config", input, ArchiveLimits.MaxConfigBytes, cancellationToken).ConfigureAwait(false);
         return config.RootElement.ValueKind == JsonValueKind.Object
             && config.RootElement.TryGetProperty("rootfs", out var rootfs)
             && rootfs.ValueKind == JsonValueKind.Object

@@ -18,8 +18,10 @@ internal static class LayoutTarExtractor
         await using (var reader = new TarReader(layoutTar, leaveOpen: true))
         {
             TarEntry? entry;
+            var entries = 0;
             while ((entry = await TarInput.NextEntryAsync(reader, "OCI layout tar", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false)) is not null)
             {
+                TarInput.CountEntry(ref entries, "OCI layout tar");
                 if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
                 {
                     continue;
@@ -28,9 +30,9 @@ internal static class LayoutTarExtractor
                 string name = TarInput.NormalizeEntryName(entry.Name);
                 if (name is "oci-layout" or "index.json")
                 {
-                    if (entry.Length > LayoutDocuments.MaxMetadataSize)
+                    if (entry.Length > ArchiveLimits.MaxManifestBytes)
                     {
-                        throw new OciException(OciErrorCodes.InvalidLayout, $"{name} in the layout tar is {entry.Length} bytes; that is not an OCI layout file.");
+                        throw new OciException(OciErrorCodes.ArchiveLimit, $"{name} in the layout tar is {entry.Length} bytes; an OCI layout file has at most {ArchiveLimits.MaxManifestBytes}.");
                     }
 
                     var target = File.Create(Path.Combine(layoutDirectory, name));

@@ -5,10 +5,11 @@ namespace InfraMind.Oci.Layout;
 /// <summary>
 /// Opens an OCI image layout directory: checks oci-layout and index.json, follows index → manifest → config/layers
 /// (presence, sizes, media types, diff_ids) and hashes every blob it references that was not verified already.
+/// Every descriptor is read once (a manifest listed twice is one image) and the walk stays within
+/// <see cref="ArchiveLimits"/>, so a hostile index costs no more than an honest one.
 /// </summary>
 internal static class LayoutVerifier
 {
-    private const int MaxIndexDepth = 4;
 
     /// <param name="verified">Blobs already hashed on the way in (by <see cref="LayoutTarExtractor"/>); the rest are hashed here.</param>
     public static async Task<OciLayout> OpenAsync(string layoutDirectory, HashSet<Digest> verified, CancellationToken cancellationToken)
@@ -19,7 +20,7 @@ internal static class LayoutVerifier
             throw new OciException(OciErrorCodes.InvalidLayout, $"'{layoutDirectory}' has no oci-layout file, so it is not an OCI image layout. Export one with 'infra build' or convert 'docker save' output.");
         }
 
-        using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false))
+        using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
             if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.GetString() != "1.0.0")
             {
@@ -35,9 +36,9 @@ internal static class LayoutVerifier
 
         var layout = new OciLayout(layoutDirectory, []);
         var images = new List<OciImage>();
-        using (var index = await LayoutDocuments.ReadJsonFileAsync(indexFile, "index.json", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false))
+        using (var index = await LayoutDocuments.ReadJsonFileAsync(indexFile, "index.json", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
-            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, depth: 0, cancellationToken).ConfigureAwait(false);
+            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, new HashSet<Digest>(), depth: 0, cancellationToken).ConfigureAwait(false);
         }
 
         if (images.Count == 0)
@@ -48,35 +49,75 @@ internal static class LayoutVerifier
         return layout with { Images = images };
     }
 
-    private static async Task CollectImagesAsync(OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, int depth, CancellationToken cancellationToken)
+    /// <param name="seen">Manifests and indexes already read in this walk: each is read once, however often it is listed.</param>
+    private static async Task CollectImagesAsync(
+        OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, HashSet<Digest> seen, int depth, CancellationToken cancellationToken)
     {
         if (!index.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
         {
             throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/manifests is missing or not an array.");
         }
 
+        CheckIndexEntries(manifests.GetArrayLength(), where);
         int i = 0;
         foreach (var m in manifests.EnumerateArray())
         {
             string at = $"{where}/manifests/{i++}";
             var descriptor = Descriptor.Read(m, at);
-            await CheckBlobAsync(layout, descriptor, at, verified, cancellationToken).ConfigureAwait(false);
-            using var doc = await LayoutDocuments.ReadJsonFileAsync(layout.BlobPath(descriptor.Digest), at, ImageInput.OciLayout, cancellationToken).ConfigureAwait(false);
-            if (MediaTypes.IsIndex(descriptor.MediaType))
+            bool isIndex = MediaTypes.IsIndex(descriptor.MediaType);
+            if (!isIndex && !MediaTypes.IsManifest(descriptor.MediaType) || !seen.Add(descriptor.Digest))
             {
-                if (depth >= MaxIndexDepth)
-                {
-                    throw new OciException(OciErrorCodes.InvalidLayout, $"{at}: indexes nest deeper than 4 levels.");
-                }
-
-                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, depth + 1, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
-            if (MediaTypes.IsManifest(descriptor.MediaType))
+            if (isIndex && depth >= ArchiveLimits.MaxIndexDepth)
+            {
+                throw new OciException(OciErrorCodes.ArchiveLimit, $"{at}: indexes nest deeper than {ArchiveLimits.MaxIndexDepth} levels below index.json.");
+            }
+
+            if (!isIndex && images.Count >= ArchiveLimits.MaxImages)
+            {
+                throw new OciException(OciErrorCodes.ArchiveLimit, $"{at}: the layout holds more than {ArchiveLimits.MaxImages} image manifests.");
+            }
+
+            CheckDocumentSize(descriptor, at);
+            await CheckBlobAsync(layout, descriptor, at, verified, cancellationToken).ConfigureAwait(false);
+            using var doc = await LayoutDocuments.ReadJsonFileAsync(layout.BlobPath(descriptor.Digest), at, ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
+            if (isIndex)
+            {
+                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, seen, depth + 1, cancellationToken).ConfigureAwait(false);
+            }
+            else
             {
                 images.Add(await ReadImageAsync(layout, descriptor, doc.RootElement, verified, cancellationToken).ConfigureAwait(false));
             }
+        }
+    }
+
+    /// <summary>An index may list at most <see cref="ArchiveLimits.MaxIndexEntries"/> descriptors; checked before any is read.</summary>
+    internal static void CheckIndexEntries(int count, string where)
+    {
+        if (count > ArchiveLimits.MaxIndexEntries)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"{where} lists {count} manifests; an index may list at most {ArchiveLimits.MaxIndexEntries}.");
+        }
+    }
+
+    /// <summary>A manifest or index must declare (and have) at most <see cref="ArchiveLimits.MaxManifestBytes"/>; checked before it is hashed.</summary>
+    internal static void CheckDocumentSize(Descriptor descriptor, string where)
+    {
+        if (descriptor.Size > ArchiveLimits.MaxManifestBytes)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"{where} names a {descriptor.Size}-byte document; a manifest or index may have at most {ArchiveLimits.MaxManifestBytes} bytes.");
+        }
+    }
+
+    /// <summary>An image may have at most <see cref="ArchiveLimits.MaxLayers"/> layers; checked before any is read.</summary>
+    internal static void CheckLayerCount(int count, string where)
+    {
+        if (count > ArchiveLimits.MaxLayers)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"{where} lists {count} layers; an image may have at most {ArchiveLimits.MaxLayers}.");
         }
     }
 
@@ -84,9 +125,20 @@ internal static class LayoutVerifier
     {
         string mwhere = $"manifest {descriptor.Digest}";
         var config = Descriptor.Read(manifest.TryGetProperty("config", out var c) ? c : default, mwhere + "/config");
+        if (config.Size > ArchiveLimits.MaxConfigBytes)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"{mwhere}/config names a {config.Size}-byte config; an image config may have at most {ArchiveLimits.MaxConfigBytes} bytes.");
+        }
+
+        bool hasLayers = manifest.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+        if (hasLayers)
+        {
+            CheckLayerCount(ls.GetArrayLength(), mwhere);
+        }
+
         await CheckBlobAsync(layout, config, mwhere + "/config", verified, cancellationToken).ConfigureAwait(false);
         var layers = new List<Descriptor>();
-        if (manifest.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array)
+        if (hasLayers)
         {
             int j = 0;
             foreach (var l in ls.EnumerateArray())

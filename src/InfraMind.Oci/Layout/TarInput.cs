@@ -24,6 +24,15 @@ internal static class TarInput
         }
     }
 
+    /// <summary>Counts one more entry of an archive; past <see cref="ArchiveLimits.MaxTarEntries"/> the archive is refused.</summary>
+    public static void CountEntry(ref int entries, string what)
+    {
+        if (++entries > ArchiveLimits.MaxTarEntries)
+        {
+            throw new OciException(OciErrorCodes.ArchiveLimit, $"the {what} holds more than {ArchiveLimits.MaxTarEntries} entries; no image needs that many.");
+        }
+    }
+
     /// <summary>Writes <paramref name="source"/> to a new file at <paramref name="path"/>, returning its digest and size.</summary>
     public static async Task<(Digest Digest, long Size)> SpoolAsync(Stream source, string path, CancellationToken cancellationToken)
     {

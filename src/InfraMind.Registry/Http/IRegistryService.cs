@@ -1,3 +1,4 @@
+using InfraMind.Registry.Merkle;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
 
@@ -18,6 +19,12 @@ public interface IRegistryService
     Task<(long Size, IReadOnlyList<LogEntrySummary> Entries)> ListEntriesAsync(long start, int limit, CancellationToken cancellationToken);
 
     Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken);
+
+    /// <summary>The latest signed checkpoint note.</summary>
+    Task<string> GetCheckpointAsync(CancellationToken cancellationToken);
+
+    /// <summary>The RFC 6962 proof that the tree of <paramref name="fromSize"/> is a prefix of the tree of <paramref name="toSize"/>.</summary>
+    Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -60,4 +67,10 @@ public sealed class LocalRegistryService(ModelRegistry registry) : IRegistryServ
     }
 
     public Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken) => Task.FromResult(Registry.PublicKey);
+
+    public Task<string> GetCheckpointAsync(CancellationToken cancellationToken) =>
+        Reading(async () => (await Registry.GetCheckpointAsync(cancellationToken).ConfigureAwait(false)).Note);
+
+    public Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken) =>
+        Reading(() => Registry.GetConsistencyProofAsync(fromSize, toSize, cancellationToken));
 }

@@ -3,85 +3,23 @@ using System.Text.Json.Nodes;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Registry.Http;
 
-/// <summary>Settings of a stand-alone registry server (<c>infra registry serve</c>).</summary>
-public sealed record RegistryServerOptions(string DataDirectory, string Url = "http://127.0.0.1:7400")
-{
-    public IPublishAdmission? Admission { get; init; }
-
-    public TimeProvider Time { get; init; } = TimeProvider.System;
-}
-
-/// <summary>A running registry server; dispose to stop it and close the log.</summary>
-public sealed class RegistryServer : IAsyncDisposable
-{
-    private readonly WebApplication _app;
-
-    private RegistryServer(WebApplication app, ModelRegistry registry, Uri address)
-    {
-        _app = app;
-        Registry = registry;
-        Address = address;
-    }
-
-    public ModelRegistry Registry { get; }
-
-    /// <summary>The bound address (the real port when the URL asked for port 0).</summary>
-    public Uri Address { get; }
-
-    public static async Task<RegistryServer> StartAsync(RegistryServerOptions options, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, options.Admission, null, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.WebHost.UseUrls(options.Url);
-            builder.Services.AddSingleton(registry);
-            builder.Services.AddProblemDetails();
-            var app = builder.Build();
-            app.UseExceptionHandler();
-            app.MapModelRegistry();
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new RegistryServer(app, registry, new Uri(address));
-        }
-        catch
-        {
-            await registry.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
-        await Registry.DisposeAsync().ConfigureAwait(false);
-    }
-}
-
 /// <summary>
 /// HTTP API of the registry. Errors are RFC 9457 problem details whose <c>code</c> is the stable IM5xxx code:
 /// 400 invalid input or signature, 403 name owned by another key, 404 unknown, 409 version already published,
-/// 422 rejected by an admission check, 500 log corruption.
+/// 413 envelope over 1 MiB, 422 rejected by an admission check, 429 too many publishes (with Retry-After), 500 log corruption.
 /// </summary>
 internal static partial class RegistryApi
 {
-    private const long MaxEnvelopeBytes = 1 << 20;
+    /// <summary>The most a publish body may be, sent with Content-Length or chunked.</summary>
+    public const int MaxEnvelopeBytes = 1 << 20;
 
     /// <summary>Maps <c>/v1/...</c>; needs a <see cref="ModelRegistry"/> singleton in the container.</summary>
     public static IEndpointRouteBuilder MapModelRegistry(this IEndpointRouteBuilder endpoints)
@@ -89,7 +27,8 @@ internal static partial class RegistryApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var v1 = endpoints.MapGroup("/v1");
         v1.MapPost("/entries", (HttpRequest request, ModelRegistry registry, ILoggerFactory loggers, CancellationToken ct) =>
-            Guard(() => PublishAsync(request, registry, loggers.CreateLogger(typeof(RegistryApi).FullName!), ct)));
+            Guard(() => PublishAsync(request, registry, loggers.CreateLogger(typeof(RegistryApi).FullName!), ct)))
+            .RequireRateLimiting(PublishLimits.PerAddressPolicy);
         v1.MapGet("/entries", (long? start, int? limit, ModelRegistry registry, CancellationToken ct) => Guard(() => ListEntriesAsync(registry, start ?? 0, limit ?? 100, ct)));
         v1.MapGet("/entries/{index:long}", (long index, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
         {
@@ -134,17 +73,10 @@ internal static partial class RegistryApi
 
     private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, ILogger logger, CancellationToken ct)
     {
-        if (request.ContentLength > MaxEnvelopeBytes)
-        {
-            throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, $"envelope is larger than {MaxEnvelopeBytes} bytes.");
-        }
-
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, ct).ConfigureAwait(false);
         DsseEnvelope envelope;
         try
         {
-            envelope = DsseEnvelope.Parse(buffer.ToArray());
+            envelope = DsseEnvelope.Parse(await ReadEnvelopeAsync(request, ct).ConfigureAwait(false));
         }
         catch (SigningException ex)
         {
@@ -154,7 +86,16 @@ internal static partial class RegistryApi
         PublishResult result;
         try
         {
-            result = await registry.PublishAsync(envelope, ct).ConfigureAwait(false);
+            var candidate = ModelRegistry.Verify(envelope);
+            var limits = request.HttpContext.RequestServices.GetService<PublishLimits>();
+            if (limits?.TryTake(candidate.Statement.Publisher.Fingerprint) is { } after)
+            {
+                PublishLimits.SetRetryAfter(request.HttpContext.Response, after);
+                throw new RegistryException(RegistryErrorCodes.RateLimited, RegistryErrorKind.TooManyRequests,
+                    $"key {candidate.Statement.Publisher.Fingerprint} made more publishes in the last minute than this registry takes; retry after {Math.Ceiling(after.TotalSeconds)} s.");
+            }
+
+            result = await registry.PublishAsync(candidate, ct).ConfigureAwait(false);
         }
         catch (RegistryException ex)
         {
@@ -173,6 +114,50 @@ internal static partial class RegistryApi
 
         var created = Results.Content(body.ToJsonString(), "application/json", statusCode: StatusCodes.Status201Created);
         return new CreatedResult(created, string.Create(CultureInfo.InvariantCulture, $"/v1/entries/{result.Entry.Index}"));
+    }
+
+    /// <summary>
+    /// The body, read against <see cref="MaxEnvelopeBytes"/> whether it declares its length or comes chunked: one byte
+    /// more is 413 IM5108 and the rest is not read (Kestrel's own cap for this request is set to the same bound, so a
+    /// client that keeps sending is cut off, not drained).
+    /// </summary>
+    private static async Task<byte[]> ReadEnvelopeAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (request.ContentLength > MaxEnvelopeBytes)
+        {
+            throw TooLarge($"declares {request.ContentLength} bytes");
+        }
+
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } cap)
+        {
+            cap.MaxRequestBodySize = MaxEnvelopeBytes + 1L;
+        }
+
+        // Grown as bytes arrive, never more than the bound: a request that declares nothing costs what it sends.
+        using var collected = new MemoryStream();
+        var chunk = new byte[16 << 10];
+        try
+        {
+            int n;
+            while ((n = await request.Body.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
+            {
+                if (collected.Length + n > MaxEnvelopeBytes)
+                {
+                    throw TooLarge("is larger");
+                }
+
+                collected.Write(chunk, 0, n);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge("is larger", e);
+        }
+
+        return collected.ToArray();
+
+        static RegistryException TooLarge(string what, Exception? inner = null) =>
+            new(RegistryErrorCodes.EnvelopeTooLarge, RegistryErrorKind.TooLarge, $"the publish body {what} than {MaxEnvelopeBytes} bytes (1 MiB); an envelope is a few KiB.", inner);
     }
 
     private static async Task<IResult> ListEntriesAsync(ModelRegistry registry, long start, int limit, CancellationToken ct)
@@ -253,10 +238,12 @@ internal static partial class RegistryApi
         RegistryErrorKind.Conflict => StatusCodes.Status409Conflict,
         RegistryErrorKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
         RegistryErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        RegistryErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        RegistryErrorKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status500InternalServerError,
     };
 
-    private static IResult Problem(string code, string detail, int status) =>
+    internal static IResult Problem(string code, string detail, int status) =>
         Results.Problem(
             detail: detail,
             statusCode: status,

@@ -107,16 +107,26 @@ public sealed class ModelRegistry : IAsyncDisposable
         }
     }
 
+    /// <summary>Signatures a publish envelope may carry; InfraMind signs once. Checked before any is verified.</summary>
+    public const int MaxSignatures = 4;
+
     /// <summary>
-    /// Verifies and logs a publish. Errors: signature/statement problems keep their IM50xx code (BadRequest);
-    /// <see cref="RegistryErrorCodes.NotOwner"/> (Forbidden), <see cref="RegistryErrorCodes.VersionConflict"/> (Conflict),
-    /// <see cref="RegistryErrorCodes.InvalidVersion"/>, <see cref="RegistryErrorCodes.AdmissionRejected"/>.
+    /// The cheap, local part of a publish: at most <see cref="MaxSignatures"/> signatures, the DSSE signature over the
+    /// statement, a SemVer version. The candidate's envelope keeps only the signature that verified: that is what the
+    /// log stores. Errors: signature/statement problems keep their IM50xx code (BadRequest),
+    /// <see cref="RegistryErrorCodes.TooManySignatures"/>, <see cref="RegistryErrorCodes.InvalidVersion"/>.
     /// </summary>
-    public async Task<PublishResult> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken)
+    public static PublishCandidate Verify(DsseEnvelope envelope)
     {
         ArgumentNullException.ThrowIfNull(envelope);
+        if (envelope.Signatures.Count > MaxSignatures)
+        {
+            throw new RegistryException(RegistryErrorCodes.TooManySignatures, RegistryErrorKind.BadRequest,
+                $"the envelope carries {envelope.Signatures.Count} signatures; a publish may carry at most {MaxSignatures} (InfraMind signs once, with the publisher's key).");
+        }
+
         var verification = Dsse.VerifyPublish(envelope);
-        if (!verification.IsValid || verification.Statement is not { } statement)
+        if (!verification.IsValid || verification.Statement is not { } statement || verification.Signature is not { } signature)
         {
             throw new RegistryException(verification.ErrorCode ?? RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, verification.Reason);
         }
@@ -126,53 +136,120 @@ public sealed class ModelRegistry : IAsyncDisposable
             throw new RegistryException(RegistryErrorCodes.InvalidVersion, RegistryErrorKind.BadRequest, $"version '{statement.Version}' of {statement.ModelName} is not SemVer 2.0 (e.g. 1.2.3 or 1.2.3-rc.1); fix 'version' in model.yaml.");
         }
 
-        if (_admission is not null)
+        return new PublishCandidate(envelope with { Signatures = [signature] }, statement, version);
+    }
+
+    /// <summary>Verifies (<see cref="Verify"/>) and logs a publish (<see cref="PublishAsync(PublishCandidate, CancellationToken)"/>).</summary>
+    public Task<PublishResult> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken) => PublishAsync(Verify(envelope), cancellationToken);
+
+    /// <summary>
+    /// Logs a verified publish, deciding in this order, each step only after the one before passed: ownership of the
+    /// name (<see cref="RegistryErrorCodes.NotOwner"/>, Forbidden) and immutability of the version
+    /// (<see cref="RegistryErrorCodes.VersionConflict"/>, Conflict; the same statement again answers the existing entry),
+    /// then the admission checks (<see cref="RegistryErrorCodes.AdmissionRejected"/> and the admission codes,
+    /// Unprocessable) — cheap manifest checks, then the fetch of the content. So a publish by a non-owner, or of a
+    /// version that exists, never makes the registry fetch anything. What admission fetched is kept only once the
+    /// entry is logged.
+    /// </summary>
+    public async Task<PublishResult> PublishAsync(PublishCandidate candidate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        var (envelope, statement, version) = candidate;
+        var statementSha = StatementSha256(envelope);
+        if (await DecideAsync(statement, version, statementSha, cancellationToken).ConfigureAwait(false) is { } decided)
         {
-            var admitted = await _admission.AdmitAsync(new PublishCandidate(envelope, statement, version), cancellationToken).ConfigureAwait(false);
-            if (!admitted.Accepted)
-            {
-                throw new RegistryException(admitted.Code ?? RegistryErrorCodes.AdmissionRejected, RegistryErrorKind.Unprocessable, admitted.Reason ?? "rejected by an admission check.");
-            }
+            return decided;
         }
 
-        var statementSha = StatementSha256(envelope);
-        var gate = _nameGates.GetOrAdd(statement.ModelName, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IAdmittedContent? admittedContent = null;
         try
         {
-            var owner = _index.Owner(statement.ModelName);
-            if (owner is { } o && o.Fingerprint != statement.Publisher.Fingerprint)
+            if (_admission is not null)
             {
-                throw new RegistryException(RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden, $"model '{statement.ModelName}' is owned by key {o.Fingerprint}; this publish is signed by {statement.Publisher.Fingerprint}. Sign with the owner's key or choose another model name.");
+                var admitted = await _admission.AdmitAsync(candidate, cancellationToken).ConfigureAwait(false);
+                admittedContent = admitted.Content;
+                if (!admitted.Accepted)
+                {
+                    throw new RegistryException(admitted.Code ?? RegistryErrorCodes.AdmissionRejected, RegistryErrorKind.Unprocessable, admitted.Reason ?? "rejected by an admission check.");
+                }
             }
 
-            if (_index.SamePrecedence(statement.ModelName, version) is var (existing, existingSha))
+            var gate = _nameGates.GetOrAdd(statement.ModelName, _ => new SemaphoreSlim(1, 1));
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            PublishResult result;
+            try
             {
-                if (existingSha == statementSha)
+                // Decided again under the name's gate: another publish of this name may have been logged meanwhile.
+                if (await DecideAsync(statement, version, statementSha, cancellationToken).ConfigureAwait(false) is { } raced)
                 {
-                    var same = await GetEntryAsync(existing.Index, cancellationToken).ConfigureAwait(false);
-                    return new PublishResult(same!, AlreadyPublished: true);
+                    return raced;
                 }
 
-                throw new RegistryException(RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict, $"{statement.ModelName}@{existing.Version} is already published (log entry {existing.Index}, image {existing.ImageDigest}, manifest {existing.ManifestDigest}); versions are immutable. Bump 'version' in model.yaml and publish again.");
+                // Not cancellable past this point: once logged, the entry must be indexed.
+                LedgerEntry logged;
+                if (_ledger is SqliteTransparencyLog sqlite)
+                {
+                    logged = await sqlite.AppendAsync(envelope.ToCanonicalJson(), (c, tx, i) => RegistryIndex.Record(c, tx, i, statement, statementSha, version), CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    logged = await _ledger.AppendAsync(envelope.ToCanonicalJson(), CancellationToken.None).ConfigureAwait(false);
+                    _index.Record(logged.Index, statement, statementSha, version);
+                }
+
+                result = new PublishResult(new RegistryEntry(logged.Index, envelope, statement, logged.LeafHash, logged.IntegratedAt), AlreadyPublished: false);
+            }
+            finally
+            {
+                gate.Release();
             }
 
-            // Not cancellable past this point: once logged, the entry must be indexed.
-            LedgerEntry logged;
-            if (_ledger is SqliteTransparencyLog sqlite)
-            {
-                logged = await sqlite.AppendAsync(envelope.ToCanonicalJson(), (c, tx, i) => RegistryIndex.Record(c, tx, i, statement, statementSha, version), CancellationToken.None).ConfigureAwait(false);
-            }
-            else
-            {
-                logged = await _ledger.AppendAsync(envelope.ToCanonicalJson(), CancellationToken.None).ConfigureAwait(false);
-                _index.Record(logged.Index, statement, statementSha, version);
-            }
-            return new PublishResult(new RegistryEntry(logged.Index, envelope, statement, logged.LeafHash, logged.IntegratedAt), AlreadyPublished: false);
+            await KeepAsync(admittedContent).ConfigureAwait(false);
+            return result;
         }
         finally
         {
-            gate.Release();
+            if (admittedContent is not null) await admittedContent.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Ownership and immutability: throws when another key owns the name or the version exists with another statement;
+    /// answers the existing entry when this very statement was logged before; null when the publish may go on.
+    /// </summary>
+    private async Task<PublishResult?> DecideAsync(PublishStatement statement, SemVersion version, string statementSha, CancellationToken cancellationToken)
+    {
+        var owner = _index.Owner(statement.ModelName);
+        if (owner is { } o && o.Fingerprint != statement.Publisher.Fingerprint)
+        {
+            throw new RegistryException(RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden, $"model '{statement.ModelName}' is owned by key {o.Fingerprint}; this publish is signed by {statement.Publisher.Fingerprint}. Sign with the owner's key or choose another model name.");
+        }
+
+        if (_index.SamePrecedence(statement.ModelName, version) is not var (existing, existingSha))
+        {
+            return null;
+        }
+
+        if (existingSha == statementSha)
+        {
+            var same = await GetEntryAsync(existing.Index, cancellationToken).ConfigureAwait(false);
+            return new PublishResult(same!, AlreadyPublished: true);
+        }
+
+        throw new RegistryException(RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict, $"{statement.ModelName}@{existing.Version} is already published (log entry {existing.Index}, image {existing.ImageDigest}, manifest {existing.ManifestDigest}); versions are immutable. Bump 'version' in model.yaml and publish again.");
+    }
+
+    /// <summary>Keeps what admission fetched. The entry is logged already: failing to keep a cached copy must not fail the publish.</summary>
+    private static async Task KeepAsync(IAdmittedContent? content)
+    {
+        if (content is null) return;
+        try
+        {
+            await content.KeepAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InfraMindException or IOException or UnauthorizedAccessException)
+        {
+            // The copy is only a cache for this host's nodes; they fetch from the references when it is missing.
         }
     }
 

@@ -24,6 +24,9 @@ public abstract partial record ContentReference
     public const string ValidTargets =
         "local, oci://host[:port]/repo[:tag], https://host/path/ (or http:// on 127.0.0.1), ipfs or ipfs://host:port (the node's RPC API)";
 
+    /// <summary>Resolves on the machine that reads it (<c>file://</c>, <c>local://</c>), not at a remote source.</summary>
+    public bool IsHostLocal => this is LocalReference or FileReference;
+
     /// <summary>Parses a reference to fetch content from. Throws <see cref="StorageException"/> (IM4201) with the valid forms.</summary>
     public static ContentReference Parse(string text) =>
         TryParse(text, forPush: false, out var reference, out var error)

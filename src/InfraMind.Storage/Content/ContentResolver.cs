@@ -27,19 +27,26 @@ public sealed class ContentResolver
 
     /// <summary>
     /// Returns the image <paramref name="reference"/> names, verified and in the local store. A reference pinned to a
-    /// manifest digest the store already holds is answered from the store without any network.
+    /// manifest digest the store already holds is answered from the store without any network (unless the policy says
+    /// <see cref="FetchPolicy.AnswerFromStore"/> is off). A reference that resolves on this host (<c>file://</c>,
+    /// <c>local://</c>) is refused before anything is looked at when the policy does not allow it.
     /// Throws <see cref="StorageException"/> (IM42xx) or <see cref="OciException"/> (IM4002 digest mismatch …).
     /// </summary>
     public async Task<ImageArchive> ResolveAsync(ContentReference reference, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        if (reference.IsHostLocal && !Options.Policy.HostLocalReferences)
+        {
+            throw HostLocalRefused(reference);
+        }
+
         switch (reference)
         {
             case LocalReference local:
                 return await Store.GetAsync(local, cancellationToken).ConfigureAwait(false);
             case FileReference file:
                 return await ImportFileAsync(file, cancellationToken).ConfigureAwait(false);
-            case OciReference { Digest: { } pinned }:
+            case OciReference { Digest: { } pinned } when Options.Policy.AnswerFromStore:
                 if (await Store.FindAsync(pinned, cancellationToken).ConfigureAwait(false) is { } cached)
                 {
                     return cached;
@@ -86,6 +93,15 @@ public sealed class ContentResolver
 
         return await BackendFor(target, "push to").PushAsync(image, target, progress, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The one answer to a host-local reference where it is not allowed: the same words for every path or name, said
+    /// before the file system is touched, so the answer tells nothing about what exists on this host.
+    /// </summary>
+    public static StorageException HostLocalRefused(ContentReference reference) =>
+        new(StorageErrorCodes.UnsupportedReference,
+            $"a {(reference is LocalReference ? "local://" : "file://")} reference resolves on the machine that reads it, so it is not taken on a publisher's behalf; " +
+            "publish a remote, content-addressed reference (oci://HOST/REPO@sha256:…, https://…#sha256=…, ipfs://CID).");
 
     private IContentBackend BackendFor(ContentReference reference, string verb) =>
         _backends.FirstOrDefault(b => b.CanHandle(reference))

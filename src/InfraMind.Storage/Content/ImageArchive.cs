@@ -39,6 +39,11 @@ public sealed class ImageArchive
     /// <summary>Every blob, config first then layers then the manifest, as a registry wants them uploaded.</summary>
     public IReadOnlyList<Descriptor> Blobs => [Image.Config, .. Image.Layers];
 
+    internal string BlobPath(Digest digest) => _layout.BlobPath(digest);
+
+    /// <summary>Opens the image config (JSON, at most <see cref="ArchiveLimits.MaxConfigBytes"/>, verified); the caller disposes it.</summary>
+    public Stream OpenConfig() => OpenBlob(ConfigDigest);
+
     /// <summary>Opens a blob of this image for reading; the caller disposes it.</summary>
     internal Stream OpenBlob(Digest digest) =>
         new FileStream(_layout.BlobPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);

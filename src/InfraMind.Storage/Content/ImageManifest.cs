@@ -42,9 +42,19 @@ internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadO
             }
 
             var config = Descriptor.Read(root.TryGetProperty("config", out var c) ? c : default, where + "/config");
+            if (config.Size > ArchiveLimits.MaxConfigBytes)
+            {
+                throw new OciException(OciErrorCodes.ArchiveLimit, $"{where}/config names a {config.Size}-byte config; an image config may have at most {ArchiveLimits.MaxConfigBytes} bytes.");
+            }
+
             var layers = new List<Descriptor>();
             if (root.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array)
             {
+                if (ls.GetArrayLength() > ArchiveLimits.MaxLayers)
+                {
+                    throw new OciException(OciErrorCodes.ArchiveLimit, $"{where} lists {ls.GetArrayLength()} layers; an image may have at most {ArchiveLimits.MaxLayers}.");
+                }
+
                 int i = 0;
                 foreach (var l in ls.EnumerateArray())
                 {

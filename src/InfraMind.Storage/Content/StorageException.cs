@@ -38,7 +38,23 @@ public static class StorageErrorCodes
 
     /// <summary>The local content store's index.json is not a readable OCI index (empty, cut short, edited).</summary>
     public static readonly ErrorCode StoreIndexCorrupt = new("IM4211", FailureKind.CheckFailed,
-        "move the index aside (the verified blobs stay); images are listed again as they are pushed or pulled");
+        "`infra doctor --repair` rebuilds the index from the verified blobs (image names are lost; digests stay)");
+
+    /// <summary>A fetch on a publisher's behalf would connect to a loopback, private, link-local or other non-public address.</summary>
+    public static readonly ErrorCode DestinationRefused = new("IM4212", FailureKind.CheckFailed,
+        "publish content from a public host; a registry operator may allow a network with `infra registry serve --fetch-allow CIDR`");
+
+    /// <summary>A fetch on a publisher's behalf was redirected to another scheme, host or port.</summary>
+    public static readonly ErrorCode RedirectRefused = new("IM4213", FailureKind.CheckFailed,
+        "name the final location of the content in the reference; content fetched on a publisher's behalf is never fetched from where a redirect points");
+
+    /// <summary>Content is larger than the byte cap of the fetch (per image), by its declaration or while it streamed.</summary>
+    public static readonly ErrorCode TooLarge = new("IM4214", FailureKind.CheckFailed,
+        "a registry operator sets the cap with `infra registry serve --max-image-size`");
+
+    /// <summary>Credentials were withheld from a token service on another host or port, or over plain http, and it refused to answer without them.</summary>
+    public static readonly ErrorCode CredentialsWithheld = new("IM4215", FailureKind.CheckFailed,
+        "credentials go only to the registry they are for (INFRAMIND_REGISTRY_HOST, else the host named on the command line) and, off loopback, only over https; use a registry whose token service is on its own host and port");
 }
 
 /// <summary>

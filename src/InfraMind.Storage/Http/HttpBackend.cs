@@ -28,7 +28,7 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
             var body = new ProgressContent(file, size, url.AbsolutePath, progress);
             body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
             using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
-            using var response = await PeerHttp.SendAsync(client, request, $"uploading {url}", cancellationToken).ConfigureAwait(false);
+            using var response = await PeerHttp.SendAsync(client, request, $"uploading {url}", options.Policy, cancellationToken).ConfigureAwait(false);
             await PeerHttp.EnsureSuccessAsync(response, $"uploading {url}", cancellationToken).ConfigureAwait(false);
             return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);
         }
@@ -43,18 +43,26 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
         string download = Path.Combine(staging.Directory, "download.tar");
         using var client = options.CreateClient();
         using (var request = new HttpRequestMessage(HttpMethod.Get, http.Url))
-        using (var response = await PeerHttp.SendAsync(client, request, $"downloading {http.Url}", cancellationToken).ConfigureAwait(false))
+        using (var response = await PeerHttp.SendAsync(client, request, $"downloading {http.Url}", options.Policy, cancellationToken).ConfigureAwait(false))
         {
             await PeerHttp.EnsureSuccessAsync(response, $"downloading {http.Url}", cancellationToken).ConfigureAwait(false);
             long? length = response.Content.Headers.ContentLength;
+            long cap = options.Policy.MaxImageBytes ?? long.MaxValue;
+            if (length > cap)
+            {
+                throw CappedWriteStream.TooLarge($"file {http.Url}", cap, length);
+            }
+
             var body = PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), http.Url, options.StallTimeout);
             // Without a known size the digest alone judges; with one, a short body is named as truncation.
             var verifying = new DigestVerifyingStream(body, expected, null, $"file {http.Url}");
             await using (verifying.ConfigureAwait(false))
             {
-                var target = new FileStream(download, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                await using (target.ConfigureAwait(false))
+                var file = new FileStream(download, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using (file.ConfigureAwait(false))
                 {
+                    // Counted while it streams too: a body without Content-Length (chunked) is stopped at the cap.
+                    var target = new CappedWriteStream(file, cap, $"file {http.Url}");
                     long got = await Transfer.CopyAsync(verifying, target, http.Url.AbsolutePath, length, progress, cancellationToken).ConfigureAwait(false);
                     if (length is long l && got != l)
                     {

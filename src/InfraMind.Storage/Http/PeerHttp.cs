@@ -9,11 +9,68 @@ namespace InfraMind.Storage;
 /// </summary>
 internal static class PeerHttp
 {
-    public static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpRequestMessage request, string what, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="request"/> and follows redirects of GET and HEAD itself, as <paramref name="policy"/> says:
+    /// at most <see cref="FetchPolicy.MaxRedirects"/> hops, one to another origin refused (IM4213) unless the policy allows
+    /// it, and then sent without the Authorization header. Other methods get the 3xx answer as it is.
+    /// </summary>
+    public static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpRequestMessage request, string what, FetchPolicy policy, CancellationToken cancellationToken)
+    {
+        var response = await SendOnceAsync(client, request, what, cancellationToken).ConfigureAwait(false);
+        var origin = request.RequestUri!;
+        for (int hops = 0; IsRedirect(response) && (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head); hops++)
+        {
+            var current = request.RequestUri!;
+            var location = response.Headers.Location;
+            response.Dispose();
+            if (location is null)
+            {
+                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(current)} answered a redirect without a Location while {what}.");
+            }
+
+            var next = location.IsAbsoluteUri ? location : new Uri(current, location);
+            bool sameOrigin = SameOrigin(origin, next);
+            if (!sameOrigin && !policy.CrossOriginRedirects)
+            {
+                throw new StorageException(StorageErrorCodes.RedirectRefused,
+                    $"{Peer(current)} redirected to {Peer(next)} while {what}; content fetched on a publisher's behalf is only taken from the host the reference names.");
+            }
+
+            if (hops >= policy.MaxRedirects || next.Scheme is not ("http" or "https"))
+            {
+                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(origin)} redirected more than {policy.MaxRedirects} times, or to a non-HTTP location, while {what}.");
+            }
+
+            var again = new HttpRequestMessage(request.Method, next);
+            foreach (var header in request.Headers.Where(h => h.Key != "Authorization" || sameOrigin))
+            {
+                again.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+
+            request = again;
+            response = await SendOnceAsync(client, request, what, cancellationToken).ConfigureAwait(false);
+        }
+
+        return response;
+    }
+
+    private static bool IsRedirect(HttpResponseMessage response) =>
+        response.StatusCode is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
+            or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>Same scheme, host and port.</summary>
+    public static bool SameOrigin(Uri a, Uri b) =>
+        a.Scheme == b.Scheme && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
+
+    private static async Task<HttpResponseMessage> SendOnceAsync(HttpClient client, HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         try
         {
             return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is StorageException refused)
+        {
+            throw new StorageException(refused.Code, refused.Message + $" ({what})", e);
         }
         catch (HttpRequestException e)
         {
@@ -41,7 +98,12 @@ internal static class PeerHttp
             $"{Peer(uri)} could not be reached while {what} ({reason}). Check the address and that the server runs, then retry.", e);
     }
 
-    /// <summary>Throws for any status but success, reading a short piece of the body into the message.</summary>
+    /// <summary>
+    /// Throws for any status but success. A peer's body is never repeated to the caller — it may hold whatever the
+    /// peer knows (a local service's configuration, a token) and, on a registry, the caller may be a stranger who named
+    /// that peer. Only the error codes of an OCI distribution error document (<c>{"errors":[{"code":"MANIFEST_UNKNOWN"}]}</c>),
+    /// which are upper-case identifiers from a fixed list, are shown.
+    /// </summary>
     public static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
     {
         if (response.IsSuccessStatusCode)
@@ -50,37 +112,51 @@ internal static class PeerHttp
         }
 
         var uri = response.RequestMessage?.RequestUri;
-        string body = string.Empty;
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException)
-        {
-        }
-        catch (IOException)
-        {
-        }
-
-        body = body.ReplaceLineEndings(" ").Trim();
-        if (body.Length > 300)
-        {
-            body = body[..300] + "…";
-        }
-
+        string codes = await DistributionErrorCodesAsync(response, cancellationToken).ConfigureAwait(false);
         string status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         string where = uri is null ? "the peer" : $"{uri.GetLeftPart(UriPartial.Path)}";
+        string detail = codes.Length > 0 ? $" ({codes})" : "";
         throw response.StatusCode switch
         {
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{where} answered {status} while {what}{(body.Length > 0 ? $": {body}" : "")}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them)."),
+                $"{where} answered {status}{detail} while {what}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them)."),
             HttpStatusCode.NotFound => new StorageException(StorageErrorCodes.NotFound,
-                $"{where} answered {status} while {what}: it does not have that content. Check the reference (repository, tag, digest, path)."),
+                $"{where} answered {status}{detail} while {what}: it does not have that content. Check the reference (repository, tag, digest, path)."),
             _ => new StorageException(StorageErrorCodes.PeerRejected,
-                $"{where} answered {status} while {what}{(body.Length > 0 ? $": {body}" : "")}. " +
+                $"{where} answered {status}{detail} while {what}. " +
                 ((int)response.StatusCode >= 500 ? "The server failed; retry later or ask its operator." : "The server refused the request; check the destination and its configuration.")),
         };
     }
+
+    /// <summary>The <c>errors[].code</c> values of a distribution error document (at most 16 KiB of it read), else "".</summary>
+    private static async Task<string> DistributionErrorCodesAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                var buffer = new byte[16 << 10];
+                int n = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                using var doc = System.Text.Json.JsonDocument.Parse(buffer.AsMemory(0, n));
+                if (!doc.RootElement.TryGetProperty("errors", out var errors) || errors.ValueKind != System.Text.Json.JsonValueKind.Array)
+                {
+                    return "";
+                }
+
+                return string.Join(", ", errors.EnumerateArray()
+                    .Select(e => e.ValueKind == System.Text.Json.JsonValueKind.Object && e.TryGetProperty("code", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.String ? c.GetString()! : "")
+                    .Where(IsErrorCode).Distinct().Take(4));
+            }
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return "";
+        }
+    }
+
+    private static bool IsErrorCode(string code) =>
+        code.Length is > 0 and <= 40 && code.All(ch => ch is (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_');
 
     public static string Peer(Uri uri) => $"{uri.Scheme}://{uri.Authority}";
 
@@ -127,20 +203,48 @@ public sealed record PeerOptions
     /// <summary>Where a transfer may stage files (the HTTP backend writes the layout tar here before it uploads).</summary>
     public string? TempDirectory { get; init; }
 
+    /// <summary>What fetches may do: destinations, redirects, bytes, host-local references (<see cref="FetchPolicy"/>).</summary>
+    public FetchPolicy Policy { get; init; } = FetchPolicy.Unrestricted;
+
+    /// <summary>
+    /// The one HTTP client of the registry and HTTP backends: redirects are never followed by the handler (PeerHttp
+    /// follows them under <see cref="Policy"/>), no proxy from the environment, and every connection goes through
+    /// <see cref="FetchPolicy.ConnectAsync"/>, which resolves the name once and connects to an address it permits.
+    /// </summary>
     internal HttpClient CreateClient()
     {
         var handler = new SocketsHttpHandler
         {
-            AllowAutoRedirect = true,
+            AllowAutoRedirect = false,
+            UseProxy = false,
             ConnectTimeout = TimeSpan.FromSeconds(15),
             AutomaticDecompression = DecompressionMethods.None,
+            ConnectCallback = Policy.ConnectAsync,
         };
         return new HttpClient(handler) { Timeout = RequestTimeout };
     }
 }
 
-/// <summary>A user name and password (or token) for a registry.</summary>
-public sealed record RegistryCredentials(string UserName, string Password)
+/// <summary>
+/// A user name and password (or token) for the registries named in <see cref="Registries"/> (host, or host:port when
+/// the port is not the scheme's default): they go to no other host or port, and off loopback only over https.
+/// </summary>
+public sealed record RegistryCredentials(string UserName, string Password, IReadOnlyList<string> Registries)
 {
-    public override string ToString() => $"{UserName}:***";
+    /// <summary>Whether these credentials may be sent to <paramref name="target"/>.</summary>
+    public bool AppliesTo(Uri target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        bool secure = target.Scheme == Uri.UriSchemeHttps || target.IsLoopback;
+        return secure && Registries.Any(r => string.Equals(r, Authority(target), StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>host, or host:port when the port is not the scheme's default (the form docker keys credentials by).</summary>
+    public static string Authority(Uri uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return uri.IsDefaultPort ? uri.IdnHost : $"{uri.IdnHost}:{uri.Port}";
+    }
+
+    public override string ToString() => $"{UserName}:*** for {string.Join(", ", Registries)}";
 }

@@ -47,11 +47,11 @@ internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
             string? entry = ipfs.Path ?? (cid.Codec == Cid.DagPbCodec ? IpfsReference.WrappedFileName : null);
             try
             {
-                size = await FetchAsync(client, cid, entry, download, cancellationToken).ConfigureAwait(false);
+                size = await FetchAsync(client, cid, entry, download, options.Policy.MaxImageBytes, cancellationToken).ConfigureAwait(false);
             }
             catch (IpfsException e) when (ipfs.Path is null && entry is not null && e.Code == IpfsErrorCodes.HttpError)
             {
-                size = await FetchAsync(client, cid, null, download, cancellationToken).ConfigureAwait(false);
+                size = await FetchAsync(client, cid, null, download, options.Policy.MaxImageBytes, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -59,12 +59,13 @@ internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
         return await store.ImportArchiveFileAsync(download, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<long> FetchAsync(KuboClient client, Cid cid, string? entry, string path, CancellationToken cancellationToken)
+    private static async Task<long> FetchAsync(KuboClient client, Cid cid, string? entry, string path, long? cap, CancellationToken cancellationToken)
     {
         var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
         await using (file.ConfigureAwait(false))
         {
-            var result = await client.FetchAsync(cid, entry, file, cancellationToken).ConfigureAwait(false);
+            Stream target = cap is { } max ? new CappedWriteStream(file, max, $"ipfs://{cid}") : file;
+            var result = await client.FetchAsync(cid, entry, target, cancellationToken).ConfigureAwait(false);
             return result.FileSize;
         }
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using InfraMind.Oci;
 using InfraMind.Oci.Layout;
@@ -7,18 +8,29 @@ namespace InfraMind.Storage;
 /// <summary>
 /// The embedded content store (<c>$INFRAMIND_HOME/store</c>), itself an OCI image layout: verified blobs under
 /// <c>blobs/sha256/</c> and an <c>index.json</c> that lists image manifests by digest and by name:version.
-/// Content enters only through a <see cref="StoreStaging"/> area: written there while hashed, verified, and moved
-/// into <c>blobs/</c> only when the whole image is verified, so a failed pull leaves nothing behind.
+/// Content enters only through a <see cref="StoreStaging"/> area: written there while hashed, verified, fsync'd, and
+/// moved into <c>blobs/</c> only when the whole image is verified (the directory fsync'd after the rename), so a failed
+/// or killed pull leaves nothing behind but its staging area, which the next process to open the store removes.
+/// Blobs are not trusted for having a name: each is re-hashed on its first use in a process (<see cref="StoreBlobs"/>),
+/// and one that does not match is removed and fetched again. Names come only from the user (a tag given to
+/// <c>infra push</c> or <c>infra pull</c>), never from inside an archive.
 /// </summary>
-public sealed class LocalContentStore
+public sealed partial class LocalContentStore
 {
     private const string LockFileName = ".lock";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
+
+    // Roots whose staging areas this process has swept: once per process, on first use.
+    private static readonly ConcurrentDictionary<string, bool> Swept = new(StringComparer.Ordinal);
 
     public LocalContentStore(string root)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         Root = Path.GetFullPath(root);
+        if (Swept.TryAdd(Root, true))
+        {
+            StoreStaging.Sweep(StagingRoot);
+        }
     }
 
     public string Root { get; }
@@ -33,6 +45,10 @@ public sealed class LocalContentStore
 
     internal bool HasBlob(Digest digest) => File.Exists(BlobPath(digest));
 
+    /// <summary>Whether the store holds <paramref name="blob"/> and it still hashes to its name (removed when it does not).</summary>
+    internal Task<bool> HasVerifiedBlobAsync(Descriptor blob, CancellationToken cancellationToken) =>
+        StoreBlobs.CheckAsync(BlobPath(blob.Digest), blob, cancellationToken);
+
     /// <summary>Starts a staging area for one image; dispose it to remove whatever was not committed.</summary>
     internal StoreStaging BeginStaging()
     {
@@ -41,27 +57,38 @@ public sealed class LocalContentStore
     }
 
     /// <summary>
-    /// Imports the first image of a <c>docker save</c> archive (converted to the deterministic OCI layout, so its
-    /// manifest digest is InfraMind's container hash).
+    /// Imports the first image of a <c>docker save</c> archive of the user's own engine (converted to the deterministic
+    /// OCI layout, so its manifest digest is InfraMind's container hash), under the names the engine gave it.
     /// </summary>
-    public async Task<ImageArchive> ImportDockerArchiveAsync(Stream dockerSave, CancellationToken cancellationToken)
+    public Task<ImageArchive> ImportDockerArchiveAsync(Stream dockerSave, CancellationToken cancellationToken) =>
+        ImportDockerArchiveAsync(dockerSave, keepNames: true, cancellationToken);
+
+    private async Task<ImageArchive> ImportDockerArchiveAsync(Stream dockerSave, bool keepNames, CancellationToken cancellationToken)
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ImportDockerArchiveAsync(dockerSave, staging.Directory, cancellationToken).ConfigureAwait(false);
-        return await staging.CommitAsync(layout.Images[0], verify: false, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(keepNames ? layout.Images[0] : Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Imports the first image of an OCI layout tar, every blob verified against its digest.</summary>
+    /// <summary>Imports the first image of an OCI layout tar from a peer, every blob verified against its digest; names in the tar are ignored.</summary>
     internal async Task<ImageArchive> ImportLayoutTarAsync(Stream layoutTar, CancellationToken cancellationToken)
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ExtractAsync(layoutTar, staging.Directory, cancellationToken).ConfigureAwait(false);
-        return await staging.CommitAsync(layout.Images[0], verify: false, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Imports an archive file of either kind: an OCI layout tar (it has <c>oci-layout</c>; every blob verified) or a
-    /// plain <c>docker save</c> archive (converted, so the container hash is InfraMind's).
+    /// An archive's image without the names the archive gives it (<c>RepoTags</c>, <c>io.containerd.image.name</c>):
+    /// whoever made the archive would otherwise name images in this store (<c>local://python:3.10-slim</c>) and in the
+    /// engine it is loaded into.
+    /// </summary>
+    private static OciImage Nameless(OciImage image) => image with { Manifest = image.Manifest with { Annotations = null }, RepoTags = [] };
+
+    /// <summary>
+    /// Imports an archive file of either kind, fetched from a peer or named by file://: an OCI layout tar (it has
+    /// <c>oci-layout</c>; every blob verified) or a plain <c>docker save</c> archive (converted, so the container hash is
+    /// InfraMind's). Names inside the archive are ignored.
     /// </summary>
     internal async Task<ImageArchive> ImportArchiveFileAsync(string path, CancellationToken cancellationToken)
     {
@@ -93,15 +120,15 @@ public sealed class LocalContentStore
         {
             return isLayout
                 ? await ImportLayoutTarAsync(input, cancellationToken).ConfigureAwait(false)
-                : await ImportDockerArchiveAsync(input, cancellationToken).ConfigureAwait(false);
+                : await ImportDockerArchiveAsync(input, keepNames: false, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest.</summary>
+    /// <summary>Imports the first image of an OCI layout directory, every blob verified against its digest; names in it are ignored.</summary>
     internal async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         var layout = await OciImageLayout.OpenAsync(directory, cancellationToken).ConfigureAwait(false);
-        var image = layout.Images[0];
+        var image = Nameless(layout.Images[0]);
         using var staging = BeginStaging();
         foreach (var blob in new[] { image.Manifest, image.Config }.Concat(image.Layers))
         {
@@ -129,6 +156,10 @@ public sealed class LocalContentStore
             $"{reference} is not in the local content store ({Root}). Push it there with 'infra push --to local', or pull it with 'infra pull REFERENCE'.");
     }
 
+    /// <summary>
+    /// The image with this manifest digest, every blob verified (on first use in this process); null when the store
+    /// does not have it whole — a blob that no longer matches its name is removed, so a pull fetches it again.
+    /// </summary>
     public async Task<ImageArchive?> FindAsync(Digest manifestDigest, CancellationToken cancellationToken)
     {
         var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
@@ -155,16 +186,47 @@ public sealed class LocalContentStore
         var images = new List<ImageArchive>();
         foreach (var group in entries.GroupBy(e => e.Descriptor.Digest))
         {
-            images.Add(await OpenAsync(group.First().Descriptor, group.Select(e => e.Name).OfType<string>().ToList(), cancellationToken).ConfigureAwait(false));
+            if (await OpenAsync(group.First().Descriptor, group.Select(e => e.Name).OfType<string>().ToList(), cancellationToken).ConfigureAwait(false) is { } image)
+            {
+                images.Add(image);
+            }
         }
 
         return images;
     }
 
-    private async Task<ImageArchive> OpenAsync(Descriptor manifest, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    /// <summary>The image of an index entry with every blob checked against its name; null when one is missing or damaged (it is removed).</summary>
+    private async Task<ImageArchive?> OpenAsync(Descriptor manifest, IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
-        byte[] bytes = await File.ReadAllBytesAsync(BlobPath(manifest.Digest), cancellationToken).ConfigureAwait(false);
-        var document = ImageManifest.Parse(bytes, $"manifest {manifest.Digest} in the local store");
+        string path = BlobPath(manifest.Digest);
+        if (!File.Exists(path) || new FileInfo(path).Length > ArchiveLimits.MaxManifestBytes)
+        {
+            return null;
+        }
+
+        if (StoreBlobs.CheckRead(path, await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), manifest.Digest) is not { } bytes)
+        {
+            return null; // a zero-length or damaged manifest: gone now, so a pull writes it again
+        }
+
+        ImageManifest document;
+        try
+        {
+            document = ImageManifest.Parse(bytes, $"manifest {manifest.Digest} in the local store");
+        }
+        catch (InfraMindException)
+        {
+            return null; // hashes to its name but is no image manifest: nothing a pull would have stored
+        }
+
+        foreach (var blob in new[] { document.Config }.Concat(document.Layers))
+        {
+            if (!await StoreBlobs.CheckAsync(BlobPath(blob.Digest), blob, cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+
         var image = new OciImage(manifest with { Annotations = null }, document.Config, document.Layers, []);
         return new ImageArchive(new OciLayout(Root, [image]), ImageArchive.WithNames(image, names));
     }
@@ -196,14 +258,18 @@ public sealed class LocalContentStore
             {
                 string staged = Path.Combine(stagingDirectory, "blobs", "sha256", blob.Digest.Hex);
                 string final = BlobPath(blob.Digest);
-                if (File.Exists(final))
+                // A blob already here is kept only if it still hashes to its name; a damaged one is replaced.
+                if (await StoreBlobs.CheckAsync(final, blob, cancellationToken).ConfigureAwait(false) || !File.Exists(staged))
                 {
                     continue;
                 }
 
                 // Same file system (both under Root): the move is atomic, so a reader sees the whole blob or none.
-                File.Move(staged, final);
+                File.Move(staged, final, overwrite: true);
+                StoreBlobs.Trust(final);
             }
+
+            Durable.FlushDirectory(BlobDirectory);
 
             var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
             var names = image.RepoTags;
@@ -231,7 +297,8 @@ public sealed class LocalContentStore
             await WriteIndexAsync(entries, cancellationToken).ConfigureAwait(false);
         }
 
-        return (await FindAsync(image.ManifestDigest, cancellationToken).ConfigureAwait(false))!;
+        return await FindAsync(image.ManifestDigest, cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException(StorageErrorCodes.StoreNotWritable, $"image {image.ManifestDigest} was committed to {Root} but does not read back whole; another process is changing the store's files.");
     }
 
     private async Task<List<IndexEntry>> ReadIndexAsync(CancellationToken cancellationToken)
@@ -280,10 +347,11 @@ public sealed class LocalContentStore
             .ThenBy(e => e.Descriptor.Digest.Value, StringComparer.Ordinal)
             .Select(e => e.Descriptor with { Annotations = LayoutDocuments.NameAnnotations(e.Name) }));
 
-        // Written beside and renamed over, so a crash never leaves a half-written index.
+        // Written beside, on disk, and renamed over (the directory flushed after), so a crash never leaves a half-written index.
         string temp = IndexPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        await File.WriteAllBytesAsync(temp, index, cancellationToken).ConfigureAwait(false);
+        await Durable.WriteFileAsync(temp, index, cancellationToken).ConfigureAwait(false);
         File.Move(temp, IndexPath, overwrite: true);
+        Durable.FlushDirectory(Root);
     }
 
     private async Task<IDisposable> AcquireLockAsync(CancellationToken cancellationToken)

@@ -5,17 +5,24 @@ namespace InfraMind.Storage;
 
 /// <summary>
 /// A private directory inside the store where one image's blobs are written and verified before they are committed.
-/// Disposing it removes everything left in it: a failed or cancelled transfer leaves nothing behind.
+/// Disposing it removes everything left in it: a failed or cancelled transfer leaves nothing behind. While it lives it
+/// holds an exclusive lock on its <see cref="OwnerFile"/>; a process killed mid-transfer drops the lock with its life,
+/// and the next process to open the store removes the area (<see cref="LocalContentStore"/>'s staging sweep).
 /// </summary>
 internal sealed class StoreStaging : IDisposable
 {
+    /// <summary>Locked (flock, through FileShare.None) by the process using the area, for as long as it does.</summary>
+    public const string OwnerFile = ".owner";
+
     private readonly LocalContentStore _store;
+    private readonly FileStream _owner;
 
     internal StoreStaging(LocalContentStore store, string directory)
     {
         _store = store;
         Directory = directory;
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "blobs", "sha256"));
+        _owner = new FileStream(Path.Combine(directory, OwnerFile), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
     }
 
     public string Directory { get; }
@@ -46,6 +53,7 @@ internal sealed class StoreStaging : IDisposable
                 await using (target.ConfigureAwait(false))
                 {
                     await Transfer.CopyAsync(verifying, target, expected.Digest.Value, expected.Size, progress, cancellationToken).ConfigureAwait(false);
+                    target.Flush(flushToDisk: true); // on disk before any name points at it
                 }
 
                 if (!verifying.IsVerified)
@@ -73,7 +81,7 @@ internal sealed class StoreStaging : IDisposable
             throw new DigestMismatchException(expected.Digest, actual, $"manifest {expected.Digest}");
         }
 
-        await File.WriteAllBytesAsync(BlobPath(expected.Digest), content, cancellationToken).ConfigureAwait(false);
+        await Durable.WriteFileAsync(BlobPath(expected.Digest), content, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -114,5 +122,55 @@ internal sealed class StoreStaging : IDisposable
     }
 
     /// <summary>Removes the area; a file still open elsewhere may stay, and no later staging reuses the directory.</summary>
-    public void Dispose() => ScratchDirectory.Delete(Directory);
+    public void Dispose()
+    {
+        _owner.Dispose();
+        ScratchDirectory.Delete(Directory);
+    }
+
+    /// <summary>
+    /// Removes the areas under <paramref name="stagingRoot"/> that no live process owns: their owner file is not locked
+    /// (the process died), or they have none and are older than a minute (killed between making the directory and the
+    /// lock). Areas of running transfers, in this process or another, are left alone. Returns how many were removed.
+    /// </summary>
+    public static int Sweep(string stagingRoot)
+    {
+        if (!System.IO.Directory.Exists(stagingRoot))
+        {
+            return 0;
+        }
+
+        int removed = 0;
+        foreach (var area in System.IO.Directory.EnumerateDirectories(stagingRoot))
+        {
+            string owner = Path.Combine(area, OwnerFile);
+            try
+            {
+                if (File.Exists(owner))
+                {
+                    using (new FileStream(owner, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+                    {
+                        // Got the lock: nobody holds it any more.
+                    }
+                }
+                else if (DateTime.UtcNow - System.IO.Directory.GetLastWriteTimeUtc(area) < TimeSpan.FromMinutes(1))
+                {
+                    continue;
+                }
+            }
+            catch (IOException)
+            {
+                continue; // locked: a transfer is running
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            ScratchDirectory.Delete(area);
+            removed += System.IO.Directory.Exists(area) ? 0 : 1;
+        }
+
+        return removed;
+    }
 }

@@ -79,18 +79,25 @@ internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
 
         var manifest = ImageManifest.Parse(bytes, $"manifest {oci}", mediaType);
         var manifestDescriptor = new Descriptor(manifest.MediaType, actual, bytes.Length);
-        IReadOnlyList<string> names = oci.Tag is { } tag ? [$"{oci.Registry}/{oci.Repository}:{tag}"] : [];
+        long declared = bytes.Length + manifest.Config.Size + manifest.Layers.Sum(l => l.Size);
+        if (options.Policy.MaxImageBytes is { } cap && declared > cap)
+        {
+            throw CappedWriteStream.TooLarge($"image {oci}", cap, declared);
+        }
+
+        // A tag names the image only when the user asked for it by that tag; on a publisher's behalf nothing is named.
+        IReadOnlyList<string> names = oci.Tag is { } tag && options.Policy.NameImages ? [$"{oci.Registry}/{oci.Repository}:{tag}"] : [];
         using var staging = store.BeginStaging();
         if (await store.FindAsync(actual, cancellationToken).ConfigureAwait(false) is not null)
         {
-            // The store already holds this exact manifest, verified with all its blobs when it came in: only the name is new.
+            // The store already holds this exact manifest, its blobs verified (FindAsync re-checks them): only the name is new.
             return await staging.CommitAsync(new OciImage(manifestDescriptor, manifest.Config, manifest.Layers, names), verify: false, cancellationToken).ConfigureAwait(false);
         }
 
         await staging.WriteBlobAsync(manifestDescriptor, bytes, cancellationToken).ConfigureAwait(false);
         foreach (var blob in new[] { manifest.Config }.Concat(manifest.Layers))
         {
-            if (store.HasBlob(blob.Digest))
+            if (await store.HasVerifiedBlobAsync(blob, cancellationToken).ConfigureAwait(false))
             {
                 progress?.Report(new TransferProgress(blob.Digest.Value, blob.Size, blob.Size, true, Skipped: true));
                 continue;

@@ -9,11 +9,17 @@ namespace InfraMind.Storage.Registry;
 /// <summary>
 /// The OCI distribution API operations InfraMind uses, against one repository: blob existence, monolithic and chunked
 /// upload, cross-repository mount, manifest put/get, blob get. Authentication follows the registry's challenge
-/// (Basic, or Bearer with a token from the realm).
+/// (Basic, or Bearer with a token from the realm), but credentials go only where <see cref="RegistryCredentials.AppliesTo"/>
+/// allows: the registry they are for, over https off loopback. A realm on another host or port gets none (docker keys
+/// credentials by host[:port] too, then sends them to whatever realm the registry names; InfraMind does not, since the
+/// registry's answer is not the user's word).
 /// </summary>
 internal sealed class RegistryClient : IDisposable
 {
-    private const long MaxManifestSize = 4L << 20;
+    private const long MaxManifestSize = ArchiveLimits.MaxManifestBytes;
+
+    /// <summary>A token answer is a small JSON document (a JWT of a few KiB); more is not read.</summary>
+    private const int MaxTokenAnswerBytes = 1 << 20;
     private readonly HttpClient _http;
     private readonly PeerOptions _options;
     private readonly Uri _base;
@@ -60,6 +66,13 @@ internal sealed class RegistryClient : IDisposable
                     $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\"). Set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD.");
             }
 
+            if (!credentials.AppliesTo(_base))
+            {
+                throw new StorageException(StorageErrorCodes.CredentialsWithheld,
+                    $"{PeerHttp.Peer(_base)} asks for a user name and password, but the credentials are for {string.Join(", ", credentials.Registries)}" +
+                    (_base.Scheme == Uri.UriSchemeHttps || _base.IsLoopback ? "" : " and it is plain http off loopback") + "; they were not sent.");
+            }
+
             _authorization = BasicHeader(credentials);
         }
         else
@@ -97,14 +110,29 @@ internal sealed class RegistryClient : IDisposable
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
-        if (credentials is not null)
+        bool withheld = credentials is not null && !credentials.AppliesTo(tokenUri);
+        if (credentials is not null && !withheld)
         {
             request.Headers.Authorization = BasicHeader(credentials);
         }
 
-        using var response = await PeerHttp.SendAsync(_http, request, "fetching a registry token", cancellationToken).ConfigureAwait(false);
+        using var response = await PeerHttp.SendAsync(_http, request, "fetching a registry token", _options.Policy, cancellationToken).ConfigureAwait(false);
+        if (withheld && response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            throw new StorageException(StorageErrorCodes.CredentialsWithheld,
+                $"{PeerHttp.Peer(_base)} names the token service {PeerHttp.Peer(tokenUri)}, which is not the registry the credentials are for " +
+                $"({string.Join(", ", credentials!.Registries)}), or is plain http off loopback; they were not sent, and it refused to answer without them.");
+        }
+
         await PeerHttp.EnsureSuccessAsync(response, "fetching a registry token", cancellationToken).ConfigureAwait(false);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+        byte[] answer;
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            answer = await ReadBoundedAsync(stream, MaxTokenAnswerBytes, $"the token answer of {tokenUri.GetLeftPart(UriPartial.Path)}", cancellationToken).ConfigureAwait(false);
+        }
+
+        using var doc = ParseTokenAnswer(answer, tokenUri);
         foreach (string field in new[] { "token", "access_token" })
         {
             if (doc.RootElement.TryGetProperty(field, out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } token)
@@ -114,6 +142,37 @@ internal sealed class RegistryClient : IDisposable
         }
 
         throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered without a token.");
+    }
+
+    private static JsonDocument ParseTokenAnswer(byte[] answer, Uri tokenUri)
+    {
+        try
+        {
+            return JsonDocument.Parse(answer);
+        }
+        catch (JsonException e)
+        {
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered something that is not JSON.", e);
+        }
+    }
+
+    /// <summary>Reads at most <paramref name="max"/> bytes: one more is IM4214 and the rest is never read.</summary>
+    private static async Task<byte[]> ReadBoundedAsync(Stream body, int max, string what, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[Math.Min(max + 1, 1 << 16)];
+        using var collected = new MemoryStream();
+        int n;
+        while ((n = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (collected.Length + n > max)
+            {
+                throw CappedWriteStream.TooLarge(what, max);
+            }
+
+            collected.Write(buffer, 0, n);
+        }
+
+        return collected.ToArray();
     }
 
     private static AuthenticationHeaderValue BasicHeader(RegistryCredentials credentials) =>
@@ -209,18 +268,22 @@ internal sealed class RegistryClient : IDisposable
             throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is {response.Content.Headers.ContentLength} bytes, too large for an image manifest.");
         }
 
+        // Read against the bound, never whole first: a chunked answer of any length costs at most the bound.
         var body = PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), request.RequestUri!, _options.StallTimeout);
         await using (body.ConfigureAwait(false))
         {
-            using var buffer = new MemoryStream();
-            await body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (buffer.Length > MaxManifestSize)
+            byte[] bytes;
+            try
             {
-                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is larger than {MaxManifestSize} bytes, too large for an image manifest.");
+                bytes = await ReadBoundedAsync(body, (int)MaxManifestSize, $"the manifest {Repo}:{reference}", cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException e) when (e.Code == StorageErrorCodes.TooLarge)
+            {
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is larger than {MaxManifestSize} bytes, too large for an image manifest; the rest was not read.", e);
             }
 
             Digest? header = response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
-            return (buffer.ToArray(), response.Content.Headers.ContentType?.MediaType, header);
+            return (bytes, response.Content.Headers.ContentType?.MediaType, header);
         }
     }
 
@@ -250,7 +313,7 @@ internal sealed class RegistryClient : IDisposable
     private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string what, CancellationToken cancellationToken)
     {
         request.Headers.Authorization ??= _authorization;
-        return PeerHttp.SendAsync(_http, request, what, cancellationToken);
+        return PeerHttp.SendAsync(_http, request, what, _options.Policy, cancellationToken);
     }
 
     private Uri UploadLocation(HttpResponseMessage response, Digest digest)

@@ -71,36 +71,172 @@ public sealed class AdmissionTests
         Assert.Contains("/predicate/manifestSource", e.Message, StringComparison.Ordinal);
     }
 
+    private const string Label = "org.inframind.manifest-digest";
+
+    /// <summary>A fetcher whose references answer as told, counting fetches, screening nothing out unless told.</summary>
+    private sealed class FakeFetcher(Func<PublishedReference, FetchedImage> answer, Func<PublishedReference, AdmissionResult?>? screen = null) : IContentFetcher
+    {
+        public int Fetches { get; private set; }
+
+        public int Kept { get; private set; }
+
+        public int Disposed { get; private set; }
+
+        public AdmissionResult? Screen(PublishedReference reference) => screen?.Invoke(reference);
+
+        public IContentFetch Begin() => new Session(this);
+
+        private sealed class Session(FakeFetcher owner) : IContentFetch
+        {
+            public Task<FetchedImage> FetchAsync(PublishedReference reference, CancellationToken cancellationToken)
+            {
+                owner.Fetches++;
+                return Task.FromResult(owner.Fetch(reference));
+            }
+
+            public Task KeepAsync(CancellationToken cancellationToken)
+            {
+                owner.Kept++;
+                return Task.CompletedTask;
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                owner.Disposed++;
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        private FetchedImage Fetch(PublishedReference reference) => answer(reference);
+    }
+
+    private static FetchedImage Holds(string digest, string? label = null) =>
+        new(digest, label is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [Label] = label });
+
     [Fact]
     public async Task Content_must_resolve_to_the_published_image()
     {
         var candidate = Candidate();
-        Assert.True((await new ContentAdmission((_, _) => Task.FromResult(Image)).AdmitAsync(candidate, CancellationToken.None)).Accepted);
+        var good = new FakeFetcher(_ => Holds(Image));
+        var accepted = await new ContentAdmission(good, 8, Label).AdmitAsync(candidate, CancellationToken.None);
+        Assert.True(accepted.Accepted);
+        Assert.NotNull(accepted.Content);
 
-        var other = await new ContentAdmission((_, _) => Task.FromResult("sha256:" + new string('c', 64))).AdmitAsync(candidate, CancellationToken.None);
-        Assert.Equal(RegistryErrorCodes.ContentMismatch, other.Code);
-        Assert.Contains(Image, other.Reason, StringComparison.Ordinal);
+        var other = new FakeFetcher(_ => Holds("sha256:" + new string('c', 64)));
+        var mismatch = await new ContentAdmission(other, 8, Label).AdmitAsync(candidate, CancellationToken.None);
+        Assert.Equal(RegistryErrorCodes.ContentMismatch, mismatch.Code);
+        Assert.Contains(Image, mismatch.Reason, StringComparison.Ordinal);
+        Assert.Null(mismatch.Content);
+        Assert.Equal(1, other.Disposed); // what was fetched for a refused publish is removed
 
-        var missing = await new ContentAdmission((_, _) => throw new IOException("connection refused")).AdmitAsync(candidate, CancellationToken.None);
+        var failing = new FakeFetcher(_ => throw new InfraMindException(new ErrorCode("IM4203", FailureKind.Unavailable), "connection refused"));
+        var missing = await new ContentAdmission(failing, 8, Label).AdmitAsync(candidate, CancellationToken.None);
         Assert.Equal(RegistryErrorCodes.ContentUnresolved, missing.Code);
-        Assert.Contains("connection refused", missing.Reason, StringComparison.Ordinal);
+        Assert.Contains("IM4203 connection refused", missing.Reason, StringComparison.Ordinal);
 
-        var none = await new ContentAdmission((_, _) => Task.FromResult(Image)).AdmitAsync(Candidate(refs: []), CancellationToken.None);
+        var none = await new ContentAdmission(good, 8, Label).AdmitAsync(Candidate(refs: []), CancellationToken.None);
         Assert.Equal(RegistryErrorCodes.ContentUnresolved, none.Code);
+    }
+
+    [Fact]
+    public async Task An_image_built_from_another_manifest_is_refused()
+    {
+        var candidate = Candidate();
+        var same = await new ContentAdmission(new FakeFetcher(_ => Holds(Image, candidate.Statement.ManifestDigest)), 8, Label).AdmitAsync(candidate, CancellationToken.None);
+        Assert.True(same.Accepted);
+        var otherManifest = "sha256:" + new string('d', 64);
+        var other = await new ContentAdmission(new FakeFetcher(_ => Holds(Image, otherManifest)), 8, Label).AdmitAsync(candidate, CancellationToken.None);
+        Assert.Equal(RegistryErrorCodes.ImageBoundToOtherManifest, other.Code);
+        Assert.Contains(otherManifest, other.Reason, StringComparison.Ordinal);
+        Assert.Contains(candidate.Statement.ManifestDigest, other.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task References_are_deduplicated_capped_and_screened_before_anything_is_fetched()
+    {
+        var many = Enumerable.Range(0, 200).Select(i => new PublishedReference($"https://example.test/{i}.tar#sha256={new string('e', 64)}", "https")).ToList();
+        var fetcher = new FakeFetcher(_ => Holds(Image));
+        var capped = await new ContentAdmission(fetcher, 8, Label).AdmitAsync(Candidate(refs: many), CancellationToken.None);
+        Assert.Equal(RegistryErrorCodes.TooManyReferences, capped.Code);
+        Assert.Contains("200", capped.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, fetcher.Fetches);
+
+        var repeated = Enumerable.Repeat(many[0], 50).ToList();
+        Assert.True((await new ContentAdmission(fetcher, 8, Label).AdmitAsync(Candidate(refs: repeated), CancellationToken.None)).Accepted);
+        Assert.Equal(1, fetcher.Fetches);
+
+        var screened = new FakeFetcher(_ => Holds(Image), r => r.Uri.EndsWith("7.tar#sha256=" + new string('e', 64), StringComparison.Ordinal)
+            ? AdmissionResult.Reject(RegistryErrorCodes.ReferenceNotAccepted, "no") : null);
+        var refused = await new ContentAdmission(screened, 8, Label).AdmitAsync(Candidate(refs: many.Take(8).ToList()), CancellationToken.None);
+        Assert.Equal(RegistryErrorCodes.ReferenceNotAccepted, refused.Code);
+        Assert.Equal(0, screened.Fetches); // the eighth reference is refused before the first is fetched
+    }
+
+    [Fact]
+    public async Task The_published_manifest_must_be_the_whole_one_its_model_yaml_produces()
+    {
+        var candidate = Candidate();
+        Assert.True((await new ManifestAdmission().AdmitAsync(candidate, CancellationToken.None)).Accepted);
+
+        // Same name, version and port, but another input schema and memory than model.yaml says: signed by the publisher, still refused.
+        var statement = candidate.Statement;
+        var tampered = (System.Text.Json.Nodes.JsonObject)statement.Manifest!.DeepClone();
+        tampered["resources"]!["memory"] = "64Gi";
+        tampered["input_schema"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"object\",\"properties\":{\"other\":{\"type\":\"string\"}}}");
+        using var key = SigningKey.CreateEphemeral();
+        var forged = PublishStatement.Create(statement.ModelName, statement.Version, Image, statement.ManifestSource!, statement.ContentReferences,
+            key.PublicKey, TimeProvider.System, tampered);
+        var parsed = Dsse.VerifyPublish(Dsse.SignPublish(forged, key)).EnsureValid();
+        var result = await new ManifestAdmission().AdmitAsync(new PublishCandidate(Dsse.SignPublish(forged, key), parsed, candidate.Version), CancellationToken.None);
+        Assert.Equal(RegistryErrorCodes.ManifestMismatch, result.Code);
+        Assert.Contains("resources", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("input_schema", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_schema_file_travels_inside_the_published_manifest_and_is_checked_by_the_same_rules()
+    {
+        const string withRef = """
+            name: adm-ref
+            version: 1.0.0
+            entrypoint: serve.py
+            runtime: python3.10
+            protocol: rest
+            port: 9000
+            input_schema: {$ref: schemas/in.json}
+            output_schema: {type: object}
+
+            """;
+        var bytes = Encoding.UTF8.GetBytes(withRef);
+        var schema = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}")!.AsObject();
+        var inline = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(withRef.Replace("{$ref: schemas/in.json}", schema.ToJsonString(), StringComparison.Ordinal))).Manifest!;
+        var resolved = inline with { ManifestDigest = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) };
+        using var key = SigningKey.CreateEphemeral();
+        PublishCandidate Sign(System.Text.Json.Nodes.JsonObject manifest)
+        {
+            var statement = PublishStatement.Create("adm-ref", "1.0.0", Image, bytes, [new PublishedReference("local://" + Image, "local")], key.PublicKey, TimeProvider.System, manifest);
+            var envelope = Dsse.SignPublish(statement, key);
+            return new PublishCandidate(envelope, Dsse.VerifyPublish(envelope).EnsureValid(), SemVersion.Parse("1.0.0", SemVersionStyles.Strict));
+        }
+
+        Assert.True((await new ManifestAdmission().AdmitAsync(Sign(resolved.ToJson()), CancellationToken.None)).Accepted);
+        var notObject = resolved.ToJson();
+        notObject["input_schema"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"string\"}");
+        Assert.False((await new ManifestAdmission().AdmitAsync(Sign(notObject), CancellationToken.None)).Accepted);
     }
 
     [Fact]
     public async Task All_admissions_stop_at_the_first_rejection()
     {
-        var calls = 0;
-        var all = new AllAdmissions(new ManifestAdmission(), new ContentAdmission((_, _) =>
-        {
-            calls++;
-            return Task.FromResult(Image);
-        }));
+        var fetcher = new FakeFetcher(_ => Holds(Image));
+        var all = new AllAdmissions(new ManifestAdmission(), new ContentAdmission(fetcher, 8, Label));
         Assert.False((await all.AdmitAsync(Candidate(withManifest: false), CancellationToken.None)).Accepted);
-        Assert.Equal(0, calls);
-        Assert.True((await all.AdmitAsync(Candidate(), CancellationToken.None)).Accepted);
-        Assert.Equal(1, calls);
+        Assert.Equal(0, fetcher.Fetches);
+        var accepted = await all.AdmitAsync(Candidate(), CancellationToken.None);
+        Assert.True(accepted.Accepted);
+        Assert.Equal(1, fetcher.Fetches);
+        await accepted.Content!.KeepAsync(CancellationToken.None);
+        await accepted.Content.DisposeAsync();
+        Assert.Equal((1, 1), (fetcher.Kept, fetcher.Disposed));
     }
 }

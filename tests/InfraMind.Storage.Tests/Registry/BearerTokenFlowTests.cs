@@ -21,7 +21,7 @@ public sealed class BearerTokenFlowTests : IDisposable
     {
         await using var server = new TokenRegistry(grantToken: true);
         var e = await Assert.ThrowsAsync<StorageException>(() =>
-            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("u", "p") })
+            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("u", "p", [$"127.0.0.1:{server.Port}"]) })
                 .PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), new LocalContentStore(_dir.Combine("s")), null, CancellationToken.None));
         // Past authentication: the (empty) registry does not have the manifest.
         Assert.Equal(StorageErrorCodes.NotFound, e.Code);

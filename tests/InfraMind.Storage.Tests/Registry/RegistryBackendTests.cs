@@ -202,10 +202,10 @@ public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
         Assert.Contains("INFRAMIND_REGISTRY_USERNAME", none.Message);
 
         var wrong = await Assert.ThrowsAsync<StorageException>(() =>
-            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("tester", "wrong") }).PushAsync(image, target, null, CancellationToken.None));
+            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("tester", "wrong", [_registry.HostPort]) }).PushAsync(image, target, null, CancellationToken.None));
         Assert.Equal(StorageErrorCodes.AuthenticationFailed, wrong.Code);
 
-        var ok = new PeerOptions { Credentials = new RegistryCredentials("tester", "s3cret-pass") };
+        var ok = new PeerOptions { Credentials = new RegistryCredentials("tester", "s3cret-pass", [_registry.HostPort]) };
         var pushed = await new RegistryBackend(ok).PushAsync(image, target, null, CancellationToken.None);
         var pulled = await new RegistryBackend(ok).PullAsync(pushed.Reference, new LocalContentStore(_dir.Combine("p")), null, CancellationToken.None);
         Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);

@@ -31,8 +31,8 @@ internal static class GatewayServeCommand
         serve.SetAction(async (parse, cancellationToken) =>
         {
             await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
-            var key = await RegistryAccess.TrustedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
-            using var catalog = new RegistryModelCatalog(handle.Service, key);
+            var (key, trusted) = await RegistryAccess.TrustAsync(context, handle, parse.GetValue(registryKey), cancellationToken);
+            using var catalog = new RegistryModelCatalog(trusted, key);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);

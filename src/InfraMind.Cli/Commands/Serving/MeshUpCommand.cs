@@ -36,7 +36,9 @@ internal static class MeshUpCommand
             var count = parse.GetValue(nodes);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var logging = ServingHosts.Logging(parse.GetValue(verbose));
-            await using var registry = await ServingHosts.StartRegistryAsync(context, InfraHome.Ensure(context.Home.Registry), parse.GetValue(registryPort), cancellationToken);
+            // The embedded mesh serves this machine's own user: local references and loopback sources are allowed.
+            var fetches = ContentAccess.EmbeddedPolicy(context);
+            await using var registry = await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, parse.GetValue(registryPort), cancellationToken);
             var registryAnnouncement = RegistryAccess.Announce(context.Home, registry.Address);
             var service = new LocalRegistryService(registry.Registry);
             using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
@@ -53,7 +55,7 @@ internal static class MeshUpCommand
                 var local = new LocalNodes();
                 gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken, local);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
-                var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
+                var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.ForPublishers(context, fetches), engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
                     started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local)));

@@ -47,7 +47,7 @@ internal static class NodeServeCommand
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
-            var key = await RegistryAccess.TrustedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
+            var (key, trusted) = await RegistryAccess.TrustAsync(context, handle, parse.GetValue(registryKey), cancellationToken);
             var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
             if (parse.GetValue(cpu) is { } c)
             {
@@ -66,7 +66,9 @@ internal static class NodeServeCommand
             }
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
-            var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
+            // The registry of this home (a running `infra mesh up`) admits what this machine's user publishes; any other, strangers'.
+            var fetches = handle.OfThisHome ? ContentAccess.EmbeddedPolicy(context) : ContentAccess.PublisherPolicy(context, [], hostLocal: false);
+            var source = new VerifiedImageSource(trusted, key, ContentAccess.ForPublishers(context, fetches), engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
                 parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);

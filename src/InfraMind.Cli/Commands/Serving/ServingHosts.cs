@@ -6,6 +6,7 @@ using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
 using InfraMind.Serving;
+using InfraMind.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -25,11 +26,12 @@ internal static class ServingHosts
         return port;
     }
 
-    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, string dataDirectory, int port, CancellationToken cancellationToken)
+    /// <summary>A registry server on 127.0.0.1:<paramref name="port"/> whose admission fetches under <paramref name="policy"/>.</summary>
+    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, int port, CancellationToken cancellationToken)
     {
         try
         {
-            return await RegistryServer.StartAsync(new RegistryServerOptions(dataDirectory, $"http://127.0.0.1:{port}") { Admission = Admission.ForRegistry(context) }, cancellationToken);
+            return await RegistryServer.StartAsync(options with { Url = $"http://127.0.0.1:{port}", Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
         }
         catch (IOException e)
         {

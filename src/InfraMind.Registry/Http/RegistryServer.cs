@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using InfraMind.Registry.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Registry.Http;
+
+/// <summary>Settings of a stand-alone registry server (<c>infra registry serve</c>).</summary>
+public sealed record RegistryServerOptions(string DataDirectory, string Url = "http://127.0.0.1:7400")
+{
+    public IPublishAdmission? Admission { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Publishes one client address may send per minute (the rest: 429 IM5104 with Retry-After); 0 for no limit.</summary>
+    public int PublishesPerMinutePerAddress { get; init; } = 60;
+
+    /// <summary>Publishes one publisher key may make per minute, counted once its signature verified; 0 for no limit.</summary>
+    public int PublishesPerMinutePerKey { get; init; } = 30;
+}
+
+/// <summary>
+/// The limits on publishes, in the one place the HTTP API reads them: per client address, taken by ASP.NET Core's rate
+/// limiting middleware before the body is read (<see cref="PerAddressPolicy"/>), and per publisher key, taken once the
+/// signature verified (so nobody can spend another publisher's budget with forged envelopes). Both are fixed windows of
+/// one minute with no queue; a refusal is 429 IM5104 with Retry-After.
+/// </summary>
+public sealed class PublishLimits : IDisposable
+{
+    public const string PerAddressPolicy = "publish-per-address";
+
+    private readonly PartitionedRateLimiter<string>? _perKey;
+
+    public PublishLimits(int perKeyPerMinute)
+    {
+        if (perKeyPerMinute > 0)
+        {
+            _perKey = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(perKeyPerMinute)));
+        }
+    }
+
+    internal static FixedWindowRateLimiterOptions Window(int permits) => new()
+    {
+        PermitLimit = permits, Window = TimeSpan.FromMinutes(1), QueueLimit = 0, AutoReplenishment = true,
+    };
+
+    /// <summary>Takes one publish of <paramref name="fingerprint"/>; null when allowed, else the time to wait.</summary>
+    public TimeSpan? TryTake(string fingerprint)
+    {
+        if (_perKey is null) return null;
+        using var lease = _perKey.AttemptAcquire(fingerprint);
+        return lease.IsAcquired ? null : lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
+    }
+
+    /// <summary>Sets Retry-After (whole seconds, at least 1) on an answer.</summary>
+    internal static void SetRetryAfter(HttpResponse response, TimeSpan after) =>
+        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+
+    public void Dispose() => _perKey?.Dispose();
+}
+
+/// <summary>A running registry server; dispose to stop it and close the log.</summary>
+public sealed class RegistryServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RegistryServer(WebApplication app, ModelRegistry registry, Uri address)
+    {
+        _app = app;
+        Registry = registry;
+        Address = address;
+    }
+
+    public ModelRegistry Registry { get; }
+
+    /// <summary>The bound address (the real port when the URL asked for port 0).</summary>
+    public Uri Address { get; }
+
+    public static async Task<RegistryServer> StartAsync(RegistryServerOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, options.Admission, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.WebHost.UseUrls(options.Url);
+            builder.Services.AddSingleton(registry);
+            builder.Services.AddSingleton(new PublishLimits(options.PublishesPerMinutePerKey));
+            builder.Services.AddProblemDetails();
+            builder.Services.AddRateLimiter(limiter =>
+            {
+                limiter.OnRejected = (context, _) =>
+                {
+                    var after = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var a) ? a : TimeSpan.FromMinutes(1);
+                    PublishLimits.SetRetryAfter(context.HttpContext.Response, after);
+                    return new ValueTask(RegistryApi.Problem(RegistryErrorCodes.RateLimited,
+                        $"this client address made more than {options.PublishesPerMinutePerAddress} publishes in a minute; retry after {Math.Ceiling(after.TotalSeconds)} s.",
+                        StatusCodes.Status429TooManyRequests).ExecuteAsync(context.HttpContext));
+                };
+                limiter.AddPolicy(PublishLimits.PerAddressPolicy, http => options.PublishesPerMinutePerAddress > 0
+                    ? RateLimitPartition.GetFixedWindowLimiter((http.Connection.RemoteIpAddress ?? IPAddress.None).ToString(), _ => PublishLimits.Window(options.PublishesPerMinutePerAddress))
+                    : RateLimitPartition.GetNoLimiter(string.Empty));
+            });
+            var app = builder.Build();
+            app.UseExceptionHandler();
+            app.UseRateLimiter();
+            app.MapModelRegistry();
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new RegistryServer(app, registry, new Uri(address));
+        }
+        catch
+        {
+            await registry.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        await Registry.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,206 @@
+using System.Security.Cryptography;
+using System.Text;
+using InfraMind.Registry.Checkpoints;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Merkle;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+
+namespace InfraMind.Registry.Trust;
+
+/// <summary>
+/// What a client remembers of the registries it talks to, under one directory (<c>$INFRAMIND_HOME/trust/registries</c>),
+/// one folder per registry address: the registry key pinned on first use (<c>key.pem</c>), and the latest checkpoint
+/// seen under that key (<c>checkpoint-&lt;key&gt;</c>). A registry that later serves another key is refused with both
+/// fingerprints (<see cref="RegistryErrorCodes.RegistryKeyChanged"/>); a key given explicitly (<c>--registry-key</c>) is
+/// used as it is and does not touch the pin. <see cref="Watch"/> wraps a registry so that every checkpoint it answers
+/// must extend the one seen before (a consistency proof), else <see cref="RegistryErrorCodes.SplitView"/>.
+/// </summary>
+public sealed class RegistryTrust(string directory)
+{
+    public string Directory { get; } = Path.GetFullPath(directory);
+
+    /// <summary>The folder of the registry at <paramref name="location"/> (an URL): scheme, host and port, readable.</summary>
+    public string FolderOf(string location)
+    {
+        ArgumentNullException.ThrowIfNull(location);
+        var name = Uri.TryCreate(location, UriKind.Absolute, out var uri)
+            ? $"{uri.Scheme}_{uri.IdnHost}_{uri.Port}{uri.AbsolutePath.TrimEnd('/').Replace('/', '_')}"
+            : location;
+        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
+        return Path.Combine(Directory, safe.Length is > 0 and <= 100 ? safe : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(location)))[..32]);
+    }
+
+    /// <summary>
+    /// The key to trust for the registry at <paramref name="location"/>: the pinned one, after checking that
+    /// <paramref name="served"/> is the same; on first use, <paramref name="served"/>, pinned now.
+    /// </summary>
+    public PublicKey Pin(string location, PublicKey served)
+    {
+        ArgumentNullException.ThrowIfNull(served);
+        var file = Path.Combine(FolderOf(location), "key.pem");
+        if (File.Exists(file))
+        {
+            var pinned = PublicKey.FromPem(File.ReadAllText(file));
+            return pinned.Equals(served)
+                ? pinned
+                : throw new RegistryException(RegistryErrorCodes.RegistryKeyChanged, RegistryErrorKind.Forbidden,
+                    $"the registry at {location} now serves key {served.Fingerprint}, but key {pinned.Fingerprint} was pinned for it on first use ({file}); " +
+                    "another key means another registry, or one that replaced its log.");
+        }
+
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        WriteAtomically(file, served.ToPem());
+        return served;
+    }
+
+    /// <summary>
+    /// <paramref name="registry"/> as seen through the checkpoint history kept for <paramref name="location"/> and
+    /// <paramref name="key"/>: every checkpoint in its answers is checked against the one seen before.
+    /// </summary>
+    public IRegistryService Watch(IRegistryService registry, string location, PublicKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var file = Path.Combine(FolderOf(location), "checkpoint-" + key.Fingerprint["sha256:".Length..][..16]);
+        return new CheckpointWatch(registry, key, location, file);
+    }
+
+    internal static void WriteAtomically(string file, string content)
+    {
+        var temp = file + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(content));
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, file, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+}
+
+/// <summary>
+/// An <see cref="IRegistryService"/> whose answers carry checkpoints that must each be consistent with the latest one
+/// this client saw of that registry (kept in a file, so the history outlives the process and is shared by the gateway,
+/// nodes and <c>infra verify</c> of one home): a larger tree must be proven to extend it (RFC 9162 consistency proof from
+/// the registry), the same size must have the same root, a smaller tree must be a proven prefix of it. Anything else
+/// is a split view (<see cref="RegistryErrorCodes.SplitView"/>): the registry showed two histories. A checkpoint that
+/// does not verify with the key is not remembered (the entry verifier reports it).
+/// </summary>
+internal sealed class CheckpointWatch(IRegistryService inner, PublicKey key, string location, string file) : IRegistryService
+{
+    private string? _latestNote;
+
+    public async Task<PublishResponse> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken)
+    {
+        var response = await inner.PublishAsync(envelope, cancellationToken).ConfigureAwait(false);
+        await ObserveAsync(response.Bundle.Checkpoint, cancellationToken).ConfigureAwait(false);
+        return response;
+    }
+
+    public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken) =>
+        await ObservedAsync(await inner.GetModelVersionAsync(name, version, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    public async Task<EntryBundle> GetEntryAsync(long index, CancellationToken cancellationToken) =>
+        await ObservedAsync(await inner.GetEntryAsync(index, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    public Task<(long Size, IReadOnlyList<LogEntrySummary> Entries)> ListEntriesAsync(long start, int limit, CancellationToken cancellationToken) =>
+        inner.ListEntriesAsync(start, limit, cancellationToken);
+
+    public Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken) => inner.GetKeyAsync(cancellationToken);
+
+    public async Task<string> GetCheckpointAsync(CancellationToken cancellationToken)
+    {
+        var note = await inner.GetCheckpointAsync(cancellationToken).ConfigureAwait(false);
+        await ObserveAsync(note, cancellationToken).ConfigureAwait(false);
+        return note;
+    }
+
+    public Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken) =>
+        inner.GetConsistencyProofAsync(fromSize, toSize, cancellationToken);
+
+    private async Task<EntryBundle> ObservedAsync(EntryBundle bundle, CancellationToken cancellationToken)
+    {
+        await ObserveAsync(bundle.Checkpoint, cancellationToken).ConfigureAwait(false);
+        return bundle;
+    }
+
+    private async Task ObserveAsync(string note, CancellationToken cancellationToken)
+    {
+        if (note == Volatile.Read(ref _latestNote) || CheckpointNote.Verify(note, key) is not { IsValid: true, Checkpoint: { } seen })
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        // Other processes of this home (gateway, nodes, verify), and other requests of this one, keep the same file:
+        // one at a time (an exclusive flock on the lock file) reads and advances it.
+        using var lockFile = await LockAsync(file + ".lock", cancellationToken).ConfigureAwait(false);
+        var storedNote = File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) : null;
+        var stored = storedNote is null ? null : CheckpointNote.Verify(storedNote, key).Checkpoint;
+        if (stored is not null)
+        {
+            await CheckConsistentAsync(stored, seen, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (stored is null || seen.Size > stored.Size)
+        {
+            RegistryTrust.WriteAtomically(file, note);
+        }
+
+        Volatile.Write(ref _latestNote, stored is null || seen.Size >= stored.Size ? note : storedNote);
+    }
+
+    private async Task CheckConsistentAsync(Checkpoint stored, Checkpoint seen, CancellationToken cancellationToken)
+    {
+        string? failure;
+        if (seen.Size == stored.Size)
+        {
+            failure = seen.RootHash.Span.SequenceEqual(stored.RootHash.Span) ? null : "the same tree size has two different roots";
+        }
+        else
+        {
+            var (older, newer) = seen.Size < stored.Size ? (seen, stored) : (stored, seen);
+            try
+            {
+                var proof = await inner.GetConsistencyProofAsync(older.Size, newer.Size, cancellationToken).ConfigureAwait(false);
+                failure = proof.FromSize != older.Size || proof.ToSize != newer.Size
+                    ? "the registry answered a proof for other sizes"
+                    : MerkleProofs.VerifyConsistency(older.Size, newer.Size, older.RootHash.Span, newer.RootHash.Span, proof.Hashes);
+            }
+            catch (RegistryException e) when (e.Category is not RegistryErrorKind.Unavailable)
+            {
+                failure = $"the registry cannot prove that the tree of {older.Size} entries is a prefix of the tree of {newer.Size} ({e.Code} {e.Message})";
+            }
+        }
+
+        if (failure is not null)
+        {
+            throw new RegistryException(RegistryErrorCodes.SplitView, RegistryErrorKind.Corrupt,
+                $"the registry at {location} answered a checkpoint inconsistent with the one seen before ({failure}). " +
+                $"Seen before (kept in {file}): size {stored.Size}, root {Convert.ToBase64String(stored.RootHash.Span)}; " +
+                $"now: size {seen.Size}, root {Convert.ToBase64String(seen.RootHash.Span)}.");
+        }
+    }
+
+    private static async Task<FileStream> LockAsync(string path, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 500)
+            {
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using System.Globalization;
+using InfraMind.Oci;
+using InfraMind.Oci.Layout;
+
+namespace InfraMind.Storage;
+
+/// <summary>What <see cref="LocalContentStore.RepairAsync"/> did.</summary>
+/// <param name="IndexRebuilt">The index was unreadable and was rebuilt from the blobs (the old one kept beside it as <see cref="IndexBackup"/>).</param>
+/// <param name="Images">Images the index lists now.</param>
+/// <param name="EntriesDropped">Index entries removed because their image is no longer whole.</param>
+/// <param name="BlobsRemoved">Blobs that did not hash to their name (or had no valid name), removed.</param>
+/// <param name="StagingAreasRemoved">Staging areas of transfers that died, removed.</param>
+public sealed record StoreRepair(bool IndexRebuilt, string? IndexBackup, int Images, int EntriesDropped, int BlobsRemoved, int StagingAreasRemoved);
+
+public sealed partial class LocalContentStore
+{
+    /// <summary>
+    /// Makes the store whole again (<c>infra doctor --repair</c>): removes staging areas no live process owns, hashes
+    /// every blob and removes those that do not match their name, then keeps the index entries whose images are still
+    /// whole — or, when index.json is unreadable (empty, cut short, edited), moves it aside and rebuilds it from the
+    /// blobs: every image manifest whose config and layers are present is listed again, by digest (names cannot be
+    /// recovered from blobs; they come back as images are pushed or pulled again).
+    /// </summary>
+    public async Task<StoreRepair> RepairAsync(CancellationToken cancellationToken)
+    {
+        EnsureCreated();
+        using (await AcquireLockAsync(cancellationToken).ConfigureAwait(false))
+        {
+            int staging = StoreStaging.Sweep(StagingRoot);
+            int removed = 0;
+            var manifests = new List<Descriptor>();
+            foreach (var path in Directory.EnumerateFiles(BlobDirectory))
+            {
+                var name = Path.GetFileName(path);
+                if (!Digest.TryParse(Digest.Sha256Prefix + name, out var digest))
+                {
+                    StoreBlobs.Remove(path);
+                    removed++;
+                    continue;
+                }
+
+                long size = new FileInfo(path).Length;
+                if (!await StoreBlobs.CheckAsync(path, new Descriptor(MediaTypes.OciLayerTar, digest, size), cancellationToken).ConfigureAwait(false))
+                {
+                    removed++;
+                    continue;
+                }
+
+                if (size <= ArchiveLimits.MaxManifestBytes && await ManifestTypeAsync(path, digest, cancellationToken).ConfigureAwait(false) is { } mediaType)
+                {
+                    manifests.Add(new Descriptor(mediaType, digest, size));
+                }
+            }
+
+            List<IndexEntry> entries;
+            string? backup = null;
+            try
+            {
+                entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException e) when (e.Code == StorageErrorCodes.StoreIndexCorrupt)
+            {
+                backup = IndexPath + ".damaged-" + DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture);
+                File.Move(IndexPath, backup, overwrite: true);
+                entries = [.. manifests.Select(m => new IndexEntry(m, null))];
+            }
+
+            var whole = new List<IndexEntry>();
+            foreach (var entry in entries)
+            {
+                if (await OpenAsync(entry.Descriptor, [], cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    whole.Add(entry);
+                }
+            }
+
+            await WriteIndexAsync(whole, cancellationToken).ConfigureAwait(false);
+            return new StoreRepair(backup is not null, backup, whole.Select(e => e.Descriptor.Digest).Distinct().Count(), entries.Count - whole.Count, removed, staging);
+        }
+    }
+
+    /// <summary>The media type of the blob when it is an image manifest (OCI or Docker schema 2), else null.</summary>
+    private static async Task<string?> ManifestTypeAsync(string path, Digest digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var manifest = ImageManifest.Parse(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), $"blob {digest}");
+            return MediaTypes.IsManifest(manifest.MediaType) ? manifest.MediaType : null;
+        }
+        catch (InfraMindException)
+        {
+            return null; // a layer, a config, an index: not an image of its own
+        }
+    }
+
+    /// <summary>
+    /// A store of its own inside this one's staging area, for content that may never be kept (what a registry fetches
+    /// while it decides on a publish): removed with everything in it when disposed, and by the staging sweep if the
+    /// process dies. <see cref="AdoptAsync"/> moves an image of it into this store, nameless.
+    /// </summary>
+    public ScratchStore CreateScratch()
+    {
+        EnsureCreated();
+        return new ScratchStore(BeginStaging());
+    }
+
+    /// <summary>
+    /// Moves <paramref name="image"/> (from a <see cref="ScratchStore"/> of this store, which cannot use it afterwards)
+    /// in, without names; its blobs were verified there.
+    /// </summary>
+    public async Task<ImageArchive> AdoptAsync(ImageArchive image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        using var staging = BeginStaging();
+        foreach (var blob in image.Blobs.Append(image.Image.Manifest))
+        {
+            string target = staging.BlobPath(blob.Digest);
+            if (!File.Exists(target))
+            {
+                // Same file system (the scratch store lives in this store's staging area): a rename, not a copy.
+                File.Move(image.BlobPath(blob.Digest), target);
+            }
+        }
+
+        return await staging.CommitAsync(Nameless(image.Image), verify: false, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>A throwaway store (<see cref="LocalContentStore.CreateScratch"/>); dispose to remove it.</summary>
+public sealed class ScratchStore : IDisposable
+{
+    private readonly StoreStaging _area;
+
+    internal ScratchStore(StoreStaging area)
+    {
+        _area = area;
+        Store = new LocalContentStore(Path.Combine(area.Directory, "store"));
+    }
+
+    public LocalContentStore Store { get; }
+
+    public void Dispose() => _area.Dispose();
+}
