@@ -18,7 +18,7 @@ public sealed record InfraHome(string Root)
     /// <summary>The mesh token `infra gateway serve` admits nodes with, and `infra node serve` sends (<see cref="Node.Protocol.MeshToken"/>).</summary>
     public string NodeToken => Path.Combine(Root, "mesh", "node-token");
 
-    /// <summary>Which image was built from which build context (<see cref="Conformance.ImageIndex"/>).</summary>
+    /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>
     public string ImageIndex => Path.Combine(Root, "cache", "images");
 
     public static InfraHome Resolve(IReadOnlyDictionary<string, string?> environment)

@@ -12,6 +12,7 @@ public static class ContainerErrorCodes
     public const string InvalidContainerSpec = "IM3007";
     public const string EngineRequestFailed = "IM3008";
     public const string IsolationUnsupported = "IM3009";
+    public const string ResourcesExceedEngine = "IM3010";
 }
 
 /// <summary>An error of the container layer a user can act on; <see cref="Code"/> is stable, the message says how to fix it.</summary>
@@ -53,13 +54,29 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
     public string OutputTail { get; } = outputTail;
 }
 
-/// <summary>The engine cannot give a run the isolation policy (it ignored one of the policy's options): nothing was started.</summary>
-public sealed class IsolationUnsupportedException(Uri endpoint, IReadOnlyList<string> ignored)
+/// <summary>
+/// InfraMind cannot enforce the isolation policy on this engine (it cannot enter a container's network namespace, the
+/// container is not a process of this machine, or the engine gave it a network): the container was removed, nothing runs.
+/// </summary>
+public sealed class IsolationUnsupportedException(Uri endpoint, string reason)
     : ContainerEngineException(
         ContainerErrorCodes.IsolationUnsupported,
-        $"the engine at {endpoint} ignores the network option(s) {string.Join(", ", ignored)}, so a run there would not get the " +
-        "isolation policy (no egress, no traffic between containers); nothing was started. Use Docker Engine " +
-        "(scripts/setup-engine.sh); Podman 4.x's Docker-compatible API does not honour these bridge options.")
+        $"isolation cannot be enforced on the engine at {endpoint}: {reason}. Nothing was left running. Model containers " +
+        "run with no network at all and InfraMind reaches their port from inside their network namespace, which needs " +
+        "InfraMind on the engine's machine, as root (scripts/setup-engine.sh); `infra doctor` checks it.")
 {
-    public IReadOnlyList<string> Ignored { get; } = ignored;
+    public Uri Endpoint { get; } = endpoint;
+
+    /// <summary>What did not hold, without the advice around it.</summary>
+    public string Reason { get; } = reason;
+}
+
+/// <summary>A run asks for more CPU or memory than the engine's machine has: a request no limit can honour.</summary>
+public sealed class ResourcesExceedEngineException(string what, string asked, string available)
+    : ContainerEngineException(
+        ContainerErrorCodes.ResourcesExceedEngine,
+        $"the model asks for {asked} of {what} but the engine's machine has {available}: lower resources.{what} in model.yaml, " +
+        "or run it on a node that has that much.")
+{
+    public string Resource { get; } = what;
 }

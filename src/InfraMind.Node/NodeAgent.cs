@@ -22,7 +22,6 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly HttpClient _gateway;
-    private readonly HttpClient _models;
     private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
@@ -50,7 +49,6 @@ public sealed class NodeAgent : IAsyncDisposable
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
         MeshToken.Authorize(_gateway.DefaultRequestHeaders, options.GatewayToken);
-        _models = JobHttp.CreateClient();
         _manifests = manifests;
     }
 
@@ -275,9 +273,9 @@ public sealed class NodeAgent : IAsyncDisposable
             return;
         }
 
-        RunningContainer? container;
-        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
-        if (container is null)
+        (RunningContainer Container, HttpClient Client)? route;
+        lock (_instances) route = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyRoute : null;
+        if (route is not { } ready)
         {
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
                 $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
@@ -289,7 +287,7 @@ public sealed class NodeAgent : IAsyncDisposable
             timeout = TimeSpan.FromMilliseconds(Math.Min(ms, timeout.TotalMilliseconds));
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, container.BaseAddress)
+        using var request = new HttpRequestMessage(HttpMethod.Post, ready.Container.Connector.BaseAddress)
         {
             Content = new StreamContent(context.Request.Body),
         };
@@ -297,7 +295,7 @@ public sealed class NodeAgent : IAsyncDisposable
         if (context.Request.ContentLength is { } length) request.Content.Headers.ContentLength = length;
         try
         {
-            using var response = await _models.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            using var response = await ready.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
             context.Response.StatusCode = (int)response.StatusCode;
             if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();
             if (response.Content.Headers.ContentLength is { } len) context.Response.ContentLength = len;
@@ -310,6 +308,11 @@ public sealed class NodeAgent : IAsyncDisposable
         catch (HttpRequestException e) when (!context.Response.HasStarted)
         {
             await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {e.Message}"));
+        }
+        catch (ObjectDisposedException) when (!context.Response.HasStarted)
+        {
+            // The container was removed (it died, or was replaced) while the job was on its way.
+            await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, "the model's container was removed while the job was forwarded"));
         }
     }
 
@@ -345,7 +348,6 @@ public sealed class NodeAgent : IAsyncDisposable
 
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
         _gateway.Dispose();
-        _models.Dispose();
         _stop.Dispose();
         _reconcile.Dispose();
     }

@@ -24,6 +24,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     private readonly object _gate = new();
     private Task? _loop;
     private RunningContainer? _container;
+    private HttpClient? _jobs;
     private ModelState _state = ModelState.Starting;
     private Verdict? _verdict;
     private string? _detail;
@@ -50,12 +51,15 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     public ModelManifest Manifest => _manifest;
 
-    /// <summary>The container accepting jobs now, or null when not ready.</summary>
-    public RunningContainer? ReadyContainer
+    /// <summary>
+    /// The container accepting jobs now and the client that reaches it (through its connector: the container has no
+    /// address), or null when not ready.
+    /// </summary>
+    public (RunningContainer Container, HttpClient Client)? ReadyRoute
     {
         get
         {
-            lock (_gate) return _state == ModelState.Ready ? _container : null;
+            lock (_gate) return _state == ModelState.Ready && _container is { } c && _jobs is { } client ? (c, client) : null;
         }
     }
 
@@ -80,8 +84,8 @@ internal sealed class ModelInstance : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since,
-                _state == ModelState.Ready ? _container?.BaseAddress : null);
+            // No endpoint: a model container has no address; jobs reach it through this node (or, in this process, its connector).
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since);
         }
     }
 
@@ -170,7 +174,12 @@ internal sealed class ModelInstance : IAsyncDisposable
             return false;
         }
 
-        lock (_gate) _container = container;
+        lock (_gate)
+        {
+            _container = container;
+            _jobs = JobHttp.CreateClient(container.Connector.ConnectAsync);
+        }
+
         if (!await PreflightAsync(container, ct)) return false;
         _preflightRequested = false;
         await WatchAsync(container, ct);
@@ -182,7 +191,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         var result = await new ConformanceRunner(_engine).PreflightAsync(_manifest, container, _options.Preflight, ct);
         if (result.Passed)
         {
-            SetState(ModelState.Ready, null, $"pre-flight passed on 127.0.0.1:{container.HostPort}");
+            SetState(ModelState.Ready, null, $"pre-flight passed (container {container.Id[..12]}, no network, port {container.ContainerPort} inside it)");
             return true;
         }
 
@@ -206,9 +215,8 @@ internal sealed class ModelInstance : IAsyncDisposable
                 await Task.WhenAny(exited, tick);
                 if (exited.IsCompleted)
                 {
-                    var state = await container.InspectStateAsync(CancellationToken.None);
-                    SetState(ModelState.Failed, state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited,
-                        state.OomKilled ? "the container ran out of memory; restarting" : $"the container exited with code {state.ExitCode}; restarting");
+                    var died = await ContainerDiagnosis.ExitedAsync("serving", container, CancellationToken.None);
+                    SetState(ModelState.Failed, died.Verdict, died.Detail + "; restarting");
                     return;
                 }
 
@@ -263,19 +271,32 @@ internal sealed class ModelInstance : IAsyncDisposable
             }
         }
 
-        return await container.ProbePortAsync(TimeSpan.FromMilliseconds(50), ct);
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        probe.CancelAfter(_options.HealthTimeout);
+        try
+        {
+            return await container.ProbePortAsync(probe.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     // No token on purpose: removal must also run when the node is being stopped.
     private async Task RemoveContainerAsync()
     {
         RunningContainer? c;
+        HttpClient? jobs;
         lock (_gate)
         {
             c = _container;
+            jobs = _jobs;
             _container = null;
+            _jobs = null;
         }
 
+        jobs?.Dispose();
         if (c is not null) await c.DisposeAsync();
     }
 
