@@ -4,30 +4,48 @@ using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
 
-/// <summary>`infra doctor [--prune]`: is the engine there, and what did InfraMind leave running.</summary>
+/// <summary>`infra doctor [--prune] [--image IMAGE]`: is the engine there, are runs isolated, and what did InfraMind leave running.</summary>
 internal static class DoctorCommand
 {
+    /// <summary>On the throwaway container of the isolation check, so that a killed doctor's leftover is recognisable (and pruned).</summary>
+    private const string CheckLabel = "org.inframind.doctor";
+
     public static Command Create(CliContext context)
     {
         var prune = new Option<bool>("--prune") { Description = "Remove every container and network InfraMind labelled (leftovers of killed runs)" };
+        var image = new Option<string[]>("--image")
+        {
+            Description = "Image for the isolation check's throwaway container (it runs `sleep`); default: images InfraMind built",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var json = new Option<bool>("--json") { Description = "Print the findings as JSON" };
         var command = new Command("doctor",
-            "Check the container engine and the home directory; with --prune, remove InfraMind's leftover containers and networks.\n" +
-            "Exit codes: 0 healthy, 3 container engine unavailable.")
+            "Check the container engine, whether runs are isolated (a throwaway container is started with no network and " +
+            "entered as every run is), and the home directory; with --prune, remove InfraMind's leftover containers and networks.\n" +
+            "Exit codes: 0 healthy, 3 container engine unavailable or isolation cannot be enforced (IM3009).")
         {
-            prune, json,
+            prune, image, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var engine = await EngineAccess.ConnectAsync(cancellationToken);
             PruneResult? removed = null;
             if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
+            var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);
             if (parse.GetValue(json))
             {
                 CliJson.Write(context.Output, new
                 {
                     engine = engine.Endpoint.ToString(),
                     home = context.Home.Root,
+                    isolation = new
+                    {
+                        enforced = isolation.Enforced,
+                        verified = isolation.Verified,
+                        image = isolation.Image,
+                        interfaces = isolation.Interfaces,
+                        detail = isolation.Detail,
+                    },
                     removedContainers = removed?.Containers ?? [],
                     removedNetworks = removed?.Networks ?? [],
                 });
@@ -35,9 +53,20 @@ internal static class DoctorCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] container engine answers at {Markup.Escape(engine.Endpoint.ToString())}");
+                var mark = isolation.Enforced ? "[green]✓[/]" : isolation.Verified ? "[red]✗[/]" : "[yellow]?[/]";
+                var what = isolation.Enforced ? "isolation enforced" : isolation.Verified ? "isolation NOT enforced" : "isolation not verified";
+                context.Console.MarkupLine($"{mark} {what}: {Markup.Escape(isolation.Detail)}");
                 context.Console.MarkupLine($"  home: {Markup.Escape(context.Home.Root)}");
                 if (removed is not null)
                     context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
+            }
+
+            if (isolation.Verified && !isolation.Enforced)
+            {
+                throw new CliException(ContainerErrorCodes.IsolationUnsupported,
+                    $"isolation cannot be enforced on the engine at {engine.Endpoint}: {isolation.Detail}; every run there is refused",
+                    "run InfraMind as root on the engine's machine (model containers have no network; InfraMind enters their network namespace to reach their port)",
+                    ExitCodes.EngineUnavailable);
             }
 
             return ExitCodes.Ok;

@@ -7,6 +7,9 @@ namespace InfraMind.Cli.Commands;
 /// <summary>`infra test --container DIR`: build (or reuse), start, hooks, readiness, synthetic cases, report, clean up.</summary>
 internal static class TestCommand
 {
+    private const long MinResponseBytes = 1024;
+    private const long MaxResponseBytes = 1L << 30;
+
     public static Command Create(CliContext context)
     {
         var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
@@ -15,6 +18,11 @@ internal static class TestCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
         var timeout = new Option<double?>("--timeout") { Description = "Seconds the port has to accept after init (default: the manifest's timeout, else 3)" };
         var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take", DefaultValueFactory = _ => 10 };
+        var maxResponse = new Option<string>("--max-response")
+        {
+            Description = "Most bytes of an answer read (a quantity: 16Mi, 64Mi, 1Gi); a longer one is cut off there and judged response-too-large",
+            DefaultValueFactory = _ => "16Mi",
+        };
         var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
         var report = new Option<string[]>("--report")
@@ -25,11 +33,11 @@ internal static class TestCommand
         };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the console view" };
         var command = new Command("test",
-            "Test a model container the way nodes will: build or reuse its image, start it isolated, run init, wait for its port, " +
+            "Test a model container the way nodes will: build or reuse its image, start it isolated (no network), run init, wait for its port, " +
             "run warmup and healthcheck, send synthetic inputs from input_schema and check each answer against output_schema.\n" +
             "Exit codes: 0 all passed, 1 the model failed, 2 usage error, 3 container engine unavailable or unable to isolate runs, 130 interrupted.")
         {
-            dirArgument, container, cases, seed, timeout, requestTimeout, noNegative, rebuild, report, json,
+            dirArgument, container, cases, seed, timeout, requestTimeout, maxResponse, noNegative, rebuild, report, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,12 +57,20 @@ internal static class TestCommand
                     "e.g. --timeout 3 (the same range as model.yaml's timeout: 1ms to 10m)", ExitCodes.Usage);
             }
 
+            var maxResponseText = parse.GetValue(maxResponse) ?? "16Mi";
+            if (!Manifest.Quantity.TryParseBytes(maxResponseText, out var maxResponseBytes, out var quantityError) || maxResponseBytes is < MinResponseBytes or > MaxResponseBytes)
+            {
+                throw new CliException("IM0002", $"--max-response {maxResponseText}: " + (quantityError.Length > 0 ? quantityError : "out of range"),
+                    "give a quantity from 1Ki to 1Gi, e.g. --max-response 64Mi", ExitCodes.Usage);
+            }
+
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
                 Seed = parse.GetValue(seed),
                 ReadinessTimeout = readiness,
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
+                MaxResponseBytes = maxResponseBytes,
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
                 ImageIndex = new ImageIndex(context.Home.ImageIndex),
