@@ -74,6 +74,9 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         {
             await engine._client.System.PingAsync(timeout.Token);
             answered = true;
+            // Every run checks its resources against the machine: ask now, while the caller does its own first steps.
+            _ = engine.GetCachedInfoAsync(CancellationToken.None).ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return engine;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -53,11 +53,12 @@ public sealed class AnswerJudgeTests
     }
 
     [Fact]
-    public void An_answer_over_the_readers_limit_is_response_not_json_and_names_the_limit()
+    public void An_answer_over_the_readers_limit_is_response_too_large_and_names_the_limit()
     {
         var j = Valid(Answer(200, null, limit: 4096));
-        Assert.Same(Verdict.ResponseNotJson, j.Verdict);
+        Assert.Same(Verdict.ResponseTooLarge, j.Verdict);
         Assert.Contains("4096 bytes", j.Detail, StringComparison.Ordinal);
+        Assert.Same(Verdict.ResponseTooLarge, AnswerJudge.TooLarge(4096).Verdict);
     }
 
     [Fact]
@@ -128,7 +129,7 @@ public sealed class AnswerJudgeTests
             Invalid(Answer(500, "x")), Invalid(Answer(200, "x")), AnswerJudge.NoAnswerWithin(TimeSpan.FromSeconds(1)),
             AnswerJudge.ConnectionFailed(true, "x"), AnswerJudge.ConnectionFailed(false, "x"),
         }.Select(j => j.Verdict!).ToHashSet();
-        Assert.Equal(8, given.Count);
+        Assert.Equal(9, given.Count);
         Assert.All(given, v => Assert.Contains(v, Verdict.All));
     }
 
@@ -166,6 +167,9 @@ public sealed class AnswerJudgeTests
         using var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(big) };
         var answer = await ModelAnswer.ReadAsync(response, 100, fromNode: false, CancellationToken.None);
         Assert.Null(answer.Body);
-        Assert.Same(Verdict.ResponseNotJson, AnswerJudge.Judge(answer, true, Output).Verdict);
+        // Named for what it is (before: response-not-json, as if a 300 MB answer were a syntax error).
+        var judged = AnswerJudge.Judge(answer, true, Output);
+        Assert.Same(Verdict.ResponseTooLarge, judged.Verdict);
+        Assert.Contains("longer than 100 bytes", judged.Detail, StringComparison.Ordinal);
     }
 }

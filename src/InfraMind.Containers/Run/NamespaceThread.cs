@@ -107,8 +107,10 @@ internal sealed partial class NamespaceThread : IDisposable
                 LoopbackOnly = interfaces.All(i => i.NetworkInterfaceType == NetworkInterfaceType.Loopback),
             };
         }
-        catch (Exception e) when (e is NetworkInformationException or IOException or ObjectDisposedException or EntryPointNotFoundException or DllNotFoundException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Whatever it is (no setns on this OS, no netlink), it must reach the caller: an exception that escapes a
+            // thread ends the process.
             entered.SetException(new NamespaceEntryException(0, $"cannot enter the container's network namespace: {e.Message}"));
             return;
         }
@@ -120,7 +122,7 @@ internal sealed partial class NamespaceThread : IDisposable
             {
                 request.SetResult(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 request.SetException(e);
             }
