@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -31,7 +30,7 @@ internal sealed partial class NamespaceThread : IDisposable
     /// <summary>The names of the network interfaces the thread sees inside the namespace (a model's: only <c>lo</c>).</summary>
     public IReadOnlyList<string> Interfaces { get; private set; }
 
-    /// <summary>True when every interface in the namespace is a loopback: nothing in it can reach another host or namespace.</summary>
+    /// <summary>True when the namespace has its loopback and nothing else: nothing in it can reach another host or namespace.</summary>
     public bool LoopbackOnly { get; private set; }
 
     /// <summary>
@@ -100,12 +99,9 @@ internal sealed partial class NamespaceThread : IDisposable
                 if (success) netns.DangerousRelease();
             }
 
-            // getifaddrs(3) asks the kernel over a netlink socket, which belongs to this thread's namespace now.
-            var interfaces = NetworkInterface.GetAllNetworkInterfaces();
-            self = new NamespaceThread([.. interfaces.Select(i => i.Name).Order(StringComparer.Ordinal)])
-            {
-                LoopbackOnly = interfaces.All(i => i.NetworkInterfaceType == NetworkInterfaceType.Loopback),
-            };
+            // /proc/thread-self/net is the network namespace of the thread that reads it: this one's, now the container's.
+            var interfaces = InterfacesOf(File.ReadAllText("/proc/thread-self/net/dev"));
+            self = new NamespaceThread(interfaces) { LoopbackOnly = interfaces is ["lo"] };
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -130,6 +126,10 @@ internal sealed partial class NamespaceThread : IDisposable
 
         self._requests.Dispose();
     }
+
+    /// <summary>The interface names of a /proc/net/dev listing (two header lines, then "name: counters" per interface).</summary>
+    internal static IReadOnlyList<string> InterfacesOf(string procNetDev) =>
+        [.. procNetDev.Split('\n').Skip(2).Select(l => l.Split(':', 2)).Where(p => p.Length == 2).Select(p => p[0].Trim()).Order(StringComparer.Ordinal)];
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nstype);

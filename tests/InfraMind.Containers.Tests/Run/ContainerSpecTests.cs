@@ -77,6 +77,19 @@ public sealed class ContainerSpecTests
     }
 
     [Fact]
+    public void The_interfaces_of_a_namespace_are_read_from_its_proc_net_dev()
+    {
+        const string LoopbackOnly = """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+            """;
+        Assert.Equal(["lo"], NamespaceThread.InterfacesOf(LoopbackOnly));
+        Assert.Equal(["eth0", "lo"], NamespaceThread.InterfacesOf(LoopbackOnly + "\n  eth0: 1296 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"));
+        Assert.Empty(NamespaceThread.InterfacesOf(""));
+    }
+
+    [Fact]
     public void The_pids_cgroup_is_found_in_v1_and_v2_listings()
     {
         Assert.Equal("/sys/fs/cgroup/pids/docker/abc", ContainerNamespace.PidsCgroupOf("9:name=systemd:/docker/abc\n8:pids:/docker/abc\n0::/docker/abc\n"));

@@ -96,6 +96,42 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task A_container_that_was_given_a_network_is_not_entered_but_refused()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        // What an engine that ignored network mode none would hand back: a container on a bridge. The check after
+        // entering its namespace is what catches it, whatever the engine said it did.
+        var label = new Dictionary<string, string>(fixture.SessionLabels) { ["org.inframind.test-network"] = Guid.NewGuid().ToString("N") };
+        var network = await engine.Client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = "im-test-" + label["org.inframind.test-network"][..12], Labels = label }, None);
+        string? id = null;
+        try
+        {
+            var created = await engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = TestEngine.BaseImage,
+                Cmd = ["sleep", "60"],
+                Labels = label,
+                HostConfig = new HostConfig { NetworkMode = network.ID, Memory = 32L << 20 },
+            }, None);
+            id = created.ID;
+            await engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), None);
+            var e = await Assert.ThrowsAsync<IsolationUnsupportedException>(() => ContainerNamespace.OpenAsync(engine.Client, engine.Endpoint, id, None));
+            Assert.Equal(ContainerErrorCodes.IsolationUnsupported, e.Code);
+            Assert.Contains("was given network interfaces (eth0, lo)", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (id is not null) await Cleanup.RemoveAsync(engine.Client, id, None);
+            await Cleanup.RemoveNetworkAsync(engine.Client, network.ID, None);
+        }
+    }
+
+    [Fact]
     public async Task Memory_or_cpu_beyond_the_machine_is_IM3010_and_nothing_is_created()
     {
         var engine = fixture.Engine;
