@@ -126,6 +126,8 @@ public sealed class HostileContainerTests(ITestOutputHelper output)
             bridgeGateway?.Dispose();
             if (bridgeContainer is not null) DockerCli.Run(check: false, "rm", "-f", bridgeContainer);
             DockerCli.Run(check: false, "network", "rm", network);
+            // Its targets are baked into it, so the image is this run's alone.
+            await engine.RemoveImageAsync($"hostile-{label[..8]}:1.0.0", force: true, None);
         }
 
         var left = await engine.PruneAsync(labels, null, None);
