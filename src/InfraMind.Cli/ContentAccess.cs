@@ -1,13 +1,11 @@
 using System.Diagnostics;
-using InfraMind.Containers;
 using InfraMind.Oci;
 using InfraMind.Storage;
-using InfraMind.Storage.Ipfs;
 using Spectre.Console;
 
 namespace InfraMind.Cli;
 
-/// <summary>The local content store and backends as `infra push`/`pull` use them, and their errors as exit codes.</summary>
+/// <summary>The local content store and backends as `infra push`, `pull` and `publish` use them, and their progress display.</summary>
 internal static class ContentAccess
 {
     public const string UserVariable = "INFRAMIND_REGISTRY_USERNAME";
@@ -29,73 +27,13 @@ internal static class ContentAccess
             {
                 IpfsApi = Uri.TryCreate(api.Contains("://", StringComparison.Ordinal) ? api : "http://" + api, UriKind.Absolute, out var uri)
                     ? uri
-                    : throw new CliException("IM4201", $"{IpfsApiVariable}={api} is not an address", "write host:port or http://host:port of the node's RPC API", ExitCodes.Usage),
+                    : throw new InfraMindException(StorageErrorCodes.InvalidReference, $"{IpfsApiVariable}={api} is not an address",
+                        $"set {IpfsApiVariable} to host:port or http://host:port of the IPFS node's RPC API"),
             };
         }
 
         return new ContentResolver(new LocalContentStore(context.Home.Store), options);
     }
-
-    public static ContentReference ParseReference(string text, bool target)
-    {
-        try
-        {
-            return target ? ContentReference.ParseTarget(text) : ContentReference.Parse(text);
-        }
-        catch (StorageException e)
-        {
-            throw new CliException(e.Code, e.Detail, "see `infra " + (target ? "push" : "pull") + " --help` for the forms", ExitCodes.Usage);
-        }
-    }
-
-    /// <summary>Runs a content operation, turning what a user can hit into a coded error and the right exit code.</summary>
-    public static async Task<T> GuardAsync<T>(Func<Task<T>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (DigestMismatchException e)
-        {
-            throw new CliException(e.Code, Detail(e.Message, e.Code) + $" (expected {e.Expected}, found {e.Actual})",
-                "nothing was stored; fetch from a source you trust, or republish the content", ExitCodes.Failed);
-        }
-        catch (CidMismatchException e)
-        {
-            throw new CliException(e.Code, e.Message.StartsWith(e.Code + ": ", StringComparison.Ordinal) ? e.Message[(e.Code.Length + 2)..] : e.Message,
-                "nothing was stored; fetch from a source you trust, or republish the content", ExitCodes.Failed);
-        }
-        catch (IpfsException e)
-        {
-            int exit = e.Code is IpfsErrorCodes.InvalidCid or IpfsErrorCodes.InvalidOptions ? ExitCodes.Usage
-                : e.Code is IpfsErrorCodes.CidMismatch ? ExitCodes.Failed
-                : ExitCodes.Unavailable;
-            throw new CliException(e.Code, Detail(e.Message, e.Code), null, exit);
-        }
-        catch (OciException e)
-        {
-            throw new CliException(e.Code, Detail(e.Message, e.Code), "nothing was stored", ExitCodes.Failed);
-        }
-        catch (StorageException e)
-        {
-            int exit = e.Code == StorageErrorCodes.InvalidReference ? ExitCodes.Usage : e.IsUnavailable ? ExitCodes.Unavailable : ExitCodes.Failed;
-            throw new CliException(e.Code, e.Detail, null, exit);
-        }
-        catch (EngineUnavailableException e)
-        {
-            throw new CliException(e.Code, e.Message, null, ExitCodes.EngineUnavailable);
-        }
-        catch (ContainerEngineException e)
-        {
-            throw new CliException(e.Code, Detail(e.Message, e.Code), null, e.Code == ContainerErrorCodes.ImageNotFound ? ExitCodes.Failed : ExitCodes.EngineUnavailable);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new CliException("IM4210", e.Message, $"check the permissions of {"$" + InfraHome.Variable}", ExitCodes.Failed);
-        }
-    }
-
-    private static string Detail(string message, string code) => message.StartsWith(code + ": ", StringComparison.Ordinal) ? message[(code.Length + 2)..] : message;
 
     /// <summary>
     /// Runs <paramref name="action"/> with a progress sink: a live Spectre progress display on a terminal, otherwise

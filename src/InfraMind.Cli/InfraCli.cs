@@ -1,6 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using InfraMind.Cli.Commands;
-using InfraMind.Containers;
+using InfraMind.Cli.Commands.Serving;
 
 namespace InfraMind.Cli;
 
@@ -24,24 +25,31 @@ public static class InfraCli
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(LogCommand.Create(context));
         root.Subcommands.Add(RegistryCommand.Create(context));
-        root.Subcommands.Add(MeshCommands.Mesh(context));
-        root.Subcommands.Add(MeshCommands.Gateway(context));
-        root.Subcommands.Add(MeshCommands.Node(context));
+        root.Subcommands.Add(MeshUpCommand.Create(context));
+        root.Subcommands.Add(GatewayServeCommand.Create(context));
+        root.Subcommands.Add(NodeServeCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(CidCommand.Create(context));
+        ShowHelpWhenBare(root);
         return root;
     }
 
+    /// <summary>
+    /// Runs one command line. Every failure, whatever the command, goes through <see cref="FailureReport"/> here and
+    /// only here: its exit code, its `error` line and hint on stderr, and with --json its error object on stdout.
+    /// </summary>
     public static async Task<int> RunAsync(string[] args, CliContext context, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(context);
+        var asJson = AsksForJson(args);
         var root = Build(context);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) await context.Error.WriteLineAsync($"error IM0002: {e.Message}");
-            var command = string.Join(' ', parse.CommandResult.Command.Name == root.Name ? [] : Ancestry(parse.CommandResult.Command));
-            await context.Error.WriteLineAsync($"See `infra {command}{(command.Length > 0 ? " " : "")}--help`.");
-            return ExitCodes.Usage;
+            var usage = FailureReport.Usage(parse);
+            await usage.WriteAsync(context, asJson);
+            return usage.ExitCode;
         }
 
         try
@@ -57,39 +65,30 @@ public static class InfraCli
                 },
                 cancellationToken);
         }
-        catch (OperationCanceledException)
+#pragma warning disable CA1031 // the one place where any failure becomes an exit code and a message, never a stack trace
+        catch (Exception e)
+#pragma warning restore CA1031
         {
-            await context.Error.WriteLineAsync("interrupted");
-            return ExitCodes.Interrupted;
-        }
-        catch (CliException e)
-        {
-            await context.Error.WriteLineAsync($"error {e.Code}: {e.Message}");
-            if (e.Hint is { Length: > 0 }) await context.Error.WriteLineAsync($"  hint: {e.Hint}");
-            return e.ExitCode;
-        }
-        catch (ContainerEngineException e)
-        {
-            // What a command did not turn into its own report: the engine went away mid-way, or cannot isolate runs.
-            await context.Error.WriteLineAsync($"error {e.Message}");
-            return e is EngineUnavailableException or IsolationUnsupportedException ? ExitCodes.EngineUnavailable : ExitCodes.Failed;
+            var failure = FailureReport.From(e, context.Home, args);
+            await failure.WriteAsync(context, asJson);
+            return failure.ExitCode;
         }
     }
 
-    private static List<string> Ancestry(Command command)
+    /// <summary>
+    /// `--json` anywhere before a `--` asks for JSON, failures included: the runner honours it even when the command
+    /// line does not parse, or names a command without a --json of its own.
+    /// </summary>
+    internal static bool AsksForJson(IEnumerable<string> args) => args.TakeWhile(a => a != "--").Contains("--json", StringComparer.Ordinal);
+
+    /// <summary>
+    /// `infra` alone, or a group alone (`infra keys`), prints that command's help and exits 0, as `docker` and
+    /// `kubectl` do: asking what there is is not an error.
+    /// </summary>
+    private static void ShowHelpWhenBare(Command command)
     {
-        var names = new List<string>();
-        for (Symbol? s = command; s is Command c && s.Parents.Any(); s = s.Parents.FirstOrDefault()) names.Insert(0, c.Name);
-        return names;
+        if (command.Subcommands.Count == 0) return;
+        command.SetAction(parse => new HelpAction().Invoke(parse));
+        foreach (var sub in command.Subcommands) ShowHelpWhenBare(sub);
     }
-}
-
-/// <summary>A failure a user can fix: a stable code, a message, a hint, and the exit code it maps to.</summary>
-public sealed class CliException(string code, string message, string? hint = null, int exitCode = ExitCodes.Failed) : Exception(message)
-{
-    public string Code { get; } = code;
-
-    public string? Hint { get; } = hint;
-
-    public int ExitCode { get; } = exitCode;
 }

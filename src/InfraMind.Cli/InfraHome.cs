@@ -18,6 +18,9 @@ public sealed record InfraHome(string Root)
     /// <summary>The mesh token `infra gateway serve` admits nodes with, and `infra node serve` sends (<see cref="Node.Protocol.MeshToken"/>).</summary>
     public string NodeToken => Path.Combine(Root, "mesh", "node-token");
 
+    /// <summary>Where `infra node serve` keeps the credential its gateway issued to node <paramref name="id"/> (owner-only).</summary>
+    public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
+
     /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>
     public string ImageIndex => Path.Combine(Root, "cache", "images");
 

@@ -1,6 +1,7 @@
-using InfraMind.Registry;
+using System.CommandLine;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
+using InfraMind.Signing;
 
 namespace InfraMind.Cli;
 
@@ -18,10 +19,29 @@ internal sealed class RegistryHandle(IRegistryService service, string location, 
 /// <summary>
 /// Finds the registry a command talks to: `--registry URL` when given; else the local registry a running
 /// `infra mesh up` / `infra registry serve` announced in the home directory (it owns the log file); else the
-/// embedded registry opened in this process.
+/// embedded registry opened in this process. The owner of the `--registry` and `--registry-key` options and of
+/// loading the registry key a command trusts.
 /// </summary>
 internal static class RegistryAccess
 {
+    /// <summary>The most a registry answer may hold in memory: a log page of 1000 entries is well under 1 MiB.</summary>
+    private const long MaxAnswerBytes = 16 << 20;
+
+    /// <summary>`--registry URL`, as every command that talks to a registry declares it.</summary>
+    public static Option<string?> UrlOption() => new("--registry")
+    {
+        Description = "Registry URL, e.g. http://127.0.0.1:7400 (default: the registry a running `infra mesh up` or `infra registry serve` " +
+                      "announced, else the local registry in $INFRAMIND_HOME/registry)",
+        HelpName = "URL",
+    };
+
+    /// <summary>`--registry-key FILE`: the registry public key a command trusts instead of the one the registry serves.</summary>
+    public static Option<string?> KeyOption() => new("--registry-key")
+    {
+        Description = "The registry's public key (PEM) to trust (default: the local registry's key for --offline, else the key the registry serves)",
+        HelpName = "FILE",
+    };
+
     public static string AnnouncementFile(InfraHome home) => Path.Combine(home.Root, "run", "registry.url");
 
     public static async Task<RegistryHandle> OpenAsync(CliContext context, string? url, IPublishAdmission? admission, CancellationToken cancellationToken)
@@ -30,22 +50,36 @@ internal static class RegistryAccess
         if (url is not null)
         {
             if (!Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                throw new CliException("IM0002", $"'{url}' is not a registry URL", "use e.g. --registry http://127.0.0.1:7400", ExitCodes.Usage);
-            var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60) };
+                throw new InfraMindException(CliErrorCodes.UsageError, $"'{url}' is not a registry URL", "use e.g. --registry http://127.0.0.1:7400");
+            var http = new HttpClient(new SocketsHttpHandler { UseProxy = false })
+            {
+                BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60), MaxResponseContentBufferSize = MaxAnswerBytes,
+            };
             return new RegistryHandle(new RegistryClient(http), uri.ToString(), new HttpOwner(http));
         }
 
-        try
-        {
-            var registry = await ModelRegistry.OpenAsync(InfraHome.Ensure(context.Home.Registry), TimeProvider.System, admission, null, cancellationToken);
-            return new RegistryHandle(new LocalRegistryService(registry), context.Home.Registry, registry);
-        }
-        catch (RegistryException e) when (e.Code == RegistryErrorCodes.LogInUse)
-        {
-            throw new CliException(e.Code, $"the local registry in {context.Home.Registry} is in use by another process",
-                "a running `infra mesh up` or `infra registry serve` owns it: pass its URL with --registry", ExitCodes.Unavailable);
-        }
+        var registry = await ModelRegistry.OpenAsync(InfraHome.Ensure(context.Home.Registry), TimeProvider.System, admission, null, cancellationToken);
+        return new RegistryHandle(new LocalRegistryService(registry), context.Home.Registry, registry);
     }
+
+    /// <summary>
+    /// The registry key a command trusts: the PEM file <paramref name="keyFile"/> when given, else the key the registry
+    /// serves (pinned by the caller for the rest of the run).
+    /// </summary>
+    public static async Task<PublicKey> TrustedKeyAsync(IRegistryService registry, string? keyFile, CancellationToken cancellationToken) =>
+        keyFile is null ? await registry.GetKeyAsync(cancellationToken) : KeyFile(keyFile);
+
+    /// <summary>A registry public key from the PEM file `--registry-key` names.</summary>
+    public static PublicKey KeyFile(string file) => ReadKey(file, "pass the registry's public key PEM with --registry-key");
+
+    /// <summary>The local registry's own public key, for verifying with no registry running (`infra verify --offline`).</summary>
+    public static PublicKey LocalKey(CliContext context) =>
+        ReadKey(Path.Combine(context.Home.Registry, "keys", "registry.pub"), "pass --registry-key FILE (the public key PEM of the registry that wrote the bundle)");
+
+    private static PublicKey ReadKey(string file, string hint) =>
+        File.Exists(file)
+            ? PublicKey.FromPem(File.ReadAllText(file))
+            : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no registry key at {file}", hint);
 
     /// <summary>Writes the URL of a registry this process serves, so other commands on this machine find it.</summary>
     public static string Announce(InfraHome home, Uri address)
@@ -61,10 +95,11 @@ internal static class RegistryAccess
         var file = AnnouncementFile(home);
         if (!File.Exists(file)) return null;
         var url = (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var announced)) return null;
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
-            using var response = await http.GetAsync(new Uri(new Uri(url), "v1/checkpoint"), cancellationToken);
+            using var response = await http.GetAsync(new Uri(announced, "v1/checkpoint"), cancellationToken);
             return response.IsSuccessStatusCode ? url : null;
         }
         catch (HttpRequestException)

@@ -22,15 +22,15 @@ internal static class CaseRunner
         Action<CaseResult> finished, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var http = JobHttp.CreateClient(container.Connector.ConnectAsync);
-        var endpoint = container.Connector.BaseAddress;
+        using var http = JobHttp.CreateClient();
+        var route = ContainerRoute.Of(container);
         var results = new List<CaseResult>();
         StepResult? cause = null;
         var timedOut = false;
         foreach (var c in cases)
         {
             if (exited.IsCompleted) break;
-            var result = await RunAsync(http, endpoint, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken);
+            var result = await RunAsync(http, route, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken);
             if (result.Verdict == Verdict.ConnectionFailed || result.Verdict == Verdict.RequestTimeout || (result.Verdict == Verdict.ServerErrorOnInvalidInput && result.StatusCode is null))
             {
                 // A refused or dropped connection, or silence, is the symptom; a dead container or a pids limit is the cause.
@@ -76,14 +76,12 @@ internal static class CaseRunner
         count == 0 ? "" : $"; {count} more case(s) not sent: the model stopped answering within the request budget";
 
     public static async Task<CaseResult> RunAsync(
-        HttpClient http, Uri endpoint, SyntheticCase c, ModelSchema outputSchema, TimeSpan timeout, long maxResponseBytes, CancellationToken cancellationToken)
+        HttpClient http, IModelConnector route, SyntheticCase c, ModelSchema outputSchema, TimeSpan timeout, long maxResponseBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(c);
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
-        {
-            Content = new StringContent(c.Body, Encoding.UTF8),
-        };
+        using var request = JobHttp.ForConnector(route);
+        request.Content = new StringContent(c.Body, Encoding.UTF8);
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);

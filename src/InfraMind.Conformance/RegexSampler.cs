@@ -4,8 +4,10 @@ namespace InfraMind.Conformance;
 
 /// <summary>
 /// Produces a string that matches a JSON Schema <c>pattern</c>. Hand-written because .NET has no regex-to-sample
-/// generator; it covers the ECMA-262 subset schemas use (literals, classes, escapes, groups, alternation, quantifiers).
-/// Callers check the result with the real regex engine and fall back when a construct is beyond this subset.
+/// generator; it covers the subset schemas use (literals, classes, escapes, groups, alternation, quantifiers) within
+/// what <see cref="InfraMind.Manifest.SchemaPatterns"/> accepts (no lookarounds or backreferences: refused at validation).
+/// Callers check the result with <see cref="InfraMind.Manifest.SchemaPatterns.Create"/> and fall back when a construct is
+/// beyond this subset.
 /// </summary>
 internal sealed class RegexSampler
 {
@@ -76,7 +78,8 @@ internal sealed class RegexSampler
                 if (More && Peek == '?')
                 {
                     _pos++;
-                    if (More && Peek is ':' or '=' or '!') _pos++;
+                    // Only non-capturing groups: lookarounds are not schema patterns (SchemaPatterns refuses them).
+                    if (More && Peek == ':') _pos++;
                     else throw new FormatException("unsupported group");
                 }
 

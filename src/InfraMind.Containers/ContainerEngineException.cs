@@ -1,31 +1,48 @@
 namespace InfraMind.Containers;
 
-/// <summary>Stable error codes of the container layer (IM3xxx). Each message starts with its code.</summary>
+/// <summary>Stable error codes of the container layer (IM30xx), documented in docs/errors.md. Never renumber.</summary>
 public static class ContainerErrorCodes
 {
-    public const string EngineUnavailable = "IM3001";
-    public const string ImageBuildFailed = "IM3002";
-    public const string InvalidBuildContext = "IM3003";
-    public const string GpuUnavailable = "IM3004";
-    public const string ContainerStartFailed = "IM3005";
-    public const string ImageNotFound = "IM3006";
-    public const string InvalidContainerSpec = "IM3007";
-    public const string EngineRequestFailed = "IM3008";
-    public const string IsolationUnsupported = "IM3009";
-    public const string ResourcesExceedEngine = "IM3010";
+    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the message says how to start one.</summary>
+    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable);
+
+    /// <summary>The engine ran the build and a step failed.</summary>
+    public static readonly ErrorCode ImageBuildFailed = new("IM3002", FailureKind.CheckFailed,
+        "fix the failing Dockerfile step; RUN steps have no network here, so everything must come from the base image or the package");
+
+    /// <summary>The build context cannot be read or packed.</summary>
+    public static readonly ErrorCode InvalidBuildContext = new("IM3003", FailureKind.CheckFailed);
+
+    /// <summary>The model asks for a GPU and the engine has no GPU runtime.</summary>
+    public static readonly ErrorCode GpuUnavailable = new("IM3004", FailureKind.CheckFailed);
+
+    /// <summary>The engine could not start the container.</summary>
+    public static readonly ErrorCode ContainerStartFailed = new("IM3005", FailureKind.CheckFailed);
+
+    /// <summary>The image is not in the engine (nothing is ever pulled implicitly).</summary>
+    public static readonly ErrorCode ImageNotFound = new("IM3006", FailureKind.CheckFailed,
+        "build it with `infra build DIR`, or load it with `infra pull REFERENCE --load`");
+
+    /// <summary>A container spec is invalid (a defect of the caller, named field by field).</summary>
+    public static readonly ErrorCode InvalidContainerSpec = new("IM3007", FailureKind.CheckFailed);
+
+    /// <summary>The engine refused a request (its own message is given).</summary>
+    public static readonly ErrorCode EngineRequestFailed = new("IM3008", FailureKind.EngineUnavailable);
+
+    /// <summary>
+    /// Isolation cannot be enforced on this engine: InfraMind cannot enter a run's network namespace, the container is
+    /// not a process of this machine, or the engine gave it a network. The container is removed; nothing runs.
+    /// </summary>
+    public static readonly ErrorCode IsolationUnsupported = new("IM3009", FailureKind.EngineUnavailable,
+        "run InfraMind as root on the engine's machine (scripts/setup-engine.sh); `infra doctor` checks it");
+
+    /// <summary>A run asks for more memory or CPU than the engine's machine has: nothing is started.</summary>
+    public static readonly ErrorCode ResourcesExceedEngine = new("IM3010", FailureKind.CheckFailed);
 }
 
-/// <summary>An error of the container layer a user can act on; <see cref="Code"/> is stable, the message says how to fix it.</summary>
-public class ContainerEngineException : Exception
-{
-    public ContainerEngineException(string code, string message, Exception? innerException = null)
-        : base($"{code}: {message}", innerException)
-    {
-        Code = code;
-    }
-
-    public string Code { get; }
-}
+/// <summary>An error of the container layer a user can act on: a typed code, a message that says what and where, a hint.</summary>
+public class ContainerEngineException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException);
 
 /// <summary>No container engine answers at the configured endpoint.</summary>
 public sealed class EngineUnavailableException(Uri endpoint, string reason, Exception? innerException = null)
@@ -42,8 +59,8 @@ public sealed class EngineUnavailableException(Uri endpoint, string reason, Exce
 public sealed class ImageBuildFailedException(string tag, string? failingStep, string error, string outputTail)
     : ContainerEngineException(
         ContainerErrorCodes.ImageBuildFailed,
-        $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}. " +
-        "Fix the Dockerfile step (the build output tail is in OutputTail) and build again.")
+        $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}" +
+        (outputTail.Length > 0 ? $"\n{outputTail}" : ""))
 {
     /// <summary>The step that failed as the classic builder prints it, e.g. <c>Step 4/7 : RUN pip install -r requirements.txt</c>.</summary>
     public string? FailingStep { get; } = failingStep;
@@ -61,9 +78,9 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
 public sealed class IsolationUnsupportedException(Uri endpoint, string reason)
     : ContainerEngineException(
         ContainerErrorCodes.IsolationUnsupported,
-        $"isolation cannot be enforced on the engine at {endpoint}: {reason}. Nothing was left running. Model containers " +
+        $"isolation cannot be enforced on the engine at {endpoint}: {reason}. Nothing was left running: model containers " +
         "run with no network at all and InfraMind reaches their port from inside their network namespace, which needs " +
-        "InfraMind on the engine's machine, as root (scripts/setup-engine.sh); `infra doctor` checks it.")
+        "InfraMind on the engine's machine, as root.")
 {
     public Uri Endpoint { get; } = endpoint;
 
@@ -75,8 +92,8 @@ public sealed class IsolationUnsupportedException(Uri endpoint, string reason)
 public sealed class ResourcesExceedEngineException(string what, string asked, string available)
     : ContainerEngineException(
         ContainerErrorCodes.ResourcesExceedEngine,
-        $"the model asks for {asked} of {what} but the engine's machine has {available}: lower resources.{what} in model.yaml, " +
-        "or run it on a node that has that much.")
+        $"the model asks for {asked} of {what} but the engine's machine has {available}",
+        hint: $"lower resources.{what} in model.yaml, or run it on a node that has that much")
 {
     public string Resource { get; } = what;
 }

@@ -20,6 +20,12 @@ public enum FailureKind
 
     /// <summary>A service or peer (registry, storage, gateway, chain) could not be reached or refused the request (exit 4).</summary>
     Unavailable = 4,
+
+    /// <summary>A failure no code describes: a defect in InfraMind, reported without a stack trace (exit 70, EX_SOFTWARE of sysexits.h).</summary>
+    Internal = 70,
+
+    /// <summary>Interrupted (Ctrl-C, SIGTERM) after cleaning up (exit 130, as shells report SIGINT).</summary>
+    Interrupted = 130,
 }
 
 /// <summary>
@@ -39,6 +45,12 @@ public sealed record ErrorCode(string Value, FailureKind Kind, string? DefaultHi
     public bool Equals(ErrorCode? other) => other is not null && string.Equals(Value, other.Value, StringComparison.Ordinal);
 
     public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Value);
+
+    /// <summary>
+    /// A code is its string wherever one is written (a report's <c>code</c> field, a problem document, a log line), so
+    /// records that carry codes as text take a declared code as it is.
+    /// </summary>
+    public static implicit operator string(ErrorCode code) => code?.Value!;
 
     /// <summary>True when <paramref name="value"/> has the form <c>IM</c> followed by four digits.</summary>
     public static bool IsWellFormed(string? value) =>

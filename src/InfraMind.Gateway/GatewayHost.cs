@@ -60,48 +60,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var nodes = JobHttp.CreateClient();
         var inference = new InferenceEndpoint(mesh, options, metrics, nodes);
 
-        // The node API: every route in it needs the mesh token, checked once for the group.
-        var nodeApi = app.MapGroup("/mesh/v1/nodes").AddEndpointFilter(async (filter, next) =>
-            MeshToken.Admits(options.NodeToken, filter.HttpContext.Request.Headers.Authorization) ? await next(filter) : Unauthorized(filter.HttpContext));
-        nodeApi.MapPost("", async (HttpContext context) =>
-        {
-            NodeRegistration? registration;
-            try
-            {
-                registration = await context.Request.ReadFromJsonAsync<NodeRegistration>(MeshJson.Options, context.RequestAborted);
-            }
-            catch (System.Text.Json.JsonException e)
-            {
-                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {e.Message}", statusCode: 400);
-            }
-
-            // The rules a node checks its own options by: a node that starts is a node this gateway admits.
-            var problems = RegistrationRules.Check(registration);
-            if (problems.Count > 0) return Results.Problem(string.Join("; ", problems), statusCode: 400);
-            mesh.Register(registration! with { Labels = registration.Labels ?? new Dictionary<string, string>() });
-            return Results.Ok(new { registered = registration.NodeId });
-        });
-        nodeApi.MapPost("/{id}/heartbeat", async (HttpContext context, string id) =>
-        {
-            NodeHeartbeat? beat;
-            try
-            {
-                beat = await context.Request.ReadFromJsonAsync<NodeHeartbeat>(MeshJson.Options, context.RequestAborted);
-            }
-            catch (System.Text.Json.JsonException e)
-            {
-                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat is not valid JSON: {e.Message}", statusCode: 400);
-            }
-
-            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
-            if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
-                beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
-                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat must report each model once, with its name and version", statusCode: 400);
-            var reply = mesh.Heartbeat(beat);
-            return reply is null
-                ? Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404)
-                : Results.Json(reply, MeshJson.Options);
-        });
+        NodeApi.Map(app, options, mesh);
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
@@ -141,14 +100,6 @@ public sealed class GatewayHost : IAsyncDisposable
         catalog.Changed += changed;
         var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
         return new GatewayHost(app, mesh, url, stop, refresh, nodes, catalog, changed);
-    }
-
-    /// <summary>401 to a node without the mesh token (the answer names no token, only where a node gets it).</summary>
-    private static IResult Unauthorized(HttpContext context)
-    {
-        context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
-        return Results.Problem($"{MeshErrorCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
-                               "start the node with the gateway's token file (infra node serve --token-file)", statusCode: 401);
     }
 
     private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,

@@ -22,7 +22,8 @@ public sealed record GatewayOptions
 
     public long MaxRequestBytes { get; init; } = 1024 * 1024;
 
-    public long MaxResponseBytes { get; init; } = 16 * 1024 * 1024;
+    /// <summary>The longest answer read from a node or container; longer is the verdict response-too-large, its connection dropped.</summary>
+    public long MaxResponseBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
 
     /// <summary>A node that missed this many heartbeats in a row is offline.</summary>
     public int MissedBeatsOffline { get; init; } = 3;
@@ -54,10 +55,29 @@ public sealed record GatewayOptions
     public TimeSpan ReadyWait { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Send jobs for a node on this machine straight to its model's container port on 127.0.0.1 (one HTTP hop
-    /// instead of two); off: every job goes through the node's job API.
+    /// Send jobs for a node of this process (<see cref="LocalNodes"/>) straight to its model's container, through the
+    /// connector the node handed over (one HTTP hop instead of two); off: every job goes through the node's job API.
     /// </summary>
     public bool DirectToLocalContainers { get; init; } = true;
+
+    /// <summary>The node agents of this process (<c>infra mesh up</c>), shared with them; null: none.</summary>
+    public LocalNodes? LocalNodes { get; init; }
+
+    /// <summary>Most nodes the gateway keeps; a registration beyond it is a 503 (IM6023) until offline ones are forgotten.</summary>
+    public int MaxNodes { get; init; } = 256;
+
+    /// <summary>A node offline this long is forgotten: its id (and credential) free again, its standing gone.</summary>
+    public TimeSpan ForgetOfflineNodesAfter { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// After a request failed on every node it tried (which the input alone may have caused), each of those nodes is
+    /// asked to pre-flight the version again, at most once per node and version in this period. Only what a
+    /// pre-flight finds (the node's own synthetic inputs, never a client's) can quarantine a version.
+    /// </summary>
+    public TimeSpan ProbeCooldown { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Deepest nesting of a request body's JSON (arrays and objects); deeper is a 400 (IM6008).</summary>
+    public int MaxJsonDepth { get; init; } = 64;
 
     /// <summary>
     /// The mesh token (<see cref="InfraMind.Serving.MeshToken"/>): nodes must send it to register and heartbeat,
@@ -77,6 +97,9 @@ public sealed record GatewayOptions
         if (SuspendAfterFailures < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: suspend-after must be ≥ 1");
         if (QuarantineNodes < 2) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
         if (MaxRequestBytes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max request bytes must be ≥ 1");
+        if (MaxResponseBytes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max response bytes must be ≥ 1");
+        if (MaxNodes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max nodes must be ≥ 1");
+        if (MaxJsonDepth is < 1 or > 256) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max JSON depth must be between 1 and 256");
         if (NodeToken is { } token && !InfraMind.Serving.MeshToken.IsWellFormed(token))
             errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
         return errors;

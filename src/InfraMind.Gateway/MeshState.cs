@@ -19,33 +19,6 @@ internal sealed record ServedModel(PublishedModel Published)
         Published.ImageDigest, Published.ContentReferences, Published.RegistryIndex);
 }
 
-internal sealed class NodeRecord(NodeRegistration registration, DateTimeOffset now, Reputation reputation)
-{
-    public NodeRegistration Registration { get; set; } = registration;
-
-    public DateTimeOffset LastBeat { get; set; } = now;
-
-    public Reputation Reputation { get; } = reputation;
-
-    public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);
-
-    public int InFlight;
-}
-
-/// <summary>Per node and model version: what routing knows beyond the node's own report.</summary>
-internal sealed class Standing(Suspension suspension)
-{
-    public Suspension Suspension { get; } = suspension;
-
-    public LatencyEwma Latency { get; } = new();
-
-    public long Failures { get; set; }
-
-    public long Successes { get; set; }
-
-    public int SeenNodeFailures { get; set; }
-}
-
 /// <summary>
 /// Everything the gateway knows about the mesh, behind one lock: nodes, reports, placement, standings, quarantines.
 /// Time comes from the injected <see cref="TimeProvider"/> only.
@@ -78,44 +51,78 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         }
     }
 
-    public void Register(NodeRegistration registration)
+    /// <summary>
+    /// Admits a node. A new id gets a new credential, bound to it; a known id only with its credential
+    /// (<paramref name="presented"/>): a node cannot take another's id.
+    /// </summary>
+    public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented)
     {
         lock (_gate)
         {
+            ForgetLongOffline();
             if (_nodes.TryGetValue(registration.NodeId, out var existing))
             {
+                if (!existing.Holds(presented)) return (Admission.IdTaken, null);
                 existing.Registration = registration;
                 existing.LastBeat = time.GetUtcNow();
-            }
-            else
-            {
-                _nodes[registration.NodeId] = new NodeRecord(registration, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery));
+                log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
+                Replace();
+                return (Admission.Registered, existing.Credential);
             }
 
+            if (_nodes.Count >= options.MaxNodes) return (Admission.Full, null);
+            var credential = MeshToken.Create();
+            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery));
             log.LogInformation("node {Node} registered at {Address}", registration.NodeId, registration.Address);
             Replace();
+            return (Admission.Registered, credential);
+        }
+    }
+
+    /// <summary>Whether <paramref name="presented"/> is the credential of node <paramref name="id"/>.</summary>
+    public NodeAuth Authenticate(string id, string? presented)
+    {
+        lock (_gate) return !_nodes.TryGetValue(id, out var n) ? NodeAuth.Unknown : n.Holds(presented) ? NodeAuth.Ok : NodeAuth.Forbidden;
+    }
+
+    /// <summary>Nodes offline for longer than <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> go, with their standing. Caller holds the lock.</summary>
+    private void ForgetLongOffline()
+    {
+        var now = time.GetUtcNow();
+        foreach (var gone in _nodes.Values.Where(n => !IsOnline(n) && now - n.LastBeat > options.ForgetOfflineNodesAfter).Select(n => n.Registration.NodeId).ToList())
+        {
+            _nodes.Remove(gone);
+            foreach (var key in _standings.Keys.Where(k => k.Node == gone).ToList()) _standings.Remove(key);
+            log.LogInformation("node {Node} forgotten: offline for more than {Minutes} min", gone, options.ForgetOfflineNodesAfter.TotalMinutes);
         }
     }
 
     public bool IsOnline(NodeRecord n) =>
         time.GetUtcNow() - n.LastBeat <= n.Registration.HeartbeatInterval * options.MissedBeatsOffline;
 
-    /// <summary>Null for an unknown node (it must register again).</summary>
-    public HeartbeatReply? Heartbeat(NodeHeartbeat beat)
+    /// <summary>
+    /// A heartbeat of node <paramref name="beat"/>.NodeId, counted only with that node's credential
+    /// (<paramref name="presented"/>); <paramref name="reply"/> is null unless the result is <see cref="NodeAuth.Ok"/>.
+    /// </summary>
+    public NodeAuth Heartbeat(NodeHeartbeat beat, string? presented, out HeartbeatReply? reply)
     {
+        reply = null;
         lock (_gate)
         {
-            if (!_nodes.TryGetValue(beat.NodeId, out var node)) return null;
+            if (!_nodes.TryGetValue(beat.NodeId, out var node)) return NodeAuth.Unknown;
+            if (!node.Holds(presented)) return NodeAuth.Forbidden;
             node.LastBeat = time.GetUtcNow();
+            var placedHere = _placement.TryGetValue(beat.NodeId, out var mine) ? mine : [];
             foreach (var r in beat.Models)
             {
                 var key = ModelKey.Of(r.Name, r.Version);
                 var s = StandingOf(beat.NodeId, key);
-                // Pre-flight failures the node reports count toward quarantine too: a bad image fails everywhere alike.
-                if (r.Failures > s.SeenNodeFailures && r.Verdict is { } v && r.State == ModelState.Failed)
+                // A pre-flight failure says something about the version only from a node it is placed on: a node cannot
+                // fail (and quarantine) a version it was never given, nor report for another node.
+                if (r.Failures > s.SeenNodeFailures && (r.State == ModelState.Failed ? r.Verdict : r.LastFailure) is { } v && placedHere.Contains(key))
                 {
                     metrics.Failure(r.Name, beat.NodeId, v);
-                    QuarantineOf(key).Observe(beat.NodeId, v);
+                    if (QuarantineOf(key).Observe(beat.NodeId, v)) log.LogWarning("{Model} quarantined: pre-flight failed with {Verdict} on several nodes", key, v);
                 }
 
                 s.SeenNodeFailures = r.Failures;
@@ -136,10 +143,17 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                     s.Suspension.PreflightRequested = true;
                     preflight.Add(key);
                 }
+                else if (s.ProbeWanted)
+                {
+                    preflight.Add(key);
+                }
+
+                s.ProbeWanted = false;
             }
 
             var byKey = _models.ToDictionary(m => m.Key, StringComparer.Ordinal);
-            return new HeartbeatReply([.. assigned.Where(byKey.ContainsKey).Select(k => byKey[k].Assignment)], preflight);
+            reply = new HeartbeatReply([.. assigned.Where(byKey.ContainsKey).Select(k => byKey[k].Assignment)], preflight);
+            return NodeAuth.Ok;
         }
     }
 
@@ -214,25 +228,23 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     }
 
     /// <summary>
-    /// Where an attempt on <paramref name="node"/> goes: straight to the model's container when the node runs on this
-    /// machine (its address and the container's are both on 127.0.0.1), else the node's job API; null for an
-    /// unknown node. The direct way saves a whole HTTP hop, and loses nothing: the gateway judges every answer and
-    /// keeps the time limit itself, and a node that lost its container reports so in its next heartbeat.
+    /// Where an attempt on <paramref name="node"/> goes: straight to the model's container when the node runs in this
+    /// process (<see cref="GatewayOptions.LocalNodes"/>), presents the credential bound to the id and has the
+    /// container ready; else the node's job API at the address it registered. Never an address a node reports. Null
+    /// for an unknown node.
     /// </summary>
-    public (Uri Target, bool Direct)? RouteOf(string node, string name, string version)
+    public Route? RouteOf(string node, string name, string version)
     {
+        NodeRecord? n;
         lock (_gate)
+            if (!_nodes.TryGetValue(node, out n)) return null;
+        if (options.DirectToLocalContainers && options.LocalNodes?.Find(node) is { } local && n.Holds(local.Credential) &&
+            local.ConnectorOf(name, version) is { } connector)
         {
-            if (!_nodes.TryGetValue(node, out var n)) return null;
-            var address = n.Registration.Address;
-            if (options.DirectToLocalContainers && address.IsLoopback && n.Reports.TryGetValue(ModelKey.Of(name, version), out var r) &&
-                r is { State: ModelState.Ready, Endpoint: { IsLoopback: true } endpoint })
-            {
-                return (endpoint, true);
-            }
-
-            return (new Uri(address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), false);
+            return new Route(n.Registration.Address, connector, n.Credential);
         }
+
+        return new Route(new Uri(n.Registration.Address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), null, n.Credential);
     }
 
     public void Begin(string node)
@@ -241,7 +253,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
     }
 
-    /// <summary>An attempt that ended without a verdict (the client went away): only the load count changes.</summary>
+    /// <summary>An attempt ended (whatever its outcome): the load count goes down.</summary>
     public void End(string node)
     {
         lock (_gate)
@@ -252,7 +264,6 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     {
         lock (_gate)
         {
-            if (_nodes.TryGetValue(node, out var n)) Interlocked.Decrement(ref n.InFlight);
             var s = StandingOf(node, key);
             s.Latency.Record(ms);
             s.Successes++;
@@ -261,41 +272,55 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     }
 
     /// <summary>
-    /// A job failed on a node. The model version is quarantined when another node failed it the same way (not the
-    /// node's fault); otherwise the node loses reputation and, after consecutive failures, is suspended, unless that
-    /// would take more than half of the version's nodes out.
+    /// The failed attempts of one request, once it is over. When another node answered the same input
+    /// (<paramref name="answered"/>), the input was not the cause: each failure is its node's (reputation, suspension).
+    /// When every attempt failed, the input alone may have caused it, which a client can repeat at will: no node is
+    /// penalised and nothing counts toward quarantine; each node is asked to pre-flight the version again instead
+    /// (at most once per <see cref="GatewayOptions.ProbeCooldown"/>), and only what those pre-flights find, on inputs
+    /// no client chose, counts toward quarantine.
     /// </summary>
-    public void RecordFailure(string node, string key, string model, Verdict verdict)
+    public void Settle(string key, string model, IReadOnlyList<(string Node, Verdict Verdict)> failures, bool answered)
     {
         lock (_gate)
         {
-            if (!_nodes.TryGetValue(node, out var n)) return;
-            Interlocked.Decrement(ref n.InFlight);
-            var s = StandingOf(node, key);
-            s.Failures++;
-            var modelFault = QuarantineOf(key).Observe(node, verdict);
-            if (modelFault)
+            foreach (var (node, verdict) in failures)
             {
-                log.LogWarning("{Model} quarantined: {Verdict} on several nodes", key, verdict);
-                return;
+                if (!_nodes.TryGetValue(node, out var n)) continue;
+                var s = StandingOf(node, key);
+                s.Failures++;
+                if (answered)
+                {
+                    NodeFault(n, s, key, model, verdict);
+                }
+                else if (s.ProbedAt is not { } at || time.GetUtcNow() - at >= options.ProbeCooldown)
+                {
+                    s.ProbedAt = time.GetUtcNow();
+                    s.ProbeWanted = true;
+                    log.LogInformation("{Model} failed with {Verdict} on {Node} for an input no node answered: asking for a pre-flight", key, verdict, node);
+                }
             }
-
-            n.Reputation.Penalise();
-            metrics.Reputation(node, n.Reputation.Value);
-            if (!s.Suspension.RecordFailure()) return;
-            var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
-            var suspended = placed.Count(p => StandingOf(p, key).Suspension.IsSuspended);
-            if (suspended + 1 > placed.Count / 2)
-            {
-                log.LogWarning("not suspending {Node} for {Model}: {Suspended} of {Placed} nodes are suspended already", node, key, suspended, placed.Count);
-                return;
-            }
-
-            var report = n.Reports.TryGetValue(key, out var rep) ? rep.PreflightGeneration : 0;
-            var period = s.Suspension.Suspend(report);
-            metrics.Suspended(node, model);
-            log.LogWarning("node {Node} suspended for {Model} for {Seconds} s after {Verdict}", node, key, period.TotalSeconds, verdict);
         }
+    }
+
+    /// <summary>The node failed where another answered: it loses reputation and, after consecutive failures, is suspended. Caller holds the lock.</summary>
+    private void NodeFault(NodeRecord n, Standing s, string key, string model, Verdict verdict)
+    {
+        var node = n.Registration.NodeId;
+        n.Reputation.Penalise();
+        metrics.Reputation(node, n.Reputation.Value);
+        if (!s.Suspension.RecordFailure()) return;
+        var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
+        var suspended = placed.Count(p => StandingOf(p, key).Suspension.IsSuspended);
+        if (suspended + 1 > placed.Count / 2)
+        {
+            log.LogWarning("not suspending {Node} for {Model}: {Suspended} of {Placed} nodes are suspended already", node, key, suspended, placed.Count);
+            return;
+        }
+
+        var report = n.Reports.TryGetValue(key, out var rep) ? rep.PreflightGeneration : 0;
+        var period = s.Suspension.Suspend(report);
+        metrics.Suspended(node, model);
+        log.LogWarning("node {Node} suspended for {Model} for {Seconds} s after {Verdict}", node, key, period.TotalSeconds, verdict);
     }
 
     /// <summary>GET /inference/v1.</summary>

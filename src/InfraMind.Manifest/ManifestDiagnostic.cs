@@ -7,7 +7,7 @@ public enum DiagnosticSeverity
 }
 
 /// <summary>One finding about a package: a stable code, where it is, what is wrong and how to fix it.</summary>
-/// <param name="Code">Stable code such as IM1010; documented in docs/errors.md.</param>
+/// <param name="Code">Stable code such as IM1010 (one of <see cref="ManifestCodes"/>); documented in docs/errors.md.</param>
 /// <param name="Path">Field path inside the manifest (e.g. <c>resources.memory</c>), empty for the whole file.</param>
 /// <param name="File">The file the finding is in (model.yaml, a schema file, the Dockerfile).</param>
 /// <param name="Line">1-based line, 0 when the finding has no single place.</param>
@@ -29,41 +29,54 @@ public sealed record ManifestDiagnostic(
         (Path.Length > 0 ? $" [{Path}]" : "") + (Hint.Length > 0 ? $" (hint: {Hint})" : "");
 }
 
-/// <summary>The stable codes of every manifest finding. Never renumber: scripts match on them.</summary>
+/// <summary>
+/// The stable codes of every manifest finding (IM10xx), documented in docs/errors.md. Never renumber: scripts match on
+/// them. A finding's kind is what the code means when a command fails with it alone: the value rules that are also
+/// checked on the command line (a model name, a CPU or memory quantity, a timeout) are usage errors; `infra validate`
+/// and every command that reads model.yaml exit 1 when model.yaml has any error finding.
+/// </summary>
 public static class ManifestCodes
 {
-    public const string PathNotFound = "IM1000";
-    public const string ManifestMissing = "IM1001";
-    public const string FileTooLarge = "IM1002";
-    public const string NotText = "IM1003";
-    public const string EmptyFile = "IM1004";
-    public const string YamlSyntax = "IM1005";
-    public const string TabIndentation = "IM1006";
-    public const string DuplicateKey = "IM1007";
-    public const string NotAMapping = "IM1008";
-    public const string MultipleDocuments = "IM1009";
-    public const string MissingField = "IM1010";
-    public const string UnknownField = "IM1011";
-    public const string WrongType = "IM1012";
-    public const string InvalidName = "IM1020";
-    public const string InvalidVersion = "IM1021";
-    public const string InvalidPath = "IM1022";
-    public const string FileNotInPackage = "IM1023";
-    public const string PathEscapes = "IM1024";
-    public const string UnknownHook = "IM1025";
-    public const string InvalidRuntime = "IM1026";
-    public const string InvalidProtocol = "IM1027";
-    public const string InvalidPort = "IM1028";
-    public const string InvalidCpu = "IM1030";
-    public const string InvalidMemory = "IM1031";
-    public const string InvalidGpu = "IM1032";
-    public const string InvalidTimeout = "IM1033";
-    public const string SchemaInvalid = "IM1040";
-    public const string SchemaRefUnresolved = "IM1041";
-    public const string SchemaNotObject = "IM1042";
-    public const string SchemaFileInvalid = "IM1043";
-    public const string SchemaDialect = "IM1044";
-    public const string DockerfileMissing = "IM1050";
-    public const string ExposeMismatch = "IM1051";
-    public const string CommandMismatch = "IM1052";
+    public static readonly ErrorCode PathNotFound = new("IM1000", FailureKind.Usage);
+    public static readonly ErrorCode ManifestMissing = new("IM1001", FailureKind.CheckFailed);
+    public static readonly ErrorCode FileTooLarge = new("IM1002", FailureKind.CheckFailed);
+    public static readonly ErrorCode NotText = new("IM1003", FailureKind.CheckFailed);
+    public static readonly ErrorCode EmptyFile = new("IM1004", FailureKind.CheckFailed);
+    public static readonly ErrorCode YamlSyntax = new("IM1005", FailureKind.CheckFailed);
+    public static readonly ErrorCode TabIndentation = new("IM1006", FailureKind.CheckFailed);
+    public static readonly ErrorCode DuplicateKey = new("IM1007", FailureKind.CheckFailed);
+    public static readonly ErrorCode NotAMapping = new("IM1008", FailureKind.CheckFailed);
+    public static readonly ErrorCode MultipleDocuments = new("IM1009", FailureKind.CheckFailed);
+    public static readonly ErrorCode MissingField = new("IM1010", FailureKind.CheckFailed);
+    public static readonly ErrorCode UnknownField = new("IM1011", FailureKind.CheckFailed);
+    public static readonly ErrorCode WrongType = new("IM1012", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidName = new("IM1020", FailureKind.Usage);
+    public static readonly ErrorCode InvalidVersion = new("IM1021", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidPath = new("IM1022", FailureKind.CheckFailed);
+    public static readonly ErrorCode FileNotInPackage = new("IM1023", FailureKind.CheckFailed);
+    public static readonly ErrorCode PathEscapes = new("IM1024", FailureKind.CheckFailed);
+    public static readonly ErrorCode UnknownHook = new("IM1025", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidRuntime = new("IM1026", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidProtocol = new("IM1027", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidPort = new("IM1028", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidCpu = new("IM1030", FailureKind.Usage);
+    public static readonly ErrorCode InvalidMemory = new("IM1031", FailureKind.Usage);
+    public static readonly ErrorCode InvalidGpu = new("IM1032", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidTimeout = new("IM1033", FailureKind.Usage);
+    public static readonly ErrorCode SchemaInvalid = new("IM1040", FailureKind.CheckFailed);
+    public static readonly ErrorCode SchemaRefUnresolved = new("IM1041", FailureKind.CheckFailed);
+    public static readonly ErrorCode SchemaNotObject = new("IM1042", FailureKind.CheckFailed);
+    public static readonly ErrorCode SchemaFileInvalid = new("IM1043", FailureKind.CheckFailed);
+    public static readonly ErrorCode SchemaDialect = new("IM1044", FailureKind.CheckFailed);
+
+    /// <summary>A <c>pattern</c> or <c>patternProperties</c> key that cannot be matched in linear time (<see cref="SchemaPatterns"/>).</summary>
+    public static readonly ErrorCode SchemaPatternUnsafe = new("IM1045", FailureKind.CheckFailed,
+        "write the pattern without backreferences, lookarounds or atomic groups (InfraMind matches patterns in linear time)");
+
+    public static readonly ErrorCode DockerfileMissing = new("IM1050", FailureKind.CheckFailed);
+    public static readonly ErrorCode ExposeMismatch = new("IM1051", FailureKind.CheckFailed);
+    public static readonly ErrorCode CommandMismatch = new("IM1052", FailureKind.CheckFailed);
+
+    /// <summary>A command that needs a valid package (build, push, publish) stopped: the package has error findings, all listed.</summary>
+    public static readonly ErrorCode PackageInvalid = new("IM1070", FailureKind.CheckFailed);
 }

@@ -21,9 +21,6 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
     [GeneratedRegex(@"^[a-z][a-z0-9_+-]*?[0-9]+(\.[0-9]+)*$", RegexOptions.CultureInvariant)]
     private static partial Regex RuntimePattern();
 
-    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)(?<u>ms|s|m)$", RegexOptions.CultureInvariant)]
-    private static partial Regex DurationPattern();
-
     /// <summary>Reads every field, in the order of the manifest's definition; null when any of them is wrong.</summary>
     public ModelManifest? Read(YMapping map, string digest)
     {
@@ -259,15 +256,7 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
     {
         if (node is null) return ModelManifest.DefaultReadinessTimeout;
         if (Scalar("timeout", node, "a duration") is not { } s) return null;
-        TimeSpan? value = null;
-        if (s.AsNumber() is { } secs) value = TimeSpan.FromSeconds(secs);
-        else if (DurationPattern().Match(s.Value) is { Success: true } m)
-        {
-            var n = double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
-            value = m.Groups["u"].Value switch { "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), _ => TimeSpan.FromMinutes(n) };
-        }
-
-        if (value is { } v && ModelManifest.IsValidReadinessTimeout(v)) return v;
+        if (Quantity.TryParseTimeout(s.Value, s.AsNumber(), out var v, out _)) return v;
         findings.Error(ManifestCodes.InvalidTimeout, "timeout", s, $"timeout '{s.Value}' is not a duration between 1ms and 10m",
             "write e.g. 3s, 500ms or 2m (the time the port has to accept connections)");
         return null;

@@ -16,4 +16,29 @@ public sealed record ManifestValidation(
 
     /// <summary>True when the path given does not exist at all: a usage error rather than an invalid package.</summary>
     public bool PathMissing => Diagnostics.Any(d => d.Code == ManifestCodes.PathNotFound);
+
+    /// <summary>
+    /// The manifest of a valid package, for a command that cannot go on without one. Otherwise throws a
+    /// <see cref="ManifestException"/>: <see cref="ManifestCodes.PathNotFound"/> when the path does not exist, else
+    /// <see cref="ManifestCodes.PackageInvalid"/> listing every error finding (warnings do not stop a command).
+    /// </summary>
+    public ModelManifest EnsureValid()
+    {
+        if (IsValid) return Manifest!;
+        if (Diagnostics.FirstOrDefault(d => d.Code == ManifestCodes.PathNotFound) is { } missing)
+            throw new ManifestException(ManifestCodes.PathNotFound, missing.Message, missing.Hint, this);
+        var errors = Errors.ToList();
+        throw new ManifestException(
+            ManifestCodes.PackageInvalid,
+            $"{ManifestPath} has {errors.Count} error{(errors.Count == 1 ? "" : "s")}:\n" + string.Join("\n", errors.Select(e => "  " + e)),
+            $"`infra validate {PackageDirectory}` lists every finding with its fix",
+            this);
+    }
+}
+
+/// <summary>A command needed a valid package and did not get one; <see cref="Validation"/> holds every finding.</summary>
+public sealed class ManifestException(ErrorCode code, string message, string? hint, ManifestValidation validation)
+    : InfraMindException(code, message, hint)
+{
+    public ManifestValidation Validation { get; } = validation;
 }

@@ -40,18 +40,6 @@ public sealed record ModelManifest(
 {
     public static TimeSpan DefaultReadinessTimeout { get; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>The longest readiness timeout: model.yaml's <c>timeout</c> and <c>infra test --timeout</c> are held to it alike.</summary>
-    public static TimeSpan MaxReadinessTimeout { get; } = TimeSpan.FromMinutes(10);
-
-    /// <summary>The rule of a readiness timeout: more than zero, at most <see cref="MaxReadinessTimeout"/>.</summary>
-    public static bool IsValidReadinessTimeout(TimeSpan timeout) => timeout > TimeSpan.Zero && timeout <= MaxReadinessTimeout;
-
-    /// <summary>A readiness timeout given in seconds (<c>infra test --timeout</c>) by the same rule; null when it breaks it (NaN included).</summary>
-    public static TimeSpan? ReadinessTimeoutFromSeconds(double seconds) =>
-        double.IsFinite(seconds) && seconds > 0 && seconds <= MaxReadinessTimeout.TotalSeconds && TimeSpan.FromSeconds(seconds) is var t && IsValidReadinessTimeout(t)
-            ? t
-            : null;
-
     /// <summary>The engine tag of the model image; SemVer build metadata (+x) is not allowed in tags, so + becomes _.</summary>
     public string ImageTag => $"{Name}:{Version.ToString().Replace('+', '_')}";
 

@@ -26,12 +26,13 @@ public sealed class ModelSchema
 
     public JsonSchema Schema { get; }
 
-    /// <summary>Builds a schema from its JSON document (draft-07, local <c>$ref</c>s only).</summary>
+    /// <summary>Builds a schema from its JSON document (draft-07, local <c>$ref</c>s only, patterns by <see cref="SchemaPatterns"/>).</summary>
     /// <exception cref="JsonSchemaException">when the document is not a usable schema.</exception>
     public static ModelSchema Create(JsonNode document)
     {
         // A registry per schema: two models may use the same $id for different schemas.
-        var options = new BuildOptions { Dialect = Dialect.Draft07, SchemaRegistry = new SchemaRegistry() };
+        // Draft-07 with patterns matched in linear time (SchemaPatterns): no input can make a validation run away.
+        var options = new BuildOptions { Dialect = SchemaPatterns.Draft07, SchemaRegistry = new SchemaRegistry() };
         var element = JsonSerializer.SerializeToElement(document);
         var schema = JsonSchema.Build(element, options, new Uri($"urn:inframind:schema:{Guid.NewGuid():N}"));
         return new ModelSchema(document.DeepClone(), schema);

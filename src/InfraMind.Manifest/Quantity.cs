@@ -110,6 +110,50 @@ public static partial class Quantity
         return true;
     }
 
+    /// <summary>The longest readiness timeout, in model.yaml's <c>timeout</c> and on <c>infra test --timeout</c>.</summary>
+    public static TimeSpan MaxTimeout { get; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// A readiness timeout as the command line gives it: <c>500ms</c>, <c>3s</c>, <c>2m</c> or a number of seconds, more
+    /// than 0 and at most <see cref="MaxTimeout"/> (the same rule as model.yaml's <c>timeout</c>).
+    /// </summary>
+    public static bool TryParseTimeout(string text, out TimeSpan value, out string error)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        double? seconds = double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
+        return TryParseTimeout(text, seconds, out value, out error);
+    }
+
+    /// <summary>
+    /// The one rule of a readiness timeout. <paramref name="seconds"/> is the value when the text is a bare number (in
+    /// YAML only an unquoted one is); otherwise the text must be a number with a unit (ms, s, m).
+    /// </summary>
+    internal static bool TryParseTimeout(string text, double? seconds, out TimeSpan value, out string error)
+    {
+        value = default;
+        error = $"'{text}' is not a duration between 1ms and 10m";
+        TimeSpan? parsed = null;
+        if (seconds is { } secs)
+        {
+            if (secs > 0 && secs <= MaxTimeout.TotalSeconds) parsed = TimeSpan.FromSeconds(secs);
+        }
+        else if (DurationPattern().Match(text.Trim()) is { Success: true } m)
+        {
+            var n = double.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
+            var unit = m.Groups["u"].Value;
+            var max = unit switch { "ms" => MaxTimeout.TotalMilliseconds, "s" => MaxTimeout.TotalSeconds, _ => MaxTimeout.TotalMinutes };
+            if (n <= max) parsed = unit switch { "ms" => TimeSpan.FromMilliseconds(n), "s" => TimeSpan.FromSeconds(n), _ => TimeSpan.FromMinutes(n) };
+        }
+
+        if (parsed is not { } v || v <= TimeSpan.Zero || v > MaxTimeout) return false;
+        value = v;
+        error = "";
+        return true;
+    }
+
+    [GeneratedRegex(@"^(?<n>[0-9]+(\.[0-9]+)?)(?<u>ms|s|m)$", RegexOptions.CultureInvariant)]
+    private static partial Regex DurationPattern();
+
     public static string FormatBytes(long bytes)
     {
         string[] units = ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"];

@@ -78,6 +78,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         }
 
         new RefCheck(findings, field, basePath, file, schemaNode, obj).Check(obj, "");
+        CheckPatterns(obj, "", field, basePath, file, schemaNode);
 
         var type = obj["type"];
         var isObject = type is JsonValue tv && tv.TryGetValue<string>(out var t) && t == "object";
@@ -100,6 +101,59 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             return null;
         }
     }
+
+    /// <summary>
+    /// Every <c>pattern</c> and <c>patternProperties</c> key must be one <see cref="SchemaPatterns"/> accepts: matched in
+    /// linear time wherever the schema is used. A finding per pattern, at its line.
+    /// </summary>
+    private void CheckPatterns(JsonNode? node, string pointer, string field, string basePath, string file, YNode schemaNode)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o)
+                {
+                    var child = $"{pointer}/{EscapePointer(key)}";
+                    if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern))
+                    {
+                        PatternFinding(pattern, child, field, basePath, file, Locate(schemaNode, child) ?? schemaNode);
+                    }
+                    else if (key == "patternProperties" && value is JsonObject patterns)
+                    {
+                        // Each finding at the line of its key (the pattern), not of the schema it maps to.
+                        var keys = Locate(schemaNode, child) as YMapping;
+                        foreach (var (name, _) in patterns)
+                        {
+                            PatternFinding(name, $"{child}/{EscapePointer(name)}", field, basePath, file,
+                                keys?.Entries.FirstOrDefault(e => e.Key.Value == name).Key ?? schemaNode);
+                        }
+
+                        CheckPatterns(value, child, field, basePath, file, schemaNode);
+                    }
+                    else if (key is not ("enum" or "const" or "examples" or "default"))
+                    {
+                        CheckPatterns(value, child, field, basePath, file, schemaNode);
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++) CheckPatterns(a[i], $"{pointer}/{i}", field, basePath, file, schemaNode);
+                break;
+        }
+    }
+
+    private void PatternFinding(string pattern, string pointer, string field, string basePath, string file, YNode at)
+    {
+        if (SchemaPatterns.Problem(pattern) is not { } problem) return;
+        findings.Error(ManifestCodes.SchemaPatternUnsafe, Join(basePath, PointerToPath(pointer), field), at,
+            $"{field}: '{Shorten(pattern)}': {problem}",
+            "write the pattern without backreferences, lookarounds or atomic groups, and with small repeat counts: patterns are matched in linear time", file: file);
+    }
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    private static string EscapePointer(string key) => key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
     private static JsonNode? ToJson(YNode node) => node switch
     {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
@@ -14,7 +15,7 @@ namespace InfraMind.Node;
 /// The node agent: registers with the gateway, heartbeats its models' states, runs what the gateway places on it
 /// (when it fits), and serves jobs to containers that passed pre-flight.
 /// </summary>
-public sealed class NodeAgent : IAsyncDisposable
+public sealed class NodeAgent : IAsyncDisposable, ILocalNode
 {
     private readonly NodeOptions _options;
     private readonly ContainerEngine _engine;
@@ -22,6 +23,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly HttpClient _gateway;
+    private readonly HttpClient _models;
     private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
@@ -30,6 +32,8 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _heartbeats;
     private Uri? _address;
+    private IDisposable? _attached;
+    private volatile string? _credential;
 
     public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
         : this(options, engine, images, time, log, ManifestCache.Shared)
@@ -49,8 +53,13 @@ public sealed class NodeAgent : IAsyncDisposable
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
         MeshToken.Authorize(_gateway.DefaultRequestHeaders, options.GatewayToken);
+        _models = JobHttp.CreateClient();
         _manifests = manifests;
+        _credential = ReadCredential(options.CredentialFile);
     }
+
+    /// <summary>The credential the gateway issued to this node at its registration (null before).</summary>
+    public string? Credential => _credential;
 
     public NodeOptions Options => _options;
 
@@ -81,6 +90,7 @@ public sealed class NodeAgent : IAsyncDisposable
     public Task StartAsync(Uri address, CancellationToken cancellationToken)
     {
         _address = address;
+        _attached = _options.LocalNodes?.Attach(_options.NodeId, this);
         _heartbeats = Task.Run(() => HeartbeatLoopAsync(_stop.Token), cancellationToken);
         return Task.CompletedTask;
     }
@@ -126,19 +136,56 @@ public sealed class NodeAgent : IAsyncDisposable
     private async Task<bool> RegisterAsync(CancellationToken ct)
     {
         var registration = new NodeRegistration(_options.NodeId, _address!, _options.Capacity, _options.Labels, _options.HeartbeatInterval);
-        using var response = await _gateway.PostAsJsonAsync("mesh/v1/nodes", registration, MeshJson.Options, ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "mesh/v1/nodes") { Content = JsonContent.Create(registration, options: MeshJson.Options) };
+        // The id is bound to the credential its first registration got: only with it does this node register under it again.
+        if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
+        using var response = await _gateway.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
             var body = await response.Content.ReadAsStringAsync(ct);
             _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, body);
-            // A refusal (bad token, invalid registration) will not pass by itself; a gateway error might.
+            // A refusal (bad token, invalid registration, an id another node holds) will not pass by itself; a gateway error might.
             if ((int)response.StatusCode is >= 400 and < 500)
                 _registered.TrySetException(new NodeRegistrationException((int)response.StatusCode, ProblemDetail(body) ?? $"the gateway answered {(int)response.StatusCode}"));
             return false;
         }
 
+        var registered = await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options, ct);
+        if (registered?.Credential is not { } credential || !MeshToken.IsWellFormed(credential))
+            throw new System.Text.Json.JsonException("the gateway's registration answer carries no credential");
+        if (credential != _credential)
+        {
+            _credential = credential;
+            WriteCredential(_options.CredentialFile, credential);
+        }
+
         _registered.TrySetResult();
         return true;
+    }
+
+    private static string? ReadCredential(string? file)
+    {
+        if (file is null || !File.Exists(file)) return null;
+        var text = File.ReadAllText(file).Trim();
+        return MeshToken.IsWellFormed(text) ? text : null;
+    }
+
+    /// <summary>Owner-only, written whole then moved into place: a crash leaves the old credential or the new one.</summary>
+    private static void WriteCredential(string? file, string credential)
+    {
+        if (file is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var temp = file + ".tmp";
+        using (var stream = new FileStream(temp, new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            stream.Write(System.Text.Encoding.UTF8.GetBytes(credential + "\n"));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, file, overwrite: true);
     }
 
     private static string? ProblemDetail(string body)
@@ -153,12 +200,17 @@ public sealed class NodeAgent : IAsyncDisposable
         }
     }
 
-    /// <summary>False when the gateway no longer knows this node (it restarted): register again.</summary>
+    /// <summary>False when the gateway no longer knows this node (it restarted) or no longer takes its credential: register again.</summary>
     private async Task<bool> BeatAsync(CancellationToken ct)
     {
         var beat = new NodeHeartbeat(_options.NodeId, Reports());
-        using var response = await _gateway.PostAsJsonAsync($"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat", beat, MeshJson.Options, ct);
-        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat")
+        {
+            Content = JsonContent.Create(beat, options: MeshJson.Options),
+        };
+        if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
+        using var response = await _gateway.SendAsync(request, ct);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden) return false;
         response.EnsureSuccessStatusCode();
         var reply = await response.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options, ct)
             ?? throw new System.Text.Json.JsonException("empty heartbeat reply");
@@ -261,21 +313,54 @@ public sealed class NodeAgent : IAsyncDisposable
         return null;
     }
 
-    /// <summary>POST /jobs/{name}/{version}: the body goes to the container unchanged; its answer comes back unchanged.</summary>
+    /// <summary>The connector of a model's container while it is ready here (<see cref="ILocalNode"/>: what a gateway of this process may use).</summary>
+    public IModelConnector? ConnectorOf(string name, string version)
+    {
+        lock (_instances)
+            return _instances.TryGetValue(ModelKey.Of(name, version), out var i) && i.ReadyContainer is { } c ? ContainerRoute.Of(c) : null;
+    }
+
+    /// <summary>
+    /// POST /jobs/{name}/{version}: the body (at most <see cref="NodeOptions.MaxJobBytes"/>, chunked or not) goes to the
+    /// container unchanged; its answer (at most <see cref="NodeOptions.MaxAnswerBytes"/>, else response-too-large and the
+    /// container's connection dropped) comes back unchanged. With a mesh token, only the gateway may send jobs: the
+    /// caller must send this node's own credential, which only the gateway that issued it knows.
+    /// </summary>
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
-        if (!MeshToken.Admits(_options.GatewayToken, context.Request.Headers.Authorization))
+        if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized,
-                $"{MeshErrorCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the mesh token); send inference requests to the gateway");
+                $"{MeshErrorCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the credential the gateway issued it); send inference requests to the gateway");
             return;
         }
 
-        (RunningContainer Container, HttpClient Client)? route;
-        lock (_instances) route = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyRoute : null;
-        if (route is not { } ready)
+        byte[]? body;
+        try
+        {
+            body = await RequestBody.ReadAsync(context, _options.MaxJobBytes, ct);
+        }
+        catch (BadHttpRequestException e)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.MalformedJson}: the job's body could not be read: {e.Message}" }, MeshJson.Options, ct);
+            return;
+        }
+
+        if (body is null)
+        {
+            // The caller's doing, not the model's: no verdict.
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.BodyTooLarge}: the job is larger than {_options.MaxJobBytes} bytes, node {_options.NodeId}'s limit" },
+                MeshJson.Options, ct);
+            return;
+        }
+
+        RunningContainer? container;
+        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
+        if (container is null)
         {
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
                 $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
@@ -287,32 +372,33 @@ public sealed class NodeAgent : IAsyncDisposable
             timeout = TimeSpan.FromMilliseconds(Math.Min(ms, timeout.TotalMilliseconds));
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, ready.Container.Connector.BaseAddress)
-        {
-            Content = new StreamContent(context.Request.Body),
-        };
+        using var request = JobHttp.ForConnector(ContainerRoute.Of(container));
+        request.Content = new ByteArrayContent(body);
         request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
-        if (context.Request.ContentLength is { } length) request.Content.Headers.ContentLength = length;
         try
         {
-            using var response = await ready.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
-            context.Response.StatusCode = (int)response.StatusCode;
+            using var response = await _models.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            // Read against the cap, never beyond it: a node's memory per job is bounded whatever the model sends.
+            var answer = await ModelAnswer.ReadAsync(response, _options.MaxAnswerBytes, fromNode: false, limit.Token);
+            if (answer.Body is not { } bytes)
+            {
+                await FailAsync(context, StatusCodes.Status502BadGateway, Verdict.ResponseTooLarge,
+                    $"the model's answer is larger than {_options.MaxAnswerBytes} bytes, node {_options.NodeId}'s limit; it was read no further");
+                return;
+            }
+
+            context.Response.StatusCode = answer.StatusCode;
             if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();
-            if (response.Content.Headers.ContentLength is { } len) context.Response.ContentLength = len;
-            await response.Content.CopyToAsync(context.Response.Body, limit.Token);
+            context.Response.ContentLength = bytes.Length;
+            await context.Response.Body.WriteAsync(bytes, limit.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && !context.Response.HasStarted)
         {
             await FailAsync(context, StatusCodes.Status504GatewayTimeout, AnswerJudge.NoAnswerWithin(timeout));
         }
-        catch (HttpRequestException e) when (!context.Response.HasStarted)
+        catch (Exception e) when (e is HttpRequestException or IOException && !context.Response.HasStarted)
         {
             await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {e.Message}"));
-        }
-        catch (ObjectDisposedException) when (!context.Response.HasStarted)
-        {
-            // The container was removed (it died, or was replaced) while the job was on its way.
-            await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, "the model's container was removed while the job was forwarded"));
         }
     }
 
@@ -328,6 +414,7 @@ public sealed class NodeAgent : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _attached?.Dispose();
         await _stop.CancelAsync();
         try
         {
@@ -348,6 +435,7 @@ public sealed class NodeAgent : IAsyncDisposable
 
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
         _gateway.Dispose();
+        _models.Dispose();
         _stop.Dispose();
         _reconcile.Dispose();
     }

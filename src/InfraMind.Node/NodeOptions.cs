@@ -21,6 +21,22 @@ public sealed record NodeOptions
 
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Where the node keeps the credential the gateway issued at its first registration (owner-only), so that a
+    /// restarted node registers under its id again; null: kept in memory only (a node restarted within
+    /// the gateway's <c>ForgetOfflineNodesAfter</c> then finds its id taken).
+    /// </summary>
+    public string? CredentialFile { get; init; }
+
+    /// <summary>The node agents of this process, to which this node hands its containers' connectors (<c>infra mesh up</c>); null: none.</summary>
+    public LocalNodes? LocalNodes { get; init; }
+
+    /// <summary>Largest job body the job API takes (chunked or not); keep it at least the gateway's MaxRequestBytes.</summary>
+    public long MaxJobBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Longest answer a container may give a job; longer is the verdict response-too-large (502), its connection dropped.</summary>
+    public long MaxAnswerBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
+
     /// <summary>Where the node's job API listens; port 0 picks a free one.</summary>
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 
@@ -52,6 +68,8 @@ public sealed record NodeOptions
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
         if (Gateway is not { IsAbsoluteUri: true } || (Gateway.Scheme != Uri.UriSchemeHttp && Gateway.Scheme != Uri.UriSchemeHttps))
             errors.Add($"{MeshErrorCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
+        if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
+            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the job and answer limits must be at least 1 byte");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
             errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;

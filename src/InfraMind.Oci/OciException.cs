@@ -1,89 +1,43 @@
 namespace InfraMind.Oci;
 
 /// <summary>
-/// An error a user can hit while handling OCI content. <see cref="Code"/> is stable (IM4xxx) so that scripts and
-/// documentation can refer to it; the message says what was expected, what was found and how to fix it.
+/// An error a user can hit while handling OCI content: a typed <see cref="InfraMindException.Code"/> (IM40xx), a
+/// message that says what was expected and what was found, and a hint that says how to fix it.
 /// </summary>
-public class OciException : Exception
-{
-    public OciException(string code, string message)
-        : base($"{code}: {message}")
-    {
-        Code = code;
-    }
+public class OciException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException);
 
-    public OciException(string code, string message, Exception innerException)
-        : base($"{code}: {message}", innerException)
-    {
-        Code = code;
-    }
-
-    public OciException()
-        : this(OciErrorCodes.InvalidLayout, "invalid OCI content")
-    {
-    }
-
-    public OciException(string message)
-        : this(OciErrorCodes.InvalidLayout, message)
-    {
-    }
-
-    public OciException(string message, Exception innerException)
-        : this(OciErrorCodes.InvalidLayout, message, innerException)
-    {
-    }
-
-    public string Code { get; }
-}
-
-/// <summary>Stable error codes of InfraMind.Oci (IM40xx).</summary>
+/// <summary>Stable error codes of InfraMind.Oci (IM40xx), documented in docs/errors.md. Never renumber.</summary>
 public static class OciErrorCodes
 {
     /// <summary>A digest string is not <c>sha256:</c> followed by 64 lower-case hex digits.</summary>
-    public const string InvalidDigest = "IM4001";
+    public static readonly ErrorCode InvalidDigest = new("IM4001", FailureKind.CheckFailed, "write a digest as sha256: followed by 64 lower-case hex digits");
 
     /// <summary>Content does not hash to the digest it was named by.</summary>
-    public const string DigestMismatch = "IM4002";
+    public static readonly ErrorCode DigestMismatch = new("IM4002", FailureKind.CheckFailed,
+        "nothing was stored; fetch it again from a source you trust, or republish the content");
 
     /// <summary>Content is longer or shorter than its descriptor says.</summary>
-    public const string SizeMismatch = "IM4003";
+    public static readonly ErrorCode SizeMismatch = new("IM4003", FailureKind.CheckFailed,
+        "nothing was stored; the source is truncated or serves other content: fetch it again from a source you trust");
 
     /// <summary>A <c>docker save</c> archive lacks what every such archive has (manifest.json, config, layers).</summary>
-    public const string InvalidDockerArchive = "IM4010";
+    public static readonly ErrorCode InvalidDockerArchive = new("IM4010", FailureKind.CheckFailed,
+        "give the output of `docker save IMAGE -o FILE` unchanged");
 
     /// <summary>An OCI image layout is malformed (oci-layout, index.json, manifest, missing blobs).</summary>
-    public const string InvalidLayout = "IM4011";
+    public static readonly ErrorCode InvalidLayout = new("IM4011", FailureKind.CheckFailed,
+        "export the image again with `infra push`; a layout that was edited or copied in part cannot be used");
 }
 
 /// <summary>Content did not hash to the digest that named it: it is corrupt, truncated or was swapped.</summary>
-public sealed class DigestMismatchException : OciException
+public sealed class DigestMismatchException(Digest expected, Digest actual, string? what = null)
+    : OciException(
+        OciErrorCodes.DigestMismatch,
+        $"{what ?? "content"} does not match its digest (expected {expected}, found {actual}): it is corrupt, truncated or was " +
+        "replaced, and this copy must not be used")
 {
-    public DigestMismatchException(Digest expected, Digest actual, string? what = null)
-        : base(
-            OciErrorCodes.DigestMismatch,
-            $"{what ?? "content"} should have digest {expected} but has {actual}. The content is corrupt, truncated " +
-            "or was replaced; fetch it again from a source you trust and do not use this copy.")
-    {
-        Expected = expected;
-        Actual = actual;
-    }
+    public Digest Expected { get; } = expected;
 
-    public DigestMismatchException()
-        : base(OciErrorCodes.DigestMismatch, "digest mismatch")
-    {
-    }
-
-    public DigestMismatchException(string message)
-        : base(OciErrorCodes.DigestMismatch, message)
-    {
-    }
-
-    public DigestMismatchException(string message, Exception innerException)
-        : base(OciErrorCodes.DigestMismatch, message, innerException)
-    {
-    }
-
-    public Digest Expected { get; }
-
-    public Digest Actual { get; }
+    public Digest Actual { get; } = actual;
 }

@@ -1,30 +1,75 @@
 namespace InfraMind.Registry;
 
-/// <summary>Stable error codes of the registry (IM51xx). Never renumber.</summary>
+/// <summary>Stable error codes of the registry (IM51xx), documented in docs/errors.md. Never renumber.</summary>
 public static class RegistryErrorCodes
 {
-    public const string NotOwner = "IM5101";
-    public const string VersionConflict = "IM5102";
-    public const string InvalidVersion = "IM5103";
-    public const string NotFound = "IM5105";
-    public const string AdmissionRejected = "IM5106";
-    public const string InvalidRequest = "IM5107";
-    public const string CheckpointMalformed = "IM5110";
-    public const string CheckpointSignature = "IM5111";
-    public const string CheckpointKeyUnknown = "IM5112";
-    public const string CheckpointMismatch = "IM5113";
-    public const string InclusionProofInvalid = "IM5120";
-    public const string ConsistencyProofInvalid = "IM5121";
-    public const string LeafMismatch = "IM5122";
-    public const string LogCorrupt = "IM5123";
-    public const string StatementDigestMismatch = "IM5124";
-    public const string LogClosed = "IM5125";
-    public const string LogInUse = "IM5126";
-    public const string RegistryUnreachable = "IM5130";
-    public const string RegistryHttpError = "IM5131";
+    public static readonly ErrorCode NotOwner = new("IM5101", FailureKind.CheckFailed,
+        "a name belongs to the key that first published it: publish with that key (--key NAME), or under another name");
+
+    public static readonly ErrorCode VersionConflict = new("IM5102", FailureKind.CheckFailed,
+        "a published version never changes: raise `version` in model.yaml and publish again");
+
+    public static readonly ErrorCode InvalidVersion = new("IM5103", FailureKind.Usage, "write a SemVer 2.0 version such as 1.0.0, or leave it out for the latest release");
+    public static readonly ErrorCode NotFound = new("IM5105", FailureKind.CheckFailed, "`infra log` lists what the registry holds");
+    public static readonly ErrorCode AdmissionRejected = new("IM5106", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidRequest = new("IM5107", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed);
+    public static readonly ErrorCode InclusionProofInvalid = new("IM5120", FailureKind.CheckFailed);
+    public static readonly ErrorCode LeafMismatch = new("IM5122", FailureKind.CheckFailed);
+
+    /// <summary>The log file is damaged, or no longer matches what the registry signed.</summary>
+    public static readonly ErrorCode LogCorrupt = new("IM5123", FailureKind.CheckFailed,
+        "the log is append-only and signed, so a damaged file cannot be repaired in place: restore the registry's data " +
+        "directory ($INFRAMIND_HOME/registry) from a backup, and do not trust what was read from this copy");
+
+    public static readonly ErrorCode StatementDigestMismatch = new("IM5124", FailureKind.CheckFailed);
+    public static readonly ErrorCode LogClosed = new("IM5125", FailureKind.Unavailable);
+
+    public static readonly ErrorCode LogInUse = new("IM5126", FailureKind.Unavailable,
+        "a running `infra mesh up` or `infra registry serve` owns it: pass its URL with --registry");
+
+    /// <summary>No registry answers at the URL (client side); the message says how to start one.</summary>
+    public static readonly ErrorCode RegistryUnreachable = new("IM5130", FailureKind.Unavailable);
+
+    /// <summary>The registry answered an error status without a problem document (client side).</summary>
+    public static readonly ErrorCode RegistryHttpError = new("IM5131", FailureKind.Unavailable);
+
+    /// <summary>The registry answered something that is not a registry answer: not JSON, missing fields (client side).</summary>
+    public static readonly ErrorCode RegistryBadAnswer = new("IM5132", FailureKind.Unavailable,
+        "check that --registry names an InfraMind registry (`infra registry serve`), not another service");
+
+    /// <summary>Admission: the statement carries no manifest.</summary>
+    public static readonly ErrorCode ManifestMissing = new("IM5140", FailureKind.CheckFailed, "publish with `infra publish`, which carries model.yaml in the statement");
+
+    /// <summary>Admission: the manifest in the statement does not validate.</summary>
+    public static readonly ErrorCode ManifestInvalid = new("IM5141", FailureKind.CheckFailed, "`infra validate` shows every finding of model.yaml");
+
+    /// <summary>Admission: the manifest describes another model, version or digest than the statement.</summary>
+    public static readonly ErrorCode ManifestMismatch = new("IM5142", FailureKind.CheckFailed);
+
+    /// <summary>Admission: a content reference could not be fetched and verified.</summary>
+    public static readonly ErrorCode ContentUnresolved = new("IM5143", FailureKind.CheckFailed);
+
+    /// <summary>Admission: a content reference holds another image than the one published.</summary>
+    public static readonly ErrorCode ContentMismatch = new("IM5144", FailureKind.CheckFailed, "every --image must be a copy of the same image");
+
+    private static readonly IReadOnlyDictionary<string, ErrorCode> Known = ErrorCatalog.Index(typeof(RegistryErrorCodes), typeof(Signing.SigningErrorCodes));
+
+    /// <summary>
+    /// The declared code a registry's problem document names (registry and signing codes); a code this build does not
+    /// know (a newer registry) keeps its value and takes <paramref name="kind"/>, from the answer's status.
+    /// </summary>
+    public static ErrorCode FromWire(string value, FailureKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return Known.TryGetValue(value, out var code) ? code : new ErrorCode(value, kind);
+    }
 }
 
-/// <summary>How a caller (the HTTP API, the CLI) should treat a failure.</summary>
+/// <summary>How the registry's HTTP API answers a failure (its status), beside the code's own <see cref="FailureKind"/>.</summary>
 public enum RegistryErrorKind
 {
     BadRequest,
@@ -36,34 +81,19 @@ public enum RegistryErrorKind
     Unavailable,
 }
 
-public sealed class RegistryException : Exception
+/// <summary>A registry failure: a typed code, the HTTP answer it gets (<see cref="Category"/>), a message and a hint.</summary>
+public sealed class RegistryException(ErrorCode code, RegistryErrorKind category, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException)
 {
-    public RegistryException(string code, RegistryErrorKind kind, string message, Exception? inner = null)
-        : base($"{code}: {message}", inner)
-    {
-        Code = code;
-        Kind = kind;
-        Reason = message;
-    }
+    /// <summary>The status class the registry's HTTP API answers this failure with.</summary>
+    public RegistryErrorKind Category { get; } = category;
 
-    public RegistryException()
-        : this("IM5100", RegistryErrorKind.BadRequest, "registry error")
-    {
-    }
-
-    public RegistryException(string message)
-        : this("IM5100", RegistryErrorKind.BadRequest, message)
-    {
-    }
-
-    public RegistryException(string message, Exception inner)
-        : this("IM5100", RegistryErrorKind.BadRequest, message, inner)
-    {
-    }
-
-    public string Code { get; }
-
-    public RegistryErrorKind Kind { get; }
-
-    public string Reason { get; }
+    /// <summary>
+    /// SQLite's own word that the log file is damaged (SQLITE_CORRUPT: "database disk image is malformed", SQLITE_NOTADB:
+    /// "file is not a database") as <see cref="RegistryErrorCodes.LogCorrupt"/>; null for any other failure.
+    /// </summary>
+    internal static RegistryException? FromDamagedFile(Exception exception, string file) =>
+        exception is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 11 or 26 } sqlite
+            ? new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"{file} is damaged: {sqlite.Message}", sqlite)
+            : null;
 }

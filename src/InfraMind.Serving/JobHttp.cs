@@ -1,21 +1,23 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
 namespace InfraMind.Serving;
 
 /// <summary>The HTTP client of the data path: a gateway's to nodes and containers, a node's to its containers.</summary>
 public static class JobHttp
 {
+    private static readonly HttpRequestOptionsKey<IModelConnector> ConnectorKey = new("InfraMind.ModelConnector");
+    private static readonly ConditionalWeakTable<IModelConnector, string> Authorities = [];
+    private static long _connectors;
+
     /// <summary>
     /// No proxy; no redirects (a model's 3xx is an answer to judge, never a place to go: following it would let a model
     /// make the gateway or a node call any address); no cookies; no trace headers; connections renewed every 2
-    /// minutes; no client-wide timeout (each job has its own limit).
+    /// minutes; no client-wide timeout (each job has its own limit); an answer left unread (over a reader's limit) is
+    /// not drained: its connection is dropped at once. A request made by <see cref="ForConnector"/> connects through
+    /// its <see cref="IModelConnector"/>; any other to its URI's host.
     /// </summary>
-    public static HttpClient CreateClient() => CreateClient(null);
-
-    /// <summary>
-    /// As <see cref="CreateClient()"/>, every connection made by <paramref name="connect"/> (a node's or `infra test`'s
-    /// way into a model container, which has no address: its connector's <c>ConnectAsync</c>). An answer not read to
-    /// its end is never drained: disposing it drops the connection, so a model cannot make a reader take more than it asked for.
-    /// </summary>
-    public static HttpClient CreateClient(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect) => new(new SocketsHttpHandler
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler
     {
         UseProxy = false,
         AllowAutoRedirect = false,
@@ -23,9 +25,39 @@ public static class JobHttp
         ActivityHeadersPropagator = null,
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         MaxResponseDrainSize = 0,
-        ConnectCallback = connect,
+        ConnectCallback = ConnectAsync,
     })
     {
         Timeout = Timeout.InfiniteTimeSpan,
     };
+
+    /// <summary>
+    /// A POST to the model behind <paramref name="connector"/>. Its URI names the connector alone (a host of its own
+    /// under <c>.invalid</c>), so pooled connections of one container never serve another.
+    /// </summary>
+    public static HttpRequestMessage ForConnector(IModelConnector connector)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        var authority = Authorities.GetValue(connector, _ => $"c{Interlocked.Increment(ref _connectors)}.model.invalid");
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{authority}/"));
+        request.Options.Set(ConnectorKey, connector);
+        return request;
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        if (context.InitialRequestMessage.Options.TryGetValue(ConnectorKey, out var connector)) return await connector.ConnectAsync(cancellationToken);
+        // What the handler does without a callback: a TCP connection to the URI's host, no Nagle delay.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 }

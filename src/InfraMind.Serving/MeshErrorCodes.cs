@@ -22,8 +22,23 @@ public static class MeshErrorCodes
     /// <summary>`infra node serve`: the mesh token file is missing, empty or holds no token.</summary>
     public static readonly ErrorCode TokenFileInvalid = new("IM6016", FailureKind.Usage, "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token; pass another file with --token-file");
 
+    /// <summary>400: the body is not UTF-8, or a string in it is not Unicode (an unpaired surrogate escape).</summary>
+    public static readonly ErrorCode BodyNotUtf8 = new("IM6017", FailureKind.CheckFailed, "send the input as UTF-8 JSON");
+
+    /// <summary>400: an object in the body has the same key twice; a model could read either value.</summary>
+    public static readonly ErrorCode DuplicateKey = new("IM6018", FailureKind.CheckFailed, "send each key of an object once");
+
+    /// <summary>409: another node holds this node id (bound to its credential at its first registration).</summary>
+    public static readonly ErrorCode NodeIdTaken = new("IM6019", FailureKind.Unavailable, "start the node with another --id, or with the credential file of the node that registered the id");
+
     /// <summary>A gateway option is invalid.</summary>
     public static readonly ErrorCode GatewayOptionInvalid = new("IM6020", FailureKind.Usage);
+
+    /// <summary>403: a heartbeat or re-registration without the credential the gateway issued to that node id.</summary>
+    public static readonly ErrorCode NodeCredentialInvalid = new("IM6022", FailureKind.CheckFailed, "a node speaks only for itself: send the credential its registration returned");
+
+    /// <summary>503: the gateway holds as many nodes as it admits; offline nodes are forgotten after a while.</summary>
+    public static readonly ErrorCode TooManyNodes = new("IM6023", FailureKind.Unavailable);
 
     /// <summary>A serving command cannot listen: its port is taken.</summary>
     public static readonly ErrorCode ListenFailed = new("IM6021", FailureKind.Unavailable, "choose a free port with --port, or stop what holds it");

@@ -12,6 +12,12 @@ public static class MeshHeaders
 
     public const string ModelVersion = "InfraMind-Model-Version";
 
+    /// <summary>
+    /// A node's own credential, issued by the gateway at its first registration and bound to its id: sent with every
+    /// later registration and heartbeat of that node (a node's reports count only for the node that holds it).
+    /// </summary>
+    public const string NodeCredential = "InfraMind-Node-Credential";
+
     /// <summary>The job's time limit in milliseconds, set by the gateway so the node gives up first.</summary>
     public const string TimeoutMs = "InfraMind-Timeout-Ms";
 }

@@ -6,13 +6,13 @@ using System.Text.Json.Nodes;
 namespace InfraMind.Signing;
 
 /// <summary>Outcome of verifying a publish envelope; on failure <see cref="ErrorCode"/> and <see cref="Reason"/> say why.</summary>
-public sealed record DsseVerification(bool IsValid, string? ErrorCode, string Reason, PublishStatement? Statement, InTotoStatement? InToto)
+public sealed record DsseVerification(bool IsValid, ErrorCode? ErrorCode, string Reason, PublishStatement? Statement, InTotoStatement? InToto)
 {
-    internal static DsseVerification Fail(string code, string reason) => new(false, code, reason, null, null);
+    internal static DsseVerification Fail(ErrorCode code, string reason) => new(false, code, reason, null, null);
 
     /// <summary>Throws the failure as a <see cref="SigningException"/>; returns the statement when valid.</summary>
     public PublishStatement EnsureValid() =>
-        IsValid && Statement is not null ? Statement : throw new SigningException(ErrorCode ?? "IM5000", Reason);
+        IsValid && Statement is not null ? Statement : throw new SigningException(ErrorCode ?? SigningErrorCodes.StatementSchema, Reason);
 }
 
 /// <summary>DSSE signing and verification over in-toto statements.</summary>
@@ -59,7 +59,7 @@ public static class Dsse
         }
         catch (SigningException ex)
         {
-            return DsseVerification.Fail(ex.Code, ex.Reason);
+            return DsseVerification.Fail(ex.Code, ex.Message);
         }
 
         return VerifyPublish(envelope, expectedPublisher);
@@ -115,7 +115,7 @@ public static class Dsse
             }
             catch (SigningException ex)
             {
-                return DsseVerification.Fail(ex.Code, ex.Reason);
+                return DsseVerification.Fail(ex.Code, ex.Message);
             }
 
             return DsseVerification.Fail(SigningErrorCodes.StatementSchema, "statement /predicate/publisher/publicKey: cannot be read.");
@@ -148,7 +148,7 @@ public static class Dsse
         }
         catch (SigningException ex)
         {
-            return DsseVerification.Fail(ex.Code, ex.Reason);
+            return DsseVerification.Fail(ex.Code, ex.Message);
         }
 
         if (!key.Equals(statement.Publisher))

@@ -4,12 +4,13 @@ using System.Text.RegularExpressions;
 
 namespace InfraMind.Signing;
 
-/// <summary>Name and fingerprint of a stored key pair.</summary>
-public sealed record KeyInfo(string Name, string Fingerprint, bool Encrypted, string PrivateKeyPath, string PublicKeyPath);
+/// <summary>Name, fingerprint and curve of a stored key pair; <see cref="Address"/> is the Ethereum address of a secp256k1 key.</summary>
+public sealed record KeyInfo(string Name, string Fingerprint, bool Encrypted, string PrivateKeyPath, string PublicKeyPath, KeyType Type = KeyType.P256, string? Address = null);
 
 /// <summary>
 /// Key pairs in one directory (the CLI passes <c>&lt;home&gt;/keys</c>): <c>NAME.key</c> holds the PKCS#8 private key
-/// (encrypted PKCS#8 when a passphrase is given), mode 0600; <c>NAME.pub</c> the SubjectPublicKeyInfo PEM.
+/// (encrypted PKCS#8 when a passphrase is given), mode 0600; <c>NAME.pub</c> the SubjectPublicKeyInfo PEM. Keys are
+/// ECDSA P-256 (the default) or secp256k1 (the on-chain registry's deployer and payer keys).
 /// </summary>
 public sealed partial class KeyStore
 {
@@ -17,6 +18,7 @@ public sealed partial class KeyStore
     private const string PrivateSuffix = ".key";
     private const string PublicSuffix = ".pub";
     private const string EncryptedPemLabel = "ENCRYPTED PRIVATE KEY";
+    private const int MaxImportFileBytes = 4096;
 
     public KeyStore(string directory)
     {
@@ -31,10 +33,83 @@ public sealed partial class KeyStore
 
     public static bool IsValidName(string name) => name is not null && NamePattern().IsMatch(name) && !name.Contains("..", StringComparison.Ordinal);
 
-    /// <summary>Generates a P-256 key pair and writes it atomically; never overwrites an existing key.</summary>
-    public KeyInfo Generate(string name, string? passphrase = null)
+    /// <summary>Generates a key pair (P-256 unless <paramref name="type"/> says otherwise) and writes it atomically; never overwrites an existing key.</summary>
+    public KeyInfo Generate(string name, string? passphrase = null, KeyType type = KeyType.P256)
     {
         ValidateName(name);
+        using var key = SigningKey.CreateEphemeral(name, type);
+        return Store(key, passphrase);
+    }
+
+    /// <summary>
+    /// Imports a secp256k1 private key given as 64 hex digits, with or without <c>0x</c> (as dev chains print them;
+    /// surrounding whitespace ignored), and stores it like a generated key.
+    /// </summary>
+    public KeyInfo ImportSecp256k1(string name, string privateKeyHex, string? passphrase = null)
+    {
+        ValidateName(name);
+        ArgumentNullException.ThrowIfNull(privateKeyHex);
+        var text = privateKeyHex.Trim();
+        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            text = text[2..];
+        }
+
+        if (text.Length != 64 || !text.All(char.IsAsciiHexDigit))
+        {
+            throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"a secp256k1 private key is 64 hex digits (optionally prefixed with 0x); found {(text.Length == 0 ? "nothing" : $"{text.Length} characters{(text.All(char.IsAsciiHexDigit) ? string.Empty : " that are not all hex digits")}")}.");
+        }
+
+        var scalar = Convert.FromHexString(text);
+        try
+        {
+            using var key = SigningKey.FromSecp256k1Scalar(name, scalar);
+            return Store(key, passphrase);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(scalar);
+        }
+    }
+
+    /// <summary>Imports a secp256k1 private key from a file holding its hex (see <see cref="ImportSecp256k1"/>).</summary>
+    public KeyInfo ImportSecp256k1File(string name, string privateKeyFile, string? passphrase = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(privateKeyFile);
+        string text;
+        try
+        {
+            var info = new FileInfo(privateKeyFile);
+            if (!info.Exists)
+            {
+                throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"{privateKeyFile} does not exist; give the file that holds the hex private key.");
+            }
+
+            if (info.Length > MaxImportFileBytes)
+            {
+                throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"{privateKeyFile} is {info.Length} bytes; a hex private key file is at most {MaxImportFileBytes}.");
+            }
+
+            text = File.ReadAllText(privateKeyFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"cannot read {privateKeyFile}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            return ImportSecp256k1(name, text, passphrase);
+        }
+        catch (SigningException ex) when (ex.Code == SigningErrorCodes.PrivateKeyInvalid)
+        {
+            throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"{privateKeyFile}: {ex.Message}", ex);
+        }
+    }
+
+    private KeyInfo Store(SigningKey key, string? passphrase)
+    {
+        var name = key.Name;
         if (passphrase is { Length: 0 })
         {
             throw new SigningException(SigningErrorCodes.PassphraseRequired, "an empty passphrase protects nothing; omit it for an unencrypted key or give a non-empty one.");
@@ -47,10 +122,9 @@ public sealed partial class KeyStore
             throw new SigningException(SigningErrorCodes.KeyExists, $"key '{name}' already exists in {Directory}; choose another name or delete {priv} and {pub} first.");
         }
 
-        using var key = SigningKey.CreateEphemeral(name);
         WriteAtomically(priv, key.ExportPrivatePem(passphrase), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         WriteAtomically(pub, key.PublicKey.ToPem(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        return new KeyInfo(name, key.PublicKey.Fingerprint, passphrase is not null, priv, pub);
+        return new KeyInfo(name, key.PublicKey.Fingerprint, passphrase is not null, priv, pub, key.Type, key.PublicKey.EthereumAddress);
     }
 
     /// <summary>Loads the existing key or generates an unencrypted one (a service's own key on first start).</summary>
@@ -91,7 +165,7 @@ public sealed partial class KeyStore
             var pub = LoadPublic(name);
             var priv = Paths(name).Private;
             var encrypted = File.Exists(priv) && File.ReadAllText(priv).Contains(EncryptedPemLabel, StringComparison.Ordinal);
-            result.Add(new KeyInfo(name, pub.Fingerprint, encrypted, priv, file));
+            result.Add(new KeyInfo(name, pub.Fingerprint, encrypted, priv, file, pub.Type, pub.EthereumAddress));
         }
 
         result.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
@@ -104,7 +178,8 @@ public sealed partial class KeyStore
         var pub = Paths(name).Public;
         if (!File.Exists(pub))
         {
-            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no public key '{name}' at {pub}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no public key '{name}' at {pub}",
+                hint: $"create it with `infra keys generate --name {name}`; `infra keys list` shows the keys in {Directory}");
         }
 
         try
@@ -113,7 +188,7 @@ public sealed partial class KeyStore
         }
         catch (SigningException ex)
         {
-            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Reason}", ex);
+            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Message}", ex);
         }
     }
 
@@ -123,7 +198,8 @@ public sealed partial class KeyStore
         var priv = Paths(name).Private;
         if (!File.Exists(priv))
         {
-            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no private key '{name}' at {priv}; run 'infra keys list' to see the keys in {Directory} or 'infra keys generate {name}'.");
+            throw new SigningException(SigningErrorCodes.KeyNotFound, $"no signing key '{name}' at {priv}",
+                hint: $"create it with `infra keys generate --name {name}`; `infra keys list` shows the keys in {Directory}");
         }
 
         var pem = File.ReadAllText(priv);
@@ -135,7 +211,7 @@ public sealed partial class KeyStore
             {
                 if (string.IsNullOrEmpty(passphrase))
                 {
-                    throw new SigningException(SigningErrorCodes.PassphraseRequired, $"key '{name}' ({priv}) is encrypted; give its passphrase (--passphrase-file or INFRA_KEY_PASSPHRASE).");
+                    throw new SigningException(SigningErrorCodes.PassphraseRequired, $"key '{name}' ({priv}) is encrypted and no passphrase was given");
                 }
 
                 try
@@ -159,9 +235,9 @@ public sealed partial class KeyStore
                 }
             }
 
-            if (ecdsa.KeySize != 256)
+            if (KeyTypes.Of(ecdsa) is null)
             {
-                throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv} is not a P-256 key; InfraMind signs with ECDSA P-256 only.");
+                throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv} is neither a P-256 nor a secp256k1 key; InfraMind signs with ECDSA on those two curves only.");
             }
 
             return new SigningKey(name, ecdsa);

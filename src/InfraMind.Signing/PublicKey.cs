@@ -1,14 +1,20 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Nethereum.Util;
 
 namespace InfraMind.Signing;
 
-/// <summary>An ECDSA P-256 public key, identified by the SHA-256 of its DER SubjectPublicKeyInfo.</summary>
+/// <summary>
+/// An ECDSA public key on P-256 or secp256k1 (<see cref="Type"/>), identified by the SHA-256 of its DER
+/// SubjectPublicKeyInfo. A secp256k1 key also has an Ethereum <see cref="EthereumAddress"/>.
+/// </summary>
 public sealed class PublicKey : IEquatable<PublicKey>
 {
-    // DER SubjectPublicKeyInfo header of an uncompressed P-256 point: id-ecPublicKey, prime256v1, BIT STRING.
+    // DER SubjectPublicKeyInfo headers of an uncompressed point: id-ecPublicKey, the named curve, BIT STRING.
     private static readonly byte[] P256SpkiPrefix = Convert.FromHexString("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    private static readonly byte[] Secp256k1SpkiPrefix = Convert.FromHexString("3056301006072a8648ce3d020106052b8104000a034200");
     private const int P256SpkiLength = 91;
+    private const int Secp256k1SpkiLength = 88;
     private const int CacheLimit = 4096;
 
     // Key import costs far more than a verification; publishers and the registry key recur constantly.
@@ -18,12 +24,24 @@ public sealed class PublicKey : IEquatable<PublicKey>
     private readonly ECDsa _ecdsa;
     private readonly Lock _ecdsaLock = new();
 
-    private PublicKey(byte[] spki, string fingerprint, ECDsa ecdsa)
+    private PublicKey(byte[] spki, string fingerprint, ECDsa ecdsa, KeyType type)
     {
         _spki = spki;
         Fingerprint = fingerprint;
         _ecdsa = ecdsa;
+        Type = type;
+        if (type == KeyType.Secp256k1)
+        {
+            // Ethereum: the last 20 bytes of Keccak-256 over X‖Y (the point without its 0x04 prefix), EIP-55 checksummed.
+            var hash = Sha3Keccack.Current.CalculateHash(spki.AsSpan(spki.Length - 64).ToArray());
+            EthereumAddress = new AddressUtil().ConvertToChecksumAddress(Convert.ToHexStringLower(hash.AsSpan(12)));
+        }
     }
+
+    public KeyType Type { get; }
+
+    /// <summary>The EIP-55 checksummed Ethereum address (<c>0x…</c>) of a secp256k1 key; null for P-256.</summary>
+    public string? EthereumAddress { get; }
 
     /// <summary><c>sha256:</c> + lowercase hex of the DER SubjectPublicKeyInfo; also the DSSE key id.</summary>
     public string Fingerprint { get; }
@@ -34,12 +52,21 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     public static string FingerprintOf(ReadOnlySpan<byte> spki) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(spki));
 
-    /// <summary>Parses a DER SubjectPublicKeyInfo; only P-256 keys are accepted.</summary>
+    /// <summary>Parses a DER SubjectPublicKeyInfo; only uncompressed P-256 and secp256k1 keys are accepted.</summary>
     public static PublicKey FromSubjectPublicKeyInfo(ReadOnlySpan<byte> spki)
     {
-        if (spki.Length != P256SpkiLength || !spki.StartsWith(P256SpkiPrefix))
+        KeyType type;
+        if (spki.Length == P256SpkiLength && spki.StartsWith(P256SpkiPrefix))
         {
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not an uncompressed P-256 SubjectPublicKeyInfo; InfraMind signs with ECDSA P-256 only.");
+            type = KeyType.P256;
+        }
+        else if (spki.Length == Secp256k1SpkiLength && spki.StartsWith(Secp256k1SpkiPrefix))
+        {
+            type = KeyType.Secp256k1;
+        }
+        else
+        {
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not an uncompressed P-256 or secp256k1 SubjectPublicKeyInfo; InfraMind signs with ECDSA on those two curves only.");
         }
 
         var copy = spki.ToArray();
@@ -58,10 +85,10 @@ public sealed class PublicKey : IEquatable<PublicKey>
         catch (CryptographicException ex)
         {
             ecdsa.Dispose();
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "public key is not a valid P-256 point: " + ex.Message, ex);
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"public key is not a valid {type.ToName()} point: " + ex.Message, ex);
         }
 
-        var key = new PublicKey(copy, fingerprint, ecdsa);
+        var key = new PublicKey(copy, fingerprint, ecdsa, type);
         if (Cache.Count >= CacheLimit)
         {
             Cache.Clear();

@@ -253,7 +253,7 @@ public sealed record PublishStatement(
         }
         catch (SigningException ex) when (ex.Code != SigningErrorCodes.StatementSchema)
         {
-            throw InTotoStatement.Schema("/predicate/publisher/publicKey", ex.Reason.TrimEnd('.'));
+            throw InTotoStatement.Schema("/predicate/publisher/publicKey", ex.Message.TrimEnd('.'));
         }
 
         var fingerprint = InTotoStatement.RequireString(publisherObj, "fingerprint", "/predicate/publisher/fingerprint");

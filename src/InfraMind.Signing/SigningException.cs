@@ -1,60 +1,40 @@
 namespace InfraMind.Signing;
 
-/// <summary>Stable error codes of the signing layer (IM50xx). Never renumber: users search for them.</summary>
+/// <summary>Stable error codes of the signing layer (IM50xx), documented in docs/errors.md. Never renumber: users search for them.</summary>
 public static class SigningErrorCodes
 {
-    public const string InvalidKeyName = "IM5001";
-    public const string KeyNotFound = "IM5002";
-    public const string KeyExists = "IM5003";
-    public const string PassphraseRequired = "IM5004";
-    public const string WrongPassphrase = "IM5005";
-    public const string KeyFileCorrupt = "IM5006";
-    public const string EnvelopeMalformed = "IM5010";
-    public const string PayloadBase64 = "IM5011";
-    public const string WrongPayloadType = "IM5012";
-    public const string NoSignatures = "IM5013";
-    public const string SignatureBase64 = "IM5014";
-    public const string KeyIdMismatch = "IM5015";
-    public const string SignatureMismatch = "IM5016";
-    public const string StatementSchema = "IM5017";
-    public const string UnexpectedPublisher = "IM5018";
-    public const string PublicKeyInvalid = "IM5019";
+    public static readonly ErrorCode InvalidKeyName = new("IM5001", FailureKind.Usage,
+        "a key name is 1-64 characters: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit");
+
+    public static readonly ErrorCode KeyNotFound = new("IM5002", FailureKind.Usage,
+        "create it with `infra keys generate --name NAME`; `infra keys list` shows the keys there are");
+
+    public static readonly ErrorCode KeyExists = new("IM5003", FailureKind.CheckFailed,
+        "choose another --name; `infra keys list` shows the keys there are");
+
+    public static readonly ErrorCode PassphraseRequired = new("IM5004", FailureKind.Usage,
+        "put the passphrase in an environment variable and name it with --passphrase-from-env VARIABLE");
+
+    public static readonly ErrorCode PrivateKeyInvalid = new("IM5007", FailureKind.CheckFailed,
+        "the file must hold a secp256k1 private key as 64 hex digits (with or without 0x), as dev chains print it");
+
+    public static readonly ErrorCode UnsupportedKeyType = new("IM5008", FailureKind.Usage,
+        "key types are p256 (the default) and secp256k1; an on-chain registry needs a secp256k1 key: `infra keys generate --name NAME --type secp256k1`");
+
+    public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed);
+    public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed);
+    public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed);
+    public static readonly ErrorCode PayloadBase64 = new("IM5011", FailureKind.CheckFailed);
+    public static readonly ErrorCode WrongPayloadType = new("IM5012", FailureKind.CheckFailed);
+    public static readonly ErrorCode NoSignatures = new("IM5013", FailureKind.CheckFailed);
+    public static readonly ErrorCode SignatureBase64 = new("IM5014", FailureKind.CheckFailed);
+    public static readonly ErrorCode KeyIdMismatch = new("IM5015", FailureKind.CheckFailed);
+    public static readonly ErrorCode SignatureMismatch = new("IM5016", FailureKind.CheckFailed);
+    public static readonly ErrorCode StatementSchema = new("IM5017", FailureKind.CheckFailed);
+    public static readonly ErrorCode UnexpectedPublisher = new("IM5018", FailureKind.CheckFailed);
+    public static readonly ErrorCode PublicKeyInvalid = new("IM5019", FailureKind.CheckFailed);
 }
 
-/// <summary>A failure a user can hit; <see cref="Exception.Message"/> starts with the code and says how to fix it.</summary>
-public sealed class SigningException : Exception
-{
-    public SigningException(string code, string message)
-        : base($"{code}: {message}")
-    {
-        Code = code;
-        Reason = message;
-    }
-
-    public SigningException(string code, string message, Exception inner)
-        : base($"{code}: {message}", inner)
-    {
-        Code = code;
-        Reason = message;
-    }
-
-    public SigningException()
-        : this("IM5000", "signing error")
-    {
-    }
-
-    public SigningException(string message)
-        : this("IM5000", message)
-    {
-    }
-
-    public SigningException(string message, Exception inner)
-        : this("IM5000", message, inner)
-    {
-    }
-
-    public string Code { get; }
-
-    /// <summary>The message without its code prefix.</summary>
-    public string Reason { get; }
-}
+/// <summary>A signing failure a user can hit: a typed code, a message that says what and where, a hint.</summary>
+public sealed class SigningException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException);

@@ -39,10 +39,12 @@ public sealed class DoctorTests : IDisposable
         var psi = TestCommandTests.Unprivileged(InfraProcess.StartInfo(_cli.Home, "doctor", "--image", TestEngine.BaseImage, "--json"));
         var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(2));
         Assert.True(code == 3, $"exit {code}: {output}\n{err}");
-        var isolation = JsonDocument.Parse(output).RootElement.GetProperty("isolation");
-        Assert.False(isolation.GetProperty("enforced").GetBoolean());
-        Assert.True(isolation.GetProperty("verified").GetBoolean());
-        Assert.Contains("CAP_SYS_ADMIN", isolation.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // The one error contract: the failure as {"error": …} on stdout, "error IM3009: …" and its hint on stderr.
+        var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM3009", error.GetProperty("code").GetString());
+        Assert.Contains("isolation cannot be enforced", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("CAP_SYS_ADMIN", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("infra doctor", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
         Assert.Contains("error IM3009:", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
         Assert.Empty((await engine.PruneAsync(CheckLabel, null, CancellationToken.None)).Containers);

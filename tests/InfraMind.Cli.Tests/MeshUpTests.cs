@@ -27,6 +27,7 @@ public sealed class MeshUpTests : IDisposable
         Assert.Equal(0, (await _cli.RunAsync("build", package)).Code);
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", "mesh-e2e:1.0.0", "--to", "local", "--json");
         var reference = pushed.GetProperty("reference").GetString()!;
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code); // publish signs with the default key, never made for you
         var port = PeerProcess.FreePort();
         using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--registry-port", "0"))!;
         var meshOut = mesh.StandardOutput.ReadToEndAsync();

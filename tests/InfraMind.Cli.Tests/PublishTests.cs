@@ -16,6 +16,7 @@ public sealed class PublishTests : IDisposable
         using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
         if (engine is null) return null;
         var tag = await TinyImage.EnsureAsync(engine);
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code); // publish signs with the default key, never made for you
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", tag, "--to", "local", "--json");
         return pushed.GetProperty("reference").GetString();
     }
@@ -120,6 +121,7 @@ public sealed class PublishTests : IDisposable
     [Fact]
     public async Task Publishing_an_unknown_reference_or_an_invalid_model_fails_cleanly()
     {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code);
         var (code, _, err) = await _cli.RunAsync("publish", "--model", Model("nothing"), "--image", "local://sha256:" + new string('a', 64));
         Assert.Equal(1, code);
         Assert.Matches("IM4[0-9]{3}", err);

@@ -86,7 +86,7 @@ public sealed partial class HostileModelTests
 
             var answered = Assert.Single(result.Cases);
             Assert.Equal(Verdict.ResponseTooLarge, answered.Verdict);
-            Assert.Contains($"longer than {ModelAnswer.DefaultBodyLimit} bytes", answered.Detail, StringComparison.Ordinal);
+            Assert.Contains($"larger than {ModelAnswer.DefaultBodyLimit} bytes", answered.Detail, StringComparison.Ordinal);
             Assert.Equal(Verdict.ResponseTooLarge, result.FirstVerdict);
 
             // The model saw its reader leave after about the cap (plus what socket buffers hold), far from 300 MB.

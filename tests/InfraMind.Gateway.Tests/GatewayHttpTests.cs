@@ -29,9 +29,11 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
-    private async Task<(HttpResponseMessage Response, JsonObject Body)> PostAsync(string path, HttpContent content)
+    private async Task<(HttpResponseMessage Response, JsonObject Body)> PostAsync(string path, HttpContent content, string? credential = null)
     {
-        var r = await _http.PostAsync(new Uri(path, UriKind.Relative), content);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = content };
+        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
+        var r = await _http.SendAsync(request);
         return (r, JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject());
     }
 
@@ -135,7 +137,13 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
         using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        using var beat = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes/n1/heartbeat", UriKind.Relative), new NodeHeartbeat("n1", []), MeshJson.Options);
+        var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        using var beatRequest = new HttpRequestMessage(HttpMethod.Post, new Uri("mesh/v1/nodes/n1/heartbeat", UriKind.Relative))
+        {
+            Content = JsonContent.Create(new NodeHeartbeat("n1", []), options: MeshJson.Options),
+        };
+        beatRequest.Headers.Add(MeshHeaders.NodeCredential, credential);
+        using var beat = await _http.SendAsync(beatRequest);
         var reply = (await beat.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options))!;
         Assert.Equal(["echo@1.0.0", "echo@1.1.0"], reply.Assignments.Select(a => a.Key).Order().Take(2));
     }
@@ -151,8 +159,11 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
     public async Task A_malformed_heartbeat_is_a_400_not_a_server_error(string body)
     {
         var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
-        using (var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options)) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        var (r, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(body));
+        using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var content = Json(body);
+        var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        var (r, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", content, credential);
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         Assert.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["detail"], StringComparison.Ordinal);
     }
@@ -165,10 +176,12 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         using var http = new HttpClient { BaseAddress = gateway.Url };
         var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
 
+        string? credential = null;
         async Task<HttpResponseMessage> Send(string path, object body, string? authorization)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = JsonContent.Create(body, options: MeshJson.Options) };
             if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
             return await http.SendAsync(request);
         }
 
@@ -182,7 +195,12 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
             Assert.DoesNotContain(token, problem.ToJsonString(), StringComparison.Ordinal);
         }
 
-        using (var ok = await Send("mesh/v1/nodes", registration, MeshToken.Header(token))) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var ok = await Send("mesh/v1/nodes", registration, MeshToken.Header(token)))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        }
+
         using (var beat = await Send("mesh/v1/nodes/n1/heartbeat", new NodeHeartbeat("n1", []), null)) Assert.Equal(HttpStatusCode.Unauthorized, beat.StatusCode);
         using (var beat = await Send("mesh/v1/nodes/n1/heartbeat", new NodeHeartbeat("n1", []), MeshToken.Header(token))) Assert.Equal(HttpStatusCode.OK, beat.StatusCode);
         Assert.Single(gateway.Mesh.NodeSummaries());

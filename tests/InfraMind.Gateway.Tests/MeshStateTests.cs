@@ -14,6 +14,7 @@ public sealed class MeshStateTests
     private static readonly TimeSpan Beat = TimeSpan.FromSeconds(1);
     private readonly FakeTimeProvider _time = new();
     private readonly MeshState _mesh;
+    private readonly Dictionary<string, string> _credentials = new(StringComparer.Ordinal);
 
     public MeshStateTests()
     {
@@ -38,17 +39,31 @@ public sealed class MeshStateTests
         return new ServedModel(new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1));
     }
 
-    private void Join(string id) =>
-        _mesh.Register(new NodeRegistration(id, new Uri($"http://127.0.0.1:1/{id}/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+    private void Join(string id, MeshState? mesh = null, string? address = null, NodeCapacity? capacity = null)
+    {
+        var (outcome, credential) = (mesh ?? _mesh).Register(
+            new NodeRegistration(id, new Uri(address ?? $"http://127.0.0.1:1/{id}/"), capacity ?? new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat), null);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials[id] = credential!;
+    }
+
+    private HeartbeatReply Send(string id, params ModelReport[] reports) => Send(_mesh, id, reports);
+
+    private HeartbeatReply Send(MeshState mesh, string id, params ModelReport[] reports)
+    {
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat(id, reports), _credentials[id], out var reply));
+        return reply!;
+    }
 
     private HeartbeatReply Report(string id, ModelState state, long generation = 1, string? verdict = null, int failures = 0) =>
-        _mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, verdict is null ? null : Routing.QuarantineTests.Known(verdict), null, generation, 0, failures, _time.GetUtcNow())]))!;
+        Send(id, new ModelReport("echo", "1.0.0", state, verdict is null ? null : Routing.QuarantineTests.Known(verdict), null, generation, 0, failures, _time.GetUtcNow()));
 
     private string[] Ready() => [.. _mesh.Candidates(Key, new HashSet<string>()).Select(c => c.NodeId).Order()];
 
+    /// <summary>Failures on a node where another node answered the same input: the node's.</summary>
     private void Fail(string node, int times, string verdict = "output-schema-violation")
     {
-        for (var i = 0; i < times; i++) _mesh.RecordFailure(node, Key, "echo", Routing.QuarantineTests.Known(verdict));
+        for (var i = 0; i < times; i++) _mesh.Settle(Key, "echo", [(node, Routing.QuarantineTests.Known(verdict))], answered: true);
     }
 
     [Fact]
@@ -119,7 +134,34 @@ public sealed class MeshStateTests
     }
 
     [Fact]
-    public void One_version_failing_alike_on_two_nodes_is_quarantined_and_the_nodes_keep_their_standing()
+    public void A_request_that_fails_on_every_node_penalises_none_quarantines_nothing_and_asks_each_for_a_preflight_once()
+    {
+        foreach (var n in new[] { "a", "b", "c" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        // What a client can send as often as it likes: an input every node fails on.
+        for (var i = 0; i < 50; i++)
+        {
+            _mesh.Settle(Key, "echo", [("a", Verdict.ServerErrorOnValidInput), ("b", Verdict.ServerErrorOnValidInput), ("c", Verdict.ServerErrorOnValidInput)], answered: false);
+        }
+
+        Assert.False(_mesh.IsQuarantined(Key));
+        Assert.Equal(["a", "b", "c"], Ready());
+        Assert.All(_mesh.NodeSummaries(), s => Assert.Equal(1.0, s.Reputation));
+        Assert.Equal([Key], Report("a", ModelState.Ready).Preflight);
+        Assert.Empty(Report("a", ModelState.Ready).Preflight);
+        _mesh.Settle(Key, "echo", [("a", Verdict.ServerErrorOnValidInput)], answered: false);
+        Assert.Empty(Report("a", ModelState.Ready).Preflight);
+        _time.Advance(TimeSpan.FromSeconds(30));
+        _mesh.Settle(Key, "echo", [("a", Verdict.ServerErrorOnValidInput)], answered: false);
+        Assert.Equal([Key], Report("a", ModelState.Ready).Preflight);
+    }
+
+    [Fact]
+    public void A_failure_where_another_node_answered_is_the_nodes_and_never_quarantines()
     {
         foreach (var n in new[] { "a", "b", "c" })
         {
@@ -128,14 +170,9 @@ public sealed class MeshStateTests
         }
 
         Fail("a", 1);
-        Assert.False(_mesh.IsQuarantined(Key));
         Fail("b", 1);
-        Assert.True(_mesh.IsQuarantined(Key));
-        Fail("b", 5);
-        Fail("c", 5);
-        Assert.Equal(["a", "b", "c"], Ready());
-        _time.Advance(TimeSpan.FromMinutes(5));
         Assert.False(_mesh.IsQuarantined(Key));
+        Assert.True(_mesh.NodeSummaries().Single(s => s.Node == "a").Reputation < 1);
     }
 
     [Fact]
@@ -150,16 +187,68 @@ public sealed class MeshStateTests
     }
 
     [Fact]
+    public void Only_nodes_the_version_is_placed_on_count_toward_its_quarantine()
+    {
+        var mesh = new MeshState(new GatewayOptions { Replicas = 1 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        Join("real", mesh);
+        Send(mesh, "real", new ModelReport("echo", "1.0.0", ModelState.Ready, null, null, 1, 0, 0, _time.GetUtcNow()));
+        // Two more registered nodes, never given the version, report it failing: it was never theirs to fail.
+        foreach (var liar in new[] { "made-up-1", "made-up-2" })
+        {
+            Join(liar, mesh);
+            Send(mesh, liar, new ModelReport("echo", "1.0.0", ModelState.Failed, Verdict.OutputSchemaViolation, "lie", 0, 0, 5, _time.GetUtcNow()));
+        }
+
+        Assert.False(mesh.IsQuarantined(Key));
+    }
+
+    [Fact]
+    public void A_node_cannot_take_another_nodes_id_nor_heartbeat_for_it()
+    {
+        Join("a");
+        var registration = new NodeRegistration("a", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat);
+        Assert.Equal(Admission.IdTaken, _mesh.Register(registration, null).Outcome);
+        Assert.Equal(Admission.IdTaken, _mesh.Register(registration, MeshToken.Create()).Outcome);
+        Assert.Equal(NodeAuth.Forbidden, _mesh.Heartbeat(new NodeHeartbeat("a", []), null, out _));
+        Assert.Equal(NodeAuth.Forbidden, _mesh.Heartbeat(new NodeHeartbeat("a", []), MeshToken.Create(), out _));
+        Assert.Equal(NodeAuth.Unknown, _mesh.Heartbeat(new NodeHeartbeat("b", []), _credentials["a"], out _));
+        // Its own credential registers it again (a new address, say) and keeps the credential.
+        Assert.Equal((Admission.Registered, _credentials["a"]), _mesh.Register(registration, _credentials["a"]));
+    }
+
+    [Fact]
+    public void A_node_offline_long_enough_is_forgotten_and_its_id_is_free_again()
+    {
+        Join("a");
+        _time.Advance(TimeSpan.FromMinutes(11));
+        var registration = new NodeRegistration("a", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat);
+        var (outcome, credential) = _mesh.Register(registration, null);
+        Assert.Equal(Admission.Registered, outcome);
+        Assert.NotEqual(_credentials["a"], credential);
+    }
+
+    [Fact]
+    public void The_gateway_holds_at_most_max_nodes()
+    {
+        var mesh = new MeshState(new GatewayOptions { MaxNodes = 2 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        Join("a", mesh);
+        Join("b", mesh);
+        var registration = new NodeRegistration("c", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat);
+        Assert.Equal(Admission.Full, mesh.Register(registration, null).Outcome);
+    }
+
+    [Fact]
     public void A_refusal_moves_the_model_to_another_node()
     {
         var mesh = new MeshState(new GatewayOptions { Replicas = 1 }, _time, new GatewayMetrics(), NullLogger.Instance);
         mesh.SetModels([Served()]);
-        mesh.Register(new NodeRegistration("a", new Uri("http://127.0.0.1:1/"), new NodeCapacity(8000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
-        mesh.Register(new NodeRegistration("b", new Uri("http://127.0.0.1:2/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
-        Assert.Single(mesh.Heartbeat(new NodeHeartbeat("a", []))!.Assignments);
-        Assert.Empty(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
-        mesh.Heartbeat(new NodeHeartbeat("a", [new ModelReport("echo", "1.0.0", ModelState.Refused, Verdict.Refused, "IM6010: no memory", 0, 0, 0, _time.GetUtcNow())]));
-        Assert.Single(mesh.Heartbeat(new NodeHeartbeat("b", []))!.Assignments);
+        Join("a", mesh, "http://127.0.0.1:1/", new NodeCapacity(8000, 8L << 30, 0));
+        Join("b", mesh, "http://127.0.0.1:2/");
+        Assert.Single(Send(mesh, "a").Assignments);
+        Assert.Empty(Send(mesh, "b").Assignments);
+        Send(mesh, "a", new ModelReport("echo", "1.0.0", ModelState.Refused, Verdict.Refused, "IM6010: no memory", 0, 0, 0, _time.GetUtcNow()));
+        Assert.Single(Send(mesh, "b").Assignments);
     }
 
     [Fact]
@@ -169,27 +258,49 @@ public sealed class MeshStateTests
         Assert.Equal("1.10.0", MeshState.Latest(versions)!.Published.Version.ToString());
     }
 
-    [Fact]
-    public void Jobs_go_straight_to_a_local_ready_container_and_through_the_job_api_otherwise()
+    private sealed class FakeLocalNode(string? credential, IModelConnector? connector) : ILocalNode
     {
-        var container = new Uri("http://127.0.0.1:41000/");
-        void Beat(MeshState mesh, string id, ModelState state, Uri? endpoint) =>
-            mesh.Heartbeat(new NodeHeartbeat(id, [new ModelReport("echo", "1.0.0", state, null, null, 1, 0, 0, _time.GetUtcNow(), endpoint)]));
-        Join("local");
-        _mesh.Register(new NodeRegistration("remote", new Uri("http://node-b.example:7000/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1)));
+        public string? Credential { get; set; } = credential;
 
-        Beat(_mesh, "local", ModelState.Ready, container);
-        Assert.Equal((container, true), _mesh.RouteOf("local", "echo", "1.0.0"));
-        Beat(_mesh, "remote", ModelState.Ready, container);
-        Assert.Equal((new Uri("http://node-b.example:7000/jobs/echo/1.0.0"), false), _mesh.RouteOf("remote", "echo", "1.0.0"));
-        Beat(_mesh, "local", ModelState.Failed, container);
-        Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), _mesh.RouteOf("local", "echo", "1.0.0"));
-        Assert.Null(_mesh.RouteOf("nobody", "echo", "1.0.0"));
+        public IModelConnector? Connector { get; set; } = connector;
 
-        var viaNodes = new MeshState(new GatewayOptions { DirectToLocalContainers = false }, _time, new GatewayMetrics(), NullLogger.Instance);
-        viaNodes.Register(new NodeRegistration("local", new Uri("http://127.0.0.1:1/local/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1)));
-        Beat(viaNodes, "local", ModelState.Ready, container);
-        Assert.Equal((new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), false), viaNodes.RouteOf("local", "echo", "1.0.0"));
+        public IModelConnector? ConnectorOf(string name, string version) => Connector;
+    }
+
+    private sealed class NoConnector : IModelConnector
+    {
+        public ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void Jobs_go_straight_to_a_container_only_through_its_nodes_connector_in_this_process_and_through_the_job_api_otherwise()
+    {
+        var local = new LocalNodes();
+        var mesh = new MeshState(new GatewayOptions { LocalNodes = local }, _time, new GatewayMetrics(), NullLogger.Instance);
+        Join("local", mesh);
+        Join("remote", mesh, "http://node-b.example:7000/");
+        var connector = new NoConnector();
+        var node = new FakeLocalNode(_credentials["local"], connector);
+        using var attached = local.Attach("local", node);
+        Assert.Same(connector, mesh.RouteOf("local", "echo", "1.0.0")!.Connector);
+        Assert.Equal(new Uri("http://node-b.example:7000/jobs/echo/1.0.0"), mesh.RouteOf("remote", "echo", "1.0.0")!.Target);
+        Assert.False(mesh.RouteOf("remote", "echo", "1.0.0")!.Direct);
+        Assert.Equal(_credentials["remote"], mesh.RouteOf("remote", "echo", "1.0.0")!.Credential);
+        // Not ready there: through the job API.
+        node.Connector = null;
+        Assert.Equal(new Uri("http://127.0.0.1:1/local/jobs/echo/1.0.0"), mesh.RouteOf("local", "echo", "1.0.0")!.Target);
+        // A node of this process that is not the one registered under the id (no credential, or another's) is not used.
+        node.Connector = connector;
+        node.Credential = _credentials["remote"];
+        Assert.False(mesh.RouteOf("local", "echo", "1.0.0")!.Direct);
+        node.Credential = null;
+        Assert.False(mesh.RouteOf("local", "echo", "1.0.0")!.Direct);
+        Assert.Null(mesh.RouteOf("nobody", "echo", "1.0.0"));
+
+        var viaNodes = new MeshState(new GatewayOptions { LocalNodes = local, DirectToLocalContainers = false }, _time, new GatewayMetrics(), NullLogger.Instance);
+        Join("local", viaNodes);
+        node.Credential = _credentials["local"];
+        Assert.False(viaNodes.RouteOf("local", "echo", "1.0.0")!.Direct);
     }
 
     [Fact]
@@ -197,13 +308,13 @@ public sealed class MeshStateTests
     {
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(new GatewayOptions(), _time, metrics, NullLogger.Instance);
-        mesh.SetModels([Served()]);
-        mesh.Register(new NodeRegistration("a", new Uri("http://127.0.0.1:1/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat));
+        mesh.SetModels([Served(), Served("2.0.0")]);
+        Join("a", mesh);
         var beat = System.Text.Json.JsonSerializer.Deserialize<NodeHeartbeat>(
             """{"nodeId":"a","models":[{"name":"echo","version":"1.0.0","state":"failed","verdict":"gpu-melted-7f3a","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"},""" +
             """{"name":"echo","version":"2.0.0","state":"failed","verdict":"no-answer-on-port","detail":"?","failures":1,"since":"2026-01-01T00:00:00Z"}]}""",
             MeshJson.Options)!;
-        mesh.Heartbeat(beat);
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(beat, _credentials["a"], out _));
         using var text = new MemoryStream();
         await metrics.Registry.CollectAndExportAsTextAsync(text);
         var exported = Encoding.UTF8.GetString(text.ToArray());

@@ -43,6 +43,9 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     public Dictionary<string, NodeHost> Nodes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The nodes of this process, shared by the gateway and the nodes as in `infra mesh up`.</summary>
+    public LocalNodes Local { get; } = new();
+
     /// <summary>The mesh token the gateway admits nodes with.</summary>
     public string Token { get; private set; } = null!;
 
@@ -58,7 +61,7 @@ internal sealed class LocalMesh : IAsyncDisposable
         mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
         // As `infra` runs it: nodes join with the mesh token, and the gateway sends it with jobs through a node.
         mesh.Token = options.NodeToken ?? MeshToken.Create();
-        mesh.Gateway = await GatewayHost.StartAsync(options with { NodeToken = mesh.Token }, mesh.Catalog, CancellationToken.None);
+        mesh.Gateway = await GatewayHost.StartAsync(options with { NodeToken = mesh.Token, LocalNodes = mesh.Local }, mesh.Catalog, CancellationToken.None);
         mesh.Http.BaseAddress = mesh.Gateway.Url;
         return mesh;
     }
@@ -90,6 +93,7 @@ internal sealed class LocalMesh : IAsyncDisposable
             NodeId = id,
             Gateway = Gateway.Url,
             GatewayToken = Token,
+            LocalNodes = Local,
             Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),
             // 500 ms, not less: under a loaded 2-core test machine a 200 ms beat arrived late enough to look offline.
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),

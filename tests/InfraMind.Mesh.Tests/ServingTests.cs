@@ -96,17 +96,21 @@ public sealed class ServingTests
 
         Assert.Equal(11, (long)(await mesh.NodeStateAsync("n1"))!["successes"]! + (long)(await mesh.NodeStateAsync("n2"))!["successes"]!);
 
-        // A node's job API takes jobs only with the mesh token: no way around the gateway's checks.
-        using (var noToken = await mesh.Http.PostAsync(new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}"), Json("""{"text": 5}""")))
+        // A node's job API takes jobs only from its gateway, with the credential the gateway issued that node: neither a
+        // stranger nor another member of the mesh (which holds the mesh token) gets around the gateway's checks.
+        foreach (var token in new[] { null, mesh.Token, mesh.Nodes["n2"].Agent.Credential })
         {
-            Assert.Equal(HttpStatusCode.Unauthorized, noToken.StatusCode);
-            Assert.Equal(Verdict.NodeUnauthorized.WireName, noToken.Headers.GetValues(MeshHeaders.Verdict).Single());
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}")) { Content = Json("""{"text": 5}""") };
+            MeshToken.Authorize(request.Headers, token);
+            using var refused = await mesh.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal(Verdict.NodeUnauthorized.WireName, refused.Headers.GetValues(MeshHeaders.Verdict).Single());
         }
 
         // A node asked for a model it does not have ready says so, with a verdict the gateway can route on.
         using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, "jobs/nope/1.0.0")) { Content = Json("""{"text": "x"}""") })
         {
-            MeshToken.Authorize(request.Headers, mesh.Token);
+            MeshToken.Authorize(request.Headers, mesh.Nodes["n1"].Agent.Credential);
             using var notReady = await mesh.Http.SendAsync(request);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
             Assert.Equal(Verdict.NotReady.WireName, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());

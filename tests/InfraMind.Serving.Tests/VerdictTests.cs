@@ -30,9 +30,9 @@ public sealed class VerdictTests
         Assert.Equal(
             [
                 "manifest-invalid", "build-failed", "start-failed", "container-exited", "container-oom-killed", "init-failed", "warmup-failed",
-                "healthcheck-failed", "no-answer-on-port", "wrong-port", "response-not-json", "response-too-large", "pids-limit-reached",
-                "output-schema-violation", "server-error-on-valid-input", "rejected-valid-input", "server-error-on-invalid-input",
-                "accepted-invalid-input", "connection-failed", "request-timeout", "unsupported-protocol", "refused", "image-unavailable", "model-not-ready",
+                "healthcheck-failed", "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large",
+                "pids-limit-reached", "server-error-on-valid-input", "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
+                "connection-failed", "request-timeout", "unsupported-protocol", "refused", "image-unavailable", "model-not-ready",
                 "node-unauthorized", "unknown",
             ],
             Verdict.All.Select(v => v.WireName));
@@ -42,12 +42,11 @@ public sealed class VerdictTests
     public void The_models_fault_is_what_quarantined_before_the_list_was_typed_plus_what_only_infra_test_sees()
     {
         // Before: Reputation.cs listed these twelve by hand; manifest-invalid and build-failed never reach a gateway.
-        // Since #13: an answer over the cap and a model that runs into its pids limit are the model's doing too.
         Assert.Equal(
             [
                 "manifest-invalid", "build-failed", "container-oom-killed", "init-failed", "warmup-failed", "healthcheck-failed",
-                "no-answer-on-port", "wrong-port", "response-not-json", "response-too-large", "pids-limit-reached",
-                "output-schema-violation", "server-error-on-valid-input",
+                "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large", "pids-limit-reached",
+                "server-error-on-valid-input",
                 "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
             ],
             Verdict.All.Where(v => v.Fault == Fault.Model).Select(v => v.WireName));

@@ -54,7 +54,7 @@ public abstract class PeerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server on a free port; retries with another port when the first was taken meanwhile.</summary>
-    protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready, CancellationToken cancellationToken)
+    protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready, CancellationToken cancellationToken, string? workingDirectory = null)
     {
         for (int attempt = 0; attempt < 3; attempt++)
         {
@@ -65,6 +65,7 @@ public abstract class PeerProcess : IAsyncDisposable
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
+                WorkingDirectory = workingDirectory ?? string.Empty,
             };
             foreach (string a in arguments(Port))
             {
@@ -91,6 +92,10 @@ public abstract class PeerProcess : IAsyncDisposable
                 }
                 catch (HttpRequestException)
                 {
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A peer that accepts connections before it answers (Hardhat compiling its config) takes longer than one poll.
                 }
 
                 await Task.Delay(20, cancellationToken);

@@ -21,34 +21,18 @@ internal static class BuildCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var path = parse.GetValue(dir)!;
-            var validation = ManifestReader.Validate(path);
-            if (validation.PathMissing) throw new CliException("IM1000", $"{path} does not exist", "pass a package directory", ExitCodes.Usage);
-            if (!validation.IsValid)
-            {
-                ValidateCommand.WriteHuman(context, validation);
-                return ExitCodes.Failed;
-            }
-
-            var manifest = validation.Manifest!;
+            var validation = ManifestReader.Validate(parse.GetValue(dir)!);
+            var manifest = validation.EnsureValid();
             var asJson = parse.GetValue(json);
-            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var contextDigest = ImageIdentity.ContextDigest(validation.PackageDirectory);
             var labels = ImageIdentity.Labels(manifest, contextDigest);
-            try
-            {
-                var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
-                var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
-                new ImageIndex(context.Home.ImageIndex).RememberBuild(manifest, contextDigest, id);
-                if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
-                else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
-                return ExitCodes.Ok;
-            }
-            catch (ImageBuildFailedException e)
-            {
-                throw new CliException(e.Code, $"the build of {manifest.ImageTag} failed at {e.FailingStep ?? "an unknown step"}: {e.Error}\n{e.OutputTail}",
-                    "fix the failing Dockerfile step; RUN steps have no network here, so everything must come from the base image or the package");
-            }
+            var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
+            var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
+            new ImageIndex(context.Home.ImageIndex).RememberBuild(manifest, contextDigest, id);
+            if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
+            else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
+            return ExitCodes.Ok;
         });
         return command;
     }

@@ -21,11 +21,16 @@ internal static class CidCommand
                           "(the CID is then the directory's; use image.tar for `docker save img | ipfs add --wrap-with-directory`)",
             HelpName = "NAME",
         };
+        wrap.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } name && (name.Length == 0 || name.Contains('/', StringComparison.Ordinal)))
+                r.AddError($"--wrap takes a plain file name such as image.tar, not '{name}'");
+        });
         var json = new Option<bool>("--json") { Description = "Print {cid, fileCid, size, dagSize, cidVersion, rawLeaves, wrap, command} as JSON" };
         var command = new Command("cid",
             "Compute the IPFS CID of a file locally, exactly as kubo's `ipfs add --only-hash` would (256 KiB chunks, balanced " +
             "layout, 174 links per node, sha2-256). Nothing is uploaded.\n" +
-            "Exit codes: 0 ok, 2 usage error (e.g. the file does not exist).")
+            "Exit codes: 0 ok, 2 usage error (e.g. the file does not exist or cannot be read).")
         {
             file, version, wrap, json,
         };
@@ -34,27 +39,17 @@ internal static class CidCommand
             var path = parse.GetValue(file)!;
             var fromStdin = path == "-";
             if (!fromStdin && Directory.Exists(path))
-                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} is a directory", "pass a file; to hash an image, `docker save IMAGE | infra cid - --wrap image.tar`", ExitCodes.Usage);
+                throw new IpfsException(IpfsErrorCodes.FileUnreadable, $"{path} is a directory", hint: "pass a file; to hash an image, `docker save IMAGE | infra cid - --wrap image.tar`");
             if (!fromStdin && !File.Exists(path))
-                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} does not exist", "pass the path of an existing file", ExitCodes.Usage);
-            var name = parse.GetValue(wrap);
-            var options = (parse.GetValue(version) == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with { WrapName = name };
+                throw new IpfsException(IpfsErrorCodes.FileUnreadable, $"{path} does not exist", hint: "pass the path of an existing file, or - for standard input");
+            var options = (parse.GetValue(version) == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with { WrapName = parse.GetValue(wrap) };
+            // Standard input lets `docker save IMAGE | infra cid - --wrap image.tar` mirror `… | ipfs add --wrap-with-directory`.
             UnixFsResult result;
-            try
+            await using (var stream = fromStdin
+                             ? Console.OpenStandardInput(1 << 20)
+                             : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true))
             {
-                // Standard input lets `docker save IMAGE | infra cid - --wrap image.tar` mirror `… | ipfs add --wrap-with-directory`.
-                await using var stream = fromStdin
-                    ? Console.OpenStandardInput(1 << 20)
-                    : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
                 result = await UnixFsImporter.ComputeAsync(stream, options, cancellationToken);
-            }
-            catch (IpfsException e) when (e.Code == IpfsErrorCodes.InvalidOptions)
-            {
-                throw new CliException(e.Code, e.Message[(e.Code.Length + 2)..], "--wrap takes a plain file name such as image.tar", ExitCodes.Usage);
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                throw new CliException(IpfsErrorCodes.FileUnreadable, $"{path} cannot be read: {e.Message}", "check the file's permissions", ExitCodes.Usage);
             }
 
             if (parse.GetValue(json))

@@ -28,12 +28,16 @@ internal static class DoctorCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             PruneResult? removed = null;
             if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
             var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);
+            // Isolation that cannot be enforced is the failure this command exists to find: exit 3 with IM3009 (with --json,
+            // the error object), after the human view has shown what was checked.
+            var refused = isolation.Verified && !isolation.Enforced ? new IsolationUnsupportedException(engine.Endpoint, isolation.Detail) : null;
             if (parse.GetValue(json))
             {
+                if (refused is not null) throw refused;
                 CliJson.Write(context.Output, new
                 {
                     engine = engine.Endpoint.ToString(),
@@ -59,14 +63,7 @@ internal static class DoctorCommand
                 context.Console.MarkupLine($"  home: {Markup.Escape(context.Home.Root)}");
                 if (removed is not null)
                     context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
-            }
-
-            if (isolation.Verified && !isolation.Enforced)
-            {
-                throw new CliException(ContainerErrorCodes.IsolationUnsupported,
-                    $"isolation cannot be enforced on the engine at {engine.Endpoint}: {isolation.Detail}; every run there is refused",
-                    "run InfraMind as root on the engine's machine (model containers have no network; InfraMind enters their network namespace to reach their port)",
-                    ExitCodes.EngineUnavailable);
+                if (refused is not null) throw refused;
             }
 
             return ExitCodes.Ok;

@@ -25,16 +25,13 @@ internal static class InitCommand
             var modelName = parse.GetValue(name)!;
             if (modelName.Length > 63 || !System.Text.RegularExpressions.Regex.IsMatch(modelName, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))
             {
-                throw new CliException(ManifestCodes.InvalidName, $"'{modelName}' is not a valid model name",
-                    "use lowercase letters, digits and '-' (at most 63), starting and ending with a letter or digit", ExitCodes.Usage);
+                throw new InfraMindException(ManifestCodes.InvalidName, $"'{modelName}' is not a valid model name",
+                    "use lowercase letters, digits and '-' (at most 63), starting and ending with a letter or digit");
             }
 
             var target = Path.GetFullPath(parse.GetValue(dir) ?? modelName);
             if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any()))
-            {
-                throw new CliException("IM1060", $"{target} already exists and is not empty",
-                    "choose another --dir, or remove the directory first; init never overwrites files");
-            }
+                throw new InfraMindException(CliErrorCodes.InitDirectoryNotEmpty, $"{target} already exists and is not empty");
 
             var grpc = parse.GetValue(protocol) == "grpc";
             var files = PackageTemplate.Files(modelName, grpc);

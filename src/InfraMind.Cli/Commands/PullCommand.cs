@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using InfraMind.Containers;
 using InfraMind.Storage;
 using Spectre.Console;
 
@@ -25,21 +26,17 @@ internal static class PullCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var parsed = ContentAccess.ParseReference(parse.GetValue(reference)!, target: false);
+            var parsed = ContentReference.Parse(parse.GetValue(reference)!);
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context);
             var started = Stopwatch.GetTimestamp();
-            var image = await ContentAccess.GuardAsync(() =>
-                ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(parsed, progress, cancellationToken)));
+            var image = await ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(parsed, progress, cancellationToken));
             IReadOnlyList<string> loaded = [];
             if (parse.GetValue(load))
             {
-                loaded = await ContentAccess.GuardAsync(async () =>
-                {
-                    using var engine = await EngineAccess.ConnectAsync(cancellationToken);
-                    await using var tar = await image.OpenTarAsync(cancellationToken);
-                    return await engine.LoadImageAsync(tar, cancellationToken);
-                });
+                using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+                await using var tar = await image.OpenTarAsync(cancellationToken);
+                loaded = await engine.LoadImageAsync(tar, cancellationToken);
             }
 
             var elapsed = Stopwatch.GetElapsedTime(started);

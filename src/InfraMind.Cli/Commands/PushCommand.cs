@@ -39,7 +39,7 @@ internal static class PushCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var target = ContentAccess.ParseReference(parse.GetValue(to) ?? "local", target: true);
+            var target = ContentReference.ParseTarget(parse.GetValue(to) ?? "local");
             string name = parse.GetValue(image) ?? ImageFromPackage(parse.GetValue(dir) ?? ".");
             if (target is OciReference { Tag: null } oci && name.LastIndexOf(':') is int colon && colon > name.LastIndexOf('/'))
             {
@@ -49,11 +49,11 @@ internal static class PushCommand
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context, parse.GetValue(mountFrom));
             var started = Stopwatch.GetTimestamp();
-            var result = await ContentAccess.GuardAsync(() => ContentAccess.WithProgressAsync(context, async progress =>
+            var result = await ContentAccess.WithProgressAsync(context, async progress =>
             {
-                var archive = await ExportAsync(context, resolver.Store, name, progress, cancellationToken);
+                var archive = await ExportAsync(resolver.Store, name, progress, cancellationToken);
                 return await resolver.PushAsync(archive, target, progress, cancellationToken);
-            }));
+            });
             var elapsed = Stopwatch.GetElapsedTime(started);
             if (asJson)
             {
@@ -72,23 +72,15 @@ internal static class PushCommand
         return command;
     }
 
-    private static string ImageFromPackage(string dir)
-    {
-        var validation = ManifestReader.Validate(dir);
-        if (validation.PathMissing)
-            throw new CliException("IM1000", $"{dir} does not exist", "pass a package directory, or --image NAME:VERSION", ExitCodes.Usage);
-        if (!validation.IsValid)
-            throw new CliException("IM1001", $"{dir} is not a valid package", "run `infra validate " + dir + "`, or pass --image NAME:VERSION", ExitCodes.Failed);
-        return validation.Manifest!.ImageTag;
-    }
+    private static string ImageFromPackage(string dir) => ManifestReader.Validate(dir).EnsureValid().ImageTag;
 
     /// <summary>
     /// `docker save` → deterministic OCI layout in the local store, streamed through a pipe so the archive is never
     /// written to disk whole (the import hashes each blob as it spools it).
     /// </summary>
-    private static async Task<ImageArchive> ExportAsync(CliContext context, LocalContentStore store, string name, IProgress<TransferProgress> progress, CancellationToken cancellationToken)
+    private static async Task<ImageArchive> ExportAsync(LocalContentStore store, string name, IProgress<TransferProgress> progress, CancellationToken cancellationToken)
     {
-        using var engine = await EngineAccess.ConnectAsync(cancellationToken);
+        using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
         if (await ReuseAsync(engine, store, name, cancellationToken) is { } stored)
         {
             progress.Report(new TransferProgress("export " + name, stored.Size, stored.Size, true, Skipped: true));

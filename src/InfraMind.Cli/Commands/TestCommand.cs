@@ -1,5 +1,8 @@
 using System.CommandLine;
 using InfraMind.Conformance;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Serving;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
@@ -7,22 +10,34 @@ namespace InfraMind.Cli.Commands;
 /// <summary>`infra test --container DIR`: build (or reuse), start, hooks, readiness, synthetic cases, report, clean up.</summary>
 internal static class TestCommand
 {
-    private const long MinResponseBytes = 1024;
-    private const long MaxResponseBytes = 1L << 30;
-
     public static Command Create(CliContext context)
     {
         var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
         var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container)", Arity = ArgumentArity.ZeroOrOne };
-        var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs", DefaultValueFactory = _ => 10 };
+        var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs (1-1000)", DefaultValueFactory = _ => 10 };
+        cases.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1000) r.AddError("--cases must be between 1 and 1000"); });
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
-        var timeout = new Option<double?>("--timeout") { Description = "Seconds the port has to accept after init (default: the manifest's timeout, else 3)" };
-        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take", DefaultValueFactory = _ => 10 };
+        var timeout = new Option<string?>("--timeout")
+        {
+            Description = "Time the port has to accept after init, as model.yaml's timeout: 500ms, 3s, 2m or seconds, at most 10m " +
+                          "(default: the manifest's timeout, else 3s)",
+            HelpName = "DURATION",
+        };
+        var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take (at most 3600)", DefaultValueFactory = _ => 10 };
+        requestTimeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (> 0 and <= 3600)) r.AddError("--request-timeout must be more than 0 and at most 3600 seconds");
+        });
         var maxResponse = new Option<string>("--max-response")
         {
-            Description = "Most bytes of an answer read (a quantity: 16Mi, 64Mi, 1Gi); a longer one is cut off there and judged response-too-large",
+            Description = "Most of an answer that is read, a quantity from 1Ki to 1Gi (default 16Mi); a longer answer is cut off there and judged response-too-large",
+            HelpName = "QUANTITY",
             DefaultValueFactory = _ => "16Mi",
         };
+        maxResponse.Validators.Add(r =>
+        {
+            if (MaxResponseBytes(r.GetValueOrDefault<string>(), out var error) is null) r.AddError($"--max-response: {error}");
+        });
         var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
         var report = new Option<string[]>("--report")
@@ -31,6 +46,11 @@ internal static class TestCommand
             Arity = new ArgumentArity(2, 2),
             AllowMultipleArgumentsPerToken = true,
         };
+        report.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string[]>() is { Length: 2 } given && given[0] is not ("json" or "junit"))
+                r.AddError($"unknown report format '{given[0]}': use --report json FILE or --report junit FILE");
+        });
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the console view" };
         var command = new Command("test",
             "Test a model container the way nodes will: build or reuse its image, start it isolated (no network), run init, wait for its port, " +
@@ -42,35 +62,17 @@ internal static class TestCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ??
-                throw new CliException("IM0002", "no package given", "infra test --container ./my-model", ExitCodes.Usage);
-            if (!Directory.Exists(dir)) throw new CliException("IM1000", $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)", ExitCodes.Usage);
+                throw new InfraMindException(CliErrorCodes.UsageError, "no package given", "name the package directory: `infra test --container ./my-model`");
+            if (!Directory.Exists(dir))
+                throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)");
             var reportArgs = parse.GetValue(report);
-            if (reportArgs is { Length: 2 } && reportArgs[0] is not ("json" or "junit"))
-                throw new CliException("IM0002", $"unknown report format '{reportArgs[0]}'", "use --report json FILE or --report junit FILE", ExitCodes.Usage);
-            if (parse.GetValue(cases) is < 1 or > 1000) throw new CliException("IM0002", "--cases must be between 1 and 1000", null, ExitCodes.Usage);
-            TimeSpan? readiness = null;
-            if (parse.GetValue(timeout) is { } seconds)
-            {
-                // The rule of model.yaml's timeout field, so --timeout cannot ask for what a manifest may not.
-                readiness = Manifest.ModelManifest.ReadinessTimeoutFromSeconds(seconds) ?? throw new CliException(Manifest.ManifestCodes.InvalidTimeout,
-                    $"--timeout {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a number of seconds above 0 and at most {Manifest.ModelManifest.MaxReadinessTimeout.TotalSeconds:0}",
-                    "e.g. --timeout 3 (the same range as model.yaml's timeout: 1ms to 10m)", ExitCodes.Usage);
-            }
-
-            var maxResponseText = parse.GetValue(maxResponse) ?? "16Mi";
-            if (!Manifest.Quantity.TryParseBytes(maxResponseText, out var maxResponseBytes, out var quantityError) || maxResponseBytes is < MinResponseBytes or > MaxResponseBytes)
-            {
-                throw new CliException("IM0002", $"--max-response {maxResponseText}: " + (quantityError.Length > 0 ? quantityError : "out of range"),
-                    "give a quantity from 1Ki to 1Gi, e.g. --max-response 64Mi", ExitCodes.Usage);
-            }
-
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
                 Seed = parse.GetValue(seed),
-                ReadinessTimeout = readiness,
+                ReadinessTimeout = ReadinessTimeout(parse.GetValue(timeout)),
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
-                MaxResponseBytes = maxResponseBytes,
+                MaxResponseBytes = MaxResponseBytes(parse.GetValue(maxResponse), out _) ?? ModelAnswer.DefaultBodyLimit,
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
                 ImageIndex = new ImageIndex(context.Home.ImageIndex),
@@ -79,7 +81,7 @@ internal static class TestCommand
             var asJson = parse.GetValue(json);
             // Connected on another thread while the manifest is validated; a package whose manifest is invalid is
             // reported without waiting for (or needing) an engine.
-            var connecting = Task.Run(() => EngineAccess.ConnectAsync(cancellationToken), cancellationToken);
+            var connecting = Task.Run(() => ContainerEngine.ConnectAsync(cancellationToken), cancellationToken);
             try
             {
                 var view = new ConsoleView(context.Console, asJson);
@@ -99,6 +101,21 @@ internal static class TestCommand
             }
         });
         return command;
+    }
+
+    /// <summary>--timeout under the rule of model.yaml's `timeout` (one rule, <see cref="Quantity.TryParseTimeout(string, out TimeSpan, out string)"/>), and its code.</summary>
+    private static TimeSpan? ReadinessTimeout(string? text) =>
+        text is null ? null
+        : Quantity.TryParseTimeout(text, out var value, out var error) ? value
+        : throw new InfraMindException(ManifestCodes.InvalidTimeout, $"--timeout: {error}", "write e.g. 3s, 500ms or 2m, as model.yaml's timeout");
+
+    /// <summary>--max-response as a number of bytes (1Ki to 1Gi), or null with why not.</summary>
+    private static long? MaxResponseBytes(string? text, out string error)
+    {
+        if (!Quantity.TryParseBytes(text ?? "", out var bytes, out error)) return null;
+        if (bytes is >= 1024 and <= 1L << 30) return bytes;
+        error = $"'{text}' is outside 1Ki to 1Gi";
+        return null;
     }
 
     private static void Summary(IAnsiConsole console, ConformanceReport report)
@@ -126,7 +143,7 @@ internal static class TestCommand
         }
     }
 
-    private static string Status(CheckStatus status, Serving.Verdict? verdict) => status switch
+    private static string Status(CheckStatus status, InfraMind.Serving.Verdict? verdict) => status switch
     {
         CheckStatus.Passed => "[green]passed[/]",
         CheckStatus.Skipped => "[dim]skipped[/]",

@@ -12,14 +12,15 @@ internal static class VerifyCommand
     public static Command Create(CliContext context)
     {
         var model = new Argument<string>("model") { Description = "NAME or NAME@VERSION (default: the latest release)" };
-        var registry = new Option<string?>("--registry") { Description = "Registry URL (default: the local registry)" };
-        var offline = new Option<string?>("--offline") { Description = "Verify an entry bundle file (from --save) with no registry at all" };
-        var registryKey = new Option<string?>("--registry-key") { Description = "The registry's public key (PEM) to trust; default: the local registry's key, or the key the registry serves" };
+        var registry = RegistryAccess.UrlOption();
+        var offline = new Option<string?>("--offline") { Description = "Verify an entry bundle file (from --save) with no registry at all", HelpName = "FILE" };
+        var registryKey = RegistryAccess.KeyOption();
         var save = new Option<string?>("--save") { Description = "Also write the entry bundle to this file, for `--offline` later" };
         var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON" };
         var command = new Command("verify",
             "Verify a published model: the publisher's DSSE signature, the statement's digests, the registry's signed checkpoint and the " +
-            "Merkle inclusion proof of the entry — online or offline.\nExit codes: 0 every check passed, 1 a check failed, 2 usage error, 4 registry unavailable.")
+            "Merkle inclusion proof of the entry — online or offline.\n" +
+            "Exit codes: 0 every check passed, 1 a check failed, the model is not published or the log is damaged, 2 usage error, 4 registry unavailable.")
         {
             model, registry, offline, registryKey, save, json,
         };
@@ -32,16 +33,17 @@ internal static class VerifyCommand
             var keyFile = parse.GetValue(registryKey);
             if (parse.GetValue(offline) is { } file)
             {
-                if (!File.Exists(file)) throw new CliException("IM1000", $"{file} does not exist", "pass a bundle written by `infra verify NAME --save FILE`", ExitCodes.Usage);
-                bundle = Guard(() => EntryBundle.Parse(File.ReadAllText(file)));
-                key = keyFile is not null ? ReadKey(keyFile) : LocalRegistryKey(context);
+                if (!File.Exists(file))
+                    throw new InfraMindException(CliErrorCodes.FileNotFound, $"no entry bundle at {file}", "write one with `infra verify NAME --save FILE` where a registry answers");
+                key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
+                bundle = EntryBundle.Parse(await File.ReadAllTextAsync(file, cancellationToken));
                 source = file;
             }
             else
             {
                 await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registry), null, cancellationToken);
-                bundle = await GuardAsync(() => handle.Service.GetModelVersionAsync(name, version ?? "latest", cancellationToken));
-                key = keyFile is not null ? ReadKey(keyFile) : await handle.Service.GetKeyAsync(cancellationToken);
+                bundle = await handle.Service.GetModelVersionAsync(name, version ?? "latest", cancellationToken);
+                key = await RegistryAccess.TrustedKeyAsync(handle.Service, keyFile, cancellationToken);
                 source = handle.Location;
             }
 
@@ -51,7 +53,7 @@ internal static class VerifyCommand
             if (report.Statement is { } st)
             {
                 var manifestOk = st.Manifest is not null && st.ManifestSource is not null;
-                checks.Add(new VerificationCheck("manifest", manifestOk, manifestOk ? null : "IM5140",
+                checks.Add(new VerificationCheck("manifest", manifestOk, manifestOk ? null : RegistryErrorCodes.ManifestMissing,
                     manifestOk ? $"model.yaml bytes hash to {st.ManifestDigest}" : "the statement carries no manifest"));
             }
 
@@ -91,42 +93,4 @@ internal static class VerifyCommand
         var at = model.IndexOf('@', StringComparison.Ordinal);
         return at < 0 ? (model, null) : (model[..at], model[(at + 1)..]);
     }
-
-    private static PublicKey ReadKey(string file) =>
-        File.Exists(file) ? KeysCommand.Guard(() => PublicKey.FromPem(File.ReadAllText(file)))
-            : throw new CliException("IM1000", $"{file} does not exist", "pass the registry's public key PEM", ExitCodes.Usage);
-
-    private static PublicKey LocalRegistryKey(CliContext context)
-    {
-        var file = Path.Combine(context.Home.Registry, "keys", "registry.pub");
-        return File.Exists(file) ? ReadKey(file)
-            : throw new CliException("IM5105", $"no local registry key at {file}", "pass --registry-key FILE (the registry's public key PEM)", ExitCodes.Usage);
-    }
-
-    internal static T Guard<T>(Func<T> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (RegistryException e)
-        {
-            throw ToCli(e);
-        }
-    }
-
-    internal static async Task<T> GuardAsync<T>(Func<Task<T>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (RegistryException e)
-        {
-            throw ToCli(e);
-        }
-    }
-
-    internal static CliException ToCli(RegistryException e) => new(e.Code, e.Reason, null,
-        e.Code is RegistryErrorCodes.RegistryUnreachable ? ExitCodes.Unavailable : ExitCodes.Failed);
 }

@@ -39,7 +39,7 @@ internal static class IsolationCheckRun
             {
                 return new IsolationCheck(false, true, image, [], e.Reason);
             }
-            catch (ContainerEngineException e) when (e.Code is ContainerErrorCodes.ContainerStartFailed or ContainerErrorCodes.ImageNotFound)
+            catch (ContainerEngineException e) when (e.Code == ContainerErrorCodes.ContainerStartFailed || e.Code == ContainerErrorCodes.ImageNotFound)
             {
                 // No `sleep` in that image (FROM scratch), or it went away: the next one.
             }

@@ -70,7 +70,7 @@ public sealed class RegistryModelCatalog : IModelCatalog, IDisposable
                 }
                 catch (RegistryException e)
                 {
-                    _log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Reason);
+                    _log?.LogWarning("registry poll failed: {Code} {Reason}", e.Code, e.Message);
                 }
             }
         }

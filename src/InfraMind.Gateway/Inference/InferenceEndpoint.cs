@@ -56,24 +56,43 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             return await ProblemAsync(context, 415, MeshErrorCodes.UnsupportedMediaType, "unsupported media type",
                 $"send the input as Content-Type: application/json (got '{context.Request.ContentType ?? "none"}').");
 
-        var body = await ReadBodyAsync(context.Request, options.MaxRequestBytes, ct);
-        if (body is null)
-            return await ProblemAsync(context, 413, MeshErrorCodes.BodyTooLarge, "body too large", $"the input is larger than {options.MaxRequestBytes} bytes, the gateway's limit.");
-
-        JsonDocument input;
+        byte[]? raw;
         try
         {
-            input = JsonDocument.Parse(body);
+            raw = await RequestBody.ReadAsync(context, options.MaxRequestBytes, ct);
         }
-        catch (JsonException e)
+        catch (BadHttpRequestException e) when (e.StatusCode != StatusCodes.Status413PayloadTooLarge)
         {
-            return await ProblemAsync(context, 400, MeshErrorCodes.MalformedJson, "malformed JSON",
-                $"the body is not JSON: {e.Message}", new() { ["errors"] = new[] { new { pointer = "", message = e.Message } } });
+            // Broken framing (a bad chunk, a body shorter than its Content-Length): the client's, and a 400.
+            return await ProblemAsync(context, 400, MeshErrorCodes.MalformedJson, "unreadable body", $"the body could not be read: {e.Message}");
         }
 
+        if (raw is null)
+            return await ProblemAsync(context, 413, MeshErrorCodes.BodyTooLarge, "body too large", $"the input is larger than {options.MaxRequestBytes} bytes, the gateway's limit.");
+
+        // What a model gets is the gateway's own serialisation of the document it validated, never the client's bytes.
+        var strict = StrictJson.Read(raw, options.MaxJsonDepth);
+        if (strict.Document is not { } input)
+        {
+            var title = strict.Code == MeshErrorCodes.MalformedJson ? "malformed JSON" : strict.Code == MeshErrorCodes.DuplicateKey ? "duplicate key" : "not UTF-8";
+            return await ProblemAsync(context, 400, strict.Code!, title, strict.Problem!,
+                new() { ["errors"] = new[] { new { pointer = strict.Pointer, message = strict.Problem } } });
+        }
+
+        var body = strict.Canonical;
         using (input)
         {
-            var violations = model.Manifest.InputSchema.IsValid(input.RootElement) ? [] : model.Manifest.InputSchema.Validate(input.RootElement);
+            IReadOnlyList<SchemaViolation> violations;
+            try
+            {
+                violations = model.Manifest.InputSchema.IsValid(input.RootElement) ? [] : model.Manifest.InputSchema.Validate(input.RootElement);
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+            {
+                // A value the validator cannot read (a number beyond its range): the input's, never a server error.
+                violations = [new SchemaViolation("", $"the input cannot be checked against input_schema: {e.Message}")];
+            }
+
             if (violations.Count > 0)
                 return await ProblemAsync(context, 400, MeshErrorCodes.InputInvalid, "input does not match the model's input_schema",
                     $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
@@ -91,32 +110,44 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         var attempts = new List<AttemptResult>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
         var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
-        while (true)
+        byte[]? answer = null;
+        string? answeredBy = null;
+        try
         {
-            var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
-            // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
-            if (chosen is null && attempts.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
+            while (answer is null)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), mesh.Time, ct);
-                continue;
-            }
+                var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+                // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
+                if (chosen is null && attempts.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), mesh.Time, ct);
+                    continue;
+                }
 
-            if (chosen is null) break;
-            if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
-            tried.Add(chosen.NodeId);
-            var (result, answer) = await AttemptAsync(model, chosen.NodeId, body, ct);
-            attempts.Add(result);
-            if (answer is not null)
-            {
-                context.Response.StatusCode = 200;
-                context.Response.ContentType = "application/json";
-                context.Response.Headers[MeshHeaders.Node] = chosen.NodeId;
-                context.Response.Headers[MeshHeaders.Attempts] = attempts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Response.Headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
-                context.Response.ContentLength = answer.Length;
-                await context.Response.Body.WriteAsync(answer, ct);
-                return 200;
+                if (chosen is null) break;
+                if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
+                tried.Add(chosen.NodeId);
+                (var result, answer) = await AttemptAsync(model, chosen.NodeId, body, ct);
+                attempts.Add(result);
+                if (answer is not null) answeredBy = chosen.NodeId;
             }
+        }
+        finally
+        {
+            // Whose fault a failure was is known only now: if another node answered the same input, not the input's.
+            mesh.Settle(model.Key, model.Published.Name, [.. attempts.Where(a => a.Verdict is not null).Select(a => (a.Node, a.Verdict!))], answer is not null);
+        }
+
+        if (answer is not null)
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "application/json";
+            context.Response.Headers[MeshHeaders.Node] = answeredBy;
+            context.Response.Headers[MeshHeaders.Attempts] = attempts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
+            context.Response.ContentLength = answer.Length;
+            await context.Response.Body.WriteAsync(answer, ct);
+            return 200;
         }
 
         context.Response.Headers[MeshHeaders.Attempts] = attempts.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -136,28 +167,31 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
     private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, byte[] body, CancellationToken ct)
     {
-        var (uri, direct) = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!.Value;
+        var route = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
         Judgement judgement;
         int? status = null;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
-        limit.CancelAfter(direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
+        limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+            using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
+            request.Content = new ByteArrayContent(body);
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            if (!direct)
+            if (!route.Direct)
             {
                 request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                MeshToken.Authorize(request.Headers, options.NodeToken);
+                // The node's own credential, not the mesh token: only this gateway and that node know it.
+                MeshToken.Authorize(request.Headers, route.Credential);
             }
 
             using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
             status = (int)response.StatusCode;
+            // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
             // A node's verdict header counts only from a node: straight from a container it would be the model's word.
-            var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !direct, limit.Token);
+            var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, limit.Token);
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
             if (judgement.Passed)
@@ -176,21 +210,19 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
         catch (HttpRequestException e)
         {
-            judgement = AnswerJudge.ConnectionFailed(validInput: true, direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, route.Direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
         }
         catch (IOException e)
         {
             judgement = AnswerJudge.ConnectionFailed(validInput: true, $"the connection broke: {e.Message}");
         }
-        catch (OperationCanceledException)
+        finally
         {
-            // The client went away: not the node's fault, and no measurement either.
+            // Whatever the outcome (the client going away included), the attempt no longer loads the node.
             mesh.End(node);
-            throw;
         }
 
         var verdict = judgement.Verdict!;
-        mesh.RecordFailure(node, model.Key, model.Published.Name, verdict);
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);
@@ -200,36 +232,6 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
     {
         if (!MediaTypeHeaderValue.TryParse(contentType, out var type) || type.MediaType is not { } media) return false;
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
-    }
-
-    /// <summary>The body, or null when over the limit (then read to the end and dropped, so the client gets the 413).</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, long max, CancellationToken ct)
-    {
-        if (request.ContentLength > max)
-        {
-            await DrainAsync(request.Body, ct);
-            return null;
-        }
-
-        var body = await BoundedBody.ReadAsync(request.Body, request.ContentLength, max, ct);
-        if (body is null) await DrainAsync(request.Body, ct);
-        return body;
-    }
-
-    private static async Task DrainAsync(Stream body, CancellationToken ct)
-    {
-        var buffer = new byte[81920];
-        try
-        {
-            while (await body.ReadAsync(buffer, ct) > 0)
-            {
-                // Dropped.
-            }
-        }
-        catch (Microsoft.AspNetCore.Http.BadHttpRequestException)
-        {
-            // Over Kestrel's own limit: the connection closes after the answer.
-        }
     }
 
     private static async Task<int> ProblemAsync(HttpContext context, int status, ErrorCode code, string title, string detail, Dictionary<string, object?>? extensions = null)

@@ -30,7 +30,7 @@ public sealed class VerifiedImageSource(IRegistryService registry, PublicKey reg
         }
         catch (RegistryException e)
         {
-            throw new ModelImageException($"registry entry {index} of {model.Key} could not be fetched: {e.Code} {e.Reason}", e);
+            throw new ModelImageException($"registry entry {index} of {model.Key} could not be fetched: {e.Code} {e.Message}", e);
         }
 
         var report = EntryVerifier.Verify(bundle, registryKey, new ExpectedPublish(model.Name, model.Version, ImageDigest: model.ImageDigest));

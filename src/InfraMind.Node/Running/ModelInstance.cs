@@ -24,13 +24,13 @@ internal sealed class ModelInstance : IAsyncDisposable
     private readonly object _gate = new();
     private Task? _loop;
     private RunningContainer? _container;
-    private HttpClient? _jobs;
     private ModelState _state = ModelState.Starting;
     private Verdict? _verdict;
     private string? _detail;
     private long _generation;
     private int _restarts;
     private int _failures;
+    private Verdict? _lastFailure;
     private DateTimeOffset _since;
     private volatile bool _preflightRequested;
 
@@ -51,15 +51,12 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     public ModelManifest Manifest => _manifest;
 
-    /// <summary>
-    /// The container accepting jobs now and the client that reaches it (through its connector: the container has no
-    /// address), or null when not ready.
-    /// </summary>
-    public (RunningContainer Container, HttpClient Client)? ReadyRoute
+    /// <summary>The container accepting jobs now, or null when not ready.</summary>
+    public RunningContainer? ReadyContainer
     {
         get
         {
-            lock (_gate) return _state == ModelState.Ready && _container is { } c && _jobs is { } client ? (c, client) : null;
+            lock (_gate) return _state == ModelState.Ready ? _container : null;
         }
     }
 
@@ -84,8 +81,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     {
         lock (_gate)
         {
-            // No endpoint: a model container has no address; jobs reach it through this node (or, in this process, its connector).
-            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since);
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since, _lastFailure);
         }
     }
 
@@ -98,7 +94,11 @@ internal sealed class ModelInstance : IAsyncDisposable
             _detail = detail;
             _since = _time.GetUtcNow();
             if (state == ModelState.Ready) _generation++;
-            if (state == ModelState.Failed) _failures++;
+            if (state == ModelState.Failed)
+            {
+                _failures++;
+                _lastFailure = verdict;
+            }
         }
 
         if (state == ModelState.Failed)
@@ -174,12 +174,7 @@ internal sealed class ModelInstance : IAsyncDisposable
             return false;
         }
 
-        lock (_gate)
-        {
-            _container = container;
-            _jobs = JobHttp.CreateClient(container.Connector.ConnectAsync);
-        }
-
+        lock (_gate) _container = container;
         if (!await PreflightAsync(container, ct)) return false;
         _preflightRequested = false;
         await WatchAsync(container, ct);
@@ -287,16 +282,12 @@ internal sealed class ModelInstance : IAsyncDisposable
     private async Task RemoveContainerAsync()
     {
         RunningContainer? c;
-        HttpClient? jobs;
         lock (_gate)
         {
             c = _container;
-            jobs = _jobs;
             _container = null;
-            _jobs = null;
         }
 
-        jobs?.Dispose();
         if (c is not null) await c.DisposeAsync();
     }
 

@@ -22,7 +22,7 @@ public sealed record Checkpoint(string Origin, long Size, ReadOnlyMemory<byte> R
 public sealed record SignedCheckpoint(Checkpoint Checkpoint, string Note);
 
 /// <summary>Outcome of checking a signed note; <see cref="Checkpoint"/> is set only when it verified.</summary>
-internal sealed record CheckpointVerification(bool IsValid, string? ErrorCode, string Reason, Checkpoint? Checkpoint);
+internal sealed record CheckpointVerification(bool IsValid, ErrorCode? ErrorCode, string Reason, Checkpoint? Checkpoint);
 
 /// <summary>
 /// C2SP signed-note encoding of checkpoints: body, blank line, then <c>— NAME BASE64(keyhash[4] || sig)</c>.
@@ -135,5 +135,5 @@ internal static class CheckpointNote
 
     private static byte[] KeyHash(PublicKey key) => SHA256.HashData(key.SubjectPublicKeyInfo)[..4];
 
-    private static CheckpointVerification Fail(string code, string reason) => new(false, code, reason, null);
+    private static CheckpointVerification Fail(ErrorCode code, string reason) => new(false, code, reason, null);
 }

@@ -148,7 +148,7 @@ internal static partial class RegistryApi
         }
         catch (SigningException ex)
         {
-            throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Reason, ex);
+            throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Message, ex);
         }
 
         PublishResult result;
@@ -158,7 +158,7 @@ internal static partial class RegistryApi
         }
         catch (RegistryException ex)
         {
-            Log.PublishRefused(logger, ex.Code, ex.Reason);
+            Log.PublishRefused(logger, ex.Code, ex.Message);
             throw;
         }
 
@@ -237,11 +237,11 @@ internal static partial class RegistryApi
         }
         catch (RegistryException ex)
         {
-            return Problem(ex.Code, ex.Reason, StatusFor(ex.Kind));
+            return Problem(ex.Code, ex.Message, StatusFor(ex.Category));
         }
         catch (SigningException ex)
         {
-            return Problem(ex.Code, ex.Reason, StatusCodes.Status400BadRequest);
+            return Problem(ex.Code, ex.Message, StatusCodes.Status400BadRequest);
         }
     }
 

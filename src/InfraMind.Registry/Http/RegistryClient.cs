@@ -43,36 +43,61 @@ public sealed class RegistryClient : IRegistryService
         using var content = new StringContent(envelope.ToJson(), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
         using var response = await Send(() => _http.PostAsync(new Uri("v1/entries", UriKind.Relative), content, cancellationToken)).ConfigureAwait(false);
         var text = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
-        var already = StrictJson.Parse(text)?["alreadyPublished"]?.GetValue<bool>() ?? false;
-        return new PublishResponse(EntryBundle.Parse(text), already);
+        return Answer("the publish answer", () =>
+        {
+            var already = StrictJson.Parse(text)?["alreadyPublished"]?.GetValue<bool>() ?? false;
+            return new PublishResponse(EntryBundle.Parse(text), already);
+        });
     }
 
-    public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken) =>
-        EntryBundle.Parse(await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}", cancellationToken).ConfigureAwait(false));
+    public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken)
+    {
+        var text = await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}", cancellationToken).ConfigureAwait(false);
+        return Answer("the entry bundle", () => EntryBundle.Parse(text));
+    }
 
-    public async Task<EntryBundle> GetEntryAsync(long index, CancellationToken cancellationToken) =>
-        EntryBundle.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries/{index}"), cancellationToken).ConfigureAwait(false));
+    public async Task<EntryBundle> GetEntryAsync(long index, CancellationToken cancellationToken)
+    {
+        var text = await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries/{index}"), cancellationToken).ConfigureAwait(false);
+        return Answer("the entry bundle", () => EntryBundle.Parse(text));
+    }
 
-    public async Task<JsonObject> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
-        (JsonObject)StrictJson.Parse(await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}", cancellationToken).ConfigureAwait(false))!;
+    public async Task<JsonObject> GetVersionsAsync(string name, CancellationToken cancellationToken)
+    {
+        var text = await GetStringAsync($"v1/models/{Uri.EscapeDataString(name)}", cancellationToken).ConfigureAwait(false);
+        return Answer("the version list", () => (JsonObject)StrictJson.Parse(text)!);
+    }
 
     /// <summary>The signed checkpoint note; verify it with <c>CheckpointNote.Verify</c>.</summary>
     public Task<string> GetCheckpointAsync(CancellationToken cancellationToken) => GetStringAsync("v1/checkpoint", cancellationToken);
 
     /// <summary>The registry key as served. Pin it (trust on first use) rather than fetching it for every verification.</summary>
-    public async Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken) =>
-        PublicKey.FromPem(await GetStringAsync("v1/key", cancellationToken).ConfigureAwait(false));
+    public async Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken)
+    {
+        var text = await GetStringAsync("v1/key", cancellationToken).ConfigureAwait(false);
+        return Answer("the registry key", () => PublicKey.FromPem(text));
+    }
 
     public async Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken)
     {
-        var o = StrictJson.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/proof/consistency?from={fromSize}&to={toSize}"), cancellationToken).ConfigureAwait(false))!;
-        var hashes = o["hashes"]!.AsArray().Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String(h!.GetValue<string>())).ToList();
-        return new ConsistencyProof(o["fromSize"]!.GetValue<long>(), o["toSize"]!.GetValue<long>(), hashes);
+        var text = await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/proof/consistency?from={fromSize}&to={toSize}"), cancellationToken).ConfigureAwait(false);
+        return Answer("the consistency proof", () =>
+        {
+            var o = StrictJson.Parse(text)!;
+            var hashes = o["hashes"]!.AsArray().Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String(h!.GetValue<string>())).ToList();
+            return new ConsistencyProof(o["fromSize"]!.GetValue<long>(), o["toSize"]!.GetValue<long>(), hashes);
+        });
     }
 
     public async Task<(long Size, IReadOnlyList<LogEntrySummary> Entries)> ListEntriesAsync(long start, int limit, CancellationToken cancellationToken)
     {
-        var o = StrictJson.Parse(await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries?start={start}&limit={limit}"), cancellationToken).ConfigureAwait(false))!;
+        var text = await GetStringAsync(string.Create(CultureInfo.InvariantCulture, $"v1/entries?start={start}&limit={limit}"), cancellationToken).ConfigureAwait(false);
+        return Answer("the entry list", () => ParseEntries(text));
+    }
+
+    private static (long Size, IReadOnlyList<LogEntrySummary> Entries) ParseEntries(string text)
+    {
+        var o = StrictJson.Parse(text)!;
         var entries = o["entries"]!.AsArray().Select(e => new LogEntrySummary(
             e!["index"]!.GetValue<long>(),
             e["name"]!.GetValue<string>(),
@@ -83,6 +108,26 @@ public sealed class RegistryClient : IRegistryService
             e["publisher"]!.GetValue<string>(),
             DateTimeOffset.Parse(e["integratedAt"]!.GetValue<string>(), CultureInfo.InvariantCulture))).ToList();
         return (o["size"]!.GetValue<long>(), entries);
+    }
+
+    /// <summary>
+    /// Reads an answer of the registry. The answer is untrusted input: whatever shape error it has (not JSON, a field
+    /// missing or of another type, a key that is no key) is the registry's fault, reported as
+    /// <see cref="RegistryErrorCodes.RegistryBadAnswer"/> with what was expected, never as a crash of the caller.
+    /// </summary>
+    private T Answer<T>(string what, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or InvalidCastException
+                                       or NullReferenceException or KeyNotFoundException or ArgumentException or RegistryException or SigningException)
+        {
+            var detail = ex is InfraMindException coded ? $"{coded.Code} {coded.Message}" : ex.Message;
+            throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable,
+                $"the registry at {_http.BaseAddress} did not answer {what} an InfraMind registry gives ({detail})", ex);
+        }
     }
 
     private async Task<string> GetStringAsync(string path, CancellationToken cancellationToken)
@@ -97,13 +142,33 @@ public sealed class RegistryClient : IRegistryService
         {
             return await send().ConfigureAwait(false);
         }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.InvalidResponse or HttpRequestError.ConfigurationLimitExceeded)
+        {
+            // Not HTTP at all, or more than the caller's client holds in memory (its MaxResponseContentBufferSize).
+            throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable, $"the registry at {_http.BaseAddress} did not give a usable answer: {ex.Message}", ex);
+        }
         catch (HttpRequestException ex)
         {
             throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, $"cannot reach the registry at {_http.BaseAddress}: {ex.Message}. Start it with 'infra registry serve' or pass --registry URL.", ex);
         }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable,
+                $"the registry at {_http.BaseAddress} did not answer within {_http.Timeout.TotalSeconds:0} s; check that it runs and is not overloaded", ex);
+        }
     }
 
-    private static async Task<string> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The start of an answer for a message: at most 200 characters, control characters shown as spaces.</summary>
+    private static string Excerpt(string text)
+    {
+        var cut = text.Length > 200 ? text[..200] + "…" : text;
+        return string.Create(cut.Length, cut, (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+        });
+    }
+
+    private async Task<string> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
@@ -134,6 +199,10 @@ public sealed class RegistryClient : IRegistryService
             >= HttpStatusCode.InternalServerError => RegistryErrorKind.Corrupt,
             _ => RegistryErrorKind.BadRequest,
         };
-        throw new RegistryException(code ?? RegistryErrorCodes.RegistryHttpError, kind, detail ?? $"registry answered {(int)response.StatusCode} {response.ReasonPhrase}.");
+        var failure = kind is RegistryErrorKind.Unavailable or RegistryErrorKind.Corrupt ? FailureKind.Unavailable : FailureKind.CheckFailed;
+        throw ErrorCode.IsWellFormed(code)
+            ? new RegistryException(RegistryErrorCodes.FromWire(code!, failure), kind, detail ?? $"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}")
+            : new RegistryException(RegistryErrorCodes.RegistryHttpError, kind,
+                $"the registry at {_http.BaseAddress} answered {(int)response.StatusCode} {response.ReasonPhrase} without a problem document: {Excerpt(text)}");
     }
 }

@@ -65,7 +65,7 @@ public sealed record EntryBundle(long Index, DateTimeOffset IntegratedAt, DsseEn
         }
         catch (SigningException ex)
         {
-            throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, "entry bundle /envelope: " + ex.Reason, ex);
+            throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, "entry bundle /envelope: " + ex.Message, ex);
         }
     }
 
@@ -74,7 +74,7 @@ public sealed record EntryBundle(long Index, DateTimeOffset IntegratedAt, DsseEn
 }
 
 /// <summary>One offline check: <see cref="Name"/> is one of signature, statement, checkpoint, inclusion.</summary>
-public sealed record VerificationCheck(string Name, bool Passed, string? Code, string Reason);
+public sealed record VerificationCheck(string Name, bool Passed, ErrorCode? Code, string Reason);
 
 public sealed record VerificationReport(IReadOnlyList<VerificationCheck> Checks, PublishStatement? Statement)
 {

@@ -45,15 +45,16 @@ public sealed class ModelRegistry : IAsyncDisposable
         var key = new KeyStore(Path.Combine(dataDirectory, "keys")).LoadOrGenerate("registry");
         ITransparencyLedger? ledger = null;
         RegistryIndex? index = null;
+        var file = Path.Combine(dataDirectory, "log.sqlite");
         try
         {
-            ledger = await TransparencyLog.OpenSqliteAsync(Path.Combine(dataDirectory, "log.sqlite"), key, time, logOptions, cancellationToken).ConfigureAwait(false);
-            index = RegistryIndex.Open(Path.Combine(dataDirectory, "log.sqlite"));
+            ledger = await TransparencyLog.OpenSqliteAsync(file, key, time, logOptions, cancellationToken).ConfigureAwait(false);
+            index = RegistryIndex.Open(file);
             var registry = new ModelRegistry(ledger, index, key.PublicKey, key, admission);
             await registry.CatchUpIndexAsync(cancellationToken).ConfigureAwait(false);
             return registry;
         }
-        catch
+        catch (Exception e)
         {
             index?.Dispose();
             if (ledger is not null)
@@ -62,6 +63,7 @@ public sealed class ModelRegistry : IAsyncDisposable
             }
 
             key.Dispose();
+            if (RegistryException.FromDamagedFile(e, file) is { } damaged) throw damaged;
             throw;
         }
     }
@@ -261,7 +263,7 @@ public sealed class ModelRegistry : IAsyncDisposable
         }
         catch (SigningException ex)
         {
-            throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"log entry {e.Index} is not a DSSE envelope: {ex.Reason}", ex);
+            throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"log entry {e.Index} is not a DSSE envelope: {ex.Message}", ex);
         }
 
         // Logged entries verified when they were accepted; re-verifying guards against a log edited on disk.

@@ -9,24 +9,20 @@ namespace InfraMind.Registry.Models;
 /// </summary>
 public sealed class ManifestAdmission : IPublishAdmission
 {
-    public const string ManifestMissing = "IM5140";
-    public const string ManifestInvalid = "IM5141";
-    public const string ManifestMismatch = "IM5142";
-
     public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(candidate);
         var s = candidate.Statement;
         if (s.Manifest is null || s.ManifestSource is null)
         {
-            return Task.FromResult(AdmissionResult.Reject(ManifestMissing,
+            return Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestMissing,
                 "the statement carries no manifest (predicate.manifest and predicate.manifestSource); publish with `infra publish`"));
         }
 
         var source = ManifestReader.ValidateContent(s.ManifestSource);
         var fileSchemas = source.Errors.All(e => e.Code == ManifestCodes.SchemaFileInvalid);
         if (!source.IsValid && !fileSchemas)
-            return Task.FromResult(AdmissionResult.Reject(ManifestInvalid, "model.yaml is invalid: " + string.Join("; ", source.Errors.Take(5))));
+            return Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestInvalid, "model.yaml is invalid: " + string.Join("; ", source.Errors.Take(5))));
 
         ModelManifest manifest;
         try
@@ -35,17 +31,17 @@ public sealed class ManifestAdmission : IPublishAdmission
         }
         catch (FormatException e)
         {
-            return Task.FromResult(AdmissionResult.Reject(ManifestInvalid, e.Message));
+            return Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestInvalid, e.Message));
         }
 
         if (manifest.Name != s.ModelName || manifest.Version.ToString() != s.Version || manifest.ManifestDigest != s.ManifestDigest)
         {
-            return Task.FromResult(AdmissionResult.Reject(ManifestMismatch,
+            return Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestMismatch,
                 $"the manifest describes {manifest.Name} {manifest.Version} ({manifest.ManifestDigest}) but the statement publishes {s.ModelName} {s.Version} ({s.ManifestDigest})"));
         }
 
         if (source.Manifest is { } fromSource && (fromSource.Name != manifest.Name || fromSource.Version != manifest.Version || fromSource.Port != manifest.Port))
-            return Task.FromResult(AdmissionResult.Reject(ManifestMismatch, "the resolved manifest does not match model.yaml"));
+            return Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestMismatch, "the resolved manifest does not match model.yaml"));
         return Task.FromResult(AdmissionResult.Accept);
     }
 }
@@ -71,14 +67,11 @@ public sealed class AllAdmissions(params IPublishAdmission[] checks) : IPublishA
 /// </summary>
 public sealed class ContentAdmission(Func<PublishedReference, CancellationToken, Task<string>> resolve) : IPublishAdmission
 {
-    public const string ContentUnresolved = "IM5143";
-    public const string ContentMismatch = "IM5144";
-
     public async Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(candidate);
         if (candidate.Statement.ContentReferences.Count == 0)
-            return AdmissionResult.Reject(ContentUnresolved, "the statement names no content reference: nodes would have nothing to pull");
+            return AdmissionResult.Reject(RegistryErrorCodes.ContentUnresolved, "the statement names no content reference: nodes would have nothing to pull");
         foreach (var reference in candidate.Statement.ContentReferences)
         {
             string found;
@@ -90,11 +83,11 @@ public sealed class ContentAdmission(Func<PublishedReference, CancellationToken,
             catch (Exception e) when (e is not OperationCanceledException)
 #pragma warning restore CA1031
             {
-                return AdmissionResult.Reject(ContentUnresolved, $"{reference.Uri} could not be resolved: {e.Message}");
+                return AdmissionResult.Reject(RegistryErrorCodes.ContentUnresolved, $"{reference.Uri} could not be resolved: {e.Message}");
             }
 
             if (found != candidate.Statement.ImageDigest)
-                return AdmissionResult.Reject(ContentMismatch, $"{reference.Uri} holds image {found}, not the published {candidate.Statement.ImageDigest}");
+                return AdmissionResult.Reject(RegistryErrorCodes.ContentMismatch, $"{reference.Uri} holds image {found}, not the published {candidate.Statement.ImageDigest}");
         }
 
         return AdmissionResult.Accept;

@@ -7,11 +7,11 @@ namespace InfraMind.Registry.Models;
 public sealed record PublishCandidate(DsseEnvelope Envelope, PublishStatement Statement, SemVersion Version);
 
 /// <summary>An admission decision; a rejection carries a stable code and a reason the publisher can act on.</summary>
-public sealed record AdmissionResult(bool Accepted, string? Code, string? Reason)
+public sealed record AdmissionResult(bool Accepted, ErrorCode? Code, string? Reason)
 {
     public static AdmissionResult Accept { get; } = new(true, null, null);
 
-    public static AdmissionResult Reject(string code, string reason) => new(false, code, reason);
+    public static AdmissionResult Reject(ErrorCode code, string reason) => new(false, code, reason);
 }
 
 /// <summary>

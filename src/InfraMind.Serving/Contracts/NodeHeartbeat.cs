@@ -18,10 +18,15 @@ public enum ModelState
 
 /// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
 /// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
-/// <param name="Endpoint">
-/// While ready: the container's port as published on the node's 127.0.0.1. A gateway on the same machine sends jobs
-/// there itself and saves a hop; any other gateway goes through the node's job API.
+/// <param name="LastFailure">
+/// The verdict of the latest of <paramref name="Failures"/>, kept after the state moved on (a node restarts a failed
+/// container at once, so a heartbeat may never see the failed state itself).
 /// </param>
+/// <remarks>
+/// A report names no address: the gateway sends a job only through the node's job API, at the address it registered,
+/// or (in one process) through the connector the node handed it (<see cref="LocalNodes"/>), never to an address a
+/// node merely claims.
+/// </remarks>
 public sealed record ModelReport(
     string Name,
     string Version,
@@ -32,7 +37,7 @@ public sealed record ModelReport(
     int Restarts,
     int Failures,
     DateTimeOffset Since,
-    Uri? Endpoint = null);
+    Verdict? LastFailure = null);
 
 /// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
 public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);

@@ -10,3 +10,10 @@ public sealed record NodeRegistration(
     NodeCapacity Capacity,
     IReadOnlyDictionary<string, string> Labels,
     TimeSpan HeartbeatInterval);
+
+/// <summary>
+/// The gateway's answer to an accepted registration: the node's own credential (256 random bits), bound to its id for as
+/// long as the gateway knows the node. The node sends it (<see cref="MeshHeaders.NodeCredential"/>) with every later
+/// registration and heartbeat, and the gateway sends it (Authorization: Bearer) with every job through the node's job API.
+/// </summary>
+public sealed record NodeRegistered(string Registered, string Credential);

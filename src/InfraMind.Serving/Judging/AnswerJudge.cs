@@ -69,9 +69,9 @@ public static class AnswerJudge
         }
     }
 
-    /// <summary>The answer ran past <paramref name="limit"/> bytes: reading stopped there and the connection was dropped.</summary>
+    /// <summary>The answer ran past <paramref name="limit"/> bytes: it was read no further and its connection dropped.</summary>
     public static Judgement TooLarge(long limit) =>
-        Judgement.Fail(Verdict.ResponseTooLarge, $"the answer is longer than {limit} bytes, the most accepted; it was cut off there and the connection dropped");
+        Judgement.Fail(Verdict.ResponseTooLarge, $"the answer is larger than {limit} bytes, the most accepted; it was read no further");
 
     /// <summary>No answer came within <paramref name="limit"/>.</summary>
     public static Judgement NoAnswerWithin(TimeSpan limit) =>

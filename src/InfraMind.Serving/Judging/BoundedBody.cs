@@ -1,28 +1,39 @@
+using System.Buffers;
+
 namespace InfraMind.Serving;
 
 /// <summary>Reads a body that a stranger controls without ever holding more than the limit.</summary>
 public static class BoundedBody
 {
-    /// <summary>The whole stream, or null when it is longer than <paramref name="max"/>. A declared length is read into one exact array.</summary>
+    /// <summary>What is allocated up front at most, whatever length a sender declares: the buffer grows with what arrives.</summary>
+    internal const int InitialCapacity = 64 * 1024;
+
+    private const int ChunkSize = 16 * 1024;
+
+    /// <summary>
+    /// The whole stream, or null when it is longer than <paramref name="max"/> (a declared <paramref name="length"/> over
+    /// it is not read at all). Never allocates what a declared length merely claims: a sender that declares 16 MB and
+    /// sends nothing costs <see cref="InitialCapacity"/> bytes, not 16 MB.
+    /// </summary>
     public static async Task<byte[]?> ReadAsync(Stream stream, long? length, long max, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        if (length is { } declared)
+        if (length > max) return null;
+        using var buffer = new MemoryStream((int)Math.Min(length ?? 0, InitialCapacity));
+        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
         {
-            if (declared > max) return null;
-            var exact = new byte[declared];
-            await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
-            // Anything after the declared length would be a protocol error; the server's framing stops it first.
-            return exact;
+            int read;
+            while ((read = await stream.ReadAsync(chunk.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                // The server's framing ends a body at its declared length; without one, the limit does.
+                if (buffer.Length + read > max) return null;
+                buffer.Write(chunk, 0, read);
+            }
         }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16384];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        finally
         {
-            if (buffer.Length + read > max) return null;
-            buffer.Write(chunk, 0, read);
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return buffer.ToArray();

@@ -77,13 +77,16 @@ public sealed class Verdict
 
     public static Verdict ResponseNotJson { get; } = new("response-not-json", Fault.Model);
 
-    /// <summary>The answer is longer than the most a reader accepts (16 MiB unless set otherwise): it was cut off, the connection dropped.</summary>
+    public static Verdict OutputSchemaViolation { get; } = new("output-schema-violation", Fault.Model);
+
+    /// <summary>
+    /// The answer is longer than the reader's limit (<see cref="ModelAnswer.DefaultBodyLimit"/> unless set otherwise):
+    /// read no further, its connection dropped.
+    /// </summary>
     public static Verdict ResponseTooLarge { get; } = new("response-too-large", Fault.Model);
 
     /// <summary>The model tried to start more processes or threads than its pids limit allows (a fork bomb, a thread leak).</summary>
     public static Verdict PidsLimitReached { get; } = new("pids-limit-reached", Fault.Model);
-
-    public static Verdict OutputSchemaViolation { get; } = new("output-schema-violation", Fault.Model);
 
     public static Verdict ServerErrorOnValidInput { get; } = new("server-error-on-valid-input", Fault.Model);
 
@@ -125,7 +128,7 @@ public sealed class Verdict
     public static IReadOnlyList<Verdict> All { get; } =
     [
         ManifestInvalid, BuildFailed, StartFailed, ContainerExited, OomKilled, InitFailed, WarmupFailed, HealthcheckFailed,
-        NoAnswerOnPort, WrongPort, ResponseNotJson, ResponseTooLarge, PidsLimitReached, OutputSchemaViolation, ServerErrorOnValidInput, RejectedValidInput,
+        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
         Refused, ImageUnavailable, NotReady, NodeUnauthorized, Unknown,
     ];

@@ -207,6 +207,18 @@ public sealed record IpfsReference(Cid? Cid, string? Path) : ContentReference
 
     public Uri? Api { get; init; }
 
+    /// <summary>
+    /// The <c>ipfs add</c> settings that give this reference's CID as <c>infra push --to ipfs</c> makes it, to record
+    /// beside the CID: kubo's defaults for the CID's version, wrapped in a directory (entry <see cref="WrappedFileName"/>)
+    /// when a path is named or the root is a dag-pb node. Null when the reference names no CID.
+    /// </summary>
+    public UnixFsOptions? ImportSettings => Cid is not { } cid
+        ? null
+        : (cid.Version == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with
+        {
+            WrapName = Path is not null || cid.Codec == Cid.DagPbCodec ? WrappedFileName : null,
+        };
+
     public override string ToString() =>
         Cid is null ? (Api is null ? "ipfs" : $"ipfs://{Api.Authority}") : $"ipfs://{Cid}" + (Path is null ? string.Empty : "/" + Path);
 }

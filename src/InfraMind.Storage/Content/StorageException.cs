@@ -1,69 +1,50 @@
 namespace InfraMind.Storage;
 
-/// <summary>Stable error codes of content storage (IM42xx). Each message starts with its code.</summary>
+/// <summary>Stable error codes of content storage (IM42xx), documented in docs/errors.md. Never renumber.</summary>
 public static class StorageErrorCodes
 {
     /// <summary>A content reference or push target is malformed.</summary>
-    public const string InvalidReference = "IM4201";
+    public static readonly ErrorCode InvalidReference = new("IM4201", FailureKind.Usage,
+        "`infra pull --help` lists the reference forms, `infra push --help` the destinations");
 
     /// <summary>The reference is valid but cannot be used for this operation (push to a digest, plain http off loopback…).</summary>
-    public const string UnsupportedReference = "IM4202";
+    public static readonly ErrorCode UnsupportedReference = new("IM4202", FailureKind.Usage,
+        "`infra pull --help` lists the reference forms, `infra push --help` the destinations");
 
     /// <summary>The peer (registry, HTTP server, IPFS node) could not be reached or stopped answering.</summary>
-    public const string PeerUnavailable = "IM4203";
+    public static readonly ErrorCode PeerUnavailable = new("IM4203", FailureKind.Unavailable);
 
     /// <summary>The peer answered with an error status.</summary>
-    public const string PeerRejected = "IM4204";
+    public static readonly ErrorCode PeerRejected = new("IM4204", FailureKind.Unavailable);
 
     /// <summary>The peer asked for credentials, or refused the ones given.</summary>
-    public const string AuthenticationFailed = "IM4205";
+    public static readonly ErrorCode AuthenticationFailed = new("IM4205", FailureKind.Unavailable);
 
     /// <summary>The peer does not have the manifest, blob or file asked for.</summary>
-    public const string NotFound = "IM4206";
+    public static readonly ErrorCode NotFound = new("IM4206", FailureKind.CheckFailed);
 
     /// <summary>The image is not in the local content store.</summary>
-    public const string NotInStore = "IM4207";
+    public static readonly ErrorCode NotInStore = new("IM4207", FailureKind.CheckFailed);
 
     /// <summary>No backend for this kind of reference is available in this build.</summary>
-    public const string BackendUnavailable = "IM4208";
+    public static readonly ErrorCode BackendUnavailable = new("IM4208", FailureKind.Unavailable);
 
     /// <summary>The manifest is of a kind InfraMind cannot run (schema 1, an index without a linux/amd64 image…).</summary>
-    public const string UnsupportedManifest = "IM4209";
+    public static readonly ErrorCode UnsupportedManifest = new("IM4209", FailureKind.CheckFailed);
+
+    /// <summary>The local content store's directory cannot be created or written.</summary>
+    public static readonly ErrorCode StoreNotWritable = new("IM4210", FailureKind.CheckFailed,
+        "the store lives in $INFRAMIND_HOME/store: make it writable for this user, or point INFRAMIND_HOME elsewhere");
+
+    /// <summary>The local content store's index.json is not a readable OCI index (empty, cut short, edited).</summary>
+    public static readonly ErrorCode StoreIndexCorrupt = new("IM4211", FailureKind.CheckFailed,
+        "move the index aside (the verified blobs stay); images are listed again as they are pushed or pulled");
 }
 
 /// <summary>
-/// An error a user can hit while storing or fetching content. <see cref="Code"/> is stable; the message says where
-/// (reference, URL) and how to fix it. <see cref="IsUnavailable"/> separates "the peer is down or refused" (exit 4)
-/// from "the content or the reference is wrong" (exit 1).
+/// An error a user can hit while storing or fetching content: a typed code (its kind separates "the peer is down or
+/// refused", exit 4, from "the content or the reference is wrong"), a message that says where (reference, URL) and how
+/// to fix it.
 /// </summary>
-public class StorageException : Exception
-{
-    public StorageException(string code, string message, Exception? innerException = null)
-        : base($"{code}: {message}", innerException)
-    {
-        Code = code;
-    }
-
-    public StorageException()
-        : this(StorageErrorCodes.PeerRejected, "storage error")
-    {
-    }
-
-    public StorageException(string message)
-        : this(StorageErrorCodes.PeerRejected, message)
-    {
-    }
-
-    public StorageException(string message, Exception innerException)
-        : this(StorageErrorCodes.PeerRejected, message, innerException)
-    {
-    }
-
-    public string Code { get; }
-
-    /// <summary>The text after the code, for front ends that print the code separately.</summary>
-    public string Detail => Message.StartsWith(Code + ": ", StringComparison.Ordinal) ? Message[(Code.Length + 2)..] : Message;
-
-    public bool IsUnavailable => Code is StorageErrorCodes.PeerUnavailable or StorageErrorCodes.PeerRejected
-        or StorageErrorCodes.AuthenticationFailed or StorageErrorCodes.BackendUnavailable;
-}
+public class StorageException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
+    : InfraMindException(code, message, hint, innerException);

@@ -35,6 +35,9 @@ public sealed record UnixFsOptions
     /// <summary>Whether leaves are raw blocks: <see cref="RawLeaves"/>, or kubo's rule when unset.</summary>
     public bool EffectiveRawLeaves => RawLeaves ?? CidVersion == 1;
 
+    /// <summary>The chunker as <c>ipfs add --chunker</c> names it, e.g. <c>size-262144</c>.</summary>
+    public string Chunker => $"size-{ChunkSize}";
+
     /// <summary>The settings as the <c>ipfs add</c> flags that reproduce them.</summary>
     public string ToCommandLine()
     {
@@ -51,7 +54,7 @@ public sealed record UnixFsOptions
 
         if (ChunkSize != DefaultChunkSize)
         {
-            parts.Add($"--chunker=size-{ChunkSize}");
+            parts.Add($"--chunker={Chunker}");
         }
 
         if (MaxLinks != DefaultMaxLinks)

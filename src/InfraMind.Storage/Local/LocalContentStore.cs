@@ -171,11 +171,18 @@ public sealed class LocalContentStore
 
     internal void EnsureCreated()
     {
-        Directory.CreateDirectory(BlobDirectory);
-        string layoutFile = Path.Combine(Root, "oci-layout");
-        if (!File.Exists(layoutFile))
+        try
         {
-            File.WriteAllText(layoutFile, LayoutDocuments.LayoutFileContent);
+            Directory.CreateDirectory(BlobDirectory);
+            string layoutFile = Path.Combine(Root, "oci-layout");
+            if (!File.Exists(layoutFile))
+            {
+                File.WriteAllText(layoutFile, LayoutDocuments.LayoutFileContent);
+            }
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new StorageException(StorageErrorCodes.StoreNotWritable, $"the local content store {Root} is not writable: {e.Message}", e);
         }
     }
 
@@ -235,20 +242,35 @@ public sealed class LocalContentStore
         }
 
         byte[] bytes = await File.ReadAllBytesAsync(IndexPath, cancellationToken).ConfigureAwait(false);
-        using var doc = JsonDocument.Parse(bytes);
-        var entries = new List<IndexEntry>();
-        if (doc.RootElement.TryGetProperty("manifests", out var manifests) && manifests.ValueKind == JsonValueKind.Array)
+        try
         {
-            int i = 0;
-            foreach (var m in manifests.EnumerateArray())
+            using var doc = JsonDocument.Parse(bytes);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new StorageException(StorageErrorCodes.StoreIndexCorrupt, $"the local content store's index {IndexPath} is not a JSON object");
+            var entries = new List<IndexEntry>();
+            if (doc.RootElement.TryGetProperty("manifests", out var manifests) && manifests.ValueKind == JsonValueKind.Array)
             {
-                var descriptor = Descriptor.Read(m, $"{IndexPath}/manifests/{i++}");
-                string? name = descriptor.Annotations is { } a && a.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out var n) ? n : null;
-                entries.Add(new IndexEntry(descriptor with { Annotations = null }, name));
+                int i = 0;
+                foreach (var m in manifests.EnumerateArray())
+                {
+                    var descriptor = Descriptor.Read(m, $"{IndexPath}/manifests/{i++}");
+                    string? name = descriptor.Annotations is { } a && a.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out var n) ? n : null;
+                    entries.Add(new IndexEntry(descriptor with { Annotations = null }, name));
+                }
             }
-        }
 
-        return entries;
+            return entries;
+        }
+        catch (JsonException e)
+        {
+            // Written whole and renamed over (WriteIndexAsync), so an empty or cut file was damaged from outside.
+            throw new StorageException(StorageErrorCodes.StoreIndexCorrupt,
+                bytes.Length == 0 ? $"the local content store's index {IndexPath} is empty" : $"the local content store's index {IndexPath} is not valid JSON ({e.Message})", e);
+        }
+        catch (OciException e)
+        {
+            throw new StorageException(StorageErrorCodes.StoreIndexCorrupt, $"the local content store's index is damaged: {e.Message}", e);
+        }
     }
 
     private async Task WriteIndexAsync(List<IndexEntry> entries, CancellationToken cancellationToken)

@@ -146,7 +146,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         var memory = await Assert.ThrowsAsync<ResourcesExceedEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { MemoryBytes = 7L << 60 }, None));
         Assert.Equal(ContainerErrorCodes.ResourcesExceedEngine, memory.Code);
         Assert.Contains("7 EiB", memory.Message, StringComparison.Ordinal);
-        Assert.Contains("resources.memory", memory.Message, StringComparison.Ordinal);
+        Assert.Contains("resources.memory", memory.Hint, StringComparison.Ordinal);
         var cpu = await Assert.ThrowsAsync<ResourcesExceedEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { CpuMillicores = (info.Cpus + 1) * 1000L }, None));
         Assert.Equal(ContainerErrorCodes.ResourcesExceedEngine, cpu.Code);
         Assert.Contains($"{info.Cpus} CPU(s)", cpu.Message, StringComparison.Ordinal);

@@ -180,6 +180,13 @@ INVALID = [
     ("schema-required-not-list", sub("required: [text]", "required: text"), [("IM1040", "input_schema.required", "required")]),
     ("schema-ref-unresolved", sub("      type: string\n  required", "      $ref: '#/definitions/nothing'\n  required"), [("IM1041", "input_schema.properties.text.$ref", "$ref")]),
     ("schema-ref-external", sub("      type: string\n  required", "      $ref: 'other.json#/x'\n  required"), [("IM1041", "input_schema.properties.text.$ref", "$ref")]),
+    # Patterns are matched in linear time: one the engine cannot run that way is refused where it is written.
+    ("schema-pattern-catastrophic-backreference", sub("      type: string\n  required", "      type: string\n      pattern: '^(a+)+\\1$'\n  required"),
+        [("IM1045", "input_schema.properties.text.pattern", "pattern")]),
+    ("schema-pattern-lookahead", sub("    summary:\n      type: string", "    summary:\n      type: string\n      pattern: '^(?=x)x+$'"),
+        [("IM1045", "output_schema.properties.summary.pattern", "pattern")]),
+    ("schema-pattern-properties-huge-repeat", sub("  required: [text]", "  patternProperties:\n    '^(?:[a-z]{1,50}){1,50}$': {type: string}\n  required: [text]"),
+        [("IM1045", "input_schema.patternProperties.^(?:[a-z]{1,50}){1,50}$", "'^(?:")]),
     ("schema-dialect", sub("input_schema:\n  type: object", "input_schema:\n  $schema: https://json-schema.org/draft/2020-12/schema\n  type: object"), [("IM1044", "input_schema.$schema", "$schema")]),
     ("schema-scalar", sub("""output_schema:
   type: object

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using InfraMind.Manifest;
 using InfraMind.Registry.Checkpoints;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Merkle;
@@ -129,9 +130,9 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
 
         Assert.True((await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), CancellationToken.None)).AlreadyPublished);
         var conflict = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0", 'c'), CancellationToken.None));
-        Assert.Equal((RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict), (conflict.Code, conflict.Kind));
+        Assert.Equal((RegistryErrorCodes.VersionConflict, RegistryErrorKind.Conflict), (conflict.Code, conflict.Category));
         var owner = await Assert.ThrowsAsync<RegistryException>(() => client.PublishAsync(ModelRegistryTests.Envelope(mallory, "m", "2.0.0"), CancellationToken.None));
-        Assert.Equal((RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden), (owner.Code, owner.Kind));
+        Assert.Equal((RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden), (owner.Code, owner.Category));
 
         await client.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0"), CancellationToken.None);
         var latest = await client.GetModelVersionAsync("m", "latest", CancellationToken.None);
@@ -164,7 +165,7 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
     private sealed class RejectAll : IPublishAdmission
     {
         public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken) =>
-            Task.FromResult(AdmissionResult.Reject("IM1001", "model.yaml:3:1 port is missing"));
+            Task.FromResult(AdmissionResult.Reject(ManifestCodes.ManifestMissing, "model.yaml:3:1 port is missing"));
     }
 
     [Fact]

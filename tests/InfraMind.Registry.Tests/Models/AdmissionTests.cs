@@ -49,7 +49,7 @@ public sealed class AdmissionTests
     {
         var result = await new ManifestAdmission().AdmitAsync(Candidate(withManifest: false), CancellationToken.None);
         Assert.False(result.Accepted);
-        Assert.Equal(ManifestAdmission.ManifestMissing, result.Code);
+        Assert.Equal(RegistryErrorCodes.ManifestMissing, result.Code);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class AdmissionTests
     {
         var result = await new ManifestAdmission().AdmitAsync(Candidate(name: "other-model"), CancellationToken.None);
         Assert.False(result.Accepted);
-        Assert.Equal(ManifestAdmission.ManifestMismatch, result.Code);
+        Assert.Equal(RegistryErrorCodes.ManifestMismatch, result.Code);
     }
 
     [Fact]
@@ -78,15 +78,15 @@ public sealed class AdmissionTests
         Assert.True((await new ContentAdmission((_, _) => Task.FromResult(Image)).AdmitAsync(candidate, CancellationToken.None)).Accepted);
 
         var other = await new ContentAdmission((_, _) => Task.FromResult("sha256:" + new string('c', 64))).AdmitAsync(candidate, CancellationToken.None);
-        Assert.Equal(ContentAdmission.ContentMismatch, other.Code);
+        Assert.Equal(RegistryErrorCodes.ContentMismatch, other.Code);
         Assert.Contains(Image, other.Reason, StringComparison.Ordinal);
 
         var missing = await new ContentAdmission((_, _) => throw new IOException("connection refused")).AdmitAsync(candidate, CancellationToken.None);
-        Assert.Equal(ContentAdmission.ContentUnresolved, missing.Code);
+        Assert.Equal(RegistryErrorCodes.ContentUnresolved, missing.Code);
         Assert.Contains("connection refused", missing.Reason, StringComparison.Ordinal);
 
         var none = await new ContentAdmission((_, _) => Task.FromResult(Image)).AdmitAsync(Candidate(refs: []), CancellationToken.None);
-        Assert.Equal(ContentAdmission.ContentUnresolved, none.Code);
+        Assert.Equal(RegistryErrorCodes.ContentUnresolved, none.Code);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public sealed class ModelRegistryTests
 
         var ex = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(mallory, "summarizer", "1.0.1"), CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.NotOwner, ex.Code);
-        Assert.Equal(RegistryErrorKind.Forbidden, ex.Kind);
+        Assert.Equal(RegistryErrorKind.Forbidden, ex.Category);
         Assert.Contains(alice.PublicKey.Fingerprint, ex.Message, StringComparison.Ordinal);
         Assert.Equal(1, await registry.GetSizeAsync(CancellationToken.None));
 
@@ -88,7 +88,7 @@ public sealed class ModelRegistryTests
 
         var ex = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "summarizer", "1.0.0", 'b'), CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.VersionConflict, ex.Code);
-        Assert.Equal(RegistryErrorKind.Conflict, ex.Kind);
+        Assert.Equal(RegistryErrorKind.Conflict, ex.Category);
 
         // Build metadata does not make a new version (SemVer precedence ignores it).
         var meta = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "summarizer", "1.0.0+build.7", 'c'), CancellationToken.None));
@@ -250,7 +250,7 @@ public sealed class ModelRegistryTests
         await using var registry = await Open(dir.Path, new RejectPrereleases());
         var ex = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "m", "1.0.0-beta"), CancellationToken.None));
         Assert.Equal("IM5999", ex.Code);
-        Assert.Equal(RegistryErrorKind.Unprocessable, ex.Kind);
+        Assert.Equal(RegistryErrorKind.Unprocessable, ex.Category);
         Assert.Equal(0, await registry.GetSizeAsync(CancellationToken.None));
         await registry.PublishAsync(Envelope(alice, "m", "1.0.0"), CancellationToken.None);
     }
@@ -264,7 +264,7 @@ public sealed class ModelRegistryTests
         var envelope = Envelope(alice, "m", "1.0.0");
         var ex = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(envelope with { PayloadType = "application/json" }, CancellationToken.None));
         Assert.Equal(SigningErrorCodes.WrongPayloadType, ex.Code);
-        Assert.Equal(RegistryErrorKind.BadRequest, ex.Kind);
+        Assert.Equal(RegistryErrorKind.BadRequest, ex.Category);
     }
 
     [Fact]
@@ -387,6 +387,6 @@ public sealed class ModelRegistryTests
     private sealed class RejectPrereleases : IPublishAdmission
     {
         public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken) =>
-            Task.FromResult(candidate.Version.IsPrerelease ? AdmissionResult.Reject("IM5999", "no prereleases here") : AdmissionResult.Accept);
+            Task.FromResult(candidate.Version.IsPrerelease ? AdmissionResult.Reject(new ErrorCode("IM5999", FailureKind.CheckFailed), "no prereleases here") : AdmissionResult.Accept);
     }
 }

@@ -134,7 +134,7 @@ public sealed class FaultyServerTests : IDisposable
         Assert.Equal(StorageErrorCodes.PeerRejected, e.Code);
         Assert.Contains("503", e.Message);
         Assert.Contains("maintenance", e.Message);
-        Assert.True(e.IsUnavailable);
+        Assert.Equal(FailureKind.Unavailable, e.Kind);
     }
 
     [Fact]

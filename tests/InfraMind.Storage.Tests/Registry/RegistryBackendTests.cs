@@ -149,7 +149,7 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(reference, NewStore("s"), null, CancellationToken.None));
         Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
         Assert.Contains("connection refused", e.Message);
-        Assert.True(e.IsUnavailable);
+        Assert.Equal(FailureKind.Unavailable, e.Kind);
     }
 
     // A digit of the config's size: flipping its low bit keeps the JSON valid, so the registry still serves it.

@@ -1,0 +1,28 @@
+namespace InfraMind.Cli;
+
+/// <summary>
+/// Stable codes of the command line itself (IM00xx) and of `infra init` (IM1060), documented in docs/errors.md. The
+/// libraries' codes are declared beside their failures (ManifestCodes, OciErrorCodes, StorageErrorCodes, …).
+/// </summary>
+public static class CliErrorCodes
+{
+    /// <summary>A failure no code describes: a defect of infra. The details (stack trace included) go to a file, never the terminal.</summary>
+    public static readonly ErrorCode Internal = new("IM0001", FailureKind.Internal);
+
+    /// <summary>The command line is wrong: unknown command or option, missing argument, a value out of range.</summary>
+    public static readonly ErrorCode UsageError = new("IM0002", FailureKind.Usage);
+
+    /// <summary>A file named on the command line (or one a command reads by default) does not exist: a bundle, a key.</summary>
+    public static readonly ErrorCode FileNotFound = new("IM0003", FailureKind.Usage);
+
+    /// <summary>Interrupted (Ctrl-C, SIGTERM); the command removed what it had started.</summary>
+    public static readonly ErrorCode Interrupted = new("IM0004", FailureKind.Interrupted);
+
+    /// <summary>A file or directory cannot be read or written: permissions, a full disk, a path that is no directory.</summary>
+    public static readonly ErrorCode FileAccess = new("IM0005", FailureKind.Usage,
+        "check the path and its permissions; infra writes only under $INFRAMIND_HOME (default ~/.inframind) and where an option names");
+
+    /// <summary>`infra init`: the target directory exists and is not empty.</summary>
+    public static readonly ErrorCode InitDirectoryNotEmpty = new("IM1060", FailureKind.CheckFailed,
+        "choose another --dir, or remove the directory first; init never overwrites files");
+}

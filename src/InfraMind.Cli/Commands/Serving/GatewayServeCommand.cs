@@ -1,0 +1,61 @@
+using System.CommandLine;
+using InfraMind.Gateway.Catalog;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands.Serving;
+
+/// <summary>`infra gateway serve`: the inference gateway over a registry, admitting nodes that present the mesh token.</summary>
+internal static class GatewayServeCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var gateway = new Command("gateway", "The inference gateway.");
+        var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 8080);
+        var registryUrl = RegistryAccess.UrlOption();
+        var registryKey = RegistryAccess.KeyOption();
+        var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
+        var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON" };
+        var tokenFile = new Option<string?>("--node-token-file")
+        {
+            Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
+            HelpName = "FILE",
+        };
+        var serve = new Command("serve",
+            "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes. Only nodes that present the mesh token " +
+            "(--node-token-file) may register.\n" +
+            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 4 registry unavailable or port taken (IM6021).")
+        {
+            port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
+        };
+        serve.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
+            var key = await RegistryAccess.TrustedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
+            using var catalog = new RegistryModelCatalog(handle.Service, key);
+            using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
+            var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
+            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
+            GatewayAnnouncement.Write(context.Home, host.Url);
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(context.Output, new { gateway = host.Url.ToString(), registry = handle.Location, registryKey = key.Fingerprint, tokenFile = tokenPath });
+            }
+            else
+            {
+                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(handle.Location)} (registry key {Markup.Escape(key.Fingerprint)})");
+                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
+            }
+
+            await context.Output.FlushAsync(CancellationToken.None);
+            await ServingHosts.WaitForStopAsync(cancellationToken);
+            await watch.CancelAsync();
+            await watching;
+            File.Delete(GatewayAnnouncement.File(context.Home));
+            return ExitCodes.Ok;
+        });
+        gateway.Subcommands.Add(serve);
+        return gateway;
+    }
+}

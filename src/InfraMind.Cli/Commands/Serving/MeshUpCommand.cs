@@ -1,0 +1,99 @@
+using System.CommandLine;
+using InfraMind.Containers;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Node;
+using InfraMind.Node.Images;
+using InfraMind.Registry.Http;
+using InfraMind.Serving;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands.Serving;
+
+/// <summary>`infra mesh up`: registry, gateway and N node agents in this process, all on 127.0.0.1.</summary>
+internal static class MeshUpCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var mesh = new Command("mesh", "Run the whole mesh on this machine.");
+        var nodes = new Option<int>("--nodes") { Description = "Node agents to start (1-16)", DefaultValueFactory = _ => 2 };
+        nodes.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError("--nodes must be between 1 and 16"); });
+        var port = ServingHosts.PortOption("--port", "Gateway port on 127.0.0.1", 8080);
+        var registryPort = ServingHosts.PortOption("--registry-port", "Registry port on 127.0.0.1 (0 = any free port)", 7400);
+        var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on, where nodes allow", DefaultValueFactory = _ => 2 };
+        var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
+        var json = new Option<bool>("--json") { Description = "Once up, print {gateway, registry, nodes[{id, url}]} as JSON" };
+        var up = new Command("up",
+            "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
+            "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container.\n" +
+            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
+            "4 a port is taken (IM6021) or the registry is owned by another process.")
+        {
+            nodes, port, registryPort, replicas, verbose, json,
+        };
+        up.SetAction(async (parse, cancellationToken) =>
+        {
+            var count = parse.GetValue(nodes);
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            var logging = ServingHosts.Logging(parse.GetValue(verbose));
+            await using var registry = await ServingHosts.StartRegistryAsync(context, InfraHome.Ensure(context.Home.Registry), parse.GetValue(registryPort), cancellationToken);
+            var registryAnnouncement = RegistryAccess.Announce(context.Home, registry.Address);
+            var service = new LocalRegistryService(registry.Registry);
+            using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
+            using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
+            var started = new List<(string Id, NodeHost Host)>();
+            GatewayHost? gateway = null;
+            // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
+            try
+            {
+                // The same token file as `gateway serve`: a node started apart with this home joins too.
+                var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
+                // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
+                var local = new LocalNodes();
+                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken, local);
+                GatewayAnnouncement.Write(context.Home, gateway.Url);
+                var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.CreateResolver(context), engine);
+                var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
+                for (var i = 1; i <= count; i++)
+                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local)));
+
+                if (parse.GetValue(json))
+                {
+                    CliJson.Write(context.Output, new
+                    {
+                        gateway = gateway.Url.ToString(),
+                        registry = registry.Address.ToString(),
+                        nodes = started.Select(n => new { id = n.Id, url = n.Host.Url.ToString() }),
+                    });
+                }
+                else
+                {
+                    context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(registry.Address.ToString())}, {count} node(s)");
+                    foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
+                    context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");
+                    context.Console.MarkupLine($"  more nodes: infra node serve --gateway {Markup.Escape(gateway.Url.ToString())} --id ID   (with this INFRAMIND_HOME: it holds the mesh token)");
+                }
+
+                await context.Output.FlushAsync(CancellationToken.None);
+                await ServingHosts.WaitForStopAsync(cancellationToken);
+                if (!parse.GetValue(json)) context.Console.MarkupLine("stopping: removing containers…");
+            }
+            finally
+            {
+                // Nodes first (their containers go), then the gateway they report to.
+                foreach (var (_, host) in started) await host.DisposeAsync();
+                if (gateway is not null) await gateway.DisposeAsync();
+                await watch.CancelAsync();
+                await watching;
+                File.Delete(GatewayAnnouncement.File(context.Home));
+                File.Delete(registryAnnouncement);
+            }
+
+            if (!parse.GetValue(json)) context.Console.MarkupLine("[green]✓[/] mesh stopped, containers removed");
+            return ExitCodes.Ok;
+        });
+        mesh.Subcommands.Add(up);
+        return mesh;
+    }
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Node.Images;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands.Serving;
+
+/// <summary>`infra node serve`: a node agent that registers with a gateway and runs the models placed on it.</summary>
+internal static class NodeServeCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var node = new Command("node", "A node agent.");
+        var gateway = new Option<string>("--gateway") { Description = "Gateway URL to register with", Required = true, HelpName = "URL" };
+        gateway.Validators.Add(r =>
+        {
+            if (!Uri.TryCreate(r.GetValueOrDefault<string>(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                r.AddError($"--gateway '{r.GetValueOrDefault<string>()}' is not a URL: write e.g. --gateway http://127.0.0.1:8080");
+        });
+        var id = new Option<string>("--id") { Description = "Node id", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
+        var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
+        var registryUrl = RegistryAccess.UrlOption();
+        var registryKey = RegistryAccess.KeyOption();
+        var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
+        var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
+        var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
+        var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
+        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
+        var tokenFile = new Option<string?>("--token-file")
+        {
+            Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
+            HelpName = "FILE",
+        };
+        var serve = new Command("serve",
+            "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
+            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
+            "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
+            "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
+        {
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
+        };
+        serve.SetAction(async (parse, cancellationToken) =>
+        {
+            var gatewayUrl = new Uri(parse.GetValue(gateway)!);
+            var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
+            var key = await RegistryAccess.TrustedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
+            var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
+            if (parse.GetValue(cpu) is { } c)
+            {
+                capacity = capacity with
+                {
+                    CpuMillicores = Quantity.TryParseMillicores(c, out var m, out var e) ? m : throw new InfraMindException(ManifestCodes.InvalidCpu, $"--cpu: {e}", "write cores (2, 0.5) or millicores (500m)"),
+                };
+            }
+
+            if (parse.GetValue(memory) is { } mem)
+            {
+                capacity = capacity with
+                {
+                    MemoryBytes = Quantity.TryParseBytes(mem, out var b, out var e) ? b : throw new InfraMindException(ManifestCodes.InvalidMemory, $"--memory: {e}", "write a quantity such as 8Gi or 512Mi"),
+                };
+            }
+
+            capacity = capacity with { GpuCount = parse.GetValue(gpus) };
+            var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
+                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
+            var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
+            if (parse.GetValue(json))
+                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), gateway = gatewayUrl.ToString(), registered });
+            else if (registered)
+                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
+            else
+                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: the gateway {Markup.Escape(gatewayUrl.ToString())} does not answer yet; retrying every heartbeat");
+            await context.Output.FlushAsync(CancellationToken.None);
+            await ServingHosts.WaitForStopAsync(cancellationToken);
+            return ExitCodes.Ok;
+        });
+        node.Subcommands.Add(serve);
+        return node;
+    }
+}

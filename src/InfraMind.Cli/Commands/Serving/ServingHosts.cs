@@ -1,0 +1,164 @@
+using System.CommandLine;
+using InfraMind.Containers;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Node;
+using InfraMind.Node.Images;
+using InfraMind.Registry.Http;
+using InfraMind.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Cli.Commands.Serving;
+
+/// <summary>
+/// The in-process set-up of the serving side, shared by `infra mesh up`, `infra gateway serve`, `infra node serve` and
+/// `infra registry serve`: starting each host on 127.0.0.1 (a taken port is IM6021), the mesh token files, a node's
+/// default capacity, logging, and waiting for Ctrl-C.
+/// </summary>
+internal static class ServingHosts
+{
+    /// <summary>A port on 127.0.0.1 a serving command listens on: 0 (any free port) to 65535.</summary>
+    public static Option<int> PortOption(string name, string description, int defaultPort)
+    {
+        var port = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultPort, HelpName = "PORT" };
+        port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) r.AddError($"{name} must be a port between 0 (any free port) and 65535"); });
+        return port;
+    }
+
+    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, string dataDirectory, int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RegistryServer.StartAsync(new RegistryServerOptions(dataDirectory, $"http://127.0.0.1:{port}") { Admission = Admission.ForRegistry(context) }, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port (or --registry-port)", e);
+        }
+    }
+
+    public static async Task<GatewayHost> StartGatewayAsync(
+        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
+    {
+        try
+        {
+            return await GatewayHost.StartAsync(
+                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
+                catalog, TimeProvider.System, logging, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, e.Message, innerException: e);
+        }
+    }
+
+    public static async Task<NodeHost> StartNodeAsync(
+        string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
+        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null)
+    {
+        var options = new NodeOptions
+        {
+            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}", CredentialFile = credentialFile, LocalNodes = local,
+        };
+        var errors = options.Validate();
+        if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
+        try
+        {
+            return await NodeHost.StartAsync(options, engine, source, TimeProvider.System, logging, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"node {id} cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", e);
+        }
+    }
+
+    /// <summary>True once the gateway accepted the node; false when it has not answered within 10 s (the node keeps trying).</summary>
+    public static async Task<bool> RegisteredAsync(NodeAgent agent, Uri gateway, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await agent.Registered.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (NodeRegistrationException e)
+        {
+            throw e.Status switch
+            {
+                401 => new InfraMindException(MeshErrorCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", e),
+                409 => new InfraMindException(MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {e.Message}", innerException: e),
+                _ => new InfraMindException(MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", innerException: e),
+            };
+        }
+    }
+
+    /// <summary>The gateway's token file, created (owner-only) with a new token when missing.</summary>
+    public static (string Path, string Token) GatewayToken(string file)
+    {
+        file = Path.GetFullPath(file);
+        if (!File.Exists(file))
+        {
+            // A directory made here is owner-only; one that exists is left as its owner set it.
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var created = MeshToken.Create();
+            try
+            {
+                using var stream = new FileStream(file, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+                using var writer = new StreamWriter(stream);
+                writer.WriteLine(created);
+                return (file, created);
+            }
+            catch (IOException) when (File.Exists(file))
+            {
+                // Another gateway or mesh up made it in the meantime: use theirs.
+            }
+        }
+
+        return (file, ReadToken(file, "remove it to have a new token made, or name another file with --node-token-file"));
+    }
+
+    /// <summary>A node's token from its file: a missing or empty file is a usage error that says where the token comes from.</summary>
+    public static string NodeToken(string file) =>
+        ReadToken(file, "`infra gateway serve` writes the token to $INFRAMIND_HOME/mesh/node-token on its machine; copy that file here or pass --token-file");
+
+    /// <summary>On one machine every node may offer the whole engine: they share it, the limits are per container.</summary>
+    public static async Task<NodeCapacity> DefaultCapacityAsync(ContainerEngine engine, CancellationToken cancellationToken)
+    {
+        var info = await engine.GetInfoAsync(cancellationToken);
+        return new NodeCapacity(Math.Max(1, info.Cpus) * 1000L, info.MemoryBytes, info.HasGpuRuntime ? 1 : 0);
+    }
+
+    public static Action<ILoggingBuilder>? Logging(bool verbose) =>
+        verbose ? b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information) : null;
+
+    /// <summary>Serves until Ctrl-C or SIGTERM; returns normally then, so the caller stops what it started.</summary>
+    public static async Task WaitForStopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static string ReadToken(string file, string hint)
+    {
+        if (!File.Exists(file)) throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"no mesh token file at {file}", hint);
+        var token = MeshToken.Read(file) ?? throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"the mesh token file {file} is empty", hint);
+        if (!MeshToken.IsWellFormed(token))
+            throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", hint);
+        return token;
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+
+namespace InfraMind.Cli;
+
+/// <summary>
+/// The one map from a failure to what the user gets: the exit code (the code's <see cref="FailureKind"/>), the
+/// <c>error IMnnnn: message</c> and <c>hint:</c> lines on stderr, and with <c>--json</c> the object
+/// <c>{"error": {"code", "message", "hint"}}</c> on stdout. <see cref="InfraCli.RunAsync"/> calls it once for every
+/// command, so a verb throws and writes no catch block for a documented failure.
+/// </summary>
+/// <remarks>
+/// An exception that carries no code is a defect of infra: it is reported as <see cref="CliErrorCodes.Internal"/>
+/// (exit 70) in one line naming the exception's type and message; its stack trace goes to a file under
+/// <c>$INFRAMIND_HOME/logs</c> that the hint names, never to the terminal.
+/// </remarks>
+internal sealed record FailureReport(ErrorCode Code, string Message, string? Hint)
+{
+    public int ExitCode => (int)Code.Kind;
+
+    /// <summary>What the user gets for <paramref name="exception"/>, whatever it is.</summary>
+    public static FailureReport From(Exception exception, InfraHome home, IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception switch
+        {
+            InfraMindException e => new FailureReport(e.Code, e.Message, e.Hint),
+            // A timeout that a library did not turn into its own coded error is a defect, not an interruption.
+            OperationCanceledException { InnerException: not TimeoutException } => new FailureReport(CliErrorCodes.Interrupted, "interrupted", null),
+            UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException or PathTooLongException
+                => new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint),
+            IOException when exception.GetType() == typeof(IOException) => new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint),
+            _ => Internal(exception, home, args),
+        };
+    }
+
+    /// <summary>The command line did not parse: every parse error in one message, and the help to read.</summary>
+    public static FailureReport Usage(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var message = string.Join("; ", parse.Errors.Select(e => e.Message.TrimEnd('.')));
+        return new FailureReport(CliErrorCodes.UsageError, message, $"see `{CommandPath(parse.CommandResult.Command)} --help`");
+    }
+
+    /// <summary>A command's path as the user types it, such as <c>infra keys generate</c>.</summary>
+    public static string CommandPath(Command command)
+    {
+        var names = new List<string>();
+        for (Symbol? s = command; s is Command c; s = s.Parents.FirstOrDefault())
+            names.Insert(0, s.Parents.Any() ? c.Name : "infra");
+        return string.Join(' ', names);
+    }
+
+    public async Task WriteAsync(CliContext context, bool asJson)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await context.Error.WriteLineAsync($"error {Code}: {Message}");
+        if (Hint is { Length: > 0 }) await context.Error.WriteLineAsync($"  hint: {Hint}");
+        if (asJson) CliJson.Write(context.Output, new { error = new { code = Code, message = Message, hint = Hint } });
+        await context.Output.FlushAsync();
+    }
+
+    private static FailureReport Internal(Exception exception, InfraHome home, IReadOnlyList<string> args)
+    {
+        var summary = $"internal error: {exception.GetType().FullName}: {exception.Message}";
+        var file = WriteDetails(exception, home, args);
+        return new FailureReport(CliErrorCodes.Internal, summary,
+            "this is a defect of infra, not of your input: please report it" + (file is null ? "" : $" with the details in {file}"));
+    }
+
+    /// <summary>The stack trace and the command line, in a file the user can attach to a report; null when it cannot be written.</summary>
+    private static string? WriteDetails(Exception exception, InfraHome home, IReadOnlyList<string> args)
+    {
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var file = Path.Combine(home.Root, "logs", $"internal-error-{stamp}-{Environment.ProcessId}.txt");
+        var text = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"infra {typeof(FailureReport).Assembly.GetName().Version} on {Environment.OSVersion}, .NET {Environment.Version}")
+            .AppendLine(CultureInfo.InvariantCulture, $"command: infra {string.Join(' ', args)}")
+            .AppendLine()
+            .AppendLine(exception.ToString())
+            .ToString();
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, text);
+            return file;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // the one-line report still stands; nothing more to tell
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using InfraMind.Gateway.Routing;
+using InfraMind.Serving;
+
+namespace InfraMind.Gateway;
+
+internal sealed class NodeRecord(NodeRegistration registration, string credential, DateTimeOffset now, Reputation reputation)
+{
+    public NodeRegistration Registration { get; set; } = registration;
+
+    /// <summary>Issued at the node's first registration; what proves a later request is this node's.</summary>
+    public string Credential { get; } = credential;
+
+    /// <summary>True when <paramref name="presented"/> is this node's credential (compared in constant time).</summary>
+    public bool Holds(string? presented) => presented is not null &&
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(presented), System.Text.Encoding.UTF8.GetBytes(Credential));
+
+    public DateTimeOffset LastBeat { get; set; } = now;
+
+    public Reputation Reputation { get; } = reputation;
+
+    public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);
+
+    public int InFlight;
+}
+
+/// <summary>Per node and model version: what routing knows beyond the node's own report.</summary>
+internal sealed class Standing(Suspension suspension)
+{
+    public Suspension Suspension { get; } = suspension;
+
+    public LatencyEwma Latency { get; } = new();
+
+    public long Failures { get; set; }
+
+    public long Successes { get; set; }
+
+    public int SeenNodeFailures { get; set; }
+
+    /// <summary>A pre-flight to ask for in the node's next heartbeat reply: a request failed on every node it tried.</summary>
+    public bool ProbeWanted { get; set; }
+
+    public DateTimeOffset? ProbedAt { get; set; }
+}
+
+/// <summary>How a registration went.</summary>
+internal enum Admission
+{
+    Registered,
+
+    /// <summary>Another node holds the id: the request did not carry its credential.</summary>
+    IdTaken,
+
+    /// <summary>The gateway holds <see cref="GatewayOptions.MaxNodes"/> nodes already.</summary>
+    Full,
+}
+
+/// <summary>Whether a request about a node comes from that node.</summary>
+internal enum NodeAuth
+{
+    Ok,
+    Unknown,
+    Forbidden,
+}
+
+/// <summary>
+/// Where an attempt goes: through the node's job API at its registered address (<see cref="Connector"/> null), or
+/// straight to the container through the connector its node of this process handed over.
+/// </summary>
+internal sealed record Route(Uri Target, IModelConnector? Connector, string Credential)
+{
+    public bool Direct => Connector is not null;
+}

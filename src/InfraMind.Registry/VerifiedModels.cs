@@ -1,0 +1,112 @@
+using InfraMind.Registry.Chain;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+
+namespace InfraMind.Registry;
+
+/// <summary>A published version whose statement verified against its backend (log proofs or chain record).</summary>
+/// <param name="Origin">Where it was found, for messages: <c>log entry 12</c>, <c>block 345 (0x…)</c>.</param>
+/// <param name="LogIndex">The log entry, for the log backend; null on a chain.</param>
+public sealed record VerifiedModelVersion(string Name, string Version, PublishStatement Statement, DsseEnvelope Envelope, string Origin, long? LogIndex);
+
+/// <summary>
+/// What the mesh needs of a registry, whichever backend holds it: the versions to serve (verified, not yanked) and one
+/// version's statement verified end to end. <see cref="IRegistryService"/> stays the log's own contract (entry indices,
+/// inclusion proofs, the checkpoint key), which a chain does not have; both backends implement this one
+/// (<see cref="LogModelSource"/>, <see cref="ChainModelSource"/>), so a catalog or a node is written once.
+/// </summary>
+public interface IVerifiedModelSource
+{
+    /// <summary>Every servable version now, in publish order; brings the source up to date first.</summary>
+    Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken);
+
+    /// <summary>The statement of <paramref name="name"/>@<paramref name="version"/>, verified now; an <see cref="InfraMindException"/> names the failed check.</summary>
+    Task<VerifiedModelVersion> GetVerifiedAsync(string name, string version, ExpectedPublish? expected, CancellationToken cancellationToken);
+}
+
+/// <summary>The log backend as an <see cref="IVerifiedModelSource"/>: entries verified against the pinned registry key (signature, checkpoint, inclusion).</summary>
+public sealed class LogModelSource(IRegistryService registry, PublicKey registryKey) : IVerifiedModelSource, IDisposable
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<VerifiedModelVersion> _versions = [];
+    private long _next;
+
+    public void Dispose() => _gate.Dispose();
+
+    public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                var (_, entries) = await registry.ListEntriesAsync(_next, 100, cancellationToken).ConfigureAwait(false);
+                if (entries.Count == 0)
+                {
+                    return [.. _versions];
+                }
+
+                foreach (var entry in entries)
+                {
+                    var bundle = await registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
+                    var report = EntryVerifier.Verify(bundle, registryKey);
+                    if (report.AllPassed && report.Statement is { } statement)
+                    {
+                        _versions.RemoveAll(v => v.Name == statement.ModelName && v.Version == statement.Version);
+                        _versions.Add(new VerifiedModelVersion(statement.ModelName, statement.Version, statement, bundle.Envelope, $"log entry {entry.Index}", entry.Index));
+                    }
+
+                    _next = entry.Index + 1;
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<VerifiedModelVersion> GetVerifiedAsync(string name, string version, ExpectedPublish? expected, CancellationToken cancellationToken)
+    {
+        var bundle = await registry.GetModelVersionAsync(name, version, cancellationToken).ConfigureAwait(false);
+        var report = EntryVerifier.Verify(bundle, registryKey, expected);
+        var failed = report.Checks.FirstOrDefault(c => !c.Passed);
+        if (failed is not null || report.Statement is null)
+        {
+            failed ??= report.Checks[0];
+            throw new InfraMindException(new ErrorCode(failed.Code ?? RegistryErrorCodes.StatementDigestMismatch, FailureKind.CheckFailed),
+                $"{name}@{version} (log entry {bundle.Index}) does not verify: {failed.Name}: {failed.Reason}");
+        }
+
+        return new VerifiedModelVersion(name, version, report.Statement, bundle.Envelope, $"log entry {bundle.Index}", bundle.Index);
+    }
+}
+
+/// <summary>The chain backend as an <see cref="IVerifiedModelSource"/>: the follower's servable versions, and <see cref="ChainModelRegistry.VerifyAsync"/>.</summary>
+public sealed class ChainModelSource(ChainModelRegistry registry, ChainIndexer indexer) : IVerifiedModelSource
+{
+    /// <summary>Syncs the follower once, then answers its servable versions (statement verified, not yanked).</summary>
+    public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
+    {
+        await indexer.SyncAsync(cancellationToken).ConfigureAwait(false);
+        return [.. indexer.Servable.Select(v => new VerifiedModelVersion(v.Record.Name, v.Record.Version, v.Statement!, v.Envelope!, Origin(v.Record), null))];
+    }
+
+    /// <summary>Verifies against the chain now; a yanked version is refused with <see cref="ChainErrorCodes.Yanked"/>.</summary>
+    public async Task<VerifiedModelVersion> GetVerifiedAsync(string name, string version, ExpectedPublish? expected, CancellationToken cancellationToken)
+    {
+        var result = await registry.VerifyAsync(name, version, expected, cancellationToken).ConfigureAwait(false);
+        var failed = result.Checks.FirstOrDefault(c => !c.Passed);
+        if (failed is not null || result.Statement is null || result.Envelope is null)
+        {
+            failed ??= result.Checks[0];
+            var code = failed.Code ?? ChainErrorCodes.StatementMismatch;
+            throw new ChainException(code, $"{name}@{version} in {registry.Address} does not verify: {failed.Name}: {failed.Reason}");
+        }
+
+        return new VerifiedModelVersion(name, version, result.Statement, result.Envelope, Origin(result.Record!), null);
+    }
+
+    private static string Origin(ChainVersionRecord record) => $"block {record.BlockNumber} (transaction {record.TransactionHash})";
+}

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>
+/// `--json` means JSON on stdout for failures too, for every command: {"error": {"code", "message", "hint"}} and the
+/// code's exit code, parse errors included; without --json the same failure is `error CODE: message` on stderr.
+/// </summary>
+public sealed class JsonErrorTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    public static TheoryData<string, int, string[]> Failures() => new()
+    {
+        // command line
+        { "IM0002", 2, ["no-such-verb", "--json"] },
+        { "IM0002", 2, ["keys", "generate", "nokey", "--json"] },
+        { "IM0002", 2, ["log", "--limit", "0", "--json"] },
+        { "IM0002", 2, ["mesh", "up", "--nodes", "0", "--json"] },
+        { "IM0002", 2, ["cid", "{work}/file", "--wrap", "a/b", "--json"] },
+        { "IM0002", 2, ["registry", "serve", "--port", "70000", "--json"] },
+        { "IM0002", 2, ["test", "{example}", "--request-timeout", "-1", "--json"] },
+        { "IM0003", 2, ["verify", "m", "--offline", "{work}/no-bundle.json", "--json"] },
+        { "IM0003", 2, ["verify", "m", "--offline", "{work}/file", "--registry-key", "{work}/no-key.pem", "--json"] },
+        // manifest and init
+        { "IM1000", 2, ["build", "{work}/missing", "--json"] },
+        { "IM1000", 2, ["push", "{work}/missing", "--json"] },
+        { "IM1070", 1, ["publish", "--model", "{work}/bad.yaml", "--image", "local", "--json"] },
+        { "IM1020", 2, ["init", "Bad_Name", "--dir", "{work}/x", "--json"] },
+        { "IM1060", 1, ["init", "taken", "--dir", "{work}/taken", "--json"] },
+        { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
+        // content: IPFS and storage
+        { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
+        { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },
+        { "IM4201", 2, ["pull", "summarizer:1", "--json"] },
+        { "IM4203", 4, ["pull", "oci://127.0.0.1:9/x:1", "--json"] },
+        // signing
+        { "IM5002", 2, ["publish", "--model", "{example}/model.yaml", "--image", "local", "--key", "nobody", "--json"] },
+        { "IM5001", 2, ["keys", "generate", "--name", "Bad Name", "--json"] },
+        { "IM5004", 2, ["keys", "generate", "--name", "enc", "--passphrase-from-env", "NOT_SET_ANYWHERE", "--json"] },
+        // registry
+        { "IM5105", 1, ["verify", "never-published", "--json"] },
+        { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
+        { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
+        // mesh
+        { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
+        { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task A_failure_is_a_json_error_object_on_stdout_and_the_code_on_stderr(string code, int exit, string[] args)
+    {
+        Directory.CreateDirectory(Path.Combine(_cli.Work, "taken"));
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "taken", "keep.txt"), "x");
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "file"), "x");
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "bad.yaml"), "name: X\n");
+        var expanded = args.Select(a => a.Replace("{work}", _cli.Work, StringComparison.Ordinal)
+            .Replace("{example}", TestEngine.ExampleDir("summarizer-v1"), StringComparison.Ordinal)).ToArray();
+
+        var (actual, output, error) = await _cli.RunAsync(expanded);
+
+        Assert.True(actual == exit, $"exit {actual}, expected {exit}\n{output}\n{error}");
+        var json = JsonDocument.Parse(output).RootElement;
+        var e = json.GetProperty("error");
+        Assert.Equal(code, e.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(e.GetProperty("message").GetString()));
+        Assert.DoesNotContain(code, e.GetProperty("message").GetString()!, StringComparison.Ordinal);
+        Assert.True(e.TryGetProperty("hint", out var hint) && hint.ValueKind is JsonValueKind.String or JsonValueKind.Null);
+        Assert.Single(json.EnumerateObject());
+        Assert.StartsWith($"error {code}: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
+
+        // The same failure without --json: the line on stderr, nothing on stdout.
+        var (plainExit, plainOut, plainErr) = await _cli.RunAsync(expanded.Where(a => a != "--json").ToArray());
+        Assert.Equal(exit, plainExit);
+        Assert.StartsWith($"error {code}: ", plainErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"error\"", plainOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_serving_command_fails_as_json_too()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, output, _) = await _cli.RunAsync("registry", "serve", "--port", port, "--json");
+        Assert.Equal(4, code);
+        Assert.Equal("IM6021", JsonDocument.Parse(output).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_missing_signing_key_is_named_with_the_command_that_makes_it_and_nothing_is_created()
+    {
+        var (code, _, err) = await _cli.RunAsync("publish", "--model", Path.Combine(TestEngine.ExampleDir("summarizer-v1"), "model.yaml"), "--image", "local");
+        Assert.Equal(2, code);
+        Assert.Contains("error IM5002: no signing key 'default'", err, StringComparison.Ordinal);
+        Assert.Contains("`infra keys generate --name default`", err, StringComparison.Ordinal);
+        var keys = Path.Combine(_cli.Home, "keys");
+        Assert.True(!Directory.Exists(keys) || !Directory.EnumerateFiles(keys).Any(), "publish made a key");
+    }
+
+    [Fact]
+    public async Task A_usage_error_names_the_help_of_the_command_it_is_in()
+    {
+        var (code, output, err) = await _cli.RunAsync("keys", "generate", "nokey");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("error IM0002: Unrecognized command or argument 'nokey'", err, StringComparison.Ordinal);
+        Assert.Contains("hint: see `infra keys generate --help`", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("keys")]
+    [InlineData("mesh")]
+    public async Task Infra_alone_or_a_group_alone_prints_its_help_and_exits_0(params string[] args)
+    {
+        var (code, output, err) = await _cli.RunAsync(args);
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("Usage:", output, StringComparison.Ordinal);
+        Assert.Contains("Commands:", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Required command", output + err, StringComparison.Ordinal);
+        Assert.Equal("", err);
+    }
+
+    [Fact]
+    public async Task The_real_infra_alone_prints_the_usage_with_the_exit_codes()
+    {
+        using var home = new TempDirectory("im-home");
+        var (code, output, err) = await InfraProcess.RunAsync(InfraProcess.StartInfo(home.Path), TimeSpan.FromMinutes(1));
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("infra [command] [options]", output, StringComparison.Ordinal);
+        Assert.Contains("70 internal error", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Required command", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unexpected_failure_is_one_line_with_its_type_and_the_stack_goes_to_a_file()
+    {
+        Exception thrown;
+        try
+        {
+            throw new InvalidOperationException("the impossible happened");
+        }
+        catch (InvalidOperationException e)
+        {
+            thrown = e;
+        }
+
+        var home = new InfraHome(_cli.Home);
+        var report = FailureReport.From(thrown, home, ["doctor", "--json"]);
+        Assert.Equal(CliErrorCodes.Internal, report.Code);
+        Assert.Equal(70, report.ExitCode);
+        Assert.Equal("internal error: System.InvalidOperationException: the impossible happened", report.Message);
+        var file = Directory.EnumerateFiles(Path.Combine(_cli.Home, "logs")).Single();
+        Assert.Contains(file, report.Hint, StringComparison.Ordinal);
+        var details = await File.ReadAllTextAsync(file);
+        Assert.Contains("command: infra doctor --json", details, StringComparison.Ordinal);
+        Assert.Contains("   at ", details, StringComparison.Ordinal);
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        await report.WriteAsync(new CliContext(output, error, new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home }, interactive: false), asJson: true);
+        Assert.DoesNotContain("   at ", output.ToString() + error, StringComparison.Ordinal);
+        Assert.Equal("IM0001", JsonDocument.Parse(output.ToString()).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public void Failures_without_a_code_map_to_a_kind_never_to_a_crash()
+    {
+        var home = new InfraHome(_cli.Home);
+        Assert.Equal(CliErrorCodes.Interrupted, FailureReport.From(new OperationCanceledException(), home, []).Code);
+        Assert.Equal(130, FailureReport.From(new TaskCanceledException(), home, []).ExitCode);
+        Assert.Equal(CliErrorCodes.FileAccess, FailureReport.From(new UnauthorizedAccessException("Access to the path '/x' is denied."), home, []).Code);
+        Assert.Equal(CliErrorCodes.FileAccess, FailureReport.From(new IOException("No space left on device"), home, []).Code);
+        // A timeout nobody turned into a coded error is a defect, not the user's Ctrl-C.
+        Assert.Equal(CliErrorCodes.Internal, FailureReport.From(new TaskCanceledException("timed out", new TimeoutException()), home, []).Code);
+    }
+}

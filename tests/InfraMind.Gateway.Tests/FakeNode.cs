@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using InfraMind.Serving;
+
+namespace InfraMind.Gateway.Tests;
+
+/// <summary>One job as the fake node's job API received it.</summary>
+internal sealed record ReceivedJob(string Path, string? Authorization, byte[] Body);
+
+/// <summary>
+/// A node played by the test over real sockets: it registers with a real gateway (mesh token), heartbeats with the
+/// credential it got, and answers jobs on its own raw HTTP/1.1 listener as <see cref="Answer"/> says (so a test can
+/// declare a length and send nothing, or stream far past any limit). It records every job it receives.
+/// </summary>
+internal sealed class FakeNode : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accept;
+    private readonly HttpClient _gateway;
+
+    public FakeNode(Uri gateway, string? meshToken)
+    {
+        _listener.Start();
+        _accept = Task.Run(AcceptAsync);
+        _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(30) };
+        MeshToken.Authorize(_gateway.DefaultRequestHeaders, meshToken);
+    }
+
+    public Uri Address => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+
+    public string? Credential { get; private set; }
+
+    public ConcurrentQueue<ReceivedJob> Jobs { get; } = new();
+
+    /// <summary>Bytes of answer bodies written before the gateway dropped the connection.</summary>
+    public long AnswerBytesWritten;
+
+    /// <summary>How a job is answered: writes a whole HTTP response to the stream. Default: 200 {"summary":"ok"}.</summary>
+    public Func<Stream, CancellationToken, Task> Answer { get; set; } = (s, ct) => WriteAsync(s, 200, """{"summary":"ok"}""", ct);
+
+    public static async Task WriteAsync(Stream s, int status, string json, CancellationToken ct)
+    {
+        var body = Encoding.UTF8.GetBytes(json);
+        await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"), ct);
+        await s.WriteAsync(body, ct);
+    }
+
+    public async Task<HttpResponseMessage> RegisterAsync(string id, string? credential = null)
+    {
+        var registration = new NodeRegistration(id, Address, new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(30));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "mesh/v1/nodes") { Content = JsonContent.Create(registration, options: MeshJson.Options) };
+        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
+        var response = await _gateway.SendAsync(request);
+        if (response.IsSuccessStatusCode) Credential = (await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        return response;
+    }
+
+    /// <summary>A heartbeat as raw JSON (so a test can add what the contract does not have), with <paramref name="credential"/>.</summary>
+    public async Task<HttpResponseMessage> BeatAsync(string id, string modelsJson, string? credential)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"mesh/v1/nodes/{id}/heartbeat")
+        {
+            Content = new StringContent($$"""{"nodeId":"{{id}}","models":{{modelsJson}}}""", Encoding.UTF8, "application/json"),
+        };
+        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
+        return await _gateway.SendAsync(request);
+    }
+
+    /// <summary>Reports echo 1.0.0 ready (and, if given, an "endpoint" of the attacker's choosing).</summary>
+    public async Task ReadyAsync(string id, string model = "echo", string version = "1.0.0", Uri? claimedEndpoint = null)
+    {
+        var endpoint = claimedEndpoint is null ? "" : $",\"endpoint\":\"{claimedEndpoint}\"";
+        using var r = await BeatAsync(id, $$"""[{"name":"{{model}}","version":"{{version}}","state":"ready","preflightGeneration":1,"since":"2026-01-01T00:00:00Z"{{endpoint}}}]""", Credential);
+        r.EnsureSuccessStatusCode();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var _ = client;
+        var stream = client.GetStream();
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var head = await ReadHeadAsync(stream, _stop.Token);
+                if (head is null) return;
+                var lines = head.Split("\r\n");
+                var headers = lines.Skip(1).Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
+                    .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+                var length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, System.Globalization.CultureInfo.InvariantCulture) : 0;
+                var body = new byte[length];
+                await stream.ReadExactlyAsync(body, _stop.Token);
+                Jobs.Enqueue(new ReceivedJob(lines[0].Split(' ')[1], headers.GetValueOrDefault("Authorization"), body));
+                await Answer(new CountingStream(stream, this), _stop.Token);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The gateway dropped the connection: what the over-limit tests expect.
+        }
+    }
+
+    private static async Task<string?> ReadHeadAsync(Stream stream, CancellationToken ct)
+    {
+        var head = new List<byte>();
+        var one = new byte[1];
+        while (true)
+        {
+            if (await stream.ReadAsync(one, ct) == 0) return null;
+            head.Add(one[0]);
+            if (head.Count >= 4 && head[^1] == '\n' && head[^2] == '\r' && head[^3] == '\n' && head[^4] == '\r') return Encoding.ASCII.GetString([.. head]);
+            if (head.Count > 64 * 1024) return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accept;
+        _gateway.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Counts what an answer writes, so a test sees how far the gateway read before dropping it.</summary>
+    private sealed class CountingStream(Stream inner, FakeNode node) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+            Interlocked.Add(ref node.AnswerBytesWritten, buffer.Length);
+        }
+    }
+}

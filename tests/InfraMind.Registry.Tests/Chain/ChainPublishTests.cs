@@ -1,0 +1,46 @@
+using InfraMind.Registry.Chain;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+using InfraMind.Testing;
+
+namespace InfraMind.Registry.Tests.Chain;
+
+public abstract class ChainPublishTests(ChainFixture chain)
+{
+    [Fact]
+    public async Task Publish_then_verify_against_the_chain()
+    {
+        if (!chain.Available) return;
+        await using var ctx = await ChainTestContext.CreateAsync(chain);
+        var deployer = ctx.NewKey();
+        var envelope = ChainTestContext.Envelope(deployer, "summarizer-v1", "0.4.2");
+        var receipt = await ctx.Registry.PublishAsync(envelope, deployer, ctx.KeyPayer(1), CancellationToken.None);
+
+        Assert.False(receipt.AlreadyPublished);
+        Assert.NotNull(receipt.Transaction);
+        Assert.Equal(deployer.PublicKey.EthereumAddress, receipt.Record.Publisher);
+        Assert.Equal("summarizer-v1", receipt.Record.Name);
+        Assert.Equal(PublishStatement.DeriveEndpointId("summarizer-v1"), receipt.Record.Record.EndpointId);
+        Assert.InRange(receipt.Transaction!.GasUsed, 50_000, 120_000);
+
+        var verification = await ctx.Registry.VerifyAsync("summarizer-v1", "0.4.2", new ExpectedPublish(ImageDigest: "sha256:" + new string('a', 64)), CancellationToken.None);
+        Assert.True(verification.AllPassed, string.Join("\n", verification.Checks.Select(c => $"{c.Name}: {c.Passed} {c.Code} {c.Reason}")));
+        Assert.Equal([ChainVerifier.RecordCheck, ChainVerifier.StatementDigestCheck, ChainVerifier.SignatureCheck, ChainVerifier.SignerCheck, ChainVerifier.StatementCheck, ChainVerifier.YankedCheck],
+            verification.Checks.Select(c => c.Name));
+        Assert.Equal(deployer.PublicKey, verification.Statement!.Publisher);
+
+        var again = await ctx.Registry.PublishAsync(envelope, deployer, ctx.KeyPayer(1), CancellationToken.None);
+        Assert.True(again.AlreadyPublished);
+        Assert.Equal(receipt.Record, again.Record);
+
+        var wrongImage = await ctx.Registry.VerifyAsync("summarizer-v1", "0.4.2", new ExpectedPublish(ImageDigest: "sha256:" + new string('b', 64)), CancellationToken.None);
+        Assert.False(wrongImage.AllPassed);
+        Assert.Equal(ChainErrorCodes.StatementMismatch, Assert.Single(wrongImage.Checks, c => !c.Passed).Code);
+    }
+}
+
+[Collection(GanacheCollection.Name)]
+public sealed class ChainPublishTestsOnGanache(GanacheFixture chain) : ChainPublishTests(chain);
+
+[Collection(HardhatCollection.Name)]
+public sealed class ChainPublishTestsOnHardhat(HardhatFixture chain) : ChainPublishTests(chain);
