@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Times `infra test examples/summarizer-v1` (image cached) against a bare shell doing the same work — network,
-# docker run under the same limits, init hook, poll the port, healthcheck hook, the same 14 requests with curl,
-# docker rm — alternating the two ROUNDS times in one run, and prints the ratio of the medians (target ≤ 1.15).
+# Times `infra test examples/summarizer-v1` (image cached) against a bare shell doing the same work — docker run with
+# no network under the same limits, init hook, poll the port and send the same 14 requests with curl inside the
+# container's network namespace (nsenter, as InfraMind connects), healthcheck hook, docker rm — alternating the two
+# ROUNDS times in one run, and prints the ratio of the medians (target ≤ 1.15).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${ROUNDS:-5}"
@@ -14,21 +15,20 @@ infra="$root/.build/infra/infra"
 now() { date +%s.%N; }
 
 shell_run() {
-  local net cid port body
-  net=$(docker network create -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=false "bench-$$-$RANDOM")
-  cid=$(docker run -d --network "$net" -p 127.0.0.1::9000 --cap-drop ALL --security-opt no-new-privileges \
-    --memory 4g --cpus 2 --pids-limit 256 "$image")
-  port=$(docker port "$cid" 9000/tcp | head -n 1 | sed 's/.*://')
+  local cid pid ns body
+  cid=$(docker run -d --network none --cap-drop ALL --security-opt no-new-privileges --ulimit nofile=4096:4096 \
+    --memory 4g --memory-swap 4g --cpus 2 --pids-limit 256 "$image")
+  pid=$(docker inspect -f '{{.State.Pid}}' "$cid")
+  ns="nsenter --net=/proc/$pid/ns/net"
   docker exec "$cid" sh hooks/init.sh >/dev/null
-  until curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; do sleep 0.02; done
+  until $ns curl -s -o /dev/null --max-time 1 "http://127.0.0.1:9000/health"; do sleep 0.02; done
   docker exec "$cid" sh hooks/health.sh >/dev/null
   body='{"text": "InfraMind is a decentralized compute protocol. It runs models anywhere. Nodes verify every container."}'
-  for _ in $(seq 10); do curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/"; done
+  for _ in $(seq 10); do $ns curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:9000/"; done
   for bad in '{"unterminated' '[1,2,3]' '{}' '{"text": 12345}'; do
-    curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "$bad" "http://127.0.0.1:$port/"
+    $ns curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "$bad" "http://127.0.0.1:9000/"
   done
   docker rm -f "$cid" >/dev/null
-  docker network rm "$net" >/dev/null
 }
 
 infra_run() { "$infra" test "$example" --cases 10 >/dev/null; }

@@ -55,20 +55,27 @@ try
     await Task.Delay(1000); // a few heartbeats, so the gateway sees the node ready
 
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
-    var direct = container.BaseAddress;
-    nginx = ReferenceProxy.TryStart(direct);
+    // The model container has no network: "direct" is a connection made inside its network namespace (its connector),
+    // as the node and `infra test` make them.
+    using var directHttp = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency, ConnectCallback = container.Connector.ConnectAsync })
+    {
+        Timeout = TimeSpan.FromSeconds(10),
+    };
+    var direct = container.Connector.BaseAddress;
+    nginx = ReferenceProxy.TryStart(container.Id, container.ContainerPort);
+    using var nginxHttp = nginx?.CreateClient(concurrency);
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
-    var paths = new List<(string Name, Uri Target, string Note)>
+    var paths = new List<(string Name, HttpClient Client, Uri Target, string Note)>
     {
-        ("direct", direct, ""),
-        ("node", viaNode, "  (node job API only, no gateway)"),
-        ("gateway", viaGateway, ""),
+        ("direct", directHttp, direct, ""),
+        ("node", http, viaNode, "  (node job API only, no gateway)"),
+        ("gateway", http, viaGateway, ""),
     };
-    if (nginx is not null) paths.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
+    if (nginx is not null) paths.Add(("nginx", nginxHttp!, ReferenceProxy.Url, "  (reference: nginx in the container's network namespace as a plain reverse proxy, no checks)"));
     // The control: the direct path once more in every round. Its ratio to the direct path is what this machine's noise
     // alone does to a ratio, so a gateway ratio is read against it.
-    paths.Add(("control", direct, "  (control: the direct path again)"));
+    paths.Add(("control", directHttp, direct, "  (control: the direct path again)"));
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
     // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
     // then until a round compiles next to nothing, at most 60 s.
@@ -77,7 +84,7 @@ try
     do
     {
         compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-        foreach (var target in paths.Select(p => p.Target).Distinct()) await RunAsync(http, target, 1000, concurrency); // the control warms with direct
+        foreach (var (_, client, target, _) in paths.Where(p => p.Name != "control")) await RunAsync(client, target, 1000, concurrency);
     }
     while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
     Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
@@ -93,10 +100,10 @@ try
     for (var round = 0; round < Rounds; round++)
     {
         var rps = new Dictionary<string, double>();
-        foreach (var (name, target, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
+        foreach (var (name, client, target, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
             var before = CpuUse.Now(container.Id, nginx);
-            var (l, t) = await RunAsync(http, target, requests / Rounds, concurrency);
+            var (l, t) = await RunAsync(client, target, requests / Rounds, concurrency);
             var r = results[name];
             r.Latencies.AddRange(l);
             results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id, nginx) - before));
@@ -109,16 +116,16 @@ try
     }
 
     // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
-    var (d1, _) = await RunAsync(http, direct, requests / 3, 1);
+    var (d1, _) = await RunAsync(directHttp, direct, requests / 3, 1);
     var (g1, _) = await RunAsync(http, viaGateway, requests / 3, 1);
 
     Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
-    foreach (var (name, _, note) in paths)
+    foreach (var (name, _, _, note) in paths)
     {
         var r = results[name];
         var n = r.Latencies.Count;
         Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
-                          $"CPU per request: this process {r.Cpu.Bench / n,4:0} us, model container {r.Cpu.Container / n,4:0} us, docker-proxy {r.Cpu.Proxy / n,4:0} us" +
+                          $"CPU per request: this process {r.Cpu.Bench / n,4:0} us, model container {r.Cpu.Container / n,4:0} us" +
                           (name == "nginx" ? $", nginx {r.Cpu.Nginx / n,4:0} us" : "") + note);
     }
 
@@ -190,8 +197,8 @@ static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient 
     return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
 }
 
-/// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, docker-proxy, the reference nginx.</summary>
-internal readonly record struct CpuUse(double Bench, double Container, double Proxy, double Nginx)
+/// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, the reference nginx.</summary>
+internal readonly record struct CpuUse(double Bench, double Container, double Nginx)
 {
     public static CpuUse Now(string containerId, ReferenceProxy? nginx) => new(
         Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds,
@@ -199,33 +206,53 @@ internal readonly record struct CpuUse(double Bench, double Container, double Pr
         File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
             ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
             : 0,
-        Process.GetProcessesByName("docker-proxy").Sum(p => p.TotalProcessorTime.TotalMicroseconds),
         nginx?.CpuMicroseconds() ?? 0);
 
-    public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Proxy + b.Proxy, a.Nginx + b.Nginx);
+    public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Nginx + b.Nginx);
 
-    public static CpuUse operator -(CpuUse a, CpuUse b) => new(a.Bench - b.Bench, a.Container - b.Container, a.Proxy - b.Proxy, a.Nginx - b.Nginx);
+    public static CpuUse operator -(CpuUse a, CpuUse b) => new(a.Bench - b.Bench, a.Container - b.Container, a.Nginx - b.Nginx);
 }
 
-/// <summary>nginx (where installed) as a plain keep-alive reverse proxy in front of the same container: what a hop costs here at best.</summary>
+/// <summary>
+/// nginx (where installed) as a plain keep-alive reverse proxy in front of the same container: what a hop costs here at
+/// best. The container has no network, so nginx runs in its network namespace (nsenter) and listens on a unix socket,
+/// which the bench reaches from its own namespace.
+/// </summary>
 internal sealed class ReferenceProxy : IDisposable
 {
     private readonly Process _process;
     private readonly string _dir;
 
-    private ReferenceProxy(Process process, string dir, Uri url) => (_process, _dir, Url) = (process, dir, url);
+    private ReferenceProxy(Process process, string dir) => (_process, _dir) = (process, dir);
 
-    public Uri Url { get; }
+    public static Uri Url { get; } = new("http://nginx.invalid/");
 
-    public static ReferenceProxy? TryStart(Uri target)
+    private string Socket => Path.Combine(_dir, "nginx.sock");
+
+    public HttpClient CreateClient(int concurrency) => new(new SocketsHttpHandler
     {
-        if (!File.Exists("/usr/sbin/nginx")) return null;
+        UseProxy = false,
+        MaxConnectionsPerServer = concurrency,
+        ConnectCallback = async (_, ct) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket), ct);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        },
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(10),
+    };
+
+    public static ReferenceProxy? TryStart(string containerId, int port)
+    {
+        if (!File.Exists("/usr/sbin/nginx") || !File.Exists("/usr/bin/nsenter")) return null;
+        using var inspect = Process.Start(new ProcessStartInfo("docker", ["inspect", "-f", "{{.State.Pid}}", containerId]) { RedirectStandardOutput = true })!;
+        var pid = inspect.StandardOutput.ReadToEnd().Trim();
+        inspect.WaitForExit();
+        if (inspect.ExitCode != 0) return null;
         var dir = Directory.CreateTempSubdirectory("im-bench-nginx-").FullName;
         File.SetUnixFileMode(dir, (UnixFileMode)0x1ff);
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
         File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
             daemon off;
             worker_processes 1;
@@ -236,26 +263,27 @@ internal sealed class ReferenceProxy : IDisposable
                 access_log off;
                 client_body_temp_path {{dir}}/body;
                 proxy_temp_path {{dir}}/proxy;
-                upstream model { server {{target.Host}}:{{target.Port}}; keepalive 16; }
+                upstream model { server 127.0.0.1:{{port}}; keepalive 16; }
                 server {
-                    listen 127.0.0.1:{{port}};
+                    listen unix:{{dir}}/nginx.sock;
                     location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }
                 }
             }
             """);
         // Its output goes to pipes of ours, never to the terminal's: a worker outliving the bench would hold that open.
-        var process = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", [.. Args(dir), "-e", Path.Combine(dir, "error.log")])
+        // nsenter execs nginx: the process started is nginx's master, whose pid the CPU accounting follows.
+        var process = Process.Start(new ProcessStartInfo("/usr/bin/nsenter", [$"--net=/proc/{pid}/ns/net", "/usr/sbin/nginx", .. Args(dir), "-e", Path.Combine(dir, "error.log")])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         })!;
-        var url = new Uri($"http://127.0.0.1:{port}/");
         for (var i = 0; i < 50; i++)
         {
             try
             {
-                using var c = new System.Net.Sockets.TcpClient("127.0.0.1", port);
-                return new ReferenceProxy(process, dir, url);
+                using var c = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                c.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(dir, "nginx.sock")));
+                return new ReferenceProxy(process, dir);
             }
             catch (System.Net.Sockets.SocketException)
             {

@@ -24,7 +24,7 @@ public sealed record InfraHome(string Root)
     /// <summary>Where `infra node serve` keeps the credential its gateway issued to node <paramref name="id"/> (owner-only).</summary>
     public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
 
-    /// <summary>Which image was built from which build context (<see cref="Conformance.ImageIndex"/>).</summary>
+    /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>
     public string ImageIndex => Path.Combine(Root, "cache", "images");
 
     public static InfraHome Resolve(IReadOnlyDictionary<string, string?> environment)

@@ -1,39 +1,106 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
+using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Serving;
 
 namespace InfraMind.Conformance;
 
-/// <summary>Sends one synthetic case to a model's REST interface; <see cref="AnswerJudge"/> judges the answer, as the gateway does.</summary>
+/// <summary>
+/// Sends the synthetic cases to a model's REST interface, through the container's connector, and has
+/// <see cref="AnswerJudge"/> judge each answer, as the gateway does. Answers are read against a cap and every request
+/// against its time budget; when the model stops answering the cause is named (exited, killed for memory, pids limit).
+/// </summary>
 internal static class CaseRunner
 {
     private const int KeepChars = 2048;
 
+    /// <summary>The cases step: every case in turn, until the container exits or the model stops answering in time.</summary>
+    public static async Task<(IReadOnlyList<CaseResult> Cases, StepResult Step)> RunAllAsync(
+        IReadOnlyList<SyntheticCase> cases, ModelSchema outputSchema, RunningContainer container, ConformanceOptions options, Task<long> exited,
+        Action<CaseResult> finished, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        using var http = JobHttp.CreateClient();
+        var route = ContainerRoute.Of(container);
+        var results = new List<CaseResult>();
+        StepResult? cause = null;
+        var timedOut = false;
+        foreach (var c in cases)
+        {
+            if (exited.IsCompleted) break;
+            var result = await RunAsync(http, route, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken);
+            if (result.Verdict == Verdict.ConnectionFailed || result.Verdict == Verdict.RequestTimeout || (result.Verdict == Verdict.ServerErrorOnInvalidInput && result.StatusCode is null))
+            {
+                // A refused or dropped connection, or silence, is the symptom; a dead container or a pids limit is the cause.
+                cause = await ContainerDiagnosis.CauseAsync(ConformanceSteps.Cases, container, exited, cancellationToken);
+                if (cause is not null && (cause.Verdict != Verdict.ContainerExited || c.Positive))
+                    result = result with { Verdict = cause.Verdict, Detail = $"{cause.Detail} (while answering this case; seen as: {result.Detail})" };
+            }
+
+            results.Add(result);
+            finished(result);
+            if (cause is not null) break;
+            if (result.Verdict == Verdict.RequestTimeout)
+            {
+                // One silence is enough to fail the run; the rest would each wait the whole budget again.
+                timedOut = true;
+                break;
+            }
+        }
+
+        if (cause is null && exited.IsCompleted) cause = await ContainerDiagnosis.ExitedAsync(ConformanceSteps.Cases, container, cancellationToken);
+        var notSent = cases.Count - results.Count;
+        if (cause is not null)
+        {
+            var last = results.LastOrDefault();
+            var during = last is null ? "" : $" at case '{last.Name}' ({(last.Positive ? "valid" : "invalid")} input)";
+            // A crash on an invalid input is the model's answer to it: it must get a 4xx, not take the server down.
+            var verdict = cause.Verdict == Verdict.ContainerExited && last is { Positive: false } ? Verdict.ServerErrorOnInvalidInput : cause.Verdict;
+            return (results, Step(CheckStatus.Failed, verdict, $"{cause.Detail}{during}" + NotSent(notSent)));
+        }
+
+        var failed = results.Count(r => r.Status == CheckStatus.Failed);
+        var latencies = results.Where(r => r.Positive && r.StatusCode is not null).Select(r => r.LatencyMs).Order().ToList();
+        var p50 = latencies.Count > 0 ? latencies[latencies.Count / 2] : 0;
+        var detail = $"{results.Count - failed}/{results.Count} passed, p50 {p50:0.#} ms" + (timedOut ? NotSent(notSent) : "");
+        return failed == 0 && results.Any(r => r.Positive)
+            ? (results, Step(CheckStatus.Passed, null, detail))
+            : (results, Step(CheckStatus.Failed, results.FirstOrDefault(r => r.Status == CheckStatus.Failed)?.Verdict, detail));
+
+        StepResult Step(CheckStatus status, Verdict? verdict, string text) => new(ConformanceSteps.Cases, status, verdict, text, clock.Elapsed);
+    }
+
+    private static string NotSent(int count) =>
+        count == 0 ? "" : $"; {count} more case(s) not sent: the model stopped answering within the request budget";
+
     public static async Task<CaseResult> RunAsync(
-        HttpClient http, Uri endpoint, SyntheticCase c, ModelSchema outputSchema, TimeSpan timeout, CancellationToken cancellationToken)
+        HttpClient http, IModelConnector route, SyntheticCase c, ModelSchema outputSchema, TimeSpan timeout, long maxResponseBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(c);
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
-        {
-            Content = new StringContent(c.Body, Encoding.UTF8),
-        };
+        using var request = JobHttp.ForConnector(route);
+        request.Content = new StringContent(c.Body, Encoding.UTF8);
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var clock = Stopwatch.StartNew();
         ModelAnswer answer;
+        var headers = false;
         try
         {
+            // Disposing an answer not read to its end drops the connection (JobHttp never drains): nothing past the cap is read.
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            headers = true;
             // Straight from the container: no node in between, so no header of the model's can name a node's verdict.
-            answer = await ModelAnswer.ReadAsync(response, ModelAnswer.DefaultBodyLimit, fromNode: false, deadline.Token);
+            answer = await ModelAnswer.ReadAsync(response, maxResponseBytes, fromNode: false, deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return Result(c, AnswerJudge.NoAnswerWithin(timeout), null, clock.Elapsed, null);
+            var judgement = AnswerJudge.NoAnswerWithin(timeout);
+            if (headers) judgement = judgement with { Detail = judgement.Detail + ": the answer started but did not finish (it stalled mid-answer)" };
+            return Result(c, judgement, null, clock.Elapsed, null);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
@@ -41,13 +108,20 @@ internal static class CaseRunner
         }
 
         var latency = clock.Elapsed;
-        var judgement = AnswerJudge.Judge(answer, c.Positive, outputSchema);
-        return Result(c, judgement, answer.StatusCode, latency, answer.Body is { } bytes ? Encoding.UTF8.GetString(bytes) : null);
+        var judged = AnswerJudge.Judge(answer, c.Positive, outputSchema);
+        return Result(c, judged, answer.StatusCode, latency, answer.Body is { } bytes ? Quote(bytes) : null);
     }
 
-    private static CaseResult Result(SyntheticCase c, Judgement judgement, int? code, TimeSpan latency, string? body) =>
+    private static CaseResult Result(SyntheticCase c, Judgement judgement, int? code, TimeSpan latency, string? response) =>
         new(c.Name, c.Positive, judgement.Passed ? CheckStatus.Passed : CheckStatus.Failed, judgement.Verdict, code,
-            Math.Round(latency.TotalMilliseconds, 3), judgement.Detail, Trim(c.Body), body is null ? null : Trim(body), judgement.Violations);
+            Math.Round(latency.TotalMilliseconds, 3), judgement.Detail, Trim(c.Body), response, judgement.Violations);
+
+    /// <summary>The start of an answer, for the report: a 16 MiB answer is not decoded whole to show 2048 characters of it.</summary>
+    private static string Quote(byte[] body)
+    {
+        var head = Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, KeepChars)));
+        return body.Length <= KeepChars ? head : $"{head}… ({body.Length} bytes)";
+    }
 
     private static string Trim(string s) => s.Length <= KeepChars ? s : s[..KeepChars] + $"… ({s.Length} chars)";
 }

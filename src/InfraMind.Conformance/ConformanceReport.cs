@@ -34,7 +34,6 @@ public sealed record ConformanceReport(
     string? ManifestDigest,
     string? Image,
     int Port,
-    int? HostPort,
     IReadOnlyList<StepResult> Steps,
     IReadOnlyList<CaseResult> Cases,
     TimeSpan Duration)
@@ -80,7 +79,16 @@ public sealed record ConformanceOptions
     /// <summary>Build even when an image with the same manifest and context digests exists.</summary>
     public bool Rebuild { get; init; }
 
-    /// <summary>Where a package run remembers which image it built from which context; none: it lists images instead.</summary>
+    /// <summary>
+    /// The most bytes of an answer that are read (16 MiB by default); a longer one is cut off there, its connection
+    /// dropped, and judged <see cref="Verdict.ResponseTooLarge"/>.
+    /// </summary>
+    public long MaxResponseBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
+
+    /// <summary>
+    /// InfraMind's record of the images it built (<c>$INFRAMIND_HOME</c>): a package run reuses an image only through it.
+    /// None: every package run builds.
+    /// </summary>
     public ImageIndex? ImageIndex { get; init; }
 
     /// <summary>Extra labels for the container (e.g. the node id).</summary>

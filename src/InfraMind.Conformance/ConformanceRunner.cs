@@ -19,7 +19,6 @@ public sealed record PreflightResult(IReadOnlyList<StepResult> Steps, IReadOnlyL
 /// </summary>
 public sealed class ConformanceRunner
 {
-    private const int LogTail = 30;
     private readonly Task<ContainerEngine> _engine;
     private readonly IProgress<ConformanceEvent>? _progress;
 
@@ -43,11 +42,12 @@ public sealed class ConformanceRunner
     /// Validates, builds (or reuses) and tests a package directory.
     /// <para>
     /// The manifest's validation is mostly one-off start-up work of the process, and a short run feels every
-    /// millisecond of it, so meanwhile another thread hashes the context and asks the engine for an image built from
-    /// it. Where InfraMind built one, its labels say how to start it, and it is started at once: an image built from
-    /// this byte-identical context (model.yaml and schemas included) was built only after the same manifest passed
+    /// millisecond of it, so meanwhile another thread hashes the context and looks it up in InfraMind's own record of
+    /// the images it built (<see cref="ConformanceOptions.ImageIndex"/>; an image's labels are never trusted for this).
+    /// Where it built one, the record says how to start it, and it is started at once: an image built from this
+    /// byte-identical context (model.yaml and schemas included) was built only after the same manifest passed
     /// validation. Nothing else happens before this run's own validation passes: no hook, no request. If it fails,
-    /// or the manifest asks for another start than the labels said, that container is removed unused.
+    /// or the manifest asks for another start than the record said, that container is removed unused.
     /// </para>
     /// </summary>
     public async Task<ConformanceReport> RunPackageAsync(string packageDirectory, ConformanceOptions options, CancellationToken cancellationToken)
@@ -68,14 +68,15 @@ public sealed class ConformanceRunner
                 var errors = validation.Errors.ToList();
                 Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdict.ManifestInvalid,
                     $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
-                return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, null, steps, [], clock.Elapsed);
+                return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, steps, [], clock.Elapsed);
             }
 
             Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
             var prepared = await early;
-            if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.ImageIndex, steps, cancellationToken) is not { } image) return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, null, steps, [], clock.Elapsed);
-            if (prepared.Started is { } started && image.Id == prepared.StartedImage && manifest.Protocol == ModelProtocol.Rest &&
-                prepared.Settings == RunSettings.Of(manifest))
+            if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.ImageIndex, steps, cancellationToken) is not { } image)
+                return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, steps, [], clock.Elapsed);
+            if (prepared.Started is { } started && image.Id == prepared.Record?.ImageId && manifest.Protocol == ModelProtocol.Rest &&
+                prepared.Record.Settings == RunSettings.Of(manifest))
             {
                 adopted = started;
             }
@@ -84,7 +85,7 @@ public sealed class ConformanceRunner
                 await unused.DisposeAsync();
             }
 
-            return await RunImageCoreAsync(manifest, image.Tag, options, steps, clock, adopted, prepared.StartDuration, cancellationToken);
+            return await RunImageCoreAsync(manifest, image, options, steps, clock, adopted, prepared.StartDuration, cancellationToken);
         }
         finally
         {
@@ -99,51 +100,37 @@ public sealed class ConformanceRunner
         RunSettings.Of(manifest).ToSpec(image, labels);
 
     /// <summary>
-    /// What the other thread found (and maybe started) while the manifest was validated. With
-    /// <see cref="ConformanceOptions.Rebuild"/> it looks for nothing, so <see cref="Images"/> is empty and a build follows.
+    /// What the other thread found (and maybe started) while the manifest was validated: InfraMind's record of an
+    /// image built from this context, if any and still in the engine. With <see cref="ConformanceOptions.Rebuild"/> it
+    /// looks for nothing, and a build follows.
     /// </summary>
-    private sealed record Prepared(string ContextDigest, IReadOnlyList<ImageSummary> Images, RunningContainer? Started, string? StartedImage, RunSettings? Settings, TimeSpan StartDuration);
+    private sealed record Prepared(string ContextDigest, ImageRecord? Record, RunningContainer? Started, TimeSpan StartDuration);
 
     private async Task<Prepared> PrepareAsync(string directory, ConformanceOptions options, CancellationToken cancellationToken)
     {
         var context = ImageIdentity.ContextDigest(directory);
-        if (options.Rebuild) return new Prepared(context, [], null, null, null, TimeSpan.Zero);
+        if (options.Rebuild || options.ImageIndex?.Find(context) is not { } record) return new Prepared(context, null, null, TimeSpan.Zero);
         var engine = await _engine;
-        var images = await FindByContextAsync(engine, context, options.ImageIndex, cancellationToken);
-        var candidate = images.Where(i => i.Tags.Count > 0).Select(i => (Image: i, Settings: RunSettings.FromLabels(i.Labels))).FirstOrDefault(c => c.Settings is not null);
-        if (candidate.Settings is not { } settings) return new Prepared(context, images, null, null, null, TimeSpan.Zero);
+        // By id: the content InfraMind built. A tag may have been moved to another image since.
+        if (await engine.InspectImageAsync(record.ImageId, cancellationToken) is null) return new Prepared(context, null, null, TimeSpan.Zero);
         var clock = Stopwatch.StartNew();
         try
         {
-            var container = await engine.RunAsync(settings.ToSpec(candidate.Image.Id, options.Labels), cancellationToken);
-            return new Prepared(context, images, container, candidate.Image.Id, settings, clock.Elapsed);
+            var container = await engine.RunAsync(record.Settings.ToSpec(record.ImageId, options.Labels), cancellationToken);
+            return new Prepared(context, record, container, clock.Elapsed);
         }
         catch (ContainerEngineException e) when (e is not (EngineUnavailableException or IsolationUnsupportedException))
         {
             // Started again, and judged, on the ordinary path once the manifest is known valid.
-            return new Prepared(context, images, null, null, null, TimeSpan.Zero);
+            return new Prepared(context, record, null, TimeSpan.Zero);
         }
-    }
-
-    private static async Task<IReadOnlyList<ImageSummary>> FindByContextAsync(ContainerEngine engine, string context, ImageIndex? index, CancellationToken cancellationToken)
-    {
-        if (index?.Find(context) is { } id && await engine.InspectImageAsync(id, cancellationToken) is { Tags.Count: > 0 } indexed &&
-            indexed.Labels.TryGetValue(ImageIdentity.ContextDigestLabel, out var labelled) && labelled == context)
-        {
-            return [indexed];
-        }
-
-        var images = await engine.FindImagesAsync(new Dictionary<string, string> { [ImageIdentity.ContextDigestLabel] = context }, cancellationToken);
-        if (images.FirstOrDefault(i => i.Tags.Count > 0) is { } tagged) index?.Remember(context, tagged.Id);
-        return images;
     }
 
     private async Task<ConformanceReport> RunImageCoreAsync(
-        ModelManifest manifest, string image, ConformanceOptions options, List<StepResult> steps, Stopwatch clock,
+        ModelManifest manifest, (string Tag, string Id) image, ConformanceOptions options, List<StepResult> steps, Stopwatch clock,
         RunningContainer? startedEarly, TimeSpan earlyStartDuration, CancellationToken cancellationToken)
     {
         IReadOnlyList<CaseResult> cases = [];
-        int? hostPort = null;
         if (manifest.Protocol != ModelProtocol.Rest)
         {
             Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdict.UnsupportedProtocol,
@@ -151,7 +138,7 @@ public sealed class ConformanceRunner
             return Build();
         }
 
-        Report(new StepStarted(ConformanceSteps.Start, $"start {image} (port {manifest.Port} → 127.0.0.1)"));
+        Report(new StepStarted(ConformanceSteps.Start, $"start {image.Tag} with no network (port {manifest.Port} reached inside it)"));
         var started = clock.Elapsed;
         RunningContainer? container = startedEarly;
         try
@@ -161,7 +148,8 @@ public sealed class ConformanceRunner
                 var engine = await _engine;
                 try
                 {
-                    container = await engine.RunAsync(SpecFor(manifest, image, options.Labels), cancellationToken);
+                    // By id: the image this run built or InfraMind recorded, whatever its tag names now.
+                    container = await engine.RunAsync(SpecFor(manifest, image.Id, options.Labels), cancellationToken);
                 }
                 catch (ContainerEngineException e) when (e is not (EngineUnavailableException or IsolationUnsupportedException))
                 {
@@ -170,9 +158,8 @@ public sealed class ConformanceRunner
                 }
             }
 
-            hostPort = container.HostPort;
             Add(steps, ConformanceSteps.Start, CheckStatus.Passed, null,
-                $"container {container.Id[..12]}, port {manifest.Port} on 127.0.0.1:{container.HostPort}" + (startedEarly is null ? "" : " (started while model.yaml was validated)"),
+                $"container {container.Id[..12]} of {image.Id[..19]}, no network, port {manifest.Port} reached inside it" + (startedEarly is null ? "" : " (started while model.yaml was validated)"),
                 startedEarly is null ? clock.Elapsed - started : earlyStartDuration);
             var preflight = await PreflightAsync(manifest, container, options, cancellationToken);
             steps.AddRange(preflight.Steps);
@@ -183,15 +170,15 @@ public sealed class ConformanceRunner
             if (container is not null)
             {
                 var cleanup = Stopwatch.StartNew();
-                Report(new StepStarted(ConformanceSteps.Cleanup, "remove container and network"));
+                Report(new StepStarted(ConformanceSteps.Cleanup, "remove the container"));
                 await container.DisposeAsync();
-                Add(steps, ConformanceSteps.Cleanup, CheckStatus.Passed, null, "container and network removed", cleanup.Elapsed);
+                Add(steps, ConformanceSteps.Cleanup, CheckStatus.Passed, null, "container removed", cleanup.Elapsed);
             }
         }
 
         return Build();
 
-        ConformanceReport Build() => new(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, image, manifest.Port, hostPort, steps, cases, clock.Elapsed);
+        ConformanceReport Build() => new(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, image.Tag, manifest.Port, steps, cases, clock.Elapsed);
     }
 
     /// <summary>init → readiness → warmup → healthcheck → cases, against a started container. Leaves the container running.</summary>
@@ -242,8 +229,7 @@ public sealed class ConformanceRunner
         Report(new StepStarted(step, $"run hook {hook}"));
         if (exited.IsCompleted)
         {
-            steps.Add(await ExitedAsync(step, container, cancellationToken));
-            Report(new StepFinished(steps[^1]));
+            Add(steps, await ContainerDiagnosis.ExitedAsync(step, container, cancellationToken));
             return false;
         }
 
@@ -254,12 +240,10 @@ public sealed class ConformanceRunner
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)
         {
-            // The container may have died under the hook; give the exit a moment to be recorded before judging.
-            await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(2), cancellationToken));
-            if (exited.IsCompleted)
+            // The container may have died under the hook, or have no process left to give: the cause is the verdict.
+            if (await ContainerDiagnosis.CauseAsync(step, container, exited, cancellationToken) is { } cause)
             {
-                steps.Add(await ExitedAsync(step, container, cancellationToken));
-                Report(new StepFinished(steps[^1]));
+                Add(steps, cause);
                 return false;
             }
 
@@ -269,23 +253,21 @@ public sealed class ConformanceRunner
 
         if (result.Succeeded)
         {
-            Add(steps, step, CheckStatus.Passed, null, $"{hook} exited 0" + Tail(" — ", result.Stdout, 200), result.Duration);
+            Add(steps, step, CheckStatus.Passed, null, $"{hook} exited 0" + ContainerDiagnosis.Tail(" — ", result.Stdout, 200), result.Duration);
             return true;
         }
 
-        // A hook killed with its container (OOM, crash) fails too; the container's exit is the real cause, so wait a moment for it.
-        await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken));
-        if (exited.IsCompleted)
+        // A hook killed with its container (OOM, crash) or refused a process fails too; that is the real cause.
+        if (await ContainerDiagnosis.CauseAsync(step, container, exited, cancellationToken) is { } died)
         {
-            steps.Add(await ExitedAsync(step, container, cancellationToken));
-            Report(new StepFinished(steps[^1]));
+            Add(steps, died);
             return false;
         }
 
         var detail = result.TimedOut
             ? $"{step} hook {hook} did not finish within {options.HookTimeout.TotalSeconds:0.#} s"
             : $"{step} hook {hook} exited {result.ExitCode}";
-        detail += Tail("; stderr: ", result.Stderr, 800) + Tail("; stdout: ", result.Stdout, 400);
+        detail += ContainerDiagnosis.Tail("; stderr: ", result.Stderr, 800) + ContainerDiagnosis.Tail("; stdout: ", result.Stdout, 400);
         Add(steps, step, CheckStatus.Failed, verdict, detail, result.Duration);
         return false;
     }
@@ -297,8 +279,7 @@ public sealed class ConformanceRunner
         var timeout = options.ReadinessTimeout ?? manifest.ReadinessTimeout;
         Report(new StepStarted(ConformanceSteps.Readiness, $"wait for port {manifest.Port} (≤ {timeout.TotalSeconds:0.###} s)"));
         var clock = Stopwatch.StartNew();
-        var greeting = manifest.Protocol == ModelProtocol.Rest ? ReadinessProbe.HttpGreeting : ReadOnlyMemory<byte>.Empty;
-        if (await ReadinessProbe.WaitAsync((settle, ct) => container.ProbePortAsync(settle, greeting, ct), timeout, exitedSignal, cancellationToken))
+        if (await ReadinessProbe.WaitAsync(container.ProbePortAsync, timeout, exitedSignal, cancellationToken))
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
             return true;
@@ -307,8 +288,13 @@ public sealed class ConformanceRunner
         var elapsed = clock.Elapsed;
         if (exitedSignal.IsCancellationRequested)
         {
-            steps.Add(await ExitedAsync(ConformanceSteps.Readiness, container, cancellationToken));
-            Report(new StepFinished(steps[^1]));
+            Add(steps, await ContainerDiagnosis.ExitedAsync(ConformanceSteps.Readiness, container, cancellationToken));
+            return false;
+        }
+
+        if (await ContainerDiagnosis.PidsLimitAsync(ConformanceSteps.Readiness, container, cancellationToken) is { } forkBomb)
+        {
+            Add(steps, forkBomb with { Duration = elapsed });
             return false;
         }
 
@@ -323,27 +309,27 @@ public sealed class ConformanceRunner
             // Without /proc in the image the plain verdict below still holds.
         }
 
-        var logs = await LogsAsync(container, cancellationToken);
+        var logs = await ContainerDiagnosis.LogsAsync(container, cancellationToken);
         var onPort = listening.Where(l => l.Port == manifest.Port).ToList();
-        if (onPort.Count > 0 && onPort.All(l => l.LoopbackOnly))
+        if (onPort.Count > 0 && onPort.All(l => l.Ipv6LoopbackOnly))
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
-                $"the model listens on {onPort[0].Address}:{manifest.Port} only, which the published port cannot reach; " +
-                "bind 0.0.0.0 inside the container" + Tail("; logs: ", logs, 600), elapsed);
+                $"the model listens on [::1]:{manifest.Port} only, IPv6's loopback, and is reached on the container's 127.0.0.1; " +
+                "bind 127.0.0.1 or 0.0.0.0 inside the container" + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
             return false;
         }
 
-        var elsewhere = listening.Where(l => !l.LoopbackOnly).Select(l => l.Port).Distinct().ToList();
+        var elsewhere = listening.Select(l => l.Port).Distinct().ToList();
         if (onPort.Count == 0 && elsewhere.Count > 0)
         {
             Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.WrongPort,
                 $"the model listens on {string.Join(", ", elsewhere)} but model.yaml declares port {manifest.Port}; " +
-                $"make `port:` and the server agree" + Tail("; logs: ", logs, 600), elapsed);
+                $"make `port:` and the server agree" + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
             return false;
         }
 
         Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
-            $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" + Tail("; logs: ", logs, 600), elapsed);
+            $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
         return false;
     }
 
@@ -353,90 +339,40 @@ public sealed class ConformanceRunner
     {
         var generated = new SyntheticInputs(manifest.InputSchema, options.Seed).Generate(options.Cases, options.NegativeCases);
         Report(new StepStarted(ConformanceSteps.Cases, $"{generated.Count(c => c.Positive)} valid and {generated.Count(c => !c.Positive)} invalid inputs (seed {options.Seed})"));
-        var clock = Stopwatch.StartNew();
-        using var handler = new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) };
-        using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        var endpoint = container.BaseAddress;
-        var results = new List<CaseResult>();
-        foreach (var c in generated)
-        {
-            if (exited.IsCompleted) break;
-            var result = await CaseRunner.RunAsync(http, endpoint, c, manifest.OutputSchema, options.RequestTimeout, cancellationToken);
-            results.Add(result);
-            Report(new CaseFinished(result));
-        }
-
-        if (exited.IsCompleted)
-        {
-            var crash = await ExitedAsync(ConformanceSteps.Cases, container, cancellationToken);
-            var last = results.LastOrDefault();
-            var during = last is null ? "" : $" after case '{last.Name}' ({(last.Positive ? "valid" : "invalid")} input)";
-            var verdict = crash.Verdict == Verdict.OomKilled ? Verdict.OomKilled : last is { Positive: false } ? Verdict.ServerErrorOnInvalidInput : Verdict.ContainerExited;
-            Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, verdict, $"the container exited{during}: {crash.Detail}", clock.Elapsed);
-            return results;
-        }
-
-        var failed = results.Count(r => r.Status == CheckStatus.Failed);
-        var latencies = results.Where(r => r.Positive && r.StatusCode is not null).Select(r => r.LatencyMs).Order().ToList();
-        var p50 = latencies.Count > 0 ? latencies[latencies.Count / 2] : 0;
-        Add(steps, ConformanceSteps.Cases, failed == 0 && results.Any(r => r.Positive) ? CheckStatus.Passed : CheckStatus.Failed,
-            failed == 0 ? null : results.First(r => r.Status == CheckStatus.Failed).Verdict,
-            $"{results.Count - failed}/{results.Count} passed, p50 {p50:0.#} ms", clock.Elapsed);
-        return results;
+        var (cases, step) = await CaseRunner.RunAllAsync(generated, manifest.OutputSchema, container, options, exited, r => Report(new CaseFinished(r)), cancellationToken);
+        Add(steps, step);
+        return cases;
     }
 
-    private static async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
-    {
-        var state = await container.InspectStateAsync(cancellationToken);
-        var logs = await LogsAsync(container, cancellationToken);
-        var verdict = state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited;
-        var detail = state.OomKilled
-            ? $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"
-            : $"the container exited with code {state.ExitCode}";
-        return new StepResult(step, CheckStatus.Failed, verdict, detail + Tail("; logs: ", logs, 800), TimeSpan.Zero);
-    }
-
-    private static async Task<string> LogsAsync(RunningContainer container, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await container.GetLogsAsync(LogTail, cancellationToken)).Combined;
-        }
-        catch (ContainerEngineException)
-        {
-            return "";
-        }
-    }
-
-    /// <summary>The image to run, as its tag and id: one built from the same manifest and context, else a new build.</summary>
+    /// <summary>
+    /// The image to run, as its tag and id: the one InfraMind recorded building from this context and manifest (it
+    /// still exists: <see cref="PrepareAsync"/> checked), else a new build, recorded once built.
+    /// </summary>
     private async Task<(string Tag, string Id)?> EnsureImageAsync(
         ModelManifest manifest, string directory, Prepared prepared, ImageIndex? imageIndex, List<StepResult> steps, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var tag = manifest.ImageTag;
-        var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
-        // The run settings label is not required to reuse: images built before it existed are just as good.
-        var identity = labels.Where(l => l.Key != ImageIdentity.RunSettingsLabel).ToList();
-        var existing = prepared.Images.FirstOrDefault(i => i.Tags.Contains(tag) && identity.All(l => i.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
-        if (existing is not null)
+        if (prepared.Record is { } record && record.ManifestDigest == manifest.ManifestDigest)
         {
-            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {tag}: built from the same manifest and context", clock.Elapsed);
-            return (tag, existing.Id);
+            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {record.ImageId[..19]} ({tag}): InfraMind built it from the same manifest and context", clock.Elapsed);
+            return (tag, record.ImageId);
         }
 
+        var labels = ImageIdentity.Labels(manifest, prepared.ContextDigest);
         Report(new StepStarted(ConformanceSteps.Image, $"build {tag}"));
         var engine = await _engine;
         try
         {
             var id = await engine.BuildImageAsync(directory, tag, labels, new SyncProgress<string>(line => Report(new BuildOutput(line))), cancellationToken);
-            imageIndex?.Remember(prepared.ContextDigest, id);
+            imageIndex?.RememberBuild(manifest, prepared.ContextDigest, id);
             Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"built {tag}", clock.Elapsed);
             return (tag, id);
         }
         catch (ImageBuildFailedException e)
         {
             Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdict.BuildFailed,
-                $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
+                $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + ContainerDiagnosis.Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
             return null;
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)
@@ -446,19 +382,14 @@ public sealed class ConformanceRunner
         }
     }
 
-    private void Add(List<StepResult> steps, string step, CheckStatus status, Verdict? verdict, string detail, TimeSpan duration)
+    private void Add(List<StepResult> steps, string step, CheckStatus status, Verdict? verdict, string detail, TimeSpan duration) =>
+        Add(steps, new StepResult(step, status, verdict, detail, duration));
+
+    private void Add(List<StepResult> steps, StepResult result)
     {
-        var result = new StepResult(step, status, verdict, detail, duration);
         steps.Add(result);
         Report(new StepFinished(result));
     }
 
     private void Report(ConformanceEvent e) => _progress?.Report(e);
-
-    private static string Tail(string prefix, string text, int max)
-    {
-        var t = text.Trim();
-        if (t.Length == 0) return "";
-        return prefix + (t.Length <= max ? t : "…" + t[^max..]);
-    }
 }

@@ -7,8 +7,9 @@ using InfraMind.Manifest;
 namespace InfraMind.Conformance;
 
 /// <summary>
-/// Labels that say which manifest and which build context an image was built from, so a run can reuse an image
-/// only when neither changed, and how its container is started.
+/// Labels that say which manifest and which build context an image was built from, and how InfraMind starts it: for
+/// people and tools inspecting images. InfraMind itself never trusts them (anyone may label an image so); it reuses
+/// and starts images through its own record (<see cref="ImageIndex"/>).
 /// </summary>
 public static class ImageIdentity
 {
@@ -16,11 +17,7 @@ public static class ImageIdentity
     public const string ContextDigestLabel = "org.inframind.context-digest";
     public const string ModelLabel = "org.inframind.model";
 
-    /// <summary>
-    /// The <see cref="RunSettings"/> of the manifest the image was built from. Earlier versions wrote them to
-    /// <c>org.inframind.run</c>, which is the run id on containers and networks (<see cref="ManagedLabels.Run"/>): an
-    /// image labelled that way is still reused, and is started early again once `infra test --rebuild` relabels it.
-    /// </summary>
+    /// <summary>The <see cref="RunSettings"/> of the manifest the image was built from (never <c>org.inframind.run</c>: that is a run's id).</summary>
     public const string RunSettingsLabel = "org.inframind.run-settings";
 
     /// <summary>The labels of an image built from <paramref name="manifest"/>'s package, whose context hashed to <paramref name="contextDigest"/>.</summary>
@@ -70,20 +67,6 @@ internal sealed record RunSettings(string Model, int Port, long CpuMillicores, l
         ArgumentNullException.ThrowIfNull(manifest);
         return new RunSettings($"{manifest.Name}@{manifest.Version}", manifest.Port, manifest.Resources.CpuMillicores,
             manifest.Resources.MemoryBytes, manifest.Resources.GpuCount);
-    }
-
-    /// <summary>Read back from an image's labels; null when the image has none (built before they existed) or they are not ours.</summary>
-    public static RunSettings? FromLabels(IReadOnlyDictionary<string, string> labels)
-    {
-        ArgumentNullException.ThrowIfNull(labels);
-        if (!labels.TryGetValue(ImageIdentity.ModelLabel, out var model) || !labels.TryGetValue(ImageIdentity.RunSettingsLabel, out var run)) return null;
-        var fields = run.Split(';').Select(f => f.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
-        return fields.TryGetValue("port", out var port) && int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) &&
-               fields.TryGetValue("cpu", out var cpu) && long.TryParse(cpu, NumberStyles.None, CultureInfo.InvariantCulture, out var c) &&
-               fields.TryGetValue("memory", out var memory) && long.TryParse(memory, NumberStyles.None, CultureInfo.InvariantCulture, out var m) &&
-               fields.TryGetValue("gpu", out var gpu) && int.TryParse(gpu, NumberStyles.None, CultureInfo.InvariantCulture, out var g)
-            ? new RunSettings(model, p, c, m, g)
-            : null;
     }
 
     public string ToLabel() => string.Create(CultureInfo.InvariantCulture, $"port={Port};cpu={CpuMillicores};memory={MemoryBytes};gpu={GpuCount}");

@@ -1,48 +1,78 @@
+using System.Text.Json;
+using InfraMind.Manifest;
+
 namespace InfraMind.Conformance;
 
 /// <summary>
-/// Remembers which image was last built from which build context (a file per context digest holding the image id),
-/// so that a run finds its image with one inspect. The alternative, listing images filtered by label, makes the
-/// engine scan every image it has: 65 ms at 700 images, on every run. The engine stays the truth: an entry is only a
-/// hint, checked against the image's own labels, and a missing or stale one just means a list.
+/// InfraMind's own record of the images it built (a file per build-context digest, in <c>$INFRAMIND_HOME</c>): which
+/// image id came from that context, from which manifest, and how InfraMind starts it. A package run reuses an image
+/// only through this record, by the id recorded here, and starts it with the settings recorded here. The engine's
+/// labels are never trusted for it: anyone who can build or load an image can put any label on it, and an image whose
+/// labels claim a package's context (and name a run without limits) must not be started in its place.
 /// </summary>
 public sealed class ImageIndex(string directory)
 {
+    /// <summary>A record is a few hundred bytes; anything larger is not one of ours.</summary>
+    private const int MaxRecordBytes = 16 * 1024;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
     public string Directory { get; } = directory;
 
-    /// <summary>The image id last recorded for <paramref name="contextDigest"/>, or null.</summary>
-    public string? Find(string contextDigest)
+    /// <summary>What was recorded for <paramref name="contextDigest"/>, or null (none, unreadable or not a record).</summary>
+    internal ImageRecord? Find(string contextDigest)
     {
+        var path = PathOf(contextDigest);
         try
         {
-            var id = File.ReadAllText(PathOf(contextDigest)).Trim();
-            return id.StartsWith("sha256:", StringComparison.Ordinal) ? id : null;
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length > MaxRecordBytes) return null;
+            var record = JsonSerializer.Deserialize<ImageRecord>(File.ReadAllBytes(path), Json);
+            return record is { ImageId: var id, ManifestDigest: var manifest, Settings: not null } &&
+                   IsDigest(id) && IsDigest(manifest) && record.ContextDigest == contextDigest
+                ? record
+                : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             return null;
         }
     }
 
-    /// <summary>Records <paramref name="imageId"/> for <paramref name="contextDigest"/>; a hint, so failing to write is not an error.</summary>
-    public void Remember(string contextDigest, string imageId)
+    /// <summary>Records the image InfraMind has just built from <paramref name="manifest"/>'s package (context <paramref name="contextDigest"/>).</summary>
+    public void RememberBuild(ModelManifest manifest, string contextDigest, string imageId)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        Remember(new ImageRecord(contextDigest, imageId, manifest.ManifestDigest, RunSettings.Of(manifest)));
+    }
+
+    /// <summary>Records an image InfraMind has just built; failing to write only costs the next run a build.</summary>
+    internal void Remember(ImageRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            var path = PathOf(contextDigest);
-            var temp = $"{path}.{Environment.ProcessId}.tmp";
-            File.WriteAllText(temp, imageId);
+            var path = PathOf(record.ContextDigest);
+            var temp = $"{path}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
+            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(record, Json));
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // The next run lists images instead.
+            // The next run builds again.
         }
     }
 
+    private static bool IsDigest(string? value) =>
+        value is { Length: 71 } && value.StartsWith("sha256:", StringComparison.Ordinal) && value.AsSpan(7).IndexOfAnyExcept(LowerHex) < 0;
+
     private string PathOf(string contextDigest) =>
-        Path.Combine(Directory, contextDigest.Replace("sha256:", "", StringComparison.Ordinal) is var hex && hex.All(char.IsAsciiHexDigitLower) && hex.Length == 64
-            ? hex
-            : throw new ArgumentException($"'{contextDigest}' is not a sha256 digest", nameof(contextDigest)));
+        IsDigest(contextDigest)
+            ? Path.Combine(Directory, contextDigest["sha256:".Length..] + ".json")
+            : throw new ArgumentException($"'{contextDigest}' is not a sha256 digest", nameof(contextDigest));
 }
+
+/// <summary>One image InfraMind built: from which context and manifest, and how it is started.</summary>
+internal sealed record ImageRecord(string ContextDigest, string ImageId, string ManifestDigest, RunSettings Settings);

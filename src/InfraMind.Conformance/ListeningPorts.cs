@@ -5,7 +5,8 @@ namespace InfraMind.Conformance;
 /// <summary>A TCP socket listening inside the container.</summary>
 internal sealed record Listener(string Address, int Port)
 {
-    public bool LoopbackOnly => Address.StartsWith("127.", StringComparison.Ordinal) || Address == "::1";
+    /// <summary>Bound to IPv6's loopback only: InfraMind connects to the container's 127.0.0.1 and cannot reach it.</summary>
+    public bool Ipv6LoopbackOnly => Address == "::1";
 }
 
 /// <summary>
@@ -15,9 +16,6 @@ internal sealed record Listener(string Address, int Port)
 internal static class ListeningPorts
 {
     public static readonly string[] Command = ["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"];
-
-    /// <summary>The engine's embedded DNS resolver listens on 127.0.0.11 in every user-defined network: not the model.</summary>
-    private const string EngineDns = "127.0.0.11";
 
     public static IReadOnlyList<Listener> Parse(string procNetTcp)
     {
@@ -30,7 +28,6 @@ internal static class ListeningPorts
             var colon = local.LastIndexOf(':');
             if (colon < 0 || !int.TryParse(local.AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var port)) continue;
             var address = Address(local[..colon]);
-            if (address == EngineDns) continue;
             listeners.Add(new Listener(address, port));
         }
 

@@ -21,7 +21,6 @@ public static class ReportWriter
         manifestDigest = report.ManifestDigest,
         image = report.Image,
         port = report.Port,
-        hostPort = report.HostPort,
         passed = report.Passed,
         verdicts = report.Verdicts,
         durationMs = Math.Round(report.Duration.TotalMilliseconds, 1),

@@ -18,6 +18,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
     private readonly DockerClientConfiguration _configuration;
     private readonly DockerClient _client;
+    private Task<EngineInfo>? _info;
 
     private ContainerEngine(Uri endpoint)
     {
@@ -73,6 +74,9 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         {
             await engine._client.System.PingAsync(timeout.Token);
             answered = true;
+            // Every run checks its resources against the machine: ask now, while the caller does its own first steps.
+            _ = engine.GetCachedInfoAsync(CancellationToken.None).ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return engine;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -190,8 +194,24 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
                 info.MemTotal,
                 info.CgroupVersion ?? "",
                 runtimes,
-                runtimes.Any(IsGpuRuntime));
+                runtimes.Any(IsGpuRuntime),
+                version.Components?.Any(c => c.Name?.Contains("Podman", StringComparison.OrdinalIgnoreCase) == true) == true);
         });
+
+    /// <summary>What the engine reported the first time it was asked on this connection (a machine's CPUs and memory do not change under a run).</summary>
+    internal async Task<EngineInfo> GetCachedInfoAsync(CancellationToken cancellationToken)
+    {
+        var info = _info ??= GetInfoAsync(CancellationToken.None);
+        try
+        {
+            return await info.WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (info.IsFaulted)
+        {
+            _ = Interlocked.CompareExchange(ref _info, null, info);
+            throw;
+        }
+    }
 
     /// <summary>Whether the engine has a GPU runtime (nvidia) registered.</summary>
     internal Task<bool> HasGpuRuntimeAsync(CancellationToken cancellationToken) =>
@@ -204,11 +224,22 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Starts <paramref name="spec"/> under the isolation policy on a network of its own and returns it once
-    /// started. Anything created is removed again when a later step fails or the call is cancelled.
+    /// Starts <paramref name="spec"/> under the isolation policy (no network; reached through
+    /// <see cref="RunningContainer.Connector"/>) and returns it once started and entered. Anything created is removed
+    /// again when a later step fails or the call is cancelled.
     /// </summary>
+    /// <exception cref="IsolationUnsupportedException">IM3009: InfraMind cannot enter the container's network namespace here.</exception>
+    /// <exception cref="ResourcesExceedEngineException">IM3010: more CPU or memory than the engine's machine has.</exception>
     public Task<RunningContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken) =>
         Guard("run the container", () => ContainerLauncher.StartAsync(this, spec, cancellationToken));
+
+    /// <summary>
+    /// Whether runs on this engine get the isolation policy: starts a throwaway container (<c>sleep</c> in the first of
+    /// <paramref name="images"/> that has it; by default images InfraMind built), enters it as every run does, and
+    /// removes it. <see cref="IsolationCheck.Verified"/> is false only when no image could be started to try.
+    /// </summary>
+    public Task<IsolationCheck> CheckIsolationAsync(IReadOnlyList<string>? images, IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken) =>
+        Guard("run an isolation check", () => IsolationCheckRun.RunAsync(this, images, labels, cancellationToken));
 
     /// <summary>
     /// Removes every container and network labelled <c>org.inframind.managed=true</c> (only those created more than

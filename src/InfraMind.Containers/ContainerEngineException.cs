@@ -29,8 +29,15 @@ public static class ContainerErrorCodes
     /// <summary>The engine refused a request (its own message is given).</summary>
     public static readonly ErrorCode EngineRequestFailed = new("IM3008", FailureKind.EngineUnavailable);
 
-    /// <summary>The engine ignores an option of the isolation policy: nothing is started.</summary>
-    public static readonly ErrorCode IsolationUnsupported = new("IM3009", FailureKind.EngineUnavailable);
+    /// <summary>
+    /// Isolation cannot be enforced on this engine: InfraMind cannot enter a run's network namespace, the container is
+    /// not a process of this machine, or the engine gave it a network. The container is removed; nothing runs.
+    /// </summary>
+    public static readonly ErrorCode IsolationUnsupported = new("IM3009", FailureKind.EngineUnavailable,
+        "run InfraMind as root on the engine's machine (scripts/setup-engine.sh); `infra doctor` checks it");
+
+    /// <summary>A run asks for more memory or CPU than the engine's machine has: nothing is started.</summary>
+    public static readonly ErrorCode ResourcesExceedEngine = new("IM3010", FailureKind.CheckFailed);
 }
 
 /// <summary>An error of the container layer a user can act on: a typed code, a message that says what and where, a hint.</summary>
@@ -64,13 +71,29 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
     public string OutputTail { get; } = outputTail;
 }
 
-/// <summary>The engine cannot give a run the isolation policy (it ignored one of the policy's options): nothing was started.</summary>
-public sealed class IsolationUnsupportedException(Uri endpoint, IReadOnlyList<string> ignored)
+/// <summary>
+/// InfraMind cannot enforce the isolation policy on this engine (it cannot enter a container's network namespace, the
+/// container is not a process of this machine, or the engine gave it a network): the container was removed, nothing runs.
+/// </summary>
+public sealed class IsolationUnsupportedException(Uri endpoint, string reason)
     : ContainerEngineException(
         ContainerErrorCodes.IsolationUnsupported,
-        $"the engine at {endpoint} ignores the network option(s) {string.Join(", ", ignored)}, so a run there would not get the " +
-        "isolation policy (no egress, no traffic between containers); nothing was started. Use Docker Engine " +
-        "(scripts/setup-engine.sh); Podman 4.x's Docker-compatible API does not honour these bridge options.")
+        $"isolation cannot be enforced on the engine at {endpoint}: {reason}. Nothing was left running: model containers " +
+        "run with no network at all and InfraMind reaches their port from inside their network namespace, which needs " +
+        "InfraMind on the engine's machine, as root.")
 {
-    public IReadOnlyList<string> Ignored { get; } = ignored;
+    public Uri Endpoint { get; } = endpoint;
+
+    /// <summary>What did not hold, without the advice around it.</summary>
+    public string Reason { get; } = reason;
+}
+
+/// <summary>A run asks for more CPU or memory than the engine's machine has: a request no limit can honour.</summary>
+public sealed class ResourcesExceedEngineException(string what, string asked, string available)
+    : ContainerEngineException(
+        ContainerErrorCodes.ResourcesExceedEngine,
+        $"the model asks for {asked} of {what} but the engine's machine has {available}",
+        hint: $"lower resources.{what} in model.yaml, or run it on a node that has that much")
+{
+    public string Resource { get; } = what;
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;

@@ -244,14 +244,14 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
             MemoryBytes = 512L << 20,
             Labels = new Dictionary<string, string> { ["org.inframind.test"] = "push-pull" },
         }, CancellationToken.None);
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectCallback = run.Connector.ConnectAsync }) { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
             try
             {
                 using var body = new StringContent("{\"text\":\"InfraMind is a decentralized compute protocol. It runs models.\"}", Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync(run.BaseAddress, body);
+                using var response = await http.PostAsync(run.Connector.BaseAddress, body);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     Assert.Contains("summary", await response.Content.ReadAsStringAsync());

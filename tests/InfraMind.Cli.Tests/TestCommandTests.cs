@@ -108,22 +108,57 @@ public sealed class TestCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Podman_is_refused_with_IM3009_and_exit_3_and_nothing_runs()
+    public async Task Podman_runs_the_model_with_no_network_and_it_passes()
     {
+        // Podman 4.x ignores the bridge options a firewall-made isolation needs, so runs were refused there (IM3009).
+        // With no network at all there is nothing for it to ignore.
         await using var podman = await PodmanPeer.StartAsync();
         if (podman is null) return;
         await PodmanPeer.ImportFromDockerAsync(TestEngine.BaseImage);
-        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"));
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "on-podman"), "cli-podman");
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", dir, "--cases", "2", "--json");
         psi.Environment["DOCKER_HOST"] = podman.Endpoint.ToString();
-        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(3));
-        Assert.True(code == 3, $"exit {code}: {output}\n{err}");
-        Assert.Contains("error IM3009:", err, StringComparison.Ordinal);
-        Assert.Contains("Use Docker Engine", err, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(5));
+        Assert.True(code == 0, $"exit {code}: {output}\n{err}");
+        var report = JsonDocument.Parse(output).RootElement;
+        Assert.True(report.GetProperty("passed").GetBoolean());
+        Assert.Contains(report.GetProperty("steps").EnumerateArray(), s => s.GetProperty("detail").GetString()!.Contains("no network", StringComparison.Ordinal));
         using var engine = await ContainerEngine.ConnectAsync(podman.Endpoint, CancellationToken.None);
-        var left = await engine.PruneAsync(null, CancellationToken.None);
+        var left = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-podman@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(left.Containers);
         Assert.Empty(left.Networks);
+        await engine.RemoveImageAsync("cli-podman:1.0.0", force: true, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Without_the_right_to_enter_namespaces_a_run_is_refused_with_IM3009_exit_3_and_nothing_runs()
+    {
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "no-sys-admin"), "cli-no-sys-admin");
+        // Root still, with the engine's socket, but without CAP_SYS_ADMIN: what InfraMind would be as an unprivileged user.
+        var psi = Unprivileged(InfraProcess.StartInfo(_cli.Home, "test", "--container", dir, "--cases", "2"));
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(3));
+        Assert.True(code == 3, $"exit {code}: {output}\n{err}");
+        Assert.Contains("error IM3009: isolation cannot be enforced", err, StringComparison.Ordinal);
+        Assert.Contains("CAP_SYS_ADMIN", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
+        var left = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-no-sys-admin@1.0.0" }, null, CancellationToken.None);
+        Assert.Empty(left.Containers);
+        await engine.RemoveImageAsync("cli-no-sys-admin:1.0.0", force: true, CancellationToken.None);
+    }
+
+    /// <summary>The same command, run without CAP_SYS_ADMIN (dropped from the bounding set: root's capabilities after exec).</summary>
+    internal static ProcessStartInfo Unprivileged(ProcessStartInfo psi)
+    {
+        var wrapped = new ProcessStartInfo("setpriv", ["--bounding-set=-sys_admin", "--", psi.FileName, .. psi.ArgumentList])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = psi.WorkingDirectory,
+        };
+        foreach (var (key, value) in psi.Environment) wrapped.Environment[key] = value;
+        return wrapped;
     }
 
     [Fact]

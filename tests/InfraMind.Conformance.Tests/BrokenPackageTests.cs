@@ -5,7 +5,7 @@ using InfraMind.Testing;
 namespace InfraMind.Conformance.Tests;
 
 /// <summary>
-/// Every verdict of a conformance run, each proven with a package broken on purpose (tests/packages/broken-model with
+/// Every verdict of a conformance run (the hostile ones in <see cref="HostileModelTests"/>), each proven with a package broken on purpose (tests/packages/broken-model with
 /// one behaviour switched on), against the real engine. After each run nothing labelled for the run may remain.
 /// </summary>
 [Collection(EngineCollection.Name)]
@@ -23,7 +23,6 @@ public sealed class BrokenPackageTests
         { "healthcheck", "HOOK_FAIL=healthcheck", Verdict.HealthcheckFailed.WireName, "unhealthy: queue stuck" },
         { "silent", "BEHAVIOR=silent", Verdict.NoAnswerOnPort.WireName, "no answer on port 9000 within 1 s" },
         { "wrong-port", "BEHAVIOR=wrong-port", Verdict.WrongPort.WireName, "listens on 8080 but model.yaml declares port 9000" },
-        { "not-json", "BEHAVIOR=not-json", Verdict.ResponseNotJson.WireName, "not JSON" },
         { "schema", "BEHAVIOR=schema-violation", Verdict.OutputSchemaViolation.WireName, "/summary" },
         { "500-valid", "BEHAVIOR=500-on-valid", Verdict.ServerErrorOnValidInput.WireName, "answered 500 to a valid input" },
         { "500-invalid", "BEHAVIOR=500-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "answered 500 to an invalid input" },

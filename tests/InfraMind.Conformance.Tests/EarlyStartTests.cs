@@ -15,25 +15,6 @@ public sealed class EarlyStartTests
     private static readonly CancellationToken None = CancellationToken.None;
 
     [Fact]
-    public void Run_settings_travel_in_one_label_and_garbage_reads_as_none()
-    {
-        var manifest = ManifestReader.Validate(BrokenModel.Source).Manifest!;
-        var labels = ImageIdentity.Labels(manifest, "sha256:00");
-        var settings = RunSettings.FromLabels(labels);
-        Assert.Equal(RunSettings.Of(manifest), settings);
-        Assert.Equal(new RunSettings("broken-model@1.0.0", 9000, 1000, 256L * 1024 * 1024, 0), settings);
-        var expected = ConformanceRunner.SpecFor(manifest, "img");
-        var actual = settings!.ToSpec("img");
-        Assert.Equal(expected, actual with { Labels = expected.Labels });
-        Assert.Equal(expected.Labels, actual.Labels);
-
-        labels[ImageIdentity.RunSettingsLabel] = "port=9000;cpu=lots;memory=1;gpu=0";
-        Assert.Null(RunSettings.FromLabels(labels));
-        labels.Remove(ImageIdentity.RunSettingsLabel);
-        Assert.Null(RunSettings.FromLabels(labels));
-    }
-
-    [Fact]
     public void An_image_says_how_to_start_it_in_its_own_label_and_never_in_the_run_id_label()
     {
         var manifest = ManifestReader.Validate(BrokenModel.Source).Manifest!;
@@ -41,11 +22,37 @@ public sealed class EarlyStartTests
         const string runIdLabel = "org.inframind.run";
         Assert.DoesNotContain(runIdLabel, labels.Keys);
         Assert.NotEqual(runIdLabel, ImageIdentity.RunSettingsLabel);
+        Assert.Equal("port=9000;cpu=1000;memory=268435456;gpu=0", labels[ImageIdentity.RunSettingsLabel]);
+    }
 
-        // An image labelled before the two labels were split (settings under the run id's name) is not started early.
-        var legacy = new Dictionary<string, string>(labels) { [runIdLabel] = labels[ImageIdentity.RunSettingsLabel] };
-        legacy.Remove(ImageIdentity.RunSettingsLabel);
-        Assert.Null(RunSettings.FromLabels(legacy));
+    [Fact]
+    public void The_image_record_is_read_back_and_garbage_reads_as_none()
+    {
+        using var dir = new TempDirectory("im-index-record");
+        var manifest = ManifestReader.Validate(BrokenModel.Source).Manifest!;
+        var index = new ImageIndex(Path.Combine(dir.Path, "images"));
+        var context = "sha256:" + new string('a', 64);
+        var image = "sha256:" + new string('b', 64);
+        Assert.Null(index.Find(context));
+        index.RememberBuild(manifest, context, image);
+        var record = index.Find(context);
+        Assert.Equal(new ImageRecord(context, image, manifest.ManifestDigest, RunSettings.Of(manifest)), record);
+        var expected = ConformanceRunner.SpecFor(manifest, image);
+        var actual = record!.Settings.ToSpec(image);
+        Assert.Equal(expected, actual with { Labels = expected.Labels });
+        Assert.Equal(expected.Labels, actual.Labels);
+
+        var file = Path.Combine(index.Directory, new string('a', 64) + ".json");
+        File.WriteAllText(file, "not json");
+        Assert.Null(index.Find(context));
+        // A record filed under another context's name is not this context's.
+        var other = "sha256:" + new string('c', 64);
+        index.RememberBuild(manifest, other, image);
+        File.Copy(Path.Combine(index.Directory, new string('c', 64) + ".json"), file, overwrite: true);
+        Assert.Null(index.Find(context));
+        File.WriteAllText(file, new string(' ', 20_000));
+        Assert.Null(index.Find(context));
+        Assert.Throws<ArgumentException>(() => index.Find("sha256:../../etc/passwd"));
     }
 
     [Fact]
@@ -55,8 +62,9 @@ public sealed class EarlyStartTests
         if (engine is null) return;
         using var package = new TempDirectory("im-early-good");
         BrokenModel.Create(package.Path, "early-good");
+        using var home = new TempDirectory("im-early-good-home");
         var label = Guid.NewGuid().ToString("N");
-        var options = Options(label);
+        var options = Options(label) with { ImageIndex = new ImageIndex(home.Path) };
 
         var first = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options with { Rebuild = true }, None);
         Assert.True(first.Passed, Describe(first));
@@ -74,21 +82,24 @@ public sealed class EarlyStartTests
     {
         using var engine = await TestEngine.TryConnectAsync();
         if (engine is null) return;
-        // What a more lenient InfraMind could have left: an image labelled as built from a context whose manifest
+        // What a more lenient InfraMind could have left: a record of an image built from a context whose manifest
         // today's validation refuses. The early start finds it by its context digest and starts it.
         using var valid = new TempDirectory("im-early-valid");
         using var invalid = new TempDirectory("im-early-invalid");
+        using var home = new TempDirectory("im-early-invalid-home");
         BrokenModel.Create(valid.Path, "early-invalid");
         BrokenModel.Create(invalid.Path, "early-invalid");
         var manifestPath = Path.Combine(invalid.Path, "model.yaml");
         File.WriteAllText(manifestPath, File.ReadAllText(manifestPath).Replace("entrypoint: serve.py", "entrypoint: missing.py", StringComparison.Ordinal));
         Assert.False(ManifestReader.Validate(invalid.Path).IsValid);
         var manifest = ManifestReader.Validate(valid.Path).Manifest!;
-        await engine.BuildImageAsync(valid.Path, "early-invalid:stale", ImageIdentity.Labels(manifest, ImageIdentity.ContextDigest(invalid.Path)), null, None);
+        var id = await engine.BuildImageAsync(valid.Path, "early-invalid:stale", ImageIdentity.Labels(manifest, ImageIdentity.ContextDigest(invalid.Path)), null, None);
+        var index = new ImageIndex(home.Path);
+        index.RememberBuild(manifest, ImageIdentity.ContextDigest(invalid.Path), id);
         var label = Guid.NewGuid().ToString("N");
         try
         {
-            var report = await new ConformanceRunner(engine).RunPackageAsync(invalid.Path, Options(label), None);
+            var report = await new ConformanceRunner(engine).RunPackageAsync(invalid.Path, Options(label) with { ImageIndex = index }, None);
 
             Assert.False(report.Passed);
             Assert.Equal([Verdict.ManifestInvalid], report.Verdicts);
@@ -102,17 +113,45 @@ public sealed class EarlyStartTests
     }
 
     [Fact]
-    public void The_image_index_is_a_hint_that_tolerates_garbage()
+    public async Task An_image_whose_labels_claim_the_package_is_never_reused_nor_started()
     {
-        using var dir = new TempDirectory("im-index");
-        var index = new ImageIndex(Path.Combine(dir.Path, "images"));
-        var context = "sha256:" + new string('a', 64);
-        Assert.Null(index.Find(context));
-        index.Remember(context, "sha256:" + new string('b', 64));
-        Assert.Equal("sha256:" + new string('b', 64), index.Find(context));
-        File.WriteAllText(Path.Combine(index.Directory, new string('a', 64)), "not an id");
-        Assert.Null(index.Find(context));
-        Assert.Throws<ArgumentException>(() => index.Find("sha256:../../etc/passwd"));
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        // A forgery: another model (one that breaks output_schema), tagged as the package's image and labelled with
+        // the package's context and manifest digests and run settings without a memory limit. Before, `infra test`
+        // found it by those labels, reused it and started it early with its own settings.
+        using var package = new TempDirectory("im-forged-package");
+        using var forgery = new TempDirectory("im-forged-image");
+        using var home = new TempDirectory("im-forged-home");
+        BrokenModel.Create(package.Path, "forged-target");
+        BrokenModel.Create(forgery.Path, "forged-target", "BEHAVIOR=schema-violation");
+        var manifest = ManifestReader.Validate(package.Path).Manifest!;
+        var context = ImageIdentity.ContextDigest(package.Path);
+        var labels = ImageIdentity.Labels(manifest, context);
+        labels[ImageIdentity.RunSettingsLabel] = "port=9000;cpu=0;memory=0;gpu=0";
+        var forged = await engine.BuildImageAsync(forgery.Path, manifest.ImageTag, labels, null, None);
+        Assert.Contains(await engine.FindImagesAsync(new Dictionary<string, string> { [ImageIdentity.ContextDigestLabel] = context }, None), i => i.Id == forged);
+        var label = Guid.NewGuid().ToString("N");
+        var index = new ImageIndex(home.Path);
+        try
+        {
+            var report = await new ConformanceRunner(engine).RunPackageAsync(package.Path, Options(label) with { ImageIndex = index }, None);
+
+            Assert.True(report.Passed, Describe(report));
+            Assert.StartsWith("built ", Step(report, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("started while model.yaml was validated", Step(report, ConformanceSteps.Start).Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain(forged[..19], Step(report, ConformanceSteps.Start).Detail, StringComparison.Ordinal);
+            var recorded = index.Find(context);
+            Assert.NotNull(recorded);
+            Assert.NotEqual(forged, recorded.ImageId);
+            Assert.Equal(RunSettings.Of(manifest), recorded.Settings);
+            await AssertNothingLeftAsync(engine, label);
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(manifest.ImageTag, force: true, None);
+            await engine.RemoveImageAsync(forged, force: true, None);
+        }
     }
 
     [Fact]
@@ -130,18 +169,20 @@ public sealed class EarlyStartTests
 
         var built = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options with { Rebuild = true }, None);
         Assert.True(built.Passed, Describe(built));
-        var id = index.Find(context);
+        var id = index.Find(context)?.ImageId;
         Assert.Equal((await engine.InspectImageAsync("early-index:1.0.0", None))!.Id, id);
 
         var indexed = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options, None);
+        Assert.Contains("reused", Step(indexed, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
         Assert.Contains("started while model.yaml was validated", Step(indexed, ConformanceSteps.Start).Detail, StringComparison.Ordinal);
 
-        // An entry for an image that is gone: the run lists images, finds the real one and corrects the entry.
-        index.Remember(context, "sha256:" + new string('0', 64));
+        // A record of an image that is gone: the run builds (the layers are cached) and records the new build.
+        var manifest = ManifestReader.Validate(package.Path).Manifest!;
+        index.RememberBuild(manifest, context, "sha256:" + new string('0', 64));
         var stale = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options, None);
         Assert.True(stale.Passed, Describe(stale));
-        Assert.Contains("reused", Step(stale, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
-        Assert.Equal(id, index.Find(context));
+        Assert.StartsWith("built ", Step(stale, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
+        Assert.Equal(id, index.Find(context)?.ImageId);
         await AssertNothingLeftAsync(engine, label);
     }
 

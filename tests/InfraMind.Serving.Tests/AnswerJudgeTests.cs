@@ -166,6 +166,9 @@ public sealed class AnswerJudgeTests
         using var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(big) };
         var answer = await ModelAnswer.ReadAsync(response, 100, fromNode: false, CancellationToken.None);
         Assert.Null(answer.Body);
-        Assert.Same(Verdict.ResponseTooLarge, AnswerJudge.Judge(answer, true, Output).Verdict);
+        var judged = AnswerJudge.Judge(answer, true, Output);
+        Assert.Same(Verdict.ResponseTooLarge, judged.Verdict);
+        Assert.Contains("larger than 100 bytes", judged.Detail, StringComparison.Ordinal);
+        Assert.Equal((judged.Verdict, judged.Detail), (AnswerJudge.TooLarge(100).Verdict, AnswerJudge.TooLarge(100).Detail));
     }
 }

@@ -29,7 +29,7 @@ internal static class BuildCommand
             var labels = ImageIdentity.Labels(manifest, contextDigest);
             var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
             var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
-            new ImageIndex(context.Home.ImageIndex).Remember(contextDigest, id);
+            new ImageIndex(context.Home.ImageIndex).RememberBuild(manifest, contextDigest, id);
             if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
             else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
             return ExitCodes.Ok;

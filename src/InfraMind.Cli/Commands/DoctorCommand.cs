@@ -5,9 +5,12 @@ using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
 
-/// <summary>`infra doctor [--prune] [--repair]`: is the engine there, what did InfraMind leave running, is the local store whole.</summary>
+/// <summary>`infra doctor [--prune] [--repair] [--image IMAGE]`: is the engine there, are runs isolated, what did InfraMind leave running, is the local store whole.</summary>
 internal static class DoctorCommand
 {
+    /// <summary>On the throwaway container of the isolation check, so that a killed doctor's leftover is recognisable (and pruned).</summary>
+    private const string CheckLabel = "org.inframind.doctor";
+
     public static Command Create(CliContext context)
     {
         var prune = new Option<bool>("--prune") { Description = "Remove every container and network InfraMind labelled (leftovers of killed runs)" };
@@ -16,13 +19,19 @@ internal static class DoctorCommand
             Description = "Make the local content store whole: remove staging areas of killed transfers and blobs that do not match their digest, and " +
                           "rebuild an unreadable index.json from the blobs (the damaged one is kept beside it; image names are lost, digests stay)",
         };
+        var image = new Option<string[]>("--image")
+        {
+            Description = "Image for the isolation check's throwaway container (it runs `sleep`); default: images InfraMind built",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var json = new Option<bool>("--json") { Description = "Print the findings as JSON" };
         var command = new Command("doctor",
-            "Check the container engine and the home directory; with --prune, remove InfraMind's leftover containers and networks; " +
+            "Check the container engine, whether runs are isolated (a throwaway container is started with no network and " +
+            "entered as every run is), and the home directory; with --prune, remove InfraMind's leftover containers and networks; " +
             "with --repair, repair the local content store first (it needs no engine).\n" +
-            "Exit codes: 0 healthy, 1 the store could not be repaired, 3 container engine unavailable.")
+            "Exit codes: 0 healthy, 1 the store could not be repaired, 3 container engine unavailable or isolation cannot be enforced (IM3009).")
         {
-            prune, repair, json,
+            prune, repair, image, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,12 +51,25 @@ internal static class DoctorCommand
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             PruneResult? removed = null;
             if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
+            var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);
+            // Isolation that cannot be enforced is the failure this command exists to find: exit 3 with IM3009 (with --json,
+            // the error object), after the human view has shown what was checked.
+            var refused = isolation.Verified && !isolation.Enforced ? new IsolationUnsupportedException(engine.Endpoint, isolation.Detail) : null;
             if (parse.GetValue(json))
             {
+                if (refused is not null) throw refused;
                 CliJson.Write(context.Output, new
                 {
                     engine = engine.Endpoint.ToString(),
                     home = context.Home.Root,
+                    isolation = new
+                    {
+                        enforced = isolation.Enforced,
+                        verified = isolation.Verified,
+                        image = isolation.Image,
+                        interfaces = isolation.Interfaces,
+                        detail = isolation.Detail,
+                    },
                     removedContainers = removed?.Containers ?? [],
                     removedNetworks = removed?.Networks ?? [],
                     store = repaired,
@@ -56,9 +78,13 @@ internal static class DoctorCommand
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] container engine answers at {Markup.Escape(engine.Endpoint.ToString())}");
+                var mark = isolation.Enforced ? "[green]✓[/]" : isolation.Verified ? "[red]✗[/]" : "[yellow]?[/]";
+                var what = isolation.Enforced ? "isolation enforced" : isolation.Verified ? "isolation NOT enforced" : "isolation not verified";
+                context.Console.MarkupLine($"{mark} {what}: {Markup.Escape(isolation.Detail)}");
                 context.Console.MarkupLine($"  home: {Markup.Escape(context.Home.Root)}");
                 if (removed is not null)
                     context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
+                if (refused is not null) throw refused;
             }
 
             return ExitCodes.Ok;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Serving;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
@@ -27,6 +28,16 @@ internal static class TestCommand
         {
             if (r.GetValueOrDefault<double>() is not (> 0 and <= 3600)) r.AddError("--request-timeout must be more than 0 and at most 3600 seconds");
         });
+        var maxResponse = new Option<string>("--max-response")
+        {
+            Description = "Most of an answer that is read, a quantity from 1Ki to 1Gi (default 16Mi); a longer answer is cut off there and judged response-too-large",
+            HelpName = "QUANTITY",
+            DefaultValueFactory = _ => "16Mi",
+        };
+        maxResponse.Validators.Add(r =>
+        {
+            if (MaxResponseBytes(r.GetValueOrDefault<string>(), out var error) is null) r.AddError($"--max-response: {error}");
+        });
         var noNegative = new Option<bool>("--no-negative") { Description = "Skip the invalid inputs that must get a 4xx" };
         var rebuild = new Option<bool>("--rebuild") { Description = "Build even when an image of the same manifest and context exists" };
         var report = new Option<string[]>("--report")
@@ -42,11 +53,11 @@ internal static class TestCommand
         });
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of the console view" };
         var command = new Command("test",
-            "Test a model container the way nodes will: build or reuse its image, start it isolated, run init, wait for its port, " +
+            "Test a model container the way nodes will: build or reuse its image, start it isolated (no network), run init, wait for its port, " +
             "run warmup and healthcheck, send synthetic inputs from input_schema and check each answer against output_schema.\n" +
             "Exit codes: 0 all passed, 1 the model failed, 2 usage error, 3 container engine unavailable or unable to isolate runs, 130 interrupted.")
         {
-            dirArgument, container, cases, seed, timeout, requestTimeout, noNegative, rebuild, report, json,
+            dirArgument, container, cases, seed, timeout, requestTimeout, maxResponse, noNegative, rebuild, report, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -61,6 +72,7 @@ internal static class TestCommand
                 Seed = parse.GetValue(seed),
                 ReadinessTimeout = ReadinessTimeout(parse.GetValue(timeout)),
                 RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(requestTimeout)),
+                MaxResponseBytes = MaxResponseBytes(parse.GetValue(maxResponse), out _) ?? ModelAnswer.DefaultBodyLimit,
                 NegativeCases = !parse.GetValue(noNegative),
                 Rebuild = parse.GetValue(rebuild),
                 ImageIndex = new ImageIndex(context.Home.ImageIndex),
@@ -96,6 +108,15 @@ internal static class TestCommand
         text is null ? null
         : Quantity.TryParseTimeout(text, out var value, out var error) ? value
         : throw new InfraMindException(ManifestCodes.InvalidTimeout, $"--timeout: {error}", "write e.g. 3s, 500ms or 2m, as model.yaml's timeout");
+
+    /// <summary>--max-response as a number of bytes (1Ki to 1Gi), or null with why not.</summary>
+    private static long? MaxResponseBytes(string? text, out string error)
+    {
+        if (!Quantity.TryParseBytes(text ?? "", out var bytes, out error)) return null;
+        if (bytes is >= 1024 and <= 1L << 30) return bytes;
+        error = $"'{text}' is outside 1Ki to 1Gi";
+        return null;
+    }
 
     private static void Summary(IAnsiConsole console, ConformanceReport report)
     {

@@ -5,7 +5,10 @@ using Docker.DotNet.Models;
 
 namespace InfraMind.Containers.Run;
 
-/// <summary>Removal of runs' containers and networks (one run's, or every managed one: prune) that tolerates either being gone already.</summary>
+/// <summary>
+/// Removal of runs' containers (one run's, or every managed one: prune) that tolerates their being gone already. Prune
+/// also removes managed networks: runs no longer have any, but versions before network mode <c>none</c> made one per run.
+/// </summary>
 internal static class Cleanup
 {
     /// <summary>Removes the managed containers and networks carrying every one of <paramref name="labels"/>, created before <paramref name="olderThan"/> ago.</summary>
@@ -20,7 +23,7 @@ internal static class Cleanup
         var removedContainers = new List<string>();
         foreach (var c in containers.Where(c => c.Created.ToUniversalTime() < cutoff))
         {
-            await RemoveAsync(client, c.ID, null, cancellationToken);
+            await RemoveAsync(client, c.ID, cancellationToken);
             removedContainers.Add(c.ID);
         }
 
@@ -37,27 +40,20 @@ internal static class Cleanup
         return new PruneResult(removedContainers, removedNetworks);
     }
 
-    public static async Task RemoveAsync(DockerClient client, string? containerId, string? networkId, CancellationToken cancellationToken)
+    public static async Task RemoveAsync(DockerClient client, string? containerId, CancellationToken cancellationToken)
     {
-        if (containerId is not null)
+        if (containerId is null) return;
+        try
         {
-            try
-            {
-                await client.Containers.RemoveContainerAsync(
-                    containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
-            }
-            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
-            {
-            }
-            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
-            {
-                // "removal already in progress": someone else (prune, a second dispose) is on it.
-            }
+            await client.Containers.RemoveContainerAsync(
+                containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
         }
-
-        if (networkId is not null)
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
-            await RemoveNetworkAsync(client, networkId, cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        {
+            // "removal already in progress": someone else (prune, a second dispose) is on it.
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -6,9 +5,10 @@ using Docker.DotNet.Models;
 namespace InfraMind.Containers.Run;
 
 /// <summary>
-/// Starts one run under the isolation policy: a network of its own, the container, its port published on loopback.
-/// Whatever was created is removed again when a later step fails or the call is cancelled, and the engine's refusals
-/// become coded errors (no such image, no GPU runtime, no address pool left, a start that failed).
+/// Starts one run under the isolation policy: the container, with no network, then InfraMind's way into it (its network
+/// namespace, entered once and verified). Whatever was created is removed again when a later step fails or the call is
+/// cancelled, and the engine's refusals become coded errors (no such image, no GPU runtime, more than the machine has,
+/// a start that failed, isolation that cannot be enforced).
 /// </summary>
 internal static class ContainerLauncher
 {
@@ -28,40 +28,36 @@ internal static class ContainerLauncher
             throw GpuUnavailable(spec.GpuCount, null);
         }
 
+        var machine = await engine.GetCachedInfoAsync(cancellationToken);
+        CheckResources(machine, spec);
         var client = engine.Client;
-        string? networkId = null;
         string? containerId = null;
         // The engine requests run to completion on their own bounded token and the caller's token is checked between
         // them: a request aborted half-way may still create its object in the engine after our cleanup ran, with
         // no id to remove it by (seen: a container created after a cancelled create was "cleaned up").
         using var requestTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var engineToken = requestTimeout.Token;
+        ContainerNamespace? opened = null;
         try
         {
-            var network = await client.Networks.CreateNetworkAsync(IsolationPolicy.Network(runId, spec.Labels), engineToken);
-            networkId = network.ID;
-            if (IsolationPolicy.IgnoredOptions(network.Warning) is { Count: > 0 } ignored)
-            {
-                throw new IsolationUnsupportedException(engine.Endpoint, ignored);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
             var created = await client.Containers.CreateContainerAsync(
-                IsolationPolicy.Container(spec, runId, IsolationPolicy.ResourceName(runId)), engineToken);
+                IsolationPolicy.Container(spec, runId, machine.IsPodman), engineToken);
             containerId = created.ID;
             cancellationToken.ThrowIfCancellationRequested();
             await client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), engineToken);
             cancellationToken.ThrowIfCancellationRequested();
-            var inspect = await client.Containers.InspectContainerAsync(containerId, engineToken);
-            var hostPort = PublishedLoopbackPort(inspect, spec.ContainerPort);
+            // A container that already stopped is still the caller's to inspect (exit code, logs, OOM): it comes back
+            // with a closed connector rather than thrown away.
+            opened = await ContainerNamespace.OpenAsync(client, engine.Endpoint, containerId, engineToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return new RunningContainer(client, runId, containerId, networkId, spec.ContainerPort, hostPort);
+            return new RunningContainer(client, runId, containerId, new ContainerConnector(containerId, spec.ContainerPort, opened.Thread), opened.PidsCgroup);
         }
         catch (Exception e)
         {
+            opened?.Thread?.Dispose();
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await Cleanup.RemoveAsync(client, containerId, networkId, cleanup.Token);
-            if (e is DockerApiException { StatusCode: HttpStatusCode.NotFound } missing && networkId is not null && containerId is null)
+            await Cleanup.RemoveAsync(client, containerId, cleanup.Token);
+            if (e is DockerApiException { StatusCode: HttpStatusCode.NotFound } missing && containerId is null)
             {
                 // The create names an image the engine does not have (no pre-check: it would cost every run a round trip).
                 throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound,
@@ -76,13 +72,6 @@ internal static class ContainerLauncher
                     throw GpuUnavailable(spec.GpuCount, api);
                 }
 
-                if (message.Contains("address pool", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-                        $"cannot create the network of run {runId}: {message}. Every run has a network of its own: remove " +
-                        "leftover runs (PruneAsync), or give the engine more ranges (dockerd --default-address-pool, as scripts/setup-engine.sh does).", api);
-                }
-
                 throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
                     $"cannot start {spec.Image} (run {runId}): {message}. Check the image's CMD/entrypoint and the resources asked for.", api);
             }
@@ -91,27 +80,39 @@ internal static class ContainerLauncher
         }
     }
 
-    private static int PublishedLoopbackPort(ContainerInspectResponse inspect, int containerPort)
+    /// <summary>
+    /// A limit above what the machine has is no limit: the engine would take 7 EiB of memory as "unlimited" and refuse
+    /// 64 CPUs on 2 with a message of its own. Both become IM3010 before anything is created.
+    /// </summary>
+    private static void CheckResources(EngineInfo machine, ContainerSpec spec)
     {
-        // A container that already stopped has no published ports any more; it is still the caller's to inspect
-        // (exit code, logs, OOM), so it is returned with port 0 rather than thrown away.
-        if (inspect.State is { Running: false, Status: "exited" or "dead" })
+        if (machine.MemoryBytes > 0 && spec.MemoryBytes > machine.MemoryBytes)
         {
-            return 0;
+            throw new ResourcesExceedEngineException("memory", Bytes(spec.MemoryBytes), Bytes(machine.MemoryBytes));
         }
 
-        if (inspect.NetworkSettings?.Ports is { } ports
-            && ports.TryGetValue(IsolationPolicy.PortKey(containerPort), out var bindings)
-            && bindings?.FirstOrDefault(b => b.HostIP == IsolationPolicy.LoopbackAddress) is { } binding
-            && int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        if (machine.Cpus > 0 && spec.CpuMillicores > machine.Cpus * 1000L)
         {
-            return port;
+            throw new ResourcesExceedEngineException("cpu", Cores(spec.CpuMillicores), $"{machine.Cpus} CPU(s)");
         }
-
-        throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-            $"the engine did not publish port {containerPort} on {IsolationPolicy.LoopbackAddress} (state: {inspect.State?.Status}). " +
-            "Its network must allow port publishing; see IsolationPolicy.");
     }
+
+    private static string Bytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        var value = (double)bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]}");
+    }
+
+    private static string Cores(long millicores) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{millicores / 1000.0:0.###} CPU(s)");
 
     private static ContainerEngineException GpuUnavailable(int count, Exception? inner) => new(
         ContainerErrorCodes.GpuUnavailable,

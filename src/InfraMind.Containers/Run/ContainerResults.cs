@@ -12,13 +12,14 @@ public sealed record ContainerStatus(string Status, bool Running, long ExitCode,
 /// <summary>Container output, demultiplexed; <paramref name="Combined"/> keeps the order the engine gave.</summary>
 public sealed record ContainerLogs(string Stdout, string Stderr, string Combined);
 
-/// <summary>What <see cref="ContainerEngine.PruneAsync"/> removed.</summary>
+/// <summary>What <see cref="ContainerEngine.PruneAsync"/> removed (networks: per-run networks left by versions before network mode none).</summary>
 public sealed record PruneResult(IReadOnlyList<string> Containers, IReadOnlyList<string> Networks);
 
 /// <summary>A local image.</summary>
 public sealed record ImageSummary(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created, long Size);
 
 /// <summary>What the engine is and what the machine offers: a node reports this as its capacity.</summary>
+/// <param name="IsPodman">Podman's Docker-compatible API (it names itself "Podman Engine" among its components).</param>
 public sealed record EngineInfo(
     string ServerVersion,
     string ApiVersion,
@@ -28,17 +29,19 @@ public sealed record EngineInfo(
     long MemoryBytes,
     string CgroupVersion,
     IReadOnlyList<string> Runtimes,
-    bool HasGpuRuntime);
+    bool HasGpuRuntime,
+    bool IsPodman = false);
 
-/// <summary>What a port probe saw: nothing behind the port, a connection that stayed open, or an answer.</summary>
-public enum PortProbe
-{
-    /// <summary>Refused, or closed at once by the engine's proxy: nothing listens in the container.</summary>
-    Closed,
+/// <summary>A container's processes as its pids cgroup counts them.</summary>
+/// <param name="Current">Processes and threads now.</param>
+/// <param name="Limit">The pids limit; null when unlimited.</param>
+/// <param name="Refused">Forks the limit refused since the container started: the model hit its limit.</param>
+public sealed record PidsUsage(long Current, long? Limit, long Refused);
 
-    /// <summary>Still open after the settle time, with nothing said: very likely a listener.</summary>
-    Open,
-
-    /// <summary>Bytes came back: a listener, for certain.</summary>
-    Answered,
-}
+/// <summary>What <see cref="ContainerEngine.CheckIsolationAsync"/> found.</summary>
+/// <param name="Enforced">Runs here get the isolation policy: a container was entered and had nothing but loopback.</param>
+/// <param name="Verified">A container could be started to try; false leaves the question open (runs still check at every start).</param>
+/// <param name="Image">The image the throwaway container ran.</param>
+/// <param name="Interfaces">The network interfaces inside it.</param>
+/// <param name="Detail">What was seen, or why isolation cannot be enforced.</param>
+public sealed record IsolationCheck(bool Enforced, bool Verified, string? Image, IReadOnlyList<string> Interfaces, string Detail);

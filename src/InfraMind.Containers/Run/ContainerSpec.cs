@@ -9,7 +9,7 @@ public sealed partial record ContainerSpec
     /// <summary>Image reference (tag or id). It must exist locally: nothing is pulled.</summary>
     public required string Image { get; init; }
 
-    /// <summary>The TCP port the model listens on inside the container; published on 127.0.0.1 only.</summary>
+    /// <summary>The TCP port the model listens on inside the container, reached only through <see cref="ContainerConnector"/>.</summary>
     public required int ContainerPort { get; init; }
 
     /// <summary>CPU limit in thousandths of a CPU (2 CPUs = 2000); 0 means no limit.</summary>
@@ -24,6 +24,9 @@ public sealed partial record ContainerSpec
     /// <summary>Most processes/threads the container may have.</summary>
     public long PidsLimit { get; init; } = 256;
 
+    /// <summary>Most files (sockets included) each process of the container may have open (RLIMIT_NOFILE, soft = hard).</summary>
+    public long OpenFilesLimit { get; init; } = 4096;
+
     public IReadOnlyDictionary<string, string> Environment { get; init; } = FrozenDictionary<string, string>.Empty;
 
     /// <summary>Extra labels; the managed and run labels are always added and cannot be overridden.</summary>
@@ -37,6 +40,10 @@ public sealed partial record ContainerSpec
 
     /// <summary>The engine refuses less than this much memory for a container.</summary>
     internal const long MinimumMemoryBytes = 6 * 1024 * 1024;
+
+    // Fewer than 64 descriptors breaks ordinary servers; more than the kernel's default nr_open (2^20) is refused by it.
+    internal const long MinimumOpenFiles = 64;
+    internal const long MaximumOpenFiles = 1 << 20;
 
     /// <summary>Every problem of the spec, each with its fix; empty when it can run.</summary>
     public IReadOnlyList<string> Validate()
@@ -70,6 +77,11 @@ public sealed partial record ContainerSpec
         if (PidsLimit < 1)
         {
             errors.Add($"PidsLimit {PidsLimit} must be at least 1.");
+        }
+
+        if (OpenFilesLimit is < MinimumOpenFiles or > MaximumOpenFiles)
+        {
+            errors.Add($"OpenFilesLimit {OpenFilesLimit} must be between {MinimumOpenFiles} and {MaximumOpenFiles}.");
         }
 
         if (RunId is not null && !RunIdPattern().IsMatch(RunId))

@@ -7,42 +7,38 @@ using InfraMind.Containers.Run;
 namespace InfraMind.Containers;
 
 /// <summary>
-/// A container started under the isolation policy. Disposing it removes the container and its network, forced,
-/// whatever state they are in; <see cref="ContainerEngine.PruneAsync"/> catches what a killed process left behind.
+/// A container started under the isolation policy: no network, reached only through its <see cref="Connector"/>.
+/// Disposing it removes the container, forced, whatever state it is in; <see cref="ContainerEngine.PruneAsync"/>
+/// catches what a killed process left behind.
 /// </summary>
 public sealed class RunningContainer : IAsyncDisposable
 {
     private const int OutputLimitBytes = 64 * 1024;
     private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
     private readonly DockerClient _client;
+    private readonly string? _pidsCgroup;
     private int _disposed;
 
-    internal RunningContainer(DockerClient client, string runId, string containerId, string networkId, int containerPort, int hostPort)
+    internal RunningContainer(DockerClient client, string runId, string containerId, ContainerConnector connector, string? pidsCgroup)
     {
         _client = client;
         RunId = runId;
         Id = containerId;
-        NetworkId = networkId;
-        ContainerPort = containerPort;
-        HostPort = hostPort;
+        Connector = connector;
+        _pidsCgroup = pidsCgroup;
     }
 
     public string RunId { get; }
 
     public string Id { get; }
 
-    public string NetworkId { get; }
-
-    public int ContainerPort { get; }
-
     /// <summary>
-    /// The ephemeral port on 127.0.0.1 that the engine published <see cref="ContainerPort"/> on; 0 when the container
-    /// had already exited by the time it was started and inspected (see <see cref="InspectStateAsync"/>).
+    /// The way to the model's port, inside the container's network namespace; closed (every connection refused) when the
+    /// container had already stopped by the time it was started and entered (see <see cref="InspectStateAsync"/>).
     /// </summary>
-    public int HostPort { get; }
+    public ContainerConnector Connector { get; }
 
-    /// <summary>Where to reach the model from this machine: <c>http://127.0.0.1:HostPort/</c>.</summary>
-    public Uri BaseAddress => new($"http://{IsolationPolicy.LoopbackAddress}:{HostPort}/");
+    public int ContainerPort => Connector.Port;
 
     /// <summary>
     /// Runs a command in the container (hooks: <c>["sh", "hooks/init.sh"]</c>, in the image's working directory) and
@@ -151,51 +147,41 @@ public sealed class RunningContainer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether the model accepts connections on its port now. A bare TCP connect to <see cref="HostPort"/> is not
-    /// proof: the engine's port proxy accepts every connection itself, then dials the container and, when nothing
-    /// listens there, closes ours at once (seen on Engine 20.10 with docker-proxy). So after connecting we wait
-    /// <paramref name="settle"/> for that close: a connection still open after it reached the model.
+    /// Whether something accepts connections on the model's port now. Inside the container's namespace there is no
+    /// proxy in between: a connection that is accepted reached a listener, one that is refused found none.
     /// </summary>
-    public async Task<bool> ProbePortAsync(TimeSpan settle, CancellationToken cancellationToken) =>
-        await ProbePortAsync(settle, ReadOnlyMemory<byte>.Empty, cancellationToken) != PortProbe.Closed;
-
-    /// <summary>
-    /// As <see cref="ProbePortAsync(TimeSpan, CancellationToken)"/>, first sending <paramref name="greeting"/> (e.g. a
-    /// minimal HTTP request): the proxy never writes to us itself, so any byte back proves a listener at once,
-    /// where silence has to be waited out for <paramref name="settle"/>.
-    /// </summary>
-    public async Task<PortProbe> ProbePortAsync(TimeSpan settle, ReadOnlyMemory<byte> greeting, CancellationToken cancellationToken)
+    public async Task<bool> ProbePortAsync(CancellationToken cancellationToken)
     {
-        if (HostPort == 0)
-        {
-            return PortProbe.Closed;
-        }
-
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         try
         {
-            await socket.ConnectAsync(IPAddress.Loopback, HostPort, cancellationToken);
-            if (!greeting.IsEmpty)
-            {
-                await socket.SendAsync(greeting, System.Net.Sockets.SocketFlags.None, cancellationToken);
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(settle);
-            var buffer = new byte[1];
-            try
-            {
-                // 0 bytes = closed by the proxy (nothing listens); data = a server that answered (or speaks first).
-                return await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token) > 0 ? PortProbe.Answered : PortProbe.Closed;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return PortProbe.Open;
-            }
+            using var socket = await Connector.ConnectAsync(cancellationToken);
+            return true;
         }
         catch (System.Net.Sockets.SocketException)
         {
-            return PortProbe.Closed;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The container's processes against its pids limit, as the kernel counts them (its pids cgroup), with the number
+    /// of forks the limit refused; null where the cgroup cannot be read.
+    /// </summary>
+    public async Task<PidsUsage?> GetPidsAsync(CancellationToken cancellationToken)
+    {
+        if (_pidsCgroup is null) return null;
+        try
+        {
+            var current = long.Parse((await File.ReadAllTextAsync(Path.Combine(_pidsCgroup, "pids.current"), cancellationToken)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var max = (await File.ReadAllTextAsync(Path.Combine(_pidsCgroup, "pids.max"), cancellationToken)).Trim();
+            var events = await File.ReadAllTextAsync(Path.Combine(_pidsCgroup, "pids.events"), cancellationToken);
+            var refused = events.Split('\n').Select(l => l.Split(' ', 2)).Where(kv => kv is ["max", _]).Select(kv => long.Parse(kv[1], System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault();
+            return new PidsUsage(current, long.TryParse(max, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : null, refused);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            // The container is gone (its cgroup with it), or the cgroup is not where /proc said.
+            return null;
         }
     }
 
@@ -250,9 +236,10 @@ public sealed class RunningContainer : IAsyncDisposable
             return;
         }
 
+        Connector.Dispose();
         // Never the caller's token: cleanup must also run after the caller was cancelled (Ctrl-C).
         using var cts = new CancellationTokenSource(CleanupTimeout);
-        await Cleanup.RemoveAsync(_client, Id, NetworkId, cts.Token);
+        await Cleanup.RemoveAsync(_client, Id, cts.Token);
     }
 
     private static async Task<T> Call<T>(Func<Task<T>> call, string what)

@@ -186,7 +186,7 @@ internal sealed class ModelInstance : IAsyncDisposable
         var result = await new ConformanceRunner(_engine).PreflightAsync(_manifest, container, _options.Preflight, ct);
         if (result.Passed)
         {
-            SetState(ModelState.Ready, null, $"pre-flight passed on 127.0.0.1:{container.HostPort}");
+            SetState(ModelState.Ready, null, $"pre-flight passed (container {container.Id[..12]}, no network, port {container.ContainerPort} inside it)");
             return true;
         }
 
@@ -210,9 +210,8 @@ internal sealed class ModelInstance : IAsyncDisposable
                 await Task.WhenAny(exited, tick);
                 if (exited.IsCompleted)
                 {
-                    var state = await container.InspectStateAsync(CancellationToken.None);
-                    SetState(ModelState.Failed, state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited,
-                        state.OomKilled ? "the container ran out of memory; restarting" : $"the container exited with code {state.ExitCode}; restarting");
+                    var died = await ContainerDiagnosis.ExitedAsync("serving", container, CancellationToken.None);
+                    SetState(ModelState.Failed, died.Verdict, died.Detail + "; restarting");
                     return;
                 }
 
@@ -267,7 +266,16 @@ internal sealed class ModelInstance : IAsyncDisposable
             }
         }
 
-        return await container.ProbePortAsync(TimeSpan.FromMilliseconds(50), ct);
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        probe.CancelAfter(_options.HealthTimeout);
+        try
+        {
+            return await container.ProbePortAsync(probe.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     // No token on purpose: removal must also run when the node is being stopped.

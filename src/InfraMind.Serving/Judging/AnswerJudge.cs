@@ -46,7 +46,7 @@ public static class AnswerJudge
         if (status != 200)
             return Judgement.Fail(Verdict.RejectedValidInput, $"the model answered {status} to an input that matches input_schema; expected 200");
         if (answer.Body is not { } body)
-            return Judgement.Fail(Verdict.ResponseTooLarge, $"the answer is larger than {answer.BodyLimit} bytes, the most accepted; it was read no further");
+            return TooLarge(answer.BodyLimit);
 
         JsonDocument document;
         try
@@ -68,6 +68,10 @@ public static class AnswerJudge
                 : Judgement.Fail(Verdict.OutputSchemaViolation, "the answer does not match output_schema: " + string.Join("; ", violations.Take(ViolationsNamed)), violations);
         }
     }
+
+    /// <summary>The answer ran past <paramref name="limit"/> bytes: it was read no further and its connection dropped.</summary>
+    public static Judgement TooLarge(long limit) =>
+        Judgement.Fail(Verdict.ResponseTooLarge, $"the answer is larger than {limit} bytes, the most accepted; it was read no further");
 
     /// <summary>No answer came within <paramref name="limit"/>.</summary>
     public static Judgement NoAnswerWithin(TimeSpan limit) =>

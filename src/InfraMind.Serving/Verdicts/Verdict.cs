@@ -53,7 +53,10 @@ public sealed class Verdict
     /// <summary>The engine could not start the container (resources, engine state): about where it ran.</summary>
     public static Verdict StartFailed { get; } = new("start-failed", Fault.Node);
 
-    /// <summary>The container exited; a node restarts it. Killed containers on a busy node look alike, so the node's.</summary>
+    /// <summary>
+    /// The container exited (its exit code and last log lines in the detail); a node restarts it. Killed containers on a
+    /// busy node look alike, so the node's.
+    /// </summary>
     public static Verdict ContainerExited { get; } = new("container-exited", Fault.Node);
 
     /// <summary>The container was killed for exceeding <c>resources.memory</c>: the model needs more than it declares.</summary>
@@ -66,7 +69,7 @@ public sealed class Verdict
     /// <summary>The healthcheck hook failed (at pre-flight, or twice in a row while serving).</summary>
     public static Verdict HealthcheckFailed { get; } = new("healthcheck-failed", Fault.Model);
 
-    /// <summary>Nothing accepted on the manifest's port in time, or the server binds 127.0.0.1 only.</summary>
+    /// <summary>Nothing accepted on the manifest's port in time.</summary>
     public static Verdict NoAnswerOnPort { get; } = new("no-answer-on-port", Fault.Model);
 
     /// <summary>The model listens, but on another port than the manifest's.</summary>
@@ -81,6 +84,9 @@ public sealed class Verdict
     /// read no further, its connection dropped.
     /// </summary>
     public static Verdict ResponseTooLarge { get; } = new("response-too-large", Fault.Model);
+
+    /// <summary>The model tried to start more processes or threads than its pids limit allows (a fork bomb, a thread leak).</summary>
+    public static Verdict PidsLimitReached { get; } = new("pids-limit-reached", Fault.Model);
 
     public static Verdict ServerErrorOnValidInput { get; } = new("server-error-on-valid-input", Fault.Model);
 
@@ -122,7 +128,7 @@ public sealed class Verdict
     public static IReadOnlyList<Verdict> All { get; } =
     [
         ManifestInvalid, BuildFailed, StartFailed, ContainerExited, OomKilled, InitFailed, WarmupFailed, HealthcheckFailed,
-        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, ServerErrorOnValidInput, RejectedValidInput,
+        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
         Refused, ImageUnavailable, NotReady, NodeUnauthorized, Unknown,
     ];

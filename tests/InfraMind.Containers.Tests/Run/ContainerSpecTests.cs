@@ -34,7 +34,7 @@ public sealed class ContainerSpecTests
     }
 
     [Fact]
-    public void Policy_drops_capabilities_limits_and_publishes_on_loopback_only()
+    public void Policy_gives_no_network_drops_capabilities_and_limits()
     {
         var spec = new ContainerSpec
         {
@@ -45,35 +45,55 @@ public sealed class ContainerSpecTests
             GpuCount = 1,
             Labels = new Dictionary<string, string> { [ManagedLabels.Run] = "spoofed", ["team"] = "a" },
         };
-        var p = IsolationPolicy.Container(spec, "r1", "inframind-r1");
+        var p = IsolationPolicy.Container(spec, "r1");
+        Assert.Equal("none", p.HostConfig.NetworkMode);
+        Assert.Null(p.HostConfig.PortBindings);
+        Assert.Null(p.ExposedPorts);
         Assert.Equal(["ALL"], p.HostConfig.CapDrop);
         Assert.Equal(["no-new-privileges"], p.HostConfig.SecurityOpt);
         Assert.Equal(1_500_000_000, p.HostConfig.NanoCPUs);
         Assert.Equal(64 << 20, p.HostConfig.Memory);
         Assert.Equal(64 << 20, p.HostConfig.MemorySwap);
         Assert.Equal(256, p.HostConfig.PidsLimit);
-        var binding = Assert.Single(p.HostConfig.PortBindings["9000/tcp"]);
-        Assert.Equal("127.0.0.1", binding.HostIP);
-        Assert.Equal("", binding.HostPort);
+        var nofile = Assert.Single(p.HostConfig.Ulimits);
+        Assert.Equal(("nofile", 4096L, 4096L), (nofile.Name, nofile.Soft, nofile.Hard));
         Assert.Equal("r1", p.Labels[ManagedLabels.Run]);
         Assert.Equal("true", p.Labels[ManagedLabels.Managed]);
         Assert.Equal("a", p.Labels["team"]);
         Assert.Equal(1, Assert.Single(p.HostConfig.DeviceRequests).Count);
 
-        var n = IsolationPolicy.Network("r1");
-        Assert.False(n.Internal);
-        Assert.Equal("false", n.Options[IsolationPolicy.IccOption]);
-        Assert.Equal("false", n.Options[IsolationPolicy.MasqueradeOption]);
+        // Podman sets an nproc limit of its own that its runtime cannot apply: there it is the pids limit.
+        var podman = IsolationPolicy.Container(spec, "r1", podman: true);
+        Assert.Equal([("nofile", 4096L, 4096L), ("nproc", 256L, 256L)], podman.HostConfig.Ulimits.Select(u => (u.Name, u.Soft, u.Hard)));
+    }
+
+    [Theory]
+    [InlineData(63L)]
+    [InlineData((1L << 20) + 1)]
+    public void An_open_files_limit_out_of_range_is_refused(long limit)
+    {
+        var spec = new ContainerSpec { Image = "img", ContainerPort = 9000, OpenFilesLimit = limit };
+        Assert.Contains(spec.Validate(), e => e.StartsWith($"OpenFilesLimit {limit}", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void An_engine_warning_that_it_ignored_a_policy_option_is_recognised()
+    public void The_interfaces_of_a_namespace_are_read_from_its_proc_net_dev()
     {
-        // Podman 4.3.1's answer to the network create, word for word.
-        Assert.Equal([IsolationPolicy.MasqueradeOption],
-            IsolationPolicy.IgnoredOptions("\"com.docker.network.bridge.enable_ip_masquerade: false\" is not a recognized option"));
-        Assert.Empty(IsolationPolicy.IgnoredOptions(null));
-        Assert.Empty(IsolationPolicy.IgnoredOptions(""));
-        Assert.Empty(IsolationPolicy.IgnoredOptions("network with name x already exists"));
+        const string LoopbackOnly = """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+            """;
+        Assert.Equal(["lo"], NamespaceThread.InterfacesOf(LoopbackOnly));
+        Assert.Equal(["eth0", "lo"], NamespaceThread.InterfacesOf(LoopbackOnly + "\n  eth0: 1296 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"));
+        Assert.Empty(NamespaceThread.InterfacesOf(""));
+    }
+
+    [Fact]
+    public void The_pids_cgroup_is_found_in_v1_and_v2_listings()
+    {
+        Assert.Equal("/sys/fs/cgroup/pids/docker/abc", ContainerNamespace.PidsCgroupOf("9:name=systemd:/docker/abc\n8:pids:/docker/abc\n0::/docker/abc\n"));
+        Assert.Equal("/sys/fs/cgroup/system.slice/docker-abc.scope", ContainerNamespace.PidsCgroupOf("0::/system.slice/docker-abc.scope\n"));
+        Assert.Null(ContainerNamespace.PidsCgroupOf("7:blkio:/docker/abc\n"));
     }
 }

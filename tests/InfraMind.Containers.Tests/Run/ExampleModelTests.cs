@@ -31,10 +31,10 @@ public sealed class ExampleModelTests
             Assert.True(init.Succeeded, init.Stdout + init.Stderr);
             Assert.Contains("naive_bayes leave-one-out accuracy: 0.95", init.Stdout, StringComparison.Ordinal);
 
-            await Http.WaitForHealthAsync(run.BaseAddress, TimeSpan.FromSeconds(15));
+            await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(15));
             Assert.Equal(0, (await run.ExecAsync(["sh", "hooks/health.sh"], TimeSpan.FromSeconds(10), None)).ExitCode);
 
-            var (status, body) = await Http.PostJsonAsync(run.BaseAddress,
+            var (status, body) = await Http.PostJsonAsync(run.Connector,
                 """{"measurements": {"sepal_length": 67, "sepal_width": 31, "petal_length": 56, "petal_width": 24}, "unit": "mm", "method": "knn", "k": 7}""");
             Assert.Equal(HttpStatusCode.OK, status);
             var answer = JsonDocument.Parse(body).RootElement;
@@ -45,7 +45,7 @@ public sealed class ExampleModelTests
             Assert.Equal(1.0, probabilities.Values.Sum(), 3);
             Assert.Equal(3, answer.GetProperty("ranking").GetArrayLength());
 
-            var (badStatus, badBody) = await Http.PostJsonAsync(run.BaseAddress,
+            var (badStatus, badBody) = await Http.PostJsonAsync(run.Connector,
                 """{"measurements": {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}, "candidates": ["tulip"]}""");
             Assert.Equal(HttpStatusCode.BadRequest, badStatus);
             var error = JsonDocument.Parse(badBody).RootElement.GetProperty("error");

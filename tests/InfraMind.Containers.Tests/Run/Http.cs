@@ -3,37 +3,36 @@ using System.Text;
 
 namespace InfraMind.Containers.Tests.Run;
 
+/// <summary>Requests to a model container, made as InfraMind makes them: through its connector (the container has no network).</summary>
 internal static class Http
 {
-    // No proxy: the only traffic these tests make goes straight to 127.0.0.1.
-    private static readonly HttpClient Client = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private static HttpClient Client(ContainerConnector connector) =>
+        new(new SocketsHttpHandler { UseProxy = false, ConnectCallback = connector.ConnectAsync }) { Timeout = TimeSpan.FromSeconds(10) };
 
-    public static async Task<(HttpStatusCode Status, string Body)> PostJsonAsync(Uri baseAddress, string json)
+    public static async Task<(HttpStatusCode Status, string Body)> PostJsonAsync(ContainerConnector connector, string json)
     {
+        using var client = Client(connector);
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = await Client.PostAsync(baseAddress, content);
+        using var response = await client.PostAsync(connector.BaseAddress, content);
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    public static async Task<(HttpStatusCode Status, string Body)> GetAsync(Uri address)
+    public static async Task<(HttpStatusCode Status, string Body)> GetAsync(ContainerConnector connector, string path)
     {
-        using var response = await Client.GetAsync(address);
+        using var client = Client(connector);
+        using var response = await client.GetAsync(new Uri(connector.BaseAddress, path));
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    /// <summary>
-    /// Waits for GET /health to answer 200. A bare TCP connect is not enough: the engine's port proxy accepts
-    /// connections before the model listens.
-    /// </summary>
-    public static async Task WaitForHealthAsync(Uri baseAddress, TimeSpan timeout)
+    /// <summary>Waits for GET /health to answer 200.</summary>
+    public static async Task WaitForHealthAsync(ContainerConnector connector, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var health = new Uri(baseAddress, "health");
         while (true)
         {
             try
             {
-                if ((await GetAsync(health)).Status == HttpStatusCode.OK)
+                if ((await GetAsync(connector, "health")).Status == HttpStatusCode.OK)
                 {
                     return;
                 }
@@ -44,7 +43,7 @@ internal static class Http
 
             if (DateTime.UtcNow >= deadline)
             {
-                Assert.Fail($"{health} did not answer 200 within {timeout}");
+                Assert.Fail($"/health of container {connector.ContainerId[..12]} did not answer 200 within {timeout}");
             }
 
             await Task.Delay(20);

@@ -23,7 +23,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [Fact]
-    public async Task Summarizer_answers_on_loopback_under_the_isolation_policy()
+    public async Task Summarizer_answers_through_its_connector_under_the_isolation_policy()
     {
         var engine = fixture.Engine;
         if (engine is null)
@@ -32,11 +32,12 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         }
 
         await using var run = await engine.RunAsync(fixture.Spec(), None);
-        Assert.InRange(run.HostPort, 1, 65535);
-        Assert.Equal("127.0.0.1", run.BaseAddress.Host);
-        await Http.WaitForHealthAsync(run.BaseAddress, TimeSpan.FromSeconds(15));
+        Assert.True(run.Connector.IsOpen);
+        Assert.Equal(["lo"], run.Connector.Interfaces);
+        Assert.Equal(9000, run.ContainerPort);
+        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(15));
 
-        var (status, body) = await Http.PostJsonAsync(run.BaseAddress,
+        var (status, body) = await Http.PostJsonAsync(run.Connector,
             """{"text": "Nodes run containers. The sky is blue today. Nodes verify containers before nodes run them. Cats sleep. Containers on nodes are signed by nodes."}""");
         Assert.Equal(HttpStatusCode.OK, status);
         var summary = JsonDocument.Parse(body).RootElement.GetProperty("summary").GetString();
@@ -44,30 +45,112 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Contains("Nodes", summary, StringComparison.Ordinal);
         Assert.DoesNotContain("Cats sleep", summary, StringComparison.Ordinal);
 
-        var (badStatus, badBody) = await Http.PostJsonAsync(run.BaseAddress, "{not json");
+        var (badStatus, badBody) = await Http.PostJsonAsync(run.Connector, "{not json");
         Assert.Equal(HttpStatusCode.BadRequest, badStatus);
         Assert.Equal("invalid_json", JsonDocument.Parse(badBody).RootElement.GetProperty("error").GetProperty("code").GetString());
 
-        // The policy as the engine recorded it, not as we asked for it.
+        // The policy as the engine recorded it, not as we asked for it: no network, nothing published.
         var inspect = await engine.Client.Containers.InspectContainerAsync(run.Id, None);
-        var published = inspect.NetworkSettings.Ports["9000/tcp"];
-        Assert.All(published, b => Assert.Equal("127.0.0.1", b.HostIP));
-        Assert.Contains(published, b => b.HostPort == run.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("none", inspect.HostConfig.NetworkMode);
+        Assert.True(inspect.HostConfig.PortBindings is null || inspect.HostConfig.PortBindings.Count == 0);
+        Assert.True(inspect.NetworkSettings.Ports is null || inspect.NetworkSettings.Ports.Count == 0);
+        Assert.Equal(["none"], inspect.NetworkSettings.Networks.Keys);
         Assert.Equal(["ALL"], inspect.HostConfig.CapDrop);
         Assert.Contains("no-new-privileges", inspect.HostConfig.SecurityOpt);
         Assert.Equal(4L << 30, inspect.HostConfig.Memory);
         Assert.Equal(2_000_000_000, inspect.HostConfig.NanoCPUs);
         Assert.Equal(256, inspect.HostConfig.PidsLimit);
+        var nofile = Assert.Single(inspect.HostConfig.Ulimits, u => u.Name == "nofile");
+        Assert.Equal(4096, nofile.Soft);
+        Assert.Equal(4096, nofile.Hard);
         Assert.Equal("true", inspect.Config.Labels[ManagedLabels.Managed]);
         Assert.Equal(run.RunId, inspect.Config.Labels[ManagedLabels.Run]);
-        Assert.Equal([$"inframind-{run.RunId}"], inspect.NetworkSettings.Networks.Keys);
 
-        var network = await engine.Client.Networks.InspectNetworkAsync(run.NetworkId, None);
-        Assert.Equal("bridge", network.Driver);
-        Assert.Equal("false", network.Options[IsolationPolicy.MasqueradeOption]);
-        Assert.Equal("false", network.Options[IsolationPolicy.IccOption]);
-        Assert.Equal(run.RunId, network.Labels[ManagedLabels.Run]);
-        Assert.Single(network.Containers);
+        // And as the model sees it: only its loopback, and the limits the policy set.
+        var seen = await run.ExecAsync(["sh", "-c", "ls /sys/class/net; ulimit -n; tail -n +2 /proc/net/route | wc -l"], TimeSpan.FromSeconds(10), None);
+        Assert.Equal("lo\n4096\n0\n", seen.Stdout);
+    }
+
+    [Fact]
+    public async Task A_model_bound_to_its_own_loopback_only_is_reached()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        // Before, the engine's port proxy reached the container's bridge address, so such a model was unreachable.
+        await using var run = await engine.RunAsync(
+            fixture.Spec() with { Image = TestEngine.BaseImage, ContainerPort = 8000, Command = ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"] }, None);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await run.ProbePortAsync(None))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "http.server never listened");
+            await Task.Delay(20);
+        }
+
+        var (status, body) = await Http.GetAsync(run.Connector, "/");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("Directory listing", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_container_that_was_given_a_network_is_not_entered_but_refused()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        // What an engine that ignored network mode none would hand back: a container on a bridge. The check after
+        // entering its namespace is what catches it, whatever the engine said it did.
+        var label = new Dictionary<string, string>(fixture.SessionLabels) { ["org.inframind.test-network"] = Guid.NewGuid().ToString("N") };
+        var network = await engine.Client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = "im-test-" + label["org.inframind.test-network"][..12], Labels = label }, None);
+        string? id = null;
+        try
+        {
+            var created = await engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = TestEngine.BaseImage,
+                Cmd = ["sleep", "60"],
+                Labels = label,
+                HostConfig = new HostConfig { NetworkMode = network.ID, Memory = 32L << 20 },
+            }, None);
+            id = created.ID;
+            await engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), None);
+            var e = await Assert.ThrowsAsync<IsolationUnsupportedException>(() => ContainerNamespace.OpenAsync(engine.Client, engine.Endpoint, id, None));
+            Assert.Equal(ContainerErrorCodes.IsolationUnsupported, e.Code);
+            Assert.Contains("was given network interfaces (eth0, lo)", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (id is not null) await Cleanup.RemoveAsync(engine.Client, id, None);
+            await Cleanup.RemoveNetworkAsync(engine.Client, network.ID, None);
+        }
+    }
+
+    [Fact]
+    public async Task Memory_or_cpu_beyond_the_machine_is_IM3010_and_nothing_is_created()
+    {
+        var engine = fixture.Engine;
+        if (engine is null)
+        {
+            return;
+        }
+
+        var info = await engine.GetInfoAsync(None);
+        var runId = "huge-" + Guid.NewGuid().ToString("N")[..8];
+        // 7 EiB: what a manifest may write (9 EiB is refused when model.yaml is read), and the engine would take as "no limit".
+        var memory = await Assert.ThrowsAsync<ResourcesExceedEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { MemoryBytes = 7L << 60 }, None));
+        Assert.Equal(ContainerErrorCodes.ResourcesExceedEngine, memory.Code);
+        Assert.Contains("7 EiB", memory.Message, StringComparison.Ordinal);
+        Assert.Contains("resources.memory", memory.Hint, StringComparison.Ordinal);
+        var cpu = await Assert.ThrowsAsync<ResourcesExceedEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { CpuMillicores = (info.Cpus + 1) * 1000L }, None));
+        Assert.Equal(ContainerErrorCodes.ResourcesExceedEngine, cpu.Code);
+        Assert.Contains($"{info.Cpus} CPU(s)", cpu.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(engine, runId));
     }
 
     [Fact]
@@ -85,7 +168,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Contains("[init] Downloading tokenizer...", init.Stdout, StringComparison.Ordinal);
         Assert.Contains("tokenizer ready", init.Stdout, StringComparison.Ordinal);
 
-        await Http.WaitForHealthAsync(run.BaseAddress, TimeSpan.FromSeconds(15));
+        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(15));
         var health = await run.ExecAsync(["sh", "hooks/health.sh"], TimeSpan.FromSeconds(10), None);
         Assert.Equal(0, health.ExitCode);
         Assert.Contains("\"ok\"", health.Stdout, StringComparison.Ordinal);
@@ -115,7 +198,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [Fact]
-    public async Task Port_probe_sees_through_the_engines_port_proxy()
+    public async Task Port_probe_tells_a_listener_from_none_and_a_stopped_container_refuses()
     {
         var engine = fixture.Engine;
         if (engine is null)
@@ -123,27 +206,34 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
             return;
         }
 
-        // Nothing listens in this container, yet a TCP connect to its published port succeeds (the proxy accepts).
+        // Nothing listens in this container: inside its namespace no proxy accepts for it, the connection is refused.
         await using (var silent = await engine.RunAsync(fixture.Spec() with { Command = ["sleep", "60"] }, None))
         {
-            using (var raw = new System.Net.Sockets.TcpClient())
-            {
-                await raw.ConnectAsync(IPAddress.Loopback, silent.HostPort);
-            }
-
-            Assert.False(await silent.ProbePortAsync(TimeSpan.FromMilliseconds(50), None));
+            Assert.False(await silent.ProbePortAsync(None));
+            var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await silent.Connector.ConnectAsync(None));
+            Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
         }
 
         await using var model = await engine.RunAsync(fixture.Spec(), None);
         var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!await model.ProbePortAsync(TimeSpan.FromMilliseconds(50), None))
+        while (!await model.ProbePortAsync(None))
         {
             Assert.True(DateTime.UtcNow < deadline, "the summarizer never accepted connections");
             await Task.Delay(20);
         }
 
         // Once the probe says yes, the model answers.
-        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(new Uri(model.BaseAddress, "health"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(model.Connector, "health")).Status);
+
+        // A container that exits before it is entered comes back with a closed connector, to be inspected.
+        await using var gone = await engine.RunAsync(fixture.Spec() with { Command = ["true"] }, None);
+        Assert.Equal(0, await gone.WaitForExitAsync(None));
+        Assert.False(await gone.ProbePortAsync(None));
+
+        // A released connector refuses too: nothing reaches into a removed container's namespace.
+        await model.DisposeAsync();
+        Assert.False(model.Connector.IsOpen);
+        Assert.False(await model.ProbePortAsync(None));
     }
 
     [Fact]
@@ -294,18 +384,18 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
 
         var pruned = await engine.PruneAsync(session, null, None);
         Assert.Equal([leftover.Id], pruned.Containers);
-        Assert.Equal([leftover.NetworkId], pruned.Networks);
+        Assert.Empty(pruned.Networks);
         Assert.Equal(0, await CountAsync(engine, leftover.RunId));
         await leftover.DisposeAsync(); // already gone: must not throw
     }
 
-    /// <summary>Containers (any state) plus networks that carry the run's label.</summary>
+    /// <summary>Containers (any state) that carry the run's label; a run never has a network.</summary>
     private static async Task<int> CountAsync(ContainerEngine engine, string runId)
     {
         var filter = ContainerEngine.LabelFilter(new Dictionary<string, string> { [ManagedLabels.Run] = runId });
         var containers = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, None);
         var networks = await engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, None);
-        Assert.True(containers.Count == networks.Count, $"{containers.Count} container(s) but {networks.Count} network(s) for run {runId}");
+        Assert.Empty(networks);
         return containers.Count;
     }
 }

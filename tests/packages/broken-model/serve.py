@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # A model server that breaks on purpose, one way per BEHAVIOR, to prove that `infra test` names each failure.
 # "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission.
+# The hostile ones: "fork-bomb" (processes until the pids limit), "oom-on-request", "exit-after-3" (exits 7 on the
+# fourth valid input), "huge" (a 300 MB answer), "drip" (a byte per second), "hang" (never answers), "hostile" (tries
+# to reach everything in TARGETS first, see probe.py, and answers with what it observed).
 import json
 import os
 import sys
@@ -24,6 +27,25 @@ if BEHAVIOR == "silent":
     time.sleep(3600)
 if BEHAVIOR == "wrong-port":
     PORT = 8080
+# Where the server listens: 0.0.0.0, or the container's own loopback only ("loopback-only"), which InfraMind reaches too.
+BIND = "127.0.0.1" if BEHAVIOR == "loopback-only" else "0.0.0.0"
+HUGE_BYTES = 300 * 1024 * 1024
+observed = None
+if BEHAVIOR == "hostile":
+    import probe
+    observed = probe.run(os.environ.get("TARGETS", ""))
+    print("hostile: " + json.dumps(observed), flush=True)
+if BEHAVIOR == "fork-bomb":
+    # Children exec sleep: each costs the pids limit one process and next to no memory, so the limit is what stops it.
+    forked = 0
+    while True:
+        try:
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "3600"])
+            forked += 1
+        except OSError as e:
+            print(f"fork-bomb: fork refused after {forked} children: {e}", flush=True)
+            break
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -44,6 +66,25 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.reply(200, {"status": "ok"})
 
+    def huge(self):
+        # Chunked, so no length warns the reader: only a cap on what it reads stops it.
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"a" * (1024 * 1024)
+        sent = 0
+        try:
+            self.wfile.write(b'6\r\n{"summ\r\n')
+            while sent < HUGE_BYTES:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError as e:
+            print(f"huge: the reader left after {sent} bytes ({e.__class__.__name__})", file=sys.stderr, flush=True)
+            return
+        print(f"huge: sent all {sent} bytes", file=sys.stderr, flush=True)
+
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         try:
@@ -59,6 +100,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "expected {\"text\": string}"})
         if BEHAVIOR == "not-json":
             return self.reply(200, b"summary: hello", "text/plain")
+        if BEHAVIOR == "hostile":
+            return self.reply(200, {"summary": json.dumps(observed)})
+        if BEHAVIOR == "huge":
+            return self.huge()
+        if BEHAVIOR == "hang":
+            time.sleep(3600)
+        if BEHAVIOR == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "64")
+            self.end_headers()
+            for b in b'{"summary": "' + b"." * 50:
+                self.wfile.write(bytes([b]))
+                self.wfile.flush()
+                time.sleep(1)
+            return
+        if BEHAVIOR == "oom-on-request":
+            hog = []
+            while True:
+                hog.append(bytearray(16 * 1024 * 1024))
+        if BEHAVIOR == "exit-after-3" and answered[0] >= 3:
+            print(f"fatal: corrupt state after {answered[0]} requests", file=sys.stderr, flush=True)
+            os._exit(7)
         answered[0] += 1
         if BEHAVIOR == "liar" and answered[0] > LIE_AFTER:
             return self.reply(200, {"summary": 42})
@@ -71,4 +135,4 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, {"summary": doc["text"][:40]})
 
 
-ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()
+ThreadingHTTPServer((BIND, PORT), Handler).serve_forever()

@@ -1,0 +1,71 @@
+using InfraMind.Containers;
+using InfraMind.Serving;
+
+namespace InfraMind.Conformance;
+
+/// <summary>
+/// Why a model stopped answering, when the container knows: it exited (with which code, after which log lines), the
+/// kernel killed it for its memory limit, or it ran into its pids limit. A refused connection or a hook that could not
+/// run is only the symptom; the verdict names the cause.
+/// </summary>
+public static class ContainerDiagnosis
+{
+    /// <summary>Log lines quoted in a verdict's detail.</summary>
+    internal const int LogTail = 30;
+
+    /// <summary>How long a failure waits for the engine to record an exit that caused it (a dying process closes its sockets first).</summary>
+    internal static TimeSpan ExitGrace { get; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The cause behind a failure seen at <paramref name="step"/>, or null when the container is alive and within its
+    /// limits (the symptom is then the verdict). Waits up to <see cref="ExitGrace"/> for an exit to be recorded.
+    /// </summary>
+    public static async Task<StepResult?> CauseAsync(string step, RunningContainer container, Task<long> exited, CancellationToken cancellationToken)
+    {
+        await Task.WhenAny(exited, Task.Delay(ExitGrace, cancellationToken));
+        if (exited.IsCompleted) return await ExitedAsync(step, container, cancellationToken);
+        return await PidsLimitAsync(step, container, cancellationToken);
+    }
+
+    /// <summary>The container has exited: killed for memory (<see cref="Verdict.OomKilled"/>) or exited with its code (<see cref="Verdict.ContainerExited"/>), with its last log lines.</summary>
+    public static async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
+    {
+        var state = await container.InspectStateAsync(cancellationToken);
+        var logs = await LogsAsync(container, cancellationToken);
+        var verdict = state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited;
+        var detail = state.OomKilled
+            ? $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"
+            : $"the container exited with code {state.ExitCode}";
+        return new StepResult(step, CheckStatus.Failed, verdict, detail + Tail("; last log lines: ", logs, 800), TimeSpan.Zero);
+    }
+
+    /// <summary><see cref="Verdict.PidsLimitReached"/> when the kernel refused the model a process or thread; else null.</summary>
+    public static async Task<StepResult?> PidsLimitAsync(string step, RunningContainer container, CancellationToken cancellationToken)
+    {
+        if (await container.GetPidsAsync(cancellationToken) is not { Refused: > 0 } pids) return null;
+        var logs = await LogsAsync(container, cancellationToken);
+        return new StepResult(step, CheckStatus.Failed, Verdict.PidsLimitReached,
+            $"the model ran into its limit of {pids.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} processes and threads " +
+            $"({pids.Refused} fork(s) refused, {pids.Current} running): a fork bomb or a process/thread leak" + Tail("; last log lines: ", logs, 600),
+            TimeSpan.Zero);
+    }
+
+    internal static async Task<string> LogsAsync(RunningContainer container, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await container.GetLogsAsync(LogTail, cancellationToken)).Combined;
+        }
+        catch (ContainerEngineException)
+        {
+            return "";
+        }
+    }
+
+    internal static string Tail(string prefix, string text, int max)
+    {
+        var t = text.Trim();
+        if (t.Length == 0) return "";
+        return prefix + (t.Length <= max ? t : "…" + t[^max..]);
+    }
+}
