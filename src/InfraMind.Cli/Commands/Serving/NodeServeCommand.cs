@@ -22,6 +22,7 @@ internal static class NodeServeCommand
         var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
+        var chain = ServedRegistry.ChainOptions.Create();
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
@@ -34,19 +35,19 @@ internal static class NodeServeCommand
         };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
-            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
+            "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
+            "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
+            gateway, id, port, registryUrl, registryKey, chain.StatementStore, chain.Confirmations, cpu, memory, gpus, tokenFile, verbose, json,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
-            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
-            var key = await RegistryAccess.TrustedKeyAsync(handle.Service, parse.GetValue(registryKey), cancellationToken);
+            await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, $"node-{parse.GetValue(id)}", cancellationToken);
             var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
             if (parse.GetValue(cpu) is { } c)
             {
@@ -65,7 +66,7 @@ internal static class NodeServeCommand
             }
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
-            var source = new VerifiedImageSource(handle.Service, key, ContentAccess.CreateResolver(context), engine);
+            var source = served.Images(ContentAccess.CreateResolver(context), engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken, parse.GetValue(port));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
