@@ -204,6 +204,40 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         await InfraProcess.FailsAsync(Home, 2, "IM0002", "verify", "logged@1.0.0", "--anchor", registry, "--anchorer", "0x12");
     }
 
+    [Fact]
+    public async Task Chain_statements_behind_http_verify_from_another_home_and_a_store_it_cannot_read_fails_that_check()
+    {
+        if (chain.Peer is not { } peer) return;
+        await using var nginx = await NginxPeer.StartAsync();
+        if (nginx is null) return;
+        var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
+        var reference = await PushTinyAsync();
+        if (reference is null) return;
+        await NewDeployerAsync("deployer");
+        var store = new Uri(nginx.BaseUri, "statements/").ToString();
+        var published = await InfraProcess.JsonAsync(Home, 0, "publish", "--model", Model("remote"), "--image", reference, "--registry", registry,
+            "--key", "deployer", "--payer", "payer", "--statement-store", store);
+        var uri = published.GetProperty("statementUri").GetString()!;
+        Assert.StartsWith(store, uri, StringComparison.Ordinal);
+        Assert.True(File.Exists(nginx.FilePath(new Uri(uri).AbsolutePath)));
+
+        // A verifier elsewhere (another home: no keys, no local statements) needs the chain URL and the store, nothing else.
+        using var elsewhere = new CliRunner();
+        var verified = await InfraProcess.JsonAsync(elsewhere.Home, 0, "verify", "remote@1.0.0", "--registry", registry, "--statement-store", store);
+        Assert.True(verified.GetProperty("passed").GetBoolean());
+
+        // Without the store it may not fetch from the host the record names (a publisher's URI never sends a verifier anywhere).
+        var blind = await InfraProcess.JsonAsync(elsewhere.Home, 1, "verify", "remote@1.0.0", "--registry", registry);
+        var digest = blind.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "statement-digest");
+        Assert.Equal("IM5730", digest.GetProperty("code").GetString());
+
+        // The store altered after the publish: the digest on chain catches it.
+        await File.WriteAllTextAsync(nginx.FilePath(new Uri(uri).AbsolutePath), "{}");
+        var altered = await InfraProcess.JsonAsync(elsewhere.Home, 1, "verify", "remote@1.0.0", "--registry", registry, "--statement-store", store);
+        Assert.Equal("IM5731", altered.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "statement-digest").GetProperty("code").GetString());
+        await InfraProcess.FailsAsync(Home, 2, "IM0002", "verify", "remote@1.0.0", "--registry", registry, "--statement-store", "ipfs://bafy");
+    }
+
     /// <summary>Imports the chain's funded account 0 as key "payer" and deploys a registry it pays for.</summary>
     private async Task<JsonElement> DeployAsync(ChainPeer peer)
     {

@@ -27,14 +27,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         using var engine = await TestEngine.TryConnectAsync();
         if (engine is null) return;
         var home = _cli.Home;
-        var package = BrokenModel.Create(Path.Combine(_cli.Work, "echo"), "chain-mesh");
-        Assert.Equal(0, (await InfraProcess.RunAsync(home, "build", package)).Code);
-        var reference = (await InfraProcess.JsonAsync(home, 0, "push", "--image", "chain-mesh:1.0.0", "--to", "local")).GetProperty("reference").GetString()!;
-        var keyFile = Path.Combine(_cli.Work, "payer.hex");
-        await File.WriteAllTextAsync(keyFile, peer.Keys[1]);
-        Assert.Equal(0, (await InfraProcess.RunAsync(home, "keys", "import", "--name", "payer", "--private-key-file", keyFile)).Code);
-        Assert.Equal(0, (await InfraProcess.RunAsync(home, "keys", "generate", "--name", "deployer", "--type", "secp256k1")).Code);
-        var registry = (await InfraProcess.JsonAsync(home, 0, "chain", "deploy", "--rpc", peer.Rpc.ToString(), "--payer", "payer")).GetProperty("registry").GetString()!;
+        var (package, reference, registry) = await SetUpAsync(peer);
 
         var port = PeerProcess.FreePort();
         using var mesh = Process.Start(InfraProcess.StartInfo(home, "mesh", "up", "--registry", registry, "--nodes", "1", "--port", port.ToString(CultureInfo.InvariantCulture), "--json"))!;
@@ -81,6 +74,65 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         Assert.True(mesh.ExitCode is 0 or 130, await meshErr);
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "chain-mesh@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
+    }
+
+    [Fact]
+    public async Task Gateway_serve_and_node_serve_follow_a_chain_as_separate_processes()
+    {
+        if (chain.Peer is not { } peer) return;
+        using var engine = await TestEngine.TryConnectAsync();
+        if (engine is null) return;
+        var home = _cli.Home;
+        var (package, reference, registry) = await SetUpAsync(peer);
+        var port = PeerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        var processes = new List<Process>();
+        try
+        {
+            var gateway = Process.Start(InfraProcess.StartInfo(home, "gateway", "serve", "--registry", registry, "--port", port, "--json"))!;
+            processes.Add(gateway);
+            var announced = JsonDocument.Parse(await ReadLineAsync(gateway, Task.FromResult("")) + await ReadJsonRestAsync(gateway)).RootElement;
+            Assert.Equal(registry, announced.GetProperty("registry").GetString());
+            Assert.Equal(JsonValueKind.Null, announced.GetProperty("registryKey").ValueKind);
+            var node = Process.Start(InfraProcess.StartInfo(home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "chain-node", "--registry", registry, "--json"))!;
+            processes.Add(node);
+            var joined = JsonDocument.Parse(await ReadLineAsync(node, Task.FromResult("")) + await ReadJsonRestAsync(node)).RootElement;
+            Assert.True(joined.GetProperty("registered").GetBoolean());
+
+            Assert.Equal(0, (await InfraProcess.RunAsync(home, "publish", "--model", Path.Combine(package, "model.yaml"), "--image", reference,
+                "--registry", registry, "--key", "deployer", "--payer", "payer")).Code);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+            await UntilAsync(http, HttpStatusCode.OK, TimeSpan.FromSeconds(90), [HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable]);
+            var contract = registry[(registry.LastIndexOf('/') + 1)..registry.IndexOf('?', StringComparison.Ordinal)];
+            Assert.True(Directory.Exists(Path.Combine(home, "chain", $"1337-{contract}", "gateway")));
+            Assert.True(Directory.Exists(Path.Combine(home, "chain", $"1337-{contract}", "node-chain-node")));
+        }
+        finally
+        {
+            foreach (var p in Enumerable.Reverse(processes))
+            {
+                if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
+                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                p.Dispose();
+            }
+        }
+
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "chain-mesh@1.0.0" }, null, CancellationToken.None);
+        Assert.Empty(leftovers.Containers);
+    }
+
+    /// <summary>The model built and pushed to the local store, a funded payer key, a secp256k1 deployer key and a registry deployed on the chain.</summary>
+    private async Task<(string Package, string Reference, string Registry)> SetUpAsync(ChainPeer peer)
+    {
+        var home = _cli.Home;
+        var package = BrokenModel.Create(Path.Combine(_cli.Work, "echo"), "chain-mesh");
+        Assert.Equal(0, (await InfraProcess.RunAsync(home, "build", package)).Code);
+        var reference = (await InfraProcess.JsonAsync(home, 0, "push", "--image", "chain-mesh:1.0.0", "--to", "local")).GetProperty("reference").GetString()!;
+        var keyFile = Path.Combine(_cli.Work, "payer.hex");
+        await File.WriteAllTextAsync(keyFile, peer.Keys[1]);
+        Assert.Equal(0, (await InfraProcess.RunAsync(home, "keys", "import", "--name", "payer", "--private-key-file", keyFile)).Code);
+        Assert.Equal(0, (await InfraProcess.RunAsync(home, "keys", "generate", "--name", "deployer", "--type", "secp256k1")).Code);
+        var registry = (await InfraProcess.JsonAsync(home, 0, "chain", "deploy", "--rpc", peer.Rpc.ToString(), "--payer", "payer")).GetProperty("registry").GetString()!;
+        return (package, reference, registry);
     }
 
     /// <summary>Posts until the answer is <paramref name="want"/>; any status but those <paramref name="meanwhile"/> allows fails at once.</summary>
