@@ -12,7 +12,7 @@ internal static class GatewayServeCommand
         var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 8080);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
-        var chain = ServedRegistry.ChainOptions.Create();
+        var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON (registryKey is null for an eth:// registry)" };
@@ -28,8 +28,9 @@ internal static class GatewayServeCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, registryUrl, registryKey, chain.StatementStore, chain.Confirmations, replicas, tokenFile, verbose, json,
+            port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
         };
+        chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, "gateway", cancellationToken);

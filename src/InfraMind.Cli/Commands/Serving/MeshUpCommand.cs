@@ -29,7 +29,7 @@ internal static class MeshUpCommand
             if (r.GetValueOrDefault<string?>() is { } url && !ChainAccess.IsChain(url))
                 r.AddError($"--registry '{url}': mesh up starts its own log registry, or serves an eth:// one; for a log registry elsewhere run `infra gateway serve --registry URL`");
         });
-        var chain = ServedRegistry.ChainOptions.Create();
+        var chain = ServedRegistry.ChainOptions.Following();
         var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, registry, nodes[{id, url}]} as JSON" };
         var up = new Command("up",
@@ -40,22 +40,23 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, registryPort, registryUrl, chain.StatementStore, chain.Confirmations, replicas, verbose, json,
+            nodes, port, registryPort, registryUrl, replicas, verbose, json,
         };
+        chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
         {
             var count = parse.GetValue(nodes);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var logging = ServingHosts.Logging(parse.GetValue(verbose));
             var chainUrl = parse.GetValue(registryUrl);
-            if (chainUrl is null && (parse.GetValue(chain.StatementStore) is not null || parse.GetValue(chain.Confirmations) is not null))
+            if (chainUrl is null && (parse.GetValue(chain.StatementStore) is not null || chain.ConfirmationsOf(parse) is not null))
                 throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store and --confirmations apply to an eth:// registry only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
             await using var registry = chainUrl is null
                 ? await ServingHosts.StartRegistryAsync(context, InfraHome.Ensure(context.Home.Registry), parse.GetValue(registryPort), cancellationToken)
                 : null;
             var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
             await using var served = registry is null
-                ? await ServedRegistry.ChainAsync(context, chainUrl!, parse.GetValue(chain.StatementStore), parse.GetValue(chain.Confirmations), "mesh", cancellationToken)
+                ? await ServedRegistry.ChainAsync(context, chainUrl!, parse.GetValue(chain.StatementStore), chain.ConfirmationsOf(parse), "mesh", cancellationToken)
                 : ServedRegistry.Log(new LocalRegistryService(registry.Registry), registry.Registry.PublicKey, registry.Address.ToString());
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);

@@ -22,7 +22,7 @@ internal static class NodeServeCommand
         var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
-        var chain = ServedRegistry.ChainOptions.Create();
+        var chain = ServedRegistry.ChainOptions.Verifying();
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
@@ -40,8 +40,9 @@ internal static class NodeServeCommand
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token).")
         {
-            gateway, id, port, registryUrl, registryKey, chain.StatementStore, chain.Confirmations, cpu, memory, gpus, tokenFile, verbose, json,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
         };
+        chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);

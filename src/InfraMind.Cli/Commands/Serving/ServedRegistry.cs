@@ -18,6 +18,7 @@ namespace InfraMind.Cli.Commands.Serving;
 /// </summary>
 internal sealed class ServedRegistry : IAsyncDisposable
 {
+    private static readonly TimeSpan PublicChainPoll = TimeSpan.FromSeconds(2);
     private readonly Func<TimeSpan, CancellationToken, Task> _watch;
     private readonly Func<ContentResolver, ContainerEngine, IModelImageSource> _images;
     private readonly Func<ValueTask> _dispose;
@@ -45,10 +46,23 @@ internal sealed class ServedRegistry : IAsyncDisposable
     /// <summary>The pinned key of a log registry; null on a chain (records are checked against the contract).</summary>
     public PublicKey? RegistryKey { get; }
 
-    /// <summary>`--confirmations` and `--statement-store` of the serving commands, for eth:// registries.</summary>
-    public sealed record ChainOptions(Option<string?> StatementStore, Option<int?> Confirmations)
+    /// <summary>`--statement-store` and (where a command follows the chain) `--confirmations` of the serving commands, for eth:// registries.</summary>
+    public sealed record ChainOptions(Option<string?> StatementStore, Option<int?>? Confirmations)
     {
-        public static ChainOptions Create() => new(ChainAccess.StatementStoreOption(), ChainAccess.ConfirmationsOption());
+        /// <summary>For a command that follows the chain (a gateway): both options.</summary>
+        public static ChainOptions Following() => new(ChainAccess.StatementStoreOption(), ChainAccess.ConfirmationsOption());
+
+        /// <summary>For a node: it verifies each assignment against the chain and follows nothing.</summary>
+        public static ChainOptions Verifying() => new(ChainAccess.StatementStoreOption(), null);
+
+        /// <summary>Adds the options to <paramref name="command"/>, after its own.</summary>
+        public void AddTo(Command command)
+        {
+            command.Options.Add(StatementStore);
+            if (Confirmations is not null) command.Options.Add(Confirmations);
+        }
+
+        public int? ConfirmationsOf(ParseResult parse) => Confirmations is null ? null : parse.GetValue(Confirmations);
     }
 
     /// <summary>Keeps the catalog current until cancelled: polls the log, or syncs the chain's follower, every <paramref name="interval"/>.</summary>
@@ -68,10 +82,10 @@ internal sealed class ServedRegistry : IAsyncDisposable
         {
             if (parse.GetValue(registryKey) is not null)
                 throw new InfraMindException(CliErrorCodes.UsageError, "--registry-key is for log registries: an eth:// registry's records are checked against the contract", "leave --registry-key out");
-            return await ChainAsync(context, url!, parse.GetValue(chain.StatementStore), parse.GetValue(chain.Confirmations), role, cancellationToken);
+            return await ChainAsync(context, url!, parse.GetValue(chain.StatementStore), chain.ConfirmationsOf(parse), chain.Confirmations is null ? null : role, cancellationToken);
         }
 
-        if ((parse.GetValue(chain.StatementStore) is not null) || parse.GetValue(chain.Confirmations) is not null)
+        if (parse.GetValue(chain.StatementStore) is not null || chain.ConfirmationsOf(parse) is not null)
             throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store and --confirmations apply to eth:// registries only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
         var handle = await RegistryAccess.OpenAsync(context, url, null, cancellationToken);
         try
@@ -99,21 +113,25 @@ internal sealed class ServedRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// An eth:// registry: its follower (state in its own directory per <paramref name="role"/>) gives the catalog the
-    /// confirmed, verified, not yanked versions; nodes verify each assignment against the chain itself.
+    /// An eth:// registry: its follower (state in its own directory per <paramref name="role"/>; none for a node, null
+    /// role) gives the catalog the confirmed, verified, not yanked versions; nodes verify each assignment against the chain itself.
     /// </summary>
-    public static async Task<ServedRegistry> ChainAsync(CliContext context, string url, string? statementStore, int? confirmations, string role, CancellationToken cancellationToken)
+    public static async Task<ServedRegistry> ChainAsync(CliContext context, string url, string? statementStore, int? confirmations, string? role, CancellationToken cancellationToken)
     {
         var registry = await ChainAccess.ConnectAsync(context, url, statementStore, cancellationToken);
         try
         {
-            var indexer = ChainIndexer.Open(registry, ChainAccess.IndexDirectory(context.Home, registry, role), new ChainIndexerOptions { Confirmations = confirmations });
+            var indexer = role is null ? null : ChainIndexer.Open(registry, ChainAccess.IndexDirectory(context.Home, registry, role), new ChainIndexerOptions { Confirmations = confirmations });
             var source = new ChainModelSource(registry, indexer);
             var catalog = new VerifiedModelCatalog(source);
-            return new ServedRegistry(catalog, catalog.WatchAsync, (content, engine) => new VerifiedModelImageSource(source, content, engine), registry.Address.ToString(),
-                $"chain {registry.ChainId}, {indexer.Confirmations} confirmation(s), following from block {indexer.IndexedBlock + 1}", null, () =>
+            // Each poll is a few JSON-RPC calls: a dev chain answers them at the serving commands' pace; a public node
+            // (a block every ~12 s, rate limits per client) is asked every 2 s at most.
+            var dev = ChainIndexerOptions.IsDevChain(registry.ChainId);
+            return new ServedRegistry(catalog, (interval, ct) => catalog.WatchAsync(dev ? interval : TimeSpan.FromTicks(Math.Max(interval.Ticks, PublicChainPoll.Ticks)), ct),
+                (content, engine) => new VerifiedModelImageSource(source, content, engine), registry.Address.ToString(),
+                indexer is null ? $"chain {registry.ChainId}" : $"chain {registry.ChainId}, {indexer.Confirmations} confirmation(s), following from block {indexer.IndexedBlock + 1}", null, () =>
                 {
-                    indexer.Dispose();
+                    indexer?.Dispose();
                     registry.Dispose();
                     return ValueTask.CompletedTask;
                 });
