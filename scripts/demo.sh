@@ -53,7 +53,11 @@ fi
 
 registry=()
 publish_to=()
+serving="registry"
+recorded="appended to the registry's log"
 if [ -n "$chain" ]; then
+  serving="the chain's follower"
+  recorded="recorded on chain"
   step "4. an EVM dev chain (ganache), a payer, a secp256k1 deployer key, and the registry contract"
   sh tests/peers/chain/install.sh >/dev/null
   rpc_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -78,7 +82,7 @@ else
   "$infra" keys generate --name deployer
 fi
 
-step "5. infra mesh up: ${chain:+the chain's follower}${chain:-registry} + gateway + 2 node agents on 127.0.0.1"
+step "5. infra mesh up: $serving + gateway + 2 node agents on 127.0.0.1"
 "$infra" mesh up --nodes 2 --port "$port" --registry-port 0 "${registry[@]}" > "$work/mesh.log" 2>&1 &
 mesh_pid=$!
 for _ in $(seq 150); do
@@ -88,7 +92,7 @@ for _ in $(seq 150); do
 done
 cat "$work/mesh.log"
 
-step "6. infra publish --model model.yaml --image $reference (signed, ${chain:+recorded on chain}${chain:-appended to the registry's log})"
+step "6. infra publish --model model.yaml --image $reference (signed, $recorded)"
 "$infra" publish --model examples/summarizer-v1/model.yaml "${images[@]}" --key deployer "${publish_to[@]}"
 
 step "7. the endpoint is available: the nodes verify, pull, pre-flight, then serve"
