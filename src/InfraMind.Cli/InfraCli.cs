@@ -24,6 +24,7 @@ public static class InfraCli
         root.Subcommands.Add(PublishCommand.Create(context));
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(LogCommand.Create(context));
+        root.Subcommands.Add(ChainCommand.Create(context));
         root.Subcommands.Add(RegistryCommand.Create(context));
         root.Subcommands.Add(MeshUpCommand.Create(context));
         root.Subcommands.Add(GatewayServeCommand.Create(context));

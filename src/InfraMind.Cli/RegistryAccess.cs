@@ -37,8 +37,8 @@ internal static class RegistryAccess
     /// <summary>`--registry URL`, as every command that talks to a registry declares it.</summary>
     public static Option<string?> UrlOption() => new("--registry")
     {
-        Description = "Registry URL, e.g. http://127.0.0.1:7400 (default: the registry a running `infra mesh up` or `infra registry serve` " +
-                      "announced, else the local registry in $INFRAMIND_HOME/registry)",
+        Description = "Registry URL, e.g. http://127.0.0.1:7400, or where a command takes one an on-chain registry eth://HOST:PORT/0xCONTRACT[?chainId=N] " +
+                      "(default: the registry a running `infra mesh up` or `infra registry serve` announced, else the local registry in $INFRAMIND_HOME/registry)",
         HelpName = "URL",
     };
 

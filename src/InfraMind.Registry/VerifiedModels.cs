@@ -83,12 +83,21 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
     }
 }
 
-/// <summary>The chain backend as an <see cref="IVerifiedModelSource"/>: the follower's servable versions, and <see cref="ChainModelRegistry.VerifyAsync"/>.</summary>
-public sealed class ChainModelSource(ChainModelRegistry registry, ChainIndexer indexer) : IVerifiedModelSource
+/// <summary>
+/// The chain backend as an <see cref="IVerifiedModelSource"/>: the follower's servable versions, and
+/// <see cref="ChainModelRegistry.VerifyAsync"/>. Without a follower (a node, which verifies each assignment against the
+/// chain and lists nothing) it answers single versions only.
+/// </summary>
+public sealed class ChainModelSource(ChainModelRegistry registry, ChainIndexer? indexer) : IVerifiedModelSource
 {
     /// <summary>Syncs the follower once, then answers its servable versions (statement verified, not yanked).</summary>
     public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
     {
+        if (indexer is null)
+        {
+            throw new InvalidOperationException("this chain source has no follower: open it with a ChainIndexer to list servable versions.");
+        }
+
         await indexer.SyncAsync(cancellationToken).ConfigureAwait(false);
         return [.. indexer.Servable.Select(v => new VerifiedModelVersion(v.Record.Name, v.Record.Version, v.Statement!, v.Envelope!, Origin(v.Record), null))];
     }

@@ -37,4 +37,25 @@ internal static class InfraProcess
 
         return (p.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>`infra ARGS` with <paramref name="home"/> as its home, to its exit (at most 3 minutes).</summary>
+    public static Task<(int Code, string Out, string Err)> RunAsync(string home, params string[] args) => RunAsync(StartInfo(home, args), TimeSpan.FromMinutes(3));
+
+    /// <summary>`infra ARGS --json`'s output, after checking its exit code (the output and errors are in the failure message).</summary>
+    public static async Task<System.Text.Json.JsonElement> JsonAsync(string home, int expectedCode, params string[] args)
+    {
+        var (code, output, error) = await RunAsync(home, [.. args, "--json"]);
+        Assert.True(code == expectedCode, $"infra {string.Join(' ', args)}: exit {code}, expected {expectedCode}\n{output}\n{error}");
+        return System.Text.Json.JsonDocument.Parse(output).RootElement.Clone();
+    }
+
+    /// <summary>Runs <paramref name="args"/> expecting failure <paramref name="code"/> with exit <paramref name="exit"/>: the error line names the code, never a stack trace.</summary>
+    public static async Task<string> FailsAsync(string home, int exit, string code, params string[] args)
+    {
+        var (actual, output, error) = await RunAsync(home, args);
+        Assert.True(actual == exit, $"infra {string.Join(' ', args)}: exit {actual}, expected {exit}\n{output}\n{error}");
+        Assert.Contains($"error {code}:", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        return error;
+    }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using InfraMind.Manifest;
 using InfraMind.Registry;
+using InfraMind.Registry.Chain;
 using InfraMind.Signing;
 using InfraMind.Storage;
 using Spectre.Console;
@@ -9,7 +10,8 @@ namespace InfraMind.Cli.Commands;
 
 /// <summary>
 /// `infra publish --model model.yaml --image REF`: validate, fetch and verify the image behind every reference, sign a
-/// publish statement with the deployer's key, append it to the registry, print the endpoint.
+/// publish statement with the deployer's key, append it to the registry's log (or record it on an eth:// registry),
+/// print the endpoint.
 /// </summary>
 internal static class PublishCommand
 {
@@ -29,18 +31,27 @@ internal static class PublishCommand
         };
         var passphraseEnv = KeysCommand.PassphraseOption("Environment variable holding the key's passphrase");
         var registry = RegistryAccess.UrlOption();
-        var json = new Option<bool>("--json") { Description = "Print {index, name, version, imageDigest, manifestDigest, endpointId, endpoint, alreadyPublished} as JSON" };
+        var payer = ChainAccess.PayerOption("Default: the signing key (--key) pays.");
+        var payerPassphraseEnv = KeysCommand.PassphraseOption("eth:// registries: environment variable holding the payer key's passphrase", "--payer-passphrase-from-env");
+        var statementStore = ChainAccess.StatementStoreOption();
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print {index, name, version, imageDigest, manifestDigest, endpointId, endpoint, alreadyPublished, registry} as JSON; " +
+                          "on an eth:// registry also {txHash, block, gasUsed, statementUri} (index is null there)",
+        };
         var command = new Command("publish",
             "Publish a model: validate model.yaml, fetch and verify the image behind every --image reference, sign an in-toto statement " +
             "(DSSE, P-256) binding name, version, manifest digest, image digest, references and endpoint id, and append it to the registry's " +
             "transparency log. The endpoint /inference/v1/NAME then serves it on the mesh. The signing key must exist: " +
             "`infra keys generate --name NAME` makes one.\n" +
+            "With --registry eth://HOST:PORT/0xCONTRACT the statement goes to the statement store and its sha256 and URI, with name, version and digests, " +
+            "on chain in a record the same key signs (EIP-712, so it must be a secp256k1 key); --payer pays the gas.\n" +
             "An image built by `infra build` records the manifest it was built from; publishing it under another model.yaml is refused (IM5147).\n" +
             "Exit codes: 0 published (or already published identically), 1 invalid model, unverifiable content or refused by the registry " +
-            "(name owned by another key, version already published with other content, a reference it does not take), 2 usage error (a missing key included), " +
-            "4 registry or storage unavailable.")
+            "(name owned by another key, version already published with other content, a reference it does not take), 2 usage error (a missing key, or a P-256 key for a chain, included), " +
+            "4 registry, chain node or storage unavailable.")
         {
-            model, image, key, passphraseEnv, registry, json,
+            model, image, key, passphraseEnv, registry, payer, payerPassphraseEnv, statementStore, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,8 +60,13 @@ internal static class PublishCommand
             var asJson = parse.GetValue(json);
             var references = parse.GetValue(image)!.Select(ContentReference.Parse).ToList();
             var keyName = parse.GetValue(key)!;
-            // The key first: a missing key or passphrase is reported before anything is fetched.
-            using var signingKey = KeysCommand.Load(context, keyName, parse.GetValue(passphraseEnv));
+            var registryUrl = parse.GetValue(registry);
+            var onChain = ChainAccess.IsChain(registryUrl);
+            if (!onChain && (parse.GetValue(payer) ?? parse.GetValue(statementStore)) is not null)
+                throw new InfraMindException(CliErrorCodes.UsageError, "--payer and --statement-store apply to eth:// registries only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
+            // The keys first: a missing key, passphrase or a key of the wrong type is reported before anything is fetched.
+            using var signingKey = onChain ? ChainAccess.RecordKey(context, keyName, parse.GetValue(passphraseEnv)) : KeysCommand.Load(context, keyName, parse.GetValue(passphraseEnv));
+            using var paying = onChain ? ChainAccess.Payer(context, parse.GetValue(payer), parse.GetValue(payerPassphraseEnv), signingKey) : null;
             var resolver = ContentAccess.CreateResolver(context, references);
             string? imageDigest = null;
             var published = new List<PublishedReference>();
@@ -71,17 +87,17 @@ internal static class PublishCommand
                 signingKey.PublicKey, TimeProvider.System, manifest.ToJson());
             var envelope = Dsse.SignPublish(statement, signingKey);
 
-            // The embedded registry (no --registry, none running) is this machine's own: local references and loopback sources are fine.
-            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registry), Admission.ForRegistry(context, ContentAccess.EmbeddedPolicy(context)), cancellationToken);
-            var response = await handle.Service.PublishAsync(envelope, cancellationToken);
+            var outcome = paying is null
+                ? await AppendToLogAsync(context, registryUrl, envelope, cancellationToken)
+                : await RecordOnChainAsync(context, registryUrl!, parse.GetValue(statementStore), envelope, signingKey, paying, cancellationToken);
             var endpointPath = $"/inference/v1/{manifest.Name}";
             var gateway = GatewayAnnouncement.Read(context.Home);
             var endpoint = gateway is null ? endpointPath : new Uri(gateway, endpointPath.TrimStart('/')).ToString();
             if (asJson)
             {
-                CliJson.Write(context.Output, new
+                var fields = System.Text.Json.JsonSerializer.SerializeToNode(new
                 {
-                    index = response.Bundle.Index,
+                    index = outcome.Index,
                     name = manifest.Name,
                     version = manifest.Version.ToString(),
                     imageDigest,
@@ -90,13 +106,23 @@ internal static class PublishCommand
                     endpoint,
                     references = published.Select(p => p.Uri),
                     publisher = signingKey.PublicKey.Fingerprint,
-                    alreadyPublished = response.AlreadyPublished,
-                    registry = handle.Location,
-                });
+                    alreadyPublished = outcome.AlreadyPublished,
+                    registry = outcome.Location,
+                }, CliJson.Options)!.AsObject();
+                if (outcome.Chain is { } chain)
+                {
+                    fields["txHash"] = chain.Transaction?.Hash ?? chain.Record.TransactionHash;
+                    fields["block"] = chain.Transaction?.BlockNumber ?? chain.Record.BlockNumber;
+                    fields["gasUsed"] = chain.Transaction?.GasUsed;
+                    fields["statementUri"] = chain.Record.Record.StatementUri;
+                    fields["publisherAddress"] = chain.Record.Publisher;
+                }
+
+                CliJson.Write(context.Output, fields);
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] {(response.AlreadyPublished ? "already published" : "published")} [bold]{Markup.Escape(manifest.Name)} {Markup.Escape(manifest.Version.ToString())}[/] as log entry {response.Bundle.Index} in {Markup.Escape(handle.Location)}");
+                context.Console.MarkupLine($"[green]✓[/] {(outcome.AlreadyPublished ? "already published" : "published")} [bold]{Markup.Escape(manifest.Name)} {Markup.Escape(manifest.Version.ToString())}[/] as {Markup.Escape(outcome.Where)} in {Markup.Escape(outcome.Location)}");
                 context.Console.MarkupLine($"  signed by {Markup.Escape(signingKey.PublicKey.Fingerprint)} ({Markup.Escape(keyName)})");
                 context.Console.MarkupLine($"  endpoint id {Markup.Escape(statement.EndpointId)}");
                 context.Console.MarkupLine($"  endpoint    POST {Markup.Escape(endpoint)}");
@@ -105,6 +131,31 @@ internal static class PublishCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>Where a publish went: a log entry, or a chain record (with its transaction, none when it was recorded before).</summary>
+    private sealed record PublishOutcome(bool AlreadyPublished, long? Index, string Location, string Where, ChainPublishReceipt? Chain);
+
+    private static async Task<PublishOutcome> AppendToLogAsync(CliContext context, string? registryUrl, DsseEnvelope envelope, CancellationToken cancellationToken)
+    {
+        // The embedded registry (no --registry, none running) is this machine's own: local references and loopback sources are fine.
+        await using var handle = await RegistryAccess.OpenAsync(context, registryUrl, Admission.ForRegistry(context, ContentAccess.EmbeddedPolicy(context)), cancellationToken);
+        var response = await handle.Service.PublishAsync(envelope, cancellationToken);
+        return new PublishOutcome(response.AlreadyPublished, response.Bundle.Index, handle.Location, $"log entry {response.Bundle.Index}", null);
+    }
+
+    /// <summary>
+    /// The chain has no admission step: what a log registry admits (a valid manifest in the statement, content that
+    /// resolves to the image) was checked above before signing, and every verifier checks it again.
+    /// </summary>
+    private static async Task<PublishOutcome> RecordOnChainAsync(
+        CliContext context, string registryUrl, string? statementStore, DsseEnvelope envelope, SigningKey key, ChainPayer payer, CancellationToken cancellationToken)
+    {
+        using var chain = await ChainAccess.ConnectAsync(context, registryUrl, statementStore, cancellationToken);
+        var receipt = await chain.PublishAsync(envelope, key, payer, cancellationToken);
+        var record = receipt.Record;
+        var tx = receipt.Transaction is { } t ? $", {t.GasUsed:N0} gas" : "";
+        return new PublishOutcome(receipt.AlreadyPublished, null, chain.Address.ToString(), $"block {record.BlockNumber} (transaction {record.TransactionHash}{tx})", receipt);
     }
 
     /// <summary>How a reference is recorded in the statement; IPFS references carry the import settings that give their CID.</summary>

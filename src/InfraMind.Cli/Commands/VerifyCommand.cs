@@ -1,12 +1,20 @@
 using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using InfraMind.Registry;
+using InfraMind.Registry.Chain;
+using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
 
-/// <summary>`infra verify NAME[@VERSION]`: signature, statement digests, checkpoint signature and inclusion, each named.</summary>
+/// <summary>
+/// `infra verify NAME[@VERSION]`: signature, statement digests, checkpoint signature and inclusion, each named; on an
+/// eth:// registry the chain record, the fetched statement and its signer; with --anchor, the entry against a log root
+/// anchored on chain.
+/// </summary>
 internal static class VerifyCommand
 {
     public static Command Create(CliContext context)
@@ -16,17 +24,45 @@ internal static class VerifyCommand
         var offline = new Option<string?>("--offline") { Description = "Verify an entry bundle file (from --save) with no registry at all", HelpName = "FILE" };
         var registryKey = RegistryAccess.KeyOption();
         var save = new Option<string?>("--save") { Description = "Also write the entry bundle to this file, for `--offline` later" };
-        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON" };
+        var statementStore = ChainAccess.StatementStoreOption();
+        var anchor = new Option<string?>("--anchor")
+        {
+            Description = "Also prove the log entry against a checkpoint root anchored on this chain registry (eth://…) by --anchorer (`infra chain anchor` records one)",
+            HelpName = "URL",
+        };
+        var anchorer = new Option<string?>("--anchorer") { Description = "With --anchor: the address that anchored the log's checkpoints (the payer of `infra chain anchor`)", HelpName = "0xADDRESS" };
+        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON (on an eth:// registry: block and txHash instead of index)" };
         var command = new Command("verify",
             "Verify a published model: the publisher's DSSE signature, the statement's digests, the registry's signed checkpoint and the " +
-            "Merkle inclusion proof of the entry — online or offline.\n" +
-            "Exit codes: 0 every check passed, 1 a check failed, the model is not published or the log is damaged, 2 usage error, 4 registry unavailable.")
+            "Merkle inclusion proof of the entry — online or offline. With --anchor eth://… --anchorer 0x…, also that the entry is in the log " +
+            "as anchored on chain (the anchored root, and a consistency proof from it to the entry's checkpoint). On an eth:// registry " +
+            "(--registry eth://HOST:PORT/0xCONTRACT): the chain record, the statement fetched from its store by digest, its signature, that the " +
+            "same key signed the chain record, every recorded field, and that the version is not yanked.\n" +
+            "Exit codes: 0 every check passed, 1 a check failed (a yanked version included), the model is not published or the log is damaged, 2 usage error, " +
+            "4 registry or chain node unavailable.")
         {
-            model, registry, offline, registryKey, save, json,
+            model, registry, offline, registryKey, save, statementStore, anchor, anchorer, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var (name, version) = Split(parse.GetValue(model)!);
+            var asJson = parse.GetValue(json);
+            if (ChainAccess.IsChain(parse.GetValue(registry)))
+            {
+                if ((parse.GetValue(offline) ?? parse.GetValue(save) ?? parse.GetValue(registryKey) ?? parse.GetValue(anchor)) is not null)
+                    throw new InfraMindException(CliErrorCodes.UsageError, "--offline, --save, --registry-key and --anchor are for log registries, not eth:// ones", "leave them out, or verify against the log registry");
+                return await VerifyOnChainAsync(context, parse.GetValue(registry)!, name, version, parse.GetValue(statementStore), asJson, cancellationToken);
+            }
+
+            var anchorUrl = parse.GetValue(anchor);
+            var anchoredBy = parse.GetValue(anchorer);
+            if (parse.GetValue(statementStore) is not null)
+                throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store applies to eth:// registries only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave it out");
+            if ((anchorUrl is null) != (anchoredBy is null) || (anchorUrl is not null && !ChainAccess.IsChain(anchorUrl)))
+                throw new InfraMindException(CliErrorCodes.UsageError, "--anchor eth://… and --anchorer 0x… go together", "write --anchor eth://HOST:PORT/0xCONTRACT --anchorer 0xADDRESS (the payer of `infra chain anchor`)");
+            if (anchoredBy is not null && !ChainRegistryAddress.IsAddress(anchoredBy))
+                throw new InfraMindException(CliErrorCodes.UsageError, $"--anchorer '{anchoredBy}' is not an address: 0x followed by 40 hex digits", "give the address `infra chain anchor` printed as the anchorer");
+            VerificationCheck? anchored = null;
             EntryBundle bundle;
             PublicKey key;
             string source;
@@ -38,6 +74,7 @@ internal static class VerifyCommand
                 key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
                 bundle = EntryBundle.Parse(await File.ReadAllTextAsync(file, cancellationToken));
                 source = file;
+                if (anchorUrl is not null) anchored = await AnchorCheckAsync(bundle, key, anchorUrl, anchoredBy!, null, cancellationToken);
             }
             else
             {
@@ -45,47 +82,93 @@ internal static class VerifyCommand
                 (key, var trusted) = await RegistryAccess.TrustAsync(context, handle, keyFile, cancellationToken);
                 bundle = await trusted.GetModelVersionAsync(name, version ?? "latest", cancellationToken);
                 source = handle.Location;
+                if (anchorUrl is not null) anchored = await AnchorCheckAsync(bundle, key, anchorUrl, anchoredBy!, handle.Service, cancellationToken);
             }
 
             if (parse.GetValue(save) is { } saveTo) await File.WriteAllTextAsync(saveTo, bundle.ToJson(), CancellationToken.None);
             var report = EntryVerifier.Verify(bundle, key, new ExpectedPublish(ModelName: name, Version: version));
             var checks = report.Checks.ToList();
-            if (report.Statement is { } st)
+            if (report.Statement is { } st) checks.Add(ManifestCheck(st));
+            if (anchored is not null) checks.Add(anchored);
+            var fields = new JsonObject
             {
-                var manifestOk = st.Manifest is not null && st.ManifestSource is not null;
-                checks.Add(new VerificationCheck("manifest", manifestOk, manifestOk ? null : RegistryErrorCodes.ManifestMissing,
-                    manifestOk ? $"model.yaml bytes hash to {st.ManifestDigest}" : "the statement carries no manifest"));
-            }
-
-            var passed = checks.All(c => c.Passed);
-            if (parse.GetValue(json))
-            {
-                CliJson.Write(context.Output, new
-                {
-                    model = report.Statement?.ModelName ?? name,
-                    version = report.Statement?.Version ?? version,
-                    index = bundle.Index,
-                    imageDigest = report.Statement?.ImageDigest,
-                    manifestDigest = report.Statement?.ManifestDigest,
-                    publisher = report.Statement?.Publisher.Fingerprint,
-                    registryKey = key.Fingerprint,
-                    passed,
-                    checks = checks.Select(c => new { name = c.Name, passed = c.Passed, code = c.Code, reason = c.Reason }),
-                });
-            }
-            else
-            {
-                context.Console.MarkupLine($"{Markup.Escape(report.Statement?.ModelName ?? name)} {Markup.Escape(report.Statement?.Version ?? version ?? "")} — entry {bundle.Index} from {Markup.Escape(source)}, registry key {Markup.Escape(key.Fingerprint)}");
-                foreach (var c in checks)
-                    context.Console.MarkupLine($"  {(c.Passed ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(c.Name),-10} {(c.Code is null ? "" : Markup.Escape(c.Code) + " ")}{Markup.Escape(c.Reason)}");
-                if (report.Statement is { } s)
-                    context.Console.MarkupLine($"  image {Markup.Escape(s.ImageDigest)}, manifest {Markup.Escape(s.ManifestDigest)}, publisher {Markup.Escape(s.Publisher.Fingerprint)}");
-                context.Console.MarkupLine(passed ? "[green]verified[/]" : "[red]NOT verified[/]");
-            }
-
-            return passed ? ExitCodes.Ok : ExitCodes.Failed;
+                ["model"] = report.Statement?.ModelName ?? name,
+                ["version"] = report.Statement?.Version ?? version,
+                ["index"] = bundle.Index,
+                ["imageDigest"] = report.Statement?.ImageDigest,
+                ["manifestDigest"] = report.Statement?.ManifestDigest,
+                ["publisher"] = report.Statement?.Publisher.Fingerprint,
+                ["registryKey"] = key.Fingerprint,
+            };
+            return Report(context, asJson, fields, checks, report.Statement,
+                $"{report.Statement?.ModelName ?? name} {report.Statement?.Version ?? version ?? ""} — entry {bundle.Index} from {source}, registry key {key.Fingerprint}");
         });
         return command;
+    }
+
+    /// <summary>name@version against an eth:// registry: the chain record and the statement it names, with the same checks printed the same way.</summary>
+    private static async Task<int> VerifyOnChainAsync(CliContext context, string url, string name, string? version, string? statementStore, bool asJson, CancellationToken cancellationToken)
+    {
+        using var chain = await ChainAccess.ConnectAsync(context, url, statementStore, cancellationToken);
+        version ??= await ChainAccess.LatestVersionAsync(chain, name, cancellationToken);
+        var result = await chain.VerifyAsync(name, version, new ExpectedPublish(ModelName: name, Version: version), cancellationToken);
+        if (result.Record is not { } record)
+            throw new ChainException(ChainErrorCodes.UnknownVersion, $"{name}@{version} is not published in registry {chain.Address}", "`infra log --registry eth://…` lists what the registry holds");
+        var checks = result.Checks.ToList();
+        if (result.Statement is { } st) checks.Add(ManifestCheck(st));
+        var fields = new JsonObject
+        {
+            ["model"] = name,
+            ["version"] = version,
+            ["registry"] = chain.Address.ToString(),
+            ["index"] = null,
+            ["block"] = record.BlockNumber,
+            ["txHash"] = record.TransactionHash,
+            ["imageDigest"] = record.Record.ImageDigest,
+            ["manifestDigest"] = record.Record.ManifestDigest,
+            ["publisher"] = result.Statement?.Publisher.Fingerprint,
+            ["publisherAddress"] = record.Publisher,
+            ["statementUri"] = record.Record.StatementUri,
+            ["yanked"] = record.Yanked,
+        };
+        return Report(context, asJson, fields, checks, result.Statement,
+            $"{name} {version} — block {record.BlockNumber} (transaction {record.TransactionHash}) in {chain.Address}, publisher {record.Publisher}");
+    }
+
+    private static async Task<VerificationCheck> AnchorCheckAsync(EntryBundle bundle, PublicKey key, string anchorUrl, string anchorer, IRegistryService? log, CancellationToken cancellationToken)
+    {
+        using var chain = await ChainModelRegistry.ConnectAsync(anchorUrl, null, cancellationToken);
+        return await LogAnchors.VerifyAsync(bundle, key, chain, anchorer, log, cancellationToken);
+    }
+
+    private static VerificationCheck ManifestCheck(PublishStatement statement)
+    {
+        var ok = statement.Manifest is not null && statement.ManifestSource is not null;
+        return new VerificationCheck("manifest", ok, ok ? null : RegistryErrorCodes.ManifestMissing, ok ? $"model.yaml bytes hash to {statement.ManifestDigest}" : "the statement carries no manifest");
+    }
+
+    /// <summary>The one printer of a verification, whatever the backend: each check named, then the verdict; with --json the fields, passed and checks[].</summary>
+    private static int Report(CliContext context, bool asJson, JsonObject fields, List<VerificationCheck> checks, PublishStatement? statement, string header)
+    {
+        var passed = checks.All(c => c.Passed);
+        if (asJson)
+        {
+            fields["passed"] = passed;
+            fields["checks"] = JsonSerializer.SerializeToNode(checks.Select(c => new { name = c.Name, passed = c.Passed, code = c.Code, reason = c.Reason }), CliJson.Options);
+            CliJson.Write(context.Output, fields);
+        }
+        else
+        {
+            context.Console.MarkupLine(Markup.Escape(header));
+            var width = checks.Max(c => c.Name.Length);
+            foreach (var c in checks)
+                context.Console.MarkupLine($"  {(c.Passed ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(c.Name.PadRight(width))} {(c.Code is null ? "" : Markup.Escape(c.Code) + " ")}{Markup.Escape(c.Reason)}");
+            if (statement is { } s)
+                context.Console.MarkupLine($"  image {Markup.Escape(s.ImageDigest)}, manifest {Markup.Escape(s.ManifestDigest)}, publisher {Markup.Escape(s.Publisher.Fingerprint)}");
+            context.Console.MarkupLine(passed ? "[green]verified[/]" : "[red]NOT verified[/]");
+        }
+
+        return passed ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     internal static (string Name, string? Version) Split(string model)

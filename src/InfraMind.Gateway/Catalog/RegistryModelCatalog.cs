@@ -4,7 +4,6 @@ using InfraMind.Registry.Models;
 using InfraMind.Serving;
 using InfraMind.Signing;
 using Microsoft.Extensions.Logging;
-using Semver;
 
 namespace InfraMind.Gateway.Catalog;
 
@@ -108,26 +107,9 @@ public sealed class RegistryModelCatalog : IModelCatalog, IDisposable
     private PublishedModel? Served(long index, EntryBundle bundle)
     {
         var report = EntryVerifier.Verify(bundle, _registryKey);
-        if (!report.AllPassed || report.Statement is not { Manifest: { } json } statement ||
-            !SemVersion.TryParse(statement.Version, SemVersionStyles.Strict, out var version))
-        {
-            return null;
-        }
-
-        PublishedManifest manifest;
-        try
-        {
-            manifest = _manifests.Get(json);
-        }
-        catch (FormatException e)
-        {
-            _log?.LogWarning("registry entry {Index}: the published manifest is invalid: {Message}", index, e.Message);
-            return null;
-        }
-
-        var m = manifest.Manifest;
-        // What a node would refuse is not served either: the manifest must be the one of the version the entry publishes.
-        if (m.Name != statement.ModelName || m.Version != version || m.ManifestDigest != statement.ManifestDigest) return null;
-        return new PublishedModel(statement.ModelName, version, manifest, statement.ImageDigest, [.. statement.ContentReferences.Select(r => r.Uri)], index);
+        if (!report.AllPassed || report.Statement is not { } statement) return null;
+        var model = PublishedModels.From(statement, index, $"registry entry {index}", _manifests, out var problem);
+        if (model is null) _log?.LogWarning("registry entry {Index}: {Problem}", index, problem);
+        return model;
     }
 }

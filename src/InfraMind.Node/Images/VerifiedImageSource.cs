@@ -1,6 +1,5 @@
 using InfraMind.Containers;
 using InfraMind.Serving;
-using InfraMind.Oci;
 using InfraMind.Registry;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
@@ -40,37 +39,6 @@ public sealed class VerifiedImageSource(IRegistryService registry, PublicKey reg
             throw new ModelImageException($"registry entry {index} of {model.Key} does not verify — {string.Join("; ", failed)}");
         }
 
-        if (statement.Manifest is null || CanonicalJson.SerializeToString(statement.Manifest) != CanonicalJson.SerializeToString(model.Manifest))
-            throw new ModelImageException($"the manifest assigned for {model.Key} is not the one its publisher signed (entry {index})");
-
-        var problems = new List<string>();
-        foreach (var published in statement.ContentReferences)
-        {
-            try
-            {
-                var archive = await content.ResolveAsync(ContentReference.Parse(published.Uri), null, cancellationToken).ConfigureAwait(false);
-                if (archive.ManifestDigest.Value != statement.ImageDigest)
-                {
-                    problems.Add($"{published.Uri} holds {archive.ManifestDigest.Value}, not the signed {statement.ImageDigest}");
-                    continue;
-                }
-
-                var imageId = archive.ConfigDigest.Value;
-                if (!await engine.ImageExistsAsync(imageId, cancellationToken).ConfigureAwait(false))
-                {
-                    await using var tar = await archive.OpenTarAsync(cancellationToken).ConfigureAwait(false);
-                    await engine.LoadImageAsync(tar, cancellationToken).ConfigureAwait(false);
-                }
-
-                return imageId;
-            }
-            catch (Exception e) when (e is StorageException or OciException or ContainerEngineException or IOException or HttpRequestException)
-            {
-                problems.Add($"{published.Uri}: {e.Message}");
-            }
-        }
-
-        throw new ModelImageException($"no content reference of {model.Key} gave the signed image {statement.ImageDigest}: " +
-                                      (problems.Count == 0 ? "the statement names none" : string.Join("; ", problems)));
+        return await SignedImage.LoadAsync(model, statement, $"entry {index}", content, engine, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -42,6 +42,7 @@ public static class ChainErrorCodes
 
     // Keys, payers, the indexer and anchors.
     public static readonly ErrorCode KeyNotSecp256k1 = new("IM5740", FailureKind.Usage, "chain records are signed with secp256k1 keys: `infra keys generate --type secp256k1` or `infra keys import`");
+    public static readonly ErrorCode PayerNotUnlocked = new("IM5741", FailureKind.Usage, "only dev chains hold unlocked accounts: pay with a funded secp256k1 key instead (`infra keys import`, then --payer NAME)");
     public static readonly ErrorCode IndexStateInvalid = new("IM5750", FailureKind.CheckFailed, "the index directory belongs to another registry or is damaged: give another directory or delete it to index again");
     public static readonly ErrorCode AnchorNotFound = new("IM5751", FailureKind.CheckFailed, "anchor a checkpoint first (`anchorRoot`), then prove against it");
     public static readonly ErrorCode AnchorMismatch = new("IM5752", FailureKind.CheckFailed);

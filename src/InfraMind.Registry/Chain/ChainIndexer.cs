@@ -120,6 +120,7 @@ public sealed class ChainIndexer : IDisposable
             var (removed, reorganised) = await RollBackForkAsync(head, cancellationToken).ConfigureAwait(false);
             var target = head - Confirmations;
             var added = 0;
+            var others = 0;
             for (var from = IndexedBlock + 1; from <= target;)
             {
                 var to = Math.Min(target, from + Math.Max(1, _options.BlocksPerQuery) - 1);
@@ -136,11 +137,13 @@ public sealed class ChainIndexer : IDisposable
 
                 _store.Commit(to, after.Value.Hash, blocks, events);
                 added += events.Count(e => e is ChainEvent.Published);
+                others += events.Count(e => e is not ChainEvent.Published);
                 from = to + 1;
             }
 
             var (verified, unverified) = await VerifyPendingAsync(cancellationToken).ConfigureAwait(false);
-            if (added + removed + verified + unverified > 0 || reorganised)
+            // A yank or transfer alone changes what is servable too: reload for every event, not only publishes.
+            if (added + others + removed + verified + unverified > 0 || reorganised)
             {
                 Reload();
                 Changed?.Invoke(this, EventArgs.Empty);

@@ -74,6 +74,9 @@ public sealed partial class ChainModelRegistry : IDisposable
 
     internal ChainRpc Rpc => _rpc;
 
+    /// <summary>The node's latest block number (where reading events ends).</summary>
+    public Task<long> GetBlockNumberAsync(CancellationToken cancellationToken) => _rpc.BlockNumberAsync(cancellationToken);
+
     public void Dispose() => _rpc.Dispose();
 
     /// <summary>Connects to <c>eth://HOST:PORT/0xCONTRACT[?chainId=N]</c>.</summary>
@@ -164,7 +167,8 @@ public sealed partial class ChainModelRegistry : IDisposable
     /// <summary>
     /// Publishes a signed statement: stores it (<see cref="ChainRegistryOptions.StatementStore"/>), signs the chain
     /// record with <paramref name="deployer"/> (the key that signed the statement; EIP-712) and sends it, paid by
-    /// <paramref name="payer"/>. The same statement again answers the existing record (<c>AlreadyPublished</c>).
+    /// <paramref name="payer"/>. The same statement again, or the same manifest and image signed again by the same key,
+    /// answers the existing record (<c>AlreadyPublished</c>).
     /// Refusals carry their codes: <see cref="ChainErrorCodes.NameOwnedByAnotherKey"/>, <see cref="ChainErrorCodes.VersionExists"/> …
     /// </summary>
     public async Task<ChainPublishReceipt> PublishAsync(DsseEnvelope envelope, SigningKey deployer, ChainPayer payer, CancellationToken cancellationToken)
@@ -191,7 +195,10 @@ public sealed partial class ChainModelRegistry : IDisposable
         // Refusals that need no gas: the contract decides the same again at inclusion (races).
         if (await GetVersionAsync(statement.ModelName, statement.Version, cancellationToken).ConfigureAwait(false) is { } existing)
         {
-            if (existing.Record.StatementDigest == digest)
+            // The same content by the same key is the same publish (a statement signed again differs only in its time
+            // and signature): answered with the record there is, as the log answers an identical publish.
+            if (existing.Record.StatementDigest == digest || (existing.Publisher.Equals(signer, StringComparison.OrdinalIgnoreCase)
+                && existing.Record.ManifestDigest == statement.ManifestDigest && existing.Record.ImageDigest == statement.ImageDigest))
             {
                 return new ChainPublishReceipt(existing, null, AlreadyPublished: true);
             }

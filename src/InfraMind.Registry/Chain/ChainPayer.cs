@@ -152,8 +152,21 @@ public abstract class ChainPayer : IDisposable
 
     private sealed class UnlockedPayer(string address) : ChainPayer(address)
     {
+        private bool _unlocked;
+
         internal override async Task<(string Hash, BigInteger Nonce)> SubmitAsync(ChainRpc rpc, long chainId, string? to, string data, BigInteger gas, BigInteger gasPrice, string action, CancellationToken cancellationToken)
         {
+            if (!_unlocked)
+            {
+                // Nodes word the refusal of an account they do not hold differently (and ganache as a parse error): ask which they hold.
+                var accounts = await rpc.CallAsync("reading the node's unlocked accounts", () => rpc.Web3.Eth.Accounts.SendRequestAsync(), cancellationToken).ConfigureAwait(false);
+                _unlocked = accounts?.Any(a => a.Equals(Address, StringComparison.OrdinalIgnoreCase)) == true;
+                if (!_unlocked)
+                {
+                    throw new ChainException(ChainErrorCodes.PayerNotUnlocked, $"{action}: the node at {rpc.Endpoint} holds no unlocked account {Address}, so it cannot sign for it.");
+                }
+            }
+
             var input = new TransactionInput { From = Address, To = to, Data = data, Gas = new HexBigInteger(gas), GasPrice = new HexBigInteger(gasPrice), Value = new HexBigInteger(0) };
             string hash;
             try

@@ -85,7 +85,8 @@ public sealed record ChainRegistryAddress(Uri Rpc, string Contract, long? ChainI
         return string.Create(CultureInfo.InvariantCulture, $"{scheme}://{Rpc.Host}:{Rpc.Port}/{Contract}{query}");
     }
 
-    internal static bool IsAddress(string text) =>
+    /// <summary>True for an account or contract address: 0x followed by 40 hex digits (any case).</summary>
+    public static bool IsAddress(string text) =>
         text.Length == 42 && text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && ChainHex.IsHex(text.AsSpan(2));
 }
 

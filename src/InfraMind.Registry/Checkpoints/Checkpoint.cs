@@ -19,7 +19,18 @@ public sealed record Checkpoint(string Origin, long Size, ReadOnlyMemory<byte> R
 }
 
 /// <summary>A checkpoint with its signed-note text (what is served, stored and handed to verifiers).</summary>
-public sealed record SignedCheckpoint(Checkpoint Checkpoint, string Note);
+public sealed record SignedCheckpoint(Checkpoint Checkpoint, string Note)
+{
+    /// <summary>A note as a registry serves it, verified with <paramref name="registryKey"/>; a <see cref="RegistryException"/> with the failed check's code otherwise.</summary>
+    public static SignedCheckpoint Verify(string note, PublicKey registryKey)
+    {
+        var verification = CheckpointNote.Verify(note, registryKey);
+        return verification is { IsValid: true, Checkpoint: { } checkpoint }
+            ? new SignedCheckpoint(checkpoint, note)
+            : throw new RegistryException(verification.ErrorCode ?? RegistryErrorCodes.CheckpointMalformed, RegistryErrorKind.Unprocessable,
+                $"the registry's checkpoint does not verify with its key {registryKey.Fingerprint}: {verification.Reason}");
+    }
+}
 
 /// <summary>Outcome of checking a signed note; <see cref="Checkpoint"/> is set only when it verified.</summary>
 internal sealed record CheckpointVerification(bool IsValid, ErrorCode? ErrorCode, string Reason, Checkpoint? Checkpoint);

@@ -126,6 +126,28 @@ public abstract class ChainIndexerTests(ChainFixture chain)
         Assert.Equal(1, retried.Verified);
         Assert.Equal(["1.0.0"], indexer.Servable.Select(v => v.Record.Version));
     }
+
+    [Fact]
+    public async Task A_yank_alone_in_later_blocks_makes_a_served_version_unservable_and_says_so()
+    {
+        if (!chain.Available) return;
+        await using var ctx = await ChainTestContext.CreateAsync(chain);
+        var deployer = ctx.NewKey();
+        var payer = ctx.KeyPayer(1);
+        using var indexer = ChainIndexer.Open(ctx.Registry, ctx.Dir.Combine("index"));
+        await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "served", "1.0.0"), deployer, payer, CancellationToken.None);
+        await indexer.SyncAsync(CancellationToken.None);
+        Assert.Equal(["1.0.0"], indexer.Servable.Select(v => v.Record.Version));
+
+        var changed = 0;
+        indexer.Changed += (_, _) => changed++;
+        await ctx.Registry.YankAsync("served", "1.0.0", "withdrawn", deployer, payer, CancellationToken.None);
+        var sync = await indexer.SyncAsync(CancellationToken.None);
+        Assert.Equal(0, sync.Added);
+        Assert.Empty(indexer.Servable);
+        Assert.Equal("withdrawn", Assert.Single(indexer.Versions).YankReason);
+        Assert.Equal(1, changed);
+    }
 }
 
 [Collection(GanacheCollection.Name)]

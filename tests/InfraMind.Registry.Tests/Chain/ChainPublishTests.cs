@@ -37,6 +37,35 @@ public abstract class ChainPublishTests(ChainFixture chain)
         Assert.False(wrongImage.AllPassed);
         Assert.Equal(ChainErrorCodes.StatementMismatch, Assert.Single(wrongImage.Checks, c => !c.Passed).Code);
     }
+
+    [Fact]
+    public async Task The_same_content_signed_again_is_already_published_and_another_key_is_refused()
+    {
+        if (!chain.Available) return;
+        await using var ctx = await ChainTestContext.CreateAsync(chain);
+        var deployer = ctx.NewKey();
+        var first = await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "again", "1.0.0"), deployer, ctx.KeyPayer(1), CancellationToken.None);
+
+        // `infra publish` run again an hour later: a new statement (its time, its signature), the same manifest and image.
+        var later = Dsse.SignPublish(PublishStatement.Create("again", "1.0.0", "sha256:" + new string('a', 64), "name: again\nversion: 1.0.0\n"u8,
+            [new PublishedReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)],
+            deployer.PublicKey, new ShiftedTime(TimeSpan.FromHours(1))), deployer);
+        Assert.NotEqual(ChainTestContext.Envelope(deployer, "again", "1.0.0").Payload.ToArray(), later.Payload.ToArray());
+        var again = await ctx.Registry.PublishAsync(later, deployer, ctx.KeyPayer(1), CancellationToken.None);
+        Assert.True(again.AlreadyPublished);
+        Assert.Null(again.Transaction);
+        Assert.Equal(first.Record, again.Record);
+
+        // The same content under another key is no republish: the name is owned.
+        var mallory = ctx.NewKey("mallory");
+        var stolen = await Assert.ThrowsAsync<ChainException>(() => ctx.Registry.PublishAsync(ChainTestContext.Envelope(mallory, "again", "1.0.0"), mallory, ctx.KeyPayer(1), CancellationToken.None));
+        Assert.Equal(ChainErrorCodes.VersionExists, stolen.Code);
+    }
+
+    private sealed class ShiftedTime(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + by;
+    }
 }
 
 [Collection(GanacheCollection.Name)]

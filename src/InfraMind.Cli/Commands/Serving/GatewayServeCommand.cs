@@ -1,5 +1,4 @@
 using System.CommandLine;
-using InfraMind.Gateway.Catalog;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -13,9 +12,10 @@ internal static class GatewayServeCommand
         var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 8080);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
+        var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
-        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON (registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
             Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
@@ -23,28 +23,29 @@ internal static class GatewayServeCommand
         };
         var serve = new Command("serve",
             "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes. Only nodes that present the mesh token " +
-            "(--node-token-file) may register.\n" +
-            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 4 registry unavailable or port taken (IM6021).")
+            "(--node-token-file) may register. With --registry eth://HOST:PORT/0xCONTRACT it follows the chain's events instead (behind --confirmations; " +
+            "progress kept in $INFRAMIND_HOME/chain, so a restart resumes): a version is served once its statement verified, and no longer once yanked.\n" +
+            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
+            "4 registry or chain node unavailable or port taken (IM6021).")
         {
             port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
         };
+        chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
-            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
-            var (key, trusted) = await RegistryAccess.TrustAsync(context, handle, parse.GetValue(registryKey), cancellationToken);
-            using var catalog = new RegistryModelCatalog(trusted, key);
+            await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, "gateway", ContentAccess.PublisherPolicy(context, [], hostLocal: false), cancellationToken);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
+            var watching = served.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
-            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
+            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
             GatewayAnnouncement.Write(context.Home, host.Url);
             if (parse.GetValue(json))
             {
-                CliJson.Write(context.Output, new { gateway = host.Url.ToString(), registry = handle.Location, registryKey = key.Fingerprint, tokenFile = tokenPath });
+                CliJson.Write(context.Output, new { gateway = host.Url.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(handle.Location)} (registry key {Markup.Escape(key.Fingerprint)})");
+                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
                 context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
             }
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Gateway;
-using InfraMind.Gateway.Catalog;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
@@ -10,7 +9,7 @@ using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
 
-/// <summary>`infra mesh up`: registry, gateway and N node agents in this process, all on 127.0.0.1.</summary>
+/// <summary>`infra mesh up`: registry (or the follower of an eth:// one), gateway and N node agents in this process, all on 127.0.0.1.</summary>
 internal static class MeshUpCommand
 {
     public static Command Create(CliContext context)
@@ -21,16 +20,30 @@ internal static class MeshUpCommand
         var port = ServingHosts.PortOption("--port", "Gateway port on 127.0.0.1", 8080);
         var registryPort = ServingHosts.PortOption("--registry-port", "Registry port on 127.0.0.1 (0 = any free port)", 7400);
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on, where nodes allow", DefaultValueFactory = _ => 2 };
+        var registryUrl = new Option<string?>("--registry")
+        {
+            Description = "Serve an on-chain registry, eth://HOST:PORT/0xCONTRACT[?chainId=N], instead of starting the embedded log registry",
+            HelpName = "URL",
+        };
+        registryUrl.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } url && !ChainAccess.IsChain(url))
+                r.AddError($"--registry '{url}': mesh up starts its own log registry, or serves an eth:// one; for a log registry elsewhere run `infra gateway serve --registry URL`");
+        });
+        var chain = ServedRegistry.ChainOptions.Following();
         var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, registry, nodes[{id, url}]} as JSON" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
-            "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container.\n" +
+            "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container. " +
+            "With --registry eth://HOST:PORT/0xCONTRACT no log registry starts: the gateway follows the chain (a version is served once confirmed and verified, " +
+            "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
-            "4 a port is taken (IM6021) or the registry is owned by another process.")
+            "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, registryPort, replicas, verbose, json,
+            nodes, port, registryPort, registryUrl, replicas, verbose, json,
         };
+        chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
         {
             var count = parse.GetValue(nodes);
@@ -38,12 +51,18 @@ internal static class MeshUpCommand
             var logging = ServingHosts.Logging(parse.GetValue(verbose));
             // The embedded mesh serves this machine's own user: local references and loopback sources are allowed.
             var fetches = ContentAccess.EmbeddedPolicy(context);
-            await using var registry = await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, parse.GetValue(registryPort), cancellationToken);
-            var registryAnnouncement = RegistryAccess.Announce(context.Home, registry.Address);
-            var service = new LocalRegistryService(registry.Registry);
-            using var catalog = new RegistryModelCatalog(service, registry.Registry.PublicKey);
+            var chainUrl = parse.GetValue(registryUrl);
+            if (chainUrl is null && (parse.GetValue(chain.StatementStore) is not null || chain.ConfirmationsOf(parse) is not null))
+                throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store and --confirmations apply to an eth:// registry only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
+            await using var registry = chainUrl is null
+                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, parse.GetValue(registryPort), cancellationToken)
+                : null;
+            var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
+            await using var served = registry is null
+                ? await ServedRegistry.ChainAsync(context, chainUrl!, parse.GetValue(chain.StatementStore), chain.ConfirmationsOf(parse), "mesh", fetches, cancellationToken)
+                : ServedRegistry.Log(new LocalRegistryService(registry.Registry), registry.Registry.PublicKey, registry.Address.ToString(), fetches);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var watching = catalog.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
+            var watching = served.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
             var started = new List<(string Id, NodeHost Host)>();
             GatewayHost? gateway = null;
             // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
@@ -53,9 +72,9 @@ internal static class MeshUpCommand
                 var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
                 // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
                 var local = new LocalNodes();
-                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, catalog, logging, cancellationToken, local);
+                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
-                var imageSource = new VerifiedImageSource(service, registry.Registry.PublicKey, ContentAccess.ForPublishers(context, fetches), engine);
+                var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
                     started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local)));
@@ -65,15 +84,16 @@ internal static class MeshUpCommand
                     CliJson.Write(context.Output, new
                     {
                         gateway = gateway.Url.ToString(),
-                        registry = registry.Address.ToString(),
+                        registry = served.Location,
                         nodes = started.Select(n => new { id = n.Id, url = n.Host.Url.ToString() }),
                     });
                 }
                 else
                 {
-                    context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(registry.Address.ToString())}, {count} node(s)");
+                    context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)}), {count} node(s)");
                     foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
-                    context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");
+                    var publish = registry is null ? $" --registry {served.Location} --key NAME" : "";
+                    context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF{Markup.Escape(publish)}   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");
                     context.Console.MarkupLine($"  more nodes: infra node serve --gateway {Markup.Escape(gateway.Url.ToString())} --id ID   (with this INFRAMIND_HOME: it holds the mesh token)");
                 }
 
@@ -89,7 +109,7 @@ internal static class MeshUpCommand
                 await watch.CancelAsync();
                 await watching;
                 File.Delete(GatewayAnnouncement.File(context.Home));
-                File.Delete(registryAnnouncement);
+                if (registryAnnouncement is not null) File.Delete(registryAnnouncement);
             }
 
             if (!parse.GetValue(json)) context.Console.MarkupLine("[green]✓[/] mesh stopped, containers removed");

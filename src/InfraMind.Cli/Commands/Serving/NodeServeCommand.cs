@@ -22,6 +22,17 @@ internal static class NodeServeCommand
         var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
+        var chain = ServedRegistry.ChainOptions.Verifying();
+        var allowLocal = new Option<bool>("--allow-local-references")
+        {
+            Description = "Also fetch file:// and local:// references of another registry's publishers (they resolve on this machine; the registry of this home's `infra mesh up` always may)",
+        };
+        var fetchAllow = new Option<string[]>("--fetch-allow")
+        {
+            Description = "A network this node may fetch publishers' content from although it is not public (loopback, private, link-local): a CIDR or an address; repeat for several. Also read from $" + ContentAccess.FetchAllowVariable,
+            HelpName = "CIDR",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
@@ -34,20 +45,23 @@ internal static class NodeServeCommand
         };
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
-            "pre-flight (the rules of `infra test`), then jobs.\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
+            "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
+            "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, verbose, json,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, allowLocal, fetchAllow, verbose, json,
         };
+        chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
-            await using var handle = await RegistryAccess.OpenAsync(context, parse.GetValue(registryUrl), null, cancellationToken);
-            var (key, trusted) = await RegistryAccess.TrustAsync(context, handle, parse.GetValue(registryKey), cancellationToken);
+            // Publishers of a registry other than this home's are strangers: public sources only, unless the operator allows more.
+            var strangers = ContentAccess.PublisherPolicy(context, parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal));
+            await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, $"node-{parse.GetValue(id)}", strangers, cancellationToken);
             var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
             if (parse.GetValue(cpu) is { } c)
             {
@@ -66,9 +80,7 @@ internal static class NodeServeCommand
             }
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
-            // The registry of this home (a running `infra mesh up`) admits what this machine's user publishes; any other, strangers'.
-            var fetches = handle.OfThisHome ? ContentAccess.EmbeddedPolicy(context) : ContentAccess.PublisherPolicy(context, [], hostLocal: false);
-            var source = new VerifiedImageSource(trusted, key, ContentAccess.ForPublishers(context, fetches), engine);
+            var source = served.Images(context, engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
                 parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);

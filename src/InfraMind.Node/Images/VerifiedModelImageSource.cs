@@ -1,0 +1,74 @@
+using InfraMind.Containers;
+using InfraMind.Serving;
+using InfraMind.Oci;
+using InfraMind.Registry;
+using InfraMind.Registry.Models;
+using InfraMind.Signing;
+using InfraMind.Storage;
+
+namespace InfraMind.Node.Images;
+
+/// <summary>
+/// A node's trust chain over any registry backend (<see cref="IVerifiedModelSource"/>: an on-chain registry, or the
+/// log): the version behind an assignment must verify now (for a chain: record, statement by digest, signature, the
+/// record's signer, not yanked), with the image digest the gateway sent; then the manifest and image are checked and
+/// loaded as <see cref="SignedImage"/> does for every source. Anything else is refused.
+/// </summary>
+public sealed class VerifiedModelImageSource(IVerifiedModelSource source, ContentResolver content, ContainerEngine engine) : IModelImageSource
+{
+    public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        VerifiedModelVersion verified;
+        try
+        {
+            verified = await source.GetVerifiedAsync(model.Name, model.Version, new ExpectedPublish(model.Name, model.Version, ImageDigest: model.ImageDigest), cancellationToken).ConfigureAwait(false);
+        }
+        catch (InfraMindException e)
+        {
+            throw new ModelImageException($"{model.Key} does not verify against its registry: {e.Code} {e.Message}", e);
+        }
+
+        return await SignedImage.LoadAsync(model, verified.Statement, verified.Origin, content, engine, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>What every image source does once a statement verified: the assigned manifest must be the signed one, and the image comes from a signed reference, verified by digest before it is loaded.</summary>
+internal static class SignedImage
+{
+    public static async Task<string> LoadAsync(ModelAssignment model, PublishStatement statement, string origin, ContentResolver content, ContainerEngine engine, CancellationToken cancellationToken)
+    {
+        if (statement.Manifest is null || CanonicalJson.SerializeToString(statement.Manifest) != CanonicalJson.SerializeToString(model.Manifest))
+            throw new ModelImageException($"the manifest assigned for {model.Key} is not the one its publisher signed ({origin})");
+
+        var problems = new List<string>();
+        foreach (var published in statement.ContentReferences)
+        {
+            try
+            {
+                var archive = await content.ResolveAsync(ContentReference.Parse(published.Uri), null, cancellationToken).ConfigureAwait(false);
+                if (archive.ManifestDigest.Value != statement.ImageDigest)
+                {
+                    problems.Add($"{published.Uri} holds {archive.ManifestDigest.Value}, not the signed {statement.ImageDigest}");
+                    continue;
+                }
+
+                var imageId = archive.ConfigDigest.Value;
+                if (!await engine.ImageExistsAsync(imageId, cancellationToken).ConfigureAwait(false))
+                {
+                    await using var tar = await archive.OpenTarAsync(cancellationToken).ConfigureAwait(false);
+                    await engine.LoadImageAsync(tar, cancellationToken).ConfigureAwait(false);
+                }
+
+                return imageId;
+            }
+            catch (Exception e) when (e is StorageException or OciException or ContainerEngineException or IOException or HttpRequestException)
+            {
+                problems.Add($"{published.Uri}: {e.Message}");
+            }
+        }
+
+        throw new ModelImageException($"no content reference of {model.Key} gave the signed image {statement.ImageDigest}: " +
+                                      (problems.Count == 0 ? "the statement names none" : string.Join("; ", problems)));
+    }
+}
