@@ -8,11 +8,10 @@ namespace InfraMind.Containers.Tests;
 /// </summary>
 public sealed class PodmanTests
 {
-    [Fact]
+    [SkippableFact]
     public async Task Podman_answers_but_a_run_is_refused_before_anything_starts()
     {
         await using var podman = await PodmanPeer.StartAsync();
-        if (podman is null) return;
         using var engine = await ContainerEngine.ConnectAsync(podman.Endpoint, CancellationToken.None);
         var info = await engine.GetInfoAsync(CancellationToken.None);
         Assert.NotEmpty(info.ServerVersion);

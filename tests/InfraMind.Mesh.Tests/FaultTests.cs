@@ -19,11 +19,10 @@ public sealed class FaultTests
     private const int Requests = 200;
     private const int Concurrency = 4;
 
-    [Fact]
+    [SkippableFact]
     public async Task Every_request_succeeds_while_a_container_dies_a_node_lies_and_a_node_never_gets_ready()
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-faults", new GatewayOptions { Replicas = 4, AttemptTimeout = TimeSpan.FromSeconds(5) });
-        if (mesh is null) return;
         await mesh.AddNodeAsync("good-1", "good");
         await mesh.AddNodeAsync("good-2", "good");
         await mesh.AddNodeAsync("liar", "liar");
@@ -93,11 +92,10 @@ public sealed class FaultTests
         Assert.Equal((0, 0), await mesh.LeftoversAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_version_that_lies_on_every_node_is_quarantined_and_no_node_is_suspended()
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-quarantine", new GatewayOptions { Replicas = 2 });
-        if (mesh is null) return;
         await mesh.AddNodeAsync("a", "liar-early");
         await mesh.AddNodeAsync("b", "liar-early");
         await mesh.WaitForStateAsync("a", "ready", TimeSpan.FromSeconds(120));

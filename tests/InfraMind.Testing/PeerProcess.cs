@@ -34,8 +34,11 @@ public abstract class PeerProcess : IAsyncDisposable
 
     protected string LogPath => Directory.Combine("peer.log");
 
-    /// <summary>Finds an executable on PATH or at one of <paramref name="candidates"/>; fails under CI when missing.</summary>
-    internal static string? FindExecutable(string name, string installScript, params string[] candidates)
+    /// <summary>
+    /// Finds an executable on PATH or at one of <paramref name="candidates"/>; when missing, fails or skips the test
+    /// (<see cref="Peers.Missing"/>).
+    /// </summary>
+    public static string FindExecutable(string name, string installScript, params string[] candidates)
     {
         foreach (string c in candidates.Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(p => Path.Combine(p, name))))
         {
@@ -45,12 +48,7 @@ public abstract class PeerProcess : IAsyncDisposable
             }
         }
 
-        if (TestEngine.IsCi)
-        {
-            Assert.Fail($"CI=true but {name} is missing: run {installScript} (scripts/setup-peers.sh runs it).");
-        }
-
-        return null;
+        throw Peers.Missing($"{name} is not installed", $"run {installScript} (scripts/setup-peers.sh runs it)");
     }
 
     /// <summary>Starts the server on a free port; retries with another port when the first was taken meanwhile.</summary>
@@ -164,14 +162,10 @@ public sealed class RegistryPeer : PeerProcess
         return Path.Combine(StorageDirectory, "docker", "registry", "v2", "blobs", "sha256", hex[..2], hex, "data");
     }
 
-    /// <summary>Starts a registry, or returns null when docker-registry is not installed and CI is not set.</summary>
-    public static async Task<RegistryPeer?> StartAsync(string? user = null, string? password = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts a registry; where docker-registry is not installed the test fails or is skipped (<see cref="Peers.Missing"/>).</summary>
+    public static async Task<RegistryPeer> StartAsync(string? user = null, string? password = null, CancellationToken cancellationToken = default)
     {
-        string? exe = FindExecutable("docker-registry", "tests/peers/registry/install.sh", "/usr/bin/docker-registry");
-        if (exe is null)
-        {
-            return null;
-        }
+        string exe = FindExecutable("docker-registry", "tests/peers/registry/install.sh", "/usr/bin/docker-registry");
 
         var peer = new RegistryPeer();
         string config = peer.Directory.Combine("config.yml");
@@ -230,13 +224,10 @@ public sealed class NginxPeer : PeerProcess
 
     public string FilePath(string urlPath) => Path.Combine(Root, urlPath.TrimStart('/'));
 
-    public static async Task<NginxPeer?> StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>Starts nginx; where it is not installed the test fails or is skipped (<see cref="Peers.Missing"/>).</summary>
+    public static async Task<NginxPeer> StartAsync(CancellationToken cancellationToken = default)
     {
-        string? exe = FindExecutable("nginx", "tests/peers/nginx/install.sh", "/usr/sbin/nginx");
-        if (exe is null)
-        {
-            return null;
-        }
+        string exe = FindExecutable("nginx", "tests/peers/nginx/install.sh", "/usr/sbin/nginx");
 
         var peer = new NginxPeer();
         string prefix = peer.Directory.Path;

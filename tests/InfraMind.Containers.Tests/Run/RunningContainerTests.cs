@@ -10,26 +10,17 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
 {
     private static readonly CancellationToken None = CancellationToken.None;
 
-    [Fact]
+    [SkippableFact]
     public void Summarizer_build_reports_classic_builder_steps()
     {
-        if (fixture.Engine is null)
-        {
-            return;
-        }
-
         Assert.StartsWith("sha256:", fixture.ImageId, StringComparison.Ordinal);
         Assert.Contains(fixture.BuildLines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^Step 4/\d+ : RUN pip install -r requirements.txt$"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Summarizer_answers_on_loopback_under_the_isolation_policy()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         await using var run = await engine.RunAsync(fixture.Spec(), None);
         Assert.InRange(run.HostPort, 1, 65535);
@@ -70,14 +61,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Single(network.Containers);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Hooks_run_through_exec_with_exit_code_and_output()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         await using var run = await engine.RunAsync(fixture.Spec(), None);
         var init = await run.ExecAsync(["sh", "hooks/init.sh"], TimeSpan.FromSeconds(30), None);
@@ -114,14 +101,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Contains("summarizer-v1 listening on 0.0.0.0:9000", logs.Stdout, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Port_probe_sees_through_the_engines_port_proxy()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         // Nothing listens in this container, yet a TCP connect to its published port succeeds (the proxy accepts).
         await using (var silent = await engine.RunAsync(fixture.Spec() with { Command = ["sleep", "60"] }, None))
@@ -146,14 +129,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(new Uri(model.BaseAddress, "health"))).Status);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Kill_then_wait_reports_the_exit()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         await using var run = await engine.RunAsync(fixture.Spec(), None);
         Assert.True((await run.InspectStateAsync(None)).Running);
@@ -166,14 +145,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         await run.KillAsync(None); // already stopped: not an error
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Nothing_is_left_after_dispose_on_success_exception_and_failed_start()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         var ok = "ok-" + Guid.NewGuid().ToString("N")[..8];
         await using (await engine.RunAsync(fixture.Spec(ok), None))
@@ -215,14 +190,11 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Gpu_request_is_refused_clearly_without_a_gpu_runtime()
     {
         var engine = fixture.Engine;
-        if (engine is null || await engine.HasGpuRuntimeAsync(None))
-        {
-            return;
-        }
+        Skip.If(await engine.HasGpuRuntimeAsync(None), "this engine has a GPU runtime: the refusal without one cannot be shown here");
 
         var runId = "gpu-" + Guid.NewGuid().ToString("N")[..8];
         var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { GpuCount = 1 }, None));
@@ -231,14 +203,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal(0, await CountAsync(engine, runId));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Missing_image_and_invalid_spec_have_stable_codes()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         var missing = await Assert.ThrowsAsync<ContainerEngineException>(() =>
             engine.RunAsync(fixture.Spec() with { Image = "inframind-test/does-not-exist:1" }, None));
@@ -251,14 +219,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Contains("MemoryBytes 10", invalid.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Memory_limit_overrun_is_reported_as_oom_killed()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         var spec = fixture.Spec() with
         {
@@ -274,14 +238,10 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal(137, exit);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Prune_removes_what_a_crashed_process_left_behind()
     {
         var engine = fixture.Engine;
-        if (engine is null)
-        {
-            return;
-        }
 
         var session = new Dictionary<string, string> { ["org.inframind.test-prune"] = Guid.NewGuid().ToString("N") };
         // Not disposed: as if the process had been killed.

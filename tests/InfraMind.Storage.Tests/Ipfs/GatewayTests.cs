@@ -152,13 +152,8 @@ public sealed class GatewayTests : IDisposable
     [Fact]
     public async Task An_unreachable_gateway_is_named()
     {
-        int port;
-        using (var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            l.Start();
-            port = ((IPEndPoint)l.LocalEndpoint).Port;
-        }
-
+        using var closed = new ClosedPort();
+        int port = closed.Port;
         using var client = new IpfsGatewayClient();
         var e = await Assert.ThrowsAsync<IpfsException>(() => client.FetchAsync(
             new Uri($"http://127.0.0.1:{port}"), Cid.Parse("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"), (string?)null, Stream.Null, CancellationToken.None));
