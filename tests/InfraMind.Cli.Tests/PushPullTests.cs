@@ -39,7 +39,9 @@ public sealed class PushImageFixture : IAsyncLifetime
 
 /// <summary>
 /// `infra push` / `infra pull` as a user runs them, against the real engine and real peers, with interop both ways:
-/// what infra pushes, docker pulls; what docker pushes, infra pulls, verifies and loads; the loaded image serves.
+/// what infra pushes, docker pulls; what docker pushes, infra pulls, verifies and loads; the loaded image serves. The
+/// round trips remove the pushed image from the engine by id first, so what is loaded, checked and run can only be
+/// what came back from the peer.
 /// </summary>
 [Collection(EngineTests.Name)]
 public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITestOutputHelper log) : IClassFixture<PushImageFixture>, IDisposable
@@ -102,6 +104,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
             log.WriteLine($"infra pull of a docker-pushed image --load (gzip layers): {watch.Elapsed.TotalSeconds:0.00} s");
             Assert.Equal(name, pulled.GetProperty("loaded")[0].GetString());
             Assert.Contains(pulled.GetProperty("imageDigest").GetString()!, output);
+            Assert.Equal(ImageId(image.Tag), ImageId(name));
             await AssertServesAsync(engine, name);
         }
         finally
@@ -111,58 +114,76 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
     }
 
     [SkippableFact]
-    public async Task Push_to_nginx_then_pull_load_runs_and_a_tampered_file_is_refused()
+    public async Task Push_to_nginx_then_the_image_removed_by_id_comes_back_loaded_and_tested_and_a_tampered_file_is_refused()
     {
-        var engine = await image.Engine.GetAsync();
+        using var engine = await TestEngine.ConnectAsync();
         await using var nginx = await NginxPeer.StartAsync();
-        var watch = Stopwatch.StartNew();
-        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"http://{nginx.HostPort}/images/", "--json");
-        log.WriteLine($"infra push --to http (export + PUT {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
-        string reference = pushed.GetProperty("reference").GetString()!;
-        string digest = pushed.GetProperty("imageDigest").GetString()!;
-        Assert.Matches($@"^http://{nginx.HostPort}/images/{digest[7..]}\.tar#sha256=[0-9a-f]{{64}}$", reference);
+        var package = await BuildUniqueAsync("rt-http");
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var pushed = await _cli.RunJsonAsync(0, "push", package.Dir, "--to", $"http://{nginx.HostPort}/images/", "--json");
+            log.WriteLine($"infra push --to http (export + PUT {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
+            string reference = pushed.GetProperty("reference").GetString()!;
+            string digest = pushed.GetProperty("imageDigest").GetString()!;
+            Assert.Matches($@"^http://{nginx.HostPort}/images/{digest[7..]}\.tar#sha256=[0-9a-f]{{64}}$", reference);
 
-        // A fresh home: the pull really downloads.
-        using var fresh = new CliRunner();
-        watch.Restart();
-        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
-        log.WriteLine($"infra pull http --load (GET + sha256 + extract + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
-        Assert.Equal(digest, pulled.GetProperty("imageDigest").GetString());
-        Assert.Equal(image.Tag, pulled.GetProperty("loaded")[0].GetString());
-        await AssertServesAsync(engine, image.Tag);
+            await RoundTripAsync(package, reference, null);
 
-        var file = nginx.FilePath(new Uri(reference).AbsolutePath);
-        FlipByte(file);
-        using var victim = new CliRunner();
-        var (code, _, err) = await victim.RunAsync("pull", reference);
-        Assert.Equal(1, code);
-        Assert.Contains("IM4002", err);
-        Assert.Contains("expected sha256:" + reference[^64..], err);
-        Assert.Contains("found sha256:", err);
-        Assert.DoesNotContain("   at ", err);
-        var store = Path.Combine(victim.Home, "store", "blobs", "sha256");
-        Assert.True(!Directory.Exists(store) || Directory.GetFiles(store).Length == 0);
-        Assert.True(!Directory.Exists(Path.Combine(victim.Home, "store", "staging")) || Directory.GetFileSystemEntries(Path.Combine(victim.Home, "store", "staging")).Length == 0);
+            var file = nginx.FilePath(new Uri(reference).AbsolutePath);
+            FlipByte(file);
+            using var victim = new CliRunner();
+            var (code, _, err) = await victim.RunAsync("pull", reference);
+            Assert.Equal(1, code);
+            Assert.Contains("IM4002", err);
+            Assert.Contains("expected sha256:" + reference[^64..], err);
+            Assert.Contains("found sha256:", err);
+            Assert.DoesNotContain("   at ", err);
+            AssertStoredNothing(victim);
+        }
+        finally
+        {
+            await DockerAsync("rmi", "--force", package.Tag);
+        }
     }
 
     [SkippableFact]
-    public async Task Push_to_ipfs_then_pull_load_runs()
+    public async Task Push_to_ipfs_then_the_image_removed_by_id_comes_back_loaded_and_tested_and_a_tampered_block_is_refused()
     {
-        var engine = await image.Engine.GetAsync();
+        using var engine = await TestEngine.ConnectAsync();
         await using var ipfs = await IpfsPeer.StartAsync();
-        var watch = Stopwatch.StartNew();
-        var pushed = await _cli.RunJsonAsync(0, "push", "--image", image.Tag, "--to", $"ipfs://{ipfs.Api.Authority}", "--json");
-        log.WriteLine($"infra push --to ipfs (export + add, {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
-        string reference = pushed.GetProperty("reference").GetString()!;
-        Assert.StartsWith("ipfs://Qm", reference);
+        var package = await BuildUniqueAsync("rt-ipfs");
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var pushed = await _cli.RunJsonAsync(0, "push", package.Dir, "--to", $"ipfs://{ipfs.Api.Authority}", "--json");
+            log.WriteLine($"infra push --to ipfs (export + add, {pushed.GetProperty("size").GetInt64()} B): {watch.Elapsed.TotalSeconds:0.00} s");
+            string reference = pushed.GetProperty("reference").GetString()!;
+            Assert.StartsWith("ipfs://Qm", reference);
 
-        using var fresh = new CliRunner();
-        fresh.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
-        watch.Restart();
-        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
-        log.WriteLine($"infra pull ipfs:// --load (cat + CID check + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
-        Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
-        await AssertServesAsync(engine, image.Tag);
+            await RoundTripAsync(package, reference, runner => runner.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString());
+
+            // Bytes changed in the real node's own repository: one leaf block of the image, flipped where the node
+            // does not look (inside the block's data), so the node serves it as if nothing happened.
+            var block = new DirectoryInfo(ipfs.BlocksDirectory).EnumerateFiles("*.data", SearchOption.AllDirectories).MaxBy(f => f.Length)!;
+            Assert.True(block.Length > 200_000, $"the largest block is {block.Length} B: not a leaf of the image");
+            FlipByte(block.FullName);
+            // Gone from the engine again, so that "not loaded" below is the refused pull's doing.
+            Assert.Equal(0, (await DockerAsync("rmi", "--force", package.Id)).Code);
+            using var victim = new CliRunner();
+            victim.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
+            var (code, _, err) = await victim.RunAsync("pull", reference, "--load");
+            Assert.True(code == 1, $"exit {code}: {err}");
+            Assert.Contains("error IM4102", err);
+            Assert.Contains(reference["ipfs://".Length..], err);
+            Assert.DoesNotContain("   at ", err);
+            AssertStoredNothing(victim);
+            Assert.NotEqual(0, (await DockerAsync("image", "inspect", package.Tag)).Code);
+        }
+        finally
+        {
+            await DockerAsync("rmi", "--force", package.Tag);
+        }
     }
 
     [SkippableFact]
@@ -235,6 +256,55 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         Assert.Contains("#sha256=", pull);
         Assert.Contains("--load", pull);
         Assert.Contains("1 content does not match its digest", pull);
+    }
+
+    /// <summary>A copy of summarizer-v1 under a name of its own, built by `infra build` (so labelled as infra test reuses it).</summary>
+    private async Task<(string Dir, string Tag, string Id)> BuildUniqueAsync(string prefix)
+    {
+        string name = prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+        var dir = Path.Combine(_cli.Work, name);
+        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), File.ReadAllText(Path.Combine(dir, "model.yaml")).Replace("name: summarizer-v1", "name: " + name, StringComparison.Ordinal));
+        var (code, output, err) = await _cli.RunAsync("build", dir);
+        Assert.True(code == 0, output + err);
+        string tag = $"{name}:0.4.2";
+        return (dir, tag, ImageId(tag));
+    }
+
+    /// <summary>
+    /// Removes the package's image from the engine by id, pulls <paramref name="reference"/> into a fresh home with
+    /// --load, checks the loaded image is the original (same id), and runs `infra test` on it, which must reuse it.
+    /// </summary>
+    private async Task RoundTripAsync((string Dir, string Tag, string Id) package, string reference, Action<CliRunner>? configure)
+    {
+        var (rmiCode, rmiOut) = await DockerAsync("rmi", "--force", package.Id);
+        Assert.True(rmiCode == 0, rmiOut);
+        Assert.NotEqual(0, (await DockerAsync("image", "inspect", package.Id)).Code);
+
+        using var fresh = new CliRunner();
+        configure?.Invoke(fresh);
+        var watch = Stopwatch.StartNew();
+        var pulled = await fresh.RunJsonAsync(0, "pull", reference, "--load", "--json");
+        log.WriteLine($"infra pull {reference.Split(':')[0]} --load (fetch + verify + store + docker load): {watch.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(package.Tag, pulled.GetProperty("loaded")[0].GetString());
+        Assert.Equal(package.Id, ImageId(package.Tag));
+
+        var report = await fresh.RunJsonAsync(0, "test", "--container", package.Dir, "--json");
+        Assert.True(report.GetProperty("passed").GetBoolean());
+        var imageStep = report.GetProperty("steps").EnumerateArray().Single(step => step.GetProperty("step").GetString() == "image");
+        Assert.StartsWith($"reused {package.Tag}", imageStep.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(package.Id, ImageId(package.Tag)); // tested as loaded: nothing was rebuilt
+    }
+
+    private static string ImageId(string image) => DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
+
+    /// <summary>Nothing of a refused pull is kept: no blob in the store, nothing left in staging.</summary>
+    private static void AssertStoredNothing(CliRunner runner)
+    {
+        var store = Path.Combine(runner.Home, "store", "blobs", "sha256");
+        Assert.True(!Directory.Exists(store) || Directory.GetFiles(store).Length == 0, "a refused pull stored blobs");
+        var staging = Path.Combine(runner.Home, "store", "staging");
+        Assert.True(!Directory.Exists(staging) || Directory.GetFileSystemEntries(staging).Length == 0, "a refused pull left files in staging");
     }
 
     private static async Task AssertServesAsync(ContainerEngine engine, string imageName)
