@@ -81,8 +81,16 @@ public sealed class TestCommandTests : IDisposable
         var dir = Path.Combine(_cli.Work, "invalid");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "model.yaml"), "name: x\n");
-        var (code, output, _) = await _cli.RunAsync("test", "--container", dir);
-        Assert.True(code is 1 or 3, output);
+        // The model's own outcome, whatever the engine's state: validation runs first and needs no engine, so an
+        // engine error (exit 3) here would be a defect, not an acceptable answer.
+        var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json");
+        Assert.False(report.GetProperty("passed").GetBoolean());
+        Assert.Equal(["manifest-invalid"], report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
+        var step = Assert.Single(report.GetProperty("steps").EnumerateArray());
+        Assert.Equal("validate", step.GetProperty("step").GetString());
+        Assert.Equal("failed", step.GetProperty("status").GetString());
+        Assert.Contains("version", step.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, report.GetProperty("cases").GetArrayLength());
     }
 
     [Fact]
@@ -158,16 +166,22 @@ public sealed class TestCommandTests : IDisposable
         }
 
         Assert.NotNull(line);
-        var running = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-slow@1.0.0" }, TimeSpan.FromHours(1), CancellationToken.None);
-        Assert.Empty(running.Containers); // the filter above only removes containers older than an hour: nothing of ours
+        // The run's container is there (seen by another client, the docker CLI), so that "none left" below means removed.
+        Assert.Single(RunningContainers("cli-slow@1.0.0"));
         Assert.Equal(0, Kill(p.Id, 2)); // SIGINT, as Ctrl-C sends
         var rest = await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
         Assert.True(p.ExitCode == 130, rest + await stderr);
+        Assert.Empty(RunningContainers("cli-slow@1.0.0", all: true));
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-slow@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
         Assert.Empty(leftovers.Networks);
     }
+
+    /// <summary>The ids of the containers (running, or <paramref name="all"/>) labelled with the model.</summary>
+    private static string[] RunningContainers(string model, bool all = false) =>
+        DockerCli.Run(check: true, ["ps", "-q", .. all ? new[] { "-a" } : [], "--filter", $"label=org.inframind.model={model}"])
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

@@ -166,7 +166,13 @@ public sealed class EngineTests
         var info = await engine.GetInfoAsync(None);
         Assert.Matches(@"^\d+\.\d+", info.ServerVersion);
         Assert.Matches(@"^1\.\d+$", info.ApiVersion);
-        Assert.Equal(Environment.ProcessorCount, info.Cpus);
+        // What the engine says, read by another client (the docker CLI): the engine's machine need not be this
+        // process's view of it (CPU affinity, cgroup limits, DOTNET_PROCESSOR_COUNT, a remote DOCKER_HOST).
+        var cli = DockerCli.Run(check: true, "info", "--format", "{{.NCPU}} {{.MemTotal}} {{.ServerVersion}}").Trim().Split(' ');
+        Assert.Equal(int.Parse(cli[0], System.Globalization.CultureInfo.InvariantCulture), info.Cpus);
+        Assert.Equal(long.Parse(cli[1], System.Globalization.CultureInfo.InvariantCulture), info.MemoryBytes);
+        Assert.Equal(cli[2], info.ServerVersion);
+        Assert.True(info.Cpus >= 1);
         Assert.True(info.MemoryBytes > 256L << 20);
         Assert.Contains("runc", info.Runtimes);
         Assert.Equal(await engine.HasGpuRuntimeAsync(None), info.HasGpuRuntime);
