@@ -1,8 +1,10 @@
 #!/bin/sh
 # Gateway overhead: one echo model, the same container called directly, through its node's job API, and through the
 # gateway (which sends a local node's jobs straight to the container) and, where nginx is installed, through nginx as a
-# plain reverse proxy (the reference: what one hop costs on this machine at best); prints req/s, p50, p99, CPU per request
-# and the ratios, after a warm-up of 15-60 s. 20 rounds, each path in turn (in reverse order every other round), plus a
+# plain reverse proxy (the reference: what one hop costs on this machine at best); beside it, the path every multi-host
+# job pays, through a second gateway that sends jobs via its node's job API (gateway -> node -> container), against that
+# node's container called directly, with the same target (>= 0.85x). Prints req/s, p50, p99, CPU per request and the
+# ratios, after a warm-up of 15-60 s. 20 rounds, each path in turn (in reverse order every other round), plus a
 # control: the direct path again, whose ratio to itself shows what this machine's noise alone does to a ratio.
 # A single run's ratio is good to about ±0.1 on a shared 2-CPU VM: RUNS=N runs it N times, each with a fresh container,
 # and ends with the median of the runs' ratios.
@@ -42,5 +44,6 @@ summary() {
 }
 echo "== over $runs runs"
 summary "throughput ratio" "gateway" target
+summary "through the node" "gateway through the node" target
 if grep -q "^reference: nginx" "$out"; then summary "reference: nginx" "nginx (reference)" target; fi
 summary "noise" "control (direct against itself)"

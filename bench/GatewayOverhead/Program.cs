@@ -31,39 +31,33 @@ using var engineLease = engine;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
 await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1 }, catalog, CancellationToken.None);
+// A second gateway that sends every job through its node's job API, as it must for a node on another machine: the
+// path every multi-host job pays (gateway → node → container), measured against its own container called directly.
+await using var gatewayViaNode = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, DirectToLocalContainers = false }, catalog, CancellationToken.None);
 var source = new PackageDirectoryImageSource(engine, new Dictionary<string, string> { [ModelKey.Of(manifest.Name, manifest.Version.ToString())] = package });
-var node = await NodeHost.StartAsync(new NodeOptions
-{
-    NodeId = "bench-node",
-    Gateway = gateway.Url,
-    Capacity = new NodeCapacity(4000, 4L << 30, 0),
-    HeartbeatInterval = TimeSpan.FromMilliseconds(200),
-    ContainerLabels = label,
-}, engine, source, CancellationToken.None);
+var node = await StartNodeAsync("bench-node", gateway.Url);
+var nodeB = await StartNodeAsync("bench-node-b", gatewayViaNode.Url);
 ReferenceProxy? nginx = null;
 try
 {
-    var wait = Stopwatch.StartNew();
-    RunningContainer? container = null;
-    while (container is null && wait.Elapsed < TimeSpan.FromSeconds(120))
-    {
-        await Task.Delay(200);
-        if (node.Agent.Reports().Any(r => r.State == ModelState.Ready)) container = node.Agent.ContainerOf(manifest.Name, manifest.Version.ToString());
-    }
-
-    if (container is null) throw new InvalidOperationException("the echo model never got ready");
-    await Task.Delay(1000); // a few heartbeats, so the gateway sees the node ready
+    var container = await ReadyContainerAsync(node);
+    var containerB = await ReadyContainerAsync(nodeB);
+    await Task.Delay(1000); // a few heartbeats, so the gateways see their nodes ready
 
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
     var direct = container.BaseAddress;
     nginx = ReferenceProxy.TryStart(direct);
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
+    var directB = containerB.BaseAddress;
+    var throughNode = new Uri(gatewayViaNode.Url, $"inference/v1/{manifest.Name}");
     var paths = new List<(string Name, Uri Target, string Note)>
     {
         ("direct", direct, ""),
         ("node", viaNode, "  (node job API only, no gateway)"),
-        ("gateway", viaGateway, ""),
+        ("gateway", viaGateway, "  (gateway straight to a container on its own machine)"),
+        ("direct-b", directB, "  (the second node's container: the baseline of via-node)"),
+        ("via-node", throughNode, "  (gateway → node job API → container: every multi-host job)"),
     };
     if (nginx is not null) paths.Add(("nginx", nginx.Url, "  (reference: nginx as a plain reverse proxy, no checks)"));
     // The control: the direct path once more in every round. Its ratio to the direct path is what this machine's noise
@@ -88,6 +82,7 @@ try
     // Even rounds run the paths in one order, odd rounds in the reverse one, so a drift within a round favours no path.
     const int Rounds = 20;
     var roundRatios = new List<double>();
+    var viaNodeRatios = new List<double>();
     var nginxRatios = new List<double>();
     var controlRatios = new List<double>();
     for (var round = 0; round < Rounds; round++)
@@ -95,15 +90,16 @@ try
         var rps = new Dictionary<string, double>();
         foreach (var (name, target, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
-            var before = CpuUse.Now(container.Id, nginx);
+            var before = CpuUse.Now([container.Id, containerB.Id], [container.HostPort, containerB.HostPort], nginx);
             var (l, t) = await RunAsync(http, target, requests / Rounds, concurrency);
             var r = results[name];
             r.Latencies.AddRange(l);
-            results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id, nginx) - before));
+            results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now([container.Id, containerB.Id], [container.HostPort, containerB.HostPort], nginx) - before));
             rps[name] = l.Count / t;
         }
 
         roundRatios.Add(rps["gateway"] / rps["direct"]);
+        viaNodeRatios.Add(rps["via-node"] / rps["direct-b"]);
         controlRatios.Add(rps["control"] / rps["direct"]);
         if (nginx is not null) nginxRatios.Add(rps["nginx"] / rps["direct"]);
     }
@@ -111,6 +107,8 @@ try
     // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
     var (d1, _) = await RunAsync(http, direct, requests / 3, 1);
     var (g1, _) = await RunAsync(http, viaGateway, requests / 3, 1);
+    var (b1, _) = await RunAsync(http, directB, requests / 3, 1);
+    var (n1, _) = await RunAsync(http, throughNode, requests / 3, 1);
 
     Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
     foreach (var (name, _, note) in paths)
@@ -129,6 +127,11 @@ try
     Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x overall, {Median(roundRatios):0.00}x median of {Rounds} rounds " +
                       $"({Spread(roundRatios)}; target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
                       $"p99 +{P(gr.Latencies, 0.99) - P(dr.Latencies, 0.99):0.000} ms");
+    var br = results["direct-b"];
+    var vr = results["via-node"];
+    Console.WriteLine($"through the node {vr.Latencies.Count / vr.Seconds / (br.Latencies.Count / br.Seconds):0.00}x overall, {Median(viaNodeRatios):0.00}x median of {Rounds} rounds " +
+                      $"({Spread(viaNodeRatios)}; target ≥ 0.85x); p50 +{P(vr.Latencies, 0.50) - P(br.Latencies, 0.50):0.000} ms; " +
+                      $"p99 +{P(vr.Latencies, 0.99) - P(br.Latencies, 0.99):0.000} ms (against the second node's container directly)");
     if (nginx is not null)
     {
         var nr = results["nginx"];
@@ -139,17 +142,40 @@ try
     var cr = results["control"];
     Console.WriteLine($"noise (control: direct against itself): {cr.Latencies.Count / cr.Seconds / dRps:0.00}x overall, {Median(controlRatios):0.00}x median of {Rounds} rounds " +
                       $"({Spread(controlRatios)})");
-    Console.WriteLine($"one at a time: direct p50 {P(d1, 0.50):0.000} ms, gateway p50 {P(g1, 0.50):0.000} ms: +{P(g1, 0.50) - P(d1, 0.50):0.000} ms per request");
+    Console.WriteLine($"one at a time: direct p50 {P(d1, 0.50):0.000} ms, gateway p50 {P(g1, 0.50):0.000} ms: +{P(g1, 0.50) - P(d1, 0.50):0.000} ms per request; " +
+                      $"through the node p50 {P(n1, 0.50):0.000} ms against {P(b1, 0.50):0.000} ms direct: +{P(n1, 0.50) - P(b1, 0.50):0.000} ms");
 }
 finally
 {
     nginx?.Dispose();
     await node.DisposeAsync();
+    await nodeB.DisposeAsync();
     var left = await engine.PruneAsync(label, null, CancellationToken.None);
     if (left.Containers.Count + left.Networks.Count > 0) Console.Error.WriteLine($"removed leftovers: {left.Containers.Count} containers, {left.Networks.Count} networks");
 }
 
 return 0;
+
+async Task<NodeHost> StartNodeAsync(string id, Uri gatewayUrl) => await NodeHost.StartAsync(new NodeOptions
+{
+    NodeId = id,
+    Gateway = gatewayUrl,
+    Capacity = new NodeCapacity(4000, 4L << 30, 0),
+    HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+    ContainerLabels = label,
+}, engine, source, CancellationToken.None);
+
+async Task<RunningContainer> ReadyContainerAsync(NodeHost host)
+{
+    var wait = Stopwatch.StartNew();
+    while (wait.Elapsed < TimeSpan.FromSeconds(120))
+    {
+        await Task.Delay(200);
+        if (host.Agent.Reports().Any(r => r.State == ModelState.Ready) && host.Agent.ContainerOf(manifest.Name, manifest.Version.ToString()) is { } ready) return ready;
+    }
+
+    throw new InvalidOperationException("the echo model never got ready");
+}
 
 static double Median(List<double> values)
 {
@@ -193,14 +219,42 @@ static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient 
 /// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, docker-proxy, the reference nginx.</summary>
 internal readonly record struct CpuUse(double Bench, double Container, double Proxy, double Nginx)
 {
-    public static CpuUse Now(string containerId, ReferenceProxy? nginx) => new(
+    /// <summary>Now, with the model containers' CPU summed (a path exercises one of them; the other idles).</summary>
+    public static CpuUse Now(string[] containerIds, int[] hostPorts, ReferenceProxy? nginx) => new(
         Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds,
         // cgroup v1 (this machine); 0 where the file is elsewhere.
-        File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
-            ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
-            : 0,
-        Process.GetProcessesByName("docker-proxy").Sum(p => p.TotalProcessorTime.TotalMicroseconds),
+        containerIds.Sum(id => File.Exists($"/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage")
+            ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
+            : 0),
+        ProxyMicroseconds(hostPorts),
         nginx?.CpuMicroseconds() ?? 0);
+
+    /// <summary>
+    /// The docker-proxy processes of these host ports only (others' containers have theirs on a shared engine); one
+    /// that exits while it is read counts nothing (other work on the engine stops containers at any time).
+    /// </summary>
+    private static double ProxyMicroseconds(int[] hostPorts)
+    {
+        var total = 0.0;
+        foreach (var p in Process.GetProcessesByName("docker-proxy"))
+        {
+            using (p)
+            {
+                try
+                {
+                    var arguments = File.ReadAllText($"/proc/{p.Id}/cmdline").Split('\0');
+                    var at = Array.IndexOf(arguments, "-host-port");
+                    if (at < 0 || at + 1 >= arguments.Length || !hostPorts.Contains(int.Parse(arguments[at + 1], System.Globalization.CultureInfo.InvariantCulture))) continue;
+                    total += p.TotalProcessorTime.TotalMicroseconds;
+                }
+                catch (Exception e) when (e is IOException or InvalidOperationException or System.ComponentModel.Win32Exception or FormatException)
+                {
+                }
+            }
+        }
+
+        return total;
+    }
 
     public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Proxy + b.Proxy, a.Nginx + b.Nginx);
 
@@ -220,50 +274,60 @@ internal sealed class ReferenceProxy : IDisposable
     public static ReferenceProxy? TryStart(Uri target)
     {
         if (!File.Exists("/usr/sbin/nginx")) return null;
-        var dir = Directory.CreateTempSubdirectory("im-bench-nginx-").FullName;
-        File.SetUnixFileMode(dir, (UnixFileMode)0x1ff);
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
-            daemon off;
-            worker_processes 1;
-            pid {{dir}}/nginx.pid;
-            error_log {{dir}}/error.log;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path {{dir}}/body;
-                proxy_temp_path {{dir}}/proxy;
-                upstream model { server {{target.Host}}:{{target.Port}}; keepalive 16; }
-                server {
-                    listen 127.0.0.1:{{port}};
-                    location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        // nginx cannot listen on port 0 and say which port it got: a free port is picked, and another one tried when
+        // nginx exits because something took it meanwhile.
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var dir = Directory.CreateTempSubdirectory("im-bench-nginx-").FullName;
+            File.SetUnixFileMode(dir, (UnixFileMode)0x1ff);
+            var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            File.WriteAllText(Path.Combine(dir, "nginx.conf"), $$"""
+                daemon off;
+                worker_processes 1;
+                pid {{dir}}/nginx.pid;
+                error_log {{dir}}/error.log;
+                events { worker_connections 256; }
+                http {
+                    access_log off;
+                    client_body_temp_path {{dir}}/body;
+                    proxy_temp_path {{dir}}/proxy;
+                    upstream model { server {{target.Host}}:{{target.Port}}; keepalive 16; }
+                    server {
+                        listen 127.0.0.1:{{port}};
+                        location / { proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }
+                    }
+                }
+                """);
+            // Its output goes to pipes of ours, never to the terminal's: a worker outliving the bench would hold that open.
+            var process = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", [.. Args(dir), "-e", Path.Combine(dir, "error.log")])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var url = new Uri($"http://127.0.0.1:{port}/");
+            for (var i = 0; i < 50 && !process.HasExited; i++)
+            {
+                try
+                {
+                    using var c = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+                    // Whoever answered, nginx must still be running: one that lost the port exits at once.
+                    Thread.Sleep(100);
+                    if (!process.HasExited) return new ReferenceProxy(process, dir, url);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    Thread.Sleep(100);
                 }
             }
-            """);
-        // Its output goes to pipes of ours, never to the terminal's: a worker outliving the bench would hold that open.
-        var process = Process.Start(new ProcessStartInfo("/usr/sbin/nginx", [.. Args(dir), "-e", Path.Combine(dir, "error.log")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var url = new Uri($"http://127.0.0.1:{port}/");
-        for (var i = 0; i < 50; i++)
-        {
-            try
-            {
-                using var c = new System.Net.Sockets.TcpClient("127.0.0.1", port);
-                return new ReferenceProxy(process, dir, url);
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                Thread.Sleep(100);
-            }
+
+            if (!process.HasExited) process.Kill();
+            process.Dispose();
+            Directory.Delete(dir, true);
         }
 
-        process.Kill();
         return null;
     }
 
