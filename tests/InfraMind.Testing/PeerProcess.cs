@@ -51,7 +51,10 @@ public abstract class PeerProcess : IAsyncDisposable
         throw Peers.Missing($"{name} is not installed", $"run {installScript} (scripts/setup-peers.sh runs it)");
     }
 
-    /// <summary>Starts the server on a free port; retries with another port when the first was taken meanwhile.</summary>
+    /// <summary>
+    /// Starts the server on a free port; retries with another port when the first was taken meanwhile. (These peers
+    /// cannot listen on port 0 and say which port they got, so a port is picked first and a conflict retried.)
+    /// </summary>
     protected async Task StartAsync(string executable, Func<int, IReadOnlyList<string>> arguments, Func<int, Task> beforeStart, Func<HttpResponseMessage, bool> ready, CancellationToken cancellationToken, string? workingDirectory = null)
     {
         for (int attempt = 0; attempt < 3; attempt++)
@@ -85,7 +88,11 @@ public abstract class PeerProcess : IAsyncDisposable
                     using var response = await http.GetAsync(BaseUri, cancellationToken);
                     if (ready(response))
                     {
-                        return;
+                        // Whoever answered, the peer must still be running: one that lost the port to another
+                        // process between the pick and its bind exits, and that other process is not the peer.
+                        await Task.Delay(100, cancellationToken);
+                        if (!_process.HasExited) return;
+                        break;
                     }
                 }
                 catch (HttpRequestException)
@@ -131,7 +138,11 @@ public abstract class PeerProcess : IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>A port nothing listens on now (the OS picks it); a peer that loses the race is restarted on another.</summary>
+    /// <summary>
+    /// A port nothing listens on now (the OS picks it), for a server that cannot listen on port 0 and report its port:
+    /// whoever uses it must retry on a conflict, as <see cref="StartAsync"/> and <see cref="ListenerServer"/> do. A
+    /// server that can bind port 0 does, and its port is read back; a port where nothing may answer is a <see cref="ClosedPort"/>.
+    /// </summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
