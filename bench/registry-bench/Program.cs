@@ -214,7 +214,10 @@ void MeasureProofs(string label, long size, Func<long, long, int> prove)
     }
 
     Array.Sort(samples);
-    Console.WriteLine($"{label,-55} {samples.Average(),10:F1} µs mean  p50 {Percentile(samples, 0.5):F1} µs  p99 {Percentile(samples, 0.99):F1} µs");
+    // The claim (a proof at 1 M entries in under 1 ms) lives here, not in a unit test: it is a speed.
+    const double TargetUs = 1000;
+    var mean = samples.Average();
+    Console.WriteLine($"{label,-55} {mean,10:F1} µs mean  p50 {Percentile(samples, 0.5):F1} µs  p99 {Percentile(samples, 0.99):F1} µs  target < {TargetUs:F0} µs: {(mean < TargetUs ? "met" : "MISSED")}");
 }
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];

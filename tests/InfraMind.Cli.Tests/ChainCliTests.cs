@@ -5,17 +5,14 @@ using InfraMind.Testing;
 namespace InfraMind.Cli.Tests;
 
 /// <summary>One dev chain (ganache 7.9.2 from tests/peers/chain) for the CLI's chain tests; each test deploys its own registry.</summary>
-public sealed class DevChainFixture : IAsyncLifetime
+public sealed class DevChainFixture : IAsyncDisposable
 {
-    /// <summary>The chain, or null when it is not installed and CI is not set (under CI=true a missing chain fails).</summary>
-    public ChainPeer? Peer { get; private set; }
+    private readonly SharedPeer<ChainPeer> _peer = new(() => ChainPeer.StartAsync(DevChainKind.Ganache), p => p.DisposeAsync());
 
-    public async Task InitializeAsync() => Peer = await ChainPeer.StartAsync(DevChainKind.Ganache);
+    /// <summary>The chain, started on first use; where it is missing a test that asks fails (peers required) or is skipped.</summary>
+    public Task<ChainPeer> PeerAsync() => _peer.GetAsync();
 
-    public async Task DisposeAsync()
-    {
-        if (Peer is not null) await Peer.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _peer.DisposeAsync();
 }
 
 /// <summary>
@@ -32,10 +29,10 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
 
     public void Dispose() => _cli.Dispose();
 
-    [Fact]
+    [SkippableFact]
     public async Task Chain_deploy_publish_verify_and_log_round_trip()
     {
-        if (chain.Peer is not { } peer) return;
+        var peer = await chain.PeerAsync();
         var deployed = await DeployAsync(peer);
         var registry = deployed.GetProperty("registry").GetString()!;
         Assert.Matches("^eth://127\\.0\\.0\\.1:[0-9]+/0x[0-9a-f]{40}\\?chainId=1337$", registry);
@@ -43,7 +40,6 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         Assert.InRange(deployed.GetProperty("gasUsed").GetInt64(), 500_000, 3_000_000);
         Assert.Equal(peer.Accounts[0], deployed.GetProperty("payer").GetString());
         var reference = await PushTinyAsync();
-        if (reference is null) return;
         var deployer = await NewDeployerAsync("deployer");
 
         var published = await InfraProcess.JsonAsync(Home, 0, "publish", "--model", Model("chained"), "--image", reference, "--registry", registry, "--key", "deployer", "--payer", "payer");
@@ -90,13 +86,12 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         Assert.Contains("--payer", unfunded, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Chain_refusals_and_unreachable_nodes_are_named_with_their_codes()
     {
-        if (chain.Peer is not { } peer) return;
+        var peer = await chain.PeerAsync();
         var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
         var reference = await PushTinyAsync();
-        if (reference is null) return;
         await NewDeployerAsync("alice");
         await NewDeployerAsync("mallory");
         Assert.Equal(0, (await InfraProcess.RunAsync(Home, "keys", "generate", "--name", "p256")).Code);
@@ -131,13 +126,12 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         await InfraProcess.FailsAsync(Home, 2, "IM0002", "verify", "owned@1.0.0", "--registry", registry, "--offline", "bundle.json");
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Chain_yank_fails_verification_and_transfer_hands_the_name_over()
     {
-        if (chain.Peer is not { } peer) return;
+        var peer = await chain.PeerAsync();
         var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
         var reference = await PushTinyAsync();
-        if (reference is null) return;
         await NewDeployerAsync("alice");
         var bob = await NewDeployerAsync("bob");
         Assert.Equal(0, (await InfraProcess.RunAsync(Home, "publish", "--model", Model("handed"), "--image", reference, "--registry", registry, "--key", "alice", "--payer", "payer")).Code);
@@ -164,13 +158,12 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         Assert.Equal(["published", "yanked", "transferred", "published"], log.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()!).ToArray());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Chain_anchor_proves_a_log_entry_against_a_root_recorded_on_chain()
     {
-        if (chain.Peer is not { } peer) return;
+        var peer = await chain.PeerAsync();
         var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
         var reference = await PushTinyAsync();
-        if (reference is null) return;
         Assert.Equal(0, (await InfraProcess.RunAsync(Home, "keys", "generate")).Code);
         for (var minor = 0; minor < 2; minor++)
             Assert.Equal(0, (await InfraProcess.RunAsync(Home, "publish", "--model", Model("logged", $"1.{minor}.0"), "--image", reference)).Code);
@@ -204,15 +197,13 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         await InfraProcess.FailsAsync(Home, 2, "IM0002", "verify", "logged@1.0.0", "--anchor", registry, "--anchorer", "0x12");
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Chain_statements_behind_http_verify_from_another_home_and_a_store_it_cannot_read_fails_that_check()
     {
-        if (chain.Peer is not { } peer) return;
+        var peer = await chain.PeerAsync();
         await using var nginx = await NginxPeer.StartAsync();
-        if (nginx is null) return;
         var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
         var reference = await PushTinyAsync();
-        if (reference is null) return;
         await NewDeployerAsync("deployer");
         var store = new Uri(nginx.BaseUri, "statements/").ToString();
         var published = await InfraProcess.JsonAsync(Home, 0, "publish", "--model", Model("remote"), "--image", reference, "--registry", registry,
@@ -251,12 +242,11 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
     private async Task<string> NewDeployerAsync(string name) =>
         (await InfraProcess.JsonAsync(Home, 0, "keys", "generate", "--name", name, "--type", "secp256k1")).GetProperty("address").GetString()!;
 
-    private async Task<string?> PushTinyAsync()
+    private async Task<string> PushTinyAsync()
     {
-        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
-        if (engine is null) return null;
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
         var tag = await TinyImage.EnsureAsync(engine);
-        return (await InfraProcess.JsonAsync(Home, 0, "push", "--image", tag, "--to", "local")).GetProperty("reference").GetString();
+        return (await InfraProcess.JsonAsync(Home, 0, "push", "--image", tag, "--to", "local")).GetProperty("reference").GetString()!;
     }
 
     private string Model(string name, string version = "1.0.0")

@@ -5,7 +5,7 @@ namespace InfraMind.Cli.Tests;
 /// <summary>`infra cid` prints what `ipfs add --only-hash` would; checked against js-ipfs's importer (tests/peers/cid).</summary>
 public sealed class CidCommandTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(262145)]
@@ -13,8 +13,7 @@ public sealed class CidCommandTests
     {
         using var cli = new CliRunner();
         var file = CidPeer.CreateFile(cli.Work, size);
-        var peer = await CidPeer.TryComputeAsync(file, "image.tar");
-        if (peer is null) return;
+        var peer = await CidPeer.ComputeAsync(file, "image.tar");
 
         Assert.Equal(peer.V0, await CidOf(cli, file));
         Assert.Equal(peer.V0, await CidOf(cli, file, "--cid-version", "0"));

@@ -18,18 +18,17 @@ public sealed class MeshUpTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    [Fact]
+    [SkippableFact]
     public async Task Published_model_answers_through_the_gateway_and_sigterm_cleans_up()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         var package = BrokenModel.Create(Path.Combine(_cli.Work, "echo"), "mesh-e2e");
         Assert.Equal(0, (await _cli.RunAsync("build", package)).Code);
         var pushed = await _cli.RunJsonAsync(0, "push", "--image", "mesh-e2e:1.0.0", "--to", "local", "--json");
         var reference = pushed.GetProperty("reference").GetString()!;
         Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code); // publish signs with the default key, never made for you
-        var port = PeerProcess.FreePort();
-        using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--registry-port", "0"))!;
+        // Port 0: the gateway binds a port of its own and announces it in the home (nothing picked first and lost meanwhile).
+        using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", "0", "--registry-port", "0"))!;
         var meshOut = mesh.StandardOutput.ReadToEndAsync();
         var meshErr = mesh.StandardError.ReadToEndAsync();
         try
@@ -38,6 +37,7 @@ public sealed class MeshUpTests : IDisposable
             var announced = Path.Combine(_cli.Home, "run", "gateway.url");
             using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
             var up = Stopwatch.StartNew();
+            Uri gatewayUrl;
             while (true)
             {
                 if (mesh.HasExited) Assert.Fail("mesh up exited: " + await meshOut + await meshErr);
@@ -46,8 +46,13 @@ public sealed class MeshUpTests : IDisposable
                 {
                     try
                     {
-                        using var health = await probe.GetAsync(new Uri(new Uri(File.ReadAllText(announced)), "healthz"));
-                        if (health.IsSuccessStatusCode) break;
+                        var url = new Uri(File.ReadAllText(announced));
+                        using var health = await probe.GetAsync(new Uri(url, "healthz"));
+                        if (health.IsSuccessStatusCode)
+                        {
+                            gatewayUrl = url;
+                            break;
+                        }
                     }
                     catch (HttpRequestException)
                     {
@@ -59,8 +64,8 @@ public sealed class MeshUpTests : IDisposable
             // publish goes to the running mesh's registry (announced in the home), not to a second copy of the log
             var published = await _cli.RunJsonAsync(0, "publish", "--model", Path.Combine(package, "model.yaml"), "--image", reference, "--json");
             Assert.StartsWith("http://127.0.0.1:", published.GetProperty("registry").GetString(), StringComparison.Ordinal);
-            Assert.Equal($"http://127.0.0.1:{port}/inference/v1/mesh-e2e", published.GetProperty("endpoint").GetString());
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+            Assert.Equal(new Uri(gatewayUrl, "inference/v1/mesh-e2e").ToString(), published.GetProperty("endpoint").GetString());
+            using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
             HttpResponseMessage? answer = null;
             var clock = Stopwatch.StartNew();
             while (clock.Elapsed < TimeSpan.FromSeconds(90))
@@ -88,7 +93,7 @@ public sealed class MeshUpTests : IDisposable
             // Only nodes with the mesh's token join: a node started apart with this home's token file does, any other is refused.
             var tokenFile = Path.Combine(_cli.Home, "mesh", "node-token");
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
-            using (var extra = Process.Start(InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "extra"))!)
+            using (var extra = Process.Start(InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "extra"))!)
             {
                 try
                 {
@@ -107,7 +112,7 @@ public sealed class MeshUpTests : IDisposable
             Assert.Contains("IM6015", await intruder.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             var wrongToken = Path.Combine(_cli.Work, "wrong-token");
             await File.WriteAllTextAsync(wrongToken, InfraMind.Serving.MeshToken.Create() + "\n");
-            var refused = await _cli.RunAsync("node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "intruder", "--token-file", wrongToken);
+            var refused = await _cli.RunAsync("node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "intruder", "--token-file", wrongToken);
             Assert.True(refused.Code == 4, refused.Out + refused.Err);
             Assert.Contains("IM6015", refused.Err, StringComparison.Ordinal);
             Assert.Contains("--token-file", refused.Err, StringComparison.Ordinal);
@@ -143,7 +148,7 @@ public sealed class MeshUpTests : IDisposable
         Assert.Contains("is empty", result.Err, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_taken_port_is_named_with_its_own_code()
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
@@ -154,8 +159,7 @@ public sealed class MeshUpTests : IDisposable
         Assert.Contains("IM6021", registry.Err, StringComparison.Ordinal);
         Assert.Contains("--port", registry.Err, StringComparison.Ordinal);
 
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         // The gateway's port: mesh up has started its registry by then, and stops it again.
         var mesh = await _cli.RunAsync("mesh", "up", "--nodes", "1", "--port", port, "--registry-port", "0");
         Assert.Equal(4, mesh.Code);
@@ -165,28 +169,29 @@ public sealed class MeshUpTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "registry.url")), "the registry's announcement outlived mesh up");
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Gateway_serve_writes_a_private_token_and_node_serve_joins_with_it()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
-        var port = PeerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var engine = await TestEngine.ConnectAsync();
         var processes = new List<Process>();
         try
         {
             var registry = Start(processes, "registry", "serve", "--port", "0");
             await ReadUntilAsync(registry, "registry", () => File.Exists(Path.Combine(_cli.Home, "run", "registry.url")));
-            var gateway = Start(processes, "gateway", "serve", "--port", port);
+            // Port 0: the gateway binds a port of its own and announces it in the home.
+            var gateway = Start(processes, "gateway", "serve", "--port", "0");
             var gatewayOut = await ReadUntilAsync(gateway, "node-token");
+            var gatewayUrl = File.ReadAllText(Path.Combine(_cli.Home, "run", "gateway.url")).Trim();
+            Assert.StartsWith("http://127.0.0.1:", gatewayUrl, StringComparison.Ordinal);
             var tokenFile = Path.Combine(_cli.Home, "mesh", "node-token");
             Assert.Contains("gateway at", gatewayOut, StringComparison.Ordinal);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
             Assert.True(InfraMind.Serving.MeshToken.IsWellFormed(File.ReadAllText(tokenFile).Trim()));
 
-            var node = Start(processes, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "joiner");
+            var node = Start(processes, "node", "serve", "--gateway", gatewayUrl, "--id", "joiner");
             await ReadUntilAsync(node, "registered with");
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var state = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/inference/v1")).RootElement;
+            var state = JsonDocument.Parse(await http.GetStringAsync(new Uri(new Uri(gatewayUrl), "inference/v1"))).RootElement;
             var joined = state.GetProperty("nodes").EnumerateArray().Single();
             Assert.Equal("joiner", joined.GetProperty("id").GetString());
             Assert.True(joined.GetProperty("online").GetBoolean());

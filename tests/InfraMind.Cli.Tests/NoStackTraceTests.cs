@@ -20,11 +20,10 @@ public sealed class NoStackTraceTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    [Fact]
+    [SkippableFact]
     public async Task A_damaged_registry_log_is_IM5123_from_publish_verify_log_and_registry_serve()
     {
-        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
         var tag = await TinyImage.EnsureAsync(engine);
         Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code);
         var reference = (await _cli.RunJsonAsync(0, "push", "--image", tag, "--to", "local", "--json")).GetProperty("reference").GetString()!;

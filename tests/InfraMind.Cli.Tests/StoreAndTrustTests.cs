@@ -28,7 +28,7 @@ public sealed class StoreAndTrustTests : IDisposable
 
     private string Store => Path.Combine(_cli.Home, "store");
 
-    [Fact]
+    [SkippableFact]
     public async Task A_pull_killed_mid_transfer_leaves_staging_that_the_next_command_removes()
     {
         var started = new TaskCompletionSource();
@@ -74,10 +74,9 @@ public sealed class StoreAndTrustTests : IDisposable
         return (peer, ((OciReference)pushed.Reference with { Tag = null }).ToString(), digest);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_zero_length_manifest_blob_does_not_block_a_re_pull_which_replaces_it()
     {
-        if (!TestEngine.IsCi && !File.Exists("/usr/bin/docker-registry")) return;
         var (peer, reference, digest) = await PushedAsync();
         await using (peer)
         {
@@ -91,7 +90,7 @@ public sealed class StoreAndTrustTests : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_corrupt_index_is_IM4211_naming_the_repair_and_doctor_repair_rebuilds_it()
     {
         var tar = _dir.Combine("image.tar");
@@ -106,8 +105,7 @@ public sealed class StoreAndTrustTests : IDisposable
         Assert.Contains("infra doctor --repair", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
 
-        using var engine = await TestEngine.TryConnectAsync(needsBaseImage: false);
-        if (engine is null) return; // doctor checks the engine after it repairs
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false); // doctor checks the engine after it repairs
         var repaired = await _cli.RunJsonAsync(0, "doctor", "--repair", "--json");
         var store = repaired.GetProperty("store");
         Assert.True(store.GetProperty("indexRebuilt").GetBoolean());

@@ -30,12 +30,11 @@ public sealed class BrokenPackageTests
         { "slow", "BEHAVIOR=slow", Verdict.RequestTimeout.WireName, "no answer within 1 s" },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
     public async Task Each_broken_package_gets_its_precise_verdict(string name, string? edit, string verdict, string detail)
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         using var package = new TempDirectory("im-broken-" + name);
         var isStep = edit?.StartsWith("RUN", StringComparison.Ordinal) == true;
         BrokenModel.Create(package.Path, $"broken-{name}", isStep ? null : edit, isStep ? edit : null, name == "oom" ? "48Mi" : null);

@@ -55,11 +55,10 @@ public sealed class EarlyStartTests
         Assert.Throws<ArgumentException>(() => index.Find("sha256:../../etc/passwd"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_second_run_uses_the_container_started_while_validating()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         using var package = new TempDirectory("im-early-good");
         BrokenModel.Create(package.Path, "early-good");
         using var home = new TempDirectory("im-early-good-home");
@@ -77,11 +76,10 @@ public sealed class EarlyStartTests
         await AssertNothingLeftAsync(engine, label);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_manifest_that_fails_validation_gets_its_early_container_removed_unused()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         // What a more lenient InfraMind could have left: a record of an image built from a context whose manifest
         // today's validation refuses. The early start finds it by its context digest and starts it.
         using var valid = new TempDirectory("im-early-valid");
@@ -112,11 +110,10 @@ public sealed class EarlyStartTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_image_whose_labels_claim_the_package_is_never_reused_nor_started()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         // A forgery: another model (one that breaks output_schema), tagged as the package's image and labelled with
         // the package's context and manifest digests and run settings without a memory limit. Before, `infra test`
         // found it by those labels, reused it and started it early with its own settings.
@@ -154,11 +151,10 @@ public sealed class EarlyStartTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Runs_find_their_image_through_the_index_and_survive_a_stale_entry()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         using var package = new TempDirectory("im-early-index");
         using var home = new TempDirectory("im-early-index-home");
         BrokenModel.Create(package.Path, "early-index");

@@ -22,11 +22,10 @@ public sealed class HostileContainerTests(ITestOutputHelper output)
 {
     private static readonly CancellationToken None = CancellationToken.None;
 
-    [Fact]
+    [SkippableFact]
     public async Task A_hostile_model_reaches_nothing_while_infra_test_reaches_its_port()
     {
-        using var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return;
+        using var engine = await TestEngine.ConnectAsync();
         var label = Guid.NewGuid().ToString("N");
         var labels = new Dictionary<string, string> { ["org.inframind.test"] = label };
         var network = $"im-hostile-{label[..12]}";

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using InfraMind.Gateway;
@@ -12,6 +11,9 @@ namespace InfraMind.Mesh.Tests;
 /// pre-flight, a node whose model never gets ready. Clients must not notice; the liar must be suspended quickly.
 /// Four nodes rather than three: with the killed node restarting, the liar suspended and the silent node never
 /// ready, a three-node mesh would have no node left to answer for a moment.
+/// Only behaviour is asserted here, never how fast it happened: on a loaded machine everything takes longer. The
+/// exact rules (three missed beats make a node offline, a suspension ends with a passing pre-flight after its period)
+/// are proven with a fake clock in InfraMind.Gateway.Tests' MeshStateTests.
 /// </summary>
 [Collection(MeshCollection.Name)]
 public sealed class FaultTests
@@ -19,24 +21,39 @@ public sealed class FaultTests
     private const int Requests = 200;
     private const int Concurrency = 4;
 
-    [Fact]
+    [SkippableFact]
     public async Task Every_request_succeeds_while_a_container_dies_a_node_lies_and_a_node_never_gets_ready()
     {
-        await using var mesh = await LocalMesh.StartAsync("mesh-faults", new GatewayOptions { Replicas = 4, AttemptTimeout = TimeSpan.FromSeconds(5) });
-        if (mesh is null) return;
+        // Two things this test is not about, set so that load cannot decide its outcome:
+        // - The router's own steering: each failure cuts a node's reputation (default ×0.7) and power-of-two choices
+        //   then sends it little traffic, so under load the liar could end the 200 requests with two lies and never
+        //   reach the three in a row that suspend it (seen: failures 2, not suspended). A penalty of 0.99 keeps its
+        //   share, so the suspension rule is what catches it. (Reputation and node choice are proven in
+        //   InfraMind.Gateway.Tests' Routing/PolicyTests.)
+        // - A suspension that outlasts the test. With the default 30 s period, a loaded machine that took longer than
+        //   that from the liar's suspension to the last request saw the liar re-admitted (its restarted container
+        //   passes a pre-flight: it lies only after its first answers) and answering the requests meant for good-2.
+        var gateway = new GatewayOptions
+        {
+            Replicas = 4,
+            AttemptTimeout = TimeSpan.FromSeconds(5),
+            FailurePenalty = 0.99,
+            SuspensionStep = TimeSpan.FromHours(1),
+            MaxSuspension = TimeSpan.FromHours(1),
+        };
+        await using var mesh = await LocalMesh.StartAsync("mesh-faults", gateway);
         await mesh.AddNodeAsync("good-1", "good");
         await mesh.AddNodeAsync("good-2", "good");
         await mesh.AddNodeAsync("liar", "liar");
         await mesh.AddNodeAsync("silent", "silent");
         foreach (var n in new[] { "good-1", "good-2", "liar" }) await mesh.WaitForStateAsync(n, "ready", TimeSpan.FromSeconds(120));
-        await mesh.WaitForStateAsync("silent", "failed", TimeSpan.FromSeconds(30));
+        await mesh.WaitForStateAsync("silent", "failed", TimeSpan.FromSeconds(120));
         // Which check catches a model that never listens depends on the engine's port proxy; either way it is named.
         Assert.Contains((string?)(await mesh.NodeStateAsync("silent"))!["verdict"], new[] { Verdict.NoAnswerOnPort.WireName, Verdict.ConnectionFailed.WireName });
 
         var statuses = new ConcurrentBag<(int Index, HttpStatusCode Status, string Body, string? Node, int Attempts)>();
         var done = 0;
         var killed = 0;
-        var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, Requests), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (i, ct) =>
         {
             if (Interlocked.Increment(ref done) == Requests / 3 && Interlocked.Exchange(ref killed, 1) == 0)
@@ -47,7 +64,6 @@ public sealed class FaultTests
             var attempts = r.Headers.TryGetValues(MeshHeaders.Attempts, out var a) ? int.Parse(a.Single(), System.Globalization.CultureInfo.InvariantCulture) : 0;
             statuses.Add((i, r.StatusCode, await r.Content.ReadAsStringAsync(ct), node, attempts));
         });
-        var elapsed = clock.Elapsed;
 
         var failed = statuses.Where(s => s.Status != HttpStatusCode.OK).OrderBy(s => s.Index).ToList();
         Assert.True(failed.Count == 0, $"{failed.Count} of {Requests} failed, e.g. {string.Join("\n", failed.Take(3).Select(f => $"{f.Status} {f.Body}"))}" +
@@ -55,20 +71,12 @@ public sealed class FaultTests
         Assert.All(statuses, s => Assert.Equal($"request {s.Index}", (string?)System.Text.Json.Nodes.JsonNode.Parse(s.Body)!["summary"]));
         Assert.DoesNotContain(statuses, s => s.Node is "silent" or null);
         Assert.True(statuses.Any(s => s.Attempts > 1), "some requests must have been re-routed");
-        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"the load took {elapsed}");
 
-        // The liar: caught by the output check (another node answered the same inputs, so the failures are its own),
-        // suspended within 5 failures. A reputation already lowered sends it little traffic: a few more requests, bounded.
-        for (var i = 0; i < 300 && !(bool)(await mesh.NodeStateAsync("liar"))!["suspended"]!; i++)
-        {
-            using var content = new StringContent("""{"text": "more"}""", Encoding.UTF8, "application/json");
-            using var r = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), content);
-            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        }
-
+        // The liar: caught by the output check, suspended at its third failure in a row; attempts already on their way
+        // to it then (at most one per other client) may still fail, never more.
         var liar = (await mesh.NodeStateAsync("liar"))!;
         Assert.True((bool)liar["suspended"]!, liar.ToJsonString());
-        Assert.InRange((long)liar["failures"]!, 1, 5);
+        Assert.InRange((long)liar["failures"]!, gateway.SuspendAfterFailures, gateway.SuspendAfterFailures + Concurrency - 1);
         var metrics = await mesh.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
         Assert.Contains($"inframind_gateway_failures_total{{model=\"{mesh.Model}\",node=\"liar\",verdict=\"output-schema-violation\"}}", metrics, StringComparison.Ordinal);
         Assert.Contains("inframind_gateway_suspensions_total", metrics, StringComparison.Ordinal);
@@ -82,12 +90,11 @@ public sealed class FaultTests
         var quarantine = (await mesh.StateAsync())["models"]![0]!["versions"]![0]!["quarantine"];
         Assert.Null(quarantine);
 
-        // A node that stops heart-beating is offline after 3 missed beats (500 ms each) and gets no more jobs.
+        // A node that stops heart-beating goes offline and gets no more jobs. (How many missed beats that takes is
+        // MeshStateTests' to prove: here a beat that arrived late before the pause would shorten it.)
         Assert.True((bool)(await mesh.NodeInfoAsync("good-1"))["online"]!);
         mesh.Nodes["good-1"].Agent.HeartbeatsPaused = true;
-        var paused = Stopwatch.StartNew();
-        await LocalMesh.WaitUntilAsync("good-1 to go offline", TimeSpan.FromSeconds(5), async () => !(bool)(await mesh.NodeInfoAsync("good-1"))["online"]!);
-        Assert.True(paused.Elapsed >= TimeSpan.FromMilliseconds(1000), $"offline after {paused.Elapsed.TotalMilliseconds} ms: earlier than 3 missed beats");
+        await LocalMesh.WaitUntilAsync("good-1 to go offline", TimeSpan.FromSeconds(60), async () => !(bool)(await mesh.NodeInfoAsync("good-1"))["online"]!);
         for (var i = 0; i < 10; i++)
         {
             using var content = new StringContent("""{"text": "after"}""", Encoding.UTF8, "application/json");
@@ -101,11 +108,10 @@ public sealed class FaultTests
         Assert.Equal((0, 0), await mesh.LeftoversAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_version_that_lies_on_every_node_is_quarantined_and_no_node_is_suspended()
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-quarantine", new GatewayOptions { Replicas = 2 });
-        if (mesh is null) return;
         await mesh.AddNodeAsync("a", "liar-early");
         await mesh.AddNodeAsync("b", "liar-early");
         await mesh.WaitForStateAsync("a", "ready", TimeSpan.FromSeconds(120));
@@ -114,7 +120,7 @@ public sealed class FaultTests
         // Requests failing on every node prove nothing by themselves (the input may be the cause): they make the gateway
         // ask both nodes for a pre-flight, whose own inputs the lying version fails too; that quarantines it.
         var last = HttpStatusCode.OK;
-        var clock = Stopwatch.StartNew();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         while (last != HttpStatusCode.ServiceUnavailable || (await mesh.StateAsync())["models"]![0]!["versions"]![0]!["quarantine"] is null)
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"not quarantined after 60 s: {(await mesh.StateAsync()).ToJsonString()}");

@@ -51,10 +51,10 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
 
-    public static async Task<LocalMesh?> StartAsync(string model, GatewayOptions options)
+    /// <summary>The mesh; where no engine answers, the test fails or is skipped (<see cref="Peers.Missing"/>).</summary>
+    public static async Task<LocalMesh> StartAsync(string model, GatewayOptions options)
     {
-        var engine = await TestEngine.TryConnectAsync();
-        if (engine is null) return null;
+        var engine = await TestEngine.ConnectAsync();
         var mesh = new LocalMesh(engine, model);
         var good = mesh.Package("good");
         var manifest = ManifestReader.Validate(good).Manifest!;

@@ -100,24 +100,14 @@ public sealed class ChainPeer : PeerProcess
 
     /// <summary>
     /// Compiles contracts/ModelRegistry.sol with the pinned solc into <paramref name="outputDirectory"/> (what
-    /// contracts/build.sh does); false when node or solc is missing and CI is not set. Under CI=true a missing compiler fails.
+    /// contracts/build.sh does). A missing node or solc fails or skips the test (<see cref="Peers.Missing"/>).
     /// </summary>
-    public static async Task<bool> CompileContractAsync(string outputDirectory)
+    public static async Task CompileContractAsync(string outputDirectory)
     {
         var node = FindExecutable("node", "tests/peers/chain/install.sh", "/usr/bin/node", "/usr/local/bin/node");
-        if (node is null)
-        {
-            return false;
-        }
-
         if (!File.Exists(Path.Combine(ContractsDir, "node_modules", "solc", "package.json")))
         {
-            if (TestEngine.IsCi)
-            {
-                Assert.Fail("CI=true but the pinned solc is not installed: run tests/peers/chain/install.sh (it installs contracts/package-lock.json).");
-            }
-
-            return false;
+            throw Peers.Missing("the pinned solc is not installed", "run tests/peers/chain/install.sh (it installs contracts/package-lock.json)");
         }
 
         var info = new System.Diagnostics.ProcessStartInfo(node) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -128,29 +118,18 @@ public sealed class ChainPeer : PeerProcess
         var stdout = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         Assert.True(process.ExitCode == 0, $"contracts/compile.cjs failed ({process.ExitCode}): {await stderr}\n{stdout}");
-        return true;
     }
 
     /// <summary>The JSON-RPC endpoint, <c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri Rpc => BaseUri;
 
-    /// <summary>Starts a chain, or returns null when the peer is not installed and CI is not set. Under CI=true a missing peer fails.</summary>
-    public static async Task<ChainPeer?> StartAsync(DevChainKind kind = DevChainKind.Ganache, CancellationToken cancellationToken = default)
+    /// <summary>Starts a chain; a peer that is not installed fails or skips the test (<see cref="Peers.Missing"/>).</summary>
+    public static async Task<ChainPeer> StartAsync(DevChainKind kind = DevChainKind.Ganache, CancellationToken cancellationToken = default)
     {
         var node = FindExecutable("node", "tests/peers/chain/install.sh", "/usr/bin/node", "/usr/local/bin/node");
-        if (node is null)
-        {
-            return null;
-        }
-
         if (!File.Exists(kind == DevChainKind.Hardhat ? HardhatCliScript : CliScript))
         {
-            if (TestEngine.IsCi)
-            {
-                Assert.Fail("CI=true but the dev chain is not installed: run tests/peers/chain/install.sh (scripts/setup-peers.sh runs it).");
-            }
-
-            return null;
+            throw Peers.Missing($"the {kind} dev chain is not installed", "run tests/peers/chain/install.sh (scripts/setup-peers.sh runs it)");
         }
 
         var peer = new ChainPeer(kind);

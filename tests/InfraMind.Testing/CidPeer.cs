@@ -12,16 +12,12 @@ public static class CidPeer
 {
     public static string Script => Path.Combine(TestEngine.RepoRoot, "tests", "peers", "cid", "cid.js");
 
-    /// <summary>
-    /// The CIDs, or null when the peer is not installed outside CI. Under CI=true a missing peer fails the test: CI must
-    /// run tests/peers/cid/install.sh.
-    /// </summary>
-    public static async Task<CidPeerResult?> TryComputeAsync(string file, string? wrapName, CancellationToken cancellationToken = default)
+    /// <summary>The CIDs; a peer that is not installed fails or skips the test (<see cref="Peers.Missing"/>).</summary>
+    public static async Task<CidPeerResult> ComputeAsync(string file, string? wrapName, CancellationToken cancellationToken = default)
     {
         if (!Directory.Exists(Path.Combine(Path.GetDirectoryName(Script)!, "node_modules", "ipfs-only-hash")))
         {
-            if (TestEngine.IsCi) Assert.Fail("CI=true but the independent CID peer is not installed: run tests/peers/cid/install.sh (needs node and npm).");
-            return null;
+            throw Peers.Missing("the independent CID peer is not installed", "run tests/peers/cid/install.sh (needs node and npm)");
         }
 
         var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true };

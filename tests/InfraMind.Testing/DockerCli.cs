@@ -9,8 +9,8 @@ namespace InfraMind.Testing;
 /// </summary>
 public static class DockerCli
 {
-    /// <summary>True when an engine answers `docker info`; under CI=true a missing engine fails the test instead.</summary>
-    public static bool EngineAvailable()
+    /// <summary>Returns when an engine answers `docker info`; otherwise fails or skips the test (<see cref="Peers.Missing"/>).</summary>
+    public static void RequireEngine()
     {
         bool ok;
         try
@@ -22,8 +22,14 @@ public static class DockerCli
             ok = false;
         }
 
-        Assert.False(!ok && TestEngine.IsCi, "no Docker engine answers 'docker info'; CI must start dockerd before these tests.");
-        return ok;
+        if (!ok) throw Peers.Missing("no Docker engine answers 'docker info'", "run scripts/setup-engine.sh");
+    }
+
+    /// <summary>Returns when the engine has <paramref name="image"/>; otherwise fails or skips the test.</summary>
+    public static void RequireImage(string image, string fix)
+    {
+        RequireEngine();
+        if (string.IsNullOrWhiteSpace(Run(check: false, "images", "-q", image))) throw Peers.Missing($"the engine has no {image}", fix);
     }
 
     /// <summary>Runs docker (classic builder); returns stdout, or "" on failure when <paramref name="check"/> is false.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Xunit;
 
@@ -17,13 +16,14 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
     private readonly Task _drainOut;
     private readonly Task _drainErr;
     private readonly System.Text.StringBuilder _log = new();
+    private readonly TaskCompletionSource<Uri> _api = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Uri> _gateway = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private IpfsPeer(Process process, TempDirectory repo, Uri api, Uri gateway)
+    private IpfsPeer(Process process, TempDirectory repo, string repoPath)
     {
         _process = process;
         _repo = repo;
-        Api = api;
-        Gateway = gateway;
+        RepoPath = repoPath;
         _drainOut = Drain(process.StandardOutput);
         _drainErr = Drain(process.StandardError);
     }
@@ -37,10 +37,13 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
     public static string Reaper => Path.Combine(PeerDir, "reap.cjs");
 
     /// <summary>The RPC address (<c>http://127.0.0.1:PORT</c>; the API is under <c>/api/v0</c>).</summary>
-    public Uri Api { get; }
+    public Uri Api { get; private set; } = null!;
 
     /// <summary>The path gateway (<c>http://127.0.0.1:PORT</c>; content under <c>/ipfs/CID</c>).</summary>
-    public Uri Gateway { get; }
+    public Uri Gateway { get; private set; } = null!;
+
+    /// <summary>The node's repository (its <c>IPFS_PATH</c>): config, datastore and the blockstore under <c>blocks/</c>.</summary>
+    public string RepoPath { get; }
 
     /// <summary>From process start until <c>/api/v0/version</c> answered.</summary>
     public TimeSpan StartTime { get; private set; }
@@ -59,30 +62,22 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Starts a daemon, or returns null when the peer is not installed and CI is not set (the test then returns early).
-    /// Under CI=true a missing peer fails the test: CI must have run tests/peers/ipfs/install.sh.
+    /// Starts a daemon. Where the peer is not installed (tests/peers/ipfs/install.sh, needs node and npm) the test
+    /// fails or is skipped (<see cref="Peers.Missing"/>). Both listeners bind port 0: the ports are read back from
+    /// what the daemon prints, so no port is picked first and lost to another process meanwhile.
     /// </summary>
-    public static async Task<IpfsPeer?> TryStartAsync(CancellationToken cancellationToken = default)
+    public static async Task<IpfsPeer> StartAsync(CancellationToken cancellationToken = default)
     {
         if (!File.Exists(CliScript) || !HasNode())
         {
-            if (TestEngine.IsCi) Assert.Fail("CI=true but the js-ipfs peer is not installed: run tests/peers/ipfs/install.sh (needs node and npm).");
-            return null;
+            throw Peers.Missing("the js-ipfs peer is not installed", "run tests/peers/ipfs/install.sh (needs node and npm)");
         }
 
-        return await StartAsync(cancellationToken);
-    }
-
-    public static async Task<IpfsPeer> StartAsync(CancellationToken cancellationToken = default)
-    {
         var repo = new TempDirectory("im-ipfs");
         try
         {
-            int apiPort = FreePort();
-            int gatewayPort = FreePort();
-            while (gatewayPort == apiPort) gatewayPort = FreePort();
             string configPath = repo.Combine("init-config.json");
-            await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(Config(apiPort, gatewayPort)), cancellationToken);
+            await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(Config()), cancellationToken);
             string ipfsPath = repo.Combine("repo");
             var initWatch = Stopwatch.StartNew();
             var init = NodeProcess(ipfsPath, "init", "--emptyRepo", $"--defaultConfig={configPath}");
@@ -96,11 +91,10 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
 
             var watch = Stopwatch.StartNew();
             var process = Process.Start(NodeProcess(ipfsPath, "daemon", "--offline", "--enable-preload=false"))!;
-            var api = new Uri($"http://127.0.0.1:{apiPort}");
-            var peer = new IpfsPeer(process, repo, api, new Uri($"http://127.0.0.1:{gatewayPort}"));
+            var peer = new IpfsPeer(process, repo, ipfsPath);
             try
             {
-                await WaitForApiAsync(process, api, peer, cancellationToken);
+                await peer.WaitForApiAsync(cancellationToken);
             }
             catch
             {
@@ -119,39 +113,59 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
         }
     }
 
-    private static async Task WaitForApiAsync(Process process, Uri api, IpfsPeer peer, CancellationToken cancellationToken)
+    /// <summary>js-ipfs's blockstore (flatfs): one <c>.data</c> file per block, named by its multihash, sharded.</summary>
+    public string BlocksDirectory => Path.Combine(RepoPath, "blocks");
+
+    private async Task WaitForApiAsync(CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.StartNew();
-        while (true)
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(60));
+        var exited = _process.WaitForExitAsync(limit.Token);
+        var listening = Task.WhenAll(_api.Task, _gateway.Task);
+        var first = await Task.WhenAny(listening, exited, Task.Delay(Timeout.Infinite, limit.Token));
+        if (first == exited && _process.HasExited)
+            throw new InvalidOperationException($"the js-ipfs daemon exited ({_process.ExitCode}) before it listened:\n{Log}");
+        if (first != listening)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (process.HasExited)
-                throw new InvalidOperationException($"the js-ipfs daemon exited ({process.ExitCode}) before it answered:\n{peer.Log}");
+            throw new TimeoutException($"the js-ipfs daemon did not print its API and gateway addresses within 60 s:\n{Log}");
+        }
+
+        Api = await _api.Task;
+        Gateway = await _gateway.Task;
+
+        // Listening is printed once the servers are bound; the API answering proves the node behind them is up.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        while (true)
+        {
             try
             {
-                using var response = await http.PostAsync(new Uri(api, "/api/v0/version"), null, cancellationToken);
+                using var response = await http.PostAsync(new Uri(Api, "/api/v0/version"), null, limit.Token);
                 if (response.StatusCode == HttpStatusCode.OK) return;
             }
             catch (HttpRequestException)
             {
             }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (!limit.IsCancellationRequested)
             {
             }
 
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
-                throw new TimeoutException($"the js-ipfs daemon did not answer /api/v0/version within 60 s:\n{peer.Log}");
-            await Task.Delay(50, cancellationToken);
+            if (limit.IsCancellationRequested)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new TimeoutException($"the js-ipfs daemon did not answer /api/v0/version within 60 s:\n{Log}");
+            }
+
+            await Task.Delay(50, limit.Token);
         }
     }
 
-    private static Dictionary<string, object> Config(int apiPort, int gatewayPort) => new Dictionary<string, object>
+    private static Dictionary<string, object> Config() => new Dictionary<string, object>
     {
         ["Addresses"] = new Dictionary<string, object>
         {
-            ["API"] = $"/ip4/127.0.0.1/tcp/{apiPort}",
-            ["Gateway"] = $"/ip4/127.0.0.1/tcp/{gatewayPort}",
+            ["API"] = "/ip4/127.0.0.1/tcp/0",
+            ["Gateway"] = "/ip4/127.0.0.1/tcp/0",
             ["RPC"] = "",
             ["Swarm"] = Array.Empty<string>(),
             ["Announce"] = Array.Empty<string>(),
@@ -199,19 +213,25 @@ public sealed class IpfsPeer : IAsyncDisposable, IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private async Task Drain(StreamReader reader)
     {
         while (await reader.ReadLineAsync() is { } line)
         {
             lock (_log) _log.AppendLine(line);
+            // "HTTP API listening on /ip4/127.0.0.1/tcp/44265/http", "Gateway (read only) listening on /ip4/…/tcp/40723/http"
+            if (Listening(line, "HTTP API listening on ") is { } api) _api.TrySetResult(api);
+            else if (Listening(line, "Gateway (read only) listening on ") is { } gateway) _gateway.TrySetResult(gateway);
         }
+    }
+
+    private static Uri? Listening(string line, string prefix)
+    {
+        if (!line.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        var parts = line[prefix.Length..].Trim().Split('/');
+        // ["", "ip4", "127.0.0.1", "tcp", "PORT", "http"]
+        return parts.Length >= 5 && parts[1] == "ip4" && parts[3] == "tcp" && int.TryParse(parts[4], out var port)
+            ? new Uri($"http://{parts[2]}:{port}")
+            : null;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,7 +5,7 @@ namespace InfraMind.Testing;
 
 /// <summary>
 /// Podman's Docker-compatible API, served by `podman system service` on a unix socket of the test's own and stopped
-/// by its PID. Null (or, under CI=true, a failed test) where podman is not installed (tests/peers/podman/install.sh).
+/// by its PID. Where podman is not installed (tests/peers/podman/install.sh) the test fails or is skipped (<see cref="Peers.Missing"/>).
 /// </summary>
 public sealed class PodmanPeer : IAsyncDisposable
 {
@@ -23,9 +23,9 @@ public sealed class PodmanPeer : IAsyncDisposable
     /// <summary><c>unix:///…/podman.sock</c>, for DOCKER_HOST or <see cref="ContainerEngine.ConnectAsync(Uri, CancellationToken)"/>.</summary>
     public Uri Endpoint { get; }
 
-    public static async Task<PodmanPeer?> StartAsync()
+    public static async Task<PodmanPeer> StartAsync()
     {
-        if (PeerProcess.FindExecutable("podman", "tests/peers/podman/install.sh", "/usr/bin/podman", "/usr/local/bin/podman") is not { } podman) return null;
+        var podman = PeerProcess.FindExecutable("podman", "tests/peers/podman/install.sh", "/usr/bin/podman", "/usr/local/bin/podman");
 
         var directory = new TempDirectory("im-podman");
         var socket = directory.Combine("podman.sock");

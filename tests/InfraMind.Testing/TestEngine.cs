@@ -1,5 +1,4 @@
 using InfraMind.Containers;
-using Xunit;
 
 namespace InfraMind.Testing;
 
@@ -8,13 +7,12 @@ public static class TestEngine
 {
     public const string BaseImage = "python:3.10-slim";
 
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>
-    /// The engine, or null when none answers and CI is not set (the test then returns early). Under CI=true a missing
-    /// engine or base image fails the test: CI must have run scripts/setup-engine.sh.
+    /// The engine (with <see cref="BaseImage"/> unless <paramref name="needsBaseImage"/> is false). When none answers,
+    /// or the base image is missing, the test fails where peers are required and is skipped elsewhere
+    /// (<see cref="Peers.Missing"/>): it never returns early as a pass.
     /// </summary>
-    public static async Task<ContainerEngine?> TryConnectAsync(bool needsBaseImage = true)
+    public static async Task<ContainerEngine> ConnectAsync(bool needsBaseImage = true)
     {
         ContainerEngine engine;
         try
@@ -23,15 +21,13 @@ public static class TestEngine
         }
         catch (EngineUnavailableException e)
         {
-            if (IsCi) Assert.Fail("CI=true but no container engine: " + e.Message);
-            return null;
+            throw Peers.Missing("no container engine answers (" + e.Message + ")", "run scripts/setup-engine.sh");
         }
 
         if (needsBaseImage && !await engine.ImageExistsAsync(BaseImage, CancellationToken.None))
         {
             engine.Dispose();
-            if (IsCi) Assert.Fail($"CI=true but the engine has no {BaseImage}: run scripts/setup-engine.sh.");
-            return null;
+            throw Peers.Missing($"the engine has no {BaseImage}", "run scripts/setup-engine.sh (it builds the local stand-in)");
         }
 
         return engine;

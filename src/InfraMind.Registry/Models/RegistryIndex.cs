@@ -146,6 +146,19 @@ internal sealed class RegistryIndex : IDisposable
         }
     }
 
+    /// <summary>This connection's <c>PRAGMA synchronous</c> and <c>journal_mode</c> as SQLite reports them (a test holds them to FULL and WAL).</summary>
+    internal (long Synchronous, string JournalMode) Durability()
+    {
+        lock (_lock)
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = "PRAGMA synchronous";
+            var synchronous = (long)cmd.ExecuteScalar()!;
+            cmd.CommandText = "PRAGMA journal_mode";
+            return (synchronous, (string)cmd.ExecuteScalar()!);
+        }
+    }
+
     public void Dispose()
     {
         lock (_lock)

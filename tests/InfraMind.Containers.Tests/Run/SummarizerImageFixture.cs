@@ -4,7 +4,8 @@ namespace InfraMind.Containers.Tests.Run;
 /// <summary>Builds examples/summarizer-v1 once for the tests that run it, and removes the image afterwards.</summary>
 public sealed class SummarizerImageFixture : IAsyncLifetime
 {
-    public ContainerEngine? Engine { get; private set; }
+    /// <summary>The engine; where none answers, every test of the class fails or is skipped (<see cref="Peers.Missing"/>).</summary>
+    public ContainerEngine Engine { get; private set; } = null!;
 
     public string Tag { get; } = $"inframind-test/summarizer-v1:{Guid.NewGuid():N}";
 
@@ -17,12 +18,7 @@ public sealed class SummarizerImageFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Engine = await TestEngine.TryConnectAsync();
-        if (Engine is null)
-        {
-            return;
-        }
-
+        Engine = await TestEngine.ConnectAsync();
         ImageId = await Engine.BuildImageAsync(
             TestEngine.ExampleDir("summarizer-v1"),
             Tag,

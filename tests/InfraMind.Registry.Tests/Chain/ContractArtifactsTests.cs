@@ -11,11 +11,11 @@ public sealed class ContractArtifactsTests
 {
     private static string Committed(string file) => Path.Combine(TestEngine.RepoRoot, "src", "InfraMind.Registry", "Chain", file);
 
-    [Fact]
+    [SkippableFact]
     public async Task Committed_abi_and_bytecode_equal_a_fresh_compile()
     {
         using var dir = new TempDirectory();
-        if (!await ChainPeer.CompileContractAsync(dir.Path)) return;
+        await ChainPeer.CompileContractAsync(dir.Path);
         foreach (var file in new[] { "ModelRegistry.abi.json", "ModelRegistry.bin" })
         {
             Assert.True(File.ReadAllBytes(Committed(file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(dir.Path, file))),

@@ -9,10 +9,9 @@ namespace InfraMind.Registry.Tests.Chain;
 /// <summary>The log and the chain behind one <see cref="IVerifiedModelSource"/>: what a catalog or a node is written against.</summary>
 public abstract class VerifiedModelSourceTests(ChainFixture chain)
 {
-    [Fact]
+    [SkippableFact]
     public async Task Log_and_chain_answer_the_same_verified_versions()
     {
-        if (!chain.Available) return;
         using var deployer = SigningKey.CreateEphemeral("deployer", KeyType.Secp256k1);
 
         using var logDir = new TempDirectory();

@@ -171,11 +171,9 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Client_says_when_the_registry_is_unreachable()
     {
-        // A port that was free a moment ago: nothing listens there.
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        // A port held by a socket that never listens: refused, and no other process can take it meanwhile.
+        using var closed = new InfraMind.Testing.ClosedPort();
+        var port = closed.Port;
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);

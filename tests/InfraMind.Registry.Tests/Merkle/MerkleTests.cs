@@ -173,32 +173,33 @@ public sealed class MerkleTests
     }
 
     [Fact]
-    public void Inclusion_proof_at_a_million_leaves_is_fast()
+    public void Inclusion_proofs_in_a_large_tree_are_logarithmic_and_verify()
     {
+        // What a proof costs at 1 M entries (target < 1 ms) is bench/registry-bench's to measure and print; here only
+        // what the proofs are. 100,003 leaves: not a power of two, so the right edge is an incomplete subtree.
+        const long Size = 100_003;
         var tree = new MerkleTree();
         var leaf = new byte[32];
-        for (var i = 0; i < 1_000_000; i++)
+        for (var i = 0; i < Size; i++)
         {
             BitConverter.TryWriteBytes(leaf, i);
             tree.Append(leaf);
         }
 
         var root = tree.Root(tree.Size);
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        const int Proofs = 1000;
-        for (var i = 0; i < Proofs; i++)
+        var longest = (int)Math.Ceiling(Math.Log2(Size));
+        foreach (var index in Enumerable.Range(0, 200).Select(i => i * 7919L % Size).Concat([0, Size / 2, Size - 2, Size - 1]))
         {
-            var index = (i * 7919L) % tree.Size;
             var proof = tree.InclusionProof(index, tree.Size);
-            Assert.InRange(proof.Hashes.Count, 19, 20);
-            if (i < 10)
-            {
-                Assert.Null(MerkleProofs.VerifyInclusion(index, tree.Size, tree.LeafHash(index), proof.Hashes, root));
-            }
+            Assert.InRange(proof.Hashes.Count, 1, longest);
+            Assert.Null(MerkleProofs.VerifyInclusion(index, tree.Size, tree.LeafHash(index), proof.Hashes, root));
         }
 
-        var perProofMs = sw.Elapsed.TotalMilliseconds / Proofs;
-        Assert.True(perProofMs < 1, $"inclusion proof at 1M leaves took {perProofMs:F3} ms");
+        // Interior leaves lie under full subtrees on both sides: their paths are as long as the tree is deep.
+        Assert.Equal(longest, tree.InclusionProof(0, tree.Size).Hashes.Count);
+        var wrong = tree.InclusionProof(Size / 2, tree.Size).Hashes.Select(h => h.ToArray()).ToList();
+        wrong[^1][0] ^= 1;
+        Assert.NotNull(MerkleProofs.VerifyInclusion(Size / 2, tree.Size, tree.LeafHash(Size / 2), wrong.Select(h => (ReadOnlyMemory<byte>)h).ToList(), root));
     }
 
     [Fact]

@@ -2,18 +2,18 @@ using InfraMind.Testing;
 
 namespace InfraMind.Storage.Tests.Ipfs;
 
-/// <summary>One js-ipfs daemon per test class: starting one takes seconds.</summary>
+/// <summary>One js-ipfs daemon per test class, started by the first test that needs it: starting one takes seconds.</summary>
 public sealed class IpfsPeerFixture : IAsyncLifetime
 {
-    public IpfsPeer? Peer { get; private set; }
+    public SharedPeer<IpfsPeer> Peer { get; } = new(() => IpfsPeer.StartAsync(), p => p.DisposeAsync());
 
     public TempDirectory Files { get; } = new("im-ipfs-files");
 
-    public async Task InitializeAsync() => Peer = await IpfsPeer.TryStartAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        if (Peer is not null) await Peer.DisposeAsync();
+        await Peer.DisposeAsync();
         Files.Dispose();
     }
 }

@@ -12,7 +12,7 @@ public sealed class PeerCrossCheckTests
     private const long Chunk = UnixFsOptions.DefaultChunkSize;
     private static readonly string Dir = Path.Combine(Path.GetTempPath(), "inframind-cid-tests");
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(0L)]
     [InlineData(1L)]
     [InlineData(Chunk)]
@@ -23,11 +23,7 @@ public sealed class PeerCrossCheckTests
     public async Task Cids_match_js_ipfs_for_v0_v1_raw_leaves_and_wrapped(long size)
     {
         string file = CidPeer.CreateFile(Dir, size);
-        var peer = await CidPeer.TryComputeAsync(file, "image.tar");
-        if (peer is null)
-        {
-            return; // not installed and not CI: under CI the peer check already failed the test
-        }
+        var peer = await CidPeer.ComputeAsync(file, "image.tar");
 
         var v0 = await ComputeFile(file, UnixFsOptions.KuboDefault with { WrapName = "image.tar" });
         var v1 = await ComputeFile(file, UnixFsOptions.KuboCidV1 with { WrapName = "image.tar" });

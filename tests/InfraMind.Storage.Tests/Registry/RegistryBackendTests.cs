@@ -9,7 +9,7 @@ namespace InfraMind.Storage.Tests.Registry;
 public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _dir = new("im-regtest");
-    private RegistryPeer? _registry;
+    private RegistryPeer _registry = null!;
 
     public async Task InitializeAsync() => _registry = await RegistryPeer.StartAsync();
 
@@ -22,12 +22,11 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
 
     private LocalContentStore NewStore(string name) => new(_dir.Combine(name));
 
-    private OciReference Target(string repo, string? tag = "1.0") => (OciReference)ContentReference.ParseTarget($"oci://{_registry!.HostPort}/{repo}" + (tag is null ? "" : ":" + tag));
+    private OciReference Target(string repo, string? tag = "1.0") => (OciReference)ContentReference.ParseTarget($"oci://{_registry.HostPort}/{repo}" + (tag is null ? "" : ":" + tag));
 
-    [Fact]
+    [SkippableFact]
     public async Task Push_then_pull_by_digest_and_by_tag_gives_the_same_verified_image()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "rt", layerSize: 300_000);
         var backend = new RegistryBackend(new PeerOptions());
         var pushed = await backend.PushAsync(image, Target("models/rt"), null, CancellationToken.None);
@@ -46,10 +45,9 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Equal([$"{_registry.HostPort}/models/rt:1.0"], byTag.Names);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Second_push_uploads_nothing_and_mount_reuses_blobs_of_another_repository()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "mount");
         await new RegistryBackend(new PeerOptions()).PushAsync(image, Target("a"), null, CancellationToken.None);
 
@@ -64,10 +62,9 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Chunked_upload_gives_the_same_image()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "chunks", layerSize: 1_000_000);
         var options = new PeerOptions { ChunkedUploadThreshold = 100_000, ChunkSize = 256 * 1024 };
         var pushed = await new RegistryBackend(options).PushAsync(image, Target("chunked"), null, CancellationToken.None);
@@ -77,13 +74,12 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
 
     public enum Part { Layer, Config, Manifest }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(Part.Layer)]
     [InlineData(Part.Config)]
     [InlineData(Part.Manifest)]
     public async Task One_flipped_byte_in_registry_storage_is_rejected_with_both_digests_and_nothing_stored(Part part)
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "tamper-" + part, layerSize: 50_000);
         var backend = new RegistryBackend(new PeerOptions());
         var pushed = (OciReference)(await backend.PushAsync(image, Target("tamper"), null, CancellationToken.None)).Reference;
@@ -104,10 +100,9 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Empty(SmallImage.StoredFiles(store));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_tag_whose_manifest_was_swapped_on_disk_is_rejected()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "tag-tamper");
         var backend = new RegistryBackend(new PeerOptions());
         await backend.PushAsync(image, Target("tagged"), null, CancellationToken.None);
@@ -118,10 +113,9 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Empty(SmallImage.StoredFiles(store));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Resolver_answers_a_pinned_reference_from_the_store_without_the_registry()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(NewStore("source"), "cached");
         var resolver = new ContentResolver(NewStore("cache"));
         var pushed = await resolver.PushAsync(image, Target("cached"), null, CancellationToken.None);
@@ -134,22 +128,11 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Missing_manifest_is_not_found()
     {
-        if (_registry is null) return;
         var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(Target("nothing", "9"), NewStore("s"), null, CancellationToken.None));
         Assert.Equal(StorageErrorCodes.NotFound, e.Code);
-    }
-
-    [Fact]
-    public async Task Refused_connection_is_peer_unavailable()
-    {
-        var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{PeerProcess.FreePort()}/x:1");
-        var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(reference, NewStore("s"), null, CancellationToken.None));
-        Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
-        Assert.Contains("connection refused", e.Message);
-        Assert.Equal(FailureKind.Unavailable, e.Kind);
     }
 
     // A digit of the config's size: flipping its low bit keeps the JSON valid, so the registry still serves it.
@@ -179,7 +162,7 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
 public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _dir = new("im-regauth");
-    private RegistryPeer? _registry;
+    private RegistryPeer _registry = null!;
 
     public async Task InitializeAsync() => _registry = await RegistryPeer.StartAsync("tester", "s3cret-pass");
 
@@ -190,10 +173,9 @@ public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    [Fact]
+    [SkippableFact]
     public async Task Basic_auth_challenge_is_answered_with_credentials_and_refused_without()
     {
-        if (_registry is null) return;
         var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("s")), "auth");
         var target = ContentReference.ParseTarget($"oci://{_registry.HostPort}/secured:1");
 
@@ -209,5 +191,24 @@ public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
         var pushed = await new RegistryBackend(ok).PushAsync(image, target, null, CancellationToken.None);
         var pulled = await new RegistryBackend(ok).PullAsync(pushed.Reference, new LocalContentStore(_dir.Combine("p")), null, CancellationToken.None);
         Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+    }
+}
+
+/// <summary>What needs no registry: one that does not answer.</summary>
+public sealed class RegistryUnreachableTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("im-regnone");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Refused_connection_is_peer_unavailable()
+    {
+        using var closed = new ClosedPort();
+        var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{closed.Port}/x:1");
+        var e = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PullAsync(reference, new LocalContentStore(_dir.Combine("s")), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.PeerUnavailable, e.Code);
+        Assert.Contains("connection refused", e.Message);
+        Assert.Equal(FailureKind.Unavailable, e.Kind);
     }
 }
