@@ -48,7 +48,7 @@ public sealed class GatewayHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(catalog);
         var errors = options.Validate();
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.ListenUrl);
         builder.Logging.ClearProviders();
@@ -70,7 +70,7 @@ public sealed class GatewayHost : IAsyncDisposable
             var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
             var model = version is null ? MeshState.Latest(versions) ?? versions.FirstOrDefault() : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
             return model is null
-                ? Results.Problem($"{MeshErrorCodes.ModelNotFound}: no published model '{name}'{(version is null ? "" : " version " + version)}", statusCode: 404)
+                ? MeshProblems.Of(MeshErrorCodes.ModelNotFound, $"no published model '{name}'{(version is null ? "" : " version " + version)}", 404)
                 : Results.Text(OpenApiDocument.For(model).ToJsonString(), "application/json");
         });
         app.MapGet("/healthz", () =>

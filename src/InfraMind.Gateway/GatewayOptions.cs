@@ -89,19 +89,19 @@ public sealed record GatewayOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Replicas < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: replicas must be ≥ 1");
-        if (MaxAttempts < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max attempts must be ≥ 1");
-        if (RetryRatio is < 0 or > 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: retry ratio must be between 0 and 1");
-        if (FailurePenalty is <= 0 or >= 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: failure penalty must be between 0 and 1 (exclusive)");
-        if (MissedBeatsOffline < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: missed beats must be ≥ 1");
-        if (SuspendAfterFailures < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: suspend-after must be ≥ 1");
-        if (QuarantineNodes < 2) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
-        if (MaxRequestBytes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max request bytes must be ≥ 1");
-        if (MaxResponseBytes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max response bytes must be ≥ 1");
-        if (MaxNodes < 1) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max nodes must be ≥ 1");
-        if (MaxJsonDepth is < 1 or > 256) errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: max JSON depth must be between 1 and 256");
+        if (Replicas < 1) errors.Add($"replicas must be ≥ 1");
+        if (MaxAttempts < 1) errors.Add($"max attempts must be ≥ 1");
+        if (RetryRatio is < 0 or > 1) errors.Add($"retry ratio must be between 0 and 1");
+        if (FailurePenalty is <= 0 or >= 1) errors.Add($"failure penalty must be between 0 and 1 (exclusive)");
+        if (MissedBeatsOffline < 1) errors.Add($"missed beats must be ≥ 1");
+        if (SuspendAfterFailures < 1) errors.Add($"suspend-after must be ≥ 1");
+        if (QuarantineNodes < 2) errors.Add($"quarantine needs ≥ 2 nodes, or one bad node would quarantine a model");
+        if (MaxRequestBytes < 1) errors.Add($"max request bytes must be ≥ 1");
+        if (MaxResponseBytes < 1) errors.Add($"max response bytes must be ≥ 1");
+        if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
+        if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
         if (NodeToken is { } token && !InfraMind.Serving.MeshToken.IsWellFormed(token))
-            errors.Add($"{MeshErrorCodes.GatewayOptionInvalid}: the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
+            errors.Add($"the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
         return errors;
     }
 }

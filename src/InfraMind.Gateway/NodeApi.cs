@@ -29,15 +29,15 @@ internal static class NodeApi
             if (problem is not null) return problem;
             // The rules a node checks its own options by: a node that starts is a node this gateway admits.
             var problems = RegistrationRules.Check(registration);
-            if (problems.Count > 0) return Results.Problem(string.Join("; ", problems), statusCode: 400);
+            if (problems.Count > 0) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, string.Join("; ", problems), 400);
             var (outcome, credential) = mesh.Register(registration! with { Labels = registration.Labels ?? new Dictionary<string, string>() }, Credential(context));
             return outcome switch
             {
                 Admission.Registered => Results.Json(new NodeRegistered(registration.NodeId, credential!), MeshJson.Options),
-                Admission.IdTaken => Results.Problem($"{MeshErrorCodes.NodeIdTaken}: node id '{registration.NodeId}' is registered by another node; " +
-                                                     "only that node's credential registers it again", statusCode: 409),
-                _ => Results.Problem($"{MeshErrorCodes.TooManyNodes}: this gateway holds {options.MaxNodes} nodes, the most it admits; " +
-                                     $"nodes offline for {options.ForgetOfflineNodesAfter.TotalMinutes:0} min are forgotten", statusCode: 503),
+                Admission.IdTaken => MeshProblems.Of(MeshErrorCodes.NodeIdTaken, $"node id '{registration.NodeId}' is registered by another node; " +
+                                                     "only that node's credential registers it again", 409),
+                _ => MeshProblems.Of(MeshErrorCodes.TooManyNodes, $"this gateway holds {options.MaxNodes} nodes, the most it admits; " +
+                                     $"nodes offline for {options.ForgetOfflineNodesAfter.TotalMinutes:0} min are forgotten", 503),
             };
         });
         nodes.MapPost("/{id}/heartbeat", async (HttpContext context, string id) =>
@@ -46,23 +46,23 @@ internal static class NodeApi
             switch (mesh.Authenticate(id, Credential(context)))
             {
                 case NodeAuth.Unknown:
-                    return Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404);
+                    return MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered; register first", 404);
                 case NodeAuth.Forbidden:
-                    return Results.Problem($"{MeshErrorCodes.NodeCredentialInvalid}: the heartbeat does not carry the credential of node '{id}'; " +
-                                           "a node reports only for itself", statusCode: 403);
+                    return MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the heartbeat does not carry the credential of node '{id}'; " +
+                                           "a node reports only for itself", 403);
             }
 
             var (beat, problem) = await ReadAsync<NodeHeartbeat>(context, MaxHeartbeatBytes, "the heartbeat");
             if (problem is not null) return problem;
-            if (beat is null || beat.NodeId != id) return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat names another node", statusCode: 400);
+            if (beat is null || beat.NodeId != id) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat names another node", 400);
             if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
                 beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
-                return Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: the heartbeat must report each model once, with its name and version", statusCode: 400);
+                return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat must report each model once, with its name and version", 400);
             return mesh.Heartbeat(beat, Credential(context), out var reply) switch
             {
                 NodeAuth.Ok => Results.Json(reply, MeshJson.Options),
-                NodeAuth.Unknown => Results.Problem($"{MeshErrorCodes.UnknownNode}: node '{id}' is not registered; register first", statusCode: 404),
-                _ => Results.Problem($"{MeshErrorCodes.NodeCredentialInvalid}: the heartbeat does not carry the credential of node '{id}'", statusCode: 403),
+                NodeAuth.Unknown => MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered; register first", 404),
+                _ => MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the heartbeat does not carry the credential of node '{id}'", 403),
             };
         });
     }
@@ -80,20 +80,20 @@ internal static class NodeApi
         }
         catch (System.Text.Json.JsonException e)
         {
-            return (default, Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {what} is not valid JSON: {e.Message}", statusCode: 400));
+            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} is not valid JSON: {e.Message}", 400));
         }
         catch (InvalidOperationException e)
         {
             // Not JSON at all (no JSON content type).
-            return (default, Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {what} must be application/json: {e.Message}", statusCode: 400));
+            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} must be application/json: {e.Message}", 400));
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (default, Results.Problem($"{MeshErrorCodes.BodyTooLarge}: {what} is larger than {max} bytes", statusCode: 413));
+            return (default, MeshProblems.Of(MeshErrorCodes.BodyTooLarge, $"{what} is larger than {max} bytes", 413));
         }
         catch (BadHttpRequestException e)
         {
-            return (default, Results.Problem($"{MeshErrorCodes.RegistrationInvalid}: {what} could not be read: {e.Message}", statusCode: e.StatusCode));
+            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} could not be read: {e.Message}", e.StatusCode));
         }
     }
 
@@ -101,7 +101,7 @@ internal static class NodeApi
     private static IResult Unauthorized(HttpContext context)
     {
         context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
-        return Results.Problem($"{MeshErrorCodes.NodeUnauthorized}: this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
-                               "start the node with the gateway's token file (infra node serve --token-file)", statusCode: 401);
+        return MeshProblems.Of(MeshErrorCodes.NodeUnauthorized, $"this gateway admits only nodes with its mesh token (Authorization: Bearer); " +
+                               "start the node with the gateway's token file (infra node serve --token-file)", 401);
     }
 }

@@ -45,7 +45,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = options.Validate();
-        if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
         _options = options;
         _engine = engine;
         _images = images;
@@ -332,8 +332,8 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
-            await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized,
-                $"{MeshErrorCodes.NodeUnauthorized}: node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the credential the gateway issued it); send inference requests to the gateway");
+            await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized, MeshErrorCodes.NodeUnauthorized,
+                $"node {_options.NodeId} takes jobs only from its gateway (Authorization: Bearer with the credential the gateway issued it); send inference requests to the gateway");
             return;
         }
 
@@ -345,7 +345,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         catch (BadHttpRequestException e)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.MalformedJson}: the job's body could not be read: {e.Message}" }, MeshJson.Options, ct);
+            await context.Response.WriteAsJsonAsync(new { code = MeshErrorCodes.MalformedJson.Value, detail = $"the job's body could not be read: {e.Message}" }, MeshJson.Options, ct);
             return;
         }
 
@@ -353,7 +353,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         {
             // The caller's doing, not the model's: no verdict.
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-            await context.Response.WriteAsJsonAsync(new { detail = $"{MeshErrorCodes.BodyTooLarge}: the job is larger than {_options.MaxJobBytes} bytes, node {_options.NodeId}'s limit" },
+            await context.Response.WriteAsJsonAsync(new { code = MeshErrorCodes.BodyTooLarge.Value, detail = $"the job is larger than {_options.MaxJobBytes} bytes, node {_options.NodeId}'s limit" },
                 MeshJson.Options, ct);
             return;
         }
@@ -362,8 +362,8 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
         if (container is null)
         {
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady,
-                $"{MeshErrorCodes.ModelNotReadyOnNode}: {name}@{version} is not ready on node {_options.NodeId}");
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady, MeshErrorCodes.ModelNotReadyOnNode,
+                $"{name}@{version} is not ready on node {_options.NodeId}");
             return;
         }
 
@@ -410,6 +410,14 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         context.Response.StatusCode = status;
         context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;
         return context.Response.WriteAsJsonAsync(new { verdict, detail }, MeshJson.Options);
+    }
+
+    /// <summary>A refusal of the node's own (not the model's answer): the code in <c>code</c>, the detail plain text.</summary>
+    private static Task FailAsync(HttpContext context, int status, Verdict verdict, ErrorCode code, string detail)
+    {
+        context.Response.StatusCode = status;
+        context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;
+        return context.Response.WriteAsJsonAsync(new { verdict, code = code.Value, detail }, MeshJson.Options);
     }
 
     public async ValueTask DisposeAsync()

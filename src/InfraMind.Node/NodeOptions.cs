@@ -67,11 +67,11 @@ public sealed record NodeOptions
     {
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
         if (Gateway is not { IsAbsoluteUri: true } || (Gateway.Scheme != Uri.UriSchemeHttp && Gateway.Scheme != Uri.UriSchemeHttps))
-            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: gateway '{Gateway}' must be an absolute http(s) URL");
+            errors.Add($"gateway '{Gateway}' must be an absolute http(s) URL");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
-            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the job and answer limits must be at least 1 byte");
+            errors.Add($"the job and answer limits must be at least 1 byte");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
-            errors.Add($"{MeshErrorCodes.RegistrationInvalid}: the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
+            errors.Add($"the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;
     }
 }

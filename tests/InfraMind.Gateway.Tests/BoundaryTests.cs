@@ -168,7 +168,7 @@ public sealed class BoundaryTests : IAsyncLifetime, IDisposable
         using (var taken = await intruder.RegisterAsync("fake"))
         {
             Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
-            Assert.StartsWith(MeshErrorCodes.NodeIdTaken.Value, (string?)JsonNode.Parse(await taken.Content.ReadAsStringAsync())!["detail"], StringComparison.Ordinal);
+            Assert.Equal(MeshErrorCodes.NodeIdTaken.Value, (string?)JsonNode.Parse(await taken.Content.ReadAsStringAsync())!["code"]);
         }
 
         using (var r = await intruder.RegisterAsync("intruder")) r.EnsureSuccessStatusCode();
@@ -177,7 +177,7 @@ public sealed class BoundaryTests : IAsyncLifetime, IDisposable
         {
             using var beat = await intruder.BeatAsync("fake", failed, credential);
             Assert.Equal(HttpStatusCode.Forbidden, beat.StatusCode);
-            Assert.StartsWith(MeshErrorCodes.NodeCredentialInvalid.Value, (string?)JsonNode.Parse(await beat.Content.ReadAsStringAsync())!["detail"], StringComparison.Ordinal);
+            Assert.Equal(MeshErrorCodes.NodeCredentialInvalid.Value, (string?)JsonNode.Parse(await beat.Content.ReadAsStringAsync())!["code"]);
         }
 
         // Still the real node's, still ready.

@@ -61,7 +61,9 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var (r, problem) = await PostAsync("inference/v1/echo", new StringContent(body, Encoding.UTF8, contentType));
         Assert.Equal(status, (int)r.StatusCode);
         Assert.Equal(code, (string?)problem["code"]);
-        Assert.StartsWith(code + ":", (string?)problem["detail"], StringComparison.Ordinal);
+        // The code is in `code` only; the detail is the plain explanation.
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["detail"]));
+        Assert.DoesNotContain(code, (string?)problem["detail"], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -165,7 +167,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
         var (r, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", content, credential);
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        Assert.StartsWith(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["detail"], StringComparison.Ordinal);
+        Assert.Equal(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["code"]);
     }
 
     [Fact]
@@ -191,7 +193,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
             var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
-            Assert.StartsWith(MeshErrorCodes.NodeUnauthorized.Value, (string?)problem["detail"], StringComparison.Ordinal);
+            Assert.Equal(MeshErrorCodes.NodeUnauthorized.Value, (string?)problem["code"]);
             Assert.DoesNotContain(token, problem.ToJsonString(), StringComparison.Ordinal);
         }
 
@@ -209,7 +211,9 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_gateway_rejects_a_token_too_short_to_be_secret()
     {
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => GatewayHost.StartAsync(new GatewayOptions { NodeToken = "short" }, _catalog, CancellationToken.None));
-        Assert.Contains("IM6020", e.Message, StringComparison.Ordinal);
+        var e = await Assert.ThrowsAsync<InfraMindException>(() => GatewayHost.StartAsync(new GatewayOptions { NodeToken = "short" }, _catalog, CancellationToken.None));
+        Assert.Equal(MeshErrorCodes.GatewayOptionInvalid, e.Code);
+        Assert.Contains("token", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("IM6020", e.Message, StringComparison.Ordinal);
     }
 }

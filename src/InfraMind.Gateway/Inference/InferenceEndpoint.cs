@@ -241,7 +241,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             ["type"] = $"https://inframind.dev/errors/{code}",
             ["title"] = title,
             ["status"] = status,
-            ["detail"] = $"{code}: {detail}",
+            ["detail"] = detail,
             ["code"] = code.Value,
             ["instance"] = context.Request.Path.Value,
         };

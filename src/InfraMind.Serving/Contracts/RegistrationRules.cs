@@ -53,5 +53,5 @@ public static class RegistrationRules
     private static bool IsNodeId(string? id) =>
         !string.IsNullOrEmpty(id) && id.Length <= MaxNodeIdLength && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    private static string Problem(string message) => $"{MeshErrorCodes.RegistrationInvalid}: {message}";
+    private static string Problem(string message) => message;
 }
