@@ -1,0 +1,192 @@
+using System.Text.Json.Nodes;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Node.Images;
+using InfraMind.Registry;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Merkle;
+using InfraMind.Registry.Models;
+using InfraMind.Serving;
+using InfraMind.Signing;
+using InfraMind.Storage;
+using InfraMind.Storage.Tests.Content;
+using InfraMind.Testing;
+
+namespace InfraMind.Node.Tests;
+
+/// <summary>
+/// Each link of a node's trust chain (#19 §2), against the real registry server over HTTP: the untampered entry loads
+/// its image into the real engine (so a refusal below is the link's doing, not a broken setup), and every tampered
+/// link is refused before anything is loaded — a signature by another key, a checkpoint of another registry, a
+/// tampered inclusion proof, a manifest or image digest other than the signed one, content whose digest differs, a
+/// damaged blob, a missing entry, an assignment with no entry.
+/// </summary>
+public sealed class TrustChainTests : IAsyncLifetime, IDisposable
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly TempDirectory _dir = new("im-node-trust");
+    private readonly SigningKey _alice = SigningKey.CreateEphemeral("alice");
+    private readonly SigningKey _mallory = SigningKey.CreateEphemeral("mallory");
+    private RegistryServer _server = null!;
+    private HttpClient _http = null!;
+    private RegistryClient _client = null!;
+    private PublicKey _registryKey = null!;
+    private LocalContentStore _store = null!;
+    private ImageArchive _image = null!;
+    private ImageArchive _other = null!;
+    private int _versions;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RegistryServer.StartAsync(new RegistryServerOptions(_dir.Combine("registry"), "http://127.0.0.1:0"), None);
+        _http = new HttpClient { BaseAddress = _server.Address };
+        _client = new RegistryClient(_http);
+        _registryKey = await _client.GetKeyAsync(None);
+        _store = new LocalContentStore(_dir.Combine("store"));
+        _image = await SmallImage.ImportAsync(_store, "trust-" + Guid.NewGuid().ToString("N"), tag: "im-trust/model:1.0");
+        _other = await SmallImage.ImportAsync(_store, "other-" + Guid.NewGuid().ToString("N"), tag: "im-trust/other:1.0");
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _alice.Dispose();
+        _mallory.Dispose();
+        _dir.Dispose();
+    }
+
+    /// <summary>
+    /// Publishes the summarizer example under a new version (versions are immutable) over HTTP and returns the
+    /// assignment a gateway would send for it.
+    /// </summary>
+    private async Task<(ModelAssignment Assignment, PublishStatement Statement)> PublishAsync(string imageDigest, string reference)
+    {
+        var package = _dir.Combine($"package-{++_versions}");
+        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), package);
+        var yaml = Path.Combine(package, "model.yaml");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("version: 0.4.2", $"version: 1.0.{_versions}", StringComparison.Ordinal));
+        var validation = ManifestReader.Validate(package);
+        var manifest = validation.Manifest!;
+        var statement = PublishStatement.Create(manifest.Name, manifest.Version.ToString(), imageDigest, await File.ReadAllBytesAsync(validation.ManifestPath),
+            [new PublishedReference(reference, "local")], _alice.PublicKey, TimeProvider.System, manifest.ToJson());
+        var published = await _client.PublishAsync(Dsse.SignPublish(statement, _alice), None);
+        return (new ModelAssignment(manifest.Name, manifest.Version.ToString(), manifest.ToJson(), imageDigest, [reference], published.Bundle.Index), statement);
+    }
+
+    private Task<(ModelAssignment Assignment, PublishStatement Statement)> PublishHonestAsync() =>
+        PublishAsync(_image.ManifestDigest.Value, "local://" + _image.ManifestDigest.Value);
+
+    private VerifiedImageSource Source(ContainerEngine engine, IRegistryService? registry = null, PublicKey? pinned = null) =>
+        new(registry ?? _client, pinned ?? _registryKey, new ContentResolver(_store), engine);
+
+    private static async Task<string> RefusedAsync(VerifiedImageSource source, ModelAssignment assignment, ContainerEngine engine, string imageId)
+    {
+        var e = await Assert.ThrowsAsync<ModelImageException>(() => source.EnsureImageAsync(assignment, None));
+        Assert.False(await engine.ImageExistsAsync(imageId, None), "a refused assignment loaded its image");
+        return e.Message;
+    }
+
+    [SkippableFact]
+    public async Task The_untampered_entry_loads_and_every_tampered_link_is_refused_before_anything_is_loaded()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var imageId = _image.ConfigDigest.Value;
+        await engine.RemoveImageAsync(imageId, force: true, None);
+        // Two more entries first, so the inclusion proof of the one under test has hashes to tamper with.
+        await PublishAsync(_other.ManifestDigest.Value, "local://" + _other.ManifestDigest.Value);
+        var (assignment, _) = await PublishHonestAsync();
+        Assert.True(assignment.RegistryIndex >= 1);
+        try
+        {
+            // The same statement signed by another key: the publisher it names did not sign it.
+            var forged = new HostileRegistry(_client, b => b with { Envelope = Dsse.Sign(b.Envelope.Payload.Span, b.Envelope.PayloadType, _mallory) });
+            Assert.Contains("signature", await RefusedAsync(Source(engine, forged), assignment, engine, imageId), StringComparison.Ordinal);
+
+            // A checkpoint signed by another registry than the one this node pinned.
+            using (var otherRegistry = SigningKey.CreateEphemeral("other-registry"))
+            {
+                Assert.Contains("checkpoint", await RefusedAsync(Source(engine, pinned: otherRegistry.PublicKey), assignment, engine, imageId), StringComparison.Ordinal);
+            }
+
+            // An inclusion proof with one hash changed: the entry is not proven to be in the signed tree.
+            var tampered = new HostileRegistry(_client, b =>
+            {
+                var hashes = b.InclusionProof.Hashes.Select(h => h.ToArray()).ToList();
+                Assert.NotEmpty(hashes);
+                hashes[0][0] ^= 0x01;
+                return b with { InclusionProof = b.InclusionProof with { Hashes = hashes.Select(h => (ReadOnlyMemory<byte>)h).ToList() } };
+            });
+            Assert.Contains("inclusion", await RefusedAsync(Source(engine, tampered), assignment, engine, imageId), StringComparison.Ordinal);
+
+            // The gateway sends another manifest, or another image digest, than the publisher signed.
+            var manifest = (JsonObject)assignment.Manifest.DeepClone();
+            manifest["description"] = "not what was signed";
+            Assert.Contains("not the one its publisher signed", await RefusedAsync(Source(engine), assignment with { Manifest = manifest }, engine, imageId), StringComparison.Ordinal);
+            Assert.Contains("does not verify", await RefusedAsync(Source(engine), assignment with { ImageDigest = _other.ManifestDigest.Value }, engine, imageId), StringComparison.Ordinal);
+
+            // A missing entry, and an assignment that names none.
+            Assert.Contains("could not be fetched", await RefusedAsync(Source(engine), assignment with { RegistryIndex = 999 }, engine, imageId), StringComparison.Ordinal);
+            Assert.Contains("no registry entry", await RefusedAsync(Source(engine), assignment with { RegistryIndex = null }, engine, imageId), StringComparison.Ordinal);
+
+            // The positive control: the same source, untampered, loads the very image.
+            Assert.Equal(imageId, await Source(engine).EnsureImageAsync(assignment, None));
+            Assert.True(await engine.ImageExistsAsync(imageId, None));
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(imageId, force: true, None);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Content_other_than_the_signed_digest_and_a_damaged_blob_are_refused()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var imageId = _image.ConfigDigest.Value;
+        var otherId = _other.ConfigDigest.Value;
+        await engine.RemoveImageAsync(imageId, force: true, None);
+        await engine.RemoveImageAsync(otherId, force: true, None);
+        try
+        {
+            // Honestly signed, but the reference holds another image than the digest the statement signs.
+            var (mismatch, _) = await PublishAsync(_image.ManifestDigest.Value, "local://" + _other.ManifestDigest.Value);
+            var message = await RefusedAsync(Source(engine), mismatch, engine, imageId);
+            Assert.Contains($"holds {_other.ManifestDigest.Value}, not the signed {_image.ManifestDigest.Value}", message, StringComparison.Ordinal);
+            Assert.False(await engine.ImageExistsAsync(otherId, None), "the other image was loaded");
+
+            // The signed image, one of its layers damaged in the node's store: the bytes no longer match their digest.
+            var (honest, _) = await PublishHonestAsync();
+            SmallImage.FlipByte(_store.BlobPath(_image.LayerDigests[^1]));
+            File.SetLastWriteTimeUtc(_store.BlobPath(_image.LayerDigests[^1]), DateTime.UtcNow.AddSeconds(5));
+            await RefusedAsync(Source(engine), honest, engine, imageId);
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(imageId, force: true, None);
+            await engine.RemoveImageAsync(otherId, force: true, None);
+        }
+    }
+
+    /// <summary>A registry (or a machine between it and the node) that alters the entries it serves.</summary>
+    private sealed class HostileRegistry(IRegistryService inner, Func<EntryBundle, EntryBundle> tamper) : IRegistryService
+    {
+        public Task<PublishResponse> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken) => inner.PublishAsync(envelope, cancellationToken);
+
+        public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken) =>
+            tamper(await inner.GetModelVersionAsync(name, version, cancellationToken));
+
+        public async Task<EntryBundle> GetEntryAsync(long index, CancellationToken cancellationToken) => tamper(await inner.GetEntryAsync(index, cancellationToken));
+
+        public Task<(long Size, IReadOnlyList<LogEntrySummary> Entries)> ListEntriesAsync(long start, int limit, CancellationToken cancellationToken) =>
+            inner.ListEntriesAsync(start, limit, cancellationToken);
+
+        public Task<PublicKey> GetKeyAsync(CancellationToken cancellationToken) => inner.GetKeyAsync(cancellationToken);
+
+        public Task<string> GetCheckpointAsync(CancellationToken cancellationToken) => inner.GetCheckpointAsync(cancellationToken);
+
+        public Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken) =>
+            inner.GetConsistencyProofAsync(fromSize, toSize, cancellationToken);
+    }
+}
