@@ -114,6 +114,27 @@ public sealed class ServingTests
             Assert.Equal(Verdict.NotReady.WireName, notReady.Headers.GetValues(MeshHeaders.Verdict).Single());
         }
 
+        // The node's job API holds its body cap for a chunked body too (no Content-Length to check up front): a 7 MB job
+        // to a ready model is a 413 with its code, and the model never sees it; the node keeps answering.
+        var big = Encoding.UTF8.GetBytes("{\"text\": \"" + new string('a', 7 * 1024 * 1024) + "\"}");
+        using (var content = new StreamContent(new MemoryStream(big)))
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}")) { Content = content })
+        {
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            request.Headers.TransferEncodingChunked = true;
+            MeshToken.Authorize(request.Headers, mesh.Nodes["n1"].Agent.Credential);
+            using var tooLarge = await mesh.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+            Assert.Equal(MeshErrorCodes.BodyTooLarge.Value, (string?)JsonNode.Parse(await tooLarge.Content.ReadAsStringAsync())!["code"]);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}")) { Content = Json("""{"text": "after the big one"}""") })
+        {
+            MeshToken.Authorize(request.Headers, mesh.Nodes["n1"].Agent.Credential);
+            using var after = await mesh.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        }
+
         // Descriptions.
         var openapi = JsonNode.Parse(await mesh.Http.GetStringAsync(new Uri($"inference/v1/{mesh.Model}/openapi.json", UriKind.Relative)))!;
         Assert.Equal("3.1.0", (string?)openapi["openapi"]);
