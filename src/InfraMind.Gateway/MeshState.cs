@@ -372,12 +372,23 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 online = IsOnline(n),
                 lastHeartbeat = n.LastBeat,
                 capacity = n.Registration.Capacity,
+                requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,
                 reputation = Math.Round(n.Reputation.Value, 4),
                 refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
             }).ToList();
             return new { models, nodes, at = now };
         }
+    }
+
+    /// <summary>
+    /// The pressure on a node: the sum of the resource limits of the versions placed on it, beside the capacity it
+    /// offers (which its resource policy may set above its machine). Caller holds the lock.
+    /// </summary>
+    private NodeCapacity Requested(string nodeId)
+    {
+        var placed = _placement.TryGetValue(nodeId, out var keys) ? _models.Where(m => keys.Contains(m.Key)).Select(m => m.Manifest.Resources).ToList() : [];
+        return new NodeCapacity(placed.Sum(r => r.CpuMillicores), placed.Sum(r => r.MemoryBytes), placed.Sum(r => r.GpuCount));
     }
 
     public IReadOnlyList<(string Node, double Reputation, bool Online)> NodeSummaries()

@@ -135,7 +135,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
 
     private async Task<bool> RegisterAsync(CancellationToken ct)
     {
-        var registration = new NodeRegistration(_options.NodeId, _address!, _options.Capacity, _options.Labels, _options.HeartbeatInterval);
+        var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval);
         using var request = new HttpRequestMessage(HttpMethod.Post, "mesh/v1/nodes") { Content = JsonContent.Create(registration, options: MeshJson.Options) };
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
         if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
@@ -298,12 +298,15 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         lock (_instances) _refused[a.Key] = ModelInstance.Refusal(a, reason, _time.GetUtcNow());
     }
 
-    /// <summary>Why <paramref name="need"/> does not fit what is free now, or null. Caller holds the lock.</summary>
+    /// <summary>
+    /// Why <paramref name="need"/> cannot run here: never (its limits exceed the machine), or not now (the limits of
+    /// what runs here already use what the node offers under its <see cref="ResourcePolicy"/>); null when it fits.
+    /// Caller holds the lock.
+    /// </summary>
     private string? FitProblem(ResourceRequest need)
     {
-        var cap = _options.Capacity;
-        if (need.GpuCount > cap.GpuCount)
-            return $"{MeshErrorCodes.NodeRefused}: needs {need.GpuCount} GPU(s), this node has {cap.GpuCount}";
+        if (ResourcePolicy.NeverFits(need, _options.Capacity) is { } never) return $"{MeshErrorCodes.NodeRefused}: {never}";
+        var cap = _options.Resources.Offered(_options.Capacity);
         var cpu = cap.CpuMillicores - _instances.Values.Sum(i => i.Manifest.Resources.CpuMillicores);
         var mem = cap.MemoryBytes - _instances.Values.Sum(i => i.Manifest.Resources.MemoryBytes);
         var gpu = cap.GpuCount - _instances.Values.Sum(i => i.Manifest.Resources.GpuCount);

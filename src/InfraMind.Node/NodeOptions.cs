@@ -11,7 +11,11 @@ public sealed record NodeOptions
     /// <summary>The gateway to register with, e.g. http://127.0.0.1:7300/.</summary>
     public required Uri Gateway { get; init; }
 
+    /// <summary>The machine this node runs models on (or the share of it its operator gives the mesh).</summary>
     public required NodeCapacity Capacity { get; init; }
+
+    /// <summary>How models are admitted against <see cref="Capacity"/>: the node registers <see cref="ResourcePolicy.Offered"/>.</summary>
+    public ResourcePolicy Resources { get; init; } = ResourcePolicy.Exclusive;
 
     /// <summary>
     /// The gateway's mesh token (<see cref="MeshToken"/>), sent with registration and heartbeats; the node's job API
@@ -66,6 +70,7 @@ public sealed record NodeOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
+        errors.AddRange(Resources.Validate());
         if (Gateway is not { IsAbsoluteUri: true } || (Gateway.Scheme != Uri.UriSchemeHttp && Gateway.Scheme != Uri.UriSchemeHttps))
             errors.Add($"gateway '{Gateway}' must be an absolute http(s) URL");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)

@@ -33,7 +33,7 @@ public sealed class ServingTests
         await using var mesh = await LocalMesh.StartAsync("mesh-serve", new GatewayOptions { Replicas = 3 });
         await mesh.AddNodeAsync("n1", "good");
         await mesh.AddNodeAsync("n2", "good");
-        // 128 MiB free, the model asks 256 MiB: the node must refuse and say why.
+        // A machine of 128 MiB, the model's limit 256 MiB: it can never run there, and the node must refuse and say why.
         await mesh.AddNodeAsync("tiny", "good", new NodeCapacity(4000, 128L << 20, 0));
         await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
         await mesh.WaitForStateAsync("n2", "ready", TimeSpan.FromSeconds(60));
@@ -46,7 +46,7 @@ public sealed class ServingTests
         var refusal = Assert.Single(mesh.Nodes["tiny"].Agent.Reports());
         Assert.Equal(ModelState.Refused, refusal.State);
         Assert.Contains(MeshErrorCodes.NodeRefused.Value, refusal.Detail, StringComparison.Ordinal);
-        Assert.Contains("256Mi memory, 128Mi free", refusal.Detail, StringComparison.Ordinal);
+        Assert.Contains("needs 256Mi memory, more than this node's machine has (128Mi): it can never run here", refusal.Detail, StringComparison.Ordinal);
         await LocalMesh.WaitUntilAsync("the gateway to record the refusal", TimeSpan.FromSeconds(10), async () => (await mesh.NodeInfoAsync("tiny"))["refused"]!.AsArray().Count > 0);
 
         // Good requests, latest and pinned.

@@ -59,4 +59,20 @@ public sealed class PlacementTests
         var p = Placement.Place([Model("a@1")], [Node("n1", online: false, current: ["a@1"]), Node("n2", current: ["a@1"]), Node("n3")], 2);
         Assert.Equal(["n2", "n3"], NodesOf(p, "a@1"));
     }
+    [Fact]
+    public void Nodes_sharing_one_machine_place_a_second_model_where_reservations_would_have_left_it_without_a_node()
+    {
+        // `infra mesh up` on this 2-core machine: two nodes, SPEC's summarizer (cpu 2) on both, then a cpu 1 model.
+        var machine = new NodeCapacity(2000, 24 * Gi, 0);
+        PlacementNode On(string id, ResourcePolicy policy) => new(id, policy.Offered(machine), true, new HashSet<string>(), new HashSet<string>());
+        PlacementModel[] models = [Model("summarizer@0.4.2", cpu: 2000, mem: 4 * Gi), Model("iris@1.0.0", cpu: 1000, mem: Gi / 4)];
+
+        var reserved = Placement.Place(models, [On("node-1", ResourcePolicy.Exclusive), On("node-2", ResourcePolicy.Exclusive)], 2);
+        Assert.Equal(["node-1", "node-2"], NodesOf(reserved, "summarizer@0.4.2"));
+        Assert.Empty(NodesOf(reserved, "iris@1.0.0"));
+
+        var shared = Placement.Place(models, [On("node-1", ResourcePolicy.SharedMachine), On("node-2", ResourcePolicy.SharedMachine)], 2);
+        Assert.Equal(["node-1", "node-2"], NodesOf(shared, "summarizer@0.4.2"));
+        Assert.Equal(["node-1", "node-2"], NodesOf(shared, "iris@1.0.0"));
+    }
 }

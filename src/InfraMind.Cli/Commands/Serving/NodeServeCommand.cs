@@ -2,6 +2,7 @@ using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
+using InfraMind.Serving;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -36,6 +37,18 @@ internal static class NodeServeCommand
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
+        var cpuOvercommit = new Option<double>("--cpu-overcommit")
+        {
+            Description = "Admit models while the sum of their CPU limits stays within this many times --cpu (1-16; limits are enforced per container either way)",
+            DefaultValueFactory = _ => ResourcePolicy.Exclusive.CpuOvercommit,
+            HelpName = "RATIO",
+        };
+        var memoryOvercommit = new Option<double>("--memory-overcommit")
+        {
+            Description = "The same for memory limits (1-16; a model over its own limit is killed whatever the ratio)",
+            DefaultValueFactory = _ => ResourcePolicy.Exclusive.MemoryOvercommit,
+            HelpName = "RATIO",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
@@ -51,7 +64,7 @@ internal static class NodeServeCommand
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, allowLocal, fetchAllow, verbose, json,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -82,7 +95,7 @@ internal static class NodeServeCommand
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
-                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
+                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
                 CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), gateway = gatewayUrl.ToString(), registered });

@@ -60,11 +60,12 @@ internal static class ServingHosts
 
     public static async Task<NodeHost> StartNodeAsync(
         string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null)
+        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null)
     {
         var options = new NodeOptions
         {
             NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}", CredentialFile = credentialFile, LocalNodes = local,
+            Resources = resources ?? ResourcePolicy.Exclusive,
         };
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
