@@ -32,6 +32,9 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _heartbeats;
     private Uri? _address;
+
+    /// <summary>The URL this node registers (its job API as its gateway reaches it); null before it started.</summary>
+    public Uri? Address => _address;
     private IDisposable? _attached;
     private volatile string? _credential;
 

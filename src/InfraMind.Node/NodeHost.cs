@@ -48,7 +48,7 @@ public sealed class NodeHost : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(address.EndsWith('/') ? address : address + "/");
-        await agent.StartAsync(url, cancellationToken);
+        await agent.StartAsync(options.Advertise ?? url, cancellationToken);
         return new NodeHost(app, agent, url);
     }
 

@@ -41,6 +41,9 @@ public sealed record NodeOptions
     /// <summary>Longest answer a container may give a job; longer is the verdict response-too-large (502), its connection dropped.</summary>
     public long MaxAnswerBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
 
+    /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
+    public Uri? Advertise { get; init; }
+
     /// <summary>Where the node's job API listens; port 0 picks a free one.</summary>
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 

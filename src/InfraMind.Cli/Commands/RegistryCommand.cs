@@ -13,7 +13,8 @@ internal static class RegistryCommand
     public static Command Create(CliContext context)
     {
         var registry = new Command("registry", "The model registry (transparency log of signed publishes).");
-        var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 7400);
+        var port = ServingHosts.PortOption("--port", "Port to listen on (127.0.0.1 unless --listen)", 7400);
+        var listen = ServingHosts.ListenOption();
         var data = new Option<string?>("--data") { Description = "Data directory (default $INFRAMIND_HOME/registry)" };
         var json = new Option<bool>("--json") { Description = "Once listening, print {registry, data, key} as JSON" };
         var allowLocal = new Option<bool>("--allow-local-references")
@@ -50,7 +51,7 @@ internal static class RegistryCommand
             "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, data, allowLocal, fetchAllow, maxImage, perAddress, perKey, json,
+            port, listen, data, allowLocal, fetchAllow, maxImage, perAddress, perKey, json,
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,7 +65,7 @@ internal static class RegistryCommand
                 PublishesPerMinutePerAddress = parse.GetValue(perAddress),
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
             };
-            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, parse.GetValue(port), cancellationToken);
+            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, ListenAt.From(parse, listen, port), cancellationToken);
             var announcement = RegistryAccess.Announce(context.Home, server.Address);
             if (parse.GetValue(json))
                 CliJson.Write(context.Output, new { registry = server.Address.ToString(), data = dir, key = server.Registry.PublicKey.Fingerprint });

@@ -9,7 +9,13 @@ internal static class GatewayServeCommand
     public static Command Create(CliContext context)
     {
         var gateway = new Command("gateway", "The inference gateway.");
-        var port = ServingHosts.PortOption("--port", "Port on 127.0.0.1", 8080);
+        var port = ServingHosts.PortOption("--port", "Port to listen on (127.0.0.1 unless --listen)", 8080);
+        var listen = ServingHosts.ListenOption();
+        var advertise = new Option<string?>("--advertise")
+        {
+            Description = "The URL clients and nodes reach this gateway at, announced in $INFRAMIND_HOME and printed (default: the address it is bound to)",
+            HelpName = "URL",
+        };
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Following();
@@ -28,7 +34,7 @@ internal static class GatewayServeCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
+            port, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -37,16 +43,21 @@ internal static class GatewayServeCommand
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
-            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
-            GatewayAnnouncement.Write(context.Home, host.Url);
+            var at = ListenAt.From(parse, listen, port);
+            var advertised = ListenAt.Advertised(parse, advertise);
+            await using var host = await ServingHosts.StartGatewayAsync(at, parse.GetValue(replicas), token, served.Catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
+            var url = advertised ?? host.Url;
+            GatewayAnnouncement.Write(context.Home, url);
+            if (!at.IsLoopback)
+                await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted");
             if (parse.GetValue(json))
             {
-                CliJson.Write(context.Output, new { gateway = host.Url.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
+                CliJson.Write(context.Output, new { gateway = url.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(host.Url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
-                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(host.Url.ToString())} --token-file {Markup.Escape(tokenPath)}");
+                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
+                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(url.ToString())} --token-file {Markup.Escape(tokenPath)}");
             }
 
             await context.Output.FlushAsync(CancellationToken.None);

@@ -55,7 +55,7 @@ internal static class MeshUpCommand
             if (chainUrl is null && (parse.GetValue(chain.StatementStore) is not null || chain.ConfirmationsOf(parse) is not null))
                 throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store and --confirmations apply to an eth:// registry only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
             await using var registry = chainUrl is null
-                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, parse.GetValue(registryPort), cancellationToken)
+                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken)
                 : null;
             var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
             await using var served = registry is null
@@ -72,7 +72,7 @@ internal static class MeshUpCommand
                 var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
                 // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
                 var local = new LocalNodes();
-                gateway = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local);
+                gateway = await ServingHosts.StartGatewayAsync(ListenAt.Loopback(parse.GetValue(port)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local);
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);

@@ -20,7 +20,13 @@ internal static class NodeServeCommand
                 r.AddError($"--gateway '{r.GetValueOrDefault<string>()}' is not a URL: write e.g. --gateway http://127.0.0.1:8080");
         });
         var id = new Option<string>("--id") { Description = "Node id", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
-        var port = ServingHosts.PortOption("--port", "Job API port on 127.0.0.1 (0 = any free port)", 0);
+        var port = ServingHosts.PortOption("--port", "Job API port (127.0.0.1 unless --listen; 0 = any free port)", 0);
+        var listen = ServingHosts.ListenOption();
+        var advertise = new Option<string?>("--advertise")
+        {
+            Description = "The URL the node registers, where its gateway reaches its job API (default: the address it is bound to; required with --listen 0.0.0.0)",
+            HelpName = "URL",
+        };
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Verifying();
@@ -64,7 +70,7 @@ internal static class NodeServeCommand
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, json,
+            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -95,10 +101,13 @@ internal static class NodeServeCommand
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
-                parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)));
+                ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
+                advertise: ListenAt.Advertised(parse, advertise));
+            if (!ListenAt.From(parse, listen, port).IsLoopback)
+                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
-                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), gateway = gatewayUrl.ToString(), registered });
+                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrl.ToString(), registered });
             else if (registered)
                 context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
             else

@@ -26,31 +26,38 @@ internal static class ServingHosts
         return port;
     }
 
-    /// <summary>A registry server on 127.0.0.1:<paramref name="port"/> whose admission fetches under <paramref name="policy"/>.</summary>
-    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, int port, CancellationToken cancellationToken)
+    /// <summary>`--listen ADDRESS[:PORT]` of the serving commands: the address to bind instead of 127.0.0.1 (a port given here wins over --port).</summary>
+    public static Option<string?> ListenOption() => new("--listen")
+    {
+        Description = "Address to listen on instead of 127.0.0.1 (e.g. 10.0.0.5, 0.0.0.0, [::]), optionally with :PORT. Off loopback the traffic is plain HTTP: use it on networks you trust",
+        HelpName = "ADDRESS[:PORT]",
+    };
+
+    /// <summary>A registry server at <paramref name="at"/> whose admission fetches under <paramref name="policy"/>.</summary>
+    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, ListenAt at, CancellationToken cancellationToken)
     {
         try
         {
-            return await RegistryServer.StartAsync(options with { Url = $"http://127.0.0.1:{port}", Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
+            return await RegistryServer.StartAsync(options with { Url = at.Url, Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port (or --registry-port)", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on {at}: {e.Message}", "choose another --port (or --registry-port) or --listen address", e);
         }
     }
 
     public static async Task<GatewayHost> StartGatewayAsync(
-        int port, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
+        ListenAt at, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = $"http://127.0.0.1:{port}", Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
+                new GatewayOptions { ListenUrl = at.Url, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {e.Message}", "choose another --port or --listen address", e);
         }
         catch (ArgumentException e)
         {
@@ -60,12 +67,16 @@ internal static class ServingHosts
 
     public static async Task<NodeHost> StartNodeAsync(
         string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, int port = 0, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null)
+        CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null)
     {
+        at ??= ListenAt.Loopback(0);
+        if (at.IsUnspecified && advertise is null)
+            throw new InfraMindException(CliErrorCodes.UsageError, $"--listen {at.Host} binds every address, so the node cannot tell the gateway which one reaches it",
+                "pass --advertise http://ADDRESS:PORT/ (the URL the gateway reaches this node at), or --listen one address");
         var options = new NodeOptions
         {
-            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = $"http://127.0.0.1:{port}", CredentialFile = credentialFile, LocalNodes = local,
-            Resources = resources ?? ResourcePolicy.Exclusive,
+            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
+            Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise,
         };
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
@@ -75,7 +86,7 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"node {id} cannot listen on 127.0.0.1:{port}: {e.Message}", "choose another --port", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"node {id} cannot listen on {at}: {e.Message}", "choose another --port or --listen address", e);
         }
     }
 
