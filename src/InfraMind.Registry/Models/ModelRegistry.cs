@@ -214,8 +214,9 @@ public sealed class ModelRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// Ownership and immutability: throws when another key owns the name or the version exists with another statement;
-    /// answers the existing entry when this very statement was logged before; null when the publish may go on.
+    /// Ownership and immutability: throws when another key owns the name or the version exists with other content;
+    /// answers the existing entry when this statement, or one of the same version, image and manifest by the same key,
+    /// was logged before; null when the publish may go on.
     /// </summary>
     private async Task<PublishResult?> DecideAsync(PublishStatement statement, SemVersion version, string statementSha, CancellationToken cancellationToken)
     {
@@ -230,7 +231,10 @@ public sealed class ModelRegistry : IAsyncDisposable
             return null;
         }
 
-        if (existingSha == statementSha)
+        // The very statement, or the same content signed again later by the same key (the owner was checked above): a
+        // publish retried a second later or re-run by a script is the version that exists, not a conflict.
+        if (existingSha == statementSha
+            || (existing.Version == statement.Version && existing.ImageDigest == statement.ImageDigest && existing.ManifestDigest == statement.ManifestDigest))
         {
             var same = await GetEntryAsync(existing.Index, cancellationToken).ConfigureAwait(false);
             return new PublishResult(same!, AlreadyPublished: true);

@@ -27,6 +27,29 @@ public sealed class ModelRegistryTests
         ModelRegistry.OpenAsync(dir, Time, admission, null, CancellationToken.None);
 
     [Fact]
+    public async Task The_same_content_signed_again_later_by_its_owner_is_already_published_other_content_conflicts()
+    {
+        using var dir = new TempDirectory("im-reg");
+        using var alice = SigningKey.CreateEphemeral("alice");
+        await using var registry = await Open(dir.Path);
+        var first = await registry.PublishAsync(Envelope(alice, "again", "1.0.0"), CancellationToken.None);
+
+        // `infra publish` re-run a few seconds later: a new statement (its time, its signature), the same version,
+        // image and manifest.
+        var later = new FakeTimeProvider(Time.GetUtcNow().AddSeconds(5));
+        var resigned = Dsse.SignPublish(PublishStatement.Create("again", "1.0.0", "sha256:" + new string('a', 64), Encoding.UTF8.GetBytes("name: x\n"),
+            [new PublishedReference("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "ipfs", 1, true, "size-262144", true)], alice.PublicKey, later), alice);
+        Assert.NotEqual(Envelope(alice, "again", "1.0.0").Payload.ToArray(), resigned.Payload.ToArray());
+        var again = await registry.PublishAsync(resigned, CancellationToken.None);
+        Assert.True(again.AlreadyPublished);
+        Assert.Equal(first.Entry.Index, again.Entry.Index);
+        Assert.Equal(1, (await registry.GetCheckpointAsync(CancellationToken.None)).Checkpoint.Size);
+
+        var other = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "again", "1.0.0", image: 'b'), CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.VersionConflict, other.Code);
+    }
+
+    [Fact]
     public async Task Published_entry_verifies_offline()
     {
         using var dir = new TempDirectory("im-reg");
