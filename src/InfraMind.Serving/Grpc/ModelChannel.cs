@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -22,7 +23,6 @@ public sealed class ModelChannel : IDisposable
 {
     // grpc-dotnet's own words for a message over MaxReceiveMessageSize; it has no status of its own for it.
     private const string OverLimit = "Received message exceeds the maximum configured message size";
-    private const string NotDeserialized = "Failed to deserialize response message";
 
     private readonly GrpcChannel _channel;
     private readonly GRPCInferenceService.GRPCInferenceServiceClient _inference;
@@ -145,7 +145,7 @@ public sealed class ModelChannel : IDisposable
             return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)" };
         if (code == StatusCode.DeadlineExceeded && elapsed >= timeout * 0.9)
             throw new OperationCanceledException($"no answer within {timeout.TotalSeconds:0.###} s (DEADLINE_EXCEEDED)", e);
-        if (code == StatusCode.Internal && e.Status.Detail.StartsWith(NotDeserialized, StringComparison.Ordinal))
+        if (Unparsed(e))
             return Broken(Verdict.MalformedAnswer, $"the answer to ModelInfer is not a valid inference.ModelInferResponse: {e.Status.Detail}");
         if (code == StatusCode.Unimplemented)
             return Broken(Verdict.GrpcUnimplemented,
@@ -163,6 +163,8 @@ public sealed class ModelChannel : IDisposable
     private static void Rethrow(RpcException e)
     {
         var inner = e.Status.DebugException;
+        // A message that does not parse is the model's answer (malformed-answer), though protobuf reports it as an IOException.
+        if (Unparsed(e)) return;
         while (inner is not null and not HttpRequestException and not IOException) inner = inner.InnerException;
         switch (inner)
         {
@@ -174,6 +176,13 @@ public sealed class ModelChannel : IDisposable
 
         if (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is not null)
             throw new HttpRequestException(HttpRequestError.Unknown, e.Status.Detail, e);
+    }
+
+    private static bool Unparsed(RpcException e)
+    {
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+            if (inner is InvalidProtocolBufferException) return true;
+        return false;
     }
 
     private static string Trim(string s) => s.Length <= 300 ? s : s[..300] + "…";

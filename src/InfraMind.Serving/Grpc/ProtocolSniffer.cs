@@ -46,6 +46,9 @@ public static class ProtocolSniffer
             if (read >= 5 && Encoding.ASCII.GetString(buffer, 0, 5) == "HTTP/") return PortProtocol.Http1;
             // A frame header: 3 bytes length, 1 byte type (4 = SETTINGS, 7 = GOAWAY), 1 byte flags, 4 bytes stream id 0.
             if (read >= 9 && buffer[3] is 4 or 7 && buffer[5] == 0 && buffer[6] == 0 && buffer[7] == 0 && (buffer[8] & 0x7f) == 0) return PortProtocol.Http2;
+            // Some HTTP/1 servers answer a request of an unknown version as HTTP/0.9 would: the error page, no status
+            // line (Python's http.server does). Text where a frame header should be is an HTTP/1 server all the same.
+            if (read > 0 && buffer.Take(read).All(b => b is >= 0x20 and <= 0x7e or (byte)'\r' or (byte)'\n' or (byte)'\t')) return PortProtocol.Http1;
             return PortProtocol.Unknown;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
