@@ -21,6 +21,10 @@ ADDRESS_POOL="${INFRAMIND_ADDRESS_POOL:-base=172.17.0.0/16,size=24}"
 BASE_TAG="python:3.10-slim"
 ALIAS_TAGS=("python:3.11-slim")
 STAND_IN_LABEL="org.inframind.stand-in=true"
+# Version 2 adds Debian's python3-grpcio and python3-protobuf, so that gRPC model packages build without a network.
+# A stand-in of an older version is rebuilt (under a temporary tag, then retagged, so that builds running meanwhile
+# always find a complete image).
+STAND_IN_VERSION="2"
 
 say() { printf '[setup-engine] %s\n' "$*"; }
 die() { printf '[setup-engine] error: %s\n' "$*" >&2; exit 1; }
@@ -81,7 +85,9 @@ ensure_engine() {
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 build_stand_in() {
-  say "$BASE_TAG is missing and no registry can be pulled from: building a LOCAL STAND-IN from Debian $SUITE packages"
+  local target="$BASE_TAG.building-$$"
+  target="${target/:/-stand-in:}"
+  say "no registry can be pulled from: building a LOCAL STAND-IN for $BASE_TAG from Debian $SUITE packages (as $target)"
   say "  (it is not the official image: its python is Debian $SUITE's python3, i.e. 3.11 for bookworm)"
   if ! command -v mmdebstrap >/dev/null 2>&1; then
     say "installing mmdebstrap"
@@ -101,7 +107,7 @@ build_stand_in() {
 
   # variant=apt is essential + apt only; docs, man pages and locales are left out to keep the image small.
   mmdebstrap --variant=apt \
-    --include=python3,python3-pip,curl,ca-certificates \
+    --include=python3,python3-pip,python3-grpcio,python3-protobuf,curl,ca-certificates \
     --aptopt='APT::Install-Recommends "false"' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -120,17 +126,31 @@ build_stand_in() {
     --change 'ENV LANG=C.UTF-8' \
     --change "LABEL $STAND_IN_LABEL" \
     --change "LABEL org.inframind.stand-in.source=debian-$SUITE" \
+    --change "LABEL org.inframind.stand-in.version=$STAND_IN_VERSION" \
     --change 'CMD ["python3"]' \
     --message "InfraMind local stand-in for $BASE_TAG (Debian $SUITE)" \
-    "$work/rootfs.tar" "$BASE_TAG" >/dev/null
+    "$work/rootfs.tar" "$target" >/dev/null
+  say "python in the stand-in: $(docker run --rm --network none "$target" python3 -c 'import sys, grpc, google.protobuf as p; print(sys.version.split()[0], "grpcio", grpc.__version__, "protobuf", p.__version__)' 2>&1)"
+  # One tag operation per name: a build that starts now sees the old image or the new one, never none.
+  docker tag "$target" "$BASE_TAG"
+  local alias
+  for alias in "${ALIAS_TAGS[@]}"; do
+    if ! image_exists "$alias" || is_stand_in "$alias"; then docker tag "$target" "$alias"; fi
+  done
+  docker rmi "$target" >/dev/null
   say "built $BASE_TAG: $(docker image inspect --format '{{.Id}} {{.Size}} bytes' "$BASE_TAG")"
-  say "python in the stand-in: $(docker run --rm --network none "$BASE_TAG" python3 --version 2>&1)"
 }
+
+is_stand_in() { [[ $(docker image inspect --format '{{index .Config.Labels "org.inframind.stand-in"}}' "$1" 2>/dev/null) == "true" ]]; }
+stand_in_version() { docker image inspect --format '{{index .Config.Labels "org.inframind.stand-in.version"}}' "$1" 2>/dev/null; }
 
 ensure_base_images() {
   if image_exists "$BASE_TAG"; then
-    if [[ $(docker image inspect --format '{{index .Config.Labels "org.inframind.stand-in"}}' "$BASE_TAG") == "true" ]]; then
-      say "$BASE_TAG present (LOCAL STAND-IN built from Debian packages, not the official image)"
+    if is_stand_in "$BASE_TAG" && [[ $(stand_in_version "$BASE_TAG") != "$STAND_IN_VERSION" ]]; then
+      say "$BASE_TAG is a LOCAL STAND-IN of an older version ($(stand_in_version "$BASE_TAG" || true)); rebuilding it with grpcio"
+      build_stand_in
+    elif is_stand_in "$BASE_TAG"; then
+      say "$BASE_TAG present (LOCAL STAND-IN v$STAND_IN_VERSION built from Debian packages with grpcio, not the official image)"
     else
       say "$BASE_TAG present"
     fi
@@ -139,7 +159,10 @@ ensure_base_images() {
   fi
   local alias
   for alias in "${ALIAS_TAGS[@]}"; do
-    if image_exists "$alias"; then
+    if image_exists "$alias" && is_stand_in "$alias" && [[ $(stand_in_version "$alias") != "$STAND_IN_VERSION" ]] && is_stand_in "$BASE_TAG"; then
+      docker tag "$BASE_TAG" "$alias"
+      say "retagged $alias -> $BASE_TAG (the stand-in v$STAND_IN_VERSION)"
+    elif image_exists "$alias"; then
       say "$alias present"
     else
       docker tag "$BASE_TAG" "$alias"

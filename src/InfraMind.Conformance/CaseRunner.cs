@@ -4,11 +4,13 @@ using System.Text;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 
 namespace InfraMind.Conformance;
 
 /// <summary>
-/// Sends the synthetic cases to a model's REST interface, through the container's connector, and has
+/// Sends the synthetic cases to a model's REST interface (or its Open Inference Protocol V2 gRPC API, under the
+/// <c>json</c> tensor convention), through the container's connector, and has
 /// <see cref="AnswerJudge"/> judge each answer, as the gateway does. Answers are read against a cap and every request
 /// against its time budget; when the model stops answering the cause is named (exited, killed for memory, pids limit).
 /// </summary>
@@ -18,19 +20,42 @@ internal static class CaseRunner
 
     /// <summary>The cases step: every case in turn, until the container exits or the model stops answering in time.</summary>
     public static async Task<(IReadOnlyList<CaseResult> Cases, StepResult Step)> RunAllAsync(
-        IReadOnlyList<SyntheticCase> cases, ModelSchema outputSchema, RunningContainer container, ConformanceOptions options, Task<long> exited,
+        IReadOnlyList<SyntheticCase> cases, ModelManifest manifest, RunningContainer container, ConformanceOptions options, Task<long> exited,
         Action<CaseResult> finished, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var outputSchema = manifest.OutputSchema;
         using var http = JobHttp.CreateClient();
         var route = ContainerRoute.Of(container);
+        using var grpc = manifest.Protocol == ModelProtocol.Grpc ? new ModelChannel(route, manifest.Name, manifest.Version.ToString(), options.MaxResponseBytes) : null;
+        var sniffed = false;
         var results = new List<CaseResult>();
         StepResult? cause = null;
         var timedOut = false;
         foreach (var c in cases)
         {
             if (exited.IsCompleted) break;
-            var result = await RunAsync(http, route, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken);
+            var result = grpc is null
+                ? await RunAsync(http, route, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken)
+                : await RunAsync(grpc, c, outputSchema, options.RequestTimeout, cancellationToken);
+            if (grpc is null && !sniffed && result.StatusCode is null && result.Verdict is { } dropped && (dropped == Verdict.ConnectionFailed || dropped == Verdict.ServerErrorOnInvalidInput))
+            {
+                // A REST request that no answer came back to: an h2c (gRPC) server drops HTTP/1.1 requests. Say so.
+                sniffed = true;
+                if (await ProtocolSniffer.SniffAsync(route, TimeSpan.FromSeconds(1), cancellationToken) == PortProtocol.Http2)
+                {
+                    result = result with
+                    {
+                        Verdict = Verdict.WrongProtocol,
+                        Detail = $"port {manifest.Port} speaks {ProtocolSniffer.Describe(PortProtocol.Http2)}, but model.yaml declares protocol: rest " +
+                            $"(HTTP/1.1 POST /); declare protocol: grpc or serve REST on the port (seen as: {result.Detail})",
+                    };
+                    results.Add(result);
+                    finished(result);
+                    break;
+                }
+            }
+
             if (result.Verdict == Verdict.ConnectionFailed || result.Verdict == Verdict.RequestTimeout || (result.Verdict == Verdict.ServerErrorOnInvalidInput && result.StatusCode is null))
             {
                 // A refused or dropped connection, or silence, is the symptom; a dead container or a pids limit is the cause.
@@ -101,6 +126,33 @@ internal static class CaseRunner
             var judgement = AnswerJudge.NoAnswerWithin(timeout);
             if (headers) judgement = judgement with { Detail = judgement.Detail + ": the answer started but did not finish (it stalled mid-answer)" };
             return Result(c, judgement, null, clock.Elapsed, null);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return Result(c, AnswerJudge.ConnectionFailed(c.Positive, e.Message), null, clock.Elapsed, null);
+        }
+
+        var latency = clock.Elapsed;
+        var judged = AnswerJudge.Judge(answer, c.Positive, outputSchema);
+        return Result(c, judged, answer.StatusCode, latency, answer.Body is { } bytes ? Quote(bytes) : null);
+    }
+
+    /// <summary>One case through ModelInfer: the same catches and judge as the REST path (<see cref="ModelChannel"/> fails alike).</summary>
+    public static async Task<CaseResult> RunAsync(ModelChannel channel, SyntheticCase c, ModelSchema outputSchema, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(c);
+        var clock = Stopwatch.StartNew();
+        ModelAnswer answer;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            answer = await channel.InferAsync(Encoding.UTF8.GetBytes(c.Body), timeout, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Result(c, AnswerJudge.NoAnswerWithin(timeout), null, clock.Elapsed, null);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {

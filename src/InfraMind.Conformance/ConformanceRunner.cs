@@ -75,7 +75,7 @@ public sealed class ConformanceRunner
             var prepared = await early;
             if (await EnsureImageAsync(manifest, validation.PackageDirectory, prepared, options.ImageIndex, steps, cancellationToken) is not { } image)
                 return new ConformanceReport(manifest.Name, manifest.Version.ToString(), manifest.ManifestDigest, null, manifest.Port, steps, [], clock.Elapsed);
-            if (prepared.Started is { } started && image.Id == prepared.Record?.ImageId && manifest.Protocol == ModelProtocol.Rest &&
+            if (prepared.Started is { } started && image.Id == prepared.Record?.ImageId &&
                 prepared.Record.Settings == RunSettings.Of(manifest))
             {
                 adopted = started;
@@ -131,13 +131,6 @@ public sealed class ConformanceRunner
         RunningContainer? startedEarly, TimeSpan earlyStartDuration, CancellationToken cancellationToken)
     {
         IReadOnlyList<CaseResult> cases = [];
-        if (manifest.Protocol != ModelProtocol.Rest)
-        {
-            Add(steps, ConformanceSteps.Start, CheckStatus.Failed, Verdict.UnsupportedProtocol,
-                "conformance runs for protocol grpc are not implemented yet; only rest models can be tested", TimeSpan.Zero);
-            return Build();
-        }
-
         Report(new StepStarted(ConformanceSteps.Start, $"start {image.Tag} with no network (port {manifest.Port} reached inside it)"));
         var started = clock.Elapsed;
         RunningContainer? container = startedEarly;
@@ -281,8 +274,27 @@ public sealed class ConformanceRunner
         var clock = Stopwatch.StartNew();
         if (await ReadinessProbe.WaitAsync(container.ProbePortAsync, timeout, exitedSignal, cancellationToken))
         {
-            Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
-            return true;
+            var accepted = clock.Elapsed;
+            if (manifest.Protocol == ModelProtocol.Grpc)
+            {
+                if (await GrpcReadinessCheck.WaitAsync(manifest, container, timeout - accepted, clock, exitedSignal, cancellationToken) is { } unready)
+                {
+                    Add(steps, unready);
+                    return false;
+                }
+
+                if (!exitedSignal.IsCancellationRequested)
+                {
+                    Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null,
+                        $"port {manifest.Port} accepted after {accepted.TotalMilliseconds:0} ms, gRPC health SERVING after {clock.Elapsed.TotalMilliseconds:0} ms", clock.Elapsed);
+                    return true;
+                }
+            }
+            else
+            {
+                Add(steps, ConformanceSteps.Readiness, CheckStatus.Passed, null, $"port {manifest.Port} accepted after {accepted.TotalMilliseconds:0} ms", clock.Elapsed);
+                return true;
+            }
         }
 
         var elapsed = clock.Elapsed;
@@ -339,7 +351,7 @@ public sealed class ConformanceRunner
     {
         var generated = new SyntheticInputs(manifest.InputSchema, options.Seed).Generate(options.Cases, options.NegativeCases);
         Report(new StepStarted(ConformanceSteps.Cases, $"{generated.Count(c => c.Positive)} valid and {generated.Count(c => !c.Positive)} invalid inputs (seed {options.Seed})"));
-        var (cases, step) = await CaseRunner.RunAllAsync(generated, manifest.OutputSchema, container, options, exited, r => Report(new CaseFinished(r)), cancellationToken);
+        var (cases, step) = await CaseRunner.RunAllAsync(generated, manifest, container, options, exited, r => Report(new CaseFinished(r)), cancellationToken);
         Add(steps, step);
         return cases;
     }

@@ -319,11 +319,19 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         return null;
     }
 
-    /// <summary>The connector of a model's container while it is ready here (<see cref="ILocalNode"/>: what a gateway of this process may use).</summary>
+    /// <summary>
+    /// The connector of a model's container while it is ready here (<see cref="ILocalNode"/>: what a gateway of this
+    /// process may use). None for a gRPC model: the gateway sends HTTP/JSON, and this node's job API is what speaks the
+    /// Open Inference Protocol to the container (<see cref="GrpcJobs"/>).
+    /// </summary>
     public IModelConnector? ConnectorOf(string name, string version)
     {
         lock (_instances)
-            return _instances.TryGetValue(ModelKey.Of(name, version), out var i) && i.ReadyContainer is { } c ? ContainerRoute.Of(c) : null;
+        {
+            return _instances.TryGetValue(ModelKey.Of(name, version), out var i) && i.Manifest.Protocol == ModelProtocol.Rest && i.ReadyContainer is { } c
+                ? ContainerRoute.Of(c)
+                : null;
+        }
     }
 
     /// <summary>
@@ -365,8 +373,15 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         }
 
         RunningContainer? container;
-        lock (_instances) container = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.ReadyContainer : null;
-        if (container is null)
+        ModelManifest? manifest;
+        lock (_instances)
+        {
+            var found = _instances.TryGetValue(ModelKey.Of(name, version), out var i);
+            container = found ? i!.ReadyContainer : null;
+            manifest = found ? i!.Manifest : null;
+        }
+
+        if (container is null || manifest is null)
         {
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady, MeshErrorCodes.ModelNotReadyOnNode,
                 $"{name}@{version} is not ready on node {_options.NodeId}");
@@ -378,6 +393,12 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
             timeout = TimeSpan.FromMilliseconds(Math.Min(ms, timeout.TotalMilliseconds));
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
+        if (manifest.Protocol == ModelProtocol.Grpc)
+        {
+            await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _options.MaxAnswerBytes, _options.NodeId, limit.Token, ct);
+            return;
+        }
+
         using var request = JobHttp.ForConnector(ContainerRoute.Of(container));
         request.Content = new ByteArrayContent(body);
         request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
@@ -408,10 +429,10 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
         }
     }
 
-    private static Task FailAsync(HttpContext context, int status, Judgement judgement) => FailAsync(context, status, judgement.Verdict!, judgement.Detail);
+    internal static Task FailAsync(HttpContext context, int status, Judgement judgement) => FailAsync(context, status, judgement.Verdict!, judgement.Detail);
 
     /// <summary>The node's own failure (no model answer at all): the verdict in <see cref="MeshHeaders.Verdict"/>, for the gateway to judge by.</summary>
-    private static Task FailAsync(HttpContext context, int status, Verdict verdict, string detail)
+    internal static Task FailAsync(HttpContext context, int status, Verdict verdict, string detail)
     {
         context.Response.StatusCode = status;
         context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;

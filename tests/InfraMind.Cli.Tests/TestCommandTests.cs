@@ -18,6 +18,7 @@ public sealed class TestCommandTests : IDisposable
     [SkippableTheory]
     [InlineData("summarizer-v1")]
     [InlineData("iris-classifier")]
+    [InlineData("sentiment-grpc")]
     public async Task Example_passes_with_json_and_junit_reports(string example)
     {
         using var engine = await TestEngine.ConnectAsync();
@@ -53,14 +54,26 @@ public sealed class TestCommandTests : IDisposable
         Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
-    public async Task Init_output_passes_infra_test()
+    [SkippableTheory]
+    [InlineData("rest")]
+    [InlineData("grpc")]
+    public async Task Init_output_passes_infra_test(string protocol)
     {
         using var engine = await TestEngine.ConnectAsync();
         var dir = Path.Combine(_cli.Work, "fresh-model");
-        Assert.Equal(0, (await _cli.RunAsync("init", "fresh-model", "--dir", dir)).Code);
+        Assert.Equal(0, (await _cli.RunAsync("init", "fresh-" + protocol, "--protocol", protocol, "--dir", dir)).Code);
         var report = await _cli.RunJsonAsync(0, "test", "--container", dir, "--json");
         Assert.True(report.GetProperty("passed").GetBoolean());
+        // Invalid inputs were sent and refused as they must be (INVALID_ARGUMENT over gRPC, a 400 over REST).
+        Assert.Contains(report.GetProperty("cases").EnumerateArray(), c => !c.GetProperty("positive").GetBoolean() && c.GetProperty("status").GetString() == "passed");
+    }
+
+    [Fact]
+    public void The_grpc_example_ships_the_protocol_descriptors_infra_init_writes()
+    {
+        // The example was written by `infra init --protocol grpc`; a change to the .proto must reach it too.
+        Assert.Equal(InfraMind.Serving.Grpc.ProtocolDescriptors.Json(),
+            File.ReadAllText(Path.Combine(TestEngine.ExampleDir("sentiment-grpc"), InfraMind.Serving.Grpc.ProtocolDescriptors.FileName)));
     }
 
     [SkippableFact]

@@ -21,10 +21,13 @@ internal sealed class LocalMesh : IAsyncDisposable
     public const string TestLabel = "org.inframind.test";
     private readonly List<TempDirectory> _dirs = [];
 
-    private LocalMesh(ContainerEngine engine, string model)
+    private readonly bool _grpc;
+
+    private LocalMesh(ContainerEngine engine, string model, bool grpc)
     {
         Engine = engine;
         Model = model;
+        _grpc = grpc;
     }
 
     public ContainerEngine Engine { get; }
@@ -52,10 +55,11 @@ internal sealed class LocalMesh : IAsyncDisposable
     public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>The mesh; where no engine answers, the test fails or is skipped (<see cref="Peers.Missing"/>).</summary>
-    public static async Task<LocalMesh> StartAsync(string model, GatewayOptions options)
+    /// <param name="grpc">Serve tests/packages/grpc-model (a Python grpcio V2 server) instead of broken-model (REST).</param>
+    public static async Task<LocalMesh> StartAsync(string model, GatewayOptions options, bool grpc = false)
     {
         var engine = await TestEngine.ConnectAsync();
-        var mesh = new LocalMesh(engine, model);
+        var mesh = new LocalMesh(engine, model, grpc);
         var good = mesh.Package("good");
         var manifest = ManifestReader.Validate(good).Manifest!;
         mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
@@ -76,6 +80,7 @@ internal sealed class LocalMesh : IAsyncDisposable
         if (behavior == "liar-early") behavior = "liar";
         var dir = new TempDirectory("im-mesh-" + behavior);
         _dirs.Add(dir);
+        if (_grpc) return GrpcModel.Create(dir.Path, Model, behavior);
         TempDirectory.Copy(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model"), dir.Path);
         var dockerfile = dir.Combine("Dockerfile");
         File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal)

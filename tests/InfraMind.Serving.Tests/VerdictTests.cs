@@ -31,7 +31,7 @@ public sealed class VerdictTests
             [
                 "manifest-invalid", "build-failed", "start-failed", "container-exited", "container-oom-killed", "init-failed", "warmup-failed",
                 "healthcheck-failed", "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large",
-                "pids-limit-reached", "server-error-on-valid-input", "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
+                "wrong-protocol", "grpc-unimplemented", "json-tensor-missing", "malformed-answer", "pids-limit-reached", "server-error-on-valid-input", "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
                 "connection-failed", "request-timeout", "unsupported-protocol", "refused", "image-unavailable", "model-not-ready",
                 "node-unauthorized", "unknown",
             ],
@@ -45,7 +45,8 @@ public sealed class VerdictTests
         Assert.Equal(
             [
                 "manifest-invalid", "build-failed", "container-oom-killed", "init-failed", "warmup-failed", "healthcheck-failed",
-                "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large", "pids-limit-reached",
+                "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large",
+                "wrong-protocol", "grpc-unimplemented", "json-tensor-missing", "malformed-answer", "pids-limit-reached",
                 "server-error-on-valid-input",
                 "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
             ],

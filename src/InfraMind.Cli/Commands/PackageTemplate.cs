@@ -1,9 +1,21 @@
+using InfraMind.Serving.Grpc;
+
 namespace InfraMind.Cli.Commands;
 
-/// <summary>The files `infra init` writes. The REST model is a real lexicon-based sentiment classifier (stdlib only).</summary>
-internal static class PackageTemplate
+/// <summary>
+/// The files `infra init` writes: a real lexicon-based sentiment classifier, over REST (Python standard library only) or
+/// over the Open Inference Protocol V2 gRPC API (standard library + grpcio + protobuf).
+/// </summary>
+internal static partial class PackageTemplate
 {
-    public static IReadOnlyDictionary<string, string> Files(string name, bool grpc) => new Dictionary<string, string>
+    public static IReadOnlyDictionary<string, string> Files(string name, bool grpc)
+    {
+        var files = Common(name, grpc);
+        if (grpc) files[ProtocolDescriptors.FileName] = ProtocolDescriptors.Json();
+        return files;
+    }
+
+    private static Dictionary<string, string> Common(string name, bool grpc) => new()
     {
         ["Dockerfile"] = Dockerfile(grpc),
         ["model.yaml"] = ModelYaml(name, grpc),
@@ -17,7 +29,9 @@ internal static class PackageTemplate
 
     private static string Dockerfile(bool grpc) => grpc
         ? """
-          # The gRPC server needs grpcio: use a base image that has it (e.g. Debian's python3-grpcio installed).
+          # The gRPC server needs grpcio and protobuf in the image. InfraMind's local stand-in for python:3.10-slim has
+          # Debian's python3-grpcio and python3-protobuf; with another base image, install them here
+          # (e.g. RUN apt-get install -y python3-grpcio python3-protobuf, or pip install grpcio protobuf).
           FROM python:3.10-slim
           WORKDIR /app
           COPY . .
@@ -179,62 +193,6 @@ internal static class PackageTemplate
 
         """;
 
-    private const string GrpcServer = """
-        #!/usr/bin/env python3
-        # {{name}}: the same lexicon sentiment model over gRPC (needs grpcio in the image).
-        # Service inframind.v1.Model, method Predict: the request and the reply are JSON documents as bytes.
-        import json
-        import os
-        import re
-        import sys
-        from concurrent import futures
-
-        import grpc
-
-        PORT = int(os.environ.get("PORT", "50051"))
-        HERE = os.path.dirname(os.path.abspath(__file__))
-        WORD = re.compile(r"[a-z']+")
-
-
-        def load_lexicon(path=os.path.join(HERE, "lexicon.tsv")):
-            with open(path, encoding="utf-8") as f:
-                rows = [l.strip().split("\t") for l in f if l.strip() and not l.startswith("#")]
-            return {w: float(s) for w, s in rows}
-
-
-        LEXICON = load_lexicon()
-
-
-        def predict(request, context):
-            try:
-                doc = json.loads(request)
-                text = doc["text"]
-                assert isinstance(text, str) and text
-            except Exception:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'expected {"text": non-empty string}')
-            hits = [LEXICON[w] for w in WORD.findall(text.lower()) if w in LEXICON]
-            score = 0.0 if not hits else max(-1.0, min(1.0, sum(hits) / (len(hits) * 3.0)))
-            label = "positive" if score > 0.1 else "negative" if score < -0.1 else "neutral"
-            return json.dumps({"label": label, "score": round(score, 4), "matched": len(hits)}).encode()
-
-
-        if __name__ == "__main__":
-            if "--check" in sys.argv:
-                print("lexicon: %d words" % len(LEXICON))
-                sys.exit(0)
-            handler = grpc.method_handlers_generic_handler(
-                "inframind.v1.Model",
-                {"Predict": grpc.unary_unary_rpc_method_handler(predict, request_deserializer=bytes, response_serializer=bytes)},
-            )
-            server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-            server.add_generic_rpc_handlers((handler,))
-            server.add_insecure_port("0.0.0.0:%d" % PORT)
-            server.start()
-            print("{{name}} listening on %d (gRPC)" % PORT, flush=True)
-            server.wait_for_termination()
-
-        """;
-
     private const string InitHook = """
         #!/bin/sh
         # Runs once after the container starts: fail early if the model's data is missing or corrupt.
@@ -248,13 +206,6 @@ internal static class PackageTemplate
         #!/bin/sh
         # Healthy when GET /health answers 200 (python instead of curl: slim images have no curl).
         python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9000/health', timeout=2).status == 200 else 1)"
-
-        """;
-
-    private const string GrpcHealthHook = """
-        #!/bin/sh
-        # Healthy when the gRPC port accepts connections.
-        python3 -c "import socket; socket.create_connection(('127.0.0.1', 50051), timeout=2).close()"
 
         """;
 

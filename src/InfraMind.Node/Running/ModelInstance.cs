@@ -1,6 +1,7 @@
 using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Serving.Grpc;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
 using Microsoft.Extensions.Logging;
@@ -270,9 +271,16 @@ internal sealed class ModelInstance : IAsyncDisposable
         probe.CancelAfter(_options.HealthTimeout);
         try
         {
-            return await container.ProbePortAsync(probe.Token);
+            if (_manifest.Protocol != ModelProtocol.Grpc) return await container.ProbePortAsync(probe.Token);
+            // A gRPC model is healthy while grpc.health.v1 (or V2's ServerReady) says SERVING, as at pre-flight.
+            using var channel = new ModelChannel(ContainerRoute.Of(container), _manifest.Name, _manifest.Version.ToString(), ModelAnswer.DefaultBodyLimit);
+            return (await channel.CheckReadyAsync(_options.HealthTimeout, probe.Token)).Serving;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             return false;
         }

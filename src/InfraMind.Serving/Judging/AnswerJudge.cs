@@ -32,19 +32,21 @@ public static class AnswerJudge
         ArgumentNullException.ThrowIfNull(outputSchema);
         var status = answer.StatusCode;
         if (answer.NodeVerdict is { } own) return Judgement.Fail(own, $"the node answered {status}");
+        if (answer.ProtocolFailure is { } broken) return broken;
+        var said = answer.Status;
         if (!validInput)
         {
             return status switch
             {
-                >= 400 and < 500 => Judgement.Pass($"rejected with {status} as it should"),
-                >= 500 => Judgement.Fail(Verdict.ServerErrorOnInvalidInput, $"the model answered {status} to an invalid input; it must answer 4xx with a JSON error"),
-                _ => Judgement.Fail(Verdict.AcceptedInvalidInput, $"the model answered {status} to an input that input_schema forbids; it must answer 4xx"),
+                >= 400 and < 500 => Judgement.Pass($"rejected with {said} as it should"),
+                >= 500 => Judgement.Fail(Verdict.ServerErrorOnInvalidInput, $"the model answered {said} to an invalid input; it must answer 4xx with a JSON error (gRPC: INVALID_ARGUMENT)"),
+                _ => Judgement.Fail(Verdict.AcceptedInvalidInput, $"the model answered {said} to an input that input_schema forbids; it must answer 4xx (gRPC: INVALID_ARGUMENT)"),
             };
         }
 
-        if (status >= 500) return Judgement.Fail(Verdict.ServerErrorOnValidInput, $"the model answered {status} to a valid input");
+        if (status >= 500) return Judgement.Fail(Verdict.ServerErrorOnValidInput, $"the model answered {said} to a valid input");
         if (status != 200)
-            return Judgement.Fail(Verdict.RejectedValidInput, $"the model answered {status} to an input that matches input_schema; expected 200");
+            return Judgement.Fail(Verdict.RejectedValidInput, $"the model answered {said} to an input that matches input_schema; expected 200 (gRPC: OK)");
         if (answer.Body is not { } body)
             return TooLarge(answer.BodyLimit);
 

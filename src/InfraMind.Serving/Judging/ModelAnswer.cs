@@ -13,6 +13,18 @@ namespace InfraMind.Serving;
 /// </param>
 public sealed record ModelAnswer(int StatusCode, byte[]? Body, long BodyLimit, Verdict? NodeVerdict = null)
 {
+    /// <summary>
+    /// How the status reads in a detail: the HTTP status, or a gRPC model's own status with its HTTP equivalent
+    /// (<c>INVALID_ARGUMENT (400): …</c>).
+    /// </summary>
+    public string Status { get; init; } = StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A gRPC answer that breaks the protocol itself (UNIMPLEMENTED, no <c>json</c> tensor, a malformed message): the
+    /// verdict whatever the input was.
+    /// </summary>
+    public Judgement? ProtocolFailure { get; init; }
+
     /// <summary>The most bytes of an answer a reader takes by default (the gateway's <c>MaxResponseBytes</c>, `infra test`).</summary>
     public const long DefaultBodyLimit = 16 * 1024 * 1024;
 

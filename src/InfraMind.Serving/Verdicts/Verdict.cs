@@ -85,6 +85,18 @@ public sealed class Verdict
     /// </summary>
     public static Verdict ResponseTooLarge { get; } = new("response-too-large", Fault.Model);
 
+    /// <summary>The model's port speaks another protocol than model.yaml's <c>protocol</c> (HTTP/1.1 for grpc, HTTP/2 for rest): which one is named.</summary>
+    public static Verdict WrongProtocol { get; } = new("wrong-protocol", Fault.Model);
+
+    /// <summary>A gRPC model answered UNIMPLEMENTED: it does not serve the Open Inference Protocol V2 (or grpc.health.v1) it must.</summary>
+    public static Verdict GrpcUnimplemented { get; } = new("grpc-unimplemented", Fault.Model);
+
+    /// <summary>A gRPC model's answer lacks the <c>json</c> output tensor of InfraMind's convention (docs/protocols.md).</summary>
+    public static Verdict JsonTensorMissing { get; } = new("json-tensor-missing", Fault.Model);
+
+    /// <summary>A gRPC model's answer is not a valid protobuf message of the protocol.</summary>
+    public static Verdict MalformedAnswer { get; } = new("malformed-answer", Fault.Model);
+
     /// <summary>The model tried to start more processes or threads than its pids limit allows (a fork bomb, a thread leak).</summary>
     public static Verdict PidsLimitReached { get; } = new("pids-limit-reached", Fault.Model);
 
@@ -103,7 +115,7 @@ public sealed class Verdict
     /// <summary>No answer within the time limit.</summary>
     public static Verdict RequestTimeout { get; } = new("request-timeout", Fault.Node);
 
-    /// <summary>This InfraMind cannot run the model's protocol yet (gRPC): a node of another build might.</summary>
+    /// <summary>A node of an older build could not run the model's protocol (gRPC); kept so that its reports still read.</summary>
     public static Verdict UnsupportedProtocol { get; } = new("unsupported-protocol", Fault.Node);
 
     /// <summary>A node refused a placement: it does not fit the node's free capacity, or its manifest is invalid.</summary>
@@ -128,7 +140,8 @@ public sealed class Verdict
     public static IReadOnlyList<Verdict> All { get; } =
     [
         ManifestInvalid, BuildFailed, StartFailed, ContainerExited, OomKilled, InitFailed, WarmupFailed, HealthcheckFailed,
-        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
+        NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, WrongProtocol, GrpcUnimplemented, JsonTensorMissing,
+        MalformedAnswer, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
         Refused, ImageUnavailable, NotReady, NodeUnauthorized, Unknown,
     ];

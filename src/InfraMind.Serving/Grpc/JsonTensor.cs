@@ -1,0 +1,104 @@
+using System.Buffers.Binary;
+using Google.Protobuf;
+using InfraMind.Serving.Grpc.V2;
+
+namespace InfraMind.Serving.Grpc;
+
+/// <summary>
+/// How a JSON document travels over the Open Inference Protocol V2 (docs/protocols.md): one BYTES tensor named
+/// <c>json</c>, shape [1]. InfraMind sends it in <c>inputs[0].contents.bytes_contents[0]</c>; a model answers with an
+/// output tensor <c>json</c> in <c>contents.bytes_contents[0]</c> or in the matching <c>raw_output_contents</c> entry
+/// (V2's raw BYTES form: a 4-byte little-endian length, then the bytes). The one place that knows the convention.
+/// </summary>
+public static class JsonTensor
+{
+    public const string Name = "json";
+
+    public const string DataType = "BYTES";
+
+    /// <summary>The convention in one line, for verdicts that say what a model must do.</summary>
+    public const string Convention =
+        "InfraMind's JSON convention: one BYTES output tensor named 'json', shape [1], the answer in outputs[].contents.bytes_contents[0] " +
+        "or in raw_output_contents (4-byte little-endian length, then the bytes)";
+
+    /// <summary>A ModelInfer request that carries <paramref name="document"/> to <paramref name="model"/>.</summary>
+    public static ModelInferRequest Request(string model, string version, string id, ReadOnlySpan<byte> document)
+    {
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = Name, Datatype = DataType, Contents = new InferTensorContents() };
+        input.Shape.Add(1);
+        input.Contents.BytesContents.Add(ByteString.CopyFrom(document));
+        var request = new ModelInferRequest { ModelName = model, ModelVersion = version, Id = id };
+        request.Inputs.Add(input);
+        request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = Name });
+        return request;
+    }
+
+    /// <summary>The JSON document of a request, or why it has none (for a server of the protocol).</summary>
+    public static bool TryRead(ModelInferRequest request, out ReadOnlyMemory<byte> document, out string problem)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        for (var i = 0; i < request.Inputs.Count; i++)
+        {
+            var input = request.Inputs[i];
+            if (input.Name != Name) continue;
+            if (input.Contents is { BytesContents.Count: > 0 } contents)
+                return Found(contents.BytesContents[0].Memory, out document, out problem);
+            if (i < request.RawInputContents.Count) return TryRaw(request.RawInputContents[i], out document, out problem);
+            return Missing($"input tensor '{Name}' carries no bytes", out document, out problem);
+        }
+
+        return Missing($"no input tensor named '{Name}' (BYTES, shape [1])", out document, out problem);
+    }
+
+    /// <summary>The JSON document of an answer, or what is wrong with the answer under the convention.</summary>
+    public static bool TryRead(ModelInferResponse response, out ReadOnlyMemory<byte> document, out string problem)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        for (var i = 0; i < response.Outputs.Count; i++)
+        {
+            var output = response.Outputs[i];
+            if (output.Name != Name) continue;
+            if (output.Contents is { BytesContents.Count: > 0 } contents)
+                return Found(contents.BytesContents[0].Memory, out document, out problem);
+            // Raw contents are positional: entry i belongs to output i (all outputs use raw form, or none).
+            if (i < response.RawOutputContents.Count) return TryRaw(response.RawOutputContents[i], out document, out problem);
+            return Missing($"the output tensor '{Name}' carries no bytes; {Convention}", out document, out problem);
+        }
+
+        var names = response.Outputs.Count == 0 ? "none" : string.Join(", ", response.Outputs.Select(o => $"'{o.Name}'"));
+        return Missing($"the answer has no output tensor named '{Name}' (outputs: {names}); {Convention}", out document, out problem);
+    }
+
+    /// <summary>The raw BYTES form of one element: its 4-byte little-endian length, then the bytes (nothing after them).</summary>
+    public static ByteString Raw(ReadOnlySpan<byte> document)
+    {
+        var buffer = new byte[4 + document.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)document.Length);
+        document.CopyTo(buffer.AsSpan(4));
+        return ByteString.CopyFrom(buffer);
+    }
+
+    private static bool TryRaw(ByteString raw, out ReadOnlyMemory<byte> document, out string problem)
+    {
+        var bytes = raw.Memory;
+        if (bytes.Length < 4) return Missing($"raw contents of '{Name}' are {bytes.Length} bytes, shorter than their 4-byte length prefix", out document, out problem);
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(bytes.Span);
+        if (length != bytes.Length - 4)
+            return Missing($"raw contents of '{Name}' declare {length} bytes but carry {bytes.Length - 4} (shape [1]: one element)", out document, out problem);
+        return Found(bytes[4..], out document, out problem);
+    }
+
+    private static bool Found(ReadOnlyMemory<byte> bytes, out ReadOnlyMemory<byte> document, out string problem)
+    {
+        document = bytes;
+        problem = "";
+        return true;
+    }
+
+    private static bool Missing(string why, out ReadOnlyMemory<byte> document, out string problem)
+    {
+        document = default;
+        problem = why;
+        return false;
+    }
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using InfraMind.Serving.Grpc.V2;
+
+namespace InfraMind.Serving.Grpc;
+
+/// <summary>What a gRPC model's readiness check saw: SERVING, or the status and why not.</summary>
+public sealed record GrpcReadiness(bool Serving, string Seen, Verdict? Verdict = null);
+
+/// <summary>
+/// The Open Inference Protocol V2 client to one model container: cleartext HTTP/2 (prior knowledge) through its
+/// <see cref="IModelConnector"/>, answers read against a cap. Turns what a gRPC model says into a
+/// <see cref="ModelAnswer"/> so that <see cref="AnswerJudge"/> judges it by the same rules as a REST answer; failures
+/// of the way to the model surface as the REST path's do (<see cref="HttpRequestException"/>/<see cref="IOException"/>,
+/// <see cref="OperationCanceledException"/> when the time is up), so callers treat both protocols alike.
+/// </summary>
+public sealed class ModelChannel : IDisposable
+{
+    // grpc-dotnet's own words for a message over MaxReceiveMessageSize; it has no status of its own for it.
+    private const string OverLimit = "Received message exceeds the maximum configured message size";
+
+    private readonly GrpcChannel _channel;
+    private readonly GRPCInferenceService.GRPCInferenceServiceClient _inference;
+    private readonly Health.HealthClient _health;
+    private readonly string _model;
+    private readonly string _version;
+    private long _ids;
+
+    /// <param name="maxAnswerBytes">The most bytes of one answer message read (<see cref="ModelAnswer.DefaultBodyLimit"/> by default).</param>
+    public ModelChannel(IModelConnector connector, string model, string version, long maxAnswerBytes)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxAnswerBytes);
+        MaxAnswerBytes = maxAnswerBytes;
+        _model = model;
+        _version = version;
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            ActivityHeadersPropagator = null,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            // Several calls at once on one model share connections instead of queueing behind HTTP/2's stream limit.
+            EnableMultipleHttp2Connections = true,
+            ConnectCallback = (_, ct) => connector.ConnectAsync(ct),
+        };
+        // The address names no real host: every connection goes through the connector (h2c, prior knowledge).
+        _channel = GrpcChannel.ForAddress("http://model.invalid", new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = (int)Math.Min(maxAnswerBytes, int.MaxValue),
+            MaxSendMessageSize = null,
+            MaxRetryAttempts = 0,
+            ThrowOperationCanceledOnCancellation = true,
+        });
+        _inference = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
+        _health = new Health.HealthClient(_channel);
+    }
+
+    public long MaxAnswerBytes { get; }
+
+    /// <summary>
+    /// Sends <paramref name="document"/> through ModelInfer under the <c>json</c> tensor convention, within
+    /// <paramref name="timeout"/> (also sent as the call's deadline).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">No answer within the time (or <paramref name="cancellationToken"/> fired).</exception>
+    /// <exception cref="HttpRequestException">The connection failed, or the port does not speak HTTP/2.</exception>
+    public async Task<ModelAnswer> InferAsync(ReadOnlyMemory<byte> document, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var id = Interlocked.Increment(ref _ids).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var request = JsonTensor.Request(_model, _version, id, document.Span);
+        var clock = Stopwatch.StartNew();
+        ModelInferResponse response;
+        try
+        {
+            response = await _inference.ModelInferAsync(request, new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken));
+        }
+        catch (RpcException e)
+        {
+            return Failed(e, clock.Elapsed, timeout);
+        }
+
+        if (!JsonTensor.TryRead(response, out var json, out var problem))
+            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK", ProtocolFailure = Judgement.Fail(Verdict.JsonTensorMissing, problem) };
+        return new ModelAnswer(200, json.ToArray(), MaxAnswerBytes) { Status = "OK (200)" };
+    }
+
+    /// <summary>
+    /// One readiness check: grpc.health.v1 Check for the server (service ""), or, where the server has no health service,
+    /// V2's ServerReady. Connection failures propagate as for <see cref="InferAsync"/>.
+    /// </summary>
+    public async Task<GrpcReadiness> CheckReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var options = new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
+        try
+        {
+            var health = await _health.CheckAsync(new HealthCheckRequest { Service = "" }, options);
+            return new GrpcReadiness(health.Status == HealthCheckResponse.Types.ServingStatus.Serving, $"grpc.health.v1 {health.Status}");
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            // No health service: V2's own readiness call decides.
+        }
+        catch (RpcException e)
+        {
+            return Unready(e, "grpc.health.v1 Check");
+        }
+
+        try
+        {
+            var ready = await _inference.ServerReadyAsync(new ServerReadyRequest(), options);
+            return new GrpcReadiness(ready.Ready, $"ServerReady ready={ready.Ready.ToString().ToUpperInvariant()} (no grpc.health.v1 service)");
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            return new GrpcReadiness(false, "UNIMPLEMENTED for grpc.health.v1.Health/Check and inference.GRPCInferenceService/ServerReady", Verdict.GrpcUnimplemented);
+        }
+        catch (RpcException e)
+        {
+            return Unready(e, "ServerReady");
+        }
+    }
+
+    private static GrpcReadiness Unready(RpcException e, string call)
+    {
+        Rethrow(e);
+        return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {e.Status.Detail}");
+    }
+
+    private ModelAnswer Failed(RpcException e, TimeSpan elapsed, TimeSpan timeout)
+    {
+        Rethrow(e);
+        var code = e.StatusCode;
+        var name = GrpcStatusMap.Name(code);
+        // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
+        if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))
+            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)" };
+        if (code == StatusCode.DeadlineExceeded && elapsed >= timeout * 0.9)
+            throw new OperationCanceledException($"no answer within {timeout.TotalSeconds:0.###} s (DEADLINE_EXCEEDED)", e);
+        if (Unparsed(e))
+            return Broken(Verdict.MalformedAnswer, $"the answer to ModelInfer is not a valid inference.ModelInferResponse: {e.Status.Detail}");
+        if (code == StatusCode.Unimplemented)
+            return Broken(Verdict.GrpcUnimplemented,
+                $"the model answered UNIMPLEMENTED to inference.GRPCInferenceService/ModelInfer: it must serve the Open Inference Protocol V2 ({e.Status.Detail})");
+        var status = GrpcStatusMap.ToHttp(code);
+        var detail = e.Status.Detail;
+        var body = JsonSerializer.SerializeToUtf8Bytes(new GrpcError(detail, name), MeshJson.Options);
+        return new ModelAnswer(status, body, MaxAnswerBytes) { Status = $"{name} ({status})" + (detail.Length == 0 ? "" : $": {Trim(detail)}") };
+
+        ModelAnswer Broken(Verdict verdict, string why) =>
+            new(GrpcStatusMap.ToHttp(code), null, MaxAnswerBytes) { Status = name, ProtocolFailure = Judgement.Fail(verdict, why) };
+    }
+
+    /// <summary>A failure of the way to the model (refused, reset, not HTTP/2) leaves as the exception the REST path throws.</summary>
+    private static void Rethrow(RpcException e)
+    {
+        var inner = e.Status.DebugException;
+        // A message that does not parse is the model's answer (malformed-answer), though protobuf reports it as an IOException.
+        if (Unparsed(e)) return;
+        while (inner is not null and not HttpRequestException and not IOException) inner = inner.InnerException;
+        switch (inner)
+        {
+            case HttpRequestException http:
+                throw new HttpRequestException(http.HttpRequestError, http.Message, http);
+            case IOException io:
+                throw new IOException(io.Message, io);
+        }
+
+        if (e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is not null)
+            throw new HttpRequestException(HttpRequestError.Unknown, e.Status.Detail, e);
+    }
+
+    private static bool Unparsed(RpcException e)
+    {
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+            if (inner is InvalidProtocolBufferException) return true;
+        return false;
+    }
+
+    private static string Trim(string s) => s.Length <= 300 ? s : s[..300] + "…";
+
+    public void Dispose() => _channel.Dispose();
+
+    private sealed record GrpcError(string Error, string GrpcStatus);
+}
