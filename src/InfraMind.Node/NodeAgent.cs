@@ -5,6 +5,7 @@ using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -329,6 +330,11 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
+        // A child of the gateway's attempt when it sent a traceparent (ASP.NET Core reads it into the request's span).
+        using var span = MeshTracing.Node.StartActivity("job");
+        span?.SetTag(MeshTracing.RoleTag, "node");
+        span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
+        span?.SetTag(MeshTracing.ModelTag, ModelKey.Of(name, version));
         if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
@@ -409,6 +415,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     {
         context.Response.StatusCode = status;
         context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;
+        System.Diagnostics.Activity.Current?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
         return context.Response.WriteAsJsonAsync(new { verdict, detail }, MeshJson.Options);
     }
 

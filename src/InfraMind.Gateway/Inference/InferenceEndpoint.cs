@@ -5,6 +5,7 @@ using System.Text.Json;
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Semver;
 
@@ -31,6 +32,11 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
     private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, CancellationToken ct)
     {
+        // The request's own span (ASP.NET Core's, a child of the client's traceparent when it sent one) names the model.
+        Activity.Current?.SetTag(MeshTracing.ModelTag, name);
+        // Everything up to the choice of nodes: version, media type, size, JSON, input_schema, quarantine.
+        using var validation = MeshTracing.Gateway.StartActivity("validate");
+        validation?.SetTag(MeshTracing.RoleTag, "gateway");
         var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
         if (versions.Count == 0)
             return await ProblemAsync(context, 404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
@@ -106,6 +112,10 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
                 $"{model.Key} failed the same way on several nodes and is not served for now; GET /inference/v1 shows why. Publish a fixed version.");
         }
 
+        validation?.Stop();
+        using var routing = MeshTracing.Gateway.StartActivity("route");
+        routing?.SetTag(MeshTracing.RoleTag, "gateway");
+        routing?.SetTag(MeshTracing.ModelTag, model.Key);
         _budget.RecordRequest();
         var attempts = new List<AttemptResult>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
@@ -127,7 +137,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
                 if (chosen is null) break;
                 if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
                 tried.Add(chosen.NodeId);
-                (var result, answer) = await AttemptAsync(model, chosen.NodeId, body, ct);
+                (var result, answer) = await AttemptAsync(model, chosen.NodeId, attempts.Count + 1, body, ct);
                 attempts.Add(result);
                 if (answer is not null) answeredBy = chosen.NodeId;
             }
@@ -165,8 +175,14 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             new() { ["attempts"] = attempts.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() });
     }
 
-    private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, byte[] body, CancellationToken ct)
+    private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, int number, byte[] body, CancellationToken ct)
     {
+        // The HTTP call inside is this span's child, and the node's (or the container's) traceparent names that call.
+        using var span = MeshTracing.Gateway.StartActivity("attempt");
+        span?.SetTag(MeshTracing.RoleTag, "gateway");
+        span?.SetTag(MeshTracing.NodeTag, node);
+        span?.SetTag(MeshTracing.ModelTag, model.Key);
+        span?.SetTag(MeshTracing.AttemptTag, number);
         var route = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
@@ -198,6 +214,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             {
                 mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
                 metrics.Attempt(model.Published.Name, node, "ok");
+                span?.SetStatus(ActivityStatusCode.Ok);
                 return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body);
             }
 
@@ -223,6 +240,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
 
         var verdict = judgement.Verdict!;
+        span?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
+        span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);

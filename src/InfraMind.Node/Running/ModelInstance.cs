@@ -183,7 +183,13 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     private async Task<bool> PreflightAsync(RunningContainer container, CancellationToken ct)
     {
+        // A trace of its own: a pre-flight belongs to no request.
+        using var span = Serving.Telemetry.MeshTracing.Node.StartActivity("preflight", System.Diagnostics.ActivityKind.Internal, parentContext: default);
+        span?.SetTag(Serving.Telemetry.MeshTracing.RoleTag, "node");
+        span?.SetTag(Serving.Telemetry.MeshTracing.NodeTag, _options.NodeId);
+        span?.SetTag(Serving.Telemetry.MeshTracing.ModelTag, _assignment.Key);
         var result = await new ConformanceRunner(_engine).PreflightAsync(_manifest, container, _options.Preflight, ct);
+        span?.SetTag(Serving.Telemetry.MeshTracing.VerdictTag, result.Passed ? "passed" : (result.FirstVerdict?.WireName ?? "failed"));
         if (result.Passed)
         {
             SetState(ModelState.Ready, null, $"pre-flight passed (container {container.Id[..12]}, no network, port {container.ContainerPort} inside it)");

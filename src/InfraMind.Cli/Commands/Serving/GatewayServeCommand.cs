@@ -33,6 +33,7 @@ internal static class GatewayServeCommand
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-gateway");
             await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, "gateway", ContentAccess.PublisherPolicy(context, [], hostLocal: false), cancellationToken);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);

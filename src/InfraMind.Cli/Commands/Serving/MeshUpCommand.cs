@@ -46,6 +46,7 @@ internal static class MeshUpCommand
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-mesh");
             var count = parse.GetValue(nodes);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var logging = ServingHosts.Logging(parse.GetValue(verbose));

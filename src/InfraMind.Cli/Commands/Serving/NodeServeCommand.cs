@@ -56,6 +56,7 @@ internal static class NodeServeCommand
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-node");
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);

@@ -6,6 +6,7 @@ using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using InfraMind.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -138,6 +139,22 @@ internal static class ServingHosts
     {
         var info = await engine.GetInfoAsync(cancellationToken);
         return new NodeCapacity(Math.Max(1, info.Cpus) * 1000L, info.MemoryBytes, info.HasGpuRuntime ? 1 : 0);
+    }
+
+    /// <summary>
+    /// The process's traces, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set, else
+    /// null: nothing recorded, nothing sent. Disposing it flushes what is buffered. OTEL_SERVICE_NAME overrides <paramref name="service"/>.
+    /// </summary>
+    public static IDisposable? Tracing(CliContext context, string service)
+    {
+        try
+        {
+            return MeshTracing.Start(service, context.Get);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InfraMindException(CliErrorCodes.UsageError, e.Message, "set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's http:// URL, e.g. http://127.0.0.1:4318", e);
+        }
     }
 
     public static Action<ILoggingBuilder>? Logging(bool verbose) =>
