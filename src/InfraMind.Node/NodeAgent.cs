@@ -35,6 +35,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     private Uri? _address;
     private IDisposable? _attached;
     private volatile string? _credential;
+    private readonly NodeMetrics _metrics = new();
 
     public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
         : this(options, engine, images, time, log, ManifestCache.Shared)
@@ -63,6 +64,14 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     public string? Credential => _credential;
 
     public NodeOptions Options => _options;
+
+    internal NodeMetrics Metrics => _metrics;
+
+    /// <summary>Brings the node's gauges up to date (before each scrape of /metrics).</summary>
+    internal void ObserveMetrics()
+    {
+        lock (_instances) _metrics.Observe(_instances.Values.Count(i => i.Container is not null), Reports());
+    }
 
     /// <summary>
     /// Completes at the first accepted registration; fails with <see cref="NodeRegistrationException"/> when the
@@ -287,7 +296,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
                 return;
             }
 
-            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log);
+            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log, _metrics);
             _instances[a.Key] = instance;
             instance.Start();
         }
@@ -328,6 +337,22 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     /// caller must send this node's own credential, which only the gateway that issued it knows.
     /// </summary>
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await HandleJobCoreAsync(context, name, version, cancellationToken);
+        }
+        finally
+        {
+            // The node's own failure carries its verdict; a body the node would not take is the caller's; anything else the model answered.
+            var outcome = context.Response.Headers[MeshHeaders.Verdict] is { Count: 1 } v ? v[0]!
+                : context.Response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status413PayloadTooLarge ? "rejected" : "answered";
+            _metrics.Job(ModelKey.Of(name, version), outcome, clock.Elapsed);
+        }
+    }
+
+    private async Task HandleJobCoreAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
         var ct = cancellationToken;
         // A child of the gateway's attempt when it sent a traceparent (ASP.NET Core reads it into the request's span).
