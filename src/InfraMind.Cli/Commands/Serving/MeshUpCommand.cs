@@ -117,6 +117,7 @@ internal static class MeshUpCommand
             return ExitCodes.Ok;
         });
         mesh.Subcommands.Add(up);
+        mesh.Subcommands.Add(MeshStatusCommand.Create(context));
         return mesh;
     }
 }
