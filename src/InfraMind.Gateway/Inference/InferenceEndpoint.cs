@@ -19,18 +19,29 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// sees it, then tries nodes chosen by reputation and latency until one gives an answer valid against output_schema.
 /// A client's mistake is a 4xx and never counts against a node.
 /// </summary>
-internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
+internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes, InferenceLog log)
 {
     private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
 
     public async Task HandleAsync(HttpContext context, string name, string? version, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var status = await HandleCoreAsync(context, name, version, cancellationToken);
-        metrics.Request(name, status, clock.Elapsed);
+        var record = new InferenceRecord();
+        var status = 499;
+        try
+        {
+            status = await HandleCoreAsync(context, name, version, record, cancellationToken);
+        }
+        finally
+        {
+            // 499 (nginx's "client closed request"): the client left before an answer; logged and counted all the same.
+            metrics.Request(name, status, clock.Elapsed);
+            record.Code = context.Items.TryGetValue(InferenceRecord.CodeKey, out var code) ? code as string : null;
+            log.Request(name, record, status, clock.Elapsed);
+        }
     }
 
-    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, CancellationToken ct)
+    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, InferenceRecord record, CancellationToken ct)
     {
         // The request's own span (ASP.NET Core's, a child of the client's traceparent when it sent one) names the model.
         Activity.Current?.SetTag(MeshTracing.ModelTag, name);
@@ -86,6 +97,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
 
         var body = strict.Canonical;
+        record.Version = model.Published.Version.ToString();
+        log.Input(model.Key, body);
         using (input)
         {
             IReadOnlyList<SchemaViolation> violations;
@@ -139,6 +152,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
                 tried.Add(chosen.NodeId);
                 (var result, answer) = await AttemptAsync(model, chosen.NodeId, attempts.Count + 1, body, ct);
                 attempts.Add(result);
+                record.Attempts.Add(result);
+                if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
                 if (answer is not null) answeredBy = chosen.NodeId;
             }
         }
@@ -150,6 +165,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         if (answer is not null)
         {
+            record.Node = answeredBy;
+            log.Answer(model.Key, answer);
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
             context.Response.Headers[MeshHeaders.Node] = answeredBy;
@@ -265,6 +282,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             ["instance"] = context.Request.Path.Value,
         };
         foreach (var (k, v) in extensions ?? []) problem[k] = v;
+        context.Items[InferenceRecord.CodeKey] = code.Value;
         context.Response.StatusCode = status;
         await context.Response.WriteAsJsonAsync(problem, MeshJson.Options, "application/problem+json", context.RequestAborted);
         return status;

@@ -15,6 +15,8 @@ internal static class GatewayServeCommand
         var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
+        var logFormat = ServingHosts.LogFormatOption();
+        var logPayloads = ServingHosts.LogPayloadsOption();
         var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON (registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
@@ -28,7 +30,7 @@ internal static class GatewayServeCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, registryUrl, registryKey, replicas, tokenFile, verbose, json,
+            port, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -38,7 +40,8 @@ internal static class GatewayServeCommand
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
-            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
+            await using var host = await ServingHosts.StartGatewayAsync(parse.GetValue(port), parse.GetValue(replicas), token, served.Catalog,
+                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads));
             GatewayAnnouncement.Write(context.Home, host.Url);
             if (parse.GetValue(json))
             {

@@ -37,6 +37,7 @@ internal static class NodeServeCommand
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
+        var logFormat = ServingHosts.LogFormatOption();
         var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
@@ -51,7 +52,7 @@ internal static class NodeServeCommand
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, allowLocal, fetchAllow, verbose, json,
+            gateway, id, port, registryUrl, registryKey, cpu, memory, gpus, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -82,7 +83,7 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
-            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 parse.GetValue(port), context.Home.NodeCredential(parse.GetValue(id)!));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
