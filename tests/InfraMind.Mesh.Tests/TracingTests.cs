@@ -51,26 +51,21 @@ public sealed class TracingTests
         Assert.Null(seen["tracestate"]);
         Assert.Null(seen["baggage"]);
 
-        // The node's call to the model is the span the model names; export is batched, so flush and wait for it.
+        // From the span the model names (the node's call to it) up to the client's span, every link is a span the
+        // receiver has. Export is batched and server spans end after their answer: flush and wait for the whole chain.
         ReceivedSpan[] trace = [];
-        await LocalMesh.WaitUntilAsync("the node's call to the model to reach the receiver", TimeSpan.FromSeconds(20), () =>
+        var chain = new List<ReceivedSpan>();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (chain.Count == 0)
         {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"no connected chain from the model's parent {parts[2]} to the client in 20 s: {string.Join(", ", trace)}");
             provider.ForceFlush(2000);
             trace = [.. receiver.Spans.Where(s => s.TraceId == traceId)];
-            return Task.FromResult(trace.Any(s => s.SpanId == parts[2]));
-        });
+            chain = Chain(trace, parts[2], clientSpan);
+            if (chain.Count == 0) await Task.Delay(100);
+        }
         Assert.Empty(receiver.Refused);
         Assert.Equal(trace.Length, trace.Select(s => s.SpanId).Distinct().Count());
-
-        // From the model's parent up to the client: every link is a span the receiver has, ending at the client's span.
-        var byId = trace.ToDictionary(s => s.SpanId);
-        var chain = new List<ReceivedSpan>();
-        for (var span = byId[parts[2]]; ; span = byId[span.ParentSpanId!])
-        {
-            chain.Add(span);
-            if (span.ParentSpanId == clientSpan) break;
-            Assert.True(span.ParentSpanId is not null && byId.ContainsKey(span.ParentSpanId), $"{span} has a parent the trace lacks: {string.Join(", ", trace)}");
-        }
 
         // Model call (node's HTTP client) <- node job <- node's server span <- gateway's HTTP client <- attempt <- route <- gateway's server span.
         var path = chain.Select(s => (s.Scope, s.Name)).ToList();
@@ -97,5 +92,22 @@ public sealed class TracingTests
         var preflight = Assert.Single(receiver.Spans, s => s.Name == "preflight" && s[MeshTracing.ModelTag] == mesh.Key);
         Assert.Null(preflight.ParentSpanId);
         Assert.Equal("passed", preflight[MeshTracing.VerdictTag]);
+    }
+
+    /// <summary>The spans from <paramref name="from"/> up its parents to the one whose parent is <paramref name="root"/>; empty while a link is missing.</summary>
+    private static List<ReceivedSpan> Chain(ReceivedSpan[] trace, string from, string root)
+    {
+        var byId = trace.GroupBy(s => s.SpanId).ToDictionary(g => g.Key, g => g.First());
+        var chain = new List<ReceivedSpan>();
+        for (var id = from; chain.Count <= trace.Length; )
+        {
+            if (!byId.TryGetValue(id, out var span)) return [];
+            chain.Add(span);
+            if (span.ParentSpanId == root) return chain;
+            if (span.ParentSpanId is not { } parent) return [];
+            id = parent;
+        }
+
+        return [];
     }
 }

@@ -27,14 +27,19 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
     {
         var clock = Stopwatch.StartNew();
         var record = new InferenceRecord();
-        var status = 499;
+        var status = 500;
         try
         {
             status = await HandleCoreAsync(context, name, version, record, cancellationToken);
         }
-        finally
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // 499 (nginx's "client closed request"): the client left before an answer; logged and counted all the same.
+            status = 499;
+            throw;
+        }
+        finally
+        {
             metrics.Request(name, status, clock.Elapsed);
             record.Code = context.Items.TryGetValue(InferenceRecord.CodeKey, out var code) ? code as string : null;
             log.Request(name, record, status, clock.Elapsed);

@@ -3,6 +3,7 @@ using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Node.Running;
@@ -187,12 +188,12 @@ internal sealed class ModelInstance : IAsyncDisposable
     private async Task<bool> PreflightAsync(RunningContainer container, CancellationToken ct)
     {
         // A trace of its own: a pre-flight belongs to no request.
-        using var span = Serving.Telemetry.MeshTracing.Node.StartActivity("preflight", System.Diagnostics.ActivityKind.Internal, parentContext: default);
-        span?.SetTag(Serving.Telemetry.MeshTracing.RoleTag, "node");
-        span?.SetTag(Serving.Telemetry.MeshTracing.NodeTag, _options.NodeId);
-        span?.SetTag(Serving.Telemetry.MeshTracing.ModelTag, _assignment.Key);
+        using var span = MeshTracing.Node.StartActivity("preflight", System.Diagnostics.ActivityKind.Internal, parentContext: default);
+        span?.SetTag(MeshTracing.RoleTag, "node");
+        span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
+        span?.SetTag(MeshTracing.ModelTag, _assignment.Key);
         var result = await new ConformanceRunner(_engine).PreflightAsync(_manifest, container, _options.Preflight, ct);
-        span?.SetTag(Serving.Telemetry.MeshTracing.VerdictTag, result.Passed ? "passed" : (result.FirstVerdict?.WireName ?? "failed"));
+        span?.SetTag(MeshTracing.VerdictTag, result.Passed ? "passed" : (result.FirstVerdict?.WireName ?? "failed"));
         _metrics.Preflight(_assignment.Key, result.Passed ? null : result.FirstVerdict ?? Verdict.OutputSchemaViolation);
         if (result.Passed)
         {
