@@ -58,7 +58,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = JobHttp.CreateClient();
-        var inference = new InferenceEndpoint(mesh, options, metrics, nodes);
+        var inference = new InferenceEndpoint(mesh, options, metrics, nodes,
+            new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
 
         NodeApi.Map(app, options, mesh);
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));

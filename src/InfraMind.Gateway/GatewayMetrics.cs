@@ -3,7 +3,10 @@ using Prometheus;
 
 namespace InfraMind.Gateway;
 
-/// <summary>The gateway's Prometheus metrics, in a registry of its own so that two gateways in one process never mix.</summary>
+/// <summary>
+/// The gateway's Prometheus metrics, in a registry of its own so that two gateways in one process never mix, with the
+/// process's and the .NET runtime's own series beside them.
+/// </summary>
 internal sealed class GatewayMetrics
 {
     private readonly Counter _requests;
@@ -17,6 +20,7 @@ internal sealed class GatewayMetrics
     public GatewayMetrics()
     {
         Registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(Registry);
         var f = Metrics.WithCustomRegistry(Registry);
         _requests = f.CreateCounter("inframind_gateway_requests_total", "Inference requests by model and HTTP status.", "model", "status");
         _latency = f.CreateHistogram("inframind_gateway_request_duration_seconds", "Time from request to answer, re-routes included.",

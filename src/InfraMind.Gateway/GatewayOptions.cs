@@ -22,6 +22,12 @@ public sealed record GatewayOptions
 
     public long MaxRequestBytes { get; init; } = 1024 * 1024;
 
+    /// <summary>
+    /// Logs what clients send and models answer (at most <see cref="InferenceLog.MaxPayloadChars"/> characters each), and
+    /// the answers quoted in failed attempts' details. Off by default: inputs and answers are the users' data.
+    /// </summary>
+    public bool LogPayloads { get; init; }
+
     /// <summary>The longest answer read from a node or container; longer is the verdict response-too-large, its connection dropped.</summary>
     public long MaxResponseBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
 

@@ -5,6 +5,7 @@ using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -37,6 +38,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     public Uri? Address => _address;
     private IDisposable? _attached;
     private volatile string? _credential;
+    private readonly NodeMetrics _metrics = new();
 
     public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
         : this(options, engine, images, time, log, ManifestCache.Shared)
@@ -65,6 +67,14 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     public string? Credential => _credential;
 
     public NodeOptions Options => _options;
+
+    internal NodeMetrics Metrics => _metrics;
+
+    /// <summary>Brings the node's gauges up to date (before each scrape of /metrics).</summary>
+    internal void ObserveMetrics()
+    {
+        lock (_instances) _metrics.Observe(_instances.Values.Count(i => i.Container is not null), Reports());
+    }
 
     /// <summary>
     /// Completes at the first accepted registration; fails with <see cref="NodeRegistrationException"/> when the
@@ -289,7 +299,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
                 return;
             }
 
-            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log);
+            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log, _metrics);
             _instances[a.Key] = instance;
             instance.Start();
         }
@@ -342,7 +352,28 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     /// </summary>
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await HandleJobCoreAsync(context, name, version, cancellationToken);
+        }
+        finally
+        {
+            // The node's own failure carries its verdict; a body the node would not take is the caller's; anything else the model answered.
+            var outcome = context.Response.Headers[MeshHeaders.Verdict] is { Count: 1 } v ? v[0]!
+                : context.Response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status413PayloadTooLarge ? "rejected" : "answered";
+            _metrics.Job(ModelKey.Of(name, version), outcome, clock.Elapsed);
+        }
+    }
+
+    private async Task HandleJobCoreAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
+    {
         var ct = cancellationToken;
+        // A child of the gateway's attempt when it sent a traceparent (ASP.NET Core reads it into the request's span).
+        using var span = MeshTracing.Node.StartActivity("job");
+        span?.SetTag(MeshTracing.RoleTag, "node");
+        span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
+        span?.SetTag(MeshTracing.ModelTag, ModelKey.Of(name, version));
         if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
@@ -436,6 +467,7 @@ public sealed class NodeAgent : IAsyncDisposable, ILocalNode
     {
         context.Response.StatusCode = status;
         context.Response.Headers[MeshHeaders.Verdict] = verdict.WireName;
+        System.Diagnostics.Activity.Current?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
         return context.Response.WriteAsJsonAsync(new { verdict, detail }, MeshJson.Options);
     }
 

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace InfraMind.Node;
 
@@ -45,6 +46,8 @@ public sealed class NodeHost : IAsyncDisposable
         app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version, CancellationToken ct) => agent.HandleJobAsync(context, name, version, ct));
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
         app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));
+        agent.Metrics.Registry.AddBeforeCollectCallback(agent.ObserveMetrics);
+        app.MapMetrics("/metrics", agent.Metrics.Registry);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(address.EndsWith('/') ? address : address + "/");

@@ -12,7 +12,7 @@ public static class JobHttp
 
     /// <summary>
     /// No proxy; no redirects (a model's 3xx is an answer to judge, never a place to go: following it would let a model
-    /// make the gateway or a node call any address); no cookies; no trace headers; connections renewed every 2
+    /// make the gateway or a node call any address); no cookies; of the trace, the W3C traceparent alone (<see cref="Telemetry.TraceparentPropagator"/>); connections renewed every 2
     /// minutes; no client-wide timeout (each job has its own limit); an answer left unread (over a reader's limit) is
     /// not drained: its connection is dropped at once. A request made by <see cref="ForConnector"/> connects through
     /// its <see cref="IModelConnector"/>; any other to its URI's host.
@@ -22,7 +22,7 @@ public static class JobHttp
         UseProxy = false,
         AllowAutoRedirect = false,
         UseCookies = false,
-        ActivityHeadersPropagator = null,
+        ActivityHeadersPropagator = Telemetry.TraceparentPropagator.Instance,
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         MaxResponseDrainSize = 0,
         ConnectCallback = ConnectAsync,

@@ -42,4 +42,7 @@ public static class MeshErrorCodes
 
     /// <summary>A serving command cannot listen: its port is taken.</summary>
     public static readonly ErrorCode ListenFailed = new("IM6021", FailureKind.Unavailable, "choose a free port with --port, or stop what holds it");
+
+    /// <summary>`infra mesh status`: the gateway did not answer, or what it answered is not its mesh state.</summary>
+    public static readonly ErrorCode GatewayUnreachable = new("IM6024", FailureKind.Unavailable, "start the gateway (infra mesh up, infra gateway serve) or name it with --gateway URL");
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using InfraMind.Gateway;
 using InfraMind.Serving;
+using InfraMind.Testing;
 
 namespace InfraMind.Mesh.Tests;
 
@@ -96,6 +97,9 @@ public sealed class FaultTests
             var s = await mesh.NodeStateAsync("good-2");
             return (string?)s!["state"] == "ready" && (int)s["restarts"]! >= 1 && !(bool)s["suspended"]!;
         });
+        var restarted = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["good-2"].Url, "metrics"));
+        Assert.True(PrometheusText.Value(restarted, $"inframind_node_container_restarts_total{{model=\"{mesh.Key}\"}}") >= 1, restarted);
+        Assert.True(PrometheusText.Value(restarted, $"inframind_node_preflights_total{{model=\"{mesh.Key}\",verdict=\"passed\"}}") >= 2, restarted);
         var quarantine = (await mesh.StateAsync())["models"]![0]!["versions"]![0]!["quarantine"];
         Assert.Null(quarantine);
 

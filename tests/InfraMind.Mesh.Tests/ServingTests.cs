@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway;
 using InfraMind.Serving;
+using InfraMind.Testing;
 
 namespace InfraMind.Mesh.Tests;
 
@@ -25,6 +26,19 @@ public sealed class ServingTests
             Assert.Equal("n1", ok.Headers.GetValues(MeshHeaders.Node).Single());
             Assert.Equal($"via node {i}", (string?)JsonNode.Parse(await ok.Content.ReadAsStringAsync())!["summary"]);
         }
+
+        // The node's own series, scraped for real: the five jobs it answered, the pre-flight that admitted its container.
+        var node = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
+        Assert.Equal(5, PrometheusText.Value(node, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
+        Assert.Equal(5, PrometheusText.Value(node, $"inframind_node_job_duration_seconds_count{{model=\"{mesh.Key}\"}}"));
+        Assert.Equal(1, PrometheusText.Value(node, $"inframind_node_preflights_total{{model=\"{mesh.Key}\",verdict=\"passed\"}}"));
+        Assert.Equal(1, PrometheusText.Value(node, "inframind_node_containers"));
+        Assert.Equal(1, PrometheusText.Value(node, "inframind_node_models{state=\"ready\"}"));
+        Assert.Equal(0, PrometheusText.Value(node, "inframind_node_models{state=\"failed\"}"));
+        PrometheusText.AssertProcessAndRuntimeSeries(node);
+        var gateway = await mesh.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Equal(5, PrometheusText.Value(gateway, $"inframind_gateway_requests_total{{model=\"{mesh.Model}\",status=\"200\"}}"));
+        PrometheusText.AssertProcessAndRuntimeSeries(gateway);
     }
 
     [SkippableFact]

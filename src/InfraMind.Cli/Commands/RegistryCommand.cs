@@ -55,6 +55,7 @@ internal static class RegistryCommand
         };
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-registry");
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             if (!Quantity.TryParseBytes(parse.GetValue(maxImage)!, out var maxBytes, out var sizeError))
                 throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {sizeError}", "write a size such as 16Gi or 500Mi");

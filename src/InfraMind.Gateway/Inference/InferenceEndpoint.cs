@@ -5,6 +5,7 @@ using System.Text.Json;
 using InfraMind.Gateway.Routing;
 using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Semver;
 
@@ -18,19 +19,40 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// sees it, then tries nodes chosen by reputation and latency until one gives an answer valid against output_schema.
 /// A client's mistake is a 4xx and never counts against a node.
 /// </summary>
-internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
+internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes, InferenceLog log)
 {
     private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
 
     public async Task HandleAsync(HttpContext context, string name, string? version, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var status = await HandleCoreAsync(context, name, version, cancellationToken);
-        metrics.Request(name, status, clock.Elapsed);
+        var record = new InferenceRecord();
+        var status = 500;
+        try
+        {
+            status = await HandleCoreAsync(context, name, version, record, cancellationToken);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // 499 (nginx's "client closed request"): the client left before an answer; logged and counted all the same.
+            status = 499;
+            throw;
+        }
+        finally
+        {
+            metrics.Request(name, status, clock.Elapsed);
+            record.Code = context.Items.TryGetValue(InferenceRecord.CodeKey, out var code) ? code as string : null;
+            log.Request(name, record, status, clock.Elapsed);
+        }
     }
 
-    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, CancellationToken ct)
+    private async Task<int> HandleCoreAsync(HttpContext context, string name, string? version, InferenceRecord record, CancellationToken ct)
     {
+        // The request's own span (ASP.NET Core's, a child of the client's traceparent when it sent one) names the model.
+        Activity.Current?.SetTag(MeshTracing.ModelTag, name);
+        // Everything up to the choice of nodes: version, media type, size, JSON, input_schema, quarantine.
+        using var validation = MeshTracing.Gateway.StartActivity("validate");
+        validation?.SetTag(MeshTracing.RoleTag, "gateway");
         var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
         if (versions.Count == 0)
             return await ProblemAsync(context, 404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
@@ -80,6 +102,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
 
         var body = strict.Canonical;
+        record.Version = model.Published.Version.ToString();
+        log.Input(model.Key, body);
         using (input)
         {
             IReadOnlyList<SchemaViolation> violations;
@@ -106,6 +130,10 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
                 $"{model.Key} failed the same way on several nodes and is not served for now; GET /inference/v1 shows why. Publish a fixed version.");
         }
 
+        validation?.Stop();
+        using var routing = MeshTracing.Gateway.StartActivity("route");
+        routing?.SetTag(MeshTracing.RoleTag, "gateway");
+        routing?.SetTag(MeshTracing.ModelTag, model.Key);
         _budget.RecordRequest();
         var attempts = new List<AttemptResult>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
@@ -127,8 +155,10 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
                 if (chosen is null) break;
                 if (attempts.Count > 0 && (attempts.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
                 tried.Add(chosen.NodeId);
-                (var result, answer) = await AttemptAsync(model, chosen.NodeId, body, ct);
+                (var result, answer) = await AttemptAsync(model, chosen.NodeId, attempts.Count + 1, body, ct);
                 attempts.Add(result);
+                record.Attempts.Add(result);
+                if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
                 if (answer is not null) answeredBy = chosen.NodeId;
             }
         }
@@ -140,6 +170,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
 
         if (answer is not null)
         {
+            record.Node = answeredBy;
+            log.Answer(model.Key, answer);
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
             context.Response.Headers[MeshHeaders.Node] = answeredBy;
@@ -165,8 +197,14 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             new() { ["attempts"] = attempts.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() });
     }
 
-    private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, byte[] body, CancellationToken ct)
+    private async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, int number, byte[] body, CancellationToken ct)
     {
+        // The HTTP call inside is this span's child, and the node's (or the container's) traceparent names that call.
+        using var span = MeshTracing.Gateway.StartActivity("attempt");
+        span?.SetTag(MeshTracing.RoleTag, "gateway");
+        span?.SetTag(MeshTracing.NodeTag, node);
+        span?.SetTag(MeshTracing.ModelTag, model.Key);
+        span?.SetTag(MeshTracing.AttemptTag, number);
         var route = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
@@ -198,6 +236,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             {
                 mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
                 metrics.Attempt(model.Published.Name, node, "ok");
+                span?.SetStatus(ActivityStatusCode.Ok);
                 return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body);
             }
 
@@ -223,6 +262,8 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
         }
 
         var verdict = judgement.Verdict!;
+        span?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
+        span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);
@@ -246,6 +287,7 @@ internal sealed class InferenceEndpoint(MeshState mesh, GatewayOptions options, 
             ["instance"] = context.Request.Path.Value,
         };
         foreach (var (k, v) in extensions ?? []) problem[k] = v;
+        context.Items[InferenceRecord.CodeKey] = code.Value;
         context.Response.StatusCode = status;
         await context.Response.WriteAsJsonAsync(problem, MeshJson.Options, "application/problem+json", context.RequestAborted);
         return status;

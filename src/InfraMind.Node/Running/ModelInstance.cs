@@ -4,6 +4,7 @@ using InfraMind.Manifest;
 using InfraMind.Serving.Grpc;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Node.Running;
@@ -34,10 +35,12 @@ internal sealed class ModelInstance : IAsyncDisposable
     private Verdict? _lastFailure;
     private DateTimeOffset _since;
     private volatile bool _preflightRequested;
+    private readonly NodeMetrics _metrics;
 
     public ModelInstance(ModelAssignment assignment, ModelManifest manifest, ContainerEngine engine, IModelImageSource images,
-        NodeOptions options, TimeProvider time, ILogger log)
+        NodeOptions options, TimeProvider time, ILogger log, NodeMetrics metrics)
     {
+        _metrics = metrics;
         _assignment = assignment;
         _manifest = manifest;
         _engine = engine;
@@ -135,6 +138,7 @@ internal sealed class ModelInstance : IAsyncDisposable
 
             if (ct.IsCancellationRequested) break;
             lock (_gate) _restarts++;
+            _metrics.Restart(_assignment.Key);
             // Back-off grows with repeated failures so a broken image does not spin the engine.
             var delay = TimeSpan.FromTicks(Math.Min(_options.RestartBackoff.Ticks * (1L << Math.Min(attempt, 6)), _options.MaxRestartBackoff.Ticks));
             try
@@ -184,7 +188,14 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     private async Task<bool> PreflightAsync(RunningContainer container, CancellationToken ct)
     {
+        // A trace of its own: a pre-flight belongs to no request.
+        using var span = MeshTracing.Node.StartActivity("preflight", System.Diagnostics.ActivityKind.Internal, parentContext: default);
+        span?.SetTag(MeshTracing.RoleTag, "node");
+        span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
+        span?.SetTag(MeshTracing.ModelTag, _assignment.Key);
         var result = await new ConformanceRunner(_engine).PreflightAsync(_manifest, container, _options.Preflight, ct);
+        span?.SetTag(MeshTracing.VerdictTag, result.Passed ? "passed" : (result.FirstVerdict?.WireName ?? "failed"));
+        _metrics.Preflight(_assignment.Key, result.Passed ? null : result.FirstVerdict ?? Verdict.OutputSchemaViolation);
         if (result.Passed)
         {
             SetState(ModelState.Ready, null, $"pre-flight passed (container {container.Id[..12]}, no network, port {container.ContainerPort} inside it)");

@@ -80,9 +80,11 @@ internal static partial class RegistryApi
         }
         catch (SigningException ex)
         {
+            request.HttpContext.RequestServices.GetService<RegistryMetrics>()?.Refused(ex.Code);
             throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Message, ex);
         }
 
+        var metrics = request.HttpContext.RequestServices.GetService<RegistryMetrics>();
         PublishResult result;
         try
         {
@@ -100,9 +102,11 @@ internal static partial class RegistryApi
         catch (RegistryException ex)
         {
             Log.PublishRefused(logger, ex.Code, ex.Message);
+            metrics?.Refused(ex.Code);
             throw;
         }
 
+        metrics?.Published(result.AlreadyPublished);
         Log.Published(logger, result.Entry.Statement.ModelName, result.Entry.Statement.Version, result.Entry.Index, result.Entry.Statement.Publisher.Fingerprint, result.AlreadyPublished);
         var bundle = await registry.GetEntryBundleAsync(result.Entry.Index, ct).ConfigureAwait(false);
         var body = bundle!.ToJsonObject();

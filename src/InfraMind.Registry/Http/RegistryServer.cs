@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace InfraMind.Registry.Http;
 
@@ -95,6 +96,8 @@ public sealed class RegistryServer : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls(options.Url);
             builder.Services.AddSingleton(registry);
+            var metrics = new RegistryMetrics(registry);
+            builder.Services.AddSingleton(metrics);
             builder.Services.AddSingleton(new PublishLimits(options.PublishesPerMinutePerKey));
             builder.Services.AddProblemDetails();
             builder.Services.AddRateLimiter(limiter =>
@@ -103,6 +106,7 @@ public sealed class RegistryServer : IAsyncDisposable
                 {
                     var after = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var a) ? a : TimeSpan.FromMinutes(1);
                     PublishLimits.SetRetryAfter(context.HttpContext.Response, after);
+                    metrics.Refused(RegistryErrorCodes.RateLimited);
                     return new ValueTask(RegistryApi.Problem(RegistryErrorCodes.RateLimited,
                         $"this client address made more than {options.PublishesPerMinutePerAddress} publishes in a minute; retry after {Math.Ceiling(after.TotalSeconds)} s.",
                         StatusCodes.Status429TooManyRequests).ExecuteAsync(context.HttpContext));
@@ -115,6 +119,7 @@ public sealed class RegistryServer : IAsyncDisposable
             app.UseExceptionHandler();
             app.UseRateLimiter();
             app.MapModelRegistry();
+            app.MapMetrics("/metrics", metrics.Registry);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             return new RegistryServer(app, registry, new Uri(address));

@@ -166,8 +166,12 @@ public sealed class ModelRegistry : IAsyncDisposable
         {
             if (_admission is not null)
             {
+                using var span = RegistryTracing.Source.StartActivity("admission");
+                span?.SetTag("inframind.role", "registry");
+                span?.SetTag("inframind.model", $"{statement.ModelName}@{version}");
                 var admitted = await _admission.AdmitAsync(candidate, cancellationToken).ConfigureAwait(false);
                 admittedContent = admitted.Content;
+                span?.SetTag("inframind.admission", admitted.Accepted ? "accepted" : (admitted.Code ?? RegistryErrorCodes.AdmissionRejected).Value);
                 if (!admitted.Accepted)
                 {
                     throw new RegistryException(admitted.Code ?? RegistryErrorCodes.AdmissionRejected, RegistryErrorKind.Unprocessable, admitted.Reason ?? "rejected by an admission check.");

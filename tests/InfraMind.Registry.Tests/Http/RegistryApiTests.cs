@@ -91,6 +91,16 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         await AssertProblem(await _http.GetAsync(new Uri("/v1/models/unknown", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
         await AssertProblem(await _http.GetAsync(new Uri("/v1/entries/99", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
         await AssertProblem(await _http.GetAsync(new Uri("/v1/proof/consistency?from=5&to=1", UriKind.Relative)), HttpStatusCode.BadRequest, RegistryErrorCodes.InvalidRequest);
+
+        // Each outcome counted once, refusals by the code that said why; reads refuse nothing.
+        var metrics = await _http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Equal(1, PrometheusText.Value(metrics, "inframind_registry_appends_total"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "inframind_registry_republishes_total"));
+        Assert.Equal(1, PrometheusText.Value(metrics, "inframind_registry_log_entries"));
+        foreach (var code in new[] { RegistryErrorCodes.NotOwner, RegistryErrorCodes.VersionConflict, SigningErrorCodes.EnvelopeMalformed, SigningErrorCodes.SignatureMismatch })
+            Assert.Equal(1, PrometheusText.Value(metrics, $"inframind_registry_publish_refusals_total{{reason=\"{code.Value}\"}}"));
+        Assert.DoesNotContain(RegistryErrorCodes.NotFound.Value, metrics, StringComparison.Ordinal);
+        PrometheusText.AssertProcessAndRuntimeSeries(metrics);
     }
 
     [Fact]
@@ -160,6 +170,10 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         using var alice = SigningKey.CreateEphemeral("alice");
         var response = await http.PostAsync(new Uri("/v1/entries", UriKind.Relative), new StringContent(ModelRegistryTests.Envelope(alice, "m", "1.0.0").ToJson(), Encoding.UTF8, "application/json"));
         await AssertProblem(response, HttpStatusCode.UnprocessableEntity, "IM1001");
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Equal(1, PrometheusText.Value(metrics, "inframind_registry_publish_refusals_total{reason=\"IM1001\"}"));
+        Assert.Equal(0, PrometheusText.Value(metrics, "inframind_registry_appends_total"));
+        Assert.Equal(0, PrometheusText.Value(metrics, "inframind_registry_log_entries"));
     }
 
     private sealed class RejectAll : IPublishAdmission

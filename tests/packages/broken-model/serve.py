@@ -3,7 +3,8 @@
 # "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission.
 # The hostile ones: "fork-bomb" (processes until the pids limit), "oom-on-request", "exit-after-3" (exits 7 on the
 # fourth valid input), "huge" (a 300 MB answer), "drip" (a byte per second), "hang" (never answers), "hostile" (tries
-# to reach everything in TARGETS first, see probe.py, and answers with what it observed).
+# to reach everything in TARGETS first, see probe.py, and answers with what it observed). "echo-trace" answers with the
+# trace headers it received (traceparent, tracestate, baggage; null when absent), as a JSON string in "summary".
 import json
 import os
 import sys
@@ -98,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
             if BEHAVIOR == "crash-on-invalid":
                 os._exit(1)
             return self.reply(400, {"error": "expected {\"text\": string}"})
+        if BEHAVIOR == "echo-trace":
+            seen = {h: self.headers.get(h) for h in ("traceparent", "tracestate", "baggage")}
+            return self.reply(200, {"summary": json.dumps(seen)})
         if BEHAVIOR == "not-json":
             return self.reply(200, b"summary: hello", "text/plain")
         if BEHAVIOR == "hostile":

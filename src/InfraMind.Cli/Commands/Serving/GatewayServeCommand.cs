@@ -21,6 +21,8 @@ internal static class GatewayServeCommand
         var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
+        var logFormat = ServingHosts.LogFormatOption();
+        var logPayloads = ServingHosts.LogPayloadsOption();
         var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON (registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
@@ -34,18 +36,20 @@ internal static class GatewayServeCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, json,
+            port, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-gateway");
             await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, "gateway", ContentAccess.PublisherPolicy(context, [], hostLocal: false), cancellationToken);
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(500), watch.Token);
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             var at = ListenAt.From(parse, listen, port);
             var advertised = ListenAt.Advertised(parse, advertise);
-            await using var host = await ServingHosts.StartGatewayAsync(at, parse.GetValue(replicas), token, served.Catalog, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken);
+            await using var host = await ServingHosts.StartGatewayAsync(at, parse.GetValue(replicas), token, served.Catalog,
+                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads));
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
             if (!at.IsLoopback)

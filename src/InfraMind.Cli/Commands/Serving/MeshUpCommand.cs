@@ -32,6 +32,8 @@ internal static class MeshUpCommand
         });
         var chain = ServedRegistry.ChainOptions.Following();
         var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
+        var logFormat = ServingHosts.LogFormatOption();
+        var logPayloads = ServingHosts.LogPayloadsOption();
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, registry, nodes[{id, url}]} as JSON" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
@@ -41,14 +43,15 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, registryPort, registryUrl, replicas, verbose, json,
+            nodes, port, registryPort, registryUrl, replicas, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-mesh");
             var count = parse.GetValue(nodes);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
-            var logging = ServingHosts.Logging(parse.GetValue(verbose));
+            var logging = ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!);
             // The embedded mesh serves this machine's own user: local references and loopback sources are allowed.
             var fetches = ContentAccess.EmbeddedPolicy(context);
             var chainUrl = parse.GetValue(registryUrl);
@@ -72,7 +75,7 @@ internal static class MeshUpCommand
                 var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
                 // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
                 var local = new LocalNodes();
-                gateway = await ServingHosts.StartGatewayAsync(ListenAt.Loopback(parse.GetValue(port)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local);
+                gateway = await ServingHosts.StartGatewayAsync(ListenAt.Loopback(parse.GetValue(port)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local, parse.GetValue(logPayloads));
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
@@ -117,6 +120,7 @@ internal static class MeshUpCommand
             return ExitCodes.Ok;
         });
         mesh.Subcommands.Add(up);
+        mesh.Subcommands.Add(MeshStatusCommand.Create(context));
         return mesh;
     }
 }

@@ -56,6 +56,7 @@ internal static class NodeServeCommand
             HelpName = "RATIO",
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
+        var logFormat = ServingHosts.LogFormatOption();
         var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
@@ -70,11 +71,12 @@ internal static class NodeServeCommand
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, json,
+            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            using var tracing = ServingHosts.Tracing(context, "inframind-node");
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
@@ -100,7 +102,7 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
-            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose)), cancellationToken,
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
                 advertise: ListenAt.Advertised(parse, advertise));
             if (!ListenAt.From(parse, listen, port).IsLoopback)

@@ -6,6 +6,7 @@ using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using InfraMind.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -47,12 +48,13 @@ internal static class ServingHosts
     }
 
     public static async Task<GatewayHost> StartGatewayAsync(
-        ListenAt at, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null)
+        ListenAt at, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null,
+        bool logPayloads = false)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = at.Url, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local },
+                new GatewayOptions { ListenUrl = at.Url, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
@@ -152,8 +154,67 @@ internal static class ServingHosts
         return new NodeCapacity(Math.Max(1, info.Cpus) * 1000L, info.MemoryBytes, info.HasGpuRuntime ? 1 : 0);
     }
 
-    public static Action<ILoggingBuilder>? Logging(bool verbose) =>
-        verbose ? b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }).SetMinimumLevel(LogLevel.Information) : null;
+    /// <summary>
+    /// The process's traces, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set, else
+    /// null: nothing recorded, nothing sent. Disposing it flushes what is buffered. OTEL_SERVICE_NAME overrides <paramref name="service"/>.
+    /// </summary>
+    public static IDisposable? Tracing(CliContext context, string service)
+    {
+        try
+        {
+            return MeshTracing.Start(service, context.Get);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InfraMindException(CliErrorCodes.UsageError, e.Message, "set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's http:// URL, e.g. http://127.0.0.1:4318", e);
+        }
+    }
+
+    /// <summary>`--log-format text|json`: the readable default, or one JSON object per line (<see cref="JsonLogFormatter"/>).</summary>
+    public static Option<string> LogFormatOption()
+    {
+        var format = new Option<string>("--log-format")
+        {
+            Description = "Log lines as text (readable) or json (one object per line: timestamp, level, message, traceId, requestId, model, node, verdict, …); json turns logging on",
+            DefaultValueFactory = _ => "text",
+            HelpName = "text|json",
+        };
+        format.AcceptOnlyFromAmong("text", "json");
+        return format;
+    }
+
+    /// <summary>`--log-payloads`: the gateway logs inputs and answers too (off by default: they are the users' data).</summary>
+    public static Option<bool> LogPayloadsOption() =>
+        new("--log-payloads") { Description = "Also log inference inputs and answers, and the answers quoted in failed attempts (cut at 4096 characters); off by default" };
+
+    /// <summary>
+    /// Logging on stderr (stdout stays for --json output), at Information, with the trace and span ids of each line's
+    /// request; nothing at all without --verbose or --log-format json.
+    /// </summary>
+    public static Action<ILoggingBuilder>? Logging(bool verbose, string format = "text")
+    {
+        if (!verbose && format != "json") return null;
+        return b =>
+        {
+            b.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+            if (format == "json")
+            {
+                b.AddConsole(o =>
+                {
+                    o.FormatterName = JsonLogFormatter.FormatterName;
+                    o.LogToStandardErrorThreshold = LogLevel.Trace;
+                }).AddConsoleFormatter<JsonLogFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
+            }
+            else
+            {
+                b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            }
+
+            // ASP.NET Core's own per-request lines repeat what the gateway's request log says.
+            b.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        };
+    }
 
     /// <summary>Serves until Ctrl-C or SIGTERM; returns normally then, so the caller stops what it started.</summary>
     public static async Task WaitForStopAsync(CancellationToken cancellationToken)

@@ -1,0 +1,190 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InfraMind.Serving;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace InfraMind.Cli.Commands.Serving;
+
+/// <summary>
+/// `infra mesh status`: a gateway's view of its mesh (GET /inference/v1, the document the dashboard reads too) as
+/// tables, as JSON, or refreshed until Ctrl-C.
+/// </summary>
+internal static class MeshStatusCommand
+{
+    /// <summary>The most of a gateway's answer read: a mesh of 256 nodes and its models fits many times over.</summary>
+    internal const int MaxStateBytes = 16 << 20;
+
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+
+    public static Command Create(CliContext context)
+    {
+        var gateway = new Option<string?>("--gateway")
+        {
+            Description = "The gateway's URL (default: the one `infra mesh up` or `infra gateway serve` announced in $INFRAMIND_HOME, else http://127.0.0.1:8080/)",
+            HelpName = "URL",
+        };
+        gateway.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } url && !IsHttpUrl(url)) r.AddError($"--gateway '{url}' is not an http:// or https:// URL");
+        });
+        var json = new Option<bool>("--json") { Description = "Print the gateway's state document as JSON (one compact line per refresh with --watch)" };
+        var watch = new Option<bool>("--watch") { Description = "Refresh until Ctrl-C" };
+        var interval = new Option<double>("--interval") { Description = "Seconds between refreshes with --watch (0.5-3600)", DefaultValueFactory = _ => 2, HelpName = "SECONDS" };
+        interval.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0.5 or > 3600) r.AddError("--interval must be between 0.5 and 3600 seconds"); });
+        var status = new Command("status",
+            "Show the mesh as its gateway sees it: nodes (online, address, last heartbeat, capacity, reputation, refusals) and models " +
+            "(versions, quarantine with its verdict, each placed node's state, verdict, restarts, suspension, failures and latency).\n" +
+            "Exit codes: 0 shown (with --watch: stopped by Ctrl-C), 2 usage error, 4 the gateway did not answer or its answer is not its state (IM6024).")
+        {
+            gateway, json, watch, interval,
+        };
+        status.SetAction(async (parse, cancellationToken) =>
+        {
+            var url = parse.GetValue(gateway) is { } given ? new Uri(given.EndsWith('/') ? given : given + "/") : GatewayAnnouncement.Read(context.Home) ?? new Uri("http://127.0.0.1:8080/");
+            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }) { Timeout = RequestTimeout };
+            var asJson = parse.GetValue(json);
+            if (!parse.GetValue(watch))
+            {
+                var state = await ReadAsync(http, url, cancellationToken);
+                if (asJson) CliJson.Write(context.Output, state);
+                else context.Console.Write(Render(state, url));
+                return ExitCodes.Ok;
+            }
+
+            var every = TimeSpan.FromSeconds(parse.GetValue(interval));
+            try
+            {
+                while (true)
+                {
+                    var state = await ReadAsync(http, url, cancellationToken);
+                    if (asJson)
+                    {
+                        await context.Output.WriteLineAsync(state.ToJsonString());
+                        await context.Output.FlushAsync(cancellationToken);
+                    }
+                    else
+                    {
+                        context.Console.Clear(home: true);
+                        context.Console.Write(Render(state, url));
+                    }
+
+                    await Task.Delay(every, cancellationToken);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Ok;
+            }
+        });
+        return status;
+    }
+
+    private static bool IsHttpUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
+    /// <summary>The gateway's state, read against <see cref="MaxStateBytes"/>; anything else is IM6024 naming what went wrong.</summary>
+    internal static async Task<JsonObject> ReadAsync(HttpClient http, Uri gateway, CancellationToken ct)
+    {
+        var where = new Uri(gateway, "inference/v1");
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, where);
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (!response.IsSuccessStatusCode)
+                throw Unreachable(where, $"it answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            await using var body = await response.Content.ReadAsStreamAsync(ct);
+            var bytes = new MemoryStream();
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                if (bytes.Length + read > MaxStateBytes) throw Unreachable(where, $"its answer is larger than {MaxStateBytes >> 20} MiB");
+                bytes.Write(buffer, 0, read);
+            }
+
+            var state = JsonNode.Parse(bytes.ToArray()) as JsonObject;
+            if (state?["nodes"] is not JsonArray || state["models"] is not JsonArray) throw Unreachable(where, "its answer is not a mesh state (no nodes and models)");
+            return state;
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(where, e.Message);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw Unreachable(where, $"no answer within {RequestTimeout.TotalSeconds:0} s", e);
+        }
+        catch (JsonException e)
+        {
+            throw Unreachable(where, $"its answer is not JSON: {e.Message}");
+        }
+    }
+
+    private static InfraMindException Unreachable(Uri where, string why, Exception? inner = null) =>
+        new(MeshErrorCodes.GatewayUnreachable, $"the gateway's state at {where} could not be read: {why}", innerException: inner);
+
+    internal static IRenderable Render(JsonObject state, Uri gateway)
+    {
+        var at = Time(state["at"]);
+        var nodes = new Table().Title($"nodes of {Markup.Escape(gateway.ToString())}").AddColumns("node", "online", "address", "last heartbeat", "capacity", "reputation", "refused");
+        foreach (var n in state["nodes"]!.AsArray().OfType<JsonObject>())
+        {
+            var capacity = n["capacity"] as JsonObject;
+            var refused = n["refused"] as JsonArray;
+            nodes.AddRow(
+                Text(n["id"]),
+                (bool?)n["online"] == true ? "[green]online[/]" : "[red]offline[/]",
+                Text(n["address"]),
+                Age(Time(n["lastHeartbeat"]), at),
+                capacity is null ? "" : $"{Text(capacity["cpuMillicores"])}m CPU, {Markup.Escape(Quantity(capacity["memoryBytes"]))}, {Text(capacity["gpuCount"])} GPU",
+                Number(n["reputation"], "0.00"),
+                refused is { Count: > 0 } ? string.Join("; ", refused.OfType<JsonObject>().Select(r => $"{Text(r["model"])}: {Text(r["reason"])}")) : "");
+        }
+
+        var models = new Table().Title("models").AddColumns("model", "quarantine", "node", "state", "verdict", "restarts", "suspended", "failures", "latency");
+        foreach (var m in state["models"]!.AsArray().OfType<JsonObject>())
+        foreach (var v in (m["versions"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var key = $"{Text(m["name"])}@{Text(v["version"])}{((string?)m["latest"] == (string?)v["version"] ? " (latest)" : "")}";
+            var quarantine = v["quarantine"] is JsonObject q ? $"[red]{Text(q["verdict"])}[/]" : "";
+            var placed = (v["nodes"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+            if (placed.Count == 0) models.AddRow(key, quarantine, "[grey]none placed[/]", "", "", "", "", "", "");
+            foreach (var p in placed)
+            {
+                var suspended = (bool?)p["suspended"] == true ? $"[yellow]until {Markup.Escape(Time(p["suspendedUntil"])?.ToString("HH:mm:ss", CultureInfo.InvariantCulture) ?? "?")}[/]" : "";
+                models.AddRow(key, quarantine, Text(p["node"]) + ((bool?)p["online"] == true ? "" : " [red](offline)[/]"), State((string?)p["state"]), Text(p["verdict"]),
+                    Text(p["restarts"]), suspended, $"{Text(p["failures"])}/{(long?)p["failures"] + (long?)p["successes"]}", p["latencyMs"] is null ? "" : Number(p["latencyMs"], "0.0") + " ms");
+                key = "";
+                quarantine = "";
+            }
+        }
+
+        return new Rows(nodes, models);
+    }
+
+    private static string State(string? state) => state switch
+    {
+        "ready" => "[green]ready[/]",
+        "failed" or "refused" => $"[red]{state}[/]",
+        null => "",
+        _ => $"[yellow]{Markup.Escape(state)}[/]",
+    };
+
+    private static string Text(JsonNode? node) => node is null ? "" : Markup.Escape(node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node.ToJsonString());
+
+    private static string Number(JsonNode? node, string format) =>
+        node is JsonValue v && v.TryGetValue<double>(out var d) ? d.ToString(format, CultureInfo.InvariantCulture) : "";
+
+    private static string Quantity(JsonNode? bytes) => bytes is JsonValue v && v.TryGetValue<long>(out var b) ? Manifest.Quantity.FormatBytes(b) : "";
+
+    private static DateTimeOffset? Time(JsonNode? node) =>
+        node is JsonValue v && v.TryGetValue<string>(out var s) && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t : null;
+
+    private static string Age(DateTimeOffset? then, DateTimeOffset? now) =>
+        then is null ? "never" : now is null ? then.Value.ToString("HH:mm:ss", CultureInfo.InvariantCulture) : $"{Math.Max(0, (now.Value - then.Value).TotalSeconds):0.0} s ago";
+}

@@ -1,0 +1,54 @@
+using InfraMind.Serving;
+using Prometheus;
+
+namespace InfraMind.Node;
+
+/// <summary>
+/// A node's Prometheus series, in a registry of its own (several nodes in one process never mix), with the process's
+/// and the .NET runtime's own series beside them. Model labels are bounded by what the gateway places here; verdict
+/// labels by <see cref="Verdict.All"/>.
+/// </summary>
+internal sealed class NodeMetrics
+{
+    private readonly Counter _jobs;
+    private readonly Histogram _jobDuration;
+    private readonly Counter _preflights;
+    private readonly Counter _restarts;
+    private readonly Gauge _containers;
+    private readonly Gauge _models;
+
+    public NodeMetrics()
+    {
+        Registry = Metrics.NewCustomRegistry();
+        DotNetStats.Register(Registry);
+        var f = Metrics.WithCustomRegistry(Registry);
+        _jobs = f.CreateCounter("inframind_node_jobs_total", "Jobs by model and outcome: answered, or the verdict of the node's own failure.", "model", "outcome");
+        _jobDuration = f.CreateHistogram("inframind_node_job_duration_seconds", "Time from a job's arrival to the model's answer (or the node's failure).",
+            new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
+        _preflights = f.CreateCounter("inframind_node_preflights_total", "Pre-flights by model and verdict (passed, or the first failure's verdict).", "model", "verdict");
+        _restarts = f.CreateCounter("inframind_node_container_restarts_total", "Containers started again after one died, failed or was stopped unhealthy.", "model");
+        _containers = f.CreateGauge("inframind_node_containers", "Model containers this node holds now, in any state.");
+        _models = f.CreateGauge("inframind_node_models", "Placed models by state (starting, ready, failed, refused).", "state");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void Job(string model, string outcome, TimeSpan elapsed)
+    {
+        _jobs.WithLabels(model, outcome).Inc();
+        _jobDuration.WithLabels(model).Observe(elapsed.TotalSeconds);
+    }
+
+    public void Preflight(string model, Verdict? failed) => _preflights.WithLabels(model, failed?.WireName ?? "passed").Inc();
+
+    public void Restart(string model) => _restarts.WithLabels(model).Inc();
+
+    /// <summary>Sets the gauges from what the node holds, at each scrape.</summary>
+    public void Observe(int containers, IEnumerable<ModelReport> reports)
+    {
+        _containers.Set(containers);
+        var byState = reports.GroupBy(r => r.State).ToDictionary(g => g.Key, g => g.Count());
+        foreach (var state in Enum.GetValues<ModelState>())
+            _models.WithLabels(System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(state.ToString())).Set(byState.GetValueOrDefault(state));
+    }
+}

@@ -1,0 +1,91 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Serving;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>`infra mesh status` against a real gateway that a node registered with and reported to over HTTP.</summary>
+public sealed class MeshStatusTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    private static async Task<GatewayHost> GatewayWithAReadyNodeAsync()
+    {
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(ManifestReader.Validate(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model")).Manifest!, "sha256:" + new string('0', 64));
+        var token = MeshToken.Create();
+        var gateway = await GatewayHost.StartAsync(new GatewayOptions { ListenUrl = "http://127.0.0.1:0", Replicas = 1, NodeToken = token }, catalog, CancellationToken.None);
+        using var node = new HttpClient { BaseAddress = gateway.Url };
+        MeshToken.Authorize(node.DefaultRequestHeaders, token);
+        using var registered = await node.PostAsJsonAsync("mesh/v1/nodes",
+            new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromMinutes(1)), MeshJson.Options);
+        registered.EnsureSuccessStatusCode();
+        var credential = (await registered.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        node.DefaultRequestHeaders.Add(MeshHeaders.NodeCredential, credential);
+        var ready = new ModelReport("broken-model", "1.0.0", ModelState.Ready, null, "pre-flight passed", 1, 2, 0, DateTimeOffset.UtcNow);
+        using var beat = await node.PostAsJsonAsync("mesh/v1/nodes/n1/heartbeat", new NodeHeartbeat("n1", [ready]), MeshJson.Options);
+        beat.EnsureSuccessStatusCode();
+        return gateway;
+    }
+
+    [Fact]
+    public async Task Shows_nodes_and_models_as_a_table_and_as_the_gateways_json()
+    {
+        await using var gateway = await GatewayWithAReadyNodeAsync();
+        var state = await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", gateway.Url.ToString(), "--json");
+        var node = state.GetProperty("nodes").EnumerateArray().Single();
+        Assert.Equal(("n1", true), (node.GetProperty("id").GetString(), node.GetProperty("online").GetBoolean()));
+        var placed = state.GetProperty("models")[0].GetProperty("versions")[0].GetProperty("nodes").EnumerateArray().Single();
+        Assert.Equal(("n1", "ready", 2), (placed.GetProperty("node").GetString(), placed.GetProperty("state").GetString(), placed.GetProperty("restarts").GetInt32()));
+
+        var (code, table, err) = await _cli.RunAsync("mesh", "status", "--gateway", gateway.Url.ToString());
+        Assert.True(code == 0, err);
+        foreach (var expected in new[] { "n1", "online", "http://127.0.0.1:9/", "4000m CPU, 8Gi, 0 GPU", "broken-model@1.0.0 (latest)", "ready" })
+            Assert.Contains(expected, table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Watch_prints_one_state_per_refresh_until_stopped()
+    {
+        await using var gateway = await GatewayWithAReadyNodeAsync();
+        var output = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.6));
+        var env = new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home, ["HOME"] = _cli.Work };
+        var code = await InfraCli.RunAsync(["mesh", "status", "--gateway", gateway.Url.ToString(), "--json", "--watch", "--interval", "0.5"],
+            new CliContext(output, new StringWriter(), env, interactive: false), stop.Token);
+        Assert.Equal(0, code);
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.InRange(lines.Length, 2, 5);
+        Assert.All(lines, l => Assert.Equal("n1", JsonDocument.Parse(l).RootElement.GetProperty("nodes")[0].GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task A_gateway_that_does_not_answer_is_IM6024_with_no_stack_trace()
+    {
+        using var closed = new ClosedPort();
+        var (code, output, err) = await _cli.RunAsync("mesh", "status", "--gateway", $"http://127.0.0.1:{closed.Port}");
+        Assert.Equal(ExitCodes.Unavailable, code);
+        Assert.Contains("IM6024", err, StringComparison.Ordinal);
+        Assert.Contains("--gateway", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err + output, StringComparison.Ordinal);
+        var json = await _cli.RunJsonAsync(ExitCodes.Unavailable, "mesh", "status", "--gateway", $"http://127.0.0.1:{closed.Port}", "--json");
+        Assert.Equal("IM6024", json.GetProperty("error").GetProperty("code").GetString());
+
+        // Something that answers, but not a gateway's state.
+        await using var other = new ListenerServer(async (context, ct) =>
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync("""{"hello": "world"}"""u8.ToArray(), ct);
+            context.Response.Close();
+        });
+        (code, _, err) = await _cli.RunAsync("mesh", "status", "--gateway", other.BaseUri.ToString());
+        Assert.Equal(ExitCodes.Unavailable, code);
+        Assert.Contains("not a mesh state", err, StringComparison.Ordinal);
+    }
+}
