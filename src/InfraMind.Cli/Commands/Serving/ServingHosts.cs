@@ -61,10 +61,6 @@ internal static class ServingHosts
         {
             throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {e.Message}", "choose another --port or --listen address", e);
         }
-        catch (ArgumentException e)
-        {
-            throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, e.Message, innerException: e);
-        }
     }
 
     public static async Task<NodeHost> StartNodeAsync(
@@ -103,15 +99,6 @@ internal static class ServingHosts
         catch (TimeoutException)
         {
             return false;
-        }
-        catch (NodeRegistrationException e)
-        {
-            throw e.Status switch
-            {
-                401 => new InfraMindException(MeshErrorCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token", "pass the token file of that gateway with --token-file", e),
-                409 => new InfraMindException(MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {e.Message}", innerException: e),
-                _ => new InfraMindException(MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {e.Message}", innerException: e),
-            };
         }
     }
 
