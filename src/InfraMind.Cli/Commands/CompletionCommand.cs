@@ -9,9 +9,9 @@ namespace InfraMind.Cli.Commands;
 /// </summary>
 internal static class CompletionCommand
 {
-    // The line up to the cursor, without the program name, is handed to `infra [suggest:N] "LINE"`, which prints one
-    // candidate per line (already filtered by the word under the cursor). -o default falls back to file names when infra
-    // offers nothing (paths of model directories, archives).
+    // The line up to the cursor, without the program name, is handed to infra as two arguments, [suggest:N] and the
+    // line; it prints one candidate per line (already filtered by the word under the cursor). -o default falls back to
+    // file names when infra offers nothing (paths of model directories, archives).
     private const string Bash = """
         # bash completion for infra (InfraMind). Load it in the current shell:   source <(infra completion bash)
         # or for every shell:   infra completion bash > ~/.local/share/bash-completion/completions/infra

@@ -31,7 +31,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
     private const string HelperPrefix = "docker-credential-";
     private readonly string? _searchPath;
     private readonly HashSet<string>? _onlyFor;
-    private readonly Lazy<Config> _config;
+    private readonly Lazy<Config> _config; // read once per store: a long-running server sees logins made before it started
     private readonly ConcurrentDictionary<string, Lazy<Task<RegistryCredentials?>>> _answers = new(StringComparer.OrdinalIgnoreCase);
 
     /// <param name="configDirectory">The directory holding config.json (docker's DOCKER_CONFIG).</param>
@@ -61,15 +61,25 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         return new DockerCredentialStore(directory, environment("PATH"), onlyFor);
     }
 
-    public Task<RegistryCredentials?> GetAsync(string registry, CancellationToken cancellationToken)
+    public async Task<RegistryCredentials?> GetAsync(string registry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(registry);
         if (_onlyFor is not null && !_onlyFor.Contains(registry))
         {
-            return Task.FromResult<RegistryCredentials?>(null);
+            return null;
         }
 
-        return _answers.GetOrAdd(registry, r => new Lazy<Task<RegistryCredentials?>>(() => LookUpAsync(r, cancellationToken))).Value;
+        var answer = _answers.GetOrAdd(registry, r => new Lazy<Task<RegistryCredentials?>>(() => LookUpAsync(r, cancellationToken)));
+        try
+        {
+            return await answer.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            // A failure (a helper that timed out, a cancelled pull) is not remembered: the next caller asks again.
+            _answers.TryRemove(new KeyValuePair<string, Lazy<Task<RegistryCredentials?>>>(registry, answer));
+            throw;
+        }
     }
 
     private async Task<RegistryCredentials?> LookUpAsync(string registry, CancellationToken cancellationToken)

@@ -70,6 +70,20 @@ public sealed class CredentialHelperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failure_is_not_remembered_and_an_answer_is_asked_for_once()
+    {
+        var store = Store("""{"credsStore":"h"}""", """
+            count="$(dirname "$0")/count"; n=$(cat "$count" 2>/dev/null || echo 0); echo $((n + 1)) > "$count"
+            [ "$n" = 0 ] && { echo 'first call fails' >&2; exit 3; }
+            echo '{"ServerURL":"r.example.test","Username":"u","Secret":"s"}'
+            """);
+        Assert.Contains("first call fails", (await Fails(store)).Message);
+        Assert.Equal("u", (await store.GetAsync("r.example.test", CancellationToken.None))!.UserName);
+        Assert.Equal("s", (await store.GetAsync("r.example.test", CancellationToken.None))!.Password);
+        Assert.Equal("2", File.ReadAllText(Path.Combine(Path.GetDirectoryName(store.ConfigPath)!, "count")).Trim());
+    }
+
+    [Fact]
     public async Task Config_files_that_are_not_json_too_large_or_badly_encoded_are_clear_errors()
     {
         Assert.Contains("not valid JSON", (await Fails(Store("{\"auths\":"))).Message);
