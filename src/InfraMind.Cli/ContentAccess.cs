@@ -37,7 +37,7 @@ internal static class ContentAccess
     /// the registries $INFRAMIND_REGISTRY_HOST names.
     /// </summary>
     public static ContentResolver ForPublishers(CliContext context, FetchPolicy policy, LocalContentStore? store = null) =>
-        new(store ?? new LocalContentStore(context.Home.Store), Options(context, policy, []));
+        new(store ?? new LocalContentStore(context.Home.Store), Options(context, policy, [], forPublishers: true));
 
     /// <summary>
     /// The policy of fetches on a publisher's behalf: public destinations plus <paramref name="allowed"/> and
@@ -67,16 +67,25 @@ internal static class ContentAccess
         return networks;
     }
 
-    private static PeerOptions Options(CliContext context, FetchPolicy policy, IEnumerable<ContentReference> named)
+    /// <summary>
+    /// Credentials: $INFRAMIND_REGISTRY_USERNAME/PASSWORD for the registries $INFRAMIND_REGISTRY_HOST names (else those
+    /// named on the command line) take precedence; any other registry gets what docker's configuration holds for it
+    /// (config.json, credential helpers). On a publisher's behalf (<paramref name="forPublishers"/>) docker's
+    /// configuration serves only the registries $INFRAMIND_REGISTRY_HOST names: a publisher never borrows the
+    /// operator's logins for a registry the operator did not name.
+    /// </summary>
+    private static PeerOptions Options(CliContext context, FetchPolicy policy, IEnumerable<ContentReference> named, bool forPublishers = false)
     {
         var user = context.Get(UserVariable);
         var password = context.Get(PasswordVariable);
-        var registries = context.Get(RegistryHostVariable) is { Length: > 0 } hosts
+        var scoped = context.Get(RegistryHostVariable) is { Length: > 0 } hosts
             ? hosts.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
-            : named.OfType<OciReference>().Select(r => RegistryCredentials.Authority(r.BaseUri)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            : null;
+        var registries = scoped ?? named.OfType<OciReference>().Select(r => RegistryCredentials.Authority(r.BaseUri)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var options = new PeerOptions
         {
             Credentials = string.IsNullOrEmpty(user) || registries.Count == 0 ? null : new RegistryCredentials(user, password ?? string.Empty, registries),
+            CredentialSource = DockerCredentialStore.FromEnvironment(context.Get, forPublishers ? scoped ?? [] : null),
             Policy = policy,
         };
         if (context.Get(IpfsApiVariable) is { Length: > 0 } api)

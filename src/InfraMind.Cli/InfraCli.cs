@@ -31,6 +31,7 @@ public static class InfraCli
         root.Subcommands.Add(NodeServeCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(CidCommand.Create(context));
+        root.Subcommands.Add(CompletionCommand.Create(context));
         ShowHelpWhenBare(root);
         return root;
     }

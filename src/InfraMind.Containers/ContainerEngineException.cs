@@ -34,7 +34,7 @@ public static class ContainerErrorCodes
     /// not a process of this machine, or the engine gave it a network. The container is removed; nothing runs.
     /// </summary>
     public static readonly ErrorCode IsolationUnsupported = new("IM3009", FailureKind.EngineUnavailable,
-        "run InfraMind as root on the engine's machine (scripts/setup-engine.sh); `infra doctor` checks it");
+        "run InfraMind as root on the engine's machine (in an InfraMind checkout, scripts/setup-engine.sh sets one up); `infra doctor` checks it");
 
     /// <summary>A run asks for more memory or CPU than the engine's machine has: nothing is started.</summary>
     public static readonly ErrorCode ResourcesExceedEngine = new("IM3010", FailureKind.CheckFailed);
@@ -48,7 +48,8 @@ public class ContainerEngineException(ErrorCode code, string message, Exception?
 public sealed class EngineUnavailableException(Uri endpoint, string reason, Exception? innerException = null)
     : ContainerEngineException(
         ContainerErrorCodes.EngineUnavailable,
-        $"no container engine answers at {endpoint} ({reason}). Start one with scripts/setup-engine.sh (as root), " +
+        $"no container engine answers at {endpoint} ({reason}). Start Docker Engine or Podman's Docker-compatible service " +
+        "(in an InfraMind checkout, scripts/setup-engine.sh installs and starts one, as root), " +
         "or point DOCKER_HOST at a running Docker-compatible engine (unix:///path/to/docker.sock or tcp://127.0.0.1:PORT).",
         innerException)
 {

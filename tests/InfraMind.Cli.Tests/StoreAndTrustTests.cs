@@ -137,6 +137,38 @@ public sealed class StoreAndTrustTests : IDisposable
         Assert.DoesNotContain("s3cret-pass", err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Docker_config_credentials_go_to_their_registry_and_the_environment_overrides_them()
+    {
+        ConcurrentBag<string> seen = [];
+        string expected = "Basic " + Convert.ToBase64String("docker-user:from-config"u8.ToArray());
+        await using var registry = new RawHttpServer(r =>
+        {
+            seen.Add(r.Header("Authorization"));
+            return r.Header("Authorization") == expected
+                ? (r.Path == "/v2/" ? 200 : 404, null, [])
+                : (401, new Dictionary<string, string> { ["WWW-Authenticate"] = "Basic realm=\"test\"" }, []);
+        });
+        string config = _dir.Combine("docker-config");
+        Directory.CreateDirectory(config);
+        await File.WriteAllTextAsync(Path.Combine(config, "config.json"),
+            """{"auths":{"REG":{"auth":"AUTH"}}}""".Replace("REG", $"127.0.0.1:{registry.Port}", StringComparison.Ordinal)
+                .Replace("AUTH", Convert.ToBase64String("docker-user:from-config"u8.ToArray()), StringComparison.Ordinal));
+        _cli.Environment["DOCKER_CONFIG"] = config;
+
+        var (code, _, err) = await _cli.RunAsync("pull", $"oci://127.0.0.1:{registry.Port}/team/model:1");
+        Assert.Equal(1, code); // authenticated with docker's credentials, then the registry does not have it
+        Assert.Contains("IM4206", err, StringComparison.Ordinal);
+        Assert.Contains(expected, seen);
+
+        _cli.Environment["INFRAMIND_REGISTRY_USERNAME"] = "env-user";
+        _cli.Environment["INFRAMIND_REGISTRY_PASSWORD"] = "from-env";
+        (code, _, err) = await _cli.RunAsync("pull", $"oci://127.0.0.1:{registry.Port}/team/model:1");
+        Assert.Equal(4, code);
+        Assert.Contains("IM4205", err, StringComparison.Ordinal);
+        Assert.Contains("Basic " + Convert.ToBase64String("env-user:from-env"u8.ToArray()), seen);
+    }
+
     /// <summary>`infra registry serve` of <paramref name="home"/> on <paramref name="port"/>, taking content from 127.0.0.1.</summary>
     private static Task<RegistryServeProcess> ServeAsync(string home, int port) =>
         RegistryServeProcess.StartAsync(home, "--fetch-allow", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture));

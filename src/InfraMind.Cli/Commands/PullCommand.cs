@@ -18,7 +18,9 @@ internal static class PullCommand
             "Fetch an image by content reference, verify it (registry manifests against the @sha256 digest, every blob against the " +
             "manifest, https files against #sha256=), and store it in the local content store. Nothing is stored unless everything " +
             "verifies. ipfs://CID is fetched through the node's RPC API ($" + ContentAccess.IpfsApiVariable + ", default 127.0.0.1:5001) and " +
-            "verified against the CID. With --load, load it into the container engine.\n" +
+            "verified against the CID. An image index (multi-platform) gives this machine's platform's image. Registry credentials: " +
+            ContentAccess.UserVariable + "/" + ContentAccess.PasswordVariable + ", else docker's config.json and credential helpers. " +
+            "With --load, load it into the container engine.\n" +
             "Exit codes: 0 pulled, 1 content does not match its digest or is not a usable image, 2 usage error, " +
             "3 container engine unavailable (--load), 4 source unreachable or refused.")
         {

@@ -29,7 +29,7 @@ internal static class PushCommand
             "pinned to the content: local://sha256:…, oci://HOST/REPO@sha256:…, https://…/HEX.tar#sha256=… (the file's digest).\n" +
             "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
             "tag defaults to the image version; plain http only to 127.0.0.1; credentials from " + ContentAccess.UserVariable + "/" +
-            ContentAccess.PasswordVariable + "); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
+            ContentAccess.PasswordVariable + ", else docker's config.json and credential helpers, as `docker login` left them); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
             "http:// only to 127.0.0.1); ipfs or ipfs://HOST:PORT (ipfs add --wrap-with-directory of the layout tar through the node's RPC API; " +
             "default $" + ContentAccess.IpfsApiVariable + " or 127.0.0.1:5001; the reference is ipfs://<directory CID>).\n" +
             "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +

@@ -38,7 +38,7 @@ internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadO
 
             if (root.TryGetProperty("manifests", out _) || (mediaType is not null && MediaTypes.IsIndex(mediaType)))
             {
-                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index (several platforms); pull one platform's manifest by its digest (oci://host/repo@sha256:…).");
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index (several platforms) where one image manifest was expected; pull one platform's manifest by its digest (oci://host/repo@sha256:…).");
             }
 
             var config = Descriptor.Read(root.TryGetProperty("config", out var c) ? c : default, where + "/config");

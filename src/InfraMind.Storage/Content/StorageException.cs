@@ -55,6 +55,10 @@ public static class StorageErrorCodes
     /// <summary>Credentials were withheld from a token service on another host or port, or over plain http, and it refused to answer without them.</summary>
     public static readonly ErrorCode CredentialsWithheld = new("IM4215", FailureKind.CheckFailed,
         "credentials go only to the registry they are for (INFRAMIND_REGISTRY_HOST, else the host named on the command line) and, off loopback, only over https; use a registry whose token service is on its own host and port");
+
+    /// <summary>Docker's credential configuration could not be used: config.json unreadable, a credential helper missing, failing, slow or answering too much.</summary>
+    public static readonly ErrorCode CredentialConfigFailed = new("IM4216", FailureKind.CheckFailed,
+        "fix $DOCKER_CONFIG/config.json (default ~/.docker/config.json) or its credential helper, or give INFRAMIND_REGISTRY_USERNAME / INFRAMIND_REGISTRY_PASSWORD, which take precedence");
 }
 
 /// <summary>

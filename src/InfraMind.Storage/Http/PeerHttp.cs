@@ -189,6 +189,13 @@ public sealed record PeerOptions
     /// <summary>Registry credentials (basic, or exchanged for a bearer token); none by default.</summary>
     public RegistryCredentials? Credentials { get; init; }
 
+    /// <summary>
+    /// Where credentials for a registry come from when <see cref="Credentials"/> are not for it (docker's config.json
+    /// and credential helpers, <see cref="DockerCredentialStore"/>); asked only when a registry challenges, and only
+    /// for a registry spoken to over https or on loopback.
+    /// </summary>
+    public IRegistryCredentialSource? CredentialSource { get; init; }
+
     /// <summary>Blobs larger than this are uploaded in PATCH chunks of <see cref="ChunkSize"/>; smaller ones in one PUT.</summary>
     public long ChunkedUploadThreshold { get; init; } = 256L << 20;
 
@@ -235,9 +242,18 @@ public sealed record RegistryCredentials(string UserName, string Password, IRead
     public bool AppliesTo(Uri target)
     {
         ArgumentNullException.ThrowIfNull(target);
-        bool secure = target.Scheme == Uri.UriSchemeHttps || target.IsLoopback;
-        return secure && Registries.Any(r => string.Equals(r, Authority(target), StringComparison.OrdinalIgnoreCase));
+        return IsSecure(target) && Registries.Any(r => string.Equals(r, Authority(target), StringComparison.OrdinalIgnoreCase));
     }
+
+    /// <summary>Where credentials may go at all: https, or plain http on loopback.</summary>
+    public static bool IsSecure(Uri target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return target.Scheme == Uri.UriSchemeHttps || target.IsLoopback;
+    }
+
+    /// <summary>Where they came from (a docker config.json, a credential helper), for messages; null: the environment.</summary>
+    public string? Source { get; init; }
 
     /// <summary>host, or host:port when the port is not the scheme's default (the form docker keys credentials by).</summary>
     public static string Authority(Uri uri)

@@ -6,7 +6,9 @@ namespace InfraMind.Storage.Registry;
 /// Pushes images to and pulls them from an OCI distribution registry. A push uploads only the blobs the registry
 /// lacks (HEAD first, cross-repository mount when <see cref="PeerOptions.MountFrom"/> is set), then PUTs the manifest
 /// with its own media type, so the registry's digest is InfraMind's container hash. A pull verifies the manifest
-/// against the reference's digest (or the registry's, for a tag) and every blob against the manifest.
+/// against the reference's digest (or the registry's, for a tag) and every blob against the manifest. An image index
+/// (multi-platform) resolves to the manifest for this machine's platform (<see cref="ImageIndex"/>), verified against
+/// the index; the image pulled, and its container hash, is that platform's.
 /// </summary>
 internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
 {
@@ -75,6 +77,20 @@ internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
         if (oci.Digest is null && headerDigest is { } said && said != actual)
         {
             throw new DigestMismatchException(said, actual, $"manifest {oci} (the registry's Docker-Content-Digest)");
+        }
+
+        if (ImageIndex.IsIndex(bytes, mediaType))
+        {
+            // The index is verified (above); the platform's manifest is verified against the index's descriptor.
+            var chosen = ImageIndex.Select(bytes, ImageIndex.Host, $"manifest {oci}");
+            (bytes, mediaType, _) = await client.GetManifestAsync(chosen.Digest.Value, cancellationToken).ConfigureAwait(false);
+            actual = Digest.Compute(bytes);
+            if (actual != chosen.Digest || bytes.Length != chosen.Size)
+            {
+                throw new DigestMismatchException(chosen.Digest, actual, $"the {ImageIndex.Host} manifest of {oci} ({bytes.Length} bytes, the index says {chosen.Size})");
+            }
+
+            mediaType ??= chosen.MediaType;
         }
 
         var manifest = ImageManifest.Parse(bytes, $"manifest {oci}", mediaType);

@@ -51,7 +51,7 @@ internal sealed class RegistryClient : IDisposable
         }
 
         var challenges = ping.Headers.WwwAuthenticate.Select(h => h.ToString()).SelectMany(AuthChallenge.Parse).ToList();
-        var credentials = _options.Credentials;
+        var credentials = await CredentialsAsync(cancellationToken).ConfigureAwait(false);
         var bearer = challenges.FirstOrDefault(c => c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase));
         var basic = challenges.FirstOrDefault(c => c.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase));
         if (bearer?.Realm is { } realm)
@@ -63,14 +63,15 @@ internal sealed class RegistryClient : IDisposable
             if (credentials is null)
             {
                 throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                    $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\"). Set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD.");
+                    $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\"). Set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, " +
+                    $"or log in with `docker login {RegistryCredentials.Authority(_base)}` (InfraMind reads docker's config.json and credential helpers).");
             }
 
             if (!credentials.AppliesTo(_base))
             {
                 throw new StorageException(StorageErrorCodes.CredentialsWithheld,
                     $"{PeerHttp.Peer(_base)} asks for a user name and password, but the credentials are for {string.Join(", ", credentials.Registries)}" +
-                    (_base.Scheme == Uri.UriSchemeHttps || _base.IsLoopback ? "" : " and it is plain http off loopback") + "; they were not sent.");
+                    (RegistryCredentials.IsSecure(_base) ? "" : " and it is plain http off loopback") + "; they were not sent.");
             }
 
             _authorization = BasicHeader(credentials);
@@ -82,7 +83,34 @@ internal sealed class RegistryClient : IDisposable
         }
 
         using var again = await SendAsync(HttpMethod.Get, "v2/", null, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
+        if (again.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden && credentials?.Source is { } source)
+        {
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed,
+                $"{PeerHttp.Peer(_base)} refused the credentials of {credentials.UserName} from {source} ({(int)again.StatusCode}). Log in again, or set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, which take precedence.");
+        }
+
         await PeerHttp.EnsureSuccessAsync(again, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The credentials for this registry: the given ones when they are for it (the environment's override), else what
+    /// the credential source (docker's configuration) holds for it, asked only for https or loopback; else the given
+    /// ones, which the caller then reports as withheld.
+    /// </summary>
+    private async Task<RegistryCredentials?> CredentialsAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Credentials is { } given && given.AppliesTo(_base))
+        {
+            return given;
+        }
+
+        if (_options.CredentialSource is { } source && RegistryCredentials.IsSecure(_base)
+            && await source.GetAsync(RegistryCredentials.Authority(_base), cancellationToken).ConfigureAwait(false) is { } found)
+        {
+            return found;
+        }
+
+        return _options.Credentials;
     }
 
     private async Task CheckApiAsync(HttpResponseMessage ping, CancellationToken cancellationToken)
