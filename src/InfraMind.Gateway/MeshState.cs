@@ -214,7 +214,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 if (!(_placement.TryGetValue(id, out var placed) && placed.Contains(key))) continue;
                 var s = StandingOf(id, key);
                 if (s.Suspension.IsSuspended) continue;
-                list.Add(new Candidate(id, s.Latency.Milliseconds, n.Reputation.Value, Volatile.Read(ref n.InFlight)));
+                list.Add(new Candidate(id, s.Latency.At(time.GetUtcNow()), n.Reputation.Value, Volatile.Read(ref n.InFlight)));
             }
 
             return list;
@@ -265,7 +265,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         lock (_gate)
         {
             var s = StandingOf(node, key);
-            s.Latency.Record(ms);
+            s.Latency.Record(ms, time.GetUtcNow());
             s.Successes++;
             s.Suspension.RecordSuccess();
         }

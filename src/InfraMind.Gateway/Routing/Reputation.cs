@@ -108,9 +108,31 @@ internal sealed class RetryBudget(double ratio, int reserve)
 /// <summary>Exponentially weighted moving average of a node's latency for one model.</summary>
 internal sealed class LatencyEwma(double alpha = 0.3)
 {
+    /// <summary>How fast an estimate no new sample confirms goes back to "unmeasured": half of the way every 5 s.</summary>
+    public static readonly TimeSpan HalfLife = TimeSpan.FromSeconds(5);
+
+    private DateTimeOffset _at;
+
     public double? Milliseconds { get; private set; }
 
-    public void Record(double ms) => Milliseconds = Milliseconds is { } m ? m + (alpha * (ms - m)) : ms;
+    public void Record(double ms, DateTimeOffset at)
+    {
+        Milliseconds = Milliseconds is { } m ? m + (alpha * (ms - m)) : ms;
+        _at = at;
+    }
+
+    /// <summary>
+    /// The estimate node choice uses at <paramref name="now"/>: the EWMA, drifting back towards the cost of an
+    /// unmeasured node the longer no request confirms it. Otherwise a node measured slow once (a cold start, a
+    /// busy moment) would lose every comparison and never be measured again: starved for as long as the mesh runs.
+    /// </summary>
+    public double? At(DateTimeOffset now)
+    {
+        if (Milliseconds is not { } m) return null;
+        var age = Math.Max(0, (now - _at).TotalSeconds);
+        var kept = Math.Pow(0.5, age / HalfLife.TotalSeconds);
+        return (m * kept) + (NodeChoice.UnmeasuredMs * (1 - kept));
+    }
 }
 
 /// <summary>A node that may take the next attempt.</summary>
@@ -122,10 +144,12 @@ internal sealed record Candidate(string NodeId, double? LatencyMs, double Reputa
 /// </summary>
 internal static class NodeChoice
 {
+    /// <summary>What an unmeasured node's latency counts as: a fast one's, so it gets traffic and a measurement.</summary>
+    public const double UnmeasuredMs = 1;
+
     public static double Cost(Candidate c)
     {
-        // An unmeasured node costs like a fast one, so it gets traffic and a measurement.
-        var latency = c.LatencyMs ?? 1;
+        var latency = c.LatencyMs ?? UnmeasuredMs;
         return (latency + 1) * (c.InFlight + 1) / Math.Max(c.Reputation, 0.01);
     }
 

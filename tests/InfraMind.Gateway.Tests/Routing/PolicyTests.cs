@@ -146,6 +146,24 @@ public sealed class RetryBudgetTests
 public sealed class QuarantineTests
 {
     /// <summary>The verdict of that wire name; a name no verdict has fails the test instead of passing as Unknown.</summary>
+    [Fact]
+    public void A_latency_no_request_confirms_drifts_back_so_a_node_measured_slow_once_is_tried_again()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+        var slow = new LatencyEwma();
+        slow.Record(50, t0);
+        Assert.Equal(50, slow.At(t0));
+        Assert.Equal(25.5, slow.At(t0 + LatencyEwma.HalfLife)!.Value, 6);
+        Assert.InRange(slow.At(t0 + TimeSpan.FromMinutes(1))!.Value, 1, 1.02);
+
+        // Against a node answering in 5 ms: right after its slow sample the slow node loses every comparison; a while
+        // later without traffic it wins one, and so gets the request that measures it again.
+        var fast = new Candidate("fast", 5, 1, 0);
+        Assert.Same(fast, NodeChoice.Choose([fast, new Candidate("slow", slow.At(t0), 1, 0)], new Random(1)));
+        var later = new Candidate("slow", slow.At(t0 + TimeSpan.FromSeconds(30)), 1, 0);
+        Assert.Same(later, NodeChoice.Choose([fast, later], new Random(1)));
+    }
+
     internal static Verdict Known(string wireName) => Verdict.TryFromWireName(wireName, out var v) ? v : throw new ArgumentException($"no verdict is named {wireName}");
 
     [Fact]
