@@ -7,13 +7,106 @@ namespace InfraMind.Storage.Ipfs;
 
 /// <summary>
 /// Computes the CIDs <c>ipfs add</c> (kubo) gives a file, in one pass over a stream of any size. Memory stays
-/// bounded: one chunk buffer plus the links of the tree frontier (at most MaxLinks per level).
+/// bounded: one chunk buffer (two batches of <see cref="LeafBatch"/> chunks when leaves are hashed in parallel) plus the
+/// links of the tree frontier (at most MaxLinks per level).
 /// </summary>
 public static class UnixFsImporter
 {
-    /// <summary>Computes the root CID and DAG size without keeping any block.</summary>
+    /// <summary>Leaves read ahead and hashed together when no block is kept: 16 × 256 KiB per batch, two batches.</summary>
+    internal const int LeafBatch = 16;
+
+    /// <summary>
+    /// Computes the root CID and DAG size without keeping any block. Leaves are independent, so on a machine with
+    /// more than one core a batch of them is hashed in parallel while the next batch is read; the links then go into
+    /// the tree in file order, so the result is the sequential importer's (a test compares both).
+    /// </summary>
     public static Task<UnixFsResult> ComputeAsync(Stream content, UnixFsOptions options, CancellationToken cancellationToken) =>
-        ImportAsync(content, options, onBlock: null, cancellationToken);
+        Environment.ProcessorCount > 1
+            ? ComputeParallelAsync(content, options, cancellationToken)
+            : ImportAsync(content, options, onBlock: null, cancellationToken);
+
+    /// <summary>The sequential importer with every block dropped: the reference the parallel one is tested against.</summary>
+    internal static Task<UnixFsResult> ComputeSequentialAsync(Stream content, UnixFsOptions options, CancellationToken cancellationToken) =>
+        ImportAsync(content, options, (_, _) => ValueTask.CompletedTask, cancellationToken);
+
+    private static async Task<UnixFsResult> ComputeParallelAsync(Stream content, UnixFsOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var builder = new BalancedDagBuilder(options, onBlock: null);
+        int chunk = options.ChunkSize;
+        int size = DagPb.LeafHeadroom + chunk + DagPb.LeafTailroom;
+        var sets = new byte[2][][];
+        var lengths = new[] { new int[LeafBatch], new int[LeafBatch] };
+        for (int s = 0; s < 2; s++)
+        {
+            sets[s] = new byte[LeafBatch][];
+            for (int i = 0; i < LeafBatch; i++) sets[s][i] = ArrayPool<byte>.Shared.Rent(size);
+        }
+
+        long fileSize = 0;
+        Task hashing = Task.CompletedTask;
+        try
+        {
+            int set = 0;
+            bool end = false;
+            while (!end)
+            {
+                var buffers = sets[set];
+                var lens = lengths[set];
+                int count = 0;
+                while (count < LeafBatch)
+                {
+                    int n = await content.ReadAtLeastAsync(buffers[count].AsMemory(DagPb.LeafHeadroom, chunk), chunk, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                    // As the sequential importer: one (empty) leaf for an empty file, none for the end of a non-empty one.
+                    if (n == 0 && fileSize > 0)
+                    {
+                        end = true;
+                        break;
+                    }
+
+                    fileSize += n;
+                    lens[count++] = n;
+                    if (n < chunk)
+                    {
+                        end = true;
+                        break;
+                    }
+                }
+
+                // The other set's batch must be in the tree before this one goes in (and before its buffers are read into again).
+                await hashing.ConfigureAwait(false);
+                if (count > 0)
+                {
+                    int batch = count;
+                    hashing = Task.Run(() => builder.AddLeavesAsync(buffers, lens, batch, cancellationToken).AsTask(), cancellationToken);
+                }
+
+                set ^= 1;
+            }
+
+            await hashing.ConfigureAwait(false);
+        }
+        finally
+        {
+            await ((Task)hashing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            foreach (var buffers in sets)
+            {
+                foreach (var b in buffers) ArrayPool<byte>.Shared.Return(b);
+            }
+        }
+
+        var file = await builder.FinishAsync(cancellationToken).ConfigureAwait(false);
+        if (options.WrapName is null)
+        {
+            return new UnixFsResult(file.Cid, file.Cid, fileSize, file.Tsize, builder.BlockCount);
+        }
+
+        byte[] directory = DagPb.EncodeDirectory([(file.Cid, options.WrapName, file.Tsize)]);
+        var dirCid = Cid.FromSha256(options.CidVersion, Cid.DagPbCodec, SHA256.HashData(directory));
+        return new UnixFsResult(dirCid, file.Cid, fileSize, file.Tsize + directory.Length, builder.BlockCount + 1);
+    }
 
     /// <summary>
     /// Imports <paramref name="content"/> and hands every block to <paramref name="onBlock"/> (children before their
@@ -167,6 +260,35 @@ internal sealed class BalancedDagBuilder
     /// <summary>Adds a leaf whose data lies at <c>buffer[DagPb.LeafHeadroom..][..length]</c>.</summary>
     public async ValueTask AddLeafAsync(byte[] buffer, int length, CancellationToken cancellationToken)
     {
+        var (link, block) = Leaf(buffer, length);
+        BlockCount++;
+        if (_onBlock is not null)
+        {
+            await _onBlock(new UnixFsBlock(link.Cid, block), cancellationToken).ConfigureAwait(false);
+        }
+
+        await AddAsync(0, link, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> leaves (as <see cref="AddLeafAsync"/> each), hashed in parallel and linked in
+    /// order. Only for a builder that keeps no block.
+    /// </summary>
+    public async ValueTask AddLeavesAsync(byte[][] buffers, int[] lengths, int count, CancellationToken cancellationToken)
+    {
+        if (_onBlock is not null) throw new InvalidOperationException("leaves are hashed in parallel only when no block is kept");
+        var links = new DagLink[count];
+        Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken }, i => links[i] = Leaf(buffers[i], lengths[i]).Link);
+        foreach (var link in links)
+        {
+            BlockCount++;
+            await AddAsync(0, link, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The leaf block framed in place (the buffer's headroom) and its link. Touches nothing of the builder: safe in parallel.</summary>
+    private (DagLink Link, ReadOnlyMemory<byte> Block) Leaf(byte[] buffer, int length)
+    {
         int offset = DagPb.LeafHeadroom;
         int blockLength = length;
         ulong codec = Cid.RawCodec;
@@ -179,14 +301,7 @@ internal sealed class BalancedDagBuilder
         var block = new ReadOnlyMemory<byte>(buffer, offset, blockLength);
         Span<byte> hash = stackalloc byte[Cid.Sha256Length];
         SHA256.HashData(block.Span, hash);
-        var cid = Cid.FromSha256(_leafCidVersion, codec, hash);
-        BlockCount++;
-        if (_onBlock is not null)
-        {
-            await _onBlock(new UnixFsBlock(cid, block), cancellationToken).ConfigureAwait(false);
-        }
-
-        await AddAsync(0, new DagLink(cid, blockLength, length), cancellationToken).ConfigureAwait(false);
+        return (new DagLink(Cid.FromSha256(_leafCidVersion, codec, hash), blockLength, length), block);
     }
 
     private async ValueTask AddAsync(int level, DagLink link, CancellationToken cancellationToken)
