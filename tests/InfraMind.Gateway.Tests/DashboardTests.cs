@@ -20,15 +20,21 @@ public sealed class DashboardTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private readonly List<FakeNode> _nodes = [];
     private GatewayHost _gateway = null!;
-    private IPlaywright _playwright = null!;
+    private IPlaywright? _playwright;
     private IBrowser _browser = null!;
 
     public async Task InitializeAsync()
     {
-        var executable = ChromiumPeer.Executable();
         Directory.CreateDirectory(Shots);
         _catalog.Publish(MeshStateTests.Served("1.0.0").Published);
         _gateway = await GatewayHost.StartAsync(new GatewayOptions(), _catalog, _time, null, CancellationToken.None);
+        SetDefaultExpectTimeout(10_000);
+    }
+
+    /// <summary>Called first by each test, so a missing browser is the test's skip (or, under CI=true, its failure).</summary>
+    private async Task LaunchAsync()
+    {
+        var executable = ChromiumPeer.Executable();
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -36,7 +42,6 @@ public sealed class DashboardTests : IAsyncLifetime
             Headless = true,
             Args = ChromiumPeer.Arguments,
         });
-        SetDefaultExpectTimeout(10_000);
     }
 
     public async Task DisposeAsync()
@@ -77,6 +82,7 @@ public sealed class DashboardTests : IAsyncLifetime
     [SkippableFact]
     public async Task The_page_shows_the_running_mesh_and_follows_it_without_a_reload()
     {
+        await LaunchAsync();
         var a = await JoinAsync("node-a");
         var b = await JoinAsync("node-b");
         var c = await JoinAsync("node-c");
@@ -154,5 +160,83 @@ public sealed class DashboardTests : IAsyncLifetime
             "() => [...document.querySelectorAll('body *')].filter(e => !e.closest('thead') && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className).join(' ')"));
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "phone.png"), FullPage = true });
+    }
+
+    [SkippableFact]
+    public async Task Strangers_strings_are_text_the_page_fetches_nothing_else_and_is_keyboard_reachable_and_accessible()
+    {
+        await LaunchAsync();
+        const string hostile = "<img src=x onerror=document.body.dataset.pwned=1>";
+        const string hostileDetail = "<b id=injected>bold</b>";
+        var a = await JoinAsync("node-a");
+        _catalog.Publish(MeshStateTests.Served("1.0.0").Published with { Name = hostile });
+        await WaitAsync(() => _gateway.Mesh.Models.Any(m => m.Published.Name == hostile));
+        using (var r = await a.BeatAsync("node-a",
+            $$"""[{"name":"{{hostile}}","version":"1.0.0","state":"failed","verdict":"init-failed","detail":"{{hostileDetail}}","preflightGeneration":1,"restarts":1,"failures":1,"since":"2026-01-01T00:00:00Z"}]""",
+            a.Credential))
+        {
+            r.EnsureSuccessStatusCode();
+        }
+
+        var requests = new List<string>();
+        var page = await _browser.NewPageAsync();
+        page.Request += (_, request) => requests.Add(request.Url);
+        var response = await page.GotoAsync(new Uri(_gateway.Url, "dashboard").ToString());
+        Assert.NotNull(response);
+        var csp = await response.HeaderValueAsync("content-security-policy");
+        Assert.Contains("default-src 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("script-src 'self'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+
+        // The name is shown as the characters it is: no element made of it, nothing run.
+        await Expect(page.Locator("#models article h3").First).ToHaveTextAsync(hostile + " (latest 1.0.0)");
+        await Expect(page.Locator("#failures tbody [data-label=Detail]")).ToHaveTextAsync(hostileDetail);
+        await Expect(page.Locator("#failures tbody [data-label=Verdict]")).ToHaveTextAsync("init-failed");
+        Assert.Equal(0, await page.Locator("img").CountAsync());
+        Assert.Equal(0, await page.Locator("#injected").CountAsync());
+        Assert.Null(await page.EvaluateAsync<string?>("() => document.body.dataset.pwned ?? null"));
+
+        // Everything the page loaded came from the gateway itself: the page, its two assets and the state.
+        await page.WaitForFunctionAsync("() => Number(document.body.dataset.updated) > 0");
+        var origin = _gateway.Url.GetLeftPart(UriPartial.Authority);
+        Assert.All(requests, url => Assert.StartsWith(origin + "/", url, StringComparison.Ordinal));
+        Assert.Contains(origin + "/dashboard/dashboard.js", requests);
+        Assert.Contains(origin + "/inference/v1", requests);
+
+        // Keyboard: Tab reaches the skip link, the section links and each scrolling table, in that order.
+        var focused = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            focused.Add(await page.EvaluateAsync<string>("() => document.activeElement.getAttribute('aria-labelledby') ?? document.activeElement.textContent.trim()"));
+        }
+
+        Assert.Equal(["Skip to content", "Nodes", "Models", "Failures", "nodes-heading", "failures-heading"], focused);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "hostile-name.png"), FullPage = true });
+
+        // axe-core from the local peer (tests/peers/axe), injected into a context that lets the test's own script in.
+        var axe = Path.Combine(TestEngine.RepoRoot, "tests", "peers", "axe", "node_modules", "axe-core", "axe.min.js");
+        if (!File.Exists(axe)) throw Peers.Missing("axe-core is not installed (" + axe + ")", "run tests/peers/axe/install.sh (or scripts/setup-peers.sh)");
+        foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
+        {
+            await using var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BypassCSP = true, ColorScheme = scheme });
+            var audited = await context.NewPageAsync();
+            await audited.GotoAsync(new Uri(_gateway.Url, "dashboard").ToString());
+            await audited.WaitForFunctionAsync("() => Number(document.body.dataset.updated) > 0");
+            await audited.AddScriptTagAsync(new PageAddScriptTagOptions { Path = axe });
+            var serious = await audited.EvaluateAsync<string[]>(
+                "async () => (await axe.run(document)).violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))");
+            Assert.True(serious.Length == 0, $"axe ({scheme}): " + string.Join("; ", serious));
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the gateway did not take the catalog's change within 10 s");
+            await Task.Delay(20);
+        }
     }
 }
