@@ -12,7 +12,7 @@ using Prometheus;
 
 namespace InfraMind.Gateway;
 
-/// <summary>A running gateway on Kestrel: inference API, node registration and heartbeats, /healthz and /metrics.</summary>
+/// <summary>A running gateway on Kestrel: inference API, node registration and heartbeats, /healthz, /metrics and the /dashboard.</summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -86,6 +86,7 @@ public sealed class GatewayHost : IAsyncDisposable
             return Results.Ok(new { status = "ok", models = mesh.Models.Count, nodes = summaries.Count, online = summaries.Count(s => s.Online) });
         });
         app.MapMetrics("/metrics", metrics.Registry);
+        Dashboard.DashboardEndpoints.Map(app);
 
         await LoadCatalogAsync(catalog, mesh, cancellationToken);
         await app.StartAsync(cancellationToken);

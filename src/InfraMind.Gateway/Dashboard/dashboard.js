@@ -1,0 +1,151 @@
+// The gateway's dashboard: polls GET /inference/v1 (the document `infra mesh status` reads) every 2 s and redraws.
+// Every value from the state is inserted as text (textContent, setAttribute), never as markup: model names, details
+// and refusal reasons are strangers' strings. The page's Content-Security-Policy allows no inline script either.
+"use strict";
+(function () {
+  const POLL_MS = 2000;
+  const TIMEOUT_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  /** An element with fixed attributes and children; a string child becomes a text node. */
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) e.setAttribute(k, String(v));
+    for (const c of children) if (c !== undefined && c !== null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  }
+  const badge = (kind, text) => el("span", { class: "badge " + kind }, text);
+  const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
+
+  function ago(iso, now) {
+    if (!iso) return "never";
+    const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+    if (s < 120) return s + " s ago";
+    if (s < 7200) return Math.round(s / 60) + " min ago";
+    return Math.round(s / 3600) + " h ago";
+  }
+  function time(iso, now, text) {
+    return el("time", { datetime: iso, title: iso }, text === undefined ? ago(iso, now) : text);
+  }
+  function until(iso) {
+    return el("time", { datetime: iso, title: iso }, "until " + new Date(iso).toLocaleTimeString());
+  }
+  function cpu(m) { return (Number(m) / 1000).toLocaleString(undefined, { maximumFractionDigits: 2 }); }
+  function bytes(b) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let v = Number(b), i = 0;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return v.toLocaleString(undefined, { maximumFractionDigits: 1 }) + " " + units[i];
+  }
+
+  /** Per node: its suspended placements (model@version and end), from the models' per-node standings. */
+  function suspensionsByNode(models) {
+    const map = new Map();
+    for (const m of models) for (const v of m.versions) for (const p of v.nodes) {
+      if (!p.suspended) continue;
+      if (!map.has(p.node)) map.set(p.node, []);
+      map.get(p.node).push({ key: m.name + "@" + v.version, until: p.suspendedUntil });
+    }
+    return map;
+  }
+
+  function renderSummary(state) {
+    const online = state.nodes.filter((n) => n.online).length;
+    const versions = state.models.reduce((a, m) => a + m.versions.length, 0);
+    const quarantined = state.models.reduce((a, m) => a + m.versions.filter((v) => v.quarantine).length, 0);
+    const item = (name, value) => el("div", null, el("dt", null, name), el("dd", null, value));
+    $("summary").replaceChildren(
+      item("Nodes online", online + " of " + state.nodes.length),
+      item("Models", state.models.length),
+      item("Versions", versions),
+      item("Quarantined", quarantined));
+  }
+
+  function renderNodes(state, now) {
+    const suspended = suspensionsByNode(state.models);
+    const rows = state.nodes.map((n) => {
+      const mine = suspended.get(n.id) || [];
+      return el("tr", { "data-node": n.id },
+        cell("Node", el("strong", null, n.id)),
+        cell("State", n.online ? badge("ok", "online") : badge("bad", "offline")),
+        cell("Address", n.address),
+        cell("Last heartbeat", time(n.lastHeartbeat, now)),
+        cell("CPU requested / offered", cpu(n.requested.cpuMillicores) + " / " + cpu(n.capacity.cpuMillicores)),
+        cell("Memory requested / offered", bytes(n.requested.memoryBytes) + " / " + bytes(n.capacity.memoryBytes)),
+        cell("GPUs", n.requested.gpuCount + " / " + n.capacity.gpuCount),
+        cell("Reputation", Number(n.reputation).toFixed(2)),
+        cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.key, " ", s.until ? until(s.until) : "")))),
+        cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")))));
+    });
+    $("nodes").tBodies[0].replaceChildren(...rows);
+    $("nodes-empty").hidden = rows.length > 0;
+  }
+
+  function renderModels(state, now) {
+    const cards = state.models.map((m) => el("article", { class: "model", "data-model": m.name },
+      el("h3", null, m.name, m.latest ? " (latest " + m.latest + ")" : ""),
+      ...m.versions.map((v) => {
+        const ready = v.nodes.filter((p) => p.state === "ready" && p.online && !p.suspended).length;
+        const q = v.quarantine;
+        return el("div", { class: "version", "data-version": v.version },
+          el("p", null, el("strong", null, v.version), " ",
+            q ? badge("bad", "quarantined") : ready > 0 ? badge("ok", "serving") : badge("warn", "not ready"),
+            " ", ready + " of " + v.nodes.length + " placed node(s) ready"),
+          q ? el("p", { class: "quarantine" }, "Quarantine verdict: ", el("strong", { class: "verdict" }, q.verdict),
+            " (reported by " + q.nodes.join(", ") + ") ", q.until ? until(q.until) : "") : null,
+          v.nodes.length === 0 ? el("p", { class: "empty" }, "Not placed on any node.") : el("p", null, "Placements: ",
+            ...v.nodes.flatMap((p, i) => [i > 0 ? ", " : null, p.node + " ",
+              badge(!p.online || p.state === "failed" || p.state === "refused" ? "bad" : p.suspended ? "warn" : p.state === "ready" ? "ok" : "warn",
+                !p.online ? "offline" : p.suspended ? "suspended" : p.state),
+              p.latencyMs ? " " + Number(p.latencyMs).toFixed(1) + " ms" : null])),
+          el("p", { class: "digest" }, "Image ", el("code", null, v.imageDigest)));
+      })));
+    $("models").replaceChildren(...cards);
+    $("models-empty").hidden = cards.length > 0;
+  }
+
+  function renderFailures(state) {
+    const rows = [];
+    for (const m of state.models) for (const v of m.versions) for (const p of v.nodes) {
+      if (!p.verdict && !p.failures && !p.restarts) continue;
+      rows.push(el("tr", { "data-model": m.name, "data-node": p.node },
+        cell("Model", m.name + "@" + v.version),
+        cell("Node", p.node),
+        cell("Verdict", p.verdict ? badge("bad", p.verdict) : "none"),
+        cell("Detail", p.detail || ""),
+        cell("Failed / answered", p.failures + " / " + p.successes),
+        cell("Restarts", p.restarts)));
+    }
+    $("failures").tBodies[0].replaceChildren(...rows);
+    $("failures-empty").hidden = rows.length > 0;
+  }
+
+  let lastGood = null;
+  async function poll() {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    try {
+      const r = await fetch("/inference/v1", { cache: "no-store", signal: abort.signal, headers: { Accept: "application/json" } });
+      if (!r.ok) throw new Error("the gateway answered " + r.status);
+      const state = await r.json();
+      if (!state || !Array.isArray(state.nodes) || !Array.isArray(state.models)) throw new Error("the answer is not the gateway's state");
+      const now = Date.parse(state.at) || Date.now();
+      renderSummary(state);
+      renderNodes(state, now);
+      renderModels(state, now);
+      renderFailures(state);
+      lastGood = new Date();
+      $("status").className = "";
+      $("status").textContent = "Updated " + lastGood.toLocaleTimeString();
+      document.body.dataset.updated = String(lastGood.getTime());
+    } catch (e) {
+      $("status").className = "error";
+      $("status").textContent = "Cannot read the gateway's state (" + (e && e.name === "AbortError" ? "no answer within 5 s" : e.message) + ")" +
+        (lastGood ? "; showing the state of " + lastGood.toLocaleTimeString() : "");
+    } finally {
+      clearTimeout(timer);
+      setTimeout(poll, POLL_MS);
+    }
+  }
+  poll();
+})();
