@@ -29,6 +29,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Node, string Model), Standing> _standings = [];
     private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ModelTraffic> _traffic = new(StringComparer.Ordinal);
     private Dictionary<string, HashSet<string>> _placement = new(StringComparer.Ordinal);
     private IReadOnlyList<ServedModel> _models = [];
 
@@ -266,6 +267,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         {
             var s = StandingOf(node, key);
             s.Latency.Record(ms, time.GetUtcNow());
+            TrafficOf(key).Answered(ms);
             s.Successes++;
             s.Suspension.RecordSuccess();
         }
@@ -285,6 +287,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         {
             foreach (var (node, verdict) in failures)
             {
+                TrafficOf(key).Failed(verdict.WireName);
                 if (!_nodes.TryGetValue(node, out var n)) continue;
                 var s = StandingOf(node, key);
                 s.Failures++;
@@ -339,6 +342,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                     imageDigest = m.Published.ImageDigest,
                     contentReferences = m.Published.ContentReferences,
                     registryIndex = m.Published.RegistryIndex,
+                    traffic = TrafficOf(m.Key).Snapshot(),
                     quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined
                         ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until }
                         : null,
@@ -379,6 +383,13 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             }).ToList();
             return new { models, nodes, at = now };
         }
+    }
+
+    /// <summary>The recent traffic of a version (made on first use; versions are few, each bounded). Caller holds the lock.</summary>
+    private ModelTraffic TrafficOf(string key)
+    {
+        if (!_traffic.TryGetValue(key, out var t)) _traffic[key] = t = new ModelTraffic(time);
+        return t;
     }
 
     /// <summary>

@@ -99,6 +99,7 @@ public sealed class DashboardTests : IAsyncLifetime
 
         await Expect(Version(page, "echo", "1.0.0")).ToContainTextAsync("serving");
         await Expect(Version(page, "echo", "1.0.0")).ToContainTextAsync("2 of 2 placed node(s) ready");
+        await Expect(Version(page, "echo", "1.0.0").Locator(".traffic")).ToContainTextAsync("Last 5 min: ");
         await Expect(page.Locator("#summary")).ToContainTextAsync("3 of 3");
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "mesh.png"), FullPage = true });

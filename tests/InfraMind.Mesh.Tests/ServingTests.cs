@@ -107,6 +107,12 @@ public sealed class ServingTests
         }
 
         Assert.Equal(11, (long)(await mesh.NodeStateAsync("n1"))!["successes"]! + (long)(await mesh.NodeStateAsync("n2"))!["successes"]!);
+        // The operators' view of the same traffic: 11 answers in the last 5 minutes, with latencies; no failed attempt
+        // (client mistakes never reach a node).
+        var traffic = (await mesh.StateAsync())["models"]![0]!["versions"]![0]!["traffic"]!;
+        Assert.Equal(11, (int)traffic["answers"]!);
+        Assert.True((double)traffic["p50Ms"]! > 0 && (double)traffic["p99Ms"]! >= (double)traffic["p50Ms"]!, traffic.ToJsonString());
+        Assert.Equal(0, (int)traffic["failedAttempts"]!);
 
         // A node's job API takes jobs only from its gateway, with the credential the gateway issued that node: neither a
         // stranger nor another member of the mesh (which holds the mesh token) gets around the gateway's checks.

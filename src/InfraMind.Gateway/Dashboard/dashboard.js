@@ -81,6 +81,15 @@
     $("nodes-empty").hidden = rows.length > 0;
   }
 
+  // The last 5 minutes of a version: answers, their rate and latency, failed attempts by verdict.
+  function traffic(t) {
+    if (!t) return null;
+    const ms = (x) => (x === null || x === undefined ? "–" : Number(x).toFixed(1) + " ms");
+    const failures = Object.entries(t.failuresByVerdict || {});
+    return el("p", { class: "traffic" }, "Last 5 min: " + t.answers + " answer(s), " + t.answersPerMinute + "/min, p50 " + ms(t.p50Ms) +
+      ", p99 " + ms(t.p99Ms) + "; failed attempts: " + (failures.length === 0 ? "none" : failures.map(([v, n]) => v + " " + n).join(", ")));
+  }
+
   function renderModels(state, now) {
     const cards = state.models.map((m) => el("article", { class: "model", "data-model": m.name },
       el("h3", null, m.name, m.latest ? " (latest " + m.latest + ")" : ""),
@@ -98,6 +107,7 @@
               badge(!p.online || p.state === "failed" || p.state === "refused" ? "bad" : p.suspended ? "warn" : p.state === "ready" ? "ok" : "warn",
                 !p.online ? "offline" : p.suspended ? "suspended" : p.state),
               p.latencyMs ? " " + Number(p.latencyMs).toFixed(1) + " ms" : null])),
+          traffic(v.traffic),
           el("p", { class: "digest" }, "Image ", el("code", null, v.imageDigest)));
       })));
     $("models").replaceChildren(...cards);
