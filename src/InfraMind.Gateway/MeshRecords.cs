@@ -33,6 +33,9 @@ internal sealed class Standing(Suspension suspension)
 
     public long Failures { get; set; }
 
+    /// <summary>The verdict of the last failure held against the node (the reason of its suspension, when suspended).</summary>
+    public Verdict? LastFault { get; set; }
+
     public long Successes { get; set; }
 
     public int SeenNodeFailures { get; set; }

@@ -309,6 +309,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     private void NodeFault(NodeRecord n, Standing s, string key, string model, Verdict verdict)
     {
         var node = n.Registration.NodeId;
+        s.LastFault = verdict;
         n.Reputation.Penalise();
         metrics.Reputation(node, n.Reputation.Value);
         if (!s.Suspension.RecordFailure()) return;
@@ -361,6 +362,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                             restarts = r?.Restarts ?? 0,
                             suspended = s.Suspension.IsSuspended,
                             suspendedUntil = s.Suspension.Until,
+                            suspendedFor = s.Suspension.IsSuspended ? s.LastFault : null,
                             suspensions = s.Suspension.Count,
                             failures = s.Failures,
                             successes = s.Successes,

@@ -89,6 +89,7 @@ public sealed class FaultTests
 
         var liar = (await mesh.NodeStateAsync("liar"))!;
         Assert.True((bool)liar["suspended"]!, liar.ToJsonString());
+        Assert.Equal(Verdict.OutputSchemaViolation.WireName, (string?)liar["suspendedFor"]);
         Assert.InRange((long)liar["failures"]!, gateway.SuspendAfterFailures, gateway.SuspendAfterFailures + Concurrency - 1);
         var metrics = await mesh.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
         Assert.Contains($"inframind_gateway_failures_total{{model=\"{mesh.Model}\",node=\"liar\",verdict=\"output-schema-violation\"}}", metrics, StringComparison.Ordinal);

@@ -44,7 +44,7 @@
     for (const m of models) for (const v of m.versions) for (const p of v.nodes) {
       if (!p.suspended) continue;
       if (!map.has(p.node)) map.set(p.node, []);
-      map.get(p.node).push({ key: m.name + "@" + v.version, until: p.suspendedUntil });
+      map.get(p.node).push({ key: m.name + "@" + v.version, until: p.suspendedUntil, reason: p.suspendedFor });
     }
     return map;
   }
@@ -74,7 +74,7 @@
         cell("Memory requested / offered", bytes(n.requested.memoryBytes) + " / " + bytes(n.capacity.memoryBytes)),
         cell("GPUs", n.requested.gpuCount + " / " + n.capacity.gpuCount),
         cell("Reputation", Number(n.reputation).toFixed(2)),
-        cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.key, " ", s.until ? until(s.until) : "")))),
+        cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.key, s.reason ? " (" + s.reason + ")" : "", " ", s.until ? until(s.until) : "")))),
         cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")))));
     });
     $("nodes").tBodies[0].replaceChildren(...rows);
