@@ -45,4 +45,8 @@ public static class MeshErrorCodes
 
     /// <summary>`infra mesh status`: the gateway did not answer, or what it answered is not its mesh state.</summary>
     public static readonly ErrorCode GatewayUnreachable = new("IM6024", FailureKind.Unavailable, "start the gateway (infra mesh up, infra gateway serve) or name it with --gateway URL");
+
+    /// <summary>The V2 gRPC ingress: a ModelInfer request without model_name, or without the json input tensor.</summary>
+    public static readonly ErrorCode GrpcRequestInvalid = new("IM6025", FailureKind.CheckFailed,
+        "send model_name and one BYTES input tensor named 'json', shape [1], the JSON document in contents.bytes_contents[0] (docs/protocols.md)");
 }
