@@ -135,7 +135,8 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>
     /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over
     /// cleartext (an Http1AndHttp2 endpoint without TLS speaks HTTP/1.1 only). Messages are bounded by the gateway's
-    /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope.
+    /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
+    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto.
     /// </summary>
     private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
     {
@@ -150,9 +151,11 @@ public sealed class GatewayHost : IAsyncDisposable
             o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBytes + GatewayOptions.GrpcEnvelopeBytes);
             o.MaxSendMessageSize = (int)Math.Min(int.MaxValue, options.MaxResponseBytes + GatewayOptions.GrpcEnvelopeBytes);
         });
+        builder.Services.AddGrpcReflection();
         var app = builder.Build();
         app.MapGrpcService<GrpcIngress>();
         app.MapGrpcService<GrpcIngressHealth>();
+        app.MapGrpcReflectionService();
         return app;
     }
 

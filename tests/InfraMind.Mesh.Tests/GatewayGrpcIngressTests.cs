@@ -88,6 +88,23 @@ public sealed class GatewayGrpcIngressTests
         await FailsAsync(StatusCode.ResourceExhausted, null, () => client.ModelInferAsync(Infer(mesh.Model, $$"""{"text": "{{new string('a', 200 * 1024)}}"}""")).ResponseAsync);
         Assert.Equal(0, (long)(await mesh.NodeStateAsync("n1"))!["failures"]!);
 
+        // Server reflection, as grpcurl uses it: the services listed, and the file that defines the inference service.
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel);
+        using (var stream = reflection.ServerReflectionInfo())
+        {
+            await stream.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+            Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
+            var services = stream.ResponseStream.Current.ListServicesResponse.Service.Select(x => x.Name).ToList();
+            Assert.Contains("inference.GRPCInferenceService", services);
+            Assert.Contains("grpc.health.v1.Health", services);
+            await stream.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { FileContainingSymbol = "inference.GRPCInferenceService" });
+            Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
+            var files = stream.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto
+                .Select(b => Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b)).ToList();
+            Assert.Contains(files, f => f.Service.Any(x => x.Name == "GRPCInferenceService" && x.Method.Any(m => m.Name == "ModelInfer")));
+            await stream.RequestStream.CompleteAsync();
+        }
+
         // A client that is not .NET: Python's grpcio, messages from the descriptor set InfraMind ships to Python models.
         using var dir = new TempDirectory("im-ingress-py");
         File.WriteAllText(dir.Combine(ProtocolDescriptors.FileName), ProtocolDescriptors.Json());
