@@ -40,11 +40,19 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
 
     public MeshState Mesh => mesh;
 
-    /// <summary>Counts and logs one finished request (whatever its protocol) under its model's name.</summary>
+    /// <summary>What a request for a name no model has is counted and logged under.</summary>
+    public const string UnknownModel = "(unknown)";
+
+    /// <summary>
+    /// Counts and logs one finished request (whatever its protocol) under its model's name; a name no published model
+    /// has is counted as <see cref="UnknownModel"/>, so a stranger's made-up names (a gRPC model_name may be as long as
+    /// the message) never grow the metrics' label sets or the log lines.
+    /// </summary>
     public void Finish(string name, InferenceRecord record, int status, TimeSpan elapsed)
     {
-        metrics.Request(name, status, elapsed);
-        log.Request(name, record, status, elapsed);
+        var label = mesh.Models.Any(m => m.Published.Name == name) ? name : UnknownModel;
+        metrics.Request(label, status, elapsed);
+        log.Request(label, record, status, elapsed);
     }
 
     /// <summary>The version a request names (null: the latest released one), or the problem (404, or 400 for a version that is not SemVer).</summary>
