@@ -1,7 +1,8 @@
 #!/bin/sh
 # Gateway overhead: one echo model, the same container called directly (inside its network namespace, as its node
 # reaches it), through its node's job API, and through the gateway (here through the node's job API: the bench does not
-# attach its node to the gateway's LocalNodes) and, where nginx is installed, through nginx (run in the container's namespace) as
+# attach its node to the gateway's LocalNodes), a gRPC caller through the gateway's V2 ingress to the same REST model
+# (grpc-gw, its ratio also against direct REST), and, where nginx is installed, through nginx (run in the container's namespace) as
 # a plain reverse proxy (the reference: what one hop costs on this machine at best); prints req/s, p50, p99, CPU per request
 # and the ratios, after a warm-up of 15-60 s. 20 rounds, each path in turn (in reverse order every other round), plus a
 # control: the direct path again, whose ratio to itself shows what this machine's noise alone does to a ratio.
@@ -43,5 +44,6 @@ summary() {
 }
 echo "== over $runs runs"
 summary "throughput ratio" "gateway" target
+summary "grpc ingress ratio" "gRPC ingress (gRPC caller → gateway → REST model)"
 if grep -q "^reference: nginx" "$out"; then summary "reference: nginx" "nginx (reference)" target; fi
 summary "noise" "control (direct against itself)"

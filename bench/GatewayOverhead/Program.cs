@@ -7,6 +7,8 @@ using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
+using InfraMind.Serving.Grpc.V2;
 
 // Usage: dotnet run -c Release --project bench/GatewayOverhead [-- requests concurrency]
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
@@ -30,7 +32,7 @@ catch (ContainerEngineException e)
 using var engineLease = engine;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
-await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1 }, catalog, CancellationToken.None);
+await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" }, catalog, CancellationToken.None);
 var source = new PackageDirectoryImageSource(engine, new Dictionary<string, string> { [ModelKey.Of(manifest.Name, manifest.Version.ToString())] = package });
 var node = await NodeHost.StartAsync(new NodeOptions
 {
@@ -66,16 +68,21 @@ try
     using var nginxHttp = nginx?.CreateClient(concurrency);
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
     var viaNode = new Uri(node.Url, $"jobs/{manifest.Name}/{manifest.Version}");
-    var paths = new List<(string Name, HttpClient Client, Uri Target, string Note)>
+    // The gateway's V2 gRPC ingress in front of the same REST model: one HTTP/2 connection, as a gRPC client keeps.
+    using var grpcChannel = Grpc.Net.Client.GrpcChannel.ForAddress(gateway.GrpcUrl!, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    var grpcClient = new GRPCInferenceService.GRPCInferenceServiceClient(grpcChannel);
+    var paths = new List<(string Name, Func<int, Task> Send, string Note)>
     {
-        ("direct", directHttp, direct, ""),
-        ("node", http, viaNode, "  (node job API only, no gateway)"),
-        ("gateway", http, viaGateway, ""),
+        ("direct", i => PostAsync(directHttp, direct, i), ""),
+        ("node", i => PostAsync(http, viaNode, i), "  (node job API only, no gateway)"),
+        ("gateway", i => PostAsync(http, viaGateway, i), ""),
+        ("grpc-gw", async i => await grpcClient.ModelInferAsync(JsonTensor.Request(manifest.Name, "", "b", Encoding.UTF8.GetBytes($$"""{"text": "echo {{i}}"}"""))),
+            "  (gRPC caller → the gateway's V2 ingress → REST model)"),
     };
-    if (nginx is not null) paths.Add(("nginx", nginxHttp!, ReferenceProxy.Url, "  (reference: nginx in the container's network namespace as a plain reverse proxy, no checks)"));
+    if (nginx is not null) paths.Add(("nginx", i => PostAsync(nginxHttp!, ReferenceProxy.Url, i), "  (reference: nginx in the container's network namespace as a plain reverse proxy, no checks)"));
     // The control: the direct path once more in every round. Its ratio to the direct path is what this machine's noise
     // alone does to a ratio, so a gateway ratio is read against it.
-    paths.Add(("control", directHttp, direct, "  (control: the direct path again)"));
+    paths.Add(("control", i => PostAsync(directHttp, direct, i), "  (control: the direct path again)"));
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
     // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
     // then until a round compiles next to nothing, at most 60 s.
@@ -84,7 +91,7 @@ try
     do
     {
         compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-        foreach (var (_, client, target, _) in paths.Where(p => p.Name != "control")) await RunAsync(client, target, 1000, concurrency);
+        foreach (var (_, send, _) in paths.Where(p => p.Name != "control")) await RunAsync(send, 1000, concurrency);
     }
     while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
     Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
@@ -95,15 +102,16 @@ try
     // Even rounds run the paths in one order, odd rounds in the reverse one, so a drift within a round favours no path.
     const int Rounds = 20;
     var roundRatios = new List<double>();
+    var grpcRatios = new List<double>();
     var nginxRatios = new List<double>();
     var controlRatios = new List<double>();
     for (var round = 0; round < Rounds; round++)
     {
         var rps = new Dictionary<string, double>();
-        foreach (var (name, client, target, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
+        foreach (var (name, send, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
             var before = CpuUse.Now(container.Id, nginx);
-            var (l, t) = await RunAsync(client, target, requests / Rounds, concurrency);
+            var (l, t) = await RunAsync(send, requests / Rounds, concurrency);
             var r = results[name];
             r.Latencies.AddRange(l);
             results[name] = (r.Latencies, r.Seconds + t, r.Cpu + (CpuUse.Now(container.Id, nginx) - before));
@@ -111,16 +119,17 @@ try
         }
 
         roundRatios.Add(rps["gateway"] / rps["direct"]);
+        grpcRatios.Add(rps["grpc-gw"] / rps["direct"]);
         controlRatios.Add(rps["control"] / rps["direct"]);
         if (nginx is not null) nginxRatios.Add(rps["nginx"] / rps["direct"]);
     }
 
     // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
-    var (d1, _) = await RunAsync(directHttp, direct, requests / 3, 1);
-    var (g1, _) = await RunAsync(http, viaGateway, requests / 3, 1);
+    var (d1, _) = await RunAsync(paths[0].Send, requests / 3, 1);
+    var (g1, _) = await RunAsync(paths[2].Send, requests / 3, 1);
 
     Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
-    foreach (var (name, _, _, note) in paths)
+    foreach (var (name, _, note) in paths)
     {
         var r = results[name];
         var n = r.Latencies.Count;
@@ -136,6 +145,9 @@ try
     Console.WriteLine($"throughput ratio {gRps / dRps:0.00}x overall, {Median(roundRatios):0.00}x median of {Rounds} rounds " +
                       $"({Spread(roundRatios)}; target ≥ 0.85x); p50 +{P(gr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms (target ≤ +0.3 ms); " +
                       $"p99 +{P(gr.Latencies, 0.99) - P(dr.Latencies, 0.99):0.000} ms");
+    var grr = results["grpc-gw"];
+    Console.WriteLine($"grpc ingress ratio {grr.Latencies.Count / grr.Seconds / dRps:0.00}x overall, {Median(grpcRatios):0.00}x median of {Rounds} rounds " +
+                      $"({Spread(grpcRatios)}; gRPC caller → gateway → REST model, against direct REST); p50 +{P(grr.Latencies, 0.50) - P(dr.Latencies, 0.50):0.000} ms");
     if (nginx is not null)
     {
         var nr = results["nginx"];
@@ -174,7 +186,15 @@ static double P(List<double> values, double q)
     return sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
 }
 
-static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient http, Uri target, int count, int concurrency)
+static async Task PostAsync(HttpClient http, Uri target, int i)
+{
+    using var content = new StringContent($$"""{"text": "echo {{i}}"}""", Encoding.UTF8, "application/json");
+    using var r = await http.PostAsync(target, content);
+    _ = await r.Content.ReadAsByteArrayAsync();
+    if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{target} answered {(int)r.StatusCode}");
+}
+
+static async Task<(List<double> Latencies, double Seconds)> RunAsync(Func<int, Task> send, int count, int concurrency)
 {
     var latencies = new double[count];
     var next = -1;
@@ -186,10 +206,7 @@ static async Task<(List<double> Latencies, double Seconds)> RunAsync(HttpClient 
         while ((i = Interlocked.Increment(ref next)) < count && cap.Elapsed < TimeSpan.FromSeconds(60))
         {
             var t = Stopwatch.GetTimestamp();
-            using var content = new StringContent($$"""{"text": "echo {{i}}"}""", Encoding.UTF8, "application/json");
-            using var r = await http.PostAsync(target, content);
-            _ = await r.Content.ReadAsByteArrayAsync();
-            if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{target} answered {(int)r.StatusCode}");
+            await send(i);
             latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
         }
     }));

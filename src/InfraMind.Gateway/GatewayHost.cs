@@ -1,11 +1,13 @@
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
+using InfraMind.Gateway.Ingress;
 using InfraMind.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prometheus;
@@ -16,15 +18,19 @@ namespace InfraMind.Gateway;
 public sealed class GatewayHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly WebApplication? _grpc;
     private readonly CancellationTokenSource _stop;
     private readonly Task _refresh;
     private readonly HttpClient _nodes;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
 
-    private GatewayHost(WebApplication app, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, IModelCatalog catalog, EventHandler changed)
+    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, IModelCatalog catalog,
+        EventHandler changed)
     {
         _app = app;
+        _grpc = grpc;
+        GrpcUrl = grpc is null ? null : BoundUrl(grpc);
         Mesh = mesh;
         Url = url;
         _stop = stop;
@@ -36,6 +42,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>The bound address, e.g. http://127.0.0.1:40123/.</summary>
     public Uri Url { get; }
+
+    /// <summary>The V2 gRPC ingress's bound address (h2c), e.g. http://127.0.0.1:40124/; null when it is off.</summary>
+    public Uri? GrpcUrl { get; }
 
     internal MeshState Mesh { get; }
 
@@ -58,8 +67,9 @@ public sealed class GatewayHost : IAsyncDisposable
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = JobHttp.CreateClient();
-        var inference = new InferenceEndpoint(mesh, options, metrics, nodes,
+        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
+        var inference = new InferenceEndpoint(core);
 
         NodeApi.Map(app, options, mesh);
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
@@ -90,8 +100,27 @@ public sealed class GatewayHost : IAsyncDisposable
 
         await LoadCatalogAsync(catalog, mesh, cancellationToken);
         await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var url = new Uri(address.EndsWith('/') ? address : address + "/");
+        var url = BoundUrl(app);
+        WebApplication? grpc = null;
+        if (options.GrpcListenUrl is { } grpcUrl)
+        {
+            grpc = GrpcIngressApp(grpcUrl, options, core, logging);
+            try
+            {
+                await grpc.StartAsync(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                await grpc.DisposeAsync();
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+                nodes.Dispose();
+                if (e is IOException)
+                    throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {e.Message}",
+                        "choose another --grpc-port, or --grpc-port 0 to serve no gRPC ingress", e);
+                throw;
+            }
+        }
 
         var stop = new CancellationTokenSource();
         var signal = new SemaphoreSlim(0, 1);
@@ -101,7 +130,40 @@ public sealed class GatewayHost : IAsyncDisposable
         };
         catalog.Changed += changed;
         var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
-        return new GatewayHost(app, mesh, url, stop, refresh, nodes, catalog, changed);
+        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, catalog, changed);
+    }
+
+    /// <summary>
+    /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over
+    /// cleartext (an Http1AndHttp2 endpoint without TLS speaks HTTP/1.1 only). Messages are bounded by the gateway's
+    /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
+    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto.
+    /// </summary>
+    private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(url);
+        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        builder.Services.AddSingleton(core);
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBytes + GatewayOptions.GrpcEnvelopeBytes);
+            o.MaxSendMessageSize = (int)Math.Min(int.MaxValue, options.MaxResponseBytes + GatewayOptions.GrpcEnvelopeBytes);
+        });
+        builder.Services.AddGrpcReflection();
+        var app = builder.Build();
+        app.MapGrpcService<GrpcIngress>();
+        app.MapGrpcService<GrpcIngressHealth>();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+
+    private static Uri BoundUrl(WebApplication app)
+    {
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Uri(address.EndsWith('/') ? address : address + "/");
     }
 
     private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,
@@ -149,6 +211,12 @@ public sealed class GatewayHost : IAsyncDisposable
         _catalog.Changed -= _changed;
         await _stop.CancelAsync();
         await _refresh;
+        if (_grpc is not null)
+        {
+            await _grpc.StopAsync(CancellationToken.None);
+            await _grpc.DisposeAsync();
+        }
+
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
         _nodes.Dispose();

@@ -6,6 +6,15 @@ public sealed record GatewayOptions
 {
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 
+    /// <summary>
+    /// Where the V2 gRPC ingress listens (cleartext HTTP/2 with prior knowledge, its own port), e.g. http://127.0.0.1:8081;
+    /// null: no gRPC ingress. Its messages are bounded by <see cref="MaxRequestBytes"/> (plus <see cref="GrpcEnvelopeBytes"/>).
+    /// </summary>
+    public string? GrpcListenUrl { get; init; }
+
+    /// <summary>What a ModelInfer message may hold beyond its json tensor (names, id, parameters) before gRPC refuses it (RESOURCE_EXHAUSTED).</summary>
+    public const int GrpcEnvelopeBytes = 64 * 1024;
+
     /// <summary>Nodes each published model version is placed on, where nodes allow.</summary>
     public int Replicas { get; init; } = 2;
 

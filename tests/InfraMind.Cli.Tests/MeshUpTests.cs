@@ -127,6 +127,8 @@ public sealed class MeshUpTests : IDisposable
         var stderr = await meshErr;
         Assert.True(mesh.ExitCode is 0 or 130, stderr);
         Assert.Contains("mesh stopped, containers removed", await meshOut, StringComparison.Ordinal);
+        // With --port 0 the gRPC ingress took a free port of its own, and mesh up said where.
+        Assert.Matches(@"gRPC ingress \(Open Inference Protocol V2, h2c\) at http://127\.0\.0\.1:\d+/", await meshOut);
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "mesh-e2e@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
         Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "gateway.url")));

@@ -126,6 +126,12 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         await PostAsync("inference/v1/echo", Json("{}"));
         var metrics = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
         Assert.Contains("inframind_gateway_requests_total{model=\"echo\",status=\"400\"} 1", metrics, StringComparison.Ordinal);
+        // Names no model has are one series, whatever a stranger makes up.
+        await PostAsync("inference/v1/made-up-1", Json("{}"));
+        await PostAsync("inference/v1/made-up-2", Json("{}"));
+        metrics = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Contains("inframind_gateway_requests_total{model=\"(unknown)\",status=\"404\"} 2", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("made-up", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

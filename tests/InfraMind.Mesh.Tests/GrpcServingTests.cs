@@ -2,7 +2,10 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway;
+using Grpc.Core;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
+using InfraMind.Serving.Grpc.V2;
 
 namespace InfraMind.Mesh.Tests;
 
@@ -38,6 +41,23 @@ public sealed class GrpcServingTests
         // A client's mistake never reaches the model: the gateway's input check answers it, whatever the protocol.
         using var bad = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json("""{"text": 5}"""));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+
+        // gRPC → gateway → gRPC model: the gateway's own V2 ingress, the same checks and statuses.
+        using var channel = mesh.GrpcChannel();
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        Assert.True((await client.ModelReadyAsync(new ModelReadyRequest { Name = mesh.Model })).Ready);
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await client.ModelInferAsync(GatewayGrpcIngressTests.Infer(mesh.Model, $$"""{"text": "grpc to grpc {{i}}"}"""));
+            Assert.True(JsonTensor.TryRead(answer, out var document, out var problem), problem);
+            Assert.Equal($"grpc to grpc {i}", (string?)JsonNode.Parse(document.Span)!["summary"]);
+        }
+
+        await GatewayGrpcIngressTests.FailsAsync(StatusCode.InvalidArgument, MeshErrorCodes.InputInvalid.Value,
+            () => client.ModelInferAsync(GatewayGrpcIngressTests.Infer(mesh.Model, """{"text": 5}""")).ResponseAsync);
+        await GatewayGrpcIngressTests.FailsAsync(StatusCode.NotFound, MeshErrorCodes.ModelNotFound.Value,
+            () => client.ModelInferAsync(GatewayGrpcIngressTests.Infer(mesh.Model + "-missing", """{"text": "x"}""")).ResponseAsync);
+        Assert.Equal(0, (long)(await mesh.NodeStateAsync("n1"))!["failures"]!);
 
         foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
         mesh.Nodes.Clear();

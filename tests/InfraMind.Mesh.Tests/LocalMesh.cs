@@ -65,7 +65,9 @@ internal sealed class LocalMesh : IAsyncDisposable
         mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
         // As `infra` runs it: nodes join with the mesh token, and the gateway sends it with jobs through a node.
         mesh.Token = options.NodeToken ?? MeshToken.Create();
-        mesh.Gateway = await GatewayHost.StartAsync(options with { NodeToken = mesh.Token, LocalNodes = mesh.Local }, mesh.Catalog, CancellationToken.None);
+        // With the V2 gRPC ingress on a free port, as `infra mesh up --port 0` serves it.
+        mesh.Gateway = await GatewayHost.StartAsync(options with { NodeToken = mesh.Token, LocalNodes = mesh.Local, GrpcListenUrl = options.GrpcListenUrl ?? "http://127.0.0.1:0" },
+            mesh.Catalog, CancellationToken.None);
         mesh.Http.BaseAddress = mesh.Gateway.Url;
         return mesh;
     }
@@ -112,6 +114,10 @@ internal sealed class LocalMesh : IAsyncDisposable
         Nodes[id] = node;
         return node;
     }
+
+    /// <summary>A .NET client of the gateway's V2 gRPC ingress (h2c).</summary>
+    public Grpc.Net.Client.GrpcChannel GrpcChannel() =>
+        Grpc.Net.Client.GrpcChannel.ForAddress(Gateway.GrpcUrl!, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
 
     public async Task<JsonObject> StateAsync() => JsonNode.Parse(await Http.GetStringAsync(new Uri("inference/v1", UriKind.Relative)))!.AsObject();
 

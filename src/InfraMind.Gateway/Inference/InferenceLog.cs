@@ -7,9 +7,6 @@ namespace InfraMind.Gateway.Inference;
 /// <summary>What one inference request came to, filled in as it goes: the version chosen, each attempt, the node that answered.</summary>
 internal sealed class InferenceRecord
 {
-    /// <summary>Where a problem answer leaves its stable code (HttpContext.Items).</summary>
-    public const string CodeKey = "inframind.code";
-
     public string? Version { get; set; }
 
     public string? Node { get; set; }

@@ -11,6 +11,7 @@ internal static class GatewayServeCommand
         var gateway = new Command("gateway", "The inference gateway.");
         var port = ServingHosts.PortOption("--port", "Port to listen on (127.0.0.1 unless --listen)", 8080);
         var listen = ServingHosts.ListenOption();
+        var grpcPort = ServingHosts.GrpcPortOption();
         var advertise = new Option<string?>("--advertise")
         {
             Description = "The URL clients and nodes reach this gateway at, announced in $INFRAMIND_HOME and printed (default: the address it is bound to)",
@@ -23,20 +24,20 @@ internal static class GatewayServeCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
-        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, registry, registryKey, tokenFile} as JSON (registryKey is null for an eth:// registry)" };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
             Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
             HelpName = "FILE",
         };
         var serve = new Command("serve",
-            "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes. Only nodes that present the mesh token " +
+            "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes, and the same models over the Open Inference Protocol V2 gRPC API on --grpc-port. Only nodes that present the mesh token " +
             "(--node-token-file) may register. With --registry eth://HOST:PORT/0xCONTRACT it follows the chain's events instead (behind --confirmations; " +
             "progress kept in $INFRAMIND_HOME/chain, so a restart resumes): a version is served once its statement verified, and no longer once yanked.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -48,7 +49,7 @@ internal static class GatewayServeCommand
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             var at = ListenAt.From(parse, listen, port);
             var advertised = ListenAt.Advertised(parse, advertise);
-            await using var host = await ServingHosts.StartGatewayAsync(at, parse.GetValue(replicas), token, served.Catalog,
+            await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
                 ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads));
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
@@ -56,11 +57,12 @@ internal static class GatewayServeCommand
                 await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted");
             if (parse.GetValue(json))
             {
-                CliJson.Write(context.Output, new { gateway = url.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
+                CliJson.Write(context.Output, new { gateway = url.ToString(), grpc = host.GrpcUrl?.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
             }
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
+                if (host.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC (Open Inference Protocol V2, h2c) at [bold]{Markup.Escape(grpc.ToString())}[/]");
                 context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(url.ToString())} --token-file {Markup.Escape(tokenPath)}");
             }
 

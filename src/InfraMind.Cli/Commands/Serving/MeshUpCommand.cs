@@ -18,6 +18,7 @@ internal static class MeshUpCommand
         var nodes = new Option<int>("--nodes") { Description = "Node agents to start (1-16)", DefaultValueFactory = _ => 2 };
         nodes.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError("--nodes must be between 1 and 16"); });
         var port = ServingHosts.PortOption("--port", "Gateway port on 127.0.0.1", 8080);
+        var grpcPort = ServingHosts.GrpcPortOption();
         var registryPort = ServingHosts.PortOption("--registry-port", "Registry port on 127.0.0.1 (0 = any free port)", 7400);
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on, where nodes allow", DefaultValueFactory = _ => 2 };
         var registryUrl = new Option<string?>("--registry")
@@ -34,7 +35,7 @@ internal static class MeshUpCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
-        var json = new Option<bool>("--json") { Description = "Once up, print {gateway, registry, nodes[{id, url}]} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, nodes[{id, url}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
             "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container. " +
@@ -43,7 +44,7 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, registryPort, registryUrl, replicas, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, replicas, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
@@ -75,7 +76,8 @@ internal static class MeshUpCommand
                 var (_, token) = ServingHosts.GatewayToken(context.Home.NodeToken);
                 // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
                 var local = new LocalNodes();
-                gateway = await ServingHosts.StartGatewayAsync(ListenAt.Loopback(parse.GetValue(port)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local, parse.GetValue(logPayloads));
+                var gatewayAt = ListenAt.Loopback(parse.GetValue(port));
+                gateway = await ServingHosts.StartGatewayAsync(gatewayAt, ServingHosts.GrpcUrl(gatewayAt, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local, parse.GetValue(logPayloads));
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
@@ -88,6 +90,7 @@ internal static class MeshUpCommand
                     CliJson.Write(context.Output, new
                     {
                         gateway = gateway.Url.ToString(),
+                        grpc = gateway.GrpcUrl?.ToString(),
                         registry = served.Location,
                         nodes = started.Select(n => new { id = n.Id, url = n.Host.Url.ToString() }),
                     });
@@ -95,6 +98,7 @@ internal static class MeshUpCommand
                 else
                 {
                     context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)}), {count} node(s)");
+                    if (gateway.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC ingress (Open Inference Protocol V2, h2c) at [bold]{Markup.Escape(grpc.ToString())}[/]");
                     foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
                     var publish = registry is null ? $" --registry {served.Location} --key NAME" : "";
                     context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF{Markup.Escape(publish)}   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");

@@ -27,6 +27,29 @@ internal static class ServingHosts
         return port;
     }
 
+    /// <summary>`--grpc-port`: the gateway's V2 gRPC ingress; unset: the gateway's port + 1 (a free port when that is 0); 0: none.</summary>
+    public static Option<int?> GrpcPortOption()
+    {
+        var port = new Option<int?>("--grpc-port")
+        {
+            Description = "Port of the gateway's V2 gRPC ingress (GRPCInferenceService + grpc.health.v1, cleartext HTTP/2) on the gateway's address. " +
+                "Default: the gateway's port + 1 (a free port when --port is 0); 0 serves no gRPC ingress",
+            HelpName = "PORT",
+        };
+        port.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--grpc-port must be a port between 0 (no gRPC ingress) and 65535"); });
+        return port;
+    }
+
+    /// <summary>Where the gRPC ingress listens for the gateway at <paramref name="at"/>: null when `--grpc-port 0` turned it off.</summary>
+    public static string? GrpcUrl(ListenAt at, int? grpcPort)
+    {
+        if (grpcPort == 0) return null;
+        if (grpcPort is null && at.Port == 65535)
+            throw new InfraMindException(CliErrorCodes.UsageError, "the gateway's port is 65535, so the gRPC ingress has no default port (the gateway's + 1)",
+                "pass --grpc-port PORT, or --grpc-port 0 to serve no gRPC ingress");
+        return (at with { Port = grpcPort ?? (at.Port == 0 ? 0 : at.Port + 1) }).Url;
+    }
+
     /// <summary>`--listen ADDRESS[:PORT]` of the serving commands: the address to bind instead of 127.0.0.1 (a port given here wins over --port).</summary>
     public static Option<string?> ListenOption() => new("--listen")
     {
@@ -48,13 +71,13 @@ internal static class ServingHosts
     }
 
     public static async Task<GatewayHost> StartGatewayAsync(
-        ListenAt at, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken, LocalNodes? local = null,
-        bool logPayloads = false)
+        ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
+        LocalNodes? local = null, bool logPayloads = false)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = at.Url, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads },
+                new GatewayOptions { ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using InfraMind.Gateway.Routing;
+using InfraMind.Manifest;
+using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
+using Semver;
+
+namespace InfraMind.Gateway.Inference;
+
+/// <summary>
+/// Why the gateway did not answer with a model's answer: an HTTP status (the REST API's own; a gRPC caller gets the
+/// status GrpcStatusMap maps it to), the stable code, a title and a detail that says how to fix it.
+/// </summary>
+internal sealed record InferenceProblem(
+    int Status, ErrorCode Code, string Title, string Detail, IReadOnlyList<ProblemError>? Errors = null, Dictionary<string, object?>? Extensions = null, bool RetryAfter = false);
+
+/// <summary>One thing wrong with an input: where (a JSON Pointer, empty for the whole document) and what.</summary>
+internal sealed record ProblemError(string? Pointer, string Message)
+{
+    public override string ToString() => $"{(string.IsNullOrEmpty(Pointer) ? "(root)" : Pointer)}: {Message}";
+}
+
+/// <summary>What a request came to: the model's answer (valid against output_schema) and who gave it, or a problem.</summary>
+internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem);
+
+/// <summary>The input as the caller's protocol delivered it: the raw JSON bytes, or the problem with reading them.</summary>
+internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Problem);
+
+/// <summary>
+/// The protocol-neutral part of an inference request, shared by POST /inference/v1/{name} and the V2 gRPC ingress:
+/// the version chosen, the input checked (strict JSON, input_schema, quarantine) before any node sees it, then nodes
+/// tried by reputation and latency until one answers validly (<see cref="InferenceAttempts"/>). A client's mistake is
+/// a problem with a 4xx status and never counts against a node.
+/// </summary>
+internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, InferenceAttempts attempts, InferenceLog log)
+{
+    private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
+
+    public GatewayOptions Options => options;
+
+    public MeshState Mesh => mesh;
+
+    /// <summary>What a request for a name no model has is counted and logged under.</summary>
+    public const string UnknownModel = "(unknown)";
+
+    /// <summary>
+    /// Counts and logs one finished request (whatever its protocol) under its model's name; a name no published model
+    /// has is counted as <see cref="UnknownModel"/>, so a stranger's made-up names (a gRPC model_name may be as long as
+    /// the message) never grow the metrics' label sets or the log lines.
+    /// </summary>
+    public void Finish(string name, InferenceRecord record, int status, TimeSpan elapsed)
+    {
+        var label = mesh.Models.Any(m => m.Published.Name == name) ? name : UnknownModel;
+        metrics.Request(label, status, elapsed);
+        log.Request(label, record, status, elapsed);
+    }
+
+    /// <summary>The version a request names (null: the latest released one), or the problem (404, or 400 for a version that is not SemVer).</summary>
+    public InferenceProblem? Resolve(string name, string? version, out ServedModel? model)
+    {
+        var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
+        model = null;
+        if (versions.Count == 0)
+            return new(404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
+        if (version is null)
+        {
+            model = MeshState.Latest(versions);
+            return model is not null ? null : new(404, MeshErrorCodes.ModelNotFound, "no released version",
+                $"'{name}' has only pre-release versions; name one: /inference/v1/{name}/versions/<version>.");
+        }
+
+        if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var wanted))
+            return new(400, MeshErrorCodes.VersionInvalid, "invalid version", $"'{version}' is not a SemVer 2.0 version such as 1.2.3.");
+        model = versions.FirstOrDefault(m => m.Published.Version == wanted);
+        return model is not null ? null : new(404, MeshErrorCodes.ModelNotFound, "unknown version",
+            $"'{name}' has no version {version}; published: {string.Join(", ", versions.Select(v => v.Published.Version))}.");
+    }
+
+    /// <summary>Ready: not quarantined, and some node has the version ready now.</summary>
+    public bool IsReady(ServedModel model) => !mesh.IsQuarantined(model.Key) && mesh.Candidates(model.Key, new HashSet<string>()).Count > 0;
+
+    /// <summary>
+    /// One request from resolution to answer. <paramref name="read"/> reads the caller's input (its media type, size
+    /// and framing are the protocol's business) once the version is known.
+    /// </summary>
+    public async Task<InferenceOutcome> InferAsync(string name, string? version, Func<ServedModel, CancellationToken, ValueTask<InferenceInput>> read,
+        InferenceRecord record, CancellationToken ct)
+    {
+        // The request's own span (ASP.NET Core's, a child of the client's traceparent when it sent one) names the model.
+        Activity.Current?.SetTag(MeshTracing.ModelTag, name);
+        // Everything up to the choice of nodes: version, media type, size, JSON, input_schema, quarantine.
+        using var validation = MeshTracing.Gateway.StartActivity("validate");
+        validation?.SetTag(MeshTracing.RoleTag, "gateway");
+        if (Resolve(name, version, out var resolved) is { } unknown) return Refuse(null, unknown, record);
+        var model = resolved!;
+        var input = await read(model, ct);
+        if (input.Problem is { } unreadable) return Refuse(model, unreadable, record);
+
+        // What a model gets is the gateway's own serialisation of the document it validated, never the client's bytes.
+        var strict = StrictJson.Read(input.Raw!, options.MaxJsonDepth);
+        if (strict.Document is not { } document)
+        {
+            var title = strict.Code == MeshErrorCodes.MalformedJson ? "malformed JSON" : strict.Code == MeshErrorCodes.DuplicateKey ? "duplicate key" : "not UTF-8";
+            return Refuse(model, new(400, strict.Code!, title, strict.Problem!, [new ProblemError(strict.Pointer, strict.Problem!)]), record);
+        }
+
+        var body = strict.Canonical;
+        record.Version = model.Published.Version.ToString();
+        log.Input(model.Key, body);
+        using (document)
+        {
+            IReadOnlyList<SchemaViolation> violations;
+            try
+            {
+                violations = model.Manifest.InputSchema.IsValid(document.RootElement) ? [] : model.Manifest.InputSchema.Validate(document.RootElement);
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+            {
+                // A value the validator cannot read (a number beyond its range): the input's, never a server error.
+                violations = [new SchemaViolation("", $"the input cannot be checked against input_schema: {e.Message}")];
+            }
+
+            if (violations.Count > 0)
+                return Refuse(model, new(400, MeshErrorCodes.InputInvalid, "input does not match the model's input_schema",
+                    $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
+                    [.. violations.Select(v => new ProblemError(v.Pointer, v.Message))]), record);
+        }
+
+        if (mesh.IsQuarantined(model.Key))
+            return Refuse(model, new(503, MeshErrorCodes.Quarantined, "model version quarantined",
+                $"{model.Key} failed the same way on several nodes and is not served for now; GET /inference/v1 shows why. Publish a fixed version.", RetryAfter: true), record);
+
+        validation?.Stop();
+        return await RouteAsync(model, body, record, ct);
+    }
+
+    private async Task<InferenceOutcome> RouteAsync(ServedModel model, byte[] body, InferenceRecord record, CancellationToken ct)
+    {
+        using var routing = MeshTracing.Gateway.StartActivity("route");
+        routing?.SetTag(MeshTracing.RoleTag, "gateway");
+        routing?.SetTag(MeshTracing.ModelTag, model.Key);
+        _budget.RecordRequest();
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        var results = new List<AttemptResult>();
+        var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
+        byte[]? answer = null;
+        string? answeredBy = null;
+        try
+        {
+            while (answer is null)
+            {
+                var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+                // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
+                if (chosen is null && results.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), mesh.Time, ct);
+                    continue;
+                }
+
+                if (chosen is null) break;
+                if (results.Count > 0 && (results.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
+                tried.Add(chosen.NodeId);
+                (var result, answer) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, ct);
+                results.Add(result);
+                record.Attempts.Add(result);
+                if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
+                if (answer is not null) answeredBy = chosen.NodeId;
+            }
+        }
+        finally
+        {
+            // Whose fault a failure was is known only now: if another node answered the same input, not the input's.
+            mesh.Settle(model.Key, model.Published.Name, [.. results.Where(a => a.Verdict is not null).Select(a => (a.Node, a.Verdict!))], answer is not null);
+        }
+
+        if (answer is not null)
+        {
+            record.Node = answeredBy;
+            log.Answer(model.Key, answer);
+            return new(model, answer, answeredBy, results.Count, null);
+        }
+
+        if (results.Count == 0)
+        {
+            var r = model.Manifest.Resources;
+            return Refuse(model, new(503, MeshErrorCodes.NoReadyNode, "no ready node", mesh.PlacedCount(model.Key) == 0
+                ? $"no online node has room for {model.Key}: it needs {r.CpuMillicores}m CPU, {Quantity.FormatBytes(r.MemoryBytes)} memory and {r.GpuCount} GPU(s); start a node with enough free capacity."
+                : $"no node has {model.Key} ready now (placed nodes are starting, failing pre-flight, suspended or offline); GET /inference/v1 shows each node's state.",
+                RetryAfter: true), record);
+        }
+
+        return Refuse(model, new(502, MeshErrorCodes.AllAttemptsFailed, "every attempt failed",
+            $"{results.Count} attempt(s) failed: {string.Join("; ", results.Select(a => $"{a.Node}: {a.Verdict}"))}",
+            Extensions: new() { ["attempts"] = results.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() }), record);
+    }
+
+    private static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)
+    {
+        record.Code = problem.Code.Value;
+        return new(model, null, null, record.Attempts.Count, problem);
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Health.V1;
+using InfraMind.Gateway.Inference;
+using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
+using InfraMind.Serving.Grpc.V2;
+
+namespace InfraMind.Gateway.Ingress;
+
+/// <summary>
+/// The gateway's Open Inference Protocol V2 gRPC API (docs/protocols.md, "The gateway's gRPC ingress"): the gRPC face
+/// of <see cref="InferenceCore"/>, so a gRPC caller reaches any model, REST or gRPC, with the same routing, input
+/// check, answer judging, re-routing and reputation as POST /inference/v1/&lt;name&gt;. The JSON document travels as
+/// the <c>json</c> BYTES tensor both ways (<see cref="JsonTensor"/>); a problem is the gRPC status GrpcStatusMap maps
+/// its HTTP status to, with the problem's title and detail as the message and its stable code in the
+/// <c>inframind-code</c> trailer.
+/// </summary>
+internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRPCInferenceServiceBase
+{
+    public const string CodeTrailer = "inframind-code";
+
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) => Task.FromResult(new ServerLiveResponse { Live = true });
+
+    /// <summary>The gateway takes requests once it runs; whether a model can be served now is ModelReady's question.</summary>
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) => Task.FromResult(new ServerReadyResponse { Ready = true });
+
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerMetadataResponse { Name = "inframind-gateway", Version = typeof(GrpcIngress).Assembly.GetName().Version?.ToString() ?? "" });
+
+    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ModelReadyResponse { Ready = core.IsReady(Resolve(request.Name, request.Version)) });
+
+    /// <summary>Every model takes and gives the json tensor; its JSON Schemas are at GET /inference/v1/&lt;name&gt;/openapi.json.</summary>
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        var model = Resolve(request.Name, request.Version);
+        var response = new ModelMetadataResponse { Name = model.Published.Name, Platform = "inframind" };
+        response.Versions.Add(core.Mesh.Models.Where(m => m.Published.Name == model.Published.Name).Select(m => m.Published.Version.ToString()));
+        response.Inputs.Add(JsonTensorMetadata());
+        response.Outputs.Add(JsonTensorMetadata());
+        return Task.FromResult(response);
+    }
+
+    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        var record = new InferenceRecord();
+        var status = 500;
+        var name = request.ModelName;
+        try
+        {
+            if (name.Length == 0)
+            {
+                status = 400;
+                record.Code = MeshErrorCodes.GrpcRequestInvalid.Value;
+                throw Failure(new(400, MeshErrorCodes.GrpcRequestInvalid, "no model named", "ModelInferRequest.model_name is empty; name the model to call."));
+            }
+
+            var outcome = await core.InferAsync(name, Version(request.ModelVersion), (_, _) => ValueTask.FromResult(Input(request)), record, context.CancellationToken);
+            if (outcome.Problem is { } problem)
+            {
+                status = problem.Status;
+                throw Failure(problem);
+            }
+
+            var model = outcome.Model!;
+            await context.WriteResponseHeadersAsync(new Metadata
+            {
+                { MeshHeaders.Node, outcome.Node! },
+                { MeshHeaders.Attempts, outcome.Attempts.ToString(CultureInfo.InvariantCulture) },
+                { MeshHeaders.ModelVersion, model.Published.Version.ToString() },
+            });
+            var output = new ModelInferResponse.Types.InferOutputTensor { Name = JsonTensor.Name, Datatype = JsonTensor.DataType, Contents = new InferTensorContents() };
+            output.Shape.Add(1);
+            output.Contents.BytesContents.Add(UnsafeByteOperations.UnsafeWrap(outcome.Answer!));
+            var response = new ModelInferResponse { ModelName = model.Published.Name, ModelVersion = model.Published.Version.ToString(), Id = request.Id };
+            response.Outputs.Add(output);
+            status = 200;
+            return response;
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The caller left or its deadline passed: counted as the REST API counts a client that left.
+            status = 499;
+            throw;
+        }
+        finally
+        {
+            core.Finish(name, record, status, clock.Elapsed);
+        }
+    }
+
+    /// <summary>The version of a request's model_name/version pair (empty version: the latest released one), or the RpcException for it.</summary>
+    private ServedModel Resolve(string name, string version)
+    {
+        if (name.Length == 0)
+            throw Failure(new(400, MeshErrorCodes.GrpcRequestInvalid, "no model named", "the request's name is empty; name the model to ask about."));
+        return core.Resolve(name, Version(version), out var model) is { } problem ? throw Failure(problem) : model!;
+    }
+
+    private static string? Version(string version) => version.Length == 0 ? null : version;
+
+    /// <summary>The json tensor's document; over MaxRequestBytes or missing is the caller's mistake (INVALID_ARGUMENT).</summary>
+    private InferenceInput Input(ModelInferRequest request)
+    {
+        if (!JsonTensor.TryRead(request, out var document, out var why))
+            return new(null, new(400, MeshErrorCodes.GrpcRequestInvalid, "no json input tensor", $"{why}; {JsonTensor.Convention.Replace("output", "input", StringComparison.Ordinal)}."));
+        var limit = core.Options.MaxRequestBytes;
+        return document.Length > limit
+            ? new(null, new(413, MeshErrorCodes.BodyTooLarge, "input too large", $"the json tensor holds {document.Length} bytes, more than {limit}, the gateway's limit."))
+            : new(document.ToArray(), null);
+    }
+
+    private static ModelMetadataResponse.Types.TensorMetadata JsonTensorMetadata()
+    {
+        var tensor = new ModelMetadataResponse.Types.TensorMetadata { Name = JsonTensor.Name, Datatype = JsonTensor.DataType };
+        tensor.Shape.Add(1);
+        return tensor;
+    }
+
+    /// <summary>A problem as its gRPC status: the message carries what the REST problem's detail and errors[] say.</summary>
+    internal RpcException Failure(InferenceProblem problem)
+    {
+        var message = $"{problem.Title}: {problem.Detail}";
+        if (problem.Errors is { Count: > 0 } errors) message += " " + string.Join("; ", errors);
+
+        var trailers = new Metadata { { CodeTrailer, problem.Code.Value } };
+        if (problem.RetryAfter)
+            trailers.Add("retry-after", ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
+        return new RpcException(new Status(GrpcStatusMap.FromHttp(problem.Status), message), trailers);
+    }
+}
+
+/// <summary>
+/// grpc.health.v1.Health on the ingress: service "" is the gateway (SERVING while it runs), a model's name is that
+/// model's latest released version (SERVING when a node has it ready), any other name NOT_FOUND (the health protocol's rule).
+/// </summary>
+internal sealed class GrpcIngressHealth(InferenceCore core) : Health.HealthBase
+{
+    public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
+    {
+        if (request.Service.Length == 0) return Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving });
+        if (core.Resolve(request.Service, null, out var model) is { } problem)
+            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"));
+        return Task.FromResult(new HealthCheckResponse
+        {
+            Status = core.IsReady(model!) ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing,
+        });
+    }
+}
