@@ -29,7 +29,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         var (package, reference, registry) = await SetUpAsync(peer);
 
         var port = PeerProcess.FreePort();
-        using var mesh = Process.Start(InfraProcess.StartInfo(home, "mesh", "up", "--registry", registry, "--nodes", "1", "--port", port.ToString(CultureInfo.InvariantCulture), "--json"))!;
+        using var mesh = Process.Start(InfraProcess.StartInfo(home, "mesh", "up", "--registry", registry, "--nodes", "1", "--port", port.ToString(CultureInfo.InvariantCulture), "--grpc-port", "0", "--json"))!;
         var meshErr = mesh.StandardError.ReadToEndAsync();
         try
         {
@@ -86,7 +86,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         var processes = new List<Process>();
         try
         {
-            var gateway = Process.Start(InfraProcess.StartInfo(home, "gateway", "serve", "--registry", registry, "--port", port, "--json"))!;
+            var gateway = Process.Start(InfraProcess.StartInfo(home, "gateway", "serve", "--registry", registry, "--port", port, "--grpc-port", "0", "--json"))!;
             processes.Add(gateway);
             var announced = JsonDocument.Parse(await ReadLineAsync(gateway, Task.FromResult("")) + await ReadJsonRestAsync(gateway)).RootElement;
             Assert.Equal(registry, announced.GetProperty("registry").GetString());
