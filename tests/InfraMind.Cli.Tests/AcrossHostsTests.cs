@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using InfraMind.Testing;
@@ -43,7 +42,6 @@ public sealed class AcrossHostsTests : IDisposable
         var reference = (await _cli.RunJsonAsync(0, "push", "--image", $"far-{tag}:1.0.0", "--to", "local", "--json")).GetProperty("reference").GetString()!;
         Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code);
 
-        var processes = new List<Process>();
         try
         {
             Ip("netns", "add", ns);
@@ -56,12 +54,14 @@ public sealed class AcrossHostsTests : IDisposable
             Ip("netns", "exec", ns, "ip", "link", "set", "lo", "up");
             Assert.DoesNotContain("default", Ip("netns", "exec", ns, "ip", "route"), StringComparison.Ordinal);
 
-            var registry = Start(InfraProcess.StartInfo(_cli.Home, "registry", "serve", "--listen", hostAddress, "--port", "0", "--allow-local-references", "--json"), processes);
-            var registryUrl = (await ReadJsonAsync(registry)).GetProperty("registry").GetString()!;
+            // Stopped (SIGTERM) when this block ends, before the namespace goes.
+            await using var serving = new ServingProcesses();
+            var registryUrl = (await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "registry", "serve", "--listen", hostAddress, "--port", "0", "--allow-local-references", "--json")))
+                .GetProperty("registry").GetString()!;
             Assert.StartsWith($"http://{hostAddress}:", registryUrl, StringComparison.Ordinal);
 
-            var gateway = Start(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json"), processes);
-            var gatewayUrl = new Uri((await ReadJsonAsync(gateway)).GetProperty("gateway").GetString()!);
+            var gatewayUrl = new Uri((await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json")))
+                .GetProperty("gateway").GetString()!);
             Assert.Equal(hostAddress, gatewayUrl.Host);
 
             // The node, as another host runs it: inside the namespace, reaching registry and gateway over the link. It
@@ -70,8 +70,7 @@ public sealed class AcrossHostsTests : IDisposable
             // oci:// and ipfs://).
             var inside = InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "far-node", "--registry", registryUrl,
                 "--listen", nodeAddress, "--port", "0", "--allow-local-references", "--json");
-            var node = Start(InNamespace(ns, inside), processes);
-            var joined = await ReadJsonAsync(node);
+            var joined = await serving.StartAsync(InNamespace(ns, inside));
             Assert.True(joined.GetProperty("registered").GetBoolean(), joined.ToString());
             Assert.StartsWith($"http://{nodeAddress}:", joined.GetProperty("advertised").GetString(), StringComparison.Ordinal);
 
@@ -102,13 +101,6 @@ public sealed class AcrossHostsTests : IDisposable
         }
         finally
         {
-            foreach (var p in Enumerable.Reverse(processes))
-            {
-                if (!p.HasExited) _ = Kill(p.Id, 15);
-                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-                p.Dispose();
-            }
-
             TryIp("netns", "del", ns); // removes the namespace's end of the pair, and with it this end
             TryIp("link", "del", here);
         }
@@ -147,27 +139,6 @@ public sealed class AcrossHostsTests : IDisposable
         return (p.ExitCode, output);
     }
 
-    private static Process Start(ProcessStartInfo psi, List<Process> started)
-    {
-        var p = Process.Start(psi)!;
-        started.Add(p);
-        return p;
-    }
 
-    /// <summary>The indented JSON object a serving command prints once it is up (it ends with a line holding only '}').</summary>
-    private static async Task<JsonElement> ReadJsonAsync(Process p)
-    {
-        var text = new System.Text.StringBuilder();
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
-        {
-            text.AppendLine(line);
-            if (line == "}") return JsonDocument.Parse(text.ToString()).RootElement.Clone();
-        }
 
-        throw new Xunit.Sdk.XunitException($"exited before it was up: {text}{await p.StandardError.ReadToEndAsync()}");
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using InfraMind.Testing;
 
@@ -43,23 +42,21 @@ public sealed class MeshPullTests : IDisposable
         Assert.StartsWith("ipfs://", viaIpfs.Reference, StringComparison.Ordinal);
         Assert.Equal(0, (await _publisher.RunAsync("keys", "generate")).Code);
 
-        var processes = new List<Process>();
-        try
+        // Stopped (SIGTERM, they remove their containers) before the leftovers are counted below.
+        await using (var serving = new ServingProcesses())
         {
             // Both peers listen on loopback: the registry and the node are told they may fetch from there.
             var registryPsi = InfraProcess.StartInfo(_registryHome.Home, "registry", "serve", "--port", "0", "--fetch-allow", "127.0.0.1", "--json");
             registryPsi.Environment["INFRAMIND_IPFS_API"] = ipfsApi;
-            var registry = Start(registryPsi, processes);
-            var registryUrl = (await ReadJsonAsync(registry)).GetProperty("registry").GetString()!;
+            var registryUrl = (await serving.StartAsync(registryPsi)).GetProperty("registry").GetString()!;
 
-            var gateway = Start(InfraProcess.StartInfo(_gatewayHome.Home, "gateway", "serve", "--registry", registryUrl, "--port", "0", "--json"), processes);
-            var gatewayUrl = new Uri((await ReadJsonAsync(gateway)).GetProperty("gateway").GetString()!);
+            var gatewayUrl = new Uri((await serving.StartAsync(InfraProcess.StartInfo(_gatewayHome.Home, "gateway", "serve", "--registry", registryUrl, "--port", "0", "--json")))
+                .GetProperty("gateway").GetString()!);
 
             var nodePsi = InfraProcess.StartInfo(_nodeHome.Home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "puller", "--registry", registryUrl,
                 "--token-file", Path.Combine(_gatewayHome.Home, "mesh", "node-token"), "--fetch-allow", "127.0.0.1", "--json");
             nodePsi.Environment["INFRAMIND_IPFS_API"] = ipfsApi;
-            var node = Start(nodePsi, processes);
-            Assert.True((await ReadJsonAsync(node)).GetProperty("registered").GetBoolean());
+            Assert.True((await serving.StartAsync(nodePsi)).GetProperty("registered").GetBoolean());
 
             using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
             foreach (var (name, reference, digest) in new[] { viaOci, viaIpfs })
@@ -71,15 +68,6 @@ public sealed class MeshPullTests : IDisposable
                 await UntilOkAsync(http, name, TimeSpan.FromSeconds(120));
                 // Nothing but the node's own fetch of the signed reference puts the image into its store.
                 Assert.True(StoreHolds(_nodeHome.Home, digest), $"the node served {name} without {digest} in its store");
-            }
-        }
-        finally
-        {
-            foreach (var p in Enumerable.Reverse(processes))
-            {
-                if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
-                await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-                p.Dispose();
             }
         }
 
@@ -103,26 +91,7 @@ public sealed class MeshPullTests : IDisposable
     private static bool StoreHolds(string home, string digest) =>
         File.Exists(Path.Combine(home, "store", "blobs", "sha256", digest["sha256:".Length..]));
 
-    private static Process Start(ProcessStartInfo psi, List<Process> started)
-    {
-        var p = Process.Start(psi)!;
-        started.Add(p);
-        return p;
-    }
 
-    /// <summary>The indented JSON object a serving command prints once it is up (it ends with a line holding only '}').</summary>
-    private static async Task<JsonElement> ReadJsonAsync(Process p)
-    {
-        var text = new System.Text.StringBuilder();
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
-        {
-            text.AppendLine(line);
-            if (line == "}") return JsonDocument.Parse(text.ToString()).RootElement.Clone();
-        }
-
-        throw new Xunit.Sdk.XunitException($"{p.StartInfo.ArgumentList.FirstOrDefault()} exited before it was up: {text}{await p.StandardError.ReadToEndAsync()}");
-    }
 
     /// <summary>Posts until 200; until the gateway read the entry 404, while the node verifies, pulls and pre-flights 503.</summary>
     private static async Task UntilOkAsync(HttpClient http, string name, TimeSpan limit)
@@ -138,6 +107,4 @@ public sealed class MeshPullTests : IDisposable
         }
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }
