@@ -5,14 +5,18 @@ using InfraMind.Testing;
 namespace InfraMind.Cli.Tests;
 
 /// <summary>One dev chain (ganache 7.9.2 from tests/peers/chain) for the CLI's chain tests; each test deploys its own registry.</summary>
-public sealed class DevChainFixture : IAsyncDisposable
+public sealed class DevChainFixture : IAsyncLifetime
 {
-    private readonly SharedPeer<ChainPeer> _peer = new(() => ChainPeer.StartAsync(DevChainKind.Ganache), p => p.DisposeAsync());
+    private SharedPeer<ChainPeer> Chain { get; } = new(() => ChainPeer.StartAsync(DevChainKind.Ganache), p => p.DisposeAsync());
 
     /// <summary>The chain, started on first use; where it is missing a test that asks fails (peers required) or is skipped.</summary>
-    public Task<ChainPeer> PeerAsync() => _peer.GetAsync();
+    public Task<ChainPeer> PeerAsync() => Chain.GetAsync();
 
-    public ValueTask DisposeAsync() => _peer.DisposeAsync();
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 disposes class fixtures only through these (an IAsyncDisposable
+    // fixture left its dev chain running after every test run).
+    public async Task DisposeAsync() => await Chain.DisposeAsync();
 }
 
 /// <summary>
