@@ -53,19 +53,32 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     }
 
     /// <summary>
-    /// Admits a node. A new id gets a new credential, bound to it; a known id only with its credential
-    /// (<paramref name="presented"/>): a node cannot take another's id.
+    /// Admits a node. A new id gets a new credential, bound to it, and to <paramref name="key"/> when the node has one.
+    /// A known id registers again with its credential (<paramref name="presented"/>) or, when bound to a key, with a
+    /// registration signed by that key at <paramref name="signedAt"/> (checked by the caller), newer than the last one
+    /// accepted: a node cannot take another's id, and a key-bound id never changes key.
     /// </summary>
-    public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented)
+    public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented, InfraMind.Signing.PublicKey? key = null, long signedAt = 0)
     {
         lock (_gate)
         {
             ForgetLongOffline();
             if (_nodes.TryGetValue(registration.NodeId, out var existing))
             {
-                if (!existing.Holds(presented)) return (Admission.IdTaken, null);
+                if (existing.Key is { } bound)
+                {
+                    if (key is null || !bound.Equals(key)) return (Admission.KeyMismatch, null);
+                    if (signedAt <= existing.LastSigned) return (Admission.Replayed, null);
+                }
+                else if (!existing.Holds(presented))
+                {
+                    return (Admission.IdTaken, null);
+                }
+
                 existing.Registration = registration;
                 existing.LastBeat = time.GetUtcNow();
+                existing.Key ??= key;
+                if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
                 Replace();
                 return (Admission.Registered, existing.Credential);
@@ -73,10 +86,56 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
 
             if (_nodes.Count >= options.MaxNodes) return (Admission.Full, null);
             var credential = MeshToken.Create();
-            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery));
-            log.LogInformation("node {Node} registered at {Address}", registration.NodeId, registration.Address);
+            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
+            {
+                Key = key,
+                LastSigned = key is null ? 0 : signedAt,
+            };
+            log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Replace();
             return (Admission.Registered, credential);
+        }
+    }
+
+    /// <summary>The key node <paramref name="id"/> is bound to, and the time of its last accepted signature; (null, 0) without one.</summary>
+    public (InfraMind.Signing.PublicKey? Key, long LastSigned) KeyOf(string id)
+    {
+        lock (_gate) return _nodes.TryGetValue(id, out var n) ? (n.Key, n.LastSigned) : (null, 0);
+    }
+
+    /// <summary>
+    /// Takes a signed request of node <paramref name="id"/> made at <paramref name="signedAt"/>: false when it is not
+    /// newer than the last one taken (a replay, or two requests raced).
+    /// </summary>
+    public bool TakeSigned(string id, long signedAt)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(id, out var n) || signedAt <= n.LastSigned) return false;
+            n.LastSigned = signedAt;
+            return true;
+        }
+    }
+
+    /// <summary>Keeps a verified receipt of node <paramref name="id"/>: the last <see cref="GatewayOptions.ReceiptsPerNode"/>.</summary>
+    public void KeepReceipt(string id, string receipt)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(id, out var n) || options.ReceiptsPerNode == 0) return;
+            n.Receipts.Enqueue(receipt);
+            while (n.Receipts.Count > options.ReceiptsPerNode) n.Receipts.Dequeue();
+        }
+    }
+
+    /// <summary>GET /mesh/v1/nodes/{id}/receipts: the node's key and its last receipts, newest last; null for an unknown node.</summary>
+    public object? ReceiptsOf(string id)
+    {
+        lock (_gate)
+        {
+            return _nodes.TryGetValue(id, out var n)
+                ? new { node = id, key = n.Key?.Fingerprint, kept = options.ReceiptsPerNode, receipts = n.Receipts.ToList() }
+                : null;
         }
     }
 
@@ -242,7 +301,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         if (options.DirectToLocalContainers && options.LocalNodes?.Find(node) is { } local && n.Holds(local.Credential) &&
             local.ConnectorOf(name, version) is { } connector)
         {
-            return new Route(n.Registration.Address, connector, n.Credential);
+            return new Route(n.Registration.Address, connector, n.Credential, local);
         }
 
         return new Route(new Uri(n.Registration.Address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), null, n.Credential);
@@ -380,6 +439,8 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 capacity = n.Registration.Capacity,
                 requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,
+                key = n.Key?.Fingerprint,
+                receipts = n.Receipts.Count,
                 reputation = Math.Round(n.Reputation.Value, 4),
                 refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
             }).ToList();

@@ -265,6 +265,8 @@ public sealed class MeshStateTests
         public IModelConnector? Connector { get; set; } = connector;
 
         public IModelConnector? ConnectorOf(string name, string version) => Connector;
+
+        public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) => null;
     }
 
     private sealed class NoConnector : IModelConnector

@@ -21,7 +21,8 @@ internal sealed record ProblemError(string? Pointer, string Message)
 }
 
 /// <summary>What a request came to: the model's answer (valid against output_schema) and who gave it, or a problem.</summary>
-internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem);
+/// <param name="Receipt">The answering node's signed receipt (<see cref="JobReceipts"/>), verified; null for a node without a key.</param>
+internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem, string? Receipt = null);
 
 /// <summary>The input as the caller's protocol delivered it: the raw JSON bytes, or the problem with reading them.</summary>
 internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Problem);
@@ -145,6 +146,9 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
         byte[]? answer = null;
         string? answeredBy = null;
+        string? receipt = null;
+        // Named in every attempt's job and in the answering node's receipt.
+        var requestId = JobReceipts.NewRequestId();
         try
         {
             while (answer is null)
@@ -160,7 +164,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
                 if (chosen is null) break;
                 if (results.Count > 0 && (results.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
                 tried.Add(chosen.NodeId);
-                (var result, answer) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, ct);
+                (var result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
                 results.Add(result);
                 record.Attempts.Add(result);
                 if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
@@ -177,7 +181,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         {
             record.Node = answeredBy;
             log.Answer(model.Key, answer);
-            return new(model, answer, answeredBy, results.Count, null);
+            return new(model, answer, answeredBy, results.Count, null, receipt);
         }
 
         if (results.Count == 0)

@@ -72,12 +72,16 @@ internal static class ServingHosts
 
     public static async Task<GatewayHost> StartGatewayAsync(
         ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
-        LocalNodes? local = null, bool logPayloads = false)
+        LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads },
+                new GatewayOptions
+                {
+                    ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads,
+                    Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience,
+                },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
@@ -87,8 +91,9 @@ internal static class ServingHosts
     }
 
     public static async Task<NodeHost> StartNodeAsync(
-        string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null)
+        string id, Uri gateway, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
+        CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null,
+        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null)
     {
         at ??= ListenAt.Loopback(0);
         if (at.IsUnspecified && advertise is null)
@@ -97,7 +102,7 @@ internal static class ServingHosts
         var options = new NodeOptions
         {
             NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
-            Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise,
+            Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
         };
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
