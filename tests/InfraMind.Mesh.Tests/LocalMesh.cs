@@ -92,7 +92,7 @@ internal sealed class LocalMesh : IAsyncDisposable
         return dir.Path;
     }
 
-    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null)
+    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, InfraMind.Signing.SigningKey? key = null)
     {
         var source = new PackageDirectoryImageSource(Engine, new Dictionary<string, string> { [Key] = Package(behavior) });
         var options = new NodeOptions
@@ -109,6 +109,7 @@ internal sealed class LocalMesh : IAsyncDisposable
             MaxRestartBackoff = TimeSpan.FromSeconds(5),
             JobTimeout = TimeSpan.FromSeconds(5),
             ContainerLabels = new Dictionary<string, string> { [TestLabel] = RunLabel },
+            Identity = key,
         };
         var node = await NodeHost.StartAsync(options, Engine, source, CancellationToken.None);
         Nodes[id] = node;
