@@ -40,7 +40,8 @@ internal static class MeshUpCommand
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
             "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container. " +
             "With --registry eth://HOST:PORT/0xCONTRACT no log registry starts: the gateway follows the chain (a version is served once confirmed and verified, " +
-            "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`.\n" +
+            "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`. " +
+            "Each node and the gateway have their own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign their heartbeats and a receipt for every answer (the InfraMind-Receipt header; infra receipt verify).\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
