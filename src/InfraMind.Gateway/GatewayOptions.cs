@@ -124,6 +124,13 @@ public sealed record GatewayOptions
     /// <summary>The last receipts kept per node (the evidence behind its reputation), at most this many; older ones are dropped.</summary>
     public int ReceiptsPerNode { get; init; } = 32;
 
+    /// <summary>
+    /// For models declared <c>deterministic: true</c>: the share of answered requests (0–1) also sent to a second node
+    /// and compared; when the two differ a third decides, the client gets the majority's answer, and a node that
+    /// disagrees with the other two is suspended with the receipts as evidence. 0: no spot checks.
+    /// </summary>
+    public double SpotCheckShare { get; init; } = 0.02;
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -140,6 +147,7 @@ public sealed record GatewayOptions
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
         if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
+        if (SpotCheckShare is < 0 or > 1 || double.IsNaN(SpotCheckShare)) errors.Add($"the spot-check share must be between 0 and 1");
         if (ReceiptsPerNode is < 0 or > 1024) errors.Add($"receipts kept per node must be between 0 and 1024");
         if (AdmitNodeKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
             errors.Add($"an admitted node key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");

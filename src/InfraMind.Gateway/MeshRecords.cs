@@ -26,6 +26,9 @@ internal sealed class NodeRecord(NodeRegistration registration, string credentia
     /// <summary>The node's last receipts, newest last, at most <see cref="GatewayOptions.ReceiptsPerNode"/>.</summary>
     public Queue<string> Receipts { get; } = new();
 
+    /// <summary>The spot checks this node lost, newest last, at most <see cref="MeshState.EvidencePerNode"/>.</summary>
+    public Queue<Disagreement> Evidence { get; } = new();
+
     public Reputation Reputation { get; } = reputation;
 
     public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);

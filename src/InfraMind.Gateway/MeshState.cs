@@ -23,7 +23,7 @@ internal sealed record ServedModel(PublishedModel Published)
 /// Everything the gateway knows about the mesh, behind one lock: nodes, reports, placement, standings, quarantines.
 /// Time comes from the injected <see cref="TimeProvider"/> only.
 /// </summary>
-internal sealed class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
+internal sealed partial class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
@@ -94,48 +94,6 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Replace();
             return (Admission.Registered, credential);
-        }
-    }
-
-    /// <summary>The key node <paramref name="id"/> is bound to, and the time of its last accepted signature; (null, 0) without one.</summary>
-    public (InfraMind.Signing.PublicKey? Key, long LastSigned) KeyOf(string id)
-    {
-        lock (_gate) return _nodes.TryGetValue(id, out var n) ? (n.Key, n.LastSigned) : (null, 0);
-    }
-
-    /// <summary>
-    /// Takes a signed request of node <paramref name="id"/> made at <paramref name="signedAt"/>: false when it is not
-    /// newer than the last one taken (a replay, or two requests raced).
-    /// </summary>
-    public bool TakeSigned(string id, long signedAt)
-    {
-        lock (_gate)
-        {
-            if (!_nodes.TryGetValue(id, out var n) || signedAt <= n.LastSigned) return false;
-            n.LastSigned = signedAt;
-            return true;
-        }
-    }
-
-    /// <summary>Keeps a verified receipt of node <paramref name="id"/>: the last <see cref="GatewayOptions.ReceiptsPerNode"/>.</summary>
-    public void KeepReceipt(string id, string receipt)
-    {
-        lock (_gate)
-        {
-            if (!_nodes.TryGetValue(id, out var n) || options.ReceiptsPerNode == 0) return;
-            n.Receipts.Enqueue(receipt);
-            while (n.Receipts.Count > options.ReceiptsPerNode) n.Receipts.Dequeue();
-        }
-    }
-
-    /// <summary>GET /mesh/v1/nodes/{id}/receipts: the node's key and its last receipts, newest last; null for an unknown node.</summary>
-    public object? ReceiptsOf(string id)
-    {
-        lock (_gate)
-        {
-            return _nodes.TryGetValue(id, out var n)
-                ? new { node = id, key = n.Key?.Fingerprint, kept = options.ReceiptsPerNode, receipts = n.Receipts.ToList() }
-                : null;
         }
     }
 
@@ -441,6 +399,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 labels = n.Registration.Labels,
                 key = n.Key?.Fingerprint,
                 receipts = n.Receipts.Count,
+                disagreements = n.Evidence.Count,
                 reputation = Math.Round(n.Reputation.Value, 4),
                 refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
             }).ToList();

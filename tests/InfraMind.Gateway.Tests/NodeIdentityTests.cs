@@ -286,4 +286,121 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
         using var empty = await _http.GetAsync(new Uri("mesh/v1/nodes/nobody/receipts", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, empty.StatusCode);
     }
+
+    private static Func<ReceivedJob, Stream, CancellationToken, Task> Saying(SigningKey key, string node, string summary) =>
+        (job, s, ct) =>
+        {
+            var answer = $$"""{"summary":"{{summary}}"}""";
+            return FakeNode.WriteAsync(s, 200, answer, ct,
+                JobReceipts.Sign(key, job.RequestId ?? "", "echo", "1.0.0", "sha256:" + new string('0', 64), job.Body, Encoding.UTF8.GetBytes(answer), node, DateTimeOffset.UtcNow));
+        };
+
+    private async Task<(GatewayHost Gateway, List<FakeNode> Nodes)> DeterministicMeshAsync(double share, params (string Id, SigningKey Key, string Summary)[] nodes)
+    {
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(MeshStateTests.Served("1.0.0", deterministic: true).Published);
+        var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = _token, Replicas = nodes.Length, SpotCheckShare = share }, catalog, CancellationToken.None);
+        var started = new List<FakeNode>();
+        foreach (var (id, key, summary) in nodes)
+        {
+            var node = new FakeNode(gateway.Url, _token) { Key = key };
+            node.AnswerJob = Saying(key, id, summary);
+            using (var r = await node.RegisterAsync(id)) r.EnsureSuccessStatusCode();
+            await node.ReadyAsync(id);
+            started.Add(node);
+        }
+
+        return (gateway, started);
+    }
+
+    private async Task<HttpResponseMessage> InferAsync(GatewayHost gateway, int i)
+    {
+        using var content = new StringContent($$"""{"text":"{{i}}"}""", Encoding.UTF8, "application/json");
+        return await _http.PostAsync(new Uri(gateway.Url, "inference/v1/echo"), content);
+    }
+
+    [Fact]
+    public async Task Spot_checks_of_a_deterministic_model_give_the_majoritys_answer_and_suspend_the_node_that_disagrees()
+    {
+        using var third = SigningKey.CreateEphemeral("third");
+        var (gateway, nodes) = await DeterministicMeshAsync(1.0, ("a", _key, "right"), ("b", _other, "right"), ("liar", third, "wrong"));
+        await using var _ = gateway;
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                using var r = await InferAsync(gateway, i);
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                Assert.Equal("right", (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["summary"]);
+                Assert.NotEqual("liar", r.Headers.GetValues(MeshHeaders.Node).Single());
+                // Every request went to two nodes at least (the same request id), three when they differed.
+                Assert.InRange(int.Parse(r.Headers.GetValues(MeshHeaders.Attempts).Single(), System.Globalization.CultureInfo.InvariantCulture), 2, 3);
+            }
+
+            var state = JsonNode.Parse(await _http.GetStringAsync(new Uri(gateway.Url, "inference/v1")))!;
+            var liar = state["models"]![0]!["versions"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["node"] == "liar")!;
+            Assert.True((bool)liar["suspended"]!);
+            Assert.Equal("answer-disagrees", (string?)liar["suspendedFor"]);
+            Assert.Equal(1, (int)state["nodes"]!.AsArray().Single(n => (string?)n!["id"] == "liar")!["disagreements"]!);
+            var evidence = JsonNode.Parse(await _http.GetStringAsync(new Uri(gateway.Url, "mesh/v1/nodes/liar/receipts")))!["disagreements"]!.AsArray().Single()!;
+            var receipts = evidence["receipts"]!.AsObject();
+            Assert.Equal(["a", "b", "liar"], receipts.Select(kv => kv.Key).Order(StringComparer.Ordinal));
+            Assert.True(JobReceipts.Verify((string?)receipts["liar"], third.PublicKey).Valid);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Two_nodes_that_disagree_prove_nothing_and_without_spot_checks_one_node_answers_alone()
+    {
+        var (gateway, nodes) = await DeterministicMeshAsync(1.0, ("a", _key, "one"), ("b", _other, "other"));
+        await using var _ = gateway;
+        try
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                using var r = await InferAsync(gateway, i);
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                Assert.Equal("2", r.Headers.GetValues(MeshHeaders.Attempts).Single());
+                // The first answer stands: the gateway cannot tell who is right, and blames no one.
+                var node = r.Headers.GetValues(MeshHeaders.Node).Single();
+                Assert.Equal(node == "a" ? "one" : "other", (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["summary"]);
+            }
+
+            var state = JsonNode.Parse(await _http.GetStringAsync(new Uri(gateway.Url, "inference/v1")))!;
+            Assert.All(state["models"]![0]!["versions"]![0]!["nodes"]!.AsArray(), n => Assert.False((bool)n!["suspended"]!));
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+
+        var (quiet, quietNodes) = await DeterministicMeshAsync(0, ("a", _key, "one"), ("b", _other, "other"));
+        await using var __ = quiet;
+        try
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                using var r = await InferAsync(quiet, i);
+                Assert.Equal("1", r.Headers.GetValues(MeshHeaders.Attempts).Single());
+            }
+        }
+        finally
+        {
+            foreach (var n in quietNodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void The_spot_check_share_is_between_0_and_1_and_2_percent_by_default()
+    {
+        Assert.Equal(0.02, new GatewayOptions().SpotCheckShare);
+        Assert.Single(new GatewayOptions { SpotCheckShare = 1.5 }.Validate());
+        Assert.Single(new GatewayOptions { SpotCheckShare = -0.1 }.Validate());
+        Assert.Single(new GatewayOptions { SignatureSkew = TimeSpan.Zero }.Validate());
+        Assert.Single(new GatewayOptions { AdmitNodeKeys = new HashSet<string> { "sha256:12" } }.Validate());
+    }
 }

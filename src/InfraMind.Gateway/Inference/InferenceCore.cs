@@ -170,6 +170,10 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
                 if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
                 if (answer is not null) answeredBy = chosen.NodeId;
             }
+
+            // A deterministic model's answer, now and then, is compared with other nodes': the client gets the majority's.
+            if (answer is not null && model.Manifest.Deterministic && options.SpotCheckShare > 0 && Random.Shared.NextDouble() < options.SpotCheckShare)
+                (answer, answeredBy, receipt) = await SpotCheckAsync(model, body, requestId, (answeredBy!, answer, receipt), tried, results, record, ct);
         }
         finally
         {
@@ -196,6 +200,48 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         return Refuse(model, new(502, MeshErrorCodes.AllAttemptsFailed, "every attempt failed",
             $"{results.Count} attempt(s) failed: {string.Join("; ", results.Select(a => $"{a.Node}: {a.Verdict}"))}",
             Extensions: new() { ["attempts"] = results.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() }), record);
+    }
+
+    /// <summary>
+    /// Sends the same input to a second node and compares (as JSON) with <paramref name="first"/>; when they differ, a
+    /// third decides. The answer two nodes agree on is the client's; a node that disagreed with two others is suspended
+    /// with the receipts as evidence (<see cref="MeshState.Disagreed"/>). Without a second answer, or without a
+    /// majority, the first answer stands and no node is blamed: the gateway cannot tell who is right.
+    /// </summary>
+    private async Task<(byte[] Answer, string Node, string? Receipt)> SpotCheckAsync(ServedModel model, byte[] body, string requestId,
+        (string Node, byte[] Answer, string? Receipt) first, HashSet<string> tried, List<AttemptResult> results, InferenceRecord record, CancellationToken ct)
+    {
+        var answers = new List<(string Node, byte[] Answer, string? Receipt, System.Text.Json.Nodes.JsonNode? Json)> { (first.Node, first.Answer, first.Receipt, Parse(first.Answer)) };
+        while (answers.Count < 3 && !(answers.Count == 2 && System.Text.Json.Nodes.JsonNode.DeepEquals(answers[0].Json, answers[1].Json)))
+        {
+            var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            if (chosen is null) break;
+            tried.Add(chosen.NodeId);
+            var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
+            results.Add(result);
+            record.Attempts.Add(result);
+            if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
+            if (answer is not null) answers.Add((chosen.NodeId, answer, receipt, Parse(answer)));
+        }
+
+        var majority = answers.FirstOrDefault(a => answers.Count(b => System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, b.Json)) >= 2);
+        if (majority.Answer is null) return (first.Answer, first.Node, first.Receipt);
+        var evidence = answers.ToDictionary(a => a.Node, a => a.Receipt, StringComparer.Ordinal);
+        foreach (var dissent in answers.Where(a => !System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, majority.Json)))
+            mesh.Disagreed(dissent.Node, model.Key, model.Published.Name, requestId, evidence);
+        return (majority.Answer, majority.Node, majority.Receipt);
+    }
+
+    private static System.Text.Json.Nodes.JsonNode? Parse(byte[] answer)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(answer);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)

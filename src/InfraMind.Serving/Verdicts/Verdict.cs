@@ -137,6 +137,12 @@ public sealed class Verdict
     public static Verdict ReceiptInvalid { get; } = new("receipt-invalid", Fault.Node);
 
     /// <summary>
+    /// A spot check of a deterministic model: this node's answer differs from the answer two other nodes agree on.
+    /// The node is suspended at once, the receipts of all three kept as the evidence.
+    /// </summary>
+    public static Verdict AnswerDisagrees { get; } = new("answer-disagrees", Fault.Node);
+
+    /// <summary>
     /// A name this build does not know, from a node of another build: kept apart (and counted as the node's) so that
     /// what a node sends never grows the gateway's state or its metrics' labels.
     /// </summary>
@@ -149,7 +155,7 @@ public sealed class Verdict
         NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, WrongProtocol, GrpcUnimplemented, JsonTensorMissing,
         MalformedAnswer, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
-        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, Unknown,
+        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, AnswerDisagrees, Unknown,
     ];
 
     private static readonly Dictionary<string, Verdict> ByWireName = All.ToDictionary(v => v.WireName, StringComparer.Ordinal);
