@@ -24,6 +24,7 @@ internal static class GatewayServeCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
+        var spotCheck = ServingHosts.SpotCheckShareOption();
         var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile, key, admittedNodeKeys} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
@@ -46,7 +47,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, verbose, logFormat, logPayloads, json,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -62,7 +63,7 @@ internal static class GatewayServeCommand
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
                 ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
-                identity: identity, admitNodeKeys: admitted, audience: advertised);
+                identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck));
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
             if (!at.IsLoopback)

@@ -72,7 +72,8 @@ internal static class ServingHosts
 
     public static async Task<GatewayHost> StartGatewayAsync(
         ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
-        LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null)
+        LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null,
+        double spotCheckShare = 0.02)
     {
         try
         {
@@ -80,7 +81,7 @@ internal static class ServingHosts
                 new GatewayOptions
                 {
                     ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads,
-                    Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience,
+                    Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience, SpotCheckShare = spotCheckShare,
                 },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
@@ -196,6 +197,20 @@ internal static class ServingHosts
         };
         format.AcceptOnlyFromAmong("text", "json");
         return format;
+    }
+
+    /// <summary>`--spot-check-share`: the share of a deterministic model's requests a gateway also sends to a second node.</summary>
+    public static Option<double> SpotCheckShareOption()
+    {
+        var share = new Option<double>("--spot-check-share")
+        {
+            Description = "Share (0-1) of answered requests to models declared deterministic: true that are also sent to a second node and compared; " +
+                "a node that disagrees with two others is suspended (0 turns spot checks off)",
+            DefaultValueFactory = _ => 0.02,
+            HelpName = "SHARE",
+        };
+        share.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1 || double.IsNaN(r.GetValueOrDefault<double>())) r.AddError("--spot-check-share must be between 0 and 1"); });
+        return share;
     }
 
     /// <summary>`--log-payloads`: the gateway logs inputs and answers too (off by default: they are the users' data).</summary>
