@@ -59,7 +59,7 @@ internal static class NodeApi
             var (outcome, credential) = mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() }, Credential(context), key, signedAt);
             return outcome switch
             {
-                Admission.Registered => Registered(context, options, new NodeRegistered(registration.NodeId, credential!, options.Identity?.PublicKey.SubjectPublicKeyInfoBase64), registration.Address),
+                Admission.Registered => Registered(context, options, mesh.Time, new NodeRegistered(registration.NodeId, credential!, options.Identity?.PublicKey.SubjectPublicKeyInfoBase64), registration.Address),
                 Admission.IdTaken => MeshProblems.Of(MeshErrorCodes.NodeIdTaken, $"node id '{registration.NodeId}' is registered by another node; " +
                                                      "only that node's credential registers it again", 409),
                 Admission.KeyMismatch => MeshProblems.Of(MeshErrorCodes.NodeKeyMismatch, $"node id '{registration.NodeId}' is bound to another key " +
@@ -110,11 +110,11 @@ internal static class NodeApi
     }
 
     /// <summary>The registration reply, signed by the gateway's key when it has one (for the node at <paramref name="node"/>).</summary>
-    private static IResult Registered(HttpContext context, GatewayOptions options, NodeRegistered reply, Uri node)
+    private static IResult Registered(HttpContext context, GatewayOptions options, TimeProvider time, NodeRegistered reply, Uri node)
     {
         var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(reply, MeshJson.Options);
         if (options.Identity is { } key)
-            context.Response.Headers[MeshHeaders.Signature] = MeshSignature.Sign(key, "POST", Path(context), node, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), bytes);
+            context.Response.Headers[MeshHeaders.Signature] = MeshSignature.Sign(key, "POST", Path(context), node, time.GetUtcNow().ToUnixTimeMilliseconds(), bytes);
         return Results.Bytes(bytes, "application/json");
     }
 
