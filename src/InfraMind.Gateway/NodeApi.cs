@@ -2,7 +2,6 @@ using InfraMind.Serving;
 using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace InfraMind.Gateway;
