@@ -29,6 +29,7 @@ public static class InfraCli
         root.Subcommands.Add(MeshUpCommand.Create(context));
         root.Subcommands.Add(GatewayServeCommand.Create(context));
         root.Subcommands.Add(NodeServeCommand.Create(context));
+        root.Subcommands.Add(ReceiptCommand.Create(context));
         root.Subcommands.Add(DoctorCommand.Create(context));
         root.Subcommands.Add(CidCommand.Create(context));
         root.Subcommands.Add(CompletionCommand.Create(context));

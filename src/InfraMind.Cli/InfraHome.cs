@@ -22,6 +22,9 @@ public sealed record InfraHome(string Root)
     public string NodeToken => Path.Combine(Root, "mesh", "node-token");
 
     /// <summary>Where `infra node serve` keeps the credential its gateway issued to node <paramref name="id"/> (owner-only).</summary>
+    /// <summary>The keys `infra mesh up` makes for its own gateway and nodes (apart from the publishers' keys in <see cref="Keys"/>).</summary>
+    public string MeshKeys => Path.Combine(Root, "mesh", "keys");
+
     public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
 
     /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>

@@ -71,7 +71,9 @@ public sealed class GatewayHost : IAsyncDisposable
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 
-        NodeApi.Map(app, options, mesh);
+        // What a node's signature may name: the advertised URL, and the bound one once known (set right after the start).
+        Uri[] audiences = options.Audience is { } advertised ? [advertised] : [];
+        NodeApi.Map(app, options, mesh, () => Volatile.Read(ref audiences));
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
@@ -101,6 +103,7 @@ public sealed class GatewayHost : IAsyncDisposable
         await LoadCatalogAsync(catalog, mesh, cancellationToken);
         await app.StartAsync(cancellationToken);
         var url = BoundUrl(app);
+        Volatile.Write(ref audiences, [.. audiences, url]);
         WebApplication? grpc = null;
         if (options.GrpcListenUrl is { } grpcUrl)
         {

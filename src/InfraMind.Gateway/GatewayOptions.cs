@@ -100,6 +100,37 @@ public sealed record GatewayOptions
     /// </summary>
     public string? NodeToken { get; init; }
 
+    /// <summary>
+    /// The gateway's own key: it signs its registration replies (which carry each node's job credential), so a node
+    /// started with admitted gateway keys takes credentials only from those gateways. Null: replies are not signed.
+    /// </summary>
+    public InfraMind.Signing.SigningKey? Identity { get; init; }
+
+    /// <summary>
+    /// Fingerprints (sha256:HEX) of the node keys this gateway admits: a node without a key, or with another, is refused
+    /// (IM6043), mesh token or not. Null: any node with the mesh token registers, its key (if any) bound to its id.
+    /// </summary>
+    public IReadOnlySet<string>? AdmitNodeKeys { get; init; }
+
+    /// <summary>How far a node's signature time may be from this gateway's clock, either side (<see cref="MeshSignature"/>).</summary>
+    public TimeSpan SignatureSkew { get; init; } = MeshSignature.DefaultSkew;
+
+    /// <summary>
+    /// The URL nodes reach this gateway at (its advertised URL): a node's signature names it. The bound address is
+    /// always accepted too; null: only that.
+    /// </summary>
+    public Uri? Audience { get; init; }
+
+    /// <summary>The last receipts kept per node (the evidence behind its reputation), at most this many; older ones are dropped.</summary>
+    public int ReceiptsPerNode { get; init; } = 32;
+
+    /// <summary>
+    /// For models declared <c>deterministic: true</c>: the share of answered requests (0–1) also sent to a second node
+    /// and compared; when the two differ a third decides, the client gets the majority's answer, and a node that
+    /// disagrees with the other two is suspended with the receipts as evidence. 0: no spot checks.
+    /// </summary>
+    public double SpotCheckShare { get; init; } = 0.02;
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -115,6 +146,11 @@ public sealed record GatewayOptions
         if (MaxResponseBytes < 1) errors.Add($"max response bytes must be ≥ 1");
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
         if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
+        if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
+        if (SpotCheckShare is < 0 or > 1 || double.IsNaN(SpotCheckShare)) errors.Add($"the spot-check share must be between 0 and 1");
+        if (ReceiptsPerNode is < 0 or > 1024) errors.Add($"receipts kept per node must be between 0 and 1024");
+        if (AdmitNodeKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
+            errors.Add($"an admitted node key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");
         if (NodeToken is { } token && !InfraMind.Serving.MeshToken.IsWellFormed(token))
             errors.Add($"the node token must be at least 16 characters with no white space (MeshToken.Create() makes one)");
         return errors;

@@ -17,6 +17,18 @@ internal sealed class NodeRecord(NodeRegistration registration, string credentia
 
     public DateTimeOffset LastBeat { get; set; } = now;
 
+    /// <summary>The key the id is bound to (its first registration's); null for a node without one.</summary>
+    public InfraMind.Signing.PublicKey? Key { get; set; }
+
+    /// <summary>The time (Unix ms) of the last signed request accepted from this node: a signature not after it is a replay.</summary>
+    public long LastSigned { get; set; }
+
+    /// <summary>The node's last receipts, newest last, at most <see cref="GatewayOptions.ReceiptsPerNode"/>.</summary>
+    public Queue<string> Receipts { get; } = new();
+
+    /// <summary>The spot checks this node lost, newest last, at most <see cref="MeshState.EvidencePerNode"/>.</summary>
+    public Queue<Disagreement> Evidence { get; } = new();
+
     public Reputation Reputation { get; } = reputation;
 
     public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);
@@ -56,6 +68,12 @@ internal enum Admission
 
     /// <summary>The gateway holds <see cref="GatewayOptions.MaxNodes"/> nodes already.</summary>
     Full,
+
+    /// <summary>The id is bound to another key than the registration's.</summary>
+    KeyMismatch,
+
+    /// <summary>The signature is not newer than the last one accepted from the id's key.</summary>
+    Replayed,
 }
 
 /// <summary>Whether a request about a node comes from that node.</summary>
@@ -70,7 +88,7 @@ internal enum NodeAuth
 /// Where an attempt goes: through the node's job API at its registered address (<see cref="Connector"/> null), or
 /// straight to the container through the connector its node of this process handed over.
 /// </summary>
-internal sealed record Route(Uri Target, IModelConnector? Connector, string Credential)
+internal sealed record Route(Uri Target, IModelConnector? Connector, string Credential, ILocalNode? Local = null)
 {
     public bool Direct => Connector is not null;
 }

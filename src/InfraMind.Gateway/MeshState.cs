@@ -23,7 +23,7 @@ internal sealed record ServedModel(PublishedModel Published)
 /// Everything the gateway knows about the mesh, behind one lock: nodes, reports, placement, standings, quarantines.
 /// Time comes from the injected <see cref="TimeProvider"/> only.
 /// </summary>
-internal sealed class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
+internal sealed partial class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
@@ -53,19 +53,32 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     }
 
     /// <summary>
-    /// Admits a node. A new id gets a new credential, bound to it; a known id only with its credential
-    /// (<paramref name="presented"/>): a node cannot take another's id.
+    /// Admits a node. A new id gets a new credential, bound to it, and to <paramref name="key"/> when the node has one.
+    /// A known id registers again with its credential (<paramref name="presented"/>) or, when bound to a key, with a
+    /// registration signed by that key at <paramref name="signedAt"/> (checked by the caller), newer than the last one
+    /// accepted: a node cannot take another's id, and a key-bound id never changes key.
     /// </summary>
-    public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented)
+    public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented, InfraMind.Signing.PublicKey? key = null, long signedAt = 0)
     {
         lock (_gate)
         {
             ForgetLongOffline();
             if (_nodes.TryGetValue(registration.NodeId, out var existing))
             {
-                if (!existing.Holds(presented)) return (Admission.IdTaken, null);
+                if (existing.Key is { } bound)
+                {
+                    if (key is null || !bound.Equals(key)) return (Admission.KeyMismatch, null);
+                    if (signedAt <= existing.LastSigned) return (Admission.Replayed, null);
+                }
+                else if (!existing.Holds(presented))
+                {
+                    return (Admission.IdTaken, null);
+                }
+
                 existing.Registration = registration;
                 existing.LastBeat = time.GetUtcNow();
+                existing.Key ??= key;
+                if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
                 Replace();
                 return (Admission.Registered, existing.Credential);
@@ -73,8 +86,12 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
 
             if (_nodes.Count >= options.MaxNodes) return (Admission.Full, null);
             var credential = MeshToken.Create();
-            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery));
-            log.LogInformation("node {Node} registered at {Address}", registration.NodeId, registration.Address);
+            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
+            {
+                Key = key,
+                LastSigned = key is null ? 0 : signedAt,
+            };
+            log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Replace();
             return (Admission.Registered, credential);
         }
@@ -242,7 +259,7 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         if (options.DirectToLocalContainers && options.LocalNodes?.Find(node) is { } local && n.Holds(local.Credential) &&
             local.ConnectorOf(name, version) is { } connector)
         {
-            return new Route(n.Registration.Address, connector, n.Credential);
+            return new Route(n.Registration.Address, connector, n.Credential, local);
         }
 
         return new Route(new Uri(n.Registration.Address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), null, n.Credential);
@@ -380,6 +397,9 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 capacity = n.Registration.Capacity,
                 requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,
+                key = n.Key?.Fingerprint,
+                receipts = n.Receipts.Count,
+                disagreements = n.Evidence.Count,
                 reputation = Math.Round(n.Reputation.Value, 4),
                 refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
             }).ToList();

@@ -1,7 +1,7 @@
 using InfraMind.Serving;
+using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 
 namespace InfraMind.Gateway;
@@ -19,23 +19,51 @@ internal static class NodeApi
     /// <summary>Largest heartbeat body: a report per model the node runs.</summary>
     internal const long MaxHeartbeatBytes = 1024 * 1024;
 
-    public static void Map(IEndpointRouteBuilder app, GatewayOptions options, MeshState mesh)
+    public static void Map(IEndpointRouteBuilder app, GatewayOptions options, MeshState mesh, Func<IReadOnlyList<Uri>> audiences)
     {
+        // With an admit list, the node's key admits it (the list is the stronger rule); without, the mesh token does.
         var nodes = app.MapGroup("/mesh/v1/nodes").AddEndpointFilter(async (filter, next) =>
-            MeshToken.Admits(options.NodeToken, filter.HttpContext.Request.Headers.Authorization) ? await next(filter) : Unauthorized(filter.HttpContext));
+            options.AdmitNodeKeys is not null || MeshToken.Admits(options.NodeToken, filter.HttpContext.Request.Headers.Authorization)
+                ? await next(filter)
+                : Unauthorized(filter.HttpContext));
         nodes.MapPost("", async (HttpContext context) =>
         {
-            var (registration, problem) = await ReadAsync<NodeRegistration>(context, MaxRegistrationBytes, "the registration");
+            var (registration, bytes, problem) = await ReadAsync<NodeRegistration>(context, MaxRegistrationBytes, "the registration");
             if (problem is not null) return problem;
             // The rules a node checks its own options by: a node that starts is a node this gateway admits.
             var problems = RegistrationRules.Check(registration);
             if (problems.Count > 0) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, string.Join("; ", problems), 400);
-            var (outcome, credential) = mesh.Register(registration! with { Labels = registration.Labels ?? new Dictionary<string, string>() }, Credential(context));
+            PublicKey? key = null;
+            long signedAt = 0;
+            if (registration!.PublicKey is { } text)
+            {
+                try
+                {
+                    key = PublicKey.FromBase64(text);
+                }
+                catch (SigningException e)
+                {
+                    return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the registration's publicKey: {e.Message}", 400);
+                }
+
+                var check = MeshSignature.Verify(Signature(context), key, "POST", Path(context), audiences(), bytes, mesh.Time.GetUtcNow(), options.SignatureSkew);
+                if (!check.Valid) return MeshProblems.Of(check.Code!, check.Problem!, 401);
+                signedAt = check.Timestamp;
+            }
+
+            if (options.AdmitNodeKeys is { } admitted && (key is null || !admitted.Contains(key.Fingerprint)))
+                return MeshProblems.Of(MeshErrorCodes.NodeKeyNotAdmitted, key is null
+                    ? $"this gateway admits only nodes with a listed key; node '{registration.NodeId}' registered without one (infra node serve --key NAME)"
+                    : $"node key {key.Fingerprint} of '{registration.NodeId}' is not among the keys this gateway admits", 403);
+            var (outcome, credential) = mesh.Register(registration with { Labels = registration.Labels ?? new Dictionary<string, string>() }, Credential(context), key, signedAt);
             return outcome switch
             {
-                Admission.Registered => Results.Json(new NodeRegistered(registration.NodeId, credential!), MeshJson.Options),
+                Admission.Registered => Registered(context, options, mesh.Time, new NodeRegistered(registration.NodeId, credential!, options.Identity?.PublicKey.SubjectPublicKeyInfoBase64), registration.Address),
                 Admission.IdTaken => MeshProblems.Of(MeshErrorCodes.NodeIdTaken, $"node id '{registration.NodeId}' is registered by another node; " +
                                                      "only that node's credential registers it again", 409),
+                Admission.KeyMismatch => MeshProblems.Of(MeshErrorCodes.NodeKeyMismatch, $"node id '{registration.NodeId}' is bound to another key " +
+                                                         $"than {key?.Fingerprint ?? "none"}; only the key of its first registration registers it again", 409),
+                Admission.Replayed => MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"the registration of '{registration.NodeId}' is not newer than its last accepted one: a replay", 401),
                 _ => MeshProblems.Of(MeshErrorCodes.TooManyNodes, $"this gateway holds {options.MaxNodes} nodes, the most it admits; " +
                                      $"nodes offline for {options.ForgetOfflineNodesAfter.TotalMinutes:0} min are forgotten", 503),
             };
@@ -52,8 +80,17 @@ internal static class NodeApi
                                            "a node reports only for itself", 403);
             }
 
-            var (beat, problem) = await ReadAsync<NodeHeartbeat>(context, MaxHeartbeatBytes, "the heartbeat");
+            var (beat, bytes, problem) = await ReadAsync<NodeHeartbeat>(context, MaxHeartbeatBytes, "the heartbeat");
             if (problem is not null) return problem;
+            // A node bound to a key signs every heartbeat: its credential alone (which crossed the network) is not enough.
+            if (mesh.KeyOf(id) is { Key: { } key, LastSigned: var last })
+            {
+                var check = MeshSignature.Verify(Signature(context), key, "POST", Path(context), audiences(), bytes, mesh.Time.GetUtcNow(), options.SignatureSkew, last);
+                if (!check.Valid) return MeshProblems.Of(check.Code!, $"node '{id}': {check.Problem}", 401);
+                if (!mesh.TakeSigned(id, check.Timestamp))
+                    return MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"node '{id}': the heartbeat is not newer than its last accepted request: a replay", 401);
+            }
+
             if (beat is null || beat.NodeId != id) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat names another node", 400);
             if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
                 beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
@@ -65,35 +102,55 @@ internal static class NodeApi
                 _ => MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the heartbeat does not carry the credential of node '{id}'", 403),
             };
         });
+        // The evidence behind a node's reputation: its last receipts, each verifiable offline (infra receipt verify).
+        app.MapGet("/mesh/v1/nodes/{id}/receipts", (string id) => mesh.ReceiptsOf(id) is { } receipts
+            ? Results.Json(receipts, MeshJson.Options)
+            : MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered", 404));
     }
+
+    /// <summary>The registration reply, signed by the gateway's key when it has one (for the node at <paramref name="node"/>).</summary>
+    private static IResult Registered(HttpContext context, GatewayOptions options, TimeProvider time, NodeRegistered reply, Uri node)
+    {
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(reply, MeshJson.Options);
+        if (options.Identity is { } key)
+            context.Response.Headers[MeshHeaders.Signature] = MeshSignature.Sign(key, "POST", Path(context), node, time.GetUtcNow().ToUnixTimeMilliseconds(), bytes);
+        return Results.Bytes(bytes, "application/json");
+    }
+
+    private static string Path(HttpContext context) => (context.Request.PathBase + context.Request.Path).ToUriComponent();
+
+    private static string? Signature(HttpContext context) =>
+        context.Request.Headers.TryGetValue(MeshHeaders.Signature, out var v) && v.Count == 1 ? v[0] : null;
 
     private static string? Credential(HttpContext context) =>
         context.Request.Headers.TryGetValue(MeshHeaders.NodeCredential, out var v) && v.Count == 1 ? v[0] : null;
 
-    /// <summary>A JSON body of at most <paramref name="max"/> bytes (chunked or not), or the 400/413 that says why not.</summary>
-    private static async Task<(T? Value, IResult? Problem)> ReadAsync<T>(HttpContext context, long max, string what)
+    /// <summary>
+    /// A JSON body of at most <paramref name="max"/> bytes (chunked or not), its bytes (what a signature covers), or the
+    /// 400/413 that says why not.
+    /// </summary>
+    private static async Task<(T? Value, byte[] Bytes, IResult? Problem)> ReadAsync<T>(HttpContext context, long max, string what)
     {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = max;
+        if (!context.Request.HasJsonContentType())
+            return (default, [], MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} must be application/json", 400));
+        byte[]? bytes;
         try
         {
-            return (await context.Request.ReadFromJsonAsync<T>(MeshJson.Options, context.RequestAborted), null);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} is not valid JSON: {e.Message}", 400));
-        }
-        catch (InvalidOperationException e)
-        {
-            // Not JSON at all (no JSON content type).
-            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} must be application/json: {e.Message}", 400));
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return (default, MeshProblems.Of(MeshErrorCodes.BodyTooLarge, $"{what} is larger than {max} bytes", 413));
+            bytes = await RequestBody.ReadAsync(context, max, context.RequestAborted);
         }
         catch (BadHttpRequestException e)
         {
-            return (default, MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} could not be read: {e.Message}", e.StatusCode));
+            return (default, [], MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} could not be read: {e.Message}", e.StatusCode));
+        }
+
+        if (bytes is null) return (default, [], MeshProblems.Of(MeshErrorCodes.BodyTooLarge, $"{what} is larger than {max} bytes", 413));
+        try
+        {
+            return (System.Text.Json.JsonSerializer.Deserialize<T>(bytes, MeshJson.Options), bytes, null);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return (default, [], MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"{what} is not valid JSON: {e.Message}", 400));
         }
     }
 

@@ -50,15 +50,16 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
         var output = _schemas.Read("output_schema", map["output_schema"]);
         var hooks = ReadHooks(map["hooks"]);
         var timeout = ReadTimeout(map["timeout"]);
+        var deterministic = ReadDeterministic(map["deterministic"]);
 
         if (name is null || version is null || entrypoint is null || runtime is null || protocol is null || port is null ||
-            resources is null || input is null || output is null || hooks is null || timeout is null)
+            resources is null || input is null || output is null || hooks is null || timeout is null || deterministic is null)
         {
             return null;
         }
 
         return new ModelManifest(name, version, entrypoint, runtime, protocol.Value, port.Value, resources, input, output,
-            hooks, timeout.Value, digest);
+            hooks, timeout.Value, digest, deterministic.Value);
     }
 
     private static string Explain(string key) => key switch
@@ -251,6 +252,16 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
 
         var hooks = new HookSet(Hook("init"), Hook("warmup"), Hook("healthcheck"));
         return ok ? hooks : null;
+    }
+
+    /// <summary>Optional <c>deterministic: true|false</c> (default false): the same input always gets the same answer.</summary>
+    private bool? ReadDeterministic(YNode? node)
+    {
+        if (node is null) return false;
+        if (node is YScalar { IsNull: false } s && s.AsBool() is { } b) return b;
+        findings.Error(ManifestCodes.WrongType, "deterministic", node, $"'deterministic' must be true or false, found {node.Description}",
+            "write `deterministic: true` when the same input always gets the same answer (the gateway then spot-checks nodes against each other), or leave it out");
+        return null;
     }
 
     private TimeSpan? ReadTimeout(YNode? node)

@@ -9,7 +9,7 @@ public static class ManifestReader
     public const long MaxManifestBytes = 1024 * 1024;
 
     internal static readonly string[] TopLevelKeys =
-        ["name", "version", "entrypoint", "runtime", "protocol", "port", "resources", "input_schema", "output_schema", "hooks", "timeout"];
+        ["name", "version", "entrypoint", "runtime", "protocol", "port", "resources", "input_schema", "output_schema", "hooks", "timeout", "deterministic"];
 
     internal static readonly string[] RequiredKeys =
         ["name", "version", "entrypoint", "runtime", "protocol", "port", "input_schema", "output_schema"];

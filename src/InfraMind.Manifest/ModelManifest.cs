@@ -24,6 +24,11 @@ public sealed record HookSet(string? Init, string? Warmup, string? Healthcheck)
 }
 
 /// <summary>A validated <c>model.yaml</c>.</summary>
+/// <param name="Deterministic">
+/// The publisher declares that the same input always gets the same answer (<c>deterministic: true</c>): a gateway may
+/// send a share of requests to a second node and compare (docs/mesh.md). Written to JSON only when true, so the
+/// resolved manifests published before the field existed read and serialise as before.
+/// </param>
 public sealed record ModelManifest(
     string Name,
     SemVersion Version,
@@ -36,7 +41,8 @@ public sealed record ModelManifest(
     ModelSchema OutputSchema,
     HookSet Hooks,
     TimeSpan ReadinessTimeout,
-    string ManifestDigest)
+    string ManifestDigest,
+    bool Deterministic = false)
 {
     public static TimeSpan DefaultReadinessTimeout { get; } = TimeSpan.FromSeconds(3);
 
@@ -60,7 +66,14 @@ public sealed record ModelManifest(
     }
 
     /// <summary>The manifest as JSON, with schemas inlined: what nodes and the gateway need to serve the model.</summary>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var json = Json();
+        if (Deterministic) json.Insert(json.IndexOf("manifestDigest"), "deterministic", true);
+        return json;
+    }
+
+    private JsonObject Json() => new()
     {
         ["name"] = Name,
         ["version"] = Version.ToString(),

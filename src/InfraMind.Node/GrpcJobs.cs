@@ -21,7 +21,7 @@ internal static class GrpcJobs
 
     public static async Task ForwardAsync(
         HttpContext context, RunningContainer container, ModelManifest manifest, byte[] body, TimeSpan timeout, long maxAnswerBytes, string nodeId,
-        CancellationToken limit, CancellationToken cancellationToken)
+        Func<byte[], string?> receipt, CancellationToken limit, CancellationToken cancellationToken)
     {
         var channel = Channels.GetValue(container, c => new ModelChannel(ContainerRoute.Of(c), manifest.Name, manifest.Version.ToString(), maxAnswerBytes));
         ModelAnswer answer;
@@ -54,6 +54,7 @@ internal static class GrpcJobs
         }
 
         context.Response.StatusCode = answer.StatusCode;
+        if (receipt(bytes) is { } signed) context.Response.Headers[MeshHeaders.Receipt] = signed;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, limit);

@@ -45,7 +45,8 @@ public sealed partial class NodeAgent
         span?.SetTag(MeshTracing.RoleTag, "node");
         span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
         span?.SetTag(MeshTracing.ModelTag, ModelKey.Of(name, version));
-        if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
+        // A node with a mesh token or a key takes jobs only with the credential its gateway issued it.
+        if ((_options.GatewayToken is not null || _identity is not null) && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized, MeshErrorCodes.NodeUnauthorized,
@@ -76,13 +77,18 @@ public sealed partial class NodeAgent
 
         RunningContainer? container;
         ModelManifest? manifest;
+        ModelAssignment? assignment;
         lock (_instances)
         {
             var found = _instances.TryGetValue(ModelKey.Of(name, version), out var i);
             container = found ? i!.ReadyContainer : null;
             manifest = found ? i!.Manifest : null;
+            assignment = found ? i!.Assignment : null;
         }
 
+        // The node vouches for what its model got and gave (a receipt per answered job), when it has a key.
+        var requestId = context.Request.Headers.TryGetValue(MeshHeaders.RequestId, out var rid) && rid.Count == 1 ? rid[0] ?? "" : "";
+        Func<byte[], string?> receipt = output => _identity?.Receipt(requestId, assignment!, body, output, _options.NodeId);
         if (container is null || manifest is null)
         {
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NotReady, MeshErrorCodes.ModelNotReadyOnNode,
@@ -97,7 +103,7 @@ public sealed partial class NodeAgent
         limit.CancelAfter(timeout);
         if (manifest.Protocol == ModelProtocol.Grpc)
         {
-            await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _options.MaxAnswerBytes, _options.NodeId, limit.Token, ct);
+            await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _options.MaxAnswerBytes, _options.NodeId, receipt, limit.Token, ct);
             return;
         }
 
@@ -117,6 +123,7 @@ public sealed partial class NodeAgent
             }
 
             context.Response.StatusCode = answer.StatusCode;
+            if (receipt(bytes) is { } signed) context.Response.Headers[MeshHeaders.Receipt] = signed;
             if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();
             context.Response.ContentLength = bytes.Length;
             await context.Response.Body.WriteAsync(bytes, limit.Token);

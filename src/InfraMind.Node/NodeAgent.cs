@@ -39,6 +39,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private IDisposable? _attached;
     private volatile string? _credential;
     private readonly NodeMetrics _metrics = new();
+    private readonly NodeIdentity? _identity;
 
     public NodeAgent(NodeOptions options, ContainerEngine engine, IModelImageSource images, TimeProvider? time = null, ILogger<NodeAgent>? log = null)
         : this(options, engine, images, time, log, ManifestCache.Shared)
@@ -61,6 +62,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _models = JobHttp.CreateClient();
         _manifests = manifests;
         _credential = ReadCredential(options.CredentialFile);
+        _identity = options.Identity is { } key ? new NodeIdentity(key, options.AdmitGatewayKeys, options.SignatureSkew, _time) : null;
     }
 
     /// <summary>The credential the gateway issued to this node at its registration (null before).</summary>
@@ -148,8 +150,9 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
     private async Task<bool> RegisterAsync(CancellationToken ct)
     {
-        var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "mesh/v1/nodes") { Content = JsonContent.Create(registration, options: MeshJson.Options) };
+        var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval,
+            _identity?.PublicKey.SubjectPublicKeyInfoBase64);
+        using var request = Signed(HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
         if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
         using var response = await _gateway.SendAsync(request, ct);
@@ -159,13 +162,22 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, body);
             // A refusal (bad token, invalid registration, an id another node holds) will not pass by itself; a gateway error might.
             if ((int)response.StatusCode is >= 400 and < 500)
-                _registered.TrySetException(NodeRegistrationException.For(_options.Gateway, (int)response.StatusCode, ProblemDetail(body) ?? $"the gateway answered {(int)response.StatusCode}"));
+                _registered.TrySetException(NodeRegistrationException.For(_options.Gateway, (int)response.StatusCode, ProblemDetail(body, "detail") ?? $"the gateway answered {(int)response.StatusCode}",
+                    ProblemDetail(body, "code")));
             return false;
         }
 
-        var registered = await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options, ct);
+        var reply = await response.Content.ReadAsByteArrayAsync(ct);
+        var registered = System.Text.Json.JsonSerializer.Deserialize<NodeRegistered>(reply, MeshJson.Options);
         if (registered?.Credential is not { } credential || !MeshToken.IsWellFormed(credential))
             throw new System.Text.Json.JsonException("the gateway's registration answer carries no credential");
+        // Only an admitted gateway's credential is taken: no other gateway can send this node jobs.
+        if (_identity?.ReplyProblem(response, reply, registered, _address!) is { } refused)
+        {
+            _log.LogWarning("refused the gateway {Gateway}: {Problem}", _options.Gateway, refused);
+            _registered.TrySetException(NodeRegistrationException.GatewayNotAdmitted(_options.Gateway, refused));
+            return false;
+        }
         if (credential != _credential)
         {
             _credential = credential;
@@ -174,6 +186,25 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
         _registered.TrySetResult();
         return true;
+    }
+
+    /// <summary>A JSON request to the gateway, signed by the node's key when it has one.</summary>
+    private HttpRequestMessage Signed<T>(HttpMethod method, string path, T body)
+    {
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, MeshJson.Options);
+        var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        _identity?.Sign(request, _options.Gateway, bytes);
+        return request;
+    }
+
+    /// <summary>The receipt of a job sent straight to a container of this node (<see cref="ILocalNode"/>); null without a key.</summary>
+    public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output)
+    {
+        if (_identity is null) return null;
+        ModelAssignment? assignment;
+        lock (_instances) assignment = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.Assignment : null;
+        return assignment is null ? null : _identity.Receipt(requestId, assignment, input, output, _options.NodeId);
     }
 
     private static string? ReadCredential(string? file)
@@ -201,11 +232,11 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         File.Move(temp, file, overwrite: true);
     }
 
-    private static string? ProblemDetail(string body)
+    private static string? ProblemDetail(string body, string member)
     {
         try
         {
-            return System.Text.Json.Nodes.JsonNode.Parse(body)?["detail"]?.GetValue<string>();
+            return System.Text.Json.Nodes.JsonNode.Parse(body)?[member]?.GetValue<string>();
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
@@ -217,10 +248,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private async Task<bool> BeatAsync(CancellationToken ct)
     {
         var beat = new NodeHeartbeat(_options.NodeId, Reports());
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat")
-        {
-            Content = JsonContent.Create(beat, options: MeshJson.Options),
-        };
+        using var request = Signed(HttpMethod.Post, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat", beat);
         if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
         using var response = await _gateway.SendAsync(request, ct);
         if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden) return false;

@@ -26,6 +26,21 @@ public sealed record NodeOptions
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// The node's own key: its public key goes with the registration (the gateway binds the id to it), it signs every
+    /// registration and heartbeat, and every job's receipt. Null: the node has no identity beyond its credential.
+    /// </summary>
+    public InfraMind.Signing.SigningKey? Identity { get; init; }
+
+    /// <summary>
+    /// Fingerprints of the gateway keys this node takes a credential from (needs <see cref="Identity"/>): a registration
+    /// reply not signed by one is refused (IM6044), so only those gateways can send it jobs. Null: any gateway.
+    /// </summary>
+    public IReadOnlySet<string>? AdmitGatewayKeys { get; init; }
+
+    /// <summary>How far the gateway's reply signature time may be from this node's clock, either side.</summary>
+    public TimeSpan SignatureSkew { get; init; } = MeshSignature.DefaultSkew;
+
+    /// <summary>
     /// Where the node keeps the credential the gateway issued at its first registration (owner-only), so that a
     /// restarted node registers under its id again; null: kept in memory only (a node restarted within
     /// the gateway's <c>ForgetOfflineNodesAfter</c> then finds its id taken).
@@ -78,6 +93,11 @@ public sealed record NodeOptions
             errors.Add($"gateway '{Gateway}' must be an absolute http(s) URL");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
             errors.Add($"the job and answer limits must be at least 1 byte");
+        if (AdmitGatewayKeys is not null && Identity is null)
+            errors.Add($"admitting gateway keys needs the node's own key (--key NAME)");
+        if (AdmitGatewayKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
+            errors.Add($"an admitted gateway key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");
+        if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
             errors.Add($"the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;

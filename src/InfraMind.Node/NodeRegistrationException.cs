@@ -3,8 +3,10 @@ using InfraMind.Serving;
 namespace InfraMind.Node;
 
 /// <summary>
-/// The gateway refused a node's registration, with the code its status means: 401 a missing or wrong mesh token
-/// (IM6015), 409 an id another node holds (IM6019), anything else an invalid registration (IM6014).
+/// The gateway refused a node's registration, with the code its answer names or its status means: 401 a missing or
+/// wrong mesh token (IM6015) or signature (IM6041, IM6042), 403 a key the gateway does not admit (IM6043), 409 an id
+/// another node holds (IM6019) or bound to another key (IM6040), anything else an invalid registration (IM6014); or
+/// this node refused the gateway (IM6044).
 /// </summary>
 public sealed class NodeRegistrationException : InfraMindException
 {
@@ -13,12 +15,23 @@ public sealed class NodeRegistrationException : InfraMindException
 
     public int Status { get; }
 
-    public static NodeRegistrationException For(Uri gateway, int status, string detail) => status switch
+    public static NodeRegistrationException For(Uri gateway, int status, string detail, string? code = null) => status switch
     {
+        401 when code == MeshErrorCodes.SignatureExpired.Value => new(status, MeshErrorCodes.SignatureExpired,
+            $"the gateway {gateway} refused this node's signature as expired or replayed: {detail}", MeshErrorCodes.SignatureExpired.DefaultHint),
+        401 when code == MeshErrorCodes.NodeSignatureInvalid.Value => new(status, MeshErrorCodes.NodeSignatureInvalid,
+            $"the gateway {gateway} refused this node's signature: {detail}", MeshErrorCodes.NodeSignatureInvalid.DefaultHint),
         401 => new(status, MeshErrorCodes.NodeUnauthorized, $"the gateway {gateway} refused this node's mesh token",
             "start the node with that gateway's token file (infra node serve --token-file; `infra gateway serve` writes it)"),
+        403 when code == MeshErrorCodes.NodeKeyNotAdmitted.Value => new(status, MeshErrorCodes.NodeKeyNotAdmitted, $"the gateway {gateway} does not admit this node's key: {detail}", MeshErrorCodes.NodeKeyNotAdmitted.DefaultHint),
+        409 when code == MeshErrorCodes.NodeKeyMismatch.Value => new(status, MeshErrorCodes.NodeKeyMismatch,
+            $"the gateway {gateway} has this node id bound to another key: {detail}", MeshErrorCodes.NodeKeyMismatch.DefaultHint),
         409 => new(status, MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {detail}",
             "choose another --id, or start the node with the home that holds this id's credential"),
         _ => new(status, MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {detail}", null),
     };
+
+    /// <summary>This node refused the gateway: its registration reply is not signed by a gateway key the node admits.</summary>
+    public static NodeRegistrationException GatewayNotAdmitted(Uri gateway, string detail) =>
+        new(0, MeshErrorCodes.GatewayKeyNotAdmitted, $"this node refused the gateway {gateway}: {detail}", MeshErrorCodes.GatewayKeyNotAdmitted.DefaultHint);
 }

@@ -19,6 +19,13 @@ public interface ILocalNode
 
     /// <summary>The connector of the model's container while it is ready on this node; null otherwise.</summary>
     IModelConnector? ConnectorOf(string name, string version);
+
+    /// <summary>
+    /// The node's signed receipt (<see cref="JobReceipts"/>) of a job the gateway of this process sent straight to its
+    /// container through <see cref="ConnectorOf"/>: the node signs what went in and came out of its own container;
+    /// null when the node has no key, or no longer runs the version.
+    /// </summary>
+    string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output);
 }
 
 /// <summary>

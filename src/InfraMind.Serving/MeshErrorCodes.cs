@@ -49,4 +49,28 @@ public static class MeshErrorCodes
     /// <summary>The V2 gRPC ingress: a ModelInfer request without model_name, or without the json input tensor.</summary>
     public static readonly ErrorCode GrpcRequestInvalid = new("IM6025", FailureKind.CheckFailed,
         "send model_name and one BYTES input tensor named 'json', shape [1], the JSON document in contents.bytes_contents[0] (docs/protocols.md)");
+
+    /// <summary>409: a registration for a node id that is bound to another key (the key of its first registration).</summary>
+    public static readonly ErrorCode NodeKeyMismatch = new("IM6040", FailureKind.Unavailable,
+        "start the node with the key it first registered with (infra node serve --key NAME), or with another --id");
+
+    /// <summary>401: a registration or heartbeat of a node with a key, without a valid signature by that key (or for another gateway).</summary>
+    public static readonly ErrorCode NodeSignatureInvalid = new("IM6041", FailureKind.CheckFailed,
+        "a node with a key signs every registration and heartbeat (InfraMind-Signature); check that it runs with the key its id is bound to");
+
+    /// <summary>401: a signed request whose time is outside the allowed clock skew, or not newer than the node's last one (a replay).</summary>
+    public static readonly ErrorCode SignatureExpired = new("IM6042", FailureKind.CheckFailed,
+        "keep the node's and the gateway's clocks in sync (NTP); a request signed earlier cannot be sent again");
+
+    /// <summary>403: the gateway admits only listed node keys (--admit-node-key, --admit-node-keys), and this node's key is not one.</summary>
+    public static readonly ErrorCode NodeKeyNotAdmitted = new("IM6043", FailureKind.Unavailable,
+        "give the gateway's operator the node's fingerprint (infra keys list) to add with --admit-node-key");
+
+    /// <summary>A node admits only listed gateway keys (--admit-gateway-key) and the gateway's registration reply is not signed by one.</summary>
+    public static readonly ErrorCode GatewayKeyNotAdmitted = new("IM6044", FailureKind.Unavailable,
+        "start the gateway with an admitted key (infra gateway serve --key NAME), or admit its fingerprint with --admit-gateway-key");
+
+    /// <summary>A job receipt is not signed by the expected node key, or does not match the request, the answer or the model it names.</summary>
+    public static readonly ErrorCode ReceiptInvalid = new("IM6045", FailureKind.CheckFailed,
+        "verify against the key of the node named in the receipt (infra receipt verify --fingerprint F), with the exact input and output bytes");
 }

@@ -20,4 +20,16 @@ public static class MeshHeaders
 
     /// <summary>The job's time limit in milliseconds, set by the gateway so the node gives up first.</summary>
     public const string TimeoutMs = "InfraMind-Timeout-Ms";
+
+    /// <summary>
+    /// A node's signature over a registration or heartbeat, and the gateway's over its registration reply
+    /// (<see cref="MeshSignature"/>): <c>t=UNIX_MS;key=sha256:…;sig=BASE64URL</c>.
+    /// </summary>
+    public const string Signature = "InfraMind-Signature";
+
+    /// <summary>The request id the gateway gives each request: sent to the node with every attempt, named in its receipt.</summary>
+    public const string RequestId = "InfraMind-Request-Id";
+
+    /// <summary>The node's signed receipt of a job (<see cref="JobReceipts"/>): from a node to the gateway, and from the gateway to its client.</summary>
+    public const string Receipt = "InfraMind-Receipt";
 }

@@ -82,7 +82,24 @@ public sealed class MeshUpTests : IDisposable
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             var body = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal("hello mesh", body.GetProperty("summary").GetString());
-            Assert.StartsWith("node-", answer.Headers.GetValues("InfraMind-Node").Single(), StringComparison.Ordinal);
+            var answeredBy = answer.Headers.GetValues("InfraMind-Node").Single();
+            Assert.StartsWith("node-", answeredBy, StringComparison.Ordinal);
+            // The answering node signed a receipt with its own key (made in the home on first use), straight from its container.
+            var receipt = answer.Headers.GetValues("InfraMind-Receipt").Single();
+            var nodeKey = Path.Combine(_cli.Home, "mesh", "keys", $"mesh-{answeredBy}.pub");
+            var answerFile = Path.Combine(_cli.Work, "answer.json");
+            await File.WriteAllBytesAsync(answerFile, await answer.Content.ReadAsByteArrayAsync());
+            var inputFile = Path.Combine(_cli.Work, "input.json");
+            await File.WriteAllTextAsync(inputFile, """{"text": "hello mesh"}""");
+            var verified = await _cli.RunJsonAsync(0, "receipt", "verify", receipt, "--public-key", nodeKey, "--input", inputFile, "--output", answerFile, "--json");
+            Assert.Equal("mesh-e2e", verified.GetProperty("receipt").GetProperty("model").GetString());
+            Assert.Equal(answeredBy, verified.GetProperty("receipt").GetProperty("node").GetString());
+            var altered = await File.ReadAllBytesAsync(answerFile);
+            altered[^2] ^= 1;
+            await File.WriteAllBytesAsync(answerFile, altered);
+            Assert.Equal(1, (await _cli.RunAsync("receipt", "verify", receipt, "--public-key", nodeKey, "--output", answerFile)).Code);
+            var kept = JsonDocument.Parse(await http.GetStringAsync($"mesh/v1/nodes/{answeredBy}/receipts")).RootElement;
+            Assert.Contains(receipt, kept.GetProperty("receipts").EnumerateArray().Select(r => r.GetString()));
             answer.Dispose();
 
             using var bad = await http.PostAsync("inference/v1/mesh-e2e", new StringContent("{\"text\": 5}", System.Text.Encoding.UTF8, "application/json"));

@@ -9,7 +9,7 @@ using InfraMind.Serving;
 namespace InfraMind.Gateway.Tests;
 
 /// <summary>One job as the fake node's job API received it.</summary>
-internal sealed record ReceivedJob(string Path, string? Authorization, byte[] Body);
+internal sealed record ReceivedJob(string Path, string? Authorization, byte[] Body, string? RequestId = null);
 
 /// <summary>
 /// A node played by the test over real sockets: it registers with a real gateway (mesh token), heartbeats with the
@@ -22,9 +22,12 @@ internal sealed class FakeNode : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accept;
     private readonly HttpClient _gateway;
+    private readonly Uri _gatewayUrl;
+    private long _lastSigned;
 
     public FakeNode(Uri gateway, string? meshToken)
     {
+        _gatewayUrl = gateway;
         _listener.Start();
         _accept = Task.Run(AcceptAsync);
         _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(30) };
@@ -35,6 +38,48 @@ internal sealed class FakeNode : IAsyncDisposable
 
     public string? Credential { get; private set; }
 
+    /// <summary>The node's key: with one, it registers its public key and signs registrations and heartbeats (none: neither).</summary>
+    public InfraMind.Signing.SigningKey? Key { get; init; }
+
+    /// <summary>
+    /// How a job is answered when set (overrides <see cref="Answer"/>): sees the job (its request id and input), so a
+    /// test can sign a receipt for it, or forge one.
+    /// </summary>
+    public Func<ReceivedJob, Stream, CancellationToken, Task>? AnswerJob { get; set; }
+
+    /// <summary>The last signed request: its path, body and signature header (a test replays it).</summary>
+    public (string Path, byte[] Body, string Signature)? LastSigned { get; private set; }
+
+    /// <summary>The signature header of a request to <paramref name="path"/> with <paramref name="body"/>, signed at <paramref name="at"/> (default: now, later than the last).</summary>
+    public string Sign(string path, byte[] body, DateTimeOffset? at = null, Uri? audience = null)
+    {
+        var t = at?.ToUnixTimeMilliseconds() ?? Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _lastSigned + 1);
+        _lastSigned = Math.Max(_lastSigned, t);
+        return MeshSignature.Sign(Key!, "POST", path, audience ?? _gatewayUrl, t, body);
+    }
+
+    /// <summary>Sends <paramref name="body"/> to <paramref name="path"/> with exactly the signature (and credential) given.</summary>
+    public async Task<HttpResponseMessage> SendAsync(string path, byte[] body, string? signature, string? credential)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path.TrimStart('/')) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        if (signature is not null) request.Headers.TryAddWithoutValidation(MeshHeaders.Signature, signature);
+        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
+        return await _gateway.SendAsync(request);
+    }
+
+    private async Task<HttpResponseMessage> SendSignedAsync(string path, byte[] body, string? credential)
+    {
+        string? signature = null;
+        if (Key is not null)
+        {
+            signature = Sign(path, body);
+            LastSigned = (path, body, signature);
+        }
+
+        return await SendAsync(path, body, signature, credential);
+    }
+
     public ConcurrentQueue<ReceivedJob> Jobs { get; } = new();
 
     /// <summary>Bytes of answer bodies written before the gateway dropped the connection.</summary>
@@ -43,33 +88,26 @@ internal sealed class FakeNode : IAsyncDisposable
     /// <summary>How a job is answered: writes a whole HTTP response to the stream. Default: 200 {"summary":"ok"}.</summary>
     public Func<Stream, CancellationToken, Task> Answer { get; set; } = (s, ct) => WriteAsync(s, 200, """{"summary":"ok"}""", ct);
 
-    public static async Task WriteAsync(Stream s, int status, string json, CancellationToken ct)
+    public static async Task WriteAsync(Stream s, int status, string json, CancellationToken ct, string? receipt = null)
     {
         var body = Encoding.UTF8.GetBytes(json);
-        await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"), ct);
+        var extra = receipt is null ? "" : $"{MeshHeaders.Receipt}: {receipt}\r\n";
+        await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {body.Length}\r\n\r\n"), ct);
         await s.WriteAsync(body, ct);
     }
 
     public async Task<HttpResponseMessage> RegisterAsync(string id, string? credential = null)
     {
-        var registration = new NodeRegistration(id, Address, new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(30));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "mesh/v1/nodes") { Content = JsonContent.Create(registration, options: MeshJson.Options) };
-        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
-        var response = await _gateway.SendAsync(request);
+        var registration = new NodeRegistration(id, Address, new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(30),
+            Key?.PublicKey.SubjectPublicKeyInfoBase64);
+        var response = await SendSignedAsync("/mesh/v1/nodes", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(registration, MeshJson.Options), credential);
         if (response.IsSuccessStatusCode) Credential = (await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
         return response;
     }
 
     /// <summary>A heartbeat as raw JSON (so a test can add what the contract does not have), with <paramref name="credential"/>.</summary>
-    public async Task<HttpResponseMessage> BeatAsync(string id, string modelsJson, string? credential)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"mesh/v1/nodes/{id}/heartbeat")
-        {
-            Content = new StringContent($$"""{"nodeId":"{{id}}","models":{{modelsJson}}}""", Encoding.UTF8, "application/json"),
-        };
-        if (credential is not null) request.Headers.Add(MeshHeaders.NodeCredential, credential);
-        return await _gateway.SendAsync(request);
-    }
+    public async Task<HttpResponseMessage> BeatAsync(string id, string modelsJson, string? credential) =>
+        await SendSignedAsync($"/mesh/v1/nodes/{id}/heartbeat", Encoding.UTF8.GetBytes($$"""{"nodeId":"{{id}}","models":{{modelsJson}}}"""), credential);
 
     /// <summary>Reports echo 1.0.0 ready (and, if given, an "endpoint" of the attacker's choosing).</summary>
     public async Task ReadyAsync(string id, string model = "echo", string version = "1.0.0", Uri? claimedEndpoint = null)
@@ -113,8 +151,10 @@ internal sealed class FakeNode : IAsyncDisposable
                 var length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, System.Globalization.CultureInfo.InvariantCulture) : 0;
                 var body = new byte[length];
                 await stream.ReadExactlyAsync(body, _stop.Token);
-                Jobs.Enqueue(new ReceivedJob(lines[0].Split(' ')[1], headers.GetValueOrDefault("Authorization"), body));
-                await Answer(new CountingStream(stream, this), _stop.Token);
+                var job = new ReceivedJob(lines[0].Split(' ')[1], headers.GetValueOrDefault("Authorization"), body, headers.GetValueOrDefault(MeshHeaders.RequestId));
+                Jobs.Enqueue(job);
+                if (AnswerJob is { } answerJob) await answerJob(job, new CountingStream(stream, this), _stop.Token);
+                else await Answer(new CountingStream(stream, this), _stop.Token);
             }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)

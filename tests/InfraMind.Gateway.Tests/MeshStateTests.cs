@@ -22,7 +22,7 @@ public sealed class MeshStateTests
         _mesh.SetModels([Served()]);
     }
 
-    internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi")
+    internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi", bool deterministic = false)
     {
         var yaml = $$$"""
             name: echo
@@ -34,7 +34,7 @@ public sealed class MeshStateTests
             resources: {cpu: 1, memory: {{{memory}}}, gpu: false}
             input_schema: {type: object, properties: {text: {type: string}}, required: [text]}
             output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
-            """;
+            """ + (deterministic ? "\ndeterministic: true" : "");
         var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
         return new ServedModel(new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1));
     }
@@ -265,6 +265,8 @@ public sealed class MeshStateTests
         public IModelConnector? Connector { get; set; } = connector;
 
         public IModelConnector? ConnectorOf(string name, string version) => Connector;
+
+        public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) => null;
     }
 
     private sealed class NoConnector : IModelConnector

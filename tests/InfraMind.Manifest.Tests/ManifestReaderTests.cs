@@ -82,6 +82,26 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     [Fact]
+    public void Deterministic_is_an_optional_boolean_false_by_default_and_round_trips_through_json()
+    {
+        var plain = Assert.IsType<ModelManifest>(Validate(Spec).Manifest);
+        Assert.False(plain.Deterministic);
+        // Left out of the JSON when false: manifests published before the field existed serialise as they did.
+        Assert.False(plain.ToJson().ContainsKey("deterministic"));
+        var declared = Assert.IsType<ModelManifest>(Validate(Spec + "\ndeterministic: true\n").Manifest);
+        Assert.True(declared.Deterministic);
+        Assert.True((bool)declared.ToJson()["deterministic"]!);
+        Assert.True(ModelManifest.FromJson(declared.ToJson()).Deterministic);
+        Assert.False(Assert.IsType<ModelManifest>(Validate(Spec + "\ndeterministic: false\n").Manifest).Deterministic);
+        foreach (var bad in new[] { "\"yes please\"", "3", "[true]", "{a: 1}" })
+        {
+            var error = Assert.Single(Validate(Spec + $"\ndeterministic: {bad}\n").Errors);
+            Assert.Equal(ManifestCodes.WrongType, error.Code);
+            Assert.Equal("deterministic", error.Path);
+        }
+    }
+
+    [Fact]
     public void Fifty_megabyte_file_is_refused_without_reading_it()
     {
         using (var f = File.Create(_dir.Combine("model.yaml"))) f.SetLength(50L * 1024 * 1024);

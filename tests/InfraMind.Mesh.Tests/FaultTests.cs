@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using InfraMind.Gateway;
 using InfraMind.Serving;
 using InfraMind.Testing;
@@ -155,5 +156,63 @@ public sealed class FaultTests
         foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
         mesh.Nodes.Clear();
         Assert.Equal((0, 0), await mesh.LeftoversAsync());
+    }
+
+    [SkippableFact]
+    public async Task A_node_that_lies_within_the_schema_is_caught_by_spot_checks_suspended_with_evidence_and_clients_get_the_majority()
+    {
+        // A deterministic model on three nodes, every answer spot-checked; one node's answers turn wrong (still valid
+        // against output_schema) right after its pre-flight: only comparing nodes' answers can tell.
+        await using var mesh = await LocalMesh.StartAsync("mesh-spot", new GatewayOptions { Replicas = 3, SpotCheckShare = 1.0 }, deterministic: true);
+        using var keys = new KeySet();
+        await mesh.AddNodeAsync("good-1", "good", key: keys["good-1"]);
+        await mesh.AddNodeAsync("good-2", "good", key: keys["good-2"]);
+        await mesh.AddNodeAsync("liar", "subtle-liar-early", key: keys["liar"]);
+        foreach (var id in new[] { "good-1", "good-2", "liar" }) await mesh.WaitForStateAsync(id, "ready", TimeSpan.FromSeconds(120));
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var content = new StringContent($$"""{"text": "spot {{i}}"}""", Encoding.UTF8, "application/json");
+            using var r = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            // The majority's answer, and the receipt of a node that gave it.
+            Assert.Equal($"spot {i}", (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["summary"]);
+            var node = r.Headers.GetValues(MeshHeaders.Node).Single();
+            Assert.NotEqual("liar", node);
+            Assert.True(JobReceipts.Verify(r.Headers.GetValues(MeshHeaders.Receipt).Single(), keys[node].PublicKey).Valid);
+        }
+
+        var liar = (await mesh.NodeStateAsync("liar"))!;
+        Assert.True((bool)liar["suspended"]!, liar.ToJsonString());
+        Assert.Equal(Verdict.AnswerDisagrees.WireName, (string?)liar["suspendedFor"]);
+        foreach (var id in new[] { "good-1", "good-2" }) Assert.False((bool)(await mesh.NodeStateAsync(id))!["suspended"]!);
+        // The evidence: each compared node's receipt of the same request, the liar's signed by the liar's own key.
+        var evidence = JsonNode.Parse(await mesh.Http.GetStringAsync(new Uri("mesh/v1/nodes/liar/receipts", UriKind.Relative)))!["disagreements"]!.AsArray();
+        var first = Assert.IsType<JsonObject>(evidence[0]);
+        var receipts = first["receipts"]!.AsObject();
+        Assert.Equal(3, receipts.Count);
+        var lie = JobReceipts.Verify((string?)receipts["liar"], keys["liar"].PublicKey);
+        Assert.True(lie.Valid, lie.Problem);
+        Assert.Equal((string?)first["requestId"], lie.Receipt!.RequestId);
+        var honest = receipts.Where(kv => kv.Key != "liar").Select(kv => JobReceipts.Verify((string?)kv.Value, keys[kv.Key].PublicKey).Receipt!).ToList();
+        Assert.All(honest, h => Assert.Equal(lie.Receipt.InputSha256, h.InputSha256));
+        Assert.All(honest, h => Assert.NotEqual(lie.Receipt.OutputSha256, h.OutputSha256));
+        Assert.Equal(honest[0].OutputSha256, honest[1].OutputSha256);
+        foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
+        mesh.Nodes.Clear();
+        Assert.Equal((0, 0), await mesh.LeftoversAsync());
+    }
+
+    /// <summary>A key per node id, made on first use.</summary>
+    private sealed class KeySet : IDisposable
+    {
+        private readonly Dictionary<string, InfraMind.Signing.SigningKey> _keys = new(StringComparer.Ordinal);
+
+        public InfraMind.Signing.SigningKey this[string id] => _keys.TryGetValue(id, out var k) ? k : _keys[id] = InfraMind.Signing.SigningKey.CreateEphemeral(id);
+
+        public void Dispose()
+        {
+            foreach (var k in _keys.Values) k.Dispose();
+        }
     }
 }

@@ -47,7 +47,9 @@ public sealed class GatewayGrpcIngressTests
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new HealthCheckRequest { Service = mesh.Model })).Status);
         Assert.False((await client.ModelReadyAsync(new ModelReadyRequest { Name = mesh.Model })).Ready);
 
-        await mesh.AddNodeAsync("n1", "good");
+        // A node with a key (straight to its container, as `mesh up` does): its receipt travels in the response headers.
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("n1");
+        await mesh.AddNodeAsync("n1", "good", key: key);
         await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
         Assert.True((await client.ModelReadyAsync(new ModelReadyRequest { Name = mesh.Model, Version = LocalMesh.Version })).Ready);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest { Service = mesh.Model })).Status);
@@ -60,7 +62,10 @@ public sealed class GatewayGrpcIngressTests
         {
             using var call = client.ModelInferAsync(Infer(mesh.Model, $$"""{"text": "grpc {{i}}"}""", i == 0 ? LocalMesh.Version : ""));
             var answer = await call.ResponseAsync;
-            Assert.Equal("n1", (await call.ResponseHeadersAsync).GetValue("inframind-node"));
+            var headers = await call.ResponseHeadersAsync;
+            Assert.Equal("n1", headers.GetValue("inframind-node"));
+            var receipt = JobReceipts.Verify(headers.GetValue("inframind-receipt"), key.PublicKey);
+            Assert.True(receipt.Valid, receipt.Problem);
             Assert.Equal((mesh.Model, LocalMesh.Version, "id-1"), (answer.ModelName, answer.ModelVersion, answer.Id));
             Assert.True(JsonTensor.TryRead(answer, out var document, out var problem), problem);
             Assert.Equal($"grpc {i}", (string?)JsonNode.Parse(document.Span)!["summary"]);

@@ -23,6 +23,9 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     private readonly bool _grpc;
 
+    /// <summary>Packages declare <c>deterministic: true</c> (spot checks).</summary>
+    public bool Deterministic { get; private set; }
+
     private LocalMesh(ContainerEngine engine, string model, bool grpc)
     {
         Engine = engine;
@@ -56,10 +59,10 @@ internal sealed class LocalMesh : IAsyncDisposable
 
     /// <summary>The mesh; where no engine answers, the test fails or is skipped (<see cref="Peers.Missing"/>).</summary>
     /// <param name="grpc">Serve tests/packages/grpc-model (a Python grpcio V2 server) instead of broken-model (REST).</param>
-    public static async Task<LocalMesh> StartAsync(string model, GatewayOptions options, bool grpc = false)
+    public static async Task<LocalMesh> StartAsync(string model, GatewayOptions options, bool grpc = false, bool deterministic = false)
     {
         var engine = await TestEngine.ConnectAsync();
-        var mesh = new LocalMesh(engine, model, grpc);
+        var mesh = new LocalMesh(engine, model, grpc) { Deterministic = deterministic };
         var good = mesh.Package("good");
         var manifest = ManifestReader.Validate(good).Manifest!;
         mesh.Catalog.Publish(manifest, "sha256:" + new string('0', 64));
@@ -78,8 +81,8 @@ internal sealed class LocalMesh : IAsyncDisposable
     /// </summary>
     public string Package(string behavior)
     {
-        var lieAfter = behavior == "liar-early" ? "\nENV LIE_AFTER=3" : "";
-        if (behavior == "liar-early") behavior = "liar";
+        var lieAfter = behavior is "liar-early" or "subtle-liar-early" ? "\nENV LIE_AFTER=3" : "";
+        if (behavior.EndsWith("-early", StringComparison.Ordinal)) behavior = behavior[..^"-early".Length];
         var dir = new TempDirectory("im-mesh-" + behavior);
         _dirs.Add(dir);
         if (_grpc) return GrpcModel.Create(dir.Path, Model, behavior);
@@ -88,11 +91,11 @@ internal sealed class LocalMesh : IAsyncDisposable
         File.WriteAllText(dockerfile, File.ReadAllText(dockerfile).Replace("ARG BEHAVIOR=good", $"ARG BEHAVIOR={behavior}", StringComparison.Ordinal)
             .Replace("EXPOSE 9000", "EXPOSE 9000" + lieAfter, StringComparison.Ordinal));
         var yaml = dir.Combine("model.yaml");
-        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("name: broken-model", $"name: {Model}", StringComparison.Ordinal));
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("name: broken-model", $"name: {Model}", StringComparison.Ordinal) + (Deterministic ? "\ndeterministic: true\n" : ""));
         return dir.Path;
     }
 
-    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null)
+    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, InfraMind.Signing.SigningKey? key = null)
     {
         var source = new PackageDirectoryImageSource(Engine, new Dictionary<string, string> { [Key] = Package(behavior) });
         var options = new NodeOptions
@@ -109,6 +112,7 @@ internal sealed class LocalMesh : IAsyncDisposable
             MaxRestartBackoff = TimeSpan.FromSeconds(5),
             JobTimeout = TimeSpan.FromSeconds(5),
             ContainerLabels = new Dictionary<string, string> { [TestLabel] = RunLabel },
+            Identity = key,
         };
         var node = await NodeHost.StartAsync(options, Engine, source, CancellationToken.None);
         Nodes[id] = node;

@@ -17,14 +17,22 @@ public sealed class ServingTests
     public async Task With_direct_routing_off_jobs_go_through_the_node_job_api()
     {
         await using var mesh = await LocalMesh.StartAsync("mesh-via-node", new GatewayOptions { Replicas = 1, DirectToLocalContainers = false });
-        await mesh.AddNodeAsync("n1", "good");
+        // A node with a key: its job API signs a receipt for every answer, which the gateway checks and passes on.
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("n1");
+        await mesh.AddNodeAsync("n1", "good", key: key);
         await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
         for (var i = 0; i < 5; i++)
         {
             using var ok = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json($$"""{"text": "via node {{i}}"}"""));
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
             Assert.Equal("n1", ok.Headers.GetValues(MeshHeaders.Node).Single());
-            Assert.Equal($"via node {i}", (string?)JsonNode.Parse(await ok.Content.ReadAsStringAsync())!["summary"]);
+            var answer = await ok.Content.ReadAsByteArrayAsync();
+            Assert.Equal($"via node {i}", (string?)JsonNode.Parse(answer)!["summary"]);
+            var receipt = JobReceipts.Verify(ok.Headers.GetValues(MeshHeaders.Receipt).Single(), key.PublicKey);
+            Assert.True(receipt.Valid, receipt.Problem);
+            Assert.Equal(JobReceipts.Sha256(answer), receipt.Receipt!.OutputSha256);
+            Assert.Equal(JobReceipts.Sha256(Encoding.UTF8.GetBytes($$"""{"text":"via node {{i}}"}""")), receipt.Receipt.InputSha256);
+            Assert.Equal(("n1", mesh.Model, "sha256:" + new string('0', 64)), (receipt.Receipt.Node, receipt.Receipt.Model, receipt.Receipt.ImageDigest));
         }
 
         // The node's own series, scraped for real: the five jobs it answered, the pre-flight that admitted its container.

@@ -36,6 +36,19 @@ public sealed class NodeOptionsTests
         Assert.All(errors, e => Assert.DoesNotContain("IM6", e, StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("node id 'bad id/'", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Admitted_gateway_keys_need_the_nodes_own_key_and_well_formed_fingerprints_and_the_skew_is_bounded()
+    {
+        var fingerprint = "sha256:" + new string('a', 64);
+        Assert.Contains((Valid() with { AdmitGatewayKeys = new HashSet<string> { fingerprint } }).Validate(), e => e.Contains("--key NAME", StringComparison.Ordinal));
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral();
+        Assert.Empty((Valid() with { Identity = key, AdmitGatewayKeys = new HashSet<string> { fingerprint } }).Validate());
+        Assert.Single((Valid() with { Identity = key, AdmitGatewayKeys = new HashSet<string> { "sha256:12" } }).Validate());
+        Assert.Single((Valid() with { SignatureSkew = TimeSpan.Zero }).Validate());
+        Assert.Single((Valid() with { SignatureSkew = TimeSpan.FromMinutes(11) }).Validate());
+        Assert.Equal(TimeSpan.FromSeconds(120), Valid().SignatureSkew);
+    }
 }
 
 public sealed class ContractTests

@@ -14,7 +14,7 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// </summary>
 internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
 {
-    public async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, int number, byte[] body, CancellationToken ct)
+    public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId, CancellationToken ct)
     {
         // The HTTP call inside is this span's child, and the node's (or the container's) traceparent names that call.
         using var span = MeshTracing.Gateway.StartActivity("attempt");
@@ -37,6 +37,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             if (!route.Direct)
             {
+                request.Headers.TryAddWithoutValidation(MeshHeaders.RequestId, requestId);
                 request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
                 // The node's own credential, not the mesh token: only this gateway and that node know it.
                 MeshToken.Authorize(request.Headers, route.Credential);
@@ -49,12 +50,24 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, limit.Token);
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
+            string? receipt = null;
+            if (judgement.Passed && mesh.KeyOf(node).Key is { } key)
+            {
+                // A node with a key vouches for its answer: no valid receipt, no answer taken (the node's fault, re-routed).
+                receipt = route.Local is { } local
+                    ? local.SignReceipt(requestId, model.Published.Name, model.Published.Version.ToString(), body, answer.Body!)
+                    : response.Headers.TryGetValues(MeshHeaders.Receipt, out var values) ? values.FirstOrDefault() : null;
+                if (ReceiptProblem(receipt, key, model, node, requestId, body, answer.Body!) is { } problem)
+                    judgement = new Judgement(Verdict.ReceiptInvalid, problem, []);
+            }
+
             if (judgement.Passed)
             {
                 mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+                if (receipt is not null) mesh.KeepReceipt(node, receipt);
                 metrics.Attempt(model.Published.Name, node, "ok");
                 span?.SetStatus(ActivityStatusCode.Ok);
-                return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body);
+                return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body, receipt);
             }
 
             // The answer is the evidence: the attempt's detail quotes it.
@@ -83,6 +96,21 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
-        return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);
+        return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null, null);
+    }
+
+    /// <summary>Why <paramref name="receipt"/> does not vouch for this job on this node; null when it does.</summary>
+    internal static string? ReceiptProblem(string? receipt, InfraMind.Signing.PublicKey key, ServedModel model, string node, string requestId, byte[] input, byte[] output)
+    {
+        if (receipt is null) return $"node {node} has a key but sent no receipt ({MeshHeaders.Receipt})";
+        var check = JobReceipts.Verify(receipt, key);
+        if (check.Receipt is not { } r) return $"the receipt of node {node}: {check.Problem}";
+        if (r.Node != node) return $"the receipt names node {r.Node}, not {node}";
+        if (r.RequestId != requestId) return $"the receipt names request {r.RequestId}, not {requestId}";
+        if (r.Model != model.Published.Name || r.Version != model.Published.Version.ToString()) return $"the receipt names {r.Model}@{r.Version}, not {model.Key}";
+        if (r.ImageDigest != model.Published.ImageDigest) return $"the receipt names image {r.ImageDigest}, not {model.Published.ImageDigest}";
+        if (r.InputSha256 != JobReceipts.Sha256(input)) return "the receipt's input hash is not the input's the gateway sent";
+        if (r.OutputSha256 != JobReceipts.Sha256(output)) return "the receipt's output hash is not the answer's the gateway got";
+        return null;
     }
 }

@@ -21,7 +21,8 @@ internal sealed record ProblemError(string? Pointer, string Message)
 }
 
 /// <summary>What a request came to: the model's answer (valid against output_schema) and who gave it, or a problem.</summary>
-internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem);
+/// <param name="Receipt">The answering node's signed receipt (<see cref="JobReceipts"/>), verified; null for a node without a key.</param>
+internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem, string? Receipt = null);
 
 /// <summary>The input as the caller's protocol delivered it: the raw JSON bytes, or the problem with reading them.</summary>
 internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Problem);
@@ -145,6 +146,9 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         var waitUntil = mesh.Time.GetUtcNow() + options.ReadyWait;
         byte[]? answer = null;
         string? answeredBy = null;
+        string? receipt = null;
+        // Named in every attempt's job and in the answering node's receipt.
+        var requestId = JobReceipts.NewRequestId();
         try
         {
             while (answer is null)
@@ -160,12 +164,16 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
                 if (chosen is null) break;
                 if (results.Count > 0 && (results.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
                 tried.Add(chosen.NodeId);
-                (var result, answer) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, ct);
+                (var result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
                 results.Add(result);
                 record.Attempts.Add(result);
                 if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
                 if (answer is not null) answeredBy = chosen.NodeId;
             }
+
+            // A deterministic model's answer, now and then, is compared with other nodes': the client gets the majority's.
+            if (answer is not null && model.Manifest.Deterministic && options.SpotCheckShare > 0 && Random.Shared.NextDouble() < options.SpotCheckShare)
+                (answer, answeredBy, receipt) = await SpotCheckAsync(model, body, requestId, (answeredBy!, answer, receipt), tried, results, record, ct);
         }
         finally
         {
@@ -177,7 +185,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         {
             record.Node = answeredBy;
             log.Answer(model.Key, answer);
-            return new(model, answer, answeredBy, results.Count, null);
+            return new(model, answer, answeredBy, results.Count, null, receipt);
         }
 
         if (results.Count == 0)
@@ -192,6 +200,48 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         return Refuse(model, new(502, MeshErrorCodes.AllAttemptsFailed, "every attempt failed",
             $"{results.Count} attempt(s) failed: {string.Join("; ", results.Select(a => $"{a.Node}: {a.Verdict}"))}",
             Extensions: new() { ["attempts"] = results.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() }), record);
+    }
+
+    /// <summary>
+    /// Sends the same input to a second node and compares (as JSON) with <paramref name="first"/>; when they differ, a
+    /// third decides. The answer two nodes agree on is the client's; a node that disagreed with two others is suspended
+    /// with the receipts as evidence (<see cref="MeshState.Disagreed"/>). Without a second answer, or without a
+    /// majority, the first answer stands and no node is blamed: the gateway cannot tell who is right.
+    /// </summary>
+    private async Task<(byte[] Answer, string Node, string? Receipt)> SpotCheckAsync(ServedModel model, byte[] body, string requestId,
+        (string Node, byte[] Answer, string? Receipt) first, HashSet<string> tried, List<AttemptResult> results, InferenceRecord record, CancellationToken ct)
+    {
+        var answers = new List<(string Node, byte[] Answer, string? Receipt, System.Text.Json.Nodes.JsonNode? Json)> { (first.Node, first.Answer, first.Receipt, Parse(first.Answer)) };
+        while (answers.Count < 3 && !(answers.Count == 2 && System.Text.Json.Nodes.JsonNode.DeepEquals(answers[0].Json, answers[1].Json)))
+        {
+            var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            if (chosen is null) break;
+            tried.Add(chosen.NodeId);
+            var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
+            results.Add(result);
+            record.Attempts.Add(result);
+            if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
+            if (answer is not null) answers.Add((chosen.NodeId, answer, receipt, Parse(answer)));
+        }
+
+        var majority = answers.FirstOrDefault(a => answers.Count(b => System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, b.Json)) >= 2);
+        if (majority.Answer is null) return (first.Answer, first.Node, first.Receipt);
+        var evidence = answers.ToDictionary(a => a.Node, a => a.Receipt, StringComparer.Ordinal);
+        foreach (var dissent in answers.Where(a => !System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, majority.Json)))
+            mesh.Disagreed(dissent.Node, model.Key, model.Published.Name, requestId, evidence);
+        return (majority.Answer, majority.Node, majority.Receipt);
+    }
+
+    private static System.Text.Json.Nodes.JsonNode? Parse(byte[] answer)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(answer);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)

@@ -65,6 +65,7 @@ internal sealed class InferenceEndpoint(InferenceCore core)
             context.Response.Headers[MeshHeaders.Node] = outcome.Node;
             context.Response.Headers[MeshHeaders.Attempts] = attempts;
             context.Response.Headers[MeshHeaders.ModelVersion] = outcome.Model!.Published.Version.ToString();
+            if (outcome.Receipt is { } receipt) context.Response.Headers[MeshHeaders.Receipt] = receipt;
             context.Response.ContentLength = answer.Length;
             await context.Response.Body.WriteAsync(answer, ct);
             return 200;

@@ -67,12 +67,14 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             }
 
             var model = outcome.Model!;
-            await context.WriteResponseHeadersAsync(new Metadata
+            var headers = new Metadata
             {
                 { MeshHeaders.Node, outcome.Node! },
                 { MeshHeaders.Attempts, outcome.Attempts.ToString(CultureInfo.InvariantCulture) },
                 { MeshHeaders.ModelVersion, model.Published.Version.ToString() },
-            });
+            };
+            if (outcome.Receipt is { } receipt) headers.Add(MeshHeaders.Receipt, receipt);
+            await context.WriteResponseHeadersAsync(headers);
             var output = new ModelInferResponse.Types.InferOutputTensor { Name = JsonTensor.Name, Datatype = JsonTensor.DataType, Contents = new InferTensorContents() };
             output.Shape.Add(1);
             output.Contents.BytesContents.Add(UnsafeByteOperations.UnsafeWrap(outcome.Answer!));

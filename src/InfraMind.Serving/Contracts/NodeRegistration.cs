@@ -4,16 +4,22 @@ namespace InfraMind.Serving;
 public sealed record NodeCapacity(long CpuMillicores, long MemoryBytes, int GpuCount);
 
 /// <summary>A node introducing itself to the gateway (POST /mesh/v1/nodes).</summary>
+/// <param name="PublicKey">
+/// The node's public key (DER SubjectPublicKeyInfo, base64) when it has one: the gateway binds the id to it at the first
+/// registration, and every registration and heartbeat of the id must then be signed by it (<see cref="MeshSignature"/>).
+/// </param>
 public sealed record NodeRegistration(
     string NodeId,
     Uri Address,
     NodeCapacity Capacity,
     IReadOnlyDictionary<string, string> Labels,
-    TimeSpan HeartbeatInterval);
+    TimeSpan HeartbeatInterval,
+    string? PublicKey = null);
 
 /// <summary>
 /// The gateway's answer to an accepted registration: the node's own credential (256 random bits), bound to its id for as
 /// long as the gateway knows the node. The node sends it (<see cref="MeshHeaders.NodeCredential"/>) with every later
 /// registration and heartbeat, and the gateway sends it (Authorization: Bearer) with every job through the node's job API.
 /// </summary>
-public sealed record NodeRegistered(string Registered, string Credential);
+/// <param name="GatewayKey">The gateway's public key (SubjectPublicKeyInfo, base64) when it has one; the reply is then signed by it.</param>
+public sealed record NodeRegistered(string Registered, string Credential, string? GatewayKey = null);

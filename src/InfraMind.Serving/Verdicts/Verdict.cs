@@ -131,6 +131,18 @@ public sealed class Verdict
     public static Verdict NodeUnauthorized { get; } = new("node-unauthorized", Fault.Node);
 
     /// <summary>
+    /// A node with a key answered without a valid receipt (missing, not signed by its key, or naming another request,
+    /// model, input or output than the gateway's): its answer is not taken.
+    /// </summary>
+    public static Verdict ReceiptInvalid { get; } = new("receipt-invalid", Fault.Node);
+
+    /// <summary>
+    /// A spot check of a deterministic model: this node's answer differs from the answer two other nodes agree on.
+    /// The node is suspended at once, the receipts of all three kept as the evidence.
+    /// </summary>
+    public static Verdict AnswerDisagrees { get; } = new("answer-disagrees", Fault.Node);
+
+    /// <summary>
     /// A name this build does not know, from a node of another build: kept apart (and counted as the node's) so that
     /// what a node sends never grows the gateway's state or its metrics' labels.
     /// </summary>
@@ -143,7 +155,7 @@ public sealed class Verdict
         NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, WrongProtocol, GrpcUnimplemented, JsonTensorMissing,
         MalformedAnswer, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
-        Refused, ImageUnavailable, NotReady, NodeUnauthorized, Unknown,
+        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, AnswerDisagrees, Unknown,
     ];
 
     private static readonly Dictionary<string, Verdict> ByWireName = All.ToDictionary(v => v.WireName, StringComparer.Ordinal);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # A model server that breaks on purpose, one way per BEHAVIOR, to prove that `infra test` names each failure.
-# "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission.
+# "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission. "subtle-liar"
+# lies within output_schema (a wrong summary): only comparing nodes' answers (spot checks) can catch it.
 # The hostile ones: "fork-bomb" (processes until the pids limit), "oom-on-request", "exit-after-3" (exits 7 on the
 # fourth valid input), "huge" (a 300 MB answer), "drip" (a byte per second), "hang" (never answers), "hostile" (tries
 # to reach everything in TARGETS first, see probe.py, and answers with what it observed). "echo-trace" answers with the
@@ -130,6 +131,8 @@ class Handler(BaseHTTPRequestHandler):
         answered[0] += 1
         if BEHAVIOR == "liar" and answered[0] > LIE_AFTER:
             return self.reply(200, {"summary": 42})
+        if BEHAVIOR == "subtle-liar" and answered[0] > LIE_AFTER:
+            return self.reply(200, {"summary": "not " + doc["text"][:36]})
         if BEHAVIOR == "schema-violation":
             return self.reply(200, {"summary": 42})
         if BEHAVIOR == "500-on-valid":

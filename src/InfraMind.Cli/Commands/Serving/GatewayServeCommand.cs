@@ -24,20 +24,30 @@ internal static class GatewayServeCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
-        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
+        var spotCheck = ServingHosts.SpotCheckShareOption();
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile, key, admittedNodeKeys} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
             Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
             HelpName = "FILE",
         };
+        var key = MeshKeys.KeyOption("The gateway's own key (infra keys generate --name NAME): it signs the registration replies that carry each node's job credential, " +
+            "so nodes that admit only listed gateway keys (infra node serve --admit-gateway-key) take jobs from this gateway");
+        var keyPassphrase = MeshKeys.PassphraseOption();
+        var admitNodeKey = MeshKeys.AdmitOption("--admit-node-key",
+            "Admit only nodes with this key (its fingerprint, sha256:HEX); repeat for several. With a list, a node's key admits it and the mesh token is not needed; without one, the mesh token admits");
+        var admitNodeKeys = new Option<string?>("--admit-node-keys") { Description = "File of admitted node key fingerprints, one per line (# comments); added to --admit-node-key", HelpName = "FILE" };
         var serve = new Command("serve",
             "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes, and the same models over the Open Inference Protocol V2 gRPC API on --grpc-port. Only nodes that present the mesh token " +
             "(--node-token-file) may register. With --registry eth://HOST:PORT/0xCONTRACT it follows the chain's events instead (behind --confirmations; " +
             "progress kept in $INFRAMIND_HOME/chain, so a restart resumes): a version is served once its statement verified, and no longer once yanked.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
-            "4 registry or chain node unavailable or port taken (IM6021).")
+            "4 registry or chain node unavailable or port taken (IM6021).\n" +
+            "Node identity: a node that registers with a key (infra node serve --key) has its id bound to that key; its registrations and heartbeats must be signed by it " +
+            "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
+            "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -49,15 +59,22 @@ internal static class GatewayServeCommand
             var (tokenPath, token) = ServingHosts.GatewayToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             var at = ListenAt.From(parse, listen, port);
             var advertised = ListenAt.Advertised(parse, advertise);
+            var admitted = MeshKeys.Admitted(parse.GetValue(admitNodeKey) ?? [], parse.GetValue(admitNodeKeys), "--admit-node-keys");
+            using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
-                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads));
+                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
+                identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck));
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
             if (!at.IsLoopback)
                 await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted");
             if (parse.GetValue(json))
             {
-                CliJson.Write(context.Output, new { gateway = url.ToString(), grpc = host.GrpcUrl?.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath });
+                CliJson.Write(context.Output, new
+                {
+                    gateway = url.ToString(), grpc = host.GrpcUrl?.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath,
+                    key = identity?.PublicKey.Fingerprint, admittedNodeKeys = admitted?.Count,
+                });
             }
             else
             {

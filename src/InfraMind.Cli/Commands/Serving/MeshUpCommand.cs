@@ -35,16 +35,18 @@ internal static class MeshUpCommand
         var verbose = new Option<bool>("--verbose") { Description = "Log placements, pre-flights and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
-        var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, nodes[{id, url}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
+        var spotCheck = ServingHosts.SpotCheckShareOption();
+        var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
             "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container. " +
             "With --registry eth://HOST:PORT/0xCONTRACT no log registry starts: the gateway follows the chain (a version is served once confirmed and verified, " +
-            "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`.\n" +
+            "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`. " +
+            "Each node and the gateway have their own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign their heartbeats and a receipt for every answer (the InfraMind-Receipt header; infra receipt verify).\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, grpcPort, registryPort, registryUrl, replicas, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, replicas, spotCheck, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
@@ -68,6 +70,7 @@ internal static class MeshUpCommand
             using var watch = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var watching = served.WatchAsync(TimeSpan.FromMilliseconds(100), watch.Token);
             var started = new List<(string Id, NodeHost Host)>();
+            var keys = new List<Signing.SigningKey>();
             GatewayHost? gateway = null;
             // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
             try
@@ -77,13 +80,20 @@ internal static class MeshUpCommand
                 // The nodes of this process hand the gateway their containers' connectors: jobs skip a hop, and go to no address a node claims.
                 var local = new LocalNodes();
                 var gatewayAt = ListenAt.Loopback(parse.GetValue(port));
-                gateway = await ServingHosts.StartGatewayAsync(gatewayAt, ServingHosts.GrpcUrl(gatewayAt, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local, parse.GetValue(logPayloads));
+                // Every server of the embedded mesh has its own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign
+                // registrations, heartbeats and a receipt per answer; the gateway signs its registration replies.
+                keys.Add(MeshKeys.Embedded(context, "mesh-gateway"));
+                gateway = await ServingHosts.StartGatewayAsync(gatewayAt, ServingHosts.GrpcUrl(gatewayAt, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local,
+                    parse.GetValue(logPayloads), identity: keys[0], spotCheckShare: parse.GetValue(spotCheck));
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
+                {
+                    keys.Add(MeshKeys.Embedded(context, $"mesh-node-{i}"));
                     started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local,
-                        resources: ResourcePolicy.SharedMachine)));
+                        resources: ResourcePolicy.SharedMachine, identity: keys[^1])));
+                }
 
                 if (parse.GetValue(json))
                 {
@@ -92,7 +102,8 @@ internal static class MeshUpCommand
                         gateway = gateway.Url.ToString(),
                         grpc = gateway.GrpcUrl?.ToString(),
                         registry = served.Location,
-                        nodes = started.Select(n => new { id = n.Id, url = n.Host.Url.ToString() }),
+                        gatewayKey = keys[0].PublicKey.Fingerprint,
+                        nodes = started.Select((n, i) => new { id = n.Id, url = n.Host.Url.ToString(), key = keys[i + 1].PublicKey.Fingerprint }),
                     });
                 }
                 else
@@ -114,6 +125,7 @@ internal static class MeshUpCommand
                 // Nodes first (their containers go), then the gateway they report to.
                 foreach (var (_, host) in started) await host.DisposeAsync();
                 if (gateway is not null) await gateway.DisposeAsync();
+                foreach (var k in keys) k.Dispose();
                 await watch.CancelAsync();
                 await watching;
                 File.Delete(GatewayAnnouncement.File(context.Home));

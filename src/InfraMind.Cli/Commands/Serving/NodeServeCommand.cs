@@ -57,28 +57,42 @@ internal static class NodeServeCommand
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var logFormat = ServingHosts.LogFormatOption();
-        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, gateway, registered} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
             Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
             HelpName = "FILE",
         };
+        var key = MeshKeys.KeyOption("The node's own key (infra keys generate --name NAME): the gateway binds the node id to it at the first registration; " +
+            "it signs every registration, heartbeat and job receipt. Without --token-file and without a token file in $INFRAMIND_HOME, a node with a key registers without the mesh token (for gateways that admit keys)");
+        var keyPassphrase = MeshKeys.PassphraseOption();
+        var admitGatewayKey = MeshKeys.AdmitOption("--admit-gateway-key",
+            "Take a job credential only from a gateway whose registration reply is signed by this key (its fingerprint, sha256:HEX); repeat for several. Needs --key");
         var serve = new Command("serve",
             "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
             "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
-            "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
+            "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
+            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
+            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase, admitGatewayKey,
+            allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
             var gatewayUrl = new Uri(parse.GetValue(gateway)!);
-            var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
+            using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
+            var admitGateways = MeshKeys.Admitted(parse.GetValue(admitGatewayKey) ?? [], null, "--admit-gateway-key");
+            if (admitGateways is not null && identity is null)
+                throw new InfraMindException(CliErrorCodes.UsageError, "--admit-gateway-key needs the node's own key", "pass --key NAME (infra keys generate --name NAME makes one)");
+            // A node with a key may join a gateway that admits keys without the mesh token: then no token file is needed.
+            var token = identity is not null && parse.GetValue(tokenFile) is null && !File.Exists(context.Home.NodeToken)
+                ? null
+                : ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             // Publishers of a registry other than this home's are strangers: public sources only, unless the operator allows more.
             var strangers = ContentAccess.PublisherPolicy(context, parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal));
@@ -104,12 +118,15 @@ internal static class NodeServeCommand
             var source = served.Images(context, engine);
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise));
+                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways);
             if (!ListenAt.From(parse, listen, port).IsLoopback)
                 await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
             if (parse.GetValue(json))
-                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrl.ToString(), registered });
+                CliJson.Write(context.Output, new
+                {
+                    node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrl.ToString(), registered, key = identity?.PublicKey.Fingerprint,
+                });
             else if (registered)
                 context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
             else

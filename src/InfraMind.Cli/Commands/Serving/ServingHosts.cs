@@ -72,12 +72,17 @@ internal static class ServingHosts
 
     public static async Task<GatewayHost> StartGatewayAsync(
         ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
-        LocalNodes? local = null, bool logPayloads = false)
+        LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null,
+        double spotCheckShare = 0.02)
     {
         try
         {
             return await GatewayHost.StartAsync(
-                new GatewayOptions { ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads },
+                new GatewayOptions
+                {
+                    ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads,
+                    Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience, SpotCheckShare = spotCheckShare,
+                },
                 catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
@@ -87,8 +92,9 @@ internal static class ServingHosts
     }
 
     public static async Task<NodeHost> StartNodeAsync(
-        string id, Uri gateway, string token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
-        CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null)
+        string id, Uri gateway, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
+        CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null,
+        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null)
     {
         at ??= ListenAt.Loopback(0);
         if (at.IsUnspecified && advertise is null)
@@ -97,7 +103,7 @@ internal static class ServingHosts
         var options = new NodeOptions
         {
             NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
-            Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise,
+            Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
         };
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
@@ -191,6 +197,20 @@ internal static class ServingHosts
         };
         format.AcceptOnlyFromAmong("text", "json");
         return format;
+    }
+
+    /// <summary>`--spot-check-share`: the share of a deterministic model's requests a gateway also sends to a second node.</summary>
+    public static Option<double> SpotCheckShareOption()
+    {
+        var share = new Option<double>("--spot-check-share")
+        {
+            Description = "Share (0-1) of answered requests to models declared deterministic: true that are also sent to a second node and compared; " +
+                "a node that disagrees with two others is suspended (0 turns spot checks off)",
+            DefaultValueFactory = _ => 0.02,
+            HelpName = "SHARE",
+        };
+        share.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1 || double.IsNaN(r.GetValueOrDefault<double>())) r.AddError("--spot-check-share must be between 0 and 1"); });
+        return share;
     }
 
     /// <summary>`--log-payloads`: the gateway logs inputs and answers too (off by default: they are the users' data).</summary>

@@ -1,0 +1,128 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using InfraMind.Serving;
+using InfraMind.Signing;
+using Spectre.Console;
+
+namespace InfraMind.Cli.Commands;
+
+/// <summary>`infra receipt verify`: checks a node's job receipt offline (its signature by the node's key, and the input and output hashes).</summary>
+internal static class ReceiptCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var receipt = new Command("receipt", "Job receipts: what a node signs for every answer (the gateway returns it in the InfraMind-Receipt header).");
+        var value = new Argument<string>("RECEIPT")
+        {
+            Description = "The receipt: the InfraMind-Receipt header's value, its DSSE envelope JSON, a file holding either, or - to read it from stdin",
+        };
+        var key = new Option<string?>("--key") { Description = "Verify against this key of $INFRAMIND_HOME/keys (its public half)", HelpName = "NAME" };
+        var publicKey = new Option<string?>("--public-key") { Description = "Verify against this PEM public key file", HelpName = "FILE" };
+        var fingerprint = new Option<string?>("--fingerprint") { Description = "Verify against the key with this fingerprint (sha256:HEX; the receipt carries the key)", HelpName = "F" };
+        var input = new Option<string?>("--input")
+        {
+            Description = "Also check the input hash against this file: the JSON the model got (the gateway forwards it compact, without insignificant white space; a file that differs only in that matches too)",
+            HelpName = "FILE",
+        };
+        var output = new Option<string?>("--output") { Description = "Also check the output hash against this file: the answer's exact bytes", HelpName = "FILE" };
+        var json = new Option<bool>("--json") { Description = "Print {valid, receipt, checks} as JSON" };
+        var verify = new Command("verify",
+            "Verify a job receipt offline: a DSSE envelope signed by the node's key over {requestId, model, version, imageDigest, inputSha256, outputSha256, node, nodeKey, time}. " +
+            "Name the key to trust with exactly one of --key, --public-key or --fingerprint.\n" +
+            "Exit codes: 0 the receipt verifies (and the hashes match the files given), 1 it does not (IM6045: altered, another key, or a hash that differs), " +
+            "2 usage error (no key or two, a file that does not exist).")
+        {
+            value, key, publicKey, fingerprint, input, output, json,
+        };
+        verify.SetAction(parse =>
+        {
+            var trusted = new[] { parse.GetValue(key), parse.GetValue(publicKey), parse.GetValue(fingerprint) }.Count(v => v is not null);
+            if (trusted != 1)
+                throw new InfraMindException(CliErrorCodes.UsageError, trusted == 0 ? "no key to verify the receipt against" : "more than one key to verify the receipt against",
+                    "pass exactly one of --key NAME, --public-key FILE or --fingerprint sha256:HEX (the node's, as the gateway lists it)");
+            var text = Read(parse.GetValue(value)!);
+            PublicKey? expected = null;
+            if (parse.GetValue(key) is { } name) expected = new KeyStore(InfraHome.Ensure(context.Home.Keys)).LoadPublic(name);
+            if (parse.GetValue(publicKey) is { } pem) expected = PublicKey.FromPem(File.ReadAllText(Existing(pem, "--public-key")));
+            var check = JobReceipts.Verify(text, expected);
+            if (check.Receipt is { } r && parse.GetValue(fingerprint) is { } f && !string.Equals(PublicKey.FromBase64(r.NodeKey).Fingerprint, f.Trim(), StringComparison.OrdinalIgnoreCase))
+                check = new ReceiptCheck(null, $"the receipt is signed by node key {PublicKey.FromBase64(r.NodeKey).Fingerprint}, not {f.Trim()}");
+            if (check.Receipt is not { } valid) throw new InfraMindException(MeshErrorCodes.ReceiptInvalid, $"the receipt does not verify: {check.Problem}");
+            var checks = new List<string> { $"signed by node key {PublicKey.FromBase64(valid.NodeKey).Fingerprint}" };
+            if (parse.GetValue(input) is { } inputFile)
+            {
+                var bytes = File.ReadAllBytes(Existing(inputFile, "--input"));
+                var matches = JobReceipts.Sha256(bytes) == valid.InputSha256 || (Compact(bytes) is { } compact && JobReceipts.Sha256(compact) == valid.InputSha256);
+                if (!matches)
+                    throw new InfraMindException(MeshErrorCodes.ReceiptInvalid, $"{inputFile} is not the input the receipt names (sha256 {valid.InputSha256})");
+                checks.Add($"input {inputFile} matches");
+            }
+
+            if (parse.GetValue(output) is { } outputFile)
+            {
+                var bytes = File.ReadAllBytes(Existing(outputFile, "--output"));
+                if (JobReceipts.Sha256(bytes) != valid.OutputSha256)
+                    throw new InfraMindException(MeshErrorCodes.ReceiptInvalid, $"{outputFile} is not the output the receipt names (its sha256 is {JobReceipts.Sha256(bytes)}, the receipt's {valid.OutputSha256})");
+                checks.Add($"output {outputFile} matches");
+            }
+
+            if (parse.GetValue(json))
+            {
+                CliJson.Write(context.Output, new { valid = true, receipt = valid, checks });
+            }
+            else
+            {
+                context.Console.MarkupLine($"[green]✓[/] receipt of request {Markup.Escape(valid.RequestId)}: {Markup.Escape(valid.Model)}@{Markup.Escape(valid.Version)} " +
+                                           $"on node {Markup.Escape(valid.Node)} at {valid.Time:O}");
+                foreach (var line in checks) context.Console.MarkupLine($"  {Markup.Escape(line)}");
+            }
+
+            return ExitCodes.Ok;
+        });
+        receipt.Subcommands.Add(verify);
+        return receipt;
+    }
+
+    /// <summary>The receipt from stdin (-), a file, or the argument itself; at most <see cref="JobReceipts.MaxEncodedLength"/> characters are read.</summary>
+    private static string Read(string value)
+    {
+        if (value == "-")
+        {
+            var buffer = new char[JobReceipts.MaxEncodedLength + 1];
+            var read = System.Console.In.ReadBlock(buffer, 0, buffer.Length);
+            return new string(buffer, 0, read);
+        }
+
+        if (File.Exists(value))
+        {
+            using var reader = new StreamReader(value, Encoding.UTF8);
+            var buffer = new char[JobReceipts.MaxEncodedLength + 1];
+            var read = reader.ReadBlock(buffer, 0, buffer.Length);
+            return new string(buffer, 0, read);
+        }
+
+        return value;
+    }
+
+    private static string Existing(string file, string option) =>
+        File.Exists(file) ? file : throw new InfraMindException(CliErrorCodes.UsageError, $"{option}: no file {file}", "name an existing file");
+
+    /// <summary>The JSON as the gateway forwards it (compact, relaxed escaping), or null when the bytes are not JSON.</summary>
+    private static byte[]? Compact(byte[] bytes)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 });
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(bytes.Length + 16);
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false, MaxDepth = 257 }))
+                document.RootElement.WriteTo(writer);
+            return buffer.WrittenSpan.ToArray();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

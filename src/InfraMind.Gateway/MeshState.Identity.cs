@@ -1,0 +1,88 @@
+using InfraMind.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Gateway;
+
+/// <summary>What the gateway keeps of nodes' identities: their keys' last signatures, their receipts, and the evidence of spot checks.</summary>
+internal sealed partial class MeshState
+{
+    /// <summary>The key node <paramref name="id"/> is bound to, and the time of its last accepted signature; (null, 0) without one.</summary>
+    public (InfraMind.Signing.PublicKey? Key, long LastSigned) KeyOf(string id)
+    {
+        lock (_gate) return _nodes.TryGetValue(id, out var n) ? (n.Key, n.LastSigned) : (null, 0);
+    }
+
+    /// <summary>
+    /// Takes a signed request of node <paramref name="id"/> made at <paramref name="signedAt"/>: false when it is not
+    /// newer than the last one taken (a replay, or two requests raced).
+    /// </summary>
+    public bool TakeSigned(string id, long signedAt)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(id, out var n) || signedAt <= n.LastSigned) return false;
+            n.LastSigned = signedAt;
+            return true;
+        }
+    }
+
+    /// <summary>Keeps a verified receipt of node <paramref name="id"/>: the last <see cref="GatewayOptions.ReceiptsPerNode"/>.</summary>
+    public void KeepReceipt(string id, string receipt)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(id, out var n) || options.ReceiptsPerNode == 0) return;
+            n.Receipts.Enqueue(receipt);
+            while (n.Receipts.Count > options.ReceiptsPerNode) n.Receipts.Dequeue();
+        }
+    }
+
+    /// <summary>GET /mesh/v1/nodes/{id}/receipts: the node's key and its last receipts, newest last; null for an unknown node.</summary>
+    public object? ReceiptsOf(string id)
+    {
+        lock (_gate)
+        {
+            return _nodes.TryGetValue(id, out var n)
+                ? new { node = id, key = n.Key?.Fingerprint, kept = options.ReceiptsPerNode, receipts = n.Receipts.ToList(), disagreements = n.Evidence.ToList() }
+                : null;
+        }
+    }
+
+    /// <summary>Most disagreements kept per node (each with the receipts of the answers compared).</summary>
+    internal const int EvidencePerNode = 8;
+
+    /// <summary>
+    /// A spot check found <paramref name="node"/>'s answer to <paramref name="key"/> different from the one two other
+    /// nodes agree on: the node loses reputation and is suspended for the version now (not after consecutive failures),
+    /// unless half the version's nodes are suspended already; <paramref name="evidence"/> (each node's receipt) is kept.
+    /// </summary>
+    public void Disagreed(string node, string key, string model, string requestId, IReadOnlyDictionary<string, string?> evidence)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(node, out var n)) return;
+            var s = StandingOf(node, key);
+            s.Failures++;
+            s.LastFault = Verdict.AnswerDisagrees;
+            n.Reputation.Penalise();
+            metrics.Reputation(node, n.Reputation.Value);
+            metrics.Failure(model, node, Verdict.AnswerDisagrees);
+            TrafficOf(key).Failed(Verdict.AnswerDisagrees.WireName);
+            n.Evidence.Enqueue(new Disagreement(time.GetUtcNow(), key, requestId, evidence));
+            while (n.Evidence.Count > EvidencePerNode) n.Evidence.Dequeue();
+            var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
+            if (s.Suspension.IsSuspended || placed.Count(p => StandingOf(p, key).Suspension.IsSuspended) + 1 > placed.Count / 2)
+            {
+                log.LogWarning("node {Node} disagreed on {Model} (request {Request}) but is not suspended: it is already, or half the version's nodes are", node, key, requestId);
+                return;
+            }
+
+            var period = s.Suspension.Suspend(n.Reports.TryGetValue(key, out var r) ? r.PreflightGeneration : 0);
+            metrics.Suspended(node, model);
+            log.LogWarning("node {Node} suspended for {Model} for {Seconds} s: its answer to request {Request} differs from two other nodes'", node, key, period.TotalSeconds, requestId);
+        }
+    }
+}
+
+/// <summary>A spot check a node lost: when, which version and request, and each compared node's receipt (null: the node has no key).</summary>
+internal sealed record Disagreement(DateTimeOffset At, string Model, string RequestId, IReadOnlyDictionary<string, string?> Receipts);
