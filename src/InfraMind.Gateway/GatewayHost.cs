@@ -2,6 +2,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
 using InfraMind.Gateway.Ingress;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -22,11 +23,12 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task _refresh;
     private readonly HttpClient _nodes;
+    private readonly ModelChannels _channels;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
 
-    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, IModelCatalog catalog,
-        EventHandler changed)
+    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, ModelChannels channels,
+        IModelCatalog catalog, EventHandler changed)
     {
         _app = app;
         _grpc = grpc;
@@ -36,6 +38,7 @@ public sealed class GatewayHost : IAsyncDisposable
         _stop = stop;
         _refresh = refresh;
         _nodes = nodes;
+        _channels = channels;
         _catalog = catalog;
         _changed = changed;
     }
@@ -67,7 +70,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = JobHttp.CreateClient();
-        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes),
+        var channels = new ModelChannels(options.MaxResponseBytes);
+        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 
@@ -115,6 +119,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await app.StopAsync(CancellationToken.None);
                 await app.DisposeAsync();
                 nodes.Dispose();
+                channels.Dispose();
                 if (e is IOException)
                     throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {e.Message}",
                         "choose another --grpc-port, or --grpc-port 0 to serve no gRPC ingress", e);
@@ -130,7 +135,7 @@ public sealed class GatewayHost : IAsyncDisposable
         };
         catalog.Changed += changed;
         var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
-        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, catalog, changed);
+        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, catalog, changed);
     }
 
     /// <summary>
@@ -220,6 +225,7 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
         _nodes.Dispose();
+        _channels.Dispose();
         _stop.Dispose();
     }
 }

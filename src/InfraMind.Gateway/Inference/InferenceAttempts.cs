@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Telemetry;
 
 namespace InfraMind.Gateway.Inference;
@@ -9,10 +11,11 @@ namespace InfraMind.Gateway.Inference;
 internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detail, int? Status, double Ms);
 
 /// <summary>
-/// One attempt of a request on one node: the job sent (through the node's job API, or straight to a local container),
-/// the answer read against the gateway's limit and judged against output_schema, the node's standing updated.
+/// One attempt of a request on one node: the job sent (through the node's job API, or straight to a local container:
+/// HTTP/1.1 JSON to a REST model, the Open Inference Protocol V2 over h2c to a gRPC one), the answer read against the
+/// gateway's limit and judged against output_schema, the node's standing updated.
 /// </summary>
-internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
+internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes, ModelChannels channels)
 {
     public async Task<(AttemptResult Result, byte[]? Answer)> AttemptAsync(ServedModel model, string node, int number, byte[] body, CancellationToken ct)
     {
@@ -32,21 +35,11 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         try
         {
-            using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
-            request.Content = new ByteArrayContent(body);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            if (!route.Direct)
-            {
-                request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                // The node's own credential, not the mesh token: only this gateway and that node know it.
-                MeshToken.Authorize(request.Headers, route.Credential);
-            }
-
-            using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
-            status = (int)response.StatusCode;
-            // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
-            // A node's verdict header counts only from a node: straight from a container it would be the model's word.
-            var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, limit.Token);
+            // Straight to a gRPC model's container: V2 ModelInfer over its connector (h2c), judged by the same rules.
+            var answer = route.Connector is { } direct && model.Manifest.Protocol == ModelProtocol.Grpc
+                ? await channels.Of(direct, model.Published.Name, model.Published.Version.ToString()).InferAsync(body, options.AttemptTimeout, limit.Token)
+                : await SendAsync(route, body, limit.Token);
+            status = answer.StatusCode;
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
             if (judgement.Passed)
@@ -84,5 +77,24 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         metrics.Attempt(model.Published.Name, node, "failed");
         metrics.Failure(model.Published.Name, node, verdict);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null);
+    }
+
+    /// <summary>A job over HTTP/1.1: to the node's job API with its credential and time limit, or straight to a REST model's container.</summary>
+    private async Task<ModelAnswer> SendAsync(Route route, byte[] body, CancellationToken ct)
+    {
+        using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (!route.Direct)
+        {
+            request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            // The node's own credential, not the mesh token: only this gateway and that node know it.
+            MeshToken.Authorize(request.Headers, route.Credential);
+        }
+
+        using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
+        // A node's verdict header counts only from a node: straight from a container it would be the model's word.
+        return await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, ct);
     }
 }
