@@ -138,11 +138,16 @@ public sealed class GatewayHost : IAsyncDisposable
         return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, catalog, changed);
     }
 
+    /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
+    private const int HealthRequestBytes = 1024;
+
     /// <summary>
     /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over
     /// cleartext (an Http1AndHttp2 endpoint without TLS speaks HTTP/1.1 only). Messages are bounded by the gateway's
     /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
-    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto.
+    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto. A health request names a
+    /// service (a model name is at most 63 characters): over <see cref="HealthRequestBytes"/> it is refused, so the
+    /// watches a caller holds open cannot pin large messages.
     /// </summary>
     private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
     {
@@ -152,11 +157,12 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(core);
+        builder.Services.AddSingleton(new HealthWatches(options.MaxHealthWatchesPerConnection, options.MaxHealthWatches));
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBytes + GatewayOptions.GrpcEnvelopeBytes);
             o.MaxSendMessageSize = (int)Math.Min(int.MaxValue, options.MaxResponseBytes + GatewayOptions.GrpcEnvelopeBytes);
-        });
+        }).AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = HealthRequestBytes);
         builder.Services.AddGrpcReflection();
         var app = builder.Build();
         app.MapGrpcService<GrpcIngress>();
