@@ -25,7 +25,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         span?.SetTag(MeshTracing.NodeTag, node);
         span?.SetTag(MeshTracing.ModelTag, model.Key);
         span?.SetTag(MeshTracing.AttemptTag, number);
-        var route = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!;
+        var version = model.Published.Version.ToString();
+        var route = mesh.RouteOf(node, model.Published.Name, version)!;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
         Judgement judgement;
@@ -37,7 +38,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         {
             // Straight to a gRPC model's container: V2 ModelInfer over its connector (h2c), judged by the same rules.
             var answer = route.Connector is { } direct && model.Manifest.Protocol == ModelProtocol.Grpc
-                ? await channels.Of(direct, model.Published.Name, model.Published.Version.ToString()).InferAsync(body, options.AttemptTimeout, limit.Token)
+                ? await channels.Of(direct, model.Published.Name, version).InferAsync(body, options.AttemptTimeout, limit.Token)
                 : await SendAsync(route, body, limit.Token);
             status = answer.StatusCode;
             // The gateway sends only inputs that match input_schema.
