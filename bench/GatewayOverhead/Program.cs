@@ -9,6 +9,7 @@ using InfraMind.Node.Images;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using static Measure;
 
 // Usage: dotnet run -c Release --project bench/GatewayOverhead [-- requests concurrency]
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
@@ -86,15 +87,11 @@ try
     // Steady state, not start-up: warm every path until the JIT has nothing left to compile (tiered compilation
     // recompiles hot code twice in the background, and under full load that takes tens of seconds): at least 15 s,
     // then until a round compiles next to nothing, at most 60 s.
-    var warm = Stopwatch.StartNew();
-    long compiled;
-    do
+    var warm = await WarmUpAsync(async () =>
     {
-        compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
         foreach (var (_, send, _) in paths.Where(p => p.Name != "control")) await RunAsync(send, 1000, concurrency);
-    }
-    while ((warm.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && warm.Elapsed < TimeSpan.FromSeconds(60));
-    Console.WriteLine($"warmed up in {warm.Elapsed.TotalSeconds:0} s ({System.Runtime.JitInfo.GetCompiledMethodCount() - compiled} methods compiled in the last round)");
+    });
+    Console.WriteLine($"warmed up in {warm.TotalSeconds:0} s");
     // Interleaved rounds, so drift in the machine's load hits every path alike.
     var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Cpu: new CpuUse()));
     // Short rounds, each running every path back to back: the ratio is taken per round and the median reported, so a
@@ -170,22 +167,6 @@ finally
 
 return 0;
 
-static double Median(List<double> values)
-{
-    var sorted = values.Order().ToList();
-    return (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
-}
-
-// The middle half of the rounds and the whole range: per-round ratios swing widely on a shared 2-CPU VM.
-static string Spread(List<double> values) =>
-    $"middle half {P(values, 0.25):0.00}-{P(values, 0.75):0.00}, range {values.Min():0.00}-{values.Max():0.00}";
-
-static double P(List<double> values, double q)
-{
-    var sorted = values.Order().ToList();
-    return sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
-}
-
 static async Task PostAsync(HttpClient http, Uri target, int i)
 {
     using var content = new StringContent($$"""{"text": "echo {{i}}"}""", Encoding.UTF8, "application/json");
@@ -194,36 +175,10 @@ static async Task PostAsync(HttpClient http, Uri target, int i)
     if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{target} answered {(int)r.StatusCode}");
 }
 
-static async Task<(List<double> Latencies, double Seconds)> RunAsync(Func<int, Task> send, int count, int concurrency)
-{
-    var latencies = new double[count];
-    var next = -1;
-    var cap = Stopwatch.StartNew();
-    var clock = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref next)) < count && cap.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            var t = Stopwatch.GetTimestamp();
-            await send(i);
-            latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-        }
-    }));
-    var done = Math.Min(count, next);
-    return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
-}
-
 /// <summary>CPU time in microseconds: this process (load generator, gateway and node), the model's container, the reference nginx.</summary>
 internal readonly record struct CpuUse(double Bench, double Container, double Nginx)
 {
-    public static CpuUse Now(string containerId, ReferenceProxy? nginx) => new(
-        Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds,
-        // cgroup v1 (this machine); 0 where the file is elsewhere.
-        File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
-            ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
-            : 0,
-        nginx?.CpuMicroseconds() ?? 0);
+    public static CpuUse Now(string containerId, ReferenceProxy? nginx) => new(Measure.ProcessCpu(), Measure.ContainerCpu(containerId), nginx?.CpuMicroseconds() ?? 0);
 
     public static CpuUse operator +(CpuUse a, CpuUse b) => new(a.Bench + b.Bench, a.Container + b.Container, a.Nginx + b.Nginx);
 

@@ -2,6 +2,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
 using InfraMind.Gateway.Ingress;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -22,11 +23,12 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task _refresh;
     private readonly HttpClient _nodes;
+    private readonly ModelChannels _channels;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
 
-    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, IModelCatalog catalog,
-        EventHandler changed)
+    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, ModelChannels channels,
+        IModelCatalog catalog, EventHandler changed)
     {
         _app = app;
         _grpc = grpc;
@@ -36,6 +38,7 @@ public sealed class GatewayHost : IAsyncDisposable
         _stop = stop;
         _refresh = refresh;
         _nodes = nodes;
+        _channels = channels;
         _catalog = catalog;
         _changed = changed;
     }
@@ -67,7 +70,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = JobHttp.CreateClient();
-        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes),
+        var channels = new ModelChannels(options.MaxResponseBytes);
+        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 
@@ -118,6 +122,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await app.StopAsync(CancellationToken.None);
                 await app.DisposeAsync();
                 nodes.Dispose();
+                channels.Dispose();
                 if (e is IOException)
                     throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {e.Message}",
                         "choose another --grpc-port, or --grpc-port 0 to serve no gRPC ingress", e);
@@ -133,14 +138,19 @@ public sealed class GatewayHost : IAsyncDisposable
         };
         catalog.Changed += changed;
         var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
-        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, catalog, changed);
+        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, catalog, changed);
     }
+
+    /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
+    private const int HealthRequestBytes = 1024;
 
     /// <summary>
     /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over
     /// cleartext (an Http1AndHttp2 endpoint without TLS speaks HTTP/1.1 only). Messages are bounded by the gateway's
     /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
-    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto.
+    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto. A health request names a
+    /// service (a model name is at most 63 characters): over <see cref="HealthRequestBytes"/> it is refused, so the
+    /// watches a caller holds open cannot pin large messages.
     /// </summary>
     private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
     {
@@ -150,11 +160,12 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(core);
+        builder.Services.AddSingleton(new HealthWatches(options.MaxHealthWatchesPerConnection, options.MaxHealthWatches));
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBytes + GatewayOptions.GrpcEnvelopeBytes);
             o.MaxSendMessageSize = (int)Math.Min(int.MaxValue, options.MaxResponseBytes + GatewayOptions.GrpcEnvelopeBytes);
-        });
+        }).AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = HealthRequestBytes);
         builder.Services.AddGrpcReflection();
         var app = builder.Build();
         app.MapGrpcService<GrpcIngress>();
@@ -223,6 +234,7 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
         _nodes.Dispose();
+        _channels.Dispose();
         _stop.Dispose();
     }
 }

@@ -15,6 +15,15 @@ public sealed record GatewayOptions
     /// <summary>What a ModelInfer message may hold beyond its json tensor (names, id, parameters) before gRPC refuses it (RESOURCE_EXHAUSTED).</summary>
     public const int GrpcEnvelopeBytes = 64 * 1024;
 
+    /// <summary>Most grpc.health.v1 Watch streams one HTTP/2 connection of the gRPC ingress may hold at once; beyond, RESOURCE_EXHAUSTED.</summary>
+    public int MaxHealthWatchesPerConnection { get; init; } = 16;
+
+    /// <summary>Most grpc.health.v1 Watch streams the gRPC ingress holds at once, all connections together; beyond, RESOURCE_EXHAUSTED.</summary>
+    public int MaxHealthWatches { get; init; } = 1024;
+
+    /// <summary>How often a health Watch looks at its service's status (a change is sent at the next look).</summary>
+    public TimeSpan HealthWatchInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Nodes each published model version is placed on, where nodes allow.</summary>
     public int Replicas { get; init; } = 2;
 
@@ -145,6 +154,9 @@ public sealed record GatewayOptions
         if (MaxRequestBytes < 1) errors.Add($"max request bytes must be ≥ 1");
         if (MaxResponseBytes < 1) errors.Add($"max response bytes must be ≥ 1");
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
+        if (MaxHealthWatchesPerConnection < 1 || MaxHealthWatches < MaxHealthWatchesPerConnection)
+            errors.Add($"health watches: the limit per connection must be ≥ 1 and the total at least that");
+        if (HealthWatchInterval < TimeSpan.FromMilliseconds(10)) errors.Add($"the health watch interval must be ≥ 10 ms");
         if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
         if (SpotCheckShare is < 0 or > 1 || double.IsNaN(SpotCheckShare)) errors.Add($"the spot-check share must be between 0 and 1");

@@ -359,14 +359,14 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
     /// <summary>
     /// The connector of a model's container while it is ready here (<see cref="ILocalNode"/>: what a gateway of this
-    /// process may use). None for a gRPC model: the gateway sends HTTP/JSON, and this node's job API is what speaks the
-    /// Open Inference Protocol to the container (<see cref="GrpcJobs"/>).
+    /// process may use), whatever its protocol: the gateway speaks HTTP/1.1 JSON to a REST model and the Open Inference
+    /// Protocol V2 (h2c) to a gRPC one through it, as this node's job API does (<see cref="GrpcJobs"/>).
     /// </summary>
     public IModelConnector? ConnectorOf(string name, string version)
     {
         lock (_instances)
         {
-            return _instances.TryGetValue(ModelKey.Of(name, version), out var i) && i.Manifest.Protocol == ModelProtocol.Rest && i.ReadyContainer is { } c
+            return _instances.TryGetValue(ModelKey.Of(name, version), out var i) && i.ReadyContainer is { } c
                 ? ContainerRoute.Of(c)
                 : null;
         }

@@ -68,14 +68,6 @@ public sealed class TestCommandTests : IDisposable
         Assert.Contains(report.GetProperty("cases").EnumerateArray(), c => !c.GetProperty("positive").GetBoolean() && c.GetProperty("status").GetString() == "passed");
     }
 
-    [Fact]
-    public void The_grpc_example_ships_the_protocol_descriptors_infra_init_writes()
-    {
-        // The example was written by `infra init --protocol grpc`; a change to the .proto must reach it too.
-        Assert.Equal(InfraMind.Serving.Grpc.ProtocolDescriptors.Json(),
-            File.ReadAllText(Path.Combine(TestEngine.ExampleDir("sentiment-grpc"), InfraMind.Serving.Grpc.ProtocolDescriptors.FileName)));
-    }
-
     [SkippableFact]
     public async Task Broken_model_exits_1_with_the_verdict_in_json()
     {

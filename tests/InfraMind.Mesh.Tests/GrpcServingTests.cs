@@ -6,6 +6,7 @@ using Grpc.Core;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Testing;
 
 namespace InfraMind.Mesh.Tests;
 
@@ -38,6 +39,14 @@ public sealed class GrpcServingTests
             Assert.Equal($"over grpc {i}", (string?)JsonNode.Parse(text)!["summary"]);
         }
 
+        // The route: mesh up's gateway sends a gRPC model's jobs straight to the container (its node of this process
+        // handed the connector over), so the node's job API saw none of them; the gateway counted each attempt.
+        var nodeMetrics = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
+        Assert.Null(PrometheusText.Value(nodeMetrics, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
+        Assert.Equal(1, PrometheusText.Value(nodeMetrics, $"inframind_node_preflights_total{{model=\"{mesh.Key}\",verdict=\"passed\"}}"));
+        var gatewayMetrics = await mesh.Http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Equal(5, PrometheusText.Value(gatewayMetrics, $"inframind_gateway_attempts_total{{model=\"{mesh.Model}\",node=\"n1\",outcome=\"ok\"}}"));
+
         // A client's mistake never reaches the model: the gateway's input check answers it, whatever the protocol.
         using var bad = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json("""{"text": 5}"""));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
@@ -62,5 +71,24 @@ public sealed class GrpcServingTests
         foreach (var n in mesh.Nodes.Values.ToList()) await n.DisposeAsync();
         mesh.Nodes.Clear();
         Assert.Equal((0, 0), await mesh.LeftoversAsync());
+    }
+
+    [SkippableFact]
+    public async Task With_direct_routing_off_a_grpc_models_jobs_go_through_the_node_job_api()
+    {
+        await using var mesh = await LocalMesh.StartAsync("mesh-grpc-node", new GatewayOptions { Replicas = 1, DirectToLocalContainers = false }, grpc: true);
+        await mesh.AddNodeAsync("n1", "good");
+        await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
+        for (var i = 0; i < 3; i++)
+        {
+            using var ok = await mesh.Http.PostAsync(new Uri($"inference/v1/{mesh.Model}", UriKind.Relative), Json($$"""{"text": "via node {{i}}"}"""));
+            var text = await ok.Content.ReadAsStringAsync();
+            Assert.True(ok.StatusCode == HttpStatusCode.OK, text);
+            Assert.Equal($"via node {i}", (string?)JsonNode.Parse(text)!["summary"]);
+        }
+
+        // The same series that stays empty on the direct route counts every job here.
+        var nodeMetrics = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
+        Assert.Equal(3, PrometheusText.Value(nodeMetrics, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Telemetry;
 
 namespace InfraMind.Gateway.Inference;
@@ -9,10 +11,11 @@ namespace InfraMind.Gateway.Inference;
 internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detail, int? Status, double Ms);
 
 /// <summary>
-/// One attempt of a request on one node: the job sent (through the node's job API, or straight to a local container),
-/// the answer read against the gateway's limit and judged against output_schema, the node's standing updated.
+/// One attempt of a request on one node: the job sent (through the node's job API, or straight to a local container:
+/// HTTP/1.1 JSON to a REST model, the Open Inference Protocol V2 over h2c to a gRPC one), the answer read against the
+/// gateway's limit and judged against output_schema, the node's standing updated.
 /// </summary>
-internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes)
+internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes, ModelChannels channels)
 {
     public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId, CancellationToken ct)
     {
@@ -22,7 +25,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         span?.SetTag(MeshTracing.NodeTag, node);
         span?.SetTag(MeshTracing.ModelTag, model.Key);
         span?.SetTag(MeshTracing.AttemptTag, number);
-        var route = mesh.RouteOf(node, model.Published.Name, model.Published.Version.ToString())!;
+        var version = model.Published.Version.ToString();
+        var route = mesh.RouteOf(node, model.Published.Name, version)!;
         var clock = Stopwatch.StartNew();
         mesh.Begin(node);
         Judgement judgement;
@@ -32,22 +36,14 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         try
         {
-            using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
-            request.Content = new ByteArrayContent(body);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            if (!route.Direct)
-            {
-                request.Headers.TryAddWithoutValidation(MeshHeaders.RequestId, requestId);
-                request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                // The node's own credential, not the mesh token: only this gateway and that node know it.
-                MeshToken.Authorize(request.Headers, route.Credential);
-            }
-
-            using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
-            status = (int)response.StatusCode;
-            // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
-            // A node's verdict header counts only from a node: straight from a container it would be the model's word.
-            var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, limit.Token);
+            // Straight to a gRPC model's container: V2 ModelInfer over its connector (h2c), judged by the same rules.
+            string? sentReceipt = null;
+            ModelAnswer answer;
+            if (route.Connector is { } direct && model.Manifest.Protocol == ModelProtocol.Grpc)
+                answer = await channels.Of(direct, model.Published.Name, version).InferAsync(body, options.AttemptTimeout, limit.Token);
+            else
+                (answer, sentReceipt) = await SendAsync(route, body, requestId, limit.Token);
+            status = answer.StatusCode;
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
             string? receipt = null;
@@ -55,8 +51,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             {
                 // A node with a key vouches for its answer: no valid receipt, no answer taken (the node's fault, re-routed).
                 receipt = route.Local is { } local
-                    ? local.SignReceipt(requestId, model.Published.Name, model.Published.Version.ToString(), body, answer.Body!)
-                    : response.Headers.TryGetValues(MeshHeaders.Receipt, out var values) ? values.FirstOrDefault() : null;
+                    ? local.SignReceipt(requestId, model.Published.Name, version, body, answer.Body!)
+                    : sentReceipt;
                 if (ReceiptProblem(receipt, key, model, node, requestId, body, answer.Body!) is { } problem)
                     judgement = new Judgement(Verdict.ReceiptInvalid, problem, []);
             }
@@ -112,5 +108,29 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         if (r.InputSha256 != JobReceipts.Sha256(input)) return "the receipt's input hash is not the input's the gateway sent";
         if (r.OutputSha256 != JobReceipts.Sha256(output)) return "the receipt's output hash is not the answer's the gateway got";
         return null;
+    }
+
+    /// <summary>
+    /// A job over HTTP/1.1: to the node's job API with its credential, time limit and the request's id, or straight to a
+    /// REST model's container. With the answer, the node's receipt header (null straight from a container).
+    /// </summary>
+    private async Task<(ModelAnswer Answer, string? Receipt)> SendAsync(Route route, byte[] body, string requestId, CancellationToken ct)
+    {
+        using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (!route.Direct)
+        {
+            request.Headers.TryAddWithoutValidation(MeshHeaders.RequestId, requestId);
+            request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            // The node's own credential, not the mesh token: only this gateway and that node know it.
+            MeshToken.Authorize(request.Headers, route.Credential);
+        }
+
+        using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
+        // A node's verdict header counts only from a node: straight from a container it would be the model's word.
+        var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, ct);
+        return (answer, !route.Direct && response.Headers.TryGetValues(MeshHeaders.Receipt, out var values) ? values.FirstOrDefault() : null);
     }
 }

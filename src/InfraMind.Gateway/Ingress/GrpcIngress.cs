@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
-using Grpc.Health.V1;
 using InfraMind.Gateway.Inference;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
@@ -67,14 +66,13 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             }
 
             var model = outcome.Model!;
-            var headers = new Metadata
-            {
-                { MeshHeaders.Node, outcome.Node! },
-                { MeshHeaders.Attempts, outcome.Attempts.ToString(CultureInfo.InvariantCulture) },
-                { MeshHeaders.ModelVersion, model.Published.Version.ToString() },
-            };
-            if (outcome.Receipt is { } receipt) headers.Add(MeshHeaders.Receipt, receipt);
-            await context.WriteResponseHeadersAsync(headers);
+            // Set on the response, not through WriteResponseHeadersAsync, which flushes them on their own: here they
+            // leave with the answer's message, one write instead of two per call.
+            var headers = context.GetHttpContext().Response.Headers;
+            headers[MeshHeaders.Node] = outcome.Node!;
+            headers[MeshHeaders.Attempts] = outcome.Attempts.ToString(CultureInfo.InvariantCulture);
+            headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
+            if (outcome.Receipt is { } receipt) headers[MeshHeaders.Receipt] = receipt;
             var output = new ModelInferResponse.Types.InferOutputTensor { Name = JsonTensor.Name, Datatype = JsonTensor.DataType, Contents = new InferTensorContents() };
             output.Shape.Add(1);
             output.Contents.BytesContents.Add(UnsafeByteOperations.UnsafeWrap(outcome.Answer!));
@@ -133,23 +131,5 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
         if (problem.RetryAfter)
             trailers.Add("retry-after", ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
         return new RpcException(new Status(GrpcStatusMap.FromHttp(problem.Status), message), trailers);
-    }
-}
-
-/// <summary>
-/// grpc.health.v1.Health on the ingress: service "" is the gateway (SERVING while it runs), a model's name is that
-/// model's latest released version (SERVING when a node has it ready), any other name NOT_FOUND (the health protocol's rule).
-/// </summary>
-internal sealed class GrpcIngressHealth(InferenceCore core) : Health.HealthBase
-{
-    public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
-    {
-        if (request.Service.Length == 0) return Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving });
-        if (core.Resolve(request.Service, null, out var model) is { } problem)
-            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"));
-        return Task.FromResult(new HealthCheckResponse
-        {
-            Status = core.IsReady(model!) ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing,
-        });
     }
 }

@@ -77,7 +77,7 @@ public sealed class ModelChannel : IDisposable
     {
         var id = Interlocked.Increment(ref _ids).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var request = JsonTensor.Request(_model, _version, id, document.Span);
-        var clock = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         ModelInferResponse response;
         try
         {
@@ -85,7 +85,7 @@ public sealed class ModelChannel : IDisposable
         }
         catch (RpcException e)
         {
-            return Failed(e, clock.Elapsed, timeout);
+            return Failed(e, Stopwatch.GetElapsedTime(started), timeout);
         }
 
         if (!JsonTensor.TryRead(response, out var json, out var problem))

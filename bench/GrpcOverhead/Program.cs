@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Text;
+using Grpc.Net.Client;
+using InfraMind.Containers;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Node;
+using InfraMind.Node.Images;
+using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
+using InfraMind.Serving.Grpc.V2;
+using static Measure;
+
+// Usage: dotnet run -c Release --project bench/GrpcOverhead [-- requests concurrency]
+// A gRPC echo model (a Python grpcio V2 server in a container) served as `infra mesh up` serves it: the node attached
+// to the gateway's LocalNodes, so the gateway sends jobs straight to the container over h2c. Measured in one run:
+//   direct   gRPC caller → the container (inside its network namespace, as its node reaches it): the baseline
+//   rest-gw  REST caller → POST /inference/v1/<name> → gRPC model
+//   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
+//   control  the direct path again: its ratio to direct is what this machine's noise alone does to a ratio
+// Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
+var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 12000;
+var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
+using var packageDir = new PackageCopy(Path.Combine(AppContext.BaseDirectory, "echo-grpc-model"));
+var package = packageDir.Path;
+var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-grpc-model/model.yaml is invalid");
+var version = manifest.Version.ToString();
+var label = new Dictionary<string, string> { ["org.inframind.bench"] = Guid.NewGuid().ToString("N") };
+
+ContainerEngine engine;
+try
+{
+    engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
+}
+catch (ContainerEngineException e)
+{
+    Console.Error.WriteLine($"no container engine: {e.Message}");
+    return 1;
+}
+
+using var engineLease = engine;
+var catalog = new InMemoryModelCatalog();
+catalog.Publish(manifest, "sha256:" + new string('0', 64));
+var local = new LocalNodes();
+await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0", LocalNodes = local }, catalog, CancellationToken.None);
+var source = new PackageDirectoryImageSource(engine, new Dictionary<string, string> { [ModelKey.Of(manifest.Name, version)] = package });
+var node = await NodeHost.StartAsync(new NodeOptions
+{
+    NodeId = "bench-node",
+    Gateway = gateway.Url,
+    Capacity = new NodeCapacity(4000, 4L << 30, 0),
+    HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+    ContainerLabels = label,
+    LocalNodes = local,
+}, engine, source, CancellationToken.None);
+try
+{
+    var wait = Stopwatch.StartNew();
+    RunningContainer? container = null;
+    while (container is null && wait.Elapsed < TimeSpan.FromSeconds(120))
+    {
+        await Task.Delay(200);
+        if (node.Agent.Reports().Any(r => r.State == ModelState.Ready)) container = node.Agent.ContainerOf(manifest.Name, version);
+    }
+
+    if (container is null)
+        throw new InvalidOperationException("the echo model never got ready: " + string.Join("; ", node.Agent.Reports().Select(r => $"{r.State} {r.Verdict?.WireName} {r.Detail}")));
+    await Task.Delay(1000); // a few heartbeats, so the gateway sees the node ready
+
+    // Every client keeps its connections: one HTTP/2 connection per gRPC channel, `concurrency` HTTP/1.1 ones for REST.
+    using var direct = GrpcChannel.ForAddress("http://model.invalid", new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler { UseProxy = false, ConnectCallback = container.Connector.ConnectAsync },
+    });
+    var directClient = new GRPCInferenceService.GRPCInferenceServiceClient(direct);
+    using var ingress = GrpcChannel.ForAddress(gateway.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    var ingressClient = new GRPCInferenceService.GRPCInferenceServiceClient(ingress);
+    using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
+    var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
+
+    async Task GrpcAsync(GRPCInferenceService.GRPCInferenceServiceClient client, int i)
+    {
+        var answer = await client.ModelInferAsync(JsonTensor.Request(manifest.Name, version, "b", Encoding.UTF8.GetBytes($$"""{"text": "echo {{i}}"}""")));
+        if (!JsonTensor.TryRead(answer, out _, out var problem)) throw new InvalidOperationException(problem);
+    }
+
+    async Task RestAsync(int i)
+    {
+        using var content = new StringContent($$"""{"text": "echo {{i}}"}""", Encoding.UTF8, "application/json");
+        using var r = await http.PostAsync(viaGateway, content);
+        _ = await r.Content.ReadAsByteArrayAsync();
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{viaGateway} answered {(int)r.StatusCode}");
+    }
+
+    var paths = new List<(string Name, Func<int, Task> Send, string Note)>
+    {
+        ("direct", i => GrpcAsync(directClient, i), "  (gRPC caller → the container)"),
+        ("rest-gw", RestAsync, "  (REST caller → gateway → gRPC model)"),
+        ("grpc-gw", i => GrpcAsync(ingressClient, i), "  (gRPC caller → the gateway's V2 ingress → gRPC model)"),
+        ("control", i => GrpcAsync(directClient, i), "  (control: the direct path again)"),
+    };
+    var warm = await WarmUpAsync(async () =>
+    {
+        foreach (var (_, send, _) in paths.Where(p => p.Name != "control")) await RunAsync(send, 500, concurrency);
+    });
+    Console.WriteLine($"warmed up in {warm.TotalSeconds:0} s; load average now {File.ReadAllText("/proc/loadavg").Trim()}");
+
+    // Short interleaved rounds, each running every path back to back (in reverse order every other round): the ratio
+    // is taken per round and the median reported, so a slow patch of the machine hits both sides of a ratio alike.
+    const int Rounds = 20;
+    var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Bench: 0.0, Container: 0.0));
+    var ratios = paths.ToDictionary(p => p.Name, _ => new List<double>());
+    for (var round = 0; round < Rounds; round++)
+    {
+        var rps = new Dictionary<string, double>();
+        foreach (var (name, send, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
+        {
+            var (bench, model) = (ProcessCpu(), ContainerCpu(container.Id));
+            var (l, t) = await RunAsync(send, requests / Rounds, concurrency);
+            var r = results[name];
+            r.Latencies.AddRange(l);
+            results[name] = (r.Latencies, r.Seconds + t, r.Bench + ProcessCpu() - bench, r.Container + ContainerCpu(container.Id) - model);
+            rps[name] = l.Count / t;
+        }
+
+        foreach (var (name, _, _) in paths) ratios[name].Add(rps[name] / rps["direct"]);
+    }
+
+    // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
+    var single = paths.Take(3).ToDictionary(p => p.Name, p => RunAsync(p.Send, requests / 4, 1).GetAwaiter().GetResult().Latencies);
+
+    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
+    foreach (var (name, _, note) in paths)
+    {
+        var r = results[name];
+        var n = r.Latencies.Count;
+        Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
+                          $"CPU per request: this process {r.Bench / n,4:0} us, model container {r.Container / n,4:0} us{note}");
+    }
+
+    var d = results["direct"];
+    var dRps = d.Latencies.Count / d.Seconds;
+    foreach (var (name, what, target) in new[] { ("rest-gw", "REST caller → gateway → gRPC model", true), ("grpc-gw", "gRPC caller → gateway → gRPC model", true), ("control", "noise, direct against itself", false) })
+    {
+        var r = results[name];
+        Console.WriteLine($"{name} ratio {r.Latencies.Count / r.Seconds / dRps:0.00}x overall, {Median(ratios[name]):0.00}x median of {Rounds} rounds " +
+                          $"({Spread(ratios[name])}{(target ? "; target ≥ 0.85x" : "")}; {what}); p50 {P(r.Latencies, 0.50) - P(d.Latencies, 0.50):+0.000;-0.000} ms, " +
+                          $"p99 {P(r.Latencies, 0.99) - P(d.Latencies, 0.99):+0.000;-0.000} ms");
+    }
+
+    Console.WriteLine($"one at a time: direct p50 {P(single["direct"], 0.50):0.000} ms; " +
+                      $"rest-gw p50 {P(single["rest-gw"], 0.50):0.000} ms: {P(single["rest-gw"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms; " +
+                      $"grpc-gw p50 {P(single["grpc-gw"], 0.50):0.000} ms: {P(single["grpc-gw"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms (target ≤ +0.3 ms added p50)");
+    Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
+}
+finally
+{
+    await node.DisposeAsync();
+    var left = await engine.PruneAsync(label, null, CancellationToken.None);
+    if (left.Containers.Count + left.Networks.Count > 0) Console.Error.WriteLine($"removed leftovers: {left.Containers.Count} containers, {left.Networks.Count} networks");
+}
+
+return 0;
+
+/// <summary>The echo package copied aside with InfraMind's protocol descriptors beside it (what `infra init` writes), removed at the end.</summary>
+internal sealed class PackageCopy : IDisposable
+{
+    public PackageCopy(string source)
+    {
+        Path = Directory.CreateTempSubdirectory("im-bench-grpc-").FullName;
+        foreach (var file in Directory.EnumerateFiles(source)) File.Copy(file, System.IO.Path.Combine(Path, System.IO.Path.GetFileName(file)));
+        File.WriteAllText(System.IO.Path.Combine(Path, ProtocolDescriptors.FileName), ProtocolDescriptors.Json());
+    }
+
+    public string Path { get; }
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}

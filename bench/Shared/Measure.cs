@@ -1,0 +1,69 @@
+using System.Diagnostics;
+
+/// <summary>
+/// What the gateway benches share: the load loop (a fixed count, a 60 s cap), percentiles, the median of per-round
+/// ratios with their spread, and CPU time of this process and of a model container.
+/// </summary>
+internal static class Measure
+{
+    public static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return (sorted[(sorted.Count - 1) / 2] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    /// <summary>The middle half of the rounds and the whole range: per-round ratios swing widely on a shared 2-CPU VM.</summary>
+    public static string Spread(List<double> values) =>
+        $"middle half {P(values, 0.25):0.00}-{P(values, 0.75):0.00}, range {values.Min():0.00}-{values.Max():0.00}";
+
+    public static double P(List<double> values, double q)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
+    }
+
+    /// <summary><paramref name="count"/> calls of <paramref name="send"/> by <paramref name="concurrency"/> workers, at most 60 s: each call's latency (ms) and the wall time (s).</summary>
+    public static async Task<(List<double> Latencies, double Seconds)> RunAsync(Func<int, Task> send, int count, int concurrency)
+    {
+        var latencies = new double[count];
+        var next = -1;
+        var cap = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count && cap.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                var t = Stopwatch.GetTimestamp();
+                await send(i);
+                latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+        }));
+        var done = Math.Min(count, next);
+        return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>This process's CPU time (load generator, gateway and node), in microseconds.</summary>
+    public static double ProcessCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds;
+
+    /// <summary>A container's CPU time in microseconds (cgroup v1, this machine); 0 where the file is elsewhere.</summary>
+    public static double ContainerCpu(string containerId) =>
+        File.Exists($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage")
+            ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
+            : 0;
+
+    /// <summary>Steady state, not start-up: runs <paramref name="warm"/> until the JIT compiles next to nothing (at least 15 s, at most 60 s).</summary>
+    public static async Task<TimeSpan> WarmUpAsync(Func<Task> warm)
+    {
+        // Tiered compilation recompiles hot code twice in the background, and under full load that takes tens of seconds.
+        var clock = Stopwatch.StartNew();
+        long compiled;
+        do
+        {
+            compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+            await warm();
+        }
+        while ((clock.Elapsed < TimeSpan.FromSeconds(15) || System.Runtime.JitInfo.GetCompiledMethodCount() - compiled > 5) && clock.Elapsed < TimeSpan.FromSeconds(60));
+        return clock.Elapsed;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
+using InfraMind.Serving.Grpc.V2;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Gateway.Tests;
+
+/// <summary>
+/// The direct route to a gRPC model as `infra mesh up` takes it: a node of the gateway's process (here played by the
+/// test, registered for real with its credential) hands over the connector of its "container", a real h2c V2 server
+/// on Kestrel; the gateway then speaks ModelInfer to it itself and judges the answer by the same rules as on the node's
+/// path: output_schema, the json tensor convention, the size cap (MaxResponseBytes), the attempt's time limit, a valid
+/// input refused. The fake node's own job API never sees a job.
+/// </summary>
+public sealed class GrpcDirectRouteTests
+{
+    private static PublishedModel GrpcEcho()
+    {
+        var yaml = """
+            name: echo
+            version: 1.0.0
+            entrypoint: serve.py
+            runtime: python3.10
+            protocol: grpc
+            port: 50051
+            resources: {cpu: 1, memory: 256Mi, gpu: false}
+            input_schema: {type: object, properties: {text: {type: string}}, required: [text]}
+            output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
+            """;
+        var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
+        return new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1);
+    }
+
+    [Theory]
+    [InlineData("good", 200, null)]
+    [InlineData("invalid-output", 502, "output-schema-violation")]
+    [InlineData("no-json", 502, "json-tensor-missing")]
+    [InlineData("huge", 502, "response-too-large")]
+    [InlineData("slow", 502, "request-timeout")]
+    [InlineData("invalid-argument", 502, "rejected-valid-input")]
+    [InlineData("unimplemented", 502, "grpc-unimplemented")]
+    public async Task A_grpc_models_answer_on_the_direct_route_is_judged_as_on_the_nodes_path(string behaviour, int status, string? verdict)
+    {
+        await using var model = await GrpcModelServer.StartAsync(behaviour);
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(GrpcEcho());
+        var token = MeshToken.Create();
+        var local = new LocalNodes();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions
+        {
+            NodeToken = token,
+            Replicas = 1,
+            MaxAttempts = 1,
+            AttemptTimeout = TimeSpan.FromSeconds(1),
+            MaxResponseBytes = 64 * 1024,
+            LocalNodes = local,
+        }, catalog, CancellationToken.None);
+        await using var node = new FakeNode(gateway.Url, token);
+        using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
+        using var attached = local.Attach("local", new LocalNode(node, model));
+        await node.ReadyAsync("local");
+
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(30) };
+        using var content = new StringContent("""{"text": "straight over h2c"}""", Encoding.UTF8, "application/json");
+        using var answer = await http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), content);
+        var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+        Assert.True(status == (int)answer.StatusCode, body.ToJsonString());
+        if (verdict is null)
+        {
+            Assert.Equal("straight over h2c", (string?)body["summary"]);
+            Assert.Equal("local", answer.Headers.GetValues(MeshHeaders.Node).Single());
+            Assert.Equal(1, model.Calls);
+        }
+        else
+        {
+            Assert.Equal(verdict, (string?)body["attempts"]![0]!["verdict"]);
+        }
+
+        // Straight to the container: the node's job API saw nothing.
+        Assert.Empty(node.Jobs);
+    }
+
+    private sealed class LocalNode(FakeNode node, GrpcModelServer model) : ILocalNode
+    {
+        public string? Credential => node.Credential;
+
+        public IModelConnector? ConnectorOf(string name, string version) => name == "echo" && version == "1.0.0" ? model : null;
+
+        // The fake node registers without a key: the gateway asks for no receipt.
+        public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) => null;
+    }
+
+    /// <summary>A V2 server on Kestrel (h2c, prior knowledge) with one behaviour; its connector opens TCP connections to it.</summary>
+    private sealed class GrpcModelServer : IModelConnector, IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly Behaviour _behaviour;
+
+        private GrpcModelServer(WebApplication app, Behaviour behaviour) => (_app, _behaviour) = (app, behaviour);
+
+        public int Calls => _behaviour.Calls;
+
+        public static async Task<GrpcModelServer> StartAsync(string behaviour)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+            builder.Logging.ClearProviders();
+            var state = new Behaviour(behaviour);
+            builder.Services.AddSingleton(state);
+            builder.Services.AddGrpc(o => o.MaxSendMessageSize = null);
+            var app = builder.Build();
+            if (behaviour != "unimplemented") app.MapGrpcService<Model>();
+            await app.StartAsync();
+            return new GrpcModelServer(app, state);
+        }
+
+        private int Port => new Uri(_app.Urls.First()).Port;
+
+        public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port), cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
+    private sealed class Behaviour(string name)
+    {
+        public string Name { get; } = name;
+
+        public int Calls;
+    }
+
+    private sealed class Model(Behaviour behaviour) : GRPCInferenceService.GRPCInferenceServiceBase
+    {
+        public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+        {
+            Interlocked.Increment(ref behaviour.Calls);
+            if (!JsonTensor.TryRead(request, out var document, out var problem)) throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
+            var text = (string?)JsonNode.Parse(document.Span)!["text"];
+            switch (behaviour.Name)
+            {
+                case "slow":
+                    await Task.Delay(TimeSpan.FromSeconds(5), context.CancellationToken);
+                    break;
+                case "invalid-argument":
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, "no"));
+            }
+
+            var answer = behaviour.Name switch
+            {
+                "invalid-output" => """{"summary": 5}""",
+                "huge" => $$"""{"summary": "{{new string('x', 100 * 1024)}}"}""",
+                _ => new JsonObject { ["summary"] = text }.ToJsonString(),
+            };
+            var output = new ModelInferResponse.Types.InferOutputTensor { Name = behaviour.Name == "no-json" ? "output0" : JsonTensor.Name, Datatype = "BYTES", Contents = new() };
+            output.Shape.Add(1);
+            output.Contents.BytesContents.Add(Google.Protobuf.ByteString.CopyFromUtf8(answer));
+            var response = new ModelInferResponse { ModelName = request.ModelName, ModelVersion = request.ModelVersion, Id = request.Id };
+            response.Outputs.Add(output);
+            return response;
+        }
+    }
+}
