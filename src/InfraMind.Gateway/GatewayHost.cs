@@ -66,7 +66,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
-        var nodes = JobHttp.CreateClient();
+        var nodes = JobHttp.CreateClient(options.ConnectTimeout);
         var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);

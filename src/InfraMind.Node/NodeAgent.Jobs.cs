@@ -45,7 +45,7 @@ public sealed partial class NodeAgent
         span?.SetTag(MeshTracing.RoleTag, "node");
         span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
         span?.SetTag(MeshTracing.ModelTag, ModelKey.Of(name, version));
-        if (_options.GatewayToken is not null && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
+        if (_options.GatewayToken is not null && !AdmitsJob(context.Request.Headers.Authorization))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized, MeshErrorCodes.NodeUnauthorized,

@@ -16,12 +16,67 @@ public sealed class PlacementTests
     private static string[] NodesOf(Dictionary<string, HashSet<string>> p, string key) => [.. p.Where(kv => kv.Value.Contains(key)).Select(kv => kv.Key).Order()];
 
     [Fact]
-    public void Each_model_gets_its_replicas_on_the_freest_nodes()
+    public void Each_model_gets_its_replicas_on_its_best_ranked_nodes()
     {
-        var p = Placement.Place([Model("a@1"), Model("b@1")], [Node("n1"), Node("n2", cpu: 8000), Node("n3")], 2);
-        Assert.Equal(2, NodesOf(p, "a@1").Length);
-        Assert.Contains("n2", NodesOf(p, "a@1"));
-        Assert.Equal(2, NodesOf(p, "b@1").Length);
+        var nodes = new[] { Node("n1"), Node("n2"), Node("n3"), Node("n4") };
+        var p = Placement.Place([Model("a@1"), Model("b@1")], nodes, 2);
+        foreach (var key in new[] { "a@1", "b@1" })
+        {
+            string[] ranked = [.. nodes.Select(n => n.NodeId).OrderByDescending(id => Placement.Weight(key, id)).Take(2).Order()];
+            Assert.Equal(ranked, NodesOf(p, key));
+        }
+    }
+
+    [Fact]
+    public void Two_gateways_that_see_the_same_nodes_place_alike_whatever_order_they_list_them_in()
+    {
+        var models = Enumerable.Range(0, 12).Select(i => Model($"m{i}@1.0.0", cpu: 500, mem: Gi / 4)).ToList();
+        var nodes = Enumerable.Range(0, 7).Select(i => Node($"node-{i}", cpu: 2000)).ToList();
+        var first = Placement.Place(models, nodes, 2);
+        // The other gateway lists its nodes in another order (the order they registered with it).
+        var second = Placement.Place(models, [.. nodes.OrderBy(n => n.NodeId.GetHashCode(StringComparison.Ordinal))], 2);
+        Assert.Equal(first.Keys.Order(), second.Keys.Order());
+        foreach (var (node, keys) in first) Assert.Equal(keys.Order(), second[node].Order());
+        // Each version exactly on its replicas (4 versions fit per node: 28 places for 24): none twice, none missing.
+        Assert.All(first.Values, keys => Assert.InRange(keys.Count, 0, 4));
+        Assert.All(models, m => Assert.Equal(2, NodesOf(first, m.Key).Length));
+    }
+
+    [Fact]
+    public void Gateways_that_started_apart_converge_on_the_same_replicas_once_they_see_what_nodes_run()
+    {
+        // Gateway A placed a@1 on n1, n2 and gateway B on n2, n3 (each saw other nodes first). The nodes run the union and
+        // report it to both: from those reports both keep the same two, the best ranked of the three, and the third stops.
+        var key = "a@1";
+        PlacementNode[] Seen(string[] own) =>
+        [
+            .. new[] { "n1", "n2", "n3", "n4" }.Select(id => Node(id, current: own.Contains(id) || id != "n4" ? [key] : [])),
+        ];
+        var a = Placement.Place([Model(key)], Seen(["n1", "n2"]), 2);
+        var b = Placement.Place([Model(key)], Seen(["n2", "n3"]), 2);
+        string[] best = [.. new[] { "n1", "n2", "n3" }.OrderByDescending(id => Placement.Weight(key, id)).Take(2).Order()];
+        Assert.Equal(best, NodesOf(a, key));
+        Assert.Equal(best, NodesOf(b, key));
+    }
+
+    [Fact]
+    public void What_another_gateway_placed_on_a_node_uses_its_capacity_here_too()
+    {
+        // n1 runs other@1 (3 of its 4 CPUs) for a gateway whose catalog this one does not hold: a@1 (2 CPUs) does not fit there.
+        var busy = Node("n1") with { Running = new Dictionary<string, ResourceRequest> { ["other@1"] = new(3000, Gi, 0) } };
+        var p = Placement.Place([Model("a@1", cpu: 2000)], [busy, Node("n2"), Node("n3")], 2);
+        Assert.Equal(["n2", "n3"], NodesOf(p, "a@1"));
+    }
+
+    [Fact]
+    public void A_node_joining_moves_only_what_it_now_wins_and_nothing_that_runs()
+    {
+        var models = Enumerable.Range(0, 30).Select(i => Model($"m{i}@1", cpu: 100, mem: Gi / 16)).ToList();
+        var before = Placement.Place(models, [Node("n1"), Node("n2"), Node("n3")], 2);
+        PlacementNode With(string id) => Node(id, current: before.TryGetValue(id, out var keys) ? [.. keys] : []);
+        var after = Placement.Place(models, [With("n1"), With("n2"), With("n3"), Node("n4")], 2);
+        foreach (var (node, keys) in before) Assert.Equal(keys.Order(), after[node].Order());
+        Assert.Empty(after["n4"]);
     }
 
     [Fact]

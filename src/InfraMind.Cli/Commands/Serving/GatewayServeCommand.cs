@@ -21,6 +21,10 @@ internal static class GatewayServeCommand
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
+        var attemptTimeout = ServingHosts.DurationOption("--attempt-timeout", "Longest one attempt on one node may take before the request moves on to another node", "10s");
+        var connectTimeout = ServingHosts.DurationOption("--connect-timeout", "Longest wait for a connection to a node's job API (a node whose host left the network answers nothing)", "3s");
+        var missedBeats = new Option<int>("--missed-beats") { Description = "Heartbeats a node may miss in a row before it is offline and gets no more jobs", DefaultValueFactory = _ => 3, HelpName = "N" };
+        missedBeats.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--missed-beats must be between 1 and 100"); });
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
@@ -37,7 +41,7 @@ internal static class GatewayServeCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, verbose, logFormat, logPayloads, json,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, tokenFile, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -50,7 +54,11 @@ internal static class GatewayServeCommand
             var at = ListenAt.From(parse, listen, port);
             var advertised = ListenAt.Advertised(parse, advertise);
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
-                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads));
+                ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
+                tune: o => o with
+                {
+                    AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
+                });
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
             if (!at.IsLoopback)

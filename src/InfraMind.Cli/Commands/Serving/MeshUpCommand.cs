@@ -82,7 +82,7 @@ internal static class MeshUpCommand
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
                 for (var i = 1; i <= count; i++)
-                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local,
+                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", [gateway.Url], token, capacity, engine, imageSource, logging, cancellationToken, local: local,
                         resources: ResourcePolicy.SharedMachine)));
 
                 if (parse.GetValue(json))

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
 using Spectre.Console;
@@ -13,12 +14,26 @@ internal static class NodeServeCommand
     public static Command Create(CliContext context)
     {
         var node = new Command("node", "A node agent.");
-        var gateway = new Option<string>("--gateway") { Description = "Gateway URL to register with", Required = true, HelpName = "URL" };
+        var gateway = new Option<string>("--gateway")
+        {
+            Description = $"Gateway URL to register with; several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
+            Required = true,
+            HelpName = "URL[,URL…]",
+        };
         gateway.Validators.Add(r =>
         {
-            if (!Uri.TryCreate(r.GetValueOrDefault<string>(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                r.AddError($"--gateway '{r.GetValueOrDefault<string>()}' is not a URL: write e.g. --gateway http://127.0.0.1:8080");
+            var urls = (r.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.TrimEntries);
+            foreach (var text in urls)
+            {
+                if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                    r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
+            }
+
+            if (urls.Length > NodeOptions.MaxGateways) r.AddError($"--gateway names {urls.Length} gateways; a node serves at most {NodeOptions.MaxGateways}");
+            if (urls.Distinct(StringComparer.OrdinalIgnoreCase).Count() != urls.Length) r.AddError("--gateway names a gateway twice");
         });
+        var heartbeat = ServingHosts.DurationOption("--heartbeat-interval", "How often the node heartbeats each gateway; a gateway counts it offline after its --missed-beats", "2s", TimeSpan.FromMinutes(1));
+        var gatewayTimeout = ServingHosts.DurationOption("--gateway-timeout", "Longest a registration or heartbeat may take, connecting included, before that gateway counts as unreachable", "10s");
         var id = new Option<string>("--id") { Description = "Node id", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
         var port = ServingHosts.PortOption("--port", "Job API port (127.0.0.1 unless --listen; 0 = any free port)", 0);
         var listen = ServingHosts.ListenOption();
@@ -71,13 +86,13 @@ internal static class NodeServeCommand
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
         {
-            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
-            var gatewayUrl = new Uri(parse.GetValue(gateway)!);
+            IReadOnlyList<Uri> gatewayUrls = [.. parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
             var token = ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             // Publishers of a registry other than this home's are strangers: public sources only, unless the operator allows more.
@@ -102,18 +117,30 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
-            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise));
+                advertise: ListenAt.Advertised(parse, advertise),
+                tune: o => o with { HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
             if (!ListenAt.From(parse, listen, port).IsLoopback)
                 await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
-            var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
+            var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
+            var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
-                CliJson.Write(context.Output, new { node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrl.ToString(), registered });
+            {
+                CliJson.Write(context.Output, new
+                {
+                    node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrls[0].ToString(),
+                    gateways = gatewayUrls.Select(u => u.ToString()).ToList(), registered,
+                });
+            }
             else if (registered)
-                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
+            {
+                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(named)}");
+            }
             else
-                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: the gateway {Markup.Escape(gatewayUrl.ToString())} does not answer yet; retrying every heartbeat");
+            {
+                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: no gateway of {Markup.Escape(named)} answers yet; retrying every heartbeat");
+            }
             await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             return ExitCodes.Ok;
