@@ -70,6 +70,9 @@ public sealed record GatewayOptions
 
     public TimeSpan CatalogRefresh { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often the gateway looks for nodes that missed their heartbeats (and cuts their attempts in flight short).</summary>
+    public TimeSpan LivenessCheck { get; init; } = TimeSpan.FromMilliseconds(100);
+
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a request waits for a placed version to have a ready node before the 503.</summary>
@@ -113,6 +116,7 @@ public sealed record GatewayOptions
         if (Replicas < 1) errors.Add($"replicas must be ≥ 1");
         if (MaxAttempts < 1) errors.Add($"max attempts must be ≥ 1");
         if (AttemptTimeout <= TimeSpan.Zero || ConnectTimeout <= TimeSpan.Zero) errors.Add($"the attempt and connect timeouts must be positive");
+        if (LivenessCheck <= TimeSpan.Zero) errors.Add($"the liveness check period must be positive");
         if (RetryRatio is < 0 or > 1) errors.Add($"retry ratio must be between 0 and 1");
         if (FailurePenalty is <= 0 or >= 1) errors.Add($"failure penalty must be between 0 and 1 (exclusive)");
         if (MissedBeatsOffline < 1) errors.Add($"missed beats must be ≥ 1");

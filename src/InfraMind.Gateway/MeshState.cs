@@ -113,6 +113,13 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
             if (!_nodes.TryGetValue(beat.NodeId, out var node)) return NodeAuth.Unknown;
             if (!node.Holds(presented)) return NodeAuth.Forbidden;
             node.LastBeat = time.GetUtcNow();
+            if (node.OfflineSince is not null)
+            {
+                log.LogInformation("node {Node} is back online", beat.NodeId);
+                node.OfflineSince = null;
+                node.Gone = new CancellationTokenSource();
+            }
+
             var placedHere = _placement.TryGetValue(beat.NodeId, out var mine) ? mine : [];
             foreach (var r in beat.Models)
             {
@@ -182,6 +189,39 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
         var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
             .Select(m => new PlacementModel(m.Key, m.Manifest.Resources)).ToList();
         _placement = Placement.Place(models, nodes, options.Replicas);
+    }
+
+    /// <summary>
+    /// Finds the nodes that went offline since the last check: each is marked (<see cref="NodeRecord.OfflineSince"/>),
+    /// its attempts in flight are cancelled (their requests move on to another node rather than wait for the attempt's
+    /// time limit) and its versions are placed elsewhere. Returns their ids.
+    /// </summary>
+    public IReadOnlyList<string> CheckLiveness()
+    {
+        var gone = new List<NodeRecord>();
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            foreach (var n in _nodes.Values)
+            {
+                if (n.OfflineSince is not null || IsOnline(n)) continue;
+                n.OfflineSince = now;
+                gone.Add(n);
+                log.LogWarning("node {Node} offline: no heartbeat for {Ms} ms; its attempts in flight move on", n.Registration.NodeId, (long)(now - n.LastBeat).TotalMilliseconds);
+            }
+
+            if (gone.Count > 0) Replace();
+        }
+
+        // Outside the lock: cancelling runs the attempts' callbacks.
+        foreach (var n in gone) n.Gone.Cancel();
+        return [.. gone.Select(n => n.Registration.NodeId)];
+    }
+
+    /// <summary>Cancelled once <paramref name="node"/> is found offline (never, for an unknown node).</summary>
+    public CancellationToken GoneToken(string node)
+    {
+        lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Gone.Token : CancellationToken.None;
     }
 
     /// <summary>Places again now (e.g. after nodes went offline); heartbeats also do it.</summary>
@@ -267,7 +307,11 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     public void Begin(string node)
     {
         lock (_gate)
-            if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
+        {
+            if (!_nodes.TryGetValue(node, out var n)) return;
+            Interlocked.Increment(ref n.InFlight);
+            n.LastJob = time.GetUtcNow();
+        }
     }
 
     /// <summary>An attempt ended (whatever its outcome): the load count goes down.</summary>
@@ -393,6 +437,8 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
                 address = n.Registration.Address,
                 online = IsOnline(n),
                 lastHeartbeat = n.LastBeat,
+                offlineSince = n.OfflineSince,
+                lastJob = n.LastJob,
                 capacity = n.Registration.Capacity,
                 requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,
