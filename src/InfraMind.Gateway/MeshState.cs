@@ -168,22 +168,16 @@ internal sealed class MeshState(GatewayOptions options, TimeProvider time, Gatew
     /// <summary>Recomputes placement; offline nodes lose their models to others. Caller holds the lock.</summary>
     private void Replace()
     {
-        // What runs on a node is what this gateway placed there and what the node reports (placed by any gateway): two
-        // gateways that see the same reports keep the same replicas (Placement ranks them alike), so they converge.
-        var nodes = _nodes.Values.Select(n =>
+        var nodes = _nodes.Values.Select(n => new PlacementNode(
+            n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
+            _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(),
+            n.Reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal))
         {
-            var running = n.Reports.Where(r => r.Value.State != ModelState.Refused).ToList();
-            var current = new HashSet<string>(_placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : [], StringComparer.Ordinal);
-            current.UnionWith(running.Select(r => r.Key));
-            return new PlacementNode(
-                n.Registration.NodeId, n.Registration.Capacity, IsOnline(n), current,
-                n.Reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal))
-            {
-                // A node's word about its use can only make it look fuller, never emptier than nothing.
-                Running = running.ToDictionary(r => r.Key, r => r.Value.Limits is { } l
-                    ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
-                    : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
-            };
+            Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
+            // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than nothing.
+            Running = n.Reports.Where(r => r.Value.State != ModelState.Refused).ToDictionary(r => r.Key, r => r.Value.Limits is { } l
+                ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
+                : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
         }).ToList();
         // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first pick.
         var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)

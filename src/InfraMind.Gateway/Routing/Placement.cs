@@ -7,13 +7,18 @@ using InfraMind.Serving;
 namespace InfraMind.Gateway.Routing;
 
 /// <summary>
-/// A node as placement sees it. <paramref name="Current"/>: the versions already on it (what this gateway placed there
-/// and what the node reports running, placed by any gateway); <paramref name="Refused"/>: the versions it refused;
-/// <paramref name="Running"/>: every version the node reports, with its limits, whether this gateway knows it or not
-/// (what another gateway placed there uses the node too).
+/// A node as placement sees it. <paramref name="Current"/>: the versions this gateway placed on it last time;
+/// <paramref name="Refused"/>: the versions it refused.
 /// </summary>
 internal sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool Online, IReadOnlySet<string> Current, IReadOnlySet<string> Refused)
 {
+    /// <summary>The versions the node reports ready (passed its pre-flight).</summary>
+    public IReadOnlySet<string> Ready { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Every version the node reports running, with its limits, whether this gateway knows it or not: what another
+    /// gateway placed there uses the node too.
+    /// </summary>
     public IReadOnlyDictionary<string, ResourceRequest> Running { get; init; } = new Dictionary<string, ResourceRequest>(StringComparer.Ordinal);
 }
 
@@ -21,13 +26,17 @@ internal sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool 
 internal sealed record PlacementModel(string Key, ResourceRequest Resources);
 
 /// <summary>
-/// Which node runs which model version, decided so that every gateway that sees the same nodes, reports and catalog
-/// decides the same without asking any other (#16: no central placement). Nodes are ranked per version by rendezvous
-/// (highest-random-weight) hashing of (version, node id), the same rank on every gateway; each version keeps the
-/// nodes that already run it, best ranked first (no churn), then takes the best-ranked nodes where it fits, until it
-/// has its replicas. Never a node that refused it or is offline. Versions are placed in the order given (the gateway
-/// gives the registry's order, the same on every gateway; duplicates count once), and a node's free capacity is what it offers minus the limits of everything it runs (versions this gateway does not know
-/// included) and of what is placed on it here, so two gateways count the same use.
+/// Which node runs which model version, decided so that every gateway that sees the same nodes and catalog decides the
+/// same without asking any other (#16: no central placement). Nodes are ranked per version by rendezvous
+/// (highest-random-weight) hashing of (version, node id), the same rank on every gateway; a version goes to the
+/// best-ranked online nodes where it fits and that did not refuse it, until it has its replicas. A node that joins or
+/// leaves moves only the versions it wins or held. While a node a version moves to is not ready yet, one node of this
+/// gateway's previous placement that runs it ready stays as a stand-in (make before break), and goes once the new one
+/// is ready. A node's word about what it runs is never a reason to place a version there: a node cannot draw a
+/// version's traffic by claiming to run it.
+/// Versions are placed in the order given (the gateway gives the registry's order, the same on every gateway;
+/// duplicates count once); a node's free capacity is what it offers minus the limits of what is placed on it here
+/// and of what it reports running that this gateway does not place (another gateway's versions).
 /// </summary>
 internal static class Placement
 {
@@ -40,7 +49,6 @@ internal static class Placement
         var result = nodes.ToDictionary(n => n.NodeId, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
         var free = nodes.ToDictionary(n => n.NodeId, n =>
         {
-            // What runs there that this gateway does not place (another gateway's catalog) uses the node all the same.
             var foreign = n.Running.Where(r => !known.Contains(r.Key)).Select(r => r.Value).ToList();
             return (Cpu: n.Capacity.CpuMillicores - foreign.Sum(r => r.CpuMillicores), Mem: n.Capacity.MemoryBytes - foreign.Sum(r => r.MemoryBytes),
                 Gpu: (long)n.Capacity.GpuCount - foreign.Sum(r => r.GpuCount));
@@ -57,27 +65,30 @@ internal static class Placement
 
         var ranks = ordered.ToDictionary(m => m.Key, m => online.Where(n => !n.Refused.Contains(m.Key))
             .OrderByDescending(n => Weight(m.Key, n.NodeId)).ThenBy(n => n.NodeId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
-        var placed = ordered.ToDictionary(m => m.Key, _ => 0, StringComparer.Ordinal);
 
+        // The target: each version on its best-ranked nodes that fit.
         foreach (var m in ordered)
         {
-            foreach (var n in ranks[m.Key].Where(n => n.Current.Contains(m.Key)))
+            var placed = 0;
+            foreach (var n in ranks[m.Key])
             {
-                if (placed[m.Key] >= replicas) break;
+                if (placed >= replicas) break;
                 if (!Fits(n.NodeId, m.Resources)) continue;
                 Take(n.NodeId, m);
-                placed[m.Key]++;
+                placed++;
             }
         }
 
+        // Make before break: for each target node not ready yet, one node it replaces that runs the version ready stays.
         foreach (var m in ordered)
         {
+            var waiting = ranks[m.Key].Count(n => result[n.NodeId].Contains(m.Key) && !n.Ready.Contains(m.Key));
             foreach (var n in ranks[m.Key])
             {
-                if (placed[m.Key] >= replicas) break;
-                if (result[n.NodeId].Contains(m.Key) || !Fits(n.NodeId, m.Resources)) continue;
+                if (waiting <= 0) break;
+                if (result[n.NodeId].Contains(m.Key) || !n.Current.Contains(m.Key) || !n.Ready.Contains(m.Key) || !Fits(n.NodeId, m.Resources)) continue;
                 Take(n.NodeId, m);
-                placed[m.Key]++;
+                waiting--;
             }
         }
 
@@ -86,8 +97,7 @@ internal static class Placement
 
     /// <summary>
     /// The rendezvous weight of <paramref name="node"/> for <paramref name="key"/>: the first 8 bytes of
-    /// SHA-256(key, node). The same on every gateway and in every process (unlike string.GetHashCode); a node that joins
-    /// or leaves moves only the versions it wins or held.
+    /// SHA-256(key, node). The same on every gateway and in every process (unlike string.GetHashCode).
     /// </summary>
     internal static ulong Weight(string key, string node)
     {
