@@ -70,7 +70,13 @@ start() {
 await_json() {
   local pid="$1" log="$2" what="$3"
   for _ in $(seq 600); do
-    if grep -qx '}' "$log" 2>/dev/null; then python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$log"; return; fi
+    if grep -qx '}' "$log" 2>/dev/null; then
+      # A serving command prints its JSON once up, or an error object ({"error": …}) when it could not start.
+      if ! python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(1 if "error" in d or "code" in d else 0)' "$log"; then
+        cat "$log" "$log.err" >&2; die "$what could not start"
+      fi
+      python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$log"; return
+    fi
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$log.err" >&2; die "$what exited before it was up"; }
     sleep 0.2
   done
@@ -90,7 +96,7 @@ up() {
   mkdir -p "$state/logs" "$state/home"
   : > "$state/made"
   lab_ok=0
-  trap 'if [ "$lab_ok" != 1 ]; then echo "lab: up failed (logs: $state/logs, removed now); taking down what it made" >&2; cp -r "$state/logs" "$state.failed-logs" 2>/dev/null || true; down > /dev/null; fi' EXIT
+  trap 'if [ "$lab_ok" != 1 ]; then echo "lab: up failed; taking down what it made (its logs: $state.failed-logs)" >&2; cp -r "$state/logs" "$state.failed-logs" 2>/dev/null || true; down > /dev/null; fi' EXIT
 
   "${infra[@]}" --version > /dev/null   # builds the CLI once when sources changed, before any server starts
 
