@@ -33,8 +33,14 @@ internal sealed class GatewayLink : IDisposable
         set => _credential = value;
     }
 
-    /// <summary>True once this gateway refused the node for good (a 4xx to its registration).</summary>
-    public bool Refused { get; set; }
+    private volatile bool _refused;
+
+    /// <summary>True once this gateway refused the node for good (a 4xx to its registration); read by the other gateways' loops.</summary>
+    public bool Refused
+    {
+        get => _refused;
+        set => _refused = value;
+    }
 
     /// <summary>What the gateway assigned in its latest heartbeat reply, and when (null before the first).</summary>
     public Assigned? Latest => _assigned;

@@ -79,12 +79,12 @@ internal static class NodeServeCommand
             HelpName = "FILE",
         };
         var serve = new Command("serve",
-            "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
+            "Register with one gateway or several (each on its own), heartbeat, and run the models any of them places here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
             "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
-            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
-            "IM6019: another node holds the id). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
+            "IM6019: another node holds the id). The credential the (first) gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
             gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, allowLocal, fetchAllow, verbose, logFormat, json,
         };

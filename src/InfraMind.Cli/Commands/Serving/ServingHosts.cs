@@ -56,7 +56,7 @@ internal static class ServingHosts
     /// </summary>
     public static Option<string> DurationOption(string name, string description, string defaultValue, TimeSpan? max = null)
     {
-        var option = new Option<string>(name) { Description = $"{description} (e.g. 500ms, 2s; default {defaultValue})", DefaultValueFactory = _ => defaultValue, HelpName = "DURATION" };
+        var option = new Option<string>(name) { Description = $"{description} (e.g. 500ms, 2s)", DefaultValueFactory = _ => defaultValue, HelpName = "DURATION" };
         option.Validators.Add(r =>
         {
             var text = r.GetValueOrDefault<string>() ?? "";
