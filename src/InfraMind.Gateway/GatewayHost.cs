@@ -69,7 +69,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
-        var nodes = JobHttp.CreateClient();
+        var nodes = JobHttp.CreateClient(options.ConnectTimeout);
         var channels = new ModelChannels(options.MaxResponseBytes);
         var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
@@ -137,7 +137,9 @@ public sealed class GatewayHost : IAsyncDisposable
             if (signal.CurrentCount == 0) signal.Release();
         };
         catalog.Changed += changed;
-        var refresh = Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None);
+        var refresh = Task.WhenAll(
+            Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
+            Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, stop.Token), CancellationToken.None));
         return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, catalog, changed);
     }
 
@@ -209,6 +211,26 @@ public sealed class GatewayHost : IAsyncDisposable
                 // The catalog is someone else's service; keep serving what we have and try again next tick.
                 log.LogWarning(e, "catalog refresh failed");
             }
+        }
+    }
+
+    /// <summary>
+    /// Every <see cref="GatewayOptions.LivenessCheck"/>: a node that missed its beats is offline at once, not at the next
+    /// heartbeat of some other node: its versions are placed elsewhere and its attempts in flight are cut short, so
+    /// their requests move on to another node (<see cref="MeshState.CheckLiveness"/>).
+    /// </summary>
+    private static async Task LivenessLoopAsync(MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.LivenessCheck, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                foreach (var node in mesh.CheckLiveness()) metrics.Online(node, false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
         }
     }
 

@@ -38,6 +38,12 @@ public sealed record GatewayOptions
 
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Longest wait for a connection to a node's job API: a node whose host left the network answers nothing, and the
+    /// attempt moves on to another node after this rather than after <see cref="AttemptTimeout"/>.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     public long MaxRequestBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
@@ -72,6 +78,9 @@ public sealed record GatewayOptions
     public TimeSpan QuarantineDuration { get; init; } = TimeSpan.FromMinutes(5);
 
     public TimeSpan CatalogRefresh { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the gateway looks for nodes that missed their heartbeats (and cuts their attempts in flight short).</summary>
+    public TimeSpan LivenessCheck { get; init; } = TimeSpan.FromMilliseconds(100);
 
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -146,6 +155,8 @@ public sealed record GatewayOptions
         var errors = new List<string>();
         if (Replicas < 1) errors.Add($"replicas must be ≥ 1");
         if (MaxAttempts < 1) errors.Add($"max attempts must be ≥ 1");
+        if (AttemptTimeout <= TimeSpan.Zero || ConnectTimeout <= TimeSpan.Zero) errors.Add($"the attempt and connect timeouts must be positive");
+        if (LivenessCheck <= TimeSpan.Zero) errors.Add($"the liveness check period must be positive");
         if (RetryRatio is < 0 or > 1) errors.Add($"retry ratio must be between 0 and 1");
         if (FailurePenalty is <= 0 or >= 1) errors.Add($"failure penalty must be between 0 and 1 (exclusive)");
         if (MissedBeatsOffline < 1) errors.Add($"missed beats must be ≥ 1");

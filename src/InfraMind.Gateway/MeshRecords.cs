@@ -34,6 +34,15 @@ internal sealed class NodeRecord(NodeRegistration registration, string credentia
     public Dictionary<string, ModelReport> Reports { get; set; } = new(StringComparer.Ordinal);
 
     public int InFlight;
+
+    /// <summary>Cancelled when the node is found offline: its attempts in flight end at once and their requests move on.</summary>
+    public CancellationTokenSource Gone { get; set; } = new();
+
+    /// <summary>When the gateway found the node offline (null while online): the moment from which it gets no new job.</summary>
+    public DateTimeOffset? OfflineSince { get; set; }
+
+    /// <summary>When the gateway last sent the node a job (an attempt began).</summary>
+    public DateTimeOffset? LastJob { get; set; }
 }
 
 /// <summary>Per node and model version: what routing knows beyond the node's own report.</summary>

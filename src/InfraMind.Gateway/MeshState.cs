@@ -130,6 +130,13 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (!_nodes.TryGetValue(beat.NodeId, out var node)) return NodeAuth.Unknown;
             if (!node.Holds(presented)) return NodeAuth.Forbidden;
             node.LastBeat = time.GetUtcNow();
+            if (node.OfflineSince is not null)
+            {
+                log.LogInformation("node {Node} is back online", beat.NodeId);
+                node.OfflineSince = null;
+                node.Gone = new CancellationTokenSource();
+            }
+
             var placedHere = _placement.TryGetValue(beat.NodeId, out var mine) ? mine : [];
             foreach (var r in beat.Models)
             {
@@ -181,8 +188,51 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         var nodes = _nodes.Values.Select(n => new PlacementNode(
             n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
             _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(),
-            n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => ModelKey.Of(r.Name, r.Version)).ToHashSet(StringComparer.Ordinal))).ToList();
-        _placement = Placement.Place([.. _models.Select(m => new PlacementModel(m.Key, m.Manifest.Resources))], nodes, options.Replicas);
+            n.Reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal))
+        {
+            Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
+            // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than nothing.
+            Running = n.Reports.Where(r => r.Value.State != ModelState.Refused).ToDictionary(r => r.Key, r => r.Value.Limits is { } l
+                ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
+                : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
+        }).ToList();
+        // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first pick.
+        var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
+            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources)).ToList();
+        _placement = Placement.Place(models, nodes, options.Replicas);
+    }
+
+    /// <summary>
+    /// Finds the nodes that went offline since the last check: each is marked (<see cref="NodeRecord.OfflineSince"/>),
+    /// its attempts in flight are cancelled (their requests move on to another node rather than wait for the attempt's
+    /// time limit) and its versions are placed elsewhere. Returns their ids.
+    /// </summary>
+    public IReadOnlyList<string> CheckLiveness()
+    {
+        var gone = new List<NodeRecord>();
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            foreach (var n in _nodes.Values)
+            {
+                if (n.OfflineSince is not null || IsOnline(n)) continue;
+                n.OfflineSince = now;
+                gone.Add(n);
+                log.LogWarning("node {Node} offline: no heartbeat for {Ms} ms; its attempts in flight move on", n.Registration.NodeId, (long)(now - n.LastBeat).TotalMilliseconds);
+            }
+
+            if (gone.Count > 0) Replace();
+        }
+
+        // Outside the lock: cancelling runs the attempts' callbacks.
+        foreach (var n in gone) n.Gone.Cancel();
+        return [.. gone.Select(n => n.Registration.NodeId)];
+    }
+
+    /// <summary>Cancelled once <paramref name="node"/> is found offline (never, for an unknown node).</summary>
+    public CancellationToken GoneToken(string node)
+    {
+        lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Gone.Token : CancellationToken.None;
     }
 
     /// <summary>Places again now (e.g. after nodes went offline); heartbeats also do it.</summary>
@@ -268,7 +318,11 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     public void Begin(string node)
     {
         lock (_gate)
-            if (_nodes.TryGetValue(node, out var n)) Interlocked.Increment(ref n.InFlight);
+        {
+            if (!_nodes.TryGetValue(node, out var n)) return;
+            Interlocked.Increment(ref n.InFlight);
+            n.LastJob = time.GetUtcNow();
+        }
     }
 
     /// <summary>An attempt ended (whatever its outcome): the load count goes down.</summary>
@@ -394,6 +448,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 address = n.Registration.Address,
                 online = IsOnline(n),
                 lastHeartbeat = n.LastBeat,
+                offlineSince = n.OfflineSince,
+                lastJob = n.LastJob,
                 capacity = n.Registration.Capacity,
                 requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,

@@ -45,8 +45,8 @@ public sealed partial class NodeAgent
         span?.SetTag(MeshTracing.RoleTag, "node");
         span?.SetTag(MeshTracing.NodeTag, _options.NodeId);
         span?.SetTag(MeshTracing.ModelTag, ModelKey.Of(name, version));
-        // A node with a mesh token or a key takes jobs only with the credential its gateway issued it.
-        if ((_options.GatewayToken is not null || _identity is not null) && (_credential is not { } credential || !MeshToken.Admits(credential, context.Request.Headers.Authorization)))
+        // A node with a mesh token or a key takes jobs only with a credential one of its gateways issued it.
+        if ((_options.GatewayToken is not null || _identity is not null) && !AdmitsJob(context.Request.Headers.Authorization))
         {
             context.Response.Headers.WWWAuthenticate = MeshToken.Challenge;
             await FailAsync(context, StatusCodes.Status401Unauthorized, Verdict.NodeUnauthorized, MeshErrorCodes.NodeUnauthorized,

@@ -13,8 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace InfraMind.Node;
 
 /// <summary>
-/// The node agent: registers with the gateway, heartbeats its models' states, runs what the gateway places on it
-/// (when it fits), and serves jobs to containers that passed pre-flight.
+/// The node agent: registers with each of its gateways, heartbeats its models' states to each, runs what any of them
+/// places on it (when it fits), and serves jobs to containers that passed pre-flight.
 /// </summary>
 public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 {
@@ -23,7 +23,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly IModelImageSource _images;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
-    private readonly HttpClient _gateway;
+    private readonly IReadOnlyList<GatewayLink> _gateways;
     private readonly HttpClient _models;
     private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
@@ -31,13 +31,12 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task? _heartbeats;
+    private Task[] _heartbeats = [];
     private Uri? _address;
 
     /// <summary>The URL this node registers (its job API as its gateway reaches it); null before it started.</summary>
     public Uri? Address => _address;
     private IDisposable? _attached;
-    private volatile string? _credential;
     private readonly NodeMetrics _metrics = new();
     private readonly NodeIdentity? _identity;
 
@@ -57,16 +56,21 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _images = images;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _gateway = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.Gateway, Timeout = TimeSpan.FromSeconds(10) };
-        MeshToken.Authorize(_gateway.DefaultRequestHeaders, options.GatewayToken);
+        _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout)
+        {
+            Credential = ReadCredential(options.CredentialFileFor(i)),
+        })];
         _models = JobHttp.CreateClient();
         _manifests = manifests;
-        _credential = ReadCredential(options.CredentialFile);
         _identity = options.Identity is { } key ? new NodeIdentity(key, options.AdmitGatewayKeys, options.SignatureSkew, _time) : null;
     }
 
-    /// <summary>The credential the gateway issued to this node at its registration (null before).</summary>
-    public string? Credential => _credential;
+    /// <summary>The credential the first gateway issued to this node at its registration (null before).</summary>
+    public string? Credential => _gateways[0].Credential;
+
+    /// <summary>Whether <paramref name="authorization"/> carries the credential one of this node's gateways issued it.</summary>
+    private bool AdmitsJob(Microsoft.Extensions.Primitives.StringValues authorization) =>
+        _gateways.Any(g => g.Credential is { } credential && MeshToken.Admits(credential, authorization));
 
     public NodeOptions Options => _options;
 
@@ -79,9 +83,9 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     }
 
     /// <summary>
-    /// Completes at the first accepted registration; fails with <see cref="NodeRegistrationException"/> when the
-    /// gateway refuses it (a wrong token, an invalid registration). An unreachable gateway leaves it pending: the node
-    /// keeps trying.
+    /// Completes at the first registration a gateway accepts; fails with <see cref="NodeRegistrationException"/> when
+    /// every gateway refused it (a wrong token, an invalid registration). An unreachable gateway leaves it pending: the
+    /// node keeps trying.
     /// </summary>
     public Task Registered => _registered.Task;
 
@@ -106,11 +110,12 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     {
         _address = address;
         _attached = _options.LocalNodes?.Attach(_options.NodeId, this);
-        _heartbeats = Task.Run(() => HeartbeatLoopAsync(_stop.Token), cancellationToken);
+        _heartbeats = [.. _gateways.Select(g => Task.Run(() => HeartbeatLoopAsync(g, _stop.Token), cancellationToken))];
         return Task.CompletedTask;
     }
 
-    private async Task HeartbeatLoopAsync(CancellationToken ct)
+    /// <summary>One gateway's loop: register, then heartbeat every interval; register again whenever the gateway forgot the node.</summary>
+    private async Task HeartbeatLoopAsync(GatewayLink link, CancellationToken ct)
     {
         var registered = false;
         using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
@@ -119,8 +124,8 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             if (HeartbeatsPaused) continue;
             try
             {
-                if (!registered) registered = await RegisterAsync(ct);
-                if (registered) registered = await BeatAsync(ct);
+                if (!registered) registered = await RegisterAsync(link, ct);
+                if (registered) registered = await BeatAsync(link, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -129,7 +134,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
             {
                 if (ct.IsCancellationRequested) break;
-                _log.LogWarning("gateway {Gateway} unreachable: {Message}", _options.Gateway, e.Message);
+                _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e.Message);
                 registered = false;
             }
         }
@@ -148,22 +153,28 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         }
     }
 
-    private async Task<bool> RegisterAsync(CancellationToken ct)
+    private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
     {
         var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval,
             _identity?.PublicKey.SubjectPublicKeyInfoBase64);
-        using var request = Signed(HttpMethod.Post, "mesh/v1/nodes", registration);
+        using var request = Signed(link, HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
-        if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
-        using var response = await _gateway.SendAsync(request, ct);
+        if (link.Credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
+        using var response = await link.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
             var body = await response.Content.ReadAsStringAsync(ct);
-            _log.LogWarning("the gateway refused registration: {Status} {Body}", (int)response.StatusCode, body);
+            _log.LogWarning("the gateway {Gateway} refused registration: {Status} {Body}", link.Url, (int)response.StatusCode, body);
             // A refusal (bad token, invalid registration, an id another node holds) will not pass by itself; a gateway error might.
+            // The node fails to start only when every gateway refused it: one that accepted (or may yet) keeps it serving.
             if ((int)response.StatusCode is >= 400 and < 500)
-                _registered.TrySetException(NodeRegistrationException.For(_options.Gateway, (int)response.StatusCode, ProblemDetail(body, "detail") ?? $"the gateway answered {(int)response.StatusCode}",
-                    ProblemDetail(body, "code")));
+            {
+                link.Refused = true;
+                if (_gateways.All(g => g.Refused))
+                    _registered.TrySetException(NodeRegistrationException.For(link.Url, (int)response.StatusCode, ProblemDetail(body, "detail") ?? $"the gateway answered {(int)response.StatusCode}",
+                        ProblemDetail(body, "code")));
+            }
+
             return false;
         }
 
@@ -174,27 +185,31 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         // Only an admitted gateway's credential is taken: no other gateway can send this node jobs.
         if (_identity?.ReplyProblem(response, reply, registered, _address!) is { } refused)
         {
-            _log.LogWarning("refused the gateway {Gateway}: {Problem}", _options.Gateway, refused);
-            _registered.TrySetException(NodeRegistrationException.GatewayNotAdmitted(_options.Gateway, refused));
+            _log.LogWarning("refused the gateway {Gateway}: {Problem}", link.Url, refused);
+            link.Refused = true;
+            if (_gateways.All(g => g.Refused)) _registered.TrySetException(NodeRegistrationException.GatewayNotAdmitted(link.Url, refused));
             return false;
         }
-        if (credential != _credential)
+
+        if (credential != link.Credential)
         {
-            _credential = credential;
-            WriteCredential(_options.CredentialFile, credential);
+            link.Credential = credential;
+            WriteCredential(link.CredentialFile, credential);
         }
 
+        link.Refused = false;
         _registered.TrySetResult();
         return true;
     }
 
     /// <summary>A JSON request to the gateway, signed by the node's key when it has one.</summary>
-    private HttpRequestMessage Signed<T>(HttpMethod method, string path, T body)
+    /// <summary>A request to the gateway of <paramref name="link"/>, signed for it (its URL the audience) when this node has a key.</summary>
+    private HttpRequestMessage Signed<T>(GatewayLink link, HttpMethod method, string path, T body)
     {
         var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, MeshJson.Options);
         var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent(bytes) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        _identity?.Sign(request, _options.Gateway, bytes);
+        _identity?.Sign(request, link.Url, bytes);
         return request;
     }
 
@@ -245,27 +260,41 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     }
 
     /// <summary>False when the gateway no longer knows this node (it restarted) or no longer takes its credential: register again.</summary>
-    private async Task<bool> BeatAsync(CancellationToken ct)
+    private async Task<bool> BeatAsync(GatewayLink link, CancellationToken ct)
     {
         var beat = new NodeHeartbeat(_options.NodeId, Reports());
-        using var request = Signed(HttpMethod.Post, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat", beat);
-        if (_credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
-        using var response = await _gateway.SendAsync(request, ct);
+        using var request = Signed(link, HttpMethod.Post, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}/heartbeat", beat);
+        if (link.Credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
+        using var response = await link.Client.SendAsync(request, ct);
         if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden) return false;
         response.EnsureSuccessStatusCode();
         var reply = await response.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options, ct)
             ?? throw new System.Text.Json.JsonException("empty heartbeat reply");
-        await ApplyAsync(reply, ct);
+        link.Assign(reply, _time.GetUtcNow());
+        await ApplyAsync(Union(), reply.Preflight, ct);
         return true;
     }
 
-    /// <summary>Starts what is newly placed (when it fits), stops what is no longer placed.</summary>
-    internal async Task ApplyAsync(HeartbeatReply reply, CancellationToken ct)
+    /// <summary>
+    /// What this node runs: every version any gateway assigned in its latest reply, while that reply is younger than
+    /// <see cref="NodeOptions.ForgetGatewayAfter"/>. A version stops only when no gateway assigns it any more.
+    /// </summary>
+    private List<ModelAssignment> Union()
+    {
+        var now = _time.GetUtcNow();
+        return [.. _gateways.Select(g => g.Latest).Where(l => l is not null && now - l.At <= _options.ForgetGatewayAfter)
+            .SelectMany(l => l!.Reply.Assignments).DistinctBy(a => a.Key)];
+    }
+
+    /// <summary>Starts what is newly placed (when it fits), stops what is no longer placed (one gateway's reply as the whole truth: tests).</summary>
+    internal Task ApplyAsync(HeartbeatReply reply, CancellationToken ct) => ApplyAsync(reply.Assignments, reply.Preflight, ct);
+
+    private async Task ApplyAsync(IReadOnlyList<ModelAssignment> assignments, IReadOnlyList<string> preflights, CancellationToken ct)
     {
         await _reconcile.WaitAsync(ct);
         try
         {
-            var wanted = reply.Assignments.ToDictionary(a => a.Key, StringComparer.Ordinal);
+            var wanted = assignments.ToDictionary(a => a.Key, StringComparer.Ordinal);
             List<ModelInstance> gone;
             lock (_instances)
             {
@@ -276,7 +305,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
             foreach (var g in gone) await g.DisposeAsync();
 
-            foreach (var a in reply.Assignments)
+            foreach (var a in wanted.Values)
             {
                 lock (_instances)
                 {
@@ -288,7 +317,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
             lock (_instances)
             {
-                foreach (var key in reply.Preflight)
+                foreach (var key in preflights)
                     if (_instances.TryGetValue(key, out var i)) i.RequestPreflight();
             }
         }
@@ -378,7 +407,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         await _stop.CancelAsync();
         try
         {
-            if (_heartbeats is not null) await _heartbeats;
+            await Task.WhenAll(_heartbeats);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -394,7 +423,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         }
 
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
-        _gateway.Dispose();
+        foreach (var g in _gateways) g.Dispose();
         _models.Dispose();
         _stop.Dispose();
         _reconcile.Dispose();

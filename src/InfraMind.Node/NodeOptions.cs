@@ -8,8 +8,31 @@ public sealed record NodeOptions
 {
     public required string NodeId { get; init; }
 
-    /// <summary>The gateway to register with, e.g. http://127.0.0.1:7300/.</summary>
-    public required Uri Gateway { get; init; }
+    /// <summary>Most gateways one node serves.</summary>
+    public const int MaxGateways = 16;
+
+    /// <summary>The gateway to register with, e.g. http://127.0.0.1:7300/: the first of <see cref="Gateways"/>; setting it sets that list to this one.</summary>
+    public Uri Gateway
+    {
+        get => Gateways.Count > 0 ? Gateways[0] : null!;
+        init => Gateways = [value];
+    }
+
+    /// <summary>
+    /// The gateways this node serves (#16), at most <see cref="MaxGateways"/>: it registers and heartbeats with each on its
+    /// own (one that is down does not hold up the others), runs every version any of them assigns it, reports every
+    /// model to all, and takes jobs from each with the credential that gateway issued it.
+    /// </summary>
+    public IReadOnlyList<Uri> Gateways { get; init; } = [];
+
+    /// <summary>
+    /// What a gateway assigned counts this long after its last heartbeat reply: a gateway that is gone for longer no
+    /// longer keeps a version running here (the others still do, if they assign it).
+    /// </summary>
+    public TimeSpan ForgetGatewayAfter { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a registration or heartbeat may take (connecting included) before the gateway counts as unreachable.</summary>
+    public TimeSpan GatewayTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The machine this node runs models on (or the share of it its operator gives the mesh).</summary>
     public required NodeCapacity Capacity { get; init; }
@@ -43,9 +66,21 @@ public sealed record NodeOptions
     /// <summary>
     /// Where the node keeps the credential the gateway issued at its first registration (owner-only), so that a
     /// restarted node registers under its id again; null: kept in memory only (a node restarted within
-    /// the gateway's <c>ForgetOfflineNodesAfter</c> then finds its id taken).
+    /// the gateway's <c>ForgetOfflineNodesAfter</c> then finds its id taken). With several gateways this is the first
+    /// one's; each other's is beside it (<see cref="CredentialFileFor"/>).
     /// </summary>
     public string? CredentialFile { get; init; }
+
+    /// <summary>
+    /// The credential file of gateway number <paramref name="index"/> of <see cref="Gateways"/>: <see cref="CredentialFile"/>
+    /// for the first, <c>FILE.gw-HASH</c> (the first 12 hex digits of the SHA-256 of the gateway's URL) for the others.
+    /// </summary>
+    public string? CredentialFileFor(int index)
+    {
+        if (CredentialFile is null || index == 0) return CredentialFile;
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Gateways[index].AbsoluteUri));
+        return $"{CredentialFile}.gw-{Convert.ToHexStringLower(hash)[..12]}";
+    }
 
     /// <summary>The node agents of this process, to which this node hands its containers' connectors (<c>infra mesh up</c>); null: none.</summary>
     public LocalNodes? LocalNodes { get; init; }
@@ -89,8 +124,18 @@ public sealed record NodeOptions
     {
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
         errors.AddRange(Resources.Validate());
-        if (Gateway is not { IsAbsoluteUri: true } || (Gateway.Scheme != Uri.UriSchemeHttp && Gateway.Scheme != Uri.UriSchemeHttps))
-            errors.Add($"gateway '{Gateway}' must be an absolute http(s) URL");
+        if (Gateways is null || Gateways.Count is 0 or > MaxGateways)
+            errors.Add($"a node serves 1 to {MaxGateways} gateways (got {Gateways?.Count ?? 0}): name each gateway's URL");
+        foreach (var g in Gateways ?? [])
+        {
+            if (g is not { IsAbsoluteUri: true } || (g.Scheme != Uri.UriSchemeHttp && g.Scheme != Uri.UriSchemeHttps))
+                errors.Add($"gateway '{g}' must be an absolute http(s) URL");
+        }
+
+        if (Gateways is { } all && all.Where(g => g is { IsAbsoluteUri: true }).DistinctBy(g => g.AbsoluteUri).Count() != all.Count)
+            errors.Add($"each gateway is named once: {string.Join(", ", all)}");
+        if (ForgetGatewayAfter <= TimeSpan.Zero || GatewayTimeout <= TimeSpan.Zero)
+            errors.Add($"the gateway timeout and how long a silent gateway's assignments count must be positive");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
             errors.Add($"the job and answer limits must be at least 1 byte");
         if (AdmitGatewayKeys is not null && Identity is null)

@@ -15,10 +15,13 @@ public static class JobHttp
     /// make the gateway or a node call any address); no cookies; of the trace, the W3C traceparent alone (<see cref="Telemetry.TraceparentPropagator"/>); connections renewed every 2
     /// minutes; no client-wide timeout (each job has its own limit); an answer left unread (over a reader's limit) is
     /// not drained: its connection is dropped at once. A request made by <see cref="ForConnector"/> connects through
-    /// its <see cref="IModelConnector"/>; any other to its URI's host.
+    /// its <see cref="IModelConnector"/>; any other to its URI's host. <paramref name="connectTimeout"/> bounds making a
+    /// connection (null: the handler's default, no limit but the request's own): a host that vanished from the network
+    /// answers no SYN, and a job should move on to another node long before its own time limit.
     /// </summary>
-    public static HttpClient CreateClient() => new(new SocketsHttpHandler
+    public static HttpClient CreateClient(TimeSpan? connectTimeout = null) => new(new SocketsHttpHandler
     {
+        ConnectTimeout = connectTimeout ?? Timeout.InfiniteTimeSpan,
         UseProxy = false,
         AllowAutoRedirect = false,
         UseCookies = false,

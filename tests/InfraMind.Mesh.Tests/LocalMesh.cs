@@ -95,13 +95,14 @@ internal sealed class LocalMesh : IAsyncDisposable
         return dir.Path;
     }
 
-    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, InfraMind.Signing.SigningKey? key = null)
+    /// <param name="gateways">The gateways the node serves (default: this mesh's one).</param>
+    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, IReadOnlyList<Uri>? gateways = null, InfraMind.Signing.SigningKey? key = null)
     {
         var source = new PackageDirectoryImageSource(Engine, new Dictionary<string, string> { [Key] = Package(behavior) });
         var options = new NodeOptions
         {
             NodeId = id,
-            Gateway = Gateway.Url,
+            Gateways = gateways ?? [Gateway.Url],
             GatewayToken = Token,
             LocalNodes = Local,
             Capacity = capacity ?? new NodeCapacity(4000, 2L << 30, 0),

@@ -49,6 +49,24 @@ public sealed class NodeOptionsTests
         Assert.Single((Valid() with { SignatureSkew = TimeSpan.FromMinutes(11) }).Validate());
         Assert.Equal(TimeSpan.FromSeconds(120), Valid().SignatureSkew);
     }
+
+    [Fact]
+    public void A_node_serves_one_to_sixteen_gateways_each_named_once_with_a_credential_file_of_its_own()
+    {
+        Uri[] two = [new("http://10.0.0.11:8080/"), new("http://10.0.0.12:8080/")];
+        var both = Valid() with { Gateways = two, CredentialFile = "/var/lib/inframind/mesh/nodes/node-1.credential" };
+        Assert.Empty(both.Validate());
+        Assert.Equal(two[0], both.Gateway);
+        Assert.Equal("/var/lib/inframind/mesh/nodes/node-1.credential", both.CredentialFileFor(0));
+        Assert.StartsWith("/var/lib/inframind/mesh/nodes/node-1.credential.gw-", both.CredentialFileFor(1), StringComparison.Ordinal);
+        Assert.NotEqual(both.CredentialFileFor(1), (both with { Gateways = [two[0], new("http://10.0.0.13:8080/")] }).CredentialFileFor(1));
+
+        Assert.Contains((Valid() with { Gateways = [] }).Validate(), e => e.Contains("1 to 16 gateways", StringComparison.Ordinal));
+        Assert.Contains((Valid() with { Gateways = [.. Enumerable.Range(0, 17).Select(i => new Uri($"http://10.0.0.{i}:8080/"))] }).Validate(),
+            e => e.Contains("1 to 16 gateways (got 17)", StringComparison.Ordinal));
+        Assert.Contains((Valid() with { Gateways = [two[0], two[0]] }).Validate(), e => e.Contains("each gateway is named once", StringComparison.Ordinal));
+        Assert.Contains((Valid() with { Gateways = [two[0], new("ftp://10.0.0.12/")] }).Validate(), e => e.Contains("'ftp://10.0.0.12/' must be an absolute http(s) URL", StringComparison.Ordinal));
+    }
 }
 
 public sealed class ContractTests

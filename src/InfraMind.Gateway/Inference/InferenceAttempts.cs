@@ -31,7 +31,9 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         mesh.Begin(node);
         Judgement judgement;
         int? status = null;
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The node's going offline ends the attempt too: the request moves on instead of waiting out the time limit.
+        var gone = mesh.GoneToken(node);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct, gone);
         // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
         limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         try
@@ -68,6 +70,10 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
 
             // The answer is the evidence: the attempt's detail quotes it.
             if (answer.Body is { Length: > 0 } evidence) judgement = judgement with { Detail = $"{judgement.Detail}: {AnswerJudge.Snippet(evidence)}" };
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && gone.IsCancellationRequested)
+        {
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, "the node went offline (missed its heartbeats) while the attempt was in flight");
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -85,7 +85,7 @@ internal sealed class ModelInstance : IAsyncDisposable
     {
         lock (_gate)
         {
-            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since, _lastFailure);
+            return new ModelReport(_assignment.Name, _assignment.Version, _state, _verdict, _detail, _generation, _restarts, _failures, _since, _lastFailure, Manifest.Resources);
         }
     }
 

@@ -22,6 +22,10 @@ public enum ModelState
 /// The verdict of the latest of <paramref name="Failures"/>, kept after the state moved on (a node restarts a failed
 /// container at once, so a heartbeat may never see the failed state itself).
 /// </param>
+/// <param name="Limits">
+/// The resource limits the version runs under on this node, so that every gateway counts what the node runs, whichever
+/// gateway placed it (null: a node of an earlier version; refusals carry none).
+/// </param>
 /// <remarks>
 /// A report names no address: the gateway sends a job only through the node's job API, at the address it registered,
 /// or (in one process) through the connector the node handed it (<see cref="LocalNodes"/>), never to an address a
@@ -37,7 +41,8 @@ public sealed record ModelReport(
     int Restarts,
     int Failures,
     DateTimeOffset Since,
-    Verdict? LastFailure = null);
+    Verdict? LastFailure = null,
+    InfraMind.Manifest.ResourceRequest? Limits = null);
 
 /// <summary>POST /mesh/v1/nodes/{id}/heartbeat.</summary>
 public sealed record NodeHeartbeat(string NodeId, IReadOnlyList<ModelReport> Models);

@@ -8,20 +8,114 @@ public sealed class PlacementTests
 {
     private const long Gi = 1024L * 1024 * 1024;
 
-    private static PlacementNode Node(string id, long cpu = 4000, long mem = 8 * Gi, int gpu = 0, bool online = true, string[]? current = null, string[]? refused = null) =>
-        new(id, new NodeCapacity(cpu, mem, gpu), online, (current ?? []).ToHashSet(), (refused ?? []).ToHashSet());
+    private static PlacementNode Node(string id, long cpu = 4000, long mem = 8 * Gi, int gpu = 0, bool online = true, string[]? current = null, string[]? refused = null,
+        string[]? ready = null) =>
+        new(id, new NodeCapacity(cpu, mem, gpu), online, (current ?? []).ToHashSet(), (refused ?? []).ToHashSet()) { Ready = (ready ?? []).ToHashSet() };
+
+    private static string[] Best(string key, int count, params string[] nodes) => [.. nodes.OrderByDescending(id => Placement.Weight(key, id)).Take(count).Order()];
 
     private static PlacementModel Model(string key, long cpu = 1000, long mem = Gi, int gpu = 0) => new(key, new ResourceRequest(cpu, mem, gpu));
 
     private static string[] NodesOf(Dictionary<string, HashSet<string>> p, string key) => [.. p.Where(kv => kv.Value.Contains(key)).Select(kv => kv.Key).Order()];
 
     [Fact]
-    public void Each_model_gets_its_replicas_on_the_freest_nodes()
+    public void Each_model_gets_its_replicas_on_its_best_ranked_nodes()
     {
-        var p = Placement.Place([Model("a@1"), Model("b@1")], [Node("n1"), Node("n2", cpu: 8000), Node("n3")], 2);
-        Assert.Equal(2, NodesOf(p, "a@1").Length);
-        Assert.Contains("n2", NodesOf(p, "a@1"));
-        Assert.Equal(2, NodesOf(p, "b@1").Length);
+        var nodes = new[] { Node("n1"), Node("n2"), Node("n3"), Node("n4") };
+        var p = Placement.Place([Model("a@1"), Model("b@1")], nodes, 2);
+        foreach (var key in new[] { "a@1", "b@1" })
+        {
+            string[] ranked = [.. nodes.Select(n => n.NodeId).OrderByDescending(id => Placement.Weight(key, id)).Take(2).Order()];
+            Assert.Equal(ranked, NodesOf(p, key));
+        }
+    }
+
+    [Fact]
+    public void Two_gateways_that_see_the_same_nodes_place_alike_whatever_order_they_list_them_in()
+    {
+        var models = Enumerable.Range(0, 12).Select(i => Model($"m{i}@1.0.0", cpu: 500, mem: Gi / 4)).ToList();
+        var nodes = Enumerable.Range(0, 7).Select(i => Node($"node-{i}", cpu: 2000)).ToList();
+        var first = Placement.Place(models, nodes, 2);
+        // The other gateway lists its nodes in another order (the order they registered with it).
+        var second = Placement.Place(models, [.. nodes.OrderBy(n => n.NodeId.GetHashCode(StringComparison.Ordinal))], 2);
+        Assert.Equal(first.Keys.Order(), second.Keys.Order());
+        foreach (var (node, keys) in first) Assert.Equal(keys.Order(), second[node].Order());
+        // Each version exactly on its replicas (4 versions fit per node: 28 places for 24): none twice, none missing.
+        Assert.All(first.Values, keys => Assert.InRange(keys.Count, 0, 4));
+        Assert.All(models, m => Assert.Equal(2, NodesOf(first, m.Key).Length));
+    }
+
+    [Fact]
+    public void Gateways_that_started_apart_converge_on_the_same_replicas()
+    {
+        // Gateway A placed a@1 on n1, n2 and gateway B on n2, n3 (each saw other nodes first); all three run it ready now.
+        // Both place it on the same two, the best ranked, and the third stops (no gateway assigns it any more).
+        var key = "a@1";
+        PlacementNode[] Seen(string[] own) => [.. new[] { "n1", "n2", "n3" }.Select(id => Node(id, current: own.Contains(id) ? [key] : [], ready: [key]))];
+        var a = Placement.Place([Model(key)], Seen(["n1", "n2"]), 2);
+        var b = Placement.Place([Model(key)], Seen(["n2", "n3"]), 2);
+        Assert.Equal(Best(key, 2, "n1", "n2", "n3"), NodesOf(a, key));
+        Assert.Equal(Best(key, 2, "n1", "n2", "n3"), NodesOf(b, key));
+    }
+
+    [Fact]
+    public void A_node_claiming_to_run_a_version_is_not_given_it_for_that()
+    {
+        // n-liar reports a@1 ready (and running) without being placed there: the rank alone decides, as if it said nothing.
+        var key = "a@1";
+        var honest = Placement.Place([Model(key)], [Node("n1"), Node("n2"), Node("n-liar")], 1);
+        var lied = Placement.Place([Model(key)], [Node("n1"), Node("n2"),
+            Node("n-liar", ready: [key]) with { Running = new Dictionary<string, ResourceRequest> { [key] = new(1000, Gi, 0) } }], 1);
+        Assert.Equal(NodesOf(honest, key), NodesOf(lied, key));
+    }
+
+    [Fact]
+    public void A_version_that_moves_stays_on_its_old_node_until_the_new_one_is_ready()
+    {
+        // a@1 runs ready on the node that ranks lower; the better one joins: it gets a@1, and the old one stands in meanwhile.
+        var key = "a@1";
+        var (better, worse) = Placement.Weight(key, "x") > Placement.Weight(key, "y") ? ("x", "y") : ("y", "x");
+        var joining = Placement.Place([Model(key)], [Node(worse, current: [key], ready: [key]), Node(better)], 1);
+        Assert.Equal(new[] { "x", "y" }, NodesOf(joining, key));
+        var ready = Placement.Place([Model(key)], [Node(worse, current: [key], ready: [key]), Node(better, current: [key], ready: [key])], 1);
+        Assert.Equal([better], NodesOf(ready, key));
+    }
+
+    [Fact]
+    public void What_another_gateway_placed_on_a_node_uses_its_capacity_here_too()
+    {
+        // n1 runs other@1 (3 of its 4 CPUs) for a gateway whose catalog this one does not hold: a@1 (2 CPUs) does not fit there.
+        var busy = Node("n1") with { Running = new Dictionary<string, ResourceRequest> { ["other@1"] = new(3000, Gi, 0) } };
+        var p = Placement.Place([Model("a@1", cpu: 2000)], [busy, Node("n2"), Node("n3")], 2);
+        Assert.Equal(["n2", "n3"], NodesOf(p, "a@1"));
+    }
+
+    [Fact]
+    public void A_node_joining_takes_only_what_it_now_wins()
+    {
+        var models = Enumerable.Range(0, 40).Select(i => Model($"m{i}@1", cpu: 100, mem: Gi / 16)).ToList();
+        var before = Placement.Place(models, [Node("n1"), Node("n2"), Node("n3")], 2);
+        PlacementNode Settled(string id, Dictionary<string, HashSet<string>> p) => Node(id, current: [.. p[id]], ready: [.. p[id]]);
+        var after = Placement.Place(models, [Settled("n1", before), Settled("n2", before), Settled("n3", before), Node("n4", cpu: 100_000, mem: 64 * Gi)], 2);
+        var settled = Placement.Place(models, [.. new[] { "n1", "n2", "n3", "n4" }.Select(id => Settled(id, after))], 2);
+        foreach (var m in models)
+        {
+            string[] old = NodesOf(before, m.Key);
+            if (!after["n4"].Contains(m.Key))
+            {
+                Assert.Equal(old, NodesOf(after, m.Key)); // untouched: n4 does not win it
+                continue;
+            }
+
+            // n4 won it: the node it replaces stands in until n4 is ready, then goes; the other replica never moves.
+            Assert.Subset(NodesOf(after, m.Key).ToHashSet(), old.ToHashSet());
+            Assert.Equal(2, NodesOf(settled, m.Key).Length);
+            Assert.Contains("n4", NodesOf(settled, m.Key));
+            Assert.Single(old.Intersect(NodesOf(settled, m.Key)));
+        }
+
+        // About 2 of every 4 versions now have n4 among their 2 best (rendezvous moves only those).
+        Assert.InRange(after["n4"].Count, 10, 30);
     }
 
     [Fact]
@@ -47,10 +141,12 @@ public sealed class PlacementTests
     }
 
     [Fact]
-    public void Running_models_stay_where_they_are()
+    public void A_settled_placement_stays_as_it_is()
     {
-        var p = Placement.Place([Model("a@1")], [Node("n1", cpu: 16000), Node("n2", current: ["a@1"]), Node("n3", current: ["a@1"])], 2);
-        Assert.Equal(["n2", "n3"], NodesOf(p, "a@1"));
+        var models = new[] { Model("a@1"), Model("b@1"), Model("c@1") };
+        var first = Placement.Place(models, [Node("n1"), Node("n2"), Node("n3")], 2);
+        var again = Placement.Place(models, [.. new[] { "n1", "n2", "n3" }.Select(id => Node(id, current: [.. first[id]], ready: [.. first[id]]))], 2);
+        foreach (var (node, keys) in first) Assert.Equal(keys.Order(), again[node].Order());
     }
 
     [Fact]

@@ -21,6 +21,10 @@ internal static class GatewayServeCommand
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
+        var attemptTimeout = ServingHosts.DurationOption("--attempt-timeout", "Longest one attempt on one node may take before the request moves on to another node", "10s");
+        var connectTimeout = ServingHosts.DurationOption("--connect-timeout", "Longest wait for a connection to a node's job API (a node whose host left the network answers nothing)", "3s");
+        var missedBeats = new Option<int>("--missed-beats") { Description = "Heartbeats a node may miss in a row before it is offline and gets no more jobs", DefaultValueFactory = _ => 3, HelpName = "N" };
+        missedBeats.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--missed-beats must be between 1 and 100"); });
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
@@ -47,7 +51,8 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck, verbose, logFormat, logPayloads, json,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck,
+            verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -63,7 +68,11 @@ internal static class GatewayServeCommand
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
                 ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
-                identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck));
+                identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck),
+                tune: o => o with
+                {
+                    AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
+                });
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
             if (!at.IsLoopback)

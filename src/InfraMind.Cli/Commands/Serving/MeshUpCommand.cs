@@ -91,7 +91,7 @@ internal static class MeshUpCommand
                 for (var i = 1; i <= count; i++)
                 {
                     keys.Add(MeshKeys.Embedded(context, $"mesh-node-{i}"));
-                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", gateway.Url, token, capacity, engine, imageSource, logging, cancellationToken, local: local,
+                    started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", [gateway.Url], token, capacity, engine, imageSource, logging, cancellationToken, local: local,
                         resources: ResourcePolicy.SharedMachine, identity: keys[^1])));
                 }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Manifest;
+using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
 using Spectre.Console;
@@ -13,12 +14,26 @@ internal static class NodeServeCommand
     public static Command Create(CliContext context)
     {
         var node = new Command("node", "A node agent.");
-        var gateway = new Option<string>("--gateway") { Description = "Gateway URL to register with", Required = true, HelpName = "URL" };
+        var gateway = new Option<string>("--gateway")
+        {
+            Description = $"Gateway URL to register with; several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
+            Required = true,
+            HelpName = "URL[,URL…]",
+        };
         gateway.Validators.Add(r =>
         {
-            if (!Uri.TryCreate(r.GetValueOrDefault<string>(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                r.AddError($"--gateway '{r.GetValueOrDefault<string>()}' is not a URL: write e.g. --gateway http://127.0.0.1:8080");
+            var urls = (r.GetValueOrDefault<string>() ?? "").Split(',', StringSplitOptions.TrimEntries);
+            foreach (var text in urls)
+            {
+                if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                    r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
+            }
+
+            if (urls.Length > NodeOptions.MaxGateways) r.AddError($"--gateway names {urls.Length} gateways; a node serves at most {NodeOptions.MaxGateways}");
+            if (urls.Distinct(StringComparer.OrdinalIgnoreCase).Count() != urls.Length) r.AddError("--gateway names a gateway twice");
         });
+        var heartbeat = ServingHosts.DurationOption("--heartbeat-interval", "How often the node heartbeats each gateway; a gateway counts it offline after its --missed-beats", "2s", TimeSpan.FromMinutes(1));
+        var gatewayTimeout = ServingHosts.DurationOption("--gateway-timeout", "Longest a registration or heartbeat may take, connecting included, before that gateway counts as unreachable", "10s");
         var id = new Option<string>("--id") { Description = "Node id", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
         var port = ServingHosts.PortOption("--port", "Job API port (127.0.0.1 unless --listen; 0 = any free port)", 0);
         var listen = ServingHosts.ListenOption();
@@ -69,22 +84,23 @@ internal static class NodeServeCommand
         var admitGatewayKey = MeshKeys.AdmitOption("--admit-gateway-key",
             "Take a job credential only from a gateway whose registration reply is signed by this key (its fingerprint, sha256:HEX); repeat for several. Needs --key");
         var serve = new Command("serve",
-            "Register with a gateway, heartbeat, and run the models placed here: verified registry entry, verified image, isolated container, " +
+            "Register with one gateway or several (each on its own), heartbeat, and run the models any of them places here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
             "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
-            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or the gateway refused this node (IM6015: wrong token; " +
+            "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
-            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the gateway issues the node is kept in $INFRAMIND_HOME/mesh/nodes/ID.credential.")
+            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the (first) gateway issues the node is kept in " +
+            "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
-            gateway, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase, admitGatewayKey,
-            allowLocal, fetchAllow, verbose, logFormat, json,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
+            admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
-            var gatewayUrl = new Uri(parse.GetValue(gateway)!);
+            IReadOnlyList<Uri> gatewayUrls = [.. parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             var admitGateways = MeshKeys.Admitted(parse.GetValue(admitGatewayKey) ?? [], null, "--admit-gateway-key");
             if (admitGateways is not null && identity is null)
@@ -116,21 +132,30 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
-            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrl, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
+            await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways);
+                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways,
+                tune: o => o with { HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
             if (!ListenAt.From(parse, listen, port).IsLoopback)
                 await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
-            var registered = await ServingHosts.RegisteredAsync(host.Agent, gatewayUrl, cancellationToken);
+            var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
+            var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
+            {
                 CliJson.Write(context.Output, new
                 {
-                    node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrl.ToString(), registered, key = identity?.PublicKey.Fingerprint,
+                    node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrls[0].ToString(),
+                    gateways = gatewayUrls.Select(u => u.ToString()).ToList(), registered, key = identity?.PublicKey.Fingerprint,
                 });
+            }
             else if (registered)
-                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(gatewayUrl.ToString())}");
+            {
+                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(named)}");
+            }
             else
-                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: the gateway {Markup.Escape(gatewayUrl.ToString())} does not answer yet; retrying every heartbeat");
+            {
+                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: no gateway of {Markup.Escape(named)} answers yet; retrying every heartbeat");
+            }
             await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             return ExitCodes.Ok;

@@ -50,6 +50,26 @@ internal static class ServingHosts
         return (at with { Port = grpcPort ?? (at.Port == 0 ? 0 : at.Port + 1) }).Url;
     }
 
+    /// <summary>
+    /// A duration option of the serving commands (failure detection: timeouts, heartbeats), written as model.yaml's
+    /// timeout is (3s, 500ms, 2m, a bare number of seconds; 1ms to 10m) and at most <paramref name="max"/>.
+    /// </summary>
+    public static Option<string> DurationOption(string name, string description, string defaultValue, TimeSpan? max = null)
+    {
+        var option = new Option<string>(name) { Description = $"{description} (e.g. 500ms, 2s)", DefaultValueFactory = _ => defaultValue, HelpName = "DURATION" };
+        option.Validators.Add(r =>
+        {
+            var text = r.GetValueOrDefault<string>() ?? "";
+            if (!Manifest.Quantity.TryParseTimeout(text, out var value, out var error)) r.AddError($"{name}: {error}");
+            else if (max is { } limit && value > limit) r.AddError($"{name}: at most {limit.TotalSeconds:0.###}s");
+        });
+        return option;
+    }
+
+    /// <summary>The value of a <see cref="DurationOption"/> (validated at parse).</summary>
+    public static TimeSpan Duration(ParseResult parse, Option<string> option) =>
+        Manifest.Quantity.TryParseTimeout(parse.GetValue(option)!, out var value, out _) ? value : throw new InvalidOperationException($"{option.Name} was not validated");
+
     /// <summary>`--listen ADDRESS[:PORT]` of the serving commands: the address to bind instead of 127.0.0.1 (a port given here wins over --port).</summary>
     public static Option<string?> ListenOption() => new("--listen")
     {
@@ -73,17 +93,16 @@ internal static class ServingHosts
     public static async Task<GatewayHost> StartGatewayAsync(
         ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
         LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null,
-        double spotCheckShare = 0.02)
+        double spotCheckShare = 0.02, Func<GatewayOptions, GatewayOptions>? tune = null)
     {
         try
         {
-            return await GatewayHost.StartAsync(
-                new GatewayOptions
-                {
-                    ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads,
-                    Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience, SpotCheckShare = spotCheckShare,
-                },
-                catalog, TimeProvider.System, logging, cancellationToken);
+            var options = new GatewayOptions
+            {
+                ListenUrl = at.Url, GrpcListenUrl = grpcUrl, Replicas = replicas, CatalogRefresh = TimeSpan.FromSeconds(2), NodeToken = token, LocalNodes = local, LogPayloads = logPayloads,
+                Identity = identity, AdmitNodeKeys = admitNodeKeys, Audience = audience, SpotCheckShare = spotCheckShare,
+            };
+            return await GatewayHost.StartAsync(tune?.Invoke(options) ?? options, catalog, TimeProvider.System, logging, cancellationToken);
         }
         catch (IOException e)
         {
@@ -92,9 +111,9 @@ internal static class ServingHosts
     }
 
     public static async Task<NodeHost> StartNodeAsync(
-        string id, Uri gateway, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
+        string id, IReadOnlyList<Uri> gateways, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
         CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null,
-        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null)
+        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null, Func<NodeOptions, NodeOptions>? tune = null)
     {
         at ??= ListenAt.Loopback(0);
         if (at.IsUnspecified && advertise is null)
@@ -102,9 +121,10 @@ internal static class ServingHosts
                 "pass --advertise http://ADDRESS:PORT/ (the URL the gateway reaches this node at), or --listen one address");
         var options = new NodeOptions
         {
-            NodeId = id, Gateway = gateway, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
+            NodeId = id, Gateways = gateways, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
             Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
         };
+        options = tune?.Invoke(options) ?? options;
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
         try
@@ -117,8 +137,8 @@ internal static class ServingHosts
         }
     }
 
-    /// <summary>True once the gateway accepted the node; false when it has not answered within 10 s (the node keeps trying).</summary>
-    public static async Task<bool> RegisteredAsync(NodeAgent agent, Uri gateway, CancellationToken cancellationToken)
+    /// <summary>True once a gateway accepted the node; false when none has answered within 10 s (the node keeps trying).</summary>
+    public static async Task<bool> RegisteredAsync(NodeAgent agent, CancellationToken cancellationToken)
     {
         try
         {

@@ -1,0 +1,53 @@
+using InfraMind.Serving;
+
+namespace InfraMind.Node;
+
+/// <summary>
+/// A node's tie to one of its gateways: its own HTTP client, the credential that gateway issued (and where it is kept),
+/// and what that gateway last assigned. Each link registers and heartbeats on its own loop, so a gateway that is down
+/// or slow holds up no other.
+/// </summary>
+internal sealed class GatewayLink : IDisposable
+{
+    private volatile string? _credential;
+    private volatile Assigned? _assigned;
+
+    public GatewayLink(Uri url, string? token, string? credentialFile, TimeSpan timeout)
+    {
+        Url = url;
+        CredentialFile = credentialFile;
+        Client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout }) { BaseAddress = url, Timeout = timeout };
+        MeshToken.Authorize(Client.DefaultRequestHeaders, token);
+    }
+
+    public Uri Url { get; }
+
+    public HttpClient Client { get; }
+
+    public string? CredentialFile { get; }
+
+    /// <summary>The credential this gateway issued the node (null before its first registration).</summary>
+    public string? Credential
+    {
+        get => _credential;
+        set => _credential = value;
+    }
+
+    private volatile bool _refused;
+
+    /// <summary>True once this gateway refused the node for good (a 4xx to its registration); read by the other gateways' loops.</summary>
+    public bool Refused
+    {
+        get => _refused;
+        set => _refused = value;
+    }
+
+    /// <summary>What the gateway assigned in its latest heartbeat reply, and when (null before the first).</summary>
+    public Assigned? Latest => _assigned;
+
+    public void Assign(HeartbeatReply reply, DateTimeOffset at) => _assigned = new Assigned(reply, at);
+
+    public void Dispose() => Client.Dispose();
+
+    internal sealed record Assigned(HeartbeatReply Reply, DateTimeOffset At);
+}
