@@ -70,7 +70,7 @@ internal sealed partial class MeshState
             TrafficOf(key).Failed(Verdict.AnswerDisagrees.WireName);
             n.Evidence.Enqueue(new Disagreement(time.GetUtcNow(), key, requestId, evidence));
             while (n.Evidence.Count > EvidencePerNode) n.Evidence.Dequeue();
-            var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
+            var placed = _placedOn.TryGetValue(key, out var on) ? on : [];
             if (s.Suspension.IsSuspended || placed.Count(p => StandingOf(p, key).Suspension.IsSuspended) + 1 > placed.Count / 2)
             {
                 log.LogWarning("node {Node} disagreed on {Model} (request {Request}) but is not suspended: it is already, or half the version's nodes are", node, key, requestId);

@@ -31,7 +31,14 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelTraffic> _traffic = new(StringComparer.Ordinal);
     private Dictionary<string, HashSet<string>> _placement = new(StringComparer.Ordinal);
+
+    /// <summary>The inverse of <see cref="_placement"/>: version key → the nodes it is placed on (routing reads only these).</summary>
+    private Dictionary<string, List<string>> _placedOn = new(StringComparer.Ordinal);
+
+    /// <summary>Each version's rendezvous order of the known nodes, kept between placement passes.</summary>
+    private readonly RendezvousRanks _ranks = new();
     private IReadOnlyList<ServedModel> _models = [];
+    private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
 
     public TimeProvider Time => time;
 
@@ -47,8 +54,13 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     {
         lock (_gate)
         {
+            // The catalog is read again every refresh: placement runs only when the versions changed.
+            var same = models.Count == _models.Count && models.Select(m => m.Key).SequenceEqual(_models.Select(m => m.Key), StringComparer.Ordinal);
             _models = models;
-            Replace();
+            _byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
+            // Traffic of versions no longer served goes with them (a yanked version's samples are not kept forever).
+            foreach (var gone in _traffic.Keys.Where(k => !_byKey.ContainsKey(k)).ToList()) _traffic.Remove(gone);
+            if (!same) Replace();
         }
     }
 
@@ -129,6 +141,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         {
             if (!_nodes.TryGetValue(beat.NodeId, out var node)) return NodeAuth.Unknown;
             if (!node.Holds(presented)) return NodeAuth.Forbidden;
+            var cameBack = node.OfflineSince is not null || !IsOnline(node);
             node.LastBeat = time.GetUtcNow();
             if (node.OfflineSince is not null)
             {
@@ -155,8 +168,12 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                     log.LogInformation("node {Node} re-admitted for {Model}: pre-flight passed", beat.NodeId, key);
             }
 
-            node.Reports = beat.Models.ToDictionary(r => ModelKey.Of(r.Name, r.Version), StringComparer.Ordinal);
-            Replace();
+            var reports = beat.Models.ToDictionary(r => ModelKey.Of(r.Name, r.Version), StringComparer.Ordinal);
+            var changed = cameBack || !SamePlacementInputs(node.Reports, reports);
+            node.Reports = reports;
+            // Placement reads only refusals, readiness and what runs with its limits: a heartbeat that changes none of
+            // them (nearly all, in a steady mesh) places nothing — at 10,000 nodes that is most of a gateway's work.
+            if (changed) Replace();
 
             var assigned = _placement.TryGetValue(beat.NodeId, out var keys) ? keys : [];
             var preflight = new List<string>();
@@ -176,8 +193,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 s.ProbeWanted = false;
             }
 
-            var byKey = _models.ToDictionary(m => m.Key, StringComparer.Ordinal);
-            reply = new HeartbeatReply([.. assigned.Where(byKey.ContainsKey).Select(k => byKey[k].Assignment)], preflight);
+            reply = new HeartbeatReply([.. assigned.Where(_byKey.ContainsKey).Select(k => _byKey[k].Assignment)], preflight);
             return NodeAuth.Ok;
         }
     }
@@ -199,7 +215,32 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first pick.
         var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
             .Select(m => new PlacementModel(m.Key, m.Manifest.Resources)).ToList();
-        _placement = Placement.Place(models, nodes, options.Replicas);
+        _placement = Placement.Place(models, nodes, options.Replicas, _ranks);
+        var placedOn = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (node, keys) in _placement)
+        {
+            foreach (var key in keys)
+            {
+                if (!placedOn.TryGetValue(key, out var list)) placedOn[key] = list = [];
+                list.Add(node);
+            }
+        }
+
+        _placedOn = placedOn;
+    }
+
+    /// <summary>Whether two reports of a node give placement the same inputs: refusals, readiness, what runs and its limits.</summary>
+    private static bool SamePlacementInputs(Dictionary<string, ModelReport> before, Dictionary<string, ModelReport> after)
+    {
+        if (before.Count != after.Count) return false;
+        foreach (var (key, a) in after)
+        {
+            if (!before.TryGetValue(key, out var b)) return false;
+            if ((a.State == ModelState.Refused) != (b.State == ModelState.Refused) || (a.State == ModelState.Ready) != (b.State == ModelState.Ready)) return false;
+            if (!Equals(a.Limits, b.Limits)) return false;
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -274,12 +315,11 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         lock (_gate)
         {
             var list = new List<Candidate>();
-            foreach (var n in _nodes.Values)
+            if (!_placedOn.TryGetValue(key, out var placedOn)) return list;
+            foreach (var id in placedOn)
             {
-                var id = n.Registration.NodeId;
-                if (exclude.Contains(id) || !IsOnline(n)) continue;
+                if (exclude.Contains(id) || !_nodes.TryGetValue(id, out var n) || !IsOnline(n)) continue;
                 if (!n.Reports.TryGetValue(key, out var r) || r.State != ModelState.Ready) continue;
-                if (!(_placement.TryGetValue(id, out var placed) && placed.Contains(key))) continue;
                 var s = StandingOf(id, key);
                 if (s.Suspension.IsSuspended) continue;
                 list.Add(new Candidate(id, s.Latency.At(time.GetUtcNow()), n.Reputation.Value, Volatile.Read(ref n.InFlight)));
@@ -292,7 +332,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// <summary>How many nodes the version is placed on now.</summary>
     public int PlacedCount(string key)
     {
-        lock (_gate) return _placement.Count(p => p.Value.Contains(key));
+        lock (_gate) return _placedOn.TryGetValue(key, out var nodes) ? nodes.Count : 0;
     }
 
     /// <summary>
@@ -384,7 +424,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         n.Reputation.Penalise();
         metrics.Reputation(node, n.Reputation.Value);
         if (!s.Suspension.RecordFailure()) return;
-        var placed = _placement.Where(p => p.Value.Contains(key)).Select(p => p.Key).ToList();
+        var placed = _placedOn.TryGetValue(key, out var on) ? on : [];
         var suspended = placed.Count(p => StandingOf(p, key).Suspension.IsSuspended);
         if (suspended + 1 > placed.Count / 2)
         {
@@ -418,7 +458,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                     quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined
                         ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until }
                         : null,
-                    nodes = _placement.Where(p => p.Value.Contains(m.Key)).Select(p => p.Key).Order(StringComparer.Ordinal).Select(id =>
+                    nodes = (_placedOn.TryGetValue(m.Key, out var on) ? on : []).Order(StringComparer.Ordinal).Select(id =>
                     {
                         var n = _nodes[id];
                         var r = n.Reports.GetValueOrDefault(m.Key);

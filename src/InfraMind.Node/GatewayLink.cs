@@ -47,7 +47,14 @@ internal sealed class GatewayLink : IDisposable
 
     public void Assign(HeartbeatReply reply, DateTimeOffset at) => _assigned = new Assigned(reply, at);
 
-    public void Dispose() => Client.Dispose();
+    /// <summary>Released to make the link heartbeat before its next tick (<see cref="NodeAgent.BeatSoon"/>).</summary>
+    public SemaphoreSlim Soon { get; } = new(0, 1);
+
+    public void Dispose()
+    {
+        Client.Dispose();
+        Soon.Dispose();
+    }
 
     internal sealed record Assigned(HeartbeatReply Reply, DateTimeOffset At);
 }

@@ -119,38 +119,61 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     {
         var registered = false;
         using var timer = new PeriodicTimer(_options.HeartbeatInterval, _time);
-        do
+        // The next tick and the next early beat (BeatSoon), each awaited until it fires, so neither is ever lost.
+        Task<bool>? tick = null;
+        Task? soon = null;
+        while (true)
         {
-            if (HeartbeatsPaused) continue;
+            if (!HeartbeatsPaused)
+            {
+                try
+                {
+                    if (!registered) registered = await RegisterAsync(link, ct);
+                    if (registered) registered = await BeatAsync(link, ct);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
+                {
+                    if (ct.IsCancellationRequested) break;
+                    _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e.Message);
+                    registered = false;
+                }
+            }
+
             try
             {
-                if (!registered) registered = await RegisterAsync(link, ct);
-                if (registered) registered = await BeatAsync(link, ct);
+                tick ??= timer.WaitForNextTickAsync(ct).AsTask();
+                soon ??= link.Soon.WaitAsync(ct);
+                if (await Task.WhenAny(tick, soon) == tick)
+                {
+                    var more = await tick;
+                    tick = null;
+                    if (!more) break;
+                }
+                else
+                {
+                    await soon;
+                    soon = null;
+                }
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
                 break;
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
-            {
-                if (ct.IsCancellationRequested) break;
-                _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e.Message);
-                registered = false;
-            }
         }
-        while (await WaitAsync(timer, ct));
     }
 
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    /// <summary>
+    /// Heartbeats every gateway now rather than at the next tick: a model just became ready (or failed), and the
+    /// gateways should route to it (or away from it) at once, not up to a heartbeat interval later.
+    /// </summary>
+    internal void BeatSoon()
     {
-        try
-        {
-            return await timer.WaitForNextTickAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        foreach (var link in _gateways)
+            if (link.Soon.CurrentCount == 0) link.Soon.Release();
     }
 
     private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
@@ -356,7 +379,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 return;
             }
 
-            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log, _metrics);
+            var instance = new ModelInstance(a, manifest, _engine, _images, _options, _time, _log, _metrics) { Settled = BeatSoon };
             _instances[a.Key] = instance;
             instance.Start();
         }

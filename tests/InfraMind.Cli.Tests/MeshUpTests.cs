@@ -167,6 +167,22 @@ public sealed class MeshUpTests : IDisposable
         Assert.Contains("is empty", result.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Gateway_serve_bounds_its_failure_detection_and_node_count_options()
+    {
+        foreach (var (option, value, says) in new[]
+        {
+            ("--max-nodes", "0", "--max-nodes must be between 1 and 100000"),
+            ("--max-nodes", "100001", "--max-nodes must be between 1 and 100000"),
+            ("--missed-beats", "0", "--missed-beats must be between 1 and 100"),
+        })
+        {
+            var result = await _cli.RunAsync("gateway", "serve", "--port", "0", option, value);
+            Assert.Equal(2, result.Code);
+            Assert.Contains(says, result.Err, StringComparison.Ordinal);
+        }
+    }
+
     [SkippableFact]
     public async Task A_taken_port_is_named_with_its_own_code()
     {

@@ -40,12 +40,20 @@ internal sealed record PlacementModel(string Key, ResourceRequest Resources);
 /// </summary>
 internal static class Placement
 {
-    public static Dictionary<string, HashSet<string>> Place(IReadOnlyList<PlacementModel> models, IReadOnlyList<PlacementNode> nodes, int replicas)
+    /// <param name="ranks">
+    /// The rendezvous order of nodes per version, kept between passes by the caller (<see cref="RendezvousRanks"/>) so
+    /// that a pass costs O(nodes + versions × replicas) rather than a hash and a sort per (version, node); null ranks
+    /// afresh.
+    /// </param>
+    public static Dictionary<string, HashSet<string>> Place(IReadOnlyList<PlacementModel> models, IReadOnlyList<PlacementNode> nodes, int replicas, RendezvousRanks? ranks = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(nodes);
         var ordered = models.DistinctBy(m => m.Key).ToList();
         var known = ordered.Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
+        var byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
+        ranks ??= new RendezvousRanks();
+        ranks.Sync(byId.Keys, known);
         var result = nodes.ToDictionary(n => n.NodeId, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
         var free = nodes.ToDictionary(n => n.NodeId, n =>
         {
@@ -53,8 +61,20 @@ internal static class Placement
             return (Cpu: n.Capacity.CpuMillicores - foreign.Sum(r => r.CpuMillicores), Mem: n.Capacity.MemoryBytes - foreign.Sum(r => r.MemoryBytes),
                 Gpu: (long)n.Capacity.GpuCount - foreign.Sum(r => r.GpuCount));
         }, StringComparer.Ordinal);
-        var online = nodes.Where(n => n.Online).ToList();
 
+        // The nodes this gateway placed each version on last time: the candidates to stay as stand-ins.
+        var holders = new Dictionary<string, List<PlacementNode>>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+        {
+            foreach (var key in n.Current)
+            {
+                if (!known.Contains(key)) continue;
+                if (!holders.TryGetValue(key, out var list)) holders[key] = list = [];
+                list.Add(n);
+            }
+        }
+
+        bool Eligible(PlacementNode n, string key) => n.Online && !n.Refused.Contains(key);
         bool Fits(string node, ResourceRequest r) => free[node].Cpu >= r.CpuMillicores && free[node].Mem >= r.MemoryBytes && free[node].Gpu >= r.GpuCount;
         void Take(string node, PlacementModel m)
         {
@@ -63,30 +83,30 @@ internal static class Placement
             free[node] = (f.Cpu - m.Resources.CpuMillicores, f.Mem - m.Resources.MemoryBytes, f.Gpu - m.Resources.GpuCount);
         }
 
-        var ranks = ordered.ToDictionary(m => m.Key, m => online.Where(n => !n.Refused.Contains(m.Key))
-            .OrderByDescending(n => Weight(m.Key, n.NodeId)).ThenBy(n => n.NodeId, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
-
-        // The target: each version on its best-ranked nodes that fit.
+        // The target: each version on its best-ranked eligible nodes that fit (walked in rank order, no further than needed).
+        var chosen = new Dictionary<string, List<PlacementNode>>(StringComparer.Ordinal);
         foreach (var m in ordered)
         {
-            var placed = 0;
-            foreach (var n in ranks[m.Key])
+            var list = chosen[m.Key] = [];
+            foreach (var id in ranks.Ranked(m.Key))
             {
-                if (placed >= replicas) break;
-                if (!Fits(n.NodeId, m.Resources)) continue;
-                Take(n.NodeId, m);
-                placed++;
+                if (list.Count >= replicas) break;
+                var n = byId[id];
+                if (!Eligible(n, m.Key) || !Fits(id, m.Resources)) continue;
+                Take(id, m);
+                list.Add(n);
             }
         }
 
         // Make before break: for each target node not ready yet, one node it replaces that runs the version ready stays.
         foreach (var m in ordered)
         {
-            var waiting = ranks[m.Key].Count(n => result[n.NodeId].Contains(m.Key) && !n.Ready.Contains(m.Key));
-            foreach (var n in ranks[m.Key])
+            var waiting = chosen[m.Key].Count(n => !n.Ready.Contains(m.Key));
+            if (waiting == 0 || !holders.TryGetValue(m.Key, out var held)) continue;
+            foreach (var n in held.OrderBy(n => n, RendezvousRanks.Comparer(m.Key)))
             {
                 if (waiting <= 0) break;
-                if (result[n.NodeId].Contains(m.Key) || !n.Current.Contains(m.Key) || !n.Ready.Contains(m.Key) || !Fits(n.NodeId, m.Resources)) continue;
+                if (!Eligible(n, m.Key) || result[n.NodeId].Contains(m.Key) || !n.Ready.Contains(m.Key) || !Fits(n.NodeId, m.Resources)) continue;
                 Take(n.NodeId, m);
                 waiting--;
             }
@@ -105,4 +125,67 @@ internal static class Placement
         SHA256.HashData(Encoding.UTF8.GetBytes($"{key}\n{node}"), hash);
         return BinaryPrimitives.ReadUInt64BigEndian(hash);
     }
+}
+
+/// <summary>
+/// The rendezvous rank of every known node per version — highest <see cref="Placement.Weight"/> first, then by id —
+/// kept up to date as nodes and versions come and go: a new node is inserted into each version's order (a hash and a
+/// binary search per version), a new version ranks every node once. A weight never changes, so nothing is ranked
+/// twice. Not thread-safe: its owner (the gateway's mesh state) calls it under its lock.
+/// </summary>
+internal sealed class RendezvousRanks
+{
+    private readonly HashSet<string> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(ulong Weight, string Node)>> _ranks = new(StringComparer.Ordinal);
+
+    private static readonly Comparer<(ulong Weight, string Node)> Order = Comparer<(ulong Weight, string Node)>.Create((a, b) =>
+    {
+        var byWeight = b.Weight.CompareTo(a.Weight);
+        return byWeight != 0 ? byWeight : string.CompareOrdinal(a.Node, b.Node);
+    });
+
+    /// <summary>Brings the orders to exactly these nodes and versions.</summary>
+    public void Sync(IEnumerable<string> nodes, IReadOnlySet<string> keys)
+    {
+        var wanted = nodes as IReadOnlySet<string> ?? nodes.ToHashSet(StringComparer.Ordinal);
+        var gone = _nodes.Where(n => !wanted.Contains(n)).ToList();
+        var added = wanted.Where(n => !_nodes.Contains(n)).ToList();
+        foreach (var key in _ranks.Keys.Where(k => !keys.Contains(k)).ToList()) _ranks.Remove(key);
+        if (gone.Count > 0)
+        {
+            var goneSet = gone.ToHashSet(StringComparer.Ordinal);
+            foreach (var list in _ranks.Values) list.RemoveAll(e => goneSet.Contains(e.Node));
+            _nodes.ExceptWith(gone);
+        }
+
+        foreach (var node in added)
+        {
+            foreach (var (key, list) in _ranks)
+            {
+                var entry = (Placement.Weight(key, node), node);
+                var at = list.BinarySearch(entry, Order);
+                list.Insert(at < 0 ? ~at : at, entry);
+            }
+
+            _nodes.Add(node);
+        }
+
+        foreach (var key in keys)
+        {
+            if (_ranks.ContainsKey(key)) continue;
+            var list = _nodes.Select(n => (Placement.Weight(key, n), n)).ToList();
+            list.Sort(Order);
+            _ranks[key] = list;
+        }
+    }
+
+    /// <summary>The nodes in rank order for <paramref name="key"/> (a version <see cref="Sync"/> was given).</summary>
+    public IEnumerable<string> Ranked(string key)
+    {
+        foreach (var (_, node) in _ranks[key]) yield return node;
+    }
+
+    /// <summary>Orders nodes as <see cref="Ranked"/> does for <paramref name="key"/>.</summary>
+    public static IComparer<PlacementNode> Comparer(string key) =>
+        Comparer<PlacementNode>.Create((a, b) => Order.Compare((Placement.Weight(key, a.NodeId), a.NodeId), (Placement.Weight(key, b.NodeId), b.NodeId)));
 }

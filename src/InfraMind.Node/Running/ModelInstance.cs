@@ -37,6 +37,9 @@ internal sealed class ModelInstance : IAsyncDisposable
     private volatile bool _preflightRequested;
     private readonly NodeMetrics _metrics;
 
+    /// <summary>Called when the model became ready or failed: its node tells its gateways at once (<see cref="NodeAgent.BeatSoon"/>).</summary>
+    internal Action? Settled { get; init; }
+
     public ModelInstance(ModelAssignment assignment, ModelManifest manifest, ContainerEngine engine, IModelImageSource images,
         NodeOptions options, TimeProvider time, ILogger log, NodeMetrics metrics)
     {
@@ -105,6 +108,7 @@ internal sealed class ModelInstance : IAsyncDisposable
             }
         }
 
+        if (state is ModelState.Ready or ModelState.Failed) Settled?.Invoke();
         if (state == ModelState.Failed)
             _log.LogWarning("{Model} failed on this node: {Verdict}: {Detail}", _assignment.Key, verdict, detail);
         else

@@ -25,6 +25,12 @@ internal static class GatewayServeCommand
         var connectTimeout = ServingHosts.DurationOption("--connect-timeout", "Longest wait for a connection to a node's job API (a node whose host left the network answers nothing)", "3s");
         var missedBeats = new Option<int>("--missed-beats") { Description = "Heartbeats a node may miss in a row before it is offline and gets no more jobs", DefaultValueFactory = _ => 3, HelpName = "N" };
         missedBeats.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--missed-beats must be between 1 and 100"); });
+        var maxNodes = new Option<int>("--max-nodes")
+        {
+            Description = "Most nodes this gateway keeps (a registration beyond it is refused with IM6023 until offline nodes are forgotten); docs/scale.md sizes a gateway",
+            DefaultValueFactory = _ => 256, HelpName = "N",
+        };
+        maxNodes.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000) r.AddError("--max-nodes must be between 1 and 100000"); });
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
@@ -51,7 +57,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
@@ -72,6 +78,7 @@ internal static class GatewayServeCommand
                 tune: o => o with
                 {
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
+                    MaxNodes = parse.GetValue(maxNodes),
                 });
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
