@@ -156,7 +156,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
     {
         var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval,
-            _identity?.PublicKey.SubjectPublicKeyInfoBase64);
+            _identity?.PublicKey.SubjectPublicKeyInfoBase64, _options.TlsCertificate is { } tls ? Serving.Tls.MeshTls.Fingerprint(tls) : null);
         using var request = Signed(link, HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
         if (link.Credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);

@@ -94,6 +94,12 @@ public sealed record NodeOptions
     /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
     public Uri? Advertise { get; init; }
 
+    /// <summary>
+    /// The certificate the job API serves HTTPS with (<see cref="Serving.Tls.MeshTls"/>; <see cref="ListenUrl"/> then
+    /// https://): its key's fingerprint goes with the registration, and the gateway accepts that key alone. Null: plain HTTP.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
     /// <summary>Where the node's job API listens; port 0 picks a free one.</summary>
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 
@@ -143,6 +149,10 @@ public sealed record NodeOptions
         if (AdmitGatewayKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
             errors.Add($"an admitted gateway key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
+        if ((TlsCertificate is not null) != ListenUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            errors.Add($"a job API over TLS listens on an https:// URL with a certificate, plain HTTP on an http:// one (got {ListenUrl})");
+        if (TlsCertificate is not null && Advertise is { } advertised && advertised.Scheme != Uri.UriSchemeHttps)
+            errors.Add($"a node serving TLS advertises an https:// URL (got {advertised})");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
             errors.Add($"the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;

@@ -4,6 +4,7 @@ using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Tls;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -42,6 +43,11 @@ internal static class NodeServeCommand
             Description = "The URL the node registers, where its gateway reaches its job API (default: the address it is bound to; required with --listen 0.0.0.0)",
             HelpName = "URL",
         };
+        var tls = new Option<bool>("--tls")
+        {
+            Description = "Serve the job API over HTTPS with this node's self-signed certificate ($INFRAMIND_HOME/mesh/tls/ID.pfx, made once, owner-only); " +
+                          "the registration carries its key's fingerprint and the gateway accepts that key alone (IM6046 otherwise)",
+        };
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Verifying();
@@ -72,7 +78,7 @@ internal static class NodeServeCommand
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var logFormat = ServingHosts.LogFormatOption();
-        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key, tlsFingerprint} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
             Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
@@ -93,7 +99,7 @@ internal static class NodeServeCommand
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, tls, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
@@ -132,12 +138,13 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
+            using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate(parse.GetValue(id)!), parse.GetValue(id)!) : null;
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways,
+                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
                 tune: o => o with { HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
-            if (!ListenAt.From(parse, listen, port).IsLoopback)
-                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
+            if (!ListenAt.From(parse, listen, port).IsLoopback && certificate is null)
+                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
@@ -146,6 +153,7 @@ internal static class NodeServeCommand
                 {
                     node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrls[0].ToString(),
                     gateways = gatewayUrls.Select(u => u.ToString()).ToList(), registered, key = identity?.PublicKey.Fingerprint,
+                    tlsFingerprint = certificate is null ? null : MeshTls.Fingerprint(certificate),
                 });
             }
             else if (registered)
