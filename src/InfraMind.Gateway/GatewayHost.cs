@@ -63,6 +63,13 @@ public sealed class GatewayHost : IAsyncDisposable
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.ListenUrl);
+        if (options.TlsCertificate is { } certificate)
+        {
+            // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         var app = builder.Build();

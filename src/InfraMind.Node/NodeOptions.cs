@@ -26,6 +26,14 @@ public sealed record NodeOptions
     public IReadOnlyList<Uri> Gateways { get; init; } = [];
 
     /// <summary>
+    /// The TLS pin of each https gateway that has one, by its URL (as in <see cref="Gateways"/>): the node takes that
+    /// gateway's certificate only when its key's fingerprint (<c>sha256:HEX</c>, <see cref="Serving.Tls.MeshTls"/>) is
+    /// this one, and refuses the gateway otherwise (IM6046). An https gateway without a pin is checked against the
+    /// system's CAs.
+    /// </summary>
+    public IReadOnlyDictionary<Uri, string> GatewayTlsPins { get; init; } = new Dictionary<Uri, string>();
+
+    /// <summary>
     /// What a gateway assigned counts this long after its last heartbeat reply: a gateway that is gone for longer no
     /// longer keeps a version running here (the others still do, if they assign it).
     /// </summary>
@@ -140,6 +148,12 @@ public sealed record NodeOptions
 
         if (Gateways is { } all && all.Where(g => g is { IsAbsoluteUri: true }).DistinctBy(g => g.AbsoluteUri).Count() != all.Count)
             errors.Add($"each gateway is named once: {string.Join(", ", all)}");
+        foreach (var (g, pin) in GatewayTlsPins ?? new Dictionary<Uri, string>())
+        {
+            if (!Serving.Tls.MeshTls.IsFingerprint(pin)) errors.Add($"the TLS pin of gateway {g} must be sha256:HEX (64 lower-case hex digits; `infra gateway serve --tls --json` prints it)");
+            if (g.Scheme != Uri.UriSchemeHttps || Gateways?.Contains(g) != true) errors.Add($"a TLS pin names one of the node's https gateways (got {g})");
+        }
+
         if (ForgetGatewayAfter <= TimeSpan.Zero || GatewayTimeout <= TimeSpan.Zero)
             errors.Add($"the gateway timeout and how long a silent gateway's assignments count must be positive");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)

@@ -17,7 +17,7 @@ internal static class NodeServeCommand
         var node = new Command("node", "A node agent.");
         var gateway = new Option<string>("--gateway")
         {
-            Description = $"Gateway URL to register with; several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
+            Description = $"Gateway URL to register with, with #sha256:HEX after an https gateway's URL to pin its TLS certificate key (IM6046 when it presents another); several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
             Required = true,
             HelpName = "URL[,URL…]",
         };
@@ -28,6 +28,8 @@ internal static class NodeServeCommand
             {
                 if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
+                else if (uri.Fragment is { Length: > 0 } pin && (uri.Scheme != "https" || !MeshTls.IsFingerprint(pin[1..])))
+                    r.AddError($"--gateway '{text}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint `infra gateway serve --tls --json` prints)");
             }
 
             if (urls.Length > NodeOptions.MaxGateways) r.AddError($"--gateway names {urls.Length} gateways; a node serves at most {NodeOptions.MaxGateways}");
@@ -96,7 +98,7 @@ internal static class NodeServeCommand
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
-            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the (first) gateway issues the node is kept in " +
+            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). With --tls the certificate is kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
             gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, tls, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
@@ -106,7 +108,11 @@ internal static class NodeServeCommand
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
-            IReadOnlyList<Uri> gatewayUrls = [.. parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
+            // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
+            var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))
+                .Select(u => (Url: new UriBuilder(u) { Fragment = "" }.Uri, Pin: u.Fragment is { Length: > 1 } f ? f[1..] : null)).ToList();
+            IReadOnlyList<Uri> gatewayUrls = [.. given.Select(g => g.Url)];
+            var gatewayPins = given.Where(g => g.Pin is not null).ToDictionary(g => g.Url, g => g.Pin!);
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             var admitGateways = MeshKeys.Admitted(parse.GetValue(admitGatewayKey) ?? [], null, "--admit-gateway-key");
             if (admitGateways is not null && identity is null)
@@ -142,7 +148,7 @@ internal static class NodeServeCommand
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
                 advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
-                tune: o => o with { HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
+                tune: o => o with { GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
             if (!ListenAt.From(parse, listen, port).IsLoopback && certificate is null)
                 await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
