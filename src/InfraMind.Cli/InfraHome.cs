@@ -25,6 +25,12 @@ public sealed record InfraHome(string Root)
     /// <summary>The keys `infra mesh up` makes for its own gateway and nodes (apart from the publishers' keys in <see cref="Keys"/>).</summary>
     public string MeshKeys => Path.Combine(Root, "mesh", "keys");
 
+    /// <summary>
+    /// Where a serving command keeps its self-signed TLS certificate with its key (<see cref="Serving.Tls.MeshTls"/>;
+    /// owner-only, PKCS#12): <c>mesh/tls/ID.pfx</c> for node ID, <c>mesh/tls/gateway.pfx</c> for the gateway.
+    /// </summary>
+    public string TlsCertificate(string name) => Path.Combine(Root, "mesh", "tls", name + ".pfx");
+
     public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
 
     /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>

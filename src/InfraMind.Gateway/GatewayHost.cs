@@ -22,12 +22,12 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly WebApplication? _grpc;
     private readonly CancellationTokenSource _stop;
     private readonly Task _refresh;
-    private readonly HttpClient _nodes;
+    private readonly NodeClients _nodes;
     private readonly ModelChannels _channels;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
 
-    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, HttpClient nodes, ModelChannels channels,
+    private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, NodeClients nodes, ModelChannels channels,
         IModelCatalog catalog, EventHandler changed)
     {
         _app = app;
@@ -63,13 +63,20 @@ public sealed class GatewayHost : IAsyncDisposable
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.ListenUrl);
+        if (options.TlsCertificate is { } certificate)
+        {
+            // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
-        var nodes = JobHttp.CreateClient(options.ConnectTimeout);
+        var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);
         var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));

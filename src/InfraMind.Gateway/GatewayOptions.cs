@@ -7,6 +7,12 @@ public sealed record GatewayOptions
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 
     /// <summary>
+    /// The certificate the gateway serves HTTPS with (<see cref="Serving.Tls.MeshTls"/>, self-signed; <see cref="ListenUrl"/>
+    /// then https://): nodes pin its key's fingerprint. Null: plain HTTP. The gRPC ingress stays h2c either way.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>
     /// Where the V2 gRPC ingress listens (cleartext HTTP/2 with prior knowledge, its own port), e.g. http://127.0.0.1:8081;
     /// null: no gRPC ingress. Its messages are bounded by <see cref="MaxRequestBytes"/> (plus <see cref="GrpcEnvelopeBytes"/>).
     /// </summary>

@@ -97,7 +97,8 @@ internal enum NodeAuth
 /// Where an attempt goes: through the node's job API at its registered address (<see cref="Connector"/> null), or
 /// straight to the container through the connector its node of this process handed over.
 /// </summary>
-internal sealed record Route(Uri Target, IModelConnector? Connector, string Credential, ILocalNode? Local = null)
+/// <see cref="TlsPin"/>: the fingerprint the node registered for its https job API, the one key the gateway accepts there.
+internal sealed record Route(Uri Target, IModelConnector? Connector, string Credential, ILocalNode? Local = null, string? TlsPin = null)
 {
     public bool Direct => Connector is not null;
 }

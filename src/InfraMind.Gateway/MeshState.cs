@@ -352,7 +352,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             return new Route(n.Registration.Address, connector, n.Credential, local);
         }
 
-        return new Route(new Uri(n.Registration.Address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), null, n.Credential);
+        return new Route(new Uri(n.Registration.Address, $"jobs/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(version)}"), null, n.Credential,
+            TlsPin: n.Registration.TlsFingerprint);
     }
 
     public void Begin(string node)
@@ -494,6 +495,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 requested = Requested(n.Registration.NodeId),
                 labels = n.Registration.Labels,
                 key = n.Key?.Fingerprint,
+                tlsFingerprint = n.Registration.TlsFingerprint,
                 receipts = n.Receipts.Count,
                 disagreements = n.Evidence.Count,
                 reputation = Math.Round(n.Reputation.Value, 4),

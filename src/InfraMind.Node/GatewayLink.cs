@@ -12,15 +12,27 @@ internal sealed class GatewayLink : IDisposable
     private volatile string? _credential;
     private volatile Assigned? _assigned;
 
-    public GatewayLink(Uri url, string? token, string? credentialFile, TimeSpan timeout)
+    private volatile string? _presented;
+
+    public GatewayLink(Uri url, string? token, string? credentialFile, TimeSpan timeout, string? tlsPin = null)
     {
         Url = url;
         CredentialFile = credentialFile;
-        Client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout }) { BaseAddress = url, Timeout = timeout };
+        TlsPin = tlsPin;
+        var handler = new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout };
+        // A pinned gateway: its certificate's key alone is taken (no CA, no host name), whatever else it presents is named.
+        if (tlsPin is not null) handler.SslOptions = Serving.Tls.MeshTls.Pinned(tlsPin, presented => _presented = presented ?? "no certificate");
+        Client = new HttpClient(handler) { BaseAddress = url, Timeout = timeout };
         MeshToken.Authorize(Client.DefaultRequestHeaders, token);
     }
 
     public Uri Url { get; }
+
+    /// <summary>The fingerprint this gateway's TLS certificate key must have (null: no pin).</summary>
+    public string? TlsPin { get; }
+
+    /// <summary>The other key the gateway last presented instead of <see cref="TlsPin"/>.</summary>
+    public string? PresentedInstead => _presented;
 
     public HttpClient Client { get; }
 

@@ -56,7 +56,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _images = images;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout)
+        _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout, options.GatewayTlsPins.GetValueOrDefault(g))
         {
             Credential = ReadCredential(options.CredentialFileFor(i)),
         })];
@@ -135,6 +135,16 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 {
                     break;
                 }
+                catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && link.TlsPin is { } pin)
+                {
+                    // Not the gateway this node pinned: nothing is sent to it (no registration, no credential taken), and the
+                    // node fails to start when every gateway is refused; it keeps trying, in case the right one comes back.
+                    var presented = link.PresentedInstead ?? "none that passed the TLS handshake";
+                    _log.LogWarning("refused the gateway {Gateway}: its TLS certificate key is {Presented}, not the pinned {Pin}", link.Url, presented, pin);
+                    registered = false;
+                    link.Refused = true;
+                    if (_gateways.All(g => g.Refused)) _registered.TrySetException(NodeRegistrationException.GatewayPinMismatch(link.Url, pin, presented));
+                }
                 catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
                 {
                     if (ct.IsCancellationRequested) break;
@@ -179,7 +189,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
     {
         var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval,
-            _identity?.PublicKey.SubjectPublicKeyInfoBase64);
+            _identity?.PublicKey.SubjectPublicKeyInfoBase64, _options.TlsCertificate is { } tls ? Serving.Tls.MeshTls.Fingerprint(tls) : null);
         using var request = Signed(link, HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
         if (link.Credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);

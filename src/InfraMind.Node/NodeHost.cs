@@ -39,6 +39,13 @@ public sealed class NodeHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.ListenUrl);
+        if (options.TlsCertificate is { } certificate)
+        {
+            // The slim builder leaves HTTPS out; the job API serves its own self-signed certificate, pinned by the gateway.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         var app = builder.Build();

@@ -26,6 +26,14 @@ public sealed record NodeOptions
     public IReadOnlyList<Uri> Gateways { get; init; } = [];
 
     /// <summary>
+    /// The TLS pin of each https gateway that has one, by its URL (as in <see cref="Gateways"/>): the node takes that
+    /// gateway's certificate only when its key's fingerprint (<c>sha256:HEX</c>, <see cref="Serving.Tls.MeshTls"/>) is
+    /// this one, and refuses the gateway otherwise (IM6046). An https gateway without a pin is checked against the
+    /// system's CAs.
+    /// </summary>
+    public IReadOnlyDictionary<Uri, string> GatewayTlsPins { get; init; } = new Dictionary<Uri, string>();
+
+    /// <summary>
     /// What a gateway assigned counts this long after its last heartbeat reply: a gateway that is gone for longer no
     /// longer keeps a version running here (the others still do, if they assign it).
     /// </summary>
@@ -94,6 +102,12 @@ public sealed record NodeOptions
     /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
     public Uri? Advertise { get; init; }
 
+    /// <summary>
+    /// The certificate the job API serves HTTPS with (<see cref="Serving.Tls.MeshTls"/>; <see cref="ListenUrl"/> then
+    /// https://): its key's fingerprint goes with the registration, and the gateway accepts that key alone. Null: plain HTTP.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
     /// <summary>Where the node's job API listens; port 0 picks a free one.</summary>
     public string ListenUrl { get; init; } = "http://127.0.0.1:0";
 
@@ -134,6 +148,12 @@ public sealed record NodeOptions
 
         if (Gateways is { } all && all.Where(g => g is { IsAbsoluteUri: true }).DistinctBy(g => g.AbsoluteUri).Count() != all.Count)
             errors.Add($"each gateway is named once: {string.Join(", ", all)}");
+        foreach (var (g, pin) in GatewayTlsPins ?? new Dictionary<Uri, string>())
+        {
+            if (!Serving.Tls.MeshTls.IsFingerprint(pin)) errors.Add($"the TLS pin of gateway {g} must be sha256:HEX (64 lower-case hex digits; `infra gateway serve --tls --json` prints it)");
+            if (g.Scheme != Uri.UriSchemeHttps || Gateways?.Contains(g) != true) errors.Add($"a TLS pin names one of the node's https gateways (got {g})");
+        }
+
         if (ForgetGatewayAfter <= TimeSpan.Zero || GatewayTimeout <= TimeSpan.Zero)
             errors.Add($"the gateway timeout and how long a silent gateway's assignments count must be positive");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
@@ -143,6 +163,10 @@ public sealed record NodeOptions
         if (AdmitGatewayKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
             errors.Add($"an admitted gateway key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
+        if ((TlsCertificate is not null) != ListenUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            errors.Add($"a job API over TLS listens on an https:// URL with a certificate, plain HTTP on an http:// one (got {ListenUrl})");
+        if (TlsCertificate is not null && Advertise is { } advertised && advertised.Scheme != Uri.UriSchemeHttps)
+            errors.Add($"a node serving TLS advertises an https:// URL (got {advertised})");
         if (GatewayToken is { } token && !MeshToken.IsWellFormed(token))
             errors.Add($"the gateway token must be at least 16 characters with no white space (the gateway's MeshToken)");
         return errors;

@@ -31,6 +31,11 @@ public sealed class NodeRegistrationException : InfraMindException
         _ => new(status, MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {detail}", null),
     };
 
+    /// <summary>This node refused the gateway: its TLS certificate's key is not the one pinned for it (--gateway URL#sha256:HEX).</summary>
+    public static NodeRegistrationException GatewayPinMismatch(Uri gateway, string pin, string presented) =>
+        new(0, MeshErrorCodes.TlsPinMismatch, $"this node refused the gateway {gateway}: its TLS certificate key is {presented}, not the pinned {pin}",
+            "pin the fingerprint `infra gateway serve --tls --json` prints (tlsFingerprint); if it did not change, someone else answers at that address");
+
     /// <summary>This node refused the gateway: its registration reply is not signed by a gateway key the node admits.</summary>
     public static NodeRegistrationException GatewayNotAdmitted(Uri gateway, string detail) =>
         new(0, MeshErrorCodes.GatewayKeyNotAdmitted, $"this node refused the gateway {gateway}: {detail}", MeshErrorCodes.GatewayKeyNotAdmitted.DefaultHint);

@@ -17,10 +17,12 @@ public static class JobHttp
     /// not drained: its connection is dropped at once. A request made by <see cref="ForConnector"/> connects through
     /// its <see cref="IModelConnector"/>; any other to its URI's host. <paramref name="connectTimeout"/> bounds making a
     /// connection (null: the handler's default, no limit but the request's own): a host that vanished from the network
-    /// answers no SYN, and a job should move on to another node long before its own time limit.
+    /// answers no SYN, and a job should move on to another node long before its own time limit. <paramref name="tls"/>:
+    /// how an https server is checked (a pin, <see cref="Tls.MeshTls.Pinned"/>); null: the system's CAs.
     /// </summary>
-    public static HttpClient CreateClient(TimeSpan? connectTimeout = null) => new(new SocketsHttpHandler
+    public static HttpClient CreateClient(TimeSpan? connectTimeout = null, System.Net.Security.SslClientAuthenticationOptions? tls = null) => new(new SocketsHttpHandler
     {
+        SslOptions = tls ?? new(),
         ConnectTimeout = connectTimeout ?? Timeout.InfiniteTimeSpan,
         UseProxy = false,
         AllowAutoRedirect = false,

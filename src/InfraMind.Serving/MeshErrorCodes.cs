@@ -73,4 +73,14 @@ public static class MeshErrorCodes
     /// <summary>A job receipt is not signed by the expected node key, or does not match the request, the answer or the model it names.</summary>
     public static readonly ErrorCode ReceiptInvalid = new("IM6045", FailureKind.CheckFailed,
         "verify against the key of the node named in the receipt (infra receipt verify --fingerprint F), with the exact input and output bytes");
+
+    /// <summary>
+    /// A mesh member's TLS certificate is not the one pinned for it: a node's job API presented another key than the
+    /// fingerprint its (signed) registration carries, or a gateway another than the node's --gateway-fingerprint.
+    /// </summary>
+    public static readonly ErrorCode TlsPinMismatch = new("IM6046", FailureKind.Unavailable,
+        "a restarted node registers its new fingerprint by itself; otherwise someone else answers at that address: check where it routes");
+
+    /// <summary>A kept TLS certificate file ($INFRAMIND_HOME/mesh/tls/) cannot be read.</summary>
+    public static readonly ErrorCode TlsCertificateInvalid = new("IM6047", FailureKind.CheckFailed);
 }

@@ -34,7 +34,16 @@ internal sealed class FakeNode : IAsyncDisposable
         MeshToken.Authorize(_gateway.DefaultRequestHeaders, meshToken);
     }
 
-    public Uri Address => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+    public Uri Address => new($"{(Tls is null ? "http" : "https")}://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+
+    /// <summary>The certificate the job API serves TLS with (null: plain HTTP).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Tls { get; init; }
+
+    /// <summary>The fingerprint the registration pins (default: <see cref="Tls"/>'s); a test registers another to play an impostor.</summary>
+    public string? TlsPin { get; init; }
+
+    /// <summary>TLS handshakes the job API was asked for (whether they passed or not).</summary>
+    public int Handshakes;
 
     public string? Credential { get; private set; }
 
@@ -99,7 +108,7 @@ internal sealed class FakeNode : IAsyncDisposable
     public async Task<HttpResponseMessage> RegisterAsync(string id, string? credential = null)
     {
         var registration = new NodeRegistration(id, Address, new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(30),
-            Key?.PublicKey.SubjectPublicKeyInfoBase64);
+            Key?.PublicKey.SubjectPublicKeyInfoBase64, TlsPin ?? (Tls is null ? null : InfraMind.Serving.Tls.MeshTls.Fingerprint(Tls)));
         var response = await SendSignedAsync("/mesh/v1/nodes", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(registration, MeshJson.Options), credential);
         if (response.IsSuccessStatusCode) Credential = (await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
         return response;
@@ -138,9 +147,16 @@ internal sealed class FakeNode : IAsyncDisposable
     private async Task ServeAsync(TcpClient client)
     {
         using var _ = client;
-        var stream = client.GetStream();
+        await using var tls = Tls is null ? null : new System.Net.Security.SslStream(client.GetStream());
+        Stream stream = tls ?? (Stream)client.GetStream();
         try
         {
+            if (tls is not null)
+            {
+                Interlocked.Increment(ref Handshakes);
+                await tls.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = Tls }, _stop.Token);
+            }
+
             while (!_stop.IsCancellationRequested)
             {
                 var head = await ReadHeadAsync(stream, _stop.Token);
@@ -157,7 +173,7 @@ internal sealed class FakeNode : IAsyncDisposable
                 else await Answer(new CountingStream(stream, this), _stop.Token);
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
         {
             // The gateway dropped the connection: what the over-limit tests expect.
         }

@@ -15,7 +15,7 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// HTTP/1.1 JSON to a REST model, the Open Inference Protocol V2 over h2c to a gRPC one), the answer read against the
 /// gateway's limit and judged against output_schema, the node's standing updated.
 /// </summary>
-internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, HttpClient nodes, ModelChannels channels)
+internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, NodeClients nodes, ModelChannels channels)
 {
     public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId, CancellationToken ct)
     {
@@ -79,6 +79,12 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         {
             judgement = AnswerJudge.NoAnswerWithin(options.AttemptTimeout);
         }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError && nodes.For(route).Pinned is { } pinned)
+        {
+            // Nothing was sent: the node's certificate is not the key it registered (restarted with another, or someone else at its address).
+            judgement = new Judgement(Verdict.TlsPinMismatch, $"{MeshErrorCodes.TlsPinMismatch.Value}: node {node}'s job API at {route.Target.GetLeftPart(UriPartial.Authority)} " +
+                $"presented the certificate key {pinned.LastPresented ?? "(none that passed the TLS handshake)"}, not the {pinned.Pin} it registered", []);
+        }
         catch (HttpRequestException e)
         {
             judgement = AnswerJudge.ConnectionFailed(validInput: true, route.Direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
@@ -133,7 +139,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             MeshToken.Authorize(request.Headers, route.Credential);
         }
 
-        using var response = await nodes.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        using var response = await nodes.For(route).Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
         // A node's verdict header counts only from a node: straight from a container it would be the model's word.
         var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, ct);

@@ -31,6 +31,8 @@ public static class RegistrationRules
         problems.AddRange(CheckNode(registration.NodeId, registration.Capacity, registration.Labels, registration.HeartbeatInterval));
         if (registration.Address is not { IsAbsoluteUri: true } address || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
             problems.Add(Problem($"address '{registration.Address}' must be the node's absolute http(s) URL"));
+        if (registration.TlsFingerprint is { } pin && (!Tls.MeshTls.IsFingerprint(pin) || registration.Address?.Scheme != Uri.UriSchemeHttps))
+            problems.Add(Problem($"tlsFingerprint '{pin}' must be sha256:HEX (64 lower-case hex digits) of an https address's certificate key"));
         return problems;
     }
 

@@ -137,6 +137,12 @@ public sealed class Verdict
     public static Verdict ReceiptInvalid { get; } = new("receipt-invalid", Fault.Node);
 
     /// <summary>
+    /// The node's job API presented a TLS certificate whose key is not the one its registration pinned (IM6046): nothing
+    /// was sent to it; the request moves on to another node.
+    /// </summary>
+    public static Verdict TlsPinMismatch { get; } = new("tls-pin-mismatch", Fault.Node);
+
+    /// <summary>
     /// A spot check of a deterministic model: this node's answer differs from the answer two other nodes agree on.
     /// The node is suspended at once, the receipts of all three kept as the evidence.
     /// </summary>
@@ -155,7 +161,7 @@ public sealed class Verdict
         NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, WrongProtocol, GrpcUnimplemented, JsonTensorMissing,
         MalformedAnswer, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
-        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, AnswerDisagrees, Unknown,
+        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, TlsPinMismatch, AnswerDisagrees, Unknown,
     ];
 
     private static readonly Dictionary<string, Verdict> ByWireName = All.ToDictionary(v => v.WireName, StringComparer.Ordinal);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InfraMind.Serving.Tls;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -35,7 +36,12 @@ internal static class GatewayServeCommand
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
         var spotCheck = ServingHosts.SpotCheckShareOption();
-        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile, key, admittedNodeKeys} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
+        var tls = new Option<bool>("--tls")
+        {
+            Description = "Serve HTTPS with the gateway's self-signed certificate ($INFRAMIND_HOME/mesh/tls/gateway.pfx, made once, owner-only); " +
+                          "nodes pin its key: --gateway https://HOST:PORT/#sha256:HEX (the tlsFingerprint --json prints)",
+        };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile, key, admittedNodeKeys, tlsFingerprint} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
             Description = "File holding the mesh token nodes must present (default: $INFRAMIND_HOME/mesh/node-token, created with a new random token when missing)",
@@ -57,7 +63,8 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey, admitNodeKeys, spotCheck,
+            port, grpcPort, listen, advertise, tls, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey,
+            admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
@@ -72,24 +79,26 @@ internal static class GatewayServeCommand
             var advertised = ListenAt.Advertised(parse, advertise);
             var admitted = MeshKeys.Admitted(parse.GetValue(admitNodeKey) ?? [], parse.GetValue(admitNodeKeys), "--admit-node-keys");
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
+            using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate("gateway"), "gateway") : null;
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
                 ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
                 identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck),
                 tune: o => o with
                 {
+                    TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
                     MaxNodes = parse.GetValue(maxNodes),
                 });
             var url = advertised ?? host.Url;
             GatewayAnnouncement.Write(context.Home, url);
-            if (!at.IsLoopback)
-                await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted");
+            if (!at.IsLoopback && certificate is null)
+                await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted (serve TLS with --tls)");
             if (parse.GetValue(json))
             {
                 CliJson.Write(context.Output, new
                 {
                     gateway = url.ToString(), grpc = host.GrpcUrl?.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath,
-                    key = identity?.PublicKey.Fingerprint, admittedNodeKeys = admitted?.Count,
+                    key = identity?.PublicKey.Fingerprint, admittedNodeKeys = admitted?.Count, tlsFingerprint = certificate is null ? null : MeshTls.Fingerprint(certificate),
                 });
             }
             else

@@ -16,6 +16,9 @@ internal sealed record ListenAt(IPAddress Address, int Port)
 
     public string Url => $"http://{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>The same address served over TLS.</summary>
+    public string HttpsUrl => $"https://{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+
     public bool IsLoopback => IPAddress.IsLoopback(Address);
 
     /// <summary>0.0.0.0 or [::]: every address of the machine, none of which is the node's address in particular.</summary>

@@ -4,6 +4,7 @@ using InfraMind.Manifest;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Tls;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands.Serving;
@@ -16,7 +17,7 @@ internal static class NodeServeCommand
         var node = new Command("node", "A node agent.");
         var gateway = new Option<string>("--gateway")
         {
-            Description = $"Gateway URL to register with; several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
+            Description = $"Gateway URL to register with, with #sha256:HEX after an https gateway's URL to pin its TLS certificate key (IM6046 when it presents another); several, comma-separated (at most {NodeOptions.MaxGateways}): the node registers and heartbeats with each on its own, runs what any of them assigns and takes jobs from each",
             Required = true,
             HelpName = "URL[,URL…]",
         };
@@ -27,6 +28,8 @@ internal static class NodeServeCommand
             {
                 if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
+                else if (uri.Fragment is { Length: > 0 } pin && (uri.Scheme != "https" || !MeshTls.IsFingerprint(pin[1..])))
+                    r.AddError($"--gateway '{text}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint `infra gateway serve --tls --json` prints)");
             }
 
             if (urls.Length > NodeOptions.MaxGateways) r.AddError($"--gateway names {urls.Length} gateways; a node serves at most {NodeOptions.MaxGateways}");
@@ -41,6 +44,11 @@ internal static class NodeServeCommand
         {
             Description = "The URL the node registers, where its gateway reaches its job API (default: the address it is bound to; required with --listen 0.0.0.0)",
             HelpName = "URL",
+        };
+        var tls = new Option<bool>("--tls")
+        {
+            Description = "Serve the job API over HTTPS with this node's self-signed certificate ($INFRAMIND_HOME/mesh/tls/ID.pfx, made once, owner-only); " +
+                          "the registration carries its key's fingerprint and the gateway accepts that key alone (IM6046 otherwise)",
         };
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
@@ -72,7 +80,7 @@ internal static class NodeServeCommand
         };
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var logFormat = ServingHosts.LogFormatOption();
-        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key, tlsFingerprint} as JSON" };
         var tokenFile = new Option<string?>("--token-file")
         {
             Description = "File holding the gateway's mesh token (default: $INFRAMIND_HOME/mesh/node-token, the file `infra gateway serve` and `infra mesh up` write)",
@@ -90,17 +98,21 @@ internal static class NodeServeCommand
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
-            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists). The credential the (first) gateway issues the node is kept in " +
+            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). With --tls the certificate is kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, tls, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
-            IReadOnlyList<Uri> gatewayUrls = [.. parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))];
+            // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
+            var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))
+                .Select(u => (Url: new UriBuilder(u) { Fragment = "" }.Uri, Pin: u.Fragment is { Length: > 1 } f ? f[1..] : null)).ToList();
+            IReadOnlyList<Uri> gatewayUrls = [.. given.Select(g => g.Url)];
+            var gatewayPins = given.Where(g => g.Pin is not null).ToDictionary(g => g.Url, g => g.Pin!);
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
             var admitGateways = MeshKeys.Admitted(parse.GetValue(admitGatewayKey) ?? [], null, "--admit-gateway-key");
             if (admitGateways is not null && identity is null)
@@ -132,12 +144,13 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
+            using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate(parse.GetValue(id)!), parse.GetValue(id)!) : null;
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways,
-                tune: o => o with { HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
-            if (!ListenAt.From(parse, listen, port).IsLoopback)
-                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted");
+                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
+                tune: o => o with { GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
+            if (!ListenAt.From(parse, listen, port).IsLoopback && certificate is null)
+                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
@@ -146,6 +159,7 @@ internal static class NodeServeCommand
                 {
                     node = parse.GetValue(id), url = host.Url.ToString(), advertised = host.Agent.Address?.ToString(), gateway = gatewayUrls[0].ToString(),
                     gateways = gatewayUrls.Select(u => u.ToString()).ToList(), registered, key = identity?.PublicKey.Fingerprint,
+                    tlsFingerprint = certificate is null ? null : MeshTls.Fingerprint(certificate),
                 });
             }
             else if (registered)

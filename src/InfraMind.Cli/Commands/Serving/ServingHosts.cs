@@ -113,15 +113,16 @@ internal static class ServingHosts
     public static async Task<NodeHost> StartNodeAsync(
         string id, IReadOnlyList<Uri> gateways, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
         CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null,
-        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null, Func<NodeOptions, NodeOptions>? tune = null)
+        Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null, Func<NodeOptions, NodeOptions>? tune = null,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null)
     {
         at ??= ListenAt.Loopback(0);
         if (at.IsUnspecified && advertise is null)
             throw new InfraMindException(CliErrorCodes.UsageError, $"--listen {at.Host} binds every address, so the node cannot tell the gateway which one reaches it",
-                "pass --advertise http://ADDRESS:PORT/ (the URL the gateway reaches this node at), or --listen one address");
+                $"pass --advertise {(tls is null ? "http" : "https")}://ADDRESS:PORT/ (the URL the gateway reaches this node at), or --listen one address");
         var options = new NodeOptions
         {
-            NodeId = id, Gateways = gateways, GatewayToken = token, Capacity = capacity, ListenUrl = at.Url, CredentialFile = credentialFile, LocalNodes = local,
+            NodeId = id, Gateways = gateways, GatewayToken = token, Capacity = capacity, ListenUrl = tls is null ? at.Url : at.HttpsUrl, TlsCertificate = tls, CredentialFile = credentialFile, LocalNodes = local,
             Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
         };
         options = tune?.Invoke(options) ?? options;
