@@ -44,11 +44,13 @@ string Simulate(int nodeCount, int versionCount)
     var mesh = new MeshState(options, time, new GatewayMetrics(), NullLogger.Instance);
     mesh.SetModels([.. Enumerable.Range(0, versionCount).Select(i => Served($"m{i}", "1.0.0"))]);
 
-    // Registration: every node once, in order, as a mesh coming up.
+    // Registration: every node once, in order, as a mesh coming up: all of them within 10 s of each other.
     var credentials = new string[nodeCount];
+    var joinStep = TimeSpan.FromTicks(TimeSpan.FromSeconds(10).Ticks / nodeCount);
     var watch = Stopwatch.StartNew();
     for (var i = 0; i < nodeCount; i++)
     {
+        time.Advance(joinStep);
         var (outcome, credential) = mesh.Register(new NodeRegistration(Id(i), new Uri($"https://10.0.{i / 250}.{i % 250 + 1}:7070/"),
             new NodeCapacity(8000, 32L << 30, 0), new Dictionary<string, string>(), beat), null);
         if (outcome != Admission.Registered) throw new InvalidOperationException($"node {i}: {outcome}");

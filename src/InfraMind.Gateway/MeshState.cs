@@ -37,6 +37,18 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
     /// <summary>Each version's rendezvous order of the known nodes, kept between placement passes.</summary>
     private readonly RendezvousRanks _ranks = new();
+
+    /// <summary>
+    /// Registrations since the last placement pass: they are placed together, at most every
+    /// <see cref="PlacementInterval"/> (or at once for the node's own first heartbeat), so that a mesh of thousands
+    /// of nodes coming up at once costs a pass per interval, not a pass per node.
+    /// </summary>
+    private readonly HashSet<string> _joinedSincePass = new(StringComparer.Ordinal);
+    private bool _dirty;
+    private DateTimeOffset _placedAt = DateTimeOffset.MinValue;
+
+    /// <summary>The shortest time between two placement passes that registrations alone ask for.</summary>
+    internal static readonly TimeSpan PlacementInterval = TimeSpan.FromMilliseconds(100);
     private IReadOnlyList<ServedModel> _models = [];
     private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
 
@@ -92,7 +104,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 existing.Key ??= key;
                 if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
-                Replace();
+                Joined(registration.NodeId);
                 return (Admission.Registered, existing.Credential);
             }
 
@@ -104,7 +116,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 LastSigned = key is null ? 0 : signedAt,
             };
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
-            Replace();
+            Joined(registration.NodeId);
             return (Admission.Registered, credential);
         }
     }
@@ -150,6 +162,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 node.Gone = new CancellationTokenSource();
             }
 
+            // Registrations waiting for a pass are placed before a node that joined among them reads its placement.
+            if (_dirty && (_joinedSincePass.Contains(beat.NodeId) || PassDue)) Replace();
             var placedHere = _placement.TryGetValue(beat.NodeId, out var mine) ? mine : [];
             foreach (var r in beat.Models)
             {
@@ -169,11 +183,22 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             }
 
             var reports = beat.Models.ToDictionary(r => ModelKey.Of(r.Name, r.Version), StringComparer.Ordinal);
-            var changed = cameBack || !SamePlacementInputs(node.Reports, reports);
+            var changed = !SamePlacementInputs(node.Reports, reports);
+            var refused = changed && !RefusedKeys(node.Reports).SetEquals(RefusedKeys(reports));
             node.Reports = reports;
             // Placement reads only refusals, readiness and what runs with its limits: a heartbeat that changes none of
             // them (nearly all, in a steady mesh) places nothing — at 10,000 nodes that is most of a gateway's work.
-            if (changed) Replace();
+            // A refusal or a node back online is placed at once; readiness and what runs are coalesced like registrations
+            // (when thousands of nodes turn ready at once: a pass per interval, not per heartbeat).
+            if (cameBack || refused)
+            {
+                Replace();
+            }
+            else if (changed)
+            {
+                _dirty = true;
+                if (PassDue) Replace();
+            }
 
             var assigned = _placement.TryGetValue(beat.NodeId, out var keys) ? keys : [];
             var preflight = new List<string>();
@@ -227,7 +252,23 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         }
 
         _placedOn = placedOn;
+        _dirty = false;
+        _placedAt = time.GetUtcNow();
+        _joinedSincePass.Clear();
     }
+
+    private static HashSet<string> RefusedKeys(Dictionary<string, ModelReport> reports) =>
+        reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>A node (re)registered: placed now if no pass ran within <see cref="PlacementInterval"/>, else with the next. Caller holds the lock.</summary>
+    private void Joined(string node)
+    {
+        _dirty = true;
+        _joinedSincePass.Add(node);
+        if (PassDue) Replace();
+    }
+
+    private bool PassDue => time.GetUtcNow() - _placedAt >= PlacementInterval;
 
     /// <summary>Whether two reports of a node give placement the same inputs: refusals, readiness, what runs and its limits.</summary>
     private static bool SamePlacementInputs(Dictionary<string, ModelReport> before, Dictionary<string, ModelReport> after)
@@ -262,7 +303,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 log.LogWarning("node {Node} offline: no heartbeat for {Ms} ms; its attempts in flight move on", n.Registration.NodeId, (long)(now - n.LastBeat).TotalMilliseconds);
             }
 
-            if (gone.Count > 0) Replace();
+            if (gone.Count > 0 || _dirty) Replace();
         }
 
         // Outside the lock: cancelling runs the attempts' callbacks.
@@ -332,7 +373,11 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// <summary>How many nodes the version is placed on now.</summary>
     public int PlacedCount(string key)
     {
-        lock (_gate) return _placedOn.TryGetValue(key, out var nodes) ? nodes.Count : 0;
+        lock (_gate)
+        {
+            if (_dirty) Replace();
+            return _placedOn.TryGetValue(key, out var nodes) ? nodes.Count : 0;
+        }
     }
 
     /// <summary>
@@ -444,6 +489,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     {
         lock (_gate)
         {
+            if (_dirty) Replace();
             var now = time.GetUtcNow();
             var models = _models.GroupBy(m => m.Published.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
             {
