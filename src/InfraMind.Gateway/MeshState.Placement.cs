@@ -1,0 +1,141 @@
+using InfraMind.Gateway.Routing;
+using InfraMind.Manifest;
+using InfraMind.Serving;
+using Microsoft.Extensions.Logging;
+using Semver;
+
+namespace InfraMind.Gateway;
+
+/// <summary>Placement in the mesh state: when a pass runs, what it reads, the rank cache and liveness.</summary>
+internal sealed partial class MeshState
+{
+    private Dictionary<string, HashSet<string>> _placement = new(StringComparer.Ordinal);
+
+    /// <summary>The inverse of <see cref="_placement"/>: version key → the nodes it is placed on (routing reads only these).</summary>
+    private Dictionary<string, List<string>> _placedOn = new(StringComparer.Ordinal);
+
+    /// <summary>Each version's rendezvous order of the known nodes, kept between placement passes.</summary>
+    private readonly RendezvousRanks _ranks = new();
+
+    /// <summary>
+    /// Registrations since the last placement pass: they are placed together, at most every
+    /// <see cref="PlacementInterval"/> (or at once for the node's own first heartbeat), so that a mesh of thousands
+    /// of nodes coming up at once costs a pass per interval, not a pass per node.
+    /// </summary>
+    private readonly HashSet<string> _joinedSincePass = new(StringComparer.Ordinal);
+    private bool _dirty;
+    private DateTimeOffset _placedAt = DateTimeOffset.MinValue;
+
+    /// <summary>The shortest time between two placement passes that registrations alone ask for.</summary>
+    internal static readonly TimeSpan PlacementInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Recomputes placement; offline nodes lose their models to others. Caller holds the lock.</summary>
+    private void Replace()
+    {
+        var nodes = _nodes.Values.Select(n => new PlacementNode(
+            n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
+            _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(),
+            n.Reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal))
+        {
+            Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
+            // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than nothing.
+            Running = n.Reports.Where(r => r.Value.State != ModelState.Refused).ToDictionary(r => r.Key, r => r.Value.Limits is { } l
+                ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
+                : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
+        }).ToList();
+        // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first pick.
+        var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
+            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources)).ToList();
+        _placement = Placement.Place(models, nodes, options.Replicas, _ranks);
+        var placedOn = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (node, keys) in _placement)
+        {
+            foreach (var key in keys)
+            {
+                if (!placedOn.TryGetValue(key, out var list)) placedOn[key] = list = [];
+                list.Add(node);
+            }
+        }
+
+        _placedOn = placedOn;
+        _dirty = false;
+        _placedAt = time.GetUtcNow();
+        _joinedSincePass.Clear();
+    }
+
+    private static HashSet<string> RefusedKeys(Dictionary<string, ModelReport> reports) =>
+        reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>A node (re)registered: placed now if no pass ran within <see cref="PlacementInterval"/>, else with the next. Caller holds the lock.</summary>
+    private void Joined(string node)
+    {
+        _dirty = true;
+        _joinedSincePass.Add(node);
+        if (PassDue) Replace();
+    }
+
+    private bool PassDue => time.GetUtcNow() - _placedAt >= PlacementInterval;
+
+    /// <summary>Whether two reports of a node give placement the same inputs: refusals, readiness, what runs and its limits.</summary>
+    private static bool SamePlacementInputs(Dictionary<string, ModelReport> before, Dictionary<string, ModelReport> after)
+    {
+        if (before.Count != after.Count) return false;
+        foreach (var (key, a) in after)
+        {
+            if (!before.TryGetValue(key, out var b)) return false;
+            if ((a.State == ModelState.Refused) != (b.State == ModelState.Refused) || (a.State == ModelState.Ready) != (b.State == ModelState.Ready)) return false;
+            if (!Equals(a.Limits, b.Limits)) return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Finds the nodes that went offline since the last check: each is marked (<see cref="NodeRecord.OfflineSince"/>),
+    /// its attempts in flight are cancelled (their requests move on to another node rather than wait for the attempt's
+    /// time limit) and its versions are placed elsewhere. Returns their ids.
+    /// </summary>
+    public IReadOnlyList<string> CheckLiveness()
+    {
+        var gone = new List<NodeRecord>();
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            foreach (var n in _nodes.Values)
+            {
+                if (n.OfflineSince is not null || IsOnline(n)) continue;
+                n.OfflineSince = now;
+                gone.Add(n);
+                log.LogWarning("node {Node} offline: no heartbeat for {Ms} ms; its attempts in flight move on", n.Registration.NodeId, (long)(now - n.LastBeat).TotalMilliseconds);
+            }
+
+            if (gone.Count > 0 || _dirty) Replace();
+        }
+
+        // Outside the lock: cancelling runs the attempts' callbacks.
+        foreach (var n in gone) n.Gone.Cancel();
+        return [.. gone.Select(n => n.Registration.NodeId)];
+    }
+
+    /// <summary>Cancelled once <paramref name="node"/> is found offline (never, for an unknown node).</summary>
+    public CancellationToken GoneToken(string node)
+    {
+        lock (_gate) return _nodes.TryGetValue(node, out var n) ? n.Gone.Token : CancellationToken.None;
+    }
+
+    /// <summary>Places again now (e.g. after nodes went offline); heartbeats also do it.</summary>
+    public void Refresh()
+    {
+        lock (_gate) Replace();
+    }
+
+    /// <summary>How many nodes the version is placed on now.</summary>
+    public int PlacedCount(string key)
+    {
+        lock (_gate)
+        {
+            if (_dirty) Replace();
+            return _placedOn.TryGetValue(key, out var nodes) ? nodes.Count : 0;
+        }
+    }
+}
