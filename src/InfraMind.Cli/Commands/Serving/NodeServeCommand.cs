@@ -144,13 +144,14 @@ internal static class NodeServeCommand
 
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
+            var at = ListenAt.From(parse, listen, port);
             using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate(parse.GetValue(id)!), parse.GetValue(id)!) : null;
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
-                ListenAt.From(parse, listen, port), context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
+                at, context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
                 advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
                 tune: o => o with { GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
-            if (!ListenAt.From(parse, listen, port).IsLoopback && certificate is null)
-                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {ListenAt.From(parse, listen, port)} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
+            if (!at.IsLoopback && certificate is null)
+                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {at} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
