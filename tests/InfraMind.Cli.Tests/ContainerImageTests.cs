@@ -48,6 +48,17 @@ public sealed class ContainerImageTests
             var usage = await RunAsync(Step, "docker", "run", "--rm", "--network", "none", "--label", label, image, "no-such-verb");
             Assert.Equal(2, usage.Code);
 
+            // What a node container needs (docs/container.md): with root, the host's PIDs, CAP_SYS_ADMIN and the engine's
+            // socket, `infra doctor` in the image enters a throwaway container's network namespace as a node enters its
+            // models'; without the host's PIDs it cannot, and says so (IM3009, exit 3).
+            string[] nodeRights = ["--user", "0:0", "--cap-add", "SYS_ADMIN", "-v", "/var/run/docker.sock:/var/run/docker.sock"];
+            var doctor = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, "--pid", "host", .. nodeRights, image, "doctor"]);
+            Assert.True(doctor.Code == 0, $"doctor: exit {doctor.Code}\n{doctor.Out}\n{doctor.Err}");
+            Assert.Contains("isolation enforced: entered the network namespace of a container", doctor.Out, StringComparison.Ordinal);
+            var noPids = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, .. nodeRights, image, "doctor", "--json"]);
+            Assert.True(noPids.Code == 3, $"doctor without --pid host: exit {noPids.Code}\n{noPids.Out}\n{noPids.Err}");
+            Assert.Contains("IM3009", noPids.Out + noPids.Err, StringComparison.Ordinal);
+
             // The engine here has no default bridge: a network of the test's own, the port published on loopback only.
             await DockerAsync("network", "create", "--label", label, network);
             var started = await DockerAsync("run", "-d", "--label", label, "--network", network, "--name", "im-registry-" + id, "-p", "127.0.0.1::7400",
