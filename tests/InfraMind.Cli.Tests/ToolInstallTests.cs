@@ -8,7 +8,8 @@ namespace InfraMind.Cli.Tests;
 /// <summary>
 /// infra as people install it (#18): `dotnet pack` of the CLI (the build the tests already made), `dotnet tool install`
 /// into a temporary tool path from that package alone, then the installed `infra` runs: `--version`, `validate` of an
-/// example, and its bash completion sourced in a real bash completing a verb, an option and an option's value.
+/// example, and its bash, zsh and fish completions loaded in the real shells, each completing a verb, an option and an
+/// option's value.
 /// </summary>
 public sealed class ToolInstallTests(ToolInstallTests.InstalledTool tool) : IClassFixture<ToolInstallTests.InstalledTool>
 {
@@ -128,5 +129,87 @@ public sealed class ToolInstallTests(ToolInstallTests.InstalledTool tool) : ICla
         Assert.True(lines.Contains("option: --cid-version"), output);
         Assert.StartsWith("value: 0 1", lines.Single(l => l.StartsWith("value:", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("bash", lines.Single(l => l.StartsWith("shell:", StringComparison.Ordinal)).Split(' '));
+    }
+
+    [Fact]
+    public async Task Zsh_completion_of_the_installed_tool_registers_with_compinit_and_completes_a_verb_an_option_and_a_value()
+    {
+        string zsh = Shell("zsh");
+        var (code, script, error) = await InfraAsync("completion", "zsh");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("#compdef infra\n", script, StringComparison.Ordinal);
+        string file = Path.Combine(tool.Home, "infra.zsh");
+        await File.WriteAllTextAsync(file, script);
+
+        // A real zsh with the real completion system (compinit) sources the script; the function compdef registered
+        // for infra runs with the words/CURRENT zsh sets on TAB. compadd only works inside a completion widget, so it
+        // is replaced by one that prints what it is given; _files (the fallback) likewise.
+        string driver = $$"""
+            autoload -Uz compinit && compinit -u -d '{{Path.Combine(tool.Home, "zcompdump")}}'
+            source '{{file}}'
+            print -r -- "registered: $_comps[infra]"
+            compadd() { [[ $1 == -- ]] && shift; print -r -- "$*"; }
+            _files() { print -r -- "(files)"; }
+            ask() { words=(${=1}); [[ $1 == *' ' ]] && words+=(''); CURRENT=${#words}; print -rn -- "$2: "; $_comps[infra]; }
+            ask 'infra val' verb
+            ask 'infra cid --cid' option
+            ask 'infra cid --cid-version ' value
+            ask 'infra completion ' shell
+            ask 'infra validate examples/su' path
+            """;
+        var lines = await ShellLinesAsync(zsh, ["-f", "-c", driver]);
+        Assert.Contains("registered: _infra", lines);
+        Assert.Contains("verb: validate", lines);
+        Assert.Contains("option: --cid-version", lines);
+        Assert.StartsWith("value: 0 1", lines.Single(l => l.StartsWith("value:", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("zsh", lines.Single(l => l.StartsWith("shell:", StringComparison.Ordinal)).Split(' '));
+        Assert.Contains("path: (files)", lines);
+    }
+
+    [Fact]
+    public async Task Fish_completion_of_the_installed_tool_completes_a_verb_an_option_a_value_and_falls_back_to_paths()
+    {
+        string fish = Shell("fish");
+        var (code, script, error) = await InfraAsync("completion", "fish");
+        Assert.True(code == 0, error);
+        string file = Path.Combine(tool.Home, "infra.fish");
+        await File.WriteAllTextAsync(file, script);
+
+        // fish's own `complete -C LINE` runs the completions registered for the line, as TAB does.
+        string driver = $$"""
+            source '{{file}}'
+            for line in 'infra val' 'infra cid --cid' 'infra cid --cid-version ' 'infra completion ' 'infra validate examples/su'
+                set -l found (complete -C"$line")
+                echo "$line => $found"
+            end
+            """;
+        var lines = await ShellLinesAsync(fish, ["--no-config", "-c", driver]);
+        Assert.Contains("infra val => validate", lines);
+        Assert.Contains("infra cid --cid => --cid-version", lines);
+        Assert.StartsWith("infra cid --cid-version  => 0 1", lines.Single(l => l.StartsWith("infra cid --cid-version ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("fish", lines.Single(l => l.StartsWith("infra completion ", StringComparison.Ordinal)).Split(' '));
+        // infra offers nothing for a path: fish's own path completion takes over.
+        Assert.Contains("infra validate examples/su => examples/summarizer-v1/", lines);
+    }
+
+    private static string Shell(string name)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
+        }
+
+        throw Peers.Missing($"{name} is not installed", "run tests/peers/shells/install.sh (or scripts/setup-peers.sh)");
+    }
+
+    private async Task<string[]> ShellLinesAsync(string shell, string[] args)
+    {
+        var psi = new ProcessStartInfo(shell, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestEngine.RepoRoot };
+        psi.Environment["PATH"] = tool.ToolPath + ":" + Environment.GetEnvironmentVariable("PATH");
+        psi.Environment["INFRAMIND_HOME"] = tool.Home;
+        psi.Environment["HOME"] = tool.Home;
+        var (code, output, error) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(2));
+        Assert.True(code == 0, $"{shell}: exit {code}\n{output}\n{error}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 }
