@@ -62,7 +62,9 @@ public sealed class GrpcDirectRouteTests
             NodeToken = token,
             Replicas = 1,
             MaxAttempts = 1,
-            AttemptTimeout = TimeSpan.FromSeconds(1),
+            // 3 s: well under "slow"'s 5 s, and enough that a loaded 2-core machine still reads "huge" to its limit
+            // (with 1 s a busy run once timed out first: request-timeout instead of response-too-large).
+            AttemptTimeout = TimeSpan.FromSeconds(3),
             MaxResponseBytes = 64 * 1024,
             LocalNodes = local,
         }, catalog, CancellationToken.None);
