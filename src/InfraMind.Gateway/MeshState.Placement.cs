@@ -34,8 +34,7 @@ internal sealed partial class MeshState
     {
         var nodes = _nodes.Values.Select(n => new PlacementNode(
             n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
-            _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(),
-            n.Reports.Where(r => r.Value.State == ModelState.Refused).Select(r => r.Key).ToHashSet(StringComparer.Ordinal))
+            _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(), RefusedKeys(n.Reports))
         {
             Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
             // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than nothing.
