@@ -52,9 +52,9 @@ public sealed class DashboardTests : IAsyncLifetime
         if (_gateway is not null) await _gateway.DisposeAsync();
     }
 
-    private async Task<FakeNode> JoinAsync(string id)
+    private async Task<FakeNode> JoinAsync(string id, InfraMind.Signing.SigningKey? key = null)
     {
-        var node = new FakeNode(_gateway.Url, null);
+        var node = new FakeNode(_gateway.Url, null) { Key = key };
         _nodes.Add(node);
         using var r = await node.RegisterAsync(id);
         r.EnsureSuccessStatusCode();
@@ -83,7 +83,8 @@ public sealed class DashboardTests : IAsyncLifetime
     public async Task The_page_shows_the_running_mesh_and_follows_it_without_a_reload()
     {
         await LaunchAsync();
-        var a = await JoinAsync("node-a");
+        using var aKey = InfraMind.Signing.SigningKey.CreateEphemeral("node-a");
+        var a = await JoinAsync("node-a", aKey);
         var b = await JoinAsync("node-b");
         var c = await JoinAsync("node-c");
         foreach (var (node, id) in new[] { (a, "node-a"), (b, "node-b"), (c, "node-c") }) await node.ReadyAsync(id);
@@ -145,7 +146,17 @@ public sealed class DashboardTests : IAsyncLifetime
         }
 
         const string stopped = "node-c";
-        await Expect(Node(page, stopped).Locator("[data-label=State]")).ToHaveTextAsync("offline");
+        // Offline since when the gateway found it so; its last job (none here: jobs went to the nodes echo is placed on, or none).
+        await Expect(Node(page, stopped).Locator("[data-label=State]")).ToContainTextAsync("offline");
+        await Expect(Node(page, stopped).Locator("[data-label=State] .since")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^ since [0-9]+ s ago$"));
+        var stoppedState = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri("inference/v1", UriKind.Relative)))!["nodes"]!.AsArray()
+            .Single(n => (string?)n!["id"] == stopped)!;
+        Assert.NotNull(stoppedState["offlineSince"]);
+        if (stoppedState["lastJob"] is null) await Expect(Node(page, stopped).Locator("[data-label=\"Last job\"]")).ToHaveTextAsync("never");
+        // The keys the gateway holds: node-a's signing key (bound to its id), none for the nodes that joined by token alone.
+        await Expect(Node(page, "node-a").Locator("[data-label=Keys]")).ToContainTextAsync("signs " + aKey.PublicKey.Fingerprint[..15] + "…");
+        await Expect(Node(page, "node-a").Locator("[data-label=Keys] .fingerprint")).ToHaveAttributeAsync("title", "signs " + aKey.PublicKey.Fingerprint);
+        await Expect(Node(page, "node-b").Locator("[data-label=Keys]")).ToHaveTextAsync("none");
         await Expect(Node(page, "node-a").Locator("[data-label=State]")).ToHaveTextAsync("online");
         await Expect(Node(page, "node-b").Locator("[data-label=State]")).ToHaveTextAsync("online");
         await Expect(Node(page, stopped).Locator("[data-label=\"Last heartbeat\"]")).ToHaveTextAsync("91 s ago");

@@ -61,15 +61,30 @@
       item("Quarantined", quarantined));
   }
 
+  /** A fingerprint shortened for the table (sha256:1234abcd…), the whole of it in the title. */
+  function fingerprint(label, f) {
+    return el("span", { class: "fingerprint", title: label + " " + f }, label + " ", el("code", null, f.slice(0, 15) + "…"));
+  }
+
+  /** The node's signing key (bound to its id) and the key of its TLS certificate, as the gateway holds them. */
+  function keys(n) {
+    if (!n.key && !n.tlsFingerprint) return "none";
+    return el("span", null, n.key ? fingerprint("signs", n.key) : null, n.key && n.tlsFingerprint ? el("br") : null,
+      n.tlsFingerprint ? fingerprint("TLS", n.tlsFingerprint) : null);
+  }
+
   function renderNodes(state, now) {
     const suspended = suspensionsByNode(state.models);
     const rows = state.nodes.map((n) => {
       const mine = suspended.get(n.id) || [];
       return el("tr", { "data-node": n.id },
         cell("Node", el("strong", null, n.id)),
-        cell("State", n.online ? badge("ok", "online") : badge("bad", "offline")),
+        cell("State", n.online ? badge("ok", "online") : badge("bad", "offline"),
+          !n.online && n.offlineSince ? el("span", { class: "since" }, " since ", time(n.offlineSince, now)) : null),
         cell("Address", n.address),
         cell("Last heartbeat", time(n.lastHeartbeat, now)),
+        cell("Last job", time(n.lastJob, now)),
+        cell("Keys", keys(n)),
         cell("CPU requested / offered", cpu(n.requested.cpuMillicores) + " / " + cpu(n.capacity.cpuMillicores)),
         cell("Memory requested / offered", bytes(n.requested.memoryBytes) + " / " + bytes(n.capacity.memoryBytes)),
         cell("GPUs", n.requested.gpuCount + " / " + n.capacity.gpuCount),
