@@ -17,16 +17,18 @@ rounds="${ROUNDS:-4}"
 trap 'bash scripts/lab.sh down > /dev/null' EXIT
 
 lab=$(bash scripts/lab.sh up 3 | tail -n 1)
-gw=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["gateways"][1]["url"])' "$lab")
-gw1=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["gateways"][0]["url"])' "$lab")
-state() { curl -s --noproxy '*' --max-time 2 "${1}inference/v1"; }
+# Gateways speak TLS with self-signed certificates (the default off loopback): pinned by their tlsFingerprint.
+gateway() { python3 -c 'import json,sys; g=json.loads(sys.argv[1])["gateways"][int(sys.argv[2])]; print(g["url"] + "#" + g["tlsFingerprint"])' "$lab" "$1"; }
+gw=$(gateway 1); gw1=$(gateway 0)
+pin_of() { python3 -c 'import base64,sys; print(base64.b64encode(bytes.fromhex(sys.argv[1].split("#sha256:")[1])).decode())' "$1"; }
+state() { curl -s --noproxy '*' --max-time 2 -k --pinnedpubkey "sha256//$(pin_of "$1")" "${1%%#*}inference/v1"; }
 node=$(state "$gw" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(n["node"] for m in d["models"] for v in m["versions"] for n in v["nodes"] if n["state"]=="ready")[0])')
 container=$(docker ps -q --filter "label=org.inframind.node=$node" --filter "label=org.inframind.model=summarizer-v1@0.4.2" | head -n 1)
 pid=$(docker inspect -f '{{.State.Pid}}' "$container")
 echo "gateway $gw; direct: the model's container on $node (PID $pid), port 9000 in its own network namespace"
 
 direct() { nsenter -t "$pid" -n python3 bench/lab_load.py http://127.0.0.1:9000/ "$1" "$concurrency"; }
-through() { python3 bench/lab_load.py "${gw}inference/v1/summarizer-v1" "$1" "$concurrency"; }
+through() { python3 bench/lab_load.py "${gw%%#*}inference/v1/summarizer-v1#${gw#*#}" "$1" "$concurrency"; }
 direct 300 > /dev/null; through 300 > /dev/null   # warm-up
 results=()
 for r in $(seq "$rounds"); do
@@ -45,7 +47,7 @@ print("summary: direct %.0f req/s, through the gateway %.0f req/s (medians); rat
     ", ".join("%.2f" % x for x in ratio), statistics.median(added), ", ".join("%.2f" % x for x in added)))'
 
 # Failover: requests keep flowing through both gateways while $node's link is cut.
-python3 bench/lab_load.py "${gw}inference/v1/summarizer-v1" 3000 2 > /tmp/lab-bench-load.$$ &
+python3 bench/lab_load.py "${gw%%#*}inference/v1/summarizer-v1#${gw#*#}" 3000 2 > /tmp/lab-bench-load.$$ &
 load=$!
 sleep 1
 cut_at=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).isoformat())')

@@ -6,7 +6,10 @@
 #
 #   scripts/lab.sh up N      registry+content host, 2 gateway hosts, N node hosts (1-20); publishes and serves
 #                            examples/summarizer-v1 (2 replicas); last line: one JSON object
-#                            {"registry": URL, "gateways": [{"url", "netns"}…], "nodes": [{"id", "netns", "url"}…]}
+#                            {"registry": URL, "gateways": [{"url", "netns", "tlsFingerprint"}…], "nodes": [{"id", "netns", "url"}…]}
+#                            Every server speaks TLS (the default off loopback) with its own self-signed certificate:
+#                            the registry URL carries its pin (#sha256:HEX), nodes pin the gateways and the gateways pin
+#                            each node's key from its signed registration; a client pins a gateway by its tlsFingerprint.
 #   scripts/lab.sh down      stops every process it started (by PID), removes every container of its nodes (by label)
 #                            and every namespace and link it made; idempotent
 #   scripts/lab.sh cut ID    cuts node ID's link at the switch (its packets are dropped both ways, nothing is refused)
@@ -22,7 +25,9 @@
 # Environment: LAB_DIR (state: PIDs, namespaces, logs, home; default /tmp/inframind-lab), INFRA (the command that runs
 # the CLI; default ./infra, which builds it when sources changed), LAB_HEARTBEAT (nodes' heartbeat interval, 250ms),
 # LAB_MISSED_BEATS (3), LAB_CONNECT_TIMEOUT (500ms), LAB_ATTEMPT_TIMEOUT (2s), LAB_READY_TIMEOUT (seconds to wait for
-# the model to be served, 240).
+# the model to be served, 240), LAB_REPLICAS (nodes the model is placed on, 2), LAB_SPOT_CHECK (the gateways'
+# --spot-check-share, 0.02), LAB_LIAR (a node id, e.g. lab-node-2, that alters its answers on purpose:
+# INFRAMIND_FAULT_ALTER_ANSWERS=1; the model is then published with `deterministic: true`, so spot-checks compare).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="${LAB_DIR:-/tmp/inframind-lab}"
@@ -60,7 +65,7 @@ add_host() {
 # Runs the CLI as ROLE in namespace NS with its output in LOG; records its PID (ip netns exec execs the program: same PID).
 start() {
   local role="$1" ns="$2" log="$3"; shift 3
-  INFRAMIND_HOME="$state/home" NO_COLOR=1 setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
+  INFRAMIND_HOME="$state/home" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
   local pid=$!
   record pid "$pid" "$role"
   echo "$pid"
@@ -82,6 +87,15 @@ await_json() {
   done
   cat "$log.err" >&2
   die "$what did not come up within 120 s"
+}
+
+# pinned_curl URL#sha256:HEX CURL-OPTIONS… PATH: curl to URL/PATH taking only the server's pinned TLS key (no CA: the
+# servers' certificates are self-signed; curl checks the key given as sha256//BASE64 even with -k).
+pinned_curl() {
+  local url="${1%%#*}" pin="${1#*#}" path="${*: -1}"
+  local b64
+  b64=$(python3 -c 'import base64,sys; print(base64.b64encode(bytes.fromhex(sys.argv[1][7:])).decode())' "$pin")
+  curl --noproxy '*' -k --pinnedpubkey "sha256//$b64" "${@:2:$#-2}" "$url$path"
 }
 
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
@@ -116,23 +130,25 @@ up() {
   add_host "$prefix-gw2" "$subnet.12" "p-gw2"
   for i in $(seq "$n"); do add_host "$(ns_of_node "$i")" "$subnet.$((20 + i))" "p-n$i"; done
 
-  local pid json registry gw1 gw2
+  local pid json registry gw1 gw2 pin1 pin2
   pid=$(start registry "$prefix-reg" "$state/logs/registry" registry serve --listen "$subnet.2" --port 7400 --allow-local-references --json)
   json=$(await_json "$pid" "$state/logs/registry" "the registry")
-  registry=$(field "$json" registry)
+  registry=$(field "$json" registry)   # https://…/#sha256:HEX: the registry's TLS key pinned (off loopback TLS is the default)
 
-  local gateway_args=(--port 8080 --grpc-port 0 --registry "$registry" --replicas 2 --missed-beats "${LAB_MISSED_BEATS:-3}"
+  local gateway_args=(--port 8080 --grpc-port 0 --registry "$registry" --replicas "${LAB_REPLICAS:-2}" --spot-check-share "${LAB_SPOT_CHECK:-0.02}" --missed-beats "${LAB_MISSED_BEATS:-3}"
     --connect-timeout "${LAB_CONNECT_TIMEOUT:-500ms}" --attempt-timeout "${LAB_ATTEMPT_TIMEOUT:-2s}" --log-format json --json)
   # The first gateway makes the mesh token (in the shared home); the second and the nodes read it.
   pid=$(start gateway-1 "$prefix-gw1" "$state/logs/gw1" gateway serve --listen "$subnet.11" "${gateway_args[@]}")
-  gw1=$(field "$(await_json "$pid" "$state/logs/gw1" "gateway 1")" gateway)
+  json=$(await_json "$pid" "$state/logs/gw1" "gateway 1")
+  gw1=$(field "$json" gateway); pin1=$(field "$json" tlsFingerprint)
   pid=$(start gateway-2 "$prefix-gw2" "$state/logs/gw2" gateway serve --listen "$subnet.12" "${gateway_args[@]}")
-  gw2=$(field "$(await_json "$pid" "$state/logs/gw2" "gateway 2")" gateway)
+  json=$(await_json "$pid" "$state/logs/gw2" "gateway 2")
+  gw2=$(field "$json" gateway); pin2=$(field "$json" tlsFingerprint)
 
   local nodes=() pids=()
   for i in $(seq "$n"); do
     record node "lab-node-$i"
-    pids+=("$(start "lab-node-$i" "$(ns_of_node "$i")" "$state/logs/node-$i" node serve --gateway "$gw1,$gw2" --id "lab-node-$i" --registry "$registry" \
+    pids+=("$(start "lab-node-$i" "$(ns_of_node "$i")" "$state/logs/node-$i" node serve --gateway "$gw1#$pin1,$gw2#$pin2" --id "lab-node-$i" --registry "$registry" \
       --listen "$subnet.$((20 + i))" --port 7500 --heartbeat-interval "${LAB_HEARTBEAT:-250ms}" --gateway-timeout 1s --allow-local-references --json)")
   done
   for i in $(seq "$n"); do
@@ -143,16 +159,23 @@ up() {
   # Publish SPEC's summarizer: image built, pushed to the content store, signed, appended to the registry's log.
   export INFRAMIND_HOME="$state/home"
   "${infra[@]}" keys generate --name lab > /dev/null 2>&1 || true
-  "${infra[@]}" build examples/summarizer-v1 > "$state/logs/build" 2>&1
+  local package="$root/examples/summarizer-v1"
+  if [ -n "${LAB_LIAR:-}" ]; then
+    # Spot-checks compare only what a model declares deterministic (this summarizer is): a copy that says so.
+    package="$state/summarizer-v1"
+    cp -r "$root/examples/summarizer-v1" "$package"
+    printf 'deterministic: true\n' >> "$package/model.yaml"
+  fi
+  "${infra[@]}" build "$package" > "$state/logs/build" 2>&1
   local reference
   reference=$("${infra[@]}" push --image summarizer-v1:0.4.2 --to local --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["reference"])')
-  "${infra[@]}" publish --model examples/summarizer-v1/model.yaml --image "$reference" --key lab --registry "$registry" > "$state/logs/publish" 2>&1
+  "${infra[@]}" publish --model "$package/model.yaml" --image "$reference" --key lab --registry "$registry" > "$state/logs/publish" 2>&1
 
   # Served: both gateways have it ready on its 2 replicas.
   local deadline=$((SECONDS + ${LAB_READY_TIMEOUT:-240}))
-  for gw in "$gw1" "$gw2"; do
-    until curl -sf --noproxy '*' --max-time 2 "${gw}inference/v1" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if sum(n["state"]=="ready" for m in d["models"] if m["name"]=="summarizer-v1" for v in m["versions"] for n in v["nodes"]) >= 2 else 1)' 2>/dev/null; do
-      [ "$SECONDS" -lt "$deadline" ] || { curl -s --noproxy '*' "${gw}inference/v1" >&2 || true; die "summarizer-v1 is not ready on 2 nodes at $gw"; }
+  for gw in "$gw1#$pin1" "$gw2#$pin2"; do
+    until pinned_curl "$gw" -sf --max-time 2 inference/v1 | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if sum(n["state"]=="ready" for m in d["models"] if m["name"]=="summarizer-v1" for v in m["versions"] for n in v["nodes"]) >= int(sys.argv[1]) else 1)' "${LAB_REPLICAS:-2}" 2>/dev/null; do
+      [ "$SECONDS" -lt "$deadline" ] || { pinned_curl "$gw" -s inference/v1 >&2 || true; die "summarizer-v1 is not ready on ${LAB_REPLICAS:-2} nodes at $gw"; }
       sleep 0.5
     done
   done
@@ -160,7 +183,7 @@ up() {
 
   local IFS=,
   echo "lab up: $n node hosts; logs and state in $state; scripts/lab.sh down removes it all" >&2
-  echo "{\"registry\": \"$registry\", \"gateways\": [{\"url\": \"$gw1\", \"netns\": \"$prefix-gw1\"}, {\"url\": \"$gw2\", \"netns\": \"$prefix-gw2\"}], \"nodes\": [${nodes[*]}]}"
+  echo "{\"registry\": \"$registry\", \"gateways\": [{\"url\": \"$gw1\", \"netns\": \"$prefix-gw1\", \"tlsFingerprint\": \"$pin1\"}, {\"url\": \"$gw2\", \"netns\": \"$prefix-gw2\", \"tlsFingerprint\": \"$pin2\"}], \"nodes\": [${nodes[*]}]}"
 }
 
 down() {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Registry.Trust;
+using InfraMind.Serving.Tls;
 using InfraMind.Signing;
 
 namespace InfraMind.Cli;
@@ -49,6 +50,29 @@ internal static class RegistryAccess
         HelpName = "FILE",
     };
 
+    /// <summary>
+    /// A registry URL, with the pin of a self-signed registry's TLS key after it (<c>https://HOST:PORT/#sha256:HEX</c>,
+    /// what `infra registry serve --json` prints); a usage error otherwise.
+    /// </summary>
+    internal static (Uri Url, string? Pin) Parse(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var given) || given.Scheme is not ("http" or "https"))
+            throw new InfraMindException(CliErrorCodes.UsageError, $"'{url}' is not a registry URL", "use e.g. --registry http://127.0.0.1:7400 or --registry https://10.0.0.2:7400/#sha256:HEX");
+        try
+        {
+            var (uri, pin) = TlsPins.Split(given);
+            return (uri.AbsolutePath.EndsWith('/') ? uri : new UriBuilder(uri) { Path = uri.AbsolutePath + "/" }.Uri, pin);
+        }
+        catch (FormatException e)
+        {
+            throw new InfraMindException(CliErrorCodes.UsageError, $"--registry {e.Message}", "copy the registry URL `infra registry serve --json` prints");
+        }
+    }
+
+    private static HttpMessageHandler PinnedHandler(string? pin) =>
+        TlsPins.Handler(new SocketsHttpHandler { UseProxy = false }, pin, "the registry",
+            "pass the registry URL with the fingerprint its `registry serve --json` prints (#sha256:HEX); if it changed, someone else may answer at that address");
+
     public static string AnnouncementFile(InfraHome home) => Path.Combine(home.Root, "run", "registry.url");
 
     /// <param name="admission">The checks of the embedded registry, when this command may publish to it.</param>
@@ -58,9 +82,8 @@ internal static class RegistryAccess
         url ??= await RunningLocalRegistryAsync(context.Home, cancellationToken);
         if (url is not null)
         {
-            if (!Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                throw new InfraMindException(CliErrorCodes.UsageError, $"'{url}' is not a registry URL", "use e.g. --registry http://127.0.0.1:7400");
-            var http = new HttpClient(new SocketsHttpHandler { UseProxy = false })
+            var (uri, pin) = Parse(url);
+            var http = new HttpClient(PinnedHandler(pin))
             {
                 BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60), MaxResponseContentBufferSize = MaxAnswerBytes,
             };
@@ -126,8 +149,19 @@ internal static class RegistryAccess
         var file = AnnouncementFile(home);
         if (!File.Exists(file)) return null;
         var url = (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var announced)) return null;
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var given)) return null;
+        Uri announced;
+        string? pin;
+        try
+        {
+            (announced, pin) = TlsPins.Split(given);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+
+        using var http = new HttpClient(PinnedHandler(pin)) { Timeout = TimeSpan.FromSeconds(2) };
         try
         {
             using var response = await http.GetAsync(new Uri(announced, "v1/checkpoint"), cancellationToken);

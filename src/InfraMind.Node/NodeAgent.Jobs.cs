@@ -122,6 +122,7 @@ public sealed partial class NodeAgent
                 return;
             }
 
+            if (_options.AlterAnswers && answer.StatusCode == StatusCodes.Status200OK) bytes = LyingAnswers.Alter(bytes);
             context.Response.StatusCode = answer.StatusCode;
             if (receipt(bytes) is { } signed) context.Response.Headers[MeshHeaders.Receipt] = signed;
             if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();

@@ -99,6 +99,14 @@ public sealed record NodeOptions
     /// <summary>Longest answer a container may give a job; longer is the verdict response-too-large (502), its connection dropped.</summary>
     public long MaxAnswerBytes { get; init; } = ModelAnswer.DefaultBodyLimit;
 
+    /// <summary>
+    /// Fault injection: the node lies on purpose, altering every job's answer (not its pre-flight's) within the answer's
+    /// shape before it signs the receipt (<see cref="LyingAnswers"/>) — what an operator who patched their node could do,
+    /// without a patched build; for labs and fault tests of spot-checks only. `infra node serve` sets it from
+    /// $INFRAMIND_FAULT_ALTER_ANSWERS=1 and says so on every start.
+    /// </summary>
+    public bool AlterAnswers { get; init; }
+
     /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
     public Uri? Advertise { get; init; }
 

@@ -11,7 +11,9 @@ namespace InfraMind.Cli.Tests;
 /// A node on another host (#16, addresses): the test makes a network namespace joined to this one by a veth pair it
 /// creates (a /30 of 10.251.0.0/16, used only here, no route out) and removes. Registry and gateway listen on this
 /// side's address (`--listen`), the node runs inside the namespace and listens on its own address there; it registers
-/// that address, and every job crosses the link. Nothing listens on or is sent to an address off this machine.
+/// that address, and every job crosses the link. Off loopback every server speaks TLS by default with its own
+/// self-signed certificate: the node and the clients pin registry and gateway by their keys' fingerprints, the gateway
+/// pins the node's from its registration; a wrong pin is IM6046. Nothing listens on or is sent to an address off this machine.
 /// </summary>
 [Collection(EngineTests.Name)]
 public sealed class AcrossHostsTests : IDisposable
@@ -21,7 +23,7 @@ public sealed class AcrossHostsTests : IDisposable
     public void Dispose() => _cli.Dispose();
 
     [SkippableFact]
-    public async Task A_node_in_another_network_namespace_registers_its_own_address_and_serves_over_the_link()
+    public async Task A_node_in_another_network_namespace_registers_its_own_address_and_serves_over_the_link_with_tls_by_default()
     {
         using var engine = await TestEngine.ConnectAsync();
         if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
@@ -58,24 +60,40 @@ public sealed class AcrossHostsTests : IDisposable
             await using var serving = new ServingProcesses();
             var registryUrl = (await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "registry", "serve", "--listen", hostAddress, "--port", "0", "--allow-local-references", "--json")))
                 .GetProperty("registry").GetString()!;
-            Assert.StartsWith($"http://{hostAddress}:", registryUrl, StringComparison.Ordinal);
+            Assert.Matches($"^https://{hostAddress.Replace(".", "\\.", StringComparison.Ordinal)}:[0-9]+/#sha256:[0-9a-f]{{64}}$", registryUrl);
 
-            var gatewayUrl = new Uri((await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json")))
-                .GetProperty("gateway").GetString()!);
+            var gatewayJson = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json"));
+            var gatewayUrl = new Uri(gatewayJson.GetProperty("gateway").GetString()!);
+            var gatewayPin = gatewayJson.GetProperty("tlsFingerprint").GetString()!;
             Assert.Equal(hostAddress, gatewayUrl.Host);
+            Assert.Equal("https", gatewayUrl.Scheme);
+
+            // A wrong pin is refused, naming the key presented, for the registry and for the gateway alike.
+            var wrongPin = "#sha256:" + new string('0', 64);
+            var wrongRegistry = await _cli.RunAsync("log", "--registry", registryUrl.Split('#')[0] + wrongPin, "--json");
+            Assert.Equal(4, wrongRegistry.Code);
+            Assert.Contains("IM6046", (wrongRegistry.Out + wrongRegistry.Err), StringComparison.Ordinal);
+            Assert.Contains(registryUrl.Split('#')[1], (wrongRegistry.Out + wrongRegistry.Err), StringComparison.Ordinal);
+            var wrongGateway = await _cli.RunAsync("mesh", "status", "--gateway", gatewayUrl + wrongPin, "--json");
+            Assert.Equal(4, wrongGateway.Code);
+            Assert.Contains("IM6046", (wrongGateway.Out + wrongGateway.Err), StringComparison.Ordinal);
+            Assert.Contains(gatewayPin, (wrongGateway.Out + wrongGateway.Err), StringComparison.Ordinal);
 
             // The node, as another host runs it: inside the namespace, reaching registry and gateway over the link. It
             // shares this test's home, so its operator lets it read the local:// reference (a registry off loopback is
             // another host's, whose publishers' host-local references a node refuses otherwise: MeshPullTests pulls over
             // oci:// and ipfs://).
-            var inside = InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "far-node", "--registry", registryUrl,
+            var inside = InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", $"{gatewayUrl}#{gatewayPin}", "--id", "far-node", "--registry", registryUrl,
                 "--listen", nodeAddress, "--port", "0", "--allow-local-references", "--json");
             var joined = await serving.StartAsync(InNamespace(ns, inside));
             Assert.True(joined.GetProperty("registered").GetBoolean(), joined.ToString());
-            Assert.StartsWith($"http://{nodeAddress}:", joined.GetProperty("advertised").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith($"https://{nodeAddress}:", joined.GetProperty("advertised").GetString(), StringComparison.Ordinal);
 
             Assert.Equal(0, (await _cli.RunAsync("publish", "--model", Path.Combine(package, "model.yaml"), "--image", reference, "--registry", registryUrl)).Code);
-            using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
+            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, SslOptions = InfraMind.Serving.Tls.MeshTls.Pinned(gatewayPin) })
+            {
+                BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30),
+            };
             var clock = Stopwatch.StartNew();
             while (true)
             {
@@ -96,8 +114,12 @@ public sealed class AcrossHostsTests : IDisposable
             // The gateway knows the node by the address it registered from its own host.
             var nodes = JsonNode.Parse(await http.GetStringAsync("inference/v1"))!["nodes"]!.AsArray();
             var far = Assert.Single(nodes, n => (string?)n!["id"] == "far-node")!;
-            Assert.StartsWith($"http://{nodeAddress}:", (string?)far["address"], StringComparison.Ordinal);
+            Assert.StartsWith($"https://{nodeAddress}:", (string?)far["address"], StringComparison.Ordinal);
             Assert.True((bool)far["online"]!);
+
+            // `infra mesh status` reads the same through the pinned URL.
+            var status = await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", $"{gatewayUrl}#{gatewayPin}", "--json");
+            Assert.Contains(status.GetProperty("nodes").EnumerateArray(), n => n.GetProperty("id").GetString() == "far-node");
         }
         finally
         {

@@ -65,10 +65,12 @@ public sealed class ContainerImageTests
                 image, "registry", "serve", "--listen", "0.0.0.0", "--json");
             string container = started.Out.Trim();
             var port = await DockerAsync("port", container, "7400/tcp");
-            var published = new Uri("http://" + port.Out.Trim().Split('\n')[0]);
+            // Off loopback (0.0.0.0 here) a server speaks TLS by default with its own certificate; the pin is in its --json.
+            var published = new Uri("https://" + port.Out.Trim().Split('\n')[0]);
             Assert.Equal("127.0.0.1", published.Host);
+            var registryPin = await LoggedFieldAsync(container, "tlsFingerprint");
 
-            using var http = new HttpClient { BaseAddress = published, Timeout = TimeSpan.FromSeconds(5) };
+            using var http = Pinned(published, registryPin);
             string key = await PollAsync(http, "v1/key", TimeSpan.FromSeconds(60), container);
             Assert.StartsWith("-----BEGIN PUBLIC KEY-----", key, StringComparison.Ordinal);
             var entries = await http.GetAsync(new Uri("v1/entries", UriKind.Relative));
@@ -86,18 +88,19 @@ public sealed class ContainerImageTests
                 Assert.Equal(0, (await RunAsync(Step, "chown", "10001:10001", token)).Code);
                 string gateway = (await DockerAsync("run", "-d", "--label", label, "--network", network, "--name", "im-gateway-" + id,
                     "-p", "127.0.0.1::8080", "-v", token + ":/run/secrets/node-token:ro", image, "gateway", "serve",
-                    "--listen", "0.0.0.0", "--port", "8080", "--advertise", $"http://im-gateway-{id}:8080",
-                    "--registry", $"http://im-registry-{id}:7400", "--node-token-file", "/run/secrets/node-token")).Out.Trim();
+                    "--listen", "0.0.0.0", "--port", "8080", "--advertise", $"https://im-gateway-{id}:8080",
+                    "--registry", $"https://im-registry-{id}:7400/#{registryPin}", "--node-token-file", "/run/secrets/node-token", "--json")).Out.Trim();
+                var gatewayPin = await LoggedFieldAsync(gateway, "tlsFingerprint");
                 string node = (await DockerAsync("run", "-d", "--label", label, "--network", network, "--name", "im-node-" + id,
                     "--user", "0:0", "--pid", "host", "--cap-add", "SYS_ADMIN", "-v", "/var/run/docker.sock:/var/run/docker.sock",
                     "-v", token + ":/run/secrets/node-token:ro", image, "node", "serve", "--id", "im-image-" + id,
-                    "--gateway", $"http://im-gateway-{id}:8080", "--registry", $"http://im-registry-{id}:7400",
-                    "--listen", "0.0.0.0", "--port", "7500", "--advertise", $"http://im-node-{id}:7500",
+                    "--gateway", $"https://im-gateway-{id}:8080/#{gatewayPin}", "--registry", $"https://im-registry-{id}:7400/#{registryPin}",
+                    "--listen", "0.0.0.0", "--port", "7500", "--advertise", $"https://im-node-{id}:7500",
                     "--token-file", "/run/secrets/node-token", "--cpu", "1", "--memory", "1Gi")).Out.Trim();
                 var gatewayPort = await DockerAsync("port", gateway, "8080/tcp");
-                using var gatewayHttp = new HttpClient { BaseAddress = new Uri("http://" + gatewayPort.Out.Trim().Split('\n')[0]), Timeout = TimeSpan.FromSeconds(5) };
+                using var gatewayHttp = Pinned(new Uri("https://" + gatewayPort.Out.Trim().Split('\n')[0]), gatewayPin);
                 await PollAsync(gatewayHttp, "inference/v1", TimeSpan.FromSeconds(60), gateway,
-                    body => body.Contains($"\"id\":\"im-image-{id}\",\"address\":\"http://im-node-{id}:7500/\",\"online\":true", StringComparison.Ordinal));
+                    body => body.Contains($"\"id\":\"im-image-{id}\",\"address\":\"https://im-node-{id}:7500/\",\"online\":true", StringComparison.Ordinal));
 
                 // docker stop sends SIGTERM: every server stops cleanly (exit 0), within the 10 s before SIGKILL.
                 foreach (var (what, name) in new[] { ("node", node), ("gateway", gateway), ("registry", container) })
@@ -106,7 +109,7 @@ public sealed class ContainerImageTests
                     var exit = await DockerAsync("inspect", name, "--format", "{{.State.ExitCode}}");
                     var logs = await RunAsync(Step, "docker", "logs", name);
                     Assert.True(exit.Out.Trim() == "0", $"{what}: exit {exit.Out.Trim()}\n{logs.Out}\n{logs.Err}");
-                    if (what == "registry") Assert.Contains("\"registry\": \"http://0.0.0.0:7400/\"", logs.Out, StringComparison.Ordinal);
+                    if (what == "registry") Assert.Contains($"\"registry\": \"https://0.0.0.0:7400/#{registryPin}\"", logs.Out, StringComparison.Ordinal);
                 }
             }
             finally
@@ -123,6 +126,36 @@ public sealed class ContainerImageTests
         Assert.Empty((await DockerAsync("ps", "-aq", "--filter", "label=" + label)).Out.Trim());
         Assert.Empty((await DockerAsync("network", "ls", "-q", "--filter", "label=" + label)).Out.Trim());
         Assert.Empty((await DockerAsync("images", "-q", "--filter", "label=" + label)).Out.Trim());
+    }
+
+    /// <summary>An HTTP client of a server that takes only the certificate whose key is <paramref name="pin"/>.</summary>
+    private static HttpClient Pinned(Uri address, string pin) =>
+        new(new SocketsHttpHandler { UseProxy = false, SslOptions = InfraMind.Serving.Tls.MeshTls.Pinned(pin) }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(5) };
+
+    /// <summary>A field of the JSON a serving container prints once up (--json), read from its logs.</summary>
+    private static async Task<string> LoggedFieldAsync(string container, string field)
+    {
+        var clock = Stopwatch.StartNew();
+        var logs = (Code: 0, Out: "", Err: "");
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            logs = await RunAsync(Step, "docker", "logs", container);
+            var at = logs.Out.IndexOf('{', StringComparison.Ordinal);
+            var end = logs.Out.LastIndexOf('}');
+            try
+            {
+                if (at >= 0 && end > at && System.Text.Json.Nodes.JsonNode.Parse(logs.Out[at..(end + 1)])?[field]?.GetValue<string>() is { } value) return value;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // printed only in part yet
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail($"{container} printed no {field} within 60 s\n{logs.Out}\n{logs.Err}");
+        return "";
     }
 
     private static async Task<string> PollAsync(HttpClient http, string path, TimeSpan limit, string container, Func<string, bool>? until = null)

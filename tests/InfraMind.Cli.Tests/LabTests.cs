@@ -42,8 +42,10 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             var lab = JsonNode.Parse(stdout.TrimEnd().Split('\n')[^1])!;
 
             // The JSON of the issue: the registry, two gateways and three nodes, each in a namespace of its own on the lab's range.
-            Assert.StartsWith("http://10.252.0.", (string)lab["registry"]!, StringComparison.Ordinal);
+            // Every server off loopback speaks TLS by default: the registry's URL carries its key's pin, the gateways their fingerprints.
+            Assert.Matches("^https://10\\.252\\.0\\.[0-9]+:7400/#sha256:[0-9a-f]{64}$", (string)lab["registry"]!);
             var gateways = lab["gateways"]!.AsArray().Select(g => (Url: new Uri((string)g!["url"]!), Netns: (string)g["netns"]!)).ToList();
+            var pins = lab["gateways"]!.AsArray().Select(g => (string)g!["tlsFingerprint"]!).ToHashSet(StringComparer.Ordinal);
             var nodes = lab["nodes"]!.AsArray().Select(n => (Id: (string)n!["id"]!, Netns: (string)n["netns"]!, Url: new Uri((string)n["url"]!))).ToList();
             Assert.Equal(2, gateways.Count);
             Assert.Equal(3, nodes.Count);
@@ -56,10 +58,20 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
                 Assert.DoesNotContain("default", Run("ip", "-n", ns, "route"), StringComparison.Ordinal);
             }
 
-            Assert.All(gateways, g => Assert.StartsWith("10.252.0.", g.Url.Host, StringComparison.Ordinal));
-            Assert.All(nodes, n => Assert.StartsWith("10.252.0.", n.Url.Host, StringComparison.Ordinal));
+            Assert.All(gateways, g => Assert.StartsWith("https://10.252.0.", g.Url.ToString(), StringComparison.Ordinal));
+            Assert.All(nodes, n => Assert.StartsWith("https://10.252.0.", n.Url.ToString(), StringComparison.Ordinal));
+            // (The lab's servers share one $INFRAMIND_HOME, so its two gateways serve the one gateway certificate kept there.)
+            Assert.All(pins, p => Assert.True(InfraMind.Serving.Tls.MeshTls.IsFingerprint(p), p));
 
-            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(10) };
+            // The client takes a gateway's certificate only when its key is one of the two the lab printed (no CA).
+            using var http = new HttpClient(new SocketsHttpHandler
+            {
+                UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1),
+                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && pins.Contains(Fingerprint(certificate)),
+                },
+            }) { Timeout = TimeSpan.FromSeconds(10) };
 
             // Both gateways serve, and place the model alike without talking: the same 2 nodes, where exactly 2 containers run.
             foreach (var (url, _) in gateways)
@@ -126,6 +138,83 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(0, (await LabAsync(state, TimeSpan.FromSeconds(30), "down")).Code);
             output.WriteLine($"whole test {clock.Elapsed.TotalSeconds:0.0} s");
         }
+    }
+
+    [SkippableFact]
+    public async Task A_node_host_that_alters_its_answers_is_suspended_by_both_gateways_spot_checks_and_clients_get_the_majority()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
+            throw Peers.Missing("iproute2 (`ip`)", "apt-get install iproute2");
+        if (Environment.UserName != "root")
+            throw Peers.Missing("root (to create network namespaces)", "run the tests as root");
+
+        // Three node hosts, the (deterministic) summarizer on all three, every answer spot-checked; lab-node-2 lies on
+        // purpose (INFRAMIND_FAULT_ALTER_ANSWERS=1): its answers keep their shape, so only comparing nodes can tell.
+        const string liar = "lab-node-2";
+        var state = Path.Combine(_cli.Work, "lab-liar");
+        try
+        {
+            var (code, stdout, stderr) = await LabAsync(state, TimeSpan.FromMinutes(5),
+                new Dictionary<string, string> { ["LAB_REPLICAS"] = "3", ["LAB_SPOT_CHECK"] = "1", ["LAB_LIAR"] = liar }, "up", "3");
+            Assert.True(code == 0, $"lab.sh up 3 exited {code}:\n{stdout}\n{stderr}");
+            var lab = JsonNode.Parse(stdout.TrimEnd().Split('\n')[^1])!;
+            var gateways = lab["gateways"]!.AsArray().Select(g => new Uri((string)g!["url"]!)).ToList();
+            var pins = lab["gateways"]!.AsArray().Select(g => (string)g!["tlsFingerprint"]!).ToHashSet(StringComparer.Ordinal);
+            using var http = new HttpClient(new SocketsHttpHandler
+            {
+                // Nothing is cut here: a connection (TLS handshake included) may take its time on a loaded machine.
+                UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(10),
+                SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && pins.Contains(Fingerprint(c)) },
+            }) { Timeout = TimeSpan.FromSeconds(20) };
+            var placed = await Task.WhenAll(gateways.Select(g => PlacedAsync(http, g, readyOnly: true)));
+            Assert.All(placed, p => Assert.Contains(liar, p));
+
+            // Every client gets the majority's (correct) answer, never the liar's.
+            const int requests = 30;
+            for (var i = 0; i < requests; i++)
+            {
+                var text = $"Request {i} of the lab is compared across nodes."; // one sentence: the summary is the text itself
+                using var answer = await http.PostAsJsonAsync(new Uri(gateways[i % 2], $"inference/v1/{Model}"), new { text });
+                var body = await answer.Content.ReadAsStringAsync();
+                Assert.True(answer.StatusCode == HttpStatusCode.OK, $"request {i}: {(int)answer.StatusCode} {body}");
+                Assert.Equal(text, JsonNode.Parse(body)!["summary"]!.GetValue<string>());
+                Assert.NotEqual(liar, answer.Headers.GetValues(InfraMind.Serving.MeshHeaders.Node).Single());
+            }
+
+            // Each gateway, on its own, suspended the liar for answer-disagrees with the evidence; the honest nodes stand.
+            foreach (var gateway in gateways)
+            {
+                var standing = await StandingAsync(http, gateway);
+                Assert.True((bool)standing[liar]["suspended"]!, $"{gateway}: {standing[liar]}");
+                Assert.Equal("answer-disagrees", (string?)standing[liar]["suspendedFor"]);
+                Assert.All(standing.Where(kv => kv.Key != liar), kv => Assert.False((bool)kv.Value["suspended"]!, $"{gateway}: {kv.Key} {kv.Value}"));
+                var evidence = JsonNode.Parse(await http.GetStringAsync(new Uri(gateway, $"mesh/v1/nodes/{liar}/receipts")))!["disagreements"]!.AsArray();
+                // Caught within its first few spot-checked answers: once suspended it gets no more jobs, so few disagreements pile up.
+                Assert.InRange(evidence.Count, 1, 3);
+                output.WriteLine($"{gateway}: {liar} suspended for answer-disagrees after {evidence.Count} disagreement(s)");
+            }
+        }
+        finally
+        {
+            var (code, stdout, stderr) = await LabAsync(state, TimeSpan.FromMinutes(2), "down");
+            Assert.True(code == 0, $"lab.sh down exited {code}: {stdout}{stderr}");
+            Assert.DoesNotContain("imlab-", Run("ip", "netns", "list"), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Each placed node's standing for the model (state, suspension), as one gateway sees it.</summary>
+    private static async Task<Dictionary<string, JsonNode>> StandingAsync(HttpClient http, Uri gateway)
+    {
+        var mesh = JsonNode.Parse(await http.GetStringAsync(new Uri(gateway, "inference/v1")))!;
+        var version = mesh["models"]!.AsArray().Single(m => (string?)m!["name"] == Model)!["versions"]![0]!;
+        return version["nodes"]!.AsArray().ToDictionary(n => (string)n!["node"]!, n => n!);
+    }
+
+    private static string Fingerprint(System.Security.Cryptography.X509Certificates.X509Certificate certificate)
+    {
+        using var loaded = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return InfraMind.Serving.Tls.MeshTls.Fingerprint(loaded);
     }
 
     private sealed record Outcome(int Answered, List<string> Lost, int Retried, int Rerouted, DateTimeOffset CutAt, int KilledAt, JsonNode FirstGatewayView,
@@ -249,7 +338,9 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>scripts/lab.sh with the CLI this test project built (no rebuild of ./infra) and its state under <paramref name="state"/>.</summary>
-    private static Task<(int Code, string Out, string Err)> LabAsync(string state, TimeSpan timeout, params string[] args)
+    private static Task<(int Code, string Out, string Err)> LabAsync(string state, TimeSpan timeout, params string[] args) => LabAsync(state, timeout, null, args);
+
+    private static Task<(int Code, string Out, string Err)> LabAsync(string state, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo("bash", [Path.Combine(TestEngine.RepoRoot, "scripts", "lab.sh"), .. args])
         {
@@ -259,6 +350,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
         };
         psi.Environment["LAB_DIR"] = state;
         psi.Environment["INFRA"] = $"dotnet {Path.Combine(AppContext.BaseDirectory, "infra.dll")}";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         return InfraProcess.RunAsync(psi, timeout);
     }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using InfraMind.Cli.Commands.Serving;
 using InfraMind.Manifest;
 using InfraMind.Registry.Http;
+using InfraMind.Serving.Tls;
 using InfraMind.Storage;
 using Spectre.Console;
 
@@ -16,7 +17,8 @@ internal static class RegistryCommand
         var port = ServingHosts.PortOption("--port", "Port to listen on (127.0.0.1 unless --listen)", 7400);
         var listen = ServingHosts.ListenOption();
         var data = new Option<string?>("--data") { Description = "Data directory (default $INFRAMIND_HOME/registry)" };
-        var json = new Option<bool>("--json") { Description = "Once listening, print {registry, data, key} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Once listening, print {registry, data, key, tlsFingerprint} as JSON (registry: the URL clients pass to --registry, with #sha256:HEX when it serves TLS)" };
+        var tls = ServingTls.Options("registry.pfx", "clients pin its key: --registry https://HOST:PORT/#sha256:HEX (the registry URL --json prints)");
         var allowLocal = new Option<bool>("--allow-local-references")
         {
             Description = "Also accept file:// and local:// references, which resolve on this machine (only for a registry that serves this machine's own user)",
@@ -49,10 +51,12 @@ internal static class RegistryCommand
             "ownership of the name and immutability of the version, the manifest (exactly the one its model.yaml produces), the references " +
             "(at most 8, remote and content-addressed: oci://…@sha256:, https://…#sha256=, ipfs://CID; IM5145/IM5146), and only then the content, " +
             "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged.\n" +
+            "Off loopback it serves HTTPS by default (--plaintext: HTTP) with a self-signed certificate its clients pin.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
             port, listen, data, allowLocal, fetchAllow, maxImage, perAddress, perKey, json,
         };
+        tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-registry");
@@ -61,17 +65,24 @@ internal static class RegistryCommand
                 throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {sizeError}", "write a size such as 16Gi or 500Mi");
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
+            var at = ListenAt.From(parse, listen, port);
+            using var certificate = tls.Certificate(context, parse, at, "registry");
+            await ServingTls.CheckAsync(context, at, null, certificate, "the registry", "publishes and the log");
             var options = new RegistryServerOptions(dir)
             {
+                TlsCertificate = certificate,
                 PublishesPerMinutePerAddress = parse.GetValue(perAddress),
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
             };
-            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, ListenAt.From(parse, listen, port), cancellationToken);
-            var announcement = RegistryAccess.Announce(context.Home, server.Address);
+            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken);
+            var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);
+            // The URL with its pin: what this machine's commands (through the announcement) and other hosts' --registry take.
+            var address = TlsPins.With(server.Address, pin);
+            var announcement = RegistryAccess.Announce(context.Home, address);
             if (parse.GetValue(json))
-                CliJson.Write(context.Output, new { registry = server.Address.ToString(), data = dir, key = server.Registry.PublicKey.Fingerprint });
+                CliJson.Write(context.Output, new { registry = address.ToString(), data = dir, key = server.Registry.PublicKey.Fingerprint, tlsFingerprint = pin });
             else
-                context.Console.MarkupLine($"[green]✓[/] registry at [bold]{Markup.Escape(server.Address.ToString())}[/] (data {Markup.Escape(dir)}, key {Markup.Escape(server.Registry.PublicKey.Fingerprint)})");
+                context.Console.MarkupLine($"[green]✓[/] registry at [bold]{Markup.Escape(address.ToString())}[/] (data {Markup.Escape(dir)}, key {Markup.Escape(server.Registry.PublicKey.Fingerprint)})");
             await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             File.Delete(announcement);

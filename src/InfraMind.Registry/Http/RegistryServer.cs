@@ -27,6 +27,9 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
 
     /// <summary>Publishes one publisher key may make per minute, counted once its signature verified; 0 for no limit.</summary>
     public int PublishesPerMinutePerKey { get; init; } = 30;
+
+    /// <summary>The certificate (with its key) to serve HTTPS with; <see cref="Url"/> is then https. Null: plain HTTP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 }
 
 /// <summary>
@@ -95,6 +98,13 @@ public sealed class RegistryServer : IAsyncDisposable
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls(options.Url);
+            if (options.TlsCertificate is { } certificate)
+            {
+                // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.
+                builder.WebHost.UseKestrelHttpsConfiguration();
+                builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+            }
+
             builder.Services.AddSingleton(registry);
             var metrics = new RegistryMetrics(registry);
             builder.Services.AddSingleton(metrics);

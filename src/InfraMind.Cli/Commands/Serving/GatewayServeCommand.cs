@@ -36,11 +36,7 @@ internal static class GatewayServeCommand
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
         var spotCheck = ServingHosts.SpotCheckShareOption();
-        var tls = new Option<bool>("--tls")
-        {
-            Description = "Serve HTTPS with the gateway's self-signed certificate ($INFRAMIND_HOME/mesh/tls/gateway.pfx, made once, owner-only); " +
-                          "nodes pin its key: --gateway https://HOST:PORT/#sha256:HEX (the tlsFingerprint --json prints)",
-        };
+        var tls = ServingTls.Options("gateway.pfx", "nodes pin its key: --gateway https://HOST:PORT/#sha256:HEX (the tlsFingerprint --json prints)");
         var json = new Option<bool>("--json") { Description = "Once listening, print {gateway, grpc, registry, registryKey, tokenFile, key, admittedNodeKeys, tlsFingerprint} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0; registryKey is null for an eth:// registry)" };
         var tokenFile = new Option<string?>("--node-token-file")
         {
@@ -63,11 +59,12 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, tls, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(serve);
+        tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-gateway");
@@ -79,7 +76,8 @@ internal static class GatewayServeCommand
             var advertised = ListenAt.Advertised(parse, advertise);
             var admitted = MeshKeys.Admitted(parse.GetValue(admitNodeKey) ?? [], parse.GetValue(admitNodeKeys), "--admit-node-keys");
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
-            using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate("gateway"), "gateway") : null;
+            using var certificate = tls.Certificate(context, parse, at, "gateway");
+            await ServingTls.CheckAsync(context, at, advertised, certificate, "the gateway", "requests, answers and the mesh token");
             await using var host = await ServingHosts.StartGatewayAsync(at, ServingHosts.GrpcUrl(at, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog,
                 ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken, logPayloads: parse.GetValue(logPayloads),
                 identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck),
@@ -90,22 +88,22 @@ internal static class GatewayServeCommand
                     MaxNodes = parse.GetValue(maxNodes),
                 });
             var url = advertised ?? host.Url;
-            GatewayAnnouncement.Write(context.Home, url);
-            if (!at.IsLoopback && certificate is null)
-                await context.Error.WriteLineAsync($"warning: the gateway listens on {at} over plain HTTP: requests, answers and the mesh token cross that network unencrypted (serve TLS with --tls)");
+            var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);
+            // With its pin, so `infra mesh status` and `publish` here reach it over TLS too.
+            GatewayAnnouncement.Write(context.Home, TlsPins.With(url, pin));
             if (parse.GetValue(json))
             {
                 CliJson.Write(context.Output, new
                 {
                     gateway = url.ToString(), grpc = host.GrpcUrl?.ToString(), registry = served.Location, registryKey = served.RegistryKey?.Fingerprint, tokenFile = tokenPath,
-                    key = identity?.PublicKey.Fingerprint, admittedNodeKeys = admitted?.Count, tlsFingerprint = certificate is null ? null : MeshTls.Fingerprint(certificate),
+                    key = identity?.PublicKey.Fingerprint, admittedNodeKeys = admitted?.Count, tlsFingerprint = pin,
                 });
             }
             else
             {
                 context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
                 if (host.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC (Open Inference Protocol V2, h2c) at [bold]{Markup.Escape(grpc.ToString())}[/]");
-                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(url.ToString())} --token-file {Markup.Escape(tokenPath)}");
+                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(TlsPins.With(url, pin).ToString())} --token-file {Markup.Escape(tokenPath)}");
             }
 
             await context.Output.FlushAsync(CancellationToken.None);

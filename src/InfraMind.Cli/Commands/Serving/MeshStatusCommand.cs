@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using InfraMind.Serving;
+using InfraMind.Serving.Tls;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -24,12 +25,25 @@ internal static class MeshStatusCommand
     {
         var gateway = new Option<string?>("--gateway")
         {
-            Description = "The gateway's URL (default: the one `infra mesh up` or `infra gateway serve` announced in $INFRAMIND_HOME, else http://127.0.0.1:8080/)",
+            Description = "The gateway's URL, with #sha256:HEX after an https URL to pin the gateway's self-signed TLS key (IM6046 when it presents another) " +
+                          "(default: the one `infra mesh up` or `infra gateway serve` announced in $INFRAMIND_HOME, pin included, else http://127.0.0.1:8080/)",
             HelpName = "URL",
         };
         gateway.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<string?>() is { } url && !IsHttpUrl(url)) r.AddError($"--gateway '{url}' is not an http:// or https:// URL");
+            if (r.GetValueOrDefault<string?>() is not { } url) return;
+            if (!IsHttpUrl(url)) r.AddError($"--gateway '{url}' is not an http:// or https:// URL");
+            else
+            {
+                try
+                {
+                    TlsPins.Split(new Uri(url));
+                }
+                catch (FormatException e)
+                {
+                    r.AddError($"--gateway {e.Message}");
+                }
+            }
         });
         var json = new Option<bool>("--json") { Description = "Print the gateway's state document as JSON (one compact line per refresh with --watch)" };
         var watch = new Option<bool>("--watch") { Description = "Refresh until Ctrl-C" };
@@ -44,8 +58,13 @@ internal static class MeshStatusCommand
         };
         status.SetAction(async (parse, cancellationToken) =>
         {
-            var url = parse.GetValue(gateway) is { } given ? new Uri(given.EndsWith('/') ? given : given + "/") : GatewayAnnouncement.Read(context.Home) ?? new Uri("http://127.0.0.1:8080/");
-            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }) { Timeout = RequestTimeout };
+            var (url, pin) = TlsPins.Split(parse.GetValue(gateway) is { } given ? new Uri(given) : GatewayAnnouncement.Read(context.Home) ?? new Uri("http://127.0.0.1:8080/"));
+            if (!url.AbsolutePath.EndsWith('/')) url = new UriBuilder(url) { Path = url.AbsolutePath + "/" }.Uri;
+            using var http = new HttpClient(TlsPins.Handler(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }, pin, "the gateway",
+                "pass the fingerprint the gateway's --json prints as tlsFingerprint (#sha256:HEX); if it changed, someone else may answer at that address"))
+            {
+                Timeout = RequestTimeout,
+            };
             var asJson = parse.GetValue(json);
             if (!parse.GetValue(watch))
             {

@@ -12,6 +12,21 @@ namespace InfraMind.Cli.Commands.Serving;
 /// <summary>`infra node serve`: a node agent that registers with a gateway and runs the models placed on it.</summary>
 internal static class NodeServeCommand
 {
+    /// <summary>Set to 1, the node alters its answers on purpose (<see cref="NodeOptions.AlterAnswers"/>).</summary>
+    internal const string AlterAnswersVariable = "INFRAMIND_FAULT_ALTER_ANSWERS";
+
+    private static bool Pinned(Uri uri)
+    {
+        try
+        {
+            return TlsPins.Split(uri).Pin is not null;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
     public static Command Create(CliContext context)
     {
         var node = new Command("node", "A node agent.");
@@ -28,8 +43,8 @@ internal static class NodeServeCommand
             {
                 if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
-                else if (uri.Fragment is { Length: > 0 } pin && (uri.Scheme != "https" || !MeshTls.IsFingerprint(pin[1..])))
-                    r.AddError($"--gateway '{text}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint `infra gateway serve --tls --json` prints)");
+                else if (uri.Fragment is { Length: > 0 } && !Pinned(uri))
+                    r.AddError($"--gateway '{text}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint `infra gateway serve --json` prints)");
             }
 
             if (urls.Length > NodeOptions.MaxGateways) r.AddError($"--gateway names {urls.Length} gateways; a node serves at most {NodeOptions.MaxGateways}");
@@ -45,11 +60,7 @@ internal static class NodeServeCommand
             Description = "The URL the node registers, where its gateway reaches its job API (default: the address it is bound to; required with --listen 0.0.0.0)",
             HelpName = "URL",
         };
-        var tls = new Option<bool>("--tls")
-        {
-            Description = "Serve the job API over HTTPS with this node's self-signed certificate ($INFRAMIND_HOME/mesh/tls/ID.pfx, made once, owner-only); " +
-                          "the registration carries its key's fingerprint and the gateway accepts that key alone (IM6046 otherwise)",
-        };
+        var tls = ServingTls.Options("ID.pfx", "the registration carries its key's fingerprint and the gateway accepts that key alone (IM6046 otherwise)");
         var registryUrl = RegistryAccess.UrlOption();
         var registryKey = RegistryAccess.KeyOption();
         var chain = ServedRegistry.ChainOptions.Verifying();
@@ -98,19 +109,19 @@ internal static class NodeServeCommand
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
-            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). With --tls the certificate is kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
+            "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, tls, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
+        tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
             // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
-            var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => new Uri(u))
-                .Select(u => (Url: new UriBuilder(u) { Fragment = "" }.Uri, Pin: u.Fragment is { Length: > 1 } f ? f[1..] : null)).ToList();
+            var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => TlsPins.Split(new Uri(u))).ToList();
             IReadOnlyList<Uri> gatewayUrls = [.. given.Select(g => g.Url)];
             var gatewayPins = given.Where(g => g.Pin is not null).ToDictionary(g => g.Url, g => g.Pin!);
             using var identity = MeshKeys.Load(context, parse.GetValue(key), parse.GetValue(keyPassphrase));
@@ -145,13 +156,20 @@ internal static class NodeServeCommand
             capacity = capacity with { GpuCount = parse.GetValue(gpus) };
             var source = served.Images(context, engine);
             var at = ListenAt.From(parse, listen, port);
-            using var certificate = parse.GetValue(tls) ? MeshTls.LoadOrCreate(context.Home.TlsCertificate(parse.GetValue(id)!), parse.GetValue(id)!) : null;
+            // Fault injection for labs and fault tests (docs/mesh.md): a node that lies on purpose, as a patched one could.
+            var alterAnswers = Environment.GetEnvironmentVariable(AlterAnswersVariable) == "1";
+            if (alterAnswers)
+                await context.Error.WriteLineAsync($"warning: {AlterAnswersVariable}=1: node {parse.GetValue(id)} alters every answer it returns on purpose (fault injection; its gateways' spot-checks should suspend it)");
+            using var certificate = tls.Certificate(context, parse, at, parse.GetValue(id)!);
+            await ServingTls.CheckAsync(context, at, ListenAt.Advertised(parse, advertise), certificate, $"node {parse.GetValue(id)}", "jobs, answers and its credential");
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 at, context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
                 advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
-                tune: o => o with { GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout) });
-            if (!at.IsLoopback && certificate is null)
-                await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} listens on {at} over plain HTTP: jobs, answers and its credential cross that network unencrypted (serve TLS with --tls)");
+                tune: o => o with
+                {
+                    GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),
+                    AlterAnswers = alterAnswers,
+                });
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))

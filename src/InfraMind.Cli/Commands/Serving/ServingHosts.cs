@@ -73,7 +73,7 @@ internal static class ServingHosts
     /// <summary>`--listen ADDRESS[:PORT]` of the serving commands: the address to bind instead of 127.0.0.1 (a port given here wins over --port).</summary>
     public static Option<string?> ListenOption() => new("--listen")
     {
-        Description = "Address to listen on instead of 127.0.0.1 (e.g. 10.0.0.5, 0.0.0.0, [::]), optionally with :PORT. Off loopback the traffic is plain HTTP: use it on networks you trust",
+        Description = "Address to listen on instead of 127.0.0.1 (e.g. 10.0.0.5, 0.0.0.0, [::]), optionally with :PORT. Off loopback the server speaks HTTPS with its self-signed certificate, which peers pin (--plaintext: HTTP)",
         HelpName = "ADDRESS[:PORT]",
     };
 
@@ -82,7 +82,7 @@ internal static class ServingHosts
     {
         try
         {
-            return await RegistryServer.StartAsync(options with { Url = at.Url, Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
+            return await RegistryServer.StartAsync(options with { Url = options.TlsCertificate is null ? at.Url : at.HttpsUrl, Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
         }
         catch (IOException e)
         {
