@@ -26,10 +26,7 @@ public sealed class AcrossHostsTests : IDisposable
     public async Task A_node_in_another_network_namespace_registers_its_own_address_and_serves_over_the_link_with_tls_by_default()
     {
         using var engine = await TestEngine.ConnectAsync();
-        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
-            throw Peers.Missing("iproute2 (`ip`)", "apt-get install iproute2");
-        if (Environment.UserName != "root")
-            throw Peers.Missing("root (to create a network namespace)", "run the tests as root");
+        LabTests.RequireNamespaces();
 
         var tag = Guid.NewGuid().ToString("N")[..6];
         var ns = $"im-host-{tag}";

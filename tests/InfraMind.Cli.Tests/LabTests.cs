@@ -27,10 +27,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
     public async Task Two_gateways_and_three_node_hosts_lose_no_request_when_a_node_host_is_cut_off_and_a_gateway_dies()
     {
         using var engine = await TestEngine.ConnectAsync();
-        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
-            throw Peers.Missing("iproute2 (`ip`)", "apt-get install iproute2");
-        if (Environment.UserName != "root")
-            throw Peers.Missing("root (to create network namespaces)", "run the tests as root");
+        RequireNamespaces();
 
         var state = Path.Combine(_cli.Work, "lab");
         var clock = Stopwatch.StartNew();
@@ -144,10 +141,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
     public async Task A_node_host_that_alters_its_answers_is_suspended_by_both_gateways_spot_checks_and_clients_get_the_majority()
     {
         using var engine = await TestEngine.ConnectAsync();
-        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
-            throw Peers.Missing("iproute2 (`ip`)", "apt-get install iproute2");
-        if (Environment.UserName != "root")
-            throw Peers.Missing("root (to create network namespaces)", "run the tests as root");
+        RequireNamespaces();
 
         // Three node hosts, the (deterministic) summarizer on all three, every answer spot-checked; lab-node-2 lies on
         // purpose (INFRAMIND_FAULT_ALTER_ANSWERS=1): its answers keep their shape, so only comparing nodes can tell.
@@ -338,6 +332,15 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>scripts/lab.sh with the CLI this test project built (no rebuild of ./infra) and its state under <paramref name="state"/>.</summary>
+    /// <summary>Making network namespaces needs `ip` and root; without them the test fails under CI=true, else is skipped.</summary>
+    internal static void RequireNamespaces()
+    {
+        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
+            throw Peers.Missing("iproute2 (`ip`)", "apt-get install iproute2");
+        if (Environment.UserName != "root")
+            throw Peers.Missing("root (to create network namespaces)", "run the tests as root");
+    }
+
     private static Task<(int Code, string Out, string Err)> LabAsync(string state, TimeSpan timeout, params string[] args) => LabAsync(state, timeout, null, args);
 
     private static Task<(int Code, string Out, string Err)> LabAsync(string state, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] args)
