@@ -127,8 +127,15 @@ try
         foreach (var (name, _, _) in paths) ratios[name].Add(rps[name] / rps["direct"]);
     }
 
-    // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself.
-    var single = paths.Take(3).ToDictionary(p => p.Name, p => RunAsync(p.Send, requests / 4, 1).GetAwaiter().GetResult().Latencies);
+    // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself. In rounds too,
+    // each path in turn (reversed every other round): one path after the other, a busy minute of the shared machine
+    // lands on one path alone and moves its p50 by more than the hop costs.
+    var single = paths.Take(3).ToDictionary(p => p.Name, _ => new List<double>());
+    for (var round = 0; round < Rounds; round++)
+    {
+        foreach (var (name, send, _) in round % 2 == 0 ? paths.Take(3) : paths.Take(3).Reverse())
+            single[name].AddRange((await RunAsync(send, requests / 4 / Rounds, 1)).Latencies);
+    }
 
     Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
     foreach (var (name, _, note) in paths)
