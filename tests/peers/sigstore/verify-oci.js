@@ -39,7 +39,7 @@ function sha256(buf) {
   return 'sha256:' + crypto.createHash('sha256').update(buf).digest('hex');
 }
 
-// Small documents only: a referrer index, manifest or bundle over 4 MiB is refused, never read whole.
+// Small documents only: a referrer index, manifest or bundle over 4 MiB is refused (a test peer: it reads the body first).
 async function get(url, accept) {
   const res = await fetch(url, { headers: accept ? { Accept: accept } : {}, redirect: 'follow' });
   if (res.status === 404) return null;
