@@ -126,6 +126,12 @@ internal static class RegistryAccess
     /// <summary>A registry public key from the PEM file `--registry-key` names.</summary>
     public static PublicKey KeyFile(string file) => ReadKey(file, "pass the registry's public key PEM with --registry-key");
 
+    /// <summary>A publisher's public key PEM (the file `infra keys list --json` names as publicKey).</summary>
+    public static PublicKey PublisherKeyFile(string file) =>
+        File.Exists(file)
+            ? PublicKey.FromPem(File.ReadAllText(file))
+            : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no publisher key at {file}", "ask the publisher for their public key PEM (the file `infra keys list --json` names as publicKey)");
+
     /// <summary>The local registry's own public key, for verifying with no registry running (`infra verify --offline`).</summary>
     public static PublicKey LocalKey(CliContext context) =>
         ReadKey(Path.Combine(context.Home.Registry, "keys", "registry.pub"), "pass --registry-key FILE (the public key PEM of the registry that wrote the bundle)");

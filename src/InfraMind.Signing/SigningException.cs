@@ -33,6 +33,10 @@ public static class SigningErrorCodes
     public static readonly ErrorCode StatementSchema = new("IM5017", FailureKind.CheckFailed);
     public static readonly ErrorCode UnexpectedPublisher = new("IM5018", FailureKind.CheckFailed);
     public static readonly ErrorCode PublicKeyInvalid = new("IM5019", FailureKind.CheckFailed);
+
+    /// <summary>A Sigstore bundle that is not a v0.3 bundle of one DSSE envelope with a public-key hint (what InfraMind attaches to images).</summary>
+    public static readonly ErrorCode BundleMalformed = new("IM5020", FailureKind.CheckFailed,
+        "the referrer was not written by `infra publish`, or was altered: publish again to attach a fresh one");
 }
 
 /// <summary>A signing failure a user can hit: a typed code, a message that says what and where, a hint.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using InfraMind.Manifest;
+using InfraMind.Oci;
 using InfraMind.Registry;
 using InfraMind.Registry.Chain;
 using InfraMind.Signing;
@@ -34,9 +35,13 @@ internal static class PublishCommand
         var payer = ChainAccess.PayerOption("Default: the signing key (--key) pays.");
         var payerPassphraseEnv = KeysCommand.PassphraseOption("eth:// registries: environment variable holding the payer key's passphrase", "--payer-passphrase-from-env");
         var statementStore = ChainAccess.StatementStoreOption();
+        var noAttach = new Option<bool>("--no-attach")
+        {
+            Description = "Do not attach the signature to the oci:// images (by default it is stored next to each as a Sigstore bundle, an OCI 1.1 referrer)",
+        };
         var json = new Option<bool>("--json")
         {
-            Description = "Print {index, name, version, imageDigest, manifestDigest, endpointId, endpoint, alreadyPublished, registry} as JSON; " +
+            Description = "Print {index, name, version, imageDigest, manifestDigest, endpointId, endpoint, alreadyPublished, registry, attached} as JSON; " +
                           "on an eth:// registry also {txHash, block, gasUsed, statementUri} (index is null there)",
         };
         var command = new Command("publish",
@@ -47,11 +52,15 @@ internal static class PublishCommand
             "With --registry eth://HOST:PORT/0xCONTRACT the statement goes to the statement store and its sha256 and URI, with name, version and digests, " +
             "on chain in a record the same key signs (EIP-712, so it must be a secp256k1 key); --payer pays the gas.\n" +
             "An image built by `infra build` records the manifest it was built from; publishing it under another model.yaml is refused (IM5147).\n" +
+            "Every oci:// image also gets the signature next to it, where OCI tools look: the DSSE envelope as a Sigstore bundle v0.3 " +
+            "(keyed, publicKey.hint) in an OCI 1.1 referrer of the image manifest (the sha256-<digest> tag index where the registry has no referrers API); " +
+            "`infra verify NAME --image oci://…@sha256:… --publisher-key FILE`, cosign or @sigstore/verify check it with the publisher's public key. " +
+            "Publishing again (idempotent) attaches it again; --no-attach leaves the images alone.\n" +
             "Exit codes: 0 published (or already published identically), 1 invalid model, unverifiable content or refused by the registry " +
             "(name owned by another key, version already published with other content, a reference it does not take), 2 usage error (a missing key, or a P-256 key for a chain, included), " +
             "4 registry, chain node or storage unavailable.")
         {
-            model, image, key, passphraseEnv, registry, payer, payerPassphraseEnv, statementStore, json,
+            model, image, key, passphraseEnv, registry, payer, payerPassphraseEnv, statementStore, noAttach, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -70,6 +79,7 @@ internal static class PublishCommand
             var resolver = ContentAccess.CreateResolver(context, references);
             string? imageDigest = null;
             var published = new List<PublishedReference>();
+            var ociImages = new List<(OciReference, Descriptor)>();
             foreach (var reference in references)
             {
                 var archive = await ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(reference, progress, cancellationToken));
@@ -79,6 +89,7 @@ internal static class PublishCommand
                 Admission.CheckBinding(archive, await Admission.LabelsAsync(archive, cancellationToken), manifest.ManifestDigest);
                 imageDigest = digest;
                 published.Add(Record(reference));
+                if (reference is OciReference oci) ociImages.Add((oci, archive.Image.Manifest));
                 if (!asJson) context.Console.MarkupLine($"[green]✓[/] {Markup.Escape(reference.ToString())} verified: image {Markup.Escape(digest)}");
             }
 
@@ -90,6 +101,10 @@ internal static class PublishCommand
             var outcome = paying is null
                 ? await AppendToLogAsync(context, registryUrl, envelope, cancellationToken)
                 : await RecordOnChainAsync(context, registryUrl!, parse.GetValue(statementStore), envelope, signingKey, paying, cancellationToken);
+            // The signature of record: the logged envelope when the version was published before (its time, not this run's).
+            var attached = parse.GetValue(noAttach) || ociImages.Count == 0
+                ? []
+                : await ImageSignatures.AttachAsync(resolver, ociImages, outcome.Envelope ?? envelope, signingKey.PublicKey, cancellationToken);
             var endpointPath = $"/inference/v1/{manifest.Name}";
             var gateway = GatewayAnnouncement.Read(context.Home);
             var endpoint = gateway is null ? endpointPath : new Uri(gateway, endpointPath.TrimStart('/')).ToString();
@@ -108,6 +123,12 @@ internal static class PublishCommand
                     publisher = signingKey.PublicKey.Fingerprint,
                     alreadyPublished = outcome.AlreadyPublished,
                     registry = outcome.Location,
+                    attached = attached.Select(a => new
+                    {
+                        image = a.Image.ToString(),
+                        referrer = a.Result.Referrer.Value,
+                        tag = a.Result.FallbackTag,
+                    }),
                 }, CliJson.Options)!.AsObject();
                 if (outcome.Chain is { } chain)
                 {
@@ -126,6 +147,9 @@ internal static class PublishCommand
                 context.Console.MarkupLine($"  signed by {Markup.Escape(signingKey.PublicKey.Fingerprint)} ({Markup.Escape(keyName)})");
                 context.Console.MarkupLine($"  endpoint id {Markup.Escape(statement.EndpointId)}");
                 context.Console.MarkupLine($"  endpoint    POST {Markup.Escape(endpoint)}");
+                foreach (var (attachedTo, result) in attached)
+                    context.Console.MarkupLine($"  signature   attached to {Markup.Escape(attachedTo.Registry)}/{Markup.Escape(attachedTo.Repository)} as referrer {Markup.Escape(result.Referrer.Value)}" +
+                                               (result.FallbackTag is { } tag ? $" (tag {Markup.Escape(tag)})" : ""));
             }
 
             return ExitCodes.Ok;
@@ -134,14 +158,14 @@ internal static class PublishCommand
     }
 
     /// <summary>Where a publish went: a log entry, or a chain record (with its transaction, none when it was recorded before).</summary>
-    private sealed record PublishOutcome(bool AlreadyPublished, long? Index, string Location, string Where, ChainPublishReceipt? Chain);
+    private sealed record PublishOutcome(bool AlreadyPublished, long? Index, string Location, string Where, ChainPublishReceipt? Chain, DsseEnvelope? Envelope = null);
 
     private static async Task<PublishOutcome> AppendToLogAsync(CliContext context, string? registryUrl, DsseEnvelope envelope, CancellationToken cancellationToken)
     {
         // The embedded registry (no --registry, none running) is this machine's own: local references and loopback sources are fine.
         await using var handle = await RegistryAccess.OpenAsync(context, registryUrl, Admission.ForRegistry(context, ContentAccess.EmbeddedPolicy(context)), cancellationToken);
         var response = await handle.Service.PublishAsync(envelope, cancellationToken);
-        return new PublishOutcome(response.AlreadyPublished, response.Bundle.Index, handle.Location, $"log entry {response.Bundle.Index}", null);
+        return new PublishOutcome(response.AlreadyPublished, response.Bundle.Index, handle.Location, $"log entry {response.Bundle.Index}", null, response.Bundle.Envelope);
     }
 
     /// <summary>

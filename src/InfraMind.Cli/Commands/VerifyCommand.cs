@@ -6,6 +6,7 @@ using InfraMind.Registry.Chain;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
+using InfraMind.Storage;
 using Spectre.Console;
 
 namespace InfraMind.Cli.Commands;
@@ -31,22 +32,46 @@ internal static class VerifyCommand
             HelpName = "URL",
         };
         var anchorer = new Option<string?>("--anchorer") { Description = "With --anchor: the address that anchored the log's checkpoints (the payer of `infra chain anchor`)", HelpName = "0xADDRESS" };
-        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON (on an eth:// registry: block and txHash instead of index)" };
+        var image = new Option<string?>("--image")
+        {
+            Description = "Verify the signature attached to this image instead of the log entry: the Sigstore bundle `infra publish` stored as an OCI 1.1 referrer, checked with --publisher-key",
+            HelpName = "oci://HOST/REPO@sha256:…",
+        };
+        var publisherKey = new Option<string?>("--publisher-key")
+        {
+            Description = "With --image: the publisher's public key PEM (the file `infra keys list --json` names as publicKey)",
+            HelpName = "FILE",
+        };
+        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON (on an eth:// registry: block and txHash instead of index; with --image: image, referrer)" };
         var command = new Command("verify",
             "Verify a published model: the publisher's DSSE signature, the statement's digests, the registry's signed checkpoint and the " +
             "Merkle inclusion proof of the entry — online or offline. With --anchor eth://… --anchorer 0x…, also that the entry is in the log " +
             "as anchored on chain (the anchored root, and a consistency proof from it to the entry's checkpoint). On an eth:// registry " +
             "(--registry eth://HOST:PORT/0xCONTRACT): the chain record, the statement fetched from its store by digest, its signature, that the " +
             "same key signed the chain record, every recorded field, and that the version is not yanked.\n" +
+            "With --image oci://HOST/REPO@sha256:… --publisher-key FILE: no registry at all; the Sigstore bundle attached to that image (OCI 1.1 " +
+            "referrers API, else the sha256-<digest> tag index), its DSSE signature with the publisher's key, and that its statement names this " +
+            "model (and version) and this image's manifest digest.\n" +
             "Exit codes: 0 every check passed, 1 a check failed (a yanked version included), the model is not published or the log is damaged, 2 usage error, " +
             "4 registry or chain node unavailable.")
         {
-            model, registry, offline, registryKey, save, statementStore, anchor, anchorer, json,
+            model, registry, offline, registryKey, save, statementStore, anchor, anchorer, image, publisherKey, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var (name, version) = Split(parse.GetValue(model)!);
             var asJson = parse.GetValue(json);
+            if ((parse.GetValue(image) is null) != (parse.GetValue(publisherKey) is null))
+                throw new InfraMindException(CliErrorCodes.UsageError, "--image and --publisher-key go together", "write --image oci://HOST/REPO@sha256:… --publisher-key FILE (the publisher's public key PEM)");
+            if (parse.GetValue(image) is { } imageText)
+            {
+                if ((parse.GetValue(offline) ?? parse.GetValue(save) ?? parse.GetValue(registryKey) ?? parse.GetValue(anchor) ?? parse.GetValue(registry)) is not null)
+                    throw new InfraMindException(CliErrorCodes.UsageError, "--image verifies what is attached to the image, with no registry: --registry, --offline, --save, --registry-key and --anchor do not apply", "leave them out");
+                var reference = ContentReference.Parse(imageText) as OciReference
+                    ?? throw new InfraMindException(StorageErrorCodes.UnsupportedReference, $"--image {imageText} is not an oci:// reference; signatures are attached to images in OCI registries", "write --image oci://HOST/REPO@sha256:…");
+                return await VerifyImageAsync(context, reference, RegistryAccess.PublisherKeyFile(parse.GetValue(publisherKey)!), name, version, asJson, cancellationToken);
+            }
+
             if (ChainAccess.IsChain(parse.GetValue(registry)))
             {
                 if ((parse.GetValue(offline) ?? parse.GetValue(save) ?? parse.GetValue(registryKey) ?? parse.GetValue(anchor)) is not null)
@@ -104,6 +129,14 @@ internal static class VerifyCommand
                 $"{report.Statement?.ModelName ?? name} {report.Statement?.Version ?? version ?? ""} — entry {bundle.Index} from {source}, registry key {key.Fingerprint}");
         });
         return command;
+    }
+
+    /// <summary>--image: the bundle attached to the image, with the same checks printed the same way.</summary>
+    private static async Task<int> VerifyImageAsync(CliContext context, OciReference image, PublicKey publisher, string name, string? version, bool asJson, CancellationToken cancellationToken)
+    {
+        var (fields, checks, statement, header) = await ImageSignatures.VerifyAsync(ContentAccess.CreateResolver(context, [image]), image, publisher, name, version, cancellationToken);
+        if (statement is { } st) checks.Add(ManifestCheck(st));
+        return Report(context, asJson, fields, checks, statement, header);
     }
 
     /// <summary>name@version against an eth:// registry: the chain record and the statement it names, with the same checks printed the same way.</summary>

@@ -108,7 +108,8 @@ public static class EntryVerifier
         return new VerificationReport(checks, signature.Statement);
     }
 
-    private static VerificationCheck CheckStatement(DsseVerification signature, ExpectedPublish? expected)
+    /// <summary>The statement of a verified signature against what the verifier expects (name, version, digests); also for bundles read off an image.</summary>
+    public static VerificationCheck CheckStatement(DsseVerification signature, ExpectedPublish? expected)
     {
         if (!signature.IsValid || signature.Statement is not { } s)
         {

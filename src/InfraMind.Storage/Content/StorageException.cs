@@ -59,6 +59,22 @@ public static class StorageErrorCodes
     /// <summary>Docker's credential configuration could not be used: config.json unreadable, a credential helper missing, failing, slow or answering too much.</summary>
     public static readonly ErrorCode CredentialConfigFailed = new("IM4216", FailureKind.CheckFailed,
         "fix $DOCKER_CONFIG/config.json (default ~/.docker/config.json) or its credential helper, or give INFRAMIND_REGISTRY_USERNAME / INFRAMIND_REGISTRY_PASSWORD, which take precedence");
+
+    /// <summary>A referrers index, a referrer's manifest or the artifact it carries is over its byte cap (<see cref="Registry.OciReferrers"/>).</summary>
+    public static readonly ErrorCode ReferrerTooLarge = new("IM4240", FailureKind.CheckFailed,
+        "the registry holds something other than what `infra publish` attaches there; remove the oversized referrer (or the sha256-<digest> tag) from the repository");
+
+    /// <summary>An image has more referrers than InfraMind reads or writes in one index.</summary>
+    public static readonly ErrorCode TooManyReferrers = new("IM4241", FailureKind.CheckFailed,
+        "delete old referrers of the image (or prune its sha256-<digest> tag index) in the registry");
+
+    /// <summary>The image has no referrer of the artifact type asked for (no signature attached).</summary>
+    public static readonly ErrorCode NoReferrer = new("IM4242", FailureKind.CheckFailed,
+        "attach one with `infra publish` naming this oci:// reference (publishing again is idempotent and attaches it)");
+
+    /// <summary>A referrers index or a referrer's manifest is not what the OCI 1.1 spec says (media type, subject, artifact type, layers).</summary>
+    public static readonly ErrorCode ReferrerMalformed = new("IM4243", FailureKind.CheckFailed,
+        "the registry or someone with push rights altered it; publish again to attach a fresh referrer");
 }
 
 /// <summary>

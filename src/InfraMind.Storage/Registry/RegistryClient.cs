@@ -271,13 +271,70 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>PUTs a manifest under a tag (or its digest); returns the digest the registry says it stored.</summary>
-    public async Task<Digest?> PutManifestAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
+    public async Task<Digest?> PutManifestAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken) =>
+        (await PutManifestWithSubjectAsync(reference, mediaType, manifest, cancellationToken).ConfigureAwait(false)).Stored;
+
+    /// <summary>
+    /// PUTs a manifest; <c>SubjectIndexed</c> is whether the registry answered with an <c>OCI-Subject</c> header, which
+    /// OCI 1.1 registries send when they index the manifest's subject in their referrers API themselves.
+    /// </summary>
+    public async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestWithSubjectAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
     {
         var body = new ByteArrayContent(manifest);
         body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
         using var response = await SendAsync(HttpMethod.Put, $"v2/{Repo}/manifests/{reference}", body, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
         await PeerHttp.EnsureSuccessAsync(response, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
-        return response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
+        Digest? stored = response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
+        return (stored, response.Headers.Contains("OCI-Subject"));
+    }
+
+    /// <summary>
+    /// GETs a small JSON document of this repository (a manifest or index by tag or digest, a referrers answer), read
+    /// against <paramref name="max"/> bytes: a longer one is <paramref name="tooLarge"/> and the rest is never read.
+    /// Null when the registry answers 404.
+    /// </summary>
+    public async Task<(byte[] Bytes, string? MediaType)?> TryGetDocumentAsync(string path, string accept, int max, Func<StorageException> tooLarge, string what, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_base, $"v2/{Repo}/{path}"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
+        using var response = await SendAsync(request, what, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await PeerHttp.EnsureSuccessAsync(response, what, cancellationToken).ConfigureAwait(false);
+        return (await ReadCappedAsync(response, request.RequestUri!, max, tooLarge, cancellationToken).ConfigureAwait(false), response.Content.Headers.ContentType?.MediaType);
+    }
+
+    /// <summary>Reads a small blob whole, at most <paramref name="max"/> bytes (declared or counted); the caller verifies its digest.</summary>
+    public async Task<byte[]> ReadBlobAsync(Digest digest, int max, Func<StorageException> tooLarge, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_base, $"v2/{Repo}/blobs/{digest}"));
+        using var response = await SendAsync(request, $"fetching blob {digest}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"fetching blob {digest}", cancellationToken).ConfigureAwait(false);
+        return await ReadCappedAsync(response, request.RequestUri!, max, tooLarge, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, Uri uri, int max, Func<StorageException> tooLarge, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > max)
+        {
+            throw tooLarge();
+        }
+
+        var body = PeerHttp.Body(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), uri, _options.StallTimeout);
+        await using (body.ConfigureAwait(false))
+        {
+            try
+            {
+                return await ReadBoundedAsync(body, max, uri.GetLeftPart(UriPartial.Path), cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException e) when (e.Code == StorageErrorCodes.TooLarge)
+            {
+                throw tooLarge();
+            }
+        }
     }
 
     /// <summary>Fetches a manifest by tag or digest; returns its bytes, media type and the registry's digest header.</summary>

@@ -1,0 +1,345 @@
+using System.Text.Json;
+using InfraMind.Oci;
+
+namespace InfraMind.Storage.Registry;
+
+/// <summary>An artifact attached to an image: the referrer manifest that carries it, and its one layer's bytes (verified).</summary>
+public sealed record AttachedArtifact(Digest Referrer, byte[] Content);
+
+/// <summary>
+/// Where an attach went: the referrer manifest's digest, and whether the registry indexes it itself (OCI 1.1 referrers
+/// API) or the <c>sha256-&lt;hex&gt;</c> tag index was updated (the spec's fallback for registries without the API).
+/// </summary>
+public sealed record AttachResult(Digest Referrer, bool RegistryIndexed, string? FallbackTag);
+
+/// <summary>
+/// OCI 1.1 referrers (image-spec 1.1 "subject", distribution-spec 1.1 "Listing Referrers"): attaches an artifact to an
+/// image as an image manifest whose <c>subject</c> is the image, whose config is the empty descriptor and whose one
+/// layer is the artifact; lists an image's referrers through the referrers API, or, where the registry has none (404),
+/// through the referrers tag schema (<c>sha256-&lt;hex of the subject digest&gt;</c> → an image index), which an attach
+/// then maintains: read, add, write back, every entry already there kept.
+/// Everything read is bounded: the index (4 MiB), a referrer manifest (64 KiB), the artifact (4 MiB) and the number of
+/// referrers (1,024); anything over is IM4240/IM4241 and the rest is not read.
+/// The tag index has no compare-and-swap in the distribution API: two attaches to one image at the same moment can
+/// each write an index without the other's entry (the referrer manifests themselves both stay); attaching again
+/// restores the entry.
+/// </summary>
+public sealed class OciReferrers(PeerOptions options)
+{
+    public const string EmptyMediaType = "application/vnd.oci.empty.v1+json";
+    public const int MaxIndexBytes = 4 << 20;
+    public const int MaxManifestBytes = 64 << 10;
+    public const int MaxArtifactBytes = 4 << 20;
+    public const int MaxReferrers = 1024;
+
+    private static readonly byte[] EmptyConfig = "{}"u8.ToArray();
+
+    /// <summary>The tag the referrers tag schema uses for <paramref name="subject"/>.</summary>
+    public static string FallbackTag(Digest subject) => "sha256-" + subject.Hex;
+
+    /// <summary>
+    /// Attaches <paramref name="content"/> (one layer of <paramref name="artifactType"/>) to the image <paramref name="subject"/>
+    /// in the repository of <paramref name="repository"/>. The referrer manifest has no timestamp, so attaching the same
+    /// content again writes the same manifest and adds nothing to the index.
+    /// </summary>
+    public async Task<AttachResult> AttachAsync(OciReference repository, Descriptor subject, string artifactType, byte[] content,
+        IReadOnlyDictionary<string, string>? annotations, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentNullException.ThrowIfNull(content);
+        if (content.Length > MaxArtifactBytes)
+        {
+            throw new StorageException(StorageErrorCodes.ReferrerTooLarge, $"the artifact to attach is {content.Length} bytes, over the {MaxArtifactBytes}-byte cap on what is read back.");
+        }
+
+        using var client = new RegistryClient(repository, options);
+        await client.AuthenticateAsync("pull,push", cancellationToken).ConfigureAwait(false);
+        var config = new Descriptor(EmptyMediaType, Digest.Compute(EmptyConfig), EmptyConfig.Length);
+        var layer = new Descriptor(artifactType, Digest.Compute(content), content.Length);
+        await PutBlobAsync(client, config, EmptyConfig, cancellationToken).ConfigureAwait(false);
+        await PutBlobAsync(client, layer, content, cancellationToken).ConfigureAwait(false);
+
+        var manifest = ReferrerManifest(subject, artifactType, config, layer, annotations);
+        var digest = Digest.Compute(manifest);
+        var (stored, indexed) = await client.PutManifestWithSubjectAsync(digest.Value, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
+        if (stored is { } s && s != digest)
+        {
+            throw new StorageException(StorageErrorCodes.PeerRejected, $"{repository.Registry} stored the referrer manifest under {s}, not {digest}; it rewrote the manifest.");
+        }
+
+        if (indexed)
+        {
+            return new AttachResult(digest, true, null);
+        }
+
+        var tag = FallbackTag(subject.Digest);
+        var entries = await ReadTagIndexAsync(client, subject.Digest, cancellationToken).ConfigureAwait(false);
+        if (entries.Exists(e => e.Digest == digest))
+        {
+            return new AttachResult(digest, false, tag);
+        }
+
+        if (entries.Count >= MaxReferrers)
+        {
+            throw TooMany(repository, subject.Digest, entries.Count + 1);
+        }
+
+        entries.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, digest, manifest.Length, annotations), artifactType));
+        await client.PutManifestAsync(tag, MediaTypes.OciIndex, ReferrersIndex(entries), cancellationToken).ConfigureAwait(false);
+        return new AttachResult(digest, false, tag);
+    }
+
+    /// <summary>
+    /// The artifacts of <paramref name="artifactType"/> attached to <paramref name="subject"/>: each referrer manifest
+    /// read (bounded), checked against its digest, its subject, its artifact type and its one layer, and that layer read
+    /// (bounded) and checked against its digest. Empty when nothing is attached.
+    /// </summary>
+    public async Task<IReadOnlyList<AttachedArtifact>> FindAsync(OciReference repository, Digest subject, string artifactType, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        using var client = new RegistryClient(repository, options);
+        await client.AuthenticateAsync("pull", cancellationToken).ConfigureAwait(false);
+        var api = await client.TryGetDocumentAsync($"referrers/{subject}?artifactType={Uri.EscapeDataString(artifactType)}", MediaTypes.OciIndex, MaxIndexBytes,
+            () => IndexTooLarge(repository, subject), $"listing the referrers of {subject}", cancellationToken).ConfigureAwait(false);
+        var entries = api is { } answer
+            ? ParseIndex(answer.Bytes, answer.MediaType, repository, subject, "the referrers API answer")
+            : await ReadTagIndexAsync(client, subject, cancellationToken).ConfigureAwait(false);
+
+        var found = new List<AttachedArtifact>();
+        foreach (var entry in entries.Where(e => e.ArtifactType == artifactType))
+        {
+            found.Add(await ReadArtifactAsync(client, repository, entry.Descriptor, subject, artifactType, cancellationToken).ConfigureAwait(false));
+        }
+
+        return found;
+    }
+
+    private sealed record Referrer(Descriptor Descriptor, string? ArtifactType)
+    {
+        public Digest Digest => Descriptor.Digest;
+    }
+
+    private static async Task PutBlobAsync(RegistryClient client, Descriptor blob, byte[] content, CancellationToken cancellationToken)
+    {
+        if (await client.BlobExistsAsync(blob.Digest, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var location = await client.StartUploadAsync(blob.Digest, null, cancellationToken).ConfigureAwait(false);
+        using var stream = new MemoryStream(content, writable: false);
+        await client.UploadMonolithicAsync(location!, blob, stream, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<Referrer>> ReadTagIndexAsync(RegistryClient client, Digest subject, CancellationToken cancellationToken)
+    {
+        var tag = FallbackTag(subject);
+        var document = await client.TryGetDocumentAsync($"manifests/{tag}", MediaTypes.OciIndex, MaxIndexBytes,
+            () => IndexTooLarge(client.Reference, subject), $"fetching the referrers tag {tag}", cancellationToken).ConfigureAwait(false);
+        return document is { } d ? ParseIndex(d.Bytes, d.MediaType, client.Reference, subject, $"the referrers tag index {tag}") : [];
+    }
+
+    private static List<Referrer> ParseIndex(byte[] bytes, string? mediaType, OciReference repository, Digest subject, string where)
+    {
+        where = $"{where} of {repository.Registry}/{repository.Repository}";
+        using var doc = ParseJson(bytes, where);
+        var root = doc.RootElement;
+        var declared = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("mediaType", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : mediaType;
+        if (declared != MediaTypes.OciIndex || !root.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+        {
+            throw Malformed($"{where} is not an OCI image index ({MediaTypes.OciIndex} with a manifests array).");
+        }
+
+        if (manifests.GetArrayLength() > MaxReferrers)
+        {
+            throw TooMany(repository, subject, manifests.GetArrayLength());
+        }
+
+        var entries = new List<Referrer>();
+        var i = 0;
+        foreach (var m in manifests.EnumerateArray())
+        {
+            Descriptor descriptor;
+            try
+            {
+                descriptor = Descriptor.Read(m, $"{where} /manifests/{i}");
+            }
+            catch (OciException e)
+            {
+                throw Malformed(e.Message);
+            }
+
+            var artifactType = m.TryGetProperty("artifactType", out var at) && at.ValueKind == JsonValueKind.String ? at.GetString() : null;
+            entries.Add(new Referrer(descriptor, artifactType));
+            i++;
+        }
+
+        return entries;
+    }
+
+    private static async Task<AttachedArtifact> ReadArtifactAsync(RegistryClient client, OciReference repository, Descriptor referrer, Digest subject, string artifactType, CancellationToken cancellationToken)
+    {
+        var where = $"referrer {referrer.Digest} of {repository.Registry}/{repository.Repository}@{subject}";
+        if (referrer.Size > MaxManifestBytes)
+        {
+            throw new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} declares {referrer.Size} bytes, over the {MaxManifestBytes}-byte cap on a referrer manifest; it was not read.");
+        }
+
+        var document = await client.TryGetDocumentAsync($"manifests/{referrer.Digest}", MediaTypes.OciManifest, MaxManifestBytes,
+            () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} is over the {MaxManifestBytes}-byte cap on a referrer manifest; the rest was not read."),
+            $"fetching {where}", cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException(StorageErrorCodes.NotFound, $"{where} is listed in the referrers index but the registry does not have it.");
+        if (Digest.Compute(document.Bytes) != referrer.Digest)
+        {
+            throw Malformed($"{where}: the registry's bytes hash to {Digest.Compute(document.Bytes)}, not the digest that names them.");
+        }
+
+        using var doc = ParseJson(document.Bytes, where);
+        var root = doc.RootElement;
+        Descriptor layer;
+        try
+        {
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("mediaType", out var mt) || mt.ValueKind != JsonValueKind.String || mt.GetString() != MediaTypes.OciManifest)
+            {
+                throw Malformed($"{where} is not an OCI image manifest ({MediaTypes.OciManifest}).");
+            }
+
+            if (!root.TryGetProperty("artifactType", out var at) || at.ValueKind != JsonValueKind.String || at.GetString() != artifactType)
+            {
+                throw Malformed($"{where} has artifactType {(root.TryGetProperty("artifactType", out var a) ? a.ToString() : "(none)")}, not {artifactType}.");
+            }
+
+            if (!root.TryGetProperty("subject", out var s) || Descriptor.Read(s, $"{where} /subject").Digest != subject)
+            {
+                throw Malformed($"{where} does not name {subject} as its subject: it is attached to another image.");
+            }
+
+            if (!root.TryGetProperty("layers", out var layers) || layers.ValueKind != JsonValueKind.Array || layers.GetArrayLength() != 1)
+            {
+                throw Malformed($"{where} must have exactly one layer, the {artifactType}.");
+            }
+
+            layer = Descriptor.Read(layers[0], $"{where} /layers/0");
+        }
+        catch (OciException e)
+        {
+            throw Malformed(e.Message);
+        }
+
+        if (layer.MediaType != artifactType)
+        {
+            throw Malformed($"{where}: its layer is {layer.MediaType}, not {artifactType}.");
+        }
+
+        var tooLarge = () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where}: its layer {layer.Digest} is over the {MaxArtifactBytes}-byte cap; the rest was not read.");
+        if (layer.Size > MaxArtifactBytes)
+        {
+            throw tooLarge();
+        }
+
+        var content = await client.ReadBlobAsync(layer.Digest, MaxArtifactBytes, tooLarge, cancellationToken).ConfigureAwait(false);
+        if (Digest.Compute(content) != layer.Digest || content.Length != layer.Size)
+        {
+            throw Malformed($"{where}: the registry's layer bytes ({content.Length}) hash to {Digest.Compute(content)}, not {layer.Digest} ({layer.Size} bytes).");
+        }
+
+        return new AttachedArtifact(referrer.Digest, content);
+    }
+
+    /// <summary>The referrer manifest: fixed field order, no timestamp, so the same artifact always has the same digest.</summary>
+    private static byte[] ReferrerManifest(Descriptor subject, string artifactType, Descriptor config, Descriptor layer, IReadOnlyDictionary<string, string>? annotations)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schemaVersion", 2);
+            w.WriteString("mediaType", MediaTypes.OciManifest);
+            w.WriteString("artifactType", artifactType);
+            w.WritePropertyName("config");
+            config.WriteTo(w);
+            w.WriteStartArray("layers");
+            layer.WriteTo(w);
+            w.WriteEndArray();
+            w.WritePropertyName("subject");
+            (subject with { Annotations = null }).WriteTo(w);
+            if (annotations is { Count: > 0 })
+            {
+                w.WriteStartObject("annotations");
+                foreach (var (key, value) in annotations.OrderBy(a => a.Key, StringComparer.Ordinal))
+                {
+                    w.WriteString(key, value);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static byte[] ReferrersIndex(IEnumerable<Referrer> entries)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schemaVersion", 2);
+            w.WriteString("mediaType", MediaTypes.OciIndex);
+            w.WriteStartArray("manifests");
+            foreach (var e in entries)
+            {
+                // Descriptor.WriteTo knows no artifactType; a referrers index entry carries it, so it is written here.
+                w.WriteStartObject();
+                w.WriteString("mediaType", e.Descriptor.MediaType);
+                w.WriteString("digest", e.Descriptor.Digest.Value);
+                w.WriteNumber("size", e.Descriptor.Size);
+                if (e.ArtifactType is { } type)
+                {
+                    w.WriteString("artifactType", type);
+                }
+
+                if (e.Descriptor.Annotations is { Count: > 0 } a)
+                {
+                    w.WriteStartObject("annotations");
+                    foreach (var (key, value) in a.OrderBy(x => x.Key, StringComparer.Ordinal))
+                    {
+                        w.WriteString(key, value);
+                    }
+
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static JsonDocument ParseJson(byte[] bytes, string where)
+    {
+        try
+        {
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32 });
+        }
+        catch (JsonException e)
+        {
+            throw new StorageException(StorageErrorCodes.ReferrerMalformed, $"{where} is not JSON: {e.Message}", e);
+        }
+    }
+
+    private static StorageException Malformed(string message) => new(StorageErrorCodes.ReferrerMalformed, message);
+
+    private static StorageException IndexTooLarge(OciReference repository, Digest subject) =>
+        new(StorageErrorCodes.ReferrerTooLarge, $"the referrers index of {repository.Registry}/{repository.Repository}@{subject} is over the {MaxIndexBytes}-byte cap; the rest was not read.");
+
+    private static StorageException TooMany(OciReference repository, Digest subject, int count) =>
+        new(StorageErrorCodes.TooManyReferrers, $"{repository.Registry}/{repository.Repository}@{subject} has {count} referrers, over the cap of {MaxReferrers}.");
+}

@@ -1,0 +1,217 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using InfraMind.Oci;
+using InfraMind.Storage.Registry;
+using InfraMind.Storage.Tests.Content;
+using InfraMind.Testing;
+
+namespace InfraMind.Storage.Tests.Registry;
+
+/// <summary>
+/// OCI 1.1 referrers (#18): against the real docker-registry (no referrers API), an attach maintains the
+/// sha256-&lt;digest&gt; tag index without losing entries and reading finds only the type asked for; against a hostile
+/// registry in the test, every read is bounded (index, manifest, artifact, count) and every mismatch is named.
+/// </summary>
+public sealed class OciReferrersTests : IDisposable
+{
+    private const string BundleType = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    private const string OtherType = "application/vnd.example.sbom+json";
+    private readonly TempDirectory _dir = new("im-referrers");
+
+    public void Dispose() => _dir.Dispose();
+
+    [SkippableFact]
+    public async Task Attaching_keeps_every_entry_of_the_tag_index_and_reading_finds_only_the_asked_type()
+    {
+        await using var registry = await RegistryPeer.StartAsync();
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("store")), "referred");
+        var target = (OciReference)ContentReference.ParseTarget($"oci://{registry.HostPort}/ref/model:1");
+        await new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None);
+        var subject = image.Image.Manifest;
+        var referrers = new OciReferrers(new PeerOptions());
+
+        var other = await referrers.AttachAsync(target, subject, OtherType, "{\"sbom\":1}"u8.ToArray(), null, CancellationToken.None);
+        var first = await referrers.AttachAsync(target, subject, BundleType, "{\"bundle\":1}"u8.ToArray(), null, CancellationToken.None);
+        var second = await referrers.AttachAsync(target, subject, BundleType, "{\"bundle\":2}"u8.ToArray(), new Dictionary<string, string> { ["k"] = "v" }, CancellationToken.None);
+        var repeated = await referrers.AttachAsync(target, subject, BundleType, "{\"bundle\":1}"u8.ToArray(), null, CancellationToken.None);
+        Assert.False(first.RegistryIndexed); // docker-registry 2.8 has no referrers API: the tag schema is used
+        Assert.Equal(OciReferrers.FallbackTag(subject.Digest), first.FallbackTag);
+        Assert.Equal(first.Referrer, repeated.Referrer); // no timestamp in the referrer: the same artifact, the same manifest
+
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/model/manifests/{first.FallbackTag}"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
+        using var response = await http.SendAsync(request);
+        using var index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
+        var entries = index.RootElement.GetProperty("manifests").EnumerateArray()
+            .Select(e => (e.GetProperty("digest").GetString(), e.GetProperty("artifactType").GetString())).ToList();
+        Assert.Equal([(other.Referrer.Value, OtherType), (first.Referrer.Value, BundleType), (second.Referrer.Value, BundleType)], entries);
+
+        var found = await referrers.FindAsync(target, subject.Digest, BundleType, CancellationToken.None);
+        Assert.Equal(["{\"bundle\":1}", "{\"bundle\":2}"], found.Select(f => Encoding.UTF8.GetString(f.Content)).ToArray());
+        Assert.Equal([first.Referrer, second.Referrer], found.Select(f => f.Referrer).ToArray());
+        Assert.Empty(await referrers.FindAsync(target, Digest.Compute("another image"u8), BundleType, CancellationToken.None));
+
+        // The referrer is what the OCI 1.1 spec describes: the empty config, one layer, the image as subject.
+        using var manifestRequest = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/model/manifests/{first.Referrer}"));
+        manifestRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciManifest));
+        using var manifest = JsonDocument.Parse(await (await http.SendAsync(manifestRequest)).Content.ReadAsByteArrayAsync());
+        var root = manifest.RootElement;
+        Assert.Equal(BundleType, root.GetProperty("artifactType").GetString());
+        Assert.Equal(OciReferrers.EmptyMediaType, root.GetProperty("config").GetProperty("mediaType").GetString());
+        Assert.Equal("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", root.GetProperty("config").GetProperty("digest").GetString());
+        Assert.Equal(subject.Digest.Value, root.GetProperty("subject").GetProperty("digest").GetString());
+        Assert.Equal(subject.Size, root.GetProperty("subject").GetProperty("size").GetInt64());
+    }
+
+    private static readonly Digest Subject = Digest.Compute("the image"u8);
+
+    /// <summary>A referrer manifest for <paramref name="subject"/> whose one layer is <paramref name="layer"/>.</summary>
+    private static byte[] Referrer(Digest subject, Digest layer, long layerSize, string artifactType = BundleType) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        schemaVersion = 2,
+        mediaType = MediaTypes.OciManifest,
+        artifactType,
+        config = new { mediaType = OciReferrers.EmptyMediaType, digest = Digest.Compute("{}"u8).Value, size = 2 },
+        layers = new[] { new { mediaType = BundleType, digest = layer.Value, size = layerSize } },
+        subject = new { mediaType = MediaTypes.OciManifest, digest = subject.Value, size = 100 },
+    });
+
+    private static byte[] Index(IEnumerable<(Digest Digest, long Size)> entries) => JsonSerializer.SerializeToUtf8Bytes(new
+    {
+        schemaVersion = 2,
+        mediaType = MediaTypes.OciIndex,
+        manifests = entries.Select(e => new { mediaType = MediaTypes.OciManifest, digest = e.Digest.Value, size = e.Size, artifactType = BundleType }),
+    });
+
+    /// <summary>
+    /// A registry with a referrers API that answers <paramref name="index"/>, then serves <paramref name="documents"/>
+    /// by path (manifests/DIGEST, blobs/DIGEST). A null index body is streamed chunked: <paramref name="streamed"/> bytes, no length.
+    /// </summary>
+    private static ListenerServer Hostile(byte[]? index, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, long streamed = 0) => new(async (context, ct) =>
+    {
+        var path = context.Request.Url!.AbsolutePath;
+        asked.Add(path);
+        var r = context.Response;
+        if (path == "/v2/")
+        {
+            r.StatusCode = 200;
+        }
+        else if (path.StartsWith("/v2/r/referrers/", StringComparison.Ordinal))
+        {
+            r.ContentType = MediaTypes.OciIndex;
+            if (index is null)
+            {
+                r.SendChunked = true;
+                var chunk = new byte[64 << 10];
+                chunk.AsSpan().Fill((byte)' ');
+                for (long sent = 0; sent < streamed; sent += chunk.Length) await r.OutputStream.WriteAsync(chunk, ct);
+            }
+            else
+            {
+                await r.OutputStream.WriteAsync(index, ct);
+            }
+        }
+        else if (documents.TryGetValue(path["/v2/r/".Length..], out var body))
+        {
+            await r.OutputStream.WriteAsync(body, ct);
+        }
+        else
+        {
+            r.StatusCode = 404;
+        }
+
+        r.Close();
+    });
+
+    private static async Task<StorageException> FindFailsAsync(ListenerServer server)
+    {
+        var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+        return await Assert.ThrowsAsync<StorageException>(() => new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task More_referrers_than_the_cap_is_IM4241_and_none_is_fetched()
+    {
+        var asked = new ConcurrentBag<string>();
+        var entries = Enumerable.Range(0, OciReferrers.MaxReferrers + 1).Select(i => (Digest.Compute(BitConverter.GetBytes(i)), 500L));
+        await using var server = Hostile(Index(entries), [], asked);
+        var e = await FindFailsAsync(server);
+        Assert.Equal(StorageErrorCodes.TooManyReferrers, e.Code);
+        Assert.Contains("1025", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(asked, p => p.Contains("/manifests/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_endless_referrers_answer_is_IM4240_at_the_index_cap()
+    {
+        await using var server = Hostile(null, [], [], streamed: OciReferrers.MaxIndexBytes + (1 << 20));
+        Assert.Equal(StorageErrorCodes.ReferrerTooLarge, (await FindFailsAsync(server)).Code);
+    }
+
+    [Fact]
+    public async Task A_referrer_manifest_over_its_cap_is_IM4240_declared_or_counted()
+    {
+        var big = new byte[OciReferrers.MaxManifestBytes + 1];
+        var bigDigest = Digest.Compute(big);
+        await using (var declared = Hostile(Index([(bigDigest, big.Length)]), new() { [$"manifests/{bigDigest}"] = big }, []))
+        {
+            Assert.Equal(StorageErrorCodes.ReferrerTooLarge, (await FindFailsAsync(declared)).Code);
+        }
+
+        // The index lies about the size: the body is counted against the cap all the same.
+        await using var lying = Hostile(Index([(bigDigest, 300)]), new() { [$"manifests/{bigDigest}"] = big }, []);
+        Assert.Equal(StorageErrorCodes.ReferrerTooLarge, (await FindFailsAsync(lying)).Code);
+    }
+
+    [Fact]
+    public async Task A_bundle_declared_over_its_cap_is_IM4240_before_its_blob_is_asked_for()
+    {
+        var asked = new ConcurrentBag<string>();
+        var layer = Digest.Compute("huge"u8);
+        var manifest = Referrer(Subject, layer, OciReferrers.MaxArtifactBytes + 1L);
+        await using var server = Hostile(Index([(Digest.Compute(manifest), manifest.Length)]), new() { [$"manifests/{Digest.Compute(manifest)}"] = manifest }, asked);
+        Assert.Equal(StorageErrorCodes.ReferrerTooLarge, (await FindFailsAsync(server)).Code);
+        Assert.DoesNotContain(asked, p => p.Contains("/blobs/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_referrer_of_another_image_or_bytes_that_miss_their_digest_are_IM4243()
+    {
+        var bundle = "{\"bundle\":true}"u8.ToArray();
+        var layer = Digest.Compute(bundle);
+
+        // Its subject names another image.
+        var elsewhere = Referrer(Digest.Compute("another image"u8), layer, bundle.Length);
+        await using (var server = Hostile(Index([(Digest.Compute(elsewhere), elsewhere.Length)]), new() { [$"manifests/{Digest.Compute(elsewhere)}"] = elsewhere, [$"blobs/{layer}"] = bundle }, []))
+        {
+            var e = await FindFailsAsync(server);
+            Assert.Equal(StorageErrorCodes.ReferrerMalformed, e.Code);
+            Assert.Contains("another image", e.Message, StringComparison.Ordinal);
+        }
+
+        // The manifest served is not the one the index names.
+        var right = Referrer(Subject, layer, bundle.Length);
+        var named = Digest.Compute("named"u8);
+        await using (var server = Hostile(Index([(named, right.Length)]), new() { [$"manifests/{named}"] = right, [$"blobs/{layer}"] = bundle }, []))
+        {
+            Assert.Equal(StorageErrorCodes.ReferrerMalformed, (await FindFailsAsync(server)).Code);
+        }
+
+        // The blob served is not the layer the manifest names.
+        await using (var server = Hostile(Index([(Digest.Compute(right), right.Length)]), new() { [$"manifests/{Digest.Compute(right)}"] = right, [$"blobs/{layer}"] = "{\"bundle\":false}"u8.ToArray() }, []))
+        {
+            Assert.Equal(StorageErrorCodes.ReferrerMalformed, (await FindFailsAsync(server)).Code);
+        }
+
+        // And the honest one reads back.
+        await using (var server = Hostile(Index([(Digest.Compute(right), right.Length)]), new() { [$"manifests/{Digest.Compute(right)}"] = right, [$"blobs/{layer}"] = bundle }, []))
+        {
+            var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var found = Assert.Single(await new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
+            Assert.Equal(bundle, found.Content);
+        }
+    }
+}
