@@ -118,14 +118,15 @@ internal static class PushCommand
 
     /// <summary>
     /// The image as stored by an earlier export, when the engine's image is still the same one. An equal config digest
-    /// (= image id) fixes the uncompressed layers, and an export's manifest is built from exactly those, so the export
-    /// would give the same bytes; anything else in the store (pulled images, compressed layers) is exported afresh.
+    /// (= image id) fixes the layer tars (their diff_ids), and an export's manifest is built from exactly those,
+    /// gzip-compressed deterministically, so the export would give the same bytes; anything else in the store (Docker
+    /// media types, plain or zstd layers, as a pull or an older InfraMind left them) is exported afresh.
     /// </summary>
     private static async Task<ImageArchive?> ReuseAsync(ContainerEngine engine, LocalContentStore store, string name, CancellationToken cancellationToken)
     {
         if (await store.FindAsync(name, cancellationToken) is not { } stored
             || stored.ManifestMediaType != MediaTypes.OciManifest
-            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTar))
+            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTarGzip))
         {
             return null;
         }
