@@ -21,10 +21,11 @@ internal static class PushCommand
             Description = "Destination: " + ContentReference.ValidTargets,
             DefaultValueFactory = _ => "local",
         };
-        var mountFrom = new Option<string?>("--mount-from") { Description = "Repository on the same registry to mount existing blobs from instead of uploading them" };
+        var mountFrom = new Option<string?>("--mount-from") { Description = "Repository on the same registry to mount existing blobs from instead of uploading them (without it, blobs this store pushed to or pulled from another repository of the registry are mounted from there)" };
         var json = new Option<bool>("--json") { Description = "Print {reference, imageDigest, size} as JSON" };
         var command = new Command("push",
-            "Export an image from the container engine as a deterministic OCI layout (its manifest digest is the container hash), " +
+            "Export an image from the container engine as a deterministic OCI layout (layers gzip-compressed on all cores, the same bytes " +
+            "on every export of the same image; its manifest digest is the container hash), " +
             "keep it in the local content store, and push it to the destination. Prints the content reference to publish, " +
             "pinned to the content: local://sha256:…, oci://HOST/REPO@sha256:…, https://…/HEX.tar#sha256=… (the file's digest).\n" +
             "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
