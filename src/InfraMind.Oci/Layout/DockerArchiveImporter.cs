@@ -61,6 +61,11 @@ internal static class DockerArchiveImporter
     {
         string where = source.Where;
         var configFile = archive.Resolve(source.Config, "config");
+        if (configFile.Gzip is not null)
+        {
+            throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}: the config '{source.Config}' is a tar, not a JSON image config; the archive is inconsistent. Save the image again.");
+        }
+
         var config = new Descriptor(MediaTypes.OciConfig, configFile.Digest, configFile.Size);
         var diffIds = await LayoutDocuments.ReadDiffIdsAsync(configFile.Path, ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
 
@@ -77,7 +82,16 @@ internal static class DockerArchiveImporter
             var layerFile = archive.Resolve(layerName, "layer");
             if (!compressed.TryGetValue(layerFile, out var layer))
             {
-                layer = await CompressLayerAsync(layerFile, blobs, $"{where}: layer {layers.Count} ('{layerName}')", cancellationToken).ConfigureAwait(false);
+                if (layerFile.Gzip is { } gzip)
+                {
+                    File.Move(layerFile.Path, Path.Combine(blobs, gzip.Digest.Hex), overwrite: true);
+                    layer = new CompressedLayer(gzip, layerFile.Digest, MediaTypes.OciLayerTar);
+                }
+                else
+                {
+                    layer = await CompressLayerAsync(layerFile, blobs, $"{where}: layer {layers.Count} ('{layerName}')", cancellationToken).ConfigureAwait(false);
+                }
+
                 compressed[layerFile] = layer;
             }
 
@@ -120,20 +134,45 @@ internal static class DockerArchiveImporter
             }
             else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
             {
-                string path = Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture));
-                var (digest, size) = await TarInput.SpoolAsync(entry.DataStream, path, cancellationToken).ConfigureAwait(false);
+                var file = await SpoolFileAsync(entry.DataStream, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
                 if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
                     && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
-                    && named != digest)
+                    && named != file.Digest)
                 {
-                    throw new DigestMismatchException(named, digest, $"'{name}' of the docker save archive");
+                    throw new DigestMismatchException(named, file.Digest, $"'{name}' of the docker save archive");
                 }
 
-                archive.Files[name] = new SpooledFile(path, digest, size);
+                archive.Files[name] = file;
             }
         }
 
         return archive;
+    }
+
+    /// <summary>
+    /// Spools one file of the archive. A plain tar (a layer: ustar magic in its first header) is gzip-compressed as it
+    /// arrives, so compression overlaps the engine's save and the plain tar never touches the disk; its digest and
+    /// size are still the plain tar's (the diff_id, and the name Docker 25+ gives the blob). Anything else is kept as is.
+    /// </summary>
+    private static async Task<SpooledFile> SpoolFileAsync(Stream data, string path, CancellationToken cancellationToken)
+    {
+        byte[] head = new byte[512];
+        int got = await data.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var content = new PrefixedStream(head.AsMemory(0, got), data);
+        if (got < head.Length || !head.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        {
+            var (digest, size) = await TarInput.SpoolAsync(content, path, cancellationToken).ConfigureAwait(false);
+            return new SpooledFile(path, digest, size);
+        }
+
+        (Digest Compressed, long CompressedSize, Digest Uncompressed, long UncompressedSize) r;
+        var target = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        await using (target.ConfigureAwait(false))
+        {
+            r = await LayerCompression.GzipAsync(content, target, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new SpooledFile(path, r.Uncompressed, r.UncompressedSize, new Descriptor(MediaTypes.OciLayerTarGzip, r.Compressed, r.CompressedSize));
     }
 
     private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
@@ -300,7 +339,9 @@ internal static class DockerArchiveImporter
         return MediaTypes.OciLayerTar;
     }
 
-    private sealed record SpooledFile(string Path, Digest Digest, long Size);
+    /// <param name="Digest">Digest of the file as the archive holds it.</param>
+    /// <param name="Gzip">For a plain tar compressed while spooled: the gzip blob at <paramref name="Path"/> (the plain tar is not kept).</param>
+    private sealed record SpooledFile(string Path, Digest Digest, long Size, Descriptor? Gzip = null);
 
     /// <param name="SourceMediaType">How the archive held the layer (plain, gzip or zstd), for error messages.</param>
     private sealed record CompressedLayer(Descriptor Descriptor, Digest DiffId, string SourceMediaType);
