@@ -29,4 +29,21 @@ public static class ArchiveLimits
 
     /// <summary>Entries (files, directories, links) one archive may hold.</summary>
     public const int MaxTarEntries = 8192;
+
+    /// <summary>
+    /// How many times its compressed size a compressed layer may decompress to (past the allowance below). Real layer
+    /// tars compress 1-10 times; deflate's ceiling is about 1032 and zstd's is far higher, which is what a bomb uses.
+    /// </summary>
+    public const long MaxLayerExpansion = 100;
+
+    /// <summary>Decompressed bytes every compressed layer may have whatever its compressed size (small layers of text compress well).</summary>
+    public const long MinDecompressedLayerAllowance = 256L << 20;
+
+    /// <summary>
+    /// Decompressed bytes a layer of <paramref name="compressedSize"/> bytes may give: the larger of
+    /// <see cref="MinDecompressedLayerAllowance"/> and <see cref="MaxLayerExpansion"/> times the compressed size.
+    /// Counted on every read inside a layer, so a bomb costs at most that much reading, never memory.
+    /// </summary>
+    public static long MaxDecompressedLayerBytes(long compressedSize) =>
+        Math.Max(MinDecompressedLayerAllowance, compressedSize > long.MaxValue / MaxLayerExpansion ? long.MaxValue : compressedSize * MaxLayerExpansion);
 }

@@ -32,6 +32,10 @@ public static class OciErrorCodes
     /// <summary>An archive or layout goes past a bound of <see cref="ArchiveLimits"/> (entries, images, layers, nesting, document size).</summary>
     public static readonly ErrorCode ArchiveLimit = new("IM4012", FailureKind.CheckFailed,
         "a real image stays far below these bounds: save it again with `docker save IMAGE` or `infra push`, and do not use an archive from a source you do not trust");
+
+    /// <summary>A layer's tar (decompressed, for a gzip or zstd layer) does not hash to the config's diff_id, or does not decompress as its media type says.</summary>
+    public static readonly ErrorCode LayerMismatch = new("IM4013", FailureKind.CheckFailed,
+        "the image's layers and its config do not belong together: nothing was stored; export the image again with `infra push`, or fetch it from a source you trust");
 }
 
 /// <summary>Content did not hash to the digest that named it: it is corrupt, truncated or was swapped.</summary>

@@ -39,7 +39,7 @@ public sealed class DockerEngineTests : IDisposable
         Assert.Equal(await File.ReadAllBytesAsync(first.Path), await File.ReadAllBytesAsync(second.Path));
         var converted = Assert.Single(first.Images);
         Assert.Equal(2, converted.Layers.Count);
-        Assert.All(converted.Layers, l => Assert.Equal(MediaTypes.OciLayerTar, l.MediaType));
+        Assert.All(converted.Layers, l => Assert.Equal(MediaTypes.OciLayerTarGzip, l.MediaType));
         Assert.Equal([image], converted.RepoTags);
 
         // The engine's image id is the config digest: the same config must come out of our layout.

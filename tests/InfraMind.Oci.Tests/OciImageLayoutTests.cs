@@ -67,21 +67,36 @@ public sealed class OciImageLayoutTests : IDisposable
         var layers = manifest.RootElement.GetProperty("layers").EnumerateArray().ToArray();
         Assert.Equal(3, layers.Length);
         byte[][] expected = [l1, l2, l1];
+        var blobs = new string[3];
         for (int i = 0; i < 3; i++)
         {
-            Assert.Equal(MediaTypes.OciLayerTar, layers[i].GetProperty("mediaType").GetString());
-            Assert.Equal(Digest.Compute(expected[i]).Value, layers[i].GetProperty("digest").GetString());
-            Assert.Equal(expected[i].Length, layers[i].GetProperty("size").GetInt64());
-            Assert.Equal(expected[i], files["blobs/sha256/" + Digest.Compute(expected[i]).Hex]);
+            // Layers are stored gzip-compressed; the blob decompresses to the tar the config's diff_id names.
+            Assert.Equal(MediaTypes.OciLayerTarGzip, layers[i].GetProperty("mediaType").GetString());
+            var digest = Digest.Parse(layers[i].GetProperty("digest").GetString()!);
+            byte[] blob = files["blobs/sha256/" + digest.Hex];
+            Assert.Equal(digest, Digest.Compute(blob));
+            Assert.Equal(blob.Length, layers[i].GetProperty("size").GetInt64());
+            Assert.Equal(expected[i], Gunzip(blob));
+            blobs[i] = "blobs/sha256/" + digest.Hex;
         }
+
+        Assert.Equal(layers[0].GetProperty("digest").GetString(), layers[2].GetProperty("digest").GetString());
 
         // Docker 20.10 reads only manifest.json; it must point at the OCI blobs in diff_id order.
         using var dockerManifest = JsonDocument.Parse(files["manifest.json"]);
         var dm = Assert.Single(dockerManifest.RootElement.EnumerateArray());
         Assert.Equal("blobs/sha256/" + Digest.Compute(config).Hex, dm.GetProperty("Config").GetString());
         Assert.Equal(["demo/model:1.0"], dm.GetProperty("RepoTags").EnumerateArray().Select(x => x.GetString()));
-        Assert.Equal(expected.Select(l => "blobs/sha256/" + Digest.Compute(l).Hex), dm.GetProperty("Layers").EnumerateArray().Select(x => x.GetString()));
+        Assert.Equal(blobs, dm.GetProperty("Layers").EnumerateArray().Select(x => x.GetString()));
         Assert.Equal($"{{\"demo/model\":{{\"1.0\":\"{Digest.Compute(config).Hex}\"}}}}", Encoding.UTF8.GetString(files["repositories"]));
+    }
+
+    private static byte[] Gunzip(byte[] gzip)
+    {
+        using var z = new System.IO.Compression.GZipStream(new MemoryStream(gzip), System.IO.Compression.CompressionMode.Decompress);
+        var tar = new MemoryStream();
+        z.CopyTo(tar);
+        return tar.ToArray();
     }
 
     [Fact]
@@ -132,16 +147,16 @@ public sealed class OciImageLayoutTests : IDisposable
     public async Task A_tampered_blob_in_a_layout_tar_is_refused_naming_both_digests()
     {
         var (tar, images) = await ConvertAsync(TestArchives.Legacy());
-        var (l1, _, _) = TestArchives.Image();
+        var l1 = images[0].Layers[0].Digest;
         var entries = TestArchives.ReadTar(tar);
-        string victim = "blobs/sha256/" + Digest.Compute(l1).Hex;
+        string victim = "blobs/sha256/" + l1.Hex;
         var rebuilt = entries.Select(e =>
         {
             byte[]? content = e.Entry.EntryType == TarEntryType.Directory ? null : e.Content;
             if (e.Entry.Name == victim)
             {
                 content = (byte[])content!.Clone();
-                content[600] ^= 0xff;
+                content[content.Length / 2] ^= 0xff;
             }
 
             return (e.Entry.Name, content, (string?)null);
@@ -150,7 +165,7 @@ public sealed class OciImageLayoutTests : IDisposable
         var ex = await Assert.ThrowsAsync<DigestMismatchException>(() =>
             OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir.Path, CancellationToken.None));
         Assert.Equal("IM4002", ex.Code);
-        Assert.Equal(Digest.Compute(l1), ex.Expected);
+        Assert.Equal(l1, ex.Expected);
         Assert.Contains(ex.Expected.Value, ex.Message);
         Assert.Contains(ex.Actual.Value, ex.Message);
         Assert.NotEqual(images[0].ManifestDigest, ex.Actual);
@@ -159,9 +174,9 @@ public sealed class OciImageLayoutTests : IDisposable
     [Fact]
     public async Task A_layout_whose_manifest_names_a_missing_layer_is_refused()
     {
-        var (tar, _) = await ConvertAsync(TestArchives.Legacy());
-        var (_, l2, _) = TestArchives.Image();
-        string missing = "blobs/sha256/" + Digest.Compute(l2).Hex;
+        var (tar, images) = await ConvertAsync(TestArchives.Legacy());
+        var l2 = images[0].Layers[1].Digest;
+        string missing = "blobs/sha256/" + l2.Hex;
         var rebuilt = TestArchives.ReadTar(tar)
             .Where(e => e.Entry.Name != missing)
             .Select(e => (e.Entry.Name, e.Entry.EntryType == TarEntryType.Directory ? null : e.Content, (string?)null))
@@ -169,15 +184,16 @@ public sealed class OciImageLayoutTests : IDisposable
         var ex = await Assert.ThrowsAsync<OciException>(() =>
             OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(rebuilt)), _dir.Path, CancellationToken.None));
         Assert.Equal("IM4011", ex.Code);
-        Assert.Contains(Digest.Compute(l2).Value, ex.Message);
+        Assert.Contains(l2.Value, ex.Message);
     }
 
     [Fact]
     public async Task Extracting_over_a_directory_verifies_blobs_it_already_held()
     {
-        var (tar, _) = await ConvertAsync(TestArchives.Legacy());
-        var (_, l2, _) = TestArchives.Image();
-        string name = "blobs/sha256/" + Digest.Compute(l2).Hex;
+        var (tar, images) = await ConvertAsync(TestArchives.Legacy());
+        var l2Digest = images[0].Layers[1].Digest;
+        string name = "blobs/sha256/" + l2Digest.Hex;
+        byte[] l2 = TestArchives.ReadTar(tar).Single(e => e.Entry.Name == name).Content;
         var withoutL2 = TestArchives.ReadTar(tar)
             .Where(e => e.Entry.Name != name)
             .Select(e => (e.Entry.Name, e.Entry.EntryType == TarEntryType.Directory ? null : e.Content, (string?)null))
@@ -188,7 +204,7 @@ public sealed class OciImageLayoutTests : IDisposable
         await File.WriteAllBytesAsync(_dir.Combine(name), corrupt);
         var ex = await Assert.ThrowsAsync<DigestMismatchException>(() =>
             OciImageLayout.ExtractAsync(new MemoryStream(TestArchives.Tar(withoutL2)), _dir.Path, CancellationToken.None));
-        Assert.Equal(Digest.Compute(l2), ex.Expected);
+        Assert.Equal(l2Digest, ex.Expected);
     }
 
     [Fact]
@@ -222,7 +238,7 @@ public sealed class OciImageLayoutTests : IDisposable
     }
 
     [Fact]
-    public async Task Gzip_layers_get_the_gzip_media_type()
+    public async Task Gzip_layers_of_the_archive_are_recompressed_canonically()
     {
         var (_, _, config0) = TestArchives.Image();
         var gz = new MemoryStream();
@@ -239,7 +255,10 @@ public sealed class OciImageLayoutTests : IDisposable
             ("c.json", config, null),
             ("manifest.json", Encoding.UTF8.GetBytes("[{\"Config\":\"c.json\",\"RepoTags\":null,\"Layers\":[\"l/layer.tar\"]}]"), null));
         var (_, images) = await ConvertAsync(archive);
-        Assert.Equal(MediaTypes.OciLayerTarGzip, Assert.Single(images[0].Layers).MediaType);
+        var stored = Assert.Single(images[0].Layers);
+        Assert.Equal(MediaTypes.OciLayerTarGzip, stored.MediaType);
+        // Recompressed deterministically: the archive's own gzip bytes (another level) are not kept.
+        Assert.NotEqual(Digest.Compute(layer), stored.Digest);
         Assert.Empty(images[0].RepoTags);
         Assert.Null(images[0].Manifest.Annotations);
     }
@@ -288,7 +307,7 @@ public sealed class DockerArchiveVariantsTests
             ("c.json", config, null),
             ("manifest.json", System.Text.Encoding.UTF8.GetBytes("[{\"Config\":\"c.json\",\"RepoTags\":[\"x:1\"],\"Layers\":[\"a/layer.tar\",\"b/layer.tar\",\"c/layer.tar\"]}]"), null));
         var ex = await Assert.ThrowsAsync<OciException>(() => ConvertAsync(archive));
-        Assert.Equal("IM4010", ex.Code);
+        Assert.Equal("IM4013", ex.Code);
         Assert.Contains("diff_id", ex.Message);
     }
 }

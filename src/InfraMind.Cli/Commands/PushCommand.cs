@@ -21,10 +21,11 @@ internal static class PushCommand
             Description = "Destination: " + ContentReference.ValidTargets,
             DefaultValueFactory = _ => "local",
         };
-        var mountFrom = new Option<string?>("--mount-from") { Description = "Repository on the same registry to mount existing blobs from instead of uploading them" };
+        var mountFrom = new Option<string?>("--mount-from") { Description = "Repository on the same registry to mount existing blobs from instead of uploading them (without it, blobs this store pushed to or pulled from another repository of the registry are mounted from there)" };
         var json = new Option<bool>("--json") { Description = "Print {reference, imageDigest, size} as JSON" };
         var command = new Command("push",
-            "Export an image from the container engine as a deterministic OCI layout (its manifest digest is the container hash), " +
+            "Export an image from the container engine as a deterministic OCI layout (layers gzip-compressed on all cores, the same bytes " +
+            "on every export of the same image; its manifest digest is the container hash), " +
             "keep it in the local content store, and push it to the destination. Prints the content reference to publish, " +
             "pinned to the content: local://sha256:…, oci://HOST/REPO@sha256:…, https://…/HEX.tar#sha256=… (the file's digest).\n" +
             "Destinations: local (the store under $INFRAMIND_HOME/store); oci://HOST[:PORT]/REPO[:TAG] (OCI distribution registry; " +
@@ -118,14 +119,15 @@ internal static class PushCommand
 
     /// <summary>
     /// The image as stored by an earlier export, when the engine's image is still the same one. An equal config digest
-    /// (= image id) fixes the uncompressed layers, and an export's manifest is built from exactly those, so the export
-    /// would give the same bytes; anything else in the store (pulled images, compressed layers) is exported afresh.
+    /// (= image id) fixes the layer tars (their diff_ids), and an export's manifest is built from exactly those,
+    /// gzip-compressed deterministically, so the export would give the same bytes; anything else in the store (Docker
+    /// media types, plain or zstd layers, as a pull or an older InfraMind left them) is exported afresh.
     /// </summary>
     private static async Task<ImageArchive?> ReuseAsync(ContainerEngine engine, LocalContentStore store, string name, CancellationToken cancellationToken)
     {
         if (await store.FindAsync(name, cancellationToken) is not { } stored
             || stored.ManifestMediaType != MediaTypes.OciManifest
-            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTar))
+            || stored.Image.Layers.Any(l => l.MediaType != MediaTypes.OciLayerTarGzip))
         {
             return null;
         }

@@ -7,6 +7,8 @@ namespace InfraMind.Oci.Layout;
 /// <summary>
 /// Reads a <c>docker save</c> archive (the legacy format with manifest.json and &lt;id&gt;/layer.tar, the OCI-based
 /// one of Docker 25+, or an OCI-only archive) into an OCI image layout directory, rebuilding each image manifest.
+/// Every layer is stored as deterministic gzip (<see cref="LayerCompression"/>), whatever form the archive held it in,
+/// and its tar is checked against the config's diff_id on the way.
 /// </summary>
 internal static class DockerArchiveImporter
 {
@@ -30,9 +32,10 @@ internal static class DockerArchiveImporter
 
             var images = new List<OciImage>();
             var toPlace = new HashSet<SpooledFile>();
+            var compressed = new Dictionary<SpooledFile, CompressedLayer>();
             foreach (var source in sources)
             {
-                images.Add(await BuildImageAsync(source, archive, blobs, toPlace, cancellationToken).ConfigureAwait(false));
+                images.Add(await BuildImageAsync(source, archive, blobs, toPlace, compressed, cancellationToken).ConfigureAwait(false));
             }
 
             foreach (var file in toPlace)
@@ -53,35 +56,51 @@ internal static class DockerArchiveImporter
 
     // The image manifest is rebuilt from manifest.json, the config and the layers rather than copied, so the same
     // image gives the same manifest digest whichever Docker version saved it.
-    private static async Task<OciImage> BuildImageAsync(ImageSource source, SpooledArchive archive, string blobs, HashSet<SpooledFile> toPlace, CancellationToken cancellationToken)
+    private static async Task<OciImage> BuildImageAsync(
+        ImageSource source, SpooledArchive archive, string blobs, HashSet<SpooledFile> toPlace, Dictionary<SpooledFile, CompressedLayer> compressed, CancellationToken cancellationToken)
     {
         string where = source.Where;
         var configFile = archive.Resolve(source.Config, "config");
+        if (configFile.Gzip is not null)
+        {
+            throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}: the config '{source.Config}' is a tar, not a JSON image config; the archive is inconsistent. Save the image again.");
+        }
+
         var config = new Descriptor(MediaTypes.OciConfig, configFile.Digest, configFile.Size);
         var diffIds = await LayoutDocuments.ReadDiffIdsAsync(configFile.Path, ImageInput.DockerArchive, cancellationToken).ConfigureAwait(false);
+
+        if (diffIds.Count != source.Layers.Count)
+        {
+            throw new OciException(
+                OciErrorCodes.InvalidDockerArchive,
+                $"{where}: the config lists {diffIds.Count} layer diff_ids but {source.Layers.Count} layers are listed; the archive is inconsistent. Save the image again.");
+        }
 
         var layers = new List<Descriptor>();
         foreach (string layerName in source.Layers)
         {
             var layerFile = archive.Resolve(layerName, "layer");
-            string mediaType = await SniffLayerMediaTypeAsync(layerFile.Path, cancellationToken).ConfigureAwait(false);
-            // An uncompressed layer is its own diff: a different digest means the archive mixes images.
-            if (mediaType == MediaTypes.OciLayerTar && layers.Count < diffIds.Count && diffIds[layers.Count] != layerFile.Digest.Value)
+            if (!compressed.TryGetValue(layerFile, out var layer))
             {
-                throw new OciException(
-                    OciErrorCodes.InvalidDockerArchive,
-                    $"{where}: layer {layers.Count} ('{layerName}') has digest {layerFile.Digest} but the image config says its diff_id is {diffIds[layers.Count]}; the archive is inconsistent. Save the image again.");
+                if (layerFile.Gzip is { } gzip)
+                {
+                    File.Move(layerFile.Path, Path.Combine(blobs, gzip.Digest.Hex), overwrite: true);
+                    layer = new CompressedLayer(gzip, layerFile.Digest, MediaTypes.OciLayerTar);
+                }
+                else
+                {
+                    layer = await CompressLayerAsync(layerFile, blobs, $"{where}: layer {layers.Count} ('{layerName}')", cancellationToken).ConfigureAwait(false);
+                }
+
+                compressed[layerFile] = layer;
             }
 
-            layers.Add(new Descriptor(mediaType, layerFile.Digest, layerFile.Size));
-            toPlace.Add(layerFile);
-        }
+            if (layer.DiffId.Value != diffIds[layers.Count])
+            {
+                throw LayerContent.Mismatch($"{where}: layer {layers.Count} ('{layerName}')", new Descriptor(layer.SourceMediaType, layerFile.Digest, layerFile.Size), diffIds[layers.Count], layer.DiffId);
+            }
 
-        if (diffIds.Count != layers.Count)
-        {
-            throw new OciException(
-                OciErrorCodes.InvalidDockerArchive,
-                $"{where}: the config lists {diffIds.Count} layer diff_ids but {layers.Count} layers are listed; the archive is inconsistent. Save the image again.");
+            layers.Add(layer.Descriptor);
         }
 
         var tags = source.Tags;
@@ -115,20 +134,45 @@ internal static class DockerArchiveImporter
             }
             else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
             {
-                string path = Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture));
-                var (digest, size) = await TarInput.SpoolAsync(entry.DataStream, path, cancellationToken).ConfigureAwait(false);
+                var file = await SpoolFileAsync(entry.DataStream, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
                 if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
                     && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
-                    && named != digest)
+                    && named != file.Digest)
                 {
-                    throw new DigestMismatchException(named, digest, $"'{name}' of the docker save archive");
+                    throw new DigestMismatchException(named, file.Digest, $"'{name}' of the docker save archive");
                 }
 
-                archive.Files[name] = new SpooledFile(path, digest, size);
+                archive.Files[name] = file;
             }
         }
 
         return archive;
+    }
+
+    /// <summary>
+    /// Spools one file of the archive. A plain tar (a layer: ustar magic in its first header) is gzip-compressed as it
+    /// arrives, so compression overlaps the engine's save and the plain tar never touches the disk; its digest and
+    /// size are still the plain tar's (the diff_id, and the name Docker 25+ gives the blob). Anything else is kept as is.
+    /// </summary>
+    private static async Task<SpooledFile> SpoolFileAsync(Stream data, string path, CancellationToken cancellationToken)
+    {
+        byte[] head = new byte[512];
+        int got = await data.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var content = new PrefixedStream(head.AsMemory(0, got), data);
+        if (got < head.Length || !head.AsSpan(257, 5).SequenceEqual("ustar"u8))
+        {
+            var (digest, size) = await TarInput.SpoolAsync(content, path, cancellationToken).ConfigureAwait(false);
+            return new SpooledFile(path, digest, size);
+        }
+
+        (Digest Compressed, long CompressedSize, Digest Uncompressed, long UncompressedSize) r;
+        var target = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        await using (target.ConfigureAwait(false))
+        {
+            r = await LayerCompression.GzipAsync(content, target, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new SpooledFile(path, r.Uncompressed, r.UncompressedSize, new Descriptor(MediaTypes.OciLayerTarGzip, r.Compressed, r.CompressedSize));
     }
 
     private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
@@ -242,6 +286,38 @@ internal static class DockerArchiveImporter
         }
     }
 
+    /// <summary>
+    /// The layer as the layout stores it: its tar (decompressed first when the archive holds it gzip or zstd, within
+    /// <see cref="ArchiveLimits.MaxDecompressedLayerBytes"/>) gzip-compressed by <see cref="LayerCompression"/>, so
+    /// the same image gives the same bytes whether the engine saved its layers plain or compressed.
+    /// </summary>
+    private static async Task<CompressedLayer> CompressLayerAsync(SpooledFile layerFile, string blobs, string where, CancellationToken cancellationToken)
+    {
+        string mediaType = await SniffLayerMediaTypeAsync(layerFile.Path, cancellationToken).ConfigureAwait(false);
+        string partial = Path.Combine(blobs, ".layer-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            (Digest Compressed, long CompressedSize, Digest Uncompressed, long UncompressedSize) result;
+            var source = new FileStream(layerFile.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var tar = LayerContent.OpenTar(source, mediaType, layerFile.Size, where);
+            await using (tar.ConfigureAwait(false))
+            {
+                var target = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using (target.ConfigureAwait(false))
+                {
+                    result = await LayerCompression.GzipAsync(tar, target, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            File.Move(partial, Path.Combine(blobs, result.Compressed.Hex), overwrite: true);
+            return new CompressedLayer(new Descriptor(MediaTypes.OciLayerTarGzip, result.Compressed, result.CompressedSize), result.Uncompressed, mediaType);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
     private static async Task<string> SniffLayerMediaTypeAsync(string path, CancellationToken cancellationToken)
     {
         byte[] head = new byte[4];
@@ -263,7 +339,12 @@ internal static class DockerArchiveImporter
         return MediaTypes.OciLayerTar;
     }
 
-    private sealed record SpooledFile(string Path, Digest Digest, long Size);
+    /// <param name="Digest">Digest of the file as the archive holds it.</param>
+    /// <param name="Gzip">For a plain tar compressed while spooled: the gzip blob at <paramref name="Path"/> (the plain tar is not kept).</param>
+    private sealed record SpooledFile(string Path, Digest Digest, long Size, Descriptor? Gzip = null);
+
+    /// <param name="SourceMediaType">How the archive held the layer (plain, gzip or zstd), for error messages.</param>
+    private sealed record CompressedLayer(Descriptor Descriptor, Digest DiffId, string SourceMediaType);
 
     private sealed record ImageSource(string Where, string Config, List<string> Layers, List<string> Tags);
 

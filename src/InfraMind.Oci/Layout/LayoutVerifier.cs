@@ -4,7 +4,8 @@ namespace InfraMind.Oci.Layout;
 
 /// <summary>
 /// Opens an OCI image layout directory: checks oci-layout and index.json, follows index → manifest → config/layers
-/// (presence, sizes, media types, diff_ids) and hashes every blob it references that was not verified already.
+/// (presence, sizes, media types, diff_ids) and hashes every blob it references that was not verified already; a
+/// gzip or zstd layer is decompressed, within <see cref="ArchiveLimits.MaxDecompressedLayerBytes"/>, to check its diff_id.
 /// Every descriptor is read once (a manifest listed twice is one image) and the walk stays within
 /// <see cref="ArchiveLimits"/>, so a hostile index costs no more than an honest one.
 /// </summary>
@@ -167,9 +168,17 @@ internal static class LayoutVerifier
                 throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} has media type '{layers[k].MediaType}', which is not a layer InfraMind can run.");
             }
 
-            if (layers[k].MediaType is MediaTypes.OciLayerTar or MediaTypes.DockerLayerTar && layers[k].Digest.Value != diffIds[k])
+            // A plain layer is its own diff; a compressed one is decompressed (within ArchiveLimits) and hashed.
+            if (LayerContent.IsPlain(layers[k].MediaType))
             {
-                throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} is {layers[k].Digest} but the config says diff_id {diffIds[k]}; the manifest and config do not belong together.");
+                if (layers[k].Digest.Value != diffIds[k])
+                {
+                    throw LayerContent.Mismatch($"{mwhere}/layers/{k}", layers[k], diffIds[k], layers[k].Digest);
+                }
+            }
+            else
+            {
+                await LayerContent.VerifyDiffIdAsync(layout.BlobPath(layers[k].Digest), layers[k], diffIds[k], $"{mwhere}/layers/{k}", cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -332,6 +332,9 @@ public sealed partial record OciReference(string Registry, string Repository, st
         return int.TryParse(hostPort[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) && port is > 0 and < 65536;
     }
 
+    /// <summary>Whether <paramref name="name"/> is a repository name of the distribution spec (lower-case path components).</summary>
+    internal static bool IsRepositoryName(string name) => RepositoryPattern().IsMatch(name);
+
     [GeneratedRegex(@"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")]
     private static partial Regex RepositoryPattern();
 

@@ -18,7 +18,7 @@ public sealed class ContentResolver
         ArgumentNullException.ThrowIfNull(store);
         Store = store;
         Options = options ?? new PeerOptions();
-        _backends = [new RegistryBackend(Options), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
+        _backends = [new RegistryBackend(Options, new BlobOrigins(Path.Combine(store.Root, "origins"))), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
     }
 
     public LocalContentStore Store { get; }

@@ -4,13 +4,14 @@ namespace InfraMind.Storage.Registry;
 
 /// <summary>
 /// Pushes images to and pulls them from an OCI distribution registry. A push uploads only the blobs the registry
-/// lacks (HEAD first, cross-repository mount when <see cref="PeerOptions.MountFrom"/> is set), then PUTs the manifest
+/// lacks (HEAD first, then a cross-repository mount from <see cref="PeerOptions.MountFrom"/>, or else from a repository
+/// of the same registry that <see cref="BlobOrigins"/> knows holds the blob), then PUTs the manifest
 /// with its own media type, so the registry's digest is InfraMind's container hash. A pull verifies the manifest
 /// against the reference's digest (or the registry's, for a tag) and every blob against the manifest. An image index
 /// (multi-platform) resolves to the manifest for this machine's platform (<see cref="ImageIndex"/>), verified against
 /// the index; the image pulled, and its container hash, is that platform's.
 /// </summary>
-internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
+internal sealed class RegistryBackend(PeerOptions options, BlobOrigins? origins = null) : IContentBackend
 {
     public bool CanHandle(ContentReference reference) => reference is OciReference;
 
@@ -28,7 +29,8 @@ internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
                 continue;
             }
 
-            var location = await client.StartUploadAsync(blob.Digest, options.MountFrom, cancellationToken).ConfigureAwait(false);
+            string? mountFrom = options.MountFrom ?? origins?.Find(reference.Registry, blob.Digest, reference.Repository);
+            var location = await client.StartUploadAsync(blob.Digest, mountFrom, cancellationToken).ConfigureAwait(false);
             if (location is null)
             {
                 progress?.Report(new TransferProgress(blob.Digest.Value, blob.Size, blob.Size, true, Skipped: true));
@@ -58,6 +60,7 @@ internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
                 $"{reference.Registry} stored the manifest under {s}, not {image.ManifestDigest}; it rewrote the manifest, so the container hash would not match. Use a registry that stores manifests as sent.");
         }
 
+        origins?.Record(reference.Registry, reference.Repository, image.Blobs.Select(b => b.Digest));
         return new PushResult(reference.WithDigest(image.ManifestDigest), image.ManifestDigest, image.Size);
     }
 
@@ -127,6 +130,8 @@ internal sealed class RegistryBackend(PeerOptions options) : IContentBackend
         }
 
         var image = new OciImage(manifestDescriptor, manifest.Config, manifest.Layers, names);
-        return await staging.CommitAsync(image, verify: true, cancellationToken).ConfigureAwait(false);
+        var committed = await staging.CommitAsync(image, verify: true, cancellationToken).ConfigureAwait(false);
+        origins?.Record(oci.Registry, oci.Repository, committed.Blobs.Select(b => b.Digest));
+        return committed;
     }
 }

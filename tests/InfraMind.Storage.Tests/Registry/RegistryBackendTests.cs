@@ -63,6 +63,31 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
     }
 
     [SkippableFact]
+    public async Task A_push_to_another_repository_mounts_the_blobs_the_store_remembers_without_being_told()
+    {
+        var image = await SmallImage.ImportAsync(NewStore("source"), "automount", layerSize: 300_000);
+        var origins = new BlobOrigins(_dir.Combine("origins"));
+        await new RegistryBackend(new PeerOptions(), origins).PushAsync(image, Target("first"), null, CancellationToken.None);
+        Assert.All(image.Blobs, b => Assert.Equal("first", origins.Find(_registry.HostPort, b.Digest, "second")));
+        Assert.Null(origins.Find(_registry.HostPort, image.ConfigDigest, "first"));
+        Assert.Null(origins.Find("127.0.0.1:1", image.ConfigDigest, "second"));
+
+        // "second" holds none of them (HEAD says 404), so each is mounted from "first" instead of uploaded.
+        var mounted = new Reports();
+        await new RegistryBackend(new PeerOptions(), origins).PushAsync(image, Target("second"), mounted, CancellationToken.None);
+        Assert.Equal(image.Blobs.Count, mounted.Done.Count(r => r.Skipped));
+        Assert.DoesNotContain(mounted.Done, r => !r.Skipped);
+
+        // A stale memory (the repository is gone or never had it) costs nothing: the registry starts an upload instead.
+        origins.Record(_registry.HostPort, "never-pushed", image.Blobs.Select(b => b.Digest));
+        var uploaded = new Reports();
+        await new RegistryBackend(new PeerOptions(), origins).PushAsync(image, Target("third"), uploaded, CancellationToken.None);
+        Assert.Contains(uploaded.Done, r => !r.Skipped);
+        var pulled = await new RegistryBackend(new PeerOptions()).PullAsync(Target("third"), NewStore("third"), null, CancellationToken.None);
+        Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+    }
+
+    [SkippableFact]
     public async Task Chunked_upload_gives_the_same_image()
     {
         var image = await SmallImage.ImportAsync(NewStore("source"), "chunks", layerSize: 1_000_000);
