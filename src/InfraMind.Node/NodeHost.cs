@@ -37,7 +37,7 @@ public sealed class NodeHost : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
         if (options.TlsCertificate is { } certificate)
         {

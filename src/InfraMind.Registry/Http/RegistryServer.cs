@@ -95,7 +95,12 @@ public sealed class RegistryServer : IAsyncDisposable
         var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, options.Admission, null, cancellationToken).ConfigureAwait(false);
         try
         {
-            var builder = WebApplication.CreateSlimBuilder();
+            // As InfraMind.Serving's ServerOptions (which this layer does not reference): the program's own directory as
+            // content root, configuration never reloaded; the working directory would be read and watched recursively.
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+            {
+                ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls(options.Url);
             if (options.TlsCertificate is { } certificate)
