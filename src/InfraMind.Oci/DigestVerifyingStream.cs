@@ -9,7 +9,7 @@ namespace InfraMind.Oci;
 /// with a known size the check happens already on the read that delivers the last byte.
 /// Reading past the expected size fails at once, so an endless or oversized source cannot fill a disk.
 /// </summary>
-public sealed class DigestVerifyingStream : Stream
+public sealed class DigestVerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -35,30 +35,15 @@ public sealed class DigestVerifyingStream : Stream
     /// <summary>True once the whole content was read and matched.</summary>
     public bool IsVerified => _verified;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => ExpectedSize ?? throw new NotSupportedException();
 
-    public override long Position
-    {
-        get => _read;
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override long Position => _read;
 
     public override int Read(Span<byte> buffer)
     {
         int n = _inner.Read(buffer);
         return Account(buffer[..n], buffer.Length);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -111,16 +96,6 @@ public sealed class DigestVerifyingStream : Stream
 
         _verified = true;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -74,25 +74,11 @@ internal static class LayerContent
         $"{where} ({layer.Digest}, {layer.MediaType}) {(IsPlain(layer.MediaType) ? "hashes" : "decompresses")} to {actual} but the image config says its diff_id is {diffId}; the layer and the config do not belong together.");
 
     /// <summary>Counts the decompressed bytes and turns decoder failures into IM4013.</summary>
-    private sealed class BoundedLayerStream(Stream inner, string mediaType, long max, string where) : Stream
+    private sealed class BoundedLayerStream(Stream inner, string mediaType, long max, string where) : ReadOnlyStream
     {
         private long _read;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => _read;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override long Position => _read;
 
         public override int Read(Span<byte> buffer)
         {
@@ -106,9 +92,6 @@ internal static class LayerContent
             }
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             try
@@ -120,16 +103,6 @@ internal static class LayerContent
                 throw Corrupt(e);
             }
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

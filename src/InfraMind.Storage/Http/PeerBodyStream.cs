@@ -10,7 +10,7 @@ namespace InfraMind.Storage;
 /// <param name="where">Names the source in messages: a URL, "gateway …", "the file being added (…)".</param>
 /// <param name="stallTimeout">How long one read may bring nothing; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</param>
 /// <param name="leaveOpen">Whether <paramref name="source"/> stays open when this stream is disposed.</param>
-internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stallTimeout, IBodyFaults faults, bool leaveOpen = false) : Stream
+internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stallTimeout, IBodyFaults faults, bool leaveOpen = false) : InfraMind.Oci.ReadOnlyStream
 {
     private long _position;
 
@@ -23,25 +23,10 @@ internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stall
     /// <summary>Disposed with this stream (the response whose body this is).</summary>
     public IDisposable? Owner { get; init; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
+    public override long Position => _position;
 
     public override int Read(byte[] buffer, int offset, int count) =>
         ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -81,16 +66,6 @@ internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stall
 
         return n;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
