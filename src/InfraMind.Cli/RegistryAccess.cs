@@ -58,15 +58,9 @@ internal static class RegistryAccess
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var given) || given.Scheme is not ("http" or "https"))
             throw new InfraMindException(CliErrorCodes.UsageError, $"'{url}' is not a registry URL", "use e.g. --registry http://127.0.0.1:7400 or --registry https://10.0.0.2:7400/#sha256:HEX");
-        try
-        {
-            var (uri, pin) = TlsPins.Split(given);
-            return (uri.AbsolutePath.EndsWith('/') ? uri : new UriBuilder(uri) { Path = uri.AbsolutePath + "/" }.Uri, pin);
-        }
-        catch (FormatException e)
-        {
-            throw new InfraMindException(CliErrorCodes.UsageError, $"--registry {e.Message}", "copy the registry URL `infra registry serve --json` prints");
-        }
+        if (!TlsPins.TrySplit(given, out var uri, out var pin, out var error))
+            throw new InfraMindException(CliErrorCodes.UsageError, $"--registry {error}", "copy the registry URL `infra registry serve --json` prints");
+        return (uri.AbsolutePath.EndsWith('/') ? uri : new UriBuilder(uri) { Path = uri.AbsolutePath + "/" }.Uri, pin);
     }
 
     private static HttpMessageHandler PinnedHandler(string? pin) =>
@@ -155,17 +149,7 @@ internal static class RegistryAccess
         var file = AnnouncementFile(home);
         if (!File.Exists(file)) return null;
         var url = (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var given)) return null;
-        Uri announced;
-        string? pin;
-        try
-        {
-            (announced, pin) = TlsPins.Split(given);
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var given) || !TlsPins.TrySplit(given, out var announced, out var pin, out _)) return null;
 
         using var http = new HttpClient(PinnedHandler(pin)) { Timeout = TimeSpan.FromSeconds(2) };
         try

@@ -10,14 +10,23 @@ public static class TlsPins
 {
     /// <summary>The URL without its fragment, and the pin the fragment holds (null without one).</summary>
     /// <exception cref="FormatException">A fragment that is not a pin, or a pin on a URL that is not https.</exception>
-    public static (Uri Url, string? Pin) Split(Uri url)
+    public static (Uri Url, string? Pin) Split(Uri url) =>
+        TrySplit(url, out var bare, out var pin, out var error) ? (bare, pin) : throw new FormatException(error);
+
+    /// <summary><see cref="Split"/> without the exception: false with <paramref name="error"/> saying what is wrong.</summary>
+    public static bool TrySplit(Uri url, out Uri bare, out string? pin, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         ArgumentNullException.ThrowIfNull(url);
-        if (!url.IsAbsoluteUri || url.Fragment is not { Length: > 1 } fragment) return (url, null);
-        var pin = fragment[1..];
-        if (url.Scheme != Uri.UriSchemeHttps || !MeshTls.IsFingerprint(pin))
-            throw new FormatException($"'{url}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint the server's --json prints)");
-        return (new UriBuilder(url) { Fragment = "" }.Uri, pin);
+        (bare, pin, error) = (url, null, null);
+        if (!url.IsAbsoluteUri || url.Fragment is not { Length: > 1 } fragment) return true;
+        if (url.Scheme != Uri.UriSchemeHttps || !MeshTls.IsFingerprint(fragment[1..]))
+        {
+            error = $"'{url}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint the server's --json prints)";
+            return false;
+        }
+
+        (bare, pin) = (new UriBuilder(url) { Fragment = "" }.Uri, fragment[1..]);
+        return true;
     }
 
     /// <summary>The URL carrying <paramref name="pin"/> as its fragment (the URL itself when there is none).</summary>

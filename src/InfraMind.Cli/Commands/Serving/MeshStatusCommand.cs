@@ -33,17 +33,7 @@ internal static class MeshStatusCommand
         {
             if (r.GetValueOrDefault<string?>() is not { } url) return;
             if (!IsHttpUrl(url)) r.AddError($"--gateway '{url}' is not an http:// or https:// URL");
-            else
-            {
-                try
-                {
-                    TlsPins.Split(new Uri(url));
-                }
-                catch (FormatException e)
-                {
-                    r.AddError($"--gateway {e.Message}");
-                }
-            }
+            else if (!TlsPins.TrySplit(new Uri(url), out _, out _, out var error)) r.AddError($"--gateway {error}");
         });
         var json = new Option<bool>("--json") { Description = "Print the gateway's state document as JSON (one compact line per refresh with --watch)" };
         var watch = new Option<bool>("--watch") { Description = "Refresh until Ctrl-C" };

@@ -15,18 +15,6 @@ internal static class NodeServeCommand
     /// <summary>Set to 1, the node alters its answers on purpose (<see cref="NodeOptions.AlterAnswers"/>).</summary>
     internal const string AlterAnswersVariable = "INFRAMIND_FAULT_ALTER_ANSWERS";
 
-    private static bool Pinned(Uri uri)
-    {
-        try
-        {
-            return TlsPins.Split(uri).Pin is not null;
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
-
     public static Command Create(CliContext context)
     {
         var node = new Command("node", "A node agent.");
@@ -43,7 +31,7 @@ internal static class NodeServeCommand
             {
                 if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     r.AddError($"--gateway '{text}' is not a URL: write e.g. --gateway http://127.0.0.1:8080 or --gateway http://10.0.0.1:8080,http://10.0.0.2:8080");
-                else if (uri.Fragment is { Length: > 0 } && !Pinned(uri))
+                else if (uri.Fragment is { Length: > 0 } && !(TlsPins.TrySplit(uri, out _, out var pin, out _) && pin is not null))
                     r.AddError($"--gateway '{text}': a pin follows an https URL as #sha256:HEX (64 lower-case hex digits, the tlsFingerprint `infra gateway serve --json` prints)");
             }
 
