@@ -61,14 +61,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             Assert.All(pins, p => Assert.True(InfraMind.Serving.Tls.MeshTls.IsFingerprint(p), p));
 
             // The client takes a gateway's certificate only when its key is one of the two the lab printed (no CA).
-            using var http = new HttpClient(new SocketsHttpHandler
-            {
-                UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1),
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && pins.Contains(Fingerprint(certificate)),
-                },
-            }) { Timeout = TimeSpan.FromSeconds(10) };
+            using var http = GatewayClient(pins, connectTimeout: TimeSpan.FromSeconds(1), timeout: TimeSpan.FromSeconds(10));
 
             // Both gateways serve, and place the model alike without talking: the same 2 nodes, where exactly 2 containers run.
             foreach (var (url, _) in gateways)
@@ -155,12 +148,8 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             var lab = JsonNode.Parse(stdout.TrimEnd().Split('\n')[^1])!;
             var gateways = lab["gateways"]!.AsArray().Select(g => new Uri((string)g!["url"]!)).ToList();
             var pins = lab["gateways"]!.AsArray().Select(g => (string)g!["tlsFingerprint"]!).ToHashSet(StringComparer.Ordinal);
-            using var http = new HttpClient(new SocketsHttpHandler
-            {
-                // Nothing is cut here: a connection (TLS handshake included) may take its time on a loaded machine.
-                UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(10),
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && pins.Contains(Fingerprint(c)) },
-            }) { Timeout = TimeSpan.FromSeconds(20) };
+            // Nothing is cut here: a connection (TLS handshake included) may take its time on a loaded machine.
+            using var http = GatewayClient(pins, connectTimeout: TimeSpan.FromSeconds(10), timeout: TimeSpan.FromSeconds(20));
             var placed = await Task.WhenAll(gateways.Select(g => PlacedAsync(http, g, readyOnly: true)));
             Assert.All(placed, p => Assert.Contains(liar, p));
 
@@ -204,6 +193,16 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
         var version = mesh["models"]!.AsArray().Single(m => (string?)m!["name"] == Model)!["versions"]![0]!;
         return version["nodes"]!.AsArray().ToDictionary(n => (string)n!["node"]!, n => n!);
     }
+
+    /// <summary>A client of the lab's gateways: it takes a certificate only when its key is one the lab printed (no CA).</summary>
+    private static HttpClient GatewayClient(HashSet<string> pins, TimeSpan connectTimeout, TimeSpan timeout) => new(new SocketsHttpHandler
+    {
+        UseProxy = false, ConnectTimeout = connectTimeout,
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && pins.Contains(Fingerprint(certificate)),
+        },
+    }) { Timeout = timeout };
 
     private static string Fingerprint(System.Security.Cryptography.X509Certificates.X509Certificate certificate)
     {
