@@ -27,7 +27,13 @@ bench_repeat() {
     i=1
     while [ "$i" -le "$runs" ]; do
         echo "== run $i of $runs"
-        dotnet run -c Release --no-build --project "$project" -- "$@" | tee -a "$bench_out"
+        # POSIX sh has no pipefail: the run's status comes back through a file, so a failed run stops the script
+        # instead of leaving ratios of 0 in the summary.
+        status_file=$(mktemp)
+        { rc=0; dotnet run -c Release --no-build --project "$project" -- "$@" || rc=$?; echo "$rc" > "$status_file"; } | tee -a "$bench_out"
+        status=$(cat "$status_file")
+        rm -f "$status_file"
+        if [ "$status" -ne 0 ]; then echo "run $i of $runs failed (exit $status): no summary" >&2; exit "$status"; fi
         i=$((i + 1))
     done
     echo "== over $runs runs"

@@ -10,11 +10,13 @@ using InfraMind.Node.Images;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Signing;
 using static Measure;
 
 // Usage: dotnet run -c Release --project bench/GrpcOverhead [-- requests concurrency]
-// A gRPC echo model (a Python grpcio V2 server in a container) served as `infra mesh up` serves it: the node attached
-// to the gateway's LocalNodes, so the gateway sends jobs straight to the container over h2c. Measured in one run:
+// A gRPC echo model (a Python grpcio V2 server in a container) served as `infra mesh up` serves it (keys and receipts
+// only with RECEIPTS=1): the node attached to the gateway's LocalNodes, so the gateway sends jobs straight to the
+// container over h2c. Measured in one run:
 //   direct   gRPC caller → the container (inside its network namespace, as its node reaches it): the baseline
 //   rest-gw  REST caller → POST /inference/v1/<name> → gRPC model
 //   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
@@ -43,7 +45,11 @@ using var engineLease = engine;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
 var local = new LocalNodes();
-await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0", LocalNodes = local }, catalog, CancellationToken.None);
+// RECEIPTS=1: keys for the gateway and the node, as `infra mesh up` gives them, so every answer is signed (a receipt).
+var receipts = Environment.GetEnvironmentVariable("RECEIPTS") == "1";
+using var gatewayKey = receipts ? SigningKey.CreateEphemeral("bench-gateway") : null;
+using var nodeKey = receipts ? SigningKey.CreateEphemeral("bench-node") : null;
+await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0", LocalNodes = local, Identity = gatewayKey }, catalog, CancellationToken.None);
 var source = new PackageDirectoryImageSource(engine, new Dictionary<string, string> { [ModelKey.Of(manifest.Name, version)] = package });
 var node = await NodeHost.StartAsync(new NodeOptions
 {
@@ -53,6 +59,7 @@ var node = await NodeHost.StartAsync(new NodeOptions
     HeartbeatInterval = TimeSpan.FromMilliseconds(200),
     ContainerLabels = label,
     LocalNodes = local,
+    Identity = nodeKey,
 }, engine, source, CancellationToken.None);
 try
 {
@@ -91,6 +98,14 @@ try
         using var r = await http.PostAsync(viaGateway, content);
         _ = await r.Content.ReadAsByteArrayAsync();
         if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{viaGateway} answered {(int)r.StatusCode}");
+    }
+
+    // The mode is what the run says it is: with RECEIPTS=1 an answer through the gateway carries the node's receipt.
+    using (var probe = ingressClient.ModelInferAsync(JsonTensor.Request(manifest.Name, version, "probe", """{"text": "probe"}"""u8)))
+    {
+        await probe;
+        var receipt = (await probe.ResponseHeadersAsync).GetValue(MeshHeaders.Receipt.ToLowerInvariant());
+        if ((receipt is not null) != receipts) throw new InvalidOperationException($"RECEIPTS={(receipts ? 1 : 0)} but the answer {(receipt is null ? "carries no" : "carries a")} receipt");
     }
 
     var paths = new List<(string Name, Func<int, Task> Send, string Note)>
@@ -137,7 +152,8 @@ try
             single[name].AddRange((await RunAsync(send, requests / 4 / Rounds, 1)).Latencies);
     }
 
-    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs");
+    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs, " +
+                      (receipts ? "receipts on (RECEIPTS=1: every answer through the gateway signed by the node)" : "receipts off (the node has no key; RECEIPTS=1 signs every answer, as mesh up does)"));
     foreach (var (name, _, note) in paths)
     {
         var r = results[name];

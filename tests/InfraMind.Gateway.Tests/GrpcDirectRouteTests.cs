@@ -8,6 +8,7 @@ using InfraMind.Manifest;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -93,14 +94,55 @@ public sealed class GrpcDirectRouteTests
         Assert.Empty(node.Jobs);
     }
 
-    private sealed class LocalNode(FakeNode node, GrpcModelServer model) : ILocalNode
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_keyed_local_nodes_receipt_goes_with_the_answer_and_with_none_the_answer_is_not_taken(bool signs)
+    {
+        await using var model = await GrpcModelServer.StartAsync("good");
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(GrpcEcho());
+        var token = MeshToken.Create();
+        var local = new LocalNodes();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token, Replicas = 1, MaxAttempts = 1, LocalNodes = local }, catalog, CancellationToken.None);
+        using var key = SigningKey.CreateEphemeral("local");
+        await using var node = new FakeNode(gateway.Url, token) { Key = key };
+        using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
+        // A node of the gateway's process signs over the job itself; one that no longer runs the version signs nothing.
+        using var attached = local.Attach("local", new LocalNode(node, model, signs ? key : null));
+        await node.ReadyAsync("local");
+
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(30) };
+        using var content = new StringContent("""{"text": "signed"}""", Encoding.UTF8, "application/json");
+        using var answer = await http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), content);
+        var bytes = await answer.Content.ReadAsByteArrayAsync();
+        var body = JsonNode.Parse(bytes)!;
+        if (signs)
+        {
+            Assert.True(answer.StatusCode == HttpStatusCode.OK, body.ToJsonString());
+            var receipt = JobReceipts.Verify(answer.Headers.GetValues(MeshHeaders.Receipt).Single(), key.PublicKey);
+            Assert.True(receipt.Valid, receipt.Problem);
+            Assert.Equal(("local", "echo", "1.0.0"), (receipt.Receipt!.Node, receipt.Receipt.Model, receipt.Receipt.Version));
+            Assert.Equal(JobReceipts.Sha256("""{"text":"signed"}"""u8), receipt.Receipt.InputSha256);
+            Assert.Equal(JobReceipts.Sha256(bytes), receipt.Receipt.OutputSha256);
+        }
+        else
+        {
+            Assert.True(answer.StatusCode == HttpStatusCode.BadGateway, body.ToJsonString());
+            Assert.Equal("receipt-invalid", (string?)body["attempts"]![0]!["verdict"]);
+            Assert.False(answer.Headers.Contains(MeshHeaders.Receipt));
+        }
+    }
+
+    private sealed class LocalNode(FakeNode node, GrpcModelServer model, SigningKey? key = null) : ILocalNode
     {
         public string? Credential => node.Credential;
 
         public IModelConnector? ConnectorOf(string name, string version) => name == "echo" && version == "1.0.0" ? model : null;
 
-        // The fake node registers without a key: the gateway asks for no receipt.
-        public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) => null;
+        // Without a key the fake node registered none: the gateway asks for no receipt.
+        public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) =>
+            key is null ? null : JobReceipts.Sign(key, requestId, name, version, "sha256:" + new string('0', 64), input, output, "local", DateTimeOffset.UtcNow);
     }
 
     /// <summary>A V2 server on Kestrel (h2c, prior knowledge) with one behaviour; its connector opens TCP connections to it.</summary>

@@ -52,11 +52,18 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             if (judgement.Passed && mesh.KeyOf(node).Key is { } key)
             {
                 // A node with a key vouches for its answer: no valid receipt, no answer taken (the node's fault, re-routed).
-                receipt = route.Local is { } local
-                    ? local.SignReceipt(requestId, model.Published.Name, version, body, answer.Body!)
-                    : sentReceipt;
-                if (ReceiptProblem(receipt, key, model, node, requestId, body, answer.Body!) is { } problem)
+                // A node of this process signs here, over exactly this job, with the key it registered: checking that
+                // signature again would only re-check this process's own code (and cost more than signing); its
+                // receipt is still refused when there is none (the node no longer runs the version).
+                if (route.Local is { } local)
+                {
+                    receipt = local.SignReceipt(requestId, model.Published.Name, version, body, answer.Body!);
+                    if (receipt is null) judgement = new Judgement(Verdict.ReceiptInvalid, $"node {node} has a key but signed no receipt (it no longer runs {model.Key})", []);
+                }
+                else if (ReceiptProblem(receipt = sentReceipt, key, model, node, requestId, body, answer.Body!) is { } problem)
+                {
                     judgement = new Judgement(Verdict.ReceiptInvalid, problem, []);
+                }
             }
 
             if (judgement.Passed)
