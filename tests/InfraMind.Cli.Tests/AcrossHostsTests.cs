@@ -126,6 +126,7 @@ public sealed class AcrossHostsTests : IDisposable
 
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = $"far-{tag}@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(leftovers.Containers);
+        await TestEngine.RemoveTestImagesAsync(engine, $"far-{tag}:1.0.0");
         Assert.DoesNotContain(ns, Ip("netns", "list"), StringComparison.Ordinal);
     }
 

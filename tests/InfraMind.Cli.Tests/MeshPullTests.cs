@@ -75,6 +75,7 @@ public sealed class MeshPullTests : IDisposable
         {
             var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = $"{name}@1.0.0" }, null, CancellationToken.None);
             Assert.Empty(leftovers.Containers);
+            await TestEngine.RemoveTestImagesAsync(engine, $"{name}:1.0.0");
         }
     }
 

@@ -90,6 +90,7 @@ public sealed class MeshTlsTests : IDisposable
         finally
         {
             await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = $"tls-{tag}@1.0.0" }, null, CancellationToken.None);
+            await TestEngine.RemoveTestImagesAsync(engine, $"tls-{tag}:1.0.0");
         }
     }
 }

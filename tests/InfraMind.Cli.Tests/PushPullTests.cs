@@ -143,7 +143,9 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
+            // By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.
             await DockerAsync("rmi", "--force", package.Tag);
+            await DockerAsync("rmi", "--force", package.Id);
         }
     }
 
@@ -182,7 +184,9 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
+            // By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.
             await DockerAsync("rmi", "--force", package.Tag);
+            await DockerAsync("rmi", "--force", package.Id);
         }
     }
 

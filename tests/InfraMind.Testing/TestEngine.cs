@@ -33,6 +33,27 @@ public static class TestEngine
         return engine;
     }
 
+    /// <summary>
+    /// Removes the images a test built under names of its own (e.g. <c>far-1a2b3c:1.0.0</c>), once their containers are
+    /// gone: a name made unique per run would otherwise leave one image in the engine for every run of the suite. An
+    /// image still in use stays (the test's own assertions say why); one already gone is fine.
+    /// </summary>
+    public static async Task RemoveTestImagesAsync(ContainerEngine engine, params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        foreach (var tag in tags)
+        {
+            try
+            {
+                await engine.RemoveImageAsync(tag, force: false, CancellationToken.None);
+            }
+            catch (ContainerEngineException)
+            {
+                // In use (a container the test's prune did not own): left to the engine's owner.
+            }
+        }
+    }
+
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static string ExampleDir(string name) => Path.Combine(RepoRoot, "examples", name);
