@@ -21,8 +21,11 @@ public sealed record AttachResult(Digest Referrer, bool RegistryIndexed, string?
 /// Everything read is bounded: the index (4 MiB), a referrer manifest (64 KiB), the artifact (4 MiB) and the number of
 /// referrers (1,024); anything over is IM4240/IM4241 and the rest is not read.
 /// The tag index has no compare-and-swap in the distribution API: two attaches to one image at the same moment can
-/// each write an index without the other's entry (the referrer manifests themselves both stay); attaching again
-/// restores the entry.
+/// each write an index without the other's entry. So, where the tag schema is used, each referrer manifest is also
+/// tagged on its own (<see cref="ReferrerTag"/>: the index's tag, a dot, 32 hex digits of the referrer's digest), a
+/// write no other attach touches; reading adds the referrers found under those tags (one tag listing from the index's
+/// tag on, bounded like the index) to the index's. The index stays what other tools read, and a lost entry is
+/// restored by the next attach, or by attaching again.
 /// </summary>
 public sealed class OciReferrers(PeerOptions options)
 {
@@ -32,10 +35,19 @@ public sealed class OciReferrers(PeerOptions options)
     public const int MaxArtifactBytes = 4 << 20;
     public const int MaxReferrers = 1024;
 
+    /// <summary>Tries at the tag index (read, add, write) when the registry fails one: concurrent attaches make some fail.</summary>
+    public const int MaxIndexAttempts = 4;
+
     private static readonly byte[] EmptyConfig = "{}"u8.ToArray();
 
     /// <summary>The tag the referrers tag schema uses for <paramref name="subject"/>.</summary>
     public static string FallbackTag(Digest subject) => "sha256-" + subject.Hex;
+
+    /// <summary>The tag of one referrer of <paramref name="subject"/> where the tag schema is used (104 characters, under the 128 a tag may have).</summary>
+    public static string ReferrerTag(Digest subject, Digest referrer) => FallbackTag(subject) + "." + referrer.Hex[..32];
+
+    /// <summary>The most bytes of the one tag listing read (1,024 tags of at most 128 characters, quoted).</summary>
+    public const int MaxTagListBytes = 160 << 10;
 
     /// <summary>
     /// Attaches <paramref name="content"/> (one layer of <paramref name="artifactType"/>) to the image <paramref name="subject"/>
@@ -73,21 +85,43 @@ public sealed class OciReferrers(PeerOptions options)
             return new AttachResult(digest, true, null);
         }
 
+        // Its own tag first: written by this attach alone, it cannot be lost to another attach's index write.
+        await client.PutManifestAsync(ReferrerTag(subject.Digest, digest), MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
         var tag = FallbackTag(subject.Digest);
-        var entries = await ReadTagIndexAsync(client, subject.Digest, cancellationToken).ConfigureAwait(false);
-        if (entries.Exists(e => e.Digest == digest))
+        for (var attempt = 1; ; attempt++)
         {
-            return new AttachResult(digest, false, tag);
-        }
+            try
+            {
+                var entries = await ReadTagIndexAsync(client, subject.Digest, cancellationToken).ConfigureAwait(false);
+                // Entries another attach's index write dropped come back from their tags: the index is repaired as it is written.
+                var dropped = await TaggedReferrersAsync(client, subject.Digest, null, entries, cancellationToken).ConfigureAwait(false);
+                if (dropped.Count == 0 && entries.Exists(e => e.Digest == digest))
+                {
+                    return new AttachResult(digest, false, tag);
+                }
 
-        if (entries.Count >= MaxReferrers)
-        {
-            throw TooMany(repository, subject.Digest, entries.Count + 1);
-        }
+                entries.AddRange(dropped.Where(d => d.Digest != digest));
+                if (entries.Exists(e => e.Digest == digest))
+                {
+                    await client.PutManifestAsync(tag, MediaTypes.OciIndex, ReferrersIndex(entries), cancellationToken).ConfigureAwait(false);
+                    return new AttachResult(digest, false, tag);
+                }
 
-        entries.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, digest, manifest.Length, annotations), artifactType));
-        await client.PutManifestAsync(tag, MediaTypes.OciIndex, ReferrersIndex(entries), cancellationToken).ConfigureAwait(false);
-        return new AttachResult(digest, false, tag);
+                if (entries.Count >= MaxReferrers)
+                {
+                    throw TooMany(repository, subject.Digest, entries.Count + 1);
+                }
+
+                entries.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, digest, manifest.Length, annotations), artifactType));
+                await client.PutManifestAsync(tag, MediaTypes.OciIndex, ReferrersIndex(entries), cancellationToken).ConfigureAwait(false);
+                return new AttachResult(digest, false, tag);
+            }
+            catch (StorageException e) when (e.Code == StorageErrorCodes.PeerRejected && attempt < MaxIndexAttempts)
+            {
+                // docker-registry's filesystem driver answers 500 to a read of a tag another attach is rewriting: a moment later it reads.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(20, 80) * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>
@@ -105,6 +139,14 @@ public sealed class OciReferrers(PeerOptions options)
         var entries = api is { } answer
             ? ParseIndex(answer.Bytes, answer.MediaType, repository, subject, "the referrers API answer")
             : await ReadTagIndexAsync(client, subject, cancellationToken).ConfigureAwait(false);
+        if (api is null)
+        {
+            entries.AddRange(await TaggedReferrersAsync(client, subject, artifactType, entries, cancellationToken).ConfigureAwait(false));
+            if (entries.Count > MaxReferrers)
+            {
+                throw TooMany(repository, subject, entries.Count);
+            }
+        }
 
         var found = new List<AttachedArtifact>();
         foreach (var entry in entries.Where(e => e.ArtifactType == artifactType))
@@ -138,6 +180,65 @@ public sealed class OciReferrers(PeerOptions options)
         var document = await client.TryGetDocumentAsync($"manifests/{tag}", MediaTypes.OciIndex, MaxIndexBytes,
             () => IndexTooLarge(client.Reference, subject), $"fetching the referrers tag {tag}", cancellationToken).ConfigureAwait(false);
         return document is { } d ? ParseIndex(d.Bytes, d.MediaType, client.Reference, subject, $"the referrers tag index {tag}") : [];
+    }
+
+    /// <summary>
+    /// The referrers of <paramref name="artifactType"/> (null: of any type) tagged <see cref="ReferrerTag"/> that <paramref name="known"/>
+    /// lacks (an index write of another attach dropped them): one tag listing that starts after the index's tag (the
+    /// distribution API's <c>last</c>), at most <see cref="MaxReferrers"/> tags; each manifest read (bounded) and kept
+    /// only when its bytes hash to the digest its tag names. The rest of the checks are the index entries' own.
+    /// </summary>
+    private static async Task<List<Referrer>> TaggedReferrersAsync(RegistryClient client, Digest subject, string? artifactType, List<Referrer> known, CancellationToken cancellationToken)
+    {
+        var prefix = FallbackTag(subject) + ".";
+        var where = $"the tags of {client.Reference.Registry}/{client.Reference.Repository}";
+        var listing = await client.TryGetDocumentAsync($"tags/list?n={MaxReferrers}&last={Uri.EscapeDataString(FallbackTag(subject))}", "application/json", MaxTagListBytes,
+            () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} listed from {FallbackTag(subject)} are over the {MaxTagListBytes}-byte cap; the rest was not read."),
+            $"listing {where}", cancellationToken).ConfigureAwait(false);
+        if (listing is not { } list)
+        {
+            return [];
+        }
+
+        using var doc = ParseJson(list.Bytes, where);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("tags", out var tags) || tags.ValueKind != JsonValueKind.Array)
+        {
+            return []; // "tags": null, an empty repository
+        }
+
+        // A registry that ignores `last` lists from the start: every tag is looked at, only the referrer tags kept.
+        var missing = tags.EnumerateArray()
+            .Select(t => t.ValueKind == JsonValueKind.String ? t.GetString() : null)
+            .Where(t => t is not null && t.StartsWith(prefix, StringComparison.Ordinal) && t.Length == prefix.Length + 32)
+            .Select(t => t!)
+            .Where(t => !known.Exists(e => e.Digest.Hex.StartsWith(t[prefix.Length..], StringComparison.Ordinal)))
+            .ToList();
+        if (known.Count + missing.Count > MaxReferrers)
+        {
+            throw TooMany(client.Reference, subject, known.Count + missing.Count);
+        }
+
+        var found = new List<Referrer>();
+        foreach (var tag in missing)
+        {
+            var named = tag[prefix.Length..];
+            var manifest = await client.TryGetDocumentAsync($"manifests/{tag}", MediaTypes.OciManifest, MaxManifestBytes,
+                () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"the manifest tagged {tag} is over the {MaxManifestBytes}-byte cap on a referrer manifest; the rest was not read."),
+                $"fetching the referrer tagged {tag}", cancellationToken).ConfigureAwait(false);
+            if (manifest is not { } m || !Digest.Compute(m.Bytes).Hex.StartsWith(named, StringComparison.Ordinal))
+            {
+                continue; // gone since the listing, or not what its name says: not a referrer InfraMind wrote
+            }
+
+            using var referrer = ParseJson(m.Bytes, $"the manifest tagged {tag}");
+            if (referrer.RootElement.ValueKind == JsonValueKind.Object && referrer.RootElement.TryGetProperty("artifactType", out var at)
+                && at.ValueKind == JsonValueKind.String && at.GetString() is { } type && (artifactType is null || type == artifactType))
+            {
+                found.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, Digest.Compute(m.Bytes), m.Bytes.Length), type));
+            }
+        }
+
+        return found;
     }
 
     private static List<Referrer> ParseIndex(byte[] bytes, string? mediaType, OciReference repository, Digest subject, string where)

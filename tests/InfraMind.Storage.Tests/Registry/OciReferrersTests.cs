@@ -66,6 +66,48 @@ public sealed class OciReferrersTests : IDisposable
         Assert.Equal(subject.Size, root.GetProperty("subject").GetProperty("size").GetInt64());
     }
 
+    [SkippableFact]
+    public async Task Attaches_to_one_image_at_the_same_moment_are_all_found_though_the_tag_index_has_no_compare_and_swap()
+    {
+        await using var registry = await RegistryPeer.StartAsync();
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("store")), "contended");
+        var target = (OciReference)ContentReference.ParseTarget($"oci://{registry.HostPort}/ref/contended:1");
+        await new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None);
+        var subject = image.Image.Manifest;
+
+        // Eight publishers attach their bundles at once: each reads the tag index, adds its entry and writes it back, so
+        // the last writer's index drops entries written in between; each referrer's own tag keeps it findable.
+        const int Writers = 8;
+        using var start = new SemaphoreSlim(0, Writers);
+        var attaches = Enumerable.Range(0, Writers).Select(async i =>
+        {
+            await start.WaitAsync();
+            return await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, Encoding.UTF8.GetBytes($"{{\"bundle\":{i}}}"), null, CancellationToken.None);
+        }).ToList();
+        start.Release(Writers);
+        var attached = await Task.WhenAll(attaches);
+
+        var found = await new OciReferrers(new PeerOptions()).FindAsync(target, subject.Digest, BundleType, CancellationToken.None);
+        Assert.Equal(attached.Select(a => a.Referrer.Value).Order(StringComparer.Ordinal), found.Select(f => f.Referrer.Value).Order(StringComparer.Ordinal));
+        Assert.Equal(Enumerable.Range(0, Writers).Select(i => $"{{\"bundle\":{i}}}").Order(StringComparer.Ordinal), found.Select(f => Encoding.UTF8.GetString(f.Content)).Order(StringComparer.Ordinal));
+
+        // The next attach (sequential now) writes an index holding every entry the tags hold, its own included.
+        var next = await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{\"bundle\":\"next\"}"u8.ToArray(), null, CancellationToken.None);
+        Assert.Equal(Writers + 1, (await new OciReferrers(new PeerOptions()).FindAsync(target, subject.Digest, BundleType, CancellationToken.None)).Count);
+        Assert.Equal(found.Select(f => f.Referrer.Value).Append(next.Referrer.Value).Order(StringComparer.Ordinal),
+            (await IndexDigestsAsync(registry, next.FallbackTag!)).Order(StringComparer.Ordinal));
+    }
+
+    private static async Task<List<string>> IndexDigestsAsync(RegistryPeer registry, string tag)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/contended/manifests/{tag}"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
+        using var response = await http.SendAsync(request);
+        using var index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
+        return [.. index.RootElement.GetProperty("manifests").EnumerateArray().Select(e => e.GetProperty("digest").GetString()!)];
+    }
+
     private static readonly Digest Subject = Digest.Compute("the image"u8);
 
     /// <summary>A referrer manifest for <paramref name="subject"/> whose one layer is <paramref name="layer"/>.</summary>
@@ -90,7 +132,7 @@ public sealed class OciReferrersTests : IDisposable
     /// A registry with a referrers API that answers <paramref name="index"/>, then serves <paramref name="documents"/>
     /// by path (manifests/DIGEST, blobs/DIGEST). A null index body is streamed chunked: <paramref name="streamed"/> bytes, no length.
     /// </summary>
-    private static ListenerServer Hostile(byte[]? index, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, long streamed = 0) => new(async (context, ct) =>
+    private static ListenerServer Hostile(byte[]? index, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, long streamed = 0, bool noReferrersApi = false) => new(async (context, ct) =>
     {
         var path = context.Request.Url!.AbsolutePath;
         asked.Add(path);
@@ -99,7 +141,7 @@ public sealed class OciReferrersTests : IDisposable
         {
             r.StatusCode = 200;
         }
-        else if (path.StartsWith("/v2/r/referrers/", StringComparison.Ordinal))
+        else if (path.StartsWith("/v2/r/referrers/", StringComparison.Ordinal) && !noReferrersApi)
         {
             r.ContentType = MediaTypes.OciIndex;
             if (index is null)
@@ -142,6 +184,45 @@ public sealed class OciReferrersTests : IDisposable
         Assert.Equal(StorageErrorCodes.TooManyReferrers, e.Code);
         Assert.Contains("1025", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(asked, p => p.Contains("/manifests/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Without_the_referrers_API_the_tag_listing_is_read_against_its_caps()
+    {
+        // Over the byte cap on the one listing read: IM4240, the rest not read.
+        var padding = new string('x', 100);
+        var listing = JsonSerializer.SerializeToUtf8Bytes(new { name = "r", tags = Enumerable.Range(0, OciReferrers.MaxTagListBytes / 100 + 1).Select(i => $"{padding}{i}") });
+        await using (var server = Hostile(null, new() { ["tags/list"] = listing }, [], noReferrersApi: true))
+        {
+            Assert.Equal(StorageErrorCodes.ReferrerTooLarge, (await FindFailsAsync(server)).Code);
+        }
+
+        // More referrer tags than the cap: IM4241 before a single manifest is asked for.
+        var asked = new ConcurrentBag<string>();
+        var tags = Enumerable.Range(0, OciReferrers.MaxReferrers + 1).Select(i => OciReferrers.ReferrerTag(Subject, Digest.Compute(BitConverter.GetBytes(i))));
+        await using (var server = Hostile(null, new() { ["tags/list"] = JsonSerializer.SerializeToUtf8Bytes(new { name = "r", tags }) }, asked, noReferrersApi: true))
+        {
+            var e = await FindFailsAsync(server);
+            Assert.Equal(StorageErrorCodes.TooManyReferrers, e.Code);
+            Assert.DoesNotContain(asked, p => p.Contains("/manifests/sha256-" + Subject.Hex + ".", StringComparison.Ordinal));
+        }
+
+        // A tag whose manifest is not what its name says is not taken for a referrer; a true one is, and reads back.
+        var bundle = "{\"bundle\":true}"u8.ToArray();
+        var layer = Digest.Compute(bundle);
+        var right = Referrer(Subject, layer, bundle.Length);
+        var liar = OciReferrers.ReferrerTag(Subject, Digest.Compute("not this manifest"u8));
+        var honest = OciReferrers.ReferrerTag(Subject, Digest.Compute(right));
+        await using (var server = Hostile(null, new()
+        {
+            ["tags/list"] = JsonSerializer.SerializeToUtf8Bytes(new { name = "r", tags = new[] { "latest", liar, honest } }),
+            [$"manifests/{liar}"] = right, [$"manifests/{honest}"] = right, [$"manifests/{Digest.Compute(right)}"] = right, [$"blobs/{layer}"] = bundle,
+        }, [], noReferrersApi: true))
+        {
+            var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var found = Assert.Single(await new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
+            Assert.Equal(Digest.Compute(right), found.Referrer);
+        }
     }
 
     [Fact]
