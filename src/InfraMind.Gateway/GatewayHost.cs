@@ -91,8 +91,8 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapGet("/inference/v1", () => Results.Json(mesh.Describe(), MeshJson.Options));
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
-            var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
-            var model = version is null ? MeshState.Latest(versions) ?? versions.FirstOrDefault() : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
+            var versions = mesh.VersionsOf(name);
+            var model = version is null ? MeshState.Latest(versions) ?? (versions.Count > 0 ? versions[0] : null) : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
             return model is null
                 ? MeshProblems.Of(MeshErrorCodes.ModelNotFound, $"no published model '{name}'{(version is null ? "" : " version " + version)}", 404)
                 : Results.Text(OpenApiDocument.For(model).ToJsonString(), "application/json");

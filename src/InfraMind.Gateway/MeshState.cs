@@ -32,6 +32,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     private readonly Dictionary<string, ModelTraffic> _traffic = new(StringComparer.Ordinal);
     private IReadOnlyList<ServedModel> _models = [];
     private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
+    private Dictionary<string, ServedModel[]> _byName = new(StringComparer.Ordinal);
 
     public TimeProvider Time => time;
 
@@ -43,6 +44,15 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         }
     }
 
+    /// <summary>
+    /// The published versions of <paramref name="name"/> (empty for a name none has), by one lookup: every request
+    /// resolves its model by name, and a registry that strangers publish to may hold many thousands of versions.
+    /// </summary>
+    public IReadOnlyList<ServedModel> VersionsOf(string name)
+    {
+        lock (_gate) return _byName.TryGetValue(name, out var versions) ? versions : [];
+    }
+
     public void SetModels(IReadOnlyList<ServedModel> models)
     {
         lock (_gate)
@@ -51,6 +61,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             var same = models.Count == _models.Count && models.Select(m => m.Key).SequenceEqual(_models.Select(m => m.Key), StringComparer.Ordinal);
             _models = models;
             _byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
+            _byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
             // Traffic of versions no longer served goes with them (a yanked version's samples are not kept forever).
             foreach (var gone in _traffic.Keys.Where(k => !_byKey.ContainsKey(k)).ToList()) _traffic.Remove(gone);
             if (!same) Replace();

@@ -22,10 +22,25 @@ public sealed class MeshStateTests
         _mesh.SetModels([Served()]);
     }
 
-    internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi", bool deterministic = false)
+    [Fact]
+    public void A_names_versions_are_one_lookup_and_follow_the_catalog()
+    {
+        _mesh.SetModels([Served(), Served("2.0.0"), Served("1.0.0", name: "other")]);
+        Assert.Equal(["1.0.0", "2.0.0"], _mesh.VersionsOf("echo").Select(m => m.Published.Version.ToString()).Order(StringComparer.Ordinal));
+        Assert.Equal("other@1.0.0", Assert.Single(_mesh.VersionsOf("other")).Key);
+        Assert.Empty(_mesh.VersionsOf("nobody"));
+        Assert.Empty(_mesh.VersionsOf("ECHO")); // names are compared as they are written
+
+        // A version gone from the catalog is gone from the lookup.
+        _mesh.SetModels([Served("2.0.0")]);
+        Assert.Equal("echo@2.0.0", Assert.Single(_mesh.VersionsOf("echo")).Key);
+        Assert.Empty(_mesh.VersionsOf("other"));
+    }
+
+    internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi", bool deterministic = false, string name = "echo")
     {
         var yaml = $$$"""
-            name: echo
+            name: {{{name}}}
             version: {{{version}}}
             entrypoint: serve.py
             runtime: python3.10

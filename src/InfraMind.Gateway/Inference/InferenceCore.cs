@@ -51,7 +51,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
     /// </summary>
     public void Finish(string name, InferenceRecord record, int status, TimeSpan elapsed)
     {
-        var label = mesh.Models.Any(m => m.Published.Name == name) ? name : UnknownModel;
+        var label = mesh.VersionsOf(name).Count > 0 ? name : UnknownModel;
         metrics.Request(label, status, elapsed);
         log.Request(label, record, status, elapsed);
     }
@@ -59,7 +59,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
     /// <summary>The version a request names (null: the latest released one), or the problem (404, or 400 for a version that is not SemVer).</summary>
     public InferenceProblem? Resolve(string name, string? version, out ServedModel? model)
     {
-        var versions = mesh.Models.Where(m => m.Published.Name == name).ToList();
+        var versions = mesh.VersionsOf(name);
         model = null;
         if (versions.Count == 0)
             return new(404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");

@@ -37,7 +37,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
     {
         var model = Resolve(request.Name, request.Version);
         var response = new ModelMetadataResponse { Name = model.Published.Name, Platform = "inframind" };
-        response.Versions.Add(core.Mesh.Models.Where(m => m.Published.Name == model.Published.Name).Select(m => m.Published.Version.ToString()));
+        response.Versions.Add(core.Mesh.VersionsOf(model.Published.Name).Select(m => m.Published.Version.ToString()));
         response.Inputs.Add(JsonTensorMetadata());
         response.Outputs.Add(JsonTensorMetadata());
         return Task.FromResult(response);
