@@ -192,9 +192,19 @@ public sealed class OciReferrers(PeerOptions options)
     {
         var prefix = FallbackTag(subject) + ".";
         var where = $"the tags of {client.Reference.Registry}/{client.Reference.Repository}";
-        var listing = await client.TryGetDocumentAsync($"tags/list?n={MaxReferrers}&last={Uri.EscapeDataString(FallbackTag(subject))}", "application/json", MaxTagListBytes,
-            () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} listed from {FallbackTag(subject)} are over the {MaxTagListBytes}-byte cap; the rest was not read."),
-            $"listing {where}", cancellationToken).ConfigureAwait(false);
+        (byte[] Bytes, string? MediaType)? listing;
+        try
+        {
+            listing = await client.TryGetDocumentAsync($"tags/list?n={MaxReferrers}&last={Uri.EscapeDataString(FallbackTag(subject))}", "application/json", MaxTagListBytes,
+                () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} listed from {FallbackTag(subject)} are over the {MaxTagListBytes}-byte cap; the rest was not read."),
+                $"listing {where}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException e) when (e.Code == StorageErrorCodes.AuthenticationFailed || e.Code == StorageErrorCodes.PeerRejected)
+        {
+            // A registry that lets this client pull but not list tags: the index is all there is to read.
+            return [];
+        }
+
         if (listing is not { } list)
         {
             return [];

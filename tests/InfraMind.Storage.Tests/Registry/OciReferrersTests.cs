@@ -132,7 +132,7 @@ public sealed class OciReferrersTests : IDisposable
     /// A registry with a referrers API that answers <paramref name="index"/>, then serves <paramref name="documents"/>
     /// by path (manifests/DIGEST, blobs/DIGEST). A null index body is streamed chunked: <paramref name="streamed"/> bytes, no length.
     /// </summary>
-    private static ListenerServer Hostile(byte[]? index, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, long streamed = 0, bool noReferrersApi = false) => new(async (context, ct) =>
+    private static ListenerServer Hostile(byte[]? index, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, long streamed = 0, bool noReferrersApi = false, bool forbidTags = false) => new(async (context, ct) =>
     {
         var path = context.Request.Url!.AbsolutePath;
         asked.Add(path);
@@ -140,6 +140,10 @@ public sealed class OciReferrersTests : IDisposable
         if (path == "/v2/")
         {
             r.StatusCode = 200;
+        }
+        else if (path == "/v2/r/tags/list" && forbidTags)
+        {
+            r.StatusCode = 403;
         }
         else if (path.StartsWith("/v2/r/referrers/", StringComparison.Ordinal) && !noReferrersApi)
         {
@@ -222,6 +226,18 @@ public sealed class OciReferrersTests : IDisposable
             var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
             var found = Assert.Single(await new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
             Assert.Equal(Digest.Compute(right), found.Referrer);
+        }
+
+        // A registry that lets a client pull but not list tags: the tag index is read alone, and its referrer found.
+        await using (var server = Hostile(null, new()
+        {
+            [$"manifests/{OciReferrers.FallbackTag(Subject)}"] = Index([(Digest.Compute(right), right.Length)]),
+            [$"manifests/{Digest.Compute(right)}"] = right, [$"blobs/{layer}"] = bundle,
+        }, [], noReferrersApi: true, forbidTags: true))
+        {
+            var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var found = Assert.Single(await new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
+            Assert.Equal(bundle, found.Content);
         }
     }
 
