@@ -244,7 +244,11 @@ public sealed class OciReferrers(PeerOptions options)
             if (referrer.RootElement.ValueKind == JsonValueKind.Object && referrer.RootElement.TryGetProperty("artifactType", out var at)
                 && at.ValueKind == JsonValueKind.String && at.GetString() is { } type && (artifactType is null || type == artifactType))
             {
-                found.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, Digest.Compute(m.Bytes), m.Bytes.Length), type));
+                // The index entry carries the manifest's annotations, as the referrers API's entries do.
+                var annotations = referrer.RootElement.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object
+                    ? a.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
+                    : null;
+                found.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, Digest.Compute(m.Bytes), m.Bytes.Length, annotations is { Count: > 0 } ? annotations : null), type));
             }
         }
 

@@ -82,7 +82,8 @@ public sealed class OciReferrersTests : IDisposable
         var attaches = Enumerable.Range(0, Writers).Select(async i =>
         {
             await start.WaitAsync();
-            return await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, Encoding.UTF8.GetBytes($"{{\"bundle\":{i}}}"), null, CancellationToken.None);
+            return await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, Encoding.UTF8.GetBytes($"{{\"bundle\":{i}}}"),
+                new Dictionary<string, string> { ["writer"] = $"{i}" }, CancellationToken.None);
         }).ToList();
         start.Release(Writers);
         var attached = await Task.WhenAll(attaches);
@@ -94,18 +95,21 @@ public sealed class OciReferrersTests : IDisposable
         // The next attach (sequential now) writes an index holding every entry the tags hold, its own included.
         var next = await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{\"bundle\":\"next\"}"u8.ToArray(), null, CancellationToken.None);
         Assert.Equal(Writers + 1, (await new OciReferrers(new PeerOptions()).FindAsync(target, subject.Digest, BundleType, CancellationToken.None)).Count);
-        Assert.Equal(found.Select(f => f.Referrer.Value).Append(next.Referrer.Value).Order(StringComparer.Ordinal),
-            (await IndexDigestsAsync(registry, next.FallbackTag!)).Order(StringComparer.Ordinal));
+        var index = await IndexEntriesAsync(registry, next.FallbackTag!);
+        Assert.Equal(found.Select(f => f.Referrer.Value).Append(next.Referrer.Value).Order(StringComparer.Ordinal), index.Select(e => e.Digest).Order(StringComparer.Ordinal));
+        // Entries put back from their tags carry their manifests' annotations, as written.
+        Assert.Equal(Enumerable.Range(0, Writers).Select(i => $"{i}").Append(null).Order(StringComparer.Ordinal), index.Select(e => e.Writer).Order(StringComparer.Ordinal));
     }
 
-    private static async Task<List<string>> IndexDigestsAsync(RegistryPeer registry, string tag)
+    private static async Task<List<(string Digest, string? Writer)>> IndexEntriesAsync(RegistryPeer registry, string tag)
     {
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/contended/manifests/{tag}"));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
         using var response = await http.SendAsync(request);
         using var index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
-        return [.. index.RootElement.GetProperty("manifests").EnumerateArray().Select(e => e.GetProperty("digest").GetString()!)];
+        return [.. index.RootElement.GetProperty("manifests").EnumerateArray().Select(e => (e.GetProperty("digest").GetString()!,
+            e.TryGetProperty("annotations", out var a) && a.TryGetProperty("writer", out var w) ? w.GetString() : null))];
     }
 
     private static readonly Digest Subject = Digest.Compute("the image"u8);
