@@ -253,15 +253,5 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
         return (await InfraProcess.JsonAsync(Home, 0, "push", "--image", tag, "--to", "local")).GetProperty("reference").GetString()!;
     }
 
-    private string Model(string name, string version = "1.0.0")
-    {
-        var dir = Path.Combine(_cli.Work, $"{name}-{version}");
-        if (Directory.Exists(dir)) Directory.Delete(dir, true);
-        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
-        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
-            .Replace("name: summarizer-v1", $"name: {name}", StringComparison.Ordinal)
-            .Replace("version: 0.4.2", $"version: {version}", StringComparison.Ordinal);
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
-        return Path.Combine(dir, "model.yaml");
-    }
+    private string Model(string name, string version = "1.0.0") => _cli.SummarizerModel(name, version);
 }

@@ -16,6 +16,22 @@ internal sealed class CliRunner : IDisposable
 
     public string Work { get; }
 
+    /// <summary>
+    /// examples/summarizer-v1 copied into <see cref="Work"/> (afresh) under another name and version; the path of its
+    /// model.yaml, for `publish --model`.
+    /// </summary>
+    public string SummarizerModel(string name, string version)
+    {
+        var dir = Path.Combine(Work, $"{name}-{version}");
+        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        InfraMind.Testing.TempDirectory.Copy(InfraMind.Testing.TestEngine.ExampleDir("summarizer-v1"), dir);
+        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
+            .Replace("name: summarizer-v1", $"name: {name}", StringComparison.Ordinal)
+            .Replace("version: 0.4.2", $"version: {version}", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
+        return Path.Combine(dir, "model.yaml");
+    }
+
     /// <summary>More environment variables for the commands this runner runs (e.g. INFRAMIND_IPFS_API).</summary>
     public Dictionary<string, string?> Environment { get; } = new(StringComparer.Ordinal);
 

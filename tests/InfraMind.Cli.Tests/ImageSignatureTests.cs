@@ -21,16 +21,7 @@ public sealed class ImageSignatureTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    private string Model(string name, string version = "1.0.0")
-    {
-        var dir = Path.Combine(_cli.Work, $"{name}-{version}");
-        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
-        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
-            .Replace("name: summarizer-v1", $"name: {name}", StringComparison.Ordinal)
-            .Replace("version: 0.4.2", $"version: {version}", StringComparison.Ordinal);
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
-        return Path.Combine(dir, "model.yaml");
-    }
+    private string Model(string name, string version = "1.0.0") => _cli.SummarizerModel(name, version);
 
     /// <summary>A small valid image (no engine needed) pushed to <paramref name="repository"/>; its manifest descriptor.</summary>
     private async Task<Descriptor> PushAsync(RegistryPeer registry, string repository, string seed)

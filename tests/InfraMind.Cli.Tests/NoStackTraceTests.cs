@@ -202,16 +202,7 @@ public sealed class NoStackTraceTests : IDisposable
         return InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(2));
     }
 
-    private string Model(string name, string version)
-    {
-        var dir = Path.Combine(_cli.Work, $"{name}-{version}");
-        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
-        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
-            .Replace("name: summarizer-v1", $"name: {name}", StringComparison.Ordinal)
-            .Replace("version: 0.4.2", $"version: {version}", StringComparison.Ordinal);
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
-        return Path.Combine(dir, "model.yaml");
-    }
+    private string Model(string name, string version) => _cli.SummarizerModel(name, version);
 
     /// <summary>
     /// A container engine that goes away mid-run: on a unix socket (what DOCKER_HOST names) it answers the first

@@ -20,16 +20,7 @@ public sealed class PublishTests : IDisposable
         return pushed.GetProperty("reference").GetString()!;
     }
 
-    private string Model(string name, string version = "1.0.0")
-    {
-        var dir = Path.Combine(_cli.Work, $"{name}-{version}");
-        TempDirectory.Copy(TestEngine.ExampleDir("summarizer-v1"), dir);
-        var yaml = File.ReadAllText(Path.Combine(dir, "model.yaml"))
-            .Replace("name: summarizer-v1", $"name: {name}", StringComparison.Ordinal)
-            .Replace("version: 0.4.2", $"version: {version}", StringComparison.Ordinal);
-        File.WriteAllText(Path.Combine(dir, "model.yaml"), yaml);
-        return Path.Combine(dir, "model.yaml");
-    }
+    private string Model(string name, string version = "1.0.0") => _cli.SummarizerModel(name, version);
 
     [Fact]
     public async Task Keys_are_generated_0600_listed_and_never_overwritten()
