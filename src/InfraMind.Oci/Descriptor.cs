@@ -16,18 +16,49 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size, IRea
         writer.WriteString("mediaType", MediaType);
         writer.WriteString("digest", Digest.Value);
         writer.WriteNumber("size", Size);
-        if (Annotations is { Count: > 0 })
-        {
-            writer.WriteStartObject("annotations");
-            foreach (var (key, value) in Annotations.OrderBy(a => a.Key, StringComparer.Ordinal))
-            {
-                writer.WriteString(key, value);
-            }
+        WriteAnnotations(writer, Annotations);
+        writer.WriteEndObject();
+    }
 
-            writer.WriteEndObject();
+    /// <summary>
+    /// An <c>annotations</c> member (a descriptor's, a manifest's), keys sorted so the document hashes the same every
+    /// time; nothing when there are none.
+    /// </summary>
+    public static void WriteAnnotations(Utf8JsonWriter writer, IReadOnlyDictionary<string, string>? annotations)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (annotations is not { Count: > 0 })
+        {
+            return;
+        }
+
+        writer.WriteStartObject("annotations");
+        foreach (var (key, value) in annotations.OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            writer.WriteString(key, value);
         }
 
         writer.WriteEndObject();
+    }
+
+    /// <summary>The string members of <paramref name="element"/>'s <c>annotations</c> object; null when it has none (or it is not an object).</summary>
+    public static Dictionary<string, string>? ReadAnnotations(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("annotations", out var a) || a.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var annotations = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in a.EnumerateObject())
+        {
+            if (p.Value.ValueKind == JsonValueKind.String)
+            {
+                annotations[p.Name] = p.Value.GetString()!;
+            }
+        }
+
+        return annotations;
     }
 
     /// <summary>Reads a descriptor; <paramref name="where"/> names the document and JSON path for error messages.</summary>
@@ -47,19 +78,7 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size, IRea
         long size = element.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long sz) && sz >= 0
             ? sz
             : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/size is missing or not a non-negative integer.");
-        Dictionary<string, string>? annotations = null;
-        if (element.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object)
-        {
-            annotations = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var p in a.EnumerateObject())
-            {
-                if (p.Value.ValueKind == JsonValueKind.String)
-                {
-                    annotations[p.Name] = p.Value.GetString()!;
-                }
-            }
-        }
-
+        var annotations = ReadAnnotations(element);
         Digest digest;
         try
         {

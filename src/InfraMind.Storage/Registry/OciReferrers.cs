@@ -141,11 +141,8 @@ public sealed class OciReferrers(PeerOptions options)
             : await ReadTagIndexAsync(client, subject, cancellationToken).ConfigureAwait(false);
         if (api is null)
         {
+            // Bounded with the index: TaggedReferrersAsync refuses more than MaxReferrers in all.
             entries.AddRange(await TaggedReferrersAsync(client, subject, artifactType, entries, cancellationToken).ConfigureAwait(false));
-            if (entries.Count > MaxReferrers)
-            {
-                throw TooMany(repository, subject, entries.Count);
-            }
         }
 
         var found = new List<AttachedArtifact>();
@@ -235,7 +232,7 @@ public sealed class OciReferrers(PeerOptions options)
             var manifest = await client.TryGetDocumentAsync($"manifests/{tag}", MediaTypes.OciManifest, MaxManifestBytes,
                 () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"the manifest tagged {tag} is over the {MaxManifestBytes}-byte cap on a referrer manifest; the rest was not read."),
                 $"fetching the referrer tagged {tag}", cancellationToken).ConfigureAwait(false);
-            if (manifest is not { } m || !Digest.Compute(m.Bytes).Hex.StartsWith(named, StringComparison.Ordinal))
+            if (manifest is not { } m || Digest.Compute(m.Bytes) is var digest && !digest.Hex.StartsWith(named, StringComparison.Ordinal))
             {
                 continue; // gone since the listing, or not what its name says: not a referrer InfraMind wrote
             }
@@ -245,10 +242,8 @@ public sealed class OciReferrers(PeerOptions options)
                 && at.ValueKind == JsonValueKind.String && at.GetString() is { } type && (artifactType is null || type == artifactType))
             {
                 // The index entry carries the manifest's annotations, as the referrers API's entries do.
-                var annotations = referrer.RootElement.TryGetProperty("annotations", out var a) && a.ValueKind == JsonValueKind.Object
-                    ? a.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
-                    : null;
-                found.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, Digest.Compute(m.Bytes), m.Bytes.Length, annotations is { Count: > 0 } ? annotations : null), type));
+                var annotations = Descriptor.ReadAnnotations(referrer.RootElement);
+                found.Add(new Referrer(new Descriptor(MediaTypes.OciManifest, digest, m.Bytes.Length, annotations is { Count: > 0 } ? annotations : null), type));
             }
         }
 
@@ -379,17 +374,7 @@ public sealed class OciReferrers(PeerOptions options)
             w.WriteEndArray();
             w.WritePropertyName("subject");
             (subject with { Annotations = null }).WriteTo(w);
-            if (annotations is { Count: > 0 })
-            {
-                w.WriteStartObject("annotations");
-                foreach (var (key, value) in annotations.OrderBy(a => a.Key, StringComparer.Ordinal))
-                {
-                    w.WriteString(key, value);
-                }
-
-                w.WriteEndObject();
-            }
-
+            Descriptor.WriteAnnotations(w, annotations);
             w.WriteEndObject();
         }
 
@@ -417,17 +402,7 @@ public sealed class OciReferrers(PeerOptions options)
                     w.WriteString("artifactType", type);
                 }
 
-                if (e.Descriptor.Annotations is { Count: > 0 } a)
-                {
-                    w.WriteStartObject("annotations");
-                    foreach (var (key, value) in a.OrderBy(x => x.Key, StringComparer.Ordinal))
-                    {
-                        w.WriteString(key, value);
-                    }
-
-                    w.WriteEndObject();
-                }
-
+                Descriptor.WriteAnnotations(w, e.Descriptor.Annotations);
                 w.WriteEndObject();
             }
 
