@@ -26,10 +26,7 @@ public sealed class OciReferrersTests : IDisposable
     public async Task Attaching_keeps_every_entry_of_the_tag_index_and_reading_finds_only_the_asked_type()
     {
         await using var registry = await RegistryPeer.StartAsync();
-        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("store")), "referred");
-        var target = (OciReference)ContentReference.ParseTarget($"oci://{registry.HostPort}/ref/model:1");
-        await new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None);
-        var subject = image.Image.Manifest;
+        var (target, subject) = await PushImageAsync(registry, "model");
         var referrers = new OciReferrers(new PeerOptions());
 
         var other = await referrers.AttachAsync(target, subject, OtherType, "{\"sbom\":1}"u8.ToArray(), null, CancellationToken.None);
@@ -40,12 +37,8 @@ public sealed class OciReferrersTests : IDisposable
         Assert.Equal(OciReferrers.FallbackTag(subject.Digest), first.FallbackTag);
         Assert.Equal(first.Referrer, repeated.Referrer); // no timestamp in the referrer: the same artifact, the same manifest
 
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/model/manifests/{first.FallbackTag}"));
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
-        using var response = await http.SendAsync(request);
-        using var index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
-        var entries = index.RootElement.GetProperty("manifests").EnumerateArray()
+        var index = await ManifestAsync(registry, "model", first.FallbackTag!, MediaTypes.OciIndex);
+        var entries = index.GetProperty("manifests").EnumerateArray()
             .Select(e => (e.GetProperty("digest").GetString(), e.GetProperty("artifactType").GetString())).ToList();
         Assert.Equal([(other.Referrer.Value, OtherType), (first.Referrer.Value, BundleType), (second.Referrer.Value, BundleType)], entries);
 
@@ -55,10 +48,7 @@ public sealed class OciReferrersTests : IDisposable
         Assert.Empty(await referrers.FindAsync(target, Digest.Compute("another image"u8), BundleType, CancellationToken.None));
 
         // The referrer is what the OCI 1.1 spec describes: the empty config, one layer, the image as subject.
-        using var manifestRequest = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/model/manifests/{first.Referrer}"));
-        manifestRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciManifest));
-        using var manifest = JsonDocument.Parse(await (await http.SendAsync(manifestRequest)).Content.ReadAsByteArrayAsync());
-        var root = manifest.RootElement;
+        var root = await ManifestAsync(registry, "model", first.Referrer.Value, MediaTypes.OciManifest);
         Assert.Equal(BundleType, root.GetProperty("artifactType").GetString());
         Assert.Equal(OciReferrers.EmptyMediaType, root.GetProperty("config").GetProperty("mediaType").GetString());
         Assert.Equal("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", root.GetProperty("config").GetProperty("digest").GetString());
@@ -70,10 +60,7 @@ public sealed class OciReferrersTests : IDisposable
     public async Task Attaches_to_one_image_at_the_same_moment_are_all_found_though_the_tag_index_has_no_compare_and_swap()
     {
         await using var registry = await RegistryPeer.StartAsync();
-        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("store")), "contended");
-        var target = (OciReference)ContentReference.ParseTarget($"oci://{registry.HostPort}/ref/contended:1");
-        await new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None);
-        var subject = image.Image.Manifest;
+        var (target, subject) = await PushImageAsync(registry, "contended");
 
         // Eight publishers attach their bundles at once: each reads the tag index, adds its entry and writes it back, so
         // the last writer's index drops entries written in between; each referrer's own tag keeps it findable.
@@ -95,21 +82,32 @@ public sealed class OciReferrersTests : IDisposable
         // The next attach (sequential now) writes an index holding every entry the tags hold, its own included.
         var next = await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{\"bundle\":\"next\"}"u8.ToArray(), null, CancellationToken.None);
         Assert.Equal(Writers + 1, (await new OciReferrers(new PeerOptions()).FindAsync(target, subject.Digest, BundleType, CancellationToken.None)).Count);
-        var index = await IndexEntriesAsync(registry, next.FallbackTag!);
+        var index = (await ManifestAsync(registry, "contended", next.FallbackTag!, MediaTypes.OciIndex)).GetProperty("manifests").EnumerateArray()
+            .Select(e => (Digest: e.GetProperty("digest").GetString()!, Writer: e.TryGetProperty("annotations", out var a) && a.TryGetProperty("writer", out var w) ? w.GetString() : null))
+            .ToList();
         Assert.Equal(found.Select(f => f.Referrer.Value).Append(next.Referrer.Value).Order(StringComparer.Ordinal), index.Select(e => e.Digest).Order(StringComparer.Ordinal));
         // Entries put back from their tags carry their manifests' annotations, as written.
         Assert.Equal(Enumerable.Range(0, Writers).Select(i => $"{i}").Append(null).Order(StringComparer.Ordinal), index.Select(e => e.Writer).Order(StringComparer.Ordinal));
     }
 
-    private static async Task<List<(string Digest, string? Writer)>> IndexEntriesAsync(RegistryPeer registry, string tag)
+    /// <summary>A small image pushed to <c>ref/<paramref name="repository"/>:1</c> of the real registry: where to attach, and what to.</summary>
+    private async Task<(OciReference Target, Descriptor Subject)> PushImageAsync(RegistryPeer registry, string repository)
+    {
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("store-" + repository)), repository);
+        var target = (OciReference)ContentReference.ParseTarget($"oci://{registry.HostPort}/ref/{repository}:1");
+        await new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None);
+        return (target, image.Image.Manifest);
+    }
+
+    /// <summary>A manifest or index of <c>ref/<paramref name="repository"/></c> as the registry serves it, read straight over HTTP.</summary>
+    private static async Task<JsonElement> ManifestAsync(RegistryPeer registry, string repository, string reference, string accept)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/contended/manifests/{tag}"));
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.BaseUri, $"v2/ref/{repository}/manifests/{reference}"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
         using var response = await http.SendAsync(request);
-        using var index = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
-        return [.. index.RootElement.GetProperty("manifests").EnumerateArray().Select(e => (e.GetProperty("digest").GetString()!,
-            e.TryGetProperty("annotations", out var a) && a.TryGetProperty("writer", out var w) ? w.GetString() : null))];
+        using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync());
+        return document.RootElement.Clone();
     }
 
     private static readonly Digest Subject = Digest.Compute("the image"u8);
