@@ -143,9 +143,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
-            // By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.
-            await DockerAsync("rmi", "--force", package.Tag);
-            await DockerAsync("rmi", "--force", package.Id);
+            await RemovePackageImageAsync(package);
         }
     }
 
@@ -184,9 +182,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
-            // By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.
-            await DockerAsync("rmi", "--force", package.Tag);
-            await DockerAsync("rmi", "--force", package.Id);
+            await RemovePackageImageAsync(package);
         }
     }
 
@@ -297,6 +293,13 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         var loaded = pulled.GetProperty("loaded")[0].GetString()!;
         Assert.Equal(package.Id, ImageId(loaded));
         await AssertServesAsync(engine, package.Id);
+    }
+
+    /// <summary>By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.</summary>
+    private static async Task RemovePackageImageAsync((string Dir, string Tag, string Id) package)
+    {
+        await DockerAsync("rmi", "--force", package.Tag);
+        await DockerAsync("rmi", "--force", package.Id);
     }
 
     private static string ImageId(string image) => DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
