@@ -113,11 +113,42 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     public Task<IReadOnlyList<ImageSummary>> FindImagesAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
         Guard("list images", () => FindImagesCoreAsync(labels, cancellationToken));
 
-    private async Task<IReadOnlyList<ImageSummary>> FindImagesCoreAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    /// <summary>
+    /// Local images with a name that matches <paramref name="pattern"/> (the engine's <c>reference</c> filter: a
+    /// name such as <c>repo:tag</c>, where <c>*</c> stands for any characters but <c>/</c>).
+    /// </summary>
+    public Task<IReadOnlyList<ImageSummary>> FindImagesByNameAsync(string pattern, CancellationToken cancellationToken) =>
+        Guard("list images", () =>
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(pattern);
+            return ListImagesAsync(new() { ["reference"] = new Dictionary<string, bool> { [pattern] = true } }, cancellationToken);
+        });
+
+    /// <summary>Names a local image (tag or id) <paramref name="repository"/>:<paramref name="tag"/> too; false when the engine has no such image.</summary>
+    public Task<bool> TagImageAsync(string imageRef, string repository, string tag, CancellationToken cancellationToken) =>
+        Guard("tag the image", async () =>
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(imageRef);
+            try
+            {
+                await _client.Images.TagImageAsync(imageRef, new ImageTagParameters { RepositoryName = repository, Tag = tag, Force = true }, cancellationToken);
+                return true;
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return false;
+            }
+        });
+
+    private Task<IReadOnlyList<ImageSummary>> FindImagesCoreAsync(IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var images = await _client.Images.ListImagesAsync(
-            new ImagesListParameters { Filters = LabelFilter(labels) }, cancellationToken);
+        return ListImagesAsync(LabelFilter(labels), cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<ImageSummary>> ListImagesAsync(Dictionary<string, IDictionary<string, bool>> filters, CancellationToken cancellationToken)
+    {
+        var images = await _client.Images.ListImagesAsync(new ImagesListParameters { Filters = filters }, cancellationToken);
         return images
             .Select(i => new ImageSummary(
                 i.ID,

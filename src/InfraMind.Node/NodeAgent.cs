@@ -21,6 +21,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly NodeOptions _options;
     private readonly ContainerEngine _engine;
     private readonly IModelImageSource _images;
+    private readonly ImageRetention? _retention;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly IReadOnlyList<GatewayLink> _gateways;
@@ -53,9 +54,10 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.RegistrationInvalid, string.Join("; ", errors));
         _options = options;
         _engine = engine;
-        _images = images;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _retention = options.UnusedImageBytes is { } keep ? new ImageRetention(images, engine, options.NodeId, keep, _time, _log) : null;
+        _images = _retention ?? images;
         _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout, options.GatewayTlsPins.GetValueOrDefault(g))
         {
             Credential = ReadCredential(options.CredentialFileFor(i)),
@@ -337,6 +339,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             }
 
             foreach (var g in gone) await g.DisposeAsync();
+            await _images.ReleaseAsync([.. gone.Select(g => g.Assignment)], ct);
 
             foreach (var a in wanted.Values)
             {
@@ -460,5 +463,6 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _models.Dispose();
         _stop.Dispose();
         _reconcile.Dispose();
+        _retention?.Dispose();
     }
 }

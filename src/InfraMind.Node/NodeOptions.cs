@@ -107,6 +107,16 @@ public sealed record NodeOptions
     /// </summary>
     public bool AlterAnswers { get; init; }
 
+    /// <summary>
+    /// Bytes of images this node keeps for versions it no longer runs (<see cref="Images.ImageRetention"/>): beyond
+    /// them, the longest unused image goes. Null: the node removes no image (its images are its operator's own, built
+    /// from package directories); `infra node serve` and `infra mesh up` set it (--image-cache, default 10Gi).
+    /// </summary>
+    public long? UnusedImageBytes { get; init; }
+
+    /// <summary>What `infra node serve --image-cache` and `infra mesh up` keep by default: 10 GiB.</summary>
+    public const long DefaultUnusedImageBytes = 10L << 30;
+
     /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
     public Uri? Advertise { get; init; }
 
@@ -164,6 +174,8 @@ public sealed record NodeOptions
 
         if (ForgetGatewayAfter <= TimeSpan.Zero || GatewayTimeout <= TimeSpan.Zero)
             errors.Add($"the gateway timeout and how long a silent gateway's assignments count must be positive");
+        if (UnusedImageBytes < 0)
+            errors.Add($"the bytes of unused images to keep must be 0 or more (got {UnusedImageBytes}; 0 removes each image once no version here uses it)");
         if (MaxJobBytes < 1 || MaxAnswerBytes < 1)
             errors.Add($"the job and answer limits must be at least 1 byte");
         if (AdmitGatewayKeys is not null && Identity is null)

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using InfraMind.Node.Images;
 using InfraMind.Testing;
 using Xunit.Abstractions;
 
@@ -75,6 +76,11 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         Assert.Empty(leftovers.Containers);
     }
 
+    /// <summary>
+    /// Also what a node keeps of a stranger's image: the image leaves the engine after the push, so the node loads it
+    /// from the store itself (nameless, as from any publish) and names it; once the version is yanked, a node with
+    /// <c>--image-cache 0</c> lets it go.
+    /// </summary>
     [SkippableFact]
     public async Task Gateway_serve_and_node_serve_follow_a_chain_as_separate_processes()
     {
@@ -82,6 +88,9 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         using var engine = await TestEngine.ConnectAsync();
         var home = _cli.Home;
         var (package, reference, registry) = await SetUpAsync(peer);
+        var imageId = (await engine.InspectImageAsync("chain-mesh:1.0.0", CancellationToken.None))!.Id;
+        Assert.True(await engine.RemoveImageAsync("chain-mesh:1.0.0", force: true, CancellationToken.None));
+        Assert.False(await engine.ImageExistsAsync(imageId, CancellationToken.None));
         var port = PeerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
         var processes = new List<Process>();
         try
@@ -91,7 +100,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
             var announced = JsonDocument.Parse(await ReadLineAsync(gateway, Task.FromResult("")) + await ReadJsonRestAsync(gateway)).RootElement;
             Assert.Equal(registry, announced.GetProperty("registry").GetString());
             Assert.Equal(JsonValueKind.Null, announced.GetProperty("registryKey").ValueKind);
-            var node = Process.Start(InfraProcess.StartInfo(home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "chain-node", "--registry", registry, "--allow-local-references", "--json"))!;
+            var node = Process.Start(InfraProcess.StartInfo(home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "chain-node", "--registry", registry, "--allow-local-references", "--image-cache", "0", "--json"))!;
             processes.Add(node);
             var joined = JsonDocument.Parse(await ReadLineAsync(node, Task.FromResult("")) + await ReadJsonRestAsync(node)).RootElement;
             Assert.True(joined.GetProperty("registered").GetBoolean());
@@ -103,6 +112,19 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
             var contract = registry[(registry.LastIndexOf('/') + 1)..registry.IndexOf('?', StringComparison.Ordinal)];
             Assert.True(Directory.Exists(Path.Combine(home, "chain", $"1337-{contract}", "gateway")));
             Assert.False(Directory.Exists(Path.Combine(home, "chain", $"1337-{contract}", "node-chain-node")), "a node verifies each assignment and follows nothing");
+            Assert.Equal([ImageRetention.NameOf("chain-node", imageId)], (await engine.InspectImageAsync(imageId, CancellationToken.None))!.Tags);
+
+            // Yanked: no gateway places it, the node stops it and, keeping no unused image, lets the image go.
+            Assert.Equal(0, (await InfraProcess.RunAsync(home, "chain", "yank", "chain-mesh@1.0.0", "--registry", registry, "--key", "deployer", "--payer", "payer")).Code);
+            await UntilAsync(http, HttpStatusCode.NotFound, TimeSpan.FromSeconds(30), [HttpStatusCode.OK]);
+            var yanked = Stopwatch.StartNew();
+            while (await engine.ImageExistsAsync(imageId, CancellationToken.None))
+            {
+                Assert.True(yanked.Elapsed < TimeSpan.FromSeconds(30), "the node kept the image of a yanked version with --image-cache 0");
+                await Task.Delay(200);
+            }
+
+            output.WriteLine($"404 after the yank -> image gone from the node's engine: {yanked.ElapsedMilliseconds} ms");
         }
         finally
         {
@@ -112,6 +134,9 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
                 await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 p.Dispose();
             }
+
+            // Where the node did not let go (a failure above), its name would keep the image.
+            await TestEngine.RemoveTestImagesAsync(engine, ImageRetention.NameOf("chain-node", imageId));
         }
 
         var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "chain-mesh@1.0.0" }, null, CancellationToken.None);

@@ -48,6 +48,7 @@ public sealed class JsonErrorTests : IDisposable
         // mesh
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
+        { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },
     };
 
     [Theory]

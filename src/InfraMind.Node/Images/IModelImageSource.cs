@@ -11,6 +11,12 @@ public interface IModelImageSource
 {
     /// <exception cref="ModelImageException">when the image cannot be fetched or does not verify.</exception>
     Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The node no longer runs <paramref name="stopped"/> (their containers are gone); called after every reconcile,
+    /// the first time with none. A source that keeps images (<see cref="ImageRetention"/>) may let theirs go.
+    /// </summary>
+    ValueTask ReleaseAsync(IReadOnlyCollection<ModelAssignment> stopped, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>The image of a model could not be made present or did not verify (IM6011; the node reports verdict image-unavailable).</summary>

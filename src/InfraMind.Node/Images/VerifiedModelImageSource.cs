@@ -56,7 +56,8 @@ internal static class SignedImage
                 var imageId = archive.ConfigDigest.Value;
                 if (!await engine.ImageExistsAsync(imageId, cancellationToken).ConfigureAwait(false))
                 {
-                    await using var tar = await archive.OpenTarAsync(cancellationToken).ConfigureAwait(false);
+                    // Nameless: the node runs by id, and names an image only as ImageRetention does.
+                    await using var tar = await archive.WithoutNames().OpenTarAsync(cancellationToken).ConfigureAwait(false);
                     await engine.LoadImageAsync(tar, cancellationToken).ConfigureAwait(false);
                 }
 

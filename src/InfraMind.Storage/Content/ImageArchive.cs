@@ -79,6 +79,20 @@ public sealed class ImageArchive
         }
     }
 
+    /// <summary>
+    /// This image with no names (<c>RepoTags</c>, <c>io.containerd.image.name</c>): <c>docker load</c> of its tar then
+    /// names nothing in the engine, as a node loads what it runs (by id; a name the store gave it could move an
+    /// operator's tag of the same name to this image).
+    /// </summary>
+    public ImageArchive WithoutNames() => Image.RepoTags.Count == 0 && Image.Manifest.Annotations is null ? this : new(_layout, Nameless(Image));
+
+    /// <summary>
+    /// An image without the names an archive gives it (<c>RepoTags</c>, <c>io.containerd.image.name</c>): whoever made
+    /// an archive would otherwise name images in the store that imports it (<c>local://python:3.10-slim</c>) and in the
+    /// engine it is loaded into.
+    /// </summary>
+    internal static OciImage Nameless(OciImage image) => image with { Manifest = image.Manifest with { Annotations = null }, RepoTags = [] };
+
     internal static OciImage WithNames(OciImage image, IReadOnlyList<string> names)
     {
         var annotations = LayoutDocuments.NameAnnotations(names.Count > 0 ? names[0] : null);

@@ -67,7 +67,7 @@ public sealed partial class LocalContentStore
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ImportDockerArchiveAsync(dockerSave, staging.Directory, cancellationToken).ConfigureAwait(false);
-        return await staging.CommitAsync(keepNames ? layout.Images[0] : Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(keepNames ? layout.Images[0] : ImageArchive.Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Imports the first image of an OCI layout tar from a peer, every blob verified against its digest; names in the tar are ignored.</summary>
@@ -75,15 +75,8 @@ public sealed partial class LocalContentStore
     {
         using var staging = BeginStaging();
         var layout = await OciImageLayout.ExtractAsync(layoutTar, staging.Directory, cancellationToken).ConfigureAwait(false);
-        return await staging.CommitAsync(Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(ImageArchive.Nameless(layout.Images[0]), verify: false, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// An archive's image without the names the archive gives it (<c>RepoTags</c>, <c>io.containerd.image.name</c>):
-    /// whoever made the archive would otherwise name images in this store (<c>local://python:3.10-slim</c>) and in the
-    /// engine it is loaded into.
-    /// </summary>
-    private static OciImage Nameless(OciImage image) => image with { Manifest = image.Manifest with { Annotations = null }, RepoTags = [] };
 
     /// <summary>
     /// Imports an archive file of either kind, fetched from a peer or named by file://: an OCI layout tar (it has
@@ -128,7 +121,7 @@ public sealed partial class LocalContentStore
     internal async Task<ImageArchive> ImportLayoutDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         var layout = await OciImageLayout.OpenAsync(directory, cancellationToken).ConfigureAwait(false);
-        var image = Nameless(layout.Images[0]);
+        var image = ImageArchive.Nameless(layout.Images[0]);
         using var staging = BeginStaging();
         foreach (var blob in new[] { image.Manifest, image.Config }.Concat(image.Layers))
         {

@@ -122,7 +122,7 @@ public sealed partial class LocalContentStore
             }
         }
 
-        return await staging.CommitAsync(Nameless(image.Image), verify: false, cancellationToken).ConfigureAwait(false);
+        return await staging.CommitAsync(ImageArchive.Nameless(image.Image), verify: false, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -8,7 +8,7 @@ namespace InfraMind.Storage.Tests.Content;
 /// <summary>Small <c>docker save</c> archives built in memory, so storage tests need no engine.</summary>
 internal static class SmallImage
 {
-    /// <summary>A legacy docker save archive of two layers; <paramref name="layerSize"/> bytes of seeded noise in the second.</summary>
+    /// <summary>A legacy docker save archive of two layers; <paramref name="layerSize"/> bytes of seeded noise in the second; an empty <paramref name="tag"/> names it nothing.</summary>
     public static byte[] DockerSave(string seed, int layerSize = 4096, string tag = "demo/model:1.0")
     {
         byte[] l1 = Layer("hello.txt", Encoding.UTF8.GetBytes("hello " + seed + "\n"));
@@ -30,7 +30,7 @@ internal static class SmallImage
             Add("l1/layer.tar", l1);
             Add("l2/layer.tar", l2);
             Add(configName, config);
-            Add("manifest.json", Encoding.UTF8.GetBytes($"[{{\"Config\":\"{configName}\",\"RepoTags\":[\"{tag}\"],\"Layers\":[\"l1/layer.tar\",\"l2/layer.tar\"]}}]"));
+            Add("manifest.json", Encoding.UTF8.GetBytes($"[{{\"Config\":\"{configName}\",\"RepoTags\":[{(tag.Length == 0 ? "" : $"\"{tag}\"")}],\"Layers\":[\"l1/layer.tar\",\"l2/layer.tar\"]}}]"));
         }
 
         return ms.ToArray();

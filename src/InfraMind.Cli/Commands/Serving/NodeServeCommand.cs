@@ -64,6 +64,13 @@ internal static class NodeServeCommand
         };
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
+        var imageCache = new Option<string>("--image-cache")
+        {
+            Description = "Bytes of images to keep for versions this node no longer runs (e.g. 10Gi; 0 removes each image once no version here uses it). " +
+                          "Beyond them the longest-unused image goes. Only images the node brought (nameless when loaded) are its to remove: your own builds stay",
+            DefaultValueFactory = _ => "10Gi",
+            HelpName = "BYTES",
+        };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
         var cpuOvercommit = new Option<double>("--cpu-overcommit")
         {
@@ -100,13 +107,17 @@ internal static class NodeServeCommand
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
         {
+            // 0 is a budget here (keep nothing unused), where a quantity of memory must be more.
+            var keepImages = parse.GetValue(imageCache)!.Trim() == "0" ? 0
+                : Quantity.TryParseBytes(parse.GetValue(imageCache)!, out var kept, out var keptError) ? kept
+                : throw new InfraMindException(CliErrorCodes.UsageError, $"--image-cache: {keptError}", "write a quantity such as 10Gi, 512Mi or 0");
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
             // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
             var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => TlsPins.Split(new Uri(u))).ToList();
@@ -156,7 +167,7 @@ internal static class NodeServeCommand
                 tune: o => o with
                 {
                     GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),
-                    AlterAnswers = alterAnswers,
+                    AlterAnswers = alterAnswers, UnusedImageBytes = keepImages,
                 });
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);

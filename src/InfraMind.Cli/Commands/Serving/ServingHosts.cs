@@ -124,6 +124,7 @@ internal static class ServingHosts
         {
             NodeId = id, Gateways = gateways, GatewayToken = token, Capacity = capacity, ListenUrl = tls is null ? at.Url : at.HttpsUrl, TlsCertificate = tls, CredentialFile = credentialFile, LocalNodes = local,
             Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
+            UnusedImageBytes = NodeOptions.DefaultUnusedImageBytes,
         };
         options = tune?.Invoke(options) ?? options;
         var errors = options.Validate();

@@ -1,0 +1,193 @@
+using System.Security.Cryptography;
+using System.Text;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Node.Images;
+
+/// <summary>
+/// Which images a node keeps (<see cref="NodeOptions.UnusedImageBytes"/>): on a mesh where strangers publish, every
+/// version placed on a node brings an image into its engine, and without this its disk would grow with every publish.
+/// <para>
+/// Every image the inner source makes present that has no name but nodes' (what a node loads from a publish is
+/// nameless) is named <c>inframind-node:OWNER.IMAGEHEX</c> (OWNER: 16 hex digits of the SHA-256 of the node id;
+/// IMAGEHEX: the image id's 64), the node's record of what it brought, which outlives a restart. An image with any
+/// other name (an operator's <c>infra build</c>, a base image) is the operator's: the node neither names nor removes it.
+/// </para>
+/// <para>
+/// While a version the node runs uses an image it stays. Once none does, the image is unused: unused images are kept
+/// (a version placed here again starts without a fetch) while their sizes together stay within the budget; beyond it,
+/// the longest unused goes first. Going is removing the node's name: the engine deletes the image only when no other
+/// name (another node's on the same engine, or one given since) and no container holds it. A restarted node finds its
+/// names at its first heartbeat reply and counts each such image as unused (oldest first) until a version uses it again.
+/// Sizes are the engine's (layers shared with other images counted in each), so the budget errs towards removing.
+/// </para>
+/// </summary>
+public sealed class ImageRetention : IModelImageSource, IDisposable
+{
+    /// <summary>The repository of the node's names for the images it uses.</summary>
+    public const string Repository = "inframind-node";
+
+    private readonly IModelImageSource _inner;
+    private readonly ContainerEngine _engine;
+    private readonly long _budget;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly string _owner;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // Under _gate: the versions (model keys) using each image id, and each unused image's size and since when.
+    private readonly Dictionary<string, HashSet<string>> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Size, DateTimeOffset Since)> _unused = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
+    private bool _scanned;
+
+    public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentOutOfRangeException.ThrowIfNegative(unusedBytes);
+        _inner = inner;
+        _engine = engine;
+        _budget = unusedBytes;
+        _time = time ?? TimeProvider.System;
+        _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _owner = OwnerOf(nodeId);
+    }
+
+    /// <summary>The node's part of its names: the first 16 hex digits of the SHA-256 of its id.</summary>
+    public static string OwnerOf(string nodeId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(nodeId)))[..16];
+
+    /// <summary>This node's name for an image id (<c>sha256:HEX</c>): <c>inframind-node:OWNER.HEX</c>.</summary>
+    public string NameOf(string imageId) => $"{Repository}:{TagOf(_owner, imageId)}";
+
+    /// <summary>The name node <paramref name="nodeId"/> gives an image id it uses.</summary>
+    public static string NameOf(string nodeId, string imageId) => $"{Repository}:{TagOf(OwnerOf(nodeId), imageId)}";
+
+    private static string TagOf(string owner, string imageId) => $"{owner}.{(imageId.StartsWith("sha256:", StringComparison.Ordinal) ? imageId["sha256:".Length..] : imageId)}";
+
+    private string TagOf(string imageId) => TagOf(_owner, imageId);
+
+    /// <summary>Unused images kept now and their bytes (for tests and the log).</summary>
+    public (int Images, long Bytes) Unused
+    {
+        get
+        {
+            _gate.Wait();
+            try
+            {
+                return (_unused.Count, _unused.Values.Sum(u => u.Size));
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+    }
+
+    public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        for (var attempt = 0; ; attempt++)
+        {
+            var image = await _inner.EnsureImageAsync(model, cancellationToken).ConfigureAwait(false);
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Named under the gate: an image the inner source found present is not removed between its check and here.
+                var present = await _engine.InspectImageAsync(image, cancellationToken).ConfigureAwait(false);
+                // An image with a name of its operator's (an `infra build`, a base image) was here before: never the node's to remove.
+                if (present is not null && present.Tags.Any(t => t != "<none>:<none>" && !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
+                if (present is not null && await _engine.TagImageAsync(present.Id, Repository, TagOf(present.Id), cancellationToken).ConfigureAwait(false))
+                {
+                    if (!_users.TryGetValue(present.Id, out var users)) _users[present.Id] = users = new(StringComparer.Ordinal);
+                    users.Add(model.Key);
+                    _unused.Remove(present.Id);
+                    _sizes[present.Id] = present.Size;
+                    return image;
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            // Removed (by this node's budget, or by hand) after the source found it present: fetch it again, once.
+            if (attempt > 0)
+                throw new ModelImageException($"the image of {model.Key} ({image}) left the engine as soon as it was made present; something removes images on this engine");
+        }
+    }
+
+    public async ValueTask ReleaseAsync(IReadOnlyCollection<ModelAssignment> stopped, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stopped);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_scanned && stopped.Count == 0) return;
+            if (!_scanned) await ScanAsync(cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            foreach (var key in stopped.Select(s => s.Key))
+            {
+                foreach (var (id, users) in _users.Where(u => u.Value.Contains(key)).ToList())
+                {
+                    users.Remove(key);
+                    if (users.Count > 0) continue;
+                    _users.Remove(id);
+                    _unused[id] = (_sizes.GetValueOrDefault(id), now);
+                }
+            }
+
+            await TrimAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerEngineException e)
+        {
+            // Keeping an image too long is no failure of the node's work: it is tried again when the next version stops.
+            _log.LogWarning("could not remove unused images: {Code} {Message}", e.Code, e.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The images this node named before (an earlier run): those no version uses now are unused, oldest first.</summary>
+    private async Task ScanAsync(CancellationToken cancellationToken)
+    {
+        foreach (var image in await _engine.FindImagesByNameAsync($"{Repository}:{_owner}.*", cancellationToken).ConfigureAwait(false))
+        {
+            if (_users.ContainsKey(image.Id) || _unused.ContainsKey(image.Id)) continue;
+            _sizes[image.Id] = image.Size;
+            _unused[image.Id] = (image.Size, new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc)));
+        }
+
+        _scanned = true;
+    }
+
+    /// <summary>Removes the node's names of the longest-unused images until the rest fit the budget. Caller holds the gate.</summary>
+    private async Task TrimAsync(CancellationToken cancellationToken)
+    {
+        var total = _unused.Values.Sum(u => u.Size);
+        foreach (var (id, (size, _)) in _unused.OrderBy(u => u.Value.Since).ThenBy(u => u.Key, StringComparer.Ordinal).ToList())
+        {
+            if (total <= _budget) break;
+            total -= size;
+            _unused.Remove(id);
+            _sizes.Remove(id);
+            try
+            {
+                if (await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false))
+                    _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
+            }
+            catch (ContainerEngineException e) when (e is not EngineUnavailableException)
+            {
+                // A container holds it (one this node does not own): the name stays, and a restarted node counts it again.
+                _log.LogWarning("kept image {Image}, unused by this node: {Message}", id, e.Message);
+            }
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+}

@@ -1,0 +1,225 @@
+using System.Text;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using InfraMind.Containers;
+using InfraMind.Manifest;
+using InfraMind.Node.Images;
+using InfraMind.Serving;
+using InfraMind.Storage.Tests.Content;
+using InfraMind.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace InfraMind.Node.Tests;
+
+/// <summary>
+/// What a node keeps of the images it ran (<see cref="ImageRetention"/>), against the real engine: small images loaded
+/// per test (unique ids), each held by the node's name alone, as an image fetched from a stranger's publish is (nameless
+/// when loaded). An unused image goes once the unused ones exceed the budget, the longest unused first; an image with
+/// another name (a developer's, another node's) only loses this node's name; a container holding it keeps it; a restarted
+/// node finds what it named before; and a node agent lets a version's image go when its gateway no longer places it.
+/// </summary>
+public sealed class ImageRetentionTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    /// <summary>A published version's assignment (the inner source below ignores everything but its key).</summary>
+    private static ModelAssignment Assignment(string name, string version = "1.0.0") =>
+        new(name, version, new System.Text.Json.Nodes.JsonObject(), "sha256:" + new string('0', 64), [], null);
+
+    /// <summary>
+    /// A small image of its own (a unique id), loaded nameless as a node loads a publish (or, with
+    /// <paramref name="name"/>, under that name, as an operator's build is); returns its id.
+    /// </summary>
+    private static async Task<string> LoadAsync(ContainerEngine engine, string name = "")
+    {
+        using var tar = new MemoryStream(SmallImage.DockerSave(Guid.NewGuid().ToString("N"), tag: name));
+        var loaded = Assert.Single(await engine.LoadImageAsync(tar, None));
+        return (await engine.InspectImageAsync(loaded, None))!.Id;
+    }
+
+    /// <summary>As a node's source hands out a stranger's image: by id, present in the engine or refused.</summary>
+    private sealed class Loaded(ContainerEngine engine, IReadOnlyDictionary<string, string> idsByKey) : IModelImageSource
+    {
+        public int Calls;
+
+        public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Calls);
+            var id = idsByKey[model.Key];
+            return await engine.ImageExistsAsync(id, cancellationToken) ? id : throw new ModelImageException($"{id} is gone");
+        }
+    }
+
+    private static async Task RemoveAsync(ContainerEngine engine, params string[] ids)
+    {
+        foreach (var id in ids) await engine.RemoveImageAsync(id, force: true, None);
+    }
+
+    [SkippableFact]
+    public async Task Unused_images_are_kept_within_the_budget_and_the_longest_unused_goes_first()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var (a, b, c) = (await LoadAsync(engine), await LoadAsync(engine), await LoadAsync(engine));
+        try
+        {
+            var size = (await engine.InspectImageAsync(a, None))!.Size;
+            var (sizeB, sizeC) = ((await engine.InspectImageAsync(b, None))!.Size, (await engine.InspectImageAsync(c, None))!.Size);
+            Assert.True(size > 0 && Math.Abs(sizeB - size) < size / 10 && Math.Abs(sizeC - size) < size / 10, "the three images are alike in size");
+            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var (va, vb, vc) = (Assignment("a"), Assignment("b"), Assignment("c"));
+            // Room for two unused images of this size (the three are alike), not three.
+            using var retention = new ImageRetention(new Loaded(engine, new Dictionary<string, string> { [va.Key] = a, [vb.Key] = b, [vc.Key] = c }),
+                engine, "retain-" + Guid.NewGuid().ToString("N"), 2 * size + size / 2, time);
+            await retention.ReleaseAsync([], None);
+            foreach (var v in new[] { va, vb, vc }) await retention.EnsureImageAsync(v, None);
+            Assert.Equal([retention.NameOf(a)], (await engine.InspectImageAsync(a, None))!.Tags);
+
+            // In use, an image stays whatever the budget; unused, two fit.
+            await retention.ReleaseAsync([va], None);
+            time.Advance(TimeSpan.FromMinutes(1));
+            await retention.ReleaseAsync([vb], None);
+            Assert.True(await engine.ImageExistsAsync(a, None) && await engine.ImageExistsAsync(b, None), "unused images within the budget were removed");
+            Assert.Equal((2, size + sizeB), retention.Unused);
+
+            // A third unused one: the longest unused (a) goes, the others stay.
+            time.Advance(TimeSpan.FromMinutes(1));
+            await retention.ReleaseAsync([vc], None);
+            Assert.False(await engine.ImageExistsAsync(a, None), "the longest-unused image was kept beyond the budget");
+            Assert.True(await engine.ImageExistsAsync(b, None) && await engine.ImageExistsAsync(c, None));
+            Assert.Equal((2, sizeB + sizeC), retention.Unused);
+
+            // Used again, b is no longer unused: nothing goes, and it is held as before.
+            await retention.EnsureImageAsync(vb, None);
+            Assert.Equal((1, sizeC), retention.Unused);
+        }
+        finally
+        {
+            await RemoveAsync(engine, a, b, c);
+        }
+    }
+
+    [SkippableFact]
+    public async Task An_operators_image_is_never_the_nodes_and_one_held_by_a_container_or_another_node_stays()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var built = $"im-retain-{Guid.NewGuid():N}"[..24] + ":1";
+        var (mine, held, shared) = (await LoadAsync(engine, built), await LoadAsync(engine), await LoadAsync(engine));
+        using var docker = new DockerClientConfiguration(engine.Endpoint).CreateClient();
+        string? container = null;
+        try
+        {
+            var (vm, vh, vs) = (Assignment("mine"), Assignment("held"), Assignment("shared"));
+            var source = new Loaded(engine, new Dictionary<string, string> { [vm.Key] = mine, [vh.Key] = held, [vs.Key] = shared });
+            using var a = new ImageRetention(source, engine, "retain-a-" + Guid.NewGuid().ToString("N"), 0);
+            using var b = new ImageRetention(source, engine, "retain-b-" + Guid.NewGuid().ToString("N"), 0);
+
+            // `mine` carries the operator's name (an `infra build`): the node runs it and never names it.
+            Assert.Equal(mine, await a.EnsureImageAsync(vm, None));
+            Assert.Equal([built], (await engine.InspectImageAsync(mine, None))!.Tags);
+            // `held`: the node's, but a container (not the node's) was made from it.
+            await a.EnsureImageAsync(vh, None);
+            container = (await docker.Containers.CreateContainerAsync(new CreateContainerParameters { Image = held, Cmd = ["/bin/true"] }, None)).ID;
+            // `shared`: two nodes of one engine, each with its own name on it.
+            await a.EnsureImageAsync(vs, None);
+            await b.EnsureImageAsync(vs, None);
+            Assert.Equal(2, (await engine.InspectImageAsync(shared, None))!.Tags.Count);
+
+            await a.ReleaseAsync([vm, vh, vs], None);
+            Assert.Equal([built], (await engine.InspectImageAsync(mine, None))!.Tags);
+            Assert.True(await engine.ImageExistsAsync(held, None), "an image a container holds was removed");
+            Assert.Equal([b.NameOf(shared)], (await engine.InspectImageAsync(shared, None))!.Tags);
+            Assert.Equal((0, 0L), a.Unused);
+
+            // The other node lets go too: now nothing holds `shared`.
+            await b.ReleaseAsync([vs], None);
+            Assert.False(await engine.ImageExistsAsync(shared, None));
+        }
+        finally
+        {
+            if (container is not null) await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
+            await RemoveAsync(engine, mine, held, shared);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_restarted_node_finds_the_images_it_named_and_lets_go_of_those_it_no_longer_runs()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var (old, again) = (await LoadAsync(engine), await LoadAsync(engine));
+        var node = "retain-restart-" + Guid.NewGuid().ToString("N");
+        var (vo, va) = (Assignment("old"), Assignment("again"));
+        var source = new Loaded(engine, new Dictionary<string, string> { [vo.Key] = old, [va.Key] = again });
+        try
+        {
+            using (var before = new ImageRetention(source, engine, node, 0))
+            {
+                await before.EnsureImageAsync(vo, None);
+                await before.EnsureImageAsync(va, None);
+                // Stopped, not released: a node going down keeps what it ran.
+            }
+
+            // Another node of the same engine names nothing of it.
+            using (var stranger = new ImageRetention(source, engine, node + "-other", 0))
+                await stranger.ReleaseAsync([], None);
+            Assert.True(await engine.ImageExistsAsync(old, None) && await engine.ImageExistsAsync(again, None));
+
+            // The node again: `again` is placed on it before its first reconcile ends; `old` is not.
+            using var after = new ImageRetention(source, engine, node, 0);
+            await after.EnsureImageAsync(va, None);
+            await after.ReleaseAsync([], None);
+            Assert.False(await engine.ImageExistsAsync(old, None), "an image named by the node's earlier run and unused now was kept");
+            Assert.True(await engine.ImageExistsAsync(again, None));
+        }
+        finally
+        {
+            await RemoveAsync(engine, old, again);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_node_lets_go_of_a_versions_image_when_no_gateway_places_it_any_more()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var image = await LoadAsync(engine);
+        try
+        {
+            var manifest = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes($"""
+                name: retained-{Guid.NewGuid():N}
+                version: 1.0.0
+                entrypoint: serve.py
+                runtime: python3.10
+                protocol: rest
+                port: 9000
+                resources: {"{"}cpu: 1, memory: 64Mi, gpu: false{"}"}
+                input_schema: {"{"}type: object{"}"}
+                output_schema: {"{"}type: object{"}"}
+                """)).Manifest!;
+            var published = new ManifestCache().Get(manifest);
+            var assignment = new ModelAssignment(manifest.Name, manifest.Version.ToString(), published.Json, "sha256:" + new string('0', 64), [], null);
+            var placed = JsonSerializer.Deserialize<HeartbeatReply>(JsonSerializer.Serialize(new HeartbeatReply([assignment], []), MeshJson.Options), MeshJson.Options)!;
+            var source = new Loaded(engine, new Dictionary<string, string> { [assignment.Key] = image });
+            var options = new NodeOptions
+            {
+                NodeId = "retain-agent-" + Guid.NewGuid().ToString("N")[..12], Gateway = new Uri("http://127.0.0.1:9/"), Capacity = new NodeCapacity(4000, 1L << 30, 0),
+                UnusedImageBytes = 0, RestartBackoff = TimeSpan.FromSeconds(30), ContainerLabels = new Dictionary<string, string> { ["org.inframind.test"] = "retention" },
+            };
+            await using var agent = new NodeAgent(options, engine, source);
+            await agent.ApplyAsync(placed, None);
+            // The image has no server in it: the container fails to start, after the node named the image.
+            var wait = System.Diagnostics.Stopwatch.StartNew();
+            while (source.Calls == 0 || !(await engine.InspectImageAsync(image, None))!.Tags.Contains(ImageRetention.NameOf(options.NodeId, image)))
+            {
+                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(30), "the node never made the image present");
+                await Task.Delay(100);
+            }
+
+            await agent.ApplyAsync(new HeartbeatReply([], []), None);
+            Assert.False(await engine.ImageExistsAsync(image, None), "the node kept the image of a version no gateway places on it, with no budget for unused images");
+        }
+        finally
+        {
+            await RemoveAsync(engine, image);
+        }
+    }
+}
