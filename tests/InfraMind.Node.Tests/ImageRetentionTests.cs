@@ -43,6 +43,15 @@ public sealed class ImageRetentionTests
     {
         public int Calls;
 
+        /// <summary>The versions whose fetched copy the node told this source to drop, in order.</summary>
+        public List<string> Forgotten { get; } = [];
+
+        public ValueTask ForgetAsync(ModelAssignment model, CancellationToken cancellationToken)
+        {
+            lock (Forgotten) Forgotten.Add(model.Key);
+            return ValueTask.CompletedTask;
+        }
+
         public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref Calls);
@@ -69,8 +78,8 @@ public sealed class ImageRetentionTests
             var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
             var (va, vb, vc) = (Assignment("a"), Assignment("b"), Assignment("c"));
             // Room for two unused images of this size (the three are alike), not three.
-            using var retention = new ImageRetention(new Loaded(engine, new Dictionary<string, string> { [va.Key] = a, [vb.Key] = b, [vc.Key] = c }),
-                engine, "retain-" + Guid.NewGuid().ToString("N"), 2 * size + size / 2, time);
+            var source = new Loaded(engine, new Dictionary<string, string> { [va.Key] = a, [vb.Key] = b, [vc.Key] = c });
+            using var retention = new ImageRetention(source, engine, "retain-" + Guid.NewGuid().ToString("N"), 2 * size + size / 2, time);
             await retention.ReleaseAsync([], None);
             foreach (var v in new[] { va, vb, vc }) await retention.EnsureImageAsync(v, None);
             Assert.Equal([retention.NameOf(a)], (await engine.InspectImageAsync(a, None))!.Tags);
@@ -80,12 +89,14 @@ public sealed class ImageRetentionTests
             time.Advance(TimeSpan.FromMinutes(1));
             await retention.ReleaseAsync([vb], None);
             Assert.True(await engine.ImageExistsAsync(a, None) && await engine.ImageExistsAsync(b, None), "unused images within the budget were removed");
+            Assert.Empty(source.Forgotten);
             Assert.Equal((2, size + sizeB), retention.Unused);
 
             // A third unused one: the longest unused (a) goes, the others stay.
             time.Advance(TimeSpan.FromMinutes(1));
             await retention.ReleaseAsync([vc], None);
             Assert.False(await engine.ImageExistsAsync(a, None), "the longest-unused image was kept beyond the budget");
+            Assert.Equal([va.Key], source.Forgotten);
             Assert.True(await engine.ImageExistsAsync(b, None) && await engine.ImageExistsAsync(c, None));
             Assert.Equal((2, sizeB + sizeC), retention.Unused);
 
@@ -130,10 +141,12 @@ public sealed class ImageRetentionTests
             Assert.True(await engine.ImageExistsAsync(held, None), "an image a container holds was removed");
             Assert.Equal([b.NameOf(shared)], (await engine.InspectImageAsync(shared, None))!.Tags);
             Assert.Equal((0, 0L), a.Unused);
+            Assert.Empty(source.Forgotten);
 
-            // The other node lets go too: now nothing holds `shared`.
+            // The other node lets go too: now nothing holds `shared`, and its fetched copy may go.
             await b.ReleaseAsync([vs], None);
             Assert.False(await engine.ImageExistsAsync(shared, None));
+            Assert.Equal([vs.Key], source.Forgotten);
         }
         finally
         {
@@ -170,6 +183,8 @@ public sealed class ImageRetentionTests
             await after.ReleaseAsync([], None);
             Assert.False(await engine.ImageExistsAsync(old, None), "an image named by the node's earlier run and unused now was kept");
             Assert.True(await engine.ImageExistsAsync(again, None));
+            // Found by the scan, it names no version of this run: nothing else is dropped with it.
+            Assert.Empty(source.Forgotten);
         }
         finally
         {

@@ -140,6 +140,28 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         }
     }
 
+    /// <summary>
+    /// When the node let a version's image go (ImageRetention), the store's copy goes too if it is one: every
+    /// reference of the version remote. A local:// reference makes the store the source itself, so it stays.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_stores_copy_of_a_let_go_image_goes_only_when_it_was_fetched_from_remote_references()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var copy = await SmallImage.ImportAsync(_store, "copy-" + Guid.NewGuid().ToString("N"), tag: "");
+        var digest = copy.ManifestDigest.Value;
+        var local = new ModelAssignment("m", "1.0.0", new JsonObject(), digest, ["local://" + digest], 1);
+        var remote = local with { ContentReferences = [$"oci://127.0.0.1:5000/m@{digest}"] };
+
+        await Source(engine).ForgetAsync(local, None);
+        await Source(engine).ForgetAsync(remote with { ContentReferences = [.. remote.ContentReferences, "local://" + digest] }, None);
+        Assert.NotNull(await _store.FindAsync(copy.ManifestDigest, None));
+
+        await Source(engine).ForgetAsync(remote, None);
+        Assert.Null(await _store.FindAsync(copy.ManifestDigest, None));
+        Assert.False(File.Exists(_store.BlobPath(copy.ManifestDigest)));
+    }
+
     [SkippableFact]
     public async Task Content_other_than_the_signed_digest_and_a_damaged_blob_are_refused()
     {

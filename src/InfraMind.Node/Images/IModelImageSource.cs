@@ -17,6 +17,12 @@ public interface IModelImageSource
     /// the first time with none. A source that keeps images (<see cref="ImageRetention"/>) may let theirs go.
     /// </summary>
     ValueTask ReleaseAsync(IReadOnlyCollection<ModelAssignment> stopped, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// The node let go of the image it ran <paramref name="model"/> from (<see cref="ImageRetention"/>: the engine no
+    /// longer has it): a source that keeps a copy of what it fetched (the content store) may drop that copy too.
+    /// </summary>
+    ValueTask ForgetAsync(ModelAssignment model, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>The image of a model could not be made present or did not verify (IM6011; the node reports verdict image-unavailable).</summary>

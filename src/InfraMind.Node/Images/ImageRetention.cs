@@ -23,6 +23,9 @@ namespace InfraMind.Node.Images;
 /// name (another node's on the same engine, or one given since) and no container holds it. A restarted node finds its
 /// names at its first heartbeat reply and counts each such image as unused (oldest first) until a version uses it again.
 /// Sizes are the engine's (layers shared with other images counted in each), so the budget errs towards removing.
+/// Once the engine deleted an image, the inner source is told to forget the version it was run from
+/// (<see cref="IModelImageSource.ForgetAsync"/>: the store's copy of fetched content goes too); an image found
+/// only by a restart's scan names no version, and its store copy stays.
 /// </para>
 /// </summary>
 public sealed class ImageRetention : IModelImageSource, IDisposable
@@ -42,6 +45,8 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private readonly Dictionary<string, HashSet<string>> _users = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Size, DateTimeOffset Since)> _unused = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
+    // The latest version run from each image in this process: what the inner source is told to forget with it.
+    private readonly Dictionary<string, ModelAssignment> _runFrom = new(StringComparer.Ordinal);
     private bool _scanned;
 
     public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null)
@@ -106,6 +111,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                     users.Add(model.Key);
                     _unused.Remove(present.Id);
                     _sizes[present.Id] = present.Size;
+                    _runFrom[present.Id] = model;
                     return image;
                 }
             }
@@ -176,16 +182,33 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             total -= size;
             _unused.Remove(id);
             _sizes.Remove(id);
+            _runFrom.Remove(id, out var model);
             try
             {
                 if (await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false))
                     _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
+                // Gone from the engine (no other node's name held it): the copy it was loaded from may go too.
+                if (model is not null && !await _engine.ImageExistsAsync(id, cancellationToken).ConfigureAwait(false))
+                    await ForgetAsync(model, cancellationToken).ConfigureAwait(false);
             }
             catch (ContainerEngineException e) when (e is not EngineUnavailableException)
             {
                 // A container holds it (one this node does not own): the name stays, and a restarted node counts it again.
                 _log.LogWarning("kept image {Image}, unused by this node: {Message}", id, e.Message);
             }
+        }
+    }
+
+    /// <summary>Tells the inner source to drop its copy; a copy it cannot drop now (a store locked too long) is only logged.</summary>
+    private async Task ForgetAsync(ModelAssignment model, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _inner.ForgetAsync(model, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InfraMindException or IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("kept the fetched copy of {Model}'s image: {Message}", model.Key, e.Message);
         }
     }
 

@@ -41,4 +41,6 @@ public sealed class VerifiedImageSource(IRegistryService registry, PublicKey reg
 
         return await SignedImage.LoadAsync(model, statement, $"entry {index}", content, engine, cancellationToken).ConfigureAwait(false);
     }
+
+    public ValueTask ForgetAsync(ModelAssignment model, CancellationToken cancellationToken) => SignedImage.ForgetAsync(model, content, cancellationToken);
 }

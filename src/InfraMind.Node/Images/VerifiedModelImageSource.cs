@@ -31,6 +31,8 @@ public sealed class VerifiedModelImageSource(IVerifiedModelSource source, Conten
 
         return await SignedImage.LoadAsync(model, verified.Statement, verified.Origin, content, engine, cancellationToken).ConfigureAwait(false);
     }
+
+    public ValueTask ForgetAsync(ModelAssignment model, CancellationToken cancellationToken) => SignedImage.ForgetAsync(model, content, cancellationToken);
 }
 
 /// <summary>What every image source does once a statement verified: the assigned manifest must be the signed one, and the image comes from a signed reference, verified by digest before it is loaded.</summary>
@@ -71,5 +73,18 @@ internal static class SignedImage
 
         throw new ModelImageException($"no content reference of {model.Key} gave the signed image {statement.ImageDigest}: " +
                                       (problems.Count == 0 ? "the statement names none" : string.Join("; ", problems)));
+    }
+
+    /// <summary>
+    /// Drops the store's copy of a version's image once the node let the image go, when that copy is one: every
+    /// reference of the version is remote (ipfs://, oci://, http(s)://). A local:// or file:// reference makes the
+    /// store (or a file) the source itself, and a named store entry is its operator's (<see cref="LocalContentStore.ForgetAsync"/>).
+    /// </summary>
+    public static async ValueTask ForgetAsync(ModelAssignment model, ContentResolver content, CancellationToken cancellationToken)
+    {
+        var remote = model.ContentReferences.Count > 0 &&
+                     model.ContentReferences.All(r => ContentReference.TryParse(r, out var parsed, out _) && parsed is IpfsReference or OciReference or HttpReference);
+        if (remote && Digest.TryParse(model.ImageDigest, out var digest))
+            await content.Store.ForgetAsync(digest, cancellationToken).ConfigureAwait(false);
     }
 }

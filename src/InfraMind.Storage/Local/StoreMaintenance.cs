@@ -79,6 +79,72 @@ public sealed partial class LocalContentStore
         }
     }
 
+    /// <summary>
+    /// Forgets a nameless image kept here as a copy of fetched content (what a node fetched for a version it no longer
+    /// runs): its index entry goes, then every blob of it that no other image in the store uses. An image with a name
+    /// (an operator's push, a pull by name) is not a copy: it stays, and so does everything when another entry is not
+    /// an image manifest whose blobs can be told (nothing is removed on a guess). Returns the bytes freed; 0 when
+    /// nothing went. A crash between the index and the blobs leaves blobs no image names, never an image without its blobs.
+    /// </summary>
+    public async Task<long> ForgetAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        EnsureCreated();
+        using (await AcquireLockAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
+            var forgotten = entries.Where(e => e.Descriptor.Digest == manifestDigest).ToList();
+            if (forgotten.Count == 0 || forgotten.Any(e => e.Name is not null) || await BlobsOfAsync(manifestDigest, cancellationToken).ConfigureAwait(false) is not { } blobs)
+            {
+                return 0;
+            }
+
+            var remaining = entries.Where(e => e.Descriptor.Digest != manifestDigest).ToList();
+            var used = new HashSet<Digest>();
+            foreach (var digest in remaining.Select(e => e.Descriptor.Digest).Distinct())
+            {
+                if (await BlobsOfAsync(digest, cancellationToken).ConfigureAwait(false) is not { } theirs)
+                {
+                    return 0;
+                }
+
+                used.Add(digest);
+                used.UnionWith(theirs);
+            }
+
+            await WriteIndexAsync(remaining, cancellationToken).ConfigureAwait(false);
+            long freed = 0;
+            foreach (var digest in blobs.Append(manifestDigest).Where(d => !used.Contains(d)).Distinct())
+            {
+                var path = BlobPath(digest);
+                if (!File.Exists(path)) continue;
+                freed += new FileInfo(path).Length;
+                StoreBlobs.Remove(path);
+            }
+
+            return freed;
+        }
+    }
+
+    /// <summary>The config and layer digests of an image manifest in the store; null when it is missing, too large or no image manifest.</summary>
+    private async Task<IReadOnlyList<Digest>?> BlobsOfAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        var path = BlobPath(manifestDigest);
+        if (!File.Exists(path) || new FileInfo(path).Length > ArchiveLimits.MaxManifestBytes)
+        {
+            return null;
+        }
+
+        try
+        {
+            var manifest = ImageManifest.Parse(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), $"manifest {manifestDigest} in the local store");
+            return [manifest.Config.Digest, .. manifest.Layers.Select(l => l.Digest)];
+        }
+        catch (InfraMindException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The media type of the blob when it is an image manifest (OCI or Docker schema 2), else null.</summary>
     private static async Task<string?> ManifestTypeAsync(string path, Digest digest, CancellationToken cancellationToken)
     {

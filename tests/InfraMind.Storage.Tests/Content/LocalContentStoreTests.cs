@@ -10,6 +10,37 @@ public sealed class LocalContentStoreTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public async Task Forgetting_a_nameless_copy_removes_it_and_only_the_blobs_no_other_image_uses()
+    {
+        var store = new LocalContentStore(_dir.Combine("forget"));
+        // Fetched copies are nameless; two of them share their first layer, and an operator's push carries a name.
+        var copy = await SmallImage.ImportAsync(store, "copy", tag: "", firstLayer: "base");
+        var other = await SmallImage.ImportAsync(store, "other", tag: "", firstLayer: "base");
+        var named = await SmallImage.ImportAsync(store, "named", tag: "mine/model:1.0");
+        var shared = Assert.Single(copy.LayerDigests.Intersect(other.LayerDigests));
+        var own = copy.Blobs.Select(b => b.Digest).Append(copy.ManifestDigest).Where(d => d != shared).ToList();
+        var expected = own.Sum(d => new FileInfo(store.BlobPath(d)).Length);
+
+        Assert.Equal(expected, await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None));
+        Assert.Null(await store.FindAsync(copy.ManifestDigest, CancellationToken.None));
+        Assert.All(own, d => Assert.False(File.Exists(store.BlobPath(d)), $"{d} of the forgotten image is still here"));
+        Assert.True(File.Exists(store.BlobPath(shared)), "a layer another image uses was removed");
+        Assert.NotNull(await store.FindAsync(other.ManifestDigest, CancellationToken.None));
+
+        // A named image is its operator's, not a copy; an unknown digest is nothing to do.
+        Assert.Equal(0, await store.ForgetAsync(named.ManifestDigest, CancellationToken.None));
+        Assert.NotNull(await store.FindAsync(named.ManifestDigest, CancellationToken.None));
+        Assert.Equal(0, await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None));
+        // What is left is still a valid OCI image layout.
+        Assert.Equal(2, (await OciImageLayout.OpenAsync(store.Root, CancellationToken.None)).Images.Count);
+
+        // An entry whose blobs cannot be told (its manifest gone): nothing is removed on a guess.
+        File.Delete(store.BlobPath(named.ManifestDigest));
+        Assert.Equal(0, await store.ForgetAsync(other.ManifestDigest, CancellationToken.None));
+        Assert.NotNull(await store.FindAsync(other.ManifestDigest, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Imported_image_is_found_by_digest_and_name_and_is_a_valid_layout()
     {
         var store = new LocalContentStore(_dir.Combine("store"));

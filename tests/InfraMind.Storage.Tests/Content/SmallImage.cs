@@ -9,9 +9,10 @@ namespace InfraMind.Storage.Tests.Content;
 internal static class SmallImage
 {
     /// <summary>A legacy docker save archive of two layers; <paramref name="layerSize"/> bytes of seeded noise in the second; an empty <paramref name="tag"/> names it nothing.</summary>
-    public static byte[] DockerSave(string seed, int layerSize = 4096, string tag = "demo/model:1.0")
+    public static byte[] DockerSave(string seed, int layerSize = 4096, string tag = "demo/model:1.0", string? firstLayer = null)
     {
-        byte[] l1 = Layer("hello.txt", Encoding.UTF8.GetBytes("hello " + seed + "\n"));
+        // Two images of one firstLayer share that layer (a base image's, say).
+        byte[] l1 = Layer("hello.txt", Encoding.UTF8.GetBytes("hello " + (firstLayer ?? seed) + "\n"));
         var noise = new byte[layerSize];
         new Random(seed.GetHashCode(StringComparison.Ordinal)).NextBytes(noise);
         byte[] l2 = Layer("data.bin", noise);
@@ -36,8 +37,8 @@ internal static class SmallImage
         return ms.ToArray();
     }
 
-    public static async Task<ImageArchive> ImportAsync(LocalContentStore store, string seed, int layerSize = 4096, string tag = "demo/model:1.0") =>
-        await store.ImportDockerArchiveAsync(new MemoryStream(DockerSave(seed, layerSize, tag)), CancellationToken.None);
+    public static async Task<ImageArchive> ImportAsync(LocalContentStore store, string seed, int layerSize = 4096, string tag = "demo/model:1.0", string? firstLayer = null) =>
+        await store.ImportDockerArchiveAsync(new MemoryStream(DockerSave(seed, layerSize, tag, firstLayer)), CancellationToken.None);
 
     private static byte[] Layer(string name, byte[] content)
     {
