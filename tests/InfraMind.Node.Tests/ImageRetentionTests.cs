@@ -103,6 +103,18 @@ public sealed class ImageRetentionTests
             // Used again, b is no longer unused: nothing goes, and it is held as before.
             await retention.EnsureImageAsync(vb, None);
             Assert.Equal((1, sizeC), retention.Unused);
+
+            // However many bytes are allowed, at most so many unused images are kept: here one.
+            using var counted = new ImageRetention(source, engine, "retain-count-" + Guid.NewGuid().ToString("N"), long.MaxValue, time, maxUnusedImages: 1);
+            await counted.ReleaseAsync([], None);
+            await counted.EnsureImageAsync(vb, None);
+            await counted.EnsureImageAsync(vc, None);
+            await counted.ReleaseAsync([vb], None);
+            time.Advance(TimeSpan.FromMinutes(1));
+            await counted.ReleaseAsync([vc], None);
+            Assert.Equal((1, sizeC), counted.Unused);
+            Assert.DoesNotContain(counted.NameOf(b), (await engine.InspectImageAsync(b, None))!.Tags);
+            Assert.Contains(counted.NameOf(c), (await engine.InspectImageAsync(c, None))!.Tags);
         }
         finally
         {

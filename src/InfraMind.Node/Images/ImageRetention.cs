@@ -19,7 +19,7 @@ namespace InfraMind.Node.Images;
 /// <para>
 /// While a version the node runs uses an image it stays. Once none does, the image is unused: unused images are kept
 /// (a version placed here again starts without a fetch) while their sizes together stay within the budget; beyond it,
-/// the longest unused goes first. Going is removing the node's name: the engine deletes the image only when no other
+/// the longest unused goes first (and beyond <see cref="DefaultMaxUnusedImages"/> of them, whatever their bytes). Going is removing the node's name: the engine deletes the image only when no other
 /// name (another node's on the same engine, or one given since) and no container holds it. A restarted node finds its
 /// names at its first heartbeat reply and counts each such image as unused (oldest first) until a version uses it again.
 /// Sizes are the engine's (layers shared with other images counted in each), so the budget errs towards removing.
@@ -33,9 +33,13 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     /// <summary>The repository of the node's names for the images it uses.</summary>
     public const string Repository = "inframind-node";
 
+    /// <summary>Most unused images kept whatever their bytes, so that many tiny images cannot make the record (and the engine's list) long.</summary>
+    public const int DefaultMaxUnusedImages = 256;
+
     private readonly IModelImageSource _inner;
     private readonly ContainerEngine _engine;
     private readonly long _budget;
+    private readonly int _maxUnused;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly string _owner;
@@ -49,14 +53,17 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private readonly Dictionary<string, ModelAssignment> _runFrom = new(StringComparer.Ordinal);
     private bool _scanned;
 
-    public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null)
+    public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null,
+        int maxUnusedImages = DefaultMaxUnusedImages)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentOutOfRangeException.ThrowIfNegative(unusedBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxUnusedImages);
         _inner = inner;
         _engine = engine;
         _budget = unusedBytes;
+        _maxUnused = maxUnusedImages;
         _time = time ?? TimeProvider.System;
         _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _owner = OwnerOf(nodeId);
@@ -172,14 +179,16 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         _scanned = true;
     }
 
-    /// <summary>Removes the node's names of the longest-unused images until the rest fit the budget. Caller holds the gate.</summary>
+    /// <summary>Removes the node's names of the longest-unused images until the rest fit the budget (bytes and count). Caller holds the gate.</summary>
     private async Task TrimAsync(CancellationToken cancellationToken)
     {
         var total = _unused.Values.Sum(u => u.Size);
+        var count = _unused.Count;
         foreach (var (id, (size, _)) in _unused.OrderBy(u => u.Value.Since).ThenBy(u => u.Key, StringComparer.Ordinal).ToList())
         {
-            if (total <= _budget) break;
+            if (total <= _budget && count <= _maxUnused) break;
             total -= size;
+            count--;
             _unused.Remove(id);
             _sizes.Remove(id);
             _runFrom.Remove(id, out var model);
