@@ -141,6 +141,56 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>
+    /// A stranger's version end to end on a node that keeps no unused image: published with an oci:// reference to the
+    /// real docker-registry, placed, verified, fetched into the node's own store and loaded (nameless) into the real
+    /// engine, then no longer placed: the node lets the image go from the engine and its fetched copy from its store.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_node_lets_go_of_a_strangers_image_and_its_fetched_copy_once_it_no_longer_runs_the_version()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        await using var peer = await RegistryPeer.StartAsync();
+        var image = await SmallImage.ImportAsync(_store, "stranger-" + Guid.NewGuid().ToString("N"), tag: "");
+        var pushed = await new ContentResolver(_store).PushAsync(image, ContentReference.ParseTarget($"oci://{peer.HostPort}/stranger/model"), null, None);
+        var reference = $"oci://{peer.HostPort}/stranger/model@{image.ManifestDigest.Value}";
+        Assert.Equal(image.ManifestDigest, pushed.ManifestDigest);
+        var (assignment, _) = await PublishAsync(image.ManifestDigest.Value, reference);
+        var nodeStore = new LocalContentStore(_dir.Combine("node-store"));
+        var imageId = image.ConfigDigest.Value;
+        var options = new NodeOptions
+        {
+            NodeId = "trust-" + Guid.NewGuid().ToString("N")[..12], Gateway = new Uri("http://127.0.0.1:9/"), Capacity = new NodeCapacity(8000, 8L << 30, 0),
+            UnusedImageBytes = 0, RestartBackoff = TimeSpan.FromSeconds(30), ContainerLabels = new Dictionary<string, string> { ["org.inframind.test"] = "trust-retention" },
+        };
+        try
+        {
+            await using var agent = new NodeAgent(options, engine, new VerifiedImageSource(_client, _registryKey, new ContentResolver(nodeStore), engine));
+            await agent.ApplyAsync(new HeartbeatReply([assignment], []), None);
+            // The image holds no server: its container fails to start, after the node fetched, loaded and named the image.
+            var wait = System.Diagnostics.Stopwatch.StartNew();
+            while (await engine.InspectImageAsync(imageId, None) is not { } loaded || !loaded.Tags.Contains(ImageRetention.NameOf(options.NodeId, imageId)))
+            {
+                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(60), "the node never loaded the version's image: " + string.Join("; ", agent.Reports().Select(r => r.Detail)));
+                await Task.Delay(100);
+            }
+
+            Assert.Equal([ImageRetention.NameOf(options.NodeId, imageId)], (await engine.InspectImageAsync(imageId, None))!.Tags);
+            Assert.NotNull(await nodeStore.FindAsync(image.ManifestDigest, None));
+
+            await agent.ApplyAsync(new HeartbeatReply([], []), None);
+            Assert.False(await engine.ImageExistsAsync(imageId, None), "the engine kept the image of a version the node no longer runs");
+            Assert.Null(await nodeStore.FindAsync(image.ManifestDigest, None));
+            Assert.All(image.Blobs, b => Assert.False(File.Exists(nodeStore.BlobPath(b.Digest)), $"{b.Digest} stayed in the node's store"));
+            // The publisher's own store is not the node's: its copy is untouched.
+            Assert.NotNull(await _store.FindAsync(image.ManifestDigest, None));
+        }
+        finally
+        {
+            await engine.RemoveImageAsync(imageId, force: true, None);
+        }
+    }
+
+    /// <summary>
     /// When the node let a version's image go (ImageRetention), the store's copy goes too if it is one: every
     /// reference of the version remote. A local:// reference makes the store the source itself, so it stays.
     /// </summary>
