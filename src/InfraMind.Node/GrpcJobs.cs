@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
@@ -16,14 +15,12 @@ namespace InfraMind.Node;
 /// </summary>
 internal static class GrpcJobs
 {
-    // One channel per container, so its HTTP/2 connections are reused across jobs; released with the container.
-    private static readonly ConditionalWeakTable<RunningContainer, ModelChannel> Channels = [];
-
+    /// <param name="channels">The node's channels (one per container, so its HTTP/2 connections are reused across jobs; released with the node).</param>
     public static async Task ForwardAsync(
-        HttpContext context, RunningContainer container, ModelManifest manifest, byte[] body, TimeSpan timeout, long maxAnswerBytes, string nodeId,
+        HttpContext context, RunningContainer container, ModelManifest manifest, byte[] body, TimeSpan timeout, ModelChannels channels, long maxAnswerBytes, string nodeId,
         Func<byte[], string?> receipt, CancellationToken limit, CancellationToken cancellationToken)
     {
-        var channel = Channels.GetValue(container, c => new ModelChannel(ContainerRoute.Of(c), manifest.Name, manifest.Version.ToString(), maxAnswerBytes));
+        var channel = channels.Of(ContainerRoute.Of(container), manifest.Name, manifest.Version.ToString());
         ModelAnswer answer;
         try
         {

@@ -5,6 +5,7 @@ using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
+using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Telemetry;
 using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
@@ -26,6 +27,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly ILogger _log;
     private readonly IReadOnlyList<GatewayLink> _gateways;
     private readonly HttpClient _models;
+    private readonly ModelChannels _channels;
     private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
@@ -63,6 +65,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             Credential = ReadCredential(options.CredentialFileFor(i)),
         })];
         _models = JobHttp.CreateClient();
+        _channels = new ModelChannels(options.MaxAnswerBytes);
         _manifests = manifests;
         _identity = options.Identity is { } key ? new NodeIdentity(key, options.AdmitGatewayKeys, options.SignatureSkew, _time) : null;
     }
@@ -461,6 +464,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
         foreach (var g in _gateways) g.Dispose();
         _models.Dispose();
+        _channels.Dispose();
         _stop.Dispose();
         _reconcile.Dispose();
         _retention?.Dispose();
