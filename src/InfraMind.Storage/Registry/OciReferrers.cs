@@ -35,6 +35,9 @@ public sealed class OciReferrers(PeerOptions options)
     public const int MaxArtifactBytes = 4 << 20;
     public const int MaxReferrers = 1024;
 
+    /// <summary>Most pages of a paginated referrers API answer read for one image.</summary>
+    public const int MaxReferrerPages = 64;
+
     /// <summary>Tries at the tag index (read, add, write) when the registry fails one: concurrent attaches make some fail.</summary>
     public const int MaxIndexAttempts = 4;
 
@@ -137,7 +140,7 @@ public sealed class OciReferrers(PeerOptions options)
         var api = await client.TryGetDocumentAsync($"referrers/{subject}?artifactType={Uri.EscapeDataString(artifactType)}", MediaTypes.OciIndex, MaxIndexBytes,
             () => IndexTooLarge(repository, subject), $"listing the referrers of {subject}", cancellationToken).ConfigureAwait(false);
         var entries = api is { } answer
-            ? ParseIndex(answer.Bytes, answer.MediaType, repository, subject, "the referrers API answer")
+            ? await ReadApiPagesAsync(client, answer, repository, subject, cancellationToken).ConfigureAwait(false)
             : await ReadTagIndexAsync(client, subject, cancellationToken).ConfigureAwait(false);
         if (api is null)
         {
@@ -152,6 +155,30 @@ public sealed class OciReferrers(PeerOptions options)
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// The referrers API's answer and every next page it links to (<c>Link: rel="next"</c>, same host and repository):
+    /// at most <see cref="MaxReferrerPages"/> pages and <see cref="MaxReferrers"/> referrers in all, each page bounded as
+    /// the first; a referrer listed twice counts once.
+    /// </summary>
+    private static async Task<List<Referrer>> ReadApiPagesAsync(RegistryClient client, RegistryDocument first, OciReference repository, Digest subject, CancellationToken cancellationToken)
+    {
+        var entries = ParseIndex(first.Bytes, first.MediaType, repository, subject, "the referrers API answer");
+        var next = first.Next;
+        for (var page = 2; next is not null; page++)
+        {
+            if (page > MaxReferrerPages)
+                throw Malformed($"the referrers API of {repository.Registry}/{repository.Repository} links more than {MaxReferrerPages} pages for {subject}; the rest was not read.");
+            var answer = await client.TryGetDocumentAsync(client.PathOf(next), MediaTypes.OciIndex, MaxIndexBytes, () => IndexTooLarge(repository, subject),
+                $"listing the referrers of {subject} (page {page})", cancellationToken).ConfigureAwait(false)
+                ?? throw Malformed($"the referrers API of {repository.Registry}/{repository.Repository} links a page it does not serve ({next}).");
+            entries = [.. entries.Concat(ParseIndex(answer.Bytes, answer.MediaType, repository, subject, $"page {page} of the referrers API answer")).DistinctBy(e => e.Digest)];
+            if (entries.Count > MaxReferrers) throw TooMany(repository, subject, entries.Count);
+            next = answer.Next;
+        }
+
+        return entries;
     }
 
     private sealed record Referrer(Descriptor Descriptor, string? ArtifactType)
@@ -189,7 +216,7 @@ public sealed class OciReferrers(PeerOptions options)
     {
         var prefix = FallbackTag(subject) + ".";
         var where = $"the tags of {client.Reference.Registry}/{client.Reference.Repository}";
-        (byte[] Bytes, string? MediaType)? listing;
+        RegistryDocument? listing;
         try
         {
             listing = await client.TryGetDocumentAsync($"tags/list?n={MaxReferrers}&last={Uri.EscapeDataString(FallbackTag(subject))}", "application/json", MaxTagListBytes,

@@ -293,7 +293,7 @@ internal sealed class RegistryClient : IDisposable
     /// against <paramref name="max"/> bytes: a longer one is <paramref name="tooLarge"/> and the rest is never read.
     /// Null when the registry answers 404.
     /// </summary>
-    public async Task<(byte[] Bytes, string? MediaType)?> TryGetDocumentAsync(string path, string accept, int max, Func<StorageException> tooLarge, string what, CancellationToken cancellationToken)
+    public async Task<RegistryDocument?> TryGetDocumentAsync(string path, string accept, int max, Func<StorageException> tooLarge, string what, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_base, $"v2/{Repo}/{path}"));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept));
@@ -304,7 +304,45 @@ internal sealed class RegistryClient : IDisposable
         }
 
         await PeerHttp.EnsureSuccessAsync(response, what, cancellationToken).ConfigureAwait(false);
-        return (await ReadCappedAsync(response, request.RequestUri!, max, tooLarge, cancellationToken).ConfigureAwait(false), response.Content.Headers.ContentType?.MediaType);
+        var bytes = await ReadCappedAsync(response, request.RequestUri!, max, tooLarge, cancellationToken).ConfigureAwait(false);
+        return new RegistryDocument(bytes, response.Content.Headers.ContentType?.MediaType, NextPage(response, request.RequestUri!));
+    }
+
+    /// <summary>The next page a paginated answer names in its <c>Link: &lt;URL&gt;; rel="next"</c> header (the distribution spec's pagination), resolved; null when none.</summary>
+    private static Uri? NextPage(HttpResponseMessage response, Uri requested)
+    {
+        if (!response.Headers.TryGetValues("Link", out var values)) return null;
+        foreach (var link in values.SelectMany(v => v.Split(',')))
+        {
+            var parts = link.Split(';', StringSplitOptions.TrimEntries);
+            if (parts.Length >= 2 && parts[0].StartsWith('<') && parts[0].EndsWith('>') &&
+                parts.Skip(1).Any(p => p.Replace(" ", "", StringComparison.Ordinal) is "rel=\"next\"" or "rel=next") &&
+                Uri.TryCreate(requested, parts[0][1..^1], out var next))
+            {
+                return next;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The path (under this repository's <c>/v2/NAME/</c>, query included) of a next page an answer linked to, for
+    /// <see cref="TryGetDocumentAsync"/>. A page anywhere else (another scheme, host, port or repository) is not
+    /// followed: IM4243.
+    /// </summary>
+    public string PathOf(Uri next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        var prefix = $"/v2/{Repo}/";
+        if (Uri.Compare(next, _base, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) != 0 ||
+            !next.AbsolutePath.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            throw new StorageException(StorageErrorCodes.ReferrerMalformed,
+                $"{PeerHttp.Peer(_base)} links a next page outside {prefix} on its own host ({next}); it is not followed.");
+        }
+
+        return next.PathAndQuery[prefix.Length..];
     }
 
     /// <summary>Reads a small blob whole, at most <paramref name="max"/> bytes (declared or counted); the caller verifies its digest.</summary>
@@ -418,3 +456,6 @@ internal sealed class RegistryClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>A small document a registry answered: its bytes, its media type, and the next page it links to when the answer is paginated (<see cref="RegistryClient.PathOf"/>).</summary>
+public sealed record RegistryDocument(byte[] Bytes, string? MediaType, Uri? Next);

@@ -243,6 +243,83 @@ public sealed class OciReferrersTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A referrers API that pages its answer (the distribution spec's <c>Link: &lt;URL&gt;; rel="next"</c>): page N
+    /// lists <paramref name="pages"/>[N-1] and links page N+1 (or <paramref name="link"/>(N), when given) while there is one.
+    /// </summary>
+    private static ListenerServer Paged(IReadOnlyList<byte[]> pages, Dictionary<string, byte[]> documents, ConcurrentBag<string> asked, Func<int, int, string>? link = null) => new(async (context, ct) =>
+    {
+        var url = context.Request.Url!;
+        asked.Add(url.PathAndQuery);
+        var r = context.Response;
+        if (url.AbsolutePath == "/v2/")
+        {
+            r.StatusCode = 200;
+        }
+        else if (url.AbsolutePath == $"/v2/r/referrers/{Subject}")
+        {
+            var query = System.Web.HttpUtility.ParseQueryString(url.Query);
+            var page = int.Parse(query["page"] ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+            r.ContentType = MediaTypes.OciIndex;
+            var next = link?.Invoke(page, url.Port) ?? (page < pages.Count ? $"/v2/r/referrers/{Subject}?artifactType={Uri.EscapeDataString(BundleType)}&page={page + 1}" : null);
+            if (next is not null) r.AddHeader("Link", $"<{next}>; rel=\"next\"");
+            await r.OutputStream.WriteAsync(pages[Math.Min(page, pages.Count) - 1], ct);
+        }
+        else if (documents.TryGetValue(url.AbsolutePath["/v2/r/".Length..], out var body))
+        {
+            await r.OutputStream.WriteAsync(body, ct);
+        }
+        else
+        {
+            r.StatusCode = 404;
+        }
+
+        r.Close();
+    });
+
+    [Fact]
+    public async Task A_paged_referrers_answer_is_read_page_by_page_on_its_own_host_and_within_its_caps()
+    {
+        var bundle = "{\"bundle\":true}"u8.ToArray();
+        var layer = Digest.Compute(bundle);
+        var right = Referrer(Subject, layer, bundle.Length);
+        var other = Referrer(Subject, Digest.Compute("other"u8), 5, "application/vnd.example.other");
+        var first = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            schemaVersion = 2, mediaType = MediaTypes.OciIndex,
+            manifests = new[] { new { mediaType = MediaTypes.OciManifest, digest = Digest.Compute(other).Value, size = (long)other.Length, artifactType = "application/vnd.example.other" } },
+        });
+        var documents = new Dictionary<string, byte[]> { [$"manifests/{Digest.Compute(right)}"] = right, [$"blobs/{layer}"] = bundle };
+
+        // The signature is on the second page: found.
+        var asked = new ConcurrentBag<string>();
+        await using (var server = Paged([first, Index([(Digest.Compute(right), right.Length)])], documents, asked))
+        {
+            var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var found = Assert.Single(await new OciReferrers(new PeerOptions()).FindAsync(reference, Subject, BundleType, CancellationToken.None));
+            Assert.Equal(bundle, found.Content);
+            Assert.Contains(asked, p => p.EndsWith("&page=2", StringComparison.Ordinal));
+        }
+
+        // A next page on another host (the loopback's other address): not followed, IM4243.
+        await using (var server = Paged([first], documents, [], (_, port) => $"http://127.0.0.2:{port}/v2/r/referrers/{Subject}?page=2"))
+        {
+            var e = await FindFailsAsync(server);
+            Assert.Equal(StorageErrorCodes.ReferrerMalformed, e.Code);
+            Assert.Contains("127.0.0.2", e.Message, StringComparison.Ordinal);
+        }
+
+        // A page that links to itself for ever: read up to the page cap, then IM4243.
+        asked = [];
+        await using (var server = Paged([first], documents, asked, (page, _) => $"/v2/r/referrers/{Subject}?page={page}"))
+        {
+            var e = await FindFailsAsync(server);
+            Assert.Equal(StorageErrorCodes.ReferrerMalformed, e.Code);
+            Assert.Contains($"more than {OciReferrers.MaxReferrerPages} pages", e.Message, StringComparison.Ordinal);
+            Assert.Equal(OciReferrers.MaxReferrerPages, asked.Count(p => p.Contains("/referrers/", StringComparison.Ordinal)));
+        }
+    }
+
     [Fact]
     public async Task An_endless_referrers_answer_is_IM4240_at_the_index_cap()
     {
