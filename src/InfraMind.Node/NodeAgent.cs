@@ -84,7 +84,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     /// <summary>Brings the node's gauges up to date (before each scrape of /metrics).</summary>
     internal void ObserveMetrics()
     {
-        lock (_instances) _metrics.Observe(_instances.Values.Count(i => i.Container is not null), Reports());
+        lock (_instances) _metrics.Observe(_instances.Values.Count(i => i.Container is not null), Reports(), _retention);
     }
 
     /// <summary>

@@ -16,6 +16,10 @@ internal sealed class NodeMetrics
     private readonly Counter _restarts;
     private readonly Gauge _containers;
     private readonly Gauge _models;
+    private readonly Gauge _unusedImages;
+    private readonly Gauge _unusedImageBytes;
+    private readonly Counter _imagesRemoved;
+    private readonly Counter _imageBytesRemoved;
 
     public NodeMetrics()
     {
@@ -29,6 +33,10 @@ internal sealed class NodeMetrics
         _restarts = f.CreateCounter("inframind_node_container_restarts_total", "Containers started again after one died, failed or was stopped unhealthy.", "model");
         _containers = f.CreateGauge("inframind_node_containers", "Model containers this node holds now, in any state.");
         _models = f.CreateGauge("inframind_node_models", "Placed models by state (starting, ready, failed, refused).", "state");
+        _unusedImages = f.CreateGauge("inframind_node_unused_images", "Images this node brought and keeps though no version it runs uses them (within --image-cache).");
+        _unusedImageBytes = f.CreateGauge("inframind_node_unused_image_bytes", "Their bytes, as the engine sizes them.");
+        _imagesRemoved = f.CreateCounter("inframind_node_images_removed_total", "Images this node let go (beyond --image-cache, longest unused first).");
+        _imageBytesRemoved = f.CreateCounter("inframind_node_image_bytes_removed_total", "Their bytes, as the engine sized them.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -43,10 +51,20 @@ internal sealed class NodeMetrics
 
     public void Restart(string model) => _restarts.WithLabels(model).Inc();
 
-    /// <summary>Sets the gauges from what the node holds, at each scrape.</summary>
-    public void Observe(int containers, IEnumerable<ModelReport> reports)
+    /// <summary>Sets the gauges from what the node holds, at each scrape (<paramref name="images"/>: null where the node removes no image).</summary>
+    public void Observe(int containers, IEnumerable<ModelReport> reports, Images.ImageRetention? images)
     {
         _containers.Set(containers);
+        if (images is not null)
+        {
+            var (unused, unusedBytes) = images.Unused;
+            var (removed, removedBytes) = images.Removed;
+            _unusedImages.Set(unused);
+            _unusedImageBytes.Set(unusedBytes);
+            _imagesRemoved.IncTo(removed);
+            _imageBytesRemoved.IncTo(removedBytes);
+        }
+
         var byState = reports.GroupBy(r => r.State).ToDictionary(g => g.Key, g => g.Count());
         foreach (var state in Enum.GetValues<ModelState>())
             _models.WithLabels(System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(state.ToString())).Set(byState.GetValueOrDefault(state));

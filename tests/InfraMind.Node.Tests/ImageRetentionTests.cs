@@ -60,6 +60,15 @@ public sealed class ImageRetentionTests
         }
     }
 
+    /// <summary>One series of the node's /metrics registry, collected as a scrape collects it.</summary>
+    private static double? Scrape(NodeAgent agent, string series)
+    {
+        agent.ObserveMetrics();
+        using var text = new MemoryStream();
+        agent.Metrics.Registry.CollectAndExportAsTextAsync(text).GetAwaiter().GetResult();
+        return PrometheusText.Value(Encoding.UTF8.GetString(text.ToArray()), series);
+    }
+
     private static async Task RemoveAsync(ContainerEngine engine, params string[] ids)
     {
         foreach (var id in ids) await engine.RemoveImageAsync(id, force: true, None);
@@ -241,8 +250,13 @@ public sealed class ImageRetentionTests
                 await Task.Delay(100);
             }
 
+            Assert.Equal(0, Scrape(agent, "inframind_node_images_removed_total"));
             await agent.ApplyAsync(new HeartbeatReply([], []), None);
             Assert.False(await engine.ImageExistsAsync(image, None), "the node kept the image of a version no gateway places on it, with no budget for unused images");
+            // The operator sees it on the node's /metrics.
+            Assert.Equal(1, Scrape(agent, "inframind_node_images_removed_total"));
+            Assert.True(Scrape(agent, "inframind_node_image_bytes_removed_total") > 0);
+            Assert.Equal(0, Scrape(agent, "inframind_node_unused_images"));
         }
         finally
         {

@@ -82,21 +82,28 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
 
     private string TagOf(string imageId) => TagOf(_owner, imageId);
 
-    /// <summary>Unused images kept now and their bytes (for tests and the log).</summary>
+    private readonly Lock _published = new();
+    private (int Images, long Bytes) _unusedNow;
+    private long _removed;
+    private long _removedBytes;
+
+    /// <summary>Unused images kept now and their bytes, as of the last change (read without waiting: a scrape never waits on the engine).</summary>
     public (int Images, long Bytes) Unused
     {
         get
         {
-            _gate.Wait();
-            try
-            {
-                return (_unused.Count, _unused.Values.Sum(u => u.Size));
-            }
-            finally
-            {
-                _gate.Release();
-            }
+            lock (_published) return _unusedNow;
         }
+    }
+
+    /// <summary>Images this node let go since it started, and their bytes (the engine's sizes).</summary>
+    public (long Images, long Bytes) Removed => (Interlocked.Read(ref _removed), Interlocked.Read(ref _removedBytes));
+
+    /// <summary>Publishes what is unused now. Caller holds the gate.</summary>
+    private void Publish()
+    {
+        var now = (_unused.Count, _unused.Values.Sum(u => u.Size));
+        lock (_published) _unusedNow = now;
     }
 
     public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
@@ -119,6 +126,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                     _unused.Remove(present.Id);
                     _sizes[present.Id] = present.Size;
                     _runFrom[present.Id] = model;
+                    Publish();
                     return image;
                 }
             }
@@ -162,6 +170,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         }
         finally
         {
+            Publish();
             _gate.Release();
         }
     }
@@ -195,7 +204,12 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             try
             {
                 if (await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false))
+                {
+                    Interlocked.Increment(ref _removed);
+                    Interlocked.Add(ref _removedBytes, size);
                     _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
+                }
+
                 // Gone from the engine (no other node's name held it): the copy it was loaded from may go too.
                 if (model is not null && !await _engine.ImageExistsAsync(id, cancellationToken).ConfigureAwait(false))
                     await ForgetAsync(model, cancellationToken).ConfigureAwait(false);
