@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Headers;
+using InfraMind.Oci;
+
+namespace InfraMind.Storage.Registry;
+
+/// <summary>Blob uploads (monolithic, chunked, mounted from another repository) and manifest puts.</summary>
+internal sealed partial class RegistryClient
+{
+    public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Head, $"v2/{Repo}/blobs/{digest}", null, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        await PeerHttp.EnsureSuccessAsync(response, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Starts an upload, or mounts the blob from <paramref name="mountFrom"/>; returns null when mounted.</summary>
+    public async Task<Uri?> StartUploadAsync(Digest digest, string? mountFrom, CancellationToken cancellationToken)
+    {
+        string path = mountFrom is null
+            ? $"v2/{Repo}/blobs/uploads/"
+            : $"v2/{Repo}/blobs/uploads/?mount={Uri.EscapeDataString(digest.Value)}&from={Uri.EscapeDataString(mountFrom)}";
+        using var response = await SendAsync(HttpMethod.Post, path, null, $"starting the upload of {digest}", cancellationToken).ConfigureAwait(false);
+        if (mountFrom is not null && response.StatusCode == HttpStatusCode.Created)
+        {
+            return null;
+        }
+
+        await PeerHttp.EnsureSuccessAsync(response, $"starting the upload of {digest}", cancellationToken).ConfigureAwait(false);
+        return UploadLocation(response, digest);
+    }
+
+    /// <summary>Uploads the whole blob in one PUT.</summary>
+    public async Task UploadMonolithicAsync(Uri location, Descriptor blob, Stream content, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        var body = new ProgressContent(content, blob.Size, blob.Digest.Value, progress);
+        using var response = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), body, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads the blob in PATCH chunks, then closes the upload with a PUT carrying the digest.</summary>
+    public async Task UploadChunkedAsync(Uri location, Descriptor blob, Stream content, int chunkSize, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[chunkSize];
+        long offset = 0;
+        while (true)
+        {
+            int n = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            var chunk = new ByteArrayContent(buffer, 0, n);
+            chunk.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            chunk.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + n - 1}");
+            using var response = await SendAsync(HttpMethod.Patch, location, chunk, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            await PeerHttp.EnsureSuccessAsync(response, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            location = UploadLocation(response, blob.Digest);
+            offset += n;
+            progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, false));
+        }
+
+        using var close = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), null, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(close, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, true));
+    }
+
+    /// <summary>PUTs a manifest under a tag (or its digest); returns the digest the registry says it stored.</summary>
+    public async Task<Digest?> PutManifestAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken) =>
+        (await PutManifestWithSubjectAsync(reference, mediaType, manifest, cancellationToken).ConfigureAwait(false)).Stored;
+
+    /// <summary>
+    /// PUTs a manifest; <c>SubjectIndexed</c> is whether the registry answered with an <c>OCI-Subject</c> header, which
+    /// OCI 1.1 registries send when they index the manifest's subject in their referrers API themselves.
+    /// </summary>
+    public async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestWithSubjectAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
+    {
+        var body = new ByteArrayContent(manifest);
+        body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var response = await SendAsync(HttpMethod.Put, $"v2/{Repo}/manifests/{reference}", body, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
+        await PeerHttp.EnsureSuccessAsync(response, $"putting the manifest {reference}", cancellationToken).ConfigureAwait(false);
+        Digest? stored = response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;
+        return (stored, response.Headers.Contains("OCI-Subject"));
+    }
+
+    private Uri UploadLocation(HttpResponseMessage response, Digest digest)
+    {
+        var location = response.Headers.Location
+            ?? throw new StorageException(StorageErrorCodes.PeerRejected, $"{PeerHttp.Peer(_base)} started the upload of {digest} but sent no Location; it does not follow the distribution spec.");
+        return location.IsAbsoluteUri ? location : new Uri(_base, location);
+    }
+
+    private static Uri WithDigest(Uri location, Digest digest)
+    {
+        var builder = new UriBuilder(location);
+        string digestQuery = "digest=" + Uri.EscapeDataString(digest.Value);
+        builder.Query = string.IsNullOrEmpty(builder.Query) || builder.Query == "?" ? digestQuery : builder.Query.TrimStart('?') + "&" + digestQuery;
+        return builder.Uri;
+    }
+}
