@@ -42,10 +42,8 @@ internal sealed partial class MeshState
                 ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
                 : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
         }).ToList();
-        // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first pick.
-        var models = _models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
-            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources)).ToList();
-        _placement = Placement.Place(models, nodes, options.Replicas, _ranks);
+        // The versions in registry order, sorted once when they changed (SetModels).
+        _placement = Placement.Place(_placementOrder, nodes, options.Replicas, _ranks);
         var placedOn = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (node, keys) in _placement)
         {

@@ -33,6 +33,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     private IReadOnlyList<ServedModel> _models = [];
     private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
     private Dictionary<string, ServedModel[]> _byName = new(StringComparer.Ordinal);
+    private IReadOnlyList<PlacementModel> _placementOrder = [];
 
     public TimeProvider Time => time;
 
@@ -57,11 +58,19 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     {
         lock (_gate)
         {
-            // The catalog is read again every refresh: placement runs only when the versions changed.
-            var same = models.Count == _models.Count && models.Select(m => m.Key).SequenceEqual(_models.Select(m => m.Key), StringComparer.Ordinal);
+            // The catalog is read again every refresh: placement runs only when the versions (or their registry order) changed.
+            var same = models.Count == _models.Count && models.Select(m => (m.Key, m.Published.RegistryIndex)).SequenceEqual(_models.Select(m => (m.Key, m.Published.RegistryIndex)));
             _models = models;
             _byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
             _byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+            // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first
+            // pick. Sorted when the versions changed, not on every placement pass (each heartbeat that finds placement due).
+            if (!same)
+            {
+                _placementOrder = [.. models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
+                    .Select(m => new PlacementModel(m.Key, m.Manifest.Resources))];
+            }
+
             // Traffic of versions no longer served goes with them (a yanked version's samples are not kept forever).
             foreach (var gone in _traffic.Keys.Where(k => !_byKey.ContainsKey(k)).ToList()) _traffic.Remove(gone);
             if (!same) Replace();
