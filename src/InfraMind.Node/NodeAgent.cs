@@ -32,6 +32,10 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private Task _releases = Task.CompletedTask;
+
+    /// <summary>Completes when the images of every version stopped so far were released (tests).</summary>
+    internal Task ImagesReleased => _releases;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[] _heartbeats = [];
@@ -342,7 +346,17 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             }
 
             foreach (var g in gone) await g.DisposeAsync();
-            await _images.ReleaseAsync([.. gone.Select(g => g.Assignment)], ct);
+            // Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.
+            IReadOnlyCollection<ModelAssignment> stopped = [.. gone.Select(g => g.Assignment)];
+            var previous = _releases;
+            _releases = Task.Run(async () =>
+            {
+                await previous.ConfigureAwait(false);
+                await _images.ReleaseAsync(stopped, _stop.Token).ConfigureAwait(false);
+            }, CancellationToken.None).ContinueWith(t =>
+            {
+                if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException) _log.LogWarning(e, "releasing images of stopped versions failed");
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
             foreach (var a in wanted.Values)
             {
@@ -462,6 +476,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         }
 
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
+        await _releases;
         foreach (var g in _gateways) g.Dispose();
         _models.Dispose();
         _channels.Dispose();

@@ -110,7 +110,7 @@ public sealed record NodeOptions
     /// <summary>
     /// Bytes of images this node keeps for versions it no longer runs (<see cref="Images.ImageRetention"/>): beyond
     /// them, the longest unused image goes. Null: the node removes no image (its images are its operator's own, built
-    /// from package directories); `infra node serve` and `infra mesh up` set it (--image-cache, default 10Gi).
+    /// from package directories); `infra node serve` sets it (--image-cache, default 10Gi), `infra mesh up` to 10Gi.
     /// </summary>
     public long? UnusedImageBytes { get; init; }
 

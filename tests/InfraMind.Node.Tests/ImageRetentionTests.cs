@@ -252,6 +252,7 @@ public sealed class ImageRetentionTests
 
             Assert.Equal(0, Scrape(agent, "inframind_node_images_removed_total"));
             await agent.ApplyAsync(new HeartbeatReply([], []), None);
+            await agent.ImagesReleased;
             Assert.False(await engine.ImageExistsAsync(image, None), "the node kept the image of a version no gateway places on it, with no budget for unused images");
             // The operator sees it on the node's /metrics.
             Assert.Equal(1, Scrape(agent, "inframind_node_images_removed_total"));

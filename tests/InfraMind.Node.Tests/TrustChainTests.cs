@@ -178,6 +178,7 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
             Assert.NotNull(await nodeStore.FindAsync(image.ManifestDigest, None));
 
             await agent.ApplyAsync(new HeartbeatReply([], []), None);
+            await agent.ImagesReleased;
             Assert.False(await engine.ImageExistsAsync(imageId, None), "the engine kept the image of a version the node no longer runs");
             Assert.Null(await nodeStore.FindAsync(image.ManifestDigest, None));
             Assert.All(image.Blobs, b => Assert.False(File.Exists(nodeStore.BlobPath(b.Digest)), $"{b.Digest} stayed in the node's store"));
