@@ -347,16 +347,20 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
             foreach (var g in gone) await g.DisposeAsync();
             // Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.
-            IReadOnlyCollection<ModelAssignment> stopped = [.. gone.Select(g => g.Assignment)];
-            var previous = _releases;
-            _releases = Task.Run(async () =>
+            // The first reconcile releases nothing but lets the source find what an earlier run left.
+            if (gone.Count > 0 || _releases == Task.CompletedTask)
             {
-                await previous.ConfigureAwait(false);
-                await _images.ReleaseAsync(stopped, _stop.Token).ConfigureAwait(false);
-            }, CancellationToken.None).ContinueWith(t =>
-            {
-                if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException) _log.LogWarning(e, "releasing images of stopped versions failed");
-            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                IReadOnlyCollection<ModelAssignment> stopped = [.. gone.Select(g => g.Assignment)];
+                var previous = _releases;
+                _releases = Task.Run(async () =>
+                {
+                    await previous.ConfigureAwait(false);
+                    await _images.ReleaseAsync(stopped, _stop.Token).ConfigureAwait(false);
+                }, CancellationToken.None).ContinueWith(t =>
+                {
+                    if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException) _log.LogWarning(e, "releasing images of stopped versions failed");
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
 
             foreach (var a in wanted.Values)
             {

@@ -13,8 +13,9 @@ public interface IModelImageSource
     Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The node no longer runs <paramref name="stopped"/> (their containers are gone); called after every reconcile,
-    /// the first time with none. A source that keeps images (<see cref="ImageRetention"/>) may let theirs go.
+    /// The node no longer runs <paramref name="stopped"/> (their containers are gone); called in the background after
+    /// each reconcile that stopped versions, one call after another, and after the first reconcile with none. A source
+    /// that keeps images (<see cref="ImageRetention"/>) may let theirs go.
     /// </summary>
     ValueTask ReleaseAsync(IReadOnlyCollection<ModelAssignment> stopped, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
