@@ -54,6 +54,12 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         lock (_gate) return _byName.TryGetValue(name, out var versions) ? versions : [];
     }
 
+    /// <summary>Whether the catalog serves this version now (a request resolved before a yank may outlive it).</summary>
+    public bool IsServed(string key)
+    {
+        lock (_gate) return _byKey.ContainsKey(key);
+    }
+
     public void SetModels(IReadOnlyList<ServedModel> models)
     {
         lock (_gate)

@@ -201,6 +201,36 @@ public sealed class MeshStateTests
         Assert.True(_mesh.IsQuarantined(Key));
     }
 
+    /// <summary>
+    /// A request resolves its version, then the version is withdrawn (a yank on the chain) before routing: the caller
+    /// gets 404 as the next caller will, not a 503 that blames the nodes' capacity (seen on a loaded CI machine).
+    /// </summary>
+    [Fact]
+    public async Task A_version_withdrawn_while_its_request_is_routed_is_404_not_a_missing_node()
+    {
+        var options = new GatewayOptions { Replicas = 1, ReadyWait = TimeSpan.Zero };
+        var metrics = new GatewayMetrics();
+        var mesh = new MeshState(options, _time, metrics, NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        using var channels = new InfraMind.Serving.Grpc.ModelChannels(1 << 20);
+        var core = new Inference.InferenceCore(mesh, options, metrics,
+            new Inference.InferenceAttempts(mesh, options, metrics, new Inference.NodeClients(TimeSpan.FromSeconds(1), 4), channels), new Inference.InferenceLog(NullLogger.Instance, false));
+
+        var outcome = await core.InferAsync("echo", null, (_, _) =>
+        {
+            mesh.SetModels([]);
+            return ValueTask.FromResult(new Inference.InferenceInput("""{"text": "x"}"""u8.ToArray(), null));
+        }, new Inference.InferenceRecord(), CancellationToken.None);
+        Assert.Equal(404, outcome.Problem!.Status);
+        Assert.Equal(MeshErrorCodes.ModelNotFound, outcome.Problem.Code);
+
+        // Still served but placed nowhere: the 503 that says so.
+        mesh.SetModels([Served()]);
+        var unplaced = await core.InferAsync("echo", null, (_, _) => ValueTask.FromResult(new Inference.InferenceInput("""{"text": "x"}"""u8.ToArray(), null)),
+            new Inference.InferenceRecord(), CancellationToken.None);
+        Assert.Equal(503, unplaced.Problem!.Status);
+    }
+
     [Fact]
     public void Only_nodes_the_version_is_placed_on_count_toward_its_quarantine()
     {

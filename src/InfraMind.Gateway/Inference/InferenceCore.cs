@@ -188,6 +188,11 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
             return new(model, answer, answeredBy, results.Count, null, receipt);
         }
 
+        // Resolved, then withdrawn (a yank, a registry that dropped it) before any node was tried: gone, as for the next caller.
+        if (results.Count == 0 && !mesh.IsServed(model.Key))
+            return Refuse(model, new(404, MeshErrorCodes.ModelNotFound, "version withdrawn",
+                $"{model.Key} left the catalog while this request was routed (yanked, or no longer in the registry); GET /inference/v1 lists what is served."), record);
+
         if (results.Count == 0)
         {
             var r = model.Manifest.Resources;
