@@ -83,7 +83,7 @@ internal static class SignedImage
     public static async ValueTask ForgetAsync(ModelAssignment model, ContentResolver content, CancellationToken cancellationToken)
     {
         var remote = model.ContentReferences.Count > 0 &&
-                     model.ContentReferences.All(r => ContentReference.TryParse(r, out var parsed, out _) && parsed is IpfsReference or OciReference or HttpReference);
+                     model.ContentReferences.All(r => ContentReference.TryParse(r, out var parsed, out _) && !parsed.IsHostLocal);
         if (remote && Digest.TryParse(model.ImageDigest, out var digest))
             await content.Store.ForgetAsync(digest, cancellationToken).ConfigureAwait(false);
     }
