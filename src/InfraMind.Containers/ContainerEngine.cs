@@ -16,6 +16,9 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
     internal static readonly Uri DefaultEndpoint = new("unix:///var/run/docker.sock");
 
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>What some engines list as the name of an image that has none; an <see cref="ImageSummary"/> never carries it.</summary>
+    private const string NoName = "<none>:<none>";
     private readonly DockerClientConfiguration _configuration;
     private readonly DockerClient _client;
     private Task<EngineInfo>? _info;
@@ -152,7 +155,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         return images
             .Select(i => new ImageSummary(
                 i.ID,
-                (IReadOnlyList<string>?)i.RepoTags?.Where(t => t != "<none>:<none>").ToList() ?? [],
+                (IReadOnlyList<string>?)i.RepoTags?.Where(t => t != NoName).ToList() ?? [],
                 (IReadOnlyDictionary<string, string>?)i.Labels?.ToDictionary() ?? new Dictionary<string, string>(),
                 i.Created,
                 i.Size))
@@ -175,7 +178,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
             var i = await _client.Images.InspectImageAsync(imageRef, cancellationToken);
             return new ImageSummary(
                 i.ID,
-                (IReadOnlyList<string>?)i.RepoTags?.ToList() ?? [],
+                (IReadOnlyList<string>?)i.RepoTags?.Where(t => t != NoName).ToList() ?? [],
                 (IReadOnlyDictionary<string, string>?)i.Config?.Labels?.ToDictionary() ?? new Dictionary<string, string>(),
                 i.Created,
                 i.Size);

@@ -118,7 +118,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                 // Named under the gate: an image the inner source found present is not removed between its check and here.
                 var present = await _engine.InspectImageAsync(image, cancellationToken).ConfigureAwait(false);
                 // An image with a name of its operator's (an `infra build`, a base image) was here before: never the node's to remove.
-                if (present is not null && present.Tags.Any(t => t != "<none>:<none>" && !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
+                if (present is not null && present.Tags.Any(t => !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
                 if (present is not null && await _engine.TagImageAsync(present.Id, Repository, TagOf(present.Id), cancellationToken).ConfigureAwait(false))
                 {
                     if (!_users.TryGetValue(present.Id, out var users)) _users[present.Id] = users = new(StringComparer.Ordinal);
