@@ -9,7 +9,8 @@ namespace InfraMind.Conformance;
 /// <summary>
 /// Readiness of a <c>protocol: grpc</c> model once its port accepts: the port must speak HTTP/2 (an HTTP/1 answer is
 /// named: a REST server), and grpc.health.v1 Check (or V2's ServerReady where there is no health service) must say
-/// SERVING within what is left of the readiness timeout. Polled every 20 ms; the last status seen is reported.
+/// SERVING within what is left of the readiness timeout. Polled every 20 ms; the last status the model reported is
+/// reported (a check the budget's end cuts short does not replace it).
 /// </summary>
 internal static class GrpcReadinessCheck
 {
@@ -31,6 +32,9 @@ internal static class GrpcReadinessCheck
         using var channel = new ModelChannel(route, manifest.Name, manifest.Version.ToString(), ModelAnswer.DefaultBodyLimit);
         var budget = Stopwatch.StartNew();
         var seen = "no answer yet";
+        // A check cut short by the end of the budget says nothing new: the last status the model did report stays what
+        // is reported (a loaded machine once turned a NotServing model's verdict into "no answer in time").
+        var answered = false;
         // At least a moment for the health call itself, however long the port took.
         var limit = left < TimeSpan.FromMilliseconds(500) ? TimeSpan.FromMilliseconds(500) : left;
         while (budget.Elapsed < limit)
@@ -43,10 +47,11 @@ internal static class GrpcReadinessCheck
                 if (check.Verdict is { } verdict)
                     return Failed(verdict, $"port {manifest.Port} speaks HTTP/2 but answered {check.Seen}: not an Open Inference Protocol V2 server");
                 seen = check.Seen;
+                answered = true;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                seen = "no answer to the health check in time";
+                if (!answered) seen = "no answer to the health check in time";
             }
             catch (Exception e) when (e is HttpRequestException or IOException)
             {
