@@ -78,13 +78,13 @@ internal static class SignedImage
     /// <summary>
     /// Drops the store's copy of a version's image once the node let the image go, when that copy is one: every
     /// reference of the version is remote (ipfs://, oci://, http(s)://). A local:// or file:// reference makes the
-    /// store (or a file) the source itself, and a named store entry is its operator's (<see cref="LocalContentStore.ForgetAsync"/>).
+    /// store (or a file) the source itself, and a named store entry is its operator's (<see cref="ContentResolver.ForgetAsync"/>).
     /// </summary>
     public static async ValueTask ForgetAsync(ModelAssignment model, ContentResolver content, CancellationToken cancellationToken)
     {
         var remote = model.ContentReferences.Count > 0 &&
                      model.ContentReferences.All(r => ContentReference.TryParse(r, out var parsed, out _) && !parsed.IsHostLocal);
         if (remote && Digest.TryParse(model.ImageDigest, out var digest))
-            await content.Store.ForgetAsync(digest, cancellationToken).ConfigureAwait(false);
+            await content.ForgetAsync(digest, cancellationToken).ConfigureAwait(false);
     }
 }

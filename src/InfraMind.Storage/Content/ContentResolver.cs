@@ -12,18 +12,32 @@ namespace InfraMind.Storage;
 public sealed class ContentResolver
 {
     private readonly IContentBackend[] _backends;
+    private readonly BlobOrigins _origins;
 
     public ContentResolver(LocalContentStore store, PeerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         Store = store;
         Options = options ?? new PeerOptions();
-        _backends = [new RegistryBackend(Options, new BlobOrigins(Path.Combine(store.Root, "origins"))), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
+        _origins = new BlobOrigins(Path.Combine(store.Root, "origins"));
+        _backends = [new RegistryBackend(Options, _origins), new HttpBackend(Options), new Ipfs.IpfsContentBackend(Options)];
     }
 
     public LocalContentStore Store { get; }
 
     public PeerOptions Options { get; }
+
+    /// <summary>
+    /// Forgets the store's nameless copy of an image (<see cref="LocalContentStore.ForgetAsync"/>) and, with the blobs
+    /// it removed, what this store remembered of the registry repositories they came from (their mount origins): a node
+    /// that lets go of strangers' images keeps no record of them either.
+    /// </summary>
+    public async Task<StoreForget> ForgetAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        var forgotten = await Store.ForgetAsync(manifestDigest, cancellationToken).ConfigureAwait(false);
+        _origins.Forget(forgotten.Blobs);
+        return forgotten;
+    }
 
     /// <summary>
     /// Returns the image <paramref name="reference"/> names, verified and in the local store. A reference pinned to a

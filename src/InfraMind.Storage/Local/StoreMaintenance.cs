@@ -12,6 +12,12 @@ namespace InfraMind.Storage;
 /// <param name="StagingAreasRemoved">Staging areas of transfers that died, removed.</param>
 public sealed record StoreRepair(bool IndexRebuilt, string? IndexBackup, int Images, int EntriesDropped, int BlobsRemoved, int StagingAreasRemoved);
 
+/// <summary>What <see cref="LocalContentStore.ForgetAsync"/> removed: the blobs (manifest, config, layers) and their bytes.</summary>
+public sealed record StoreForget(IReadOnlyList<Digest> Blobs, long Bytes)
+{
+    public static readonly StoreForget Nothing = new([], 0);
+}
+
 public sealed partial class LocalContentStore
 {
     /// <summary>
@@ -83,10 +89,10 @@ public sealed partial class LocalContentStore
     /// Forgets a nameless image kept here as a copy of fetched content (what a node fetched for a version it no longer
     /// runs): its index entry goes, then every blob of it that no other image in the store uses. An image with a name
     /// (an operator's push, a pull by name) is not a copy: it stays, and so does everything when another entry is not
-    /// an image manifest whose blobs can be told (nothing is removed on a guess). Returns the bytes freed; 0 when
-    /// nothing went. A crash between the index and the blobs leaves blobs no image names, never an image without its blobs.
+    /// an image manifest whose blobs can be told (nothing is removed on a guess). Returns the blobs removed and their
+    /// bytes; <see cref="StoreForget.Nothing"/> when nothing went. A crash between the index and the blobs leaves blobs no image names, never an image without its blobs.
     /// </summary>
-    public async Task<long> ForgetAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    public async Task<StoreForget> ForgetAsync(Digest manifestDigest, CancellationToken cancellationToken)
     {
         EnsureCreated();
         using (await AcquireLockAsync(cancellationToken).ConfigureAwait(false))
@@ -95,7 +101,7 @@ public sealed partial class LocalContentStore
             var forgotten = entries.Where(e => e.Descriptor.Digest == manifestDigest).ToList();
             if (forgotten.Count == 0 || forgotten.Any(e => e.Name is not null) || await BlobsOfAsync(manifestDigest, cancellationToken).ConfigureAwait(false) is not { } blobs)
             {
-                return 0;
+                return StoreForget.Nothing;
             }
 
             var remaining = entries.Where(e => e.Descriptor.Digest != manifestDigest).ToList();
@@ -104,7 +110,7 @@ public sealed partial class LocalContentStore
             {
                 if (await BlobsOfAsync(digest, cancellationToken).ConfigureAwait(false) is not { } theirs)
                 {
-                    return 0;
+                    return StoreForget.Nothing;
                 }
 
                 used.Add(digest);
@@ -113,15 +119,17 @@ public sealed partial class LocalContentStore
 
             await WriteIndexAsync(remaining, cancellationToken).ConfigureAwait(false);
             long freed = 0;
+            var removed = new List<Digest>();
             foreach (var digest in blobs.Append(manifestDigest).Where(d => !used.Contains(d)).Distinct())
             {
                 var path = BlobPath(digest);
                 if (!File.Exists(path)) continue;
                 freed += new FileInfo(path).Length;
                 StoreBlobs.Remove(path);
+                removed.Add(digest);
             }
 
-            return freed;
+            return new StoreForget(removed, freed);
         }
     }
 

@@ -10,6 +10,7 @@ namespace InfraMind.Storage.Registry;
 /// instead of uploading it again, as docker does with its own blob metadata. One small file per registry and blob
 /// under <c>&lt;store&gt;/origins/</c>, written whole (temporary file, then rename), so concurrent pushes never see
 /// half a name; a stale entry costs nothing: the registry then answers with an upload location and the blob is sent.
+/// The records of blobs the store forgets go with them (<see cref="ContentResolver.ForgetAsync"/>).
 /// </summary>
 internal sealed class BlobOrigins(string root)
 {
@@ -56,6 +57,30 @@ internal sealed class BlobOrigins(string root)
         catch (IOException)
         {
             // Only an optimisation: a push that cannot remember still succeeded.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Forgets every registry's record of <paramref name="blobs"/> (blobs the store no longer holds).</summary>
+    public void Forget(IReadOnlyCollection<Digest> blobs)
+    {
+        ArgumentNullException.ThrowIfNull(blobs);
+        if (blobs.Count == 0 || !Directory.Exists(root)) return;
+        try
+        {
+            foreach (var registry in Directory.EnumerateDirectories(root))
+            {
+                foreach (var blob in blobs)
+                {
+                    File.Delete(Path.Combine(registry, blob.Hex));
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // A stale record costs nothing (see above): the next push uploads what it cannot mount.
         }
         catch (UnauthorizedAccessException)
         {

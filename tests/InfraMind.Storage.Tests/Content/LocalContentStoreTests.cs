@@ -21,22 +21,24 @@ public sealed class LocalContentStoreTests : IDisposable
         var own = copy.Blobs.Select(b => b.Digest).Append(copy.ManifestDigest).Where(d => d != shared).ToList();
         var expected = own.Sum(d => new FileInfo(store.BlobPath(d)).Length);
 
-        Assert.Equal(expected, await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None));
+        var forgotten = await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None);
+        Assert.Equal(expected, forgotten.Bytes);
+        Assert.Equal(own.Select(d => d.Value).Order(), forgotten.Blobs.Select(d => d.Value).Order());
         Assert.Null(await store.FindAsync(copy.ManifestDigest, CancellationToken.None));
         Assert.All(own, d => Assert.False(File.Exists(store.BlobPath(d)), $"{d} of the forgotten image is still here"));
         Assert.True(File.Exists(store.BlobPath(shared)), "a layer another image uses was removed");
         Assert.NotNull(await store.FindAsync(other.ManifestDigest, CancellationToken.None));
 
         // A named image is its operator's, not a copy; an unknown digest is nothing to do.
-        Assert.Equal(0, await store.ForgetAsync(named.ManifestDigest, CancellationToken.None));
+        Assert.Same(StoreForget.Nothing, await store.ForgetAsync(named.ManifestDigest, CancellationToken.None));
         Assert.NotNull(await store.FindAsync(named.ManifestDigest, CancellationToken.None));
-        Assert.Equal(0, await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None));
+        Assert.Same(StoreForget.Nothing, await store.ForgetAsync(copy.ManifestDigest, CancellationToken.None));
         // What is left is still a valid OCI image layout.
         Assert.Equal(2, (await OciImageLayout.OpenAsync(store.Root, CancellationToken.None)).Images.Count);
 
         // An entry whose blobs cannot be told (its manifest gone): nothing is removed on a guess.
         File.Delete(store.BlobPath(named.ManifestDigest));
-        Assert.Equal(0, await store.ForgetAsync(other.ManifestDigest, CancellationToken.None));
+        Assert.Same(StoreForget.Nothing, await store.ForgetAsync(other.ManifestDigest, CancellationToken.None));
         Assert.NotNull(await store.FindAsync(other.ManifestDigest, CancellationToken.None));
     }
 

@@ -63,6 +63,33 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
     }
 
     [SkippableFact]
+    public async Task Forgetting_a_fetched_copy_forgets_where_its_own_blobs_came_from()
+    {
+        // Two strangers' images sharing a base layer, fetched by digest (nameless, as a node fetches them).
+        var source = NewStore("publisher");
+        var gone = await SmallImage.ImportAsync(source, "gone", layerSize: 300_000, firstLayer: "base");
+        var kept = await SmallImage.ImportAsync(source, "kept", layerSize: 300_000, firstLayer: "base");
+        var store = NewStore("node");
+        var resolver = new ContentResolver(store);
+        foreach (var (image, repo) in new[] { (gone, "strangers/gone"), (kept, "strangers/kept") })
+        {
+            var pushed = Assert.IsType<OciReference>((await new RegistryBackend(new PeerOptions()).PushAsync(image, Target(repo), null, CancellationToken.None)).Reference);
+            await resolver.ResolveAsync(pushed with { Tag = null }, null, CancellationToken.None);
+        }
+
+        var origins = new BlobOrigins(Path.Combine(store.Root, "origins"));
+        Assert.All(gone.Blobs, b => Assert.NotNull(origins.Find(_registry.HostPort, b.Digest, "elsewhere")));
+        var shared = Assert.Single(gone.LayerDigests.Intersect(kept.LayerDigests));
+
+        var forgotten = await resolver.ForgetAsync(gone.ManifestDigest, CancellationToken.None);
+        Assert.Equal(gone.Blobs.Count, forgotten.Blobs.Count); // its manifest, config and own layers; not the shared one
+        Assert.All(gone.Blobs.Where(b => b.Digest != shared), b => Assert.Null(origins.Find(_registry.HostPort, b.Digest, "elsewhere")));
+        Assert.Equal("strangers/kept", origins.Find(_registry.HostPort, shared, "elsewhere"));
+        Assert.All(kept.Blobs, b => Assert.Equal("strangers/kept", origins.Find(_registry.HostPort, b.Digest, "elsewhere")));
+        Assert.Equal(kept.Blobs.Count, Directory.EnumerateFiles(Path.Combine(store.Root, "origins"), "*", SearchOption.AllDirectories).Count());
+    }
+
+    [SkippableFact]
     public async Task A_push_to_another_repository_mounts_the_blobs_the_store_remembers_without_being_told()
     {
         var image = await SmallImage.ImportAsync(NewStore("source"), "automount", layerSize: 300_000);
