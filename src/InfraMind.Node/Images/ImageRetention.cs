@@ -45,13 +45,27 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private readonly string _owner;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    // Under _gate: the versions (model keys) using each image id, and each unused image's size and since when.
-    private readonly Dictionary<string, HashSet<string>> _users = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (long Size, DateTimeOffset Since)> _unused = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
-    // The latest version run from each image in this process: what the inner source is told to forget with it.
-    private readonly Dictionary<string, ModelAssignment> _runFrom = new(StringComparer.Ordinal);
+    // Under _gate: every image the node holds by its name, by image id.
+    private readonly Dictionary<string, HeldImage> _images = new(StringComparer.Ordinal);
     private bool _scanned;
+
+    /// <summary>An image the node holds by its name.</summary>
+    private sealed class HeldImage(long size)
+    {
+        /// <summary>The versions (model keys) that use it now.</summary>
+        public HashSet<string> Users { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The engine's size of it.</summary>
+        public long Size { get; set; } = size;
+
+        /// <summary>The latest version run from it in this process: what the inner source is told to forget with it (none for an image a restart's scan found).</summary>
+        public ModelAssignment? RunFrom { get; set; }
+
+        /// <summary>Since when no version uses it; null while one does.</summary>
+        public DateTimeOffset? UnusedSince { get; set; }
+    }
+
+    private IEnumerable<KeyValuePair<string, HeldImage>> UnusedImages => _images.Where(i => i.Value.UnusedSince is not null);
 
     public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null,
         int maxUnusedImages = DefaultMaxUnusedImages)
@@ -102,7 +116,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     /// <summary>Publishes what is unused now. Caller holds the gate.</summary>
     private void Publish()
     {
-        var now = (_unused.Count, _unused.Values.Sum(u => u.Size));
+        var now = (UnusedImages.Count(), UnusedImages.Sum(i => i.Value.Size));
         lock (_published) _unusedNow = now;
     }
 
@@ -121,11 +135,11 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                 if (present is not null && present.Tags.Any(t => !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
                 if (present is not null && await _engine.TagImageAsync(present.Id, Repository, TagOf(present.Id), cancellationToken).ConfigureAwait(false))
                 {
-                    if (!_users.TryGetValue(present.Id, out var users)) _users[present.Id] = users = new(StringComparer.Ordinal);
-                    users.Add(model.Key);
-                    _unused.Remove(present.Id);
-                    _sizes[present.Id] = present.Size;
-                    _runFrom[present.Id] = model;
+                    if (!_images.TryGetValue(present.Id, out var held)) _images[present.Id] = held = new HeldImage(present.Size);
+                    held.Users.Add(model.Key);
+                    held.Size = present.Size;
+                    held.RunFrom = model;
+                    held.UnusedSince = null;
                     Publish();
                     return image;
                 }
@@ -152,12 +166,9 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             var now = _time.GetUtcNow();
             foreach (var key in stopped.Select(s => s.Key))
             {
-                foreach (var (id, users) in _users.Where(u => u.Value.Contains(key)).ToList())
+                foreach (var held in _images.Values)
                 {
-                    users.Remove(key);
-                    if (users.Count > 0) continue;
-                    _users.Remove(id);
-                    _unused[id] = (_sizes.GetValueOrDefault(id), now);
+                    if (held.Users.Remove(key) && held.Users.Count == 0) held.UnusedSince = now;
                 }
             }
 
@@ -180,9 +191,8 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     {
         foreach (var image in await _engine.FindImagesByNameAsync($"{Repository}:{_owner}.*", cancellationToken).ConfigureAwait(false))
         {
-            if (_users.ContainsKey(image.Id) || _unused.ContainsKey(image.Id)) continue;
-            _sizes[image.Id] = image.Size;
-            _unused[image.Id] = (image.Size, new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc)));
+            if (_images.ContainsKey(image.Id)) continue;
+            _images[image.Id] = new HeldImage(image.Size) { UnusedSince = new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc)) };
         }
 
         _scanned = true;
@@ -191,16 +201,16 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     /// <summary>Removes the node's names of the longest-unused images until the rest fit the budget (bytes and count). Caller holds the gate.</summary>
     private async Task TrimAsync(CancellationToken cancellationToken)
     {
-        var total = _unused.Values.Sum(u => u.Size);
-        var count = _unused.Count;
-        foreach (var (id, (size, _)) in _unused.OrderBy(u => u.Value.Since).ThenBy(u => u.Key, StringComparer.Ordinal).ToList())
+        var unused = UnusedImages.OrderBy(i => i.Value.UnusedSince).ThenBy(i => i.Key, StringComparer.Ordinal).ToList();
+        var total = unused.Sum(i => i.Value.Size);
+        var count = unused.Count;
+        foreach (var (id, held) in unused)
         {
             if (total <= _budget && count <= _maxUnused) break;
+            var (size, model) = (held.Size, held.RunFrom);
             total -= size;
             count--;
-            _unused.Remove(id);
-            _sizes.Remove(id);
-            _runFrom.Remove(id, out var model);
+            _images.Remove(id);
             try
             {
                 if (await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false))
