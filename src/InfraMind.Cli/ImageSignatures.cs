@@ -58,7 +58,8 @@ internal static class ImageSignatures
         var subject = image.Digest ?? throw new InfraMindException(StorageErrorCodes.UnsupportedReference,
             $"{image} names the image by tag; a signature is checked against the image digest, which a tag does not pin",
             "name the image by digest: oci://HOST/REPO@sha256:… (`infra push` prints it)");
-        var found = await new OciReferrers(resolver.Options).FindAsync(image, subject, SigstoreBundle.MediaType, cancellationToken);
+        // Read one at a time, stopping at the first that passes: whoever can push to the repository may attach many.
+        using var found = await new OciReferrers(resolver.Options).ListAsync(image, subject, SigstoreBundle.MediaType, cancellationToken);
         if (found.Count == 0)
         {
             throw new StorageException(StorageErrorCodes.NoReferrer,
@@ -69,7 +70,7 @@ internal static class ImageSignatures
         List<VerificationCheck>? best = null;
         PublishStatement? statement = null;
         Digest? referrer = null;
-        foreach (var artifact in found)
+        await foreach (var artifact in found.ReadAsync(cancellationToken))
         {
             var checks = new List<VerificationCheck> { new(ReferrerCheck, true, null, $"Sigstore bundle in referrer {artifact.Referrer} ({found.Count} attached)") };
             DsseVerification signature;

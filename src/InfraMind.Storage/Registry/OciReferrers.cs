@@ -18,8 +18,10 @@ public sealed record AttachResult(Digest Referrer, bool RegistryIndexed, string?
 /// layer is the artifact; lists an image's referrers through the referrers API, or, where the registry has none (404),
 /// through the referrers tag schema (<c>sha256-&lt;hex of the subject digest&gt;</c> → an image index), which an attach
 /// then maintains: read, add, write back, every entry already there kept.
-/// Everything read is bounded: the index (4 MiB), a referrer manifest (64 KiB), the artifact (4 MiB) and the number of
-/// referrers (1,024); anything over is IM4240/IM4241 and the rest is not read.
+/// Everything read is bounded: the index (4 MiB), a referrer manifest (64 KiB), the artifact (4 MiB), the artifacts of
+/// one listing together (<see cref="MaxArtifactBytesInAll"/>) and the number of referrers (1,024); anything over is
+/// IM4240/IM4241 and the rest is not read. A listing's artifacts are read one at a time (<see cref="ReferrerListing"/>),
+/// so a reader that stops at the first it accepts holds one artifact, not all of them.
 /// The tag index has no compare-and-swap in the distribution API: two attaches to one image at the same moment can
 /// each write an index without the other's entry. So, where the tag schema is used, each referrer manifest is also
 /// tagged on its own (<see cref="ReferrerTag"/>: the index's tag, a dot, 32 hex digits of the referrer's digest), a
@@ -34,6 +36,9 @@ public sealed class OciReferrers(PeerOptions options)
     public const int MaxManifestBytes = 64 << 10;
     public const int MaxArtifactBytes = 4 << 20;
     public const int MaxReferrers = 1024;
+
+    /// <summary>Most bytes of artifacts read from one image's referrers in all: many large artifacts attached by whoever can push there cost a reader this much at most.</summary>
+    public const long MaxArtifactBytesInAll = 64L << 20;
 
     /// <summary>Most pages of a paginated referrers API answer read for one image.</summary>
     public const int MaxReferrerPages = 64;
@@ -134,9 +139,40 @@ public sealed class OciReferrers(PeerOptions options)
     /// </summary>
     public async Task<IReadOnlyList<AttachedArtifact>> FindAsync(OciReference repository, Digest subject, string artifactType, CancellationToken cancellationToken)
     {
+        using var listing = await ListAsync(repository, subject, artifactType, cancellationToken).ConfigureAwait(false);
+        var found = new List<AttachedArtifact>();
+        await foreach (var artifact in listing.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            found.Add(artifact);
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The referrers of <paramref name="subject"/> whose artifactType is <paramref name="artifactType"/> (the referrers
+    /// API with every page, or the tag index and the referrer tags), listed; their artifacts are read when the listing
+    /// is enumerated, one at a time. Dispose the listing when done.
+    /// </summary>
+    public async Task<ReferrerListing> ListAsync(OciReference repository, Digest subject, string artifactType, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(repository);
-        using var client = new RegistryClient(repository, options);
-        await client.AuthenticateAsync("pull", cancellationToken).ConfigureAwait(false);
+        var client = new RegistryClient(repository, options);
+        try
+        {
+            await client.AuthenticateAsync("pull", cancellationToken).ConfigureAwait(false);
+            var entries = await ListEntriesAsync(client, repository, subject, artifactType, cancellationToken).ConfigureAwait(false);
+            return new ReferrerListing(client, repository, subject, artifactType, [.. entries.Where(e => e.ArtifactType == artifactType).Select(e => e.Descriptor)]);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<List<Referrer>> ListEntriesAsync(RegistryClient client, OciReference repository, Digest subject, string artifactType, CancellationToken cancellationToken)
+    {
         var api = await client.TryGetDocumentAsync($"referrers/{subject}?artifactType={Uri.EscapeDataString(artifactType)}", MediaTypes.OciIndex, MaxIndexBytes,
             () => IndexTooLarge(repository, subject), $"listing the referrers of {subject}", cancellationToken).ConfigureAwait(false);
         var entries = api is { } answer
@@ -148,13 +184,53 @@ public sealed class OciReferrers(PeerOptions options)
             entries.AddRange(await TaggedReferrersAsync(client, subject, artifactType, entries, cancellationToken).ConfigureAwait(false));
         }
 
-        var found = new List<AttachedArtifact>();
-        foreach (var entry in entries.Where(e => e.ArtifactType == artifactType))
+        return entries;
+    }
+
+    /// <summary>
+    /// An image's referrers of one artifact type (<see cref="ListAsync"/>): how many, and their artifacts read in the
+    /// listing's order, one per step of <see cref="ReadAsync"/>, each bounded by <see cref="MaxArtifactBytes"/> and all
+    /// together by <see cref="MaxArtifactBytesInAll"/> (IM4240 past it, the rest not read).
+    /// A referrer found only under its own tag is fetched again here: the listing keeps descriptors, not 64 KiB manifests.
+    /// </summary>
+    public sealed class ReferrerListing : IDisposable
+    {
+        private readonly RegistryClient _client;
+        private readonly OciReference _repository;
+        private readonly Digest _subject;
+        private readonly string _artifactType;
+        private readonly IReadOnlyList<Descriptor> _referrers;
+
+        internal ReferrerListing(RegistryClient client, OciReference repository, Digest subject, string artifactType, IReadOnlyList<Descriptor> referrers)
         {
-            found.Add(await ReadArtifactAsync(client, repository, entry.Descriptor, subject, artifactType, cancellationToken).ConfigureAwait(false));
+            _client = client;
+            _repository = repository;
+            _subject = subject;
+            _artifactType = artifactType;
+            _referrers = referrers;
         }
 
-        return found;
+        /// <summary>The referrers listed.</summary>
+        public int Count => _referrers.Count;
+
+        public async IAsyncEnumerable<AttachedArtifact> ReadAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            long left = MaxArtifactBytesInAll;
+            var read = 0;
+            foreach (var referrer in _referrers)
+            {
+                var artifact = await ReadArtifactAsync(_client, _repository, referrer, _subject, _artifactType, left,
+                    () => new StorageException(StorageErrorCodes.ReferrerTooLarge,
+                        $"the {_artifactType} artifacts attached to {_repository.Registry}/{_repository.Repository}@{_subject} are over the {MaxArtifactBytesInAll}-byte cap in all; " +
+                        $"{read} of {_referrers.Count} were read, the rest was not"),
+                    cancellationToken).ConfigureAwait(false);
+                left -= artifact.Content.Length;
+                read++;
+                yield return artifact;
+            }
+        }
+
+        public void Dispose() => _client.Dispose();
     }
 
     /// <summary>
@@ -315,7 +391,9 @@ public sealed class OciReferrers(PeerOptions options)
         return entries;
     }
 
-    private static async Task<AttachedArtifact> ReadArtifactAsync(RegistryClient client, OciReference repository, Descriptor referrer, Digest subject, string artifactType, CancellationToken cancellationToken)
+    /// <summary>One referrer's artifact, read and checked; its layer is bounded by <see cref="MaxArtifactBytes"/>, and by <paramref name="left"/> with <paramref name="overAll"/> as the error.</summary>
+    private static async Task<AttachedArtifact> ReadArtifactAsync(RegistryClient client, OciReference repository, Descriptor referrer, Digest subject, string artifactType,
+        long left, Func<StorageException> overAll, CancellationToken cancellationToken)
     {
         var where = $"referrer {referrer.Digest} of {repository.Registry}/{repository.Repository}@{subject}";
         if (referrer.Size > MaxManifestBytes)
@@ -370,12 +448,14 @@ public sealed class OciReferrers(PeerOptions options)
         }
 
         var tooLarge = () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where}: its layer {layer.Digest} is over the {MaxArtifactBytes}-byte cap; the rest was not read.");
-        if (layer.Size > MaxArtifactBytes)
+        var cap = (int)Math.Min(MaxArtifactBytes, left);
+        Func<StorageException> over = cap < MaxArtifactBytes ? overAll : tooLarge;
+        if (layer.Size > cap)
         {
-            throw tooLarge();
+            throw over();
         }
 
-        var content = await client.ReadBlobAsync(layer.Digest, MaxArtifactBytes, tooLarge, cancellationToken).ConfigureAwait(false);
+        var content = await client.ReadBlobAsync(layer.Digest, cap, over, cancellationToken).ConfigureAwait(false);
         if (Digest.Compute(content) != layer.Digest || content.Length != layer.Size)
         {
             throw Malformed($"{where}: the registry's layer bytes ({content.Length}) hash to {Digest.Compute(content)}, not {layer.Digest} ({layer.Size} bytes).");

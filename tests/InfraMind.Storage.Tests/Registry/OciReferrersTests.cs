@@ -181,6 +181,50 @@ public sealed class OciReferrersTests : IDisposable
     }
 
     [Fact]
+    public async Task Bundles_are_read_one_at_a_time_and_all_of_them_together_within_their_cap()
+    {
+        // 17 referrers, each carrying a bundle of the most one may have: 16 of them are the cap in all.
+        var bundle = new byte[OciReferrers.MaxArtifactBytes];
+        Random.Shared.NextBytes(bundle);
+        var layer = Digest.Compute(bundle);
+        var referrers = Enumerable.Range(0, 17).Select(i => JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            schemaVersion = 2,
+            mediaType = MediaTypes.OciManifest,
+            artifactType = BundleType,
+            config = new { mediaType = OciReferrers.EmptyMediaType, digest = Digest.Compute("{}"u8).Value, size = 2 },
+            layers = new[] { new { mediaType = BundleType, digest = layer.Value, size = (long)bundle.Length } },
+            subject = new { mediaType = MediaTypes.OciManifest, digest = Subject.Value, size = 100 },
+            annotations = new Dictionary<string, string> { ["n"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        })).ToList();
+        var documents = referrers.ToDictionary(r => $"manifests/{Digest.Compute(r)}", r => r);
+        documents[$"blobs/{layer}"] = bundle;
+        var asked = new ConcurrentBag<string>();
+        await using var server = Hostile(Index(referrers.Select(r => (Digest.Compute(r), (long)r.Length))), documents, asked);
+        var reference = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+
+        // A reader that stops at the first bundle has fetched that one only.
+        using (var listing = await new OciReferrers(new PeerOptions()).ListAsync(reference, Subject, BundleType, CancellationToken.None))
+        {
+            Assert.Equal(17, listing.Count);
+            await foreach (var artifact in listing.ReadAsync(CancellationToken.None))
+            {
+                Assert.Equal(Digest.Compute(referrers[0]), artifact.Referrer);
+                break;
+            }
+        }
+
+        Assert.Equal(1, asked.Count(p => p.Contains("/blobs/", StringComparison.Ordinal)));
+
+        // Reading them all stops at the cap in all: IM4240, the 17th bundle never asked for.
+        asked.Clear();
+        var e = await FindFailsAsync(server);
+        Assert.Equal(StorageErrorCodes.ReferrerTooLarge, e.Code);
+        Assert.Contains($"over the {OciReferrers.MaxArtifactBytesInAll}-byte cap in all; 16 of 17 were read", e.Message, StringComparison.Ordinal);
+        Assert.Equal(16, asked.Count(p => p.Contains("/blobs/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task More_referrers_than_the_cap_is_IM4241_and_none_is_fetched()
     {
         var asked = new ConcurrentBag<string>();
