@@ -33,6 +33,9 @@ public sealed record InfraHome(string Root)
 
     public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
 
+    /// <summary>Where this home's nodes record the version each image they name was last run from (<see cref="Node.NodeOptions.ImageRecordDirectory"/>).</summary>
+    public string NodeImageRecords => Path.Combine(Root, "mesh", "images");
+
     /// <summary>InfraMind's record of the images it built, by build context: the only images `infra test` reuses (<see cref="Conformance.ImageIndex"/>).</summary>
     public string ImageIndex => Path.Combine(Root, "cache", "images");
 

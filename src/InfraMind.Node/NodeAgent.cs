@@ -62,7 +62,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _engine = engine;
         _time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _retention = options.UnusedImageBytes is { } keep ? new ImageRetention(images, engine, options.NodeId, keep, _time, _log) : null;
+        _retention = options.UnusedImageBytes is { } keep ? new ImageRetention(images, engine, options.NodeId, keep, _time, _log, recordDirectory: options.ImageRecordDirectory) : null;
         _images = _retention ?? images;
         _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout, options.GatewayTlsPins.GetValueOrDefault(g))
         {

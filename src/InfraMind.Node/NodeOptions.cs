@@ -117,6 +117,14 @@ public sealed record NodeOptions
     /// <summary>What `infra node serve --image-cache` and `infra mesh up` keep by default: 10 GiB.</summary>
     public const long DefaultUnusedImageBytes = 10L << 30;
 
+    /// <summary>
+    /// With <see cref="UnusedImageBytes"/>: where the node records, for each image it names, the version last run from it
+    /// (one small file per image, <see cref="Images.ImageRetention"/>), so that after a restart it still knows which
+    /// fetched copy goes with the image. Null: kept in memory only, and the store copy of an image a restarted node finds
+    /// only by its name stays. `infra node serve` and `infra mesh up` set it to <c>$INFRAMIND_HOME/mesh/images</c>.
+    /// </summary>
+    public string? ImageRecordDirectory { get; init; }
+
     /// <summary>The URL the node registers (where its gateways reach its job API); null: the address it is bound to.</summary>
     public Uri? Advertise { get; init; }
 

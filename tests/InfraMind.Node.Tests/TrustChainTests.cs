@@ -145,8 +145,10 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
     /// real docker-registry, placed, verified, fetched into the node's own store and loaded (nameless) into the real
     /// engine, then no longer placed: the node lets the image go from the engine and its fetched copy from its store.
     /// </summary>
-    [SkippableFact]
-    public async Task A_node_lets_go_of_a_strangers_image_and_its_fetched_copy_once_it_no_longer_runs_the_version()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_node_lets_go_of_a_strangers_image_and_its_fetched_copy_once_it_no_longer_runs_the_version(bool restarted)
     {
         using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
         await using var peer = await RegistryPeer.StartAsync();
@@ -161,10 +163,12 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         {
             NodeId = "trust-" + Guid.NewGuid().ToString("N")[..12], Gateway = new Uri("http://127.0.0.1:9/"), Capacity = new NodeCapacity(8000, 8L << 30, 0),
             UnusedImageBytes = 0, RestartBackoff = TimeSpan.FromSeconds(30), ContainerLabels = new Dictionary<string, string> { ["org.inframind.test"] = "trust-retention" },
+            ImageRecordDirectory = _dir.Combine("node-images"),
         };
+        NodeAgent? agent = null;
         try
         {
-            await using var agent = new NodeAgent(options, engine, new VerifiedImageSource(_client, _registryKey, new ContentResolver(nodeStore), engine));
+            agent = new NodeAgent(options, engine, new VerifiedImageSource(_client, _registryKey, new ContentResolver(nodeStore), engine));
             await agent.ApplyAsync(new HeartbeatReply([assignment], []), None);
             // The image holds no server: its container fails to start, after the node fetched, loaded and named the image.
             var wait = System.Diagnostics.Stopwatch.StartNew();
@@ -176,6 +180,16 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
 
             Assert.Equal([ImageRetention.NameOf(options.NodeId, imageId)], (await engine.InspectImageAsync(imageId, None))!.Tags);
             Assert.NotNull(await nodeStore.FindAsync(image.ManifestDigest, None));
+            if (restarted)
+            {
+                // The node goes down (keeping what it ran) and comes back: its first reconcile finds the image by its name,
+                // and the version it was run from by the node's record of it.
+                await agent.DisposeAsync();
+                agent = null;
+                Assert.True(await engine.ImageExistsAsync(imageId, None));
+                Assert.Single(Directory.GetFiles(options.ImageRecordDirectory));
+                agent = new NodeAgent(options, engine, new VerifiedImageSource(_client, _registryKey, new ContentResolver(nodeStore), engine));
+            }
 
             await agent.ApplyAsync(new HeartbeatReply([], []), None);
             await agent.ImagesReleased;
@@ -184,9 +198,11 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
             Assert.All(image.Blobs, b => Assert.False(File.Exists(nodeStore.BlobPath(b.Digest)), $"{b.Digest} stayed in the node's store"));
             // The publisher's own store is not the node's: its copy is untouched.
             Assert.NotNull(await _store.FindAsync(image.ManifestDigest, None));
+            Assert.Empty(Directory.GetFiles(options.ImageRecordDirectory));
         }
         finally
         {
+            if (agent is not null) await agent.DisposeAsync();
             await engine.RemoveImageAsync(imageId, force: true, None);
         }
     }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Serving;
@@ -23,9 +24,10 @@ namespace InfraMind.Node.Images;
 /// name (another node's on the same engine, or one given since) and no container holds it. A restarted node finds its
 /// names at its first heartbeat reply and counts each such image as unused (oldest first) until a version uses it again.
 /// Sizes are the engine's (layers shared with other images counted in each), so the budget errs towards removing.
-/// Once the engine deleted an image, the inner source is told to forget the version it was run from
-/// (<see cref="IModelImageSource.ForgetAsync"/>: the store's copy of fetched content goes too); an image found
-/// only by a restart's scan names no version, and its store copy stays.
+/// Once the engine deleted an image, the inner source is told to forget the version it was last run from
+/// (<see cref="IModelImageSource.ForgetAsync"/>: the store's copy of fetched content goes too). With a record
+/// directory, that version is also written there (<c>OWNER.IMAGEHEX.json</c>, beside the name), so an image a
+/// restarted node finds by its name still names it; without one, such an image's store copy stays.
 /// </para>
 /// </summary>
 public sealed class ImageRetention : IModelImageSource, IDisposable
@@ -36,6 +38,9 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     /// <summary>Most unused images kept whatever their bytes, so that many tiny images cannot make the record (and the engine's list) long.</summary>
     public const int DefaultMaxUnusedImages = 256;
 
+    /// <summary>Most bytes of one record read back: a version's assignment, whose manifest the registry bounds far below this.</summary>
+    public const int MaxRecordBytes = 1 << 20;
+
     private readonly IModelImageSource _inner;
     private readonly ContainerEngine _engine;
     private readonly long _budget;
@@ -43,6 +48,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly string _owner;
+    private readonly string? _records;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     // Under _gate: every image the node holds by its name, by image id.
@@ -68,7 +74,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private IEnumerable<KeyValuePair<string, HeldImage>> UnusedImages => _images.Where(i => i.Value.UnusedSince is not null);
 
     public ImageRetention(IModelImageSource inner, ContainerEngine engine, string nodeId, long unusedBytes, TimeProvider? time = null, ILogger? log = null,
-        int maxUnusedImages = DefaultMaxUnusedImages)
+        int maxUnusedImages = DefaultMaxUnusedImages, string? recordDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(engine);
@@ -81,6 +87,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         _time = time ?? TimeProvider.System;
         _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _owner = OwnerOf(nodeId);
+        _records = recordDirectory;
     }
 
     /// <summary>The node's part of its names: the first 16 hex digits of the SHA-256 of its id.</summary>
@@ -138,6 +145,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                     if (!_images.TryGetValue(present.Id, out var held)) _images[present.Id] = held = new HeldImage(present.Size);
                     held.Users.Add(model.Key);
                     held.Size = present.Size;
+                    if (held.RunFrom?.Key != model.Key) WriteRecord(present.Id, model);
                     held.RunFrom = model;
                     held.UnusedSince = null;
                     Publish();
@@ -192,9 +200,14 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         foreach (var image in await _engine.FindImagesByNameAsync($"{Repository}:{_owner}.*", cancellationToken).ConfigureAwait(false))
         {
             if (_images.ContainsKey(image.Id)) continue;
-            _images[image.Id] = new HeldImage(image.Size) { UnusedSince = new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc)) };
+            _images[image.Id] = new HeldImage(image.Size)
+            {
+                UnusedSince = new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc)),
+                RunFrom = ReadRecord(image.Id),
+            };
         }
 
+        DeleteStaleRecords();
         _scanned = true;
     }
 
@@ -220,6 +233,9 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                     _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
                 }
 
+                // The node's name is gone (removed now, or by hand before): so is its record.
+                DeleteRecord(id);
+
                 // Gone from the engine (no other node's name held it): the copy it was loaded from may go too.
                 if (model is not null && !await _engine.ImageExistsAsync(id, cancellationToken).ConfigureAwait(false))
                     await ForgetAsync(model, cancellationToken).ConfigureAwait(false);
@@ -229,6 +245,81 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                 // A container holds it (one this node does not own): the name stays, and a restarted node counts it again.
                 _log.LogWarning("kept image {Image}, unused by this node: {Message}", id, e.Message);
             }
+        }
+    }
+
+    private string RecordPath(string imageId) => Path.Combine(_records!, TagOf(imageId) + ".json");
+
+    /// <summary>
+    /// Records the version an image was last run from (written whole: a temporary file, then a rename). A record that
+    /// cannot be written is only logged: it costs a restarted node the store copy of that image, nothing else.
+    /// </summary>
+    private void WriteRecord(string imageId, ModelAssignment model)
+    {
+        if (_records is null) return;
+        var path = RecordPath(imageId);
+        var temporary = $"{path}.{Guid.NewGuid():N}";
+        try
+        {
+            Directory.CreateDirectory(_records);
+            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(model, JsonSerializerOptions.Web));
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A temporary file left behind goes with the next restart's tidying (DeleteStaleRecords).
+            _log.LogWarning("could not record which version image {Image} was run from: {Message}", imageId, e.Message);
+        }
+    }
+
+    /// <summary>The version an earlier run recorded for an image; null when there is none, or it is not one (over <see cref="MaxRecordBytes"/>, damaged).</summary>
+    private ModelAssignment? ReadRecord(string imageId)
+    {
+        if (_records is null) return null;
+        try
+        {
+            var file = new FileInfo(RecordPath(imageId));
+            if (!file.Exists || file.Length > MaxRecordBytes) return null;
+            var model = JsonSerializer.Deserialize<ModelAssignment>(File.ReadAllBytes(file.FullName), JsonSerializerOptions.Web);
+            return model is { Name: not null, Version: not null, ImageDigest: not null, ContentReferences: not null } ? model : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        {
+            _log.LogWarning("ignored the record of image {Image}: {Message}", imageId, e.Message);
+            return null;
+        }
+    }
+
+    private void DeleteRecord(string imageId)
+    {
+        if (_records is null) return;
+        try
+        {
+            File.Delete(RecordPath(imageId));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("could not remove the record of image {Image}: {Message}", imageId, e.Message);
+        }
+    }
+
+    /// <summary>This node's records of images it no longer names (removed by hand, or a crash between a name's removal and its record's), and temporary files of writes that died. Caller holds the gate.</summary>
+    private void DeleteStaleRecords()
+    {
+        if (_records is null || !Directory.Exists(_records)) return;
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(_records, _owner + ".*"))
+            {
+                var name = Path.GetFileName(path);
+                var hex = name[(_owner.Length + 1)..];
+                if (hex.EndsWith(".json", StringComparison.Ordinal) && _images.ContainsKey("sha256:" + hex[..^".json".Length])) continue;
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.LogWarning("could not tidy the image records in {Directory}: {Message}", _records, e.Message);
         }
     }
 

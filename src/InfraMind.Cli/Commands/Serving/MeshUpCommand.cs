@@ -92,7 +92,7 @@ internal static class MeshUpCommand
                 {
                     keys.Add(MeshKeys.Embedded(context, $"mesh-node-{i}"));
                     started.Add(($"node-{i}", await ServingHosts.StartNodeAsync($"node-{i}", [gateway.Url], token, capacity, engine, imageSource, logging, cancellationToken, local: local,
-                        resources: ResourcePolicy.SharedMachine, identity: keys[^1],
+                        resources: ResourcePolicy.SharedMachine, identity: keys[^1], imageRecords: context.Home.NodeImageRecords,
                         // Nodes of this process beat every second (not 2 s): a version published is picked up sooner, and the
                         // gateway, on the same machine, is never far; a node also beats at once when a model gets ready.
                         tune: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1) })));

@@ -163,7 +163,7 @@ internal static class NodeServeCommand
             await ServingTls.CheckAsync(context, at, ListenAt.Advertised(parse, advertise), certificate, $"node {parse.GetValue(id)}", "jobs, answers and its credential");
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 at, context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
-                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate,
+                advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate, imageRecords: context.Home.NodeImageRecords,
                 tune: o => o with
                 {
                     GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),

@@ -114,7 +114,7 @@ internal static class ServingHosts
         string id, IReadOnlyList<Uri> gateways, string? token, NodeCapacity capacity, ContainerEngine engine, IModelImageSource source, Action<ILoggingBuilder>? logging,
         CancellationToken cancellationToken, ListenAt? at = null, string? credentialFile = null, LocalNodes? local = null, ResourcePolicy? resources = null, Uri? advertise = null,
         Signing.SigningKey? identity = null, IReadOnlySet<string>? admitGateways = null, Func<NodeOptions, NodeOptions>? tune = null,
-        System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null)
+        System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null, string? imageRecords = null)
     {
         at ??= ListenAt.Loopback(0);
         if (at.IsUnspecified && advertise is null)
@@ -124,7 +124,7 @@ internal static class ServingHosts
         {
             NodeId = id, Gateways = gateways, GatewayToken = token, Capacity = capacity, ListenUrl = tls is null ? at.Url : at.HttpsUrl, TlsCertificate = tls, CredentialFile = credentialFile, LocalNodes = local,
             Resources = resources ?? ResourcePolicy.Exclusive, Advertise = advertise, Identity = identity, AdmitGatewayKeys = admitGateways,
-            UnusedImageBytes = NodeOptions.DefaultUnusedImageBytes,
+            UnusedImageBytes = NodeOptions.DefaultUnusedImageBytes, ImageRecordDirectory = imageRecords,
         };
         options = tune?.Invoke(options) ?? options;
         var errors = options.Validate();
