@@ -17,7 +17,7 @@ internal static class GrpcJobs
 {
     /// <param name="channels">The node's channels (one per container, so its HTTP/2 connections are reused across jobs; released with the node).</param>
     public static async Task ForwardAsync(
-        HttpContext context, RunningContainer container, ModelManifest manifest, byte[] body, TimeSpan timeout, ModelChannels channels, long maxAnswerBytes, string nodeId,
+        HttpContext context, RunningContainer container, ModelManifest manifest, byte[] body, TimeSpan timeout, ModelChannels channels, string nodeId,
         Func<byte[], string?> receipt, CancellationToken limit, CancellationToken cancellationToken)
     {
         var channel = channels.Of(ContainerRoute.Of(container), manifest.Name, manifest.Version.ToString());
@@ -46,7 +46,7 @@ internal static class GrpcJobs
         if (answer.Body is not { } bytes)
         {
             await NodeAgent.FailAsync(context, StatusCodes.Status502BadGateway, Verdict.ResponseTooLarge,
-                $"the model's answer is larger than {maxAnswerBytes} bytes, node {nodeId}'s limit; it was read no further");
+                $"the model's answer is larger than {channel.MaxAnswerBytes} bytes, node {nodeId}'s limit; it was read no further");
             return;
         }
 

@@ -103,7 +103,7 @@ public sealed partial class NodeAgent
         limit.CancelAfter(timeout);
         if (manifest.Protocol == ModelProtocol.Grpc)
         {
-            await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _channels, _options.MaxAnswerBytes, _options.NodeId, receipt, limit.Token, ct);
+            await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _channels, _options.NodeId, receipt, limit.Token, ct);
             return;
         }
 
