@@ -64,7 +64,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         /// <summary>The engine's size of it.</summary>
         public long Size { get; set; } = size;
 
-        /// <summary>The latest version run from it in this process: what the inner source is told to forget with it (none for an image a restart's scan found).</summary>
+        /// <summary>The latest version run from it: what the inner source is told to forget with it (for an image a restart's scan found, its record's, if any).</summary>
         public ModelAssignment? RunFrom { get; set; }
 
         /// <summary>Since when no version uses it; null while one does.</summary>
