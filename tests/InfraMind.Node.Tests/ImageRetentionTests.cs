@@ -238,6 +238,43 @@ public sealed class ImageRetentionTests
     private static string Hex(string imageId) => imageId["sha256:".Length..];
 
     [SkippableFact]
+    public async Task A_record_over_its_cap_or_damaged_names_no_version()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var (big, broken) = (await LoadAsync(engine), await LoadAsync(engine));
+        var node = "retain-records-" + Guid.NewGuid().ToString("N");
+        var owner = ImageRetention.OwnerOf(node);
+        var (vb, vd) = (Assignment("big"), Assignment("broken"));
+        var source = new Loaded(engine, new Dictionary<string, string> { [vb.Key] = big, [vd.Key] = broken });
+        using var home = new TempDirectory("im-records");
+        try
+        {
+            using (var before = new ImageRetention(source, engine, node, 0, recordDirectory: home.Path))
+            {
+                await before.EnsureImageAsync(vb, None);
+                await before.EnsureImageAsync(vd, None);
+            }
+
+            // One record grown past the cap (a valid document, padded), one cut short.
+            var bigRecord = Path.Combine(home.Path, $"{owner}.{Hex(big)}.json");
+            await File.AppendAllTextAsync(bigRecord, new string(' ', ImageRetention.MaxRecordBytes));
+            var brokenRecord = Path.Combine(home.Path, $"{owner}.{Hex(broken)}.json");
+            await File.WriteAllTextAsync(brokenRecord, (await File.ReadAllTextAsync(brokenRecord))[..10]);
+
+            using var after = new ImageRetention(source, engine, node, 0, recordDirectory: home.Path);
+            await after.ReleaseAsync([], None);
+            Assert.False(await engine.ImageExistsAsync(big, None) || await engine.ImageExistsAsync(broken, None));
+            // Neither is read as a version: nothing is forgotten on their word, and both go with their names.
+            Assert.Empty(source.Forgotten);
+            Assert.Empty(Directory.GetFiles(home.Path));
+        }
+        finally
+        {
+            await RemoveAsync(engine, big, broken);
+        }
+    }
+
+    [SkippableFact]
     public async Task A_node_lets_go_of_a_versions_image_when_no_gateway_places_it_any_more()
     {
         using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
