@@ -70,13 +70,16 @@ public sealed class RunningContainer : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         if (finished != reading)
         {
+            // A hook whose shell has not printed its PID yet (the engine started the exec later than the hook's whole
+            // timeout) is waited for, within a bounded grace, so that it is killed too rather than left running.
+            var pid = killable ? await AwaitPidAsync(output, reading, cancellationToken) : null;
             // The read may not observe cancellation on a hijacked socket: closing the stream is what ends it.
             await readCancel.CancelAsync();
             stream.Dispose();
             await reading.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-            if (killable && ParsePid(output.StderrHead) is { } pid)
+            if (killable && (pid ?? ParsePid(output.StderrHead)) is { } target)
             {
-                await KillProcessTreeAsync(pid, cancellationToken);
+                await KillProcessTreeAsync(target, cancellationToken);
             }
 
             return new ExecResult(-1, output.Stdout, StripMarker(output.Stderr, killable), TimedOut: true, watch.Elapsed);
@@ -96,6 +99,34 @@ public sealed class RunningContainer : IAsyncDisposable
     }
 
     private const string PidMarker = "@@inframind-exec-pid ";
+
+    /// <summary>
+    /// How long past its timeout a hook's PID is waited for when its shell had not printed it yet: an engine that slow
+    /// to start an exec is rare, and past this the hook is left to the container's removal.
+    /// </summary>
+    internal static readonly TimeSpan PidGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>The PID the hook's shell printed, once its whole line is read; null when the output ended first or the grace ran out.</summary>
+    private static async Task<int?> AwaitPidAsync(MultiplexedOutput output, Task reading, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var head = output.StderrHead;
+            if (head.Contains('\n', StringComparison.Ordinal) || head.Length > PidMarker.Length + 11)
+            {
+                return ParsePid(head);
+            }
+
+            if (reading.IsCompleted || waited.Elapsed >= PidGrace)
+            {
+                return null;
+            }
+
+            await Task.WhenAny(reading, Task.Delay(10, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
 
     // Stops the process, then kills its descendants (found through /proc/<pid>/task/*/children) and itself.
     // The function body is a subshell so that each level of the recursion has its own loop variables.

@@ -176,6 +176,29 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [SkippableFact]
+    public async Task A_hook_that_times_out_before_its_shell_started_is_still_killed()
+    {
+        var engine = fixture.Engine;
+
+        await using var run = await engine.RunAsync(fixture.Spec() with { Command = ["sleep", "120"] }, None);
+        // 1 ms: the limit runs out before the engine has started the exec, so the PID line the hook's shell prints
+        // first is not read yet when the timeout is handled (an engine slower to start an exec than a hook's timeout).
+        var hook = await run.ExecAsync(["sh", "-c", "sleep 41 & sleep 42; wait"], TimeSpan.FromMilliseconds(1), None);
+        Assert.True(hook.TimedOut);
+        Assert.Equal(-1, hook.ExitCode);
+        Assert.True(hook.Duration < RunningContainer.PidGrace + TimeSpan.FromSeconds(10), hook.Duration.ToString());
+
+        var processes = await run.ExecAsync(
+            ["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"],
+            TimeSpan.FromSeconds(10), None);
+        Assert.Equal(0, processes.ExitCode);
+        // The container's own command is there (the listing works), the hook's two sleeps are not.
+        Assert.Contains("sleep 120", processes.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep 41", processes.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep 42", processes.Stdout, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Port_probe_tells_a_listener_from_none_and_a_stopped_container_refuses()
     {
         var engine = fixture.Engine;
