@@ -6,7 +6,7 @@
 # direct path again: what this machine's noise alone does to a ratio); then one request at a time, in interleaved
 # rounds as well, for the p50 a hop adds. Prints req/s, p50, p99, CPU per request, the ratios against direct (targets: ≥ 0.85x, added p50 ≤ 0.3 ms) and
 # the load average. RUNS=N runs it N times, each with a fresh container, and ends with the median of the runs' ratios.
-# Bounded: REQUESTS per path (default 12000), 60 s cap per phase, RUNS (default 1, at most 20).
+# Bounded: REQUESTS per path (default 40000, rounds of 2000), 60 s cap per phase, RUNS (default 1, at most 20).
 # RECEIPTS=1 gives the gateway and the node keys, as `infra mesh up` does: every answer through the gateway is signed
 # (the run checks that it carries a receipt). Default: no keys, the gateway's own overhead alone.
 # Needs a running engine and python:3.10-slim with grpcio (scripts/setup-engine.sh). Removes every container it starts.
@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench_runs
-bench_repeat bench/GrpcOverhead -- "${REQUESTS:-12000}" "${CONCURRENCY:-4}"
+bench_repeat bench/GrpcOverhead -- "${REQUESTS:-40000}" "${CONCURRENCY:-4}"
 
 # Lines "one at a time: direct p50 … rest-gw p50 … ms: +0.147 ms; grpc-gw p50 … ms: +0.123 ms": the added p50s.
 added() { grep "^one at a time" "$bench_out" | sed -E "s/.*$1 p50 [0-9.]+ ms: ([-+0-9.]+) ms.*/\\1/"; }

@@ -22,7 +22,7 @@ using static Measure;
 //   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
 //   control  the direct path again: its ratio to direct is what this machine's noise alone does to a ratio
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
-var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 12000;
+var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 40000;
 var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
 using var packageDir = new PackageCopy(Path.Combine(AppContext.BaseDirectory, "echo-grpc-model"));
 var package = packageDir.Path;
@@ -125,6 +125,9 @@ try
     // is taken per round and the median reported, so a slow patch of the machine hits both sides of a ratio alike.
     const int Rounds = 20;
     var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Bench: 0.0, Container: 0.0));
+    // The model container's context switches: voluntary ones are its threads waking for work (requests arriving one
+    // by one cost more wake-ups than the same requests in a burst), involuntary ones its threads preempted.
+    var switches = paths.ToDictionary(p => p.Name, _ => (Woke: 0L, Preempted: 0L));
     var ratios = paths.ToDictionary(p => p.Name, _ => new List<double>());
     for (var round = 0; round < Rounds; round++)
     {
@@ -132,7 +135,10 @@ try
         foreach (var (name, send, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
             var (bench, model) = (ProcessCpu(), ContainerCpu(container.Id));
+            var before = ContainerSwitches(container.Id);
             var (l, t) = await RunAsync(send, requests / Rounds, concurrency);
+            var after = ContainerSwitches(container.Id);
+            switches[name] = (switches[name].Woke + after.Voluntary - before.Voluntary, switches[name].Preempted + after.Involuntary - before.Involuntary);
             var r = results[name];
             r.Latencies.AddRange(l);
             results[name] = (r.Latencies, r.Seconds + t, r.Bench + ProcessCpu() - bench, r.Container + ContainerCpu(container.Id) - model);
@@ -159,7 +165,8 @@ try
         var r = results[name];
         var n = r.Latencies.Count;
         Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
-                          $"CPU per request: this process {r.Bench / n,4:0} us, model container {r.Container / n,4:0} us{note}");
+                          $"CPU per request: this process {r.Bench / n,4:0} us, model container {r.Container / n,4:0} us " +
+                          $"({switches[name].Woke / (double)n:0.0} wake-ups, {switches[name].Preempted / (double)n:0.0} preemptions){note}");
     }
 
     var d = results["direct"];

@@ -52,6 +52,36 @@ internal static class Measure
             ? long.Parse(File.ReadAllText($"/sys/fs/cgroup/cpuacct/docker/{containerId}/cpuacct.usage"), System.Globalization.CultureInfo.InvariantCulture) / 1000.0
             : 0;
 
+    /// <summary>
+    /// The context switches of a container's threads so far (cgroup v1, this machine; zeros where the file is
+    /// elsewhere): voluntary (a thread that slept, woken for work) and involuntary (a runnable thread preempted).
+    /// </summary>
+    public static (long Voluntary, long Involuntary) ContainerSwitches(string containerId)
+    {
+        var tasks = $"/sys/fs/cgroup/cpuacct/docker/{containerId}/tasks";
+        if (!File.Exists(tasks)) return (0, 0);
+        long voluntary = 0, involuntary = 0;
+        foreach (var tid in File.ReadAllLines(tasks))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{tid}/status"))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal)) voluntary += Count(line);
+                    else if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal)) involuntary += Count(line);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended between the listing and the read: its switches are gone with it.
+            }
+        }
+
+        return (voluntary, involuntary);
+
+        static long Count(string line) => long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Steady state, not start-up: runs <paramref name="warm"/> until the JIT compiles next to nothing (at least 15 s, at most 60 s).</summary>
     public static async Task<TimeSpan> WarmUpAsync(Func<Task> warm)
     {
