@@ -19,8 +19,9 @@
 # Every server runs in its own host: `infra registry serve` (registry + the content store), `infra gateway serve` ×2,
 # `infra node serve --gateway GW1,GW2` ×N, each with --listen on its host's address. They share one $INFRAMIND_HOME
 # under the state directory (mesh token, signing key, local content store: the node hosts read the published image's
-# local:// reference from it, as a content host would serve it). A model's container has no network at all: only its
-# own node reaches it.
+# local:// reference from it, as a content host would serve it), except the second gateway: it has a home of its own
+# (so its own TLS certificate and key, as a gateway on another machine would) and reads the mesh token the first made
+# (--node-token-file). A model's container has no network at all: only its own node reaches it.
 #
 # Environment: LAB_DIR (state: PIDs, namespaces, logs, home; default /tmp/inframind-lab), INFRA (the command that runs
 # the CLI; default ./infra, which builds it when sources changed), LAB_HEARTBEAT (nodes' heartbeat interval, 250ms),
@@ -65,7 +66,7 @@ add_host() {
 # Runs the CLI as ROLE in namespace NS with its output in LOG; records its PID (ip netns exec execs the program: same PID).
 start() {
   local role="$1" ns="$2" log="$3"; shift 3
-  INFRAMIND_HOME="$state/home" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
+  INFRAMIND_HOME="${LAB_HOME:-$state/home}" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
   local pid=$!
   record pid "$pid" "$role"
   echo "$pid"
@@ -137,11 +138,13 @@ up() {
 
   local gateway_args=(--port 8080 --grpc-port 0 --registry "$registry" --replicas "${LAB_REPLICAS:-2}" --spot-check-share "${LAB_SPOT_CHECK:-0.02}" --missed-beats "${LAB_MISSED_BEATS:-3}"
     --connect-timeout "${LAB_CONNECT_TIMEOUT:-500ms}" --attempt-timeout "${LAB_ATTEMPT_TIMEOUT:-2s}" --log-format json --json)
-  # The first gateway makes the mesh token (in the shared home); the second and the nodes read it.
+  # The first gateway makes the mesh token (in the shared home); the second (a home of its own, so a certificate of
+  # its own) and the nodes read it.
   pid=$(start gateway-1 "$prefix-gw1" "$state/logs/gw1" gateway serve --listen "$subnet.11" "${gateway_args[@]}")
   json=$(await_json "$pid" "$state/logs/gw1" "gateway 1")
   gw1=$(field "$json" gateway); pin1=$(field "$json" tlsFingerprint)
-  pid=$(start gateway-2 "$prefix-gw2" "$state/logs/gw2" gateway serve --listen "$subnet.12" "${gateway_args[@]}")
+  pid=$(LAB_HOME="$state/home-gw2" start gateway-2 "$prefix-gw2" "$state/logs/gw2" gateway serve --listen "$subnet.12" \
+    --node-token-file "$state/home/mesh/node-token" "${gateway_args[@]}")
   json=$(await_json "$pid" "$state/logs/gw2" "gateway 2")
   gw2=$(field "$json" gateway); pin2=$(field "$json" tlsFingerprint)
 
