@@ -164,12 +164,9 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         // It returned at its limit, not when the command ended (31 s): a bound on behaviour, not a speed claim.
         Assert.True(slow.Duration < TimeSpan.FromSeconds(25), slow.Duration.ToString());
         // A timed-out hook is killed with everything it started, or hung health checks would pile up.
-        var processes = await run.ExecAsync(
-            ["python3", "-c", "import os\nfor p in os.listdir('/proc'):\n  if p.isdigit():\n    try: print(open('/proc/%s/cmdline' % p).read().replace('\\0', ' '))\n    except OSError: pass"],
-            TimeSpan.FromSeconds(10), None);
-        Assert.Equal(0, processes.ExitCode);
-        Assert.Contains("serve.py", processes.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("sleep", processes.Stdout, StringComparison.Ordinal);
+        var processes = await CommandLinesAsync(run);
+        Assert.Contains("serve.py", processes, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep", processes, StringComparison.Ordinal);
 
         var logs = await run.GetLogsAsync(50, None);
         Assert.Contains("summarizer-v1 listening on 0.0.0.0:9000", logs.Stdout, StringComparison.Ordinal);
@@ -188,14 +185,11 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal(-1, hook.ExitCode);
         Assert.True(hook.Duration < RunningContainer.PidGrace + TimeSpan.FromSeconds(10), hook.Duration.ToString());
 
-        var processes = await run.ExecAsync(
-            ["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"],
-            TimeSpan.FromSeconds(10), None);
-        Assert.Equal(0, processes.ExitCode);
+        var processes = await CommandLinesAsync(run);
         // The container's own command is there (the listing works), the hook's two sleeps are not.
-        Assert.Contains("sleep 120", processes.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("sleep 41", processes.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("sleep 42", processes.Stdout, StringComparison.Ordinal);
+        Assert.Contains("sleep 120", processes, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep 41", processes, StringComparison.Ordinal);
+        Assert.DoesNotContain("sleep 42", processes, StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -383,6 +377,14 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal(0, await CountAsync(engine, young.RunId));
         await old.DisposeAsync(); // already gone: must not throw
         await young.DisposeAsync();
+    }
+
+    /// <summary>The command line of every process in the container, one per line (read from its /proc).</summary>
+    private static async Task<string> CommandLinesAsync(RunningContainer run)
+    {
+        var listing = await run.ExecAsync(["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"], TimeSpan.FromSeconds(10), None);
+        Assert.Equal(0, listing.ExitCode);
+        return listing.Stdout;
     }
 
     /// <summary>When the engine created a run's container (a run has no network of its own).</summary>
