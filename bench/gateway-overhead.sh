@@ -8,13 +8,13 @@
 # control: the direct path again, whose ratio to itself shows what this machine's noise alone does to a ratio.
 # A single run's ratio is good to about ±0.1 on a shared 2-CPU VM: RUNS=N runs it N times, each with a fresh container,
 # and ends with the median of the runs' ratios.
-# Bounded: REQUESTS per path (default 18000), 60 s cap per phase, RUNS (default 1, at most 20).
+# Bounded: REQUESTS per path (default 60000, rounds of 3000), 60 s cap per phase, RUNS (default 1, at most 20).
 # Needs a running engine and python:3.10-slim (scripts/setup-engine.sh). Removes every container it starts.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 bench_runs
-bench_repeat bench/GatewayOverhead -- "${REQUESTS:-18000}" "${CONCURRENCY:-4}"
+bench_repeat bench/GatewayOverhead -- "${REQUESTS:-60000}" "${CONCURRENCY:-4}"
 
 summary() {
     overall=$(bench_ratios "$1" | cut -d' ' -f1 | bench_median 2)

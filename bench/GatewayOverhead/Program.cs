@@ -13,7 +13,7 @@ using static Measure;
 
 // Usage: dotnet run -c Release --project bench/GatewayOverhead [-- requests concurrency]
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
-var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 18000;
+var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 60000;
 var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
 var package = Path.Combine(AppContext.BaseDirectory, "echo-model");
 var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-model/model.yaml is invalid");
