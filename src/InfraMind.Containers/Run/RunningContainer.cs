@@ -113,6 +113,7 @@ public sealed class RunningContainer : IAsyncDisposable
         while (true)
         {
             var head = output.StderrHead;
+            // The line is whole, or longer than a PID line can be (the marker, 10 digits, a newline): it says what it says.
             if (head.Contains('\n', StringComparison.Ordinal) || head.Length > PidMarker.Length + 11)
             {
                 return ParsePid(head);

@@ -309,12 +309,10 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         if (_records is null || !Directory.Exists(_records)) return;
         try
         {
+            var kept = _images.Keys.Select(RecordPath).ToHashSet(StringComparer.Ordinal);
             foreach (var path in Directory.EnumerateFiles(_records, _owner + ".*"))
             {
-                var name = Path.GetFileName(path);
-                var hex = name[(_owner.Length + 1)..];
-                if (hex.EndsWith(".json", StringComparison.Ordinal) && _images.ContainsKey("sha256:" + hex[..^".json".Length])) continue;
-                File.Delete(path);
+                if (!kept.Contains(path)) File.Delete(path);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
