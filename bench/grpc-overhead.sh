@@ -4,7 +4,8 @@
 # jobs sent straight to the container over h2c). One run measures, in 20 interleaved rounds: direct gRPC to the container (the baseline),
 # REST → gateway → gRPC model (rest-gw), gRPC → the gateway's V2 ingress → gRPC model (grpc-gw), and a control (the
 # direct path again: what this machine's noise alone does to a ratio); then one request at a time, in interleaved
-# rounds as well, for the p50 a hop adds. Prints req/s, p50, p99, CPU per request, the ratios against direct (targets: ≥ 0.85x, added p50 ≤ 0.3 ms) and
+# rounds as well, for the p50 a hop adds. Prints req/s, p50, p99, CPU per request (with the model's wake-ups and TCP
+# segments per request), the ratios against direct (targets: ≥ 0.85x, added p50 ≤ 0.3 ms) and
 # the load average. RUNS=N runs it N times, each with a fresh container, and ends with the median of the runs' ratios.
 # Bounded: REQUESTS per path (default 40000, rounds of 2000), 60 s cap per phase, RUNS (default 1, at most 20).
 # RECEIPTS=1 gives the gateway and the node keys, as `infra mesh up` does: every answer through the gateway is signed

@@ -128,6 +128,7 @@ try
     // The model container's context switches: voluntary ones are its threads waking for work (requests arriving one
     // by one cost more wake-ups than the same requests in a burst), involuntary ones its threads preempted.
     var switches = paths.ToDictionary(p => p.Name, _ => (Woke: 0L, Preempted: 0L));
+    var segments = paths.ToDictionary(p => p.Name, _ => (In: 0L, Out: 0L));
     var ratios = paths.ToDictionary(p => p.Name, _ => new List<double>());
     for (var round = 0; round < Rounds; round++)
     {
@@ -136,8 +137,11 @@ try
         {
             var (bench, model) = (ProcessCpu(), ContainerCpu(container.Id));
             var before = ContainerSwitches(container.Id);
+            var segmentsBefore = ContainerSegments(container.Id);
             var (l, t) = await RunAsync(send, requests / Rounds, concurrency);
             var after = ContainerSwitches(container.Id);
+            var segmentsAfter = ContainerSegments(container.Id);
+            segments[name] = (segments[name].In + segmentsAfter.In - segmentsBefore.In, segments[name].Out + segmentsAfter.Out - segmentsBefore.Out);
             switches[name] = (switches[name].Woke + after.Voluntary - before.Voluntary, switches[name].Preempted + after.Involuntary - before.Involuntary);
             var r = results[name];
             r.Latencies.AddRange(l);
@@ -166,7 +170,8 @@ try
         var n = r.Latencies.Count;
         Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
                           $"CPU per request: this process {r.Bench / n,4:0} us, model container {r.Container / n,4:0} us " +
-                          $"({switches[name].Woke / (double)n:0.0} wake-ups, {switches[name].Preempted / (double)n:0.0} preemptions){note}");
+                          $"({switches[name].Woke / (double)n:0.0} wake-ups, {switches[name].Preempted / (double)n:0.0} preemptions; " +
+                          $"TCP segments in {segments[name].In / (double)n:0.00}, out {segments[name].Out / (double)n:0.00}){note}");
     }
 
     var d = results["direct"];

@@ -82,6 +82,35 @@ internal static class Measure
         static long Count(string line) => long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// TCP segments received and sent so far in a container's network namespace (from its first thread's
+    /// <c>/proc/TID/net/snmp</c>; zeros where it cannot be read): requests that arrive split over several segments, or
+    /// one by one rather than together, wake the model more often.
+    /// </summary>
+    public static (long In, long Out) ContainerSegments(string containerId)
+    {
+        var tasks = $"/sys/fs/cgroup/cpuacct/docker/{containerId}/tasks";
+        if (!File.Exists(tasks)) return (0, 0);
+        foreach (var tid in File.ReadAllLines(tasks))
+        {
+            try
+            {
+                var tcp = File.ReadLines($"/proc/{tid}/net/snmp").Where(l => l.StartsWith("Tcp:", StringComparison.Ordinal)).ToArray();
+                if (tcp.Length < 2) continue;
+                var names = tcp[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var values = tcp[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return (long.Parse(values[Array.IndexOf(names, "InSegs")], System.Globalization.CultureInfo.InvariantCulture),
+                        long.Parse(values[Array.IndexOf(names, "OutSegs")], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // The thread ended between the listing and the read: the next one shares its namespace.
+            }
+        }
+
+        return (0, 0);
+    }
+
     /// <summary>Steady state, not start-up: runs <paramref name="warm"/> until the JIT compiles next to nothing (at least 15 s, at most 60 s).</summary>
     public static async Task<TimeSpan> WarmUpAsync(Func<Task> warm)
     {
