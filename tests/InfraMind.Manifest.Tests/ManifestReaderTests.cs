@@ -160,8 +160,10 @@ public sealed class ManifestReaderTests : IDisposable
     [Fact]
     public void Duplicate_keys_are_each_reported_and_the_rest_still_checked()
     {
-        var result = Validate(Spec + "port: 1\nname: BAD\n");
-        Assert.Equal(2, result.Errors.Count(e => e.Code == ManifestCodes.DuplicateKey));
+        // The first port is out of range: a validation that stopped at the duplicates would not say so.
+        var result = Validate(Spec.Replace("port: 9000", "port: 70000", StringComparison.Ordinal) + "port: 1\nname: BAD\n");
+        Assert.Equal(["port", "name"], result.Errors.Where(e => e.Code == ManifestCodes.DuplicateKey).Select(e => e.Path));
+        Assert.Contains(result.Errors, e => e.Code == ManifestCodes.InvalidPort && e.Path == "port");
     }
 
     [Theory]
