@@ -124,6 +124,9 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         var pushed = await new RegistryBackend(options).PushAsync(image, Target("chunked"), null, CancellationToken.None);
         var pulled = await new RegistryBackend(new PeerOptions()).PullAsync(pushed.Reference, NewStore("p"), null, CancellationToken.None);
         Assert.Equal(image.ManifestDigest, pulled.ManifestDigest);
+        // The chunked path was taken: the registry's access log shows the ~1 MB layer sent as four 256 KiB PATCHes.
+        var patches = _registry.Log.Split('\n').Count(l => l.Contains("\"PATCH /v2/chunked/blobs/uploads/", StringComparison.Ordinal));
+        Assert.True(patches >= 4, $"{patches} PATCH requests reached the registry for the chunked push; the log:\n{_registry.Log}");
     }
 
     public enum Part { Layer, Config, Manifest }
