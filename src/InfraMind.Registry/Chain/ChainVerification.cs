@@ -90,10 +90,10 @@ public static class ChainVerifier
         Compare("manifest digest", record.Record.ManifestDigest, statement.ManifestDigest, mismatches);
         Compare("image digest", record.Record.ImageDigest, statement.ImageDigest, mismatches);
         Compare("endpoint id", record.Record.EndpointId, statement.EndpointId, mismatches);
-        Compare("expected model name", expected?.ModelName, statement.ModelName, mismatches);
-        Compare("expected version", expected?.Version, statement.Version, mismatches);
-        Compare("expected manifest digest (sha256 of model.yaml)", expected?.ManifestDigest, statement.ManifestDigest, mismatches);
-        Compare("expected image digest", expected?.ImageDigest, statement.ImageDigest, mismatches);
+        CompareExpected("model name", expected?.ModelName, statement.ModelName, mismatches);
+        CompareExpected("version", expected?.Version, statement.Version, mismatches);
+        CompareExpected("manifest digest (sha256 of model.yaml)", expected?.ManifestDigest, statement.ManifestDigest, mismatches);
+        CompareExpected("image digest", expected?.ImageDigest, statement.ImageDigest, mismatches);
         if (statement.EndpointId != PublishStatement.DeriveEndpointId(statement.ModelName))
         {
             mismatches.Add($"endpoint id {statement.EndpointId} is not derived from '{statement.ModelName}'");
@@ -129,6 +129,15 @@ public static class ChainVerifier
         if (recorded is not null && recorded != actual)
         {
             mismatches.Add($"{what} is {actual} in the statement but {recorded} on record");
+        }
+    }
+
+    // What the caller asked for (the version it resolved, the image it holds) is not the chain's record: said apart.
+    private static void CompareExpected(string what, string? expected, string actual, List<string> mismatches)
+    {
+        if (expected is not null && expected != actual)
+        {
+            mismatches.Add($"{what} is {actual} in the statement, expected {expected}");
         }
     }
 }

@@ -27,7 +27,7 @@ public abstract class VerifiedModelSourceTests(ChainFixture chain)
         using var indexer = ChainIndexer.Open(ctx.Registry, ctx.Dir.Combine("index"));
         var chainSource = new ChainModelSource(ctx.Registry, indexer);
 
-        foreach (IVerifiedModelSource source in new IVerifiedModelSource[] { logSource, chainSource })
+        foreach (var (source, mismatch) in new (IVerifiedModelSource, string)[] { (logSource, RegistryErrorCodes.StatementDigestMismatch), (chainSource, ChainErrorCodes.StatementMismatch) })
         {
             var served = Assert.Single(await source.GetServableAsync(CancellationToken.None));
             Assert.Equal(("both", "1.0.0", deployer.PublicKey), (served.Name, served.Version, served.Statement.Publisher));
@@ -35,6 +35,9 @@ public abstract class VerifiedModelSourceTests(ChainFixture chain)
             Assert.Equal(served.Statement.ManifestDigest, one.Statement.ManifestDigest);
             var wrong = await Assert.ThrowsAnyAsync<InfraMindException>(() => source.GetVerifiedAsync("both", "1.0.0", new ExpectedPublish(ImageDigest: "sha256:" + new string('b', 64)), CancellationToken.None));
             Assert.Equal(FailureKind.CheckFailed, wrong.Kind);
+            Assert.Equal(mismatch, wrong.Code);
+            // Both say what the statement holds and what was expected (not "on record": the chain's record agrees).
+            Assert.Matches($"image (manifest )?digest is sha256:{new string('a', 64)}( in the statement)?, expected sha256:{new string('b', 64)}", wrong.Message);
         }
 
         Assert.Equal(ChainErrorCodes.Yanked, (await Assert.ThrowsAsync<ChainException>(() => chainSource.GetVerifiedAsync("both", "1.1.0", null, CancellationToken.None))).Code);
