@@ -15,7 +15,7 @@ internal static class InitCommand
         var dir = new Option<string?>("--dir") { Description = "Directory to create (default ./NAME); must be empty or absent" };
         var json = new Option<bool>("--json") { Description = "Print {directory, files, valid} as JSON" };
         var command = new Command("init",
-            "Create a model package: Dockerfile, model.yaml, serve.py (a real standard-library model), hooks, README.\n" +
+            "Create a model package: Dockerfile, model.yaml, serve.py (a real model: standard library only for rest; with grpcio, and inference_v2.json beside it, for grpc), hooks, README.\n" +
             "Exit codes: 0 created, 1 the directory is not empty, 2 usage error (e.g. an invalid name).")
         {
             name, protocol, dir, json,
