@@ -63,10 +63,11 @@ add_host() {
   if ip -n "$name" route | grep -q default; then die "namespace $name has a default route"; fi
 }
 
-# Runs the CLI as ROLE in namespace NS with its output in LOG; records its PID (ip netns exec execs the program: same PID).
+# Runs the CLI as ROLE in namespace NS with its output in LOG, on the lab's home (or on HOME, a home of its own, when
+# given as the 4th argument and not empty); records its PID (ip netns exec execs the program: same PID).
 start() {
-  local role="$1" ns="$2" log="$3"; shift 3
-  INFRAMIND_HOME="${LAB_HOME:-$state/home}" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
+  local role="$1" ns="$2" log="$3" home="${4:-$state/home}"; shift 4
+  INFRAMIND_HOME="$home" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
   local pid=$!
   record pid "$pid" "$role"
   echo "$pid"
@@ -132,7 +133,7 @@ up() {
   for i in $(seq "$n"); do add_host "$(ns_of_node "$i")" "$subnet.$((20 + i))" "p-n$i"; done
 
   local pid json registry gw1 gw2 pin1 pin2
-  pid=$(start registry "$prefix-reg" "$state/logs/registry" registry serve --listen "$subnet.2" --port 7400 --allow-local-references --json)
+  pid=$(start registry "$prefix-reg" "$state/logs/registry" "" registry serve --listen "$subnet.2" --port 7400 --allow-local-references --json)
   json=$(await_json "$pid" "$state/logs/registry" "the registry")
   registry=$(field "$json" registry)   # https://…/#sha256:HEX: the registry's TLS key pinned (off loopback TLS is the default)
 
@@ -140,10 +141,10 @@ up() {
     --connect-timeout "${LAB_CONNECT_TIMEOUT:-500ms}" --attempt-timeout "${LAB_ATTEMPT_TIMEOUT:-2s}" --log-format json --json)
   # The first gateway makes the mesh token (in the shared home); the second (a home of its own, so a certificate of
   # its own) and the nodes read it.
-  pid=$(start gateway-1 "$prefix-gw1" "$state/logs/gw1" gateway serve --listen "$subnet.11" "${gateway_args[@]}")
+  pid=$(start gateway-1 "$prefix-gw1" "$state/logs/gw1" "" gateway serve --listen "$subnet.11" "${gateway_args[@]}")
   json=$(await_json "$pid" "$state/logs/gw1" "gateway 1")
   gw1=$(field "$json" gateway); pin1=$(field "$json" tlsFingerprint)
-  pid=$(LAB_HOME="$state/home-gw2" start gateway-2 "$prefix-gw2" "$state/logs/gw2" gateway serve --listen "$subnet.12" \
+  pid=$(start gateway-2 "$prefix-gw2" "$state/logs/gw2" "$state/home-gw2" gateway serve --listen "$subnet.12" \
     --node-token-file "$state/home/mesh/node-token" "${gateway_args[@]}")
   json=$(await_json "$pid" "$state/logs/gw2" "gateway 2")
   gw2=$(field "$json" gateway); pin2=$(field "$json" tlsFingerprint)
@@ -151,7 +152,7 @@ up() {
   local nodes=() pids=()
   for i in $(seq "$n"); do
     record node "lab-node-$i"
-    pids+=("$(start "lab-node-$i" "$(ns_of_node "$i")" "$state/logs/node-$i" node serve --gateway "$gw1#$pin1,$gw2#$pin2" --id "lab-node-$i" --registry "$registry" \
+    pids+=("$(start "lab-node-$i" "$(ns_of_node "$i")" "$state/logs/node-$i" "" node serve --gateway "$gw1#$pin1,$gw2#$pin2" --id "lab-node-$i" --registry "$registry" \
       --listen "$subnet.$((20 + i))" --port 7500 --heartbeat-interval "${LAB_HEARTBEAT:-250ms}" --gateway-timeout 1s --allow-local-references --json)")
   done
   for i in $(seq "$n"); do
