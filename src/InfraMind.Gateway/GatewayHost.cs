@@ -100,11 +100,7 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapGet("/healthz", () =>
         {
             var summaries = mesh.NodeSummaries();
-            foreach (var (node, reputation, online) in summaries)
-            {
-                metrics.Reputation(node, reputation);
-                metrics.Online(node, online);
-            }
+            metrics.Nodes(summaries);
 
             return Results.Ok(new { status = "ok", models = mesh.Models.Count, nodes = summaries.Count, online = summaries.Count(s => s.Online) });
         });
@@ -203,11 +199,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await tick.CancelAsync();
                 ct.ThrowIfCancellationRequested();
                 await LoadCatalogAsync(catalog, mesh, ct);
-                foreach (var (node, reputation, online) in mesh.NodeSummaries())
-                {
-                    metrics.Reputation(node, reputation);
-                    metrics.Online(node, online);
-                }
+                metrics.Nodes(mesh.NodeSummaries());
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

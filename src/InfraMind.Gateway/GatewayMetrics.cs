@@ -50,4 +50,39 @@ internal sealed class GatewayMetrics
     public void Reputation(string node, double value) => _reputation.WithLabels(node).Set(value);
 
     public void Online(string node, bool online) => _online.WithLabels(node).Set(online ? 1 : 0);
+
+    /// <summary>
+    /// The nodes' gauges as the mesh has them now (<see cref="MeshState.NodeSummaries"/>); a node no longer among them
+    /// (forgotten, after a summary taken before it went was written) loses its gauges.
+    /// </summary>
+    public void Nodes(IReadOnlyList<(string Node, double Reputation, bool Online)> nodes)
+    {
+        foreach (var (node, reputation, online) in nodes)
+        {
+            Reputation(node, reputation);
+            Online(node, online);
+        }
+
+        var known = nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
+        RemoveWhere(_reputation, 0, n => !known.Contains(n));
+        RemoveWhere(_online, 0, n => !known.Contains(n));
+    }
+
+    /// <summary>
+    /// A node the mesh forgot: every series that names it goes. Nodes come and go under new ids (any holder of the mesh
+    /// token may make one), and series kept for every id ever seen would grow the registry, and each scrape, without end.
+    /// </summary>
+    public void Forget(string node)
+    {
+        RemoveWhere(_reputation, 0, n => n == node);
+        RemoveWhere(_online, 0, n => n == node);
+        RemoveWhere(_attempts, 1, n => n == node);
+        RemoveWhere(_failures, 1, n => n == node);
+        RemoveWhere(_suspensions, 1, n => n == node);
+    }
+
+    private static void RemoveWhere<TChild>(Collector<TChild> collector, int nodeLabel, Func<string, bool> gone) where TChild : ChildBase
+    {
+        foreach (var labels in collector.GetAllLabelValues().Where(l => gone(l[nodeLabel])).ToList()) collector.RemoveLabelled(labels);
+    }
 }

@@ -142,6 +142,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         {
             _nodes.Remove(gone);
             foreach (var key in _standings.Keys.Where(k => k.Node == gone).ToList()) _standings.Remove(key);
+            metrics.Forget(gone);
             log.LogInformation("node {Node} forgotten: offline for more than {Minutes} min", gone, options.ForgetOfflineNodesAfter.TotalMinutes);
         }
     }

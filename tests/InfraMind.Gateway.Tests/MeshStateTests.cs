@@ -274,6 +274,46 @@ public sealed class MeshStateTests
     }
 
     [Fact]
+    public async Task A_forgotten_node_leaves_no_metric_series_behind()
+    {
+        var metrics = new GatewayMetrics();
+        var mesh = new MeshState(new GatewayOptions { Replicas = 4 }, _time, metrics, NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        foreach (var id in new[] { "a", "b", "c", "d" }) Join(id, mesh);
+        foreach (var id in new[] { "a", "b", "c", "d" }) Assert.Single(Send(mesh, id).Assignments);
+        // Every series that names a node: an attempt (as InferenceAttempts counts it), a pre-flight failure its heartbeat
+        // reported, failures where others answered (its reputation falls and it is suspended), its gauges.
+        metrics.Attempt(Key, "a", "ok");
+        Send(mesh, "a", new ModelReport("echo", "1.0.0", ModelState.Failed, Verdict.ServerErrorOnValidInput, null, 1, 0, 1, _time.GetUtcNow()));
+        for (var i = 0; i < 3; i++) mesh.Settle(Key, "echo", [("a", Verdict.OutputSchemaViolation)], answered: true);
+        metrics.Nodes(mesh.NodeSummaries());
+        var before = await ScrapeAsync(metrics);
+        foreach (var series in new[] { "inframind_gateway_attempts_total", "inframind_gateway_failures_total", "inframind_gateway_suspensions_total",
+                     "inframind_gateway_node_reputation", "inframind_gateway_node_online" })
+            Assert.Contains(before.Split('\n'), l => l.StartsWith(series + "{", StringComparison.Ordinal) && l.Contains("node=\"a\"", StringComparison.Ordinal));
+
+        // Offline past ForgetOfflineNodesAfter, the four are forgotten when the next node registers: none of their series stays.
+        _time.Advance(TimeSpan.FromMinutes(11));
+        Join("e", mesh);
+        metrics.Nodes(mesh.NodeSummaries());
+        var after = await ScrapeAsync(metrics);
+        foreach (var id in new[] { "a", "b", "c", "d" }) Assert.DoesNotContain($"node=\"{id}\"", after, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_node_online{node=\"e\"}", after, StringComparison.Ordinal);
+
+        // A summary taken before a node went, written after: the next one removes its gauges.
+        metrics.Nodes([("gone", 1.0, true), ("e", 1.0, true)]);
+        metrics.Nodes(mesh.NodeSummaries());
+        Assert.DoesNotContain("node=\"gone\"", await ScrapeAsync(metrics), StringComparison.Ordinal);
+    }
+
+    private static async Task<string> ScrapeAsync(GatewayMetrics metrics)
+    {
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        return Encoding.UTF8.GetString(text.ToArray());
+    }
+
+    [Fact]
     public void The_gateway_holds_at_most_max_nodes()
     {
         var mesh = new MeshState(new GatewayOptions { MaxNodes = 2 }, _time, new GatewayMetrics(), NullLogger.Instance);
