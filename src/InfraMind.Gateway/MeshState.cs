@@ -176,6 +176,9 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             foreach (var r in beat.Models)
             {
                 var key = ModelKey.Of(r.Name, r.Version);
+                // A node may report any name and version: only those the catalog serves get a standing, or made-up ones,
+                // new in every heartbeat, would each keep one for as long as the node stays.
+                if (!_byKey.ContainsKey(key)) continue;
                 var s = StandingOf(beat.NodeId, key);
                 // A pre-flight failure says something about the version only from a node it is placed on: a node cannot
                 // fail (and quarantine) a version it was never given, nor report for another node.
@@ -228,6 +231,15 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
             reply = new HeartbeatReply([.. assigned.Where(_byKey.ContainsKey).Select(k => _byKey[k].Assignment)], preflight);
             return NodeAuth.Ok;
+        }
+    }
+
+    /// <summary>How many (node, version) standings the gateway holds: at most its nodes times the catalog's versions.</summary>
+    internal int StandingCount
+    {
+        get
+        {
+            lock (_gate) return _standings.Count;
         }
     }
 

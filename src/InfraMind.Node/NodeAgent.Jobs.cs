@@ -33,7 +33,10 @@ public sealed partial class NodeAgent
             // The node's own failure carries its verdict; a body the node would not take is the caller's; anything else the model answered.
             var outcome = context.Response.Headers[MeshHeaders.Verdict] is { Count: 1 } v ? v[0]!
                 : context.Response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status413PayloadTooLarge ? "rejected" : "answered";
-            _metrics.Job(ModelKey.Of(name, version), outcome, clock.Elapsed);
+            // Under the version's name only while it runs here (checked under the lock its removal takes, so no series
+            // outlives it): the path is the caller's to choose, credential or not.
+            var key = ModelKey.Of(name, version);
+            lock (_instances) _metrics.Job(_instances.ContainsKey(key) ? key : NodeMetrics.UnknownModel, outcome, clock.Elapsed);
         }
     }
 

@@ -345,7 +345,13 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 foreach (var key in _refused.Keys.Where(k => !wanted.ContainsKey(k)).ToList()) _refused.Remove(key);
             }
 
-            foreach (var g in gone) await g.DisposeAsync();
+            foreach (var g in gone)
+            {
+                await g.DisposeAsync();
+                // Once stopped (a pre-flight or restart it was in counts no more): its series go with it.
+                lock (_instances)
+                    if (!_instances.ContainsKey(g.Assignment.Key)) _metrics.Forget(g.Assignment.Key);
+            }
             // Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.
             // The first reconcile releases nothing but lets the source find what an earlier run left.
             if (gone.Count > 0 || _releases == Task.CompletedTask)

@@ -5,8 +5,10 @@ namespace InfraMind.Node;
 
 /// <summary>
 /// A node's Prometheus series, in a registry of its own (several nodes in one process never mix), with the process's
-/// and the .NET runtime's own series beside them. Model labels are bounded by what the gateway places here; verdict
-/// labels by <see cref="Verdict.All"/>.
+/// and the .NET runtime's own series beside them. Model labels name only versions placed here now: a job for any other
+/// name (the job API's path is the caller's, who may not even hold a credential) counts as <see cref="UnknownModel"/>,
+/// and a version's series go when it is no longer placed (<see cref="Forget"/>), so neither callers nor the versions
+/// that come and go over a node's life grow its series. Verdict labels are bounded by <see cref="Verdict.All"/>.
 /// </summary>
 internal sealed class NodeMetrics
 {
@@ -39,6 +41,9 @@ internal sealed class NodeMetrics
         _imageBytesRemoved = f.CreateCounter("inframind_node_image_bytes_removed_total", "Their bytes, as the engine sized them.");
     }
 
+    /// <summary>What a job for a version this node does not run is counted under.</summary>
+    public const string UnknownModel = "(unknown)";
+
     public CollectorRegistry Registry { get; }
 
     public void Job(string model, string outcome, TimeSpan elapsed)
@@ -50,6 +55,20 @@ internal sealed class NodeMetrics
     public void Preflight(string model, Verdict? failed) => _preflights.WithLabels(model, failed?.WireName ?? "passed").Inc();
 
     public void Restart(string model) => _restarts.WithLabels(model).Inc();
+
+    /// <summary>A version no longer placed here: every series that names it goes.</summary>
+    public void Forget(string model)
+    {
+        RemoveWhere(_jobs, model);
+        RemoveWhere(_jobDuration, model);
+        RemoveWhere(_preflights, model);
+        RemoveWhere(_restarts, model);
+    }
+
+    private static void RemoveWhere<TChild>(Collector<TChild> collector, string model) where TChild : ChildBase
+    {
+        foreach (var labels in collector.GetAllLabelValues().Where(l => l[0] == model).ToList()) collector.RemoveLabelled(labels);
+    }
 
     /// <summary>Sets the gauges from what the node holds, at each scrape (<paramref name="images"/>: null where the node removes no image).</summary>
     public void Observe(int containers, IEnumerable<ModelReport> reports, Images.ImageRetention? images)

@@ -306,6 +306,25 @@ public sealed class MeshStateTests
         Assert.DoesNotContain("node=\"gone\"", await ScrapeAsync(metrics), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Reports_of_versions_the_catalog_does_not_serve_keep_no_standing()
+    {
+        // A node reports what it likes: a heartbeat (1 MiB) holds thousands of made-up versions, new ones in every beat.
+        // What the gateway keeps of them must not grow beat after beat for as long as the node stays.
+        Join("a");
+        Report("a", ModelState.Ready);
+        var held = _mesh.StandingCount;
+        for (var beat = 0; beat < 20; beat++)
+        {
+            var made = Enumerable.Range(0, 500).Select(i => new ModelReport($"made-up-{beat}", $"1.0.{i}", ModelState.Failed, Verdict.ServerErrorOnValidInput, null, 1, 0, 3,
+                _time.GetUtcNow())).Append(new ModelReport("echo", "1.0.0", ModelState.Ready, null, null, 1, 0, 0, _time.GetUtcNow()));
+            Assert.Single(Send("a", [.. made]).Assignments);
+        }
+
+        Assert.Equal(held, _mesh.StandingCount);
+        Assert.Equal(["a"], Ready());
+    }
+
     private static async Task<string> ScrapeAsync(GatewayMetrics metrics)
     {
         using var text = new MemoryStream();
