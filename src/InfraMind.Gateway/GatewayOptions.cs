@@ -105,6 +105,13 @@ public sealed record GatewayOptions
     /// <summary>Most nodes the gateway keeps; a registration beyond it is a 503 (IM6023) until offline ones are forgotten.</summary>
     public int MaxNodes { get; init; } = 256;
 
+    /// <summary>
+    /// Most models one heartbeat may report (what a node runs for every gateway it serves, and what it refused); more
+    /// is a 400 (IM6014). Every placement pass walks each node's reports: without a count, a node's 1 MiB heartbeat of
+    /// tiny made-up reports would cost every pass tens of thousands of entries per node.
+    /// </summary>
+    public int MaxReportsPerHeartbeat { get; init; } = 1024;
+
     /// <summary>A node offline this long is forgotten: its id (and credential) free again, its standing gone.</summary>
     public TimeSpan ForgetOfflineNodesAfter { get; init; } = TimeSpan.FromMinutes(10);
 

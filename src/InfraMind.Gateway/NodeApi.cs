@@ -92,6 +92,9 @@ internal static class NodeApi
             }
 
             if (beat is null || beat.NodeId != id) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat names another node", 400);
+            if (beat.Models is { Count: var reported } && reported > options.MaxReportsPerHeartbeat)
+                return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid,
+                    $"the heartbeat reports {reported} models; a node reports at most {options.MaxReportsPerHeartbeat} (the gateway's MaxReportsPerHeartbeat)", 400);
             if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
                 beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
                 return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat must report each model once, with its name and version", 400);

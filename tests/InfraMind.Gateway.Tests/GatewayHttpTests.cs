@@ -177,6 +177,22 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_heartbeat_reporting_more_models_than_the_limit_is_refused_with_the_limit_named()
+    {
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+        using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
+        var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        string Beat(int models) => $$"""{"nodeId":"n1","models":[{{string.Join(",", Enumerable.Range(0, models).Select(i => $$"""{"name":"m{{i}}","version":"1.0.0","state":"ready"}"""))}}]}""";
+
+        var (atLimit, _) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(Beat(new GatewayOptions().MaxReportsPerHeartbeat)), credential);
+        Assert.Equal(HttpStatusCode.OK, atLimit.StatusCode);
+        var (over, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(Beat(new GatewayOptions().MaxReportsPerHeartbeat + 1)), credential);
+        Assert.Equal(HttpStatusCode.BadRequest, over.StatusCode);
+        Assert.Equal(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["code"]);
+        Assert.Contains("reports 1025 models; a node reports at most 1024", (string?)problem["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task With_a_mesh_token_only_nodes_that_send_it_register_and_heartbeat()
     {
         var token = MeshToken.Create();
