@@ -46,6 +46,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
         { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
         // mesh
+        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", "sha256:00", "--json"] },
+        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },

@@ -103,6 +103,11 @@ internal static class ReceiptCommand
             return new string(buffer, 0, read);
         }
 
+        // A receipt itself is base64url (no '/') or envelope JSON ('{'): anything else with a '/' is a path that is not a file.
+        if (Directory.Exists(value))
+            throw new InfraMindException(CliErrorCodes.UsageError, $"{value} is a directory, not a receipt file", "pass the receipt, the file that holds it, or - for standard input");
+        if (!value.TrimStart().StartsWith('{') && value.Contains('/', StringComparison.Ordinal))
+            throw new InfraMindException(CliErrorCodes.FileNotFound, $"no receipt file at {value}", "pass the receipt, the file that holds it, or - for standard input");
         return value;
     }
 
