@@ -54,7 +54,7 @@ internal static class ChainAccess
             Description = "eth:// registries: blocks a publish (or yank) must be buried under before the mesh acts on it (default: 0 on dev chains, ids 1337 and 31337; 12 elsewhere)",
             HelpName = "N",
         };
-        option.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 10_000) r.AddError("--confirmations must be between 0 and 10000"); });
+        option.Require(v => v is null or (>= 0 and <= 10_000), "--confirmations must be between 0 and 10000");
         return option;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace InfraMind.Cli;
 
@@ -15,7 +16,7 @@ namespace InfraMind.Cli;
 /// (exit 70) in one line naming the exception's type and message; its stack trace goes to a file under
 /// <c>$INFRAMIND_HOME/logs</c> that the hint names, never to the terminal.
 /// </remarks>
-internal sealed record FailureReport(ErrorCode Code, string Message, string? Hint)
+internal sealed partial record FailureReport(ErrorCode Code, string Message, string? Hint)
 {
     public int ExitCode => (int)Code.Kind;
 
@@ -39,9 +40,30 @@ internal sealed record FailureReport(ErrorCode Code, string Message, string? Hin
     public static FailureReport Usage(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        var message = string.Join("; ", parse.Errors.Select(e => e.Message.TrimEnd('.')));
+        var message = string.Join("; ", parse.Errors.Select(e => UsageMessage(e.Message.TrimEnd('.'))));
         return new FailureReport(CliErrorCodes.UsageError, message, $"see `{CommandPath(parse.CommandResult.Command)} --help`");
     }
+
+    /// <summary>
+    /// A parse error as the user reads it: System.CommandLine names the .NET type a value did not convert to
+    /// ("Cannot parse argument 'abc' for option '--cases' as expected type 'System.Int32'"); the user is told what to
+    /// write instead, as the options' own rules do ("--cases: 'abc' is not a whole number").
+    /// </summary>
+    internal static string UsageMessage(string message)
+    {
+        var m = NotConverted().Match(message);
+        if (!m.Success) return message;
+        var type = m.Groups["type"].Value;
+        var kind = type.Contains("Int", StringComparison.Ordinal) || type.Contains("Byte", StringComparison.Ordinal) ? "a whole number"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : "a valid value";
+        var name = m.Groups["name"].Success ? m.Groups["name"].Value + ": " : "";
+        return $"{name}'{m.Groups["value"].Value}' is not {kind}";
+    }
+
+    [GeneratedRegex(@"^Cannot parse argument '(?<value>.*?)'(?: for (?:option|command) '(?<name>[^']*)')? as expected type '(?<type>.*)'$", RegexOptions.Singleline)]
+    private static partial Regex NotConverted();
 
     /// <summary>A command's path as the user types it, such as <c>infra keys generate</c>.</summary>
     public static string CommandPath(Command command)

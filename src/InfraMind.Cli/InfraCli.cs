@@ -47,16 +47,17 @@ public static class InfraCli
         ArgumentNullException.ThrowIfNull(context);
         var asJson = AsksForJson(args);
         var root = Build(context);
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            var usage = FailureReport.Usage(parse);
-            await usage.WriteAsync(context, asJson);
-            return usage.ExitCode;
-        }
-
         try
         {
+            // Parsing runs the options' validators: a defect there is reported as any other, never as a crash.
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                var usage = FailureReport.Usage(parse);
+                await usage.WriteAsync(context, asJson);
+                return usage.ExitCode;
+            }
+
             return await parse.InvokeAsync(
                 new InvocationConfiguration
                 {

@@ -123,7 +123,7 @@ internal static class RegistryAccess
     /// <summary>A publisher's public key PEM (the file `infra keys list --json` names as publicKey).</summary>
     public static PublicKey PublisherKeyFile(string file) =>
         File.Exists(file)
-            ? PublicKey.FromPem(File.ReadAllText(file))
+            ? PublicKey.FromPemFile(file)
             : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no publisher key at {file}", "ask the publisher for their public key PEM (the file `infra keys list --json` names as publicKey)");
 
     /// <summary>The local registry's own public key, for verifying with no registry running (`infra verify --offline`).</summary>
@@ -132,7 +132,7 @@ internal static class RegistryAccess
 
     private static PublicKey ReadKey(string file, string hint) =>
         File.Exists(file)
-            ? PublicKey.FromPem(File.ReadAllText(file))
+            ? PublicKey.FromPemFile(file)
             : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no registry key at {file}", hint);
 
     /// <summary>Writes the URL of a registry this process serves, so other commands on this machine find it.</summary>

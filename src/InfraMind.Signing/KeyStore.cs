@@ -184,11 +184,11 @@ public sealed partial class KeyStore
 
         try
         {
-            return PublicKey.FromPem(File.ReadAllText(pub));
+            return PublicKey.FromPemFile(pub);
         }
         catch (SigningException ex)
         {
-            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{pub}: {ex.Message}", ex);
+            throw new SigningException(SigningErrorCodes.KeyFileCorrupt, ex.Message, ex);
         }
     }
 
@@ -231,7 +231,8 @@ public sealed partial class KeyStore
                 }
                 catch (Exception ex) when (ex is ArgumentException or CryptographicException)
                 {
-                    throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv} is not a PKCS#8 PEM private key: {ex.Message}", ex);
+                    // .NET's own text is about its API ("not the path to such a file. (Parameter 'input')"), not the user's file.
+                    throw new SigningException(SigningErrorCodes.KeyFileCorrupt, $"{priv}: not a PKCS#8 PEM private key (no readable '-----BEGIN PRIVATE KEY-----' block)", ex);
                 }
             }
 

@@ -121,10 +121,24 @@ public sealed class PublicKey : IEquatable<PublicKey>
         }
         catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "not a PEM public key (expected '-----BEGIN PUBLIC KEY-----'): " + ex.Message, ex);
+            // .NET's own text is about its API ("not the path to such a file. (Parameter 'input')"), not the user's file.
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, "not a PEM public key (no readable '-----BEGIN PUBLIC KEY-----' block)", ex);
         }
 
         return FromSubjectPublicKeyInfo(ecdsa.ExportSubjectPublicKeyInfo());
+    }
+
+    /// <summary>The public key in the PEM file at <paramref name="path"/>; a failure names the file.</summary>
+    public static PublicKey FromPemFile(string path)
+    {
+        try
+        {
+            return FromPem(File.ReadAllText(path));
+        }
+        catch (SigningException ex)
+        {
+            throw new SigningException(ex.Code, $"{path}: {ex.Message}", ex);
+        }
     }
 
     public string ToPem() => PemEncoding.WriteString("PUBLIC KEY", _spki);

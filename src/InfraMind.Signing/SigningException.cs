@@ -22,7 +22,8 @@ public static class SigningErrorCodes
         "key types are p256 (the default) and secp256k1; an on-chain registry needs a secp256k1 key: `infra keys generate --name NAME --type secp256k1`");
 
     public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed);
-    public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed);
+    public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed,
+        "restore the key's files from a backup; a key made anew (`infra keys generate`) has another fingerprint, and the names the old key published stay its own");
     public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed);
     public static readonly ErrorCode PayloadBase64 = new("IM5011", FailureKind.CheckFailed);
     public static readonly ErrorCode WrongPayloadType = new("IM5012", FailureKind.CheckFailed);
@@ -32,7 +33,8 @@ public static class SigningErrorCodes
     public static readonly ErrorCode SignatureMismatch = new("IM5016", FailureKind.CheckFailed);
     public static readonly ErrorCode StatementSchema = new("IM5017", FailureKind.CheckFailed);
     public static readonly ErrorCode UnexpectedPublisher = new("IM5018", FailureKind.CheckFailed);
-    public static readonly ErrorCode PublicKeyInvalid = new("IM5019", FailureKind.CheckFailed);
+    public static readonly ErrorCode PublicKeyInvalid = new("IM5019", FailureKind.CheckFailed,
+        "give the public key PEM file (`-----BEGIN PUBLIC KEY-----`): a publisher's is the file `infra keys list --json` names as publicKey");
 
     /// <summary>A Sigstore bundle that is not a v0.3 bundle of one DSSE envelope with a public-key hint (what InfraMind attaches to images).</summary>
     public static readonly ErrorCode BundleMalformed = new("IM5020", FailureKind.CheckFailed,

@@ -46,6 +46,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
         { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
         // mesh
+        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", "sha256:00", "--json"] },
+        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },
@@ -81,6 +84,49 @@ public sealed class JsonErrorTests : IDisposable
         Assert.StartsWith($"error {code}: ", plainErr, StringComparison.Ordinal);
         Assert.DoesNotContain("\"error\"", plainOut, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A value that is not of the option's type is a usage error, never a crash: every option with a range rule (the
+    /// rule must not read a value that did not convert) and one without; the message names the option and what to
+    /// write, not a .NET type.
+    /// </summary>
+    [Theory]
+    [InlineData("a whole number", "test", "{example}", "--cases", "abc")]
+    [InlineData("a whole number", "test", "{example}", "--seed", "abc")]
+    [InlineData("a number", "test", "{example}", "--request-timeout", "5x")]
+    [InlineData("a whole number", "log", "--start", "x")]
+    [InlineData("a whole number", "log", "--limit", "x")]
+    [InlineData("a whole number", "registry", "serve", "--port", "abc")]
+    [InlineData("a whole number", "registry", "serve", "--publish-rate-per-address", "x")]
+    [InlineData("a whole number", "registry", "serve", "--publish-rate-per-key", "x")]
+    [InlineData("a whole number", "mesh", "up", "--nodes", "x")]
+    [InlineData("a whole number", "mesh", "up", "--confirmations", "x")]
+    [InlineData("a number", "mesh", "up", "--spot-check-share", "x")]
+    [InlineData("a number", "mesh", "status", "--interval", "x")]
+    [InlineData("a whole number", "gateway", "serve", "--grpc-port", "x")]
+    [InlineData("a whole number", "gateway", "serve", "--missed-beats", "x")]
+    [InlineData("a whole number", "gateway", "serve", "--max-nodes", "x")]
+    public async Task A_value_of_the_wrong_type_is_a_usage_error_naming_the_option(string kind, params string[] args)
+    {
+        var expanded = args.Select(a => a.Replace("{example}", TestEngine.ExampleDir("summarizer-v1"), StringComparison.Ordinal)).Append("--json").ToArray();
+        var (option, value) = (args[^2], args[^1]);
+
+        var (code, output, error) = await _cli.RunAsync(expanded);
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0002", e.GetProperty("code").GetString());
+        Assert.Equal($"{option}: '{value}' is not {kind}", e.GetProperty("message").GetString());
+        Assert.DoesNotContain("System.", output + error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Cannot parse argument 'x' for option '--grpc-port' as expected type 'System.Nullable`1[[System.Int32, System.Private.CoreLib]]'", "--grpc-port: 'x' is not a whole number")]
+    [InlineData("Cannot parse argument 'x' for command 'verify' as expected type 'System.Int64'", "verify: 'x' is not a whole number")]
+    [InlineData("Cannot parse argument 'x' as expected type 'System.Guid'", "'x' is not a valid value")]
+    [InlineData("Option '--image' is required", "Option '--image' is required")]
+    public void A_parse_error_names_what_to_write_not_a_dotnet_type(string parser, string user) =>
+        Assert.Equal(user, FailureReport.UsageMessage(parser));
 
     [Fact]
     public async Task A_serving_command_fails_as_json_too()

@@ -26,6 +26,36 @@ public sealed class KeysCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_damaged_key_file_is_named_with_how_to_recover_and_without_dotnet_text()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var junk = Path.Combine(_cli.Work, "junk.pem");
+        await File.WriteAllTextAsync(junk, "garbage\n");
+        var digest = "sha256:" + new string('a', 64);
+
+        AssertNamed(await _cli.RunAsync("receipt", "verify", "abc", "--public-key", junk, "--json"), "IM5019", junk, "infra keys list --json");
+        AssertNamed(await _cli.RunAsync("verify", "m", "--offline", junk, "--registry-key", junk, "--json"), "IM5019", junk, "infra keys list --json");
+        AssertNamed(await _cli.RunAsync("verify", "m", "--image", $"oci://127.0.0.1:9/x@{digest}", "--publisher-key", junk, "--json"), "IM5019", junk, "infra keys list --json");
+
+        var pub = Path.Combine(_cli.Home, "keys", "k.pub");
+        await File.WriteAllTextAsync(pub, "garbage\n");
+        AssertNamed(await _cli.RunAsync("keys", "list", "--json"), "IM5006", pub, "backup");
+        var key = Path.Combine(_cli.Home, "keys", "k.key");
+        await File.WriteAllTextAsync(key, "");
+        AssertNamed(await _cli.RunAsync("chain", "deploy", "--rpc", "http://127.0.0.1:9", "--payer", "k", "--json"), "IM5006", key, "backup");
+
+        static void AssertNamed((int Code, string Out, string Err) result, string code, string file, string hint)
+        {
+            Assert.True(result.Code == 1, $"exit {result.Code}\n{result.Out}\n{result.Err}");
+            var error = System.Text.Json.JsonDocument.Parse(result.Out).RootElement.GetProperty("error");
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            Assert.StartsWith(file + ":", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Contains(hint, error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("Parameter", result.Out + result.Err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Keys_import_a_dev_chain_key_with_or_without_0x_and_list_shows_its_address()
     {
         var withPrefix = Path.Combine(_cli.Work, "k0.txt");

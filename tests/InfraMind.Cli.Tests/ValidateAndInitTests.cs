@@ -113,6 +113,42 @@ public sealed class ValidateAndInitTests : IDisposable
         Assert.Contains("fix:", output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A finding quotes what the package says, and a package may be a stranger's: an escape sequence in a value reaches
+    /// the terminal escaped, and a value of any length makes a message of at most 400 characters (a 900 KB scalar
+    /// document made a 900 KB message), in `validate` and in the IM1070 of `build`.
+    /// </summary>
+    [Fact]
+    public async Task A_finding_quotes_the_package_escaped_and_bounded()
+    {
+        var dir = Path.Combine(_cli.Work, "hostile");
+        Assert.Equal(0, (await _cli.RunAsync("init", "hostile", "--dir", dir)).Code);
+        var yaml = Path.Combine(dir, "model.yaml");
+        var text = await File.ReadAllTextAsync(yaml);
+        await File.WriteAllTextAsync(yaml, System.Text.RegularExpressions.Regex.Replace(text, "(?m)^version: .*$", "version: \"1.0\\e[2J\\e]0;owned\\a\\nerror IM0000: forged\""));
+
+        var (code, output, _) = await _cli.RunAsync("validate", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("version '1.0\\u001B[2J\\u001B]0;owned\\u0007\\u000Aerror IM0000: forged' is not SemVer 2.0", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(output, c => char.IsControl(c) && c != '\n');
+        Assert.DoesNotContain("\nerror IM0000", output, StringComparison.Ordinal);
+
+        var scalar = Path.Combine(_cli.Work, "scalar.yaml");
+        await File.WriteAllTextAsync(scalar, new string('x', 900_000));
+        var finding = (await _cli.RunJsonAsync(1, "validate", scalar, "--json")).GetProperty("errors")[0];
+        Assert.Equal("IM1008", finding.GetProperty("code").GetString());
+        var message = finding.GetProperty("message").GetString()!;
+        Assert.True(message.Length <= 400, $"{message.Length} characters");
+        Assert.StartsWith("scalar.yaml must be a mapping of fields, found a string 'xxx", message, StringComparison.Ordinal);
+        Assert.Contains("characters cut", message, StringComparison.Ordinal);
+        Assert.EndsWith("xxx'", message, StringComparison.Ordinal);
+
+        var (buildCode, _, buildError) = await _cli.RunAsync("build", scalar);
+        Assert.Equal(1, buildCode);
+        Assert.StartsWith("error IM1070: ", buildError, StringComparison.Ordinal);
+        Assert.True(buildError.Length < 2_000, $"{buildError.Length} characters on stderr");
+    }
+
     [Fact]
     public async Task Validate_missing_path_is_a_usage_error()
     {

@@ -12,9 +12,9 @@ internal static class LogCommand
     {
         var registry = RegistryAccess.UrlOption();
         var start = new Option<long>("--start") { Description = "First entry index (≥ 0)", DefaultValueFactory = _ => 0 };
-        start.Validators.Add(r => { if (r.GetValueOrDefault<long>() < 0) r.AddError("--start must be 0 or more"); });
+        start.Require(v => v >= 0, "--start must be 0 or more");
         var limit = new Option<int>("--limit") { Description = "Most entries to show (1-1000)", DefaultValueFactory = _ => 100 };
-        limit.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1000) r.AddError("--limit must be between 1 and 1000"); });
+        limit.Require(v => v is >= 1 and <= 1000, "--limit must be between 1 and 1000");
         var json = new Option<bool>("--json") { Description = "Print {size, entries[]} as JSON; on an eth:// registry {registry, head, events[]}" };
         var command = new Command("log",
             "Show the registry's transparency log: every accepted publish, in order. On an eth:// registry: the contract's events from its deployment block " +

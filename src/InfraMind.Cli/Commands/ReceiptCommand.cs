@@ -45,7 +45,7 @@ internal static class ReceiptCommand
             var text = Read(parse.GetValue(value)!);
             PublicKey? expected = null;
             if (parse.GetValue(key) is { } name) expected = new KeyStore(InfraHome.Ensure(context.Home.Keys)).LoadPublic(name);
-            if (parse.GetValue(publicKey) is { } pem) expected = PublicKey.FromPem(File.ReadAllText(Existing(pem, "--public-key")));
+            if (parse.GetValue(publicKey) is { } pem) expected = PublicKey.FromPemFile(Existing(pem, "--public-key"));
             var check = JobReceipts.Verify(text, expected);
             if (check.Receipt is { } r && parse.GetValue(fingerprint) is { } f && !string.Equals(PublicKey.FromBase64(r.NodeKey).Fingerprint, f.Trim(), StringComparison.OrdinalIgnoreCase))
                 check = new ReceiptCheck(null, $"the receipt is signed by node key {PublicKey.FromBase64(r.NodeKey).Fingerprint}, not {f.Trim()}");
@@ -103,6 +103,11 @@ internal static class ReceiptCommand
             return new string(buffer, 0, read);
         }
 
+        // A receipt itself is base64url (no '/') or envelope JSON ('{'): anything else with a '/' is a path that is not a file.
+        if (Directory.Exists(value))
+            throw new InfraMindException(CliErrorCodes.UsageError, $"{value} is a directory, not a receipt file", "pass the receipt, the file that holds it, or - for standard input");
+        if (!value.TrimStart().StartsWith('{') && value.Contains('/', StringComparison.Ordinal))
+            throw new InfraMindException(CliErrorCodes.FileNotFound, $"no receipt file at {value}", "pass the receipt, the file that holds it, or - for standard input");
         return value;
     }
 

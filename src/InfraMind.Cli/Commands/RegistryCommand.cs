@@ -44,7 +44,7 @@ internal static class RegistryCommand
             Description = "Publishes one publisher key may make per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 30, HelpName = "N",
         };
         foreach (var rate in new[] { perAddress, perKey })
-            rate.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError($"{rate.Name} must be 0 (no limit) or more"); });
+            rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
             "Serve the registry API on 127.0.0.1 until Ctrl-C. A publish is decided in this order, each step only after the one before passed: " +
             "the envelope (at most 1 MiB, IM5108; at most 4 signatures, IM5109), the publisher's signature, the per-address and per-key rates (IM5104), " +

@@ -15,7 +15,7 @@ internal static class TestCommand
         var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
         var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container)", Arity = ArgumentArity.ZeroOrOne };
         var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs (1-1000)", DefaultValueFactory = _ => 10 };
-        cases.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 1000) r.AddError("--cases must be between 1 and 1000"); });
+        cases.Require(v => v is >= 1 and <= 1000, "--cases must be between 1 and 1000");
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
         var timeout = new Option<string?>("--timeout")
         {
@@ -24,10 +24,7 @@ internal static class TestCommand
             HelpName = "DURATION",
         };
         var requestTimeout = new Option<double>("--request-timeout") { Description = "Seconds each request may take (at most 3600)", DefaultValueFactory = _ => 10 };
-        requestTimeout.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is not (> 0 and <= 3600)) r.AddError("--request-timeout must be more than 0 and at most 3600 seconds");
-        });
+        requestTimeout.Require(v => v is > 0 and <= 3600, "--request-timeout must be more than 0 and at most 3600 seconds");
         var maxResponse = new Option<string>("--max-response")
         {
             Description = "Most of an answer that is read, a quantity from 1Ki to 1Gi (default 16Mi); a longer answer is cut off there and judged response-too-large",

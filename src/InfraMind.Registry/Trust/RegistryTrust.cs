@@ -41,7 +41,7 @@ public sealed class RegistryTrust(string directory)
         var file = Path.Combine(FolderOf(location), "key.pem");
         if (File.Exists(file))
         {
-            var pinned = PublicKey.FromPem(File.ReadAllText(file));
+            var pinned = PublicKey.FromPemFile(file);
             return pinned.Equals(served)
                 ? pinned
                 : throw new RegistryException(RegistryErrorCodes.RegistryKeyChanged, RegistryErrorKind.Forbidden,

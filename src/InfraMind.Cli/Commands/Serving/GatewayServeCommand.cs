@@ -25,13 +25,13 @@ internal static class GatewayServeCommand
         var attemptTimeout = ServingHosts.DurationOption("--attempt-timeout", "Longest one attempt on one node may take before the request moves on to another node", "10s");
         var connectTimeout = ServingHosts.DurationOption("--connect-timeout", "Longest wait for a connection to a node's job API (a node whose host left the network answers nothing)", "3s");
         var missedBeats = new Option<int>("--missed-beats") { Description = "Heartbeats a node may miss in a row before it is offline and gets no more jobs", DefaultValueFactory = _ => 3, HelpName = "N" };
-        missedBeats.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--missed-beats must be between 1 and 100"); });
+        missedBeats.Require(v => v is >= 1 and <= 100, "--missed-beats must be between 1 and 100");
         var maxNodes = new Option<int>("--max-nodes")
         {
             Description = "Most nodes this gateway keeps (a registration beyond it is refused with IM6023 until offline nodes are forgotten); docs/scale.md sizes a gateway",
             DefaultValueFactory = _ => 256, HelpName = "N",
         };
-        maxNodes.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000) r.AddError("--max-nodes must be between 1 and 100000"); });
+        maxNodes.Require(v => v is >= 1 and <= 100_000, "--max-nodes must be between 1 and 100000");
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();

@@ -38,7 +38,7 @@ internal static class MeshStatusCommand
         var json = new Option<bool>("--json") { Description = "Print the gateway's state document as JSON (one compact line per refresh with --watch)" };
         var watch = new Option<bool>("--watch") { Description = "Refresh until Ctrl-C" };
         var interval = new Option<double>("--interval") { Description = "Seconds between refreshes with --watch (0.5-3600)", DefaultValueFactory = _ => 2, HelpName = "SECONDS" };
-        interval.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0.5 or > 3600) r.AddError("--interval must be between 0.5 and 3600 seconds"); });
+        interval.Require(v => v is >= 0.5 and <= 3600, "--interval must be between 0.5 and 3600 seconds");
         var status = new Command("status",
             "Show the mesh as its gateway sees it: nodes (online, address, last heartbeat, capacity, reputation, refusals) and models " +
             "(versions, quarantine with its verdict, each placed node's state, verdict, restarts, suspension, failures and latency).\n" +

@@ -16,7 +16,7 @@ internal static class MeshUpCommand
     {
         var mesh = new Command("mesh", "Run the whole mesh on this machine.");
         var nodes = new Option<int>("--nodes") { Description = "Node agents to start (1-16)", DefaultValueFactory = _ => 2 };
-        nodes.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError("--nodes must be between 1 and 16"); });
+        nodes.Require(v => v is >= 1 and <= 16, "--nodes must be between 1 and 16");
         var port = ServingHosts.PortOption("--port", "Gateway port on 127.0.0.1", 8080);
         var grpcPort = ServingHosts.GrpcPortOption();
         var registryPort = ServingHosts.PortOption("--registry-port", "Registry port on 127.0.0.1 (0 = any free port)", 7400);

@@ -23,7 +23,7 @@ internal static class ServingHosts
     public static Option<int> PortOption(string name, string description, int defaultPort)
     {
         var port = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultPort, HelpName = "PORT" };
-        port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) r.AddError($"{name} must be a port between 0 (any free port) and 65535"); });
+        port.Require(v => v is >= 0 and <= 65535, $"{name} must be a port between 0 (any free port) and 65535");
         return port;
     }
 
@@ -36,7 +36,7 @@ internal static class ServingHosts
                 "Default: the gateway's port + 1 (a free port when --port is 0); 0 serves no gRPC ingress",
             HelpName = "PORT",
         };
-        port.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--grpc-port must be a port between 0 (no gRPC ingress) and 65535"); });
+        port.Require(v => v is null or (>= 0 and <= 65535), "--grpc-port must be a port between 0 (no gRPC ingress) and 65535");
         return port;
     }
 
@@ -231,7 +231,7 @@ internal static class ServingHosts
             DefaultValueFactory = _ => 0.02,
             HelpName = "SHARE",
         };
-        share.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1 || double.IsNaN(r.GetValueOrDefault<double>())) r.AddError("--spot-check-share must be between 0 and 1"); });
+        share.Require(v => v is >= 0 and <= 1, "--spot-check-share must be between 0 and 1");
         return share;
     }
 
