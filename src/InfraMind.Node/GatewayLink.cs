@@ -22,9 +22,17 @@ internal sealed class GatewayLink : IDisposable
         var handler = new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout };
         // A pinned gateway: its certificate's key alone is taken (no CA, no host name), whatever else it presents is named.
         if (tlsPin is not null) handler.SslOptions = Serving.Tls.MeshTls.Pinned(tlsPin, presented => _presented = presented ?? "no certificate");
-        Client = new HttpClient(handler) { BaseAddress = url, Timeout = timeout };
+        // Every answer of a gateway is read whole (registrations, heartbeat replies) and held within MaxReplyBytes.
+        Client = new HttpClient(handler) { BaseAddress = url, Timeout = timeout, MaxResponseContentBufferSize = MaxReplyBytes };
         MeshToken.Authorize(Client.DefaultRequestHeaders, token);
     }
+
+    /// <summary>
+    /// The most bytes of one gateway answer a node reads: a heartbeat reply carries each assigned version's signed
+    /// manifest (a publish is at most 1 MiB), so this holds dozens of assignments; a gateway that sends more is not
+    /// read further (the node gets nothing from that answer and tries again at the next beat).
+    /// </summary>
+    public const int MaxReplyBytes = 64 << 20;
 
     public Uri Url { get; }
 

@@ -154,6 +154,11 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                     link.Refused = true;
                     if (_gateways.All(g => g.Refused)) _registered.TrySetException(NodeRegistrationException.GatewayPinMismatch(link.Url, pin, presented));
                 }
+                catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+                {
+                    _log.LogWarning("gateway {Gateway} sent an answer larger than {Max} bytes (GatewayLink.MaxReplyBytes): not read, trying again", link.Url, GatewayLink.MaxReplyBytes);
+                    registered = false;
+                }
                 catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
                 {
                     if (ct.IsCancellationRequested) break;
