@@ -77,8 +77,10 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
     public async Task WriteAsync(CliContext context, bool asJson)
     {
         ArgumentNullException.ThrowIfNull(context);
-        await context.Error.WriteLineAsync($"error {Code}: {Message}");
-        if (Hint is { Length: > 0 }) await context.Error.WriteLineAsync($"  hint: {Hint}");
+        // A message may quote a stranger (a package, a build's output, a peer's answer): no control sequence reaches the
+        // terminal. Lines stay lines (a build's output tail); --json escapes every control character anyway.
+        await context.Error.WriteLineAsync($"error {Code}: {TerminalText.Escape(Message, keepLines: true)}");
+        if (Hint is { Length: > 0 }) await context.Error.WriteLineAsync($"  hint: {TerminalText.Escape(Hint, keepLines: true)}");
         if (asJson) CliJson.Write(context.Output, new { error = new { code = Code, message = Message, hint = Hint } });
         await context.Output.FlushAsync();
     }

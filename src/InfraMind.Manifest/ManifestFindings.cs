@@ -35,13 +35,7 @@ internal sealed class ManifestFindings(string file)
     /// </summary>
     internal static string Shown(string message)
     {
-        if (message.Any(char.IsControl))
-        {
-            var escaped = new System.Text.StringBuilder(message.Length + 16);
-            foreach (var c in message)
-                escaped.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c);
-            message = escaped.ToString();
-        }
+        message = TerminalText.Escape(message);
 
         if (message.Length <= MaxMessageLength) return message;
         var keep = (MaxMessageLength - 40) / 2;
