@@ -208,7 +208,7 @@ internal static class ServingHosts
         }
     }
 
-    /// <summary>`--log-format text|json`: the readable default, or one JSON object per line (<see cref="JsonLogFormatter"/>).</summary>
+    /// <summary>`--log-format text|json`: the readable default (<see cref="TextLogFormatter"/>), or one JSON object per line (<see cref="JsonLogFormatter"/>).</summary>
     public static Option<string> LogFormatOption()
     {
         var format = new Option<string>("--log-format")
@@ -259,8 +259,11 @@ internal static class ServingHosts
             }
             else
             {
-                b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
-                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+                b.AddConsole(o =>
+                {
+                    o.FormatterName = TextLogFormatter.FormatterName;
+                    o.LogToStandardErrorThreshold = LogLevel.Trace;
+                }).AddConsoleFormatter<TextLogFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
             }
 
             // ASP.NET Core's own per-request lines repeat what the gateway's request log says.
