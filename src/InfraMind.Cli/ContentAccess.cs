@@ -173,7 +173,7 @@ internal static class ContentAccess
             {
                 if (!_tasks.TryGetValue(value.What, out var task))
                 {
-                    _tasks[value.What] = task = context.AddTask(Markup.Escape(Short(value.What)), maxValue: Math.Max(1, value.Total ?? value.Bytes));
+                    _tasks[value.What] = task = context.AddTask(ConsoleText.Escape(Short(value.What)), maxValue: Math.Max(1, value.Total ?? value.Bytes));
                     task.IsIndeterminate = value.Total is null;
                 }
 
@@ -181,7 +181,7 @@ internal static class ContentAccess
                 task.Value = value.Bytes;
                 if (value.Done)
                 {
-                    if (value.Skipped) task.Description = Markup.Escape(Short(value.What)) + " [dim](already there)[/]";
+                    if (value.Skipped) task.Description = ConsoleText.Escape(Short(value.What)) + " [dim](already there)[/]";
                     task.IsIndeterminate = false;
                     task.MaxValue = Math.Max(1, value.Bytes);
                     task.Value = task.MaxValue;

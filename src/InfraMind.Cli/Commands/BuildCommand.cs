@@ -27,11 +27,11 @@ internal static class BuildCommand
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var contextDigest = ImageIdentity.ContextDigest(validation.PackageDirectory);
             var labels = ImageIdentity.Labels(manifest, contextDigest);
-            var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{Markup.Escape(line.TrimEnd())}[/]"); });
+            var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{ConsoleText.Escape(line.TrimEnd())}[/]"); });
             var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
             new ImageIndex(context.Home.ImageIndex).RememberBuild(manifest, contextDigest, id);
             if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });
-            else context.Console.MarkupLine($"[green]✓[/] built {Markup.Escape(manifest.ImageTag)} ({Markup.Escape(id)})");
+            else context.Console.MarkupLine($"[green]✓[/] built {ConsoleText.Escape(manifest.ImageTag)} ({ConsoleText.Escape(id)})");
             return ExitCodes.Ok;
         });
         return command;

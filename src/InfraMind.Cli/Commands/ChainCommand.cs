@@ -58,9 +58,9 @@ internal static class ChainCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] registry deployed: [bold]{Markup.Escape(url)}[/]");
-                context.Console.MarkupLine($"  transaction {Markup.Escape(tx.Hash)} in block {tx.BlockNumber}, {tx.GasUsed:N0} gas paid by {Markup.Escape(paying.Address)}");
-                context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF --registry {Markup.Escape(url)} --key NAME   (a secp256k1 key)");
+                context.Console.MarkupLine($"[green]✓[/] registry deployed: [bold]{ConsoleText.Escape(url)}[/]");
+                context.Console.MarkupLine($"  transaction {ConsoleText.Escape(tx.Hash)} in block {tx.BlockNumber}, {tx.GasUsed:N0} gas paid by {ConsoleText.Escape(paying.Address)}");
+                context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF --registry {ConsoleText.Escape(url)} --key NAME   (a secp256k1 key)");
             }
 
             return ExitCodes.Ok;
@@ -115,10 +115,10 @@ internal static class ChainCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] {(already ? "already anchored" : "anchored")} [bold]{Markup.Escape(cp.Origin)}[/] at size {cp.Size} in {Markup.Escape(chain.Address.ToString())}");
-                context.Console.MarkupLine($"  root {Markup.Escape(Convert.ToBase64String(cp.RootHash.Span))}, anchorer {Markup.Escape(paying.Address)}");
-                if (tx is not null) context.Console.MarkupLine($"  transaction {Markup.Escape(tx.Hash)} in block {tx.BlockNumber}{(already ? "" : $", {tx.GasUsed:N0} gas")}");
-                context.Console.MarkupLine($"  verify: infra verify NAME@VERSION --anchor {Markup.Escape(chain.Address.ToString())} --anchorer {Markup.Escape(paying.Address)}");
+                context.Console.MarkupLine($"[green]✓[/] {(already ? "already anchored" : "anchored")} [bold]{ConsoleText.Escape(cp.Origin)}[/] at size {cp.Size} in {ConsoleText.Escape(chain.Address.ToString())}");
+                context.Console.MarkupLine($"  root {ConsoleText.Escape(Convert.ToBase64String(cp.RootHash.Span))}, anchorer {ConsoleText.Escape(paying.Address)}");
+                if (tx is not null) context.Console.MarkupLine($"  transaction {ConsoleText.Escape(tx.Hash)} in block {tx.BlockNumber}{(already ? "" : $", {tx.GasUsed:N0} gas")}");
+                context.Console.MarkupLine($"  verify: infra verify NAME@VERSION --anchor {ConsoleText.Escape(chain.Address.ToString())} --anchorer {ConsoleText.Escape(paying.Address)}");
             }
 
             return ExitCodes.Ok;

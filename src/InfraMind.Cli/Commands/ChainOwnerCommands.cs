@@ -35,7 +35,7 @@ internal static class ChainOwnerCommands
             using var paying = ChainAccess.Payer(context, parse.GetValue(payer), parse.GetValue(payerPassphraseEnv), owner);
             using var chain = await ChainModelRegistry.ConnectAsync(parse.GetValue(registry)!, null, cancellationToken);
             var tx = await chain.YankAsync(name, version, parse.GetValue(reason)!, owner, paying, cancellationToken);
-            Report(context, parse.GetValue(json), tx, chain, $"yanked [bold]{Markup.Escape(name)} {Markup.Escape(version)}[/]", new { name, version });
+            Report(context, parse.GetValue(json), tx, chain, $"yanked [bold]{ConsoleText.Escape(name)} {ConsoleText.Escape(version)}[/]", new { name, version });
             return ExitCodes.Ok;
         });
         return yank;
@@ -70,7 +70,7 @@ internal static class ChainOwnerCommands
             using var paying = ChainAccess.Payer(context, parse.GetValue(payer), parse.GetValue(payerPassphraseEnv), owner);
             using var chain = await ChainModelRegistry.ConnectAsync(parse.GetValue(registry)!, null, cancellationToken);
             var tx = await chain.TransferAsync(model, newOwner, owner, paying, cancellationToken);
-            Report(context, parse.GetValue(json), tx, chain, $"transferred [bold]{Markup.Escape(model)}[/] to {Markup.Escape(newOwner)}", new { name = model, newOwner });
+            Report(context, parse.GetValue(json), tx, chain, $"transferred [bold]{ConsoleText.Escape(model)}[/] to {ConsoleText.Escape(newOwner)}", new { name = model, newOwner });
             return ExitCodes.Ok;
         });
         return transfer;
@@ -95,7 +95,7 @@ internal static class ChainOwnerCommands
             return;
         }
 
-        context.Console.MarkupLine($"[green]✓[/] {done} in {Markup.Escape(chain.Address.ToString())}");
-        context.Console.MarkupLine($"  transaction {Markup.Escape(tx.Hash)} in block {tx.BlockNumber}, {tx.GasUsed:N0} gas");
+        context.Console.MarkupLine($"[green]✓[/] {done} in {ConsoleText.Escape(chain.Address.ToString())}");
+        context.Console.MarkupLine($"  transaction {ConsoleText.Escape(tx.Hash)} in block {tx.BlockNumber}, {tx.GasUsed:N0} gas");
     }
 }

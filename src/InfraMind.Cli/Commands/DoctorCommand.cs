@@ -41,8 +41,8 @@ internal static class DoctorCommand
                 repaired = await new LocalContentStore(context.Home.Store).RepairAsync(cancellationToken);
                 if (!parse.GetValue(json))
                 {
-                    context.Console.MarkupLine($"[green]✓[/] local store {Markup.Escape(context.Home.Store)}: {repaired.Images} image(s) listed" +
-                        (repaired.IndexRebuilt ? $", index rebuilt from the blobs (the damaged one kept as {Markup.Escape(repaired.IndexBackup!)})" : "") +
+                    context.Console.MarkupLine($"[green]✓[/] local store {ConsoleText.Escape(context.Home.Store)}: {repaired.Images} image(s) listed" +
+                        (repaired.IndexRebuilt ? $", index rebuilt from the blobs (the damaged one kept as {ConsoleText.Escape(repaired.IndexBackup!)})" : "") +
                         $", {repaired.EntriesDropped} broken entr{(repaired.EntriesDropped == 1 ? "y" : "ies")} dropped, {repaired.BlobsRemoved} damaged blob(s) and " +
                         $"{repaired.StagingAreasRemoved} staging area(s) of killed transfers removed");
                 }
@@ -77,11 +77,11 @@ internal static class DoctorCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] container engine answers at {Markup.Escape(engine.Endpoint.ToString())}");
+                context.Console.MarkupLine($"[green]✓[/] container engine answers at {ConsoleText.Escape(engine.Endpoint.ToString())}");
                 var mark = isolation.Enforced ? "[green]✓[/]" : isolation.Verified ? "[red]✗[/]" : "[yellow]?[/]";
                 var what = isolation.Enforced ? "isolation enforced" : isolation.Verified ? "isolation NOT enforced" : "isolation not verified";
-                context.Console.MarkupLine($"{mark} {what}: {Markup.Escape(isolation.Detail)}");
-                context.Console.MarkupLine($"  home: {Markup.Escape(context.Home.Root)}");
+                context.Console.MarkupLine($"{mark} {what}: {ConsoleText.Escape(isolation.Detail)}");
+                context.Console.MarkupLine($"  home: {ConsoleText.Escape(context.Home.Root)}");
                 if (removed is not null)
                     context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
                 if (refused is not null) throw refused;

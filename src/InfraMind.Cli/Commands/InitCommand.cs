@@ -54,9 +54,9 @@ internal static class InitCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] created {Markup.Escape(target)} ({(grpc ? "grpc" : "rest")})");
-                foreach (var f in files.Keys.Order()) context.Console.MarkupLine($"    {Markup.Escape(f)}");
-                context.Console.MarkupLine($"  next: [bold]infra validate {Markup.Escape(target)}[/] then [bold]infra test --container {Markup.Escape(target)}[/]");
+                context.Console.MarkupLine($"[green]✓[/] created {ConsoleText.Escape(target)} ({(grpc ? "grpc" : "rest")})");
+                foreach (var f in files.Keys.Order()) context.Console.MarkupLine($"    {ConsoleText.Escape(f)}");
+                context.Console.MarkupLine($"  next: [bold]infra validate {ConsoleText.Escape(target)}[/] then [bold]infra test --container {ConsoleText.Escape(target)}[/]");
             }
 
             return validation.IsValid ? ExitCodes.Ok : ExitCodes.Failed;

@@ -99,7 +99,7 @@ internal static class KeysCommand
             else
             {
                 foreach (var k in all)
-                    context.Console.MarkupLine($"{Markup.Escape(k.Name),-20} {k.Type.ToName(),-9} {Markup.Escape(k.Fingerprint)}{(k.Address is null ? "" : "  " + Markup.Escape(k.Address))}{(k.Encrypted ? "  (encrypted)" : "")}");
+                    context.Console.MarkupLine($"{ConsoleText.Escape(k.Name),-20} {k.Type.ToName(),-9} {ConsoleText.Escape(k.Fingerprint)}{(k.Address is null ? "" : "  " + ConsoleText.Escape(k.Address))}{(k.Encrypted ? "  (encrypted)" : "")}");
             }
 
             return ExitCodes.Ok;
@@ -139,9 +139,9 @@ internal static class KeysCommand
             return;
         }
 
-        context.Console.MarkupLine($"[green]✓[/] {what} [bold]{Markup.Escape(info.Name)}[/] ({info.Type.ToName()}) {Markup.Escape(info.Fingerprint)}{(info.Encrypted ? " (encrypted)" : "")}");
-        if (info.Address is not null) context.Console.MarkupLine($"  address {Markup.Escape(info.Address)}");
-        context.Console.MarkupLine($"  {Markup.Escape(info.PrivateKeyPath)}");
+        context.Console.MarkupLine($"[green]✓[/] {what} [bold]{ConsoleText.Escape(info.Name)}[/] ({info.Type.ToName()}) {ConsoleText.Escape(info.Fingerprint)}{(info.Encrypted ? " (encrypted)" : "")}");
+        if (info.Address is not null) context.Console.MarkupLine($"  address {ConsoleText.Escape(info.Address)}");
+        context.Console.MarkupLine($"  {ConsoleText.Escape(info.PrivateKeyPath)}");
     }
 
     private static object Json(KeyInfo k) => new

@@ -38,12 +38,12 @@ internal static class LogCommand
             var table = new Table().Border(TableBorder.Simple).AddColumns("#", "model", "version", "image", "publisher", "integrated");
             foreach (var e in entries)
             {
-                table.AddRow(e.Index.ToString(CultureInfo.InvariantCulture), Markup.Escape(e.Name), Markup.Escape(e.Version), Markup.Escape(Short(e.ImageDigest)),
-                    Markup.Escape(Short(e.Publisher)), e.IntegratedAt.UtcDateTime.ToString("u", CultureInfo.InvariantCulture));
+                table.AddRow(e.Index.ToString(CultureInfo.InvariantCulture), ConsoleText.Escape(e.Name), ConsoleText.Escape(e.Version), ConsoleText.Escape(Short(e.ImageDigest)),
+                    ConsoleText.Escape(Short(e.Publisher)), e.IntegratedAt.UtcDateTime.ToString("u", CultureInfo.InvariantCulture));
             }
 
             context.Console.Write(table);
-            context.Console.MarkupLine($"{size} entries in {Markup.Escape(handle.Location)}");
+            context.Console.MarkupLine($"{size} entries in {ConsoleText.Escape(handle.Location)}");
             return ExitCodes.Ok;
         });
         return command;
@@ -75,11 +75,11 @@ internal static class LogCommand
                 ChainEvent.Transferred t => ("transferred", t.Name, "", $"to {t.To}", t.From),
                 _ => ("?", "", "", "", ""),
             };
-            table.AddRow(e.BlockNumber.ToString(CultureInfo.InvariantCulture), what, Markup.Escape(name), Markup.Escape(version), Markup.Escape(image), Markup.Escape(by), Markup.Escape(Short(e.TransactionHash)));
+            table.AddRow(e.BlockNumber.ToString(CultureInfo.InvariantCulture), what, ConsoleText.Escape(name), ConsoleText.Escape(version), ConsoleText.Escape(image), ConsoleText.Escape(by), ConsoleText.Escape(Short(e.TransactionHash)));
         }
 
         context.Console.Write(table);
-        context.Console.MarkupLine($"{events.Count} events from block {chain.DeployedAt} to {head} in {Markup.Escape(chain.Address.ToString())}");
+        context.Console.MarkupLine($"{events.Count} events from block {chain.DeployedAt} to {head} in {ConsoleText.Escape(chain.Address.ToString())}");
         return ExitCodes.Ok;
     }
 

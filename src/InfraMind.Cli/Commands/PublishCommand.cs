@@ -90,7 +90,7 @@ internal static class PublishCommand
                 imageDigest = digest;
                 published.Add(Record(reference));
                 if (reference is OciReference oci) ociImages.Add((oci, archive.Image.Manifest));
-                if (!asJson) context.Console.MarkupLine($"[green]✓[/] {Markup.Escape(reference.ToString())} verified: image {Markup.Escape(digest)}");
+                if (!asJson) context.Console.MarkupLine($"[green]✓[/] {ConsoleText.Escape(reference.ToString())} verified: image {ConsoleText.Escape(digest)}");
             }
 
             var manifestBytes = await File.ReadAllBytesAsync(validation.ManifestPath, cancellationToken);
@@ -143,13 +143,13 @@ internal static class PublishCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] {(outcome.AlreadyPublished ? "already published" : "published")} [bold]{Markup.Escape(manifest.Name)} {Markup.Escape(manifest.Version.ToString())}[/] as {Markup.Escape(outcome.Where)} in {Markup.Escape(outcome.Location)}");
-                context.Console.MarkupLine($"  signed by {Markup.Escape(signingKey.PublicKey.Fingerprint)} ({Markup.Escape(keyName)})");
-                context.Console.MarkupLine($"  endpoint id {Markup.Escape(statement.EndpointId)}");
-                context.Console.MarkupLine($"  endpoint    POST {Markup.Escape(endpoint)}");
+                context.Console.MarkupLine($"[green]✓[/] {(outcome.AlreadyPublished ? "already published" : "published")} [bold]{ConsoleText.Escape(manifest.Name)} {ConsoleText.Escape(manifest.Version.ToString())}[/] as {ConsoleText.Escape(outcome.Where)} in {ConsoleText.Escape(outcome.Location)}");
+                context.Console.MarkupLine($"  signed by {ConsoleText.Escape(signingKey.PublicKey.Fingerprint)} ({ConsoleText.Escape(keyName)})");
+                context.Console.MarkupLine($"  endpoint id {ConsoleText.Escape(statement.EndpointId)}");
+                context.Console.MarkupLine($"  endpoint    POST {ConsoleText.Escape(endpoint)}");
                 foreach (var (attachedTo, result) in attached)
-                    context.Console.MarkupLine($"  signature   attached to {Markup.Escape(attachedTo.Registry)}/{Markup.Escape(attachedTo.Repository)} as referrer {Markup.Escape(result.Referrer.Value)}" +
-                                               (result.FallbackTag is { } tag ? $" (tag {Markup.Escape(tag)})" : ""));
+                    context.Console.MarkupLine($"  signature   attached to {ConsoleText.Escape(attachedTo.Registry)}/{ConsoleText.Escape(attachedTo.Repository)} as referrer {ConsoleText.Escape(result.Referrer.Value)}" +
+                                               (result.FallbackTag is { } tag ? $" (tag {ConsoleText.Escape(tag)})" : ""));
             }
 
             return ExitCodes.Ok;

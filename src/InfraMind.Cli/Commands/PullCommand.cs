@@ -55,7 +55,7 @@ internal static class PullCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] pulled and verified {Markup.Escape(parsed.ToString())} ({ContentAccess.Bytes(image.Size)} in {elapsed.TotalSeconds:0.0} s)");
+                context.Console.MarkupLine($"[green]✓[/] pulled and verified {ConsoleText.Escape(parsed.ToString())} ({ContentAccess.Bytes(image.Size)} in {elapsed.TotalSeconds:0.0} s)");
                 context.Output.WriteLine($"image digest: {image.ManifestDigest}");
                 context.Output.WriteLine($"stored as:    local://{image.ManifestDigest}");
                 foreach (var l in loaded) context.Output.WriteLine($"loaded:       {l}");

@@ -62,7 +62,7 @@ internal static class PushCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] pushed {Markup.Escape(name)} ({ContentAccess.Bytes(result.Size)} in {elapsed.TotalSeconds:0.0} s)");
+                context.Console.MarkupLine($"[green]✓[/] pushed {ConsoleText.Escape(name)} ({ContentAccess.Bytes(result.Size)} in {elapsed.TotalSeconds:0.0} s)");
                 // Plain lines, never wrapped: these get copied into `infra publish` and scripts.
                 context.Output.WriteLine($"reference:    {result.Reference}");
                 context.Output.WriteLine($"image digest: {result.ManifestDigest}");

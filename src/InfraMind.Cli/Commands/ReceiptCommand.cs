@@ -74,9 +74,9 @@ internal static class ReceiptCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] receipt of request {Markup.Escape(valid.RequestId)}: {Markup.Escape(valid.Model)}@{Markup.Escape(valid.Version)} " +
-                                           $"on node {Markup.Escape(valid.Node)} at {valid.Time:O}");
-                foreach (var line in checks) context.Console.MarkupLine($"  {Markup.Escape(line)}");
+                context.Console.MarkupLine($"[green]✓[/] receipt of request {ConsoleText.Escape(valid.RequestId)}: {ConsoleText.Escape(valid.Model)}@{ConsoleText.Escape(valid.Version)} " +
+                                           $"on node {ConsoleText.Escape(valid.Node)} at {valid.Time:O}");
+                foreach (var line in checks) context.Console.MarkupLine($"  {ConsoleText.Escape(line)}");
             }
 
             return ExitCodes.Ok;

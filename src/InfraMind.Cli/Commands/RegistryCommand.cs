@@ -82,7 +82,7 @@ internal static class RegistryCommand
             if (parse.GetValue(json))
                 CliJson.Write(context.Output, new { registry = address.ToString(), data = dir, key = server.Registry.PublicKey.Fingerprint, tlsFingerprint = pin });
             else
-                context.Console.MarkupLine($"[green]✓[/] registry at [bold]{Markup.Escape(address.ToString())}[/] (data {Markup.Escape(dir)}, key {Markup.Escape(server.Registry.PublicKey.Fingerprint)})");
+                context.Console.MarkupLine($"[green]✓[/] registry at [bold]{ConsoleText.Escape(address.ToString())}[/] (data {ConsoleText.Escape(dir)}, key {ConsoleText.Escape(server.Registry.PublicKey.Fingerprint)})");
             await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
             File.Delete(announcement);

@@ -119,23 +119,23 @@ internal static class TestCommand
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("step").AddColumn("result").AddColumn("detail").AddColumn(new TableColumn("time").RightAligned());
         foreach (var s in report.Steps)
-            table.AddRow(Markup.Escape(s.Step), Status(s.Status, s.Verdict), Markup.Escape(s.Detail), $"{s.Duration.TotalMilliseconds:0} ms");
+            table.AddRow(ConsoleText.Escape(s.Step), Status(s.Status, s.Verdict), ConsoleText.Escape(s.Detail), $"{s.Duration.TotalMilliseconds:0} ms");
         console.Write(table);
         var positives = report.Cases.Where(c => c.Positive).ToList();
         var passedCases = report.Cases.Count(c => c.Status == CheckStatus.Passed);
         if (report.Passed)
         {
-            console.MarkupLine($"[green]PASSED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {passedCases}/{report.Cases.Count} cases " +
+            console.MarkupLine($"[green]PASSED[/] {ConsoleText.Escape(report.Model)} {ConsoleText.Escape(report.Version ?? "")}: {passedCases}/{report.Cases.Count} cases " +
                                $"({positives.Count} valid, {report.Cases.Count - positives.Count} invalid) in {report.Duration.TotalSeconds:0.0} s");
         }
         else
         {
-            console.MarkupLine($"[red]FAILED[/] {Markup.Escape(report.Model)} {Markup.Escape(report.Version ?? "")}: {Markup.Escape(string.Join(", ", report.Verdicts))}");
+            console.MarkupLine($"[red]FAILED[/] {ConsoleText.Escape(report.Model)} {ConsoleText.Escape(report.Version ?? "")}: {ConsoleText.Escape(string.Join(", ", report.Verdicts))}");
             foreach (var c in report.Cases.Where(c => c.Status == CheckStatus.Failed).Take(10))
             {
-                console.MarkupLine($"  [red]{Markup.Escape(c.Verdict?.WireName ?? "failed")}[/] case {Markup.Escape(c.Name)}: {Markup.Escape(c.Detail)}");
-                console.MarkupLine($"    [dim]request:[/] {Markup.Escape(c.Request)}");
-                if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {Markup.Escape(c.Response)}");
+                console.MarkupLine($"  [red]{ConsoleText.Escape(c.Verdict?.WireName ?? "failed")}[/] case {ConsoleText.Escape(c.Name)}: {ConsoleText.Escape(c.Detail)}");
+                console.MarkupLine($"    [dim]request:[/] {ConsoleText.Escape(c.Request)}");
+                if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {ConsoleText.Escape(c.Response)}");
             }
         }
     }
@@ -144,7 +144,7 @@ internal static class TestCommand
     {
         CheckStatus.Passed => "[green]passed[/]",
         CheckStatus.Skipped => "[dim]skipped[/]",
-        _ => $"[red]{Markup.Escape(verdict?.WireName ?? "failed")}[/]",
+        _ => $"[red]{ConsoleText.Escape(verdict?.WireName ?? "failed")}[/]",
     };
 
     /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
@@ -156,19 +156,19 @@ internal static class TestCommand
             switch (value)
             {
                 case StepStarted s:
-                    console.MarkupLine($"[blue]▶[/] {Markup.Escape(s.Step)}: {Markup.Escape(s.Description)}");
+                    console.MarkupLine($"[blue]▶[/] {ConsoleText.Escape(s.Step)}: {ConsoleText.Escape(s.Description)}");
                     break;
                 case BuildOutput b when b.Line.Trim().Length > 0:
-                    console.MarkupLine($"    [dim]{Markup.Escape(b.Line.TrimEnd())}[/]");
+                    console.MarkupLine($"    [dim]{ConsoleText.Escape(b.Line.TrimEnd())}[/]");
                     break;
                 case StepFinished f:
                     var mark = f.Result.Status switch { CheckStatus.Passed => "[green]✓[/]", CheckStatus.Skipped => "[dim]-[/]", _ => "[red]✗[/]" };
-                    console.MarkupLine($"{mark} {Markup.Escape(f.Result.Step)}: {Markup.Escape(f.Result.Detail)}");
+                    console.MarkupLine($"{mark} {ConsoleText.Escape(f.Result.Step)}: {ConsoleText.Escape(f.Result.Detail)}");
                     break;
                 case CaseFinished c:
                     var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
-                    console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {Markup.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
-                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{Markup.Escape(c.Result.Verdict?.WireName ?? "")}[/]"));
+                    console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {ConsoleText.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
+                                       (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{ConsoleText.Escape(c.Result.Verdict?.WireName ?? "")}[/]"));
                     break;
             }
         }

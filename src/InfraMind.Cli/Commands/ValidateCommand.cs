@@ -55,12 +55,12 @@ internal static class ValidateCommand
         if (result.IsValid)
         {
             var m = result.Manifest!;
-            console.MarkupLine($"[green]✓[/] {Markup.Escape(result.ManifestPath)} is valid: [bold]{Markup.Escape(m.Name)}[/] {Markup.Escape(m.Version.ToString())}" +
+            console.MarkupLine($"[green]✓[/] {ConsoleText.Escape(result.ManifestPath)} is valid: [bold]{ConsoleText.Escape(m.Name)}[/] {ConsoleText.Escape(m.Version.ToString())}" +
                                $" ({m.Protocol.ToString().ToLowerInvariant()} on port {m.Port})");
         }
         else
         {
-            console.MarkupLine($"[red]✗[/] {Markup.Escape(result.ManifestPath)}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
+            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
                                (warnings.Count > 0 ? $", {warnings.Count} warning{(warnings.Count == 1 ? "" : "s")}" : ""));
         }
 
@@ -73,13 +73,13 @@ internal static class ValidateCommand
     {
         foreach (var group in items.GroupBy(d => d.File))
         {
-            console.MarkupLine($"  [bold]{Markup.Escape(group.Key)}[/]");
+            console.MarkupLine($"  [bold]{ConsoleText.Escape(group.Key)}[/]");
             foreach (var d in group.OrderBy(d => d.Line).ThenBy(d => d.Column))
             {
                 var where = d.Line > 0 ? $"{d.Line}:{d.Column}" : "-";
-                console.MarkupLine($"    [{colour}]{label} {d.Code}[/] {Markup.Escape(where)} {Markup.Escape(d.Message)}" +
-                                   (d.Path.Length > 0 ? $" [dim]({Markup.Escape(d.Path)})[/]" : ""));
-                if (d.Hint.Length > 0) console.MarkupLine($"        [dim]fix:[/] {Markup.Escape(d.Hint)}");
+                console.MarkupLine($"    [{colour}]{label} {d.Code}[/] {ConsoleText.Escape(where)} {ConsoleText.Escape(d.Message)}" +
+                                   (d.Path.Length > 0 ? $" [dim]({ConsoleText.Escape(d.Path)})[/]" : ""));
+                if (d.Hint.Length > 0) console.MarkupLine($"        [dim]fix:[/] {ConsoleText.Escape(d.Hint)}");
             }
         }
     }

@@ -192,12 +192,12 @@ internal static class VerifyCommand
         }
         else
         {
-            context.Console.MarkupLine(Markup.Escape(header));
+            context.Console.MarkupLine(ConsoleText.Escape(header));
             var width = checks.Max(c => c.Name.Length);
             foreach (var c in checks)
-                context.Console.MarkupLine($"  {(c.Passed ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(c.Name.PadRight(width))} {(c.Code is null ? "" : Markup.Escape(c.Code) + " ")}{Markup.Escape(c.Reason)}");
+                context.Console.MarkupLine($"  {(c.Passed ? "[green]✓[/]" : "[red]✗[/]")} {ConsoleText.Escape(c.Name.PadRight(width))} {(c.Code is null ? "" : ConsoleText.Escape(c.Code) + " ")}{ConsoleText.Escape(c.Reason)}");
             if (statement is { } s)
-                context.Console.MarkupLine($"  image {Markup.Escape(s.ImageDigest)}, manifest {Markup.Escape(s.ManifestDigest)}, publisher {Markup.Escape(s.Publisher.Fingerprint)}");
+                context.Console.MarkupLine($"  image {ConsoleText.Escape(s.ImageDigest)}, manifest {ConsoleText.Escape(s.ManifestDigest)}, publisher {ConsoleText.Escape(s.Publisher.Fingerprint)}");
             context.Console.MarkupLine(passed ? "[green]verified[/]" : "[red]NOT verified[/]");
         }
 

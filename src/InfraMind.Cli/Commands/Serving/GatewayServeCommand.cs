@@ -101,9 +101,9 @@ internal static class GatewayServeCommand
             }
             else
             {
-                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{Markup.Escape(url.ToString())}[/] serving {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)})");
-                if (host.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC (Open Inference Protocol V2, h2c) at [bold]{Markup.Escape(grpc.ToString())}[/]");
-                context.Console.MarkupLine($"  nodes register with the token in {Markup.Escape(tokenPath)}: infra node serve --gateway {Markup.Escape(TlsPins.With(url, pin).ToString())} --token-file {Markup.Escape(tokenPath)}");
+                context.Console.MarkupLine($"[green]✓[/] gateway at [bold]{ConsoleText.Escape(url.ToString())}[/] serving {ConsoleText.Escape(served.Location)} ({ConsoleText.Escape(served.Trust)})");
+                if (host.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC (Open Inference Protocol V2, h2c) at [bold]{ConsoleText.Escape(grpc.ToString())}[/]");
+                context.Console.MarkupLine($"  nodes register with the token in {ConsoleText.Escape(tokenPath)}: infra node serve --gateway {ConsoleText.Escape(TlsPins.With(url, pin).ToString())} --token-file {ConsoleText.Escape(tokenPath)}");
             }
 
             await context.Output.FlushAsync(CancellationToken.None);

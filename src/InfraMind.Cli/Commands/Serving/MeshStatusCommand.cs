@@ -140,7 +140,7 @@ internal static class MeshStatusCommand
     internal static IRenderable Render(JsonObject state, Uri gateway)
     {
         var at = Time(state["at"]);
-        var nodes = new Table().Title($"nodes of {Markup.Escape(gateway.ToString())}").AddColumns("node", "online", "address", "last heartbeat", "capacity", "reputation", "refused");
+        var nodes = new Table().Title($"nodes of {ConsoleText.Escape(gateway.ToString())}").AddColumns("node", "online", "address", "last heartbeat", "capacity", "reputation", "refused");
         foreach (var n in state["nodes"]!.AsArray().OfType<JsonObject>())
         {
             var capacity = n["capacity"] as JsonObject;
@@ -150,7 +150,7 @@ internal static class MeshStatusCommand
                 (bool?)n["online"] == true ? "[green]online[/]" : "[red]offline[/]",
                 Text(n["address"]),
                 Age(Time(n["lastHeartbeat"]), at),
-                capacity is null ? "" : $"{Text(capacity["cpuMillicores"])}m CPU, {Markup.Escape(Quantity(capacity["memoryBytes"]))}, {Text(capacity["gpuCount"])} GPU",
+                capacity is null ? "" : $"{Text(capacity["cpuMillicores"])}m CPU, {ConsoleText.Escape(Quantity(capacity["memoryBytes"]))}, {Text(capacity["gpuCount"])} GPU",
                 Number(n["reputation"], "0.00"),
                 refused is { Count: > 0 } ? string.Join("; ", refused.OfType<JsonObject>().Select(r => $"{Text(r["model"])}: {Text(r["reason"])}")) : "");
         }
@@ -165,7 +165,7 @@ internal static class MeshStatusCommand
             if (placed.Count == 0) models.AddRow(key, quarantine, "[grey]none placed[/]", "", "", "", "", "", "");
             foreach (var p in placed)
             {
-                var suspended = (bool?)p["suspended"] == true ? $"[yellow]until {Markup.Escape(Time(p["suspendedUntil"])?.ToString("HH:mm:ss", CultureInfo.InvariantCulture) ?? "?")}[/]" : "";
+                var suspended = (bool?)p["suspended"] == true ? $"[yellow]until {ConsoleText.Escape(Time(p["suspendedUntil"])?.ToString("HH:mm:ss", CultureInfo.InvariantCulture) ?? "?")}[/]" : "";
                 models.AddRow(key, quarantine, Text(p["node"]) + ((bool?)p["online"] == true ? "" : " [red](offline)[/]"), State((string?)p["state"]), Text(p["verdict"]),
                     Text(p["restarts"]), suspended, $"{Text(p["failures"])}/{(long?)p["failures"] + (long?)p["successes"]}", p["latencyMs"] is null ? "" : Number(p["latencyMs"], "0.0") + " ms");
                 key = "";
@@ -181,10 +181,10 @@ internal static class MeshStatusCommand
         "ready" => "[green]ready[/]",
         "failed" or "refused" => $"[red]{state}[/]",
         null => "",
-        _ => $"[yellow]{Markup.Escape(state)}[/]",
+        _ => $"[yellow]{ConsoleText.Escape(state)}[/]",
     };
 
-    private static string Text(JsonNode? node) => node is null ? "" : Markup.Escape(node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node.ToJsonString());
+    private static string Text(JsonNode? node) => node is null ? "" : ConsoleText.Escape(node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node.ToJsonString());
 
     private static string Number(JsonNode? node, string format) =>
         node is JsonValue v && v.TryGetValue<double>(out var d) ? d.ToString(format, CultureInfo.InvariantCulture) : "";

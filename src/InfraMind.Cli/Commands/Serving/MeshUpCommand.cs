@@ -111,12 +111,12 @@ internal static class MeshUpCommand
                 }
                 else
                 {
-                    context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{Markup.Escape(gateway.Url.ToString())}[/], registry {Markup.Escape(served.Location)} ({Markup.Escape(served.Trust)}), {count} node(s)");
-                    if (gateway.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC ingress (Open Inference Protocol V2, h2c) at [bold]{Markup.Escape(grpc.ToString())}[/]");
-                    foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {Markup.Escape(nodeId)} at {Markup.Escape(host.Url.ToString())}");
+                    context.Console.MarkupLine($"[green]✓[/] mesh up: gateway [bold]{ConsoleText.Escape(gateway.Url.ToString())}[/], registry {ConsoleText.Escape(served.Location)} ({ConsoleText.Escape(served.Trust)}), {count} node(s)");
+                    if (gateway.GrpcUrl is { } grpc) context.Console.MarkupLine($"  gRPC ingress (Open Inference Protocol V2, h2c) at [bold]{ConsoleText.Escape(grpc.ToString())}[/]");
+                    foreach (var (nodeId, host) in started) context.Console.MarkupLine($"  {ConsoleText.Escape(nodeId)} at {ConsoleText.Escape(host.Url.ToString())}");
                     var publish = registry is null ? $" --registry {served.Location} --key NAME" : "";
-                    context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF{Markup.Escape(publish)}   then   POST {Markup.Escape(gateway.Url.ToString())}inference/v1/NAME");
-                    context.Console.MarkupLine($"  more nodes: infra node serve --gateway {Markup.Escape(gateway.Url.ToString())} --id ID   (with this INFRAMIND_HOME: it holds the mesh token)");
+                    context.Console.MarkupLine($"  publish: infra publish --model model.yaml --image REF{ConsoleText.Escape(publish)}   then   POST {ConsoleText.Escape(gateway.Url.ToString())}inference/v1/NAME");
+                    context.Console.MarkupLine($"  more nodes: infra node serve --gateway {ConsoleText.Escape(gateway.Url.ToString())} --id ID   (with this INFRAMIND_HOME: it holds the mesh token)");
                 }
 
                 await context.Output.FlushAsync(CancellationToken.None);

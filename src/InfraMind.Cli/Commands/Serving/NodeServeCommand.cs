@@ -182,11 +182,11 @@ internal static class NodeServeCommand
             }
             else if (registered)
             {
-                context.Console.MarkupLine($"[green]✓[/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}, registered with {Markup.Escape(named)}");
+                context.Console.MarkupLine($"[green]✓[/] node {ConsoleText.Escape(parse.GetValue(id)!)} at {ConsoleText.Escape(host.Url.ToString())}, registered with {ConsoleText.Escape(named)}");
             }
             else
             {
-                context.Console.MarkupLine($"[yellow]![/] node {Markup.Escape(parse.GetValue(id)!)} at {Markup.Escape(host.Url.ToString())}: no gateway of {Markup.Escape(named)} answers yet; retrying every heartbeat");
+                context.Console.MarkupLine($"[yellow]![/] node {ConsoleText.Escape(parse.GetValue(id)!)} at {ConsoleText.Escape(host.Url.ToString())}: no gateway of {ConsoleText.Escape(named)} answers yet; retrying every heartbeat");
             }
             await context.Output.FlushAsync(CancellationToken.None);
             await ServingHosts.WaitForStopAsync(cancellationToken);
