@@ -128,6 +128,33 @@ public sealed class JsonErrorTests : IDisposable
     public void A_parse_error_names_what_to_write_not_a_dotnet_type(string parser, string user) =>
         Assert.Equal(user, FailureReport.UsageMessage(parser));
 
+    /// <summary>
+    /// `verify --offline FILE` with a file that is no entry bundle: IM5107 naming the file, the place (line and byte, or
+    /// the field) and what the file should be, never System.Text.Json's own words.
+    /// </summary>
+    [Theory]
+    [InlineData("junk\n", "is not JSON (line 1, byte 1).")]
+    [InlineData("{\"index\": 0,\n  oops}", "is not JSON (line 2, byte 3).")]
+    [InlineData("[]", "(root) must be an object.")]
+    [InlineData("{\"inclusionProof\": {\"hashes\": [\"!!\"]}}", "/inclusionProof/hashes/0 must be base64.")]
+    [InlineData("{\"inclusionProof\": {\"hashes\": []}, \"index\": \"seven\"}", "/index must be a whole number.")]
+    public async Task An_offline_file_that_is_no_bundle_is_named_with_what_it_should_be(string content, string problem)
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var file = Path.Combine(_cli.Work, "junk.json");
+        await File.WriteAllTextAsync(file, content);
+
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--offline", file, "--registry-key", Path.Combine(_cli.Home, "keys", "k.pub"), "--json");
+
+        Assert.True(code == 1, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM5107", e.GetProperty("code").GetString());
+        Assert.Equal($"{file}: entry bundle {problem}", e.GetProperty("message").GetString());
+        Assert.Contains("infra verify NAME --save FILE", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        foreach (var dotnet in new[] { "LineNumber", "invalid start", "System.", "cannot be converted", "Base-64" })
+            Assert.DoesNotContain(dotnet, output + error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_serving_command_fails_as_json_too()
     {
