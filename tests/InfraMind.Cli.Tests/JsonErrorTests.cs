@@ -37,6 +37,7 @@ public sealed class JsonErrorTests : IDisposable
         { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },
         { "IM4201", 2, ["pull", "summarizer:1", "--json"] },
         { "IM4203", 4, ["pull", "oci://127.0.0.1:9/x:1", "--json"] },
+        { "IM4011", 1, ["pull", "file://{work}/taken", "--json"] },
         // signing
         { "IM5002", 2, ["publish", "--model", "{example}/model.yaml", "--image", "local", "--key", "nobody", "--json"] },
         { "IM5001", 2, ["keys", "generate", "--name", "Bad Name", "--json"] },
@@ -153,6 +154,22 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Contains("infra verify NAME --save FILE", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
         foreach (var dotnet in new[] { "LineNumber", "invalid start", "System.", "cannot be converted", "Base-64" })
             Assert.DoesNotContain(dotnet, output + error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A directory that is no OCI layout: what a layout is and what makes one (`infra push`, not `infra build`).</summary>
+    [Fact]
+    public async Task A_directory_that_is_no_layout_says_what_makes_one()
+    {
+        var dir = Path.Combine(_cli.Work, "not-a-layout");
+        Directory.CreateDirectory(dir);
+
+        var (code, _, error) = await _cli.RunAsync("pull", "file://" + dir);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error IM4011: '{dir}' has no oci-layout file", error, StringComparison.Ordinal);
+        Assert.Contains("`infra push --to https://…` uploads an image as such a tar", error, StringComparison.Ordinal);
+        Assert.Contains("`docker save IMAGE -o FILE`", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("infra build", error, StringComparison.Ordinal);
     }
 
     [Fact]
