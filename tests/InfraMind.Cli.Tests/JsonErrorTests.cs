@@ -31,6 +31,8 @@ public sealed class JsonErrorTests : IDisposable
         { "IM1070", 1, ["publish", "--model", "{work}/bad.yaml", "--image", "local", "--json"] },
         { "IM1020", 2, ["init", "Bad_Name", "--dir", "{work}/x", "--json"] },
         { "IM1060", 1, ["init", "taken", "--dir", "{work}/taken", "--json"] },
+        { "IM0005", 2, ["init", "m", "--dir", "{work}/file", "--json"] },
+        { "IM0005", 2, ["init", "m", "--dir", "/proc/nope/x", "--json"] },
         { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
