@@ -46,6 +46,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM5004", 2, ["keys", "generate", "--name", "enc", "--passphrase-from-env", "NOT_SET_ANYWHERE", "--json"] },
         // registry
         { "IM5105", 1, ["verify", "never-published", "--json"] },
+        { "IM5103", 2, ["verify", "m@notsemver", "--json"] },
+        { "IM5103", 2, ["verify", "m@1.0", "--offline", "{work}/no-bundle.json", "--json"] },
+        { "IM5103", 2, ["chain", "yank", "m@latest", "--registry", "eth://127.0.0.1:9/0x0000000000000000000000000000000000000001", "--key", "k", "--json"] },
         { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
         { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
         // mesh

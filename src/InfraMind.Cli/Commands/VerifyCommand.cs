@@ -218,9 +218,15 @@ internal static class VerifyCommand
         return passed ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
+    /// <summary>NAME[@VERSION]; a VERSION that is not SemVer 2.0 is a usage error (IM5103), said before any registry is asked.</summary>
     internal static (string Name, string? Version) Split(string model)
     {
         var at = model.IndexOf('@', StringComparison.Ordinal);
-        return at < 0 ? (model, null) : (model[..at], model[(at + 1)..]);
+        if (at < 0) return (model, null);
+        var version = model[(at + 1)..];
+        if (!Semver.SemVersion.TryParse(version, Semver.SemVersionStyles.Strict, out _))
+            throw new RegistryException(RegistryErrorCodes.InvalidVersion, RegistryErrorKind.BadRequest, $"'{version}' in {model} is not a SemVer 2.0 version",
+                hint: "write NAME@VERSION with a version such as 1.0.0 or 1.2.3-rc.1");
+        return (model[..at], version);
     }
 }
