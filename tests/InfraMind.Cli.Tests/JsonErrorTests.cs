@@ -28,6 +28,7 @@ public sealed class JsonErrorTests : IDisposable
         // manifest and init
         { "IM1000", 2, ["build", "{work}/missing", "--json"] },
         { "IM1000", 2, ["push", "{work}/missing", "--json"] },
+        { "IM0002", 2, ["push", "{example}", "--image", "x:1", "--json"] },
         { "IM1070", 1, ["publish", "--model", "{work}/bad.yaml", "--image", "local", "--json"] },
         { "IM1020", 2, ["init", "Bad_Name", "--dir", "{work}/x", "--json"] },
         { "IM1060", 1, ["init", "taken", "--dir", "{work}/taken", "--json"] },
@@ -175,6 +176,16 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Contains("`infra push --to https://…` uploads an image as such a tar", error, StringComparison.Ordinal);
         Assert.Contains("`docker save IMAGE -o FILE`", error, StringComparison.Ordinal);
         Assert.DoesNotContain("infra build", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Push_with_a_directory_and_an_image_names_both_and_pushes_neither()
+    {
+        var example = TestEngine.ExampleDir("summarizer-v1");
+        var (code, output, error) = await _cli.RunAsync("push", example, "--image", "x:1");
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        Assert.StartsWith($"error IM0002: both a package directory ({example}) and --image x:1: push takes one or the other", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_cli.Home, "store")), "push touched the store");
     }
 
     [Fact]
