@@ -13,6 +13,9 @@ public sealed class JsonErrorTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
+    /// <summary>A well-formed key fingerprint that is no key's.</summary>
+    private static readonly string Fingerprint = "sha256:" + new string('0', 64);
+
     public static TheoryData<string, int, string[]> Failures() => new()
     {
         // command line
@@ -53,9 +56,11 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
         { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
         // mesh
-        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", "sha256:00", "--json"] },
-        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", "sha256:00", "--json"] },
-        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", Fingerprint, "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", Fingerprint, "--json"] },
+        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", Fingerprint, "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "xyz", "--json"] },
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },
@@ -186,6 +191,15 @@ public sealed class JsonErrorTests : IDisposable
         Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
         Assert.StartsWith($"error IM0002: both a package directory ({example}) and --image x:1: push takes one or the other", error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_cli.Home, "store")), "push touched the store");
+    }
+
+    [Fact]
+    public async Task A_malformed_receipt_fingerprint_names_the_form_to_write()
+    {
+        var (code, output, error) = await _cli.RunAsync("receipt", "verify", "not-a-receipt", "--fingerprint", "xyz", "--json");
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        Assert.Equal("--fingerprint 'xyz' is not a key fingerprint: write sha256: and 64 hex digits, as `infra keys list` prints them",
+            JsonDocument.Parse(output).RootElement.GetProperty("error").GetProperty("message").GetString());
     }
 
     [Fact]
