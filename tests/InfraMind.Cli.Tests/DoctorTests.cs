@@ -60,4 +60,22 @@ public sealed class DoctorTests : IDisposable
         Assert.Contains("could run `sleep`", isolation.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty((await engine.PruneAsync(CheckLabel, null, CancellationToken.None)).Containers);
     }
+
+    [SkippableFact]
+    public async Task Doctor_with_an_image_the_engine_does_not_have_fails_with_IM3006()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var missing = "inframind-doctor-missing:" + Guid.NewGuid().ToString("N")[..12];
+        Assert.False(await engine.ImageExistsAsync(missing, CancellationToken.None));
+
+        var (code, output, err) = await _cli.RunAsync("doctor", "--image", missing, "--json");
+
+        Assert.True(code == 1, $"exit {code}\n{output}\n{err}");
+        var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM3006", error.GetProperty("code").GetString());
+        Assert.Equal($"--image {missing} is not in the engine; doctor never pulls an image", error.GetProperty("message").GetString());
+        Assert.Contains("infra build DIR", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("isolation", output, StringComparison.Ordinal);
+        Assert.Empty((await engine.PruneAsync(CheckLabel, null, CancellationToken.None)).Containers);
+    }
 }

@@ -13,6 +13,9 @@ public sealed class JsonErrorTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
+    /// <summary>A well-formed key fingerprint that is no key's.</summary>
+    private static readonly string Fingerprint = "sha256:" + new string('0', 64);
+
     public static TheoryData<string, int, string[]> Failures() => new()
     {
         // command line
@@ -28,27 +31,36 @@ public sealed class JsonErrorTests : IDisposable
         // manifest and init
         { "IM1000", 2, ["build", "{work}/missing", "--json"] },
         { "IM1000", 2, ["push", "{work}/missing", "--json"] },
+        { "IM0002", 2, ["push", "{example}", "--image", "x:1", "--json"] },
         { "IM1070", 1, ["publish", "--model", "{work}/bad.yaml", "--image", "local", "--json"] },
         { "IM1020", 2, ["init", "Bad_Name", "--dir", "{work}/x", "--json"] },
         { "IM1060", 1, ["init", "taken", "--dir", "{work}/taken", "--json"] },
+        { "IM0005", 2, ["init", "m", "--dir", "{work}/file", "--json"] },
+        { "IM0005", 2, ["init", "m", "--dir", "/proc/nope/x", "--json"] },
         { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
         { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },
         { "IM4201", 2, ["pull", "summarizer:1", "--json"] },
         { "IM4203", 4, ["pull", "oci://127.0.0.1:9/x:1", "--json"] },
+        { "IM4011", 1, ["pull", "file://{work}/taken", "--json"] },
         // signing
         { "IM5002", 2, ["publish", "--model", "{example}/model.yaml", "--image", "local", "--key", "nobody", "--json"] },
         { "IM5001", 2, ["keys", "generate", "--name", "Bad Name", "--json"] },
         { "IM5004", 2, ["keys", "generate", "--name", "enc", "--passphrase-from-env", "NOT_SET_ANYWHERE", "--json"] },
         // registry
         { "IM5105", 1, ["verify", "never-published", "--json"] },
+        { "IM5103", 2, ["verify", "m@notsemver", "--json"] },
+        { "IM5103", 2, ["verify", "m@1.0", "--offline", "{work}/no-bundle.json", "--json"] },
+        { "IM5103", 2, ["chain", "yank", "m@latest", "--registry", "eth://127.0.0.1:9/0x0000000000000000000000000000000000000001", "--key", "k", "--json"] },
         { "IM0002", 2, ["verify", "m", "--registry", "ftp://127.0.0.1/", "--json"] },
         { "IM5130", 4, ["log", "--registry", "http://127.0.0.1:9/", "--json"] },
         // mesh
-        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", "sha256:00", "--json"] },
-        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", "sha256:00", "--json"] },
-        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0003", 2, ["receipt", "verify", "{work}/no-receipt.txt", "--fingerprint", Fingerprint, "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "{work}", "--fingerprint", Fingerprint, "--json"] },
+        { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", Fingerprint, "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
+        { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "xyz", "--json"] },
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },
@@ -127,6 +139,68 @@ public sealed class JsonErrorTests : IDisposable
     [InlineData("Option '--image' is required", "Option '--image' is required")]
     public void A_parse_error_names_what_to_write_not_a_dotnet_type(string parser, string user) =>
         Assert.Equal(user, FailureReport.UsageMessage(parser));
+
+    /// <summary>
+    /// `verify --offline FILE` with a file that is no entry bundle: IM5107 naming the file, the place (line and byte, or
+    /// the field) and what the file should be, never System.Text.Json's own words.
+    /// </summary>
+    [Theory]
+    [InlineData("junk\n", "is not JSON (line 1, byte 1).")]
+    [InlineData("{\"index\": 0,\n  oops}", "is not JSON (line 2, byte 3).")]
+    [InlineData("[]", "(root) must be an object.")]
+    [InlineData("{\"inclusionProof\": {\"hashes\": [\"!!\"]}}", "/inclusionProof/hashes/0 must be base64.")]
+    [InlineData("{\"inclusionProof\": {\"hashes\": []}, \"index\": \"seven\"}", "/index must be a whole number.")]
+    public async Task An_offline_file_that_is_no_bundle_is_named_with_what_it_should_be(string content, string problem)
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var file = Path.Combine(_cli.Work, "junk.json");
+        await File.WriteAllTextAsync(file, content);
+
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--offline", file, "--registry-key", Path.Combine(_cli.Home, "keys", "k.pub"), "--json");
+
+        Assert.True(code == 1, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM5107", e.GetProperty("code").GetString());
+        Assert.Equal($"{file}: entry bundle {problem}", e.GetProperty("message").GetString());
+        Assert.Contains("infra verify NAME --save FILE", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        foreach (var dotnet in new[] { "LineNumber", "invalid start", "System.", "cannot be converted", "Base-64" })
+            Assert.DoesNotContain(dotnet, output + error, StringComparison.Ordinal);
+    }
+
+    /// <summary>A directory that is no OCI layout: what a layout is and what makes one (`infra push`, not `infra build`).</summary>
+    [Fact]
+    public async Task A_directory_that_is_no_layout_says_what_makes_one()
+    {
+        var dir = Path.Combine(_cli.Work, "not-a-layout");
+        Directory.CreateDirectory(dir);
+
+        var (code, _, error) = await _cli.RunAsync("pull", "file://" + dir);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error IM4011: '{dir}' has no oci-layout file", error, StringComparison.Ordinal);
+        Assert.Contains("`infra push --to https://…` uploads an image as such a tar", error, StringComparison.Ordinal);
+        Assert.Contains("`docker save IMAGE -o FILE`", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("infra build", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Push_with_a_directory_and_an_image_names_both_and_pushes_neither()
+    {
+        var example = TestEngine.ExampleDir("summarizer-v1");
+        var (code, output, error) = await _cli.RunAsync("push", example, "--image", "x:1");
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        Assert.StartsWith($"error IM0002: both a package directory ({example}) and --image x:1: push takes one or the other", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_cli.Home, "store")), "push touched the store");
+    }
+
+    [Fact]
+    public async Task A_malformed_receipt_fingerprint_names_the_form_to_write()
+    {
+        var (code, output, error) = await _cli.RunAsync("receipt", "verify", "not-a-receipt", "--fingerprint", "xyz", "--json");
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        Assert.Equal("--fingerprint 'xyz' is not a key fingerprint: write sha256: and 64 hex digits, as `infra keys list` prints them",
+            JsonDocument.Parse(output).RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
 
     [Fact]
     public async Task A_serving_command_fails_as_json_too()

@@ -18,6 +18,45 @@ public sealed class NodeKeysTests : IDisposable
     private async Task<string> KeyAsync(string name) =>
         (await _cli.RunJsonAsync(0, "keys", "generate", "--name", name, "--json")).GetProperty("fingerprint").GetString()!;
 
+    /// <summary>
+    /// `node serve --json` with no gateway answering: stdout is the one JSON object (registered: false), and the notice
+    /// the human view prints goes to stderr as a warning, so that whoever watches the process learns it is retrying.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_node_with_no_gateway_answering_says_so_on_stderr_with_json_too()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var token = Path.Combine(_cli.Work, "token");
+        await File.WriteAllTextAsync(token, "a-mesh-token-of-some-length\n");
+        var psi = InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", token, "--id", "alone",
+            "--port", "0", "--gateway-timeout", "2s", "--json");
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var text = new System.Text.StringBuilder();
+            while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
+            {
+                text.AppendLine(line);
+                if (line == "}") break;
+            }
+
+            Assert.False(JsonDocument.Parse(text.ToString()).RootElement.GetProperty("registered").GetBoolean(), text.ToString());
+            string? warning = null;
+            while (warning is null && await p.StandardError.ReadLineAsync(limit.Token) is { } line)
+                if (line.StartsWith("warning: ", StringComparison.Ordinal)) warning = line;
+            Assert.NotNull(warning);
+            Assert.StartsWith("warning: node alone at http://127.0.0.1:", warning, StringComparison.Ordinal);
+            Assert.EndsWith("no gateway of http://127.0.0.1:9/ answers yet; retrying every heartbeat", warning, StringComparison.Ordinal);
+            Assert.False(p.HasExited, "the node stopped instead of retrying");
+        }
+        finally
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+        }
+    }
+
     [SkippableFact]
     public async Task Gateways_admit_listed_node_keys_and_nodes_admit_listed_gateway_keys_each_refusal_named()
     {

@@ -66,6 +66,31 @@ public sealed class ValidateAndInitTests : IDisposable
         Assert.Single(Directory.GetFileSystemEntries(dir));
     }
 
+    /// <summary>A --dir where no directory can be made: IM0005 naming the file, or the directory that takes none, never .NET's text.</summary>
+    [Fact]
+    public async Task Init_names_a_dir_that_is_a_file_or_cannot_be_created()
+    {
+        var file = Path.Combine(_cli.Work, "a-file");
+        File.WriteAllText(file, "mine");
+        foreach (var (dir, message) in new[]
+                 {
+                     (file, $"{file} is a file; init creates a directory"),
+                     (Path.Combine(file, "x"), $"cannot create {file}/x: {file} is a file, not a directory"),
+                     ("/proc/nope/x", "cannot create /proc/nope/x: /proc takes no new directories"),
+                 })
+        {
+            var (code, output, err) = await _cli.RunAsync("init", "m", "--dir", dir, "--json");
+            Assert.True(code == 2, $"exit {code}\n{output}\n{err}");
+            var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+            Assert.Equal("IM0005", e.GetProperty("code").GetString());
+            Assert.Equal(message, e.GetProperty("message").GetString());
+            Assert.Contains("--dir", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("Could not find", output + err, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("mine", File.ReadAllText(file));
+    }
+
     [Fact]
     public async Task Init_rejects_an_invalid_name_as_usage_error()
     {

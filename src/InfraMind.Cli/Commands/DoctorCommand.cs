@@ -29,7 +29,7 @@ internal static class DoctorCommand
             "Check the container engine, whether runs are isolated (a throwaway container is started with no network and " +
             "entered as every run is), and the home directory; with --prune, remove InfraMind's leftover containers and networks; " +
             "with --repair, repair the local content store first (it needs no engine).\n" +
-            "Exit codes: 0 healthy, 1 the store could not be repaired, 3 container engine unavailable or isolation cannot be enforced (IM3009).")
+            "Exit codes: 0 healthy, 1 the store could not be repaired or an --image is not in the engine (IM3006), 3 container engine unavailable or isolation cannot be enforced (IM3009).")
         {
             prune, repair, image, json,
         };
@@ -49,6 +49,14 @@ internal static class DoctorCommand
             }
 
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            // An image the user named is not skipped as one "that cannot run sleep": the check would pass unverified.
+            foreach (var named in parse.GetValue(image) ?? [])
+            {
+                if (!await engine.ImageExistsAsync(named, cancellationToken))
+                    throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound, $"--image {named} is not in the engine; doctor never pulls an image",
+                        hint: "name an image the engine has (`docker image ls` lists them), build one with `infra build DIR`, or load one with `infra pull REFERENCE --load`");
+            }
+
             PruneResult? removed = null;
             if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
             var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);

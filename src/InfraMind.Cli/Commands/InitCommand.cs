@@ -16,7 +16,7 @@ internal static class InitCommand
         var json = new Option<bool>("--json") { Description = "Print {directory, files, valid} as JSON" };
         var command = new Command("init",
             "Create a model package: Dockerfile, model.yaml, serve.py (a real model: standard library only for rest; with grpcio, and inference_v2.json beside it, for grpc), hooks, README.\n" +
-            "Exit codes: 0 created, 1 the directory is not empty, 2 usage error (e.g. an invalid name).")
+            "Exit codes: 0 created, 1 the directory is not empty, 2 usage error (an invalid name; a --dir that is a file or cannot be created, IM0005).")
         {
             name, protocol, dir, json,
         };
@@ -30,8 +30,11 @@ internal static class InitCommand
             }
 
             var target = Path.GetFullPath(parse.GetValue(dir) ?? modelName);
-            if (File.Exists(target) || (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any()))
+            if (File.Exists(target))
+                throw new InfraMindException(CliErrorCodes.FileAccess, $"{target} is a file; init creates a directory", "choose another --dir: a directory that is empty or absent");
+            if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
                 throw new InfraMindException(CliErrorCodes.InitDirectoryNotEmpty, $"{target} already exists and is not empty");
+            CreateDirectory(target);
 
             var grpc = parse.GetValue(protocol) == "grpc";
             var files = PackageTemplate.Files(modelName, grpc);
@@ -62,5 +65,27 @@ internal static class InitCommand
             return validation.IsValid ? ExitCodes.Ok : ExitCodes.Failed;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="target"/> and its parents; a path it cannot be made at is named with why (a file on the
+    /// way, or a directory that takes no new entries), not in .NET's words ("Could not find file '/proc/nope'").
+    /// </summary>
+    private static void CreateDirectory(string target)
+    {
+        try
+        {
+            Directory.CreateDirectory(target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var existing = Path.GetDirectoryName(target);
+            while (existing is not null && !Path.Exists(existing)) existing = Path.GetDirectoryName(existing);
+            var why = existing is null ? "no part of the path exists"
+                : File.Exists(existing) ? $"{existing} is a file, not a directory"
+                : e is UnauthorizedAccessException ? $"{existing} does not let this user create entries in it"
+                : $"{existing} takes no new directories";
+            throw new InfraMindException(CliErrorCodes.FileAccess, $"cannot create {target}: {why}", "choose another --dir, in a directory you can write to", e);
+        }
     }
 }

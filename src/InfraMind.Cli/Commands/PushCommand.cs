@@ -40,6 +40,9 @@ internal static class PushCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(dir) is { } given && parse.GetValue(image) is { } named)
+                throw new InfraMindException(CliErrorCodes.UsageError, $"both a package directory ({given}) and --image {named}: push takes one or the other",
+                    "write `infra push DIR` to push the image DIR's model.yaml names, or `infra push --image NAME:VERSION`");
             var target = ContentReference.ParseTarget(parse.GetValue(to) ?? "local");
             string name = parse.GetValue(image) ?? ImageFromPackage(parse.GetValue(dir) ?? ".");
             if (target is OciReference { Tag: null } oci && name.LastIndexOf(':') is int colon && colon > name.LastIndexOf('/'))

@@ -21,6 +21,11 @@ internal static class ReceiptCommand
         var key = new Option<string?>("--key") { Description = "Verify against this key of $INFRAMIND_HOME/keys (its public half)", HelpName = "NAME" };
         var publicKey = new Option<string?>("--public-key") { Description = "Verify against this PEM public key file", HelpName = "FILE" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "Verify against the key with this fingerprint (sha256:HEX; the receipt carries the key)", HelpName = "F" };
+        fingerprint.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } f && !Serving.MeshKeys.IsFingerprint(f))
+                r.AddError($"--fingerprint '{f}' is not a key fingerprint: write sha256: and 64 hex digits, as `infra keys list` prints them");
+        });
         var input = new Option<string?>("--input")
         {
             Description = "Also check the input hash against this file: the JSON the model got (the gateway forwards it compact, without insignificant white space; a file that differs only in that matches too)",

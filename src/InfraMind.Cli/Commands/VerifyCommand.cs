@@ -97,7 +97,7 @@ internal static class VerifyCommand
                 if (!File.Exists(file))
                     throw new InfraMindException(CliErrorCodes.FileNotFound, $"no entry bundle at {file}", "write one with `infra verify NAME --save FILE` where a registry answers");
                 key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
-                bundle = EntryBundle.Parse(await File.ReadAllTextAsync(file, cancellationToken));
+                bundle = ReadBundle(file, await File.ReadAllTextAsync(file, cancellationToken));
                 source = file;
                 if (anchorUrl is not null) anchored = await AnchorCheckAsync(bundle, key, anchorUrl, anchoredBy!, null, cancellationToken);
             }
@@ -129,6 +129,20 @@ internal static class VerifyCommand
                 $"{report.Statement?.ModelName ?? name} {report.Statement?.Version ?? version ?? ""} — entry {bundle.Index} from {source}, registry key {key.Fingerprint}");
         });
         return command;
+    }
+
+    /// <summary>The bundle in an --offline file; one that is not a bundle is named, with what the file should be.</summary>
+    private static EntryBundle ReadBundle(string file, string text)
+    {
+        try
+        {
+            return EntryBundle.Parse(text);
+        }
+        catch (RegistryException e)
+        {
+            throw new RegistryException(e.Code, e.Category, $"{file}: {e.Message}", e,
+                "--offline reads an entry bundle as `infra verify NAME --save FILE` writes it where a registry answers: give that file unchanged");
+        }
     }
 
     /// <summary>--image: the bundle attached to the image, with the same checks printed the same way.</summary>
@@ -204,9 +218,15 @@ internal static class VerifyCommand
         return passed ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
+    /// <summary>NAME[@VERSION]; a VERSION that is not SemVer 2.0 is a usage error (IM5103), said before any registry is asked.</summary>
     internal static (string Name, string? Version) Split(string model)
     {
         var at = model.IndexOf('@', StringComparison.Ordinal);
-        return at < 0 ? (model, null) : (model[..at], model[(at + 1)..]);
+        if (at < 0) return (model, null);
+        var version = model[(at + 1)..];
+        if (!Semver.SemVersion.TryParse(version, Semver.SemVersionStyles.Strict, out _))
+            throw new RegistryException(RegistryErrorCodes.InvalidVersion, RegistryErrorKind.BadRequest, $"'{version}' in {model} is not a SemVer 2.0 version",
+                hint: "write NAME@VERSION with a version such as 1.0.0 or 1.2.3-rc.1");
+        return (model[..at], version);
     }
 }

@@ -18,7 +18,9 @@ internal static class LayoutVerifier
         string layoutFile = Path.Combine(layoutDirectory, "oci-layout");
         if (!File.Exists(layoutFile))
         {
-            throw new OciException(OciErrorCodes.InvalidLayout, $"'{layoutDirectory}' has no oci-layout file, so it is not an OCI image layout. Export one with 'infra build' or convert 'docker save' output.");
+            throw new OciException(OciErrorCodes.InvalidLayout, $"'{layoutDirectory}' has no oci-layout file, so it is not an OCI image layout. " +
+                "A layout is a directory with oci-layout, index.json and blobs/ (an unpacked layout tar is one; `infra push --to https://…` uploads an image as such a tar); " +
+                "a layout tar or a `docker save IMAGE -o FILE` archive may also be given as the file itself.");
         }
 
         using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))

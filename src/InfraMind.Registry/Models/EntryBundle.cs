@@ -39,29 +39,36 @@ public sealed record EntryBundle(long Index, DateTimeOffset IntegratedAt, DsseEn
 
     public string ToJson() => ToJsonObject().ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
-    /// <summary>Parses a bundle; a malformed one is <see cref="RegistryErrorCodes.InvalidRequest"/> naming the field.</summary>
+    /// <summary>
+    /// Parses a bundle; a malformed one is <see cref="RegistryErrorCodes.InvalidRequest"/> naming the place (line and
+    /// byte of a JSON syntax error, else the field's JSON Pointer), never in .NET's words: the text may be a user's file.
+    /// </summary>
     public static EntryBundle Parse(string json)
     {
+        JsonNode? root;
         try
         {
-            var o = StrictJson.Parse(json) as JsonObject ?? throw Bad("(root)", "must be an object");
+            root = StrictJson.Parse(json);
+        }
+        catch (JsonException ex)
+        {
+            throw Bad(ex.LineNumber is { } line ? $"is not JSON (line {line + 1}, byte {ex.BytePositionInLine + 1})." : "is not JSON.");
+        }
+
+        try
+        {
+            var o = root as JsonObject ?? throw Bad("(root)", "must be an object");
             var proof = o["inclusionProof"] as JsonObject ?? throw Bad("/inclusionProof", "is required");
             var hashes = (proof["hashes"] as JsonArray ?? throw Bad("/inclusionProof/hashes", "is required"))
-                .Select(h => (ReadOnlyMemory<byte>)Convert.FromBase64String(h!.GetValue<string>()))
+                .Select((h, i) => (ReadOnlyMemory<byte>)Base64(h, $"/inclusionProof/hashes/{i}"))
                 .ToList();
             return new EntryBundle(
-                o["index"]?.GetValue<long>() ?? throw Bad("/index", "is required"),
-                DateTimeOffset.Parse(o["integratedAt"]?.GetValue<string>() ?? throw Bad("/integratedAt", "is required"), CultureInfo.InvariantCulture),
+                Whole(o["index"], "/index"),
+                DateTimeOffset.TryParse(Text(o["integratedAt"], "/integratedAt"), CultureInfo.InvariantCulture, DateTimeStyles.None, out var at)
+                    ? at : throw Bad("/integratedAt", "must be a date and time such as 2026-01-01T00:00:00.000Z"),
                 DsseEnvelope.FromJson(o["envelope"]),
-                new InclusionProof(
-                    proof["leafIndex"]?.GetValue<long>() ?? throw Bad("/inclusionProof/leafIndex", "is required"),
-                    proof["treeSize"]?.GetValue<long>() ?? throw Bad("/inclusionProof/treeSize", "is required"),
-                    hashes),
-                o["checkpoint"]?.GetValue<string>() ?? throw Bad("/checkpoint", "is required"));
-        }
-        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
-        {
-            throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, "entry bundle is not valid: " + ex.Message, ex);
+                new InclusionProof(Whole(proof["leafIndex"], "/inclusionProof/leafIndex"), Whole(proof["treeSize"], "/inclusionProof/treeSize"), hashes),
+                Text(o["checkpoint"], "/checkpoint"));
         }
         catch (SigningException ex)
         {
@@ -69,8 +76,23 @@ public sealed record EntryBundle(long Index, DateTimeOffset IntegratedAt, DsseEn
         }
     }
 
-    private static RegistryException Bad(string pointer, string what) =>
-        new(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, $"entry bundle {pointer} {what}.");
+    private static long Whole(JsonNode? node, string pointer) =>
+        node is JsonValue v && v.TryGetValue<long>(out var n) ? n : throw Bad(pointer, node is null ? "is required" : "must be a whole number");
+
+    private static string Text(JsonNode? node, string pointer) =>
+        node is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw Bad(pointer, node is null ? "is required" : "must be a string");
+
+    private static byte[] Base64(JsonNode? node, string pointer)
+    {
+        var text = Text(node, pointer);
+        var bytes = new byte[text.Length];
+        return Convert.TryFromBase64String(text, bytes, out var written) ? bytes[..written] : throw Bad(pointer, "must be base64");
+    }
+
+    private static RegistryException Bad(string what) =>
+        new(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, $"entry bundle {what}");
+
+    private static RegistryException Bad(string pointer, string what) => Bad($"{pointer} {what}.");
 }
 
 /// <summary>One offline check: <see cref="Name"/> is one of signature, statement, checkpoint, inclusion.</summary>

@@ -68,7 +68,8 @@ internal static class MeshKeys
         return listed.Any() || file is not null ? all : null;
     }
 
-    private static bool IsFingerprint(string f)
+    /// <summary>A key fingerprint as `infra keys list` prints it: sha256: and 64 hex digits (white space around it, and either case, allowed).</summary>
+    internal static bool IsFingerprint(string f)
     {
         f = f.Trim();
         return f.Length == 71 && f.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase) && f[7..].All(Uri.IsHexDigit);

@@ -179,6 +179,9 @@ internal static class NodeServeCommand
                     gateways = gatewayUrls.Select(u => u.ToString()).ToList(), registered, key = identity?.PublicKey.Fingerprint,
                     tlsFingerprint = certificate is null ? null : MeshTls.Fingerprint(certificate),
                 });
+                // stdout stays the one JSON object; the person watching the process learns on stderr, as of every warning.
+                if (!registered)
+                    await context.Error.WriteLineAsync($"warning: node {parse.GetValue(id)} at {host.Url}: no gateway of {named} answers yet; retrying every heartbeat");
             }
             else if (registered)
             {
