@@ -33,7 +33,7 @@ internal sealed class RegistryHandle(IRegistryService service, string location, 
 internal static class RegistryAccess
 {
     /// <summary>The most a registry answer may hold in memory: a log page of 1000 entries is well under 1 MiB.</summary>
-    private const long MaxAnswerBytes = 16 << 20;
+    internal const long MaxAnswerBytes = 16 << 20;
 
     /// <summary>`--registry URL`, as every command that talks to a registry declares it.</summary>
     public static Option<string?> UrlOption() => new("--registry")

@@ -167,6 +167,18 @@ public sealed class JsonErrorTests : IDisposable
             Assert.DoesNotContain(dotnet, output + error, StringComparison.Ordinal);
     }
 
+    /// <summary>An --offline file is read up to what a registry's answer may hold; one without end is not read whole.</summary>
+    [Fact]
+    public async Task An_offline_file_without_end_is_refused_at_the_limit()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--offline", "/dev/zero", "--registry-key", Path.Combine(_cli.Home, "keys", "k.pub"), "--json");
+        Assert.True(code == 1, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM5107", e.GetProperty("code").GetString());
+        Assert.Equal($"/dev/zero holds more than {16 << 20} bytes; an entry bundle is at most that (a registry's answer)", e.GetProperty("message").GetString());
+    }
+
     /// <summary>A directory that is no OCI layout: what a layout is and what makes one (`infra push`, not `infra build`).</summary>
     [Fact]
     public async Task A_directory_that_is_no_layout_says_what_makes_one()

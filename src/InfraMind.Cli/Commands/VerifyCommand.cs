@@ -97,7 +97,7 @@ internal static class VerifyCommand
                 if (!File.Exists(file))
                     throw new InfraMindException(CliErrorCodes.FileNotFound, $"no entry bundle at {file}", "write one with `infra verify NAME --save FILE` where a registry answers");
                 key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
-                bundle = ReadBundle(file, await File.ReadAllTextAsync(file, cancellationToken));
+                bundle = ReadBundle(file, await ReadBoundedAsync(file, cancellationToken));
                 source = file;
                 if (anchorUrl is not null) anchored = await AnchorCheckAsync(bundle, key, anchorUrl, anchoredBy!, null, cancellationToken);
             }
@@ -129,6 +129,28 @@ internal static class VerifyCommand
                 $"{report.Statement?.ModelName ?? name} {report.Statement?.Version ?? version ?? ""} — entry {bundle.Index} from {source}, registry key {key.Fingerprint}");
         });
         return command;
+    }
+
+    /// <summary>
+    /// An --offline file's text, at most <see cref="RegistryAccess.MaxAnswerBytes"/> (what a registry's answer may hold,
+    /// so a bundle saved from one fits): a larger file, or one without end (/dev/zero), is refused, not read whole.
+    /// </summary>
+    private static async Task<string> ReadBoundedAsync(string file, CancellationToken cancellationToken)
+    {
+        await using var stream = File.OpenRead(file);
+        var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + n > RegistryAccess.MaxAnswerBytes)
+                throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest,
+                    $"{file} holds more than {RegistryAccess.MaxAnswerBytes} bytes; an entry bundle is at most that (a registry's answer)",
+                    null, "--offline reads an entry bundle as `infra verify NAME --save FILE` writes it: give that file unchanged");
+            buffer.Write(chunk, 0, n);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     /// <summary>The bundle in an --offline file; one that is not a bundle is named, with what the file should be.</summary>
