@@ -230,6 +230,15 @@ public sealed class OciImageLayoutTests : IDisposable
     }
 
     [Fact]
+    public async Task A_manifest_json_that_is_not_json_says_where_without_dotnet_text()
+    {
+        byte[] broken = TestArchives.Tar(("manifest.json", Encoding.UTF8.GetBytes("[\n  {oops}]"), null));
+        var ex = await Assert.ThrowsAsync<OciException>(() => ConvertAsync(broken));
+        Assert.Equal("IM4010", ex.Code);
+        Assert.EndsWith("is not valid JSON (line 2, byte 4).", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Garbage_instead_of_a_tar_is_refused_with_a_stable_code()
     {
         byte[] garbage = Enumerable.Range(0, 2048).Select(i => (byte)(i * 7)).ToArray();

@@ -170,7 +170,7 @@ internal static class LayoutDocuments
         }
         catch (JsonException e)
         {
-            throw new OciException(code, $"{what} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}");
+            throw new OciException(code, $"{what} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
         }
     }
 
