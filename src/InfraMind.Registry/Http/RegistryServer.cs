@@ -75,6 +75,9 @@ public sealed class PublishLimits : IDisposable
 /// <summary>A running registry server; dispose to stop it and close the log.</summary>
 public sealed class RegistryServer : IAsyncDisposable
 {
+    /// <summary>The seconds a stopping server gives the requests in flight before it aborts them.</summary>
+    public const int StopGraceSeconds = 3;
+
     private readonly WebApplication _app;
 
     private RegistryServer(WebApplication app, ModelRegistry registry, Uri address)
@@ -97,9 +100,12 @@ public sealed class RegistryServer : IAsyncDisposable
         {
             // As InfraMind.Serving's ServerOptions (which this layer does not reference): the program's own directory as
             // content root, configuration never reloaded; the working directory would be read and watched recursively.
+            // Stopping, requests in flight get StopGraceSeconds, then are aborted (a publish's fetch with them): the default
+            // 30 s outlasted the 20 s the CLI gives a command after Ctrl-C, and the process was ended mid-cleanup.
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
             {
-                ContentRootPath = AppContext.BaseDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"],
+                ContentRootPath = AppContext.BaseDirectory,
+                Args = ["--hostBuilder:reloadConfigOnChange=false", $"--shutdownTimeoutSeconds={StopGraceSeconds}"],
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.UseUrls(options.Url);

@@ -7,6 +7,9 @@ namespace InfraMind.Storage.Registry;
 /// <summary>Blob uploads (monolithic, chunked, mounted from another repository) and manifest puts.</summary>
 internal sealed partial class RegistryClient
 {
+    /// <summary>How long the DELETE that abandons a failed upload may take (it delays the failure's report by at most this).</summary>
+    public static readonly TimeSpan AbandonTimeout = TimeSpan.FromSeconds(2);
+
     public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(HttpMethod.Head, $"v2/{Repo}/blobs/{digest}", null, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
@@ -38,9 +41,17 @@ internal sealed partial class RegistryClient
     /// <summary>Uploads the whole blob in one PUT.</summary>
     public async Task UploadMonolithicAsync(Uri location, Descriptor blob, Stream content, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        var body = new ProgressContent(content, blob.Size, blob.Digest.Value, progress);
-        using var response = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), body, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
-        await PeerHttp.EnsureSuccessAsync(response, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var body = new ProgressContent(content, blob.Size, blob.Digest.Value, progress);
+            using var response = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), body, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            await PeerHttp.EnsureSuccessAsync(response, $"uploading blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StorageException or OperationCanceledException or HttpRequestException or IOException)
+        {
+            await AbandonUploadAsync(location).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>Uploads the blob in PATCH chunks, then closes the upload with a PUT carrying the digest.</summary>
@@ -48,27 +59,55 @@ internal sealed partial class RegistryClient
     {
         byte[] buffer = new byte[chunkSize];
         long offset = 0;
-        while (true)
+        try
         {
-            int n = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
+            while (true)
             {
-                break;
+                int n = await content.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                var chunk = new ByteArrayContent(buffer, 0, n);
+                chunk.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                chunk.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + n - 1}");
+                using var response = await SendAsync(HttpMethod.Patch, location, chunk, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+                await PeerHttp.EnsureSuccessAsync(response, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+                // Each answer names the location to go on with (its state says how much the registry holds).
+                location = UploadLocation(response, blob.Digest);
+                offset += n;
+                progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, false));
             }
 
-            var chunk = new ByteArrayContent(buffer, 0, n);
-            chunk.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            chunk.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + n - 1}");
-            using var response = await SendAsync(HttpMethod.Patch, location, chunk, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
-            await PeerHttp.EnsureSuccessAsync(response, $"uploading a chunk of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
-            location = UploadLocation(response, blob.Digest);
-            offset += n;
-            progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, false));
+            using var close = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), null, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+            await PeerHttp.EnsureSuccessAsync(close, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StorageException or OperationCanceledException or HttpRequestException or IOException)
+        {
+            await AbandonUploadAsync(location).ConfigureAwait(false);
+            throw;
         }
 
-        using var close = await SendAsync(HttpMethod.Put, WithDigest(location, blob.Digest), null, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
-        await PeerHttp.EnsureSuccessAsync(close, $"closing the upload of blob {blob.Digest}", cancellationToken).ConfigureAwait(false);
         progress?.Report(new TransferProgress(blob.Digest.Value, offset, blob.Size, true));
+    }
+
+    /// <summary>
+    /// Abandons an upload that failed or was cancelled (Ctrl-C, a refused chunk): DELETE of its location, as the
+    /// distribution spec provides, so the registry does not keep the partial blob until its own purge (distribution:
+    /// a week). Best effort and bounded by <see cref="AbandonTimeout"/>: a registry that is gone or stalls keeps it.
+    /// </summary>
+    private async Task AbandonUploadAsync(Uri location)
+    {
+        using var bound = new CancellationTokenSource(AbandonTimeout);
+        try
+        {
+            using var response = await SendAsync(HttpMethod.Delete, location, null, "abandoning an upload", bound.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StorageException or OperationCanceledException or HttpRequestException or IOException)
+        {
+            // The upload stays on the registry until it purges it; the transfer's own failure is what the caller reports.
+        }
     }
 
     /// <summary>PUTs a manifest under a tag (or its digest); returns the digest the registry says it stored.</summary>

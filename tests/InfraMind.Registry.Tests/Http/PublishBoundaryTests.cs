@@ -157,6 +157,56 @@ public sealed class PublishBoundaryTests : IDisposable
     }
 
     /// <summary>An admission that counts how often it is asked, as a fetching one would fetch.</summary>
+    /// <summary>
+    /// A publish whose content fetch stalls (a registry that stops answering mid-blob) does not hold a stopping server:
+    /// after <see cref="RegistryServer.StopGraceSeconds"/> the request is aborted and the fetch cancelled, so `infra
+    /// registry serve` ends within the 20 s the CLI gives it after Ctrl-C and removes the fetch's scratch area. With
+    /// ASP.NET Core's default of 30 s the process was ended first: exit 130 instead of 0, the scratch area left behind.
+    /// </summary>
+    [Fact]
+    public async Task A_stopping_server_aborts_a_publish_whose_fetch_stalls_within_its_grace()
+    {
+        var admission = new StalledAdmission();
+        var (server, http) = await StartAsync(admission);
+        using (http)
+        {
+            using var alice = SigningKey.CreateEphemeral("alice");
+            var publish = Post(http, ModelRegistryTests.Envelope(alice, "stalled", "1.0.0"));
+            await admission.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            await server.DisposeAsync();
+            stopping.Stop();
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(RegistryServer.StopGraceSeconds + 7),
+                $"the server took {stopping.Elapsed.TotalSeconds:0.0} s to stop with a publish in flight (the CLI ends a command 20 s after Ctrl-C)");
+            Assert.True(await admission.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5)), "the stalled fetch was not cancelled");
+            await Assert.ThrowsAnyAsync<Exception>(() => publish);
+        }
+    }
+
+    /// <summary>An admission whose fetch never ends until it is cancelled.</summary>
+    private sealed class StalledAdmission : IPublishAdmission
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<bool> Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Cancelled.TrySetResult(true);
+                throw;
+            }
+
+            return AdmissionResult.Accept;
+        }
+    }
+
     private sealed class CountingAdmission : IPublishAdmission
     {
         public int Calls;

@@ -213,6 +213,37 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// A push cancelled mid-blob (Ctrl-C) abandons its upload on the registry (DELETE of the upload's location): neither its
+    /// data nor its start time stays under the repository's _uploads, in one PUT or after some of its PATCH chunks. Without the DELETE,
+    /// distribution keeps each cancelled upload's partial data until its purge, a week later by default.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_push_cancelled_mid_blob_leaves_no_upload_on_the_registry(bool chunked)
+    {
+        var image = await SmallImage.ImportAsync(NewStore("source"), "cancelled", layerSize: 600_000);
+        var options = chunked ? new PeerOptions { ChunkedUploadThreshold = 1, ChunkSize = 64 << 10 } : new PeerOptions();
+        using var cancel = new CancellationTokenSource();
+        // Cancelled as a monolithic PUT begins sending its body, or after the first chunk of a chunked one.
+        var progress = new Callback(r => { if (!r.Done) cancel.Cancel(); });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new RegistryBackend(options).PushAsync(image, Target("cancelled/" + (chunked ? "chunked" : "whole")), progress, cancel.Token));
+        Assert.True(cancel.IsCancellationRequested);
+
+        var uploads = Path.Combine(_registry.StorageDirectory, "docker", "registry", "v2", "repositories", "cancelled", chunked ? "chunked" : "whole", "_uploads");
+        Assert.True(Directory.Exists(uploads), $"no upload was started: {uploads}");
+        // distribution's DELETE removes an upload's data and startedat (the hash state of its last chunk, 108 bytes, stays).
+        var left = Directory.EnumerateFiles(uploads, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f) is "data" or "startedat").Select(f => Path.GetRelativePath(uploads, f)).ToList();
+        Assert.True(left.Count == 0, "left on the registry: " + string.Join(", ", left));
+    }
+
+    private sealed class Callback(Action<TransferProgress> report) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => report(value);
+    }
 }
 
 /// <summary>A registry behind htpasswd basic auth: the challenge is answered with credentials, refused without.</summary>
