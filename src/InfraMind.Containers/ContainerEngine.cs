@@ -358,7 +358,7 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new EngineUnavailableException(Endpoint, $"lost the connection while trying to {what}: {e.GetBaseException().Message}", e);
+            throw new EngineUnavailableException(Endpoint, $"lost the connection while trying to {what}: {NetworkFailure.Describe(e)}", e);
         }
     }
 

@@ -33,7 +33,7 @@ internal static class GrpcJobs
         }
         catch (Exception e) when (e is HttpRequestException or IOException && !context.Response.HasStarted)
         {
-            await NodeAgent.FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {e.Message}"));
+            await NodeAgent.FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {NetworkFailure.Describe(e)}"));
             return;
         }
 

@@ -162,7 +162,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException or IOException)
                 {
                     if (ct.IsCancellationRequested) break;
-                    _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e.Message);
+                    _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e is System.Text.Json.JsonException ? $"its answer is not JSON ({e.Message})" : NetworkFailure.Describe(e));
                     registered = false;
                 }
             }

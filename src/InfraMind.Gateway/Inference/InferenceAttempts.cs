@@ -94,11 +94,11 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         }
         catch (HttpRequestException e)
         {
-            judgement = AnswerJudge.ConnectionFailed(validInput: true, route.Direct ? $"the model's container did not answer: {e.Message}" : $"the node did not answer: {e.Message}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, route.Direct ? $"the model's container did not answer: {NetworkFailure.Describe(e)}" : $"the node did not answer: {NetworkFailure.Describe(e)}");
         }
         catch (IOException e)
         {
-            judgement = AnswerJudge.ConnectionFailed(validInput: true, $"the connection broke: {e.Message}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, $"the connection broke: {NetworkFailure.Describe(e)}");
         }
         finally
         {

@@ -149,7 +149,9 @@ public sealed class RegistryClient : IRegistryService
         }
         catch (HttpRequestException ex)
         {
-            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, $"cannot reach the registry at {_http.BaseAddress}: {ex.Message}. Start it with 'infra registry serve' or pass --registry URL.", ex);
+            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, ex.HttpRequestError is HttpRequestError.ResponseEnded
+                    ? $"the registry at {_http.BaseAddress} hung up before it answered ({NetworkFailure.Describe(ex)}); check its log, then retry"
+                    : $"cannot reach the registry at {_http.BaseAddress} ({NetworkFailure.Describe(ex)}). Start it with 'infra registry serve' or pass --registry URL.", ex);
         }
         catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
         {

@@ -47,7 +47,7 @@ internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stall
                 throw faults.Stalled($"{where} sent nothing for {stallTimeout.TotalSeconds:0.###} s after {_position} bytes", e);
             }
             catch (Exception e) when (e is IOException or HttpRequestException
-                && faults.BrokeOff($"{where} closed the connection after {_position} bytes, before the end of the content ({e.Message})", e) is { } brokeOff)
+                && faults.BrokeOff($"{where} closed the connection after {_position} bytes, before the end of the content ({NetworkFailure.Describe(e)})", e) is { } brokeOff)
             {
                 throw brokeOff;
             }

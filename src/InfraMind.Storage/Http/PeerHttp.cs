@@ -85,15 +85,7 @@ internal static class PeerHttp
 
     public static StorageException Unreachable(Uri uri, string what, Exception e)
     {
-        string reason = e.InnerException is SocketException s
-            ? s.SocketErrorCode switch
-            {
-                SocketError.ConnectionRefused => "connection refused: nothing listens there",
-                SocketError.HostNotFound or SocketError.NoData => "host not found",
-                SocketError.TimedOut => "connection timed out",
-                _ => s.Message,
-            }
-            : e.Message;
+        string reason = NetworkFailure.Describe(e);
         return new StorageException(StorageErrorCodes.PeerUnavailable,
             $"{Peer(uri)} could not be reached while {what} ({reason}). Check the address and that the server runs, then retry.", e);
     }

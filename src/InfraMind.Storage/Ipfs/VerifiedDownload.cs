@@ -65,12 +65,12 @@ internal static class VerifiedDownload
 
         if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError } h)
         {
-            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({h.InnerException?.Message ?? h.Message}). {startHint}");
+            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({NetworkFailure.Describe(h)}). {startHint}");
         }
 
         if (e is HttpRequestException or HttpIOException or IOException or SocketException or AuthenticationException)
         {
-            return new IpfsException(IpfsErrorCodes.BadAnswer, $"the answer from {where} broke off ({e.Message}). Try again; if it repeats, the node or gateway is failing.");
+            return new IpfsException(IpfsErrorCodes.BadAnswer, $"the answer from {where} broke off ({NetworkFailure.Describe(e)}). Try again; if it repeats, the node or gateway is failing.");
         }
 
         return null;

@@ -191,7 +191,36 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
-        Assert.Contains("infra registry serve", ex.Message, StringComparison.Ordinal);
+        // The reason in a user's words, not .NET's ("An error occurred while sending the request."), and one period.
+        Assert.Equal($"cannot reach the registry at http://127.0.0.1:{port}/ (connection refused: nothing listens there). " +
+            "Start it with 'infra registry serve' or pass --registry URL.", ex.Message);
+    }
+
+    [Fact]
+    public async Task Client_says_when_the_registry_hangs_up_before_answering()
+    {
+        // A listener that reads the request and closes: the registry process died or dropped it mid-request. That is
+        // not "cannot reach" (something answered at the address), and starting a registry is not the fix.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource();
+        var hangUp = Task.Run(async () =>
+        {
+            // Every connection: the client sends the request again on a new one when the first closes unanswered.
+            while (!stop.IsCancellationRequested)
+            {
+                using var client = await listener.AcceptTcpClientAsync(stop.Token);
+                _ = await client.GetStream().ReadAsync(new byte[4096], stop.Token);
+            }
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
+        await stop.CancelAsync();
+        await hangUp.ContinueWith(_ => { }, TaskScheduler.Default);
+        Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
+        Assert.Equal($"the registry at http://127.0.0.1:{port}/ hung up before it answered (the connection closed before a whole answer came); " +
+            "check its log, then retry", ex.Message);
     }
 
     private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)

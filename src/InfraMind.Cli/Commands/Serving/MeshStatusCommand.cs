@@ -122,7 +122,7 @@ internal static class MeshStatusCommand
         }
         catch (HttpRequestException e)
         {
-            throw Unreachable(where, e.Message);
+            throw Unreachable(where, NetworkFailure.Describe(e));
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
