@@ -138,19 +138,11 @@ internal static class VerifyCommand
     private static async Task<string> ReadBoundedAsync(string file, CancellationToken cancellationToken)
     {
         await using var stream = File.OpenRead(file);
-        var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int n;
-        while ((n = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + n > RegistryAccess.MaxAnswerBytes)
-                throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest,
-                    $"{file} holds more than {RegistryAccess.MaxAnswerBytes} bytes; an entry bundle is at most that (a registry's answer)",
-                    null, "--offline reads an entry bundle as `infra verify NAME --save FILE` writes it: give that file unchanged");
-            buffer.Write(chunk, 0, n);
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        var bytes = await BoundedBody.ReadAsync(stream, null, RegistryAccess.MaxAnswerBytes, cancellationToken)
+            ?? throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest,
+                $"{file} holds more than {RegistryAccess.MaxAnswerBytes} bytes; an entry bundle is at most that (a registry's answer)",
+                null, "--offline reads an entry bundle as `infra verify NAME --save FILE` writes it: give that file unchanged");
+        return System.Text.Encoding.UTF8.GetString(bytes);
     }
 
     /// <summary>The bundle in an --offline file; one that is not a bundle is named, with what the file should be.</summary>

@@ -107,23 +107,9 @@ public sealed class DirectoryStatementStore : IStatementStore
         return Path.Combine(Directory, digest[7..] + ".dsse.json");
     }
 
-    internal static async Task<byte[]> ReadBoundedAsync(Stream stream, string uri, int maxBytes, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > maxBytes)
-            {
-                throw new ChainException(ChainErrorCodes.StatementTooLarge, $"statement {uri} is larger than {maxBytes} bytes; it is refused unread.");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
+    internal static async Task<byte[]> ReadBoundedAsync(Stream stream, string uri, int maxBytes, CancellationToken cancellationToken) =>
+        await BoundedBody.ReadAsync(stream, null, maxBytes, cancellationToken).ConfigureAwait(false)
+        ?? throw new ChainException(ChainErrorCodes.StatementTooLarge, $"statement {uri} is larger than {maxBytes} bytes; it is refused unread.");
 }
 
 /// <summary>

@@ -138,27 +138,15 @@ internal static partial class RegistryApi
         }
 
         // Grown as bytes arrive, never more than the bound: a request that declares nothing costs what it sends.
-        using var collected = new MemoryStream();
-        var chunk = new byte[16 << 10];
         try
         {
-            int n;
-            while ((n = await request.Body.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
-            {
-                if (collected.Length + n > MaxEnvelopeBytes)
-                {
-                    throw TooLarge("is larger");
-                }
-
-                collected.Write(chunk, 0, n);
-            }
+            return await BoundedBody.ReadAsync(request.Body, request.ContentLength, MaxEnvelopeBytes, ct).ConfigureAwait(false)
+                ?? throw TooLarge("is larger");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw TooLarge("is larger", e);
         }
-
-        return collected.ToArray();
 
         static RegistryException TooLarge(string what, Exception? inner = null) =>
             new(RegistryErrorCodes.EnvelopeTooLarge, RegistryErrorKind.TooLarge, $"the publish body {what} than {MaxEnvelopeBytes} bytes (1 MiB); an envelope is a few KiB.", inner);

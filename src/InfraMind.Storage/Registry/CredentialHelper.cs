@@ -46,8 +46,8 @@ internal sealed partial class CredentialHelper(string name, string? searchPath, 
         limit.CancelAfter(timeout);
         try
         {
-            var stdout = ReadBoundedAsync(process.StandardOutput.BaseStream, limit.Token);
-            var stderr = ReadBoundedAsync(process.StandardError.BaseStream, limit.Token);
+            var stdout = ReadOutputAsync(process.StandardOutput.BaseStream, limit.Token);
+            var stderr = ReadOutputAsync(process.StandardError.BaseStream, limit.Token);
             try
             {
                 await process.StandardInput.WriteAsync(registry.AsMemory(), limit.Token).ConfigureAwait(false);
@@ -118,23 +118,9 @@ internal sealed partial class CredentialHelper(string name, string? searchPath, 
         return line.Length > 200 ? line[..200] + "…" : line;
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(Stream stream, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[8192];
-        using var collected = new MemoryStream();
-        int n;
-        while ((n = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (collected.Length + n > DockerCredentialStore.MaxHelperOutputBytes)
-            {
-                throw DockerCredentialStore.Failed($"a credential helper printed more than {DockerCredentialStore.MaxHelperOutputBytes} bytes; its answer is a small JSON object, so it was stopped.");
-            }
-
-            collected.Write(buffer, 0, n);
-        }
-
-        return collected.ToArray();
-    }
+    private static async Task<byte[]> ReadOutputAsync(Stream stream, CancellationToken cancellationToken) =>
+        await BoundedBody.ReadAsync(stream, null, DockerCredentialStore.MaxHelperOutputBytes, cancellationToken).ConfigureAwait(false)
+        ?? throw DockerCredentialStore.Failed($"a credential helper printed more than {DockerCredentialStore.MaxHelperOutputBytes} bytes; its answer is a small JSON object, so it was stopped.");
 
     private string? Find()
     {

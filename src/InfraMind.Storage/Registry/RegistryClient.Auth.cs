@@ -131,7 +131,8 @@ internal sealed partial class RegistryClient
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            answer = await ReadBoundedAsync(stream, MaxTokenAnswerBytes, $"the token answer of {tokenUri.GetLeftPart(UriPartial.Path)}", cancellationToken).ConfigureAwait(false);
+            answer = await BoundedBody.ReadAsync(stream, null, MaxTokenAnswerBytes, cancellationToken).ConfigureAwait(false)
+                ?? throw CappedWriteStream.TooLarge($"the token answer of {tokenUri.GetLeftPart(UriPartial.Path)}", MaxTokenAnswerBytes);
         }
 
         using var doc = ParseTokenAnswer(answer, tokenUri);
@@ -156,25 +157,6 @@ internal sealed partial class RegistryClient
         {
             throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered something that is not JSON.", e);
         }
-    }
-
-    /// <summary>Reads at most <paramref name="max"/> bytes: one more is IM4214 and the rest is never read.</summary>
-    private static async Task<byte[]> ReadBoundedAsync(Stream body, int max, string what, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[Math.Min(max + 1, 1 << 16)];
-        using var collected = new MemoryStream();
-        int n;
-        while ((n = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (collected.Length + n > max)
-            {
-                throw CappedWriteStream.TooLarge(what, max);
-            }
-
-            collected.Write(buffer, 0, n);
-        }
-
-        return collected.ToArray();
     }
 
     private static AuthenticationHeaderValue BasicHeader(RegistryCredentials credentials) =>

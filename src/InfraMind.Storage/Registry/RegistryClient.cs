@@ -112,7 +112,8 @@ internal sealed partial class RegistryClient : IDisposable
         {
             try
             {
-                return await ReadBoundedAsync(body, max, uri.GetLeftPart(UriPartial.Path), cancellationToken).ConfigureAwait(false);
+                return await BoundedBody.ReadAsync(body, null, max, cancellationToken).ConfigureAwait(false)
+                    ?? throw CappedWriteStream.TooLarge(uri.GetLeftPart(UriPartial.Path), max);
             }
             catch (StorageException e) when (e.Code == StorageErrorCodes.TooLarge)
             {
@@ -144,7 +145,8 @@ internal sealed partial class RegistryClient : IDisposable
             byte[] bytes;
             try
             {
-                bytes = await ReadBoundedAsync(body, (int)MaxManifestSize, $"the manifest {Repo}:{reference}", cancellationToken).ConfigureAwait(false);
+                bytes = await BoundedBody.ReadAsync(body, null, MaxManifestSize, cancellationToken).ConfigureAwait(false)
+                    ?? throw CappedWriteStream.TooLarge($"the manifest {Repo}:{reference}", MaxManifestSize);
             }
             catch (StorageException e) when (e.Code == StorageErrorCodes.TooLarge)
             {

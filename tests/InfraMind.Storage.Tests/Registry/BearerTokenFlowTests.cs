@@ -43,15 +43,32 @@ public sealed class BearerTokenFlowTests : IDisposable
         Assert.Empty(SmallImage.StoredFiles(store));
     }
 
+    [Fact]
+    public async Task A_token_answer_over_1_MiB_is_refused_not_read_whole()
+    {
+        // A token service is a peer the registry names: its answer is a small JSON object, read up to 1 MiB, no further.
+        var huge = "{\"token\":\"" + new string('t', 2 << 20) + "\"}";
+        await using var server = new TokenRegistry(grantToken: true, tokenAnswer: huge);
+        var store = new LocalContentStore(_dir.Combine("s"));
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions()).PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), store, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.TooLarge, e.Code);
+        Assert.True(e.Message.Contains($"the token answer of http://127.0.0.1:{server.Port}/token sent more than the {1 << 20} bytes", StringComparison.Ordinal), e.Message);
+        Assert.Null(server.ManifestAuthorization);
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
     /// <summary>A token service and a registry behind a Bearer challenge, recording what the client sent.</summary>
     private sealed class TokenRegistry : IAsyncDisposable
     {
         private readonly bool _grant;
+        private readonly string _tokenAnswer;
         private readonly ListenerServer _server;
 
-        public TokenRegistry(bool grantToken)
+        public TokenRegistry(bool grantToken, string tokenAnswer = "{\"token\":\"tok-123\"}")
         {
             _grant = grantToken;
+            _tokenAnswer = tokenAnswer;
             _server = new ListenerServer((context, _) =>
             {
                 Answer(context);
@@ -80,7 +97,7 @@ public sealed class BearerTokenFlowTests : IDisposable
                 Scope = request.QueryString["scope"];
                 Service = request.QueryString["service"];
                 TokenAuthorization = auth;
-                Write(response, _grant ? 200 : 401, _grant ? "{\"token\":\"tok-123\"}" : "{\"errors\":[{\"code\":\"DENIED\"}]}");
+                Write(response, _grant ? 200 : 401, _grant ? _tokenAnswer : "{\"errors\":[{\"code\":\"DENIED\"}]}");
             }
             else if (auth != "Bearer tok-123")
             {

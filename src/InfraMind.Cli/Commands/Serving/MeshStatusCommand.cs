@@ -107,16 +107,9 @@ internal static class MeshStatusCommand
             if (!response.IsSuccessStatusCode)
                 throw Unreachable(where, $"it answered {(int)response.StatusCode} {response.ReasonPhrase}");
             await using var body = await response.Content.ReadAsStreamAsync(ct);
-            var bytes = new MemoryStream();
-            var buffer = new byte[81920];
-            int read;
-            while ((read = await body.ReadAsync(buffer, ct)) > 0)
-            {
-                if (bytes.Length + read > MaxStateBytes) throw Unreachable(where, $"its answer is larger than {MaxStateBytes >> 20} MiB");
-                bytes.Write(buffer, 0, read);
-            }
-
-            var state = JsonNode.Parse(bytes.ToArray()) as JsonObject;
+            var bytes = await BoundedBody.ReadAsync(body, null, MaxStateBytes, ct)
+                ?? throw Unreachable(where, $"its answer is larger than {MaxStateBytes >> 20} MiB");
+            var state = JsonNode.Parse(bytes) as JsonObject;
             if (state?["nodes"] is not JsonArray || state["models"] is not JsonArray) throw Unreachable(where, "its answer is not a mesh state (no nodes and models)");
             return state;
         }

@@ -1,8 +1,11 @@
 using System.Buffers;
 
-namespace InfraMind.Serving;
+namespace InfraMind;
 
-/// <summary>Reads a body that a stranger controls without ever holding more than the limit.</summary>
+/// <summary>
+/// Reads a body that a stranger controls (a request, a peer's answer, a helper's output, a file a user names) without
+/// ever holding more than the limit: the one bounded reader; each caller turns a null into its own error.
+/// </summary>
 public static class BoundedBody
 {
     /// <summary>What is allocated up front at most, whatever length a sender declares: the buffer grows with what arrives.</summary>
