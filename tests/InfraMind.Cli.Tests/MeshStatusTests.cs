@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using InfraMind.Gateway;
@@ -63,6 +64,37 @@ public sealed class MeshStatusTests : IDisposable
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.InRange(lines.Length, 2, 5);
         Assert.All(lines, l => Assert.Equal("n1", JsonDocument.Parse(l).RootElement.GetProperty("nodes")[0].GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task A_gateway_answering_without_end_is_IM6024_at_16_MiB_not_read_whole()
+    {
+        // The --gateway URL may be anyone's: its answer is read up to MeshStatusCommand.MaxStateBytes, no further.
+        long sent = 0;
+        await using var flood = new ListenerServer(async (context, ct) =>
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.SendChunked = true;
+            var chunk = new byte[1 << 20];
+            try
+            {
+                for (var i = 0; i < 64 && !ct.IsCancellationRequested; i++)
+                {
+                    await context.Response.OutputStream.WriteAsync(chunk, ct);
+                    Interlocked.Add(ref sent, chunk.Length);
+                }
+            }
+            catch (Exception e) when (e is HttpListenerException or IOException or OperationCanceledException)
+            {
+                // The client stopped reading and went away.
+            }
+        });
+        var (code, output, err) = await _cli.RunAsync("mesh", "status", "--gateway", flood.BaseUri.ToString());
+        Assert.Equal(ExitCodes.Unavailable, code);
+        Assert.Contains("IM6024", err, StringComparison.Ordinal);
+        Assert.Contains("its answer is larger than 16 MiB", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err + output, StringComparison.Ordinal);
+        Assert.True(Interlocked.Read(ref sent) < 40L << 20, $"{Interlocked.Read(ref sent)} of 64 MiB sent to a reader capped at 16 MiB");
     }
 
     [Fact]
