@@ -1,4 +1,5 @@
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Prometheus;
 
 namespace InfraMind.Gateway;
@@ -64,8 +65,8 @@ internal sealed class GatewayMetrics
         }
 
         var known = nodes.Select(n => n.Node).ToHashSet(StringComparer.Ordinal);
-        RemoveWhere(_reputation, 0, n => !known.Contains(n));
-        RemoveWhere(_online, 0, n => !known.Contains(n));
+        MetricSeries.RemoveWhere(_reputation, 0, n => !known.Contains(n));
+        MetricSeries.RemoveWhere(_online, 0, n => !known.Contains(n));
     }
 
     /// <summary>
@@ -74,15 +75,10 @@ internal sealed class GatewayMetrics
     /// </summary>
     public void Forget(string node)
     {
-        RemoveWhere(_reputation, 0, n => n == node);
-        RemoveWhere(_online, 0, n => n == node);
-        RemoveWhere(_attempts, 1, n => n == node);
-        RemoveWhere(_failures, 1, n => n == node);
-        RemoveWhere(_suspensions, 1, n => n == node);
-    }
-
-    private static void RemoveWhere<TChild>(Collector<TChild> collector, int nodeLabel, Func<string, bool> gone) where TChild : ChildBase
-    {
-        foreach (var labels in collector.GetAllLabelValues().Where(l => gone(l[nodeLabel])).ToList()) collector.RemoveLabelled(labels);
+        MetricSeries.RemoveWhere(_reputation, 0, n => n == node);
+        MetricSeries.RemoveWhere(_online, 0, n => n == node);
+        MetricSeries.RemoveWhere(_attempts, 1, n => n == node);
+        MetricSeries.RemoveWhere(_failures, 1, n => n == node);
+        MetricSeries.RemoveWhere(_suspensions, 1, n => n == node);
     }
 }

@@ -4,9 +4,9 @@ using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Node.Images;
+using InfraMind.Node.Running;
 using InfraMind.Serving;
 using InfraMind.Serving.Telemetry;
-using InfraMind.Node.Running;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -36,7 +36,7 @@ public sealed partial class NodeAgent
             // Under the version's name only while it runs here (checked under the lock its removal takes, so no series
             // outlives it): the path is the caller's to choose, credential or not.
             var key = ModelKey.Of(name, version);
-            lock (_instances) _metrics.Job(_instances.ContainsKey(key) ? key : NodeMetrics.UnknownModel, outcome, clock.Elapsed);
+            lock (_instances) _metrics.Job(_instances.ContainsKey(key) ? key : MetricSeries.UnknownModel, outcome, clock.Elapsed);
         }
     }
 

@@ -1,4 +1,5 @@
 using InfraMind.Serving;
+using InfraMind.Serving.Telemetry;
 using Prometheus;
 
 namespace InfraMind.Node;
@@ -6,7 +7,7 @@ namespace InfraMind.Node;
 /// <summary>
 /// A node's Prometheus series, in a registry of its own (several nodes in one process never mix), with the process's
 /// and the .NET runtime's own series beside them. Model labels name only versions placed here now: a job for any other
-/// name (the job API's path is the caller's, who may not even hold a credential) counts as <see cref="UnknownModel"/>,
+/// name (the job API's path is the caller's, who may not even hold a credential) counts as <see cref="MetricSeries.UnknownModel"/>,
 /// and a version's series go when it is no longer placed (<see cref="Forget"/>), so neither callers nor the versions
 /// that come and go over a node's life grow its series. Verdict labels are bounded by <see cref="Verdict.All"/>.
 /// </summary>
@@ -41,9 +42,6 @@ internal sealed class NodeMetrics
         _imageBytesRemoved = f.CreateCounter("inframind_node_image_bytes_removed_total", "Their bytes, as the engine sized them.");
     }
 
-    /// <summary>What a job for a version this node does not run is counted under.</summary>
-    public const string UnknownModel = "(unknown)";
-
     public CollectorRegistry Registry { get; }
 
     public void Job(string model, string outcome, TimeSpan elapsed)
@@ -59,15 +57,10 @@ internal sealed class NodeMetrics
     /// <summary>A version no longer placed here: every series that names it goes.</summary>
     public void Forget(string model)
     {
-        RemoveWhere(_jobs, model);
-        RemoveWhere(_jobDuration, model);
-        RemoveWhere(_preflights, model);
-        RemoveWhere(_restarts, model);
-    }
-
-    private static void RemoveWhere<TChild>(Collector<TChild> collector, string model) where TChild : ChildBase
-    {
-        foreach (var labels in collector.GetAllLabelValues().Where(l => l[0] == model).ToList()) collector.RemoveLabelled(labels);
+        MetricSeries.RemoveWhere(_jobs, 0, m => m == model);
+        MetricSeries.RemoveWhere(_jobDuration, 0, m => m == model);
+        MetricSeries.RemoveWhere(_preflights, 0, m => m == model);
+        MetricSeries.RemoveWhere(_restarts, 0, m => m == model);
     }
 
     /// <summary>Sets the gauges from what the node holds, at each scrape (<paramref name="images"/>: null where the node removes no image).</summary>

@@ -41,17 +41,14 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
 
     public MeshState Mesh => mesh;
 
-    /// <summary>What a request for a name no model has is counted and logged under.</summary>
-    public const string UnknownModel = "(unknown)";
-
     /// <summary>
     /// Counts and logs one finished request (whatever its protocol) under its model's name; a name no published model
-    /// has is counted as <see cref="UnknownModel"/>, so a stranger's made-up names (a gRPC model_name may be as long as
+    /// has is counted as <see cref="MetricSeries.UnknownModel"/>, so a stranger's made-up names (a gRPC model_name may be as long as
     /// the message) never grow the metrics' label sets or the log lines.
     /// </summary>
     public void Finish(string name, InferenceRecord record, int status, TimeSpan elapsed)
     {
-        var label = mesh.VersionsOf(name).Count > 0 ? name : UnknownModel;
+        var label = mesh.VersionsOf(name).Count > 0 ? name : MetricSeries.UnknownModel;
         metrics.Request(label, status, elapsed);
         log.Request(label, record, status, elapsed);
     }
