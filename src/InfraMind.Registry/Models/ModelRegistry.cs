@@ -307,24 +307,20 @@ public sealed class ModelRegistry : IAsyncDisposable
     public async Task<EntryBundle> GetModelVersionAsync(string name, string version, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(version);
+        // A malformed version is the asker's mistake whether or not the name exists: 400 before any lookup.
+        SemVersion? wanted = null;
+        if (version != LatestAlias && !SemVersion.TryParse(version, SemVersionStyles.Strict, out wanted))
+        {
+            throw new RegistryException(RegistryErrorCodes.InvalidVersion, RegistryErrorKind.BadRequest, $"'{version}' is not a SemVer 2.0 version or 'latest'.");
+        }
+
         var versions = await ListVersionsAsync(name, cancellationToken).ConfigureAwait(false)
             ?? throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound, $"model '{name}' is not published; check the name or publish it with 'infra publish'.");
-        ModelVersion? match;
-        if (version == LatestAlias)
-        {
-            match = versions.Versions.LastOrDefault(v => !v.IsPrerelease)
-                ?? throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound, $"model '{name}' has only prerelease versions ({string.Join(", ", versions.Versions.Select(v => v.Version))}); ask for one explicitly.");
-        }
-        else
-        {
-            if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var wanted))
-            {
-                throw new RegistryException(RegistryErrorCodes.InvalidVersion, RegistryErrorKind.BadRequest, $"'{version}' is not a SemVer 2.0 version or 'latest'.");
-            }
-
-            match = versions.Versions.FirstOrDefault(v => SemVersion.Parse(v.Version, SemVersionStyles.Strict).ComparePrecedenceTo(wanted) == 0)
+        var match = wanted is null
+            ? versions.Versions.LastOrDefault(v => !v.IsPrerelease)
+                ?? throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound, $"model '{name}' has only prerelease versions ({string.Join(", ", versions.Versions.Select(v => v.Version))}); ask for one explicitly.")
+            : versions.Versions.FirstOrDefault(v => SemVersion.Parse(v.Version, SemVersionStyles.Strict).ComparePrecedenceTo(wanted) == 0)
                 ?? throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound, $"{name}@{version} is not published; published versions: {string.Join(", ", versions.Versions.Select(v => v.Version))}.");
-        }
 
         return await GetEntryBundleAsync(match.Index, cancellationToken).ConfigureAwait(false)
             ?? throw new RegistryException(RegistryErrorCodes.LogCorrupt, RegistryErrorKind.Corrupt, $"index points at log entry {match.Index}, which the log does not have.");

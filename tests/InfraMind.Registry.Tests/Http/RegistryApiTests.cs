@@ -89,6 +89,10 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         await AssertProblem(await Post(tampered with { Payload = payload }), HttpStatusCode.BadRequest, SigningErrorCodes.SignatureMismatch);
 
         await AssertProblem(await _http.GetAsync(new Uri("/v1/models/unknown", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
+        // A malformed version is 400 whether or not the name exists (it was 404 for an unknown name); a well-formed one 404.
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/models/unknown/notsemver", UriKind.Relative)), HttpStatusCode.BadRequest, RegistryErrorCodes.InvalidVersion);
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/models/m/notsemver", UriKind.Relative)), HttpStatusCode.BadRequest, RegistryErrorCodes.InvalidVersion);
+        await AssertProblem(await _http.GetAsync(new Uri("/v1/models/unknown/1.0.0", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
         await AssertProblem(await _http.GetAsync(new Uri("/v1/entries/99", UriKind.Relative)), HttpStatusCode.NotFound, RegistryErrorCodes.NotFound);
         await AssertProblem(await _http.GetAsync(new Uri("/v1/proof/consistency?from=5&to=1", UriKind.Relative)), HttpStatusCode.BadRequest, RegistryErrorCodes.InvalidRequest);
 
