@@ -306,4 +306,41 @@ public sealed class ChainHostileNodeTests
         Assert.True(GC.GetTotalAllocatedBytes(precise: true) - allocated < 200L * 1024 * 1024, $"allocated {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1024 / 1024} MiB");
         Assert.Equal(indexer.StartBlock - 1, indexer.IndexedBlock);
     }
+
+    [Fact]
+    public async Task A_statement_server_that_trickles_is_cut_at_the_clients_timeout_body_included()
+    {
+        // A statement store (an HTTP base the operator named) that sends its headers, then one byte a second.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync(stop.Token);
+            var stream = client.GetStream();
+            var head = new byte[4096];
+            _ = await stream.ReadAsync(head, stop.Token);
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"u8.ToArray(), stop.Token);
+            for (var i = 0; i < 1000 && !stop.IsCancellationRequested; i++)
+            {
+                await stream.WriteAsync("{"u8.ToArray(), stop.Token);
+                await Task.Delay(1000, stop.Token);
+            }
+        });
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var store = new HttpStatementStore(http, new Uri($"http://127.0.0.1:{port}/statements/"));
+        var fetcher = new StatementFetcher([store]);
+        var uri = $"http://127.0.0.1:{port}/statements/{new string('a', 64)}.dsse.json";
+        var clock = Stopwatch.StartNew();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var ex = await Assert.ThrowsAsync<ChainException>(() => fetcher.FetchAsync(uri, "sha256:" + new string('a', 64), guard.Token));
+        Assert.False(guard.IsCancellationRequested, "the fetch was cut by the test's guard, not by the store");
+        Assert.Equal(ChainErrorCodes.StatementUnavailable, ex.Code);
+        Assert.Contains($"statement {uri} cannot be fetched: it did not arrive within 2 s", ex.Message, StringComparison.Ordinal);
+        AssertOurWords(ex);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => serving);
+    }
 }
