@@ -158,7 +158,7 @@ public sealed partial class ChainModelRegistry : IDisposable
         {
             return await rpc.QueryWordAsync(contract, message, "probing the contract", cancellationToken).ConfigureAwait(false);
         }
-        catch (ChainException ex) when (ex.Code != ChainErrorCodes.RpcUnavailable)
+        catch (ChainException ex) when (ex.Code != ChainErrorCodes.RpcUnavailable && ex.Code != ChainErrorCodes.InvalidAnswer)
         {
             return null;
         }

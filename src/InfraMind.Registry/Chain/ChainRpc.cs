@@ -163,10 +163,12 @@ internal sealed class ChainRpc : IDisposable
         CallAsync($"reading the code at {address}", () => Web3.Eth.GetCode.SendRequestAsync(address), cancellationToken);
 
     public Task<BigInteger> BalanceAsync(string address, CancellationToken cancellationToken) =>
-        CallAsync($"reading the balance of {address}", async () => (await Web3.Eth.GetBalance.SendRequestAsync(address).ConfigureAwait(false)).Value, cancellationToken);
+        CallAsync($"reading the balance of {address}", async () => (await Web3.Eth.GetBalance.SendRequestAsync(address).ConfigureAwait(false))?.Value
+            ?? throw Invalid($"reading the balance of {address}", "no balance"), cancellationToken);
 
     public Task<FilterLog[]> GetLogsAsync(NewFilterInput filter, CancellationToken cancellationToken) =>
-        CallAsync("reading registry events", () => Web3.Eth.Filters.GetLogs.SendRequestAsync(filter), cancellationToken);
+        CallAsync("reading registry events", async () => await Web3.Eth.Filters.GetLogs.SendRequestAsync(filter).ConfigureAwait(false)
+            ?? throw Invalid("reading registry events", "null, not a list of logs"), cancellationToken);
 
     /// <summary>eth_call of a view function; a revert is decoded (<paramref name="action"/> starts its message).</summary>
     public async Task<TOutput> QueryAsync<TFunction, TOutput>(string contract, TFunction message, string action, CancellationToken cancellationToken, BlockParameter? block = null)
@@ -199,7 +201,8 @@ internal sealed class ChainRpc : IDisposable
         var input = new CallInput { To = to, Data = data, From = from };
         try
         {
-            return await Web3.Eth.Transactions.Call.SendRequestAsync(input, block ?? BlockParameter.CreateLatest()).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await Web3.Eth.Transactions.Call.SendRequestAsync(input, block ?? BlockParameter.CreateLatest()).WaitAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw Invalid(action, "null, not the call's output");
         }
         catch (RpcResponseException ex)
         {

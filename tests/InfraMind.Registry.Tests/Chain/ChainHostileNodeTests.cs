@@ -101,6 +101,13 @@ public sealed class ChainHostileNodeTests
         Assert.Contains("chain id 0x1ffffffffffffffffffff, not a number from 0 to", id.Message, StringComparison.Ordinal);
         AssertOurWords(id);
 
+        // A null where a call's output belongs (the registry's interface id) is no registry's answer either.
+        node.Override = (method, _) => method == "eth_call" ? FakeChainNode.Reply.Result("null") : null;
+        var call = await Assert.ThrowsAsync<ChainException>(() => ChainModelRegistry.ConnectAsync(node.Url, Options, CancellationToken.None));
+        Assert.Equal(ChainErrorCodes.InvalidAnswer, call.Code);
+        Assert.Contains("probing the contract: the chain node at", call.Message, StringComparison.Ordinal);
+        Assert.Contains("answered null, not the call's output", call.Message, StringComparison.Ordinal);
+
         node.Override = null;
         using var registry = await ChainModelRegistry.ConnectAsync(node.Url, Options, CancellationToken.None);
         using var dir = new TempDirectory();
@@ -108,6 +115,11 @@ public sealed class ChainHostileNodeTests
         node.Logs.Add(FakeChainNode.PublishedLog(3, 0, "m", "1.0.0", "file:///nowhere/1.json"));
         await indexer.SyncAsync(CancellationToken.None);
         Assert.Equal(10, indexer.IndexedBlock);
+
+        // Reading one version: a null list of logs.
+        node.Override = (method, _) => method == "eth_getLogs" ? FakeChainNode.Reply.Result("null") : null;
+        Assert.Equal(ChainErrorCodes.InvalidAnswer, (await Assert.ThrowsAsync<ChainException>(() => registry.GetEventsAsync(1, 10, CancellationToken.None))).Code);
+        node.Override = null;
 
         node.Head = 20;
         node.Logs.Add(FakeChainNode.PublishedLog(15, 0, "m", "2.0.0", "file:///nowhere/2.json"));
@@ -121,6 +133,8 @@ public sealed class ChainHostileNodeTests
             ("eth_getBlockByNumber", FakeChainNode.Reply.Result($$"""{"number":"0xa","hash":"{{FakeChainNode.BlockHash(10)}}","timestamp":"0xfffffffffffffffffff"}"""), null, "a block time 0xfffffffffffffffffff, not a number from 0 to 253402300799"),
             ("eth_getBlockByNumber", FakeChainNode.Reply.Result($$"""{"number":"0x7","hash":"{{FakeChainNode.BlockHash(20)}}","timestamp":"0x1"}"""), null, "answered block 7 instead"),
             ("", null, nullHash, "for log 0 of block 16 a block hash missing"),
+            ("eth_getLogs", FakeChainNode.Reply.Result("null"), null, "reading registry events: the chain node at"),
+            ("eth_getLogs", FakeChainNode.Reply.Result("[null]"), null, "a log whose block number is missing"),
         ];
         foreach (var (method, reply, log, says) in hostile)
         {
@@ -290,7 +304,8 @@ public sealed class ChainHostileNodeTests
     public async Task An_enormous_eth_getLogs_answer_is_refused_unread()
     {
         await using var node = new FakeChainNode();
-        using var registry = await ChainModelRegistry.ConnectAsync(node.Url, Options, CancellationToken.None);
+        // Its own limit ends it, not the timeout: building and sending 33 MiB takes seconds on a loaded machine.
+        using var registry = await ChainModelRegistry.ConnectAsync(node.Url, Options with { RpcTimeout = TimeSpan.FromSeconds(60) }, CancellationToken.None);
         using var dir = new TempDirectory();
         using var indexer = ChainIndexer.Open(registry, dir.Combine("index"));
         var one = FakeChainNode.PublishedLog(3, 0, "m", "1.0.0", "file:///nowhere/1.json").ToJsonString();
