@@ -53,9 +53,11 @@ public sealed partial class ChainModelRegistry
             Topics = [Topic<RootAnchoredEvent>(), Word(anchorer.HexToByteArray()), LogId(origin).ToHex(true), size is { } s ? Word(new System.Numerics.BigInteger(s).ToByteArray(isUnsigned: true, isBigEndian: true)) : null],
         };
         var logs = await _rpc.GetLogsAsync(filter, cancellationToken).ConfigureAwait(false);
+        const string what = "reading anchors";
         return [.. logs.Select(TryDecode<RootAnchoredEvent>).OfType<EventLog<RootAnchoredEvent>>()
-            .Select(e => new ChainAnchor(Checksum(e.Event.Anchorer), origin, (long)e.Event.Size, e.Event.Root, e.Event.Checkpoint,
-                new ChainTransaction(e.Log.TransactionHash.ToLowerInvariant(), (long)e.Log.BlockNumber.Value, e.Log.BlockHash.ToLowerInvariant(), 0)))];
+            .Select(e => new ChainAnchor(Checksum(e.Event.Anchorer), origin, (long)Math.Min(e.Event.Size, long.MaxValue), e.Event.Root, e.Event.Checkpoint,
+                new ChainTransaction(_rpc.Hash(e.Log.TransactionHash, what, "a transaction hash"), _rpc.Quantity(e.Log.BlockNumber, what, "a block number"),
+                    _rpc.Hash(e.Log.BlockHash, what, "a block hash"), 0)))];
     }
 
     /// <summary>keccak256 of a log's origin line.</summary>

@@ -10,6 +10,7 @@ public static class ChainErrorCodes
     public static readonly ErrorCode NotARegistry = new("IM5704", FailureKind.CheckFailed, "use the address `infra chain deploy` printed; this one holds another contract");
     public static readonly ErrorCode InvalidUrl = new("IM5705", FailureKind.Usage, "write eth://HOST:PORT/0xCONTRACT[?chainId=N] (eths:// for TLS)");
     public static readonly ErrorCode RpcError = new("IM5706", FailureKind.Unavailable);
+    public static readonly ErrorCode InvalidAnswer = new("IM5707", FailureKind.Unavailable, "the chain node is broken, or not a node of this chain: use another node; a follower tries again and resumes where it stopped");
 
     // The contract refused (decoded revert reasons).
     public static readonly ErrorCode NameOwnedByAnotherKey = new("IM5710", FailureKind.CheckFailed, "publish under another name, or ask the owner to transfer it");

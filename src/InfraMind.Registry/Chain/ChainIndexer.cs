@@ -15,6 +15,13 @@ public sealed record ChainIndexerOptions
     /// <summary>Blocks per eth_getLogs request (public nodes cap the range).</summary>
     public int BlocksPerQuery { get; init; } = 2000;
 
+    /// <summary>
+    /// eth_getLogs ranges read per sync at most (default 50: 100,000 blocks): a sync ends, and what it read is served,
+    /// in bounded time however far the head is (a long catch-up, or a node that claims a head far ahead); the next sync
+    /// goes on from there.
+    /// </summary>
+    public int RangesPerSync { get; init; } = 50;
+
     /// <summary>Statements fetched and verified per sync at most (new ones first, then retries of unreachable ones).</summary>
     public int VerificationsPerSync { get; init; } = 64;
 
@@ -121,7 +128,8 @@ public sealed class ChainIndexer : IDisposable
             var target = head - Confirmations;
             var added = 0;
             var others = 0;
-            for (var from = IndexedBlock + 1; from <= target;)
+            var ranges = 0;
+            for (var from = IndexedBlock + 1; from <= target && ranges < Math.Max(1, _options.RangesPerSync); ranges++)
             {
                 var to = Math.Min(target, from + Math.Max(1, _options.BlocksPerQuery) - 1);
                 var before = await rpc.BlockAsync(to, cancellationToken).ConfigureAwait(false);

@@ -158,7 +158,7 @@ public sealed partial class ChainModelRegistry : IDisposable
         {
             return await rpc.QueryWordAsync(contract, message, "probing the contract", cancellationToken).ConfigureAwait(false);
         }
-        catch (ChainException ex) when (ex.Code != ChainErrorCodes.RpcUnavailable)
+        catch (ChainException ex) when (ex.Code != ChainErrorCodes.RpcUnavailable && ex.Code != ChainErrorCodes.InvalidAnswer)
         {
             return null;
         }
@@ -224,7 +224,7 @@ public sealed partial class ChainModelRegistry : IDisposable
         var published = receipt.Logs.Select(l => TryDecode<ModelPublishedEvent>(l)).FirstOrDefault(e => e is not null)
             ?? throw new ChainException(ChainErrorCodes.RecordMismatch, $"{action}: transaction {receipt.TransactionHash} succeeded but emitted no ModelPublished event.");
         var block = await _rpc.BlockAsync((long)receipt.BlockNumber.Value, cancellationToken).ConfigureAwait(false);
-        var version = ToRecord(published, block?.Timestamp ?? 0, yanked: false);
+        var version = ToRecord(published, block?.Timestamp ?? 0, yanked: false, action);
         return new ChainPublishReceipt(version, ToTransaction(receipt), AlreadyPublished: false);
     }
 
@@ -293,7 +293,7 @@ public sealed partial class ChainModelRegistry : IDisposable
             throw new ChainException(ChainErrorCodes.RecordMismatch, $"{name}@{version} is recorded in block {stored.BlockNumber}, but the node has no ModelPublished event for it there (a pruned or inconsistent node).");
         }
 
-        var record = ToRecord(e.Event, (long)stored.Timestamp, stored.Yanked);
+        var record = ToRecord(e.Event, (long)Math.Min(stored.Timestamp, ChainRpc.MaxTimestamp), stored.Yanked, $"reading {name}@{version}");
         if (!record.Record.StructHash().AsSpan().SequenceEqual(stored.RecordHash))
         {
             throw new ChainException(ChainErrorCodes.RecordMismatch, $"the ModelPublished event of {name}@{version} does not hash to the record the contract stored (0x{Convert.ToHexStringLower(stored.RecordHash)}).");
@@ -329,9 +329,14 @@ public sealed partial class ChainModelRegistry : IDisposable
         return ChainVerifier.Verify(record, bytes, expected);
     }
 
-    internal static ChainVersionRecord ToRecord(EventLog<ModelPublishedEvent> e, long timestamp, bool yanked) =>
-        new(ChainPublishRecord.FromEvent(e.Event), Checksum(e.Event.Publisher), (long)e.Log.BlockNumber.Value, e.Log.BlockHash.ToLowerInvariant(),
-            e.Log.TransactionHash.ToLowerInvariant(), (long)e.Log.LogIndex.Value, DateTimeOffset.FromUnixTimeSeconds(timestamp), yanked);
+    internal static ChainVersionRecord ToRecord(EventLog<ModelPublishedEvent> e, long timestamp, bool yanked, string blockHash, string transactionHash, long block, long logIndex) =>
+        new(ChainPublishRecord.FromEvent(e.Event), Checksum(e.Event.Publisher), block, blockHash, transactionHash, logIndex,
+            DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(timestamp, 0, ChainRpc.MaxTimestamp)), yanked);
+
+    /// <summary>A record from a log and block time read through <see cref="_rpc"/>: every field the node chose is checked (<see cref="ChainErrorCodes.InvalidAnswer"/>).</summary>
+    private ChainVersionRecord ToRecord(EventLog<ModelPublishedEvent> e, long timestamp, bool yanked, string what) =>
+        ToRecord(e, timestamp, yanked, _rpc.Hash(e.Log.BlockHash, what, "a block hash"), _rpc.Hash(e.Log.TransactionHash, what, "a transaction hash"),
+            _rpc.Quantity(e.Log.BlockNumber, what, "a block number"), _rpc.Quantity(e.Log.LogIndex, what, "a log index", int.MaxValue));
 
     internal static ChainTransaction ToTransaction(TransactionReceipt receipt) =>
         new(receipt.TransactionHash.ToLowerInvariant(), (long)receipt.BlockNumber.Value, receipt.BlockHash.ToLowerInvariant(), (long)(receipt.GasUsed?.Value ?? 0));

@@ -152,20 +152,35 @@ public sealed class HttpStatementStore(HttpClient http, Uri? putBase, IReadOnlyL
         Uri.TryCreate(uri, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps)
         && string.IsNullOrEmpty(u.UserInfo) && _prefixes.Any(p => u.AbsoluteUri.StartsWith(p, StringComparison.Ordinal)) && !u.AbsolutePath.Contains("/../", StringComparison.Ordinal);
 
+    /// <summary>
+    /// GET of <paramref name="uri"/>, the whole answer (body included) within the client's timeout: HttpClient's own
+    /// timeout ends at the headers when the body is streamed, and a store that sends one byte a second must not hold a
+    /// follower's sync for days.
+    /// </summary>
     public async Task<byte[]> FetchAsync(string uri, int maxBytes, CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync(new Uri(uri), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.OK)
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(http.Timeout);
+        try
         {
-            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"statement {uri} cannot be fetched: HTTP {(int)response.StatusCode} {response.ReasonPhrase}.");
-        }
+            using var response = await http.GetAsync(new Uri(uri), HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                throw new ChainException(ChainErrorCodes.StatementUnavailable, $"statement {uri} cannot be fetched: HTTP {(int)response.StatusCode} {response.ReasonPhrase}.");
+            }
 
-        if (response.Content.Headers.ContentLength > maxBytes)
+            if (response.Content.Headers.ContentLength > maxBytes)
+            {
+                throw new ChainException(ChainErrorCodes.StatementTooLarge, $"statement {uri} is {response.Content.Headers.ContentLength} bytes, more than {maxBytes}; it is refused unread.");
+            }
+
+            await using var stream = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            return await DirectoryStatementStore.ReadBoundedAsync(stream, uri, maxBytes, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ChainException(ChainErrorCodes.StatementTooLarge, $"statement {uri} is {response.Content.Headers.ContentLength} bytes, more than {maxBytes}; it is refused unread.");
+            var seconds = http.Timeout.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"statement {uri} cannot be fetched: it did not arrive within {seconds} s (the whole answer, body included).", null, ex);
         }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        return await DirectoryStatementStore.ReadBoundedAsync(stream, uri, maxBytes, cancellationToken).ConfigureAwait(false);
     }
 }

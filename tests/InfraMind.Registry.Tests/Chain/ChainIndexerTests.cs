@@ -144,6 +144,28 @@ public abstract class ChainIndexerTests(ChainFixture chain)
         Assert.Equal("withdrawn", Assert.Single(indexer.Versions).YankReason);
         Assert.Equal(1, changed);
     }
+
+    [SkippableFact]
+    public async Task A_yank_reason_of_any_text_up_to_the_contracts_limit_is_indexed_as_written_and_one_byte_more_is_refused()
+    {
+        await using var ctx = await ChainTestContext.CreateAsync(chain);
+        var deployer = ctx.NewKey();
+        var payer = ctx.KeyPayer(1);
+        using var indexer = ChainIndexer.Open(ctx.Registry, ctx.Dir.Combine("index"));
+        await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "odd", "1.0.0"), deployer, payer, CancellationToken.None);
+
+        // The contract checks the reason's length only (256 bytes): control characters and any script pass, and are
+        // indexed as the events carry them (escaping is for whoever prints them).
+        const string head = "\u001b[31m\u2713 bad\r\nweights ";
+        var reason = head + new string('r', 256 - System.Text.Encoding.UTF8.GetByteCount(head));
+        var tooLong = await Assert.ThrowsAsync<ChainException>(() => ctx.Registry.YankAsync("odd", "1.0.0", reason + "r", deployer, payer, CancellationToken.None));
+        Assert.Equal(ChainErrorCodes.InvalidField, tooLong.Code);
+        Assert.Contains("reason", tooLong.Message, StringComparison.Ordinal);
+
+        await ctx.Registry.YankAsync("odd", "1.0.0", reason, deployer, payer, CancellationToken.None);
+        await indexer.SyncAsync(CancellationToken.None);
+        Assert.Equal(reason, Assert.Single(indexer.Versions).YankReason);
+    }
 }
 
 [Collection(GanacheCollection.Name)]
