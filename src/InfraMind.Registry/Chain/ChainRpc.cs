@@ -269,30 +269,20 @@ internal sealed class BoundedAnswers(HttpMessageHandler inner) : DelegatingHandl
                 throw new AnswerRefusedException($"answered {response.Content.Headers.ContentLength} bytes, more than the {max / 1024 / 1024} MiB a JSON-RPC answer may have; refused unread");
             }
 
-            var body = new MemoryStream();
+            byte[] bytes;
             await using (var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
             {
-                var chunk = new byte[81920];
-                int read;
-                while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    if (body.Length + read > max)
-                    {
-                        throw new AnswerRefusedException($"answered more than the {max / 1024 / 1024} MiB a JSON-RPC answer may have; the rest was refused unread");
-                    }
-
-                    body.Write(chunk, 0, read);
-                }
+                bytes = await BoundedBody.ReadAsync(stream, null, max, cancellationToken).ConfigureAwait(false)
+                    ?? throw new AnswerRefusedException($"answered more than the {max / 1024 / 1024} MiB a JSON-RPC answer may have; the rest was refused unread");
             }
 
-            body.Position = 0;
-            var content = new StreamContent(body);
+            var content = new ByteArrayContent(bytes);
             foreach (var header in response.Content.Headers)
             {
                 content.Headers.TryAddWithoutValidation(header.Key, header.Value);
             }
 
-            content.Headers.ContentLength = body.Length;
+            content.Headers.ContentLength = bytes.Length;
             response.Content = content;
             return response;
         }

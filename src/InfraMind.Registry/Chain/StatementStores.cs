@@ -48,7 +48,7 @@ public sealed class StatementFetcher(IReadOnlyList<IStatementStore> stores, int 
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException or UnauthorizedAccessException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"statement {uri} cannot be fetched: {ex.Message}", null, ex);
+            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"statement {uri} cannot be fetched: {NetworkFailure.Describe(ex)}.", null, ex);
         }
 
         var actual = ChainPublishRecord.DigestOf(bytes);
@@ -142,7 +142,7 @@ public sealed class HttpStatementStore(HttpClient http, Uri? putBase, IReadOnlyL
         }
         catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"storing the statement at {uri} failed: {ex.Message}", null, ex);
+            throw new ChainException(ChainErrorCodes.StatementUnavailable, $"storing the statement at {uri} failed: {NetworkFailure.Describe(ex)}.", null, ex);
         }
 
         return uri.AbsoluteUri;
