@@ -58,4 +58,28 @@ public sealed class RaceTests
         Assert.False(mesh.GoneToken("b").IsCancellationRequested, "b is online again, but the token its next attempts are tied to is cancelled already");
         Assert.Equal("b", Assert.Single(mesh.Candidates(Key, new HashSet<string>())).NodeId);
     }
+
+    /// <summary>
+    /// The load count (in flight, which node choice weighs) belongs to the node record an attempt began on. When that
+    /// node is forgotten and its id registers again while the attempt is still open, the attempt's end must not take
+    /// one off the new record: its count would stay at −1, a node that looks emptier than idle for as long as it lives.
+    /// </summary>
+    [Fact]
+    public void An_attempt_that_outlives_its_node_record_leaves_the_new_record_at_zero_in_flight()
+    {
+        var mesh = NewMesh(new GatewayOptions { Replicas = 2, ForgetOfflineNodesAfter = TimeSpan.FromSeconds(5) });
+        Join(mesh, "a");
+        Ready(mesh, "a");
+        var attempt = mesh.Begin("a");
+        Assert.Equal(1, Assert.Single(mesh.Candidates(Key, new HashSet<string>())).InFlight);
+
+        // Offline long enough to be forgotten; another registration forgets it and the id registers anew.
+        _time.Advance(TimeSpan.FromSeconds(6));
+        Join(mesh, "other");
+        Join(mesh, "a");
+        Ready(mesh, "a");
+        MeshState.End(attempt);
+
+        Assert.Equal(0, mesh.Candidates(Key, new HashSet<string>()).Single(c => c.NodeId == "a").InFlight);
+    }
 }
