@@ -53,14 +53,14 @@ if (args.Contains("--profile-verify"))
         t0 = Stopwatch.GetTimestamp();
         for (var i = 0; i < 1000; i++)
         {
-            index.Owner("m");
+            index.Owner("m", long.MaxValue);
         }
 
         Console.WriteLine($"index.Owner: {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:F3} µs each");
         t0 = Stopwatch.GetTimestamp();
         for (var i = 0; i < 1000; i++)
         {
-            index.SamePrecedence("m", v);
+            index.SamePrecedence("m", v, long.MaxValue);
         }
 
         Console.WriteLine($"index.SamePrecedence: {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:F3} µs each");

@@ -94,7 +94,9 @@ internal sealed partial class MeshState
     /// </summary>
     public IReadOnlyList<string> CheckLiveness()
     {
-        var gone = new List<NodeRecord>();
+        // Each with the token its attempts hold now, taken under the lock: a heartbeat that brings the node back right
+        // after the lock is left gives it a fresh token, which must stay uncancelled.
+        var gone = new List<(NodeRecord Node, CancellationTokenSource Attempts)>();
         lock (_gate)
         {
             var now = time.GetUtcNow();
@@ -102,7 +104,7 @@ internal sealed partial class MeshState
             {
                 if (n.OfflineSince is not null || IsOnline(n)) continue;
                 n.OfflineSince = now;
-                gone.Add(n);
+                gone.Add((n, n.Gone));
                 log.LogWarning("node {Node} offline: no heartbeat for {Ms} ms; its attempts in flight move on", n.Registration.NodeId, (long)(now - n.LastBeat).TotalMilliseconds);
             }
 
@@ -110,8 +112,8 @@ internal sealed partial class MeshState
         }
 
         // Outside the lock: cancelling runs the attempts' callbacks.
-        foreach (var n in gone) n.Gone.Cancel();
-        return [.. gone.Select(n => n.Registration.NodeId)];
+        foreach (var (_, attempts) in gone) attempts.Cancel();
+        return [.. gone.Select(g => g.Node.Registration.NodeId)];
     }
 
     /// <summary>Cancelled once <paramref name="node"/> is found offline (never, for an unknown node).</summary>

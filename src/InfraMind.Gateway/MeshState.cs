@@ -311,21 +311,25 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             TlsPin: n.Registration.TlsFingerprint);
     }
 
-    public void Begin(string node)
+    /// <summary>An attempt on <paramref name="node"/> begins: its load count goes up. Hand what it returns to <see cref="End"/>.</summary>
+    public NodeRecord? Begin(string node)
     {
         lock (_gate)
         {
-            if (!_nodes.TryGetValue(node, out var n)) return;
+            if (!_nodes.TryGetValue(node, out var n)) return null;
             Interlocked.Increment(ref n.InFlight);
             n.LastJob = time.GetUtcNow();
+            return n;
         }
     }
 
-    /// <summary>An attempt ended (whatever its outcome): the load count goes down.</summary>
-    public void End(string node)
+    /// <summary>
+    /// An attempt ended (whatever its outcome): the load count of the record it began on goes down. Never looked up by
+    /// id again: a node forgotten meanwhile and registered anew has a record of its own, which this attempt never loaded.
+    /// </summary>
+    public static void End(NodeRecord? attempt)
     {
-        lock (_gate)
-            if (_nodes.TryGetValue(node, out var n)) Interlocked.Decrement(ref n.InFlight);
+        if (attempt is not null) Interlocked.Decrement(ref attempt.InFlight);
     }
 
     public void RecordSuccess(string node, string key, double ms)

@@ -28,7 +28,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         var version = model.Published.Version.ToString();
         var route = mesh.RouteOf(node, model.Published.Name, version)!;
         var clock = Stopwatch.StartNew();
-        mesh.Begin(node);
+        var load = mesh.Begin(node);
         Judgement judgement;
         int? status = null;
         // The node's going offline ends the attempt too: the request moves on instead of waiting out the time limit.
@@ -103,7 +103,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         finally
         {
             // Whatever the outcome (the client going away included), the attempt no longer loads the node.
-            mesh.End(node);
+            MeshState.End(load);
         }
 
         var verdict = judgement.Verdict!;

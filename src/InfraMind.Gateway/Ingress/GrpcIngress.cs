@@ -68,11 +68,23 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             var model = outcome.Model!;
             // Set on the response, not through WriteResponseHeadersAsync, which flushes them on their own: here they
             // leave with the answer's message, one write instead of two per call.
-            var headers = context.GetHttpContext().Response.Headers;
-            headers[MeshHeaders.Node] = outcome.Node!;
-            headers[MeshHeaders.Attempts] = outcome.Attempts.ToString(CultureInfo.InvariantCulture);
-            headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
-            if (outcome.Receipt is { } receipt) headers[MeshHeaders.Receipt] = receipt;
+            var http = context.GetHttpContext().Response;
+            try
+            {
+                var headers = http.Headers;
+                headers[MeshHeaders.Node] = outcome.Node!;
+                headers[MeshHeaders.Attempts] = outcome.Attempts.ToString(CultureInfo.InvariantCulture);
+                headers[MeshHeaders.ModelVersion] = model.Published.Version.ToString();
+                if (outcome.Receipt is { } receipt) headers[MeshHeaders.Receipt] = receipt;
+            }
+            catch (InvalidOperationException) when (http.HasStarted)
+            {
+                // The caller's deadline passed after the answer came (while it was judged): grpc-aspnetcore answered
+                // DEADLINE_EXCEEDED then and ended the response, so nothing more can be written, nor need be. Counted
+                // as a caller that left, as when its deadline passes during the attempt.
+                status = 499;
+                throw new OperationCanceledException("the call's deadline passed before its answer could be sent", context.CancellationToken);
+            }
             var output = new ModelInferResponse.Types.InferOutputTensor { Name = JsonTensor.Name, Datatype = JsonTensor.DataType, Contents = new InferTensorContents() };
             output.Shape.Add(1);
             output.Contents.BytesContents.Add(UnsafeByteOperations.UnsafeWrap(outcome.Answer!));

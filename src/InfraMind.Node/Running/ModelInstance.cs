@@ -224,6 +224,8 @@ internal sealed class ModelInstance : IAsyncDisposable
             {
                 var tick = Task.Delay(_options.HealthInterval, _time, ct);
                 await Task.WhenAny(exited, tick);
+                // Stopping cancels the wait for the exit too: a wait that ended that way is the node's stop, not a death.
+                ct.ThrowIfCancellationRequested();
                 if (exited.IsCompleted)
                 {
                     var died = await ContainerDiagnosis.ExitedAsync("serving", container, CancellationToken.None);
@@ -231,7 +233,6 @@ internal sealed class ModelInstance : IAsyncDisposable
                     return;
                 }
 
-                ct.ThrowIfCancellationRequested();
                 if (_preflightRequested)
                 {
                     _preflightRequested = false;

@@ -224,13 +224,16 @@ public sealed class ModelRegistry : IAsyncDisposable
     /// </summary>
     private async Task<PublishResult?> DecideAsync(PublishStatement statement, SemVersion version, string statementSha, CancellationToken cancellationToken)
     {
-        var owner = _index.Owner(statement.ModelName);
+        // Read before the index, so that every row under it is committed: what a publish still completing wrote is
+        // decided again under the name's gate, which that publish holds until the log counts its entry.
+        var size = await _ledger.GetSizeAsync(cancellationToken).ConfigureAwait(false);
+        var owner = _index.Owner(statement.ModelName, size);
         if (owner is { } o && o.Fingerprint != statement.Publisher.Fingerprint)
         {
             throw new RegistryException(RegistryErrorCodes.NotOwner, RegistryErrorKind.Forbidden, $"model '{statement.ModelName}' is owned by key {o.Fingerprint}; this publish is signed by {statement.Publisher.Fingerprint}. Sign with the owner's key or choose another model name.");
         }
 
-        if (_index.SamePrecedence(statement.ModelName, version) is not var (existing, existingSha))
+        if (_index.SamePrecedence(statement.ModelName, version, size) is not var (existing, existingSha))
         {
             return null;
         }
@@ -288,19 +291,24 @@ public sealed class ModelRegistry : IAsyncDisposable
         return new EntryBundle(entry.Index, entry.IntegratedAt, entry.Envelope, proof, checkpoint.Note);
     }
 
-    /// <summary>All versions of <paramref name="name"/>, or null when nobody published it.</summary>
-    public Task<ModelVersions?> ListVersionsAsync(string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// All versions of <paramref name="name"/> whose entries the log holds (not one a publish is still completing), or
+    /// null when nobody published it.
+    /// </summary>
+    public async Task<ModelVersions?> ListVersionsAsync(string name, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var owner = _index.Owner(name);
+        // Read before the index: a version whose row committed but whose entry the log does not count yet stays out.
+        var size = await _ledger.GetSizeAsync(cancellationToken).ConfigureAwait(false);
+        var owner = _index.Owner(name, size);
         if (owner is null)
         {
-            return Task.FromResult<ModelVersions?>(null);
+            return null;
         }
 
-        var versions = _index.Versions(name).Select(v => v.Version).ToList();
+        var versions = _index.Versions(name, size).Select(v => v.Version).ToList();
         var latest = versions.LastOrDefault(v => !v.IsPrerelease)?.Version;
-        return Task.FromResult<ModelVersions?>(new ModelVersions(name, owner.Value.Fingerprint, owner.Value.EndpointId, latest, versions));
+        return new ModelVersions(name, owner.Value.Fingerprint, owner.Value.EndpointId, latest, versions);
     }
 
     /// <summary>The bundle for <paramref name="name"/>@<paramref name="version"/>; <c>latest</c> is the highest release version.</summary>

@@ -9,6 +9,9 @@ namespace InfraMind.Registry.Models;
 /// Name/version index. With the SQLite log it lives in the log's file and its rows commit in the same transaction
 /// as the leaf they describe. It is derived data all the same: log entries beyond the index (tables dropped, or a
 /// ledger that cannot share a transaction) are replayed on open.
+/// Every read takes the ledger's size (<c>below</c>) and answers only for entries under it: with the SQLite log a row
+/// commits with its leaf, a moment before the log counts that leaf (what readers may read and checkpoints cover), so a
+/// row at or beyond the size is a publish still completing, not yet an entry anyone can read.
 /// </summary>
 internal sealed class RegistryIndex : IDisposable
 {
@@ -45,26 +48,28 @@ internal sealed class RegistryIndex : IDisposable
         }
     }
 
-    public (string Fingerprint, string EndpointId)? Owner(string name)
+    public (string Fingerprint, string EndpointId)? Owner(string name, long below)
     {
         lock (_lock)
         {
             using var cmd = _connection.CreateCommand();
-            cmd.CommandText = "SELECT owner_fingerprint, endpoint_id FROM models WHERE name = $n";
+            cmd.CommandText = "SELECT owner_fingerprint, endpoint_id FROM models WHERE name = $n AND first_index < $b";
             cmd.Parameters.AddWithValue("$n", name);
+            cmd.Parameters.AddWithValue("$b", below);
             using var r = cmd.ExecuteReader();
             return r.Read() ? (r.GetString(0), r.GetString(1)) : null;
         }
     }
 
     /// <summary>The version of <paramref name="name"/> with the same SemVer precedence (build metadata ignored), if any.</summary>
-    public (ModelVersion Version, string StatementSha256)? SamePrecedence(string name, SemVersion version)
+    public (ModelVersion Version, string StatementSha256)? SamePrecedence(string name, SemVersion version, long below)
     {
         lock (_lock)
         {
             using var cmd = _connection.CreateCommand();
-            cmd.CommandText = "SELECT version, log_index, image_digest, manifest_digest, prerelease, published_at, statement_sha256 FROM versions WHERE name = $n AND precedence_key = $k";
+            cmd.CommandText = "SELECT version, log_index, image_digest, manifest_digest, prerelease, published_at, statement_sha256 FROM versions WHERE name = $n AND precedence_key = $k AND log_index < $b";
             cmd.Parameters.AddWithValue("$n", name);
+            cmd.Parameters.AddWithValue("$b", below);
             cmd.Parameters.AddWithValue("$k", PrecedenceKey(version));
             using var r = cmd.ExecuteReader();
             return r.Read() ? (Read(r), r.GetString(6)) : null;
@@ -76,14 +81,15 @@ internal sealed class RegistryIndex : IDisposable
     private static ModelVersion Read(SqliteDataReader r) =>
         new(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), r.GetInt64(4) != 0, DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture));
 
-    public IReadOnlyList<(ModelVersion Version, string StatementSha256)> Versions(string name)
+    public IReadOnlyList<(ModelVersion Version, string StatementSha256)> Versions(string name, long below)
     {
         var list = new List<(ModelVersion, string)>();
         lock (_lock)
         {
             using var cmd = _connection.CreateCommand();
-            cmd.CommandText = "SELECT version, log_index, image_digest, manifest_digest, prerelease, published_at, statement_sha256 FROM versions WHERE name = $n";
+            cmd.CommandText = "SELECT version, log_index, image_digest, manifest_digest, prerelease, published_at, statement_sha256 FROM versions WHERE name = $n AND log_index < $b";
             cmd.Parameters.AddWithValue("$n", name);
+            cmd.Parameters.AddWithValue("$b", below);
             using var r = cmd.ExecuteReader();
             while (r.Read())
             {
