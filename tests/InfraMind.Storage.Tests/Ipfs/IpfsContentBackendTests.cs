@@ -60,6 +60,25 @@ public sealed class IpfsContentBackendTests(IpfsPeerFixture fixture) : IClassFix
         Assert.Equal(new TransferProgress("image.tar", tar.Length, tar.Length, true), sent[^1]);
     }
 
+    /// <summary>
+    /// The byte cap of a fetch on a publisher's behalf (<c>--max-image-size</c>) on IPFS, where nothing declares a
+    /// size the fetch may trust: counted while the file streams, stopped at the cap, nothing kept.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_pull_on_a_publishers_behalf_stops_at_the_byte_cap_and_keeps_nothing()
+    {
+        var peer = await fixture.Peer.GetAsync();
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("capped-source")), "ipfs-capped", layerSize: 3 << 20);
+        var pushed = await new IpfsContentBackend(new PeerOptions { IpfsApi = peer.Api }).PushAsync(image, ContentReference.ParseTarget("ipfs"), null, CancellationToken.None);
+        var policy = FetchPolicy.OnBehalfOfPublishers([System.Net.IPNetwork.Parse("127.0.0.1/32")], hostLocalReferences: false, maxImageBytes: 1 << 20);
+        var store = new LocalContentStore(_dir.Combine("capped"));
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new IpfsContentBackend(new PeerOptions { IpfsApi = peer.Api, Policy = policy }).PullAsync(pushed.Reference, store, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.TooLarge, e.Code);
+        Assert.Contains($"more than the {1 << 20} bytes this fetch may take", e.Message, StringComparison.Ordinal);
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
     private sealed class SyncProgress(List<TransferProgress> reports) : IProgress<TransferProgress>
     {
         public void Report(TransferProgress value)
