@@ -125,7 +125,9 @@ public sealed class LayerCompressionTests : IDisposable
     /// <summary>A gzip bomb: one 8 MiB member of zeros (about 8 KB) repeated, so 2.5 MB inflate to 2.5 GB.</summary>
     private static byte[] GzipBomb(int members)
     {
-        byte[] member = LayerCompression.GzipMember(new byte[8 << 20]);
+        var pooled = LayerCompression.GzipMember(new byte[8 << 20], System.Buffers.ArrayPool<byte>.Shared);
+        byte[] member = pooled.Bytes.ToArray();
+        pooled.Return();
         var bomb = new byte[member.Length * members];
         for (int i = 0; i < members; i++)
         {

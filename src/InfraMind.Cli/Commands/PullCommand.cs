@@ -37,8 +37,8 @@ internal static class PullCommand
             if (parse.GetValue(load))
             {
                 using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
-                await using var tar = await image.OpenTarAsync(cancellationToken);
-                loaded = await engine.LoadImageAsync(tar, cancellationToken);
+                // The layout tar is written while the engine reads it: no copy of the image on disk or in memory.
+                loaded = await image.ReadTarAsync(engine.LoadImageAsync, cancellationToken);
             }
 
             var elapsed = Stopwatch.GetElapsedTime(started);

@@ -59,8 +59,8 @@ internal static class SignedImage
                 if (!await engine.ImageExistsAsync(imageId, cancellationToken).ConfigureAwait(false))
                 {
                     // Nameless: the node runs by id, and names an image only as ImageRetention does.
-                    await using var tar = await archive.WithoutNames().OpenTarAsync(cancellationToken).ConfigureAwait(false);
-                    await engine.LoadImageAsync(tar, cancellationToken).ConfigureAwait(false);
+                    // Streamed into the engine as it is written: a stranger's image is never copied to a temp file.
+                    await archive.WithoutNames().ReadTarAsync(engine.LoadImageAsync, cancellationToken).ConfigureAwait(false);
                 }
 
                 return imageId;

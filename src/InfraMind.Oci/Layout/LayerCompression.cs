@@ -41,14 +41,18 @@ internal static class LayerCompression
         using var outHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var inHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         int window = Environment.ProcessorCount + 1;
-        var pending = new Queue<Task<byte[]>>();
+        // The chunks' and members' buffers come from a pool of this call's own, at most window + 2 of each size:
+        // ArrayPool.Shared keeps one array per size in every thread that returns one, and the compressing tasks run on
+        // whichever pool threads there are, so its arrays were stranded in ever more threads as a large layer went by.
+        var buffers = ArrayPool<byte>.Create(MaxMemberBytes(ChunkSize), window + 2);
+        var pending = new Queue<Task<Member>>();
         long inSize = 0, outSize = 0;
         try
         {
             bool first = true;
             while (true)
             {
-                byte[] chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+                byte[] chunk = buffers.Rent(ChunkSize);
                 int n;
                 try
                 {
@@ -56,13 +60,13 @@ internal static class LayerCompression
                 }
                 catch
                 {
-                    ArrayPool<byte>.Shared.Return(chunk);
+                    buffers.Return(chunk);
                     throw;
                 }
 
                 if (n == 0 && !first)
                 {
-                    ArrayPool<byte>.Shared.Return(chunk);
+                    buffers.Return(chunk);
                     break;
                 }
 
@@ -73,11 +77,11 @@ internal static class LayerCompression
                 {
                     try
                     {
-                        return GzipMember(chunk.AsSpan(0, n));
+                        return GzipMember(chunk.AsSpan(0, n), buffers);
                     }
                     finally
                     {
-                        ArrayPool<byte>.Shared.Return(chunk);
+                        buffers.Return(chunk);
                     }
                 }, CancellationToken.None));
                 while (pending.Count >= window)
@@ -101,46 +105,88 @@ internal static class LayerCompression
             // On failure, the chunks already started finish before their buffers go back to the pool; the first
             // failure is the one reported.
             await ((Task)Task.WhenAll(pending)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            foreach (var left in pending)
+            {
+                if (left.IsCompletedSuccessfully) left.Result.Return();
+            }
         }
 
         return (Digest.FromHash(outHash.GetHashAndReset()), outSize, Digest.FromHash(inHash.GetHashAndReset()), inSize);
     }
 
-    /// <summary>One gzip member holding <paramref name="data"/>, with the fixed header.</summary>
-    internal static byte[] GzipMember(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Bytes a member of <paramref name="length"/> input bytes may take: deflate's worst case (stored blocks) adds 5
+    /// bytes per 64 KiB, gzip 18 bytes of header and trailer; an eighth more is far above both.
+    /// </summary>
+    internal static int MaxMemberBytes(int length) => length + (length >> 3) + 1024;
+
+    /// <summary>
+    /// One gzip member holding <paramref name="data"/>, with the fixed header, in a buffer rented from
+    /// <paramref name="pool"/> (sized for the worst case, so it never grows): the caller returns it with
+    /// <see cref="Member.Return"/>. Each chunk used to cost ~18 MiB of garbage on the large object heap (a stream
+    /// doubling from 2 to 8 MiB, then a copy).
+    /// </summary>
+    internal static Member GzipMember(ReadOnlySpan<byte> data, ArrayPool<byte> pool)
     {
-        if (data.IsEmpty)
+        byte[] buffer = pool.Rent(MaxMemberBytes(data.Length));
+        try
         {
-            // GZipStream writes nothing at all for no input; a layer is never empty, but the stream must still be gzip.
-            return [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, OsUnknown, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        }
+            if (data.IsEmpty)
+            {
+                // GZipStream writes nothing at all for no input; a layer is never empty, but the stream must still be gzip.
+                ReadOnlySpan<byte> empty = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, OsUnknown, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                empty.CopyTo(buffer);
+                return new Member(buffer, empty.Length, pool);
+            }
 
-        using var buffer = new MemoryStream((data.Length / 2) + 64);
-        using (var gzip = new GZipStream(buffer, new ZLibCompressionOptions { CompressionLevel = Level, CompressionStrategy = ZLibCompressionStrategy.Default }, leaveOpen: true))
+            // Not expandable: a member larger than the bound would be an error of the bound, never a silent copy.
+            using var output = new MemoryStream(buffer, 0, buffer.Length, writable: true);
+            using (var gzip = new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = Level, CompressionStrategy = ZLibCompressionStrategy.Default }, leaveOpen: true))
+            {
+                gzip.Write(data);
+            }
+
+            int length = (int)output.Position;
+            // zlib writes ID1 ID2 CM FLG MTIME(4) XFL OS; with no name or extra fields FLG is 0. XFL and OS vary with
+            // the level and the build platform: both are fixed here (they are informational, RFC 1952 §2.3.1).
+            if (length < 18 || buffer[0] != 0x1f || buffer[1] != 0x8b || buffer[2] != 8 || buffer[3] != 0)
+            {
+                throw new InvalidOperationException("the runtime's GZipStream wrote a header other than RFC 1952's plain one; layers cannot be compressed deterministically.");
+            }
+
+            buffer.AsSpan(4, 4).Clear();
+            buffer[8] = 0;
+            buffer[9] = OsUnknown;
+            return new Member(buffer, length, pool);
+        }
+        catch
         {
-            gzip.Write(data);
+            pool.Return(buffer);
+            throw;
         }
-
-        byte[] member = buffer.ToArray();
-        // zlib writes ID1 ID2 CM FLG MTIME(4) XFL OS; with no name or extra fields FLG is 0. XFL and OS vary with
-        // the level and the build platform: both are fixed here (they are informational, RFC 1952 §2.3.1).
-        if (member.Length < 18 || member[0] != 0x1f || member[1] != 0x8b || member[2] != 8 || member[3] != 0)
-        {
-            throw new InvalidOperationException("the runtime's GZipStream wrote a header other than RFC 1952's plain one; layers cannot be compressed deterministically.");
-        }
-
-        member.AsSpan(4, 4).Clear();
-        member[8] = 0;
-        member[9] = OsUnknown;
-        return member;
     }
 
-    private static async Task<long> WriteNextAsync(Queue<Task<byte[]>> pending, Stream output, IncrementalHash hash, CancellationToken cancellationToken)
+    /// <summary>A gzip member in a pooled buffer: its first <see cref="Length"/> bytes.</summary>
+    internal readonly record struct Member(byte[] Buffer, int Length, ArrayPool<byte> Pool)
     {
-        byte[] member = await pending.Peek().ConfigureAwait(false);
+        public ReadOnlyMemory<byte> Bytes => Buffer.AsMemory(0, Length);
+
+        public void Return() => Pool.Return(Buffer);
+    }
+
+    private static async Task<long> WriteNextAsync(Queue<Task<Member>> pending, Stream output, IncrementalHash hash, CancellationToken cancellationToken)
+    {
+        var member = await pending.Peek().ConfigureAwait(false);
         _ = pending.Dequeue();
-        hash.AppendData(member);
-        await output.WriteAsync(member, cancellationToken).ConfigureAwait(false);
-        return member.Length;
+        try
+        {
+            hash.AppendData(member.Buffer, 0, member.Length);
+            await output.WriteAsync(member.Bytes, cancellationToken).ConfigureAwait(false);
+            return member.Length;
+        }
+        finally
+        {
+            member.Return();
+        }
     }
 }

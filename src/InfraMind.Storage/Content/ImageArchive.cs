@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using InfraMind.Oci;
 using InfraMind.Oci.Layout;
 
@@ -55,13 +56,75 @@ public sealed class ImageArchive
     public Task WriteTarAsync(Stream output, CancellationToken cancellationToken) =>
         OciImageLayout.WriteTarAsync(_layout with { Images = [Image] }, output, cancellationToken);
 
-    /// <summary>
-    /// Writes the layout tar to a temporary file and returns it open at the start, deleted when disposed: what
-    /// <c>ContainerEngine.LoadImageAsync</c> (docker load) takes.
-    /// </summary>
-    public Task<Stream> OpenTarAsync(CancellationToken cancellationToken) => OpenTarAsync(null, cancellationToken);
+    /// <summary>Bytes of the layout tar <see cref="ReadTarAsync{T}"/> writes ahead of its reader, at most.</summary>
+    public const int TarReadAhead = 1 << 20;
 
-    /// <summary>As <see cref="OpenTarAsync(CancellationToken)"/>, in <paramref name="directory"/> (else the system's temp directory).</summary>
+    /// <summary>
+    /// Hands <paramref name="read"/> the deterministic layout tar (what <c>ContainerEngine.LoadImageAsync</c>, docker
+    /// load, takes) as a stream written while it is read: the image is never copied, neither to a temporary file (which
+    /// needs the image's size free in the temp directory, in memory where that is a tmpfs) nor to memory; the writer
+    /// runs at most <see cref="TarReadAhead"/> bytes ahead. When the tar cannot be written (a blob unreadable), that
+    /// failure is thrown rather than what the reader made of a stream that stopped short.
+    /// </summary>
+    public async Task<T> ReadTarAsync<T>(Func<Stream, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: TarReadAhead, resumeWriterThreshold: TarReadAhead / 2, useSynchronizationContext: false));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Exception? writeFailure = null;
+        var write = Task.Run(async () =>
+        {
+            try
+            {
+                var output = pipe.Writer.AsStream(leaveOpen: true);
+                await using (output.ConfigureAwait(false))
+                {
+                    await WriteTarAsync(output, stop.Token).ConfigureAwait(false);
+                }
+
+                await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                writeFailure = e;
+                await pipe.Writer.CompleteAsync(e).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            var input = pipe.Reader.AsStream(leaveOpen: true);
+            await using (input.ConfigureAwait(false))
+            {
+                return await read(input, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Stop the writer, then see whether it had failed first: a tar that could not be written (a blob
+            // unreadable) is the cause of what the reader saw (a stream that stopped short), so that is what is thrown.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (writeFailure is { } failure and not OperationCanceledException)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            throw;
+        }
+        finally
+        {
+            // A reader that returned without reading to the end stops the writer: nothing is left running or buffered.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// Writes the layout tar to a temporary file in <paramref name="directory"/> (else the system's temp directory) and
+    /// returns it open at the start, deleted when disposed: for pushes that need the file's digest or size before
+    /// they send it.
+    /// </summary>
     internal async Task<Stream> OpenTarAsync(string? directory, CancellationToken cancellationToken)
     {
         string path = Path.Combine(directory ?? Path.GetTempPath(), "inframind-image-" + Guid.NewGuid().ToString("N") + ".tar");

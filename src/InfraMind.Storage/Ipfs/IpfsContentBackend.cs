@@ -16,18 +16,17 @@ internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
         ArgumentNullException.ThrowIfNull(image);
         var ipfs = target as IpfsReference ?? throw new ArgumentException("not an ipfs reference", nameof(target));
         var api = ipfs.Api ?? options.IpfsApi;
-        var file = await image.OpenTarAsync(options.TempDirectory, cancellationToken).ConfigureAwait(false);
-        await using (file.ConfigureAwait(false))
-        {
-            long size = file.Length;
-            using var client = new KuboClient(api) { StallTimeout = options.StallTimeout };
-            string what = IpfsReference.WrappedFileName;
-            var bytes = progress is null ? null : new Progress(progress, what, size);
-            bytes?.Start();
-            var result = await client.AddAsync(file, what, UnixFsOptions.KuboDefault with { WrapName = IpfsReference.WrappedFileName }, bytes, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new TransferProgress(what, size, size, true));
-            return new PushResult(new IpfsReference(result.Root, null), image.ManifestDigest, size);
-        }
+        using var client = new KuboClient(api) { StallTimeout = options.StallTimeout };
+        string what = IpfsReference.WrappedFileName;
+        // The layout tar goes to the node as it is written (the upload and the local CID are one pass over it): no
+        // copy of the image in a temp file. Its size is known once it is written.
+        var bytes = progress is null ? null : new Progress(progress, what, null);
+        bytes?.Start();
+        var result = await image.ReadTarAsync(
+            (tar, ct) => client.AddAsync(tar, what, UnixFsOptions.KuboDefault with { WrapName = IpfsReference.WrappedFileName }, bytes, ct),
+            cancellationToken).ConfigureAwait(false);
+        progress?.Report(new TransferProgress(what, result.FileSize, result.FileSize, true));
+        return new PushResult(new IpfsReference(result.Root, null), image.ManifestDigest, result.FileSize);
     }
 
     public async Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
@@ -70,7 +69,7 @@ internal sealed class IpfsContentBackend(PeerOptions options) : IContentBackend
         }
     }
 
-    private sealed class Progress(IProgress<TransferProgress> sink, string what, long total) : IProgress<long>
+    private sealed class Progress(IProgress<TransferProgress> sink, string what, long? total) : IProgress<long>
     {
         public void Start() => sink.Report(new TransferProgress(what, 0, total, false));
 

@@ -35,6 +35,58 @@ public sealed class IpfsContentBackendTests(IpfsPeerFixture fixture) : IClassFix
         Assert.Empty(pulled.Names); // the tar names the image; a name in an archive never becomes a name here (#13 §3)
     }
 
+    /// <summary>
+    /// The layout tar goes to the node as it is written, once: no copy of the image in a temp file (before, a push of a
+    /// 1 GiB image wrote 1.14 GB there first). The staging directory given here does not exist.
+    /// </summary>
+    [SkippableFact]
+    public async Task Push_streams_the_layout_tar_to_the_node_without_a_temp_copy()
+    {
+        var peer = await fixture.Peer.GetAsync();
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("streamed")), "ipfs-stream", layerSize: 5 << 20);
+        string absent = _dir.Combine("no-temp-directory");
+        var sent = new List<TransferProgress>();
+        var pushed = await new IpfsContentBackend(new PeerOptions { IpfsApi = peer.Api, TempDirectory = absent })
+            .PushAsync(image, ContentReference.ParseTarget("ipfs"), new SyncProgress(sent), CancellationToken.None);
+
+        var tar = new MemoryStream();
+        await image.WriteTarAsync(tar, CancellationToken.None);
+        tar.Position = 0;
+        var local = await UnixFsImporter.ComputeAsync(tar, UnixFsOptions.KuboDefault with { WrapName = "image.tar" }, CancellationToken.None);
+        Assert.Equal(local.Root, Assert.IsType<IpfsReference>(pushed.Reference).Cid);
+        Assert.Equal(tar.Length, pushed.Size);
+        Assert.False(Directory.Exists(absent));
+        // The size is known once the tar is written: the last report is the whole of it.
+        Assert.Equal(new TransferProgress("image.tar", tar.Length, tar.Length, true), sent[^1]);
+    }
+
+    /// <summary>
+    /// The byte cap of a fetch on a publisher's behalf (<c>--max-image-size</c>) on IPFS, where nothing declares a
+    /// size the fetch may trust: counted while the file streams, stopped at the cap, nothing kept.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_pull_on_a_publishers_behalf_stops_at_the_byte_cap_and_keeps_nothing()
+    {
+        var peer = await fixture.Peer.GetAsync();
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("capped-source")), "ipfs-capped", layerSize: 3 << 20);
+        var pushed = await new IpfsContentBackend(new PeerOptions { IpfsApi = peer.Api }).PushAsync(image, ContentReference.ParseTarget("ipfs"), null, CancellationToken.None);
+        var policy = FetchPolicy.OnBehalfOfPublishers([System.Net.IPNetwork.Parse("127.0.0.1/32")], hostLocalReferences: false, maxImageBytes: 1 << 20);
+        var store = new LocalContentStore(_dir.Combine("capped"));
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new IpfsContentBackend(new PeerOptions { IpfsApi = peer.Api, Policy = policy }).PullAsync(pushed.Reference, store, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.TooLarge, e.Code);
+        Assert.Contains($"more than the {1 << 20} bytes this fetch may take", e.Message, StringComparison.Ordinal);
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
+    private sealed class SyncProgress(List<TransferProgress> reports) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value)
+        {
+            lock (reports) reports.Add(value);
+        }
+    }
+
     [SkippableFact]
     public async Task A_plain_docker_save_archive_added_by_hand_is_pulled_and_converted()
     {

@@ -45,6 +45,24 @@ public sealed class RegistryBackendTests : IAsyncLifetime, IDisposable
         Assert.Equal([$"{_registry.HostPort}/models/rt:1.0"], byTag.Names);
     }
 
+    /// <summary>
+    /// The byte cap of a fetch on a publisher's behalf (<c>--max-image-size</c>): an image whose manifest declares more
+    /// is refused from the manifest, before any blob is asked for, and the store stays empty.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_image_declaring_more_than_the_byte_cap_is_refused_before_any_blob_is_fetched()
+    {
+        var image = await SmallImage.ImportAsync(NewStore("capped-source"), "capped", layerSize: 3 << 20);
+        var pushed = await new RegistryBackend(new PeerOptions()).PushAsync(image, Target("models/capped"), null, CancellationToken.None);
+        var policy = FetchPolicy.OnBehalfOfPublishers([System.Net.IPNetwork.Parse("127.0.0.1/32")], hostLocalReferences: false, maxImageBytes: 1 << 20);
+        var store = NewStore("capped");
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions { Policy = policy }).PullAsync(pushed.Reference, store, null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.TooLarge, e.Code);
+        Assert.Contains($"declares {image.Size} bytes, more than the {1 << 20} bytes", e.Message, StringComparison.Ordinal);
+        Assert.Empty(SmallImage.StoredFiles(store));
+    }
+
     [SkippableFact]
     public async Task Second_push_uploads_nothing_and_mount_reuses_blobs_of_another_repository()
     {
