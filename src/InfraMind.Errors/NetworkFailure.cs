@@ -51,7 +51,8 @@ public static class NetworkFailure
         SocketError.ConnectionAborted or SocketError.Shutdown => "the connection was closed",
         SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.HostDown => "no route to the host",
         SocketError.AddressNotAvailable => "the address is not available on this machine",
-        SocketError.AccessDenied => "the connection was not permitted",
+        SocketError.AccessDenied => "permission denied",
+        SocketError.AddressAlreadyInUse => "the address is in use: another process listens there",
         _ => Clause(socket.Message),
     };
 

@@ -189,10 +189,15 @@ public sealed class MeshUpTests : IDisposable
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var registry = await _cli.RunAsync("registry", "serve", "--port", port);
+        // The infra process itself: the host's own logs go to the process's stderr, which an in-process run does not capture.
+        var registry = await InfraProcess.RunAsync(_cli.Home, "registry", "serve", "--port", port);
         Assert.Equal(4, registry.Code);
         Assert.Contains("IM6021", registry.Err, StringComparison.Ordinal);
         Assert.Contains("--port", registry.Err, StringComparison.Ordinal);
+        // Said once, in our words: no host's "Hosting failed to start" with its stack trace before it.
+        Assert.Contains($"the registry cannot listen on 127.0.0.1:{port}: the address is in use: another process listens there", registry.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", registry.Out + registry.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed", registry.Out + registry.Err, StringComparison.Ordinal);
 
         using var engine = await TestEngine.ConnectAsync();
         // The gateway's port: mesh up has started its registry by then, and stops it again.

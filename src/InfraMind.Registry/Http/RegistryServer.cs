@@ -108,6 +108,9 @@ public sealed class RegistryServer : IAsyncDisposable
                 Args = ["--hostBuilder:reloadConfigOnChange=false", $"--shutdownTimeoutSeconds={StopGraceSeconds}"],
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            // A start that fails (the port taken) is thrown to the caller, which names it (IM6021); the host's own
+            // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.WebHost.UseUrls(options.Url);
             if (options.TlsCertificate is { } certificate)
             {

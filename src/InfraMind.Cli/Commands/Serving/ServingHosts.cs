@@ -86,7 +86,7 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on {at}: {e.Message}", "choose another --port (or --registry-port) or --listen address", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on {at}: {NetworkFailure.Describe(e)}", "choose another --port (or --registry-port) or --listen address", e);
         }
     }
 
@@ -106,7 +106,7 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {e.Message}", "choose another --port or --listen address", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {NetworkFailure.Describe(e)}", "choose another --port or --listen address", e);
         }
     }
 
@@ -135,7 +135,7 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"node {id} cannot listen on {at}: {e.Message}", "choose another --port or --listen address", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"node {id} cannot listen on {at}: {NetworkFailure.Describe(e)}", "choose another --port or --listen address", e);
         }
     }
 
