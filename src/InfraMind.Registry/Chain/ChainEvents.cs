@@ -42,7 +42,7 @@ public sealed partial class ChainModelRegistry
         var logs = await _rpc.GetLogsAsync(filter, cancellationToken).ConfigureAwait(false);
         var what = $"reading registry events of blocks {fromBlock}..{toBlock}";
         var timestamps = new Dictionary<long, long>();
-        var events = new List<(long Block, long Index, ChainEvent? Event, FilterLog Log)>(logs.Length);
+        var checkedLogs = new List<(long Block, long Index, FilterLog Log)>(logs.Length);
         foreach (var log in logs)
         {
             var block = _rpc.Quantity(log?.BlockNumber, what, "a log whose block number is");
@@ -62,11 +62,11 @@ public sealed partial class ChainModelRegistry
                 throw _rpc.Invalid(what, $"a removed log in block {block}");
             }
 
-            events.Add((block, index, null, log));
+            checkedLogs.Add((block, index, log));
         }
 
-        var result = new List<ChainEvent>(events.Count);
-        foreach (var (block, index, _, log) in events.OrderBy(e => e.Block).ThenBy(e => e.Index))
+        var result = new List<ChainEvent>(checkedLogs.Count);
+        foreach (var (block, index, log) in checkedLogs.OrderBy(e => e.Block).ThenBy(e => e.Index))
         {
             var at = $"log {index} of block {block}";
             var blockHash = _rpc.Hash(log.BlockHash, what, $"for {at} a block hash");
