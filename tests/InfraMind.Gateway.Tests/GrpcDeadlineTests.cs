@@ -96,12 +96,33 @@ public sealed class GrpcDeadlineTests
             whole = clock.Elapsed < whole ? clock.Elapsed : whole;
         }
 
-        // A deadline at half of that: past the read (a few ms on loopback), inside the output_schema check.
-        var e = await Assert.ThrowsAsync<RpcException>(async () => await client.ModelInferAsync(request, deadline: DateTime.UtcNow + whole * 0.5));
+        // A deadline at half of that: past the read (a few ms on loopback), inside the output_schema check. A warmer call
+        // can finish within it (seen once in CI): then a shorter one, at most four tries, until a deadline passes.
+        RpcException? e = null;
+        for (var (share, tries) = (0.5, 0); e is null && tries < 4; share *= 0.7, tries++)
+        {
+            try
+            {
+                await client.ModelInferAsync(request, deadline: DateTime.UtcNow + whole * share);
+            }
+            catch (RpcException passed)
+            {
+                e = passed;
+            }
+        }
+
+        Assert.NotNull(e);
         Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
-        // The gateway's handler goes on until its check ends; then it must neither fail nor count a 500.
-        await Task.Delay(whole * 2);
-        var scrape = await new HttpClient { BaseAddress = gateway.Url }.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        // The gateway's handler goes on until its check ends (on a loaded machine, longer than the call took before):
+        // wait for it to be counted, at most 30 s; then it must neither have failed nor counted a 500.
+        using var metrics = new HttpClient { BaseAddress = gateway.Url };
+        var scrape = "";
+        for (var waited = Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(100))
+        {
+            scrape = await metrics.GetStringAsync(new Uri("metrics", UriKind.Relative));
+            if (scrape.Contains("model=\"slow-check\",status=\"499\"", StringComparison.Ordinal)) break;
+        }
+
         Assert.Empty(errors);
         Assert.DoesNotContain("status=\"500\"", scrape, StringComparison.Ordinal);
         Assert.Contains("inframind_gateway_requests_total{model=\"slow-check\",status=\"499\"} 1", scrape, StringComparison.Ordinal);
