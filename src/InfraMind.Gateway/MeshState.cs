@@ -84,7 +84,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     }
 
     /// <summary>
-    /// Admits a node. A new id gets a new credential, bound to it, and to <paramref name="key"/> when the node has one.
+    /// Admits a node. A new id gets a credential bound to it (the one the node presents when <see cref="MeshToken.IsProposable"/>,
+    /// else a new one), and is bound to <paramref name="key"/> when the node has one.
     /// A known id registers again with its credential (<paramref name="presented"/>) or, when bound to a key, with a
     /// registration signed by that key at <paramref name="signedAt"/> (checked by the caller), newer than the last one
     /// accepted: a node cannot take another's id, and a key-bound id never changes key.
@@ -116,7 +117,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             }
 
             if (_nodes.Count >= options.MaxNodes) return (Admission.Full, null);
-            var credential = MeshToken.Create();
+            // The node's own proposal when it made one (so a retry after a lost answer presents the credential bound here), else ours.
+            var credential = presented is not null && MeshToken.IsProposable(presented) ? presented : MeshToken.Create();
             _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
             {
                 Key = key,

@@ -46,6 +46,14 @@ internal sealed class GatewayLink : IDisposable
 
     public string? CredentialFile { get; }
 
+    /// <summary>
+    /// The credential this node proposes to this gateway while it holds none (256 random bits, kept for the process's
+    /// life, never a credential jobs are taken with): every registration attempt presents the same one, so when an
+    /// answer is lost (a timeout, a dropped connection) the next attempt is the registration of the id it bound, not of
+    /// an id another node holds (409 IM6019).
+    /// </summary>
+    public string Proposal { get; } = MeshToken.Create();
+
     /// <summary>The credential this gateway issued the node (null before its first registration).</summary>
     public string? Credential
     {

@@ -206,7 +206,8 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             _identity?.PublicKey.SubjectPublicKeyInfoBase64, _options.TlsCertificate is { } tls ? Serving.Tls.MeshTls.Fingerprint(tls) : null);
         using var request = Signed(link, HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
-        if (link.Credential is { } held) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, held);
+        // Before it has one, it proposes its own, the same on every attempt (a retry after a lost answer is not a stranger).
+        request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, link.Credential ?? link.Proposal);
         using var response = await link.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {

@@ -18,6 +18,13 @@ public static class MeshToken
     /// <summary>At least 16 characters and no white space: anything shorter is guessable, and white space cannot travel in the header.</summary>
     public static bool IsWellFormed(string token) => token.Length >= 16 && !token.Any(char.IsWhiteSpace);
 
+    /// <summary>
+    /// A credential a node may propose for itself (<see cref="Create"/>'s form: at least 256 bits, base64url, at most 128
+    /// characters): a gateway binds such a proposal to a new id rather than making one, so that a node whose registration
+    /// answer was lost registers again with the credential the gateway bound.
+    /// </summary>
+    public static bool IsProposable(string token) => token.Length is >= 43 and <= 128 && token.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
     /// <summary>The Authorization header value carrying <paramref name="token"/>.</summary>
     public static string Header(string token) => Scheme + token;
 

@@ -112,7 +112,11 @@ public sealed class GrpcDeadlineTests
         }
 
         Assert.NotNull(e);
-        Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
+        // What the caller reads is grpc-aspnetcore's and Grpc.Net.Client's: DEADLINE_EXCEEDED, or UNAVAILABLE when the
+        // server's deadline reset the stream before the client's own timer fired (seen once in ~10 runs on a loaded
+        // machine). Never a status the gateway chose for a failure of its own (INTERNAL, UNKNOWN): what the gateway made of
+        // the call is read from its own logs and metrics below.
+        Assert.True(e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable, $"the call ended {e.StatusCode}: {e.Status.Detail}");
         // The gateway's handler goes on until its check ends (on a loaded machine, longer than the call took before):
         // wait for it to be counted, at most 30 s; then it must neither have failed nor counted a 500.
         using var metrics = new HttpClient { BaseAddress = gateway.Url };

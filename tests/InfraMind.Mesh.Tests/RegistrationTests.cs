@@ -87,4 +87,35 @@ public sealed class RegistrationTests : IAsyncLifetime, IDisposable
         Assert.Equal(atNode, detail);
         Assert.Empty(_gateway.Mesh.NodeSummaries());
     }
+
+    [Fact]
+    public async Task A_node_proposes_its_credential_and_the_gateway_binds_only_a_strong_one()
+    {
+        async Task<(HttpStatusCode Status, string? Credential)> Register(string id, string? presented)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_gateway.Url, "mesh/v1/nodes"))
+            {
+                Content = JsonContent.Create(Valid() with { NodeId = id }, options: MeshJson.Options),
+            };
+            if (presented is not null) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, presented);
+            using var response = await _http.SendAsync(request);
+            return (response.StatusCode, response.IsSuccessStatusCode ? (await response.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential : null);
+        }
+
+        // A strong proposal is bound, and registers the id again (a retry after a lost answer); another is a stranger.
+        var proposal = MeshToken.Create();
+        Assert.Equal((HttpStatusCode.OK, proposal), await Register("proposer", proposal));
+        Assert.Equal((HttpStatusCode.OK, proposal), await Register("proposer", proposal));
+        Assert.Equal((HttpStatusCode.Conflict, null), await Register("proposer", MeshToken.Create()));
+        Assert.Equal((HttpStatusCode.Conflict, null), await Register("proposer", null));
+
+        // Guessable, too long or not base64url: the gateway makes the credential itself, as for a node that proposes none.
+        foreach (var (id, weak) in new[] { ("short", "0123456789abcdef"), ("long", new string('a', 129)), ("spaced", new string('a', 40) + " b c"), ("none", null) })
+        {
+            var (status, credential) = await Register(id, weak);
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.NotEqual(weak, credential);
+            Assert.True(MeshToken.IsProposable(credential!), credential);
+        }
+    }
 }
