@@ -292,6 +292,23 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         }
     }
 
+    /// <summary>Whether some node could take a job of version <paramref name="key"/> now (<see cref="Candidates"/> is not empty), without listing them.</summary>
+    public bool HasCandidate(string key)
+    {
+        lock (_gate)
+        {
+            if (!_placedOn.TryGetValue(key, out var placedOn)) return false;
+            foreach (var id in placedOn)
+            {
+                if (_nodes.TryGetValue(id, out var n) && IsOnline(n) && n.Reports.TryGetValue(key, out var r) && r.State == ModelState.Ready &&
+                    !StandingOf(id, key).Suspension.IsSuspended)
+                    return true;
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>
     /// Where an attempt on <paramref name="node"/> goes: straight to the model's container when the node runs in this
     /// process (<see cref="GatewayOptions.LocalNodes"/>), presents the credential bound to the id and has the

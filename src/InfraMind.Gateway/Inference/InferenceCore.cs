@@ -53,7 +53,13 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         log.Request(label, record, status, elapsed);
     }
 
-    /// <summary>The version a request names (null: the latest released one), or the problem (404, or 400 for a version that is not SemVer).</summary>
+    /// <summary>
+    /// The version a request names, or the problem (404, or 400 for a version that is not SemVer). Naming none means the
+    /// latest released version — or, while that one cannot answer (just published: its image still being pulled and
+    /// pre-flighted; or quarantined), the newest released version that can: a release takes over from its predecessor
+    /// once it serves, without a window of 503s between. Only when no released version can answer is it the latest's
+    /// own 503. The answer's inframind-model-version names the version that answered.
+    /// </summary>
     public InferenceProblem? Resolve(string name, string? version, out ServedModel? model)
     {
         var versions = mesh.VersionsOf(name);
@@ -62,7 +68,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
             return new(404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
         if (version is null)
         {
-            model = MeshState.Latest(versions);
+            model = Serving(versions);
             return model is not null ? null : new(404, MeshErrorCodes.ModelNotFound, "no released version",
                 $"'{name}' has only pre-release versions; name one: /inference/v1/{name}/versions/<version>.");
         }
@@ -75,7 +81,22 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
     }
 
     /// <summary>Ready: not quarantined, and some node has the version ready now.</summary>
-    public bool IsReady(ServedModel model) => !mesh.IsQuarantined(model.Key) && mesh.Candidates(model.Key, new HashSet<string>()).Count > 0;
+    public bool IsReady(ServedModel model) => !mesh.IsQuarantined(model.Key) && mesh.HasCandidate(model.Key);
+
+    /// <summary>The latest released version when it is ready, else the newest released one that is, else the latest (null: none released).</summary>
+    private ServedModel? Serving(IReadOnlyList<ServedModel> versions)
+    {
+        var latest = MeshState.Latest(versions);
+        if (latest is null || IsReady(latest)) return latest;
+        ServedModel? fallback = null;
+        foreach (var m in versions)
+        {
+            if (m.Published.Version.IsPrerelease || ReferenceEquals(m, latest)) continue;
+            if ((fallback is null || SemVersion.ComparePrecedence(m.Published.Version, fallback.Published.Version) > 0) && IsReady(m)) fallback = m;
+        }
+
+        return fallback ?? latest;
+    }
 
     /// <summary>
     /// One request from resolution to answer. <paramref name="read"/> reads the caller's input (its media type, size
