@@ -46,6 +46,20 @@ internal static class ContentAccess
     public static FetchPolicy PublisherPolicy(CliContext context, IEnumerable<IPNetwork> allowed, bool hostLocal, long maxImageBytes = FetchPolicy.DefaultMaxImageBytes) =>
         FetchPolicy.OnBehalfOfPublishers(allowed.Concat(ParseNetworks(context.Get(FetchAllowVariable) ?? "", FetchAllowVariable)), hostLocal, maxImageBytes);
 
+    /// <summary>`--max-image-size SIZE`: the most bytes of one image fetched on a publisher's behalf by <paramref name="who"/> (IM4214 beyond).</summary>
+    public static System.CommandLine.Option<string> MaxImageSizeOption(string who) => new("--max-image-size")
+    {
+        Description = $"The most bytes of one image {who} fetches on a publisher's behalf (IM4214 beyond, checked against what the source declares before a byte is read, and as it streams)",
+        DefaultValueFactory = _ => "16Gi",
+        HelpName = "SIZE",
+    };
+
+    /// <summary>The bytes of <see cref="MaxImageSizeOption"/>, or a usage error naming it.</summary>
+    public static long MaxImageBytes(System.CommandLine.ParseResult parse, System.CommandLine.Option<string> option) =>
+        InfraMind.Manifest.Quantity.TryParseBytes(parse.GetValue(option)!, out var bytes, out var error)
+            ? bytes
+            : throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {error}", "write a size such as 16Gi or 500Mi");
+
     /// <summary>The policy of the single-machine embedded mesh (`infra mesh up`, the in-process registry): loopback and host-local references allowed.</summary>
     public static FetchPolicy EmbeddedPolicy(CliContext context) =>
         PublisherPolicy(context, [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")], hostLocal: true);

@@ -134,11 +134,8 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         var stop = new CancellationTokenSource();
-        var signal = new SemaphoreSlim(0, 1);
-        EventHandler changed = (_, _) =>
-        {
-            if (signal.CurrentCount == 0) signal.Release();
-        };
+        var signal = new Wakeup();
+        EventHandler changed = (_, _) => signal.Raise();
         catalog.Changed += changed;
         var refresh = Task.WhenAll(
             Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
@@ -186,7 +183,7 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,
-        SemaphoreSlim signal, ILogger log, CancellationToken ct)
+        Wakeup signal, ILogger log, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {

@@ -41,6 +41,12 @@ internal sealed class NodeRecord(NodeRegistration registration, string credentia
     /// <summary>When the gateway found the node offline (null while online): the moment from which it gets no new job.</summary>
     public DateTimeOffset? OfflineSince { get; set; }
 
+    /// <summary>
+    /// The node said it is leaving (a graceful stop): offline from then on, without a failure held against it, and its
+    /// attempts in flight left to finish; a heartbeat or registration brings it back.
+    /// </summary>
+    public bool Left { get; set; }
+
     /// <summary>When the gateway last sent the node a job (an attempt began).</summary>
     public DateTimeOffset? LastJob { get; set; }
 }

@@ -59,6 +59,7 @@ internal sealed partial class MeshState
                 id = n.Registration.NodeId,
                 address = n.Registration.Address,
                 online = IsOnline(n),
+                left = n.Left,
                 lastHeartbeat = n.LastBeat,
                 offlineSince = n.OfflineSince,
                 lastJob = n.LastJob,

@@ -109,6 +109,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
                 existing.Registration = registration;
                 existing.LastBeat = time.GetUtcNow();
+                existing.Left = false;
                 existing.Key ??= key;
                 if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
@@ -150,7 +151,29 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     }
 
     public bool IsOnline(NodeRecord n) =>
-        time.GetUtcNow() - n.LastBeat <= n.Registration.HeartbeatInterval * options.MissedBeatsOffline;
+        !n.Left && time.GetUtcNow() - n.LastBeat <= n.Registration.HeartbeatInterval * options.MissedBeatsOffline;
+
+    /// <summary>
+    /// Node <paramref name="id"/> (authenticated by the caller) is leaving: offline now, its versions placed elsewhere,
+    /// its attempts in flight left to finish (the node drains them before it stops its containers), no failure counted.
+    /// False for an unknown node.
+    /// </summary>
+    public bool Leave(string id)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.TryGetValue(id, out var n)) return false;
+            if (!n.Left)
+            {
+                n.Left = true;
+                n.OfflineSince ??= time.GetUtcNow();
+                log.LogInformation("node {Node} is leaving: no new jobs go there; its jobs in flight finish", id);
+                Replace();
+            }
+
+            return true;
+        }
+    }
 
     /// <summary>
     /// A heartbeat of node <paramref name="beat"/>.NodeId, counted only with that node's credential
@@ -165,6 +188,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (!node.Holds(presented)) return NodeAuth.Forbidden;
             var cameBack = node.OfflineSince is not null || !IsOnline(node);
             node.LastBeat = time.GetUtcNow();
+            node.Left = false;
             if (node.OfflineSince is not null)
             {
                 log.LogInformation("node {Node} is back online", beat.NodeId);

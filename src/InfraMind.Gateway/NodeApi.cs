@@ -105,6 +105,27 @@ internal static class NodeApi
                 _ => MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the heartbeat does not carry the credential of node '{id}'", 403),
             };
         });
+        // A node stopping on purpose: no new jobs, no failure held against it (its own credential, and its key's signature when bound).
+        nodes.MapDelete("/{id}", (HttpContext context, string id) =>
+        {
+            switch (mesh.Authenticate(id, Credential(context)))
+            {
+                case NodeAuth.Unknown:
+                    return MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered", 404);
+                case NodeAuth.Forbidden:
+                    return MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the request does not carry the credential of node '{id}'; a node leaves only for itself", 403);
+            }
+
+            if (mesh.KeyOf(id) is { Key: { } key, LastSigned: var last })
+            {
+                var check = MeshSignature.Verify(Signature(context), key, "DELETE", Path(context), audiences(), [], mesh.Time.GetUtcNow(), options.SignatureSkew, last);
+                if (!check.Valid) return MeshProblems.Of(check.Code!, $"node '{id}': {check.Problem}", 401);
+                if (!mesh.TakeSigned(id, check.Timestamp))
+                    return MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"node '{id}': the request is not newer than its last accepted one: a replay", 401);
+            }
+
+            return mesh.Leave(id) ? Results.NoContent() : MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered", 404);
+        });
         // The evidence behind a node's reputation: its last receipts, each verifiable offline (infra receipt verify).
         app.MapGet("/mesh/v1/nodes/{id}/receipts", (string id) => mesh.ReceiptsOf(id) is { } receipts
             ? Results.Json(receipts, MeshJson.Options)

@@ -75,8 +75,8 @@ internal sealed class GatewayLink : IDisposable
 
     public void Assign(HeartbeatReply reply, DateTimeOffset at) => _assigned = new Assigned(reply, at);
 
-    /// <summary>Released to make the link heartbeat before its next tick (<see cref="NodeAgent.BeatSoon"/>).</summary>
-    public SemaphoreSlim Soon { get; } = new(0, 1);
+    /// <summary>Raised to make the link heartbeat before its next tick (<see cref="NodeAgent.BeatSoon"/>).</summary>
+    public Wakeup Soon { get; } = new();
 
     public void Dispose()
     {

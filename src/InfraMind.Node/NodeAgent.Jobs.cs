@@ -24,12 +24,14 @@ public sealed partial class NodeAgent
     internal async Task HandleJobAsync(HttpContext context, string name, string version, CancellationToken cancellationToken)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        Interlocked.Increment(ref _jobsInFlight);
         try
         {
             await HandleJobCoreAsync(context, name, version, cancellationToken);
         }
         finally
         {
+            Interlocked.Decrement(ref _jobsInFlight);
             // The node's own failure carries its verdict; a body the node would not take is the caller's; anything else the model answered.
             var outcome = context.Response.Headers[MeshHeaders.Verdict] is { Count: 1 } v ? v[0]!
                 : context.Response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status413PayloadTooLarge ? "rejected" : "answered";

@@ -196,8 +196,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     /// </summary>
     internal void BeatSoon()
     {
-        foreach (var link in _gateways)
-            if (link.Soon.CurrentCount == 0) link.Soon.Release();
+        foreach (var link in _gateways) link.Soon.Raise();
     }
 
     private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
@@ -304,6 +303,27 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Tells one gateway this node is leaving (DELETE of its registration, with its credential, signed when it has a key); at most 2 s.</summary>
+    private async Task LeaveAsync(GatewayLink link)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, $"mesh/v1/nodes/{Uri.EscapeDataString(_options.NodeId)}") { Content = new ByteArrayContent([]) };
+            _identity?.Sign(request, link.Url, []);
+            request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, link.Credential);
+            using var response = await link.Client.SendAsync(request, limit.Token);
+            if (response.IsSuccessStatusCode) _log.LogInformation("told the gateway {Gateway} this node is leaving", link.Url);
+            else _log.LogWarning("the gateway {Gateway} did not take the node's leave: {Status}; it finds the node offline once its beats stop", link.Url, (int)response.StatusCode);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Whatever failed (the network, the key already disposed by its owner), the node still drains and stops its containers.
+            _log.LogWarning("could not tell the gateway {Gateway} this node is leaving: {Message}; it finds the node offline once its beats stop", link.Url,
+                e is OperationCanceledException ? "no answer within 2 s" : e is HttpRequestException or IOException ? NetworkFailure.Describe(e) : e.Message);
         }
     }
 
@@ -470,6 +490,17 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         }
     }
 
+    private int _jobsInFlight;
+
+    /// <summary>Jobs the job API is running now.</summary>
+    public int JobsInFlight => Volatile.Read(ref _jobsInFlight);
+
+    /// <summary>
+    /// A graceful stop: heartbeats end, each gateway is told the node is leaving (it routes nothing new here and counts
+    /// no failure against it), the job API's jobs in flight finish (at most <see cref="NodeOptions.DrainTimeout"/>),
+    /// and only then do the containers stop. Before, the gateways kept sending jobs until the node missed its beats,
+    /// and each failed on a container already stopped, against the node's reputation.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _attached?.Dispose();
@@ -482,6 +513,14 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         {
             // Whatever ended the heartbeats, the containers must still go.
             _log.LogWarning(e, "the heartbeat loop ended with an error");
+        }
+
+        if (_address is not null)
+        {
+            await Task.WhenAll(_gateways.Where(g => g.Credential is not null && !g.Refused).Select(LeaveAsync));
+            var drain = System.Diagnostics.Stopwatch.StartNew();
+            while (JobsInFlight > 0 && drain.Elapsed < _options.DrainTimeout) await Task.Delay(20);
+            if (JobsInFlight > 0) _log.LogWarning("stopping with {Jobs} job(s) still running after {Seconds} s (the drain timeout)", JobsInFlight, _options.DrainTimeout.TotalSeconds);
         }
 
         List<ModelInstance> all;

@@ -146,6 +146,12 @@ public sealed record NodeOptions
     /// <summary>Default per-job limit; the gateway may ask for less with InfraMind-Timeout-Ms.</summary>
     public TimeSpan JobTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// On a graceful stop, how long the node waits for the jobs its job API is running to finish, once its gateways know
+    /// it is leaving (they send it nothing new), before it stops its containers. Within the CLI's 20 s for a stop.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan RestartBackoff { get; init; } = TimeSpan.FromSeconds(1);
 
     public TimeSpan MaxRestartBackoff { get; init; } = TimeSpan.FromSeconds(60);
@@ -180,6 +186,8 @@ public sealed record NodeOptions
             if (g.Scheme != Uri.UriSchemeHttps || Gateways?.Contains(g) != true) errors.Add($"a TLS pin names one of the node's https gateways (got {g})");
         }
 
+        if (DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromSeconds(15))
+            errors.Add($"the drain timeout must be 0 to 15 s (a stop has 20 s in all; got {DrainTimeout.TotalSeconds:0.###} s)");
         if (ForgetGatewayAfter <= TimeSpan.Zero || GatewayTimeout <= TimeSpan.Zero)
             errors.Add($"the gateway timeout and how long a silent gateway's assignments count must be positive");
         if (UnusedImageBytes < 0)

@@ -79,6 +79,62 @@ public sealed class MeshPullTests : IDisposable
         }
     }
 
+    [SkippableFact]
+    public async Task A_node_fetches_no_image_beyond_its_max_image_size_and_says_so()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        await using var oci = await RegistryPeer.StartAsync();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (name, reference, _) = await BuildAndPushAsync($"pull-cap-{suffix}", $"oci://{oci.HostPort}/pull/cap-{suffix}");
+        Assert.Equal(0, (await _publisher.RunAsync("keys", "generate")).Code);
+
+        // A usage error comes before anything starts.
+        var bad = await _nodeHome.RunAsync("node", "serve", "--gateway", "http://127.0.0.1:9/", "--max-image-size", "lots", "--json");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--max-image-size", bad.Out + bad.Err, StringComparison.Ordinal);
+
+        await using (var serving = new ServingProcesses())
+        {
+            var registryUrl = (await serving.StartAsync(InfraProcess.StartInfo(_registryHome.Home, "registry", "serve", "--port", "0", "--fetch-allow", "127.0.0.1", "--json")))
+                .GetProperty("registry").GetString()!;
+            var gatewayUrl = new Uri((await serving.StartAsync(InfraProcess.StartInfo(_gatewayHome.Home, "gateway", "serve", "--registry", registryUrl, "--port", "0", "--json")))
+                .GetProperty("gateway").GetString()!);
+            // The image (a Python base and the model) is tens of MiB: over this node's 1 MiB.
+            Assert.True((await serving.StartAsync(InfraProcess.StartInfo(_nodeHome.Home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "capped", "--registry", registryUrl,
+                "--token-file", Path.Combine(_gatewayHome.Home, "mesh", "node-token"), "--fetch-allow", "127.0.0.1", "--max-image-size", "1Mi", "--json"))).GetProperty("registered").GetBoolean());
+            var published = await _publisher.RunAsync("publish", "--model", Path.Combine(_publisher.Work, name, "model.yaml"), "--image", reference, "--registry", registryUrl, "--json");
+            Assert.True(published.Code == 0, published.Out + published.Err);
+
+            using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
+            var clock = Stopwatch.StartNew();
+            JsonElement node;
+            while (true)
+            {
+                var state = JsonDocument.Parse(await http.GetStringAsync("inference/v1")).RootElement;
+                var nodes = state.GetProperty("models").EnumerateArray().Where(m => m.GetProperty("name").GetString() == name)
+                    .SelectMany(m => m.GetProperty("versions").EnumerateArray()).SelectMany(v => v.GetProperty("nodes").EnumerateArray()).ToList();
+                if (nodes.Count == 1 && nodes[0].GetProperty("state").GetString() == "failed")
+                {
+                    node = nodes[0].Clone();
+                    break;
+                }
+
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"the node never failed the over-sized image: {state}");
+                await Task.Delay(200);
+            }
+
+            Assert.Equal("image-unavailable", node.GetProperty("verdict").GetString());
+            Assert.Contains("IM4214", node.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Contains("1048576", node.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            using var refused = await http.PostAsJsonAsync($"inference/v1/{name}", new { text = "too big" });
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        var leftovers = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = $"{name}@1.0.0" }, null, CancellationToken.None);
+        Assert.Empty(leftovers.Containers);
+        await TestEngine.RemoveTestImagesAsync(engine, $"{name}:1.0.0");
+    }
+
     /// <summary>A fresh echo model built in the publisher's home and pushed to <paramref name="destination"/>; its pinned reference and image digest.</summary>
     private async Task<(string Name, string Reference, string Digest)> BuildAndPushAsync(string name, string destination)
     {

@@ -60,11 +60,11 @@ internal sealed class FakeNode : IAsyncDisposable
     public (string Path, byte[] Body, string Signature)? LastSigned { get; private set; }
 
     /// <summary>The signature header of a request to <paramref name="path"/> with <paramref name="body"/>, signed at <paramref name="at"/> (default: now, later than the last).</summary>
-    public string Sign(string path, byte[] body, DateTimeOffset? at = null, Uri? audience = null)
+    public string Sign(string path, byte[] body, DateTimeOffset? at = null, Uri? audience = null, string method = "POST")
     {
         var t = at?.ToUnixTimeMilliseconds() ?? Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _lastSigned + 1);
         _lastSigned = Math.Max(_lastSigned, t);
-        return MeshSignature.Sign(Key!, "POST", path, audience ?? _gatewayUrl, t, body);
+        return MeshSignature.Sign(Key!, method, path, audience ?? _gatewayUrl, t, body);
     }
 
     /// <summary>Sends <paramref name="body"/> to <paramref name="path"/> with exactly the signature (and credential) given.</summary>

@@ -81,3 +81,56 @@ public sealed class RolloutTests
         Assert.Equal((HttpStatusCode.ServiceUnavailable, null, MeshErrorCodes.NoReadyNode.Value), await Call("inference/v1/echo"));
     }
 }
+
+/// <summary>
+/// DELETE /mesh/v1/nodes/{id}, a node leaving: only the node itself, by its credential (and its key's signature when
+/// bound), may make the gateway stop sending it jobs; a stranger who knows the id gets nothing.
+/// </summary>
+public sealed class LeaveTests
+{
+    [Fact]
+    public async Task Only_the_node_itself_leaves_and_a_heartbeat_brings_it_back()
+    {
+        var catalog = new InMemoryModelCatalog();
+        var token = MeshToken.Create();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token }, catalog, CancellationToken.None);
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("leaver");
+        await using var plain = new FakeNode(gateway.Url, token);
+        await using var keyed = new FakeNode(gateway.Url, token) { Key = key };
+        using (var r = await plain.RegisterAsync("plain")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        using (var r = await keyed.RegisterAsync("keyed")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url };
+        http.DefaultRequestHeaders.Authorization = System.Net.Http.Headers.AuthenticationHeaderValue.Parse(MeshToken.Header(token));
+
+        async Task<(HttpStatusCode Status, string? Code)> Leave(string id, string? credential, string? signature = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, $"mesh/v1/nodes/{id}");
+            if (credential is not null) request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, credential);
+            if (signature is not null) request.Headers.TryAddWithoutValidation(MeshHeaders.Signature, signature);
+            using var response = await http.SendAsync(request);
+            return (response.StatusCode, response.IsSuccessStatusCode ? null : (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())?["code"]);
+        }
+
+        async Task<JsonNode> Info(string id) =>
+            JsonNode.Parse(await http.GetStringAsync("inference/v1"))!["nodes"]!.AsArray().Single(n => (string?)n!["id"] == id)!;
+
+        Assert.Equal((HttpStatusCode.NotFound, MeshErrorCodes.UnknownNode.Value), await Leave("nobody", plain.Credential));
+        Assert.Equal((HttpStatusCode.Forbidden, MeshErrorCodes.NodeCredentialInvalid.Value), await Leave("plain", null));
+        Assert.Equal((HttpStatusCode.Forbidden, MeshErrorCodes.NodeCredentialInvalid.Value), await Leave("plain", keyed.Credential));
+        // A key-bound node's credential alone is not enough: the request must be signed by its key.
+        Assert.Equal((HttpStatusCode.Unauthorized, MeshErrorCodes.NodeSignatureInvalid.Value), await Leave("keyed", keyed.Credential));
+        Assert.True((bool)(await Info("plain"))["online"]! && (bool)(await Info("keyed"))["online"]!);
+
+        Assert.Equal((HttpStatusCode.NoContent, null), await Leave("plain", plain.Credential));
+        Assert.Equal((HttpStatusCode.NoContent, null), await Leave("keyed", keyed.Credential, keyed.Sign("/mesh/v1/nodes/keyed", [], method: "DELETE")));
+        foreach (var id in new[] { "plain", "keyed" })
+        {
+            var info = await Info(id);
+            Assert.True((bool)info["left"]! && !(bool)info["online"]!, info.ToJsonString());
+        }
+
+        // Back: its next heartbeat.
+        await plain.ReadyAsync("plain");
+        Assert.True((bool)(await Info("plain"))["online"]! && !(bool)(await Info("plain"))["left"]!);
+    }
+}

@@ -29,12 +29,7 @@ internal static class RegistryCommand
             HelpName = "CIDR",
             AllowMultipleArgumentsPerToken = false,
         };
-        var maxImage = new Option<string>("--max-image-size")
-        {
-            Description = "The most bytes of one image the registry fetches to check a publish (IM4214 beyond)",
-            DefaultValueFactory = _ => "16Gi",
-            HelpName = "SIZE",
-        };
+        var maxImage = ContentAccess.MaxImageSizeOption("the registry");
         var perAddress = new Option<int>("--publish-rate-per-address")
         {
             Description = "Publishes one client address may send per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 60, HelpName = "N",
@@ -61,8 +56,7 @@ internal static class RegistryCommand
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-registry");
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
-            if (!Quantity.TryParseBytes(parse.GetValue(maxImage)!, out var maxBytes, out var sizeError))
-                throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {sizeError}", "write a size such as 16Gi or 500Mi");
+            var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
             var at = ListenAt.From(parse, listen, port);

@@ -67,7 +67,8 @@ internal static class SignedImage
             }
             catch (Exception e) when (e is StorageException or OciException or ContainerEngineException or IOException or HttpRequestException)
             {
-                problems.Add($"{published.Uri}: {e.Message}");
+                // With its stable code where it has one (IM4214: over --max-image-size), so the report says what to look up.
+                problems.Add(e is InfraMindException coded ? $"{published.Uri}: {coded.Code.Value} {e.Message}" : $"{published.Uri}: {e.Message}");
             }
         }
 

@@ -50,7 +50,7 @@ public static class StorageErrorCodes
 
     /// <summary>Content is larger than the byte cap of the fetch (per image), by its declaration or while it streamed.</summary>
     public static readonly ErrorCode TooLarge = new("IM4214", FailureKind.CheckFailed,
-        "a registry operator sets the cap with `infra registry serve --max-image-size`");
+        "the operator sets the cap with `infra registry serve --max-image-size` or `infra node serve --max-image-size`");
 
     /// <summary>Credentials were withheld from a token service on another host or port, or over plain http, and it refused to answer without them.</summary>
     public static readonly ErrorCode CredentialsWithheld = new("IM4215", FailureKind.CheckFailed,

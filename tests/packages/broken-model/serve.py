@@ -139,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(500, {"error": "internal"})
         if BEHAVIOR == "slow":
             time.sleep(5)
+        if doc["text"] == "take-a-second":
+            time.sleep(1.5)  # a job in flight for as long as a test needs one (graceful stop: the node drains it)
         self.reply(200, {"summary": doc["text"][:40]})
 
 

@@ -62,6 +62,7 @@ internal static class NodeServeCommand
             HelpName = "CIDR",
             AllowMultipleArgumentsPerToken = false,
         };
+        var maxImage = ContentAccess.MaxImageSizeOption("this node");
         var cpu = new Option<string?>("--cpu") { Description = "CPU capacity to offer (cores or millicores; default: the engine's CPUs)" };
         var memory = new Option<string?>("--memory") { Description = "Memory capacity to offer (e.g. 8Gi; default: the engine's memory)" };
         var imageCache = new Option<string>("--image-cache")
@@ -108,7 +109,7 @@ internal static class NodeServeCommand
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH).")
         {
             gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
-            admitGatewayKey, allowLocal, fetchAllow, verbose, logFormat, json,
+            admitGatewayKey, allowLocal, fetchAllow, maxImage, verbose, logFormat, json,
         };
         chain.AddTo(serve);
         tls.AddTo(serve);
@@ -118,6 +119,7 @@ internal static class NodeServeCommand
             var keepImages = parse.GetValue(imageCache)!.Trim() == "0" ? 0
                 : Quantity.TryParseBytes(parse.GetValue(imageCache)!, out var kept, out var keptError) ? kept
                 : throw new InfraMindException(CliErrorCodes.UsageError, $"--image-cache: {keptError}", "write a quantity such as 10Gi, 512Mi or 0");
+            var maxImageBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
             // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
             var given = parse.GetValue(gateway)!.Split(',', StringSplitOptions.TrimEntries).Select(u => TlsPins.Split(new Uri(u))).ToList();
@@ -133,7 +135,7 @@ internal static class NodeServeCommand
                 : ServingHosts.NodeToken(parse.GetValue(tokenFile) ?? context.Home.NodeToken);
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             // Publishers of a registry other than this home's are strangers: public sources only, unless the operator allows more.
-            var strangers = ContentAccess.PublisherPolicy(context, parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal));
+            var strangers = ContentAccess.PublisherPolicy(context, parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxImageBytes);
             await using var served = await ServedRegistry.OpenAsync(context, parse, registryUrl, registryKey, chain, $"node-{parse.GetValue(id)}", strangers, cancellationToken);
             var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);
             if (parse.GetValue(cpu) is { } c)
