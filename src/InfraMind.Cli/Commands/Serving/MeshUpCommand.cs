@@ -125,8 +125,9 @@ internal static class MeshUpCommand
             }
             finally
             {
-                // Nodes first (their containers go), then the gateway they report to.
-                foreach (var (_, host) in started) await host.DisposeAsync();
+                // Nodes first (their containers go), then the gateway they report to. All at once: each leaves the gateway,
+                // which would place a leaving node's versions on the others if they still listened one after the other.
+                await Task.WhenAll(started.Select(n => n.Host.DisposeAsync().AsTask()));
                 if (gateway is not null) await gateway.DisposeAsync();
                 foreach (var k in keys) k.Dispose();
                 await watch.CancelAsync();
