@@ -305,10 +305,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (!_placedOn.TryGetValue(key, out var placedOn)) return list;
             foreach (var id in placedOn)
             {
-                if (exclude.Contains(id) || !_nodes.TryGetValue(id, out var n) || !IsOnline(n)) continue;
-                if (!n.Reports.TryGetValue(key, out var r) || r.State != ModelState.Ready) continue;
-                var s = StandingOf(id, key);
-                if (s.Suspension.IsSuspended) continue;
+                if (exclude.Contains(id) || !Takes(id, key, out var n, out var s)) continue;
                 list.Add(new Candidate(id, s.Latency.At(time.GetUtcNow()), n.Reputation.Value, Volatile.Read(ref n.InFlight)));
             }
 
@@ -324,13 +321,20 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (!_placedOn.TryGetValue(key, out var placedOn)) return false;
             foreach (var id in placedOn)
             {
-                if (_nodes.TryGetValue(id, out var n) && IsOnline(n) && n.Reports.TryGetValue(key, out var r) && r.State == ModelState.Ready &&
-                    !StandingOf(id, key).Suspension.IsSuspended)
-                    return true;
+                if (Takes(id, key, out _, out _)) return true;
             }
 
             return false;
         }
+    }
+
+    /// <summary>Whether node <paramref name="id"/>, where <paramref name="key"/> is placed, may take a job of it now: online, ready, not suspended. Caller holds the lock.</summary>
+    private bool Takes(string id, string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NodeRecord? node, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Standing? standing)
+    {
+        standing = null;
+        if (!_nodes.TryGetValue(id, out node) || !IsOnline(node) || !node.Reports.TryGetValue(key, out var r) || r.State != ModelState.Ready) return false;
+        standing = StandingOf(id, key);
+        return !standing.Suspension.IsSuspended;
     }
 
     /// <summary>

@@ -26,6 +26,17 @@ internal static class NodeApi
             options.AdmitNodeKeys is not null || MeshToken.Admits(options.NodeToken, filter.HttpContext.Request.Headers.Authorization)
                 ? await next(filter)
                 : Unauthorized(filter.HttpContext));
+        // A key-bound node's request (its heartbeat, its leave) must be signed by that key for this gateway, later than the
+        // last one accepted: the problem when it is not (null when it is, or when the node has no key).
+        IResult? Unsigned(HttpContext context, string id, string method, byte[] body, string what)
+        {
+            if (mesh.KeyOf(id) is not { Key: { } key, LastSigned: var last }) return null;
+            var check = MeshSignature.Verify(Signature(context), key, method, Path(context), audiences(), body, mesh.Time.GetUtcNow(), options.SignatureSkew, last);
+            if (!check.Valid) return MeshProblems.Of(check.Code!, $"node '{id}': {check.Problem}", 401);
+            return mesh.TakeSigned(id, check.Timestamp) ? null
+                : MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"node '{id}': {what} is not newer than its last accepted request: a replay", 401);
+        }
+
         nodes.MapPost("", async (HttpContext context) =>
         {
             var (registration, bytes, problem) = await ReadAsync<NodeRegistration>(context, MaxRegistrationBytes, "the registration");
@@ -83,13 +94,7 @@ internal static class NodeApi
             var (beat, bytes, problem) = await ReadAsync<NodeHeartbeat>(context, MaxHeartbeatBytes, "the heartbeat");
             if (problem is not null) return problem;
             // A node bound to a key signs every heartbeat: its credential alone (which crossed the network) is not enough.
-            if (mesh.KeyOf(id) is { Key: { } key, LastSigned: var last })
-            {
-                var check = MeshSignature.Verify(Signature(context), key, "POST", Path(context), audiences(), bytes, mesh.Time.GetUtcNow(), options.SignatureSkew, last);
-                if (!check.Valid) return MeshProblems.Of(check.Code!, $"node '{id}': {check.Problem}", 401);
-                if (!mesh.TakeSigned(id, check.Timestamp))
-                    return MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"node '{id}': the heartbeat is not newer than its last accepted request: a replay", 401);
-            }
+            if (Unsigned(context, id, "POST", bytes, "the heartbeat") is { } unsigned) return unsigned;
 
             if (beat is null || beat.NodeId != id) return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat names another node", 400);
             if (beat.Models is { Count: var reported } && reported > options.MaxReportsPerHeartbeat)
@@ -116,13 +121,7 @@ internal static class NodeApi
                     return MeshProblems.Of(MeshErrorCodes.NodeCredentialInvalid, $"the request does not carry the credential of node '{id}'; a node leaves only for itself", 403);
             }
 
-            if (mesh.KeyOf(id) is { Key: { } key, LastSigned: var last })
-            {
-                var check = MeshSignature.Verify(Signature(context), key, "DELETE", Path(context), audiences(), [], mesh.Time.GetUtcNow(), options.SignatureSkew, last);
-                if (!check.Valid) return MeshProblems.Of(check.Code!, $"node '{id}': {check.Problem}", 401);
-                if (!mesh.TakeSigned(id, check.Timestamp))
-                    return MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"node '{id}': the request is not newer than its last accepted one: a replay", 401);
-            }
+            if (Unsigned(context, id, "DELETE", [], "the leave") is { } unsigned) return unsigned;
 
             return mesh.Leave(id) ? Results.NoContent() : MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered", 404);
         });
