@@ -62,7 +62,10 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             Assert.All(pins, p => Assert.True(InfraMind.Serving.Tls.MeshTls.IsFingerprint(p), p));
 
             // The client takes a gateway's certificate only when its key is one of the two the lab printed (no CA).
-            using var http = GatewayClient(pins, connectTimeout: TimeSpan.FromSeconds(1), timeout: TimeSpan.FromSeconds(10));
+            // Checks go through a patient client: a first TLS handshake with a gateway just started on these loaded cores can
+            // take seconds. The fault run's client gives a connection 1 s, then sends the request to the other gateway.
+            using var http = GatewayClient(pins, connectTimeout: TimeSpan.FromSeconds(10), timeout: TimeSpan.FromSeconds(20));
+            using var impatient = GatewayClient(pins, connectTimeout: TimeSpan.FromSeconds(1), timeout: TimeSpan.FromSeconds(10));
 
             // Both gateways serve, and place the model alike without talking: the same 2 nodes, where exactly 2 containers run.
             foreach (var (url, _) in gateways)
@@ -80,7 +83,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
 
             // The fault test.
             var cut = placed[0][0];
-            var outcome = await FaultTestAsync(http, state, gateways.Select(g => g.Url).ToList(), cut);
+            var outcome = await FaultTestAsync(impatient, http, state, gateways.Select(g => g.Url).ToList(), cut);
             Assert.True(outcome.Lost.Count == 0, $"{outcome.Lost.Count} of {Requests} requests lost: {string.Join("; ", outcome.Lost.Take(5))}");
             Assert.Equal(Requests, outcome.Answered);
             // The faults struck while requests were flowing.
@@ -220,7 +223,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
     /// 300 answers node <paramref name="cut"/>'s link is cut; once both gateways found it offline and 1.2 s more passed,
     /// gateway 1's view of it is kept and gateway 1 is killed.
     /// </summary>
-    private async Task<Outcome> FaultTestAsync(HttpClient http, string state, List<Uri> gateways, string cut)
+    private async Task<Outcome> FaultTestAsync(HttpClient http, HttpClient patient, string state, List<Uri> gateways, string cut)
     {
         var next = -1;
         var answered = 0;
@@ -284,7 +287,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             JsonNode? first = null;
             while (true)
             {
-                var views = await Task.WhenAll(gateways.Select(g => NodeStateAsync(http, g, cut)));
+                var views = await Task.WhenAll(gateways.Select(g => NodeStateAsync(patient, g, cut)));
                 if (views.All(v => v["offlineSince"] is not null))
                 {
                     first = views[0];
@@ -298,7 +301,7 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             var detected = first["offlineSince"]!.GetValue<DateTimeOffset>();
             var settle = detected + TimeSpan.FromSeconds(1.2) - DateTimeOffset.UtcNow;
             if (settle > TimeSpan.Zero) await Task.Delay(settle);
-            first = await NodeStateAsync(http, gateways[0], cut);
+            first = await NodeStateAsync(patient, gateways[0], cut);
             var killedAt = Volatile.Read(ref next);
             Assert.Equal(0, (await LabAsync(state, TimeSpan.FromSeconds(30), "kill", "gateway-1")).Code);
             return (cutAt, killedAt, first);

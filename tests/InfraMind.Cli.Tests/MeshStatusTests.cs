@@ -55,15 +55,33 @@ public sealed class MeshStatusTests : IDisposable
     public async Task Watch_prints_one_state_per_refresh_until_stopped()
     {
         await using var gateway = await GatewayWithAReadyNodeAsync();
-        var output = new StringWriter();
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1.6));
+        // Stopped after its second state, not after a fixed time: on a loaded machine the first refresh alone (a cold
+        // command and a first request) took longer than a clock-based stop allowed. 60 s only bounds a hang.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var output = new StopAfterLines(2, stop);
         var env = new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home, ["HOME"] = _cli.Work };
         var code = await InfraCli.RunAsync(["mesh", "status", "--gateway", gateway.Url.ToString(), "--json", "--watch", "--interval", "0.5"],
             new CliContext(output, new StringWriter(), env, interactive: false), stop.Token);
         Assert.Equal(0, code);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.InRange(lines.Length, 2, 5);
+        Assert.Equal(2, lines.Length);
         Assert.All(lines, l => Assert.Equal("n1", JsonDocument.Parse(l).RootElement.GetProperty("nodes")[0].GetProperty("id").GetString()));
+        // One state per refresh: the second comes an interval (0.5 s) after the first, not at once.
+        Assert.True(output.Flushed[1] - output.Flushed[0] >= TimeSpan.FromSeconds(0.45), $"states {(output.Flushed[1] - output.Flushed[0]).TotalMilliseconds:0} ms apart");
+    }
+
+    /// <summary>Output that asks the command to stop once it has flushed <c>lines</c> lines (the watch flushes each state).</summary>
+    private sealed class StopAfterLines(int lines, CancellationTokenSource stop) : StringWriter
+    {
+        public List<TimeSpan> Flushed { get; } = [];
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            Flushed.Add(_clock.Elapsed);
+            if (ToString().Count(c => c == '\n') >= lines) _ = stop.CancelAsync();
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]

@@ -54,8 +54,9 @@ public sealed class MeshUpTests : IDisposable
                             break;
                         }
                     }
-                    catch (HttpRequestException)
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                     {
+                        // Not listening yet, or too busy starting to answer within the probe's 2 s: asked again.
                     }
                 }
 

@@ -23,7 +23,9 @@ public sealed class TestCommandTests : IDisposable
     {
         using var engine = await TestEngine.ConnectAsync();
         var json = Path.Combine(_cli.Work, "report.json");
-        var (code, output, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir(example), "--report", "json", json);
+        // --timeout 30s: the examples leave readiness at its 3 s default, which a loaded machine starting Python (grpcio
+        // for sentiment-grpc) can use up; the port still answers in well under a second on a quiet one.
+        var (code, output, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir(example), "--timeout", "30s", "--report", "json", json);
         Assert.True(code == 0, output + err);
         Assert.Contains("PASSED", output, StringComparison.Ordinal);
         var report = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
@@ -32,7 +34,7 @@ public sealed class TestCommandTests : IDisposable
         Assert.All(report.GetProperty("cases").EnumerateArray(), c => Assert.Equal("passed", c.GetProperty("status").GetString()));
 
         var junit = Path.Combine(_cli.Work, "report.xml");
-        Assert.Equal(0, (await _cli.RunAsync("test", TestEngine.ExampleDir(example), "--report", "junit", junit, "--cases", "3")).Code);
+        Assert.Equal(0, (await _cli.RunAsync("test", TestEngine.ExampleDir(example), "--timeout", "30s", "--report", "junit", junit, "--cases", "3")).Code);
         var suite = XDocument.Load(junit).Root!.Element("testsuite")!;
         Assert.Equal("0", suite.Attribute("failures")!.Value);
         Assert.True(int.Parse(suite.Attribute("tests")!.Value, System.Globalization.CultureInfo.InvariantCulture) >= 8);

@@ -43,7 +43,8 @@ public sealed class BrokenPackageTests
         var options = new ConformanceOptions
         {
             Cases = name == "slow" ? 1 : 3,
-            ReadinessTimeout = TimeSpan.FromSeconds(name is "silent" or "wrong-port" ? 1 : 10),
+            // wrong-port: long enough for the model to have bound 8080 when the listening ports are read, even under load.
+            ReadinessTimeout = TimeSpan.FromSeconds(name switch { "silent" => 1, "wrong-port" => 5, _ => 10 }),
             RequestTimeout = TimeSpan.FromSeconds(name == "slow" ? 1 : 10),
             HookTimeout = TimeSpan.FromSeconds(20),
             Labels = new Dictionary<string, string> { ["org.inframind.test"] = runLabel },

@@ -49,9 +49,9 @@ public sealed class GrpcPackageTests
         var options = new ConformanceOptions
         {
             Cases = 3,
-            // not-serving: long enough for a loaded machine to start Python's grpcio and answer a health check at all
-            // (1 s once read "no answer to the health check in time" instead of its NotServing), short enough to wait out.
-            ReadinessTimeout = TimeSpan.FromSeconds(behaviour == "not-serving" ? 5 : 10),
+            // Long enough for a loaded machine to start Python's grpcio and answer a health check at all (not-serving
+            // waits it out: with 1 s it once read "no answer to the health check in time" instead of its NotServing).
+            ReadinessTimeout = TimeSpan.FromSeconds(10),
             RequestTimeout = TimeSpan.FromSeconds(behaviour == "slow" ? 1 : 10),
             MaxResponseBytes = 1 << 20,
             HookTimeout = TimeSpan.FromSeconds(20),

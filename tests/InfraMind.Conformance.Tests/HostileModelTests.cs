@@ -82,7 +82,11 @@ public sealed partial class HostileModelTests
         {
             // Started by hand, to read the model's own account of what it sent before the container goes.
             await using var container = await engine.RunAsync(ConformanceRunner.SpecFor(manifest, tag, labels), None);
-            var options = new ConformanceOptions { Cases = 1, NegativeCases = false, RequestTimeout = TimeSpan.FromSeconds(60), HookTimeout = TimeSpan.FromSeconds(20) };
+            var options = new ConformanceOptions
+            {
+                Cases = 1, NegativeCases = false, RequestTimeout = TimeSpan.FromSeconds(60), HookTimeout = TimeSpan.FromSeconds(20),
+                ReadinessTimeout = TimeSpan.FromSeconds(30), // not the manifest's 3 s: a loaded machine may take longer to start Python
+            };
             var result = await new ConformanceRunner(engine).PreflightAsync(manifest, container, options, None);
 
             var answered = Assert.Single(result.Cases);
@@ -116,7 +120,11 @@ public sealed partial class HostileModelTests
         using var package = new TempDirectory("im-loopback-only");
         BrokenModel.Create(package.Path, "loopback-only", "BEHAVIOR=loopback-only");
         var label = Guid.NewGuid().ToString("N");
-        var options = new ConformanceOptions { Cases = 2, HookTimeout = TimeSpan.FromSeconds(20), Labels = new Dictionary<string, string> { ["org.inframind.test"] = label } };
+        var options = new ConformanceOptions
+        {
+            Cases = 2, HookTimeout = TimeSpan.FromSeconds(20), ReadinessTimeout = TimeSpan.FromSeconds(30),
+            Labels = new Dictionary<string, string> { ["org.inframind.test"] = label },
+        };
 
         var report = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options, None);
 

@@ -28,7 +28,8 @@ public sealed class DashboardTests : IAsyncLifetime
         Directory.CreateDirectory(Shots);
         _catalog.Publish(MeshStateTests.Served("1.0.0").Published);
         _gateway = await GatewayHost.StartAsync(new GatewayOptions(), _catalog, _time, null, CancellationToken.None);
-        SetDefaultExpectTimeout(10_000);
+        // 30 s: the page polls every 2 s, and a loaded machine's Chromium can miss a poll or two; a passing check ends at once.
+        SetDefaultExpectTimeout(30_000);
     }
 
     /// <summary>Called first by each test, so a missing browser is the test's skip (or, under CI=true, its failure).</summary>

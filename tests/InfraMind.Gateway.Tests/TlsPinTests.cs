@@ -31,7 +31,13 @@ public sealed class TlsPinTests : IDisposable
     }
 
     private Task<GatewayHost> StartAsync() => GatewayHost.StartAsync(
-        new GatewayOptions { NodeToken = _token, Replicas = 2, MaxAttempts = 3, SuspendAfterFailures = 1, AttemptTimeout = TimeSpan.FromSeconds(5) }, _catalog, CancellationToken.None);
+        // Patient timeouts: one failure suspends a node here, and a first TLS handshake on loaded cores can take seconds.
+        // A wrong pin fails the handshake at once, whatever these are.
+        new GatewayOptions
+        {
+            NodeToken = _token, Replicas = 2, MaxAttempts = 3, SuspendAfterFailures = 1,
+            AttemptTimeout = TimeSpan.FromSeconds(30), ConnectTimeout = TimeSpan.FromSeconds(30),
+        }, _catalog, CancellationToken.None);
 
     private async Task<HttpResponseMessage> InferAsync(Uri gateway, int i)
     {

@@ -80,7 +80,9 @@ public abstract class PeerProcess : IAsyncDisposable
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            // Generous: a Node.js peer (ganache, Hardhat) takes 3-5 s on quiet cores and several times that under the suite's
+            // load; a peer that lost its port exits at once, which ends this wait early.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
             while (DateTime.UtcNow < deadline && !_process.HasExited)
             {
                 try

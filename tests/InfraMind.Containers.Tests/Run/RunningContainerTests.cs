@@ -154,9 +154,9 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Equal("oops\n", failing.Stderr);
         Assert.False(failing.TimedOut);
 
-        // 5 s, far below the command's 31: time enough on a loaded machine for the engine to start the exec and the
+        // 10 s, far below the command's 31: time enough on a loaded machine for the engine to start the exec and the
         // shell to print (CI once saw nothing within 500 ms), so what is asserted is the timeout's handling.
-        var slow = await run.ExecAsync(["sh", "-c", "echo started; sleep 30 & sleep 31; wait"], TimeSpan.FromSeconds(5), None);
+        var slow = await run.ExecAsync(["sh", "-c", "echo started; sleep 30 & sleep 31; wait"], TimeSpan.FromSeconds(10), None);
         Assert.True(slow.TimedOut);
         Assert.Equal(-1, slow.ExitCode);
         Assert.Equal("started\n", slow.Stdout);
