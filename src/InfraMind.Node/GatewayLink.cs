@@ -18,6 +18,7 @@ internal sealed class GatewayLink : IDisposable
     {
         Url = url;
         CredentialFile = credentialFile;
+        Proposal = CredentialFiles.ReadProposal(credentialFile) ?? MeshToken.Create();
         TlsPin = tlsPin;
         var handler = new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout };
         // A pinned gateway: its certificate's key alone is taken (no CA, no host name), whatever else it presents is named.
@@ -47,12 +48,23 @@ internal sealed class GatewayLink : IDisposable
     public string? CredentialFile { get; }
 
     /// <summary>
-    /// The credential this node proposes to this gateway while it holds none (256 random bits, kept for the process's
-    /// life, never a credential jobs are taken with): every registration attempt presents the same one, so when an
-    /// answer is lost (a timeout, a dropped connection) the next attempt is the registration of the id it bound, not of
-    /// an id another node holds (409 IM6019).
+    /// The credential this node proposes to this gateway while it holds none (256 random bits, never a credential jobs
+    /// are taken with): every registration attempt presents the same one, so when an answer is lost (a timeout, a
+    /// dropped connection) the next attempt is the registration of the id it bound, not of an id another node holds
+    /// (409 IM6019). With a <see cref="CredentialFile"/> it is kept beside it (<see cref="KeepProposal"/>) until a
+    /// credential is, and a restarted node proposes the same one.
     /// </summary>
-    public string Proposal { get; } = MeshToken.Create();
+    public string Proposal { get; }
+
+    private bool _proposalKept;
+
+    /// <summary>Writes <see cref="Proposal"/> beside <see cref="CredentialFile"/> (once per process; nothing without a file).</summary>
+    public void KeepProposal()
+    {
+        if (_proposalKept || CredentialFile is null) return;
+        if (CredentialFiles.ReadProposal(CredentialFile) != Proposal) CredentialFiles.Write(CredentialFiles.ProposalOf(CredentialFile), Proposal);
+        _proposalKept = true;
+    }
 
     /// <summary>The credential this gateway issued the node (null before its first registration).</summary>
     public string? Credential

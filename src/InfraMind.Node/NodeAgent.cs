@@ -66,7 +66,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _images = _retention ?? images;
         _gateways = [.. options.Gateways.Select((g, i) => new GatewayLink(g, options.GatewayToken, options.CredentialFileFor(i), options.GatewayTimeout, options.GatewayTlsPins.GetValueOrDefault(g))
         {
-            Credential = ReadCredential(options.CredentialFileFor(i)),
+            Credential = CredentialFiles.ReadCredential(options.CredentialFileFor(i)),
         })];
         _models = JobHttp.CreateClient();
         _channels = new ModelChannels(options.MaxAnswerBytes);
@@ -205,7 +205,9 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             _identity?.PublicKey.SubjectPublicKeyInfoBase64, _options.TlsCertificate is { } tls ? Serving.Tls.MeshTls.Fingerprint(tls) : null);
         using var request = Signed(link, HttpMethod.Post, "mesh/v1/nodes", registration);
         // The id is bound to the credential its first registration got: only with it does this node register under it again.
-        // Before it has one, it proposes its own, the same on every attempt (a retry after a lost answer is not a stranger).
+        // Before it has one, it proposes its own, the same on every attempt (a retry after a lost answer is not a stranger),
+        // kept on disk before it is sent (so is a restart's after a crash between the gateway's binding and its answer).
+        if (link.Credential is null) link.KeepProposal();
         request.Headers.TryAddWithoutValidation(MeshHeaders.NodeCredential, link.Credential ?? link.Proposal);
         using var response = await link.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
@@ -241,7 +243,8 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         if (credential != link.Credential)
         {
             link.Credential = credential;
-            WriteCredential(link.CredentialFile, credential);
+            CredentialFiles.Write(link.CredentialFile, credential);
+            CredentialFiles.ForgetProposal(link.CredentialFile);
         }
 
         link.Refused = false;
@@ -267,31 +270,6 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         ModelAssignment? assignment;
         lock (_instances) assignment = _instances.TryGetValue(ModelKey.Of(name, version), out var i) ? i.Assignment : null;
         return assignment is null ? null : _identity.Receipt(requestId, assignment, input, output, _options.NodeId);
-    }
-
-    private static string? ReadCredential(string? file)
-    {
-        if (file is null || !File.Exists(file)) return null;
-        var text = File.ReadAllText(file).Trim();
-        return MeshToken.IsWellFormed(text) ? text : null;
-    }
-
-    /// <summary>Owner-only, written whole then moved into place: a crash leaves the old credential or the new one.</summary>
-    private static void WriteCredential(string? file, string credential)
-    {
-        if (file is null) return;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var temp = file + ".tmp";
-        using (var stream = new FileStream(temp, new FileStreamOptions
-        {
-            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(credential + "\n"));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, file, overwrite: true);
     }
 
     private static string? ProblemDetail(string body, string member)

@@ -48,21 +48,59 @@ public sealed class LostAnswerTests
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
 
+    [SkippableFact]
+    public async Task A_node_restarted_before_its_registration_answer_arrived_registers_under_its_id()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        using var home = new TempDirectory("im-lost-answer-restart");
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions(), new InMemoryModelCatalog(), CancellationToken.None);
+        var credentialFile = Path.Combine(home.Path, "mesh", "nodes", "restarted.credential");
+        NodeOptions Options(Uri through) => new()
+        {
+            NodeId = "restarted", Gateway = through, CredentialFile = credentialFile, Capacity = new NodeCapacity(4000, 8L << 30, 0),
+            ListenUrl = "http://127.0.0.1:0", GatewayTimeout = TimeSpan.FromSeconds(1), HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+        };
+
+        // The first run: the gateway binds the id to what the node proposed, but no answer gets back before the process
+        // ends (a crash, a supervisor's restart).
+        await using (var proxy = new AnswerLosingProxy(gateway.Url, loseEvery: true))
+        {
+            var first = await NodeHost.StartAsync(Options(proxy.Url), engine, new PackageDirectoryImageSource(engine, new Dictionary<string, string>()), CancellationToken.None);
+            await proxy.Lost.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.StartsWith("HTTP/1.1 200", await proxy.Lost.Task, StringComparison.Ordinal);
+            Assert.Equal("restarted", Assert.Single(gateway.Mesh.NodeSummaries()).Node);
+            Assert.False(first.Agent.Registered.IsCompleted);
+            Assert.False(File.Exists(credentialFile));
+            Assert.True(File.Exists(CredentialFiles.ProposalOf(credentialFile)));
+            await first.DisposeAsync();
+        }
+
+        // The second run, over a working link: the id is still its own (before, 409 IM6019 until the gateway forgot it).
+        await using var second = await NodeHost.StartAsync(Options(gateway.Url), engine, new PackageDirectoryImageSource(engine, new Dictionary<string, string>()), CancellationToken.None);
+        await second.Agent.Registered.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(File.ReadAllText(credentialFile).Trim(), second.Agent.Credential);
+        Assert.False(File.Exists(CredentialFiles.ProposalOf(credentialFile)));
+        Assert.Equal("restarted", Assert.Single(gateway.Mesh.NodeSummaries()).Node);
+    }
+
     /// <summary>
-    /// Forwards TCP to the gateway; on the first connection it reads the gateway's answer and keeps it from the client
+    /// Forwards TCP to the gateway; on the first connection (or every one) it reads the gateway's answer and keeps it from the client
     /// until the client gives up and hangs up (what a timeout on a slow link looks like to both sides).
     /// </summary>
     private sealed class AnswerLosingProxy : IAsyncDisposable
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly Uri _target;
+        private readonly bool _loseEvery;
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _accepting;
         private int _connections;
 
-        public AnswerLosingProxy(Uri target)
+        /// <param name="loseEvery">Every connection's answer is kept from the client, not only the first's.</param>
+        public AnswerLosingProxy(Uri target, bool loseEvery = false)
         {
             _target = target;
+            _loseEvery = loseEvery;
             _listener.Start();
             Url = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
             _accepting = Task.Run(AcceptAsync);
@@ -83,7 +121,7 @@ public sealed class LostAnswerTests
                 while (true)
                 {
                     var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                    pumps.Add(Task.Run(() => ForwardAsync(client, Interlocked.Increment(ref _connections) == 1)));
+                    pumps.Add(Task.Run(() => ForwardAsync(client, Interlocked.Increment(ref _connections) == 1 || _loseEvery)));
                 }
             }
             catch (OperationCanceledException)
