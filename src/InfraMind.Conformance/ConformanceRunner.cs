@@ -304,12 +304,6 @@ public sealed class ConformanceRunner
             return false;
         }
 
-        if (await ContainerDiagnosis.PidsLimitAsync(ConformanceSteps.Readiness, container, cancellationToken) is { } forkBomb)
-        {
-            Add(steps, forkBomb with { Duration = elapsed });
-            return false;
-        }
-
         IReadOnlyList<Listener> listening = [];
         try
         {
@@ -322,6 +316,13 @@ public sealed class ConformanceRunner
         }
 
         var logs = await ContainerDiagnosis.LogsAsync(container, cancellationToken);
+        // Read last, after the ports and the logs: a model still forking when the wait ended may have reached its limit since.
+        if (await ContainerDiagnosis.PidsLimitAsync(ConformanceSteps.Readiness, container, cancellationToken) is { } forkBomb)
+        {
+            Add(steps, forkBomb with { Duration = elapsed });
+            return false;
+        }
+
         var onPort = listening.Where(l => l.Port == manifest.Port).ToList();
         if (onPort.Count > 0 && onPort.All(l => l.Ipv6LoopbackOnly))
         {
@@ -341,7 +342,8 @@ public sealed class ConformanceRunner
         }
 
         Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
-            $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
+            $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" +
+            ContainerDiagnosis.Crowded(await container.GetPidsAsync(cancellationToken)) + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
         return false;
     }
 

@@ -50,6 +50,15 @@ public static class ContainerDiagnosis
             TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// "; N of its L processes and threads in use" when the model holds half its pids limit or more (a model still
+    /// starting many when the wait ended, or one that never stops starting them), else "".
+    /// </summary>
+    public static string Crowded(PidsUsage? pids) =>
+        pids is { Limit: { } limit } p && limit > 0 && p.Current * 2 >= limit
+            ? $"; {p.Current.ToString(System.Globalization.CultureInfo.InvariantCulture)} of its {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} processes and threads in use"
+            : "";
+
     internal static async Task<string> LogsAsync(RunningContainer container, CancellationToken cancellationToken)
     {
         try

@@ -28,6 +28,7 @@ public sealed class BrokenPackageTests
         { "500-invalid", "BEHAVIOR=500-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "answered 500 to an invalid input" },
         { "crash-invalid", "BEHAVIOR=crash-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "invalid" },
         { "slow", "BEHAVIOR=slow", Verdict.RequestTimeout.WireName, "no answer within 1 s" },
+        { "crowd", "BEHAVIOR=crowd", Verdict.NoAnswerOnPort.WireName, "161 of its 256 processes and threads in use" },
     };
 
     [SkippableTheory]

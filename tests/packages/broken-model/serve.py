@@ -2,7 +2,7 @@
 # A model server that breaks on purpose, one way per BEHAVIOR, to prove that `infra test` names each failure.
 # "liar" passes pre-flight and then lies: a node whose answers the gateway must catch after admission. "subtle-liar"
 # lies within output_schema (a wrong summary): only comparing nodes' answers (spot checks) can catch it.
-# The hostile ones: "fork-bomb" (processes until the pids limit), "oom-on-request", "exit-after-3" (exits 7 on the
+# The hostile ones: "fork-bomb" (processes until the pids limit), "crowd" (160 processes, never listens), "oom-on-request", "exit-after-3" (exits 7 on the
 # fourth valid input), "huge" (a 300 MB answer), "drip" (a byte per second), "hang" (never answers), "hostile" (tries
 # to reach everything in TARGETS first, see probe.py, and answers with what it observed). "echo-trace" answers with the
 # trace headers it received (traceparent, tracestate, baggage; null when absent), as a JSON string in "summary".
@@ -37,6 +37,12 @@ if BEHAVIOR == "hostile":
     import probe
     observed = probe.run(os.environ.get("TARGETS", ""))
     print("hostile: " + json.dumps(observed), flush=True)
+if BEHAVIOR == "crowd":
+    # Starts 160 processes (under the limit of 256), then never listens: what a model stuck starting its workers looks like.
+    for _ in range(160):
+        os.posix_spawnp("sleep", ["sleep", "3600"], os.environ)
+    print("crowd: 160 children started", flush=True)
+    time.sleep(3600)
 if BEHAVIOR == "fork-bomb":
     # Children run sleep: each costs the pids limit one process and next to no memory, so the limit is what stops it.
     # posix_spawn (a vfork, no copy of this process's page tables) reaches the limit in about 0.8 s on a quiet 2-core
