@@ -11,6 +11,7 @@ namespace InfraMind.Registry.Tests.Chain;
 /// and memory as a coded error in our own words, nothing it sends is indexed half-checked, and the follower resumes
 /// where it stopped once the node is healthy again.
 /// </summary>
+[Collection(AllocationCollection.Name)]
 public sealed class ChainHostileNodeTests
 {
     private static readonly ChainRegistryOptions Options = new() { RpcTimeout = TimeSpan.FromSeconds(2) };
@@ -358,4 +359,14 @@ public sealed class ChainHostileNodeTests
         await stop.CancelAsync();
         await ServerTask.EndedAsync(serving);
     }
+}
+
+/// <summary>
+/// Alone: a test here bounds the process's allocations around one sync (GC.GetTotalAllocatedBytes counts every thread),
+/// which other test classes running at the same time inflated (CI once read 714 MiB against 200).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AllocationCollection
+{
+    public const string Name = "registry allocations";
 }
