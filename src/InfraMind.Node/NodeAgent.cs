@@ -470,13 +470,19 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
     private int _jobsInFlight;
 
-    /// <summary>Jobs the job API is running now.</summary>
+    /// <summary>Jobs on this node's containers now: those its job API runs and those a gateway of this process sends straight to them.</summary>
     public int JobsInFlight => Volatile.Read(ref _jobsInFlight);
+
+    /// <inheritdoc/>
+    public void JobStarted() => Interlocked.Increment(ref _jobsInFlight);
+
+    /// <inheritdoc/>
+    public void JobEnded() => Interlocked.Decrement(ref _jobsInFlight);
 
     /// <summary>
     /// A graceful stop: heartbeats end, each gateway is told the node is leaving (it routes nothing new here and counts
-    /// no failure against it), the job API's jobs in flight finish (at most <see cref="NodeOptions.DrainTimeout"/>),
-    /// and only then do the containers stop. Before, the gateways kept sending jobs until the node missed its beats,
+    /// no failure against it), the jobs in flight finish (at most <see cref="NodeOptions.DrainTimeout"/>: the job API's,
+    /// and those a gateway of this process sent straight to a container), and only then do the containers stop. Before, the gateways kept sending jobs until the node missed its beats,
     /// and each failed on a container already stopped, against the node's reputation.
     /// </summary>
     public async ValueTask DisposeAsync()

@@ -26,6 +26,16 @@ public interface ILocalNode
     /// null when the node has no key, or no longer runs the version.
     /// </summary>
     string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output);
+
+    /// <summary>
+    /// A job the gateway of this process sends straight to a container of this node (through <see cref="ConnectorOf"/>)
+    /// begins: the node counts it with its job API's, so a graceful stop waits for it before the container stops. Each
+    /// call is followed by exactly one <see cref="JobEnded"/>, whatever the outcome.
+    /// </summary>
+    void JobStarted();
+
+    /// <summary>The job <see cref="JobStarted"/> counted is over.</summary>
+    void JobEnded();
 }
 
 /// <summary>

@@ -72,7 +72,8 @@ public sealed class GrpcDirectRouteTests
         }, catalog, CancellationToken.None);
         await using var node = new FakeNode(gateway.Url, token);
         using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
-        using var attached = local.Attach("local", new LocalNode(node, model));
+        var localNode = new LocalNode(node, model);
+        using var attached = local.Attach("local", localNode);
         await node.ReadyAsync("local");
 
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(30) };
@@ -91,8 +92,10 @@ public sealed class GrpcDirectRouteTests
             Assert.Equal(verdict, (string?)body["attempts"]![0]!["verdict"]);
         }
 
-        // Straight to the container: the node's job API saw nothing.
+        // Straight to the container: the node's job API saw nothing, and the node counted the job while it ran (its
+        // stop waits for such jobs) and no longer does, whatever the outcome.
         Assert.Empty(node.Jobs);
+        Assert.Equal((1, 1, 0), (localNode.Started, localNode.MostAtOnce, localNode.InFlight));
     }
 
     [Theory]
@@ -144,6 +147,25 @@ public sealed class GrpcDirectRouteTests
         // Without a key the fake node registered none: the gateway asks for no receipt.
         public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) =>
             key is null ? null : JobReceipts.Sign(key, requestId, name, version, "sha256:" + new string('0', 64), input, output, "local", DateTimeOffset.UtcNow);
+
+        private int _inFlight;
+        private int _started;
+        private int _mostAtOnce;
+
+        public int InFlight => Volatile.Read(ref _inFlight);
+
+        public int Started => Volatile.Read(ref _started);
+
+        public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+
+        public void JobStarted()
+        {
+            Interlocked.Increment(ref _started);
+            var now = Interlocked.Increment(ref _inFlight);
+            for (var most = _mostAtOnce; now > most && Interlocked.CompareExchange(ref _mostAtOnce, now, most) != most; most = _mostAtOnce) { }
+        }
+
+        public void JobEnded() => Interlocked.Decrement(ref _inFlight);
     }
 
     /// <summary>A V2 server on Kestrel (h2c, prior knowledge) with one behaviour; its connector opens TCP connections to it.</summary>

@@ -373,6 +373,10 @@ public sealed class MeshStateTests
         public IModelConnector? ConnectorOf(string name, string version) => Connector;
 
         public string? SignReceipt(string requestId, string name, string version, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output) => null;
+
+        public void JobStarted() => throw new NotSupportedException("MeshState routes; it sends no job");
+
+        public void JobEnded() => throw new NotSupportedException("MeshState routes; it sends no job");
     }
 
     private sealed class NoConnector : IModelConnector

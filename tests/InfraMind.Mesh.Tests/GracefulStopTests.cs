@@ -9,18 +9,22 @@ namespace InfraMind.Mesh.Tests;
 /// A node that stops on purpose leaves: its gateway sends it nothing new from the moment it says so, the job it was
 /// running finishes, and nothing counts against its reputation. Before, the gateway kept sending it jobs until it
 /// missed its heartbeats, each failing on a container already stopped (re-routed, the node penalised). Real gateway,
-/// real nodes on Kestrel, real containers; the gateway reaches the nodes through their job APIs, as across hosts.
+/// real nodes on Kestrel, real containers; the gateway reaches the nodes through their job APIs, as across hosts, or
+/// (direct) straight to their containers, as `infra mesh up`'s gateway does with the nodes of its process: those jobs
+/// the node counts too, so its stop waits for them before its containers go (before, the container stopped under them).
 /// </summary>
 [Collection(MeshCollection.Name)]
 public sealed class GracefulStopTests
 {
     private static StringContent Json(string text) => new($$"""{"text": "{{text}}"}""", Encoding.UTF8, "application/json");
 
-    [SkippableFact]
-    public async Task A_node_that_stops_on_purpose_finishes_its_job_gets_no_new_one_and_keeps_its_standing()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_node_that_stops_on_purpose_finishes_its_job_gets_no_new_one_and_keeps_its_standing(bool direct)
     {
         // Two beats of 500 ms may be missed before a node counts as offline: 3 s without a word about the leave.
-        await using var mesh = await LocalMesh.StartAsync("mesh-leave", new GatewayOptions { Replicas = 2, DirectToLocalContainers = false, MissedBeatsOffline = 6 });
+        await using var mesh = await LocalMesh.StartAsync(direct ? "mesh-leave-direct" : "mesh-leave", new GatewayOptions { Replicas = 2, DirectToLocalContainers = direct, MissedBeatsOffline = 6 });
         await mesh.AddNodeAsync("n1", "good");
         await mesh.AddNodeAsync("n2", "good");
         foreach (var n in new[] { "n1", "n2" }) await mesh.WaitForStateAsync(n, "ready", TimeSpan.FromSeconds(120));

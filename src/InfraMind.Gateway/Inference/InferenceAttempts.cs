@@ -29,6 +29,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         var route = mesh.RouteOf(node, model.Published.Name, version)!;
         var clock = Stopwatch.StartNew();
         var load = mesh.Begin(node);
+        // Straight to a container of a node of this process: that node counts the job, and its stop waits for it.
+        route.Local?.JobStarted();
         Judgement judgement;
         int? status = null;
         // The node's going offline ends the attempt too: the request moves on instead of waiting out the time limit.
@@ -104,6 +106,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         {
             // Whatever the outcome (the client going away included), the attempt no longer loads the node.
             MeshState.End(load);
+            route.Local?.JobEnded();
         }
 
         var verdict = judgement.Verdict!;
