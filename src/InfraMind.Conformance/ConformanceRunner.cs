@@ -317,7 +317,8 @@ public sealed class ConformanceRunner
 
         var logs = await ContainerDiagnosis.LogsAsync(container, cancellationToken);
         // Read last, after the ports and the logs: a model still forking when the wait ended may have reached its limit since.
-        if (await ContainerDiagnosis.PidsLimitAsync(ConformanceSteps.Readiness, container, cancellationToken) is { } forkBomb)
+        var pids = await container.GetPidsAsync(cancellationToken);
+        if (ContainerDiagnosis.PidsLimit(ConformanceSteps.Readiness, pids, logs) is { } forkBomb)
         {
             Add(steps, forkBomb with { Duration = elapsed });
             return false;
@@ -343,7 +344,7 @@ public sealed class ConformanceRunner
 
         Add(steps, ConformanceSteps.Readiness, CheckStatus.Failed, Verdict.NoAnswerOnPort,
             $"no answer on port {manifest.Port} within {timeout.TotalSeconds:0.###} s" +
-            ContainerDiagnosis.Crowded(await container.GetPidsAsync(cancellationToken)) + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
+            ContainerDiagnosis.Crowded(pids) + ContainerDiagnosis.Tail("; logs: ", logs, 600), elapsed);
         return false;
     }
 

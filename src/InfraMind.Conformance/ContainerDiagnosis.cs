@@ -40,15 +40,18 @@ public static class ContainerDiagnosis
     }
 
     /// <summary><see cref="Verdict.PidsLimitReached"/> when the kernel refused the model a process or thread; else null.</summary>
-    public static async Task<StepResult?> PidsLimitAsync(string step, RunningContainer container, CancellationToken cancellationToken)
-    {
-        if (await container.GetPidsAsync(cancellationToken) is not { Refused: > 0 } pids) return null;
-        var logs = await LogsAsync(container, cancellationToken);
-        return new StepResult(step, CheckStatus.Failed, Verdict.PidsLimitReached,
-            $"the model ran into its limit of {pids.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} processes and threads " +
-            $"({pids.Refused} fork(s) refused, {pids.Current} running): a fork bomb or a process/thread leak" + Tail("; last log lines: ", logs, 600),
+    public static async Task<StepResult?> PidsLimitAsync(string step, RunningContainer container, CancellationToken cancellationToken) =>
+        await container.GetPidsAsync(cancellationToken) is { Refused: > 0 } pids ? PidsLimit(step, pids, await LogsAsync(container, cancellationToken)) : null;
+
+    /// <summary>
+    /// <see cref="Verdict.PidsLimitReached"/> with <paramref name="logs"/> when <paramref name="pids"/> shows a refused
+    /// fork; else null. For a caller that has read both already (one read of each per failure).
+    /// </summary>
+    public static StepResult? PidsLimit(string step, PidsUsage? pids, string logs) =>
+        pids is not { Refused: > 0 } p ? null : new StepResult(step, CheckStatus.Failed, Verdict.PidsLimitReached,
+            $"the model ran into its limit of {p.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} processes and threads " +
+            $"({p.Refused} fork(s) refused, {p.Current} running): a fork bomb or a process/thread leak" + Tail("; last log lines: ", logs, 600),
             TimeSpan.Zero);
-    }
 
     /// <summary>
     /// "; N of its L processes and threads in use" when the model holds half its pids limit or more (a model still

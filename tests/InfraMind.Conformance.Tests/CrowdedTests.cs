@@ -1,4 +1,5 @@
 using InfraMind.Containers;
+using InfraMind.Serving;
 
 namespace InfraMind.Conformance.Tests;
 
@@ -15,4 +16,28 @@ public sealed class CrowdedTests
 
     [Fact]
     public void Says_nothing_without_a_readable_cgroup() => Assert.Equal("", ContainerDiagnosis.Crowded(null));
+}
+
+/// <summary>When a failure is the pids limit: a refused fork, read from what the caller has already read.</summary>
+public sealed class PidsLimitTests
+{
+    [Fact]
+    public void A_refused_fork_is_pids_limit_reached_with_the_counts_and_the_logs()
+    {
+        var result = ContainerDiagnosis.PidsLimit("readiness", new PidsUsage(256, 256, 3), "fork: Resource temporarily unavailable");
+        Assert.NotNull(result);
+        Assert.Equal(Verdict.PidsLimitReached, result.Verdict);
+        Assert.Equal(
+            "the model ran into its limit of 256 processes and threads (3 fork(s) refused, 256 running): a fork bomb or a process/thread leak; " +
+            "last log lines: fork: Resource temporarily unavailable", result.Detail);
+    }
+
+    [Theory]
+    [InlineData(256L, 256L, 0L)]
+    [InlineData(10L, null, 0L)]
+    public void No_refused_fork_is_no_verdict(long current, long? limit, long refused) =>
+        Assert.Null(ContainerDiagnosis.PidsLimit("readiness", new PidsUsage(current, limit, refused), "logs"));
+
+    [Fact]
+    public void No_readable_cgroup_is_no_verdict() => Assert.Null(ContainerDiagnosis.PidsLimit("readiness", null, "logs"));
 }
