@@ -124,12 +124,16 @@ internal static class ChainAccess
     }
 
     /// <summary>
-    /// The registry's events from its deployment block up to the head, in chain order, read in ranges; stops once
-    /// <paramref name="enough"/> says so, so what is held stays bounded by what the caller keeps.
+    /// The registry's events from its deployment block up to the head, in chain order, read in ranges of
+    /// <see cref="BlocksPerQuery"/> blocks; stops once <paramref name="onEvent"/> returns false, so what is held stays
+    /// bounded by what the caller keeps. A read of <see cref="ProgressFromRanges"/> ranges or more (a registry deployed
+    /// long ago, a busy chain, or a node that claims a head far ahead) says how far it got on stderr: at each tenth of
+    /// the way and at least every <see cref="ProgressEvery"/>, so stdout (and --json) stays clean. Ctrl-C stops it.
     /// </summary>
-    public static async Task<long> ReadEventsAsync(ChainModelRegistry registry, Func<ChainEvent, bool> onEvent, CancellationToken cancellationToken)
+    public static async Task<long> ReadEventsAsync(CliContext context, ChainModelRegistry registry, Func<ChainEvent, bool> onEvent, CancellationToken cancellationToken)
     {
         var head = await registry.GetBlockNumberAsync(cancellationToken);
+        var progress = new ReadProgress(context.Error, registry.DeployedAt, head);
         for (var from = registry.DeployedAt; from <= head; from += BlocksPerQuery)
         {
             var to = Math.Min(head, from + BlocksPerQuery - 1);
@@ -137,16 +141,45 @@ internal static class ChainAccess
             {
                 if (!onEvent(e)) return head;
             }
+
+            progress.Read(to);
         }
 
         return head;
     }
 
+    /// <summary>Ranges a read of the chain's events must span before it reports its progress (20,000 blocks).</summary>
+    internal const int ProgressFromRanges = 10;
+
+    /// <summary>The longest a long read of the chain's events stays silent.</summary>
+    internal static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>Progress lines of one read: "  registry events: block N of HEAD (P%)".</summary>
+    private sealed class ReadProgress(TextWriter error, long first, long head)
+    {
+        private readonly bool _reports = head - first + 1 >= (long)ProgressFromRanges * BlocksPerQuery;
+        private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
+        private long _said = System.Diagnostics.Stopwatch.GetTimestamp();
+        private int _tenths;
+
+        public void Read(long to)
+        {
+            if (!_reports) return;
+            var tenths = (int)Math.Min(10, (to - first + 1) * 10 / (head - first + 1));
+            if (tenths == _tenths && System.Diagnostics.Stopwatch.GetElapsedTime(_said) < ProgressEvery) return;
+            _tenths = tenths;
+            _said = System.Diagnostics.Stopwatch.GetTimestamp();
+            var percent = (to - first + 1) * 100.0 / (head - first + 1);
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  registry events: block {to:N0} of {head:N0} ({percent:0.#}%, {System.Diagnostics.Stopwatch.GetElapsedTime(_started).TotalSeconds:0.0} s)"));
+        }
+    }
+
     /// <summary>The version `NAME` without @VERSION means on a chain: the highest release not yanked (else the highest version published).</summary>
-    public static async Task<string> LatestVersionAsync(ChainModelRegistry registry, string name, CancellationToken cancellationToken)
+    public static async Task<string> LatestVersionAsync(CliContext context, ChainModelRegistry registry, string name, CancellationToken cancellationToken)
     {
         var versions = new Dictionary<string, bool>(StringComparer.Ordinal);
-        await ReadEventsAsync(registry, e =>
+        await ReadEventsAsync(context, registry, e =>
         {
             switch (e)
             {

@@ -163,6 +163,39 @@ public sealed class ChainCliTests(DevChainFixture chain) : IClassFixture<DevChai
     }
 
     [SkippableFact]
+    public async Task A_read_across_many_blocks_says_how_far_it_got_on_stderr_and_keeps_stdout_clean()
+    {
+        // 20,000 empty blocks between two publishes (ten ranges of 2,000): as on a public chain, where a registry's
+        // events are far apart. Both reads that walk the events (log, and verify NAME without a version) report each
+        // tenth on stderr; stdout stays one JSON document and the events past the blocks are all there.
+        var peer = await chain.PeerAsync();
+        var registry = (await DeployAsync(peer)).GetProperty("registry").GetString()!;
+        var reference = await PushTinyAsync();
+        await NewDeployerAsync("far");
+        Assert.Equal(0, (await InfraProcess.RunAsync(Home, "publish", "--model", Model("far", "1.0.0"), "--image", reference, "--registry", registry, "--key", "far", "--payer", "payer")).Code);
+        await peer.MineManyAsync(20_000);
+        Assert.Equal(0, (await InfraProcess.RunAsync(Home, "publish", "--model", Model("far", "1.1.0"), "--image", reference, "--registry", registry, "--key", "far", "--payer", "payer")).Code);
+
+        foreach (var args in new[] { new[] { "log", "--registry", registry, "--json" }, ["verify", "far", "--registry", registry, "--json"] })
+        {
+            var (code, stdout, stderr) = await InfraProcess.RunAsync(Home, args);
+            Assert.True(code == 0, stderr);
+            var json = System.Text.Json.JsonDocument.Parse(stdout).RootElement;
+            if (args[0] == "log") Assert.Equal(["1.0.0", "1.1.0"], json.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("version").GetString()!).ToArray());
+            else Assert.Equal("1.1.0", json.GetProperty("version").GetString());
+            var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("registry events: block", StringComparison.Ordinal)).ToList();
+            Assert.True(lines.Count >= 5, stderr);
+            Assert.All(lines, l => Assert.Matches(@"^  registry events: block [0-9,]+ of [0-9,]+ \([0-9.]+%, [0-9.]+ s\)$", l));
+            Assert.Contains("(100%", lines[^1], StringComparison.Ordinal);
+        }
+
+        // A short read says nothing: the registry deployed just now.
+        var quiet = (await InfraProcess.JsonAsync(Home, 0, "chain", "deploy", "--rpc", peer.Rpc.ToString(), "--payer", "payer", "--chain-id", "1337")).GetProperty("registry").GetString()!;
+        var (_, _, silent) = await InfraProcess.RunAsync(Home, "log", "--registry", quiet, "--json");
+        Assert.DoesNotContain("registry events", silent, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Chain_anchor_proves_a_log_entry_against_a_root_recorded_on_chain()
     {
         var peer = await chain.PeerAsync();

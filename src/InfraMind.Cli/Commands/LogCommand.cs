@@ -54,7 +54,7 @@ internal static class LogCommand
         using var chain = await ChainModelRegistry.ConnectAsync(url, null, cancellationToken);
         var events = new List<ChainEvent>();
         long seen = 0;
-        var head = await ChainAccess.ReadEventsAsync(chain, e =>
+        var head = await ChainAccess.ReadEventsAsync(context, chain, e =>
         {
             if (seen++ >= start) events.Add(e);
             return events.Count < limit;

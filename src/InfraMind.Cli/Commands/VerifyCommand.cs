@@ -171,7 +171,7 @@ internal static class VerifyCommand
     private static async Task<int> VerifyOnChainAsync(CliContext context, string url, string name, string? version, string? statementStore, bool asJson, CancellationToken cancellationToken)
     {
         using var chain = await ChainAccess.ConnectAsync(context, url, statementStore, cancellationToken);
-        version ??= await ChainAccess.LatestVersionAsync(chain, name, cancellationToken);
+        version ??= await ChainAccess.LatestVersionAsync(context, chain, name, cancellationToken);
         var result = await chain.VerifyAsync(name, version, new ExpectedPublish(ModelName: name, Version: version), cancellationToken);
         if (result.Record is not { } record)
             throw new ChainException(ChainErrorCodes.UnknownVersion, $"{name}@{version} is not published in registry {chain.Address}", "`infra log --registry eth://…` lists what the registry holds");
