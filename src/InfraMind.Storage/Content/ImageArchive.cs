@@ -121,28 +121,6 @@ public sealed class ImageArchive
     }
 
     /// <summary>
-    /// Writes the layout tar to a temporary file in <paramref name="directory"/> (else the system's temp directory) and
-    /// returns it open at the start, deleted when disposed: for pushes that need the file's digest or size before
-    /// they send it.
-    /// </summary>
-    internal async Task<Stream> OpenTarAsync(string? directory, CancellationToken cancellationToken)
-    {
-        string path = Path.Combine(directory ?? Path.GetTempPath(), "inframind-image-" + Guid.NewGuid().ToString("N") + ".tar");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
-        try
-        {
-            await WriteTarAsync(file, cancellationToken).ConfigureAwait(false);
-            file.Position = 0;
-            return file;
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
     /// This image with no names (<c>RepoTags</c>, <c>io.containerd.image.name</c>): <c>docker load</c> of its tar then
     /// names nothing in the engine, as a node loads what it runs (by id; a name the store gave it could move an
     /// operator's tag of the same name to this image).

@@ -19,19 +19,45 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
         var http = target as HttpReference ?? throw new ArgumentException("not an http reference", nameof(target));
         // A destination ending in '/' is a directory: the file is named by the container hash, so pushes never collide.
         var url = http.Url.AbsolutePath.EndsWith('/') ? new Uri(http.Url, image.ManifestDigest.Hex + ".tar") : http.Url;
-        var file = await image.OpenTarAsync(options.TempDirectory, cancellationToken).ConfigureAwait(false);
-        await using (file.ConfigureAwait(false))
+        // The PUT declares its size and the reference names the file's digest (object stores and CDN origins want a
+        // Content-Length; a pull trusts nothing else), so the deterministic tar is written twice and stored nowhere:
+        // once into its digest, then straight into the request, checked again as it is sent. Before, it was written
+        // whole to a temp file first (the image's size on disk again, in memory where /tmp is a tmpfs).
+        var (digest, size) = await image.ReadTarAsync(Digest.ComputeAsync, cancellationToken).ConfigureAwait(false);
+        using var client = options.CreateClient();
+        var body = new TarUploadContent(image, digest, size, url.AbsolutePath, progress);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+        using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
+        try
         {
-            var (digest, size) = await Digest.ComputeAsync(file, cancellationToken).ConfigureAwait(false);
-            file.Position = 0;
-            using var client = options.CreateClient();
-            var body = new ProgressContent(file, size, url.AbsolutePath, progress);
-            body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-            using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
             using var response = await PeerHttp.SendAsync(client, request, $"uploading {url}", options.Policy, cancellationToken).ConfigureAwait(false);
             await PeerHttp.EnsureSuccessAsync(response, $"uploading {url}", cancellationToken).ConfigureAwait(false);
-            return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);
         }
+        catch (Exception e) when (Changed(e) is { } changed)
+        {
+            throw new OciException(changed.Code, $"uploading {url}: {changed.Message}. The image's blobs in the local store changed between the two " +
+                "writes of its tar, and no reference was made for this upload", changed, "pull the image into the store again (or rebuild it), then push again");
+        }
+
+        if (!body.Sent)
+        {
+            // A server that answers 2xx before it took the whole body holds less than the reference would name.
+            throw new StorageException(StorageErrorCodes.PeerRejected, $"uploading {url}: the server answered before it received the whole tar ({size} bytes) and may hold a " +
+                "partial file; no reference was made for this upload. Push again, or to a server that reads a PUT's whole body before it answers.");
+        }
+
+        return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);
+    }
+
+    /// <summary>The mismatch of a tar written differently the second time, however deep the HTTP stack wrapped it.</summary>
+    private static OciException? Changed(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is OciException { Code: var code } o && (code == OciErrorCodes.DigestMismatch || code == OciErrorCodes.SizeMismatch)) return o;
+        }
+
+        return null;
     }
 
     public async Task<ImageArchive> PullAsync(ContentReference reference, LocalContentStore store, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)

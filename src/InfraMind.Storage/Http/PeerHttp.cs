@@ -199,9 +199,6 @@ public sealed record PeerOptions
     /// <summary>The IPFS node's RPC API for pulls of ipfs:// references and pushes to plain <c>ipfs</c>.</summary>
     public Uri IpfsApi { get; init; } = new("http://127.0.0.1:5001");
 
-    /// <summary>Where a transfer may stage files (the HTTP backend writes the layout tar here before it uploads: the PUT needs its digest and size first); else the system's temp directory.</summary>
-    public string? TempDirectory { get; init; }
-
     /// <summary>What fetches may do: destinations, redirects, bytes, host-local references (<see cref="FetchPolicy"/>).</summary>
     public FetchPolicy Policy { get; init; } = FetchPolicy.Unrestricted;
 

@@ -85,7 +85,7 @@ public sealed class HttpBackendTests : IAsyncLifetime, IDisposable
     }
 }
 
-/// <summary>Servers that misbehave on purpose (raw sockets on 127.0.0.1): truncated bodies, stalls, 5xx.</summary>
+/// <summary>Servers that misbehave on purpose (raw sockets on 127.0.0.1): truncated bodies, stalls, 5xx, an answer before the whole upload; and a tar that changes between its two writes.</summary>
 public sealed class FaultyServerTests : IDisposable
 {
     private readonly TempDirectory _dir = new("im-faulty");
@@ -93,6 +93,72 @@ public sealed class FaultyServerTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private static readonly string AnyDigest = new('a', 64);
+
+    /// <summary>
+    /// The tar is written twice and stored nowhere (its digest, then the request): what was sent is checked against
+    /// what the reference names. A layer changed between the two writes (here by the test, after the server took the
+    /// request head and before it reads the body: 80 MB, more than every buffer between them) fails the push with
+    /// the digest mismatch named, and no reference.
+    /// </summary>
+    [Fact]
+    public async Task A_layer_that_changes_between_the_two_writes_of_the_tar_fails_the_push_with_no_reference()
+    {
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("changing")), "http-changing", layerSize: 80 << 20);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var headRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var goOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long bodyBytes = 0;
+        long declared = -1;
+        var server = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            var stream = client.GetStream();
+            var buffer = new byte[1 << 16];
+            var head = new StringBuilder();
+            int n;
+            while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal) && (n = await stream.ReadAsync(buffer)) > 0)
+                head.Append(Encoding.Latin1.GetString(buffer, 0, n));
+            var text = head.ToString();
+            bodyBytes = text.Length - (text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4);
+            declared = long.Parse(System.Text.RegularExpressions.Regex.Match(text, "(?im)^Content-Length: *([0-9]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            headRead.SetResult();
+            await goOn.Task;
+            try
+            {
+                while ((n = await stream.ReadAsync(buffer)) > 0) bodyBytes += n;
+            }
+            catch (IOException)
+            {
+                // The client gave up on the request: what a server sees of a body that was not sent whole.
+            }
+        });
+
+        var push = new HttpBackend(new PeerOptions()).PushAsync(image, ContentReference.ParseTarget($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/images/"), null, CancellationToken.None);
+        await headRead.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var layer = image.BlobPath(image.Image.Layers.MaxBy(l => l.Size)!.Digest);
+        SmallImage.FlipByte(layer, new FileInfo(layer).Length - 4096);
+        goOn.SetResult();
+        var e = await Assert.ThrowsAsync<OciException>(() => push);
+        Assert.Equal(OciErrorCodes.DigestMismatch, e.Code);
+        Assert.Contains("changed between the two writes of its tar", e.Message, StringComparison.Ordinal);
+        Assert.Contains("does not match its digest", e.Message, StringComparison.Ordinal);
+        await server.WaitAsync(TimeSpan.FromSeconds(30));
+        // The body declared its size up front (Content-Length), and its last bytes never left: the server holds no whole file.
+        Assert.True(declared > image.Size, $"Content-Length {declared}");
+        Assert.True(bodyBytes < declared, $"the server got {bodyBytes} of the {declared} bytes declared: the request was not ended short");
+    }
+
+    /// <summary>A server that answers 2xx before it took the whole tar may hold part of it: no reference names that.</summary>
+    [Fact]
+    public async Task A_server_that_answers_before_it_took_the_whole_tar_gets_no_reference()
+    {
+        var image = await SmallImage.ImportAsync(new LocalContentStore(_dir.Combine("early")), "http-early", layerSize: 16 << 20);
+        await using var server = RawServer.Start("HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", closeAfter: true);
+        var e = await Assert.ThrowsAnyAsync<InfraMindException>(() =>
+            new HttpBackend(new PeerOptions()).PushAsync(image, ContentReference.ParseTarget($"http://127.0.0.1:{server.Port}/images/"), null, CancellationToken.None));
+        Assert.True(e.Code == StorageErrorCodes.PeerRejected || e.Code == StorageErrorCodes.PeerUnavailable, $"{e.Code}: {e.Message}");
+    }
 
     [Fact]
     public async Task Truncated_body_is_an_incomplete_transfer_and_leaves_nothing()
