@@ -78,7 +78,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);
-        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, metrics, nodes, channels),
+        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 

@@ -379,15 +379,33 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         if (attempt is not null) Interlocked.Decrement(ref attempt.InFlight);
     }
 
-    public void RecordSuccess(string node, string key, double ms)
+    /// <summary>
+    /// An attempt on <paramref name="node"/> answered. Counted (standing, traffic, the attempts series) only while the
+    /// gateway still knows the node: an attempt that ends after its node was forgotten brings back no standing and no
+    /// series of it (checked under the lock that forgetting takes).
+    /// </summary>
+    public void RecordSuccess(string node, string key, string model, double ms)
     {
         lock (_gate)
         {
+            if (!_nodes.ContainsKey(node)) return;
+            metrics.Attempt(model, node, "ok");
             var s = StandingOf(node, key);
             s.Latency.Record(ms, time.GetUtcNow());
             TrafficOf(key).Answered(ms);
             s.Successes++;
             s.Suspension.RecordSuccess();
+        }
+    }
+
+    /// <summary>An attempt on <paramref name="node"/> failed with <paramref name="verdict"/>: its series, while the gateway still knows the node (as <see cref="RecordSuccess"/>).</summary>
+    public void RecordFailedAttempt(string node, string model, Verdict verdict)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.ContainsKey(node)) return;
+            metrics.Attempt(model, node, "failed");
+            metrics.Failure(model, node, verdict);
         }
     }
 

@@ -214,7 +214,7 @@ public sealed class MeshStateTests
         mesh.SetModels([Served()]);
         using var channels = new InfraMind.Serving.Grpc.ModelChannels(1 << 20);
         var core = new Inference.InferenceCore(mesh, options, metrics,
-            new Inference.InferenceAttempts(mesh, options, metrics, new Inference.NodeClients(TimeSpan.FromSeconds(1), 4), channels), new Inference.InferenceLog(NullLogger.Instance, false));
+            new Inference.InferenceAttempts(mesh, options, new Inference.NodeClients(TimeSpan.FromSeconds(1), 4), channels), new Inference.InferenceLog(NullLogger.Instance, false));
 
         var outcome = await core.InferAsync("echo", null, (_, _) =>
         {
@@ -283,7 +283,8 @@ public sealed class MeshStateTests
         foreach (var id in new[] { "a", "b", "c", "d" }) Assert.Single(Send(mesh, id).Assignments);
         // Every series that names a node: an attempt (as InferenceAttempts counts it), a pre-flight failure its heartbeat
         // reported, failures where others answered (its reputation falls and it is suspended), its gauges.
-        metrics.Attempt(Key, "a", "ok");
+        mesh.RecordSuccess("a", Key, "echo", 1.0);
+        mesh.RecordFailedAttempt("a", "echo", Verdict.RequestTimeout);
         Send(mesh, "a", new ModelReport("echo", "1.0.0", ModelState.Failed, Verdict.ServerErrorOnValidInput, null, 1, 0, 1, _time.GetUtcNow()));
         for (var i = 0; i < 3; i++) mesh.Settle(Key, "echo", [("a", Verdict.OutputSchemaViolation)], answered: true);
         metrics.Nodes(mesh.NodeSummaries());
@@ -299,6 +300,15 @@ public sealed class MeshStateTests
         var after = await ScrapeAsync(metrics);
         foreach (var id in new[] { "a", "b", "c", "d" }) Assert.DoesNotContain($"node=\"{id}\"", after, StringComparison.Ordinal);
         Assert.Contains("inframind_gateway_node_online{node=\"e\"}", after, StringComparison.Ordinal);
+
+        // An attempt on a forgotten node that ends now (it began before the node went) brings back neither a series
+        // nor a standing of it.
+        var standings = mesh.StandingCount;
+        mesh.RecordSuccess("a", Key, "echo", 1.0);
+        mesh.RecordFailedAttempt("b", "echo", Verdict.RequestTimeout);
+        Assert.Equal(standings, mesh.StandingCount);
+        var late = await ScrapeAsync(metrics);
+        foreach (var id in new[] { "a", "b" }) Assert.DoesNotContain($"node=\"{id}\"", late, StringComparison.Ordinal);
 
         // A summary taken before a node went, written after: the next one removes its gauges.
         metrics.Nodes([("gone", 1.0, true), ("e", 1.0, true)]);

@@ -15,7 +15,7 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// HTTP/1.1 JSON to a REST model, the Open Inference Protocol V2 over h2c to a gRPC one), the answer read against the
 /// gateway's limit and judged against output_schema, the node's standing updated.
 /// </summary>
-internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, NodeClients nodes, ModelChannels channels)
+internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, NodeClients nodes, ModelChannels channels)
 {
     public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId, CancellationToken ct)
     {
@@ -70,9 +70,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
 
             if (judgement.Passed)
             {
-                mesh.RecordSuccess(node, model.Key, clock.Elapsed.TotalMilliseconds);
+                mesh.RecordSuccess(node, model.Key, model.Published.Name, clock.Elapsed.TotalMilliseconds);
                 if (receipt is not null) mesh.KeepReceipt(node, receipt);
-                metrics.Attempt(model.Published.Name, node, "ok");
                 span?.SetStatus(ActivityStatusCode.Ok);
                 return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body, receipt);
             }
@@ -112,8 +111,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         var verdict = judgement.Verdict!;
         span?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
         span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
-        metrics.Attempt(model.Published.Name, node, "failed");
-        metrics.Failure(model.Published.Name, node, verdict);
+        mesh.RecordFailedAttempt(node, model.Published.Name, verdict);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null, null);
     }
 
