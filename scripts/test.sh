@@ -21,6 +21,10 @@ for setup in scripts/setup-engine.sh scripts/setup-peers.sh; do
 done
 
 export INFRAMIND_REQUIRE_PEERS="${INFRAMIND_REQUIRE_PEERS:-1}"
+# Every project of the solution must build, benches and tools included: `dotnet test` builds only what the tests use,
+# so a bench that no longer compiled went unnoticed.
+echo "== dotnet build"
+dotnet build InfraMind.slnx --nologo -c Release -v quiet || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 echo "== dotnet test (INFRAMIND_REQUIRE_PEERS=${INFRAMIND_REQUIRE_PEERS}${CI:+, CI=$CI})"
 dotnet test InfraMind.slnx --nologo -c Release --logger "trx" -- RunConfiguration.TreatNoTestsAsError=true
 status=$?

@@ -133,7 +133,8 @@ string Simulate(int nodeCount, int versionCount)
 
         for (var r = 0; r < rate * step.TotalSeconds; r++)
         {
-            var key = ModelKey.Of($"m{random.Next(versionCount)}", "1.0.0");
+            var name = $"m{random.Next(versionCount)}";
+            var key = ModelKey.Of(name, "1.0.0");
             // As InferenceAttempts does: an attempt on a dead node fails (connection-failed), the request is re-routed
             // to another candidate, and once it is answered the failure is the dead node's (reputation, suspension).
             var tried = new HashSet<string>(StringComparer.Ordinal);
@@ -143,7 +144,7 @@ string Simulate(int nodeCount, int versionCount)
                 tried.Add(c.NodeId);
                 if (!dead.Contains(c.NodeId))
                 {
-                    mesh.RecordSuccess(c.NodeId, key, 5);
+                    mesh.RecordSuccess(c.NodeId, key, name, 5);
                     break;
                 }
 

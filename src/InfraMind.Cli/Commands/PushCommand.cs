@@ -141,49 +141,19 @@ internal static class PushCommand
     }
 
     /// <summary>Passes writes through, reporting the bytes written so far (the engine's save has no size up front).</summary>
-    private sealed class CountingStream(Stream inner, string what, IProgress<TransferProgress> progress) : Stream
+    private sealed class CountingStream(Stream inner, string what, IProgress<TransferProgress> progress) : WriteOnlyStream(inner)
     {
-        private long _written;
         private long _lastReport = Environment.TickCount64;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => _written;
-
-        public override long Position
-        {
-            get => _written;
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            await inner.WriteAsync(buffer, cancellationToken);
-            _written += buffer.Length;
+            await Inner.WriteAsync(buffer, cancellationToken);
+            Written += buffer.Length;
             if (Environment.TickCount64 - _lastReport >= 250)
             {
                 _lastReport = Environment.TickCount64;
-                progress.Report(new TransferProgress(what, _written, null, false));
+                progress.Report(new TransferProgress(what, Written, null, false));
             }
         }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

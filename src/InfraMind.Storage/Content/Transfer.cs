@@ -60,52 +60,21 @@ internal sealed class ProgressContent(Stream content, long length, string what, 
 /// counted while content streams, for sources that do not declare their size or may lie about it. One byte more is
 /// IM4214, before it is written.
 /// </summary>
-internal sealed class CappedWriteStream(Stream inner, long cap, string what) : Stream
+internal sealed class CappedWriteStream(Stream inner, long cap, string what) : Oci.WriteOnlyStream(inner)
 {
-    private long _written;
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => _written;
-
-    public override long Position
-    {
-        get => _written;
-        set => throw new NotSupportedException();
-    }
-
     public static StorageException TooLarge(string what, long cap, long? declared = null) =>
         new(StorageErrorCodes.TooLarge, declared is { } d
             ? $"{what} declares {d} bytes, more than the {cap} bytes this fetch may take; nothing was fetched."
             : $"{what} sent more than the {cap} bytes this fetch may take; the transfer was stopped and nothing was kept.");
 
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_written + buffer.Length > cap)
+        if (Written + buffer.Length > cap)
         {
             throw TooLarge(what, cap);
         }
 
-        _written += buffer.Length;
-        return inner.WriteAsync(buffer, cancellationToken);
+        Written += buffer.Length;
+        return Inner.WriteAsync(buffer, cancellationToken);
     }
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

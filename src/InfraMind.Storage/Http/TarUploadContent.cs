@@ -33,59 +33,39 @@ internal sealed class TarUploadContent(ImageArchive image, Digest digest, long s
         return true;
     }
 
-    private sealed class CheckingStream(Stream inner, Digest expected, long size, string what, IProgress<TransferProgress>? progress) : Stream
+    private sealed class CheckingStream(Stream inner, Digest expected, long size, string what, IProgress<TransferProgress>? progress) : WriteOnlyStream(inner)
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _written;
         private long _reported = Environment.TickCount64;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => _written;
-
-        public override long Position
-        {
-            get => _written;
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (buffer.Length == 0) return;
-            if (_written + buffer.Length > size)
+            if (Written + buffer.Length > size)
             {
                 throw new OciException(OciErrorCodes.SizeMismatch, $"{what} should be {size} bytes but more came out; it is not the tar whose digest was taken ({expected}).");
             }
 
             _hash.AppendData(buffer.Span);
-            _written += buffer.Length;
+            Written += buffer.Length;
             // The last byte leaves only when the whole matches: a Content-Length body ends with it.
-            if (_written == size) Verify();
-            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (Written == size) Verify();
+            await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
             if (progress is not null && Environment.TickCount64 - _reported >= 250)
             {
                 _reported = Environment.TickCount64;
-                progress.Report(new TransferProgress(what, _written, size, false));
+                progress.Report(new TransferProgress(what, Written, size, false));
             }
         }
 
         public void Finish()
         {
-            if (_written != size)
+            if (Written != size)
             {
-                throw new OciException(OciErrorCodes.SizeMismatch, $"{what} should be {size} bytes but ended after {_written}; it is not the tar whose digest was taken ({expected}).");
+                throw new OciException(OciErrorCodes.SizeMismatch, $"{what} should be {size} bytes but ended after {Written}; it is not the tar whose digest was taken ({expected}).");
             }
 
-            progress?.Report(new TransferProgress(what, _written, size, true));
+            progress?.Report(new TransferProgress(what, Written, size, true));
         }
 
         private void Verify()
@@ -93,16 +73,6 @@ internal sealed class TarUploadContent(ImageArchive image, Digest digest, long s
             var actual = Digest.FromHash(_hash.GetHashAndReset());
             if (actual != expected) throw new DigestMismatchException(expected, actual, what);
         }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
