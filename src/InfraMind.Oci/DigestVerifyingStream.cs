@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace InfraMind.Oci;
 
 /// <summary>
@@ -13,31 +11,26 @@ public sealed class DigestVerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly string _what;
-    private long _read;
-    private bool _verified;
+    private readonly DigestCheck _check;
 
     public DigestVerifyingStream(Stream inner, Digest expected, long? expectedSize = null, string? what = null, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(inner);
         _inner = inner;
-        Expected = expected;
-        ExpectedSize = expectedSize;
-        _what = what ?? $"blob {expected}";
+        _check = new DigestCheck(expected, expectedSize, what ?? $"blob {expected}", arriving: true);
         _leaveOpen = leaveOpen;
     }
 
-    public Digest Expected { get; }
+    public Digest Expected => _check.Expected;
 
-    public long? ExpectedSize { get; }
+    public long? ExpectedSize => _check.ExpectedSize;
 
     /// <summary>True once the whole content was read and matched.</summary>
-    public bool IsVerified => _verified;
+    public bool IsVerified => _check.IsVerified;
 
     public override long Length => ExpectedSize ?? throw new NotSupportedException();
 
-    public override long Position => _read;
+    public override long Position => _check.Count;
 
     public override int Read(Span<byte> buffer)
     {
@@ -55,53 +48,21 @@ public sealed class DigestVerifyingStream : ReadOnlyStream
     {
         if (data.Length > 0)
         {
-            _read += data.Length;
-            if (ExpectedSize is long max && _read > max)
-            {
-                throw new OciException(
-                    OciErrorCodes.SizeMismatch,
-                    $"{_what} should be {max} bytes but more arrived; the source is serving other content than {Expected}.");
-            }
-
-            _hash.AppendData(data);
-            // With a known size, judge on the read that delivers the last byte: a consumer that reads exactly the
-            // size (and never asks for end of stream) must not get unverified content either.
-            if (ExpectedSize is long expected && _read == expected)
-            {
-                Verify();
-            }
+            _check.Append(data);
         }
-        else if (requested > 0 && !_verified)
+        else if (requested > 0)
         {
-            Verify();
+            _check.Complete();
         }
 
         return data.Length;
-    }
-
-    private void Verify()
-    {
-        if (ExpectedSize is long size && _read != size)
-        {
-            throw new OciException(
-                OciErrorCodes.SizeMismatch,
-                $"{_what} should be {size} bytes but ended after {_read}; it is truncated. Fetch it again.");
-        }
-
-        var actual = Digest.FromHash(_hash.GetHashAndReset());
-        if (actual != Expected)
-        {
-            throw new DigestMismatchException(Expected, actual, _what);
-        }
-
-        _verified = true;
     }
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _hash.Dispose();
+            _check.Dispose();
             if (!_leaveOpen)
             {
                 _inner.Dispose();

@@ -23,7 +23,9 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
         // Content-Length; a pull trusts nothing else), so the deterministic tar is written twice and stored nowhere:
         // once into its digest, then straight into the request, checked again as it is sent. Before, it was written
         // whole to a temp file first (the image's size on disk again, in memory where /tmp is a tmpfs).
-        var (digest, size) = await image.ReadTarAsync(Digest.ComputeAsync, cancellationToken).ConfigureAwait(false);
+        using var sink = new DigestSink();
+        await image.WriteTarAsync(sink, cancellationToken).ConfigureAwait(false);
+        var (digest, size) = sink.Finish();
         using var client = options.CreateClient();
         var body = new TarUploadContent(image, digest, size, url.AbsolutePath, progress);
         body.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using InfraMind.Oci;
 
 namespace InfraMind.Storage.Http;
@@ -8,8 +7,8 @@ namespace InfraMind.Storage.Http;
 /// An image's layout tar written straight into a request body: no temp file, no pipe, no copy in memory. The PUT
 /// declares <paramref name="size"/>, and the reference will name <paramref name="digest"/> (both from a first write
 /// of the same deterministic tar), so the bytes are hashed as they go and checked before the chunk holding the last
-/// one leaves: a tar that came out differently this time is never sent whole (IM4002/IM4003). Hand-written because
-/// <see cref="DigestVerifyingStream"/> checks what is read, and here the tar writer pushes.
+/// one leaves (<see cref="DigestCheck"/>, as a pull checks what it reads): a tar that came out differently this time is
+/// never sent whole (IM4002/IM4003).
 /// </summary>
 internal sealed class TarUploadContent(ImageArchive image, Digest digest, long size, string what, IProgress<TransferProgress>? progress) : HttpContent
 {
@@ -35,21 +34,14 @@ internal sealed class TarUploadContent(ImageArchive image, Digest digest, long s
 
     private sealed class CheckingStream(Stream inner, Digest expected, long size, string what, IProgress<TransferProgress>? progress) : WriteOnlyStream(inner)
     {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly DigestCheck _check = new(expected, size, what, arriving: false);
         private long _reported = Environment.TickCount64;
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (buffer.Length == 0) return;
-            if (Written + buffer.Length > size)
-            {
-                throw new OciException(OciErrorCodes.SizeMismatch, $"{what} should be {size} bytes but more came out; it is not the tar whose digest was taken ({expected}).");
-            }
-
-            _hash.AppendData(buffer.Span);
-            Written += buffer.Length;
-            // The last byte leaves only when the whole matches: a Content-Length body ends with it.
-            if (Written == size) Verify();
+            // Judged before the bytes leave: the last byte leaves only when the whole matches (a Content-Length body ends with it).
+            _check.Append(buffer.Span);
+            Written = _check.Count;
             await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
             if (progress is not null && Environment.TickCount64 - _reported >= 250)
             {
@@ -60,23 +52,13 @@ internal sealed class TarUploadContent(ImageArchive image, Digest digest, long s
 
         public void Finish()
         {
-            if (Written != size)
-            {
-                throw new OciException(OciErrorCodes.SizeMismatch, $"{what} should be {size} bytes but ended after {Written}; it is not the tar whose digest was taken ({expected}).");
-            }
-
+            _check.Complete();
             progress?.Report(new TransferProgress(what, Written, size, true));
-        }
-
-        private void Verify()
-        {
-            var actual = Digest.FromHash(_hash.GetHashAndReset());
-            if (actual != expected) throw new DigestMismatchException(expected, actual, what);
         }
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _hash.Dispose();
+            if (disposing) _check.Dispose();
             base.Dispose(disposing);
         }
     }
