@@ -24,11 +24,12 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly Task _refresh;
     private readonly NodeClients _nodes;
     private readonly ModelChannels _channels;
+    private readonly InferenceAdmission _admission;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
 
     private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, NodeClients nodes, ModelChannels channels,
-        IModelCatalog catalog, EventHandler changed)
+        InferenceAdmission admission, IModelCatalog catalog, EventHandler changed)
     {
         _app = app;
         _grpc = grpc;
@@ -39,6 +40,7 @@ public sealed class GatewayHost : IAsyncDisposable
         _refresh = refresh;
         _nodes = nodes;
         _channels = channels;
+        _admission = admission;
         _catalog = catalog;
         _changed = changed;
     }
@@ -78,7 +80,9 @@ public sealed class GatewayHost : IAsyncDisposable
         var mesh = new MeshState(options, time, metrics, log);
         var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);
-        var core = new InferenceCore(mesh, options, metrics, new InferenceAttempts(mesh, options, nodes, channels),
+        var admission = new InferenceAdmission(options.MaxInferencesInFlight, options.MaxInferencesInFlightPerAddress);
+        metrics.InFlight(() => admission.InFlight, options.MaxInferencesInFlight);
+        var core = new InferenceCore(mesh, options, metrics, admission, new InferenceAttempts(mesh, options, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 
@@ -126,6 +130,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await app.DisposeAsync();
                 nodes.Dispose();
                 channels.Dispose();
+                admission.Dispose();
                 if (e is IOException)
                     throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {e.Message}",
                         "choose another --grpc-port, or --grpc-port 0 to serve no gRPC ingress", e);
@@ -140,7 +145,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var refresh = Task.WhenAll(
             Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
             Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, stop.Token), CancellationToken.None));
-        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, catalog, changed);
+        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, admission, catalog, changed);
     }
 
     /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
@@ -170,6 +175,8 @@ public sealed class GatewayHost : IAsyncDisposable
         }).AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = HealthRequestBytes);
         builder.Services.AddGrpcReflection();
         var app = builder.Build();
+        // A ModelInfer takes its slot before grpc-aspnetcore reads its message, as the REST face does before its body.
+        app.Use((http, next) => http.Request.Path.Equals(GrpcIngress.ModelInferPath, StringComparison.Ordinal) ? GrpcIngress.AdmitAsync(core, http, next) : next(http));
         app.MapGrpcService<GrpcIngress>();
         app.MapGrpcService<GrpcIngressHealth>();
         app.MapGrpcReflectionService();
@@ -253,6 +260,7 @@ public sealed class GatewayHost : IAsyncDisposable
         await _app.DisposeAsync();
         _nodes.Dispose();
         _channels.Dispose();
+        _admission.Dispose();
         _stop.Dispose();
     }
 }

@@ -35,6 +35,15 @@ internal sealed class GatewayMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>Reports <paramref name="read"/> (the inference requests in flight) at each scrape, next to their limit.</summary>
+    public void InFlight(Func<long> read, int limit)
+    {
+        var f = Metrics.WithCustomRegistry(Registry);
+        var now = f.CreateGauge("inframind_gateway_inferences_in_flight", "Inference requests in flight now (REST and gRPC), a slot each.");
+        f.CreateGauge("inframind_gateway_inferences_in_flight_limit", "The most inference requests in flight at once; beyond, 503 IM6026.").Set(limit);
+        Registry.AddBeforeCollectCallback(() => now.Set(read()));
+    }
+
     public void Request(string model, int status, TimeSpan elapsed)
     {
         _requests.WithLabels(model, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();

@@ -53,6 +53,16 @@ public sealed record GatewayOptions
     public long MaxRequestBytes { get; init; } = 1024 * 1024;
 
     /// <summary>
+    /// Most inference requests in flight at once, REST and gRPC together; beyond, a 503 (IM6026) with Retry-After.
+    /// Counted before a body is read and until the answer is written, so what clients make the gateway hold in bodies
+    /// and answers is at most this × (<see cref="MaxRequestBytes"/> + <see cref="MaxResponseBytes"/>).
+    /// </summary>
+    public int MaxInferencesInFlight { get; init; } = 1024;
+
+    /// <summary>Of <see cref="MaxInferencesInFlight"/>, most from one client address (an IPv6 /64 as one; at most that limit); beyond, a 429 (IM6027).</summary>
+    public int MaxInferencesInFlightPerAddress { get; init; } = 256;
+
+    /// <summary>
     /// Logs what clients send and models answer (at most <see cref="InferenceLog.MaxPayloadChars"/> characters each), and
     /// the answers quoted in failed attempts' details. Off by default: inputs and answers are the users' data.
     /// </summary>
@@ -178,6 +188,7 @@ public sealed record GatewayOptions
         if (MaxRequestBytes < 1) errors.Add($"max request bytes must be ≥ 1");
         if (MaxResponseBytes < 1) errors.Add($"max response bytes must be ≥ 1");
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
+        if (MaxInferencesInFlight < 1 || MaxInferencesInFlightPerAddress < 1) errors.Add($"the limits on inferences in flight (all, and per address) must be ≥ 1");
         if (MaxHealthWatchesPerConnection < 1 || MaxHealthWatches < MaxHealthWatchesPerConnection)
             errors.Add($"health watches: the limit per connection must be ≥ 1 and the total at least that");
         if (HealthWatchInterval < TimeSpan.FromMilliseconds(10)) errors.Add($"the health watch interval must be ≥ 10 ms");

@@ -50,6 +50,12 @@ public static class MeshErrorCodes
     public static readonly ErrorCode GrpcRequestInvalid = new("IM6025", FailureKind.CheckFailed,
         "send model_name and one BYTES input tensor named 'json', shape [1], the JSON document in contents.bytes_contents[0] (docs/protocols.md)");
 
+    /// <summary>503: the gateway has as many inference requests in flight as it takes (GatewayOptions.MaxInferencesInFlight).</summary>
+    public static readonly ErrorCode GatewayBusy = new("IM6026", FailureKind.Unavailable, "retry after the Retry-After seconds, or send to another gateway of the mesh");
+
+    /// <summary>429: one client address has as many inference requests in flight as the gateway takes from one (MaxInferencesInFlightPerAddress).</summary>
+    public static readonly ErrorCode TooManyFromAddress = new("IM6027", FailureKind.Unavailable, "send fewer requests at once, or retry after the Retry-After seconds");
+
     /// <summary>409: a registration for a node id that is bound to another key (the key of its first registration).</summary>
     public static readonly ErrorCode NodeKeyMismatch = new("IM6040", FailureKind.Unavailable,
         "start the node with the key it first registered with (infra node serve --key NAME), or with another --id");

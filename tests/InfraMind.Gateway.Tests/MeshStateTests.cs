@@ -213,7 +213,8 @@ public sealed class MeshStateTests
         var mesh = new MeshState(options, _time, metrics, NullLogger.Instance);
         mesh.SetModels([Served()]);
         using var channels = new InfraMind.Serving.Grpc.ModelChannels(1 << 20);
-        var core = new Inference.InferenceCore(mesh, options, metrics,
+        using var admission = new Inference.InferenceAdmission(8, 8);
+        var core = new Inference.InferenceCore(mesh, options, metrics, admission,
             new Inference.InferenceAttempts(mesh, options, new Inference.NodeClients(TimeSpan.FromSeconds(1), 4), channels), new Inference.InferenceLog(NullLogger.Instance, false));
 
         var outcome = await core.InferAsync("echo", null, (_, _) =>

@@ -33,13 +33,16 @@ internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Pr
 /// tried by reputation and latency until one answers validly (<see cref="InferenceAttempts"/>). A client's mistake is
 /// a problem with a 4xx status and never counts against a node.
 /// </summary>
-internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, InferenceAttempts attempts, InferenceLog log)
+internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, GatewayMetrics metrics, InferenceAdmission admission, InferenceAttempts attempts, InferenceLog log)
 {
     private readonly RetryBudget _budget = new(options.RetryRatio, options.RetryReserve);
 
     public GatewayOptions Options => options;
 
     public MeshState Mesh => mesh;
+
+    /// <summary>The bound on requests in flight: each face takes a slot before it reads a request's body.</summary>
+    public InferenceAdmission Admission => admission;
 
     /// <summary>
     /// Counts and logs one finished request (whatever its protocol) under its model's name; a name no published model
@@ -267,7 +270,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         }
     }
 
-    private static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)
+    internal static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)
     {
         record.Code = problem.Code.Value;
         return new(model, null, null, record.Attempts.Count, problem);

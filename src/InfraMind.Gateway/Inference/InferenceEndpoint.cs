@@ -19,8 +19,15 @@ internal sealed class InferenceEndpoint(InferenceCore core)
         var status = 500;
         try
         {
-            var outcome = await core.InferAsync(name, version, (_, ct) => ReadAsync(context, ct), record, cancellationToken);
-            status = await WriteAsync(context, outcome, cancellationToken);
+            // The slot is taken before the body is read and held until the answer is written (InferenceAdmission).
+            var refused = core.Admission.TryEnter(context.Connection.RemoteIpAddress, out var slot);
+            using (slot)
+            {
+                var outcome = refused is null
+                    ? await core.InferAsync(name, version, (_, ct) => ReadAsync(context, ct), record, cancellationToken)
+                    : InferenceCore.Refuse(null, refused, record);
+                status = await WriteAsync(context, outcome, cancellationToken);
+            }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

@@ -6,6 +6,7 @@ using InfraMind.Gateway.Inference;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using Microsoft.AspNetCore.Http;
 
 namespace InfraMind.Gateway.Ingress;
 
@@ -20,6 +21,53 @@ namespace InfraMind.Gateway.Ingress;
 internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRPCInferenceServiceBase
 {
     public const string CodeTrailer = "inframind-code";
+
+    /// <summary>The HTTP/2 path of ModelInfer, which <see cref="AdmitAsync"/> guards.</summary>
+    public const string ModelInferPath = "/inference.GRPCInferenceService/ModelInfer";
+
+    /// <summary>
+    /// The ingress's middleware for ModelInfer: a slot of <see cref="InferenceAdmission"/> before grpc-aspnetcore reads
+    /// the message, held until the call ends; refused, the call ends at once with a trailers-only answer (the status
+    /// GrpcStatusMap maps 503/429 to, the inframind-code and retry-after trailers), its message never read. A refusal is
+    /// counted under no model's name (the name is in the message it did not read).
+    /// </summary>
+    internal static async Task AdmitAsync(InferenceCore core, HttpContext http, RequestDelegate next)
+    {
+        var refused = core.Admission.TryEnter(http.Connection.RemoteIpAddress, out var slot);
+        using (slot)
+        {
+            if (refused is null)
+            {
+                await next(http);
+                return;
+            }
+
+            var record = new InferenceRecord { Code = refused.Code.Value };
+            var response = http.Response;
+            response.StatusCode = 200;
+            response.ContentType = "application/grpc";
+            response.Headers["grpc-status"] = ((int)GrpcStatusMap.FromHttp(refused.Status)).ToString(CultureInfo.InvariantCulture);
+            response.Headers["grpc-message"] = PercentEncode($"{refused.Title}: {refused.Detail}");
+            response.Headers[CodeTrailer] = refused.Code.Value;
+            response.Headers.RetryAfter = RetryAfterSeconds(core);
+            core.Finish("", record, refused.Status, TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>grpc-message's encoding (the gRPC HTTP/2 protocol): bytes outside printable ASCII, and '%', as %XX of their UTF-8.</summary>
+    internal static string PercentEncode(string message)
+    {
+        var text = new System.Text.StringBuilder(message.Length);
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(message))
+        {
+            if (b is >= 0x20 and <= 0x7E && b != (byte)'%') text.Append((char)b);
+            else text.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+        }
+
+        return text.ToString();
+    }
+
+    private static string RetryAfterSeconds(InferenceCore core) => ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) => Task.FromResult(new ServerLiveResponse { Live = true });
 
@@ -141,7 +189,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
 
         var trailers = new Metadata { { CodeTrailer, problem.Code.Value } };
         if (problem.RetryAfter)
-            trailers.Add("retry-after", ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
+            trailers.Add("retry-after", RetryAfterSeconds(core));
         return new RpcException(new Status(GrpcStatusMap.FromHttp(problem.Status), message), trailers);
     }
 }

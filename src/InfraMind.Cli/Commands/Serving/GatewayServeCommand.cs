@@ -32,6 +32,20 @@ internal static class GatewayServeCommand
             DefaultValueFactory = _ => 256, HelpName = "N",
         };
         maxNodes.Require(v => v is >= 1 and <= 100_000, "--max-nodes must be between 1 and 100000");
+        var maxInFlight = new Option<int>("--max-in-flight")
+        {
+            Description = "Most inference requests in flight at once, REST and gRPC together (beyond: 503 IM6026 with Retry-After); bounds the memory bodies and answers take " +
+                "to this many times (1 MiB + 16 MiB)",
+            DefaultValueFactory = _ => 1024, HelpName = "N",
+        };
+        maxInFlight.Require(v => v is >= 1 and <= 1_000_000, "--max-in-flight must be between 1 and 1000000");
+        var maxInFlightPerAddress = new Option<int>("--max-in-flight-per-address")
+        {
+            Description = "Of --max-in-flight, most from one client address, an IPv6 /64 counting as one (beyond: 429 IM6027 with Retry-After); behind a proxy every client " +
+                "has the proxy's address, so raise it to --max-in-flight there",
+            DefaultValueFactory = _ => 256, HelpName = "N",
+        };
+        maxInFlightPerAddress.Require(v => v >= 1, "--max-in-flight-per-address must be at least 1");
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
@@ -59,7 +73,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, tokenFile, key, keyPassphrase, admitNodeKey,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxInFlight, maxInFlightPerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
@@ -85,7 +99,8 @@ internal static class GatewayServeCommand
                 {
                     TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
-                    MaxNodes = parse.GetValue(maxNodes),
+                    MaxNodes = parse.GetValue(maxNodes), MaxInferencesInFlight = parse.GetValue(maxInFlight),
+                    MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress),
                 });
             var url = advertised ?? host.Url;
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);
