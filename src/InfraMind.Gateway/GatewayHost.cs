@@ -175,8 +175,10 @@ public sealed class GatewayHost : IAsyncDisposable
         }).AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = HealthRequestBytes);
         builder.Services.AddGrpcReflection();
         var app = builder.Build();
-        // A ModelInfer takes its slot before grpc-aspnetcore reads its message, as the REST face does before its body.
-        app.Use((http, next) => http.Request.Path.Equals(GrpcIngress.ModelInferPath, StringComparison.Ordinal) ? GrpcIngress.AdmitAsync(core, http, next) : next(http));
+        // A ModelInfer takes its slot before grpc-aspnetcore reads its message, as the REST face does before its body. Known by
+        // the endpoint routing matched (its gRPC method), not by the path's text: routing ignores the path's case.
+        app.Use((http, next) => http.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>() is { Method.Name: nameof(GrpcIngress.ModelInfer) } method
+            && method.ServiceType == typeof(GrpcIngress) ? GrpcIngress.AdmitAsync(core, http, next) : next(http));
         app.MapGrpcService<GrpcIngress>();
         app.MapGrpcService<GrpcIngressHealth>();
         app.MapGrpcReflectionService();

@@ -173,19 +173,23 @@ public sealed class InFlightLimitTests
         await WaitForAsync(mesh, 0);
         using (var r = await OkAsync(mesh)) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
 
-        // gRPC: a ModelInfer whose message never finishes (5 bytes of its frame header) holds the slot too.
-        var gate = new TaskCompletionSource();
-        using var h2 = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using var cut = new CancellationTokenSource();
-        var content = new PartialContent(gate.Task);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        var partial = h2.PostAsync(new Uri(mesh.Gateway.GrpcUrl!, Ingress.GrpcIngress.ModelInferPath), content, cut.Token);
-        await WaitForAsync(mesh, 1);
-        await ProblemAsync(await mesh.PostAsync(), HttpStatusCode.ServiceUnavailable, MeshErrorCodes.GatewayBusy);
-        await cut.CancelAsync();
-        gate.TrySetResult();
-        await Assert.ThrowsAnyAsync<Exception>(() => partial);
-        await WaitForAsync(mesh, 0);
+        // gRPC: a ModelInfer whose message never finishes (5 bytes of its frame header) holds the slot too, whatever
+        // the case of its path (ASP.NET Core's routing ignores case).
+        foreach (var path in new[] { Ingress.GrpcIngress.ModelInferPath, Ingress.GrpcIngress.ModelInferPath.ToLowerInvariant() })
+        {
+            var gate = new TaskCompletionSource();
+            using var h2 = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using var cut = new CancellationTokenSource();
+            var content = new PartialContent(gate.Task);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+            var partial = h2.PostAsync(new Uri(mesh.Gateway.GrpcUrl!, path), content, cut.Token);
+            await WaitForAsync(mesh, 1);
+            await ProblemAsync(await mesh.PostAsync(), HttpStatusCode.ServiceUnavailable, MeshErrorCodes.GatewayBusy);
+            await cut.CancelAsync();
+            gate.TrySetResult();
+            await Assert.ThrowsAnyAsync<Exception>(() => partial);
+            await WaitForAsync(mesh, 0);
+        }
     }
 
     private static async Task WaitForAsync(Mesh mesh, int inFlight)

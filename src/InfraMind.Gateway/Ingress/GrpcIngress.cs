@@ -22,7 +22,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
 {
     public const string CodeTrailer = "inframind-code";
 
-    /// <summary>The HTTP/2 path of ModelInfer, which <see cref="AdmitAsync"/> guards.</summary>
+    /// <summary>The HTTP/2 path of ModelInfer (routing also takes it in any case).</summary>
     public const string ModelInferPath = "/inference.GRPCInferenceService/ModelInfer";
 
     /// <summary>
