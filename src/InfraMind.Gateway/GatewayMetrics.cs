@@ -35,12 +35,15 @@ internal sealed class GatewayMetrics
 
     public CollectorRegistry Registry { get; }
 
-    /// <summary>Reports <paramref name="read"/> (the inference requests in flight) at each scrape, next to their limit.</summary>
-    public void InFlight(Func<long> read, int limit)
+    /// <summary>Reports <paramref name="read"/> (the inference requests in flight) at each scrape, next to their limits.</summary>
+    public void InFlight(Func<long> read, int limit, int perAddress)
     {
         var f = Metrics.WithCustomRegistry(Registry);
         var now = f.CreateGauge("inframind_gateway_inferences_in_flight", "Inference requests in flight now (REST and gRPC), a slot each.");
-        f.CreateGauge("inframind_gateway_inferences_in_flight_limit", "The most inference requests in flight at once; beyond, 503 IM6026.").Set(limit);
+        var limits = f.CreateGauge("inframind_gateway_inferences_in_flight_limit",
+            "The most inference requests in flight at once: all (beyond, 503 IM6026) and from one address (beyond, 429 IM6027).", "scope");
+        limits.WithLabels("all").Set(limit);
+        limits.WithLabels("address").Set(perAddress);
         Registry.AddBeforeCollectCallback(() => now.Set(read()));
     }
 

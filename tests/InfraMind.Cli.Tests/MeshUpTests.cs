@@ -169,19 +169,34 @@ public sealed class MeshUpTests : IDisposable
     }
 
     [Fact]
-    public async Task Gateway_serve_bounds_its_failure_detection_and_node_count_options()
+    public async Task Gateway_serve_bounds_its_failure_detection_node_count_and_in_flight_options()
     {
         foreach (var (option, value, says) in new[]
         {
             ("--max-nodes", "0", "--max-nodes must be between 1 and 100000"),
             ("--max-nodes", "100001", "--max-nodes must be between 1 and 100000"),
             ("--missed-beats", "0", "--missed-beats must be between 1 and 100"),
+            ("--max-in-flight", "0", "--max-in-flight must be between 1 and 1000000"),
+            ("--max-in-flight-per-address", "0", "--max-in-flight-per-address must be at least 1"),
         })
         {
             var result = await _cli.RunAsync("gateway", "serve", "--port", "0", option, value);
             Assert.Equal(2, result.Code);
             Assert.Contains(says, result.Err, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Gateway_serve_takes_its_in_flight_limits_from_its_options()
+    {
+        await using var serving = new ServingProcesses();
+        var started = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--port", "0", "--grpc-port", "0",
+            "--max-in-flight", "64", "--max-in-flight-per-address", "8", "--json"));
+        using var http = new HttpClient { BaseAddress = new Uri(started.GetProperty("gateway").GetString()!) };
+        var scrape = (await http.GetStringAsync(new Uri("metrics", UriKind.Relative))).Split('\n');
+        Assert.Contains("inframind_gateway_inferences_in_flight_limit{scope=\"all\"} 64", scrape);
+        Assert.Contains("inframind_gateway_inferences_in_flight_limit{scope=\"address\"} 8", scrape);
+        Assert.Contains("inframind_gateway_inferences_in_flight 0", scrape);
     }
 
     [SkippableFact]

@@ -119,7 +119,9 @@ public sealed class InFlightLimitTests
         var rest = mesh.PostAsync();
         var grpc = mesh.InferAsync().ResponseAsync;
         await mesh.HoldingAsync(2);
-        Assert.Contains("inframind_gateway_inferences_in_flight 2", await mesh.ScrapeAsync(), StringComparison.Ordinal);
+        var during = await mesh.ScrapeAsync();
+        Assert.Contains("inframind_gateway_inferences_in_flight 2", during, StringComparison.Ordinal);
+        Assert.Contains("inframind_gateway_inferences_in_flight_limit{scope=\"all\"} 2", during, StringComparison.Ordinal);
 
         var body = await ProblemAsync(await mesh.PostAsync(), HttpStatusCode.ServiceUnavailable, MeshErrorCodes.GatewayBusy);
         Assert.Contains("2 requests in flight", (string?)body["detail"], StringComparison.Ordinal);
