@@ -11,7 +11,7 @@ public sealed class TextLogFormatterTests
     public void An_entry_is_one_line_and_a_strangers_control_characters_are_escaped()
     {
         var output = new StringWriter();
-        var formatter = new TextLogFormatter();
+        var formatter = new TextLogFormatter(colour: false);
         const string Refusal = "bad\n12:00:00 info: InfraMind.Gateway[0] forged\u001B]0;owned\u0007";
         Write(formatter, output, LogLevel.Warning, "the gateway {Gateway} refused registration: {Body}", "http://127.0.0.1:1/", Refusal);
         Write(formatter, output, LogLevel.Error, "catalog refresh failed", exception: new InvalidOperationException("line one\nline two"));
@@ -22,6 +22,24 @@ public sealed class TextLogFormatterTests
                        @"bad\\u000A12:00:00 info: InfraMind\.Gateway\[0\] forged\\u001B\]0;owned\\u0007$", lines[0]);
         Assert.Matches(@"^\d\d:\d\d:\d\d fail: InfraMind\.Node\[0\] catalog refresh failed System\.InvalidOperationException: line one\\u000Aline two$", lines[1]);
         Assert.DoesNotContain(output.ToString(), c => char.IsControl(c) && c != '\n');
+    }
+
+    [Fact]
+    public void On_a_terminal_only_the_level_word_is_coloured_and_a_strangers_escapes_stay_escaped()
+    {
+        var output = new StringWriter();
+        var formatter = new TextLogFormatter(colour: true);
+        Write(formatter, output, LogLevel.Warning, "refused: {Body}", "\u001B[31mforged");
+        Write(formatter, output, LogLevel.Error, "failed");
+        Write(formatter, output, LogLevel.Information, "placed");
+        Write(formatter, output, LogLevel.Debug, "detail");
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^\d\d:\d\d:\d\d \u001B\[33mwarn\u001B\[0m: InfraMind\.Node\[0\] refused: \\u001B\[31mforged$", lines[0]);
+        Assert.Contains("\u001B[31mfail\u001B[0m: ", lines[1], StringComparison.Ordinal);
+        Assert.Contains("\u001B[32minfo\u001B[0m: ", lines[2], StringComparison.Ordinal);
+        Assert.Matches(@"^\d\d:\d\d:\d\d dbug: ", lines[3]);
+        Assert.All(lines, l => Assert.Equal(l.Contains('\u001B', StringComparison.Ordinal) ? 2 : 0, l.Count(c => c == '\u001B')));
     }
 
     private static void Write(TextLogFormatter formatter, TextWriter output, LogLevel level, string format, params object?[] args) =>
