@@ -110,6 +110,7 @@ public sealed class InFlightLimitTests
         Assert.Equal(status, e.StatusCode);
         Assert.Equal(code.Value, e.Trailers.GetValue(Ingress.GrpcIngress.CodeTrailer));
         Assert.Equal("1", e.Trailers.GetValue("retry-after"));
+        Assert.Contains("requests in flight", e.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -237,6 +238,13 @@ public sealed class InFlightLimitTests
     [InlineData("2001:db8:1:3::1", "2001:db8:1:3::")]
     public void A_client_is_counted_by_its_IPv4_address_or_its_IPv6_64(string address, string counted) =>
         Assert.Equal(IPAddress.Parse(counted), InferenceAdmission.Client(IPAddress.Parse(address)));
+
+    [Theory]
+    [InlineData("gateway busy: 1024 in flight", "gateway busy: 1024 in flight")]
+    [InlineData("100% full", "100%25 full")]
+    [InlineData("line\nbreak ≥", "line%0Abreak %E2%89%A5")]
+    public void A_grpc_message_is_percent_encoded_as_the_protocol_says(string message, string sent) =>
+        Assert.Equal(sent, Ingress.GrpcIngress.PercentEncode(message));
 
     [Fact]
     public void Limits_below_one_are_refused()
