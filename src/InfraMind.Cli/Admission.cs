@@ -16,9 +16,14 @@ internal static class Admission
     /// <paramref name="policy"/> (count, kind, content addressing: no I/O), and only then each is fetched into a
     /// throwaway store under the policy and must give the published image, built from the published manifest.
     /// </summary>
-    public static IPublishAdmission ForRegistry(CliContext context, FetchPolicy policy) => new AllAdmissions(
+    /// <param name="keepBytes">
+    /// What an accepted publish's image may bring the home's store to: it is kept (for nodes sharing that store) only
+    /// while the store's blobs with it stay within this many bytes; beyond, the entry is logged all the same and the
+    /// image not kept (nodes fetch it from its references). Null: always kept (a registry of this machine's own user).
+    /// </param>
+    public static IPublishAdmission ForRegistry(CliContext context, FetchPolicy policy, long? keepBytes = null) => new AllAdmissions(
         new ManifestAdmission(),
-        new ContentAdmission(new StoreFetcher(context, policy), policy.MaxReferences, ImageIdentity.ManifestDigestLabel));
+        new ContentAdmission(new StoreFetcher(context, policy, keepBytes), policy.MaxReferences, ImageIdentity.ManifestDigestLabel));
 
     /// <summary>
     /// The image's own record of the manifest it was built from (<c>org.inframind.manifest-digest</c>, written by
@@ -58,7 +63,7 @@ internal static class Admission
     }
 
     /// <summary>The registry's fetcher: screens references against the policy, fetches into a scratch store of the home's store.</summary>
-    private sealed class StoreFetcher(CliContext context, FetchPolicy policy) : IContentFetcher
+    private sealed class StoreFetcher(CliContext context, FetchPolicy policy, long? keepBytes) : IContentFetcher
     {
         public AdmissionResult? Screen(PublishedReference reference)
         {
@@ -86,19 +91,24 @@ internal static class Admission
             };
         }
 
-        public IContentFetch Begin() => new Fetch(context, policy);
+        public IContentFetch Begin() => new Fetch(context, policy, keepBytes);
     }
 
     /// <summary>One publish's fetches, into a scratch store; kept (moved into the home's store, nameless) only on <see cref="KeepAsync"/>.</summary>
     private sealed class Fetch : IContentFetch
     {
+        /// <summary>One keep at a time in this process, so two publishes cannot both fit the budget that has room for one.</summary>
+        private static readonly SemaphoreSlim Keeping = new(1, 1);
+
+        private readonly long? _keepBytes;
         private readonly LocalContentStore _home;
         private readonly ScratchStore _scratch;
         private readonly ContentResolver _resolver;
         private readonly Dictionary<string, ImageArchive> _fetched = new(StringComparer.Ordinal);
 
-        public Fetch(CliContext context, FetchPolicy policy)
+        public Fetch(CliContext context, FetchPolicy policy, long? keepBytes)
         {
+            _keepBytes = keepBytes;
             _home = new LocalContentStore(context.Home.Store);
             _scratch = _home.CreateScratch();
             _resolver = ContentAccess.ForPublishers(context, policy, _scratch.Store);
@@ -124,10 +134,19 @@ internal static class Admission
 
         public async Task KeepAsync(CancellationToken cancellationToken)
         {
-            foreach (var image in _fetched.Values)
+            await Keeping.WaitAsync(cancellationToken);
+            try
             {
-                if (await _home.FindAsync(image.ManifestDigest, cancellationToken) is null)
+                foreach (var image in _fetched.Values)
+                {
+                    if (await _home.FindAsync(image.ManifestDigest, cancellationToken) is not null) continue;
+                    if (_keepBytes is { } budget && _home.BlobBytes() + _home.MissingBytes(image) > budget) continue;
                     await _home.AdoptAsync(image, cancellationToken);
+                }
+            }
+            finally
+            {
+                Keeping.Release();
             }
         }
 

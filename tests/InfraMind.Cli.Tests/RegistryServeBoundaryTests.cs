@@ -161,6 +161,58 @@ public sealed class RegistryServeBoundaryTests : IAsyncLifetime, IDisposable
         }
     }
 
+    /// <summary>The bytes of the distinct blobs in layout tars (what adopting their images would add to an empty store).</summary>
+    private static long BlobBytes(params string[] tars)
+    {
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var tar in tars)
+        {
+            using var reader = new System.Formats.Tar.TarReader(File.OpenRead(tar));
+            while (reader.GetNextEntry() is { } entry)
+            {
+                if (entry.EntryType is System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile
+                    && entry.Name.StartsWith("blobs/sha256/", StringComparison.Ordinal))
+                    sizes[entry.Name] = entry.Length;
+            }
+        }
+
+        return sizes.Values.Sum();
+    }
+
+    [Fact]
+    public async Task Accepted_images_are_kept_only_within_the_keep_budget_and_their_entries_logged_all_the_same()
+    {
+        var tars = new[] { _dir.Combine("keep-1.tar"), _dir.Combine("keep-2.tar") };
+        var digests = new[] { HostileArchives.Image(tars[0], null, null, "keep-one"), HostileArchives.Image(tars[1], null, null, "keep-two") };
+        // Room for the first image and not for both: the second does not fit once the first is kept.
+        var budget = BlobBytes(tars) - 1;
+        Assert.True(BlobBytes(tars[0]) <= budget);
+        await using var registry = await RegistryServeProcess.StartAsync(_dir.Combine("keep-home"), "--fetch-allow", "127.0.0.1", "--keep-images",
+            budget.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var bytes = tars.Select(File.ReadAllBytes).ToArray();
+        await using var server = new RawHttpServer(r => r.Path is "/1.tar" ? (200, null, bytes[0]) : r.Path is "/2.tar" ? (200, null, bytes[1]) : (404, null, []));
+        for (var i = 0; i < 2; i++)
+        {
+            var reference = $"http://127.0.0.1:{server.Port}/{i + 1}.tar#sha256={HostileArchives.Sha256(bytes[i])["sha256:".Length..]}";
+            var published = await registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "kept", $"1.0.{i}", digests[i], reference));
+            Assert.Equal(201, published.Status);
+        }
+
+        var index = await File.ReadAllTextAsync(Path.Combine(registry.Store, "index.json"));
+        Assert.Contains(digests[0], index, StringComparison.Ordinal);
+        Assert.DoesNotContain(digests[1], index, StringComparison.Ordinal); // logged (201), not kept: over the budget
+        Assert.True(Directory.GetFiles(Path.Combine(registry.Store, "blobs", "sha256")).Sum(f => new FileInfo(f).Length) <= budget);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(registry.Store, "staging")));
+    }
+
+    [Fact]
+    public async Task A_keep_budget_that_is_no_size_is_a_usage_error_before_anything_starts()
+    {
+        var bad = await InfraProcess.RunAsync(_dir.Combine("bad-home"), "registry", "serve", "--port", "0", "--keep-images", "lots");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--keep-images: 'lots' is not a quantity", bad.Err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_image_built_from_another_manifest_is_refused()
     {

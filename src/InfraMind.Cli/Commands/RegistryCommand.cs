@@ -38,6 +38,12 @@ internal static class RegistryCommand
         {
             Description = "Publishes one publisher key may make per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 30, HelpName = "N",
         };
+        var keepImages = new Option<string>("--keep-images")
+        {
+            Description = "Keep accepted publishes' images in this home's store (for nodes that share it) only while the store stays within SIZE; beyond, the entry is " +
+                "logged all the same and its image not kept (nodes fetch it from its references). 0 keeps none",
+            DefaultValueFactory = _ => "10Gi", HelpName = "SIZE",
+        };
         foreach (var rate in new[] { perAddress, perKey })
             rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
@@ -45,11 +51,12 @@ internal static class RegistryCommand
             "the envelope (at most 1 MiB, IM5108; at most 4 signatures, IM5109), the publisher's signature, the per-address and per-key rates (IM5104), " +
             "ownership of the name and immutability of the version, the manifest (exactly the one its model.yaml produces), the references " +
             "(at most 8, remote and content-addressed: oci://…@sha256:, https://…#sha256=, ipfs://CID; IM5145/IM5146), and only then the content, " +
-            "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged.\n" +
+            "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged, " +
+            "while the store stays within --keep-images.\n" +
             "Off loopback it serves HTTPS by default (--plaintext: HTTP) with a self-signed certificate its clients pin.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, listen, data, allowLocal, fetchAllow, maxImage, perAddress, perKey, json,
+            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, perAddress, perKey, json,
         };
         tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -57,6 +64,9 @@ internal static class RegistryCommand
             using var tracing = ServingHosts.Tracing(context, "inframind-registry");
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
+            var keepBytes = InfraMind.Manifest.Quantity.TryParseBytes(parse.GetValue(keepImages)!, out var keep, out var keepError)
+                ? keep
+                : throw new InfraMindException(CliErrorCodes.UsageError, $"--keep-images: {keepError}", "write a size such as 10Gi or 500Mi, or 0 to keep none");
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
             var at = ListenAt.From(parse, listen, port);
@@ -68,7 +78,7 @@ internal static class RegistryCommand
                 PublishesPerMinutePerAddress = parse.GetValue(perAddress),
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
             };
-            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken);
+            await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken, keepBytes);
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);
             // The URL with its pin: what this machine's commands (through the announcement) and other hosts' --registry take.
             var address = TlsPins.With(server.Address, pin);

@@ -172,6 +172,20 @@ public sealed partial class LocalContentStore
     /// while it decides on a publish): removed with everything in it when disposed, and by the staging sweep if the
     /// process dies. <see cref="AdoptAsync"/> moves an image of it into this store, nameless.
     /// </summary>
+    /// <summary>The bytes of every blob the store holds (what it takes on disk, staging aside).</summary>
+    public long BlobBytes()
+    {
+        var directory = new DirectoryInfo(BlobDirectory);
+        return directory.Exists ? directory.EnumerateFiles().Sum(f => f.Length) : 0;
+    }
+
+    /// <summary>The bytes <see cref="AdoptAsync"/> of <paramref name="image"/> would add: its blobs this store does not hold yet.</summary>
+    public long MissingBytes(ImageArchive image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Blobs.Append(image.Image.Manifest).DistinctBy(b => b.Digest).Where(b => !HasBlob(b.Digest)).Sum(b => b.Size);
+    }
+
     public ScratchStore CreateScratch()
     {
         EnsureCreated();

@@ -78,11 +78,13 @@ internal static class ServingHosts
     };
 
     /// <summary>A registry server at <paramref name="at"/> whose admission fetches under <paramref name="policy"/>.</summary>
-    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, ListenAt at, CancellationToken cancellationToken)
+    public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, ListenAt at, CancellationToken cancellationToken,
+        long? keepBytes = null)
     {
         try
         {
-            return await RegistryServer.StartAsync(options with { Url = options.TlsCertificate is null ? at.Url : at.HttpsUrl, Admission = Admission.ForRegistry(context, policy) }, cancellationToken);
+            return await RegistryServer.StartAsync(options with { Url = options.TlsCertificate is null ? at.Url : at.HttpsUrl, Admission = Admission.ForRegistry(context, policy, keepBytes) },
+                cancellationToken);
         }
         catch (IOException e)
         {
