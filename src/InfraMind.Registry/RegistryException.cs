@@ -25,6 +25,9 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode TooManySignatures = new("IM5109", FailureKind.CheckFailed,
         "a publish is signed once, by its publisher's key: send the envelope `infra publish` makes");
     public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed);
+
+    /// <summary>(503) The registry is fetching as many publishes' content as it does at once (<c>--max-fetches</c>).</summary>
+    public static readonly ErrorCode AdmissionsBusy = new("IM5114", FailureKind.Unavailable, "publish again after the Retry-After seconds");
     public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed);

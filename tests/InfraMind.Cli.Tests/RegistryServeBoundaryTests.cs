@@ -206,6 +206,32 @@ public sealed class RegistryServeBoundaryTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Publishes_beyond_the_fetches_at_once_are_refused_until_one_ends()
+    {
+        await using var registry = await RegistryServeProcess.StartAsync(_dir.Combine("fetches-home"), "--fetch-allow", "127.0.0.1", "--max-fetches", "1");
+        // A content server that takes the connection and answers nothing until the test lets go of it.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var first = registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "slow", "1.0.0", AnyImage, $"http://127.0.0.1:{port}/slow.tar#sha256={AnyHex}"));
+        using (await silent.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromSeconds(30)))
+        {
+            var (status, code, detail, response) = await registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "waiting", "1.0.0", AnyImage, $"http://127.0.0.1:{port}/w.tar#sha256={AnyHex}"));
+            Assert.Equal((503, "IM5114"), (status, code));
+            Assert.Contains("checking 1 publishes' content already", detail, StringComparison.Ordinal);
+            Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+            Assert.False(silent.Pending(), "the refused publish's content was fetched");
+            silent.Stop(); // a try again is refused at once rather than held
+        }
+
+        // The held connection closed: the first publish fails on its content, and its slot is free again.
+        Assert.Equal(422, (await first).Status);
+        var (server, reference, digest) = Serve(seed: "after-busy");
+        await using (server)
+            Assert.Equal(201, (await registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "waiting", "1.0.0", digest, reference))).Status);
+    }
+
+    [Fact]
     public async Task A_keep_budget_that_is_no_size_is_a_usage_error_before_anything_starts()
     {
         var bad = await InfraProcess.RunAsync(_dir.Combine("bad-home"), "registry", "serve", "--port", "0", "--keep-images", "lots");

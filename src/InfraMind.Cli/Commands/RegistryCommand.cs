@@ -44,6 +44,13 @@ internal static class RegistryCommand
                 "logged all the same and its image not kept (nodes fetch it from its references). 0 keeps none",
             DefaultValueFactory = _ => "10Gi", HelpName = "SIZE",
         };
+        var maxFetches = new Option<int>("--max-fetches")
+        {
+            Description = "Publishes whose content the registry checks at once, each fetch taking up to --max-image-size of staging space until it is kept or removed " +
+                "(503 IM5114 with Retry-After beyond)",
+            DefaultValueFactory = _ => 4, HelpName = "N",
+        };
+        maxFetches.Require(v => v is >= 1 and <= 1024, "--max-fetches must be between 1 and 1024");
         foreach (var rate in new[] { perAddress, perKey })
             rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
@@ -56,7 +63,7 @@ internal static class RegistryCommand
             "Off loopback it serves HTTPS by default (--plaintext: HTTP) with a self-signed certificate its clients pin.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, perAddress, perKey, json,
+            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, perAddress, perKey, json,
         };
         tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -77,6 +84,7 @@ internal static class RegistryCommand
                 TlsCertificate = certificate,
                 PublishesPerMinutePerAddress = parse.GetValue(perAddress),
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
+                MaxAdmissionsInFlight = parse.GetValue(maxFetches),
             };
             await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken, keepBytes);
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);

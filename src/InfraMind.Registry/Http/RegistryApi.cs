@@ -101,6 +101,7 @@ internal static partial class RegistryApi
         }
         catch (RegistryException ex)
         {
+            if (ex.Code == RegistryErrorCodes.AdmissionsBusy) PublishLimits.SetRetryAfter(request.HttpContext.Response, BoundedAdmission.RetryAfter);
             Log.PublishRefused(logger, ex.Code, ex.Message);
             metrics?.Refused(ex.Code);
             throw;

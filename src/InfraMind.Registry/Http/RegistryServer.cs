@@ -28,6 +28,12 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
     /// <summary>Publishes one publisher key may make per minute, counted once its signature verified; 0 for no limit.</summary>
     public int PublishesPerMinutePerKey { get; init; } = 30;
 
+    /// <summary>
+    /// Publishes in admission at once (from the first check until what their fetch left is kept or removed); beyond, 503
+    /// IM5114 with Retry-After. Bounds the staging space fetches take to this many times the most bytes of one publish.
+    /// </summary>
+    public int MaxAdmissionsInFlight { get; init; } = 4;
+
     /// <summary>The certificate (with its key) to serve HTTPS with; <see cref="Url"/> is then https. Null: plain HTTP.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 }
@@ -95,7 +101,9 @@ public sealed class RegistryServer : IAsyncDisposable
     public static async Task<RegistryServer> StartAsync(RegistryServerOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, options.Admission, null, cancellationToken).ConfigureAwait(false);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAdmissionsInFlight, 1, nameof(options.MaxAdmissionsInFlight));
+        var admission = options.Admission is { } checks ? new BoundedAdmission(checks, options.MaxAdmissionsInFlight) : null;
+        var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, admission, null, cancellationToken).ConfigureAwait(false);
         try
         {
             // As InfraMind.Serving's ServerOptions (which this layer does not reference): the program's own directory as

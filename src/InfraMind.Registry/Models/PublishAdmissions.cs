@@ -182,3 +182,70 @@ public sealed class ContentAdmission(IContentFetcher fetcher, int maxReferences,
         return AdmissionResult.Accept with { Content = fetch };
     }
 }
+
+/// <summary>
+/// At most <paramref name="limit"/> publishes in admission at once, from its first check until what it fetched is kept
+/// or removed: each fetch may take up to the policy's image size in the host's staging area, so this bounds that space
+/// (limit × the most bytes of one publish's images) and the registry's outbound fetches, however many publishers send.
+/// Beyond the limit a publish is refused at once (503 IM5114, Retry-After); it waits in no queue.
+/// </summary>
+public sealed class BoundedAdmission(IPublishAdmission inner, int limit) : IPublishAdmission
+{
+    /// <summary>What a refused publisher is told to wait: fetches take seconds.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    private int _inFlight;
+
+    public int Limit => limit;
+
+    public async Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _inFlight) > limit)
+        {
+            Release();
+            throw new RegistryException(RegistryErrorCodes.AdmissionsBusy, RegistryErrorKind.Unavailable,
+                $"the registry is checking {limit} publishes' content already, as many as it does at once; retry after {RetryAfter.TotalSeconds:0} s.");
+        }
+
+        AdmissionResult result;
+        try
+        {
+            result = await inner.AdmitAsync(candidate, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Release();
+            throw;
+        }
+
+        if (result.Content is null)
+        {
+            Release();
+            return result;
+        }
+
+        // The slot lasts as long as what the fetch left in staging: until the registry kept it or let it go.
+        return result with { Content = new Releasing(result.Content, Release) };
+    }
+
+    private void Release() => Interlocked.Decrement(ref _inFlight);
+
+    private sealed class Releasing(IAdmittedContent inner, Action release) : IAdmittedContent
+    {
+        private int _released;
+
+        public Task KeepAsync(CancellationToken cancellationToken) => inner.KeepAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await inner.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Interlocked.Exchange(ref _released, 1) == 0) release();
+            }
+        }
+    }
+}

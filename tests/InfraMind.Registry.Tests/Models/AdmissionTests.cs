@@ -239,4 +239,39 @@ public sealed class AdmissionTests
         await accepted.Content.DisposeAsync();
         Assert.Equal((1, 1), (fetcher.Kept, fetcher.Disposed));
     }
+    private sealed class Scripted(Func<Task<AdmissionResult>> admit) : IPublishAdmission
+    {
+        public Task<AdmissionResult> AdmitAsync(PublishCandidate candidate, CancellationToken cancellationToken) => admit();
+    }
+
+    private sealed class Content : IAdmittedContent
+    {
+        public Task KeepAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_bounded_admission_holds_a_slot_until_its_content_is_let_go_and_frees_it_on_every_other_end()
+    {
+        var next = (Func<Task<AdmissionResult>>)(() => Task.FromResult(AdmissionResult.Accept with { Content = new Content() }));
+        var bounded = new BoundedAdmission(new Scripted(() => next()), 1);
+        var candidate = Candidate();
+
+        var held = await bounded.AdmitAsync(candidate, CancellationToken.None);
+        var busy = await Assert.ThrowsAsync<RegistryException>(() => bounded.AdmitAsync(candidate, CancellationToken.None));
+        Assert.Equal((RegistryErrorCodes.AdmissionsBusy, RegistryErrorKind.Unavailable), (busy.Code, busy.Category));
+        await held.Content!.DisposeAsync();
+        await held.Content.DisposeAsync(); // twice frees once
+
+        // No content (a refusal before any fetch), and a check that throws: the slot comes back either way.
+        next = () => Task.FromResult(AdmissionResult.Reject(RegistryErrorCodes.ManifestInvalid, "no"));
+        Assert.False((await bounded.AdmitAsync(candidate, CancellationToken.None)).Accepted);
+        next = () => throw new InvalidOperationException("fetch failed");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bounded.AdmitAsync(candidate, CancellationToken.None));
+        next = () => Task.FromResult(AdmissionResult.Accept with { Content = new Content() });
+        var again = await bounded.AdmitAsync(candidate, CancellationToken.None);
+        await Assert.ThrowsAsync<RegistryException>(() => bounded.AdmitAsync(candidate, CancellationToken.None));
+        await again.Content!.DisposeAsync();
+    }
 }
