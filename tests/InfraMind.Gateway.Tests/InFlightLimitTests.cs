@@ -198,13 +198,14 @@ public sealed class InFlightLimitTests
     private static async Task WaitForAsync(Mesh mesh, int inFlight)
     {
         var line = $"inframind_gateway_inferences_in_flight {inFlight}";
-        for (var i = 0; i < 400; i++)
+        var seen = false;
+        for (var i = 0; i < 400 && !seen; i++)
         {
-            if ((await mesh.ScrapeAsync()).Split('\n').Contains(line)) return;
-            await Task.Delay(25);
+            seen = (await mesh.ScrapeAsync()).Split('\n').Contains(line);
+            if (!seen) await Task.Delay(25);
         }
 
-        Assert.Fail($"never saw {line}");
+        Assert.True(seen, $"never saw {line}");
     }
 
     private static async Task<HttpResponseMessage> OkAsync(Mesh mesh)
