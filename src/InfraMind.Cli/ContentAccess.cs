@@ -56,9 +56,7 @@ internal static class ContentAccess
 
     /// <summary>The bytes of <see cref="MaxImageSizeOption"/>, or a usage error naming it.</summary>
     public static long MaxImageBytes(System.CommandLine.ParseResult parse, System.CommandLine.Option<string> option) =>
-        InfraMind.Manifest.Quantity.TryParseBytes(parse.GetValue(option)!, out var bytes, out var error)
-            ? bytes
-            : throw new InfraMindException(CliErrorCodes.UsageError, $"--max-image-size: {error}", "write a size such as 16Gi or 500Mi");
+        OptionRules.Bytes(parse, option, "write a size such as 16Gi or 500Mi");
 
     /// <summary>The policy of the single-machine embedded mesh (`infra mesh up`, the in-process registry): loopback and host-local references allowed.</summary>
     public static FetchPolicy EmbeddedPolicy(CliContext context) =>

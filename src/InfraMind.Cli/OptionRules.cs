@@ -22,6 +22,21 @@ internal static class OptionRules
         });
     }
 
+    /// <summary>
+    /// The bytes a size option gives (<c>16Gi</c>, <c>500Mi</c>, <c>1048576</c>), or a usage error naming the option with
+    /// <paramref name="hint"/>. A budget (<paramref name="zeroAllowed"/>) may be <c>0</c>, nothing; a quantity of memory may not.
+    /// </summary>
+    public static long Bytes(ParseResult parse, Option<string> option, string hint, bool zeroAllowed = false)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(option);
+        var text = parse.GetValue(option)!;
+        if (zeroAllowed && text.Trim() == "0") return 0;
+        return InfraMind.Manifest.Quantity.TryParseBytes(text, out var bytes, out var error)
+            ? bytes
+            : throw new InfraMindException(CliErrorCodes.UsageError, $"{option.Name}: {error}", hint);
+    }
+
     private static bool Converted<T>(OptionResult result, out T value)
     {
         try

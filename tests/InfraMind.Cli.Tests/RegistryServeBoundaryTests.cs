@@ -232,6 +232,17 @@ public sealed class RegistryServeBoundaryTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_keep_budget_of_0_keeps_no_image_and_logs_the_entry()
+    {
+        await using var registry = await RegistryServeProcess.StartAsync(_dir.Combine("keep-none-home"), "--fetch-allow", "127.0.0.1", "--keep-images", "0");
+        var (server, reference, digest) = Serve(seed: "keep-none");
+        await using (server)
+            Assert.Equal(201, (await registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "unkept", "1.0.0", digest, reference))).Status);
+        var index = Path.Combine(registry.Store, "index.json");
+        Assert.False(File.Exists(index) && (await File.ReadAllTextAsync(index)).Contains(digest, StringComparison.Ordinal), "a budget of 0 kept the image");
+    }
+
+    [Fact]
     public async Task A_keep_budget_that_is_no_size_is_a_usage_error_before_anything_starts()
     {
         var bad = await InfraProcess.RunAsync(_dir.Combine("bad-home"), "registry", "serve", "--port", "0", "--keep-images", "lots");

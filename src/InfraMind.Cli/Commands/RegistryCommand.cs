@@ -71,9 +71,7 @@ internal static class RegistryCommand
             using var tracing = ServingHosts.Tracing(context, "inframind-registry");
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
-            var keepBytes = InfraMind.Manifest.Quantity.TryParseBytes(parse.GetValue(keepImages)!, out var keep, out var keepError)
-                ? keep
-                : throw new InfraMindException(CliErrorCodes.UsageError, $"--keep-images: {keepError}", "write a size such as 10Gi or 500Mi, or 0 to keep none");
+            var keepBytes = OptionRules.Bytes(parse, keepImages, "write a size such as 10Gi or 500Mi, or 0 to keep none", zeroAllowed: true);
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
             var at = ListenAt.From(parse, listen, port);

@@ -116,9 +116,7 @@ internal static class NodeServeCommand
         serve.SetAction(async (parse, cancellationToken) =>
         {
             // 0 is a budget here (keep nothing unused), where a quantity of memory must be more.
-            var keepImages = parse.GetValue(imageCache)!.Trim() == "0" ? 0
-                : Quantity.TryParseBytes(parse.GetValue(imageCache)!, out var kept, out var keptError) ? kept
-                : throw new InfraMindException(CliErrorCodes.UsageError, $"--image-cache: {keptError}", "write a quantity such as 10Gi, 512Mi or 0");
+            var keepImages = OptionRules.Bytes(parse, imageCache, "write a quantity such as 10Gi, 512Mi or 0", zeroAllowed: true);
             var maxImageBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             using var tracing = ServingHosts.Tracing(context, "inframind-node");
             // URL#sha256:HEX: the URL without its fragment is the gateway's, the fragment its TLS pin.
