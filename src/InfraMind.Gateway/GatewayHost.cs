@@ -81,7 +81,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);
         var admission = new InferenceAdmission(options.MaxInferencesInFlight, options.MaxInferencesInFlightPerAddress);
-        metrics.InFlight(() => admission.InFlight, options.MaxInferencesInFlight, Math.Min(options.MaxInferencesInFlightPerAddress, options.MaxInferencesInFlight));
+        metrics.InFlight(admission);
         var core = new InferenceCore(mesh, options, metrics, admission, new InferenceAttempts(mesh, options, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);

@@ -35,16 +35,16 @@ internal sealed class GatewayMetrics
 
     public CollectorRegistry Registry { get; }
 
-    /// <summary>Reports <paramref name="read"/> (the inference requests in flight) at each scrape, next to their limits.</summary>
-    public void InFlight(Func<long> read, int limit, int perAddress)
+    /// <summary>Reports the inference requests in flight at each scrape, next to their limits.</summary>
+    public void InFlight(Inference.InferenceAdmission admission)
     {
         var f = Metrics.WithCustomRegistry(Registry);
         var now = f.CreateGauge("inframind_gateway_inferences_in_flight", "Inference requests in flight now (REST and gRPC), a slot each.");
         var limits = f.CreateGauge("inframind_gateway_inferences_in_flight_limit",
             "The most inference requests in flight at once: all (beyond, 503 IM6026) and from one address (beyond, 429 IM6027).", "scope");
-        limits.WithLabels("all").Set(limit);
-        limits.WithLabels("address").Set(perAddress);
-        Registry.AddBeforeCollectCallback(() => now.Set(read()));
+        limits.WithLabels("all").Set(admission.Limit);
+        limits.WithLabels("address").Set(admission.PerAddressLimit);
+        Registry.AddBeforeCollectCallback(() => now.Set(admission.InFlight));
     }
 
     public void Request(string model, int status, TimeSpan elapsed)

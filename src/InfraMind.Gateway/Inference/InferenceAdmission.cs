@@ -18,20 +18,23 @@ internal sealed class InferenceAdmission : IDisposable
 {
     private readonly ConcurrencyLimiter _all;
     private readonly PartitionedRateLimiter<IPAddress> _perAddress;
-    private readonly int _total;
-    private readonly int _perClient;
-
     public InferenceAdmission(int total, int perAddress)
     {
-        _total = total;
-        _perClient = perAddress = Math.Min(perAddress, total);
+        Limit = total;
+        PerAddressLimit = perAddress = Math.Min(perAddress, total);
         _all = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = total, QueueLimit = 0 });
         _perAddress = PartitionedRateLimiter.Create<IPAddress, IPAddress>(address =>
             RateLimitPartition.GetConcurrencyLimiter(address, _ => new ConcurrencyLimiterOptions { PermitLimit = perAddress, QueueLimit = 0 }));
     }
 
+    /// <summary>The most requests in flight at once.</summary>
+    public int Limit { get; }
+
+    /// <summary>The most from one address (the option's value, at most <see cref="Limit"/>).</summary>
+    public int PerAddressLimit { get; }
+
     /// <summary>The requests in flight now, all addresses together.</summary>
-    public long InFlight => _total - (_all.GetStatistics()?.CurrentAvailablePermits ?? _total);
+    public long InFlight => Limit - (_all.GetStatistics()?.CurrentAvailablePermits ?? Limit);
 
     /// <summary>A slot for one request of <paramref name="client"/>, or the problem that refuses it (the slot then holds nothing).</summary>
     public InferenceProblem? TryEnter(IPAddress? client, out Slot slot)
@@ -43,7 +46,7 @@ internal sealed class InferenceAdmission : IDisposable
         {
             ours.Dispose();
             return new(503, MeshErrorCodes.GatewayBusy, "gateway busy",
-                $"the gateway has {_total} requests in flight, as many as it takes at once; retry after the Retry-After seconds, or at another gateway.", RetryAfter: true);
+                $"the gateway has {Limit} requests in flight, as many as it takes at once; retry after the Retry-After seconds, or at another gateway.", RetryAfter: true);
         }
 
         var address = Client(client);
@@ -53,7 +56,7 @@ internal sealed class InferenceAdmission : IDisposable
             mine.Dispose();
             ours.Dispose();
             return new(429, MeshErrorCodes.TooManyFromAddress, "too many requests in flight",
-                $"{_perClient} requests from {Describe(address)} are in flight at this gateway, as many as it takes from one address; retry after the Retry-After seconds, or send fewer at once.",
+                $"{PerAddressLimit} requests from {Describe(address)} are in flight at this gateway, as many as it takes from one address; retry after the Retry-After seconds, or send fewer at once.",
                 RetryAfter: true);
         }
 
