@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 
@@ -100,24 +99,9 @@ public readonly record struct Digest
     public static async Task<(Digest Digest, long Size)> ComputeAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        long size = 0;
-        try
-        {
-            int read;
-            while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                hash.AppendData(buffer, 0, read);
-                size += read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        return (FromHash(hash.GetHashAndReset()), size);
+        using var sink = new DigestSink();
+        await content.CopyToAsync(sink, 1 << 20, cancellationToken).ConfigureAwait(false);
+        return sink.Finish();
     }
 
     public override string ToString() => Value ?? string.Empty;

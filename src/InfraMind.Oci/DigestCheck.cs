@@ -76,7 +76,8 @@ public sealed class DigestCheck : IDisposable
 
 /// <summary>
 /// A stream that keeps nothing and takes the digest and size of what is written into it: for content produced by a
-/// writer (a tar) whose digest is needed before it is sent, with no pipe and no copy.
+/// writer (a tar) whose digest is needed before it is sent, with no pipe and no copy; <see cref="Digest.ComputeAsync"/>
+/// copies a stream into one.
 /// </summary>
 public sealed class DigestSink() : WriteOnlyStream(Null)
 {
