@@ -28,7 +28,8 @@ public sealed class MeshUpTests : IDisposable
         var reference = pushed.GetProperty("reference").GetString()!;
         Assert.Equal(0, (await _cli.RunAsync("keys", "generate")).Code); // publish signs with the default key, never made for you
         // Port 0: the gateway binds a port of its own and announces it in the home (nothing picked first and lost meanwhile).
-        using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", "0", "--registry-port", "0"))!;
+        // --max-in-flight: every client of the embedded mesh has 127.0.0.1, so the limit is also the per-address one.
+        using var mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "2", "--port", "0", "--registry-port", "0", "--max-in-flight", "300"))!;
         var meshOut = mesh.StandardOutput.ReadToEndAsync();
         var meshErr = mesh.StandardError.ReadToEndAsync();
         try
@@ -103,6 +104,10 @@ public sealed class MeshUpTests : IDisposable
             Assert.Contains(receipt, kept.GetProperty("receipts").EnumerateArray().Select(r => r.GetString()));
             answer.Dispose();
 
+            var scrape = (await http.GetStringAsync(new Uri("metrics", UriKind.Relative))).Split('\n');
+            Assert.Contains("inframind_gateway_inferences_in_flight_limit{scope=\"all\"} 300", scrape);
+            Assert.Contains("inframind_gateway_inferences_in_flight_limit{scope=\"address\"} 300", scrape);
+
             using var bad = await http.PostAsync("inference/v1/mesh-e2e", new StringContent("{\"text\": 5}", System.Text.Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
             using var unknown = await http.PostAsJsonAsync("inference/v1/never-published", new { text = "x" });
@@ -169,7 +174,7 @@ public sealed class MeshUpTests : IDisposable
     }
 
     [Fact]
-    public async Task Gateway_serve_bounds_its_failure_detection_node_count_and_in_flight_options()
+    public async Task Gateway_serve_and_mesh_up_refuse_out_of_range_limits()
     {
         foreach (var (option, value, says) in new[]
         {
@@ -184,6 +189,10 @@ public sealed class MeshUpTests : IDisposable
             Assert.Equal(2, result.Code);
             Assert.Contains(says, result.Err, StringComparison.Ordinal);
         }
+
+        var mesh = await _cli.RunAsync("mesh", "up", "--max-in-flight", "0");
+        Assert.Equal(2, mesh.Code);
+        Assert.Contains("--max-in-flight must be between 1 and 1000000", mesh.Err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -32,13 +32,7 @@ internal static class GatewayServeCommand
             DefaultValueFactory = _ => 256, HelpName = "N",
         };
         maxNodes.Require(v => v is >= 1 and <= 100_000, "--max-nodes must be between 1 and 100000");
-        var maxInFlight = new Option<int>("--max-in-flight")
-        {
-            Description = "Most inference requests in flight at once, REST and gRPC together (beyond: 503 IM6026 with Retry-After); bounds the memory bodies and answers take " +
-                "to this many times (1 MiB + 16 MiB)",
-            DefaultValueFactory = _ => 1024, HelpName = "N",
-        };
-        maxInFlight.Require(v => v is >= 1 and <= 1_000_000, "--max-in-flight must be between 1 and 1000000");
+        var maxInFlight = ServingHosts.MaxInFlightOption();
         var maxInFlightPerAddress = new Option<int>("--max-in-flight-per-address")
         {
             Description = "Of --max-in-flight, most from one client address, an IPv6 /64 counting as one (beyond: 429 IM6027 with Retry-After); behind a proxy every client " +

@@ -36,6 +36,7 @@ internal static class MeshUpCommand
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
         var spotCheck = ServingHosts.SpotCheckShareOption();
+        var maxInFlight = ServingHosts.MaxInFlightOption();
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
@@ -46,7 +47,7 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, grpcPort, registryPort, registryUrl, replicas, spotCheck, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, replicas, spotCheck, maxInFlight, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
@@ -84,7 +85,9 @@ internal static class MeshUpCommand
                 // registrations, heartbeats and a receipt per answer; the gateway signs its registration replies.
                 keys.Add(MeshKeys.Embedded(context, "mesh-gateway"));
                 gateway = await ServingHosts.StartGatewayAsync(gatewayAt, ServingHosts.GrpcUrl(gatewayAt, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local,
-                    parse.GetValue(logPayloads), identity: keys[0], spotCheckShare: parse.GetValue(spotCheck));
+                    parse.GetValue(logPayloads), identity: keys[0], spotCheckShare: parse.GetValue(spotCheck),
+                    // Every client of a mesh on 127.0.0.1 has the one address: the per-address limit is the whole limit here.
+                    tune: o => o with { MaxInferencesInFlight = parse.GetValue(maxInFlight), MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlight) });
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);

@@ -40,6 +40,19 @@ internal static class ServingHosts
         return port;
     }
 
+    /// <summary>`--max-in-flight`: most inference requests a gateway holds at once (gateway serve, mesh up).</summary>
+    public static Option<int> MaxInFlightOption()
+    {
+        var option = new Option<int>("--max-in-flight")
+        {
+            Description = "Most inference requests in flight at once, REST and gRPC together (beyond: 503 IM6026 with Retry-After); bounds the memory bodies and answers take " +
+                "to this many times (1 MiB + 16 MiB)",
+            DefaultValueFactory = _ => 1024, HelpName = "N",
+        };
+        option.Require(v => v is >= 1 and <= 1_000_000, "--max-in-flight must be between 1 and 1000000");
+        return option;
+    }
+
     /// <summary>Where the gRPC ingress listens for the gateway at <paramref name="at"/>: null when `--grpc-port 0` turned it off.</summary>
     public static string? GrpcUrl(ListenAt at, int? grpcPort)
     {
