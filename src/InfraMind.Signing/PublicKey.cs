@@ -15,10 +15,13 @@ public sealed class PublicKey : IEquatable<PublicKey>
     private static readonly byte[] Secp256k1SpkiPrefix = Convert.FromHexString("3056301006072a8648ce3d020106052b8104000a034200");
     private const int P256SpkiLength = 91;
     private const int Secp256k1SpkiLength = 88;
-    private const int CacheLimit = 4096;
+    internal const int CacheLimit = 4096;
 
     // Key import costs far more than a verification; publishers and the registry key recur constantly.
     private static readonly ConcurrentDictionary<string, PublicKey> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>Keys parsed and kept (at most <see cref="CacheLimit"/>, whatever strangers send).</summary>
+    internal static int CachedCount => Cache.Count;
 
     private readonly byte[] _spki;
     private readonly ECDsa _ecdsa;

@@ -89,6 +89,25 @@ public sealed class CanonicalJsonTests
         Assert.Equal(expected, CanonicalJson.FormatNumber(BitConverter.Int64BitsToDouble(Convert.ToInt64(bits, 16))));
 
     [Fact]
+    public void Edges_the_rfc_examples_leave_out()
+    {
+        // A value below 1 whose first digit follows the point at once (n = 0 in ES2015 7.1.12.1): no exponent.
+        Assert.Equal("0.5", CanonicalJson.FormatNumber(0.5));
+        Assert.Equal("-0.25", CanonicalJson.FormatNumber(-0.25));
+        Assert.Equal("0.1", CanonicalJson.FormatNumber(0.1));
+        // Control characters: the short escapes where JSON has one, \u00xx (lowercase) for the rest (RFC 8785 §3.2.2.2).
+        Assert.Equal("\"\\b\\f\\t\\n\\r\\u0000\\u001f \"", CanonicalJson.SerializeToString(JsonValue.Create("\b\f\t\n\r\0\u001f ")));
+        // A null held as a value node writes as the missing one does.
+        var nullValue = JsonValue.Create(System.Text.Json.JsonDocument.Parse("null").RootElement);
+        Assert.Equal("{\"a\":null,\"b\":null}", CanonicalJson.SerializeToString(new JsonObject { ["b"] = nullValue, ["a"] = null }));
+        // NaN and the infinities have no JSON form (§3.2.2.3): refused, never written.
+        foreach (var d in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+        {
+            Assert.Throws<ArgumentException>(() => CanonicalJson.FormatNumber(d));
+        }
+    }
+
+    [Fact]
     public void Formatting_does_not_change_the_canonical_bytes()
     {
         var a = Canon("{ \"b\" : [1, 2, {\"y\":1,\"x\":2}], \"a\": \"t\\u0065xt\" }");

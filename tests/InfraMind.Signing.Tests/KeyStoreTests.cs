@@ -62,6 +62,50 @@ public sealed class KeyStoreTests
         Assert.Equal(SigningErrorCodes.InvalidKeyName, ex.Code);
     }
 
+    [Theory]
+    [InlineData("../outside")]
+    [InlineData("../keys/../outside")]
+    public void Every_entry_point_refuses_a_name_that_leaves_the_key_directory(string name)
+    {
+        using var dir = new TempDirectory("im-sign");
+        // A real key where the name would lead: only the name check stands between the store and it.
+        new KeyStore(dir.Path).Generate("outside");
+        var store = new KeyStore(System.IO.Path.Combine(dir.Path, "keys"));
+        Action[] entries =
+        [
+            () => store.Load(name), () => store.LoadPublic(name), () => store.LoadOrGenerate(name).Dispose(), () => store.Generate(name),
+            () => store.ImportSecp256k1(name, new string('1', 64)),
+        ];
+        foreach (var entry in entries)
+        {
+            Assert.Equal(SigningErrorCodes.InvalidKeyName, Assert.Throws<SigningException>(entry).Code);
+        }
+
+        Assert.False(System.IO.Directory.Exists(store.Directory) && System.IO.Directory.EnumerateFileSystemEntries(store.Directory).Any(), "a refused name left a file");
+    }
+
+    [Fact]
+    public void Either_half_of_a_key_makes_its_name_taken_and_the_public_half_is_readable_by_others()
+    {
+        using var dir = new TempDirectory("im-sign");
+        var store = new KeyStore(dir.Path);
+        var dave = store.Generate("dave");
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(dave.PublicKeyPath));
+        }
+
+        File.Delete(dave.PrivateKeyPath);
+        Assert.Equal(SigningErrorCodes.KeyExists, Assert.Throws<SigningException>(() => store.Generate("dave")).Code);
+        var erin = store.Generate("erin");
+        File.Delete(erin.PublicKeyPath);
+        Assert.Equal(SigningErrorCodes.KeyExists, Assert.Throws<SigningException>(() => store.ImportSecp256k1("erin", new string('1', 64))).Code);
+        // Neither refusal touched what was there.
+        Assert.False(File.Exists(dave.PrivateKeyPath));
+        Assert.False(File.Exists(erin.PublicKeyPath));
+        Assert.Empty(System.IO.Directory.GetFiles(store.Directory, "*.tmp"));
+    }
+
     [Fact]
     public void Missing_and_duplicate_keys_have_stable_codes()
     {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Mutation testing of the code that holds the trust boundaries. Opt-in: neither ./scripts/test.sh nor CI runs it (each
+# target takes minutes on 2 cores). Stryker.NET (pinned in dotnet-tools.json) changes the code one operator, condition,
+# string or statement at a time and runs the tests that cover the change; a mutant no test notices ("survived") is
+# behaviour no test proves. The score and every survivor are printed; reports (HTML and JSON) go to
+# .tmp/mutation/TARGET/reports/.
+#
+# Usage: scripts/mutation.sh [TARGET...]      (default: every target)
+#   signing    src/InfraMind.Signing (DSSE, PAE, statements, keys, canonical JSON) against InfraMind.Signing.Tests
+#   proofs     the registry's Merkle tree, inclusion and consistency proofs, checkpoints and pinned trust against
+#              InfraMind.Registry.Tests
+#   identity   the mesh's request signatures and job receipts (src/InfraMind.Serving/Identity) against
+#              InfraMind.Serving.Tests
+# Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity)
+for t in "${targets[@]}"; do
+  case "$t" in signing|proofs|identity) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity)" >&2; exit 2 ;; esac
+done
+dotnet tool restore >/dev/null
+
+for t in "${targets[@]}"; do
+  case "$t" in
+    signing) tests=tests/InfraMind.Signing.Tests; project=InfraMind.Signing.csproj; mutate=("**/*.cs") ;;
+    proofs) tests=tests/InfraMind.Registry.Tests; project=InfraMind.Registry.csproj
+      mutate=("**/Merkle/*.cs" "**/Checkpoints/*.cs" "**/Trust/*.cs") ;;
+    identity) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Identity/*.cs") ;;
+  esac
+  out="$root/.tmp/mutation/$t"
+  rm -rf "$out"
+  mkdir -p "$out"
+  args=()
+  for m in "${mutate[@]}"; do args+=(--mutate "$m"); done
+  echo "== mutation: $t ($project against $(basename "$tests"))"
+  (cd "$tests" && dotnet stryker --project "$project" "${args[@]}" --output "$out" --reporter Json --reporter Html \
+    --reporter Progress --concurrency "$(nproc)") > "$out.log" 2>&1 || { echo "mutation: stryker failed for $t (see $out.log)" >&2; exit 1; }
+  python3 - "$out/reports/mutation-report.json" <<'EOF'
+import json, sys
+from collections import Counter
+report = json.load(open(sys.argv[1]))
+total = Counter()
+for path, f in sorted(report["files"].items()):
+    counts = Counter(m["status"] for m in f["mutants"])
+    total += counts
+    lines = f["source"].split("\n")
+    for m in f["mutants"]:
+        if m["status"] in ("Survived", "NoCoverage"):
+            line = m["location"]["start"]["line"]
+            print(f"  {m['status']:10} {path.split('/src/')[-1]}:{line} {m['mutatorName']}: {lines[line - 1].strip()[:100]}")
+detected = total["Killed"] + total["Timeout"]
+valid = detected + total["Survived"] + total["NoCoverage"]
+score = 100 * detected / valid if valid else 100
+print(f"  score {score:.1f}%: {detected} of {valid} mutants detected ({total['Killed']} killed, {total['Timeout']} timed out, "
+      f"{total['Survived']} survived, {total['NoCoverage']} not covered; {total['CompileError']} did not compile)")
+EOF
+done

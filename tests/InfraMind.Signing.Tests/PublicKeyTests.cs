@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+
+namespace InfraMind.Signing.Tests;
+
+/// <summary>Public keys as strangers hand them over (publishers' statements, nodes' registrations).</summary>
+public sealed class PublicKeyTests
+{
+    [Theory]
+    [InlineData(KeyType.P256, "p256")]
+    [InlineData(KeyType.Secp256k1, "secp256k1")]
+    public void One_key_has_one_encoding_so_one_fingerprint(KeyType type, string name)
+    {
+        using var key = SigningKey.CreateEphemeral(type: type);
+        var spki = key.PublicKey.SubjectPublicKeyInfo.ToArray();
+        var parsed = PublicKey.FromSubjectPublicKeyInfo(spki);
+        Assert.Equal(type, parsed.Type);
+        Assert.Equal(name, parsed.Type.ToName());
+        Assert.Equal(key.PublicKey.Fingerprint, parsed.Fingerprint);
+
+        // The same point with a byte after it, or a byte short, would read as the same key under another fingerprint
+        // (the DER reader stops after the first structure): refused, so a key id names one key only.
+        foreach (var variant in new[] { [.. spki, 0x00], spki[..^1], spki.Select((b, i) => i == 3 ? (byte)(b ^ 0x01) : b).ToArray() })
+        {
+            var ex = Assert.Throws<SigningException>(() => PublicKey.FromSubjectPublicKeyInfo(variant));
+            Assert.Equal(SigningErrorCodes.PublicKeyInvalid, ex.Code);
+        }
+    }
+
+    [Fact]
+    public void Other_curves_are_refused_by_name()
+    {
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var ex = Assert.Throws<SigningException>(() => PublicKey.FromSubjectPublicKeyInfo(p384.ExportSubjectPublicKeyInfo()));
+        Assert.Equal(SigningErrorCodes.PublicKeyInvalid, ex.Code);
+        Assert.Contains("P-256 or secp256k1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_keys_kept_stay_bounded_however_many_distinct_keys_arrive()
+    {
+        // Twice the bound in distinct keys: without the bound the cache would hold them all. Other tests add keys in
+        // parallel, so the check leaves them a margin far below the second CacheLimit a missing bound would show.
+        for (var i = 0; i < 2 * PublicKey.CacheLimit; i++)
+        {
+            using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            _ = PublicKey.FromSubjectPublicKeyInfo(ecdsa.ExportSubjectPublicKeyInfo());
+            Assert.True(PublicKey.CachedCount <= PublicKey.CacheLimit + 64, $"{PublicKey.CachedCount} keys kept after {i + 1} distinct ones");
+        }
+    }
+}
