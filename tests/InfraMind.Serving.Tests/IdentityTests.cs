@@ -59,6 +59,55 @@ public sealed class IdentityTests : IDisposable
     public void A_malformed_or_missing_header_is_IM6041(string? header) =>
         Assert.Equal(MeshErrorCodes.NodeSignatureInvalid, Check(header, "{}"u8.ToArray()).Code);
 
+    public static TheoryData<string> Unreadable() =>
+    [
+        "t=0;key=sha256:" + new string('a', 64) + ";sig=AA",
+        "t=1;key=sha256:" + new string('a', 64) + ";sig=",
+        "t=1;key=sha256:" + new string('a', 65) + ";sig=AA",
+        "t=1;key=sha256:" + new string('a', 63) + ";sig=AA",
+        "t=1;key=sha256:" + new string('a', 64) + ";sig=" + System.Buffers.Text.Base64Url.EncodeToString(new byte[81]),
+        "t=1;key=sha256:" + new string('a', 64) + ";sig=AA;extra=1",
+        "t=1;sig=AA;key=sha256:" + new string('a', 64),
+        "t=+1;key=sha256:" + new string('a', 64) + ";sig=AA",
+    ];
+
+    /// <summary>Each part of the header is read within its bounds, and one that is not is named as unreadable, not tried.</summary>
+    [Theory]
+    [MemberData(nameof(Unreadable))]
+    public void A_header_outside_its_form_is_named_as_such(string header)
+    {
+        var check = Check(header, "{}"u8.ToArray());
+        Assert.Equal(MeshErrorCodes.NodeSignatureInvalid, check.Code);
+        Assert.Contains("header is not t=UNIX_MS;key=sha256:HEX;sig=BASE64URL", check.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_header_longer_than_its_bound_is_refused_even_where_it_would_verify()
+    {
+        var body = "{}"u8.ToArray();
+        var t = _now.ToUnixTimeMilliseconds();
+        var header = MeshSignature.Sign(_key, "POST", "/mesh/v1/nodes", Gateway, t, body);
+        // Leading zeros keep the time the same number: the signature still holds for it.
+        string Padded(int length) => "t=" + new string('0', length - header.Length) + header[2..];
+        Assert.True(Check(Padded(MeshSignature.MaxHeaderLength), body).Valid);
+        var check = Check(Padded(MeshSignature.MaxHeaderLength + 1), body);
+        Assert.Equal(MeshErrorCodes.NodeSignatureInvalid, check.Code);
+        Assert.Contains("header is not t=UNIX_MS", check.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_skew_bound_itself_is_accepted_and_a_millisecond_past_it_is_not()
+    {
+        var body = "{}"u8.ToArray();
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(_now.ToUnixTimeMilliseconds());
+        foreach (var (offset, valid) in new[] { (120_000, true), (-120_000, true), (120_001, false), (-120_001, false) })
+        {
+            var header = MeshSignature.Sign(_key, "POST", "/p", Gateway, now.AddMilliseconds(offset).ToUnixTimeMilliseconds(), body);
+            var check = MeshSignature.Verify(header, _key.PublicKey, "POST", "/p", [Gateway], body, now, MeshSignature.DefaultSkew);
+            Assert.True(valid == check.Valid, $"{offset} ms: {check.Problem}");
+        }
+    }
+
     [Fact]
     public void Another_keys_signature_is_refused_even_under_this_keys_fingerprint()
     {
@@ -85,6 +134,8 @@ public sealed class IdentityTests : IDisposable
         // A request id beyond the limit is left out rather than grow the receipt.
         var longId = JobReceipts.Sign(_key, new string('r', JobReceipts.MaxRequestIdLength + 1), "echo", "1.0.0", "d", "in"u8, "out"u8, "n1", _now);
         Assert.Equal("", JobReceipts.Verify(longId, _key.PublicKey).Receipt!.RequestId);
+        var longestId = new string('r', JobReceipts.MaxRequestIdLength);
+        Assert.Equal(longestId, JobReceipts.Verify(JobReceipts.Sign(_key, longestId, "echo", "1.0.0", "d", "in"u8, "out"u8, "n1", _now), _key.PublicKey).Receipt!.RequestId);
     }
 
     public static TheoryData<string> BadReceipts() =>
@@ -101,6 +152,16 @@ public sealed class IdentityTests : IDisposable
         var check = JobReceipts.Verify(receipt, _key.PublicKey);
         Assert.False(check.Valid);
         Assert.False(string.IsNullOrWhiteSpace(check.Problem));
+    }
+
+    [Fact]
+    public void A_receipt_verifies_when_one_of_its_signatures_is_the_nodes()
+    {
+        var receipt = JobReceipts.Sign(_key, "r1", "echo", "1.0.0", "d", "in"u8, "out"u8, "n1", _now);
+        var envelope = DsseEnvelope.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(receipt));
+        var stray = new DsseSignature(_other.PublicKey.Fingerprint, new byte[] { 0x30, 0x00 });
+        Assert.True(JobReceipts.Verify((envelope with { Signatures = [stray, envelope.Signatures[0]] }).ToJson(), _key.PublicKey).Valid);
+        Assert.False(JobReceipts.Verify((envelope with { Signatures = [stray] }).ToJson(), _key.PublicKey).Valid);
     }
 
     [Fact]
