@@ -43,6 +43,15 @@ public sealed class CheckpointTests
         Assert.Equal(RegistryErrorCodes.CheckpointSignature, CheckpointNote.Verify(badSig, key.PublicKey).ErrorCode);
 
         Assert.Equal(RegistryErrorCodes.CheckpointKeyUnknown, CheckpointNote.Verify(signed.Note, other.PublicKey).ErrorCode);
+        // The right origin, but no signature line of this key (another key's hash, or another key name): not ours, not altered.
+        var foreignHash = (byte[])Convert.FromBase64String(lines[4].Split(' ')[2]).Clone();
+        foreignHash[0] ^= 0xff;
+        var noneOfOurs = string.Join('\n', lines[..4]) + "\n\u2014 inframind-registry " + Convert.ToBase64String(foreignHash) + "\n\u2014 another-name " + lines[4].Split(' ')[2] + "\n";
+        var unknown = CheckpointNote.Verify(noneOfOurs, key.PublicKey);
+        Assert.Equal(RegistryErrorCodes.CheckpointKeyUnknown, unknown.ErrorCode);
+        Assert.Contains("has no signature by registry key", unknown.Reason, StringComparison.Ordinal);
+        // A signature line of ours after one of another key still verifies.
+        Assert.True(CheckpointNote.Verify(string.Join('\n', lines[..4]) + "\n\u2014 inframind-registry " + Convert.ToBase64String(foreignHash) + "\n" + lines[4] + "\n", key.PublicKey).IsValid);
         Assert.Equal(RegistryErrorCodes.CheckpointMalformed, CheckpointNote.Verify("no blank line", key.PublicKey).ErrorCode);
         Assert.Equal(RegistryErrorCodes.CheckpointMalformed, CheckpointNote.Verify(signed.Note.Replace("\n42\n", "\nforty\n", StringComparison.Ordinal), key.PublicKey).ErrorCode);
     }
