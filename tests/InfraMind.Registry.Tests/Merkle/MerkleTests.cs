@@ -34,7 +34,8 @@ public sealed class MerkleTests
 
     private static readonly MerkleTree Tree = Build(N);
 
-    private static MerkleTree Build(int n)
+    /// <summary>A tree of <paramref name="n"/> leaves, leaf i hashing the bytes of i.</summary>
+    internal static MerkleTree Build(int n)
     {
         var tree = new MerkleTree();
         for (var i = 0; i < n; i++)

@@ -8,19 +8,8 @@ namespace InfraMind.Registry.Tests.Merkle;
 /// </summary>
 public sealed class ProofBoundaryTests
 {
-    private static readonly MerkleTree Tree = Build(5);
+    private static readonly MerkleTree Tree = MerkleTests.Build(5);
     private static readonly byte[] Root = Tree.Root(5);
-
-    private static MerkleTree Build(int n)
-    {
-        var tree = new MerkleTree();
-        for (var i = 0; i < n; i++)
-        {
-            tree.Append(MerkleHash.Leaf(BitConverter.GetBytes(i)));
-        }
-
-        return tree;
-    }
 
     [Fact]
     public void An_inclusion_proof_names_a_leaf_inside_its_tree_with_32_byte_hashes()
@@ -40,7 +29,7 @@ public sealed class ProofBoundaryTests
     [Fact]
     public void Two_roots_at_one_size_are_a_fork_and_every_proof_from_the_empty_tree_is_empty()
     {
-        var forked = Build(4);
+        var forked = MerkleTests.Build(4);
         forked.Append(MerkleHash.Leaf("another entry"u8));
         var otherRoot = forked.Root(5);
         Assert.NotEqual(Root, otherRoot);
