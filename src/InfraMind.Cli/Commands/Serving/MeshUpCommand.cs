@@ -36,7 +36,7 @@ internal static class MeshUpCommand
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
         var spotCheck = ServingHosts.SpotCheckShareOption();
-        var maxInFlight = ServingHosts.MaxInFlightOption();
+        var maxInFlight = ServingHosts.MaxInFlightOption("; every client of this mesh has 127.0.0.1, so it is also the most from one address (beyond: 429 IM6027)");
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +

@@ -40,13 +40,13 @@ internal static class ServingHosts
         return port;
     }
 
-    /// <summary>`--max-in-flight`: most inference requests a gateway holds at once (gateway serve, mesh up).</summary>
-    public static Option<int> MaxInFlightOption()
+    /// <summary>`--max-in-flight`: most inference requests a gateway holds at once (gateway serve; mesh up, where it is the per-address limit too).</summary>
+    public static Option<int> MaxInFlightOption(string also = "")
     {
         var option = new Option<int>("--max-in-flight")
         {
             Description = "Most inference requests in flight at once, REST and gRPC together (beyond: 503 IM6026 with Retry-After); bounds the memory bodies and answers take " +
-                "to this many times (1 MiB + 16 MiB)",
+                "to this many times (1 MiB + 16 MiB)" + also,
             DefaultValueFactory = _ => 1024, HelpName = "N",
         };
         option.Require(v => v is >= 1 and <= 1_000_000, "--max-in-flight must be between 1 and 1000000");
