@@ -18,6 +18,7 @@ internal sealed class InferenceAdmission : IDisposable
 {
     private readonly ConcurrencyLimiter _all;
     private readonly PartitionedRateLimiter<IPAddress> _perAddress;
+
     public InferenceAdmission(int total, int perAddress)
     {
         Limit = total;

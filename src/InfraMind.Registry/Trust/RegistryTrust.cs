@@ -20,7 +20,11 @@ public sealed class RegistryTrust(string directory)
 {
     public string Directory { get; } = Path.GetFullPath(directory);
 
-    /// <summary>The folder of the registry at <paramref name="location"/> (an URL): scheme, host and port, readable.</summary>
+    /// <summary>
+    /// The folder of the registry at <paramref name="location"/> (an URL): scheme, host, port and path, readable, always
+    /// one level under <see cref="Directory"/>. A name that cannot be one (empty, over 100 characters, or only dots:
+    /// "." and ".." would be this directory and its parent) is the hash of the location instead.
+    /// </summary>
     public string FolderOf(string location)
     {
         ArgumentNullException.ThrowIfNull(location);
@@ -28,7 +32,9 @@ public sealed class RegistryTrust(string directory)
             ? $"{uri.Scheme}_{uri.IdnHost}_{uri.Port}{uri.AbsolutePath.TrimEnd('/').Replace('/', '_')}"
             : location;
         var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
-        return Path.Combine(Directory, safe.Length is > 0 and <= 100 ? safe : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(location)))[..32]);
+        return Path.Combine(Directory, safe.Length is > 0 and <= 100 && safe.Trim('.').Length > 0
+            ? safe
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(location)))[..32]);
     }
 
     /// <summary>
