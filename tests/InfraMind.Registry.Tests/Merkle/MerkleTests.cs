@@ -216,4 +216,63 @@ public sealed class MerkleTests
         tree.Append(MerkleHash.Leaf(BitConverter.GetBytes(10)));
         Assert.Equal(Build(11).Root(11), tree.Root(11));
     }
+
+    [Fact]
+    public void Truncate_then_append_is_the_tree_of_the_new_leaves_at_every_size()
+    {
+        // Rolled back at every size t of every tree of n leaves, then grown past n with the leaves Build appends: every
+        // level must have been cut at t (a stale interior node above the cut would be read as a new one's hash).
+        const int Grown = 24;
+        var fresh = Build(Grown);
+        for (var n = 1; n <= 20; n++)
+        {
+            for (var t = 0; t <= n; t++)
+            {
+                var tree = Build(t);
+                for (var i = t; i < n; i++)
+                {
+                    tree.Append(MerkleHash.Leaf(BitConverter.GetBytes(-1 - i)));
+                }
+
+                tree.Truncate(t);
+                Assert.Equal(t, tree.Size);
+                for (var i = t; i < Grown; i++)
+                {
+                    tree.Append(MerkleHash.Leaf(BitConverter.GetBytes(i)));
+                }
+
+                for (var size = 1; size <= Grown; size++)
+                {
+                    Assert.True(fresh.Root(size).AsSpan().SequenceEqual(tree.Root(size)), $"n={n} t={t}: root at {size}");
+                }
+
+                Assert.Equal(fresh.ConsistencyProof(t, Grown).Hashes.Select(h => Convert.ToHexString(h.Span)), tree.ConsistencyProof(t, Grown).Hashes.Select(h => Convert.ToHexString(h.Span)));
+            }
+        }
+    }
+
+    [Fact]
+    public void Sizes_and_indexes_outside_the_tree_are_refused()
+    {
+        var tree = Build(5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.Root(6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.Root(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.InclusionProof(0, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.InclusionProof(5, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.InclusionProof(-1, 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.ConsistencyProof(0, 6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.ConsistencyProof(4, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.ConsistencyProof(-1, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.LeafHash(5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.LeafHash(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tree.NodeAt(1, 2));
+        Assert.Throws<ArgumentException>(() => tree.Append(new byte[31]));
+        Assert.Equal(5, tree.Size);
+        // The edges that are inside: the whole tree, the last leaf, a proof between equal sizes (empty).
+        Assert.Equal(Build(5).Root(5), tree.Root(5));
+        Assert.Equal(MerkleHash.EmptyRoot(), tree.Root(0));
+        Assert.Equal(5, tree.InclusionProof(4, 5).TreeSize);
+        Assert.Empty(tree.ConsistencyProof(5, 5).Hashes);
+        Assert.Equal(1, tree.NodeAt(1, 1).Length / 32);
+    }
 }
