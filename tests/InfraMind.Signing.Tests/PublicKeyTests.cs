@@ -47,4 +47,21 @@ public sealed class PublicKeyTests
             Assert.True(PublicKey.CachedCount <= PublicKey.CacheLimit + 64, $"{PublicKey.CachedCount} keys kept after {i + 1} distinct ones");
         }
     }
+
+    [Fact]
+    public void A_key_parsed_again_is_the_one_kept()
+    {
+        // What the cache is for (every signed request names a key): the second parse of one key answers the first's
+        // instance, not a new ECDsa. Tried three times: another test filling the cache to its bound clears it meanwhile.
+        // Another key parsed in between must not push it out.
+        using var key = SigningKey.CreateEphemeral();
+        using var other = SigningKey.CreateEphemeral();
+        var spki = key.PublicKey.SubjectPublicKeyInfo.ToArray();
+        Assert.Contains(true, Enumerable.Range(0, 3).Select(attempt =>
+        {
+            var first = PublicKey.FromSubjectPublicKeyInfo(spki);
+            _ = PublicKey.FromSubjectPublicKeyInfo(other.PublicKey.SubjectPublicKeyInfo);
+            return ReferenceEquals(first, PublicKey.FromSubjectPublicKeyInfo(spki));
+        }));
+    }
 }

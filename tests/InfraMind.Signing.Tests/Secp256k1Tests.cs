@@ -165,4 +165,17 @@ public sealed class Secp256k1Tests
         var reader = new AsnReader(der, AsnEncodingRules.DER).ReadSequence();
         return (reader.ReadIntegerBytes().ToArray().SkipWhile(b => b == 0).ToArray(), reader.ReadIntegerBytes().ToArray().SkipWhile(b => b == 0).ToArray());
     }
+
+    [Fact]
+    public void A_scalar_with_leading_zero_bytes_is_exported_as_its_32_bytes()
+    {
+        // One key in 256 has a scalar below 2^248: the chain backend signs with all 32 bytes, zeros first, or the
+        // Ethereum address it derives is another account's.
+        var scalar = new byte[32];
+        scalar[2] = 0x01;
+        scalar[31] = 0x2a;
+        using var key = SigningKey.FromSecp256k1Scalar("small", scalar);
+        Assert.Equal(scalar, key.ExportSecp256k1Scalar());
+        Assert.Equal(new EthECKey(scalar, true).GetPublicAddress(), key.PublicKey.EthereumAddress);
+    }
 }

@@ -35,6 +35,9 @@ public sealed class RegistryTrustBoundaryTests : IDisposable
         // Characters a path gives a meaning to become '_'.
         Assert.Equal(Path.Combine(trust.Directory, ".._.._etc"), trust.FolderOf("../../etc"));
         Assert.Equal(Path.Combine(trust.Directory, "a_b_c"), trust.FolderOf("a/b\\c"));
+        // Up to 100 characters a name is kept as it is; one more and it is hashed (below).
+        Assert.Equal(Path.Combine(trust.Directory, "a"), trust.FolderOf("a"));
+        Assert.Equal(Path.Combine(trust.Directory, new string('a', 100)), trust.FolderOf(new string('a', 100)));
         // No name that could be a folder here: the location's hash, one level down, one per location.
         var hashed = new[] { "", ".", "..", "...", new string('a', 101), Location + new string('p', 100) }.Select(trust.FolderOf).ToList();
         Assert.All(hashed, folder =>
