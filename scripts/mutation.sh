@@ -25,8 +25,8 @@ dotnet tool restore >/dev/null
 for t in "${targets[@]}"; do
   case "$t" in
     signing) tests=tests/InfraMind.Signing.Tests; project=InfraMind.Signing.csproj; mutate=("**/*.cs"); filter="" ;;
-    # The Registry tests of these parts only: the rest start dev chains and servers per mutant (hours, and a test host
-    # killed at a mutant's timeout leaves its chain behind).
+    # The Registry tests of these parts only: the rest start dev chains and servers per mutant (hours). (A test host
+    # killed at a mutant's timeout no longer leaves its chain behind: PeerProcess.TiedTo.)
     proofs) tests=tests/InfraMind.Registry.Tests; project=InfraMind.Registry.csproj
       mutate=("**/Merkle/*.cs" "**/Checkpoints/*.cs" "**/Trust/*.cs")
       filter="FullyQualifiedName~InfraMind.Registry.Tests.Merkle.|FullyQualifiedName~InfraMind.Registry.Tests.Checkpoints.|FullyQualifiedName~InfraMind.Registry.Tests.Trust." ;;

@@ -73,7 +73,7 @@ public abstract class PeerProcess : IAsyncDisposable
                 info.ArgumentList.Add(a);
             }
 
-            _process = Process.Start(info)!;
+            _process = Process.Start(TiedTo(info, Environment.ProcessId))!;
             var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
             _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
             _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
@@ -142,6 +142,43 @@ public abstract class PeerProcess : IAsyncDisposable
         await StopAsync();
         Directory.Dispose();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// <paramref name="info"/> made to end with the process <paramref name="hostPid"/> (the test host): a host killed
+    /// outright (a hang timeout, a mutation run's timeout, SIGKILL) runs no DisposeAsync, and a server it started would
+    /// run on, holding its port and directory (seen: dev chains left by killed test hosts). A shell starts the command and
+    /// checks every half second that both live; once the host is gone it ends the command, and once the command exits
+    /// the shell exits with its code. Output and environment are the command's. Stop it with
+    /// <c>Kill(entireProcessTree: true)</c>: the shell and the command are two processes. (The IPFS peer, a Node.js
+    /// program, ends itself the same way: tests/peers/ipfs/reap.cjs.)
+    /// </summary>
+    public static ProcessStartInfo TiedTo(ProcessStartInfo info, int hostPid)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var tied = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardOutput = info.RedirectStandardOutput,
+            RedirectStandardError = info.RedirectStandardError,
+            RedirectStandardInput = info.RedirectStandardInput,
+            UseShellExecute = false,
+            WorkingDirectory = info.WorkingDirectory,
+        };
+        tied.Environment.Clear();
+        foreach (var (k, v) in info.Environment) tied.Environment[k] = v;
+        tied.ArgumentList.Add("-c");
+        tied.ArgumentList.Add("""
+            host=$1; shift
+            "$@" & child=$!
+            while kill -0 "$host" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
+            kill "$child" 2>/dev/null
+            wait "$child"
+            """);
+        tied.ArgumentList.Add("peer");
+        tied.ArgumentList.Add(hostPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        tied.ArgumentList.Add(info.FileName);
+        foreach (var a in info.ArgumentList) tied.ArgumentList.Add(a);
+        return tied;
     }
 
     /// <summary>

@@ -31,7 +31,7 @@ public sealed class PodmanPeer : IAsyncDisposable
         var socket = directory.Combine("podman.sock");
         var info = new ProcessStartInfo(podman) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "system", "service", "--time=0", "unix://" + socket }) info.ArgumentList.Add(a);
-        var process = Process.Start(info)!;
+        var process = Process.Start(PeerProcess.TiedTo(info, Environment.ProcessId))!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
