@@ -144,6 +144,17 @@ internal static class RegistryAccess
         return file;
     }
 
+    /// <summary>How long the probe of an announced registry waits for its answer (<see cref="RunningLocalRegistryAsync"/>).</summary>
+    internal static readonly TimeSpan AnnouncedProbeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The URL of the registry another process of this home announced, while it runs; null when none is announced or
+    /// its process is gone (nothing listens there, or something else answers): then the embedded registry is free.
+    /// One that takes the connection but is slow to answer (a process just started, on a busy machine) still runs and
+    /// still holds the embedded registry's log: it is used, and the command's own requests wait for it as long as they
+    /// wait for any registry. Before, a probe that took over 2 s fell back to the embedded registry, whose log that
+    /// process holds (a `gateway serve` beside a just-started `registry serve` failed to start under load).
+    /// </summary>
     private static async Task<string?> RunningLocalRegistryAsync(InfraHome home, CancellationToken cancellationToken)
     {
         var file = AnnouncementFile(home);
@@ -151,7 +162,7 @@ internal static class RegistryAccess
         var url = (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
         if (!Uri.TryCreate(url, UriKind.Absolute, out var given) || !TlsPins.TrySplit(given, out var announced, out var pin, out _)) return null;
 
-        using var http = new HttpClient(PinnedHandler(pin)) { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient(PinnedHandler(pin)) { Timeout = AnnouncedProbeTimeout };
         try
         {
             using var response = await http.GetAsync(new Uri(announced, "v1/checkpoint"), cancellationToken);
@@ -163,7 +174,7 @@ internal static class RegistryAccess
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return null;
+            return url; // connected, not answered yet: the announcing process is there, only slow
         }
     }
 

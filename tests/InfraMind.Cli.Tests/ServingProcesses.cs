@@ -13,7 +13,10 @@ internal sealed class ServingProcesses : IAsyncDisposable
 {
     private readonly List<Process> _started = [];
 
-    /// <summary>Starts <paramref name="psi"/> and returns the JSON it printed once up (an indented object ending with a line holding only '}').</summary>
+    /// <summary>
+    /// Starts <paramref name="psi"/> and returns the JSON it printed once up (an indented object ending with a line
+    /// holding only '}'); an error object instead fails the test with it and the command's stderr.
+    /// </summary>
     public async Task<JsonElement> StartAsync(ProcessStartInfo psi)
     {
         var p = Process.Start(psi)!;
@@ -23,7 +26,16 @@ internal sealed class ServingProcesses : IAsyncDisposable
         while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
         {
             text.AppendLine(line);
-            if (line == "}") return JsonDocument.Parse(text.ToString()).RootElement.Clone();
+            if (line != "}") continue;
+            var up = JsonDocument.Parse(text.ToString()).RootElement.Clone();
+            // A command that could not start prints its error object the same way: name it, with what it logged.
+            if (up.TryGetProperty("error", out _))
+            {
+                var stderr = await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+                throw new Xunit.Sdk.XunitException($"{string.Join(' ', psi.ArgumentList.Skip(1).Take(2))} did not start: {text}{stderr}");
+            }
+
+            return up;
         }
 
         throw new Xunit.Sdk.XunitException($"{string.Join(' ', psi.ArgumentList.Skip(1).Take(2))} exited before it was up: {text}{await p.StandardError.ReadToEndAsync()}");
