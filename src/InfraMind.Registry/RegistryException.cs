@@ -89,6 +89,11 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode SplitView = new("IM5151", FailureKind.CheckFailed,
         "the registry showed two histories that cannot both be true: stop trusting it and tell its operator; the message names both checkpoints and the file that keeps the one seen first");
 
+    /// <summary>Another process of this home held a registry's checkpoint history (its lock file) for longer than the observer waits.</summary>
+    public static readonly ErrorCode TrustHistoryBusy = new("IM5152", FailureKind.Unavailable,
+        "another infra process of this home (a gateway, node or verify) holds the history only to replace one file, so one that keeps it is stopped or stuck: " +
+        "let it finish or end it, then run the command again");
+
     private static readonly IReadOnlyDictionary<string, ErrorCode> Known = ErrorCatalog.Index(typeof(RegistryErrorCodes), typeof(Signing.SigningErrorCodes));
 
     /// <summary>

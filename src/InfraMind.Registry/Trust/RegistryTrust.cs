@@ -21,6 +21,12 @@ public sealed class RegistryTrust(string directory)
     public string Directory { get; } = Path.GetFullPath(directory);
 
     /// <summary>
+    /// How long an observer waits for another process of this home to release a registry's history (held only to read,
+    /// compare and replace the file) before it gives up with <see cref="RegistryErrorCodes.TrustHistoryBusy"/>.
+    /// </summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The folder of the registry at <paramref name="location"/> (an URL): scheme, host, port and path, readable, always
     /// one level under <see cref="Directory"/>. A name that cannot be one (empty, over 100 characters, or only dots:
     /// "." and ".." would be this directory and its parent) is the hash of the location instead.
@@ -68,7 +74,7 @@ public sealed class RegistryTrust(string directory)
     {
         ArgumentNullException.ThrowIfNull(key);
         var file = Path.Combine(FolderOf(location), "checkpoint-" + key.Fingerprint["sha256:".Length..][..16]);
-        return new CheckpointWatch(registry, key, location, file);
+        return new CheckpointWatch(registry, key, location, file, LockWait);
     }
 
     internal static void WriteAtomically(string file, string content)
@@ -99,7 +105,7 @@ public sealed class RegistryTrust(string directory)
 /// is a split view (<see cref="RegistryErrorCodes.SplitView"/>): the registry showed two histories. A checkpoint that
 /// does not verify with the key is not remembered (the entry verifier reports it).
 /// </summary>
-internal sealed class CheckpointWatch(IRegistryService inner, PublicKey key, string location, string file) : IRegistryService
+internal sealed class CheckpointWatch(IRegistryService inner, PublicKey key, string location, string file, TimeSpan lockWait) : IRegistryService
 {
     private string? _latestNote;
 
@@ -145,23 +151,43 @@ internal sealed class CheckpointWatch(IRegistryService inner, PublicKey key, str
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        // Other processes of this home (gateway, nodes, verify), and other requests of this one, keep the same file:
-        // one at a time (an exclusive flock on the lock file) reads and advances it.
-        using var lockFile = await LockAsync(file + ".lock", cancellationToken).ConfigureAwait(false);
-        var storedNote = File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) : null;
-        var stored = storedNote is null ? null : CheckpointNote.Verify(storedNote, key).Checkpoint;
-        if (stored is not null)
+        // Other processes of this home (gateway, nodes, verify), and other requests of this one, keep the same file. The
+        // consistency proof is fetched without its lock (a registry may take its whole request timeout to answer, and the
+        // others would wait on it); the history is then advanced under the lock (an exclusive flock on the lock file)
+        // only if nobody changed it meanwhile, else the check is made again against what the other observer wrote. After
+        // a few such rounds (a registry that grows faster than this one checks) the check is made under the lock.
+        for (var round = 1; ; round++)
         {
-            await CheckConsistentAsync(stored, seen, cancellationToken).ConfigureAwait(false);
-        }
+            var holdLock = round > OptimisticRounds;
+            using var lockFile = holdLock ? await LockAsync(cancellationToken).ConfigureAwait(false) : null;
+            var storedNote = await ReadHistoryAsync(cancellationToken).ConfigureAwait(false);
+            var stored = storedNote is null ? null : CheckpointNote.Verify(storedNote, key).Checkpoint;
+            if (stored is not null)
+            {
+                await CheckConsistentAsync(stored, seen, cancellationToken).ConfigureAwait(false);
+            }
 
-        if (stored is null || seen.Size > stored.Size)
-        {
-            RegistryTrust.WriteAtomically(file, note);
-        }
+            using var advancing = holdLock ? null : await LockAsync(cancellationToken).ConfigureAwait(false);
+            if (!holdLock && await ReadHistoryAsync(cancellationToken).ConfigureAwait(false) != storedNote)
+            {
+                continue;
+            }
 
-        Volatile.Write(ref _latestNote, stored is null || seen.Size >= stored.Size ? note : storedNote);
+            if (stored is null || seen.Size > stored.Size)
+            {
+                RegistryTrust.WriteAtomically(file, note);
+            }
+
+            Volatile.Write(ref _latestNote, stored is null || seen.Size >= stored.Size ? note : storedNote);
+            return;
+        }
     }
+
+    /// <summary>How many times a check whose history another observer changed meanwhile is made again before one is made under the lock.</summary>
+    internal const int OptimisticRounds = 3;
+
+    private async Task<string?> ReadHistoryAsync(CancellationToken cancellationToken) =>
+        File.Exists(file) ? await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) : null;
 
     private async Task CheckConsistentAsync(Checkpoint stored, Checkpoint seen, CancellationToken cancellationToken)
     {
@@ -195,17 +221,25 @@ internal sealed class CheckpointWatch(IRegistryService inner, PublicKey key, str
         }
     }
 
-    private static async Task<FileStream> LockAsync(string path, CancellationToken cancellationToken)
+    private async Task<FileStream> LockAsync(CancellationToken cancellationToken)
     {
-        for (var attempt = 0; ; attempt++)
+        var path = file + ".lock";
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
             try
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (attempt < 500)
+            catch (IOException) when (waited.Elapsed < lockWait)
             {
                 await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw new RegistryException(RegistryErrorCodes.TrustHistoryBusy, RegistryErrorKind.Unavailable,
+                    $"the history of the registry at {location} ({file}) stayed locked by another process of this home for {lockWait.TotalSeconds:0.#} s " +
+                    $"({e.Message})", e);
             }
         }
     }

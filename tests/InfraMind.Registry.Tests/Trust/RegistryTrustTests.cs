@@ -235,12 +235,145 @@ public sealed class RegistryTrustTests : IDisposable
         Assert.Equal(await observing.WaitAsync(TimeSpan.FromSeconds(30)), await File.ReadAllTextAsync(file));
     }
 
+    [Fact]
+    public async Task A_slow_proof_holds_no_lock_and_a_history_advanced_meanwhile_is_checked_again()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var trust = new RegistryTrust(_dir.Combine("trust"));
+        var honestDir = _dir.Combine("honest");
+        var forkDir = _dir.Combine("fork");
+        PublicKey key;
+        await using (var registry = await Open(honestDir))
+        {
+            key = registry.PublicKey;
+            await registry.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), None);
+            await trust.Watch(new LocalRegistryService(registry), Location, key).GetCheckpointAsync(None);
+        }
+
+        Copy(honestDir, forkDir);
+        var file = HistoryFile(trust, key);
+        await using var honest = await Open(honestDir);
+        await using var fork = await Open(forkDir);
+        await honest.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0"), None);
+        await fork.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0", image: 'f'), None);
+        await fork.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.2.0", image: 'f'), None);
+
+        // One observer sees the honest tree of 2 and waits for its proof of 1 → 2 (a slow registry) ...
+        var proofAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new Answering(new LocalRegistryService(honest)) { BeforeProof = async number =>
+        {
+            if (number == 1)
+            {
+                proofAsked.SetResult();
+                await answer.Task;
+            }
+        } };
+        var observing = trust.Watch(slow, Location, key).GetCheckpointAsync(None);
+        await proofAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // ... without holding the history: another process takes its lock at once, and advances it to the fork's tree of 3
+        // (consistent with the tree of 1 both share).
+        await using (new FileStream(file + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+        }
+
+        var forkNote = await trust.Watch(new LocalRegistryService(fork), Location, key).GetCheckpointAsync(None);
+        Assert.Equal(forkNote, await File.ReadAllTextAsync(file));
+
+        // The first observer's proof arrives: the history it checked against is gone, so it checks against the fork's,
+        // which its registry cannot extend: a split view, and the history is not rolled back to the tree of 2.
+        answer.SetResult();
+        var e = await Assert.ThrowsAsync<RegistryException>(() => observing.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(RegistryErrorCodes.SplitView, e.Code);
+        Assert.Contains("now: size 2", e.Message, StringComparison.Ordinal);
+        Assert.Equal(forkNote, await File.ReadAllTextAsync(file));
+    }
+
+    [Fact]
+    public async Task A_history_that_keeps_moving_is_checked_under_the_lock_after_three_rounds()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        await using var registry = await Open(_dir.Combine("registry"));
+        var local = new LocalRegistryService(registry);
+        var trust = new RegistryTrust(_dir.Combine("trust"));
+        var key = registry.PublicKey;
+        var file = HistoryFile(trust, key);
+        await registry.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), None);
+        await trust.Watch(local, Location, key).GetCheckpointAsync(None);
+        await registry.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.1.0"), None);
+        var two = await local.GetCheckpointAsync(None);
+
+        // While this observer waits for each proof, another process sees the registry grow and advances the history; for
+        // the fourth proof the history's lock is this observer's own.
+        bool? lockedAtFourth = null;
+        var moving = new Answering(local)
+        {
+            Checkpoint = two,
+            BeforeProof = async number =>
+            {
+                if (number <= CheckpointWatch.OptimisticRounds)
+                {
+                    await registry.PublishAsync(ModelRegistryTests.Envelope(alice, "m", $"1.{number + 1}.0"), None);
+                    await trust.Watch(local, Location, key).GetCheckpointAsync(None);
+                    return;
+                }
+
+                try
+                {
+                    await using (new FileStream(file + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+                    {
+                        lockedAtFourth = false;
+                    }
+                }
+                catch (IOException)
+                {
+                    lockedAtFourth = true;
+                }
+            },
+        };
+
+        Assert.Equal(two, await trust.Watch(moving, Location, key).GetCheckpointAsync(None).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(lockedAtFourth);
+        // The history stays the newest checkpoint seen (5 entries), proven to extend the tree of 2 this observer saw.
+        Assert.Contains("\n5\n", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_history_locked_longer_than_the_wait_is_a_coded_error_naming_the_file()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        await using var registry = await Open(_dir.Combine("registry"));
+        await registry.PublishAsync(ModelRegistryTests.Envelope(alice, "m", "1.0.0"), None);
+        var trust = new RegistryTrust(_dir.Combine("trust")) { LockWait = TimeSpan.FromMilliseconds(300) };
+        var file = HistoryFile(trust, registry.PublicKey);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+
+        await using (new FileStream(file + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var e = await Assert.ThrowsAsync<RegistryException>(() => trust.Watch(new LocalRegistryService(registry), Location, registry.PublicKey).GetCheckpointAsync(None));
+            Assert.Equal(RegistryErrorCodes.TrustHistoryBusy, e.Code);
+            Assert.Contains(file, e.Message, StringComparison.Ordinal);
+            Assert.Contains("for 0.3 s", e.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(file));
+        }
+
+        // Released, the next observer records the checkpoint.
+        var note = await trust.Watch(new LocalRegistryService(registry), Location, registry.PublicKey).GetCheckpointAsync(None);
+        Assert.Equal(note, await File.ReadAllTextAsync(file));
+    }
+
     /// <summary>A registry as seen through a mirror or a liar: its own answers, but the checkpoint and proofs may be replaced.</summary>
     private sealed class Answering(IRegistryService inner) : IRegistryService
     {
         public string? Checkpoint { get; init; }
 
         public Func<ConsistencyProof, ConsistencyProof>? Proof { get; init; }
+
+        /// <summary>Awaited before each consistency proof is asked of the registry, with its number from 1 (a slow answer).</summary>
+        public Func<int, Task>? BeforeProof { get; init; }
+
+        private int _proofs;
 
         public Task<PublishResponse> PublishAsync(DsseEnvelope envelope, CancellationToken cancellationToken) => inner.PublishAsync(envelope, cancellationToken);
 
@@ -257,6 +390,12 @@ public sealed class RegistryTrustTests : IDisposable
 
         public async Task<ConsistencyProof> GetConsistencyProofAsync(long fromSize, long toSize, CancellationToken cancellationToken)
         {
+            var number = Interlocked.Increment(ref _proofs);
+            if (BeforeProof is not null)
+            {
+                await BeforeProof(number);
+            }
+
             var proof = await inner.GetConsistencyProofAsync(fromSize, toSize, cancellationToken);
             return Proof is null ? proof : Proof(proof);
         }
