@@ -152,8 +152,7 @@ internal static class RegistryAccess
     /// its process is gone (nothing listens there, or something else answers): then the embedded registry is free.
     /// One that takes the connection but is slow to answer (a process just started, on a busy machine) still runs and
     /// still holds the embedded registry's log: it is used, and the command's own requests wait for it as long as they
-    /// wait for any registry. Before, a probe that took over 2 s fell back to the embedded registry, whose log that
-    /// process holds (a `gateway serve` beside a just-started `registry serve` failed to start under load).
+    /// wait for any registry; taking it for gone would open the embedded registry, whose log that process holds (IM5126).
     /// </summary>
     private static async Task<string?> RunningLocalRegistryAsync(InfraHome home, CancellationToken cancellationToken)
     {

@@ -39,10 +39,14 @@ internal sealed class CliRunner : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var env = new Dictionary<string, string?>(Environment, StringComparer.Ordinal) { ["INFRAMIND_HOME"] = Home, ["HOME"] = Work };
-        var code = await InfraCli.RunAsync(args, new CliContext(output, error, env, interactive: false));
+        var code = await InfraCli.RunAsync(args, Context(output, error));
         return (code, output.ToString(), error.ToString());
     }
+
+    /// <summary>The context the commands of this runner run in (its home, its HOME, <see cref="Environment"/>), for code called without a command.</summary>
+    public CliContext Context(TextWriter? output = null, TextWriter? error = null) =>
+        new(output ?? TextWriter.Null, error ?? TextWriter.Null,
+            new Dictionary<string, string?>(Environment, StringComparer.Ordinal) { ["INFRAMIND_HOME"] = Home, ["HOME"] = Work }, interactive: false);
 
     public async Task<JsonElement> RunJsonAsync(int expectedCode, params string[] args)
     {

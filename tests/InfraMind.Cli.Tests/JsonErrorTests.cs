@@ -297,7 +297,7 @@ public sealed class JsonErrorTests : IDisposable
 
         var output = new StringWriter();
         var error = new StringWriter();
-        await report.WriteAsync(new CliContext(output, error, new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home }, interactive: false), asJson: true);
+        await report.WriteAsync(_cli.Context(output, error), asJson: true);
         Assert.DoesNotContain("   at ", output.ToString() + error, StringComparison.Ordinal);
         Assert.Equal("IM0001", JsonDocument.Parse(output.ToString()).RootElement.GetProperty("error").GetProperty("code").GetString());
     }

@@ -59,9 +59,8 @@ public sealed class MeshStatusTests : IDisposable
         // command and a first request) took longer than a clock-based stop allowed. 60 s only bounds a hang.
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var output = new StopAfterLines(2, stop);
-        var env = new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home, ["HOME"] = _cli.Work };
         var code = await InfraCli.RunAsync(["mesh", "status", "--gateway", gateway.Url.ToString(), "--json", "--watch", "--interval", "0.5"],
-            new CliContext(output, new StringWriter(), env, interactive: false), stop.Token);
+            _cli.Context(output), stop.Token);
         Assert.Equal(0, code);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);

@@ -18,7 +18,7 @@ public sealed class RegistryAnnouncementTests : IDisposable
     [Fact]
     public async Task An_announced_registry_slow_to_answer_is_used_and_one_whose_process_is_gone_is_not()
     {
-        var context = new CliContext(TextWriter.Null, TextWriter.Null, new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home, ["HOME"] = _cli.Work }, interactive: false);
+        var context = _cli.Context();
         // A process that takes the connection and has not answered within the probe's time (a listener that never accepts).
         using var slow = new TcpListener(IPAddress.Loopback, 0);
         slow.Start();
