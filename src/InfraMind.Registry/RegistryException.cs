@@ -94,6 +94,10 @@ public static class RegistryErrorCodes
         "another infra process of this home (a gateway, node or verify) holds the history only to replace one file, so one that keeps it is stopped or stuck: " +
         "let it finish or end it, then run the command again");
 
+    /// <summary>(503) The file system of the registry's log has less free space than its floor (<c>--min-free-disk</c>): no publish is taken.</summary>
+    public static readonly ErrorCode DiskLow = new("IM5153", FailureKind.Unavailable,
+        "the registry's operator frees space on the disk of its data directory (or lowers --min-free-disk); until then publish elsewhere or later");
+
     private static readonly IReadOnlyDictionary<string, ErrorCode> Known = ErrorCatalog.Index(typeof(RegistryErrorCodes), typeof(Signing.SigningErrorCodes));
 
     /// <summary>

@@ -251,6 +251,26 @@ public sealed class RegistryServeBoundaryTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Below_the_disk_floor_a_publish_is_refused_with_IM5153_and_a_floor_that_is_no_size_is_a_usage_error()
+    {
+        // A floor far above any disk: `registry serve` starts, and refuses every publish before it reads or fetches anything.
+        await using (var registry = await RegistryServeProcess.StartAsync(_dir.Combine("floor-home"), "--fetch-allow", "127.0.0.1", "--min-free-disk", "1000Pi"))
+        {
+            var (server, reference, digest) = Serve(seed: "floor");
+            await using (server)
+            {
+                var (status, code, detail, _) = await registry.PublishAsync(RegistryServeProcess.Envelope(_alice, "floored", "1.0.0", digest, reference));
+                Assert.Equal((503, "IM5153"), (status, code));
+                Assert.Contains("below its floor of 1000Pi", detail, StringComparison.Ordinal);
+            }
+        }
+
+        var bad = await InfraProcess.RunAsync(_dir.Combine("bad-floor-home"), "registry", "serve", "--port", "0", "--min-free-disk", "lots");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--min-free-disk: 'lots' is not a quantity", bad.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_image_built_from_another_manifest_is_refused()
     {
         var other = RegistryServeProcess.ManifestDigest("bound", "9.9.9");

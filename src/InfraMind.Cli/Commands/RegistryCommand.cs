@@ -51,6 +51,12 @@ internal static class RegistryCommand
             DefaultValueFactory = _ => 4, HelpName = "N",
         };
         maxFetches.Require(v => v is >= 1 and <= 1024, "--max-fetches must be between 1 and 1024");
+        var minFreeDisk = new Option<string>("--min-free-disk")
+        {
+            Description = "Take no publish (503 IM5153) while the disk of the data directory has less than SIZE free, so that publishers cannot fill it " +
+                "(each log entry keeps up to 1 MiB, forever); reads go on. 0: no floor",
+            DefaultValueFactory = _ => "1Gi", HelpName = "SIZE",
+        };
         foreach (var rate in new[] { perAddress, perKey })
             rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
@@ -61,9 +67,10 @@ internal static class RegistryCommand
             "fetched into a throwaway area (public hosts only unless --fetch-allow, no redirect to another host, --max-image-size) and kept once the entry is logged, " +
             "while the store stays within --keep-images.\n" +
             "Off loopback it serves HTTPS by default (--plaintext: HTTP) with a self-signed certificate its clients pin.\n" +
+            "Publishes stop (IM5153) while the data directory's disk has less than --min-free-disk free.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, perAddress, perKey, json,
+            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, minFreeDisk, perAddress, perKey, json,
         };
         tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -72,6 +79,7 @@ internal static class RegistryCommand
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             var keepBytes = OptionRules.Bytes(parse, keepImages, "write a size such as 10Gi or 500Mi, or 0 to keep none", zeroAllowed: true);
+            var floorBytes = OptionRules.Bytes(parse, minFreeDisk, "write a size such as 1Gi or 500Mi, or 0 for no floor", zeroAllowed: true);
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
             var at = ListenAt.From(parse, listen, port);
@@ -83,6 +91,7 @@ internal static class RegistryCommand
                 PublishesPerMinutePerAddress = parse.GetValue(perAddress),
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
                 MaxAdmissionsInFlight = parse.GetValue(maxFetches),
+                MinFreeDiskBytes = floorBytes,
             };
             await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken, keepBytes);
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);

@@ -73,6 +73,19 @@ internal static partial class RegistryApi
 
     private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, ILogger logger, CancellationToken ct)
     {
+        var metrics = request.HttpContext.RequestServices.GetService<RegistryMetrics>();
+        var limits = request.HttpContext.RequestServices.GetService<PublishLimits>();
+        try
+        {
+            limits?.CheckDisk();
+        }
+        catch (RegistryException ex)
+        {
+            Log.PublishRefused(logger, ex.Code, ex.Message);
+            metrics?.Refused(ex.Code);
+            throw;
+        }
+
         DsseEnvelope envelope;
         try
         {
@@ -80,16 +93,14 @@ internal static partial class RegistryApi
         }
         catch (SigningException ex)
         {
-            request.HttpContext.RequestServices.GetService<RegistryMetrics>()?.Refused(ex.Code);
+            metrics?.Refused(ex.Code);
             throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Message, ex);
         }
 
-        var metrics = request.HttpContext.RequestServices.GetService<RegistryMetrics>();
         PublishResult result;
         try
         {
             var candidate = ModelRegistry.Verify(envelope);
-            var limits = request.HttpContext.RequestServices.GetService<PublishLimits>();
             if (limits?.TryTake(candidate.Statement.Publisher.Fingerprint) is { } after)
             {
                 PublishLimits.SetRetryAfter(request.HttpContext.Response, after);

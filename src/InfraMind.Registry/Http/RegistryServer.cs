@@ -34,6 +34,15 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
     /// </summary>
     public int MaxAdmissionsInFlight { get; init; } = 4;
 
+    /// <summary>
+    /// Publishes are refused (503 IM5153, before the body is read) while the file system holding
+    /// <see cref="DataDirectory"/> has less than this many bytes free, so that publishers cannot fill the disk the log
+    /// lives on (each entry keeps up to 1 MiB, at the publish rates, forever); reads go on. 0: no floor.
+    /// </summary>
+    public long MinFreeDiskBytes { get; init; } = DefaultMinFreeDiskBytes;
+
+    public const long DefaultMinFreeDiskBytes = 1L << 30;
+
     /// <summary>The certificate (with its key) to serve HTTPS with; <see cref="Url"/> is then https. Null: plain HTTP.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 }
@@ -42,16 +51,22 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
 /// The limits on publishes, in the one place the HTTP API reads them: per client address, taken by ASP.NET Core's rate
 /// limiting middleware before the body is read (<see cref="PerAddressPolicy"/>), and per publisher key, taken once the
 /// signature verified (so nobody can spend another publisher's budget with forged envelopes). Both are fixed windows of
-/// one minute with no queue; a refusal is 429 IM5104 with Retry-After.
+/// one minute with no queue; a refusal is 429 IM5104 with Retry-After. And the floor of free disk under the log
+/// (<see cref="RegistryServerOptions.MinFreeDiskBytes"/>), checked before the body is read: 503 IM5153.
 /// </summary>
 public sealed class PublishLimits : IDisposable
 {
     public const string PerAddressPolicy = "publish-per-address";
 
     private readonly PartitionedRateLimiter<string>? _perKey;
+    private readonly string? _dataDirectory;
+    private readonly long _minFreeDisk;
 
-    public PublishLimits(int perKeyPerMinute)
+    public PublishLimits(int perKeyPerMinute, string? dataDirectory = null, long minFreeDiskBytes = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(minFreeDiskBytes);
+        _dataDirectory = dataDirectory;
+        _minFreeDisk = dataDirectory is null ? 0 : minFreeDiskBytes;
         if (perKeyPerMinute > 0)
         {
             _perKey = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(perKeyPerMinute)));
@@ -69,6 +84,19 @@ public sealed class PublishLimits : IDisposable
         if (_perKey is null) return null;
         using var lease = _perKey.AttemptAcquire(fingerprint);
         return lease.IsAcquired ? null : lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
+    }
+
+    /// <summary>Throws <see cref="RegistryErrorCodes.DiskLow"/> while the log's file system has less free space than the floor.</summary>
+    public void CheckDisk()
+    {
+        if (_minFreeDisk == 0) return;
+        var free = new DriveInfo(_dataDirectory!).AvailableFreeSpace;
+        if (free < _minFreeDisk)
+        {
+            throw new RegistryException(RegistryErrorCodes.DiskLow, RegistryErrorKind.Unavailable,
+                string.Create(CultureInfo.InvariantCulture, $"the registry's disk has {free / (double)(1L << 30):0.###} GiB free, below its floor of ") +
+                $"{Manifest.Quantity.FormatBytes(_minFreeDisk)}: it takes no publish until its operator frees space (reads of the log go on).");
+        }
     }
 
     /// <summary>Sets Retry-After (whole seconds, at least 1) on an answer.</summary>
@@ -130,7 +158,7 @@ public sealed class RegistryServer : IAsyncDisposable
             builder.Services.AddSingleton(registry);
             var metrics = new RegistryMetrics(registry);
             builder.Services.AddSingleton(metrics);
-            builder.Services.AddSingleton(new PublishLimits(options.PublishesPerMinutePerKey));
+            builder.Services.AddSingleton(new PublishLimits(options.PublishesPerMinutePerKey, options.DataDirectory, options.MinFreeDiskBytes));
             builder.Services.AddProblemDetails();
             builder.Services.AddRateLimiter(limiter =>
             {

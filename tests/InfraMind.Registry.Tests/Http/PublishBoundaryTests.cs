@@ -19,11 +19,12 @@ public sealed class PublishBoundaryTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private async Task<(RegistryServer Server, HttpClient Http)> StartAsync(IPublishAdmission? admission = null, int perAddress = 0, int perKey = 0)
+    private async Task<(RegistryServer Server, HttpClient Http)> StartAsync(IPublishAdmission? admission = null, int perAddress = 0, int perKey = 0,
+        string? dataDirectory = null, long minFreeDisk = RegistryServerOptions.DefaultMinFreeDiskBytes)
     {
-        var server = await RegistryServer.StartAsync(new RegistryServerOptions(_dir.Combine(Guid.NewGuid().ToString("N")), "http://127.0.0.1:0")
+        var server = await RegistryServer.StartAsync(new RegistryServerOptions(dataDirectory ?? _dir.Combine(Guid.NewGuid().ToString("N")), "http://127.0.0.1:0")
         {
-            Admission = admission, PublishesPerMinutePerAddress = perAddress, PublishesPerMinutePerKey = perKey,
+            Admission = admission, PublishesPerMinutePerAddress = perAddress, PublishesPerMinutePerKey = perKey, MinFreeDiskBytes = minFreeDisk,
         }, CancellationToken.None);
         return (server, new HttpClient { BaseAddress = server.Address });
     }
@@ -75,6 +76,47 @@ public sealed class PublishBoundaryTests : IDisposable
 
         await reading.WaitAsync(TimeSpan.FromSeconds(30));
         return (answer.ToString(), sent);
+    }
+
+    [Fact]
+    public async Task Below_its_disk_floor_the_registry_takes_no_publish_unread_and_reads_go_on()
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        var data = _dir.Combine("floor");
+        Directory.CreateDirectory(data);
+        // A floor a tebibyte above what this file system has free: every publish is below it.
+        var floor = new DriveInfo(data).AvailableFreeSpace + (1L << 40);
+        var (server, http) = await StartAsync(dataDirectory: data, minFreeDisk: floor);
+        await using (server)
+        using (http)
+        {
+            using var refused = await Post(http, ModelRegistryTests.Envelope(alice, "m", "1.0.0"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("IM5153", await Code(refused));
+            var detail = JsonNode.Parse(await refused.Content.ReadAsStringAsync())?["detail"]?.GetValue<string>() ?? "";
+            Assert.Contains($"below its floor of {Manifest.Quantity.FormatBytes(floor)}", detail, StringComparison.Ordinal);
+            Assert.Contains("reads of the log go on", detail, StringComparison.Ordinal);
+
+            // Refused before the body is read: of a 128 MB chunked body, no more than the kernel's buffers took.
+            var (answer, sent) = await PostChunkedAsync(server.Address, 128L << 20);
+            Assert.StartsWith("HTTP/1.1 503", answer, StringComparison.Ordinal);
+            Assert.Contains("IM5153", answer, StringComparison.Ordinal);
+            Assert.True(sent < 64L << 20, $"{sent} of {128L << 20} bytes were taken");
+
+            // Nothing was logged, the log still answers, and the refusals are counted under their code.
+            var entries = JsonNode.Parse(await http.GetStringAsync(new Uri("/v1/entries", UriKind.Relative)))!;
+            Assert.Equal(0, entries["size"]!.GetValue<long>());
+            Assert.Contains("reason=\"IM5153\"} 2", await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), StringComparison.Ordinal);
+        }
+
+        // The same registry with a floor under what is free: the publish is taken.
+        (server, http) = await StartAsync(dataDirectory: data, minFreeDisk: 1 << 20);
+        await using (server)
+        using (http)
+        {
+            using var taken = await Post(http, ModelRegistryTests.Envelope(alice, "m", "1.0.0"));
+            Assert.Equal(HttpStatusCode.Created, taken.StatusCode);
+        }
     }
 
     [Fact]
