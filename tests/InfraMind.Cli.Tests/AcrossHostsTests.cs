@@ -59,7 +59,9 @@ public sealed class AcrossHostsTests : IDisposable
                 .GetProperty("registry").GetString()!;
             Assert.Matches($"^https://{hostAddress.Replace(".", "\\.", StringComparison.Ordinal)}:[0-9]+/#sha256:[0-9a-f]{{64}}$", registryUrl);
 
-            var gatewayJson = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json"));
+            var gatewayJson = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--listen", hostAddress, "--port", "0", "--registry", registryUrl, "--json",
+                // One node: a first TLS handshake between two just-started processes can outlast the 3 s default on loaded cores.
+                "--connect-timeout", "30s"));
             var gatewayUrl = new Uri(gatewayJson.GetProperty("gateway").GetString()!);
             var gatewayPin = gatewayJson.GetProperty("tlsFingerprint").GetString()!;
             Assert.Equal(hostAddress, gatewayUrl.Host);

@@ -36,7 +36,9 @@ public sealed class MeshTlsTests : IDisposable
             await using var serving = new ServingProcesses();
             var registryUrl = (await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "registry", "serve", "--port", "0", "--allow-local-references", "--json")))
                 .GetProperty("registry").GetString()!;
-            var gateway = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--port", "0", "--grpc-port", "0", "--registry", registryUrl, "--tls", "--json"));
+            var gateway = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "gateway", "serve", "--port", "0", "--grpc-port", "0", "--registry", registryUrl, "--tls", "--json",
+                // One node: a first TLS handshake between two just-started processes can outlast the 3 s default on loaded cores.
+                "--connect-timeout", "30s"));
             var gatewayUrl = new Uri(gateway.GetProperty("gateway").GetString()!);
             var gatewayPin = gateway.GetProperty("tlsFingerprint").GetString()!;
             Assert.Equal("https", gatewayUrl.Scheme);

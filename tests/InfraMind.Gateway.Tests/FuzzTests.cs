@@ -27,7 +27,9 @@ public sealed class FuzzTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _catalog.Publish(MeshStateTests.Served("1.0.0").Published);
-        _gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = _token, Replicas = 1, AttemptTimeout = TimeSpan.FromSeconds(2) }, _catalog, CancellationToken.None);
+        // An attempt may take most of a request's time (PerRequest bounds a hang): a valid request that a loaded machine
+        // slowed past a short attempt limit would be a 502 the fuzzing did not cause.
+        _gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = _token, Replicas = 1, AttemptTimeout = TimeSpan.FromSeconds(8) }, _catalog, CancellationToken.None);
         _node = new FakeNode(_gateway.Url, _token);
         using (var r = await _node.RegisterAsync("fake")) r.EnsureSuccessStatusCode();
         await _node.ReadyAsync("fake");
