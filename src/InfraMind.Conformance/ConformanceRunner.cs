@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using InfraMind.Containers;
 using InfraMind.Manifest;
@@ -353,6 +354,16 @@ public sealed class ConformanceRunner
         CancellationToken cancellationToken)
     {
         var generated = new SyntheticInputs(manifest.InputSchema, options.Seed).Generate(options.Cases, options.NegativeCases);
+        if (!generated.Any(c => c.Positive))
+        {
+            Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, Verdict.ManifestInvalid,
+                "input_schema admits no input that test inputs are built within (strings of at most " +
+                string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxStringLength:N0} characters, arrays of at most {SyntheticInputs.MaxItems} items, ") +
+                string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxValues:N0} values and {SyntheticInputs.MaxChars / 1024} KiB of text in one input), ") +
+                "and gives no valid `examples`: add one valid input to input_schema's `examples`, or relax the schema's minimums", TimeSpan.Zero);
+            return [];
+        }
+
         Report(new StepStarted(ConformanceSteps.Cases, $"{generated.Count(c => c.Positive)} valid and {generated.Count(c => !c.Positive)} invalid inputs (seed {options.Seed})"));
         var (cases, step) = await CaseRunner.RunAllAsync(generated, manifest, container, options, exited, r => Report(new CaseFinished(r)), cancellationToken);
         Add(steps, step);

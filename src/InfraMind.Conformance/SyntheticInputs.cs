@@ -19,6 +19,23 @@ internal sealed class SyntheticInputs
 {
     private const int MaxDepth = 12;
 
+    /// <summary>
+    /// The most one case may take, whatever the publisher's schema asks (its <c>minLength</c>, <c>minItems</c> and
+    /// nesting are a stranger's numbers, and a node generates cases for every version placed on it): characters of one
+    /// string, items of one array, JSON values and string characters in the whole case. A schema whose smallest valid
+    /// input is larger gets no valid case from the generator (its own <c>examples</c> still count).
+    /// </summary>
+    internal const int MaxStringLength = 65_536;
+
+    internal const int MaxItems = 256;
+
+    internal const int MaxValues = 20_000;
+
+    internal const int MaxChars = 512 * 1024;
+
+    private int _values;
+    private long _chars;
+
     private enum Mode
     {
         RequiredOnly,
@@ -55,18 +72,18 @@ internal sealed class SyntheticInputs
         }
 
         foreach (var example in Array(_root["examples"])) Add("example", example?.DeepClone());
-        Add("required-only", Value(_root, Mode.RequiredOnly, 0));
-        Add("all-properties", Value(_root, Mode.All, 0));
-        Add("boundary-min", Value(_root, Mode.Min, 0));
-        Add("boundary-max", Value(_root, Mode.Max, 0));
+        Add("required-only", Case(Mode.RequiredOnly));
+        Add("all-properties", Case(Mode.All));
+        Add("boundary-min", Case(Mode.Min));
+        Add("boundary-max", Case(Mode.Max));
         for (var v = 1; v <= 4; v++)
         {
             _variant = v;
-            Add($"variant-{v}", Value(_root, Mode.All, 0));
+            Add($"variant-{v}", Case(Mode.All));
         }
 
         _variant = 0;
-        for (var i = 0; positives.Count < count && i < count * 20; i++) Add($"random-{i + 1}", Value(_root, Mode.Random, 0));
+        for (var i = 0; positives.Count < count && i < count * 20; i++) Add($"random-{i + 1}", Case(Mode.Random));
 
         if (!includeNegative) return positives;
         return [.. positives, .. Negatives(positives.Count > 0 ? JsonNode.Parse(positives[0].Body) as JsonObject : null)];
@@ -181,9 +198,20 @@ internal sealed class SyntheticInputs
         return props;
     }
 
+    /// <summary>One whole case, within <see cref="MaxValues"/> and <see cref="MaxChars"/> (null beyond: not a valid case).</summary>
+    private JsonNode? Case(Mode mode)
+    {
+        _values = 0;
+        _chars = 0;
+        var value = Value(_root, mode, 0);
+        return Exhausted ? null : value;
+    }
+
+    private bool Exhausted => _values > MaxValues || _chars > MaxChars;
+
     private JsonNode? Value(JsonObject schema, Mode mode, int depth)
     {
-        if (depth > MaxDepth) return null;
+        if (depth > MaxDepth || ++_values > MaxValues) return null;
         var s = Resolve(schema);
         if (s.TryGetPropertyValue("const", out var constant)) return constant?.DeepClone();
         if (s["enum"] is JsonArray options && options.Count > 0)
@@ -267,8 +295,8 @@ internal sealed class SyntheticInputs
         foreach (var name in required.Where(r => !obj.ContainsKey(r)))
             obj[name] = s["additionalProperties"] is JsonObject ap ? Value(ap, mode, depth + 1) : JsonValue.Create("value");
 
-        var minProps = (int)Number(s, "minProperties", 0);
-        for (var i = 0; obj.Count < minProps && i < 100; i++)
+        var minProps = Count(s, "minProperties", 0);
+        for (var i = 0; obj.Count < minProps && i < 100 && !Exhausted; i++)
         {
             var extra = s["additionalProperties"] is JsonObject ap ? Value(ap, mode, depth + 1) : JsonValue.Create("x");
             obj[$"extra{i}"] = extra;
@@ -279,8 +307,8 @@ internal sealed class SyntheticInputs
 
     private JsonArray ArrayValue(JsonObject s, Mode mode, int depth)
     {
-        var min = (int)Number(s, "minItems", 0);
-        var max = (int)Math.Min(Number(s, "maxItems", min + 3), min + 10);
+        var min = Math.Min(Count(s, "minItems", 0), MaxItems);
+        var max = Math.Clamp(Count(s, "maxItems", min + 3), min, min + 10);
         var count = mode switch
         {
             Mode.Min or Mode.RequiredOnly => min,
@@ -291,7 +319,7 @@ internal sealed class SyntheticInputs
         var unique = s["uniqueItems"] is JsonValue u && u.TryGetValue<bool>(out var uu) && uu;
         var array = new JsonArray();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; array.Count < count && i < count * 20 + 5; i++)
+        for (var i = 0; array.Count < count && i < count * 20 + 5 && !Exhausted; i++)
         {
             JsonObject? itemSchema = s["items"] switch
             {
@@ -311,8 +339,8 @@ internal sealed class SyntheticInputs
 
     private string StringValue(JsonObject s, Mode mode)
     {
-        var min = (int)Number(s, "minLength", 0);
-        var max = (int)Math.Min(Number(s, "maxLength", Math.Max(min, 24)), 4096);
+        var min = Math.Min(Count(s, "minLength", 0), MaxStringLength);
+        var max = Math.Max(Math.Min(Count(s, "maxLength", Math.Max(min, 24)), 4096), min);
         var format = s["format"]?.GetValue<string>();
         var formatted = format switch
         {
@@ -350,7 +378,8 @@ internal sealed class SyntheticInputs
             Mode.Random => _random.Next(min, Math.Min(max, min + 200) + 1),
             _ => Math.Clamp(40, min, max),
         };
-        return Words(length);
+        _chars += length;
+        return Exhausted ? "" : Words(length);
     }
 
     private static readonly string[] Vocabulary =
@@ -385,6 +414,7 @@ internal sealed class SyntheticInputs
         if (!double.IsNaN(exHi)) hi = double.IsNaN(hi) ? exHi - unit : Math.Min(hi, exHi - unit);
         if (double.IsNaN(lo)) lo = double.IsNaN(hi) ? 0 : hi - 100;
         if (double.IsNaN(hi)) hi = lo + 100;
+        if (hi < lo) hi = lo; // a schema no number satisfies: the case is dropped as invalid
         var value = mode switch
         {
             Mode.Min => lo,
@@ -407,6 +437,9 @@ internal sealed class SyntheticInputs
 
         return Math.Clamp(value, lo, hi);
     }
+
+    /// <summary>A count keyword (minLength, minItems …) as an int, whatever number the schema wrote (negative: 0).</summary>
+    private static int Count(JsonObject s, string key, int fallback) => (int)Math.Clamp(Number(s, key, fallback), 0, int.MaxValue);
 
     private static double Number(JsonObject s, string key, double fallback) =>
         s[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d :

@@ -29,6 +29,8 @@ public sealed class BrokenPackageTests
         { "crash-invalid", "BEHAVIOR=crash-on-invalid", Verdict.ServerErrorOnInvalidInput.WireName, "invalid" },
         { "slow", "BEHAVIOR=slow", Verdict.RequestTimeout.WireName, "no answer within 1 s" },
         { "crowd", "BEHAVIOR=crowd", Verdict.NoAnswerOnPort.WireName, "161 of its 256 processes and threads in use" },
+        // The publisher's schema sizes the test inputs: a minimum of a billion characters builds none (nothing sent).
+        { "huge-minimum", null, Verdict.ManifestInvalid.WireName, "input_schema admits no input that test inputs are built within" },
     };
 
     [SkippableTheory]
@@ -39,6 +41,13 @@ public sealed class BrokenPackageTests
         using var package = new TempDirectory("im-broken-" + name);
         var isStep = edit?.StartsWith("RUN", StringComparison.Ordinal) == true;
         BrokenModel.Create(package.Path, $"broken-{name}", isStep ? null : edit, isStep ? edit : null, name == "oom" ? "48Mi" : null);
+        if (name == "huge-minimum")
+        {
+            var yaml = Path.Combine(package.Path, "model.yaml");
+            var text = await File.ReadAllTextAsync(yaml);
+            Assert.Contains("{text: {type: string}}", text, StringComparison.Ordinal);
+            await File.WriteAllTextAsync(yaml, text.Replace("{text: {type: string}}", "{text: {type: string, minLength: 1000000000}}", StringComparison.Ordinal));
+        }
 
         var runLabel = Guid.NewGuid().ToString("N");
         var options = new ConformanceOptions

@@ -53,6 +53,50 @@ public sealed class SyntheticInputsTests
             Assert.NotEmpty(schema.Validate(JsonNode.Parse(c.Body)));
     }
 
+    /// <summary>
+    /// A publisher's schema sizes the inputs every node builds for the version's pre-flight: minimums far beyond what a
+    /// request may carry, and nested minimums that multiply, build nothing large — no valid case, at once, no exception —
+    /// while the schema's own example still counts.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "string", "minLength": 1000000000}}, "required": ["a"]}""")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "string", "minLength": 1e300}}, "required": ["a"]}""")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": 1000000000}}, "required": ["a"]}""")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": 200, "items": {"type": "array", "minItems": 200, "items": {"type": "array", "minItems": 200, "items": {"type": "string", "minLength": 1000}}}}}, "required": ["a"]}""")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "array", "minItems": 100, "items": {"type": "string", "minLength": 60000}}}, "required": ["a"]}""")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "string", "minLength": 5000, "maxLength": 6000}, "n": {"type": "integer", "minimum": 10, "maximum": 5}}, "required": ["a", "n"]}""")]
+    public void A_schema_whose_smallest_input_is_huge_builds_no_valid_case_and_nothing_large(string json)
+    {
+        var schema = Schema(json);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var cases = new SyntheticInputs(schema, seed: 1).Generate(20);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.DoesNotContain(cases, c => c.Positive);
+        Assert.All(cases, c => Assert.True(c.Body.Length <= SyntheticInputs.MaxChars + (1 << 20), $"{c.Name}: {c.Body.Length} characters"));
+        // Bounded by the per-case budget (20,000 values, 512 Ki characters) times the cases tried, not by the schema's numbers.
+        Assert.True(allocated < 2L << 30, $"{allocated:N0} bytes allocated");
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), $"took {clock.Elapsed}");
+
+        // The schema's own valid example is still a case.
+        var withExample = JsonNode.Parse(json)!.AsObject();
+        withExample["examples"] = new JsonArray(JsonNode.Parse("""{"a": "x"}"""));
+        withExample["properties"]!["a"] = JsonNode.Parse("""{"type": "string"}""");
+        withExample["required"] = new JsonArray("a");
+        var example = new SyntheticInputs(Schema(withExample.ToJsonString()), seed: 1).Generate(5, includeNegative: false);
+        Assert.Contains(example, c => c.Name == "example" && c.Positive);
+    }
+
+    [Fact]
+    public void Minimums_within_the_limits_still_build_valid_cases()
+    {
+        var schema = Schema("""{"type": "object", "properties": {"a": {"type": "string", "minLength": 60000}, "b": {"type": "array", "minItems": 200, "items": {"type": "integer"}}}, "required": ["a", "b"]}""");
+        var positives = new SyntheticInputs(schema, seed: 1).Generate(5, includeNegative: false);
+        Assert.NotEmpty(positives);
+        Assert.All(positives, c => Assert.Empty(schema.Validate(JsonNode.Parse(c.Body))));
+        Assert.Contains(positives, c => JsonNode.Parse(c.Body)!["a"]!.GetValue<string>().Length == 60000);
+    }
+
     [Fact]
     public void Named_cases_cover_required_only_all_properties_and_boundaries()
     {
