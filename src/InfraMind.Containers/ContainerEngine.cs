@@ -229,7 +229,8 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
                 info.CgroupVersion ?? "",
                 runtimes,
                 runtimes.Any(IsGpuRuntime),
-                version.Components?.Any(c => c.Name?.Contains("Podman", StringComparison.OrdinalIgnoreCase) == true) == true);
+                version.Components?.Any(c => c.Name?.Contains("Podman", StringComparison.OrdinalIgnoreCase) == true) == true,
+                info.LoggingDriver ?? "");
         });
 
     /// <summary>What the engine reported the first time it was asked on this connection (a machine's CPUs and memory do not change under a run).</summary>

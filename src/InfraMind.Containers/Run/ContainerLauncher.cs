@@ -41,7 +41,7 @@ internal static class ContainerLauncher
         try
         {
             var created = await client.Containers.CreateContainerAsync(
-                IsolationPolicy.Container(spec, runId, machine.IsPodman), engineToken);
+                IsolationPolicy.Container(spec, runId, machine.IsPodman, machine.LoggingDriver), engineToken);
             containerId = created.ID;
             cancellationToken.ThrowIfCancellationRequested();
             await client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), engineToken);

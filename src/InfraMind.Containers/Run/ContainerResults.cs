@@ -20,6 +20,7 @@ public sealed record ImageSummary(string Id, IReadOnlyList<string> Tags, IReadOn
 
 /// <summary>What the engine is and what the machine offers: a node reports this as its capacity.</summary>
 /// <param name="IsPodman">Podman's Docker-compatible API (it names itself "Podman Engine" among its components).</param>
+/// <param name="LoggingDriver">The engine's default log driver for containers (json-file, local, journald …).</param>
 public sealed record EngineInfo(
     string ServerVersion,
     string ApiVersion,
@@ -30,7 +31,8 @@ public sealed record EngineInfo(
     string CgroupVersion,
     IReadOnlyList<string> Runtimes,
     bool HasGpuRuntime,
-    bool IsPodman = false);
+    bool IsPodman = false,
+    string LoggingDriver = "");
 
 /// <summary>A container's processes as its pids cgroup counts them.</summary>
 /// <param name="Current">Processes and threads now.</param>

@@ -29,6 +29,12 @@ internal static class IsolationPolicy
         return labels;
     }
 
+    /// <summary>Bytes of one file of a container's output kept by the engine (json-file and local drivers).</summary>
+    public const long LogFileBytes = 8L << 20;
+
+    /// <summary>Files of a container's output the engine keeps, the oldest dropped first.</summary>
+    public const int LogFiles = 2;
+
     /// <param name="podman">
     /// The engine is Podman, whose Docker-compatible API sets an RLIMIT_NPROC of its own unless told (4194304), above
     /// what the container's init may raise it to once its capabilities are dropped: the start fails ("error setting
@@ -36,7 +42,13 @@ internal static class IsolationPolicy
     /// the container's processes are bounded by that number anyway, root in a container is exempt from nproc, and for
     /// another user it counts that user's processes on the whole machine, which a model is not meant to share.
     /// </param>
-    public static CreateContainerParameters Container(ContainerSpec spec, string runId, bool podman = false)
+    /// <param name="loggingDriver">
+    /// The engine's default log driver. For the two that keep a container's output in files of the engine's own
+    /// (json-file, Docker's default, and local), the files are bounded (<see cref="LogFileBytes"/> ×
+    /// <see cref="LogFiles"/>): a model writing to stdout as fast as it can would otherwise fill the node's disk. Other
+    /// drivers (journald, syslog …) are the operator's to bound and are left as the engine has them; so is Podman.
+    /// </param>
+    public static CreateContainerParameters Container(ContainerSpec spec, string runId, bool podman = false, string? loggingDriver = null)
     {
         var host = new HostConfig
         {
@@ -56,6 +68,19 @@ internal static class IsolationPolicy
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
             AutoRemove = false,
         };
+        if (!podman && loggingDriver is "json-file" or "local")
+        {
+            host.LogConfig = new LogConfig
+            {
+                Type = loggingDriver,
+                Config = new Dictionary<string, string>
+                {
+                    ["max-size"] = (LogFileBytes >> 20).ToString(System.Globalization.CultureInfo.InvariantCulture) + "m",
+                    ["max-file"] = LogFiles.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                },
+            };
+        }
+
         if (spec.GpuCount > 0)
         {
             host.DeviceRequests = [new DeviceRequest { Count = spec.GpuCount, Capabilities = [["gpu"]] }];

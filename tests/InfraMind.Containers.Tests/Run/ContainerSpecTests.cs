@@ -65,6 +65,18 @@ public sealed class ContainerSpecTests
         // Podman sets an nproc limit of its own that its runtime cannot apply: there it is the pids limit.
         var podman = IsolationPolicy.Container(spec, "r1", podman: true);
         Assert.Equal([("nofile", 4096L, 4096L), ("nproc", 256L, 256L)], podman.HostConfig.Ulimits.Select(u => (u.Name, u.Soft, u.Hard)));
+
+        // The output files of the engine's own drivers are bounded; other drivers, and Podman, keep the engine's settings.
+        foreach (var driver in new[] { "json-file", "local" })
+        {
+            var bounded = IsolationPolicy.Container(spec, "r1", loggingDriver: driver).HostConfig.LogConfig;
+            Assert.Equal(driver, bounded.Type);
+            Assert.Equal(new Dictionary<string, string> { ["max-size"] = "8m", ["max-file"] = "2" }, bounded.Config);
+        }
+
+        Assert.Null(p.HostConfig.LogConfig);
+        Assert.Null(IsolationPolicy.Container(spec, "r1", loggingDriver: "journald").HostConfig.LogConfig);
+        Assert.Null(IsolationPolicy.Container(spec, "r1", podman: true, loggingDriver: "json-file").HostConfig.LogConfig);
     }
 
     [Theory]

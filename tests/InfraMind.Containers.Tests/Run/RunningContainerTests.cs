@@ -63,6 +63,39 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
     }
 
     [SkippableFact]
+    public async Task A_model_writing_its_output_as_fast_as_it_can_leaves_bounded_log_files()
+    {
+        var engine = fixture.Engine;
+        var info = await engine.GetInfoAsync(None);
+        // Docker's default driver here; on another driver (journald …) the bound is the operator's, and this test says so.
+        Assert.True(info.LoggingDriver is "json-file" or "local", $"the engine's log driver is {info.LoggingDriver}");
+
+        // 48 MB of output, three times what the engine may keep of it, then a mark that the writing ended.
+        await using var run = await engine.RunAsync(fixture.Spec() with
+        {
+            Image = TestEngine.BaseImage,
+            Command = ["sh", "-c", "head -c 48000000 /dev/zero | tr '\\0' x | fold -w 1000; touch /tmp/written; sleep 120"],
+        }, None);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while ((await run.ExecAsync(["test", "-f", "/tmp/written"], TimeSpan.FromSeconds(10), None)).ExitCode != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the output was not written within 120 s");
+            await Task.Delay(200);
+        }
+
+        var inspect = await engine.Client.Containers.InspectContainerAsync(run.Id, None);
+        Assert.Equal(info.LoggingDriver, inspect.HostConfig.LogConfig.Type);
+        Assert.Equal("8m", inspect.HostConfig.LogConfig.Config["max-size"]);
+        Assert.Equal("2", inspect.HostConfig.LogConfig.Config["max-file"]);
+        // What the engine keeps on the node's disk for this container's output: at most 2 files of 8 MiB (and a line).
+        var log = inspect.LogPath is { Length: > 0 } path ? path : Path.Combine("/var/lib/docker/containers", run.Id, "local-logs", "container.log");
+        var folder = Path.GetDirectoryName(log)!;
+        var kept = Directory.GetFiles(folder, Path.GetFileName(log) + "*").Sum(f => new FileInfo(f).Length);
+        Assert.True(kept > 4L << 20, $"{kept:N0} bytes of output kept: the output did not reach the log");
+        Assert.True(kept <= (IsolationPolicy.LogFileBytes * IsolationPolicy.LogFiles) + (1 << 20), $"{kept:N0} bytes of output kept in {folder}");
+    }
+
+    [SkippableFact]
     public async Task A_model_bound_to_its_own_loopback_only_is_reached()
     {
         var engine = fixture.Engine;
