@@ -116,6 +116,13 @@ public sealed record GatewayOptions
     public int MaxNodes { get; init; } = 256;
 
     /// <summary>
+    /// Most versions this gateway places on one node. Declared resources alone let publishers' tiny versions (10m CPU,
+    /// 6 MiB each) pack hundreds onto a node, each a container, a probe and a pre-flight there, and every heartbeat reply
+    /// carries each placed version's manifest (up to 1 MiB). The node bounds what it runs for all its gateways itself.
+    /// </summary>
+    public int MaxModelsPerNode { get; init; } = ResourcePolicy.DefaultMaxModelsPerNode;
+
+    /// <summary>
     /// Most models one heartbeat may report (what a node runs for every gateway it serves, and what it refused); more
     /// is a 400 (IM6014). Every placement pass walks each node's reports: without a count, a node's 1 MiB heartbeat of
     /// tiny made-up reports would cost every pass tens of thousands of entries per node.
@@ -188,6 +195,7 @@ public sealed record GatewayOptions
         if (MaxRequestBytes < 1) errors.Add($"max request bytes must be ≥ 1");
         if (MaxResponseBytes < 1) errors.Add($"max response bytes must be ≥ 1");
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
+        if (MaxModelsPerNode is < 1 or > 1024) errors.Add($"max models per node must be between 1 and 1024");
         if (MaxInferencesInFlight < 1 || MaxInferencesInFlightPerAddress < 1) errors.Add($"the limits on inferences in flight (all, and per address) must be ≥ 1");
         if (MaxHealthWatchesPerConnection < 1 || MaxHealthWatches < MaxHealthWatchesPerConnection)
             errors.Add($"health watches: the limit per connection must be ≥ 1 and the total at least that");

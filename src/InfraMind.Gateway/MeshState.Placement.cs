@@ -43,7 +43,7 @@ internal sealed partial class MeshState
                 : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
         }).ToList();
         // The versions in registry order, sorted once when they changed (SetModels).
-        _placement = Placement.Place(_placementOrder, nodes, options.Replicas, _ranks);
+        _placement = Placement.Place(_placementOrder, nodes, options.Replicas, _ranks, options.MaxModelsPerNode);
         var placedOn = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (node, keys) in _placement)
         {

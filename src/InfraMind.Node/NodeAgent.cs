@@ -443,6 +443,8 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private string? FitProblem(ResourceRequest need)
     {
         if (ResourcePolicy.NeverFits(need, _options.Capacity) is { } never) return $"{MeshErrorCodes.NodeRefused}: {never}";
+        if (_instances.Count >= _options.MaxModels)
+            return $"{MeshErrorCodes.NodeRefused}: runs {_instances.Count} models already, the most this node takes (--max-models {_options.MaxModels})";
         var cap = _options.Resources.Offered(_options.Capacity);
         var cpu = cap.CpuMillicores - _instances.Values.Sum(i => i.Manifest.Resources.CpuMillicores);
         var mem = cap.MemoryBytes - _instances.Values.Sum(i => i.Manifest.Resources.MemoryBytes);

@@ -45,6 +45,12 @@ public sealed record NodeOptions
     /// <summary>The machine this node runs models on (or the share of it its operator gives the mesh).</summary>
     public required NodeCapacity Capacity { get; init; }
 
+    /// <summary>
+    /// Most model versions this node runs at once, whatever their declared resources (each is a container, a health
+    /// probe and a pre-flight here): an assignment beyond it is refused (IM6010) and goes to another node.
+    /// </summary>
+    public int MaxModels { get; init; } = ResourcePolicy.DefaultMaxModelsPerNode;
+
     /// <summary>How models are admitted against <see cref="Capacity"/>: the node registers <see cref="ResourcePolicy.Offered"/>.</summary>
     public ResourcePolicy Resources { get; init; } = ResourcePolicy.Exclusive;
 
@@ -170,6 +176,7 @@ public sealed record NodeOptions
     {
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
         errors.AddRange(Resources.Validate());
+        if (MaxModels is < 1 or > 1024) errors.Add($"a node runs 1 to 1024 models at most (got {MaxModels})");
         if (Gateways is null || Gateways.Count is 0 or > MaxGateways)
             errors.Add($"a node serves 1 to {MaxGateways} gateways (got {Gateways?.Count ?? 0}): name each gateway's URL");
         foreach (var g in Gateways ?? [])

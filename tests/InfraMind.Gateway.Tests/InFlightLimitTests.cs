@@ -238,7 +238,7 @@ public sealed class InFlightLimitTests
     [InlineData("2001:db8:1:2:ffff:ffff:ffff:1", "2001:db8:1:2::")]
     [InlineData("2001:db8:1:3::1", "2001:db8:1:3::")]
     public void A_client_is_counted_by_its_IPv4_address_or_its_IPv6_64(string address, string counted) =>
-        Assert.Equal(IPAddress.Parse(counted), InferenceAdmission.Client(IPAddress.Parse(address)));
+        Assert.Equal(IPAddress.Parse(counted), ClientAddress.Group(IPAddress.Parse(address)));
 
     [Theory]
     [InlineData("gateway busy: 1024 in flight", "gateway busy: 1024 in flight")]

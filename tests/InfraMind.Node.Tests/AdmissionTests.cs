@@ -15,9 +15,9 @@ namespace InfraMind.Node.Tests;
 /// </summary>
 public sealed class AdmissionTests
 {
-    private static ModelManifest Manifest() => ManifestReader.ValidateContent(Encoding.UTF8.GetBytes("""
+    private static ModelManifest Manifest(string version = "1.0.0") => ManifestReader.ValidateContent(Encoding.UTF8.GetBytes($$$"""
         name: echo
-        version: 1.0.0
+        version: {{{version}}}
         entrypoint: serve.py
         runtime: python3.10
         protocol: rest
@@ -28,10 +28,9 @@ public sealed class AdmissionTests
         """)).Manifest!;
 
     /// <summary>A heartbeat reply as a node receives it: serialised by the gateway, parsed here into new objects.</summary>
-    private static HeartbeatReply OverTheWire(PublishedManifest published)
+    private static HeartbeatReply OverTheWire(params PublishedManifest[] placed)
     {
-        var m = published.Manifest;
-        var reply = new HeartbeatReply([new ModelAssignment(m.Name, m.Version.ToString(), published.Json, "sha256:" + new string('0', 64), [], null)], []);
+        var reply = new HeartbeatReply([.. placed.Select(p => new ModelAssignment(p.Manifest.Name, p.Manifest.Version.ToString(), p.Json, "sha256:" + new string('0', 64), [], null))], []);
         return JsonSerializer.Deserialize<HeartbeatReply>(JsonSerializer.Serialize(reply, MeshJson.Options), MeshJson.Options)!;
     }
 
@@ -70,6 +69,22 @@ public sealed class AdmissionTests
         }
 
         Assert.Equal(1, own.Parses);
+    }
+
+    [SkippableFact]
+    public async Task Past_its_count_of_models_a_node_refuses_whatever_its_free_resources()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var options = new NodeOptions { NodeId = "one-model", Gateway = new Uri("http://127.0.0.1:9/"), Capacity = new NodeCapacity(8000, 8L << 30, 0), MaxModels = 1 };
+        Assert.Empty(options.Validate());
+        Assert.Contains((options with { MaxModels = 0 }).Validate(), e => e.Contains("1 to 1024 models", StringComparison.Ordinal));
+        var cache = new ManifestCache();
+        await using var node = new NodeAgent(options, engine, new PackageDirectoryImageSource(engine, new Dictionary<string, string>()), TimeProvider.System, null, cache);
+        await node.ApplyAsync(OverTheWire(cache.Get(Manifest("1.0.0")), cache.Get(Manifest("1.0.1"))), CancellationToken.None);
+        // One of the two is admitted (its image cannot be found here, which does not matter), the other refused.
+        Assert.Equal(2, node.Reports().Count);
+        var refusal = Assert.Single(node.Reports(), r => r.State == ModelState.Refused);
+        Assert.Contains($"{MeshErrorCodes.NodeRefused.Value}: runs 1 models already, the most this node takes (--max-models 1)", refusal.Detail, StringComparison.Ordinal);
     }
 
     [SkippableFact]

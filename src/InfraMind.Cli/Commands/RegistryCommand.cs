@@ -32,7 +32,7 @@ internal static class RegistryCommand
         var maxImage = ContentAccess.MaxImageSizeOption("the registry");
         var perAddress = new Option<int>("--publish-rate-per-address")
         {
-            Description = "Publishes one client address may send per minute (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 60, HelpName = "N",
+            Description = "Publishes one client address may send per minute, an IPv6 /64 counting as one (429 IM5104 beyond; 0: no limit)", DefaultValueFactory = _ => 60, HelpName = "N",
         };
         var perKey = new Option<int>("--publish-rate-per-key")
         {

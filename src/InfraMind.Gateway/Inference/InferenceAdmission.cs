@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using InfraMind.Serving;
 
@@ -50,37 +49,20 @@ internal sealed class InferenceAdmission : IDisposable
                 $"the gateway has {Limit} requests in flight, as many as it takes at once; retry after the Retry-After seconds, or at another gateway.", RetryAfter: true);
         }
 
-        var address = Client(client);
+        var address = ClientAddress.Group(client);
         var mine = _perAddress.AttemptAcquire(address);
         if (!mine.IsAcquired)
         {
             mine.Dispose();
             ours.Dispose();
             return new(429, MeshErrorCodes.TooManyFromAddress, "too many requests in flight",
-                $"{PerAddressLimit} requests from {Describe(address)} are in flight at this gateway, as many as it takes from one address; retry after the Retry-After seconds, or send fewer at once.",
+                $"{PerAddressLimit} requests from {ClientAddress.Describe(address)} are in flight at this gateway, as many as it takes from one address; retry after the Retry-After seconds, or send fewer at once.",
                 RetryAfter: true);
         }
 
         slot = new Slot(mine, ours);
         return null;
     }
-
-    /// <summary>
-    /// The address a client's requests are counted under: IPv4 as it is (an IPv4-mapped IPv6 address as its IPv4
-    /// one), IPv6 by its /64 prefix (the size of one subnet: a host there picks any address in it).
-    /// </summary>
-    internal static IPAddress Client(IPAddress? address)
-    {
-        if (address is null) return IPAddress.None;
-        if (address.IsIPv4MappedToIPv6) return address.MapToIPv4();
-        if (address.AddressFamily != AddressFamily.InterNetworkV6) return address;
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes);
-    }
-
-    private static string Describe(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"{address}/64" : address.ToString();
 
     public void Dispose()
     {

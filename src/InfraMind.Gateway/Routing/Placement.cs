@@ -45,7 +45,12 @@ internal static class Placement
     /// that a pass costs O(nodes + versions × replicas) rather than a hash and a sort per (version, node); null ranks
     /// afresh.
     /// </param>
-    public static Dictionary<string, HashSet<string>> Place(IReadOnlyList<PlacementModel> models, IReadOnlyList<PlacementNode> nodes, int replicas, RendezvousRanks? ranks = null)
+    /// <param name="maxPerNode">
+    /// Most of these versions placed on one node. What it runs for other gateways is not counted: the node bounds its
+    /// own total (<c>--max-models</c>) and refuses beyond, and its reports are its word, which must not cost it more.
+    /// </param>
+    public static Dictionary<string, HashSet<string>> Place(IReadOnlyList<PlacementModel> models, IReadOnlyList<PlacementNode> nodes, int replicas, RendezvousRanks? ranks = null,
+        int maxPerNode = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(nodes);
@@ -75,7 +80,8 @@ internal static class Placement
         }
 
         bool Eligible(PlacementNode n, string key) => n.Online && !n.Refused.Contains(key);
-        bool Fits(string node, ResourceRequest r) => free[node].Cpu >= r.CpuMillicores && free[node].Mem >= r.MemoryBytes && free[node].Gpu >= r.GpuCount;
+        bool Fits(string node, ResourceRequest r) => free[node].Cpu >= r.CpuMillicores && free[node].Mem >= r.MemoryBytes && free[node].Gpu >= r.GpuCount &&
+            result[node].Count < maxPerNode;
         void Take(string node, PlacementModel m)
         {
             result[node].Add(m.Key);

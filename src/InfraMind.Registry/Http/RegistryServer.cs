@@ -22,7 +22,7 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
-    /// <summary>Publishes one client address may send per minute (the rest: 429 IM5104 with Retry-After); 0 for no limit.</summary>
+    /// <summary>Publishes one client address (an IPv6 /64 as one) may send per minute (the rest: 429 IM5104 with Retry-After); 0 for no limit.</summary>
     public int PublishesPerMinutePerAddress { get; init; } = 60;
 
     /// <summary>Publishes one publisher key may make per minute, counted once its signature verified; 0 for no limit.</summary>
@@ -72,6 +72,9 @@ public sealed class PublishLimits : IDisposable
             _perKey = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => Window(perKeyPerMinute)));
         }
     }
+
+    /// <summary>The per-address budget a publish is counted in: its client's address, an IPv6 /64 as one (<see cref="ClientAddress"/>).</summary>
+    internal static string AddressPartition(IPAddress? address) => ClientAddress.Group(address).ToString();
 
     internal static FixedWindowRateLimiterOptions Window(int permits) => new()
     {
@@ -168,11 +171,12 @@ public sealed class RegistryServer : IAsyncDisposable
                     PublishLimits.SetRetryAfter(context.HttpContext.Response, after);
                     metrics.Refused(RegistryErrorCodes.RateLimited);
                     return new ValueTask(RegistryApi.Problem(RegistryErrorCodes.RateLimited,
-                        $"this client address made more than {options.PublishesPerMinutePerAddress} publishes in a minute; retry after {Math.Ceiling(after.TotalSeconds)} s.",
+                        $"this client address ({ClientAddress.Describe(ClientAddress.Group(context.HttpContext.Connection.RemoteIpAddress))}) made more than " +
+                        $"{options.PublishesPerMinutePerAddress} publishes in a minute; retry after {Math.Ceiling(after.TotalSeconds)} s.",
                         StatusCodes.Status429TooManyRequests).ExecuteAsync(context.HttpContext));
                 };
                 limiter.AddPolicy(PublishLimits.PerAddressPolicy, http => options.PublishesPerMinutePerAddress > 0
-                    ? RateLimitPartition.GetFixedWindowLimiter((http.Connection.RemoteIpAddress ?? IPAddress.None).ToString(), _ => PublishLimits.Window(options.PublishesPerMinutePerAddress))
+                    ? RateLimitPartition.GetFixedWindowLimiter(PublishLimits.AddressPartition(http.Connection.RemoteIpAddress), _ => PublishLimits.Window(options.PublishesPerMinutePerAddress))
                     : RateLimitPartition.GetNoLimiter(string.Empty));
             });
             var app = builder.Build();

@@ -19,6 +19,12 @@ public sealed record ResourcePolicy(double CpuOvercommit, double MemoryOvercommi
     public static ResourcePolicy Exclusive { get; } = new(1, 1);
 
     /// <summary>
+    /// Most model versions on one node by default (a node's <c>--max-models</c>, a gateway's
+    /// <c>--max-models-per-node</c>), whatever their declared resources: each is a container, a probe and a pre-flight.
+    /// </summary>
+    public const int DefaultMaxModelsPerNode = 32;
+
+    /// <summary>
     /// The embedded mesh (<c>infra mesh up</c>), whose nodes share one machine: CPU limits are quotas (a busy model is
     /// slowed, nothing fails), so they may add up to 4 times the machine's cores; memory is not overcommitted (a model
     /// over its memory is killed).

@@ -30,6 +30,28 @@ public sealed class PlacementTests
         }
     }
 
+    /// <summary>
+    /// Tiny versions (10m CPU, 6 MiB) fit hundreds to a node by their declared resources alone: the count per node is a
+    /// bound of its own. Past it, versions go to other nodes.
+    /// </summary>
+    [Fact]
+    public void A_node_holds_at_most_its_count_of_versions_whatever_their_resources()
+    {
+        var tiny = Enumerable.Range(0, 300).Select(i => Model($"t{i}@1.0.0", cpu: 10, mem: 6L << 20)).ToList();
+        var alone = Placement.Place(tiny, [Node("n1")], 1, maxPerNode: 32);
+        Assert.Equal(32, alone["n1"].Count);
+        Assert.Equal(300, Placement.Place(tiny, [Node("n1")], 1)["n1"].Count); // without a count: every one fits
+
+        // What the node says it runs for other gateways is its word and does not count (the node bounds its own total).
+        var shared = Node("n1") with { Running = Enumerable.Range(0, 500).ToDictionary(i => $"other@{i}", _ => new ResourceRequest(0, 0, 0)) };
+        Assert.Equal(32, Placement.Place(tiny, [shared], 1, maxPerNode: 32)["n1"].Count);
+
+        // With more nodes, what one cannot hold goes to the others, each within the bound.
+        var spread = Placement.Place(tiny[..40], [Node("n1"), Node("n2")], 1, maxPerNode: 32);
+        Assert.All(spread.Values, keys => Assert.True(keys.Count <= 32, $"{keys.Count} versions on a node"));
+        Assert.Equal(40, spread.Values.Sum(keys => keys.Count));
+    }
+
     [Fact]
     public void Two_gateways_that_see_the_same_nodes_place_alike_whatever_order_they_list_them_in()
     {

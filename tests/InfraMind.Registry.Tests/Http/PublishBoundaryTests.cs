@@ -165,6 +165,15 @@ public sealed class PublishBoundaryTests : IDisposable
         }
     }
 
+    /// <summary>A host on IPv6 picks any address of its /64: counted one by one, the per-address rate would be no limit.</summary>
+    [Theory]
+    [InlineData("2001:db8:1:2:3:4:5:6", "2001:db8:1:2:ffff::1", true)]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
+    [InlineData("::ffff:192.0.2.7", "192.0.2.7", true)]
+    [InlineData("192.0.2.7", "192.0.2.8", false)]
+    public void Publishes_are_counted_per_IPv4_address_and_per_IPv6_64(string a, string b, bool same) =>
+        Assert.Equal(same, PublishLimits.AddressPartition(IPAddress.Parse(a)) == PublishLimits.AddressPartition(IPAddress.Parse(b)));
+
     [Fact]
     public async Task Publishes_over_the_rate_are_429_IM5104_with_Retry_After_per_address_and_per_key()
     {
@@ -177,6 +186,7 @@ public sealed class PublishBoundaryTests : IDisposable
                 Assert.Equal(HttpStatusCode.Created, (await Post(http, ModelRegistryTests.Envelope(alice, "rated", $"1.0.{i}"))).StatusCode);
             using var limited = await Post(http, ModelRegistryTests.Envelope(alice, "rated", "1.0.9"));
             Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+            Assert.Contains("this client address (127.0.0.1) made more than 3 publishes", await limited.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             Assert.Equal("IM5104", await Code(limited));
             Assert.True(limited.Headers.RetryAfter?.Delta is { TotalSeconds: > 0 and <= 60 }, limited.Headers.RetryAfter?.ToString());
         }

@@ -32,6 +32,12 @@ internal static class GatewayServeCommand
             DefaultValueFactory = _ => 256, HelpName = "N",
         };
         maxNodes.Require(v => v is >= 1 and <= 100_000, "--max-nodes must be between 1 and 100000");
+        var maxModelsPerNode = new Option<int>("--max-models-per-node")
+        {
+            Description = "Most versions this gateway places on one node, whatever their declared resources (a node bounds what it runs for all its gateways with its own --max-models)",
+            DefaultValueFactory = _ => InfraMind.Serving.ResourcePolicy.DefaultMaxModelsPerNode, HelpName = "N",
+        };
+        maxModelsPerNode.Require(v => v is >= 1 and <= 1024, "--max-models-per-node must be between 1 and 1024");
         var maxInFlight = ServingHosts.MaxInFlightOption();
         var maxInFlightPerAddress = new Option<int>("--max-in-flight-per-address")
         {
@@ -67,7 +73,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxInFlight, maxInFlightPerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
@@ -93,7 +99,7 @@ internal static class GatewayServeCommand
                 {
                     TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
-                    MaxNodes = parse.GetValue(maxNodes), MaxInferencesInFlight = parse.GetValue(maxInFlight),
+                    MaxNodes = parse.GetValue(maxNodes), MaxModelsPerNode = parse.GetValue(maxModelsPerNode), MaxInferencesInFlight = parse.GetValue(maxInFlight),
                     MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress),
                 });
             var url = advertised ?? host.Url;

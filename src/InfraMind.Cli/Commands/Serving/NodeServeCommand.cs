@@ -73,6 +73,12 @@ internal static class NodeServeCommand
             HelpName = "BYTES",
         };
         var gpus = new Option<int>("--gpus") { Description = "GPUs to offer", DefaultValueFactory = _ => 0 };
+        var maxModels = new Option<int>("--max-models")
+        {
+            Description = "Most model versions this node runs at once, whatever their declared resources (beyond: refused with IM6010, placed elsewhere)",
+            DefaultValueFactory = _ => ResourcePolicy.DefaultMaxModelsPerNode, HelpName = "N",
+        };
+        maxModels.Require(v => v is >= 1 and <= 1024, "--max-models must be between 1 and 1024");
         var cpuOvercommit = new Option<double>("--cpu-overcommit")
         {
             Description = "Admit models while the sum of their CPU limits stays within this many times --cpu (1-16; limits are enforced per container either way)",
@@ -108,7 +114,7 @@ internal static class NodeServeCommand
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH); until a gateway's answer arrives, the credential the node proposed to it is kept there as FILE.proposal.")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, maxModels, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, maxImage, verbose, logFormat, json,
         };
         chain.AddTo(serve);
@@ -167,7 +173,7 @@ internal static class NodeServeCommand
                 tune: o => o with
                 {
                     GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),
-                    AlterAnswers = alterAnswers, UnusedImageBytes = keepImages,
+                    AlterAnswers = alterAnswers, UnusedImageBytes = keepImages, MaxModels = parse.GetValue(maxModels),
                 });
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
