@@ -17,6 +17,9 @@ internal sealed class NodeRecord(NodeRegistration registration, string credentia
 
     public DateTimeOffset LastBeat { get; set; } = now;
 
+    /// <summary>When this node's own change (leaving, coming back, new refusals) last made a placement pass run at once.</summary>
+    public DateTimeOffset LastForcedPass { get; set; } = DateTimeOffset.MinValue;
+
     /// <summary>The key the id is bound to (its first registration's); null for a node without one.</summary>
     public InfraMind.Signing.PublicKey? Key { get; set; }
 

@@ -29,6 +29,12 @@ internal sealed partial class MeshState
     /// <summary>The shortest time between two placement passes that registrations alone ask for.</summary>
     internal static readonly TimeSpan PlacementInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often one node's own changes may make a pass run at once (<see cref="PlaceFor"/>).</summary>
+    internal static readonly TimeSpan NodeForcedPassInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Placement passes run so far (tests, and what a node can make a gateway do).</summary>
+    internal long PassCount { get; private set; }
+
     /// <summary>Recomputes placement; offline nodes lose their models to others. Caller holds the lock.</summary>
     private void Replace()
     {
@@ -57,6 +63,7 @@ internal sealed partial class MeshState
         _placedOn = placedOn;
         _dirty = false;
         _placedAt = time.GetUtcNow();
+        PassCount++;
         _joinedSincePass.Clear();
     }
 
@@ -72,6 +79,27 @@ internal sealed partial class MeshState
     }
 
     private bool PassDue => time.GetUtcNow() - _placedAt >= PlacementInterval;
+
+    /// <summary>
+    /// A pass that node <paramref name="n"/>'s own change asks for (it left, came back, or changed what it refuses): at
+    /// once, so its versions move (or it gets its placement in the same reply), but at most every
+    /// <see cref="NodeForcedPassInterval"/> per node; else with the next coalesced pass (within
+    /// <see cref="PlacementInterval"/>, or the next liveness check), so that a node looping leave and heartbeat cannot
+    /// make the gateway run a pass over every node and version on each. Caller holds the lock.
+    /// </summary>
+    private void PlaceFor(NodeRecord n)
+    {
+        var now = time.GetUtcNow();
+        if (now - n.LastForcedPass >= NodeForcedPassInterval)
+        {
+            n.LastForcedPass = now;
+            Replace();
+            return;
+        }
+
+        _dirty = true;
+        if (PassDue) Replace();
+    }
 
     /// <summary>Whether two reports of a node give placement the same inputs: refusals, readiness, what runs and its limits.</summary>
     private static bool SamePlacementInputs(Dictionary<string, ModelReport> before, Dictionary<string, ModelReport> after)

@@ -168,7 +168,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 n.Left = true;
                 n.OfflineSince ??= time.GetUtcNow();
                 log.LogInformation("node {Node} is leaving: no new jobs go there; its jobs in flight finish", id);
-                Replace();
+                PlaceFor(n);
             }
 
             return true;
@@ -229,7 +229,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             // (when thousands of nodes turn ready at once: a pass per interval, not per heartbeat).
             if (cameBack || refused)
             {
-                Replace();
+                PlaceFor(node);
             }
             else if (changed)
             {

@@ -318,6 +318,35 @@ public sealed class MeshStateTests
     }
 
     [Fact]
+    public void A_node_looping_leave_and_heartbeat_makes_one_pass_at_once_and_the_rest_wait_for_the_interval()
+    {
+        Join("a");
+        Join("b");
+        Report("a", ModelState.Ready);
+        Report("b", ModelState.Ready);
+        var before = _mesh.PassCount;
+
+        // An honest leave is placed at once: the version is off the node in the same call.
+        Assert.True(_mesh.Leave("a"));
+        Assert.Equal(before + 1, _mesh.PassCount);
+        Assert.Equal(["b"], Ready());
+
+        // A node that loops (back with a heartbeat, leave again) in the same instant: every pass waits for the interval.
+        for (var i = 0; i < 100; i++)
+        {
+            Report("a", ModelState.Ready);
+            Assert.True(_mesh.Leave("a"));
+        }
+
+        Assert.True(_mesh.PassCount - before <= 2, $"{_mesh.PassCount - before} placement passes for 100 leave-and-return cycles");
+
+        // Once the node's interval has passed, its return is placed at once again: it gets the version in that reply.
+        _time.Advance(MeshState.NodeForcedPassInterval);
+        Assert.Equal(Key, Assert.Single(Report("a", ModelState.Ready).Assignments).Key);
+        Assert.Equal(["a", "b"], Ready());
+    }
+
+    [Fact]
     public void Reports_of_versions_the_catalog_does_not_serve_keep_no_standing()
     {
         // A node reports what it likes: a heartbeat (1 MiB) holds thousands of made-up versions, new ones in every beat.
