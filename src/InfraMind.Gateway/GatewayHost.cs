@@ -1,3 +1,4 @@
+using System.Text.Json;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
 using InfraMind.Gateway.Ingress;
@@ -92,7 +93,8 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
-        app.MapGet("/inference/v1", () => Results.Json(mesh.Describe(), MeshJson.Options));
+        var state = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
+        app.MapGet("/inference/v1", async () => Results.Bytes(await state.GetAsync(), "application/json; charset=utf-8"));
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
             var versions = mesh.VersionsOf(name);
@@ -111,7 +113,8 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapMetrics("/metrics", metrics.Registry);
         Dashboard.DashboardEndpoints.Map(app);
 
-        await LoadCatalogAsync(catalog, mesh, cancellationToken);
+        var loader = new CatalogLoader(catalog, mesh);
+        await loader.LoadAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         var url = BoundUrl(app);
         Volatile.Write(ref audiences, [.. audiences, url]);
@@ -143,7 +146,7 @@ public sealed class GatewayHost : IAsyncDisposable
         EventHandler changed = (_, _) => signal.Raise();
         catalog.Changed += changed;
         var refresh = Task.WhenAll(
-            Task.Run(() => RefreshLoopAsync(catalog, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
+            Task.Run(() => RefreshLoopAsync(loader, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
             Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, stop.Token), CancellationToken.None));
         return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, admission, catalog, changed);
     }
@@ -191,7 +194,7 @@ public sealed class GatewayHost : IAsyncDisposable
         return new Uri(address.EndsWith('/') ? address : address + "/");
     }
 
-    private static async Task RefreshLoopAsync(IModelCatalog catalog, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,
+    private static async Task RefreshLoopAsync(CatalogLoader loader, MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time,
         Wakeup signal, ILogger log, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -204,7 +207,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 await Task.WhenAny(delay, changed);
                 await tick.CancelAsync();
                 ct.ThrowIfCancellationRequested();
-                await LoadCatalogAsync(catalog, mesh, ct);
+                await loader.LoadAsync(ct);
                 metrics.Nodes(mesh.NodeSummaries());
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -237,14 +240,6 @@ public sealed class GatewayHost : IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
-    }
-
-    /// <summary>The catalog's versions, newest first per name. Their manifests come validated and typed: nothing is parsed here.</summary>
-    private static async Task LoadCatalogAsync(IModelCatalog catalog, MeshState mesh, CancellationToken ct)
-    {
-        var published = await catalog.GetModelsAsync(ct);
-        mesh.SetModels([.. published.OrderBy(p => p.Name, StringComparer.Ordinal).ThenByDescending(p => p.Version, Semver.SemVersion.PrecedenceComparer)
-            .Select(p => new ServedModel(p))]);
     }
 
     public async ValueTask DisposeAsync()

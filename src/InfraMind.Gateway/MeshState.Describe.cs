@@ -90,7 +90,8 @@ internal sealed partial class MeshState
     /// </summary>
     private NodeCapacity Requested(string nodeId)
     {
-        var placed = _placement.TryGetValue(nodeId, out var keys) ? _models.Where(m => keys.Contains(m.Key)).Select(m => m.Manifest.Resources).ToList() : [];
+        // The node's placed versions by key: O(versions on the node), not a walk of every version the catalog holds.
+        var placed = _placement.TryGetValue(nodeId, out var keys) ? keys.Where(_byKey.ContainsKey).Select(k => _byKey[k].Manifest.Resources).ToList() : [];
         return new NodeCapacity(placed.Sum(r => r.CpuMillicores), placed.Sum(r => r.MemoryBytes), placed.Sum(r => r.GpuCount));
     }
 

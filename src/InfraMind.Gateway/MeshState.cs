@@ -62,20 +62,21 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
     public void SetModels(IReadOnlyList<ServedModel> models)
     {
+        // Indexed and ordered before the lock is taken: with many versions that is the work, and routing and heartbeats
+        // need not wait for it. In registry order (then by key), which every gateway reading the same registry sees
+        // alike: first published, first pick; sorted here, not on every placement pass.
+        var byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
+        var byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        IReadOnlyList<PlacementModel> order = [.. models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
+            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources))];
         lock (_gate)
         {
-            // The catalog is read again every refresh: placement runs only when the versions (or their registry order) changed.
+            // Placement runs only when the versions (or their registry order) changed.
             var same = models.Count == _models.Count && models.Select(m => (m.Key, m.Published.RegistryIndex)).SequenceEqual(_models.Select(m => (m.Key, m.Published.RegistryIndex)));
             _models = models;
-            _byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
-            _byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
-            // In registry order (then by key), which every gateway reading the same registry sees alike: first published, first
-            // pick. Sorted when the versions changed, not on every placement pass (each heartbeat that finds placement due).
-            if (!same)
-            {
-                _placementOrder = [.. models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
-                    .Select(m => new PlacementModel(m.Key, m.Manifest.Resources))];
-            }
+            _byKey = byKey;
+            _byName = byName;
+            if (!same) _placementOrder = order;
 
             // Traffic of versions no longer served goes with them (a yanked version's samples are not kept forever).
             foreach (var gone in _traffic.Keys.Where(k => !_byKey.ContainsKey(k)).ToList()) _traffic.Remove(gone);

@@ -30,10 +30,16 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<VerifiedModelVersion> _versions = [];
+    private readonly Dictionary<(string Name, string Version), int> _positions = [];
+    private IReadOnlyList<VerifiedModelVersion>? _snapshot;
     private long _next;
 
     public void Dispose() => _gate.Dispose();
 
+    /// <summary>
+    /// Reads the entries logged since the last call (each verified once, when first read); answers the very same list
+    /// as the last call when there were none.
+    /// </summary>
     public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -44,7 +50,8 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                 var (_, entries) = await registry.ListEntriesAsync(_next, 100, cancellationToken).ConfigureAwait(false);
                 if (entries.Count == 0)
                 {
-                    return [.. _versions];
+                    // The same list while the log did not grow: a reader can tell "nothing new" without comparing.
+                    return _snapshot ??= [.. _versions];
                 }
 
                 foreach (var entry in entries)
@@ -53,8 +60,20 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                     var report = EntryVerifier.Verify(bundle, registryKey);
                     if (report.AllPassed && report.Statement is { } statement)
                     {
-                        _versions.RemoveAll(v => v.Name == statement.ModelName && v.Version == statement.Version);
-                        _versions.Add(new VerifiedModelVersion(statement.ModelName, statement.Version, statement, bundle.Envelope, $"log entry {entry.Index}", entry.Index));
+                        var version = new VerifiedModelVersion(statement.ModelName, statement.Version, statement, bundle.Envelope, $"log entry {entry.Index}", entry.Index);
+                        // A registry logs a version once; should one log it again, the later entry stands in the earlier's
+                        // place. Found by key, not by a walk of the list: reading a log of N entries costs O(N), not O(N²).
+                        if (_positions.TryGetValue((version.Name, version.Version), out var at))
+                        {
+                            _versions[at] = version;
+                        }
+                        else
+                        {
+                            _positions[(version.Name, version.Version)] = _versions.Count;
+                            _versions.Add(version);
+                        }
+
+                        _snapshot = null;
                     }
 
                     _next = entry.Index + 1;

@@ -1,6 +1,7 @@
 using System.Text;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
+using InfraMind.Registry;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Serving;
@@ -57,17 +58,15 @@ public sealed class CatalogTests : IAsyncLifetime
     {
         await PublishAsync("echo", "1.0.0");
         var cache = new ManifestCache();
-        using var registryCatalog = new RegistryModelCatalog(new LocalRegistryService(_registry), _registry.PublicKey, null, cache);
-        var catalog = new CountingCatalog(registryCatalog);
+        using var source = new LogModelSource(new LocalRegistryService(_registry), _registry.PublicKey);
+        var catalog = new CountingCatalog(new VerifiedModelCatalog(source, null, cache));
         await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { CatalogRefresh = TimeSpan.FromMilliseconds(20) }, catalog, CancellationToken.None);
         var first = Assert.Single(gateway.Mesh.Models);
         Assert.Equal(1, cache.Parses);
 
         await WaitAsync(() => catalog.Reads >= 10, "ten catalog refreshes");
-        var now = Assert.Single(gateway.Mesh.Models);
-        Assert.NotSame(first, now);
-        Assert.Same(first.Manifest, now.Manifest);
-        Assert.Same(first.Manifest.InputSchema, now.Manifest.InputSchema);
+        // Nothing new: the mesh was not even given the versions again.
+        Assert.Same(first, Assert.Single(gateway.Mesh.Models));
         Assert.Equal(1, cache.Parses);
 
         // A new version is parsed once too; the old one is not parsed again.
@@ -99,11 +98,68 @@ public sealed class CatalogTests : IAsyncLifetime
             json["port"] = "ninety";
             return json;
         });
-        using var catalog = new RegistryModelCatalog(new LocalRegistryService(_registry), _registry.PublicKey, null, new ManifestCache());
+        using var source = new LogModelSource(new LocalRegistryService(_registry), _registry.PublicKey);
+        var catalog = new VerifiedModelCatalog(source, null, new ManifestCache());
         var served = await catalog.GetModelsAsync(CancellationToken.None);
         Assert.Equal(["good"], served.Select(m => m.Name));
         Assert.Equal(SemVersion.Parse("1.0.0"), served[0].Version);
         Assert.Equal(3, (await new LocalRegistryService(_registry).ListEntriesAsync(0, 10, CancellationToken.None)).Size);
+    }
+
+    [Fact]
+    public async Task A_chains_versions_are_made_once_however_many_there_are_and_however_often_they_are_read()
+    {
+        // A chain's follower hands a new list of new records on every read. With more versions than the manifest cache
+        // holds (8 here, 256 in a gateway), every refresh used to parse every manifest again: 300 more per read.
+        var versions = Enumerable.Range(0, 300).Select(i => Listed($"m{i:D3}", "1.0.0", i)).ToList();
+        var source = new ListSource { Versions = versions };
+        var cache = new ManifestCache(capacity: 8);
+        var catalog = new VerifiedModelCatalog(source, null, cache);
+        var first = await catalog.GetModelsAsync(CancellationToken.None);
+        Assert.Equal(300, first.Count);
+        Assert.Equal(300, cache.Parses);
+
+        source.Versions = [.. versions.Select(v => v with { })];
+        Assert.Same(first, await catalog.GetModelsAsync(CancellationToken.None));
+        Assert.Equal(300, cache.Parses);
+
+        // A version yanked (or its block replaced) leaves; one published since is made, and only it.
+        source.Versions = [.. versions.Skip(1), Listed("m300", "1.0.0", 300)];
+        var now = await catalog.GetModelsAsync(CancellationToken.None);
+        Assert.Equal(300, now.Count);
+        Assert.DoesNotContain(now, m => m.Name == "m000");
+        Assert.Contains(now, m => m.Name == "m300");
+        Assert.Equal(301, cache.Parses);
+        Assert.Same(first.Single(m => m.Name == "m001"), now.Single(m => m.Name == "m001"));
+
+        // The same name and version in another record (a block replaced, the version included again) is made anew.
+        source.Versions = [.. versions.Skip(1).Select(v => v.Name == "m001" ? v with { Origin = "block 9999 (transaction 0xabc)" } : v), Listed("m300", "1.0.0", 300)];
+        var again = await catalog.GetModelsAsync(CancellationToken.None);
+        Assert.NotSame(now, again);
+        Assert.NotSame(now.Single(m => m.Name == "m001"), again.Single(m => m.Name == "m001"));
+    }
+
+    /// <summary>A version as a chain's follower lists it (statement signed by the publisher; the origin names its block).</summary>
+    private VerifiedModelVersion Listed(string name, string version, int block)
+    {
+        var bytes = Encoding.UTF8.GetBytes(Yaml(name, version));
+        var manifest = ManifestReader.ValidateContent(bytes).Manifest!;
+        var image = "sha256:" + new string('a', 64);
+        var statement = PublishStatement.Create(manifest.Name, manifest.Version.ToString(), image, bytes,
+            [new PublishedReference("local://" + image, "local")], _publisher.PublicKey, TimeProvider.System, manifest.ToJson());
+        return new VerifiedModelVersion(name, version, statement, Dsse.SignPublish(statement, _publisher), $"block {block} (transaction 0x{block:x})", null);
+    }
+
+    /// <summary>A source that answers a new list on every read, as <see cref="ChainModelSource"/> does.</summary>
+    private sealed class ListSource : IVerifiedModelSource
+    {
+        public IReadOnlyList<VerifiedModelVersion> Versions { get; set; } = [];
+
+        public Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<VerifiedModelVersion>>([.. Versions]);
+
+        public Task<VerifiedModelVersion> GetVerifiedAsync(string name, string version, ExpectedPublish? expected, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("the catalog lists; nodes verify");
     }
 
     private static async Task WaitAsync(Func<bool> condition, string what)

@@ -7,18 +7,25 @@ using Semver;
 namespace InfraMind.Gateway.Catalog;
 
 /// <summary>
-/// The catalog of any registry backend behind <see cref="IVerifiedModelSource"/> (the chain's follower, or the log):
+/// The catalog of any registry backend behind <see cref="IVerifiedModelSource"/> (the log, or the chain's follower):
 /// every servable version (statement verified by the source; not yanked) whose manifest is that version's becomes a
 /// served model. A version the source no longer lists (yanked, or its block replaced) leaves the catalog with it, so
 /// the gateway stops serving it.
+/// Each version is made a served model once, when the source first lists it, and kept while the source lists it: a
+/// refresh re-reads the source's list, not every manifest (however many versions, whatever the size of
+/// <see cref="ManifestCache"/>). A refresh that finds the versions unchanged answers the very list it answered last
+/// time, which tells the gateway that there is nothing to do (<see cref="CatalogLoader"/>).
 /// </summary>
 public sealed class VerifiedModelCatalog : IModelCatalog
 {
     private readonly IVerifiedModelSource _source;
     private readonly ILogger? _log;
     private readonly ManifestCache _manifests;
-    private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
-    private string? _served;
+    private readonly object _gate = new();
+    private Dictionary<Listing, PublishedModel?> _made = [];
+    private IReadOnlyList<VerifiedModelVersion>? _read;
+    private Listing[] _listed = [];
+    private IReadOnlyList<PublishedModel> _models = [];
 
     public VerifiedModelCatalog(IVerifiedModelSource source, ILogger? log = null)
         : this(source, log, ManifestCache.Shared)
@@ -34,27 +41,50 @@ public sealed class VerifiedModelCatalog : IModelCatalog
 
     public event EventHandler? Changed;
 
+    /// <summary>
+    /// A version as its source lists it. The origin names the record that holds its statement (a log entry, a
+    /// transaction in a block), which the source verified and which cannot hold another statement: the same listing is
+    /// the same statement, so what was made of it once stands.
+    /// </summary>
+    private readonly record struct Listing(string Name, string Version, string Origin)
+    {
+        public static Listing Of(VerifiedModelVersion v) => new(v.Name, v.Version, v.Origin);
+    }
+
     public async Task<IReadOnlyList<PublishedModel>> GetModelsAsync(CancellationToken cancellationToken)
     {
         var versions = await _source.GetServableAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _served, Fingerprint(versions));
-        var models = new List<PublishedModel>(versions.Count);
-        foreach (var v in versions)
+        lock (_gate)
         {
-            if (PublishedModels.From(v.Statement, v.LogIndex, v.Origin, _manifests, out var problem) is { } model)
+            if (ReferenceEquals(versions, _read)) return _models;
+            var listed = new Listing[versions.Count];
+            var made = new Dictionary<Listing, PublishedModel?>(versions.Count);
+            var models = new List<PublishedModel>(versions.Count);
+            for (var i = 0; i < versions.Count; i++)
             {
-                models.Add(model);
-            }
-            else
-            {
-                lock (_refused)
+                var v = versions[i];
+                var key = listed[i] = Listing.Of(v);
+                if (!_made.TryGetValue(key, out var model))
                 {
-                    if (_refused.Add($"{v.Name}@{v.Version} {v.Origin}")) _log?.LogWarning("{Name} {Version} ({Origin}) is not served: {Problem}", v.Name, v.Version, v.Origin, problem);
+                    model = PublishedModels.From(v.Statement, v.LogIndex, v.Origin, _manifests, out var problem);
+                    // Logged once: a version that is not served stays listed (it is what the source holds) and is not made again.
+                    if (model is null) _log?.LogWarning("{Name} {Version} ({Origin}) is not served: {Problem}", v.Name, v.Version, v.Origin, problem);
                 }
-            }
-        }
 
-        return models;
+                made[key] = model;
+                if (model is not null) models.Add(model);
+            }
+
+            _made = made;
+            _read = versions;
+            if (!listed.AsSpan().SequenceEqual(_listed))
+            {
+                _listed = listed;
+                _models = models;
+            }
+
+            return _models;
+        }
     }
 
     /// <summary>
@@ -71,8 +101,8 @@ public sealed class VerifiedModelCatalog : IModelCatalog
             {
                 try
                 {
-                    var now = Fingerprint(await _source.GetServableAsync(cancellationToken).ConfigureAwait(false));
-                    if (now != Volatile.Read(ref _served)) Changed?.Invoke(this, EventArgs.Empty);
+                    var now = await _source.GetServableAsync(cancellationToken).ConfigureAwait(false);
+                    if (Differs(now)) Changed?.Invoke(this, EventArgs.Empty);
                 }
                 catch (InfraMindException e)
                 {
@@ -85,8 +115,21 @@ public sealed class VerifiedModelCatalog : IModelCatalog
         }
     }
 
-    private static string Fingerprint(IReadOnlyList<VerifiedModelVersion> versions) =>
-        string.Join('\n', versions.Select(v => $"{v.Name}@{v.Version} {v.Origin}"));
+    /// <summary>Whether <paramref name="versions"/> are not those last served: the same list is not; else compared listing by listing.</summary>
+    private bool Differs(IReadOnlyList<VerifiedModelVersion> versions)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(versions, _read)) return false;
+            if (versions.Count != _listed.Length) return true;
+            for (var i = 0; i < versions.Count; i++)
+            {
+                if (Listing.Of(versions[i]) != _listed[i]) return true;
+            }
+
+            return false;
+        }
+    }
 }
 
 /// <summary>How a verified statement becomes a served model version: the one rule for every catalog.</summary>

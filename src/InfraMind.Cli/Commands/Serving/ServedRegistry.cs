@@ -113,11 +113,12 @@ internal sealed class ServedRegistry : IAsyncDisposable
     /// <summary>A log registry: entries verified against <paramref name="key"/> (signature, checkpoint, inclusion).</summary>
     public static ServedRegistry Log(IRegistryService service, PublicKey key, string location, FetchPolicy fetches, IAsyncDisposable? owned = null)
     {
-        var catalog = new RegistryModelCatalog(service, key);
+        var source = new LogModelSource(service, key);
+        var catalog = new VerifiedModelCatalog(source);
         return new ServedRegistry(catalog, catalog.WatchAsync, (content, engine) => new VerifiedImageSource(service, key, content, engine), location,
             $"registry key {key.Fingerprint}", key, fetches, async () =>
             {
-                catalog.Dispose();
+                source.Dispose();
                 if (owned is not null) await owned.DisposeAsync();
             });
     }

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using InfraMind.Gateway;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Manifest;
+using InfraMind.Registry;
+using InfraMind.Registry.Http;
+using InfraMind.Registry.Models;
+using InfraMind.Serving;
+using InfraMind.Signing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+/// <summary>
+/// `MeshScale catalog N[,N…]`: what a registry of N published versions costs one gateway, through the very classes
+/// `infra gateway serve --registry` serves with: a real registry (SQLite log in a temporary directory, every entry
+/// signed), the log's verified source and the catalog, loaded into the mesh state as the refresh loop does; and the
+/// same versions as a chain's follower hands them (a new list on every read, as <see cref="ChainModelSource"/> does).
+/// Prints, per size and source: the first load, a refresh when nothing was published (the gateway's every 5 s), a
+/// refresh after each of five more publishes, the manifests parsed by each, and GET /inference/v1 (50 nodes registered).
+/// </summary>
+internal static class CatalogScale
+{
+    public static async Task<int> RunAsync(int[] sizes, TimeSpan budget)
+    {
+        Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {Environment.ProcessorCount} CPUs, load {Load()}");
+        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes)");
+        foreach (var n in sizes)
+        {
+            var rows = await MeasureAsync(n, budget);
+            foreach (var row in rows) Console.WriteLine(row);
+            if (rows.Any(r => r.StartsWith("stopped", StringComparison.Ordinal))) break;
+        }
+
+        return 0;
+    }
+
+    private static async Task<List<string>> MeasureAsync(int n, TimeSpan budget)
+    {
+        var dir = Directory.CreateTempSubdirectory("im-catalog-scale-");
+        try
+        {
+            await using var registry = await ModelRegistry.OpenAsync(dir.FullName, TimeProvider.System, new ManifestAdmission(), null, CancellationToken.None);
+            using var publisher = SigningKey.CreateEphemeral("publisher");
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < n; i++)
+            {
+                await PublishAsync(registry, publisher, $"m{i:D6}");
+                if (watch.Elapsed > budget) return [$"stopped at {n} versions: publishing took {watch.Elapsed.TotalSeconds:0} s for {i + 1}"];
+            }
+
+            var publishMs = watch.Elapsed.TotalMilliseconds / n;
+            var service = new LocalRegistryService(registry);
+            var rows = new List<string>();
+            var next = n;
+            using (var log = new LogModelSource(service, registry.PublicKey))
+            {
+                rows.Add(await ServeAsync(next, "log", publishMs, cache => new VerifiedModelCatalog(log, null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}")));
+            }
+
+            using (var log = new LogModelSource(service, registry.PublicKey))
+            {
+                rows.Add(await ServeAsync(next, "chain", publishMs, cache => new VerifiedModelCatalog(new ChainLike(log), null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}")));
+            }
+
+            return rows;
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<string> ServeAsync(int n, string label, double publishMs, Func<ManifestCache, IModelCatalog> open, Func<Task> publishOne)
+    {
+        var cache = new ManifestCache();
+        var catalog = open(cache);
+        var mesh = new MeshState(new GatewayOptions(), TimeProvider.System, new GatewayMetrics(), NullLogger.Instance);
+        var loader = new CatalogLoader(catalog, mesh);
+        var t = Stopwatch.GetTimestamp();
+        await loader.LoadAsync(CancellationToken.None);
+        var firstMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        var firstParses = cache.Parses;
+        if (mesh.Models.Count != n) throw new InvalidOperationException($"{label}: {mesh.Models.Count} of {n} versions served");
+
+        var refreshes = new List<double>();
+        for (var i = 0; i < 10; i++)
+        {
+            t = Stopwatch.GetTimestamp();
+            await loader.LoadAsync(CancellationToken.None);
+            refreshes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        refreshes.Sort();
+        var refreshParses = cache.Parses - firstParses;
+
+        // Five publishes, each followed by a refresh: the median refresh, and the manifests parsed per refresh.
+        var before = cache.Parses;
+        var afterPublish = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            await publishOne();
+            t = Stopwatch.GetTimestamp();
+            await loader.LoadAsync(CancellationToken.None);
+            afterPublish.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        afterPublish.Sort();
+        var afterPublishMs = afterPublish[afterPublish.Count / 2];
+        var afterPublishParses = (cache.Parses - before) / 5;
+        if (mesh.Models.Count != n + 5) throw new InvalidOperationException($"{label}: {mesh.Models.Count} of {n + 5} versions served after five publishes");
+
+        for (var i = 0; i < 50; i++)
+        {
+            mesh.Register(new NodeRegistration($"node-{i:D3}", new Uri($"https://10.0.0.{i + 1}:7070/"), new NodeCapacity(64000, 256L << 30, 0),
+                new Dictionary<string, string>(), TimeSpan.FromSeconds(2)), null);
+        }
+
+        var describes = new List<double>();
+        var bytes = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            t = Stopwatch.GetTimestamp();
+            bytes = JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options).Length;
+            describes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        describes.Sort();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes})");
+    }
+
+    private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name)
+    {
+        var bytes = Encoding.UTF8.GetBytes($$$"""
+            name: {{{name}}}
+            version: 1.0.0
+            entrypoint: serve.py
+            runtime: python3.10
+            protocol: rest
+            port: 9000
+            resources: {cpu: 100m, memory: 64Mi, gpu: false}
+            input_schema: {type: object, properties: {text: {type: string}}, required: [text]}
+            output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
+            """);
+        var manifest = ManifestReader.ValidateContent(bytes).Manifest ?? throw new InvalidOperationException("bad manifest");
+        var image = "sha256:" + new string('a', 64);
+        var statement = PublishStatement.Create(manifest.Name, manifest.Version.ToString(), image, bytes,
+            [new PublishedReference("local://" + image, "local")], publisher.PublicKey, TimeProvider.System, manifest.ToJson());
+        await registry.PublishAsync(Dsse.SignPublish(statement, publisher), CancellationToken.None);
+    }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
+    /// <summary>The log's versions as a chain's follower hands them: a new list of new records on every read (same statements).</summary>
+    private sealed class ChainLike(IVerifiedModelSource inner) : IVerifiedModelSource
+    {
+        public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken) =>
+            [.. (await inner.GetServableAsync(cancellationToken)).Select(v => v with { Origin = $"block {v.LogIndex}", LogIndex = null })];
+
+        public Task<VerifiedModelVersion> GetVerifiedAsync(string name, string version, ExpectedPublish? expected, CancellationToken cancellationToken) =>
+            inner.GetVerifiedAsync(name, version, expected, cancellationToken);
+    }
+}
