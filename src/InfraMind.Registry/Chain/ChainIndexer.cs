@@ -53,6 +53,8 @@ public sealed class ChainIndexer : IDisposable
     private readonly ILogger? _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IReadOnlyList<ChainIndexedVersion> _versions = [];
+    private Dictionary<Authenticated, (PublishStatement Statement, DsseEnvelope Envelope)> _authentic = [];
+    private long _verifications;
 
     private ChainIndexer(ChainModelRegistry registry, ChainIndexStore store, ChainIndexerOptions options, ILogger? log)
     {
@@ -74,6 +76,19 @@ public sealed class ChainIndexer : IDisposable
 
     /// <summary>Raised after a sync that changed the versions (added, removed, verified, yanked).</summary>
     public event EventHandler? Changed;
+
+    /// <summary>How many statements this follower verified (signature and record): fetched ones, and those read back from its state at start.</summary>
+    internal long Verifications => Interlocked.Read(ref _verifications);
+
+    /// <summary>
+    /// A statement verified against its chain record in this process: the record (every field, the statement's digest
+    /// among them), its signer and its transaction. The same bytes read back from the state (their digest checked
+    /// against the record) verify the same way, so they are not verified again on every reload.
+    /// </summary>
+    private readonly record struct Authenticated(ChainPublishRecord Record, string Publisher, string Transaction)
+    {
+        public static Authenticated Of(ChainVersionRecord record) => new(record.Record, record.Publisher, record.TransactionHash);
+    }
 
     /// <summary>Every indexed version, in chain order, verified or not.</summary>
     public IReadOnlyList<ChainIndexedVersion> Versions => Volatile.Read(ref _versions);
@@ -222,10 +237,12 @@ public sealed class ChainIndexer : IDisposable
             {
                 var bytes = await _registry.Statements.FetchAsync(record.Record.StatementUri, record.Record.StatementDigest, cancellationToken).ConfigureAwait(false);
                 var result = ChainVerifier.Verify(record, bytes, null);
+                Interlocked.Increment(ref _verifications);
                 var failed = result.Checks.FirstOrDefault(c => !c.Passed && c.Name != ChainVerifier.YankedCheck);
                 if (failed is null)
                 {
                     _store.SetVerification(record.Name, record.Version, ChainIndexStore.Verified, null, null, bytes);
+                    if (result.Statement is { } statement && result.Envelope is { } envelope) _authentic[Authenticated.Of(record)] = (statement, envelope);
                     verified++;
                 }
                 else
@@ -249,23 +266,38 @@ public sealed class ChainIndexer : IDisposable
     private void Reload()
     {
         var list = new List<ChainIndexedVersion>();
+        var authentic = new Dictionary<Authenticated, (PublishStatement Statement, DsseEnvelope Envelope)>();
         foreach (var (publish, yank) in _store.Publishes())
         {
             PublishStatement? statement = null;
             DsseEnvelope? envelope = null;
             if (publish.Status == ChainIndexStore.Verified && publish.Statement is { } bytes && ChainPublishRecord.DigestOf(bytes) == publish.Record.Record.StatementDigest)
             {
-                // Verified before it was stored; verified again here: nothing on disk is trusted unchecked.
-                var check = ChainVerifier.Verify(publish.Record, bytes, null);
-                if (check.Authentic)
+                // Verified before it was stored; verified again when first read back (at start): nothing on disk is
+                // trusted unchecked. Bytes of this digest this process verified already, for this very record, are not
+                // verified again: a sync that adds one version costs one verification, not one per version on the chain.
+                var key = Authenticated.Of(publish.Record);
+                if (_authentic.TryGetValue(key, out var known))
                 {
-                    (statement, envelope) = (check.Statement, check.Envelope);
+                    (statement, envelope) = known;
                 }
+                else
+                {
+                    var check = ChainVerifier.Verify(publish.Record, bytes, null);
+                    Interlocked.Increment(ref _verifications);
+                    if (check.Authentic)
+                    {
+                        (statement, envelope) = (check.Statement, check.Envelope);
+                    }
+                }
+
+                if (statement is not null && envelope is not null) authentic[key] = (statement, envelope);
             }
 
             list.Add(new ChainIndexedVersion(publish.Record, statement is not null, publish.ProblemCode, publish.Problem, statement, envelope, yank));
         }
 
+        _authentic = authentic;
         Volatile.Write(ref _versions, list);
     }
 }

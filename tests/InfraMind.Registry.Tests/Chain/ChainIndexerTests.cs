@@ -146,6 +146,38 @@ public abstract class ChainIndexerTests(ChainFixture chain)
     }
 
     [SkippableFact]
+    public async Task Each_statement_is_verified_once_per_process_not_again_on_every_sync_that_changed_something()
+    {
+        await using var ctx = await ChainTestContext.CreateAsync(chain);
+        var deployer = ctx.NewKey();
+        var payer = ctx.KeyPayer(1);
+        var state = ctx.Dir.Combine("index");
+        for (var i = 0; i < 3; i++) await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, $"counted{i}", "1.0.0"), deployer, payer, CancellationToken.None);
+        using (var indexer = ChainIndexer.Open(ctx.Registry, state))
+        {
+            await indexer.SyncAsync(CancellationToken.None);
+            Assert.Equal(3, indexer.Servable.Count);
+            Assert.Equal(3, indexer.Verifications);
+
+            // One more version, and a yank: each sync changed something, and only the new statement is verified (every
+            // stored one was verified again on each, before: 3 + 3, then + 1 + 4, then + 4).
+            await ctx.Registry.PublishAsync(ChainTestContext.Envelope(deployer, "counted3", "1.0.0"), deployer, payer, CancellationToken.None);
+            await indexer.SyncAsync(CancellationToken.None);
+            Assert.Equal(4, indexer.Servable.Count);
+            Assert.Equal(4, indexer.Verifications);
+            await ctx.Registry.YankAsync("counted0", "1.0.0", "withdrawn", deployer, payer, CancellationToken.None);
+            await indexer.SyncAsync(CancellationToken.None);
+            Assert.Equal(["counted1", "counted2", "counted3"], indexer.Servable.Select(v => v.Record.Name));
+            Assert.Equal(4, indexer.Verifications);
+        }
+
+        // What the state holds is verified again when a process first reads it back: nothing on disk is trusted unchecked.
+        using var reopened = ChainIndexer.Open(ctx.Registry, state);
+        Assert.Equal(4, reopened.Verifications);
+        Assert.Equal(3, reopened.Servable.Count);
+    }
+
+    [SkippableFact]
     public async Task A_yank_reason_of_any_text_up_to_the_contracts_limit_is_indexed_as_written_and_one_byte_more_is_refused()
     {
         await using var ctx = await ChainTestContext.CreateAsync(chain);
