@@ -75,31 +75,21 @@ internal static partial class RegistryApi
     {
         var metrics = request.HttpContext.RequestServices.GetService<RegistryMetrics>();
         var limits = request.HttpContext.RequestServices.GetService<PublishLimits>();
-        try
-        {
-            limits?.CheckDisk();
-        }
-        catch (RegistryException ex)
-        {
-            Log.PublishRefused(logger, ex.Code, ex.Message);
-            metrics?.Refused(ex.Code);
-            throw;
-        }
-
-        DsseEnvelope envelope;
-        try
-        {
-            envelope = DsseEnvelope.Parse(await ReadEnvelopeAsync(request, ct).ConfigureAwait(false));
-        }
-        catch (SigningException ex)
-        {
-            metrics?.Refused(ex.Code);
-            throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Message, ex);
-        }
-
         PublishResult result;
         try
         {
+            // Before the body is read: a registry short of disk takes none.
+            limits?.CheckDisk();
+            DsseEnvelope envelope;
+            try
+            {
+                envelope = DsseEnvelope.Parse(await ReadEnvelopeAsync(request, ct).ConfigureAwait(false));
+            }
+            catch (SigningException ex)
+            {
+                throw new RegistryException(ex.Code, RegistryErrorKind.BadRequest, ex.Message, ex);
+            }
+
             var candidate = ModelRegistry.Verify(envelope);
             if (limits?.TryTake(candidate.Statement.Publisher.Fingerprint) is { } after)
             {
@@ -112,6 +102,8 @@ internal static partial class RegistryApi
         }
         catch (RegistryException ex)
         {
+            // Every refused publish, whichever check refused it (the disk floor, the body's size, the envelope, the
+            // signature, the rates, admission, the log), is logged and counted under its code, in one place.
             if (ex.Code == RegistryErrorCodes.AdmissionsBusy) PublishLimits.SetRetryAfter(request.HttpContext.Response, BoundedAdmission.RetryAfter);
             Log.PublishRefused(logger, ex.Code, ex.Message);
             metrics?.Refused(ex.Code);

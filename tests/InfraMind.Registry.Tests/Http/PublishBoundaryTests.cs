@@ -139,6 +139,10 @@ public sealed class PublishBoundaryTests : IDisposable
             using var refused = await http.PostAsync(new Uri("/v1/entries", UriKind.Relative), declared);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
             Assert.Equal("IM5108", await Code(refused));
+
+            // Refused publishes are counted under their code like any other refusal (they were not).
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            Assert.Equal(2, PrometheusText.Value(metrics, "inframind_registry_publish_refusals_total{reason=\"IM5108\"}"));
         }
     }
 
