@@ -22,13 +22,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 /// </summary>
 internal static class CatalogScale
 {
-    public static async Task<int> RunAsync(int[] sizes, TimeSpan budget)
+    public static async Task<int> RunAsync(int[] sizes, TimeSpan budget, int properties)
     {
-        Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {Environment.ProcessorCount} CPUs, load {Load()}");
-        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes)");
+        Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {properties} input propert{(properties == 1 ? "y" : "ies")} per schema, {Environment.ProcessorCount} CPUs, load {Load()}");
+        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes)  heap/version (manifest bytes)");
         foreach (var n in sizes)
         {
-            var rows = await MeasureAsync(n, budget);
+            var rows = await MeasureAsync(n, budget, properties);
             foreach (var row in rows) Console.WriteLine(row);
             if (rows.Any(r => r.StartsWith("stopped", StringComparison.Ordinal))) break;
         }
@@ -36,7 +36,7 @@ internal static class CatalogScale
         return 0;
     }
 
-    private static async Task<List<string>> MeasureAsync(int n, TimeSpan budget)
+    private static async Task<List<string>> MeasureAsync(int n, TimeSpan budget, int properties)
     {
         var dir = Directory.CreateTempSubdirectory("im-catalog-scale-");
         try
@@ -46,7 +46,7 @@ internal static class CatalogScale
             var watch = Stopwatch.StartNew();
             for (var i = 0; i < n; i++)
             {
-                await PublishAsync(registry, publisher, $"m{i:D6}");
+                await PublishAsync(registry, publisher, $"m{i:D6}", properties);
                 if (watch.Elapsed > budget) return [$"stopped at {n} versions: publishing took {watch.Elapsed.TotalSeconds:0} s for {i + 1}"];
             }
 
@@ -56,12 +56,12 @@ internal static class CatalogScale
             var next = n;
             using (var log = new LogModelSource(service, registry.PublicKey))
             {
-                rows.Add(await ServeAsync(next, "log", publishMs, cache => new VerifiedModelCatalog(log, null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}")));
+                rows.Add(await ServeAsync(next, "log", publishMs, cache => new VerifiedModelCatalog(log, null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}", properties)));
             }
 
             using (var log = new LogModelSource(service, registry.PublicKey))
             {
-                rows.Add(await ServeAsync(next, "chain", publishMs, cache => new VerifiedModelCatalog(new ChainLike(log), null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}")));
+                rows.Add(await ServeAsync(next, "chain", publishMs, cache => new VerifiedModelCatalog(new ChainLike(log), null, cache), () => PublishAsync(registry, publisher, $"m{next++:D6}", properties)));
             }
 
             return rows;
@@ -75,12 +75,16 @@ internal static class CatalogScale
     private static async Task<string> ServeAsync(int n, string label, double publishMs, Func<ManifestCache, IModelCatalog> open, Func<Task> publishOne)
     {
         var cache = new ManifestCache();
+        var heapBefore = GC.GetTotalMemory(true);
         var catalog = open(cache);
         var mesh = new MeshState(new GatewayOptions(), TimeProvider.System, new GatewayMetrics(), NullLogger.Instance);
         var loader = new CatalogLoader(catalog, mesh);
         var t = Stopwatch.GetTimestamp();
         await loader.LoadAsync(CancellationToken.None);
         var firstMs = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        // What the source, the catalog and the mesh hold per version (the manifest cache's own share included).
+        var heapPerVersion = (GC.GetTotalMemory(true) - heapBefore) / (double)n;
+        var manifestBytes = mesh.Models[0].Published.Manifest.Json.ToJsonString().Length;
         var firstParses = cache.Parses;
         if (mesh.Models.Count != n) throw new InvalidOperationException($"{label}: {mesh.Models.Count} of {n} versions served");
 
@@ -127,12 +131,14 @@ internal static class CatalogScale
         }
 
         describes.Sort();
+        GC.KeepAlive(catalog);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes})");
+            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
     }
 
-    private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name)
+    private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name, int properties)
     {
+        var fields = "{" + string.Join(", ", Enumerable.Range(0, properties).Select(i => i == 0 ? "text: {type: string}" : $"field{i}: {{type: string, maxLength: 100}}")) + "}";
         var bytes = Encoding.UTF8.GetBytes($$$"""
             name: {{{name}}}
             version: 1.0.0
@@ -141,7 +147,7 @@ internal static class CatalogScale
             protocol: rest
             port: 9000
             resources: {cpu: 100m, memory: 64Mi, gpu: false}
-            input_schema: {type: object, properties: {text: {type: string}}, required: [text]}
+            input_schema: {type: object, properties: {{{fields}}}, required: [text]}
             output_schema: {type: object, properties: {summary: {type: string}}, required: [summary]}
             """);
         var manifest = ManifestReader.ValidateContent(bytes).Manifest ?? throw new InvalidOperationException("bad manifest");

@@ -15,12 +15,13 @@ using Microsoft.Extensions.Time.Testing;
 // containers. What it prints is what one gateway process costs per node and per heartbeat on this machine, and how
 // long a dead node keeps getting jobs. See docs/scale.md for the plan these figures support.
 // Usage: dotnet run -c Release --project bench/MeshScale [-- nodes[,nodes…] [modelsPerNode] [replicas] [budgetSeconds]]
-//        dotnet run -c Release --project bench/MeshScale -- catalog [versions[,versions…] [budgetSeconds]]  (CatalogScale.cs)
+//        dotnet run -c Release --project bench/MeshScale -- catalog [versions[,versions…] [budgetSeconds] [input properties per schema]]  (CatalogScale.cs)
 // Bounded: every phase stops at the budget (default 60 s) and says so; the sweep stops at the first size over it.
 if (args.Length > 0 && args[0] == "catalog")
 {
     return await CatalogScale.RunAsync(args.Length > 1 ? [.. args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : [1000, 5000],
-        TimeSpan.FromSeconds(args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 120));
+        TimeSpan.FromSeconds(args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 120),
+        args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1);
 }
 
 var sizes = args.Length > 0 ? args[0].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [1000, 2500, 5000, 10000];

@@ -73,6 +73,10 @@ public static class ManifestCodes
     public static readonly ErrorCode SchemaPatternUnsafe = new("IM1045", FailureKind.CheckFailed,
         "write the pattern without backreferences, lookarounds or atomic groups (InfraMind matches patterns in linear time)");
 
+    /// <summary>A schema with more than <see cref="ModelSchema.MaxValues"/> values: what every gateway and node would hold parsed per version.</summary>
+    public static readonly ErrorCode SchemaTooLarge = new("IM1046", FailureKind.CheckFailed,
+        "describe repeated shapes once (items, additionalProperties, patternProperties, a $ref to a definition)");
+
     public static readonly ErrorCode DockerfileMissing = new("IM1050", FailureKind.CheckFailed);
     public static readonly ErrorCode ExposeMismatch = new("IM1051", FailureKind.CheckFailed);
     public static readonly ErrorCode CommandMismatch = new("IM1052", FailureKind.CheckFailed);

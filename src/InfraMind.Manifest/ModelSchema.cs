@@ -22,7 +22,42 @@ public sealed class ModelSchema
         Schema = schema;
     }
 
+    /// <summary>
+    /// The most values one schema may hold: every object, array and scalar in it, keywords' values included (a property
+    /// <c>{type: string, maxLength: 100}</c> is three). Every gateway keeps each served version's manifest parsed and its
+    /// schemas compiled, and every node each version it runs: about 750 bytes a value (bench/MeshScale's catalog mode
+    /// measured 3.0 MiB per version whose input schema holds 4,096 values, and 70 ms to read it), so a schema filling a
+    /// 1 MiB manifest would cost each of them ~50 MiB and a second of CPU per version; at this bound a version's two
+    /// schemas cost at most ~6 MiB. A document with more fields than this describes repeated shapes once (<c>items</c>,
+    /// <c>additionalProperties</c>, <c>patternProperties</c>, a <c>$ref</c> to a definition).
+    /// </summary>
+    public const int MaxValues = 4096;
+
     public JsonNode Document { get; }
+
+    /// <summary>How many values <paramref name="document"/> holds (objects, arrays, scalars), counting up to <paramref name="stopAt"/> at most.</summary>
+    public static int CountValues(JsonNode? document, int stopAt = MaxValues + 1)
+    {
+        var count = 0;
+        var pending = new Stack<JsonNode?>();
+        pending.Push(document);
+        while (pending.Count > 0 && count < stopAt)
+        {
+            var node = pending.Pop();
+            count++;
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (_, child) in o) pending.Push(child);
+                    break;
+                case JsonArray a:
+                    foreach (var child in a) pending.Push(child);
+                    break;
+            }
+        }
+
+        return count;
+    }
 
     public JsonSchema Schema { get; }
 

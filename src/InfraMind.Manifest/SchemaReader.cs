@@ -70,6 +70,15 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             return null;
         }
 
+        // Counted before anything else reads it (the meta-schema, the compiler): what a schema costs is bounded first.
+        if (ModelSchema.CountValues(obj) > ModelSchema.MaxValues)
+        {
+            findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
+                $"{field} holds more than {ModelSchema.MaxValues:N0} values (objects, arrays and scalars, keywords' values included); every gateway and node keeps each version's schemas compiled, so their size is bounded",
+                "describe repeated shapes once (items, additionalProperties, patternProperties, a $ref to a definition) rather than every field one by one", file: file);
+            return null;
+        }
+
         if (obj["$schema"] is JsonValue dialect && dialect.TryGetValue<string>(out var d) &&
             !d.TrimEnd('#').EndsWith("draft-07/schema", StringComparison.Ordinal))
         {

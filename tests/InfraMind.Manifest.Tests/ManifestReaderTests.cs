@@ -81,6 +81,57 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Throws<FormatException>(() => ModelManifest.FromJson(new JsonObject { ["manifestDigest"] = "sha256:00", ["name"] = "x" }));
     }
 
+    /// <summary>A schema of exactly <paramref name="values"/> values (objects, arrays, scalars).</summary>
+    private static JsonObject SchemaOf(int values)
+    {
+        // {type: object, properties: {text: {type: string}, …}, required: [text]} holds 7; each field {type: string} 2 more.
+        var properties = new JsonObject { ["text"] = new JsonObject { ["type"] = "string" } };
+        for (var i = 0; i < (values - 7) / 2; i++) properties[$"f{i}"] = new JsonObject { ["type"] = "string" };
+        var schema = new JsonObject { ["type"] = "object" };
+        if ((values - 7) % 2 == 1) schema["description"] = "odd";
+        schema["properties"] = properties;
+        schema["required"] = new JsonArray("text");
+        return schema;
+    }
+
+    [Theory]
+    [InlineData(ModelSchema.MaxValues, true)]
+    [InlineData(ModelSchema.MaxValues + 1, false)]
+    [InlineData(60_000, false)]
+    public void A_schema_holds_at_most_4096_values_in_model_yaml_in_a_schema_file_and_in_a_published_manifest(int values, bool valid)
+    {
+        const string Inline = "input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]";
+        var schema = SchemaOf(values);
+        Assert.Equal(values, ModelSchema.CountValues(schema, int.MaxValue));
+        // JSON is YAML's flow style: the schema inline in model.yaml.
+        var result = Validate(Spec.Replace(Inline, "input_schema: " + schema.ToJsonString(), StringComparison.Ordinal));
+        if (valid)
+        {
+            var manifest = Assert.IsType<ModelManifest>(result.Manifest);
+            Assert.Equal(values, ModelSchema.CountValues(manifest.InputSchema.Document, int.MaxValue));
+            Assert.Equal(values, ModelSchema.CountValues(ModelManifest.FromJson(manifest.ToJson()).InputSchema.Document, int.MaxValue));
+            return;
+        }
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, error.Code);
+        Assert.Equal("input_schema", error.Path);
+        Assert.Contains("4,096 values", error.Message, StringComparison.Ordinal);
+
+        // The same schema in a file of the package.
+        Directory.CreateDirectory(_dir.Combine("schemas"));
+        File.WriteAllText(_dir.Combine("schemas", "big.json"), schema.ToJsonString());
+        var fromFile = Assert.Single(Validate(Spec.Replace(Inline, "input_schema: {$ref: schemas/big.json}", StringComparison.Ordinal)).Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, fromFile.Code);
+
+        // And in a published manifest, which gateways and nodes read without the registry's word for it (a chain takes
+        // any statement): refused before it is compiled.
+        var published = Validate(Spec).Manifest!.ToJson();
+        published["input_schema"] = schema.DeepClone();
+        var refused = Assert.Throws<FormatException>(() => ModelManifest.FromJson(published));
+        Assert.Contains("IM1046", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Deterministic_is_an_optional_boolean_false_by_default_and_round_trips_through_json()
     {
