@@ -11,7 +11,7 @@ namespace InfraMind.Testing;
 /// </summary>
 public sealed class ListenerServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
@@ -20,17 +20,21 @@ public sealed class ListenerServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(handle);
         for (var attempt = 0; ; attempt++)
         {
+            // A new listener each attempt: one whose Start failed has disposed itself (its Prefixes then throw
+            // ObjectDisposedException, which is how a taken port once failed a CI run instead of trying another).
+            var listener = new HttpListener();
             try
             {
                 Port = PeerProcess.FreePort();
-                _listener.Prefixes.Clear();
-                _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-                _listener.Start();
+                listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+                listener.Start();
+                _listener = listener;
                 break;
             }
             catch (HttpListenerException) when (attempt < 3)
             {
                 // The free port was taken meanwhile: another one.
+                listener.Close();
             }
         }
 
