@@ -92,6 +92,14 @@ public static partial class Quantity
             return false;
         }
 
+        // Beyond a million cores is too large whatever its digits: checked before the multiplication, which overflows
+        // near decimal's limit (a fuzzed `cpu` of 29 digits threw OverflowException out of the validator).
+        if (cores > 1_000_000m)
+        {
+            error = $"'{text}' is too large";
+            return false;
+        }
+
         var m = cores * 1000m;
         if (m != decimal.Truncate(m))
         {

@@ -246,6 +246,10 @@ public sealed class ManifestReaderTests : IDisposable
     [InlineData("0.0005", -1L)]
     [InlineData("0m", -1L)]
     [InlineData("abc", -1L)]
+    [InlineData("1000000", 1_000_000_000L)]
+    [InlineData("1000000.001", -1L)]
+    [InlineData("99999999999999999999999999999", -1L)]
+    [InlineData("79228162514264337593543950335", -1L)]
     public void Cpu_quantities_parse_to_millicores(string text, long expected)
     {
         var ok = Quantity.TryParseMillicores(text, out var m, out _);
