@@ -209,6 +209,33 @@ public sealed class MeshUpTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Mesh_up_gives_its_registry_the_disk_floor_of_min_free_disk()
+    {
+        // Usage errors before the engine is asked for: a floor that is no size, a floor for a registry that does not start here.
+        foreach (var (args, says) in new (string[], string)[]
+        {
+            (["--min-free-disk", "lots"], "--min-free-disk: 'lots' is not a quantity"),
+            (["--min-free-disk", "2Gi", "--registry", "eth://127.0.0.1:9/0x" + new string('a', 40)], "--min-free-disk applies to the embedded log registry only"),
+        })
+        {
+            var result = await _cli.RunAsync(["mesh", "up", "--nodes", "1", .. args]);
+            Assert.Equal(2, result.Code);
+            Assert.Contains(says, result.Err, StringComparison.Ordinal);
+        }
+
+        using var engine = await TestEngine.ConnectAsync();
+        await using var serving = new ServingProcesses();
+        // A floor far above any disk: the embedded registry refuses every publish before it reads the body.
+        var started = await serving.StartAsync(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "1", "--port", "0", "--grpc-port", "0",
+            "--registry-port", "0", "--min-free-disk", "1000Pi", "--json"));
+        using var key = Signing.SigningKey.CreateEphemeral("floor");
+        using var registry = new HttpClient { BaseAddress = new Uri(started.GetProperty("registry").GetString()!) };
+        var (status, code, detail, _) = await RegistryServeProcess.PublishAsync(registry, RegistryServeProcess.Envelope(key, "floored", "1.0.0", "sha256:" + new string('b', 64), "oci://127.0.0.1:9/floored@sha256:" + new string('c', 64)));
+        Assert.Equal((503, "IM5153"), (status, code));
+        Assert.Contains("below its floor of 1000Pi", detail, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_taken_port_is_named_with_its_own_code()
     {
         using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

@@ -89,10 +89,13 @@ internal sealed class RegistryServeProcess : IAsyncDisposable
     public static string ManifestDigest(string name, string version) =>
         PublishStatement.DigestOf(Encoding.UTF8.GetBytes(Yaml.Replace("NAME", name, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal)));
 
-    public async Task<(int Status, string? Code, string Detail, HttpResponseMessage Response)> PublishAsync(DsseEnvelope envelope)
+    public Task<(int Status, string? Code, string Detail, HttpResponseMessage Response)> PublishAsync(DsseEnvelope envelope) => PublishAsync(Http, envelope);
+
+    /// <summary>POSTs <paramref name="envelope"/> to the registry at <paramref name="http"/>'s base address: its status, and the problem's code and detail.</summary>
+    public static async Task<(int Status, string? Code, string Detail, HttpResponseMessage Response)> PublishAsync(HttpClient http, DsseEnvelope envelope)
     {
         var content = new StringContent(envelope.ToJson(), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
-        var response = await Http.PostAsync(new Uri("v1/entries", UriKind.Relative), content);
+        var response = await http.PostAsync(new Uri("v1/entries", UriKind.Relative), content);
         var body = await response.Content.ReadAsStringAsync();
         JsonNode? problem = null;
         try

@@ -51,12 +51,7 @@ internal static class RegistryCommand
             DefaultValueFactory = _ => 4, HelpName = "N",
         };
         maxFetches.Require(v => v is >= 1 and <= 1024, "--max-fetches must be between 1 and 1024");
-        var minFreeDisk = new Option<string>("--min-free-disk")
-        {
-            Description = "Take no publish (503 IM5153) while the disk of the data directory has less than SIZE free, so that publishers cannot fill it " +
-                "(each log entry keeps up to 1 MiB, forever); reads go on. 0: no floor",
-            DefaultValueFactory = _ => "1Gi", HelpName = "SIZE",
-        };
+        var minFreeDisk = ServingHosts.MinFreeDiskOption();
         foreach (var rate in new[] { perAddress, perKey })
             rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
@@ -79,7 +74,7 @@ internal static class RegistryCommand
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             var keepBytes = OptionRules.Bytes(parse, keepImages, "write a size such as 10Gi or 500Mi, or 0 to keep none", zeroAllowed: true);
-            var floorBytes = OptionRules.Bytes(parse, minFreeDisk, "write a size such as 1Gi or 500Mi, or 0 for no floor", zeroAllowed: true);
+            var floorBytes = ServingHosts.MinFreeDiskBytes(parse, minFreeDisk);
             var policy = ContentAccess.PublisherPolicy(context,
                 parse.GetValue(fetchAllow)!.SelectMany(a => ContentAccess.ParseNetworks(a, "--fetch-allow")), parse.GetValue(allowLocal), maxBytes);
             var at = ListenAt.From(parse, listen, port);

@@ -77,7 +77,7 @@ public sealed class VerifiedModelCatalog : IModelCatalog
 
             _made = made;
             _read = versions;
-            if (!listed.AsSpan().SequenceEqual(_listed))
+            if (!Lists(versions, _listed))
             {
                 _listed = listed;
                 _models = models;
@@ -119,16 +119,19 @@ public sealed class VerifiedModelCatalog : IModelCatalog
     private bool Differs(IReadOnlyList<VerifiedModelVersion> versions)
     {
         lock (_gate)
-        {
-            if (ReferenceEquals(versions, _read)) return false;
-            if (versions.Count != _listed.Length) return true;
-            for (var i = 0; i < versions.Count; i++)
-            {
-                if (Listing.Of(versions[i]) != _listed[i]) return true;
-            }
+            return !ReferenceEquals(versions, _read) && !Lists(versions, _listed);
+    }
 
-            return false;
+    /// <summary>Whether <paramref name="versions"/> are, in order, exactly <paramref name="listed"/>: the one comparison of a source's listing with what was served.</summary>
+    private static bool Lists(IReadOnlyList<VerifiedModelVersion> versions, Listing[] listed)
+    {
+        if (versions.Count != listed.Length) return false;
+        for (var i = 0; i < listed.Length; i++)
+        {
+            if (Listing.Of(versions[i]) != listed[i]) return false;
         }
+
+        return true;
     }
 }
 

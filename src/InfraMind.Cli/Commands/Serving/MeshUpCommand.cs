@@ -36,6 +36,7 @@ internal static class MeshUpCommand
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
         var spotCheck = ServingHosts.SpotCheckShareOption();
+        var minFreeDisk = ServingHosts.MinFreeDiskOption();
         var maxInFlight = ServingHosts.MaxInFlightOption("; every client of this mesh has 127.0.0.1, so it is also the most from one address (beyond: 429 IM6027)");
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
@@ -47,22 +48,27 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, grpcPort, registryPort, registryUrl, replicas, spotCheck, maxInFlight, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-mesh");
             var count = parse.GetValue(nodes);
-            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var logging = ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!);
             // The embedded mesh serves this machine's own user: local references and loopback sources are allowed.
             var fetches = ContentAccess.EmbeddedPolicy(context);
             var chainUrl = parse.GetValue(registryUrl);
             if (chainUrl is null && (parse.GetValue(chain.StatementStore) is not null || chain.ConfirmationsOf(parse) is not null))
                 throw new InfraMindException(CliErrorCodes.UsageError, "--statement-store and --confirmations apply to an eth:// registry only", "pass --registry eth://HOST:PORT/0xCONTRACT, or leave them out");
+            if (chainUrl is not null && parse.GetResult(minFreeDisk) is { Implicit: false })
+                throw new InfraMindException(CliErrorCodes.UsageError, "--min-free-disk applies to the embedded log registry only: with --registry eth://… no registry starts here",
+                    "leave --min-free-disk out, or leave out --registry to start the embedded registry");
+            var floorBytes = ServingHosts.MinFreeDiskBytes(parse, minFreeDisk);
+            // Usage first: a command that cannot run as written says so before it needs the engine.
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             await using var registry = chainUrl is null
-                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)), fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken)
+                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken)
                 : null;
             var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
             await using var served = registry is null

@@ -40,6 +40,18 @@ internal static class ServingHosts
         return port;
     }
 
+    /// <summary>`--min-free-disk`: the registry's floor of free space on its data directory's disk (registry serve; mesh up's embedded registry).</summary>
+    public static Option<string> MinFreeDiskOption() => new("--min-free-disk")
+    {
+        Description = "Take no publish (503 IM5153) while the disk of the registry's data directory has less than SIZE free, so that publishers cannot fill it " +
+            "(each log entry keeps up to 1 MiB, forever); reads go on. 0: no floor",
+        DefaultValueFactory = _ => "1Gi", HelpName = "SIZE",
+    };
+
+    /// <summary>The bytes of <see cref="MinFreeDiskOption"/>'s value; a value that is no size is a usage error naming the option.</summary>
+    public static long MinFreeDiskBytes(ParseResult parse, Option<string> option) =>
+        OptionRules.Bytes(parse, option, "write a size such as 1Gi or 500Mi, or 0 for no floor", zeroAllowed: true);
+
     /// <summary>`--max-in-flight`: most inference requests a gateway holds at once (gateway serve; mesh up, where it is the per-address limit too).</summary>
     public static Option<int> MaxInFlightOption(string also = "")
     {
