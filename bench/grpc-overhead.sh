@@ -2,7 +2,9 @@
 # gRPC gateway overhead (#14): one gRPC echo model (bench/GrpcOverhead/echo-grpc-model, a Python grpcio V2 server in a
 # container) served as `infra mesh up` serves it (with no keys unless RECEIPTS=1; the node in the gateway's process,
 # jobs sent straight to the container over h2c). One run measures, in 20 interleaved rounds: direct gRPC to the container (the baseline),
-# REST → gateway → gRPC model (rest-gw), gRPC → the gateway's V2 ingress → gRPC model (grpc-gw), and a control (the
+# REST → gateway → gRPC model (rest-gw), gRPC → the gateway's V2 ingress → gRPC model (grpc-gw), the floor (gRPC →
+# a bare grpc-dotnet proxy that forwards the message as it came, nothing else → gRPC model: the stacks the gateway is
+# built on, without the gateway, so the most any gateway on them reaches on this machine), and a control (the
 # direct path again: what this machine's noise alone does to a ratio); then one request at a time, in interleaved
 # rounds as well, for the p50 a hop adds. Prints req/s, p50, p99, CPU per request (with the model's wake-ups and TCP
 # segments per request), the ratios against direct (targets: ≥ 0.85x, added p50 ≤ 0.3 ms) and
@@ -26,4 +28,5 @@ summary() {
 }
 summary rest-gw "REST → gateway → gRPC model" "; added p50 one at a time, median: $(added rest-gw | bench_median 3) ms"
 summary grpc-gw "gRPC → gateway → gRPC model" "; added p50 one at a time, median: $(added grpc-gw | bench_median 3) ms"
+summary floor "floor: gRPC → a bare grpc-dotnet proxy → gRPC model (the most a gateway on these stacks reaches here)" "; added p50 one at a time, median: $(added floor | bench_median 3) ms"
 summary control "control (direct against itself)"

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Grpc.Core;
 using Grpc.Net.Client;
 using InfraMind.Containers;
 using InfraMind.Gateway;
@@ -11,6 +12,11 @@ using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
 using InfraMind.Signing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using static Measure;
 
 // Usage: dotnet run -c Release --project bench/GrpcOverhead [-- requests concurrency]
@@ -20,6 +26,9 @@ using static Measure;
 //   direct   gRPC caller → the container (inside its network namespace, as its node reaches it): the baseline
 //   rest-gw  REST caller → POST /inference/v1/<name> → gRPC model
 //   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
+//   floor    gRPC caller → a bare grpc-dotnet proxy (Kestrel h2c + grpc-aspnetcore in, Grpc.Net.Client out, the message
+//            forwarded as it came, nothing else) → gRPC model: the stacks #14 builds the gateway on, without the gateway.
+//            Its ratio is the most any gateway on them can reach on this machine.
 //   control  the direct path again: its ratio to direct is what this machine's noise alone does to a ratio
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
 var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 40000;
@@ -85,6 +94,14 @@ try
     var ingressClient = new GRPCInferenceService.GRPCInferenceServiceClient(ingress);
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
     var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
+    // The floor's proxy has its own HTTP/2 connection to the container, as the gateway has (ModelChannels).
+    using var upstream = GrpcChannel.ForAddress("http://model.invalid", new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler { UseProxy = false, ConnectCallback = container.Connector.ConnectAsync },
+    });
+    await using var floor = await BareProxy.StartAsync(new GRPCInferenceService.GRPCInferenceServiceClient(upstream));
+    using var floorChannel = GrpcChannel.ForAddress(floor.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    var floorClient = new GRPCInferenceService.GRPCInferenceServiceClient(floorChannel);
 
     async Task GrpcAsync(GRPCInferenceService.GRPCInferenceServiceClient client, int i)
     {
@@ -113,6 +130,7 @@ try
         ("direct", i => GrpcAsync(directClient, i), "  (gRPC caller → the container)"),
         ("rest-gw", RestAsync, "  (REST caller → gateway → gRPC model)"),
         ("grpc-gw", i => GrpcAsync(ingressClient, i), "  (gRPC caller → the gateway's V2 ingress → gRPC model)"),
+        ("floor", i => GrpcAsync(floorClient, i), "  (gRPC caller → a bare grpc-dotnet proxy → gRPC model: the gateway's stacks alone)"),
         ("control", i => GrpcAsync(directClient, i), "  (control: the direct path again)"),
     };
     var warm = await WarmUpAsync(async () =>
@@ -155,10 +173,11 @@ try
     // One request at a time: the machine is not saturated, so this is the latency a hop adds by itself. In rounds too,
     // each path in turn (reversed every other round): one path after the other, a busy minute of the shared machine
     // lands on one path alone and moves its p50 by more than the hop costs.
-    var single = paths.Take(3).ToDictionary(p => p.Name, _ => new List<double>());
+    var measured = paths.Where(p => p.Name != "control").ToList();
+    var single = measured.ToDictionary(p => p.Name, _ => new List<double>());
     for (var round = 0; round < Rounds; round++)
     {
-        foreach (var (name, send, _) in round % 2 == 0 ? paths.Take(3) : paths.Take(3).Reverse())
+        foreach (var (name, send, _) in round % 2 == 0 ? measured : Enumerable.Reverse(measured))
             single[name].AddRange((await RunAsync(send, requests / 4 / Rounds, 1)).Latencies);
     }
 
@@ -176,7 +195,11 @@ try
 
     var d = results["direct"];
     var dRps = d.Latencies.Count / d.Seconds;
-    foreach (var (name, what, target) in new[] { ("rest-gw", "REST caller → gateway → gRPC model", true), ("grpc-gw", "gRPC caller → gateway → gRPC model", true), ("control", "noise, direct against itself", false) })
+    foreach (var (name, what, target) in new[]
+             {
+                 ("rest-gw", "REST caller → gateway → gRPC model", true), ("grpc-gw", "gRPC caller → gateway → gRPC model", true),
+                 ("floor", "a bare grpc-dotnet proxy: the most a gateway on these stacks reaches here", false), ("control", "noise, direct against itself", false),
+             })
     {
         var r = results[name];
         Console.WriteLine($"{name} ratio {r.Latencies.Count / r.Seconds / dRps:0.00}x overall, {Median(ratios[name]):0.00}x median of {Rounds} rounds " +
@@ -186,7 +209,8 @@ try
 
     Console.WriteLine($"one at a time: direct p50 {P(single["direct"], 0.50):0.000} ms; " +
                       $"rest-gw p50 {P(single["rest-gw"], 0.50):0.000} ms: {P(single["rest-gw"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms; " +
-                      $"grpc-gw p50 {P(single["grpc-gw"], 0.50):0.000} ms: {P(single["grpc-gw"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms (target ≤ +0.3 ms added p50)");
+                      $"grpc-gw p50 {P(single["grpc-gw"], 0.50):0.000} ms: {P(single["grpc-gw"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms; " +
+                      $"floor p50 {P(single["floor"], 0.50):0.000} ms: {P(single["floor"], 0.50) - P(single["direct"], 0.50):+0.000;-0.000} ms (target ≤ +0.3 ms added p50)");
     Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");
 }
 finally
@@ -197,6 +221,40 @@ finally
 }
 
 return 0;
+
+/// <summary>
+/// The floor: a V2 ModelInfer served by Kestrel (HTTP/2 only, cleartext) and grpc-aspnetcore, forwarded as it came to
+/// the model through Grpc.Net.Client with a deadline, as the gateway's channel sends it; nothing else (no admission,
+/// no schema, no routing, no receipt).
+/// </summary>
+internal sealed class BareProxy : GRPCInferenceService.GRPCInferenceServiceBase
+{
+    private readonly GRPCInferenceService.GRPCInferenceServiceClient _upstream;
+
+    public BareProxy(GRPCInferenceService.GRPCInferenceServiceClient upstream) => _upstream = upstream;
+
+    public override Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context) =>
+        _upstream.ModelInferAsync(request, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: context.CancellationToken)).ResponseAsync;
+
+    public static async Task<Host> StartAsync(GRPCInferenceService.GRPCInferenceServiceClient upstream)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(upstream);
+        builder.Services.AddGrpc();
+        var app = builder.Build();
+        app.MapGrpcService<BareProxy>();
+        await app.StartAsync();
+        return new Host(app, new Uri(app.Urls.First()));
+    }
+
+    internal sealed record Host(WebApplication App, Uri Url) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => App.DisposeAsync();
+    }
+}
 
 /// <summary>The echo package copied aside with InfraMind's protocol descriptors beside it (what `infra init` writes), removed at the end.</summary>
 internal sealed class PackageCopy : IDisposable
