@@ -1,43 +1,30 @@
 using System.Diagnostics;
 using System.Text;
-using Grpc.Core;
+using System.Text.Json;
 using Grpc.Net.Client;
 using InfraMind.Containers;
-using InfraMind.Gateway;
-using InfraMind.Gateway.Catalog;
-using InfraMind.Manifest;
-using InfraMind.Node;
-using InfraMind.Node.Images;
+using InfraMind.Containers.Run;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
-using InfraMind.Signing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using static Measure;
 
 // Usage: dotnet run -c Release --project bench/GrpcOverhead [-- requests concurrency]
-// A gRPC echo model (a Python grpcio V2 server in a container) served as `infra mesh up` serves it (keys and receipts
-// only with RECEIPTS=1): the node attached to the gateway's LocalNodes, so the gateway sends jobs straight to the
-// container over h2c. Measured in one run:
-//   direct   gRPC caller → the container (inside its network namespace, as its node reaches it): the baseline
+// A gRPC echo model (a Python grpcio V2 server in a container) served as `infra mesh up` serves it, by GrpcOverheadHost
+// in a process of its own: the node attached to the gateway's LocalNodes, so the gateway sends jobs straight to the
+// container over h2c (keys and receipts only with RECEIPTS=1). The callers are this process: a caller never shares the
+// gateway's process (until 2026-12-03 they did, and their thread pool's work hid part of the hop). Measured in one run:
+//   direct   gRPC caller → the container (this process enters its network namespace, as its node does): the baseline
 //   rest-gw  REST caller → POST /inference/v1/<name> → gRPC model
 //   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
 //   floor    gRPC caller → a bare grpc-dotnet proxy (Kestrel h2c + grpc-aspnetcore in, Grpc.Net.Client out, the message
-//            forwarded as it came, nothing else) → gRPC model: the stacks #14 builds the gateway on, without the gateway.
-//            Its ratio is the most any gateway on them can reach on this machine.
+//            forwarded as it came, nothing else; in the gateway's process, with its settings) → gRPC model: the stacks
+//            #14 builds the gateway on, without the gateway. Its ratio is the most any gateway on them can reach here.
 //   control  the direct path again: its ratio to direct is what this machine's noise alone does to a ratio
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.
 var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 40000;
 var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
-using var packageDir = new PackageCopy(Path.Combine(AppContext.BaseDirectory, "echo-grpc-model"));
-var package = packageDir.Path;
-var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-grpc-model/model.yaml is invalid");
-var version = manifest.Version.ToString();
-var label = new Dictionary<string, string> { ["org.inframind.bench"] = Guid.NewGuid().ToString("N") };
+var runLabel = Guid.NewGuid().ToString("N");
 
 ContainerEngine engine;
 try
@@ -51,61 +38,53 @@ catch (ContainerEngineException e)
 }
 
 using var engineLease = engine;
-var catalog = new InMemoryModelCatalog();
-catalog.Publish(manifest, "sha256:" + new string('0', 64));
-var local = new LocalNodes();
-// RECEIPTS=1: keys for the gateway and the node, as `infra mesh up` gives them, so every answer is signed (a receipt).
 var receipts = Environment.GetEnvironmentVariable("RECEIPTS") == "1";
-using var gatewayKey = receipts ? SigningKey.CreateEphemeral("bench-gateway") : null;
-using var nodeKey = receipts ? SigningKey.CreateEphemeral("bench-node") : null;
-await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0", LocalNodes = local, Identity = gatewayKey }, catalog, CancellationToken.None);
-var source = new PackageDirectoryImageSource(engine, new Dictionary<string, string> { [ModelKey.Of(manifest.Name, version)] = package });
-var node = await NodeHost.StartAsync(new NodeOptions
+// PIN=1 (bench/grpc-overhead.sh runs this process under `taskset -c 0` then): the callers and the model container on
+// CPU 0, the gateway's process on CPU 1 — a gateway with a CPU of its own, as on a host of its own, instead of three
+// parties sharing two CPUs, where every microsecond the gateway spends is taken from the model and its callers.
+var pinned = Environment.GetEnvironmentVariable("PIN") == "1";
+if (pinned && Process.GetCurrentProcess().ProcessorAffinity != 1)
 {
-    NodeId = "bench-node",
-    Gateway = gateway.Url,
-    Capacity = new NodeCapacity(4000, 4L << 30, 0),
-    HeartbeatInterval = TimeSpan.FromMilliseconds(200),
-    ContainerLabels = label,
-    LocalNodes = local,
-    Identity = nodeKey,
-}, engine, source, CancellationToken.None);
+    Console.Error.WriteLine("PIN=1 wants this process on CPU 0 alone: run it through bench/grpc-overhead.sh (taskset -c 0), on a machine of 2 CPUs or more");
+    return 2;
+}
+
+var hostDll = Path.Combine(AppContext.BaseDirectory, "GrpcOverheadHost.dll");
+using var host = Process.Start(new ProcessStartInfo(pinned ? "taskset" : "dotnet", pinned ? ["-c", "1", "dotnet", hostDll, runLabel] : [hostDll, runLabel])
+{
+    RedirectStandardInput = true,
+    RedirectStandardOutput = true,
+    UseShellExecute = false,
+}) ?? throw new InvalidOperationException("GrpcOverheadHost did not start");
 try
 {
-    var wait = Stopwatch.StartNew();
-    RunningContainer? container = null;
-    while (container is null && wait.Elapsed < TimeSpan.FromSeconds(120))
-    {
-        await Task.Delay(200);
-        if (node.Agent.Reports().Any(r => r.State == ModelState.Ready)) container = node.Agent.ContainerOf(manifest.Name, version);
-    }
-
-    if (container is null)
-        throw new InvalidOperationException("the echo model never got ready: " + string.Join("; ", node.Agent.Reports().Select(r => $"{r.State} {r.Verdict?.WireName} {r.Detail}")));
-    await Task.Delay(1000); // a few heartbeats, so the gateway sees the node ready
+    var ready = await ReadyAsync(host);
+    var model = ready["model"];
+    var version = ready["version"];
+    var containerId = ready["container"];
+    // The direct path's own way into the container, as a node has: a thread in its network namespace.
+    var opened = await ContainerNamespace.OpenAsync(engine.Client, engine.Endpoint, containerId, CancellationToken.None);
+    using var connector = new ContainerConnector(containerId, int.Parse(ready["port"], System.Globalization.CultureInfo.InvariantCulture), opened.Thread);
+    var gatewayUrl = new Uri(ready["gateway"]);
+    if (pinned)
+        await engine.Client.Containers.UpdateContainerAsync(containerId, new Docker.DotNet.Models.ContainerUpdateParameters { CpusetCpus = "0" });
 
     // Every client keeps its connections: one HTTP/2 connection per gRPC channel, `concurrency` HTTP/1.1 ones for REST.
     using var direct = GrpcChannel.ForAddress("http://model.invalid", new GrpcChannelOptions
     {
-        HttpHandler = new SocketsHttpHandler { UseProxy = false, ConnectCallback = container.Connector.ConnectAsync },
+        HttpHandler = new SocketsHttpHandler { UseProxy = false, ConnectCallback = connector.ConnectAsync },
     });
     var directClient = new GRPCInferenceService.GRPCInferenceServiceClient(direct);
-    using var ingress = GrpcChannel.ForAddress(gateway.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    using var ingress = GrpcChannel.ForAddress(ready["grpc"], new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
     var ingressClient = new GRPCInferenceService.GRPCInferenceServiceClient(ingress);
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };
-    var viaGateway = new Uri(gateway.Url, $"inference/v1/{manifest.Name}");
-    // The floor's proxy has its own HTTP/2 connection to the container, as the gateway has (ModelChannels).
-    using var upstream = GrpcChannel.ForAddress("http://model.invalid", new GrpcChannelOptions
-    {
-        HttpHandler = new SocketsHttpHandler { UseProxy = false, ConnectCallback = container.Connector.ConnectAsync },
-    });
-    await using var floor = await BareProxy.StartAsync(new GRPCInferenceService.GRPCInferenceServiceClient(upstream));
-    using var floorChannel = GrpcChannel.ForAddress(floor.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    var viaGateway = new Uri(gatewayUrl, $"inference/v1/{model}");
+    using var floorChannel = GrpcChannel.ForAddress(ready["floor"], new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
     var floorClient = new GRPCInferenceService.GRPCInferenceServiceClient(floorChannel);
 
     async Task GrpcAsync(GRPCInferenceService.GRPCInferenceServiceClient client, int i)
     {
-        var answer = await client.ModelInferAsync(JsonTensor.Request(manifest.Name, version, "b", Encoding.UTF8.GetBytes($$"""{"text": "echo {{i}}"}""")));
+        var answer = await client.ModelInferAsync(JsonTensor.Request(model, version, "b", Encoding.UTF8.GetBytes($$"""{"text": "echo {{i}}"}""")));
         if (!JsonTensor.TryRead(answer, out _, out var problem)) throw new InvalidOperationException(problem);
     }
 
@@ -118,11 +97,25 @@ try
     }
 
     // The mode is what the run says it is: with RECEIPTS=1 an answer through the gateway carries the node's receipt.
-    using (var probe = ingressClient.ModelInferAsync(JsonTensor.Request(manifest.Name, version, "probe", """{"text": "probe"}"""u8)))
+    // The first call also tells a gateway that is not serving yet: said on standard error with the gateway's view, and
+    // tried again, at most five times a second apart.
+    for (var attempt = 1; ; attempt++)
     {
-        await probe;
+        using var probe = ingressClient.ModelInferAsync(JsonTensor.Request(model, version, "probe", """{"text": "probe"}"""u8));
+        try
+        {
+            await probe;
+        }
+        catch (Grpc.Core.RpcException e) when (attempt < 5)
+        {
+            Console.Error.WriteLine($"probe {attempt}: {e.Status.StatusCode} {e.Status.Detail}; the gateway's view: {await http.GetStringAsync(new Uri(gatewayUrl, "inference/v1"))}");
+            await Task.Delay(1000);
+            continue;
+        }
+
         var receipt = (await probe.ResponseHeadersAsync).GetValue(MeshHeaders.Receipt.ToLowerInvariant());
         if ((receipt is not null) != receipts) throw new InvalidOperationException($"RECEIPTS={(receipts ? 1 : 0)} but the answer {(receipt is null ? "carries no" : "carries a")} receipt");
+        break;
     }
 
     var paths = new List<(string Name, Func<int, Task> Send, string Note)>
@@ -142,7 +135,7 @@ try
     // Short interleaved rounds, each running every path back to back (in reverse order every other round): the ratio
     // is taken per round and the median reported, so a slow patch of the machine hits both sides of a ratio alike.
     const int Rounds = 20;
-    var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Bench: 0.0, Container: 0.0));
+    var results = paths.ToDictionary(p => p.Name, _ => (Latencies: new List<double>(), Seconds: 0.0, Bench: 0.0, Host: 0.0, Container: 0.0));
     // The model container's context switches: voluntary ones are its threads waking for work (requests arriving one
     // by one cost more wake-ups than the same requests in a burst), involuntary ones its threads preempted.
     var switches = paths.ToDictionary(p => p.Name, _ => (Woke: 0L, Preempted: 0L));
@@ -153,17 +146,17 @@ try
         var rps = new Dictionary<string, double>();
         foreach (var (name, send, _) in round % 2 == 0 ? paths : Enumerable.Reverse(paths))
         {
-            var (bench, model) = (ProcessCpu(), ContainerCpu(container.Id));
-            var before = ContainerSwitches(container.Id);
-            var segmentsBefore = ContainerSegments(container.Id);
+            var (bench, serving, inContainer) = (ProcessCpu(), ProcessCpu(host), ContainerCpu(containerId));
+            var before = ContainerSwitches(containerId);
+            var segmentsBefore = ContainerSegments(containerId);
             var (l, t) = await RunAsync(send, requests / Rounds, concurrency);
-            var after = ContainerSwitches(container.Id);
-            var segmentsAfter = ContainerSegments(container.Id);
+            var after = ContainerSwitches(containerId);
+            var segmentsAfter = ContainerSegments(containerId);
             segments[name] = (segments[name].In + segmentsAfter.In - segmentsBefore.In, segments[name].Out + segmentsAfter.Out - segmentsBefore.Out);
             switches[name] = (switches[name].Woke + after.Voluntary - before.Voluntary, switches[name].Preempted + after.Involuntary - before.Involuntary);
             var r = results[name];
             r.Latencies.AddRange(l);
-            results[name] = (r.Latencies, r.Seconds + t, r.Bench + ProcessCpu() - bench, r.Container + ContainerCpu(container.Id) - model);
+            results[name] = (r.Latencies, r.Seconds + t, r.Bench + ProcessCpu() - bench, r.Host + ProcessCpu(host) - serving, r.Container + ContainerCpu(containerId) - inContainer);
             rps[name] = l.Count / t;
         }
 
@@ -181,14 +174,15 @@ try
             single[name].AddRange((await RunAsync(send, requests / 4 / Rounds, 1)).Latencies);
     }
 
-    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, {Environment.ProcessorCount} CPUs, " +
+    Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, " +
+                      (pinned ? "pinned (PIN=1: callers and model on CPU 0, the gateway's process on CPU 1), " : $"{Environment.ProcessorCount} CPUs shared by all, ") +
                       (receipts ? "receipts on (RECEIPTS=1: every answer through the gateway signed by the node)" : "receipts off (the node has no key; RECEIPTS=1 signs every answer, as mesh up does)"));
     foreach (var (name, _, note) in paths)
     {
         var r = results[name];
         var n = r.Latencies.Count;
         Console.WriteLine($"{name,-8}: {n / r.Seconds,6:0} req/s  p50 {P(r.Latencies, 0.50),6:0.000} ms  p99 {P(r.Latencies, 0.99),6:0.000} ms  " +
-                          $"CPU per request: this process {r.Bench / n,4:0} us, model container {r.Container / n,4:0} us " +
+                          $"CPU per request: callers {r.Bench / n,4:0} us, gateway process {r.Host / n,4:0} us, model container {r.Container / n,4:0} us " +
                           $"({switches[name].Woke / (double)n:0.0} wake-ups, {switches[name].Preempted / (double)n:0.0} preemptions; " +
                           $"TCP segments in {segments[name].In / (double)n:0.00}, out {segments[name].Out / (double)n:0.00}){note}");
     }
@@ -215,58 +209,25 @@ try
 }
 finally
 {
-    await node.DisposeAsync();
-    var left = await engine.PruneAsync(label, null, CancellationToken.None);
+    // The host removes what it started once its input closes; a host that died leaves containers the label finds.
+    host.StandardInput.Close();
+    if (!host.WaitForExit(60_000)) host.Kill(entireProcessTree: true);
+    var left = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.bench"] = runLabel }, null, CancellationToken.None);
     if (left.Containers.Count + left.Networks.Count > 0) Console.Error.WriteLine($"removed leftovers: {left.Containers.Count} containers, {left.Networks.Count} networks");
 }
 
 return 0;
 
-/// <summary>
-/// The floor: a V2 ModelInfer served by Kestrel (HTTP/2 only, cleartext) and grpc-aspnetcore, forwarded as it came to
-/// the model through Grpc.Net.Client with a deadline, as the gateway's channel sends it; nothing else (no admission,
-/// no schema, no routing, no receipt).
-/// </summary>
-internal sealed class BareProxy : GRPCInferenceService.GRPCInferenceServiceBase
+/// <summary>The host's "ready {json}" line (anything it printed before goes to standard error), or why it never came.</summary>
+static async Task<Dictionary<string, string>> ReadyAsync(Process host)
 {
-    private readonly GRPCInferenceService.GRPCInferenceServiceClient _upstream;
-
-    public BareProxy(GRPCInferenceService.GRPCInferenceServiceClient upstream) => _upstream = upstream;
-
-    public override Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context) =>
-        _upstream.ModelInferAsync(request, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: context.CancellationToken)).ResponseAsync;
-
-    public static async Task<Host> StartAsync(GRPCInferenceService.GRPCInferenceServiceClient upstream)
+    using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+    while (await host.StandardOutput.ReadLineAsync(limit.Token) is { } line)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(upstream);
-        builder.Services.AddGrpc();
-        var app = builder.Build();
-        app.MapGrpcService<BareProxy>();
-        await app.StartAsync();
-        return new Host(app, new Uri(app.Urls.First()));
+        if (line.StartsWith("ready ", StringComparison.Ordinal))
+            return JsonSerializer.Deserialize<Dictionary<string, string>>(line["ready ".Length..]) ?? throw new InvalidOperationException("GrpcOverheadHost: an empty ready line");
+        Console.Error.WriteLine($"host: {line}");
     }
 
-    internal sealed record Host(WebApplication App, Uri Url) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => App.DisposeAsync();
-    }
-}
-
-/// <summary>The echo package copied aside with InfraMind's protocol descriptors beside it (what `infra init` writes), removed at the end.</summary>
-internal sealed class PackageCopy : IDisposable
-{
-    public PackageCopy(string source)
-    {
-        Path = Directory.CreateTempSubdirectory("im-bench-grpc-").FullName;
-        foreach (var file in Directory.EnumerateFiles(source)) File.Copy(file, System.IO.Path.Combine(Path, System.IO.Path.GetFileName(file)));
-        File.WriteAllText(System.IO.Path.Combine(Path, ProtocolDescriptors.FileName), ProtocolDescriptors.Json());
-    }
-
-    public string Path { get; }
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
+    throw new InvalidOperationException($"GrpcOverheadHost ended before it was ready (exit {(host.WaitForExit(5000) ? host.ExitCode : -1)})");
 }
