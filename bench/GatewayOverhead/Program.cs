@@ -19,18 +19,8 @@ var package = Path.Combine(AppContext.BaseDirectory, "echo-model");
 var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-model/model.yaml is invalid");
 var label = new Dictionary<string, string> { ["org.inframind.bench"] = Guid.NewGuid().ToString("N") };
 
-ContainerEngine engine;
-try
-{
-    engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
-}
-catch (ContainerEngineException e)
-{
-    Console.Error.WriteLine($"no container engine: {e.Message}");
-    return 1;
-}
-
-using var engineLease = engine;
+using var engine = await Engines.ConnectAsync();
+if (engine is null) return 1;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
 await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" }, catalog, CancellationToken.None);

@@ -26,18 +26,8 @@ var requests = args.Length > 0 ? int.Parse(args[0], System.Globalization.Culture
 var concurrency = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 4;
 var runLabel = Guid.NewGuid().ToString("N");
 
-ContainerEngine engine;
-try
-{
-    engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
-}
-catch (ContainerEngineException e)
-{
-    Console.Error.WriteLine($"no container engine: {e.Message}");
-    return 1;
-}
-
-using var engineLease = engine;
+using var engine = await Engines.ConnectAsync();
+if (engine is null) return 1;
 var receipts = Environment.GetEnvironmentVariable("RECEIPTS") == "1";
 // PIN=1 (bench/grpc-overhead.sh runs this process under `taskset -c 0` then): the callers and the model container on
 // CPU 0, the gateway's process on CPU 1 — a gateway with a CPU of its own, as on a host of its own, instead of three

@@ -30,18 +30,8 @@ var package = packageDir.Path;
 var manifest = ManifestReader.Validate(package).Manifest ?? throw new InvalidOperationException("echo-grpc-model/model.yaml is invalid");
 var version = manifest.Version.ToString();
 
-ContainerEngine engine;
-try
-{
-    engine = await ContainerEngine.ConnectAsync(CancellationToken.None);
-}
-catch (ContainerEngineException e)
-{
-    Console.Error.WriteLine($"no container engine: {e.Message}");
-    return 1;
-}
-
-using var engineLease = engine;
+using var engine = await Engines.ConnectAsync();
+if (engine is null) return 1;
 var catalog = new InMemoryModelCatalog();
 catalog.Publish(manifest, "sha256:" + new string('0', 64));
 var local = new LocalNodes();
