@@ -86,6 +86,9 @@ try
     Console.Out.Flush();
     // Serves until the bench closes this process's standard input (or ends, which closes it too).
     await Console.In.ReadToEndAsync();
+    // How much of the run this process spent in garbage collection (its stalls land on every path through it).
+    Console.Error.WriteLine($"gateway process: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections, " +
+                            $"{GC.GetTotalPauseDuration().TotalMilliseconds:0} ms paused in all, {GC.GetTotalAllocatedBytes() / 1048576.0:0} MiB allocated");
 }
 finally
 {
