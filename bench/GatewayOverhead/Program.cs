@@ -36,15 +36,7 @@ var node = await NodeHost.StartAsync(new NodeOptions
 ReferenceProxy? nginx = null;
 try
 {
-    var wait = Stopwatch.StartNew();
-    RunningContainer? container = null;
-    while (container is null && wait.Elapsed < TimeSpan.FromSeconds(120))
-    {
-        await Task.Delay(200);
-        if (node.Agent.Reports().Any(r => r.State == ModelState.Ready)) container = node.Agent.ContainerOf(manifest.Name, manifest.Version.ToString());
-    }
-
-    if (container is null) throw new InvalidOperationException("the echo model never got ready");
+    var container = await BenchNodes.ReadyContainerAsync(node, manifest.Name, manifest.Version.ToString());
     await Task.Delay(1000); // a few heartbeats, so the gateway sees the node ready
 
     using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = concurrency }) { Timeout = TimeSpan.FromSeconds(10) };

@@ -18,7 +18,7 @@ using static Measure;
 //   rest-gw  REST caller → POST /inference/v1/<name> → gRPC model
 //   grpc-gw  gRPC caller → the gateway's V2 ingress → gRPC model
 //   floor    gRPC caller → a bare grpc-dotnet proxy (Kestrel h2c + grpc-aspnetcore in, Grpc.Net.Client out, the message
-//            forwarded as it came, nothing else; in the gateway's process, with its settings) → gRPC model: the stacks
+//            forwarded as it came, nothing else; in the gateway's process) → gRPC model: the stacks
 //            #14 builds the gateway on, without the gateway. Its ratio is the most any gateway on them can reach here.
 //   control  the direct path again: its ratio to direct is what this machine's noise alone does to a ratio
 // Bounded: a fixed count per phase and a 60 s cap on each; everything it starts carries a run label and is removed.

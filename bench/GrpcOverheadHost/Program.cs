@@ -55,16 +55,7 @@ var node = await NodeHost.StartAsync(new NodeOptions
 }, engine, source, CancellationToken.None);
 try
 {
-    var wait = System.Diagnostics.Stopwatch.StartNew();
-    RunningContainer? container = null;
-    while (container is null && wait.Elapsed < TimeSpan.FromSeconds(120))
-    {
-        await Task.Delay(200);
-        if (node.Agent.Reports().Any(r => r.State == ModelState.Ready)) container = node.Agent.ContainerOf(manifest.Name, version);
-    }
-
-    if (container is null)
-        throw new InvalidOperationException("the echo model never got ready: " + string.Join("; ", node.Agent.Reports().Select(r => $"{r.State} {r.Verdict?.WireName} {r.Detail}")));
+    var container = await BenchNodes.ReadyContainerAsync(node, manifest.Name, version);
     await Task.Delay(2500); // a few heartbeats, so the gateway sees the node ready
 
     // The floor's proxy has its own HTTP/2 connection to the container, as the gateway has (ModelChannels).

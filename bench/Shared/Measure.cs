@@ -43,7 +43,7 @@ internal static class Measure
         return ([.. latencies.Take(done).Where(l => l > 0)], clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>This process's CPU time (load generator, gateway and node), in microseconds.</summary>
+    /// <summary>This process's CPU time, in microseconds (all it runs: the load generator, and the gateway and node where the bench hosts them itself).</summary>
     public static double ProcessCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalMicroseconds;
 
     /// <summary>Another process's CPU time in microseconds, all its threads (the kernel counts it in 10 ms ticks: read it over many requests).</summary>
