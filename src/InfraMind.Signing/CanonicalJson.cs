@@ -26,6 +26,40 @@ public static class CanonicalJson
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The canonical JSON of an object whose members are all strings: the bytes <see cref="Serialize"/> gives the
+    /// equivalent <see cref="JsonObject"/>, written without building one (a node signs one such payload per answer).
+    /// Duplicate names are refused, as a <see cref="JsonObject"/> refuses them.
+    /// </summary>
+    public static byte[] SerializeStrings(params ReadOnlySpan<KeyValuePair<string, string>> members)
+    {
+        var sorted = members.ToArray();
+        Array.Sort(sorted, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        var length = 2;
+        foreach (var (key, value) in sorted) length += key.Length + value.Length + 6;
+        var sb = new StringBuilder(length);
+        sb.Append('{');
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            if (i > 0)
+            {
+                if (string.Equals(sorted[i - 1].Key, sorted[i].Key, StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"the member name '{sorted[i].Key}' appears twice", nameof(members));
+                }
+
+                sb.Append(',');
+            }
+
+            WriteString(sb, sorted[i].Key);
+            sb.Append(':');
+            WriteString(sb, sorted[i].Value);
+        }
+
+        sb.Append('}');
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
     /// <summary>Parses any JSON text and re-serializes it canonically.</summary>
     public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json) => Serialize(StrictJson.Parse(utf8Json));
 
@@ -180,7 +214,7 @@ public static class CanonicalJson
         return sb.ToString();
     }
 
-    private static void WriteString(StringBuilder sb, string s)
+    internal static void WriteString(StringBuilder sb, string s)
     {
         sb.Append('"');
         foreach (var c in s)

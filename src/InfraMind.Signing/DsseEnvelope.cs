@@ -29,8 +29,29 @@ public sealed record DsseEnvelope(string PayloadType, ReadOnlyMemory<byte> Paylo
         };
     }
 
-    /// <summary>Canonical (RFC 8785) JSON; also what the registry log stores as the leaf.</summary>
-    public byte[] ToCanonicalJson() => CanonicalJson.Serialize(ToJsonObject());
+    /// <summary>
+    /// Canonical (RFC 8785) JSON; also what the registry log stores as the leaf. The bytes
+    /// <c>CanonicalJson.Serialize(ToJsonObject())</c> gives, written straight from the envelope's fields (members in
+    /// their canonical order: payload, payloadType, signatures; keyid, sig) without the JSON tree in between.
+    /// </summary>
+    public byte[] ToCanonicalJson()
+    {
+        var payload = Convert.ToBase64String(Payload.Span);
+        var sb = new StringBuilder(payload.Length + PayloadType.Length + (Signatures.Count * 200) + 64);
+        sb.Append("{\"payload\":\"").Append(payload).Append("\",\"payloadType\":");
+        CanonicalJson.WriteString(sb, PayloadType);
+        sb.Append(",\"signatures\":[");
+        for (var i = 0; i < Signatures.Count; i++)
+        {
+            if (i > 0) sb.Append(',');
+            sb.Append("{\"keyid\":");
+            CanonicalJson.WriteString(sb, Signatures[i].KeyId);
+            sb.Append(",\"sig\":\"").Append(Convert.ToBase64String(Signatures[i].Sig.Span)).Append("\"}");
+        }
+
+        sb.Append("]}");
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
 
     public string ToJson() => Encoding.UTF8.GetString(ToCanonicalJson());
 

@@ -22,6 +22,38 @@ public sealed class CanonicalJsonTests
         Assert.Equal(expected, Canon(input));
     }
 
+    /// <summary>Names and values that exercise escaping, UTF-16 ordering (a surrogate pair sorts before U+FB33) and prefixes.</summary>
+    public static TheoryData<string[]> StringObjects() => new()
+    {
+        new[] { "b", "2", "a", "1" },
+        new[] { "payloadType", "x", "payload", "y" },
+        new[] { "\u20ac", "Euro", "\r", "\u0000\u001f\"\\/\b\f\n\t", "\ufb33", "\ud83d\ude00", "\ud83d\ude00", "\u0080", "", "" },
+        new[] { "only", "\ud800 a lone surrogate" },
+        Array.Empty<string>(),
+    };
+
+    [Theory]
+    [MemberData(nameof(StringObjects))]
+    public void An_object_of_strings_serializes_as_its_json_tree_does(string[] pairs)
+    {
+        var members = new KeyValuePair<string, string>[pairs.Length / 2];
+        var tree = new JsonObject();
+        for (var i = 0; i < members.Length; i++)
+        {
+            members[i] = new(pairs[2 * i], pairs[(2 * i) + 1]);
+            tree[pairs[2 * i]] = pairs[(2 * i) + 1];
+        }
+
+        Assert.Equal(Encoding.UTF8.GetString(CanonicalJson.Serialize(tree)), Encoding.UTF8.GetString(CanonicalJson.SerializeStrings(members)));
+    }
+
+    [Fact]
+    public void An_object_of_strings_refuses_a_name_twice()
+    {
+        var e = Assert.Throws<ArgumentException>(() => CanonicalJson.SerializeStrings(new("a", "1"), new("b", "2"), new("a", "3")));
+        Assert.Contains("'a' appears twice", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Rfc8785_section_3_2_3_sorting_by_utf16_code_units()
     {

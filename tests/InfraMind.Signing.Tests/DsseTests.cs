@@ -26,6 +26,24 @@ public sealed class DsseTests
         Assert.Equal("DSSEv1 29 http://example.com/HelloWorld 11 hello world", Encoding.UTF8.GetString(pae));
     }
 
+    /// <summary>
+    /// The envelope's canonical JSON is written from its fields; it must be, byte for byte, what the canonical JSON of
+    /// its JSON tree was (the registry's log hashes these bytes as its leaves).
+    /// </summary>
+    [Fact]
+    public void Canonical_json_is_the_canonical_json_of_the_envelope_tree()
+    {
+        using var key = SigningKey.CreateEphemeral();
+        DsseEnvelope[] envelopes =
+        [
+            Dsse.SignPublish(Statement(key.PublicKey), key),
+            new("application/vnd.in-toto+json", Array.Empty<byte>(), []),
+            new("type \"quoted\" \u20ac\n", new byte[] { 0, 1, 2, 250, 251, 252, 253 }, [new("", new byte[] { 1 }), new("key \\ \ud83d\ude00", new byte[71])]),
+        ];
+        foreach (var envelope in envelopes)
+            Assert.Equal(Encoding.UTF8.GetString(CanonicalJson.Serialize(envelope.ToJsonObject())), Encoding.UTF8.GetString(envelope.ToCanonicalJson()));
+    }
+
     [Fact]
     public void Round_trip_through_json_verifies()
     {

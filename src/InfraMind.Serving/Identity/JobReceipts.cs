@@ -44,20 +44,18 @@ public static class JobReceipts
         string node, DateTimeOffset time)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var payload = new JsonObject
-        {
-            ["_type"] = "https://inframind.dev/receipt/v1",
-            ["requestId"] = requestId.Length <= MaxRequestIdLength ? requestId : "",
-            ["model"] = model,
-            ["version"] = version,
-            ["imageDigest"] = imageDigest,
-            ["inputSha256"] = Sha256(input),
-            ["outputSha256"] = Sha256(output),
-            ["node"] = node,
-            ["nodeKey"] = key.PublicKey.SubjectPublicKeyInfoBase64,
-            ["time"] = time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-        };
-        var envelope = Dsse.Sign(CanonicalJson.Serialize(payload), PayloadType, key);
+        var payload = CanonicalJson.SerializeStrings(
+            new("_type", "https://inframind.dev/receipt/v1"),
+            new("requestId", requestId.Length <= MaxRequestIdLength ? requestId : ""),
+            new("model", model),
+            new("version", version),
+            new("imageDigest", imageDigest),
+            new("inputSha256", Sha256(input)),
+            new("outputSha256", Sha256(output)),
+            new("node", node),
+            new("nodeKey", key.PublicKey.SubjectPublicKeyInfoBase64),
+            new("time", time.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)));
+        var envelope = Dsse.Sign(payload, PayloadType, key);
         return System.Buffers.Text.Base64Url.EncodeToString(envelope.ToCanonicalJson());
     }
 
