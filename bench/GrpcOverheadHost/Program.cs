@@ -76,7 +76,18 @@ try
     }));
     Console.Out.Flush();
     // Serves until the bench closes this process's standard input (or ends, which closes it too).
-    await Console.In.ReadToEndAsync();
+    // Its input is read on a thread of its own: Console.In's async reads run synchronously, and awaiting
+    // ReadToEndAsync here blocked a thread-pool worker for the whole run (with what that worker had queued left for
+    // others to steal): the process ran a worker short, and with a CPU of its own (PIN=1) stalled for up to a second
+    // at a time, half its CPU idle. A line "jit" is answered "jit N", the methods this process has compiled so far
+    // (the bench warms up until they stop changing); the end of the input ends the run.
+    await Task.Factory.StartNew(() =>
+    {
+        while (Console.In.ReadLine() is { } line)
+        {
+            if (line == "jit") Console.Out.WriteLine($"jit {System.Runtime.JitInfo.GetCompiledMethodCount()}");
+        }
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     // How much of the run this process spent in garbage collection (its stalls land on every path through it).
     Console.Error.WriteLine($"gateway process: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections, " +
                             $"{GC.GetTotalPauseDuration().TotalMilliseconds:0} ms paused in all, {GC.GetTotalAllocatedBytes() / 1048576.0:0} MiB allocated");
