@@ -124,8 +124,12 @@ try
         // The gateway's process compiles its hot paths again as they warm, as this one does: its count too.
         await host.StandardInput.WriteLineAsync("jit");
         await host.StandardInput.FlushAsync();
-        var line = await host.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("GrpcOverheadHost ended during the warm-up");
-        return long.Parse(line["jit ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        while (true)
+        {
+            var line = await host.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("GrpcOverheadHost ended during the warm-up");
+            if (line.StartsWith("jit ", StringComparison.Ordinal)) return long.Parse(line["jit ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            Console.Error.WriteLine($"host: {line}");
+        }
     });
     Console.WriteLine($"warmed up in {warm.TotalSeconds:0} s; load average now {File.ReadAllText("/proc/loadavg").Trim()}");
 
