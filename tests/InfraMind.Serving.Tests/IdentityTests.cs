@@ -173,4 +173,23 @@ public sealed class IdentityTests : IDisposable
         Assert.NotEqual(envelope.Payload.ToArray(), altered.Payload.ToArray());
         Assert.False(JobReceipts.Verify(altered.ToJson(), _key.PublicKey).Valid);
     }
+
+    [Fact]
+    public void Request_ids_are_128_random_bits_in_hex_and_never_repeat_across_batches_and_threads()
+    {
+        // Each thread takes its ids from batches of RequestIdBatch: more than two batches each, on four threads at once.
+        const int Threads = 4;
+        var perThread = (2 * JobReceipts.RequestIdBatch) + 3;
+        var ids = new string[Threads][];
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() => ids[t] = [.. Enumerable.Range(0, perThread).Select(_ => JobReceipts.NewRequestId())])).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        var all = ids.SelectMany(i => i).ToList();
+        Assert.Equal(Threads * perThread, all.Count);
+        Assert.All(all, id => Assert.Matches("^[0-9a-f]{32}$", id));
+        Assert.Equal(all.Count, all.Distinct(StringComparer.Ordinal).Count());
+        // Random, not a counter or cleared bytes handed out again: every hex position takes many values.
+        Assert.All(Enumerable.Range(0, 32), position => Assert.True(all.Select(id => id[position]).Distinct().Count() >= 12, $"position {position}"));
+    }
 }

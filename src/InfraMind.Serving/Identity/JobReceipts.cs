@@ -36,8 +36,30 @@ public static class JobReceipts
 
     public static string Sha256(ReadOnlySpan<byte> bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    /// <summary>A fresh request id: 128 random bits, hex.</summary>
-    public static string NewRequestId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    /// <summary>
+    /// A fresh request id: 128 bits from the operating system's cryptographic generator, as 32 lowercase hex digits.
+    /// Taken from a batch of <see cref="RequestIdBatch"/> ids per thread: <see cref="RandomNumberGenerator"/> costs one
+    /// system call per call (a read of the kernel's generator: ~2 µs on an idle 2-CPU machine, ~9 µs inside a loaded
+    /// gateway, where an id is made for every request), a batch one per 256 ids.
+    /// </summary>
+    public static string NewRequestId()
+    {
+        const int Bytes = 16;
+        var batch = t_ids ??= new byte[RequestIdBatch * Bytes];
+        if (t_idsUsed == 0) RandomNumberGenerator.Fill(batch);
+        var id = batch.AsSpan(t_idsUsed * Bytes, Bytes);
+        var hex = Convert.ToHexStringLower(id);
+        // Handed out once: the bytes are cleared, and the batch is filled anew when every id in it has been taken.
+        id.Clear();
+        t_idsUsed = (t_idsUsed + 1) % RequestIdBatch;
+        return hex;
+    }
+
+    /// <summary>How many request ids one call to the operating system's generator yields (a thread's batch: 4 KiB).</summary>
+    public const int RequestIdBatch = 256;
+
+    [ThreadStatic] private static byte[]? t_ids;
+    [ThreadStatic] private static int t_idsUsed;
 
     /// <summary>Signs the receipt of one job and returns its wire form.</summary>
     public static string Sign(SigningKey key, string requestId, string model, string version, string imageDigest, ReadOnlySpan<byte> input, ReadOnlySpan<byte> output,
