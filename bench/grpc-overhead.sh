@@ -15,6 +15,8 @@
 # RECEIPTS=1 gives the gateway and the node keys, as `infra mesh up` does: every answer through the gateway is signed
 # (the run checks that it carries a receipt). Default: no keys, the gateway's own overhead alone.
 # Needs a running engine and python:3.10-slim with grpcio (scripts/setup-engine.sh). Removes every container it starts.
+# GATEWAY_ENV="NAME=VALUE ...": environment variables for the gateway's process alone (a runtime setting tried on the
+# gateway without changing the callers, e.g. GATEWAY_ENV=DOTNET_GCgen0size=0x4000000); said in the run's header.
 # PIN=1: the callers and the model container on CPU 0, the gateway's process on CPU 1 (a gateway with a CPU of its own,
 # as on a host of its own); the whole script then runs under `taskset -c 0`. Needs 2 CPUs or more.
 set -eu

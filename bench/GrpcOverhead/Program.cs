@@ -39,13 +39,30 @@ if (pinned && Process.GetCurrentProcess().ProcessorAffinity != 1)
     return 2;
 }
 
+// GATEWAY_ENV="NAME=VALUE ...": variables for the gateway's process alone (a runtime setting tried on the gateway, such
+// as DOTNET_GCgen0size, without changing the callers and so the baseline).
+var gatewayEnv = new List<KeyValuePair<string, string>>();
+foreach (var assignment in (Environment.GetEnvironmentVariable("GATEWAY_ENV") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+{
+    var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+    if (equals <= 0)
+    {
+        Console.Error.WriteLine($"GATEWAY_ENV: '{assignment}' is not NAME=VALUE; give space-separated assignments, e.g. GATEWAY_ENV=DOTNET_GCgen0size=0x4000000");
+        return 2;
+    }
+
+    gatewayEnv.Add(new(assignment[..equals], assignment[(equals + 1)..]));
+}
+
 var hostDll = Path.Combine(AppContext.BaseDirectory, "GrpcOverheadHost.dll");
-using var host = Process.Start(new ProcessStartInfo(pinned ? "taskset" : "dotnet", pinned ? ["-c", "1", "dotnet", hostDll, runLabel] : [hostDll, runLabel])
+var start = new ProcessStartInfo(pinned ? "taskset" : "dotnet", pinned ? ["-c", "1", "dotnet", hostDll, runLabel] : [hostDll, runLabel])
 {
     RedirectStandardInput = true,
     RedirectStandardOutput = true,
     UseShellExecute = false,
-}) ?? throw new InvalidOperationException("GrpcOverheadHost did not start");
+};
+foreach (var (name, value) in gatewayEnv) start.Environment[name] = value;
+using var host = Process.Start(start) ?? throw new InvalidOperationException("GrpcOverheadHost did not start");
 try
 {
     var ready = await ReadyAsync(host);
@@ -177,6 +194,7 @@ try
 
     Console.WriteLine($"requests per path: {results["direct"].Latencies.Count}, concurrency {concurrency}, " +
                       (pinned ? "pinned (PIN=1: callers and model on CPU 0, the gateway's process on CPU 1), " : $"{Environment.ProcessorCount} CPUs shared by all, ") +
+                      (gatewayEnv.Count > 0 ? $"the gateway's process with {string.Join(" ", gatewayEnv.Select(kv => $"{kv.Key}={kv.Value}"))}, " : "") +
                       (receipts ? "receipts on (RECEIPTS=1: every answer through the gateway signed by the node)" : "receipts off (the node has no key; RECEIPTS=1 signs every answer, as mesh up does)"));
     foreach (var (name, _, note) in paths)
     {
