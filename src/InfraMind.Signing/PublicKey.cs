@@ -24,14 +24,25 @@ public sealed class PublicKey : IEquatable<PublicKey>
     internal static int CachedCount => Cache.Count;
 
     private readonly byte[] _spki;
-    private readonly ECDsa _ecdsa;
-    private readonly Lock _ecdsaLock = new();
+
+    // Native key objects of this key not in use: a verification takes one (importing another when none is free) and
+    // gives it back. Concurrent use of one object is not documented as safe, and one object behind a lock made a key's
+    // verifications wait for each other (a busy node's receipts at a gateway: ~19,000 a second on one core, whatever
+    // the cores). At most MaxIdleKeyObjects are kept, so a key costs no more however many threads once used it.
+    private readonly ConcurrentBag<ECDsa> _idle = [];
+    private int _idleCount = 1;
+
+    /// <summary>The most native key objects one key keeps for its verifications: one per core.</summary>
+    internal static int MaxIdleKeyObjects => Environment.ProcessorCount;
+
+    /// <summary>How many native key objects this key keeps now (at most <see cref="MaxIdleKeyObjects"/>).</summary>
+    internal int IdleKeyObjects => Volatile.Read(ref _idleCount);
 
     private PublicKey(byte[] spki, string fingerprint, ECDsa ecdsa, KeyType type)
     {
         _spki = spki;
         Fingerprint = fingerprint;
-        _ecdsa = ecdsa;
+        _idle.Add(ecdsa);
         Type = type;
         if (type == KeyType.Secp256k1)
         {
@@ -149,17 +160,37 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>Verifies a DER (RFC 3279) ECDSA-SHA256 signature over <paramref name="data"/>.</summary>
     public bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> derSignature)
     {
+        if (_idle.TryTake(out var ecdsa))
+        {
+            Interlocked.Decrement(ref _idleCount);
+        }
+        else
+        {
+            ecdsa = ECDsa.Create();
+            // The point was checked on the curve when this key was made: the same bytes import again.
+            ecdsa.ImportSubjectPublicKeyInfo(_spki, out _);
+        }
+
         try
         {
-            // One native key object per public key; concurrent use of it is not documented as safe.
-            lock (_ecdsaLock)
-            {
-                return _ecdsa.VerifyData(data, derSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-            }
+            return ecdsa.VerifyData(data, derSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
         }
         catch (CryptographicException)
         {
             return false;
+        }
+        finally
+        {
+            // Counted before it is added, so the bound holds however many threads give one back at once.
+            if (Interlocked.Increment(ref _idleCount) <= MaxIdleKeyObjects)
+            {
+                _idle.Add(ecdsa);
+            }
+            else
+            {
+                Interlocked.Decrement(ref _idleCount);
+                ecdsa.Dispose();
+            }
         }
     }
 

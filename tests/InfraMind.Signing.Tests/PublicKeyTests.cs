@@ -35,6 +35,43 @@ public sealed class PublicKeyTests
         Assert.Contains("P-256 or secp256k1", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(KeyType.P256)]
+    [InlineData(KeyType.Secp256k1)]
+    public void One_key_verifies_on_many_threads_at_once_each_answer_right_with_its_key_objects_bounded(KeyType type)
+    {
+        // A gateway verifies one busy node's receipts on every core at once: each verification takes a native key
+        // object of its own, and the key keeps no more than one per core afterwards.
+        using var key = SigningKey.CreateEphemeral(type: type);
+        var data = "a receipt's payload"u8.ToArray();
+        var signature = key.Sign(data);
+        var other = (byte[])data.Clone();
+        other[0] ^= 0x01;
+        var publicKey = PublicKey.FromSubjectPublicKeyInfo(key.PublicKey.SubjectPublicKeyInfo);
+        const int Threads = 8;
+        var wrong = 0;
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(_ => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < 100; i++)
+            {
+                if (!publicKey.Verify(data, signature)) Interlocked.Increment(ref wrong);
+                if (publicKey.Verify(other, signature)) Interlocked.Increment(ref wrong);
+                if (publicKey.Verify(data, signature.AsSpan(1))) Interlocked.Increment(ref wrong);
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(0, wrong);
+        Assert.InRange(publicKey.IdleKeyObjects, 1, PublicKey.MaxIdleKeyObjects);
+        // Once the threads are done, verifications one at a time keep what they find: no growth.
+        var kept = publicKey.IdleKeyObjects;
+        for (var i = 0; i < 50; i++) Assert.True(publicKey.Verify(data, signature));
+        Assert.Equal(kept, publicKey.IdleKeyObjects);
+    }
+
     [Fact]
     public void The_keys_kept_stay_bounded_however_many_distinct_keys_arrive()
     {
