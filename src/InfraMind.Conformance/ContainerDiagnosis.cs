@@ -27,17 +27,27 @@ public static class ContainerDiagnosis
         return await PidsLimitAsync(step, container, cancellationToken);
     }
 
-    /// <summary>The container has exited: killed for memory (<see cref="Verdict.OomKilled"/>) or exited with its code (<see cref="Verdict.ContainerExited"/>), with its last log lines.</summary>
+    /// <summary>The container has exited: killed for memory (<see cref="Verdict.OomKilled"/>) or exited with its code (<see cref="Verdict.ContainerExited"/>), with its last log lines (see <see cref="Exit"/>).</summary>
     public static async Task<StepResult> ExitedAsync(string step, RunningContainer container, CancellationToken cancellationToken)
     {
         var state = await container.InspectStateAsync(cancellationToken);
         var logs = await LogsAsync(container, cancellationToken);
-        var verdict = state.OomKilled ? Verdict.OomKilled : Verdict.ContainerExited;
-        var detail = state.OomKilled
-            ? $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"
-            : $"the container exited with code {state.ExitCode}";
+        var (verdict, detail) = Exit(state);
         return new StepResult(step, CheckStatus.Failed, verdict, detail + Tail("; last log lines: ", logs, 800), TimeSpan.Zero);
     }
+
+    /// <summary>
+    /// The verdict and its first words for an exited container: killed for memory; SIGKILL's code with no memory kill on
+    /// record (the model's main process cannot take SIGKILL from inside its container, so: a kill from the host, an exit
+    /// with that code, or a memory kill the engine missed), said as such; or its own exit code.
+    /// </summary>
+    internal static (Verdict Verdict, string Detail) Exit(ContainerStatus state) => state switch
+    {
+        { OomKilled: true } => (Verdict.OomKilled, $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"),
+        { ExitCode: 137 } => (Verdict.ContainerExited, "the container exited with code 137 (SIGKILL's) with no out-of-memory kill on record: a kill from " +
+            "the host, an exit with that code, or a memory overrun the engine did not report (check resources.memory)"),
+        _ => (Verdict.ContainerExited, $"the container exited with code {state.ExitCode}"),
+    };
 
     /// <summary><see cref="Verdict.PidsLimitReached"/> when the kernel refused the model a process or thread; else null.</summary>
     public static async Task<StepResult?> PidsLimitAsync(string step, RunningContainer container, CancellationToken cancellationToken) =>

@@ -41,3 +41,35 @@ public sealed class PidsLimitTests
     [Fact]
     public void No_readable_cgroup_is_no_verdict() => Assert.Null(ContainerDiagnosis.PidsLimit("readiness", null, "logs"));
 }
+
+/// <summary>What an exited container's verdict says: a memory kill, SIGKILL's code without one on record, its own code.</summary>
+public sealed class ExitTests
+{
+    [Fact]
+    public void A_memory_kill_is_oom_killed_whatever_the_code()
+    {
+        var (verdict, detail) = ContainerDiagnosis.Exit(new ContainerStatus("exited", false, 137, true, null));
+        Assert.Equal(Verdict.OomKilled, verdict);
+        Assert.Equal("the container was killed for running out of memory (limit from resources.memory); exit code 137", detail);
+    }
+
+    [Fact]
+    public void Sigkills_code_without_a_memory_kill_is_an_exit_that_names_the_possible_causes()
+    {
+        var (verdict, detail) = ContainerDiagnosis.Exit(new ContainerStatus("exited", false, 137, false, null));
+        Assert.Equal(Verdict.ContainerExited, verdict);
+        Assert.StartsWith("the container exited with code 137 (SIGKILL's) with no out-of-memory kill on record", detail, StringComparison.Ordinal);
+        Assert.Contains("check resources.memory", detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(7L)]
+    [InlineData(143L)]
+    public void Any_other_code_is_that_exit(long code)
+    {
+        var (verdict, detail) = ContainerDiagnosis.Exit(new ContainerStatus("exited", false, code, false, null));
+        Assert.Equal(Verdict.ContainerExited, verdict);
+        Assert.Equal($"the container exited with code {code}", detail);
+    }
+}

@@ -217,11 +217,89 @@ public sealed class RunningContainer : IAsyncDisposable
         }
     }
 
+    /// <summary>The exit code of a process ended by SIGKILL (128 + 9): what the kernel's out-of-memory killer leaves.</summary>
+    internal const long KilledExitCode = 137;
+
+    /// <summary>How long the state of a container that ended by SIGKILL without the engine's out-of-memory flag is read again.</summary>
+    internal static TimeSpan OomSettle { get; } = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan OomSettleStep = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan EventsTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The container's state. A container that ended by SIGKILL (exit 137) is reported killed for memory when the engine
+    /// says so in its state or, failing that, in its event log: the engine sets the state's flag only when the runtime's
+    /// out-of-memory event reaches it before the exit event, and under load the two arrive in either order (the late
+    /// event is still logged, and sets the flag later). So such a state is read again for up to
+    /// <see cref="OomSettle"/>, then the engine's events since the container started are asked for an <c>oom</c>.
+    /// A container that is running, or that exited any other way, costs one inspect as before.
+    /// </summary>
     public async Task<ContainerStatus> InspectStateAsync(CancellationToken cancellationToken)
+    {
+        var (state, startedAt) = await ReadStateAsync(cancellationToken);
+        if (state.Running || state.OomKilled || state.ExitCode != KilledExitCode) return state;
+        var settle = Stopwatch.StartNew();
+        while (settle.Elapsed < OomSettle)
+        {
+            await Task.Delay(OomSettleStep, cancellationToken);
+            (state, _) = await ReadStateAsync(cancellationToken);
+            if (state.OomKilled) return state;
+        }
+
+        return await EngineLoggedOomAsync(startedAt, cancellationToken) ? state with { OomKilled = true } : state;
+    }
+
+    private async Task<(ContainerStatus State, DateTimeOffset? StartedAt)> ReadStateAsync(CancellationToken cancellationToken)
     {
         var inspect = await Call(() => _client.Containers.InspectContainerAsync(Id, cancellationToken), "inspect container");
         var s = inspect.State;
-        return new ContainerStatus(s.Status, s.Running, s.ExitCode, s.OOMKilled, string.IsNullOrEmpty(s.Error) ? null : s.Error);
+        DateTimeOffset? startedAt = DateTimeOffset.TryParse(s.StartedAt, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var started) && started.Year > 1 ? started : null;
+        return (new ContainerStatus(s.Status, s.Running, s.ExitCode, s.OOMKilled, string.IsNullOrEmpty(s.Error) ? null : s.Error), startedAt);
+    }
+
+    /// <summary>
+    /// Whether the engine's event log holds an <c>oom</c> for this container between its start and now. Bounded: the
+    /// query ends at now (the engine answers from what it keeps, then closes) and within <see cref="EventsTimeout"/>.
+    /// </summary>
+    internal async Task<bool> EngineLoggedOomAsync(DateTimeOffset? startedAt, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var parameters = new ContainerEventsParameters
+        {
+            Since = UnixSeconds((startedAt ?? now.AddHours(-1)).AddSeconds(-1)),
+            Until = UnixSeconds(now),
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["type"] = new Dictionary<string, bool> { ["container"] = true },
+                ["container"] = new Dictionary<string, bool> { [Id] = true },
+                ["event"] = new Dictionary<string, bool> { ["oom"] = true },
+            },
+        };
+        var seen = new OomSeen();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(EventsTimeout);
+        try
+        {
+            await _client.System.MonitorEventsAsync(parameters, seen, timeout.Token);
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // No answer from the event log: the state's flag is all there is.
+        }
+
+        return seen.Oom;
+    }
+
+    private static string UnixSeconds(DateTimeOffset at) =>
+        (at.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Records an <c>oom</c> as it is read (a <see cref="Progress{T}"/> would report it later, on the pool).</summary>
+    private sealed class OomSeen : IProgress<Message>
+    {
+        public bool Oom { get; private set; }
+
+        public void Report(Message value) => Oom |= value.Action == "oom";
     }
 
     /// <summary>The container's output so far; <paramref name="tail"/> lines of it, or all when null.</summary>

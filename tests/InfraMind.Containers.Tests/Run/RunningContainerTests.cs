@@ -273,6 +273,9 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.False(state.Running);
         Assert.Equal(137, state.ExitCode);
         Assert.False(state.OomKilled);
+        // Nor in the engine's event log, though other tests' containers were killed for memory in the last hour: the
+        // query is this container's alone.
+        Assert.False(await run.EngineLoggedOomAsync(null, None));
         await run.KillAsync(None); // already stopped: not an error
     }
 
@@ -367,6 +370,9 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         var state = await run.InspectStateAsync(None);
         Assert.True(state.OomKilled, $"exit {exit}, state {state}");
         Assert.Equal(137, exit);
+        // The second witness, for when the runtime's out-of-memory event reaches the engine after the exit (the flag is
+        // then missing from the state at first): the engine's event log has it.
+        Assert.True(await run.EngineLoggedOomAsync(null, None));
     }
 
     [SkippableFact]
