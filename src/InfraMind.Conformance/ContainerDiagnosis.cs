@@ -44,8 +44,8 @@ public static class ContainerDiagnosis
     internal static (Verdict Verdict, string Detail) Exit(ContainerStatus state) => state switch
     {
         { OomKilled: true } => (Verdict.OomKilled, $"the container was killed for running out of memory (limit from resources.memory); exit code {state.ExitCode}"),
-        { ExitCode: 137 } => (Verdict.ContainerExited, "the container exited with code 137 (SIGKILL's) with no out-of-memory kill on record: a kill from " +
-            "the host, an exit with that code, or a memory overrun the engine did not report (check resources.memory)"),
+        { ExitCode: RunningContainer.KilledExitCode } => (Verdict.ContainerExited, $"the container exited with code {state.ExitCode} (SIGKILL's) with no " +
+            "out-of-memory kill on record: a kill from the host, an exit with that code, or a memory overrun the engine did not report (check resources.memory)"),
         _ => (Verdict.ContainerExited, $"the container exited with code {state.ExitCode}"),
     };
 

@@ -218,10 +218,10 @@ public sealed class RunningContainer : IAsyncDisposable
     }
 
     /// <summary>The exit code of a process ended by SIGKILL (128 + 9): what the kernel's out-of-memory killer leaves.</summary>
-    internal const long KilledExitCode = 137;
+    public const long KilledExitCode = 137;
 
     /// <summary>How long the state of a container that ended by SIGKILL without the engine's out-of-memory flag is read again.</summary>
-    internal static TimeSpan OomSettle { get; } = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan OomSettle = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan OomSettleStep = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan EventsTimeout = TimeSpan.FromSeconds(5);
