@@ -100,7 +100,7 @@ public sealed class GatewayHost : IAsyncDisposable
             var versions = mesh.VersionsOf(name);
             var model = version is null ? MeshState.Latest(versions) ?? (versions.Count > 0 ? versions[0] : null) : versions.FirstOrDefault(m => m.Published.Version.ToString() == version);
             return model is null
-                ? MeshProblems.Of(MeshErrorCodes.ModelNotFound, $"no published model '{name}'{(version is null ? "" : " version " + version)}", 404)
+                ? MeshProblems.Of(MeshErrorCodes.ModelNotFound, $"no published model {InferenceProblem.Quote(name)}{(version is null ? "" : " version " + InferenceProblem.Quote(version))}", 404)
                 : Results.Text(OpenApiDocument.For(model).ToJsonString(), "application/json");
         });
         app.MapGet("/healthz", () =>

@@ -10,6 +10,21 @@ public sealed record SchemaViolation(string Pointer, string Message)
     public override string ToString() => $"{(Pointer.Length == 0 ? "/" : Pointer)}: {Message}";
 }
 
+/// <summary>
+/// The ways an instance fails a schema, at most <see cref="ModelSchema.MaxViolations"/> of them, each once;
+/// <see cref="More"/> when the instance fails in further ways that are not listed.
+/// </summary>
+public sealed class SchemaViolations(IList<SchemaViolation> listed, bool more) : System.Collections.ObjectModel.ReadOnlyCollection<SchemaViolation>(listed)
+{
+    public static SchemaViolations None { get; } = new([], false);
+
+    /// <summary>True when the instance breaks the schema in more ways than are listed.</summary>
+    public bool More { get; } = more;
+
+    /// <summary>"3 error(s)", or "more than 100 errors, the first 100 listed".</summary>
+    public string Summary => More ? $"more than {Count} errors, the first {Count} listed" : $"{Count} error(s)";
+}
+
 /// <summary>A draft-07 JSON Schema of a model's input or output, ready to validate documents.</summary>
 public sealed class ModelSchema
 {
@@ -73,39 +88,66 @@ public sealed class ModelSchema
         return new ModelSchema(document.DeepClone(), schema);
     }
 
-    public IReadOnlyList<SchemaViolation> Validate(JsonElement instance) => Evaluate(Schema, instance);
+    /// <summary>
+    /// The most violations one validation lists. A document can break a schema in as many places as it holds values (a
+    /// 1 MiB input with 90,000 properties that <c>additionalProperties: false</c> forbids): listing them all made the
+    /// list, its de-duplication and the answer naming them grow with what a stranger sends (that input cost a gateway
+    /// ~30 s of CPU and a 7 MB answer). The first hundred say what is wrong as well.
+    /// </summary>
+    public const int MaxViolations = 100;
+
+    public SchemaViolations Validate(JsonElement instance) => Evaluate(Schema, instance);
 
     /// <summary>Valid or not, without the details: far cheaper, for hot paths that want details only on failure.</summary>
     public bool IsValid(JsonElement instance) => Schema.Evaluate(instance, Flag).IsValid;
 
-    public IReadOnlyList<SchemaViolation> Validate(JsonNode? instance) =>
+    public SchemaViolations Validate(JsonNode? instance) =>
         Validate(JsonSerializer.SerializeToElement(instance));
 
     /// <summary>Checks a schema document against the draft-07 meta-schema.</summary>
-    internal static IReadOnlyList<SchemaViolation> CheckAgainstDraft07(JsonNode document) =>
+    internal static SchemaViolations CheckAgainstDraft07(JsonNode document) =>
         Evaluate(MetaSchemas.Draft7, JsonSerializer.SerializeToElement(document));
 
-    private static List<SchemaViolation> Evaluate(JsonSchema schema, JsonElement instance)
+    private static SchemaViolations Evaluate(JsonSchema schema, JsonElement instance)
     {
         var results = schema.Evaluate(instance, Hierarchical);
-        var violations = new List<SchemaViolation>();
-        if (results.IsValid) return violations;
-        Collect(results, violations);
-        if (violations.Count == 0) violations.Add(new SchemaViolation("", "does not match the schema"));
-        return violations;
+        if (results.IsValid) return SchemaViolations.None;
+        var found = new Found();
+        Collect(results, found);
+        if (found.Listed.Count == 0) found.Listed.Add(new SchemaViolation("", "does not match the schema"));
+        return new SchemaViolations(found.Listed, found.More);
     }
 
-    // Walks only failing nodes: a passing anyOf/oneOf keeps its failed branches to itself.
-    private static void Collect(EvaluationResults node, List<SchemaViolation> violations)
+    private sealed class Found
     {
-        if (node.IsValid) return;
+        public List<SchemaViolation> Listed { get; } = [];
+        public HashSet<SchemaViolation> Seen { get; } = [];
+        public bool More { get; set; }
+    }
+
+    // Walks only failing nodes: a passing anyOf/oneOf keeps its failed branches to itself. Stops at the first
+    // violation past MaxViolations: then there are more than are listed, and how many does not matter.
+    private static void Collect(EvaluationResults node, Found found)
+    {
+        if (node.IsValid || found.More) return;
         var pointer = node.InstanceLocation.ToString();
         foreach (var (keyword, message) in node.Errors ?? new Dictionary<string, string>())
         {
             var v = new SchemaViolation(pointer, $"{message} ({keyword})");
-            if (!violations.Contains(v)) violations.Add(v);
+            if (!found.Seen.Add(v)) continue;
+            if (found.Listed.Count == MaxViolations)
+            {
+                found.More = true;
+                return;
+            }
+
+            found.Listed.Add(v);
         }
 
-        foreach (var child in node.Details ?? []) Collect(child, violations);
+        foreach (var child in node.Details ?? [])
+        {
+            Collect(child, found);
+            if (found.More) return;
+        }
     }
 }

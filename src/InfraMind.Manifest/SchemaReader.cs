@@ -62,7 +62,10 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             }
         }
 
-        var document = provided ?? ToJson(schemaNode);
+        // Converted with a budget: a YAML alias stands for its whole anchored node, so a kilobyte of aliases can stand
+        // for billions of values; conversion stops one value past the bound (the finding below) instead of expanding them.
+        var budget = ModelSchema.MaxValues + 1;
+        var document = provided ?? ToJson(schemaNode, ref budget);
         var errorsBefore = findings.Count;
         if (document is not JsonObject obj)
         {
@@ -71,7 +74,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         }
 
         // Counted before anything else reads it (the meta-schema, the compiler): what a schema costs is bounded first.
-        if (ModelSchema.CountValues(obj) > ModelSchema.MaxValues)
+        if (budget < 0 || ModelSchema.CountValues(obj) > ModelSchema.MaxValues)
         {
             findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
                 $"{field} holds more than {ModelSchema.MaxValues:N0} values (objects, arrays and scalars, keywords' values included); every gateway and node keeps each version's schemas compiled, so their size is bounded",
@@ -98,7 +101,9 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 "see https://json-schema.org/draft-07 for the keywords and their types", file: file);
         }
 
-        new RefCheck(findings, field, basePath, file, schemaNode, obj).Check(obj, "");
+        var refs = new RefCheck(findings, field, basePath, file, schemaNode, obj);
+        refs.Check(obj, "");
+        if (findings.Count == errorsBefore) refs.CheckCycles();
         CheckPatterns(obj, "", field, basePath, file, schemaNode);
 
         var type = obj["type"];
@@ -176,17 +181,44 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
 
     private static string EscapePointer(string key) => key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
-    private static JsonNode? ToJson(YNode node) => node switch
+    /// <summary>The YAML node as JSON, at most <paramref name="budget"/> values of it (below zero when it holds more).</summary>
+    private static JsonNode? ToJson(YNode node, ref int budget)
     {
-        YScalar s when s.IsNull => null,
-        YScalar s when s.AsBool() is { } b => JsonValue.Create(b),
-        YScalar s when s.AsInteger() is { } l => JsonValue.Create(l),
-        YScalar s when s.AsNumber() is { } d => JsonValue.Create(d),
-        YScalar s => JsonValue.Create(s.Value),
-        YMapping m => new JsonObject(m.Entries.Select(e => new KeyValuePair<string, JsonNode?>(e.Key.Value, ToJson(e.Value)))),
-        YSequence q => new JsonArray(q.Items.Select(ToJson).ToArray()),
-        _ => null,
-    };
+        if (--budget < 0) return null;
+        switch (node)
+        {
+            case YScalar s when s.IsNull:
+                return null;
+            case YScalar s when s.AsBool() is { } b:
+                return JsonValue.Create(b);
+            case YScalar s when s.AsInteger() is { } l:
+                return JsonValue.Create(l);
+            case YScalar s when s.AsNumber() is { } d:
+                return JsonValue.Create(d);
+            case YScalar s:
+                return JsonValue.Create(s.Value);
+            case YMapping m:
+                var o = new JsonObject();
+                foreach (var e in m.Entries)
+                {
+                    o.Add(e.Key.Value, ToJson(e.Value, ref budget));
+                    if (budget < 0) break;
+                }
+
+                return o;
+            case YSequence q:
+                var a = new JsonArray();
+                foreach (var item in q.Items)
+                {
+                    a.Add(ToJson(item, ref budget));
+                    if (budget < 0) break;
+                }
+
+                return a;
+            default:
+                return null;
+        }
+    }
 
     private YNode? LoadFile(string field, YScalar refNode, string packageDir)
     {
@@ -291,13 +323,87 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             }
         }
 
-        private bool Resolves(string target)
+        /// <summary>
+        /// A <c>$ref</c> that leads back to itself through schemas applied at the same place in the input (<c>$ref</c>,
+        /// <c>allOf</c>/<c>anyOf</c>/<c>oneOf</c>, <c>not</c>, <c>if</c>/<c>then</c>/<c>else</c>, schema
+        /// <c>dependencies</c>) would be evaluated forever: every input, at every gateway and node, would exhaust the
+        /// evaluating thread's stack and end the process. A recursion through <c>properties</c> or <c>items</c> (a
+        /// tree) ends with the input and is fine. One finding, at the first <c>$ref</c> of the cycle.
+        /// </summary>
+        public void CheckCycles()
         {
-            if (target == "#") return true;
+            var state = new Dictionary<JsonObject, bool>(ReferenceEqualityComparer.Instance); // false: on the path; true: done
+            foreach (var (schema, pointer) in Schemas(root, ""))
+            {
+                if (Cycle(schema, state) is not { } at) continue;
+                var where = PointerOf(at) ?? pointer;
+                var target = (string?)at["$ref"] ?? "";
+                findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(where + "/$ref"), field), Locate(schemaNode, where + "/$ref") ?? schemaNode,
+                    $"$ref '{target}' leads back to itself without going any deeper into the input: evaluating {field} would never end",
+                    "a recursive schema must recurse through properties or items (a tree), not straight back to the same definition", file: file);
+                return;
+            }
+        }
+
+        // Depth-first over same-place edges; the schema whose $ref closes a cycle, or null.
+        private JsonObject? Cycle(JsonObject schema, Dictionary<JsonObject, bool> state)
+        {
+            if (state.TryGetValue(schema, out var done)) return done ? null : schema;
+            state[schema] = false;
+            foreach (var next in SamePlace(schema))
+            {
+                if (Cycle(next, state) is { } closing) return closing.ContainsKey("$ref") ? closing : schema.ContainsKey("$ref") ? schema : closing;
+            }
+
+            state[schema] = true;
+            return null;
+        }
+
+        private IEnumerable<JsonObject> SamePlace(JsonObject schema)
+        {
+            if (schema["$ref"] is JsonValue rv && rv.TryGetValue<string>(out var target) && Resolve(target) is JsonObject referenced) yield return referenced;
+            foreach (var key in new[] { "allOf", "anyOf", "oneOf" })
+                if (schema[key] is JsonArray list)
+                    foreach (var item in list.OfType<JsonObject>()) yield return item;
+            foreach (var key in new[] { "not", "if", "then", "else" })
+                if (schema[key] is JsonObject single) yield return single;
+            if (schema["dependencies"] is JsonObject dependencies)
+                foreach (var (_, value) in dependencies)
+                    if (value is JsonObject dependent) yield return dependent;
+        }
+
+        // Every object in the schema document with its pointer (values of enum, const, examples and default are data).
+        private static IEnumerable<(JsonObject Schema, string Pointer)> Schemas(JsonNode? node, string pointer)
+        {
+            if (node is JsonObject o)
+            {
+                yield return (o, pointer);
+                foreach (var (key, value) in o)
+                {
+                    if (key is "enum" or "const" or "examples" or "default") continue;
+                    foreach (var inner in Schemas(value, $"{pointer}/{EscapePointer(key)}")) yield return inner;
+                }
+            }
+            else if (node is JsonArray a)
+            {
+                for (var i = 0; i < a.Count; i++)
+                    foreach (var inner in Schemas(a[i], $"{pointer}/{i}")) yield return inner;
+            }
+        }
+
+        private string? PointerOf(JsonObject schema) => Schemas(root, "").Where(s => ReferenceEquals(s.Schema, schema)).Select(s => s.Pointer).FirstOrDefault();
+
+        private bool Resolves(string target) => Resolve(target) is not null;
+
+        private JsonNode? Resolve(string target)
+        {
+            if (target == "#") return root;
             if (!target.StartsWith("#/", StringComparison.Ordinal))
             {
                 // Draft-07 plain-name fragments: "#foo" names a subschema with "$id": "#foo".
-                return target.StartsWith('#') && Contains(root, n => n is JsonObject o && o["$id"] is JsonValue id && id.TryGetValue<string>(out var s) && s == target);
+                return target.StartsWith('#')
+                    ? Schemas(root, "").Select(s => s.Schema).FirstOrDefault(o => o["$id"] is JsonValue id && id.TryGetValue<string>(out var s) && s == target)
+                    : null;
             }
 
             JsonNode? current = root;
@@ -310,19 +416,10 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                     JsonArray a when int.TryParse(seg, NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i < a.Count => a[i],
                     _ => null,
                 };
-                if (current is null) return false;
+                if (current is null) return null;
             }
 
-            return true;
+            return current;
         }
-
-        private static bool Contains(JsonNode? node, Func<JsonNode, bool> predicate) => node switch
-        {
-            null => false,
-            _ when predicate(node) => true,
-            JsonObject o => o.Any(p => Contains(p.Value, predicate)),
-            JsonArray a => a.Any(x => Contains(x, predicate)),
-            _ => false,
-        };
     }
 }

@@ -95,6 +95,48 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData("""{"type":"object","definitions":{"a":{"$ref":"#/definitions/b"},"b":{"$ref":"#/definitions/a"}},"properties":{"x":{"$ref":"#/definitions/a"}}}""")]
+    [InlineData("""{"type":"object","definitions":{"a":{"anyOf":[{"type":"string"},{"not":{"$ref":"#/definitions/a"}}]}},"properties":{"x":{"$ref":"#/definitions/a"}}}""")]
+    [InlineData("""{"type":"object","allOf":[{"$ref":"#"}]}""")]
+    public void A_ref_that_leads_back_to_itself_at_the_same_place_in_the_input_is_refused_in_model_yaml_and_in_a_published_manifest(string schema)
+    {
+        // Found by an audit: evaluating such a schema never ends; `infra test` died of a stack overflow, and so would a
+        // gateway or node checking any input against it.
+        const string Inline = "input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]";
+        var error = Assert.Single(Validate(Spec.Replace(Inline, "input_schema: " + schema, StringComparison.Ordinal)).Errors);
+        Assert.Equal(ManifestCodes.SchemaRefUnresolved, error.Code);
+        Assert.Contains("leads back to itself", error.Message, StringComparison.Ordinal);
+
+        var published = Validate(Spec).Manifest!.ToJson();
+        published["input_schema"] = JsonNode.Parse(schema);
+        Assert.Contains("IM1041", Assert.Throws<FormatException>(() => ModelManifest.FromJson(published)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_schema_that_recurses_through_properties_or_items_is_a_tree_and_valid()
+    {
+        const string Inline = "input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]";
+        var tree = """{"type":"object","definitions":{"node":{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#/definitions/node"}},"next":{"anyOf":[{"type":"null"},{"$ref":"#/definitions/node"}]}}}},"properties":{"root":{"$ref":"#/definitions/node"}}}""";
+        var result = Validate(Spec.Replace(Inline, "input_schema: " + tree, StringComparison.Ordinal));
+        Assert.Empty(result.Errors);
+        var input = JsonNode.Parse("""{"root":{"kids":[{"kids":[]},{"next":{"kids":[]}}]}}""");
+        Assert.Empty(result.Manifest!.InputSchema.Validate(input));
+    }
+
+    [Fact]
+    public void A_yaml_alias_bomb_in_a_schema_is_refused_by_its_size_without_being_expanded()
+    {
+        // Nine levels of nine aliases stand for 9^9 (387 million) strings in about a kilobyte: expanded, they took
+        // gigabytes before the size bound could apply.
+        var lines = new List<string> { "input_schema:", "  type: object", "  definitions:", "    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]" };
+        for (var i = 1; i <= 9; i++) lines.Add($"    l{i}: &l{i} [{string.Join(", ", Enumerable.Repeat($"*l{i - 1}", 9))}]");
+        const string Inline = "input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]";
+        var result = Validate(Spec.Replace(Inline, string.Join("\n", lines), StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, error.Code);
+    }
+
+    [Theory]
     [InlineData(ModelSchema.MaxValues, true)]
     [InlineData(ModelSchema.MaxValues + 1, false)]
     [InlineData(60_000, false)]

@@ -41,6 +41,19 @@ public sealed class AnswerJudgeTests
         Assert.Contains(detail, j.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_answer_with_bytes_that_are_not_utf8_or_an_escaped_lone_surrogate_is_not_json_never_an_error_of_the_judge()
+    {
+        // Found by an audit: both reached the schema check and threw there (infra test's internal error, IM0001).
+        byte[] bytes = [.. "{\"summary\": \"ok"u8, 0xff, 0xfe, .. "\"}"u8];
+        var raw = AnswerJudge.Judge(new ModelAnswer(200, bytes, 1024), validInput: true, Output);
+        Assert.Equal("response-not-json", raw.Verdict?.WireName);
+        Assert.Contains("not UTF-8", raw.Detail, StringComparison.Ordinal);
+
+        var escaped = Valid(Answer(200, """{"summary": "ok\ud800"}"""));
+        Assert.Equal("response-not-json", escaped.Verdict?.WireName);
+    }
+
     [Theory]
     [InlineData("not json at all")]
     [InlineData("")]

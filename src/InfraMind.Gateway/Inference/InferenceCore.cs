@@ -12,7 +12,19 @@ namespace InfraMind.Gateway.Inference;
 /// status GrpcStatusMap maps it to), the stable code, a title and a detail that says how to fix it.
 /// </summary>
 internal sealed record InferenceProblem(
-    int Status, ErrorCode Code, string Title, string Detail, IReadOnlyList<ProblemError>? Errors = null, Dictionary<string, object?>? Extensions = null, bool RetryAfter = false);
+    int Status, ErrorCode Code, string Title, string Detail, IReadOnlyList<ProblemError>? Errors = null, Dictionary<string, object?>? Extensions = null, bool RetryAfter = false)
+{
+    /// <summary>The most characters of a caller's own text (a name, a version) a problem quotes: a model name has at most 63.</summary>
+    public const int QuotedChars = 80;
+
+    /// <summary>A caller's text in quotes, cut to <see cref="QuotedChars"/> (with its length said), so an answer never grows with what the caller sent.</summary>
+    public static string Quote(string text)
+    {
+        if (text.Length <= QuotedChars) return $"'{text}'";
+        var cut = char.IsHighSurrogate(text[QuotedChars - 1]) ? QuotedChars - 1 : QuotedChars;
+        return $"'{text[..cut]}…' ({text.Length} characters)";
+    }
+}
 
 /// <summary>One thing wrong with an input: where (a JSON Pointer, empty for the whole document) and what.</summary>
 internal sealed record ProblemError(string? Pointer, string Message)
@@ -68,7 +80,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         var versions = mesh.VersionsOf(name);
         model = null;
         if (versions.Count == 0)
-            return new(404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named '{name}'; GET /inference/v1 lists them.");
+            return new(404, MeshErrorCodes.ModelNotFound, "unknown model", $"no published model is named {InferenceProblem.Quote(name)}; GET /inference/v1 lists them.");
         if (version is null)
         {
             model = Serving(versions);
@@ -77,10 +89,10 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         }
 
         if (!SemVersion.TryParse(version, SemVersionStyles.Strict, out var wanted))
-            return new(400, MeshErrorCodes.VersionInvalid, "invalid version", $"'{version}' is not a SemVer 2.0 version such as 1.2.3.");
+            return new(400, MeshErrorCodes.VersionInvalid, "invalid version", $"{InferenceProblem.Quote(version)} is not a SemVer 2.0 version such as 1.2.3.");
         model = versions.FirstOrDefault(m => m.Published.Version == wanted);
         return model is not null ? null : new(404, MeshErrorCodes.ModelNotFound, "unknown version",
-            $"'{name}' has no version {version}; published: {string.Join(", ", versions.Select(v => v.Published.Version))}.");
+            $"'{name}' has no version {InferenceProblem.Quote(version)}; published: {string.Join(", ", versions.Select(v => v.Published.Version))}.");
     }
 
     /// <summary>Ready: not quarantined, and some node has the version ready now.</summary>
@@ -131,20 +143,20 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         log.Input(model.Key, body);
         using (document)
         {
-            IReadOnlyList<SchemaViolation> violations;
+            SchemaViolations violations;
             try
             {
-                violations = model.Manifest.InputSchema.IsValid(document.RootElement) ? [] : model.Manifest.InputSchema.Validate(document.RootElement);
+                violations = model.Manifest.InputSchema.IsValid(document.RootElement) ? SchemaViolations.None : model.Manifest.InputSchema.Validate(document.RootElement);
             }
             catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
             {
                 // A value the validator cannot read (a number beyond its range): the input's, never a server error.
-                violations = [new SchemaViolation("", $"the input cannot be checked against input_schema: {e.Message}")];
+                violations = new([new SchemaViolation("", $"the input cannot be checked against input_schema: {e.Message}")], false);
             }
 
             if (violations.Count > 0)
                 return Refuse(model, new(400, MeshErrorCodes.InputInvalid, "input does not match the model's input_schema",
-                    $"{violations.Count} error(s); GET /inference/v1/{name}/openapi.json shows the schema.",
+                    $"{violations.Summary}; GET /inference/v1/{name}/openapi.json shows the schema.",
                     [.. violations.Select(v => new ProblemError(v.Pointer, v.Message))]), record);
         }
 

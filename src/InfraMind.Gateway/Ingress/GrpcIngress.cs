@@ -174,6 +174,13 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             : new(document.ToArray(), null);
     }
 
+    private static string Cut(string text, int most)
+    {
+        if (text.Length <= most) return text;
+        var cut = char.IsHighSurrogate(text[most - 2]) ? most - 2 : most - 1;
+        return text[..cut] + "…";
+    }
+
     private static ModelMetadataResponse.Types.TensorMetadata JsonTensorMetadata()
     {
         var tensor = new ModelMetadataResponse.Types.TensorMetadata { Name = JsonTensor.Name, Datatype = JsonTensor.DataType };
@@ -181,11 +188,39 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
         return tensor;
     }
 
-    /// <summary>A problem as its gRPC status: the message carries what the REST problem's detail and errors[] say.</summary>
+    /// <summary>
+    /// The most characters of a status message (grpc-message). It travels in the trailers, and a gRPC client refuses
+    /// metadata beyond its limit (grpcio and grpc-java: 8 KiB by default) with RESOURCE_EXHAUSTED instead of the
+    /// status: a message of an input's hundred schema errors, or quoting a long name, must stay well within it.
+    /// </summary>
+    internal const int MaxStatusMessage = 2048;
+
+    /// <summary>The most characters one error of an input takes in a status message (its pointer may name a long property).</summary>
+    internal const int MaxStatusError = 200;
+
+    /// <summary>
+    /// A problem as its gRPC status: the message carries what the REST problem's detail and errors[] say, as many of
+    /// the errors as fit in <see cref="MaxStatusMessage"/>, then how many more there are (POST /inference/v1/&lt;name&gt;
+    /// lists them all in errors[]).
+    /// </summary>
     internal RpcException Failure(InferenceProblem problem)
     {
-        var message = $"{problem.Title}: {problem.Detail}";
-        if (problem.Errors is { Count: > 0 } errors) message += " " + string.Join("; ", errors);
+        var message = Cut($"{problem.Title}: {problem.Detail}", MaxStatusMessage);
+        if (problem.Errors is { Count: > 0 } errors)
+        {
+            var text = new System.Text.StringBuilder(message);
+            var listed = 0;
+            // Room kept for the count of those left out.
+            for (; listed < errors.Count; listed++)
+            {
+                var error = Cut(errors[listed].ToString(), MaxStatusError);
+                if (text.Length + 2 + error.Length > MaxStatusMessage - 40) break;
+                text.Append(listed == 0 ? " " : "; ").Append(error);
+            }
+
+            if (listed < errors.Count) text.Append(CultureInfo.InvariantCulture, $" (and {errors.Count - listed} more)");
+            message = text.ToString();
+        }
 
         var trailers = new Metadata { { CodeTrailer, problem.Code.Value } };
         if (problem.RetryAfter)

@@ -21,7 +21,7 @@ internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watche
     {
         if (request.Service.Length == 0) return Task.FromResult(new HealthCheckResponse { Status = ServingStatus.Serving });
         if (core.Resolve(request.Service, null, out var model) is { } problem)
-            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"));
+            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"), new Metadata { { GrpcIngress.CodeTrailer, problem.Code.Value } });
         return Task.FromResult(new HealthCheckResponse { Status = core.IsReady(model!) ? ServingStatus.Serving : ServingStatus.NotServing });
     }
 

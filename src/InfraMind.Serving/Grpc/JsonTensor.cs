@@ -33,22 +33,43 @@ public static class JsonTensor
         return request;
     }
 
-    /// <summary>The JSON document of a request, or why it has none (for a server of the protocol).</summary>
+    /// <summary>
+    /// The JSON document of a request, or why it has none (for a server of the protocol): the request must hold exactly
+    /// one input tensor, named <c>json</c>, datatype BYTES, shape [1], with one element (in
+    /// <c>contents.bytes_contents</c> or in its <c>raw_input_contents</c> entry). Anything else is refused rather than
+    /// partly read: a second tensor, another datatype or shape, would otherwise be ignored without the caller knowing.
+    /// </summary>
     public static bool TryRead(ModelInferRequest request, out ReadOnlyMemory<byte> document, out string problem)
     {
         ArgumentNullException.ThrowIfNull(request);
-        for (var i = 0; i < request.Inputs.Count; i++)
+        if (request.Inputs.Count != 1)
         {
-            var input = request.Inputs[i];
-            if (input.Name != Name) continue;
-            if (input.Contents is { BytesContents.Count: > 0 } contents)
-                return Found(contents.BytesContents[0].Memory, out document, out problem);
-            if (i < request.RawInputContents.Count) return TryRaw(request.RawInputContents[i], out document, out problem);
-            return Missing($"input tensor '{Name}' carries no bytes", out document, out problem);
+            var names = request.Inputs.Count == 0 ? "none" : string.Join(", ", request.Inputs.Take(8).Select(i => Quote(i.Name))) + (request.Inputs.Count > 8 ? ", …" : "");
+            return Missing(request.Inputs.Count == 0 || request.Inputs.All(i => i.Name != Name)
+                ? $"no input tensor named '{Name}' (inputs: {names})"
+                : $"{request.Inputs.Count} input tensors ({names}), where one is taken: '{Name}'", out document, out problem);
         }
 
-        return Missing($"no input tensor named '{Name}' (BYTES, shape [1])", out document, out problem);
+        var input = request.Inputs[0];
+        if (input.Name != Name) return Missing($"no input tensor named '{Name}' (inputs: {Quote(input.Name)})", out document, out problem);
+        if (input.Datatype != DataType) return Missing($"input tensor '{Name}' is {Quote(input.Datatype)}, not {DataType}", out document, out problem);
+        if (input.Shape.Count != 1 || input.Shape[0] != 1)
+            return Missing($"input tensor '{Name}' has shape [{string.Join(",", input.Shape.Take(8))}{(input.Shape.Count > 8 ? ",…" : "")}], not [1] (one document)", out document, out problem);
+        if (input.Contents is { BytesContents.Count: > 0 } contents)
+        {
+            return contents.BytesContents.Count == 1
+                ? Found(contents.BytesContents[0].Memory, out document, out problem)
+                : Missing($"input tensor '{Name}' carries {contents.BytesContents.Count} elements in bytes_contents, where shape [1] holds one", out document, out problem);
+        }
+
+        if (request.RawInputContents.Count == 1) return TryRaw(request.RawInputContents[0], out document, out problem);
+        if (request.RawInputContents.Count > 1)
+            return Missing($"raw_input_contents holds {request.RawInputContents.Count} entries for one input tensor", out document, out problem);
+        return Missing($"input tensor '{Name}' carries no bytes", out document, out problem);
     }
+
+    // A caller's tensor name or datatype in a message: quoted, at most 40 characters of it.
+    private static string Quote(string text) => text.Length <= 40 ? $"'{text}'" : $"'{text[..(char.IsHighSurrogate(text[39]) ? 39 : 40)]}…'";
 
     /// <summary>The JSON document of an answer, or what is wrong with the answer under the convention.</summary>
     public static bool TryRead(ModelInferResponse response, out ReadOnlyMemory<byte> document, out string problem)

@@ -22,7 +22,7 @@ public sealed record Judgement(Verdict? Verdict, string Detail, IReadOnlyList<Sc
 /// </summary>
 public static class AnswerJudge
 {
-    /// <summary>How many schema violations a detail names (all of them stay in <see cref="Judgement.Violations"/>).</summary>
+    /// <summary>How many schema violations a detail names (all that were found, at most ModelSchema.MaxViolations, stay in <see cref="Judgement.Violations"/>).</summary>
     private const int ViolationsNamed = 5;
 
     /// <summary>Judges <paramref name="answer"/> to a valid input (<paramref name="validInput"/>) or to one input_schema forbids.</summary>
@@ -50,6 +50,11 @@ public static class AnswerJudge
         if (answer.Body is not { } body)
             return TooLarge(answer.BodyLimit);
 
+        // JSON is UTF-8 (RFC 8259), and the parser checks string contents only when they are read: an answer with
+        // other bytes in a string would otherwise fail later, in the schema check, as an error of InfraMind's own.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+            return Judgement.Fail(Verdict.ResponseNotJson, "the answer is not JSON: it holds bytes that are not UTF-8");
+
         JsonDocument document;
         try
         {
@@ -63,8 +68,18 @@ public static class AnswerJudge
         using (document)
         {
             // The cheap check first: the detailed one only runs for an answer that fails.
-            if (outputSchema.IsValid(document.RootElement)) return Judgement.Pass("200, matches output_schema");
-            var violations = outputSchema.Validate(document.RootElement);
+            SchemaViolations violations;
+            try
+            {
+                if (outputSchema.IsValid(document.RootElement)) return Judgement.Pass("200, matches output_schema");
+                violations = outputSchema.Validate(document.RootElement);
+            }
+            catch (InvalidOperationException e)
+            {
+                // A string the reader cannot give as text (an escaped lone surrogate, "\ud800"): not JSON text a client can use.
+                return Judgement.Fail(Verdict.ResponseNotJson, $"the answer is not JSON text a client can read: {e.Message}");
+            }
+
             return violations.Count == 0
                 ? Judgement.Pass("200, matches output_schema")
                 : Judgement.Fail(Verdict.OutputSchemaViolation, "the answer does not match output_schema: " + string.Join("; ", violations.Take(ViolationsNamed)), violations);

@@ -70,6 +70,50 @@ public sealed class JsonTensorTests
         }
     }
 
+    [Fact]
+    public void A_request_is_read_only_as_one_bytes_tensor_named_json_of_shape_1_anything_else_is_refused_and_named()
+    {
+        static ModelInferRequest With(Action<ModelInferRequest> change)
+        {
+            var request = JsonTensor.Request("m", "", "", Document);
+            change(request);
+            return request;
+        }
+
+        var raw = With(r =>
+        {
+            r.Inputs[0].Contents = null;
+            r.RawInputContents.Add(JsonTensor.Raw(Document));
+        });
+        Assert.True(JsonTensor.TryRead(raw, out var document, out _));
+        Assert.Equal(Document, document.ToArray());
+
+        var cases = new (ModelInferRequest Request, string Said)[]
+        {
+            (With(r => r.Inputs.Clear()), "no input tensor named 'json' (inputs: none)"),
+            (With(r => r.Inputs[0].Name = "text"), "no input tensor named 'json' (inputs: 'text')"),
+            (With(r => r.Inputs[0].Datatype = "FP32"), "input tensor 'json' is 'FP32', not BYTES"),
+            (With(r => r.Inputs[0].Shape.Add(3)), "has shape [1,3], not [1]"),
+            (With(r => r.Inputs[0].Shape[0] = -1), "has shape [-1], not [1]"),
+            (With(r => r.Inputs[0].Shape.Clear()), "has shape [], not [1]"),
+            (With(r => r.Inputs[0].Contents.BytesContents.Add(ByteString.CopyFromUtf8("""{"text":5}"""))), "carries 2 elements in bytes_contents"),
+            (With(r => r.Inputs.Add(JsonTensor.Request("m", "", "", """{"text":5}"""u8).Inputs[0])), "2 input tensors ('json', 'json'), where one is taken: 'json'"),
+            (With(r => r.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = new string('x', 5000), Datatype = "BYTES" })), "2 input tensors ('json', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…')"),
+            (With(r =>
+            {
+                r.Inputs[0].Contents = null;
+                r.RawInputContents.Add(JsonTensor.Raw(Document));
+                r.RawInputContents.Add(JsonTensor.Raw(Document));
+            }), "raw_input_contents holds 2 entries for one input tensor"),
+        };
+        foreach (var (request, said) in cases)
+        {
+            Assert.False(JsonTensor.TryRead(request, out _, out var why), said);
+            Assert.Contains(said, why, StringComparison.Ordinal);
+            Assert.True(why.Length < 300, why);
+        }
+    }
+
     [Theory]
     [InlineData(StatusCode.OK, 200)]
     [InlineData(StatusCode.InvalidArgument, 400)]

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InfraMind.Manifest;
+
+namespace InfraMind.Manifest.Tests;
+
+/// <summary>What a validation lists: each violation once, at most ModelSchema.MaxViolations, and whether there were more.</summary>
+public sealed class SchemaViolationTests
+{
+    private static readonly ModelSchema Closed = ModelSchema.Create(JsonNode.Parse("""
+        {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": false}
+        """)!);
+
+    private static JsonElement WithExtraKeys(int count)
+    {
+        var document = new JsonObject { ["text"] = "hi" };
+        for (var i = 0; i < count; i++) document[i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)] = 0;
+        return JsonSerializer.SerializeToElement(document);
+    }
+
+    [Fact]
+    public void A_document_breaking_the_schema_in_thousands_of_places_lists_the_first_hundred_and_says_there_are_more()
+    {
+        // 20,000 properties additionalProperties forbids: listing and de-duplicating them all was quadratic (a 1 MiB
+        // input with 93,000 cost a gateway ~30 s of CPU and a 7 MB answer).
+        var violations = Closed.Validate(WithExtraKeys(20_000));
+        Assert.Equal(ModelSchema.MaxViolations, violations.Count);
+        Assert.True(violations.More);
+        Assert.Equal($"more than {ModelSchema.MaxViolations} errors, the first {ModelSchema.MaxViolations} listed", violations.Summary);
+        Assert.Equal(violations.Count, violations.Distinct().Count());
+    }
+
+    [Fact]
+    public void A_document_with_a_few_violations_lists_each_once_and_no_more()
+    {
+        var violations = Closed.Validate(WithExtraKeys(3));
+        Assert.False(violations.More);
+        Assert.Equal("3 error(s)", violations.Summary);
+        Assert.Equal(violations.Count, violations.Distinct().Count());
+        Assert.Equal(["/0", "/1", "/2"], violations.Select(v => v.Pointer).Order(StringComparer.Ordinal));
+
+        // Exactly the limit: all listed, none left out.
+        var limit = Closed.Validate(WithExtraKeys(ModelSchema.MaxViolations));
+        Assert.Equal(ModelSchema.MaxViolations, limit.Count);
+        Assert.False(limit.More);
+
+        var valid = Closed.Validate(JsonSerializer.SerializeToElement(new { text = "hi" }));
+        Assert.Empty(valid);
+        Assert.False(valid.More);
+    }
+}
