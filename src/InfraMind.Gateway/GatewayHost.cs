@@ -87,6 +87,10 @@ public sealed class GatewayHost : IAsyncDisposable
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
 
+        // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow)
+        // gets a problem document with its code, in this one place; an endpoint's own answers are left as they are.
+        app.UseStatusCodePages(MeshProblems.UnroutedAsync);
+
         // What a node's signature may name: the advertised URL, and the bound one once known (set right after the start).
         Uri[] audiences = options.Audience is { } advertised ? [advertised] : [];
         NodeApi.Map(app, options, mesh, () => Volatile.Read(ref audiences));

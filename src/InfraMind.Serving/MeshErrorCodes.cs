@@ -56,6 +56,14 @@ public static class MeshErrorCodes
     /// <summary>429: one client address has as many inference requests in flight as the gateway takes from one (MaxInferencesInFlightPerAddress).</summary>
     public static readonly ErrorCode TooManyFromAddress = new("IM6027", FailureKind.Unavailable, "send fewer requests at once, or retry after the Retry-After seconds");
 
+    /// <summary>404: the gateway serves nothing at the path (an unknown path, or a segment past a model's name); the detail lists what it serves.</summary>
+    public static readonly ErrorCode NoSuchPath = new("IM6028", FailureKind.CheckFailed,
+        "inference is POST /inference/v1/NAME or POST /inference/v1/NAME/versions/VERSION; GET /inference/v1 lists the models");
+
+    /// <summary>405: the path is served, but not with this method; the Allow header names the methods it takes.</summary>
+    public static readonly ErrorCode MethodNotAllowed = new("IM6029", FailureKind.CheckFailed,
+        "send the request with a method the Allow header names: an inference request is a POST with the input as its JSON body");
+
     /// <summary>409: a registration for a node id that is bound to another key (the key of its first registration).</summary>
     public static readonly ErrorCode NodeKeyMismatch = new("IM6040", FailureKind.Unavailable,
         "start the node with the key it first registered with (infra node serve --key NAME), or with another --id");

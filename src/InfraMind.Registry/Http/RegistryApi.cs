@@ -29,14 +29,19 @@ internal static partial class RegistryApi
         v1.MapPost("/entries", (HttpRequest request, ModelRegistry registry, ILoggerFactory loggers, CancellationToken ct) =>
             Guard(() => PublishAsync(request, registry, loggers.CreateLogger(typeof(RegistryApi).FullName!), ct)))
             .RequireRateLimiting(PublishLimits.PerAddressPolicy);
-        v1.MapGet("/entries", (long? start, int? limit, ModelRegistry registry, CancellationToken ct) => Guard(() => ListEntriesAsync(registry, start ?? 0, limit ?? 100, ct)));
-        v1.MapGet("/entries/{index:long}", (long index, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
+        // Numbers in the path and the query are taken as text and parsed here (QueryNumber, EntryIndex): bound as long or
+        // int, or behind a route constraint, ASP.NET Core refuses one that does not parse with an empty 400 (or 404).
+        v1.MapGet("/entries", (string? start, string? limit, ModelRegistry registry, CancellationToken ct) => Guard(() =>
+            ListEntriesAsync(registry, QueryNumber(start, "start", EntriesRule) ?? 0, QueryNumber(limit, "limit", EntriesRule) ?? 100, ct)));
+        v1.MapGet("/entries/{index}", (string index, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
         {
-            var bundle = await registry.GetEntryBundleAsync(index, ct).ConfigureAwait(false);
+            var at = EntryIndex(index);
+            var bundle = at is { } i ? await registry.GetEntryBundleAsync(i, ct).ConfigureAwait(false) : null;
             if (bundle is null)
             {
                 var size = await registry.GetSizeAsync(ct).ConfigureAwait(false);
-                throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound, string.Create(CultureInfo.InvariantCulture, $"log entry {index} does not exist; the log has {size} entries."));
+                throw new RegistryException(RegistryErrorCodes.NotFound, RegistryErrorKind.NotFound,
+                    string.Create(CultureInfo.InvariantCulture, $"log entry {at?.ToString(CultureInfo.InvariantCulture) ?? Shown(index)} does not exist; the log has {size} entries."));
             }
 
             return Json(bundle.ToJsonObject());
@@ -52,14 +57,14 @@ internal static partial class RegistryApi
         v1.MapGet("/checkpoint", (ModelRegistry registry, CancellationToken ct) => Guard(async () =>
             Results.Text((await registry.GetCheckpointAsync(ct).ConfigureAwait(false)).Note, "text/plain; charset=utf-8")));
         v1.MapGet("/key", (ModelRegistry registry) => Results.Text(registry.PublicKey.ToPem(), "application/x-pem-file"));
-        v1.MapGet("/proof/consistency", (long? from, long? to, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
+        v1.MapGet("/proof/consistency", (string? from, string? to, ModelRegistry registry, CancellationToken ct) => Guard(async () =>
         {
-            if (from is null || to is null)
+            if (QueryNumber(from, "from", ConsistencyRule) is not { } fromSize || QueryNumber(to, "to", ConsistencyRule) is not { } toSize)
             {
                 throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, "query parameters 'from' and 'to' (tree sizes) are required, e.g. ?from=10&to=42.");
             }
 
-            var proof = await registry.GetConsistencyProofAsync(from.Value, to.Value, ct).ConfigureAwait(false);
+            var proof = await registry.GetConsistencyProofAsync(fromSize, toSize, ct).ConfigureAwait(false);
             var hashes = new JsonArray();
             foreach (var h in proof.Hashes)
             {
@@ -70,6 +75,51 @@ internal static partial class RegistryApi
         }));
         return endpoints;
     }
+
+    private const string EntriesRule = "use start ≥ 0 and 1 ≤ limit ≤ 1000";
+
+    private const string ConsistencyRule = "'from' and 'to' are tree sizes, 0 ≤ from ≤ to, e.g. ?from=10&to=42";
+
+    /// <summary>
+    /// The whole number a query parameter gives, null when it is absent or empty; anything else (not a number, one past
+    /// a long) is 400 IM5107 naming the parameter and <paramref name="rule"/>. The ranges are the handlers' to check.
+    /// </summary>
+    private static long? QueryNumber(string? text, string name, string rule)
+    {
+        if (string.IsNullOrEmpty(text)) return null;
+        return TryWhole(text, out var value, out var tooLarge)
+            ? value
+            : throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest,
+                $"query parameter '{name}' is {Shown(text)}, {(tooLarge ? "out of range" : "not a whole number")}: {rule}.");
+    }
+
+    /// <summary>
+    /// The entry a <c>/v1/entries/{index}</c> path names: its index, or null for a whole number past a long (it names no
+    /// entry, as one past the log's end does: 404 IM5105). Anything else is not an index: 400 IM5107.
+    /// </summary>
+    private static long? EntryIndex(string text) =>
+        TryWhole(text, out var value, out var tooLarge) ? value
+        : tooLarge ? null
+        : throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest,
+            $"an entry index is a whole number ≥ 0, e.g. /v1/entries/0; got {Shown(text)}.");
+
+    /// <summary>Parses an optionally signed run of ASCII digits; <paramref name="tooLarge"/> when it is one that does not fit a long.</summary>
+    private static bool TryWhole(string text, out long value, out bool tooLarge)
+    {
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+        {
+            tooLarge = false;
+            return true;
+        }
+
+        var digits = text.AsSpan(text.Length > 0 && text[0] is '-' or '+' ? 1 : 0);
+        tooLarge = !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
+        return false;
+    }
+
+    /// <summary>A stranger's text in a detail: quoted, its control characters escaped, at most 64 characters of it.</summary>
+    private static string Shown(string text) =>
+        "'" + TerminalText.Escape(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "…")) + "'";
 
     private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, ILogger logger, CancellationToken ct)
     {
@@ -133,7 +183,7 @@ internal static partial class RegistryApi
     {
         if (request.ContentLength > MaxEnvelopeBytes)
         {
-            throw TooLarge($"declares {request.ContentLength} bytes");
+            throw TooLarge($"declares {request.ContentLength} bytes, more than {MaxEnvelopeBytes} bytes");
         }
 
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } cap)
@@ -145,26 +195,26 @@ internal static partial class RegistryApi
         try
         {
             return await BoundedBody.ReadAsync(request.Body, request.ContentLength, MaxEnvelopeBytes, ct).ConfigureAwait(false)
-                ?? throw TooLarge("is larger");
+                ?? throw TooLarge($"is larger than {MaxEnvelopeBytes} bytes");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            throw TooLarge("is larger", e);
+            throw TooLarge($"is larger than {MaxEnvelopeBytes} bytes", e);
         }
 
         static RegistryException TooLarge(string what, Exception? inner = null) =>
-            new(RegistryErrorCodes.EnvelopeTooLarge, RegistryErrorKind.TooLarge, $"the publish body {what} than {MaxEnvelopeBytes} bytes (1 MiB); an envelope is a few KiB.", inner);
+            new(RegistryErrorCodes.EnvelopeTooLarge, RegistryErrorKind.TooLarge, $"the publish body {what} (1 MiB); an envelope is a few KiB.", inner);
     }
 
-    private static async Task<IResult> ListEntriesAsync(ModelRegistry registry, long start, int limit, CancellationToken ct)
+    private static async Task<IResult> ListEntriesAsync(ModelRegistry registry, long start, long limit, CancellationToken ct)
     {
         if (start < 0 || limit is < 1 or > 1000)
         {
-            throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, "use start ≥ 0 and 1 ≤ limit ≤ 1000.");
+            throw new RegistryException(RegistryErrorCodes.InvalidRequest, RegistryErrorKind.BadRequest, EntriesRule + ".");
         }
 
         var entries = new JsonArray();
-        foreach (var e in (await registry.ListEntriesAsync(start, limit, ct).ConfigureAwait(false)).Select(LogEntrySummary.From))
+        foreach (var e in (await registry.ListEntriesAsync(start, (int)limit, ct).ConfigureAwait(false)).Select(LogEntrySummary.From))
         {
             entries.Add(new JsonObject
             {

@@ -132,13 +132,16 @@ public sealed class PublishBoundaryTests : IDisposable
             var (answer, sent) = await PostChunkedAsync(server.Address, 128L << 20);
             Assert.StartsWith("HTTP/1.1 413", answer, StringComparison.Ordinal);
             Assert.Contains("IM5108", answer, StringComparison.Ordinal);
+            Assert.Contains("\"the publish body is larger than 1048576 bytes (1 MiB); an envelope is a few KiB.\"", answer, StringComparison.Ordinal);
             Assert.True(sent < 64L << 20, $"{sent} of {128L << 20} bytes were taken");
 
             // Declared too: refused on the header.
             using var declared = new ByteArrayContent(new byte[(1 << 20) + 1]);
             using var refused = await http.PostAsync(new Uri("/v1/entries", UriKind.Relative), declared);
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
-            Assert.Equal("IM5108", await Code(refused));
+            var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal("IM5108", (string?)problem["code"]);
+            Assert.Equal("the publish body declares 1048577 bytes, more than 1048576 bytes (1 MiB); an envelope is a few KiB.", (string?)problem["detail"]);
 
             // Refused publishes are counted under their code like any other refusal (they were not).
             var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));

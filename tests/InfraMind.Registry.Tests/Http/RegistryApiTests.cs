@@ -107,6 +107,42 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         PrometheusText.AssertProcessAndRuntimeSeries(metrics);
     }
 
+    /// <summary>
+    /// Numbers in a path or a query that do not parse are answered like those out of range, with a code: bound by
+    /// ASP.NET Core as long/int (or behind a route constraint), they were an empty 400 (404 for an index).
+    /// </summary>
+    [Theory]
+    [InlineData("/v1/entries?start=-1", 400, "IM5107", "use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?limit=0", 400, "IM5107", "use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?start=abc", 400, "IM5107", "query parameter 'start' is 'abc', not a whole number: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?start=99999999999999999999", 400, "IM5107", "query parameter 'start' is '99999999999999999999', out of range: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?start=1.5", 400, "IM5107", "query parameter 'start' is '1.5', not a whole number: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?start=0&start=1", 400, "IM5107", "query parameter 'start' is '0,1', not a whole number: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?limit=x", 400, "IM5107", "query parameter 'limit' is 'x', not a whole number: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?limit=4294967296", 400, "IM5107", "use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries?limit=%01", 400, "IM5107", "query parameter 'limit' is '\\u0001', not a whole number: use start ≥ 0 and 1 ≤ limit ≤ 1000.")]
+    [InlineData("/v1/entries/99999999999999999999", 404, "IM5105", "log entry '99999999999999999999' does not exist; the log has 1 entries.")]
+    [InlineData("/v1/entries/-1", 404, "IM5105", "log entry -1 does not exist; the log has 1 entries.")]
+    [InlineData("/v1/entries/1", 404, "IM5105", "log entry 1 does not exist; the log has 1 entries.")]
+    [InlineData("/v1/entries/abc", 400, "IM5107", "an entry index is a whole number ≥ 0, e.g. /v1/entries/0; got 'abc'.")]
+    [InlineData("/v1/entries/0x1", 400, "IM5107", "an entry index is a whole number ≥ 0, e.g. /v1/entries/0; got '0x1'.")]
+    [InlineData("/v1/proof/consistency?from=abc&to=1", 400, "IM5107", "query parameter 'from' is 'abc', not a whole number: 'from' and 'to' are tree sizes, 0 ≤ from ≤ to, e.g. ?from=10&to=42.")]
+    [InlineData("/v1/proof/consistency?from=0&to=99999999999999999999", 400, "IM5107", "query parameter 'to' is '99999999999999999999', out of range: 'from' and 'to' are tree sizes, 0 ≤ from ≤ to, e.g. ?from=10&to=42.")]
+    [InlineData("/v1/proof/consistency?from=0", 400, "IM5107", "query parameters 'from' and 'to' (tree sizes) are required, e.g. ?from=10&to=42.")]
+    public async Task Numbers_in_the_path_or_query_that_do_not_parse_are_problems_with_a_code(string path, int status, string code, string detail)
+    {
+        using var alice = SigningKey.CreateEphemeral("alice");
+        Assert.Equal(HttpStatusCode.Created, (await Post(ModelRegistryTests.Envelope(alice, "m", "1.0.0"))).StatusCode);
+        using var response = await _http.GetAsync(new Uri(path, UriKind.Relative));
+        await AssertProblem(response, (HttpStatusCode)status, code);
+        Assert.Equal(detail, (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["detail"]);
+
+        // The same numbers in range still answer.
+        Assert.Equal(0, JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/entries/0", UriKind.Relative)))!["index"]!.GetValue<long>());
+        Assert.Single(JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/entries?start=0&limit=1000", UriKind.Relative)))!["entries"]!.AsArray());
+        Assert.Single(JsonNode.Parse(await _http.GetStringAsync(new Uri("/v1/entries?start=&limit=", UriKind.Relative)))!["entries"]!.AsArray());
+    }
+
     [Fact]
     public async Task Checkpoints_and_consistency_proofs_over_http()
     {
