@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using InfraMind.Containers;
+using InfraMind.Containers.Build;
 using InfraMind.Manifest;
 
 namespace InfraMind.Conformance;
@@ -34,25 +35,45 @@ public static class ImageIdentity
         };
     }
 
-    /// <summary>sha256 over every file of the context (path, executable bit, bytes), in a fixed order.</summary>
+    /// <summary>
+    /// sha256 over what the build sends as its context (<see cref="BuildContext.ListEntries"/>: .dockerignore applied,
+    /// links never followed), in its order: each entry's path; a directory as such, a link's target, a file's executable
+    /// bit, length and bytes. Nothing outside the package is read, and a FIFO or a device (length 0) is never opened,
+    /// so hashing ends whatever the package holds.
+    /// </summary>
     public static string ContextDigest(string directory)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var root = Path.GetFullPath(directory);
-        var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
-            .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/'))
-            .Where(f => !f.StartsWith(".git/", StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal);
         var buffer = new byte[81920];
-        foreach (var relative in files)
+        foreach (var relative in BuildContext.ListEntries(root))
         {
             var full = Path.Combine(root, relative);
             var info = new FileInfo(full);
-            var exec = !OperatingSystem.IsWindows() && (info.UnixFileMode & UnixFileMode.UserExecute) != 0;
-            hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0{(exec ? 'x' : '-')}\0{info.Length}\0"));
-            using var stream = File.OpenRead(full);
-            int read;
-            while ((read = stream.Read(buffer)) > 0) hash.AppendData(buffer, 0, read);
+            if (info.LinkTarget is { } target)
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0l\0{target}\0"));
+            }
+            else if (Directory.Exists(full))
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0d\0"));
+            }
+            else
+            {
+                var exec = !OperatingSystem.IsWindows() && (info.UnixFileMode & UnixFileMode.UserExecute) != 0;
+                hash.AppendData(Encoding.UTF8.GetBytes($"{relative}\0{(exec ? 'x' : '-')}\0{info.Length}\0"));
+                // A FIFO or a device reports a length of 0, as an empty file does: not opened (a FIFO blocks until a writer comes).
+                if (info.Length == 0) continue;
+                using var stream = File.OpenRead(full);
+                // The bytes the length said, no more: a file that grows while it is hashed does not make this run on.
+                var left = info.Length;
+                int read;
+                while (left > 0 && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left))) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    left -= read;
+                }
+            }
         }
 
         return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());

@@ -47,7 +47,10 @@ internal sealed record Dockerfile(IReadOnlyList<(int Port, int Line)> ExposedPor
         string[] lines;
         try
         {
-            lines = File.ReadAllLines(path);
+            // Read only when it is a file of a sensible size: a FIFO or a device reports 0 and would block or never
+            // end; the engine, not this check, is the judge of a Dockerfile that large.
+            var length = new FileInfo(path).Length;
+            lines = length is 0 or > ManifestReader.MaxManifestBytes ? [] : File.ReadAllLines(path);
         }
         catch (IOException)
         {

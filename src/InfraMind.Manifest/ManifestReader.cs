@@ -40,6 +40,12 @@ public static class ManifestReader
                 "pass a package directory (containing model.yaml) or a model.yaml file");
         }
 
+        // model.yaml itself may be a link, but not out of its package: its text is shown in findings, so a package
+        // would otherwise make `infra validate` print any file its user can read (as for the entrypoint and hooks).
+        var (problem, detail) = PackagePaths.Check(packageDir, Path.GetFileName(manifestPath));
+        if (problem == PackagePaths.Problem.Escapes)
+            return Fail(manifestPath, packageDir, ManifestCodes.PathEscapes, detail, $"make {Path.GetFileName(manifestPath)} a file of the package, not a link out of it");
+
         return new Reader(manifestPath, packageDir, null, null).Run();
     }
 

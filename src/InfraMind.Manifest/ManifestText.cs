@@ -26,7 +26,8 @@ internal static class ManifestText
                 return (null, null);
             }
 
-            bytes = content ?? File.ReadAllBytes(manifestPath);
+            // A length of 0 is also what a FIFO or a device reports: never opened, so reading one cannot block or run on.
+            bytes = content ?? (length == 0 ? [] : File.ReadAllBytes(manifestPath));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

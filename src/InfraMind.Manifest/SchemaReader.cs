@@ -233,7 +233,8 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
 
         try
         {
-            var text = new UTF8Encoding(false, true).GetString(File.ReadAllBytes(path)).TrimStart('\uFEFF');
+            // A length of 0 is also a FIFO's or a device's: never opened (reading one would block or never end).
+            var text = new UTF8Encoding(false, true).GetString(info.Length == 0 ? [] : File.ReadAllBytes(path)).TrimStart('\uFEFF');
             if (text.Contains('\0', StringComparison.Ordinal)) throw new DecoderFallbackException("NUL");
             // JSON is (nearly) a subset of YAML: reading it with the YAML reader keeps line:column for errors.
             var result = YamlTreeReader.Read(text.Replace("\t", "  ", StringComparison.Ordinal));

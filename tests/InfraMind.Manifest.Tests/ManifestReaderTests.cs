@@ -24,6 +24,37 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_model_yaml_that_links_out_of_its_package_is_refused_unread_and_one_inside_it_is_read()
+    {
+        // Found by an audit: `infra validate` printed every line of the file behind the link as a finding.
+        using var outside = new TempDirectory("im-outside");
+        File.WriteAllText(outside.Combine("secret"), "root:*:20228:0:99999:7:::\n");
+        File.Delete(_dir.Combine("model.yaml"));
+        File.CreateSymbolicLink(_dir.Combine("model.yaml"), outside.Combine("secret"));
+        foreach (var path in new[] { _dir.Path, _dir.Combine("model.yaml") })
+        {
+            var error = Assert.Single(ManifestReader.Validate(path).Errors);
+            Assert.Equal(ManifestCodes.PathEscapes, error.Code);
+            Assert.DoesNotContain("root:", error.Message, StringComparison.Ordinal);
+        }
+
+        File.Delete(_dir.Combine("model.yaml"));
+        File.WriteAllText(_dir.Combine("spec.yaml"), Spec);
+        File.CreateSymbolicLink(_dir.Combine("model.yaml"), "spec.yaml");
+        Assert.Empty(ManifestReader.Validate(_dir.Path).Errors);
+    }
+
+    [Fact]
+    public async Task A_model_yaml_or_schema_file_that_is_a_fifo_is_not_opened_and_validation_ends()
+    {
+        File.Delete(_dir.Combine("model.yaml"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [_dir.Combine("model.yaml")])) await mkfifo.WaitForExitAsync();
+        var validation = Task.Run(() => ManifestReader.Validate(_dir.Path));
+        Assert.True(await Task.WhenAny(validation, Task.Delay(TimeSpan.FromSeconds(30))) == validation, "validation blocked on the FIFO");
+        Assert.NotEmpty((await validation).Errors);
+    }
+
+    [Fact]
     public void Spec_example_parses_into_exact_values()
     {
         var result = Validate(Spec);

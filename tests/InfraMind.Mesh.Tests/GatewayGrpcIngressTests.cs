@@ -85,7 +85,7 @@ public sealed class GatewayGrpcIngressTests
         await FailsAsync(StatusCode.InvalidArgument, MeshErrorCodes.VersionInvalid.Value, () => client.ModelInferAsync(Infer(mesh.Model, """{"text": "x"}""", "one")).ResponseAsync);
         await FailsAsync(StatusCode.NotFound, MeshErrorCodes.ModelNotFound.Value, () => client.ModelReadyAsync(new ModelReadyRequest { Name = "no-such-model" }).ResponseAsync);
         await FailsAsync(StatusCode.NotFound, MeshErrorCodes.ModelNotFound.Value, () => client.ModelMetadataAsync(new ModelMetadataRequest { Name = "no-such-model" }).ResponseAsync);
-        await FailsAsync(StatusCode.NotFound, null, () => health.CheckAsync(new HealthCheckRequest { Service = "no-such-model" }).ResponseAsync);
+        await FailsAsync(StatusCode.NotFound, MeshErrorCodes.ModelNotFound.Value, () => health.CheckAsync(new HealthCheckRequest { Service = "no-such-model" }).ResponseAsync);
         // The limits: a json tensor over MaxRequestBytes in a message gRPC takes, and a message over gRPC's own cap.
         var tooLarge = await FailsAsync(StatusCode.InvalidArgument, MeshErrorCodes.BodyTooLarge.Value,
             () => client.ModelInferAsync(Infer(mesh.Model, $$"""{"text": "{{new string('a', 70 * 1024)}}"}""")).ResponseAsync);

@@ -50,8 +50,11 @@ public sealed class AnswerJudgeTests
         Assert.Equal("response-not-json", raw.Verdict?.WireName);
         Assert.Contains("not UTF-8", raw.Detail, StringComparison.Ordinal);
 
-        var escaped = Valid(Answer(200, """{"summary": "ok\ud800"}"""));
+        // Where the schema reads the string (maxLength), the reader cannot give it as text.
+        var reads = InfraMind.Manifest.ModelSchema.Create(System.Text.Json.Nodes.JsonNode.Parse("""{"type":"object","properties":{"summary":{"type":"string","maxLength":10}}}""")!);
+        var escaped = AnswerJudge.Judge(Answer(200, """{"summary": "ok\ud800"}"""), validInput: true, reads);
         Assert.Equal("response-not-json", escaped.Verdict?.WireName);
+        Assert.True(AnswerJudge.Judge(Answer(200, """{"summary": "ok"}"""), validInput: true, reads).Passed);
     }
 
     [Theory]

@@ -3,12 +3,12 @@ using System.Formats.Tar;
 namespace InfraMind.Containers.Build;
 
 /// <summary>Packs a build context directory into the tar stream the engine's build endpoint takes.</summary>
-internal static class BuildContext
+public static class BuildContext
 {
     public const string DockerfileName = "Dockerfile";
 
     /// <summary>Validates the context directory and returns its full path.</summary>
-    public static string Validate(string contextDir)
+    internal static string Validate(string contextDir)
     {
         if (string.IsNullOrWhiteSpace(contextDir) || !Directory.Exists(contextDir))
         {
@@ -38,7 +38,7 @@ internal static class BuildContext
     }
 
     /// <summary>Writes the context as a tar into <paramref name="destination"/>.</summary>
-    public static async Task WriteTarAsync(string contextDir, Stream destination, CancellationToken cancellationToken)
+    internal static async Task WriteTarAsync(string contextDir, Stream destination, CancellationToken cancellationToken)
     {
         var entries = ListEntries(contextDir);
         await using var writer = new TarWriter(destination, TarEntryFormat.Pax, leaveOpen: true);
