@@ -17,6 +17,8 @@ public static class ManifestReader
     /// <summary>Validates a package directory or a manifest file.</summary>
     public static ManifestValidation Validate(string path)
     {
+        if (string.IsNullOrWhiteSpace(path))
+            return Fail(FileName, ".", ManifestCodes.PathNotFound, "the path is empty", "pass a package directory (containing model.yaml) or a model.yaml file; '.' is this directory");
         var full = Path.GetFullPath(path);
         string manifestPath, packageDir;
         if (Directory.Exists(full))

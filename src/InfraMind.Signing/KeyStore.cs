@@ -90,7 +90,19 @@ public sealed partial class KeyStore
                 throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"{privateKeyFile} is {info.Length} bytes; a hex private key file is at most {MaxImportFileBytes}.");
             }
 
-            text = File.ReadAllText(privateKeyFile);
+            // Read with the bound too: a device or a pipe (`<(…)`) reports no length, and /dev/zero never ends.
+            using var stream = new FileStream(privateKeyFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+            var buffer = new byte[MaxImportFileBytes + 1];
+            var total = 0;
+            int read;
+            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
+            if (total > MaxImportFileBytes)
+            {
+                throw new SigningException(SigningErrorCodes.PrivateKeyInvalid, $"{privateKeyFile} holds more than {MaxImportFileBytes} bytes; a hex private key file is at most {MaxImportFileBytes}.");
+            }
+
+            text = Encoding.UTF8.GetString(buffer, 0, total).TrimStart('\uFEFF');
+            CryptographicOperations.ZeroMemory(buffer);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

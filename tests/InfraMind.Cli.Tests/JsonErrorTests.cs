@@ -37,6 +37,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM1060", 1, ["init", "taken", "--dir", "{work}/taken", "--json"] },
         { "IM0005", 2, ["init", "m", "--dir", "{work}/file", "--json"] },
         { "IM0005", 2, ["init", "m", "--dir", "/proc/nope/x", "--json"] },
+        // Empty paths (found by an audit: an internal error, IM0001, exit 70).
+        { "IM0005", 2, ["init", "m", "--dir", "", "--json"] },
+        { "IM1000", 2, ["build", "", "--json"] },
         { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },

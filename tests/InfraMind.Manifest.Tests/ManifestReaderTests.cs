@@ -54,6 +54,16 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.NotEmpty((await validation).Errors);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void An_empty_path_is_a_finding_not_an_exception(string path)
+    {
+        var error = Assert.Single(ManifestReader.Validate(path).Errors);
+        Assert.Equal(ManifestCodes.PathNotFound, error.Code);
+        Assert.Contains("the path is empty", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Spec_example_parses_into_exact_values()
     {

@@ -78,6 +78,8 @@ public sealed class Secp256k1Tests
         var big = Path.Combine(dir.Path, "big");
         File.WriteAllText(big, new string('a', 5000));
         Assert.Contains("at most 4096", Assert.Throws<SigningException>(() => store.ImportSecp256k1File("a", big)).Message, StringComparison.Ordinal);
+        // A device reports no length and never ends: read to the bound and refused (it ran out of memory before).
+        Assert.Contains("more than 4096 bytes", Assert.Throws<SigningException>(() => store.ImportSecp256k1File("a", "/dev/zero")).Message, StringComparison.Ordinal);
 
         store.ImportSecp256k1("a", GanacheKey0);
         Assert.Equal(SigningErrorCodes.KeyExists, Assert.Throws<SigningException>(() => store.ImportSecp256k1("a", GanacheKey0)).Code);

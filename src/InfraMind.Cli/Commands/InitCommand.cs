@@ -29,7 +29,10 @@ internal static class InitCommand
                     "use lowercase letters, digits and '-' (at most 63), starting and ending with a letter or digit");
             }
 
-            var target = Path.GetFullPath(parse.GetValue(dir) ?? modelName);
+            var given = parse.GetValue(dir);
+            if (given is not null && string.IsNullOrWhiteSpace(given))
+                throw new InfraMindException(CliErrorCodes.FileAccess, "--dir is empty", "name the directory to create, or leave --dir out for ./NAME");
+            var target = Path.GetFullPath(given ?? modelName);
             if (File.Exists(target))
                 throw new InfraMindException(CliErrorCodes.FileAccess, $"{target} is a file; init creates a directory", "choose another --dir: a directory that is empty or absent");
             if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
