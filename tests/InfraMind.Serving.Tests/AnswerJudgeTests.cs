@@ -42,6 +42,17 @@ public sealed class AnswerJudgeTests
     }
 
     [Fact]
+    public void An_answer_with_a_key_twice_is_not_json_whichever_value_comes_first()
+    {
+        // Found by an audit: the first value was checked, while Python and JavaScript clients read the last.
+        foreach (var body in new[] { """{"summary": "ok", "summary": 5}""", """{"summary": 5, "summary": "ok"}""" })
+        {
+            var j = Valid(Answer(200, body));
+            Assert.Equal("response-not-json", j.Verdict?.WireName);
+        }
+    }
+
+    [Fact]
     public void An_answer_with_bytes_that_are_not_utf8_or_an_escaped_lone_surrogate_is_not_json_never_an_error_of_the_judge()
     {
         // Found by an audit: both reached the schema check and threw there (infra test's internal error, IM0001).

@@ -25,6 +25,8 @@ public static class AnswerJudge
     /// <summary>How many schema violations a detail names (all that were found, at most ModelSchema.MaxViolations, stay in <see cref="Judgement.Violations"/>).</summary>
     private const int ViolationsNamed = 5;
 
+    private static readonly JsonDocumentOptions StrictDocument = new() { AllowDuplicateProperties = false };
+
     /// <summary>Judges <paramref name="answer"/> to a valid input (<paramref name="validInput"/>) or to one input_schema forbids.</summary>
     public static Judgement Judge(ModelAnswer answer, bool validInput, ModelSchema outputSchema)
     {
@@ -58,7 +60,9 @@ public static class AnswerJudge
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body);
+            // A key twice is refused: which of its values a client reads depends on the client (the first here, the
+            // last in Python and JavaScript), so output_schema could pass the one a client never sees.
+            document = JsonDocument.Parse(body, StrictDocument);
         }
         catch (JsonException e)
         {
