@@ -80,6 +80,26 @@ public sealed class BoundaryTests : IAsyncLifetime, IDisposable
         Assert.Empty(_node.Jobs);
     }
 
+    [Theory]
+    [InlineData("{\"text\":\"a\",}", "(line 1, byte 13)")]
+    [InlineData("{\"text\":\n \"a\" \"b\"}", "(line 2, byte 6)")]
+    [InlineData("{\"text\":", "(line 1, byte 9)")]
+    [InlineData("", "the body is empty")]
+    [InlineData("  \n", "the body is empty")]
+    public async Task Malformed_json_is_described_in_the_gateways_words_with_where(string body, string said)
+    {
+        // Found by an audit: the parser's own text came back, speaking of its API ("Change the reader options",
+        // "isFinalBlock", "LineNumber: 0 | BytePositionInLine: 12").
+        var (status, problem) = await InferAsync(body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(MeshErrorCodes.MalformedJson.Value, (string?)problem["code"]);
+        var detail = (string?)problem["detail"];
+        Assert.Contains(said, detail, StringComparison.Ordinal);
+        foreach (var api in new[] { "reader options", "isFinalBlock", "LineNumber", "BytePositionInLine" })
+            Assert.DoesNotContain(api, detail, StringComparison.Ordinal);
+        Assert.Empty(_node.Jobs);
+    }
+
     [Fact]
     public async Task An_unpaired_surrogate_escape_is_a_400_and_never_reaches_a_node()
     {

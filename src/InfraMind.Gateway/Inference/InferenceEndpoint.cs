@@ -54,7 +54,7 @@ internal sealed class InferenceEndpoint(InferenceCore core)
         catch (BadHttpRequestException e) when (e.StatusCode != StatusCodes.Status413PayloadTooLarge)
         {
             // Broken framing (a bad chunk, a body shorter than its Content-Length): the client's, and a 400.
-            return new(null, new(400, MeshErrorCodes.MalformedJson, "unreadable body", $"the body could not be read: {e.Message}"));
+            return new(null, new(400, MeshErrorCodes.MalformedJson, "unreadable body", $"the body could not be read: {e.Message.Split(" See ", 2)[0]}"));
         }
 
         return raw is null

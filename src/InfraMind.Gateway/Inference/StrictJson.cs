@@ -19,12 +19,30 @@ internal static class StrictJson
 {
     private static readonly JsonWriterOptions Writer = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
+    /// <summary>
+    /// What the parser found wrong, where (line and byte, from 1), without the parts of its message that speak of
+    /// its own API ("Change the reader options", "isFinalBlock", its "LineNumber: 0 | BytePositionInLine: 12" form).
+    /// </summary>
+    internal static string Describe(JsonException e)
+    {
+        var text = e.Message;
+        var cut = text.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut >= 0) text = text[..cut];
+        foreach (var api in new[] { " Change the reader options.", " when isFinalBlock is true", " The reader options need to be changed." })
+            text = text.Replace(api, "", StringComparison.Ordinal);
+        text = text.Replace("which is not supported in this mode", "which JSON does not allow", StringComparison.Ordinal).TrimEnd(' ', '.');
+        return e.LineNumber is { } line && e.BytePositionInLine is { } at ? $"{text} (line {line + 1}, byte {at + 1})" : text;
+    }
+
     public static StrictBody Read(byte[] body, int maxDepth)
     {
         // A byte-order mark is allowed and ignored (RFC 8259 §8.1); the model never sees it.
         if (body.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
         if (!Utf8.IsValid(body))
             return Refuse(MeshErrorCodes.BodyNotUtf8, $"the body is not UTF-8: the byte at offset {InvalidOffset(body)} is not valid UTF-8", "");
+
+        if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+            return Refuse(MeshErrorCodes.MalformedJson, "the body is empty: send the input as one JSON document", "");
 
         JsonDocument document;
         try
@@ -33,7 +51,7 @@ internal static class StrictJson
         }
         catch (JsonException e)
         {
-            return Refuse(MeshErrorCodes.MalformedJson, $"the body is not JSON: {e.Message}", "");
+            return Refuse(MeshErrorCodes.MalformedJson, $"the body is not JSON: {Describe(e)}", "");
         }
 
         try
