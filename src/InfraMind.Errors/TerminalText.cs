@@ -28,5 +28,26 @@ public static class TerminalText
         return escaped.ToString();
     }
 
+    /// <summary>
+    /// A stranger's text quoted in one line of a message: in single quotes, its control characters escaped, at most
+    /// <paramref name="most"/> characters of it and then "…" (with, when <paramref name="sayLength"/>, how many it
+    /// had), so a message never grows with what the stranger sent.
+    /// </summary>
+    public static string Quote(string text, int most, bool sayLength = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length <= most
+            ? $"'{Escape(text)}'"
+            : $"'{Escape(Cut(text, most))}…'" + (sayLength ? $" ({text.Length} characters)" : "");
+    }
+
+    /// <summary>The first <paramref name="most"/> characters of <paramref name="text"/> at most, never half of a surrogate pair.</summary>
+    public static string Cut(string text, int most)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (text.Length <= most) return text;
+        return text[..(most > 0 && char.IsHighSurrogate(text[most - 1]) ? most - 1 : most)];
+    }
+
     private static bool Escaped(char c, bool keepLines) => char.IsControl(c) && !(keepLines && c is '\n' or '\t');
 }

@@ -53,6 +53,5 @@ internal static class MeshProblems
     }
 
     /// <summary>A stranger's text in a detail: quoted, its control characters escaped, at most 100 characters of it.</summary>
-    private static string Shown(string text) =>
-        "'" + TerminalText.Escape(text.Length <= 100 ? text : string.Concat(text.AsSpan(0, 100), "…")) + "'";
+    private static string Shown(string text) => TerminalText.Quote(text, 100);
 }

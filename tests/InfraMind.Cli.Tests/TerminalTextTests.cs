@@ -16,6 +16,19 @@ public sealed class TerminalTextTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
+    [Fact]
+    public void A_strangers_text_is_quoted_escaped_and_cut_never_splitting_a_surrogate_pair()
+    {
+        Assert.Equal("'abc'", TerminalText.Quote("abc", 3));
+        Assert.Equal("'ab…'", TerminalText.Quote("abc", 2));
+        Assert.Equal("'ab…' (3 characters)", TerminalText.Quote("abc", 2, sayLength: true));
+        Assert.Equal(@"'a\u001B[31m'", TerminalText.Quote("a\u001b[31m", 10));
+        // A cut inside a surrogate pair keeps neither half.
+        Assert.Equal("'a…'", TerminalText.Quote("a\U0001F600b", 2));
+        Assert.Equal("a\U0001F600", TerminalText.Cut("a\U0001F600b", 3));
+        Assert.Equal("", TerminalText.Cut("abc", 0));
+    }
+
     [SkippableFact]
     public async Task A_builds_output_is_shown_escaped_in_the_failure_and_in_the_test_report()
     {

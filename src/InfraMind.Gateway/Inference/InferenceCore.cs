@@ -18,12 +18,7 @@ internal sealed record InferenceProblem(
     public const int QuotedChars = 80;
 
     /// <summary>A caller's text in quotes, cut to <see cref="QuotedChars"/> (with its length said), so an answer never grows with what the caller sent.</summary>
-    public static string Quote(string text)
-    {
-        if (text.Length <= QuotedChars) return $"'{text}'";
-        var cut = char.IsHighSurrogate(text[QuotedChars - 1]) ? QuotedChars - 1 : QuotedChars;
-        return $"'{text[..cut]}…' ({text.Length} characters)";
-    }
+    public static string Quote(string text) => TerminalText.Quote(text, QuotedChars, sayLength: true);
 }
 
 /// <summary>One thing wrong with an input: where (a JSON Pointer, empty for the whole document) and what.</summary>

@@ -174,12 +174,8 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             : new(document.ToArray(), null);
     }
 
-    private static string Cut(string text, int most)
-    {
-        if (text.Length <= most) return text;
-        var cut = char.IsHighSurrogate(text[most - 2]) ? most - 2 : most - 1;
-        return text[..cut] + "…";
-    }
+    // At most `most` characters, "…" included.
+    private static string Cut(string text, int most) => text.Length <= most ? text : TerminalText.Cut(text, most - 1) + "…";
 
     private static ModelMetadataResponse.Types.TensorMetadata JsonTensorMetadata()
     {

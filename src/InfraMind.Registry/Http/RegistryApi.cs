@@ -118,8 +118,7 @@ internal static partial class RegistryApi
     }
 
     /// <summary>A stranger's text in a detail: quoted, its control characters escaped, at most 64 characters of it.</summary>
-    private static string Shown(string text) =>
-        "'" + TerminalText.Escape(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "…")) + "'";
+    private static string Shown(string text) => TerminalText.Quote(text, 64);
 
     private static async Task<IResult> PublishAsync(HttpRequest request, ModelRegistry registry, ILogger logger, CancellationToken ct)
     {

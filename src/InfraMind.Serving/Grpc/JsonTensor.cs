@@ -69,7 +69,7 @@ public static class JsonTensor
     }
 
     // A caller's tensor name or datatype in a message: quoted, at most 40 characters of it.
-    private static string Quote(string text) => text.Length <= 40 ? $"'{text}'" : $"'{text[..(char.IsHighSurrogate(text[39]) ? 39 : 40)]}…'";
+    private static string Quote(string text) => TerminalText.Quote(text, 40);
 
     /// <summary>The JSON document of an answer, or what is wrong with the answer under the convention.</summary>
     public static bool TryRead(ModelInferResponse response, out ReadOnlyMemory<byte> document, out string problem)
