@@ -83,4 +83,11 @@ public static class StorageErrorCodes
 /// to fix it.
 /// </summary>
 public class StorageException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
-    : InfraMindException(code, message, hint, innerException);
+    : InfraMindException(code, message, hint, innerException)
+{
+    /// <summary>The error codes of the peer's distribution error document (<c>MANIFEST_BLOB_UNKNOWN</c> …), when it sent one.</summary>
+    public IReadOnlyList<string> PeerCodes { get; init; } = [];
+
+    /// <summary>The HTTP status the peer answered, when the error is its answer.</summary>
+    public int? PeerStatus { get; init; }
+}

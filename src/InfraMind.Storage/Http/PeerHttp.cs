@@ -104,24 +104,25 @@ internal static class PeerHttp
         }
 
         var uri = response.RequestMessage?.RequestUri;
-        string codes = await DistributionErrorCodesAsync(response, cancellationToken).ConfigureAwait(false);
+        var peerCodes = await DistributionErrorCodesAsync(response, cancellationToken).ConfigureAwait(false);
+        string codes = string.Join(", ", peerCodes);
         string status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         string where = uri is null ? "the peer" : $"{uri.GetLeftPart(UriPartial.Path)}";
         string detail = codes.Length > 0 ? $" ({codes})" : "";
         throw response.StatusCode switch
         {
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{where} answered {status}{detail} while {what}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them)."),
+                $"{where} answered {status}{detail} while {what}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them).") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             HttpStatusCode.NotFound => new StorageException(StorageErrorCodes.NotFound,
-                $"{where} answered {status}{detail} while {what}: it does not have that content. Check the reference (repository, tag, digest, path)."),
+                $"{where} answered {status}{detail} while {what}: it does not have that content. Check the reference (repository, tag, digest, path).") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             _ => new StorageException(StorageErrorCodes.PeerRejected,
                 $"{where} answered {status}{detail} while {what}. " +
-                ((int)response.StatusCode >= 500 ? "The server failed; retry later or ask its operator." : "The server refused the request; check the destination and its configuration.")),
+                ((int)response.StatusCode >= 500 ? "The server failed; retry later or ask its operator." : "The server refused the request; check the destination and its configuration.")) { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
         };
     }
 
-    /// <summary>The <c>errors[].code</c> values of a distribution error document (at most 16 KiB of it read), else "".</summary>
-    private static async Task<string> DistributionErrorCodesAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The <c>errors[].code</c> values of a distribution error document (at most 16 KiB of it read, at most 4 codes), else none.</summary>
+    private static async Task<IReadOnlyList<string>> DistributionErrorCodesAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
@@ -131,19 +132,20 @@ internal static class PeerHttp
                 var buffer = new byte[16 << 10];
                 int n = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
                 using var doc = System.Text.Json.JsonDocument.Parse(buffer.AsMemory(0, n));
-                if (!doc.RootElement.TryGetProperty("errors", out var errors) || errors.ValueKind != System.Text.Json.JsonValueKind.Array)
+                if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                    || !doc.RootElement.TryGetProperty("errors", out var errors) || errors.ValueKind != System.Text.Json.JsonValueKind.Array)
                 {
-                    return "";
+                    return [];
                 }
 
-                return string.Join(", ", errors.EnumerateArray()
+                return errors.EnumerateArray()
                     .Select(e => e.ValueKind == System.Text.Json.JsonValueKind.Object && e.TryGetProperty("code", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.String ? c.GetString()! : "")
-                    .Where(IsErrorCode).Distinct().Take(4));
+                    .Where(IsErrorCode).Distinct().Take(4).ToList();
             }
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return "";
+            return [];
         }
     }
 

@@ -12,6 +12,32 @@ internal sealed partial class RegistryClient
 
     public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await BlobExistsOnceAsync(digest, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException e) when (e.PeerStatus >= 500 && attempt < MaxRaceAttempts)
+            {
+                // docker-registry's filesystem driver answers 500 to a HEAD of a blob whose repository link another
+                // client's upload of the same blob is rewriting at that moment; a HEAD may be asked again.
+                await RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// How often a request docker-registry refuses because another client writes the same blob at that moment is made
+    /// again (<see cref="BlobExistsAsync"/>, <see cref="PutManifestWithSubjectAsync"/>).
+    /// </summary>
+    public const int MaxRaceAttempts = 4;
+
+    private static Task RaceBackoffAsync(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(20, 80) * attempt), cancellationToken);
+
+    private async Task<bool> BlobExistsOnceAsync(Digest digest, CancellationToken cancellationToken)
+    {
         using var response = await SendAsync(HttpMethod.Head, $"v2/{Repo}/blobs/{digest}", null, $"checking blob {digest}", cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -119,6 +145,26 @@ internal sealed partial class RegistryClient
     /// OCI 1.1 registries send when they index the manifest's subject in their referrers API themselves.
     /// </summary>
     public async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestWithSubjectAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await PutManifestOnceAsync(reference, mediaType, manifest, cancellationToken).ConfigureAwait(false);
+            }
+            catch (StorageException e) when (e.PeerCodes.Contains("MANIFEST_BLOB_UNKNOWN") && attempt < MaxRaceAttempts)
+            {
+                // Every caller has put (or found) the manifest's blobs just before. docker-registry's filesystem driver
+                // rewrites a repository's blob link in place when another client uploads the same blob at that moment
+                // (the empty config every referrer shares, a common base layer), and a manifest checked against the
+                // half-written link is refused as naming an unknown blob: a moment later it is accepted. A blob that is
+                // really missing is still refused, after MaxRaceAttempts.
+                await RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestOnceAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
     {
         var body = new ByteArrayContent(manifest);
         body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);

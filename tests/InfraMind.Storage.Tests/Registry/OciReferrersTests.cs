@@ -434,4 +434,105 @@ public sealed class OciReferrersTests : IDisposable
             Assert.Equal(bundle, found.Content);
         }
     }
+
+    /// <summary>
+    /// A registry whose blobs all exist and whose manifest PUT answers <paramref name="refusal"/> (status, body) the
+    /// first <paramref name="refusals"/> times, then 201 with OCI-Subject (it indexes referrers itself); the first
+    /// <paramref name="failedHeads"/> HEADs of a blob answer 500.
+    /// </summary>
+    private static ListenerServer RefusingManifests(int refusals, (int Status, string Body) refusal, ConcurrentBag<string> puts, int failedHeads = 0, ConcurrentBag<string>? heads = null) => new(async (context, ct) =>
+    {
+        var path = context.Request.Url!.AbsolutePath;
+        var r = context.Response;
+        if (context.Request.HttpMethod == "HEAD" && path.StartsWith("/v2/r/blobs/", StringComparison.Ordinal) && heads is not null)
+        {
+            heads.Add(path);
+            r.StatusCode = heads.Count <= failedHeads ? 500 : 200;
+        }
+        else if (context.Request.HttpMethod == "PUT" && path.StartsWith("/v2/r/manifests/", StringComparison.Ordinal))
+        {
+            puts.Add(path);
+            if (puts.Count <= refusals)
+            {
+                r.StatusCode = refusal.Status;
+                r.ContentType = "application/json";
+                await r.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(refusal.Body), ct);
+            }
+            else
+            {
+                r.StatusCode = 201;
+                r.AddHeader("Docker-Content-Digest", path["/v2/r/manifests/".Length..]);
+                r.AddHeader("OCI-Subject", Subject.Value);
+            }
+        }
+        else
+        {
+            r.StatusCode = 200; // /v2/ and HEAD of every blob: there already
+        }
+
+        r.Close();
+    });
+
+    [Fact]
+    public async Task A_manifest_refused_for_a_blob_another_upload_is_rewriting_is_put_again_and_a_missing_blob_still_fails()
+    {
+        // docker-registry refuses a manifest checked against a blob link another client's upload of the same blob is
+        // rewriting, and answers a HEAD of that blob 500 (the CI failures this test stands for: eight attaches at once,
+        // all sharing the empty config).
+        var subject = new Descriptor(MediaTypes.OciManifest, Subject, 100);
+        const string BlobUnknown = "{\"errors\":[{\"code\":\"DIGEST_INVALID\"},{\"code\":\"MANIFEST_BLOB_UNKNOWN\"}]}";
+        var puts = new ConcurrentBag<string>();
+        await using (var server = RefusingManifests(2, (400, BlobUnknown), puts))
+        {
+            var target = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var attached = await new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{}"u8.ToArray(), null, CancellationToken.None);
+            Assert.True(attached.RegistryIndexed);
+            Assert.Equal(3, puts.Count);
+        }
+
+        // A HEAD answered 500 is asked again; one answered 500 every time is reported after the bounded attempts.
+        foreach (var (failed, succeeds) in new[] { (2, true), (int.MaxValue, false) })
+        {
+            puts.Clear();
+            var heads = new ConcurrentBag<string>();
+            await using var server = RefusingManifests(0, (400, BlobUnknown), puts, failed, heads);
+            var target = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var attach = new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{}"u8.ToArray(), null, CancellationToken.None);
+            if (succeeds)
+            {
+                Assert.True((await attach).RegistryIndexed);
+                Assert.Equal(4, heads.Count); // the config's HEAD three times, the layer's once
+            }
+            else
+            {
+                var e = await Assert.ThrowsAsync<StorageException>(() => attach);
+                Assert.Equal(500, e.PeerStatus);
+                Assert.Equal(RegistryClient.MaxRaceAttempts, heads.Count);
+                Assert.Empty(puts);
+            }
+        }
+
+        // Refused every time: the blob is really missing; the refusal is reported after the bounded attempts.
+        puts.Clear();
+        await using (var server = RefusingManifests(int.MaxValue, (400, BlobUnknown), puts))
+        {
+            var target = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var e = await Assert.ThrowsAsync<StorageException>(() => new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{}"u8.ToArray(), null, CancellationToken.None));
+            Assert.Equal(StorageErrorCodes.PeerRejected, e.Code);
+            Assert.Equal(["DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN"], e.PeerCodes);
+            Assert.Contains("(DIGEST_INVALID, MANIFEST_BLOB_UNKNOWN)", e.Message, StringComparison.Ordinal);
+            Assert.Equal(RegistryClient.MaxRaceAttempts, puts.Count);
+        }
+
+        // Any other refusal is not retried; an error document that is not an object is no error codes, not a crash.
+        foreach (var body in new[] { "{\"errors\":[{\"code\":\"MANIFEST_INVALID\"}]}", "[1]", "\"x\"" })
+        {
+            puts.Clear();
+            await using var server = RefusingManifests(int.MaxValue, (400, body), puts);
+            var target = (OciReference)ContentReference.Parse($"oci://127.0.0.1:{server.Port}/r@{Subject}");
+            var e = await Assert.ThrowsAsync<StorageException>(() => new OciReferrers(new PeerOptions()).AttachAsync(target, subject, BundleType, "{}"u8.ToArray(), null, CancellationToken.None));
+            Assert.Equal(StorageErrorCodes.PeerRejected, e.Code);
+            Assert.Single(puts);
+        }
+    }
 }
