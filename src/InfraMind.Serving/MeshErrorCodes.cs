@@ -64,6 +64,10 @@ public static class MeshErrorCodes
     public static readonly ErrorCode MethodNotAllowed = new("IM6029", FailureKind.CheckFailed,
         "send the request with a method the Allow header names: an inference request is a POST with the input as its JSON body");
 
+    /// <summary>The V2 gRPC ingress: a request message that is not valid protobuf for its method (INVALID_ARGUMENT, never read further).</summary>
+    public static readonly ErrorCode GrpcMessageMalformed = new("IM6039", FailureKind.CheckFailed,
+        "encode the request with the Open Inference Protocol V2 .proto (or grpc.health.v1's for Health); docs/protocols.md lists the messages");
+
     /// <summary>409: a registration for a node id that is bound to another key (the key of its first registration).</summary>
     public static readonly ErrorCode NodeKeyMismatch = new("IM6040", FailureKind.Unavailable,
         "start the node with the key it first registered with (infra node serve --key NAME), or with another --id");

@@ -9,6 +9,7 @@ using InfraMind.Manifest;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Serving.Telemetry;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -135,5 +136,45 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
             Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             Assert.Equal(MeshErrorCodes.GrpcRequestInvalid.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
         }
+    }
+
+    /// <summary>A call whose request message is the bytes given, not a serialized message (what a broken or hostile client sends).</summary>
+    private async Task<RpcException> RawCallFailsAsync(string service, string method, byte[] message)
+    {
+        var raw = new Marshaller<byte[]>(b => b, b => b);
+        var call = new Method<byte[], byte[]>(MethodType.Unary, service, method, raw, raw);
+        var invoker = _channel.CreateCallInvoker();
+        return await Assert.ThrowsAsync<RpcException>(async () => await invoker.AsyncUnaryCall(call, null, new CallOptions(), message));
+    }
+
+    [Fact]
+    public async Task A_request_that_is_not_protobuf_is_INVALID_ARGUMENT_with_its_code_and_counted_and_the_next_call_is_served()
+    {
+        // An invalid tag (zero), a length past the end, a wrong wire type: what protobuf's parser refuses.
+        foreach (var bytes in new[] { new byte[] { 0xff, 0xff, 0xff }, [0x00], [0x0a, 0x7f, 0x61], [0x0f] })
+        {
+            var e = await RawCallFailsAsync("inference.GRPCInferenceService", "ModelInfer", bytes);
+            Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+            Assert.Equal(MeshErrorCodes.GrpcMessageMalformed.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+            Assert.StartsWith("malformed request: the ModelInfer request is not a valid inference.ModelInferRequest message (", e.Status.Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception was thrown by handler", e.Status.Detail, StringComparison.Ordinal);
+        }
+
+        // The other methods and Health alike.
+        var ready = await RawCallFailsAsync("inference.GRPCInferenceService", "ModelReady", [0xff, 0xff, 0xff]);
+        Assert.Equal(StatusCode.InvalidArgument, ready.StatusCode);
+        Assert.Contains("inference.ModelReadyRequest", ready.Status.Detail, StringComparison.Ordinal);
+        var health = await RawCallFailsAsync("grpc.health.v1.Health", "Check", [0xff, 0xff, 0xff]);
+        Assert.Equal(StatusCode.InvalidArgument, health.StatusCode);
+        Assert.Equal(MeshErrorCodes.GrpcMessageMalformed.Value, health.Trailers.GetValue(GrpcIngress.CodeTrailer));
+        Assert.Contains("grpc.health.v1.HealthCheckRequest", health.Status.Detail, StringComparison.Ordinal);
+
+        // Each malformed ModelInfer is counted as a 400 under no model's name, as the REST face counts a bad request.
+        var metrics = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Contains($"inframind_gateway_requests_total{{model=\"{MetricSeries.UnknownModel}\",status=\"400\"}} 4", metrics, StringComparison.Ordinal);
+
+        // A well-formed call on the same channel is answered as ever (here: the model has no node yet).
+        var next = await Assert.ThrowsAsync<RpcException>(async () => await new GRPCInferenceService.GRPCInferenceServiceClient(_channel).ModelInferAsync(Infer("closed", "{\"text\":\"hi\"}")));
+        Assert.Equal(StatusCode.Unavailable, next.StatusCode);
     }
 }

@@ -18,6 +18,7 @@ namespace InfraMind.Gateway.Ingress;
 /// its HTTP status to, with the problem's title and detail as the message and its stable code in the
 /// <c>inframind-code</c> trailer.
 /// </summary>
+[BindServiceMethod(typeof(StrictRequests), nameof(StrictRequests.BindInference))]
 internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRPCInferenceServiceBase
 {
     public const string CodeTrailer = "inframind-code";
@@ -38,7 +39,12 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
         {
             if (refused is null)
             {
+                var started = Stopwatch.GetTimestamp();
                 await next(http);
+                // A message that was not protobuf never reached ModelInfer, which counts every call it takes: counted
+                // here, under no model's name (it is in the message that could not be read).
+                if (CodeOf(http.Response) == MeshErrorCodes.GrpcMessageMalformed.Value)
+                    core.Finish("", new InferenceRecord { Code = MeshErrorCodes.GrpcMessageMalformed.Value }, 400, Stopwatch.GetElapsedTime(started));
                 return;
             }
 
@@ -53,6 +59,13 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             core.Finish("", record, refused.Status, TimeSpan.Zero);
         }
     }
+
+    /// <summary>The inframind-code a call ended with: in the trailers, or in the headers of a trailers-only answer.</summary>
+    private static string? CodeOf(HttpResponse response) =>
+        response.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>()?.Trailers is { } trailers
+        && trailers.TryGetValue(CodeTrailer, out var code) && code.Count > 0
+            ? code[0]
+            : response.Headers.TryGetValue(CodeTrailer, out var header) && header.Count > 0 ? header[0] : null;
 
     /// <summary>grpc-message's encoding (the gRPC HTTP/2 protocol): bytes outside printable ASCII, and '%', as %XX of their UTF-8.</summary>
     internal static string PercentEncode(string message)

@@ -15,6 +15,7 @@ namespace InfraMind.Gateway.Ingress;
 /// UNAVAILABLE. Watches are bounded per HTTP/2 connection and in all (<see cref="HealthWatches"/>): beyond either
 /// limit a Watch is refused with RESOURCE_EXHAUSTED, naming the limit.
 /// </summary>
+[BindServiceMethod(typeof(StrictRequests), nameof(StrictRequests.BindHealth))]
 internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watches, IHostApplicationLifetime lifetime) : Health.HealthBase
 {
     public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
