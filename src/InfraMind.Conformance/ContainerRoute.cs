@@ -17,13 +17,27 @@ public sealed class ContainerRoute : IModelConnector
     private static readonly ConditionalWeakTable<RunningContainer, ContainerRoute> Routes = [];
     private readonly ContainerConnector _connector;
 
-    private ContainerRoute(RunningContainer container) => _connector = container.Connector;
+    private ContainerRoute(RunningContainer container, JobGate jobs)
+    {
+        _connector = container.Connector;
+        Jobs = jobs;
+    }
 
-    public static ContainerRoute Of(RunningContainer container)
+    /// <summary>The route of <paramref name="container"/>; made, the first time, with a <see cref="JobGate"/> of the default bounds.</summary>
+    public static ContainerRoute Of(RunningContainer container) => Of(container, JobGate.DefaultInFlight, JobGate.DefaultQueued);
+
+    /// <summary>
+    /// The route of <paramref name="container"/>; made, the first time, with a gate of <paramref name="inFlight"/> jobs at
+    /// once and <paramref name="queued"/> waiting (a node sets its bounds so as soon as it started the container).
+    /// </summary>
+    public static ContainerRoute Of(RunningContainer container, int inFlight, int queued)
     {
         ArgumentNullException.ThrowIfNull(container);
-        return Routes.GetValue(container, c => new ContainerRoute(c));
+        return Routes.GetValue(container, c => new ContainerRoute(c, new JobGate(inFlight, queued)));
     }
+
+    /// <inheritdoc/>
+    public JobGate Jobs { get; }
 
     public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken) =>
         new NetworkStream(await _connector.ConnectAsync(cancellationToken), ownsSocket: true);

@@ -425,6 +425,8 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             foreach (var (node, verdict) in failures)
             {
                 TrafficOf(key).Failed(verdict.WireName);
+                // A busy node refused the job before its model saw it: load, held against no one (JobGate).
+                if (verdict == Verdict.NodeBusy) continue;
                 if (!_nodes.TryGetValue(node, out var n)) continue;
                 var s = StandingOf(node, key);
                 s.Failures++;

@@ -106,13 +106,26 @@ public sealed partial class NodeAgent
             timeout = TimeSpan.FromMilliseconds(Math.Min(ms, timeout.TotalMilliseconds));
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
+        // One of the container's slots (JobGate) first: a job that finds them all taken and the queue full, or waits
+        // half its time limit for one, never reaches the model and is this node's "busy", not a failure.
+        var route = ContainerRoute.Of(container);
+        var (slot, busy) = await route.Jobs.EnterAsync(timeout / 2, ct);
+        using var held = slot;
+        if (busy is not null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NodeBusy, MeshErrorCodes.NodeBusy,
+                $"{name}@{version} on node {_options.NodeId}: {busy}");
+            return;
+        }
+
         if (manifest.Protocol == ModelProtocol.Grpc)
         {
             await GrpcJobs.ForwardAsync(context, container, manifest, body, timeout, _channels, _options.NodeId, receipt, limit.Token, ct);
             return;
         }
 
-        using var request = JobHttp.ForConnector(ContainerRoute.Of(container));
+        using var request = JobHttp.ForConnector(route);
         request.Content = new ByteArrayContent(body);
         request.Content.Headers.TryAddWithoutValidation("Content-Type", context.Request.ContentType ?? "application/json");
         try

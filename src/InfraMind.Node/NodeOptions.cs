@@ -99,6 +99,16 @@ public sealed record NodeOptions
     /// <summary>The node agents of this process, to which this node hands its containers' connectors (<c>infra mesh up</c>); null: none.</summary>
     public LocalNodes? LocalNodes { get; init; }
 
+    /// <summary>
+    /// Jobs one model container is sent at once, whoever sends them (this node's job API, a gateway of this process
+    /// straight to it); the next <see cref="MaxQueuedJobsPerModel"/> wait, and beyond them a job is refused as
+    /// node-busy (503), which the gateway re-routes and holds against no one (<see cref="JobGate"/>).
+    /// </summary>
+    public int MaxJobsPerModel { get; init; } = JobGate.DefaultInFlight;
+
+    /// <summary>Jobs that may wait for one model container (<see cref="MaxJobsPerModel"/>); a job whose time limit passes while it waits is node-busy too.</summary>
+    public int MaxQueuedJobsPerModel { get; init; } = JobGate.DefaultQueued;
+
     /// <summary>Largest job body the job API takes (chunked or not); keep it at least the gateway's MaxRequestBytes.</summary>
     public long MaxJobBytes { get; init; } = 4 * 1024 * 1024;
 

@@ -9,6 +9,9 @@ namespace InfraMind.Serving;
 public interface IModelConnector
 {
     ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken);
+
+    /// <summary>The jobs the container takes at once (<see cref="JobGate"/>), shared by all who send it jobs; null: unbounded.</summary>
+    JobGate? Jobs => null;
 }
 
 /// <summary>A node agent of this process, as the gateway of the same process sees it.</summary>

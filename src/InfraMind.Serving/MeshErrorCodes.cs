@@ -64,6 +64,13 @@ public static class MeshErrorCodes
     public static readonly ErrorCode MethodNotAllowed = new("IM6029", FailureKind.CheckFailed,
         "send the request with a method the Allow header names: an inference request is a POST with the input as its JSON body");
 
+    /// <summary>
+    /// 503 from a node's job API (verdict node-busy): the model's container has NodeOptions.MaxJobsPerModel jobs in flight and
+    /// MaxQueuedJobsPerModel waiting, or the job's time limit passed while it waited; at the gateway, every attempt of a request found its node busy.
+    /// </summary>
+    public static readonly ErrorCode NodeBusy = new("IM6038", FailureKind.Unavailable,
+        "retry after the Retry-After seconds; an operator can add nodes for the model, or raise --max-jobs-per-model where its containers take more at once");
+
     /// <summary>The V2 gRPC ingress: a request message that is not valid protobuf for its method (INVALID_ARGUMENT, never read further).</summary>
     public static readonly ErrorCode GrpcMessageMalformed = new("IM6039", FailureKind.CheckFailed,
         "encode the request with the Open Inference Protocol V2 .proto (or grpc.health.v1's for Health); docs/protocols.md lists the messages");

@@ -138,6 +138,57 @@ public sealed class GrpcDirectRouteTests
         }
     }
 
+    [Fact]
+    public async Task A_container_with_all_its_slots_taken_and_its_queue_full_is_busy_the_caller_gets_503_and_the_node_keeps_its_standing()
+    {
+        // One job at a time, one waiting: the third of a burst is refused before the model sees it (JobGate).
+        await using var model = await GrpcModelServer.StartAsync("hold", new JobGate(inFlight: 1, queued: 1));
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(GrpcEcho());
+        var token = MeshToken.Create();
+        var local = new LocalNodes();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token, Replicas = 1, MaxAttempts = 1, LocalNodes = local },
+            catalog, CancellationToken.None);
+        await using var node = new FakeNode(gateway.Url, token);
+        using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
+        using var attached = local.Attach("local", new LocalNode(node, model));
+        await node.ReadyAsync("local");
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(60) };
+        Task<HttpResponseMessage> Post(string text) =>
+            http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), new StringContent($$"""{"text": "{{text}}"}""", Encoding.UTF8, "application/json"));
+
+        var first = Post("first");
+        await Until(() => model.Calls == 1);
+        var second = Post("second");
+        await Until(() => model.Jobs!.Waiting == 1);
+        using (var third = await Post("third"))
+        {
+            var problem = JsonNode.Parse(await third.Content.ReadAsStringAsync())!;
+            Assert.True(third.StatusCode == HttpStatusCode.ServiceUnavailable, problem.ToJsonString());
+            Assert.Equal(MeshErrorCodes.NodeBusy.Value, (string?)problem["code"]);
+            Assert.Contains("busy", (string?)problem["detail"], StringComparison.Ordinal);
+            Assert.NotNull(third.Headers.RetryAfter);
+        }
+
+        Assert.Equal(1, model.Calls);
+        model.Release();
+        using (var a = await first) Assert.Equal(HttpStatusCode.OK, a.StatusCode);
+        using (var b = await second) Assert.Equal(HttpStatusCode.OK, b.StatusCode);
+        Assert.Equal(2, model.Calls);
+
+        // Held against no one: the node is served to again at once, and the busy attempt is in the failures series.
+        using (var again = await Post("again")) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        Assert.Contains("inframind_gateway_failures_total{model=\"echo\",node=\"local\",verdict=\"node-busy\"} 1", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("inframind_gateway_suspensions_total{", metrics, StringComparison.Ordinal);
+    }
+
+    private static async Task Until(Func<bool> condition)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition()) await Task.Delay(20, limit.Token);
+    }
+
     private sealed class LocalNode(FakeNode node, GrpcModelServer model, SigningKey? key = null) : ILocalNode
     {
         public string? Credential => node.Credential;
@@ -174,11 +225,17 @@ public sealed class GrpcDirectRouteTests
         private readonly WebApplication _app;
         private readonly Behaviour _behaviour;
 
-        private GrpcModelServer(WebApplication app, Behaviour behaviour) => (_app, _behaviour) = (app, behaviour);
+        private GrpcModelServer(WebApplication app, Behaviour behaviour, JobGate? jobs) => (_app, _behaviour, Jobs) = (app, behaviour, jobs);
 
         public int Calls => _behaviour.Calls;
 
-        public static async Task<GrpcModelServer> StartAsync(string behaviour)
+        /// <inheritdoc/>
+        public JobGate? Jobs { get; }
+
+        /// <summary>Lets the calls a "hold" model keeps waiting answer.</summary>
+        public void Release() => _behaviour.Released.TrySetResult();
+
+        public static async Task<GrpcModelServer> StartAsync(string behaviour, JobGate? jobs = null)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -190,7 +247,7 @@ public sealed class GrpcDirectRouteTests
             var app = builder.Build();
             if (behaviour != "unimplemented") app.MapGrpcService<Model>();
             await app.StartAsync();
-            return new GrpcModelServer(app, state);
+            return new GrpcModelServer(app, state, jobs);
         }
 
         private int Port => new Uri(_app.Urls.First()).Port;
@@ -204,6 +261,8 @@ public sealed class GrpcDirectRouteTests
 
         public async ValueTask DisposeAsync()
         {
+            Release();
+            Jobs?.Dispose();
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
@@ -214,6 +273,8 @@ public sealed class GrpcDirectRouteTests
         public string Name { get; } = name;
 
         public int Calls;
+
+        public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class Model(Behaviour behaviour) : GRPCInferenceService.GRPCInferenceServiceBase
@@ -230,6 +291,9 @@ public sealed class GrpcDirectRouteTests
                     break;
                 case "invalid-argument":
                     throw new RpcException(new Status(StatusCode.InvalidArgument, "no"));
+                case "hold":
+                    await behaviour.Released.Task.WaitAsync(context.CancellationToken);
+                    break;
             }
 
             var answer = behaviour.Name switch

@@ -32,7 +32,7 @@ public sealed class VerdictTests
                 "manifest-invalid", "build-failed", "start-failed", "container-exited", "container-oom-killed", "init-failed", "warmup-failed",
                 "healthcheck-failed", "no-answer-on-port", "wrong-port", "response-not-json", "output-schema-violation", "response-too-large",
                 "wrong-protocol", "grpc-unimplemented", "json-tensor-missing", "malformed-answer", "pids-limit-reached", "server-error-on-valid-input", "rejected-valid-input", "server-error-on-invalid-input", "accepted-invalid-input",
-                "connection-failed", "request-timeout", "unsupported-protocol", "refused", "image-unavailable", "model-not-ready",
+                "connection-failed", "request-timeout", "unsupported-protocol", "refused", "image-unavailable", "model-not-ready", "node-busy",
                 "node-unauthorized", "receipt-invalid", "tls-pin-mismatch", "answer-disagrees", "unknown",
             ],
             Verdict.All.Select(v => v.WireName));

@@ -38,8 +38,21 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct, gone);
         // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
         limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
+        IDisposable? slot = null;
         try
         {
+            // Straight to a container of this process: one of its slots first, as its node's job API takes one (JobGate).
+            if (route.Connector?.Jobs is { } gate)
+            {
+                (slot, var busy) = await gate.EnterAsync(options.AttemptTimeout / 2, limit.Token);
+                if (busy is not null)
+                {
+                    span?.SetTag(MeshTracing.VerdictTag, Verdict.NodeBusy.WireName);
+                    mesh.RecordFailedAttempt(node, model.Published.Name, Verdict.NodeBusy);
+                    return (new AttemptResult(node, Verdict.NodeBusy, $"{MeshErrorCodes.NodeBusy.Value}: {busy}", null, clock.Elapsed.TotalMilliseconds), null, null);
+                }
+            }
+
             // Straight to a gRPC model's container: V2 ModelInfer over its connector (h2c), judged by the same rules.
             string? sentReceipt = null;
             ModelAnswer answer;
@@ -104,6 +117,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         finally
         {
             // Whatever the outcome (the client going away included), the attempt no longer loads the node.
+            slot?.Dispose();
             MeshState.End(load);
             route.Local?.JobEnded();
         }

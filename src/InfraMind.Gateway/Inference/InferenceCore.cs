@@ -230,6 +230,12 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
                 RetryAfter: true), record);
         }
 
+        // Every node it tried was busy (its container had as many jobs as it takes): load, not failure; come back later.
+        if (results.TrueForAll(a => a.Verdict == Verdict.NodeBusy))
+            return Refuse(model, new(503, MeshErrorCodes.NodeBusy, "model busy",
+                $"every node tried for {model.Key} is busy ({results.Count} tried: their containers have as many jobs in flight and waiting as they take); retry after the Retry-After seconds.",
+                RetryAfter: true), record);
+
         return Refuse(model, new(502, MeshErrorCodes.AllAttemptsFailed, "every attempt failed",
             $"{results.Count} attempt(s) failed: {string.Join("; ", results.Select(a => $"{a.Node}: {a.Verdict}"))}",
             Extensions: new() { ["attempts"] = results.Select(a => new { node = a.Node, verdict = a.Verdict, detail = a.Detail, status = a.Status }).ToList() }), record);

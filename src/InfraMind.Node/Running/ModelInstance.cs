@@ -183,6 +183,8 @@ internal sealed class ModelInstance : IAsyncDisposable
             return false;
         }
 
+        // Its route, with this node's bounds on jobs at once, before anything else reaches the container through it.
+        ContainerRoute.Of(container, _options.MaxJobsPerModel, _options.MaxQueuedJobsPerModel);
         lock (_gate) _container = container;
         if (!await PreflightAsync(container, ct)) return false;
         _preflightRequested = false;

@@ -127,6 +127,13 @@ public sealed class Verdict
     /// <summary>A node was sent a job for a model it has not ready.</summary>
     public static Verdict NotReady { get; } = new("model-not-ready", Fault.Node);
 
+    /// <summary>
+    /// A node refused a job because the model's container had as many jobs in flight and waiting as the node takes
+    /// (<see cref="JobGate"/>), or the job's time limit passed while it waited: the model never got it. Load, not
+    /// misconduct: the gateway re-routes and holds it against neither the node nor the model.
+    /// </summary>
+    public static Verdict NodeBusy { get; } = new("node-busy", Fault.Node);
+
     /// <summary>A node refused a job without its mesh token: the gateway and the node were given different tokens.</summary>
     public static Verdict NodeUnauthorized { get; } = new("node-unauthorized", Fault.Node);
 
@@ -161,7 +168,7 @@ public sealed class Verdict
         NoAnswerOnPort, WrongPort, ResponseNotJson, OutputSchemaViolation, ResponseTooLarge, WrongProtocol, GrpcUnimplemented, JsonTensorMissing,
         MalformedAnswer, PidsLimitReached, ServerErrorOnValidInput, RejectedValidInput,
         ServerErrorOnInvalidInput, AcceptedInvalidInput, ConnectionFailed, RequestTimeout, UnsupportedProtocol,
-        Refused, ImageUnavailable, NotReady, NodeUnauthorized, ReceiptInvalid, TlsPinMismatch, AnswerDisagrees, Unknown,
+        Refused, ImageUnavailable, NotReady, NodeBusy, NodeUnauthorized, ReceiptInvalid, TlsPinMismatch, AnswerDisagrees, Unknown,
     ];
 
     private static readonly Dictionary<string, Verdict> ByWireName = All.ToDictionary(v => v.WireName, StringComparer.Ordinal);
