@@ -89,7 +89,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow)
         // gets a problem document with its code, in this one place; an endpoint's own answers are left as they are.
-        app.UseStatusCodePages(MeshProblems.UnroutedAsync);
+        app.UseStatusCodePages(context => MeshProblems.UnroutedAsync(context, Unrouted));
 
         // What a node's signature may name: the advertised URL, and the bound one once known (set right after the start).
         Uri[] audiences = options.Audience is { } advertised ? [advertised] : [];
@@ -157,6 +157,16 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
     private const int HealthRequestBytes = 1024;
+
+    /// <summary>What the gateway answers a request no endpoint takes (404 IM6028, 405 IM6029 with Allow).</summary>
+    private static readonly UnroutedAnswers Unrouted = new(MeshErrorCodes.NoSuchPath, MeshErrorCodes.MethodNotAllowed,
+        "the gateway serves POST /inference/v1/NAME and POST /inference/v1/NAME/versions/VERSION (inference), GET /inference/v1 " +
+        "(its models and nodes), GET /inference/v1/NAME/openapi.json, GET /healthz, GET /metrics and GET /dashboard")
+    {
+        MethodAdvice = (path, allow) => path.StartsWith("/inference/v1/", StringComparison.Ordinal) && allow == HttpMethods.Post
+            ? "an inference request is a POST with the input as its JSON body"
+            : null,
+    };
 
     /// <summary>
     /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over

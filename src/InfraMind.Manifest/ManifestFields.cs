@@ -188,8 +188,9 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
 
         var ok = ReadQuantity(map["cpu"], "cpu", ManifestCodes.InvalidCpu, Quantity.TryParseMillicores,
             "give cores as a number greater than 0 (2, 0.5) or millicores (500m)", ResourceRequest.Default.CpuMillicores, out var cpu);
-        ok &= ReadQuantity(map["memory"], "memory", ManifestCodes.InvalidMemory, Quantity.TryParseBytes,
-            "give a Kubernetes quantity greater than 0, such as 512Mi, 4Gi or 1G", ResourceRequest.Default.MemoryBytes, out var memory);
+        ok &= ReadQuantity(map["memory"], "memory", ManifestCodes.InvalidMemory, TryParseMemory,
+            $"give a Kubernetes quantity of at least {Quantity.FormatBytes(ResourceRequest.MinimumMemoryBytes)}, such as 512Mi, 4Gi or 1G",
+            ResourceRequest.Default.MemoryBytes, out var memory);
         var gpu = 0;
         if (map["gpu"] is { } gpuNode)
         {
@@ -209,6 +210,18 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
     }
 
     private delegate bool QuantityParser(string text, out long value, out string error);
+
+    /// <summary>A memory quantity of at least <see cref="ResourceRequest.MinimumMemoryBytes"/>: less validates nowhere, since no engine runs it.</summary>
+    private static bool TryParseMemory(string text, out long bytes, out string error)
+    {
+        if (!Quantity.TryParseBytes(text, out bytes, out error)) return false;
+        if (bytes >= ResourceRequest.MinimumMemoryBytes) return true;
+        var least = Quantity.FormatBytes(ResourceRequest.MinimumMemoryBytes);
+        error = string.Create(CultureInfo.InvariantCulture,
+            $"'{text}' is {bytes} bytes, less than {least} ({ResourceRequest.MinimumMemoryBytes} bytes), the least memory a container engine starts a container with");
+        bytes = 0;
+        return false;
+    }
 
     /// <summary>A Kubernetes-style quantity under resources (cpu, memory); <paramref name="fallback"/> when it is absent.</summary>
     private bool ReadQuantity(YNode? node, string key, string code, QuantityParser parse, string hint, long fallback, out long value)

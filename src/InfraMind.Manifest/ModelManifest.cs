@@ -13,6 +13,13 @@ public enum ModelProtocol
 public sealed record ResourceRequest(long CpuMillicores, long MemoryBytes, int GpuCount)
 {
     public static ResourceRequest Default { get; } = new(1000, 512L * 1024 * 1024, 0);
+
+    /// <summary>
+    /// The least <c>resources.memory</c> model.yaml may declare: 6 MiB, the least a container engine starts a container
+    /// with (Docker: "Minimum memory limit allowed is 6MB"; the engine's rule is Containers' <c>ContainerSpec</c>, which
+    /// this layer does not reference). Below it a manifest would validate and then never run.
+    /// </summary>
+    public const long MinimumMemoryBytes = 6L * 1024 * 1024;
 }
 
 /// <summary>Hook scripts, as paths relative to the package (and to the image's working directory).</summary>

@@ -26,6 +26,15 @@ public sealed class NodeHost : IAsyncDisposable
 
     public NodeAgent Agent { get; }
 
+    /// <summary>What a node answers a request no endpoint of its job API takes (404 IM6030, 405 IM6031 with Allow).</summary>
+    private static readonly UnroutedAnswers Unrouted = new(MeshErrorCodes.NodeNoSuchPath, MeshErrorCodes.NodeMethodNotAllowed,
+        "the node serves POST /jobs/NAME/VERSION (jobs from its gateway), GET /healthz, GET /models and GET /metrics; inference requests go to the gateway")
+    {
+        MethodAdvice = (path, allow) => path.StartsWith("/jobs/", StringComparison.Ordinal) && allow == HttpMethods.Post
+            ? "a job is a POST from the node's gateway; inference requests go to the gateway"
+            : null,
+    };
+
     /// <summary>The bound job API, e.g. http://127.0.0.1:41234/.</summary>
     public Uri Url { get; }
 
@@ -50,6 +59,9 @@ public sealed class NodeHost : IAsyncDisposable
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
         var agent = new NodeAgent(options, engine, imageSource, time, app.Services.GetRequiredService<ILogger<NodeAgent>>());
+        // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow) gets
+        // a problem document with its code; the endpoints' own answers are left as they are.
+        app.UseStatusCodePages(context => MeshProblems.UnroutedAsync(context, Unrouted));
         app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version, CancellationToken ct) => agent.HandleJobAsync(context, name, version, ct));
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
         app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));

@@ -28,6 +28,15 @@ public static class RegistryErrorCodes
 
     /// <summary>(503) The registry is fetching as many publishes' content as it does at once (<c>--max-fetches</c>).</summary>
     public static readonly ErrorCode AdmissionsBusy = new("IM5114", FailureKind.Unavailable, "publish again after the Retry-After seconds");
+
+    /// <summary>(404) The registry serves nothing at the path; the detail lists what it serves.</summary>
+    public static readonly ErrorCode NoSuchPath = new("IM5115", FailureKind.CheckFailed,
+        "the registry's API is under /v1/ (GET /v1/entries lists the log); check the registry URL for an extra path");
+
+    /// <summary>(405) The registry serves the path, but not with this method; the Allow header names the methods it takes.</summary>
+    public static readonly ErrorCode MethodNotAllowed = new("IM5116", FailureKind.CheckFailed,
+        "send the request with a method the Allow header names: a publish is a POST to /v1/entries, everything else a GET");
+
     public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed);
     public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed);

@@ -64,6 +64,14 @@ public static class MeshErrorCodes
     public static readonly ErrorCode MethodNotAllowed = new("IM6029", FailureKind.CheckFailed,
         "send the request with a method the Allow header names: an inference request is a POST with the input as its JSON body");
 
+    /// <summary>404 from a node: its job API serves nothing at the path; the detail lists what it serves.</summary>
+    public static readonly ErrorCode NodeNoSuchPath = new("IM6030", FailureKind.CheckFailed,
+        "a node serves its gateway (POST /jobs/NAME/VERSION) and its operator (GET /healthz, /models, /metrics): send inference requests to the gateway");
+
+    /// <summary>405 from a node: the path is served, but not with this method; the Allow header names the methods it takes.</summary>
+    public static readonly ErrorCode NodeMethodNotAllowed = new("IM6031", FailureKind.CheckFailed,
+        "send the request with a method the Allow header names: a job is a POST, sent by the node's gateway");
+
     /// <summary>
     /// 503 from a node's job API (verdict node-busy): the model's container has NodeOptions.MaxJobsPerModel jobs in flight and
     /// MaxQueuedJobsPerModel waiting, or the job's time limit passed while it waited; at the gateway, every attempt of a request found its node busy.

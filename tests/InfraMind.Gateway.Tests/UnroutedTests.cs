@@ -1,9 +1,9 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Serving;
+using InfraMind.Testing;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -150,19 +150,5 @@ public sealed class UnroutedTests : IAsyncLifetime, IDisposable
         Assert.Empty(body);
     }
 
-    /// <summary>Sends <paramref name="request"/> on a connection of its own and reads the answer until the gateway closes it.</summary>
-    private async Task<(string Head, byte[] Body)> RawAsync(string request)
-    {
-        using var client = new TcpClient();
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await client.ConnectAsync(_gateway.Url.Host, _gateway.Url.Port, limit.Token);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), limit.Token);
-        using var answer = new MemoryStream();
-        await stream.CopyToAsync(answer, limit.Token);
-        var bytes = answer.ToArray();
-        var end = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
-        Assert.True(end >= 0, Encoding.ASCII.GetString(bytes));
-        return (Encoding.ASCII.GetString(bytes, 0, end + 2), bytes[(end + 4)..]);
-    }
+    private Task<(string Head, byte[] Body)> RawAsync(string request) => RawHttpExchange.SendAsync(_gateway.Url, request);
 }

@@ -300,6 +300,39 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Contains(result.Errors, e => e.Code == ManifestCodes.InvalidPort && e.Path == "port");
     }
 
+    /// <summary>
+    /// Less memory than an engine starts a container with (6 MiB; Docker: "Minimum memory limit allowed is 6MB") is
+    /// refused where it is written: it validated, and then the container never started.
+    /// </summary>
+    [Theory]
+    [InlineData("5Mi", 5242880L)]
+    [InlineData("6291455", 6291455L)]
+    [InlineData("6M", 6000000L)]
+    [InlineData("1Ki", 1024L)]
+    public void Memory_below_6Mi_is_refused_naming_the_minimum(string memory, long bytes)
+    {
+        var result = Validate(Spec.Replace("memory: 4Gi", $"memory: {memory}", StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.InvalidMemory, error.Code);
+        Assert.Equal("resources.memory", error.Path);
+        Assert.Equal($"memory: '{memory}' is {bytes} bytes, less than 6Mi (6291456 bytes), the least memory a container engine starts a container with", error.Message);
+        Assert.Equal("give a Kubernetes quantity of at least 6Mi, such as 512Mi, 4Gi or 1G", error.Hint);
+        Assert.Null(result.Manifest);
+    }
+
+    [Theory]
+    [InlineData("6Mi")]
+    [InlineData("6291456")]
+    [InlineData("6144Ki")]
+    [InlineData("7M")]
+    public void Memory_of_6Mi_or_more_is_accepted(string memory)
+    {
+        var result = Validate(Spec.Replace("memory: 4Gi", $"memory: {memory}", StringComparison.Ordinal));
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        Assert.True(result.Manifest!.Resources.MemoryBytes >= ResourceRequest.MinimumMemoryBytes);
+        Assert.Equal(6L << 20, ResourceRequest.MinimumMemoryBytes);
+    }
+
     [Theory]
     [InlineData("512Mi", 536870912L)]
     [InlineData("4Gi", 4294967296L)]

@@ -38,7 +38,10 @@ public sealed partial record ContainerSpec
     /// <summary>Overrides the image's CMD; null keeps it.</summary>
     public IReadOnlyList<string>? Command { get; init; }
 
-    /// <summary>The engine refuses less than this much memory for a container.</summary>
+    /// <summary>
+    /// The engine refuses less than this much memory for a container (Docker: "Minimum memory limit allowed is 6MB");
+    /// model.yaml's <c>resources.memory</c> is held to the same at validation (Manifest's <c>ResourceRequest.MinimumMemoryBytes</c>).
+    /// </summary>
     internal const long MinimumMemoryBytes = 6 * 1024 * 1024;
 
     // Fewer than 64 descriptors breaks ordinary servers; more than the kernel's default nr_open (2^20) is refused by it.
@@ -64,9 +67,15 @@ public sealed partial record ContainerSpec
             errors.Add($"CpuMillicores {CpuMillicores} is negative: use 0 (no limit) or more.");
         }
 
-        if (MemoryBytes < 0 || (MemoryBytes > 0 && MemoryBytes < MinimumMemoryBytes))
+        if (MemoryBytes < 0)
         {
-            errors.Add($"MemoryBytes {MemoryBytes} is not allowed: use 0 (no limit) or at least {MinimumMemoryBytes} (6 MiB).");
+            errors.Add($"MemoryBytes {MemoryBytes} is negative: use 0 (no limit) or at least {MinimumMemoryBytes} (6 MiB).");
+        }
+        else if (MemoryBytes > 0 && MemoryBytes < MinimumMemoryBytes)
+        {
+            // What model.yaml's resources.memory asks for (which may not be 0): the fix is there.
+            errors.Add($"MemoryBytes {MemoryBytes} is less than {MinimumMemoryBytes} (6 MiB), the least memory the engine starts a container with: " +
+                "give at least 6Mi (model.yaml 'resources.memory').");
         }
 
         if (GpuCount < 0)

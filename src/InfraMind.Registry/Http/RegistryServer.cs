@@ -181,6 +181,9 @@ public sealed class RegistryServer : IAsyncDisposable
             });
             var app = builder.Build();
             app.UseExceptionHandler();
+            // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow)
+            // gets a problem document with its code; the endpoints' own answers are left as they are.
+            app.UseStatusCodePages(RegistryApi.UnroutedAsync);
             app.UseRateLimiter();
             app.MapModelRegistry();
             app.MapMetrics("/metrics", metrics.Registry);

@@ -56,7 +56,8 @@ hooks: {init: hooks/init.sh, healthcheck: hooks/health.sh}
     "millicores": sub("cpu: 2", "cpu: 500m"),
     "fractional-cpu": sub("cpu: 2", "cpu: 0.25"),
     "memory-decimal-suffix": sub("memory: 4Gi", "memory: 1G"),
-    "memory-bytes": sub("memory: 4Gi", "memory: 1048576"),
+    "memory-bytes": sub("memory: 4Gi", "memory: 6291456"),
+    "memory-engine-minimum": sub("memory: 4Gi", "memory: 6Mi"),
     "gpu-count": sub("gpu: false", "gpu: 2"),
     "gpu-true": sub("gpu: false", "gpu: true"),
     "prerelease-version": sub("version: 0.4.2", "version: 1.0.0-rc.1+build.5"),
@@ -166,6 +167,9 @@ INVALID = [
     ("memory-zero", sub("memory: 4Gi", "memory: 0"), [("IM1031", "resources.memory", "memory: |0")]),
     ("memory-milli", sub("memory: 4Gi", "memory: 100m"), [("IM1031", "resources.memory", "100m")]),
     ("memory-fraction-of-byte", sub("memory: 4Gi", "memory: 0.5"), [("IM1031", "resources.memory", "0.5")]),
+    # Less than the 6 MiB an engine starts a container with: it would validate and never run.
+    ("memory-below-engine-minimum", sub("memory: 4Gi", "memory: 5Mi"), [("IM1031", "resources.memory", "5Mi")]),
+    ("memory-bytes-below-engine-minimum", sub("memory: 4Gi", "memory: 6291455"), [("IM1031", "resources.memory", "6291455")]),
     ("gpu-negative", sub("gpu: false", "gpu: -1"), [("IM1032", "resources.gpu", "-1")]),
     ("gpu-string", sub("gpu: false", "gpu: yes-please"), [("IM1032", "resources.gpu", "yes-please")]),
     ("resources-scalar", sub("""resources:
