@@ -109,6 +109,52 @@ public sealed class TestCommandTests : IDisposable
         Assert.Contains("json FILE or --report junit FILE", err, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("no-such-dir/report.json", "does not exist")]
+    [InlineData("a-directory", "is a directory")]
+    [InlineData("a-file/report.json", "is not a directory")]
+    public async Task A_report_that_cannot_be_written_is_refused_before_anything_runs(string where, string why)
+    {
+        // It was found only when the report was written, after the whole run: the run's result was lost with it.
+        Directory.CreateDirectory(Path.Combine(_cli.Work, "a-directory"));
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "a-file"), "");
+        var report = Path.Combine(_cli.Work, where);
+        foreach (var format in new[] { "json", "junit" })
+        {
+            // Without an engine: checked after the run, or only after connecting, this would be IM3001 (exit 3).
+            var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", format, report, "--json");
+            psi.Environment["DOCKER_HOST"] = $"unix:///tmp/nonexistent-{Guid.NewGuid():N}.sock";
+            var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+            Assert.True(code == 2, $"exit {code}\n{output}\n{err}");
+            var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+            Assert.Equal("IM0005", error.GetProperty("code").GetString());
+            var message = error.GetProperty("message").GetString()!;
+            Assert.Contains("--report", message, StringComparison.Ordinal);
+            Assert.Contains(Path.GetDirectoryName(report)!, message, StringComparison.Ordinal);
+            Assert.Contains(why, message, StringComparison.Ordinal);
+            Assert.Equal(JsonValueKind.String, error.GetProperty("hint").ValueKind);
+            Assert.DoesNotContain("IM3001", output + err, StringComparison.Ordinal);
+            Assert.DoesNotContain("▶", output + err, StringComparison.Ordinal);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_cli.Work, "no-such-dir")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_cli.Work, "a-directory")));
+    }
+
+    [Fact]
+    public async Task A_writable_report_destination_is_left_as_it_was_when_the_run_fails_before_writing()
+    {
+        // The up-front check writes nothing: a report that existed is untouched until the run's own report replaces it.
+        var report = Path.Combine(_cli.Work, "kept.json");
+        await File.WriteAllTextAsync(report, "before");
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", "json", report, "--json");
+        psi.Environment["DOCKER_HOST"] = $"unix:///tmp/nonexistent-{Guid.NewGuid():N}.sock";
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+        Assert.True(code == 3, $"exit {code}\n{output}\n{err}");
+        Assert.Equal("before", await File.ReadAllTextAsync(report));
+        Assert.Equal([report], Directory.EnumerateFileSystemEntries(_cli.Work).Where(e => !Directory.Exists(e)));
+    }
+
     [Fact]
     public async Task No_engine_gives_exit_3_and_the_fix()
     {
