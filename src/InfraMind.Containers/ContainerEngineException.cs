@@ -3,8 +3,10 @@ namespace InfraMind.Containers;
 /// <summary>Stable error codes of the container layer (IM30xx), documented in docs/errors.md. Never renumber.</summary>
 public static class ContainerErrorCodes
 {
-    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the message says how to start one.</summary>
-    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable);
+    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the hint says how to start one.</summary>
+    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable,
+        "start Docker Engine or Podman's Docker-compatible service (in an InfraMind checkout, scripts/setup-engine.sh installs and starts one, as root), " +
+        "or point DOCKER_HOST at a running Docker-compatible engine (unix:///path/to/docker.sock or tcp://127.0.0.1:PORT)");
 
     /// <summary>The engine ran the build and a step failed.</summary>
     public static readonly ErrorCode ImageBuildFailed = new("IM3002", FailureKind.CheckFailed,
@@ -44,14 +46,9 @@ public static class ContainerErrorCodes
 public class ContainerEngineException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
     : InfraMindException(code, message, hint, innerException);
 
-/// <summary>No container engine answers at the configured endpoint.</summary>
+/// <summary>No container engine answers at the configured endpoint: the message says where and why, the hint (the code's) how to start one.</summary>
 public sealed class EngineUnavailableException(Uri endpoint, string reason, Exception? innerException = null)
-    : ContainerEngineException(
-        ContainerErrorCodes.EngineUnavailable,
-        $"no container engine answers at {endpoint} ({reason}). Start Docker Engine or Podman's Docker-compatible service " +
-        "(in an InfraMind checkout, scripts/setup-engine.sh installs and starts one, as root), " +
-        "or point DOCKER_HOST at a running Docker-compatible engine (unix:///path/to/docker.sock or tcp://127.0.0.1:PORT).",
-        innerException)
+    : ContainerEngineException(ContainerErrorCodes.EngineUnavailable, $"no container engine answers at {endpoint} ({reason})", innerException)
 {
     public Uri Endpoint { get; } = endpoint;
 }
