@@ -82,6 +82,41 @@ public sealed class TestCommandTests : IDisposable
         Assert.Equal("/summary", failed.GetProperty("violations")[0].GetProperty("pointer").GetString());
     }
 
+    [SkippableFact]
+    public async Task A_base_image_the_engine_lacks_is_named_with_how_to_get_it()
+    {
+        // The engine's pull error was all the user got (here: a DNS failure for the default registry's host, named nowhere in the package).
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        const string missing = "inframind-test-missing-base:0";
+        Assert.Null(await engine.InspectImageAsync(missing, CancellationToken.None));
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "missing-base"), "cli-missing-base");
+        var dockerfile = Path.Combine(dir, "Dockerfile");
+        await File.WriteAllTextAsync(dockerfile, (await File.ReadAllTextAsync(dockerfile)).Replace("FROM python:3.10-slim", $"FROM {missing}", StringComparison.Ordinal));
+
+        var (code, output, err) = await _cli.RunAsync("build", dir, "--json");
+        Assert.True(code == 1, $"exit {code}\n{output}\n{err}");
+        var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM3002", error.GetProperty("code").GetString());
+        var message = error.GetProperty("message").GetString()!;
+        Assert.Contains($"the base image {missing} is not in the engine, and the engine could not pull it", message, StringComparison.Ordinal);
+        Assert.Contains("the engine's error: '", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sending build context", message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', message);
+        Assert.True(message.Length < 500, message);
+        var hint = error.GetProperty("hint").GetString()!;
+        Assert.Contains($"`docker pull {missing}`", hint, StringComparison.Ordinal);
+        Assert.Contains("`docker load -i FILE`", hint, StringComparison.Ordinal);
+        Assert.Contains("scripts/setup-engine.sh", hint, StringComparison.Ordinal);
+
+        // infra test: the same, in the image step's detail.
+        var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json");
+        Assert.Equal(["build-failed"], report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
+        var image = report.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("step").GetString() == "image");
+        Assert.Contains($"the base image {missing} is not in the engine", image.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("docker load", image.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Null(await engine.InspectImageAsync("cli-missing-base:1.0.0", CancellationToken.None));
+    }
+
     [Fact]
     public async Task Invalid_package_stops_at_validation_with_exit_1()
     {
