@@ -397,8 +397,10 @@ public sealed class ConformanceRunner
         }
         catch (ImageBuildFailedException e)
         {
+            // A base image the engine lacks: what is missing and how to get it, the engine's (pull) error only as its cause.
             Add(steps, ConformanceSteps.Image, CheckStatus.Failed, Verdict.BuildFailed,
-                $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + ContainerDiagnosis.Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
+                e.MissingBaseImage is not null ? $"{e.Message}. Fix: {e.Hint}"
+                : $"the build failed at {e.FailingStep ?? "an unknown step"}: {e.Error}" + ContainerDiagnosis.Tail("; output: ", e.OutputTail, 1200), clock.Elapsed);
             return null;
         }
         catch (ContainerEngineException e) when (e is not EngineUnavailableException)

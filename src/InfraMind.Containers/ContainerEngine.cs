@@ -48,8 +48,8 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("unix" or "tcp" or "http" or "https" or "npipe"))
         {
             throw new ContainerEngineException(
-                ContainerErrorCodes.EngineUnavailable,
-                $"DOCKER_HOST '{value}' is not an engine address: use unix:///var/run/docker.sock or tcp://127.0.0.1:2375, or unset it.");
+                ContainerErrorCodes.EngineUnavailable, $"DOCKER_HOST '{value}' is not an engine address",
+                hint: "set DOCKER_HOST to unix:///var/run/docker.sock or tcp://127.0.0.1:2375, or unset it");
         }
 
         return uri;

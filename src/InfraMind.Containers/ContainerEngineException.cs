@@ -3,8 +3,10 @@ namespace InfraMind.Containers;
 /// <summary>Stable error codes of the container layer (IM30xx), documented in docs/errors.md. Never renumber.</summary>
 public static class ContainerErrorCodes
 {
-    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the message says how to start one.</summary>
-    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable);
+    /// <summary>No container engine answers (or DOCKER_HOST names no engine address); the hint says how to start one.</summary>
+    public static readonly ErrorCode EngineUnavailable = new("IM3001", FailureKind.EngineUnavailable,
+        "start Docker Engine or Podman's Docker-compatible service (in an InfraMind checkout, scripts/setup-engine.sh installs and starts one, as root), " +
+        "or point DOCKER_HOST at a running Docker-compatible engine (unix:///path/to/docker.sock or tcp://127.0.0.1:PORT)");
 
     /// <summary>The engine ran the build and a step failed.</summary>
     public static readonly ErrorCode ImageBuildFailed = new("IM3002", FailureKind.CheckFailed,
@@ -44,25 +46,30 @@ public static class ContainerErrorCodes
 public class ContainerEngineException(ErrorCode code, string message, Exception? innerException = null, string? hint = null)
     : InfraMindException(code, message, hint, innerException);
 
-/// <summary>No container engine answers at the configured endpoint.</summary>
+/// <summary>No container engine answers at the configured endpoint: the message says where and why, the hint (the code's) how to start one.</summary>
 public sealed class EngineUnavailableException(Uri endpoint, string reason, Exception? innerException = null)
-    : ContainerEngineException(
-        ContainerErrorCodes.EngineUnavailable,
-        $"no container engine answers at {endpoint} ({reason}). Start Docker Engine or Podman's Docker-compatible service " +
-        "(in an InfraMind checkout, scripts/setup-engine.sh installs and starts one, as root), " +
-        "or point DOCKER_HOST at a running Docker-compatible engine (unix:///path/to/docker.sock or tcp://127.0.0.1:PORT).",
-        innerException)
+    : ContainerEngineException(ContainerErrorCodes.EngineUnavailable, $"no container engine answers at {endpoint} ({reason})", innerException)
 {
     public Uri Endpoint { get; } = endpoint;
 }
 
-/// <summary>The engine ran the build and a step failed.</summary>
-public sealed class ImageBuildFailedException(string tag, string? failingStep, string error, string outputTail)
+/// <summary>
+/// The engine ran the build and a step failed. When that step is a <c>FROM</c> whose image the engine does not have
+/// (<see cref="MissingBaseImage"/>), the message names the image and quotes the engine's error (a pull's, where it
+/// tried to pull) only as the cause, and the hint says how to get the image.
+/// </summary>
+public sealed class ImageBuildFailedException(string tag, string? failingStep, string error, string outputTail, string? missingBaseImage = null)
     : ContainerEngineException(
         ContainerErrorCodes.ImageBuildFailed,
-        $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}" +
-        (outputTail.Length > 0 ? $"\n{outputTail}" : ""))
+        missingBaseImage is null
+            ? $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}" + (outputTail.Length > 0 ? $"\n{outputTail}" : "")
+            : $"building {tag} failed at \"{failingStep}\": the base image {missingBaseImage} is not in the engine, and the engine could not pull it " +
+              $"(the engine's error: {TerminalText.Quote(error, MaxCauseLength)})",
+        hint: missingBaseImage is null ? null : BaseImageHint(missingBaseImage))
 {
+    /// <summary>Most of the engine's error quoted as the cause of a missing base image (a pull's error can run long).</summary>
+    private const int MaxCauseLength = 200;
+
     /// <summary>The step that failed as the classic builder prints it, e.g. <c>Step 4/7 : RUN pip install -r requirements.txt</c>.</summary>
     public string? FailingStep { get; } = failingStep;
 
@@ -70,6 +77,15 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
 
     /// <summary>The last lines of build output, failing command's own output included.</summary>
     public string OutputTail { get; } = outputTail;
+
+    /// <summary>The image of the failing <c>FROM</c> when the engine does not have it; null when the build failed otherwise.</summary>
+    public string? MissingBaseImage { get; } = missingBaseImage;
+
+    private static string BaseImageHint(string image) =>
+        $"a Dockerfile's FROM image must be in the engine (`docker images` lists it) or pullable from a registry the engine reaches: " +
+        $"`docker pull {image}` where one is reachable, or `docker load -i FILE` of a `docker save {image} -o FILE` made elsewhere; " +
+        "without a registry, an InfraMind checkout's scripts/setup-engine.sh builds local stand-ins of python:3.10-slim and python:3.11-slim. " +
+        "Or change FROM to an image the engine has";
 }
 
 /// <summary>

@@ -8,6 +8,13 @@ namespace InfraMind.Signing;
 public sealed record KeyInfo(string Name, string Fingerprint, bool Encrypted, string PrivateKeyPath, string PublicKeyPath, KeyType Type = KeyType.P256, string? Address = null);
 
 /// <summary>
+/// One key of <see cref="KeyStore.Entries"/>: its <see cref="Key"/>, or the <see cref="Problem"/> that makes its files
+/// unusable (IM5006: a file that holds no key, the public key of another private key, a half that is missing), with
+/// the paths of the files that are there.
+/// </summary>
+public sealed record KeyEntry(string Name, KeyInfo? Key, SigningException? Problem, string? PrivateKeyPath, string? PublicKeyPath);
+
+/// <summary>
 /// Key pairs in one directory (the CLI passes <c>&lt;home&gt;/keys</c>): <c>NAME.key</c> holds the PKCS#8 private key
 /// (encrypted PKCS#8 when a passphrase is given), mode 0600; <c>NAME.pub</c> the SubjectPublicKeyInfo PEM. Keys are
 /// ECDSA P-256 (the default) or secp256k1 (the on-chain registry's deployer and payer keys).
@@ -19,6 +26,9 @@ public sealed partial class KeyStore
     private const string PublicSuffix = ".pub";
     private const string EncryptedPemLabel = "ENCRYPTED PRIVATE KEY";
     private const int MaxImportFileBytes = 4096;
+
+    /// <summary>Most of a key file <see cref="Entries"/> reads: a PEM key is a few hundred bytes.</summary>
+    private const int MaxKeyFileBytes = 64 * 1024;
 
     public KeyStore(string directory)
     {
@@ -158,31 +168,115 @@ public sealed partial class KeyStore
         return Load(name);
     }
 
-    public IReadOnlyList<KeyInfo> List()
+    /// <summary>The usable keys, by name; a key whose files are damaged is left out (<see cref="Entries"/> names it and why).</summary>
+    public IReadOnlyList<KeyInfo> List() => [.. Entries().Where(e => e.Key is not null).Select(e => e.Key!)];
+
+    /// <summary>
+    /// Every key in the directory by name (a name with a <c>.pub</c> or a <c>.key</c> file), each either usable or with
+    /// the problem of its files: one damaged key never hides the others. A public key is read and checked; a private
+    /// key beside it too (that it is one and belongs to that public key; an encrypted one only that it is one, as
+    /// there is no passphrase to open it). A file is never read past 64 KiB, and one whose length is 0 (a FIFO or a
+    /// device reports 0 too) never opened.
+    /// </summary>
+    public IReadOnlyList<KeyEntry> Entries()
     {
         if (!System.IO.Directory.Exists(Directory))
         {
             return [];
         }
 
-        var result = new List<KeyInfo>();
-        foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*" + PublicSuffix))
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var suffix in new[] { PublicSuffix, PrivateSuffix })
         {
-            var name = Path.GetFileName(file)[..^PublicSuffix.Length];
-            if (!IsValidName(name))
+            foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*" + suffix))
             {
-                continue;
+                var name = Path.GetFileName(file)[..^suffix.Length];
+                if (IsValidName(name))
+                {
+                    names.Add(name);
+                }
             }
-
-            var pub = LoadPublic(name);
-            var priv = Paths(name).Private;
-            var encrypted = File.Exists(priv) && File.ReadAllText(priv).Contains(EncryptedPemLabel, StringComparison.Ordinal);
-            result.Add(new KeyInfo(name, pub.Fingerprint, encrypted, priv, file, pub.Type, pub.EthereumAddress));
         }
 
-        result.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return result;
+        return [.. names.Select(Entry)];
     }
+
+    private KeyEntry Entry(string name)
+    {
+        var (priv, pub) = Paths(name);
+        var hasPrivate = File.Exists(priv);
+        var hasPublic = File.Exists(pub);
+        try
+        {
+            if (!hasPublic)
+            {
+                throw Corrupt($"{pub} is missing: the public key of {priv}");
+            }
+
+            PublicKey publicKey;
+            try
+            {
+                publicKey = PublicKey.FromPem(ReadKeyFile(pub));
+            }
+            catch (SigningException ex) when (ex.Code != SigningErrorCodes.KeyFileCorrupt)
+            {
+                throw Corrupt($"{pub}: {ex.Message}", ex);
+            }
+
+            var encrypted = false;
+            if (hasPrivate)
+            {
+                var pem = ReadKeyFile(priv);
+                encrypted = pem.Contains(EncryptedPemLabel, StringComparison.Ordinal);
+                if (encrypted)
+                {
+                    if (!PemEncoding.TryFind(pem, out var fields) || !pem.AsSpan()[fields.Label].SequenceEqual(EncryptedPemLabel))
+                    {
+                        throw Corrupt($"{priv}: not an encrypted PKCS#8 PEM private key (no readable '-----BEGIN {EncryptedPemLabel}-----' block)");
+                    }
+                }
+                else
+                {
+                    using var key = Load(name);
+                    if (key.PublicKey.Fingerprint != publicKey.Fingerprint)
+                    {
+                        throw Corrupt($"{priv} and {pub} are not one key pair: the private key's public key is {key.PublicKey.Fingerprint}, {pub} holds {publicKey.Fingerprint}");
+                    }
+                }
+            }
+
+            return new KeyEntry(name, new KeyInfo(name, publicKey.Fingerprint, encrypted, priv, pub, publicKey.Type, publicKey.EthereumAddress), null,
+                priv, pub);
+        }
+        catch (SigningException ex) when (ex.Code == SigningErrorCodes.KeyFileCorrupt)
+        {
+            return new KeyEntry(name, null, ex, hasPrivate ? priv : null, hasPublic ? pub : null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new KeyEntry(name, null, Corrupt($"cannot read key '{name}' in {Directory}: {ex.Message}", ex), hasPrivate ? priv : null, hasPublic ? pub : null);
+        }
+    }
+
+    /// <summary>A key file's text, refused unread when its length is 0 (empty, or a FIFO or device) or over 64 KiB.</summary>
+    private static string ReadKeyFile(string path)
+    {
+        var length = new FileInfo(path).Length;
+        if (length == 0)
+        {
+            throw Corrupt($"{path} is empty (or not a regular file)");
+        }
+
+        if (length > MaxKeyFileBytes)
+        {
+            throw Corrupt($"{path} is {length} bytes, not a key: a PEM key file is a few hundred");
+        }
+
+        return File.ReadAllText(path);
+    }
+
+    private static SigningException Corrupt(string message, Exception? innerException = null) =>
+        new(SigningErrorCodes.KeyFileCorrupt, message, innerException);
 
     public PublicKey LoadPublic(string name)
     {

@@ -39,7 +39,10 @@ public sealed class KeysCommandTests : IDisposable
 
         var pub = Path.Combine(_cli.Home, "keys", "k.pub");
         await File.WriteAllTextAsync(pub, "garbage\n");
-        AssertNamed(await _cli.RunAsync("keys", "list", "--json"), "IM5006", pub, "backup");
+        var listed = Assert.Single((await _cli.RunJsonAsync(0, "keys", "list", "--json")).EnumerateArray());
+        Assert.Equal("IM5006", listed.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith(pub + ":", listed.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("backup", listed.GetProperty("error").GetProperty("hint").GetString(), StringComparison.Ordinal);
         var key = Path.Combine(_cli.Home, "keys", "k.key");
         await File.WriteAllTextAsync(key, "");
         AssertNamed(await _cli.RunAsync("chain", "deploy", "--rpc", "http://127.0.0.1:9", "--payer", "k", "--json"), "IM5006", key, "backup");
@@ -53,6 +56,61 @@ public sealed class KeysCommandTests : IDisposable
             Assert.Contains(hint, error.GetProperty("hint").GetString(), StringComparison.Ordinal);
             Assert.DoesNotContain("Parameter", result.Out + result.Err, StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData("pub", "broken.pub: not a PEM public key")]
+    [InlineData("key", "broken.key: not a PKCS#8 PEM private key")]
+    [InlineData("empty", "broken.pub is empty")]
+    [InlineData("swapped", "are not one key pair")]
+    [InlineData("orphan", "broken.pub is missing")]
+    public async Task Keys_list_shows_the_good_keys_and_names_a_damaged_one_with_why(string damage, string why)
+    {
+        // One damaged file failed the whole list (or, a private key alone, was not listed at all): the good keys went unseen.
+        var good = await _cli.RunJsonAsync(0, "keys", "generate", "--name", "good", "--json");
+        var chain = await _cli.RunJsonAsync(0, "keys", "generate", "--name", "zeta", "--type", "secp256k1", "--json");
+        var keys = Path.Combine(_cli.Home, "keys");
+        if (damage != "orphan") Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "broken")).Code);
+        var garbage = "garbage\n\0\u00ff-----BEGIN PUBLIC KEY-----\n%%%\n"u8.ToArray();
+        switch (damage)
+        {
+            case "pub": await File.WriteAllBytesAsync(Path.Combine(keys, "broken.pub"), garbage); break;
+            case "key" or "orphan": await File.WriteAllBytesAsync(Path.Combine(keys, "broken.key"), garbage); break;
+            case "empty": await File.WriteAllBytesAsync(Path.Combine(keys, "broken.pub"), []); break;
+            case "swapped": File.Copy(Path.Combine(keys, "good.pub"), Path.Combine(keys, "broken.pub"), overwrite: true); break;
+        }
+
+        var list = (await _cli.RunJsonAsync(0, "keys", "list", "--json")).EnumerateArray().ToArray();
+        Assert.Equal(["broken", "good", "zeta"], list.Select(k => k.GetProperty("name").GetString()!).ToArray());
+        foreach (var (listed, generated) in new[] { (list[1], good), (list[2], chain) })
+        {
+            Assert.Equal(generated.GetProperty("fingerprint").GetString(), listed.GetProperty("fingerprint").GetString());
+            Assert.Equal(generated.GetProperty("type").GetString(), listed.GetProperty("type").GetString());
+            Assert.Equal(generated.GetProperty("address").ToString(), listed.GetProperty("address").ToString());
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, listed.GetProperty("error").ValueKind);
+        }
+
+        var broken = list[0];
+        var error = broken.GetProperty("error");
+        Assert.Equal("IM5006", error.GetProperty("code").GetString());
+        Assert.Contains(why, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(keys, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("backup", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, broken.GetProperty("fingerprint").ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, broken.GetProperty("type").ValueKind);
+        Assert.Equal(Path.Combine(keys, "broken.key"), broken.GetProperty("privateKey").GetString());
+        Assert.Equal(damage == "orphan" ? null : Path.Combine(keys, "broken.pub"), broken.GetProperty("publicKey").GetString());
+
+        var (code, output, err) = await _cli.RunAsync("keys", "list");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        // Words as the terminal shows them (a long line wraps at the console's width).
+        var text = string.Join(' ', output.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"good p256 {good.GetProperty("fingerprint").GetString()}", text, StringComparison.Ordinal);
+        Assert.Contains($"zeta secp256k1 {chain.GetProperty("fingerprint").GetString()} {chain.GetProperty("address").GetString()}", text, StringComparison.Ordinal);
+        Assert.Contains($"broken damaged IM5006: {keys}", text, StringComparison.Ordinal);
+        Assert.Contains(why, text, StringComparison.Ordinal);
+        Assert.Contains("hint: restore the key's files from a backup", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -108,12 +108,27 @@ public sealed class NoStackTraceTests : IDisposable
         Assert.Contains(engine.Endpoint, error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Doctor_without_an_engine_fails_as_json()
+    [Theory]
+    [InlineData("doctor", "--json")]
+    [InlineData("build", "{example}", "--json")]
+    [InlineData("test", "--container", "{example}", "--json")]
+    public async Task No_engine_fails_as_json_with_the_fix_as_its_hint(params string[] args)
     {
-        var result = await RunAsync(new Dictionary<string, string> { ["DOCKER_HOST"] = "unix:///nonexistent/docker.sock" }, "doctor", "--json");
+        // The fix was part of the message and the hint null: a script reading error.hint got nothing to show.
+        var socket = $"/tmp/nonexistent-{Guid.NewGuid():N}.sock";
+        var result = await RunAsync(new Dictionary<string, string> { ["DOCKER_HOST"] = "unix://" + socket },
+            args.Select(a => a.Replace("{example}", TestEngine.ExampleDir("summarizer-v1"), StringComparison.Ordinal)).ToArray());
         var error = AssertFailure(result, 3, "IM3001");
-        Assert.Contains("setup-engine.sh", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var message = error.GetProperty("message").GetString()!;
+        Assert.Equal(JsonValueKind.String, error.GetProperty("hint").ValueKind);
+        var hint = error.GetProperty("hint").GetString()!;
+        Assert.Contains(socket, message, StringComparison.Ordinal);
+        Assert.Contains("does not exist", message, StringComparison.Ordinal);
+        Assert.Contains("setup-engine.sh", hint, StringComparison.Ordinal);
+        Assert.Contains("DOCKER_HOST", hint, StringComparison.Ordinal);
+        Assert.DoesNotContain("setup-engine.sh", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Podman", message, StringComparison.Ordinal);
+        Assert.Contains($"  hint: {hint}", result.Err, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, int, string, string> Garbage() => new()

@@ -82,6 +82,41 @@ public sealed class TestCommandTests : IDisposable
         Assert.Equal("/summary", failed.GetProperty("violations")[0].GetProperty("pointer").GetString());
     }
 
+    [SkippableFact]
+    public async Task A_base_image_the_engine_lacks_is_named_with_how_to_get_it()
+    {
+        // The engine's pull error was all the user got (here: a DNS failure for the default registry's host, named nowhere in the package).
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        const string missing = "inframind-test-missing-base:0";
+        Assert.Null(await engine.InspectImageAsync(missing, CancellationToken.None));
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "missing-base"), "cli-missing-base");
+        var dockerfile = Path.Combine(dir, "Dockerfile");
+        await File.WriteAllTextAsync(dockerfile, (await File.ReadAllTextAsync(dockerfile)).Replace("FROM python:3.10-slim", $"FROM {missing}", StringComparison.Ordinal));
+
+        var (code, output, err) = await _cli.RunAsync("build", dir, "--json");
+        Assert.True(code == 1, $"exit {code}\n{output}\n{err}");
+        var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM3002", error.GetProperty("code").GetString());
+        var message = error.GetProperty("message").GetString()!;
+        Assert.Contains($"the base image {missing} is not in the engine, and the engine could not pull it", message, StringComparison.Ordinal);
+        Assert.Contains("the engine's error: '", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sending build context", message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', message);
+        Assert.True(message.Length < 500, message);
+        var hint = error.GetProperty("hint").GetString()!;
+        Assert.Contains($"`docker pull {missing}`", hint, StringComparison.Ordinal);
+        Assert.Contains("`docker load -i FILE`", hint, StringComparison.Ordinal);
+        Assert.Contains("scripts/setup-engine.sh", hint, StringComparison.Ordinal);
+
+        // infra test: the same, in the image step's detail.
+        var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json");
+        Assert.Equal(["build-failed"], report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetString()));
+        var image = report.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("step").GetString() == "image");
+        Assert.Contains($"the base image {missing} is not in the engine", image.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("docker load", image.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Null(await engine.InspectImageAsync("cli-missing-base:1.0.0", CancellationToken.None));
+    }
+
     [Fact]
     public async Task Invalid_package_stops_at_validation_with_exit_1()
     {
@@ -107,6 +142,52 @@ public sealed class TestCommandTests : IDisposable
         var (code, _, err) = await _cli.RunAsync("test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", "html", "x.html");
         Assert.Equal(2, code);
         Assert.Contains("json FILE or --report junit FILE", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("no-such-dir/report.json", "does not exist")]
+    [InlineData("a-directory", "is a directory")]
+    [InlineData("a-file/report.json", "is not a directory")]
+    public async Task A_report_that_cannot_be_written_is_refused_before_anything_runs(string where, string why)
+    {
+        // It was found only when the report was written, after the whole run: the run's result was lost with it.
+        Directory.CreateDirectory(Path.Combine(_cli.Work, "a-directory"));
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "a-file"), "");
+        var report = Path.Combine(_cli.Work, where);
+        foreach (var format in new[] { "json", "junit" })
+        {
+            // Without an engine: checked after the run, or only after connecting, this would be IM3001 (exit 3).
+            var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", format, report, "--json");
+            psi.Environment["DOCKER_HOST"] = $"unix:///tmp/nonexistent-{Guid.NewGuid():N}.sock";
+            var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+            Assert.True(code == 2, $"exit {code}\n{output}\n{err}");
+            var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+            Assert.Equal("IM0005", error.GetProperty("code").GetString());
+            var message = error.GetProperty("message").GetString()!;
+            Assert.Contains("--report", message, StringComparison.Ordinal);
+            Assert.Contains(Path.GetDirectoryName(report)!, message, StringComparison.Ordinal);
+            Assert.Contains(why, message, StringComparison.Ordinal);
+            Assert.Equal(JsonValueKind.String, error.GetProperty("hint").ValueKind);
+            Assert.DoesNotContain("IM3001", output + err, StringComparison.Ordinal);
+            Assert.DoesNotContain("▶", output + err, StringComparison.Ordinal);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_cli.Work, "no-such-dir")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_cli.Work, "a-directory")));
+    }
+
+    [Fact]
+    public async Task A_writable_report_destination_is_left_as_it_was_when_the_run_fails_before_writing()
+    {
+        // The up-front check writes nothing: a report that existed is untouched until the run's own report replaces it.
+        var report = Path.Combine(_cli.Work, "kept.json");
+        await File.WriteAllTextAsync(report, "before");
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--container", TestEngine.ExampleDir("summarizer-v1"), "--report", "json", report, "--json");
+        psi.Environment["DOCKER_HOST"] = $"unix:///tmp/nonexistent-{Guid.NewGuid():N}.sock";
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+        Assert.True(code == 3, $"exit {code}\n{output}\n{err}");
+        Assert.Equal("before", await File.ReadAllTextAsync(report));
+        Assert.Equal([report], Directory.EnumerateFileSystemEntries(_cli.Work).Where(e => !Directory.Exists(e)));
     }
 
     [Fact]

@@ -14,8 +14,10 @@ public sealed class EngineTests
             ContainerEngine.ConnectAsync(new Uri("unix:///nonexistent/inframind/docker.sock"), None));
         Assert.Equal("IM3001", e.Code);
         Assert.DoesNotContain("IM3001", e.Message, StringComparison.Ordinal);
-        Assert.Contains("scripts/setup-engine.sh", e.Message, StringComparison.Ordinal);
-        Assert.Contains("DOCKER_HOST", e.Message, StringComparison.Ordinal);
+        Assert.Contains("/nonexistent/inframind/docker.sock", e.Message, StringComparison.Ordinal);
+        Assert.Contains("scripts/setup-engine.sh", e.Hint, StringComparison.Ordinal);
+        Assert.Contains("DOCKER_HOST", e.Hint, StringComparison.Ordinal);
+        Assert.DoesNotContain("setup-engine.sh", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]

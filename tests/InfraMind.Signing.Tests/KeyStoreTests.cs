@@ -30,6 +30,28 @@ public sealed class KeyStoreTests
     }
 
     [Fact]
+    public void A_damaged_key_is_an_entry_with_its_problem_and_the_others_are_listed()
+    {
+        using var dir = new TempDirectory("im-sign");
+        var store = new KeyStore(dir.Path);
+        var good = store.Generate("good");
+        var locked = store.Generate("locked", "correct horse");
+        store.Generate("broken");
+        File.WriteAllText(System.IO.Path.Combine(store.Directory, "broken.pub"), "garbage\n");
+
+        Assert.Equal(["good", "locked"], store.List().Select(k => k.Name));
+        var entries = store.Entries();
+        Assert.Equal(["broken", "good", "locked"], entries.Select(e => e.Name));
+        Assert.Null(entries[0].Key);
+        Assert.Equal(SigningErrorCodes.KeyFileCorrupt, entries[0].Problem!.Code);
+        Assert.StartsWith(System.IO.Path.Combine(store.Directory, "broken.pub") + ": not a PEM public key", entries[0].Problem!.Message, StringComparison.Ordinal);
+        Assert.Equal(good.Fingerprint, entries[1].Key!.Fingerprint);
+        Assert.Null(entries[1].Problem);
+        Assert.True(entries[2].Key!.Encrypted);
+        Assert.Equal(locked.Fingerprint, entries[2].Key!.Fingerprint);
+    }
+
+    [Fact]
     public void Encrypted_key_needs_the_right_passphrase()
     {
         using var dir = new TempDirectory("im-sign");

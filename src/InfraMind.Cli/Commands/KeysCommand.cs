@@ -89,17 +89,31 @@ internal static class KeysCommand
 
     private static Command List(CliContext context)
     {
-        var json = new Option<bool>("--json") { Description = "Print [{name, type, fingerprint, address, encrypted, privateKey, publicKey}] as JSON (address: the Ethereum address of a secp256k1 key, else null)" };
-        var list = new Command("list", "List keys with their type, fingerprint (sha256 of the SubjectPublicKeyInfo) and, for secp256k1 keys, Ethereum address.\nExit codes: 0 ok.") { json };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print [{name, type, fingerprint, address, encrypted, privateKey, publicKey, error}] as JSON (address: the Ethereum address of a secp256k1 key, else null; " +
+                          "error: null, or {code, message, hint} for a key whose files cannot be used, its other fields then null but the paths of the files there are)",
+        };
+        var list = new Command("list",
+            "List keys with their type, fingerprint (sha256 of the SubjectPublicKeyInfo) and, for secp256k1 keys, Ethereum address. A key whose files are damaged " +
+            "is listed with what is wrong (IM5006), the others as always.\nExit codes: 0 ok (also when a key is listed as damaged).") { json };
         list.SetAction(parse =>
         {
-            var all = Store(context).List();
+            var all = Store(context).Entries();
             if (parse.GetValue(json)) CliJson.Write(context.Output, all.Select(Json).ToArray());
             else if (all.Count == 0) context.Console.MarkupLine("no keys yet: `infra keys generate --name NAME`");
             else
             {
-                foreach (var k in all)
-                    context.Console.MarkupLine($"{ConsoleText.Escape(k.Name),-20} {k.Type.ToName(),-9} {ConsoleText.Escape(k.Fingerprint)}{(k.Address is null ? "" : "  " + ConsoleText.Escape(k.Address))}{(k.Encrypted ? "  (encrypted)" : "")}");
+                foreach (var entry in all)
+                {
+                    if (entry.Key is { } k)
+                        context.Console.MarkupLine($"{ConsoleText.Escape(k.Name),-20} {k.Type.ToName(),-9} {ConsoleText.Escape(k.Fingerprint)}{(k.Address is null ? "" : "  " + ConsoleText.Escape(k.Address))}{(k.Encrypted ? "  (encrypted)" : "")}");
+                    else
+                        context.Console.MarkupLine($"{ConsoleText.Escape(entry.Name),-20} [red]damaged[/]   {entry.Problem!.Code}: {ConsoleText.Escape(entry.Problem.Message)}");
+                }
+
+                foreach (var hint in all.Where(e => e.Problem is not null).Select(e => e.Problem!.Hint).OfType<string>().Distinct(StringComparer.Ordinal))
+                    context.Console.MarkupLine($"  [dim]hint:[/] {ConsoleText.Escape(hint)}");
             }
 
             return ExitCodes.Ok;
@@ -154,4 +168,29 @@ internal static class KeysCommand
         privateKey = k.PrivateKeyPath,
         publicKey = k.PublicKeyPath,
     };
+
+    /// <summary>A listed key as <see cref="Json(KeyInfo)"/> with <c>error</c> null, or a damaged one: its name, the paths of its files there and its error.</summary>
+    private static object Json(KeyEntry e) => e.Key is { } k
+        ? new
+        {
+            name = k.Name,
+            type = k.Type.ToName(),
+            fingerprint = k.Fingerprint,
+            address = k.Address,
+            encrypted = k.Encrypted,
+            privateKey = k.PrivateKeyPath,
+            publicKey = k.PublicKeyPath,
+            error = (object?)null,
+        }
+        : new
+        {
+            name = e.Name,
+            type = (string?)null,
+            fingerprint = (string?)null,
+            address = (string?)null,
+            encrypted = (bool?)null,
+            privateKey = e.PrivateKeyPath,
+            publicKey = e.PublicKeyPath,
+            error = (object?)new { code = e.Problem!.Code.Value, message = e.Problem.Message, hint = e.Problem.Hint },
+        };
 }

@@ -63,6 +63,8 @@ internal static class TestCommand
             if (!Directory.Exists(dir))
                 throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)");
             var reportArgs = parse.GetValue(report);
+            // Before anything is built or started: a report that cannot be written would lose the whole run's result at its end.
+            if (reportArgs is { Length: 2 }) CheckReportDestination(reportArgs[1]);
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
@@ -98,6 +100,45 @@ internal static class TestCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// --report's FILE can be written: it is not a directory, its directory exists, and that directory (or FILE, when
+    /// it exists and has content) takes a write. Checked by doing it, as nothing else tells (root, a read-only mount):
+    /// a file of its own made in the directory and removed, or FILE opened for writing and left unchanged. IM0005 when not.
+    /// </summary>
+    private static void CheckReportDestination(string file)
+    {
+        var full = Path.GetFullPath(file);
+        if (Directory.Exists(full))
+            throw new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: {full} is a directory", "name the report's file: --report json DIR/report.json");
+        var directory = Path.GetDirectoryName(full) ?? full;
+        if (!Directory.Exists(directory))
+        {
+            throw File.Exists(directory)
+                ? new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: {directory} is not a directory", "name a report file in a directory")
+                : new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: the directory {directory} does not exist",
+                    "create it first (`mkdir -p`), or name a report file in a directory that exists");
+        }
+
+        try
+        {
+            // An existing FILE of length 0 may be a FIFO or a device, whose opening can block: the directory is tried instead.
+            if (File.Exists(full) && new FileInfo(full).Length > 0)
+            {
+                using var existing = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            }
+            else
+            {
+                using var probe = new FileStream(Path.Combine(directory, $".infra-report-{Guid.NewGuid():N}.tmp"), FileMode.CreateNew, FileAccess.Write,
+                    FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: cannot write to {(File.Exists(full) ? full : directory)}: {e.Message}",
+                "name a report file where you may write (check the permissions, and that the disk is not full or mounted read-only)", e);
+        }
     }
 
     /// <summary>--timeout under the rule of model.yaml's `timeout` (one rule, <see cref="Quantity.TryParseTimeout(string, out TimeSpan, out string)"/>), and its code.</summary>

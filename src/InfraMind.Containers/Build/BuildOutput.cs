@@ -98,8 +98,25 @@ internal sealed partial class BuildOutput(IProgress<string>? progress) : IProgre
         progress?.Report(line);
     }
 
-    [GeneratedRegex(@"^Step \d+/\d+ : ")]
+    /// <summary>
+    /// The image a step's <c>FROM</c> names (<c>Step 1/5 : FROM python:3.10-slim AS base</c>, flags such as
+    /// <c>--platform=…</c> skipped); null for another step, <c>scratch</c>, or a name built from build arguments (<c>$BASE</c>).
+    /// </summary>
+    public static string? FromImage(string? step)
+    {
+        if (step is null) return null;
+        var m = FromStep().Match(step);
+        if (!m.Success) return null;
+        var image = m.Groups["image"].Value;
+        return image.Contains('$', StringComparison.Ordinal) || image.Equals("scratch", StringComparison.OrdinalIgnoreCase) ? null : image;
+    }
+
+    /// <summary>A step line: the classic builder's <c>Step 1/5 : …</c>, or Podman's (Buildah's) <c>STEP 1/5: …</c>.</summary>
+    [GeneratedRegex(@"^(?:Step \d+/\d+ : |STEP \d+/\d+: )")]
     private static partial Regex StepLine();
+
+    [GeneratedRegex(@"^(?:Step \d+/\d+ : |STEP \d+/\d+: )FROM\s+(?:--\S+\s+)*(?<image>\S+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex FromStep();
 
     [GeneratedRegex(@"^Successfully built ([0-9a-f]+)\s*$")]
     private static partial Regex BuiltLine();

@@ -58,12 +58,12 @@ internal static class ImageBuilder
         }
         catch (DockerApiException e)
         {
-            throw new ImageBuildFailedException(tag, output.CurrentStep, Cleanup.ApiMessage(e), output.Tail);
+            throw await FailedAsync(client, tag, output, Cleanup.ApiMessage(e), cancellationToken);
         }
 
         if (output.Error is not null)
         {
-            throw new ImageBuildFailedException(tag, output.CurrentStep, output.Error, output.Tail);
+            throw await FailedAsync(client, tag, output, output.Error, cancellationToken);
         }
 
         try
@@ -74,6 +74,39 @@ internal static class ImageBuilder
         catch (DockerImageNotFoundException)
         {
             throw new ImageBuildFailedException(tag, output.CurrentStep, "the engine reported no error but the image is missing", output.Tail);
+        }
+    }
+
+    /// <summary>
+    /// The failure of a build: when the failing step is a <c>FROM</c> of an image the engine does not have, the engine's
+    /// error (no registry reachable, no such repository, a login asked for) is only the cause of that.
+    /// </summary>
+    private static async Task<ImageBuildFailedException> FailedAsync(
+        DockerClient client, string tag, BuildOutput output, string error, CancellationToken cancellationToken)
+    {
+        if (BuildOutput.FromImage(output.CurrentStep) is { } image && !await HasImageAsync(client, image, cancellationToken))
+        {
+            return new ImageBuildFailedException(tag, output.CurrentStep, error, output.Tail, missingBaseImage: image);
+        }
+
+        return new ImageBuildFailedException(tag, output.CurrentStep, error, output.Tail);
+    }
+
+    /// <summary>Whether the engine has <paramref name="image"/>; true when it cannot tell (the build's own error then stands as it is).</summary>
+    private static async Task<bool> HasImageAsync(DockerClient client, string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.Images.InspectImageAsync(image, cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException)
+        {
+            return true;
         }
     }
 }
