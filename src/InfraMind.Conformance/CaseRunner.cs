@@ -38,9 +38,10 @@ internal static class CaseRunner
             var result = grpc is null
                 ? await RunAsync(http, route, c, outputSchema, options.RequestTimeout, options.MaxResponseBytes, cancellationToken)
                 : await RunAsync(grpc, c, outputSchema, options.RequestTimeout, cancellationToken);
-            if (grpc is null && !sniffed && result.StatusCode is null && result.Verdict is { } dropped && (dropped == Verdict.ConnectionFailed || dropped == Verdict.ServerErrorOnInvalidInput))
+            if (grpc is null && !sniffed && result.StatusCode is null && result.Verdict is { } dropped && (dropped == Verdict.ConnectionFailed || dropped == Verdict.ServerErrorOnInvalidInput || dropped == Verdict.MalformedAnswer))
             {
-                // A REST request that no answer came back to: an h2c (gRPC) server drops HTTP/1.1 requests. Say so.
+                // A REST request that no HTTP/1.1 answer came back to: an h2c (gRPC) server drops HTTP/1.1 requests, or
+                // answers them with HTTP/2 frames. Say so.
                 sniffed = true;
                 if (await ProtocolSniffer.SniffAsync(route, TimeSpan.FromSeconds(1), cancellationToken) == PortProtocol.Http2)
                 {
@@ -129,7 +130,7 @@ internal static class CaseRunner
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return Result(c, AnswerJudge.ConnectionFailed(c.Positive, e.Message), null, clock.Elapsed, null);
+            return Result(c, AnswerJudge.Unreadable(c.Positive, e), null, clock.Elapsed, null);
         }
 
         var latency = clock.Elapsed;

@@ -153,7 +153,7 @@ public sealed partial class NodeAgent
         }
         catch (Exception e) when (e is HttpRequestException or IOException && !context.Response.HasStarted)
         {
-            await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.ConnectionFailed(validInput: true, $"the model's container did not answer: {NetworkFailure.Describe(e)}"));
+            await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.Unreadable(validInput: true, e));
         }
     }
 

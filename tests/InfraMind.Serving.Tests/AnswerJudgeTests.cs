@@ -198,4 +198,23 @@ public sealed class AnswerJudgeTests
         Assert.Contains("larger than 100 bytes", judged.Detail, StringComparison.Ordinal);
         Assert.Equal((judged.Verdict, judged.Detail), (AnswerJudge.TooLarge(100).Verdict, AnswerJudge.TooLarge(100).Detail));
     }
+
+    [Theory]
+    [InlineData(HttpRequestError.InvalidResponse, true, "malformed-answer")]
+    [InlineData(HttpRequestError.InvalidResponse, false, "malformed-answer")]
+    [InlineData(HttpRequestError.ConfigurationLimitExceeded, true, "malformed-answer")]
+    [InlineData(HttpRequestError.HttpProtocolError, true, "malformed-answer")]
+    [InlineData(HttpRequestError.ResponseEnded, true, "connection-failed")]
+    [InlineData(HttpRequestError.ResponseEnded, false, "server-error-on-invalid-input")]
+    [InlineData(HttpRequestError.ConnectionError, true, "connection-failed")]
+    public void An_answer_from_the_container_that_is_not_HTTP_is_the_models_anything_else_a_failed_connection(HttpRequestError error, bool valid, string verdict)
+    {
+        var judged = AnswerJudge.Unreadable(valid, new HttpRequestException(error, "the .NET text"));
+        Assert.Equal(verdict, judged.Verdict!.WireName);
+        Assert.DoesNotContain("the .NET text", judged.Detail, StringComparison.Ordinal);
+
+        // The same when the body's read fails (HttpIOException), wrapped as the handler wraps it.
+        var body = AnswerJudge.Unreadable(valid, new IOException("reading", new HttpIOException(error, "inner")));
+        Assert.Equal(verdict, body.Verdict!.WireName);
+    }
 }

@@ -106,9 +106,14 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             judgement = new Judgement(Verdict.TlsPinMismatch, $"{MeshErrorCodes.TlsPinMismatch.Value}: node {node}'s job API at {route.Target.GetLeftPart(UriPartial.Authority)} " +
                 $"presented the certificate key {pinned.LastPresented ?? "(none that passed the TLS handshake)"}, not the {pinned.Pin} it registered", []);
         }
+        catch (Exception e) when (e is HttpRequestException or IOException && route.Direct)
+        {
+            // Straight from the container: an answer that is not HTTP is the model's (malformed-answer), as on a node.
+            judgement = AnswerJudge.Unreadable(validInput: true, e);
+        }
         catch (HttpRequestException e)
         {
-            judgement = AnswerJudge.ConnectionFailed(validInput: true, route.Direct ? $"the model's container did not answer: {NetworkFailure.Describe(e)}" : $"the node did not answer: {NetworkFailure.Describe(e)}");
+            judgement = AnswerJudge.ConnectionFailed(validInput: true, $"the node did not answer: {NetworkFailure.Describe(e)}");
         }
         catch (IOException e)
         {

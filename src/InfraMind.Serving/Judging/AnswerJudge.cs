@@ -106,6 +106,27 @@ public static class AnswerJudge
         ? Judgement.Fail(Verdict.ConnectionFailed, $"the connection failed: {reason}")
         : Judgement.Fail(Verdict.ServerErrorOnInvalidInput, $"the connection failed: {reason} (an invalid input must get a 4xx, not a dropped connection)");
 
+    /// <summary>
+    /// No answer could be read from the model's own server (straight from its container, never through a node):
+    /// an answer that is not HTTP (a garbage status line, a malformed header or chunk) or whose headers are over the
+    /// client's limit is the model's doing, <see cref="Verdict.MalformedAnswer"/>, on any input, as a gRPC answer that
+    /// is not protobuf is; anything else (refused, reset, closed before a whole answer) is <see cref="ConnectionFailed"/>.
+    /// Only for a connection to the container: what a node's job API sends is the node's, whatever it is.
+    /// </summary>
+    public static Judgement Unreadable(bool validInput, Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        var reason = NetworkFailure.Describe(failure);
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            var error = e switch { HttpRequestException h => h.HttpRequestError, HttpIOException io => io.HttpRequestError, _ => HttpRequestError.Unknown };
+            if (error is HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError or HttpRequestError.ConfigurationLimitExceeded)
+                return Judgement.Fail(Verdict.MalformedAnswer, $"the model's container answered what is not a valid HTTP/1.1 answer: {reason}");
+        }
+
+        return ConnectionFailed(validInput, $"the model's container did not answer: {reason}");
+    }
+
     /// <summary>The first <paramref name="max"/> characters of an answer, to quote it in a detail.</summary>
     public static string Snippet(ReadOnlySpan<byte> body, int max = 200)
     {

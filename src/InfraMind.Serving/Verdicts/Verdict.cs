@@ -94,7 +94,10 @@ public sealed class Verdict
     /// <summary>A gRPC model's answer lacks the <c>json</c> output tensor of InfraMind's convention (docs/protocols.md).</summary>
     public static Verdict JsonTensorMissing { get; } = new("json-tensor-missing", Fault.Model);
 
-    /// <summary>A gRPC model's answer is not a valid protobuf message of the protocol.</summary>
+    /// <summary>
+    /// The model's answer is not a valid message of its protocol: a gRPC answer that is not protobuf, or a REST answer
+    /// that is not HTTP/1.1 (a garbage status line, a malformed header or chunk, headers over the client's limit).
+    /// </summary>
     public static Verdict MalformedAnswer { get; } = new("malformed-answer", Fault.Model);
 
     /// <summary>The model tried to start more processes or threads than its pids limit allows (a fork bomb, a thread leak).</summary>
