@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -40,8 +41,26 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
     public static FailureReport Usage(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        var message = string.Join("; ", parse.Errors.Select(e => UsageMessage(e.Message.TrimEnd('.'))));
-        return new FailureReport(CliErrorCodes.UsageError, message, $"see `{CommandPath(parse.CommandResult.Command)} --help`");
+        var errors = parse.Errors.Select(e => UsageMessage(e.Message.TrimEnd('.'))).ToList();
+        // An unknown option taken for a command's argument is the error, whatever else followed from it.
+        if (AbsorbedOption(parse) is { } option)
+            errors = [$"unknown option '{option}' (a path that starts with '-' is written ./{option})", .. errors.Where(e => !e.Contains("Unrecognized command or argument", StringComparison.Ordinal))];
+        return new FailureReport(CliErrorCodes.UsageError, string.Join("; ", errors), $"see `{CommandPath(parse.CommandResult.Command)} --help`");
+    }
+
+    /// <summary>
+    /// A token that looks like an option (<c>--bogus</c>) but that no option of the command takes, which
+    /// System.CommandLine then binds to the command's free argument (<c>infra validate --json --bogus</c> validated a
+    /// package named "--bogus"); null when there is none. Tokens after <c>--</c> are arguments as written.
+    /// </summary>
+    internal static string? AbsorbedOption(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var tokens = parse.Tokens.ToList();
+        var doubleDash = tokens.FindIndex(t => t.Type == TokenType.DoubleDash);
+        var free = parse.CommandResult.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens);
+        return free.FirstOrDefault(t => t.Value.Length > 2 && t.Value.StartsWith("--", StringComparison.Ordinal) && char.IsAsciiLetter(t.Value[2])
+                && (doubleDash < 0 || tokens.IndexOf(t) < doubleDash))?.Value;
     }
 
     /// <summary>

@@ -51,7 +51,7 @@ public static class InfraCli
         {
             // Parsing runs the options' validators: a defect there is reported as any other, never as a crash.
             var parse = root.Parse(args);
-            if (parse.Errors.Count > 0)
+            if (parse.Errors.Count > 0 || FailureReport.AbsorbedOption(parse) is not null)
             {
                 var usage = FailureReport.Usage(parse);
                 await usage.WriteAsync(context, asJson);

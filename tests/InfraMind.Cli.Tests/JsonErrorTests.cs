@@ -250,6 +250,25 @@ public sealed class JsonErrorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("validate", "--json", "--bogus")]
+    [InlineData("validate", "--bogus", "examples-dir")]
+    [InlineData("build", "--bogus")]
+    public async Task An_unknown_option_is_not_taken_for_a_path(params string[] args)
+    {
+        // System.CommandLine binds an unknown --option to a free argument: `validate --json --bogus` validated "--bogus".
+        var (code, output, err) = await _cli.RunAsync([.. args.Select(a => a == "examples-dir" ? TestEngine.ExampleDir("summarizer-v1") : a)]);
+        Assert.Equal(2, code);
+        Assert.Contains("error IM0002: unknown option '--bogus' (a path that starts with '-' is written ./--bogus)", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unrecognized command or argument", err, StringComparison.Ordinal);
+        if (args.Contains("--json")) Assert.Equal("IM0002", JsonDocument.Parse(output).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // After --, it is a path as written.
+        var (asPath, findings, _) = await _cli.RunAsync("validate", "--", "--bogus");
+        Assert.Equal(2, asPath);
+        Assert.Contains("error IM1000 - --bogus does not exist", findings, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData]
     [InlineData("keys")]
     [InlineData("mesh")]
