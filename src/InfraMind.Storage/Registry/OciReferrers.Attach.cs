@@ -78,7 +78,7 @@ public sealed partial class OciReferrers
             catch (StorageException e) when (e.Code == StorageErrorCodes.PeerRejected && attempt < MaxIndexAttempts)
             {
                 // docker-registry's filesystem driver answers 500 to a read of a tag another attach is rewriting: a moment later it reads.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(20, 80) * attempt), cancellationToken).ConfigureAwait(false);
+                await RegistryClient.RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
             }
         }
     }

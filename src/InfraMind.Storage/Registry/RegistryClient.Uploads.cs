@@ -10,22 +10,10 @@ internal sealed partial class RegistryClient
     /// <summary>How long the DELETE that abandons a failed upload may take (it delays the failure's report by at most this).</summary>
     public static readonly TimeSpan AbandonTimeout = TimeSpan.FromSeconds(2);
 
-    public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await BlobExistsOnceAsync(digest, cancellationToken).ConfigureAwait(false);
-            }
-            catch (StorageException e) when (e.PeerStatus >= 500 && attempt < MaxRaceAttempts)
-            {
-                // docker-registry's filesystem driver answers 500 to a HEAD of a blob whose repository link another
-                // client's upload of the same blob is rewriting at that moment; a HEAD may be asked again.
-                await RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    // docker-registry's filesystem driver answers 500 to a HEAD of a blob whose repository link another client's
+    // upload of the same blob is rewriting at that moment; a HEAD may be asked again.
+    public Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken) =>
+        RetryRaceAsync(() => BlobExistsOnceAsync(digest, cancellationToken), e => e.PeerStatus >= 500, cancellationToken);
 
     /// <summary>
     /// How often a request docker-registry refuses because another client writes the same blob at that moment is made
@@ -33,8 +21,25 @@ internal sealed partial class RegistryClient
     /// </summary>
     public const int MaxRaceAttempts = 4;
 
-    private static Task RaceBackoffAsync(int attempt, CancellationToken cancellationToken) =>
+    /// <summary>The wait before attempt <paramref name="attempt"/> + 1 of a request another client's write raced: 20–80 ms times the attempts so far.</summary>
+    internal static Task RaceBackoffAsync(int attempt, CancellationToken cancellationToken) =>
         Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(20, 80) * attempt), cancellationToken);
+
+    /// <summary><paramref name="once"/>, made again while it fails with what <paramref name="raced"/> takes for a race, <see cref="MaxRaceAttempts"/> times at most.</summary>
+    private static async Task<T> RetryRaceAsync<T>(Func<Task<T>> once, Func<StorageException, bool> raced, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await once().ConfigureAwait(false);
+            }
+            catch (StorageException e) when (raced(e) && attempt < MaxRaceAttempts)
+            {
+                await RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     private async Task<bool> BlobExistsOnceAsync(Digest digest, CancellationToken cancellationToken)
     {
@@ -140,29 +145,16 @@ internal sealed partial class RegistryClient
     public async Task<Digest?> PutManifestAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken) =>
         (await PutManifestWithSubjectAsync(reference, mediaType, manifest, cancellationToken).ConfigureAwait(false)).Stored;
 
+    // Every caller has put (or found) the manifest's blobs just before. docker-registry's filesystem driver rewrites a
+    // repository's blob link in place when another client uploads the same blob at that moment (the empty config every
+    // referrer shares, a common base layer), and a manifest checked against the half-written link is refused as naming
+    // an unknown blob: a moment later it is accepted. A blob that is really missing is still refused, after MaxRaceAttempts.
     /// <summary>
     /// PUTs a manifest; <c>SubjectIndexed</c> is whether the registry answered with an <c>OCI-Subject</c> header, which
     /// OCI 1.1 registries send when they index the manifest's subject in their referrers API themselves.
     /// </summary>
-    public async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestWithSubjectAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await PutManifestOnceAsync(reference, mediaType, manifest, cancellationToken).ConfigureAwait(false);
-            }
-            catch (StorageException e) when (e.PeerCodes.Contains("MANIFEST_BLOB_UNKNOWN") && attempt < MaxRaceAttempts)
-            {
-                // Every caller has put (or found) the manifest's blobs just before. docker-registry's filesystem driver
-                // rewrites a repository's blob link in place when another client uploads the same blob at that moment
-                // (the empty config every referrer shares, a common base layer), and a manifest checked against the
-                // half-written link is refused as naming an unknown blob: a moment later it is accepted. A blob that is
-                // really missing is still refused, after MaxRaceAttempts.
-                await RaceBackoffAsync(attempt, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    public Task<(Digest? Stored, bool SubjectIndexed)> PutManifestWithSubjectAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken) =>
+        RetryRaceAsync(() => PutManifestOnceAsync(reference, mediaType, manifest, cancellationToken), e => e.PeerCodes.Contains("MANIFEST_BLOB_UNKNOWN"), cancellationToken);
 
     private async Task<(Digest? Stored, bool SubjectIndexed)> PutManifestOnceAsync(string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken)
     {
