@@ -42,6 +42,23 @@ public static class NetworkFailure
             : "the request could not be sent";
     }
 
+    /// <summary>
+    /// The first <see cref="HttpRequestError"/> other than <see cref="HttpRequestError.Unknown"/> in
+    /// <paramref name="failure"/>'s chain (an HttpRequestException or HttpIOException, at any depth), or Unknown: what
+    /// kind of HTTP failure it was, for a caller that decides by it rather than by text.
+    /// </summary>
+    public static HttpRequestError HttpError(Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            var error = e switch { HttpRequestException h => h.HttpRequestError, HttpIOException io => io.HttpRequestError, _ => HttpRequestError.Unknown };
+            if (error != HttpRequestError.Unknown) return error;
+        }
+
+        return HttpRequestError.Unknown;
+    }
+
     private static string Socket(SocketException socket) => socket.SocketErrorCode switch
     {
         SocketError.ConnectionRefused => "connection refused: nothing listens there",

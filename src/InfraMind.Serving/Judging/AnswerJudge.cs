@@ -117,14 +117,9 @@ public static class AnswerJudge
     {
         ArgumentNullException.ThrowIfNull(failure);
         var reason = NetworkFailure.Describe(failure);
-        for (var e = failure; e is not null; e = e.InnerException)
-        {
-            var error = e switch { HttpRequestException h => h.HttpRequestError, HttpIOException io => io.HttpRequestError, _ => HttpRequestError.Unknown };
-            if (error is HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError or HttpRequestError.ConfigurationLimitExceeded)
-                return Judgement.Fail(Verdict.MalformedAnswer, $"the model's container answered what is not a valid HTTP/1.1 answer: {reason}");
-        }
-
-        return ConnectionFailed(validInput, $"the model's container did not answer: {reason}");
+        return NetworkFailure.HttpError(failure) is HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError or HttpRequestError.ConfigurationLimitExceeded
+            ? Judgement.Fail(Verdict.MalformedAnswer, $"the model's container answered what is not a valid HTTP/1.1 answer: {reason}")
+            : ConnectionFailed(validInput, $"the model's container did not answer: {reason}");
     }
 
     /// <summary>The first <paramref name="max"/> characters of an answer, to quote it in a detail.</summary>
