@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using InfraMind.Signing;
 using Spectre.Console;
 
@@ -158,39 +159,37 @@ internal static class KeysCommand
         context.Console.MarkupLine($"  {ConsoleText.Escape(info.PrivateKeyPath)}");
     }
 
-    private static object Json(KeyInfo k) => new
+    private static JsonObject Json(KeyInfo k) => new()
     {
-        name = k.Name,
-        type = k.Type.ToName(),
-        fingerprint = k.Fingerprint,
-        address = k.Address,
-        encrypted = k.Encrypted,
-        privateKey = k.PrivateKeyPath,
-        publicKey = k.PublicKeyPath,
+        ["name"] = k.Name,
+        ["type"] = k.Type.ToName(),
+        ["fingerprint"] = k.Fingerprint,
+        ["address"] = k.Address,
+        ["encrypted"] = k.Encrypted,
+        ["privateKey"] = k.PrivateKeyPath,
+        ["publicKey"] = k.PublicKeyPath,
     };
 
     /// <summary>A listed key as <see cref="Json(KeyInfo)"/> with <c>error</c> null, or a damaged one: its name, the paths of its files there and its error.</summary>
-    private static object Json(KeyEntry e) => e.Key is { } k
-        ? new
+    private static JsonObject Json(KeyEntry e)
+    {
+        if (e.Key is { } k)
         {
-            name = k.Name,
-            type = k.Type.ToName(),
-            fingerprint = k.Fingerprint,
-            address = k.Address,
-            encrypted = k.Encrypted,
-            privateKey = k.PrivateKeyPath,
-            publicKey = k.PublicKeyPath,
-            error = (object?)null,
+            var key = Json(k);
+            key["error"] = null;
+            return key;
         }
-        : new
+
+        return new()
         {
-            name = e.Name,
-            type = (string?)null,
-            fingerprint = (string?)null,
-            address = (string?)null,
-            encrypted = (bool?)null,
-            privateKey = e.PrivateKeyPath,
-            publicKey = e.PublicKeyPath,
-            error = (object?)new { code = e.Problem!.Code.Value, message = e.Problem.Message, hint = e.Problem.Hint },
+            ["name"] = e.Name,
+            ["type"] = null,
+            ["fingerprint"] = null,
+            ["address"] = null,
+            ["encrypted"] = null,
+            ["privateKey"] = e.PrivateKeyPath,
+            ["publicKey"] = e.PublicKeyPath,
+            ["error"] = new JsonObject { ["code"] = e.Problem!.Code.Value, ["message"] = e.Problem.Message, ["hint"] = e.Problem.Hint },
         };
+    }
 }
