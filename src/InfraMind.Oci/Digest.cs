@@ -44,20 +44,20 @@ public readonly record struct Digest
         int colon = value.IndexOf(':', StringComparison.Ordinal);
         if (colon < 0)
         {
-            error = $"'{Shorten(value)}' is not a digest: it has no algorithm; write it as sha256:<64 hex digits>.";
+            error = $"{TerminalText.Quote(value, 80)} is not a digest: it has no algorithm; write it as sha256:<64 hex digits>.";
             return false;
         }
 
         if (!value.AsSpan(0, colon).SequenceEqual("sha256"))
         {
-            error = $"'{Shorten(value)}' uses algorithm '{Shorten(value[..colon])}'; only sha256 is supported.";
+            error = $"{TerminalText.Quote(value, 80)} uses algorithm {TerminalText.Quote(value[..colon], 80)}; only sha256 is supported.";
             return false;
         }
 
         var hex = value.AsSpan(colon + 1);
         if (hex.Length != HexLength)
         {
-            error = $"'{Shorten(value)}' has {hex.Length} hex digits after 'sha256:'; a sha256 digest has exactly 64.";
+            error = $"{TerminalText.Quote(value, 80)} has {hex.Length} hex digits after 'sha256:'; a sha256 digest has exactly 64.";
             return false;
         }
 
@@ -65,7 +65,7 @@ public readonly record struct Digest
         {
             if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c))
             {
-                error = $"'{Shorten(value)}' contains '{c}'; a digest uses lower-case hex digits only (0-9, a-f).";
+                error = $"{TerminalText.Quote(value, 80)} contains {TerminalText.Quote(c.ToString(), 1)}; a digest uses lower-case hex digits only (0-9, a-f).";
                 return false;
             }
         }
@@ -105,6 +105,4 @@ public readonly record struct Digest
     }
 
     public override string ToString() => Value ?? string.Empty;
-
-    private static string Shorten(string s) => s.Length <= 80 ? s : string.Concat(s.AsSpan(0, 77), "...");
 }

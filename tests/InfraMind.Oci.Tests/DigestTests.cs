@@ -46,4 +46,24 @@ public sealed class DigestTests
         Assert.Contains(reason, e.Message);
         Assert.False(Digest.TryParse(text, out _));
     }
+
+    [Fact]
+    public void A_refused_digest_is_quoted_escaped_and_cut_never_through_a_surrogate_pair()
+    {
+        // A stranger's text: an escape sequence that would colour a terminal, and a string too long to quote whole.
+        var hostile = "sha256:\u001b[31m" + new string('a', 60);
+        var e = Assert.Throws<OciException>(() => Digest.Parse(hostile));
+        Assert.DoesNotContain('\u001b', e.Message);
+        Assert.Contains("\\u001B", e.Message);
+
+        // An emoji (two UTF-16 units) where a cut of the quote may fall: the pair is quoted whole or not at all.
+        foreach (var before in new[] { 76, 79 })
+        {
+            var longOne = new string('x', before) + "\U0001F600" + new string('y', 40);
+            var cut = Assert.Throws<OciException>(() => Digest.Parse(longOne)).Message;
+            Assert.Contains("…", cut);
+            foreach (var (c, i) in cut.Select((c, i) => (c, i)))
+                if (char.IsHighSurrogate(c)) Assert.True(i + 1 < cut.Length && char.IsLowSurrogate(cut[i + 1]), $"a lone surrogate at {i}");
+        }
+    }
 }

@@ -86,7 +86,7 @@ internal static class StrictJson
                         return Refuse(MeshErrorCodes.BodyNotUtf8, "a key is not Unicode text (an unpaired surrogate escape)", pointer);
                     var child = $"{pointer}/{name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)}";
                     // Keys compare as text, so "a" and "\u0061" are the same key.
-                    if (!names.Add(name)) return Refuse(MeshErrorCodes.DuplicateKey, $"the key '{Shorten(name)}' appears twice in one object", child);
+                    if (!names.Add(name)) return Refuse(MeshErrorCodes.DuplicateKey, $"the key {TerminalText.Quote(name, 64)} appears twice in one object", child);
                     if (Check(property.Value, child) is { } inner) return inner;
                 }
 
@@ -134,8 +134,6 @@ internal static class StrictJson
 
         return offset;
     }
-
-    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     private static StrictBody Refuse(ErrorCode code, string problem, string pointer) => new(null, [], code, problem, pointer);
 }

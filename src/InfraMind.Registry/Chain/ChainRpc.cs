@@ -108,7 +108,7 @@ internal sealed class ChainRpc : IDisposable
     public static string Quote(string? text)
     {
         text ??= "";
-        var cut = text.Length > MaxQuotedChars ? text[..MaxQuotedChars] + $"… ({text.Length} characters)" : text;
+        var cut = text.Length > MaxQuotedChars ? TerminalText.Cut(text, MaxQuotedChars) + $"… ({text.Length} characters)" : text;
         return TerminalText.Escape(cut);
     }
 

@@ -31,7 +31,7 @@ public abstract partial record ContentReference
     public static ContentReference Parse(string text) =>
         TryParse(text, forPush: false, out var reference, out var error)
             ? reference
-            : throw new StorageException(StorageErrorCodes.InvalidReference, $"'{Shorten(text)}' is not a content reference: {error}. Valid forms: {ValidForms}.");
+            : throw new StorageException(StorageErrorCodes.InvalidReference, $"{TerminalText.Quote(text, 120)} is not a content reference: {error}. Valid forms: {ValidForms}.");
 
     public static bool TryParse(string? text, [NotNullWhen(true)] out ContentReference? reference, out string error) =>
         TryParse(text, forPush: false, out reference, out error);
@@ -40,7 +40,7 @@ public abstract partial record ContentReference
     public static ContentReference ParseTarget(string text) =>
         TryParse(text, forPush: true, out var reference, out var error)
             ? reference
-            : throw new StorageException(StorageErrorCodes.InvalidReference, $"'{Shorten(text)}' is not a push destination: {error}. Valid destinations: {ValidTargets}.");
+            : throw new StorageException(StorageErrorCodes.InvalidReference, $"{TerminalText.Quote(text, 120)} is not a push destination: {error}. Valid destinations: {ValidTargets}.");
 
     private static bool TryParse(string? text, bool forPush, [NotNullWhen(true)] out ContentReference? reference, out string error)
     {
@@ -162,8 +162,8 @@ public abstract partial record ContentReference
         }
 
         error = forPush
-            ? $"'{Shorten(cidText)}' is neither a CID nor host:port of an IPFS RPC API"
-            : $"'{Shorten(cidText)}' is not a CID (CIDv0 'Qm…' or CIDv1 'b…')";
+            ? $"{TerminalText.Quote(cidText, 120)} is neither a CID nor host:port of an IPFS RPC API"
+            : $"{TerminalText.Quote(cidText, 120)} is not a CID (CIDv0 'Qm…' or CIDv1 'b…')";
         return false;
     }
 
@@ -180,8 +180,6 @@ public abstract partial record ContentReference
         error = string.Empty;
         return true;
     }
-
-    internal static string Shorten(string s) => s.Length <= 120 ? s : string.Concat(s.AsSpan(0, 117), "...");
 
     [GeneratedRegex(@"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
     internal static partial Regex ImageNamePattern();
@@ -249,7 +247,7 @@ public sealed partial record OciReference(string Registry, string Repository, st
         {
             if (!Oci.Digest.TryParse(text[(at + 1)..], out var d))
             {
-                error = $"'{Shorten(text[(at + 1)..])}' after '@' is not sha256:<64 lower-case hex digits>";
+                error = $"{TerminalText.Quote(text[(at + 1)..], 120)} after '@' is not sha256:<64 lower-case hex digits>";
                 return false;
             }
 
@@ -274,13 +272,13 @@ public sealed partial record OciReference(string Registry, string Repository, st
         string path = text[(slash + 1)..];
         if (!host.Contains('.', StringComparison.Ordinal) && !host.Contains(':', StringComparison.Ordinal) && host != "localhost")
         {
-            error = $"'{Shorten(host)}' is not a registry host (a host has a '.' or a ':port', or is localhost); InfraMind has no default registry, so write the host";
+            error = $"{TerminalText.Quote(host, 120)} is not a registry host (a host has a '.' or a ':port', or is localhost); InfraMind has no default registry, so write the host";
             return false;
         }
 
         if (Uri.CheckHostName(HostOnly(host)) == UriHostNameType.Unknown || !PortValid(host))
         {
-            error = $"'{Shorten(host)}' is not a valid host[:port]";
+            error = $"{TerminalText.Quote(host, 120)} is not a valid host[:port]";
             return false;
         }
 
@@ -292,14 +290,14 @@ public sealed partial record OciReference(string Registry, string Repository, st
             path = path[..colon];
             if (!TagPattern().IsMatch(tag))
             {
-                error = $"tag '{Shorten(tag)}' is not valid: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'";
+                error = $"tag {TerminalText.Quote(tag, 120)} is not valid: letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-'";
                 return false;
             }
         }
 
         if (!RepositoryPattern().IsMatch(path))
         {
-            error = $"repository '{Shorten(path)}' is not valid: lower-case letters and digits, separated by '.', '_', '__', '-' or '/'";
+            error = $"repository {TerminalText.Quote(path, 120)} is not valid: lower-case letters and digits, separated by '.', '_', '__', '-' or '/'";
             return false;
         }
 
@@ -377,7 +375,7 @@ public sealed record HttpReference(Uri Url, Digest? Digest) : ContentReference
         {
             if (!fragment.StartsWith("sha256=", StringComparison.Ordinal) || !Oci.Digest.TryParse(Oci.Digest.Sha256Prefix + fragment["sha256=".Length..], out var d))
             {
-                error = $"the fragment '#{Shorten(fragment)}' must be #sha256=<64 lower-case hex digits> (the digest of the file)";
+                error = $"the fragment {TerminalText.Quote("#" + fragment, 120)} must be #sha256=<64 lower-case hex digits> (the digest of the file)";
                 return false;
             }
 
