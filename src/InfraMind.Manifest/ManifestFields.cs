@@ -160,7 +160,7 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
         if (s.AsInteger() is not { } p)
         {
             findings.Error(ManifestCodes.WrongType, "port", s, $"port must be an integer, found {s.TypeName} '{s.Value}'",
-                s.Quoted ? "remove the quotes" : "write the port number, such as 9000");
+                s.Quoted ? "remove the quotes" : s.WithoutSeparators is { } plain ? $"YAML 1.2 has no digit separators: write {plain}" : "write the port number, such as 9000");
             return null;
         }
 
@@ -201,7 +201,7 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
             {
                 findings.Error(ManifestCodes.InvalidGpu, "resources.gpu", gpuNode,
                     $"gpu must be true, false or a non-negative count, found {(g is null ? gpuNode.Description : $"'{g.Value}'")}",
-                    "write gpu: false, gpu: true (one GPU) or gpu: 2");
+                    g?.WithoutSeparators is { } plain ? $"YAML 1.2 has no digit separators: write {plain}" : "write gpu: false, gpu: true (one GPU) or gpu: 2");
                 ok = false;
             }
         }

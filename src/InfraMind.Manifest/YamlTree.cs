@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
@@ -17,7 +18,7 @@ internal abstract record YNode(int Line, int Column)
     };
 }
 
-internal sealed record YScalar(string Value, bool Quoted, int Line, int Column) : YNode(Line, Column)
+internal sealed partial record YScalar(string Value, bool Quoted, int Line, int Column) : YNode(Line, Column)
 {
     public bool IsNull => !Quoted && Value is "" or "~" or "null" or "Null" or "NULL";
 
@@ -28,21 +29,51 @@ internal sealed record YScalar(string Value, bool Quoted, int Line, int Column) 
         _ => null,
     };
 
+    /// <summary>
+    /// The scalar as an integer of YAML 1.2's core schema: <c>[-+]?[0-9]+</c>, <c>0o[0-7]+</c> or <c>0x[0-9a-fA-F]+</c>,
+    /// within a long. YAML 1.1's forms (<c>9_000</c>, <c>0b1010</c>, <c>010</c> as octal, <c>190:20:30</c>) are not
+    /// numbers here, as in every YAML 1.2 reader (<c>010</c> is ten).
+    /// </summary>
     public long? AsInteger()
     {
         if (Quoted) return null;
-        var v = Value.Replace("_", "", StringComparison.Ordinal);
-        if (v.StartsWith("0x", StringComparison.Ordinal) &&
-            long.TryParse(v.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex)) return hex;
+        var v = Value.AsSpan();
+        if (v.StartsWith("0x", StringComparison.Ordinal))
+            return v.Length > 2 && long.TryParse(v[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex) && hex >= 0 ? hex : null;
+        if (v.StartsWith("0o", StringComparison.Ordinal))
+        {
+            if (v.Length == 2 || v.Length > 23) return null;
+            long octal = 0;
+            foreach (var c in v[2..])
+            {
+                if (c is < '0' or > '7' || octal > (long.MaxValue >> 3)) return null;
+                octal = (octal << 3) | (long)(c - '0');
+            }
+
+            return octal;
+        }
+
+        var digits = v.Length > 0 && v[0] is '-' or '+' ? v[1..] : v;
+        if (digits.IsEmpty || digits.ContainsAnyExceptInRange('0', '9')) return null;
         return long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
     }
 
+    /// <summary>The scalar as a number of YAML 1.2's core schema: an <see cref="AsInteger"/> or a finite float such as <c>0.5</c>, <c>-1.5e3</c>, <c>.5</c>.</summary>
     public double? AsNumber()
     {
         if (Quoted) return null;
         if (AsInteger() is { } l) return l;
-        return double.TryParse(Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
+        return FloatForm().IsMatch(Value) && double.TryParse(Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) ? d : null;
     }
+
+    /// <summary>A plain scalar YAML 1.1 read as a number and YAML 1.2 does not: digits with <c>_</c> separators.</summary>
+    public string? WithoutSeparators =>
+        !Quoted && Value.Contains('_', StringComparison.Ordinal) && (this with { Value = Value.Replace("_", "", StringComparison.Ordinal) }).AsNumber() is not null
+            ? Value.Replace("_", "", StringComparison.Ordinal)
+            : null;
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex FloatForm();
 
     /// <summary>YAML 1.2 core-schema reading of a scalar, as a JSON type name.</summary>
     public string TypeName => IsNull ? "null" : AsBool() is not null ? "boolean" : AsNumber() is not null ? "number" : "string";

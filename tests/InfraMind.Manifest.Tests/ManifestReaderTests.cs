@@ -64,6 +64,35 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Contains("the path is empty", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("+9000")]
+    [InlineData("0o21450")]
+    [InlineData("0x2328")]
+    [InlineData("9000")]
+    public void A_port_is_read_as_YAML_1_2_core_integers_are(string written)
+    {
+        var result = Validate(Spec.Replace("port: 9000", $"port: {written}", StringComparison.Ordinal));
+        Assert.Equal(9000, Assert.IsType<ModelManifest>(result.Manifest).Port);
+    }
+
+    [Theory]
+    [InlineData("9_000", "YAML 1.2 has no digit separators: write 9000")]
+    [InlineData("0b10001100101000", "write the port number")]
+    [InlineData("2:30:00", "write the port number")]
+    [InlineData("0x", "write the port number")]
+    [InlineData("0o", "write the port number")]
+    [InlineData("0o9", "write the port number")]
+    [InlineData("0o7777777777777777777777", "write the port number")]
+    public void A_port_in_a_YAML_1_1_only_form_is_not_a_number(string written, string hint)
+    {
+        // YAML 1.1 readers take 9_000 (and 0b…, base 60) for numbers, YAML 1.2 readers for strings: model.yaml is read as 1.2.
+        var result = Validate(Spec.Replace("port: 9000", $"port: {written}", StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors, e => e.Path == "port");
+        Assert.Equal(ManifestCodes.WrongType, error.Code);
+        Assert.Contains($"found string '{written}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(hint, error.Hint, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Spec_example_parses_into_exact_values()
     {
