@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using InfraMind.Containers;
@@ -113,19 +114,22 @@ internal static class CaseRunner
         deadline.CancelAfter(timeout);
         var clock = Stopwatch.StartNew();
         ModelAnswer answer;
-        var headers = false;
+        string? started = null;
         try
         {
             // Disposing an answer not read to its end drops the connection (JobHttp never drains): nothing past the cap is read.
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-            headers = true;
+            started = string.Create(CultureInfo.InvariantCulture, $"HTTP {(int)response.StatusCode}, ") +
+                (response.Content.Headers.ContentLength is { } length ? string.Create(CultureInfo.InvariantCulture, $"Content-Length {length}") : "chunked or read to the connection's end");
             // Straight from the container: no node in between, so no header of the model's can name a node's verdict.
             answer = await ModelAnswer.ReadAsync(response, maxResponseBytes, fromNode: false, deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             var judgement = AnswerJudge.NoAnswerWithin(timeout);
-            if (headers) judgement = judgement with { Detail = judgement.Detail + ": the answer started but did not finish (it stalled mid-answer)" };
+            // The model answered its headers: a body that never completes is a Content-Length larger than the body sent, or a stall.
+            if (started is not null)
+                judgement = judgement with { Detail = judgement.Detail + $": the answer started ({started}) but its body did not finish: a Content-Length larger than the body sent, or a model that stalled mid-answer" };
             return Result(c, judgement, null, clock.Elapsed, null);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)

@@ -23,7 +23,7 @@ public sealed partial class HostileModelTests
         { "fork-bomb", "256Mi", Verdict.PidsLimitReached.WireName, "limit of 256 processes and threads" },
         { "oom-on-request", "48Mi", Verdict.OomKilled.WireName, "running out of memory" },
         { "exit-after-3", "256Mi", Verdict.ContainerExited.WireName, "exited with code 7; last log lines: fatal: corrupt state after 3 requests" },
-        { "drip", "256Mi", Verdict.RequestTimeout.WireName, "stalled mid-answer" },
+        { "drip", "256Mi", Verdict.RequestTimeout.WireName, "the answer started (HTTP 200, Content-Length 64) but its body did not finish" },
         { "hang", "256Mi", Verdict.RequestTimeout.WireName, "no answer within 2 s" },
         { "not-json", "256Mi", Verdict.ResponseNotJson.WireName, "not JSON" },
     };
