@@ -217,4 +217,20 @@ public sealed class AnswerJudgeTests
         var body = AnswerJudge.Unreadable(valid, new IOException("reading", new HttpIOException(error, "inner")));
         Assert.Equal(verdict, body.Verdict!.WireName);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_answer_that_ends_short_of_the_body_its_headers_declared_is_the_models(bool valid)
+    {
+        // What SocketsHttpHandler throws from the body's read when the connection closes before Content-Length bytes
+        // (or the last chunk) came: the headers came first, so the model's server did answer, and ended it short.
+        var judged = AnswerJudge.Unreadable(valid, new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely"));
+        Assert.Equal("malformed-answer", judged.Verdict!.WireName);
+        Assert.Contains("before the body its headers declared", judged.Detail, StringComparison.Ordinal);
+
+        // Before any header (thrown by the send): no answer at all, as a closed connection always was.
+        var none = AnswerJudge.Unreadable(valid, new HttpRequestException(HttpRequestError.ResponseEnded, "x", new HttpIOException(HttpRequestError.ResponseEnded, "y")));
+        Assert.Equal(valid ? "connection-failed" : "server-error-on-invalid-input", none.Verdict!.WireName);
+    }
 }

@@ -117,6 +117,11 @@ public static class AnswerJudge
     {
         ArgumentNullException.ThrowIfNull(failure);
         var reason = NetworkFailure.Describe(failure);
+        // Thrown by the body's read (not wrapped by the send): the headers came, and the answer ended short of the body
+        // they declared (a Content-Length larger than what was sent, a chunked body without its last chunk).
+        if (failure is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded })
+            return Judgement.Fail(Verdict.MalformedAnswer, "the model's container ended its answer before the body its headers declared " +
+                "(a Content-Length larger than the body sent, or a chunked body without its last chunk), then closed the connection");
         return NetworkFailure.HttpError(failure) is HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError or HttpRequestError.ConfigurationLimitExceeded
             ? Judgement.Fail(Verdict.MalformedAnswer, $"the model's container answered what is not a valid HTTP/1.1 answer: {reason}")
             : ConnectionFailed(validInput, $"the model's container did not answer: {reason}");
