@@ -50,6 +50,12 @@ public sealed class SigningKey : IDisposable
         }
     }
 
+    /// <summary>
+    /// An ECDSA signature (SHA-256, DER) over <paramref name="data"/>. Safe on many threads at once with one key (a node
+    /// signs every answer's receipt on the thread that answers it): .NET's OpenSSL-backed ECDsa signs with a fresh
+    /// EVP_PKEY_CTX over a duplicated handle per call, and OpenSSL shares an EVP_PKEY across threads for operations
+    /// that do not change it (tested: PublicKeyTests.One_private_key_signs_on_many_threads_at_once…).
+    /// </summary>
     public byte[] Sign(ReadOnlySpan<byte> data) =>
         _ecdsa.SignData(data, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
 

@@ -72,6 +72,37 @@ public sealed class PublicKeyTests
         Assert.Equal(kept, publicKey.IdleKeyObjects);
     }
 
+    [Theory]
+    [InlineData(KeyType.P256)]
+    [InlineData(KeyType.Secp256k1)]
+    public void One_private_key_signs_on_many_threads_at_once_and_every_signature_verifies(KeyType type)
+    {
+        // A node signs the receipt of every job it answers, on whatever thread answers it, with one SigningKey.
+        using var key = SigningKey.CreateEphemeral(type: type);
+        const int Threads = 8;
+        var signatures = new byte[Threads][][];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            signatures[t] = new byte[100][];
+            start.SignalAndWait();
+            for (var i = 0; i < 100; i++) signatures[t][i] = key.Sign(Payload(t, i));
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        for (var t = 0; t < Threads; t++)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                Assert.True(key.PublicKey.Verify(Payload(t, i), signatures[t][i]), $"thread {t}, signature {i}");
+                Assert.False(key.PublicKey.Verify(Payload(t, i + 1), signatures[t][i]));
+            }
+        }
+
+        static byte[] Payload(int thread, int i) => System.Text.Encoding.UTF8.GetBytes($"receipt {thread}/{i}");
+    }
+
     [Fact]
     public void The_keys_kept_stay_bounded_however_many_distinct_keys_arrive()
     {
