@@ -353,14 +353,11 @@ public sealed class ConformanceRunner
         ModelManifest manifest, RunningContainer container, ConformanceOptions options, List<StepResult> steps, Task<long> exited,
         CancellationToken cancellationToken)
     {
-        var generated = new SyntheticInputs(manifest.InputSchema, options.Seed).Generate(options.Cases, options.NegativeCases);
+        var inputs = new SyntheticInputs(manifest.InputSchema, options.Seed);
+        var generated = inputs.Generate(options.Cases, options.NegativeCases);
         if (!generated.Any(c => c.Positive))
         {
-            Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, Verdict.ManifestInvalid,
-                "input_schema admits no input that test inputs are built within (strings of at most " +
-                string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxStringLength:N0} characters, arrays of at most {SyntheticInputs.MaxItems} items, ") +
-                string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxValues:N0} values and {SyntheticInputs.MaxChars / 1024} KiB of text in one input), ") +
-                "and gives no valid `examples`: add one valid input to input_schema's `examples`, or relax the schema's minimums", TimeSpan.Zero);
+            Add(steps, ConformanceSteps.Cases, CheckStatus.Failed, Verdict.ManifestInvalid, NoValidInput(inputs.Unsatisfied), TimeSpan.Zero);
             return [];
         }
 
@@ -369,6 +366,19 @@ public sealed class ConformanceRunner
         Add(steps, step);
         return cases;
     }
+
+    /// <summary>
+    /// Why no valid input was sent: the generator built none within its bounds and the schema gives no valid
+    /// <c>examples</c>. Not that the schema admits none: it may admit inputs the generator cannot build (a construct it
+    /// does not know, a bound below), so the text names what it could not satisfy and asks for an example.
+    /// </summary>
+    internal static string NoValidInput(IReadOnlyList<string> unsatisfied) =>
+        "InfraMind could not build a valid input from input_schema within its bounds (strings of at most " +
+        string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxStringLength:N0} characters, arrays of at most {SyntheticInputs.MaxItems} items, ") +
+        string.Create(CultureInfo.InvariantCulture, $"{SyntheticInputs.MaxValues:N0} values and {SyntheticInputs.MaxChars / 1024} KiB of text in one input)") +
+        (unsatisfied.Count > 0 ? $"; it could not satisfy: {string.Join("; ", unsatisfied)}" : "") +
+        ", and input_schema gives no valid `examples`. The schema may still admit inputs InfraMind cannot build: " +
+        "add one valid input to input_schema's `examples` (it is sent as given), or relax what is named";
 
     /// <summary>
     /// The image to run, as its tag and id: the one InfraMind recorded building from this context and manifest (it

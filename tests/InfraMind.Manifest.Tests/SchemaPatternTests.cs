@@ -30,6 +30,40 @@ public sealed class SchemaPatternTests
         Assert.Throws<ArgumentException>(() => SchemaPatterns.Create(pattern));
     }
 
+    /// <summary>
+    /// IM1045 speaks the publisher's language: the construct, where it is (the character, counted from 1), and what to
+    /// write instead; never the matcher's own message, type or option names.
+    /// </summary>
+    [Theory]
+    [InlineData(@"ab*+", "two repeats in a row, as in a*+ at character 4 ('+')", "group the first, (a*)+, or drop one")]
+    [InlineData(@"*abc", "a repeat (*, +, ? or {n}) with nothing before it", "at character 1 ('*')")]
+    [InlineData(@"[z-a]", "a range [x-y] whose x comes after its y at character 4 ('a')", "write the range from its lower character")]
+    [InlineData(@"a{2,1}", "a repeat {x,y} whose x is larger than its y", "at character 6")]
+    [InlineData(@"^[a-z", "a [ that is never closed by ]", "at character")]
+    [InlineData(@"^(ab", "a ( that is never closed by )", "at character")]
+    [InlineData(@"ab)", "a ) with no ( before it", "at character 3")]
+    [InlineData(@"\p{NoSuchThing}", "an unknown Unicode category or block", "at character")]
+    [InlineData(@"abc\", @"a \ at the end of the pattern", @"write \\ to match a backslash")]
+    [InlineData(@"^(a)\1$", @"a backreference '\1' at character 5", "list what the part may be instead")]
+    [InlineData(@"^(?<x>a)\k<x>$", @"a backreference '\k' at character 9", "list what the part may be instead")]
+    [InlineData(@"^(?=.*\d)[a-z0-9]+$", "a lookahead '(?=' at character 2", "allOf: [{pattern: A}, {pattern: B}]")]
+    [InlineData(@"^(?!x)\w+$", "a lookahead '(?!' at character 2", "not: {pattern: B}")]
+    [InlineData(@"[(?=]x(?<!a)b", "a lookbehind '(?<!' at character 7", "allOf")]
+    [InlineData(@"(?>a+)b", "an atomic group '(?>' at character 1", "write a plain group (?:...)")]
+    [InlineData(@"(?(a)b|c)", "a conditional '(?(' at character 1", "if/then/else")]
+    [InlineData(@"(?<a>x)(?<b-a>y)", "a balancing group '(?<a-b>' at character 8", "check it in the model itself")]
+    [InlineData(@"\Gabc", @"the anchor '\G' at character 1", "write ^")]
+    [InlineData(@"^[a-z]{0,65535}$", "its repeat {0,65535} at character 7 would make the matcher larger than InfraMind allows (at most 10,000 states)", "minLength/maxLength")]
+    public void A_refused_pattern_is_explained_in_the_publishers_terms(string pattern, string what, string how)
+    {
+        var problem = SchemaPatterns.Problem(pattern);
+        Assert.NotNull(problem);
+        Assert.Contains(what, problem, StringComparison.Ordinal);
+        Assert.Contains(how, problem, StringComparison.Ordinal);
+        foreach (var dotnet in new[] { "RegexOptions", "NonBacktracking", "Invalid pattern", "offset", "automata", ".NET", "Exception", "conjunction" })
+            Assert.DoesNotContain(dotnet, problem, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public void A_pattern_longer_than_the_limit_is_refused() =>
         Assert.Contains("at most", SchemaPatterns.Problem(new string('a', SchemaPatterns.MaxLength + 1)), StringComparison.Ordinal);
