@@ -98,6 +98,10 @@ public sealed record GatewayOptions
     /// <summary>How often the gateway looks for nodes that missed their heartbeats (and cuts their attempts in flight short).</summary>
     public TimeSpan LivenessCheck { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The Retry-After of the gateway's own 503s and 429s (no ready node, a quarantined version, too many requests in
+    /// flight). Not of a busy model's 503 (IM6038): that one says <see cref="JobGate.RetryAfter"/>, as its nodes do.
+    /// </summary>
     public TimeSpan RetryAfter { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a request waits for a placed version to have a ready node before the 503.</summary>

@@ -74,6 +74,12 @@ internal sealed class Standing(Suspension suspension)
     public bool ProbeWanted { get; set; }
 
     public DateTimeOffset? ProbedAt { get; set; }
+
+    /// <summary>
+    /// Until when the node is put behind the others for this version: it answered node-busy (its container's JobGate
+    /// was full) at most <see cref="NodeChoice.MaxBusyWindow"/> before. One timestamp, replaced by each busy answer.
+    /// </summary>
+    public DateTimeOffset? BusyUntil { get; set; }
 }
 
 /// <summary>How a registration went.</summary>

@@ -50,6 +50,8 @@ internal sealed partial class MeshState
                             failures = s.Failures,
                             successes = s.Successes,
                             latencyMs = s.Latency.Milliseconds,
+                            // Put behind the others until then: the node answered busy (NodeChoice.BusyWindow).
+                            busyUntil = s.BusyUntil > now ? s.BusyUntil : null,
                         };
                     }).ToList(),
                 }).ToList(),

@@ -304,10 +304,11 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         {
             var list = new List<Candidate>();
             if (!_placedOn.TryGetValue(key, out var placedOn)) return list;
+            var now = time.GetUtcNow();
             foreach (var id in placedOn)
             {
                 if (exclude.Contains(id) || !Takes(id, key, out var n, out var s)) continue;
-                list.Add(new Candidate(id, s.Latency.At(time.GetUtcNow()), n.Reputation.Value, Volatile.Read(ref n.InFlight)));
+                list.Add(new Candidate(id, s.Latency.At(now), n.Reputation.Value, Volatile.Read(ref n.InFlight), s.BusyUntil > now));
             }
 
             return list;
@@ -407,6 +408,22 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (!_nodes.ContainsKey(node)) return;
             metrics.Attempt(model, node, "failed");
             metrics.Failure(model, node, verdict);
+        }
+    }
+
+    /// <summary>
+    /// Node <paramref name="node"/> answered busy for version <paramref name="key"/> (its container's JobGate was full),
+    /// saying <paramref name="retryAfter"/> (null: nothing usable): it is put behind the nodes that did not for
+    /// <see cref="NodeChoice.BusyWindow"/> (a few seconds at most), from now, so the requests that follow go elsewhere
+    /// while it has no room. Its reputation and suspension are not touched (busy is load, not failure). Recorded at once,
+    /// not when the request settles: requests in flight at the same time choose by it too.
+    /// </summary>
+    public void RecordBusy(string node, string key, TimeSpan? retryAfter)
+    {
+        lock (_gate)
+        {
+            if (!_nodes.ContainsKey(node) || !_byKey.ContainsKey(key)) return;
+            StandingOf(node, key).BusyUntil = time.GetUtcNow() + NodeChoice.BusyWindow(retryAfter);
         }
     }
 

@@ -113,7 +113,7 @@ public sealed partial class NodeAgent
         using var held = slot;
         if (busy is not null)
         {
-            context.Response.Headers.RetryAfter = "1";
+            context.Response.Headers.RetryAfter = RetryAfterHeader.Format(JobGate.RetryAfter);
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, Verdict.NodeBusy, MeshErrorCodes.NodeBusy,
                 $"{name}@{version} on node {_options.NodeId}: {busy}");
             return;

@@ -19,6 +19,14 @@ public sealed class JobGate : IDisposable
     /// <summary>Jobs that may wait for a container by default (NodeOptions.MaxQueuedJobsPerModel).</summary>
     public const int DefaultQueued = 256;
 
+    /// <summary>
+    /// What a busy answer tells its caller to wait (Retry-After, <see cref="RetryAfterHeader.Format"/>): the one value a
+    /// node's job API says with its node-busy answer and a gateway says with its own 503 IM6038 when every node it tried
+    /// was busy (REST and gRPC); a gateway also puts a node that said busy without a usable Retry-After behind the others
+    /// for this long. Slots free as jobs end, so about a job's time, not minutes.
+    /// </summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrencyLimiter _limiter;
 
     public JobGate(int inFlight = DefaultInFlight, int queued = DefaultQueued)

@@ -39,6 +39,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         // Through a node, the node gets the limit and gives up first; the gateway's own limit is a little later as a backstop.
         limit.CancelAfter(route.Direct ? options.AttemptTimeout : options.AttemptTimeout + TimeSpan.FromMilliseconds(500));
         IDisposable? slot = null;
+        // What a node's busy answer said to wait (null: nothing usable, or no such answer).
+        TimeSpan? retryAfter = null;
         try
         {
             // Straight to a container of this process: one of its slots first, as its node's job API takes one (JobGate).
@@ -49,6 +51,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
                 {
                     span?.SetTag(MeshTracing.VerdictTag, Verdict.NodeBusy.WireName);
                     mesh.RecordFailedAttempt(node, model.Published.Name, Verdict.NodeBusy);
+                    mesh.RecordBusy(node, model.Key, null);
                     return (new AttemptResult(node, Verdict.NodeBusy, $"{MeshErrorCodes.NodeBusy.Value}: {busy}", null, clock.Elapsed.TotalMilliseconds), null, null);
                 }
             }
@@ -59,7 +62,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             if (route.Connector is { } direct && model.Manifest.Protocol == ModelProtocol.Grpc)
                 answer = await channels.Of(direct, model.Published.Name, version).InferAsync(body, options.AttemptTimeout, limit.Token);
             else
-                (answer, sentReceipt) = await SendAsync(route, body, requestId, limit.Token);
+                (answer, sentReceipt, retryAfter) = await SendAsync(route, body, requestId, limit.Token);
             status = answer.StatusCode;
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
@@ -131,6 +134,8 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         span?.SetTag(MeshTracing.VerdictTag, verdict.WireName);
         span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
         mesh.RecordFailedAttempt(node, model.Published.Name, verdict);
+        // A node's own busy answer: the next requests go to the others for a moment (held against no one, MeshState.Settle).
+        if (verdict == Verdict.NodeBusy) mesh.RecordBusy(node, model.Key, retryAfter);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null, null);
     }
 
@@ -151,9 +156,10 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
 
     /// <summary>
     /// A job over HTTP/1.1: to the node's job API with its credential, time limit and the request's id, or straight to a
-    /// REST model's container. With the answer, the node's receipt header (null straight from a container).
+    /// REST model's container. With the answer, the node's receipt header and the wait its Retry-After says
+    /// (<see cref="RetryAfterHeader.Read"/>; both null straight from a container, whose headers are the model's word).
     /// </summary>
-    private async Task<(ModelAnswer Answer, string? Receipt)> SendAsync(Route route, byte[] body, string requestId, CancellationToken ct)
+    private async Task<(ModelAnswer Answer, string? Receipt, TimeSpan? RetryAfter)> SendAsync(Route route, byte[] body, string requestId, CancellationToken ct)
     {
         using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
         request.Content = new ByteArrayContent(body);
@@ -170,6 +176,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         // Read against the limit, never beyond: over it, the answer is response-too-large and its connection dropped.
         // A node's verdict header counts only from a node: straight from a container it would be the model's word.
         var answer = await ModelAnswer.ReadAsync(response, options.MaxResponseBytes, fromNode: !route.Direct, ct);
-        return (answer, !route.Direct && response.Headers.TryGetValues(MeshHeaders.Receipt, out var values) ? values.FirstOrDefault() : null);
+        if (route.Direct) return (answer, null, null);
+        return (answer, response.Headers.TryGetValues(MeshHeaders.Receipt, out var values) ? values.FirstOrDefault() : null, RetryAfterHeader.Read(response.Headers.RetryAfter));
     }
 }

@@ -48,6 +48,13 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
 
     public MeshState Mesh => mesh;
 
+    /// <summary>
+    /// The Retry-After value of a problem that has one, REST header and gRPC trailer alike: a busy model's (IM6038) is
+    /// <see cref="JobGate.RetryAfter"/>, the value its nodes' busy answers say; every other's is <see cref="GatewayOptions.RetryAfter"/>.
+    /// </summary>
+    public string RetryAfterOf(InferenceProblem problem) =>
+        RetryAfterHeader.Format(problem.Code == MeshErrorCodes.NodeBusy ? JobGate.RetryAfter : options.RetryAfter);
+
     /// <summary>The bound on requests in flight: each face takes a slot before it reads a request's body.</summary>
     public InferenceAdmission Admission => admission;
 

@@ -82,7 +82,7 @@ internal sealed class InferenceEndpoint(InferenceCore core)
         // Only once the request was routed: a problem found before (the input's, the version's) says nothing of attempts.
         if (problem.Code == MeshErrorCodes.NoReadyNode || problem.Code == MeshErrorCodes.AllAttemptsFailed) context.Response.Headers[MeshHeaders.Attempts] = attempts;
         if (problem.RetryAfter)
-            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = core.RetryAfterOf(problem);
         return await ProblemAsync(context, problem);
     }
 

@@ -55,7 +55,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             response.Headers["grpc-status"] = ((int)GrpcStatusMap.FromHttp(refused.Status)).ToString(CultureInfo.InvariantCulture);
             response.Headers["grpc-message"] = PercentEncode($"{refused.Title}: {refused.Detail}");
             response.Headers[CodeTrailer] = refused.Code.Value;
-            response.Headers.RetryAfter = RetryAfterSeconds(core);
+            response.Headers.RetryAfter = core.RetryAfterOf(refused);
             core.Finish("", record, refused.Status, TimeSpan.Zero);
         }
     }
@@ -79,8 +79,6 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
 
         return text.ToString();
     }
-
-    private static string RetryAfterSeconds(InferenceCore core) => ((int)Math.Ceiling(core.Options.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) => Task.FromResult(new ServerLiveResponse { Live = true });
 
@@ -233,7 +231,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
 
         var trailers = new Metadata { { CodeTrailer, problem.Code.Value } };
         if (problem.RetryAfter)
-            trailers.Add("retry-after", RetryAfterSeconds(core));
+            trailers.Add("retry-after", core.RetryAfterOf(problem));
         return new RpcException(new Status(GrpcStatusMap.FromHttp(problem.Status), message), trailers);
     }
 }

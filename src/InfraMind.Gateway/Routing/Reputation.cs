@@ -135,17 +135,31 @@ internal sealed class LatencyEwma(double alpha = 0.3)
     }
 }
 
-/// <summary>A node that may take the next attempt.</summary>
-internal sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight);
+/// <summary>A node that may take the next attempt; <paramref name="Busy"/>: it answered node-busy for the version within its busy window.</summary>
+internal sealed record Candidate(string NodeId, double? LatencyMs, double Reputation, int InFlight, bool Busy = false);
 
 /// <summary>
 /// Power of two choices: two distinct random candidates, the one with the lower cost wins. Cost is latency (EWMA)
-/// times load, divided by reputation, so a fast but unreliable node loses to a slower reliable one.
+/// times load, divided by reputation, so a fast but unreliable node loses to a slower reliable one. A node that just
+/// answered busy (<see cref="Candidate.Busy"/>) is put behind the others: it is chosen only when every candidate is
+/// busy, so a full container is not sent the next request too, and a model whose every node is full is still tried.
 /// </summary>
 internal static class NodeChoice
 {
     /// <summary>What an unmeasured node's latency counts as: a fast one's, so it gets traffic and a measurement.</summary>
     public const double UnmeasuredMs = 1;
+
+    /// <summary>The longest a busy answer puts its node behind the others, whatever Retry-After it said.</summary>
+    public static readonly TimeSpan MaxBusyWindow = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a busy answer puts its node behind the others: the Retry-After the node said
+    /// (<see cref="RetryAfterHeader.Read"/>: delta-seconds, at least 1), at most <see cref="MaxBusyWindow"/>; without
+    /// one (a node that sent none or an unusable one, or a container of this process whose gate was full),
+    /// <see cref="JobGate.RetryAfter"/>, what a node says.
+    /// </summary>
+    public static TimeSpan BusyWindow(TimeSpan? retryAfter) =>
+        retryAfter is { } said && said > TimeSpan.Zero ? (said < MaxBusyWindow ? said : MaxBusyWindow) : JobGate.RetryAfter;
 
     public static double Cost(Candidate c)
     {
@@ -158,6 +172,14 @@ internal static class NodeChoice
         ArgumentNullException.ThrowIfNull(candidates);
         ArgumentNullException.ThrowIfNull(random);
         if (candidates.Count == 0) return null;
+        // Busy nodes only when every candidate is busy: behind the others, never excluded.
+        var busy = 0;
+        foreach (var c in candidates)
+        {
+            if (c.Busy) busy++;
+        }
+
+        if (busy > 0 && busy < candidates.Count) candidates = [.. candidates.Where(c => !c.Busy)];
         if (candidates.Count == 1) return candidates[0];
         var a = random.Next(candidates.Count);
         var b = random.Next(candidates.Count - 1);

@@ -38,6 +38,8 @@ internal static class MeshUpCommand
         var spotCheck = ServingHosts.SpotCheckShareOption();
         var minFreeDisk = ServingHosts.MinFreeDiskOption();
         var maxInFlight = ServingHosts.MaxInFlightOption("; every client of this mesh has 127.0.0.1, so it is also the most from one address (beyond: 429 IM6027)");
+        // Every node it starts gets the one gate these say (the same flags as `infra node serve`).
+        var jobGate = JobGateOptions.Create();
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
@@ -48,7 +50,7 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, jobGate.MaxJobs, jobGate.MaxQueued, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
@@ -104,7 +106,7 @@ internal static class MeshUpCommand
                         resources: ResourcePolicy.SharedMachine, identity: keys[^1], imageRecords: context.Home.NodeImageRecords,
                         // Nodes of this process beat every second (not 2 s): a version published is picked up sooner, and the
                         // gateway, on the same machine, is never far; a node also beats at once when a model gets ready.
-                        tune: o => o with { HeartbeatInterval = TimeSpan.FromSeconds(1) })));
+                        tune: o => JobGateOptions.Apply(parse, o with { HeartbeatInterval = TimeSpan.FromSeconds(1) }))));
                 }
 
                 if (parse.GetValue(json))

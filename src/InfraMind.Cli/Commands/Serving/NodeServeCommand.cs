@@ -79,19 +79,7 @@ internal static class NodeServeCommand
             DefaultValueFactory = _ => ResourcePolicy.DefaultMaxModelsPerNode, HelpName = "N",
         };
         maxModels.Require(v => v is >= 1 and <= 1024, "--max-models must be between 1 and 1024");
-        var maxJobs = new Option<int>("--max-jobs-per-model")
-        {
-            Description = "Jobs one model container is sent at once (beyond: they wait, see --max-queued-jobs-per-model)",
-            DefaultValueFactory = _ => JobGate.DefaultInFlight, HelpName = "N",
-        };
-        maxJobs.Require(v => v is >= 1 and <= 4096, "--max-jobs-per-model must be between 1 and 4096");
-        var maxQueuedJobs = new Option<int>("--max-queued-jobs-per-model")
-        {
-            Description = "Jobs that may wait for one model container; beyond them, or after waiting half its time limit, a job is refused as node-busy (503, IM6038), " +
-                          "which the gateway re-routes and holds against no one",
-            DefaultValueFactory = _ => JobGate.DefaultQueued, HelpName = "N",
-        };
-        maxQueuedJobs.Require(v => v is >= 0 and <= 65536, "--max-queued-jobs-per-model must be between 0 and 65536");
+        var jobGate = JobGateOptions.Create();
         var cpuOvercommit = new Option<double>("--cpu-overcommit")
         {
             Description = "Admit models while the sum of their CPU limits stays within this many times --cpu (1-16; limits are enforced per container either way)",
@@ -127,7 +115,7 @@ internal static class NodeServeCommand
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH); until a gateway's answer arrives, the credential the node proposed to it is kept there as FILE.proposal.")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, maxModels, maxJobs, maxQueuedJobs, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, maxModels, jobGate.MaxJobs, jobGate.MaxQueued, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, maxImage, verbose, logFormat, json,
         };
         chain.AddTo(serve);
@@ -183,11 +171,11 @@ internal static class NodeServeCommand
             await using var host = await ServingHosts.StartNodeAsync(parse.GetValue(id)!, gatewayUrls, token, capacity, engine, source, ServingHosts.Logging(parse.GetValue(verbose), parse.GetValue(logFormat)!), cancellationToken,
                 at, context.Home.NodeCredential(parse.GetValue(id)!), resources: new ResourcePolicy(parse.GetValue(cpuOvercommit), parse.GetValue(memoryOvercommit)),
                 advertise: ListenAt.Advertised(parse, advertise), identity: identity, admitGateways: admitGateways, tls: certificate, imageRecords: context.Home.NodeImageRecords,
-                tune: o => o with
+                tune: o => JobGateOptions.Apply(parse, o with
                 {
                     GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),
-                    AlterAnswers = alterAnswers, UnusedImageBytes = keepImages, MaxModels = parse.GetValue(maxModels), MaxJobsPerModel = parse.GetValue(maxJobs), MaxQueuedJobsPerModel = parse.GetValue(maxQueuedJobs),
-                });
+                    AlterAnswers = alterAnswers, UnusedImageBytes = keepImages, MaxModels = parse.GetValue(maxModels),
+                }));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);
             if (parse.GetValue(json))
