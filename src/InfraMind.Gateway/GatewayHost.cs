@@ -66,6 +66,7 @@ public sealed class GatewayHost : IAsyncDisposable
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
@@ -174,13 +175,18 @@ public sealed class GatewayHost : IAsyncDisposable
     /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
     /// v1alpha) lets grpcurl-style tools list and call the services without the .proto. A health request names a
     /// service (a model name is at most 63 characters): over <see cref="HealthRequestBytes"/> it is refused, so the
-    /// watches a caller holds open cannot pin large messages.
+    /// watches a caller holds open cannot pin large messages. Its Kestrel has the limits of the REST API
+    /// (<see cref="GatewayOptions.Limits"/>), counted apart: HTTP/2 streams per connection bound what one connection holds.
     /// </summary>
     private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
     {
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(url);
-        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            ServerOptions.Limit(k, options.Limits);
+            k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2);
+        });
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(core);

@@ -183,10 +183,17 @@ public sealed record GatewayOptions
     /// </summary>
     public double SpotCheckShare { get; init; } = 0.02;
 
+    /// <summary>
+    /// What a client's connections may hold below the endpoints (their count, head sizes, timeouts, data rates, HTTP/2
+    /// streams), on the REST API and the gRPC ingress each: every InfraMind server's <see cref="ServerLimits"/>.
+    /// </summary>
+    public ServerLimits Limits { get; init; } = ServerLimits.Default;
+
     /// <summary>Every problem, each with how to fix it.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        errors.AddRange(Limits?.Validate() ?? ["the server limits must be given"]);
         if (Replicas < 1) errors.Add($"replicas must be ≥ 1");
         if (MaxAttempts < 1) errors.Add($"max attempts must be ≥ 1");
         if (AttemptTimeout <= TimeSpan.Zero || ConnectTimeout <= TimeSpan.Zero) errors.Add($"the attempt and connect timeouts must be positive");

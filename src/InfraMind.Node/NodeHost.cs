@@ -48,6 +48,7 @@ public sealed class NodeHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the job API serves its own self-signed certificate, pinned by the gateway.

@@ -77,6 +77,9 @@ public sealed record NodeOptions
     /// <summary>How far the gateway's reply signature time may be from this node's clock, either side.</summary>
     public TimeSpan SignatureSkew { get; init; } = MeshSignature.DefaultSkew;
 
+    /// <summary>What a client's connections to the job API may hold (their count, head sizes, timeouts, data rates): every InfraMind server's <see cref="ServerLimits"/>.</summary>
+    public ServerLimits Limits { get; init; } = ServerLimits.Default;
+
     /// <summary>
     /// Where the node keeps the credential the gateway issued at its first registration (owner-only), so that a
     /// restarted node registers under its id again; null: kept in memory only (a node restarted within
@@ -185,6 +188,7 @@ public sealed record NodeOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = RegistrationRules.CheckNode(NodeId, Capacity, Labels, HeartbeatInterval).ToList();
+        errors.AddRange(Limits?.Validate() ?? ["the server limits must be given"]);
         errors.AddRange(Resources.Validate());
         if (MaxModels is < 1 or > 1024) errors.Add($"a node runs 1 to 1024 models at most (got {MaxModels})");
         if (Gateways is null || Gateways.Count is 0 or > MaxGateways)

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InfraMind.Serving;
 
@@ -15,6 +16,10 @@ namespace InfraMind.Serving;
 /// Ctrl-C or SIGTERM: one request held open (a slow body, a stalled fetch) kept a stopping server past that, and the
 /// process was ended before it removed its containers and scratch areas.
 /// </para>
+/// <para>
+/// Every host's Kestrel gets the limits of <see cref="ServerLimits"/> (<see cref="Limit"/>): what a stranger's
+/// connections may hold, set explicitly rather than left to ASP.NET Core's defaults (the connection count was unlimited).
+/// </para>
 /// </summary>
 public static class ServerOptions
 {
@@ -26,4 +31,36 @@ public static class ServerOptions
         ContentRootPath = AppContext.BaseDirectory,
         Args = ["--hostBuilder:reloadConfigOnChange=false", $"--shutdownTimeoutSeconds={StopGraceSeconds}"],
     };
+
+    /// <summary>
+    /// Sets every limit of <paramref name="limits"/> on a host's Kestrel. The registry, which does not reference this
+    /// assembly, maps the same <see cref="ServerLimits"/> in <c>RegistryServer</c>; ServerLimitsMappingTests proves the two set the
+    /// same Kestrel options, ConnectionLimitsTests what they do on each running server.
+    /// </summary>
+    /// <exception cref="ArgumentException">when <paramref name="limits"/> has a value <see cref="ServerLimits.Validate"/> refuses.</exception>
+    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(kestrel);
+        ArgumentNullException.ThrowIfNull(limits);
+        if (limits.Validate() is [var first, ..]) throw new ArgumentException(first, nameof(limits));
+        var k = kestrel.Limits;
+        k.MaxConcurrentConnections = limits.MaxConnections;
+        k.MaxConcurrentUpgradedConnections = limits.MaxUpgradedConnections;
+        k.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+        k.KeepAliveTimeout = limits.KeepAliveTimeout;
+        k.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+        k.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+        k.MaxRequestLineSize = limits.MaxRequestLineSize;
+        k.MaxRequestBodySize = limits.MaxRequestBodySize;
+        k.MaxRequestBufferSize = limits.MaxRequestBufferSize;
+        k.MaxResponseBufferSize = limits.MaxResponseBufferSize;
+        k.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.MinDataRateGrace);
+        k.MinResponseDataRate = new MinDataRate(limits.MinResponseBytesPerSecond, limits.MinDataRateGrace);
+        k.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
+        k.Http2.MaxRequestHeaderFieldSize = limits.Http2MaxRequestHeaderFieldSize;
+        k.Http2.HeaderTableSize = limits.Http2HeaderTableSize;
+        k.Http2.MaxFrameSize = limits.Http2MaxFrameSize;
+        k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
+        k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
+    }
 }

@@ -183,6 +183,8 @@ public sealed class MeshUpTests : IDisposable
             ("--missed-beats", "0", "--missed-beats must be between 1 and 100"),
             ("--max-in-flight", "0", "--max-in-flight must be between 1 and 1000000"),
             ("--max-in-flight-per-address", "0", "--max-in-flight-per-address must be at least 1"),
+            ("--max-connections", "0", "--max-connections must be between 1 and 1000000"),
+            ("--max-connections", "1000001", "--max-connections must be between 1 and 1000000"),
         })
         {
             var result = await _cli.RunAsync("gateway", "serve", "--port", "0", option, value);
@@ -193,6 +195,14 @@ public sealed class MeshUpTests : IDisposable
         var mesh = await _cli.RunAsync("mesh", "up", "--max-in-flight", "0");
         Assert.Equal(2, mesh.Code);
         Assert.Contains("--max-in-flight must be between 1 and 1000000", mesh.Err, StringComparison.Ordinal);
+
+        // Every serving command takes --max-connections (ServerLimits.MaxConnections of each server it starts).
+        foreach (var command in new[] { new[] { "mesh", "up" }, ["node", "serve", "--gateway", "http://127.0.0.1:9/"], ["registry", "serve"] })
+        {
+            var result = await _cli.RunAsync([.. command, "--max-connections", "0"]);
+            Assert.Equal(2, result.Code);
+            Assert.Contains("--max-connections must be between 1 and 1000000", result.Err, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -45,6 +46,9 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
 
     /// <summary>The certificate (with its key) to serve HTTPS with; <see cref="Url"/> is then https. Null: plain HTTP.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>What a client's connections may hold (their count, head sizes, timeouts, data rates): every InfraMind server's <see cref="ServerLimits"/>.</summary>
+    public ServerLimits Limits { get; init; } = ServerLimits.Default;
 }
 
 /// <summary>
@@ -133,6 +137,8 @@ public sealed class RegistryServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAdmissionsInFlight, 1, nameof(options.MaxAdmissionsInFlight));
+        ArgumentNullException.ThrowIfNull(options.Limits);
+        if (options.Limits.Validate() is [var invalid, ..]) throw new ArgumentException(invalid, nameof(options));
         var admission = options.Admission is { } checks ? new BoundedAdmission(checks, options.MaxAdmissionsInFlight) : null;
         var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, admission, null, cancellationToken).ConfigureAwait(false);
         try
@@ -151,6 +157,7 @@ public sealed class RegistryServer : IAsyncDisposable
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.WebHost.UseUrls(options.Url);
+            builder.WebHost.ConfigureKestrel(k => Limit(k, options.Limits));
             if (options.TlsCertificate is { } certificate)
             {
                 // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.
@@ -196,6 +203,35 @@ public sealed class RegistryServer : IAsyncDisposable
             await registry.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Sets every limit of <paramref name="limits"/> on the registry's Kestrel, as InfraMind.Serving's
+    /// <c>ServerOptions.Limit</c> does for the gateway and the nodes: this layer does not reference that one (nor its gRPC
+    /// and telemetry packages), and ServerLimits' home, InfraMind.Errors, has no ASP.NET Core. The values are
+    /// ServerLimits' own; <c>ServerLimitsMappingTests</c> proves this mapping and that one set the same Kestrel options.
+    /// </summary>
+    internal static void Limit(KestrelServerOptions kestrel, ServerLimits limits)
+    {
+        var k = kestrel.Limits;
+        k.MaxConcurrentConnections = limits.MaxConnections;
+        k.MaxConcurrentUpgradedConnections = limits.MaxUpgradedConnections;
+        k.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+        k.KeepAliveTimeout = limits.KeepAliveTimeout;
+        k.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+        k.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+        k.MaxRequestLineSize = limits.MaxRequestLineSize;
+        k.MaxRequestBodySize = limits.MaxRequestBodySize;
+        k.MaxRequestBufferSize = limits.MaxRequestBufferSize;
+        k.MaxResponseBufferSize = limits.MaxResponseBufferSize;
+        k.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.MinDataRateGrace);
+        k.MinResponseDataRate = new MinDataRate(limits.MinResponseBytesPerSecond, limits.MinDataRateGrace);
+        k.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
+        k.Http2.MaxRequestHeaderFieldSize = limits.Http2MaxRequestHeaderFieldSize;
+        k.Http2.HeaderTableSize = limits.Http2HeaderTableSize;
+        k.Http2.MaxFrameSize = limits.Http2MaxFrameSize;
+        k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
+        k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
     }
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);

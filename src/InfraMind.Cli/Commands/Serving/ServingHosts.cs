@@ -65,6 +65,25 @@ internal static class ServingHosts
         return option;
     }
 
+    /// <summary>
+    /// `--max-connections`: most connections each server of the command holds open at once (gateway serve and its gRPC
+    /// ingress, node serve, registry serve, and each server of mesh up); <see cref="ServerLimits.MaxConnections"/>.
+    /// </summary>
+    public static Option<int> MaxConnectionsOption(string servers)
+    {
+        var option = new Option<int>("--max-connections")
+        {
+            Description = $"Most client connections {servers} holds open at once, idle or not; one beyond is closed as soon as it is accepted, without an answer " +
+                "(each connection is a file descriptor and ~10 KiB; docs/operations.md lists every connection limit)",
+            DefaultValueFactory = _ => ServerLimits.DefaultMaxConnections, HelpName = "N",
+        };
+        option.Require(v => v is >= 1 and <= ServerLimits.MaxMaxConnections, $"--max-connections must be between 1 and {ServerLimits.MaxMaxConnections}");
+        return option;
+    }
+
+    /// <summary>Every server's <see cref="ServerLimits"/> with the <see cref="MaxConnectionsOption"/> given.</summary>
+    public static ServerLimits Limits(ParseResult parse, Option<int> maxConnections) => ServerLimits.Default with { MaxConnections = parse.GetValue(maxConnections) };
+
     /// <summary>Where the gRPC ingress listens for the gateway at <paramref name="at"/>: null when `--grpc-port 0` turned it off.</summary>
     public static string? GrpcUrl(ListenAt at, int? grpcPort)
     {
