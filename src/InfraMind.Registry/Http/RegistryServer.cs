@@ -108,7 +108,7 @@ public sealed class PublishLimits : IDisposable
 
     /// <summary>Sets Retry-After (whole seconds, at least 1) on an answer.</summary>
     internal static void SetRetryAfter(HttpResponse response, TimeSpan after) =>
-        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        response.Headers.RetryAfter = RetryAfterHeader.Format(after);
 
     public void Dispose() => _perKey?.Dispose();
 }

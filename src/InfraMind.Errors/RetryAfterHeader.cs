@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 
-namespace InfraMind.Serving;
+namespace InfraMind;
 
 /// <summary>
-/// Retry-After as InfraMind's servers write it and its gateway reads a node's: delta-seconds only (RFC 9110 §10.2.3),
-/// never an HTTP date, whose meaning depends on two clocks agreeing.
+/// Retry-After as every InfraMind server writes it (the registry's, the gateway's and the nodes' refusals) and a
+/// gateway reads a node's: delta-seconds only (RFC 9110 §10.2.3), never an HTTP date, whose meaning depends on two
+/// clocks agreeing.
 /// </summary>
 public static class RetryAfterHeader
 {
