@@ -2,6 +2,7 @@ using System.Text.Json;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Inference;
 using InfraMind.Gateway.Ingress;
+using InfraMind.Hosting;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using Microsoft.AspNetCore.Builder;
@@ -184,8 +185,7 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            ServerOptions.Limit(k, options.Limits);
-            k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2);
+            ServerOptions.Limit(k, options.Limits, HttpProtocols.Http2);
         });
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);

@@ -1,3 +1,4 @@
+using InfraMind.Hosting;
 using InfraMind.Serving;
 namespace InfraMind.Gateway;
 

@@ -1,4 +1,5 @@
 using InfraMind.Containers;
+using InfraMind.Hosting;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
 using Microsoft.AspNetCore.Builder;

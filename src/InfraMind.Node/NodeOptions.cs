@@ -1,4 +1,5 @@
 using InfraMind.Conformance;
+using InfraMind.Hosting;
 using InfraMind.Serving;
 
 namespace InfraMind.Node;

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using InfraMind.Hosting;
 
 namespace InfraMind.Serving;
 
@@ -13,7 +14,7 @@ public static class JobHttp
     /// <summary>
     /// No proxy; no redirects (a model's 3xx is an answer to judge, never a place to go: following it would let a model
     /// make the gateway or a node call any address); no cookies; of the trace, the W3C traceparent alone (<see cref="Telemetry.TraceparentPropagator"/>); connections renewed every 2
-    /// minutes; no client-wide timeout (each job has its own limit); an answer left unread (over a reader's limit) is
+    /// minutes, at most 1024 at once to one server; no client-wide timeout (each job has its own limit); an answer left unread (over a reader's limit) is
     /// not drained: its connection is dropped at once. A request made by <see cref="ForConnector"/> connects through
     /// its <see cref="IModelConnector"/>; any other to its URI's host. <paramref name="connectTimeout"/> bounds making a
     /// connection (null: the handler's default, no limit but the request's own): a host that vanished from the network
@@ -30,6 +31,10 @@ public static class JobHttp
         ActivityHeadersPropagator = Telemetry.TraceparentPropagator.Instance,
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         MaxResponseDrainSize = 0,
+        // A node holds at most ServerLimits.MaxConnectionsPerAddress connections from one address and closes one beyond
+        // unread, which would read as the node's connection failure: past this many, a request waits in the pool for a
+        // connection instead (the gateway's inferences in flight, 1024 by default, stay within it).
+        MaxConnectionsPerServer = ServerLimits.DefaultMaxConnectionsPerAddress,
         ConnectCallback = ConnectAsync,
     })
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using InfraMind.Hosting;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -185,6 +186,7 @@ public sealed class MeshUpTests : IDisposable
             ("--max-in-flight-per-address", "0", "--max-in-flight-per-address must be at least 1"),
             ("--max-connections", "0", "--max-connections must be between 1 and 1000000"),
             ("--max-connections", "1000001", "--max-connections must be between 1 and 1000000"),
+            ("--max-connections-per-address", "0", "--max-connections-per-address must be between 1 and 1000000"),
         })
         {
             var result = await _cli.RunAsync("gateway", "serve", "--port", "0", option, value);
@@ -196,12 +198,15 @@ public sealed class MeshUpTests : IDisposable
         Assert.Equal(2, mesh.Code);
         Assert.Contains("--max-in-flight must be between 1 and 1000000", mesh.Err, StringComparison.Ordinal);
 
-        // Every serving command takes --max-connections (ServerLimits.MaxConnections of each server it starts).
+        // Every serving command takes --max-connections and --max-connections-per-address (ServerLimits of each server it starts).
         foreach (var command in new[] { new[] { "mesh", "up" }, ["node", "serve", "--gateway", "http://127.0.0.1:9/"], ["registry", "serve"] })
         {
-            var result = await _cli.RunAsync([.. command, "--max-connections", "0"]);
-            Assert.Equal(2, result.Code);
-            Assert.Contains("--max-connections must be between 1 and 1000000", result.Err, StringComparison.Ordinal);
+            foreach (var option in new[] { "--max-connections", "--max-connections-per-address" })
+            {
+                var result = await _cli.RunAsync([.. command, option, "0"]);
+                Assert.Equal(2, result.Code);
+                Assert.Contains($"{option} must be between 1 and 1000000", result.Err, StringComparison.Ordinal);
+            }
         }
     }
 

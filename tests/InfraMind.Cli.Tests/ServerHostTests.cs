@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using InfraMind.Hosting;
 
 namespace InfraMind.Cli.Tests;
 
@@ -10,7 +11,7 @@ namespace InfraMind.Cli.Tests;
 /// A server started from a directory that is not InfraMind's takes nothing from it: ASP.NET Core's default content root
 /// is the working directory, whose appsettings.json it reads (a planted Kestrel endpoint rebound the registry to a port
 /// of the planter's choosing) and which it watches recursively (seconds per server from a large tree). Every server's
-/// content root is the program's own directory, configuration never reloaded (Serving's ServerOptions).
+/// content root is the program's own directory, configuration never reloaded (Hosting's ServerOptions).
 /// </summary>
 public sealed class ServerHostTests : IDisposable
 {
@@ -47,7 +48,7 @@ public sealed class ServerHostTests : IDisposable
 
     /// <summary>
     /// A request held open (a body that never ends) does not keep a server from stopping: SIGTERM gives requests in
-    /// flight a few seconds (Serving's ServerOptions.StopGraceSeconds), then aborts them, and the command ends cleanly
+    /// flight a few seconds (Hosting's ServerOptions.StopGraceSeconds), then aborts them, and the command ends cleanly
     /// (exit 0) well within the 20 s the CLI allows for cleaning up. ASP.NET Core's default of 30 s let one such
     /// request hold `gateway serve` until the CLI ended it at 20 s: exit 143, nothing of its cleanup done (the registry's
     /// side, a publish whose fetch stalls, is PublishBoundaryTests'; there a publish's scratch area was left behind).

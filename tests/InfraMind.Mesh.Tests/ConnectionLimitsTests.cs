@@ -7,6 +7,7 @@ using Grpc.Net.Client;
 using InfraMind.Containers;
 using InfraMind.Gateway;
 using InfraMind.Gateway.Catalog;
+using InfraMind.Hosting;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
@@ -80,9 +81,11 @@ public sealed class ConnectionLimitsTests
         }
     }
 
-    private static async Task<Socket> ConnectAsync(int port)
+    /// <summary>A connection to 127.0.0.1:<paramref name="port"/>, from <paramref name="from"/> (a loopback address; null: the kernel's choice, 127.0.0.1).</summary>
+    private static async Task<Socket> ConnectAsync(int port, string? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null) socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(from), 0));
         await socket.ConnectAsync("127.0.0.1", port);
         return socket;
     }
@@ -276,6 +279,70 @@ public sealed class ConnectionLimitsTests
 
                 using var again = await ConnectAsync(port);
                 Assert.True(await ClosedAsync(again, TimeSpan.FromSeconds(5)) is { Sent.Length: 0 }, $"{name}: the cap did not hold after connections came and went");
+            }
+            finally
+            {
+                foreach (var socket in held) socket.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// One address cannot take every connection: with a cap of 3 per address (of 8 in all), the fourth connection from
+    /// 127.0.0.1 is closed unread while connections from 127.0.0.2 (another client, as Linux routes all of 127/8 to
+    /// loopback) are served, and 127.0.0.1 is served again once one of its own closes. Before the per-address cap one
+    /// address held all 8.
+    /// </summary>
+    [SkippableFact]
+    public async Task One_address_holds_at_most_its_share_and_other_addresses_are_served()
+    {
+        const int PerAddress = 3;
+        await using var servers = await Servers.StartAsync(ServerLimits.Default with { MaxConnections = Cap, MaxConnectionsPerAddress = PerAddress });
+        foreach (var (name, port) in servers.Http1.Append(("gRPC ingress", servers.GrpcPort)))
+        {
+            var http2 = port == servers.GrpcPort;
+            var held = new List<Socket>();
+            async Task<bool> Served(Socket socket) => http2 ? await SpeaksHttp2Async(socket) : await ServedAsync(socket);
+            try
+            {
+                for (var i = 0; i < PerAddress; i++)
+                {
+                    held.Add(await ConnectAsync(port, "127.0.0.1"));
+                    Assert.True(await Served(held[^1]), $"{name}: connection {i + 1} of {PerAddress} from 127.0.0.1 was not served");
+                }
+
+                using (var over = await ConnectAsync(port, "127.0.0.1"))
+                {
+                    var closed = await ClosedAsync(over, TimeSpan.FromSeconds(5));
+                    Assert.True(closed is not null, $"{name}: connection {PerAddress + 1} from one address (a cap of {PerAddress}) was still open after 5 s");
+                    Assert.Empty(closed.Value.Sent);
+                }
+
+                for (var i = 0; i < PerAddress; i++)
+                {
+                    held.Add(await ConnectAsync(port, "127.0.0.2"));
+                    Assert.True(await Served(held[^1]), $"{name}: connection {i + 1} from 127.0.0.2 was not served while 127.0.0.1 held its {PerAddress}");
+                }
+
+                using (var over = await ConnectAsync(port, "127.0.0.2"))
+                    Assert.True(await ClosedAsync(over, TimeSpan.FromSeconds(5)) is { Sent.Length: 0 }, $"{name}: 127.0.0.2 got more than {PerAddress} connections");
+
+                // One of 127.0.0.1's leaves: 127.0.0.1 is served again (once the server has seen it close).
+                held[0].Dispose();
+                held.RemoveAt(0);
+                var clock = Stopwatch.StartNew();
+                while (true)
+                {
+                    var fresh = await ConnectAsync(port, "127.0.0.1");
+                    if (await Served(fresh))
+                    {
+                        held.Add(fresh);
+                        break;
+                    }
+
+                    fresh.Dispose();
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{name}: 127.0.0.1 not served again 10 s after one of its connections closed");
+                }
             }
             finally
             {

@@ -52,7 +52,7 @@ internal static class RegistryCommand
         };
         maxFetches.Require(v => v is >= 1 and <= 1024, "--max-fetches must be between 1 and 1024");
         var minFreeDisk = ServingHosts.MinFreeDiskOption();
-        var maxConnections = ServingHosts.MaxConnectionsOption("the registry");
+        var connections = ServingHosts.ConnectionOptions("the registry");
         foreach (var rate in new[] { perAddress, perKey })
             rate.Require(v => v >= 0, $"{rate.Name} must be 0 (no limit) or more");
         var serve = new Command("serve",
@@ -66,7 +66,7 @@ internal static class RegistryCommand
             "Publishes stop (IM5153) while the data directory's disk has less than --min-free-disk free.\n" +
             "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
-            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, minFreeDisk, maxConnections, perAddress, perKey, json,
+            port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, minFreeDisk, connections.Max, connections.PerAddress, perAddress, perKey, json,
         };
         tls.AddTo(serve);
         serve.SetAction(async (parse, cancellationToken) =>
@@ -88,7 +88,7 @@ internal static class RegistryCommand
                 PublishesPerMinutePerKey = parse.GetValue(perKey),
                 MaxAdmissionsInFlight = parse.GetValue(maxFetches),
                 MinFreeDiskBytes = floorBytes,
-                Limits = ServingHosts.Limits(parse, maxConnections),
+                Limits = connections.Limits(parse),
             };
             await using var server = await ServingHosts.StartRegistryAsync(context, options, policy, at, cancellationToken, keepBytes);
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
+using InfraMind.Hosting;
 using InfraMind.Registry.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -8,7 +9,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -116,9 +116,6 @@ public sealed class PublishLimits : IDisposable
 /// <summary>A running registry server; dispose to stop it and close the log.</summary>
 public sealed class RegistryServer : IAsyncDisposable
 {
-    /// <summary>The seconds a stopping server gives the requests in flight before it aborts them.</summary>
-    public const int StopGraceSeconds = 3;
-
     private readonly WebApplication _app;
 
     private RegistryServer(WebApplication app, ModelRegistry registry, Uri address)
@@ -143,21 +140,13 @@ public sealed class RegistryServer : IAsyncDisposable
         var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, admission, null, cancellationToken).ConfigureAwait(false);
         try
         {
-            // As InfraMind.Serving's ServerOptions (which this layer does not reference): the program's own directory as
-            // content root, configuration never reloaded; the working directory would be read and watched recursively.
-            // Stopping, requests in flight get StopGraceSeconds, then are aborted (a publish's fetch with them): the default
-            // 30 s outlasted the 20 s the CLI gives a command after Ctrl-C, and the process was ended mid-cleanup.
-            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-            {
-                ContentRootPath = AppContext.BaseDirectory,
-                Args = ["--hostBuilder:reloadConfigOnChange=false", $"--shutdownTimeoutSeconds={StopGraceSeconds}"],
-            });
+            var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             // A start that fails (the port taken) is thrown to the caller, which names it (IM6021); the host's own
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.WebHost.UseUrls(options.Url);
-            builder.WebHost.ConfigureKestrel(k => Limit(k, options.Limits));
+            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
             if (options.TlsCertificate is { } certificate)
             {
                 // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.
@@ -203,35 +192,6 @@ public sealed class RegistryServer : IAsyncDisposable
             await registry.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-    }
-
-    /// <summary>
-    /// Sets every limit of <paramref name="limits"/> on the registry's Kestrel, as InfraMind.Serving's
-    /// <c>ServerOptions.Limit</c> does for the gateway and the nodes: this layer does not reference that one (nor its gRPC
-    /// and telemetry packages), and ServerLimits' home, InfraMind.Errors, has no ASP.NET Core. The values are
-    /// ServerLimits' own; <c>ServerLimitsMappingTests</c> proves this mapping and that one set the same Kestrel options.
-    /// </summary>
-    internal static void Limit(KestrelServerOptions kestrel, ServerLimits limits)
-    {
-        var k = kestrel.Limits;
-        k.MaxConcurrentConnections = limits.MaxConnections;
-        k.MaxConcurrentUpgradedConnections = limits.MaxUpgradedConnections;
-        k.RequestHeadersTimeout = limits.RequestHeadersTimeout;
-        k.KeepAliveTimeout = limits.KeepAliveTimeout;
-        k.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
-        k.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
-        k.MaxRequestLineSize = limits.MaxRequestLineSize;
-        k.MaxRequestBodySize = limits.MaxRequestBodySize;
-        k.MaxRequestBufferSize = limits.MaxRequestBufferSize;
-        k.MaxResponseBufferSize = limits.MaxResponseBufferSize;
-        k.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.MinDataRateGrace);
-        k.MinResponseDataRate = new MinDataRate(limits.MinResponseBytesPerSecond, limits.MinDataRateGrace);
-        k.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
-        k.Http2.MaxRequestHeaderFieldSize = limits.Http2MaxRequestHeaderFieldSize;
-        k.Http2.HeaderTableSize = limits.Http2HeaderTableSize;
-        k.Http2.MaxFrameSize = limits.Http2MaxFrameSize;
-        k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
-        k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
     }
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);

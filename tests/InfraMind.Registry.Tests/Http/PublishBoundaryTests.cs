@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using InfraMind.Hosting;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Registry.Tests.Models;
@@ -221,7 +222,7 @@ public sealed class PublishBoundaryTests : IDisposable
     /// <summary>An admission that counts how often it is asked, as a fetching one would fetch.</summary>
     /// <summary>
     /// A publish whose content fetch stalls (a registry that stops answering mid-blob) does not hold a stopping server:
-    /// after <see cref="RegistryServer.StopGraceSeconds"/> the request is aborted and the fetch cancelled, so `infra
+    /// after <see cref="ServerOptions.StopGraceSeconds"/> the request is aborted and the fetch cancelled, so `infra
     /// registry serve` ends within the 20 s the CLI gives it after Ctrl-C and removes the fetch's scratch area. With
     /// ASP.NET Core's default of 30 s the process was ended first: exit 130 instead of 0, the scratch area left behind.
     /// </summary>
@@ -238,7 +239,7 @@ public sealed class PublishBoundaryTests : IDisposable
             var stopping = System.Diagnostics.Stopwatch.StartNew();
             await server.DisposeAsync();
             stopping.Stop();
-            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(RegistryServer.StopGraceSeconds + 7),
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(ServerOptions.StopGraceSeconds + 7),
                 $"the server took {stopping.Elapsed.TotalSeconds:0.0} s to stop with a publish in flight (the CLI ends a command 20 s after Ctrl-C)");
             Assert.True(await admission.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5)), "the stalled fetch was not cancelled");
             await Assert.ThrowsAnyAsync<Exception>(() => publish);

@@ -46,7 +46,7 @@ internal static class GatewayServeCommand
             DefaultValueFactory = _ => 256, HelpName = "N",
         };
         maxInFlightPerAddress.Require(v => v >= 1, "--max-in-flight-per-address must be at least 1");
-        var maxConnections = ServingHosts.MaxConnectionsOption("the gateway's REST API, and its gRPC ingress apart,");
+        var connections = ServingHosts.ConnectionOptions("the gateway's REST API, and its gRPC ingress apart,");
         var verbose = new Option<bool>("--verbose") { Description = "Log placements and failures" };
         var logFormat = ServingHosts.LogFormatOption();
         var logPayloads = ServingHosts.LogPayloadsOption();
@@ -74,7 +74,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, maxConnections, tokenFile, key, keyPassphrase, admitNodeKey,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, connections.Max, connections.PerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
@@ -101,7 +101,7 @@ internal static class GatewayServeCommand
                     TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
                     MaxNodes = parse.GetValue(maxNodes), MaxModelsPerNode = parse.GetValue(maxModelsPerNode), MaxInferencesInFlight = parse.GetValue(maxInFlight),
-                    MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress), Limits = ServingHosts.Limits(parse, maxConnections),
+                    MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress), Limits = connections.Limits(parse),
                 });
             var url = advertised ?? host.Url;
             var pin = certificate is null ? null : MeshTls.Fingerprint(certificate);

@@ -40,7 +40,7 @@ internal static class MeshUpCommand
         var maxInFlight = ServingHosts.MaxInFlightOption("; every client of this mesh has 127.0.0.1, so it is also the most from one address (beyond: 429 IM6027)");
         // Every node it starts gets the one gate these say (the same flags as `infra node serve`).
         var jobGate = JobGateOptions.Create();
-        var maxConnections = ServingHosts.MaxConnectionsOption("each server of the mesh (registry, gateway, gRPC ingress, every node)");
+        var connections = ServingHosts.ConnectionOptions("each server of the mesh (registry, gateway, gRPC ingress, every node)");
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
@@ -51,7 +51,7 @@ internal static class MeshUpCommand
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
             "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
         {
-            nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, jobGate.MaxJobs, jobGate.MaxQueued, maxConnections, verbose, logFormat, logPayloads, json,
+            nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, jobGate.MaxJobs, jobGate.MaxQueued, connections.Max, connections.PerAddress, verbose, logFormat, logPayloads, json,
         };
         chain.AddTo(up);
         up.SetAction(async (parse, cancellationToken) =>
@@ -68,7 +68,7 @@ internal static class MeshUpCommand
                 throw new InfraMindException(CliErrorCodes.UsageError, "--min-free-disk applies to the embedded log registry only: with --registry eth://… no registry starts here",
                     "leave --min-free-disk out, or leave out --registry to start the embedded registry");
             var floorBytes = ServingHosts.MinFreeDiskBytes(parse, minFreeDisk);
-            var limits = ServingHosts.Limits(parse, maxConnections);
+            var limits = connections.Limits(parse);
             // Usage first: a command that cannot run as written says so before it needs the engine.
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             await using var registry = chainUrl is null

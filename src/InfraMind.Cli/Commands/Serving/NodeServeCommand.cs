@@ -92,7 +92,7 @@ internal static class NodeServeCommand
             DefaultValueFactory = _ => ResourcePolicy.Exclusive.MemoryOvercommit,
             HelpName = "RATIO",
         };
-        var maxConnections = ServingHosts.MaxConnectionsOption("the node's job API");
+        var connections = ServingHosts.ConnectionOptions("the node's job API");
         var verbose = new Option<bool>("--verbose") { Description = "Log pre-flights, health and jobs" };
         var logFormat = ServingHosts.LogFormatOption();
         var json = new Option<bool>("--json") { Description = "Once started, print {node, url, advertised, gateway, registered, key, tlsFingerprint} as JSON" };
@@ -116,7 +116,7 @@ internal static class NodeServeCommand
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH); until a gateway's answer arrives, the credential the node proposed to it is kept there as FILE.proposal.")
         {
-            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, maxModels, jobGate.MaxJobs, jobGate.MaxQueued, maxConnections, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
+            gateway, heartbeat, gatewayTimeout, id, port, listen, advertise, registryUrl, registryKey, cpu, memory, gpus, maxModels, jobGate.MaxJobs, jobGate.MaxQueued, connections.Max, connections.PerAddress, cpuOvercommit, memoryOvercommit, imageCache, tokenFile, key, keyPassphrase,
             admitGatewayKey, allowLocal, fetchAllow, maxImage, verbose, logFormat, json,
         };
         chain.AddTo(serve);
@@ -176,7 +176,7 @@ internal static class NodeServeCommand
                 {
                     GatewayTlsPins = gatewayPins, HeartbeatInterval = ServingHosts.Duration(parse, heartbeat), GatewayTimeout = ServingHosts.Duration(parse, gatewayTimeout),
                     AlterAnswers = alterAnswers, UnusedImageBytes = keepImages, MaxModels = parse.GetValue(maxModels),
-                    Limits = ServingHosts.Limits(parse, maxConnections),
+                    Limits = connections.Limits(parse),
                 }));
             var registered = await ServingHosts.RegisteredAsync(host.Agent, cancellationToken);
             var named = string.Join(", ", gatewayUrls);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using InfraMind.Containers;
 using InfraMind.Gateway;
 using InfraMind.Gateway.Catalog;
+using InfraMind.Hosting;
 using InfraMind.Node;
 using InfraMind.Node.Images;
 using InfraMind.Registry.Http;
@@ -66,23 +67,28 @@ internal static class ServingHosts
     }
 
     /// <summary>
-    /// `--max-connections`: most connections each server of the command holds open at once (gateway serve and its gRPC
-    /// ingress, node serve, registry serve, and each server of mesh up); <see cref="ServerLimits.MaxConnections"/>.
+    /// `--max-connections` and `--max-connections-per-address` of a command that starts servers (gateway serve and its
+    /// gRPC ingress, node serve, registry serve, each server of mesh up): <see cref="ServerLimits.MaxConnections"/> and
+    /// <see cref="ServerLimits.MaxConnectionsPerAddress"/>, defined once for all four.
     /// </summary>
-    public static Option<int> MaxConnectionsOption(string servers)
+    public static ConnectionLimitOptions ConnectionOptions(string servers)
     {
-        var option = new Option<int>("--max-connections")
+        var max = new Option<int>("--max-connections")
         {
             Description = $"Most client connections {servers} holds open at once, idle or not; one beyond is closed as soon as it is accepted, without an answer " +
                 "(each connection is a file descriptor and ~10 KiB; docs/operations.md lists every connection limit)",
             DefaultValueFactory = _ => ServerLimits.DefaultMaxConnections, HelpName = "N",
         };
-        option.Require(v => v is >= 1 and <= ServerLimits.MaxMaxConnections, $"--max-connections must be between 1 and {ServerLimits.MaxMaxConnections}");
-        return option;
+        max.Require(v => v is >= 1 and <= ServerLimits.MaxMaxConnections, $"--max-connections must be between 1 and {ServerLimits.MaxMaxConnections}");
+        var perAddress = new Option<int>("--max-connections-per-address")
+        {
+            Description = "Of those, most from one client address (an IPv6 /64 as one; at most --max-connections), so that no one address shuts the others out; " +
+                "one beyond is closed as soon as it is accepted. Behind a reverse proxy every client has the proxy's address: raise it there",
+            DefaultValueFactory = _ => ServerLimits.DefaultMaxConnectionsPerAddress, HelpName = "N",
+        };
+        perAddress.Require(v => v is >= 1 and <= ServerLimits.MaxMaxConnections, $"--max-connections-per-address must be between 1 and {ServerLimits.MaxMaxConnections}");
+        return new ConnectionLimitOptions(max, perAddress);
     }
-
-    /// <summary>Every server's <see cref="ServerLimits"/> with the <see cref="MaxConnectionsOption"/> given.</summary>
-    public static ServerLimits Limits(ParseResult parse, Option<int> maxConnections) => ServerLimits.Default with { MaxConnections = parse.GetValue(maxConnections) };
 
     /// <summary>Where the gRPC ingress listens for the gateway at <paramref name="at"/>: null when `--grpc-port 0` turned it off.</summary>
     public static string? GrpcUrl(ListenAt at, int? grpcPort)
@@ -337,4 +343,11 @@ internal static class ServingHosts
             throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", hint);
         return token;
     }
+}
+
+/// <summary>The connection limits' flags of a serving command (<see cref="ServingHosts.ConnectionOptions"/>).</summary>
+public sealed record ConnectionLimitOptions(Option<int> Max, Option<int> PerAddress)
+{
+    /// <summary>Every server's <see cref="ServerLimits"/> with the flags given.</summary>
+    public ServerLimits Limits(ParseResult parse) => ServerLimits.Default with { MaxConnections = parse.GetValue(Max), MaxConnectionsPerAddress = parse.GetValue(PerAddress) };
 }

@@ -1,10 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace InfraMind.Serving;
+namespace InfraMind.Hosting;
 
 /// <summary>
-/// How every InfraMind server (gateway, its gRPC ingress, node; the registry's <c>RegistryServer</c> does the same) makes
+/// How every InfraMind server (gateway, its gRPC ingress, node, the registry) makes
 /// its ASP.NET Core host: the content root is the program's own directory and configuration is never reloaded. The
 /// builder's default content root is the working directory, from which it would read an <c>appsettings.json</c> (a
 /// stranger's directory must not configure Kestrel) and which it would watch recursively for changes: started from a
@@ -33,18 +33,21 @@ public static class ServerOptions
     };
 
     /// <summary>
-    /// Sets every limit of <paramref name="limits"/> on a host's Kestrel. The registry, which does not reference this
-    /// assembly, maps the same <see cref="ServerLimits"/> in <c>RegistryServer</c>; ServerLimitsMappingTests proves the two set the
-    /// same Kestrel options, ConnectionLimitsTests what they do on each running server.
+    /// Sets every limit of <paramref name="limits"/> on a host's Kestrel, the one mapping of <see cref="ServerLimits"/> for
+    /// every server (ServerLimitsMappingTests proves each value reaches Kestrel, ConnectionLimitsTests what they do on
+    /// the running servers), and the connection caps (<see cref="ConnectionCaps"/>: in all and per address) first on each
+    /// of its endpoints. <paramref name="protocols"/>: the endpoints' HTTP versions (null: Kestrel's default, HTTP/1.1 and
+    /// HTTP/2), set here because Kestrel keeps one endpoint-defaults callback, so a host setting its own would drop the caps.
     /// </summary>
     /// <exception cref="ArgumentException">when <paramref name="limits"/> has a value <see cref="ServerLimits.Validate"/> refuses.</exception>
-    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits)
+    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits, HttpProtocols? protocols = null)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
         ArgumentNullException.ThrowIfNull(limits);
         if (limits.Validate() is [var first, ..]) throw new ArgumentException(first, nameof(limits));
         var k = kestrel.Limits;
-        k.MaxConcurrentConnections = limits.MaxConnections;
+        // Both connection caps are ConnectionCaps' (below): Kestrel's own would refuse first and log every refusal.
+        k.MaxConcurrentConnections = null;
         k.MaxConcurrentUpgradedConnections = limits.MaxUpgradedConnections;
         k.RequestHeadersTimeout = limits.RequestHeadersTimeout;
         k.KeepAliveTimeout = limits.KeepAliveTimeout;
@@ -62,5 +65,12 @@ public static class ServerOptions
         k.Http2.MaxFrameSize = limits.Http2MaxFrameSize;
         k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
         k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
+        // One count per server, shared by its endpoints (an address holds its connections to any of them).
+        var caps = new ConnectionCaps(limits.MaxConnections, limits.MaxConnectionsPerAddress);
+        kestrel.ConfigureEndpointDefaults(endpoint =>
+        {
+            if (protocols is { } p) endpoint.Protocols = p;
+            endpoint.Use(caps.For(endpoint.ApplicationServices));
+        });
     }
 }

@@ -1,4 +1,4 @@
-namespace InfraMind;
+namespace InfraMind.Hosting;
 
 /// <summary>
 /// The limits every InfraMind server (the gateway's REST API and its gRPC ingress, a node's job API, the registry)
@@ -6,12 +6,10 @@ namespace InfraMind;
 /// handler sees a request. Each is set explicitly rather than left to whatever ASP.NET Core's default is in a given
 /// release; docs/operations.md has the table of them, what a client gets at each, and the flag.
 /// <para>
-/// Here, in InfraMind.Errors, and free of ASP.NET Core (as <see cref="UnroutedAnswers"/> and <see cref="BoundedBody"/>
-/// are), because every server's assembly references this one while the registry does not reference InfraMind.Serving
-/// (nor should it, for this: its gRPC and telemetry packages). Each side maps these values onto Kestrel's options where it makes its host
-/// (<c>ServerOptions.Limit</c> in InfraMind.Serving for the gateway and the nodes, <c>RegistryServer</c> for the
-/// registry); the values exist once, ServerLimitsMappingTests proves the two mappings set the same Kestrel options,
-/// and ConnectionLimitsTests what they do on each running server.
+/// Set on Kestrel in one place for every server, <see cref="ServerOptions.Limit"/>: the values and their mapping live
+/// here, in InfraMind.Hosting, which the gateway, the nodes and the registry all reference (the registry does not
+/// reference InfraMind.Serving, and should not for this: its gRPC and telemetry packages). ServerLimitsMappingTests
+/// proves every value reaches Kestrel, ConnectionLimitsTests what they do on each running server.
 /// </para>
 /// <para>
 /// The memory a stranger can make a server hold with connections is bounded by <see cref="MaxConnections"/> times what
@@ -35,10 +33,28 @@ public sealed record ServerLimits
 
     /// <summary>
     /// Open connections the server holds at once (HTTP/1.1 and HTTP/2 alike, idle or not); one beyond is accepted and
-    /// closed at once, before a byte is read or written. Was unlimited (Kestrel's default): 10,000 idle connections
+    /// closed at once, before a byte is read or written (<see cref="ConnectionCaps"/>, which logs refusals at most once
+    /// every 10 s). Was unlimited (Kestrel's default): 10,000 idle connections
     /// grew a gateway by 91 MiB and took 10,000 file descriptors, and nothing stopped the next 10,000.
     /// </summary>
     public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>
+    /// The default <see cref="MaxConnectionsPerAddress"/>: a quarter of <see cref="DefaultMaxConnections"/>, so no one
+    /// address fills a server; at least the gateway's inferences in flight (1024), so a gateway's pool of connections to
+    /// a node (<c>JobHttp</c> opens at most this many to one node) never meets it, and four times what one client may
+    /// have in flight at the gateway (256).
+    /// </summary>
+    public const int DefaultMaxConnectionsPerAddress = 1024;
+
+    /// <summary>
+    /// Open connections the server holds at once from one client address (<see cref="ClientAddress.Group"/>: an IPv6 /64
+    /// as one); one beyond is closed as soon as it is accepted (<see cref="ConnectionCaps"/>), before a byte is read or written, while other addresses
+    /// are served. At most <see cref="MaxConnections"/> takes effect. Without it one address could hold every one of
+    /// <see cref="MaxConnections"/> and shut every other client out. Behind a reverse proxy every client has the proxy's
+    /// address: raise it there (docs/operations.md).
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; init; } = DefaultMaxConnectionsPerAddress;
 
     /// <summary>
     /// Connections upgraded to another protocol (WebSockets): none of InfraMind's endpoints upgrades, and an upgraded
@@ -151,6 +167,7 @@ public sealed record ServerLimits
     {
         var errors = new List<string>();
         if (MaxConnections is < 1 or > MaxMaxConnections) errors.Add($"the most connections must be between 1 and {MaxMaxConnections} (got {MaxConnections})");
+        if (MaxConnectionsPerAddress is < 1 or > MaxMaxConnections) errors.Add($"the most connections from one address must be between 1 and {MaxMaxConnections} (got {MaxConnectionsPerAddress})");
         if (MaxUpgradedConnections < 0) errors.Add("the most upgraded connections must be ≥ 0");
         if (RequestHeadersTimeout <= TimeSpan.Zero || KeepAliveTimeout <= TimeSpan.Zero) errors.Add("the request headers and keep-alive timeouts must be positive");
         if (MaxRequestHeadersTotalSize < 1 || MaxRequestHeaderCount < 1 || MaxRequestLineSize < 1) errors.Add("the header and request line limits must be ≥ 1");

@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Hosting;
+
+/// <summary>
+/// <see cref="ServerLimits.MaxConnections"/> and <see cref="ServerLimits.MaxConnectionsPerAddress"/> on one server: a
+/// Kestrel connection middleware, first on every endpoint of the server (before TLS and HTTP), that counts the
+/// connections the server holds and those of each client address (<see cref="ClientAddress.Group"/>), and closes one
+/// beyond either cap as soon as it is accepted, unread and unanswered. Written here because Kestrel has a total cap only
+/// (ASP.NET Core's rate limiting works on requests, once a connection is held), and Kestrel's logs a warning for every
+/// connection it refuses, so a stranger opening connections in a loop set the log's volume; both caps live here so that
+/// refusals have one count and one log: at most one line every <see cref="LogEvery"/> per server, with how many were
+/// refused at each cap and the last address refused.
+/// <para>
+/// Memory: one entry per address holding a connection, removed with its last one: at most
+/// <see cref="ServerLimits.MaxConnections"/> entries.
+/// </para>
+/// </summary>
+internal sealed class ConnectionCaps
+{
+    /// <summary>Shortest time between two log lines about refused connections.</summary>
+    internal static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(10);
+
+    private readonly int _total;
+    private readonly int _perAddress;
+    private readonly ConcurrentDictionary<IPAddress, int> _held = new();
+    private readonly Lock _logGate = new();
+    private int _open;
+    private long _refusedAtTotal;
+    private long _refusedAtAddress;
+    private long _nextLogAt;
+    private ILogger? _log;
+
+    /// <param name="total">Connections the server holds at once.</param>
+    /// <param name="perAddress">Of those, from one address (at most <paramref name="total"/> takes effect).</param>
+    public ConnectionCaps(int total, int perAddress)
+    {
+        _total = total;
+        _perAddress = Math.Min(perAddress, total);
+    }
+
+    /// <summary>Connections held now from <paramref name="address"/>'s group (for tests).</summary>
+    internal int HeldFrom(IPAddress address) => _held.TryGetValue(ClientAddress.Group(address), out var n) ? n : 0;
+
+    /// <summary>Addresses holding a connection now (for tests: an address with none left has no entry).</summary>
+    internal int Addresses => _held.Count;
+
+    /// <summary>Connections held now.</summary>
+    internal int Open => Volatile.Read(ref _open);
+
+    /// <summary>The middleware for one endpoint; <paramref name="services"/>: the host's, for its logger.</summary>
+    public Func<ConnectionDelegate, ConnectionDelegate> For(IServiceProvider? services) => next => async connection =>
+    {
+        var group = ClientAddress.Group((connection.RemoteEndPoint as IPEndPoint)?.Address);
+        if (Interlocked.Increment(ref _open) > _total)
+        {
+            Interlocked.Decrement(ref _open);
+            Refused(ref _refusedAtTotal, group, services);
+            return; // Kestrel closes a connection whose middleware returns: nothing read, nothing written.
+        }
+
+        try
+        {
+            if (!TryEnter(group))
+            {
+                Refused(ref _refusedAtAddress, group, services);
+                return;
+            }
+
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                Leave(group);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+        }
+    };
+
+    private bool TryEnter(IPAddress group)
+    {
+        while (true)
+        {
+            if (_held.TryGetValue(group, out var n))
+            {
+                if (n >= _perAddress) return false;
+                if (_held.TryUpdate(group, n + 1, n)) return true;
+            }
+            else if (_held.TryAdd(group, 1))
+            {
+                return true;
+            }
+        }
+    }
+
+    private void Leave(IPAddress group)
+    {
+        while (true)
+        {
+            var n = _held[group];
+            if (n == 1 ? _held.TryRemove(KeyValuePair.Create(group, 1)) : _held.TryUpdate(group, n - 1, n)) return;
+        }
+    }
+
+    private void Refused(ref long counter, IPAddress group, IServiceProvider? services)
+    {
+        Interlocked.Increment(ref counter);
+        var now = Environment.TickCount64;
+        if (now < Volatile.Read(ref _nextLogAt)) return;
+        long atTotal, atAddress;
+        lock (_logGate)
+        {
+            if (now < _nextLogAt) return;
+            _nextLogAt = now + (long)LogEvery.TotalMilliseconds;
+            atTotal = Interlocked.Exchange(ref _refusedAtTotal, 0);
+            atAddress = Interlocked.Exchange(ref _refusedAtAddress, 0);
+        }
+
+        _log ??= services?.GetService<ILoggerFactory>()?.CreateLogger("InfraMind.Connections");
+        _log?.LogWarning(
+            "Refused connections, closed unread: {AtTotal} with {Total} open (the most in all, --max-connections), {AtAddress} from an address holding {PerAddress} " +
+            "(the most from one, --max-connections-per-address); the last from {Address}. At most one such line every {Seconds} s",
+            atTotal, _total, atAddress, _perAddress, ClientAddress.Describe(group), LogEvery.TotalSeconds);
+    }
+}
