@@ -91,7 +91,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
         // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow)
         // gets a problem document with its code, in this one place; an endpoint's own answers are left as they are.
-        app.UseStatusCodePages(context => MeshProblems.UnroutedAsync(context, Unrouted));
+        app.UseStatusCodePages(context => Unrouted.AnswerAsync(context, MeshProblems.Of));
 
         // What a node's signature may name: the advertised URL, and the bound one once known (set right after the start).
         Uri[] audiences = options.Audience is { } advertised ? [advertised] : [];

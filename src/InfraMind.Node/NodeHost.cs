@@ -63,7 +63,7 @@ public sealed class NodeHost : IAsyncDisposable
         var agent = new NodeAgent(options, engine, imageSource, time, app.Services.GetRequiredService<ILogger<NodeAgent>>());
         // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow) gets
         // a problem document with its code; the endpoints' own answers are left as they are.
-        app.UseStatusCodePages(context => MeshProblems.UnroutedAsync(context, Unrouted));
+        app.UseStatusCodePages(context => Unrouted.AnswerAsync(context, MeshProblems.Of));
         app.MapPost("/jobs/{name}/{version}", (HttpContext context, string name, string version, CancellationToken ct) => agent.HandleJobAsync(context, name, version, ct));
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
         app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));

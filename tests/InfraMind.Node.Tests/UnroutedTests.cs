@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Containers;
+using InfraMind.Hosting;
 using InfraMind.Node.Images;
 using InfraMind.Serving;
 using InfraMind.Testing;

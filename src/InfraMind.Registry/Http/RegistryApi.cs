@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using InfraMind.Hosting;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
@@ -85,23 +86,8 @@ internal static partial class RegistryApi
         MethodAdvice = (path, allow) => path == "/v1/entries" ? "a publish is a POST of a signed envelope (infra publish sends it)" : null,
     };
 
-    /// <summary>
-    /// The answer to a request no endpoint took, which routing leaves without a body (the server's status-code pages call
-    /// this for an error status with no body yet): a problem document as every other answer of the API, with the code
-    /// and detail <see cref="UnroutedAnswers"/> gives (404: no route matched the path; 405: routes matched it for other
-    /// methods, and routing set the Allow header). Every other answer, an endpoint's own included, is left as it is. A
-    /// HEAD answer keeps its status and headers and gets no body.
-    /// </summary>
-    internal static Task UnroutedAsync(StatusCodeContext context)
-    {
-        var http = context.HttpContext;
-        var (request, response) = (http.Request, http.Response);
-        if (Unrouted.For(response.StatusCode, http.GetEndpoint() is not null, response.Headers.Allow, (request.PathBase + request.Path).Value, request.Method)
-            is not { } answer) return Task.CompletedTask;
-        if (!HttpMethods.IsHead(request.Method)) return Problem(answer.Code, answer.Detail, response.StatusCode).ExecuteAsync(http);
-        response.ContentType = "application/problem+json";
-        return Task.CompletedTask;
-    }
+    /// <summary>What the registry answers a request no endpoint took: <see cref="UnroutedAnswers.AnswerAsync"/> with the API's problem documents.</summary>
+    internal static Task UnroutedAsync(StatusCodeContext context) => Unrouted.AnswerAsync(context, (code, detail, status) => Problem(code.Value, detail, status));
 
     private const string EntriesRule = "use start ≥ 0 and 1 ≤ limit ≤ 1000";
 

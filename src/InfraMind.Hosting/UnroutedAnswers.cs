@@ -1,14 +1,15 @@
-namespace InfraMind;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+
+namespace InfraMind.Hosting;
 
 /// <summary>
 /// What an InfraMind server answers a request none of its endpoints takes, which ASP.NET Core's routing leaves as a 404
 /// or 405 without a body: 404 with the server's no-such-path code and a detail naming what it serves (no route matched
 /// the path), 405 with its method-not-allowed code naming the methods the path takes (routes matched it for other
 /// methods; routing set the Allow header). One rule and one wording for the gateway, the nodes and the registry; each
-/// server's status-code pages write the answer as its own problem document (<c>MeshProblems.UnroutedAsync</c> in
-/// InfraMind.Serving for the gateway and the nodes, <c>RegistryApi.UnroutedAsync</c> for the registry) and give a HEAD
-/// the status and headers only. Free of ASP.NET Core, as <see cref="BoundedBody"/> is: the registry does not reference
-/// the layer the gateway and the nodes share.
+/// server's status-code pages call <see cref="AnswerAsync"/>, which writes the answer as that server's own problem
+/// document and gives a HEAD the status and headers only.
 /// </summary>
 /// <param name="noSuchPath">The server's code for a path it serves nothing at (404).</param>
 /// <param name="methodNotAllowed">The server's code for a path it serves with other methods only (405).</param>
@@ -46,6 +47,25 @@ public sealed class UnroutedAnswers(ErrorCode noSuchPath, ErrorCode methodNotAll
                 (MethodAdvice?.Invoke(path, allow) is { Length: > 0 } advice ? $": {advice}." : ".")),
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// The answer to a request no endpoint took, which routing leaves without a body (a server's status-code pages call
+    /// this for an error status with no body yet): <see cref="For"/> says which code and detail, <paramref name="problem"/>
+    /// writes them as the server's problem document (code, detail, status). Every other answer, an endpoint's own
+    /// included, is left as it is. A HEAD answer keeps its status and headers and gets no body.
+    /// </summary>
+    public Task AnswerAsync(StatusCodeContext context, Func<ErrorCode, string, int, IResult> problem)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(problem);
+        var http = context.HttpContext;
+        var (request, response) = (http.Request, http.Response);
+        if (For(response.StatusCode, http.GetEndpoint() is not null, response.Headers.Allow, (request.PathBase + request.Path).Value, request.Method)
+            is not { } answer) return Task.CompletedTask;
+        if (!HttpMethods.IsHead(request.Method)) return problem(answer.Code, answer.Detail, response.StatusCode).ExecuteAsync(http);
+        response.ContentType = "application/problem+json";
+        return Task.CompletedTask;
     }
 
     private static string Shown(string text) => TerminalText.Quote(text, ShownChars);
