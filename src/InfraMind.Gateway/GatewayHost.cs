@@ -67,7 +67,8 @@ public sealed class GatewayHost : IAsyncDisposable
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
+        var connections = new ConnectionCaps(options.Limits);
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
@@ -85,6 +86,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var channels = new ModelChannels(options.MaxResponseBytes);
         var admission = new InferenceAdmission(options.MaxInferencesInFlight, options.MaxInferencesInFlightPerAddress);
         metrics.InFlight(admission);
+        connections.Export(metrics.Registry, "gateway");
         var core = new InferenceCore(mesh, options, metrics, admission, new InferenceAttempts(mesh, options, nodes, channels),
             new InferenceLog(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway.Inference"), options.LogPayloads));
         var inference = new InferenceEndpoint(core);
@@ -127,7 +129,9 @@ public sealed class GatewayHost : IAsyncDisposable
         WebApplication? grpc = null;
         if (options.GrpcListenUrl is { } grpcUrl)
         {
-            grpc = GrpcIngressApp(grpcUrl, options, core, logging);
+            var grpcConnections = new ConnectionCaps(options.Limits);
+            grpcConnections.Export(metrics.Registry, "grpc-ingress");
+            grpc = GrpcIngressApp(grpcUrl, options, core, grpcConnections, logging);
             try
             {
                 await grpc.StartAsync(cancellationToken);
@@ -179,13 +183,13 @@ public sealed class GatewayHost : IAsyncDisposable
     /// watches a caller holds open cannot pin large messages. Its Kestrel has the limits of the REST API
     /// (<see cref="GatewayOptions.Limits"/>), counted apart: HTTP/2 streams per connection bound what one connection holds.
     /// </summary>
-    private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
+    private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, ConnectionCaps grpcConnections, Action<ILoggingBuilder>? logging)
     {
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            ServerOptions.Limit(k, options.Limits, HttpProtocols.Http2);
+            ServerOptions.Limit(k, options.Limits, grpcConnections, HttpProtocols.Http2);
         });
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace InfraMind.Hosting;
 
@@ -19,8 +20,12 @@ namespace InfraMind.Hosting;
 /// Memory: one entry per address holding a connection, removed with its last one: at most
 /// <see cref="ServerLimits.MaxConnections"/> entries.
 /// </para>
+/// <para>
+/// A host that wants the counts on its /metrics makes the caps itself and gives them to <see cref="ServerOptions.Limit"/>,
+/// then <see cref="Export"/>s them: connections open, and those refused at each cap since the server started.
+/// </para>
 /// </summary>
-internal sealed class ConnectionCaps
+public sealed class ConnectionCaps
 {
     /// <summary>Shortest time between two log lines about refused connections.</summary>
     internal static readonly TimeSpan LogEvery = TimeSpan.FromSeconds(10);
@@ -32,8 +37,16 @@ internal sealed class ConnectionCaps
     private int _open;
     private long _refusedAtTotal;
     private long _refusedAtAddress;
+    private long _everRefusedAtTotal;
+    private long _everRefusedAtAddress;
     private long _nextLogAt;
     private ILogger? _log;
+
+    /// <summary>The caps <paramref name="limits"/> set.</summary>
+    public ConnectionCaps(ServerLimits limits)
+        : this((limits ?? throw new ArgumentNullException(nameof(limits))).MaxConnections, limits.MaxConnectionsPerAddress)
+    {
+    }
 
     /// <param name="total">Connections the server holds at once.</param>
     /// <param name="perAddress">Of those, from one address (at most <paramref name="total"/> takes effect).</param>
@@ -50,7 +63,41 @@ internal sealed class ConnectionCaps
     internal int Addresses => _held.Count;
 
     /// <summary>Connections held now.</summary>
-    internal int Open => Volatile.Read(ref _open);
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>Connections refused since the server started because it held <see cref="ServerLimits.MaxConnections"/>.</summary>
+    public long RefusedAtTotal => Interlocked.Read(ref _everRefusedAtTotal);
+
+    /// <summary>Connections refused since the server started because their address held <see cref="ServerLimits.MaxConnectionsPerAddress"/>.</summary>
+    public long RefusedAtAddress => Interlocked.Read(ref _everRefusedAtAddress);
+
+    /// <summary>
+    /// Puts these counts on <paramref name="registry"/>, read at each scrape, labelled <c>server</c> =
+    /// <paramref name="server"/> (a host with two servers, the gateway's REST API and its gRPC ingress, exports both to one
+    /// registry): <c>inframind_connections_open</c>, <c>inframind_connections_refused_total</c> by <c>cap</c> (<c>all</c>,
+    /// <c>address</c>) and the caps themselves, <c>inframind_connections_limit</c> by <c>scope</c>.
+    /// </summary>
+    public void Export(CollectorRegistry registry, string server)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentException.ThrowIfNullOrEmpty(server);
+        var f = Metrics.WithCustomRegistry(registry);
+        var open = f.CreateGauge("inframind_connections_open", "Client connections this server holds now.", "server").WithLabels(server);
+        var refused = f.CreateCounter("inframind_connections_refused_total",
+            "Client connections closed unread as they were accepted: at the server's cap (all, --max-connections) or at one address's (address, --max-connections-per-address).",
+            "server", "cap");
+        var limits = f.CreateGauge("inframind_connections_limit", "The most client connections a server holds at once: all, and from one address.", "server", "scope");
+        limits.WithLabels(server, "all").Set(_total);
+        limits.WithLabels(server, "address").Set(_perAddress);
+        var atAll = refused.WithLabels(server, "all");
+        var atAddress = refused.WithLabels(server, "address");
+        registry.AddBeforeCollectCallback(() =>
+        {
+            open.Set(Open);
+            atAll.IncTo(RefusedAtTotal);
+            atAddress.IncTo(RefusedAtAddress);
+        });
+    }
 
     /// <summary>The middleware for one endpoint; <paramref name="services"/>: the host's, for its logger.</summary>
     public Func<ConnectionDelegate, ConnectionDelegate> For(IServiceProvider? services) => next => async connection =>
@@ -59,6 +106,7 @@ internal sealed class ConnectionCaps
         if (Interlocked.Increment(ref _open) > _total)
         {
             Interlocked.Decrement(ref _open);
+            Interlocked.Increment(ref _everRefusedAtTotal);
             Refused(ref _refusedAtTotal, group, services);
             return; // Kestrel closes a connection whose middleware returns: nothing read, nothing written.
         }
@@ -67,6 +115,7 @@ internal sealed class ConnectionCaps
         {
             if (!TryEnter(group))
             {
+                Interlocked.Increment(ref _everRefusedAtAddress);
                 Refused(ref _refusedAtAddress, group, services);
                 return;
             }

@@ -40,7 +40,9 @@ public static class ServerOptions
     /// HTTP/2), set here because Kestrel keeps one endpoint-defaults callback, so a host setting its own would drop the caps.
     /// </summary>
     /// <exception cref="ArgumentException">when <paramref name="limits"/> has a value <see cref="ServerLimits.Validate"/> refuses.</exception>
-    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits, HttpProtocols? protocols = null)
+    /// <param name="caps">The server's connection caps, when its host exports their counts (<see cref="ConnectionCaps.Export"/>);
+    /// null: made here from <paramref name="limits"/>.</param>
+    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits, ConnectionCaps? caps = null, HttpProtocols? protocols = null)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
         ArgumentNullException.ThrowIfNull(limits);
@@ -66,7 +68,7 @@ public static class ServerOptions
         k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
         k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
         // One count per server, shared by its endpoints (an address holds its connections to any of them).
-        var caps = new ConnectionCaps(limits.MaxConnections, limits.MaxConnectionsPerAddress);
+        caps ??= new ConnectionCaps(limits);
         kestrel.ConfigureEndpointDefaults(endpoint =>
         {
             if (protocols is { } p) endpoint.Protocols = p;

@@ -49,7 +49,8 @@ public sealed class NodeHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
+        var connections = new ConnectionCaps(options.Limits);
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the job API serves its own self-signed certificate, pinned by the gateway.
@@ -68,6 +69,7 @@ public sealed class NodeHost : IAsyncDisposable
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", node = options.NodeId }));
         app.MapGet("/models", () => Results.Json(agent.Reports(), MeshJson.Options));
         agent.Metrics.Registry.AddBeforeCollectCallback(agent.ObserveMetrics);
+        connections.Export(agent.Metrics.Registry, "node");
         app.MapMetrics("/metrics", agent.Metrics.Registry);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

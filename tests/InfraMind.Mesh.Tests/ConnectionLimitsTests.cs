@@ -349,6 +349,32 @@ public sealed class ConnectionLimitsTests
                 foreach (var socket in held) socket.Dispose();
             }
         }
+
+        // Each server's /metrics counts what it refused, at which cap (scraped from a third address, 127.0.0.3).
+        foreach (var (server, metrics) in new[]
+        {
+            ("gateway", new Uri(servers.Gateway.Url, "metrics")), ("grpc-ingress", new Uri(servers.Gateway.Url, "metrics")),
+            ("node", new Uri(servers.Node.Url, "metrics")), ("registry", new Uri(servers.Registry.Address, "metrics")),
+        })
+        {
+            var text = await ScrapeAsync(metrics);
+            Assert.True(PrometheusText.Value(text, $"inframind_connections_refused_total{{server=\"{server}\",cap=\"address\"}}") >= 2,
+                $"{server}: refused connections not counted at the address cap:\n{text}");
+            Assert.Equal(0, PrometheusText.Value(text, $"inframind_connections_refused_total{{server=\"{server}\",cap=\"all\"}}"));
+            Assert.Equal(PerAddress, PrometheusText.Value(text, $"inframind_connections_limit{{server=\"{server}\",scope=\"address\"}}"));
+            Assert.Equal(Cap, PrometheusText.Value(text, $"inframind_connections_limit{{server=\"{server}\",scope=\"all\"}}"));
+        }
+    }
+
+    /// <summary>GET <paramref name="url"/> from 127.0.0.3, the text it answers.</summary>
+    private static async Task<string> ScrapeAsync(Uri url)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectCallback = async (context, ct) => new NetworkStream(await ConnectAsync(context.DnsEndPoint.Port, "127.0.0.3"), ownsSocket: true),
+        });
+        return await http.GetStringAsync(url);
     }
 
     /// <summary>An HTTP/1.1 answer on a new connection; false when the server closed it instead.</summary>

@@ -146,7 +146,8 @@ public sealed class RegistryServer : IAsyncDisposable
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.WebHost.UseUrls(options.Url);
-            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits));
+            var connections = new ConnectionCaps(options.Limits);
+            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
             if (options.TlsCertificate is { } certificate)
             {
                 // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.
@@ -156,6 +157,7 @@ public sealed class RegistryServer : IAsyncDisposable
 
             builder.Services.AddSingleton(registry);
             var metrics = new RegistryMetrics(registry);
+            connections.Export(metrics.Registry, "registry");
             builder.Services.AddSingleton(metrics);
             builder.Services.AddSingleton(new PublishLimits(options.PublishesPerMinutePerKey, options.DataDirectory, options.MinFreeDiskBytes));
             builder.Services.AddProblemDetails();
