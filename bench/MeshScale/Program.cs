@@ -152,7 +152,7 @@ string Simulate(int nodeCount, int versionCount)
                 tried.Add(c.NodeId);
                 if (!dead.Contains(c.NodeId))
                 {
-                    mesh.RecordSuccess(c.NodeId, key, name, 5);
+                    mesh.RecordSuccess(c.NodeId, key, name, 5, attempt: 0);
                     break;
                 }
 

@@ -77,9 +77,13 @@ internal sealed class Standing(Suspension suspension)
 
     /// <summary>
     /// Until when the node is put behind the others for this version: it answered node-busy (its container's JobGate
-    /// was full) at most <see cref="NodeChoice.MaxBusyWindow"/> before. One timestamp, replaced by each busy answer.
+    /// was full) at most <see cref="NodeChoice.MaxBusyWindow"/> before. One timestamp, replaced by each busy answer, and
+    /// cleared by a good answer to an attempt that began after <see cref="BusyAttempt"/> (MeshState.RecordSuccess).
     /// </summary>
     public DateTimeOffset? BusyUntil { get; set; }
+
+    /// <summary>The number (MeshState.Begin) of the newest attempt that met a busy answer from the node for this version; 0: none.</summary>
+    public long BusyAttempt { get; set; }
 }
 
 /// <summary>How a registration went.</summary>

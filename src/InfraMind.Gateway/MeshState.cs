@@ -26,6 +26,9 @@ internal sealed record ServedModel(PublishedModel Published)
 internal sealed partial class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
 {
     private readonly object _gate = new();
+
+    /// <summary>Attempts begun so far (<see cref="Begin"/>): orders them, so a good answer can tell whether its attempt followed a busy one.</summary>
+    private long _attempts;
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Node, string Model), Standing> _standings = [];
     private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
@@ -360,15 +363,19 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             TlsPin: n.Registration.TlsFingerprint);
     }
 
-    /// <summary>An attempt on <paramref name="node"/> begins: its load count goes up. Hand what it returns to <see cref="End"/>.</summary>
-    public NodeRecord? Begin(string node)
+    /// <summary>
+    /// An attempt on <paramref name="node"/> begins: its load count goes up. Hand Load to <see cref="End"/>, and Number
+    /// (this gateway's attempts in the order they began, from 1) to <see cref="RecordSuccess"/> or <see cref="RecordBusy"/>.
+    /// </summary>
+    public (NodeRecord? Load, long Number) Begin(string node)
     {
+        var number = Interlocked.Increment(ref _attempts);
         lock (_gate)
         {
-            if (!_nodes.TryGetValue(node, out var n)) return null;
+            if (!_nodes.TryGetValue(node, out var n)) return (null, number);
             Interlocked.Increment(ref n.InFlight);
             n.LastJob = time.GetUtcNow();
-            return n;
+            return (n, number);
         }
     }
 
@@ -384,9 +391,14 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// <summary>
     /// An attempt on <paramref name="node"/> answered. Counted (standing, traffic, the attempts series) only while the
     /// gateway still knows the node: an attempt that ends after its node was forgotten brings back no standing and no
-    /// series of it (checked under the lock that forgetting takes).
+    /// series of it (checked under the lock that forgetting takes). It ends the node's busy window for the version
+    /// when the attempt (number <paramref name="attempt"/>, <see cref="Begin"/>) began after every attempt a busy
+    /// answer came from (<see cref="Standing.BusyAttempt"/>): the node's gate admits oldest first, so a job sent after
+    /// the refused one got its slot only after the refused one had left, which shows room the busy answer did not
+    /// know of. An older attempt's answer does not end it, even when it arrives after the busy one: that job was ahead
+    /// of the refused one (or already done at the node) and its slot may be the very one the refused job did not get.
     /// </summary>
-    public void RecordSuccess(string node, string key, string model, double ms)
+    public void RecordSuccess(string node, string key, string model, double ms, long attempt)
     {
         lock (_gate)
         {
@@ -397,6 +409,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             TrafficOf(key).Answered(ms);
             s.Successes++;
             s.Suspension.RecordSuccess();
+            if (attempt > s.BusyAttempt) s.BusyUntil = null;
         }
     }
 
@@ -416,14 +429,20 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// saying <paramref name="retryAfter"/> (null: nothing usable): it is put behind the nodes that did not for
     /// <see cref="NodeChoice.BusyWindow"/> (a few seconds at most), from now, so the requests that follow go elsewhere
     /// while it has no room. Its reputation and suspension are not touched (busy is load, not failure). Recorded at once,
-    /// not when the request settles: requests in flight at the same time choose by it too.
+    /// not when the request settles: requests in flight at the same time choose by it too. A good answer to an attempt
+    /// that began after <paramref name="attempt"/> (and after every other attempt that met a busy answer) ends the
+    /// window early (<see cref="RecordSuccess"/>): the node has room again.
     /// </summary>
-    public void RecordBusy(string node, string key, TimeSpan? retryAfter)
+    public void RecordBusy(string node, string key, TimeSpan? retryAfter, long attempt)
     {
         lock (_gate)
         {
             if (!_nodes.ContainsKey(node) || !_byKey.ContainsKey(key)) return;
-            StandingOf(node, key).BusyUntil = time.GetUtcNow() + NodeChoice.BusyWindow(retryAfter);
+            var s = StandingOf(node, key);
+            s.BusyUntil = time.GetUtcNow() + NodeChoice.BusyWindow(retryAfter);
+            // The newest refused attempt: a busy answer of an older one arriving late must not let a job sent before
+            // the newer refusal end the window.
+            s.BusyAttempt = Math.Max(s.BusyAttempt, attempt);
         }
     }
 

@@ -153,6 +153,36 @@ public sealed class BusyNodeTests : IAsyncLifetime, IDisposable
         Assert.Equal("a", (await InferAsync()).Node);
     }
 
+    /// <summary>
+    /// A good answer from a node inside its busy window, to a request sent after the busy answer, ends its window at
+    /// once (not 2 s later): it has room. Before, it stayed behind the others until the clock said so, and here lost
+    /// the next request to b, still busy by the clock but cheaper by cost.
+    /// </summary>
+    [Fact]
+    public async Task A_good_answer_from_a_busy_node_ends_its_busy_window_at_once()
+    {
+        _a.Answer = Busy("2");
+        _b.Answer = Busy("2");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await InferAsync()).Status);
+        Assert.NotNull((await StandingOfAsync("a"))["busyUntil"]);
+
+        // a has room again (and answers 20 ms late: the dearer of the two by cost); b is still full. Both are inside
+        // their window: tried in either order, a answers.
+        _a.Answer = SlowOk;
+        var (status, node, _, _) = await InferAsync();
+        Assert.Equal((HttpStatusCode.OK, "a"), (status, node));
+        Assert.Null((await StandingOfAsync("a"))["busyUntil"]);
+        Assert.NotNull((await StandingOfAsync("b"))["busyUntil"]);
+
+        // No time passed: a is no longer behind b, b still is, so a takes the next request although b costs less
+        // (not measured) and has room now too.
+        _b.Answer = SlowOk;
+        var jobs = _a.Jobs.Count;
+        (status, node, _, _) = await InferAsync();
+        Assert.Equal((HttpStatusCode.OK, "a"), (status, node));
+        Assert.Equal(jobs + 1, _a.Jobs.Count);
+    }
+
     [Fact]
     public async Task When_every_node_is_busy_they_are_still_tried_and_the_caller_is_told_the_nodes_retry_after()
     {

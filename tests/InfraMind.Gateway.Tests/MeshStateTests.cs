@@ -284,7 +284,7 @@ public sealed class MeshStateTests
         foreach (var id in new[] { "a", "b", "c", "d" }) Assert.Single(Send(mesh, id).Assignments);
         // Every series that names a node: an attempt (as InferenceAttempts counts it), a pre-flight failure its heartbeat
         // reported, failures where others answered (its reputation falls and it is suspended), its gauges.
-        mesh.RecordSuccess("a", Key, "echo", 1.0);
+        mesh.RecordSuccess("a", Key, "echo", 1.0, 1);
         mesh.RecordFailedAttempt("a", "echo", Verdict.RequestTimeout);
         Send(mesh, "a", new ModelReport("echo", "1.0.0", ModelState.Failed, Verdict.ServerErrorOnValidInput, null, 1, 0, 1, _time.GetUtcNow()));
         for (var i = 0; i < 3; i++) mesh.Settle(Key, "echo", [("a", Verdict.OutputSchemaViolation)], answered: true);
@@ -305,7 +305,7 @@ public sealed class MeshStateTests
         // An attempt on a forgotten node that ends now (it began before the node went) brings back neither a series
         // nor a standing of it.
         var standings = mesh.StandingCount;
-        mesh.RecordSuccess("a", Key, "echo", 1.0);
+        mesh.RecordSuccess("a", Key, "echo", 1.0, 1);
         mesh.RecordFailedAttempt("b", "echo", Verdict.RequestTimeout);
         Assert.Equal(standings, mesh.StandingCount);
         var late = await ScrapeAsync(metrics);

@@ -78,7 +78,7 @@ public sealed class RaceTests
         Join(mesh, "other");
         Join(mesh, "a");
         Ready(mesh, "a");
-        MeshState.End(attempt);
+        MeshState.End(attempt.Load);
 
         Assert.Equal(0, mesh.Candidates(Key, new HashSet<string>()).Single(c => c.NodeId == "a").InFlight);
     }

@@ -28,7 +28,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         var version = model.Published.Version.ToString();
         var route = mesh.RouteOf(node, model.Published.Name, version)!;
         var clock = Stopwatch.StartNew();
-        var load = mesh.Begin(node);
+        var (load, attempt) = mesh.Begin(node);
         // Straight to a container of a node of this process: that node counts the job, and its stop waits for it.
         route.Local?.JobStarted();
         Judgement judgement;
@@ -51,7 +51,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
                 {
                     span?.SetTag(MeshTracing.VerdictTag, Verdict.NodeBusy.WireName);
                     mesh.RecordFailedAttempt(node, model.Published.Name, Verdict.NodeBusy);
-                    mesh.RecordBusy(node, model.Key, null);
+                    mesh.RecordBusy(node, model.Key, null, attempt);
                     return (new AttemptResult(node, Verdict.NodeBusy, $"{MeshErrorCodes.NodeBusy.Value}: {busy}", null, clock.Elapsed.TotalMilliseconds), null, null);
                 }
             }
@@ -86,7 +86,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
 
             if (judgement.Passed)
             {
-                mesh.RecordSuccess(node, model.Key, model.Published.Name, clock.Elapsed.TotalMilliseconds);
+                mesh.RecordSuccess(node, model.Key, model.Published.Name, clock.Elapsed.TotalMilliseconds, attempt);
                 if (receipt is not null) mesh.KeepReceipt(node, receipt);
                 span?.SetStatus(ActivityStatusCode.Ok);
                 return (new AttemptResult(node, null, "ok", status, clock.Elapsed.TotalMilliseconds), answer.Body, receipt);
@@ -135,7 +135,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         span?.SetStatus(ActivityStatusCode.Error, verdict.WireName);
         mesh.RecordFailedAttempt(node, model.Published.Name, verdict);
         // A node's own busy answer: the next requests go to the others for a moment (held against no one, MeshState.Settle).
-        if (verdict == Verdict.NodeBusy) mesh.RecordBusy(node, model.Key, retryAfter);
+        if (verdict == Verdict.NodeBusy) mesh.RecordBusy(node, model.Key, retryAfter, attempt);
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null, null);
     }
 
