@@ -100,6 +100,36 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_registration_naming_a_key_is_refused_unless_signed_by_that_key_so_no_one_is_admitted_by_a_key_they_do_not_hold()
+    {
+        // With an admit list the key is the whole admission: naming an admitted key must not be enough.
+        await using var gateway = await StartAsync(new GatewayOptions { NodeToken = _token, AdmitNodeKeys = new HashSet<string> { _key.PublicKey.Fingerprint } });
+        await using var holder = new FakeNode(gateway.Url, _token) { Key = _key };
+        await using var thief = new FakeNode(gateway.Url, _token) { Key = _other };
+        const string path = "/mesh/v1/nodes";
+        var registration = new NodeRegistration("squatter", thief.Address, new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(30),
+            _key.PublicKey.SubjectPublicKeyInfoBase64);
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(registration, MeshJson.Options);
+        var otherBody = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(registration with { NodeId = "elsewhere" }, MeshJson.Options);
+        var cases = new (string? Signature, string What)[]
+        {
+            (null, "no signature"),
+            (thief.Sign(path, body).Replace(_other.PublicKey.Fingerprint, _key.PublicKey.Fingerprint, StringComparison.Ordinal), "another key's signature"),
+            (holder.Sign(path, otherBody), "the key's signature over another registration"),
+        };
+        foreach (var (signature, what) in cases)
+        {
+            using var r = await thief.SendAsync(path, body, signature, null);
+            Assert.True(r.StatusCode == HttpStatusCode.Unauthorized, $"{what}: {r.StatusCode}");
+            Assert.Equal(MeshErrorCodes.NodeSignatureInvalid.Value, await CodeOf(r));
+        }
+
+        Assert.Empty(JsonNode.Parse(await _http.GetStringAsync(new Uri(gateway.Url, "inference/v1")))!["nodes"]!.AsArray());
+        // The same bytes signed by the key's holder: registered.
+        using (var signed = await thief.SendAsync(path, body, holder.Sign(path, body), null)) Assert.Equal(HttpStatusCode.OK, signed.StatusCode);
+    }
+
+    [Fact]
     public async Task A_replayed_or_old_or_future_signed_heartbeat_is_refused_with_IM6042()
     {
         await using var node = new FakeNode(_gateway.Url, _token) { Key = _key };
@@ -225,7 +255,10 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
         Assert.Equal(3, (int)kept["kept"]!);
     }
 
-    public static TheoryData<string> Forgeries() => ["missing", "other-key", "other-output", "other-request", "garbage"];
+    // Each "other-…" receipt is signed by the liar's own registered key and differs from the job in one field only, so
+    // each of the gateway's comparisons (node, request, model and version, image, input, output) must refuse it alone.
+    public static TheoryData<string> Forgeries() =>
+        ["missing", "other-key", "other-output", "other-request", "other-node", "other-version", "other-image", "other-input", "garbage"];
 
     [Theory]
     [MemberData(nameof(Forgeries))]
@@ -242,6 +275,17 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
                 JobReceipts.Sign(_other, job.RequestId!, "echo", "1.0.0", "sha256:" + new string('0', 64), job.Body, """{"summary":"ok"}"""u8, "liar", DateTimeOffset.UtcNow)),
             "other-request" => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct,
                 JobReceipts.Sign(_other, "0123", "echo", "1.0.0", "sha256:" + new string('0', 64), job.Body, """{"summary":"ok"}"""u8, "liar", DateTimeOffset.UtcNow)),
+            // A receipt another node (or the same key under another id) could show for this job.
+            "other-node" => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct,
+                JobReceipts.Sign(_other, job.RequestId!, "echo", "1.0.0", "sha256:" + new string('0', 64), job.Body, """{"summary":"ok"}"""u8, "honest", DateTimeOffset.UtcNow)),
+            // Another version or image of the model answered: the receipt must name what the gateway routed.
+            "other-version" => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct,
+                JobReceipts.Sign(_other, job.RequestId!, "echo", "0.9.0", "sha256:" + new string('0', 64), job.Body, """{"summary":"ok"}"""u8, "liar", DateTimeOffset.UtcNow)),
+            "other-image" => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct,
+                JobReceipts.Sign(_other, job.RequestId!, "echo", "1.0.0", "sha256:" + new string('1', 64), job.Body, """{"summary":"ok"}"""u8, "liar", DateTimeOffset.UtcNow)),
+            // The model answered another input than the one the gateway sent.
+            "other-input" => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct,
+                JobReceipts.Sign(_other, job.RequestId!, "echo", "1.0.0", "sha256:" + new string('0', 64), """{"text":"other"}"""u8, """{"summary":"ok"}"""u8, "liar", DateTimeOffset.UtcNow)),
             _ => (job, s, ct) => FakeNode.WriteAsync(s, 200, """{"summary":"ok"}""", ct, "bm90IGEgcmVjZWlwdA"),
         };
         await using var honest = new FakeNode(gateway.Url, _token) { Key = _key };

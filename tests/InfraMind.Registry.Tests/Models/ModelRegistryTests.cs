@@ -47,6 +47,12 @@ public sealed class ModelRegistryTests
 
         var other = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "again", "1.0.0", image: 'b'), CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.VersionConflict, other.Code);
+
+        // The same image with another model.yaml is other content too (its input and output schemas, its resources):
+        // "already published" would answer the first entry while the publisher believes the new model.yaml is logged.
+        var otherYaml = await Assert.ThrowsAsync<RegistryException>(() => registry.PublishAsync(Envelope(alice, "again", "1.0.0", yaml: "name: y\n"), CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.VersionConflict, otherYaml.Code);
+        Assert.Equal(1, (await registry.GetCheckpointAsync(CancellationToken.None)).Checkpoint.Size);
     }
 
     [Fact]
@@ -199,6 +205,23 @@ public sealed class ModelRegistryTests
         // Expected digest of a local model.yaml that differs.
         report = EntryVerifier.Verify(bundle, registry.PublicKey, new ExpectedPublish(ManifestDigest: PublishStatement.DigestOf("other"u8)));
         Assert.Equal(RegistryErrorCodes.StatementDigestMismatch, Check(report, "statement").Code);
+
+        // A node's assignment names the image it must run: a logged, validly signed entry for another image, name or
+        // version is not a proof of the assignment (each comparison alone decides: the other fields match).
+        var statement = report.Statement!;
+        foreach (var (what, expected) in new[]
+                 {
+                     ("image", new ExpectedPublish(statement.ModelName, statement.Version, ImageDigest: "sha256:" + new string('f', 64))),
+                     ("name", new ExpectedPublish("other-model", statement.Version, ImageDigest: statement.ImageDigest)),
+                     ("version", new ExpectedPublish(statement.ModelName, "9.9.9", ImageDigest: statement.ImageDigest)),
+                 })
+        {
+            var mismatch = Check(EntryVerifier.Verify(bundle, registry.PublicKey, expected), "statement");
+            Assert.False(mismatch.Passed, what);
+            Assert.Equal(RegistryErrorCodes.StatementDigestMismatch, mismatch.Code);
+        }
+
+        Assert.True(Check(EntryVerifier.Verify(bundle, registry.PublicKey, new ExpectedPublish(statement.ModelName, statement.Version, ImageDigest: statement.ImageDigest)), "statement").Passed);
     }
 
     [Fact]
