@@ -56,9 +56,18 @@ internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadO
                 }
 
                 int i = 0;
+                long total = config.Size;
                 foreach (var l in ls.EnumerateArray())
                 {
-                    layers.Add(Descriptor.Read(l, $"{where}/layers/{i++}"));
+                    var layer = Descriptor.Read(l, $"{where}/layers/{i++}");
+
+                    // Each size is a valid non-negative integer, but a registry's manifest is a stranger's word: sizes
+                    // that add up past a 64-bit count would make every later sum (the image-size cap of a fetch, the
+                    // store's accounting) throw OverflowException, an internal error, instead of a refusal.
+                    total = layer.Size > long.MaxValue - total
+                        ? throw new OciException(OciErrorCodes.ArchiveLimit, $"{where} lists layers whose sizes add up to more than {long.MaxValue} bytes (at {where}/layers/{i - 1}); no image is that large. The registry serves a forged manifest: pull from another source, or ask its operator.")
+                        : total + layer.Size;
+                    layers.Add(layer);
                 }
             }
 

@@ -154,7 +154,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
 
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(ConfigPath), new JsonDocumentOptions { MaxDepth = 16 });
+            using var doc = JsonDocument.Parse(ReadConfig(), new JsonDocumentOptions { MaxDepth = 16 });
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -193,6 +193,30 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         {
             throw Failed($"{ConfigPath} could not be read ({e.Message}).", e);
         }
+    }
+
+    /// <summary>
+    /// config.json read up to <see cref="MaxConfigBytes"/>, counted as it is read: the length checked before is what
+    /// the file system says, and a config.json that is a link to a device (/dev/zero, /dev/urandom) says 0
+    /// and never ends (File.ReadAllBytes then grew to 2 GiB before failing).
+    /// </summary>
+    private byte[] ReadConfig()
+    {
+        using var stream = new FileStream(ConfigPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.SequentialScan);
+        using var bytes = new MemoryStream();
+        byte[] chunk = new byte[16 << 10];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (bytes.Length + read > MaxConfigBytes)
+            {
+                throw Failed($"{ConfigPath} holds more than the {MaxConfigBytes} bytes a docker configuration may have here (it is a link to a device, or it grew while read); it was not read. Point DOCKER_CONFIG at a directory whose config.json is docker's own.");
+            }
+
+            bytes.Write(chunk, 0, read);
+        }
+
+        return bytes.ToArray();
     }
 
     private static string? Text(JsonElement element, string name) =>

@@ -2,12 +2,22 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace InfraMind.Storage.Registry;
 
 /// <summary>The registry's challenge answered: Basic, or a Bearer token from its realm, with credentials only where they apply.</summary>
 internal sealed partial class RegistryClient
 {
+    /// <summary>
+    /// RFC 6750's b64token, the only form a Bearer credential may take. The token comes from a service the registry
+    /// names and goes into an Authorization header: anything else (a new line, a space, a non-ASCII character) is
+    /// refused here as the service's fault, where .NET would otherwise throw a format error, or call the registry
+    /// unreachable, while sending it.
+    /// </summary>
+    [GeneratedRegex("^[A-Za-z0-9._~+/-]+=*$")]
+    private static partial Regex B64Token();
+
     /// <summary>A token answer is a small JSON document (a JWT of a few KiB); more is not read.</summary>
     private const int MaxTokenAnswerBytes = 1 << 20;
 
@@ -106,9 +116,12 @@ internal sealed partial class RegistryClient
             query.Append("&service=").Append(Uri.EscapeDataString(service));
         }
 
-        if (!Uri.TryCreate(realm + query, UriKind.Absolute, out var tokenUri))
+        // The realm is the registry's word, not the user's: one that is not an http(s) URL (file:, ftp:) is refused
+        // here with a code, where HttpClient would throw NotSupportedException (an internal error, IM0001).
+        if (!Uri.TryCreate(realm + query, UriKind.Absolute, out var tokenUri) || tokenUri.Scheme is not ("http" or "https"))
         {
-            throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"{PeerHttp.Peer(_base)} names token realm '{realm}', which is not a URL.");
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed,
+                $"{PeerHttp.Peer(_base)} names token realm {TerminalText.Quote(realm, 200)}, which is not an http(s) URL; no token was asked for. The registry's token service is misconfigured: ask its operator.");
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
@@ -140,7 +153,10 @@ internal sealed partial class RegistryClient
         {
             if (doc.RootElement.TryGetProperty(field, out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } token)
             {
-                return token;
+                return B64Token().IsMatch(token)
+                    ? token
+                    : throw new StorageException(StorageErrorCodes.AuthenticationFailed,
+                        $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered a \"{field}\" that is not a Bearer token (RFC 6750: letters, digits and -._~+/ then '='; it holds a space, a control or a non-ASCII character); it was not sent. Ask the registry's operator.");
             }
         }
 

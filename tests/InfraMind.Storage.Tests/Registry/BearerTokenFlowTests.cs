@@ -58,17 +58,49 @@ public sealed class BearerTokenFlowTests : IDisposable
         Assert.Empty(SmallImage.StoredFiles(store));
     }
 
+    [Theory]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("ftp://127.0.0.1:{PORT}/token")]
+    public async Task A_token_realm_that_is_not_http_is_refused_with_a_code(string realm)
+    {
+        // A hostile registry names the realm: one that no HTTP client can fetch is the registry's fault, said as such.
+        await using var server = new TokenRegistry(grantToken: true, realm: realm);
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("u", "p", [$"127.0.0.1:{server.Port}"]) })
+                .PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), new LocalContentStore(_dir.Combine("s")), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.AuthenticationFailed, e.Code);
+        Assert.Contains("token realm", e.Message, StringComparison.Ordinal);
+        Assert.Null(server.TokenAuthorization);
+    }
+
+    [Theory]
+    [InlineData("tok\r\nX-Injected: 1")]
+    [InlineData("tok-\u00e9")]
+    [InlineData("tok 123")]
+    public async Task A_token_that_is_not_a_header_token_is_refused_with_a_code(string token)
+    {
+        // The token service's answer becomes an Authorization header: one that cannot be one is the service's fault.
+        await using var server = new TokenRegistry(grantToken: true, tokenAnswer: System.Text.Json.JsonSerializer.Serialize(new { token }));
+        var e = await Assert.ThrowsAsync<StorageException>(() =>
+            new RegistryBackend(new PeerOptions()).PullAsync(ContentReference.Parse($"oci://127.0.0.1:{server.Port}/team/model:1"), new LocalContentStore(_dir.Combine("s")), null, CancellationToken.None));
+        Assert.Equal(StorageErrorCodes.AuthenticationFailed, e.Code);
+        Assert.Contains("token", e.Message, StringComparison.Ordinal);
+        Assert.Null(server.ManifestAuthorization);
+    }
+
     /// <summary>A token service and a registry behind a Bearer challenge, recording what the client sent.</summary>
     private sealed class TokenRegistry : IAsyncDisposable
     {
         private readonly bool _grant;
         private readonly string _tokenAnswer;
+        private readonly string? _realm;
         private readonly ListenerServer _server;
 
-        public TokenRegistry(bool grantToken, string tokenAnswer = "{\"token\":\"tok-123\"}")
+        public TokenRegistry(bool grantToken, string tokenAnswer = "{\"token\":\"tok-123\"}", string? realm = null)
         {
             _grant = grantToken;
             _tokenAnswer = tokenAnswer;
+            _realm = realm;
             _server = new ListenerServer((context, _) =>
             {
                 Answer(context);
@@ -101,7 +133,7 @@ public sealed class BearerTokenFlowTests : IDisposable
             }
             else if (auth != "Bearer tok-123")
             {
-                response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://127.0.0.1:{Port}/token\",service=\"fake-registry\"");
+                response.AddHeader("WWW-Authenticate", $"Bearer realm=\"{(_realm ?? "http://127.0.0.1:{PORT}/token").Replace("{PORT}", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)}\",service=\"fake-registry\"");
                 Write(response, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}");
             }
             else if (path == "/v2/")

@@ -93,6 +93,21 @@ public sealed class CredentialHelperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_config_that_is_a_link_to_an_endless_device_is_read_up_to_its_bound_only()
+    {
+        // A hostile local config: a link to /dev/zero has length 0 to the file system and no end. It is counted as
+        // it is read and refused past 1 MiB, not read whole (which grew to 2 GiB before failing).
+        string root = _dir.Combine("dev-zero");
+        Directory.CreateDirectory(root);
+        File.CreateSymbolicLink(Path.Combine(root, "config.json"), "/dev/zero");
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var e = await Fails(new DockerCredentialStore(root, root));
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Contains($"holds more than the {DockerCredentialStore.MaxConfigBytes} bytes", e.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 64L << 20, $"reading it allocated {allocated} bytes");
+    }
+
+    [Fact]
     public async Task Keys_match_as_docker_matches_them_and_absent_config_or_entry_gives_none()
     {
         var store = Store("""{"auths":{"https://R.Example.Test:5000/v1/":{"username":"u","password":"p"}}}""");
