@@ -31,7 +31,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
     private const string HelperPrefix = "docker-credential-";
     private readonly string? _searchPath;
     private readonly HashSet<string>? _onlyFor;
-    private readonly Lazy<Config> _config; // read once per store: a long-running server sees logins made before it started
+    private readonly Lazy<Task<Config>> _config; // read once per store: a long-running server sees logins made before it started
     private readonly ConcurrentDictionary<string, Lazy<Task<RegistryCredentials?>>> _answers = new(StringComparer.OrdinalIgnoreCase);
 
     /// <param name="configDirectory">The directory holding config.json (docker's DOCKER_CONFIG).</param>
@@ -43,7 +43,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         ConfigPath = Path.Combine(configDirectory, "config.json");
         _searchPath = searchPath;
         _onlyFor = onlyFor is null ? null : new HashSet<string>(onlyFor, StringComparer.OrdinalIgnoreCase);
-        _config = new Lazy<Config>(Load);
+        _config = new Lazy<Task<Config>>(LoadAsync);
     }
 
     public string ConfigPath { get; }
@@ -84,7 +84,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
 
     private async Task<RegistryCredentials?> LookUpAsync(string registry, CancellationToken cancellationToken)
     {
-        var config = _config.Value;
+        var config = await _config.Value.ConfigureAwait(false);
         string? helper = Match(config.Helpers, registry) ?? config.Store;
         if (helper is not null)
         {
@@ -139,7 +139,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         return slash < 0 ? rest : rest[..slash];
     }
 
-    private Config Load()
+    private async Task<Config> LoadAsync()
     {
         var file = new FileInfo(ConfigPath);
         if (!file.Exists)
@@ -154,7 +154,17 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
 
         try
         {
-            using var doc = JsonDocument.Parse(ReadConfig(), new JsonDocumentOptions { MaxDepth = 16 });
+            // Counted as it is read (BoundedBody): the length checked above is what the file system says, and a
+            // config.json linked to a device (/dev/zero, /dev/urandom) says 0 and never ends (read whole, it grew to
+            // 2 GiB before failing).
+            byte[] bytes;
+            await using (var stream = File.OpenRead(ConfigPath))
+            {
+                bytes = await BoundedBody.ReadAsync(stream, null, MaxConfigBytes, CancellationToken.None).ConfigureAwait(false)
+                    ?? throw Failed($"{ConfigPath} holds more than the {MaxConfigBytes} bytes a docker configuration may have here (it is a link to a device, or it grew while read); it was not read. Point DOCKER_CONFIG at a directory whose config.json is docker's own.");
+            }
+
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -193,30 +203,6 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         {
             throw Failed($"{ConfigPath} could not be read ({e.Message}).", e);
         }
-    }
-
-    /// <summary>
-    /// config.json read up to <see cref="MaxConfigBytes"/>, counted as it is read: the length checked before is what
-    /// the file system says, and a config.json that is a link to a device (/dev/zero, /dev/urandom) says 0
-    /// and never ends (File.ReadAllBytes then grew to 2 GiB before failing).
-    /// </summary>
-    private byte[] ReadConfig()
-    {
-        using var stream = new FileStream(ConfigPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, FileOptions.SequentialScan);
-        using var bytes = new MemoryStream();
-        byte[] chunk = new byte[16 << 10];
-        int read;
-        while ((read = stream.Read(chunk)) > 0)
-        {
-            if (bytes.Length + read > MaxConfigBytes)
-            {
-                throw Failed($"{ConfigPath} holds more than the {MaxConfigBytes} bytes a docker configuration may have here (it is a link to a device, or it grew while read); it was not read. Point DOCKER_CONFIG at a directory whose config.json is docker's own.");
-            }
-
-            bytes.Write(chunk, 0, read);
-        }
-
-        return bytes.ToArray();
     }
 
     private static string? Text(JsonElement element, string name) =>
