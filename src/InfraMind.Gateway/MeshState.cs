@@ -26,12 +26,12 @@ internal sealed record ServedModel(PublishedModel Published)
 internal sealed partial class MeshState(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger log)
 {
     private readonly object _gate = new();
-
-    /// <summary>Attempts begun so far (<see cref="Begin"/>): orders them, so a good answer can tell whether its attempt followed a busy one.</summary>
-    private long _attempts;
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Node, string Model), Standing> _standings = [];
     private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
+
+    /// <summary>Attempts begun so far, under the lock (<see cref="Begin"/>): orders them, so a good answer can tell whether its attempt followed a busy one.</summary>
+    private long _attempts;
     private readonly Dictionary<string, ModelTraffic> _traffic = new(StringComparer.Ordinal);
     private IReadOnlyList<ServedModel> _models = [];
     private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
@@ -369,9 +369,9 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// </summary>
     public (NodeRecord? Load, long Number) Begin(string node)
     {
-        var number = Interlocked.Increment(ref _attempts);
         lock (_gate)
         {
+            var number = ++_attempts;
             if (!_nodes.TryGetValue(node, out var n)) return (null, number);
             Interlocked.Increment(ref n.InFlight);
             n.LastJob = time.GetUtcNow();
