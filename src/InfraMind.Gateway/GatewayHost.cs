@@ -68,7 +68,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
         var connections = new ConnectionCaps(options.Limits);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
@@ -189,7 +189,7 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            ServerOptions.Limit(k, options.Limits, grpcConnections, HttpProtocols.Http2);
+            ServerOptions.Limit(k, grpcConnections, HttpProtocols.Http2);
         });
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);

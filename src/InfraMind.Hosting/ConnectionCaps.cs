@@ -21,8 +21,9 @@ namespace InfraMind.Hosting;
 /// <see cref="ServerLimits.MaxConnections"/> entries.
 /// </para>
 /// <para>
-/// A host that wants the counts on its /metrics makes the caps itself and gives them to <see cref="ServerOptions.Limit"/>,
-/// then <see cref="Export"/>s them: connections open, and those refused at each cap since the server started.
+/// A host makes the caps from its <see cref="ServerLimits"/> (checked here), gives them to <see cref="ServerOptions.Limit"/>,
+/// which sets the limits they carry on Kestrel, and <see cref="Export"/>s their counts to its /metrics: connections open,
+/// and those refused at each cap since the server started.
 /// </para>
 /// </summary>
 public sealed class ConnectionCaps
@@ -37,24 +38,26 @@ public sealed class ConnectionCaps
     private int _open;
     private long _refusedAtTotal;
     private long _refusedAtAddress;
-    private long _everRefusedAtTotal;
-    private long _everRefusedAtAddress;
+
+    // What the last log line counted up to (under _logGate): a line says the refusals since.
+    private long _loggedAtTotal;
+    private long _loggedAtAddress;
     private long _nextLogAt;
     private ILogger? _log;
 
-    /// <summary>The caps <paramref name="limits"/> set.</summary>
+    /// <summary>The caps <paramref name="limits"/> set (at most <see cref="ServerLimits.MaxConnections"/> per address takes effect).</summary>
+    /// <exception cref="ArgumentException">when <paramref name="limits"/> has a value <see cref="ServerLimits.Validate"/> refuses.</exception>
     public ConnectionCaps(ServerLimits limits)
-        : this((limits ?? throw new ArgumentNullException(nameof(limits))).MaxConnections, limits.MaxConnectionsPerAddress)
     {
+        ArgumentNullException.ThrowIfNull(limits);
+        if (limits.Validate() is [var first, ..]) throw new ArgumentException(first, nameof(limits));
+        Limits = limits;
+        _total = limits.MaxConnections;
+        _perAddress = Math.Min(limits.MaxConnectionsPerAddress, limits.MaxConnections);
     }
 
-    /// <param name="total">Connections the server holds at once.</param>
-    /// <param name="perAddress">Of those, from one address (at most <paramref name="total"/> takes effect).</param>
-    public ConnectionCaps(int total, int perAddress)
-    {
-        _total = total;
-        _perAddress = Math.Min(perAddress, total);
-    }
+    /// <summary>The server's limits, which <see cref="ServerOptions.Limit"/> sets on its Kestrel.</summary>
+    public ServerLimits Limits { get; }
 
     /// <summary>Connections held now from <paramref name="address"/>'s group (for tests).</summary>
     internal int HeldFrom(IPAddress address) => _held.TryGetValue(ClientAddress.Group(address), out var n) ? n : 0;
@@ -66,10 +69,10 @@ public sealed class ConnectionCaps
     public int Open => Volatile.Read(ref _open);
 
     /// <summary>Connections refused since the server started because it held <see cref="ServerLimits.MaxConnections"/>.</summary>
-    public long RefusedAtTotal => Interlocked.Read(ref _everRefusedAtTotal);
+    public long RefusedAtTotal => Interlocked.Read(ref _refusedAtTotal);
 
     /// <summary>Connections refused since the server started because their address held <see cref="ServerLimits.MaxConnectionsPerAddress"/>.</summary>
-    public long RefusedAtAddress => Interlocked.Read(ref _everRefusedAtAddress);
+    public long RefusedAtAddress => Interlocked.Read(ref _refusedAtAddress);
 
     /// <summary>
     /// Puts these counts on <paramref name="registry"/>, read at each scrape, labelled <c>server</c> =
@@ -106,7 +109,6 @@ public sealed class ConnectionCaps
         if (Interlocked.Increment(ref _open) > _total)
         {
             Interlocked.Decrement(ref _open);
-            Interlocked.Increment(ref _everRefusedAtTotal);
             Refused(ref _refusedAtTotal, group, services);
             return; // Kestrel closes a connection whose middleware returns: nothing read, nothing written.
         }
@@ -115,7 +117,6 @@ public sealed class ConnectionCaps
         {
             if (!TryEnter(group))
             {
-                Interlocked.Increment(ref _everRefusedAtAddress);
                 Refused(ref _refusedAtAddress, group, services);
                 return;
             }
@@ -170,8 +171,9 @@ public sealed class ConnectionCaps
         {
             if (now < _nextLogAt) return;
             _nextLogAt = now + (long)LogEvery.TotalMilliseconds;
-            atTotal = Interlocked.Exchange(ref _refusedAtTotal, 0);
-            atAddress = Interlocked.Exchange(ref _refusedAtAddress, 0);
+            long total = RefusedAtTotal, address = RefusedAtAddress;
+            (atTotal, atAddress) = (total - _loggedAtTotal, address - _loggedAtAddress);
+            (_loggedAtTotal, _loggedAtAddress) = (total, address);
         }
 
         _log ??= services?.GetService<ILoggerFactory>()?.CreateLogger("InfraMind.Connections");

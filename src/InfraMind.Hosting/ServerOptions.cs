@@ -33,20 +33,18 @@ public static class ServerOptions
     };
 
     /// <summary>
-    /// Sets every limit of <paramref name="limits"/> on a host's Kestrel, the one mapping of <see cref="ServerLimits"/> for
-    /// every server (ServerLimitsMappingTests proves each value reaches Kestrel, ConnectionLimitsTests what they do on
-    /// the running servers), and the connection caps (<see cref="ConnectionCaps"/>: in all and per address) first on each
-    /// of its endpoints. <paramref name="protocols"/>: the endpoints' HTTP versions (null: Kestrel's default, HTTP/1.1 and
-    /// HTTP/2), set here because Kestrel keeps one endpoint-defaults callback, so a host setting its own would drop the caps.
+    /// Sets every limit of <paramref name="caps"/>' <see cref="ServerLimits"/> on a host's Kestrel, the one mapping of
+    /// them for every server (ServerLimitsMappingTests proves each value reaches Kestrel, ConnectionLimitsTests what they
+    /// do on the running servers), and the connection caps themselves (in all and per address) first on each of its
+    /// endpoints: one count per server, shared by its endpoints. <paramref name="protocols"/>: the endpoints' HTTP versions
+    /// (null: Kestrel's default, HTTP/1.1 and HTTP/2), set here because Kestrel keeps one endpoint-defaults callback, so a
+    /// host setting its own would drop the caps.
     /// </summary>
-    /// <exception cref="ArgumentException">when <paramref name="limits"/> has a value <see cref="ServerLimits.Validate"/> refuses.</exception>
-    /// <param name="caps">The server's connection caps, when its host exports their counts (<see cref="ConnectionCaps.Export"/>);
-    /// null: made here from <paramref name="limits"/>.</param>
-    public static void Limit(KestrelServerOptions kestrel, ServerLimits limits, ConnectionCaps? caps = null, HttpProtocols? protocols = null)
+    public static void Limit(KestrelServerOptions kestrel, ConnectionCaps caps, HttpProtocols? protocols = null)
     {
         ArgumentNullException.ThrowIfNull(kestrel);
-        ArgumentNullException.ThrowIfNull(limits);
-        if (limits.Validate() is [var first, ..]) throw new ArgumentException(first, nameof(limits));
+        ArgumentNullException.ThrowIfNull(caps);
+        var limits = caps.Limits;
         var k = kestrel.Limits;
         // Both connection caps are ConnectionCaps' (below): Kestrel's own would refuse first and log every refusal.
         k.MaxConcurrentConnections = null;
@@ -67,8 +65,6 @@ public static class ServerOptions
         k.Http2.MaxFrameSize = limits.Http2MaxFrameSize;
         k.Http2.InitialConnectionWindowSize = limits.Http2InitialConnectionWindowSize;
         k.Http2.InitialStreamWindowSize = limits.Http2InitialStreamWindowSize;
-        // One count per server, shared by its endpoints (an address holds its connections to any of them).
-        caps ??= new ConnectionCaps(limits);
         kestrel.ConfigureEndpointDefaults(endpoint =>
         {
             if (protocols is { } p) endpoint.Protocols = p;

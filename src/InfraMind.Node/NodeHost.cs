@@ -50,7 +50,7 @@ public sealed class NodeHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
         var connections = new ConnectionCaps(options.Limits);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
+        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
         if (options.TlsCertificate is { } certificate)
         {
             // The slim builder leaves HTTPS out; the job API serves its own self-signed certificate, pinned by the gateway.

@@ -147,7 +147,7 @@ public sealed class RegistryServer : IAsyncDisposable
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.WebHost.UseUrls(options.Url);
             var connections = new ConnectionCaps(options.Limits);
-            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, options.Limits, connections));
+            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
             if (options.TlsCertificate is { } certificate)
             {
                 // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.

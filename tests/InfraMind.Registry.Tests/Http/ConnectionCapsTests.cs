@@ -41,7 +41,7 @@ public sealed class ConnectionCapsTests
     {
         var lines = new Lines();
         using var services = new ServiceCollection().AddLogging(l => l.AddProvider(lines)).BuildServiceProvider();
-        var cap = new ConnectionCaps(5, 2);
+        var cap = new ConnectionCaps(ServerLimits.Default with { MaxConnections = 5, MaxConnectionsPerAddress = 2 });
         var release = new TaskCompletionSource();
         var reached = 0;
         var handler = cap.For(services)(async _ =>

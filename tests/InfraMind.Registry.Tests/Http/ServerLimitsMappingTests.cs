@@ -46,7 +46,7 @@ public sealed class ServerLimitsMappingTests
         return values;
     }
 
-    private static readonly Action<KestrelServerOptions, ServerLimits> Serving = (kestrel, limits) => ServerOptions.Limit(kestrel, limits);
+    private static readonly Action<KestrelServerOptions, ServerLimits> Serving = (kestrel, limits) => ServerOptions.Limit(kestrel, new ConnectionCaps(limits));
 
     /// <summary>Enforced by <c>ConnectionCaps</c>, a connection middleware, not by Kestrel's options (ConnectionCapsTests, ConnectionLimitsTests).</summary>
     private static readonly string[] NotKestrels = [nameof(ServerLimits.MaxConnections), nameof(ServerLimits.MaxConnectionsPerAddress)];
@@ -103,7 +103,7 @@ public sealed class ServerLimitsMappingTests
             (ServerLimits.Default with { Http2InitialStreamWindowSize = 2 << 20 }).Validate());
         Assert.Equal(["the minimum data rates must be positive, their grace period more than 1 s (Kestrel checks them once a second)"],
             (ServerLimits.Default with { MinDataRateGrace = TimeSpan.FromSeconds(1) }).Validate());
-        var e = Assert.Throws<ArgumentException>(() => ServerOptions.Limit(new KestrelServerOptions(), ServerLimits.Default with { RequestHeadersTimeout = TimeSpan.Zero }));
+        var e = Assert.Throws<ArgumentException>(() => new ConnectionCaps(ServerLimits.Default with { RequestHeadersTimeout = TimeSpan.Zero }));
         Assert.StartsWith("the request headers and keep-alive timeouts must be positive", e.Message, StringComparison.Ordinal);
     }
 }
