@@ -46,6 +46,16 @@ public sealed record GatewayOptions
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long an attempt's job may wait for one of its model container's slots (<see cref="JobGate"/>) while the
+    /// request has other nodes left to try (sent to a node as <see cref="MeshHeaders.QueueWaitMs"/>): a full container
+    /// then answers busy after this and the request goes on to the next node, instead of waiting half of
+    /// <see cref="AttemptTimeout"/> in one queue while another node may be idle (full with other gateways' jobs, which
+    /// this gateway's own count of jobs in flight does not see). The last choice (no other candidate, the last of
+    /// <see cref="MaxAttempts"/>, or no retry left in the budget) waits the half, as a job always did.
+    /// </summary>
+    public TimeSpan QueueWaitWithOthersLeft { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
     /// Longest wait for a connection to a node's job API: a node whose host left the network answers nothing, and the
     /// attempt moves on to another node after this rather than after <see cref="AttemptTimeout"/>.
     /// </summary>
@@ -198,6 +208,7 @@ public sealed record GatewayOptions
         if (Replicas < 1) errors.Add($"replicas must be ≥ 1");
         if (MaxAttempts < 1) errors.Add($"max attempts must be ≥ 1");
         if (AttemptTimeout <= TimeSpan.Zero || ConnectTimeout <= TimeSpan.Zero) errors.Add($"the attempt and connect timeouts must be positive");
+        if (QueueWaitWithOthersLeft < TimeSpan.Zero) errors.Add($"the queue wait with other nodes left must be ≥ 0");
         if (LivenessCheck <= TimeSpan.Zero) errors.Add($"the liveness check period must be positive");
         if (RetryRatio is < 0 or > 1) errors.Add($"retry ratio must be between 0 and 1");
         if (FailurePenalty is <= 0 or >= 1) errors.Add($"failure penalty must be between 0 and 1 (exclusive)");

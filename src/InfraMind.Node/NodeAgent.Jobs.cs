@@ -107,9 +107,10 @@ public sealed partial class NodeAgent
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
         // One of the container's slots (JobGate) first: a job that finds them all taken and the queue full, or waits
-        // half its time limit for one, never reaches the model and is this node's "busy", not a failure.
+        // half its time limit for one (less when its gateway has other nodes to try), never reaches the model and is
+        // this node's "busy", not a failure.
         var route = ContainerRoute.Of(container);
-        var (slot, busy) = await route.Jobs.EnterAsync(timeout / 2, ct);
+        var (slot, busy) = await route.Jobs.EnterAsync(QueueWait(context.Request.Headers, timeout), ct);
         using var held = slot;
         if (busy is not null)
         {
@@ -155,6 +156,19 @@ public sealed partial class NodeAgent
         {
             await FailAsync(context, StatusCodes.Status502BadGateway, AnswerJudge.Unreadable(validInput: true, e));
         }
+    }
+
+    /// <summary>
+    /// How long a job may wait for one of its container's slots: half its time limit, or less when the gateway's
+    /// <see cref="MeshHeaders.QueueWaitMs"/> says so (a value that is not a whole number ≥ 0 is not read: half).
+    /// </summary>
+    internal static TimeSpan QueueWait(IHeaderDictionary headers, TimeSpan timeout)
+    {
+        var half = timeout / 2;
+        return headers.TryGetValue(MeshHeaders.QueueWaitMs, out var w) && w.Count == 1
+            && long.TryParse(w[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms) && ms < half.TotalMilliseconds
+            ? TimeSpan.FromMilliseconds(ms)
+            : half;
     }
 
     internal static Task FailAsync(HttpContext context, int status, Judgement judgement) => FailAsync(context, status, judgement.Verdict!, judgement.Detail);

@@ -54,7 +54,7 @@ public sealed class JobGate : IDisposable
     /// A slot for one job, held until disposed; or null and why the container is busy: <see cref="Queued"/> jobs wait
     /// already (refused at once), or none of the <see cref="InFlight"/> slots came free within <paramref name="maxWait"/>
     /// (a node waits half the job's time limit at most, so a job that gets its slot still has the other half for the
-    /// model). <paramref name="cancellationToken"/> (the caller leaving) ends the wait with <see cref="OperationCanceledException"/>.
+    /// model; less when the gateway says so, <see cref="MeshHeaders.QueueWaitMs"/>). <paramref name="cancellationToken"/> (the caller leaving) ends the wait with <see cref="OperationCanceledException"/>.
     /// </summary>
     public async ValueTask<(IDisposable? Slot, string? Busy)> EnterAsync(TimeSpan maxWait, CancellationToken cancellationToken)
     {
@@ -71,7 +71,8 @@ public sealed class JobGate : IDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return (null, $"the job waited {maxWait.TotalSeconds:0.#} s, the most it may, for one of the {InFlight} jobs the model's container takes at once");
+                var waited = maxWait < TimeSpan.FromSeconds(1) ? $"{maxWait.TotalMilliseconds:0} ms" : $"{maxWait.TotalSeconds:0.#} s";
+                return (null, $"the job waited {waited}, the most it may, for one of the {InFlight} jobs the model's container takes at once");
             }
         }
 

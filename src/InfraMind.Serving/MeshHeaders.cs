@@ -22,6 +22,14 @@ public static class MeshHeaders
     public const string TimeoutMs = "InfraMind-Timeout-Ms";
 
     /// <summary>
+    /// The longest the job may wait at the node for one of its model container's slots (<see cref="JobGate"/>), in
+    /// milliseconds, set by the gateway: short while the request has other nodes to try, so a full container sends it on
+    /// to them instead of holding it; half the time limit for its last choice. A node waits the smaller of this and half
+    /// the job's time limit (without it, or with a value it cannot read: half), then answers busy.
+    /// </summary>
+    public const string QueueWaitMs = "InfraMind-Queue-Wait-Ms";
+
+    /// <summary>
     /// A node's signature over a registration or heartbeat, and the gateway's over its registration reply
     /// (<see cref="MeshSignature"/>): <c>t=UNIX_MS;key=sha256:…;sig=BASE64URL</c>.
     /// </summary>

@@ -187,6 +187,8 @@ public sealed class MeshUpTests : IDisposable
             ("--max-connections", "0", "--max-connections must be between 1 and 1000000"),
             ("--max-connections", "1000001", "--max-connections must be between 1 and 1000000"),
             ("--max-connections-per-address", "0", "--max-connections-per-address must be between 1 and 1000000"),
+            ("--queue-wait", "0", "--queue-wait: '0' is not a duration between 1ms and 10m"),
+            ("--queue-wait", "-5ms", "--queue-wait: '-5ms' is not a duration between 1ms and 10m"),
         })
         {
             var result = await _cli.RunAsync("gateway", "serve", "--port", "0", option, value);

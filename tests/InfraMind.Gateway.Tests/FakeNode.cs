@@ -8,8 +8,8 @@ using InfraMind.Serving;
 
 namespace InfraMind.Gateway.Tests;
 
-/// <summary>One job as the fake node's job API received it.</summary>
-internal sealed record ReceivedJob(string Path, string? Authorization, byte[] Body, string? RequestId = null);
+/// <summary>One job as the fake node's job API received it (<paramref name="At"/>: when, a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+internal sealed record ReceivedJob(string Path, string? Authorization, byte[] Body, string? RequestId = null, string? QueueWaitMs = null, long At = 0);
 
 /// <summary>
 /// A node played by the test over real sockets: it registers with a real gateway (mesh token), heartbeats with the
@@ -167,7 +167,8 @@ internal sealed class FakeNode : IAsyncDisposable
                 var length = headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl, System.Globalization.CultureInfo.InvariantCulture) : 0;
                 var body = new byte[length];
                 await stream.ReadExactlyAsync(body, _stop.Token);
-                var job = new ReceivedJob(lines[0].Split(' ')[1], headers.GetValueOrDefault("Authorization"), body, headers.GetValueOrDefault(MeshHeaders.RequestId));
+                var job = new ReceivedJob(lines[0].Split(' ')[1], headers.GetValueOrDefault("Authorization"), body, headers.GetValueOrDefault(MeshHeaders.RequestId), headers.GetValueOrDefault(MeshHeaders.QueueWaitMs),
+                    System.Diagnostics.Stopwatch.GetTimestamp());
                 Jobs.Enqueue(job);
                 if (AnswerJob is { } answerJob) await answerJob(job, new CountingStream(stream, this), _stop.Token);
                 else await Answer(new CountingStream(stream, this), _stop.Token);

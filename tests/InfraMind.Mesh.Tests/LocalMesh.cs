@@ -96,7 +96,9 @@ internal sealed class LocalMesh : IAsyncDisposable
     }
 
     /// <param name="gateways">The gateways the node serves (default: this mesh's one).</param>
-    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, IReadOnlyList<Uri>? gateways = null, InfraMind.Signing.SigningKey? key = null)
+    /// <param name="tune">Changes to the node's options (e.g. its JobGate's size).</param>
+    public async Task<NodeHost> AddNodeAsync(string id, string behavior, NodeCapacity? capacity = null, IReadOnlyList<Uri>? gateways = null, InfraMind.Signing.SigningKey? key = null,
+        Func<NodeOptions, NodeOptions>? tune = null)
     {
         var source = new PackageDirectoryImageSource(Engine, new Dictionary<string, string> { [Key] = Package(behavior) });
         var options = new NodeOptions
@@ -115,7 +117,7 @@ internal sealed class LocalMesh : IAsyncDisposable
             ContainerLabels = new Dictionary<string, string> { [TestLabel] = RunLabel },
             Identity = key,
         };
-        var node = await NodeHost.StartAsync(options, Engine, source, CancellationToken.None);
+        var node = await NodeHost.StartAsync(tune?.Invoke(options) ?? options, Engine, source, CancellationToken.None);
         Nodes[id] = node;
         return node;
     }

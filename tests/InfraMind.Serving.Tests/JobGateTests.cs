@@ -46,7 +46,13 @@ public sealed class JobGateTests
 
         var (none, busy) = await gate.EnterAsync(TimeSpan.FromMilliseconds(100), CancellationToken.None);
         Assert.Null(none);
-        Assert.Equal("the job waited 0.1 s, the most it may, for one of the 1 jobs the model's container takes at once", busy);
+        Assert.Equal("the job waited 100 ms, the most it may, for one of the 1 jobs the model's container takes at once", busy);
+
+        // No wait at all (a gateway with other nodes to try may ask for it): busy at once, the queue untouched.
+        var (zero, zeroBusy) = await gate.EnterAsync(TimeSpan.Zero, CancellationToken.None);
+        Assert.Null(zero);
+        Assert.Equal("the job waited 0 ms, the most it may, for one of the 1 jobs the model's container takes at once", zeroBusy);
+        Assert.Equal(0, gate.Waiting);
 
         using var leaving = new CancellationTokenSource();
         var waiting = gate.EnterAsync(Long, leaving.Token).AsTask();

@@ -17,7 +17,9 @@ internal sealed record AttemptResult(string Node, Verdict? Verdict, string Detai
 /// </summary>
 internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, NodeClients nodes, ModelChannels channels)
 {
-    public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId, CancellationToken ct)
+    /// <param name="queueWait">The longest the job may wait for one of the container's slots (<see cref="GatewayOptions.QueueWaitWithOthersLeft"/>).</param>
+    public async Task<(AttemptResult Result, byte[]? Answer, string? Receipt)> AttemptAsync(ServedModel model, string node, int number, byte[] body, string requestId,
+        TimeSpan queueWait, CancellationToken ct)
     {
         // The HTTP call inside is this span's child, and the node's (or the container's) traceparent names that call.
         using var span = MeshTracing.Gateway.StartActivity("attempt");
@@ -46,7 +48,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             // Straight to a container of this process: one of its slots first, as its node's job API takes one (JobGate).
             if (route.Connector?.Jobs is { } gate)
             {
-                (slot, var busy) = await gate.EnterAsync(options.AttemptTimeout / 2, limit.Token);
+                (slot, var busy) = await gate.EnterAsync(queueWait, limit.Token);
                 if (busy is not null)
                 {
                     span?.SetTag(MeshTracing.VerdictTag, Verdict.NodeBusy.WireName);
@@ -62,7 +64,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
             if (route.Connector is { } direct && model.Manifest.Protocol == ModelProtocol.Grpc)
                 answer = await channels.Of(direct, model.Published.Name, version).InferAsync(body, options.AttemptTimeout, limit.Token);
             else
-                (answer, sentReceipt, retryAfter) = await SendAsync(route, body, requestId, limit.Token);
+                (answer, sentReceipt, retryAfter) = await SendAsync(route, body, requestId, queueWait, limit.Token);
             status = answer.StatusCode;
             // The gateway sends only inputs that match input_schema.
             judgement = AnswerJudge.Judge(answer, validInput: true, model.Manifest.OutputSchema);
@@ -155,11 +157,11 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
     }
 
     /// <summary>
-    /// A job over HTTP/1.1: to the node's job API with its credential, time limit and the request's id, or straight to a
+    /// A job over HTTP/1.1: to the node's job API with its credential, time limit, queue wait and the request's id, or straight to a
     /// REST model's container. With the answer, the node's receipt header and the wait its Retry-After says
     /// (<see cref="RetryAfterHeader.Read"/>; both null straight from a container, whose headers are the model's word).
     /// </summary>
-    private async Task<(ModelAnswer Answer, string? Receipt, TimeSpan? RetryAfter)> SendAsync(Route route, byte[] body, string requestId, CancellationToken ct)
+    private async Task<(ModelAnswer Answer, string? Receipt, TimeSpan? RetryAfter)> SendAsync(Route route, byte[] body, string requestId, TimeSpan queueWait, CancellationToken ct)
     {
         using var request = route.Connector is { } connector ? JobHttp.ForConnector(connector) : new HttpRequestMessage(HttpMethod.Post, route.Target);
         request.Content = new ByteArrayContent(body);
@@ -168,6 +170,7 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         {
             request.Headers.TryAddWithoutValidation(MeshHeaders.RequestId, requestId);
             request.Headers.TryAddWithoutValidation(MeshHeaders.TimeoutMs, ((long)options.AttemptTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.TryAddWithoutValidation(MeshHeaders.QueueWaitMs, ((long)queueWait.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
             // The node's own credential, not the mesh token: only this gateway and that node know it.
             MeshToken.Authorize(request.Headers, route.Credential);
         }

@@ -188,7 +188,8 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         {
             while (answer is null)
             {
-                var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+                var candidates = mesh.Candidates(model.Key, tried);
+                var chosen = NodeChoice.Choose(candidates, Random.Shared);
                 // A moment with no ready node (a container restarting, a late heartbeat) is not worth a 503: wait briefly.
                 if (chosen is null && results.Count == 0 && mesh.PlacedCount(model.Key) > 0 && mesh.Time.GetUtcNow() < waitUntil)
                 {
@@ -199,7 +200,9 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
                 if (chosen is null) break;
                 if (results.Count > 0 && (results.Count >= options.MaxAttempts || !_budget.TryRetry())) break;
                 tried.Add(chosen.NodeId);
-                (var result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
+                // Another node may be tried after this one: a full container says busy soon, and the request goes on to it.
+                var othersLeft = candidates.Count > 1 && results.Count + 1 < options.MaxAttempts && _budget.CanRetry;
+                (var result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, QueueWait(othersLeft), ct);
                 results.Add(result);
                 record.Attempts.Add(result);
                 if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
@@ -260,10 +263,11 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         var answers = new List<(string Node, byte[] Answer, string? Receipt, System.Text.Json.Nodes.JsonNode? Json)> { (first.Node, first.Answer, first.Receipt, Parse(first.Answer)) };
         while (answers.Count < 3 && !(answers.Count == 2 && System.Text.Json.Nodes.JsonNode.DeepEquals(answers[0].Json, answers[1].Json)))
         {
-            var chosen = NodeChoice.Choose(mesh.Candidates(model.Key, tried), Random.Shared);
+            var candidates = mesh.Candidates(model.Key, tried);
+            var chosen = NodeChoice.Choose(candidates, Random.Shared);
             if (chosen is null) break;
             tried.Add(chosen.NodeId);
-            var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, ct);
+            var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, QueueWait(candidates.Count > 1), ct);
             results.Add(result);
             record.Attempts.Add(result);
             if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
@@ -276,6 +280,16 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         foreach (var dissent in answers.Where(a => !System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, majority.Json)))
             mesh.Disagreed(dissent.Node, model.Key, model.Published.Name, requestId, evidence);
         return (majority.Answer, majority.Node, majority.Receipt);
+    }
+
+    /// <summary>
+    /// How long an attempt's job may wait for a slot in its container (<see cref="JobGate"/>): <see cref="GatewayOptions.QueueWaitWithOthersLeft"/>
+    /// while another node may be tried after it, else half the attempt's time limit (the model keeps the other half).
+    /// </summary>
+    private TimeSpan QueueWait(bool othersLeft)
+    {
+        var half = options.AttemptTimeout / 2;
+        return othersLeft && options.QueueWaitWithOthersLeft < half ? options.QueueWaitWithOthersLeft : half;
     }
 
     private static System.Text.Json.Nodes.JsonNode? Parse(byte[] answer)

@@ -94,6 +94,15 @@ internal sealed class RetryBudget(double ratio, int reserve)
         lock (_gate) _tokens = Math.Min(_cap, _tokens + ratio);
     }
 
+    /// <summary>Whether a retry would be allowed now (taking none): the budget may be spent by others before one is tried.</summary>
+    public bool CanRetry
+    {
+        get
+        {
+            lock (_gate) return _tokens >= 1;
+        }
+    }
+
     public bool TryRetry()
     {
         lock (_gate)

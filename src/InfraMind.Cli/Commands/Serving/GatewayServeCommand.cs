@@ -23,6 +23,9 @@ internal static class GatewayServeCommand
         var chain = ServedRegistry.ChainOptions.Following();
         var replicas = new Option<int>("--replicas") { Description = "Nodes each model version is placed on", DefaultValueFactory = _ => 2 };
         var attemptTimeout = ServingHosts.DurationOption("--attempt-timeout", "Longest one attempt on one node may take before the request moves on to another node", "10s");
+        var queueWait = ServingHosts.DurationOption("--queue-wait",
+            "Longest a job may wait at a node for a slot in its model's container while the request has other nodes left to try: then that node says busy and the next is tried " +
+            "(the last choice waits half of --attempt-timeout)", "250ms");
         var connectTimeout = ServingHosts.DurationOption("--connect-timeout", "Longest wait for a connection to a node's job API (a node whose host left the network answers nothing)", "3s");
         var missedBeats = new Option<int>("--missed-beats") { Description = "Heartbeats a node may miss in a row before it is offline and gets no more jobs", DefaultValueFactory = _ => 3, HelpName = "N" };
         missedBeats.Require(v => v is >= 1 and <= 100, "--missed-beats must be between 1 and 100");
@@ -74,7 +77,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
-            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, connections.Max, connections.PerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
+            port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, queueWait, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, connections.Max, connections.PerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
             verbose, logFormat, logPayloads, json,
         };
@@ -99,7 +102,7 @@ internal static class GatewayServeCommand
                 tune: o => o with
                 {
                     TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
-                    AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
+                    AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), QueueWaitWithOthersLeft = ServingHosts.Duration(parse, queueWait), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
                     MaxNodes = parse.GetValue(maxNodes), MaxModelsPerNode = parse.GetValue(maxModelsPerNode), MaxInferencesInFlight = parse.GetValue(maxInFlight),
                     MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress), Limits = connections.Limits(parse),
                 });
