@@ -67,6 +67,40 @@ public sealed class HostileArchiveTests : IDisposable
         Assert.Contains("nest deeper", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An archive of nothing but entries (directories: a header each, no content) costs a reader a header parse and a
+    /// name check per entry: one past <see cref="ArchiveLimits.MaxTarEntries"/> is refused by both readers, which
+    /// otherwise read on to the end and fail on what is missing.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_archive_of_more_entries_than_the_bound_is_refused_with_IM4012(bool asDockerSave)
+    {
+        var tar = _dir.Combine("entries.tar");
+        await File.WriteAllBytesAsync(tar, TestArchives.Tar([.. Enumerable.Range(0, ArchiveLimits.MaxTarEntries + 1).Select(i => ($"d{i}/", (byte[]?)null, (string?)null))]));
+        var e = await Assert.ThrowsAsync<OciException>(() => ExtractAsync(tar, asDockerSave));
+        Assert.Equal(OciErrorCodes.ArchiveLimit, e.Code);
+        Assert.Contains($"holds more than {ArchiveLimits.MaxTarEntries} entries", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// index.json and oci-layout are copied out of a layout tar before they are read: one whose header says it is
+    /// larger than a JSON document of an image may be is refused on that header, before a byte of it is written.
+    /// </summary>
+    [Fact]
+    public async Task A_layout_tar_whose_index_json_is_larger_than_the_bound_is_refused_on_its_header()
+    {
+        var tar = _dir.Combine("big-index.tar");
+        var size = ArchiveLimits.MaxManifestBytes + 1;
+        await File.WriteAllBytesAsync(tar, TestArchives.Tar(
+            ("oci-layout", System.Text.Encoding.UTF8.GetBytes("{\"imageLayoutVersion\":\"1.0.0\"}"), null),
+            ("index.json", new byte[size], null)));
+        var e = await Assert.ThrowsAsync<OciException>(() => ExtractAsync(tar));
+        Assert.Equal(OciErrorCodes.ArchiveLimit, e.Code);
+        Assert.Contains($"index.json in the layout tar is {size} bytes", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_docker_save_manifest_json_with_too_many_images_is_refused()
     {

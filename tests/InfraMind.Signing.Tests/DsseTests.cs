@@ -202,3 +202,22 @@ public sealed class DuplicateKeyTests
         Assert.Equal(SigningErrorCodes.StatementSchema, result.ErrorCode);
     }
 }
+
+/// <summary>
+/// Signed material nests at most 64 levels (<see cref="StrictJson"/>): what is parsed is then walked recursively
+/// (<see cref="CanonicalJson"/>, the statement's readers), and a 1 MiB publish body holds 500 000 levels. One
+/// level past the bound is malformed (IM5010) when parsed, never walked.
+/// </summary>
+public sealed class NestingDepthTests
+{
+    [Fact]
+    public void Signed_json_nested_deeper_than_64_levels_is_malformed()
+    {
+        Assert.NotNull(StrictJson.Parse(new string('[', 64) + new string(']', 64)));
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => StrictJson.Parse(new string('[', 65) + new string(']', 65)));
+
+        var deep = "{\"payloadType\":\"application/vnd.in-toto+json\",\"payload\":\"e30=\",\"signatures\":[{\"keyid\":\"\",\"sig\":\"AA==\",\"x\":" +
+            new string('[', 70) + new string(']', 70) + "}]}";
+        Assert.Equal(SigningErrorCodes.EnvelopeMalformed, Assert.Throws<SigningException>(() => DsseEnvelope.Parse(deep)).Code);
+    }
+}

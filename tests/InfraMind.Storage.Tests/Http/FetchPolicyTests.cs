@@ -146,6 +146,31 @@ public sealed class FetchPolicyTests : IDisposable
         Assert.Equal(1, elsewhere);
     }
 
+    /// <summary>
+    /// A source that answers every request with a redirect to a new path of its own (same origin, so the origin rule does
+    /// not stop it): the fetch gives up after <see cref="FetchPolicy.MaxRedirects"/> hops, having sent one request
+    /// more than that, instead of following it for as long as the source likes.
+    /// </summary>
+    [Fact]
+    public async Task Redirects_are_followed_at_most_MaxRedirects_times()
+    {
+        var requests = 0;
+        await using var looping = new ListenerServer((context, _) =>
+        {
+            var n = Interlocked.Increment(ref requests);
+            context.Response.StatusCode = 302;
+            context.Response.RedirectLocation = $"/hop-{n}";
+            context.Response.Close();
+            return Task.CompletedTask;
+        });
+
+        var policy = Publishers("127.0.0.1/32");
+        var e = await Assert.ThrowsAsync<StorageException>(() => PullAsync($"http://127.0.0.1:{looping.Port}/image.tar#sha256={AnyHex}", policy));
+        Assert.Equal(StorageErrorCodes.PeerRejected, e.Code);
+        Assert.Contains($"redirected more than {policy.MaxRedirects} times", e.Message, StringComparison.Ordinal);
+        Assert.Equal(policy.MaxRedirects + 1, Volatile.Read(ref requests));
+    }
+
     [Theory]
     [InlineData(500)]
     [InlineData(401)]

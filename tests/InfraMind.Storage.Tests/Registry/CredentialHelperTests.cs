@@ -55,6 +55,17 @@ public sealed class CredentialHelperTests : IDisposable
         Assert.Contains($"more than {DockerCredentialStore.MaxHelperOutputBytes} bytes", e.Message);
     }
 
+    /// <summary>
+    /// A helper that prints 4 MiB and exits is refused at the bound, 64 KiB, not read whole: the endless flood above
+    /// would be stopped by any bound, so it cannot tell this one from a thousand times larger.
+    /// </summary>
+    [Fact]
+    public async Task A_helper_that_prints_more_than_the_bound_and_exits_is_refused_at_the_bound()
+    {
+        var e = await Fails(Store("""{"credsStore":"h"}""", $"head -c {4 << 20} /dev/zero"));
+        Assert.Contains($"more than {DockerCredentialStore.MaxHelperOutputBytes} bytes", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_failing_missing_or_path_named_helper_and_a_bad_answer_are_clear_errors()
     {
@@ -89,7 +100,11 @@ public sealed class CredentialHelperTests : IDisposable
         Assert.Contains("not valid JSON", (await Fails(Store("{\"auths\":"))).Message);
         Assert.Contains("not base64", (await Fails(Store("""{"auths":{"r.example.test":{"auth":"%%%"}}}"""))).Message);
         var big = Store("{\"pad\":\"" + new string('x', DockerCredentialStore.MaxConfigBytes) + "\"}");
-        Assert.Contains("it was not read", (await Fails(big)).Message);
+        // Refused on the size the file system gives, before a byte of it is read (the bounded read is for files whose
+        // size is no guide: a link to a device).
+        var refused = (await Fails(big)).Message;
+        Assert.Contains($"is {new FileInfo(big.ConfigPath).Length} bytes, more than the {DockerCredentialStore.MaxConfigBytes}", refused, StringComparison.Ordinal);
+        Assert.Contains("it was not read", refused, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -53,6 +53,57 @@ public sealed class CredentialScopeTests : IDisposable
     private Task<ImageArchive> PullAsync(int registryPort, PeerOptions options) =>
         new RegistryBackend(options).PullAsync(ContentReference.Parse($"oci://127.0.0.1:{registryPort}/team/model:1"), new LocalContentStore(_dir.Combine(Guid.NewGuid().ToString("N"))), null, CancellationToken.None);
 
+    /// <summary>
+    /// A registry that redirects a manifest or blob to another origin (a CDN, as large registries do; or a host that
+    /// would collect credentials): a user's own pull follows it (<see cref="FetchPolicy.Unrestricted"/>) but sends the
+    /// other origin no Authorization header; a redirect within the registry's own origin keeps it.
+    /// </summary>
+    [Fact]
+    public async Task A_redirect_to_another_origin_is_followed_without_the_credentials_and_one_within_the_origin_keeps_them()
+    {
+        ConcurrentBag<string> atRegistry = [], elsewhere = [];
+        var basic = Basic("u", "s3cret");
+        await using var other = new ListenerServer((context, _) =>
+        {
+            elsewhere.Add(context.Request.Headers["Authorization"] ?? "");
+            context.Response.StatusCode = 404;
+            context.Response.Close();
+            return Task.CompletedTask;
+        });
+        await using var registry = new ListenerServer((context, _) =>
+        {
+            var auth = context.Request.Headers["Authorization"] ?? "";
+            var path = context.Request.Url!.AbsolutePath;
+            atRegistry.Add($"{path} {auth}");
+            var r = context.Response;
+            if (auth != basic)
+            {
+                r.AddHeader("WWW-Authenticate", "Basic realm=\"test\"");
+                r.StatusCode = 401;
+            }
+            else if (path == "/v2/")
+            {
+                r.StatusCode = 200;
+            }
+            else
+            {
+                // The tag first moves within the registry, then to the other origin.
+                r.StatusCode = 302;
+                r.RedirectLocation = path == "/v2/team/model/manifests/1" ? "/v2/team/model/manifests/moved" : $"http://127.0.0.1:{other.Port}{path}";
+            }
+
+            r.Close();
+            return Task.CompletedTask;
+        });
+        var options = new PeerOptions { Credentials = new RegistryCredentials("u", "s3cret", [$"127.0.0.1:{registry.Port}"]) };
+
+        var e = await Assert.ThrowsAsync<StorageException>(() => PullAsync(registry.Port, options));
+        Assert.Equal(StorageErrorCodes.NotFound, e.Code); // followed to the other origin, which has nothing
+        Assert.Contains($"/v2/team/model/manifests/moved {basic}", atRegistry);
+        Assert.NotEmpty(elsewhere);
+        Assert.All(elsewhere, a => Assert.Equal("", a));
+    }
+
     [Fact]
     public async Task A_token_realm_on_another_port_gets_no_credentials()
     {
