@@ -192,6 +192,30 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         Assert.Contains("reports 1025 models; a node reports at most 1024", (string?)problem["detail"], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A heartbeat is read to NodeApi.MaxHeartbeatBytes (1 MiB) and no further, however few models it reports: one
+    /// report whose detail alone is 1 MiB is a 413 with its code and the limit named, and nothing of it is kept (the
+    /// state document never shows it); the same report with a short detail is taken.
+    /// </summary>
+    [Fact]
+    public async Task A_heartbeat_over_its_byte_limit_is_413_and_nothing_of_it_is_kept()
+    {
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+        using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
+        var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        var padding = "big-" + new string('x', (int)NodeApi.MaxHeartbeatBytes);
+        string Beat(string detail) => $$"""{"nodeId":"n1","models":[{"name":"echo","version":"1.0.0","state":"failed","detail":"{{detail}}"}]}""";
+
+        var (over, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(Beat(padding)), credential);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, over.StatusCode);
+        Assert.Equal(MeshErrorCodes.BodyTooLarge.Value, (string?)problem["code"]);
+        Assert.Contains($"larger than {NodeApi.MaxHeartbeatBytes} bytes", (string?)problem["detail"], StringComparison.Ordinal);
+        Assert.DoesNotContain("big-x", await _http.GetStringAsync(new Uri("inference/v1", UriKind.Relative)), StringComparison.Ordinal);
+
+        var (within, _) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json(Beat("small")), credential);
+        Assert.Equal(HttpStatusCode.OK, within.StatusCode);
+    }
+
     [Fact]
     public async Task With_a_mesh_token_only_nodes_that_send_it_register_and_heartbeat()
     {

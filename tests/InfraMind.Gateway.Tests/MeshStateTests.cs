@@ -382,6 +382,19 @@ public sealed class MeshStateTests
         Assert.Equal(Admission.Full, mesh.Register(registration, null).Outcome);
     }
 
+    /// <summary>
+    /// GatewayOptions.MaxModelsPerNode reaches placement: three versions that each fit, on one node with room for all
+    /// three, and a limit of two: the node is assigned two and no more.
+    /// </summary>
+    [Fact]
+    public void A_node_is_assigned_at_most_the_gateways_max_models_per_node()
+    {
+        var mesh = new MeshState(new GatewayOptions { Replicas = 1, MaxModelsPerNode = 2 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        mesh.SetModels([Served(name: "a"), Served(name: "b"), Served(name: "c")]);
+        Join("n", mesh, capacity: new NodeCapacity(8000, 8L << 30, 0));
+        Assert.Equal(2, Send(mesh, "n").Assignments.Count);
+    }
+
     [Fact]
     public void A_refusal_moves_the_model_to_another_node()
     {

@@ -117,9 +117,9 @@ public sealed class ConnectionLimitsTests
     }
 
     /// <summary>The status line of the answer to GET /healthz on an open HTTP/1.1 connection, whose answer is read whole (the connection can take another).</summary>
-    private static async Task<string> GetAsync(Socket socket)
+    private static async Task<string> GetAsync(Socket socket, string? header = null)
     {
-        await socket.SendAsync("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n{(header is null ? "" : header + "\r\n")}\r\n"), SocketFlags.None);
         var answer = new StringBuilder();
         var buffer = new byte[4096];
         using var cut = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -248,8 +248,10 @@ public sealed class ConnectionLimitsTests
                     else Assert.StartsWith("HTTP/1.1 ", await GetAsync(held[^1]), StringComparison.Ordinal);
                 }
 
-                // One more: the kernel completes its handshake, Kestrel closes it as soon as it accepts it, without a byte.
-                using (var over = await ConnectAsync(port))
+                // One more, from another address (127.0.0.3, which holds none): the kernel completes its handshake, Kestrel
+                // closes it as soon as it accepts it, without a byte. Only the total cap can refuse it; from 127.0.0.1, the
+                // per-address cap (at most the total, so here 8 as well) would have refused it with the total cap gone.
+                using (var over = await ConnectAsync(port, "127.0.0.3"))
                 {
                     var closed = await ClosedAsync(over, TimeSpan.FromSeconds(5));
                     Assert.True(closed is not null, $"{name}: connection {Cap + 1} of a cap of {Cap} was still open after 5 s");
@@ -277,7 +279,7 @@ public sealed class ConnectionLimitsTests
                     Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{name}: only {held.Count} of {Cap} connections served 10 s after {Cap / 2} closed");
                 }
 
-                using var again = await ConnectAsync(port);
+                using var again = await ConnectAsync(port, "127.0.0.3");
                 Assert.True(await ClosedAsync(again, TimeSpan.FromSeconds(5)) is { Sent.Length: 0 }, $"{name}: the cap did not hold after connections came and went");
             }
             finally
@@ -387,6 +389,30 @@ public sealed class ConnectionLimitsTests
         catch (SocketException)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// A request head is held to ServerLimits.MaxRequestHeadersTotalSize (32 KiB) on every HTTP/1.1 server: a head of
+    /// 40 KiB (one long header) is a 431 before anything routes it, one of 30 KiB is routed as any request.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_request_head_over_its_size_limit_is_431_and_one_within_is_routed()
+    {
+        await using var servers = await Servers.StartAsync(ServerLimits.Default);
+        Assert.Equal(32 * 1024, ServerLimits.Default.MaxRequestHeadersTotalSize);
+        foreach (var (name, port) in servers.Http1)
+        {
+            using (var within = await ConnectAsync(port))
+            {
+                // Routed as any request (the registry has no /healthz: its 404), never refused for its size.
+                var served = await GetAsync(within, "X-Pad: " + new string('a', 30 * 1024));
+                Assert.True(served is "HTTP/1.1 200 OK" or "HTTP/1.1 404 Not Found", $"{name}: a 30 KiB request head was answered {served}");
+            }
+
+            using var over = await ConnectAsync(port);
+            var status = await GetAsync(over, "X-Pad: " + new string('a', 40 * 1024));
+            Assert.True(status.StartsWith("HTTP/1.1 431 ", StringComparison.Ordinal), $"{name}: a 40 KiB request head was answered {status}");
         }
     }
 

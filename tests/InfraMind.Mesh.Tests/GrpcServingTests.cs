@@ -91,4 +91,25 @@ public sealed class GrpcServingTests
         var nodeMetrics = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
         Assert.Equal(3, PrometheusText.Value(nodeMetrics, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
     }
+
+    /// <summary>
+    /// A node reads a gRPC model's answer no further than its MaxAnswerBytes, as a REST one's (its channels are made
+    /// with that cap): "huge" answers 2 MiB, within what its pre-flight reads (16 MiB), over the node's 1 MiB here, so
+    /// each job is the node's 502 response-too-large naming the limit, never the answer.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_grpc_models_answer_over_the_nodes_limit_is_response_too_large()
+    {
+        await using var mesh = await LocalMesh.StartAsync("mesh-grpc-cap", new GatewayOptions { Replicas = 1, DirectToLocalContainers = false }, grpc: true);
+        await mesh.AddNodeAsync("n1", "huge", tune: o => o with { MaxAnswerBytes = 1 << 20 });
+        await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}")) { Content = Json("""{"text": "x"}""") };
+        MeshToken.Authorize(request.Headers, mesh.Nodes["n1"].Agent.Credential);
+        using var response = await mesh.Http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(Verdict.ResponseTooLarge.WireName, response.Headers.GetValues(MeshHeaders.Verdict).Single());
+        Assert.Contains($"larger than {1 << 20} bytes, node n1's limit", (string?)JsonNode.Parse(body)!["detail"], StringComparison.Ordinal);
+        Assert.True(body.Length < 1024, $"the node's answer holds {body.Length} characters");
+    }
 }

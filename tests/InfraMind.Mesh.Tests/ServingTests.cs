@@ -49,6 +49,41 @@ public sealed class ServingTests
         PrometheusText.AssertProcessAndRuntimeSeries(gateway);
     }
 
+    /// <summary>
+    /// A node reads a model's answer no further than its MaxAnswerBytes: an answer over it is the node's 502 with the
+    /// verdict response-too-large (what the gateway routes on) and the limit named, never the model's bytes passed on;
+    /// an answer within it is passed on unchanged. Here the limit is 32 bytes and the good model answers
+    /// {"summary": text[:40]}: 17 bytes for "hi", 53 for 40 letters.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_model_answer_over_the_nodes_limit_is_response_too_large_and_not_passed_on()
+    {
+        await using var mesh = await LocalMesh.StartAsync("mesh-answer-cap", new GatewayOptions { Replicas = 1, DirectToLocalContainers = false });
+        await mesh.AddNodeAsync("n1", "good", tune: o => o with { MaxAnswerBytes = 32 });
+        await mesh.WaitForStateAsync("n1", "ready", TimeSpan.FromSeconds(120));
+
+        async Task<(HttpStatusCode Status, string? Verdict, string Body)> JobAsync(string text)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(mesh.Nodes["n1"].Url, $"jobs/{mesh.Model}/{LocalMesh.Version}"))
+            {
+                Content = Json($$"""{"text": "{{text}}"}"""),
+            };
+            MeshToken.Authorize(request.Headers, mesh.Nodes["n1"].Agent.Credential);
+            using var response = await mesh.Http.SendAsync(request);
+            return (response.StatusCode, response.Headers.TryGetValues(MeshHeaders.Verdict, out var v) ? v.Single() : null, await response.Content.ReadAsStringAsync());
+        }
+
+        var within = await JobAsync("hi");
+        Assert.Equal((HttpStatusCode.OK, (string?)null), (within.Status, within.Verdict));
+        Assert.Equal("hi", (string?)JsonNode.Parse(within.Body)!["summary"]);
+
+        var over = await JobAsync(new string('a', 40));
+        Assert.Equal(HttpStatusCode.BadGateway, over.Status);
+        Assert.Equal(Verdict.ResponseTooLarge.WireName, over.Verdict);
+        Assert.Contains("larger than 32 bytes, node n1's limit", (string?)JsonNode.Parse(over.Body)!["detail"], StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('a', 40), over.Body, StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public async Task Serves_through_ready_nodes_and_answers_client_mistakes_with_4xx_without_touching_a_node()
     {
