@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -11,6 +12,7 @@ using InfraMind.Serving.Grpc.V2;
 using InfraMind.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -48,6 +50,8 @@ public sealed class GrpcDirectRouteTests
     [InlineData("invalid-output", 502, "output-schema-violation")]
     [InlineData("no-json", 502, "json-tensor-missing")]
     [InlineData("huge", 502, "response-too-large")]
+    [InlineData("gzip", 200, null)]
+    [InlineData("huge-gzip", 502, "response-too-large")]
     [InlineData("slow", 502, "request-timeout")]
     [InlineData("invalid-argument", 502, "rejected-valid-input")]
     [InlineData("unimplemented", 502, "grpc-unimplemented")]
@@ -92,10 +96,55 @@ public sealed class GrpcDirectRouteTests
             Assert.Equal(verdict, (string?)body["attempts"]![0]!["verdict"]);
         }
 
+        // The compressing behaviours' answers came compressed: the gateway accepts gzip, so the cap must hold for what it inflates.
+        if (behaviour.EndsWith("gzip", StringComparison.Ordinal)) Assert.Contains("gzip", model.AcceptEncoding, StringComparison.Ordinal);
+
         // Straight to the container: the node's job API saw nothing, and the node counted the job while it ran (its
         // stop waits for such jobs) and no longer does, whatever the outcome.
         Assert.Empty(node.Jobs);
         Assert.Equal((1, 1, 0), (localNode.Started, localNode.MostAtOnce, localNode.InFlight));
+    }
+
+    /// <summary>
+    /// A model's compressed answer is inflated no further than the cap (Grpc.Net.Client 2.85 stops at its
+    /// MaxReceiveMessageSize): a gzip bomb of ~0.5 MiB on the wire, 512 MiB inflated, is response-too-large and costs the
+    /// gateway no more than the cap. Held here because a check of the wire length alone would pass it.
+    /// </summary>
+    [Fact]
+    public async Task A_compressed_answer_that_inflates_past_the_cap_is_response_too_large_and_never_inflated_whole()
+    {
+        await using var model = await GrpcModelServer.StartAsync("gzip-bomb");
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(GrpcEcho());
+        var token = MeshToken.Create();
+        var local = new LocalNodes();
+        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions
+        {
+            NodeToken = token,
+            Replicas = 1,
+            MaxAttempts = 1,
+            AttemptTimeout = TimeSpan.FromSeconds(30),
+            // The message on the wire (~0.5 MiB) is within the cap; what it inflates to is not.
+            MaxResponseBytes = 1 << 20,
+            LocalNodes = local,
+        }, catalog, CancellationToken.None);
+        await using var node = new FakeNode(gateway.Url, token);
+        using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
+        using var attached = local.Attach("local", new LocalNode(node, model));
+        await node.ReadyAsync("local");
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(60) };
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        using var answer = await http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), new StringContent("""{"text": "x"}""", Encoding.UTF8, "application/json"));
+        var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+
+        Assert.True(answer.StatusCode == HttpStatusCode.BadGateway, body.ToJsonString());
+        Assert.Equal(1, model.Calls);
+        Assert.Equal("response-too-large", (string?)body["attempts"]![0]!["verdict"]);
+        Assert.Contains("larger than 1048576 bytes", (string?)body["attempts"]![0]!["detail"], StringComparison.Ordinal);
+        // The cap and a read buffer, not the 512 MiB the answer inflates to.
+        Assert.True(allocated < 128L << 20, $"{allocated >> 20} MiB allocated while the gateway read the answer");
     }
 
     [Theory]
@@ -229,6 +278,8 @@ public sealed class GrpcDirectRouteTests
 
         public int Calls => _behaviour.Calls;
 
+        public string? AcceptEncoding => _behaviour.AcceptEncoding;
+
         /// <inheritdoc/>
         public JobGate? Jobs { get; }
 
@@ -243,9 +294,36 @@ public sealed class GrpcDirectRouteTests
             builder.Logging.ClearProviders();
             var state = new Behaviour(behaviour);
             builder.Services.AddSingleton(state);
-            builder.Services.AddGrpc(o => o.MaxSendMessageSize = null);
+            builder.Services.AddGrpc(o =>
+            {
+                o.MaxSendMessageSize = null;
+                // Answers gzip-compressed, as a server does for a client that accepts gzip (grpc-dotnet's does by default).
+                if (behaviour.EndsWith("gzip", StringComparison.Ordinal)) o.ResponseCompressionAlgorithm = "gzip";
+            });
             var app = builder.Build();
-            if (behaviour != "unimplemented") app.MapGrpcService<Model>();
+            if (behaviour == "gzip-bomb")
+            {
+                // Written by hand: a compressed answer grpc-dotnet's server would never send, 512 MiB of zeros as ~0.5 MiB of gzip.
+                var bomb = GzipBomb.Of(512);
+                app.MapPost("/inference.GRPCInferenceService/ModelInfer", async http =>
+                {
+                    Interlocked.Increment(ref state.Calls);
+                    await http.Request.Body.CopyToAsync(Stream.Null);
+                    http.Response.ContentType = "application/grpc";
+                    http.Response.Headers["grpc-encoding"] = "gzip";
+                    var header = new byte[5];
+                    header[0] = 1;
+                    BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), bomb.Length);
+                    await http.Response.Body.WriteAsync(header);
+                    await http.Response.Body.WriteAsync(bomb);
+                    http.Response.AppendTrailer("grpc-status", "0");
+                });
+            }
+            else if (behaviour != "unimplemented")
+            {
+                app.MapGrpcService<Model>();
+            }
+
             await app.StartAsync();
             return new GrpcModelServer(app, state, jobs);
         }
@@ -274,6 +352,9 @@ public sealed class GrpcDirectRouteTests
 
         public int Calls;
 
+        /// <summary>The grpc-accept-encoding of the last call: a compressing behaviour's answer is compressed only where it names gzip.</summary>
+        public string? AcceptEncoding;
+
         public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
@@ -282,6 +363,7 @@ public sealed class GrpcDirectRouteTests
         public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
         {
             Interlocked.Increment(ref behaviour.Calls);
+            behaviour.AcceptEncoding = context.GetHttpContext().Request.Headers["grpc-accept-encoding"].ToString();
             if (!JsonTensor.TryRead(request, out var document, out var problem)) throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
             var text = (string?)JsonNode.Parse(document.Span)!["text"];
             switch (behaviour.Name)
@@ -299,7 +381,7 @@ public sealed class GrpcDirectRouteTests
             var answer = behaviour.Name switch
             {
                 "invalid-output" => """{"summary": 5}""",
-                "huge" => $$"""{"summary": "{{new string('x', 100 * 1024)}}"}""",
+                "huge" or "huge-gzip" => $$"""{"summary": "{{new string('x', 100 * 1024)}}"}""",
                 _ => new JsonObject { ["summary"] = text }.ToJsonString(),
             };
             var output = new ModelInferResponse.Types.InferOutputTensor { Name = behaviour.Name == "no-json" ? "output0" : JsonTensor.Name, Datatype = "BYTES", Contents = new() };
