@@ -29,7 +29,7 @@ def infer(request, context):
     if BEHAVIOR == "slow":
         time.sleep(3)
     text = doc["text"] if valid else ""
-    answer = json.dumps({"summary": ("x" * (2 << 20)) if BEHAVIOR == "huge" else text[:40]}).encode()
+    answer = json.dumps({"summary": ("x" * (2 << 20)) if BEHAVIOR in ("huge", "huge-gzip") else text[:40]}).encode()
     response = M["inference.ModelInferResponse"](model_name=request.model_name, id=request.id)
     if BEHAVIOR == "raw":
         response.outputs.add(name="json", datatype="BYTES", shape=[1])
@@ -59,7 +59,9 @@ handlers = [grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
 if BEHAVIOR != "unimplemented":
     handlers.append(grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {
         "ModelInfer": unary(infer, "inference.ModelInferRequest", "inference.ModelInferResponse", serialize_answer)}))
-server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+# gzip / huge-gzip: every answer gzip-compressed (grpcio compresses for a client that accepts gzip, as InfraMind's does).
+compression = grpc.Compression.Gzip if BEHAVIOR.endswith("gzip") else grpc.Compression.NoCompression
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), compression=compression)
 server.add_generic_rpc_handlers(handlers)
 server.add_insecure_port("0.0.0.0:50051")
 server.start()
