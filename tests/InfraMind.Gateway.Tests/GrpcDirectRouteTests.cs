@@ -52,6 +52,10 @@ public sealed class GrpcDirectRouteTests
     [InlineData("huge", 502, "response-too-large")]
     [InlineData("gzip", 200, null)]
     [InlineData("huge-gzip", 502, "response-too-large")]
+    // A gzip bomb, ~0.5 MiB on the wire and 512 MiB inflated: Grpc.Net.Client (2.85) stops inflating at its
+    // MaxReceiveMessageSize, so it is response-too-large and costs the gateway no more than the cap (checked below for
+    // every case). Held here because a check of the wire length alone would pass it.
+    [InlineData("gzip-bomb", 502, "response-too-large")]
     [InlineData("slow", 502, "request-timeout")]
     [InlineData("invalid-argument", 502, "rejected-valid-input")]
     [InlineData("unimplemented", 502, "grpc-unimplemented")]
@@ -71,7 +75,8 @@ public sealed class GrpcDirectRouteTests
             // reads "huge" to its limit and makes a first h2c call in time (with 1 s a busy run once timed out first:
             // request-timeout instead of response-too-large).
             AttemptTimeout = TimeSpan.FromSeconds(behaviour == "slow" ? 3 : 30),
-            MaxResponseBytes = 64 * 1024,
+            // The bomb's message on the wire (~0.5 MiB) is within its cap; what it inflates to is not.
+            MaxResponseBytes = behaviour == "gzip-bomb" ? 1 << 20 : 64 * 1024,
             LocalNodes = local,
         }, catalog, CancellationToken.None);
         await using var node = new FakeNode(gateway.Url, token);
@@ -82,9 +87,12 @@ public sealed class GrpcDirectRouteTests
 
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(30) };
         using var content = new StringContent("""{"text": "straight over h2c"}""", Encoding.UTF8, "application/json");
+        var before = GC.GetTotalAllocatedBytes(precise: true);
         using var answer = await http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), content);
         var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         Assert.True(status == (int)answer.StatusCode, body.ToJsonString());
+        Assert.True(allocated < 128L << 20, $"{allocated >> 20} MiB allocated while the gateway read the answer");
         if (verdict is null)
         {
             Assert.Equal("straight over h2c", (string?)body["summary"]);
@@ -103,48 +111,6 @@ public sealed class GrpcDirectRouteTests
         // stop waits for such jobs) and no longer does, whatever the outcome.
         Assert.Empty(node.Jobs);
         Assert.Equal((1, 1, 0), (localNode.Started, localNode.MostAtOnce, localNode.InFlight));
-    }
-
-    /// <summary>
-    /// A model's compressed answer is inflated no further than the cap (Grpc.Net.Client 2.85 stops at its
-    /// MaxReceiveMessageSize): a gzip bomb of ~0.5 MiB on the wire, 512 MiB inflated, is response-too-large and costs the
-    /// gateway no more than the cap. Held here because a check of the wire length alone would pass it.
-    /// </summary>
-    [Fact]
-    public async Task A_compressed_answer_that_inflates_past_the_cap_is_response_too_large_and_never_inflated_whole()
-    {
-        await using var model = await GrpcModelServer.StartAsync("gzip-bomb");
-        var catalog = new InMemoryModelCatalog();
-        catalog.Publish(GrpcEcho());
-        var token = MeshToken.Create();
-        var local = new LocalNodes();
-        await using var gateway = await GatewayHost.StartAsync(new GatewayOptions
-        {
-            NodeToken = token,
-            Replicas = 1,
-            MaxAttempts = 1,
-            AttemptTimeout = TimeSpan.FromSeconds(30),
-            // The message on the wire (~0.5 MiB) is within the cap; what it inflates to is not.
-            MaxResponseBytes = 1 << 20,
-            LocalNodes = local,
-        }, catalog, CancellationToken.None);
-        await using var node = new FakeNode(gateway.Url, token);
-        using (var r = await node.RegisterAsync("local")) r.EnsureSuccessStatusCode();
-        using var attached = local.Attach("local", new LocalNode(node, model));
-        await node.ReadyAsync("local");
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromSeconds(60) };
-
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        using var answer = await http.PostAsync(new Uri("inference/v1/echo", UriKind.Relative), new StringContent("""{"text": "x"}""", Encoding.UTF8, "application/json"));
-        var body = JsonNode.Parse(await answer.Content.ReadAsStringAsync())!;
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-
-        Assert.True(answer.StatusCode == HttpStatusCode.BadGateway, body.ToJsonString());
-        Assert.Equal(1, model.Calls);
-        Assert.Equal("response-too-large", (string?)body["attempts"]![0]!["verdict"]);
-        Assert.Contains("larger than 1048576 bytes", (string?)body["attempts"]![0]!["detail"], StringComparison.Ordinal);
-        // The cap and a read buffer, not the 512 MiB the answer inflates to.
-        Assert.True(allocated < 128L << 20, $"{allocated >> 20} MiB allocated while the gateway read the answer");
     }
 
     [Theory]
