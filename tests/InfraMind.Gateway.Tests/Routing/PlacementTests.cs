@@ -103,6 +103,19 @@ public sealed class PlacementTests
         Assert.Equal([better], NodesOf(ready, key));
     }
 
+    /// <summary>
+    /// Only a node that runs the version ready stands in while the new one is not: one placed there before that is not
+    /// ready (still starting, failing its pre-flight) answers nothing, and would only hold its resources.
+    /// </summary>
+    [Fact]
+    public void A_node_that_held_a_version_but_is_not_ready_does_not_stand_in()
+    {
+        var key = "a@1";
+        var (better, worse) = Placement.Weight(key, "x") > Placement.Weight(key, "y") ? ("x", "y") : ("y", "x");
+        var p = Placement.Place([Model(key)], [Node(worse, current: [key]), Node(better)], 1);
+        Assert.Equal([better], NodesOf(p, key));
+    }
+
     [Fact]
     public void What_another_gateway_placed_on_a_node_uses_its_capacity_here_too()
     {

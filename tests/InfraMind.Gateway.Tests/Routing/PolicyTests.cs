@@ -29,6 +29,22 @@ public sealed class ReputationTests
         for (var i = 0; i < 50; i++) r.Penalise();
         Assert.True(r.Value > 0);
     }
+
+    /// <summary>
+    /// A failure long after the reputation was made (or after the last failure) counts in full, and the recovery runs
+    /// from that failure: measured from an older instant, the penalty would be all but gone the moment it was given.
+    /// </summary>
+    [Fact]
+    public void A_failure_long_after_the_last_counts_in_full_and_recovers_from_then()
+    {
+        var time = new FakeTimeProvider();
+        var r = new Reputation(time, 0.5, TimeSpan.FromSeconds(60));
+        time.Advance(TimeSpan.FromMinutes(30));
+        r.Penalise();
+        Assert.Equal(0.5, r.Value, 6);
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.Equal(1 - (0.5 * Math.Exp(-1)), r.Value, 6);
+    }
 }
 
 public sealed class SuspensionTests
@@ -87,6 +103,22 @@ public sealed class NodeChoiceTests
             Assert.Equal("fast", NodeChoice.Choose([fast, slow], new Random(seed))!.NodeId);
     }
 
+    /// <summary>
+    /// The two compared are two distinct candidates, wherever the cheaper stands in the list: compared with itself, the
+    /// first one drawn would win by default, the dearer as often as not.
+    /// </summary>
+    [Fact]
+    public void Of_two_it_takes_the_cheaper_whichever_comes_first()
+    {
+        var fast = new Candidate("fast", 5, 1, 0);
+        var slow = new Candidate("slow", 50, 1, 0);
+        for (var seed = 0; seed < 20; seed++)
+        {
+            Assert.Equal("fast", NodeChoice.Choose([slow, fast], new Random(seed))!.NodeId);
+            Assert.Equal("fast", NodeChoice.Choose([fast, slow], new Random(seed))!.NodeId);
+        }
+    }
+
     [Fact]
     public void A_fast_node_with_a_bad_reputation_loses_to_a_slower_reliable_one()
     {
@@ -141,6 +173,21 @@ public sealed class RetryBudgetTests
         for (var i = 0; i < 100; i++) b.RecordRequest();
         Assert.Equal(3, Enumerable.Range(0, 10).Count(_ => b.TryRetry()));
     }
+
+    /// <summary>CanRetry says what TryRetry would do now (the queue wait of an attempt depends on it): a whole token is a retry, half of one is not.</summary>
+    [Fact]
+    public void Can_retry_is_true_exactly_when_a_whole_token_is_left()
+    {
+        var b = new RetryBudget(0.5, 1);
+        Assert.True(b.CanRetry);
+        Assert.True(b.TryRetry());
+        Assert.False(b.CanRetry);
+        b.RecordRequest();
+        Assert.False(b.CanRetry);
+        b.RecordRequest();
+        Assert.True(b.CanRetry);
+        Assert.True(b.TryRetry());
+    }
 }
 
 public sealed class QuarantineTests
@@ -180,6 +227,21 @@ public sealed class QuarantineTests
         Assert.Equal(["a", "b"], q.Nodes);
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.False(q.IsQuarantined);
+    }
+
+    /// <summary>
+    /// Two nodes failing one version each in its own way (both the model's doing) are not the same failure: a version
+    /// is quarantined when its nodes agree on what is wrong with it, not when several things go wrong at once.
+    /// </summary>
+    [Fact]
+    public void Different_verdicts_of_the_model_do_not_add_up()
+    {
+        var q = new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        Assert.False(q.Observe("a", Known("output-schema-violation")));
+        Assert.False(q.Observe("b", Known("response-not-json")));
+        Assert.False(q.IsQuarantined);
+        Assert.True(q.Observe("c", Known("response-not-json")));
+        Assert.Equal(["b", "c"], q.Nodes);
     }
 
     [Fact]
