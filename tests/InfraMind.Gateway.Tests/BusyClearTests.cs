@@ -82,6 +82,19 @@ public sealed class BusyClearTests
         Assert.False(Busy("a"));
     }
 
+    /// <summary>A window is over at its end, for node choice and for the state document alike (not a tick later for one of them).</summary>
+    [Fact]
+    public void A_window_is_over_at_its_end_for_choice_and_view_alike()
+    {
+        _mesh.RecordBusy("a", Key, TimeSpan.FromSeconds(2), _mesh.Begin("a").Number);
+        _time.Advance(TimeSpan.FromSeconds(2) - TimeSpan.FromTicks(1));
+        Assert.True(Busy("a"));
+        Assert.NotNull(BusyUntilShown("a"));
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.False(Busy("a"));
+        Assert.Null(BusyUntilShown("a"));
+    }
+
     [Fact]
     public void A_good_answer_ends_only_that_nodes_window_for_that_version()
     {

@@ -132,6 +132,57 @@ public sealed class MeshStateTests
         Assert.Contains("a", Ready());
     }
 
+    /// <summary>Only consecutive failures suspend: a good answer between them starts the count again.</summary>
+    [Fact]
+    public void A_good_answer_between_failures_starts_the_count_toward_suspension_again()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        Fail("a", 2);
+        _mesh.RecordSuccess("a", Key, "echo", 5, _mesh.Begin("a").Number);
+        Fail("a", 2);
+        Assert.Contains("a", Ready());
+        Fail("a", 1);
+        Assert.DoesNotContain("a", Ready());
+    }
+
+    /// <summary>
+    /// A suspended node is re-admitted by a passing pre-flight (ready, with a higher generation), not by any report of a
+    /// higher generation: reported failed, it stays suspended, and counts as such toward the half of a version's nodes
+    /// that may be.
+    /// </summary>
+    [Fact]
+    public void A_suspended_node_reporting_failed_with_a_new_generation_stays_suspended()
+    {
+        foreach (var n in new[] { "a", "b", "c", "d" })
+        {
+            Join(n);
+            Report(n, ModelState.Ready);
+        }
+
+        Fail("a", 3);
+        Assert.True(Suspended("a"));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal([Key], Report("a", ModelState.Ready).Preflight);
+        Report("a", ModelState.Failed, generation: 2, verdict: "no-answer-on-port");
+        Assert.True(Suspended("a"));
+        Report("a", ModelState.Ready, generation: 2);
+        Assert.False(Suspended("a"));
+        Assert.Contains("a", Ready());
+    }
+
+    /// <summary>Whether GET /inference/v1 shows <paramref name="node"/> suspended for echo 1.0.0.</summary>
+    private bool Suspended(string node)
+    {
+        var described = System.Text.Json.JsonSerializer.SerializeToNode(_mesh.Describe(), MeshJson.Options)!;
+        var nodes = described["models"]!.AsArray().Single()!["versions"]!.AsArray().Single()!["nodes"]!.AsArray();
+        return (bool)nodes.Single(n => (string?)n!["node"] == node)!["suspended"]!;
+    }
+
     [Fact]
     public void Never_more_than_half_of_a_models_nodes_are_suspended()
     {
@@ -230,6 +281,52 @@ public sealed class MeshStateTests
         var unplaced = await core.InferAsync("echo", null, (_, _) => ValueTask.FromResult(new Inference.InferenceInput("""{"text": "x"}"""u8.ToArray(), null)),
             new Inference.InferenceRecord(), CancellationToken.None);
         Assert.Equal(503, unplaced.Problem!.Status);
+    }
+
+    /// <summary>
+    /// A node repeats its last pre-flight failure in every heartbeat (its count of failures says whether one is new): it
+    /// counts toward quarantine once, when first reported. Counted again in each beat it would stay inside the window
+    /// for as long as the node reports it, and one old failure and another node's a minute later would quarantine the version.
+    /// </summary>
+    [Fact]
+    public void A_preflight_failure_repeated_in_later_heartbeats_counts_once()
+    {
+        Join("a");
+        Join("b");
+        for (var i = 0; i < 62; i++)
+        {
+            Report("a", ModelState.Failed, 0, "no-answer-on-port", failures: 1);
+            Report("b", ModelState.Ready);
+            _time.Advance(Beat);
+        }
+
+        // b fails the same way 62 s after a's one failure: outside the 60 s window.
+        Report("b", ModelState.Failed, 0, "no-answer-on-port", failures: 1);
+        Assert.False(_mesh.IsQuarantined(Key));
+    }
+
+    /// <summary>
+    /// A node found offline (CheckLiveness) loses its versions to an online node in the same pass, and gets them back in
+    /// the reply to its first heartbeat once back: neither waits for another node's change to run a placement pass.
+    /// </summary>
+    [Fact]
+    public void A_node_found_offline_loses_its_versions_at_once_and_gets_them_back_with_its_first_beat()
+    {
+        var mesh = new MeshState(new GatewayOptions { Replicas = 1 }, _time, new GatewayMetrics(), NullLogger.Instance);
+        mesh.SetModels([Served()]);
+        Join("a", mesh);
+        Join("b", mesh);
+        var (holder, other) = Send(mesh, "a").Assignments.Count == 1 ? ("a", "b") : ("b", "a");
+        Assert.Single(Send(mesh, holder).Assignments);
+        Assert.Empty(Send(mesh, other).Assignments);
+        _time.Advance(Beat * 2);
+        Send(mesh, other);
+        _time.Advance(Beat + TimeSpan.FromMilliseconds(1));
+        Assert.Equal([holder], mesh.CheckLiveness());
+        Assert.Equal(Key, Assert.Single(Send(mesh, other).Assignments).Key);
+
+        // Back: the better-ranked node gets the version in the reply to that very heartbeat.
+        Assert.Equal(Key, Assert.Single(Send(mesh, holder).Assignments).Key);
     }
 
     [Fact]
