@@ -91,6 +91,26 @@ public sealed class QueueWaitTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Two nodes and three attempts: the second node tried is the last one left, so it waits the half though the request
+    /// has an attempt to spare (a short wait would only send it on to no one).
+    /// </summary>
+    [Fact]
+    public async Task The_last_node_left_waits_half_though_attempts_are_left()
+    {
+        var (gateway, nodes) = await StartAsync(new GatewayOptions { MaxAttempts = 3, AttemptTimeout = TimeSpan.FromSeconds(10), QueueWaitWithOthersLeft = TimeSpan.FromMilliseconds(300) },
+            "a", "b");
+        try
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await InferAsync(gateway));
+            Assert.Equal("300 5000", Waits(nodes));
+        }
+        finally
+        {
+            await DisposeAsync(gateway, nodes);
+        }
+    }
+
     [Fact]
     public async Task With_no_retry_left_in_the_budget_the_first_choice_is_the_last_and_waits_half()
     {
