@@ -41,7 +41,36 @@ public sealed class ModelChannelTests
         Assert.Equal(serverReadyCalls, model.ServerReadyCalls);
     }
 
-    /// <summary>An h2c server (prior knowledge) on Kestrel whose two readiness methods answer as <c>behaviour</c> says.</summary>
+    [Fact]
+    public async Task A_models_own_DEADLINE_EXCEEDED_sent_at_once_is_its_answer_a_server_error_not_a_timeout()
+    {
+        // Only silence until the time is up is request-timeout, which is the node's: a model that answers
+        // DEADLINE_EXCEEDED itself, long before the deadline, has answered, and is judged by the status's HTTP
+        // equivalent (504, a server error on a valid input: the model's). Before, grpc-dotnet's
+        // ThrowOperationCanceledOnCancellation turned it into the timeout's OperationCanceledException.
+        await using var model = await HandWrittenServer.StartAsync("deadline-exceeded");
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+
+        var answer = await channel.InferAsync("""{"text": "hi"}"""u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.Equal((504, "DEADLINE_EXCEEDED (504): the model's own clock"), (answer.StatusCode, answer.Status));
+        Assert.Same(Verdict.ServerErrorOnValidInput, AnswerJudge.Judge(answer, validInput: true, Models.Echo().OutputSchema).Verdict);
+    }
+
+    [Fact]
+    public async Task A_model_silent_past_the_time_or_a_caller_that_leaves_is_no_answer()
+    {
+        // The other side of the rule above: the call's own deadline, and the caller's cancellation, stay the
+        // OperationCanceledException every caller reads as no answer in time (request-timeout).
+        await using var model = await HandWrittenServer.StartAsync("silent");
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => channel.InferAsync("{}"u8.ToArray(), TimeSpan.FromMilliseconds(300), CancellationToken.None));
+        using var leaves = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => channel.InferAsync("{}"u8.ToArray(), TimeSpan.FromSeconds(30), leaves.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => channel.CheckReadyAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None));
+    }
+
+    /// <summary>An h2c server (prior knowledge) on Kestrel whose readiness methods and ModelInfer answer as <c>behaviour</c> says.</summary>
     private sealed class HandWrittenServer : IModelConnector, IAsyncDisposable
     {
         private readonly WebApplication _app;
@@ -59,13 +88,14 @@ public sealed class ModelChannelTests
             builder.Logging.ClearProviders();
             var app = builder.Build();
             var server = new HandWrittenServer(app);
-            app.MapPost("/grpc.health.v1.Health/Check", http => behaviour switch
+            app.MapPost("/grpc.health.v1.Health/Check", async http => await (behaviour switch
             {
+                "silent" => Task.Delay(Timeout.Infinite, http.RequestAborted),
                 "serving" => AnswerAsync(http, new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving }),
                 "not-serving" => AnswerAsync(http, new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.NotServing }),
                 "health-internal" => StatusAsync(http, 13, "store offline"),
                 _ => StatusAsync(http, 12, "unknown service grpc.health.v1.Health"),
-            });
+            }));
             app.MapPost("/inference.GRPCInferenceService/ServerReady", http =>
             {
                 Interlocked.Increment(ref server._serverReadyCalls);
@@ -75,6 +105,11 @@ public sealed class ModelChannelTests
                     "not-ready" => AnswerAsync(http, new ServerReadyResponse { Ready = false }),
                     _ => StatusAsync(http, 12, "unknown service inference.GRPCInferenceService"),
                 };
+            });
+            app.MapPost("/inference.GRPCInferenceService/ModelInfer", async http =>
+            {
+                if (behaviour == "silent") await Task.Delay(Timeout.Infinite, http.RequestAborted);
+                await StatusAsync(http, 4, "the model's own clock");
             });
             await app.StartAsync();
             return server;
