@@ -7,7 +7,7 @@ public static class GrpcModel
 {
     public static string Source => Path.Combine(TestEngine.RepoRoot, "tests", "packages", "grpc-model");
 
-    /// <param name="behaviour">good, raw, no-json, unimplemented, not-serving, internal, accept-invalid, huge, malformed, slow; gzip and huge-gzip: good and huge, every answer gzip-compressed.</param>
+    /// <param name="behaviour">good, raw, no-json, unimplemented, not-serving, internal, accept-invalid, huge, malformed, slow, no-v2 (neither grpc.health.v1 nor V2); gzip and huge-gzip: good and huge, every answer gzip-compressed.</param>
     public static string Create(string directory, string name, string behaviour = "good")
     {
         TempDirectory.Copy(Source, directory);

@@ -59,7 +59,10 @@ public sealed class ModelChannel : IDisposable
             MaxReceiveMessageSize = (int)Math.Min(maxAnswerBytes, int.MaxValue),
             MaxSendMessageSize = null,
             MaxRetryAttempts = 0,
-            ThrowOperationCanceledOnCancellation = true,
+            // Off: with it on, grpc-dotnet turns a DEADLINE_EXCEEDED the model sends itself, at once, into the same
+            // OperationCanceledException as the call's own deadline, and a model could pass its failure off as a
+            // timeout (request-timeout, the node's). Cancellation and the deadline are told apart in Failed instead.
+            ThrowOperationCanceledOnCancellation = false,
         });
         _inference = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
         _health = new Health.HealthClient(_channel);
@@ -85,7 +88,7 @@ public sealed class ModelChannel : IDisposable
         }
         catch (RpcException e)
         {
-            return Failed(e, Stopwatch.GetElapsedTime(started), timeout);
+            return Failed(e, Stopwatch.GetElapsedTime(started), timeout, cancellationToken);
         }
 
         if (!JsonTensor.TryRead(response, out var json, out var problem))
@@ -111,7 +114,7 @@ public sealed class ModelChannel : IDisposable
         }
         catch (RpcException e)
         {
-            return Unready(e, "grpc.health.v1 Check");
+            return Unready(e, "grpc.health.v1 Check", cancellationToken);
         }
 
         try
@@ -125,20 +128,26 @@ public sealed class ModelChannel : IDisposable
         }
         catch (RpcException e)
         {
-            return Unready(e, "ServerReady");
+            return Unready(e, "ServerReady", cancellationToken);
         }
     }
 
-    private static GrpcReadiness Unready(RpcException e, string call)
+    private static GrpcReadiness Unready(RpcException e, string call, CancellationToken cancellationToken)
     {
+        // No answer to a readiness check in time is silence, as it always was (the caller waits on), whoever said it.
+        if (e.StatusCode == StatusCode.DeadlineExceeded || (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested))
+            throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
         Rethrow(e);
         return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {e.Status.Detail}");
     }
 
-    private ModelAnswer Failed(RpcException e, TimeSpan elapsed, TimeSpan timeout)
+    private ModelAnswer Failed(RpcException e, TimeSpan elapsed, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        Rethrow(e);
         var code = e.StatusCode;
+        // The caller gave up (its own time limit, or it left): no answer, as on the REST path.
+        if (code == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+            throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
+        Rethrow(e);
         var name = GrpcStatusMap.Name(code);
         // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
         if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))

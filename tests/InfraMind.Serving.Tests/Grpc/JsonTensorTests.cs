@@ -130,6 +130,31 @@ public sealed class JsonTensorTests
     }
 
     [Fact]
+    public void Every_http_status_reaches_a_grpc_caller_as_docs_protocols_table_says()
+    {
+        // HTTP → gRPC, row by row (docs/protocols.md): what the ingress tells a gRPC caller of each problem. The round trip
+        // below passes only the statuses ToHttp gives, so the rows it never meets are held here: 502 (every attempt
+        // failed, IM6004) is UNAVAILABLE, a 4xx without a row of its own INVALID_ARGUMENT, another 5xx INTERNAL.
+        var rows = new (int[] Http, StatusCode Code)[]
+        {
+            ([200, 201, 204, 299], StatusCode.OK),
+            ([400, 413, 422, 405, 408, 410, 415, 431, 451], StatusCode.InvalidArgument),
+            ([401], StatusCode.Unauthenticated),
+            ([403], StatusCode.PermissionDenied),
+            ([404], StatusCode.NotFound),
+            ([409], StatusCode.Aborted),
+            ([429], StatusCode.ResourceExhausted),
+            ([499], StatusCode.Cancelled),
+            ([501], StatusCode.Unimplemented),
+            ([502, 503], StatusCode.Unavailable),
+            ([504], StatusCode.DeadlineExceeded),
+            ([500, 505, 507, 599], StatusCode.Internal),
+        };
+        foreach (var (statuses, code) in rows)
+            Assert.All(statuses, http => Assert.True(GrpcStatusMap.FromHttp(http) == code, $"HTTP {http}: {GrpcStatusMap.FromHttp(http)}, expected {code}"));
+    }
+
+    [Fact]
     public void Every_grpc_status_maps_to_a_client_error_exactly_when_it_is_the_callers()
     {
         var clientErrors = Enum.GetValues<StatusCode>().Where(c => GrpcStatusMap.ToHttp(c) is >= 400 and < 500).Select(GrpcStatusMap.Name).Order().ToList();

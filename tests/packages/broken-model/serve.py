@@ -31,6 +31,20 @@ if BEHAVIOR == "wrong-port":
     PORT = 8080
 # Where the server listens: 0.0.0.0, or the container's own loopback only ("loopback-only"), which InfraMind reaches too.
 BIND = "127.0.0.1" if BEHAVIOR == "loopback-only" else "0.0.0.0"
+if BEHAVIOR == "h2-frames":
+    # An h2c-only server: whatever it is sent, it answers with HTTP/2 frames, its SETTINGS then a GOAWAY (PROTOCOL_ERROR)
+    # whose debug data ends a line, so that an HTTP/1.1 client reads a garbage status line (not a connection closed
+    # before any answer, as grpcio's drop of the request is).
+    import socket
+    listener = socket.create_server((BIND, PORT))
+    while True:
+        conn, _ = listener.accept()
+        try:
+            conn.recv(65536)
+            conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x00\x00\x15\x07\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x00\x00\x00\x00\x01" + b"HTTP/2 only\r\n")
+        except OSError:
+            pass
+        conn.close()
 HUGE_BYTES = 300 * 1024 * 1024
 observed = None
 if BEHAVIOR == "hostile":

@@ -56,7 +56,10 @@ def unary(function, request, response, serializer=None):
 
 handlers = [grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
     "Check": unary(check, "grpc.health.v1.HealthCheckRequest", "grpc.health.v1.HealthCheckResponse")})]
-if BEHAVIOR != "unimplemented":
+if BEHAVIOR == "no-v2":
+    # An HTTP/2 gRPC server of something else: neither grpc.health.v1 nor V2 (every call UNIMPLEMENTED).
+    handlers = []
+elif BEHAVIOR != "unimplemented":
     handlers.append(grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {
         "ModelInfer": unary(infer, "inference.ModelInferRequest", "inference.ModelInferResponse", serialize_answer)}))
 # gzip / huge-gzip: every answer gzip-compressed (grpcio compresses for a client that accepts gzip, as InfraMind's does).
