@@ -18,6 +18,9 @@ namespace InfraMind.Gateway.Tests;
 /// at MaxReceiveMessageSize: these hold that, since a check of the length on the wire alone (what gRPC stacks have
 /// shipped: grpc-go, tonic and grpc core each fixed it) would let 1 MiB of a stranger's bytes cost the gateway 1 GiB.
 /// </summary>
+// Alone (BoundaryCollection): the cases measure the process's allocations around one request, which a test running
+// beside them (GrpcDeadlineTests' 100,000-item answers) would add to.
+[Collection(BoundaryCollection.Name)]
 public sealed class GrpcCompressionTests
 {
     /// <summary>A gateway with its gRPC ingress and one fake node, ready with echo, which answers {"summary":"ok"}.</summary>

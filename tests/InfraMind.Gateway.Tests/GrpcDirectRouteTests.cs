@@ -26,6 +26,9 @@ namespace InfraMind.Gateway.Tests;
 /// path: output_schema, the json tensor convention, the size cap (MaxResponseBytes), the attempt's time limit, a valid
 /// input refused. The fake node's own job API never sees a job.
 /// </summary>
+// Alone (BoundaryCollection): the cases measure the process's allocations around one request, which a test running
+// beside them (GrpcDeadlineTests' 100,000-item answers) would add to.
+[Collection(BoundaryCollection.Name)]
 public sealed class GrpcDirectRouteTests
 {
     private static PublishedModel GrpcEcho()
