@@ -1,10 +1,10 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
 using InfraMind.Serving;
+using InfraMind.Testing;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -89,40 +89,5 @@ public sealed class RestDirectRouteTests
         public void JobEnded()
         {
         }
-    }
-
-    /// <summary>A "container" whose server reads the request's head and answers <paramref name="raw"/>, then closes.</summary>
-    private sealed class RawModel(string raw) : IModelConnector, IDisposable
-    {
-        private readonly TcpListener _listener = Start();
-
-        private static TcpListener Start()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return listener;
-        }
-
-        public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
-        {
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await client.ConnectAsync((IPEndPoint)_listener.LocalEndpoint, cancellationToken);
-            var server = await _listener.AcceptSocketAsync(cancellationToken);
-            _ = AnswerAsync(server);
-            return new NetworkStream(client, ownsSocket: true);
-        }
-
-        private async Task AnswerAsync(Socket server)
-        {
-            using (server)
-            {
-                var buffer = new byte[64 * 1024];
-                await server.ReceiveAsync(buffer); // the request (small, one read)
-                if (raw.Length > 0) await server.SendAsync(Encoding.ASCII.GetBytes(raw));
-                server.Shutdown(SocketShutdown.Both);
-            }
-        }
-
-        public void Dispose() => _listener.Stop();
     }
 }
