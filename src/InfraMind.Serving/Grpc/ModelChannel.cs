@@ -135,19 +135,17 @@ public sealed class ModelChannel : IDisposable
     private static GrpcReadiness Unready(RpcException e, string call, CancellationToken cancellationToken)
     {
         // No answer to a readiness check in time is silence, as it always was (the caller waits on), whoever said it.
-        if (e.StatusCode == StatusCode.DeadlineExceeded || (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested))
-            throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
+        if (e.StatusCode == StatusCode.DeadlineExceeded) throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
+        ThrowIfCallerLeft(e, cancellationToken);
         Rethrow(e);
         return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {e.Status.Detail}");
     }
 
     private ModelAnswer Failed(RpcException e, TimeSpan elapsed, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var code = e.StatusCode;
-        // The caller gave up (its own time limit, or it left): no answer, as on the REST path.
-        if (code == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
-            throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
+        ThrowIfCallerLeft(e, cancellationToken);
         Rethrow(e);
+        var code = e.StatusCode;
         var name = GrpcStatusMap.Name(code);
         // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
         if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))
@@ -166,6 +164,13 @@ public sealed class ModelChannel : IDisposable
 
         ModelAnswer Broken(Verdict verdict, string why) =>
             new(GrpcStatusMap.ToHttp(code), null, MaxAnswerBytes) { Status = name, ProtocolFailure = Judgement.Fail(verdict, why) };
+    }
+
+    /// <summary>The caller gave up (its own time limit, or it left): no answer, as on the REST path.</summary>
+    private static void ThrowIfCallerLeft(RpcException e, CancellationToken cancellationToken)
+    {
+        if (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+            throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
     }
 
     /// <summary>A failure of the way to the model (refused, reset, not HTTP/2) leaves as the exception the REST path throws.</summary>
