@@ -97,6 +97,10 @@ internal sealed class FakeNode : IAsyncDisposable
     /// <summary>How a job is answered: writes a whole HTTP response to the stream. Default: 200 {"summary":"ok"}.</summary>
     public Func<Stream, CancellationToken, Task> Answer { get; set; } = (s, ct) => WriteAsync(s, 200, """{"summary":"ok"}""", ct);
 
+    /// <summary>A node's busy answer (its container's JobGate full): 503 with the node-busy verdict, load and not failure.</summary>
+    public static Task WriteBusyAsync(Stream s, CancellationToken ct) =>
+        s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 503 X\r\nContent-Type: application/json\r\n{MeshHeaders.Verdict}: node-busy\r\nContent-Length: 2\r\n\r\n{{}}"), ct).AsTask();
+
     public static async Task WriteAsync(Stream s, int status, string json, CancellationToken ct, string? receipt = null)
     {
         var body = Encoding.UTF8.GetBytes(json);

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -8,6 +7,7 @@ using InfraMind.Gateway.Catalog;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Testing;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -67,17 +67,13 @@ public sealed class GrpcCompressionTests
         var bomb = GzipBomb.Of(512);
         Assert.True(bomb.Length < 1 << 20, $"{bomb.Length} bytes on the wire");
         Assert.Equal(512L << 20, GzipBomb.Inflated(bomb));
-        var message = new byte[5 + bomb.Length];
-        message[0] = 1; // compressed
-        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), bomb.Length);
-        bomb.CopyTo(message, 5);
 
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway.GrpcUrl!, "inference.GRPCInferenceService/ModelInfer"))
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(message),
+            Content = new ByteArrayContent(GrpcFrame.Of(bomb, compressed: true)),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.TE.ParseAdd("trailers");

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -10,6 +9,7 @@ using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
 using InfraMind.Signing;
+using InfraMind.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -273,17 +273,13 @@ public sealed class GrpcDirectRouteTests
             if (behaviour == "gzip-bomb")
             {
                 // Written by hand: a compressed answer grpc-dotnet's server would never send, 512 MiB of zeros as ~0.5 MiB of gzip.
-                var bomb = GzipBomb.Of(512);
+                var bomb = GrpcFrame.Of(GzipBomb.Of(512), compressed: true);
                 app.MapPost("/inference.GRPCInferenceService/ModelInfer", async http =>
                 {
                     Interlocked.Increment(ref state.Calls);
                     await http.Request.Body.CopyToAsync(Stream.Null);
                     http.Response.ContentType = "application/grpc";
                     http.Response.Headers["grpc-encoding"] = "gzip";
-                    var header = new byte[5];
-                    header[0] = 1;
-                    BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), bomb.Length);
-                    await http.Response.Body.WriteAsync(header);
                     await http.Response.Body.WriteAsync(bomb);
                     http.Response.AppendTrailer("grpc-status", "0");
                 });

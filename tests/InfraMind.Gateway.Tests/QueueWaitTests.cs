@@ -21,16 +21,13 @@ public sealed class QueueWaitTests : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private static Task Busy(Stream s, CancellationToken ct) =>
-        s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 503 X\r\nContent-Type: application/json\r\n{MeshHeaders.Verdict}: node-busy\r\nContent-Length: 2\r\n\r\n{{}}"), ct).AsTask();
-
     private async Task<(GatewayHost Gateway, FakeNode[] Nodes)> StartAsync(GatewayOptions options, params string[] ids)
     {
         var gateway = await GatewayHost.StartAsync(options with { NodeToken = _token, Replicas = ids.Length }, _catalog, CancellationToken.None);
         var nodes = new List<FakeNode>();
         foreach (var id in ids)
         {
-            var node = new FakeNode(gateway.Url, _token) { Answer = Busy };
+            var node = new FakeNode(gateway.Url, _token) { Answer = FakeNode.WriteBusyAsync };
             using (var r = await node.RegisterAsync(id)) r.EnsureSuccessStatusCode();
             await node.ReadyAsync(id);
             nodes.Add(node);

@@ -23,10 +23,6 @@ public sealed class RetryTests : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    /// <summary>A node's busy answer (its container's JobGate full): load, not failure.</summary>
-    private static Task Busy(Stream s, CancellationToken ct) =>
-        s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 503 X\r\nContent-Type: application/json\r\n{MeshHeaders.Verdict}: node-busy\r\nContent-Length: 2\r\n\r\n{{}}"), ct).AsTask();
-
     /// <summary>A model's server error on a valid input: a failure.</summary>
     private static Task Broken(Stream s, CancellationToken ct) => FakeNode.WriteAsync(s, 500, """{"error":"boom"}""", ct);
 
@@ -79,7 +75,7 @@ public sealed class RetryTests : IDisposable
     public async Task A_request_one_node_was_busy_for_and_another_failed_is_a_502_with_both_attempts()
     {
         await using var gateway = await StartAsync(new GatewayOptions { Replicas = 2 });
-        await using var a = await JoinAsync(gateway, "a", Busy);
+        await using var a = await JoinAsync(gateway, "a", FakeNode.WriteBusyAsync);
         await using var b = await JoinAsync(gateway, "b", Broken);
 
         var (status, _, problem) = await InferAsync(gateway);
@@ -127,7 +123,7 @@ public sealed class RetryTests : IDisposable
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gateway = await StartAsync(new GatewayOptions { Replicas = 1 }, time);
-        await using var a = await JoinAsync(gateway, "a", Busy);
+        await using var a = await JoinAsync(gateway, "a", FakeNode.WriteBusyAsync);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await InferAsync(gateway)).Status);
         Assert.NotNull(await BusyUntilAsync(gateway, "a"));
 

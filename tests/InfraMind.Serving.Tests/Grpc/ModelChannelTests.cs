@@ -1,10 +1,10 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Grpc.Health.V1;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
+using InfraMind.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -119,11 +119,7 @@ public sealed class ModelChannelTests
         {
             await http.Request.Body.CopyToAsync(Stream.Null);
             http.Response.ContentType = "application/grpc";
-            var bytes = message.ToByteArray();
-            var frame = new byte[5 + bytes.Length];
-            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), bytes.Length);
-            bytes.CopyTo(frame, 5);
-            await http.Response.Body.WriteAsync(frame);
+            await http.Response.Body.WriteAsync(GrpcFrame.Of(message.ToByteArray()));
             http.Response.AppendTrailer("grpc-status", "0");
         }
 
