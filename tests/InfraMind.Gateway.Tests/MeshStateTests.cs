@@ -95,6 +95,43 @@ public sealed class MeshStateTests
     }
 
     [Fact]
+    public void A_retry_is_offered_only_the_nodes_not_yet_tried()
+    {
+        // The rule InferenceCore's retries rest on (held before only through end-to-end tests): a node already tried
+        // for this request is not offered again, whatever its standing; the others are, and an empty exclusion is all.
+        Join("a");
+        Join("b");
+        Join("c");
+        Report("a", ModelState.Ready);
+        Report("b", ModelState.Ready);
+        Report("c", ModelState.Ready);
+        string[] Offered(params string[] tried) => [.. _mesh.Candidates(Key, new HashSet<string>(tried)).Select(c => c.NodeId).Order()];
+        Assert.Equal(["a", "b", "c"], Offered());
+        Assert.Equal(["a", "c"], Offered("b"));
+        Assert.Equal(["c"], Offered("a", "b"));
+        Assert.Empty(Offered("a", "b", "c"));
+        // A name no node has changes nothing.
+        Assert.Equal(["a", "b", "c"], Offered("z"));
+    }
+
+    [Fact]
+    public void A_successful_attempts_time_is_what_the_next_choice_weighs()
+    {
+        // Node choice prefers the faster node by the latency of its answers (NodeChoice); nothing but a success records
+        // one, so a node whose time was dropped would stay "unmeasured" however slow it answers.
+        Join("a");
+        Join("b");
+        Report("a", ModelState.Ready);
+        Report("b", ModelState.Ready);
+        Assert.All(_mesh.Candidates(Key, new HashSet<string>()), c => Assert.Null(c.LatencyMs));
+        _mesh.RecordSuccess("a", Key, "echo", 400, _mesh.Begin("a").Number);
+        _mesh.RecordSuccess("b", Key, "echo", 5, _mesh.Begin("b").Number);
+        var latency = _mesh.Candidates(Key, new HashSet<string>()).ToDictionary(c => c.NodeId, c => c.LatencyMs);
+        Assert.Equal(400, latency["a"]);
+        Assert.Equal(5, latency["b"]);
+    }
+
+    [Fact]
     public void A_node_goes_offline_after_three_missed_beats()
     {
         Join("a");
