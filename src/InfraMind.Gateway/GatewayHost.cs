@@ -102,7 +102,16 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
         var state = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
-        app.MapGet("/inference/v1", async () => Results.Bytes(await state.GetAsync(), "application/json; charset=utf-8"));
+        app.MapGet("/inference/v1", async (HttpContext context) =>
+        {
+            var document = await state.GetAsync();
+            // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
+            context.Response.Headers.Vary = "Accept-Encoding";
+            if (document.Bytes.Length < BuiltDocument.MinGzipBytes || !BuiltDocument.AcceptsGzip(context.Request.Headers.AcceptEncoding))
+                return Results.Bytes(document.Bytes, "application/json; charset=utf-8");
+            context.Response.Headers.ContentEncoding = "gzip";
+            return Results.Bytes(document.Gzipped, "application/json; charset=utf-8");
+        });
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
             var versions = mesh.VersionsOf(name);

@@ -115,6 +115,35 @@ public sealed class MeshStatusTests : IDisposable
     }
 
     [Fact]
+    public async Task A_gzip_bomb_for_a_state_is_IM6024_at_16_MiB_inflated()
+    {
+        // mesh status accepts gzip (a gateway gzips its state): what counts is the inflated size, not the bytes sent.
+        var bomb = GzipBomb.Of(256);
+        string? asked = null;
+        await using var bomber = new ListenerServer(async (context, ct) =>
+        {
+            asked = context.Request.Headers["Accept-Encoding"];
+            context.Response.ContentType = "application/json";
+            context.Response.AddHeader("Content-Encoding", "gzip");
+            context.Response.ContentLength64 = bomb.Length;
+            try
+            {
+                await context.Response.OutputStream.WriteAsync(bomb, ct);
+            }
+            catch (Exception e) when (e is HttpListenerException or IOException or OperationCanceledException)
+            {
+                // The client stopped reading at its cap and went away.
+            }
+        });
+        var (code, output, err) = await _cli.RunAsync("mesh", "status", "--gateway", bomber.BaseUri.ToString());
+        Assert.Contains("gzip", asked, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Unavailable, code);
+        Assert.Contains("IM6024", err, StringComparison.Ordinal);
+        Assert.Contains("its answer is larger than 16 MiB", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err + output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_gateway_that_does_not_answer_is_IM6024_with_no_stack_trace()
     {
         using var closed = new ClosedPort();

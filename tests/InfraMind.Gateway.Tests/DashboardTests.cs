@@ -103,6 +103,9 @@ public sealed class DashboardTests : IAsyncLifetime
         await Expect(Version(page, "echo", "1.0.0")).ToContainTextAsync("2 of 2 placed node(s) ready");
         await Expect(Version(page, "echo", "1.0.0").Locator(".traffic")).ToContainTextAsync("Last 5 min: ");
         await Expect(page.Locator("#summary")).ToContainTextAsync("3 of 3");
+        // The browser accepts gzip, and the state it polls (three nodes and a version: over 1 KiB) comes gzipped.
+        var polled = await page.WaitForResponseAsync(r => r.Url.EndsWith("/inference/v1", StringComparison.Ordinal), new PageWaitForResponseOptions { Timeout = 10_000 });
+        Assert.Equal("gzip", (await polled.AllHeadersAsync()).GetValueOrDefault("content-encoding"));
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "mesh.png"), FullPage = true });
 

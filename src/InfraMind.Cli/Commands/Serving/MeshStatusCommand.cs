@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,7 +17,10 @@ namespace InfraMind.Cli.Commands.Serving;
 /// </summary>
 internal static class MeshStatusCommand
 {
-    /// <summary>The most of a gateway's answer read: a mesh of 256 nodes and its models fits many times over.</summary>
+    /// <summary>
+    /// The most of a gateway's answer read, inflated (the gateway gzips its state for a client that accepts it, and a
+    /// --gateway that is not one may send a gzip bomb): a mesh of 256 nodes and its models fits many times over.
+    /// </summary>
     internal const int MaxStateBytes = 16 << 20;
 
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
@@ -50,7 +54,7 @@ internal static class MeshStatusCommand
         {
             var (url, pin) = TlsPins.Split(parse.GetValue(gateway) is { } given ? new Uri(given) : GatewayAnnouncement.Read(context.Home) ?? new Uri("http://127.0.0.1:8080/"));
             if (!url.AbsolutePath.EndsWith('/')) url = new UriBuilder(url) { Path = url.AbsolutePath + "/" }.Uri;
-            using var http = new HttpClient(TlsPins.Handler(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }, pin, "the gateway",
+            using var http = new HttpClient(TlsPins.Handler(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.GZip }, pin, "the gateway",
                 "pass the fingerprint the gateway's --json prints as tlsFingerprint (#sha256:HEX); if it changed, someone else may answer at that address"))
             {
                 Timeout = RequestTimeout,

@@ -1,12 +1,12 @@
 using System.IO.Compression;
 
-namespace InfraMind.Gateway.Tests;
+namespace InfraMind.Testing;
 
 /// <summary>
-/// A gRPC message that is small on the wire and huge inflated: gzip members of 1 MiB of zeros each, one after another
+/// Bytes small on the wire and huge inflated (a gRPC message, an HTTP body sent with Content-Encoding: gzip): gzip members of 1 MiB of zeros each, one after another
 /// (gzip allows several members in one stream, and .NET's GZipStream reads them all): about 1 KiB per MiB inflated.
 /// </summary>
-internal static class GzipBomb
+public static class GzipBomb
 {
     public static byte[] Of(int mebibytes)
     {
