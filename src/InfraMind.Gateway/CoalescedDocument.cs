@@ -60,8 +60,9 @@ internal sealed class CoalescedDocument(Func<byte[]> build)
 /// <summary>
 /// One build of a <see cref="CoalescedDocument"/>: its bytes, and the same bytes gzipped for the clients that accept
 /// gzip (the dashboard's browser does), made on the first such request and shared by every request the build answers:
-/// compressed once per build, not once per client. The state document is ~500 bytes a version (2.5 MB at 5,000),
-/// polled every 2 s by each open dashboard; gzipped it is about a sixth, ~5 ms for 2.5 MB (docs/scale.md).
+/// compressed once per build, not once per client (ASP.NET's ResponseCompression middleware compresses each response,
+/// so N dashboards would cost N compressions of the same bytes). The state document is ~500 bytes a version (2.5 MB at
+/// 5,000), polled every 2 s by each open dashboard; gzipped it is about a sixth, ~5 ms for 2.5 MB (docs/scale.md).
 /// </summary>
 internal sealed class BuiltDocument(byte[] bytes)
 {
@@ -74,6 +75,13 @@ internal sealed class BuiltDocument(byte[] bytes)
 
     /// <summary>The bytes gzipped (fastest level: made while a request waits), once however many ask.</summary>
     public byte[] Gzipped => _gzipped.Value;
+
+    /// <summary>
+    /// What to send a request with this Accept-Encoding: the bytes gzipped (<paramref name="Encoding"/> "gzip") where it
+    /// accepts gzip and the document is <see cref="MinGzipBytes"/> or more, else the bytes as they are (null).
+    /// </summary>
+    public (byte[] Body, string? Encoding) For(StringValues acceptEncoding) =>
+        bytes.Length >= MinGzipBytes && AcceptsGzip(acceptEncoding) ? (Gzipped, "gzip") : (bytes, null);
 
     /// <summary>
     /// Whether a request's Accept-Encoding lets its answer be gzipped (RFC 9110 §12.5.3): gzip (or x-gzip) named with a

@@ -107,10 +107,9 @@ public sealed class GatewayHost : IAsyncDisposable
             var document = await state.GetAsync();
             // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
             context.Response.Headers.Vary = "Accept-Encoding";
-            if (document.Bytes.Length < BuiltDocument.MinGzipBytes || !BuiltDocument.AcceptsGzip(context.Request.Headers.AcceptEncoding))
-                return Results.Bytes(document.Bytes, "application/json; charset=utf-8");
-            context.Response.Headers.ContentEncoding = "gzip";
-            return Results.Bytes(document.Gzipped, "application/json; charset=utf-8");
+            var (body, encoding) = document.For(context.Request.Headers.AcceptEncoding);
+            if (encoding is not null) context.Response.Headers.ContentEncoding = encoding;
+            return Results.Bytes(body, "application/json; charset=utf-8");
         });
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
