@@ -18,14 +18,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 /// signed), the log's verified source and the catalog, loaded into the mesh state as the refresh loop does; and the
 /// same versions as a chain's follower hands them (a new list on every read, as <see cref="ChainModelSource"/> does).
 /// Prints, per size and source: the first load, a refresh when nothing was published (the gateway's every 5 s), a
-/// refresh after each of five more publishes, the manifests parsed by each, and GET /inference/v1 (50 nodes registered).
+/// refresh after each of five more publishes, the manifests parsed by each, and GET /inference/v1 (50 nodes registered)
+/// with the longest a call taking the mesh's lock (as routing does) waited while it was built.
 /// </summary>
 internal static class CatalogScale
 {
     public static async Task<int> RunAsync(int[] sizes, TimeSpan budget, int properties)
     {
         Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {properties} input propert{(properties == 1 ? "y" : "ies")} per schema, {Environment.ProcessorCount} CPUs, load {Load()}");
-        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes)  gzipped p50 (bytes)  heap/version (manifest bytes)");
+        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes), routing's longest wait meanwhile  gzipped p50 (bytes)  heap/version (manifest bytes)");
         foreach (var n in sizes)
         {
             var rows = await MeasureAsync(n, budget, properties);
@@ -122,11 +123,25 @@ internal static class CatalogScale
         }
 
         var describes = new List<double>();
+        var locked = new List<double>();
         var gzips = new List<double>();
         var bytes = 0;
         var gzipped = 0;
         for (var i = 0; i < 5; i++)
         {
+            // What routing waits while a build runs: the longest a call that takes the mesh's lock (as choosing a
+            // node does) took while GET /inference/v1's document was being built on another thread.
+            var building = Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
+            var stall = 0.0;
+            while (!building.IsCompleted)
+            {
+                t = Stopwatch.GetTimestamp();
+                GC.KeepAlive(mesh.NodeSummaries());
+                stall = Math.Max(stall, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+
+            await building;
+            locked.Add(stall);
             t = Stopwatch.GetTimestamp();
             var document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
             describes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
@@ -138,10 +153,11 @@ internal static class CatalogScale
         }
 
         describes.Sort();
+        locked.Sort();
         gzips.Sort();
         GC.KeepAlive(catalog);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes})  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
+            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
     }
 
     private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name, int properties)

@@ -6,7 +6,7 @@ namespace InfraMind.Gateway;
 
 /// <summary>
 /// A document built on request, one build at a time however many ask at once: GET /inference/v1's state document,
-/// which walks every version and node under the mesh's lock and grows with the catalog. A request that finds no build
+/// which copies every version and node under the mesh's lock and grows with the catalog. A request that finds no build
 /// running starts one; one that finds a build running waits for the next, which starts when that one ends and is
 /// shared by every request that arrived meanwhile. So each answer was built after its request arrived (never older),
 /// and callers asking at once cost the gateway one build more, not one each.

@@ -9,75 +9,100 @@ namespace InfraMind.Gateway;
 /// <summary>The mesh state as operators read it: GET /inference/v1, the dashboard, metrics.</summary>
 internal sealed partial class MeshState
 {
-    /// <summary>GET /inference/v1.</summary>
+    /// <summary>
+    /// GET /inference/v1. Only what reads the mesh's mutable state runs under its lock: a row per served version (its
+    /// nodes' standings, its quarantine) and per node, in no order. The grouping by name, the sorting (semantic versions
+    /// at 5,000 versions are most of a build), each version's traffic (<see cref="ModelTraffic"/> has a lock of its own)
+    /// and the document's shape are done after it is released, so routing waits on a dashboard's poll only for the copy
+    /// (bench/MeshScale catalog prints both).
+    /// </summary>
     public object Describe()
     {
+        List<(ServedModel Model, ModelTraffic Traffic, object? Quarantine, List<(string Id, object Row)> Nodes)> versions;
+        List<(string Id, object Row)> nodes;
+        DateTimeOffset now;
         lock (_gate)
         {
             if (_dirty) Replace();
-            var now = time.GetUtcNow();
-            var models = _models.GroupBy(m => m.Published.Name).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+            now = time.GetUtcNow();
+            versions = new(_models.Count);
+            foreach (var m in _models)
             {
-                name = g.Key,
-                latest = Latest(g)?.Published.Version.ToString(),
-                versions = g.OrderByDescending(m => m.Published.Version, SemVersion.PrecedenceComparer).Select(m => new
-                {
-                    version = m.Published.Version.ToString(),
-                    imageDigest = m.Published.ImageDigest,
-                    contentReferences = m.Published.ContentReferences,
-                    registryIndex = m.Published.RegistryIndex,
-                    traffic = TrafficOf(m.Key).Snapshot(),
-                    quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined
-                        ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until }
-                        : null,
-                    nodes = (_placedOn.TryGetValue(m.Key, out var on) ? on : []).Order(StringComparer.Ordinal).Select(id =>
-                    {
-                        var n = _nodes[id];
-                        var r = n.Reports.GetValueOrDefault(m.Key);
-                        var s = StandingOf(id, m.Key);
-                        return new
-                        {
-                            node = id,
-                            online = IsOnline(n),
-                            state = r?.State.ToString().ToLowerInvariant() ?? "placed",
-                            verdict = r?.Verdict,
-                            detail = r?.Detail,
-                            restarts = r?.Restarts ?? 0,
-                            suspended = s.Suspension.IsSuspended,
-                            suspendedUntil = s.Suspension.Until,
-                            suspendedFor = s.Suspension.IsSuspended ? s.LastFault : null,
-                            suspensions = s.Suspension.Count,
-                            failures = s.Failures,
-                            successes = s.Successes,
-                            latencyMs = s.Latency.Milliseconds,
-                            // Put behind the others until then: the node answered busy (NodeChoice.BusyWindow).
-                            busyUntil = s.BusyUntil > now ? s.BusyUntil : null,
-                        };
-                    }).ToList(),
-                }).ToList(),
-            }).ToList();
-            var nodes = _nodes.Values.OrderBy(n => n.Registration.NodeId, StringComparer.Ordinal).Select(n => new
-            {
-                id = n.Registration.NodeId,
-                address = n.Registration.Address,
-                online = IsOnline(n),
-                left = n.Left,
-                lastHeartbeat = n.LastBeat,
-                offlineSince = n.OfflineSince,
-                lastJob = n.LastJob,
-                capacity = n.Registration.Capacity,
-                requested = Requested(n.Registration.NodeId),
-                labels = n.Registration.Labels,
-                key = n.Key?.Fingerprint,
-                tlsFingerprint = n.Registration.TlsFingerprint,
-                receipts = n.Receipts.Count,
-                disagreements = n.Evidence.Count,
-                reputation = Math.Round(n.Reputation.Value, 4),
-                refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
-            }).ToList();
-            return new { models, nodes, at = now };
+                var quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until } : null;
+                var placed = _placedOn.TryGetValue(m.Key, out var on) ? on : [];
+                var rows = new List<(string, object)>(placed.Count);
+                foreach (var id in placed) rows.Add((id, PlacementRow(id, m.Key, now)));
+                versions.Add((m, TrafficOf(m.Key), quarantine, rows));
+            }
+
+            nodes = new(_nodes.Count);
+            foreach (var n in _nodes.Values) nodes.Add((n.Registration.NodeId, NodeRow(n)));
         }
+
+        var models = versions.GroupBy(v => v.Model.Published.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+        {
+            name = g.Key,
+            latest = Latest(g.Select(v => v.Model))?.Published.Version.ToString(),
+            versions = g.OrderByDescending(v => v.Model.Published.Version, SemVersion.PrecedenceComparer).Select(v => new
+            {
+                version = v.Model.Published.Version.ToString(),
+                imageDigest = v.Model.Published.ImageDigest,
+                contentReferences = v.Model.Published.ContentReferences,
+                registryIndex = v.Model.Published.RegistryIndex,
+                traffic = v.Traffic.Snapshot(),
+                quarantine = v.Quarantine,
+                nodes = v.Nodes.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Row).ToList(),
+            }).ToList(),
+        }).ToList();
+        return new { models, nodes = nodes.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Row).ToList(), at = now };
     }
+
+    /// <summary>A placed version's row for one node in the state document. Caller holds the lock.</summary>
+    private object PlacementRow(string id, string key, DateTimeOffset now)
+    {
+        var n = _nodes[id];
+        var r = n.Reports.GetValueOrDefault(key);
+        var s = StandingOf(id, key);
+        return new
+        {
+            node = id,
+            online = IsOnline(n),
+            state = r?.State.ToString().ToLowerInvariant() ?? "placed",
+            verdict = r?.Verdict,
+            detail = r?.Detail,
+            restarts = r?.Restarts ?? 0,
+            suspended = s.Suspension.IsSuspended,
+            suspendedUntil = s.Suspension.Until,
+            suspendedFor = s.Suspension.IsSuspended ? s.LastFault : null,
+            suspensions = s.Suspension.Count,
+            failures = s.Failures,
+            successes = s.Successes,
+            latencyMs = s.Latency.Milliseconds,
+            // Put behind the others until then: the node answered busy (NodeChoice.BusyWindow).
+            busyUntil = s.BusyUntil > now ? s.BusyUntil : null,
+        };
+    }
+
+    /// <summary>A node's row in the state document. Caller holds the lock.</summary>
+    private object NodeRow(NodeRecord n) => new
+    {
+        id = n.Registration.NodeId,
+        address = n.Registration.Address,
+        online = IsOnline(n),
+        left = n.Left,
+        lastHeartbeat = n.LastBeat,
+        offlineSince = n.OfflineSince,
+        lastJob = n.LastJob,
+        capacity = n.Registration.Capacity,
+        requested = Requested(n.Registration.NodeId),
+        labels = n.Registration.Labels,
+        key = n.Key?.Fingerprint,
+        tlsFingerprint = n.Registration.TlsFingerprint,
+        receipts = n.Receipts.Count,
+        disagreements = n.Evidence.Count,
+        reputation = Math.Round(n.Reputation.Value, 4),
+        refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
+    };
 
     /// <summary>The recent traffic of a version (made on first use; versions are few, each bounded). Caller holds the lock.</summary>
     private ModelTraffic TrafficOf(string key)

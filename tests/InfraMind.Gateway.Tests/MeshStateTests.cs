@@ -37,6 +37,30 @@ public sealed class MeshStateTests
         Assert.Empty(_mesh.VersionsOf("other"));
     }
 
+    [Fact]
+    public void The_state_document_lists_names_in_order_versions_newest_first_and_nodes_by_id()
+    {
+        // Versions handed over in no order; 1.10.0 is newer than 1.9.0 (precedence, not text), and a pre-release is
+        // listed but never the latest.
+        _mesh.SetModels([Served("1.9.0"), Served("1.0.0", name: "b"), Served("2.0.0-rc.1"), Served("1.10.0"), Served("1.0.0", name: "a")]);
+        foreach (var n in new[] { "n3", "n1", "n2" }) Join(n);
+
+        var described = System.Text.Json.JsonSerializer.SerializeToNode(_mesh.Describe(), MeshJson.Options)!;
+        var models = described["models"]!.AsArray();
+        Assert.Equal(["a", "b", "echo"], models.Select(m => (string)m!["name"]!));
+        var echo = models[2]!;
+        Assert.Equal("1.10.0", (string?)echo["latest"]);
+        Assert.Equal(["2.0.0-rc.1", "1.10.0", "1.9.0"], echo["versions"]!.AsArray().Select(v => (string)v!["version"]!));
+        Assert.Equal(["n1", "n2", "n3"], described["nodes"]!.AsArray().Select(n => (string)n!["id"]!));
+        foreach (var version in models.SelectMany(m => m!["versions"]!.AsArray()))
+        {
+            // Placed on every node (joined n3 first), listed by id; the pre-release is placed nowhere.
+            var placed = version!["nodes"]!.AsArray().Select(n => (string)n!["node"]!);
+            Assert.Equal((string)version["version"]! == "2.0.0-rc.1" ? [] : ["n1", "n2", "n3"], placed);
+            Assert.Equal(0, (int)version["traffic"]!["answers"]!);
+        }
+    }
+
     internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi", bool deterministic = false, string name = "echo")
     {
         var yaml = $$$"""
