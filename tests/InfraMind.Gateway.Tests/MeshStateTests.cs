@@ -61,6 +61,30 @@ public sealed class MeshStateTests
         }
     }
 
+    [Fact]
+    public void A_signed_request_is_taken_once_and_only_if_newer_than_the_last_taken()
+    {
+        // The second layer of the heartbeat replay check: NodeApi refuses a signature not newer than the last one it
+        // saw, but two copies sent at once both pass that read; TakeSigned decides, under the lock, which is taken.
+        Join("a");
+        Join("b");
+        Assert.True(_mesh.TakeSigned("a", 1_000));
+        Assert.False(_mesh.TakeSigned("a", 1_000)); // the same signature again: a replay
+        Assert.False(_mesh.TakeSigned("a", 999)); // an older one
+        Assert.True(_mesh.TakeSigned("b", 1_000)); // another node's clock is its own
+        Assert.True(_mesh.TakeSigned("a", 1_001));
+        Assert.Equal(1_001, _mesh.KeyOf("a").LastSigned);
+        Assert.False(_mesh.TakeSigned("nobody", 2_000));
+
+        // 32 copies of one signature at once: exactly one is taken.
+        var taken = 0;
+        Parallel.For(0, 32, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            if (_mesh.TakeSigned("a", 5_000)) Interlocked.Increment(ref taken);
+        });
+        Assert.Equal(1, taken);
+    }
+
     internal static ServedModel Served(string version = "1.0.0", string memory = "256Mi", bool deterministic = false, string name = "echo")
     {
         var yaml = $$$"""
