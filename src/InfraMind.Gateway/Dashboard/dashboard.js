@@ -5,7 +5,34 @@
 (function () {
   const POLL_MS = 2000;
   const TIMEOUT_MS = 5000;
+  // The most of each drawn per poll. A catalog of strangers' models (and a mesh of their nodes) can hold thousands;
+  // redrawing them all every 2 s would freeze the page. The summary counts everything; the filter finds the rest,
+  // and `infra mesh status --json` (or GET /inference/v1 itself) lists them all.
+  const MAX_NODES = 500;
+  const MAX_MODELS = 100;
+  const MAX_FAILURES = 200;
   const $ = (id) => document.getElementById(id);
+  const count = (n) => Number(n).toLocaleString("en-US");
+
+  // The filter: a case-insensitive part of a name, kept in the page's address (?filter=) so a reload or a shared link
+  // shows the same.
+  let filter = new URLSearchParams(location.search).get("filter") || "";
+  const matches = (name) => filter === "" || String(name).toLowerCase().includes(filter.toLowerCase());
+  const quoted = () => "\u201c" + filter + "\u201d";
+
+  /** Shows "Showing N of M …" under a section when not everything that matches is drawn. */
+  function more(id, shown, total, what) {
+    const e = $(id);
+    e.hidden = shown >= total;
+    e.textContent = e.hidden ? "" : "Showing " + count(shown) + " of " + count(total) + " " + what +
+      (filter ? " whose name contains " + quoted() : "") + "; narrow the filter to see others (infra mesh status --json lists them all).";
+  }
+
+  /** The empty line of a section: nothing there, or nothing matching the filter. */
+  function empty(id, drawn, all, none, noneMatching) {
+    $(id).hidden = drawn > 0;
+    $(id).textContent = all > 0 ? noneMatching + " " + quoted() + "." : none;
+  }
 
   /** An element with fixed attributes and children; a string child becomes a text node. */
   function el(tag, attrs, ...children) {
@@ -75,7 +102,8 @@
 
   function renderNodes(state, now) {
     const suspended = suspensionsByNode(state.models);
-    const rows = state.nodes.map((n) => {
+    const matching = state.nodes.filter((n) => matches(n.id));
+    const rows = matching.slice(0, MAX_NODES).map((n) => {
       const mine = suspended.get(n.id) || [];
       return el("tr", { "data-node": n.id },
         cell("Node", el("strong", null, n.id)),
@@ -93,7 +121,9 @@
         cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")))));
     });
     $("nodes").tBodies[0].replaceChildren(...rows);
-    $("nodes-empty").hidden = rows.length > 0;
+    empty("nodes-empty", rows.length, state.nodes.length, "No node has registered.", "No node's name contains");
+    more("nodes-more", rows.length, matching.length, "nodes");
+    return matching.length;
   }
 
   // The last 5 minutes of a version: answers, their rate and latency, failed attempts by verdict.
@@ -106,7 +136,8 @@
   }
 
   function renderModels(state, now) {
-    const cards = state.models.map((m) => el("article", { class: "model", "data-model": m.name },
+    const matching = state.models.filter((m) => matches(m.name));
+    const cards = matching.slice(0, MAX_MODELS).map((m) => el("article", { class: "model", "data-model": m.name },
       el("h3", null, m.name, m.latest ? " (latest " + m.latest + ")" : ""),
       ...m.versions.map((v) => {
         const ready = v.nodes.filter((p) => p.state === "ready" && p.online && !p.suspended).length;
@@ -126,13 +157,20 @@
           el("p", { class: "digest" }, "Image ", el("code", null, v.imageDigest)));
       })));
     $("models").replaceChildren(...cards);
-    $("models-empty").hidden = cards.length > 0;
+    empty("models-empty", cards.length, state.models.length, "No model is published.", "No model's name contains");
+    more("models-more", cards.length, matching.length, "models");
+    return matching.length;
   }
 
+  // A failure is listed when the filter matches its model's name or its node's.
   function renderFailures(state) {
     const rows = [];
+    let total = 0, any = 0;
     for (const m of state.models) for (const v of m.versions) for (const p of v.nodes) {
       if (!p.verdict && !p.failures && !p.restarts) continue;
+      any++;
+      if (!matches(m.name) && !matches(p.node)) continue;
+      if (++total > MAX_FAILURES) continue;
       rows.push(el("tr", { "data-model": m.name, "data-node": p.node },
         cell("Model", m.name + "@" + v.version),
         cell("Node", p.node),
@@ -142,8 +180,29 @@
         cell("Restarts", p.restarts)));
     }
     $("failures").tBodies[0].replaceChildren(...rows);
-    $("failures-empty").hidden = rows.length > 0;
+    empty("failures-empty", rows.length, any, "No failures.", "No failure of a model or node whose name contains");
+    more("failures-more", rows.length, total, "failures");
   }
+
+  function render(state) {
+    const now = Date.parse(state.at) || Date.now();
+    renderSummary(state);
+    const nodes = renderNodes(state, now);
+    const models = renderModels(state, now);
+    renderFailures(state);
+    $("filter-shown").textContent = filter === "" ? "" :
+      count(models) + " of " + count(state.models.length) + " models, " + count(nodes) + " of " + count(state.nodes.length) + " nodes match";
+  }
+
+  let lastState = null;
+  $("filter").value = filter;
+  $("filter").addEventListener("input", () => {
+    filter = $("filter").value.trim();
+    const url = new URL(location.href);
+    if (filter === "") url.searchParams.delete("filter"); else url.searchParams.set("filter", filter);
+    history.replaceState(null, "", url);
+    if (lastState) render(lastState);
+  });
 
   let lastGood = null;
   async function poll() {
@@ -154,11 +213,8 @@
       if (!r.ok) throw new Error("the gateway answered " + r.status);
       const state = await r.json();
       if (!state || !Array.isArray(state.nodes) || !Array.isArray(state.models)) throw new Error("the answer is not the gateway's state");
-      const now = Date.parse(state.at) || Date.now();
-      renderSummary(state);
-      renderNodes(state, now);
-      renderModels(state, now);
-      renderFailures(state);
+      render(state);
+      lastState = state;
       lastGood = new Date();
       $("status").className = "";
       $("status").textContent = "Updated " + lastGood.toLocaleTimeString();
