@@ -52,6 +52,28 @@ public sealed class MeshStatusTests : IDisposable
     }
 
     [Fact]
+    public async Task Filter_keeps_the_models_and_nodes_whose_name_contains_the_text_in_any_case()
+    {
+        await using var gateway = await GatewayWithAReadyNodeAsync();
+        var url = gateway.Url.ToString();
+
+        var models = await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", url, "--json", "--filter", "BROKEN");
+        Assert.Equal("broken-model", models.GetProperty("models").EnumerateArray().Single().GetProperty("name").GetString());
+        Assert.Empty(models.GetProperty("nodes").EnumerateArray());
+        // The placement stays listed under its model, whichever node it is on.
+        Assert.Equal("n1", models.GetProperty("models")[0].GetProperty("versions")[0].GetProperty("nodes")[0].GetProperty("node").GetString());
+
+        var nodes = await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", url, "--json", "--filter", "n1");
+        Assert.Empty(nodes.GetProperty("models").EnumerateArray());
+        Assert.Equal("n1", nodes.GetProperty("nodes").EnumerateArray().Single().GetProperty("id").GetString());
+
+        var (code, table, err) = await _cli.RunAsync("mesh", "status", "--gateway", url, "--filter", "n1");
+        Assert.True(code == 0, err);
+        Assert.Contains("http://127.0.0.1:9/", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("broken-model", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Watch_prints_one_state_per_refresh_until_stopped()
     {
         await using var gateway = await GatewayWithAReadyNodeAsync();

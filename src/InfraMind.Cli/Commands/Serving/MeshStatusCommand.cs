@@ -43,12 +43,17 @@ internal static class MeshStatusCommand
         var watch = new Option<bool>("--watch") { Description = "Refresh until Ctrl-C" };
         var interval = new Option<double>("--interval") { Description = "Seconds between refreshes with --watch (0.5-3600)", DefaultValueFactory = _ => 2, HelpName = "SECONDS" };
         interval.Require(v => v is >= 0.5 and <= 3600, "--interval must be between 0.5 and 3600 seconds");
+        var filter = new Option<string?>("--filter")
+        {
+            Description = "Show only the models and the nodes whose name contains TEXT, in any case (as the dashboard's filter); with --json, the document holds only those",
+            HelpName = "TEXT",
+        };
         var status = new Command("status",
             "Show the mesh as its gateway sees it: nodes (online, address, last heartbeat, capacity, reputation, refusals) and models " +
             "(versions, quarantine with its verdict, each placed node's state, verdict, restarts, suspension, failures and latency).\n" +
             "Exit codes: 0 shown (with --watch: stopped by Ctrl-C), 2 usage error, 4 the gateway did not answer or its answer is not its state (IM6024).")
         {
-            gateway, json, watch, interval,
+            gateway, json, watch, interval, filter,
         };
         status.SetAction(async (parse, cancellationToken) =>
         {
@@ -60,9 +65,10 @@ internal static class MeshStatusCommand
                 Timeout = RequestTimeout,
             };
             var asJson = parse.GetValue(json);
+            var only = parse.GetValue(filter) is { Length: > 0 } text ? text : null;
             if (!parse.GetValue(watch))
             {
-                var state = await ReadAsync(http, url, cancellationToken);
+                var state = Filter(await ReadAsync(http, url, cancellationToken), only);
                 if (asJson) CliJson.Write(context.Output, state);
                 else context.Console.Write(Render(state, url));
                 return ExitCodes.Ok;
@@ -73,7 +79,7 @@ internal static class MeshStatusCommand
             {
                 while (true)
                 {
-                    var state = await ReadAsync(http, url, cancellationToken);
+                    var state = Filter(await ReadAsync(http, url, cancellationToken), only);
                     if (asJson)
                     {
                         await context.Output.WriteLineAsync(state.ToJsonString());
@@ -129,6 +135,26 @@ internal static class MeshStatusCommand
         {
             throw Unreachable(where, $"its answer is not JSON: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// The state with only the models and nodes whose name contains <paramref name="text"/> (ordinal, any case: the
+    /// dashboard's filter); a placement stays listed under its model whichever node it is on. Null: the state as it is.
+    /// </summary>
+    internal static JsonObject Filter(JsonObject state, string? text)
+    {
+        if (text is null) return state;
+        foreach (var (array, name) in new[] { ("models", "name"), ("nodes", "id") })
+        {
+            // Kept, cleared (which frees them from the array) and put back: one pass, where removing in place would
+            // shift the array once per removal.
+            var list = state[array]!.AsArray();
+            var kept = list.Where(e => ((string?)(e as JsonObject)?[name] ?? "").Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
+            list.Clear();
+            foreach (var e in kept) list.Add(e);
+        }
+
+        return state;
     }
 
     private static InfraMindException Unreachable(Uri where, string why, Exception? inner = null) =>
