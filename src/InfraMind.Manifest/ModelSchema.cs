@@ -125,6 +125,18 @@ public sealed class ModelSchema
         public bool More { get; set; }
     }
 
+    // A `false` schema fails with no keyword and the library's "All values fail against the false schema ()", which
+    // tells a client sending an extra property nothing: say which property, and which rule refuses it.
+    private static string FalseSchema(EvaluationResults node)
+    {
+        var rule = node.EvaluationPath.ToString();
+        var pointer = node.InstanceLocation.ToString();
+        var property = pointer[(pointer.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+        return rule.EndsWith("/additionalProperties", StringComparison.Ordinal)
+            ? $"property '{property}' is not allowed (additionalProperties: false)"
+            : "no value is allowed here (its schema is false)";
+    }
+
     // Walks only failing nodes: a passing anyOf/oneOf keeps its failed branches to itself. Stops at the first
     // violation past MaxViolations: then there are more than are listed, and how many does not matter.
     private static void Collect(EvaluationResults node, Found found)
@@ -133,7 +145,7 @@ public sealed class ModelSchema
         var pointer = node.InstanceLocation.ToString();
         foreach (var (keyword, message) in node.Errors ?? new Dictionary<string, string>())
         {
-            var v = new SchemaViolation(pointer, $"{message} ({keyword})");
+            var v = new SchemaViolation(pointer, keyword.Length == 0 ? FalseSchema(node) : $"{message} ({keyword})");
             if (!found.Seen.Add(v)) continue;
             if (found.Listed.Count == MaxViolations)
             {

@@ -31,6 +31,20 @@ public sealed class SchemaViolationTests
     }
 
     [Fact]
+    public void An_extra_property_is_named_with_the_rule_that_refuses_it()
+    {
+        // Was "All values fail against the false schema ()": the library's words for a `false` schema, no keyword.
+        var violation = Assert.Single(Closed.Validate(JsonSerializer.SerializeToElement(new { text = "hi", txt = "x" })));
+        Assert.Equal("/txt", violation.Pointer);
+        Assert.Equal("property 'txt' is not allowed (additionalProperties: false)", violation.Message);
+
+        var noItems = ModelSchema.Create(JsonNode.Parse("""{"type": "object", "properties": {"tags": {"type": "array", "items": false}}}""")!);
+        var item = Assert.Single(noItems.Validate(JsonSerializer.SerializeToElement(new { tags = new[] { "a" } })));
+        Assert.Equal("/tags/0", item.Pointer);
+        Assert.Equal("no value is allowed here (its schema is false)", item.Message);
+    }
+
+    [Fact]
     public void A_document_with_a_few_violations_lists_each_once_and_no_more()
     {
         var violations = Closed.Validate(WithExtraKeys(3));
