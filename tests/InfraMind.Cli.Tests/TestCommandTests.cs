@@ -144,6 +144,22 @@ public sealed class TestCommandTests : IDisposable
         Assert.Contains("json FILE or --report junit FILE", err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Two_different_packages_are_a_usage_error_and_the_same_one_twice_is_not()
+    {
+        // The argument and --container both name the package; one of two different ones was silently dropped.
+        var a = Path.Combine(_cli.Work, "a");
+        var b = Path.Combine(_cli.Work, "b");
+        Directory.CreateDirectory(a);
+        Directory.CreateDirectory(b);
+        var error = await _cli.RunJsonAsync(2, "test", a, "--container", b, "--json");
+        Assert.Equal("IM0002", error.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("two packages given", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // The same directory both ways is that package: validation runs (no model.yaml, exit 1), not a usage error.
+        Assert.Equal(1, (await _cli.RunAsync("test", a, "--container", a + "/", "--json")).Code);
+    }
+
     [Theory]
     [InlineData("no-such-dir/report.json", "does not exist")]
     [InlineData("a-directory", "is a directory")]

@@ -60,6 +60,14 @@ internal static class TestCommand
         {
             var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ??
                 throw new InfraMindException(CliErrorCodes.UsageError, "no package given", "name the package directory: `infra test --container ./my-model`");
+            // Both forms name the package: two different ones would test one and silently drop the other.
+            if (parse.GetValue(dirArgument) is { } positional && parse.GetValue(container) is { } named &&
+                !string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(positional)),
+                    Path.TrimEndingDirectorySeparator(Path.GetFullPath(named)), StringComparison.Ordinal))
+            {
+                throw new InfraMindException(CliErrorCodes.UsageError, $"two packages given: {positional} and --container {named}",
+                    "name one package directory, either as the argument or with --container");
+            }
             if (!Directory.Exists(dir))
                 throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)");
             var reportArgs = parse.GetValue(report);
