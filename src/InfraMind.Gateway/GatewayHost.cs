@@ -153,7 +153,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 channels.Dispose();
                 admission.Dispose();
                 if (e is IOException)
-                    throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {e.Message}",
+                    throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway's gRPC ingress cannot listen on {grpcUrl}: {NetworkFailure.Describe(e)}",
                         "choose another --grpc-port, or --grpc-port 0 to serve no gRPC ingress", e);
                 throw;
             }

@@ -275,6 +275,18 @@ public sealed class MeshUpTests : IDisposable
         Assert.Contains("IM6021", mesh.Err, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{port}", mesh.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", mesh.Err, StringComparison.Ordinal);
+        // The fix in mesh up's own options: it has no --listen (the hint was gateway serve's).
+        Assert.Contains("hint: choose another --port (0: any free port)", mesh.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("--listen", mesh.Err, StringComparison.Ordinal);
+        var registryTaken = await _cli.RunAsync("mesh", "up", "--nodes", "1", "--port", "0", "--registry-port", port);
+        Assert.Equal(4, registryTaken.Code);
+        Assert.Contains("hint: choose another --registry-port (0: any free port)", registryTaken.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("--listen", registryTaken.Err, StringComparison.Ordinal);
+        // The gRPC ingress's port: the same words as every other taken port, not Kestrel's "Failed to bind to address".
+        var grpcTaken = await _cli.RunAsync("mesh", "up", "--nodes", "1", "--port", "0", "--grpc-port", port, "--registry-port", "0");
+        Assert.Equal(4, grpcTaken.Code);
+        Assert.Contains("the address is in use: another process listens there", grpcTaken.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Failed to bind", grpcTaken.Err, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "registry.url")), "the registry's announcement outlived mesh up");
     }
 

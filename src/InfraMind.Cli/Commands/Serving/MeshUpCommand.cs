@@ -72,7 +72,8 @@ internal static class MeshUpCommand
             // Usage first: a command that cannot run as written says so before it needs the engine.
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             await using var registry = chainUrl is null
-                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken)
+                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken,
+                    takenHint: "choose another --registry-port (0: any free port)")
                 : null;
             var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
             await using var served = registry is null
@@ -97,7 +98,8 @@ internal static class MeshUpCommand
                 gateway = await ServingHosts.StartGatewayAsync(gatewayAt, ServingHosts.GrpcUrl(gatewayAt, parse.GetValue(grpcPort)), parse.GetValue(replicas), token, served.Catalog, logging, cancellationToken, local,
                     parse.GetValue(logPayloads), identity: keys[0], spotCheckShare: parse.GetValue(spotCheck),
                     // Every client of a mesh on 127.0.0.1 has the one address: the per-address limit is the whole limit here.
-                    tune: o => o with { MaxInferencesInFlight = parse.GetValue(maxInFlight), MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlight), Limits = limits });
+                    tune: o => o with { MaxInferencesInFlight = parse.GetValue(maxInFlight), MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlight), Limits = limits },
+                    takenHint: "choose another --port (0: any free port)");
                 GatewayAnnouncement.Write(context.Home, gateway.Url);
                 var imageSource = served.Images(context, engine);
                 var capacity = await ServingHosts.DefaultCapacityAsync(engine, cancellationToken);

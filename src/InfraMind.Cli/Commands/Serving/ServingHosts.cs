@@ -127,9 +127,11 @@ internal static class ServingHosts
         HelpName = "ADDRESS[:PORT]",
     };
 
-    /// <summary>A registry server at <paramref name="at"/> whose admission fetches under <paramref name="policy"/>.</summary>
+    /// <summary>A registry server at <paramref name="at"/> whose admission fetches under <paramref name="policy"/>.
+    /// <paramref name="takenHint"/> is what to change when the address is taken, in the options of the command that
+    /// starts it (`mesh up` has no --listen, and its registry's port is --registry-port).</summary>
     public static async Task<RegistryServer> StartRegistryAsync(CliContext context, RegistryServerOptions options, FetchPolicy policy, ListenAt at, CancellationToken cancellationToken,
-        long? keepBytes = null)
+        long? keepBytes = null, string takenHint = "choose another --port or --listen address")
     {
         try
         {
@@ -138,14 +140,14 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on {at}: {NetworkFailure.Describe(e)}", "choose another --port (or --registry-port) or --listen address", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the registry cannot listen on {at}: {NetworkFailure.Describe(e)}", takenHint, e);
         }
     }
 
     public static async Task<GatewayHost> StartGatewayAsync(
         ListenAt at, string? grpcUrl, int replicas, string token, IModelCatalog catalog, Action<ILoggingBuilder>? logging, CancellationToken cancellationToken,
         LocalNodes? local = null, bool logPayloads = false, Signing.SigningKey? identity = null, IReadOnlySet<string>? admitNodeKeys = null, Uri? audience = null,
-        double spotCheckShare = 0.02, Func<GatewayOptions, GatewayOptions>? tune = null)
+        double spotCheckShare = 0.02, Func<GatewayOptions, GatewayOptions>? tune = null, string takenHint = "choose another --port or --listen address")
     {
         try
         {
@@ -158,7 +160,7 @@ internal static class ServingHosts
         }
         catch (IOException e)
         {
-            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {NetworkFailure.Describe(e)}", "choose another --port or --listen address", e);
+            throw new InfraMindException(MeshErrorCodes.ListenFailed, $"the gateway cannot listen on {at}: {NetworkFailure.Describe(e)}", takenHint, e);
         }
     }
 
