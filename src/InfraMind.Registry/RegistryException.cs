@@ -52,7 +52,8 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode LogClosed = new("IM5125", FailureKind.Unavailable);
 
     public static readonly ErrorCode LogInUse = new("IM5126", FailureKind.Unavailable,
-        "a running `infra mesh up` or `infra registry serve` owns it: pass its URL with --registry");
+        "a running `infra mesh up` or `infra registry serve` owns it: stop it, or start this one with another INFRAMIND_HOME; " +
+        "publish, verify and log reach it with --registry URL");
 
     /// <summary>No registry answers at the URL (client side); the message says how to start one.</summary>
     public static readonly ErrorCode RegistryUnreachable = new("IM5130", FailureKind.Unavailable);

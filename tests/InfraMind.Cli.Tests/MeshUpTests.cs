@@ -291,6 +291,32 @@ public sealed class MeshUpTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_second_mesh_on_a_home_whose_registry_runs_is_told_to_stop_it_or_use_another_home()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        var processes = new List<Process>();
+        try
+        {
+            var registry = Start(processes, "registry", "serve", "--port", "0");
+            await ReadUntilAsync(registry, "registry", () => File.Exists(Path.Combine(_cli.Home, "run", "registry.url")));
+            var (code, output, _) = await _cli.RunAsync("mesh", "up", "--nodes", "1", "--port", "0", "--registry-port", "0", "--json");
+            Assert.Equal(4, code);
+            var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+            Assert.Equal("IM5126", error.GetProperty("code").GetString());
+            // The hint was only "pass its URL with --registry": mesh up's --registry takes an eth:// chain, not a running log.
+            Assert.Contains("stop it, or start this one with another INFRAMIND_HOME", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var p in Enumerable.Reverse(processes))
+            {
+                await TerminateAsync(p, TimeSpan.FromSeconds(30));
+                p.Dispose();
+            }
+        }
+    }
+
+    [SkippableFact]
     public async Task Gateway_serve_writes_a_private_token_and_node_serve_joins_with_it()
     {
         using var engine = await TestEngine.ConnectAsync();
