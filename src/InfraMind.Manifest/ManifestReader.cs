@@ -27,8 +27,13 @@ public static class ManifestReader
             manifestPath = Path.Combine(full, FileName);
             if (!File.Exists(manifestPath))
             {
-                return Fail(manifestPath, packageDir, ManifestCodes.ManifestMissing, $"no {FileName} in {path}",
-                    $"create one with `infra init NAME`, or pass the path of the manifest file");
+                // model.yml or Model.yaml is the usual slip: every command looks for model.yaml exactly, so say which file to rename.
+                var near = Directory.EnumerateFiles(full)
+                    .Select(Path.GetFileName)
+                    .FirstOrDefault(f => f!.Equals(FileName, StringComparison.OrdinalIgnoreCase) || f.Equals("model.yml", StringComparison.OrdinalIgnoreCase));
+                return Fail(manifestPath, packageDir, ManifestCodes.ManifestMissing, $"no {FileName} in {path}", near is null
+                    ? "create one with `infra init NAME`, or pass the path of the manifest file"
+                    : $"rename {near} to {FileName}: a package's manifest is found by that name only");
             }
         }
         else if (File.Exists(full))

@@ -292,6 +292,19 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Equal(ManifestCodes.NotText, Assert.Single(ManifestReader.Validate(_dir.Path).Errors).Code);
     }
 
+    [Theory]
+    [InlineData("model.yml")]
+    [InlineData("Model.yaml")]
+    public void A_manifest_under_a_near_name_is_named_with_the_rename(string near)
+    {
+        var package = _dir.Combine("near");
+        Directory.CreateDirectory(package);
+        File.WriteAllText(Path.Combine(package, near), "name: x\n");
+        var error = Assert.Single(ManifestReader.Validate(package).Errors);
+        Assert.Equal(ManifestCodes.ManifestMissing, error.Code);
+        Assert.Equal($"rename {near} to model.yaml: a package's manifest is found by that name only", error.Hint);
+    }
+
     [Fact]
     public void Missing_manifest_and_missing_path_are_told_apart()
     {
