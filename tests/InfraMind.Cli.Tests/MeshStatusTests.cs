@@ -16,7 +16,7 @@ public sealed class MeshStatusTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
-    private static async Task<GatewayHost> GatewayWithAReadyNodeAsync()
+    private static async Task<GatewayHost> GatewayWithAReadyNodeAsync(long memoryBytes = 8L << 30)
     {
         var catalog = new InMemoryModelCatalog();
         catalog.Publish(ManifestReader.Validate(Path.Combine(TestEngine.RepoRoot, "tests", "packages", "broken-model")).Manifest!, "sha256:" + new string('0', 64));
@@ -25,7 +25,7 @@ public sealed class MeshStatusTests : IDisposable
         using var node = new HttpClient { BaseAddress = gateway.Url };
         MeshToken.Authorize(node.DefaultRequestHeaders, token);
         using var registered = await node.PostAsJsonAsync("mesh/v1/nodes",
-            new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromMinutes(1)), MeshJson.Options);
+            new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, memoryBytes, 0), new Dictionary<string, string>(), TimeSpan.FromMinutes(1)), MeshJson.Options);
         registered.EnsureSuccessStatusCode();
         var credential = (await registered.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
         node.DefaultRequestHeaders.Add(MeshHeaders.NodeCredential, credential);
@@ -71,6 +71,16 @@ public sealed class MeshStatusTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("http://127.0.0.1:9/", table, StringComparison.Ordinal);
         Assert.DoesNotContain("broken-model", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_machines_memory_that_is_no_whole_mebibyte_is_shown_rounded()
+    {
+        // What `mesh up` offers on a 24 GiB machine: was shown as "24683748Ki".
+        await using var gateway = await GatewayWithAReadyNodeAsync(24683748L << 10);
+        var (code, table, err) = await _cli.RunAsync("mesh", "status", "--gateway", gateway.Url.ToString());
+        Assert.True(code == 0, err);
+        Assert.Contains("4000m CPU, 23.54 GiB, 0 GPU", table, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -212,7 +212,10 @@ internal static class MeshStatusCommand
     private static string Number(JsonNode? node, string format) =>
         node is JsonValue v && v.TryGetValue<double>(out var d) ? d.ToString(format, CultureInfo.InvariantCulture) : "";
 
-    private static string Quantity(JsonNode? bytes) => bytes is JsonValue v && v.TryGetValue<long>(out var b) ? Manifest.Quantity.FormatBytes(b) : "";
+    // A node offers what its machine has, rarely a whole number of MiB: exact (8Gi) when it is one, else rounded (23.54 GiB)
+    // rather than the exact quantity a machine's memory comes to (24683748Ki).
+    private static string Quantity(JsonNode? bytes) =>
+        bytes is not JsonValue v || !v.TryGetValue<long>(out var b) ? "" : b % (1 << 20) == 0 ? Manifest.Quantity.FormatBytes(b) : ContentAccess.Bytes(b);
 
     private static DateTimeOffset? Time(JsonNode? node) =>
         node is JsonValue v && v.TryGetValue<string>(out var s) && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t : null;
