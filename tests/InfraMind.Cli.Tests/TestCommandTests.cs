@@ -145,6 +145,18 @@ public sealed class TestCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_step_detail_of_several_lines_goes_on_indented_under_its_step()
+    {
+        // `infra init`'s init hook prints two lines; the second was printed at the margin, like a step of its own.
+        var output = new StringWriter();
+        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console, quiet: false);
+        view.Report(new InfraMind.Conformance.StepFinished(new InfraMind.Conformance.StepResult("init", InfraMind.Conformance.CheckStatus.Passed, null,
+            "hooks/init.sh exited 0 — [init] checking the lexicon\nlexicon: 40 words", TimeSpan.Zero)));
+        Assert.Equal(["✓ init: hooks/init.sh exited 0 — [init] checking the lexicon", "    lexicon: 40 words"],
+            output.ToString().TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task Two_different_packages_are_a_usage_error_and_the_same_one_twice_is_not()
     {
         // The argument and --container both name the package; one of two different ones was silently dropped.

@@ -197,7 +197,7 @@ internal static class TestCommand
     };
 
     /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
-    private sealed class ConsoleView(IAnsiConsole console, bool quiet) : IProgress<ConformanceEvent>
+    internal sealed class ConsoleView(IAnsiConsole console, bool quiet) : IProgress<ConformanceEvent>
     {
         public void Report(ConformanceEvent value)
         {
@@ -212,7 +212,8 @@ internal static class TestCommand
                     break;
                 case StepFinished f:
                     var mark = f.Result.Status switch { CheckStatus.Passed => "[green]✓[/]", CheckStatus.Skipped => "[dim]-[/]", _ => "[red]✗[/]" };
-                    console.MarkupLine($"{mark} {ConsoleText.Escape(f.Result.Step)}: {ConsoleText.Escape(f.Result.Detail)}");
+                    // A detail of several lines (a hook's output) goes on indented, under its step, not at the margin as if it were a step.
+                    console.MarkupLine($"{mark} {ConsoleText.Escape(f.Result.Step)}: {ConsoleText.Escape(f.Result.Detail).ReplaceLineEndings("\n    ")}");
                     break;
                 case CaseFinished c:
                     var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
