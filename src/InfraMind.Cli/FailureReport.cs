@@ -70,6 +70,9 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
     /// </summary>
     internal static string UsageMessage(string message)
     {
+        // "Argument 'http' not recognized. Must be one of:\n\t'rest'\n\t'grpc'": one line, as every other message is.
+        if (NotOneOf().Match(message) is { Success: true } choice)
+            return $"'{choice.Groups["value"].Value}' is not one of: {string.Join(", ", choice.Groups["choice"].Captures.Select(c => c.Value))}";
         var m = NotConverted().Match(message);
         if (!m.Success) return message;
         var type = m.Groups["type"].Value;
@@ -83,6 +86,9 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
 
     [GeneratedRegex(@"^Cannot parse argument '(?<value>.*?)'(?: for (?:option|command) '(?<name>[^']*)')? as expected type '(?<type>.*)'$", RegexOptions.Singleline)]
     private static partial Regex NotConverted();
+
+    [GeneratedRegex(@"^Argument '(?<value>.*?)' not recognized\. Must be one of:(?:\s*'(?<choice>[^']*)')+\s*$", RegexOptions.Singleline)]
+    private static partial Regex NotOneOf();
 
     /// <summary>A command's path as the user types it, such as <c>infra keys generate</c>.</summary>
     public static string CommandPath(Command command)

@@ -140,6 +140,7 @@ public sealed class JsonErrorTests : IDisposable
     [InlineData("Cannot parse argument 'x' for command 'verify' as expected type 'System.Int64'", "verify: 'x' is not a whole number")]
     [InlineData("Cannot parse argument 'x' as expected type 'System.Guid'", "'x' is not a valid value")]
     [InlineData("Option '--image' is required", "Option '--image' is required")]
+    [InlineData("Argument 'http' not recognized. Must be one of:\n\t'rest'\n\t'grpc'", "'http' is not one of: rest, grpc")]
     public void A_parse_error_names_what_to_write_not_a_dotnet_type(string parser, string user) =>
         Assert.Equal(user, FailureReport.UsageMessage(parser));
 
