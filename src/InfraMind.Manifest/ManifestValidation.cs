@@ -8,9 +8,18 @@ public sealed record ManifestValidation(
     ModelManifest? Manifest,
     IReadOnlyList<ManifestDiagnostic> Diagnostics)
 {
-    public IEnumerable<ManifestDiagnostic> Errors => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error);
+    public IEnumerable<ManifestDiagnostic> Errors => InFileOrder(DiagnosticSeverity.Error);
 
-    public IEnumerable<ManifestDiagnostic> Warnings => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning);
+    public IEnumerable<ManifestDiagnostic> Warnings => InFileOrder(DiagnosticSeverity.Warning);
+
+    // Findings come in the order the checks ran (an unknown field before the required one it hides): listed by file, in
+    // the order files were first named, then by line and column, so that `validate`, its --json and IM1070 agree.
+    private IEnumerable<ManifestDiagnostic> InFileOrder(DiagnosticSeverity severity)
+    {
+        var found = Diagnostics.Where(d => d.Severity == severity).ToList();
+        var files = found.Select(d => d.File).Distinct(StringComparer.Ordinal).ToList();
+        return found.OrderBy(d => files.IndexOf(d.File)).ThenBy(d => d.Line).ThenBy(d => d.Column);
+    }
 
     public bool IsValid => Manifest is not null && !Errors.Any();
 

@@ -115,6 +115,9 @@ public sealed class ValidateAndInitTests : IDisposable
         Assert.False(result.GetProperty("valid").GetBoolean());
         var errors = result.GetProperty("errors").EnumerateArray().ToList();
         Assert.Equal(["IM1011", "IM1021", "IM1028"], errors.Select(e => e.GetProperty("code").GetString()!).Order().ToArray());
+        // In file order, as the human view lists them (the unknown field, on line 6, came first).
+        var lines = errors.Select(e => e.GetProperty("line").GetInt32()).ToList();
+        Assert.Equal(lines.Order(), lines);
         foreach (var e in errors)
         {
             Assert.True(e.GetProperty("line").GetInt32() > 0);
