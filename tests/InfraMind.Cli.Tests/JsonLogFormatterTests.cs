@@ -73,4 +73,17 @@ public sealed class JsonLogFormatterTests
         Assert.NotNull(ServingHosts.Logging(verbose: false, "json"));
         Assert.NotNull(ServingHosts.Logging(verbose: true, "text"));
     }
+
+    [Theory]
+    [InlineData("text")]
+    [InlineData("json")]
+    public void The_hosts_own_lines_are_left_out_and_infras_are_not(string format)
+    {
+        using var factory = LoggerFactory.Create(ServingHosts.Logging(verbose: true, format)!);
+        // "Application started. Press Ctrl+C to shut down." and the content root, once per server of `mesh up`.
+        Assert.False(factory.CreateLogger("Microsoft.Hosting.Lifetime").IsEnabled(LogLevel.Information));
+        Assert.False(factory.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics").IsEnabled(LogLevel.Information));
+        Assert.True(factory.CreateLogger("Microsoft.Hosting.Lifetime").IsEnabled(LogLevel.Warning));
+        Assert.True(factory.CreateLogger("InfraMind.Gateway.MeshState").IsEnabled(LogLevel.Information));
+    }
 }

@@ -145,6 +145,22 @@ public sealed class TestCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task With_no_package_named_the_current_directory_is_tested()
+    {
+        // As validate, build and push take it; it was a usage error ("no package given", exit 2). The directory holds
+        // no model.yaml, so the run ends at validation, before any engine, with the directory's name as the model's.
+        var here = Directory.CreateDirectory(Path.Combine(_cli.Work, "here-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        var psi = InfraProcess.StartInfo(_cli.Home, "test", "--json");
+        psi.WorkingDirectory = here;
+        var (code, output, error) = await InfraProcess.RunAsync(psi, TimeSpan.FromMinutes(2));
+        Assert.True(code == 1, $"exit {code}\n{output}\n{error}");
+        var report = System.Text.Json.JsonDocument.Parse(output).RootElement;
+        Assert.Equal(Path.GetFileName(here), report.GetProperty("model").GetString());
+        Assert.Equal("manifest-invalid", report.GetProperty("verdicts")[0].GetString());
+        Assert.Contains("no model.yaml in .", report.GetProperty("steps")[0].GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_step_detail_of_several_lines_goes_on_indented_under_its_step()
     {
         // `infra init`'s init hook prints two lines; the second was printed at the margin, like a step of its own.

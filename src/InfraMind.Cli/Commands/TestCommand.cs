@@ -13,7 +13,7 @@ internal static class TestCommand
     public static Command Create(CliContext context)
     {
         var container = new Option<string?>("--container", "-c") { Description = "Package directory to test (Dockerfile + model.yaml)" };
-        var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container)", Arity = ArgumentArity.ZeroOrOne };
+        var dirArgument = new Argument<string?>("dir") { Description = "Package directory (same as --container; default: the current directory)", Arity = ArgumentArity.ZeroOrOne };
         var cases = new Option<int>("--cases") { Description = "Number of valid synthetic inputs (1-1000)", DefaultValueFactory = _ => 10 };
         cases.Require(v => v is >= 1 and <= 1000, "--cases must be between 1 and 1000");
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic inputs (same seed, same inputs)", DefaultValueFactory = _ => 1 };
@@ -58,8 +58,8 @@ internal static class TestCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ??
-                throw new InfraMindException(CliErrorCodes.UsageError, "no package given", "name the package directory: `infra test --container ./my-model`");
+            // No package named: the current directory, as validate, build and push take it.
+            var dir = parse.GetValue(container) ?? parse.GetValue(dirArgument) ?? ".";
             // Both forms name the package: two different ones would test one and silently drop the other.
             if (parse.GetValue(dirArgument) is { } positional && parse.GetValue(container) is { } named &&
                 !string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(positional)),

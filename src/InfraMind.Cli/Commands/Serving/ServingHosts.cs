@@ -320,8 +320,10 @@ internal static class ServingHosts
                 }).AddConsoleFormatter<TextLogFormatter, Microsoft.Extensions.Logging.Console.ConsoleFormatterOptions>();
             }
 
-            // ASP.NET Core's own per-request lines repeat what the gateway's request log says.
-            b.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            // ASP.NET Core's own per-request lines repeat what the gateway's request log says; the host's lifetime
+            // lines ("Application started. Press Ctrl+C to shut down.", the content root), once per server of a
+            // process, repeat what infra prints of each server, and the content root means nothing to an operator.
+            b.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         };
     }
 
