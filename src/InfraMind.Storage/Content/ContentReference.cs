@@ -87,7 +87,11 @@ public abstract partial record ContentReference
                     return OciReference.TryParse(text, forPush, out reference, out error);
                 }
 
-                error = "it has no scheme and is not host/repository[:tag]";
+                // NAME:VERSION is what `infra build` tags and prints: an image of the engine, not yet content with a
+                // reference of its own.
+                error = ImageNamePattern().IsMatch(text)
+                    ? $"it has no scheme: an image of the container engine (as `infra build` tags it) is published by the reference `infra push DIR` prints (local://sha256:…, oci://…, ipfs://…), or as local://NAME:VERSION once pushed to the local store"
+                    : "it has no scheme and is not host/repository[:tag]";
                 return false;
             default:
                 error = $"the scheme '{prefix}://' is not supported";

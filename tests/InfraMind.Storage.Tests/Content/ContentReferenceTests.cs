@@ -72,6 +72,8 @@ public sealed class ContentReferenceTests
     [InlineData("ipfs", "names no content")]
     [InlineData("local://sha256:XYZ", "64 lower-case hex")]
     [InlineData("ftp://host/x", "'ftp://' is not supported")]
+    [InlineData("summarizer:1.0.0", "an image of the container engine (as `infra build` tags it) is published by the reference `infra push DIR` prints")]
+    [InlineData("summarizer", "it has no scheme and is not host/repository[:tag]")]
     public void Invalid_references_say_why_and_show_the_valid_forms(string text, string reason)
     {
         var e = Assert.Throws<StorageException>(() => ContentReference.Parse(text));
