@@ -65,7 +65,9 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
             ? $"building {tag} failed" + (failingStep is null ? "" : $" at \"{failingStep}\"") + $": {error}" + (outputTail.Length > 0 ? $"\n{outputTail}" : "")
             : $"building {tag} failed at \"{failingStep}\": the base image {missingBaseImage} is not in the engine, and the engine could not pull it " +
               $"(the engine's error: {TerminalText.Quote(error, MaxCauseLength)})",
-        hint: missingBaseImage is null ? null : BaseImageHint(missingBaseImage))
+        hint: missingBaseImage is not null ? BaseImageHint(missingBaseImage)
+            : IsParseError(error) ? "the Dockerfile does not parse: fix the line the engine names (`infra validate DIR` points at unknown instructions and a missing FROM before a build)"
+            : null)
 {
     /// <summary>Most of the engine's error quoted as the cause of a missing base image (a pull's error can run long).</summary>
     private const int MaxCauseLength = 200;
@@ -80,6 +82,11 @@ public sealed class ImageBuildFailedException(string tag, string? failingStep, s
 
     /// <summary>The image of the failing <c>FROM</c> when the engine does not have it; null when the build failed otherwise.</summary>
     public string? MissingBaseImage { get; } = missingBaseImage;
+
+    /// <summary>The engine refused the Dockerfile itself (no step ran): the default hint, about RUN steps, does not apply.</summary>
+    private static bool IsParseError(string error) =>
+        error.Contains("unknown instruction", StringComparison.OrdinalIgnoreCase) || error.Contains("dockerfile parse error", StringComparison.OrdinalIgnoreCase) ||
+        error.Contains("no build stage in current context", StringComparison.OrdinalIgnoreCase);
 
     private static string BaseImageHint(string image) =>
         $"a Dockerfile's FROM image must be in the engine (`docker images` lists it) or pullable from a registry the engine reaches: " +

@@ -81,6 +81,12 @@ public static class ManifestCodes
     public static readonly ErrorCode ExposeMismatch = new("IM1051", FailureKind.CheckFailed);
     public static readonly ErrorCode CommandMismatch = new("IM1052", FailureKind.CheckFailed);
 
+    /// <summary>A Dockerfile line that starts with no instruction the engine knows (a typo, a continuation without its backslash).</summary>
+    public static readonly ErrorCode DockerfileInstructionUnknown = new("IM1053", FailureKind.CheckFailed);
+
+    /// <summary>A Dockerfile whose first instruction (ARG aside) is not FROM, or that has none.</summary>
+    public static readonly ErrorCode DockerfileNoFrom = new("IM1054", FailureKind.CheckFailed);
+
     /// <summary>A command that needs a valid package (build, push, publish) stopped: the package has error findings, all listed.</summary>
     public static readonly ErrorCode PackageInvalid = new("IM1070", FailureKind.CheckFailed);
 }

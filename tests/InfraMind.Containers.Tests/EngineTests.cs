@@ -68,6 +68,23 @@ public sealed class EngineTests
         Assert.Contains(e.FailingStep!, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(lines, l => l.Contains("RUN echo never", StringComparison.Ordinal));
         Assert.False(await engine.ImageExistsAsync(tag, None));
+        // A step that ran and failed: the hint is about steps (no network in RUN).
+        Assert.Contains("RUN steps have no network", e.Hint, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_dockerfile_the_engine_cannot_parse_is_IM3002_with_a_hint_about_the_dockerfile()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        using var dir = new TempDirectory();
+        dir.Write("Dockerfile", $"FORM {TestEngine.BaseImage}\nRUN echo never\n");
+        var tag = $"inframind-test/unparsed:{Guid.NewGuid():N}";
+        var e = await Assert.ThrowsAsync<ImageBuildFailedException>(() =>
+            engine.BuildImageAsync(dir.Path, tag, new Dictionary<string, string>(), new Collector([]), None));
+        Assert.Equal("IM3002", e.Code);
+        Assert.Contains("unknown instruction", e.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("the Dockerfile does not parse", e.Hint, StringComparison.Ordinal);
+        Assert.DoesNotContain("RUN steps have no network", e.Hint, StringComparison.Ordinal);
     }
 
     [SkippableFact]

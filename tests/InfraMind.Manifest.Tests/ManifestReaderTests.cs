@@ -326,6 +326,53 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Contains(result.Warnings, w => w.Code == ManifestCodes.ExposeMismatch && w.Line == 2 && w.File == "Dockerfile");
     }
 
+    [Theory]
+    // A continued instruction with a comment and an empty line inside, lower case, ARG before FROM, CRLF.
+    [InlineData("ARG BASE=python:3.10-slim\r\nfrom ${BASE}\r\nRUN echo a && \\\r\n# a comment inside\r\n\r\n    echo b\r\nEXPOSE 9000\r\nCMD [\"python3\", \"serve.py\"]\r\n")]
+    // The escape directive: a backtick continues the line.
+    [InlineData("# escape=`\nFROM python:3.10-slim\nRUN echo a `\n    echo b\nEXPOSE 9000\nCMD [\"python3\", \"serve.py\"]\n")]
+    // Here-documents: their bodies are not instructions, whatever their lines say (<<- drops leading tabs).
+    [InlineData("FROM python:3.10-slim\nRUN <<EOF\nset -e\necho not an instruction\nEOF\nCOPY <<-\"END\" /app/serve.py\n\tprint('hi')\n\tEND\nEXPOSE 9000\nCMD [\"python3\", \"serve.py\"]\n")]
+    public void A_dockerfile_the_engine_reads_gets_no_instruction_warning(string dockerfile)
+    {
+        File.WriteAllText(_dir.Combine("Dockerfile"), dockerfile);
+        var result = Validate(Spec);
+        Assert.True(result.IsValid);
+        Assert.DoesNotContain(result.Warnings, w => w.Code == ManifestCodes.DockerfileInstructionUnknown || w.Code == ManifestCodes.DockerfileNoFrom);
+    }
+
+    [Theory]
+    [InlineData("FORM python:3.10-slim\nCMD [\"python3\", \"serve.py\"]\n", "IM1053", 1, "'FORM' is not a Dockerfile instruction")]
+    // A continuation that lost its backslash: the next line is read as an instruction of its own.
+    [InlineData("FROM python:3.10-slim\nRUN apt-get update &&\n    apt-get install -y curl\nCMD [\"python3\", \"serve.py\"]\n", "IM1053", 3, "'APT-GET' is not a Dockerfile instruction")]
+    [InlineData("COPY . /app\nFROM python:3.10-slim\nCMD [\"python3\", \"serve.py\"]\n", "IM1054", 1, "first instruction is COPY, not FROM")]
+    [InlineData("# nothing but a comment\n", "IM1054", 1, "has no instruction")]
+    public void A_dockerfile_the_engine_would_refuse_is_a_warning_on_its_line(string dockerfile, string code, int line, string message)
+    {
+        File.WriteAllText(_dir.Combine("Dockerfile"), dockerfile);
+        var result = Validate(Spec);
+        // A warning, not an error: a Dockerfile this reading misjudged must still build.
+        Assert.True(result.IsValid);
+        var warning = Assert.Single(result.Warnings, w => w.Code == code);
+        Assert.Equal(("Dockerfile", line), (warning.File, warning.Line));
+        Assert.Contains(message, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_dockerfile_of_the_repository_reads_without_an_instruction_warning()
+    {
+        var root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+        var dockerfiles = Directory.EnumerateFiles(root, "Dockerfile", SearchOption.AllDirectories)
+            .Where(p => !p.Contains("/bin/", StringComparison.Ordinal) && !p.Contains("/obj/", StringComparison.Ordinal) && !p.Contains("/.tmp/", StringComparison.Ordinal) && !p.Contains("node_modules", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(dockerfiles.Count >= 5, $"{dockerfiles.Count} Dockerfiles under {root}");
+        foreach (var path in dockerfiles)
+        {
+            File.Copy(path, _dir.Combine("Dockerfile"), overwrite: true);
+            Assert.DoesNotContain(Validate(Spec).Warnings, w => w.Code == ManifestCodes.DockerfileInstructionUnknown || w.Code == ManifestCodes.DockerfileNoFrom);
+        }
+    }
+
     [Fact]
     public void Missing_dockerfile_is_an_error()
     {
