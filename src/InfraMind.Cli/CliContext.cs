@@ -20,8 +20,13 @@ public sealed class CliContext
             ColorSystem = color ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
         });
-        if (!interactive) Console.Profile.Width = 160;
+        // Piped or redirected: a line is not broken at a width (80 is Spectre's guess without a terminal), so a
+        // reference and its digest stay on the line a script greps; tables still fit their content.
+        if (!interactive) Console.Profile.Width = PipedWidth;
     }
+
+    /// <summary>The width human output is laid out to when stdout is not a terminal.</summary>
+    internal const int PipedWidth = 4096;
 
     public TextWriter Output { get; }
 

@@ -17,6 +17,19 @@ public sealed class TerminalTextTests : IDisposable
     public void Dispose() => _cli.Dispose();
 
     [Fact]
+    public void Piped_output_keeps_a_long_line_whole()
+    {
+        // publish's "✓ REFERENCE verified: image DIGEST" is ~190 characters for an oci:// reference; it was broken at 160,
+        // the digest on a line of its own, where a script grepping for it found half.
+        var output = new StringWriter();
+        var context = new CliContext(output, TextWriter.Null, new Dictionary<string, string?>(), interactive: false);
+        var digest = "sha256:" + new string('a', 64);
+        var line = $"✓ oci://127.0.0.1:5000/some/long/repository/name@{digest} verified: image {digest}";
+        Spectre.Console.AnsiConsoleExtensions.MarkupLine(context.Console, ConsoleText.Escape(line));
+        Assert.Equal(line, output.ToString().TrimEnd('\n'));
+    }
+
+    [Fact]
     public void A_strangers_text_is_quoted_escaped_and_cut_never_splitting_a_surrogate_pair()
     {
         Assert.Equal("'abc'", TerminalText.Quote("abc", 3));
