@@ -125,8 +125,10 @@ else
   "$infra" verify summarizer-v1
 fi
 
-step "9. mesh down (containers removed)"
-kill -TERM "$mesh_pid"
+step "9. infra mesh down (containers removed)"
+# mesh down finds the mesh by its record in $INFRAMIND_HOME/run and waits for it to exit; the trap's kill stays the
+# fallback should it fail.
+"$infra" mesh down
 wait "$mesh_pid" || true
 mesh_pid=""
 tail -n 2 "$work/mesh.log"

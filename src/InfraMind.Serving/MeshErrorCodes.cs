@@ -116,4 +116,7 @@ public static class MeshErrorCodes
 
     /// <summary>A kept TLS certificate file ($INFRAMIND_HOME/mesh/tls/) cannot be read.</summary>
     public static readonly ErrorCode TlsCertificateInvalid = new("IM6047", FailureKind.CheckFailed);
+
+    /// <summary>`infra mesh down`: the recorded `mesh up` was sent SIGTERM and still runs after --timeout.</summary>
+    public static readonly ErrorCode MeshDidNotStop = new("IM6048", FailureKind.Unavailable);
 }

@@ -44,7 +44,7 @@ internal static class MeshUpCommand
         var json = new Option<bool>("--json") { Description = "Once up, print {gateway, grpc, registry, gatewayKey, nodes[{id, url, key}]} as JSON (grpc: the gRPC ingress's URL, null with --grpc-port 0)" };
         var up = new Command("up",
             "Start the embedded mesh: the model registry (SQLite + local content store under $INFRAMIND_HOME), the inference gateway and N node agents, " +
-            "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C or SIGTERM stops it and removes every container. " +
+            "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C, SIGTERM or `infra mesh down` (from any shell with this INFRAMIND_HOME) stops it and removes every container. " +
             "With --registry eth://HOST:PORT/0xCONTRACT no log registry starts: the gateway follows the chain (a version is served once confirmed and verified, " +
             "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`. " +
             "Each node and the gateway have their own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign their heartbeats and a receipt for every answer (the InfraMind-Receipt header; infra receipt verify).\n" +
@@ -84,6 +84,7 @@ internal static class MeshUpCommand
             var started = new List<(string Id, NodeHost Host)>();
             var keys = new List<Signing.SigningKey>();
             GatewayHost? gateway = null;
+            var recorded = false;
             // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
             try
             {
@@ -110,9 +111,18 @@ internal static class MeshUpCommand
                         resources: ResourcePolicy.SharedMachine, identity: keys[^1], imageRecords: context.Home.NodeImageRecords,
                         // Nodes of this process beat every second (not 2 s): a version published is picked up sooner, and the
                         // gateway, on the same machine, is never far; a node also beats at once when a model gets ready.
-                        tune: o => JobGateOptions.Apply(parse, o with { HeartbeatInterval = TimeSpan.FromSeconds(1), Limits = limits }))));
+                        // The home label: what a mesh of this home that died (kill -9) left running, `infra mesh down` finds and removes.
+                        tune: o => JobGateOptions.Apply(parse, o with
+                        {
+                            HeartbeatInterval = TimeSpan.FromSeconds(1), Limits = limits,
+                            ContainerLabels = new Dictionary<string, string>(o.ContainerLabels) { [MeshRecord.HomeLabel] = MeshRecord.HomeId(context.Home) },
+                        }))));
                 }
 
+                // Up: `infra mesh down` finds this process by the record (written only now, so it never stops a mesh half up
+                // while this one still starts nodes: SIGTERM then is as Ctrl-C, which the cleanup below handles anyway).
+                MeshRecord.Write(context.Home);
+                recorded = true;
                 if (parse.GetValue(json))
                 {
                     CliJson.Write(context.Output, new
@@ -149,12 +159,14 @@ internal static class MeshUpCommand
                 await watching;
                 File.Delete(GatewayAnnouncement.File(context.Home));
                 if (registryAnnouncement is not null) File.Delete(registryAnnouncement);
+                if (recorded) MeshRecord.RemoveOwn(context.Home);
             }
 
             if (!parse.GetValue(json)) context.Console.MarkupLine("[green]✓[/] mesh stopped, containers removed");
             return ExitCodes.Ok;
         });
         mesh.Subcommands.Add(up);
+        mesh.Subcommands.Add(MeshDownCommand.Create(context));
         mesh.Subcommands.Add(MeshStatusCommand.Create(context));
         return mesh;
     }

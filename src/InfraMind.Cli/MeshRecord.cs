@@ -1,0 +1,117 @@
+using System.Globalization;
+
+namespace InfraMind.Cli;
+
+/// <summary>
+/// <c>$INFRAMIND_HOME/run/mesh.pid</c>: the process of the `infra mesh up` running on this home, so that `infra mesh down`
+/// (from another terminal, or a script that started it with &amp;) can stop it. It holds the PID and the process's start
+/// time (<c>/proc/PID/stat</c> field 22, clock ticks since boot): a PID is reused once its process is gone, and a record
+/// whose start time differs names another process, which is never signalled.
+/// </summary>
+internal static class MeshRecord
+{
+    /// <summary>What the label <see cref="HomeLabel"/> holds on every container `mesh up` starts: the home it ran on.</summary>
+    public const string HomeLabel = "org.inframind.mesh-home";
+
+    public static string File(InfraHome home) => Path.Combine(home.Root, "run", "mesh.pid");
+
+    /// <summary>The value of <see cref="HomeLabel"/> for <paramref name="home"/>: its full path, the same whichever way it was named.</summary>
+    public static string HomeId(InfraHome home) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(home.Root));
+
+    /// <summary>
+    /// Records this process, atomically (a temporary file renamed over the record: `mesh down` never reads half a
+    /// record); the path of the record.
+    /// </summary>
+    public static string Write(InfraHome home)
+    {
+        var file = File(home);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var pid = Environment.ProcessId;
+        var temporary = $"{file}.{pid}.tmp";
+        System.IO.File.WriteAllText(temporary, $"{pid} {StartTime(pid)}\n");
+        System.IO.File.Move(temporary, file, overwrite: true);
+        return file;
+    }
+
+    /// <summary>Removes the record if it still names this process (a mesh started on this home since keeps its own).</summary>
+    public static void RemoveOwn(InfraHome home)
+    {
+        if (Read(home) is { } r && r.Pid == Environment.ProcessId && r.StartTime == StartTime(r.Pid)) System.IO.File.Delete(File(home));
+    }
+
+    /// <summary>The recorded PID and start time; null when there is no record, or none that reads as one (then it is stale).</summary>
+    public static (int Pid, string StartTime)? Read(InfraHome home)
+    {
+        string text;
+        try
+        {
+            text = System.IO.File.ReadAllText(File(home));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+
+        var parts = text.Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return parts.Length == 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1 ? (pid, parts[1]) : null;
+    }
+
+    /// <summary>
+    /// When process <paramref name="pid"/> started: on Linux <c>/proc/PID/stat</c>'s field 22 (clock ticks since boot,
+    /// exact); elsewhere the start time .NET reports, in ticks. Null when no such process runs.
+    /// </summary>
+    public static string? StartTime(int pid)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            string stat;
+            try
+            {
+                stat = System.IO.File.ReadAllText($"/proc/{pid}/stat");
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+
+            // Field 2 is the command's name in parentheses, which may hold spaces and ')': the fields after the last ')'
+            // are field 3 onwards, so field 22 is the 20th of them.
+            var rest = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return rest.Length > 19 ? rest[19] : null;
+        }
+
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return p.StartTime.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether process <paramref name="pid"/> runs `infra … mesh up` (the apphost `infra`, or `dotnet infra.dll`): a
+    /// second check, beside the start time, that the record names a mesh. True where the command line cannot be read
+    /// (not Linux): the start time alone decides there.
+    /// </summary>
+    public static bool LooksLikeMeshUp(int pid)
+    {
+        if (!OperatingSystem.IsLinux()) return true;
+        string[] args;
+        try
+        {
+            args = System.IO.File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        var infra = Array.FindIndex(args, a => Path.GetFileName(a) is "infra" or "infra.dll" or "infra.exe");
+        if (infra < 0) return false;
+        var mesh = Array.IndexOf(args, "mesh", infra + 1);
+        return mesh > 0 && Array.IndexOf(args, "up", mesh + 1) > 0;
+    }
+}

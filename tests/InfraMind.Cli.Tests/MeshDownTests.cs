@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using InfraMind.Testing;
+
+namespace InfraMind.Cli.Tests;
+
+/// <summary>
+/// `infra mesh down`: stops the `mesh up` of its home by the record that mesh writes (PID and start time), says so
+/// when nothing runs, and never signals a process its record does not name exactly (a dead mesh's PID reused, a record
+/// of another start); a dead mesh's containers, labelled with its home, go with its stale record.
+/// </summary>
+[Collection(EngineTests.Name)]
+public sealed class MeshDownTests : IDisposable
+{
+    private readonly string _home = Path.Combine(Path.GetTempPath(), "im-home-" + Guid.NewGuid().ToString("N"));
+    private readonly List<Process> _started = [];
+
+    private string Record => Path.Combine(_home, "run", "mesh.pid");
+
+    public void Dispose()
+    {
+        // Only what this test started, by its own handle.
+        foreach (var p in _started)
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            p.Dispose();
+        }
+
+        if (Directory.Exists(_home)) Directory.Delete(_home, true);
+    }
+
+    [SkippableFact]
+    public async Task Mesh_down_stops_the_mesh_up_of_its_home_and_its_record_goes()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var mesh = Started(InfraProcess.StartInfo(_home, "mesh", "up", "--nodes", "1", "--port", "0", "--registry-port", "0", "--grpc-port", "0"));
+        var meshOut = mesh.StandardOutput.ReadToEndAsync();
+        var meshErr = mesh.StandardError.ReadToEndAsync();
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(Record))
+        {
+            if (mesh.HasExited) Assert.Fail("mesh up exited: " + await meshOut + await meshErr);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "mesh up wrote no run/mesh.pid in 60 s");
+            await Task.Delay(100);
+        }
+
+        Assert.StartsWith($"{mesh.Id} ", File.ReadAllText(Record), StringComparison.Ordinal);
+        var down = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
+        Assert.True(down.GetProperty("stopped").GetBoolean());
+        Assert.Equal(mesh.Id, down.GetProperty("pid").GetInt32());
+        // Down returns once the mesh has exited: stopped by SIGTERM, cleanly, its containers and record removed.
+        Assert.True(mesh.HasExited || mesh.WaitForExit(2000), "mesh up still runs after mesh down");
+        Assert.Equal(0, mesh.ExitCode);
+        Assert.Contains("mesh stopped, containers removed", await meshOut, StringComparison.Ordinal);
+        Assert.False(File.Exists(Record));
+    }
+
+    [Fact]
+    public async Task Mesh_down_with_nothing_running_says_so_and_exits_0()
+    {
+        var (code, output, error) = await InfraProcess.RunAsync(_home, "mesh", "down");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("no mesh was running", output, StringComparison.Ordinal);
+        var json = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
+        Assert.False(json.GetProperty("running").GetBoolean());
+        Assert.False(json.GetProperty("staleRecord").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_record_of_a_dead_process_or_of_another_program_is_removed_and_nothing_is_signalled()
+    {
+        // A PID that is gone: a process of this test that has exited.
+        using (var gone = Process.Start(new ProcessStartInfo("true"))!)
+        {
+            await gone.WaitForExitAsync();
+            WriteRecord(gone.Id, "12345");
+        }
+
+        var json = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
+        Assert.True(json.GetProperty("staleRecord").GetBoolean());
+        Assert.False(json.GetProperty("stopped").GetBoolean());
+        Assert.False(File.Exists(Record));
+
+        // A live PID with its exact start time, of a program that is no `infra mesh up` (as when the mesh's PID was
+        // reused): not signalled, the record removed.
+        var sleep = Started(new ProcessStartInfo("sleep", "60"));
+        WriteRecord(sleep.Id, StartTime(sleep.Id));
+        var (code, output, error) = await InfraProcess.RunAsync(_home, "mesh", "down");
+        Assert.True(code == 0, output + error);
+        Assert.Contains("no mesh was running (removed the stale record", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Record));
+        await Task.Delay(300);
+        Assert.False(sleep.HasExited, "mesh down signalled a process its record did not name");
+    }
+
+    [Fact]
+    public async Task A_record_whose_start_time_differs_is_not_signalled()
+    {
+        // Looks like `infra … mesh up` on its command line, but started at another time than the record says: the
+        // record's mesh is gone and its PID names another process.
+        var lookalike = Started(new ProcessStartInfo("python3") { ArgumentList = { "-c", "import time; time.sleep(60)", "infra", "mesh", "up" } });
+        var clock = Stopwatch.StartNew();
+        while (!File.ReadAllText($"/proc/{lookalike.Id}/cmdline").Contains("mesh", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(50);
+        WriteRecord(lookalike.Id, (long.Parse(StartTime(lookalike.Id), System.Globalization.CultureInfo.InvariantCulture) - 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var json = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
+        Assert.False(json.GetProperty("stopped").GetBoolean());
+        Assert.True(json.GetProperty("staleRecord").GetBoolean());
+        Assert.False(File.Exists(Record));
+        await Task.Delay(300);
+        Assert.False(lookalike.HasExited, "mesh down signalled a process of another start time");
+    }
+
+    [SkippableFact]
+    public async Task A_dead_mesh_s_containers_of_this_home_go_with_its_stale_record_and_no_other()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        var home = Path.GetFullPath(_home);
+        var mine = await DockerAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}", TestEngine.BaseImage, "sleep", "120");
+        var other = await DockerAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}-other", TestEngine.BaseImage, "sleep", "120");
+        try
+        {
+            Assert.True(mine.Code == 0 && other.Code == 0, mine.Output + other.Output);
+            using (var gone = Process.Start(new ProcessStartInfo("true"))!)
+            {
+                await gone.WaitForExitAsync();
+                WriteRecord(gone.Id, "12345");
+            }
+
+            var json = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
+            Assert.Equal(1, json.GetProperty("containersRemoved").GetInt32());
+            Assert.NotEqual(0, (await DockerAsync("inspect", mine.Output.Trim())).Code);
+            Assert.Equal(0, (await DockerAsync("inspect", other.Output.Trim())).Code);
+        }
+        finally
+        {
+            await DockerAsync("rm", "-f", mine.Output.Trim());
+            await DockerAsync("rm", "-f", other.Output.Trim());
+        }
+    }
+
+    private Process Started(ProcessStartInfo psi)
+    {
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        var p = Process.Start(psi)!;
+        _started.Add(p);
+        return p;
+    }
+
+    private void WriteRecord(int pid, string startTime)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Record)!);
+        File.WriteAllText(Record, $"{pid} {startTime}\n");
+    }
+
+    /// <summary>/proc/PID/stat's field 22, read here apart from the code under test.</summary>
+    private static string StartTime(int pid)
+    {
+        Assert.True(RuntimeInformation.IsOSPlatform(OSPlatform.Linux), "these tests read /proc");
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
+    }
+
+    private static async Task<(int Code, string Output)> DockerAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout + await stderr);
+    }
+}
