@@ -110,6 +110,25 @@ public sealed class MeshDownTests : IDisposable
         Assert.False(lookalike.HasExited, "mesh down signalled a process of another start time");
     }
 
+    [Fact]
+    public async Task A_mesh_that_outlasts_the_timeout_is_IM6048_naming_kill_KILL()
+    {
+        // A process of this test that looks like `infra … mesh up`, with its exact start time, ignoring SIGTERM.
+        var stubborn = Started(new ProcessStartInfo("python3")
+        {
+            ArgumentList = { "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)", "infra", "mesh", "up" },
+        });
+        Assert.Equal("ready", await stubborn.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+        WriteRecord(stubborn.Id, StartTime(stubborn.Id));
+        var error = await InfraProcess.FailsAsync(_home, 4, "IM6048", "mesh", "down", "--timeout", "1");
+        Assert.Contains($"stopping the mesh (PID {stubborn.Id})", error, StringComparison.Ordinal);
+        Assert.Contains($"kill -KILL {stubborn.Id}", error, StringComparison.Ordinal);
+        var json = await InfraProcess.JsonAsync(_home, 4, "mesh", "down", "--timeout", "1");
+        Assert.Equal("IM6048", json.GetProperty("error").GetProperty("code").GetString());
+        Assert.False(stubborn.HasExited);
+        Assert.True(File.Exists(Record), "the record of a mesh that still runs stays");
+    }
+
     [SkippableFact]
     public async Task A_dead_mesh_s_containers_of_this_home_go_with_its_stale_record_and_no_other()
     {
