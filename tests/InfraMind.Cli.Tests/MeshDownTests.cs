@@ -134,8 +134,8 @@ public sealed class MeshDownTests : IDisposable
     {
         using var engine = await TestEngine.ConnectAsync();
         var home = Path.GetFullPath(_home);
-        var mine = await DockerAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}", TestEngine.BaseImage, "sleep", "120");
-        var other = await DockerAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}-other", TestEngine.BaseImage, "sleep", "120");
+        var mine = await DockerCli.RunAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}", TestEngine.BaseImage, "sleep", "120");
+        var other = await DockerCli.RunAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}-other", TestEngine.BaseImage, "sleep", "120");
         try
         {
             Assert.True(mine.Code == 0 && other.Code == 0, mine.Output + other.Output);
@@ -147,13 +147,13 @@ public sealed class MeshDownTests : IDisposable
 
             var json = await InfraProcess.JsonAsync(_home, 0, "mesh", "down");
             Assert.Equal(1, json.GetProperty("containersRemoved").GetInt32());
-            Assert.NotEqual(0, (await DockerAsync("inspect", mine.Output.Trim())).Code);
-            Assert.Equal(0, (await DockerAsync("inspect", other.Output.Trim())).Code);
+            Assert.NotEqual(0, (await DockerCli.RunAsync("inspect", mine.Output.Trim())).Code);
+            Assert.Equal(0, (await DockerCli.RunAsync("inspect", other.Output.Trim())).Code);
         }
         finally
         {
-            await DockerAsync("rm", "-f", mine.Output.Trim());
-            await DockerAsync("rm", "-f", other.Output.Trim());
+            await DockerCli.RunAsync("rm", "-f", mine.Output.Trim());
+            await DockerCli.RunAsync("rm", "-f", other.Output.Trim());
         }
     }
 
@@ -178,16 +178,5 @@ public sealed class MeshDownTests : IDisposable
         Assert.True(RuntimeInformation.IsOSPlatform(OSPlatform.Linux), "these tests read /proc");
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
-    }
-
-    private static async Task<(int Code, string Output)> DockerAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
     }
 }

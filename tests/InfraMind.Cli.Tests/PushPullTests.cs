@@ -64,18 +64,18 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         Assert.True(pushed.GetProperty("size").GetInt64() > 1_000_000);
 
         string dockerName = $"{registry.HostPort}/models/summarizer@{digest}";
-        var (code, output) = await DockerAsync("pull", dockerName);
+        var (code, output) = await DockerCli.RunAsync("pull", dockerName);
         try
         {
             Assert.True(code == 0, output);
             Assert.Contains($"Digest: {digest}", output);
             // Same config digest = same image id: docker got exactly the image the engine built.
-            Assert.Equal((await DockerAsync("image", "inspect", "--format", "{{.Id}}", image.Tag)).Output.Trim(),
-                (await DockerAsync("image", "inspect", "--format", "{{.Id}}", dockerName)).Output.Trim());
+            Assert.Equal((await DockerCli.RunAsync("image", "inspect", "--format", "{{.Id}}", image.Tag)).Output.Trim(),
+                (await DockerCli.RunAsync("image", "inspect", "--format", "{{.Id}}", dockerName)).Output.Trim());
         }
         finally
         {
-            await DockerAsync("rmi", dockerName);
+            await DockerCli.RunAsync("rmi", dockerName);
         }
 
         // Pushing again neither exports (same image id as stored) nor uploads a blob, and gives the same reference.
@@ -92,12 +92,12 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         var engine = await image.Engine.GetAsync();
         await using var registry = await RegistryPeer.StartAsync();
         string name = $"{registry.HostPort}/dockerpushed:1";
-        Assert.Equal(0, (await DockerAsync("tag", image.Tag, name)).Code);
+        Assert.Equal(0, (await DockerCli.RunAsync("tag", image.Tag, name)).Code);
         try
         {
-            var (code, output) = await DockerAsync("push", name);
+            var (code, output) = await DockerCli.RunAsync("push", name);
             Assert.True(code == 0, output);
-            await DockerAsync("rmi", name);
+            await DockerCli.RunAsync("rmi", name);
 
             var watch = Stopwatch.StartNew();
             var pulled = await _cli.RunJsonAsync(0, "pull", "oci://" + name, "--load", "--json");
@@ -109,7 +109,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
-            await DockerAsync("rmi", name);
+            await DockerCli.RunAsync("rmi", name);
         }
     }
 
@@ -169,7 +169,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
             Assert.True(block.Length > 200_000, $"the largest block is {block.Length} B: not a leaf of the image");
             FlipByte(block.FullName);
             // Gone from the engine again, so that "not loaded" below is the refused pull's doing.
-            Assert.Equal(0, (await DockerAsync("rmi", "--force", package.Id)).Code);
+            Assert.Equal(0, (await DockerCli.RunAsync("rmi", "--force", package.Id)).Code);
             using var victim = new CliRunner();
             victim.Environment["INFRAMIND_IPFS_API"] = ipfs.Api.ToString();
             var (code, _, err) = await victim.RunAsync("pull", reference, "--load");
@@ -178,7 +178,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
             Assert.Contains(reference["ipfs://".Length..], err);
             Assert.DoesNotContain("   at ", err);
             AssertStoredNothing(victim);
-            Assert.NotEqual(0, (await DockerAsync("image", "inspect", package.Tag)).Code);
+            Assert.NotEqual(0, (await DockerCli.RunAsync("image", "inspect", package.Tag)).Code);
         }
         finally
         {
@@ -281,9 +281,9 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
     /// </summary>
     private async Task RoundTripAsync(ContainerEngine engine, (string Dir, string Tag, string Id) package, string reference, Action<CliRunner>? configure)
     {
-        var (rmiCode, rmiOut) = await DockerAsync("rmi", "--force", package.Id);
+        var (rmiCode, rmiOut) = await DockerCli.RunAsync("rmi", "--force", package.Id);
         Assert.True(rmiCode == 0, rmiOut);
-        Assert.NotEqual(0, (await DockerAsync("image", "inspect", package.Id)).Code);
+        Assert.NotEqual(0, (await DockerCli.RunAsync("image", "inspect", package.Id)).Code);
 
         using var fresh = new CliRunner();
         configure?.Invoke(fresh);
@@ -298,8 +298,8 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
     /// <summary>By tag and by id: the round trip loads the image back by its id alone (no tag), which the tag would miss.</summary>
     private static async Task RemovePackageImageAsync((string Dir, string Tag, string Id) package)
     {
-        await DockerAsync("rmi", "--force", package.Tag);
-        await DockerAsync("rmi", "--force", package.Id);
+        await DockerCli.RunAsync("rmi", "--force", package.Tag);
+        await DockerCli.RunAsync("rmi", "--force", package.Id);
     }
 
     private static string ImageId(string image) => DockerCli.Run(check: true, "image", "inspect", "--format", "{{.Id}}", image).Trim();
@@ -354,16 +354,5 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         int b = f.ReadByte();
         f.Position--;
         f.WriteByte((byte)(b ^ 1));
-    }
-
-    private static async Task<(int Code, string Output)> DockerAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
     }
 }

@@ -32,6 +32,18 @@ public static class DockerCli
         if (string.IsNullOrWhiteSpace(Run(check: false, "images", "-q", image))) throw Peers.Missing($"the engine has no {image}", fix);
     }
 
+    /// <summary>Runs docker and returns its exit code with stdout and stderr together, whatever the code.</summary>
+    public static async Task<(int Code, string Output)> RunAsync(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout + await stderr);
+    }
+
     /// <summary>Runs docker (classic builder); returns stdout, or "" on failure when <paramref name="check"/> is false.</summary>
     public static string Run(bool check, params string[] arguments)
     {
