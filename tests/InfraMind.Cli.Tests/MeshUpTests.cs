@@ -308,9 +308,11 @@ public sealed class MeshUpTests : IDisposable
         }
         finally
         {
+            // 60 s: in one CI run of the whole suite (two test projects at once beside the engine's builds), the registry
+            // was not gone 30 s after SIGTERM, the host's own shutdown limit; here, alone, it goes in under a second.
             foreach (var p in Enumerable.Reverse(processes))
             {
-                await TerminateAsync(p, TimeSpan.FromSeconds(30));
+                await TerminateAsync(p, TimeSpan.FromSeconds(60));
                 p.Dispose();
             }
         }
@@ -387,7 +389,17 @@ public sealed class MeshUpTests : IDisposable
     private static async Task TerminateAsync(Process p, TimeSpan wait)
     {
         if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
-        await p.WaitForExitAsync().WaitAsync(wait);
+        try
+        {
+            await p.WaitForExitAsync().WaitAsync(wait);
+        }
+        catch (TimeoutException)
+        {
+            // Killed, so the run goes on; failed with what the process said, so the next look has something to read.
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+            Assert.Fail($"{string.Join(' ', p.StartInfo.ArgumentList)} (PID {p.Id}) still ran {wait.TotalSeconds:0} s after SIGTERM; its stderr: {await p.StandardError.ReadToEndAsync()}");
+        }
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
