@@ -127,13 +127,16 @@ public sealed class ModelSchema
 
     // A `false` schema fails with no keyword and the library's "All values fail against the false schema ()", which
     // tells a client sending an extra property nothing: say which property, and which rule refuses it.
+    internal const int MaxNameInMessage = 100;
+
     private static string FalseSchema(EvaluationResults node)
     {
         var rule = node.EvaluationPath.ToString();
         var pointer = node.InstanceLocation.ToString();
         var property = pointer[(pointer.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+        // The name is a client's: cut, as its pointer already carries it whole.
         return rule.EndsWith("/additionalProperties", StringComparison.Ordinal)
-            ? $"property '{property}' is not allowed (additionalProperties: false)"
+            ? $"property '{TerminalText.Cut(property, MaxNameInMessage)}' is not allowed (additionalProperties: false)"
             : "no value is allowed here (its schema is false)";
     }
 

@@ -38,6 +38,13 @@ public sealed class SchemaViolationTests
         Assert.Equal("/txt", violation.Pointer);
         Assert.Equal("property 'txt' is not allowed (additionalProperties: false)", violation.Message);
 
+        // A client's long name is cut in the message (its pointer has it whole): the answer does not carry it twice.
+        var name = new string('n', 100_000);
+        var longOne = Assert.Single(Closed.Validate(JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["text"] = "hi", [name] = "x" })));
+        Assert.Equal("/" + name, longOne.Pointer);
+        Assert.True(longOne.Message.Length < ModelSchema.MaxNameInMessage + 60, $"{longOne.Message.Length} characters");
+        Assert.StartsWith("property 'nnnn", longOne.Message, StringComparison.Ordinal);
+
         var noItems = ModelSchema.Create(JsonNode.Parse("""{"type": "object", "properties": {"tags": {"type": "array", "items": false}}}""")!);
         var item = Assert.Single(noItems.Validate(JsonSerializer.SerializeToElement(new { tags = new[] { "a" } })));
         Assert.Equal("/tags/0", item.Pointer);
