@@ -58,7 +58,7 @@ internal static class MeshRecord
 
     /// <summary>
     /// When process <paramref name="pid"/> started: on Linux <c>/proc/PID/stat</c>'s field 22 (clock ticks since boot,
-    /// exact); elsewhere the start time .NET reports, in ticks. Null when no such process runs.
+    /// exact); elsewhere the start time .NET reports, in ticks. Null when no such process runs (a zombie runs nothing).
     /// </summary>
     public static string? StartTime(int pid)
     {
@@ -77,6 +77,9 @@ internal static class MeshRecord
             // Field 2 is the command's name in parentheses, which may hold spaces and ')': the fields after the last ')'
             // are field 3 onwards, so field 22 is the 20th of them.
             var rest = stat[(stat.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // Field 3, the state: a zombie (Z, or X when dead) has exited, though a parent that does not reap it keeps its
+            // /proc entry; `mesh down` would otherwise wait its whole --timeout for a mesh that stopped.
+            if (rest.Length > 0 && rest[0] is "Z" or "X") return null;
             return rest.Length > 19 ? rest[19] : null;
         }
 

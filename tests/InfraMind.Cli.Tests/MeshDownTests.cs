@@ -56,6 +56,33 @@ public sealed class MeshDownTests : IDisposable
     }
 
     [Fact]
+    public async Task A_zombie_counts_as_exited_not_as_a_process_still_running()
+    {
+        // `sleep 0` exits under a parent that never reaps it (the shell exec'd into `sleep 30`): a zombie whose /proc
+        // entry stays. A mesh whose parent does not reap it looks the same once stopped; `down` must not wait on it.
+        var info = new ProcessStartInfo("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"]) { RedirectStandardOutput = true };
+        using var parent = Process.Start(info)!;
+        try
+        {
+            var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!, System.Globalization.CultureInfo.InvariantCulture);
+            var deadline = Stopwatch.StartNew();
+            while (!File.ReadAllText($"/proc/{zombie}/stat").Contains(") Z ", StringComparison.Ordinal))
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "the child never became a zombie");
+                await Task.Delay(20);
+            }
+
+            Assert.Null(MeshRecord.StartTime(zombie));
+            Assert.NotNull(MeshRecord.StartTime(parent.Id));
+        }
+        finally
+        {
+            parent.Kill();
+            await parent.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task Mesh_down_with_nothing_running_says_so_and_exits_0()
     {
         var (code, output, error) = await InfraProcess.RunAsync(_home, "mesh", "down");
