@@ -357,8 +357,9 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                     if (!_instances.ContainsKey(g.Assignment.Key)) _metrics.Forget(g.Assignment.Key);
             }
             // Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.
-            // The first reconcile releases nothing but lets the source find what an earlier run left.
-            if (gone.Count > 0 || _releases == Task.CompletedTask)
+            // The first reconcile releases nothing but lets the source find what an earlier run left; a removal the engine
+            // refused earlier is tried again once due, at most one such retry in flight.
+            if (gone.Count > 0 || _releases == Task.CompletedTask || (_retention?.RetryDue == true && _releases.IsCompleted))
             {
                 IReadOnlyCollection<ModelAssignment> stopped = [.. gone.Select(g => g.Assignment)];
                 var previous = _releases;

@@ -161,7 +161,8 @@ public sealed class ImageRetentionTests
             Assert.Equal([built], (await engine.InspectImageAsync(mine, None))!.Tags);
             Assert.True(await engine.ImageExistsAsync(held, None), "an image a container holds was removed");
             Assert.Equal([b.NameOf(shared)], (await engine.InspectImageAsync(shared, None))!.Tags);
-            Assert.Equal((0, 0L), a.Unused);
+            // `held` is still on the disk and unused by the node: counted, and to be tried again (the next test).
+            Assert.Equal((1, (await engine.InspectImageAsync(held, None))!.Size), a.Unused);
             Assert.Empty(source.Forgotten);
 
             // The other node lets go too: now nothing holds `shared`, and its fetched copy may go.
@@ -173,6 +174,67 @@ public sealed class ImageRetentionTests
         {
             if (container is not null) await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
             await RemoveAsync(engine, mine, held, shared);
+        }
+    }
+
+    /// <summary>
+    /// The leak this closes: a removal the engine refused (a container held the image) dropped the image from the
+    /// node's books, so it stayed on the disk until the node restarted. It now stays counted and is tried again, with
+    /// a back-off, whether or not another version stops, and goes once nothing holds it.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_image_a_container_held_is_tried_again_with_a_back_off_and_goes_once_nothing_holds_it()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var (held, other) = (await LoadAsync(engine), await LoadAsync(engine));
+        using var docker = new DockerClientConfiguration(engine.Endpoint).CreateClient();
+        string? container = null;
+        try
+        {
+            var size = (await engine.InspectImageAsync(held, None))!.Size;
+            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var (vh, vo) = (Assignment("held"), Assignment("other"));
+            var source = new Loaded(engine, new Dictionary<string, string> { [vh.Key] = held, [vo.Key] = other });
+            using var retention = new ImageRetention(source, engine, "retain-retry-" + Guid.NewGuid().ToString("N"), 0, time);
+            await retention.ReleaseAsync([], None);
+            await retention.EnsureImageAsync(vh, None);
+            await retention.EnsureImageAsync(vo, None);
+            container = (await docker.Containers.CreateContainerAsync(new CreateContainerParameters { Image = held, Cmd = ["/bin/true"] }, None)).ID;
+
+            // Both stop: `other` goes; `held` is refused, stays counted, and is not due before the first back-off.
+            await retention.ReleaseAsync([vh, vo], None);
+            Assert.False(await engine.ImageExistsAsync(other, None), "one refused removal kept another image that nothing holds");
+            Assert.True(await engine.ImageExistsAsync(held, None));
+            Assert.Equal((1, size), retention.Unused);
+            Assert.False(retention.RetryDue);
+            time.Advance(ImageRetention.FirstRetryDelay - TimeSpan.FromMilliseconds(1));
+            Assert.False(retention.RetryDue);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.True(retention.RetryDue, "a refused removal was never due again");
+
+            // Refused again (the container is still there): the wait doubles.
+            await retention.ReleaseAsync([], None);
+            Assert.True(await engine.ImageExistsAsync(held, None));
+            Assert.False(retention.RetryDue);
+            time.Advance(2 * ImageRetention.FirstRetryDelay - TimeSpan.FromMilliseconds(1));
+            Assert.False(retention.RetryDue);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.True(retention.RetryDue);
+
+            // Nothing holds it now: the retry, with no version stopping, lets it go, and its fetched copy with it.
+            await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
+            container = null;
+            await retention.ReleaseAsync([], None);
+            Assert.False(await engine.ImageExistsAsync(held, None), "the node kept an image no container holds any more");
+            Assert.Equal([vo.Key, vh.Key], source.Forgotten);
+            Assert.Equal((0, 0L), retention.Unused);
+            Assert.Equal(2, retention.Removed.Images);
+            Assert.False(retention.RetryDue);
+        }
+        finally
+        {
+            if (container is not null) await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
+            await RemoveAsync(engine, held, other);
         }
     }
 
@@ -312,9 +374,32 @@ public sealed class ImageRetentionTests
             }
 
             Assert.Equal(0, Scrape(agent, "inframind_node_images_removed_total"));
-            await agent.ApplyAsync(new HeartbeatReply([], []), None);
-            await agent.ImagesReleased;
-            Assert.False(await engine.ImageExistsAsync(image, None), "the node kept the image of a version no gateway places on it, with no budget for unused images");
+            // A container not the node's holds the image when the version stops: the engine refuses its removal.
+            using var docker = new DockerClientConfiguration(engine.Endpoint).CreateClient();
+            var holder = (await docker.Containers.CreateContainerAsync(new CreateContainerParameters { Image = image, Cmd = ["/bin/true"] }, None)).ID;
+            try
+            {
+                await agent.ApplyAsync(new HeartbeatReply([], []), None);
+                await agent.ImagesReleased;
+                Assert.True(await engine.ImageExistsAsync(image, None));
+                Assert.Equal(1, Scrape(agent, "inframind_node_unused_images"));
+            }
+            finally
+            {
+                await docker.Containers.RemoveContainerAsync(holder, new ContainerRemoveParameters { Force = true }, None);
+            }
+
+            // Later heartbeats (nothing else stops) try again once the back-off passed: the image goes.
+            wait.Restart();
+            while (await engine.ImageExistsAsync(image, None))
+            {
+                Assert.True(wait.Elapsed < ImageRetention.FirstRetryDelay + TimeSpan.FromSeconds(30),
+                    "the node kept the image of a version no gateway places on it, with no budget for unused images, after the container holding it went");
+                await Task.Delay(250);
+                await agent.ApplyAsync(new HeartbeatReply([], []), None);
+                await agent.ImagesReleased;
+            }
+
             // The operator sees it on the node's /metrics.
             Assert.Equal(1, Scrape(agent, "inframind_node_images_removed_total"));
             Assert.True(Scrape(agent, "inframind_node_image_bytes_removed_total") > 0);

@@ -21,7 +21,9 @@ namespace InfraMind.Node.Images;
 /// While a version the node runs uses an image it stays. Once none does, the image is unused: unused images are kept
 /// (a version placed here again starts without a fetch) while their sizes together stay within the budget; beyond it,
 /// the longest unused goes first (and beyond <see cref="DefaultMaxUnusedImages"/> of them, whatever their bytes). Going is removing the node's name: the engine deletes the image only when no other
-/// name (another node's on the same engine, or one given since) and no container holds it. A restarted node finds its
+/// name (another node's on the same engine, or one given since) and no container holds it. A removal the engine refuses
+/// (a container holds the image) keeps the image in the books, counted as unused, and is tried again with a back-off,
+/// whether or not another version stops (<see cref="RetryDue"/>). A restarted node finds its
 /// names at its first heartbeat reply and counts each such image as unused (oldest first) until a version uses it again.
 /// Sizes are the engine's (layers shared with other images counted in each), so the budget errs towards removing.
 /// Once the engine deleted an image, the inner source is told to forget the version it was last run from
@@ -37,6 +39,12 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
 
     /// <summary>Most unused images kept whatever their bytes, so that many tiny images cannot make the record (and the engine's list) long.</summary>
     public const int DefaultMaxUnusedImages = 256;
+
+    /// <summary>The wait before the first retry of a removal the engine refused; each refusal in a row doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
+    public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest wait between retries of a removal the engine keeps refusing (a container it does not own holds the image).</summary>
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
     /// <summary>Most bytes of one record read back: a version's assignment, whose manifest the registry bounds far below this.</summary>
     public const int MaxRecordBytes = 1 << 20;
@@ -69,6 +77,12 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
 
         /// <summary>Since when no version uses it; null while one does.</summary>
         public DateTimeOffset? UnusedSince { get; set; }
+
+        /// <summary>Removals the engine refused in a row (a container holds it); 0 when none was.</summary>
+        public int Refusals { get; set; }
+
+        /// <summary>Not before this is its removal tried again, after the engine refused it; null when it was not refused.</summary>
+        public DateTimeOffset? RetryAt { get; set; }
     }
 
     private IEnumerable<KeyValuePair<string, HeldImage>> UnusedImages => _images.Where(i => i.Value.UnusedSince is not null);
@@ -105,6 +119,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
 
     private readonly Lock _published = new();
     private (int Images, long Bytes) _unusedNow;
+    private long _nextRetryTicks = long.MaxValue;
     private long _removed;
     private long _removedBytes;
 
@@ -120,11 +135,19 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     /// <summary>Images this node let go since it started, and their bytes (the engine's sizes).</summary>
     public (long Images, long Bytes) Removed => (Interlocked.Read(ref _removed), Interlocked.Read(ref _removedBytes));
 
-    /// <summary>Publishes what is unused now. Caller holds the gate.</summary>
+    /// <summary>
+    /// True when a removal the engine refused is due to be tried again (read without waiting): the node then releases
+    /// even when nothing stopped, so an image a container held for a while still goes once it no longer does.
+    /// </summary>
+    public bool RetryDue => _time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _nextRetryTicks);
+
+    /// <summary>Publishes what is unused now, and when the next refused removal is due. Caller holds the gate.</summary>
     private void Publish()
     {
         var now = (UnusedImages.Count(), UnusedImages.Sum(i => i.Value.Size));
         lock (_published) _unusedNow = now;
+        var next = UnusedImages.Select(i => i.Value.RetryAt).Where(r => r is not null).Select(r => r!.Value.UtcTicks).DefaultIfEmpty(long.MaxValue).Min();
+        Interlocked.Exchange(ref _nextRetryTicks, next);
     }
 
     public async Task<string> EnsureImageAsync(ModelAssignment model, CancellationToken cancellationToken)
@@ -148,6 +171,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
                     if (held.RunFrom?.Key != model.Key) WriteRecord(present.Id, model);
                     held.RunFrom = model;
                     held.UnusedSince = null;
+                    (held.Refusals, held.RetryAt) = (0, null);
                     Publish();
                     return image;
                 }
@@ -169,7 +193,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_scanned && stopped.Count == 0) return;
+            if (_scanned && stopped.Count == 0 && !RetryDue) return;
             if (!_scanned) await ScanAsync(cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             foreach (var key in stopped.Select(s => s.Key))
@@ -184,7 +208,7 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         }
         catch (ContainerEngineException e)
         {
-            // Keeping an image too long is no failure of the node's work: it is tried again when the next version stops.
+            // The engine went away mid-way: whatever was not removed stays in the books, tried again when the next version stops.
             _log.LogWarning("could not remove unused images: {Code} {Message}", e.Code, e.Message);
         }
         finally
@@ -211,9 +235,18 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
         _scanned = true;
     }
 
-    /// <summary>Removes the node's names of the longest-unused images until the rest fit the budget (bytes and count). Caller holds the gate.</summary>
+    /// <summary>
+    /// Removes the node's names of the longest-unused images until the rest fit the budget (bytes and count). An image
+    /// leaves the books only once its name is gone: one whose removal the engine refused (a container still holds it)
+    /// stays, counted as unused, and is tried again after a back-off (<see cref="FirstRetryDelay"/> doubling up to
+    /// <see cref="MaxRetryDelay"/>); until then it is passed over as if it went, so one held image does not make the
+    /// node remove others in its place. Caller holds the gate.
+    /// </summary>
     private async Task TrimAsync(CancellationToken cancellationToken)
     {
+        var now = _time.GetUtcNow();
+        // A retry due now is either made below or no longer needed (the rest fit the budget): no longer pending either way.
+        foreach (var held in _images.Values.Where(h => h.RetryAt <= now)) held.RetryAt = null;
         var unused = UnusedImages.OrderBy(i => i.Value.UnusedSince).ThenBy(i => i.Key, StringComparer.Ordinal).ToList();
         var total = unused.Sum(i => i.Value.Size);
         var count = unused.Count;
@@ -223,28 +256,37 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             var (size, model) = (held.Size, held.RunFrom);
             total -= size;
             count--;
-            _images.Remove(id);
+            if (held.RetryAt > now) continue;
+            bool removed;
             try
             {
-                if (await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false))
-                {
-                    Interlocked.Increment(ref _removed);
-                    Interlocked.Add(ref _removedBytes, size);
-                    _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
-                }
-
-                // The node's name is gone (removed now, or by hand before): so is its record.
-                DeleteRecord(id);
-
-                // Gone from the engine (no other node's name held it): the copy it was loaded from may go too.
-                if (model is not null && !await _engine.ImageExistsAsync(id, cancellationToken).ConfigureAwait(false))
-                    await ForgetAsync(model, cancellationToken).ConfigureAwait(false);
+                removed = await _engine.RemoveImageAsync(NameOf(id), force: false, cancellationToken).ConfigureAwait(false);
             }
             catch (ContainerEngineException e) when (e is not EngineUnavailableException)
             {
-                // A container holds it (one this node does not own): the name stays, and a restarted node counts it again.
-                _log.LogWarning("kept image {Image}, unused by this node: {Message}", id, e.Message);
+                // A container holds it (one this node does not own, or one still being removed): the name stays, and so does its entry.
+                held.Refusals++;
+                var delay = TimeSpan.FromTicks(Math.Min(FirstRetryDelay.Ticks << Math.Min(held.Refusals - 1, 16), MaxRetryDelay.Ticks));
+                held.RetryAt = now + delay;
+                _log.LogWarning("kept image {Image}, unused by this node, for now (refused {Refusals} time(s) in a row; tried again in {Seconds:0} s): {Message}",
+                    id, held.Refusals, delay.TotalSeconds, e.Message);
+                continue;
             }
+
+            if (removed)
+            {
+                Interlocked.Increment(ref _removed);
+                Interlocked.Add(ref _removedBytes, size);
+                _log.LogInformation("let go of image {Image} ({Size}): no version this node runs uses it, and unused images are kept within {Budget}", id, Quantity.FormatBytes(size), Quantity.FormatBytes(_budget));
+            }
+
+            // The node's name is gone (removed now, or by hand before): so are its entry and its record.
+            _images.Remove(id);
+            DeleteRecord(id);
+
+            // Gone from the engine (no other node's name held it): the copy it was loaded from may go too.
+            if (model is not null && !await _engine.ImageExistsAsync(id, cancellationToken).ConfigureAwait(false))
+                await ForgetAsync(model, cancellationToken).ConfigureAwait(false);
         }
     }
 
