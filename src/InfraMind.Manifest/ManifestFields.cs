@@ -22,6 +22,12 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
     [GeneratedRegex(@"^[a-z][a-z0-9_+-]*?[0-9]+(\.[0-9]+)*$", RegexOptions.CultureInvariant)]
     private static partial Regex RuntimePattern();
 
+    /// <summary>The name as read by <see cref="Read"/>, when it is a valid one (whatever else is wrong); else null.</summary>
+    public string? Name { get; private set; }
+
+    /// <summary>The version as read by <see cref="Read"/>, when it is valid SemVer (whatever else is wrong); else null.</summary>
+    public SemVersion? Version { get; private set; }
+
     /// <summary>Reads every field, in the order of the manifest's definition; null when any of them is wrong.</summary>
     public ModelManifest? Read(YMapping map, string digest)
     {
@@ -39,8 +45,8 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
                 map.Line, map.Column);
         }
 
-        var name = ReadName(map["name"]);
-        var version = ReadVersion(map["version"]);
+        var name = Name = ReadName(map["name"]);
+        var version = Version = ReadVersion(map["version"]);
         var entrypoint = ReadPath("entrypoint", map["entrypoint"]);
         var runtime = ReadRuntime(map["runtime"]);
         var protocol = ReadProtocol(map["protocol"]);

@@ -1,3 +1,5 @@
+using Semver;
+
 namespace InfraMind.Manifest;
 
 /// <summary>Reads and validates a model package: model.yaml, its schemas, hooks and Dockerfile, collecting every finding.</summary>
@@ -130,12 +132,13 @@ public static class ManifestReader
                 return Result(digest, null);
             }
 
-            var manifest = new ManifestFields(_findings, packageDir, schemaFiles).Read(map, digest!);
+            var fields = new ManifestFields(_findings, packageDir, schemaFiles);
+            var manifest = fields.Read(map, digest!);
             if (manifest is not null && packageDir is not null) Dockerfile.Check(manifest, packageDir, _findings);
-            return Result(digest, _findings.HasErrors ? null : manifest);
+            return Result(digest, _findings.HasErrors ? null : manifest, fields.Name, fields.Version);
         }
 
-        private ManifestValidation Result(string? digest, ModelManifest? manifest) =>
-            new(manifestPath, packageDir ?? "", digest, manifest, _findings.All);
+        private ManifestValidation Result(string? digest, ModelManifest? manifest, string? name = null, SemVersion? version = null) =>
+            new(manifestPath, packageDir ?? "", digest, manifest, _findings.All) { Name = name, Version = version };
     }
 }

@@ -1,3 +1,5 @@
+using Semver;
+
 namespace InfraMind.Manifest;
 
 /// <summary>The outcome of reading a package: the manifest when it is valid, and every finding either way.</summary>
@@ -8,6 +10,15 @@ public sealed record ManifestValidation(
     ModelManifest? Manifest,
     IReadOnlyList<ManifestDiagnostic> Diagnostics)
 {
+    /// <summary>
+    /// The manifest's name when that field holds a valid one, also when other fields are wrong (a report of an invalid
+    /// package still says which model it is); null when the name is missing or invalid, or the file was not read.
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>The manifest's version when that field is valid SemVer, also when other fields are wrong; as <see cref="Name"/>.</summary>
+    public SemVersion? Version { get; init; }
+
     public IEnumerable<ManifestDiagnostic> Errors => InFileOrder(DiagnosticSeverity.Error);
 
     public IEnumerable<ManifestDiagnostic> Warnings => InFileOrder(DiagnosticSeverity.Warning);

@@ -128,6 +128,42 @@ public sealed class ValidateAndInitTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// An invalid package still says which model it is: its name and version whenever those fields are valid (they
+    /// were null in --json as soon as any field was wrong); null only for the field that is itself missing or invalid.
+    /// </summary>
+    [Fact]
+    public async Task Validate_names_the_model_of_an_invalid_package_whenever_its_name_and_version_read()
+    {
+        var dir = Path.Combine(_cli.Work, "named");
+        Assert.Equal(0, (await _cli.RunAsync("init", "named-model", "--dir", dir)).Code);
+        var yaml = Path.Combine(dir, "model.yaml");
+        var text = await File.ReadAllTextAsync(yaml);
+        await File.WriteAllTextAsync(yaml, text.Replace("port: 9000", "port: 0", StringComparison.Ordinal));
+
+        var result = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        Assert.Equal("IM1028", Assert.Single(result.GetProperty("errors").EnumerateArray()).GetProperty("code").GetString());
+        Assert.Equal("named-model", result.GetProperty("name").GetString());
+        Assert.Equal("0.1.0", result.GetProperty("version").GetString());
+        var (code, output, _) = await _cli.RunAsync("validate", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("(named-model 0.1.0): 1 error", output, StringComparison.Ordinal);
+
+        // The version itself wrong: the name still reads, the version is null.
+        await File.WriteAllTextAsync(yaml, text.Replace("version: 0.1.0", "version: one", StringComparison.Ordinal));
+        result = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        Assert.Equal("named-model", result.GetProperty("name").GetString());
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("version").ValueKind);
+        (_, output, _) = await _cli.RunAsync("validate", dir);
+        Assert.Contains("(named-model): 1 error", output, StringComparison.Ordinal);
+
+        // The name missing: null, the version still given.
+        await File.WriteAllTextAsync(yaml, System.Text.RegularExpressions.Regex.Replace(text, "(?m)^name: .*\n", ""));
+        result = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("name").ValueKind);
+        Assert.Equal("0.1.0", result.GetProperty("version").GetString());
+    }
+
     [Fact]
     public async Task Validate_human_output_groups_errors_without_colour_when_redirected()
     {

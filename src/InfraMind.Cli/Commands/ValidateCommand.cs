@@ -36,8 +36,8 @@ internal static class ValidateCommand
         valid = result.IsValid,
         manifestDigest = result.ManifestDigest,
         manifest = result.ManifestPath,
-        name = result.Manifest?.Name,
-        version = result.Manifest?.Version.ToString(),
+        name = result.Name,
+        version = result.Version?.ToString(),
         errors = result.Errors.Select(Diagnostic).ToArray(),
         warnings = result.Warnings.Select(Diagnostic).ToArray(),
     };
@@ -60,7 +60,9 @@ internal static class ValidateCommand
         }
         else
         {
-            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
+            // Which model it is, whenever its name or version reads: the rest of the manifest may be what is wrong.
+            var model = string.Join(' ', new[] { result.Name, result.Version?.ToString() }.OfType<string>());
+            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}{(model.Length > 0 ? $" ([bold]{ConsoleText.Escape(model)}[/])" : "")}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
                                (warnings.Count > 0 ? $", {warnings.Count} warning{(warnings.Count == 1 ? "" : "s")}" : ""));
         }
 
