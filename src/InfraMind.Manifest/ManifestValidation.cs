@@ -48,12 +48,18 @@ public sealed record ManifestValidation(
         if (Diagnostics.FirstOrDefault(d => d.Code == ManifestCodes.PathNotFound) is { } missing)
             throw new ManifestException(ManifestCodes.PathNotFound, missing.Message, missing.Hint, this);
         var errors = Errors.ToList();
+        // The subject is the package, not model.yaml: a finding may be in a schema file or the Dockerfile. Each file is
+        // named with its count, in the order the findings list them (by file, then line and column).
+        var subject = PackageDirectory.Length > 0 ? $"the package at {PackageDirectory}" : ManifestPath;
+        var files = string.Join("; ", errors.GroupBy(e => e.File, StringComparer.Ordinal).Select(g => $"{g.Key}: {Plural(g.Count(), "error")}"));
         throw new ManifestException(
             ManifestCodes.PackageInvalid,
-            $"{ManifestPath} has {errors.Count} error{(errors.Count == 1 ? "" : "s")}:\n" + string.Join("\n", errors.Select(e => "  " + e)),
+            $"{subject} has {Plural(errors.Count, "error")} ({files}):\n" + string.Join("\n", errors.Select(e => "  " + e)),
             $"`infra validate {PackageDirectory}` lists every finding with its fix",
             this);
     }
+
+    private static string Plural(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }
 
 /// <summary>A command needed a valid package and did not get one; <see cref="Validation"/> holds every finding.</summary>

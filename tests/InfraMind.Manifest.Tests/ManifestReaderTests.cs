@@ -471,6 +471,31 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     /// <summary>Thousands of random mutations of valid manifests: validate must always answer, never throw.</summary>
+    /// <summary>
+    /// IM1070 names the package, not model.yaml, as its subject: a finding may be in a schema file or the Dockerfile.
+    /// Each file is named with its count, and the findings follow in file, line and column order.
+    /// </summary>
+    [Fact]
+    public void IM1070_names_the_package_and_each_file_with_errors()
+    {
+        var text = Spec.Replace("port: 9000", "port: 0", StringComparison.Ordinal)
+            .Replace("input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]\n",
+                "input_schema: {$ref: schemas/not-object.json}\n", StringComparison.Ordinal);
+        var e = Assert.Throws<ManifestException>(() => Validate(text).EnsureValid());
+        Assert.Equal(ManifestCodes.PackageInvalid, e.Code);
+        var lines = e.Message.Split('\n');
+        Assert.Equal($"the package at {_dir.Path} has 2 errors (model.yaml: 1 error; schemas/not-object.json: 1 error):", lines[0]);
+        Assert.StartsWith("  model.yaml:6:7: error IM1028: ", lines[1], StringComparison.Ordinal);
+        Assert.StartsWith("  schemas/not-object.json", lines[2], StringComparison.Ordinal);
+        Assert.Contains("error IM1042", lines[2], StringComparison.Ordinal);
+
+        // A valid model.yaml whose package has no Dockerfile: the one error is the Dockerfile's, and model.yaml is not blamed.
+        File.Delete(_dir.Combine("Dockerfile"));
+        e = Assert.Throws<ManifestException>(() => Validate(Spec).EnsureValid());
+        Assert.Equal($"the package at {_dir.Path} has 1 error (Dockerfile: 1 error):", e.Message.Split('\n')[0]);
+        Assert.DoesNotContain("model.yaml has", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Random_mutations_never_crash_the_validator()
     {
