@@ -50,6 +50,12 @@ public static class ManifestCodes
     public static readonly ErrorCode MissingField = new("IM1010", FailureKind.CheckFailed);
     public static readonly ErrorCode UnknownField = new("IM1011", FailureKind.CheckFailed);
     public static readonly ErrorCode WrongType = new("IM1012", FailureKind.CheckFailed);
+
+    /// <summary>
+    /// A warning: the manifest validated is a file named other than model.yaml (model.yml, Model.yaml, a copy), which
+    /// `build`, `test` and `push` never read: they read model.yaml in its directory.
+    /// </summary>
+    public static readonly ErrorCode ManifestNameNotRead = new("IM1013", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidName = new("IM1020", FailureKind.Usage);
     public static readonly ErrorCode InvalidVersion = new("IM1021", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidPath = new("IM1022", FailureKind.CheckFailed);

@@ -35,7 +35,7 @@ public static class ManifestReader
                     .FirstOrDefault(f => f!.Equals(FileName, StringComparison.OrdinalIgnoreCase) || f.Equals("model.yml", StringComparison.OrdinalIgnoreCase));
                 return Fail(manifestPath, packageDir, ManifestCodes.ManifestMissing, $"no {FileName} in {path}", near is null
                     ? "create one with `infra init NAME`, or pass the path of the manifest file"
-                    : $"rename {near} to {FileName}: a package's manifest is found by that name only");
+                    : RenameHint(near));
             }
         }
         else if (File.Exists(full))
@@ -55,7 +55,27 @@ public static class ManifestReader
         if (problem == PackagePaths.Problem.Escapes)
             return Fail(manifestPath, packageDir, ManifestCodes.PathEscapes, detail, $"make {Path.GetFileName(manifestPath)} a file of the package, not a link out of it");
 
-        return new Reader(manifestPath, packageDir, null, null).Run();
+        var result = new Reader(manifestPath, packageDir, null, null).Run();
+        return Path.GetFileName(manifestPath) == FileName ? result : result with { Diagnostics = [.. result.Diagnostics, OtherName(manifestPath, packageDir)] };
+    }
+
+    /// <summary>
+    /// The fix for a manifest under another name (model.yml, Model.yaml): every command but `validate` looks for
+    /// model.yaml exactly. The one wording of IM1001's hint and of <see cref="ManifestCodes.ManifestNameNotRead"/>'s.
+    /// </summary>
+    private static string RenameHint(string name) => $"rename {name} to {FileName}: a package's manifest is found by that name only";
+
+    /// <summary>
+    /// A manifest file named on the command line that `build`, `test` and `push` would not read: validating it alone
+    /// would tell its user the package is fine while those commands find no model.yaml, or another one.
+    /// </summary>
+    private static ManifestDiagnostic OtherName(string manifestPath, string packageDir)
+    {
+        var name = Path.GetFileName(manifestPath);
+        var read = File.Exists(Path.Combine(packageDir, FileName));
+        return new ManifestDiagnostic(ManifestCodes.ManifestNameNotRead, DiagnosticSeverity.Warning, "", name, 0, 0,
+            $"`infra build`, `test` and `push` read only {FileName} in {packageDir}, not {name}" + (read ? $": they read the {FileName} beside it, another file" : ""),
+            read ? $"validate the {FileName} they read (`infra validate {packageDir}`), or replace it with {name}" : RenameHint(name));
     }
 
     /// <summary>

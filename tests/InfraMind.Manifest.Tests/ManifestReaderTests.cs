@@ -305,6 +305,33 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Equal($"rename {near} to model.yaml: a package's manifest is found by that name only", error.Hint);
     }
 
+    /// <summary>
+    /// `infra validate model.yml` validates that file, but `build`, `test` and `push` read only model.yaml: a warning
+    /// (IM1013) says so, with IM1001's own hint to rename it; with a model.yaml beside it, to validate that one.
+    /// </summary>
+    [Theory]
+    [InlineData("model.yml")]
+    [InlineData("Model.yaml")]
+    [InlineData("summarizer.yaml")]
+    public void A_manifest_file_of_another_name_validates_with_a_warning_that_commands_read_only_model_yaml(string name)
+    {
+        File.WriteAllText(_dir.Combine(name), Spec);
+        var result = ManifestReader.Validate(_dir.Combine(name));
+        Assert.True(result.IsValid);
+        var warning = Assert.Single(result.Warnings, w => w.Code == ManifestCodes.ManifestNameNotRead);
+        Assert.Equal(name, warning.File);
+        Assert.Contains($"read only model.yaml in {_dir.Path}, not {name}", warning.Message, StringComparison.Ordinal);
+        Assert.Equal($"rename {name} to model.yaml: a package's manifest is found by that name only", warning.Hint);
+        if (name != "summarizer.yaml") Assert.Equal(warning.Hint, Assert.Single(ManifestReader.Validate(_dir.Path).Errors).Hint);
+
+        File.WriteAllText(_dir.Combine("model.yaml"), Spec);
+        warning = Assert.Single(ManifestReader.Validate(_dir.Combine(name)).Warnings, w => w.Code == ManifestCodes.ManifestNameNotRead);
+        Assert.Contains("another file", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"infra validate {_dir.Path}", warning.Hint, StringComparison.Ordinal);
+        Assert.DoesNotContain(ManifestReader.Validate(_dir.Combine("model.yaml")).Diagnostics, d => d.Code == ManifestCodes.ManifestNameNotRead);
+        Assert.DoesNotContain(ManifestReader.Validate(_dir.Path).Diagnostics, d => d.Code == ManifestCodes.ManifestNameNotRead);
+    }
+
     [Fact]
     public void Missing_manifest_and_missing_path_are_told_apart()
     {
