@@ -1,4 +1,5 @@
 using System.Globalization;
+using InfraMind.Containers;
 
 namespace InfraMind.Cli;
 
@@ -37,6 +38,47 @@ internal static class MeshRecord
     public static void RemoveOwn(InfraHome home)
     {
         if (Read(home) is { } r && r.Pid == Environment.ProcessId && r.StartTime == StartTime(r.Pid)) System.IO.File.Delete(File(home));
+    }
+
+    /// <summary>
+    /// The mesh the record names while it runs: a live process of the recorded start time that is `infra … mesh up`.
+    /// Null when none runs; <paramref name="stale"/> then says whether a record is there all the same (its mesh died, or
+    /// its PID now names another process), for <see cref="ClearStaleAsync"/>.
+    /// </summary>
+    public static (int Pid, string StartTime)? Running(InfraHome home, out bool stale)
+    {
+        var record = Read(home);
+        stale = record is null && System.IO.File.Exists(File(home));
+        if (record is { } r && (StartTime(r.Pid) != r.StartTime || !LooksLikeMeshUp(r.Pid)))
+        {
+            stale = true;
+            return null;
+        }
+
+        return record;
+    }
+
+    /// <summary>
+    /// Removes a stale record and the containers of the mesh of this home that died without cleaning up (kill -9):
+    /// only those InfraMind labelled as started by `mesh up` on this very home (<see cref="HomeLabel"/>), never another
+    /// home's or anyone else's. `mesh down` and `mesh up` both clear a stale record this way. No engine answering:
+    /// nothing to remove that this command could reach, noted on <paramref name="notes"/> (when given) and not failed.
+    /// </summary>
+    /// <returns>The ids of the containers removed.</returns>
+    public static async Task<IReadOnlyList<string>> ClearStaleAsync(InfraHome home, TextWriter? notes, CancellationToken cancellationToken)
+    {
+        System.IO.File.Delete(File(home));
+        try
+        {
+            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            var removed = await engine.PruneAsync(new Dictionary<string, string> { [HomeLabel] = HomeId(home) }, null, cancellationToken);
+            return removed.Containers;
+        }
+        catch (InfraMindException e) when (e.Code.Kind == FailureKind.EngineUnavailable)
+        {
+            if (notes is not null) await notes.WriteLineAsync($"note: the containers the dead mesh left were not looked for: {e.Message}");
+            return [];
+        }
     }
 
     /// <summary>The recorded PID and start time; null when there is no record, or none that reads as one (then it is stale).</summary>

@@ -119,4 +119,7 @@ public static class MeshErrorCodes
 
     /// <summary>`infra mesh down`: the recorded `mesh up` was sent SIGTERM and still runs after --timeout.</summary>
     public static readonly ErrorCode MeshDidNotStop = new("IM6048", FailureKind.Unavailable);
+
+    /// <summary>`infra mesh up`: a mesh of the same home runs (its record names a live `infra mesh up`), whatever registry either serves.</summary>
+    public static readonly ErrorCode MeshAlreadyRunning = new("IM6049", FailureKind.Unavailable);
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -15,7 +14,7 @@ public sealed class MeshDownTests : IDisposable
     private readonly string _home = Path.Combine(Path.GetTempPath(), "im-home-" + Guid.NewGuid().ToString("N"));
     private readonly List<Process> _started = [];
 
-    private string Record => Path.Combine(_home, "run", "mesh.pid");
+    private string Record => MeshRecordFile.PathIn(_home);
 
     public void Dispose()
     {
@@ -193,17 +192,7 @@ public sealed class MeshDownTests : IDisposable
         return p;
     }
 
-    private void WriteRecord(int pid, string startTime)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Record)!);
-        File.WriteAllText(Record, $"{pid} {startTime}\n");
-    }
+    private void WriteRecord(int pid, string startTime) => MeshRecordFile.Write(_home, pid, startTime);
 
-    /// <summary>/proc/PID/stat's field 22, read here apart from the code under test.</summary>
-    private static string StartTime(int pid)
-    {
-        Assert.True(RuntimeInformation.IsOSPlatform(OSPlatform.Linux), "these tests read /proc");
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
-    }
+    private static string StartTime(int pid) => MeshRecordFile.StartTime(pid);
 }

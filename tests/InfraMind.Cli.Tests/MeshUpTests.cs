@@ -318,6 +318,90 @@ public sealed class MeshUpTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// One mesh per home, whatever registry it serves: while the home's record names a live `infra mesh up`, another is
+    /// IM6049 naming that PID and `infra mesh down`. Following a chain, nothing stopped it before (no log is held); with
+    /// the embedded registry it stopped only at the log (IM5126), which names no mesh. The running mesh is a stand-in
+    /// of this test that looks like `infra … mesh up`, with its exact start time; it is not signalled.
+    /// </summary>
+    [Fact]
+    public async Task Mesh_up_refuses_while_a_mesh_of_its_home_runs_whatever_registry_it_serves()
+    {
+        using var running = Process.Start(new ProcessStartInfo("python3")
+        {
+            ArgumentList = { "-c", "import time; print('ready', flush=True); time.sleep(120)", "infra", "mesh", "up" },
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            Assert.Equal("ready", await running.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+            MeshRecordFile.Write(_cli.Home, running.Id, MeshRecordFile.StartTime(running.Id));
+            var chain = "eth://127.0.0.1:9/0x" + new string('a', 40);
+            var home = Path.TrimEndingDirectorySeparator(Path.GetFullPath(_cli.Home));
+            foreach (var registry in new[] { new[] { "--registry", chain }, ["--registry-port", "0"] })
+            {
+                // Bounded: without the check, the embedded variant starts a whole second mesh beside the running one.
+                var (code, output, error) = await InfraProcess.RunAsync(
+                    InfraProcess.StartInfo(_cli.Home, ["mesh", "up", "--nodes", "1", "--port", "0", "--grpc-port", "0", .. registry]), TimeSpan.FromSeconds(60));
+                Assert.True(code == 4, $"mesh up {string.Join(' ', registry)}: exit {code}\n{output}\n{error}");
+                Assert.Contains($"error IM6049: a mesh of this INFRAMIND_HOME ({home}) already runs: `infra mesh up`, PID {running.Id}", error, StringComparison.Ordinal);
+                Assert.Contains("hint: stop it with `infra mesh down`", error, StringComparison.Ordinal);
+                Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+            }
+
+            var json = await InfraProcess.JsonAsync(_cli.Home, 4, "mesh", "up", "--registry", chain, "--port", "0");
+            Assert.Equal("IM6049", json.GetProperty("error").GetProperty("code").GetString());
+            Assert.False(running.HasExited, "mesh up signalled the running mesh");
+            Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecordFile.PathIn(_cli.Home)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            running.Kill();
+            await running.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>
+    /// A mesh of this home killed with kill -9 left its record and its containers: the next `mesh up` removes both
+    /// first, by the same code as `mesh down` (the containers labelled with this home only), says so, and comes up.
+    /// </summary>
+    [SkippableFact]
+    public async Task Mesh_up_first_removes_what_a_dead_mesh_of_its_home_left_and_says_so()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        var home = Path.TrimEndingDirectorySeparator(Path.GetFullPath(_cli.Home));
+        var mine = await DockerCli.RunAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}", TestEngine.BaseImage, "sleep", "120");
+        var other = await DockerCli.RunAsync("run", "-d", "--label", "org.inframind.managed=true", "--label", $"org.inframind.mesh-home={home}-other", TestEngine.BaseImage, "sleep", "120");
+        Process? mesh = null;
+        try
+        {
+            Assert.True(mine.Code == 0 && other.Code == 0, mine.Output + other.Output);
+            using (var gone = Process.Start(new ProcessStartInfo("true"))!)
+            {
+                await gone.WaitForExitAsync();
+                MeshRecordFile.Write(_cli.Home, gone.Id, "12345");
+            }
+
+            mesh = Process.Start(InfraProcess.StartInfo(_cli.Home, "mesh", "up", "--nodes", "1", "--port", "0", "--registry-port", "0", "--grpc-port", "0"))!;
+            var said = await ReadUntilAsync(mesh, "mesh up:");
+            Assert.Contains($"removed the stale record {MeshRecordFile.PathIn(_cli.Home)} of a mesh that is gone, and 1 container(s) it left", said, StringComparison.Ordinal);
+            Assert.NotEqual(0, (await DockerCli.RunAsync("inspect", mine.Output.Trim())).Code);
+            Assert.Equal(0, (await DockerCli.RunAsync("inspect", other.Output.Trim())).Code);
+            Assert.StartsWith($"{mesh.Id} ", File.ReadAllText(MeshRecordFile.PathIn(_cli.Home)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (mesh is not null)
+            {
+                await TerminateAsync(mesh, TimeSpan.FromSeconds(60));
+                mesh.Dispose();
+            }
+
+            await DockerCli.RunAsync("rm", "-f", mine.Output.Trim());
+            await DockerCli.RunAsync("rm", "-f", other.Output.Trim());
+        }
+    }
+
     [SkippableFact]
     public async Task Gateway_serve_writes_a_private_token_and_node_serve_joins_with_it()
     {

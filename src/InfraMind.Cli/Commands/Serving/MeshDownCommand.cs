@@ -33,25 +33,12 @@ internal static partial class MeshDownCommand
         down.SetAction(async (parse, cancellationToken) =>
         {
             var asJson = parse.GetValue(json);
-            var record = MeshRecord.Read(context.Home);
+            // A record whose mesh is gone, or whose PID now names another process: never signalled.
+            var record = MeshRecord.Running(context.Home, out var stale);
             var file = MeshRecord.File(context.Home);
-            var stale = record is null && File.Exists(file);
-            if (record is { } r && (MeshRecord.StartTime(r.Pid) != r.StartTime || !MeshRecord.LooksLikeMeshUp(r.Pid)))
-            {
-                // Gone, or its PID now names another process: never signalled.
-                stale = true;
-                record = null;
-            }
-
             if (record is null)
             {
-                IReadOnlyList<string> removed = [];
-                if (stale)
-                {
-                    File.Delete(file);
-                    removed = await RemoveLeftoversAsync(context, asJson, cancellationToken);
-                }
-
+                var removed = stale ? await MeshRecord.ClearStaleAsync(context.Home, asJson ? null : context.Error, cancellationToken) : [];
                 if (asJson) CliJson.Write(context.Output, new { running = false, pid = (int?)null, stopped = false, staleRecord = stale, containersRemoved = removed.Count });
                 else
                     context.Console.MarkupLine(stale
@@ -90,26 +77,6 @@ internal static partial class MeshDownCommand
             return ExitCodes.Ok;
         });
         return down;
-    }
-
-    /// <summary>
-    /// Removes the containers of a mesh of this home that died without cleaning up: only those InfraMind labelled as
-    /// started by `mesh up` on this very home (<see cref="MeshRecord.HomeLabel"/>), never another home's or anyone else's.
-    /// No engine answering: nothing to remove that this command could reach, said and not failed.
-    /// </summary>
-    private static async Task<IReadOnlyList<string>> RemoveLeftoversAsync(CliContext context, bool asJson, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
-            var removed = await engine.PruneAsync(new Dictionary<string, string> { [MeshRecord.HomeLabel] = MeshRecord.HomeId(context.Home) }, null, cancellationToken);
-            return removed.Containers;
-        }
-        catch (InfraMindException e) when (e.Code.Kind == FailureKind.EngineUnavailable)
-        {
-            if (!asJson) await context.Error.WriteLineAsync($"note: the containers the dead mesh left were not looked for: {e.Message}");
-            return [];
-        }
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

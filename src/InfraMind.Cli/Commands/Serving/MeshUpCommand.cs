@@ -47,9 +47,10 @@ internal static class MeshUpCommand
             "all on 127.0.0.1. After `infra publish`, POST /inference/v1/NAME answers with no other step. Ctrl-C, SIGTERM or `infra mesh down` (from any shell with this INFRAMIND_HOME) stops it and removes every container. " +
             "With --registry eth://HOST:PORT/0xCONTRACT no log registry starts: the gateway follows the chain (a version is served once confirmed and verified, " +
             "and no longer once yanked) and nodes verify each assignment against it; publish with `infra publish --registry eth://… --key NAME`. " +
-            "Each node and the gateway have their own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign their heartbeats and a receipt for every answer (the InfraMind-Receipt header; infra receipt verify).\n" +
+            "Each node and the gateway have their own key ($INFRAMIND_HOME/mesh/keys, made on first use): nodes sign their heartbeats and a receipt for every answer (the InfraMind-Receipt header; infra receipt verify). " +
+            "One mesh runs per INFRAMIND_HOME; one of this home that died without cleaning up (kill -9) left a stale record, which mesh up removes first with that mesh's containers, as `infra mesh down` does.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), 2 usage error, 3 container engine unavailable or unable to isolate runs, " +
-            "4 a port is taken (IM6021), the registry is owned by another process or the chain node does not answer.")
+            "4 a port is taken (IM6021), a mesh of this INFRAMIND_HOME already runs (IM6049), the registry is owned by another process or the chain node does not answer.")
         {
             nodes, port, grpcPort, registryPort, registryUrl, minFreeDisk, replicas, spotCheck, maxInFlight, jobGate.MaxJobs, jobGate.MaxQueued, connections.Max, connections.PerAddress, verbose, logFormat, logPayloads, json,
         };
@@ -69,8 +70,25 @@ internal static class MeshUpCommand
                     "leave --min-free-disk out, or leave out --registry to start the embedded registry");
             var floorBytes = ServingHosts.MinFreeDiskBytes(parse, minFreeDisk);
             var limits = connections.Limits(parse);
+            // One mesh per home, whatever registry it serves: its record, token, keys and announcements are the home's.
+            // (With the embedded registry the second would stop at the held log, IM5126; following a chain, nothing stopped it.)
+            if (MeshRecord.Running(context.Home, out var stale) is { } running)
+                throw new InfraMindException(MeshErrorCodes.MeshAlreadyRunning,
+                    $"a mesh of this INFRAMIND_HOME ({MeshRecord.HomeId(context.Home)}) already runs: `infra mesh up`, PID {running.Pid}",
+                    "stop it with `infra mesh down` (any shell with this INFRAMIND_HOME), or start this one with another INFRAMIND_HOME");
             // Usage first: a command that cannot run as written says so before it needs the engine.
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            if (stale)
+            {
+                // A mesh of this home died without cleaning up (kill -9): its containers go first, as `mesh down` removes them.
+                var removed = await MeshRecord.ClearStaleAsync(context.Home, context.Error, cancellationToken);
+                var said = $"removed the stale record {MeshRecord.File(context.Home)} of a mesh that is gone" +
+                           (removed.Count > 0 ? $", and {removed.Count} container(s) it left" : "");
+                // --json: stdout holds the one JSON document; the note goes to stderr.
+                if (parse.GetValue(json)) await context.Error.WriteLineAsync(said);
+                else context.Console.MarkupLine(ConsoleText.Escape(said));
+            }
+
             await using var registry = chainUrl is null
                 ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken,
                     takenHint: "choose another --registry-port (0: any free port)")
