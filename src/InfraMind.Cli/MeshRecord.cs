@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using InfraMind.Containers;
+using InfraMind.Serving;
 
 namespace InfraMind.Cli;
 
@@ -9,8 +11,13 @@ namespace InfraMind.Cli;
 /// time (<c>/proc/PID/stat</c> field 22, clock ticks since boot): a PID is reused once its process is gone, and a record
 /// whose start time differs names another process, which is never signalled.
 /// </summary>
-internal static class MeshRecord
+internal static partial class MeshRecord
 {
+    private const int EExist = 17;
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string created);
+
     /// <summary>What the label <see cref="HomeLabel"/> holds on every container `mesh up` starts: the home it ran on.</summary>
     public const string HomeLabel = "org.inframind.mesh-home";
 
@@ -20,24 +27,50 @@ internal static class MeshRecord
     public static string HomeId(InfraHome home) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(home.Root));
 
     /// <summary>
-    /// Records this process, atomically (a temporary file renamed over the record: `mesh down` never reads half a
-    /// record); the path of the record.
+    /// Claims <paramref name="home"/> for this process: writes the record (a temporary file moved into place, so `mesh
+    /// down` never reads half a record) only where there is none, in one step. Of two `mesh up` started at once, one
+    /// claims the home and the other gets <see cref="AlreadyRunning"/>, from the start on: `mesh down` also stops a mesh
+    /// still starting (SIGTERM then is as Ctrl-C, whose cleanup removes what it started). Disposing the claim removes
+    /// the record if it still names this process.
     /// </summary>
-    public static string Write(InfraHome home)
+    public static IDisposable Claim(InfraHome home)
     {
         var file = File(home);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         var pid = Environment.ProcessId;
-        var temporary = $"{file}.{pid}.tmp";
+        var temporary = $"{file}.{pid}.{Guid.NewGuid():N}.tmp";
         System.IO.File.WriteAllText(temporary, $"{pid} {StartTime(pid)}\n");
-        System.IO.File.Move(temporary, file, overwrite: true);
-        return file;
+        try
+        {
+            // link(2) makes the whole record appear under its name, or fails when a record is there (EEXIST), in one step.
+            // File.Move(overwrite: false) does not: it checks, then renames over whatever came meanwhile.
+            if (Link(temporary, file) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EExist) throw AlreadyRunning(home, Read(home)?.Pid);
+                throw new IOException($"cannot write {file}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+        }
+        finally
+        {
+            System.IO.File.Delete(temporary);
+        }
+
+        return new Claimed(home);
     }
 
-    /// <summary>Removes the record if it still names this process (a mesh started on this home since keeps its own).</summary>
-    public static void RemoveOwn(InfraHome home)
+    /// <summary>IM6049: a mesh of <paramref name="home"/> runs (PID <paramref name="pid"/> where known).</summary>
+    public static InfraMindException AlreadyRunning(InfraHome home, int? pid) =>
+        new(MeshErrorCodes.MeshAlreadyRunning,
+            $"a mesh of this INFRAMIND_HOME ({HomeId(home)}) already runs: `infra mesh up`{(pid is { } p ? $", PID {p}" : "")}",
+            "stop it with `infra mesh down` (any shell with this INFRAMIND_HOME), or start this one with another INFRAMIND_HOME");
+
+    private sealed class Claimed(InfraHome home) : IDisposable
     {
-        if (Read(home) is { } r && r.Pid == Environment.ProcessId && r.StartTime == StartTime(r.Pid)) System.IO.File.Delete(File(home));
+        public void Dispose()
+        {
+            if (Read(home) is { } r && r.Pid == Environment.ProcessId && r.StartTime == StartTime(r.Pid)) System.IO.File.Delete(File(home));
+        }
     }
 
     /// <summary>

@@ -72,10 +72,7 @@ internal static class MeshUpCommand
             var limits = connections.Limits(parse);
             // One mesh per home, whatever registry it serves: its record, token, keys and announcements are the home's.
             // (With the embedded registry the second would stop at the held log, IM5126; following a chain, nothing stopped it.)
-            if (MeshRecord.Running(context.Home, out var stale) is { } running)
-                throw new InfraMindException(MeshErrorCodes.MeshAlreadyRunning,
-                    $"a mesh of this INFRAMIND_HOME ({MeshRecord.HomeId(context.Home)}) already runs: `infra mesh up`, PID {running.Pid}",
-                    "stop it with `infra mesh down` (any shell with this INFRAMIND_HOME), or start this one with another INFRAMIND_HOME");
+            if (MeshRecord.Running(context.Home, out var stale) is { } running) throw MeshRecord.AlreadyRunning(context.Home, running.Pid);
             // Usage first: a command that cannot run as written says so before it needs the engine.
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             if (stale)
@@ -88,6 +85,10 @@ internal static class MeshUpCommand
                 if (parse.GetValue(json)) await context.Error.WriteLineAsync(said);
                 else context.Console.MarkupLine(ConsoleText.Escape(said));
             }
+
+            // Claimed from here (not once up): a second mesh up started meanwhile is refused, and `infra mesh down` finds
+            // this one while it still starts. Released last, after everything below is disposed.
+            using var claim = MeshRecord.Claim(context.Home);
 
             await using var registry = chainUrl is null
                 ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken,
@@ -102,7 +103,6 @@ internal static class MeshUpCommand
             var started = new List<(string Id, NodeHost Host)>();
             var keys = new List<Signing.SigningKey>();
             GatewayHost? gateway = null;
-            var recorded = false;
             // Whatever fails on the way up (a taken port, the engine), nothing announced or started outlives the command.
             try
             {
@@ -137,10 +137,6 @@ internal static class MeshUpCommand
                         }))));
                 }
 
-                // Up: `infra mesh down` finds this process by the record (written only now, so it never stops a mesh half up
-                // while this one still starts nodes: SIGTERM then is as Ctrl-C, which the cleanup below handles anyway).
-                MeshRecord.Write(context.Home);
-                recorded = true;
                 if (parse.GetValue(json))
                 {
                     CliJson.Write(context.Output, new
@@ -177,7 +173,6 @@ internal static class MeshUpCommand
                 await watching;
                 File.Delete(GatewayAnnouncement.File(context.Home));
                 if (registryAnnouncement is not null) File.Delete(registryAnnouncement);
-                if (recorded) MeshRecord.RemoveOwn(context.Home);
             }
 
             if (!parse.GetValue(json)) context.Console.MarkupLine("[green]✓[/] mesh stopped, containers removed");
