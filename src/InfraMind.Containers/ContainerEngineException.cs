@@ -16,10 +16,12 @@ public static class ContainerErrorCodes
     public static readonly ErrorCode InvalidBuildContext = new("IM3003", FailureKind.CheckFailed);
 
     /// <summary>The model asks for a GPU and the engine has no GPU runtime.</summary>
-    public static readonly ErrorCode GpuUnavailable = new("IM3004", FailureKind.CheckFailed);
+    public static readonly ErrorCode GpuUnavailable = new("IM3004", FailureKind.CheckFailed,
+        "install the NVIDIA Container Toolkit and register its runtime with the engine, run the model on a node with a GPU, or set resources.gpu: false in model.yaml");
 
     /// <summary>The engine could not start the container.</summary>
-    public static readonly ErrorCode ContainerStartFailed = new("IM3005", FailureKind.CheckFailed);
+    public static readonly ErrorCode ContainerStartFailed = new("IM3005", FailureKind.CheckFailed,
+        "check the image's CMD/ENTRYPOINT and the resources model.yaml asks for");
 
     /// <summary>The image is not in the engine (nothing is ever pulled implicitly).</summary>
     public static readonly ErrorCode ImageNotFound = new("IM3006", FailureKind.CheckFailed,

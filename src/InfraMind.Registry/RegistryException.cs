@@ -24,7 +24,8 @@ public static class RegistryErrorCodes
     /// <summary>(400) The envelope carries more signatures than a publish may.</summary>
     public static readonly ErrorCode TooManySignatures = new("IM5109", FailureKind.CheckFailed,
         "a publish is signed once, by its publisher's key: send the envelope `infra publish` makes");
-    public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed,
+        "fetch it again; if it repeats, do not trust this registry's answer and tell its operator");
 
     /// <summary>(503) The registry is fetching as many publishes' content as it does at once (<c>--max-fetches</c>).</summary>
     public static readonly ErrorCode AdmissionsBusy = new("IM5114", FailureKind.Unavailable, "publish again after the Retry-After seconds");
@@ -37,29 +38,38 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode MethodNotAllowed = new("IM5116", FailureKind.CheckFailed,
         "send the request with a method the Allow header names: a publish is a POST to /v1/entries, everything else a GET");
 
-    public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed);
-    public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed);
-    public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed);
-    public static readonly ErrorCode InclusionProofInvalid = new("IM5120", FailureKind.CheckFailed);
-    public static readonly ErrorCode LeafMismatch = new("IM5122", FailureKind.CheckFailed);
+    public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed,
+        "fetch it again; if it repeats, do not trust this registry's answer and tell its operator");
+    public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed,
+        "check that the registry key you verify with (--registry-key) is this registry's");
+    public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed,
+        "fetch the entry again (`infra verify NAME`); if it repeats, do not trust this registry's answer");
+    public static readonly ErrorCode InclusionProofInvalid = new("IM5120", FailureKind.CheckFailed,
+        "fetch the entry again (`infra verify NAME`); if it repeats, do not trust this registry's answer");
+    public static readonly ErrorCode LeafMismatch = new("IM5122", FailureKind.CheckFailed,
+        "restore the registry's log from a backup");
 
     /// <summary>The log file is damaged, or no longer matches what the registry signed.</summary>
     public static readonly ErrorCode LogCorrupt = new("IM5123", FailureKind.CheckFailed,
         "the log is append-only and signed, so a damaged file cannot be repaired in place: restore the registry's data " +
         "directory ($INFRAMIND_HOME/registry) from a backup, and do not trust what was read from this copy");
 
-    public static readonly ErrorCode StatementDigestMismatch = new("IM5124", FailureKind.CheckFailed);
-    public static readonly ErrorCode LogClosed = new("IM5125", FailureKind.Unavailable);
+    public static readonly ErrorCode StatementDigestMismatch = new("IM5124", FailureKind.CheckFailed,
+        "the statement was altered after it was logged: do not use it; ask the publisher to publish again");
+    public static readonly ErrorCode LogClosed = new("IM5125", FailureKind.Unavailable,
+        "the registry is shutting down: retry once it runs again");
 
     public static readonly ErrorCode LogInUse = new("IM5126", FailureKind.Unavailable,
         "a running `infra mesh up` or `infra registry serve` owns it: stop it, or start this one with another INFRAMIND_HOME; " +
         "publish, verify and log reach it with --registry URL");
 
     /// <summary>No registry answers at the URL (client side); the message says how to start one.</summary>
-    public static readonly ErrorCode RegistryUnreachable = new("IM5130", FailureKind.Unavailable);
+    public static readonly ErrorCode RegistryUnreachable = new("IM5130", FailureKind.Unavailable,
+        "check --registry and that the registry runs (`infra registry serve`), then retry");
 
     /// <summary>The registry answered an error status without a problem document (client side).</summary>
-    public static readonly ErrorCode RegistryHttpError = new("IM5131", FailureKind.Unavailable);
+    public static readonly ErrorCode RegistryHttpError = new("IM5131", FailureKind.Unavailable,
+        "check that --registry names an InfraMind registry; its log says why it failed");
 
     /// <summary>The registry answered something that is not a registry answer: not JSON, missing fields (client side).</summary>
     public static readonly ErrorCode RegistryBadAnswer = new("IM5132", FailureKind.Unavailable,
@@ -72,10 +82,12 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode ManifestInvalid = new("IM5141", FailureKind.CheckFailed, "`infra validate` shows every finding of model.yaml");
 
     /// <summary>Admission: the manifest describes another model, version or digest than the statement.</summary>
-    public static readonly ErrorCode ManifestMismatch = new("IM5142", FailureKind.CheckFailed);
+    public static readonly ErrorCode ManifestMismatch = new("IM5142", FailureKind.CheckFailed,
+        "publish with `infra publish`, which sends the manifest and the statement together");
 
     /// <summary>Admission: a content reference could not be fetched and verified.</summary>
-    public static readonly ErrorCode ContentUnresolved = new("IM5143", FailureKind.CheckFailed);
+    public static readonly ErrorCode ContentUnresolved = new("IM5143", FailureKind.CheckFailed,
+        "push the image first, then name it with `infra publish --image REFERENCE` (oci://…@sha256:…, https://…#sha256=…, ipfs://CID)");
 
     /// <summary>Admission: a content reference holds another image than the one published.</summary>
     public static readonly ErrorCode ContentMismatch = new("IM5144", FailureKind.CheckFailed, "every --image must be a copy of the same image");
@@ -85,7 +97,8 @@ public static class RegistryErrorCodes
         "publish remote, content-addressed references: oci://HOST/REPO@sha256:…, https://HOST/PATH#sha256=…, ipfs://CID (`infra push` gives them)");
 
     /// <summary>Admission: more distinct content references than the registry fetches for one publish.</summary>
-    public static readonly ErrorCode TooManyReferences = new("IM5146", FailureKind.CheckFailed);
+    public static readonly ErrorCode TooManyReferences = new("IM5146", FailureKind.CheckFailed,
+        "pass fewer --image copies to `infra publish`");
 
     /// <summary>Admission and `infra publish`: the image's own manifest-digest label names another manifest than the published one.</summary>
     public static readonly ErrorCode ImageBoundToOtherManifest = new("IM5147", FailureKind.CheckFailed,

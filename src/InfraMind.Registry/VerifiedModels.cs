@@ -94,7 +94,9 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
         if (failed is not null || report.Statement is null)
         {
             failed ??= report.Checks[0];
-            throw new InfraMindException(new ErrorCode(failed.Code ?? RegistryErrorCodes.StatementDigestMismatch, FailureKind.CheckFailed),
+            // A check's own code, as a failure of a check whatever kind it is declared with, keeping its hint.
+            var code = failed.Code ?? RegistryErrorCodes.StatementDigestMismatch;
+            throw new InfraMindException(new ErrorCode(code.Value, FailureKind.CheckFailed, code.DefaultHint),
                 $"{name}@{version} (log entry {bundle.Index}) does not verify: {failed.Name}: {failed.Reason}");
         }
 

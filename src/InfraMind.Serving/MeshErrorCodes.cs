@@ -13,7 +13,8 @@ public static class MeshErrorCodes
     public static readonly ErrorCode MalformedJson = new("IM6008", FailureKind.CheckFailed);
     public static readonly ErrorCode VersionInvalid = new("IM6009", FailureKind.Usage);
     public static readonly ErrorCode NodeRefused = new("IM6010", FailureKind.CheckFailed);
-    public static readonly ErrorCode ImageUnavailable = new("IM6011", FailureKind.Unavailable);
+    public static readonly ErrorCode ImageUnavailable = new("IM6011", FailureKind.Unavailable,
+        "the node refuses what it cannot fetch and verify: see the message for the link that failed");
     public static readonly ErrorCode ModelNotReadyOnNode = new("IM6012", FailureKind.Unavailable);
     public static readonly ErrorCode UnknownNode = new("IM6013", FailureKind.CheckFailed);
     public static readonly ErrorCode RegistrationInvalid = new("IM6014", FailureKind.Usage);
@@ -32,13 +33,15 @@ public static class MeshErrorCodes
     public static readonly ErrorCode NodeIdTaken = new("IM6019", FailureKind.Unavailable, "start the node with another --id, or with the credential file of the node that registered the id");
 
     /// <summary>A gateway option is invalid.</summary>
-    public static readonly ErrorCode GatewayOptionInvalid = new("IM6020", FailureKind.Usage);
+    public static readonly ErrorCode GatewayOptionInvalid = new("IM6020", FailureKind.Usage,
+        "`infra gateway serve --help` lists the gateway's options and their ranges");
 
     /// <summary>403: a heartbeat or re-registration without the credential the gateway issued to that node id.</summary>
     public static readonly ErrorCode NodeCredentialInvalid = new("IM6022", FailureKind.CheckFailed, "a node speaks only for itself: send the credential its registration returned");
 
     /// <summary>503: the gateway holds as many nodes as it admits; offline nodes are forgotten after a while.</summary>
-    public static readonly ErrorCode TooManyNodes = new("IM6023", FailureKind.Unavailable);
+    public static readonly ErrorCode TooManyNodes = new("IM6023", FailureKind.Unavailable,
+        "wait until offline nodes are forgotten, or start the gateway with a larger --max-nodes");
 
     /// <summary>A serving command cannot listen: its port is taken.</summary>
     public static readonly ErrorCode ListenFailed = new("IM6021", FailureKind.Unavailable, "choose a free port with --port, or stop what holds it");
@@ -115,7 +118,8 @@ public static class MeshErrorCodes
         "a restarted node registers its new fingerprint by itself; otherwise someone else answers at that address: check where it routes");
 
     /// <summary>A kept TLS certificate file ($INFRAMIND_HOME/mesh/tls/) cannot be read.</summary>
-    public static readonly ErrorCode TlsCertificateInvalid = new("IM6047", FailureKind.CheckFailed);
+    public static readonly ErrorCode TlsCertificateInvalid = new("IM6047", FailureKind.CheckFailed,
+        "remove it to have a new one made (peers then need the new fingerprint: register again), or restore it from a backup");
 
     /// <summary>`infra mesh down`: the recorded `mesh up` was sent SIGTERM and still runs after --timeout.</summary>
     public static readonly ErrorCode MeshDidNotStop = new("IM6048", FailureKind.Unavailable);

@@ -46,7 +46,8 @@ public static class Dsse
         ArgumentNullException.ThrowIfNull(key);
         if (!statement.Publisher.Equals(key.PublicKey))
         {
-            throw new SigningException(SigningErrorCodes.UnexpectedPublisher, $"statement names publisher {statement.Publisher.Fingerprint} but key '{key.Name}' is {key.PublicKey.Fingerprint}; build the statement with this key's public key.");
+            throw new SigningException(SigningErrorCodes.UnexpectedPublisher, $"statement names publisher {statement.Publisher.Fingerprint} but key '{key.Name}' is {key.PublicKey.Fingerprint}.",
+                hint: "build the statement with this key's public key");
         }
 
         return Sign(statement.ToStatement().ToCanonicalBytes(), DsseEnvelope.InTotoPayloadType, key);

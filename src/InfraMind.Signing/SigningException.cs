@@ -21,18 +21,28 @@ public static class SigningErrorCodes
     public static readonly ErrorCode UnsupportedKeyType = new("IM5008", FailureKind.Usage,
         "key types are p256 (the default) and secp256k1; an on-chain registry needs a secp256k1 key: `infra keys generate --name NAME --type secp256k1`");
 
-    public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed);
+    public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed,
+        "set the environment variable --passphrase-from-env names (--payer-passphrase-from-env for a payer key) to the passphrase the key was encrypted with");
     public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed,
         "restore the key's files from a backup; a key made anew (`infra keys generate`) has another fingerprint, and the names the old key published stay its own");
-    public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed);
-    public static readonly ErrorCode PayloadBase64 = new("IM5011", FailureKind.CheckFailed);
-    public static readonly ErrorCode WrongPayloadType = new("IM5012", FailureKind.CheckFailed);
-    public static readonly ErrorCode NoSignatures = new("IM5013", FailureKind.CheckFailed);
-    public static readonly ErrorCode SignatureBase64 = new("IM5014", FailureKind.CheckFailed);
-    public static readonly ErrorCode KeyIdMismatch = new("IM5015", FailureKind.CheckFailed);
-    public static readonly ErrorCode SignatureMismatch = new("IM5016", FailureKind.CheckFailed);
-    public static readonly ErrorCode StatementSchema = new("IM5017", FailureKind.CheckFailed);
-    public static readonly ErrorCode UnexpectedPublisher = new("IM5018", FailureKind.CheckFailed);
+    public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed,
+        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+    public static readonly ErrorCode PayloadBase64 = new("IM5011", FailureKind.CheckFailed,
+        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+    public static readonly ErrorCode WrongPayloadType = new("IM5012", FailureKind.CheckFailed,
+        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+    public static readonly ErrorCode NoSignatures = new("IM5013", FailureKind.CheckFailed,
+        "sign it: `infra publish --key NAME`");
+    public static readonly ErrorCode SignatureBase64 = new("IM5014", FailureKind.CheckFailed,
+        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+    public static readonly ErrorCode KeyIdMismatch = new("IM5015", FailureKind.CheckFailed,
+        "verify with the key of the publisher who signed it, or ask the publisher which key that is");
+    public static readonly ErrorCode SignatureMismatch = new("IM5016", FailureKind.CheckFailed,
+        "do not use this content: fetch it again from a source you trust, or ask the publisher which key signed it");
+    public static readonly ErrorCode StatementSchema = new("IM5017", FailureKind.CheckFailed,
+        "the statement was altered or not written by `infra publish`: ask the publisher to publish again");
+    public static readonly ErrorCode UnexpectedPublisher = new("IM5018", FailureKind.CheckFailed,
+        "the statement names another publisher: verify with that publisher's key, or do not trust it");
     public static readonly ErrorCode PublicKeyInvalid = new("IM5019", FailureKind.CheckFailed,
         "give the public key PEM file (`-----BEGIN PUBLIC KEY-----`): a publisher's is the file `infra keys list --json` names as publicKey");
 

@@ -28,4 +28,4 @@ public interface IModelImageSource
 
 /// <summary>The image of a model could not be made present or did not verify (IM6011; the node reports verdict image-unavailable).</summary>
 public sealed class ModelImageException(string message, Exception? inner = null)
-    : InfraMindException(MeshErrorCodes.ImageUnavailable, message, "the node refuses what it cannot fetch and verify: see the message for the link that failed", inner);
+    : InfraMindException(MeshErrorCodes.ImageUnavailable, message, null, inner);

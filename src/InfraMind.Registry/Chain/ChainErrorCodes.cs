@@ -18,14 +18,16 @@ public static class ChainErrorCodes
     public static readonly ErrorCode SignatureExpired = new("IM5712", FailureKind.CheckFailed, "sign again: the signature's deadline passed before the transaction was mined");
     public static readonly ErrorCode BadNonce = new("IM5713", FailureKind.CheckFailed, "sign again with the name's current nonce: this signature was used already (replay)");
     public static readonly ErrorCode InvalidSignature = new("IM5714", FailureKind.CheckFailed);
-    public static readonly ErrorCode UnknownVersion = new("IM5715", FailureKind.CheckFailed);
+    public static readonly ErrorCode UnknownVersion = new("IM5715", FailureKind.CheckFailed,
+        "`infra log --registry eth://…` lists what the registry holds");
     public static readonly ErrorCode AlreadyYanked = new("IM5716", FailureKind.CheckFailed);
     public static readonly ErrorCode AnchorExists = new("IM5717", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidField = new("IM5718", FailureKind.CheckFailed);
     public static readonly ErrorCode Reverted = new("IM5719", FailureKind.CheckFailed);
 
     // Transactions.
-    public static readonly ErrorCode GasEstimationFailed = new("IM5720", FailureKind.CheckFailed);
+    public static readonly ErrorCode GasEstimationFailed = new("IM5720", FailureKind.CheckFailed,
+        "check the payer's balance and the transaction's target");
     public static readonly ErrorCode InsufficientFunds = new("IM5721", FailureKind.CheckFailed, "fund the payer account, or pay with another (--payer)");
     public static readonly ErrorCode TransactionReplaced = new("IM5722", FailureKind.Unavailable, "run the command again: another transaction took this one's nonce, or the node dropped it");
     public static readonly ErrorCode TransactionTimeout = new("IM5723", FailureKind.Unavailable, "the transaction may still be mined: check it by its hash, then run the command again");
@@ -33,12 +35,14 @@ public static class ChainErrorCodes
 
     // Statements and records as verifiers see them.
     public static readonly ErrorCode StatementUnavailable = new("IM5730", FailureKind.Unavailable, "the statement's location does not answer: publish it again where verifiers can fetch it");
-    public static readonly ErrorCode StatementDigestMismatch = new("IM5731", FailureKind.CheckFailed);
+    public static readonly ErrorCode StatementDigestMismatch = new("IM5731", FailureKind.CheckFailed,
+        "the statement store serves another statement than the chain records: do not use it; restore the statement or ask the publisher to publish again");
     public static readonly ErrorCode StatementMismatch = new("IM5732", FailureKind.CheckFailed);
     public static readonly ErrorCode StatementTooLarge = new("IM5733", FailureKind.CheckFailed);
     public static readonly ErrorCode Yanked = new("IM5734", FailureKind.CheckFailed, "use another version: the owner yanked this one");
     public static readonly ErrorCode SignerMismatch = new("IM5735", FailureKind.CheckFailed);
-    public static readonly ErrorCode RecordMismatch = new("IM5736", FailureKind.CheckFailed);
+    public static readonly ErrorCode RecordMismatch = new("IM5736", FailureKind.CheckFailed,
+        "use a chain node that keeps the full history (not pruned) and is in sync");
     public static readonly ErrorCode StatementInvalid = new("IM5737", FailureKind.CheckFailed);
 
     // Keys, payers, the indexer and anchors.

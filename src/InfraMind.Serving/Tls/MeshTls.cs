@@ -58,8 +58,7 @@ public static class MeshTls
             }
             catch (CryptographicException e)
             {
-                throw new InfraMindException(MeshErrorCodes.TlsCertificateInvalid, $"the TLS certificate {file} cannot be read: {e.Message}",
-                    "remove it to have a new one made (peers then need the new fingerprint: register again), or restore it from a backup", e);
+                throw new InfraMindException(MeshErrorCodes.TlsCertificateInvalid, $"the TLS certificate {file} cannot be read: {e.Message}", innerException: e);
             }
         }
 

@@ -12,7 +12,8 @@ public static class StorageErrorCodes
         "`infra pull --help` lists the reference forms, `infra push --help` the destinations");
 
     /// <summary>The peer (registry, HTTP server, IPFS node) could not be reached or stopped answering.</summary>
-    public static readonly ErrorCode PeerUnavailable = new("IM4203", FailureKind.Unavailable);
+    public static readonly ErrorCode PeerUnavailable = new("IM4203", FailureKind.Unavailable,
+        "check that the server at that address runs and is reachable, then retry");
 
     /// <summary>The peer answered with an error status.</summary>
     public static readonly ErrorCode PeerRejected = new("IM4204", FailureKind.Unavailable);
@@ -21,13 +22,16 @@ public static class StorageErrorCodes
     public static readonly ErrorCode AuthenticationFailed = new("IM4205", FailureKind.Unavailable);
 
     /// <summary>The peer does not have the manifest, blob or file asked for.</summary>
-    public static readonly ErrorCode NotFound = new("IM4206", FailureKind.CheckFailed);
+    public static readonly ErrorCode NotFound = new("IM4206", FailureKind.CheckFailed,
+        "check the reference (repository, tag, digest or path) and that the content was pushed there");
 
     /// <summary>The image is not in the local content store.</summary>
-    public static readonly ErrorCode NotInStore = new("IM4207", FailureKind.CheckFailed);
+    public static readonly ErrorCode NotInStore = new("IM4207", FailureKind.CheckFailed,
+        "push it there with `infra push DIR --to local`, or pull it with `infra pull REFERENCE`");
 
     /// <summary>No backend for this kind of reference is available in this build.</summary>
-    public static readonly ErrorCode BackendUnavailable = new("IM4208", FailureKind.Unavailable);
+    public static readonly ErrorCode BackendUnavailable = new("IM4208", FailureKind.Unavailable,
+        "`infra pull --help` lists the reference forms this build reads");
 
     /// <summary>The manifest is of a kind InfraMind cannot run (schema 1, an index without a linux/amd64 image…).</summary>
     public static readonly ErrorCode UnsupportedManifest = new("IM4209", FailureKind.CheckFailed);

@@ -19,19 +19,24 @@ public static class IpfsErrorCodes
     public static readonly ErrorCode InvalidOptions = new("IM4103", FailureKind.Usage);
 
     /// <summary>No IPFS node or gateway answers at the address (connection refused, unknown host, TLS failure).</summary>
-    public static readonly ErrorCode NodeUnreachable = new("IM4104", FailureKind.Unavailable);
+    public static readonly ErrorCode NodeUnreachable = new("IM4104", FailureKind.Unavailable,
+        "check the address and that the IPFS node or gateway runs, then retry");
 
     /// <summary>The node or gateway answered with an HTTP error status (404 content not found, 405, 500…).</summary>
-    public static readonly ErrorCode HttpError = new("IM4105", FailureKind.Unavailable);
+    public static readonly ErrorCode HttpError = new("IM4105", FailureKind.Unavailable,
+        "the IPFS node's or gateway's log says why; retry once it is healthy");
 
     /// <summary>The node or gateway answered something that is not a valid answer (bad JSON, no CID, cut short).</summary>
-    public static readonly ErrorCode BadAnswer = new("IM4106", FailureKind.Unavailable);
+    public static readonly ErrorCode BadAnswer = new("IM4106", FailureKind.Unavailable,
+        "check that the address is a Kubo RPC API or an IPFS gateway, and its log; then retry");
 
     /// <summary>The node or gateway stopped sending for longer than the stall timeout.</summary>
-    public static readonly ErrorCode Stalled = new("IM4107", FailureKind.Unavailable);
+    public static readonly ErrorCode Stalled = new("IM4107", FailureKind.Unavailable,
+        "check that the IPFS node or gateway runs and is not overloaded, then retry");
 
     /// <summary>The node stored the content under another CID than InfraMind computes with the same settings.</summary>
-    public static readonly ErrorCode NodeCidDisagrees = new("IM4108", FailureKind.Unavailable);
+    public static readonly ErrorCode NodeCidDisagrees = new("IM4108", FailureKind.Unavailable,
+        "do not publish the node's CID; add the content with a kubo-compatible node that imports with the settings asked");
 
     /// <summary>A file to import does not exist, is a directory or cannot be read (`infra cid`).</summary>
     public static readonly ErrorCode FileUnreadable = new("IM4109", FailureKind.Usage);

@@ -363,7 +363,8 @@ public sealed partial class LocalContentStore
             }
             catch (IOException e)
             {
-                throw new StorageException(StorageErrorCodes.PeerUnavailable, $"the local content store {Root} stayed locked for {LockTimeout.TotalSeconds:0} s by another infra process; wait for it to finish or remove {path} if none runs.", e);
+                throw new StorageException(StorageErrorCodes.PeerUnavailable, $"the local content store {Root} stayed locked for {LockTimeout.TotalSeconds:0} s by another infra process.", e,
+                    $"wait for the other infra process to finish, or remove {path} if none runs");
             }
         }
     }

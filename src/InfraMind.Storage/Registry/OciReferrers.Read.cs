@@ -144,7 +144,8 @@ public sealed partial class OciReferrers
         var document = await client.TryGetDocumentAsync($"manifests/{referrer.Digest}", MediaTypes.OciManifest, MaxManifestBytes,
             () => new StorageException(StorageErrorCodes.ReferrerTooLarge, $"{where} is over the {MaxManifestBytes}-byte cap on a referrer manifest; the rest was not read."),
             $"fetching {where}", cancellationToken).ConfigureAwait(false)
-            ?? throw new StorageException(StorageErrorCodes.NotFound, $"{where} is listed in the referrers index but the registry does not have it.");
+            ?? throw new StorageException(StorageErrorCodes.NotFound, $"{where} is listed in the referrers index but the registry does not have it.",
+                hint: "the registry lost a referrer it lists: publish again to attach a fresh one");
         if (Digest.Compute(document.Bytes) != referrer.Digest)
         {
             throw Malformed($"{where}: the registry's bytes hash to {Digest.Compute(document.Bytes)}, not the digest that names them.");
