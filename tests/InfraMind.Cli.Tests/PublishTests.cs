@@ -1,4 +1,5 @@
 using System.Text.Json;
+using InfraMind.Registry;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -102,7 +103,14 @@ public sealed class PublishTests : IDisposable
         File.WriteAllText(bundle, tampered);
         var bad = await _cli.RunJsonAsync(1, "verify", "offline", "--offline", bundle, "--json");
         Assert.False(bad.GetProperty("passed").GetBoolean());
-        Assert.Contains(bad.GetProperty("checks").EnumerateArray(), c => c.GetProperty("name").GetString() == "checkpoint" && !c.GetProperty("passed").GetBoolean());
+        var checkpointCheck = Assert.Single(bad.GetProperty("checks").EnumerateArray(), c => c.GetProperty("name").GetString() == "checkpoint");
+        Assert.False(checkpointCheck.GetProperty("passed").GetBoolean());
+        // The failed check says how to fix it, as its code's default hint.
+        Assert.Equal(RegistryErrorCodes.CheckpointSignature.DefaultHint, checkpointCheck.GetProperty("hint").GetString());
+        Assert.All(bad.GetProperty("checks").EnumerateArray().Where(c => c.GetProperty("passed").GetBoolean()),
+            c => Assert.Equal(JsonValueKind.Null, c.GetProperty("hint").ValueKind));
+        var text = await _cli.RunAsync("verify", "offline", "--offline", bundle);
+        Assert.Contains("hint: fetch it again", text.Out, StringComparison.Ordinal);
     }
 
     [SkippableFact]

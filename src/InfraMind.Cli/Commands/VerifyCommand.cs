@@ -42,7 +42,7 @@ internal static class VerifyCommand
             Description = "With --image: the publisher's public key PEM (the file `infra keys list --json` names as publicKey)",
             HelpName = "FILE",
         };
-        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON (on an eth:// registry: block and txHash instead of index; with --image: image, referrer)" };
+        var json = new Option<bool>("--json") { Description = "Print {model, version, index, passed, checks[]} as JSON (each check: name, passed, code, reason, and the hint of a failed one) (on an eth:// registry: block and txHash instead of index; with --image: image, referrer)" };
         var command = new Command("verify",
             "Verify a published model: the publisher's DSSE signature, the statement's digests, the registry's signed checkpoint and the " +
             "Merkle inclusion proof of the entry — online or offline. With --anchor eth://… --anchorer 0x…, also that the entry is in the log " +
@@ -215,7 +215,7 @@ internal static class VerifyCommand
         if (asJson)
         {
             fields["passed"] = passed;
-            fields["checks"] = JsonSerializer.SerializeToNode(checks.Select(c => new { name = c.Name, passed = c.Passed, code = c.Code, reason = c.Reason }), CliJson.Options);
+            fields["checks"] = JsonSerializer.SerializeToNode(checks.Select(c => new { name = c.Name, passed = c.Passed, code = c.Code, reason = c.Reason, hint = c.Passed ? null : c.Code?.DefaultHint }), CliJson.Options);
             CliJson.Write(context.Output, fields);
         }
         else
@@ -223,7 +223,11 @@ internal static class VerifyCommand
             context.Console.MarkupLine(ConsoleText.Escape(header));
             var width = checks.Max(c => c.Name.Length);
             foreach (var c in checks)
+            {
                 context.Console.MarkupLine($"  {(c.Passed ? "[green]✓[/]" : "[red]✗[/]")} {ConsoleText.Escape(c.Name.PadRight(width))} {(c.Code is null ? "" : ConsoleText.Escape(c.Code) + " ")}{ConsoleText.Escape(c.Reason)}");
+                if (!c.Passed && c.Code?.DefaultHint is { } hint)
+                    context.Console.MarkupLine($"    {new string(' ', width)} hint: {ConsoleText.Escape(hint)}");
+            }
             if (statement is { } s)
                 context.Console.MarkupLine($"  image {ConsoleText.Escape(s.ImageDigest)}, manifest {ConsoleText.Escape(s.ManifestDigest)}, publisher {ConsoleText.Escape(s.Publisher.Fingerprint)}");
             context.Console.MarkupLine(passed ? "[green]verified[/]" : "[red]NOT verified[/]");
