@@ -55,6 +55,121 @@ public sealed partial class ErrorCatalogTests
         }
     }
 
+    /// <summary>
+    /// The codes with no <see cref="ErrorCode.DefaultHint"/>, each with why: the advice differs per raise site (and each
+    /// site gives its own), the answer is a problem document whose detail is the fix, or there is nothing to fix. Every
+    /// other code says how to fix it wherever it is raised, so a user never reads <c>hint: null</c> where a fix is known.
+    /// </summary>
+    /// <summary>
+    /// Why a manifest finding (IM10xx) has no default: each finding carries its own hint (ManifestFindings.Error and
+    /// Warning require one, `infra validate` and `--json` print it), and where a command raises the code itself it passes one.
+    /// </summary>
+    private const string ManifestFinding = "a manifest finding: each finding carries its own hint (ManifestFindings requires one), and `infra validate` prints it";
+
+    private static readonly Dictionary<string, string> WithoutDefaultHint = new(StringComparer.Ordinal)
+    {
+        ["IM0001"] = "FailureReport's internal-error hint names the file with the details, which differs per run",
+        ["IM0002"] = "per site: each names the option and what to write, or the command's --help (FailureReport.Usage)",
+        ["IM0003"] = "per site: each names the file it wanted and how to get one",
+        ["IM0004"] = "nothing to fix: the user interrupted the command",
+        ["IM3003"] = "per site, in the message: a tag to give, permissions or .dockerignore to fix, a Dockerfile to add",
+        ["IM3007"] = "a defect of the caller, not of the user's input; the message names each field",
+        ["IM3008"] = "the engine's own refusal is quoted and the fix depends on it (an image in use, not a docker save tar)",
+        ["IM3010"] = "its one site passes a hint naming the resource (resources.cpu or resources.memory) to lower",
+        ["IM4103"] = "per site, in the message: the import option out of range and its rule",
+        ["IM4109"] = "per site: `infra cid` passes a hint for a directory and for a missing file",
+        ["IM4204"] = "per site, in the message: not a registry, a manifest rewritten, a server failure or a refusal",
+        ["IM4205"] = "per site, in the message: credentials to set, or a token service to report to its operator",
+        ["IM4209"] = "per site, in the message: a manifest too large, an index, a schema 1 manifest",
+        ["IM5106"] = "the fallback of an admission check's refusal, whose reason is the message",
+        ["IM5107"] = "per site: the message states the rule (a query parameter, an entry index, an entry bundle); `infra verify --offline` passes a hint",
+        ["IM5706"] = "the chain node's own error is quoted and the fix depends on it",
+        ["IM5714"] = "the contract's refusal, decoded: the message gives the signature's rules",
+        ["IM5716"] = "nothing to fix: the version is yanked already",
+        ["IM5717"] = "nothing to fix: that log size is anchored already by this sender",
+        ["IM5718"] = "the contract's refusal, decoded: the message names the field and its limit",
+        ["IM5719"] = "the contract's revert reason is quoted and the fix depends on it",
+        ["IM5732"] = "a verification check's finding: the message names what differs between statement and chain record",
+        ["IM5733"] = "the statement store serves more than the cap the message gives: not a statement infra wrote",
+        ["IM5735"] = "a verification check's finding: the message names both signers",
+        ["IM5737"] = "per site: the message gives the form a digest or endpoint id must have; a statement signed by another key passes a hint",
+        ["IM5752"] = "a verification check's finding, per site in the message (fetch the entry again, a consistency proof, a forked log)",
+        ["IM6002"] = "answered as a gateway problem document, whose detail says how to fix it (start a node with room, or wait)",
+        ["IM6003"] = "answered as a gateway problem document, whose detail lists the violations and where the schema is",
+        ["IM6004"] = "answered as a gateway problem document, whose detail lists every attempt's verdict",
+        ["IM6006"] = "answered as a gateway problem document, whose detail says which Content-Type to send",
+        ["IM6007"] = "answered as a problem document (gateway) or job answer (node), whose detail gives the limit",
+        ["IM6008"] = "answered as a problem document (gateway) or job answer (node), whose detail says what is wrong with the JSON",
+        ["IM6009"] = "answered as a gateway problem document, whose detail says what a version looks like",
+        ["IM6010"] = "a node's refusal of an assignment, reported to the gateway, which places the model elsewhere",
+        ["IM6012"] = "a node's answer to a job the gateway sent: the gateway tries another node",
+        ["IM6013"] = "answered to a node as a problem document: the node registers again by itself",
+        ["IM6014"] = "per site: the message names the node option, the heartbeat field or quotes the gateway's refusal",
+        ["IM6048"] = "per site: both `infra mesh down` sites pass a hint naming the PID to kill",
+        ["IM1070"] = "its one site passes a hint naming `infra validate DIR` for the package at hand",
+        ["IM1000"] = ManifestFinding,
+        ["IM1001"] = ManifestFinding,
+        ["IM1002"] = ManifestFinding,
+        ["IM1003"] = ManifestFinding,
+        ["IM1004"] = ManifestFinding,
+        ["IM1005"] = ManifestFinding,
+        ["IM1006"] = ManifestFinding,
+        ["IM1007"] = ManifestFinding,
+        ["IM1008"] = ManifestFinding,
+        ["IM1009"] = ManifestFinding,
+        ["IM1010"] = ManifestFinding,
+        ["IM1011"] = ManifestFinding,
+        ["IM1012"] = ManifestFinding,
+        ["IM1020"] = ManifestFinding,
+        ["IM1021"] = ManifestFinding,
+        ["IM1022"] = ManifestFinding,
+        ["IM1023"] = ManifestFinding,
+        ["IM1024"] = ManifestFinding,
+        ["IM1025"] = ManifestFinding,
+        ["IM1026"] = ManifestFinding,
+        ["IM1027"] = ManifestFinding,
+        ["IM1028"] = ManifestFinding,
+        ["IM1030"] = ManifestFinding,
+        ["IM1031"] = ManifestFinding,
+        ["IM1032"] = ManifestFinding,
+        ["IM1033"] = ManifestFinding,
+        ["IM1040"] = ManifestFinding,
+        ["IM1041"] = ManifestFinding,
+        ["IM1042"] = ManifestFinding,
+        ["IM1043"] = ManifestFinding,
+        ["IM1044"] = ManifestFinding,
+        ["IM1050"] = ManifestFinding,
+        ["IM1051"] = ManifestFinding,
+        ["IM1052"] = ManifestFinding,
+        ["IM1053"] = ManifestFinding,
+        ["IM1054"] = ManifestFinding,
+    };
+
+    [Fact]
+    public void Every_declared_code_has_a_default_hint_or_a_reason_why_not()
+    {
+        var missing = Declared().Values
+            .Where(d => string.IsNullOrWhiteSpace(d.Code.DefaultHint) && !WithoutDefaultHint.ContainsKey(d.Code.Value))
+            .Select(d => $"{d.Owner} ({d.Code})")
+            .Order()
+            .ToList();
+        Assert.True(missing.Count == 0,
+            "codes with no DefaultHint: give one that says how to fix it wherever the code is raised, or add the code to " +
+            "ErrorCatalogTests.WithoutDefaultHint with the reason there is none: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Every_code_listed_without_a_default_hint_exists_and_has_none()
+    {
+        var declared = Declared();
+        foreach (var (code, reason) in WithoutDefaultHint)
+        {
+            Assert.True(declared.TryGetValue(code, out var d), $"{code} is listed in WithoutDefaultHint but declared nowhere");
+            Assert.True(d.Code.DefaultHint is null, $"{code} ({d.Owner}) has a DefaultHint now: remove it from WithoutDefaultHint");
+            Assert.False(string.IsNullOrWhiteSpace(reason), $"{code} is listed without a reason");
+        }
+    }
+
     [Fact]
     public void No_message_starts_with_its_code()
     {
