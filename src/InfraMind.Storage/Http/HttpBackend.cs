@@ -45,7 +45,8 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
         {
             // A server that answers 2xx before it took the whole body holds less than the reference would name.
             throw new StorageException(StorageErrorCodes.PeerRejected, $"uploading {url}: the server answered before it received the whole tar ({size} bytes) and may hold a " +
-                "partial file; no reference was made for this upload. Push again, or to a server that reads a PUT's whole body before it answers.");
+                "partial file; no reference was made for this upload",
+                hint: "push again, or to a server that reads a PUT's whole body before it answers");
         }
 
         return new PushResult(new HttpReference(url, digest), image.ManifestDigest, size);

@@ -25,7 +25,8 @@ internal static class PeerHttp
             response.Dispose();
             if (location is null)
             {
-                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(current)} answered a redirect without a Location while {what}.");
+                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(current)} answered a redirect without a Location while {what}",
+                    hint: "the server is misconfigured: ask its operator, or name the content's final location");
             }
 
             var next = location.IsAbsoluteUri ? location : new Uri(current, location);
@@ -38,7 +39,8 @@ internal static class PeerHttp
 
             if (hops >= policy.MaxRedirects || next.Scheme is not ("http" or "https"))
             {
-                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(origin)} redirected more than {policy.MaxRedirects} times, or to a non-HTTP location, while {what}.");
+                throw new StorageException(StorageErrorCodes.PeerRejected, $"{Peer(origin)} redirected more than {policy.MaxRedirects} times, or to a non-HTTP location, while {what}",
+                    hint: "name the content's final location in the reference");
             }
 
             var again = new HttpRequestMessage(request.Method, next);
@@ -112,12 +114,13 @@ internal static class PeerHttp
         throw response.StatusCode switch
         {
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{where} answered {status}{detail} while {what}. Give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD (or check them).") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
+                $"{where} answered {status}{detail} while {what}",
+                hint: "give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, or check them") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             HttpStatusCode.NotFound => new StorageException(StorageErrorCodes.NotFound,
                 $"{where} answered {status}{detail} while {what}: it does not have that content. Check the reference (repository, tag, digest, path).") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             _ => new StorageException(StorageErrorCodes.PeerRejected,
-                $"{where} answered {status}{detail} while {what}. " +
-                ((int)response.StatusCode >= 500 ? "The server failed; retry later or ask its operator." : "The server refused the request; check the destination and its configuration.")) { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
+                $"{where} answered {status}{detail} while {what}",
+                hint: (int)response.StatusCode >= 500 ? "the server failed: retry later, or ask its operator" : "the server refused the request: check the destination and its configuration") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
         };
     }
 

@@ -36,7 +36,8 @@ public sealed partial class OciReferrers
         var (stored, indexed) = await client.PutManifestWithSubjectAsync(digest.Value, MediaTypes.OciManifest, manifest, cancellationToken).ConfigureAwait(false);
         if (stored is { } s && s != digest)
         {
-            throw new StorageException(StorageErrorCodes.PeerRejected, $"{repository.Registry} stored the referrer manifest under {s}, not {digest}; it rewrote the manifest.");
+            throw new StorageException(StorageErrorCodes.PeerRejected, $"{repository.Registry} stored the referrer manifest under {s}, not {digest}; it rewrote the manifest",
+                hint: "use a registry that stores manifests as sent");
         }
 
         if (indexed)

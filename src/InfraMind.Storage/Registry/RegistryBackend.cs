@@ -57,7 +57,8 @@ internal sealed class RegistryBackend(PeerOptions options, BlobOrigins? origins 
         if (stored is { } s && s != image.ManifestDigest)
         {
             throw new StorageException(StorageErrorCodes.PeerRejected,
-                $"{reference.Registry} stored the manifest under {s}, not {image.ManifestDigest}; it rewrote the manifest, so the container hash would not match. Use a registry that stores manifests as sent.");
+                $"{reference.Registry} stored the manifest under {s}, not {image.ManifestDigest}; it rewrote the manifest, so the container hash would not match",
+                hint: "use a registry that stores manifests as sent");
         }
 
         origins?.Record(reference.Registry, reference.Repository, image.Blobs.Select(b => b.Digest));

@@ -21,6 +21,9 @@ internal sealed partial class RegistryClient
     /// <summary>A token answer is a small JSON document (a JWT of a few KiB); more is not read.</summary>
     private const int MaxTokenAnswerBytes = 1 << 20;
 
+    /// <summary>What a user can do about a token service that answers wrongly: it is the registry's to fix.</summary>
+    private const string TokenServiceHint = "the registry's token service is misconfigured: ask its operator";
+
     /// <summary>
     /// Calls <c>GET /v2/</c>; answers a 401 challenge (Basic, or a Bearer token for <paramref name="actions"/> on
     /// this repository) so that later requests, uploads included, go out authorised the first time.
@@ -47,8 +50,8 @@ internal sealed partial class RegistryClient
             if (credentials is null)
             {
                 throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                    $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\"). Set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, " +
-                    $"or log in with `docker login {RegistryCredentials.Authority(_base)}` (InfraMind reads docker's config.json and credential helpers).");
+                    $"{PeerHttp.Peer(_base)} asks for a user name and password (Basic realm \"{basic.Realm}\")", hint:
+                    $"set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, or log in with `docker login {RegistryCredentials.Authority(_base)}` (InfraMind reads docker's config.json and credential helpers)");
             }
 
             if (!credentials.AppliesTo(_base))
@@ -63,14 +66,16 @@ internal sealed partial class RegistryClient
         else
         {
             throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{PeerHttp.Peer(_base)} answered 401 with no challenge InfraMind understands ({string.Join("; ", ping.Headers.WwwAuthenticate)}); only Basic and Bearer are supported.");
+                $"{PeerHttp.Peer(_base)} answered 401 with no challenge InfraMind understands ({string.Join("; ", ping.Headers.WwwAuthenticate)})",
+                hint: "InfraMind speaks Basic and Bearer authentication only: use a registry that asks for one of them");
         }
 
         using var again = await SendAsync(HttpMethod.Get, "v2/", null, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
         if (again.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden && credentials?.Source is { } source)
         {
             throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{PeerHttp.Peer(_base)} refused the credentials of {credentials.UserName} from {source} ({(int)again.StatusCode}). Log in again, or set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, which take precedence.");
+                $"{PeerHttp.Peer(_base)} refused the credentials of {credentials.UserName} from {source} ({(int)again.StatusCode})",
+                hint: "log in again, or set INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, which take precedence");
         }
 
         await PeerHttp.EnsureSuccessAsync(again, "checking the registry credentials", cancellationToken).ConfigureAwait(false);
@@ -102,7 +107,8 @@ internal sealed partial class RegistryClient
         if (ping.StatusCode == HttpStatusCode.NotFound)
         {
             throw new StorageException(StorageErrorCodes.PeerRejected,
-                $"{PeerHttp.Peer(_base)} has no /v2/ API, so it is not an OCI distribution registry. Check the host and port.");
+                $"{PeerHttp.Peer(_base)} has no /v2/ API, so it is not an OCI distribution registry",
+                hint: "check the host and port: they must name an OCI distribution registry");
         }
 
         await PeerHttp.EnsureSuccessAsync(ping, "checking the registry API", cancellationToken).ConfigureAwait(false);
@@ -121,7 +127,8 @@ internal sealed partial class RegistryClient
         if (!Uri.TryCreate(realm + query, UriKind.Absolute, out var tokenUri) || tokenUri.Scheme is not ("http" or "https"))
         {
             throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                $"{PeerHttp.Peer(_base)} names token realm {TerminalText.Quote(realm, 200)}, which is not an http(s) URL; no token was asked for. The registry's token service is misconfigured: ask its operator.");
+                $"{PeerHttp.Peer(_base)} names token realm {TerminalText.Quote(realm, 200)}, which is not an http(s) URL; no token was asked for",
+                hint: TokenServiceHint);
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
@@ -156,11 +163,12 @@ internal sealed partial class RegistryClient
                 return B64Token().IsMatch(token)
                     ? token
                     : throw new StorageException(StorageErrorCodes.AuthenticationFailed,
-                        $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered a \"{field}\" that is not a Bearer token (RFC 6750: letters, digits and -._~+/ then '='; it holds a space, a control or a non-ASCII character); it was not sent. Ask the registry's operator.");
+                        $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered a \"{field}\" that is not a Bearer token (RFC 6750: letters, digits and -._~+/ then '='; it holds a space, a control or a non-ASCII character); it was not sent",
+                        hint: TokenServiceHint);
             }
         }
 
-        throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered without a token.");
+        throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered without a token", hint: TokenServiceHint);
     }
 
     private static JsonDocument ParseTokenAnswer(byte[] answer, Uri tokenUri)
@@ -171,7 +179,7 @@ internal sealed partial class RegistryClient
         }
         catch (JsonException e)
         {
-            throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered something that is not JSON.", e);
+            throw new StorageException(StorageErrorCodes.AuthenticationFailed, $"the token service {tokenUri.GetLeftPart(UriPartial.Path)} answered something that is not JSON", e, TokenServiceHint);
         }
     }
 

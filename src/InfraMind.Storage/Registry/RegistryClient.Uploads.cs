@@ -169,7 +169,8 @@ internal sealed partial class RegistryClient
     private Uri UploadLocation(HttpResponseMessage response, Digest digest)
     {
         var location = response.Headers.Location
-            ?? throw new StorageException(StorageErrorCodes.PeerRejected, $"{PeerHttp.Peer(_base)} started the upload of {digest} but sent no Location; it does not follow the distribution spec.");
+            ?? throw new StorageException(StorageErrorCodes.PeerRejected, $"{PeerHttp.Peer(_base)} started the upload of {digest} but sent no Location; it does not follow the distribution spec",
+                hint: "use a registry that follows the OCI distribution spec");
         return location.IsAbsoluteUri ? location : new Uri(_base, location);
     }
 

@@ -121,7 +121,7 @@ public sealed class DockerCredentialTests(DockerCredentialTests.AuthRegistry fix
         var (config, bin, log) = Setup("""{"credsStore":"imnone"}""");
         var none = await Assert.ThrowsAsync<StorageException>(() => PushAsync(new PeerOptions { CredentialSource = new DockerCredentialStore(config, bin) }));
         Assert.Equal(StorageErrorCodes.AuthenticationFailed, none.Code);
-        Assert.Contains($"docker login {_registry.HostPort}", none.Message);
+        Assert.Contains($"docker login {_registry.HostPort}", none.Hint);
         Assert.Equal([$"get {_registry.HostPort}"], File.ReadAllLines(log));
 
         // Scoped to other registries (a publisher's fetch), a store that would answer gives nothing and runs no helper.

@@ -287,7 +287,7 @@ public sealed class RegistryAuthTests : IAsyncLifetime, IDisposable
 
         var none = await Assert.ThrowsAsync<StorageException>(() => new RegistryBackend(new PeerOptions()).PushAsync(image, target, null, CancellationToken.None));
         Assert.Equal(StorageErrorCodes.AuthenticationFailed, none.Code);
-        Assert.Contains("INFRAMIND_REGISTRY_USERNAME", none.Message);
+        Assert.Contains("INFRAMIND_REGISTRY_USERNAME", none.Hint);
 
         var wrong = await Assert.ThrowsAsync<StorageException>(() =>
             new RegistryBackend(new PeerOptions { Credentials = new RegistryCredentials("tester", "wrong", [_registry.HostPort]) }).PushAsync(image, target, null, CancellationToken.None));
