@@ -14,7 +14,8 @@ public static class BuildContext
         {
             throw new ContainerEngineException(
                 ContainerErrorCodes.InvalidBuildContext,
-                $"build context directory '{contextDir}' does not exist; pass the model directory that holds the Dockerfile.");
+                $"build context directory '{contextDir}' does not exist",
+                hint: "pass the model directory that holds the Dockerfile");
         }
 
         var full = Path.GetFullPath(contextDir);
@@ -22,7 +23,8 @@ public static class BuildContext
         {
             throw new ContainerEngineException(
                 ContainerErrorCodes.InvalidBuildContext,
-                $"no {DockerfileName} in build context '{full}'; add one (see examples/summarizer-v1/Dockerfile).");
+                $"no {DockerfileName} in build context '{full}'",
+                hint: "add one (see examples/summarizer-v1/Dockerfile)");
         }
 
         return full;

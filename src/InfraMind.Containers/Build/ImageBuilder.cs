@@ -21,7 +21,7 @@ internal static class ImageBuilder
         var fullContext = BuildContext.Validate(contextDir);
         if (string.IsNullOrWhiteSpace(tag))
         {
-            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext, "image tag is empty: give one like 'summarizer-v1:0.4.2'.");
+            throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext, "image tag is empty", hint: "give one like 'summarizer-v1:0.4.2'");
         }
 
         var imageLabels = labels is null ? [] : new Dictionary<string, string>(labels);
@@ -38,7 +38,8 @@ internal static class ImageBuilder
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ContainerEngineException(ContainerErrorCodes.InvalidBuildContext,
-                $"cannot read the build context '{fullContext}': {e.Message}. Fix the file's permissions or list it in .dockerignore.", e);
+                $"cannot read the build context '{fullContext}': {e.Message}", e,
+                "fix the file's permissions, or list it in .dockerignore");
         }
 
         tar.Position = 0;

@@ -15,6 +15,9 @@ internal static class ImageIndex
     /// <summary>The most entries an index may list (docker's largest have a few dozen).</summary>
     public const int MaxEntries = 1024;
 
+    /// <summary>What to do about an index infra cannot take: name one image manifest instead.</summary>
+    public const string PullByDigest = "pull one platform's image manifest by its digest (oci://HOST/REPO@sha256:…)";
+
     /// <summary>Whether <paramref name="bytes"/> is an index rather than an image manifest.</summary>
     public static bool IsIndex(byte[] bytes, string? headerMediaType)
     {
@@ -56,12 +59,12 @@ internal static class ImageIndex
         using var doc = JsonDocument.Parse(bytes);
         if (!doc.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
         {
-            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index without a \"manifests\" list.");
+            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index without a \"manifests\" list", hint: PullByDigest);
         }
 
         if (manifests.GetArrayLength() > MaxEntries)
         {
-            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} lists {manifests.GetArrayLength()} manifests; an index may list at most {MaxEntries}.");
+            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} lists {manifests.GetArrayLength()} manifests; an index may list at most {MaxEntries}", hint: PullByDigest);
         }
 
         var offered = new List<string>();
@@ -87,12 +90,13 @@ internal static class ImageIndex
                 var descriptor = Descriptor.Read(entry, at);
                 if (MediaTypes.IsIndex(descriptor.MediaType))
                 {
-                    throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{at} for {platform} is itself an index; InfraMind follows one level of index. Pull the image manifest by its digest.");
+                    throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{at} for {platform} is itself an index; InfraMind follows one level of index",
+                        hint: PullByDigest);
                 }
 
                 if (descriptor.Size > ArchiveLimits.MaxManifestBytes)
                 {
-                    throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{at} names a {descriptor.Size}-byte manifest, too large for an image manifest.");
+                    throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{at} names a {descriptor.Size}-byte manifest, too large for an image manifest", hint: PullByDigest);
                 }
 
                 return descriptor;
@@ -100,8 +104,8 @@ internal static class ImageIndex
         }
 
         throw new StorageException(StorageErrorCodes.UnsupportedManifest,
-            $"{where} is an image index with no image for this machine's platform {platform} (it offers {(offered.Count == 0 ? "no platform" : string.Join(", ", offered.Distinct()))}); " +
-            "pull one platform's manifest by its digest (oci://host/repo@sha256:…) or publish the image for " + platform + ".");
+            $"{where} is an image index with no image for this machine's platform {platform} (it offers {(offered.Count == 0 ? "no platform" : string.Join(", ", offered.Distinct()))})",
+            hint: $"{PullByDigest}, or publish the image for {platform}");
     }
 
     private static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

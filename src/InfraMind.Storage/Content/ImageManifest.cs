@@ -33,12 +33,14 @@ internal sealed record ImageManifest(string MediaType, Descriptor Config, IReadO
             string? mediaType = root.TryGetProperty("mediaType", out var mt) && mt.ValueKind == JsonValueKind.String ? mt.GetString() : headerMediaType;
             if (root.TryGetProperty("schemaVersion", out var sv) && sv.ValueKind == JsonValueKind.Number && sv.GetInt32() == 1)
             {
-                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is a Docker schema 1 manifest, which has no content-addressed config; push the image again with a current docker or with 'infra push'.");
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is a Docker schema 1 manifest, which has no content-addressed config",
+                    hint: "push the image again with a current docker, or with `infra push`");
             }
 
             if (root.TryGetProperty("manifests", out _) || (mediaType is not null && MediaTypes.IsIndex(mediaType)))
             {
-                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index (several platforms) where one image manifest was expected; pull one platform's manifest by its digest (oci://host/repo@sha256:…).");
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"{where} is an image index (several platforms) where one image manifest was expected",
+                    hint: ImageIndex.PullByDigest);
             }
 
             var config = Descriptor.Read(root.TryGetProperty("config", out var c) ? c : default, where + "/config");

@@ -135,7 +135,8 @@ internal sealed partial class RegistryClient : IDisposable
         await PeerHttp.EnsureSuccessAsync(response, $"fetching manifest {Repo}:{reference}", cancellationToken).ConfigureAwait(false);
         if (response.Content.Headers.ContentLength > MaxManifestSize)
         {
-            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is {response.Content.Headers.ContentLength} bytes, too large for an image manifest.");
+            throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is {response.Content.Headers.ContentLength} bytes, too large for an image manifest",
+                hint: "check the reference: it names something other than an image manifest");
         }
 
         // Read against the bound, never whole first: a chunked answer of any length costs at most the bound.
@@ -150,7 +151,8 @@ internal sealed partial class RegistryClient : IDisposable
             }
             catch (StorageException e) when (e.Code == StorageErrorCodes.TooLarge)
             {
-                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is larger than {MaxManifestSize} bytes, too large for an image manifest; the rest was not read.", e);
+                throw new StorageException(StorageErrorCodes.UnsupportedManifest, $"the manifest {Repo}:{reference} is larger than {MaxManifestSize} bytes, too large for an image manifest; the rest was not read", e,
+                    "check the reference: it names something other than an image manifest");
             }
 
             Digest? header = response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var d) ? d : null;

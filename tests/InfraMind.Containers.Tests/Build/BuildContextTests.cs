@@ -1,11 +1,25 @@
 using InfraMind.Testing;
 using System.Formats.Tar;
+using InfraMind.Containers;
 using InfraMind.Containers.Build;
 
 namespace InfraMind.Containers.Tests.Build;
 
 public sealed class BuildContextTests
 {
+    [Fact]
+    public void A_missing_directory_or_Dockerfile_is_IM3003_with_the_fix_as_its_hint()
+    {
+        using var dir = new TempDirectory();
+        var missing = Assert.Throws<ContainerEngineException>(() => BuildContext.Validate(dir.Combine("nowhere")));
+        Assert.Equal(ContainerErrorCodes.InvalidBuildContext, missing.Code);
+        Assert.Equal("pass the model directory that holds the Dockerfile", missing.Hint);
+
+        var noDockerfile = Assert.Throws<ContainerEngineException>(() => BuildContext.Validate(dir.Path));
+        Assert.Equal(ContainerErrorCodes.InvalidBuildContext, noDockerfile.Code);
+        Assert.Contains("examples/summarizer-v1/Dockerfile", noDockerfile.Hint, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Tar_holds_what_dockerignore_lets_through()
     {

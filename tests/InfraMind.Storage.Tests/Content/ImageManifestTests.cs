@@ -18,14 +18,16 @@ public sealed class ImageManifestTests
     }
 
     [Theory]
-    [InlineData("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}", "image index")]
-    [InlineData("{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", "schema 1")]
-    public void Indexes_and_schema_1_are_refused_with_what_to_do(string json, string what)
+    [InlineData("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}", "image index", "by its digest")]
+    [InlineData("{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", "schema 1", "push the image again")]
+    public void Indexes_and_schema_1_are_refused_with_what_to_do(string json, string what, string todo)
     {
         var e = Assert.Throws<StorageException>(() => ImageManifest.Parse(Encoding.UTF8.GetBytes(json), "manifest oci://127.0.0.1:5000/x:1"));
         Assert.Equal(StorageErrorCodes.UnsupportedManifest, e.Code);
         Assert.Contains(what, e.Message);
         Assert.Contains("oci://127.0.0.1:5000/x:1", e.Message);
+        // What to do is the hint, which the command line prints and --json gives.
+        Assert.Contains(todo, e.Hint, StringComparison.Ordinal);
     }
 
     [Fact]
