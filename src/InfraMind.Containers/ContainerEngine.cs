@@ -208,7 +208,8 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
         {
             throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
-                $"image {imageRef} is in use: {Cleanup.ApiMessage(e)}. Remove its containers (or prune) first, or force.", e);
+                $"image {imageRef} is in use: {Cleanup.ApiMessage(e)}", e,
+                "remove the containers that use it first (docker ps -a --filter ancestor=IMAGE lists them)");
         }
     }
 
@@ -320,7 +321,8 @@ public sealed class ContainerEngine : IAsyncDisposable, IDisposable
         if (output.Error is not null)
         {
             throw new ContainerEngineException(ContainerErrorCodes.EngineRequestFailed,
-                $"the engine could not load the image archive: {output.Error}. Check that it is a 'docker save' tar.");
+                $"the engine could not load the image archive: {output.Error}",
+                hint: "check that the file is a tar written by docker save");
         }
 
         return output.Tail.Split('\n')

@@ -74,7 +74,7 @@ public sealed partial class ErrorCatalogTests
         ["IM0004"] = "nothing to fix: the user interrupted the command",
         ["IM3003"] = "per site, each passing its own hint: a tag to give, permissions or .dockerignore to fix, a directory or Dockerfile to give",
         ["IM3007"] = "a defect of the caller, not of the user's input; the message names each field",
-        ["IM3008"] = "the engine's own refusal is quoted and the fix depends on it (an image in use, not a docker save tar)",
+        ["IM3008"] = "the engine's own refusal is quoted and the fix depends on it; an image in use and an archive the engine cannot load pass their own hints",
         ["IM3010"] = "its one site passes a hint naming the resource (resources.cpu or resources.memory) to lower",
         ["IM4103"] = "per site, in the message: the import option out of range and its rule",
         ["IM4109"] = "per site: `infra cid` passes a hint for a directory and for a missing file",

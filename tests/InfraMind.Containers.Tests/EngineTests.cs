@@ -178,6 +178,17 @@ public sealed class EngineTests
     }
 
     [SkippableFact]
+    public async Task Loading_what_is_not_a_docker_save_tar_is_IM3008_with_the_fix_as_its_hint()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+
+        using var garbage = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("not a tar"));
+        var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.LoadImageAsync(garbage, None));
+        Assert.Equal(ContainerErrorCodes.EngineRequestFailed, e.Code);
+        Assert.Equal("check that the file is a tar written by docker save", e.Hint);
+    }
+
+    [SkippableFact]
     public async Task Engine_info_reports_the_machine()
     {
         using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
