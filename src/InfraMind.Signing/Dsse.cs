@@ -83,7 +83,7 @@ public static class Dsse
 
         if (envelope.Signatures.Count == 0)
         {
-            return DsseVerification.Fail(SigningErrorCodes.NoSignatures, "envelope has no signatures; sign it with 'infra publish --key NAME'.");
+            return DsseVerification.Fail(SigningErrorCodes.NoSignatures, "envelope has no signatures.");
         }
 
         // The signature is checked before the schema so that a tampered payload reads as tampering, not as a

@@ -73,7 +73,7 @@ internal static class ContainerLauncher
                 }
 
                 throw new ContainerEngineException(ContainerErrorCodes.ContainerStartFailed,
-                    $"cannot start {spec.Image} (run {runId}): {message}. Check the image's CMD/entrypoint and the resources asked for.", api);
+                    $"cannot start {spec.Image} (run {runId}): {message}", api);
             }
 
             throw;
@@ -116,7 +116,6 @@ internal static class ContainerLauncher
 
     private static ContainerEngineException GpuUnavailable(int count, Exception? inner) => new(
         ContainerErrorCodes.GpuUnavailable,
-        $"the model asks for {count} GPU(s) but this engine has no GPU runtime: install the NVIDIA Container Toolkit and " +
-        "register its runtime with the engine, or run the model on a node with a GPU (or set resources.gpu: false).",
+        $"the model asks for {count} GPU(s) but this engine has no GPU runtime",
         inner);
 }

@@ -291,7 +291,7 @@ internal sealed class SqliteTransparencyLog : ITransparencyLedger
             var actual = MerkleHash.Leaf(data);
             if (!actual.AsSpan().SequenceEqual(storedHash) || !actual.AsSpan().SequenceEqual(treeHash))
             {
-                throw new RegistryException(RegistryErrorCodes.LeafMismatch, RegistryErrorKind.Corrupt, string.Create(CultureInfo.InvariantCulture, $"{_path}: entry {idx} was altered: its data no longer hashes to the leaf hash committed in the tree. Restore the log from a backup."));
+                throw new RegistryException(RegistryErrorCodes.LeafMismatch, RegistryErrorKind.Corrupt, string.Create(CultureInfo.InvariantCulture, $"{_path}: entry {idx} was altered: its data no longer hashes to the leaf hash committed in the tree"));
             }
 
             result.Add(new LedgerEntry(idx, data, actual, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));

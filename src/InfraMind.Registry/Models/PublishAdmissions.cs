@@ -135,7 +135,7 @@ public sealed class ContentAdmission(IContentFetcher fetcher, int maxReferences,
         if (references.Count > maxReferences)
         {
             return AdmissionResult.Reject(RegistryErrorCodes.TooManyReferences,
-                $"the statement names {references.Count} distinct content references; this registry fetches at most {maxReferences} per publish. Name fewer copies.");
+                $"the statement names {references.Count} distinct content references; this registry fetches at most {maxReferences} per publish");
         }
 
         foreach (var reference in references)

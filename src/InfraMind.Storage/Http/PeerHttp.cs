@@ -117,7 +117,7 @@ internal static class PeerHttp
                 $"{where} answered {status}{detail} while {what}",
                 hint: "give credentials with INFRAMIND_REGISTRY_USERNAME and INFRAMIND_REGISTRY_PASSWORD, or check them") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             HttpStatusCode.NotFound => new StorageException(StorageErrorCodes.NotFound,
-                $"{where} answered {status}{detail} while {what}: it does not have that content. Check the reference (repository, tag, digest, path).") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
+                $"{where} answered {status}{detail} while {what}: it does not have that content") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },
             _ => new StorageException(StorageErrorCodes.PeerRejected,
                 $"{where} answered {status}{detail} while {what}",
                 hint: (int)response.StatusCode >= 500 ? "the server failed: retry later, or ask its operator" : "the server refused the request: check the destination and its configuration") { PeerCodes = peerCodes, PeerStatus = (int)response.StatusCode },

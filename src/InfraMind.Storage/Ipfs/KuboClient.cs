@@ -119,8 +119,7 @@ internal sealed class KuboClient : IDisposable
                 throw new IpfsException(
                     IpfsErrorCodes.NodeCidDisagrees,
                     $"the node at {_api} stored the content as {nodeRoot} but InfraMind computes {local.Root} for `{options.ToCommandLine()}`. " +
-                    "The node imports with other settings than asked (or is not kubo-compatible): do not publish its CID; " +
-                    "use a kubo-compatible node.");
+                    "The node imports with other settings than asked, or is not kubo-compatible.");
             }
 
             return local;

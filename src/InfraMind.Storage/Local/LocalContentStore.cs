@@ -146,7 +146,7 @@ public sealed partial class LocalContentStore
                 : throw new StorageException(StorageErrorCodes.UnsupportedReference, "'local' names the whole store, not one image; write local://sha256:<digest> or local://name:version.");
         return found ?? throw new StorageException(
             StorageErrorCodes.NotInStore,
-            $"{reference} is not in the local content store ({Root}). Push it there with 'infra push --to local', or pull it with 'infra pull REFERENCE'.");
+            $"{reference} is not in the local content store ({Root})");
     }
 
     /// <summary>

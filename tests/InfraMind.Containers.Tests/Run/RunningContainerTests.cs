@@ -334,6 +334,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         var e = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.RunAsync(fixture.Spec(runId) with { GpuCount = 1 }, None));
         Assert.Equal(ContainerErrorCodes.GpuUnavailable, e.Code);
         Assert.Contains("no GPU runtime", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NVIDIA Container Toolkit", e.Hint, StringComparison.Ordinal);
         Assert.Equal(0, await CountAsync(engine, runId));
     }
 

@@ -119,7 +119,7 @@ public sealed class LocalContentStoreTests : IDisposable
         var store = new LocalContentStore(_dir.Combine("store"));
         var e = await Assert.ThrowsAsync<StorageException>(() => store.GetAsync(new LocalReference(Digest.Compute([1]), null), CancellationToken.None));
         Assert.Equal(StorageErrorCodes.NotInStore, e.Code);
-        Assert.Contains("infra pull", e.Message);
+        Assert.Contains("infra pull", e.Hint, StringComparison.Ordinal);
     }
 
     [Fact]
