@@ -62,8 +62,7 @@ internal static partial class MeshRecord
     /// <summary>IM6049: a mesh of <paramref name="home"/> runs (PID <paramref name="pid"/> where known).</summary>
     public static InfraMindException AlreadyRunning(InfraHome home, int? pid) =>
         new(MeshErrorCodes.MeshAlreadyRunning,
-            $"a mesh of this INFRAMIND_HOME ({HomeId(home)}) already runs: `infra mesh up`{(pid is { } p ? $", PID {p}" : "")}",
-            "stop it with `infra mesh down` (any shell with this INFRAMIND_HOME), or start this one with another INFRAMIND_HOME");
+            $"a mesh of this INFRAMIND_HOME ({HomeId(home)}) already runs: `infra mesh up`{(pid is { } p ? $", PID {p}" : "")}");
 
     private sealed class Claimed(InfraHome home) : IDisposable
     {

@@ -125,5 +125,6 @@ public static class MeshErrorCodes
     public static readonly ErrorCode MeshDidNotStop = new("IM6048", FailureKind.Unavailable);
 
     /// <summary>`infra mesh up`: a mesh of the same home runs (its record names a live `infra mesh up`), whatever registry either serves.</summary>
-    public static readonly ErrorCode MeshAlreadyRunning = new("IM6049", FailureKind.Unavailable);
+    public static readonly ErrorCode MeshAlreadyRunning = new("IM6049", FailureKind.Unavailable,
+        "stop it with `infra mesh down` (any shell with this INFRAMIND_HOME), or start this one with another INFRAMIND_HOME");
 }
