@@ -24,8 +24,14 @@ public static class RegistryErrorCodes
     /// <summary>(400) The envelope carries more signatures than a publish may.</summary>
     public static readonly ErrorCode TooManySignatures = new("IM5109", FailureKind.CheckFailed,
         "a publish is signed once, by its publisher's key: send the envelope `infra publish` makes");
+    /// <summary>The fix for a checkpoint that does not parse or verify (IM5110, IM5111).</summary>
+    private const string BadCheckpoint = "fetch it again; if it repeats, do not trust this registry's answer and tell its operator";
+
+    /// <summary>The fix for an entry that does not match its checkpoint or proof (IM5113, IM5120).</summary>
+    private const string BadProof = "fetch the entry again (`infra verify NAME`); if it repeats, do not trust this registry's answer";
+
     public static readonly ErrorCode CheckpointMalformed = new("IM5110", FailureKind.CheckFailed,
-        "fetch it again; if it repeats, do not trust this registry's answer and tell its operator");
+        BadCheckpoint);
 
     /// <summary>(503) The registry is fetching as many publishes' content as it does at once (<c>--max-fetches</c>).</summary>
     public static readonly ErrorCode AdmissionsBusy = new("IM5114", FailureKind.Unavailable, "publish again after the Retry-After seconds");
@@ -39,13 +45,13 @@ public static class RegistryErrorCodes
         "send the request with a method the Allow header names: a publish is a POST to /v1/entries, everything else a GET");
 
     public static readonly ErrorCode CheckpointSignature = new("IM5111", FailureKind.CheckFailed,
-        "fetch it again; if it repeats, do not trust this registry's answer and tell its operator");
+        BadCheckpoint);
     public static readonly ErrorCode CheckpointKeyUnknown = new("IM5112", FailureKind.CheckFailed,
         "check that the registry key you verify with (--registry-key) is this registry's");
     public static readonly ErrorCode CheckpointMismatch = new("IM5113", FailureKind.CheckFailed,
-        "fetch the entry again (`infra verify NAME`); if it repeats, do not trust this registry's answer");
+        BadProof);
     public static readonly ErrorCode InclusionProofInvalid = new("IM5120", FailureKind.CheckFailed,
-        "fetch the entry again (`infra verify NAME`); if it repeats, do not trust this registry's answer");
+        BadProof);
     public static readonly ErrorCode LeafMismatch = new("IM5122", FailureKind.CheckFailed,
         "restore the registry's log from a backup");
 

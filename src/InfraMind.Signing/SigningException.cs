@@ -21,20 +21,23 @@ public static class SigningErrorCodes
     public static readonly ErrorCode UnsupportedKeyType = new("IM5008", FailureKind.Usage,
         "key types are p256 (the default) and secp256k1; an on-chain registry needs a secp256k1 key: `infra keys generate --name NAME --type secp256k1`");
 
+    /// <summary>The fix for an envelope that does not parse as `infra publish` writes it (IM5010, IM5011, IM5012, IM5014).</summary>
+    private const string AlteredEnvelope = "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again";
+
     public static readonly ErrorCode WrongPassphrase = new("IM5005", FailureKind.CheckFailed,
         "set the environment variable --passphrase-from-env names (--payer-passphrase-from-env for a payer key) to the passphrase the key was encrypted with");
     public static readonly ErrorCode KeyFileCorrupt = new("IM5006", FailureKind.CheckFailed,
         "restore the key's files from a backup; a key made anew (`infra keys generate`) has another fingerprint, and the names the old key published stay its own");
     public static readonly ErrorCode EnvelopeMalformed = new("IM5010", FailureKind.CheckFailed,
-        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+        AlteredEnvelope);
     public static readonly ErrorCode PayloadBase64 = new("IM5011", FailureKind.CheckFailed,
-        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+        AlteredEnvelope);
     public static readonly ErrorCode WrongPayloadType = new("IM5012", FailureKind.CheckFailed,
-        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+        AlteredEnvelope);
     public static readonly ErrorCode NoSignatures = new("IM5013", FailureKind.CheckFailed,
         "sign it: `infra publish --key NAME`");
     public static readonly ErrorCode SignatureBase64 = new("IM5014", FailureKind.CheckFailed,
-        "the envelope was altered or not written by `infra publish`: fetch it again, or ask the publisher to publish again");
+        AlteredEnvelope);
     public static readonly ErrorCode KeyIdMismatch = new("IM5015", FailureKind.CheckFailed,
         "verify with the key of the publisher who signed it, or ask the publisher which key that is");
     public static readonly ErrorCode SignatureMismatch = new("IM5016", FailureKind.CheckFailed,
