@@ -99,6 +99,9 @@ internal static partial class MeshRecord
     /// <returns>The ids of the containers removed.</returns>
     public static async Task<IReadOnlyList<string>> ClearStaleAsync(InfraHome home, TextWriter? notes, CancellationToken cancellationToken)
     {
+        // Read again: stale when the caller looked, the home may be claimed since (two `mesh up` at once after a dead one,
+        // or a `mesh up` beside this `mesh down`). A live mesh's record, and its containers, are never this call's.
+        if (Running(home, out var stale) is not null || !stale) return [];
         System.IO.File.Delete(File(home));
         try
         {

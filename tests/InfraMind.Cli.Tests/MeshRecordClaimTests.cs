@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -34,6 +35,35 @@ public sealed class MeshRecordClaimTests
         File.WriteAllText(MeshRecord.File(home), "garbage");
         Assert.Equal("IM6049", Assert.Throws<InfraMindException>(() => MeshRecord.Claim(home)).Code.Value);
         Assert.Equal("garbage", File.ReadAllText(MeshRecord.File(home)));
+    }
+
+    /// <summary>
+    /// Two `mesh up` that both found a dead mesh's record: the first clears it and claims the home; the second's clearing,
+    /// which comes after, must leave the first's record (and the containers of the home) alone, and its claim then fails.
+    /// The live mesh is a stand-in of this test that looks like `infra … mesh up`; no engine is reached.
+    /// </summary>
+    [Fact]
+    public async Task Clearing_a_record_found_stale_leaves_a_record_claimed_since()
+    {
+        using var dir = new TempDirectory("im-claim");
+        var home = new InfraHome(dir.Path);
+        using var running = Process.Start(new ProcessStartInfo("python3")
+        {
+            ArgumentList = { "-c", "import time; print('ready', flush=True); time.sleep(60)", "infra", "mesh", "up" },
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            Assert.Equal("ready", await running.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+            MeshRecordFile.Write(dir.Path, running.Id, MeshRecordFile.StartTime(running.Id));
+            Assert.Empty(await MeshRecord.ClearStaleAsync(home, null, CancellationToken.None));
+            Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecord.File(home)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            running.Kill();
+            await running.WaitForExitAsync();
+        }
     }
 
     [Fact]
