@@ -1,3 +1,4 @@
 using InfraMind.Cli;
 
-return await InfraCli.RunAsync(args, CliContext.FromProcess());
+using var signals = new TerminationSignals();
+return await InfraCli.RunAsync(args, CliContext.FromProcess(), signals.Token);
