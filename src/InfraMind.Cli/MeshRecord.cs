@@ -96,12 +96,12 @@ internal static partial class MeshRecord
     /// home's or anyone else's. `mesh down` and `mesh up` both clear a stale record this way. No engine answering:
     /// nothing to remove that this command could reach, noted on <paramref name="notes"/> (when given) and not failed.
     /// </summary>
-    /// <returns>The ids of the containers removed.</returns>
-    public static async Task<IReadOnlyList<string>> ClearStaleAsync(InfraHome home, TextWriter? notes, CancellationToken cancellationToken)
+    /// <returns>The ids of the containers removed; null when this call removed nothing (the record was cleared or claimed since).</returns>
+    public static async Task<IReadOnlyList<string>?> ClearStaleAsync(InfraHome home, TextWriter? notes, CancellationToken cancellationToken)
     {
         // Read again: stale when the caller looked, the home may be claimed since (two `mesh up` at once after a dead one,
         // or a `mesh up` beside this `mesh down`). A live mesh's record, and its containers, are never this call's.
-        if (Running(home, out var stale) is not null || !stale) return [];
+        if (Running(home, out var stale) is not null || !stale) return null;
         System.IO.File.Delete(File(home));
         try
         {

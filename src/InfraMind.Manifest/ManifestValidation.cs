@@ -55,9 +55,16 @@ public sealed record ManifestValidation(
         throw new ManifestException(
             ManifestCodes.PackageInvalid,
             $"{subject} has {Plural(errors.Count, "error")} ({files}):\n" + string.Join("\n", errors.Select(e => "  " + e)),
-            $"`infra validate {PackageDirectory}` lists every finding with its fix",
+            $"`infra validate {ValidatePath}` lists every finding with its fix",
             this);
     }
+
+    /// <summary>
+    /// What to pass `infra validate` to see these findings again: the package directory, or the manifest file itself when
+    /// it is not model.yaml (`publish --model other.yaml`), which validating the directory would not read.
+    /// </summary>
+    private string ValidatePath =>
+        PackageDirectory.Length == 0 || !string.Equals(Path.GetFileName(ManifestPath), ManifestReader.FileName, StringComparison.Ordinal) ? ManifestPath : PackageDirectory;
 
     private static string Plural(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

@@ -221,7 +221,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 link.Refused = true;
                 if (_gateways.All(g => g.Refused))
                     _registered.TrySetException(NodeRegistrationException.For(link.Url, (int)response.StatusCode, ProblemDetail(body, "detail") ?? $"the gateway answered {(int)response.StatusCode}",
-                        ProblemDetail(body, "code")));
+                        ProblemDetail(body, "code"), ProblemDetail(body, "hint")));
             }
 
             return false;

@@ -15,7 +15,11 @@ public sealed class NodeRegistrationException : InfraMindException
 
     public int Status { get; }
 
-    public static NodeRegistrationException For(Uri gateway, int status, string detail, string? code = null) => status switch
+    /// <summary>
+    /// A gateway's refusal of the registration (its status, its problem's detail and code), in this node's words; the
+    /// gateway's <paramref name="hint"/> where this node has no advice of its own for the refusal.
+    /// </summary>
+    public static NodeRegistrationException For(Uri gateway, int status, string detail, string? code = null, string? hint = null) => status switch
     {
         401 when code == MeshErrorCodes.SignatureExpired.Value => new(status, MeshErrorCodes.SignatureExpired,
             $"the gateway {gateway} refused this node's signature as expired or replayed: {detail}", MeshErrorCodes.SignatureExpired.DefaultHint),
@@ -28,7 +32,7 @@ public sealed class NodeRegistrationException : InfraMindException
             $"the gateway {gateway} has this node id bound to another key: {detail}", MeshErrorCodes.NodeKeyMismatch.DefaultHint),
         409 => new(status, MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {detail}",
             "choose another --id, or start the node with the home that holds this id's credential"),
-        _ => new(status, MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {detail}", null),
+        _ => new(status, MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {detail}", ProblemMembers.HintOf(hint)),
     };
 
     /// <summary>This node refused the gateway: its TLS certificate's key is not the one pinned for it (--gateway URL#sha256:HEX).</summary>

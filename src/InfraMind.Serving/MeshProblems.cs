@@ -4,14 +4,18 @@ namespace InfraMind.Serving;
 
 /// <summary>
 /// The mesh's error answers (the gateway's, and a node's to what its endpoints do not take) as RFC 9457 problem
-/// documents: the stable code in <c>code</c>, the detail plain text (what happened and how to fix it, never the code again).
+/// documents: the stable code in <c>code</c>, the detail plain text (what happened, never the code again), how to fix
+/// it in <c>hint</c> (<see cref="ProblemMembers"/>).
 /// </summary>
 public static class MeshProblems
 {
-    public static IResult Of(ErrorCode code, string detail, int status)
+    /// <summary>The problem document for <paramref name="code"/>, with the code's default hint.</summary>
+    public static IResult Of(ErrorCode code, string detail, int status) => Of(code, detail, status, null);
+
+    /// <summary>The problem document for <paramref name="code"/>, with <paramref name="hint"/> (the code's default when null).</summary>
+    public static IResult Of(ErrorCode code, string detail, int status, string? hint)
     {
         ArgumentNullException.ThrowIfNull(code);
-        return Results.Problem(detail: detail, statusCode: status, type: $"https://inframind.dev/errors/{code}",
-            extensions: new Dictionary<string, object?> { ["code"] = code.Value });
+        return Results.Problem(detail: detail, statusCode: status, type: $"https://inframind.dev/errors/{code}", extensions: ProblemMembers.Of(code, hint));
     }
 }

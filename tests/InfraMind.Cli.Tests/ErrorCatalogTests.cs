@@ -106,7 +106,7 @@ public sealed partial class ErrorCatalogTests
         ["IM6013"] = "answered to a node as a problem document: the node registers again by itself",
         ["IM6014"] = "per site: the message names the node option, the heartbeat field or quotes the gateway's refusal",
         ["IM6048"] = "per site: both `infra mesh down` sites pass a hint naming the PID to kill",
-        ["IM1070"] = "its one site passes a hint naming `infra validate DIR` for the package at hand",
+        ["IM1070"] = "its one site passes a hint naming what to validate: the package directory, or the manifest file when it is not model.yaml",
         ["IM1000"] = ManifestFinding,
         ["IM1001"] = ManifestFinding,
         ["IM1002"] = ManifestFinding,

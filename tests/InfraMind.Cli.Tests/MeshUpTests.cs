@@ -308,8 +308,8 @@ public sealed class MeshUpTests : IDisposable
         }
         finally
         {
-            // 60 s: in one CI run of the whole suite (two test projects at once beside the engine's builds), the registry
-            // was not gone 30 s after SIGTERM, the host's own shutdown limit; here, alone, it goes in under a second.
+            // In two CI runs the registry was still there 60 s after SIGTERM: the signal came before System.CommandLine
+            // had installed its handlers and ASP.NET Core's console lifetime swallowed it (TerminationSignals, SignalTests).
             foreach (var p in Enumerable.Reverse(processes))
             {
                 await TerminateAsync(p, TimeSpan.FromSeconds(60));

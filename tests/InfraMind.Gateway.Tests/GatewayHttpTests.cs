@@ -98,6 +98,10 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var (r, problem) = await PostAsync(path, Json("""{"text": "x"}"""));
         Assert.Equal(status, (int)r.StatusCode);
         Assert.Equal(code, (string?)problem["code"]);
+        // How to fix it (the code's hint, as the command line prints it), where the code has one; no empty member where not.
+        var declared = ErrorCatalog.Index(typeof(MeshErrorCodes))[code];
+        Assert.Equal(declared.DefaultHint, (string?)problem["hint"]);
+        Assert.Equal(declared.DefaultHint is not null, problem.ContainsKey("hint"));
     }
 
     [Fact]
@@ -117,6 +121,38 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         var post = doc["paths"]!["/inference/v1/echo/versions/1.1.0"]!["post"]!;
         Assert.Equal("summary", (string?)post["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["required"]![0]);
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri("inference/v1/nope/openapi.json", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Openapi_describes_the_problem_documents_the_gateway_really_answers()
+    {
+        var doc = JsonNode.Parse(await _http.GetStringAsync(new Uri("inference/v1/echo/openapi.json", UriKind.Relative)))!;
+        var responses = doc["paths"]!["/inference/v1/echo"]!["post"]!["responses"]!.AsObject();
+        foreach (var (status, response) in responses.Where(r => r.Key != "200"))
+            Assert.Equal("#/components/schemas/Problem", (string?)response!["content"]!["application/problem+json"]!["schema"]!["$ref"]);
+        var schema = global::Json.Schema.JsonSchema.FromText(doc["components"]!["schemas"]!["Problem"]!.ToJsonString());
+
+        // Real answers of this gateway, each an error the document lists: all of them match the schema it publishes.
+        var answers = new List<JsonObject>
+        {
+            (await PostAsync("inference/v1/echo", Json("""{"text": 5}"""))).Body,      // 400 with errors[]
+            (await PostAsync("inference/v1/echo", Json("""{"text": """))).Body,        // 400, not JSON
+            (await PostAsync("inference/v1/nope", Json("""{"text": "x"}"""))).Body,    // 404 with a hint
+            (await PostAsync("inference/v1/echo", new StringContent("x", Encoding.UTF8, "text/plain"))).Body, // 415
+            (await PostAsync("inference/v1/echo", Json("""{"text": "hi"}"""))).Body,   // 503, no node
+        };
+        Assert.Contains(answers, a => a.ContainsKey("errors"));
+        Assert.Contains(answers, a => a.ContainsKey("hint"));
+        foreach (var answer in answers)
+        {
+            var result = schema.Evaluate(System.Text.Json.JsonSerializer.SerializeToElement(answer), new global::Json.Schema.EvaluationOptions { OutputFormat = global::Json.Schema.OutputFormat.List });
+            Assert.True(result.IsValid, $"{answer.ToJsonString()} does not match the published schema: " +
+                string.Join("; ", (result.Details ?? []).Where(d => d.Errors is not null).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+        }
+
+        // And the schema is not one that takes anything: a document without a code, or with a malformed one, fails it.
+        Assert.False(schema.Evaluate(System.Text.Json.JsonDocument.Parse("""{"type":"t","title":"t","status":400,"detail":"d"}""").RootElement).IsValid);
+        Assert.False(schema.Evaluate(System.Text.Json.JsonDocument.Parse("""{"type":"t","title":"t","status":400,"detail":"d","code":"E1"}""").RootElement).IsValid);
     }
 
     [Fact]
@@ -240,6 +276,7 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
             Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.Single().Scheme);
             var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
             Assert.Equal(MeshErrorCodes.NodeUnauthorized.Value, (string?)problem["code"]);
+            Assert.Equal(MeshErrorCodes.NodeUnauthorized.DefaultHint, (string?)problem["hint"]);
             Assert.DoesNotContain(token, problem.ToJsonString(), StringComparison.Ordinal);
         }
 

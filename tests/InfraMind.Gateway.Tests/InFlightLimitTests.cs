@@ -101,6 +101,7 @@ public sealed class InFlightLimitTests
         Assert.NotNull(r.Headers.RetryAfter);
         var body = JsonNode.Parse(await r.Content.ReadAsStringAsync())!.AsObject();
         Assert.Equal(code.Value, (string?)body["code"]);
+        Assert.Equal(code.DefaultHint, (string?)body["hint"]);
         return body;
     }
 
@@ -109,6 +110,8 @@ public sealed class InFlightLimitTests
         var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
         Assert.Equal(status, e.StatusCode);
         Assert.Equal(code.Value, e.Trailers.GetValue(Ingress.GrpcIngress.CodeTrailer));
+        // Refused before the message is read (a trailers-only answer): the hint all the same, as a binary header.
+        Assert.Equal(code.DefaultHint, System.Text.Encoding.UTF8.GetString(e.Trailers.GetValueBytes(Ingress.GrpcIngress.HintTrailer)!));
         Assert.Equal("1", e.Trailers.GetValue("retry-after"));
         Assert.Contains("requests in flight", e.Status.Detail, StringComparison.Ordinal);
     }

@@ -104,6 +104,8 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
             var e = await Assert.ThrowsAsync<RpcException>(call);
             Assert.Equal(StatusCode.NotFound, e.StatusCode);
             Assert.Equal(MeshErrorCodes.ModelNotFound.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+            // The REST problem's hint, as UTF-8 in a binary trailer.
+            Assert.Equal(MeshErrorCodes.ModelNotFound.DefaultHint, System.Text.Encoding.UTF8.GetString(e.Trailers.GetValueBytes(GrpcIngress.HintTrailer)!));
             Assert.Contains("(60000 characters)", e.Status.Detail, StringComparison.Ordinal);
             Assert.True(e.Status.Detail.Length < 300, e.Status.Detail);
         }
@@ -156,6 +158,7 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
             var e = await RawCallFailsAsync("inference.GRPCInferenceService", "ModelInfer", bytes);
             Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             Assert.Equal(MeshErrorCodes.GrpcMessageMalformed.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+            Assert.Equal(MeshErrorCodes.GrpcMessageMalformed.DefaultHint, System.Text.Encoding.UTF8.GetString(e.Trailers.GetValueBytes(GrpcIngress.HintTrailer)!));
             Assert.StartsWith("malformed request: the ModelInfer request is not a valid inference.ModelInferRequest message (", e.Status.Detail, StringComparison.Ordinal);
             Assert.DoesNotContain("Exception was thrown by handler", e.Status.Detail, StringComparison.Ordinal);
         }

@@ -515,6 +515,13 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.StartsWith("  model.yaml:6:7: error IM1028: ", lines[1], StringComparison.Ordinal);
         Assert.StartsWith("  schemas/not-object.json", lines[2], StringComparison.Ordinal);
         Assert.Contains("error IM1042", lines[2], StringComparison.Ordinal);
+        Assert.Equal($"`infra validate {_dir.Path}` lists every finding with its fix", e.Hint);
+
+        // A manifest under another name (publish --model other.yaml): the hint names that file, which validating the
+        // directory would not read (it reads model.yaml, or finds none).
+        File.WriteAllText(_dir.Combine("other.yaml"), text);
+        e = Assert.Throws<ManifestException>(() => ManifestReader.Validate(_dir.Combine("other.yaml")).EnsureValid());
+        Assert.Equal($"`infra validate {_dir.Combine("other.yaml")}` lists every finding with its fix", e.Hint);
 
         // A valid model.yaml whose package has no Dockerfile: the one error is the Dockerfile's, and model.yaml is not blamed.
         File.Delete(_dir.Combine("Dockerfile"));

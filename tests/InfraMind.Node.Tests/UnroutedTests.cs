@@ -49,6 +49,9 @@ public sealed class UnroutedTests
         var detail = (string?)problem["detail"];
         Assert.False(string.IsNullOrWhiteSpace(detail));
         Assert.DoesNotContain(code.Value, detail, StringComparison.Ordinal);
+        // How to fix it, as the command line's hint: line says it (no member where the code has no hint).
+        Assert.Equal(code.DefaultHint, (string?)problem["hint"]);
+        Assert.Equal(code.DefaultHint is not null, problem.AsObject().ContainsKey("hint"));
         return detail!;
     }
 

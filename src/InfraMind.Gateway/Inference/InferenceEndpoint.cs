@@ -100,9 +100,9 @@ internal sealed class InferenceEndpoint(InferenceCore core)
             ["title"] = p.Title,
             ["status"] = p.Status,
             ["detail"] = p.Detail,
-            ["code"] = p.Code.Value,
             ["instance"] = context.Request.Path.Value,
         };
+        foreach (var (k, v) in ProblemMembers.Of(p.Code)) problem[k] = v;
         if (p.Errors is { } errors) problem["errors"] = errors.Select(e => new { pointer = e.Pointer, message = e.Message }).ToList();
         foreach (var (k, v) in p.Extensions ?? []) problem[k] = v;
         context.Response.StatusCode = p.Status;

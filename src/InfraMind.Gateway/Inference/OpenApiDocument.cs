@@ -40,6 +40,55 @@ internal static class OpenApiDocument
             ["info"] = new JsonObject { ["title"] = name, ["version"] = version, ["description"] = $"InfraMind model {name} {version}, manifest {model.Manifest.ManifestDigest}" },
             ["jsonSchemaDialect"] = "http://json-schema.org/draft-07/schema#",
             ["paths"] = paths,
+            ["components"] = new JsonObject { ["schemas"] = new JsonObject { ["Problem"] = ProblemSchema() } },
+        };
+    }
+
+    /// <summary>
+    /// The gateway's problem document (RFC 9457 with InfraMind's members, <see cref="ProblemMembers"/>): what every
+    /// error answer of the endpoints holds, so a client generated from this document reads <c>code</c> and <c>hint</c>.
+    /// </summary>
+    internal static JsonObject ProblemSchema()
+    {
+        static JsonObject Text(string description) => new() { ["type"] = "string", ["description"] = description };
+        var verdict = new JsonObject
+        {
+            ["type"] = "object",
+            ["required"] = new JsonArray("node"),
+            ["properties"] = new JsonObject
+            {
+                ["node"] = Text("the node tried"),
+                ["verdict"] = new JsonObject { ["type"] = new JsonArray("string", "null"), ["description"] = "what came of it, a verdict of docs/mesh.md" },
+                ["detail"] = new JsonObject { ["type"] = new JsonArray("string", "null") },
+                ["status"] = new JsonObject { ["type"] = new JsonArray("integer", "null") },
+            },
+        };
+        return new JsonObject
+        {
+            ["type"] = "object",
+            ["required"] = new JsonArray("type", "title", "status", "detail", "code"),
+            ["properties"] = new JsonObject
+            {
+                ["type"] = Text("https://inframind.dev/errors/IMnnnn"),
+                ["title"] = Text("a short summary of the problem"),
+                ["status"] = new JsonObject { ["type"] = "integer" },
+                ["detail"] = Text("what happened, in plain words (never the code)"),
+                ["instance"] = Text("the request's path"),
+                ["code"] = new JsonObject { ["type"] = "string", ["pattern"] = "^IM[0-9]{4}$", ["description"] = "the stable error code (docs/errors.md)" },
+                ["hint"] = Text("how to fix it; absent when there is nothing to add"),
+                ["errors"] = new JsonObject
+                {
+                    ["type"] = "array",
+                    ["description"] = "what is wrong with the input, each where (a JSON Pointer) and what",
+                    ["items"] = new JsonObject
+                    {
+                        ["type"] = "object",
+                        ["required"] = new JsonArray("message"),
+                        ["properties"] = new JsonObject { ["pointer"] = new JsonObject { ["type"] = new JsonArray("string", "null") }, ["message"] = Text("the rule broken") },
+                    },
+                },
+                ["attempts"] = new JsonObject { ["type"] = "array", ["description"] = "each node tried, in order (502)", ["items"] = verdict },
+            },
         };
     }
 
@@ -52,6 +101,6 @@ internal static class OpenApiDocument
     private static JsonObject Problem(string description) => new()
     {
         ["description"] = description,
-        ["content"] = new JsonObject { ["application/problem+json"] = new JsonObject { ["schema"] = new JsonObject { ["type"] = "object" } } },
+        ["content"] = new JsonObject { ["application/problem+json"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = "#/components/schemas/Problem" } } },
     };
 }

@@ -15,13 +15,27 @@ namespace InfraMind.Gateway.Ingress;
 /// of <see cref="InferenceCore"/>, so a gRPC caller reaches any model, REST or gRPC, with the same routing, input
 /// check, answer judging, re-routing and reputation as POST /inference/v1/&lt;name&gt;. The JSON document travels as
 /// the <c>json</c> BYTES tensor both ways (<see cref="JsonTensor"/>); a problem is the gRPC status GrpcStatusMap maps
-/// its HTTP status to, with the problem's title and detail as the message and its stable code in the
-/// <c>inframind-code</c> trailer.
+/// its HTTP status to, with the problem's title and detail as the message, its stable code in the
+/// <c>inframind-code</c> trailer and its hint in <c>inframind-hint-bin</c>.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequests), nameof(StrictRequests.BindInference))]
 internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRPCInferenceServiceBase
 {
     public const string CodeTrailer = "inframind-code";
+
+    /// <summary>
+    /// How to fix it (the REST problem's <c>hint</c>, <see cref="ProblemMembers"/>), where the code has one: a binary
+    /// trailer (the gRPC way for any UTF-8 text: its value base64 on the wire, bytes to a client's API).
+    /// </summary>
+    public const string HintTrailer = "inframind-hint-bin";
+
+    /// <summary>The trailers every refusal of the ingress carries: the code, and its hint where it has one.</summary>
+    internal static Metadata Trailers(ErrorCode code)
+    {
+        var trailers = new Metadata { { CodeTrailer, code.Value } };
+        if (code.DefaultHint is { Length: > 0 } hint) trailers.Add(HintTrailer, System.Text.Encoding.UTF8.GetBytes(hint));
+        return trailers;
+    }
 
     /// <summary>The HTTP/2 path of ModelInfer (routing also takes it in any case).</summary>
     public const string ModelInferPath = "/inference.GRPCInferenceService/ModelInfer";
@@ -55,6 +69,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             response.Headers["grpc-status"] = ((int)GrpcStatusMap.FromHttp(refused.Status)).ToString(CultureInfo.InvariantCulture);
             response.Headers["grpc-message"] = PercentEncode($"{refused.Title}: {refused.Detail}");
             response.Headers[CodeTrailer] = refused.Code.Value;
+            if (refused.Code.DefaultHint is { Length: > 0 } hint) response.Headers[HintTrailer] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(hint));
             response.Headers.RetryAfter = core.RetryAfterOf(refused);
             core.Finish("", record, refused.Status, TimeSpan.Zero);
         }
@@ -229,7 +244,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             message = text.ToString();
         }
 
-        var trailers = new Metadata { { CodeTrailer, problem.Code.Value } };
+        var trailers = Trailers(problem.Code);
         if (problem.RetryAfter)
             trailers.Add("retry-after", core.RetryAfterOf(problem));
         return new RpcException(new Status(GrpcStatusMap.FromHttp(problem.Status), message), trailers);

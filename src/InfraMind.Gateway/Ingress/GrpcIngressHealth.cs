@@ -22,7 +22,7 @@ internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watche
     {
         if (request.Service.Length == 0) return Task.FromResult(new HealthCheckResponse { Status = ServingStatus.Serving });
         if (core.Resolve(request.Service, null, out var model) is { } problem)
-            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"), new Metadata { { GrpcIngress.CodeTrailer, problem.Code.Value } });
+            throw new RpcException(new Status(StatusCode.NotFound, $"{problem.Title}: {problem.Detail}"), GrpcIngress.Trailers(problem.Code));
         return Task.FromResult(new HealthCheckResponse { Status = core.IsReady(model!) ? ServingStatus.Serving : ServingStatus.NotServing });
     }
 

@@ -71,5 +71,5 @@ internal static class StrictRequests
         new(new Status(StatusCode.InvalidArgument,
                 $"malformed request: the {method} request is not a valid {type} message ({TerminalText.Cut(reason, MaxReason)}); " +
                 "encode it with the Open Inference Protocol V2 .proto (docs/protocols.md)"),
-            new Metadata { { GrpcIngress.CodeTrailer, MeshErrorCodes.GrpcMessageMalformed.Value } });
+            GrpcIngress.Trailers(MeshErrorCodes.GrpcMessageMalformed));
 }

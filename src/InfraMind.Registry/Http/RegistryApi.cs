@@ -87,7 +87,7 @@ internal static partial class RegistryApi
     };
 
     /// <summary>What the registry answers a request no endpoint took: <see cref="UnroutedAnswers.AnswerAsync"/> with the API's problem documents.</summary>
-    internal static Task UnroutedAsync(StatusCodeContext context) => Unrouted.AnswerAsync(context, (code, detail, status) => Problem(code.Value, detail, status));
+    internal static Task UnroutedAsync(StatusCodeContext context) => Unrouted.AnswerAsync(context, (code, detail, status) => Problem(code, detail, status));
 
     private const string EntriesRule = "use start ≥ 0 and 1 ≤ limit ≤ 1000";
 
@@ -280,11 +280,11 @@ internal static partial class RegistryApi
         }
         catch (RegistryException ex)
         {
-            return Problem(ex.Code, ex.Message, StatusFor(ex.Category));
+            return Problem(ex.Code, ex.Message, StatusFor(ex.Category), ex.Hint);
         }
         catch (SigningException ex)
         {
-            return Problem(ex.Code, ex.Message, StatusCodes.Status400BadRequest);
+            return Problem(ex.Code, ex.Message, StatusCodes.Status400BadRequest, ex.Hint);
         }
     }
 
@@ -301,13 +301,14 @@ internal static partial class RegistryApi
         _ => StatusCodes.Status500InternalServerError,
     };
 
-    internal static IResult Problem(string code, string detail, int status) =>
+    /// <summary>The registry's problem document: the code as its title, with <c>code</c> and <c>hint</c> (<see cref="ProblemMembers"/>; the code's default hint when <paramref name="hint"/> is null).</summary>
+    internal static IResult Problem(ErrorCode code, string detail, int status, string? hint = null) =>
         Results.Problem(
             detail: detail,
             statusCode: status,
-            title: code,
-            type: "https://inframind.dev/errors/" + code,
-            extensions: new Dictionary<string, object?> { ["code"] = code });
+            title: code.Value,
+            type: "https://inframind.dev/errors/" + code.Value,
+            extensions: ProblemMembers.Of(code, hint));
 
     private static partial class Log
     {

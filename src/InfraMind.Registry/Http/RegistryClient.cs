@@ -149,14 +149,16 @@ public sealed class RegistryClient : IRegistryService
         }
         catch (HttpRequestException ex)
         {
-            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, ex.HttpRequestError is HttpRequestError.ResponseEnded
-                    ? $"the registry at {_http.BaseAddress} hung up before it answered ({NetworkFailure.Describe(ex)}); check its log, then retry"
-                    : $"cannot reach the registry at {_http.BaseAddress} ({NetworkFailure.Describe(ex)}). Start it with 'infra registry serve' or pass --registry URL.", ex);
+            var ended = ex.HttpRequestError is HttpRequestError.ResponseEnded;
+            throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable, ended
+                    ? $"the registry at {_http.BaseAddress} hung up before it answered ({NetworkFailure.Describe(ex)})"
+                    : $"cannot reach the registry at {_http.BaseAddress} ({NetworkFailure.Describe(ex)})", ex,
+                ended ? "check the registry's log, then retry" : "start it with `infra registry serve`, or pass --registry URL");
         }
         catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
         {
             throw new RegistryException(RegistryErrorCodes.RegistryUnreachable, RegistryErrorKind.Unavailable,
-                $"the registry at {_http.BaseAddress} did not answer within {_http.Timeout.TotalSeconds:0} s; check that it runs and is not overloaded", ex);
+                $"the registry at {_http.BaseAddress} did not answer within {_http.Timeout.TotalSeconds:0} s", ex, "check that the registry runs and is not overloaded, then retry");
         }
     }
 
@@ -180,11 +182,14 @@ public sealed class RegistryClient : IRegistryService
 
         string? code = null;
         string? detail = null;
+        string? hint = null;
         try
         {
             var problem = StrictJson.Parse(text);
             code = problem?["code"]?.GetValue<string>();
             detail = problem?["detail"]?.GetValue<string>();
+            // The registry's own advice where it raised the failure (its `hint`); a registry that gives none leaves the code's default.
+            hint = ProblemMembers.HintOf(problem?["hint"] is JsonValue value && value.TryGetValue<string>(out var given) ? given : null);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
@@ -203,7 +208,7 @@ public sealed class RegistryClient : IRegistryService
         };
         var failure = kind is RegistryErrorKind.Unavailable or RegistryErrorKind.Corrupt ? FailureKind.Unavailable : FailureKind.CheckFailed;
         throw ErrorCode.IsWellFormed(code)
-            ? new RegistryException(RegistryErrorCodes.FromWire(code!, failure), kind, detail ?? $"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}")
+            ? new RegistryException(RegistryErrorCodes.FromWire(code!, failure), kind, detail ?? $"the registry answered {(int)response.StatusCode} {response.ReasonPhrase}", hint: hint)
             : new RegistryException(RegistryErrorCodes.RegistryHttpError, kind,
                 $"the registry at {_http.BaseAddress} answered {(int)response.StatusCode} {response.ReasonPhrase} without a problem document: {Excerpt(text)}");
     }

@@ -95,7 +95,8 @@ internal sealed class HttpBackend(PeerOptions options) : IContentBackend
                     long got = await Transfer.CopyAsync(verifying, target, http.Url.AbsolutePath, length, progress, cancellationToken).ConfigureAwait(false);
                     if (length is long l && got != l)
                     {
-                        throw new StorageException(StorageErrorCodes.PeerUnavailable, $"{http.Url} announced {l} bytes but sent {got}; the transfer is incomplete. Retry.");
+                        throw new StorageException(StorageErrorCodes.PeerUnavailable, $"{http.Url} announced {l} bytes but sent {got}; the transfer is incomplete",
+                            hint: "retry; if it repeats, the server or the network between is failing");
                     }
                 }
             }

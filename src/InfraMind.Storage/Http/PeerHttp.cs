@@ -81,7 +81,7 @@ internal static class PeerHttp
         catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             throw new StorageException(StorageErrorCodes.PeerUnavailable,
-                $"{Peer(request.RequestUri!)} did not answer within {client.Timeout.TotalSeconds:0.#} s while {what}; check that it is up and not overloaded, then retry.", e);
+                $"{Peer(request.RequestUri!)} did not answer within {client.Timeout.TotalSeconds:0.#} s while {what}", e, "check that it is up and not overloaded, then retry");
         }
     }
 
@@ -89,7 +89,7 @@ internal static class PeerHttp
     {
         string reason = NetworkFailure.Describe(e);
         return new StorageException(StorageErrorCodes.PeerUnavailable,
-            $"{Peer(uri)} could not be reached while {what} ({reason}). Check the address and that the server runs, then retry.", e);
+            $"{Peer(uri)} could not be reached while {what} ({reason})", e, "check the address and that the server runs, then retry");
     }
 
     /// <summary>
@@ -167,10 +167,10 @@ internal static class PeerHttp
     private sealed class PeerFaults : IBodyFaults
     {
         public Exception Stalled(string description, Exception cause) =>
-            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the server stalled. Retry, or use another source.", cause);
+            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the server stalled", cause, "retry, or use another source");
 
         public Exception? BrokeOff(string description, Exception cause) =>
-            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the transfer is incomplete. Retry.", cause);
+            new StorageException(StorageErrorCodes.PeerUnavailable, $"{description}; the transfer is incomplete", cause, "retry; if it repeats, the server or the network between is failing");
     }
 }
 

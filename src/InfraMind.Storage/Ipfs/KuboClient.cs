@@ -54,7 +54,7 @@ internal sealed class KuboClient : IDisposable
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("Version", out var version) || version.ValueKind != JsonValueKind.String)
             {
-                throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered without a Version: {Excerpt(text)}. Is this a Kubo RPC API?");
+                throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered without a Version: {Excerpt(text)}");
             }
 
             return new KuboVersion(version.GetString()!, OptionalString(root, "Commit"), OptionalString(root, "Repo"), OptionalString(root, "System"));
@@ -107,10 +107,10 @@ internal sealed class KuboClient : IDisposable
             await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
             var entries = await ReadAddAnswerAsync(response, where, cancellationToken).ConfigureAwait(false);
             var local = content.Result
-                ?? throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered before it received the whole file. Check the node's log.");
+                ?? throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered before it received the whole file");
             if (entries.Count == 0)
             {
-                throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered without any CID{TrailerError(response)}. Check the node's log.");
+                throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered without any CID{TrailerError(response)}");
             }
 
             var nodeRoot = entries[^1];
@@ -238,7 +238,7 @@ internal sealed class KuboClient : IDisposable
 
             if (OptionalString(entry, "Type") == "error" || (entry.TryGetProperty("Message", out _) && !entry.TryGetProperty("Hash", out _)))
             {
-                throw new IpfsException(IpfsErrorCodes.HttpError, $"{where} failed: {OptionalString(entry, "Message") ?? Excerpt(line)}. Check the node's log.");
+                throw new IpfsException(IpfsErrorCodes.HttpError, $"{where} failed: {OptionalString(entry, "Message") ?? Excerpt(line)}");
             }
 
             // Progress lines carry Bytes and no Hash.
@@ -267,7 +267,7 @@ internal sealed class KuboClient : IDisposable
         }
         catch (JsonException e)
         {
-            throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered something that is not JSON ({e.Message}): {Excerpt(text)}. Is this a Kubo RPC API?");
+            throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered something that is not JSON ({e.Message}): {Excerpt(text)}");
         }
     }
 
@@ -312,7 +312,8 @@ internal sealed class KuboClient : IDisposable
             if (_sent)
             {
                 // The source is read once; a redirect or retry would send an empty or partial file.
-                throw new IpfsException(IpfsErrorCodes.BadAnswer, "the node asked for the upload to be sent again (redirect or retry); give the API address without redirects.");
+                throw new IpfsException(IpfsErrorCodes.BadAnswer, "the node asked for the upload to be sent again (redirect or retry)",
+                    hint: "give the node's RPC API address itself, one that answers without redirects");
             }
 
             _sent = true;

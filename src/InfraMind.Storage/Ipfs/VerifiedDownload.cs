@@ -60,7 +60,8 @@ internal static class VerifiedDownload
 
         if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return new IpfsException(IpfsErrorCodes.Stalled, $"{where} did not answer in time. Check that it is running and not overloaded, or raise the timeout.");
+            return new IpfsException(IpfsErrorCodes.Stalled, $"{where} did not answer in time",
+                hint: "check that it runs and is not overloaded, then retry, or raise the timeout");
         }
 
         if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError } h)
@@ -70,7 +71,8 @@ internal static class VerifiedDownload
 
         if (e is HttpRequestException or HttpIOException or IOException or SocketException or AuthenticationException)
         {
-            return new IpfsException(IpfsErrorCodes.BadAnswer, $"the answer from {where} broke off ({NetworkFailure.Describe(e)}). Try again; if it repeats, the node or gateway is failing.");
+            return new IpfsException(IpfsErrorCodes.BadAnswer, $"the answer from {where} broke off ({NetworkFailure.Describe(e)})",
+                hint: "retry; if it repeats, the node or gateway is failing (its log says why)");
         }
 
         return null;
@@ -101,20 +103,20 @@ internal static class VerifiedDownload
 
         string hint = response.StatusCode switch
         {
-            HttpStatusCode.NotFound => "The node or gateway does not have this content: add or pin it there, or use a source that has it.",
-            HttpStatusCode.MethodNotAllowed => "The address is not a Kubo RPC API (it takes POST) or not a gateway (it takes GET): check the address.",
-            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => "The node refuses this client: check its API access settings.",
-            _ => "Check the node's or gateway's log; try again when it is healthy.",
+            HttpStatusCode.NotFound => "the node or gateway does not have this content: add or pin it there, or use a source that has it",
+            HttpStatusCode.MethodNotAllowed => "the address is not a Kubo RPC API (it takes POST) or not a gateway (it takes GET): check the address",
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => "the node refuses this client: check its API access settings",
+            _ => IpfsErrorCodes.HttpError.DefaultHint!,
         };
         throw new IpfsException(
             IpfsErrorCodes.HttpError,
-            $"{where} answered {(int)response.StatusCode} {response.ReasonPhrase}{(body.Length > 0 ? $": {body}" : "")}. {hint}");
+            $"{where} answered {(int)response.StatusCode} {response.ReasonPhrase}{(body.Length > 0 ? $": {body}" : "")}", hint: hint);
     }
 
     private sealed class IpfsFaults : IBodyFaults
     {
         public Exception Stalled(string description, Exception cause) =>
-            new IpfsException(IpfsErrorCodes.Stalled, $"{description}. Check that it is healthy and try again, or raise the stall timeout.");
+            new IpfsException(IpfsErrorCodes.Stalled, description, hint: "check that it is healthy and retry, or raise the stall timeout");
 
         public Exception? BrokeOff(string description, Exception cause) => null;
     }

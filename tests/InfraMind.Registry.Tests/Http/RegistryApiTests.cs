@@ -232,8 +232,8 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
         // The reason in a user's words, not .NET's ("An error occurred while sending the request."), and one period.
-        Assert.Equal($"cannot reach the registry at http://127.0.0.1:{port}/ (connection refused: nothing listens there). " +
-            "Start it with 'infra registry serve' or pass --registry URL.", ex.Message);
+        Assert.Equal($"cannot reach the registry at http://127.0.0.1:{port}/ (connection refused: nothing listens there)", ex.Message);
+        Assert.Equal("start it with `infra registry serve`, or pass --registry URL", ex.Hint);
     }
 
     [Fact]
@@ -259,8 +259,39 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         await stop.CancelAsync();
         await hangUp.ContinueWith(_ => { }, TaskScheduler.Default);
         Assert.Equal(RegistryErrorCodes.RegistryUnreachable, ex.Code);
-        Assert.Equal($"the registry at http://127.0.0.1:{port}/ hung up before it answered (the connection closed before a whole answer came); " +
-            "check its log, then retry", ex.Message);
+        Assert.Equal($"the registry at http://127.0.0.1:{port}/ hung up before it answered (the connection closed before a whole answer came)", ex.Message);
+        Assert.Equal("check the registry's log, then retry", ex.Hint);
+    }
+
+    [Fact]
+    public async Task Client_carries_the_registrys_hint_and_falls_back_to_the_codes_own()
+    {
+        // The registry's own advice (its problem's hint) is what the user reads, on one line and cut to a bound; a
+        // problem without one keeps the code's default hint; a hint that is not text is no hint.
+        var ownHint = await HintFromAsync("""{"code":"IM5107","detail":"bad query","hint":"use ?start=0\nand a limit"}""");
+        Assert.Equal("use ?start=0 and a limit", ownHint);
+        Assert.Equal(RegistryErrorCodes.NoSuchPath.DefaultHint, await HintFromAsync("""{"code":"IM5115","detail":"nothing here"}"""));
+        Assert.Equal(RegistryErrorCodes.NoSuchPath.DefaultHint, await HintFromAsync("""{"code":"IM5115","detail":"nothing here","hint":{"a":1}}"""));
+        Assert.Null(await HintFromAsync("""{"code":"IM5107","detail":"bad query","hint":"   "}"""));
+        var longHint = await HintFromAsync($$"""{"code":"IM5107","detail":"bad query","hint":"{{new string('x', 5000)}}"}""");
+        Assert.Equal(ProblemMembers.MaxHintChars + 1, longHint!.Length);
+        Assert.EndsWith("x…", longHint, StringComparison.Ordinal);
+    }
+
+    /// <summary>The hint of the RegistryException a client raises for a 400 whose body is <paramref name="problem"/>, sent by a stand-in registry.</summary>
+    private static async Task<string?> HintFromAsync(string problem)
+    {
+        await using var registry = new InfraMind.Testing.ListenerServer(async (context, ct) =>
+        {
+            context.Response.StatusCode = 400;
+            context.Response.ContentType = "application/problem+json";
+            await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(problem), ct);
+            context.Response.Close();
+        });
+        using var http = new HttpClient { BaseAddress = registry.BaseUri, Timeout = TimeSpan.FromSeconds(10) };
+        var ex = await Assert.ThrowsAsync<RegistryException>(() => new RegistryClient(http).GetCheckpointAsync(CancellationToken.None));
+        Assert.Contains(ex.Message, new[] { "bad query", "nothing here" });
+        return ex.Hint;
     }
 
     private static async Task AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)

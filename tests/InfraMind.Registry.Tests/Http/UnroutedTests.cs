@@ -42,7 +42,7 @@ public sealed class UnroutedTests : IAsyncLifetime, IDisposable
         return await _http.SendAsync(request);
     }
 
-    /// <summary>The registry's problem document: the code in <c>code</c> and <c>title</c>, the detail without it.</summary>
+    /// <summary>The registry's problem document: the code in <c>code</c> and <c>title</c>, the detail without it, the code's hint in <c>hint</c>.</summary>
     private static async Task<string> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, ErrorCode code)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -56,6 +56,8 @@ public sealed class UnroutedTests : IAsyncLifetime, IDisposable
         var detail = (string?)problem["detail"];
         Assert.False(string.IsNullOrWhiteSpace(detail));
         Assert.DoesNotContain(code.Value, detail, StringComparison.Ordinal);
+        // How to fix it, as the command line's hint: line says it.
+        Assert.Equal(code.DefaultHint, (string?)problem["hint"]);
         return detail!;
     }
 

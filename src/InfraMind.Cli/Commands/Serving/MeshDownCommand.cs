@@ -38,10 +38,11 @@ internal static partial class MeshDownCommand
             var file = MeshRecord.File(context.Home);
             if (record is null)
             {
-                var removed = stale ? await MeshRecord.ClearStaleAsync(context.Home, asJson ? null : context.Error, cancellationToken) : [];
-                if (asJson) CliJson.Write(context.Output, new { running = false, pid = (int?)null, stopped = false, staleRecord = stale, containersRemoved = removed.Count });
+                // Null: another command cleared the record first (or a mesh up claimed the home since): nothing of it was this one's.
+                var removed = stale ? await MeshRecord.ClearStaleAsync(context.Home, asJson ? null : context.Error, cancellationToken) : null;
+                if (asJson) CliJson.Write(context.Output, new { running = false, pid = (int?)null, stopped = false, staleRecord = removed is not null, containersRemoved = removed?.Count ?? 0 });
                 else
-                    context.Console.MarkupLine(stale
+                    context.Console.MarkupLine(removed is not null
                         ? $"no mesh was running (removed the stale record {ConsoleText.Escape(file)}{(removed.Count > 0 ? $" and {removed.Count} container(s) the dead mesh left" : "")})"
                         : "no mesh was running");
                 return ExitCodes.Ok;

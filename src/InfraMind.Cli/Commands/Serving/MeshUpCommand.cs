@@ -78,12 +78,15 @@ internal static class MeshUpCommand
             if (stale)
             {
                 // A mesh of this home died without cleaning up (kill -9): its containers go first, as `mesh down` removes them.
-                var removed = await MeshRecord.ClearStaleAsync(context.Home, context.Error, cancellationToken);
-                var said = $"removed the stale record {MeshRecord.File(context.Home)} of a mesh that is gone" +
-                           (removed.Count > 0 ? $", and {removed.Count} container(s) it left" : "");
-                // --json: stdout holds the one JSON document; the note goes to stderr.
-                if (parse.GetValue(json)) await context.Error.WriteLineAsync(said);
-                else context.Console.MarkupLine(ConsoleText.Escape(said));
+                // Null: another command cleared it first, or a mesh claimed the home since (then the claim below is refused).
+                if (await MeshRecord.ClearStaleAsync(context.Home, context.Error, cancellationToken) is { } removed)
+                {
+                    var said = $"removed the stale record {MeshRecord.File(context.Home)} of a mesh that is gone" +
+                               (removed.Count > 0 ? $", and {removed.Count} container(s) it left" : "");
+                    // --json: stdout holds the one JSON document; the note goes to stderr.
+                    if (parse.GetValue(json)) await context.Error.WriteLineAsync(said);
+                    else context.Console.MarkupLine(ConsoleText.Escape(said));
+                }
             }
 
             // Claimed from here (not once up): a second mesh up started meanwhile is refused, and `infra mesh down` finds

@@ -1,0 +1,38 @@
+using InfraMind.Serving;
+
+namespace InfraMind.Node.Tests;
+
+/// <summary>
+/// A gateway's refusal of a node's registration, as the node's operator reads it: the node's own advice where it has
+/// one for the refusal, else the gateway's (its problem's <c>hint</c>), on one line and cut to a bound.
+/// </summary>
+public sealed class RegistrationRefusalTests
+{
+    private static readonly Uri Gateway = new("http://127.0.0.1:8080/");
+
+    [Fact]
+    public void A_refusal_the_node_has_no_advice_for_carries_the_gateways_hint_on_one_line()
+    {
+        var e = NodeRegistrationException.For(Gateway, 400, "capacity.cpuMillicores must be positive", MeshErrorCodes.RegistrationInvalid.Value,
+            "offer at least 1m CPU\r\nwith --cpu");
+        Assert.Equal(MeshErrorCodes.RegistrationInvalid, e.Code);
+        Assert.Equal("offer at least 1m CPU with --cpu", e.Hint);
+
+        var cut = NodeRegistrationException.For(Gateway, 413, "too large", MeshErrorCodes.BodyTooLarge.Value, new string('h', 10_000));
+        Assert.Equal(ProblemMembers.MaxHintChars + 1, cut.Hint!.Length);
+
+        // No hint from the gateway: none invented.
+        Assert.Null(NodeRegistrationException.For(Gateway, 400, "bad", MeshErrorCodes.RegistrationInvalid.Value).Hint);
+    }
+
+    [Fact]
+    public void A_refusal_the_node_knows_keeps_the_nodes_own_advice_whatever_the_gateway_says()
+    {
+        // 401 without a known code is the mesh token: the node says which file to pass, in its operator's words.
+        var e = NodeRegistrationException.For(Gateway, 401, "no token", null, "ask the gateway's operator");
+        Assert.Equal(MeshErrorCodes.NodeUnauthorized, e.Code);
+        Assert.Contains("--token-file", e.Hint, StringComparison.Ordinal);
+        var taken = NodeRegistrationException.For(Gateway, 409, "taken", MeshErrorCodes.NodeIdTaken.Value, "something else");
+        Assert.Equal("choose another --id, or start the node with the home that holds this id's credential", taken.Hint);
+    }
+}
