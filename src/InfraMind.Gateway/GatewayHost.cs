@@ -102,9 +102,25 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
         var state = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
+        // A filtered view (?filter=TEXT) is built for its request, one at a time: however many ask, the mesh's lock is held
+        // for at most the whole document's build and one filtered build at once, and a filter costs the rows it keeps.
+        var filteredBuilds = new SemaphoreSlim(1);
         app.MapGet("/inference/v1", async (HttpContext context) =>
         {
-            var document = await state.GetAsync();
+            BuiltDocument document;
+            if (context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter)
+            {
+                await filteredBuilds.WaitAsync(context.RequestAborted);
+                try
+                {
+                    document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(filter), MeshJson.Options));
+                }
+                finally
+                {
+                    filteredBuilds.Release();
+                }
+            }
+            else document = await state.GetAsync();
             // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
             context.Response.Headers.Vary = "Accept-Encoding";
             var (body, encoding) = document.For(context.Request.Headers.AcceptEncoding);

@@ -14,9 +14,10 @@ internal sealed partial class MeshState
     /// nodes' standings, its quarantine) and per node, in no order. The grouping by name, the sorting (semantic versions
     /// at 5,000 versions are most of a build), each version's traffic (<see cref="ModelTraffic"/> has a lock of its own)
     /// and the document's shape are done after it is released, so routing waits on a dashboard's poll only for the copy
-    /// (bench/MeshScale catalog prints both).
+    /// (bench/MeshScale catalog prints both). With <paramref name="filter"/>, only the versions of the models and the
+    /// nodes it keeps (<see cref="StateFilter"/>) are copied: a view of a few models costs those, whatever the catalog holds.
     /// </summary>
-    public object Describe()
+    public object Describe(string? filter = null)
     {
         List<(ServedModel Model, ModelTraffic Traffic, object? Quarantine, List<(string Id, object Row)> Nodes)> versions;
         List<(string Id, object Row)> nodes;
@@ -28,6 +29,7 @@ internal sealed partial class MeshState
             versions = new(_models.Count);
             foreach (var m in _models)
             {
+                if (!StateFilter.Keeps(filter, m.Published.Name)) continue;
                 var quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until } : null;
                 var placed = _placedOn.TryGetValue(m.Key, out var on) ? on : [];
                 var rows = new List<(string, object)>(placed.Count);
@@ -36,7 +38,8 @@ internal sealed partial class MeshState
             }
 
             nodes = new(_nodes.Count);
-            foreach (var n in _nodes.Values) nodes.Add((n.Registration.NodeId, NodeRow(n)));
+            foreach (var n in _nodes.Values)
+                if (StateFilter.Keeps(filter, n.Registration.NodeId)) nodes.Add((n.Registration.NodeId, NodeRow(n)));
         }
 
         var models = versions.GroupBy(v => v.Model.Published.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new

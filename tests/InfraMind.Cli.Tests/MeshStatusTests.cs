@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using InfraMind.Gateway;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Manifest;
@@ -71,6 +72,44 @@ public sealed class MeshStatusTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("http://127.0.0.1:9/", table, StringComparison.Ordinal);
         Assert.DoesNotContain("broken-model", table, StringComparison.Ordinal);
+
+        // The gateway itself keeps only those (?filter=): what the command shows is not the client's filtering alone.
+        using var http = new HttpClient { BaseAddress = gateway.Url };
+        var served = JsonNode.Parse(await http.GetStringAsync(new Uri("inference/v1?filter=N1", UriKind.Relative)))!;
+        Assert.Empty(served["models"]!.AsArray());
+        Assert.Equal(["n1"], served["nodes"]!.AsArray().Select(n => (string?)n!["id"]));
+        served = JsonNode.Parse(await http.GetStringAsync(new Uri("inference/v1?filter=broken-", UriKind.Relative)))!;
+        Assert.Equal(["broken-model"], served["models"]!.AsArray().Select(m => (string?)m!["name"]));
+        Assert.Empty(served["nodes"]!.AsArray());
+        // An empty filter is no filter: the whole document.
+        served = JsonNode.Parse(await http.GetStringAsync(new Uri("inference/v1?filter=", UriKind.Relative)))!;
+        Assert.Equal((1, 1), (served["models"]!.AsArray().Count, served["nodes"]!.AsArray().Count));
+    }
+
+    [Fact]
+    public async Task Filter_is_asked_of_the_gateway_and_applied_again_to_what_an_older_gateway_sends_whole()
+    {
+        // The gateway is asked for the filtered view (?filter=, escaped), so a document too large to read whole can be
+        // read a model at a time; a gateway that ignores the parameter sends everything, and the client filters it.
+        string? asked = null;
+        await using var older = new ListenerServer(async (context, ct) =>
+        {
+            asked = context.Request.Url!.Query;
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync("""
+                {"models": [{"name": "summarizer", "versions": []}, {"name": "echo & co", "versions": []}],
+                 "nodes": [{"id": "n1"}, {"id": "ECHO-node"}], "at": "2026-12-06T08:00:00Z"}
+                """u8.ToArray(), ct);
+            context.Response.Close();
+        });
+        var state = await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", older.BaseUri.ToString(), "--json", "--filter", "echo &");
+        Assert.Equal("?filter=echo%20%26", asked);
+        Assert.Equal(["echo & co"], state.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
+        Assert.Empty(state.GetProperty("nodes").EnumerateArray());
+
+        // No filter: nothing asked.
+        await _cli.RunJsonAsync(0, "mesh", "status", "--gateway", older.BaseUri.ToString(), "--json");
+        Assert.Equal("", asked);
     }
 
     [Fact]
@@ -141,7 +180,7 @@ public sealed class MeshStatusTests : IDisposable
         var (code, output, err) = await _cli.RunAsync("mesh", "status", "--gateway", flood.BaseUri.ToString());
         Assert.Equal(ExitCodes.Unavailable, code);
         Assert.Contains("IM6024", err, StringComparison.Ordinal);
-        Assert.Contains("its answer is larger than 16 MiB", err, StringComparison.Ordinal);
+        Assert.Contains("its answer is larger than 16 MiB (pass --filter TEXT", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err + output, StringComparison.Ordinal);
         Assert.True(Interlocked.Read(ref sent) < 40L << 20, $"{Interlocked.Read(ref sent)} of 64 MiB sent to a reader capped at 16 MiB");
     }

@@ -68,7 +68,7 @@ internal static class MeshStatusCommand
             var only = parse.GetValue(filter) is { Length: > 0 } text ? text : null;
             if (!parse.GetValue(watch))
             {
-                var state = Filter(await ReadAsync(http, url, cancellationToken), only);
+                var state = Filter(await ReadAsync(http, url, cancellationToken, only), only);
                 if (asJson) CliJson.Write(context.Output, state);
                 else context.Console.Write(Render(state, url));
                 return ExitCodes.Ok;
@@ -79,7 +79,7 @@ internal static class MeshStatusCommand
             {
                 while (true)
                 {
-                    var state = Filter(await ReadAsync(http, url, cancellationToken), only);
+                    var state = Filter(await ReadAsync(http, url, cancellationToken, only), only);
                     if (asJson)
                     {
                         await context.Output.WriteLineAsync(state.ToJsonString());
@@ -105,10 +105,14 @@ internal static class MeshStatusCommand
     private static bool IsHttpUrl(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
-    /// <summary>The gateway's state, read against <see cref="MaxStateBytes"/>; anything else is IM6024 naming what went wrong.</summary>
-    internal static async Task<JsonObject> ReadAsync(HttpClient http, Uri gateway, CancellationToken ct)
+    /// <summary>
+    /// The gateway's state, read against <see cref="MaxStateBytes"/>; anything else is IM6024 naming what went wrong.
+    /// With <paramref name="filter"/>, the gateway is asked for only what it keeps (<c>?filter=</c>), so a mesh whose
+    /// whole document is past the bound can still be looked at a model at a time.
+    /// </summary>
+    internal static async Task<JsonObject> ReadAsync(HttpClient http, Uri gateway, CancellationToken ct, string? filter = null)
     {
-        var where = new Uri(gateway, "inference/v1");
+        var where = new Uri(gateway, "inference/v1" + (string.IsNullOrEmpty(filter) ? "" : $"?{StateFilter.Parameter}={Uri.EscapeDataString(filter)}"));
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, where);
@@ -118,7 +122,8 @@ internal static class MeshStatusCommand
                 throw Unreachable(where, $"it answered {(int)response.StatusCode} {response.ReasonPhrase}");
             await using var body = await response.Content.ReadAsStreamAsync(ct);
             var bytes = await BoundedBody.ReadAsync(body, null, MaxStateBytes, ct)
-                ?? throw Unreachable(where, $"its answer is larger than {MaxStateBytes >> 20} MiB");
+                ?? throw Unreachable(where, $"its answer is larger than {MaxStateBytes >> 20} MiB" +
+                    (string.IsNullOrEmpty(filter) ? " (pass --filter TEXT to read only the models and nodes whose name contains TEXT)" : ""));
             var state = JsonNode.Parse(bytes) as JsonObject;
             if (state?["nodes"] is not JsonArray || state["models"] is not JsonArray) throw Unreachable(where, "its answer is not a mesh state (no nodes and models)");
             return state;
@@ -138,8 +143,8 @@ internal static class MeshStatusCommand
     }
 
     /// <summary>
-    /// The state with only the models and nodes whose name contains <paramref name="text"/> (ordinal, any case: the
-    /// dashboard's filter); a placement stays listed under its model whichever node it is on. Null: the state as it is.
+    /// The state with only the models and nodes <see cref="StateFilter"/> keeps for <paramref name="text"/> (a gateway
+    /// that knows <c>?filter=</c> sent only those already; an older one sent everything). Null: the state as it is.
     /// </summary>
     internal static JsonObject Filter(JsonObject state, string? text)
     {
@@ -149,7 +154,7 @@ internal static class MeshStatusCommand
             // Kept, cleared (which frees them from the array) and put back: one pass, where removing in place would
             // shift the array once per removal.
             var list = state[array]!.AsArray();
-            var kept = list.Where(e => ((string?)(e as JsonObject)?[name] ?? "").Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
+            var kept = list.Where(e => StateFilter.Keeps(text, (string?)(e as JsonObject)?[name])).ToList();
             list.Clear();
             foreach (var e in kept) list.Add(e);
         }
