@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using InfraMind.Node.Images;
 using InfraMind.Testing;
@@ -67,7 +66,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         }
         finally
         {
-            if (!mesh.HasExited) Assert.Equal(0, Kill(mesh.Id, 15));
+            if (!mesh.HasExited) Assert.Equal(0, InfraProcess.Signal(mesh.Id, 15));
             await mesh.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }
 
@@ -130,7 +129,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         {
             foreach (var p in Enumerable.Reverse(processes))
             {
-                if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
+                if (!p.HasExited) Assert.Equal(0, InfraProcess.Signal(p.Id, 15));
                 await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 p.Dispose();
             }
@@ -192,7 +191,4 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
 
         return text.ToString();
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -58,4 +59,10 @@ internal static class InfraProcess
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
         return error;
     }
+
+    /// <summary>Sends <paramref name="signal"/> (15 SIGTERM, 2 SIGINT as Ctrl-C) to a process the test started, by its PID; 0 when sent.</summary>
+    public static int Signal(int pid, int signal) => Kill(pid, signal);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 }

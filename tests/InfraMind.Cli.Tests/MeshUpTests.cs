@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using InfraMind.Hosting;
 using InfraMind.Testing;
@@ -472,7 +471,7 @@ public sealed class MeshUpTests : IDisposable
     /// <summary>SIGTERM to a process this test started (by its PID), then its exit within <paramref name="wait"/>.</summary>
     private static async Task TerminateAsync(Process p, TimeSpan wait)
     {
-        if (!p.HasExited) Assert.Equal(0, Kill(p.Id, 15));
+        if (!p.HasExited) Assert.Equal(0, InfraProcess.Signal(p.Id, 15));
         try
         {
             await p.WaitForExitAsync().WaitAsync(wait);
@@ -485,7 +484,4 @@ public sealed class MeshUpTests : IDisposable
             Assert.Fail($"{string.Join(' ', p.StartInfo.ArgumentList)} (PID {p.Id}) still ran {wait.TotalSeconds:0} s after SIGTERM; its stderr: {await p.StandardError.ReadToEndAsync()}");
         }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

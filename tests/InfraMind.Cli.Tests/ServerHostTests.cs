@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using InfraMind.Hosting;
 
@@ -72,7 +71,7 @@ public sealed class ServerHostTests : IDisposable
             foreach (var (process, name) in Enumerable.Reverse(started))
             {
                 var stopping = Stopwatch.StartNew();
-                Assert.Equal(0, Kill(process.Id, 15));
+                Assert.Equal(0, InfraProcess.Signal(process.Id, 15));
                 var stderr = process.StandardError.ReadToEndAsync();
                 await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 if (process.ExitCode != 0 || stopping.Elapsed >= TimeSpan.FromSeconds(15))
@@ -121,8 +120,6 @@ public sealed class ServerHostTests : IDisposable
         return client;
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     private static int FreePort()
     {

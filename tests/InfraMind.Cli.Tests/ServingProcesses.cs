@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace InfraMind.Cli.Tests;
@@ -45,12 +44,9 @@ internal sealed class ServingProcesses : IAsyncDisposable
     {
         foreach (var p in Enumerable.Reverse(_started))
         {
-            if (!p.HasExited) _ = Kill(p.Id, 15);
+            if (!p.HasExited) _ = InfraProcess.Signal(p.Id, 15);
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             p.Dispose();
         }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
@@ -29,7 +28,7 @@ public sealed class SignalTests : IDisposable
             {
                 var line = await registry.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 Assert.Contains("registry at", line, StringComparison.Ordinal);
-                Assert.Equal(0, Kill(registry.Id, signal));
+                Assert.Equal(0, InfraProcess.Signal(registry.Id, signal));
                 await registry.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             }
             catch (TimeoutException)
@@ -43,7 +42,4 @@ public sealed class SignalTests : IDisposable
             Assert.False(File.Exists(Path.Combine(_cli.Home, "run", "registry.url")), "the registry's announcement outlived it");
         }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }

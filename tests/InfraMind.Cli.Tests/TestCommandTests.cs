@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Xml.Linq;
 using InfraMind.Containers;
@@ -334,7 +333,7 @@ public sealed class TestCommandTests : IDisposable
         Assert.NotNull(line);
         // The run's container is there (seen by another client, the docker CLI), so that "none left" below means removed.
         Assert.Single(RunningContainers("cli-slow@1.0.0"));
-        Assert.Equal(0, Kill(p.Id, 2)); // SIGINT, as Ctrl-C sends
+        Assert.Equal(0, InfraProcess.Signal(p.Id, 2)); // SIGINT, as Ctrl-C sends
         var rest = await p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync();
         Assert.True(p.ExitCode == 130, rest + await stderr);
@@ -349,8 +348,6 @@ public sealed class TestCommandTests : IDisposable
         DockerCli.Run(check: true, ["ps", "-q", .. all ? new[] { "-a" } : [], "--filter", $"label=org.inframind.model={model}"])
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
