@@ -26,7 +26,7 @@ internal static class CatalogScale
     public static async Task<int> RunAsync(int[] sizes, TimeSpan budget, int properties)
     {
         Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {properties} input propert{(properties == 1 ? "y" : "ies")} per schema, {Environment.ProcessorCount} CPUs, load {Load()}");
-        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes), routing's longest wait meanwhile  gzipped p50 (bytes)  heap/version (manifest bytes)");
+        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes), routing's longest wait meanwhile  gzipped p50 (bytes)  ?filter= one model p50 (bytes)  heap/version (manifest bytes)");
         foreach (var n in sizes)
         {
             var rows = await MeasureAsync(n, budget, properties);
@@ -125,8 +125,10 @@ internal static class CatalogScale
         var describes = new List<double>();
         var locked = new List<double>();
         var gzips = new List<double>();
+        var filtered = new List<double>();
         var bytes = 0;
         var gzipped = 0;
+        var filteredBytes = 0;
         for (var i = 0; i < 5; i++)
         {
             // What routing waits while a build runs: the longest a call that takes the mesh's lock (as choosing a
@@ -150,14 +152,19 @@ internal static class CatalogScale
             t = Stopwatch.GetTimestamp();
             gzipped = document.Gzipped.Length;
             gzips.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            // GET /inference/v1?filter=TEXT for one model (what `infra mesh status --filter` asks): the rows it keeps.
+            t = Stopwatch.GetTimestamp();
+            filteredBytes = JsonSerializer.SerializeToUtf8Bytes(mesh.Describe("m000007"), MeshJson.Options).Length;
+            filtered.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
         }
 
         describes.Sort();
         locked.Sort();
         gzips.Sort();
+        filtered.Sort();
         GC.KeepAlive(catalog);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
+            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {filtered[filtered.Count / 2],8:0.00} ms ({filteredBytes})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
     }
 
     private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name, int properties)
