@@ -62,8 +62,8 @@ internal static class ValidateCommand
         {
             // Which model it is, whenever its name or version reads: the rest of the manifest may be what is wrong.
             var model = string.Join(' ', new[] { result.Name, result.Version?.ToString() }.OfType<string>());
-            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}{(model.Length > 0 ? $" ([bold]{ConsoleText.Escape(model)}[/])" : "")}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}" +
-                               (warnings.Count > 0 ? $", {warnings.Count} warning{(warnings.Count == 1 ? "" : "s")}" : ""));
+            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}{(model.Length > 0 ? $" ([bold]{ConsoleText.Escape(model)}[/])" : "")}: {ManifestValidation.Plural(errors.Count, "error")}" +
+                               (warnings.Count > 0 ? $", {ManifestValidation.Plural(warnings.Count, "warning")}" : ""));
         }
 
         if (result.ManifestDigest is { } digest) console.MarkupLine($"  manifest digest: {digest}");
