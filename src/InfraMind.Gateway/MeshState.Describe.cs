@@ -26,7 +26,7 @@ internal sealed partial class MeshState
         {
             if (_dirty) Replace();
             now = time.GetUtcNow();
-            versions = new(_models.Count);
+            versions = filter is null ? new(_models.Count) : [];
             foreach (var m in _models)
             {
                 if (!StateFilter.Keeps(filter, m.Published.Name)) continue;
@@ -37,7 +37,7 @@ internal sealed partial class MeshState
                 versions.Add((m, TrafficOf(m.Key), quarantine, rows));
             }
 
-            nodes = new(_nodes.Count);
+            nodes = filter is null ? new(_nodes.Count) : [];
             foreach (var n in _nodes.Values)
                 if (StateFilter.Keeps(filter, n.Registration.NodeId)) nodes.Add((n.Registration.NodeId, NodeRow(n)));
         }

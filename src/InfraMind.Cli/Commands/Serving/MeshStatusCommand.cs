@@ -45,7 +45,8 @@ internal static class MeshStatusCommand
         interval.Require(v => v is >= 0.5 and <= 3600, "--interval must be between 0.5 and 3600 seconds");
         var filter = new Option<string?>("--filter")
         {
-            Description = "Show only the models and the nodes whose name contains TEXT, in any case (as the dashboard's filter); with --json, the document holds only those",
+            Description = "Show only the models and the nodes whose name contains TEXT, in any case (as the dashboard's filter; the gateway is asked for only those, " +
+                          "so a mesh too large to read whole is read a model at a time); with --json, the document holds only those",
             HelpName = "TEXT",
         };
         var status = new Command("status",
