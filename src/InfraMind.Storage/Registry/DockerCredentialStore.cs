@@ -25,6 +25,12 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
     /// <summary>The largest config.json read; docker's own are a few KiB.</summary>
     public const int MaxConfigBytes = 1 << 20;
 
+    /// <summary>
+    /// The longest config.json may take to open. A named pipe (a FIFO) that nobody writes to blocks open(2) without end,
+    /// and the file system gives it no size or type .NET shows; past this it is refused, not waited for.
+    /// </summary>
+    public static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>The most a credential helper may print on stdout or stderr (its answer is a small JSON object).</summary>
     public const int MaxHelperOutputBytes = 64 << 10;
 
@@ -158,7 +164,7 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
             // config.json linked to a device (/dev/zero, /dev/urandom) says 0 and never ends (read whole, it grew to
             // 2 GiB before failing).
             byte[] bytes;
-            await using (var stream = File.OpenRead(ConfigPath))
+            await using (var stream = await OpenBoundedAsync().ConfigureAwait(false))
             {
                 bytes = await BoundedBody.ReadAsync(stream, null, MaxConfigBytes, CancellationToken.None).ConfigureAwait(false)
                     ?? throw Failed($"{ConfigPath} holds more than the {MaxConfigBytes} bytes a docker configuration may have here (it is a link to a device, or it grew while read); it was not read. Point DOCKER_CONFIG at a directory whose config.json is docker's own.");
@@ -202,6 +208,23 @@ public sealed class DockerCredentialStore : IRegistryCredentialSource
         catch (UnauthorizedAccessException e)
         {
             throw Failed($"{ConfigPath} could not be read ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>config.json opened within <see cref="OpenTimeout"/>, else refused (the open that hangs is left to finish on its own thread).</summary>
+    private async Task<FileStream> OpenBoundedAsync()
+    {
+        var opening = Task.Run(() => File.OpenRead(ConfigPath));
+        try
+        {
+            return await opening.WaitAsync(OpenTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Closed if it ever opens (a writer came); nobody reads it then.
+            _ = opening.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            throw Failed($"{ConfigPath} did not open within {OpenTimeout.TotalSeconds:0} s (a named pipe nobody writes to?); it was not read. " +
+                "Point DOCKER_CONFIG at a directory whose config.json is docker's own.");
         }
     }
 

@@ -123,6 +123,25 @@ public sealed class CredentialHelperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_config_that_is_a_pipe_nobody_writes_to_is_refused_after_the_open_timeout_not_waited_for()
+    {
+        // A FIFO blocks open(2) until a writer comes: `infra pull` hung there. It is refused once OpenTimeout passes.
+        string root = _dir.Combine("fifo");
+        Directory.CreateDirectory(root);
+        var fifo = Path.Combine(root, "config.json");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) await mkfifo.WaitForExitAsync();
+        Assert.True(File.Exists(fifo));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // On a thread of its own, bounded: before, the open blocked the caller's thread itself.
+        var e = await Task.Run(() => Fails(new DockerCredentialStore(root, root))).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Contains("did not open within 5 s (a named pipe nobody writes to?); it was not read", e.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed >= DockerCredentialStore.OpenTimeout - TimeSpan.FromMilliseconds(100), $"refused after {clock.Elapsed}");
+
+        // The open left waiting ends once a writer comes (and closes what it opened): no thread stays blocked.
+        await using (new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
+    }
+
+    [Fact]
     public async Task Keys_match_as_docker_matches_them_and_absent_config_or_entry_gives_none()
     {
         var store = Store("""{"auths":{"https://R.Example.Test:5000/v1/":{"username":"u","password":"p"}}}""");
