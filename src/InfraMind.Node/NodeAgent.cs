@@ -220,8 +220,10 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             {
                 link.Refused = true;
                 if (_gateways.All(g => g.Refused))
-                    _registered.TrySetException(NodeRegistrationException.For(link.Url, (int)response.StatusCode, ProblemDetail(body, "detail") ?? $"the gateway answered {(int)response.StatusCode}",
-                        ProblemDetail(body, "code"), ProblemDetail(body, "hint")));
+                {
+                    var (detail, code, hint) = Problem(body);
+                    _registered.TrySetException(NodeRegistrationException.For(link.Url, (int)response.StatusCode, detail ?? $"the gateway answered {(int)response.StatusCode}", code, hint));
+                }
             }
 
             return false;
@@ -272,16 +274,21 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         return assignment is null ? null : _identity.Receipt(requestId, assignment, input, output, _options.NodeId);
     }
 
-    private static string? ProblemDetail(string body, string member)
+    /// <summary>A gateway's problem document's detail, code and hint, read once; each null where it is missing or not text, all where the body is no JSON.</summary>
+    private static (string? Detail, string? Code, string? Hint) Problem(string body)
     {
+        System.Text.Json.Nodes.JsonNode? problem;
         try
         {
-            return System.Text.Json.Nodes.JsonNode.Parse(body)?[member]?.GetValue<string>();
+            problem = System.Text.Json.Nodes.JsonNode.Parse(body);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        catch (System.Text.Json.JsonException)
         {
-            return null;
+            return default;
         }
+
+        string? Text(string member) => problem is System.Text.Json.Nodes.JsonObject o && o[member] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        return (Text("detail"), Text("code"), Text("hint"));
     }
 
     /// <summary>Tells one gateway this node is leaving (DELETE of its registration, with its credential, signed when it has a key); at most 2 s.</summary>

@@ -10,12 +10,9 @@ namespace InfraMind.Serving;
 public static class MeshProblems
 {
     /// <summary>The problem document for <paramref name="code"/>, with the code's default hint.</summary>
-    public static IResult Of(ErrorCode code, string detail, int status) => Of(code, detail, status, null);
-
-    /// <summary>The problem document for <paramref name="code"/>, with <paramref name="hint"/> (the code's default when null).</summary>
-    public static IResult Of(ErrorCode code, string detail, int status, string? hint)
+    public static IResult Of(ErrorCode code, string detail, int status)
     {
         ArgumentNullException.ThrowIfNull(code);
-        return Results.Problem(detail: detail, statusCode: status, type: $"https://inframind.dev/errors/{code}", extensions: ProblemMembers.Of(code, hint));
+        return Results.Problem(detail: detail, statusCode: status, type: $"https://inframind.dev/errors/{code}", extensions: ProblemMembers.Of(code));
     }
 }

@@ -68,8 +68,9 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             response.ContentType = "application/grpc";
             response.Headers["grpc-status"] = ((int)GrpcStatusMap.FromHttp(refused.Status)).ToString(CultureInfo.InvariantCulture);
             response.Headers["grpc-message"] = PercentEncode($"{refused.Title}: {refused.Detail}");
-            response.Headers[CodeTrailer] = refused.Code.Value;
-            if (refused.Code.DefaultHint is { Length: > 0 } hint) response.Headers[HintTrailer] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(hint));
+            // The same trailers as every other refusal, here as headers (a binary one base64, as gRPC writes it).
+            foreach (var entry in Trailers(refused.Code))
+                response.Headers[entry.Key] = entry.IsBinary ? Convert.ToBase64String(entry.ValueBytes) : entry.Value;
             response.Headers.RetryAfter = core.RetryAfterOf(refused);
             core.Finish("", record, refused.Status, TimeSpan.Zero);
         }
