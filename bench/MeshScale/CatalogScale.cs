@@ -19,14 +19,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 /// same versions as a chain's follower hands them (a new list on every read, as <see cref="ChainModelSource"/> does).
 /// Prints, per size and source: the first load, a refresh when nothing was published (the gateway's every 5 s), a
 /// refresh after each of five more publishes, the manifests parsed by each, and GET /inference/v1 (50 nodes registered)
-/// with the longest a call taking the mesh's lock (as routing does) waited while it was built.
+/// with the longest a call taking the mesh's lock (as routing does) waited while it was built, the same for the
+/// dashboard's view (GET /dashboard/state), and GET /inference/v1?filter= for one model.
 /// </summary>
 internal static class CatalogScale
 {
     public static async Task<int> RunAsync(int[] sizes, TimeSpan budget, int properties)
     {
         Console.WriteLine($"MeshScale catalog: one gateway's catalog and mesh state over a registry of N versions (distinct names), {properties} input propert{(properties == 1 ? "y" : "ies")} per schema, {Environment.ProcessorCount} CPUs, load {Load()}");
-        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes), routing's longest wait meanwhile  gzipped p50 (bytes)  ?filter= one model p50 (bytes)  heap/version (manifest bytes)");
+        Console.WriteLine("versions  source  publish/version  first load (parses)  refresh, nothing new: p50 / max (parses)  refresh after a publish: p50 of 5 (parses each)  GET /inference/v1 p50 (bytes), routing's longest wait meanwhile  gzipped p50 (bytes)  ?filter= one model p50 (bytes)  GET /dashboard/state p50 (bytes), routing's longest wait meanwhile  heap/version (manifest bytes)");
         foreach (var n in sizes)
         {
             var rows = await MeasureAsync(n, budget, properties);
@@ -129,6 +130,9 @@ internal static class CatalogScale
         var bytes = 0;
         var gzipped = 0;
         var filteredBytes = 0;
+        var views = new List<double>();
+        var viewLocked = new List<double>();
+        var viewBytes = 0;
         for (var i = 0; i < 5; i++)
         {
             // What routing waits while a build runs: the longest a call that takes the mesh's lock (as choosing a
@@ -156,7 +160,26 @@ internal static class CatalogScale
             t = Stopwatch.GetTimestamp();
             filteredBytes = JsonSerializer.SerializeToUtf8Bytes(mesh.Describe("m000007"), MeshJson.Options).Length;
             filtered.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            // GET /dashboard/state (what each open dashboard polls every 2 s): the summary of everything and the first
+            // 100 models, 500 nodes, 200 failures; and what routing waits while it is built.
+            var viewing = Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(mesh.DashboardView(null), MeshJson.Options));
+            stall = 0.0;
+            while (!viewing.IsCompleted)
+            {
+                t = Stopwatch.GetTimestamp();
+                GC.KeepAlive(mesh.NodeSummaries());
+                stall = Math.Max(stall, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+
+            await viewing;
+            viewLocked.Add(stall);
+            t = Stopwatch.GetTimestamp();
+            viewBytes = JsonSerializer.SerializeToUtf8Bytes(mesh.DashboardView(null), MeshJson.Options).Length;
+            views.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
         }
+
+        views.Sort();
+        viewLocked.Sort();
 
         describes.Sort();
         locked.Sort();
@@ -164,7 +187,7 @@ internal static class CatalogScale
         filtered.Sort();
         GC.KeepAlive(catalog);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {filtered[filtered.Count / 2],8:0.00} ms ({filteredBytes})  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
+            $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {filtered[filtered.Count / 2],8:0.00} ms ({filteredBytes})  {views[views.Count / 2],8:0.00} ms ({viewBytes}), routing waits up to {viewLocked[viewLocked.Count / 2]:0.0} ms  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
     }
 
     private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name, int properties)

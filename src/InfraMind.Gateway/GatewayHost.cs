@@ -101,32 +101,12 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
-        var state = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
-        // A filtered view (?filter=TEXT) is built for its request, one at a time: however many ask, the mesh's lock is held
-        // for at most the whole document's build and one filtered build at once, and a filter costs the rows it keeps.
+        // A filtered view (?filter=TEXT) of either document is built for its request, one at a time: however many ask, the
+        // mesh's lock is held for at most each whole document's build and one filtered build at once, and a filter costs
+        // the rows it keeps.
         var filteredBuilds = new SemaphoreSlim(1);
-        app.MapGet("/inference/v1", async (HttpContext context) =>
-        {
-            BuiltDocument document;
-            if (context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter)
-            {
-                await filteredBuilds.WaitAsync(context.RequestAborted);
-                try
-                {
-                    document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(filter), MeshJson.Options));
-                }
-                finally
-                {
-                    filteredBuilds.Release();
-                }
-            }
-            else document = await state.GetAsync();
-            // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
-            context.Response.Headers.Vary = "Accept-Encoding";
-            var (body, encoding) = document.For(context.Request.Headers.AcceptEncoding);
-            if (encoding is not null) context.Response.Headers.ContentEncoding = encoding;
-            return Results.Bytes(body, "application/json; charset=utf-8");
-        });
+        MapStateDocument(app, "/inference/v1", mesh.Describe, filteredBuilds);
+        MapStateDocument(app, Dashboard.DashboardEndpoints.StatePath, mesh.DashboardView, filteredBuilds);
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
             var versions = mesh.VersionsOf(name);
@@ -189,6 +169,37 @@ public sealed class GatewayHost : IAsyncDisposable
     private const int HealthRequestBytes = 1024;
 
     /// <summary>What the gateway answers a request no endpoint takes (404 IM6028, 405 IM6029 with Allow).</summary>
+
+    /// <summary>
+    /// GET <paramref name="path"/>: a state document, the whole one coalesced (<see cref="CoalescedDocument"/>), a
+    /// filtered one (?filter=TEXT) built alone; gzipped for a client that accepts it.
+    /// </summary>
+    private static void MapStateDocument(WebApplication app, string path, Func<string?, object> describe, SemaphoreSlim filteredBuilds)
+    {
+        var whole = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(describe(null), MeshJson.Options));
+        app.MapGet(path, async (HttpContext context) =>
+        {
+            BuiltDocument document;
+            if (context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter)
+            {
+                await filteredBuilds.WaitAsync(context.RequestAborted);
+                try
+                {
+                    document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(describe(filter), MeshJson.Options));
+                }
+                finally
+                {
+                    filteredBuilds.Release();
+                }
+            }
+            else document = await whole.GetAsync();
+            // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
+            context.Response.Headers.Vary = "Accept-Encoding";
+            var (body, encoding) = document.For(context.Request.Headers.AcceptEncoding);
+            if (encoding is not null) context.Response.Headers.ContentEncoding = encoding;
+            return Results.Bytes(body, "application/json; charset=utf-8");
+        });
+    }
     private static readonly UnroutedAnswers Unrouted = new(MeshErrorCodes.NoSuchPath, MeshErrorCodes.MethodNotAllowed,
         "the gateway serves POST /inference/v1/NAME and POST /inference/v1/NAME/versions/VERSION (inference), GET /inference/v1 " +
         "(its models and nodes), GET /inference/v1/NAME/openapi.json, GET /healthz, GET /metrics and GET /dashboard")

@@ -19,7 +19,7 @@ internal sealed partial class MeshState
     /// </summary>
     public object Describe(string? filter = null)
     {
-        List<(ServedModel Model, ModelTraffic Traffic, object? Quarantine, List<(string Id, object Row)> Nodes)> versions;
+        List<VersionCopy> versions;
         List<(string Id, object Row)> nodes;
         DateTimeOffset now;
         lock (_gate)
@@ -28,21 +28,35 @@ internal sealed partial class MeshState
             now = time.GetUtcNow();
             versions = filter is null ? new(_models.Count) : [];
             foreach (var m in _models)
-            {
-                if (!StateFilter.Keeps(filter, m.Published.Name)) continue;
-                var quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until } : null;
-                var placed = _placedOn.TryGetValue(m.Key, out var on) ? on : [];
-                var rows = new List<(string, object)>(placed.Count);
-                foreach (var id in placed) rows.Add((id, PlacementRow(id, m.Key, now)));
-                versions.Add((m, TrafficOf(m.Key), quarantine, rows));
-            }
+                if (StateFilter.Keeps(filter, m.Published.Name)) versions.Add(CopyVersion(m, now));
 
             nodes = filter is null ? new(_nodes.Count) : [];
             foreach (var n in _nodes.Values)
                 if (StateFilter.Keeps(filter, n.Registration.NodeId)) nodes.Add((n.Registration.NodeId, NodeRow(n)));
         }
 
-        var models = versions.GroupBy(v => v.Model.Published.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new
+        return new { models = ModelDocuments(versions), nodes = nodes.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Row).ToList(), at = now };
+    }
+
+    /// <summary>What a version shows, copied under the lock: its placements' rows, its quarantine, its traffic (read after).</summary>
+    private readonly record struct VersionCopy(ServedModel Model, ModelTraffic Traffic, object? Quarantine, List<(string Id, object Row)> Nodes);
+
+    /// <summary>A version's copy for the state document. Caller holds the lock.</summary>
+    private VersionCopy CopyVersion(ServedModel m, DateTimeOffset now)
+    {
+        var quarantine = _quarantines.TryGetValue(m.Key, out var q) && q.IsQuarantined ? new { verdict = q.Verdict, nodes = q.Nodes, until = q.Until } : null;
+        var placed = _placedOn.TryGetValue(m.Key, out var on) ? on : [];
+        var rows = new List<(string, object)>(placed.Count);
+        foreach (var id in placed) rows.Add((id, PlacementRow(id, m.Key, now)));
+        return new VersionCopy(m, TrafficOf(m.Key), quarantine, rows);
+    }
+
+    /// <summary>
+    /// The models of the state document from their versions' copies, outside the lock: by name, each with its latest and
+    /// its versions newest first, each version's placements by node.
+    /// </summary>
+    private static List<object> ModelDocuments(IEnumerable<VersionCopy> versions) =>
+        [.. versions.GroupBy(v => v.Model.Published.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (object)new
         {
             name = g.Key,
             latest = Latest(g.Select(v => v.Model))?.Published.Version.ToString(),
@@ -56,9 +70,7 @@ internal sealed partial class MeshState
                 quarantine = v.Quarantine,
                 nodes = v.Nodes.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Row).ToList(),
             }).ToList(),
-        }).ToList();
-        return new { models, nodes = nodes.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => r.Row).ToList(), at = now };
-    }
+        })];
 
     /// <summary>A placed version's row for one node in the state document. Caller holds the lock.</summary>
     private object PlacementRow(string id, string key, DateTimeOffset now)

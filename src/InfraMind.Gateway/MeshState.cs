@@ -36,6 +36,9 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     private IReadOnlyList<ServedModel> _models = [];
     private Dictionary<string, ServedModel> _byKey = new(StringComparer.Ordinal);
     private Dictionary<string, ServedModel[]> _byName = new(StringComparer.Ordinal);
+
+    /// <summary>The names of <see cref="_byName"/> in ordinal order (the dashboard's first hundred without a sort per poll).</summary>
+    private string[] _names = [];
     private IReadOnlyList<PlacementModel> _placementOrder = [];
 
     public TimeProvider Time => time;
@@ -70,6 +73,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         // alike: first published, first pick; sorted here, not on every placement pass.
         var byKey = models.ToDictionary(m => m.Key, StringComparer.Ordinal);
         var byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        var names = byName.Keys.Order(StringComparer.Ordinal).ToArray();
         IReadOnlyList<PlacementModel> order = [.. models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
             .Select(m => new PlacementModel(m.Key, m.Manifest.Resources))];
         lock (_gate)
@@ -79,6 +83,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             _models = models;
             _byKey = byKey;
             _byName = byName;
+            _names = names;
             if (!same) _placementOrder = order;
 
             // Traffic of versions no longer served goes with them (a yanked version's samples are not kept forever).

@@ -103,8 +103,8 @@ public sealed class DashboardTests : IAsyncLifetime
         await Expect(Version(page, "echo", "1.0.0")).ToContainTextAsync("2 of 2 placed node(s) ready");
         await Expect(Version(page, "echo", "1.0.0").Locator(".traffic")).ToContainTextAsync("Last 5 min: ");
         await Expect(page.Locator("#summary")).ToContainTextAsync("3 of 3");
-        // The browser accepts gzip, and the state it polls (three nodes and a version: over 1 KiB) comes gzipped.
-        var polled = await page.WaitForResponseAsync(r => r.Url.EndsWith("/inference/v1", StringComparison.Ordinal), new PageWaitForResponseOptions { Timeout = 10_000 });
+        // The browser accepts gzip, and the view it polls (three nodes and a version: over 1 KiB) comes gzipped.
+        var polled = await page.WaitForResponseAsync(r => r.Url.EndsWith("/dashboard/state", StringComparison.Ordinal), new PageWaitForResponseOptions { Timeout = 10_000 });
         Assert.Equal("gzip", (await polled.AllHeadersAsync()).GetValueOrDefault("content-encoding"));
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Shots, "mesh.png"), FullPage = true });
@@ -260,12 +260,12 @@ public sealed class DashboardTests : IAsyncLifetime
         Assert.Equal(0, await page.Locator("#injected").CountAsync());
         Assert.Null(await page.EvaluateAsync<string?>("() => document.body.dataset.pwned ?? null"));
 
-        // Everything the page loaded came from the gateway itself: the page, its two assets and the state.
+        // Everything the page loaded came from the gateway itself: the page, its two assets and its view of the state.
         await page.WaitForFunctionAsync("() => Number(document.body.dataset.updated) > 0");
         var origin = _gateway.Url.GetLeftPart(UriPartial.Authority);
         Assert.All(requests, url => Assert.StartsWith(origin + "/", url, StringComparison.Ordinal));
         Assert.Contains(origin + "/dashboard/dashboard.js", requests);
-        Assert.Contains(origin + "/inference/v1", requests);
+        Assert.Contains(origin + "/dashboard/state", requests);
 
         // Keyboard: Tab reaches the skip link, the section links and each scrolling table, in that order.
         var focused = new List<string>();

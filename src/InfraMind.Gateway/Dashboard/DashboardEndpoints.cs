@@ -7,11 +7,14 @@ namespace InfraMind.Gateway.Dashboard;
 /// <summary>
 /// The operators' dashboard: <c>GET /dashboard</c> (and <c>/</c>, redirected there), one page whose stylesheet and
 /// script are resources of this assembly, so it fetches nothing but them and the gateway's own state
-/// (<c>GET /inference/v1</c>). Served with a Content-Security-Policy that allows only this origin's script, style and
+/// (<see cref="StatePath"/>, what it draws: <see cref="MeshState.DashboardView"/>). Served with a Content-Security-Policy that allows only this origin's script, style and
 /// fetches, no inline code, no frames and no forms.
 /// </summary>
 internal static class DashboardEndpoints
 {
+    /// <summary>The document the page polls: the summary, and the first nodes, models and failures its filter keeps.</summary>
+    public const string StatePath = "/dashboard/state";
+
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

@@ -1,23 +1,21 @@
-// The gateway's dashboard: polls GET /inference/v1 (the document `infra mesh status` reads) every 2 s and redraws.
+// The gateway's dashboard: polls GET /dashboard/state every 2 s and redraws. The gateway computes what is drawn: the
+// summary of the whole mesh, and of the nodes, models and failures the filter keeps, how many there are and the first
+// of each (500 nodes, 100 models, 200 failures). So a poll costs the page what it shows, not the whole state document
+// (GET /inference/v1, which `infra mesh status` reads: ~500 bytes a version, megabytes for a large catalog).
 // Every value from the state is inserted as text (textContent, setAttribute), never as markup: model names, details
 // and refusal reasons are strangers' strings. The page's Content-Security-Policy allows no inline script either.
 "use strict";
 (function () {
   const POLL_MS = 2000;
   const TIMEOUT_MS = 5000;
-  // The most of each drawn per poll. A catalog of strangers' models (and a mesh of their nodes) can hold thousands;
-  // redrawing them all every 2 s would freeze the page. The summary counts everything; the filter finds the rest,
-  // and `infra mesh status --json` (or GET /inference/v1 itself) lists them all.
-  const MAX_NODES = 500;
-  const MAX_MODELS = 100;
-  const MAX_FAILURES = 200;
+  // How long after a keystroke in the filter the gateway is asked again (one request for a word typed, not one a letter).
+  const FILTER_DELAY_MS = 200;
   const $ = (id) => document.getElementById(id);
   const count = (n) => Number(n).toLocaleString("en-US");
 
   // The filter: a case-insensitive part of a name, kept in the page's address (?filter=) so a reload or a shared link
   // shows the same.
   let filter = new URLSearchParams(location.search).get("filter") || "";
-  const matches = (name) => filter === "" || String(name).toLowerCase().includes(filter.toLowerCase());
   const quoted = () => "\u201c" + filter + "\u201d";
 
   /** Shows "Showing N of M …" under a section when not everything that matches is drawn. */
@@ -65,27 +63,13 @@
     return v.toLocaleString(undefined, { maximumFractionDigits: 1 }) + " " + units[i];
   }
 
-  /** Per node: its suspended placements (model@version and end), from the models' per-node standings. */
-  function suspensionsByNode(models) {
-    const map = new Map();
-    for (const m of models) for (const v of m.versions) for (const p of v.nodes) {
-      if (!p.suspended) continue;
-      if (!map.has(p.node)) map.set(p.node, []);
-      map.get(p.node).push({ key: m.name + "@" + v.version, until: p.suspendedUntil, reason: p.suspendedFor });
-    }
-    return map;
-  }
-
-  function renderSummary(state) {
-    const online = state.nodes.filter((n) => n.online).length;
-    const versions = state.models.reduce((a, m) => a + m.versions.length, 0);
-    const quarantined = state.models.reduce((a, m) => a + m.versions.filter((v) => v.quarantine).length, 0);
+  function renderSummary(summary) {
     const item = (name, value) => el("div", null, el("dt", null, name), el("dd", null, value));
     $("summary").replaceChildren(
-      item("Nodes online", online + " of " + state.nodes.length),
-      item("Models", state.models.length),
-      item("Versions", versions),
-      item("Quarantined", quarantined));
+      item("Nodes online", count(summary.nodesOnline) + " of " + count(summary.nodes)),
+      item("Models", count(summary.models)),
+      item("Versions", count(summary.versions)),
+      item("Quarantined", count(summary.quarantined)));
   }
 
   /** A fingerprint shortened for the table (sha256:1234abcd…), the whole of it in the title. */
@@ -101,10 +85,7 @@
   }
 
   function renderNodes(state, now) {
-    const suspended = suspensionsByNode(state.models);
-    const matching = state.nodes.filter((n) => matches(n.id));
-    const rows = matching.slice(0, MAX_NODES).map((n) => {
-      const mine = suspended.get(n.id) || [];
+    const rows = state.nodes.shown.map(({ node: n, suspensions: mine }) => {
       return el("tr", { "data-node": n.id },
         cell("Node", el("strong", null, n.id)),
         cell("State", n.online ? badge("ok", "online") : badge("bad", "offline"),
@@ -117,13 +98,12 @@
         cell("Memory requested / offered", bytes(n.requested.memoryBytes) + " / " + bytes(n.capacity.memoryBytes)),
         cell("GPUs", n.requested.gpuCount + " / " + n.capacity.gpuCount),
         cell("Reputation", Number(n.reputation).toFixed(2)),
-        cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.key, s.reason ? " (" + s.reason + ")" : "", " ", s.until ? until(s.until) : "")))),
+        cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.model + "@" + s.version, s.reason ? " (" + s.reason + ")" : "", " ", s.until ? until(s.until) : "")))),
         cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")))));
     });
     $("nodes").tBodies[0].replaceChildren(...rows);
-    empty("nodes-empty", rows.length, state.nodes.length, "No node has registered.", "No node's name contains");
-    more("nodes-more", rows.length, matching.length, "nodes");
-    return matching.length;
+    empty("nodes-empty", rows.length, state.summary.nodes, "No node has registered.", "No node's name contains");
+    more("nodes-more", rows.length, state.nodes.matching, "nodes");
   }
 
   // The last 5 minutes of a version: answers, their rate and latency, failed attempts by verdict.
@@ -136,8 +116,7 @@
   }
 
   function renderModels(state, now) {
-    const matching = state.models.filter((m) => matches(m.name));
-    const cards = matching.slice(0, MAX_MODELS).map((m) => el("article", { class: "model", "data-model": m.name },
+    const cards = state.models.shown.map((m) => el("article", { class: "model", "data-model": m.name },
       el("h3", null, m.name, m.latest ? " (latest " + m.latest + ")" : ""),
       ...m.versions.map((v) => {
         const ready = v.nodes.filter((p) => p.state === "ready" && p.online && !p.suspended).length;
@@ -157,75 +136,83 @@
           el("p", { class: "digest" }, "Image ", el("code", null, v.imageDigest)));
       })));
     $("models").replaceChildren(...cards);
-    empty("models-empty", cards.length, state.models.length, "No model is published.", "No model's name contains");
-    more("models-more", cards.length, matching.length, "models");
-    return matching.length;
+    empty("models-empty", cards.length, state.summary.models, "No model is published.", "No model's name contains");
+    more("models-more", cards.length, state.models.matching, "models");
   }
 
-  // A failure is listed when the filter matches its model's name or its node's.
+  // A failure is listed when the filter matches its model's name or its node's (the gateway keeps those).
   function renderFailures(state) {
-    const rows = [];
-    let total = 0, any = 0;
-    for (const m of state.models) for (const v of m.versions) for (const p of v.nodes) {
-      if (!p.verdict && !p.failures && !p.restarts) continue;
-      any++;
-      if (!matches(m.name) && !matches(p.node)) continue;
-      if (++total > MAX_FAILURES) continue;
-      rows.push(el("tr", { "data-model": m.name, "data-node": p.node },
-        cell("Model", m.name + "@" + v.version),
-        cell("Node", p.node),
-        cell("Verdict", p.verdict ? badge("bad", p.verdict) : "none"),
-        cell("Detail", p.detail || ""),
-        cell("Failed / answered", p.failures + " / " + p.successes),
-        cell("Restarts", p.restarts)));
-    }
+    const rows = state.failures.shown.map((f) => el("tr", { "data-model": f.model, "data-node": f.node },
+      cell("Model", f.model + "@" + f.version),
+      cell("Node", f.node),
+      cell("Verdict", f.verdict ? badge("bad", f.verdict) : "none"),
+      cell("Detail", f.detail || ""),
+      cell("Failed / answered", f.failures + " / " + f.successes),
+      cell("Restarts", f.restarts)));
     $("failures").tBodies[0].replaceChildren(...rows);
-    empty("failures-empty", rows.length, any, "No failures.", "No failure of a model or node whose name contains");
-    more("failures-more", rows.length, total, "failures");
+    empty("failures-empty", rows.length, state.failures.all, "No failures.", "No failure of a model or node whose name contains");
+    more("failures-more", rows.length, state.failures.matching, "failures");
   }
 
   function render(state) {
     const now = Date.parse(state.at) || Date.now();
-    renderSummary(state);
-    const nodes = renderNodes(state, now);
-    const models = renderModels(state, now);
+    renderSummary(state.summary);
+    renderNodes(state, now);
+    renderModels(state, now);
     renderFailures(state);
     $("filter-shown").textContent = filter === "" ? "" :
-      count(models) + " of " + count(state.models.length) + " models, " + count(nodes) + " of " + count(state.nodes.length) + " nodes match";
+      count(state.models.matching) + " of " + count(state.summary.models) + " models, " +
+      count(state.nodes.matching) + " of " + count(state.summary.nodes) + " nodes match";
   }
 
-  let lastState = null;
+  const isView = (s) => s && s.summary && s.nodes && Array.isArray(s.nodes.shown) && s.models && Array.isArray(s.models.shown) &&
+    s.failures && Array.isArray(s.failures.shown);
+
+  // One poll at a time; a change of the filter asks again soon (or as soon as the poll in flight ends), and an answer
+  // for a filter no longer in the box is not drawn.
+  let next = null, polling = false, again = false;
+  function schedule(ms) {
+    clearTimeout(next);
+    next = setTimeout(poll, ms);
+  }
+
   $("filter").value = filter;
   $("filter").addEventListener("input", () => {
     filter = $("filter").value.trim();
     const url = new URL(location.href);
     if (filter === "") url.searchParams.delete("filter"); else url.searchParams.set("filter", filter);
     history.replaceState(null, "", url);
-    if (lastState) render(lastState);
+    if (polling) again = true; else schedule(FILTER_DELAY_MS);
   });
 
   let lastGood = null;
   async function poll() {
+    polling = true;
+    again = false;
+    const asked = filter;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
     try {
-      const r = await fetch("/inference/v1", { cache: "no-store", signal: abort.signal, headers: { Accept: "application/json" } });
+      const r = await fetch("/dashboard/state" + (asked === "" ? "" : "?filter=" + encodeURIComponent(asked)),
+        { cache: "no-store", signal: abort.signal, headers: { Accept: "application/json" } });
       if (!r.ok) throw new Error("the gateway answered " + r.status);
       const state = await r.json();
-      if (!state || !Array.isArray(state.nodes) || !Array.isArray(state.models)) throw new Error("the answer is not the gateway's state");
-      render(state);
-      lastState = state;
-      lastGood = new Date();
-      $("status").className = "";
-      $("status").textContent = "Updated " + lastGood.toLocaleTimeString();
-      document.body.dataset.updated = String(lastGood.getTime());
+      if (!isView(state)) throw new Error("the answer is not the gateway's state");
+      if (asked === filter) {
+        render(state);
+        lastGood = new Date();
+        $("status").className = "";
+        $("status").textContent = "Updated " + lastGood.toLocaleTimeString();
+        document.body.dataset.updated = String(lastGood.getTime());
+      }
     } catch (e) {
       $("status").className = "error";
       $("status").textContent = "Cannot read the gateway's state (" + (e && e.name === "AbortError" ? "no answer within 5 s" : e.message) + ")" +
         (lastGood ? "; showing the state of " + lastGood.toLocaleTimeString() : "");
     } finally {
       clearTimeout(timer);
-      setTimeout(poll, POLL_MS);
+      polling = false;
+      schedule(again || asked !== filter ? FILTER_DELAY_MS : POLL_MS);
     }
   }
   poll();
