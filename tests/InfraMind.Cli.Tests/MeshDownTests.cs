@@ -157,12 +157,7 @@ public sealed class MeshDownTests : IDisposable
     public async Task A_mesh_that_outlasts_the_timeout_is_IM6048_naming_kill_KILL()
     {
         // A process of this test that looks like `infra … mesh up`, with its exact start time, ignoring SIGTERM.
-        var stubborn = Started(new ProcessStartInfo("python3")
-        {
-            ArgumentList = { "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)", "infra", "mesh", "up" },
-        });
-        Assert.Equal("ready", await stubborn.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
-        WriteRecord(stubborn.Id, StartTime(stubborn.Id));
+        await using var stubborn = await StandInMesh.StartAsync(_home, ignoreSigterm: true);
         var error = await InfraProcess.FailsAsync(_home, 4, "IM6048", "mesh", "down", "--timeout", "1");
         Assert.Contains($"stopping the mesh (PID {stubborn.Id})", error, StringComparison.Ordinal);
         Assert.Contains($"kill -KILL {stubborn.Id}", error, StringComparison.Ordinal);

@@ -47,24 +47,10 @@ public sealed class MeshRecordClaimTests
     {
         using var dir = new TempDirectory("im-claim");
         var home = new InfraHome(dir.Path);
-        using var running = Process.Start(new ProcessStartInfo("python3")
-        {
-            ArgumentList = { "-c", "import time; print('ready', flush=True); time.sleep(60)", "infra", "mesh", "up" },
-            RedirectStandardOutput = true,
-        })!;
-        try
-        {
-            Assert.Equal("ready", await running.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
-            MeshRecordFile.Write(dir.Path, running.Id, MeshRecordFile.StartTime(running.Id));
-            // Nothing cleared (null, so mesh up says nothing of a stale record), and the live record is left.
-            Assert.Null(await MeshRecord.ClearStaleAsync(home, null, CancellationToken.None));
-            Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecord.File(home)), StringComparison.Ordinal);
-        }
-        finally
-        {
-            running.Kill();
-            await running.WaitForExitAsync();
-        }
+        await using var running = await StandInMesh.StartAsync(dir.Path);
+        // Nothing cleared (null, so mesh up says nothing of a stale record), and the live record is left.
+        Assert.Null(await MeshRecord.ClearStaleAsync(home, null, CancellationToken.None));
+        Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecord.File(home)), StringComparison.Ordinal);
     }
 
     [Fact]

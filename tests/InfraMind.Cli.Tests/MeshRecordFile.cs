@@ -24,3 +24,50 @@ internal static class MeshRecordFile
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19];
     }
 }
+
+/// <summary>
+/// A process of the test that looks like `infra … mesh up` (python3 with those words on its command line), recorded in
+/// a home's mesh.pid with its exact start time, so the commands under test take it for a live mesh; killed when
+/// disposed. No engine is reached.
+/// </summary>
+internal sealed class StandInMesh : IAsyncDisposable
+{
+    private readonly System.Diagnostics.Process _process;
+
+    private StandInMesh(System.Diagnostics.Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts one that lives <paramref name="seconds"/> (ignoring SIGTERM if <paramref name="ignoreSigterm"/>) and records it in <paramref name="home"/>.</summary>
+    public static async Task<StandInMesh> StartAsync(string home, int seconds = 60, bool ignoreSigterm = false)
+    {
+        var script = (ignoreSigterm ? "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " : "") +
+            $"import time; print('ready', flush=True); time.sleep({seconds})";
+        var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3")
+        {
+            ArgumentList = { "-c", script, "infra", "mesh", "up" },
+            RedirectStandardOutput = true,
+        })!;
+        var mesh = new StandInMesh(process);
+        try
+        {
+            Assert.Equal("ready", await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+            MeshRecordFile.Write(home, process.Id, MeshRecordFile.StartTime(process.Id));
+            return mesh;
+        }
+        catch
+        {
+            await mesh.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}

@@ -326,38 +326,24 @@ public sealed class MeshUpTests : IDisposable
     [Fact]
     public async Task Mesh_up_refuses_while_a_mesh_of_its_home_runs_whatever_registry_it_serves()
     {
-        using var running = Process.Start(new ProcessStartInfo("python3")
+        await using var running = await StandInMesh.StartAsync(_cli.Home, seconds: 120);
+        var chain = "eth://127.0.0.1:9/0x" + new string('a', 40);
+        var home = Path.TrimEndingDirectorySeparator(Path.GetFullPath(_cli.Home));
+        foreach (var registry in new[] { new[] { "--registry", chain }, ["--registry-port", "0"] })
         {
-            ArgumentList = { "-c", "import time; print('ready', flush=True); time.sleep(120)", "infra", "mesh", "up" },
-            RedirectStandardOutput = true,
-        })!;
-        try
-        {
-            Assert.Equal("ready", await running.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
-            MeshRecordFile.Write(_cli.Home, running.Id, MeshRecordFile.StartTime(running.Id));
-            var chain = "eth://127.0.0.1:9/0x" + new string('a', 40);
-            var home = Path.TrimEndingDirectorySeparator(Path.GetFullPath(_cli.Home));
-            foreach (var registry in new[] { new[] { "--registry", chain }, ["--registry-port", "0"] })
-            {
-                // Bounded: without the check, the embedded variant starts a whole second mesh beside the running one.
-                var (code, output, error) = await InfraProcess.RunAsync(
-                    InfraProcess.StartInfo(_cli.Home, ["mesh", "up", "--nodes", "1", "--port", "0", "--grpc-port", "0", .. registry]), TimeSpan.FromSeconds(60));
-                Assert.True(code == 4, $"mesh up {string.Join(' ', registry)}: exit {code}\n{output}\n{error}");
-                Assert.Contains($"error IM6049: a mesh of this INFRAMIND_HOME ({home}) already runs: `infra mesh up`, PID {running.Id}", error, StringComparison.Ordinal);
-                Assert.Contains("hint: stop it with `infra mesh down`", error, StringComparison.Ordinal);
-                Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
-            }
+            // Bounded: without the check, the embedded variant starts a whole second mesh beside the running one.
+            var (code, output, error) = await InfraProcess.RunAsync(
+                InfraProcess.StartInfo(_cli.Home, ["mesh", "up", "--nodes", "1", "--port", "0", "--grpc-port", "0", .. registry]), TimeSpan.FromSeconds(60));
+            Assert.True(code == 4, $"mesh up {string.Join(' ', registry)}: exit {code}\n{output}\n{error}");
+            Assert.Contains($"error IM6049: a mesh of this INFRAMIND_HOME ({home}) already runs: `infra mesh up`, PID {running.Id}", error, StringComparison.Ordinal);
+            Assert.Contains("hint: stop it with `infra mesh down`", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        }
 
-            var json = await InfraProcess.JsonAsync(_cli.Home, 4, "mesh", "up", "--registry", chain, "--port", "0");
-            Assert.Equal("IM6049", json.GetProperty("error").GetProperty("code").GetString());
-            Assert.False(running.HasExited, "mesh up signalled the running mesh");
-            Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecordFile.PathIn(_cli.Home)), StringComparison.Ordinal);
-        }
-        finally
-        {
-            running.Kill();
-            await running.WaitForExitAsync();
-        }
+        var json = await InfraProcess.JsonAsync(_cli.Home, 4, "mesh", "up", "--registry", chain, "--port", "0");
+        Assert.Equal("IM6049", json.GetProperty("error").GetProperty("code").GetString());
+        Assert.False(running.HasExited, "mesh up signalled the running mesh");
+        Assert.StartsWith($"{running.Id} ", File.ReadAllText(MeshRecordFile.PathIn(_cli.Home)), StringComparison.Ordinal);
     }
 
     /// <summary>
