@@ -135,19 +135,7 @@ internal static class CatalogScale
         var viewBytes = 0;
         for (var i = 0; i < 5; i++)
         {
-            // What routing waits while a build runs: the longest a call that takes the mesh's lock (as choosing a
-            // node does) took while GET /inference/v1's document was being built on another thread.
-            var building = Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
-            var stall = 0.0;
-            while (!building.IsCompleted)
-            {
-                t = Stopwatch.GetTimestamp();
-                GC.KeepAlive(mesh.NodeSummaries());
-                stall = Math.Max(stall, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            }
-
-            await building;
-            locked.Add(stall);
+            locked.Add(await RoutingWaitAsync(mesh, () => mesh.Describe()));
             t = Stopwatch.GetTimestamp();
             var document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(mesh.Describe(), MeshJson.Options));
             describes.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
@@ -162,17 +150,7 @@ internal static class CatalogScale
             filtered.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             // GET /dashboard/state (what each open dashboard polls every 2 s): the summary of everything and the first
             // 100 models, 500 nodes, 200 failures; and what routing waits while it is built.
-            var viewing = Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(mesh.DashboardView(null), MeshJson.Options));
-            stall = 0.0;
-            while (!viewing.IsCompleted)
-            {
-                t = Stopwatch.GetTimestamp();
-                GC.KeepAlive(mesh.NodeSummaries());
-                stall = Math.Max(stall, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            }
-
-            await viewing;
-            viewLocked.Add(stall);
+            viewLocked.Add(await RoutingWaitAsync(mesh, () => mesh.DashboardView(null)));
             t = Stopwatch.GetTimestamp();
             viewBytes = JsonSerializer.SerializeToUtf8Bytes(mesh.DashboardView(null), MeshJson.Options).Length;
             views.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
@@ -180,7 +158,6 @@ internal static class CatalogScale
 
         views.Sort();
         viewLocked.Sort();
-
         describes.Sort();
         locked.Sort();
         gzips.Sort();
@@ -188,6 +165,25 @@ internal static class CatalogScale
         GC.KeepAlive(catalog);
         return string.Create(CultureInfo.InvariantCulture,
             $"{n,8}  {label,-6}  {publishMs,12:0.00} ms  {firstMs,10:0.0} ms ({firstParses,6})  {refreshes[refreshes.Count / 2],14:0.00} / {refreshes[^1],8:0.00} ms ({refreshParses,6})  {afterPublishMs,19:0.00} ms ({afterPublishParses,6})  {describes[describes.Count / 2],11:0.0} ms ({bytes}), routing waits up to {locked[locked.Count / 2]:0.0} ms  {gzips[gzips.Count / 2],8:0.0} ms ({gzipped})  {filtered[filtered.Count / 2],8:0.00} ms ({filteredBytes})  {views[views.Count / 2],8:0.00} ms ({viewBytes}), routing waits up to {viewLocked[viewLocked.Count / 2]:0.0} ms  {heapPerVersion / 1024,8:0.0} KiB ({manifestBytes})");
+    }
+
+    /// <summary>
+    /// What routing waits while a document is built: the longest a call that takes the mesh's lock (as choosing a node
+    /// does) took while <paramref name="describe"/>'s document was built and serialized on another thread.
+    /// </summary>
+    private static async Task<double> RoutingWaitAsync(MeshState mesh, Func<object> describe)
+    {
+        var building = Task.Run(() => JsonSerializer.SerializeToUtf8Bytes(describe(), MeshJson.Options));
+        var stall = 0.0;
+        while (!building.IsCompleted)
+        {
+            var t = Stopwatch.GetTimestamp();
+            GC.KeepAlive(mesh.NodeSummaries());
+            stall = Math.Max(stall, Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        await building;
+        return stall;
     }
 
     private static async Task PublishAsync(ModelRegistry registry, SigningKey publisher, string name, int properties)
