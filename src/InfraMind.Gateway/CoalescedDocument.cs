@@ -11,7 +11,7 @@ namespace InfraMind.Gateway;
 /// shared by every request that arrived meanwhile. So each answer was built after its request arrived (never older),
 /// and callers asking at once cost the gateway one build more, not one each.
 /// </summary>
-internal sealed class CoalescedDocument(Func<byte[]> build)
+internal sealed class CoalescedDocument(Func<Task<byte[]>> build)
 {
     private readonly object _gate = new();
     private TaskCompletionSource<BuiltDocument>? _running;
@@ -30,18 +30,18 @@ internal sealed class CoalescedDocument(Func<byte[]> build)
             _running = build = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        _ = Task.Run(() => Run(build));
+        _ = Task.Run(() => RunAsync(build));
         return build.Task;
     }
 
-    private void Run(TaskCompletionSource<BuiltDocument>? current)
+    private async Task RunAsync(TaskCompletionSource<BuiltDocument>? current)
     {
         while (current is not null)
         {
             try
             {
                 Interlocked.Increment(ref _builds);
-                current.SetResult(new BuiltDocument(build()));
+                current.SetResult(new BuiltDocument(await build().ConfigureAwait(false)));
             }
             catch (Exception e)
             {
@@ -53,6 +53,74 @@ internal sealed class CoalescedDocument(Func<byte[]> build)
                 _running = current = _next;
                 _next = null;
             }
+        }
+    }
+}
+
+/// <summary>
+/// The pace of the builds of the gateway's state documents (GET /inference/v1, whole and filtered, and GET
+/// /dashboard/state, whole and filtered): one at a time of any kind, and after each a pause <see cref="PauseFactor"/>
+/// times as long as it took before the next starts, so builds take at most a quarter of the time whatever clients
+/// ask. A build holds the mesh's lock, which every routing decision and heartbeat takes, for the copy of what it shows
+/// (for a dashboard view, most of the build). Asked back to back, as a client that never pauses asks, builds held it
+/// nearly all the time: one thread building dashboard views without pause raised the wait of a call that takes the
+/// lock (as routing does) from a p50 of 0.015 ms to 1.4 ms, and filtered views, to a p90 of 77–99 ms at 5,000 versions
+/// (bench/MeshScale catalog, "routing under builds asked back to back"). Real time, not the mesh's clock: a test's
+/// frozen clock must not stop the pages that read the mesh.
+/// </summary>
+internal sealed class BuildPacer(TimeProvider time)
+{
+    /// <summary>The pause after a build, in multiples of the time it took: builds take at most 1 / (1 + this) of the time.</summary>
+    public const int PauseFactor = 3;
+
+    private readonly Lock _gate = new();
+
+    // Completes when the last build asked for has run and its pause is over: each build waits for the one asked before
+    // it, in the order they were asked (a page's poll waits behind the builds already asked, never behind later ones).
+    private Task _turn = Task.CompletedTask;
+
+    /// <summary>Runs <paramref name="build"/> once the builds asked before it ran and the last one's pause is over; its time sets the next pause.</summary>
+    public async Task<T> RunAsync<T>(Func<T> build, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (_gate)
+        {
+            previous = _turn;
+            _turn = done.Task;
+        }
+
+        try
+        {
+            await previous.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Left while waiting: its turn passes to the next when the one before ends, with no build and no pause.
+            _ = previous.ContinueWith(_ => done.SetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+
+        var started = time.GetTimestamp();
+        try
+        {
+            return build();
+        }
+        finally
+        {
+            _ = PassOnAsync(done, time.GetElapsedTime(started) * PauseFactor);
+        }
+    }
+
+    private async Task PassOnAsync(TaskCompletionSource done, TimeSpan pause)
+    {
+        try
+        {
+            if (pause > TimeSpan.Zero) await Task.Delay(pause, time).ConfigureAwait(false);
+        }
+        finally
+        {
+            done.SetResult();
         }
     }
 }

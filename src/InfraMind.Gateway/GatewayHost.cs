@@ -101,12 +101,11 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapPost("/inference/v1/{name}", (HttpContext context, string name, CancellationToken ct) => inference.HandleAsync(context, name, null, ct));
         app.MapPost("/inference/v1/{name}/versions/{version}", (HttpContext context, string name, string version, CancellationToken ct) =>
             inference.HandleAsync(context, name, version, ct));
-        // A filtered view (?filter=TEXT) of either document is built for its request, one at a time: however many ask, the
-        // mesh's lock is held for at most each whole document's build and one filtered build at once, and a filter costs
-        // the rows it keeps.
-        var filteredBuilds = new SemaphoreSlim(1);
-        MapStateDocument(app, "/inference/v1", mesh.Describe, filteredBuilds);
-        MapStateDocument(app, Dashboard.DashboardEndpoints.StatePath, mesh.DashboardView, filteredBuilds);
+        // Every build of either document, whole or filtered (?filter=TEXT), one at a time and paced: however many ask and
+        // however often, the mesh's lock is held for one build at a time, at most a quarter of the time (BuildPacer).
+        var builds = new BuildPacer(TimeProvider.System);
+        MapStateDocument(app, "/inference/v1", mesh.Describe, builds);
+        MapStateDocument(app, Dashboard.DashboardEndpoints.StatePath, mesh.DashboardView, builds);
         app.MapGet("/inference/v1/{name}/openapi.json", (string name, string? version) =>
         {
             var versions = mesh.VersionsOf(name);
@@ -172,27 +171,17 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>
     /// GET <paramref name="path"/>: a state document, the whole one coalesced (<see cref="CoalescedDocument"/>), a
-    /// filtered one (?filter=TEXT) built alone; gzipped for a client that accepts it.
+    /// filtered one (?filter=TEXT) built for its request, each build in its turn (<paramref name="builds"/>); gzipped
+    /// for a client that accepts it.
     /// </summary>
-    private static void MapStateDocument(WebApplication app, string path, Func<string?, object> describe, SemaphoreSlim filteredBuilds)
+    private static void MapStateDocument(WebApplication app, string path, Func<string?, object> describe, BuildPacer builds)
     {
-        var whole = new CoalescedDocument(() => JsonSerializer.SerializeToUtf8Bytes(describe(null), MeshJson.Options));
+        var whole = new CoalescedDocument(() => builds.RunAsync(() => JsonSerializer.SerializeToUtf8Bytes(describe(null), MeshJson.Options), CancellationToken.None));
         app.MapGet(path, async (HttpContext context) =>
         {
-            BuiltDocument document;
-            if (context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter)
-            {
-                await filteredBuilds.WaitAsync(context.RequestAborted);
-                try
-                {
-                    document = new BuiltDocument(JsonSerializer.SerializeToUtf8Bytes(describe(filter), MeshJson.Options));
-                }
-                finally
-                {
-                    filteredBuilds.Release();
-                }
-            }
-            else document = await whole.GetAsync();
+            var document = context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter
+                ? new BuiltDocument(await builds.RunAsync(() => JsonSerializer.SerializeToUtf8Bytes(describe(filter), MeshJson.Options), context.RequestAborted))
+                : await whole.GetAsync();
             // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
             context.Response.Headers.Vary = "Accept-Encoding";
             var (body, encoding) = document.For(context.Request.Headers.AcceptEncoding);

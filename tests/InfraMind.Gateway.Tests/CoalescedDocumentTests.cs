@@ -19,7 +19,7 @@ public sealed class CoalescedDocumentTests
             InterlockedMax(ref most, now);
             release.Wait(TimeSpan.FromSeconds(30));
             Interlocked.Decrement(ref concurrent);
-            return [(byte)Interlocked.Increment(ref version)];
+            return Task.FromResult<byte[]>([(byte)Interlocked.Increment(ref version)]);
         });
 
         var first = document.GetAsync();
@@ -42,7 +42,7 @@ public sealed class CoalescedDocumentTests
     public async Task A_failed_build_fails_its_requests_and_the_next_request_builds_again()
     {
         var fail = true;
-        var document = new CoalescedDocument(() => fail ? throw new InvalidOperationException("broken") : [7]);
+        var document = new CoalescedDocument(() => fail ? throw new InvalidOperationException("broken") : Task.FromResult<byte[]>([7]));
         await Assert.ThrowsAsync<InvalidOperationException>(document.GetAsync);
         fail = false;
         Assert.Equal([7], (await document.GetAsync()).Bytes);
