@@ -176,11 +176,12 @@ public sealed class GatewayHost : IAsyncDisposable
     /// </summary>
     private static void MapStateDocument(WebApplication app, string path, Func<string?, object> describe, BuildPacer builds)
     {
-        var whole = new CoalescedDocument(() => builds.RunAsync(() => JsonSerializer.SerializeToUtf8Bytes(describe(null), MeshJson.Options), CancellationToken.None));
+        byte[] Build(string? filter) => JsonSerializer.SerializeToUtf8Bytes(describe(filter), MeshJson.Options);
+        var whole = new CoalescedDocument(() => builds.RunAsync(() => Build(null), CancellationToken.None));
         app.MapGet(path, async (HttpContext context) =>
         {
             var document = context.Request.Query[StateFilter.Parameter] is { Count: > 0 } given && given[0] is { Length: > 0 } filter
-                ? new BuiltDocument(await builds.RunAsync(() => JsonSerializer.SerializeToUtf8Bytes(describe(filter), MeshJson.Options), context.RequestAborted))
+                ? new BuiltDocument(await builds.RunAsync(() => Build(filter), context.RequestAborted))
                 : await whole.GetAsync();
             // Gzipped or not by Accept-Encoding: a cache between must keep the two apart.
             context.Response.Headers.Vary = "Accept-Encoding";
