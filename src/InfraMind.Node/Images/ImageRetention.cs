@@ -161,19 +161,29 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             {
                 // Named under the gate: an image the inner source found present is not removed between its check and here.
                 var present = await _engine.InspectImageAsync(image, cancellationToken).ConfigureAwait(false);
-                // An image with a name of its operator's (an `infra build`, a base image) was here before: never the node's to remove.
-                if (present is not null && present.Tags.Any(t => !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
-                if (present is not null && await _engine.TagImageAsync(present.Id, Repository, TagOf(present.Id), cancellationToken).ConfigureAwait(false))
+                if (present is not null)
                 {
-                    if (!_images.TryGetValue(present.Id, out var held)) _images[present.Id] = held = new HeldImage(present.Size);
-                    held.Users.Add(model.Key);
-                    held.Size = present.Size;
-                    if (held.RunFrom?.Key != model.Key) WriteRecord(present.Id, model);
-                    held.RunFrom = model;
-                    held.UnusedSince = null;
-                    (held.Refusals, held.RetryAt) = (0, null);
-                    Publish();
-                    return image;
+                    // An image with a name of its operator's (an `infra build`, a base image) was here before: never the node's to remove.
+                    if (present.Tags.Any(t => !t.StartsWith(Repository + ":", StringComparison.Ordinal))) return image;
+                    // The record goes before the name: a node stopped between the two leaves a record without a name (the
+                    // next start's tidying deletes it), never a named image whose version it cannot tell.
+                    var before = _images.GetValueOrDefault(present.Id)?.RunFrom;
+                    var recorded = before?.Key != model.Key && WriteRecord(present.Id, model);
+                    if (await _engine.TagImageAsync(present.Id, Repository, TagOf(present.Id), cancellationToken).ConfigureAwait(false))
+                    {
+                        if (!_images.TryGetValue(present.Id, out var held)) _images[present.Id] = held = new HeldImage(present.Size);
+                        held.Users.Add(model.Key);
+                        held.Size = present.Size;
+                        held.RunFrom = model;
+                        held.UnusedSince = null;
+                        (held.Refusals, held.RetryAt) = (0, null);
+                        Publish();
+                        return image;
+                    }
+
+                    // Gone before it was named: its record goes back to what it was.
+                    if (recorded && before is not null) _ = WriteRecord(present.Id, before);
+                    else if (recorded) DeleteRecord(present.Id);
                 }
             }
             finally
@@ -293,12 +303,13 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private string RecordPath(string imageId) => Path.Combine(_records!, TagOf(imageId) + ".json");
 
     /// <summary>
-    /// Records the version an image was last run from (written whole: a temporary file, then a rename). A record that
-    /// cannot be written is only logged: it costs a restarted node the store copy of that image, nothing else.
+    /// Records the version an image was last run from (written whole: a temporary file, then a rename); false when there
+    /// is no record directory or the write failed. A record that cannot be written is only logged: it costs a restarted
+    /// node the store copy of that image, nothing else.
     /// </summary>
-    private void WriteRecord(string imageId, ModelAssignment model)
+    private bool WriteRecord(string imageId, ModelAssignment model)
     {
-        if (_records is null) return;
+        if (_records is null) return false;
         var path = RecordPath(imageId);
         var temporary = $"{path}.{Guid.NewGuid():N}";
         try
@@ -306,11 +317,13 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
             Directory.CreateDirectory(_records);
             File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(model, JsonSerializerOptions.Web));
             File.Move(temporary, path, overwrite: true);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A temporary file left behind goes with the next restart's tidying (DeleteStaleRecords).
             _log.LogWarning("could not record which version image {Image} was run from: {Message}", imageId, e.Message);
+            return false;
         }
     }
 
