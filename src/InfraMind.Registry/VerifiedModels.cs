@@ -8,7 +8,7 @@ namespace InfraMind.Registry;
 /// <summary>A published version whose statement verified against its backend (log proofs or chain record).</summary>
 /// <param name="Origin">Where it was found, for messages: <c>log entry 12</c>, <c>block 345 (0x…)</c>.</param>
 /// <param name="LogIndex">The log entry, for the log backend; null on a chain.</param>
-public sealed record VerifiedModelVersion(string Name, string Version, PublishStatement Statement, DsseEnvelope Envelope, string Origin, long? LogIndex);
+public sealed record VerifiedModelVersion(string Name, string Version, PublishStatement Statement, string Origin, long? LogIndex);
 
 /// <summary>
 /// What the mesh needs of a registry, whichever backend holds it: the versions to serve (verified, not yanked) and one
@@ -60,7 +60,7 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                     var report = EntryVerifier.Verify(bundle, registryKey);
                     if (report.AllPassed && report.Statement is { } statement)
                     {
-                        var version = new VerifiedModelVersion(statement.ModelName, statement.Version, statement, bundle.Envelope, $"log entry {entry.Index}", entry.Index);
+                        var version = new VerifiedModelVersion(statement.ModelName, statement.Version, statement, $"log entry {entry.Index}", entry.Index);
                         // A registry logs a version once; should one log it again, the later entry stands in the earlier's
                         // place. Found by key, not by a walk of the list: reading a log of N entries costs O(N), not O(N²).
                         if (_positions.TryGetValue((version.Name, version.Version), out var at))
@@ -100,7 +100,7 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                 $"{name}@{version} (log entry {bundle.Index}) does not verify: {failed.Name}: {failed.Reason}");
         }
 
-        return new VerifiedModelVersion(name, version, report.Statement, bundle.Envelope, $"log entry {bundle.Index}", bundle.Index);
+        return new VerifiedModelVersion(name, version, report.Statement, $"log entry {bundle.Index}", bundle.Index);
     }
 }
 
@@ -120,7 +120,7 @@ public sealed class ChainModelSource(ChainModelRegistry registry, ChainIndexer? 
         }
 
         await indexer.SyncAsync(cancellationToken).ConfigureAwait(false);
-        return [.. indexer.Servable.Select(v => new VerifiedModelVersion(v.Record.Name, v.Record.Version, v.Statement!, v.Envelope!, Origin(v.Record), null))];
+        return [.. indexer.Servable.Select(v => new VerifiedModelVersion(v.Record.Name, v.Record.Version, v.Statement!, Origin(v.Record), null))];
     }
 
     /// <summary>Verifies against the chain now; a yanked version is refused with <see cref="ChainErrorCodes.Yanked"/>.</summary>
@@ -128,14 +128,14 @@ public sealed class ChainModelSource(ChainModelRegistry registry, ChainIndexer? 
     {
         var result = await registry.VerifyAsync(name, version, expected, cancellationToken).ConfigureAwait(false);
         var failed = result.Checks.FirstOrDefault(c => !c.Passed);
-        if (failed is not null || result.Statement is null || result.Envelope is null)
+        if (failed is not null || result.Statement is null)
         {
             failed ??= result.Checks[0];
             var code = failed.Code ?? ChainErrorCodes.StatementMismatch;
             throw new ChainException(code, $"{name}@{version} in {registry.Address} does not verify: {failed.Name}: {failed.Reason}");
         }
 
-        return new VerifiedModelVersion(name, version, result.Statement, result.Envelope, Origin(result.Record!), null);
+        return new VerifiedModelVersion(name, version, result.Statement, Origin(result.Record!), null);
     }
 
     private static string Origin(ChainVersionRecord record) => $"block {record.BlockNumber} (transaction {record.TransactionHash})";

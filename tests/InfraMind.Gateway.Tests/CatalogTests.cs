@@ -147,7 +147,7 @@ public sealed class CatalogTests : IAsyncLifetime
         var image = "sha256:" + new string('a', 64);
         var statement = PublishStatement.Create(manifest.Name, manifest.Version.ToString(), image, bytes,
             [new PublishedReference("local://" + image, "local")], _publisher.PublicKey, TimeProvider.System, manifest.ToJson());
-        return new VerifiedModelVersion(name, version, statement, Dsse.SignPublish(statement, _publisher), $"block {block} (transaction 0x{block:x})", null);
+        return new VerifiedModelVersion(name, version, statement, $"block {block} (transaction 0x{block:x})", null);
     }
 
     /// <summary>A source that answers a new list on every read, as <see cref="ChainModelSource"/> does.</summary>

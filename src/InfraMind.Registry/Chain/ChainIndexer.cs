@@ -29,7 +29,7 @@ public sealed record ChainIndexerOptions
 }
 
 /// <summary>A version the follower indexed: its chain record and whether its statement verified. Only <see cref="Servable"/> ones run.</summary>
-public sealed record ChainIndexedVersion(ChainVersionRecord Record, bool Verified, string? ProblemCode, string? Problem, PublishStatement? Statement, DsseEnvelope? Envelope, string? YankReason)
+public sealed record ChainIndexedVersion(ChainVersionRecord Record, bool Verified, string? ProblemCode, string? Problem, PublishStatement? Statement, string? YankReason)
 {
     public bool Servable => Verified && !Record.Yanked && Statement is not null;
 }
@@ -53,7 +53,7 @@ public sealed class ChainIndexer : IDisposable
     private readonly ILogger? _log;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IReadOnlyList<ChainIndexedVersion> _versions = [];
-    private Dictionary<Authenticated, (PublishStatement Statement, DsseEnvelope Envelope)> _authentic = [];
+    private Dictionary<Authenticated, PublishStatement> _authentic = [];
     private long _verifications;
 
     private ChainIndexer(ChainModelRegistry registry, ChainIndexStore store, ChainIndexerOptions options, ILogger? log)
@@ -242,7 +242,7 @@ public sealed class ChainIndexer : IDisposable
                 if (failed is null)
                 {
                     _store.SetVerification(record.Name, record.Version, ChainIndexStore.Verified, null, null, bytes);
-                    if (result.Statement is { } statement && result.Envelope is { } envelope) _authentic[Authenticated.Of(record)] = (statement, envelope);
+                    if (result.Statement is { } statement) _authentic[Authenticated.Of(record)] = statement;
                     verified++;
                 }
                 else
@@ -266,11 +266,10 @@ public sealed class ChainIndexer : IDisposable
     private void Reload()
     {
         var list = new List<ChainIndexedVersion>();
-        var authentic = new Dictionary<Authenticated, (PublishStatement Statement, DsseEnvelope Envelope)>();
+        var authentic = new Dictionary<Authenticated, PublishStatement>();
         foreach (var (publish, yank) in _store.Publishes())
         {
             PublishStatement? statement = null;
-            DsseEnvelope? envelope = null;
             if (publish.Status == ChainIndexStore.Verified && publish.Statement is { } bytes && ChainPublishRecord.DigestOf(bytes) == publish.Record.Record.StatementDigest)
             {
                 // Verified before it was stored; verified again when first read back (at start): nothing on disk is
@@ -279,7 +278,7 @@ public sealed class ChainIndexer : IDisposable
                 var key = Authenticated.Of(publish.Record);
                 if (_authentic.TryGetValue(key, out var known))
                 {
-                    (statement, envelope) = known;
+                    statement = known;
                 }
                 else
                 {
@@ -287,14 +286,14 @@ public sealed class ChainIndexer : IDisposable
                     Interlocked.Increment(ref _verifications);
                     if (check.Authentic)
                     {
-                        (statement, envelope) = (check.Statement, check.Envelope);
+                        statement = check.Statement;
                     }
                 }
 
-                if (statement is not null && envelope is not null) authentic[key] = (statement, envelope);
+                if (statement is not null) authentic[key] = statement;
             }
 
-            list.Add(new ChainIndexedVersion(publish.Record, statement is not null, publish.ProblemCode, publish.Problem, statement, envelope, yank));
+            list.Add(new ChainIndexedVersion(publish.Record, statement is not null, publish.ProblemCode, publish.Problem, statement, yank));
         }
 
         _authentic = authentic;
