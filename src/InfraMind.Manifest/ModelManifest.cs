@@ -94,8 +94,8 @@ public sealed record ModelManifest(
             ["memory"] = Quantity.FormatBytes(Resources.MemoryBytes),
             ["gpu"] = Resources.GpuCount,
         },
-        ["input_schema"] = InputSchema.Document.DeepClone(),
-        ["output_schema"] = OutputSchema.Document.DeepClone(),
+        ["input_schema"] = InputSchema.Document,
+        ["output_schema"] = OutputSchema.Document,
         ["timeout"] = $"{ReadinessTimeout.TotalMilliseconds}ms",
         ["hooks"] = new JsonObject(new[] { ("init", Hooks.Init), ("warmup", Hooks.Warmup), ("healthcheck", Hooks.Healthcheck) }
             .Where(h => h.Item2 is not null).Select(h => new KeyValuePair<string, JsonNode?>(h.Item1, h.Item2))),

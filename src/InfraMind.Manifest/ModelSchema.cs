@@ -31,24 +31,31 @@ public sealed class ModelSchema
     private static readonly EvaluationOptions Hierarchical = new() { OutputFormat = OutputFormat.Hierarchical };
     private static readonly EvaluationOptions Flag = new() { OutputFormat = OutputFormat.Flag };
 
-    private ModelSchema(JsonNode document, JsonSchema schema)
+    private readonly JsonElement _document;
+
+    private ModelSchema(JsonElement document, JsonSchema schema)
     {
-        Document = document;
+        _document = document;
         Schema = schema;
     }
 
     /// <summary>
     /// The most values one schema may hold: every object, array and scalar in it, keywords' values included (a property
     /// <c>{type: string, maxLength: 100}</c> is three). Every gateway keeps each served version's manifest parsed and its
-    /// schemas compiled, and every node each version it runs: about 750 bytes a value (bench/MeshScale's catalog mode
-    /// measured 3.0 MiB per version whose input schema holds 4,096 values, and 70 ms to read it), so a schema filling a
-    /// 1 MiB manifest would cost each of them ~50 MiB and a second of CPU per version; at this bound a version's two
-    /// schemas cost at most ~6 MiB. A document with more fields than this describes repeated shapes once (<c>items</c>,
+    /// schemas compiled, and every node each version it runs: about 480 bytes a value (bench/MeshScale's catalog mode
+    /// measured 1.9 MiB per version whose input schema holds 4,096 values, and 70 ms to read it; 3.0 MiB while manifests
+    /// were held as several trees), so a schema filling a 1 MiB manifest would cost each of them ~30 MiB and a second of
+    /// CPU per version; at this bound a version's two schemas cost at most ~4 MiB. A document with more fields than this describes repeated shapes once (<c>items</c>,
     /// <c>additionalProperties</c>, <c>patternProperties</c>, a <c>$ref</c> to a definition).
     /// </summary>
     public const int MaxValues = 4096;
 
-    public JsonNode Document { get; }
+    /// <summary>
+    /// The schema's JSON document; every read is a tree of the caller's own (which it may change). Made from the element
+    /// the schema was built from, which the built schema keeps anyway: a tree held beside it was a second copy of both
+    /// schemas of every version a gateway serves or a node runs (bench/MeshScale's catalog mode measured ~2.7 KiB a version).
+    /// </summary>
+    public JsonNode Document => JsonNode.Parse(_document.GetRawText())!;
 
     /// <summary>How many values <paramref name="document"/> holds (objects, arrays, scalars), counting up to <paramref name="stopAt"/> at most.</summary>
     public static int CountValues(JsonNode? document, int stopAt = MaxValues + 1)
@@ -85,7 +92,7 @@ public sealed class ModelSchema
         var options = new BuildOptions { Dialect = SchemaPatterns.Draft07, SchemaRegistry = new SchemaRegistry() };
         var element = JsonSerializer.SerializeToElement(document);
         var schema = JsonSchema.Build(element, options, new Uri($"urn:inframind:schema:{Guid.NewGuid():N}"));
-        return new ModelSchema(document.DeepClone(), schema);
+        return new ModelSchema(element, schema);
     }
 
     /// <summary>

@@ -31,6 +31,26 @@ public sealed class SchemaViolationTests
     }
 
     [Fact]
+    public void A_schemas_document_is_the_one_it_was_built_from_and_each_read_is_the_readers_own()
+    {
+        var given = JsonNode.Parse("""{"type": "object", "properties": {"text": {"type": "string", "description": "déjà \"vu\""}}, "required": ["text"]}""")!;
+        var schema = ModelSchema.Create(given);
+        given["required"] = new JsonArray();
+
+        var read = schema.Document;
+        Assert.NotSame(read, schema.Document);
+        read["required"]!.AsArray().Clear();
+        read["properties"]!["text"]!["type"] = "number";
+
+        // Neither the caller's tree nor a reader's changes reach the schema: what it validates, or what the next read says.
+        Assert.False(schema.IsValid(JsonSerializer.SerializeToElement(new { other = 1 })));
+        Assert.Equal("""{"type":"object","properties":{"text":{"type":"string","description":"déjà \"vu\""}},"required":["text"]}""",
+            CanonicalOf(schema.Document));
+    }
+
+    private static string CanonicalOf(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    [Fact]
     public void An_extra_property_is_named_with_the_rule_that_refuses_it()
     {
         // Was "All values fail against the false schema ()": the library's words for a `false` schema, no keyword.

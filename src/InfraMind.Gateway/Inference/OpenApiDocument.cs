@@ -16,11 +16,11 @@ internal static class OpenApiDocument
             ["requestBody"] = new JsonObject
             {
                 ["required"] = true,
-                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = model.Manifest.InputSchema.Document.DeepClone() } },
+                ["content"] = new JsonObject { ["application/json"] = new JsonObject { ["schema"] = model.Manifest.InputSchema.Document } },
             },
             ["responses"] = new JsonObject
             {
-                ["200"] = Json("the model's answer; headers name the node and the attempts", model.Manifest.OutputSchema.Document.DeepClone()),
+                ["200"] = Json("the model's answer; headers name the node and the attempts", model.Manifest.OutputSchema.Document),
                 ["400"] = Problem("the body is not JSON or does not match the input schema (errors[] with JSON Pointers)"),
                 ["404"] = Problem("no such model or version"),
                 ["413"] = Problem("the body is larger than the gateway accepts"),

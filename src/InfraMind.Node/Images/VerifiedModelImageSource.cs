@@ -40,7 +40,7 @@ internal static class SignedImage
 {
     public static async Task<string> LoadAsync(ModelAssignment model, PublishStatement statement, string origin, ContentResolver content, ContainerEngine engine, CancellationToken cancellationToken)
     {
-        if (statement.Manifest is null || CanonicalJson.SerializeToString(statement.Manifest) != CanonicalJson.SerializeToString(model.Manifest))
+        if (statement.Manifest is not { } signed || CanonicalJson.SerializeToString(signed) != CanonicalJson.SerializeToString(model.Manifest))
             throw new ModelImageException($"the manifest assigned for {model.Key} is not the one its publisher signed ({origin})");
 
         var problems = new List<string>();

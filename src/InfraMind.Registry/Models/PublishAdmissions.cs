@@ -22,13 +22,14 @@ public sealed class ManifestAdmission : IPublishAdmission
 
     private static AdmissionResult Admit(PublishStatement s)
     {
-        if (s.Manifest is null || s.ManifestSource is null)
+        // Read once: each read of a statement's manifest parses a tree of its own.
+        if (s.Manifest is not { } published || s.ManifestSource is null)
         {
             return AdmissionResult.Reject(RegistryErrorCodes.ManifestMissing,
                 "the statement carries no manifest (predicate.manifest and predicate.manifestSource); publish with `infra publish`");
         }
 
-        var schemaFiles = SchemaFields.Where(f => s.Manifest[f] is JsonObject).ToDictionary(f => f, f => (JsonObject)s.Manifest[f]!, StringComparer.Ordinal);
+        var schemaFiles = SchemaFields.Where(f => published[f] is JsonObject).ToDictionary(f => f, f => (JsonObject)published[f]!, StringComparer.Ordinal);
         var source = ManifestReader.ValidateWithSchemas(s.ManifestSource, schemaFiles);
         if (!source.IsValid || source.Manifest is not { } produced)
         {
@@ -38,7 +39,7 @@ public sealed class ManifestAdmission : IPublishAdmission
         ModelManifest manifest;
         try
         {
-            manifest = ModelManifest.FromJson(s.Manifest);
+            manifest = ModelManifest.FromJson(published);
         }
         catch (FormatException e)
         {
@@ -52,8 +53,8 @@ public sealed class ManifestAdmission : IPublishAdmission
         }
 
         var expected = produced.ToJson();
-        var differing = expected.Select(p => p.Key).Union(s.Manifest.Select(p => p.Key), StringComparer.Ordinal)
-            .Where(k => CanonicalJson.SerializeToString(expected[k]) != CanonicalJson.SerializeToString(s.Manifest[k]))
+        var differing = expected.Select(p => p.Key).Union(published.Select(p => p.Key), StringComparer.Ordinal)
+            .Where(k => CanonicalJson.SerializeToString(expected[k]) != CanonicalJson.SerializeToString(published[k]))
             .ToList();
         return differing.Count == 0
             ? AdmissionResult.Accept
