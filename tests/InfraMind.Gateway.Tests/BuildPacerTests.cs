@@ -64,6 +64,48 @@ public sealed class BuildPacerTests
     }
 
     [Fact]
+    public async Task A_pause_shorter_than_a_millisecond_is_a_whole_one()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(1), BuildPacer.PauseAfter(TimeSpan.FromTicks(1)));
+        Assert.Equal(TimeSpan.FromMilliseconds(1), BuildPacer.PauseAfter(TimeSpan.FromMilliseconds(0.3)));
+        Assert.Equal(TimeSpan.FromMilliseconds(2), BuildPacer.PauseAfter(TimeSpan.FromMilliseconds(0.4)));
+        Assert.Equal(TimeSpan.FromMilliseconds(300), BuildPacer.PauseAfter(TimeSpan.FromMilliseconds(100)));
+
+        var pacer = new BuildPacer(_time);
+        await pacer.RunAsync(() => Took(0.1, 0), CancellationToken.None);
+        var next = pacer.RunAsync(() => 1, CancellationToken.None);
+        _time.Advance(TimeSpan.FromMilliseconds(0.9));
+        await Task.Delay(100);
+        Assert.False(next.IsCompleted, "a build ran 0.9 ms after one of 0.1 ms");
+        _time.Advance(TimeSpan.FromMilliseconds(0.1));
+        Assert.Equal(1, await next.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>
+    /// On the system's clock, whose timers count whole milliseconds: builds that take next to nothing, asked back to
+    /// back, still pause a millisecond each. A machine slower than this one builds fewer, never more.
+    /// </summary>
+    [Fact]
+    public async Task Builds_of_next_to_nothing_asked_back_to_back_on_the_systems_clock_still_pause()
+    {
+        var pacer = new BuildPacer(TimeProvider.System);
+        var builds = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMilliseconds(300))
+        {
+            await pacer.RunAsync(() =>
+            {
+                var until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 20_000;
+                while (System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+                return ++builds;
+            }, CancellationToken.None);
+        }
+
+        // 50 µs builds with 1 ms pauses: ~290 at most in 300 ms. Unpaced (sub-millisecond pauses ended at once), thousands.
+        Assert.InRange(builds, 1, 300 + 20);
+    }
+
+    [Fact]
     public async Task A_request_that_leaves_while_it_waits_builds_nothing()
     {
         var pacer = new BuildPacer(_time);
@@ -79,7 +121,7 @@ public sealed class BuildPacerTests
     }
 
     /// <summary>A build of <paramref name="milliseconds"/> on the pacer's clock, answering <paramref name="value"/>.</summary>
-    private int Took(int milliseconds, int value)
+    private int Took(double milliseconds, int value)
     {
         _time.Advance(TimeSpan.FromMilliseconds(milliseconds));
         return value;
