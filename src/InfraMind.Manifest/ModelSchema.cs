@@ -45,15 +45,16 @@ public sealed class ModelSchema
     /// schemas compiled, and every node each version it runs: about 480 bytes a value (bench/MeshScale's catalog mode
     /// measured 1.9 MiB per version whose input schema holds 4,096 values, and 70 ms to read it; 3.0 MiB while manifests
     /// were held as several trees), so a schema filling a 1 MiB manifest would cost each of them ~30 MiB and a second of
-    /// CPU per version; at this bound a version's two schemas cost at most ~4 MiB. A document with more fields than this describes repeated shapes once (<c>items</c>,
-    /// <c>additionalProperties</c>, <c>patternProperties</c>, a <c>$ref</c> to a definition).
+    /// CPU per version; at this bound a version's two schemas cost at most ~4 MiB. A document with more fields than this
+    /// describes repeated shapes once (<c>items</c>, <c>additionalProperties</c>, <c>patternProperties</c>, a
+    /// <c>$ref</c> to a definition).
     /// </summary>
     public const int MaxValues = 4096;
 
     /// <summary>
     /// The schema's JSON document; every read is a tree of the caller's own (which it may change). Made from the element
     /// the schema was built from, which the built schema keeps anyway: a tree held beside it was a second copy of both
-    /// schemas of every version a gateway serves or a node runs (bench/MeshScale's catalog mode measured ~2.7 KiB a version).
+    /// schemas of every version a gateway serves or a node runs (bench/MeshScale's catalog mode: ~2.7 KiB a version).
     /// </summary>
     public JsonNode Document => JsonNode.Parse(_document.GetRawText())!;
 
