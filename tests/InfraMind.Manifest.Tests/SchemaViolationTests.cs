@@ -45,10 +45,11 @@ public sealed class SchemaViolationTests
         // Neither the caller's tree nor a reader's changes reach the schema: what it validates, or what the next read says.
         Assert.False(schema.IsValid(JsonSerializer.SerializeToElement(new { other = 1 })));
         Assert.Equal("""{"type":"object","properties":{"text":{"type":"string","description":"déjà \"vu\""}},"required":["text"]}""",
-            CanonicalOf(schema.Document));
+            TextOf(schema.Document));
     }
 
-    private static string CanonicalOf(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    /// <summary>The node's JSON text, non-ASCII as it is (the default escapes it), so the expectation reads as written.</summary>
+    private static string TextOf(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     [Fact]
     public void An_extra_property_is_named_with_the_rule_that_refuses_it()
