@@ -165,7 +165,6 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
-    private const int HealthRequestBytes = 1024;
 
     /// <summary>What the gateway answers a request no endpoint takes (404 IM6028, 405 IM6029 with Allow).</summary>
 
@@ -202,10 +201,11 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>
     /// The V2 gRPC ingress on its own Kestrel: HTTP/2 only, since gRPC callers speak it with prior knowledge over
     /// cleartext (an Http1AndHttp2 endpoint without TLS speaks HTTP/1.1 only). Messages are bounded by the gateway's
-    /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope. Server reflection (v1 and
-    /// v1alpha) lets grpcurl-style tools list and call the services without the .proto. A health request names a
-    /// service (a model name is at most 63 characters): over <see cref="HealthRequestBytes"/> it is refused, so the
-    /// watches a caller holds open cannot pin large messages. Its Kestrel has the limits of the REST API
+    /// MaxRequestBytes (received) and MaxResponseBytes (sent), each plus the envelope; every other request (a health
+    /// check, ModelMetadata …) names at most a model and a version: over <see cref="StrictRequests.SmallRequestBytes"/>
+    /// it is refused before it is read, so neither the calls that take no inference slot nor the watches a caller holds
+    /// open can pin large messages. Server reflection (v1 and v1alpha) lets grpcurl-style tools list and call the
+    /// services without the .proto. Its Kestrel has the limits of the REST API
     /// (<see cref="GatewayOptions.Limits"/>), counted apart: HTTP/2 streams per connection bound what one connection holds.
     /// </summary>
     private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, ConnectionCaps grpcConnections, Action<ILoggingBuilder>? logging)
@@ -219,19 +219,37 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(core);
-        builder.Services.AddSingleton(new HealthWatches(options.MaxHealthWatchesPerConnection, options.MaxHealthWatches));
+        builder.Services.AddSingleton(new StreamLeases("health watches", options.MaxHealthWatchesPerConnection, options.MaxHealthWatchesPerAddress, options.MaxHealthWatches));
+        var reflections = new StreamLeases("reflection streams", options.MaxHealthWatchesPerConnection, options.MaxHealthWatchesPerAddress, options.MaxHealthWatches);
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, options.MaxRequestBytes + GatewayOptions.GrpcEnvelopeBytes);
             o.MaxSendMessageSize = (int)Math.Min(int.MaxValue, options.MaxResponseBytes + GatewayOptions.GrpcEnvelopeBytes);
-        }).AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = HealthRequestBytes);
+        })
+            .AddServiceOptions<GrpcIngressQueries>(o => o.MaxReceiveMessageSize = StrictRequests.SmallRequestBytes)
+            .AddServiceOptions<GrpcIngressHealth>(o => o.MaxReceiveMessageSize = StrictRequests.SmallRequestBytes);
+        // The services reflection lists, named here: found from the endpoints, the V2 service would be listed twice, as
+        // it is bound in two parts (StrictRequests). AddGrpcReflection keeps an implementation registered before it.
+        Google.Protobuf.Reflection.ServiceDescriptor[] listed =
+        [
+            InfraMind.Serving.Grpc.V2.GRPCInferenceService.Descriptor, Grpc.Health.V1.Health.Descriptor,
+            Grpc.Reflection.V1Alpha.ServerReflection.Descriptor, Grpc.Reflection.V1.ServerReflection.Descriptor,
+        ];
+        builder.Services.AddSingleton(new Grpc.Reflection.ReflectionServiceImpl(listed));
+        builder.Services.AddSingleton(new Grpc.Reflection.ReflectionV1ServiceImpl(listed));
         builder.Services.AddGrpcReflection();
         var app = builder.Build();
         // A ModelInfer takes its slot before grpc-aspnetcore reads its message, as the REST face does before its body. Known by
         // the endpoint routing matched (its gRPC method), not by the path's text: routing ignores the path's case.
-        app.Use((http, next) => http.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>() is { Method.Name: nameof(GrpcIngress.ModelInfer) } method
-            && method.ServiceType == typeof(GrpcIngress) ? GrpcIngress.AdmitAsync(core, http, next) : next(http));
+        // Reflection streams take a lease of their own and have a lifetime (ReflectionStreams).
+        app.Use((http, next) => http.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>() switch
+        {
+            { Method.Name: nameof(GrpcIngress.ModelInfer) } method when method.ServiceType == typeof(GrpcIngress) => GrpcIngress.AdmitAsync(core, http, next),
+            { } method when ReflectionStreams.Serves(method) => ReflectionStreams.AdmitAsync(reflections, options.ReflectionStreamLifetime, http, next),
+            _ => next(http),
+        });
         app.MapGrpcService<GrpcIngress>();
+        app.MapGrpcService<GrpcIngressQueries>();
         app.MapGrpcService<GrpcIngressHealth>();
         app.MapGrpcReflectionService();
         return app;

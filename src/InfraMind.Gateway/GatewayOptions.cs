@@ -25,8 +25,22 @@ public sealed record GatewayOptions
     /// <summary>Most grpc.health.v1 Watch streams one HTTP/2 connection of the gRPC ingress may hold at once; beyond, RESOURCE_EXHAUSTED.</summary>
     public int MaxHealthWatchesPerConnection { get; init; } = 16;
 
+    /// <summary>
+    /// Most grpc.health.v1 Watch streams one client address (an IPv6 /64 as one) may hold at once, all its connections
+    /// together, so that one client cannot take every watch; beyond, RESOURCE_EXHAUSTED.
+    /// </summary>
+    public int MaxHealthWatchesPerAddress { get; init; } = 256;
+
     /// <summary>Most grpc.health.v1 Watch streams the gRPC ingress holds at once, all connections together; beyond, RESOURCE_EXHAUSTED.</summary>
     public int MaxHealthWatches { get; init; } = 1024;
+
+    /// <summary>
+    /// How long one server reflection stream (what grpcurl-style tools open to list and describe the services) may stay
+    /// open: it is reset then. A stream that sends nothing is not cut by Kestrel's data rate (gRPC turns that off for
+    /// streams), so without a bound a stranger could hold them for free. Reflection streams are also bounded in number
+    /// as health watches are (per connection, per address, in all), counted apart.
+    /// </summary>
+    public TimeSpan ReflectionStreamLifetime { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often a health Watch looks at its service's status (a change is sent at the next look).</summary>
     public TimeSpan HealthWatchInterval { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -220,8 +234,9 @@ public sealed record GatewayOptions
         if (MaxNodes < 1) errors.Add($"max nodes must be ≥ 1");
         if (MaxModelsPerNode is < 1 or > 1024) errors.Add($"max models per node must be between 1 and 1024");
         if (MaxInferencesInFlight < 1 || MaxInferencesInFlightPerAddress < 1) errors.Add($"the limits on inferences in flight (all, and per address) must be ≥ 1");
-        if (MaxHealthWatchesPerConnection < 1 || MaxHealthWatches < MaxHealthWatchesPerConnection)
-            errors.Add($"health watches: the limit per connection must be ≥ 1 and the total at least that");
+        if (MaxHealthWatchesPerConnection < 1 || MaxHealthWatchesPerAddress < MaxHealthWatchesPerConnection || MaxHealthWatches < MaxHealthWatchesPerConnection)
+            errors.Add($"health watches: the limit per connection must be ≥ 1, and the limits per address and in all at least that");
+        if (ReflectionStreamLifetime <= TimeSpan.Zero) errors.Add($"the reflection stream lifetime must be more than 0");
         if (HealthWatchInterval < TimeSpan.FromMilliseconds(10)) errors.Add($"the health watch interval must be ≥ 10 ms");
         if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");

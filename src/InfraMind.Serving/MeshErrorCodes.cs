@@ -86,6 +86,13 @@ public static class MeshErrorCodes
     public static readonly ErrorCode GrpcMessageMalformed = new("IM6039", FailureKind.CheckFailed,
         "encode the request with the Open Inference Protocol V2 .proto (or grpc.health.v1's for Health); docs/protocols.md lists the messages");
 
+    /// <summary>
+    /// The V2 gRPC ingress: a request message that would make more objects or numbers of itself than the gateway parses
+    /// (RESOURCE_EXHAUSTED, never parsed).
+    /// </summary>
+    public static readonly ErrorCode GrpcMessageOverLimits = new("IM6050", FailureKind.CheckFailed,
+        "send one BYTES input tensor named 'json' with the JSON document, and few parameters or requested outputs (docs/protocols.md)");
+
     /// <summary>409: a registration for a node id that is bound to another key (the key of its first registration).</summary>
     public static readonly ErrorCode NodeKeyMismatch = new("IM6040", FailureKind.Unavailable,
         "start the node with the key it first registered with (infra node serve --key NAME), or with another --id");

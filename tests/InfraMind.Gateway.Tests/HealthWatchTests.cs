@@ -12,7 +12,8 @@ namespace InfraMind.Gateway.Tests;
 /// grpc.health.v1 Health/Watch on the gateway's gRPC ingress, called with Grpc.Net.Client over real h2c: the status at
 /// once, a new message on each change (a node reporting the model ready, then not), SERVICE_UNKNOWN for a name no model
 /// has without ending the stream, the end on the caller's cancellation, the limits per connection and in all, and
-/// UNAVAILABLE when the gateway stops.
+/// UNAVAILABLE when the gateway stops. Server reflection streams, long-lived too, are bounded by the same numbers
+/// (counted apart) and reset after their lifetime.
 /// </summary>
 public sealed class HealthWatchTests : IAsyncLifetime
 {
@@ -32,6 +33,7 @@ public sealed class HealthWatchTests : IAsyncLifetime
             HealthWatchInterval = TimeSpan.FromMilliseconds(50),
             MaxHealthWatchesPerConnection = 2,
             MaxHealthWatches = 3,
+            ReflectionStreamLifetime = TimeSpan.FromSeconds(1),
         }, _catalog, CancellationToken.None);
     }
 
@@ -177,6 +179,43 @@ public sealed class HealthWatchTests : IAsyncLifetime
                 cancel.Dispose();
             }
         }
+    }
+
+    [Fact]
+    public async Task Reflection_streams_are_bounded_per_connection_and_reset_after_their_lifetime()
+    {
+        var channel = GrpcChannel.ForAddress(_gateway!.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+        _channels.Add(channel);
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(channel);
+
+        // Two streams that list the services once (so both are admitted), then send nothing, as a stranger holding them would.
+        async Task<AsyncDuplexStreamingCall<Grpc.Reflection.V1Alpha.ServerReflectionRequest, Grpc.Reflection.V1Alpha.ServerReflectionResponse>> IdleAsync()
+        {
+            var call = reflection.ServerReflectionInfo();
+            await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            return call;
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var first = await IdleAsync();
+        using var second = await IdleAsync();
+        using (var third = reflection.ServerReflectionInfo())
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => third.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+            Assert.Contains("this connection already runs 2 reflection streams, the gateway's limit per connection", refused.Status.Detail, StringComparison.Ordinal);
+        }
+
+        // Reset once open for their lifetime (1 s here), though their caller never ended them; the connection serves on.
+        foreach (var idle in new[] { first, second })
+        {
+            var ended = await Assert.ThrowsAsync<RpcException>(() => idle.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.NotEqual(StatusCode.OK, ended.StatusCode);
+        }
+
+        Assert.True(clock.Elapsed is { TotalSeconds: >= 0.9 and < 15 }, $"{clock.Elapsed.TotalSeconds:0.0} s");
+        using var after = await IdleAsync();
     }
 
     [Fact]

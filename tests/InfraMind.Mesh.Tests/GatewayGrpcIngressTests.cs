@@ -100,13 +100,25 @@ public sealed class GatewayGrpcIngressTests
             await stream.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
             Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
             var services = stream.ResponseStream.Current.ListServicesResponse.Service.Select(x => x.Name).ToList();
-            Assert.Contains("inference.GRPCInferenceService", services);
+            Assert.Single(services, s => s == "inference.GRPCInferenceService");
             Assert.Contains("grpc.health.v1.Health", services);
             await stream.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { FileContainingSymbol = "inference.GRPCInferenceService" });
             Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
             var files = stream.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto
                 .Select(b => Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b)).ToList();
             Assert.Contains(files, f => f.Service.Any(x => x.Name == "GRPCInferenceService" && x.Method.Any(m => m.Name == "ModelInfer")));
+            await stream.RequestStream.CompleteAsync();
+        }
+
+        // Reflection v1 (what grpcurl asks first) lists each service once too.
+        using (var stream = new Grpc.Reflection.V1.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo())
+        {
+            await stream.RequestStream.WriteAsync(new Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" });
+            Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
+            var services = stream.ResponseStream.Current.ListServicesResponse.Service.Select(x => x.Name).ToList();
+            Assert.Equal(services.Distinct().Count(), services.Count);
+            Assert.Contains("inference.GRPCInferenceService", services);
+            Assert.Contains("grpc.health.v1.Health", services);
             await stream.RequestStream.CompleteAsync();
         }
 

@@ -16,7 +16,8 @@ namespace InfraMind.Gateway.Ingress;
 /// check, answer judging, re-routing and reputation as POST /inference/v1/&lt;name&gt;. The JSON document travels as
 /// the <c>json</c> BYTES tensor both ways (<see cref="JsonTensor"/>); a problem is the gRPC status GrpcStatusMap maps
 /// its HTTP status to, with the problem's title and detail as the message, its stable code in the
-/// <c>inframind-code</c> trailer and its hint in <c>inframind-hint-bin</c>.
+/// <c>inframind-code</c> trailer and its hint in <c>inframind-hint-bin</c>. This class serves ModelInfer; the
+/// service's other methods are <see cref="GrpcIngressQueries"/>'s, bound apart for their smaller message size limit.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequests), nameof(StrictRequests.BindInference))]
 internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRPCInferenceServiceBase
@@ -55,25 +56,35 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
             {
                 var started = Stopwatch.GetTimestamp();
                 await next(http);
-                // A message that was not protobuf never reached ModelInfer, which counts every call it takes: counted
-                // here, under no model's name (it is in the message that could not be read).
-                if (CodeOf(http.Response) == MeshErrorCodes.GrpcMessageMalformed.Value)
-                    core.Finish("", new InferenceRecord { Code = MeshErrorCodes.GrpcMessageMalformed.Value }, 400, Stopwatch.GetElapsedTime(started));
+                // A message that was not protobuf, or over the limits of what is parsed, never reached ModelInfer, which
+                // counts every call it takes: counted here, under no model's name (it is in the message that was not read).
+                var code = CodeOf(http.Response);
+                if (code == MeshErrorCodes.GrpcMessageMalformed.Value || code == MeshErrorCodes.GrpcMessageOverLimits.Value)
+                    core.Finish("", new InferenceRecord { Code = code }, code == MeshErrorCodes.GrpcMessageMalformed.Value ? 400 : 413, Stopwatch.GetElapsedTime(started));
                 return;
             }
 
             var record = new InferenceRecord { Code = refused.Code.Value };
             var response = http.Response;
-            response.StatusCode = 200;
-            response.ContentType = "application/grpc";
-            response.Headers["grpc-status"] = ((int)GrpcStatusMap.FromHttp(refused.Status)).ToString(CultureInfo.InvariantCulture);
-            response.Headers["grpc-message"] = PercentEncode($"{refused.Title}: {refused.Detail}");
+            TrailersOnly(response, GrpcStatusMap.FromHttp(refused.Status), $"{refused.Title}: {refused.Detail}");
             // The same trailers as every other refusal, here as headers (a binary one base64, as gRPC writes it).
             foreach (var entry in Trailers(refused.Code))
                 response.Headers[entry.Key] = entry.IsBinary ? Convert.ToBase64String(entry.ValueBytes) : entry.Value;
             response.Headers.RetryAfter = core.RetryAfterOf(refused);
             core.Finish("", record, refused.Status, TimeSpan.Zero);
         }
+    }
+
+    /// <summary>
+    /// A call ended before its handler runs, with a trailers-only answer (the status in the headers, no message): what
+    /// a middleware in front of grpc-aspnetcore answers a call it refuses.
+    /// </summary>
+    internal static void TrailersOnly(HttpResponse response, StatusCode status, string message)
+    {
+        response.StatusCode = 200;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)status).ToString(CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = PercentEncode(message);
     }
 
     /// <summary>The inframind-code a call ended with: in the trailers, or in the headers of a trailers-only answer.</summary>
@@ -94,28 +105,6 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
         }
 
         return text.ToString();
-    }
-
-    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) => Task.FromResult(new ServerLiveResponse { Live = true });
-
-    /// <summary>The gateway takes requests once it runs; whether a model can be served now is ModelReady's question.</summary>
-    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) => Task.FromResult(new ServerReadyResponse { Ready = true });
-
-    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerMetadataResponse { Name = "inframind-gateway", Version = typeof(GrpcIngress).Assembly.GetName().Version?.ToString() ?? "" });
-
-    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
-        Task.FromResult(new ModelReadyResponse { Ready = core.IsReady(Resolve(request.Name, request.Version)) });
-
-    /// <summary>Every model takes and gives the json tensor; its JSON Schemas are at GET /inference/v1/&lt;name&gt;/openapi.json.</summary>
-    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
-    {
-        var model = Resolve(request.Name, request.Version);
-        var response = new ModelMetadataResponse { Name = model.Published.Name, Platform = "inframind" };
-        response.Versions.Add(core.Mesh.VersionsOf(model.Published.Name).Select(m => m.Published.Version.ToString()));
-        response.Inputs.Add(JsonTensorMetadata());
-        response.Outputs.Add(JsonTensorMetadata());
-        return Task.FromResult(response);
     }
 
     public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
@@ -180,15 +169,7 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
         }
     }
 
-    /// <summary>The version of a request's model_name/version pair (empty version: the latest released one), or the RpcException for it.</summary>
-    private ServedModel Resolve(string name, string version)
-    {
-        if (name.Length == 0)
-            throw Failure(new(400, MeshErrorCodes.GrpcRequestInvalid, "no model named", "the request's name is empty; name the model to ask about."));
-        return core.Resolve(name, Version(version), out var model) is { } problem ? throw Failure(problem) : model!;
-    }
-
-    private static string? Version(string version) => version.Length == 0 ? null : version;
+    internal static string? Version(string version) => version.Length == 0 ? null : version;
 
     /// <summary>The json tensor's document; over MaxRequestBytes or missing is the caller's mistake (INVALID_ARGUMENT).</summary>
     private InferenceInput Input(ModelInferRequest request)
@@ -203,13 +184,6 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
 
     // At most `most` characters, "…" included.
     private static string Cut(string text, int most) => text.Length <= most ? text : TerminalText.Cut(text, most - 1) + "…";
-
-    private static ModelMetadataResponse.Types.TensorMetadata JsonTensorMetadata()
-    {
-        var tensor = new ModelMetadataResponse.Types.TensorMetadata { Name = JsonTensor.Name, Datatype = JsonTensor.DataType };
-        tensor.Shape.Add(1);
-        return tensor;
-    }
 
     /// <summary>
     /// The most characters of a status message (grpc-message). It travels in the trailers, and a gRPC client refuses
@@ -226,7 +200,10 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
     /// the errors as fit in <see cref="MaxStatusMessage"/>, then how many more there are (POST /inference/v1/&lt;name&gt;
     /// lists them all in errors[]).
     /// </summary>
-    internal RpcException Failure(InferenceProblem problem)
+    internal RpcException Failure(InferenceProblem problem) => Failure(core, problem);
+
+    /// <inheritdoc cref="Failure(InferenceProblem)"/>
+    internal static RpcException Failure(InferenceCore core, InferenceProblem problem)
     {
         var message = Cut($"{problem.Title}: {problem.Detail}", MaxStatusMessage);
         if (problem.Errors is { Count: > 0 } errors)

@@ -12,11 +12,11 @@ namespace InfraMind.Gateway.Ingress;
 /// any other name; Watch, as the health protocol says, streams SERVICE_UNKNOWN for it and goes on watching (the name
 /// may be published later). Watch sends the status at once and again whenever it changes (looked at every
 /// <see cref="GatewayOptions.HealthWatchInterval"/>), until the caller cancels; while the gateway stops, it ends with
-/// UNAVAILABLE. Watches are bounded per HTTP/2 connection and in all (<see cref="HealthWatches"/>): beyond either
-/// limit a Watch is refused with RESOURCE_EXHAUSTED, naming the limit.
+/// UNAVAILABLE. Watches are bounded per HTTP/2 connection, per client address and in all (<see cref="StreamLeases"/>):
+/// beyond a limit a Watch is refused with RESOURCE_EXHAUSTED, naming the limit.
 /// </summary>
 [BindServiceMethod(typeof(StrictRequests), nameof(StrictRequests.BindHealth))]
-internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watches, IHostApplicationLifetime lifetime) : Health.HealthBase
+internal sealed class GrpcIngressHealth(InferenceCore core, StreamLeases watches, IHostApplicationLifetime lifetime) : Health.HealthBase
 {
     public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {
@@ -28,7 +28,8 @@ internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watche
 
     public override async Task Watch(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> responseStream, ServerCallContext context)
     {
-        using var lease = watches.Enter(context.GetHttpContext().Connection.Id, out var refusal)
+        var connection = context.GetHttpContext().Connection;
+        using var lease = watches.Enter(connection.Id, connection.RemoteIpAddress, out var refusal)
                           ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, refusal!));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var service = request.Service;
@@ -63,62 +64,3 @@ internal sealed class GrpcIngressHealth(InferenceCore core, HealthWatches watche
     }
 }
 
-/// <summary>
-/// How many health Watch streams run, per HTTP/2 connection and in all: each holds a call open for as long as its caller
-/// likes and is looked at on a timer, so neither one connection nor many may hold more than the limits
-/// (<see cref="GatewayOptions.MaxHealthWatchesPerConnection"/>, <see cref="GatewayOptions.MaxHealthWatches"/>).
-/// </summary>
-internal sealed class HealthWatches(int perConnection, int total)
-{
-    private readonly Dictionary<string, int> _byConnection = new(StringComparer.Ordinal);
-    private int _total;
-
-    /// <summary>Running watches in all.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_byConnection) return _total;
-        }
-    }
-
-    /// <summary>A lease on one watch of <paramref name="connection"/>, or null and why not.</summary>
-    public IDisposable? Enter(string connection, out string? refusal)
-    {
-        lock (_byConnection)
-        {
-            var mine = _byConnection.GetValueOrDefault(connection);
-            refusal = mine >= perConnection
-                ? $"this connection already runs {mine} health watches, the gateway's limit per connection; cancel one, or open another connection"
-                : _total >= total
-                    ? $"the gateway already runs {_total} health watches, its limit; try again later"
-                    : null;
-            if (refusal is not null) return null;
-            _byConnection[connection] = mine + 1;
-            _total++;
-        }
-
-        return new Lease(this, connection);
-    }
-
-    private void Leave(string connection)
-    {
-        lock (_byConnection)
-        {
-            _total--;
-            var left = _byConnection[connection] - 1;
-            if (left == 0) _byConnection.Remove(connection);
-            else _byConnection[connection] = left;
-        }
-    }
-
-    private sealed class Lease(HealthWatches watches, string connection) : IDisposable
-    {
-        private int _done;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _done, 1) == 0) watches.Leave(connection);
-        }
-    }
-}

@@ -86,7 +86,7 @@ public static class JsonTensor
             return Missing($"the output tensor '{Name}' carries no bytes; {Convention}", out document, out problem);
         }
 
-        var names = response.Outputs.Count == 0 ? "none" : string.Join(", ", response.Outputs.Select(o => $"'{o.Name}'"));
+        var names = response.Outputs.Count == 0 ? "none" : string.Join(", ", response.Outputs.Take(8).Select(o => Quote(o.Name))) + (response.Outputs.Count > 8 ? $", … {response.Outputs.Count} in all" : "");
         return Missing($"the answer has no output tensor named '{Name}' (outputs: {names}); {Convention}", out document, out problem);
     }
 

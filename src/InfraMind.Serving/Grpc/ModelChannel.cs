@@ -24,9 +24,17 @@ public sealed class ModelChannel : IDisposable
     // grpc-dotnet's own words for a message over MaxReceiveMessageSize; it has no status of its own for it.
     private const string OverLimit = "Received message exceeds the maximum configured message size";
 
+    /// <summary>
+    /// The most objects one answer may make of itself once parsed (<see cref="WireBudget"/>): a few MiB of objects,
+    /// where 16 MiB of empty output tensors would parse into ~2 GiB. An answer under the json convention holds about ten.
+    /// </summary>
+    public const int MaxAnswerObjects = 65_536;
+
     private readonly GrpcChannel _channel;
-    private readonly GRPCInferenceService.GRPCInferenceServiceClient _inference;
-    private readonly Health.HealthClient _health;
+    private readonly CallInvoker _calls;
+    private readonly Method<ModelInferRequest, ModelInferResponse> _infer;
+    private readonly Method<HealthCheckRequest, HealthCheckResponse> _check;
+    private readonly Method<ServerReadyRequest, ServerReadyResponse> _ready;
     private readonly string _model;
     private readonly string _version;
     private long _ids;
@@ -64,11 +72,41 @@ public sealed class ModelChannel : IDisposable
             // timeout (request-timeout, the node's). Cancellation and the deadline are told apart in Failed instead.
             ThrowOperationCanceledOnCancellation = false,
         });
-        _inference = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
-        _health = new Health.HealthClient(_channel);
+        _calls = _channel.CreateCallInvoker();
+        // Numbers in repeated fields: as many as fill the size cap at four bytes each (a float tensor), never more than
+        // twice the cap in memory; packed varints, one byte each on the wire and eight in memory, are held to the same count.
+        var limits = new WireLimits(MaxAnswerObjects, Math.Max(1024, maxAnswerBytes / 4));
+        _infer = Unary<ModelInferRequest, ModelInferResponse>(GRPCInferenceService.Descriptor, "ModelInfer", limits);
+        _check = Unary<HealthCheckRequest, HealthCheckResponse>(Health.Descriptor, "Check", limits);
+        _ready = Unary<ServerReadyRequest, ServerReadyResponse>(GRPCInferenceService.Descriptor, "ServerReady", limits);
     }
 
     public long MaxAnswerBytes { get; }
+
+    /// <summary>
+    /// A unary method of the protocol whose answers are counted against <paramref name="limits"/> before they are parsed
+    /// (the generated clients parse at once): over them, the call fails with <see cref="AnswerOverLimitsException"/>
+    /// inside its status, and the answer is not parsed.
+    /// </summary>
+    private static Method<TRequest, TResponse> Unary<TRequest, TResponse>(Google.Protobuf.Reflection.ServiceDescriptor service, string name, WireLimits limits)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        var parser = new MessageParser<TResponse>(() => new TResponse());
+        var descriptor = new TResponse().Descriptor;
+        var request = Marshallers.Create<TRequest>((message, context) =>
+        {
+            context.SetPayloadLength(message.CalculateSize());
+            message.WriteTo(context.GetBufferWriter());
+            context.Complete();
+        }, _ => throw new NotSupportedException("a client reads no requests"));
+        var response = Marshallers.Create<TResponse>((_, _) => throw new NotSupportedException("a client writes no answers"), context =>
+        {
+            var payload = context.PayloadAsReadOnlySequence();
+            return WireBudget.Exceeds(payload, descriptor, limits) is { } over ? throw new AnswerOverLimitsException(over) : parser.ParseFrom(payload);
+        });
+        return new Method<TRequest, TResponse>(MethodType.Unary, service.FullName, name, request, response);
+    }
 
     /// <summary>
     /// Sends <paramref name="document"/> through ModelInfer under the <c>json</c> tensor convention, within
@@ -84,7 +122,7 @@ public sealed class ModelChannel : IDisposable
         ModelInferResponse response;
         try
         {
-            response = await _inference.ModelInferAsync(request, new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken));
+            response = await _calls.AsyncUnaryCall(_infer, null, new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken), request);
         }
         catch (RpcException e)
         {
@@ -105,7 +143,7 @@ public sealed class ModelChannel : IDisposable
         var options = new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
         try
         {
-            var health = await _health.CheckAsync(new HealthCheckRequest { Service = "" }, options);
+            var health = await _calls.AsyncUnaryCall(_check, null, options, new HealthCheckRequest { Service = "" });
             return new GrpcReadiness(health.Status == HealthCheckResponse.Types.ServingStatus.Serving, $"grpc.health.v1 {health.Status}");
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
@@ -119,7 +157,7 @@ public sealed class ModelChannel : IDisposable
 
         try
         {
-            var ready = await _inference.ServerReadyAsync(new ServerReadyRequest(), options);
+            var ready = await _calls.AsyncUnaryCall(_ready, null, options, new ServerReadyRequest());
             return new GrpcReadiness(ready.Ready, $"ServerReady ready={ready.Ready.ToString().ToUpperInvariant()} (no grpc.health.v1 service)");
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
@@ -138,7 +176,8 @@ public sealed class ModelChannel : IDisposable
         if (e.StatusCode == StatusCode.DeadlineExceeded) throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
         ThrowIfCallerLeft(e, cancellationToken);
         Rethrow(e);
-        return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {e.Status.Detail}");
+        if (OverLimits(e) is { } over) return new GrpcReadiness(false, $"{call}'s answer was not read: {over.Message}");
+        return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {Trim(e.Status.Detail)}");
     }
 
     private ModelAnswer Failed(RpcException e, TimeSpan elapsed, TimeSpan timeout, CancellationToken cancellationToken)
@@ -150,6 +189,8 @@ public sealed class ModelChannel : IDisposable
         // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
         if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))
             return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)" };
+        if (OverLimits(e) is { } over)
+            return Broken(Verdict.ResponseTooLarge, $"the answer to ModelInfer was not read: {over.Message}");
         if (code == StatusCode.DeadlineExceeded && elapsed >= timeout * 0.9)
             throw new OperationCanceledException($"no answer within {timeout.TotalSeconds:0.###} s (DEADLINE_EXCEEDED)", e);
         if (Unparsed(e))
@@ -195,8 +236,15 @@ public sealed class ModelChannel : IDisposable
     private static bool Unparsed(RpcException e)
     {
         for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
-            if (inner is InvalidProtocolBufferException) return true;
+            if (inner is InvalidProtocolBufferException or AnswerOverLimitsException) return true;
         return false;
+    }
+
+    private static AnswerOverLimitsException? OverLimits(RpcException e)
+    {
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+            if (inner is AnswerOverLimitsException over) return over;
+        return null;
     }
 
     private static string Trim(string s) => s.Length <= 300 ? s : s[..300] + "…";
@@ -205,3 +253,6 @@ public sealed class ModelChannel : IDisposable
 
     private sealed record GrpcError(string Error, string GrpcStatus);
 }
+
+/// <summary>An answer over what <see cref="ModelChannel"/> parses (<see cref="WireBudget"/>): it was not parsed.</summary>
+public sealed class AnswerOverLimitsException(string why) : Exception($"{why} (the limits on what an answer may make of itself once parsed)");

@@ -70,6 +70,50 @@ public sealed class ModelChannelTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => channel.CheckReadyAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task An_answer_that_would_parse_into_more_objects_than_allowed_is_not_parsed_and_is_the_models_fault()
+    {
+        await using var model = await HandWrittenServer.StartAsync("empty-outputs");
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+
+        var answer = await channel.InferAsync("{}"u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        var failure = Assert.IsType<Judgement>(answer.ProtocolFailure);
+        Assert.Same(Verdict.ResponseTooLarge, failure.Verdict);
+        Assert.Equal(Fault.Model, failure.Verdict!.Fault);
+        Assert.StartsWith("the answer to ModelInfer was not read: it holds more than 65,536 objects", failure.Detail, StringComparison.Ordinal);
+        Assert.Same(Verdict.ResponseTooLarge, AnswerJudge.Judge(answer, validInput: true, Models.Echo().OutputSchema).Verdict);
+    }
+
+    [Fact]
+    public async Task A_readiness_answer_over_the_limits_is_not_serving_and_says_why()
+    {
+        await using var model = await HandWrittenServer.StartAsync("health-unknown-fields");
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+
+        var check = await channel.CheckReadyAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.False(check.Serving);
+        Assert.StartsWith("grpc.health.v1 Check's answer was not read: it holds more than 65,536 objects", check.Seen, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_answer_without_the_json_tensor_names_eight_of_its_outputs_quoted_and_cut_and_counts_the_rest()
+    {
+        await using var model = await HandWrittenServer.StartAsync("named-outputs");
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+
+        var answer = await channel.InferAsync("{}"u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        var failure = Assert.IsType<Judgement>(answer.ProtocolFailure);
+        Assert.Same(Verdict.JsonTensorMissing, failure.Verdict);
+        Assert.Contains("(outputs: 'out0\\u001B[31mnnn", failure.Detail, StringComparison.Ordinal);
+        Assert.Contains(", … 20 in all)", failure.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("out8", failure.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', failure.Detail);
+        Assert.True(failure.Detail.Length < 1000, failure.Detail);
+    }
+
     /// <summary>An h2c server (prior knowledge) on Kestrel whose readiness methods and ModelInfer answer as <c>behaviour</c> says.</summary>
     private sealed class HandWrittenServer : IModelConnector, IAsyncDisposable
     {
@@ -94,6 +138,8 @@ public sealed class ModelChannelTests
                 "serving" => AnswerAsync(http, new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving }),
                 "not-serving" => AnswerAsync(http, new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.NotServing }),
                 "health-internal" => StatusAsync(http, 13, "store offline"),
+                // 100,000 unknown fields (field 15, varint 0): a two-byte-a-field answer to a readiness check.
+                "health-unknown-fields" => AnswerAsync(http, [.. Enumerable.Range(0, 100_000).SelectMany(_ => new byte[] { 0x78, 0x00 })]),
                 _ => StatusAsync(http, 12, "unknown service grpc.health.v1.Health"),
             }));
             app.MapPost("/inference.GRPCInferenceService/ServerReady", http =>
@@ -108,18 +154,36 @@ public sealed class ModelChannelTests
             });
             app.MapPost("/inference.GRPCInferenceService/ModelInfer", async http =>
             {
-                if (behaviour == "silent") await Task.Delay(Timeout.Infinite, http.RequestAborted);
-                await StatusAsync(http, 4, "the model's own clock");
+                switch (behaviour)
+                {
+                    case "silent":
+                        await Task.Delay(Timeout.Infinite, http.RequestAborted);
+                        break;
+                    case "empty-outputs":
+                        // 300,000 empty output tensors (field 5, length 0): 600 KB that would parse into ~80 MB.
+                        await AnswerAsync(http, [.. Enumerable.Range(0, 300_000).SelectMany(_ => new byte[] { 0x2A, 0x00 })]);
+                        break;
+                    case "named-outputs":
+                        var named = new ModelInferResponse();
+                        for (var i = 0; i < 20; i++) named.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = $"out{i}\u001b[31m" + new string('n', 100) });
+                        await AnswerAsync(http, named);
+                        break;
+                    default:
+                        await StatusAsync(http, 4, "the model's own clock");
+                        break;
+                }
             });
             await app.StartAsync();
             return server;
         }
 
-        private static async Task AnswerAsync(HttpContext http, IMessage message)
+        private static Task AnswerAsync(HttpContext http, IMessage message) => AnswerAsync(http, message.ToByteArray());
+
+        private static async Task AnswerAsync(HttpContext http, byte[] message)
         {
             await http.Request.Body.CopyToAsync(Stream.Null);
             http.Response.ContentType = "application/grpc";
-            await http.Response.Body.WriteAsync(GrpcFrame.Of(message.ToByteArray()));
+            await http.Response.Body.WriteAsync(GrpcFrame.Of(message));
             http.Response.AppendTrailer("grpc-status", "0");
         }
 
