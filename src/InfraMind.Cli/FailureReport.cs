@@ -31,11 +31,21 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
             // A timeout that a library did not turn into its own coded error is a defect, not an interruption.
             OperationCanceledException { InnerException: not TimeoutException } => new FailureReport(CliErrorCodes.Interrupted, "interrupted", null),
             UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException or PathTooLongException
-                => new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint),
-            IOException when exception.GetType() == typeof(IOException) => new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint),
+                => FileAccess(exception, home),
+            IOException when exception.GetType() == typeof(IOException) => FileAccess(exception, home),
             _ => Internal(exception, home, args),
         };
     }
+
+    /// <summary>
+    /// A file that could not be read or written, in the system's words; when infra's home is a file (INFRAMIND_HOME set
+    /// to one), that is said first, as nothing under it can be.
+    /// </summary>
+    private static FailureReport FileAccess(Exception exception, InfraHome home) =>
+        home is not null && File.Exists(home.Root)
+            ? new FailureReport(CliErrorCodes.FileAccess, $"${InfraHome.Variable} is {home.Root}, a file, not a directory: {exception.Message}",
+                $"point {InfraHome.Variable} at a directory (infra makes it where it does not exist), or unset it for ~/.inframind")
+            : new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint);
 
     /// <summary>The command line did not parse: every parse error in one message, and the help to read.</summary>
     public static FailureReport Usage(ParseResult parse)
@@ -81,7 +91,25 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
             : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
             : "a valid value";
         var name = m.Groups["name"].Success ? m.Groups["name"].Value + ": " : "";
-        return $"{name}'{m.Groups["value"].Value}' is not {kind}";
+        var value = m.Groups["value"].Value;
+        // Digits that did not convert are out of the type's range: said so, with the range, not "not a whole number".
+        if (kind == "a whole number" && value.Length > 0 && value.TrimStart('-', '+').Length > 0 && value.TrimStart('-', '+').All(char.IsAsciiDigit))
+        {
+            var range = type switch
+            {
+                _ when type.Contains("System.UInt16", StringComparison.Ordinal) => "0 to 65535",
+                _ when type.Contains("System.Int16", StringComparison.Ordinal) => "-32768 to 32767",
+                _ when type.Contains("System.UInt32", StringComparison.Ordinal) => "0 to 4294967295",
+                _ when type.Contains("System.UInt64", StringComparison.Ordinal) => "0 to 18446744073709551615",
+                _ when type.Contains("System.Int64", StringComparison.Ordinal) => "-9223372036854775808 to 9223372036854775807",
+                _ when type.Contains("System.SByte", StringComparison.Ordinal) => "-128 to 127",
+                _ when type.Contains("System.Byte", StringComparison.Ordinal) => "0 to 255",
+                _ => "-2147483648 to 2147483647",
+            };
+            return $"{name}'{value}' is out of range: a whole number from {range}";
+        }
+
+        return $"{name}'{value}' is not {kind}";
     }
 
     [GeneratedRegex(@"^Cannot parse argument '(?<value>.*?)'(?: for (?:option|command) '(?<name>[^']*)')? as expected type '(?<type>.*)'$", RegexOptions.Singleline)]

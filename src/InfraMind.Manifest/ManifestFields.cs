@@ -107,8 +107,11 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
     {
         if (Scalar("version", node, "a SemVer string") is not { } s) return null;
         if (SemVersion.TryParse(s.Value, SemVersionStyles.Strict, out var v)) return v;
+        // A number YAML read as such (1, 1.2): the version it stands for, padded to MAJOR.MINOR.PATCH.
+        var padded = s.Value + string.Concat(Enumerable.Repeat(".0", Math.Max(0, 2 - s.Value.Count(c => c == '.'))));
         var hint = s.Value.StartsWith('v') ? $"drop the 'v': '{s.Value[1..]}'" :
-            s.Value.Count(c => c == '.') < 2 && !s.Quoted ? $"SemVer needs MAJOR.MINOR.PATCH, e.g. '{s.Value}.0'" :
+            s.Value.Count(c => c == '.') < 2 && !s.Quoted && SemVersion.TryParse(padded, SemVersionStyles.Strict, out _)
+                ? $"SemVer needs MAJOR.MINOR.PATCH, e.g. '{padded}' (quoted, so YAML reads it as text)" :
             "use MAJOR.MINOR.PATCH with an optional -prerelease and +build, e.g. 0.4.2 or 1.0.0-rc.1";
         findings.Error(ManifestCodes.InvalidVersion, "version", s, $"version '{s.Value}' is not SemVer 2.0", hint);
         return null;
@@ -166,7 +169,8 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
         if (s.AsInteger() is not { } p)
         {
             findings.Error(ManifestCodes.WrongType, "port", s, $"port must be an integer, found {s.TypeName} '{s.Value}'",
-                s.Quoted ? "remove the quotes" : s.WithoutSeparators is { } plain ? $"YAML 1.2 has no digit separators: write {plain}" : "write the port number, such as 9000");
+                s.Quoted && int.TryParse(s.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _) ? "remove the quotes"
+                : s.WithoutSeparators is { } plain ? $"YAML 1.2 has no digit separators: write {plain}" : "write the port number, such as 9000");
             return null;
         }
 

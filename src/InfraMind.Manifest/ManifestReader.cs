@@ -147,7 +147,7 @@ public static class ManifestReader
             if (root is null) return Result(digest, null);
             if (root is not YMapping map)
             {
-                _findings.Error(ManifestCodes.NotAMapping, "", root, $"{_findings.File} must be a mapping of fields, found a {root.Description}",
+                _findings.Error(ManifestCodes.NotAMapping, "", root, $"{_findings.File} must be a mapping of fields, found {(root is YScalar { IsNull: false } ? "a " : "")}{root.Description}",
                     "start with `name: my-model` and one `key: value` per line");
                 return Result(digest, null);
             }

@@ -32,7 +32,7 @@ public static partial class Quantity
         var suffix = m.Groups["suffix"].Value;
         if (suffix == "m")
         {
-            error = "memory cannot be given in milli-units ('m' means 1/1000 here, not mega); use Mi or M";
+            error = "a size in bytes cannot be given in milli-units ('m' means 1/1000 here, not mega); use Mi or M";
             return false;
         }
 
@@ -61,7 +61,7 @@ public static partial class Quantity
 
         if (value <= 0 || value > long.MaxValue)
         {
-            error = value <= 0 ? "memory must be greater than 0" : $"'{text}' is too large";
+            error = value <= 0 ? $"'{text}' must be more than 0 bytes" : $"'{text}' is too large";
             return false;
         }
 

@@ -31,6 +31,8 @@ public sealed class JsonErrorTests : IDisposable
         // manifest and init
         { "IM1000", 2, ["build", "{work}/missing", "--json"] },
         { "IM1000", 2, ["push", "{work}/missing", "--json"] },
+        { "IM1000", 2, ["test", "{work}/missing", "--json"] },
+        { "IM0002", 2, ["test", "{work}/file", "--json"] },
         { "IM0002", 2, ["push", "{example}", "--image", "x:1", "--json"] },
         { "IM1070", 1, ["publish", "--model", "{work}/bad.yaml", "--image", "local", "--json"] },
         { "IM1020", 2, ["init", "Bad_Name", "--dir", "{work}/x", "--json"] },
@@ -139,6 +141,9 @@ public sealed class JsonErrorTests : IDisposable
     [InlineData("Cannot parse argument 'x' for option '--grpc-port' as expected type 'System.Nullable`1[[System.Int32, System.Private.CoreLib]]'", "--grpc-port: 'x' is not a whole number")]
     [InlineData("Cannot parse argument 'x' for command 'verify' as expected type 'System.Int64'", "verify: 'x' is not a whole number")]
     [InlineData("Cannot parse argument 'x' as expected type 'System.Guid'", "'x' is not a valid value")]
+    [InlineData("Cannot parse argument '99999999999999999999' for option '--seed' as expected type 'System.Int32'", "--seed: '99999999999999999999' is out of range: a whole number from -2147483648 to 2147483647")]
+    [InlineData("Cannot parse argument '70000' for option '--port' as expected type 'System.Nullable`1[[System.UInt16, System.Private.CoreLib]]'", "--port: '70000' is out of range: a whole number from 0 to 65535")]
+    [InlineData("Cannot parse argument '-1' for command 'log' as expected type 'System.UInt64'", "log: '-1' is out of range: a whole number from 0 to 18446744073709551615")]
     [InlineData("Option '--image' is required", "Option '--image' is required")]
     [InlineData("Argument 'http' not recognized. Must be one of:\n\t'rest'\n\t'grpc'", "'http' is not one of: rest, grpc")]
     public void A_parse_error_names_what_to_write_not_a_dotnet_type(string parser, string user) =>
@@ -323,6 +328,23 @@ public sealed class JsonErrorTests : IDisposable
         await report.WriteAsync(_cli.Context(output, error), asJson: true);
         Assert.DoesNotContain("   at ", output.ToString() + error, StringComparison.Ordinal);
         Assert.Equal("IM0001", JsonDocument.Parse(output.ToString()).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_home_that_is_a_file_is_named_as_the_cause()
+    {
+        // Found by an audit: INFRAMIND_HOME=/etc/passwd gave only "Could not find a part of the path '/etc/passwd/keys'".
+        using var dir = new TempDirectory("im-home-file");
+        var file = dir.Combine("home");
+        await File.WriteAllTextAsync(file, "not a directory");
+
+        var (code, output, _) = await InfraProcess.RunAsync(file, "keys", "list", "--json");
+
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal(CliErrorCodes.FileAccess.Value, e.GetProperty("code").GetString());
+        Assert.StartsWith($"$INFRAMIND_HOME is {file}, a file, not a directory: ", e.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("point INFRAMIND_HOME at a directory", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, code);
     }
 
     [Fact]

@@ -93,6 +93,31 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Contains(hint, error.Hint, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"ninety\"", "write the port number, such as 9000")]
+    [InlineData("\"9000\"", "remove the quotes")]
+    public void A_quoted_port_is_told_to_lose_its_quotes_only_when_it_is_a_number(string written, string hint)
+    {
+        var result = Validate(Spec.Replace("port: 9000", $"port: {written}", StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors, e => e.Path == "port");
+        Assert.Equal(ManifestCodes.WrongType, error.Code);
+        Assert.Equal(hint, error.Hint);
+    }
+
+    [Theory]
+    [InlineData("1", "SemVer needs MAJOR.MINOR.PATCH, e.g. '1.0.0' (quoted, so YAML reads it as text)")]
+    [InlineData("1.2", "SemVer needs MAJOR.MINOR.PATCH, e.g. '1.2.0' (quoted, so YAML reads it as text)")]
+    [InlineData("v1.2.3", "drop the 'v': '1.2.3'")]
+    [InlineData("1.2.3.4", "use MAJOR.MINOR.PATCH with an optional -prerelease and +build, e.g. 0.4.2 or 1.0.0-rc.1")]
+    [InlineData("01", "use MAJOR.MINOR.PATCH with an optional -prerelease and +build, e.g. 0.4.2 or 1.0.0-rc.1")]
+    public void A_version_that_is_not_SemVer_gets_a_hint_that_is(string written, string hint)
+    {
+        var result = Validate(Spec.Replace("version: 0.4.2", $"version: {written}", StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors, e => e.Path == "version");
+        Assert.Equal(ManifestCodes.InvalidVersion, error.Code);
+        Assert.Equal(hint, error.Hint);
+    }
+
     [Fact]
     public void Spec_example_parses_into_exact_values()
     {
@@ -468,6 +493,16 @@ public sealed class ManifestReaderTests : IDisposable
         Assert.Equal(expected >= 0, ok);
         if (ok) Assert.Equal(expected, bytes);
         else Assert.NotEmpty(error);
+    }
+
+    [Theory]
+    [InlineData("0", "'0' must be more than 0 bytes")]
+    [InlineData("100m", "a size in bytes cannot be given in milli-units ('m' means 1/1000 here, not mega); use Mi or M")]
+    public void A_size_refused_is_said_as_a_size_not_as_memory(string text, string expected)
+    {
+        // Read for model.yaml's memory and for sizes on the command line (infra test --max-response) alike.
+        Assert.False(Quantity.TryParseBytes(text, out _, out var error));
+        Assert.Equal(expected, error);
     }
 
     [Theory]

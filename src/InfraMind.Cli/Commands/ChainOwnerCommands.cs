@@ -78,7 +78,7 @@ internal static class ChainOwnerCommands
 
     private static Option<string> OwnerKeyOption() => new("--key")
     {
-        Description = $"The owner's secp256k1 key: the key that published the name (default: {KeysCommand.DefaultKey})",
+        Description = $"The owner's secp256k1 key: the key that published the name",
         DefaultValueFactory = _ => KeysCommand.DefaultKey,
     };
 

@@ -97,7 +97,7 @@ internal static class KeysCommand
         };
         var list = new Command("list",
             "List keys with their type, fingerprint (sha256 of the SubjectPublicKeyInfo) and, for secp256k1 keys, Ethereum address. A key whose files are damaged " +
-            "is listed with what is wrong (IM5006), the others as always.\nExit codes: 0 ok (also when a key is listed as damaged).") { json };
+            "is listed with what is wrong (IM5006), the others as always.\nExit codes: 0 ok (also when a key is listed as damaged), 2 usage error.") { json };
         list.SetAction(parse =>
         {
             var all = Store(context).Entries();

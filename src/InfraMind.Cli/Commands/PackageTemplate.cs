@@ -29,10 +29,10 @@ internal static partial class PackageTemplate
 
     private static string Dockerfile(bool grpc) => grpc
         ? """
-          # The gRPC server needs grpcio and protobuf in the image. InfraMind's local stand-in for python:3.10-slim has
-          # Debian's python3-grpcio and python3-protobuf; with another base image, install them here
-          # (e.g. RUN apt-get install -y python3-grpcio python3-protobuf, or pip install grpcio protobuf).
           FROM python:3.10-slim
+          # The gRPC server needs grpcio and protobuf: installed from the package index when the base image lacks them
+          # (InfraMind's local stand-in for python:3.10-slim has Debian's python3-grpcio and python3-protobuf already).
+          RUN python3 -c "import grpc, google.protobuf" 2>/dev/null || pip install --no-cache-dir grpcio protobuf
           WORKDIR /app
           COPY . .
           EXPOSE 50051

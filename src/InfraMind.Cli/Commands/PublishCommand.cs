@@ -27,7 +27,7 @@ internal static class PublishCommand
         };
         var key = new Option<string>("--key")
         {
-            Description = $"Signing key name; make one with `infra keys generate --name NAME` (default: {KeysCommand.DefaultKey})",
+            Description = $"Signing key name; make one with `infra keys generate --name NAME`",
             DefaultValueFactory = _ => KeysCommand.DefaultKey,
         };
         var passphraseEnv = KeysCommand.PassphraseOption("Environment variable holding the key's passphrase");

@@ -27,7 +27,7 @@ internal static class TestCommand
         requestTimeout.Require(v => v is > 0 and <= 3600, "--request-timeout must be more than 0 and at most 3600 seconds");
         var maxResponse = new Option<string>("--max-response")
         {
-            Description = "Most of an answer that is read, a quantity from 1Ki to 1Gi (default 16Mi); a longer answer is cut off there and judged response-too-large",
+            Description = "Most of an answer that is read, a quantity from 1Ki to 1Gi; a longer answer is cut off there and judged response-too-large",
             HelpName = "QUANTITY",
             DefaultValueFactory = _ => "16Mi",
         };
@@ -68,11 +68,19 @@ internal static class TestCommand
                 throw new InfraMindException(CliErrorCodes.UsageError, $"two packages given: {positional} and --container {named}",
                     "name one package directory, either as the argument or with --container");
             }
+            if (File.Exists(dir))
+            {
+                // A package is built from its directory (model.yaml, Dockerfile, hooks): named by one of its files, say which.
+                var parent = Path.GetDirectoryName(Path.GetFullPath(dir)) ?? ".";
+                throw new InfraMindException(CliErrorCodes.UsageError, $"{dir} is a file; infra test takes the package's directory",
+                    $"pass the directory that holds model.yaml and the Dockerfile: infra test --container {Path.GetRelativePath(Environment.CurrentDirectory, parent)}");
+            }
+
             if (!Directory.Exists(dir))
-                throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} is not a directory", "pass the package directory (with model.yaml and Dockerfile)");
+                throw new InfraMindException(ManifestCodes.PathNotFound, $"{dir} does not exist", "pass the package directory (with model.yaml and Dockerfile)");
             var reportArgs = parse.GetValue(report);
             // Before anything is built or started: a report that cannot be written would lose the whole run's result at its end.
-            if (reportArgs is { Length: 2 }) CheckReportDestination(reportArgs[1]);
+            if (reportArgs is { Length: 2 }) CheckReportDestination(reportArgs[0], reportArgs[1]);
             var options = new ConformanceOptions
             {
                 Cases = parse.GetValue(cases),
@@ -115,11 +123,11 @@ internal static class TestCommand
     /// it exists and has content) takes a write. Checked by doing it, as nothing else tells (root, a read-only mount):
     /// a file of its own made in the directory and removed, or FILE opened for writing and left unchanged. IM0005 when not.
     /// </summary>
-    private static void CheckReportDestination(string file)
+    private static void CheckReportDestination(string format, string file)
     {
         var full = Path.GetFullPath(file);
         if (Directory.Exists(full))
-            throw new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: {full} is a directory", "name the report's file: --report json DIR/report.json");
+            throw new InfraMindException(CliErrorCodes.FileAccess, $"--report {file}: {full} is a directory", $"name the report's file: --report {format} DIR/report.{(format == "junit" ? "xml" : "json")}");
         var directory = Path.GetDirectoryName(full) ?? full;
         if (!Directory.Exists(directory))
         {
