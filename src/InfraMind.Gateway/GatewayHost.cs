@@ -160,7 +160,7 @@ public sealed class GatewayHost : IAsyncDisposable
         catalog.Changed += changed;
         var refresh = Task.WhenAll(
             Task.Run(() => RefreshLoopAsync(loader, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
-            Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, stop.Token), CancellationToken.None));
+            Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, log, stop.Token), CancellationToken.None));
         return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, admission, catalog, changed);
     }
 
@@ -292,16 +292,23 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>
     /// Every <see cref="GatewayOptions.LivenessCheck"/>: a node that missed its beats is offline at once, not at the next
     /// heartbeat of some other node: its versions are placed elsewhere and its attempts in flight are cut short, so
-    /// their requests move on to another node (<see cref="MeshState.CheckLiveness"/>).
-    /// </summary>
-    private static async Task LivenessLoopAsync(MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time, CancellationToken ct)
+    /// their requests move on to another node (<see cref="MeshState.CheckLiveness"/>). A pass that fails is logged and
+    /// the next tick tries again: the loop never ends before the gateway does.
+    private static async Task LivenessLoopAsync(MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time, ILogger log, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.LivenessCheck, time);
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
-                foreach (var node in mesh.CheckLiveness()) metrics.Online(node, false);
+                try
+                {
+                    foreach (var node in mesh.CheckLiveness()) metrics.Online(node, false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    log.LogError(e, "liveness check failed; trying again at the next tick");
+                }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

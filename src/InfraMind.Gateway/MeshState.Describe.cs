@@ -99,6 +99,9 @@ internal sealed partial class MeshState
     }
 
     /// <summary>A node's row in the state document. Caller holds the lock.</summary>
+    /// <summary>The most refused reports a node's row lists (with <c>refusedCount</c> saying how many there are).</summary>
+    internal const int MaxRefusedShown = 10;
+
     private object NodeRow(NodeRecord n) => new
     {
         id = n.Registration.NodeId,
@@ -116,7 +119,9 @@ internal sealed partial class MeshState
         receipts = n.Receipts.Count,
         disagreements = n.Evidence.Count,
         reputation = Math.Round(n.Reputation.Value, 4),
-        refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
+        // At most MaxRefusedShown of them (a node may report up to MaxReportsPerHeartbeat), then how many in all.
+        refused = n.Reports.Values.Where(r => r.State == ModelState.Refused).Take(MaxRefusedShown).Select(r => new { model = ModelKey.Of(r.Name, r.Version), reason = r.Detail }).ToList(),
+        refusedCount = n.Reports.Values.Count(r => r.State == ModelState.Refused),
     };
 
     /// <summary>The recent traffic of a version (made on first use; versions are few, each bounded). Caller holds the lock.</summary>

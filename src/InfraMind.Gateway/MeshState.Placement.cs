@@ -43,9 +43,13 @@ internal sealed partial class MeshState
             _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(), RefusedKeys(n.Reports))
         {
             Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
-            // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than nothing.
+            // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than
+            // nothing, nor one version fuller than the whole node.
             Running = n.Reports.Where(r => r.Value.State != ModelState.Refused).ToDictionary(r => r.Key, r => r.Value.Limits is { } l
-                ? new ResourceRequest(Math.Max(0, l.CpuMillicores), Math.Max(0, l.MemoryBytes), Math.Max(0, l.GpuCount))
+                ? new ResourceRequest(
+                    Math.Clamp(l.CpuMillicores, 0, Math.Max(0, n.Registration.Capacity.CpuMillicores)),
+                    Math.Clamp(l.MemoryBytes, 0, Math.Max(0, n.Registration.Capacity.MemoryBytes)),
+                    Math.Clamp(l.GpuCount, 0, Math.Max(0, n.Registration.Capacity.GpuCount)))
                 : new ResourceRequest(0, 0, 0), StringComparer.Ordinal),
         }).ToList();
         // The versions in registry order, sorted once when they changed (SetModels).

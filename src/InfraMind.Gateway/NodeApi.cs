@@ -103,6 +103,10 @@ internal static class NodeApi
             if (beat.Models is null || beat.Models.Any(m => m is null || string.IsNullOrEmpty(m.Name) || string.IsNullOrEmpty(m.Version)) ||
                 beat.Models.DistinctBy(m => ModelKey.Of(m.Name, m.Version)).Count() != beat.Models.Count)
                 return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, $"the heartbeat must report each model once, with its name and version", 400);
+            if (beat.Models.Select(RegistrationRules.CheckReport).FirstOrDefault(p => p is not null) is { } tooLong)
+                return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, tooLong, 400);
+            // A report's detail is kept, shown and served to every dashboard poll: no more of it than the bound.
+            beat = beat with { Models = [.. beat.Models.Select(RegistrationRules.Bounded)] };
             return mesh.Heartbeat(beat, Credential(context), out var reply) switch
             {
                 NodeAuth.Ok => Results.Json(reply, MeshJson.Options),

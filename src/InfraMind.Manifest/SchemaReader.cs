@@ -73,6 +73,14 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             return null;
         }
 
+        if (budget == TooDeep)
+        {
+            findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
+                $"{field} nests deeper than {MaxDepth} levels once its YAML aliases are expanded (an alias stands for its whole anchored node)",
+                "nest less: describe a deep shape once and point at it with a $ref to a definition", file: file);
+            return null;
+        }
+
         // Counted before anything else reads it (the meta-schema, the compiler): what a schema costs is bounded first.
         if (budget < 0 || ModelSchema.CountValues(obj) > ModelSchema.MaxValues)
         {
@@ -104,7 +112,16 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         var refs = new RefCheck(findings, field, basePath, file, schemaNode, obj);
         refs.Check(obj, "");
         if (findings.Count == errorsBefore) refs.CheckCycles();
+        if (findings.Count == errorsBefore) refs.CheckFanOut();
         CheckPatterns(obj, "", field, basePath, file, schemaNode);
+        var patterns = Patterns(obj).ToList();
+        if (patterns.Count > SchemaPatterns.MaxPerSchema || patterns.Sum(SchemaPatterns.Distinct) > SchemaPatterns.MaxDistinctPerSchema)
+        {
+            findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
+                $"{field} holds {patterns.Count} patterns naming {patterns.Sum(SchemaPatterns.Distinct)} distinct characters and classes in all; at most " +
+                $"{SchemaPatterns.MaxPerSchema} patterns naming {SchemaPatterns.MaxDistinctPerSchema} are accepted: every gateway and node compiles and keeps each one",
+                "describe the strings with fewer patterns: one pattern with a class or a range (such as [a-z] or \\p{L}) rather than many", file: file);
+        }
 
         var type = obj["type"];
         var isObject = type is JsonValue tv && tv.TryGetValue<string>(out var t) && t == "object";
@@ -120,7 +137,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         {
             return ModelSchema.Create(obj);
         }
-        catch (Exception e) when (e is Json.Schema.JsonSchemaException or InvalidOperationException or ArgumentException or FormatException)
+        catch (Exception e) when (e is Json.Schema.JsonSchemaException or InvalidOperationException or ArgumentException or FormatException or System.Text.Json.JsonException)
         {
             findings.Error(ManifestCodes.SchemaRefUnresolved, field, schemaNode, $"{field} cannot be compiled: {e.Message}",
                 "check every $ref points at a definition inside the schema", file: file);
@@ -169,6 +186,34 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         }
     }
 
+    /// <summary>Every pattern of a schema, as <see cref="CheckPatterns"/> walks them: <c>pattern</c> values and <c>patternProperties</c> keys.</summary>
+    private static IEnumerable<string> Patterns(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o)
+                {
+                    if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern)) yield return pattern;
+                    else if (key == "patternProperties" && value is JsonObject map)
+                    {
+                        foreach (var (name, _) in map) yield return name;
+                        foreach (var inner in Patterns(value)) yield return inner;
+                    }
+                    else if (key is not ("enum" or "const" or "examples" or "default"))
+                    {
+                        foreach (var inner in Patterns(value)) yield return inner;
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                    foreach (var inner in Patterns(item)) yield return inner;
+                break;
+        }
+    }
+
     private void PatternFinding(string pattern, string pointer, string field, string basePath, string file, YNode at)
     {
         if (SchemaPatterns.Problem(pattern) is not { } problem) return;
@@ -181,10 +226,29 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
 
     private static string EscapePointer(string key) => key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
-    /// <summary>The YAML node as JSON, at most <paramref name="budget"/> values of it (below zero when it holds more).</summary>
-    private static JsonNode? ToJson(YNode node, ref int budget)
+    /// <summary>
+    /// How deep a schema may nest once its YAML aliases are expanded: a YAML document nests at most 64 levels, but an
+    /// alias stands for its whole anchored node, so an anchor 46 deep used 45 deep makes a schema 91 deep, which JSON
+    /// writers (64 by default) refuse with an exception.
+    /// </summary>
+    internal const int MaxDepth = 64;
+
+    // The budget a conversion ends with when it found the schema too deep (a budget that ran out ends at -1).
+    private const int TooDeep = int.MinValue;
+
+    /// <summary>
+    /// The YAML node as JSON, at most <paramref name="budget"/> values of it (below zero when it holds more;
+    /// <see cref="TooDeep"/> when it nests deeper than <see cref="MaxDepth"/>).
+    /// </summary>
+    private static JsonNode? ToJson(YNode node, ref int budget, int depth = 1)
     {
         if (--budget < 0) return null;
+        if (depth > MaxDepth)
+        {
+            budget = TooDeep;
+            return null;
+        }
+
         switch (node)
         {
             case YScalar s when s.IsNull:
@@ -201,7 +265,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 var o = new JsonObject();
                 foreach (var e in m.Entries)
                 {
-                    o.Add(e.Key.Value, ToJson(e.Value, ref budget));
+                    o.Add(e.Key.Value, ToJson(e.Value, ref budget, depth + 1));
                     if (budget < 0) break;
                 }
 
@@ -210,7 +274,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 var a = new JsonArray();
                 foreach (var item in q.Items)
                 {
-                    a.Add(ToJson(item, ref budget));
+                    a.Add(ToJson(item, ref budget, depth + 1));
                     if (budget < 0) break;
                 }
 
@@ -344,6 +408,184 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                     "a recursive schema must recurse through properties or items (a tree), not straight back to the same definition", file: file);
                 return;
             }
+        }
+
+        /// <summary>
+        /// The most subschemas evaluated at one place of an input, counting every way <c>$ref</c>,
+        /// <c>allOf</c>/<c>anyOf</c>/<c>oneOf</c> and the other applicators reach them (a schema without <c>$ref</c> is
+        /// a tree, and evaluates each of its subschemas at most once at a place: at most <see cref="ModelSchema.MaxValues"/>).
+        /// </summary>
+        public const int MaxFanOut = 10_000;
+
+        /// <summary>The most subschemas <see cref="CheckFanOut"/> looks at, over every distinct place (a 4,096-value schema needs far fewer).</summary>
+        private const long MaxFanOutWork = 500_000;
+
+        /// <summary>The deepest input a gateway takes (its MaxJsonDepth is at most 256): how far the fan-out is followed.</summary>
+        private const int InputDepth = 256;
+
+        /// <summary>
+        /// Without a cycle, <c>$ref</c>s can still multiply work: <c>d1: {allOf: [{$ref: d2}, {$ref: d2}]}</c> and so on
+        /// evaluates d30 2^30 times at one place of every input (found by an audit: 2.6 KB of schema, ~100 minutes of a
+        /// gateway's CPU per request, and a node's pre-flight alike), and the same through a property doubles at each
+        /// level of the input. The JSON Schema library evaluates a subschema again for every path that reaches it, and
+        /// has no setting that bounds that. So, once per schema: the subschemas evaluated at a place, with how many
+        /// times each (same-place edges in topological order), then the places one level deeper, one per property
+        /// name, one for other names, one for array items and one for property names (a pattern is assumed to match,
+        /// which can only count more). Places whose counts are alike are looked at once, so a recursive tree is a few
+        /// places, not one per path. Past <see cref="MaxFanOut"/> at any place: refused.
+        /// </summary>
+        public void CheckFanOut()
+        {
+            var all = Schemas(root, "").Select(s => s.Schema).ToList();
+            // Each schema's same-place edges, found once ($refs resolved once).
+            var same = new Dictionary<JsonObject, List<JsonObject>>(ReferenceEqualityComparer.Instance);
+            foreach (var schema in all) same[schema] = [.. SamePlace(schema)];
+            var rank = new Dictionary<JsonObject, int>(ReferenceEqualityComparer.Instance);
+            foreach (var schema in SamePlaceOrder(all, same)) rank[schema] = rank.Count;
+
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var expanded = new HashSet<string>(StringComparer.Ordinal);
+            var places = new Queue<(Dictionary<JsonObject, long> Entered, int Depth)>();
+            places.Enqueue((new Dictionary<JsonObject, long>(ReferenceEqualityComparer.Instance) { [root] = 1 }, 0));
+            // This check's own work is bounded too: a schema that makes it look at more is refused as one that costs too much.
+            long work = 0;
+            while (places.TryDequeue(out var place))
+            {
+                var evaluated = Closure(place.Entered, same, rank);
+                work += evaluated.Count;
+                if (work > MaxFanOutWork)
+                {
+                    findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
+                        $"{field} has more places to check than InfraMind looks at ({MaxFanOutWork:N0} subschemas over every distinct place of an input)",
+                        "describe repeated shapes once and keep recursion to a few definitions", file: file);
+                    return;
+                }
+
+                if (evaluated.Values.Aggregate(0L, (sum, times) => Math.Min(sum + times, MaxFanOut + 1L)) > MaxFanOut)
+                {
+                    findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
+                        $"{field} evaluates more than {MaxFanOut:N0} subschemas at one place of an input (at depth {place.Depth}): $ref, allOf, anyOf and oneOf " +
+                        "that reach the same definitions more than once multiply the work at each level, and every gateway and node pays it for every input",
+                        "reach each definition once per place: list it once in allOf (not through several branches that all apply), and keep the alternatives of anyOf/oneOf apart", file: file);
+                    return;
+                }
+
+                if (place.Depth == InputDepth) continue;
+                // What lies deeper depends only on the schemas that apply deeper (with their counts): places that differ
+                // in the rest (a $ref's own object, a type check) are expanded once.
+                var expansion = string.Join(",", evaluated.Where(e => AppliesDeeper(e.Key)).Select(e => $"{rank[e.Key]}:{e.Value}").Order(StringComparer.Ordinal));
+                if (!expanded.Add(expansion)) continue;
+                foreach (var next in Deeper(evaluated))
+                {
+                    // The same counts at another place (a tree's every node, a definition used from many properties) behave alike.
+                    var signature = string.Join(",", next.Select(e => $"{rank[e.Key]}:{e.Value}").Order(StringComparer.Ordinal));
+                    if (seen.Add(signature)) places.Enqueue((next, place.Depth + 1));
+                }
+            }
+        }
+
+        private static bool AppliesDeeper(JsonObject schema) =>
+            schema.ContainsKey("properties") || schema.ContainsKey("patternProperties") || schema.ContainsKey("additionalProperties") ||
+            schema.ContainsKey("items") || schema.ContainsKey("additionalItems") || schema.ContainsKey("contains") || schema.ContainsKey("propertyNames");
+
+        private static void Add(Dictionary<JsonObject, long> counts, JsonObject schema, long times) =>
+            counts[schema] = Math.Min(counts.GetValueOrDefault(schema) + times, MaxFanOut + 1L);
+
+        // The schemas evaluated at a place, with how many times each: what entered it, and what those apply there.
+        private static Dictionary<JsonObject, long> Closure(Dictionary<JsonObject, long> entered, Dictionary<JsonObject, List<JsonObject>> same, Dictionary<JsonObject, int> rank)
+        {
+            var reached = new HashSet<JsonObject>(entered.Keys, ReferenceEqualityComparer.Instance);
+            var pending = new Stack<JsonObject>(entered.Keys);
+            while (pending.TryPop(out var schema))
+                foreach (var next in same[schema])
+                    if (reached.Add(next)) pending.Push(next);
+            var counts = new Dictionary<JsonObject, long>(entered, ReferenceEqualityComparer.Instance);
+            foreach (var schema in reached.OrderBy(s => rank[s]))
+            {
+                if (!counts.TryGetValue(schema, out var times)) continue;
+                foreach (var next in same[schema]) Add(counts, next, times);
+            }
+
+            return counts;
+        }
+
+        // The places one level deeper, each with the subschemas that enter it: one per property name, one for other names,
+        // one for array items, one for property names themselves.
+        private static IEnumerable<Dictionary<JsonObject, long>> Deeper(Dictionary<JsonObject, long> evaluated)
+        {
+            Dictionary<JsonObject, long> New() => new(ReferenceEqualityComparer.Instance);
+            var names = evaluated.Keys.SelectMany(s => s["properties"] is JsonObject p ? p.Select(e => e.Key) : []).Distinct(StringComparer.Ordinal).ToList();
+            foreach (var name in names)
+            {
+                var entered = New();
+                foreach (var (schema, times) in evaluated)
+                {
+                    if (schema["properties"] is JsonObject p && p[name] is JsonObject named) Add(entered, named, times);
+                    else if (schema["additionalProperties"] is JsonObject other) Add(entered, other, times);
+                    foreach (var pattern in Patterns(schema)) Add(entered, pattern, times);
+                }
+
+                yield return entered;
+            }
+
+            var others = New();
+            var items = New();
+            var keys = New();
+            foreach (var (schema, times) in evaluated)
+            {
+                if (schema["additionalProperties"] is JsonObject other) Add(others, other, times);
+                foreach (var pattern in Patterns(schema)) Add(others, pattern, times);
+                switch (schema["items"])
+                {
+                    case JsonObject each:
+                        Add(items, each, times);
+                        break;
+                    case JsonArray tuple:
+                        foreach (var item in tuple.OfType<JsonObject>()) Add(items, item, times);
+                        break;
+                }
+
+                foreach (var key in new[] { "additionalItems", "contains" })
+                    if (schema[key] is JsonObject child) Add(items, child, times);
+                if (schema["propertyNames"] is JsonObject propertyNames) Add(keys, propertyNames, times);
+            }
+
+            foreach (var place in new[] { others, items, keys })
+                if (place.Count > 0) yield return place;
+
+            static IEnumerable<JsonObject> Patterns(JsonObject schema) =>
+                schema["patternProperties"] is JsonObject map ? map.Select(e => e.Value).OfType<JsonObject>() : [];
+        }
+
+        // The schemas in an order where each comes before those it applies at the same place (CheckCycles refused cycles).
+        private static List<JsonObject> SamePlaceOrder(List<JsonObject> all, Dictionary<JsonObject, List<JsonObject>> same)
+        {
+            var done = new HashSet<JsonObject>(ReferenceEqualityComparer.Instance);
+            var postOrder = new List<JsonObject>(all.Count);
+            foreach (var start in all)
+            {
+                if (done.Contains(start)) continue;
+                // Iterative depth-first search: a long chain of definitions must not take the stack.
+                var stack = new Stack<(JsonObject Schema, List<JsonObject>.Enumerator Next)>();
+                done.Add(start);
+                stack.Push((start, same[start].GetEnumerator()));
+                while (stack.Count > 0)
+                {
+                    var (schema, next) = stack.Pop();
+                    if (next.MoveNext())
+                    {
+                        // The enumerator is a struct: pushed back with its position.
+                        stack.Push((schema, next));
+                        if (done.Add(next.Current)) stack.Push((next.Current, same[next.Current].GetEnumerator()));
+                        continue;
+                    }
+
+                    postOrder.Add(schema);
+                }
+            }
+
+            postOrder.Reverse();
+            return postOrder;
         }
 
         // Depth-first over same-place edges; the schema whose $ref closes a cycle, or null.

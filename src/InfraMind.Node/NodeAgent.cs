@@ -199,6 +199,22 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         foreach (var link in _gateways) link.Soon.Raise();
     }
 
+    /// <summary>The most bytes of a gateway's refusal a node reads (a problem document is far smaller).</summary>
+    private const int MaxRefusalBytes = 64 * 1024;
+
+    /// <summary>The most characters of a gateway's refusal a node logs.</summary>
+    private const int MaxRefusalLogged = 2000;
+
+    internal static async Task<string> ReadRefusalAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[MaxRefusalBytes];
+        var read = 0;
+        int n;
+        while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), ct)) > 0) read += n;
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
     private async Task<bool> RegisterAsync(GatewayLink link, CancellationToken ct)
     {
         var registration = new NodeRegistration(_options.NodeId, _address!, _options.Resources.Offered(_options.Capacity), _options.Labels, _options.HeartbeatInterval,
@@ -212,8 +228,10 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         using var response = await link.Client.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
-            var body = await response.Content.ReadAsStringAsync(ct);
-            _log.LogWarning("the gateway {Gateway} refused registration: {Status} {Body}", link.Url, (int)response.StatusCode, body);
+            // A gateway's refusal is read up to a bound and logged cut: a hostile gateway's 64 MiB answer, logged at every
+            // retry, would fill the node's disk.
+            var body = await ReadRefusalAsync(response, ct);
+            _log.LogWarning("the gateway {Gateway} refused registration: {Status} {Body}", link.Url, (int)response.StatusCode, TerminalText.Cut(body, MaxRefusalLogged));
             // A refusal (bad token, invalid registration, an id another node holds) will not pass by itself; a gateway error might.
             // The node fails to start only when every gateway refused it: one that accepted (or may yet) keeps it serving.
             if ((int)response.StatusCode is >= 400 and < 500)
@@ -275,7 +293,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     }
 
     /// <summary>A gateway's problem document's detail, code and hint, read once; each null where it is missing or not text, all where the body is no JSON.</summary>
-    private static (string? Detail, string? Code, string? Hint) Problem(string body)
+    internal static (string? Detail, string? Code, string? Hint) Problem(string body)
     {
         System.Text.Json.Nodes.JsonNode? problem;
         try
@@ -287,8 +305,11 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             return default;
         }
 
-        string? Text(string member) => problem is System.Text.Json.Nodes.JsonObject o && o[member] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        return (Text("detail"), Text("code"), Text("hint"));
+        // The gateway's words, cut: they end in a message on the node's terminal.
+        string? Text(string member, int most) => problem is System.Text.Json.Nodes.JsonObject o && o[member] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s)
+            ? (s.Length <= most ? s : TerminalText.Cut(s, most) + "…")
+            : null;
+        return (Text("detail", 500), Text("code", 16), Text("hint", 500));
     }
 
     /// <summary>Tells one gateway this node is leaving (DELETE of its registration, with its credential, signed when it has a key); at most 2 s.</summary>

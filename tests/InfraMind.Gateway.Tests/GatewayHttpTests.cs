@@ -252,6 +252,45 @@ public sealed class GatewayHttpTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.OK, within.StatusCode);
     }
 
+    /// <summary>
+    /// What a node reports is kept within bounds, whatever fits in its heartbeat (found by an audit: one node's 1,000
+    /// refused reports with long details put ~1 MB into every state document and dashboard poll): a detail is cut to
+    /// 1,024 characters, a name or version longer than any model's is a 400, a node's row lists 10 refusals and counts
+    /// the rest, and a registration's address is at most 2,048 characters.
+    /// </summary>
+    [Fact]
+    public async Task What_a_node_reports_is_kept_within_bounds()
+    {
+        var registration = new NodeRegistration("n1", new Uri("http://127.0.0.1:9/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), TimeSpan.FromSeconds(1));
+        using var ok = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), registration, MeshJson.Options);
+        var credential = (await ok.Content.ReadFromJsonAsync<NodeRegistered>(MeshJson.Options))!.Credential;
+        var detail = new string('d', 50_000);
+        var refusals = string.Join(",", Enumerable.Range(0, 15).Select(i => $$"""{"name":"m{{i}}","version":"1.0.0","state":"refused","detail":"{{detail}}"}"""));
+
+        var (taken, _) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json($$"""{"nodeId":"n1","models":[{{refusals}}]}"""), credential);
+        Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+        var state = await _http.GetStringAsync(new Uri("inference/v1", UriKind.Relative));
+        var node = JsonNode.Parse(state)!["nodes"]!.AsArray().Single(n => (string?)n!["id"] == "n1")!;
+        var listed = node["refused"]!.AsArray();
+        Assert.Equal(10, listed.Count);
+        Assert.Equal(15, (int)node["refusedCount"]!);
+        Assert.All(listed, r => Assert.Equal(RegistrationRules.MaxReportDetailLength + 1, ((string?)r!["reason"])!.Length));
+        Assert.True(state.Length < 40_000, $"{state.Length} characters in the state document");
+
+        var longName = new string('n', 64);
+        var (refused, problem) = await PostAsync("mesh/v1/nodes/n1/heartbeat", Json($$"""{"nodeId":"n1","models":[{"name":"{{longName}}","version":"1.0.0","state":"ready"}]}"""), credential);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(MeshErrorCodes.RegistrationInvalid.Value, (string?)problem["code"]);
+        Assert.Contains("a name is at most 63 characters and a version at most 256", (string?)problem["detail"], StringComparison.Ordinal);
+
+        var far = registration with { NodeId = "n2", Address = new Uri("http://127.0.0.1:9/" + new string('a', 3000)) };
+        using var tooLong = await _http.PostAsJsonAsync(new Uri("mesh/v1/nodes", UriKind.Relative), far, MeshJson.Options);
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        var why = (await tooLong.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Contains("is longer than 2048 characters", (string?)why["detail"], StringComparison.Ordinal);
+        Assert.True(((string?)why["detail"])!.Length < 600);
+    }
+
     [Fact]
     public async Task With_a_mesh_token_only_nodes_that_send_it_register_and_heartbeat()
     {

@@ -130,6 +130,30 @@ public sealed class MeshStateTests
     }
 
     [Fact]
+    public void Limits_a_node_reports_cannot_overflow_placement_for_everyone()
+    {
+        // Found by an audit: two reports of long.MaxValue for versions the gateway does not serve made every placement
+        // pass throw (a checked sum), so every later heartbeat, registration and state document was a 500.
+        Join("liar");
+        var huge = new ResourceRequest(long.MaxValue, long.MaxValue, int.MaxValue);
+        ModelReport[] lies =
+        [
+            new("other", "1.0.0", ModelState.Ready, null, null, 1, 0, 0, _time.GetUtcNow(), Limits: huge),
+            new("other", "2.0.0", ModelState.Ready, null, null, 1, 0, 0, _time.GetUtcNow(), Limits: huge),
+        ];
+        Send("liar", lies);
+        // A registration runs a placement pass (before the fix, this threw, and so did every pass after it).
+        Join("a");
+
+        // The honest node is placed as ever; the liar only looks full (a heartbeat says all a node runs, each time).
+        var reply = Send("a");
+        Assert.Equal(Key, Assert.Single(reply.Assignments).Key);
+        Assert.Empty(Send("liar", lies).Assignments);
+        Join("b");
+        Assert.NotNull(_mesh.NodeSummaries());
+    }
+
+    [Fact]
     public void Heartbeats_place_the_model_and_ready_nodes_take_jobs()
     {
         Join("a");

@@ -447,4 +447,21 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
         Assert.Single(new GatewayOptions { SignatureSkew = TimeSpan.Zero }.Validate());
         Assert.Single(new GatewayOptions { AdmitNodeKeys = new HashSet<string> { "sha256:12" } }.Validate());
     }
+
+    [Fact]
+    public void What_a_refused_receipt_names_is_quoted_cut()
+    {
+        // The attempt's detail reaches the client (502 attempts[]) and logs: a receipt's 2,000-character node name does not.
+        var model = MeshStateTests.Served("1.0.0");
+        var input = Encoding.UTF8.GetBytes("""{"text":"hi"}""");
+        var output = Encoding.UTF8.GetBytes("""{"summary":"ok"}""");
+        const string request = "0123456789abcdef0123456789abcdef";
+        var forged = JobReceipts.Sign(_key, request, "echo", "1.0.0", model.Published.ImageDigest, input, output, new string('n', 2000), DateTimeOffset.UtcNow);
+
+        var problem = Inference.InferenceAttempts.ReceiptProblem(forged, _key.PublicKey, model, "node-a", request, input, output);
+
+        Assert.NotNull(problem);
+        Assert.Contains("(2000 characters)", problem, StringComparison.Ordinal);
+        Assert.True(problem.Length < 300, problem);
+    }
 }

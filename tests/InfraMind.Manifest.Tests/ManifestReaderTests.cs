@@ -119,6 +119,102 @@ public sealed class ManifestReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_schema_made_deep_by_a_YAML_alias_is_a_finding_not_a_crash()
+    {
+        // Found by an audit: an anchor 46 levels deep used 45 levels deep (each within YAML's 64) made a 91-level schema,
+        // and the JSON writer's exception ended `infra validate` as an internal error (a 500 at a registry).
+        var anchored = string.Concat(Enumerable.Repeat("{x: ", 46)) + "1" + new string('}', 46);
+        var used = string.Concat(Enumerable.Repeat("{x: ", 45)) + "*deep" + new string('}', 45);
+        var yaml = Spec.Replace("input_schema:\n  type: object\n", $"input_schema:\n  type: object\n  definitions: {{d: &deep {anchored}}}\n  additionalProperties: {used}\n", StringComparison.Ordinal);
+        Assert.Contains("&deep", yaml, StringComparison.Ordinal);
+
+        var result = Validate(yaml);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, error.Code);
+        Assert.Equal("input_schema nests deeper than 64 levels once its YAML aliases are expanded (an alias stands for its whole anchored node)", error.Message);
+    }
+
+    /// <summary>
+    /// Found by an audit: definitions that each apply the next one twice at the same place (no cycle) made every input
+    /// check evaluate the last one 2^levels times: 2.6 KB of schema, ~100 minutes of a gateway's CPU per request. The
+    /// same doubling through properties, one level of input each, is refused as well; reuse that does not multiply (a
+    /// definition used from many properties, a recursive tree) is accepted.
+    /// </summary>
+    [Theory]
+    [InlineData("same-place", 30, false)]
+    [InlineData("same-place", 10, true)]
+    [InlineData("through-properties", 30, false)]
+    [InlineData("through-properties", 10, true)]
+    public void A_schema_whose_refs_multiply_the_work_is_refused(string shape, int levels, bool accepted)
+    {
+        var definitions = new StringBuilder();
+        for (var i = 0; i < levels; i++)
+        {
+            var next = $"{{$ref: '#/definitions/d{i + 1}'}}";
+            definitions.Append(shape == "same-place"
+                ? $"    d{i}: {{allOf: [{next}, {next}]}}\n"
+                : $"    d{i}: {{properties: {{a: {{allOf: [{next}, {next}]}}}}}}\n");
+        }
+
+        definitions.Append($"    d{levels}: {{type: string}}\n");
+        var yaml = Spec.Replace("input_schema:\n  type: object\n", $"input_schema:\n  type: object\n  allOf: [{{$ref: '#/definitions/d0'}}]\n  definitions:\n{definitions}", StringComparison.Ordinal);
+
+        var result = Validate(yaml);
+
+        if (accepted)
+        {
+            Assert.Empty(result.Errors);
+            return;
+        }
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, error.Code);
+        Assert.StartsWith("input_schema evaluates more than 10,000 subschemas at one place of an input (at depth ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reuse_that_does_not_multiply_is_accepted()
+    {
+        // One definition used from 200 properties, and a recursive tree (children: items: $ref '#').
+        var properties = string.Join(", ", Enumerable.Range(0, 200).Select(i => $"p{i}: {{$ref: '#/definitions/shared'}}"));
+        var shared = Spec.Replace("input_schema:\n  type: object\n", "input_schema:\n  type: object\n" +
+            $"  definitions: {{shared: {{type: object, properties: {{x: {{type: string}}, y: {{type: integer}}}}}}}}\n  patternProperties: {{'^p': {{type: object}}}}\n  additionalProperties: {{anyOf: [{{$ref: '#/definitions/shared'}}, {{type: string}}]}}\n" +
+            $"  dependencies: {{}}\n  propertyNames: {{maxLength: 64}}\n  minProperties: 0\n  maxProperties: 1000\n  title: shared\n  description: 'shared {properties.Length}'\n", StringComparison.Ordinal);
+        Assert.Empty(Validate(shared).Errors);
+        var many = Spec.Replace("  properties:\n    text:\n      type: string\n", $"  definitions: {{shared: {{type: string, maxLength: 10}}}}\n  properties: {{text: {{type: string}}, {properties}}}\n", StringComparison.Ordinal);
+        Assert.Contains("p199", many, StringComparison.Ordinal);
+        Assert.Empty(Validate(many).Errors);
+        var tree = Spec.Replace("  properties:\n    text:\n      type: string\n", "  properties:\n    text:\n      type: string\n    children: {type: array, items: {$ref: '#'}}\n", StringComparison.Ordinal);
+        Assert.Contains("children", tree, StringComparison.Ordinal);
+        Assert.Empty(Validate(tree).Errors);
+    }
+
+    [Theory]
+    [InlineData(65, 1, false)]
+    [InlineData(64, 1, true)]
+    [InlineData(5, 60, false)]
+    [InlineData(4, 60, true)]
+    public void A_schemas_patterns_are_bounded_in_number_and_in_what_they_name(int patterns, int distinctEach, bool accepted)
+    {
+        // Each pattern: distinctEach distinct characters of its own (so they add up), as patternProperties keys.
+        var keys = Enumerable.Range(0, patterns).Select(p => "'^" + new string([.. Enumerable.Range(0, distinctEach).Select(i => (char)(0x4E00 + p * 100 + i))]) + "$': {type: string}");
+        var yaml = Spec.Replace("input_schema:\n  type: object\n", $"input_schema:\n  type: object\n  patternProperties: {{{string.Join(", ", keys)}}}\n", StringComparison.Ordinal);
+
+        var result = Validate(yaml);
+
+        if (accepted)
+        {
+            Assert.Empty(result.Errors);
+            return;
+        }
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ManifestCodes.SchemaTooLarge, error.Code);
+        Assert.StartsWith($"input_schema holds {patterns} patterns naming {patterns * distinctEach} distinct characters and classes in all; at most 64 patterns naming 256 are accepted", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Spec_example_parses_into_exact_values()
     {
         var result = Validate(Spec);

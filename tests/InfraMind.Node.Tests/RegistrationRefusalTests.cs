@@ -35,4 +35,20 @@ public sealed class RegistrationRefusalTests
         var taken = NodeRegistrationException.For(Gateway, 409, "taken", MeshErrorCodes.NodeIdTaken.Value, "something else");
         Assert.Equal("choose another --id, or start the node with the home that holds this id's credential", taken.Hint);
     }
+
+    [Fact]
+    public async Task A_gateways_refusal_is_read_and_quoted_to_a_bound()
+    {
+        // Found by an audit: a hostile gateway's refusal (up to the node's 64 MiB reply cap) was read whole and logged at
+        // every retry, and its detail quoted uncut in the node's error.
+        using var huge = new HttpResponseMessage(System.Net.HttpStatusCode.BadRequest) { Content = new ByteArrayContent(new byte[8 << 20]) };
+        Assert.Equal(64 * 1024, (await NodeAgent.ReadRefusalAsync(huge, CancellationToken.None)).Length);
+
+        var (detail, code, hint) = NodeAgent.Problem($$"""{"detail": "{{new string('d', 10_000)}}", "code": "IM6014{{new string('c', 100)}}", "hint": "{{new string('h', 10_000)}}"}""");
+        Assert.Equal(501, detail!.Length);
+        Assert.EndsWith("…", detail, StringComparison.Ordinal);
+        Assert.Equal(17, code!.Length);
+        Assert.Equal(501, hint!.Length);
+        Assert.Equal(("short", "IM6014", (string?)null), NodeAgent.Problem("""{"detail": "short", "code": "IM6014"}"""));
+    }
 }

@@ -99,7 +99,8 @@
         cell("GPUs", n.requested.gpuCount + " / " + n.capacity.gpuCount),
         cell("Reputation", Number(n.reputation).toFixed(2)),
         cell("Suspensions", mine.length === 0 ? "none" : el("ul", null, ...mine.map((s) => el("li", null, badge("warn", "suspended"), " ", s.model + "@" + s.version, s.reason ? " (" + s.reason + ")" : "", " ", s.until ? until(s.until) : "")))),
-        cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")))));
+        cell("Refused", n.refused.length === 0 ? "none" : el("ul", null, ...n.refused.map((r) => el("li", null, r.model, r.reason ? ": " + r.reason : "")),
+          ...(n.refusedCount > n.refused.length ? [el("li", null, "and " + (n.refusedCount - n.refused.length) + " more")] : []))));
     });
     $("nodes").tBodies[0].replaceChildren(...rows);
     empty("nodes-empty", rows.length, state.summary.nodes, "No node has registered.", "No node's name contains");

@@ -141,16 +141,19 @@ internal sealed class InferenceAttempts(MeshState mesh, GatewayOptions options, 
         return (new AttemptResult(node, verdict, judgement.Detail, status, clock.Elapsed.TotalMilliseconds), null, null);
     }
 
+    private static string Quote(string? text) => TerminalText.Quote(text ?? "", 80, sayLength: true);
+
     /// <summary>Why <paramref name="receipt"/> does not vouch for this job on this node; null when it does.</summary>
     internal static string? ReceiptProblem(string? receipt, InfraMind.Signing.PublicKey key, ServedModel model, string node, string requestId, byte[] input, byte[] output)
     {
         if (receipt is null) return $"node {node} has a key but sent no receipt ({MeshHeaders.Receipt})";
         var check = JobReceipts.Verify(receipt, key);
         if (check.Receipt is not { } r) return $"the receipt of node {node}: {check.Problem}";
-        if (r.Node != node) return $"the receipt names node {r.Node}, not {node}";
-        if (r.RequestId != requestId) return $"the receipt names request {r.RequestId}, not {requestId}";
-        if (r.Model != model.Published.Name || r.Version != model.Published.Version.ToString()) return $"the receipt names {r.Model}@{r.Version}, not {model.Key}";
-        if (r.ImageDigest != model.Published.ImageDigest) return $"the receipt names image {r.ImageDigest}, not {model.Published.ImageDigest}";
+        // What a receipt names is the node's word: quoted cut, as every stranger's text in an answer is.
+        if (r.Node != node) return $"the receipt names node {Quote(r.Node)}, not {node}";
+        if (r.RequestId != requestId) return $"the receipt names request {Quote(r.RequestId)}, not {requestId}";
+        if (r.Model != model.Published.Name || r.Version != model.Published.Version.ToString()) return $"the receipt names {Quote($"{r.Model}@{r.Version}")}, not {model.Key}";
+        if (r.ImageDigest != model.Published.ImageDigest) return $"the receipt names image {Quote(r.ImageDigest)}, not {model.Published.ImageDigest}";
         if (r.InputSha256 != JobReceipts.Sha256(input)) return "the receipt's input hash is not the input's the gateway sent";
         if (r.OutputSha256 != JobReceipts.Sha256(output)) return "the receipt's output hash is not the answer's the gateway got";
         return null;

@@ -40,6 +40,18 @@ internal sealed record PlacementModel(string Key, ResourceRequest Resources);
 /// </summary>
 internal static class Placement
 {
+    /// <summary>
+    /// What is left of <paramref name="capacity"/> once <paramref name="used"/> is taken, at least -1 (no room): the
+    /// amounts are a node's word, and a sum of them must not overflow (two reports of long.MaxValue once made every
+    /// placement pass throw). Negative amounts count as none.
+    /// </summary>
+    internal static long Free(long capacity, IEnumerable<long> used)
+    {
+        Int128 left = capacity;
+        foreach (var amount in used) left -= Math.Max(0, amount);
+        return left < 0 ? -1 : (long)left;
+    }
+
     /// <param name="ranks">
     /// The rendezvous order of nodes per version, kept between passes by the caller (<see cref="RendezvousRanks"/>) so
     /// that a pass costs O(nodes + versions × replicas) rather than a hash and a sort per (version, node); null ranks
@@ -63,8 +75,8 @@ internal static class Placement
         var free = nodes.ToDictionary(n => n.NodeId, n =>
         {
             var foreign = n.Running.Where(r => !known.Contains(r.Key)).Select(r => r.Value).ToList();
-            return (Cpu: n.Capacity.CpuMillicores - foreign.Sum(r => r.CpuMillicores), Mem: n.Capacity.MemoryBytes - foreign.Sum(r => r.MemoryBytes),
-                Gpu: (long)n.Capacity.GpuCount - foreign.Sum(r => r.GpuCount));
+            return (Cpu: Free(n.Capacity.CpuMillicores, foreign.Select(r => r.CpuMillicores)), Mem: Free(n.Capacity.MemoryBytes, foreign.Select(r => r.MemoryBytes)),
+                Gpu: Free(n.Capacity.GpuCount, foreign.Select(r => (long)r.GpuCount)));
         }, StringComparer.Ordinal);
 
         // The nodes this gateway placed each version on last time: the candidates to stay as stand-ins.

@@ -17,6 +17,20 @@ public static class RegistrationRules
 
     public const int MaxLabelValueLength = 256;
 
+    /// <summary>Longest address a node registers: it is stored, shown on the dashboard and quoted in logs.</summary>
+    public const int MaxAddressLength = 2048;
+
+    /// <summary>Longest model name and version a heartbeat's report may name (a model name is at most 63 characters).</summary>
+    public const int MaxReportNameLength = 63;
+
+    public const int MaxReportVersionLength = 256;
+
+    /// <summary>
+    /// Most characters of a report's detail the gateway keeps (the rest is cut, marked "…"): every state document and
+    /// dashboard poll carries it, for every node.
+    /// </summary>
+    public const int MaxReportDetailLength = 1024;
+
     /// <summary>
     /// Longest heartbeat interval. A node is offline after a few missed beats of its own interval, so an unbounded one
     /// would let a node that died keep its placements for as long as it asked.
@@ -30,7 +44,9 @@ public static class RegistrationRules
         var problems = new List<string>();
         problems.AddRange(CheckNode(registration.NodeId, registration.Capacity, registration.Labels, registration.HeartbeatInterval));
         if (registration.Address is not { IsAbsoluteUri: true } address || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
-            problems.Add(Problem($"address '{registration.Address}' must be the node's absolute http(s) URL"));
+            problems.Add(Problem($"address {TerminalText.Quote(registration.Address?.ToString() ?? "", 200, sayLength: true)} must be the node's absolute http(s) URL"));
+        else if (address.OriginalString.Length > MaxAddressLength)
+            problems.Add(Problem($"address {TerminalText.Quote(address.OriginalString, 200, sayLength: true)} is longer than {MaxAddressLength} characters"));
         if (registration.TlsFingerprint is { } pin && (!Tls.MeshTls.IsFingerprint(pin) || registration.Address?.Scheme != Uri.UriSchemeHttps))
             problems.Add(Problem($"tlsFingerprint '{pin}' must be sha256:HEX (64 lower-case hex digits) of an https address's certificate key"));
         return problems;
@@ -49,6 +65,26 @@ public static class RegistrationRules
         if (labels is not null && (labels.Count > MaxLabels || labels.Any(l => l.Key.Length is 0 or > MaxLabelKeyLength || (l.Value?.Length ?? 0) > MaxLabelValueLength)))
             problems.Add(Problem($"at most {MaxLabels} labels, each key 1–{MaxLabelKeyLength} characters and each value at most {MaxLabelValueLength}"));
         return problems;
+    }
+
+    /// <summary>
+    /// What is wrong with a heartbeat's report, or null: a name or version longer than any model's (a node reporting
+    /// what no registry publishes).
+    /// </summary>
+    public static string? CheckReport(ModelReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.Name.Length > MaxReportNameLength || report.Version.Length > MaxReportVersionLength)
+            return $"a report names the model {TerminalText.Quote(report.Name, 63, sayLength: true)} version {TerminalText.Quote(report.Version, 63, sayLength: true)}: " +
+                   $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}";
+        return null;
+    }
+
+    /// <summary><paramref name="report"/> with its detail cut to <see cref="MaxReportDetailLength"/> characters (the gateway keeps no more).</summary>
+    public static ModelReport Bounded(ModelReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return report.Detail is { Length: > MaxReportDetailLength } detail ? report with { Detail = TerminalText.Cut(detail, MaxReportDetailLength) + "…" } : report;
     }
 
     /// <summary>1–64 ASCII letters, digits, '-', '_' or '.'.</summary>

@@ -19,6 +19,21 @@ public sealed class PlacementTests
     private static string[] NodesOf(Dictionary<string, HashSet<string>> p, string key) => [.. p.Where(kv => kv.Value.Contains(key)).Select(kv => kv.Key).Order()];
 
     [Fact]
+    public void What_is_free_on_a_node_never_overflows_whatever_its_reports_say()
+    {
+        Assert.Equal(3000, Placement.Free(4000, [1000]));
+        Assert.Equal(4000, Placement.Free(4000, [-5, 0]));
+        Assert.Equal(-1, Placement.Free(4000, [long.MaxValue, long.MaxValue]));
+        Assert.Equal(-1, Placement.Free(long.MaxValue, [long.MaxValue, long.MaxValue, 1]));
+        Assert.Equal(long.MaxValue, Placement.Free(long.MaxValue, []));
+
+        // Such a node holds nothing more; the others are placed as ever.
+        var liar = Node("liar") with { Running = new Dictionary<string, ResourceRequest> { ["x@1"] = new(long.MaxValue, long.MaxValue, int.MaxValue), ["x@2"] = new(long.MaxValue, long.MaxValue, int.MaxValue) } };
+        var p = Placement.Place([Model("a@1")], [liar, Node("n1")], 1);
+        Assert.Equal(["n1"], NodesOf(p, "a@1"));
+    }
+
+    [Fact]
     public void Each_model_gets_its_replicas_on_its_best_ranked_nodes()
     {
         var nodes = new[] { Node("n1"), Node("n2"), Node("n3"), Node("n4") };
