@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
-using InfraMind.Gateway.Catalog;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
@@ -23,26 +22,13 @@ namespace InfraMind.Gateway.Tests;
 [Collection(BoundaryCollection.Name)]
 public sealed class GrpcCompressionTests
 {
-    /// <summary>A gateway with its gRPC ingress and one fake node, ready with echo, which answers {"summary":"ok"}.</summary>
-    private static async Task<(GatewayHost Gateway, FakeNode Node)> StartAsync()
-    {
-        var catalog = new InMemoryModelCatalog();
-        catalog.Publish(MeshStateTests.Served("1.0.0").Published);
-        var token = MeshToken.Create();
-        var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token, Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" }, catalog, CancellationToken.None);
-        var node = new FakeNode(gateway.Url, token);
-        using (var r = await node.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        await node.ReadyAsync("n1");
-        return (gateway, node);
-    }
-
     private static ModelInferRequest Request(string document) =>
         JsonTensor.Request("echo", "", "c1", Encoding.UTF8.GetBytes(document));
 
     [Fact]
     public async Task A_compressed_request_within_the_limit_is_inflated_and_served()
     {
-        var (gateway, node) = await StartAsync();
+        var (gateway, node) = await EchoGateway.StartAsync();
         await using var servedBy = gateway;
         await using var answeredBy = node;
         using var channel = GrpcChannel.ForAddress(gateway.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
@@ -61,7 +47,7 @@ public sealed class GrpcCompressionTests
     [Fact]
     public async Task A_compressed_request_that_inflates_past_the_limit_is_resource_exhausted_and_never_inflated_whole()
     {
-        var (gateway, node) = await StartAsync();
+        var (gateway, node) = await EchoGateway.StartAsync();
         await using var servedBy = gateway;
         await using var answeredBy = node;
         var bomb = GzipBomb.Of(512);

@@ -5,7 +5,6 @@ using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using InfraMind.Gateway.Catalog;
 using InfraMind.Gateway.Ingress;
 using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
@@ -25,22 +24,10 @@ namespace InfraMind.Gateway.Tests;
 [Collection(BoundaryCollection.Name)]
 public sealed class GrpcMessageLimitTests
 {
-    private static async Task<(GatewayHost Gateway, FakeNode Node)> StartAsync()
-    {
-        var catalog = new InMemoryModelCatalog();
-        catalog.Publish(MeshStateTests.Served("1.0.0").Published);
-        var token = MeshToken.Create();
-        var gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = token, Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" }, catalog, CancellationToken.None);
-        var node = new FakeNode(gateway.Url, token);
-        using (var r = await node.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        await node.ReadyAsync("n1");
-        return (gateway, node);
-    }
-
     [Fact]
     public async Task A_ModelInfer_of_a_million_empty_tensors_is_refused_before_it_is_parsed_and_costs_no_more_than_its_bytes()
     {
-        var (gateway, node) = await StartAsync();
+        var (gateway, node) = await EchoGateway.StartAsync();
         await using var servedBy = gateway;
         await using var answeredBy = node;
         // 512 Ki empty input tensors (field 5, length 0) after a model name: 1 MiB, within the message size limit.
@@ -71,7 +58,7 @@ public sealed class GrpcMessageLimitTests
     [Fact]
     public async Task An_honest_request_with_parameters_and_requested_outputs_is_served()
     {
-        var (gateway, node) = await StartAsync();
+        var (gateway, node) = await EchoGateway.StartAsync();
         await using var servedBy = gateway;
         await using var answeredBy = node;
         using var channel = GrpcChannel.ForAddress(gateway.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
@@ -91,7 +78,7 @@ public sealed class GrpcMessageLimitTests
     [InlineData("grpc.health.v1.Health/Check")]
     public async Task Every_other_request_is_held_to_a_kilobyte_before_it_is_read(string method)
     {
-        var (gateway, node) = await StartAsync();
+        var (gateway, node) = await EchoGateway.StartAsync();
         await using var servedBy = gateway;
         await using var answeredBy = node;
         // 1 MiB of unknown fields (field 15, varint 0): within ModelInfer's limit, far past what a name and a version take.
