@@ -332,9 +332,11 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
     }
 
     private static Func<ReceivedJob, Stream, CancellationToken, Task> Saying(SigningKey key, string node, string summary) =>
+        Answering(key, node, $$"""{"summary":"{{summary}}"}""");
+
+    private static Func<ReceivedJob, Stream, CancellationToken, Task> Answering(SigningKey key, string node, string answer) =>
         (job, s, ct) =>
         {
-            var answer = $$"""{"summary":"{{summary}}"}""";
             return FakeNode.WriteAsync(s, 200, answer, ct,
                 JobReceipts.Sign(key, job.RequestId ?? "", "echo", "1.0.0", "sha256:" + new string('0', 64), job.Body, Encoding.UTF8.GetBytes(answer), node, DateTimeOffset.UtcNow));
         };
@@ -390,6 +392,32 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
             var receipts = evidence["receipts"]!.AsObject();
             Assert.Equal(["a", "b", "liar"], receipts.Select(kv => kv.Key).Order(StringComparer.Ordinal));
             Assert.True(JobReceipts.Verify((string?)receipts["liar"], third.PublicKey).Valid);
+        }
+        finally
+        {
+            foreach (var n in nodes) await n.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Answers_that_differ_only_in_how_their_JSON_is_written_agree()
+    {
+        // Compared byte for byte first, then as parsed documents: spacing and number spelling are not a disagreement.
+        var (gateway, nodes) = await DeterministicMeshAsync(1.0, ("a", _key, "same"), ("b", _other, "same"));
+        await using var _ = gateway;
+        nodes[1].AnswerJob = Answering(_other, "b", """{ "summary" : "same", "n": 1.0 }""");
+        nodes[0].AnswerJob = Answering(_key, "a", """{"summary":"same","n":1.0}""");
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                using var r = await InferAsync(gateway, i);
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                Assert.Equal("2", r.Headers.GetValues(MeshHeaders.Attempts).Single());
+            }
+
+            var state = JsonNode.Parse(await _http.GetStringAsync(new Uri(gateway.Url, "inference/v1")))!;
+            Assert.All(state["nodes"]!.AsArray(), n => Assert.Equal(0, (int)n!["disagreements"]!));
         }
         finally
         {

@@ -260,26 +260,75 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
     private async Task<(byte[] Answer, string Node, string? Receipt)> SpotCheckAsync(ServedModel model, byte[] body, string requestId,
         (string Node, byte[] Answer, string? Receipt) first, HashSet<string> tried, List<AttemptResult> results, InferenceRecord record, CancellationToken ct)
     {
-        var answers = new List<(string Node, byte[] Answer, string? Receipt, System.Text.Json.Nodes.JsonNode? Json)> { (first.Node, first.Answer, first.Receipt, Parse(first.Answer)) };
-        while (answers.Count < 3 && !(answers.Count == 2 && System.Text.Json.Nodes.JsonNode.DeepEquals(answers[0].Json, answers[1].Json)))
+        var answers = new List<SpotAnswer> { new(first.Node, first.Answer, first.Receipt) };
+        try
         {
-            var candidates = mesh.Candidates(model.Key, tried);
-            var chosen = NodeChoice.Choose(candidates, Random.Shared);
-            if (chosen is null) break;
-            tried.Add(chosen.NodeId);
-            var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, QueueWait(candidates.Count > 1), ct);
-            results.Add(result);
-            record.Attempts.Add(result);
-            if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
-            if (answer is not null) answers.Add((chosen.NodeId, answer, receipt, Parse(answer)));
+            while (answers.Count < 3 && !(answers.Count == 2 && answers[0].SameAs(answers[1])))
+            {
+                var candidates = mesh.Candidates(model.Key, tried);
+                var chosen = NodeChoice.Choose(candidates, Random.Shared);
+                if (chosen is null) break;
+                tried.Add(chosen.NodeId);
+                var (result, answer, receipt) = await attempts.AttemptAsync(model, chosen.NodeId, results.Count + 1, body, requestId, QueueWait(candidates.Count > 1), ct);
+                results.Add(result);
+                record.Attempts.Add(result);
+                if (result.Verdict is not null) log.AttemptFailed(model.Key, result);
+                if (answer is not null) answers.Add(new(chosen.NodeId, answer, receipt));
+            }
+
+            var majority = answers.FirstOrDefault(a => answers.Count(a.SameAs) >= 2);
+            if (majority is null) return (first.Answer, first.Node, first.Receipt);
+            var evidence = answers.ToDictionary(a => a.Node, a => a.Receipt, StringComparer.Ordinal);
+            foreach (var dissent in answers.Where(a => !a.SameAs(majority)))
+                mesh.Disagreed(dissent.Node, model.Key, model.Published.Name, requestId, evidence);
+            return (majority.Answer, majority.Node, majority.Receipt);
+        }
+        finally
+        {
+            foreach (var a in answers) a.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// One node's answer in a spot check, compared as JSON with another: byte for byte first (what honest nodes of a
+    /// deterministic model send), and only when the bytes differ as parsed documents (<see cref="System.Text.Json.JsonDocument"/>,
+    /// a compact index over the answer's own bytes, not a tree of an object per value: three 16 MiB answers of small
+    /// values would otherwise cost hundreds of MB), each parsed once and released when the check ends.
+    /// </summary>
+    private sealed class SpotAnswer(string node, byte[] answer, string? receipt) : IDisposable
+    {
+        private System.Text.Json.JsonDocument? _json;
+        private bool _parsed;
+
+        public string Node => node;
+
+        public byte[] Answer => answer;
+
+        public string? Receipt => receipt;
+
+        public bool SameAs(SpotAnswer other)
+        {
+            if (ReferenceEquals(this, other) || answer.AsSpan().SequenceEqual(other.Answer)) return true;
+            return Json() is { } mine && other.Json() is { } theirs && System.Text.Json.JsonElement.DeepEquals(mine.RootElement, theirs.RootElement);
         }
 
-        var majority = answers.FirstOrDefault(a => answers.Count(b => System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, b.Json)) >= 2);
-        if (majority.Answer is null) return (first.Answer, first.Node, first.Receipt);
-        var evidence = answers.ToDictionary(a => a.Node, a => a.Receipt, StringComparer.Ordinal);
-        foreach (var dissent in answers.Where(a => !System.Text.Json.Nodes.JsonNode.DeepEquals(a.Json, majority.Json)))
-            mesh.Disagreed(dissent.Node, model.Key, model.Published.Name, requestId, evidence);
-        return (majority.Answer, majority.Node, majority.Receipt);
+        private System.Text.Json.JsonDocument? Json()
+        {
+            if (_parsed) return _json;
+            _parsed = true;
+            try
+            {
+                _json = System.Text.Json.JsonDocument.Parse(answer);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                _json = null;
+            }
+
+            return _json;
+        }
+
+        public void Dispose() => _json?.Dispose();
     }
 
     /// <summary>
@@ -290,18 +339,6 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
     {
         var half = options.AttemptTimeout / 2;
         return othersLeft && options.QueueWaitWithOthersLeft < half ? options.QueueWaitWithOthersLeft : half;
-    }
-
-    private static System.Text.Json.Nodes.JsonNode? Parse(byte[] answer)
-    {
-        try
-        {
-            return System.Text.Json.Nodes.JsonNode.Parse(answer);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
     }
 
     internal static InferenceOutcome Refuse(ServedModel? model, InferenceProblem problem, InferenceRecord record)

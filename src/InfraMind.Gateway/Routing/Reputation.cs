@@ -68,10 +68,14 @@ internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan s
         return period;
     }
 
-    /// <summary>A pre-flight passed after the suspension began: back in service (the count stays, so a relapse waits longer).</summary>
+    /// <summary>
+    /// A pre-flight passed after the suspension's period ran: back in service (the count stays, so a relapse waits
+    /// longer). Not before the period ends, whatever the node reports: the generation is the node's word, and a node
+    /// suspended for lying could otherwise come back at its next heartbeat by counting one up.
+    /// </summary>
     public bool TryReadmit(long generation)
     {
-        if (!IsSuspended || generation <= GenerationAtSuspension) return false;
+        if (!IsSuspended || !PreflightDue || generation <= GenerationAtSuspension) return false;
         Until = null;
         PreflightRequested = false;
         ConsecutiveFailures = 0;

@@ -67,8 +67,10 @@ public sealed class SuspensionTests
         var time = new FakeTimeProvider();
         var s = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(75));
         Assert.Equal(TimeSpan.FromSeconds(30), s.Suspend(1));
+        time.Advance(TimeSpan.FromSeconds(30));
         Assert.True(s.TryReadmit(2));
         Assert.Equal(TimeSpan.FromSeconds(60), s.Suspend(2));
+        time.Advance(TimeSpan.FromSeconds(60));
         Assert.True(s.TryReadmit(3));
         Assert.Equal(TimeSpan.FromSeconds(75), s.Suspend(3));
     }
@@ -81,6 +83,9 @@ public sealed class SuspensionTests
         s.Suspend(generation: 4);
         Assert.True(s.IsSuspended);
         Assert.False(s.PreflightDue);
+        // Found by an audit: a higher generation at once readmitted a node before its period ran (it is the node's word).
+        Assert.False(s.TryReadmit(5));
+        Assert.True(s.IsSuspended);
         time.Advance(TimeSpan.FromSeconds(29));
         Assert.False(s.PreflightDue);
         time.Advance(TimeSpan.FromSeconds(1));
