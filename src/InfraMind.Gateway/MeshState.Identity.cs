@@ -77,7 +77,8 @@ internal sealed partial class MeshState
                 return;
             }
 
-            var period = s.Suspension.Suspend(n.Reports.TryGetValue(key, out var r) ? r.PreflightGeneration : 0);
+            // A node that lied within the schema waits out its period: a pre-flight it reports passing proves nothing.
+            var period = s.Suspension.Suspend(n.Reports.TryGetValue(key, out var r) ? r.PreflightGeneration : 0, waitOutPeriod: true);
             metrics.Suspended(node, model);
             log.LogWarning("node {Node} suspended for {Model} for {Seconds} s: its answer to request {Request} differs from two other nodes'", node, key, period.TotalSeconds, requestId);
         }

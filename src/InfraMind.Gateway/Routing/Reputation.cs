@@ -57,8 +57,14 @@ internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan s
     /// <summary>Counts a failure; true when the node has now failed often enough to be suspended.</summary>
     public bool RecordFailure() => ++ConsecutiveFailures >= suspendAfter && !IsSuspended;
 
-    public TimeSpan Suspend(long generation)
+    // Whether this suspension is readmitted only after its period (a lost spot check), not at a fresh pre-flight.
+    private bool _waitsOutPeriod;
+
+    /// <param name="generation">The pre-flight generation the node reports now: only a higher one readmits.</param>
+    /// <param name="waitOutPeriod">Readmit only after the period (a disagreement), not at a fresh pre-flight.</param>
+    public TimeSpan Suspend(long generation, bool waitOutPeriod = false)
     {
+        _waitsOutPeriod = waitOutPeriod;
         Count++;
         var period = TimeSpan.FromTicks(Math.Min(step.Ticks * Count, max.Ticks));
         Until = time.GetUtcNow() + period;
@@ -69,13 +75,16 @@ internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan s
     }
 
     /// <summary>
-    /// A pre-flight passed after the suspension's period ran: back in service (the count stays, so a relapse waits
-    /// longer). Not before the period ends, whatever the node reports: the generation is the node's word, and a node
-    /// suspended for lying could otherwise come back at its next heartbeat by counting one up.
+    /// A pre-flight passed after the suspension began: back in service (the count stays, so a relapse waits longer).
+    /// After failures, at once: a node whose container crashed restarts it and pre-flights it, and is back without
+    /// waiting out the period (a wrong answer is caught on every answer anyway). After a disagreement (a spot check it
+    /// lost: an answer within the schema that two other nodes contradict), only once the period has run: the
+    /// generation is the node's word, and a node suspended for lying could otherwise come back at its next heartbeat
+    /// by counting one up.
     /// </summary>
     public bool TryReadmit(long generation)
     {
-        if (!IsSuspended || !PreflightDue || generation <= GenerationAtSuspension) return false;
+        if (!IsSuspended || generation <= GenerationAtSuspension || (_waitsOutPeriod && !PreflightDue)) return false;
         Until = null;
         PreflightRequested = false;
         ConsecutiveFailures = 0;
