@@ -113,12 +113,13 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         refs.Check(obj, "");
         if (findings.Count == errorsBefore) refs.CheckCycles();
         if (findings.Count == errorsBefore) refs.CheckFanOut();
-        CheckPatterns(obj, "", field, basePath, file, schemaNode);
-        var patterns = Patterns(obj).ToList();
-        if (patterns.Count > SchemaPatterns.MaxPerSchema || patterns.Sum(SchemaPatterns.Distinct) > SchemaPatterns.MaxDistinctPerSchema)
+        var patterns = Patterns(obj, "").ToList();
+        CheckPatterns(patterns, field, basePath, file, schemaNode);
+        var distinct = patterns.Sum(p => SchemaPatterns.Distinct(p.Text));
+        if (patterns.Count > SchemaPatterns.MaxPerSchema || distinct > SchemaPatterns.MaxDistinctPerSchema)
         {
             findings.Error(ManifestCodes.SchemaTooLarge, field, schemaNode,
-                $"{field} holds {patterns.Count} patterns naming {patterns.Sum(SchemaPatterns.Distinct)} distinct characters and classes in all; at most " +
+                $"{field} holds {patterns.Count} patterns naming {distinct} distinct characters and classes in all; at most " +
                 $"{SchemaPatterns.MaxPerSchema} patterns naming {SchemaPatterns.MaxDistinctPerSchema} are accepted: every gateway and node compiles and keeps each one",
                 "describe the strings with fewer patterns: one pattern with a class or a range (such as [a-z] or \\p{L}) rather than many", file: file);
         }
@@ -147,9 +148,24 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
 
     /// <summary>
     /// Every <c>pattern</c> and <c>patternProperties</c> key must be one <see cref="SchemaPatterns"/> accepts: matched in
-    /// linear time wherever the schema is used. A finding per pattern, at its line.
+    /// linear time wherever the schema is used. A finding per pattern, at its line (a key's, not the schema it maps to).
     /// </summary>
-    private void CheckPatterns(JsonNode? node, string pointer, string field, string basePath, string file, YNode schemaNode)
+    private void CheckPatterns(List<(string Text, string Pointer, bool IsKey)> patterns, string field, string basePath, string file, YNode schemaNode)
+    {
+        foreach (var (text, pointer, isKey) in patterns)
+        {
+            var at = isKey
+                ? (Locate(schemaNode, pointer[..pointer.LastIndexOf('/')]) as YMapping)?.Entries.FirstOrDefault(e => e.Key.Value == text).Key
+                : Locate(schemaNode, pointer);
+            PatternFinding(text, pointer, field, basePath, file, at ?? schemaNode);
+        }
+    }
+
+    /// <summary>
+    /// Every pattern of a schema with its pointer: <c>pattern</c> values, and <c>patternProperties</c> keys
+    /// (<c>IsKey</c>); the values of enum, const, examples and default are data, not schemas.
+    /// </summary>
+    private static IEnumerable<(string Text, string Pointer, bool IsKey)> Patterns(JsonNode? node, string pointer)
     {
         switch (node)
         {
@@ -159,57 +175,20 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                     var child = $"{pointer}/{EscapePointer(key)}";
                     if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern))
                     {
-                        PatternFinding(pattern, child, field, basePath, file, Locate(schemaNode, child) ?? schemaNode);
-                    }
-                    else if (key == "patternProperties" && value is JsonObject patterns)
-                    {
-                        // Each finding at the line of its key (the pattern), not of the schema it maps to.
-                        var keys = Locate(schemaNode, child) as YMapping;
-                        foreach (var (name, _) in patterns)
-                        {
-                            PatternFinding(name, $"{child}/{EscapePointer(name)}", field, basePath, file,
-                                keys?.Entries.FirstOrDefault(e => e.Key.Value == name).Key ?? schemaNode);
-                        }
-
-                        CheckPatterns(value, child, field, basePath, file, schemaNode);
+                        yield return (pattern, child, false);
                     }
                     else if (key is not ("enum" or "const" or "examples" or "default"))
                     {
-                        CheckPatterns(value, child, field, basePath, file, schemaNode);
+                        if (key == "patternProperties" && value is JsonObject map)
+                            foreach (var (name, _) in map) yield return (name, $"{child}/{EscapePointer(name)}", true);
+                        foreach (var inner in Patterns(value, child)) yield return inner;
                     }
                 }
 
                 break;
             case JsonArray a:
-                for (var i = 0; i < a.Count; i++) CheckPatterns(a[i], $"{pointer}/{i}", field, basePath, file, schemaNode);
-                break;
-        }
-    }
-
-    /// <summary>Every pattern of a schema, as <see cref="CheckPatterns"/> walks them: <c>pattern</c> values and <c>patternProperties</c> keys.</summary>
-    private static IEnumerable<string> Patterns(JsonNode? node)
-    {
-        switch (node)
-        {
-            case JsonObject o:
-                foreach (var (key, value) in o)
-                {
-                    if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern)) yield return pattern;
-                    else if (key == "patternProperties" && value is JsonObject map)
-                    {
-                        foreach (var (name, _) in map) yield return name;
-                        foreach (var inner in Patterns(value)) yield return inner;
-                    }
-                    else if (key is not ("enum" or "const" or "examples" or "default"))
-                    {
-                        foreach (var inner in Patterns(value)) yield return inner;
-                    }
-                }
-
-                break;
-            case JsonArray a:
-                foreach (var item in a)
-                    foreach (var inner in Patterns(item)) yield return inner;
+                for (var i = 0; i < a.Count; i++)
+                    foreach (var inner in Patterns(a[i], $"{pointer}/{i}")) yield return inner;
                 break;
         }
     }
