@@ -1,5 +1,7 @@
 using System.Net;
 using InfraMind.Gateway.Ingress;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace InfraMind.Gateway.Tests;
 
@@ -55,5 +57,40 @@ public sealed class StreamLeasesTests
         Assert.Equal("your address (2001:db8:1:2::/64) already runs 2 reflection streams, the gateway's limit per address; cancel one", refusal);
         using var other = leases.Enter("c4", IPAddress.Parse("2001:db8:1:3::1"), out _);
         Assert.NotNull(other);
+    }
+
+    [Fact]
+    public async Task A_reflection_stream_reset_at_its_lifetime_gives_its_place_back_before_the_reset_goes_out()
+    {
+        // The caller that sees the reset may open another stream at once; its handler may still be winding down
+        // (here: it never ends by itself), so the place cannot wait for the handler.
+        var leases = new StreamLeases("reflection streams", perConnection: 1, perAddress: 1, total: 1);
+        var http = new DefaultHttpContext();
+        http.Connection.Id = "c1";
+        http.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
+        var abort = new RecordingAbort(leases);
+        http.Features.Set<IHttpRequestLifetimeFeature>(abort);
+        var handlerEnds = new TaskCompletionSource();
+
+        var stream = ReflectionStreams.AdmitAsync(leases, TimeSpan.FromMilliseconds(50), http, _ => handlerEnds.Task);
+        Assert.Equal(0, await abort.CountAtAbort.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(stream.IsCompleted);
+        using var again = leases.Enter("c1", IPAddress.Parse("192.0.2.7"), out _);
+        Assert.NotNull(again);
+
+        // The handler's end gives nothing back twice: the new stream still holds the only place.
+        handlerEnds.SetResult();
+        await stream;
+        Assert.Equal(1, leases.Count);
+    }
+
+    /// <summary>Records how many streams held a lease when the stream was reset.</summary>
+    private sealed class RecordingAbort(StreamLeases leases) : IHttpRequestLifetimeFeature
+    {
+        public TaskCompletionSource<int> CountAtAbort { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public CancellationToken RequestAborted { get; set; }
+
+        public void Abort() => CountAtAbort.TrySetResult(leases.Count);
     }
 }

@@ -28,8 +28,14 @@ internal static class ReflectionStreams
         }
 
         using var expiry = new CancellationTokenSource(lifetime);
-        // Reset (RST_STREAM): the caller sees the stream end; its connection and other streams go on.
-        using var reset = expiry.Token.Register(http.Abort);
+        // Reset (RST_STREAM): the caller sees the stream end; its connection and other streams go on. The place is given
+        // back before the reset goes out, so a caller that sees it may open another stream at once (the handler itself
+        // may take a moment longer to wind down, holding nothing the caller can reach).
+        using var reset = expiry.Token.Register(() =>
+        {
+            lease.Dispose();
+            http.Abort();
+        });
         await next(http);
     }
 }
