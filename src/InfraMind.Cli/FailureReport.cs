@@ -42,7 +42,7 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
     /// to one), that is said first, as nothing under it can be.
     /// </summary>
     private static FailureReport FileAccess(Exception exception, InfraHome home) =>
-        home is not null && File.Exists(home.Root)
+        File.Exists(home.Root)
             ? new FailureReport(CliErrorCodes.FileAccess, $"${InfraHome.Variable} is {home.Root}, a file, not a directory: {exception.Message}",
                 $"point {InfraHome.Variable} at a directory (infra makes it where it does not exist), or unset it for ~/.inframind")
             : new FailureReport(CliErrorCodes.FileAccess, exception.Message, CliErrorCodes.FileAccess.DefaultHint);

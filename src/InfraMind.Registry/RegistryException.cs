@@ -15,7 +15,8 @@ public static class RegistryErrorCodes
     public static readonly ErrorCode RateLimited = new("IM5104", FailureKind.Unavailable, "wait the Retry-After seconds the registry named, then publish again");
     public static readonly ErrorCode NotFound = new("IM5105", FailureKind.CheckFailed, "`infra log` lists what the registry holds");
     public static readonly ErrorCode AdmissionRejected = new("IM5106", FailureKind.CheckFailed);
-    public static readonly ErrorCode InvalidRequest = new("IM5107", FailureKind.CheckFailed);
+    public static readonly ErrorCode InvalidRequest = new("IM5107", FailureKind.CheckFailed,
+        "change what the message names (a parameter, an index or a size within the range it gives) and send the request again");
 
     /// <summary>(413) The publish body is larger than 1 MiB (declared or sent, chunked bodies included).</summary>
     public static readonly ErrorCode EnvelopeTooLarge = new("IM5108", FailureKind.CheckFailed,

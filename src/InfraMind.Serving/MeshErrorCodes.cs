@@ -17,7 +17,8 @@ public static class MeshErrorCodes
         "the node refuses what it cannot fetch and verify: see the message for the link that failed");
     public static readonly ErrorCode ModelNotReadyOnNode = new("IM6012", FailureKind.Unavailable);
     public static readonly ErrorCode UnknownNode = new("IM6013", FailureKind.CheckFailed);
-    public static readonly ErrorCode RegistrationInvalid = new("IM6014", FailureKind.Usage);
+    public static readonly ErrorCode RegistrationInvalid = new("IM6014", FailureKind.Usage,
+        "fix what the message names in the node's options or its reports (`infra node serve --help` lists them), then start the node again");
     public static readonly ErrorCode NodeUnauthorized = new("IM6015", FailureKind.Unavailable, "give the node the gateway's mesh token file (--token-file)");
 
     /// <summary>`infra node serve`: the mesh token file is missing, empty or holds no token.</summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -28,15 +27,16 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         var home = _cli.Home;
         var (package, reference, registry) = await SetUpAsync(peer);
 
-        var port = PeerProcess.FreePort();
-        using var mesh = Process.Start(InfraProcess.StartInfo(home, "mesh", "up", "--registry", registry, "--nodes", "1", "--port", port.ToString(CultureInfo.InvariantCulture), "--grpc-port", "0", "--json"))!;
+        // Port 0, the gateway's address read from what mesh up prints: a port picked free beforehand may be taken by then.
+        using var mesh = Process.Start(InfraProcess.StartInfo(home, "mesh", "up", "--registry", registry, "--nodes", "1", "--port", "0", "--grpc-port", "0", "--json"))!;
         var meshErr = mesh.StandardError.ReadToEndAsync();
         try
         {
             var up = JsonDocument.Parse(await ReadLineAsync(mesh, meshErr) + await ReadJsonRestAsync(mesh)).RootElement;
             Assert.Equal(registry, up.GetProperty("registry").GetString());
             Assert.False(File.Exists(Path.Combine(home, "run", "registry.url")), "no log registry starts beside a chain");
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+            var gatewayUrl = new Uri(up.GetProperty("gateway").GetString()!);
+            using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
             using (var before = await http.PostAsJsonAsync("inference/v1/chain-mesh", new { text = "x" }))
                 Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
 
@@ -44,7 +44,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
                 "--registry", registry, "--key", "deployer", "--payer", "payer");
             // The receipt is the confirmation (depth 0 on a dev chain): from here to the first 200 is the mesh's part.
             var confirmed = Stopwatch.StartNew();
-            Assert.Equal($"http://127.0.0.1:{port}/inference/v1/chain-mesh", published.GetProperty("endpoint").GetString());
+            Assert.Equal(new Uri(gatewayUrl, "inference/v1/chain-mesh").ToString(), published.GetProperty("endpoint").GetString());
             await UntilAsync(http, HttpStatusCode.OK, TimeSpan.FromSeconds(90), [HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable]);
             output.WriteLine($"confirmed publish -> first 200 through the gateway: {confirmed.ElapsedMilliseconds} ms");
             using (var answer = await http.PostAsJsonAsync("inference/v1/chain-mesh", new { text = "hello chain" }))
@@ -90,23 +90,23 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         var imageId = (await engine.InspectImageAsync("chain-mesh:1.0.0", CancellationToken.None))!.Id;
         Assert.True(await engine.RemoveImageAsync("chain-mesh:1.0.0", force: true, CancellationToken.None));
         Assert.False(await engine.ImageExistsAsync(imageId, CancellationToken.None));
-        var port = PeerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
         var processes = new List<Process>();
         try
         {
-            var gateway = Process.Start(InfraProcess.StartInfo(home, "gateway", "serve", "--registry", registry, "--port", port, "--grpc-port", "0", "--json"))!;
+            var gateway = Process.Start(InfraProcess.StartInfo(home, "gateway", "serve", "--registry", registry, "--port", "0", "--grpc-port", "0", "--json"))!;
             processes.Add(gateway);
             var announced = JsonDocument.Parse(await ReadLineAsync(gateway, Task.FromResult("")) + await ReadJsonRestAsync(gateway)).RootElement;
             Assert.Equal(registry, announced.GetProperty("registry").GetString());
             Assert.Equal(JsonValueKind.Null, announced.GetProperty("registryKey").ValueKind);
-            var node = Process.Start(InfraProcess.StartInfo(home, "node", "serve", "--gateway", $"http://127.0.0.1:{port}/", "--id", "chain-node", "--registry", registry, "--allow-local-references", "--image-cache", "0", "--json"))!;
+            var gatewayUrl = new Uri(announced.GetProperty("gateway").GetString()!);
+            var node = Process.Start(InfraProcess.StartInfo(home, "node", "serve", "--gateway", gatewayUrl.ToString(), "--id", "chain-node", "--registry", registry, "--allow-local-references", "--image-cache", "0", "--json"))!;
             processes.Add(node);
             var joined = JsonDocument.Parse(await ReadLineAsync(node, Task.FromResult("")) + await ReadJsonRestAsync(node)).RootElement;
             Assert.True(joined.GetProperty("registered").GetBoolean());
 
             Assert.Equal(0, (await InfraProcess.RunAsync(home, "publish", "--model", Path.Combine(package, "model.yaml"), "--image", reference,
                 "--registry", registry, "--key", "deployer", "--payer", "payer")).Code);
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+            using var http = new HttpClient { BaseAddress = gatewayUrl, Timeout = TimeSpan.FromSeconds(30) };
             await UntilAsync(http, HttpStatusCode.OK, TimeSpan.FromSeconds(90), [HttpStatusCode.NotFound, HttpStatusCode.ServiceUnavailable]);
             var contract = registry[(registry.LastIndexOf('/') + 1)..registry.IndexOf('?', StringComparison.Ordinal)];
             Assert.True(Directory.Exists(Path.Combine(home, "chain", $"1337-{contract}", "gateway")));

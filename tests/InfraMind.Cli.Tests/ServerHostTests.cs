@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using InfraMind.Hosting;
+using InfraMind.Testing;
 
 namespace InfraMind.Cli.Tests;
 
@@ -23,7 +24,10 @@ public sealed class ServerHostTests : IDisposable
     {
         var stranger = Path.Combine(_cli.Work, "stranger");
         Directory.CreateDirectory(stranger);
-        var planted = FreePort();
+        // Held for the whole test (bound, never listening), so no other process takes it meanwhile: a server that obeyed
+        // the planted file would fail to start, and a connect there is refused.
+        using var plantedPort = new ClosedPort();
+        var planted = plantedPort.Port;
         await File.WriteAllTextAsync(Path.Combine(stranger, "appsettings.json"),
             $$$"""{"Kestrel": {"Endpoints": {"planted": {"Url": "http://127.0.0.1:{{{planted}}}"} } }, "urls": "http://127.0.0.1:{{{planted}}}"}""");
 
@@ -118,13 +122,5 @@ public sealed class ServerHostTests : IDisposable
             $"POST {path} HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"inputs\":"));
         await Task.Delay(500);
         return client;
-    }
-
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

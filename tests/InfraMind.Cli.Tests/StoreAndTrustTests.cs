@@ -115,6 +115,29 @@ public sealed class StoreAndTrustTests : IDisposable
     }
 
     [Fact]
+    public async Task Doctor_repair_json_without_an_engine_says_what_the_repair_did_in_its_error()
+    {
+        // The repair needs no engine and is done; the JSON view is the error object alone, so the error carries it.
+        var tar = _dir.Combine("image.tar");
+        _ = HostileArchives.Image(tar, seed: "repaired without an engine");
+        Assert.Equal(0, (await _cli.RunAsync("pull", new Uri(tar).AbsoluteUri)).Code);
+        await File.WriteAllTextAsync(Path.Combine(Store, "index.json"), "{\"manifests\": [");
+
+        var psi = InfraProcess.StartInfo(_cli.Home, "doctor", "--repair", "--json");
+        psi.Environment["DOCKER_HOST"] = $"unix:///tmp/no-such-engine-{Guid.NewGuid():N}.sock";
+        var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+        Assert.True(code == 3, output + err);
+        var error = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM3001", error.GetProperty("code").GetString());
+        Assert.StartsWith($"local store {Store}: 1 image(s) listed, index rebuilt from the blobs", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("; then: ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("hint").GetString()));
+        Assert.Contains("the damaged one kept as ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        using var index = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Store, "index.json")));
+        Assert.Equal(1, index.RootElement.GetProperty("manifests").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Credentials_never_go_to_a_token_realm_on_another_port()
     {
         ConcurrentBag<string> atToken = [];

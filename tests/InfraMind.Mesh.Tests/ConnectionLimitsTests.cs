@@ -253,10 +253,10 @@ public sealed class ConnectionLimitsTests
                 // per-address cap (at most the total, so here 8 as well) would have refused it with the total cap gone.
                 using (var over = await ConnectAsync(port, "127.0.0.3"))
                 {
-                    var closed = await ClosedAsync(over, TimeSpan.FromSeconds(5));
-                    Assert.True(closed is not null, $"{name}: connection {Cap + 1} of a cap of {Cap} was still open after 5 s");
+                    // Closed at accept, not at the 30 s head timeout; 10 s leaves a loaded machine's accept loop room.
+                    var closed = await ClosedAsync(over, TimeSpan.FromSeconds(10));
+                    Assert.True(closed is not null, $"{name}: connection {Cap + 1} of a cap of {Cap} was still open after 10 s");
                     Assert.Empty(closed.Value.Sent);
-                    Assert.True(closed.Value.After < TimeSpan.FromSeconds(2), $"{name}: connection {Cap + 1} was closed only after {closed.Value.After}");
                 }
 
                 // Every held connection is served still.

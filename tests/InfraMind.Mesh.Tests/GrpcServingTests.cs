@@ -88,7 +88,10 @@ public sealed class GrpcServingTests
         }
 
         // The same series that stays empty on the direct route counts every job here.
-        var nodeMetrics = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
+        var nodeMetrics = "";
+        await LocalMesh.WaitUntilAsync("the node to count its three jobs", TimeSpan.FromSeconds(10), async () =>
+            PrometheusText.Value(nodeMetrics = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics")),
+                $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}") >= 3);
         Assert.Equal(3, PrometheusText.Value(nodeMetrics, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
     }
 

@@ -36,7 +36,11 @@ public sealed class ServingTests
         }
 
         // The node's own series, scraped for real: the five jobs it answered, the pre-flight that admitted its container.
-        var node = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics"));
+        // A job is counted once its answer is written, which its caller may see first: the scrape waits for the count.
+        var node = "";
+        await LocalMesh.WaitUntilAsync("the node to count its five jobs", TimeSpan.FromSeconds(10), async () =>
+            PrometheusText.Value(node = await mesh.Http.GetStringAsync(new Uri(mesh.Nodes["n1"].Url, "metrics")),
+                $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}") >= 5);
         Assert.Equal(5, PrometheusText.Value(node, $"inframind_node_jobs_total{{model=\"{mesh.Key}\",outcome=\"answered\"}}"));
         Assert.Equal(5, PrometheusText.Value(node, $"inframind_node_job_duration_seconds_count{{model=\"{mesh.Key}\"}}"));
         Assert.Equal(1, PrometheusText.Value(node, $"inframind_node_preflights_total{{model=\"{mesh.Key}\",verdict=\"passed\"}}"));

@@ -21,8 +21,8 @@ public sealed class RegistrationRefusalTests
         var cut = NodeRegistrationException.For(Gateway, 413, "too large", MeshErrorCodes.BodyTooLarge.Value, new string('h', 10_000));
         Assert.Equal(ProblemMembers.MaxHintChars + 1, cut.Hint!.Length);
 
-        // No hint from the gateway: none invented.
-        Assert.Null(NodeRegistrationException.For(Gateway, 400, "bad", MeshErrorCodes.RegistrationInvalid.Value).Hint);
+        // No hint from the gateway: the code's own (what to fix is the node's options or reports).
+        Assert.Equal(MeshErrorCodes.RegistrationInvalid.DefaultHint, NodeRegistrationException.For(Gateway, 400, "bad", MeshErrorCodes.RegistrationInvalid.Value).Hint);
     }
 
     [Fact]

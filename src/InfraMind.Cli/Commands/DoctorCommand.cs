@@ -40,15 +40,21 @@ internal static class DoctorCommand
             {
                 repaired = await new LocalContentStore(context.Home.Store).RepairAsync(cancellationToken);
                 if (!parse.GetValue(json))
-                {
-                    context.Console.MarkupLine($"[green]✓[/] local store {ConsoleText.Escape(context.Home.Store)}: {repaired.Images} image(s) listed" +
-                        (repaired.IndexRebuilt ? $", index rebuilt from the blobs (the damaged one kept as {ConsoleText.Escape(repaired.IndexBackup!)})" : "") +
-                        $", {repaired.EntriesDropped} broken entr{(repaired.EntriesDropped == 1 ? "y" : "ies")} dropped, {repaired.BlobsRemoved} damaged blob(s) and " +
-                        $"{repaired.StagingAreasRemoved} staging area(s) of killed transfers removed");
-                }
+                    context.Console.MarkupLine($"[green]✓[/] {ConsoleText.Escape(Describe(context.Home.Store, repaired))}");
             }
 
-            using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            ContainerEngine engine;
+            try
+            {
+                engine = await ContainerEngine.ConnectAsync(cancellationToken);
+            }
+            catch (InfraMindException e) when (repaired is not null && parse.GetValue(json))
+            {
+                // The human view printed the repair above; the JSON view is the error object alone, so it says it there.
+                throw new ContainerEngineException(e.Code, $"{Describe(context.Home.Store, repaired)}; then: {e.Message}", e, e.Hint);
+            }
+
+            using var connected = engine;
             // An image the user named is not skipped as one "that cannot run sleep": the check would pass unverified.
             foreach (var named in parse.GetValue(image) ?? [])
             {
@@ -99,4 +105,11 @@ internal static class DoctorCommand
         });
         return command;
     }
+
+    /// <summary>What a repair of the store at <paramref name="store"/> did, in one line.</summary>
+    private static string Describe(string store, StoreRepair repaired) =>
+        $"local store {store}: {repaired.Images} image(s) listed" +
+        (repaired.IndexRebuilt ? $", index rebuilt from the blobs (the damaged one kept as {repaired.IndexBackup})" : "") +
+        $", {repaired.EntriesDropped} broken entr{(repaired.EntriesDropped == 1 ? "y" : "ies")} dropped, {repaired.BlobsRemoved} damaged blob(s) and " +
+        $"{repaired.StagingAreasRemoved} staging area(s) of killed transfers removed";
 }

@@ -16,7 +16,8 @@ public static class IpfsErrorCodes
         "nothing was stored; fetch from a source you trust, or republish the content");
 
     /// <summary>Importer options are out of range (chunk size, link count, CID version, wrap name).</summary>
-    public static readonly ErrorCode InvalidOptions = new("IM4103", FailureKind.Usage);
+    public static readonly ErrorCode InvalidOptions = new("IM4103", FailureKind.Usage,
+        "change the option the message names, or leave it out for kubo's default (the same CIDs as `ipfs add`)");
 
     /// <summary>No IPFS node or gateway answers at the address (connection refused, unknown host, TLS failure).</summary>
     public static readonly ErrorCode NodeUnreachable = new("IM4104", FailureKind.Unavailable,

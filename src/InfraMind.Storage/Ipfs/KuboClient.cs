@@ -80,7 +80,7 @@ internal sealed class KuboClient : IDisposable
         options.Validate();
         if (options.MaxLinks != UnixFsOptions.DefaultMaxLinks)
         {
-            throw new IpfsException(IpfsErrorCodes.InvalidOptions, $"the Kubo RPC API cannot import with {options.MaxLinks} links per node (it always uses {UnixFsOptions.DefaultMaxLinks}); use the default.");
+            throw new IpfsException(IpfsErrorCodes.InvalidOptions, $"the Kubo RPC API cannot import with {options.MaxLinks} links per node (it always uses {UnixFsOptions.DefaultMaxLinks}).");
         }
 
         var query = new StringBuilder("add?pin=true&progress=false&stream-channels=true");

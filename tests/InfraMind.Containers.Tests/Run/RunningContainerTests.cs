@@ -26,7 +26,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.True(run.Connector.IsOpen);
         Assert.Equal(["lo"], run.Connector.Interfaces);
         Assert.Equal(9000, run.ContainerPort);
-        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(15));
+        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(60));
 
         var (status, body) = await Http.PostJsonAsync(run.Connector,
             """{"text": "Nodes run containers. The sky is blue today. Nodes verify containers before nodes run them. Cats sleep. Containers on nodes are signed by nodes."}""");
@@ -176,7 +176,7 @@ public sealed class RunningContainerTests(SummarizerImageFixture fixture) : ICla
         Assert.Contains("[init] Downloading tokenizer...", init.Stdout, StringComparison.Ordinal);
         Assert.Contains("tokenizer ready", init.Stdout, StringComparison.Ordinal);
 
-        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(15));
+        await Http.WaitForHealthAsync(run.Connector, TimeSpan.FromSeconds(60));
         var health = await run.ExecAsync(["sh", "hooks/health.sh"], TimeSpan.FromSeconds(10), None);
         Assert.Equal(0, health.ExitCode);
         Assert.Contains("\"ok\"", health.Stdout, StringComparison.Ordinal);

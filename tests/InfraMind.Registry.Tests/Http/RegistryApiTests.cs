@@ -272,7 +272,7 @@ public sealed class RegistryApiTests : IAsyncLifetime, IDisposable
         Assert.Equal("use ?start=0 and a limit", ownHint);
         Assert.Equal(RegistryErrorCodes.NoSuchPath.DefaultHint, await HintFromAsync("""{"code":"IM5115","detail":"nothing here"}"""));
         Assert.Equal(RegistryErrorCodes.NoSuchPath.DefaultHint, await HintFromAsync("""{"code":"IM5115","detail":"nothing here","hint":{"a":1}}"""));
-        Assert.Null(await HintFromAsync("""{"code":"IM5107","detail":"bad query","hint":"   "}"""));
+        Assert.Equal(RegistryErrorCodes.InvalidRequest.DefaultHint, await HintFromAsync("""{"code":"IM5107","detail":"bad query","hint":"   "}"""));
         var longHint = await HintFromAsync($$"""{"code":"IM5107","detail":"bad query","hint":"{{new string('x', 5000)}}"}""");
         Assert.Equal(ProblemMembers.MaxHintChars + 1, longHint!.Length);
         Assert.EndsWith("x…", longHint, StringComparison.Ordinal);

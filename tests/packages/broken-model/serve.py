@@ -162,6 +162,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(5)
         if doc["text"] == "take-a-second":
             time.sleep(1.5)  # a job in flight for as long as a test needs one (graceful stop: the node drains it)
+        if doc["text"] == "take-four-seconds":
+            time.sleep(4)  # a container kept full long enough for several requests through a loaded gateway (queue wait)
         self.reply(200, {"summary": doc["text"][:40]})
 
 
