@@ -116,11 +116,12 @@ internal static class ContentAccess
 
     /// <summary>
     /// Runs <paramref name="action"/> with a progress sink: a live Spectre progress display on a terminal, otherwise
-    /// one plain line per finished blob or file on stderr (bytes, time, rate), so logs and --json stdout stay clean.
+    /// (and always with <paramref name="asJson"/>: stdout is the JSON document's, terminal or not) one plain line per
+    /// finished blob or file on stderr (bytes, time, rate), so logs and --json stdout stay clean.
     /// </summary>
-    public static async Task<T> WithProgressAsync<T>(CliContext context, Func<IProgress<TransferProgress>, Task<T>> action)
+    public static async Task<T> WithProgressAsync<T>(CliContext context, bool asJson, Func<IProgress<TransferProgress>, Task<T>> action)
     {
-        if (context.Interactive)
+        if (context.Interactive && !asJson)
         {
             T result = default!;
             await context.Console.Progress()

@@ -156,7 +156,7 @@ public sealed record GatewayOptions
     /// is a 400 (IM6014). Every placement pass walks each node's reports: without a count, a node's 1 MiB heartbeat of
     /// tiny made-up reports would cost every pass tens of thousands of entries per node.
     /// </summary>
-    public int MaxReportsPerHeartbeat { get; init; } = 1024;
+    public int MaxReportsPerHeartbeat { get; init; } = RegistrationRules.MaxReportsPerHeartbeat;
 
     /// <summary>A node offline this long is forgotten: its id (and credential) free again, its standing gone.</summary>
     public TimeSpan ForgetOfflineNodesAfter { get; init; } = TimeSpan.FromMinutes(10);

@@ -101,11 +101,15 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     /// <summary>Stops heartbeats without stopping the node (fault tests: a node the gateway must mark offline).</summary>
     internal bool HeartbeatsPaused { get; set; }
 
-    /// <summary>The states the node reports, refusals included.</summary>
+    /// <summary>
+    /// The states the node reports, refusals included: each detail cut, and no more than a gateway takes in one heartbeat
+    /// (what runs first; refusals, which the gateways' assignments decide, after), so that nothing a publisher's failure
+    /// text or a gateway's assignments hold can make every heartbeat a 413 or a 400.
+    /// </summary>
     public IReadOnlyList<ModelReport> Reports()
     {
         lock (_instances)
-            return [.. _instances.Values.Select(i => i.Report()), .. _refused.Values];
+            return [.. _instances.Values.Select(i => i.Report()).Concat(_refused.Values).Take(RegistrationRules.MaxReportsPerHeartbeat).Select(RegistrationRules.Bounded)];
     }
 
     /// <summary>The container of a placed model, whatever its state (diagnostics, fault drills, benchmarks).</summary>
@@ -163,6 +167,18 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
                 {
                     if (ct.IsCancellationRequested) break;
                     _log.LogWarning("gateway {Gateway} unreachable: {Message}", link.Url, e is System.Text.Json.JsonException ? $"its answer is not JSON ({e.Message})" : NetworkFailure.Describe(e));
+                    registered = false;
+                }
+                catch (MalformedReplyException e)
+                {
+                    // Not applied, and no other gateway's loop reads it: the node beats again at the next tick.
+                    _log.LogWarning("gateway {Gateway} answered a heartbeat reply that breaks the mesh protocol: {Problem}; not applied", link.Url, e.Message);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // A defect must not end this gateway's loop for good (the node would look alive, and be offline everywhere).
+                    if (ct.IsCancellationRequested) break;
+                    _log.LogError(e, "the heartbeat to the gateway {Gateway} failed: {Message}; registering again", link.Url, TerminalText.Cut(e.Message, MaxRefusalLogged));
                     registered = false;
                 }
             }
@@ -344,6 +360,9 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         response.EnsureSuccessStatusCode();
         var reply = await response.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options, ct)
             ?? throw new System.Text.Json.JsonException("empty heartbeat reply");
+        // Checked before it is kept: every gateway's loop reads every kept reply (Union), so one gateway's bad shape kept
+        // would break them all.
+        if (RegistrationRules.CheckReply(reply) is { } malformed) throw new MalformedReplyException(malformed);
         link.Assign(reply, _time.GetUtcNow());
         await ApplyAsync(Union(), reply.Preflight, ct);
         return true;
@@ -460,7 +479,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
     private void Refuse(ModelAssignment a, string reason)
     {
-        _log.LogWarning("refused {Model}: {Reason}", a.Key, reason);
+        _log.LogWarning("refused {Model}: {Reason}", a.Key, RegistrationRules.Detail(reason));
         lock (_instances) _refused[a.Key] = ModelInstance.Refusal(a, reason, _time.GetUtcNow());
     }
 
@@ -555,3 +574,6 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         _retention?.Dispose();
     }
 }
+
+/// <summary>A gateway's heartbeat reply that parsed but breaks the contract's shape (<see cref="RegistrationRules.CheckReply"/>).</summary>
+internal sealed class MalformedReplyException(string problem) : Exception(problem);

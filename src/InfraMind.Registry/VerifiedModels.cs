@@ -1,4 +1,5 @@
 using InfraMind.Registry.Chain;
+using InfraMind.Registry.Checkpoints;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
@@ -36,29 +37,57 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
 
     public void Dispose() => _gate.Dispose();
 
+    /// <summary>Entries asked for per page.</summary>
+    internal const int PageSize = 100;
+
+    /// <summary>
+    /// Most pages read in one call (100,000 entries): a log larger than that is caught up over several calls, and a
+    /// registry that keeps listing cannot hold the caller (and the catalog's refresh behind it) for good.
+    /// </summary>
+    internal const int MaxPagesPerCall = 1000;
+
     /// <summary>
     /// Reads the entries logged since the last call (each verified once, when first read); answers the very same list
-    /// as the last call when there were none.
+    /// as the last call when there were none. The registry's list is its word: its entries must run on, one by one,
+    /// from the next one this source has not read (else IM5132, nothing skipped), and an entry that fails verification
+    /// is passed over only when a checkpoint signed by the registry's key covers it (it is in the log, and bad); one past
+    /// every signed checkpoint is left to be read again at the next call. So neither a registry's listing nor anyone
+    /// answering for it can move this source past entries the log has not yet logged.
     /// </summary>
     public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            while (true)
+            for (var page = 0; page < MaxPagesPerCall; page++)
             {
-                var (_, entries) = await registry.ListEntriesAsync(_next, 100, cancellationToken).ConfigureAwait(false);
-                if (entries.Count == 0)
-                {
-                    // The same list while the log did not grow: a reader can tell "nothing new" without comparing.
-                    return _snapshot ??= [.. _versions];
-                }
+                var (_, entries) = await registry.ListEntriesAsync(_next, PageSize, cancellationToken).ConfigureAwait(false);
+                if (entries.Count == 0) break;
+                if (entries.Count > PageSize)
+                    throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable,
+                        $"the registry listed {entries.Count} entries where at most {PageSize} were asked for");
 
                 foreach (var entry in entries)
                 {
+                    if (entry.Index != _next)
+                        throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable,
+                            $"the registry listed entry {entry.Index} where entry {_next} was next: a log's entries run on one by one");
                     var bundle = await registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
                     var report = EntryVerifier.Verify(bundle, registryKey);
-                    if (report.AllPassed && report.Statement is { } statement)
+                    if (bundle.Index != entry.Index || !report.AllPassed)
+                    {
+                        // In the log and bad (a checkpoint the registry signed covers it): passed over for good. Else not
+                        // logged as far as anyone can show: read again at the next call.
+                        if (CheckpointNote.Verify(bundle.Checkpoint, registryKey) is { IsValid: true, Checkpoint: { } signed } && signed.Size > entry.Index)
+                        {
+                            _next = entry.Index + 1;
+                            continue;
+                        }
+
+                        return _snapshot ??= [.. _versions];
+                    }
+
+                    if (report.Statement is { } statement)
                     {
                         var version = new VerifiedModelVersion(statement.ModelName, statement.Version, statement, $"log entry {entry.Index}", entry.Index);
                         // A registry logs a version once; should one log it again, the later entry stands in the earlier's
@@ -79,6 +108,9 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                     _next = entry.Index + 1;
                 }
             }
+
+            // The same list while the log did not grow: a reader can tell "nothing new" without comparing.
+            return _snapshot ??= [.. _versions];
         }
         finally
         {

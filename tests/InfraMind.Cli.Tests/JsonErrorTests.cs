@@ -66,6 +66,8 @@ public sealed class JsonErrorTests : IDisposable
         { "IM6045", 1, ["receipt", "verify", "not-a-receipt", "--fingerprint", Fingerprint, "--json"] },
         { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "sha256:00", "--json"] },
         { "IM0002", 2, ["receipt", "verify", "not-a-receipt", "--fingerprint", "xyz", "--json"] },
+        { "IM0003", 2, ["receipt", "verify", "not-a-receipt", "--public-key", "{work}/no-key.pem", "--json"] },
+        { "IM0003", 2, ["gateway", "serve", "--port", "0", "--admit-node-keys", "{work}/no-admit-list", "--json"] },
         { "IM6016", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "{work}/no-token", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "not a url", "--json"] },
         { "IM0002", 2, ["node", "serve", "--gateway", "http://127.0.0.1:9/", "--image-cache", "lots", "--json"] },
@@ -357,5 +359,21 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Equal(CliErrorCodes.FileAccess, FailureReport.From(new IOException("No space left on device"), home, []).Code);
         // A timeout nobody turned into a coded error is a defect, not the user's Ctrl-C.
         Assert.Equal(CliErrorCodes.Internal, FailureReport.From(new TaskCanceledException("timed out", new TimeoutException()), home, []).Code);
+    }
+
+    [Fact]
+    public async Task Progress_under_json_goes_to_stderr_even_on_a_terminal()
+    {
+        // Found by an audit: on a terminal, pull/push/publish drew Spectre's progress on stdout before the JSON document.
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var context = new CliContext(stdout, stderr, new Dictionary<string, string?> { ["INFRAMIND_HOME"] = _cli.Home }, interactive: true);
+        Assert.Equal(7, await ContentAccess.WithProgressAsync(context, asJson: true, progress =>
+        {
+            progress.Report(new InfraMind.Storage.TransferProgress("blob sha256:ab", 2048, 2048, true));
+            return Task.FromResult(7);
+        }));
+        Assert.Equal("", stdout.ToString());
+        Assert.Contains("2.0 KiB", stderr.ToString(), StringComparison.Ordinal);
     }
 }

@@ -113,6 +113,27 @@ public sealed class MeshStatusTests : IDisposable
     }
 
     [Fact]
+    public async Task A_state_whose_members_have_other_types_is_shown_not_an_internal_error()
+    {
+        // Found by an audit: casts on the gateway's members threw for another JSON type, and the command ended IM0001.
+        await using var odd = new ListenerServer(async (context, ct) =>
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync("""
+                {"models": [{"name": 7, "latest": ["x"], "versions": [{"version": {"a": 1},
+                   "nodes": [{"node": "n1", "online": "yes", "suspended": 1, "state": 3, "failures": "2", "successes": 9223372036854775807}]}]}],
+                 "nodes": [{"id": ["n1"], "online": "yes", "capacity": "lots"}], "at": 5}
+                """u8.ToArray(), ct);
+            context.Response.Close();
+        });
+        var (code, table, err) = await _cli.RunAsync("mesh", "status", "--gateway", odd.BaseUri.ToString());
+        Assert.True(code == 0, table + err);
+        Assert.Contains("offline", table, StringComparison.Ordinal);
+        var (filtered, _, filterErr) = await _cli.RunAsync("mesh", "status", "--gateway", odd.BaseUri.ToString(), "--filter", "n1");
+        Assert.True(filtered == 0, filterErr);
+    }
+
+    [Fact]
     public async Task A_machines_memory_that_is_no_whole_mebibyte_is_shown_rounded()
     {
         // What `mesh up` offers on a 24 GiB machine: was shown as "24683748Ki".

@@ -57,6 +57,51 @@ public sealed class NodeKeysTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A gateway that refuses the node only after the first 10 s (it was down, then came back with another token) ends
+    /// the node as a refusal within them does. Found by an audit: the node went on serving with no gateway, for good.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_refusal_after_the_first_ten_seconds_ends_the_node_with_its_code()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var token = Path.Combine(_cli.Work, "late-token");
+        await File.WriteAllTextAsync(token, "a-mesh-token-of-some-length\n");
+        var refusing = 0;
+        await using var gateway = new RawHttpServer(_ => Volatile.Read(ref refusing) == 1
+            ? (401, new Dictionary<string, string> { ["Content-Type"] = "application/problem+json" },
+                """{"title": "IM6015", "code": "IM6015", "detail": "the mesh token is not this gateway's"}"""u8.ToArray())
+            : (503, null, "starting"u8.ToArray()));
+        var psi = InfraProcess.StartInfo(_cli.Home, "node", "serve", "--gateway", $"http://127.0.0.1:{gateway.Port}/", "--token-file", token, "--id", "late",
+            "--port", "0", "--heartbeat-interval", "1s", "--json");
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var text = new System.Text.StringBuilder();
+            while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
+            {
+                text.AppendLine(line);
+                if (line == "}") break;
+            }
+
+            Assert.False(JsonDocument.Parse(text.ToString()).RootElement.GetProperty("registered").GetBoolean(), text.ToString());
+            Volatile.Write(ref refusing, 1);
+            var rest = await p.StandardOutput.ReadToEndAsync(limit.Token);
+            await p.WaitForExitAsync(limit.Token);
+            Assert.True(p.ExitCode == 4, $"exit {p.ExitCode}: {rest}");
+            Assert.Equal("IM6015", JsonDocument.Parse(rest).RootElement.GetProperty("error").GetProperty("code").GetString());
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                await p.WaitForExitAsync();
+            }
+        }
+    }
+
     [SkippableFact]
     public async Task Gateways_admit_listed_node_keys_and_nodes_admit_listed_gateway_keys_each_refusal_named()
     {

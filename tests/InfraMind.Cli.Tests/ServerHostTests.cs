@@ -100,6 +100,36 @@ public sealed class ServerHostTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Registry_serve_json_keeps_stdout_for_its_document_and_logs_a_refused_publish_on_stderr()
+    {
+        // Found by an audit: the registry's host kept ASP.NET Core's console logger, which writes to stdout, so a refused
+        // publish printed "warn: …" after the --json document a script was reading.
+        using var registry = Process.Start(InfraProcess.StartInfo(_cli.Home, "registry", "serve", "--port", "0", "--json"))!;
+        try
+        {
+            var registryUrl = new Uri((await UpAsync(registry)).GetProperty("registry").GetString()!);
+            var stderr = registry.StandardError.ReadToEndAsync();
+            using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) })
+            using (var refused = await http.PostAsync(new Uri(registryUrl, "v1/entries"), new StringContent("not an envelope", Encoding.UTF8, "application/json")))
+                Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+
+            Assert.Equal(0, InfraProcess.Signal(registry.Id, 15));
+            var rest = await registry.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await registry.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal("", rest.Trim());
+            Assert.Contains("Publish refused: IM", await stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!registry.HasExited)
+            {
+                registry.Kill();
+                await registry.WaitForExitAsync();
+            }
+        }
+    }
+
     private static async Task<System.Text.Json.JsonElement> UpAsync(Process p)
     {
         var text = new StringBuilder();

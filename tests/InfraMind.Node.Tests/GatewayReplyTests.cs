@@ -69,6 +69,85 @@ public sealed class GatewayReplyTests
         }
     }
 
+    [SkippableTheory]
+    [InlineData("{}")]
+    [InlineData("""{"assignments": [null], "preflight": []}""")]
+    [InlineData("""{"assignments": [{"name": "m", "version": "1.0.0", "manifest": null, "imageDigest": "sha256:00", "contentReferences": []}], "preflight": []}""")]
+    [InlineData("""{"assignments": [], "preflight": null}""")]
+    public async Task A_gateways_reply_of_the_wrong_shape_is_not_applied_and_the_nodes_other_gateways_keep_their_beats(string reply)
+    {
+        // Found by an audit: a reply that parsed but left a list out was kept, and every gateway's loop read every kept
+        // reply, so one gateway's `{}` ended the node's heartbeats to all of them (a NullReferenceException no loop caught).
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var honestBeats = 0;
+        var hostileBeats = 0;
+        async Task AnswerAsync(HttpListenerContext context, string heartbeat, Action counted, CancellationToken ct)
+        {
+            var path = context.Request.Url!.AbsolutePath;
+            var body = path.EndsWith("/heartbeat", StringComparison.Ordinal)
+                ? heartbeat
+                : System.Text.Json.JsonSerializer.Serialize(new NodeRegistered("beats", MeshToken.Create()), MeshJson.Options);
+            if (path.EndsWith("/heartbeat", StringComparison.Ordinal)) counted();
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body), ct);
+            context.Response.Close();
+        }
+
+        var honestReply = System.Text.Json.JsonSerializer.Serialize(new HeartbeatReply([], []), MeshJson.Options);
+        await using var honest = new ListenerServer((c, ct) => AnswerAsync(c, honestReply, () => Interlocked.Increment(ref honestBeats), ct));
+        await using var hostile = new ListenerServer((c, ct) => AnswerAsync(c, reply, () => Interlocked.Increment(ref hostileBeats), ct));
+
+        var logs = new ConcurrentQueue<string>();
+        var options = new NodeOptions
+        {
+            NodeId = "beats", Gateways = [hostile.BaseUri, honest.BaseUri], HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            Capacity = new NodeCapacity(4000, 8L << 30, 0), ListenUrl = "http://127.0.0.1:0",
+        };
+        await using (await NodeHost.StartAsync(options, engine, new PackageDirectoryImageSource(engine, new Dictionary<string, string>()), TimeProvider.System,
+                         b => b.AddProvider(new QueueLogger(logs)), CancellationToken.None))
+        {
+            // Several bad replies taken, and the honest gateway still beaten after them, and the hostile one too.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (Volatile.Read(ref hostileBeats) < 3)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the hostile gateway got {hostileBeats} beats; logged: " + string.Join(" | ", logs));
+                await Task.Delay(20);
+            }
+
+            var before = Volatile.Read(ref honestBeats);
+            var afterHostile = Volatile.Read(ref hostileBeats);
+            while (Volatile.Read(ref honestBeats) < before + 3 || Volatile.Read(ref hostileBeats) < afterHostile + 3)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"beats stopped: honest {honestBeats} (from {before}), hostile {hostileBeats}; logged: " + string.Join(" | ", logs));
+                await Task.Delay(20);
+            }
+
+            Assert.Contains(logs, l => l.Contains("answered a heartbeat reply that breaks the mesh protocol", StringComparison.Ordinal));
+            Assert.DoesNotContain(logs, l => l.Contains("registering again", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void A_reply_is_checked_for_every_list_and_field_and_its_counts()
+    {
+        var manifest = new System.Text.Json.Nodes.JsonObject();
+        ModelAssignment Assigned(string name = "m", string version = "1.0.0") => new(name, version, manifest, "sha256:00", [], null);
+        Assert.Null(RegistrationRules.CheckReply(new HeartbeatReply([Assigned()], ["m@1.0.0"])));
+        Assert.Equal("it lacks its assignments or preflight list", RegistrationRules.CheckReply(new HeartbeatReply(null!, [])));
+        Assert.Equal("a pre-flight request is null", RegistrationRules.CheckReply(new HeartbeatReply([], [null!])));
+        Assert.StartsWith("an assignment lacks", RegistrationRules.CheckReply(new HeartbeatReply([Assigned() with { ContentReferences = [null!] }], [])), StringComparison.Ordinal);
+        Assert.Contains("a name is at most 63 characters", RegistrationRules.CheckReply(new HeartbeatReply([Assigned(new string('n', 64))], [])), StringComparison.Ordinal);
+        Assert.Contains("a version at most 256", RegistrationRules.CheckReply(new HeartbeatReply([Assigned(version: new string('1', 257))], [])), StringComparison.Ordinal);
+        var many = Enumerable.Range(0, RegistrationRules.MaxReportsPerHeartbeat + 1).Select(i => Assigned($"m{i}")).ToList();
+        Assert.Equal($"it holds 1025 assignments and 0 pre-flight requests; a node takes at most {RegistrationRules.MaxReportsPerHeartbeat} of each",
+            RegistrationRules.CheckReply(new HeartbeatReply(many, [])));
+
+        // What a node reports is cut as a gateway keeps it: a publisher's 2 MiB failure text made every heartbeat a 413.
+        var refused = InfraMind.Node.Running.ModelInstance.Refusal(Assigned(), new string('x', 2 << 20), DateTimeOffset.UnixEpoch);
+        Assert.Equal(RegistrationRules.MaxReportDetailLength + 1, refused.Detail!.Length);
+        Assert.EndsWith("x…", refused.Detail, StringComparison.Ordinal);
+    }
+
     private sealed class QueueLogger(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
     {
         public ILogger CreateLogger(string categoryName) => this;

@@ -29,7 +29,7 @@ internal static class DoctorCommand
             "Check the container engine, whether runs are isolated (a throwaway container is started with no network and " +
             "entered as every run is), and the home directory; with --prune, remove InfraMind's leftover containers and networks; " +
             "with --repair, repair the local content store first (it needs no engine).\n" +
-            "Exit codes: 0 healthy, 1 the store could not be repaired or an --image is not in the engine (IM3006), 2 usage error, 3 container engine unavailable or isolation cannot be enforced (IM3009).")
+            "Exit codes: 0 healthy, 1 the store could not be repaired or an --image is not in the engine (IM3006), 2 usage error, 3 container engine unavailable or isolation cannot be enforced (IM3009), 4 with --repair, the local store stayed locked by another infra process for 60 s (IM4203).")
         {
             prune, repair, image, json,
         };

@@ -19,7 +19,7 @@ internal static class LogCommand
         var command = new Command("log",
             "Show the registry's transparency log: every accepted publish, in order. On an eth:// registry: the contract's events from its deployment block " +
             "(published, yanked, transferred) in chain order; --start and --limit count events.\n" +
-            "Exit codes: 0 ok, 1 the log is damaged (IM5123), 2 usage error, 4 registry or chain node unavailable.")
+            "Exit codes: 0 ok, 1 the log is damaged (IM5123), or an eth:// address is on another chain (IM5702), holds no contract (IM5703) or another one (IM5704), 2 usage error, 4 registry or chain node unavailable.")
         {
             registry, start, limit, json,
         };

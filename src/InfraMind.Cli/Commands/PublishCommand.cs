@@ -82,7 +82,7 @@ internal static class PublishCommand
             var ociImages = new List<(OciReference, Descriptor)>();
             foreach (var reference in references)
             {
-                var archive = await ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(reference, progress, cancellationToken));
+                var archive = await ContentAccess.WithProgressAsync(context, asJson, progress => resolver.ResolveAsync(reference, progress, cancellationToken));
                 var digest = archive.ManifestDigest.Value;
                 if (imageDigest is not null && digest != imageDigest)
                     throw new InfraMindException(RegistryErrorCodes.ContentMismatch, $"{reference} holds image {digest}, but the first reference holds {imageDigest}");

@@ -32,7 +32,7 @@ internal static class PullCommand
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context, [parsed]);
             var started = Stopwatch.GetTimestamp();
-            var image = await ContentAccess.WithProgressAsync(context, progress => resolver.ResolveAsync(parsed, progress, cancellationToken));
+            var image = await ContentAccess.WithProgressAsync(context, asJson, progress => resolver.ResolveAsync(parsed, progress, cancellationToken));
             IReadOnlyList<string> loaded = [];
             if (parse.GetValue(load))
             {

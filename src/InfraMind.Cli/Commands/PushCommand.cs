@@ -53,7 +53,7 @@ internal static class PushCommand
             var asJson = parse.GetValue(json);
             var resolver = ContentAccess.CreateResolver(context, [target], parse.GetValue(mountFrom));
             var started = Stopwatch.GetTimestamp();
-            var result = await ContentAccess.WithProgressAsync(context, async progress =>
+            var result = await ContentAccess.WithProgressAsync(context, asJson, async progress =>
             {
                 var archive = await ExportAsync(resolver.Store, name, progress, cancellationToken);
                 return await resolver.PushAsync(archive, target, progress, cancellationToken);

@@ -64,7 +64,7 @@ internal static class RegistryCommand
             "while the store stays within --keep-images.\n" +
             "Off loopback it serves HTTPS by default (--plaintext: HTTP) with a self-signed certificate its clients pin.\n" +
             "Publishes stop (IM5153) while the data directory's disk has less than --min-free-disk free.\n" +
-            "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
+            "Exit codes: 0 stopped cleanly, 1 the log is damaged (IM5123) or the kept TLS certificate cannot be read (IM6047), 2 usage error, 4 the log is owned by another process (IM5126) or the port is taken (IM6021).")
         {
             port, listen, data, allowLocal, fetchAllow, maxImage, keepImages, maxFetches, minFreeDisk, connections.Max, connections.PerAddress, perAddress, perKey, json,
         };

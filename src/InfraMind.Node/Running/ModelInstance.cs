@@ -80,7 +80,7 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     /// <summary>A refused model: never started, reported with its reason.</summary>
     public static ModelReport Refusal(ModelAssignment a, string reason, DateTimeOffset now) =>
-        new(a.Name, a.Version, ModelState.Refused, Verdict.Refused, reason, 0, 0, 0, now);
+        new(a.Name, a.Version, ModelState.Refused, Verdict.Refused, RegistrationRules.Detail(reason), 0, 0, 0, now);
 
     public void RequestPreflight() => _preflightRequested = true;
 
@@ -94,6 +94,9 @@ internal sealed class ModelInstance : IAsyncDisposable
 
     private void SetState(ModelState state, Verdict? verdict, string? detail)
     {
+        // Kept, logged and reported at every heartbeat: a failure's text can quote what a publisher or a source chose
+        // (references, a registry's problem), so no more of it than a gateway keeps.
+        detail = RegistrationRules.Detail(detail);
         lock (_gate)
         {
             _state = state;

@@ -141,6 +141,9 @@ public sealed class RegistryServer : IAsyncDisposable
         try
         {
             var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
+            // On stderr, never stdout: stdout is `infra registry serve --json`'s document (the slim builder's console
+            // logger writes to stdout by default).
+            builder.Logging.ClearProviders().AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             // A start that fails (the port taken) is thrown to the caller, which names it (IM6021); the host's own
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.

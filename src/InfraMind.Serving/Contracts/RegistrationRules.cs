@@ -32,6 +32,13 @@ public static class RegistrationRules
     public const int MaxReportDetailLength = 1024;
 
     /// <summary>
+    /// Most reports in one heartbeat, and most assignments a node takes from one heartbeat reply (a node runs at most
+    /// 1,024 versions): what a gateway takes by default (GatewayOptions.MaxReportsPerHeartbeat), so a node never sends
+    /// more, whatever the gateways assigned it.
+    /// </summary>
+    public const int MaxReportsPerHeartbeat = 1024;
+
+    /// <summary>
     /// Longest heartbeat interval. A node is offline after a few missed beats of its own interval, so an unbounded one
     /// would let a node that died keep its placements for as long as it asked.
     /// </summary>
@@ -84,7 +91,34 @@ public static class RegistrationRules
     public static ModelReport Bounded(ModelReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        return report.Detail is { Length: > MaxReportDetailLength } detail ? report with { Detail = TerminalText.Cut(detail, MaxReportDetailLength) + "…" } : report;
+        return report.Detail is { Length: > MaxReportDetailLength } ? report with { Detail = Detail(report.Detail) } : report;
+    }
+
+    /// <summary><paramref name="detail"/> cut to <see cref="MaxReportDetailLength"/> characters, marked "…" where cut.</summary>
+    public static string? Detail(string? detail) =>
+        detail is { Length: > MaxReportDetailLength } ? TerminalText.Cut(detail, MaxReportDetailLength) + "…" : detail;
+
+    /// <summary>
+    /// What makes a gateway's heartbeat reply unusable, or null: lists or fields left out (JSON's null, which the
+    /// contract's types do not allow), more assignments than <see cref="MaxReportsPerHeartbeat"/>, or a name or version
+    /// longer than a report may name (the node reports every assignment back). Checked before any of it is taken.
+    /// </summary>
+    public static string? CheckReply(HeartbeatReply? reply)
+    {
+        if (reply?.Assignments is not { } assignments || reply.Preflight is not { } preflight) return "it lacks its assignments or preflight list";
+        if (assignments.Count > MaxReportsPerHeartbeat || preflight.Count > MaxReportsPerHeartbeat)
+            return $"it holds {assignments.Count} assignments and {preflight.Count} pre-flight requests; a node takes at most {MaxReportsPerHeartbeat} of each";
+        foreach (var a in assignments)
+        {
+            if (a?.Name is not { Length: > 0 } name || a.Version is not { Length: > 0 } version || a.Manifest is null || a.ImageDigest is null ||
+                a.ContentReferences is null || a.ContentReferences.Any(r => r is null))
+                return "an assignment lacks its name, version, manifest, image digest or content references";
+            if (name.Length > MaxReportNameLength || version.Length > MaxReportVersionLength)
+                return $"an assignment names the model {TerminalText.Quote(name, 63, sayLength: true)} version {TerminalText.Quote(version, 63, sayLength: true)}: " +
+                       $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}";
+        }
+
+        return preflight.Any(p => p is null) ? "a pre-flight request is null" : null;
     }
 
     /// <summary>1–64 ASCII letters, digits, '-', '_' or '.'.</summary>

@@ -71,7 +71,8 @@ internal static class GatewayServeCommand
             "Serve POST /inference/v1/NAME for every verified registry entry, placing models on registered nodes, and the same models over the Open Inference Protocol V2 gRPC API on --grpc-port. Only nodes that present the mesh token " +
             "(--node-token-file) may register. With --registry eth://HOST:PORT/0xCONTRACT it follows the chain's events instead (behind --confirmations; " +
             "progress kept in $INFRAMIND_HOME/chain, so a restart resumes): a version is served once its statement verified, and no longer once yanked.\n" +
-            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123) or the eth:// address holds no registry, 2 usage error, " +
+            "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), the eth:// address holds no registry, the registry serves another key than the one pinned (IM5150) " +
+            "or a view its earlier checkpoints do not extend (IM5151), or the kept TLS certificate cannot be read (IM6047), 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).\n" +
             "Node identity: a node that registers with a key (infra node serve --key) has its id bound to that key; its registrations and heartbeats must be signed by it " +
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +

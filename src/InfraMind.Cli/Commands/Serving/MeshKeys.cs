@@ -47,7 +47,7 @@ internal static class MeshKeys
         var all = new HashSet<string>(listed.Select(f => f.Trim().ToLowerInvariant()), StringComparer.Ordinal);
         if (file is not null)
         {
-            if (!File.Exists(file)) throw new InfraMindException(CliErrorCodes.UsageError, $"{fileOption}: no file {file}", "name a file with one key fingerprint (sha256:HEX) per line");
+            if (!File.Exists(file)) throw new InfraMindException(CliErrorCodes.FileNotFound, $"{fileOption}: no file {file}", "name a file with one key fingerprint (sha256:HEX) per line");
             if (new FileInfo(file).Length > MaxAdmitFileBytes)
                 throw new InfraMindException(CliErrorCodes.UsageError, $"{fileOption}: {file} is larger than {MaxAdmitFileBytes} bytes", $"list at most {MaxAdmitted} fingerprints, one per line");
             var number = 0;

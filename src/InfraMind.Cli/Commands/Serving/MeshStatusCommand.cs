@@ -155,7 +155,7 @@ internal static class MeshStatusCommand
             // Kept, cleared (which frees them from the array) and put back: one pass, where removing in place would
             // shift the array once per removal.
             var list = state[array]!.AsArray();
-            var kept = list.Where(e => StateFilter.Keeps(text, (string?)(e as JsonObject)?[name])).ToList();
+            var kept = list.Where(e => StateFilter.Keeps(text, Str((e as JsonObject)?[name]))).ToList();
             list.Clear();
             foreach (var e in kept) list.Add(e);
         }
@@ -176,7 +176,7 @@ internal static class MeshStatusCommand
             var refused = n["refused"] as JsonArray;
             nodes.AddRow(
                 Text(n["id"]),
-                (bool?)n["online"] == true ? "[green]online[/]" : "[red]offline[/]",
+                Flag(n["online"]) ? "[green]online[/]" : "[red]offline[/]",
                 Text(n["address"]),
                 Age(Time(n["lastHeartbeat"]), at),
                 capacity is null ? "" : $"{Text(capacity["cpuMillicores"])}m CPU, {ConsoleText.Escape(Quantity(capacity["memoryBytes"]))}, {Text(capacity["gpuCount"])} GPU",
@@ -188,15 +188,15 @@ internal static class MeshStatusCommand
         foreach (var m in state["models"]!.AsArray().OfType<JsonObject>())
         foreach (var v in (m["versions"] as JsonArray ?? []).OfType<JsonObject>())
         {
-            var key = $"{Text(m["name"])}@{Text(v["version"])}{((string?)m["latest"] == (string?)v["version"] ? " (latest)" : "")}";
+            var key = $"{Text(m["name"])}@{Text(v["version"])}{(Str(m["latest"]) is { } latest && latest == Str(v["version"]) ? " (latest)" : "")}";
             var quarantine = v["quarantine"] is JsonObject q ? $"[red]{Text(q["verdict"])}[/]" : "";
             var placed = (v["nodes"] as JsonArray ?? []).OfType<JsonObject>().ToList();
             if (placed.Count == 0) models.AddRow(key, quarantine, "[grey]none placed[/]", "", "", "", "", "", "");
             foreach (var p in placed)
             {
-                var suspended = (bool?)p["suspended"] == true ? $"[yellow]until {ConsoleText.Escape(Time(p["suspendedUntil"])?.ToString("HH:mm:ss", CultureInfo.InvariantCulture) ?? "?")}[/]" : "";
-                models.AddRow(key, quarantine, Text(p["node"]) + ((bool?)p["online"] == true ? "" : " [red](offline)[/]"), State((string?)p["state"]), Text(p["verdict"]),
-                    Text(p["restarts"]), suspended, $"{Text(p["failures"])}/{(long?)p["failures"] + (long?)p["successes"]}", p["latencyMs"] is null ? "" : Number(p["latencyMs"], "0.0") + " ms");
+                var suspended = Flag(p["suspended"]) ? $"[yellow]until {ConsoleText.Escape(Time(p["suspendedUntil"])?.ToString("HH:mm:ss", CultureInfo.InvariantCulture) ?? "?")}[/]" : "";
+                models.AddRow(key, quarantine, Text(p["node"]) + (Flag(p["online"]) ? "" : " [red](offline)[/]"), State(Str(p["state"])), Text(p["verdict"]),
+                    Text(p["restarts"]), suspended, $"{Text(p["failures"])}/{Total(p["failures"], p["successes"])}", p["latencyMs"] is null ? "" : Number(p["latencyMs"], "0.0") + " ms");
                 key = "";
                 quarantine = "";
             }
@@ -212,6 +212,17 @@ internal static class MeshStatusCommand
         null => "",
         _ => $"[yellow]{ConsoleText.Escape(state)}[/]",
     };
+
+    // A gateway's answer is read, never trusted to have each member's type: another type reads as nothing, where a
+    // cast would throw (an internal error instead of a view).
+    private static bool Flag(JsonNode? node) => node is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+
+    private static string? Str(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static long? Whole(JsonNode? node) => node is JsonValue v && v.TryGetValue<long>(out var l) ? l : null;
+
+    private static string Total(JsonNode? a, JsonNode? b) =>
+        Whole(a) is { } x && Whole(b) is { } y ? ((Int128)x + y).ToString(CultureInfo.InvariantCulture) : "";
 
     private static string Text(JsonNode? node) => node is null ? "" : ConsoleText.Escape(node is JsonValue v && v.TryGetValue<string>(out var s) ? s : node.ToJsonString());
 

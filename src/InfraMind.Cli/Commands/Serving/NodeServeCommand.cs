@@ -109,7 +109,7 @@ internal static class NodeServeCommand
         var serve = new Command("serve",
             "Register with one gateway or several (each on its own), heartbeat, and run the models any of them places here: verified registry entry, verified image, isolated container, " +
             "pre-flight (the rules of `infra test`), then jobs. With --registry eth://HOST:PORT/0xCONTRACT each assignment is verified against the chain " +
-            "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), " +
+            "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), or a gateway refused the node's signature (IM6041: a bad or missing one; IM6042: its clock more than 120 s off, or a replay), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
             "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
@@ -201,7 +201,12 @@ internal static class NodeServeCommand
                 context.Console.MarkupLine($"[yellow]![/] node {ConsoleText.Escape(parse.GetValue(id)!)} at {ConsoleText.Escape(host.Url.ToString())}: no gateway of {ConsoleText.Escape(named)} answers yet; retrying every heartbeat");
             }
             await context.Output.FlushAsync(CancellationToken.None);
-            await ServingHosts.WaitForStopAsync(cancellationToken);
+            var stop = ServingHosts.WaitForStopAsync(cancellationToken);
+            // Every gateway refusing the node after the first 10 s (they were down, then came back and refused it) ends
+            // the node as a refusal within them does: with the refusal's code, not serving on with no gateway at all.
+            if (!registered && await Task.WhenAny(stop, host.Agent.Registered) == host.Agent.Registered && host.Agent.Registered.IsFaulted)
+                await host.Agent.Registered;
+            await stop;
             return ExitCodes.Ok;
         });
         node.Subcommands.Add(serve);
