@@ -15,7 +15,7 @@ internal static class BuildCommand
         var json = new Option<bool>("--json") { Description = "Print {image, imageId, manifestDigest} as JSON" };
         var command = new Command("build",
             "Build a package's image, tagged NAME:VERSION and labelled with the manifest and context digests; streams the build output.\n" +
-            "Exit codes: 0 built, 1 invalid package or failed build, 2 usage error, 3 container engine unavailable.")
+            "Exit codes: 0 built, 1 invalid package or failed build, 2 usage error, 3 container engine unavailable, 130 interrupted.")
         {
             dir, json,
         };

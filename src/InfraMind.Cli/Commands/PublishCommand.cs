@@ -58,7 +58,7 @@ internal static class PublishCommand
             "Publishing again (idempotent) attaches it again; --no-attach leaves the images alone.\n" +
             "Exit codes: 0 published (or already published identically), 1 invalid model, unverifiable content or refused by the registry " +
             "(name owned by another key, version already published with other content, a reference it does not take), 2 usage error (a missing key, or a P-256 key for a chain, included), " +
-            "4 registry, chain node or storage unavailable.")
+            "4 registry, chain node or storage unavailable, 130 interrupted.")
         {
             model, image, key, passphraseEnv, registry, payer, payerPassphraseEnv, statementStore, noAttach, json,
         };

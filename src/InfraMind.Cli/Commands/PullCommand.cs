@@ -22,7 +22,7 @@ internal static class PullCommand
             ContentAccess.UserVariable + "/" + ContentAccess.PasswordVariable + ", else docker's config.json and credential helpers. " +
             "With --load, load it into the container engine.\n" +
             "Exit codes: 0 pulled, 1 content does not match its digest or is not a usable image, 2 usage error, " +
-            "3 container engine unavailable (--load), 4 source unreachable or refused.")
+            "3 container engine unavailable (--load), 4 source unreachable or refused, 130 interrupted.")
         {
             reference, load, json,
         };

@@ -34,7 +34,7 @@ internal static class PushCommand
             "http:// only to 127.0.0.1); ipfs or ipfs://HOST:PORT (ipfs add --wrap-with-directory of the layout tar through the node's RPC API; " +
             "default $" + ContentAccess.IpfsApiVariable + " or 127.0.0.1:5001; the reference is ipfs://<directory CID>).\n" +
             "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +
-            "4 destination unreachable or refused the upload.")
+            "4 destination unreachable or refused the upload, 130 interrupted.")
         {
             dir, image, to, mountFrom, json,
         };

@@ -32,7 +32,7 @@ internal static class ReceiptCommand
             HelpName = "FILE",
         };
         var output = new Option<string?>("--output") { Description = "Also check the output hash against this file: the answer's exact bytes", HelpName = "FILE" };
-        var json = new Option<bool>("--json") { Description = "Print {valid, receipt, checks} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Print {valid, receipt, checks} as JSON; a receipt that does not verify is the error object (IM6045), exit 1" };
         var verify = new Command("verify",
             "Verify a job receipt offline: a DSSE envelope signed by the node's key over {requestId, model, version, imageDigest, inputSha256, outputSha256, node, nodeKey, time}. " +
             "Name the key to trust with exactly one of --key, --public-key or --fingerprint.\n" +
