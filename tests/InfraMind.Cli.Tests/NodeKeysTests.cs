@@ -34,14 +34,7 @@ public sealed class NodeKeysTests : IDisposable
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            var text = new System.Text.StringBuilder();
-            while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
-            {
-                text.AppendLine(line);
-                if (line == "}") break;
-            }
-
-            Assert.False(JsonDocument.Parse(text.ToString()).RootElement.GetProperty("registered").GetBoolean(), text.ToString());
+            await UnregisteredAsync(p, limit.Token);
             string? warning = null;
             while (warning is null && await p.StandardError.ReadLineAsync(limit.Token) is { } line)
                 if (line.StartsWith("warning: ", StringComparison.Ordinal)) warning = line;
@@ -78,14 +71,7 @@ public sealed class NodeKeysTests : IDisposable
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            var text = new System.Text.StringBuilder();
-            while (await p.StandardOutput.ReadLineAsync(limit.Token) is { } line)
-            {
-                text.AppendLine(line);
-                if (line == "}") break;
-            }
-
-            Assert.False(JsonDocument.Parse(text.ToString()).RootElement.GetProperty("registered").GetBoolean(), text.ToString());
+            await UnregisteredAsync(p, limit.Token);
             Volatile.Write(ref refusing, 1);
             var rest = await p.StandardOutput.ReadToEndAsync(limit.Token);
             await p.WaitForExitAsync(limit.Token);
@@ -186,5 +172,18 @@ public sealed class NodeKeysTests : IDisposable
         Assert.Equal(1, (await _cli.RunAsync("receipt", "verify", forged, "--fingerprint", fingerprint)).Code);
         Assert.Equal(2, (await _cli.RunAsync("receipt", "verify", receipt)).Code);
         Assert.Equal(2, (await _cli.RunAsync("receipt", "verify", receipt, "--key", "node-x", "--fingerprint", fingerprint)).Code);
+    }
+
+    /// <summary>Reads `node serve --json`'s announcement (the first JSON object on stdout) and checks it says the node is not registered yet.</summary>
+    private static async Task UnregisteredAsync(System.Diagnostics.Process p, CancellationToken ct)
+    {
+        var text = new System.Text.StringBuilder();
+        while (await p.StandardOutput.ReadLineAsync(ct) is { } line)
+        {
+            text.AppendLine(line);
+            if (line == "}") break;
+        }
+
+        Assert.False(JsonDocument.Parse(text.ToString()).RootElement.GetProperty("registered").GetBoolean(), text.ToString());
     }
 }
