@@ -17,7 +17,7 @@ internal static class NodeApi
     internal const long MaxRegistrationBytes = 64 * 1024;
 
     /// <summary>Largest heartbeat body: a report per model the node runs.</summary>
-    internal const long MaxHeartbeatBytes = 1024 * 1024;
+    internal const long MaxHeartbeatBytes = RegistrationRules.MaxHeartbeatBytes;
 
     public static void Map(IEndpointRouteBuilder app, GatewayOptions options, MeshState mesh, Func<IReadOnlyList<Uri>> audiences)
     {

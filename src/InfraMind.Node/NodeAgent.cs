@@ -102,14 +102,14 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     internal bool HeartbeatsPaused { get; set; }
 
     /// <summary>
-    /// The states the node reports, refusals included: each detail cut, and no more than a gateway takes in one heartbeat
-    /// (what runs first; refusals, which the gateways' assignments decide, after), so that nothing a publisher's failure
-    /// text or a gateway's assignments hold can make every heartbeat a 413 or a 400.
+    /// The states the node reports, refusals included, as one heartbeat carries them (<see cref="RegistrationRules.Heartbeat"/>:
+    /// what runs first, refusals after; details cut to their share), so that nothing a publisher's failure text or a
+    /// gateway's assignments hold can make every heartbeat a 413 or a 400.
     /// </summary>
     public IReadOnlyList<ModelReport> Reports()
     {
         lock (_instances)
-            return [.. _instances.Values.Select(i => i.Report()).Concat(_refused.Values).Take(RegistrationRules.MaxReportsPerHeartbeat).Select(RegistrationRules.Bounded)];
+            return RegistrationRules.Heartbeat(_instances.Values.Select(i => i.Report()).Concat(_refused.Values));
     }
 
     /// <summary>The container of a placed model, whatever its state (diagnostics, fault drills, benchmarks).</summary>

@@ -1,5 +1,4 @@
 using InfraMind.Registry.Chain;
-using InfraMind.Registry.Checkpoints;
 using InfraMind.Registry.Http;
 using InfraMind.Registry.Models;
 using InfraMind.Signing;
@@ -49,10 +48,10 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
     /// <summary>
     /// Reads the entries logged since the last call (each verified once, when first read); answers the very same list
     /// as the last call when there were none. The registry's list is its word: its entries must run on, one by one,
-    /// from the next one this source has not read (else IM5132, nothing skipped), and an entry that fails verification
-    /// is passed over only when a checkpoint signed by the registry's key covers it (it is in the log, and bad); one past
-    /// every signed checkpoint is left to be read again at the next call. So neither a registry's listing nor anyone
-    /// answering for it can move this source past entries the log has not yet logged.
+    /// from the next one this source has not read (else IM5132, nothing skipped), and an entry is passed only once it
+    /// verified (signature, checkpoint, inclusion); one that does not is the failed check's error, and is read again at
+    /// the next call. An honest registry's entries all verify; so neither a registry's answers nor anyone answering for
+    /// it can move this source past an entry of the log it has not read.
     /// </summary>
     public async Task<IReadOnlyList<VerifiedModelVersion>> GetServableAsync(CancellationToken cancellationToken)
     {
@@ -74,18 +73,12 @@ public sealed class LogModelSource(IRegistryService registry, PublicKey registry
                             $"the registry listed entry {entry.Index} where entry {_next} was next: a log's entries run on one by one");
                     var bundle = await registry.GetEntryAsync(entry.Index, cancellationToken).ConfigureAwait(false);
                     var report = EntryVerifier.Verify(bundle, registryKey);
-                    if (bundle.Index != entry.Index || !report.AllPassed)
-                    {
-                        // In the log and bad (a checkpoint the registry signed covers it): passed over for good. Else not
-                        // logged as far as anyone can show: read again at the next call.
-                        if (CheckpointNote.Verify(bundle.Checkpoint, registryKey) is { IsValid: true, Checkpoint: { } signed } && signed.Size > entry.Index)
-                        {
-                            _next = entry.Index + 1;
-                            continue;
-                        }
-
-                        return _snapshot ??= [.. _versions];
-                    }
+                    if (bundle.Index != entry.Index)
+                        throw new RegistryException(RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable,
+                            $"the registry answered entry {bundle.Index} when asked for entry {entry.Index}; it is asked again at the next poll");
+                    if (report.Checks.FirstOrDefault(c => !c.Passed) is { } failed)
+                        throw new RegistryException(failed.Code ?? RegistryErrorCodes.RegistryBadAnswer, RegistryErrorKind.Unavailable,
+                            $"log entry {entry.Index} does not verify: {failed.Name}: {failed.Reason.TrimEnd('.')}; it is read again at the next poll, and later entries wait for it");
 
                     if (report.Statement is { } statement)
                     {

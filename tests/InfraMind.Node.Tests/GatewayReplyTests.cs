@@ -146,6 +146,16 @@ public sealed class GatewayReplyTests
         var refused = InfraMind.Node.Running.ModelInstance.Refusal(Assigned(), new string('x', 2 << 20), DateTimeOffset.UnixEpoch);
         Assert.Equal(RegistrationRules.MaxReportDetailLength + 1, refused.Detail!.Length);
         Assert.EndsWith("x…", refused.Detail, StringComparison.Ordinal);
+
+        // A heartbeat of the most reports, each quoting 1 MiB of characters JSON escapes (six bytes each), fits what a
+        // gateway reads; a node's default most (32) keeps whole details.
+        var quoted = new string('"', 1 << 20);
+        var most = RegistrationRules.Heartbeat(Enumerable.Range(0, 5000).Select(i => refused with { Name = $"m{i}", Detail = quoted }));
+        Assert.Equal(RegistrationRules.MaxReportsPerHeartbeat, most.Count);
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new NodeHeartbeat("n", most), MeshJson.Options);
+        Assert.True(bytes.Length < RegistrationRules.MaxHeartbeatBytes, $"{bytes.Length} bytes");
+        var few = RegistrationRules.Heartbeat(Enumerable.Range(0, 32).Select(i => refused with { Name = $"m{i}", Detail = quoted }));
+        Assert.All(few, r => Assert.Equal(RegistrationRules.MaxReportDetailLength + 1, r.Detail!.Length));
     }
 
     private sealed class QueueLogger(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger

@@ -10,7 +10,7 @@ namespace InfraMind.Registry.Tests;
 /// <summary>
 /// What a gateway's log follower (<see cref="LogModelSource"/>) takes from a registry's listing, which is the registry's
 /// word (or that of anyone answering for it on a plaintext link): entries that do not run on from the next one are
-/// IM5132 with nothing skipped, and an entry no signed checkpoint covers is read again later. Found by an audit: one
+/// IM5132 with nothing skipped, and an entry is passed only once it verifies. Found by an audit: one
 /// listed index of 10^12 left the follower waiting past the log's end for good (no later publish was seen), and one
 /// below the next made it loop without end. A real log behind a registry that lies only in what the test says.
 /// </summary>
@@ -60,26 +60,32 @@ public sealed class LogFollowerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task An_entry_past_every_signed_checkpoint_is_read_again_and_a_longer_page_is_refused()
+    public async Task An_entry_is_passed_only_once_it_verifies_and_a_longer_page_is_refused()
     {
-        using var source = new LogModelSource(_registry!, _log!.PublicKey);
-        await source.GetServableAsync(CancellationToken.None);
+        // The log holds two entries; the follower has read none.
+        await _registry!.PublishAsync(ChainTestContext.Envelope(_publisher, "second", "1.0.0", image: 'b'), CancellationToken.None);
+        var zero = await _registry.GetEntryAsync(0, CancellationToken.None);
+        var one = await _registry.GetEntryAsync(1, CancellationToken.None);
+        using var source = new LogModelSource(_registry, _log!.PublicKey);
 
-        // Entry 1 listed before it is logged, its bundle that of entry 0 (no checkpoint covers 1): not taken, not passed over.
-        var zero = await _registry!.GetEntryAsync(0, CancellationToken.None);
-        _registry.Listing = (start, entries) => start == 1 ? [Summary(1)] : entries;
+        // Entry 0's bundle (whose signed checkpoint covers entry 1 too) answered for entry 1: not entry 1, not passed over.
         _registry.Entry = index => index == 1 ? zero : null;
-        Assert.Equal(["first"], (await source.GetServableAsync(CancellationToken.None)).Select(v => v.Name));
+        var e = await Assert.ThrowsAsync<RegistryException>(() => source.GetServableAsync(CancellationToken.None));
+        Assert.Equal(RegistryErrorCodes.RegistryBadAnswer, e.Code);
+        Assert.Contains("answered entry 0 when asked for entry 1", e.Message, StringComparison.Ordinal);
 
-        // Once it is logged and the registry answers as it is, entry 1 is read: the follower did not move past it.
-        _registry.Listing = null;
+        // Entry 1 with another entry's inclusion proof: the failed check's error, and not passed over either.
+        _registry.Entry = index => index == 1 ? one with { InclusionProof = zero.InclusionProof } : null;
+        e = await Assert.ThrowsAsync<RegistryException>(() => source.GetServableAsync(CancellationToken.None));
+        Assert.StartsWith("log entry 1 does not verify: inclusion: ", e.Message, StringComparison.Ordinal);
+
+        // Answered as it is, entry 1 is read: the follower never moved past it.
         _registry.Entry = null;
-        await _registry.PublishAsync(ChainTestContext.Envelope(_publisher, "second", "1.0.0", image: 'b'), CancellationToken.None);
         Assert.Equal(["first", "second"], (await source.GetServableAsync(CancellationToken.None)).Select(v => v.Name));
 
         // A page longer than the follower asked for is not the registry's list.
         _registry.Listing = (start, _) => [.. Enumerable.Range(0, LogModelSource.PageSize + 1).Select(i => Summary(start + i))];
-        var e = await Assert.ThrowsAsync<RegistryException>(() => source.GetServableAsync(CancellationToken.None));
+        e = await Assert.ThrowsAsync<RegistryException>(() => source.GetServableAsync(CancellationToken.None));
         Assert.Equal(RegistryErrorCodes.RegistryBadAnswer, e.Code);
     }
 

@@ -43,65 +43,68 @@ internal static class DoctorCommand
                     context.Console.MarkupLine($"[green]✓[/] {ConsoleText.Escape(Describe(context.Home.Store, repaired))}");
             }
 
-            ContainerEngine engine;
             try
             {
-                engine = await ContainerEngine.ConnectAsync(cancellationToken);
+                return await CheckEngineAsync();
             }
             catch (InfraMindException e) when (repaired is not null && parse.GetValue(json))
             {
-                // The human view printed the repair above; the JSON view is the error object alone, so it says it there.
+                // The human view printed the repair above; the JSON view is the error object alone, so it says it there
+                // (no engine, an --image it lacks, isolation it cannot enforce: each keeps its code).
                 throw new ContainerEngineException(e.Code, $"{Describe(context.Home.Store, repaired)}; then: {e.Message}", e, e.Hint);
             }
 
-            using var connected = engine;
-            // An image the user named is not skipped as one "that cannot run sleep": the check would pass unverified.
-            foreach (var named in parse.GetValue(image) ?? [])
+            async Task<int> CheckEngineAsync()
             {
-                if (!await engine.ImageExistsAsync(named, cancellationToken))
-                    throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound, $"--image {named} is not in the engine; doctor never pulls an image",
-                        hint: "name an image the engine has (`docker image ls` lists them), build one with `infra build DIR`, or load one with `infra pull REFERENCE --load`");
-            }
-
-            PruneResult? removed = null;
-            if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
-            var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);
-            // Isolation that cannot be enforced is the failure this command exists to find: exit 3 with IM3009 (with --json,
-            // the error object), after the human view has shown what was checked.
-            var refused = isolation.Verified && !isolation.Enforced ? new IsolationUnsupportedException(engine.Endpoint, isolation.Detail) : null;
-            if (parse.GetValue(json))
-            {
-                if (refused is not null) throw refused;
-                CliJson.Write(context.Output, new
+                using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
+                // An image the user named is not skipped as one "that cannot run sleep": the check would pass unverified.
+                foreach (var named in parse.GetValue(image) ?? [])
                 {
-                    engine = engine.Endpoint.ToString(),
-                    home = context.Home.Root,
-                    isolation = new
-                    {
-                        enforced = isolation.Enforced,
-                        verified = isolation.Verified,
-                        image = isolation.Image,
-                        interfaces = isolation.Interfaces,
-                        detail = isolation.Detail,
-                    },
-                    removedContainers = removed?.Containers ?? [],
-                    removedNetworks = removed?.Networks ?? [],
-                    store = repaired,
-                });
-            }
-            else
-            {
-                context.Console.MarkupLine($"[green]✓[/] container engine answers at {ConsoleText.Escape(engine.Endpoint.ToString())}");
-                var mark = isolation.Enforced ? "[green]✓[/]" : isolation.Verified ? "[red]✗[/]" : "[yellow]?[/]";
-                var what = isolation.Enforced ? "isolation enforced" : isolation.Verified ? "isolation NOT enforced" : "isolation not verified";
-                context.Console.MarkupLine($"{mark} {what}: {ConsoleText.Escape(isolation.Detail)}");
-                context.Console.MarkupLine($"  home: {ConsoleText.Escape(context.Home.Root)}");
-                if (removed is not null)
-                    context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
-                if (refused is not null) throw refused;
-            }
+                    if (!await engine.ImageExistsAsync(named, cancellationToken))
+                        throw new ContainerEngineException(ContainerErrorCodes.ImageNotFound, $"--image {named} is not in the engine; doctor never pulls an image",
+                            hint: "name an image the engine has (`docker image ls` lists them), build one with `infra build DIR`, or load one with `infra pull REFERENCE --load`");
+                }
 
-            return ExitCodes.Ok;
+                PruneResult? removed = null;
+                if (parse.GetValue(prune)) removed = await engine.PruneAsync(null, cancellationToken);
+                var isolation = await engine.CheckIsolationAsync(parse.GetValue(image), new Dictionary<string, string> { [CheckLabel] = "isolation" }, cancellationToken);
+                // Isolation that cannot be enforced is the failure this command exists to find: exit 3 with IM3009 (with --json,
+                // the error object), after the human view has shown what was checked.
+                var refused = isolation.Verified && !isolation.Enforced ? new IsolationUnsupportedException(engine.Endpoint, isolation.Detail) : null;
+                if (parse.GetValue(json))
+                {
+                    if (refused is not null) throw refused;
+                    CliJson.Write(context.Output, new
+                    {
+                        engine = engine.Endpoint.ToString(),
+                        home = context.Home.Root,
+                        isolation = new
+                        {
+                            enforced = isolation.Enforced,
+                            verified = isolation.Verified,
+                            image = isolation.Image,
+                            interfaces = isolation.Interfaces,
+                            detail = isolation.Detail,
+                        },
+                        removedContainers = removed?.Containers ?? [],
+                        removedNetworks = removed?.Networks ?? [],
+                        store = repaired,
+                    });
+                }
+                else
+                {
+                    context.Console.MarkupLine($"[green]✓[/] container engine answers at {ConsoleText.Escape(engine.Endpoint.ToString())}");
+                    var mark = isolation.Enforced ? "[green]✓[/]" : isolation.Verified ? "[red]✗[/]" : "[yellow]?[/]";
+                    var what = isolation.Enforced ? "isolation enforced" : isolation.Verified ? "isolation NOT enforced" : "isolation not verified";
+                    context.Console.MarkupLine($"{mark} {what}: {ConsoleText.Escape(isolation.Detail)}");
+                    context.Console.MarkupLine($"  home: {ConsoleText.Escape(context.Home.Root)}");
+                    if (removed is not null)
+                        context.Console.MarkupLine($"  pruned {removed.Containers.Count} container(s) and {removed.Networks.Count} network(s)");
+                    if (refused is not null) throw refused;
+                }
+
+                return ExitCodes.Ok;
+            }
         });
         return command;
     }

@@ -49,6 +49,12 @@ public sealed record RegistryServerOptions(string DataDirectory, string Url = "h
 
     /// <summary>What a client's connections may hold (their count, head sizes, timeouts, data rates): every InfraMind server's <see cref="ServerLimits"/>.</summary>
     public ServerLimits Limits { get; init; } = ServerLimits.Default;
+
+    /// <summary>
+    /// The logging of the process the registry serves in (`mesh up --verbose`, `--log-format json`); null: warnings and
+    /// errors only, as text on stderr.
+    /// </summary>
+    public Action<ILoggingBuilder>? Logging { get; init; }
 }
 
 /// <summary>
@@ -143,8 +149,9 @@ public sealed class RegistryServer : IAsyncDisposable
             var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
             // On stderr, never stdout: stdout is `infra registry serve --json`'s document (the slim builder's console
             // logger writes to stdout by default).
-            builder.Logging.ClearProviders().AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.ClearProviders();
+            if (options.Logging is { } logging) logging(builder.Logging);
+            else builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
             // A start that fails (the port taken) is thrown to the caller, which names it (IM6021); the host's own
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);

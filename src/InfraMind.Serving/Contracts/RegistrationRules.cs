@@ -38,6 +38,17 @@ public static class RegistrationRules
     /// </summary>
     public const int MaxReportsPerHeartbeat = 1024;
 
+    /// <summary>Most bytes of one heartbeat a gateway reads; more is a 413.</summary>
+    public const int MaxHeartbeatBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Characters of detail one heartbeat carries in all, shared by its reports (each at most
+    /// <see cref="MaxReportDetailLength"/>): 32 reports (a node's default most) carry whole details; 1,024 carry 32
+    /// characters each. Even if every character were escaped (six bytes), a heartbeat of 1,024 reports stays well under
+    /// <see cref="MaxHeartbeatBytes"/>.
+    /// </summary>
+    public const int HeartbeatDetailBudget = 32 * 1024;
+
     /// <summary>
     /// Longest heartbeat interval. A node is offline after a few missed beats of its own interval, so an unbounded one
     /// would let a node that died keep its placements for as long as it asked.
@@ -94,9 +105,22 @@ public static class RegistrationRules
         return report.Detail is { Length: > MaxReportDetailLength } ? report with { Detail = Detail(report.Detail) } : report;
     }
 
-    /// <summary><paramref name="detail"/> cut to <see cref="MaxReportDetailLength"/> characters, marked "…" where cut.</summary>
-    public static string? Detail(string? detail) =>
-        detail is { Length: > MaxReportDetailLength } ? TerminalText.Cut(detail, MaxReportDetailLength) + "…" : detail;
+    /// <summary><paramref name="detail"/> cut to <paramref name="most"/> characters, marked "…" where cut.</summary>
+    public static string? Detail(string? detail, int most = MaxReportDetailLength) =>
+        detail is { Length: var length } && length > most ? TerminalText.Cut(detail, most) + "…" : detail;
+
+    /// <summary>
+    /// What one heartbeat reports of <paramref name="reports"/>: the first <see cref="MaxReportsPerHeartbeat"/>, their
+    /// details cut to a share of <see cref="HeartbeatDetailBudget"/>, so that a heartbeat is never over what a gateway
+    /// reads, whatever the details quote (a publisher's references, a registry's problem).
+    /// </summary>
+    public static IReadOnlyList<ModelReport> Heartbeat(IEnumerable<ModelReport> reports)
+    {
+        ArgumentNullException.ThrowIfNull(reports);
+        var taken = reports.Take(MaxReportsPerHeartbeat).ToList();
+        var most = Math.Clamp(HeartbeatDetailBudget / Math.Max(1, taken.Count), 1, MaxReportDetailLength);
+        return [.. taken.Select(r => r.Detail is { } d && d.Length > most ? r with { Detail = Detail(d, most) } : r)];
+    }
 
     /// <summary>
     /// What makes a gateway's heartbeat reply unusable, or null: lists or fields left out (JSON's null, which the

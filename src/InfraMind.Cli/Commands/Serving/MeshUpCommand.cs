@@ -94,7 +94,7 @@ internal static class MeshUpCommand
             using var claim = MeshRecord.Claim(context.Home);
 
             await using var registry = chainUrl is null
-                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken,
+                ? await ServingHosts.StartRegistryAsync(context, new RegistryServerOptions(InfraHome.Ensure(context.Home.Registry)) { MinFreeDiskBytes = floorBytes, Limits = limits, Logging = logging }, fetches, ListenAt.Loopback(parse.GetValue(registryPort)), cancellationToken,
                     takenHint: "choose another --registry-port (0: any free port)")
                 : null;
             var registryAnnouncement = registry is null ? null : RegistryAccess.Announce(context.Home, registry.Address);
