@@ -29,6 +29,6 @@ public static class ProblemMembers
     {
         if (string.IsNullOrWhiteSpace(hint)) return null;
         var line = hint.ReplaceLineEndings(" ").Trim();
-        return line.Length <= MaxHintChars ? line : TerminalText.Cut(line, MaxHintChars) + "…";
+        return TerminalText.Shorten(line, MaxHintChars);
     }
 }

@@ -41,6 +41,13 @@ public static class TerminalText
             : $"'{Escape(Cut(text, most))}…'" + (sayLength ? $" ({text.Length} characters)" : "");
     }
 
+    /// <summary><paramref name="text"/> as it is when it has at most <paramref name="most"/> characters; else its first <paramref name="most"/> (<see cref="Cut"/>) and "…".</summary>
+    public static string Shorten(string text, int most)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Length <= most ? text : Cut(text, most) + "…";
+    }
+
     /// <summary>The first <paramref name="most"/> characters of <paramref name="text"/> at most, never half of a surrogate pair.</summary>
     public static string Cut(string text, int most)
     {

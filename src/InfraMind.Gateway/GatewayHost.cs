@@ -294,6 +294,7 @@ public sealed class GatewayHost : IAsyncDisposable
     /// heartbeat of some other node: its versions are placed elsewhere and its attempts in flight are cut short, so
     /// their requests move on to another node (<see cref="MeshState.CheckLiveness"/>). A pass that fails is logged and
     /// the next tick tries again: the loop never ends before the gateway does.
+    /// </summary>
     private static async Task LivenessLoopAsync(MeshState mesh, GatewayMetrics metrics, GatewayOptions options, TimeProvider time, ILogger log, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.LivenessCheck, time);

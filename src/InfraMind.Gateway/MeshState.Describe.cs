@@ -98,10 +98,10 @@ internal sealed partial class MeshState
         };
     }
 
-    /// <summary>A node's row in the state document. Caller holds the lock.</summary>
     /// <summary>The most refused reports a node's row lists (with <c>refusedCount</c> saying how many there are).</summary>
     internal const int MaxRefusedShown = 10;
 
+    /// <summary>A node's row in the state document. Caller holds the lock.</summary>
     private object NodeRow(NodeRecord n) => new
     {
         id = n.Registration.NodeId,

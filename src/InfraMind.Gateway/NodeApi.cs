@@ -106,7 +106,7 @@ internal static class NodeApi
             if (beat.Models.Select(RegistrationRules.CheckReport).FirstOrDefault(p => p is not null) is { } tooLong)
                 return MeshProblems.Of(MeshErrorCodes.RegistrationInvalid, tooLong, 400);
             // A report's detail is kept, shown and served to every dashboard poll: no more of it than the bound.
-            beat = beat with { Models = [.. beat.Models.Select(RegistrationRules.Bounded)] };
+            beat = beat with { Models = [.. beat.Models.Select(r => RegistrationRules.Bounded(r))] };
             return mesh.Heartbeat(beat, Credential(context), out var reply) switch
             {
                 NodeAuth.Ok => Results.Json(reply, MeshJson.Options),

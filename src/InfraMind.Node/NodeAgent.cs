@@ -323,7 +323,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
         // The gateway's words, cut: they end in a message on the node's terminal.
         string? Text(string member, int most) => problem is System.Text.Json.Nodes.JsonObject o && o[member] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s)
-            ? (s.Length <= most ? s : TerminalText.Cut(s, most) + "…")
+            ? TerminalText.Shorten(s, most)
             : null;
         return (Text("detail", 500), Text("code", 16), Text("hint", 500));
     }

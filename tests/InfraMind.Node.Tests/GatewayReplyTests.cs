@@ -83,11 +83,9 @@ public sealed class GatewayReplyTests
         var hostileBeats = 0;
         async Task AnswerAsync(HttpListenerContext context, string heartbeat, Action counted, CancellationToken ct)
         {
-            var path = context.Request.Url!.AbsolutePath;
-            var body = path.EndsWith("/heartbeat", StringComparison.Ordinal)
-                ? heartbeat
-                : System.Text.Json.JsonSerializer.Serialize(new NodeRegistered("beats", MeshToken.Create()), MeshJson.Options);
-            if (path.EndsWith("/heartbeat", StringComparison.Ordinal)) counted();
+            var beat = context.Request.Url!.AbsolutePath.EndsWith("/heartbeat", StringComparison.Ordinal);
+            var body = beat ? heartbeat : System.Text.Json.JsonSerializer.Serialize(new NodeRegistered("beats", MeshToken.Create()), MeshJson.Options);
+            if (beat) counted();
             context.Response.ContentType = "application/json";
             await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body), ct);
             context.Response.Close();

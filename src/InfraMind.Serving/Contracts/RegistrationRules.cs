@@ -92,22 +92,28 @@ public static class RegistrationRules
     public static string? CheckReport(ModelReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        if (report.Name.Length > MaxReportNameLength || report.Version.Length > MaxReportVersionLength)
-            return $"a report names the model {TerminalText.Quote(report.Name, 63, sayLength: true)} version {TerminalText.Quote(report.Version, 63, sayLength: true)}: " +
-                   $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}";
-        return null;
+        return NameProblem("a report", report.Name, report.Version);
     }
 
-    /// <summary><paramref name="report"/> with its detail cut to <see cref="MaxReportDetailLength"/> characters (the gateway keeps no more).</summary>
-    public static ModelReport Bounded(ModelReport report)
+    // A report names what an assignment named: the same bounds for both.
+    private static string? NameProblem(string what, string name, string version) =>
+        name.Length > MaxReportNameLength || version.Length > MaxReportVersionLength
+            ? $"{what} names the model {TerminalText.Quote(name, 63, sayLength: true)} version {TerminalText.Quote(version, 63, sayLength: true)}: " +
+              $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}"
+            : null;
+
+    /// <summary>
+    /// <paramref name="report"/> with its detail cut to <paramref name="most"/> characters (by default
+    /// <see cref="MaxReportDetailLength"/>: the gateway keeps no more).
+    /// </summary>
+    public static ModelReport Bounded(ModelReport report, int most = MaxReportDetailLength)
     {
         ArgumentNullException.ThrowIfNull(report);
-        return report.Detail is { Length: > MaxReportDetailLength } ? report with { Detail = Detail(report.Detail) } : report;
+        return report.Detail is { } detail && detail.Length > most ? report with { Detail = Detail(detail, most) } : report;
     }
 
     /// <summary><paramref name="detail"/> cut to <paramref name="most"/> characters, marked "…" where cut.</summary>
-    public static string? Detail(string? detail, int most = MaxReportDetailLength) =>
-        detail is { Length: var length } && length > most ? TerminalText.Cut(detail, most) + "…" : detail;
+    public static string? Detail(string? detail, int most = MaxReportDetailLength) => detail is null ? null : TerminalText.Shorten(detail, most);
 
     /// <summary>
     /// What one heartbeat reports of <paramref name="reports"/>: the first <see cref="MaxReportsPerHeartbeat"/>, their
@@ -119,7 +125,7 @@ public static class RegistrationRules
         ArgumentNullException.ThrowIfNull(reports);
         var taken = reports.Take(MaxReportsPerHeartbeat).ToList();
         var most = Math.Clamp(HeartbeatDetailBudget / Math.Max(1, taken.Count), 1, MaxReportDetailLength);
-        return [.. taken.Select(r => r.Detail is { } d && d.Length > most ? r with { Detail = Detail(d, most) } : r)];
+        return [.. taken.Select(r => Bounded(r, most))];
     }
 
     /// <summary>
@@ -137,9 +143,7 @@ public static class RegistrationRules
             if (a?.Name is not { Length: > 0 } name || a.Version is not { Length: > 0 } version || a.Manifest is null || a.ImageDigest is null ||
                 a.ContentReferences is null || a.ContentReferences.Any(r => r is null))
                 return "an assignment lacks its name, version, manifest, image digest or content references";
-            if (name.Length > MaxReportNameLength || version.Length > MaxReportVersionLength)
-                return $"an assignment names the model {TerminalText.Quote(name, 63, sayLength: true)} version {TerminalText.Quote(version, 63, sayLength: true)}: " +
-                       $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}";
+            if (NameProblem("an assignment", name, version) is { } tooLong) return tooLong;
         }
 
         return preflight.Any(p => p is null) ? "a pre-flight request is null" : null;
