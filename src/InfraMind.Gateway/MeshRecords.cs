@@ -102,6 +102,9 @@ internal enum Admission
 
     /// <summary>The signature is not newer than the last one accepted from the id's key.</summary>
     Replayed,
+
+    /// <summary>The key is bound to another node, online now: one key, one node (its rank is the key's).</summary>
+    KeyInUse,
 }
 
 /// <summary>Whether a request about a node comes from that node.</summary>

@@ -42,6 +42,7 @@ internal sealed partial class MeshState
             n.Registration.NodeId, n.Registration.Capacity, IsOnline(n),
             _placement.TryGetValue(n.Registration.NodeId, out var cur) ? cur : new HashSet<string>(), RefusedKeys(n.Reports))
         {
+            Identity = Placement.IdentityOf(n.Registration.NodeId, n.Key?.Fingerprint),
             Ready = n.Reports.Where(r => r.Value.State == ModelState.Ready).Select(r => r.Key).ToHashSet(StringComparer.Ordinal),
             // A node's word about its use can only make it look fuller (to every gateway alike), never emptier than
             // nothing, nor one version fuller than the whole node.

@@ -27,6 +27,9 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, NodeRecord> _nodes = new(StringComparer.Ordinal);
+
+    /// <summary>The node id each key is bound to, by the key's fingerprint: one key, one node.</summary>
+    private readonly Dictionary<string, string> _keyHolders = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Node, string Model), Standing> _standings = [];
     private readonly Dictionary<string, QuarantineTracker> _quarantines = new(StringComparer.Ordinal);
 
@@ -75,7 +78,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         var byName = models.GroupBy(m => m.Published.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
         var names = byName.Keys.Order(StringComparer.Ordinal).ToArray();
         IReadOnlyList<PlacementModel> order = [.. models.OrderBy(m => m.Published.RegistryIndex ?? long.MaxValue).ThenBy(m => m.Key, StringComparer.Ordinal)
-            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources))];
+            .Select(m => new PlacementModel(m.Key, m.Manifest.Resources) { Seed = Placement.SeedOf(m.Key, m.Published.ImageDigest) })];
         lock (_gate)
         {
             // Placement runs only when the versions (or their registry order) changed.
@@ -97,29 +100,48 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// else a new one), and is bound to <paramref name="key"/> when the node has one.
     /// A known id registers again with its credential (<paramref name="presented"/>) or, when bound to a key, with a
     /// registration signed by that key at <paramref name="signedAt"/> (checked by the caller), newer than the last one
-    /// accepted: a node cannot take another's id, and a key-bound id never changes key.
+    /// accepted: a node cannot take another's id, and a key-bound id never changes key. A key holds one id: a new id with
+    /// a key bound to an online node is <see cref="Admission.KeyInUse"/>; bound to one offline, the key moves to the new id.
     /// </summary>
     public (Admission Outcome, string? Credential) Register(NodeRegistration registration, string? presented, InfraMind.Signing.PublicKey? key = null, long signedAt = 0)
     {
         lock (_gate)
         {
             ForgetLongOffline();
-            if (_nodes.TryGetValue(registration.NodeId, out var existing))
+            var known = _nodes.TryGetValue(registration.NodeId, out var existing);
+            if (existing?.Key is { } bound)
             {
-                if (existing.Key is { } bound)
-                {
-                    if (key is null || !bound.Equals(key)) return (Admission.KeyMismatch, null);
-                    if (signedAt <= existing.LastSigned) return (Admission.Replayed, null);
-                }
-                else if (!existing.Holds(presented))
-                {
-                    return (Admission.IdTaken, null);
-                }
+                if (key is null || !bound.Equals(key)) return (Admission.KeyMismatch, null);
+                if (signedAt <= existing.LastSigned) return (Admission.Replayed, null);
+            }
+            else if (known && !existing!.Holds(presented))
+            {
+                return (Admission.IdTaken, null);
+            }
 
-                existing.Registration = registration;
+            // One key, one node: a key's nodes would share its rank (Placement.IdentityOf) and take a version's
+            // replicas side by side. A key bound to another node that is online is refused; one whose node is offline
+            // or left moves to this id (a node restarted under another --id), and the old id goes with its standing.
+            if (key is not null && _keyHolders.TryGetValue(key.Fingerprint, out var holderId) && holderId != registration.NodeId)
+            {
+                var holder = _nodes[holderId];
+                if (IsOnline(holder)) return (Admission.KeyInUse, null);
+                if (signedAt <= holder.LastSigned) return (Admission.Replayed, null);
+                Forget(holderId);
+                log.LogInformation("node {Old} forgotten: its key {Key} registered again as node {Node}", holderId, key.Fingerprint, registration.NodeId);
+            }
+
+            if (known)
+            {
+                existing!.Registration = registration;
                 existing.LastBeat = time.GetUtcNow();
                 existing.Left = false;
-                existing.Key ??= key;
+                if (existing.Key is null && key is not null)
+                {
+                    existing.Key = key;
+                    _keyHolders[key.Fingerprint] = registration.NodeId;
+                }
+
                 if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
                 Joined(registration.NodeId);
@@ -134,6 +156,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 Key = key,
                 LastSigned = key is null ? 0 : signedAt,
             };
+            if (key is not null) _keyHolders[key.Fingerprint] = registration.NodeId;
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Joined(registration.NodeId);
             return (Admission.Registered, credential);
@@ -152,11 +175,23 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         var now = time.GetUtcNow();
         foreach (var gone in _nodes.Values.Where(n => !IsOnline(n) && now - n.LastBeat > options.ForgetOfflineNodesAfter).Select(n => n.Registration.NodeId).ToList())
         {
-            _nodes.Remove(gone);
-            foreach (var key in _standings.Keys.Where(k => k.Node == gone).ToList()) _standings.Remove(key);
-            metrics.Forget(gone);
+            Forget(gone);
             log.LogInformation("node {Node} forgotten: offline for more than {Minutes} min", gone, options.ForgetOfflineNodesAfter.TotalMinutes);
         }
+    }
+
+    /// <summary>Node <paramref name="gone"/> and its standing go; placement runs without it at the next pass. Caller holds the lock.</summary>
+    private void Forget(string gone)
+    {
+        if (_nodes.Remove(gone, out var record) && record.Key is { } bound) _keyHolders.Remove(bound.Fingerprint);
+        foreach (var key in _standings.Keys.Where(k => k.Node == gone).ToList()) _standings.Remove(key);
+        metrics.Forget(gone);
+    }
+
+    /// <summary>The id of the node bound to <paramref name="key"/>, if any.</summary>
+    public string? HolderOf(InfraMind.Signing.PublicKey key)
+    {
+        lock (_gate) return _keyHolders.GetValueOrDefault(key.Fingerprint);
     }
 
     public bool IsOnline(NodeRecord n) =>

@@ -5,7 +5,7 @@ namespace InfraMind.Node;
 /// <summary>
 /// The gateway refused a node's registration, with the code its answer names or its status means: 401 a missing or
 /// wrong mesh token (IM6015) or signature (IM6041, IM6042), 403 a key the gateway does not admit (IM6043), 409 an id
-/// another node holds (IM6019) or bound to another key (IM6040), anything else an invalid registration (IM6014); or
+/// another node holds (IM6019) or bound to another key (IM6040), a key bound to another online node (IM6051), anything else an invalid registration (IM6014); or
 /// this node refused the gateway (IM6044).
 /// </summary>
 public sealed class NodeRegistrationException : InfraMindException
@@ -30,6 +30,8 @@ public sealed class NodeRegistrationException : InfraMindException
         403 when code == MeshErrorCodes.NodeKeyNotAdmitted.Value => new(status, MeshErrorCodes.NodeKeyNotAdmitted, $"the gateway {gateway} does not admit this node's key: {detail}", MeshErrorCodes.NodeKeyNotAdmitted.DefaultHint),
         409 when code == MeshErrorCodes.NodeKeyMismatch.Value => new(status, MeshErrorCodes.NodeKeyMismatch,
             $"the gateway {gateway} has this node id bound to another key: {detail}", MeshErrorCodes.NodeKeyMismatch.DefaultHint),
+        409 when code == MeshErrorCodes.NodeKeyInUse.Value => new(status, MeshErrorCodes.NodeKeyInUse,
+            $"the gateway {gateway} has this node's key bound to another node, online: {detail}", MeshErrorCodes.NodeKeyInUse.DefaultHint),
         409 => new(status, MeshErrorCodes.NodeIdTaken, $"the gateway {gateway} has another node registered under this id: {detail}",
             "choose another --id, or start the node with the home that holds this id's credential"),
         _ => new(status, MeshErrorCodes.RegistrationInvalid, $"the gateway {gateway} refused the registration: {detail}", ProblemMembers.HintOf(hint)),

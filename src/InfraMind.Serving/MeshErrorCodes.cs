@@ -106,6 +106,10 @@ public static class MeshErrorCodes
     public static readonly ErrorCode SignatureExpired = new("IM6042", FailureKind.CheckFailed,
         "keep the node's and the gateway's clocks in sync (NTP); a request signed earlier cannot be sent again");
 
+    /// <summary>409: the node's key is bound to another node id, online now; a key registers one node at a time.</summary>
+    public static readonly ErrorCode NodeKeyInUse = new("IM6051", FailureKind.Unavailable,
+        "give each node a key of its own (infra keys generate --name NAME, then infra node serve --key NAME), or stop the node that uses this key first");
+
     /// <summary>403: the gateway admits only listed node keys (--admit-node-key, --admit-node-keys), and this node's key is not one.</summary>
     public static readonly ErrorCode NodeKeyNotAdmitted = new("IM6043", FailureKind.Unavailable,
         "give the gateway's operator the node's fingerprint (infra keys list) to add with --admit-node-key");

@@ -469,6 +469,81 @@ public sealed class MeshStateTests
         Assert.Equal((Admission.Registered, _credentials["a"]), _mesh.Register(registration, _credentials["a"]));
     }
 
+    private (Admission Outcome, string? Credential) RegisterKeyed(string id, InfraMind.Signing.PublicKey key, long signedAt, MeshState? mesh = null) =>
+        (mesh ?? _mesh).Register(new NodeRegistration(id, new Uri($"http://127.0.0.1:1/{id}/"), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat),
+            null, key, signedAt);
+
+    /// <summary>
+    /// A node's rank is its key's (Placement.IdentityOf), so two ids on one key would take a version's replicas side by
+    /// side: a key holds one id. While that node is online another id is refused; once it is offline the key moves.
+    /// </summary>
+    [Fact]
+    public void A_key_registers_one_node_and_moves_to_a_new_id_only_once_its_node_is_offline()
+    {
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
+        Assert.Equal(Admission.Registered, RegisterKeyed("a", key.PublicKey, 1).Outcome);
+        Assert.Equal(Admission.KeyInUse, RegisterKeyed("b", key.PublicKey, 2).Outcome);
+        Assert.Equal(NodeAuth.Unknown, _mesh.Authenticate("b", null));
+        Assert.Equal("a", _mesh.HolderOf(key.PublicKey));
+        // A keyless id cannot take the key later either.
+        Join("c");
+        Assert.Equal(Admission.KeyInUse, _mesh.Register(new NodeRegistration("c", new Uri("http://127.0.0.1:1/c/"), new NodeCapacity(4000, 8L << 30, 0),
+            new Dictionary<string, string>(), Beat), _credentials["c"], key.PublicKey, 3).Outcome);
+        Assert.Null(_mesh.KeyOf("c").Key);
+
+        // Offline (three missed beats): the key moves to "b", and "a" is gone with its standing.
+        _time.Advance(Beat * 3 + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(Admission.Replayed, RegisterKeyed("b", key.PublicKey, 1).Outcome);
+        Assert.Equal(Admission.Registered, RegisterKeyed("b", key.PublicKey, 4).Outcome);
+        Assert.Equal(NodeAuth.Unknown, _mesh.Authenticate("a", null));
+        Assert.Equal("b", _mesh.HolderOf(key.PublicKey));
+        Assert.Equal(key.PublicKey, _mesh.KeyOf("b").Key);
+        // And "a" would now be a new id whose key is in use.
+        Assert.Equal(Admission.KeyInUse, RegisterKeyed("a", key.PublicKey, 5).Outcome);
+    }
+
+    /// <summary>
+    /// The gateway ranks a keyed node by its key's fingerprint and a version by its key and image digest: with keys
+    /// picked so that neither the id nor the version's name alone would choose the same node, the version goes where
+    /// the fingerprints rank it.
+    /// </summary>
+    [Fact]
+    public void The_gateway_places_a_keyed_node_by_its_key_and_a_version_by_its_image_digest()
+    {
+        var model = Served();
+        var seed = InfraMind.Gateway.Routing.Placement.SeedOf(model.Key, model.Published.ImageDigest);
+        var keys = new List<InfraMind.Signing.SigningKey>();
+        try
+        {
+            string Winner(Func<int, string> identity, string by) => $"n{Enumerable.Range(0, 2).MaxBy(i => InfraMind.Gateway.Routing.Placement.Weight(by, identity(i)))}";
+            for (var tries = 0; ; tries++)
+            {
+                Assert.True(tries < 64, "64 pairs of keys all ranked as the ids do");
+                foreach (var k in keys) k.Dispose();
+                keys = [InfraMind.Signing.SigningKey.CreateEphemeral("n0"), InfraMind.Signing.SigningKey.CreateEphemeral("n1")];
+                var byKey = Winner(i => keys[i].PublicKey.Fingerprint, seed);
+                if (byKey != Winner(i => $"n{i}", seed) && byKey != Winner(i => keys[i].PublicKey.Fingerprint, model.Key)) break;
+            }
+
+            var expected = Winner(i => keys[i].PublicKey.Fingerprint, seed);
+            var mesh = new MeshState(new GatewayOptions { Replicas = 1 }, _time, new GatewayMetrics(), NullLogger.Instance);
+            mesh.SetModels([model]);
+            for (var i = 0; i < 2; i++)
+            {
+                var (outcome, credential) = RegisterKeyed($"n{i}", keys[i].PublicKey, 1, mesh);
+                Assert.Equal(Admission.Registered, outcome);
+                _credentials[$"n{i}"] = credential!;
+            }
+
+            Assert.Single(Send(mesh, expected).Assignments);
+            Assert.Empty(Send(mesh, expected == "n0" ? "n1" : "n0").Assignments);
+        }
+        finally
+        {
+            foreach (var k in keys) k.Dispose();
+        }
+    }
+
     [Fact]
     public void A_node_offline_long_enough_is_forgotten_and_its_id_is_free_again()
     {

@@ -72,6 +72,26 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
         }
     }
 
+    /// <summary>A key registers one node: its rank in placement is the key's, so a second id on it would win the same versions.</summary>
+    [Fact]
+    public async Task A_key_bound_to_an_online_node_registers_no_other_id_IM6051()
+    {
+        await using var first = new FakeNode(_gateway.Url, _token) { Key = _key };
+        using (var r = await first.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        await using var second = new FakeNode(_gateway.Url, _token) { Key = _key };
+        using (var refused = await second.RegisterAsync("n1-again"))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            var problem = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal(MeshErrorCodes.NodeKeyInUse.Value, (string?)problem["code"]);
+            Assert.Contains($"node key {_key.PublicKey.Fingerprint} is bound to node 'n1'", (string?)problem["detail"], StringComparison.Ordinal);
+        }
+
+        // Another key registers beside it.
+        await using var other = new FakeNode(_gateway.Url, _token) { Key = _other };
+        using (var ok = await other.RegisterAsync("n2")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+
     [Fact]
     public async Task A_heartbeat_of_a_key_bound_node_needs_its_signature_not_just_its_credential()
     {

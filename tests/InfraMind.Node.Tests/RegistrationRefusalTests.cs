@@ -34,6 +34,10 @@ public sealed class RegistrationRefusalTests
         Assert.Contains("--token-file", e.Hint, StringComparison.Ordinal);
         var taken = NodeRegistrationException.For(Gateway, 409, "taken", MeshErrorCodes.NodeIdTaken.Value, "something else");
         Assert.Equal("choose another --id, or start the node with the home that holds this id's credential", taken.Hint);
+        var inUse = NodeRegistrationException.For(Gateway, 409, "bound to node 'n1'", MeshErrorCodes.NodeKeyInUse.Value, "something else");
+        Assert.Equal(MeshErrorCodes.NodeKeyInUse, inUse.Code);
+        Assert.Equal(MeshErrorCodes.NodeKeyInUse.DefaultHint, inUse.Hint);
+        Assert.Contains("bound to node 'n1'", inUse.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,6 +12,11 @@ namespace InfraMind.Gateway.Routing;
 /// </summary>
 internal sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool Online, IReadOnlySet<string> Current, IReadOnlySet<string> Refused)
 {
+    /// <summary>
+    /// What the node's rank is drawn from: its key's fingerprint when it has one, else its id (<see cref="Placement.IdentityOf"/>).
+    /// </summary>
+    public string Identity { get; init; } = NodeId;
+
     /// <summary>The versions the node reports ready (passed its pre-flight).</summary>
     public IReadOnlySet<string> Ready { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
@@ -23,12 +28,21 @@ internal sealed record PlacementNode(string NodeId, NodeCapacity Capacity, bool 
 }
 
 /// <summary>A model version to place, in the order they get first pick.</summary>
-internal sealed record PlacementModel(string Key, ResourceRequest Resources);
+internal sealed record PlacementModel(string Key, ResourceRequest Resources)
+{
+    /// <summary>
+    /// What the version's ranks are drawn from (<see cref="Placement.SeedOf"/>): its key and its image's digest, which
+    /// no one but its publisher knows before it is published.
+    /// </summary>
+    public string Seed { get; init; } = Key;
+}
 
 /// <summary>
 /// Which node runs which model version, decided so that every gateway that sees the same nodes and catalog decides the
 /// same without asking any other (#16: no central placement). Nodes are ranked per version by rendezvous
-/// (highest-random-weight) hashing of (version, node id), the same rank on every gateway; a version goes to the
+/// (highest-random-weight) hashing of (version's seed, node's identity), the same rank on every gateway: the seed
+/// holds the image's digest and the identity is the node's key when it has one, so a node can neither choose its
+/// rank by choosing its id nor work out a rank for a version before it is published; a version goes to the
 /// best-ranked online nodes where it fits and that did not refuse it, until it has its replicas. A node that joins or
 /// leaves moves only the versions it wins or held. While a node a version moves to is not ready yet, one node of this
 /// gateway's previous placement that runs it ready stays as a stand-in (make before break), and goes once the new one
@@ -70,7 +84,8 @@ internal static class Placement
         var known = ordered.Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
         var byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
         ranks ??= new RendezvousRanks();
-        ranks.Sync(byId.Keys, known);
+        ranks.Sync(nodes.ToDictionary(n => n.NodeId, n => n.Identity, StringComparer.Ordinal),
+            ordered.ToDictionary(m => m.Key, m => m.Seed, StringComparer.Ordinal));
         var result = nodes.ToDictionary(n => n.NodeId, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
         var free = nodes.ToDictionary(n => n.NodeId, n =>
         {
@@ -121,7 +136,7 @@ internal static class Placement
         {
             var waiting = chosen[m.Key].Count(n => !n.Ready.Contains(m.Key));
             if (waiting == 0 || !holders.TryGetValue(m.Key, out var held)) continue;
-            foreach (var n in held.OrderBy(n => n, RendezvousRanks.Comparer(m.Key)))
+            foreach (var n in held.OrderBy(n => n, RendezvousRanks.Comparer(m.Seed)))
             {
                 if (waiting <= 0) break;
                 if (!Eligible(n, m.Key) || result[n.NodeId].Contains(m.Key) || !n.Ready.Contains(m.Key) || !Fits(n.NodeId, m.Resources)) continue;
@@ -134,27 +149,43 @@ internal static class Placement
     }
 
     /// <summary>
-    /// The rendezvous weight of <paramref name="node"/> for <paramref name="key"/>: the first 8 bytes of
-    /// SHA-256(key, node). The same on every gateway and in every process (unlike string.GetHashCode).
+    /// The rendezvous weight of a node of identity <paramref name="node"/> for a version of seed <paramref name="seed"/>:
+    /// the first 8 bytes of SHA-256(seed, node). The same on every gateway and in every process (unlike string.GetHashCode).
     /// </summary>
-    internal static ulong Weight(string key, string node)
+    internal static ulong Weight(string seed, string node)
     {
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes($"{key}\n{node}"), hash);
+        SHA256.HashData(Encoding.UTF8.GetBytes($"{seed}\n{node}"), hash);
         return BinaryPrimitives.ReadUInt64BigEndian(hash);
     }
+
+    /// <summary>
+    /// A version's seed: its key and its image's digest. A key (name@version) can be guessed before it is published,
+    /// so a node could have looked for an identity that wins it beforehand; the digest cannot.
+    /// </summary>
+    internal static string SeedOf(string key, string imageDigest) => $"{key}\n{imageDigest}";
+
+    /// <summary>
+    /// A node's identity for its rank: its key's fingerprint (<c>sha256:HEX</c>, which no node id can spell: ids hold
+    /// no ':') when it registered with one, else its id. A node with a key cannot move its rank by choosing ids; a
+    /// gateway that admits only listed keys (<c>--admit-node-keys</c>) thereby fixes every rank at admission.
+    /// </summary>
+    internal static string IdentityOf(string nodeId, string? keyFingerprint) => keyFingerprint ?? nodeId;
 }
 
 /// <summary>
-/// The rendezvous rank of every known node per version — highest <see cref="Placement.Weight"/> first, then by id —
-/// kept up to date as nodes and versions come and go: a new node is inserted into each version's order (a hash and a
-/// binary search per version), a new version ranks every node once. A weight never changes, so nothing is ranked
-/// twice. Not thread-safe: its owner (the gateway's mesh state) calls it under its lock.
+/// The rendezvous rank of every known node per version — highest <see cref="Placement.Weight"/> of (the version's
+/// seed, the node's identity) first, then by id — kept up to date as nodes and versions come and go: a new node is
+/// inserted into each version's order (a hash and a binary search per version), a new version ranks every node once.
+/// A node whose identity changed (it registered a key) and a version whose seed changed are ranked again; otherwise a
+/// weight never changes, so nothing is ranked twice. Not thread-safe: its owner (the gateway's mesh state) calls it
+/// under its lock.
 /// </summary>
 internal sealed class RendezvousRanks
 {
-    private readonly HashSet<string> _nodes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<(ulong Weight, string Node)>> _ranks = new(StringComparer.Ordinal);
+    /// <summary>Each known node's identity, by id.</summary>
+    private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Seed, List<(ulong Weight, string Node)> Order)> _ranks = new(StringComparer.Ordinal);
 
     private static readonly Comparer<(ulong Weight, string Node)> Order = Comparer<(ulong Weight, string Node)>.Create((a, b) =>
     {
@@ -162,48 +193,51 @@ internal sealed class RendezvousRanks
         return byWeight != 0 ? byWeight : string.CompareOrdinal(a.Node, b.Node);
     });
 
-    /// <summary>Brings the orders to exactly these nodes and versions.</summary>
-    public void Sync(IEnumerable<string> nodes, IReadOnlySet<string> keys)
+    /// <summary>Brings the orders to exactly these nodes (id → identity) and versions (key → seed).</summary>
+    public void Sync(IReadOnlyDictionary<string, string> nodes, IReadOnlyDictionary<string, string> versions)
     {
-        var wanted = nodes as IReadOnlySet<string> ?? nodes.ToHashSet(StringComparer.Ordinal);
-        var gone = _nodes.Where(n => !wanted.Contains(n)).ToList();
-        var added = wanted.Where(n => !_nodes.Contains(n)).ToList();
-        foreach (var key in _ranks.Keys.Where(k => !keys.Contains(k)).ToList()) _ranks.Remove(key);
+        foreach (var (key, rank) in _ranks.ToList())
+        {
+            if (!versions.TryGetValue(key, out var seed) || seed != rank.Seed) _ranks.Remove(key);
+        }
+
+        var gone = _nodes.Where(n => !nodes.TryGetValue(n.Key, out var identity) || identity != n.Value).Select(n => n.Key).ToList();
         if (gone.Count > 0)
         {
             var goneSet = gone.ToHashSet(StringComparer.Ordinal);
-            foreach (var list in _ranks.Values) list.RemoveAll(e => goneSet.Contains(e.Node));
-            _nodes.ExceptWith(gone);
+            foreach (var (_, order) in _ranks.Values) order.RemoveAll(e => goneSet.Contains(e.Node));
+            foreach (var id in gone) _nodes.Remove(id);
         }
 
-        foreach (var node in added)
+        foreach (var (node, identity) in nodes)
         {
-            foreach (var (key, list) in _ranks)
+            if (_nodes.ContainsKey(node)) continue;
+            foreach (var (seed, order) in _ranks.Values)
             {
-                var entry = (Placement.Weight(key, node), node);
-                var at = list.BinarySearch(entry, Order);
-                list.Insert(at < 0 ? ~at : at, entry);
+                var entry = (Placement.Weight(seed, identity), node);
+                var at = order.BinarySearch(entry, Order);
+                order.Insert(at < 0 ? ~at : at, entry);
             }
 
-            _nodes.Add(node);
+            _nodes[node] = identity;
         }
 
-        foreach (var key in keys)
+        foreach (var (key, seed) in versions)
         {
             if (_ranks.ContainsKey(key)) continue;
-            var list = _nodes.Select(n => (Placement.Weight(key, n), n)).ToList();
-            list.Sort(Order);
-            _ranks[key] = list;
+            var order = _nodes.Select(n => (Placement.Weight(seed, n.Value), n.Key)).ToList();
+            order.Sort(Order);
+            _ranks[key] = (seed, order);
         }
     }
 
     /// <summary>The nodes in rank order for <paramref name="key"/> (a version <see cref="Sync"/> was given).</summary>
     public IEnumerable<string> Ranked(string key)
     {
-        foreach (var (_, node) in _ranks[key]) yield return node;
+        foreach (var (_, node) in _ranks[key].Order) yield return node;
     }
 
-    /// <summary>Orders nodes as <see cref="Ranked"/> does for <paramref name="key"/>.</summary>
-    public static IComparer<PlacementNode> Comparer(string key) =>
-        Comparer<PlacementNode>.Create((a, b) => Order.Compare((Placement.Weight(key, a.NodeId), a.NodeId), (Placement.Weight(key, b.NodeId), b.NodeId)));
+    /// <summary>Orders nodes as <see cref="Ranked"/> does for a version of seed <paramref name="seed"/>.</summary>
+    public static IComparer<PlacementNode> Comparer(string seed) =>
+        Comparer<PlacementNode>.Create((a, b) => Order.Compare((Placement.Weight(seed, a.Identity), a.NodeId), (Placement.Weight(seed, b.Identity), b.NodeId)));
 }

@@ -221,4 +221,80 @@ public sealed class PlacementTests
         Assert.Equal(["node-1", "node-2"], NodesOf(shared, "summarizer@0.4.2"));
         Assert.Equal(["node-1", "node-2"], NodesOf(shared, "iris@1.0.0"));
     }
+
+    /// <summary>
+    /// The attack the threat model named (an audit, 2026-12-06): rank followed the id a node chose, so a node could try
+    /// ids until one won a version. A node with a key ranks by its key's fingerprint: the id it ground wins nothing.
+    /// </summary>
+    [Fact]
+    public void A_node_with_a_key_ranks_by_its_key_so_an_id_chosen_to_win_a_version_wins_nothing()
+    {
+        const string seed = "summarizer@1.0.0\nsha256:aa";
+        string[] honest = [.. Enumerable.Range(1, 8).Select(i => $"n{i}")];
+        // The attacker tries 500 ids and keeps the one that outranks every honest node.
+        var ground = Enumerable.Range(0, 500).Select(i => $"grind-{i}").MaxBy(id => Placement.Weight(seed, id))!;
+        Assert.True(honest.All(h => Placement.Weight(seed, ground) > Placement.Weight(seed, h)), "500 tries outrank 8 nodes");
+        // A key whose fingerprint does not outrank them all (the attacker holds one key; the gateway admitted it as it is).
+        var fingerprint = Enumerable.Range(0, 100).Select(i => $"sha256:{i:x64}").First(f => honest.Any(h => Placement.Weight(seed, h) > Placement.Weight(seed, f)));
+        PlacementModel version = new("summarizer@1.0.0", new ResourceRequest(1000, Gi, 0)) { Seed = seed };
+        PlacementNode[] nodes = [.. honest.Select(h => Node(h)), Node(ground)];
+
+        // Keyless, the ground id takes the version; with its key, the id no longer counts.
+        Assert.Equal([ground], NodesOf(Placement.Place([version], nodes, 1), version.Key));
+        PlacementNode[] keyed = [.. honest.Select(h => Node(h)), Node(ground) with { Identity = Placement.IdentityOf(ground, fingerprint) }];
+        var winner = keyed.MaxBy(n => Placement.Weight(seed, n.Identity))!.NodeId;
+        Assert.NotEqual(ground, winner);
+        Assert.Equal([winner], NodesOf(Placement.Place([version], keyed, 1), version.Key));
+        Assert.Equal(fingerprint, Placement.IdentityOf("any-id", fingerprint));
+        Assert.Equal("n1", Placement.IdentityOf("n1", null));
+    }
+
+    /// <summary>
+    /// A version's name and number can be guessed before it is published, so a node could have picked its key for a
+    /// version to come; the seed holds the image's digest, which no one but its publisher knows until then.
+    /// </summary>
+    [Fact]
+    public void A_versions_ranks_are_drawn_from_its_image_digest_not_only_its_name_and_number()
+    {
+        Assert.Equal("a@1\nsha256:01", Placement.SeedOf("a@1", "sha256:01"));
+        PlacementNode[] nodes = [.. Enumerable.Range(1, 16).Select(i => Node($"n{i}"))];
+        var winners = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var digest in Enumerable.Range(0, 8).Select(i => $"sha256:{i:x64}"))
+        {
+            PlacementModel version = new("a@1", new ResourceRequest(1000, Gi, 0)) { Seed = Placement.SeedOf("a@1", digest) };
+            var placed = NodesOf(Placement.Place([version], nodes, 2), "a@1");
+            Assert.Equal(Best(version.Seed, 2, [.. nodes.Select(n => n.NodeId)]), placed);
+            winners.UnionWith(placed);
+        }
+
+        // The same name and number, other images: other nodes (with one seed for all, it would be two nodes).
+        Assert.True(winners.Count > 2, $"eight digests placed a@1 on {winners.Count} nodes");
+    }
+
+    /// <summary>
+    /// The kept ranks follow a node whose identity changed (a keyless id registering a key) and a version whose seed
+    /// changed, as ranking afresh would.
+    /// </summary>
+    [Fact]
+    public void Kept_ranks_follow_a_node_that_gains_a_key_and_a_version_whose_seed_changes()
+    {
+        var ranks = new RendezvousRanks();
+        string[] ids = [.. Enumerable.Range(1, 12).Select(i => $"n{i}")];
+        string[] Fresh(Dictionary<string, string> nodes, string seed) =>
+            [.. nodes.OrderByDescending(n => Placement.Weight(seed, n.Value)).ThenBy(n => n.Key, StringComparer.Ordinal).Select(n => n.Key)];
+        var nodes = ids.ToDictionary(id => id, id => id, StringComparer.Ordinal);
+        ranks.Sync(nodes, new Dictionary<string, string> { ["a@1"] = "a@1\nsha256:01" });
+        Assert.Equal(Fresh(nodes, "a@1\nsha256:01"), ranks.Ranked("a@1"));
+
+        // Every node gains a key: each is ranked by its fingerprint now.
+        var keyed = ids.Select((id, i) => (id, $"sha256:{i + 100:x64}")).ToDictionary(n => n.id, n => n.Item2, StringComparer.Ordinal);
+        ranks.Sync(keyed, new Dictionary<string, string> { ["a@1"] = "a@1\nsha256:01" });
+        Assert.Equal(Fresh(keyed, "a@1\nsha256:01"), ranks.Ranked("a@1"));
+        Assert.NotEqual(Fresh(nodes, "a@1\nsha256:01"), ranks.Ranked("a@1"));
+
+        // The version's seed changes: ranked again.
+        ranks.Sync(keyed, new Dictionary<string, string> { ["a@1"] = "a@1\nsha256:02" });
+        Assert.Equal(Fresh(keyed, "a@1\nsha256:02"), ranks.Ranked("a@1"));
+        Assert.NotEqual(Fresh(keyed, "a@1\nsha256:01"), ranks.Ranked("a@1"));
+    }
 }

@@ -75,7 +75,8 @@ internal static class GatewayServeCommand
             "or a view its earlier checkpoints do not extend (IM5151), or the kept TLS certificate cannot be read (IM6047), 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).\n" +
             "Node identity: a node that registers with a key (infra node serve --key) has its id bound to that key; its registrations and heartbeats must be signed by it " +
-            "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); with --admit-node-key(s) a node with another key, " +
+            "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); a key holds one id (IM6051 while its node is online), " +
+            "and its fingerprint, not the id, decides the node's rank in placement; with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
         {
             port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, queueWait, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, connections.Max, connections.PerAddress, tokenFile, key, keyPassphrase, admitNodeKey,

@@ -112,7 +112,7 @@ internal static class NodeServeCommand
             "(record, statement by digest, signature, signer, not yanked).\nExit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), or a gateway refused the node's signature (IM6041: a bad or missing one; IM6042: its clock more than 120 s off, or a replay), " +
             "2 usage error (a missing token file, IM6016, or a registration the gateway finds invalid, IM6014, included), " +
             "3 container engine unavailable or unable to isolate runs, 4 gateway or registry unavailable, port taken (IM6021), or every gateway refused this node (IM6015: wrong token; " +
-            "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6043: the gateway does not admit this node's key; " +
+            "IM6019: another node holds the id; IM6040: the id is bound to another key; IM6051: the key is bound to another node, online; IM6043: the gateway does not admit this node's key; " +
             "IM6044: the gateway's reply is not signed by a key --admit-gateway-key lists; IM6046: the gateway's TLS certificate key is not the #sha256: pin). Off loopback (or with --tls) the job API is HTTPS with a certificate kept in $INFRAMIND_HOME/mesh/tls/ID.pfx. The credential the (first) gateway issues the node is kept in " +
             "$INFRAMIND_HOME/mesh/nodes/ID.credential, each other gateway's beside it (ID.credential.gw-HASH); until a gateway's answer arrives, the credential the node proposed to it is kept there as FILE.proposal.")
         {
