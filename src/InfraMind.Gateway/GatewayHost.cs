@@ -218,6 +218,11 @@ public sealed class GatewayHost : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
+        // A caller's mistake is the gateway's one request line (Inference[6100], with its status and code). grpc-aspnetcore
+        // would log it again at Information, with its stack trace ("Error reading message" for a message that is not
+        // protobuf, "Service method … canceled" for a caller that left, "Error status code …" for every status the
+        // ingress answers); a fault of the server's own (an unhandled exception in a handler) it logs at Error.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Warning);
         builder.Services.AddSingleton(core);
         builder.Services.AddSingleton(new StreamLeases("health watches", options.MaxHealthWatchesPerConnection, options.MaxHealthWatchesPerAddress, options.MaxHealthWatches));
         var reflections = new StreamLeases("reflection streams", options.MaxHealthWatchesPerConnection, options.MaxHealthWatchesPerAddress, options.MaxHealthWatches);

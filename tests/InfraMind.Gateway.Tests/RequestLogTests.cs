@@ -7,8 +7,9 @@ using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Gateway.Tests;
 
-/// <summary>One log line as a provider received it: its formatted message, its own fields and its scopes' fields.</summary>
-internal sealed record CapturedLog(string Category, LogLevel Level, int EventId, string Message, Dictionary<string, object?> Fields, Dictionary<string, object?> Scopes)
+/// <summary>One log line as a provider received it: its formatted message, its own fields, its scopes' fields and the exception it carries.</summary>
+internal sealed record CapturedLog(string Category, LogLevel Level, int EventId, string Message, Dictionary<string, object?> Fields, Dictionary<string, object?> Scopes,
+    Exception? Exception = null)
 {
     public string All => Message + " " + string.Join(" ", Fields.Values) + " " + string.Join(" ", Scopes.Values);
 }
@@ -42,7 +43,7 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExterna
                 if (scope is IEnumerable<KeyValuePair<string, object?>> kvs)
                     foreach (var (k, v) in kvs) s[k] = v;
             }, scopes);
-            owner.Logs.Enqueue(new CapturedLog(category, logLevel, eventId.Id, formatter(state, exception), fields, scopes));
+            owner.Logs.Enqueue(new CapturedLog(category, logLevel, eventId.Id, formatter(state, exception), fields, scopes, exception));
         }
     }
 }

@@ -10,18 +10,24 @@ using InfraMind.Serving;
 using InfraMind.Serving.Grpc;
 using InfraMind.Serving.Grpc.V2;
 using InfraMind.Serving.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Gateway.Tests;
 
 /// <summary>
 /// What a caller's own text costs the gateway and comes back in its answers: bounded, whatever the caller sent (found
 /// by an audit: an input breaking its schema in 93,000 places took ~30 s of CPU and came back as 7 MB; a long name came
-/// back whole in grpc-message, beyond what gRPC clients read as metadata).
+/// back whole in grpc-message, beyond what gRPC clients read as metadata), and what the gateway says of a caller's
+/// mistake, in the answer and in its log (found by a walkthrough: the JSON parser's text twice and "the body" for the
+/// json tensor, "the answer" for an input, the protobuf parser's text cut mid-word, and each mistake on the gRPC ingress
+/// logged again by grpc-aspnetcore with a stack trace).
 /// </summary>
 public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
 {
     private readonly InMemoryModelCatalog _catalog = new();
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
+    private readonly CapturingLoggerProvider _logs = new();
+    private readonly string _token = MeshToken.Create();
     private GatewayHost _gateway = null!;
     private GrpcChannel _channel = null!;
 
@@ -39,8 +45,10 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
             """;
         var m = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(yaml)).Manifest!;
         _catalog.Publish(new PublishedModel(m.Name, m.Version, ManifestCache.Shared.Get(m), "sha256:" + new string('0', 64), [], 1));
-        _gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = MeshToken.Create(), Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" },
-            _catalog, CancellationToken.None);
+        // Logged as `infra mesh up --verbose` and `infra gateway serve --verbose` log (ServingHosts.Logging).
+        _gateway = await GatewayHost.StartAsync(new GatewayOptions { NodeToken = _token, Replicas = 1, GrpcListenUrl = "http://127.0.0.1:0" }, _catalog,
+            TimeProvider.System, b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+                .AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning), CancellationToken.None);
         _http.BaseAddress = _gateway.Url;
         _channel = GrpcChannel.ForAddress(_gateway.GrpcUrl!, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
     }
@@ -51,7 +59,11 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
         await _gateway.DisposeAsync();
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _logs.Dispose();
+    }
 
     private static string ManyForbiddenKeys(int count)
     {
@@ -137,12 +149,18 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
             Infer("closed", """{"text": "x"}""", t => t.Shape.Add(3)),
             Infer("closed", """{"text": "x"}""", t => t.Contents.BytesContents.Add(Google.Protobuf.ByteString.CopyFromUtf8("""{"text": 5}"""))),
             new ModelInferRequest(Infer("closed", """{"text": "x"}""")) { Inputs = { JsonTensor.Request("closed", "", "", """{"text": 5}"""u8).Inputs[0] } },
+            Infer("closed", """{"text": "x"}""", t => t.Name = "input0"),
         };
         foreach (var request in requests)
         {
             var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(request).ResponseAsync);
             Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             Assert.Equal(MeshErrorCodes.GrpcRequestInvalid.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+            // The convention as it applies to an input (it once said "the answer in inputs[]").
+            Assert.Contains("one BYTES input tensor named 'json', shape [1], the document in inputs[0].contents.bytes_contents[0] or in raw_input_contents",
+                e.Status.Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("answer", e.Status.Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("output", e.Status.Detail, StringComparison.Ordinal);
         }
     }
 
@@ -185,5 +203,98 @@ public sealed class StrangerTextTests : IAsyncLifetime, IDisposable
         // A well-formed call on the same channel is answered as ever (here: the model has no node yet).
         var next = await Assert.ThrowsAsync<RpcException>(async () => await new GRPCInferenceService.GRPCInferenceServiceClient(_channel).ModelInferAsync(Infer("closed", "{\"text\":\"hi\"}")));
         Assert.Equal(StatusCode.Unavailable, next.StatusCode);
+    }
+
+    private static int Count(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal)) count++;
+        return count;
+    }
+
+    /// <summary>A length past the end: the protobuf parser's longest reason ("… misreported its own length.").</summary>
+    private Task<RpcException> TruncatedModelInferAsync() => RawCallFailsAsync("inference.GRPCInferenceService", "ModelInfer", [0x0a, 0x7f, 0x61]);
+
+    [Fact]
+    public async Task Malformed_json_in_the_json_tensor_says_the_parsers_reason_once_and_names_the_tensor()
+    {
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(Infer("closed", """{"text":""")).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal(MeshErrorCodes.MalformedJson.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+        Assert.StartsWith("malformed JSON: the json tensor is not JSON: ", e.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(1, Count(e.Status.Detail, "(line 1, byte 9)"));
+        Assert.Equal(1, Count(e.Status.Detail, "is not JSON"));
+        Assert.DoesNotContain("the body", e.Status.Detail, StringComparison.Ordinal);
+
+        // A duplicate key names where, once.
+        var twice = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(Infer("closed", """{"text": "a", "text": "b"}""")).ResponseAsync);
+        Assert.Equal(MeshErrorCodes.DuplicateKey.Value, twice.Trailers.GetValue(GrpcIngress.CodeTrailer));
+        Assert.Equal("duplicate key: the key 'text' appears twice in one object (at /text)", twice.Status.Detail);
+
+        // The REST face says "the body", once.
+        using var r = await _http.PostAsync(new Uri("inference/v1/closed", UriKind.Relative), new StringContent("""{"text":""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        var detail = (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["detail"];
+        Assert.StartsWith("the body is not JSON: ", detail, StringComparison.Ordinal);
+        Assert.Equal(1, Count(detail!, "(line 1, byte 9)"));
+    }
+
+    [Fact]
+    public async Task A_request_that_is_not_protobuf_quotes_the_parsers_reason_whole()
+    {
+        var e = await TruncatedModelInferAsync();
+        Assert.Equal(MeshErrorCodes.GrpcMessageMalformed.Value, e.Trailers.GetValue(GrpcIngress.CodeTrailer));
+        Assert.Equal(
+            "malformed request: the ModelInfer request is not a valid inference.ModelInferRequest message (While parsing a protocol message, the input ended " +
+            "unexpectedly in the middle of a field. This could mean either that the input has been truncated or that an embedded message misreported its own " +
+            "length); encode it with the Open Inference Protocol V2 .proto (docs/protocols.md)", e.Status.Detail);
+    }
+
+    [Fact]
+    public void A_reason_beyond_its_bound_is_cut_with_an_ellipsis_never_inside_a_parenthesis()
+    {
+        // Cut at 256 characters, the aside would be left open.
+        var detail = StrictRequests.Malformed("ModelInfer", "inference.ModelInferRequest", new string('x', 240) + " (an aside (nested) that goes on) and more").Status.Detail;
+        Assert.Contains("(" + new string('x', 240) + "…); encode it", detail, StringComparison.Ordinal);
+        Assert.Equal(Count(detail, "("), Count(detail, ")"));
+        var longer = StrictRequests.Malformed("ModelInfer", "inference.ModelInferRequest", new string('x', 400)).Status.Detail;
+        Assert.Contains("x…); encode it", longer, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_callers_mistake_on_the_grpc_ingress_is_one_log_line_with_its_status_and_code_and_no_stack_trace()
+    {
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(_channel);
+        await TruncatedModelInferAsync();
+        await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(Infer("closed", """{"text":""")).ResponseAsync);
+
+        // A caller that leaves while its node works.
+        await using var node = new FakeNode(_gateway.Url, _token) { Answer = (_, ct) => Task.Delay(Timeout.Infinite, ct) };
+        using (var r = await node.RegisterAsync("n1")) r.EnsureSuccessStatusCode();
+        await node.ReadyAsync("n1", "closed");
+        using (var leave = new CancellationTokenSource())
+        {
+            var call = client.ModelInferAsync(Infer("closed", """{"text": "hi"}"""), cancellationToken: leave.Token).ResponseAsync;
+            for (var waited = System.Diagnostics.Stopwatch.StartNew(); node.Jobs.IsEmpty && waited.Elapsed < TimeSpan.FromSeconds(10);) await Task.Delay(20);
+            Assert.False(node.Jobs.IsEmpty);
+            await leave.CancelAsync();
+            Assert.Equal(StatusCode.Cancelled, (await Assert.ThrowsAsync<RpcException>(() => call)).StatusCode);
+        }
+
+        // Each request's line is written once its answer has gone out; grpc-aspnetcore's own lines of a call, a moment after it.
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); _logs.Logs.Count(l => l.EventId == 6100) < 3 && waited.Elapsed < TimeSpan.FromSeconds(10);) await Task.Delay(20);
+        await Task.Delay(300);
+        var logs = _logs.Logs.ToList();
+        var lines = logs.Select(l => $"{l.Category}[{l.EventId}] {l.Level}: {l.Message} {l.Exception}").ToList();
+        var all = string.Join("\n", lines);
+        Assert.All(lines, l => Assert.DoesNotContain("   at ", l, StringComparison.Ordinal));
+        Assert.All(lines, l => Assert.DoesNotContain("Exception", l, StringComparison.Ordinal));
+        Assert.True(Assert.Single(lines, l => l.Contains("IM6039", StringComparison.Ordinal) || l.Contains("not a valid", StringComparison.Ordinal))
+            .Contains(": 400 (code IM6039", StringComparison.Ordinal), all);
+        Assert.True(Assert.Single(lines, l => l.Contains("IM6008", StringComparison.Ordinal) || l.Contains("not JSON", StringComparison.Ordinal))
+            .Contains(": 400 (code IM6008", StringComparison.Ordinal), all);
+        Assert.Single(lines, l => l.Contains(": 499 (code", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs, l => l.Category.StartsWith("Grpc.AspNetCore", StringComparison.Ordinal));
     }
 }

@@ -32,7 +32,8 @@ internal sealed record ProblemError(string? Pointer, string Message)
 internal sealed record InferenceOutcome(ServedModel? Model, byte[]? Answer, string? Node, int Attempts, InferenceProblem? Problem, string? Receipt = null);
 
 /// <summary>The input as the caller's protocol delivered it: the raw JSON bytes, or the problem with reading them.</summary>
-internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Problem);
+/// <param name="Document">What the protocol calls the document in a message: "the body" (REST), "the json tensor" (gRPC).</param>
+internal readonly record struct InferenceInput(byte[]? Raw, InferenceProblem? Problem, string Document = "the body");
 
 /// <summary>
 /// The protocol-neutral part of an inference request, shared by POST /inference/v1/{name} and the V2 gRPC ingress:
@@ -133,7 +134,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         if (input.Problem is { } unreadable) return Refuse(model, unreadable, record);
 
         // What a model gets is the gateway's own serialisation of the document it validated, never the client's bytes.
-        var strict = StrictJson.Read(input.Raw!, options.MaxJsonDepth);
+        var strict = StrictJson.Read(input.Raw!, options.MaxJsonDepth, input.Document);
         if (strict.Document is not { } document)
         {
             var title = strict.Code == MeshErrorCodes.MalformedJson ? "malformed JSON" : strict.Code == MeshErrorCodes.DuplicateKey ? "duplicate key" : "not UTF-8";

@@ -34,15 +34,19 @@ internal static class StrictJson
         return e.LineNumber is { } line && e.BytePositionInLine is { } at ? $"{text} (line {line + 1}, byte {at + 1})" : text;
     }
 
-    public static StrictBody Read(byte[] body, int maxDepth)
+    /// <summary>
+    /// <paramref name="body"/> read strictly; <paramref name="named"/> is what the caller's protocol calls it in a
+    /// message ("the body", "the json tensor").
+    /// </summary>
+    public static StrictBody Read(byte[] body, int maxDepth, string named)
     {
         // A byte-order mark is allowed and ignored (RFC 8259 §8.1); the model never sees it.
         if (body.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
         if (!Utf8.IsValid(body))
-            return Refuse(MeshErrorCodes.BodyNotUtf8, $"the body is not UTF-8: the byte at offset {InvalidOffset(body)} is not valid UTF-8", "");
+            return Refuse(MeshErrorCodes.BodyNotUtf8, $"{named} is not UTF-8: the byte at offset {InvalidOffset(body)} is not valid UTF-8", "");
 
         if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
-            return Refuse(MeshErrorCodes.MalformedJson, "the body is empty: send the input as one JSON document", "");
+            return Refuse(MeshErrorCodes.MalformedJson, $"{named} is empty: send the input as one JSON document", "");
 
         JsonDocument document;
         try
@@ -51,7 +55,7 @@ internal static class StrictJson
         }
         catch (JsonException e)
         {
-            return Refuse(MeshErrorCodes.MalformedJson, $"the body is not JSON: {Describe(e)}", "");
+            return Refuse(MeshErrorCodes.MalformedJson, $"{named} is not JSON: {Describe(e)}", "");
         }
 
         try

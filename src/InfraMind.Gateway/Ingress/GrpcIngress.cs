@@ -175,11 +175,11 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
     private InferenceInput Input(ModelInferRequest request)
     {
         if (!JsonTensor.TryRead(request, out var document, out var why))
-            return new(null, new(400, MeshErrorCodes.GrpcRequestInvalid, "no json input tensor", $"{why}; {JsonTensor.Convention.Replace("output", "input", StringComparison.Ordinal)}."));
+            return new(null, new(400, MeshErrorCodes.GrpcRequestInvalid, "inputs refused", $"{why}; {JsonTensor.InputConvention}."));
         var limit = core.Options.MaxRequestBytes;
         return document.Length > limit
             ? new(null, new(413, MeshErrorCodes.BodyTooLarge, "input too large", $"the json tensor holds {document.Length} bytes, more than {limit}, the gateway's limit."))
-            : new(document.ToArray(), null);
+            : new(document.ToArray(), null, "the json tensor");
     }
 
     // At most `most` characters, "…" included.
@@ -205,8 +205,17 @@ internal sealed class GrpcIngress(InferenceCore core) : GRPCInferenceService.GRP
     /// <inheritdoc cref="Failure(InferenceProblem)"/>
     internal static RpcException Failure(InferenceCore core, InferenceProblem problem)
     {
-        var message = Cut($"{problem.Title}: {problem.Detail}", MaxStatusMessage);
-        if (problem.Errors is { Count: > 0 } errors)
+        var errors = problem.Errors ?? [];
+        var where = "";
+        // A strict-JSON refusal's one error is its detail, with where: only the where is added (nothing for the root).
+        if (errors is [var only] && only.Message == problem.Detail)
+        {
+            where = string.IsNullOrEmpty(only.Pointer) ? "" : $" (at {only.Pointer})";
+            errors = [];
+        }
+
+        var message = Cut($"{problem.Title}: {problem.Detail}{where}", MaxStatusMessage);
+        if (errors.Count > 0)
         {
             var text = new System.Text.StringBuilder(message);
             var listed = 0;

@@ -49,8 +49,12 @@ internal static class StrictRequests
     /// </summary>
     public static readonly WireLimits Limits = new(MaxObjects: 1024, MaxValues: 1024);
 
-    /// <summary>The most characters of the parser's reason quoted in the status message.</summary>
-    private const int MaxReason = 200;
+    /// <summary>
+    /// The most characters of the parser's reason quoted in the status message. Google.Protobuf's reasons are its own
+    /// fixed text, the longest 202 characters ("While parsing a protocol message, the input ended unexpectedly …"):
+    /// each is quoted whole.
+    /// </summary>
+    private const int MaxReason = 256;
 
     /// <summary>Forwards the methods <paramref name="binds"/> names to <paramref name="inner"/> with their request marshaller made strict.</summary>
     private sealed class Binder(ServiceBinderBase inner, Func<string, bool> binds) : ServiceBinderBase
@@ -111,7 +115,26 @@ internal static class StrictRequests
     /// <summary>The status of a message that is not valid protobuf for <paramref name="type"/>.</summary>
     internal static RpcException Malformed(string method, string type, string reason) =>
         new(new Status(StatusCode.InvalidArgument,
-                $"malformed request: the {method} request is not a valid {type} message ({TerminalText.Cut(reason, MaxReason)}); " +
+                $"malformed request: the {method} request is not a valid {type} message ({Reason(reason)}); " +
                 "encode it with the Open Inference Protocol V2 .proto (docs/protocols.md)"),
             GrpcIngress.Trailers(MeshErrorCodes.GrpcMessageMalformed));
+
+    /// <summary>
+    /// The parser's reason as one clause of the message: its double spaces single, without its closing full stop; beyond
+    /// <see cref="MaxReason"/>, shortened with "…", never inside a parenthesis it opens.
+    /// </summary>
+    private static string Reason(string reason)
+    {
+        var text = string.Join(' ', reason.Split(' ', StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.');
+        if (text.Length <= MaxReason) return text;
+        var cut = TerminalText.Cut(text, MaxReason);
+        var (depth, outer) = (0, 0);
+        for (var i = 0; i < cut.Length; i++)
+        {
+            if (cut[i] == '(' && depth++ == 0) outer = i;
+            else if (cut[i] == ')' && depth > 0) depth--;
+        }
+
+        return (depth > 0 ? cut[..outer].TrimEnd() : cut) + "…";
+    }
 }

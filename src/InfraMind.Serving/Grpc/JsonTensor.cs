@@ -16,10 +16,18 @@ public static class JsonTensor
 
     public const string DataType = "BYTES";
 
+    /// <summary>V2's raw BYTES form of one element, as the convention names it.</summary>
+    private const string RawForm = "(4-byte little-endian length, then the bytes)";
+
     /// <summary>The convention in one line, for verdicts that say what a model must do.</summary>
     public const string Convention =
         "InfraMind's JSON convention: one BYTES output tensor named 'json', shape [1], the answer in outputs[].contents.bytes_contents[0] " +
-        "or in raw_output_contents (4-byte little-endian length, then the bytes)";
+        "or in raw_output_contents " + RawForm;
+
+    /// <summary>The convention for a request in one line, for a server that says what a caller must send.</summary>
+    public const string InputConvention =
+        "InfraMind's JSON convention: one BYTES input tensor named 'json', shape [1], the document in inputs[0].contents.bytes_contents[0] " +
+        "or in raw_input_contents " + RawForm;
 
     /// <summary>A ModelInfer request that carries <paramref name="document"/> to <paramref name="model"/>.</summary>
     public static ModelInferRequest Request(string model, string version, string id, ReadOnlySpan<byte> document)
