@@ -89,14 +89,27 @@ internal static class CaseRunner
         }
 
         var failed = results.Count(r => r.Status == CheckStatus.Failed);
-        var latencies = results.Where(r => r.Positive && r.StatusCode is not null).Select(r => r.LatencyMs).Order().ToList();
-        var p50 = latencies.Count > 0 ? latencies[latencies.Count / 2] : 0;
-        var detail = $"{results.Count - failed}/{results.Count} passed, p50 {p50:0.#} ms" + (timedOut ? NotSent(notSent) : "");
+        var detail = Tally(results) + (timedOut ? NotSent(notSent) : "");
         return failed == 0 && results.Any(r => r.Positive)
             ? (results, Step(CheckStatus.Passed, null, detail))
             : (results, Step(CheckStatus.Failed, results.FirstOrDefault(r => r.Status == CheckStatus.Failed)?.Verdict, detail));
 
         StepResult Step(CheckStatus status, Verdict? verdict, string text) => new(ConformanceSteps.Cases, status, verdict, text, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// "N/M passed" and the median time of the valid inputs sent, each as measured whatever came back (an answer, an
+    /// error, a dropped connection, the request budget run out): before, it was of the answered valid inputs only, and
+    /// a run where none was answered said "p50 0 ms" of cases that took their time.
+    /// </summary>
+    internal static string Tally(IReadOnlyList<CaseResult> results)
+    {
+        var passed = results.Count(r => r.Status == CheckStatus.Passed);
+        var valid = results.Where(r => r.Positive).Select(r => r.LatencyMs).Order().ToList();
+        var p50 = valid.Count == 0
+            ? "no p50: no valid input was sent"
+            : string.Create(CultureInfo.InvariantCulture, $"p50 {valid[valid.Count / 2]:0.#} ms over {valid.Count} valid input{(valid.Count == 1 ? "" : "s")}");
+        return $"{passed}/{results.Count} passed, {p50}";
     }
 
     private static string NotSent(int count) =>
@@ -166,12 +179,16 @@ internal static class CaseRunner
 
         var latency = clock.Elapsed;
         var judged = AnswerJudge.Judge(answer, c.Positive, outputSchema);
-        return Result(c, judged, answer.StatusCode, latency, answer.Body is { } bytes ? Quote(bytes) : null);
+        return Result(c, judged, answer.StatusCode, latency, answer.Body is { } bytes ? Quote(bytes) : null, answer.GrpcStatus);
     }
 
-    private static CaseResult Result(SyntheticCase c, Judgement judgement, int? code, TimeSpan latency, string? response) =>
+    private static CaseResult Result(SyntheticCase c, Judgement judgement, int? code, TimeSpan latency, string? response, string? grpcStatus = null) =>
         new(c.Name, c.Positive, judgement.Passed ? CheckStatus.Passed : CheckStatus.Failed, judgement.Verdict, code,
-            Math.Round(latency.TotalMilliseconds, 3), judgement.Detail, Trim(c.Body), response, judgement.Violations);
+            Math.Round(latency.TotalMilliseconds, 3), judgement.Detail, Trim(c.Body), response, judgement.Violations)
+        {
+            GrpcStatus = grpcStatus,
+            RequestLength = c.Body.Length,
+        };
 
     /// <summary>The start of an answer, for the report: a 16 MiB answer is not decoded whole to show 2048 characters of it.</summary>
     private static string Quote(byte[] body)

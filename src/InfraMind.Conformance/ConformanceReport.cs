@@ -15,6 +15,8 @@ public enum CheckStatus
 public sealed record StepResult(string Step, CheckStatus Status, Verdict? Verdict, string Detail, TimeSpan Duration);
 
 /// <summary>One request sent to the model and what came back.</summary>
+/// <param name="StatusCode">The HTTP status of the answer; for a gRPC model, its status's HTTP equivalent (<see cref="GrpcStatus"/> is what it said).</param>
+/// <param name="Request">The request's body, cut at 2,048 characters (<see cref="RequestLength"/> says how long it was).</param>
 public sealed record CaseResult(
     string Name,
     bool Positive,
@@ -25,7 +27,14 @@ public sealed record CaseResult(
     string Detail,
     string Request,
     string? Response,
-    IReadOnlyList<SchemaViolation> Violations);
+    IReadOnlyList<SchemaViolation> Violations)
+{
+    /// <summary>The gRPC status a <c>protocol: grpc</c> model answered with, as the specification writes it (OK, INVALID_ARGUMENT, …); null over REST or with no answer.</summary>
+    public string? GrpcStatus { get; init; }
+
+    /// <summary>How many characters the request had (<see cref="Request"/> may hold fewer).</summary>
+    public int RequestLength { get; init; }
+}
 
 /// <summary>Everything a run found; <see cref="Passed"/> only when every step and every case passed.</summary>
 public sealed record ConformanceReport(
@@ -41,10 +50,15 @@ public sealed record ConformanceReport(
     public bool Passed => Steps.All(s => s.Status != CheckStatus.Failed) && Cases.All(c => c.Status == CheckStatus.Passed) &&
                           Steps.Any(s => s.Step == ConformanceSteps.Cases && s.Status == CheckStatus.Passed);
 
+    /// <summary>
+    /// model.yaml's error findings when it did not validate (then there is no <see cref="Version"/>, and
+    /// <see cref="Model"/> is the package directory's name, not a model's); empty otherwise.
+    /// </summary>
+    public IReadOnlyList<ManifestDiagnostic> ManifestErrors { get; init; } = [];
+
     /// <summary>Every distinct failure verdict, in the order found.</summary>
     public IReadOnlyList<Verdict> Verdicts =>
         [.. Steps.Select(s => s.Verdict).Concat(Cases.Select(c => c.Verdict)).OfType<Verdict>().Distinct()];
-
 }
 
 internal static class ConformanceSteps

@@ -69,7 +69,10 @@ public sealed class ConformanceRunner
                 var errors = validation.Errors.ToList();
                 Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdict.ManifestInvalid,
                     $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
-                return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, steps, [], clock.Elapsed);
+                return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, steps, [], clock.Elapsed)
+                {
+                    ManifestErrors = errors,
+                };
             }
 
             Add(steps, ConformanceSteps.Validate, CheckStatus.Passed, null, $"{manifest.Name} {manifest.Version}, manifest {manifest.ManifestDigest[..19]}…", clock.Elapsed);
@@ -278,7 +281,7 @@ public sealed class ConformanceRunner
             var accepted = clock.Elapsed;
             if (manifest.Protocol == ModelProtocol.Grpc)
             {
-                if (await GrpcReadinessCheck.WaitAsync(manifest, container, timeout - accepted, clock, exitedSignal, cancellationToken) is { } unready)
+                if (await GrpcReadinessCheck.WaitAsync(manifest, container, timeout, timeout - accepted, clock, exitedSignal, cancellationToken) is { } unready)
                 {
                     Add(steps, unready);
                     return false;

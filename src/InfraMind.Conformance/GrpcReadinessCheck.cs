@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using InfraMind.Containers;
 using InfraMind.Manifest;
 using InfraMind.Serving;
@@ -17,8 +18,10 @@ internal static class GrpcReadinessCheck
     private static readonly TimeSpan SniffTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>Null when SERVING; else the failed step.</summary>
+    /// <param name="timeout">The readiness timeout the wait runs under (--timeout, else model.yaml's <c>timeout</c>), as it is named in a failure.</param>
+    /// <param name="left">What is left of it once the port accepted.</param>
     public static async Task<StepResult?> WaitAsync(
-        ModelManifest manifest, RunningContainer container, TimeSpan left, Stopwatch clock, CancellationToken exited, CancellationToken cancellationToken)
+        ModelManifest manifest, RunningContainer container, TimeSpan timeout, TimeSpan left, Stopwatch clock, CancellationToken exited, CancellationToken cancellationToken)
     {
         var route = ContainerRoute.Of(container);
         var spoken = await ProtocolSniffer.SniffAsync(route, SniffTimeout, cancellationToken);
@@ -61,9 +64,19 @@ internal static class GrpcReadinessCheck
             await Task.Delay(ReadinessProbe.PollInterval, cancellationToken);
         }
 
-        return Failed(Verdict.NoAnswerOnPort,
-            $"port {manifest.Port} accepts connections but the model did not report SERVING within {(clock.Elapsed).TotalSeconds:0.###} s; last seen: {seen}");
+        return Failed(Verdict.NoAnswerOnPort, NotServing(manifest.Port, timeout, seen));
 
         StepResult Failed(Verdict verdict, string detail) => new(ConformanceSteps.Readiness, CheckStatus.Failed, verdict, detail, clock.Elapsed);
     }
+
+    /// <summary>
+    /// A model that accepts on its port but never says SERVING: the readiness timeout it had (not the time measured,
+    /// which overruns it by a poll), the last status it reported, and the fix. The wait is `infra test --timeout`'s,
+    /// else model.yaml's <c>timeout</c>, which is also the one a node waits.
+    /// </summary>
+    internal static string NotServing(int port, TimeSpan timeout, string seen) =>
+        string.Create(CultureInfo.InvariantCulture, $"port {port} accepts connections but the model did not report SERVING within {timeout.TotalSeconds:0.###} s; last seen: {seen}. ") +
+        "Fix: answer grpc.health.v1 Health/Check for service \"\" with SERVING once the model can answer (without a health service: " +
+        "inference.GRPCInferenceService/ServerReady with ready=true); if it needs longer to load, raise `timeout:` in model.yaml " +
+        "(what nodes wait too; `infra test --timeout` overrides it for one run)";
 }

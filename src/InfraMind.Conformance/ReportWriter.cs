@@ -24,10 +24,12 @@ public static class ReportWriter
         passed = report.Passed,
         verdicts = report.Verdicts,
         durationMs = Math.Round(report.Duration.TotalMilliseconds, 1),
+        // Where model.yaml did not validate: each finding as `infra validate --json` gives it (code, where, message, fix).
+        errors = report.ManifestErrors.Select(d => d.ToJson()),
         steps = report.Steps.Select(s => new { step = s.Step, status = s.Status, verdict = s.Verdict, detail = s.Detail, durationMs = Math.Round(s.Duration.TotalMilliseconds, 1) }),
         cases = report.Cases.Select(c => new
         {
-            name = c.Name, positive = c.Positive, status = c.Status, verdict = c.Verdict, statusCode = c.StatusCode, latencyMs = c.LatencyMs,
+            name = c.Name, positive = c.Positive, status = c.Status, verdict = c.Verdict, statusCode = c.StatusCode, grpcStatus = c.GrpcStatus, latencyMs = c.LatencyMs,
             detail = c.Detail, request = c.Request, response = c.Response,
             violations = c.Violations.Select(v => new { pointer = v.Pointer, message = v.Message }),
         }),
@@ -36,7 +38,8 @@ public static class ReportWriter
     public static string ToJUnit(ConformanceReport report)
     {
         static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-        var name = $"{report.Model}@{report.Version}";
+        // No version where model.yaml did not validate: the package directory's name alone, not "name@".
+        var name = report.Version is null ? report.Model : $"{report.Model}@{report.Version}";
         var tests = report.Steps.Select(s => Case($"step: {s.Step}", s.Status, s.Verdict, s.Detail, Seconds(s.Duration), name))
             .Concat(report.Cases.Select(c => Case($"case: {c.Name}", c.Status, c.Verdict,
                 $"{c.Detail}\nrequest: {c.Request}\nresponse: {c.Response}", (c.LatencyMs / 1000).ToString("0.###", CultureInfo.InvariantCulture), name)))

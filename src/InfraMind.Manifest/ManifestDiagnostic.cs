@@ -24,6 +24,12 @@ public sealed record ManifestDiagnostic(
 {
     public string Location => Line > 0 ? $"{File}:{Line}:{Column}" : File;
 
+    /// <summary>
+    /// The finding as every <c>--json</c> writes it (`infra validate`'s <c>errors[]</c> and <c>warnings[]</c>, `infra
+    /// test`'s <c>errors[]</c>): its code, where it is, what is wrong and the fix, each a member of its own.
+    /// </summary>
+    public object ToJson() => new { code = Code, path = Path, file = File, line = Line, column = Column, message = Message, hint = Hint };
+
     public override string ToString() =>
         $"{Location}: {(Severity == DiagnosticSeverity.Error ? "error" : "warning")} {Code}: {Message}" +
         (Path.Length > 0 ? $" [{Path}]" : "") + (Hint.Length > 0 ? $" (hint: {Hint})" : "");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Xml.Linq;
+using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Testing;
 
@@ -132,7 +133,86 @@ public sealed class TestCommandTests : IDisposable
         Assert.Equal("failed", step.GetProperty("status").GetString());
         Assert.Contains("version", step.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, report.GetProperty("cases").GetArrayLength());
+        // Each finding as `infra validate --json` gives it, a member for each part: before, only inside the detail's text.
+        var error = report.GetProperty("errors").EnumerateArray().First(e => e.GetProperty("path").GetString() == "version");
+        Assert.Equal("IM1010", error.GetProperty("code").GetString());
+        Assert.Equal("model.yaml", error.GetProperty("file").GetString());
+        Assert.NotEqual("", error.GetProperty("hint").GetString());
+        var validate = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        Assert.True(JsonElement.DeepEquals(validate.GetProperty("errors"), report.GetProperty("errors")), report.GetProperty("errors").GetRawText());
     }
+
+    [Fact]
+    public async Task A_package_whose_manifest_does_not_validate_is_named_by_its_directory_not_a_name_and_an_empty_version()
+    {
+        // It read "FAILED badfield : manifest-invalid": the directory's name where the model's goes, and the gap of a version.
+        var dir = BrokenModel.Create(Path.Combine(_cli.Work, "badfield"), "cli-badfield");
+        var manifest = Path.Combine(dir, "model.yaml");
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("protocol: rest", "protocol: grcp", StringComparison.Ordinal));
+        foreach (var json in new[] { false, true })
+        {
+            var psi = InfraProcess.StartInfo(_cli.Home, ["test", "badfield", .. json ? new[] { "--json" } : []]);
+            psi.WorkingDirectory = _cli.Work;
+            psi.Environment["DOCKER_HOST"] = "unix:///tmp/no-such-engine.sock";
+            var (code, output, err) = await InfraProcess.RunAsync(psi, TimeSpan.FromSeconds(60));
+            Assert.True(code == 1, $"exit {code}\n{output}\n{err}");
+            if (!json)
+            {
+                Assert.Contains("FAILED ./badfield: manifest-invalid", output, StringComparison.Ordinal);
+                continue;
+            }
+
+            var report = JsonDocument.Parse(output).RootElement;
+            // The members it had stay, for the scripts that read them.
+            Assert.Equal(("badfield", JsonValueKind.Null, 0), (report.GetProperty("model").GetString(), report.GetProperty("version").ValueKind, report.GetProperty("port").GetInt32()));
+            var error = Assert.Single(report.GetProperty("errors").EnumerateArray());
+            Assert.Equal(("IM1027", "protocol", "model.yaml", 5), (error.GetProperty("code").GetString(), error.GetProperty("path").GetString(),
+                error.GetProperty("file").GetString(), error.GetProperty("line").GetInt32()));
+            Assert.Contains("grpc", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_grpc_models_case_row_shows_the_grpc_status_it_answered_and_a_rest_models_its_http_status()
+    {
+        // A gRPC model's rows read "200" and "400": the HTTP equivalents the judge reads, not what the model said.
+        var output = new StringWriter();
+        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console, quiet: false);
+        view.Report(new InfraMind.Conformance.CaseFinished(Case("grpc-invalid", positive: false, CheckStatus.Passed, 400) with { GrpcStatus = "FAILED_PRECONDITION" }));
+        view.Report(new InfraMind.Conformance.CaseFinished(Case("grpc-valid", positive: true, CheckStatus.Passed, 200) with { GrpcStatus = "OK" }));
+        view.Report(new InfraMind.Conformance.CaseFinished(Case("rest-invalid", positive: false, CheckStatus.Passed, 400)));
+        var rows = output.ToString().TrimEnd('\n').Split('\n');
+        Assert.Contains(" FAILED_PRECONDITION ", rows[0], StringComparison.Ordinal);
+        Assert.Contains(" OK ", rows[1], StringComparison.Ordinal);
+        Assert.DoesNotContain("400", rows[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("200", rows[1], StringComparison.Ordinal);
+        Assert.Contains(" 400 ", rows[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_cases_long_request_is_cut_in_the_console_saying_how_long_it_was()
+    {
+        // Boundary cases send up to 2,048 characters each, and ten such failures buried the ones after them.
+        var output = new StringWriter();
+        var console = _cli.Context(output).Console;
+        var body = "{\"text\": \"" + new string('x', 1990) + "\"}";
+        var failed = Case("boundary-max-length", positive: true, CheckStatus.Failed, 500) with { Request = body, RequestLength = body.Length };
+        var report = new ConformanceReport("m", "1.0.0", null, "m:1.0.0", 9000, [], [failed, Case("short", positive: true, CheckStatus.Failed, 500)], TimeSpan.Zero);
+        InfraMind.Cli.Commands.TestCommand.Summary(console, report, "m");
+        var lines = output.ToString().Split('\n');
+        var requests = lines.Where(l => l.Contains("request:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, requests.Count);
+        Assert.EndsWith($"request: {body[..InfraMind.Cli.Commands.TestCommand.RequestShown]}… (2,002 characters)", requests[0].TrimEnd(), StringComparison.Ordinal);
+        Assert.EndsWith("request: {\"text\": \"hi\"}", requests[1].TrimEnd(), StringComparison.Ordinal);
+        Assert.Contains("FAILED m 1.0.0: server-error-on-valid-input", output.ToString(), StringComparison.Ordinal);
+    }
+
+    private static CaseResult Case(string name, bool positive, CheckStatus status, int code) =>
+        new(name, positive, status, status == CheckStatus.Failed ? InfraMind.Serving.Verdict.ServerErrorOnValidInput : null, code, 12.5,
+            status == CheckStatus.Failed ? "the model answered 500" : "", """{"text": "hi"}""", "{}", [])
+        {
+            RequestLength = 14,
+        };
 
     [Fact]
     public async Task Missing_directory_and_bad_report_format_are_usage_errors()

@@ -18,7 +18,7 @@ public sealed class GrpcPackageTests
         { "raw", "", "" },
         { "no-json", Verdict.JsonTensorMissing.WireName, "no output tensor named 'json' (outputs: 'output0')" },
         { "unimplemented", Verdict.GrpcUnimplemented.WireName, "UNIMPLEMENTED to inference.GRPCInferenceService/ModelInfer" },
-        { "not-serving", Verdict.NoAnswerOnPort.WireName, "last seen: grpc.health.v1 NotServing" },
+        { "not-serving", Verdict.NoAnswerOnPort.WireName, "did not report SERVING within 10 s; last seen: grpc.health.v1 NotServing. Fix: " },
         // Neither grpc.health.v1 nor V2's ServerReady: named at readiness, not waited out as a model that never says SERVING.
         { "no-v2", Verdict.GrpcUnimplemented.WireName, "answered UNIMPLEMENTED for grpc.health.v1.Health/Check and inference.GRPCInferenceService/ServerReady: not an Open Inference Protocol V2 server" },
         { "internal", Verdict.ServerErrorOnValidInput.WireName, "INTERNAL (500): tokenizer exploded" },

@@ -223,7 +223,7 @@ internal static partial class PackageTemplate
         infra test --container .
         ```
 
-        Request: `{"text": "what a great day"}` → answer: `{"label": "positive", "score": 0.6667, "matched": 1}`.
+        Request: `{"text": "what a great day"}` → answer: `{"label": "positive", "score": 1.0, "matched": 1}`.
 
         """;
 

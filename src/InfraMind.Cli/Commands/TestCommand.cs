@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using InfraMind.Conformance;
 using InfraMind.Containers;
 using InfraMind.Manifest;
@@ -107,7 +108,7 @@ internal static class TestCommand
                 }
 
                 if (asJson) await context.Output.WriteLineAsync(ReportWriter.ToJson(result));
-                else Summary(context.Console, result);
+                else Summary(context.Console, result, dir);
                 return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
             }
             finally
@@ -172,7 +173,14 @@ internal static class TestCommand
         return null;
     }
 
-    private static void Summary(IAnsiConsole console, ConformanceReport report)
+    /// <summary>Most characters of a failed case's request the console quotes; --json and --report keep what the run recorded.</summary>
+    internal const int RequestShown = 200;
+
+    /// <summary>
+    /// The run's table and verdict. <paramref name="directory"/> (the package as given) names a package whose
+    /// model.yaml did not validate: it has no model name or version to show.
+    /// </summary>
+    internal static void Summary(IAnsiConsole console, ConformanceReport report, string directory)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("step").AddColumn("result").AddColumn("detail").AddColumn(new TableColumn("time").RightAligned());
         foreach (var s in report.Steps)
@@ -187,14 +195,29 @@ internal static class TestCommand
         }
         else
         {
-            console.MarkupLine($"[red]FAILED[/] {ConsoleText.Escape(report.Model)} {ConsoleText.Escape(report.Version ?? "")}: {ConsoleText.Escape(string.Join(", ", report.Verdicts))}");
+            var what = report.Version is { } version ? $"{report.Model} {version}" : Shown(directory);
+            console.MarkupLine($"[red]FAILED[/] {ConsoleText.Escape(what)}: {ConsoleText.Escape(string.Join(", ", report.Verdicts))}");
             foreach (var c in report.Cases.Where(c => c.Status == CheckStatus.Failed).Take(10))
             {
                 console.MarkupLine($"  [red]{ConsoleText.Escape(c.Verdict?.WireName ?? "failed")}[/] case {ConsoleText.Escape(c.Name)}: {ConsoleText.Escape(c.Detail)}");
-                console.MarkupLine($"    [dim]request:[/] {ConsoleText.Escape(c.Request)}");
+                // A boundary case's request of thousands of characters would bury the failures after it.
+                var request = c.RequestLength > RequestShown
+                    ? TerminalText.Shorten(c.Request, RequestShown) + string.Create(CultureInfo.InvariantCulture, $" ({c.RequestLength:N0} characters)")
+                    : c.Request;
+                console.MarkupLine($"    [dim]request:[/] {ConsoleText.Escape(request)}");
                 if (c.Response is not null) console.MarkupLine($"    [dim]answer:[/] {ConsoleText.Escape(c.Response)}");
             }
         }
+    }
+
+    /// <summary>A package directory as a path in a line: ./NAME for one under the current directory, else as given.</summary>
+    private static string Shown(string directory)
+    {
+        var trimmed = Path.TrimEndingDirectorySeparator(directory);
+        return Path.IsPathRooted(trimmed) || trimmed is "." or ".." || trimmed.StartsWith("./", StringComparison.Ordinal) ||
+               trimmed.StartsWith("../", StringComparison.Ordinal)
+            ? trimmed
+            : $"./{trimmed}";
     }
 
     private static string Status(CheckStatus status, InfraMind.Serving.Verdict? verdict) => status switch
@@ -225,7 +248,9 @@ internal static class TestCommand
                     break;
                 case CaseFinished c:
                     var m = c.Result.Status == CheckStatus.Passed ? "[green]✓[/]" : "[red]✗[/]";
-                    console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {ConsoleText.Escape(c.Result.Name),-28} {c.Result.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "---"} {c.Result.LatencyMs,8:0.0} ms" +
+                    // A gRPC model's own status (its HTTP equivalent is what the judge reads, not what it said).
+                    var said = c.Result.GrpcStatus is { } grpc ? $"{grpc,-16}" : c.Result.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? "---";
+                    console.MarkupLine($"    {m} {(c.Result.Positive ? "valid  " : "invalid")} {ConsoleText.Escape(c.Result.Name),-28} {said} {c.Result.LatencyMs,8:0.0} ms" +
                                        (c.Result.Status == CheckStatus.Passed ? "" : $"  [red]{ConsoleText.Escape(c.Result.Verdict?.WireName ?? "")}[/]"));
                     break;
             }

@@ -38,12 +38,9 @@ internal static class ValidateCommand
         manifest = result.ManifestPath,
         name = result.Name,
         version = result.Version?.ToString(),
-        errors = result.Errors.Select(Diagnostic).ToArray(),
-        warnings = result.Warnings.Select(Diagnostic).ToArray(),
+        errors = result.Errors.Select(d => d.ToJson()).ToArray(),
+        warnings = result.Warnings.Select(d => d.ToJson()).ToArray(),
     };
-
-    private static object Diagnostic(ManifestDiagnostic d) =>
-        new { code = d.Code, path = d.Path, file = d.File, line = d.Line, column = d.Column, message = d.Message, hint = d.Hint };
 
     private static void WriteJson(CliContext context, ManifestValidation result) => CliJson.Write(context.Output, ToJson(result));
 

@@ -130,8 +130,8 @@ public sealed class ModelChannel : IDisposable
         }
 
         if (!JsonTensor.TryRead(response, out var json, out var problem))
-            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK", ProtocolFailure = Judgement.Fail(Verdict.JsonTensorMissing, problem) };
-        return new ModelAnswer(200, json.ToArray(), MaxAnswerBytes) { Status = "OK (200)" };
+            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK", GrpcStatus = "OK", ProtocolFailure = Judgement.Fail(Verdict.JsonTensorMissing, problem) };
+        return new ModelAnswer(200, json.ToArray(), MaxAnswerBytes) { Status = "OK (200)", GrpcStatus = "OK" };
     }
 
     /// <summary>
@@ -188,7 +188,7 @@ public sealed class ModelChannel : IDisposable
         var name = GrpcStatusMap.Name(code);
         // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
         if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))
-            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)" };
+            return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)", GrpcStatus = "OK" };
         if (OverLimits(e) is { } over)
             return Broken(Verdict.ResponseTooLarge, $"the answer to ModelInfer was not read: {over.Message}");
         if (code == StatusCode.DeadlineExceeded && elapsed >= timeout * 0.9)
@@ -201,10 +201,10 @@ public sealed class ModelChannel : IDisposable
         var status = GrpcStatusMap.ToHttp(code);
         var detail = e.Status.Detail;
         var body = JsonSerializer.SerializeToUtf8Bytes(new GrpcError(detail, name), MeshJson.Options);
-        return new ModelAnswer(status, body, MaxAnswerBytes) { Status = $"{name} ({status})" + (detail.Length == 0 ? "" : $": {Trim(detail)}") };
+        return new ModelAnswer(status, body, MaxAnswerBytes) { Status = $"{name} ({status})" + (detail.Length == 0 ? "" : $": {Trim(detail)}"), GrpcStatus = name };
 
         ModelAnswer Broken(Verdict verdict, string why) =>
-            new(GrpcStatusMap.ToHttp(code), null, MaxAnswerBytes) { Status = name, ProtocolFailure = Judgement.Fail(verdict, why) };
+            new(GrpcStatusMap.ToHttp(code), null, MaxAnswerBytes) { Status = name, GrpcStatus = name, ProtocolFailure = Judgement.Fail(verdict, why) };
     }
 
     /// <summary>The caller gave up (its own time limit, or it left): no answer, as on the REST path.</summary>

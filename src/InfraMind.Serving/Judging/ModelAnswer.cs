@@ -19,6 +19,9 @@ public sealed record ModelAnswer(int StatusCode, byte[]? Body, long BodyLimit, V
     /// </summary>
     public string Status { get; init; } = StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>A gRPC model's own status, as the specification writes it (OK, INVALID_ARGUMENT, …); null for an HTTP answer.</summary>
+    public string? GrpcStatus { get; init; }
+
     /// <summary>
     /// A gRPC answer that breaks the protocol itself (UNIMPLEMENTED, no <c>json</c> tensor, a malformed message): the
     /// verdict whatever the input was.

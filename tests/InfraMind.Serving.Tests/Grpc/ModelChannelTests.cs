@@ -54,6 +54,8 @@ public sealed class ModelChannelTests
         var answer = await channel.InferAsync("""{"text": "hi"}"""u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None);
 
         Assert.Equal((504, "DEADLINE_EXCEEDED (504): the model's own clock"), (answer.StatusCode, answer.Status));
+        // The status itself, apart from its HTTP equivalent: what infra test's case rows show.
+        Assert.Equal("DEADLINE_EXCEEDED", answer.GrpcStatus);
         Assert.Same(Verdict.ServerErrorOnValidInput, AnswerJudge.Judge(answer, validInput: true, Models.Echo().OutputSchema).Verdict);
     }
 
@@ -104,6 +106,7 @@ public sealed class ModelChannelTests
         using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
 
         var answer = await channel.InferAsync("{}"u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None);
+        Assert.Equal("OK", answer.GrpcStatus);
 
         var failure = Assert.IsType<Judgement>(answer.ProtocolFailure);
         Assert.Same(Verdict.JsonTensorMissing, failure.Verdict);
