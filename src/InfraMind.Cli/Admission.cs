@@ -52,13 +52,17 @@ internal static class Admission
         }
     }
 
-    /// <summary>IM5147 when <paramref name="labels"/> say the image was built from another manifest than <paramref name="manifestDigest"/>.</summary>
-    public static void CheckBinding(ImageArchive image, IReadOnlyDictionary<string, string> labels, string manifestDigest)
+    /// <summary>
+    /// IM5147 when <paramref name="labels"/> say the image (<paramref name="image"/>, as the message names it) was built
+    /// from another manifest than <paramref name="manifestDigest"/>; <paramref name="hint"/> in place of the code's own.
+    /// </summary>
+    public static void CheckBinding(string image, IReadOnlyDictionary<string, string> labels, string manifestDigest, string? hint = null)
     {
         if (labels.TryGetValue(ImageIdentity.ManifestDigestLabel, out var built) && built != manifestDigest)
         {
             throw new InfraMindException(RegistryErrorCodes.ImageBoundToOtherManifest,
-                $"image {image.ManifestDigest} was built from manifest {built} ({ImageIdentity.ManifestDigestLabel}), not from this model.yaml ({manifestDigest})");
+                $"image {image} was built from manifest {built} ({ImageIdentity.ManifestDigestLabel}), not from this model.yaml ({manifestDigest})",
+                hint ?? RegistryErrorCodes.ImageBoundToOtherManifest.DefaultHint);
         }
     }
 

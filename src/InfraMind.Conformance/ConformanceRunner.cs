@@ -383,6 +383,16 @@ public sealed class ConformanceRunner
         ", and input_schema gives no valid `examples`. The schema may still admit inputs InfraMind cannot build: " +
         "add one valid input to input_schema's `examples` (it is sent as given), or relax what is named";
 
+    /// <summary>Points <paramref name="tag"/> (NAME:VERSION) at <paramref name="imageId"/>; true when it named another image (or none) before.</summary>
+    private async Task<bool> TagAsync(string imageId, string tag, CancellationToken cancellationToken)
+    {
+        var engine = await _engine;
+        if ((await engine.InspectImageAsync(tag, cancellationToken))?.Id == imageId) return false;
+        var colon = tag.LastIndexOf(':');
+        await engine.TagImageAsync(imageId, tag[..colon], tag[(colon + 1)..], cancellationToken);
+        return true;
+    }
+
     /// <summary>
     /// The image to run, as its tag and id: the one InfraMind recorded building from this context and manifest (it
     /// still exists: <see cref="PrepareAsync"/> checked), else a new build, recorded once built.
@@ -394,7 +404,12 @@ public sealed class ConformanceRunner
         var tag = manifest.ImageTag;
         if (prepared.Record is { } record && record.ManifestDigest == manifest.ManifestDigest)
         {
-            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null, $"reused {record.ImageId[..19]} ({tag}): InfraMind built it from the same manifest and context", clock.Elapsed);
+            // NAME:VERSION names what was tested last, as after a build: a copy of the package with the same name and
+            // version, tested meanwhile, had moved the tag to its own image, and `infra push DIR` exports the tag.
+            var moved = await TagAsync(record.ImageId, tag, cancellationToken);
+            Add(steps, ConformanceSteps.Image, CheckStatus.Passed, null,
+                $"reused {record.ImageId[..19]} ({tag}{(moved ? ", tagged again: the tag named another image" : "")}): InfraMind built it from the same manifest and context",
+                clock.Elapsed);
             return (tag, record.ImageId);
         }
 

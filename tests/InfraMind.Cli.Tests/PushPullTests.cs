@@ -211,6 +211,19 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
             var pushed = await _cli.RunJsonAsync(0, "push", dir, "--json");
             var pulled = await _cli.RunJsonAsync(0, "pull", $"local://{name}:0.4.2", "--json");
             Assert.Equal(pushed.GetProperty("imageDigest").GetString(), pulled.GetProperty("imageDigest").GetString());
+
+            // A copy with the same name and version but another model.yaml is built: NAME:VERSION now names the
+            // copy's image, and pushing the first directory is refused at once (it used to export the copy's image,
+            // found out first at publish).
+            var copy = Path.Combine(_cli.Work, "pkg-copy");
+            TempDirectory.Copy(dir, copy);
+            File.AppendAllText(Path.Combine(copy, "model.yaml"), "\n# a copy: other bytes, another manifest digest\n");
+            Assert.Equal(0, (await _cli.RunAsync("build", copy)).Code);
+            var refused = await _cli.RunJsonAsync(1, "push", dir, "--json");
+            var error = refused.GetProperty("error");
+            Assert.Equal("IM5147", error.GetProperty("code").GetString());
+            Assert.Contains($"image {name}:0.4.2 (sha256:", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Contains($"infra build {dir}", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
         }
         finally
         {

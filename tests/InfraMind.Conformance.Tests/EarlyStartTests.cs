@@ -68,10 +68,18 @@ public sealed class EarlyStartTests
         var first = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options with { Rebuild = true }, None);
         Assert.True(first.Passed, Describe(first));
         Assert.DoesNotContain("started while model.yaml was validated", Step(first, ConformanceSteps.Start).Detail, StringComparison.Ordinal);
+        // Meanwhile NAME:VERSION came to name another image (a copy of the package with the same name and version was
+        // built): the reuse points it back at the image it tested, which `infra push DIR` then exports.
+        var tag = ManifestReader.Validate(package.Path).Manifest!.ImageTag;
+        var built = (await engine.InspectImageAsync(tag, None))!.Id;
+        Assert.True(await engine.TagImageAsync(TestEngine.BaseImage, tag[..tag.LastIndexOf(':')], tag[(tag.LastIndexOf(':') + 1)..], None));
+        Assert.NotEqual(built, (await engine.InspectImageAsync(tag, None))!.Id);
 
         var second = await new ConformanceRunner(engine).RunPackageAsync(package.Path, options, None);
         Assert.True(second.Passed, Describe(second));
         Assert.Contains("reused", Step(second, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
+        Assert.Contains("tagged again", Step(second, ConformanceSteps.Image).Detail, StringComparison.Ordinal);
+        Assert.Equal(built, (await engine.InspectImageAsync(tag, None))!.Id);
         Assert.Contains("started while model.yaml was validated", Step(second, ConformanceSteps.Start).Detail, StringComparison.Ordinal);
         await AssertNothingLeftAsync(engine, label);
     }

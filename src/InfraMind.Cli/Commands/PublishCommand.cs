@@ -86,7 +86,7 @@ internal static class PublishCommand
                 var digest = archive.ManifestDigest.Value;
                 if (imageDigest is not null && digest != imageDigest)
                     throw new InfraMindException(RegistryErrorCodes.ContentMismatch, $"{reference} holds image {digest}, but the first reference holds {imageDigest}");
-                Admission.CheckBinding(archive, await Admission.LabelsAsync(archive, cancellationToken), manifest.ManifestDigest);
+                Admission.CheckBinding(archive.ManifestDigest.ToString(), await Admission.LabelsAsync(archive, cancellationToken), manifest.ManifestDigest);
                 imageDigest = digest;
                 published.Add(Record(reference));
                 if (reference is OciReference oci) ociImages.Add((oci, archive.Image.Manifest));

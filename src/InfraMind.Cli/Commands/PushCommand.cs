@@ -33,7 +33,7 @@ internal static class PushCommand
             ContentAccess.PasswordVariable + ", else docker's config.json and credential helpers, as `docker login` left them); https://HOST/PATH/ (HTTP PUT of the layout tar, named HEX.tar when the path ends in /; " +
             "http:// only to 127.0.0.1); ipfs or ipfs://HOST:PORT (ipfs add --wrap-with-directory of the layout tar through the node's RPC API; " +
             "default $" + ContentAccess.IpfsApiVariable + " or 127.0.0.1:5001; the reference is ipfs://<directory CID>).\n" +
-            "Exit codes: 0 pushed, 1 invalid package or image not in the engine, 2 usage error, 3 container engine unavailable, " +
+            "Exit codes: 0 pushed, 1 invalid package, image not in the engine, or DIR's NAME:VERSION image built from another model.yaml (IM5147), 2 usage error, 3 container engine unavailable, " +
             "4 destination unreachable or refused the upload, 130 interrupted.")
         {
             dir, image, to, mountFrom, json,
@@ -44,7 +44,8 @@ internal static class PushCommand
                 throw new InfraMindException(CliErrorCodes.UsageError, $"both a package directory ({given}) and --image {named}: push takes one or the other",
                     "write `infra push DIR` to push the image DIR's model.yaml names, or `infra push --image NAME:VERSION`");
             var target = ContentReference.ParseTarget(parse.GetValue(to) ?? "local");
-            string name = parse.GetValue(image) ?? ImageFromPackage(parse.GetValue(dir) ?? ".");
+            var package = parse.GetValue(image) is null ? ManifestReader.Validate(parse.GetValue(dir) ?? ".").EnsureValid() : null;
+            string name = parse.GetValue(image) ?? package!.ImageTag;
             if (target is OciReference { Tag: null } oci && name.LastIndexOf(':') is int colon && colon > name.LastIndexOf('/'))
             {
                 target = oci with { Tag = name[(colon + 1)..] };
@@ -56,6 +57,11 @@ internal static class PushCommand
             var result = await ContentAccess.WithProgressAsync(context, asJson, async progress =>
             {
                 var archive = await ExportAsync(resolver.Store, name, progress, cancellationToken);
+                // The package's NAME:VERSION may name an image built from another model.yaml of the same name and
+                // version (a copy, built or tested since): refused here, not first at publish.
+                if (package is not null)
+                    Admission.CheckBinding($"{name} ({archive.ManifestDigest})", await Admission.LabelsAsync(archive, cancellationToken), package.ManifestDigest,
+                        $"build the image from this package with `infra build {parse.GetValue(dir) ?? "."}` (or `infra test` it), then push again");
                 return await resolver.PushAsync(archive, target, progress, cancellationToken);
             });
             var elapsed = Stopwatch.GetElapsedTime(started);
@@ -75,8 +81,6 @@ internal static class PushCommand
         });
         return command;
     }
-
-    private static string ImageFromPackage(string dir) => ManifestReader.Validate(dir).EnsureValid().ImageTag;
 
     /// <summary>
     /// `docker save` → deterministic OCI layout in the local store, streamed through a pipe so the archive is never
