@@ -11,14 +11,16 @@
 #              their tests in InfraMind.Registry.Tests (Merkle, Checkpoints, Trust)
 #   identity   the mesh's request signatures and job receipts (src/InfraMind.Serving/Identity) against
 #              InfraMind.Serving.Tests
+#   contracts  the node<->gateway contract and its rules (src/InfraMind.Serving/Contracts: registration, heartbeat and
+#              reply shapes, their limits, resource policy) against InfraMind.Serving.Tests
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts)" >&2; exit 2 ;; esac
 done
 dotnet tool restore >/dev/null
 
@@ -31,6 +33,7 @@ for t in "${targets[@]}"; do
       mutate=("**/Merkle/*.cs" "**/Checkpoints/*.cs" "**/Trust/*.cs")
       filter="FullyQualifiedName~InfraMind.Registry.Tests.Merkle.|FullyQualifiedName~InfraMind.Registry.Tests.Checkpoints.|FullyQualifiedName~InfraMind.Registry.Tests.Trust." ;;
     identity) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Identity/*.cs"); filter="" ;;
+    contracts) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Contracts/*.cs"); filter="" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

@@ -24,13 +24,29 @@ public sealed class ResourcePolicyTests
         Assert.Contains("GPU", ResourcePolicy.NeverFits(new ResourceRequest(1000, Gi, 1), Machine), StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData(0.5, 1)]
-    [InlineData(1, 17)]
-    [InlineData(double.NaN, 1)]
-    public void Ratios_outside_1_to_16_are_refused(double cpu, double memory)
+    [Fact]
+    public void Nothing_fits_or_is_offered_without_a_machine_or_a_need()
     {
-        var problem = Assert.Single(new ResourcePolicy(cpu, memory).Validate());
-        Assert.Contains("must be between 1 and 16", problem, StringComparison.Ordinal);
+        Assert.Throws<ArgumentNullException>(() => ResourcePolicy.Exclusive.Offered(null!));
+        Assert.Throws<ArgumentNullException>(() => ResourcePolicy.NeverFits(null!, Machine));
+        Assert.Throws<ArgumentNullException>(() => ResourcePolicy.NeverFits(new ResourceRequest(1, 1, 0), null!));
     }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(16, 16)]
+    [InlineData(4, 1)]
+    public void Ratios_from_1_to_16_are_valid(double cpu, double memory) => Assert.Empty(new ResourcePolicy(cpu, memory).Validate());
+
+    [Theory]
+    [InlineData(0.5, 1, "the CPU overcommit ratio 0.5")]
+    [InlineData(0.999, 1, "the CPU overcommit ratio 0.999")]
+    [InlineData(1, 16.001, "the memory overcommit ratio 16.001")]
+    [InlineData(1, 17, "the memory overcommit ratio 17")]
+    [InlineData(double.NaN, 1, "the CPU overcommit ratio NaN")]
+    public void Ratios_outside_1_to_16_are_refused(double cpu, double memory, string which) =>
+        Assert.Equal($"{which} must be between 1 and 16", Assert.Single(new ResourcePolicy(cpu, memory).Validate()));
+
+    [Fact]
+    public void Both_ratios_are_checked() => Assert.Equal(2, new ResourcePolicy(0, double.PositiveInfinity).Validate().Count);
 }

@@ -1,3 +1,5 @@
+using Semver;
+
 namespace InfraMind.Serving;
 
 /// <summary>
@@ -98,9 +100,20 @@ public static class RegistrationRules
     // A report names what an assignment named: the same bounds for both.
     private static string? NameProblem(string what, string name, string version) =>
         name.Length > MaxReportNameLength || version.Length > MaxReportVersionLength
-            ? $"{what} names the model {TerminalText.Quote(name, 63, sayLength: true)} version {TerminalText.Quote(version, 63, sayLength: true)}: " +
-              $"a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}"
+            ? $"{Names(what, name, version)}: a name is at most {MaxReportNameLength} characters and a version at most {MaxReportVersionLength}"
             : null;
+
+    private static string Names(string what, string name, string version) =>
+        $"{what} names the model {TerminalText.Quote(name, 63, sayLength: true)} version {TerminalText.Quote(version, 63, sayLength: true)}";
+
+    /// <summary>
+    /// Whether a manifest could name <paramref name="name"/> and <paramref name="version"/>: lowercase letters, digits and
+    /// '-' (a manifest's name is a lowercase DNS label), and SemVer as a manifest's version reads. A node reports a
+    /// refusal under the name and version it was assigned, so these are what keep a report's name to a byte a character
+    /// on the wire (but SemVer's one '+').
+    /// </summary>
+    private static bool IsManifestName(string name, string version) =>
+        name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') && SemVersion.TryParse(version, SemVersionStyles.Strict, out _);
 
     /// <summary>
     /// <paramref name="report"/> with its detail cut to <paramref name="most"/> characters (by default
@@ -131,7 +144,9 @@ public static class RegistrationRules
     /// <summary>
     /// What makes a gateway's heartbeat reply unusable, or null: lists or fields left out (JSON's null, which the
     /// contract's types do not allow), more assignments than <see cref="MaxReportsPerHeartbeat"/>, or a name or version
-    /// longer than a report may name (the node reports every assignment back). Checked before any of it is taken.
+    /// longer than a report may name or that no manifest names (the node reports every assignment back, a refusal under
+    /// the name it was assigned: 1,024 names in characters JSON escapes, six bytes each, made every heartbeat a 413).
+    /// Checked before any of it is taken.
     /// </summary>
     public static string? CheckReply(HeartbeatReply? reply)
     {
@@ -144,6 +159,8 @@ public static class RegistrationRules
                 a.ContentReferences is null || a.ContentReferences.Any(r => r is null))
                 return "an assignment lacks its name, version, manifest, image digest or content references";
             if (NameProblem("an assignment", name, version) is { } tooLong) return tooLong;
+            if (!IsManifestName(name, version))
+                return $"{Names("an assignment", name, version)}: no manifest names it so (a name is lowercase letters, digits and '-', a version SemVer)";
         }
 
         return preflight.Any(p => p is null) ? "a pre-flight request is null" : null;
