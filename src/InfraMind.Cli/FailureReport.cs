@@ -51,12 +51,24 @@ internal sealed partial record FailureReport(ErrorCode Code, string Message, str
     public static FailureReport Usage(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
-        var errors = parse.Errors.Select(e => UsageMessage(e.Message.TrimEnd('.'))).ToList();
+        var errors = parse.Errors.Select(e => e.Message.StartsWith("Required argument missing", StringComparison.Ordinal) && MissingArguments(parse) is { Length: > 0 } missing
+            ? $"{CommandPath(parse.CommandResult.Command)} needs {missing}"
+            : UsageMessage(e.Message.TrimEnd('.'))).ToList();
         // An unknown option taken for a command's argument is the error, whatever else followed from it.
         if (AbsorbedOption(parse) is { } option)
             errors = [$"unknown option '{option}' (a path that starts with '-' is written ./{option})", .. errors.Where(e => !e.Contains("Unrecognized command or argument", StringComparison.Ordinal))];
         return new FailureReport(CliErrorCodes.UsageError, string.Join("; ", errors), $"see `{CommandPath(parse.CommandResult.Command)} --help`");
     }
+
+    /// <summary>
+    /// The command's required arguments the line left out, as its usage writes them, each with its description
+    /// ("its NAME argument: Model name …"); System.CommandLine names only the command ("Required argument missing for
+    /// command: 'init'").
+    /// </summary>
+    private static string MissingArguments(ParseResult parse) =>
+        string.Join("; ", parse.CommandResult.Command.Arguments
+            .Where(a => !a.Hidden && a.Arity.MinimumNumberOfValues > 0 && parse.CommandResult.GetResult(a) is not { Tokens.Count: > 0 })
+            .Select(a => $"its {a.Name.ToUpperInvariant()} argument" + (string.IsNullOrEmpty(a.Description) ? "" : $": {a.Description}")));
 
     /// <summary>
     /// A token that looks like an option (<c>--bogus</c>) but that no option of the command takes, which

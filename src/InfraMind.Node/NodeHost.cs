@@ -61,7 +61,7 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
-        var agent = new NodeAgent(options, engine, imageSource, time, app.Services.GetRequiredService<ILogger<NodeAgent>>());
+        var agent = new NodeAgent(options, engine, imageSource, time, new NodeLogger(app.Services.GetRequiredService<ILogger<NodeAgent>>(), options.NodeId));
         // What routing answers without a body (no route for the path: 404; routes for other methods: 405 with Allow) gets
         // a problem document with its code; the endpoints' own answers are left as they are.
         app.UseStatusCodePages(context => Unrouted.AnswerAsync(context, MeshProblems.Of));

@@ -139,6 +139,19 @@ public sealed class JsonErrorTests : IDisposable
         Assert.DoesNotContain("System.", output + error, StringComparison.Ordinal);
     }
 
+    /// <summary>A missing argument is named, with what it is: System.CommandLine names only the command.</summary>
+    [Fact]
+    public async Task A_missing_argument_is_named_with_its_description()
+    {
+        using var cli = new CliRunner();
+        var (code, output, error) = await cli.RunAsync("init", "--protocol", "grpc", "--json");
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0002", e.GetProperty("code").GetString());
+        Assert.Equal("infra init needs its NAME argument: Model name (lowercase DNS label, e.g. sentiment-v1)", e.GetProperty("message").GetString());
+        Assert.Equal("see `infra init --help`", e.GetProperty("hint").GetString());
+    }
+
     [Theory]
     [InlineData("Cannot parse argument 'x' for option '--grpc-port' as expected type 'System.Nullable`1[[System.Int32, System.Private.CoreLib]]'", "--grpc-port: 'x' is not a whole number")]
     [InlineData("Cannot parse argument 'x' for command 'verify' as expected type 'System.Int64'", "verify: 'x' is not a whole number")]

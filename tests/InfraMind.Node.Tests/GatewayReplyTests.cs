@@ -66,6 +66,9 @@ public sealed class GatewayReplyTests
                 Assert.True(DateTime.UtcNow < deadline, "no warning names the limit; logged: " + string.Join(" | ", logs));
                 await Task.Delay(20);
             }
+
+            // Each of the node's lines names it: `infra mesh up` runs several nodes in one process.
+            Assert.StartsWith("node reader: gateway http://127.0.0.1:", logs.First(l => l.Contains("larger than", StringComparison.Ordinal)), StringComparison.Ordinal);
         }
     }
 
