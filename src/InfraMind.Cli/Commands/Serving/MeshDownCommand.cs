@@ -21,7 +21,7 @@ internal static partial class MeshDownCommand
     {
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the mesh to exit after SIGTERM (1-3600)", DefaultValueFactory = _ => 30, HelpName = "SECONDS" };
         timeout.Require(v => v is >= 1 and <= 3600, "--timeout must be between 1 and 3600 seconds");
-        var json = new Option<bool>("--json") { Description = "Print {running, pid, stopped, staleRecord, containersRemoved} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Print {running, pid, stopped, staleRecord, containersRemoved} as JSON (containersRemoved: what a mesh that died left and mesh down removed; a mesh that stops removes its own, so 0 then)" };
         var down = new Command("down",
             "Stop the `infra mesh up` running with this INFRAMIND_HOME (from another shell, or started with &): SIGTERM, then wait for it to remove its containers and exit. " +
             "It stops only the process its record ($INFRAMIND_HOME/run/mesh.pid) names, and only if that process started when recorded and is `infra mesh up`: a reused PID is never signalled. " +
