@@ -150,12 +150,27 @@ internal static class Placement
 
     /// <summary>
     /// The rendezvous weight of a node of identity <paramref name="node"/> for a version of seed <paramref name="seed"/>:
-    /// the first 8 bytes of SHA-256(seed, node). The same on every gateway and in every process (unlike string.GetHashCode).
+    /// the first 8 bytes of SHA-256(SHA-256(seed), node). The same on every gateway and in every process (unlike
+    /// string.GetHashCode).
     /// </summary>
-    internal static ulong Weight(string seed, string node)
+    internal static ulong Weight(string seed, string node) => Weight(SeedHash(seed), node);
+
+    /// <summary>
+    /// A seed's hash, which <see cref="Weight(ReadOnlySpan{byte}, string)"/> takes: hashed once per version, so that a
+    /// weight hashes 32 bytes and the node's identity (one SHA-256 block for an id of up to 23 bytes) however long the
+    /// version's name and digest are.
+    /// </summary>
+    internal static byte[] SeedHash(string seed) => SHA256.HashData(Encoding.UTF8.GetBytes(seed));
+
+    /// <summary><see cref="Weight(string, string)"/> of a seed already hashed (<see cref="SeedHash"/>).</summary>
+    internal static ulong Weight(ReadOnlySpan<byte> seedHash, string node)
     {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes($"{seed}\n{node}"), hash);
+        var most = SHA256.HashSizeInBytes + Encoding.UTF8.GetMaxByteCount(node.Length);
+        var input = most <= 512 ? stackalloc byte[most] : new byte[most];
+        seedHash.CopyTo(input);
+        var length = SHA256.HashSizeInBytes + Encoding.UTF8.GetBytes(node, input[SHA256.HashSizeInBytes..]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input[..length], hash);
         return BinaryPrimitives.ReadUInt64BigEndian(hash);
     }
 
@@ -185,7 +200,7 @@ internal sealed class RendezvousRanks
 {
     /// <summary>Each known node's identity, by id.</summary>
     private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Seed, List<(ulong Weight, string Node)> Order)> _ranks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Seed, byte[] SeedHash, List<(ulong Weight, string Node)> Order)> _ranks = new(StringComparer.Ordinal);
 
     private static readonly Comparer<(ulong Weight, string Node)> Order = Comparer<(ulong Weight, string Node)>.Create((a, b) =>
     {
@@ -205,16 +220,16 @@ internal sealed class RendezvousRanks
         if (gone.Count > 0)
         {
             var goneSet = gone.ToHashSet(StringComparer.Ordinal);
-            foreach (var (_, order) in _ranks.Values) order.RemoveAll(e => goneSet.Contains(e.Node));
+            foreach (var (_, _, order) in _ranks.Values) order.RemoveAll(e => goneSet.Contains(e.Node));
             foreach (var id in gone) _nodes.Remove(id);
         }
 
         foreach (var (node, identity) in nodes)
         {
             if (_nodes.ContainsKey(node)) continue;
-            foreach (var (seed, order) in _ranks.Values)
+            foreach (var (_, seedHash, order) in _ranks.Values)
             {
-                var entry = (Placement.Weight(seed, identity), node);
+                var entry = (Placement.Weight(seedHash, identity), node);
                 var at = order.BinarySearch(entry, Order);
                 order.Insert(at < 0 ? ~at : at, entry);
             }
@@ -225,9 +240,10 @@ internal sealed class RendezvousRanks
         foreach (var (key, seed) in versions)
         {
             if (_ranks.ContainsKey(key)) continue;
-            var order = _nodes.Select(n => (Placement.Weight(seed, n.Value), n.Key)).ToList();
+            var seedHash = Placement.SeedHash(seed);
+            var order = _nodes.Select(n => (Placement.Weight(seedHash, n.Value), n.Key)).ToList();
             order.Sort(Order);
-            _ranks[key] = (seed, order);
+            _ranks[key] = (seed, seedHash, order);
         }
     }
 
@@ -238,6 +254,9 @@ internal sealed class RendezvousRanks
     }
 
     /// <summary>Orders nodes as <see cref="Ranked"/> does for a version of seed <paramref name="seed"/>.</summary>
-    public static IComparer<PlacementNode> Comparer(string seed) =>
-        Comparer<PlacementNode>.Create((a, b) => Order.Compare((Placement.Weight(seed, a.Identity), a.NodeId), (Placement.Weight(seed, b.Identity), b.NodeId)));
+    public static IComparer<PlacementNode> Comparer(string seed)
+    {
+        var seedHash = Placement.SeedHash(seed);
+        return Comparer<PlacementNode>.Create((a, b) => Order.Compare((Placement.Weight(seedHash, a.Identity), a.NodeId), (Placement.Weight(seedHash, b.Identity), b.NodeId)));
+    }
 }
