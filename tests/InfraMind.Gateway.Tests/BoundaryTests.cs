@@ -239,9 +239,19 @@ public sealed class BoundaryTests : IAsyncLifetime, IDisposable
 
         Assert.False(_gateway.Mesh.IsQuarantined("echo@1.0.0"));
         Assert.All(_gateway.Mesh.NodeSummaries(), s => Assert.Equal(1.0, s.Reputation, 3));
-        // Each node is asked, once, to pre-flight the version again.
-        using var reply = await _node.BeatAsync("fake", """[{"name":"echo","version":"1.0.0","state":"ready","preflightGeneration":1,"since":"2026-01-01T00:00:00Z"}]""", _node.Credential);
-        Assert.Equal(["echo@1.0.0"], (await reply.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options))!.Preflight);
+        // The node the version is placed on (one replica: the rank decides which) is asked, once, to pre-flight it again.
+        const string ready = """[{"name":"echo","version":"1.0.0","state":"ready","preflightGeneration":1,"since":"2026-01-01T00:00:00Z"}]""";
+        var asked = new List<string>();
+        foreach (var (node, id) in new[] { (_node, "fake"), (second, "second") })
+        {
+            using var reply = await node.BeatAsync(id, ready, node.Credential);
+            var answer = (await reply.Content.ReadFromJsonAsync<HeartbeatReply>(MeshJson.Options))!;
+            var holds = answer.Assignments.Any(a => a.Name == "echo");
+            Assert.Equal(holds ? ["echo@1.0.0"] : [], answer.Preflight);
+            if (holds) asked.Add(id);
+        }
+
+        Assert.Single(asked);
     }
     /// <summary>Bytes the whole process allocated while <paramref name="action"/> ran (this collection runs alone).</summary>
     private static async Task<long> AllocatedAsync(Func<Task> action)
