@@ -281,7 +281,7 @@ public sealed class ConformanceRunner
             var accepted = clock.Elapsed;
             if (manifest.Protocol == ModelProtocol.Grpc)
             {
-                if (await GrpcReadinessCheck.WaitAsync(manifest, container, timeout, timeout - accepted, clock, exitedSignal, cancellationToken) is { } unready)
+                if (await GrpcReadinessCheck.WaitAsync(manifest, container, timeout, clock, exitedSignal, cancellationToken) is { } unready)
                 {
                     Add(steps, unready);
                     return false;

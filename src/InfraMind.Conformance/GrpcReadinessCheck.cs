@@ -19,10 +19,11 @@ internal static class GrpcReadinessCheck
 
     /// <summary>Null when SERVING; else the failed step.</summary>
     /// <param name="timeout">The readiness timeout the wait runs under (--timeout, else model.yaml's <c>timeout</c>), as it is named in a failure.</param>
-    /// <param name="left">What is left of it once the port accepted.</param>
+    /// <param name="clock">The readiness step's clock, started with the wait for the port: what is left of the timeout is read from it.</param>
     public static async Task<StepResult?> WaitAsync(
-        ModelManifest manifest, RunningContainer container, TimeSpan timeout, TimeSpan left, Stopwatch clock, CancellationToken exited, CancellationToken cancellationToken)
+        ModelManifest manifest, RunningContainer container, TimeSpan timeout, Stopwatch clock, CancellationToken exited, CancellationToken cancellationToken)
     {
+        var left = timeout - clock.Elapsed;
         var route = ContainerRoute.Of(container);
         var spoken = await ProtocolSniffer.SniffAsync(route, SniffTimeout, cancellationToken);
         if (spoken == PortProtocol.Http1)

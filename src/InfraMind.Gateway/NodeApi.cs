@@ -74,7 +74,7 @@ internal static class NodeApi
                                                      "only that node's credential registers it again", 409),
                 Admission.KeyMismatch => MeshProblems.Of(MeshErrorCodes.NodeKeyMismatch, $"node id '{registration.NodeId}' is bound to another key " +
                                                          $"than {key?.Fingerprint ?? "none"}; only the key of its first registration registers it again", 409),
-                Admission.KeyInUse => MeshProblems.Of(MeshErrorCodes.NodeKeyInUse, $"node key {key?.Fingerprint} is bound to node '{(key is null ? null : mesh.HolderOf(key))}', " +
+                Admission.KeyInUse => MeshProblems.Of(MeshErrorCodes.NodeKeyInUse, $"node key {key!.Fingerprint} is bound to node '{mesh.HolderOf(key)}', " +
                                                      $"which is online; one key registers one node (its rank in placement is the key's), so '{registration.NodeId}' is refused", 409),
                 Admission.Replayed => MeshProblems.Of(MeshErrorCodes.SignatureExpired, $"the registration of '{registration.NodeId}' is not newer than its last accepted one: a replay", 401),
                 _ => MeshProblems.Of(MeshErrorCodes.TooManyNodes, $"this gateway holds {options.MaxNodes} nodes, the most it admits; " +

@@ -81,15 +81,15 @@ internal static class Placement
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(nodes);
         var ordered = models.DistinctBy(m => m.Key).ToList();
-        var known = ordered.Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
+        // The versions placed, each with its seed: what ranks them, and which versions a node's reports name that are not these.
+        var seeds = ordered.ToDictionary(m => m.Key, m => m.Seed, StringComparer.Ordinal);
         var byId = nodes.ToDictionary(n => n.NodeId, StringComparer.Ordinal);
         ranks ??= new RendezvousRanks();
-        ranks.Sync(nodes.ToDictionary(n => n.NodeId, n => n.Identity, StringComparer.Ordinal),
-            ordered.ToDictionary(m => m.Key, m => m.Seed, StringComparer.Ordinal));
+        ranks.Sync(nodes.ToDictionary(n => n.NodeId, n => n.Identity, StringComparer.Ordinal), seeds);
         var result = nodes.ToDictionary(n => n.NodeId, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
         var free = nodes.ToDictionary(n => n.NodeId, n =>
         {
-            var foreign = n.Running.Where(r => !known.Contains(r.Key)).Select(r => r.Value).ToList();
+            var foreign = n.Running.Where(r => !seeds.ContainsKey(r.Key)).Select(r => r.Value).ToList();
             return (Cpu: Free(n.Capacity.CpuMillicores, foreign.Select(r => r.CpuMillicores)), Mem: Free(n.Capacity.MemoryBytes, foreign.Select(r => r.MemoryBytes)),
                 Gpu: Free(n.Capacity.GpuCount, foreign.Select(r => (long)r.GpuCount)));
         }, StringComparer.Ordinal);
@@ -100,7 +100,7 @@ internal static class Placement
         {
             foreach (var key in n.Current)
             {
-                if (!known.Contains(key)) continue;
+                if (!seeds.ContainsKey(key)) continue;
                 if (!holders.TryGetValue(key, out var list)) holders[key] = list = [];
                 list.Add(n);
             }
