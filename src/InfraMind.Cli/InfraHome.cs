@@ -31,6 +31,13 @@ public sealed record InfraHome(string Root)
     /// </summary>
     public string TlsCertificate(string name) => Path.Combine(Root, "mesh", "tls", name + ".pfx");
 
+    /// <summary>
+    /// Where the gateway on <paramref name="port"/> keeps the node ids it bound (<see cref="Gateway.GatewayOptions.NodeBindingsFile"/>),
+    /// so its restart frees none: <c>mesh/gateways/PORT.nodes.json</c>. Null for port 0: a gateway on a port picked
+    /// anew each run is a new gateway to its nodes, which reach it at another address.
+    /// </summary>
+    public string? GatewayNodeBindings(int port) => port == 0 ? null : Path.Combine(Root, "mesh", "gateways", port.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".nodes.json");
+
     public string NodeCredential(string id) => Path.Combine(Root, "mesh", "nodes", id + ".credential");
 
     /// <summary>Where this home's nodes record the version each image they name was last run from (<see cref="Node.NodeOptions.ImageRecordDirectory"/>).</summary>

@@ -29,10 +29,12 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly InferenceAdmission _admission;
     private readonly IModelCatalog _catalog;
     private readonly EventHandler _changed;
+    private readonly NodeBindingsWriter? _bindings;
 
     private GatewayHost(WebApplication app, WebApplication? grpc, MeshState mesh, Uri url, CancellationTokenSource stop, Task refresh, NodeClients nodes, ModelChannels channels,
-        InferenceAdmission admission, IModelCatalog catalog, EventHandler changed)
+        InferenceAdmission admission, IModelCatalog catalog, EventHandler changed, NodeBindingsWriter? bindings)
     {
+        _bindings = bindings;
         _app = app;
         _grpc = grpc;
         GrpcUrl = grpc is null ? null : BoundUrl(grpc);
@@ -65,6 +67,8 @@ public sealed class GatewayHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(catalog);
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
+        // Read before anything listens: a file that cannot be read stops the start (IM6052), it is not half believed.
+        var bindings = options.NodeBindingsFile is { } bindingsFile ? NodeBindings.Load(bindingsFile, options.MaxNodes) : [];
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
         var connections = new ConnectionCaps(options.Limits);
@@ -82,6 +86,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
+        mesh.Restore(bindings);
+        var writer = options.NodeBindingsFile is { } file ? new NodeBindingsWriter(file, mesh, options, time, log) : null;
         var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);
         var admission = new InferenceAdmission(options.MaxInferencesInFlight, options.MaxInferencesInFlightPerAddress);
@@ -160,8 +166,9 @@ public sealed class GatewayHost : IAsyncDisposable
         catalog.Changed += changed;
         var refresh = Task.WhenAll(
             Task.Run(() => RefreshLoopAsync(loader, mesh, metrics, options, time, signal, log, stop.Token), CancellationToken.None),
-            Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, log, stop.Token), CancellationToken.None));
-        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, admission, catalog, changed);
+            Task.Run(() => LivenessLoopAsync(mesh, metrics, options, time, log, stop.Token), CancellationToken.None),
+            writer is null ? Task.CompletedTask : Task.Run(() => writer.RunAsync(stop.Token), CancellationToken.None));
+        return new GatewayHost(app, grpc, mesh, url, stop, refresh, nodes, channels, admission, catalog, changed, writer);
     }
 
     /// <summary>The most bytes of a grpc.health.v1 request (one service name).</summary>
@@ -335,6 +342,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
         await _app.StopAsync(CancellationToken.None);
         await _app.DisposeAsync();
+        // Last, once no registration or heartbeat can come: the times the next start counts from.
+        _bindings?.Write();
         _nodes.Dispose();
         _channels.Dispose();
         _admission.Dispose();

@@ -162,6 +162,27 @@ public sealed record GatewayOptions
     public TimeSpan ForgetOfflineNodesAfter { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// The file the gateway keeps its node bindings in (<see cref="NodeBindings"/>: each id's registration, credential,
+    /// key, replay guard and when it was last seen), read at the start and written as they change, so that a restart
+    /// frees no id: until <see cref="ForgetOfflineNodesAfter"/> has passed, only an id's own node registers it again.
+    /// Null: kept in memory only, and after a restart an id goes to whoever registers it first.
+    /// </summary>
+    public string? NodeBindingsFile { get; init; }
+
+    /// <summary>
+    /// How soon a change to what is bound (an id admitted, bound to a key, forgotten) is written to
+    /// <see cref="NodeBindingsFile"/>: changes within one interval make one write. A crash loses at most this much.
+    /// </summary>
+    public TimeSpan NodeBindingsWriteDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often <see cref="NodeBindingsFile"/> is written when only the nodes' times changed (when each was last seen,
+    /// its last signed request): after a crash, a node counts as last seen up to this much earlier than it was, and a
+    /// request it signed in that span could be sent again once, within <see cref="SignatureSkew"/>.
+    /// </summary>
+    public TimeSpan NodeBindingsRefresh { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// After a request failed on every node it tried (which the input alone may have caused), each of those nodes is
     /// asked to pre-flight the version again, at most once per node and version in this period. Only what a
     /// pre-flight finds (the node's own synthetic inputs, never a client's) can quarantine a version.
@@ -241,6 +262,9 @@ public sealed record GatewayOptions
         if (MaxJsonDepth is < 1 or > 256) errors.Add($"max JSON depth must be between 1 and 256");
         if (SignatureSkew <= TimeSpan.Zero || SignatureSkew > TimeSpan.FromMinutes(10)) errors.Add($"the signature skew must be more than 0 and at most 10 minutes");
         if (SpotCheckShare is < 0 or > 1 || double.IsNaN(SpotCheckShare)) errors.Add($"the spot-check share must be between 0 and 1");
+        if (NodeBindingsWriteDelay <= TimeSpan.Zero || NodeBindingsRefresh < NodeBindingsWriteDelay)
+            errors.Add($"the node bindings' write delay must be positive, and their refresh at least that");
+        if (NodeBindingsFile is "") errors.Add($"the node bindings file must be a path, or null to keep them in memory only");
         if (ReceiptsPerNode is < 0 or > 1024) errors.Add($"receipts kept per node must be between 0 and 1024");
         if (AdmitNodeKeys is { } admitted && admitted.Any(f => !f.StartsWith("sha256:", StringComparison.Ordinal) || f.Length != 71))
             errors.Add($"an admitted node key must be a fingerprint sha256:HEX (64 hex digits; infra keys list prints them)");

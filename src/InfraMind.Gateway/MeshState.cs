@@ -144,6 +144,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
                 if (key is not null) existing.LastSigned = signedAt;
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
+                Rebound();
                 Joined(registration.NodeId);
                 return (Admission.Registered, existing.Credential);
             }
@@ -158,6 +159,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             };
             if (key is not null) _keyHolders[key.Fingerprint] = registration.NodeId;
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
+            Rebound();
             Joined(registration.NodeId);
             return (Admission.Registered, credential);
         }
@@ -183,7 +185,12 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
     /// <summary>Node <paramref name="gone"/> and its standing go; placement runs without it at the next pass. Caller holds the lock.</summary>
     private void Forget(string gone)
     {
-        if (_nodes.Remove(gone, out var record) && record.Key is { } bound) _keyHolders.Remove(bound.Fingerprint);
+        if (_nodes.Remove(gone, out var record))
+        {
+            if (record.Key is { } bound) _keyHolders.Remove(bound.Fingerprint);
+            Rebound();
+        }
+
         foreach (var key in _standings.Keys.Where(k => k.Node == gone).ToList()) _standings.Remove(key);
         metrics.Forget(gone);
     }

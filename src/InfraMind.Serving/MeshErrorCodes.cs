@@ -133,6 +133,10 @@ public static class MeshErrorCodes
     public static readonly ErrorCode TlsCertificateInvalid = new("IM6047", FailureKind.CheckFailed,
         "remove it to have a new one made (peers then need the new fingerprint: register again), or restore it from a backup");
 
+    /// <summary>The node bindings a gateway keeps across restarts (<c>$INFRAMIND_HOME/mesh/gateways/</c>) cannot be read.</summary>
+    public static readonly ErrorCode NodeBindingsInvalid = new("IM6052", FailureKind.CheckFailed,
+        "restore the file from a backup, or move it aside to start with none: every node then registers again, and until it does its id goes to whoever claims it first");
+
     /// <summary>`infra mesh down`: the recorded `mesh up` was sent SIGTERM and still runs after --timeout.</summary>
     public static readonly ErrorCode MeshDidNotStop = new("IM6048", FailureKind.Unavailable);
 

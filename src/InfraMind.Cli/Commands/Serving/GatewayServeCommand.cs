@@ -72,12 +72,14 @@ internal static class GatewayServeCommand
             "(--node-token-file) may register. With --registry eth://HOST:PORT/0xCONTRACT it follows the chain's events instead (behind --confirmations; " +
             "progress kept in $INFRAMIND_HOME/chain, so a restart resumes): a version is served once its statement verified, and no longer once yanked.\n" +
             "Exit codes: 0 stopped cleanly, 1 the registry's log is damaged (IM5123), the eth:// address holds no registry, the registry serves another key than the one pinned (IM5150) " +
-            "or a view its earlier checkpoints do not extend (IM5151), or the kept TLS certificate cannot be read (IM6047), 2 usage error, " +
+            "or a view its earlier checkpoints do not extend (IM5151), the kept TLS certificate (IM6047) or the kept node bindings (IM6052) cannot be read, 2 usage error, " +
             "4 registry or chain node unavailable or port taken (IM6021).\n" +
             "Node identity: a node that registers with a key (infra node serve --key) has its id bound to that key; its registrations and heartbeats must be signed by it " +
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); a key holds one id (IM6051 while its node is online), " +
             "and its fingerprint, not the id, decides the node's rank in placement; with --admit-node-key(s) a node with another key, " +
-            "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify).")
+            "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify). " +
+            "What binds each id (its credential, its key, when it was last seen) is kept in $INFRAMIND_HOME/mesh/gateways/PORT.nodes.json (not with --port 0), " +
+            "so a restart frees no id: until 10 minutes after its node was last seen, only that node registers it again.")
         {
             port, grpcPort, listen, advertise, registryUrl, registryKey, replicas, attemptTimeout, queueWait, connectTimeout, missedBeats, maxNodes, maxModelsPerNode, maxInFlight, maxInFlightPerAddress, connections.Max, connections.PerAddress, tokenFile, key, keyPassphrase, admitNodeKey,
             admitNodeKeys, spotCheck,
@@ -103,7 +105,7 @@ internal static class GatewayServeCommand
                 identity: identity, admitNodeKeys: admitted, audience: advertised, spotCheckShare: parse.GetValue(spotCheck),
                 tune: o => o with
                 {
-                    TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl,
+                    TlsCertificate = certificate, ListenUrl = certificate is null ? o.ListenUrl : at.HttpsUrl, NodeBindingsFile = context.Home.GatewayNodeBindings(at.Port),
                     AttemptTimeout = ServingHosts.Duration(parse, attemptTimeout), QueueWaitWithOthersLeft = ServingHosts.Duration(parse, queueWait), ConnectTimeout = ServingHosts.Duration(parse, connectTimeout), MissedBeatsOffline = parse.GetValue(missedBeats),
                     MaxNodes = parse.GetValue(maxNodes), MaxModelsPerNode = parse.GetValue(maxModelsPerNode), MaxInferencesInFlight = parse.GetValue(maxInFlight),
                     MaxInferencesInFlightPerAddress = parse.GetValue(maxInFlightPerAddress), Limits = connections.Limits(parse),

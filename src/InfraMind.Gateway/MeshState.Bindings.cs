@@ -1,0 +1,71 @@
+using InfraMind.Gateway.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Gateway;
+
+/// <summary>What the gateway keeps of its nodes' identities across its restarts (<see cref="NodeBindings"/>).</summary>
+internal sealed partial class MeshState
+{
+    /// <summary>Changes to what is bound (an id admitted, re-registered, bound to a key, forgotten) since the start; under the lock.</summary>
+    private long _bindingChanges;
+
+    /// <summary>Something bound changed: the next write of the bindings file is due at once. Caller holds the lock.</summary>
+    private void Rebound() => _bindingChanges++;
+
+    /// <summary>
+    /// Takes back the bindings an earlier run of this gateway kept, before it listens: each id keeps its credential, its
+    /// key and its replay guard, so only its own node registers it again (or sends its heartbeats at once, as if the
+    /// gateway had never gone). A binding's node counts from the time it was last seen: offline unless it was seen within
+    /// its missed beats, and forgotten <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> after that, as before the
+    /// restart; one seen longer ago is not taken back. Returns how many were.
+    /// </summary>
+    public int Restore(IReadOnlyList<NodeBinding> bindings)
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            var restored = 0;
+            foreach (var b in bindings)
+            {
+                var seen = DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(b.LastSeen, 0, now.ToUnixTimeMilliseconds()));
+                if (now - seen > options.ForgetOfflineNodesAfter || _nodes.Count >= options.MaxNodes || _nodes.ContainsKey(b.Registration.NodeId)) continue;
+                var key = b.Key is null ? null : InfraMind.Signing.PublicKey.FromBase64(b.Key);
+                if (key is not null && _keyHolders.ContainsKey(key.Fingerprint)) continue;
+                _nodes[b.Registration.NodeId] = new NodeRecord(b.Registration, b.Credential, seen, new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
+                {
+                    Key = key,
+                    LastSigned = b.LastSigned,
+                };
+                if (key is not null) _keyHolders[key.Fingerprint] = b.Registration.NodeId;
+                restored++;
+            }
+
+            if (restored > 0)
+            {
+                log.LogInformation("{Count} node binding(s) taken back from before the restart: those ids register (or beat) again only with their own credential or key", restored);
+                _dirty = true;
+            }
+
+            return restored;
+        }
+    }
+
+    /// <summary>What is bound now, with the count of changes it reflects (a writer compares it with the last one written).</summary>
+    public (long Changes, IReadOnlyList<NodeBinding> Bindings) Bindings()
+    {
+        lock (_gate)
+        {
+            return (_bindingChanges, [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned,
+                n.LastBeat.ToUnixTimeMilliseconds()))]);
+        }
+    }
+
+    /// <summary>The count of changes to what is bound, without a copy of it.</summary>
+    public long BindingChanges
+    {
+        get
+        {
+            lock (_gate) return _bindingChanges;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Text.Json;
+using InfraMind.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace InfraMind.Gateway;
+
+/// <summary>
+/// What the gateway bound to one node id, kept across its restarts: the node's registration, the credential issued
+/// to it, the key it is bound to (DER SubjectPublicKeyInfo, base64; null for a node without one), the time of its last
+/// signed request accepted (Unix ms; the replay guard) and when it was last seen (Unix ms).
+/// </summary>
+internal sealed record NodeBinding(NodeRegistration Registration, string Credential, string? Key, long LastSigned, long LastSeen);
+
+/// <summary>
+/// The file a gateway keeps its node bindings in (<see cref="GatewayOptions.NodeBindingsFile"/>), so that a restart
+/// does not free the ids it bound: without it, whoever registered an id first after a restart would hold it, and the
+/// id's own node would be refused (IM6019, or IM6040 with a key) until the claimant had been offline for
+/// <see cref="GatewayOptions.ForgetOfflineNodesAfter"/>. JSON, owner-only, written whole and moved into place: a crash
+/// leaves the old content or the new, never half. Read once, at the start, bounded by what the gateway admits
+/// (<see cref="GatewayOptions.MaxNodes"/> registrations of at most <see cref="NodeApi.MaxRegistrationBytes"/>); a file
+/// that breaks a rule a registration must keep is refused whole (IM6052), not half believed.
+/// </summary>
+internal static class NodeBindings
+{
+    /// <summary>The format's version; another is refused.</summary>
+    public const int Version = 1;
+
+    /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names.</summary>
+    private const long BytesPerBindingBeyondRegistration = 4 * 1024;
+
+    /// <summary>The most bytes a file of at most <paramref name="maxNodes"/> bindings may hold.</summary>
+    public static long MaxBytes(int maxNodes) => (maxNodes + 1L) * (NodeApi.MaxRegistrationBytes + BytesPerBindingBeyondRegistration);
+
+    /// <summary>
+    /// The bindings kept in <paramref name="path"/> (none when there is no file). At most <paramref name="maxNodes"/>
+    /// are returned, the most recently seen first kept: a gateway started with a lower --max-nodes than it ran with.
+    /// </summary>
+    public static IReadOnlyList<NodeBinding> Load(string path, int maxNodes)
+    {
+        byte[] bytes;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var max = MaxBytes(maxNodes);
+            if (stream.Length > max) throw Invalid(path, $"it holds {stream.Length} bytes, more than the {max} that {maxNodes} nodes' bindings can take");
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        catch (FileNotFoundException)
+        {
+            return [];
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Invalid(path, e.Message, e);
+        }
+
+        BindingsFile? file;
+        try
+        {
+            file = JsonSerializer.Deserialize<BindingsFile>(bytes, MeshJson.Options);
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(path, $"it is not a bindings document: {e.Message}", e);
+        }
+
+        if (file is null || file.Version != Version || file.Nodes is null)
+            throw Invalid(path, file is null || file.Nodes is null ? "it holds no bindings list" : $"it is format {file.Version}; this gateway reads {Version}");
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (b, i) in file.Nodes.Select((b, i) => (b, i)))
+        {
+            var at = $"binding {i + 1}";
+            if (b?.Registration is null || b.Credential is null) throw Invalid(path, $"{at} has no registration or no credential");
+            var problems = RegistrationRules.Check(b.Registration);
+            if (problems.Count > 0) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): {string.Join("; ", problems)}");
+            if (!ids.Add(b.Registration.NodeId)) throw Invalid(path, $"{at}: node '{b.Registration.NodeId}' is bound twice");
+            if (!MeshToken.IsProposable(b.Credential)) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): its credential is not one a gateway issues");
+            if (b.Key is not null)
+            {
+                string fingerprint;
+                try
+                {
+                    fingerprint = InfraMind.Signing.PublicKey.FromBase64(b.Key).Fingerprint;
+                }
+                catch (InfraMind.Signing.SigningException e)
+                {
+                    throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): its key: {e.Message}", e);
+                }
+
+                if (!keys.Add(fingerprint)) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): key {fingerprint} is bound to another node too; a key holds one id");
+            }
+        }
+
+        return [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)];
+    }
+
+    /// <summary>Writes <paramref name="bindings"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>
+    public static void Save(string path, IReadOnlyList<NodeBinding> bindings) =>
+        OwnerOnlyFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(new BindingsFile(Version, bindings), MeshJson.Options));
+
+    private static InfraMindException Invalid(string path, string why, Exception? inner = null) =>
+        new(MeshErrorCodes.NodeBindingsInvalid, $"the gateway's node bindings {path} cannot be read: {why}", innerException: inner);
+
+    private sealed record BindingsFile(int Version, IReadOnlyList<NodeBinding>? Nodes);
+}
+
+/// <summary>
+/// Writes the gateway's node bindings to <see cref="GatewayOptions.NodeBindingsFile"/>: within
+/// <see cref="GatewayOptions.NodeBindingsWriteDelay"/> of a change to what is bound, every
+/// <see cref="GatewayOptions.NodeBindingsRefresh"/> for the nodes' times, and once more when the gateway stops. A write
+/// that fails (a full disk) is logged and tried again at the next tick; serving goes on.
+/// </summary>
+internal sealed class NodeBindingsWriter(string file, MeshState mesh, GatewayOptions options, TimeProvider time, ILogger log)
+{
+    private long _written = -1;
+    private DateTimeOffset _writtenAt = DateTimeOffset.MinValue;
+    private bool _failing;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.NodeBindingsWriteDelay, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                if (mesh.BindingChanges != _written || time.GetUtcNow() - _writtenAt >= options.NodeBindingsRefresh) Write();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Writes what is bound now; false when the write failed (logged).</summary>
+    public bool Write()
+    {
+        var (changes, bindings) = mesh.Bindings();
+        try
+        {
+            NodeBindings.Save(file, bindings);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Once per run of failures, not every second: the log says when it failed and when it works again.
+            if (!_failing) log.LogError("the node bindings cannot be written to {File}: {Reason}; a restart now would free their ids. Trying again", file, e.Message);
+            _failing = true;
+            return false;
+        }
+
+        if (_failing) log.LogInformation("the node bindings are written to {File} again", file);
+        _failing = false;
+        _written = changes;
+        _writtenAt = time.GetUtcNow();
+        return true;
+    }
+}

@@ -1,0 +1,277 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using InfraMind.Gateway.Catalog;
+using InfraMind.Serving;
+using InfraMind.Signing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace InfraMind.Gateway.Tests;
+
+/// <summary>
+/// The ids a gateway bound outlive its restart (<see cref="NodeBindings"/>): only an id's own node registers it again
+/// (its credential, or its key with a newer signature), its heartbeats are taken at once, and the id is forgotten when
+/// it would have been had the gateway never stopped. The file is the gateway's own, read whole or refused (IM6052).
+/// </summary>
+public sealed class NodeBindingsTests : IDisposable
+{
+    private static readonly TimeSpan Beat = TimeSpan.FromSeconds(1);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 7, 12, 0, 0, TimeSpan.Zero));
+    private readonly string _dir = Directory.CreateTempSubdirectory("bindings-").FullName;
+    private readonly SigningKey _key = SigningKey.CreateEphemeral("node-b");
+    private readonly SigningKey _other = SigningKey.CreateEphemeral("impostor");
+
+    private string File => Path.Combine(_dir, "gateway", "nodes.json");
+
+    public void Dispose()
+    {
+        _key.Dispose();
+        _other.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private MeshState NewMesh(int maxNodes = 256)
+    {
+        var mesh = new MeshState(new GatewayOptions { Replicas = 4, MaxNodes = maxNodes }, _time, new GatewayMetrics(), NullLogger.Instance);
+        mesh.SetModels([MeshStateTests.Served()]);
+        return mesh;
+    }
+
+    private static NodeRegistration Registration(string id, PublicKey? key = null, string address = "http://127.0.0.1:1/") =>
+        new(id, new Uri(address), new NodeCapacity(4000, 8L << 30, 0), new Dictionary<string, string>(), Beat, key?.SubjectPublicKeyInfoBase64);
+
+    /// <summary>A mesh with keyless "a" and keyed "b" (signed at 10), written to the file and taken back by a new mesh: the restart.</summary>
+    private (MeshState Restarted, string CredentialA, string CredentialB) BindAndRestart()
+    {
+        var before = NewMesh();
+        var (a, credentialA) = before.Register(Registration("a"), null);
+        var (b, credentialB) = before.Register(Registration("b", _key.PublicKey), null, _key.PublicKey, 10);
+        Assert.Equal((Admission.Registered, Admission.Registered), (a, b));
+        NodeBindings.Save(File, before.Bindings().Bindings);
+        var restarted = NewMesh();
+        Assert.Equal(2, restarted.Restore(NodeBindings.Load(File, 256)));
+        return (restarted, credentialA!, credentialB!);
+    }
+
+    [Fact]
+    public void After_a_restart_an_id_is_still_its_own_nodes_and_a_stranger_claiming_it_is_refused()
+    {
+        var (mesh, credentialA, credentialB) = BindAndRestart();
+
+        // What a restart without the file allowed: the first to register an id held it.
+        Assert.Equal(Admission.Registered, NewMesh().Register(Registration("a"), null).Outcome);
+
+        // Keyless "a": another credential or none is another node.
+        Assert.Equal(Admission.IdTaken, mesh.Register(Registration("a"), null).Outcome);
+        Assert.Equal(Admission.IdTaken, mesh.Register(Registration("a"), MeshToken.Create()).Outcome);
+        // Keyed "b": another key, or none even with its credential, is refused; its own key's old signature is a replay.
+        Assert.Equal(Admission.KeyMismatch, mesh.Register(Registration("b", _other.PublicKey), null, _other.PublicKey, 11).Outcome);
+        Assert.Equal(Admission.KeyMismatch, mesh.Register(Registration("b"), credentialB).Outcome);
+        Assert.Equal(Admission.Replayed, mesh.Register(Registration("b", _key.PublicKey), null, _key.PublicKey, 10).Outcome);
+        // The key still holds one id: a new id with it is the key moving, and "b" is offline (not seen for 3 beats)...
+        _time.Advance(Beat * 3 + TimeSpan.FromMilliseconds(1));
+        // ...but not by a replay of its last signature.
+        Assert.Equal(Admission.Replayed, mesh.Register(Registration("c", _key.PublicKey), null, _key.PublicKey, 10).Outcome);
+
+        // The ids' own nodes: "a" beats with its credential at once, with no registration, and is given its version;
+        // "b" registers again with a newer signature and gets the same credential back.
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", []), credentialA, out var reply));
+        Assert.Equal("echo", Assert.Single(reply!.Assignments).Name);
+        Assert.Equal((Admission.Registered, credentialB), mesh.Register(Registration("b", _key.PublicKey), null, _key.PublicKey, 11));
+        Assert.Equal(_key.PublicKey, mesh.KeyOf("b").Key);
+        Assert.Equal("b", mesh.HolderOf(_key.PublicKey));
+    }
+
+    [Fact]
+    public void A_taken_back_id_is_forgotten_when_it_would_have_been_had_the_gateway_never_stopped()
+    {
+        var before = NewMesh();
+        Assert.Equal(Admission.Registered, before.Register(Registration("a"), null).Outcome);
+        _time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(Admission.Registered, before.Register(Registration("z"), null).Outcome);
+        NodeBindings.Save(File, before.Bindings().Bindings);
+
+        // Restarted 9 min after "a" was last seen: offline, still bound.
+        var mesh = NewMesh();
+        Assert.Equal(2, mesh.Restore(NodeBindings.Load(File, 256)));
+        Assert.False(mesh.NodeSummaries().Single(n => n.Node == "a").Online);
+        Assert.Equal(Admission.IdTaken, mesh.Register(Registration("a"), null).Outcome);
+        // Ten minutes after it was last seen, its id is free, as it would have been.
+        _time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(Admission.Registered, mesh.Register(Registration("a"), null).Outcome);
+
+        // A binding seen longer ago than that is not taken back at all.
+        _time.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(0, NewMesh().Restore(NodeBindings.Load(File, 256)));
+    }
+
+    [Fact]
+    public void What_is_bound_changes_with_a_registration_and_a_forgotten_node_but_not_with_a_heartbeat()
+    {
+        var mesh = NewMesh();
+        var start = mesh.BindingChanges;
+        var (_, credential) = mesh.Register(Registration("a"), null);
+        var registered = mesh.BindingChanges;
+        Assert.True(registered > start);
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", []), credential, out _));
+        Assert.Equal(registered, mesh.BindingChanges);
+        // Seen just now: the times are written at the next refresh, not at once.
+        Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds(), Assert.Single(mesh.Bindings().Bindings).LastSeen);
+        _time.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(Admission.Registered, mesh.Register(Registration("b"), null).Outcome); // "a" forgotten meanwhile
+        Assert.Equal("b", Assert.Single(mesh.Bindings().Bindings).Registration.NodeId);
+        Assert.True(mesh.BindingChanges >= registered + 2);
+    }
+
+    [Fact]
+    public void The_file_is_owner_only_and_a_missing_one_binds_nothing()
+    {
+        Assert.Empty(NodeBindings.Load(File, 256));
+        var mesh = NewMesh();
+        mesh.Register(Registration("a"), null);
+        NodeBindings.Save(File, mesh.Bindings().Bindings);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, System.IO.File.GetUnixFileMode(File));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, System.IO.File.GetUnixFileMode(Path.GetDirectoryName(File)!));
+        Assert.False(System.IO.File.Exists(File + ".tmp"));
+        var binding = Assert.Single(NodeBindings.Load(File, 256));
+        Assert.Equal(Assert.Single(mesh.Bindings().Bindings) with { Registration = binding.Registration }, binding);
+        Assert.Equal("a", binding.Registration.NodeId);
+    }
+
+    public static TheoryData<string, string> Damaged() => new()
+    {
+        { "not json", "it is not a bindings document" },
+        { """{"version":2,"nodes":[]}""", "it is format 2; this gateway reads 1" },
+        { """{"version":1}""", "it holds no bindings list" },
+        { """{"version":1,"nodes":[{"credential":"CRED"}]}""", "binding 1 has no registration or no credential" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"short"}]}""", "binding 1 (node 'a'): its credential is not one a gateway issues" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED"},{"registration":REG_A,"credential":"CRED"}]}""", "binding 2: node 'a' is bound twice" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","key":"KEY"},{"registration":REG_B,"credential":"CRED","key":"KEY"}]}""", "binding 2 (node 'b'): key sha256:" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","key":"AAAA"}]}""", "binding 1 (node 'a'): its key:" },
+        { """{"version":1,"nodes":[{"registration":REG_BAD,"credential":"CRED"}]}""", "binding 1 (node 'A B'):" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Damaged))]
+    public void A_damaged_file_is_refused_whole_with_IM6052_naming_the_file_and_what_is_wrong(string text, string why)
+    {
+        string Reg(string id) => System.Text.Json.JsonSerializer.Serialize(Registration(id), MeshJson.Options);
+        Directory.CreateDirectory(Path.GetDirectoryName(File)!);
+        System.IO.File.WriteAllText(File, text.Replace("REG_A", Reg("a"), StringComparison.Ordinal).Replace("REG_BAD", Reg("A B"), StringComparison.Ordinal)
+            .Replace("REG_B", Reg("b"), StringComparison.Ordinal).Replace("CRED", MeshToken.Create(), StringComparison.Ordinal)
+            .Replace("KEY", _key.PublicKey.SubjectPublicKeyInfoBase64, StringComparison.Ordinal));
+        var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 256));
+        Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
+        Assert.StartsWith($"the gateway's node bindings {File} cannot be read: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(why, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_file_is_read_only_up_to_what_max_nodes_bindings_can_take_and_only_max_nodes_are_kept()
+    {
+        var mesh = NewMesh();
+        foreach (var id in new[] { "a", "b", "c" })
+        {
+            mesh.Register(Registration(id), null);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        NodeBindings.Save(File, mesh.Bindings().Bindings);
+        // A gateway started with a lower --max-nodes keeps the most recently seen.
+        Assert.Equal(["c", "b"], NodeBindings.Load(File, 2).Select(b => b.Registration.NodeId));
+
+        // The bound, at its value and one past it.
+        var max = NodeBindings.MaxBytes(1);
+        var empty = System.Text.Encoding.UTF8.GetBytes("""{"version":1,"nodes":[]}""");
+        System.IO.File.WriteAllBytes(File, [.. empty, .. Enumerable.Repeat((byte)' ', (int)max - empty.Length)]);
+        Assert.Empty(NodeBindings.Load(File, 1));
+        System.IO.File.AppendAllText(File, " ");
+        var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1));
+        Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
+        Assert.Contains($"it holds {max + 1} bytes, more than the {max} that 1 nodes' bindings can take", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Over real sockets: a gateway that kept its bindings stops and starts again on its port. The keyed node's id is
+    /// still its key's and the keyless node's still its credential's; both go on with no step of their own but
+    /// what they did before (a heartbeat, a registration). Without the file, the same stranger takes the id.
+    /// </summary>
+    [Fact]
+    public async Task A_gateway_restarted_on_its_file_keeps_every_id_for_its_node_over_real_sockets()
+    {
+        var catalog = new InMemoryModelCatalog();
+        catalog.Publish(MeshStateTests.Served("1.0.0").Published);
+        var token = MeshToken.Create();
+        var options = new GatewayOptions { NodeToken = token, NodeBindingsFile = File, NodeBindingsWriteDelay = TimeSpan.FromMilliseconds(50) };
+        var gateway = await GatewayHost.StartAsync(options, catalog, CancellationToken.None);
+        var url = gateway.Url;
+        await using var keyed = new FakeNode(url, token) { Key = _key };
+        await using var keyless = new FakeNode(url, token);
+        string credential;
+        try
+        {
+            using (var r = await keyed.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            using (var r = await keyless.RegisterAsync("n2")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            await keyless.ReadyAsync("n2");
+            credential = keyed.Credential!;
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        Assert.Equal(["n1", "n2"], NodeBindings.Load(File, 256).Select(b => b.Registration.NodeId).Order(StringComparer.Ordinal));
+        gateway = await GatewayHost.StartAsync(options with { ListenUrl = $"http://127.0.0.1:{url.Port}" }, catalog, CancellationToken.None);
+        try
+        {
+            Assert.Equal(url, gateway.Url);
+            await using var impostor = new FakeNode(url, token) { Key = _other };
+            using (var r = await impostor.RegisterAsync("n1"))
+            {
+                Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+                Assert.Equal(MeshErrorCodes.NodeKeyMismatch.Value, (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["code"]);
+            }
+
+            await using var stranger = new FakeNode(url, token);
+            using (var r = await stranger.RegisterAsync("n2"))
+            {
+                Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+                Assert.Equal(MeshErrorCodes.NodeIdTaken.Value, (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["code"]);
+            }
+
+            // n2 beats as it did before the restart, with its credential, and is placed again.
+            await keyless.ReadyAsync("n2");
+            Assert.Contains(gateway.Mesh.NodeSummaries(), n => n.Node == "n2" && n.Online);
+            // n1 registers with its key and its credential is the one it had.
+            using (var r = await keyed.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal(credential, keyed.Credential);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        // The contrast: the same gateway without its file lets the first claimant take the id.
+        System.IO.File.Delete(File);
+        gateway = await GatewayHost.StartAsync(options with { NodeBindingsFile = null }, catalog, CancellationToken.None);
+        try
+        {
+            await using var stranger = new FakeNode(gateway.Url, token);
+            using var r = await stranger.RegisterAsync("n2");
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_gateway_whose_file_is_damaged_does_not_start()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(File)!);
+        await System.IO.File.WriteAllTextAsync(File, "{");
+        var e = await Assert.ThrowsAsync<InfraMindException>(() => GatewayHost.StartAsync(new GatewayOptions { NodeBindingsFile = File }, new InMemoryModelCatalog(), CancellationToken.None));
+        Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
+    }
+}
