@@ -42,7 +42,8 @@ internal static class NodeBindings
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var max = MaxBytes(maxNodes);
-            if (stream.Length > max) throw Invalid(path, $"it holds {stream.Length} bytes, more than the {max} that {maxNodes} nodes' bindings can take");
+            if (stream.Length > max) throw Invalid(path, $"it holds {stream.Length} bytes, more than the {max} that {maxNodes} nodes' bindings can take " +
+                                                         "(written by a gateway with a higher --max-nodes? start with that)");
             bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
         }
