@@ -5,7 +5,7 @@
 # behaviour no test proves. The score and every survivor are printed; reports (HTML and JSON) go to
 # .tmp/mutation/TARGET/reports/.
 #
-# Usage: scripts/mutation.sh [TARGET...]      (default: every target)
+# Usage: [MUTATION_CONCURRENCY=N] scripts/mutation.sh [TARGET...]      (default: every target)
 #   signing    src/InfraMind.Signing (DSSE, PAE, statements, keys, canonical JSON) against InfraMind.Signing.Tests
 #   proofs     the registry's Merkle tree, inclusion and consistency proofs, checkpoints and pinned trust against
 #              their tests in InfraMind.Registry.Tests (Merkle, Checkpoints, Trust)
@@ -13,15 +13,21 @@
 #              InfraMind.Serving.Tests
 #   contracts  the node<->gateway contract and its rules (src/InfraMind.Serving/Contracts: registration, heartbeat and
 #              reply shapes, their limits, resource policy) against InfraMind.Serving.Tests
+#   routing    the gateway's pure routing logic (src/InfraMind.Gateway/Routing: rendezvous placement, reputation,
+#              suspension, retry budget, node choice, quarantine, traffic) against its unit tests in
+#              InfraMind.Gateway.Tests (Routing/*, MeshStateTests; not the ones that start gateways on sockets)
+# MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing)" >&2; exit 2 ;; esac
 done
+concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
+[[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
 dotnet tool restore >/dev/null
 
 for t in "${targets[@]}"; do
@@ -34,6 +40,10 @@ for t in "${targets[@]}"; do
       filter="FullyQualifiedName~InfraMind.Registry.Tests.Merkle.|FullyQualifiedName~InfraMind.Registry.Tests.Checkpoints.|FullyQualifiedName~InfraMind.Registry.Tests.Trust." ;;
     identity) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Identity/*.cs"); filter="" ;;
     contracts) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Contracts/*.cs"); filter="" ;;
+    # The Gateway's unit tests of its routing only (pure, on a fake clock): the rest start gateways and nodes on real
+    # sockets per mutant (hours).
+    routing) tests=tests/InfraMind.Gateway.Tests; project=InfraMind.Gateway.csproj; mutate=("**/Routing/*.cs")
+      filter="FullyQualifiedName~InfraMind.Gateway.Tests.Routing.|FullyQualifiedName~InfraMind.Gateway.Tests.MeshStateTests." ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"
@@ -43,7 +53,7 @@ for t in "${targets[@]}"; do
   [ -z "$filter" ] || args+=(--test-case-filter "$filter")
   echo "== mutation: $t ($project against $(basename "$tests"))"
   (cd "$tests" && dotnet stryker --project "$project" "${args[@]}" --output "$out" --reporter Json --reporter Html \
-    --reporter Progress --concurrency "$(nproc)") > "$out.log" 2>&1 || { echo "mutation: stryker failed for $t (see $out.log)" >&2; exit 1; }
+    --reporter Progress --concurrency "$concurrency") > "$out.log" 2>&1 || { echo "mutation: stryker failed for $t (see $out.log)" >&2; exit 1; }
   python3 - "$out/reports/mutation-report.json" <<'EOF'
 import json, sys
 from collections import Counter

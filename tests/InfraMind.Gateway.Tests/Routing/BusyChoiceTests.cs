@@ -23,6 +23,8 @@ public sealed class BusyChoiceTests
 
     [Theory]
     [InlineData(null, 1000)] // nothing usable said: JobGate.RetryAfter
+    [InlineData(0, 1000)] // no wait said is no usable one
+    [InlineData(-3, 1000)]
     [InlineData(1, 1000)]
     [InlineData(3, 3000)]
     [InlineData(5, 5000)]

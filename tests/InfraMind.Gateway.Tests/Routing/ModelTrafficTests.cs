@@ -41,4 +41,34 @@ public sealed class ModelTrafficTests
         Assert.Equal(ModelTraffic.Capacity, s.Answers);
         Assert.Equal((ModelTraffic.Capacity * 2) + (ModelTraffic.Capacity / 2) - 1, s.P50Ms!.Value, 0); // the oldest went first
     }
+
+    /// <summary>A sample exactly <see cref="ModelTraffic.Window"/> old is in the window; one tick older, it is not.</summary>
+    [Fact]
+    public void A_sample_exactly_the_window_old_counts_and_one_tick_older_does_not()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
+        var traffic = new ModelTraffic(time);
+        traffic.Answered(7);
+        traffic.Failed("request-timeout");
+        time.Advance(ModelTraffic.Window);
+        var edge = traffic.Snapshot();
+        Assert.Equal(1, edge.Answers);
+        Assert.Equal(1, edge.FailedAttempts);
+        time.Advance(TimeSpan.FromTicks(1));
+        var past = traffic.Snapshot();
+        Assert.Equal(0, past.Answers);
+        Assert.Equal(0, past.FailedAttempts);
+    }
+
+    /// <summary>Failures by verdict come in the verdicts' ordinal order, not in the order they happened: the state document reads the same on every gateway.</summary>
+    [Fact]
+    public void Failures_by_verdict_are_in_the_verdicts_order()
+    {
+        var traffic = new ModelTraffic(new FakeTimeProvider(DateTimeOffset.UnixEpoch));
+        foreach (var verdict in new[] { "request-timeout", "connection-failed", "output-schema-violation", "connection-failed" }) traffic.Failed(verdict);
+        var s = traffic.Snapshot();
+        Assert.Equal(["connection-failed", "output-schema-violation", "request-timeout"], s.FailuresByVerdict.Keys);
+        Assert.Equal([2, 1, 1], s.FailuresByVerdict.Values);
+        Assert.Equal(4, s.FailedAttempts);
+    }
 }

@@ -297,4 +297,116 @@ public sealed class PlacementTests
         Assert.Equal(Fresh(keyed, "a@1\nsha256:02"), ranks.Ranked("a@1"));
         Assert.NotEqual(Fresh(keyed, "a@1\nsha256:01"), ranks.Ranked("a@1"));
     }
+
+    /// <summary>
+    /// Each target node not ready yet keeps one stand-in, no more, and the stand-ins are the best-ranked of the nodes
+    /// that held the version ready (scripts/mutation.sh routing: taking every holder, or the worst-ranked, passed).
+    /// </summary>
+    [Fact]
+    public void Each_node_not_ready_yet_keeps_one_stand_in_the_best_ranked_of_those_that_held_it()
+    {
+        var key = "a@1";
+        string[] byRank = [.. Enumerable.Range(1, 6).Select(i => $"n{i}").OrderByDescending(id => Placement.Weight(key, id))];
+        PlacementNode Held(string id) => Node(id, current: [key], ready: [key]);
+
+        // Two replicas; the best-ranked joins, not ready; the next four held it ready. The second is a target and ready:
+        // one node is waited for, so one stand-in: the best-ranked holder that is not a target already, the third.
+        var one = Placement.Place([Model(key)], [Node(byRank[0]), .. byRank[1..5].Select(Held)], 2);
+        Assert.Equal(byRank[..3].Order(), NodesOf(one, key));
+
+        // The best two join, neither ready: two stand-ins, the best two of the four that held it; the last two go.
+        var two = Placement.Place([Model(key)], [Node(byRank[0]), Node(byRank[1]), .. byRank[2..6].Select(Held)], 2);
+        Assert.Equal(byRank[..4].Order(), NodesOf(two, key));
+
+        // Both targets ready: no stand-in at all.
+        var none = Placement.Place([Model(key)], [.. byRank.Select(Held)], 2);
+        Assert.Equal(byRank[..2].Order(), NodesOf(none, key));
+    }
+
+    /// <summary>A version fits a node whose free CPU, memory and GPUs are each exactly what it asks, and not one unit less.</summary>
+    [Fact]
+    public void A_version_fits_exactly_what_is_free_and_not_one_unit_more()
+    {
+        PlacementNode Exact() => Node("n1", cpu: 2000, mem: 2 * Gi, gpu: 1);
+        Assert.Equal(["n1"], NodesOf(Placement.Place([Model("a@1", cpu: 2000, mem: 2 * Gi, gpu: 1)], [Exact()], 1), "a@1"));
+        Assert.Empty(NodesOf(Placement.Place([Model("a@1", cpu: 2001, mem: 2 * Gi, gpu: 1)], [Exact()], 1), "a@1"));
+        Assert.Empty(NodesOf(Placement.Place([Model("a@1", cpu: 2000, mem: (2 * Gi) + 1, gpu: 1)], [Exact()], 1), "a@1"));
+        Assert.Empty(NodesOf(Placement.Place([Model("a@1", cpu: 2000, mem: 2 * Gi, gpu: 2)], [Exact()], 1), "a@1"));
+    }
+
+    /// <summary>What a version takes is taken from each of CPU, memory and GPUs: the next one finds the rest, in each alone.</summary>
+    [Theory]
+    [InlineData(1000, 0, 0)]
+    [InlineData(0, 1, 0)]
+    [InlineData(0, 0, 1)]
+    public void What_a_placed_version_takes_is_not_free_for_the_next(long cpu, long gi, int gpu)
+    {
+        // Room for two of three versions in the one resource they ask for; plenty of the others.
+        var node = Node("n1", cpu: cpu == 0 ? 100_000 : 2 * cpu, mem: gi == 0 ? 64 * Gi : 2 * gi * Gi, gpu: gpu == 0 ? 8 : 2 * gpu);
+        PlacementModel[] models = [.. Enumerable.Range(1, 3).Select(i => Model($"m{i}@1", cpu: cpu, mem: gi * Gi, gpu: gpu))];
+        var p = Placement.Place(models, [node], 1);
+        Assert.Equal(["m1@1", "m2@1"], p["n1"].Order());
+    }
+
+    /// <summary>
+    /// Two nodes of one identity weigh alike for every version: the lower id ranks first, on every gateway, whatever
+    /// order it lists them in (the id is the tie-break <see cref="RendezvousRanks"/> names).
+    /// </summary>
+    [Fact]
+    public void Nodes_that_weigh_alike_rank_by_id_whatever_order_they_are_listed_in()
+    {
+        PlacementNode Same(string id) => Node(id) with { Identity = "sha256:" + new string('a', 64) };
+        foreach (var nodes in new[] { new[] { Same("n-b"), Same("n-a") }, [Same("n-a"), Same("n-b")] })
+        {
+            Assert.Equal(["n-a"], NodesOf(Placement.Place([Model("a@1")], nodes, 1), "a@1"));
+            var ranks = new RendezvousRanks();
+            ranks.Sync(nodes.ToDictionary(n => n.NodeId, n => n.Identity), new Dictionary<string, string> { ["a@1"] = "a@1" });
+            Assert.Equal(["n-a", "n-b"], ranks.Ranked("a@1"));
+            // Inserted into a kept order, too.
+            ranks.Sync(new Dictionary<string, string> { ["n-b"] = nodes[0].Identity, ["n-a"] = nodes[0].Identity, ["n-0"] = nodes[0].Identity },
+                new Dictionary<string, string> { ["a@1"] = "a@1" });
+            Assert.Equal(["n-0", "n-a", "n-b"], ranks.Ranked("a@1"));
+        }
+    }
+
+    /// <summary>
+    /// The caller's ranks are the ones placement keeps up to date, and they cost one weight per (new node, version) or
+    /// (node, new version): nothing is weighed twice. Only a node whose identity changed and a version whose seed
+    /// changed are weighed again.
+    /// </summary>
+    [Fact]
+    public void Kept_ranks_are_the_callers_and_weigh_only_what_is_new()
+    {
+        var ranks = new RendezvousRanks();
+        List<PlacementNode> nodes = [.. Enumerable.Range(1, 4).Select(i => Node($"n{i}"))];
+        List<PlacementModel> models = [Model("a@1", cpu: 10, mem: 1), Model("b@1", cpu: 10, mem: 1)];
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(8, ranks.Weighed);
+        Assert.Equal(nodes.Select(n => n.NodeId).OrderByDescending(id => Placement.Weight("a@1", id)), ranks.Ranked("a@1"));
+
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(8, ranks.Weighed); // the same nodes and versions: none
+
+        nodes.Add(Node("n5"));
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(8 + 2, ranks.Weighed); // a new node: once per version
+
+        models.Add(Model("c@1", cpu: 10, mem: 1));
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(10 + 5, ranks.Weighed); // a new version: once per node
+
+        nodes[0] = nodes[0] with { Identity = Placement.IdentityOf("n1", "sha256:" + new string('b', 64)) };
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(15 + 3, ranks.Weighed); // a node that registered a key: once per version
+
+        models[0] = models[0] with { Seed = Placement.SeedOf("a@1", "sha256:01") };
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(18 + 5, ranks.Weighed); // a version whose seed changed: once per node
+
+        nodes.RemoveAt(1);
+        models.RemoveAt(1);
+        Placement.Place(models, nodes, 1, ranks);
+        Assert.Equal(23, ranks.Weighed); // gone: none
+        Assert.Equal(nodes.OrderByDescending(n => Placement.Weight(models[0].Seed, n.Identity)).Select(n => n.NodeId), ranks.Ranked("a@1"));
+    }
 }

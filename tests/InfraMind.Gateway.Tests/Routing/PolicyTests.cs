@@ -45,6 +45,21 @@ public sealed class ReputationTests
         time.Advance(TimeSpan.FromSeconds(60));
         Assert.Equal(1 - (0.5 * Math.Exp(-1)), r.Value, 6);
     }
+
+    /// <summary>
+    /// Right after a failure the reputation is exactly the penalty times what it was: read at that instant it is the
+    /// score itself, not the recovery formula at t = 0, whose 1 − (1 − 0.1) is 0.09999999999999998.
+    /// </summary>
+    [Fact]
+    public void Right_after_a_failure_it_is_exactly_the_penalty_times_what_it_was()
+    {
+        var time = new FakeTimeProvider();
+        var r = new Reputation(time, 0.1, TimeSpan.FromSeconds(60));
+        r.Penalise();
+        Assert.Equal(0.1, r.Value);
+        time.Advance(TimeSpan.FromTicks(1));
+        Assert.True(r.Value > 0.1);
+    }
 }
 
 public sealed class SuspensionTests
@@ -117,6 +132,21 @@ public sealed class SuspensionTests
         Assert.True(s.TryReadmit(5));
         Assert.False(s.IsSuspended);
     }
+
+    /// <summary>A pre-flight asked for during one suspension is not taken as asked for the next: each period asks anew.</summary>
+    [Fact]
+    public void A_new_suspension_asks_for_its_own_preflight()
+    {
+        var time = new FakeTimeProvider();
+        var s = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
+        s.Suspend(generation: 4);
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(s.PreflightDue);
+        s.PreflightRequested = true; // the gateway asked
+        s.Suspend(generation: 4); // and it failed again meanwhile (a spot check lost)
+        Assert.False(s.PreflightRequested);
+        Assert.False(s.PreflightDue);
+    }
 }
 
 public sealed class NodeChoiceTests
@@ -156,6 +186,48 @@ public sealed class NodeChoiceTests
     public void Load_counts()
     {
         Assert.True(NodeChoice.Cost(new Candidate("busy", 5, 1, 9)) > NodeChoice.Cost(new Candidate("idle", 5, 1, 0)));
+    }
+
+    /// <summary>The cost's weights: (latency + 1) × (in flight + 1) / reputation, an unmeasured node at 1 ms, reputation floored at 0.01.</summary>
+    [Theory]
+    [InlineData(9.0, 0.5, 1, 40.0)]
+    [InlineData(9.0, 1.0, 0, 10.0)]
+    [InlineData(0.0, 1.0, 3, 4.0)]
+    [InlineData(null, 1.0, 0, 2.0)] // unmeasured: NodeChoice.UnmeasuredMs
+    [InlineData(null, 0.25, 1, 16.0)]
+    [InlineData(9.0, 0.01, 0, 1000.0)] // at the floor
+    [InlineData(9.0, 0.001, 0, 1000.0)] // below it: counted as the floor
+    [InlineData(9.0, 0.0, 0, 1000.0)]
+    public void The_cost_is_latency_times_load_over_reputation(double? latencyMs, double reputation, int inFlight, double cost) =>
+        Assert.Equal(cost, NodeChoice.Cost(new Candidate("n", latencyMs, reputation, inFlight)), 9);
+
+    [Fact]
+    public void Choosing_without_candidates_or_a_random_is_an_argument_error()
+    {
+        Assert.Equal("candidates", Assert.Throws<ArgumentNullException>(() => NodeChoice.Choose(null!, new Random(1))).ParamName);
+        Assert.Equal("random", Assert.Throws<ArgumentNullException>(() => NodeChoice.Choose([], null!)).ParamName);
+    }
+
+    /// <summary>An EWMA of weight 0.3 by default: each sample moves the estimate that share of the way.</summary>
+    [Fact]
+    public void A_latency_is_an_exponentially_weighted_average_of_its_samples()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+        var e = new LatencyEwma();
+        Assert.Null(e.Milliseconds);
+        Assert.Null(e.At(t0));
+        e.Record(10, t0);
+        Assert.Equal(10, e.Milliseconds);
+        e.Record(20, t0);
+        Assert.Equal(13, e.Milliseconds!.Value, 9);
+        e.Record(0, t0);
+        Assert.Equal(9.1, e.Milliseconds!.Value, 9);
+        Assert.Equal(9.1, e.At(t0)!.Value, 9);
+
+        var half = new LatencyEwma(0.5);
+        half.Record(10, t0);
+        half.Record(30, t0);
+        Assert.Equal(20, half.Milliseconds!.Value, 9);
     }
 
     [Fact]
@@ -280,6 +352,52 @@ public sealed class QuarantineTests
         time.Advance(TimeSpan.FromSeconds(61));
         Assert.False(q.Observe("b", Known("response-not-json")));
     }
+
+    /// <summary>The window holds a failure exactly its length old; one tick older, it is gone.</summary>
+    [Fact]
+    public void A_failure_exactly_the_window_old_still_adds_up()
+    {
+        var time = new FakeTimeProvider();
+        var q = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        q.Observe("a", Known("response-not-json"));
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.True(q.Observe("b", Known("response-not-json")));
+
+        var later = new QuarantineTracker(time, 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5));
+        later.Observe("a", Known("response-not-json"));
+        time.Advance(TimeSpan.FromSeconds(60) + TimeSpan.FromTicks(1));
+        Assert.False(later.Observe("b", Known("response-not-json")));
+    }
+
+    /// <summary>
+    /// While a version is quarantined every failure of it is its own, whatever the verdict (its nodes are not punished
+    /// for serving a version known broken); when the quarantine ends, counting starts afresh: the failures that led to
+    /// it do not add up with the next one, even within the window.
+    /// </summary>
+    [Fact]
+    public void During_quarantine_every_failure_is_the_versions_and_after_it_counting_starts_afresh()
+    {
+        var time = new FakeTimeProvider();
+        var q = new QuarantineTracker(time, 2, TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(1));
+        q.Observe("a", Known("output-schema-violation"));
+        Assert.True(q.Observe("b", Known("output-schema-violation")));
+        Assert.True(q.Observe("c", Known("connection-failed")));
+        Assert.True(q.Observe("d", Known("request-timeout")));
+        Assert.Equal(["a", "b"], q.Nodes);
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(q.IsQuarantined);
+        Assert.Empty(q.Nodes);
+        Assert.Null(q.Verdict);
+        Assert.False(q.Observe("c", Known("output-schema-violation")));
+        Assert.True(q.Observe("d", Known("output-schema-violation")));
+        Assert.Equal(["c", "d"], q.Nodes);
+    }
+
+    [Fact]
+    public void Observing_no_verdict_is_an_argument_error() =>
+        Assert.Equal("verdict", Assert.Throws<ArgumentNullException>(() => new QuarantineTracker(new FakeTimeProvider(), 2, TimeSpan.FromSeconds(60), TimeSpan.FromMinutes(5))
+            .Observe("a", null!)).ParamName);
 
     [Theory]
     [InlineData("connection-failed")]
