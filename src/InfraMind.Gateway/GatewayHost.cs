@@ -68,7 +68,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var errors = options.Validate();
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         // Read before anything listens: a file that cannot be read stops the start (IM6052), it is not half believed.
-        var bindings = options.NodeBindingsFile is { } bindingsFile ? NodeBindings.Load(bindingsFile, options.MaxNodes) : [];
+        var bindings = options.NodeBindingsFile is { } bindingsFile ? NodeBindings.Load(bindingsFile, options.MaxNodes) : null;
         var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
         builder.WebHost.UseUrls(options.ListenUrl);
         var connections = new ConnectionCaps(options.Limits);
@@ -86,7 +86,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
         var metrics = new GatewayMetrics();
         var mesh = new MeshState(options, time, metrics, log);
-        mesh.Restore(bindings);
+        if (bindings is not null) mesh.Restore(bindings);
         var writer = options.NodeBindingsFile is { } file ? new NodeBindingsWriter(file, mesh, options, time, log) : null;
         var nodes = new NodeClients(options.ConnectTimeout, options.MaxNodes);
         var channels = new ModelChannels(options.MaxResponseBytes);

@@ -17,20 +17,32 @@ internal sealed partial class MeshState
     /// key and its replay guard, so only its own node registers it again (or sends its heartbeats at once, as if the
     /// gateway had never gone). A binding's node counts from the time it was last seen: offline unless it was seen within
     /// its missed beats, and forgotten <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> after that, as before the
-    /// restart; one seen longer ago is not taken back. Returns how many were.
+    /// restart; one seen longer ago is not taken back, nor one the admit list of this run does not admit, nor any when
+    /// the gateway runs with another key than the one it kept them with. Returns how many were.
     /// </summary>
-    public int Restore(IReadOnlyList<NodeBinding> bindings)
+    public int Restore(KeptBindings kept)
     {
+        if (kept.GatewayKey != options.Identity?.PublicKey.Fingerprint)
+        {
+            log.LogWarning("no node binding taken back: they were kept by this gateway with key {Before}, and it runs with {Now}; every node registers again",
+                kept.GatewayKey ?? "(none)", options.Identity?.PublicKey.Fingerprint ?? "(none)");
+            return 0;
+        }
+
         lock (_gate)
         {
             var now = time.GetUtcNow();
             var restored = 0;
-            foreach (var b in bindings)
+            foreach (var b in kept.Nodes ?? [])
             {
                 var seen = DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(b.LastSeen, 0, now.ToUnixTimeMilliseconds()));
                 if (now - seen > options.ForgetOfflineNodesAfter || _nodes.Count >= options.MaxNodes || _nodes.ContainsKey(b.Registration.NodeId)) continue;
                 var key = b.Key is null ? null : InfraMind.Signing.PublicKey.FromBase64(b.Key);
                 if (key is not null && _keyHolders.ContainsKey(key.Fingerprint)) continue;
+                // Admitted by the rules of this run, not the last one's: with an admit list (perhaps new, perhaps
+                // shorter), a node whose key is not listed, or that has none, is not taken back. It would register
+                // again to be admitted (IM6043), and a binding must not let it beat on without that.
+                if (options.AdmitNodeKeys is { } admitted && (key is null || !admitted.Contains(key.Fingerprint))) continue;
                 _nodes[b.Registration.NodeId] = new NodeRecord(b.Registration, b.Credential, seen, new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
                 {
                     Key = key,
@@ -50,13 +62,13 @@ internal sealed partial class MeshState
         }
     }
 
-    /// <summary>What is bound now, with the count of changes it reflects (a writer compares it with the last one written).</summary>
-    public (long Changes, IReadOnlyList<NodeBinding> Bindings) Bindings()
+    /// <summary>What is bound now, as the file keeps it, with the count of changes it reflects (a writer compares it with the last one written).</summary>
+    public (long Changes, KeptBindings Kept) Bindings()
     {
         lock (_gate)
         {
-            return (_bindingChanges, [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned,
-                n.LastBeat.ToUnixTimeMilliseconds()))]);
+            return (_bindingChanges, new KeptBindings(NodeBindings.Version, options.Identity?.PublicKey.Fingerprint,
+                [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned, n.LastBeat.ToUnixTimeMilliseconds()))]));
         }
     }
 

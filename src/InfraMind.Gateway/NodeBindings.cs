@@ -12,6 +12,13 @@ namespace InfraMind.Gateway;
 internal sealed record NodeBinding(NodeRegistration Registration, string Credential, string? Key, long LastSigned, long LastSeen);
 
 /// <summary>
+/// What the file holds: its format, the fingerprint of the key the gateway ran with (null: none), and the bindings.
+/// A gateway that runs with another key takes none back: every node then registers again, and a node that admits only
+/// listed gateway keys checks this one's (IM6044) instead of beating on with a credential another key's reply carried.
+/// </summary>
+internal sealed record KeptBindings(int Version, string? GatewayKey, IReadOnlyList<NodeBinding>? Nodes);
+
+/// <summary>
 /// The file a gateway keeps its node bindings in (<see cref="GatewayOptions.NodeBindingsFile"/>), so that a restart
 /// does not free the ids it bound: without it, whoever registered an id first after a restart would hold it, and the
 /// id's own node would be refused (IM6019, or IM6040 with a key) until the claimant had been offline for
@@ -35,7 +42,7 @@ internal static class NodeBindings
     /// The bindings kept in <paramref name="path"/> (none when there is no file). At most <paramref name="maxNodes"/>
     /// are returned, the most recently seen first kept: a gateway started with a lower --max-nodes than it ran with.
     /// </summary>
-    public static IReadOnlyList<NodeBinding> Load(string path, int maxNodes)
+    public static KeptBindings Load(string path, int maxNodes)
     {
         byte[] bytes;
         try
@@ -47,23 +54,19 @@ internal static class NodeBindings
             bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return [];
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return [];
+            return new KeptBindings(Version, null, []);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw Invalid(path, e.Message, e);
         }
 
-        BindingsFile? file;
+        KeptBindings? file;
         try
         {
-            file = JsonSerializer.Deserialize<BindingsFile>(bytes, MeshJson.Options);
+            file = JsonSerializer.Deserialize<KeptBindings>(bytes, MeshJson.Options);
         }
         catch (JsonException e)
         {
@@ -98,17 +101,14 @@ internal static class NodeBindings
             }
         }
 
-        return [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)];
+        return file with { Nodes = [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)] };
     }
 
-    /// <summary>Writes <paramref name="bindings"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>
-    public static void Save(string path, IReadOnlyList<NodeBinding> bindings) =>
-        OwnerOnlyFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(new BindingsFile(Version, bindings), MeshJson.Options));
+    /// <summary>Writes <paramref name="kept"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>
+    public static void Save(string path, KeptBindings kept) => OwnerOnlyFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(kept, MeshJson.Options));
 
     private static InfraMindException Invalid(string path, string why, Exception? inner = null) =>
         new(MeshErrorCodes.NodeBindingsInvalid, $"the gateway's node bindings {path} cannot be read: {why}", innerException: inner);
-
-    private sealed record BindingsFile(int Version, IReadOnlyList<NodeBinding>? Nodes);
 }
 
 /// <summary>
@@ -141,10 +141,10 @@ internal sealed class NodeBindingsWriter(string file, MeshState mesh, GatewayOpt
     /// <summary>Writes what is bound now; false when the write failed (logged).</summary>
     public bool Write()
     {
-        var (changes, bindings) = mesh.Bindings();
+        var (changes, kept) = mesh.Bindings();
         try
         {
-            NodeBindings.Save(file, bindings);
+            NodeBindings.Save(file, kept);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

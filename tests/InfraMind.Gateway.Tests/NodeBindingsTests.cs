@@ -47,7 +47,7 @@ public sealed class NodeBindingsTests : IDisposable
         var (a, credentialA) = before.Register(Registration("a"), null);
         var (b, credentialB) = before.Register(Registration("b", _key.PublicKey), null, _key.PublicKey, 10);
         Assert.Equal((Admission.Registered, Admission.Registered), (a, b));
-        NodeBindings.Save(File, before.Bindings().Bindings);
+        NodeBindings.Save(File, before.Bindings().Kept);
         var restarted = NewMesh();
         Assert.Equal(2, restarted.Restore(NodeBindings.Load(File, 256)));
         return (restarted, credentialA!, credentialB!);
@@ -89,7 +89,7 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.Equal(Admission.Registered, before.Register(Registration("a"), null).Outcome);
         _time.Advance(TimeSpan.FromMinutes(9));
         Assert.Equal(Admission.Registered, before.Register(Registration("z"), null).Outcome);
-        NodeBindings.Save(File, before.Bindings().Bindings);
+        NodeBindings.Save(File, before.Bindings().Kept);
 
         // Restarted 9 min after "a" was last seen: offline, still bound.
         var mesh = NewMesh();
@@ -105,6 +105,56 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.Equal(0, NewMesh().Restore(NodeBindings.Load(File, 256)));
     }
 
+    /// <summary>
+    /// An admit list is this run's rule: a binding of a node it does not admit (no key, or a key not listed) is not
+    /// taken back, or that node would beat on with its credential where its registration is now refused (IM6043).
+    /// </summary>
+    [Fact]
+    public void A_binding_the_admit_list_of_this_run_does_not_admit_is_not_taken_back()
+    {
+        var before = NewMesh();
+        Assert.Equal(Admission.Registered, before.Register(Registration("a"), null).Outcome);
+        Assert.Equal(Admission.Registered, before.Register(Registration("b", _key.PublicKey), null, _key.PublicKey, 10).Outcome);
+        Assert.Equal(Admission.Registered, before.Register(Registration("c", _other.PublicKey), null, _other.PublicKey, 10).Outcome);
+        NodeBindings.Save(File, before.Bindings().Kept);
+
+        var listed = new MeshState(new GatewayOptions { AdmitNodeKeys = new HashSet<string>(StringComparer.Ordinal) { _key.PublicKey.Fingerprint } }, _time,
+            new GatewayMetrics(), NullLogger.Instance);
+        Assert.Equal(1, listed.Restore(NodeBindings.Load(File, 256)));
+        Assert.Equal(["b"], listed.Bindings().Kept.Nodes!.Select(b => b.Registration.NodeId));
+        Assert.Equal(NodeAuth.Unknown, listed.Authenticate("a", null));
+        Assert.Equal(NodeAuth.Unknown, listed.Authenticate("c", null));
+        // Without a list, every binding is taken back.
+        Assert.Equal(3, NewMesh().Restore(NodeBindings.Load(File, 256)));
+    }
+
+    /// <summary>
+    /// Bindings are kept with the gateway's key: a gateway that runs with another key (or none where it had one) takes
+    /// none back, so every node registers again and one that admits only listed gateway keys checks the new one (IM6044)
+    /// rather than beating on with a credential the old key's signed reply carried.
+    /// </summary>
+    [Fact]
+    public void A_gateway_that_runs_with_another_key_takes_no_binding_back()
+    {
+        using var gatewayKey = SigningKey.CreateEphemeral("gateway");
+        using var another = SigningKey.CreateEphemeral("another");
+        MeshState Keyed(SigningKey? key) => new(new GatewayOptions { Identity = key }, _time, new GatewayMetrics(), NullLogger.Instance);
+        var before = Keyed(gatewayKey);
+        Assert.Equal(Admission.Registered, before.Register(Registration("a"), null).Outcome);
+        var kept = before.Bindings().Kept;
+        Assert.Equal(gatewayKey.PublicKey.Fingerprint, kept.GatewayKey);
+        NodeBindings.Save(File, kept);
+        Assert.Equal(gatewayKey.PublicKey.Fingerprint, NodeBindings.Load(File, 256).GatewayKey);
+
+        Assert.Equal(0, Keyed(another).Restore(NodeBindings.Load(File, 256)));
+        Assert.Equal(0, Keyed(null).Restore(NodeBindings.Load(File, 256)));
+        Assert.Equal(1, Keyed(gatewayKey).Restore(NodeBindings.Load(File, 256)));
+        // And the other way round: kept without a key, taken back only without one.
+        NodeBindings.Save(File, kept with { GatewayKey = null });
+        Assert.Equal(0, Keyed(gatewayKey).Restore(NodeBindings.Load(File, 256)));
+        Assert.Equal(1, Keyed(null).Restore(NodeBindings.Load(File, 256)));
+    }
+
     [Fact]
     public void What_is_bound_changes_with_a_registration_and_a_forgotten_node_but_not_with_a_heartbeat()
     {
@@ -116,25 +166,25 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", []), credential, out _));
         Assert.Equal(registered, mesh.BindingChanges);
         // Seen just now: the times are written at the next refresh, not at once.
-        Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds(), Assert.Single(mesh.Bindings().Bindings).LastSeen);
+        Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds(), Assert.Single(mesh.Bindings().Kept.Nodes!).LastSeen);
         _time.Advance(TimeSpan.FromMinutes(11));
         Assert.Equal(Admission.Registered, mesh.Register(Registration("b"), null).Outcome); // "a" forgotten meanwhile
-        Assert.Equal("b", Assert.Single(mesh.Bindings().Bindings).Registration.NodeId);
+        Assert.Equal("b", Assert.Single(mesh.Bindings().Kept.Nodes!).Registration.NodeId);
         Assert.True(mesh.BindingChanges >= registered + 2);
     }
 
     [Fact]
     public void The_file_is_owner_only_and_a_missing_one_binds_nothing()
     {
-        Assert.Empty(NodeBindings.Load(File, 256));
+        Assert.Empty(NodeBindings.Load(File, 256).Nodes!);
         var mesh = NewMesh();
         mesh.Register(Registration("a"), null);
-        NodeBindings.Save(File, mesh.Bindings().Bindings);
+        NodeBindings.Save(File, mesh.Bindings().Kept);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, System.IO.File.GetUnixFileMode(File));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, System.IO.File.GetUnixFileMode(Path.GetDirectoryName(File)!));
         Assert.False(System.IO.File.Exists(File + ".tmp"));
-        var binding = Assert.Single(NodeBindings.Load(File, 256));
-        Assert.Equal(Assert.Single(mesh.Bindings().Bindings) with { Registration = binding.Registration }, binding);
+        var binding = Assert.Single(NodeBindings.Load(File, 256).Nodes!);
+        Assert.Equal(Assert.Single(mesh.Bindings().Kept.Nodes!) with { Registration = binding.Registration }, binding);
         Assert.Equal("a", binding.Registration.NodeId);
     }
 
@@ -176,15 +226,15 @@ public sealed class NodeBindingsTests : IDisposable
             _time.Advance(TimeSpan.FromSeconds(1));
         }
 
-        NodeBindings.Save(File, mesh.Bindings().Bindings);
+        NodeBindings.Save(File, mesh.Bindings().Kept);
         // A gateway started with a lower --max-nodes keeps the most recently seen.
-        Assert.Equal(["c", "b"], NodeBindings.Load(File, 2).Select(b => b.Registration.NodeId));
+        Assert.Equal(["c", "b"], NodeBindings.Load(File, 2).Nodes!.Select(b => b.Registration.NodeId));
 
         // The bound, at its value and one past it.
         var max = NodeBindings.MaxBytes(1);
         var empty = System.Text.Encoding.UTF8.GetBytes("""{"version":1,"nodes":[]}""");
         System.IO.File.WriteAllBytes(File, [.. empty, .. Enumerable.Repeat((byte)' ', (int)max - empty.Length)]);
-        Assert.Empty(NodeBindings.Load(File, 1));
+        Assert.Empty(NodeBindings.Load(File, 1).Nodes!);
         System.IO.File.AppendAllText(File, " ");
         var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1));
         Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
@@ -220,7 +270,7 @@ public sealed class NodeBindingsTests : IDisposable
             await gateway.DisposeAsync();
         }
 
-        Assert.Equal(["n1", "n2"], NodeBindings.Load(File, 256).Select(b => b.Registration.NodeId).Order(StringComparer.Ordinal));
+        Assert.Equal(["n1", "n2"], NodeBindings.Load(File, 256).Nodes!.Select(b => b.Registration.NodeId).Order(StringComparer.Ordinal));
         gateway = await GatewayHost.StartAsync(options with { ListenUrl = $"http://127.0.0.1:{url.Port}" }, catalog, CancellationToken.None);
         try
         {
