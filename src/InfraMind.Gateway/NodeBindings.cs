@@ -101,7 +101,12 @@ internal static class NodeBindings
             }
         }
 
-        return file with { Nodes = [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)] };
+        // Labels left out read as none, as the gateway takes a registration without them (NodeApi).
+        return file with
+        {
+            Nodes = [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)
+                .Select(b => b with { Registration = b.Registration with { Labels = b.Registration.Labels ?? new Dictionary<string, string>() } })],
+        };
     }
 
     /// <summary>Writes <paramref name="kept"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>

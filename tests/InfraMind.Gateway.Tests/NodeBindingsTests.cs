@@ -188,6 +188,20 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.Equal("a", binding.Registration.NodeId);
     }
 
+    [Fact]
+    public void A_binding_without_labels_reads_as_one_with_none()
+    {
+        var mesh = NewMesh();
+        mesh.Register(Registration("a"), null);
+        NodeBindings.Save(File, mesh.Bindings().Kept);
+        System.IO.File.WriteAllText(File, System.IO.File.ReadAllText(File).Replace("\"labels\":{}", "\"labels\":null", StringComparison.Ordinal));
+        Assert.Contains("\"labels\":null", System.IO.File.ReadAllText(File), StringComparison.Ordinal);
+        var restored = NewMesh();
+        Assert.Equal(1, restored.Restore(NodeBindings.Load(File, 256)));
+        Assert.Empty(Assert.Single(restored.Bindings().Kept.Nodes!).Registration.Labels);
+        Assert.NotNull(restored.Describe()); // the state document reads every node's labels
+    }
+
     public static TheoryData<string, string> Damaged() => new()
     {
         { "not json", "it is not a bindings document" },
