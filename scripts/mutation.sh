@@ -16,15 +16,18 @@
 #   routing    the gateway's pure routing logic (src/InfraMind.Gateway/Routing: rendezvous placement, reputation,
 #              suspension, retry budget, node choice, quarantine, traffic) against its unit tests in
 #              InfraMind.Gateway.Tests (Routing/*, MeshStateTests; not the ones that start gateways on sockets)
+#   manifest   the model manifest a publisher controls (src/InfraMind.Manifest: model.yaml's reader, YAML tree, fields,
+#              quantities, schemas and their patterns, the Dockerfile, package paths; limits, error codes, locations)
+#              against all of InfraMind.Manifest.Tests (seconds a run)
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -44,6 +47,11 @@ for t in "${targets[@]}"; do
     # sockets per mutant (hours).
     routing) tests=tests/InfraMind.Gateway.Tests; project=InfraMind.Gateway.csproj; mutate=("**/Routing/*.cs")
       filter="FullyQualifiedName~InfraMind.Gateway.Tests.Routing.|FullyQualifiedName~InfraMind.Gateway.Tests.MeshStateTests." ;;
+    # Every Manifest test but the two that take seconds each and would run for nearly every mutant: the random-mutation
+    # fuzzer (3,000 validations) and the 4,096-value schema theory (its 60,000-value case); ManifestLimitTests holds the
+    # value bound at 4,096 and 4,097 cheaply.
+    manifest) tests=tests/InfraMind.Manifest.Tests; project=InfraMind.Manifest.csproj; mutate=("**/*.cs")
+      filter="FullyQualifiedName!~Random_mutations_never_crash_the_validator&FullyQualifiedName!~A_schema_holds_at_most_4096_values" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

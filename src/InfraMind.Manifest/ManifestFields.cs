@@ -196,11 +196,14 @@ internal sealed partial class ManifestFields(ManifestFindings findings, string? 
                 suggestion is not null ? $"did you mean '{suggestion}'?" : "known resources: cpu, memory, gpu");
         }
 
-        var ok = ReadQuantity(map["cpu"], "cpu", ManifestCodes.InvalidCpu, Quantity.TryParseMillicores,
+        // Each read in a declaration of its own (not `ok &= Read(…, out var memory)`): Stryker mutates such a statement
+        // inside a block of its own, where the out variable is out of scope, and then mutated none of this method.
+        var cpuOk = ReadQuantity(map["cpu"], "cpu", ManifestCodes.InvalidCpu, Quantity.TryParseMillicores,
             "give cores as a number greater than 0 (2, 0.5) or millicores (500m)", ResourceRequest.Default.CpuMillicores, out var cpu);
-        ok &= ReadQuantity(map["memory"], "memory", ManifestCodes.InvalidMemory, TryParseMemory,
+        var memoryOk = ReadQuantity(map["memory"], "memory", ManifestCodes.InvalidMemory, TryParseMemory,
             $"give a Kubernetes quantity of at least {Quantity.FormatBytes(ResourceRequest.MinimumMemoryBytes)}, such as 512Mi, 4Gi or 1G",
             ResourceRequest.Default.MemoryBytes, out var memory);
+        var ok = cpuOk && memoryOk;
         var gpu = 0;
         if (map["gpu"] is { } gpuNode)
         {

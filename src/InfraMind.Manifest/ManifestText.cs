@@ -120,6 +120,10 @@ internal static class ManifestText
         return result.Root;
     }
 
+    /// <summary>
+    /// The line and column of a byte, counted as every other finding counts them: in characters (UTF-16 units, as the
+    /// YAML reader and editors count), not bytes, so a NUL after "é" is one column further, not two.
+    /// </summary>
     private static (int Line, int Column) Position(byte[] bytes, int offset)
     {
         int line = 1, col = 1;
@@ -130,7 +134,8 @@ internal static class ManifestText
                 line++;
                 col = 1;
             }
-            else col++;
+            else if (bytes[i] >= 0xF0) col += 2; // the lead byte of a 4-byte sequence: a surrogate pair
+            else if ((bytes[i] & 0xC0) != 0x80) col++; // continuation bytes add nothing
         }
 
         return (line, col);

@@ -30,13 +30,17 @@ internal static class PackagePaths
         if (syntax.Problem != Problem.None) return syntax;
         var root = RealPath(Path.GetFullPath(packageDir));
         var full = Path.Combine(root, relative);
-        if (!File.Exists(full))
-            return Directory.Exists(full)
-                ? (Problem.Invalid, $"'{relative}' is a directory, not a file")
-                : (Problem.Missing, $"'{relative}' does not exist in {packageDir}");
+        // Judged by where the path leads, not by the link it names: File.Exists is true for a link to nothing (it
+        // falls back to the link itself), and a chain longer than RealPath follows (and the system opens) ended
+        // "inside" at its last unresolved link, so both validated as files of the package.
         var real = RealPath(full);
         var inside = real.StartsWith(root.EndsWith('/') ? root : root + "/", StringComparison.Ordinal);
-        return inside ? (Problem.None, "") : (Problem.Escapes, $"'{relative}' resolves to {real}, outside the package");
+        if (!inside) return (Problem.Escapes, $"'{relative}' resolves to {real}, outside the package");
+        if (Directory.Exists(real)) return (Problem.Invalid, $"'{relative}' is a directory, not a file");
+        if (File.Exists(real) && new FileInfo(real).LinkTarget is null) return (Problem.None, "");
+        return File.Exists(full)
+            ? (Problem.Missing, $"'{relative}' is a link that leads to no file (a missing target, or more than 40 links) in {packageDir}")
+            : (Problem.Missing, $"'{relative}' does not exist in {packageDir}");
     }
 
     /// <summary>Resolves every symlink along the path (bounded, so link loops end).</summary>

@@ -32,10 +32,11 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             if (packageDir is null && schemaFiles is not null && schemaFiles.TryGetValue(field, out var published))
             {
                 // The file travels inside the published manifest: its content is checked here by the same rules.
+                // Its findings name the file at no line: the JSON carries none, and the $ref's place is model.yaml's.
                 provided = published.DeepClone();
                 file = refNode.Value;
                 basePath = "";
-                schemaNode = refNode;
+                schemaNode = refNode with { Line = 0, Column = 0 };
             }
             else if (packageDir is null)
             {
@@ -379,7 +380,9 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
             var state = new Dictionary<JsonObject, bool>(ReferenceEqualityComparer.Instance); // false: on the path; true: done
             foreach (var (schema, pointer) in Schemas(root, ""))
             {
-                if (Cycle(schema, state) is not { } at) continue;
+                // Not `is not { } at`: a pattern variable there left every mutation of this method uncompilable (Stryker).
+                var at = Cycle(schema, state);
+                if (at is null) continue;
                 var where = PointerOf(at) ?? pointer;
                 var target = (string?)at["$ref"] ?? "";
                 findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(where + "/$ref"), field), Locate(schemaNode, where + "/$ref") ?? schemaNode,
