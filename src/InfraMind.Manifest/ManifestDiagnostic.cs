@@ -62,6 +62,12 @@ public static class ManifestCodes
     /// `build`, `test` and `push` never read: they read model.yaml in its directory.
     /// </summary>
     public static readonly ErrorCode ManifestNameNotRead = new("IM1013", FailureKind.CheckFailed);
+
+    /// <summary>
+    /// One package made more findings than are listed (<c>ManifestFindings.MaxListed</c>, 100): this one finding, last,
+    /// counts the rest. An error when any of the rest is one.
+    /// </summary>
+    public static readonly ErrorCode FindingsUnlisted = new("IM1014", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidName = new("IM1020", FailureKind.Usage);
     public static readonly ErrorCode InvalidVersion = new("IM1021", FailureKind.CheckFailed);
     public static readonly ErrorCode InvalidPath = new("IM1022", FailureKind.CheckFailed);

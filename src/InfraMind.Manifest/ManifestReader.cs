@@ -159,6 +159,9 @@ public static class ManifestReader
         }
 
         private ManifestValidation Result(string? digest, ModelManifest? manifest, string? name = null, SemVersion? version = null) =>
-            new(manifestPath, packageDir ?? "", digest, manifest, _findings.All) { Name = name, Version = version };
+            new(manifestPath, packageDir ?? "", digest, manifest, _findings.All)
+            {
+                Name = name, Version = version, UnlistedErrors = _findings.UnlistedErrors, UnlistedWarnings = _findings.UnlistedWarnings,
+            };
     }
 }

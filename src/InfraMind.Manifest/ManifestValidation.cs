@@ -19,6 +19,21 @@ public sealed record ManifestValidation(
     /// <summary>The manifest's version when that field is valid SemVer, also when other fields are wrong; as <see cref="Name"/>.</summary>
     public SemVersion? Version { get; init; }
 
+    /// <summary>The error findings past the listed ones (<see cref="ManifestCodes.FindingsUnlisted"/> counts them): not in <see cref="Diagnostics"/>.</summary>
+    public int UnlistedErrors { get; init; }
+
+    /// <summary>The warnings past the listed ones, as <see cref="UnlistedErrors"/>.</summary>
+    public int UnlistedWarnings { get; init; }
+
+    /// <summary>Every error found, listed or not; the finding that counts the unlisted ones is not one of them.</summary>
+    public int ErrorCount => Errors.Count(d => !IsUnlistedCount(d)) + UnlistedErrors;
+
+    /// <summary>Every warning found, listed or not, as <see cref="ErrorCount"/>.</summary>
+    public int WarningCount => Warnings.Count(d => !IsUnlistedCount(d)) + UnlistedWarnings;
+
+    /// <summary>The finding that counts those not listed (IM1014): it is listed last, after every file's findings.</summary>
+    public static bool IsUnlistedCount(ManifestDiagnostic d) => d.Code == ManifestCodes.FindingsUnlisted.Value;
+
     public IEnumerable<ManifestDiagnostic> Errors => InFileOrder(DiagnosticSeverity.Error);
 
     public IEnumerable<ManifestDiagnostic> Warnings => InFileOrder(DiagnosticSeverity.Warning);
@@ -29,7 +44,7 @@ public sealed record ManifestValidation(
     {
         var found = Diagnostics.Where(d => d.Severity == severity).ToList();
         var files = found.Select(d => d.File).Distinct(StringComparer.Ordinal).ToList();
-        return found.OrderBy(d => files.IndexOf(d.File)).ThenBy(d => d.Line).ThenBy(d => d.Column);
+        return found.OrderBy(IsUnlistedCount).ThenBy(d => files.IndexOf(d.File)).ThenBy(d => d.Line).ThenBy(d => d.Column);
     }
 
     public bool IsValid => Manifest is not null && !Errors.Any();
@@ -51,10 +66,11 @@ public sealed record ManifestValidation(
         // The subject is the package, not model.yaml: a finding may be in a schema file or the Dockerfile. Each file is
         // named with its count, in the order the findings list them (by file, then line and column).
         var subject = PackageDirectory.Length > 0 ? $"the package at {PackageDirectory}" : ManifestPath;
-        var files = string.Join("; ", errors.GroupBy(e => e.File, StringComparer.Ordinal).Select(g => $"{g.Key}: {Plural(g.Count(), "error")}"));
+        var files = string.Join("; ", errors.Where(e => !IsUnlistedCount(e)).GroupBy(e => e.File, StringComparer.Ordinal).Select(g => $"{g.Key}: {Plural(g.Count(), "error")}")
+            .Concat(UnlistedErrors > 0 ? [$"{UnlistedErrors:N0} more not listed"] : []));
         throw new ManifestException(
             ManifestCodes.PackageInvalid,
-            $"{subject} has {Plural(errors.Count, "error")} ({files}):\n" + string.Join("\n", errors.Select(e => "  " + e)),
+            $"{subject} has {Plural(ErrorCount, "error")} ({files}):\n" + string.Join("\n", errors.Select(e => "  " + e)),
             $"`infra validate {ValidatePath}` lists every finding with its fix",
             this);
     }
@@ -67,7 +83,7 @@ public sealed record ManifestValidation(
         PackageDirectory.Length == 0 || !string.Equals(Path.GetFileName(ManifestPath), ManifestReader.FileName, StringComparison.Ordinal) ? ManifestPath : PackageDirectory;
 
     /// <summary>A count of findings as a reader says it ("1 error", "2 warnings"): IM1070's and `infra validate`'s words.</summary>
-    public static string Plural(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
+    public static string Plural(int count, string noun) => $"{count:N0} {noun}{(count == 1 ? "" : "s")}";
 }
 
 /// <summary>A command needed a valid package and did not get one; <see cref="Validation"/> holds every finding.</summary>

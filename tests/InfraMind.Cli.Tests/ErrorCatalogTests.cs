@@ -118,6 +118,7 @@ public sealed partial class ErrorCatalogTests
         ["IM1011"] = ManifestFinding,
         ["IM1012"] = ManifestFinding,
         ["IM1013"] = ManifestFinding,
+        ["IM1014"] = ManifestFinding,
         ["IM1020"] = ManifestFinding,
         ["IM1021"] = ManifestFinding,
         ["IM1022"] = ManifestFinding,

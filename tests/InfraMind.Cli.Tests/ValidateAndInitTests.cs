@@ -164,6 +164,34 @@ public sealed class ValidateAndInitTests : IDisposable
         Assert.Equal("0.1.0", result.GetProperty("version").GetString());
     }
 
+    /// <summary>
+    /// A package with more than 100 findings lists 100, then IM1014 with the count of the rest; the human view and
+    /// --json (errorCount) both give the whole count, and IM1070 (`build`) says how many are not listed.
+    /// </summary>
+    [Fact]
+    public async Task Validate_lists_100_findings_and_counts_every_one()
+    {
+        var dir = Path.Combine(_cli.Work, "many");
+        Assert.Equal(0, (await _cli.RunAsync("init", "many", "--dir", dir)).Code);
+        var yaml = Path.Combine(dir, "model.yaml");
+        var text = await File.ReadAllTextAsync(yaml);
+        await File.WriteAllTextAsync(yaml, text + string.Concat(Enumerable.Range(0, 150).Select(i => $"extra{i}: 1\n")));
+
+        var result = await _cli.RunJsonAsync(1, "validate", dir, "--json");
+        var errors = result.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Equal(101, errors.Count);
+        Assert.Equal((150, 0), (result.GetProperty("errorCount").GetInt32(), result.GetProperty("warningCount").GetInt32()));
+        Assert.Equal("IM1014", errors[^1].GetProperty("code").GetString());
+        Assert.StartsWith("50 more findings than the 100 listed (50 errors, 0 warnings)", errors[^1].GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        var (code, output, _) = await _cli.RunAsync("validate", dir);
+        Assert.Equal(1, code);
+        Assert.Contains("(many 0.1.0): 150 errors", output, StringComparison.Ordinal);
+        // The count comes last in its file's group, after the findings with a line.
+        var lines = output.Split('\n');
+        Assert.Contains("error IM1014 - 50 more findings", lines.Last(l => l.Contains("error IM", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Validate_human_output_groups_errors_without_colour_when_redirected()
     {

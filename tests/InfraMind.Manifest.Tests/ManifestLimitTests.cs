@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using InfraMind.Testing;
 using YamlDotNet.Core;
@@ -933,6 +934,99 @@ public sealed class ManifestLimitTests : IDisposable
         json["port"] = 0;
         Assert.StartsWith("invalid manifest: manifest.json:", Assert.Throws<FormatException>(() => ModelManifest.FromJson(json)).Message, StringComparison.Ordinal);
     }
+    /// <summary>The spec's manifest with <paramref name="count"/> unknown top-level keys after its name (lines 2 to count+1).</summary>
+    private static string WithUnknownKeys(int count) =>
+        Spec.Replace("name: summarizer-v1\n", "name: summarizer-v1\n" + string.Concat(Enumerable.Range(0, count).Select(i => $"extra{i}: 1\n")), StringComparison.Ordinal);
+
+    /// <summary>
+    /// One package lists at most 100 findings; past that they are counted, and one IM1014, last, says how many more there
+    /// are. At 100 nothing is counted; at 101 the last is.
+    /// </summary>
+    [Theory]
+    [InlineData(99)]
+    [InlineData(100)]
+    [InlineData(101)]
+    [InlineData(250)]
+    public void A_package_lists_100_findings_and_counts_the_rest(int unknown)
+    {
+        var result = Validate(WithUnknownKeys(unknown));
+        var errors = result.Errors.ToList();
+        Assert.Null(result.Manifest);
+        Assert.Equal(unknown, result.ErrorCount);
+        Assert.Equal(0, result.WarningCount);
+        Assert.Equal(Math.Max(0, unknown - 100), result.UnlistedErrors);
+        var listed = errors.Where(e => e.Code == "IM1011").ToList();
+        Assert.Equal(Math.Min(unknown, 100), listed.Count);
+        At(listed[^1], "IM1011", $"extra{listed.Count - 1}", listed.Count + 1, 1);
+        var invalid = Assert.Throws<ManifestException>(() => result.EnsureValid());
+        if (unknown <= 100)
+        {
+            Assert.Equal(unknown, errors.Count);
+            Assert.DoesNotContain(result.Diagnostics, d => d.Code == "IM1014");
+            Assert.StartsWith($"the package at {_dir.Path} has {unknown} errors (model.yaml: {unknown} errors):\n", invalid.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Equal(101, errors.Count);
+        var more = errors[^1];
+        Assert.Equal(("IM1014", DiagnosticSeverity.Error, "", "model.yaml", 0, 0), (more.Code, more.Severity, more.Path, more.File, more.Line, more.Column));
+        var rest = unknown - 100;
+        Assert.Equal($"{rest} more finding{(rest == 1 ? "" : "s")} than the 100 listed ({rest} error{(rest == 1 ? "" : "s")}, 0 warnings): InfraMind lists at most 100 for one package", more.Message);
+        Assert.StartsWith("fix the findings listed and validate again", more.Hint, StringComparison.Ordinal);
+        Assert.StartsWith($"the package at {_dir.Path} has {unknown} errors (model.yaml: 100 errors; {rest} more not listed):\n", invalid.Message, StringComparison.Ordinal);
+        Assert.EndsWith("  " + more, invalid.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The rest may be warnings only: then IM1014 is a warning, and the counts say which are which.</summary>
+    [Fact]
+    public void Findings_past_the_list_that_are_warnings_are_counted_as_warnings()
+    {
+        File.WriteAllText(_dir.Combine("Dockerfile"), "FROM python:3.10-slim\nEXPOSE 8000\nCMD [\"python3\", \"other.py\"]\n");
+        var result = Validate(WithUnknownKeys(100));
+        Assert.Equal((100, 2, 0, 2), (result.ErrorCount, result.WarningCount, result.UnlistedErrors, result.UnlistedWarnings));
+        var more = Assert.Single(result.Warnings);
+        Assert.Equal(("IM1014", "2 more findings than the 100 listed (0 errors, 2 warnings): InfraMind lists at most 100 for one package"), (more.Code, more.Message));
+        Assert.DoesNotContain(result.Errors, e => e.Code == "IM1014");
+        // Listed last, after every file's findings, although it has no line.
+        Assert.Equal("IM1014", result.Diagnostics[^1].Code);
+    }
+
+    /// <summary>
+    /// A schema's own findings past the list still count as findings: the schema is then not compiled, as when they are
+    /// listed (the reader compares the count of findings before and after each schema).
+    /// </summary>
+    [Fact]
+    public void A_schema_whose_findings_are_not_listed_is_still_refused()
+    {
+        // Invalid draft-07 (IM1040) and a $ref to itself, whose cycle is looked for only in a schema with no finding yet.
+        var result = Validate(WithUnknownKeys(100).Replace("      type: string\n  required",
+            "      type: strng\n  definitions: {a: {$ref: '#/definitions/a'}}\n  $ref: '#/definitions/a'\n  required", StringComparison.Ordinal));
+        Assert.Null(result.Manifest);
+        Assert.Equal((101, 1), (result.ErrorCount, result.UnlistedErrors));
+        Assert.All(result.Errors.Take(100), e => Assert.Equal("IM1011", e.Code));
+        Assert.Equal("IM1014", result.Errors.Last().Code);
+    }
+
+    /// <summary>
+    /// What a stranger's 1 MiB of unknown keys costs: about 100,000 findings were 100,000 errors in memory and a 19 MB
+    /// message. Now 101 are kept, every one is counted, and the refusal's message stays small.
+    /// </summary>
+    [Fact]
+    public void A_megabyte_of_unknown_keys_makes_a_short_refusal()
+    {
+        var text = new StringBuilder("name: m\nversion: 1.0.0\n");
+        var keys = 0;
+        while (text.Length + 16 < ManifestReader.MaxManifestBytes) text.Append(CultureInfo.InvariantCulture, $"k{keys++}: 1\n");
+        var result = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(text.ToString()));
+        Assert.Equal(101, result.Diagnostics.Count);
+        Assert.True(keys > 90_000, $"{keys} keys");
+        // Every unknown key and the six required fields it hides.
+        Assert.Equal(keys + 6, result.ErrorCount);
+        var invalid = Assert.Throws<ManifestException>(() => result.EnsureValid());
+        Assert.InRange(invalid.Message.Length, 1, 64 * 1024);
+        Assert.Contains($"has {keys + 6:N0} errors (model.yaml: 100 errors; {keys + 6 - 100:N0} more not listed)", invalid.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// The codes are stable (scripts match on them): each name's value, never renumbered. Tests that compare a finding's
     /// code with <c>ManifestCodes.X</c> pass whatever X holds, so the values are held here once.
@@ -945,7 +1039,7 @@ public sealed class ManifestLimitTests : IDisposable
         {
             ["PathNotFound"] = "IM1000", ["ManifestMissing"] = "IM1001", ["FileTooLarge"] = "IM1002", ["NotText"] = "IM1003", ["EmptyFile"] = "IM1004",
             ["YamlSyntax"] = "IM1005", ["TabIndentation"] = "IM1006", ["DuplicateKey"] = "IM1007", ["NotAMapping"] = "IM1008", ["MultipleDocuments"] = "IM1009",
-            ["MissingField"] = "IM1010", ["UnknownField"] = "IM1011", ["WrongType"] = "IM1012", ["ManifestNameNotRead"] = "IM1013", ["InvalidName"] = "IM1020",
+            ["MissingField"] = "IM1010", ["UnknownField"] = "IM1011", ["WrongType"] = "IM1012", ["ManifestNameNotRead"] = "IM1013", ["FindingsUnlisted"] = "IM1014", ["InvalidName"] = "IM1020",
             ["InvalidVersion"] = "IM1021", ["InvalidPath"] = "IM1022", ["FileNotInPackage"] = "IM1023", ["PathEscapes"] = "IM1024", ["UnknownHook"] = "IM1025",
             ["InvalidRuntime"] = "IM1026", ["InvalidProtocol"] = "IM1027", ["InvalidPort"] = "IM1028", ["InvalidCpu"] = "IM1030", ["InvalidMemory"] = "IM1031",
             ["InvalidGpu"] = "IM1032", ["InvalidTimeout"] = "IM1033", ["SchemaInvalid"] = "IM1040", ["SchemaRefUnresolved"] = "IM1041", ["SchemaNotObject"] = "IM1042",

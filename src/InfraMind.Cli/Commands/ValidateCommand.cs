@@ -40,6 +40,9 @@ internal static class ValidateCommand
         version = result.Version?.ToString(),
         errors = result.Errors.Select(d => d.ToJson()).ToArray(),
         warnings = result.Warnings.Select(d => d.ToJson()).ToArray(),
+        // Every finding, listed or not: errors[] and warnings[] hold at most 100 in all, then IM1014 counting the rest.
+        errorCount = result.ErrorCount,
+        warningCount = result.WarningCount,
     };
 
     private static void WriteJson(CliContext context, ManifestValidation result) => CliJson.Write(context.Output, ToJson(result));
@@ -59,8 +62,8 @@ internal static class ValidateCommand
         {
             // Which model it is, whenever its name or version reads: the rest of the manifest may be what is wrong.
             var model = string.Join(' ', new[] { result.Name, result.Version?.ToString() }.OfType<string>());
-            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}{(model.Length > 0 ? $" ([bold]{ConsoleText.Escape(model)}[/])" : "")}: {ManifestValidation.Plural(errors.Count, "error")}" +
-                               (warnings.Count > 0 ? $", {ManifestValidation.Plural(warnings.Count, "warning")}" : ""));
+            console.MarkupLine($"[red]✗[/] {ConsoleText.Escape(result.ManifestPath)}{(model.Length > 0 ? $" ([bold]{ConsoleText.Escape(model)}[/])" : "")}: {ManifestValidation.Plural(result.ErrorCount, "error")}" +
+                               (result.WarningCount > 0 ? $", {ManifestValidation.Plural(result.WarningCount, "warning")}" : ""));
         }
 
         if (result.ManifestDigest is { } digest) console.MarkupLine($"  manifest digest: {digest}");
@@ -73,7 +76,7 @@ internal static class ValidateCommand
         foreach (var group in items.GroupBy(d => d.File))
         {
             console.MarkupLine($"  [bold]{ConsoleText.Escape(group.Key)}[/]");
-            foreach (var d in group.OrderBy(d => d.Line).ThenBy(d => d.Column))
+            foreach (var d in group.OrderBy(ManifestValidation.IsUnlistedCount).ThenBy(d => d.Line).ThenBy(d => d.Column))
             {
                 var where = d.Line > 0 ? $"{d.Line}:{d.Column}" : "-";
                 console.MarkupLine($"    [{colour}]{label} {d.Code}[/] {ConsoleText.Escape(where)} {ConsoleText.Escape(d.Message)}" +
