@@ -43,12 +43,7 @@ internal sealed partial class MeshState
                 // shorter), a node whose key is not listed, or that has none, is not taken back. It would register
                 // again to be admitted (IM6043), and a binding must not let it beat on without that.
                 if (options.AdmitNodeKeys is { } admitted && (key is null || !admitted.Contains(key.Fingerprint))) continue;
-                _nodes[b.Registration.NodeId] = new NodeRecord(b.Registration, b.Credential, seen, new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
-                {
-                    Key = key,
-                    LastSigned = b.LastSigned,
-                };
-                if (key is not null) _keyHolders[key.Fingerprint] = b.Registration.NodeId;
+                Bind(b.Registration, b.Credential, seen, key, b.LastSigned);
                 restored++;
             }
 

@@ -152,17 +152,27 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             if (_nodes.Count >= options.MaxNodes) return (Admission.Full, null);
             // The node's own proposal when it made one (so a retry after a lost answer presents the credential bound here), else ours.
             var credential = presented is not null && MeshToken.IsProposable(presented) ? presented : MeshToken.Create();
-            _nodes[registration.NodeId] = new NodeRecord(registration, credential, time.GetUtcNow(), new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
-            {
-                Key = key,
-                LastSigned = key is null ? 0 : signedAt,
-            };
-            if (key is not null) _keyHolders[key.Fingerprint] = registration.NodeId;
+            Bind(registration, credential, time.GetUtcNow(), key, key is null ? 0 : signedAt);
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Rebound();
             Joined(registration.NodeId);
             return (Admission.Registered, credential);
         }
+    }
+
+    /// <summary>
+    /// A new id's record, with a fresh standing, bound to its credential and (when it has one) its key: the one place a
+    /// registration (<see cref="Register"/>) and a binding kept from before a restart (<see cref="Restore"/>) become a
+    /// node. Caller holds the lock and has checked that neither the id nor the key is bound.
+    /// </summary>
+    private void Bind(NodeRegistration registration, string credential, DateTimeOffset lastBeat, InfraMind.Signing.PublicKey? key, long lastSigned)
+    {
+        _nodes[registration.NodeId] = new NodeRecord(registration, credential, lastBeat, new Reputation(time, options.FailurePenalty, options.ReputationRecovery))
+        {
+            Key = key,
+            LastSigned = lastSigned,
+        };
+        if (key is not null) _keyHolders[key.Fingerprint] = registration.NodeId;
     }
 
     /// <summary>Whether <paramref name="presented"/> is the credential of node <paramref name="id"/>.</summary>

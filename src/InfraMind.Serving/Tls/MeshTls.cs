@@ -63,26 +63,10 @@ public static class MeshTls
         }
 
         var certificate = Create(subject);
-        var directory = Path.GetDirectoryName(Path.GetFullPath(file))!;
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
-        else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var temp = $"{file}.{Environment.ProcessId}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temp, options)) stream.Write(certificate.Export(X509ContentType.Pkcs12));
-        try
-        {
-            // Two processes racing: the first kept wins, and both serve it.
-            File.Move(temp, file, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(file))
-        {
-            File.Delete(temp);
-            certificate.Dispose();
-            return X509CertificateLoader.LoadPkcs12FromFile(file, null);
-        }
-
-        return certificate;
+        // Two processes racing: the first kept wins, and both serve it.
+        if (OwnerOnlyFile.CreateOnce(file, certificate.Export(X509ContentType.Pkcs12))) return certificate;
+        certificate.Dispose();
+        return X509CertificateLoader.LoadPkcs12FromFile(file, null);
     }
 
     /// <summary>

@@ -211,27 +211,10 @@ internal static class ServingHosts
     public static (string Path, string Token) GatewayToken(string file)
     {
         file = Path.GetFullPath(file);
-        if (!File.Exists(file))
-        {
-            // A directory made here is owner-only; one that exists is left as its owner set it.
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            var created = MeshToken.Create();
-            try
-            {
-                using var stream = new FileStream(file, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-                using var writer = new StreamWriter(stream);
-                writer.WriteLine(created);
-                return (file, created);
-            }
-            catch (IOException) when (File.Exists(file))
-            {
-                // Another gateway or mesh up made it in the meantime: use theirs.
-            }
-        }
-
+        // Made whole or not at all (a crash leaves no empty token file); another gateway or mesh up that made it in
+        // the meantime wins, and its token is read below.
+        var created = MeshToken.Create();
+        if (!File.Exists(file) && OwnerOnlyFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes(created + "\n"))) return (file, created);
         return (file, ReadToken(file, "remove it to have a new token made, or name another file with --node-token-file"));
     }
 
