@@ -68,7 +68,7 @@ public sealed class ConformanceRunner
                 await earlyCancel.CancelAsync();
                 var errors = validation.Errors.ToList();
                 Add(steps, ConformanceSteps.Validate, CheckStatus.Failed, Verdict.ManifestInvalid,
-                    $"{errors.Count} error(s): " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
+                    $"{ManifestValidation.Plural(validation.ErrorCount, "error")}: " + string.Join("; ", errors.Take(5).Select(e => e.ToString())), clock.Elapsed);
                 return new ConformanceReport(Path.GetFileName(Path.GetFullPath(packageDirectory)), null, validation.ManifestDigest, null, 0, steps, [], clock.Elapsed)
                 {
                     ManifestErrors = errors,

@@ -190,6 +190,12 @@ public sealed class ValidateAndInitTests : IDisposable
         // The count comes last in its file's group, after the findings with a line.
         var lines = output.Split('\n');
         Assert.Contains("error IM1014 - 50 more findings", lines.Last(l => l.Contains("error IM", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        // `infra test` stops at validation with the same count, and the same findings in errors[].
+        var report = await _cli.RunJsonAsync(1, "test", "--container", dir, "--json");
+        var step = Assert.Single(report.GetProperty("steps").EnumerateArray());
+        Assert.StartsWith("150 errors: model.yaml:", step.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(JsonElement.DeepEquals(result.GetProperty("errors"), report.GetProperty("errors")), report.GetProperty("errors").GetRawText());
     }
 
     [Fact]
