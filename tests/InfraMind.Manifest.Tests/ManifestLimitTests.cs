@@ -1028,6 +1028,206 @@ public sealed class ManifestLimitTests : IDisposable
     }
 
     /// <summary>
+    /// A link to a sibling directory whose name starts with the package's (/tmp/pkg and /tmp/pkg-evil) leads out of the
+    /// package: "inside" is judged by whole path segments, not by a prefix of characters.
+    /// </summary>
+    [Fact]
+    public void A_link_to_a_sibling_whose_name_extends_the_packages_escapes()
+    {
+        var sibling = _dir.Path.TrimEnd('/') + "-evil";
+        Directory.CreateDirectory(sibling);
+        try
+        {
+            File.WriteAllText(Path.Combine(sibling, "serve.py"), "print('not the package')\n");
+            File.CreateSymbolicLink(_dir.Combine("next.py"), Path.Combine(sibling, "serve.py"));
+            var error = Assert.Single(Validate(Spec.Replace("entrypoint: serve.py", "entrypoint: next.py", StringComparison.Ordinal)).Errors);
+            At(error, "IM1024", "entrypoint", 3, 13);
+            Assert.Equal($"'next.py' resolves to {Path.Combine(sibling, "serve.py")}, outside the package", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(sibling, recursive: true);
+        }
+    }
+
+    /// <summary>YAML 1.2's core schema: a boolean is true/false in three spellings each; anything else (quoted, yes, 1) is not one.</summary>
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("True", true)]
+    [InlineData("TRUE", true)]
+    [InlineData("false", false)]
+    [InlineData("False", false)]
+    [InlineData("FALSE", false)]
+    public void Deterministic_takes_the_three_spellings_of_each_boolean(string text, bool value) =>
+        Assert.Equal(value, Assert.IsType<ModelManifest>(Validate(Spec + $"deterministic: {text}\n").Manifest).Deterministic);
+
+    [Theory]
+    [InlineData("'true'", "string 'true'")]
+    [InlineData("yes", "string 'yes'")]
+    [InlineData("tRUE", "string 'tRUE'")]
+    [InlineData("1", "number '1'")]
+    [InlineData("[true]", "a list")]
+    public void Deterministic_is_a_boolean_and_nothing_else(string text, string found)
+    {
+        var error = Assert.Single(Validate(Spec + $"deterministic: {text}\n").Errors);
+        At(error, "IM1012", "deterministic", 25, 16);
+        Assert.Equal($"'deterministic' must be true or false, found {found}", error.Message);
+        Assert.Equal("write `deterministic: true` when the same input always gets the same answer (the gateway then spot-checks nodes against each other), or leave it out", error.Hint);
+    }
+
+    /// <summary>YAML 1.2's null: empty, ~, and null in three spellings; a field given as null is given nothing, and the message says so.</summary>
+    [Theory]
+    [InlineData("null", "nothing 'null'")]
+    [InlineData("Null", "nothing 'Null'")]
+    [InlineData("NULL", "nothing 'NULL'")]
+    [InlineData("~", "nothing '~'")]
+    [InlineData("nULL", null)]
+    [InlineData("true", null)]
+    public void A_null_port_is_given_nothing(string text, string? found)
+    {
+        var error = Assert.Single(Validate(Spec.Replace("port: 9000", $"port: {text}", StringComparison.Ordinal)).Errors);
+        At(error, "IM1012", "port", 6, 7);
+        Assert.Equal(found is null
+            ? $"port must be an integer, found {(text == "true" ? "boolean" : "string")} '{text}'"
+            : $"'port' must be an integer, found {found}", error.Message);
+    }
+
+    /// <summary>An alias stands for its anchored scalar: both schemas say string with one anchor.</summary>
+    [Fact]
+    public void A_scalar_alias_reads_as_its_anchored_value()
+    {
+        var text = Spec.Replace("    text:\n      type: string", "    text:\n      type: &t string", StringComparison.Ordinal)
+            .Replace("    summary:\n      type: string", "    summary:\n      type: *t", StringComparison.Ordinal);
+        Assert.Contains("*t", text, StringComparison.Ordinal);
+        var manifest = Assert.IsType<ModelManifest>(Validate(text).Manifest);
+        Assert.Equal("string", manifest.OutputSchema.Document["properties"]!["summary"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void A_NUL_as_the_first_byte_is_found_at_line_1_column_1()
+    {
+        var error = Assert.Single(Validate("\0name: x\n").Errors);
+        At(error, "IM1003", "", 1, 1);
+        Assert.Equal(("model.yaml is not UTF-8 text (it contains NUL bytes)", "model.yaml must be a UTF-8 YAML text file"), (error.Message, error.Hint));
+    }
+
+    /// <summary>Each required field missing says what it holds, with an example.</summary>
+    [Theory]
+    [InlineData("name", "a lowercase DNS label such as summarizer-v1")]
+    [InlineData("version", "a SemVer version such as 0.1.0")]
+    [InlineData("entrypoint", "the script that serves the model, such as serve.py")]
+    [InlineData("runtime", "such as python3.10, node20, dotnet8 or custom")]
+    [InlineData("protocol", "rest or grpc")]
+    [InlineData("port", "the port the container listens on, such as 9000")]
+    public void A_missing_field_says_what_it_holds(string field, string explained)
+    {
+        var text = string.Join('\n', Spec.Split('\n').Where(l => !l.StartsWith(field + ":", StringComparison.Ordinal)));
+        var error = Assert.Single(Validate(text).Errors);
+        At(error, "IM1010", field, 1, 1);
+        Assert.Equal(($"required field '{field}' is missing", $"add `{field}: …` ({explained})"), (error.Message, error.Hint));
+    }
+
+    [Theory]
+    [InlineData("input_schema", "a JSON Schema (draft-07) of the request body")]
+    [InlineData("output_schema", "a JSON Schema (draft-07) of the response body")]
+    public void A_missing_schema_says_which_body_it_describes(string field, string explained)
+    {
+        var result = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(
+            "name: m\nversion: 1.0.0\nentrypoint: serve.py\nruntime: python3.11\nprotocol: rest\nport: 9000\n" +
+            (field == "input_schema" ? "" : "input_schema: {type: object}\n") + (field == "output_schema" ? "" : "output_schema: {type: object}\n")));
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("IM1010", $"add `{field}: …` ({explained})"), (error.Code, error.Hint));
+    }
+
+    [Fact]
+    public void A_name_over_63_characters_says_its_length_and_one_of_63_says_what_is_wrong()
+    {
+        var error = Assert.Single(Validate(Spec.Replace("name: summarizer-v1", "name: " + new string('a', 64), StringComparison.Ordinal)).Errors);
+        Assert.Equal(("name is 64 characters; the limit is 63", $"use lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. '{new string('a', 63)}'"),
+            (error.Message, error.Hint));
+        var upper = "A" + new string('b', 62);
+        error = Assert.Single(Validate(Spec.Replace("name: summarizer-v1", "name: " + upper, StringComparison.Ordinal)).Errors);
+        Assert.Equal(($"name '{upper}' is not a lowercase DNS label", $"use lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. '{upper.ToLowerInvariant()}'"),
+            (error.Message, error.Hint));
+    }
+
+    [Theory]
+    [InlineData("cpus", "did you mean 'cpu'?")]
+    [InlineData("disk", "known resources: cpu, memory, gpu")]
+    public void An_unknown_resource_is_named_with_the_nearest_known_one(string key, string hint)
+    {
+        var error = Assert.Single(Validate(Spec.Replace("  gpu: false", $"  gpu: false\n  {key}: 1", StringComparison.Ordinal)).Errors);
+        At(error, "IM1011", $"resources.{key}", 11, 3);
+        Assert.Equal(($"unknown resource '{key}'", hint), (error.Message, error.Hint));
+    }
+
+    /// <summary>The readiness timeout's bound, 10 minutes, in each unit and as a bare number of seconds.</summary>
+    [Theory]
+    [InlineData("600", true)]
+    [InlineData("600.001", false)]
+    [InlineData("600000ms", true)]
+    [InlineData("600001ms", false)]
+    [InlineData("600s", true)]
+    [InlineData("601s", false)]
+    [InlineData("10m", true)]
+    [InlineData("10.01m", false)]
+    [InlineData("1ms", true)]
+    [InlineData("0ms", false)]
+    [InlineData("0", false)]
+    public void A_timeout_is_at_most_10_minutes_in_every_unit(string text, bool valid)
+    {
+        var result = Validate(Spec + $"timeout: {text}\n");
+        if (valid)
+        {
+            Assert.True(result.IsValid, string.Join("\n", result.Errors));
+            return;
+        }
+
+        var error = Assert.Single(result.Errors);
+        At(error, "IM1033", "timeout", 25, 10);
+        Assert.Equal($"timeout '{text}' is not a duration between 1ms and 10m", error.Message);
+    }
+
+    [Theory]
+    [InlineData(1L << 60, "1Ei")]
+    [InlineData(3L << 50, "3Pi")]
+    [InlineData(1L << 40, "1Ti")]
+    [InlineData(5L << 30, "5Gi")]
+    [InlineData(1L << 20, "1Mi")]
+    [InlineData(3L << 10, "3Ki")]
+    [InlineData(1000L, "1000")]
+    [InlineData((1L << 60) + 1024, "1125899906842625Ki")]
+    public void Memory_is_written_back_in_its_largest_whole_unit(long bytes, string text) => Assert.Equal(text, Quantity.FormatBytes(bytes));
+
+    /// <summary>Errors list by file in the order the files were first named (model.yaml before the schema file it names), then by line.</summary>
+    [Fact]
+    public void Errors_list_model_yaml_first_then_the_schema_file_it_names()
+    {
+        File.WriteAllText(_dir.Combine("schemas", "bad.json"), "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"strng\"}}}");
+        var result = Validate(Spec.Replace("port: 9000", "port: 0", StringComparison.Ordinal)
+            .Replace("input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]\n", "input_schema: {$ref: schemas/bad.json}\n", StringComparison.Ordinal));
+        Assert.Equal([("model.yaml", "IM1028"), ("schemas/bad.json", "IM1040")], result.Errors.Select(e => (e.File, e.Code)));
+    }
+
+    /// <summary>Only a path that does not exist is "missing" (exit 2 in `infra validate`); a package with findings, or none, is not.</summary>
+    [Fact]
+    public void Only_a_path_that_does_not_exist_is_missing()
+    {
+        Assert.False(Validate(Spec).PathMissing);
+        Assert.False(Validate(Spec.Replace("port: 9000", "port: 0", StringComparison.Ordinal)).PathMissing);
+        Assert.True(ManifestReader.Validate(_dir.Combine("nowhere")).PathMissing);
+    }
+
+    /// <summary>Manifest bytes without a package (a registry's entry) name the manifest, not "the package at …".</summary>
+    [Fact]
+    public void A_manifest_without_its_package_is_named_by_its_source()
+    {
+        var result = ManifestReader.ValidateContent(Encoding.UTF8.GetBytes(Spec.Replace("port: 9000", "port: 0", StringComparison.Ordinal)), "manifest.json");
+        var invalid = Assert.Throws<ManifestException>(() => result.EnsureValid());
+        Assert.StartsWith("manifest.json has 1 error (manifest.json: 1 error):\n  manifest.json:6:7: error IM1028", invalid.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The codes are stable (scripts match on them): each name's value, never renumbered. Tests that compare a finding's
     /// code with <c>ManifestCodes.X</c> pass whatever X holds, so the values are held here once.
     /// </summary>
