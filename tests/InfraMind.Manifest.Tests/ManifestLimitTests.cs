@@ -892,8 +892,33 @@ public sealed class ManifestLimitTests : IDisposable
     [InlineData(@"\p{L", 3)]
     [InlineData(@"\p{L}\P{L}\p{L}", 2)]
     [InlineData(@"^(a|b)*?$", 2)]
+    [InlineData(@"a\u12", 2)]
+    [InlineData(@"[", 1)]
+    [InlineData(@"[^", 1)]
+    [InlineData(@"a[b]", 2)]
+    [InlineData(@"a\p{L}b\p{L}", 3)]
     public void Distinct_reads_odd_and_unfinished_patterns(string pattern, int distinct) =>
         Assert.Equal(distinct, SchemaPatterns.Distinct(pattern));
+
+    /// <summary>
+    /// The construct a linear-time matcher cannot run is named where it is, read past escapes and classes (a class may
+    /// hold "(?=" as characters, start with "]", or subtract another class); a named group is not a balancing one.
+    /// </summary>
+    [Theory]
+    [InlineData(@"(?<n>a)\k<n>", @"a backreference '\k' at character 8")]
+    [InlineData(@"(a)\1", @"a backreference '\1' at character 4")]
+    [InlineData(@"[(?=]x(?=y)", "a lookahead '(?=' at character 7")]
+    [InlineData(@"[]](?=x)", "a lookahead '(?=' at character 4")]
+    [InlineData(@"[^]](?=x)", "a lookahead '(?=' at character 5")]
+    [InlineData(@"[a-z-[b]](?=x)", "a lookahead '(?=' at character 10")]
+    [InlineData(@"[\]](?=x)", "a lookahead '(?=' at character 5")]
+    [InlineData(@"(?<n>x)(?=y)", "a lookahead '(?=' at character 8")]
+    [InlineData(@"(?<=a)b", "a lookbehind '(?<=' at character 1")]
+    [InlineData(@"\G", @"the anchor '\G' at character 1")]
+    [InlineData(@"(?<b>x)(?<a-b>y)", "a balancing group '(?<a-b>' at character 8")]
+    [InlineData(@"(?'b'x)(?'a-b'y)", "a balancing group '(?<a-b>' at character 8")]
+    public void A_construct_that_needs_backtracking_is_named_where_it_is(string pattern, string named) =>
+        Assert.StartsWith("the pattern cannot be matched in linear time: " + named, SchemaPatterns.Problem(pattern), StringComparison.Ordinal);
 
     [Fact]
     public void A_pattern_is_at_most_1000_characters_and_64_distinct_ones()
