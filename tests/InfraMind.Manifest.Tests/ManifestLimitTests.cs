@@ -920,6 +920,42 @@ public sealed class ManifestLimitTests : IDisposable
     public void A_construct_that_needs_backtracking_is_named_where_it_is(string pattern, string named) =>
         Assert.StartsWith("the pattern cannot be matched in linear time: " + named, SchemaPatterns.Problem(pattern), StringComparison.Ordinal);
 
+    /// <summary>
+    /// The fan-out bound follows every way a schema reaches deeper into an input: a definition that doubles at each of 30
+    /// levels at one place is refused wherever the input reaches it (a property, a pattern, other properties, array items
+    /// as one schema or a tuple, additional items, contains, property names), at that place's depth; 10 levels are taken.
+    /// </summary>
+    [Theory]
+    [InlineData("properties: {a: REF}", 1)]
+    [InlineData("patternProperties: {'^x': REF}", 1)]
+    [InlineData("additionalProperties: REF", 1)]
+    [InlineData("properties: {list: {type: array, items: REF}}", 2)]
+    [InlineData("properties: {list: {type: array, items: [REF]}}", 2)]
+    [InlineData("properties: {list: {type: array, items: [{type: string}], additionalItems: REF}}", 2)]
+    [InlineData("properties: {list: {type: array, contains: REF}}", 2)]
+    [InlineData("propertyNames: REF", 1)]
+    public void Work_that_multiplies_is_found_through_every_way_into_an_input(string reach, int depth)
+    {
+        foreach (var (levels, accepted) in new[] { (10, true), (30, false) })
+        {
+            var definitions = new StringBuilder();
+            for (var i = 0; i < levels; i++) definitions.Append(CultureInfo.InvariantCulture, $"    d{i}: {{allOf: [{{$ref: '#/definitions/d{i + 1}'}}, {{$ref: '#/definitions/d{i + 1}'}}]}}\n");
+            definitions.Append(CultureInfo.InvariantCulture, $"    d{levels}: {{type: string}}\n");
+            var yaml = Spec.Replace("input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]\n",
+                $"input_schema:\n  type: object\n  {reach.Replace("REF", "{$ref: '#/definitions/d0'}", StringComparison.Ordinal)}\n  definitions:\n{definitions}", StringComparison.Ordinal);
+            var result = Validate(yaml);
+            if (accepted)
+            {
+                Assert.True(result.IsValid, $"{levels} levels: " + string.Join("\n", result.Errors));
+                continue;
+            }
+
+            var error = Assert.Single(result.Errors);
+            Assert.Equal("IM1046", error.Code);
+            Assert.StartsWith($"input_schema evaluates more than 10,000 subschemas at one place of an input (at depth {depth}):", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void A_pattern_is_at_most_1000_characters_and_64_distinct_ones()
     {
