@@ -164,9 +164,10 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
 
     /// <summary>
     /// Every pattern of a schema with its pointer: <c>pattern</c> values, and <c>patternProperties</c> keys
-    /// (<c>IsKey</c>); the values of enum, const, examples and default are data, not schemas.
+    /// (<c>IsKey</c>); the values of enum, const, examples and default are data, not schemas. In a map of names
+    /// (<paramref name="names"/>: properties, definitions …) a key is a name, whatever it spells.
     /// </summary>
-    private static IEnumerable<(string Text, string Pointer, bool IsKey)> Patterns(JsonNode? node, string pointer)
+    private static IEnumerable<(string Text, string Pointer, bool IsKey)> Patterns(JsonNode? node, string pointer, bool names = false)
     {
         switch (node)
         {
@@ -174,15 +175,19 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 foreach (var (key, value) in o)
                 {
                     var child = $"{pointer}/{EscapePointer(key)}";
-                    if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern))
+                    if (names)
+                    {
+                        foreach (var inner in Patterns(value, child)) yield return inner;
+                    }
+                    else if (key == "pattern" && value is JsonValue pv && pv.TryGetValue<string>(out var pattern))
                     {
                         yield return (pattern, child, false);
                     }
-                    else if (key is not ("enum" or "const" or "examples" or "default"))
+                    else if (!IsData(key))
                     {
                         if (key == "patternProperties" && value is JsonObject map)
                             foreach (var (name, _) in map) yield return (name, $"{child}/{EscapePointer(name)}", true);
-                        foreach (var inner in Patterns(value, child)) yield return inner;
+                        foreach (var inner in Patterns(value, child, IsNameMap(key))) yield return inner;
                     }
                 }
 
@@ -193,6 +198,16 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 break;
         }
     }
+
+    /// <summary>A keyword whose value is data (an instance), not a schema: nothing in it is a pattern, a $ref or a subschema.</summary>
+    private static bool IsData(string key) => key is "enum" or "const" or "examples" or "default";
+
+    /// <summary>
+    /// A keyword whose value maps names to schemas: a name there is any string, so a property called "default", "enum",
+    /// "$ref" or "pattern" is a property like any other, and its schema is read (before, its schema was skipped as data:
+    /// unchecked patterns and $refs, and an internal error in the fan-out check).
+    /// </summary>
+    private static bool IsNameMap(string key) => key is "properties" or "patternProperties" or "definitions" or "dependencies";
 
     private void PatternFinding(string pattern, string pointer, string field, string basePath, string file, YNode at)
     {
@@ -336,15 +351,19 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
     /// <summary>Every <c>$ref</c> inside one schema must resolve inside it: a JSON Pointer fragment or a plain-name <c>$id</c>.</summary>
     private sealed class RefCheck(ManifestFindings findings, string field, string basePath, string file, YNode schemaNode, JsonObject root)
     {
-        public void Check(JsonNode? node, string pointer)
+        public void Check(JsonNode? node, string pointer, bool names = false)
         {
             switch (node)
             {
                 case JsonObject o:
                     foreach (var (key, value) in o)
                     {
-                        var child = $"{pointer}/{key.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)}";
-                        if (key == "$ref" && value is JsonValue rv && rv.TryGetValue<string>(out var target))
+                        var child = $"{pointer}/{EscapePointer(key)}";
+                        if (names)
+                        {
+                            Check(value, child);
+                        }
+                        else if (key == "$ref" && value is JsonValue rv && rv.TryGetValue<string>(out var target))
                         {
                             if (!Resolves(target))
                             {
@@ -354,10 +373,15 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                                     target.StartsWith('#') ? "add the definition under `definitions:` or fix the pointer"
                                         : $"copy the definition under `definitions:` and use '#/definitions/NAME'", file: file);
                             }
+                            else if (NotASchema(Resolve(target)) is { } what)
+                            {
+                                findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(child), field), Locate(schemaNode, child),
+                                    $"$ref '{target}' points at {what}, not at a schema", "point at a schema, such as a definition: '#/definitions/NAME'", file: file);
+                            }
                         }
-                        else if (key is not ("enum" or "const" or "examples" or "default"))
+                        else if (!IsData(key))
                         {
-                            Check(value, child);
+                            Check(value, child, IsNameMap(key));
                         }
                     }
 
@@ -597,16 +621,17 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                     if (value is JsonObject dependent) yield return dependent;
         }
 
-        // Every object in the schema document with its pointer (values of enum, const, examples and default are data).
-        private static IEnumerable<(JsonObject Schema, string Pointer)> Schemas(JsonNode? node, string pointer)
+        // Every object in the schema document with its pointer (values of enum, const, examples and default are data;
+        // in a map of names, such as properties, every value is a schema whatever its name).
+        private static IEnumerable<(JsonObject Schema, string Pointer)> Schemas(JsonNode? node, string pointer, bool names = false)
         {
             if (node is JsonObject o)
             {
                 yield return (o, pointer);
                 foreach (var (key, value) in o)
                 {
-                    if (key is "enum" or "const" or "examples" or "default") continue;
-                    foreach (var inner in Schemas(value, $"{pointer}/{EscapePointer(key)}")) yield return inner;
+                    if (!names && IsData(key)) continue;
+                    foreach (var inner in Schemas(value, $"{pointer}/{EscapePointer(key)}", !names && IsNameMap(key))) yield return inner;
                 }
             }
             else if (node is JsonArray a)
@@ -614,6 +639,25 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                 for (var i = 0; i < a.Count; i++)
                     foreach (var inner in Schemas(a[i], $"{pointer}/{i}")) yield return inner;
             }
+        }
+
+        private HashSet<JsonObject>? _schemas;
+
+        /// <summary>
+        /// What a <c>$ref</c>'s target is when it is not a schema, or null when it is one (an object read as a schema, or
+        /// true/false). A value of enum, const, examples or default is data: the checks here do not read it as a schema
+        /// (it held an internal error in the fan-out check), and the evaluator would.
+        /// </summary>
+        private string? NotASchema(JsonNode? target)
+        {
+            _schemas ??= new HashSet<JsonObject>(Schemas(root, "").Select(s => s.Schema), ReferenceEqualityComparer.Instance);
+            return target switch
+            {
+                JsonObject o => _schemas.Contains(o) ? null : "data (a value of enum, const, examples or default)",
+                JsonValue v when v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => null,
+                JsonArray => "a list",
+                _ => $"a {(target?.GetValueKind() is System.Text.Json.JsonValueKind.String ? "string" : "number")}",
+            };
         }
 
         private string? PointerOf(JsonObject schema) => Schemas(root, "").Where(s => ReferenceEquals(s.Schema, schema)).Select(s => s.Pointer).FirstOrDefault();

@@ -962,6 +962,79 @@ public sealed class ManifestLimitTests : IDisposable
         }
     }
 
+    private const string InlineInputSchema = "input_schema:\n  type: object\n  properties:\n    text:\n      type: string\n  required: [text]\n";
+
+    private ManifestValidation WithInput(string schemaBody) =>
+        Validate(Spec.Replace(InlineInputSchema, "input_schema:\n  type: object\n" + schemaBody, StringComparison.Ordinal));
+
+    /// <summary>
+    /// A property may be called default, enum, const or examples: its schema is a schema like any other. It was read as
+    /// data: its patterns and $refs went unchecked, and a schema under it that the fan-out check reached was an internal
+    /// error (exit 70; a 500 at a registry).
+    /// </summary>
+    [Theory]
+    [InlineData("default")]
+    [InlineData("enum")]
+    [InlineData("const")]
+    [InlineData("examples")]
+    public void A_property_named_like_a_data_keyword_is_a_schema_like_any_other(string name)
+    {
+        Assert.True(WithInput($"  properties:\n    {name}: {{type: string, pattern: '^a+$'}}\n").IsValid);
+
+        var error = Assert.Single(WithInput($"  properties:\n    {name}: {{type: string, pattern: '(a)\\1'}}\n").Errors);
+        Assert.Equal(("IM1045", $"input_schema.properties.{name}.pattern"), (error.Code, error.Path));
+
+        error = Assert.Single(WithInput($"  properties:\n    {name}: {{$ref: '#/definitions/missing'}}\n").Errors);
+        Assert.Equal(("IM1041", $"input_schema.properties.{name}.$ref", "$ref '#/definitions/missing' points at nothing in input_schema"), (error.Code, error.Path, error.Message));
+
+        // Reached by the fan-out check: refused when it multiplies, taken when it does not, never an internal error.
+        var doubling = new StringBuilder();
+        for (var i = 0; i < 30; i++) doubling.Append(CultureInfo.InvariantCulture, $"    d{i}: {{allOf: [{{$ref: '#/definitions/d{i + 1}'}}, {{$ref: '#/definitions/d{i + 1}'}}]}}\n");
+        doubling.Append("    d30: {type: string}\n");
+        error = Assert.Single(WithInput($"  properties:\n    {name}: {{allOf: [{{$ref: '#/definitions/d0'}}]}}\n  definitions:\n{doubling}").Errors);
+        Assert.Equal("IM1046", error.Code);
+        Assert.True(WithInput($"  properties:\n    {name}: {{allOf: [{{$ref: '#/definitions/{name}'}}, {{$ref: '#/definitions/{name}'}}]}}\n  definitions:\n    {name}: {{type: string}}\n").IsValid);
+        // A pattern property and a definition may be called so too.
+        error = Assert.Single(WithInput($"  patternProperties:\n    '^x': {{properties: {{{name}: {{pattern: '(?=a)'}}}}}}\n").Errors);
+        Assert.Equal(("IM1045", $"input_schema.patternProperties.^x.properties.{name}.pattern"), (error.Code, error.Path));
+    }
+
+    /// <summary>The values of enum, const, examples and default are data: what looks like a $ref or a pattern there is not checked as one.</summary>
+    [Theory]
+    [InlineData("enum: [{$ref: '#/nowhere', pattern: '(a)\\1'}]")]
+    [InlineData("const: {$ref: '#/nowhere', pattern: '(a)\\1'}")]
+    [InlineData("examples: [{$ref: '#/nowhere', pattern: '(a)\\1'}]")]
+    [InlineData("default: {$ref: '#/nowhere', pattern: '(a)\\1'}")]
+    public void What_a_data_keyword_holds_is_data(string keyword) =>
+        Assert.True(WithInput($"  properties:\n    meta: {{type: object, {keyword}}}\n").IsValid);
+
+    /// <summary>
+    /// A $ref must point at a schema (an object read as one, or true/false). Into data (a default's value), it held an
+    /// internal error in the fan-out check; at a string, a number or a list, it is no schema at all.
+    /// </summary>
+    [Theory]
+    [InlineData("'#/properties/b/default'", "data (a value of enum, const, examples or default)")]
+    [InlineData("'#/properties/b/enum/0'", "data (a value of enum, const, examples or default)")]
+    [InlineData("'#/properties/b/type'", "a string")]
+    [InlineData("'#/properties/b/minProperties'", "a number")]
+    [InlineData("'#/properties/b/required'", "a list")]
+    [InlineData("'#/properties/b/additionalProperties'", null)]
+    [InlineData("'#/properties/b'", null)]
+    public void A_ref_points_at_a_schema(string target, string? what)
+    {
+        var result = WithInput($"  properties:\n    a: {{$ref: {target}}}\n    b: {{type: object, minProperties: 1, required: [x], additionalProperties: false, default: {{type: string}}, enum: [{{x: 1}}]}}\n");
+        if (what is null)
+        {
+            Assert.True(result.IsValid, string.Join("\n", result.Errors));
+            return;
+        }
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("IM1041", "input_schema.properties.a.$ref", $"$ref {target.Trim('\'')} points at {what}, not at a schema".Replace("$ref #", "$ref '#", StringComparison.Ordinal).Replace(" points", "' points", StringComparison.Ordinal)),
+            (error.Code, error.Path, error.Message));
+        Assert.Equal("point at a schema, such as a definition: '#/definitions/NAME'", error.Hint);
+    }
+
     [Fact]
     public void A_pattern_is_at_most_1000_characters_and_64_distinct_ones()
     {
