@@ -1035,6 +1035,41 @@ public sealed class ManifestLimitTests : IDisposable
         Assert.Equal("point at a schema, such as a definition: '#/definitions/NAME'", error.Hint);
     }
 
+    /// <summary>A schema file is read as UTF-8 text, strictly, and must be a file of the package: a link out of it is IM1024.</summary>
+    [Fact]
+    public void A_schema_file_is_strict_utf8_inside_the_package()
+    {
+        var withFile = Spec.Replace(InlineInputSchema, "input_schema: {$ref: schemas/odd.json}\n", StringComparison.Ordinal);
+        File.WriteAllBytes(_dir.Combine("schemas", "odd.json"), [(byte)'{', 0xC3, 0x28, (byte)'}']);
+        var error = Assert.Single(Validate(withFile).Errors);
+        Assert.Equal(("IM1043", "schemas/odd.json", "input_schema.$ref"), (error.Code, error.File, error.Path));
+        Assert.StartsWith("schemas/odd.json is not a readable JSON/YAML schema: ", error.Message, StringComparison.Ordinal);
+
+        using var outside = new TempDirectory("im-outside-schema");
+        File.WriteAllText(outside.Combine("in.json"), "{\"type\": \"object\"}");
+        File.Delete(_dir.Combine("schemas", "odd.json"));
+        File.CreateSymbolicLink(_dir.Combine("schemas", "odd.json"), outside.Combine("in.json"));
+        error = Assert.Single(Validate(withFile).Errors);
+        Assert.Equal(("IM1024", "input_schema.$ref", $"'schemas/odd.json' resolves to {outside.Combine("in.json")}, outside the package"), (error.Code, error.Path, error.Message));
+        At(error, "IM1024", "input_schema.$ref", 11, 22);
+    }
+
+    /// <summary>A meta-schema finding other than a type's gives the meta-schema's own words; a long pattern is quoted by its first 80 characters.</summary>
+    [Fact]
+    public void Schema_findings_say_what_is_wrong_in_few_words()
+    {
+        var error = Assert.Single(WithInput("  properties:\n    text: {type: string, minLength: -1}\n").Errors);
+        Assert.Equal(("IM1040", "input_schema.properties.text.minLength"), (error.Code, error.Path));
+        Assert.StartsWith("input_schema is not a valid draft-07 schema at /properties/text/minLength: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("'type' must be one of", error.Message, StringComparison.Ordinal);
+
+        var pattern = new string('a', 90) + "(?=b)";
+        error = Assert.Single(WithInput($"  properties:\n    text: {{type: string, pattern: '{pattern}'}}\n").Errors);
+        Assert.StartsWith($"input_schema: '{new string('a', 80)}…': the pattern cannot be matched in linear time: a lookahead '(?=' at character 91", error.Message, StringComparison.Ordinal);
+        error = Assert.Single(WithInput($"  properties:\n    text: {{type: string, pattern: '{new string('a', 75)}(?=b)'}}\n").Errors);
+        Assert.StartsWith($"input_schema: '{new string('a', 75)}(?=b)': ", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_pattern_is_at_most_1000_characters_and_64_distinct_ones()
     {
