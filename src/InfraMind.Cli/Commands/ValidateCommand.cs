@@ -14,7 +14,7 @@ internal static class ValidateCommand
             Description = "Package directory or model.yaml file",
             DefaultValueFactory = _ => ".",
         };
-        var json = new Option<bool>("--json") { Description = "Print {valid, manifestDigest, errors, warnings} as JSON" };
+        var json = new Option<bool>("--json") { Description = "Print {valid, manifestDigest, errors, warnings, errorCount, warningCount} as JSON (at most 100 findings listed, then IM1014 with the count of the rest)" };
         var command = new Command("validate",
             "Validate a model package: model.yaml fields, JSON Schemas (draft-07), hook and entrypoint paths, Dockerfile.\n" +
             "Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage error (e.g. the path does not exist).")
