@@ -19,15 +19,18 @@
 #   manifest   the model manifest a publisher controls (src/InfraMind.Manifest: model.yaml's reader, YAML tree, fields,
 #              quantities, schemas and their patterns, the Dockerfile, package paths; limits, error codes, locations)
 #              against all of InfraMind.Manifest.Tests (seconds a run)
+#   grpc       the model protocols' client side (src/InfraMind.Serving/Grpc, not the generated Protos: the json tensor
+#              convention, the gRPC status map, the wire budget counted before a model's answer is parsed, the protocol
+#              sniffer, the model channel) against the Grpc tests of InfraMind.Serving.Tests
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing|manifest) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -53,6 +56,13 @@ for t in "${targets[@]}"; do
     # 100 and 101, cheaply.
     manifest) tests=tests/InfraMind.Manifest.Tests; project=InfraMind.Manifest.csproj; mutate=("**/*.cs")
       filter="FullyQualifiedName!~Random_mutations_never_crash_the_validator&FullyQualifiedName!~A_schema_holds_at_most_4096_values&FullyQualifiedName!~A_megabyte_of_unknown_keys" ;;
+    # The Serving tests under Grpc/ only (no other Serving test reaches these files). ModelChannelTests start an h2c
+    # server in the test process on loopback, milliseconds a case; the silent model's cases wait out 300 ms deadlines
+    # and a 200 ms cancellation (about a second a run), kept: they alone hold the timeout and the caller's
+    # cancellation. No test here starts a container (the conformance package's model, tests/packages/grpc-model, is
+    # the Mesh tests'); all of them take about 4 s.
+    grpc) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Grpc/*.cs")
+      filter="FullyQualifiedName~InfraMind.Serving.Tests.Grpc." ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

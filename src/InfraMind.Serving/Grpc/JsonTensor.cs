@@ -63,12 +63,10 @@ public static class JsonTensor
         if (input.Datatype != DataType) return Missing($"input tensor '{Name}' is {Quote(input.Datatype)}, not {DataType}", out document, out problem);
         if (input.Shape.Count != 1 || input.Shape[0] != 1)
             return Missing($"input tensor '{Name}' has shape [{string.Join(",", input.Shape.Take(8))}{(input.Shape.Count > 8 ? ",…" : "")}], not [1] (one document)", out document, out problem);
-        if (input.Contents is { BytesContents.Count: > 0 } contents)
-        {
-            return contents.BytesContents.Count == 1
-                ? Found(contents.BytesContents[0].Memory, out document, out problem)
-                : Missing($"input tensor '{Name}' carries {contents.BytesContents.Count} elements in bytes_contents, where shape [1] holds one", out document, out problem);
-        }
+        var elements = input.Contents?.BytesContents.Count ?? 0;
+        if (elements == 1) return Found(input.Contents!.BytesContents[0].Memory, out document, out problem);
+        if (elements > 1)
+            return Missing($"input tensor '{Name}' carries {elements} elements in bytes_contents, where shape [1] holds one", out document, out problem);
 
         if (request.RawInputContents.Count == 1) return TryRaw(request.RawInputContents[0], out document, out problem);
         if (request.RawInputContents.Count > 1)
@@ -87,8 +85,7 @@ public static class JsonTensor
         {
             var output = response.Outputs[i];
             if (output.Name != Name) continue;
-            if (output.Contents is { BytesContents.Count: > 0 } contents)
-                return Found(contents.BytesContents[0].Memory, out document, out problem);
+            if (output.Contents?.BytesContents.Count > 0) return Found(output.Contents.BytesContents[0].Memory, out document, out problem);
             // Raw contents are positional: entry i belongs to output i (all outputs use raw form, or none).
             if (i < response.RawOutputContents.Count) return TryRaw(response.RawOutputContents[i], out document, out problem);
             return Missing($"the output tensor '{Name}' carries no bytes; {Convention}", out document, out problem);

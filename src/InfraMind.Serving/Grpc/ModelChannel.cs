@@ -103,7 +103,9 @@ public sealed class ModelChannel : IDisposable
         var response = Marshallers.Create<TResponse>((_, _) => throw new NotSupportedException("a client writes no answers"), context =>
         {
             var payload = context.PayloadAsReadOnlySequence();
-            return WireBudget.Exceeds(payload, descriptor, limits) is { } over ? throw new AnswerOverLimitsException(over) : parser.ParseFrom(payload);
+            var over = WireBudget.Exceeds(payload, descriptor, limits);
+            if (over is not null) throw new AnswerOverLimitsException(over);
+            return parser.ParseFrom(payload);
         });
         return new Method<TRequest, TResponse>(MethodType.Unary, service.FullName, name, request, response);
     }
@@ -176,7 +178,8 @@ public sealed class ModelChannel : IDisposable
         if (e.StatusCode == StatusCode.DeadlineExceeded) throw new OperationCanceledException(e.Status.Detail, e, cancellationToken);
         ThrowIfCallerLeft(e, cancellationToken);
         Rethrow(e);
-        if (OverLimits(e) is { } over) return new GrpcReadiness(false, $"{call}'s answer was not read: {over.Message}");
+        var over = OverLimits(e);
+        if (over is not null) return new GrpcReadiness(false, $"{call}'s answer was not read: {over.Message}");
         return new GrpcReadiness(false, $"{call} answered {GrpcStatusMap.Name(e.StatusCode)}: {Trim(e.Status.Detail)}");
     }
 
@@ -189,7 +192,8 @@ public sealed class ModelChannel : IDisposable
         // Client-side outcomes first: grpc-dotnet reports its own limits and parse failures as statuses.
         if (code == StatusCode.ResourceExhausted && e.Status.Detail.StartsWith(OverLimit, StringComparison.Ordinal))
             return new ModelAnswer(200, null, MaxAnswerBytes) { Status = "OK (over the size cap)", GrpcStatus = "OK" };
-        if (OverLimits(e) is { } over)
+        var over = OverLimits(e);
+        if (over is not null)
             return Broken(Verdict.ResponseTooLarge, $"the answer to ModelInfer was not read: {over.Message}");
         if (code == StatusCode.DeadlineExceeded && elapsed >= timeout * 0.9)
             throw new OperationCanceledException($"no answer within {timeout.TotalSeconds:0.###} s (DEADLINE_EXCEEDED)", e);

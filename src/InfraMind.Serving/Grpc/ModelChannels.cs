@@ -16,9 +16,9 @@ public sealed class ModelChannels(long maxAnswerBytes) : IDisposable
     public ModelChannel Of(IModelConnector connector, string model, string version)
     {
         ArgumentNullException.ThrowIfNull(connector);
-        return _channels.TryGetValue(connector, out var channel)
-            ? channel
-            : _channels.GetValue(connector, c => new ModelChannel(c, model, version, maxAnswerBytes));
+        // Looked up first, so that the closure below is made only for a connector's first channel.
+        if (_channels.TryGetValue(connector, out var channel)) return channel;
+        return _channels.GetValue(connector, c => new ModelChannel(c, model, version, maxAnswerBytes));
     }
 
     public void Dispose()

@@ -77,7 +77,11 @@ public static class WireBudget
     {
         while (!data.IsEmpty && count.Problem is null)
         {
-            if (!TryVarint(ref data, out var tag) || tag >> 3 is 0 or > int.MaxValue) return;
+            // The parser reads a tag, and a length, as 32 bits and drops whatever a longer varint holds above them: so
+            // must the count, or a tag or length with high bits set would end it while the parse reads on.
+            if (!TryVarint(ref data, out var varint)) return;
+            var tag = unchecked((uint)varint);
+            if (tag >> 3 == 0) return;
             var wire = (int)(tag & 7);
             var field = type?.FindFieldByNumber((int)(tag >> 3));
             // A known field in another wire type than its own is kept as an unknown field, as the parser does.
@@ -99,9 +103,14 @@ public static class WireBudget
                     Scalar(field, ref count);
                     break;
                 case 2:
-                    if (!TryVarint(ref data, out var length) || length > (ulong)data.Length) return;
-                    var payload = data[..(int)length];
-                    data = data[(int)length..];
+                    if (!TryVarint(ref data, out varint)) return;
+                    var length = unchecked((int)(uint)varint);
+                    // A negative length: a packed field of numbers is read as empty (and the parse goes on), anything
+                    // else is refused by the parser.
+                    if (length < 0 && Packed(field)) break;
+                    if (length < 0 || length > data.Length) return;
+                    var payload = data[..length];
+                    data = data[length..];
                     Delimited(payload, field, ref count, depth);
                     break;
                 case 3:
@@ -127,6 +136,10 @@ public static class WireBudget
         };
         return wire == own || (wire == 2 && field.IsRepeated && own is 0 or 1 or 5);
     }
+
+    /// <summary>Whether <paramref name="field"/>, taken in wire type 2, is a packed field of numbers.</summary>
+    private static bool Packed(FieldDescriptor? field) =>
+        field is not null && field.FieldType is not (FieldType.String or FieldType.Bytes or FieldType.Message);
 
     private static void Scalar(FieldDescriptor? field, ref Count count)
     {

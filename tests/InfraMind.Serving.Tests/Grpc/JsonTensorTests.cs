@@ -114,6 +114,126 @@ public sealed class JsonTensorTests
         }
     }
 
+    [Fact]
+    public void A_request_asks_for_the_json_output_alone()
+    {
+        var request = JsonTensor.Request("m", "1.0.0", "7", Document);
+        Assert.Equal(["json"], request.Outputs.Select(o => o.Name));
+        Assert.Empty(request.RawInputContents);
+        Assert.Throws<ArgumentNullException>(() => JsonTensor.TryRead((ModelInferRequest)null!, out _, out _));
+        Assert.Throws<ArgumentNullException>(() => JsonTensor.TryRead((ModelInferResponse)null!, out _, out _));
+    }
+
+    [Fact]
+    public void A_request_names_eight_of_its_inputs_and_dimensions_and_marks_the_rest()
+    {
+        static ModelInferRequest Inputs(int count)
+        {
+            var request = new ModelInferRequest();
+            for (var i = 0; i < count; i++) request.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = $"in{i}" });
+            return request;
+        }
+
+        Assert.False(JsonTensor.TryRead(Inputs(2), out _, out var why));
+        Assert.Equal("no input tensor named 'json' (inputs: 'in0', 'in1')", why);
+        Assert.False(JsonTensor.TryRead(Inputs(8), out _, out why));
+        Assert.Equal("no input tensor named 'json' (inputs: 'in0', 'in1', 'in2', 'in3', 'in4', 'in5', 'in6', 'in7')", why);
+        Assert.False(JsonTensor.TryRead(Inputs(9), out _, out why));
+        Assert.Equal("no input tensor named 'json' (inputs: 'in0', 'in1', 'in2', 'in3', 'in4', 'in5', 'in6', 'in7', …)", why);
+
+        foreach (var (dimensions, said) in new[] { (8, "[1,1,1,1,1,1,1,1]"), (9, "[1,1,1,1,1,1,1,1,…]") })
+        {
+            var request = JsonTensor.Request("m", "", "", Document);
+            request.Inputs[0].Shape.Clear();
+            request.Inputs[0].Shape.Add(Enumerable.Repeat(1L, dimensions));
+            Assert.False(JsonTensor.TryRead(request, out _, out why));
+            Assert.Equal($"input tensor 'json' has shape {said}, not [1] (one document)", why);
+        }
+
+        var empty = JsonTensor.Request("m", "", "", Document);
+        empty.Inputs[0].Contents.BytesContents.Clear();
+        Assert.False(JsonTensor.TryRead(empty, out var document, out why));
+        Assert.Equal(("input tensor 'json' carries no bytes", 0), (why, document.Length));
+        empty.Inputs[0].Contents = null;
+        Assert.False(JsonTensor.TryRead(empty, out _, out why));
+        Assert.Equal("input tensor 'json' carries no bytes", why);
+    }
+
+    [Fact]
+    public void An_answer_names_eight_of_its_outputs_and_counts_the_rest()
+    {
+        static ModelInferResponse Outputs(int count)
+        {
+            var response = new ModelInferResponse();
+            for (var i = 0; i < count; i++) response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = $"out{i}" });
+            return response;
+        }
+
+        Assert.False(JsonTensor.TryRead(Outputs(0), out _, out var why));
+        Assert.Equal($"the answer has no output tensor named 'json' (outputs: none); {JsonTensor.Convention}", why);
+        Assert.False(JsonTensor.TryRead(Outputs(2), out _, out why));
+        Assert.Equal($"the answer has no output tensor named 'json' (outputs: 'out0', 'out1'); {JsonTensor.Convention}", why);
+        Assert.False(JsonTensor.TryRead(Outputs(8), out _, out why));
+        Assert.EndsWith("'out6', 'out7'); " + JsonTensor.Convention, why, StringComparison.Ordinal);
+        Assert.False(JsonTensor.TryRead(Outputs(9), out _, out why));
+        Assert.EndsWith("'out6', 'out7', … 9 in all); " + JsonTensor.Convention, why, StringComparison.Ordinal);
+        Assert.Equal("InfraMind's JSON convention: one BYTES output tensor named 'json', shape [1], the answer in outputs[].contents.bytes_contents[0] " +
+            "or in raw_output_contents (4-byte little-endian length, then the bytes)", JsonTensor.Convention);
+    }
+
+    [Fact]
+    public void Raw_contents_are_a_four_byte_length_then_exactly_that_many_bytes()
+    {
+        static ModelInferResponse Raw(params byte[] bytes)
+        {
+            var response = new ModelInferResponse();
+            response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = "json" });
+            response.RawOutputContents.Add(ByteString.CopyFrom(bytes));
+            return response;
+        }
+
+        Assert.Equal([5, 0, 0, 0, .. "hello"u8], JsonTensor.Raw("hello"u8).ToByteArray());
+        Assert.True(JsonTensor.TryRead(Raw(0, 0, 0, 0), out var document, out var why));
+        Assert.Equal((0, ""), (document.Length, why));
+        Assert.True(JsonTensor.TryRead(Raw(2, 0, 0, 0, 0x7B, 0x7D), out document, out why));
+        Assert.Equal(("{}", ""), (Encoding.UTF8.GetString(document.Span), why));
+        Assert.False(JsonTensor.TryRead(Raw(0, 0, 0), out document, out why));
+        Assert.Equal(("raw contents of 'json' are 3 bytes, shorter than their 4-byte length prefix", 0), (why, document.Length));
+        Assert.False(JsonTensor.TryRead(Raw(9, 0, 0, 0, 1), out _, out why));
+        Assert.Equal("raw contents of 'json' declare 9 bytes but carry 1 (shape [1]: one element)", why);
+        Assert.False(JsonTensor.TryRead(Raw(0xFF, 0xFF, 0xFF, 0xFF, 1), out _, out why));
+        Assert.Equal("raw contents of 'json' declare 4294967295 bytes but carry 1 (shape [1]: one element)", why);
+
+        // Positional: the json tensor is the second output, so its entry is the second; one entry alone is the other output's.
+        var second = new ModelInferResponse();
+        second.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = "other" });
+        second.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = "json" });
+        second.RawOutputContents.Add(JsonTensor.Raw(Document));
+        Assert.False(JsonTensor.TryRead(second, out _, out why));
+        Assert.Equal($"the output tensor 'json' carries no bytes; {JsonTensor.Convention}", why);
+
+        // Contents without bytes: the raw entry is read, and without one the tensor carries no bytes.
+        var emptyContents = Raw([.. JsonTensor.Raw(Document).ToByteArray()]);
+        emptyContents.Outputs[0].Contents = new InferTensorContents();
+        Assert.True(JsonTensor.TryRead(emptyContents, out document, out _));
+        Assert.Equal(Document, document.ToArray());
+        emptyContents.RawOutputContents.Clear();
+        Assert.False(JsonTensor.TryRead(emptyContents, out _, out why));
+        Assert.Equal($"the output tensor 'json' carries no bytes; {JsonTensor.Convention}", why);
+
+        // Found in bytes_contents: the first element, and no problem said.
+        var inline = new ModelInferResponse();
+        inline.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = "json", Contents = new InferTensorContents() });
+        inline.Outputs[0].Contents.BytesContents.Add(ByteString.CopyFrom(Document));
+        inline.Outputs[0].Contents.BytesContents.Add(ByteString.CopyFromUtf8("second"));
+        Assert.True(JsonTensor.TryRead(inline, out document, out why));
+        Assert.Equal(Document, document.ToArray());
+        Assert.Equal("", why);
+        // Found in a request, raw or not: no problem said.
+        Assert.True(JsonTensor.TryRead(JsonTensor.Request("m", "", "", Document), out _, out why));
+        Assert.Equal("", why);
+    }
+
     [Theory]
     [InlineData(StatusCode.OK, 200)]
     [InlineData(StatusCode.InvalidArgument, 400)]
