@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace InfraMind.Serving;
 
 /// <summary>
@@ -32,18 +34,37 @@ public static class OwnerOnlyFile
         var temp = Temp(path, bytes);
         try
         {
-            File.Move(temp, path, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            return false;
+            if (OperatingSystem.IsWindows())
+            {
+                try
+                {
+                    File.Move(temp, path, overwrite: false); // MoveFileEx without REPLACE_EXISTING: atomic there
+                    return true;
+                }
+                catch (IOException) when (File.Exists(path))
+                {
+                    return false;
+                }
+            }
+
+            // link(2) makes the name only if it is free, in one step. File.Move(…, overwrite: false) is not that here:
+            // where the file system has no RENAME_NOREPLACE it looks, then renames, and two writers racing both "won"
+            // (OwnerOnlyFileTests saw it). .NET has no hard-link call, hence the one P/Invoke.
+            if (Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0) return true;
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == EEXIST) return false;
+            throw new IOException($"cannot make {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         }
         finally
         {
             File.Delete(temp);
         }
     }
+
+    private const int EEXIST = 17; // Linux and macOS alike
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);
 
     // A name of its own per write (two writers never share a temporary file), made owner-only from the start: the
     // secret is never readable by others, not even before a chmod.
