@@ -110,7 +110,7 @@ internal static class NodeBindings
     }
 
     /// <summary>Writes <paramref name="kept"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>
-    public static void Save(string path, KeptBindings kept) => OwnerOnlyFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(kept, MeshJson.Options));
+    public static void Save(string path, KeptBindings kept) => AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(kept, MeshJson.Options));
 
     private static InfraMindException Invalid(string path, string why, Exception? inner = null) =>
         new(MeshErrorCodes.NodeBindingsInvalid, $"the gateway's node bindings {path} cannot be read: {why}", innerException: inner);

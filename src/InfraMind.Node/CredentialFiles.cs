@@ -7,7 +7,7 @@ namespace InfraMind.Node;
 /// carried (the file), and, until such an answer has arrived, the credential the node proposed (the file +
 /// <c>.proposal</c>). A node that crashes after its proposal reached the gateway but before the answer reached it
 /// proposes the same one when it starts again, and registers under its id instead of meeting its own registration as
-/// another node's (409 IM6019). Both files are written as <see cref="OwnerOnlyFile"/>.
+/// another node's (409 IM6019). Both files are written as <see cref="AtomicFile"/>.
 /// </summary>
 internal static class CredentialFiles
 {
@@ -24,7 +24,7 @@ internal static class CredentialFiles
     /// <summary>Writes <paramref name="value"/> to <paramref name="file"/> (nothing when null), owner-only, whole or not at all.</summary>
     public static void Write(string? file, string value)
     {
-        if (file is not null) OwnerOnlyFile.Write(file, System.Text.Encoding.UTF8.GetBytes(value + "\n"));
+        if (file is not null) AtomicFile.Write(file, System.Text.Encoding.UTF8.GetBytes(value + "\n"));
     }
 
     /// <summary>Removes the proposal kept beside <paramref name="credentialFile"/>, once a credential is kept there.</summary>

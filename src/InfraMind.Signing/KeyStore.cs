@@ -139,15 +139,22 @@ public sealed partial class KeyStore
 
         EnsureDirectory();
         var (priv, pub) = Paths(name);
-        if (File.Exists(priv) || File.Exists(pub))
-        {
-            throw new SigningException(SigningErrorCodes.KeyExists, $"key '{name}' already exists in {Directory}; choose another name or delete {priv} and {pub} first.");
-        }
+        if (File.Exists(priv) || File.Exists(pub)) throw Exists(name, priv, pub);
 
-        WriteAtomically(priv, key.ExportPrivatePem(passphrase), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        WriteAtomically(pub, key.PublicKey.ToPem(), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // Each made only where no file is (AtomicFile.CreateOnce): of two processes making one key at once (services
+        // starting together, LoadOrGenerate), one makes both files and the other is told the key exists; the private
+        // key of one beside the public key of the other was possible while each file was moved into place unchecked.
+        if (!AtomicFile.CreateOnce(priv, Encoding.ASCII.GetBytes(key.ExportPrivatePem(passphrase)))) throw Exists(name, priv, pub);
+        if (!AtomicFile.CreateOnce(pub, Encoding.ASCII.GetBytes(key.PublicKey.ToPem()), AtomicFile.OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
+        {
+            File.Delete(priv);
+            throw Exists(name, priv, pub);
+        }
         return new KeyInfo(name, key.PublicKey.Fingerprint, passphrase is not null, priv, pub, key.Type, key.PublicKey.EthereumAddress);
     }
+
+    private SigningException Exists(string name, string priv, string pub) =>
+        new(SigningErrorCodes.KeyExists, $"key '{name}' already exists in {Directory}; choose another name or delete {priv} and {pub} first.");
 
     /// <summary>Loads the existing key or generates an unencrypted one (a service's own key on first start).</summary>
     public SigningKey LoadOrGenerate(string name)
@@ -376,36 +383,6 @@ public sealed partial class KeyStore
         else
         {
             System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-    }
-
-    /// <summary>Temp file created with its final mode (never briefly world-readable), fsync'd, then renamed into place,
-    /// so a crash leaves either no key or a whole key.</summary>
-    private static void WriteAtomically(string path, string content, UnixFileMode mode)
-    {
-        var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = mode;
-        }
-
-        try
-        {
-            using (var stream = new FileStream(temp, options))
-            {
-                stream.Write(Encoding.ASCII.GetBytes(content));
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: false);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
         }
     }
 }

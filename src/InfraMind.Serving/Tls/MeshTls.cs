@@ -64,7 +64,7 @@ public static class MeshTls
 
         var certificate = Create(subject);
         // Two processes racing: the first kept wins, and both serve it.
-        if (OwnerOnlyFile.CreateOnce(file, certificate.Export(X509ContentType.Pkcs12))) return certificate;
+        if (AtomicFile.CreateOnce(file, certificate.Export(X509ContentType.Pkcs12))) return certificate;
         certificate.Dispose();
         return X509CertificateLoader.LoadPkcs12FromFile(file, null);
     }

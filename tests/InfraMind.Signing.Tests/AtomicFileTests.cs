@@ -1,12 +1,12 @@
 using InfraMind.Testing;
 
-namespace InfraMind.Serving.Tests;
+namespace InfraMind.Signing.Tests;
 
 /// <summary>
 /// The one way the mesh keeps a secret on disk (a node's credential, a gateway's bindings and node token, a TLS key):
 /// owner-only from the start, whole or not at all, and, for a file made once, the first of two writers wins.
 /// </summary>
-public sealed class OwnerOnlyFileTests : IDisposable
+public sealed class AtomicFileTests : IDisposable
 {
     private readonly TempDirectory _dir = new("im-owner-only");
 
@@ -18,8 +18,8 @@ public sealed class OwnerOnlyFileTests : IDisposable
     public void A_write_is_owner_only_in_an_owner_only_directory_and_replaces_what_was_there()
     {
         var path = _dir.Combine("made", "secret");
-        OwnerOnlyFile.Write(path, "one"u8);
-        OwnerOnlyFile.Write(path, "two"u8);
+        AtomicFile.Write(path, "one"u8);
+        AtomicFile.Write(path, "two"u8);
         Assert.Equal("two", File.ReadAllText(path));
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(path));
         Assert.Equal(OwnerReadWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_dir.Combine("made")));
@@ -34,7 +34,7 @@ public sealed class OwnerOnlyFileTests : IDisposable
         Directory.CreateDirectory(shared);
         const UnixFileMode open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
         File.SetUnixFileMode(shared, open);
-        Assert.True(OwnerOnlyFile.CreateOnce(Path.Combine(shared, "token"), "t"u8));
+        Assert.True(AtomicFile.CreateOnce(Path.Combine(shared, "token"), "t"u8));
         Assert.Equal(open, File.GetUnixFileMode(shared));
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(Path.Combine(shared, "token")));
     }
@@ -43,8 +43,8 @@ public sealed class OwnerOnlyFileTests : IDisposable
     public void A_file_made_once_keeps_its_first_content()
     {
         var path = _dir.Combine("token");
-        Assert.True(OwnerOnlyFile.CreateOnce(path, "first"u8));
-        Assert.False(OwnerOnlyFile.CreateOnce(path, "second"u8));
+        Assert.True(AtomicFile.CreateOnce(path, "first"u8));
+        Assert.False(AtomicFile.CreateOnce(path, "second"u8));
         Assert.Equal("first", File.ReadAllText(path));
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(path));
         Assert.Equal(["token"], Directory.GetFiles(_dir.Path).Select(Path.GetFileName));
@@ -65,7 +65,7 @@ public sealed class OwnerOnlyFileTests : IDisposable
             var writers = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
             {
                 start.Wait();
-                return OwnerOnlyFile.CreateOnce(path, System.Text.Encoding.UTF8.GetBytes(new string((char)('a' + i), 4096)));
+                return AtomicFile.CreateOnce(path, System.Text.Encoding.UTF8.GetBytes(new string((char)('a' + i), 4096)));
             })).ToList();
             start.Set();
             var made = await Task.WhenAll(writers);

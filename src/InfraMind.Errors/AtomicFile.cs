@@ -1,19 +1,24 @@
 using System.Runtime.InteropServices;
 
-namespace InfraMind.Serving;
+namespace InfraMind;
 
 /// <summary>
-/// How the mesh keeps a secret on disk (a node's credential, a gateway's node bindings, its node token, a TLS key):
-/// owner-only (0600, in a directory made 0700; one that exists is left as its owner set it), written to a file of its
-/// own beside it, flushed to disk, then moved into place, so a crash leaves the old content or the new, never half,
-/// and never an empty file where a secret should be.
+/// How InfraMind keeps a file that must never be seen half written, nor made twice: a node's credential, a gateway's
+/// node bindings and node token, a TLS key, a signing key. Written to a file of its own beside it with its final mode
+/// from the first byte (owner-only unless told otherwise: a secret is never readable by others, not even before a
+/// chmod), flushed to disk, then moved into place: a crash leaves the old content or the new, never half, and never an
+/// empty file where a secret should be. A directory made here is owner-only (0700); one that exists is left as its
+/// owner set it.
 /// </summary>
-public static class OwnerOnlyFile
+public static class AtomicFile
 {
+    /// <summary>0600: the owner reads and writes, nobody else.</summary>
+    public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/>, whole or not at all, in place of what it held.</summary>
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
+    public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
-        var temp = Temp(path, bytes);
+        var temp = Temp(path, bytes, mode);
         try
         {
             File.Move(temp, path, overwrite: true);
@@ -29,9 +34,9 @@ public static class OwnerOnlyFile
     /// processes making it at once, the first wins and the other's bytes are dropped. False when the file was there (its
     /// content is the one to use).
     /// </summary>
-    public static bool CreateOnce(string path, ReadOnlySpan<byte> bytes)
+    public static bool CreateOnce(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
-        var temp = Temp(path, bytes);
+        var temp = Temp(path, bytes, mode);
         try
         {
             if (OperatingSystem.IsWindows())
@@ -49,7 +54,7 @@ public static class OwnerOnlyFile
 
             // link(2) makes the name only if it is free, in one step. File.Move(…, overwrite: false) is not that here:
             // where the file system has no RENAME_NOREPLACE it looks, then renames, and two writers racing both "won"
-            // (OwnerOnlyFileTests saw it). .NET has no hard-link call, hence the one P/Invoke.
+            // (AtomicFileTests saw it). .NET has no hard-link call, hence the one P/Invoke.
             if (Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0) return true;
             var errno = Marshal.GetLastPInvokeError();
             if (errno == EEXIST) return false;
@@ -66,9 +71,8 @@ public static class OwnerOnlyFile
     [DllImport("libc", EntryPoint = "link", SetLastError = true)]
     private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);
 
-    // A name of its own per write (two writers never share a temporary file), made owner-only from the start: the
-    // secret is never readable by others, not even before a chmod.
-    private static string Temp(string path, ReadOnlySpan<byte> bytes)
+    // A name of its own per write (two writers never share a temporary file), made with its final mode.
+    private static string Temp(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode)
     {
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full)!;
@@ -76,7 +80,7 @@ public static class OwnerOnlyFile
         else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var temp = $"{full}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
         try
         {
             using var stream = new FileStream(temp, options);
