@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using InfraMind.Containers;
 using InfraMind.Serving;
 
@@ -11,13 +10,8 @@ namespace InfraMind.Cli;
 /// time (<c>/proc/PID/stat</c> field 22, clock ticks since boot): a PID is reused once its process is gone, and a record
 /// whose start time differs names another process, which is never signalled.
 /// </summary>
-internal static partial class MeshRecord
+internal static class MeshRecord
 {
-    private const int EExist = 17;
-
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Link(string existing, string created);
-
     /// <summary>What the label <see cref="HomeLabel"/> holds on every container `mesh up` starts: the home it ran on.</summary>
     public const string HomeLabel = "org.inframind.mesh-home";
 
@@ -36,25 +30,10 @@ internal static partial class MeshRecord
     public static IDisposable Claim(InfraHome home)
     {
         var file = File(home);
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         var pid = Environment.ProcessId;
-        var temporary = $"{file}.{pid}.{Guid.NewGuid():N}.tmp";
-        System.IO.File.WriteAllText(temporary, $"{pid} {StartTime(pid)}\n");
-        try
-        {
-            // link(2) makes the whole record appear under its name, or fails when a record is there (EEXIST), in one step.
-            // File.Move(overwrite: false) does not: it checks, then renames over whatever came meanwhile.
-            if (Link(temporary, file) != 0)
-            {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == EExist) throw AlreadyRunning(home, Read(home)?.Pid);
-                throw new IOException($"cannot write {file}: {Marshal.GetPInvokeErrorMessage(errno)}");
-            }
-        }
-        finally
-        {
-            System.IO.File.Delete(temporary);
-        }
+        // Made only where no record is, whole, in one step (AtomicFile.CreateOnce: link(2)); readable by all, as before.
+        if (!AtomicFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes($"{pid} {StartTime(pid)}\n"), AtomicFile.OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
+            throw AlreadyRunning(home, Read(home)?.Pid);
 
         return new Claimed(home);
     }
