@@ -32,7 +32,7 @@ internal static class MeshRecord
         var file = File(home);
         var pid = Environment.ProcessId;
         // Made only where no record is, whole, in one step (AtomicFile.CreateOnce: link(2)); readable by all, as before.
-        if (!AtomicFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes($"{pid} {StartTime(pid)}\n"), AtomicFile.OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
+        if (!AtomicFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes($"{pid} {StartTime(pid)}\n"), AtomicFile.ReadableByAll))
             throw AlreadyRunning(home, Read(home)?.Pid);
 
         return new Claimed(home);

@@ -54,10 +54,7 @@ public sealed class ImageIndex(string directory)
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            var path = PathOf(record.ContextDigest);
-            var temp = $"{path}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
-            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(record, Json));
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.Write(PathOf(record.ContextDigest), JsonSerializer.SerializeToUtf8Bytes(record, Json), AtomicFile.ReadableByAll);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

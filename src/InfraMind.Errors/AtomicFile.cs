@@ -15,6 +15,9 @@ public static class AtomicFile
     /// <summary>0600: the owner reads and writes, nobody else.</summary>
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>0644: the owner reads and writes, everybody reads (a public key, a record other users' tools read).</summary>
+    public const UnixFileMode ReadableByAll = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/>, whole or not at all, in place of what it held.</summary>
     public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {

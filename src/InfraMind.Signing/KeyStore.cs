@@ -145,7 +145,7 @@ public sealed partial class KeyStore
         // starting together, LoadOrGenerate), one makes both files and the other is told the key exists; the private
         // key of one beside the public key of the other was possible while each file was moved into place unchecked.
         if (!AtomicFile.CreateOnce(priv, Encoding.ASCII.GetBytes(key.ExportPrivatePem(passphrase)))) throw Exists(name, priv, pub);
-        if (!AtomicFile.CreateOnce(pub, Encoding.ASCII.GetBytes(key.PublicKey.ToPem()), AtomicFile.OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
+        if (!AtomicFile.CreateOnce(pub, Encoding.ASCII.GetBytes(key.PublicKey.ToPem()), AtomicFile.ReadableByAll))
         {
             File.Delete(priv);
             throw Exists(name, priv, pub);

@@ -310,13 +310,10 @@ public sealed class ImageRetention : IModelImageSource, IDisposable
     private bool WriteRecord(string imageId, ModelAssignment model)
     {
         if (_records is null) return false;
-        var path = RecordPath(imageId);
-        var temporary = $"{path}.{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(_records);
-            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(model, JsonSerializerOptions.Web));
-            File.Move(temporary, path, overwrite: true);
+            AtomicFile.Write(RecordPath(imageId), JsonSerializer.SerializeToUtf8Bytes(model, JsonSerializerOptions.Web), AtomicFile.ReadableByAll);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

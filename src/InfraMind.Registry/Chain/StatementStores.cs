@@ -72,23 +72,13 @@ public sealed class DirectoryStatementStore : IStatementStore
 
     public string Directory { get; }
 
-    public async Task<string> PutAsync(ReadOnlyMemory<byte> statement, string digest, CancellationToken cancellationToken)
+    public Task<string> PutAsync(ReadOnlyMemory<byte> statement, string digest, CancellationToken cancellationToken)
     {
         var path = PathOf(digest);
         System.IO.Directory.CreateDirectory(Directory);
-        if (!File.Exists(path))
-        {
-            var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                await stream.WriteAsync(statement, cancellationToken).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            File.Move(temp, path, overwrite: true);
-        }
-
-        return new Uri(path).AbsoluteUri;
+        // Whole or not at all, on disk before its name (a statement is named by its digest: any writer's bytes are the same).
+        if (!File.Exists(path)) AtomicFile.Write(path, statement.Span, AtomicFile.ReadableByAll);
+        return Task.FromResult(new Uri(path).AbsoluteUri);
     }
 
     public bool CanFetch(string uri) =>

@@ -77,24 +77,7 @@ public sealed class RegistryTrust(string directory)
         return new CheckpointWatch(registry, key, location, file, LockWait);
     }
 
-    internal static void WriteAtomically(string file, string content)
-    {
-        var temp = file + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(Encoding.UTF8.GetBytes(content));
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, file, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+    internal static void WriteAtomically(string file, string content) => AtomicFile.Write(file, Encoding.UTF8.GetBytes(content), AtomicFile.ReadableByAll);
 }
 
 /// <summary>
