@@ -36,6 +36,36 @@ public sealed class SyntheticInputsTests
 
     private static ModelSchema Schema(string json) => ModelSchema.Create(JsonNode.Parse(json)!);
 
+    /// <summary>
+    /// Property names that spell keywords (default, enum, $ref, properties …) are names: every valid case holds each
+    /// required one with a value of its schema, and leaving one out is a negative case.
+    /// </summary>
+    [Fact]
+    public void Properties_named_like_keywords_are_built_as_properties()
+    {
+        string[] keywords = ["$schema", "$id", "$ref", "$comment", "title", "description", "default", "readOnly", "writeOnly", "examples", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "additionalItems", "items", "maxItems", "minItems", "uniqueItems", "contains", "maxProperties", "minProperties", "required", "additionalProperties", "definitions", "properties", "patternProperties", "dependencies", "propertyNames", "const", "enum", "type", "format", "contentMediaType", "contentEncoding", "if", "then", "else", "allOf", "anyOf", "oneOf", "not"];
+        var properties = new JsonObject();
+        foreach (var k in keywords) properties[k] = new JsonObject { ["type"] = "string", ["enum"] = new JsonArray(k + "-value") };
+        var schema = Schema(new JsonObject
+        {
+            ["type"] = "object", ["properties"] = properties, ["required"] = new JsonArray([.. keywords.Select(k => JsonValue.Create(k))]),
+            ["additionalProperties"] = false,
+        }.ToJsonString());
+        var cases = new SyntheticInputs(schema, seed: 3).Generate(10);
+        var positives = cases.Where(c => c.Positive).ToList();
+        Assert.NotEmpty(positives);
+        foreach (var c in positives)
+        {
+            var body = JsonNode.Parse(c.Body)!.AsObject();
+            Assert.Empty(schema.Validate(body));
+            Assert.All(keywords, k => Assert.Equal(k + "-value", (string?)body[k]));
+        }
+
+        var missing = Assert.Single(cases, c => c.Name.StartsWith("missing-required-", StringComparison.Ordinal));
+        Assert.False(JsonNode.Parse(missing.Body)!.AsObject().ContainsKey(missing.Name["missing-required-".Length..]));
+        Assert.NotEmpty(schema.Validate(JsonNode.Parse(missing.Body)));
+    }
+
     [Fact]
     public void Every_positive_case_matches_the_schema_and_every_negative_case_does_not()
     {

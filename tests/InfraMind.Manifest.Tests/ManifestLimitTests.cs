@@ -999,6 +999,27 @@ public sealed class ManifestLimitTests : IDisposable
         Assert.Equal(("IM1045", $"input_schema.patternProperties.^x.properties.{name}.pattern"), (error.Code, error.Path));
     }
 
+    /// <summary>Every draft-07 keyword, as a name.</summary>
+    internal static readonly string[] Draft07Keywords = ["$schema", "$id", "$ref", "$comment", "title", "description", "default", "readOnly", "writeOnly", "examples", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "additionalItems", "items", "maxItems", "minItems", "uniqueItems", "contains", "maxProperties", "minProperties", "required", "additionalProperties", "definitions", "properties", "patternProperties", "dependencies", "propertyNames", "const", "enum", "type", "format", "contentMediaType", "contentEncoding", "if", "then", "else", "allOf", "anyOf", "oneOf", "not"];
+
+    /// <summary>
+    /// A name is a name, whatever keyword it spells: every draft-07 keyword as a required property of input_schema, as a
+    /// definition reached by $ref, and as a pattern property, validates (a property named default was an internal error).
+    /// </summary>
+    [Fact]
+    public void Every_keyword_may_name_a_property_and_a_definition()
+    {
+        var properties = string.Concat(Draft07Keywords.Select(k => $"    '{k}': {{$ref: '#/definitions/{k.Replace("$", "%24", StringComparison.Ordinal)}'}}\n"));
+        var definitions = string.Concat(Draft07Keywords.Select(k => $"    '{k}': {{type: string, minLength: 1}}\n"));
+        // Patterns are bounded (64 in a schema): the keywords whose name is data or a map of names, as pattern properties.
+        var patterned = string.Concat(new[] { "default", "enum", "const", "examples", "properties", "definitions", "patternProperties", "dependencies" }
+            .Select(k => $"    '^{k}$': {{type: string}}\n"));
+        var result = WithInput($"  properties:\n{properties}  required: [{string.Join(", ", Draft07Keywords.Select(k => $"'{k}'"))}]\n  definitions:\n{definitions}  patternProperties:\n{patterned}");
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        var document = result.Manifest!.InputSchema.Document;
+        Assert.Equal(Draft07Keywords.Length, document["properties"]!.AsObject().Count);
+    }
+
     /// <summary>The values of enum, const, examples and default are data: what looks like a $ref or a pattern there is not checked as one.</summary>
     [Theory]
     [InlineData("enum: [{$ref: '#/nowhere', pattern: '(a)\\1'}]")]
