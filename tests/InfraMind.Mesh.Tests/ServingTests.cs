@@ -108,7 +108,7 @@ public sealed class ServingTests
         Assert.Equal(ModelState.Refused, refusal.State);
         Assert.Contains(MeshErrorCodes.NodeRefused.Value, refusal.Detail, StringComparison.Ordinal);
         Assert.Contains("needs 256Mi memory, more than this node's machine has (128Mi): it can never run here", refusal.Detail, StringComparison.Ordinal);
-        await LocalMesh.WaitUntilAsync("the gateway to record the refusal", TimeSpan.FromSeconds(10), async () => (await mesh.NodeInfoAsync("tiny"))["refused"]!.AsArray().Count > 0);
+        await LocalMesh.WaitUntilAsync("the gateway to record the refusal", TimeSpan.FromSeconds(30), async () => (await mesh.NodeInfoAsync("tiny"))["refused"]!.AsArray().Count > 0);
 
         // Good requests, latest and pinned.
         for (var i = 0; i < 10; i++)
