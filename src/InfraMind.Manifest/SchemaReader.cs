@@ -365,7 +365,8 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                         }
                         else if (key == "$ref" && value is JsonValue rv && rv.TryGetValue<string>(out var target))
                         {
-                            if (!Resolves(target))
+                            var resolved = Resolve(target);
+                            if (resolved is null)
                             {
                                 findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(child), field), Locate(schemaNode, child),
                                     target.StartsWith('#') ? $"$ref '{target}' points at nothing in {field}"
@@ -373,7 +374,7 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
                                     target.StartsWith('#') ? "add the definition under `definitions:` or fix the pointer"
                                         : $"copy the definition under `definitions:` and use '#/definitions/NAME'", file: file);
                             }
-                            else if (NotASchema(Resolve(target)) is { } what)
+                            else if (NotASchema(resolved) is { } what)
                             {
                                 findings.Error(ManifestCodes.SchemaRefUnresolved, Join(basePath, PointerToPath(child), field), Locate(schemaNode, child),
                                     $"$ref '{target}' points at {what}, not at a schema", "point at a schema, such as a definition: '#/definitions/NAME'", file: file);
@@ -661,8 +662,6 @@ internal sealed class SchemaReader(ManifestFindings findings, string? packageDir
         }
 
         private string? PointerOf(JsonObject schema) => Schemas(root, "").Where(s => ReferenceEquals(s.Schema, schema)).Select(s => s.Pointer).FirstOrDefault();
-
-        private bool Resolves(string target) => Resolve(target) is not null;
 
         private JsonNode? Resolve(string target)
         {

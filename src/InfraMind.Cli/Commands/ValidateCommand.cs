@@ -76,7 +76,8 @@ internal static class ValidateCommand
         foreach (var group in items.GroupBy(d => d.File))
         {
             console.MarkupLine($"  [bold]{ConsoleText.Escape(group.Key)}[/]");
-            foreach (var d in group.OrderBy(ManifestValidation.IsUnlistedCount).ThenBy(d => d.Line).ThenBy(d => d.Column))
+            // Already in file order (ManifestValidation.Errors/Warnings: line, column, and IM1014 last); a group keeps it.
+            foreach (var d in group)
             {
                 var where = d.Line > 0 ? $"{d.Line}:{d.Column}" : "-";
                 console.MarkupLine($"    [{colour}]{label} {d.Code}[/] {ConsoleText.Escape(where)} {ConsoleText.Escape(d.Message)}" +

@@ -213,8 +213,12 @@ internal static class ServingHosts
         file = Path.GetFullPath(file);
         // Made whole or not at all (a crash leaves no empty token file); another gateway or mesh up that made it in
         // the meantime wins, and its token is read below.
-        var created = MeshToken.Create();
-        if (!File.Exists(file) && AtomicFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes(created + "\n"))) return (file, created);
+        if (!File.Exists(file))
+        {
+            var created = MeshToken.Create();
+            if (AtomicFile.CreateOnce(file, System.Text.Encoding.UTF8.GetBytes(created + "\n"))) return (file, created);
+        }
+
         return (file, ReadToken(file, "remove it to have a new token made, or name another file with --node-token-file"));
     }
 
