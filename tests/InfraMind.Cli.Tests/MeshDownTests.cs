@@ -74,9 +74,13 @@ public sealed class MeshDownTests : IDisposable
     [Fact]
     public async Task A_zombie_counts_as_exited_not_as_a_process_still_running()
     {
-        // `sleep 0` exits under a parent that never reaps it (the shell exec'd into `sleep 30`): a zombie whose /proc
-        // entry stays. A mesh whose parent does not reap it looks the same once stopped; `down` must not wait on it.
-        var info = new ProcessStartInfo("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"]) { RedirectStandardOutput = true };
+        // A child that exits under a parent that never reaps it (perl, with SIGCHLD at its default, sleeping): a zombie
+        // whose /proc entry stays. A mesh whose parent does not reap it looks the same once stopped; `down` must not
+        // wait on it. (A shell as the parent is no good: dash may reap the child before it execs into its sleep.)
+        var info = new ProcessStartInfo("perl", ["-e", "$| = 1; my $p = fork(); exit 0 if $p == 0; print \"$p\\n\"; sleep 30"])
+        {
+            RedirectStandardOutput = true,
+        };
         using var parent = Process.Start(info)!;
         try
         {
