@@ -6,9 +6,10 @@ namespace InfraMind;
 /// How InfraMind keeps a file that must never be seen half written, nor made twice: a node's credential, a gateway's
 /// node bindings and node token, a TLS key, a signing key. Written to a file of its own beside it with its final mode
 /// from the first byte (owner-only unless told otherwise: a secret is never readable by others, not even before a
-/// chmod), flushed to disk, then moved into place: a crash leaves the old content or the new, never half, and never an
-/// empty file where a secret should be. A directory made here is owner-only (0700); one that exists is left as its
-/// owner set it.
+/// chmod), flushed to disk, then moved into place, and the directory flushed after the move: a crash leaves the old
+/// content or the new, never half, never an empty file where a secret should be, and once a write has returned, never
+/// the old (a key or a pin that came back as it was before the crash is a key lost, a pin rolled back). A directory
+/// made here is owner-only (0700); one that exists is left as its owner set it.
 /// </summary>
 public static class AtomicFile
 {
@@ -30,6 +31,8 @@ public static class AtomicFile
         {
             File.Delete(temp);
         }
+
+        FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     /// <summary>
@@ -57,8 +60,14 @@ public static class AtomicFile
 
             // link(2) makes the name only if it is free, in one step. File.Move(…, overwrite: false) is not that here:
             // where the file system has no RENAME_NOREPLACE it looks, then renames, and two writers racing both "won"
-            // (AtomicFileTests saw it). .NET has no hard-link call, hence the one P/Invoke.
-            if (Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0) return true;
+            // (AtomicFileTests saw it). .NET has no hard-link call, hence the P/Invoke.
+            if (Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0)
+            {
+                File.Delete(temp);
+                FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+                return true;
+            }
+
             var errno = Marshal.GetLastPInvokeError();
             if (errno == EEXIST) return false;
             throw new IOException($"cannot make {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
@@ -69,7 +78,47 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// fsyncs the directory <paramref name="path"/>, so the names just made, moved or removed in it survive a crash
+    /// (the file's own fsync keeps its bytes, not its name). .NET has no call for it: it will not open a directory as a
+    /// file, hence open(2), fsync(2) and close(2) here, the one place the project does it. Nothing to do on Windows,
+    /// where NTFS journals renames and there is no directory handle to flush.
+    /// </summary>
+    public static void FlushDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        // O_RDONLY | O_CLOEXEC: a process started meanwhile does not inherit the descriptor.
+        var fd = Open(path, OperatingSystem.IsMacOS() ? 0x1000000 : 0x80000);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot open the directory {path} to flush it: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"cannot flush the directory {path} to disk: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     private const int EEXIST = 17; // Linux and macOS alike
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int Fsync(int fd);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int Close(int fd);
 
     [DllImport("libc", EntryPoint = "link", SetLastError = true)]
     private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);

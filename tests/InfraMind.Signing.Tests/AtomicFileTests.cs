@@ -75,4 +75,18 @@ public sealed class AtomicFileTests : IDisposable
 
         Assert.Empty(Directory.GetFiles(_dir.Path, "*.tmp"));
     }
+
+    /// <summary>
+    /// The directory is flushed after every move (a name that is only in memory is lost in a crash, with the key or pin
+    /// it names). That it reaches the disk is beyond a test; that it is done, and says what failed, is not.
+    /// </summary>
+    [Fact]
+    public void A_directory_that_cannot_be_flushed_is_an_error_that_names_it()
+    {
+        AtomicFile.FlushDirectory(_dir.Path);
+        var missing = _dir.Combine("missing");
+        var error = Assert.Throws<IOException>(() => AtomicFile.FlushDirectory(missing));
+        Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+        Assert.Contains("No such file or directory", error.Message, StringComparison.Ordinal);
+    }
 }

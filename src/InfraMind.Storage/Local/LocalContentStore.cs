@@ -262,7 +262,7 @@ public sealed partial class LocalContentStore
                 StoreBlobs.Trust(final);
             }
 
-            Durable.FlushDirectory(BlobDirectory);
+            AtomicFile.FlushDirectory(BlobDirectory);
 
             var entries = await ReadIndexAsync(cancellationToken).ConfigureAwait(false);
             var names = image.RepoTags;
@@ -287,7 +287,7 @@ public sealed partial class LocalContentStore
                 entries.AddRange(names.Select(n => new IndexEntry(plain, n)));
             }
 
-            await WriteIndexAsync(entries, cancellationToken).ConfigureAwait(false);
+            WriteIndex(entries);
         }
 
         return await FindAsync(image.ManifestDigest, cancellationToken).ConfigureAwait(false)
@@ -323,7 +323,7 @@ public sealed partial class LocalContentStore
         }
         catch (JsonException e)
         {
-            // Written whole and renamed over (WriteIndexAsync), so an empty or cut file was damaged from outside.
+            // Written whole and renamed over (WriteIndex), so an empty or cut file was damaged from outside.
             throw new StorageException(StorageErrorCodes.StoreIndexCorrupt,
                 bytes.Length == 0 ? $"the local content store's index {IndexPath} is empty" : $"the local content store's index {IndexPath} is not valid JSON ({e.Message})", e);
         }
@@ -333,7 +333,7 @@ public sealed partial class LocalContentStore
         }
     }
 
-    private async Task WriteIndexAsync(List<IndexEntry> entries, CancellationToken cancellationToken)
+    private void WriteIndex(List<IndexEntry> entries)
     {
         byte[] index = LayoutDocuments.BuildIndex(entries
             .OrderBy(e => e.Name ?? "\uffff", StringComparer.Ordinal)
@@ -341,10 +341,7 @@ public sealed partial class LocalContentStore
             .Select(e => e.Descriptor with { Annotations = LayoutDocuments.NameAnnotations(e.Name) }));
 
         // Written beside, on disk, and renamed over (the directory flushed after), so a crash never leaves a half-written index.
-        string temp = IndexPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        await Durable.WriteFileAsync(temp, index, cancellationToken).ConfigureAwait(false);
-        File.Move(temp, IndexPath, overwrite: true);
-        Durable.FlushDirectory(Root);
+        AtomicFile.Write(IndexPath, index, AtomicFile.ReadableByAll);
     }
 
     private async Task<IDisposable> AcquireLockAsync(CancellationToken cancellationToken)

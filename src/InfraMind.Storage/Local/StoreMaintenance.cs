@@ -80,7 +80,7 @@ public sealed partial class LocalContentStore
                 }
             }
 
-            await WriteIndexAsync(whole, cancellationToken).ConfigureAwait(false);
+            WriteIndex(whole);
             return new StoreRepair(backup is not null, backup, whole.Select(e => e.Descriptor.Digest).Distinct().Count(), entries.Count - whole.Count, removed, staging);
         }
     }
@@ -117,7 +117,7 @@ public sealed partial class LocalContentStore
                 used.UnionWith(theirs);
             }
 
-            await WriteIndexAsync(remaining, cancellationToken).ConfigureAwait(false);
+            WriteIndex(remaining);
             long freed = 0;
             var removed = new List<Digest>();
             foreach (var digest in blobs.Append(manifestDigest).Where(d => !used.Contains(d)).Distinct())
