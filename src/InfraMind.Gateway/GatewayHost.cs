@@ -69,18 +69,7 @@ public sealed class GatewayHost : IAsyncDisposable
         if (errors.Count > 0) throw new InfraMindException(MeshErrorCodes.GatewayOptionInvalid, string.Join("; ", errors));
         // Read before anything listens: a file that cannot be read stops the start (IM6052), it is not half believed.
         var bindings = options.NodeBindingsFile is { } bindingsFile ? NodeBindings.Load(bindingsFile, options.MaxNodes) : null;
-        var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
-        builder.WebHost.UseUrls(options.ListenUrl);
-        var connections = new ConnectionCaps(options.Limits);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
-        if (options.TlsCertificate is { } certificate)
-        {
-            // The slim builder leaves HTTPS out; the gateway serves its own self-signed certificate, which its nodes pin.
-            builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
-        }
-
-        builder.Logging.ClearProviders();
+        var (builder, connections) = ServerOptions.CreateBuilder(options.ListenUrl, options.Limits, options.TlsCertificate);
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfraMind.Gateway");
@@ -138,9 +127,8 @@ public sealed class GatewayHost : IAsyncDisposable
         WebApplication? grpc = null;
         if (options.GrpcListenUrl is { } grpcUrl)
         {
-            var grpcConnections = new ConnectionCaps(options.Limits);
+            (grpc, var grpcConnections) = GrpcIngressApp(grpcUrl, options, core, logging);
             grpcConnections.Export(metrics.Registry, "grpc-ingress");
-            grpc = GrpcIngressApp(grpcUrl, options, core, grpcConnections, logging);
             try
             {
                 await grpc.StartAsync(cancellationToken);
@@ -215,15 +203,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// services without the .proto. Its Kestrel has the limits of the REST API
     /// (<see cref="GatewayOptions.Limits"/>), counted apart: HTTP/2 streams per connection bound what one connection holds.
     /// </summary>
-    private static WebApplication GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, ConnectionCaps grpcConnections, Action<ILoggingBuilder>? logging)
+    private static (WebApplication App, ConnectionCaps Connections) GrpcIngressApp(string url, GatewayOptions options, InferenceCore core, Action<ILoggingBuilder>? logging)
     {
-        var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
-        builder.WebHost.UseUrls(url);
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            ServerOptions.Limit(k, grpcConnections, HttpProtocols.Http2);
-        });
-        builder.Logging.ClearProviders();
+        var (builder, connections) = ServerOptions.CreateBuilder(url, options.Limits, certificate: null, HttpProtocols.Http2);
         logging?.Invoke(builder.Logging);
         // A caller's mistake is the gateway's one request line (Inference[6100], with its status and code). grpc-aspnetcore
         // would log it again at Information, with its stack trace ("Error reading message" for a message that is not
@@ -264,7 +246,7 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapGrpcService<GrpcIngressQueries>();
         app.MapGrpcService<GrpcIngressHealth>();
         app.MapGrpcReflectionService();
-        return app;
+        return (app, connections);
     }
 
     private static Uri BoundUrl(WebApplication app)

@@ -1,5 +1,8 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
 
 namespace InfraMind.Hosting;
 
@@ -31,6 +34,30 @@ public static class ServerOptions
         ContentRootPath = AppContext.BaseDirectory,
         Args = ["--hostBuilder:reloadConfigOnChange=false", $"--shutdownTimeoutSeconds={StopGraceSeconds}"],
     };
+
+    /// <summary>
+    /// A server's host builder, as every InfraMind server makes it: <see cref="Web"/>'s options, listening on
+    /// <paramref name="url"/>, its Kestrel limited (<see cref="Limit"/>) by the connection caps returned (the server
+    /// exports them with its metrics), HTTPS with <paramref name="certificate"/> where one is given (the slim builder
+    /// leaves HTTPS out; the server serves its own self-signed certificate, which its peers pin), and no logging
+    /// provider: each server adds its own.
+    /// </summary>
+    public static (WebApplicationBuilder Builder, ConnectionCaps Connections) CreateBuilder(
+        string url, ServerLimits limits, X509Certificate2? certificate, HttpProtocols? protocols = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(Web);
+        builder.WebHost.UseUrls(url);
+        var connections = new ConnectionCaps(limits);
+        builder.WebHost.ConfigureKestrel(k => Limit(k, connections, protocols));
+        if (certificate is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
+
+        builder.Logging.ClearProviders();
+        return (builder, connections);
+    }
 
     /// <summary>
     /// Sets every limit of <paramref name="caps"/>' <see cref="ServerLimits"/> on a host's Kestrel, the one mapping of

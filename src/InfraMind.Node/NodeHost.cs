@@ -47,18 +47,7 @@ public sealed class NodeHost : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
-        builder.WebHost.UseUrls(options.ListenUrl);
-        var connections = new ConnectionCaps(options.Limits);
-        builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
-        if (options.TlsCertificate is { } certificate)
-        {
-            // The slim builder leaves HTTPS out; the job API serves its own self-signed certificate, pinned by the gateway.
-            builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
-        }
-
-        builder.Logging.ClearProviders();
+        var (builder, connections) = ServerOptions.CreateBuilder(options.ListenUrl, options.Limits, options.TlsCertificate);
         logging?.Invoke(builder.Logging);
         var app = builder.Build();
         var agent = new NodeAgent(options, engine, imageSource, time, new NodeLogger(app.Services.GetRequiredService<ILogger<NodeAgent>>(), options.NodeId));

@@ -146,24 +146,14 @@ public sealed class RegistryServer : IAsyncDisposable
         var registry = await ModelRegistry.OpenAsync(options.DataDirectory, options.Time, admission, null, cancellationToken).ConfigureAwait(false);
         try
         {
-            var builder = WebApplication.CreateSlimBuilder(ServerOptions.Web);
+            var (builder, connections) = ServerOptions.CreateBuilder(options.Url, options.Limits, options.TlsCertificate);
             // On stderr, never stdout: stdout is `infra registry serve --json`'s document (the slim builder's console
             // logger writes to stdout by default).
-            builder.Logging.ClearProviders();
             if (options.Logging is { } logging) logging(builder.Logging);
             else builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
             // A start that fails (the port taken) is thrown to the caller, which names it (IM6021); the host's own
             // "Hosting failed to start" line would print it again, with a stack trace. The server runs no hosted service.
             builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-            builder.WebHost.UseUrls(options.Url);
-            var connections = new ConnectionCaps(options.Limits);
-            builder.WebHost.ConfigureKestrel(k => ServerOptions.Limit(k, connections));
-            if (options.TlsCertificate is { } certificate)
-            {
-                // The slim builder leaves HTTPS out; the registry serves its own self-signed certificate, which its clients pin.
-                builder.WebHost.UseKestrelHttpsConfiguration();
-                builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
-            }
 
             builder.Services.AddSingleton(registry);
             var metrics = new RegistryMetrics(registry);
