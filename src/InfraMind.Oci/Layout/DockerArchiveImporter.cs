@@ -177,8 +177,8 @@ internal static class DockerArchiveImporter
 
     private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
     {
-        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-        if (json.RootElement.ValueKind != JsonValueKind.Array || json.RootElement.GetArrayLength() == 0)
+        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken, JsonValueKind.Array).ConfigureAwait(false);
+        if (json.RootElement.GetArrayLength() == 0)
         {
             throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
         }
@@ -207,7 +207,9 @@ internal static class DockerArchiveImporter
             }
 
             var layers = l.ValueKind == JsonValueKind.Array
-                ? l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
+                ? l.EnumerateArray().Select((x, j) => x.ValueKind == JsonValueKind.String
+                    ? x.GetString()!
+                    : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Layers/{j} is a JSON {LayoutDocuments.Kind(x.ValueKind)}, not a file name.")).ToList()
                 : [];
             var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
                 ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()

@@ -25,7 +25,7 @@ internal static class LayoutVerifier
 
         using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
-            if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.GetString() != "1.0.0")
+            if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.ValueKind != JsonValueKind.String || v.GetString() != "1.0.0")
             {
                 throw new OciException(OciErrorCodes.InvalidLayout, "oci-layout must say {\"imageLayoutVersion\":\"1.0.0\"}; this layout has another version that InfraMind does not read.");
             }
