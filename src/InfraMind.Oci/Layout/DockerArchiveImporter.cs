@@ -135,8 +135,9 @@ internal static class DockerArchiveImporter
             else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
             {
                 var file = await SpoolFileAsync(entry.DataStream, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+                Digest named = default;
                 if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
-                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
+                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out named)
                     && named != file.Digest)
                 {
                     throw new DigestMismatchException(named, file.Digest, $"'{name}' of the docker save archive");
@@ -198,10 +199,12 @@ internal static class DockerArchiveImporter
                 throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where} is not a JSON object.");
             }
 
-            string config = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
+            var c = JsonMember.Of(item, "Config", JsonValueKind.String);
+            string config = c.ValueKind == JsonValueKind.String
                 ? c.GetString()!
                 : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
-            if (item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array)
+            var l = JsonMember.Of(item, "Layers", JsonValueKind.Array);
+            if (l.ValueKind == JsonValueKind.Array)
             {
                 LayoutVerifier.CheckLayerCount(l.GetArrayLength(), where);
             }
@@ -211,7 +214,8 @@ internal static class DockerArchiveImporter
                     ? x.GetString()!
                     : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Layers/{j} is a JSON {LayoutDocuments.Kind(x.ValueKind)}, not a file name.")).ToList()
                 : [];
-            var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
+            var t = JsonMember.Of(item, "RepoTags", JsonValueKind.Array);
+            var tags = t.ValueKind == JsonValueKind.Array
                 ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
                 : [];
             // The same image listed twice is built once.
@@ -237,7 +241,8 @@ internal static class DockerArchiveImporter
         async Task WalkAsync(string path, string where, int depth)
         {
             using var index = await LayoutDocuments.ReadJsonFileAsync(path, where, ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-            if (!index.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+            var manifests = JsonMember.Of(index.RootElement, "manifests", JsonValueKind.Array);
+            if (manifests.ValueKind != JsonValueKind.Array)
             {
                 throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/manifests is missing or not an array.");
             }
@@ -273,8 +278,9 @@ internal static class DockerArchiveImporter
                 }
 
                 using var manifest = await LayoutDocuments.ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-                var config = Descriptor.Read(manifest.RootElement.TryGetProperty("config", out var c) ? c : default, $"manifest {descriptor.Digest}/config");
-                bool hasLayers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+                var config = Descriptor.Read(JsonMember.Of(manifest.RootElement, "config", JsonValueKind.Object), $"manifest {descriptor.Digest}/config");
+                var ls = JsonMember.Of(manifest.RootElement, "layers", JsonValueKind.Array);
+                bool hasLayers = ls.ValueKind == JsonValueKind.Array;
                 if (hasLayers)
                 {
                     LayoutVerifier.CheckLayerCount(ls.GetArrayLength(), $"manifest {descriptor.Digest}");

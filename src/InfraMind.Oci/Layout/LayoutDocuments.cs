@@ -141,8 +141,10 @@ internal static class LayoutDocuments
     public static List<string> NamesOf(Descriptor manifest)
     {
         var tags = new List<string>();
-        if (manifest.Annotations is { } annotations
-            && (annotations.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out var name) || annotations.TryGetValue(OciImageLayout.RefNameAnnotation, out name)))
+        var annotations = manifest.Annotations;
+        string? name = null;
+        if (annotations is not null
+            && (annotations.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out name) || annotations.TryGetValue(OciImageLayout.RefNameAnnotation, out name)))
         {
             tags.Add(name);
         }
@@ -201,8 +203,8 @@ internal static class LayoutDocuments
     public static async Task<List<string>> ReadDiffIdsAsync(string configPath, ImageInput input, CancellationToken cancellationToken)
     {
         using var config = await ReadJsonFileAsync(configPath, "image config", input, ArchiveLimits.MaxConfigBytes, cancellationToken).ConfigureAwait(false);
-        if (!config.RootElement.TryGetProperty("rootfs", out var rootfs) || rootfs.ValueKind != JsonValueKind.Object
-            || !rootfs.TryGetProperty("diff_ids", out var ids) || ids.ValueKind != JsonValueKind.Array)
+        var ids = JsonMember.Of(JsonMember.Of(config.RootElement, "rootfs", JsonValueKind.Object), "diff_ids", JsonValueKind.Array);
+        if (ids.ValueKind != JsonValueKind.Array)
         {
             return [];
         }

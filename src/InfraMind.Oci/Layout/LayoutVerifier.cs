@@ -25,7 +25,8 @@ internal static class LayoutVerifier
 
         using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
-            if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.ValueKind != JsonValueKind.String || v.GetString() != "1.0.0")
+            var version = JsonMember.Of(layoutDoc.RootElement, "imageLayoutVersion", JsonValueKind.String);
+            if (version.ValueKind != JsonValueKind.String || version.GetString() != "1.0.0")
             {
                 throw new OciException(OciErrorCodes.InvalidLayout, "oci-layout must say {\"imageLayoutVersion\":\"1.0.0\"}; this layout has another version that InfraMind does not read.");
             }
@@ -58,7 +59,8 @@ internal static class LayoutVerifier
         OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, HashSet<Digest> seen,
         Dictionary<(Digest Blob, string MediaType), Digest> tars, int depth, CancellationToken cancellationToken)
     {
-        if (!index.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+        var manifests = JsonMember.Of(index, "manifests", JsonValueKind.Array);
+        if (manifests.ValueKind != JsonValueKind.Array)
         {
             throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/manifests is missing or not an array.");
         }
@@ -130,13 +132,14 @@ internal static class LayoutVerifier
         OciLayout layout, Descriptor descriptor, JsonElement manifest, HashSet<Digest> verified, Dictionary<(Digest Blob, string MediaType), Digest> tars, CancellationToken cancellationToken)
     {
         string mwhere = $"manifest {descriptor.Digest}";
-        var config = Descriptor.Read(manifest.TryGetProperty("config", out var c) ? c : default, mwhere + "/config");
+        var config = Descriptor.Read(JsonMember.Of(manifest, "config", JsonValueKind.Object), mwhere + "/config");
         if (config.Size > ArchiveLimits.MaxConfigBytes)
         {
             throw new OciException(OciErrorCodes.ArchiveLimit, $"{mwhere}/config names a {config.Size}-byte config; an image config may have at most {ArchiveLimits.MaxConfigBytes} bytes.");
         }
 
-        bool hasLayers = manifest.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+        var ls = JsonMember.Of(manifest, "layers", JsonValueKind.Array);
+        bool hasLayers = ls.ValueKind == JsonValueKind.Array;
         if (hasLayers)
         {
             CheckLayerCount(ls.GetArrayLength(), mwhere);
