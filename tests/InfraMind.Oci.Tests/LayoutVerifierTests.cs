@@ -230,4 +230,25 @@ public sealed class LayoutVerifierTests : IDisposable
         Assert.Equal(["1.0"], Assert.Single((await ExtractAsync(parts with { Index = Named($"\"{OciImageLayout.RefNameAnnotation}\":\"1.0\"") })).Images).RepoTags);
         Assert.Empty(Assert.Single((await ExtractAsync(parts with { Index = Named("\"other\":\"x\"") })).Images).RepoTags);
     }
+
+    /// <summary>
+    /// A zero-byte blob (here a layer) is content like any other: a tar entry of no bytes has no data stream, and
+    /// both readers passed such an entry over, so a layout holding one was refused as incomplete.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_zero_byte_blob_is_read_as_empty_content_not_passed_over(bool asDockerSave)
+    {
+        var parts = new LayoutParts { Layer = [], Config = $"{{\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[\"{Digest.Compute([])}\"]}}}}" };
+        var layout = await LayoutParts.ReadAsync(parts.Tar(), asDockerSave, _dir.Path);
+        var layer = Assert.Single(Assert.Single(layout.Images).Layers);
+        Assert.Equal(asDockerSave ? MediaTypes.OciLayerTarGzip : MediaTypes.OciLayerTar, layer.MediaType);
+        Assert.True(File.Exists(layout.BlobPath(layer.Digest)));
+
+        // An empty index.json is read (and refused) as what it is, not as a missing file.
+        var e = await Assert.ThrowsAsync<OciException>(() => LayoutParts.ReadAsync(new LayoutParts { Index = "" }.Tar(), asDockerSave: false, _dir.Path));
+        Assert.Equal("IM4011", e.Code);
+        Assert.Contains("index.json is not valid JSON", e.Message, StringComparison.Ordinal);
+    }
 }

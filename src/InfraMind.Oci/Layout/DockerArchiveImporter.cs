@@ -132,9 +132,10 @@ internal static class DockerArchiveImporter
             {
                 archive.Links[name] = TarInput.NormalizeEntryName(entry.LinkName);
             }
-            else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
+            else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
             {
-                var file = await SpoolFileAsync(entry.DataStream, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+                // An empty file has no data stream: it is empty content, not nothing.
+                var file = await SpoolFileAsync(entry.DataStream ?? Stream.Null, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
                 Digest named = default;
                 if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
                     && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out named)
