@@ -22,15 +22,19 @@
 #   grpc       the model protocols' client side (src/InfraMind.Serving/Grpc, not the generated Protos: the json tensor
 #              convention, the gRPC status map, the wire budget counted before a model's answer is parsed, the protocol
 #              sniffer, the model channel) against the Grpc tests of InfraMind.Serving.Tests
+#   oci        what a hostile publisher's image gives a node (src/InfraMind.Oci: digests, digest checks and verifying
+#              streams, the layout's verifier and documents, the docker save importer, tar input, layer compression
+#              and bounded decompression, descriptors) against InfraMind.Oci.Tests but the engine, skopeo and the
+#              slow compression tests
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc oci)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|oci) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, oci)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -63,6 +67,14 @@ for t in "${targets[@]}"; do
     # the Mesh tests'); all of them take about 4 s.
     grpc) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Grpc/*.cs")
       filter="FullyQualifiedName~InfraMind.Serving.Tests.Grpc." ;;
+    # Every Oci test but those that start a peer or take seconds for nearly every mutant: DockerEngineTests (a Docker
+    # engine) and SkopeoTests (skopeo, an independent reader of the layout tar) start processes per mutant; the 128 MiB
+    # allocation measure (5 s), the chunking-ratio comparison (2 s, 12 MiB deflated twice) and the round trips through
+    # gzip(1) (a process each, 12 MiB) prove no rule the others leave open: the fixed headers, the member per chunk
+    # and the decompression back are held by the determinism test and the layouts' diff_id checks. The rest reads
+    # archives and layouts built in memory, milliseconds each (the zstd bomb about a second).
+    oci) tests=tests/InfraMind.Oci.Tests; project=InfraMind.Oci.csproj; mutate=("**/*.cs")
+      filter="FullyQualifiedName!~InfraMind.Oci.Tests.DockerEngineTests.&FullyQualifiedName!~InfraMind.Oci.Tests.SkopeoTests.&FullyQualifiedName!~InfraMind.Oci.Tests.LayerCompressionMemoryTests.&FullyQualifiedName!~Chunking_costs_almost_nothing&FullyQualifiedName!~Multi_member_gzip_round_trips_through_dotnet_and_gzip1" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

@@ -44,7 +44,8 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size, IRea
     /// <summary>The string members of <paramref name="element"/>'s <c>annotations</c> object; null when it has none (or it is not an object).</summary>
     public static Dictionary<string, string>? ReadAnnotations(JsonElement element)
     {
-        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("annotations", out var a) || a.ValueKind != JsonValueKind.Object)
+        var a = JsonMember.Of(element, "annotations", JsonValueKind.Object);
+        if (a.ValueKind != JsonValueKind.Object)
         {
             return null;
         }
@@ -69,13 +70,17 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size, IRea
             throw new OciException(OciErrorCodes.InvalidLayout, $"{where} is not a JSON object; a descriptor is {{\"mediaType\",\"digest\",\"size\"}}.");
         }
 
-        string mediaType = element.TryGetProperty("mediaType", out var mt) && mt.ValueKind == JsonValueKind.String
+        var mt = JsonMember.Of(element, "mediaType", JsonValueKind.String);
+        string mediaType = mt.ValueKind == JsonValueKind.String
             ? mt.GetString()!
             : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/mediaType is missing or not a string.");
-        string digestText = element.TryGetProperty("digest", out var d) && d.ValueKind == JsonValueKind.String
+        var d = JsonMember.Of(element, "digest", JsonValueKind.String);
+        string digestText = d.ValueKind == JsonValueKind.String
             ? d.GetString()!
             : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/digest is missing or not a string.");
-        long size = element.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long sz) && sz >= 0
+        var s = JsonMember.Of(element, "size", JsonValueKind.Number);
+        long sz = -1;
+        long size = s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out sz) && sz >= 0
             ? sz
             : throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/size is missing or not a non-negative integer.");
         var annotations = ReadAnnotations(element);

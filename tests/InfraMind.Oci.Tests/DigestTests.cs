@@ -66,4 +66,42 @@ public sealed class DigestTests
                 if (char.IsHighSurrogate(c)) Assert.True(i + 1 < cut.Length && char.IsLowSurrogate(cut[i + 1]), $"a lone surrogate at {i}");
         }
     }
+
+    [Theory]
+    [InlineData(":e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "uses algorithm ''")]
+    [InlineData("sha25:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "uses algorithm 'sha25'")]
+    [InlineData("sha2566:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "uses algorithm 'sha2566'")]
+    [InlineData("SHA256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "uses algorithm 'SHA256'")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85", "has 63 hex digits after 'sha256:'; a sha256 digest has exactly 64.")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555", "has 65 hex digits")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85/", "contains '/'")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85:", "contains ':'")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85`", "contains '`'")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85G", "contains 'G'")]
+    [InlineData("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85\u0660", "contains")]
+    public void Parse_refuses_each_neighbour_of_a_valid_digest(string text, string words)
+    {
+        var e = Assert.Throws<OciException>(() => Digest.Parse(text));
+        Assert.Equal("IM4001", e.Code);
+        Assert.Contains(words, e.Message, StringComparison.Ordinal);
+        Assert.False(Digest.TryParse(text, out var d));
+        Assert.Equal(default, d);
+    }
+
+    [Fact]
+    public void Every_lower_case_hex_digit_is_accepted()
+    {
+        Assert.True(Digest.TryParse("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", out var d));
+        Assert.Equal("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", d.Hex);
+        Assert.False(Digest.TryParse(null, out _));
+        Assert.Equal(string.Empty, default(Digest).ToString());
+    }
+
+    [Fact]
+    public void A_hash_of_other_than_32_bytes_is_no_sha256_digest()
+    {
+        Assert.Throws<ArgumentException>(() => Digest.FromHash(new byte[31]));
+        Assert.Throws<ArgumentException>(() => Digest.FromHash(new byte[33]));
+        Assert.Equal("sha256:" + new string('0', 64), Digest.FromHash(new byte[32]).Value);
+    }
 }

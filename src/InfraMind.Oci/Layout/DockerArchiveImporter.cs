@@ -132,11 +132,13 @@ internal static class DockerArchiveImporter
             {
                 archive.Links[name] = TarInput.NormalizeEntryName(entry.LinkName);
             }
-            else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && entry.DataStream is not null)
+            else if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
             {
-                var file = await SpoolFileAsync(entry.DataStream, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+                // An empty file has no data stream: it is empty content, not nothing.
+                var file = await SpoolFileAsync(entry.DataStream ?? Stream.Null, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
+                Digest named = default;
                 if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
-                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
+                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out named)
                     && named != file.Digest)
                 {
                     throw new DigestMismatchException(named, file.Digest, $"'{name}' of the docker save archive");
@@ -177,8 +179,8 @@ internal static class DockerArchiveImporter
 
     private static async Task<List<ImageSource>> ReadDockerManifestAsync(string path, CancellationToken cancellationToken)
     {
-        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-        if (json.RootElement.ValueKind != JsonValueKind.Array || json.RootElement.GetArrayLength() == 0)
+        using var json = await LayoutDocuments.ReadJsonFileAsync(path, "manifest.json", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken, JsonValueKind.Array).ConfigureAwait(false);
+        if (json.RootElement.GetArrayLength() == 0)
         {
             throw new OciException(OciErrorCodes.InvalidDockerArchive, "manifest.json of the docker save archive is not a non-empty JSON array.");
         }
@@ -198,18 +200,23 @@ internal static class DockerArchiveImporter
                 throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where} is not a JSON object.");
             }
 
-            string config = item.TryGetProperty("Config", out var c) && c.ValueKind == JsonValueKind.String
+            var c = JsonMember.Of(item, "Config", JsonValueKind.String);
+            string config = c.ValueKind == JsonValueKind.String
                 ? c.GetString()!
                 : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Config is missing.");
-            if (item.TryGetProperty("Layers", out var l) && l.ValueKind == JsonValueKind.Array)
+            var l = JsonMember.Of(item, "Layers", JsonValueKind.Array);
+            if (l.ValueKind == JsonValueKind.Array)
             {
                 LayoutVerifier.CheckLayerCount(l.GetArrayLength(), where);
             }
 
             var layers = l.ValueKind == JsonValueKind.Array
-                ? l.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
+                ? l.EnumerateArray().Select((x, j) => x.ValueKind == JsonValueKind.String
+                    ? x.GetString()!
+                    : throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/Layers/{j} is a JSON {LayoutDocuments.Kind(x.ValueKind)}, not a file name.")).ToList()
                 : [];
-            var tags = item.TryGetProperty("RepoTags", out var t) && t.ValueKind == JsonValueKind.Array
+            var t = JsonMember.Of(item, "RepoTags", JsonValueKind.Array);
+            var tags = t.ValueKind == JsonValueKind.Array
                 ? t.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToList()
                 : [];
             // The same image listed twice is built once.
@@ -235,7 +242,8 @@ internal static class DockerArchiveImporter
         async Task WalkAsync(string path, string where, int depth)
         {
             using var index = await LayoutDocuments.ReadJsonFileAsync(path, where, ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-            if (!index.RootElement.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+            var manifests = JsonMember.Of(index.RootElement, "manifests", JsonValueKind.Array);
+            if (manifests.ValueKind != JsonValueKind.Array)
             {
                 throw new OciException(OciErrorCodes.InvalidDockerArchive, $"{where}/manifests is missing or not an array.");
             }
@@ -271,8 +279,9 @@ internal static class DockerArchiveImporter
                 }
 
                 using var manifest = await LayoutDocuments.ReadJsonFileAsync(blob, $"manifest {descriptor.Digest}", ImageInput.DockerArchive, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
-                var config = Descriptor.Read(manifest.RootElement.TryGetProperty("config", out var c) ? c : default, $"manifest {descriptor.Digest}/config");
-                bool hasLayers = manifest.RootElement.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+                var config = Descriptor.Read(JsonMember.Of(manifest.RootElement, "config", JsonValueKind.Object), $"manifest {descriptor.Digest}/config");
+                var ls = JsonMember.Of(manifest.RootElement, "layers", JsonValueKind.Array);
+                bool hasLayers = ls.ValueKind == JsonValueKind.Array;
                 if (hasLayers)
                 {
                     LayoutVerifier.CheckLayerCount(ls.GetArrayLength(), $"manifest {descriptor.Digest}");

@@ -141,8 +141,10 @@ internal static class LayoutDocuments
     public static List<string> NamesOf(Descriptor manifest)
     {
         var tags = new List<string>();
-        if (manifest.Annotations is { } annotations
-            && (annotations.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out var name) || annotations.TryGetValue(OciImageLayout.RefNameAnnotation, out name)))
+        var annotations = manifest.Annotations;
+        string? name = null;
+        if (annotations is not null
+            && (annotations.TryGetValue(OciImageLayout.ContainerdImageNameAnnotation, out name) || annotations.TryGetValue(OciImageLayout.RefNameAnnotation, out name)))
         {
             tags.Add(name);
         }
@@ -153,8 +155,11 @@ internal static class LayoutDocuments
     /// <summary>
     /// Reads a small JSON document whole (index, manifest, config); <paramref name="maxBytes"/> bounds the memory a
     /// hostile archive can ask for (<see cref="ArchiveLimits.MaxManifestBytes"/>, <see cref="ArchiveLimits.MaxConfigBytes"/>).
+    /// Its root must be <paramref name="root"/> (an object, but for manifest.json's array): a document of another kind
+    /// is refused with the reader's code, never left to the callers' reads, which would throw .NET's InvalidOperationException.
     /// </summary>
-    public static async Task<JsonDocument> ReadJsonFileAsync(string path, string what, ImageInput input, long maxBytes, CancellationToken cancellationToken)
+    public static async Task<JsonDocument> ReadJsonFileAsync(
+        string path, string what, ImageInput input, long maxBytes, CancellationToken cancellationToken, JsonValueKind root = JsonValueKind.Object)
     {
         var code = input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout;
         var info = new FileInfo(path);
@@ -164,25 +169,57 @@ internal static class LayoutDocuments
         }
 
         byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        JsonDocument document;
         try
         {
-            return JsonDocument.Parse(bytes);
+            document = JsonDocument.Parse(bytes);
         }
         catch (JsonException e)
         {
             throw new OciException(code, $"{what} is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
         }
+
+        if (document.RootElement.ValueKind != root)
+        {
+            var found = document.RootElement.ValueKind;
+            document.Dispose();
+            throw new OciException(code, $"{what} is a JSON {Kind(found)}, not {(root == JsonValueKind.Array ? "an array" : "an object")}.");
+        }
+
+        return document;
     }
+
+    /// <summary>A JSON value's kind in a message's words.</summary>
+    internal static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "object",
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        _ => "null",
+    };
 
     public static async Task<List<string>> ReadDiffIdsAsync(string configPath, ImageInput input, CancellationToken cancellationToken)
     {
         using var config = await ReadJsonFileAsync(configPath, "image config", input, ArchiveLimits.MaxConfigBytes, cancellationToken).ConfigureAwait(false);
-        return config.RootElement.ValueKind == JsonValueKind.Object
-            && config.RootElement.TryGetProperty("rootfs", out var rootfs)
-            && rootfs.ValueKind == JsonValueKind.Object
-            && rootfs.TryGetProperty("diff_ids", out var ids) && ids.ValueKind == JsonValueKind.Array
-            ? ids.EnumerateArray().Select(x => x.GetString() ?? string.Empty).ToList()
-            : [];
+        var ids = JsonMember.Of(JsonMember.Of(config.RootElement, "rootfs", JsonValueKind.Object), "diff_ids", JsonValueKind.Array);
+        if (ids.ValueKind != JsonValueKind.Array)
+        {
+            return [];
+        }
+
+        var diffIds = new List<string>();
+        foreach (var id in ids.EnumerateArray())
+        {
+            diffIds.Add(id.ValueKind == JsonValueKind.String
+                ? id.GetString()!
+                : throw new OciException(
+                    input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout,
+                    $"image config/rootfs/diff_ids/{diffIds.Count} is a JSON {Kind(id.ValueKind)}, not a digest string."));
+        }
+
+        return diffIds;
     }
 
     private static (string Repository, string Tag) SplitTag(string reference)

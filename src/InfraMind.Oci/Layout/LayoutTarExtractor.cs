@@ -22,10 +22,13 @@ internal static class LayoutTarExtractor
             while ((entry = await TarInput.NextEntryAsync(reader, "OCI layout tar", ImageInput.OciLayout, cancellationToken).ConfigureAwait(false)) is not null)
             {
                 TarInput.CountEntry(ref entries, "OCI layout tar");
-                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
                 {
                     continue;
                 }
+
+                // An empty file has no data stream: it is empty content (a zero-byte blob is still a blob), not nothing.
+                var data = entry.DataStream ?? Stream.Null;
 
                 string name = TarInput.NormalizeEntryName(entry.Name);
                 if (name is "oci-layout" or "index.json")
@@ -38,7 +41,7 @@ internal static class LayoutTarExtractor
                     var target = File.Create(Path.Combine(layoutDirectory, name));
                     await using (target.ConfigureAwait(false))
                     {
-                        await entry.DataStream.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                        await data.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 else if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal))
@@ -51,7 +54,7 @@ internal static class LayoutTarExtractor
 
                     string final = Path.Combine(blobs, hex);
                     string partial = final + ".partial";
-                    var (actual, _) = await TarInput.SpoolAsync(entry.DataStream, partial, cancellationToken).ConfigureAwait(false);
+                    var (actual, _) = await TarInput.SpoolAsync(data, partial, cancellationToken).ConfigureAwait(false);
                     if (actual != expected)
                     {
                         File.Delete(partial);

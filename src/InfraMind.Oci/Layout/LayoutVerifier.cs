@@ -25,7 +25,8 @@ internal static class LayoutVerifier
 
         using (var layoutDoc = await LayoutDocuments.ReadJsonFileAsync(layoutFile, "oci-layout", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
-            if (!layoutDoc.RootElement.TryGetProperty("imageLayoutVersion", out var v) || v.GetString() != "1.0.0")
+            var version = JsonMember.Of(layoutDoc.RootElement, "imageLayoutVersion", JsonValueKind.String);
+            if (version.ValueKind != JsonValueKind.String || version.GetString() != "1.0.0")
             {
                 throw new OciException(OciErrorCodes.InvalidLayout, "oci-layout must say {\"imageLayoutVersion\":\"1.0.0\"}; this layout has another version that InfraMind does not read.");
             }
@@ -41,7 +42,7 @@ internal static class LayoutVerifier
         var images = new List<OciImage>();
         using (var index = await LayoutDocuments.ReadJsonFileAsync(indexFile, "index.json", ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false))
         {
-            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, new HashSet<Digest>(), depth: 0, cancellationToken).ConfigureAwait(false);
+            await CollectImagesAsync(layout, index.RootElement, "index.json", images, verified, new HashSet<Digest>(), [], depth: 0, cancellationToken).ConfigureAwait(false);
         }
 
         if (images.Count == 0)
@@ -53,10 +54,13 @@ internal static class LayoutVerifier
     }
 
     /// <param name="seen">Manifests and indexes already read in this walk: each is read once, however often it is listed.</param>
+    /// <param name="tars">The tar digest of each compressed layer blob (and media type) decompressed in this walk.</param>
     private static async Task CollectImagesAsync(
-        OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, HashSet<Digest> seen, int depth, CancellationToken cancellationToken)
+        OciLayout layout, JsonElement index, string where, List<OciImage> images, HashSet<Digest> verified, HashSet<Digest> seen,
+        Dictionary<(Digest Blob, string MediaType), Digest> tars, int depth, CancellationToken cancellationToken)
     {
-        if (!index.TryGetProperty("manifests", out var manifests) || manifests.ValueKind != JsonValueKind.Array)
+        var manifests = JsonMember.Of(index, "manifests", JsonValueKind.Array);
+        if (manifests.ValueKind != JsonValueKind.Array)
         {
             throw new OciException(OciErrorCodes.InvalidLayout, $"{where}/manifests is missing or not an array.");
         }
@@ -88,11 +92,11 @@ internal static class LayoutVerifier
             using var doc = await LayoutDocuments.ReadJsonFileAsync(layout.BlobPath(descriptor.Digest), at, ImageInput.OciLayout, ArchiveLimits.MaxManifestBytes, cancellationToken).ConfigureAwait(false);
             if (isIndex)
             {
-                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, seen, depth + 1, cancellationToken).ConfigureAwait(false);
+                await CollectImagesAsync(layout, doc.RootElement, $"blob {descriptor.Digest}", images, verified, seen, tars, depth + 1, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                images.Add(await ReadImageAsync(layout, descriptor, doc.RootElement, verified, cancellationToken).ConfigureAwait(false));
+                images.Add(await ReadImageAsync(layout, descriptor, doc.RootElement, verified, tars, cancellationToken).ConfigureAwait(false));
             }
         }
     }
@@ -124,16 +128,18 @@ internal static class LayoutVerifier
         }
     }
 
-    private static async Task<OciImage> ReadImageAsync(OciLayout layout, Descriptor descriptor, JsonElement manifest, HashSet<Digest> verified, CancellationToken cancellationToken)
+    private static async Task<OciImage> ReadImageAsync(
+        OciLayout layout, Descriptor descriptor, JsonElement manifest, HashSet<Digest> verified, Dictionary<(Digest Blob, string MediaType), Digest> tars, CancellationToken cancellationToken)
     {
         string mwhere = $"manifest {descriptor.Digest}";
-        var config = Descriptor.Read(manifest.TryGetProperty("config", out var c) ? c : default, mwhere + "/config");
+        var config = Descriptor.Read(JsonMember.Of(manifest, "config", JsonValueKind.Object), mwhere + "/config");
         if (config.Size > ArchiveLimits.MaxConfigBytes)
         {
             throw new OciException(OciErrorCodes.ArchiveLimit, $"{mwhere}/config names a {config.Size}-byte config; an image config may have at most {ArchiveLimits.MaxConfigBytes} bytes.");
         }
 
-        bool hasLayers = manifest.TryGetProperty("layers", out var ls) && ls.ValueKind == JsonValueKind.Array;
+        var ls = JsonMember.Of(manifest, "layers", JsonValueKind.Array);
+        bool hasLayers = ls.ValueKind == JsonValueKind.Array;
         if (hasLayers)
         {
             CheckLayerCount(ls.GetArrayLength(), mwhere);
@@ -170,17 +176,28 @@ internal static class LayoutVerifier
                 throw new OciException(OciErrorCodes.InvalidLayout, $"{mwhere}/layers/{k} has media type '{layers[k].MediaType}', which is not a layer InfraMind can run.");
             }
 
-            // A plain layer is its own diff; a compressed one is decompressed (within ArchiveLimits) and hashed.
-            if (LayerContent.IsPlain(layers[k].MediaType))
+            // A plain layer is its own diff; a compressed one is decompressed (within ArchiveLimits) and hashed, once
+            // per blob: a layer listed again (in this image or another) is not decompressed again, so one small
+            // blob that inflates to the allowance, listed 256 times in each of 16 images, costs one allowance of
+            // reading, not 4,096.
+            var tar = layers[k].Digest;
+            if (!LayerContent.IsPlain(layers[k].MediaType))
             {
-                if (layers[k].Digest.Value != diffIds[k])
+                var key = (layers[k].Digest, layers[k].MediaType);
+                if (tars.TryGetValue(key, out var known))
                 {
-                    throw LayerContent.Mismatch($"{mwhere}/layers/{k}", layers[k], diffIds[k], layers[k].Digest);
+                    tar = known;
+                }
+                else
+                {
+                    tar = await LayerContent.TarDigestAsync(layout.BlobPath(layers[k].Digest), layers[k], $"{mwhere}/layers/{k}", cancellationToken).ConfigureAwait(false);
+                    tars[key] = tar;
                 }
             }
-            else
+
+            if (tar.Value != diffIds[k])
             {
-                await LayerContent.VerifyDiffIdAsync(layout.BlobPath(layers[k].Digest), layers[k], diffIds[k], $"{mwhere}/layers/{k}", cancellationToken).ConfigureAwait(false);
+                throw LayerContent.Mismatch($"{mwhere}/layers/{k}", layers[k], diffIds[k], tar);
             }
         }
 
