@@ -22,15 +22,19 @@
 #   grpc       the model protocols' client side (src/InfraMind.Serving/Grpc, not the generated Protos: the json tensor
 #              convention, the gRPC status map, the wire budget counted before a model's answer is parsed, the protocol
 #              sniffer, the model channel) against the Grpc tests of InfraMind.Serving.Tests
+#   content    the content addressing that decides whether a stranger's bytes are the bytes named
+#              (src/InfraMind.Storage: references and digests, CIDs, multibase, varints, dag-pb, the UnixFS importer and
+#              its options, the verified download, the fetch policy and its capped, stall-timed body, registry auth
+#              challenges) against their pure tests in InfraMind.Storage.Tests (no kubo, registry, nginx or Docker)
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc content)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|content) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, content)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -63,6 +67,20 @@ for t in "${targets[@]}"; do
     # the Mesh tests'); all of them take about 4 s.
     grpc) tests=tests/InfraMind.Serving.Tests; project=InfraMind.Serving.csproj; mutate=("**/Grpc/*.cs")
       filter="FullyQualifiedName~InfraMind.Serving.Tests.Grpc." ;;
+    # The files that judge a stranger's bytes with no peer: a reference's parse, Cid, Multibase, Varint, DagPb, the
+    # UnixFS importer and options (the CID recomputed from the bytes), VerifiedDownload, FetchPolicy and PeerBodyStream
+    # (addresses, redirects, byte caps, stalls), AuthChallenge. Not the clients that need kubo, a registry or nginx to
+    # test (KuboClient, IpfsContentBackend, RegistryClient, HttpBackend): their tests start those peers per mutant
+    # (hours). The tests run are the pure ones and those against a server in the test process on loopback
+    # (milliseconds a case): ContentReference, Cid, UnixFsImporter, Streaming, ParallelImport, Gateway, FetchPolicy,
+    # NetworkFailure, AuthChallenge. Left out, seconds each for nearly every mutant of the importer or the fetch: the
+    # 1 GiB import (its bounded allocation; the deep-tree case holds the frontier) and the peer that never answers
+    # (3.5 s; the gateway's silent and stalled cases, half a second each, hold the stall timeout and are kept).
+    content) tests=tests/InfraMind.Storage.Tests; project=InfraMind.Storage.csproj
+      mutate=("**/Content/ContentReference.cs" "**/Ipfs/Cid.cs" "**/Ipfs/Multibase.cs" "**/Ipfs/Varint.cs" "**/Ipfs/DagPb.cs"
+        "**/Ipfs/VerifiedDownload.cs" "**/Ipfs/UnixFs*.cs" "**/Http/FetchPolicy.cs" "**/Http/PeerBodyStream.cs"
+        "**/Registry/AuthChallenge.cs")
+      filter="(FullyQualifiedName~InfraMind.Storage.Tests.Content.ContentReferenceTests.|FullyQualifiedName~InfraMind.Storage.Tests.Ipfs.CidTests.|FullyQualifiedName~InfraMind.Storage.Tests.Ipfs.UnixFsImporterTests.|FullyQualifiedName~InfraMind.Storage.Tests.Ipfs.StreamingTests.|FullyQualifiedName~InfraMind.Storage.Tests.Ipfs.ParallelImportTests.|FullyQualifiedName~InfraMind.Storage.Tests.Ipfs.GatewayTests.|FullyQualifiedName~InfraMind.Storage.Tests.Http.FetchPolicyTests.|FullyQualifiedName~InfraMind.Storage.Tests.Http.NetworkFailureTests.|FullyQualifiedName~InfraMind.Storage.Tests.Registry.AuthChallengeTests.)&FullyQualifiedName!~One_GiB_from_a_non_seekable_stream&FullyQualifiedName!~A_peer_that_never_answers" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"
