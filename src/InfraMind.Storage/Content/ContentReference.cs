@@ -180,7 +180,9 @@ public abstract partial record ContentReference
             return false;
         }
 
-        reference = new FileReference(uri.LocalPath);
+        // file://localhost/p is file:///p (RFC 8089); System.Uri reads it as the UNC path \\localhost\p, which on Linux
+        // is a relative name in the current directory.
+        reference = new FileReference(uri.Host.Length == 0 ? uri.LocalPath : new UriBuilder(uri) { Host = string.Empty }.Uri.LocalPath);
         error = string.Empty;
         return true;
     }
