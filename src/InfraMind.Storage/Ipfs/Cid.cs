@@ -164,8 +164,9 @@ public sealed class Cid : IEquatable<Cid>
             return false;
         }
 
+        ulong hashLength = 0;
         if (!Varint.TryRead(bytes, ref n, out ulong hashCode) || hashCode != Sha256Code
-            || !Varint.TryRead(bytes, ref n, out ulong hashLength) || hashLength != Sha256Length
+            || !Varint.TryRead(bytes, ref n, out hashLength) || hashLength != Sha256Length
             || bytes.Length - n != Sha256Length)
         {
             error = $"{shown} does not carry a sha2-256 multihash of 32 bytes; only sha2-256 is supported.";

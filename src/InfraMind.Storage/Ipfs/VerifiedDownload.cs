@@ -52,9 +52,9 @@ internal static class VerifiedDownload
         // HttpClient wraps what the request content throws (e.g. a stalled source file during add): surface that.
         for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
         {
-            if (inner is IpfsException ipfs)
+            if (inner is IpfsException)
             {
-                return ipfs;
+                return (IpfsException)inner;
             }
         }
 
@@ -64,9 +64,9 @@ internal static class VerifiedDownload
                 hint: "check that it runs and is not overloaded, then retry, or raise the timeout");
         }
 
-        if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError } h)
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError })
         {
-            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({NetworkFailure.Describe(h)}). {startHint}");
+            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({NetworkFailure.Describe(e)}). {startHint}");
         }
 
         if (e is HttpRequestException or HttpIOException or IOException or SocketException or AuthenticationException)
