@@ -72,7 +72,7 @@ for t in "${targets[@]}"; do
     # (addresses, redirects, byte caps, stalls), AuthChallenge. Not the clients that need kubo, a registry or nginx to
     # test (KuboClient, IpfsContentBackend, RegistryClient, HttpBackend): their tests start those peers per mutant
     # (hours). The tests run are the pure ones and those against a server in the test process on loopback
-    # (milliseconds a case): ContentReference(Edge), Cid(Limit), UnixFsImporter, UnixFsOptions, Streaming,
+    # (milliseconds a case): ContentReference(Edge), Cid(Limit), UnixFsImporter, UnixFsOptions, DagStructure, Streaming,
     # ParallelImport, Gateway, GatewayError, VerifiedDownload, FetchPolicy(Range), PeerBodyStream, NetworkFailure,
     # AuthChallenge(Edge); about 6 s in all. Left out, seconds each for nearly every mutant of the importer or the fetch:
     # the 1 GiB import (its bounded allocation; the deep-tree case holds the frontier) and the peer that never answers
@@ -83,7 +83,7 @@ for t in "${targets[@]}"; do
         "**/Ipfs/VerifiedDownload.cs" "**/Ipfs/UnixFs*.cs" "**/Http/FetchPolicy.cs" "**/Http/PeerBodyStream.cs"
         "**/Registry/AuthChallenge.cs")
       ns=InfraMind.Storage.Tests
-      filter="(FullyQualifiedName~$ns.Content.ContentReferenceTests.|FullyQualifiedName~$ns.Content.ContentReferenceEdgeTests.|FullyQualifiedName~$ns.Ipfs.CidTests.|FullyQualifiedName~$ns.Ipfs.CidLimitTests.|FullyQualifiedName~$ns.Ipfs.UnixFsImporterTests.|FullyQualifiedName~$ns.Ipfs.UnixFsOptionsTests.|FullyQualifiedName~$ns.Ipfs.StreamingTests.|FullyQualifiedName~$ns.Ipfs.ParallelImportTests.|FullyQualifiedName~$ns.Ipfs.GatewayTests.|FullyQualifiedName~$ns.Ipfs.GatewayErrorTests.|FullyQualifiedName~$ns.Ipfs.VerifiedDownloadTests.|FullyQualifiedName~$ns.Http.FetchPolicyTests.|FullyQualifiedName~$ns.Http.FetchPolicyRangeTests.|FullyQualifiedName~$ns.Http.PeerBodyStreamTests.|FullyQualifiedName~$ns.Http.NetworkFailureTests.|FullyQualifiedName~$ns.Registry.AuthChallengeTests.|FullyQualifiedName~$ns.Registry.AuthChallengeEdgeTests.)&FullyQualifiedName!~One_GiB_from_a_non_seekable_stream&FullyQualifiedName!~A_peer_that_never_answers" ;;
+      filter="(FullyQualifiedName~$ns.Content.ContentReferenceTests.|FullyQualifiedName~$ns.Content.ContentReferenceEdgeTests.|FullyQualifiedName~$ns.Ipfs.CidTests.|FullyQualifiedName~$ns.Ipfs.CidLimitTests.|FullyQualifiedName~$ns.Ipfs.UnixFsImporterTests.|FullyQualifiedName~$ns.Ipfs.UnixFsOptionsTests.|FullyQualifiedName~$ns.Ipfs.DagStructureTests.|FullyQualifiedName~$ns.Ipfs.StreamingTests.|FullyQualifiedName~$ns.Ipfs.ParallelImportTests.|FullyQualifiedName~$ns.Ipfs.GatewayTests.|FullyQualifiedName~$ns.Ipfs.GatewayErrorTests.|FullyQualifiedName~$ns.Ipfs.VerifiedDownloadTests.|FullyQualifiedName~$ns.Http.FetchPolicyTests.|FullyQualifiedName~$ns.Http.FetchPolicyRangeTests.|FullyQualifiedName~$ns.Http.PeerBodyStreamTests.|FullyQualifiedName~$ns.Http.NetworkFailureTests.|FullyQualifiedName~$ns.Registry.AuthChallengeTests.|FullyQualifiedName~$ns.Registry.AuthChallengeEdgeTests.)&FullyQualifiedName!~One_GiB_from_a_non_seekable_stream&FullyQualifiedName!~A_peer_that_never_answers" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"
