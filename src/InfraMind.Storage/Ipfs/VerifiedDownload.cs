@@ -120,9 +120,14 @@ internal static class VerifiedDownload
         try
         {
             await using var stream = await content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
-            int read;
-            while (length < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token).ConfigureAwait(false)) > 0)
+            while (length < buffer.Length)
             {
+                int read = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
                 length += read;
             }
         }
