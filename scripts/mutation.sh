@@ -26,15 +26,19 @@
 #              streams, the layout's verifier and documents, the docker save importer, tar input, layer compression
 #              and bounded decompression, descriptors) against InfraMind.Oci.Tests but the engine, skopeo and the
 #              slow compression tests
+#   content    the content addressing that decides whether a stranger's bytes are the bytes named
+#              (src/InfraMind.Storage: references and digests, CIDs, multibase, varints, dag-pb, the UnixFS importer and
+#              its options, the verified download, the fetch policy and its capped, stall-timed body, registry auth
+#              challenges) against their pure tests in InfraMind.Storage.Tests (no kubo, registry, nginx or Docker)
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc oci)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc oci content)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|oci) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, oci)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|oci|content) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, oci, content)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -75,6 +79,23 @@ for t in "${targets[@]}"; do
     # archives and layouts built in memory, milliseconds each (the zstd bomb about a second).
     oci) tests=tests/InfraMind.Oci.Tests; project=InfraMind.Oci.csproj; mutate=("**/*.cs")
       filter="FullyQualifiedName!~InfraMind.Oci.Tests.DockerEngineTests.&FullyQualifiedName!~InfraMind.Oci.Tests.SkopeoTests.&FullyQualifiedName!~InfraMind.Oci.Tests.LayerCompressionMemoryTests.&FullyQualifiedName!~Chunking_costs_almost_nothing&FullyQualifiedName!~Multi_member_gzip_round_trips_through_dotnet_and_gzip1" ;;
+    # The files that judge a stranger's bytes with no peer: a reference's parse, Cid, Multibase, Varint, DagPb, the
+    # UnixFS importer and options (the CID recomputed from the bytes), VerifiedDownload, FetchPolicy and PeerBodyStream
+    # (addresses, redirects, byte caps, stalls), AuthChallenge. Not the clients that need kubo, a registry or nginx to
+    # test (KuboClient, IpfsContentBackend, RegistryClient, HttpBackend): their tests start those peers per mutant
+    # (hours). The tests run are the pure ones and those against a server in the test process on loopback
+    # (milliseconds a case): ContentReference(Edge), Cid(Limit), UnixFsImporter, UnixFsOptions, DagStructure, Streaming,
+    # ParallelImport, Gateway, GatewayError, VerifiedDownload, FetchPolicy(Range), PeerBodyStream, NetworkFailure,
+    # AuthChallenge(Edge); about 6 s in all. Left out, seconds each for nearly every mutant of the importer or the fetch:
+    # the 1 GiB import (its bounded allocation; the deep-tree case holds the frontier) and the peer that never answers
+    # (3.5 s; PeerBodyStreamTests hold the stall in 100 ms, and the gateway's silent, stalled and error-body cases, half a
+    # second at most each, hold it end to end and are kept).
+    content) tests=tests/InfraMind.Storage.Tests; project=InfraMind.Storage.csproj
+      mutate=("**/Content/ContentReference.cs" "**/Ipfs/Cid.cs" "**/Ipfs/Multibase.cs" "**/Ipfs/Varint.cs" "**/Ipfs/DagPb.cs"
+        "**/Ipfs/VerifiedDownload.cs" "**/Ipfs/UnixFs*.cs" "**/Http/FetchPolicy.cs" "**/Http/PeerBodyStream.cs"
+        "**/Registry/AuthChallenge.cs")
+      ns=InfraMind.Storage.Tests
+      filter="(FullyQualifiedName~$ns.Content.ContentReferenceTests.|FullyQualifiedName~$ns.Content.ContentReferenceEdgeTests.|FullyQualifiedName~$ns.Ipfs.CidTests.|FullyQualifiedName~$ns.Ipfs.CidLimitTests.|FullyQualifiedName~$ns.Ipfs.UnixFsImporterTests.|FullyQualifiedName~$ns.Ipfs.UnixFsOptionsTests.|FullyQualifiedName~$ns.Ipfs.DagStructureTests.|FullyQualifiedName~$ns.Ipfs.StreamingTests.|FullyQualifiedName~$ns.Ipfs.ParallelImportTests.|FullyQualifiedName~$ns.Ipfs.GatewayTests.|FullyQualifiedName~$ns.Ipfs.GatewayErrorTests.|FullyQualifiedName~$ns.Ipfs.VerifiedDownloadTests.|FullyQualifiedName~$ns.Http.FetchPolicyTests.|FullyQualifiedName~$ns.Http.FetchPolicyRangeTests.|FullyQualifiedName~$ns.Http.PeerBodyStreamTests.|FullyQualifiedName~$ns.Http.NetworkFailureTests.|FullyQualifiedName~$ns.Registry.AuthChallengeTests.|FullyQualifiedName~$ns.Registry.AuthChallengeEdgeTests.)&FullyQualifiedName!~One_GiB_from_a_non_seekable_stream&FullyQualifiedName!~A_peer_that_never_answers" ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

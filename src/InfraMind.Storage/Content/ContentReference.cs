@@ -158,7 +158,8 @@ public abstract partial record ContentReference
             return true;
         }
 
-        if (forPush && path is null && Uri.TryCreate("http://" + cidText, UriKind.Absolute, out var api) && cidText.Contains(':', StringComparison.Ordinal))
+        Uri? api = null;
+        if (forPush && path is null && Uri.TryCreate("http://" + cidText, UriKind.Absolute, out api) && cidText.Contains(':', StringComparison.Ordinal))
         {
             reference = new IpfsReference(null, null) { Api = api };
             error = string.Empty;
@@ -180,7 +181,9 @@ public abstract partial record ContentReference
             return false;
         }
 
-        reference = new FileReference(uri.LocalPath);
+        // file://localhost/p is file:///p (RFC 8089); System.Uri reads it as the UNC path \\localhost\p, which on Linux
+        // is a relative name in the current directory.
+        reference = new FileReference(uri.Host.Length == 0 ? uri.LocalPath : new UriBuilder(uri) { Host = string.Empty }.Uri.LocalPath);
         error = string.Empty;
         return true;
     }
@@ -192,7 +195,7 @@ public abstract partial record ContentReference
 /// <summary>The local content store: all of it (<c>local</c>), one image by manifest digest, or one by name:version.</summary>
 public sealed record LocalReference(Digest? ManifestDigest, string? Name) : ContentReference
 {
-    public override string ToString() => ManifestDigest is { } d ? "local://" + d.Value : Name is { } n ? "local://" + n : "local";
+    public override string ToString() => ManifestDigest is not null ? "local://" + ManifestDigest.Value.Value : Name is not null ? "local://" + Name : "local";
 }
 
 /// <summary>An OCI image layout directory or layout tar on this machine.</summary>
@@ -217,11 +220,11 @@ public sealed record IpfsReference(Cid? Cid, string? Path) : ContentReference
     /// beside the CID: kubo's defaults for the CID's version, wrapped in a directory (entry <see cref="WrappedFileName"/>)
     /// when a path is named or the root is a dag-pb node. Null when the reference names no CID.
     /// </summary>
-    public UnixFsOptions? ImportSettings => Cid is not { } cid
+    public UnixFsOptions? ImportSettings => Cid is null
         ? null
-        : (cid.Version == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with
+        : (Cid.Version == 1 ? UnixFsOptions.KuboCidV1 : UnixFsOptions.KuboDefault) with
         {
-            WrapName = Path is not null || cid.Codec == Cid.DagPbCodec ? WrappedFileName : null,
+            WrapName = Path is not null || Cid.Codec == Cid.DagPbCodec ? WrappedFileName : null,
         };
 
     public override string ToString() =>
@@ -240,7 +243,7 @@ public sealed partial record OciReference(string Registry, string Repository, st
     internal OciReference WithDigest(Digest digest) => this with { Digest = digest };
 
     public override string ToString() =>
-        "oci://" + Registry + "/" + Repository + (Tag is null ? string.Empty : ":" + Tag) + (Digest is { } d ? "@" + d.Value : string.Empty);
+        "oci://" + Registry + "/" + Repository + (Tag is null ? string.Empty : ":" + Tag) + (Digest is null ? string.Empty : "@" + Digest.Value.Value);
 
     internal static bool TryParse(string text, bool forPush, out ContentReference? reference, out string error)
     {
@@ -350,7 +353,7 @@ public sealed partial record OciReference(string Registry, string Repository, st
 /// </summary>
 public sealed record HttpReference(Uri Url, Digest? Digest) : ContentReference
 {
-    public override string ToString() => Url.GetLeftPart(UriPartial.Query) + (Digest is { } d ? "#sha256=" + d.Hex : string.Empty);
+    public override string ToString() => Url.GetLeftPart(UriPartial.Query) + (Digest is null ? string.Empty : "#sha256=" + Digest.Value.Hex);
 
     internal static bool TryParse(string text, bool forPush, out ContentReference? reference, out string error)
     {
@@ -377,7 +380,8 @@ public sealed record HttpReference(Uri Url, Digest? Digest) : ContentReference
         string fragment = uri.Fragment.TrimStart('#');
         if (fragment.Length > 0)
         {
-            if (!fragment.StartsWith("sha256=", StringComparison.Ordinal) || !Oci.Digest.TryParse(Oci.Digest.Sha256Prefix + fragment["sha256=".Length..], out var d))
+            Digest d = default;
+            if (!fragment.StartsWith("sha256=", StringComparison.Ordinal) || !Oci.Digest.TryParse(Oci.Digest.Sha256Prefix + fragment["sha256=".Length..], out d))
             {
                 error = $"the fragment {TerminalText.Quote("#" + fragment, 120)} must be #sha256=<64 lower-case hex digits> (the digest of the file)";
                 return false;

@@ -132,9 +132,15 @@ public sealed record FetchPolicy
     internal async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;
-        var addresses = IPAddress.TryParse(endpoint.Host.Trim('[', ']'), out var literal)
-            ? [literal]
-            : await ResolveHost(endpoint.Host, cancellationToken).ConfigureAwait(false);
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(endpoint.Host.Trim('[', ']'), out var literal))
+        {
+            addresses = [literal];
+        }
+        else
+        {
+            addresses = await ResolveHost(endpoint.Host, cancellationToken).ConfigureAwait(false);
+        }
         var permitted = addresses.Where(Permits).ToArray();
         if (permitted.Length == 0)
         {

@@ -46,9 +46,14 @@ internal sealed class PeerBodyStream(Stream source, string where, TimeSpan stall
             {
                 throw faults.Stalled($"{where} sent nothing for {stallTimeout.TotalSeconds:0.###} s after {_position} bytes", e);
             }
-            catch (Exception e) when (e is IOException or HttpRequestException
-                && faults.BrokeOff($"{where} closed the connection after {_position} bytes, before the end of the content ({NetworkFailure.Describe(e)})", e) is { } brokeOff)
+            catch (Exception e) when (e is IOException or HttpRequestException)
             {
+                var brokeOff = faults.BrokeOff($"{where} closed the connection after {_position} bytes, before the end of the content ({NetworkFailure.Describe(e)})", e);
+                if (brokeOff is null)
+                {
+                    throw;
+                }
+
                 throw brokeOff;
             }
         }

@@ -14,6 +14,13 @@ public sealed class Cid : IEquatable<Cid>
     internal const byte Sha256Code = 0x12;
     internal const int Sha256Length = 32;
 
+    /// <summary>
+    /// Characters of the longest CID text read: the longest CID InfraMind reads has 59 (a CIDv1 in base32). Checked
+    /// before decoding, as base58's decoding takes time in the square of the length (a 700 KB reference in a publish
+    /// statement would take minutes).
+    /// </summary>
+    public const int MaxTextLength = 100;
+
     private readonly byte[] _bytes;
 
     private Cid(int version, ulong codec, byte[] bytes)
@@ -93,7 +100,13 @@ public sealed class Cid : IEquatable<Cid>
             return false;
         }
 
-        string shown = text.Length > 80 ? text[..77] + "..." : text;
+        string shown = TerminalText.Quote(text, 77);
+        if (text.Length > MaxTextLength)
+        {
+            error = $"{TerminalText.Quote(text, 77, sayLength: true)} is not a CID: a CID has at most {MaxTextLength} characters.";
+            return false;
+        }
+
         byte[]? bytes;
         if (text.Length == 46 && text.StartsWith("Qm", StringComparison.Ordinal))
         {
@@ -109,13 +122,13 @@ public sealed class Cid : IEquatable<Cid>
         }
         else
         {
-            error = $"'{shown}' is not a CID InfraMind reads: expected Qm… (CIDv0), b… (CIDv1 base32) or z… (CIDv1 base58btc).";
+            error = $"{shown} is not a CID InfraMind reads: expected Qm… (CIDv0), b… (CIDv1 base32) or z… (CIDv1 base58btc).";
             return false;
         }
 
         if (bytes is null)
         {
-            error = $"'{shown}' contains characters outside its multibase alphabet.";
+            error = $"{shown} contains characters outside its multibase alphabet.";
             return false;
         }
 
@@ -124,7 +137,7 @@ public sealed class Cid : IEquatable<Cid>
 
     /// <summary>Reads a binary CID (as found in a dag-pb link).</summary>
     public static Cid FromBytes(ReadOnlySpan<byte> bytes) =>
-        TryFromBytes(bytes.ToArray(), Convert.ToHexStringLower(bytes), out var cid, out string error)
+        TryFromBytes(bytes.ToArray(), "0x" + TerminalText.Shorten(Convert.ToHexStringLower(bytes), 80), out var cid, out string error)
             ? cid
             : throw new IpfsException(IpfsErrorCodes.InvalidCid, error);
 
@@ -141,21 +154,22 @@ public sealed class Cid : IEquatable<Cid>
         int n = 0;
         if (!Varint.TryRead(bytes, ref n, out ulong version) || version != 1)
         {
-            error = $"'{shown}' is not a CIDv0 sha2-256 multihash nor a CIDv1.";
+            error = $"{shown} is not a CIDv0 sha2-256 multihash nor a CIDv1.";
             return false;
         }
 
         if (!Varint.TryRead(bytes, ref n, out ulong codec) || (codec != DagPbCodec && codec != RawCodec))
         {
-            error = $"'{shown}' uses multicodec 0x{codec:x}; only dag-pb (0x70) and raw (0x55), which UnixFS files use, are supported.";
+            error = $"{shown} uses multicodec 0x{codec:x}; only dag-pb (0x70) and raw (0x55), which UnixFS files use, are supported.";
             return false;
         }
 
+        ulong hashLength = 0;
         if (!Varint.TryRead(bytes, ref n, out ulong hashCode) || hashCode != Sha256Code
-            || !Varint.TryRead(bytes, ref n, out ulong hashLength) || hashLength != Sha256Length
+            || !Varint.TryRead(bytes, ref n, out hashLength) || hashLength != Sha256Length
             || bytes.Length - n != Sha256Length)
         {
-            error = $"'{shown}' does not carry a sha2-256 multihash of 32 bytes; only sha2-256 is supported.";
+            error = $"{shown} does not carry a sha2-256 multihash of 32 bytes; only sha2-256 is supported.";
             return false;
         }
 

@@ -50,7 +50,7 @@ internal sealed class IpfsGatewayClient : IDisposable
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, answered.Token).ConfigureAwait(false);
             // Headers are in: from here on only the stall timeout applies, however long a large body takes.
             answered.CancelAfter(Timeout.InfiniteTimeSpan);
-            await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
+            await VerifiedDownload.ThrowIfErrorAsync(response, where, StallTimeout, cancellationToken).ConfigureAwait(false);
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             return await VerifiedDownload.CopyAsync(body, root, options, destination, StallTimeout, where, cancellationToken).ConfigureAwait(false);
         }

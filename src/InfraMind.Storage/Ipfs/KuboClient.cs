@@ -48,7 +48,7 @@ internal sealed class KuboClient : IDisposable
         try
         {
             using var response = await PostAsync("version", content: null, cancellationToken).ConfigureAwait(false);
-            await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
+            await VerifiedDownload.ThrowIfErrorAsync(response, where, StallTimeout, cancellationToken).ConfigureAwait(false);
             string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             using var doc = ParseJson(text, where);
             var root = doc.RootElement;
@@ -104,7 +104,7 @@ internal sealed class KuboClient : IDisposable
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_api, query.ToString())) { Content = content };
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
+            await VerifiedDownload.ThrowIfErrorAsync(response, where, StallTimeout, cancellationToken).ConfigureAwait(false);
             var entries = await ReadAddAnswerAsync(response, where, cancellationToken).ConfigureAwait(false);
             var local = content.Result
                 ?? throw new IpfsException(IpfsErrorCodes.BadAnswer, $"{where} answered before it received the whole file");
@@ -148,7 +148,7 @@ internal sealed class KuboClient : IDisposable
             var response = await PostAsync(CatQuery(cid, path), content: null, cancellationToken).ConfigureAwait(false);
             try
             {
-                await VerifiedDownload.ThrowIfErrorAsync(response, where, cancellationToken).ConfigureAwait(false);
+                await VerifiedDownload.ThrowIfErrorAsync(response, where, StallTimeout, cancellationToken).ConfigureAwait(false);
                 var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
                 return new PeerBodyStream(body, where, stallTimeout, VerifiedDownload.Faults) { Owner = response };
             }

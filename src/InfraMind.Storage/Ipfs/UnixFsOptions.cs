@@ -47,9 +47,9 @@ public sealed record UnixFsOptions
             parts.Add($"--cid-version={CidVersion}");
         }
 
-        if (RawLeaves is bool raw && raw != (CidVersion == 1))
+        if (RawLeaves is not null && RawLeaves != (CidVersion == 1))
         {
-            parts.Add($"--raw-leaves={(raw ? "true" : "false")}");
+            parts.Add($"--raw-leaves={(RawLeaves == true ? "true" : "false")}");
         }
 
         if (ChunkSize != DefaultChunkSize)

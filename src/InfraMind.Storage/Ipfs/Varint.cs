@@ -28,16 +28,23 @@ internal static class Varint
         return n;
     }
 
+    /// <summary>Bytes of the longest varint read: 9, 63 bits, as the multiformats unsigned-varint spec (and kubo) allow.</summary>
+    public const int MaxLength = 9;
+
+    /// <summary>
+    /// Reads a varint in its one canonical form: at most <see cref="MaxLength"/> bytes and minimal (no trailing 0x00
+    /// group), as kubo's go-varint requires. Any other encoding would let two byte strings name the same value.
+    /// </summary>
     public static bool TryRead(ReadOnlySpan<byte> source, ref int offset, out ulong value)
     {
         value = 0;
-        for (int shift = 0; shift < 64 && offset < source.Length; shift += 7)
+        for (int i = 0; i < MaxLength && offset < source.Length; i++)
         {
             byte b = source[offset++];
-            value |= (ulong)(b & 0x7f) << shift;
+            value |= (ulong)(b & 0x7f) << (7 * i);
             if (b < 0x80)
             {
-                return true;
+                return b != 0 || i == 0;
             }
         }
 

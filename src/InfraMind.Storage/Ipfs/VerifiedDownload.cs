@@ -52,9 +52,9 @@ internal static class VerifiedDownload
         // HttpClient wraps what the request content throws (e.g. a stalled source file during add): surface that.
         for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
         {
-            if (inner is IpfsException ipfs)
+            if (inner is IpfsException)
             {
-                return ipfs;
+                return (IpfsException)inner;
             }
         }
 
@@ -64,9 +64,9 @@ internal static class VerifiedDownload
                 hint: "check that it runs and is not overloaded, then retry, or raise the timeout");
         }
 
-        if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError } h)
+        if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError })
         {
-            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({NetworkFailure.Describe(h)}). {startHint}");
+            return new IpfsException(IpfsErrorCodes.NodeUnreachable, $"nothing answers at {where} ({NetworkFailure.Describe(e)}). {startHint}");
         }
 
         if (e is HttpRequestException or HttpIOException or IOException or SocketException or AuthenticationException)
@@ -78,29 +78,26 @@ internal static class VerifiedDownload
         return null;
     }
 
-    public static async Task ThrowIfErrorAsync(HttpResponseMessage response, string where, CancellationToken cancellationToken)
+    /// <summary>Bytes of an error answer's body read at most: its first <see cref="MaxErrorBodyChars"/> characters are shown.</summary>
+    internal const int MaxErrorBodyBytes = 4096;
+
+    /// <summary>Characters of an error answer's body shown in the message.</summary>
+    internal const int MaxErrorBodyChars = 300;
+
+    /// <summary>
+    /// Throws IM4105 for an error status, quoting the start of the body: at most <see cref="MaxErrorBodyBytes"/> read
+    /// (a node or gateway may send an endless one), for at most <paramref name="bodyTimeout"/> in all (or one that never
+    /// ends), its control characters escaped. The status alone decides; the body is only shown.
+    /// </summary>
+    public static async Task ThrowIfErrorAsync(HttpResponseMessage response, string where, TimeSpan bodyTimeout, CancellationToken cancellationToken)
     {
         if (response.IsSuccessStatusCode)
         {
             return;
         }
 
-        string body;
-        try
-        {
-            body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException)
-        {
-            body = "";
-        }
-
-        body = body.Trim();
-        if (body.Length > 300)
-        {
-            body = body[..300] + "…";
-        }
-
+        string body = TerminalText.Escape(TerminalText.Shorten(
+            (await ReadErrorBodyAsync(response.Content, bodyTimeout, cancellationToken).ConfigureAwait(false)).Trim(), MaxErrorBodyChars));
         string hint = response.StatusCode switch
         {
             HttpStatusCode.NotFound => "the node or gateway does not have this content: add or pin it there, or use a source that has it",
@@ -110,7 +107,38 @@ internal static class VerifiedDownload
         };
         throw new IpfsException(
             IpfsErrorCodes.HttpError,
-            $"{where} answered {(int)response.StatusCode} {response.ReasonPhrase}{(body.Length > 0 ? $": {body}" : "")}", hint: hint);
+            $"{where} answered {(int)response.StatusCode} {TerminalText.Escape(response.ReasonPhrase ?? "")}{(body.Length > 0 ? $": {body}" : "")}", hint: hint);
+    }
+
+    /// <summary>What of the body comes within the limits; a body that breaks off or stalls is shown as far as it came.</summary>
+    private static async Task<string> ReadErrorBodyAsync(HttpContent content, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[MaxErrorBodyBytes];
+        int length = 0;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await using var stream = await content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            while (length < buffer.Length)
+            {
+                int read = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
     }
 
     private sealed class IpfsFaults : IBodyFaults
