@@ -84,6 +84,10 @@ public sealed class FetchPolicyRangeTests
         Assert.True(FetchPolicy.IsPublic(IPAddress.Parse("::ffff:93.184.216.34")));
         Assert.True(allowLoopback.Permits(IPAddress.Parse("::ffff:93.184.216.34")));
         Assert.False(FetchPolicy.IsPublic(IPAddress.Parse("::ffff:192.168.0.1")));
+        // Only a mapped address is read as IPv4: an IPv6 address of a refused range whose last 32 bits spell a public
+        // IPv4 address (unique-local fd00::808:808, link-local fe80::5db8:d822) stays refused.
+        Assert.False(allowLoopback.Permits(IPAddress.Parse("fd00::808:808")));
+        Assert.False(allowLoopback.Permits(IPAddress.Parse("fe80::5db8:d822")));
     }
 
     [Fact]
