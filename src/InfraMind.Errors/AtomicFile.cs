@@ -43,6 +43,7 @@ public static class AtomicFile
     public static bool CreateOnce(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
         var temp = Temp(path, bytes, mode);
+        bool made;
         try
         {
             if (OperatingSystem.IsWindows())
@@ -61,21 +62,18 @@ public static class AtomicFile
             // link(2) makes the name only if it is free, in one step. File.Move(…, overwrite: false) is not that here:
             // where the file system has no RENAME_NOREPLACE it looks, then renames, and two writers racing both "won"
             // (AtomicFileTests saw it). .NET has no hard-link call, hence the P/Invoke.
-            if (Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0)
-            {
-                File.Delete(temp);
-                FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-                return true;
-            }
-
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno == EEXIST) return false;
-            throw new IOException($"cannot make {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            made = Link(Path.GetFullPath(temp), Path.GetFullPath(path)) == 0;
+            var errno = made ? 0 : Marshal.GetLastPInvokeError();
+            if (!made && errno != EEXIST) throw new IOException($"cannot make {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         }
         finally
         {
             File.Delete(temp);
         }
+
+        // After the temporary name is gone, so that the flush keeps the new name and the removal alike.
+        if (made) FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        return made;
     }
 
     /// <summary>

@@ -11,6 +11,13 @@ internal enum ImageInput
     OciLayout,
 }
 
+internal static class ImageInputs
+{
+    /// <summary>The code of a failure to read <paramref name="input"/>: IM4010 for a docker save archive, IM4011 for an OCI layout.</summary>
+    public static ErrorCode InvalidCode(this ImageInput input) =>
+        input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout;
+}
+
 /// <summary>
 /// The small JSON documents of a layout: written byte for byte the same every time (fixed field order, no whitespace,
 /// '+' unescaped) and read back with a size bound.
@@ -161,7 +168,7 @@ internal static class LayoutDocuments
     public static async Task<JsonDocument> ReadJsonFileAsync(
         string path, string what, ImageInput input, long maxBytes, CancellationToken cancellationToken, JsonValueKind root = JsonValueKind.Object)
     {
-        var code = input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout;
+        var code = input.InvalidCode();
         var info = new FileInfo(path);
         if (info.Length > maxBytes)
         {
@@ -215,7 +222,7 @@ internal static class LayoutDocuments
             diffIds.Add(id.ValueKind == JsonValueKind.String
                 ? id.GetString()!
                 : throw new OciException(
-                    input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout,
+                    input.InvalidCode(),
                     $"image config/rootfs/diff_ids/{diffIds.Count} is a JSON {Kind(id.ValueKind)}, not a digest string."));
         }
 

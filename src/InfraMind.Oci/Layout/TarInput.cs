@@ -19,7 +19,7 @@ internal static class TarInput
         catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
         {
             throw new OciException(
-                input == ImageInput.DockerArchive ? OciErrorCodes.InvalidDockerArchive : OciErrorCodes.InvalidLayout,
+                input.InvalidCode(),
                 $"the {what} is not a readable tar ({e.Message}); it is truncated or not a tar at all.");
         }
     }
