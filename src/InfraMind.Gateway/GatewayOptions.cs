@@ -163,21 +163,23 @@ public sealed record GatewayOptions
 
     /// <summary>
     /// The file the gateway keeps its node bindings in (<see cref="NodeBindings"/>: each id's registration, credential,
-    /// key, replay guard and when it was last seen), read at the start and written as they change, so that a restart
-    /// frees no id: until <see cref="ForgetOfflineNodesAfter"/> has passed, only an id's own node registers it again.
+    /// key, replay guard and when it was last seen, and the node's standing: reputation and suspensions), read at the
+    /// start and written as they change, so that a restart frees no id and forgives no node: until
+    /// <see cref="ForgetOfflineNodesAfter"/> has passed, only an id's own node registers it again, and a suspension runs on.
     /// Null: kept in memory only, and after a restart an id goes to whoever registers it first.
     /// </summary>
     public string? NodeBindingsFile { get; init; }
 
     /// <summary>
-    /// How soon a change to what is bound (an id admitted, bound to a key, forgotten) is written to
+    /// How soon a change to what is bound (an id admitted, bound to a key, forgotten) or to a suspension is written to
     /// <see cref="NodeBindingsFile"/>: changes within one interval make one write. A crash loses at most this much.
     /// </summary>
     public TimeSpan NodeBindingsWriteDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How often <see cref="NodeBindingsFile"/> is written when only the nodes' times changed (when each was last seen,
-    /// its last signed request): after a crash, a node counts as last seen up to this much earlier than it was, and a
+    /// How often <see cref="NodeBindingsFile"/> is written when only the nodes' times or reputations changed (when each
+    /// was last seen, its last signed request): after a crash, a node counts as last seen up to this much earlier than it
+    /// was, its reputation as of up to this much earlier, and a
     /// request it signed in that span could be sent again once, within <see cref="SignatureSkew"/>.
     /// </summary>
     public TimeSpan NodeBindingsRefresh { get; init; } = TimeSpan.FromSeconds(30);

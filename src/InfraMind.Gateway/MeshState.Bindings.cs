@@ -6,7 +6,11 @@ namespace InfraMind.Gateway;
 /// <summary>What the gateway keeps of its nodes' identities across its restarts (<see cref="NodeBindings"/>).</summary>
 internal sealed partial class MeshState
 {
-    /// <summary>Changes to what is bound (an id admitted, re-registered, bound to a key, forgotten) since the start; under the lock.</summary>
+    /// <summary>
+    /// Changes to what is bound (an id admitted, re-registered, bound to a key, forgotten) and to a node's suspensions
+    /// (suspended, re-admitted) since the start; under the lock. A reputation's change is not one: it is written with
+    /// the nodes' times, every <see cref="GatewayOptions.NodeBindingsRefresh"/>.
+    /// </summary>
     private long _bindingChanges;
 
     /// <summary>Something bound changed: the next write of the bindings file is due at once. Caller holds the lock.</summary>
@@ -18,7 +22,8 @@ internal sealed partial class MeshState
     /// gateway had never gone). A binding's node counts from the time it was last seen: offline unless it was seen within
     /// its missed beats, and forgotten <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> after that, as before the
     /// restart; one seen longer ago is not taken back, nor one the admit list of this run does not admit, nor any when
-    /// the gateway runs with another key than the one it kept them with. Returns how many were.
+    /// the gateway runs with another key than the one it kept them with. A binding's standing comes back with it
+    /// (<see cref="RestoreStanding"/>). Returns how many were.
     /// </summary>
     public int Restore(KeptBindings kept)
     {
@@ -44,6 +49,7 @@ internal sealed partial class MeshState
                 // again to be admitted (IM6043), and a binding must not let it beat on without that.
                 if (options.AdmitNodeKeys is { } admitted && (key is null || !admitted.Contains(key.Fingerprint))) continue;
                 Bind(b.Registration, b.Credential, seen, key, b.LastSigned);
+                if (b.Standing is { } standing) RestoreStanding(_nodes[b.Registration.NodeId], standing, now);
                 restored++;
             }
 
@@ -57,14 +63,48 @@ internal sealed partial class MeshState
         }
     }
 
+    /// <summary>
+    /// Takes back a node's standing kept before the restart: its reputation recovers from when it was last set, and a
+    /// suspension still running stays until its end (a lost spot check's until then whatever the node reports; one
+    /// after failures until a fresh pre-flight); one whose period ended while the gateway was down asks for a pre-flight
+    /// at the node's next heartbeat. Caller holds the lock.
+    /// </summary>
+    private void RestoreStanding(NodeRecord n, KeptStanding standing, DateTimeOffset now)
+    {
+        var node = n.Registration.NodeId;
+        n.Reputation.Restore(standing.Reputation, DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(standing.ReputationAt, now.ToUnixTimeMilliseconds())));
+        foreach (var k in standing.Suspensions ?? [])
+        {
+            var s = StandingOf(node, k.Model);
+            // An end further off than the longest period is not one this gateway set: it is held to that.
+            DateTimeOffset? until = k.Until is { } u ? DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(u, (now + options.MaxSuspension).ToUnixTimeMilliseconds())) : null;
+            s.Suspension.Restore(k.Count, until, k.Generation, k.WaitsOutPeriod);
+            s.LastFault = k.Reason;
+        }
+    }
+
     /// <summary>What is bound now, as the file keeps it, with the count of changes it reflects (a writer compares it with the last one written).</summary>
     public (long Changes, KeptBindings Kept) Bindings()
     {
         lock (_gate)
         {
             return (_bindingChanges, new KeptBindings(NodeBindings.Version, options.Identity?.PublicKey.Fingerprint,
-                [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned, n.LastBeat.ToUnixTimeMilliseconds()))]));
+                [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned, n.LastBeat.ToUnixTimeMilliseconds(),
+                    StandingToKeep(n)))]));
         }
+    }
+
+    /// <summary>A node's standing as the file keeps it: null while it has nothing to keep (a full reputation, never suspended). Caller holds the lock.</summary>
+    private KeptStanding? StandingToKeep(NodeRecord n)
+    {
+        var node = n.Registration.NodeId;
+        var (score, at) = n.Reputation.Kept;
+        List<KeptSuspension> suspensions = [.. _standings.Where(e => e.Key.Node == node && e.Value.Suspension.Count > 0)
+            .OrderByDescending(e => e.Value.Suspension.Until ?? DateTimeOffset.MinValue).ThenBy(e => e.Key.Model, StringComparer.Ordinal)
+            .Take(NodeBindings.MaxSuspensionsKept)
+            .Select(e => new KeptSuspension(e.Key.Model, e.Value.Suspension.Count, e.Value.Suspension.Until?.ToUnixTimeMilliseconds(),
+                e.Value.Suspension.GenerationAtSuspension, e.Value.Suspension.WaitsOutPeriod, e.Value.LastFault))];
+        return score >= 1 && suspensions.Count == 0 ? null : new KeptStanding(score, at.ToUnixTimeMilliseconds(), suspensions);
     }
 
     /// <summary>The count of changes to what is bound, without a copy of it.</summary>

@@ -79,6 +79,7 @@ internal sealed partial class MeshState
 
             // A node that lied within the schema waits out its period: a pre-flight it reports passing proves nothing.
             var period = s.Suspension.Suspend(n.Reports.TryGetValue(key, out var r) ? r.PreflightGeneration : 0, waitOutPeriod: true);
+            Rebound();
             metrics.Suspended(node, model);
             log.LogWarning("node {Node} suspended for {Model} for {Seconds} s: its answer to request {Request} differs from two other nodes'", node, key, period.TotalSeconds, requestId);
         }

@@ -277,7 +277,10 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
                 s.SeenNodeFailures = r.Failures;
                 if (r.State == ModelState.Ready && s.Suspension.TryReadmit(r.PreflightGeneration))
+                {
+                    Rebound();
                     log.LogInformation("node {Node} re-admitted for {Model}: pre-flight passed", beat.NodeId, key);
+                }
             }
 
             var reports = beat.Models.ToDictionary(r => ModelKey.Of(r.Name, r.Version), StringComparer.Ordinal);
@@ -555,6 +558,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
         var report = n.Reports.TryGetValue(key, out var rep) ? rep.PreflightGeneration : 0;
         var period = s.Suspension.Suspend(report);
+        Rebound();
         metrics.Suspended(node, model);
         log.LogWarning("node {Node} suspended for {Model} for {Seconds} s after {Verdict}", node, key, period.TotalSeconds, verdict);
     }

@@ -9,7 +9,23 @@ namespace InfraMind.Gateway;
 /// to it, the key it is bound to (DER SubjectPublicKeyInfo, base64; null for a node without one), the time of its last
 /// signed request accepted (Unix ms; the replay guard) and when it was last seen (Unix ms).
 /// </summary>
-internal sealed record NodeBinding(NodeRegistration Registration, string Credential, string? Key, long LastSigned, long LastSeen);
+/// <remarks><paramref name="Standing"/>: the node's reputation and suspensions (null: none kept, as in a file of a gateway before them).</remarks>
+internal sealed record NodeBinding(NodeRegistration Registration, string Credential, string? Key, long LastSigned, long LastSeen, KeptStanding? Standing = null);
+
+/// <summary>
+/// A node's standing, kept across the gateway's restarts: its reputation as last set and when (Unix ms; it recovers
+/// from then), and its suspensions, one per model version it was ever suspended for, at most
+/// <see cref="NodeBindings.MaxSuspensionsKept"/>, the latest first. Without them a restart gave a node that had just
+/// lost a spot check (an answer two other nodes contradicted) its versions back at once, and its reputation in full.
+/// </summary>
+internal sealed record KeptStanding(double Reputation, long ReputationAt, IReadOnlyList<KeptSuspension>? Suspensions);
+
+/// <summary>
+/// One version's suspension of a node: <paramref name="Model"/> (name@version), how often it was suspended (the period
+/// grows with it), until when (Unix ms; null: not suspended now), the pre-flight generation it had reported, whether it
+/// waits out its period (a lost spot check), and the verdict it was suspended for.
+/// </summary>
+internal sealed record KeptSuspension(string Model, int Count, long? Until, long Generation, bool WaitsOutPeriod, Verdict? Reason);
 
 /// <summary>
 /// What the file holds: its format, the fingerprint of the key the gateway ran with (null: none), and the bindings.
@@ -32,8 +48,14 @@ internal static class NodeBindings
     /// <summary>The format's version; another is refused.</summary>
     public const int Version = 1;
 
-    /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names.</summary>
-    private const long BytesPerBindingBeyondRegistration = 4 * 1024;
+    /// <summary>The most suspensions kept per node: the latest, when it had more (one per version it was suspended for).</summary>
+    public const int MaxSuspensionsKept = 64;
+
+    /// <summary>The longest model key (name@version) a kept suspension may name: a name and a version at their bounds fit.</summary>
+    private const int MaxModelKeyLength = 512;
+
+    /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names, its suspensions.</summary>
+    private const long BytesPerBindingBeyondRegistration = (4 * 1024) + (MaxSuspensionsKept * (MaxModelKeyLength + 256L));
 
     /// <summary>The most bytes a file of at most <paramref name="maxNodes"/> bindings may hold.</summary>
     public static long MaxBytes(int maxNodes) => (maxNodes + 1L) * (NodeApi.MaxRegistrationBytes + BytesPerBindingBeyondRegistration);
@@ -99,6 +121,8 @@ internal static class NodeBindings
 
                 if (!keys.Add(fingerprint)) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): key {fingerprint} is bound to another node too; a key holds one id");
             }
+
+            if (b.Standing is { } standing && CheckStanding(standing) is { } wrong) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): its standing: {wrong}");
         }
 
         // Labels left out read as none, as the gateway takes a registration without them (NodeApi).
@@ -107,6 +131,27 @@ internal static class NodeBindings
             Nodes = [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)
                 .Select(b => b with { Registration = b.Registration with { Labels = b.Registration.Labels ?? new Dictionary<string, string>() } })],
         };
+    }
+
+    /// <summary>What is wrong with a kept standing, or null: a reputation in (0, 1], times not before 1970, at most <see cref="MaxSuspensionsKept"/> suspensions of distinct versions.</summary>
+    private static string? CheckStanding(KeptStanding standing)
+    {
+        if (!double.IsFinite(standing.Reputation) || standing.Reputation is <= 0 or > 1) return $"reputation {standing.Reputation} is not in (0, 1]";
+        if (standing.ReputationAt < 0) return "its reputation's time is before 1970";
+        var suspensions = standing.Suspensions ?? [];
+        if (suspensions.Count > MaxSuspensionsKept) return $"it lists {suspensions.Count} suspensions; at most {MaxSuspensionsKept} are kept";
+        var models = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (s, i) in suspensions.Select((s, i) => (s, i)))
+        {
+            var at = $"suspension {i + 1}";
+            if (s?.Model is not { Length: > 2 and <= MaxModelKeyLength } model || model.IndexOf('@', StringComparison.Ordinal) is <= 0 || model[^1] == '@')
+                return $"{at} names no model version (name@version, at most {MaxModelKeyLength} characters)";
+            if (!models.Add(model)) return $"{at}: {TerminalText.Escape(model)} is listed twice";
+            if (s.Count < 1) return $"{at} ({TerminalText.Escape(model)}): it was suspended {s.Count} times";
+            if (s.Until < 0 || s.Generation < 0) return $"{at} ({TerminalText.Escape(model)}): a time or generation is negative";
+        }
+
+        return null;
     }
 
     /// <summary>Writes <paramref name="kept"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>

@@ -202,6 +202,164 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.NotNull(restored.Describe()); // the state document reads every node's labels
     }
 
+    private const string Echo = "echo@1.0.0";
+
+    private static ModelReport Ready(long generation) => new("echo", "1.0.0", ModelState.Ready, null, null, generation, 0, 0, DateTimeOffset.UnixEpoch);
+
+    /// <summary>Nodes a, b and c, each running echo@1.0.0 ready at pre-flight generation 4; their credentials.</summary>
+    private static Dictionary<string, string> ThreeReady(MeshState mesh)
+    {
+        var credentials = new Dictionary<string, string>();
+        foreach (var id in new[] { "a", "b", "c" }) credentials[id] = mesh.Register(Registration(id), null).Credential!;
+        foreach (var id in credentials.Keys) Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat(id, [Ready(4)]), credentials[id], out _));
+        Assert.Equal(["a", "b", "c"], Routable(mesh));
+        return credentials;
+    }
+
+    /// <summary>Every node beats, ready at <paramref name="generation"/>, and again after the next placement pass is due.</summary>
+    private void BeatReady(MeshState mesh, Dictionary<string, string> credentials, long generation)
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            foreach (var id in credentials.Keys) Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat(id, [Ready(generation)]), credentials[id], out _));
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+    }
+
+    private static string[] Routable(MeshState mesh) => [.. mesh.Candidates(Echo, new HashSet<string>()).Select(c => c.NodeId).Order(StringComparer.Ordinal)];
+
+    private static double ReputationOf(MeshState mesh, string id) => mesh.NodeSummaries().Single(n => n.Node == id).Reputation;
+
+    private MeshState Restart(MeshState before)
+    {
+        NodeBindings.Save(File, before.Bindings().Kept);
+        var restarted = NewMesh();
+        Assert.Equal(before.NodeSummaries().Count, restarted.Restore(NodeBindings.Load(File, 256)));
+        return restarted;
+    }
+
+    /// <summary>
+    /// A node's standing outlives the gateway's restart. Before, a node suspended for a lost spot check (an answer two
+    /// other nodes contradicted) had its version back the moment the gateway restarted, with its reputation whole.
+    /// </summary>
+    [Fact]
+    public void A_node_suspended_for_a_lost_spot_check_stays_suspended_across_a_restart_with_its_reputation()
+    {
+        var before = NewMesh();
+        var credentials = ThreeReady(before);
+        before.Disagreed("a", Echo, "echo", "req-1", new Dictionary<string, string?>());
+        Assert.Equal(["b", "c"], Routable(before));
+        var reputation = ReputationOf(before, "a");
+        Assert.True(reputation < 1, $"reputation {reputation}");
+        var changes = before.BindingChanges;
+
+        var mesh = Restart(before);
+        BeatReady(mesh, credentials, 4);
+        Assert.Equal(["b", "c"], Routable(mesh));
+        // The same as had the gateway never stopped: still recovering from the same score at the same time.
+        Assert.Equal(ReputationOf(before, "a"), ReputationOf(mesh, "a"), 9);
+        Assert.True(ReputationOf(mesh, "a") < 0.71, $"reputation {ReputationOf(mesh, "a")}");
+        Assert.Equal(1.0, ReputationOf(mesh, "b"));
+        var described = System.Text.Json.JsonSerializer.SerializeToNode(mesh.Describe(), MeshJson.Options)!;
+        var a = described["models"]![0]!["versions"]![0]!["nodes"]!.AsArray().Single(n => (string)n!["node"]! == "a")!;
+        Assert.Equal((true, "answer-disagrees", 1), ((bool)a["suspended"]!, (string?)a["suspendedFor"], (int)a["suspensions"]!));
+
+        // It waits out its 30 s whatever it reports, as it would have had the gateway never stopped (every node beats
+        // each second; "a" reports a fresh pass)...
+        void Second()
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            foreach (var id in credentials.Keys) Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat(id, [Ready(id == "a" ? 5 : 4)]), credentials[id], out _));
+        }
+
+        for (var i = 0; i < 29; i++) Second();
+        Assert.Equal(["b", "c"], Routable(mesh));
+        // ...and a fresh pre-flight after it brings it back; that change is due to be written at once.
+        var restored = mesh.BindingChanges;
+        Second();
+        Assert.Equal(["a", "b", "c"], Routable(mesh));
+        Assert.True(mesh.BindingChanges > restored);
+        Assert.True(changes > 0);
+
+        // Its count is kept too: the next suspension's period is the second step (60 s), after another restart.
+        mesh.Disagreed("a", Echo, "echo", "req-2", new Dictionary<string, string?>());
+        var kept = Assert.Single(Restart(mesh).Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Suspensions!);
+        Assert.Equal((Echo, 2, true), (kept.Model, kept.Count, kept.WaitsOutPeriod));
+        Assert.Equal(_time.GetUtcNow().AddSeconds(60).ToUnixTimeMilliseconds(), kept.Until);
+    }
+
+    /// <summary>
+    /// A suspension after failures whose period ran out while the gateway was down asks for a pre-flight at the node's
+    /// first heartbeat, and the pass readmits it, even counted from none by a node that restarted meanwhile.
+    /// </summary>
+    [Fact]
+    public void A_suspension_that_ran_out_while_the_gateway_was_down_asks_for_a_preflight_and_a_pass_readmits()
+    {
+        var before = NewMesh();
+        var credentials = ThreeReady(before);
+        for (var i = 0; i < 3; i++) before.Settle(Echo, "echo", [("a", Verdict.OutputSchemaViolation)], answered: true);
+        Assert.Equal(["b", "c"], Routable(before));
+        NodeBindings.Save(File, before.Bindings().Kept);
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var mesh = NewMesh();
+        Assert.Equal(3, mesh.Restore(NodeBindings.Load(File, 256)));
+        credentials.Remove("a");
+        BeatReady(mesh, credentials, 4);
+        Assert.Equal(["b", "c"], Routable(mesh));
+        credentials["a"] = before.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Credential;
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", [Ready(4)]), credentials["a"], out var reply));
+        Assert.Equal([Echo], reply!.Preflight);
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", [Ready(4)]), credentials["a"], out _));
+        Assert.Equal(["b", "c"], Routable(mesh));
+        // The node restarted meanwhile: its new container's pass is its first.
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", [Ready(1)]), credentials["a"], out _));
+        Assert.Equal(["a", "b", "c"], Routable(mesh));
+        var kept = Assert.Single(mesh.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Suspensions!);
+        Assert.Equal((1, (long?)null, "output-schema-violation"), (kept.Count, kept.Until, kept.Reason!.WireName));
+    }
+
+    [Fact]
+    public void A_node_with_nothing_against_it_keeps_no_standing_and_a_file_without_standings_reads_as_none()
+    {
+        var mesh = NewMesh();
+        ThreeReady(mesh);
+        Assert.All(mesh.Bindings().Kept.Nodes!, n => Assert.Null(n.Standing));
+        NodeBindings.Save(File, mesh.Bindings().Kept);
+        Assert.DoesNotContain("standing\":{", System.IO.File.ReadAllText(File), StringComparison.Ordinal);
+        var restarted = NewMesh();
+        Assert.Equal(3, restarted.Restore(NodeBindings.Load(File, 256)));
+        Assert.All(restarted.NodeSummaries(), n => Assert.Equal(1.0, n.Reputation));
+
+        // A reputation kept is the one the node recovers from: it is not whole again at the restart, nor further off.
+        mesh.Settle(Echo, "echo", [("b", Verdict.OutputSchemaViolation)], answered: true);
+        var (score, at) = (ReputationOf(mesh, "b"), _time.GetUtcNow());
+        _time.Advance(TimeSpan.FromSeconds(20));
+        var recovered = ReputationOf(mesh, "b");
+        Assert.True(recovered > score && recovered < 1, $"{score} → {recovered}");
+        Assert.Equal(recovered, ReputationOf(Restart(mesh), "b"), 9);
+        Assert.Equal(at.ToUnixTimeMilliseconds(), mesh.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "b").Standing!.ReputationAt);
+    }
+
+    /// <summary>A kept suspension's end is the gateway's own: one further off than the longest period is held to that.</summary>
+    [Fact]
+    public void A_kept_suspension_ends_no_later_than_the_longest_period_from_the_restart()
+    {
+        var mesh = NewMesh();
+        var credential = mesh.Register(Registration("a"), null).Credential!;
+        NodeBindings.Save(File, mesh.Bindings().Kept);
+        var forever = new KeptStanding(0.5, _time.GetUtcNow().ToUnixTimeMilliseconds(),
+            [new KeptSuspension(Echo, 1, _time.GetUtcNow().AddYears(10).ToUnixTimeMilliseconds(), 4, true, Verdict.AnswerDisagrees)]);
+        var kept = NodeBindings.Load(File, 256);
+        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = forever }] });
+        var restarted = NewMesh();
+        Assert.Equal(1, restarted.Restore(NodeBindings.Load(File, 256)));
+        var suspension = Assert.Single(restarted.Bindings().Kept.Nodes![0].Standing!.Suspensions!);
+        Assert.Equal(_time.GetUtcNow().Add(new GatewayOptions().MaxSuspension).ToUnixTimeMilliseconds(), suspension.Until);
+        Assert.Equal(NodeAuth.Ok, restarted.Heartbeat(new NodeHeartbeat("a", [Ready(5)]), credential, out _));
+        Assert.Empty(Routable(restarted));
+    }
+
     public static TheoryData<string, string> Damaged() => new()
     {
         { "not json", "it is not a bindings document" },
@@ -213,6 +371,17 @@ public sealed class NodeBindingsTests : IDisposable
         { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","key":"KEY"},{"registration":REG_B,"credential":"CRED","key":"KEY"}]}""", "binding 2 (node 'b'): key sha256:" },
         { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","key":"AAAA"}]}""", "binding 1 (node 'a'): its key:" },
         { """{"version":1,"nodes":[{"registration":REG_BAD,"credential":"CRED"}]}""", "binding 1 (node 'A B'):" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":0,"reputationAt":1}}]}""", "binding 1 (node 'a'): its standing: reputation 0 is not in (0, 1]" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1.5,"reputationAt":1}}]}""", "its standing: reputation 1.5 is not in (0, 1]" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":-1}}]}""", "its standing: its reputation's time is before 1970" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"echo","count":1,"generation":0}]}}]}""", "its standing: suspension 1 names no model version" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"echo@","count":1,"generation":0}]}}]}""", "its standing: suspension 1 names no model version" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[null]}}]}""", "its standing: suspension 1 names no model version" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":1,"generation":0},{"model":"e@1","count":2,"generation":0}]}}]}""", "its standing: suspension 2: e@1 is listed twice" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":0,"generation":0}]}}]}""", "its standing: suspension 1 (e@1): it was suspended 0 times" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":1,"until":-5,"generation":0}]}}]}""", "its standing: suspension 1 (e@1): a time or generation is negative" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":1,"generation":-1}]}}]}""", "its standing: suspension 1 (e@1): a time or generation is negative" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":SIXTY_FIVE}}]}""", "its standing: it lists 65 suspensions; at most 64 are kept" },
     };
 
     [Theory]
@@ -223,7 +392,8 @@ public sealed class NodeBindingsTests : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(File)!);
         System.IO.File.WriteAllText(File, text.Replace("REG_A", Reg("a"), StringComparison.Ordinal).Replace("REG_BAD", Reg("A B"), StringComparison.Ordinal)
             .Replace("REG_B", Reg("b"), StringComparison.Ordinal).Replace("CRED", MeshToken.Create(), StringComparison.Ordinal)
-            .Replace("KEY", _key.PublicKey.SubjectPublicKeyInfoBase64, StringComparison.Ordinal));
+            .Replace("KEY", _key.PublicKey.SubjectPublicKeyInfoBase64, StringComparison.Ordinal)
+            .Replace("SIXTY_FIVE", "[" + string.Join(",", Enumerable.Range(0, 65).Select(i => $$"""{"model":"e@{{i}}","count":1,"generation":0}""")) + "]", StringComparison.Ordinal));
         var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 256));
         Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
         Assert.StartsWith($"the gateway's node bindings {File} cannot be read: ", e.Message, StringComparison.Ordinal);

@@ -27,6 +27,20 @@ internal sealed class Reputation(TimeProvider time, double penalty, TimeSpan rec
         _score = Math.Max(Floor, Value * penalty);
         _at = time.GetUtcNow();
     }
+
+    /// <summary>The score as last set and when (what <see cref="Value"/> recovers from): what a restart keeps.</summary>
+    public (double Score, DateTimeOffset At) Kept => (_score, _at);
+
+    /// <summary>
+    /// Takes back a score kept before a restart: it recovers from <paramref name="at"/> as if the gateway had never
+    /// stopped. Clamped to [0.01, 1] and to no later than now.
+    /// </summary>
+    public void Restore(double score, DateTimeOffset at)
+    {
+        _score = Math.Clamp(score, Floor, 1);
+        var now = time.GetUtcNow();
+        _at = at < now ? at : now;
+    }
 }
 
 /// <summary>
@@ -74,17 +88,36 @@ internal sealed class Suspension(TimeProvider time, int suspendAfter, TimeSpan s
         return period;
     }
 
+    /// <summary>Whether the suspension is readmitted only after its period (a lost spot check): what a restart keeps.</summary>
+    public bool WaitsOutPeriod => _waitsOutPeriod;
+
+    /// <summary>
+    /// Takes back a suspension kept before a restart: its count, its end (null: not suspended now), the generation
+    /// the node had reported and whether it waits out its period. A pre-flight is asked for again once the period is
+    /// over; the failures in a row start from none.
+    /// </summary>
+    public void Restore(int count, DateTimeOffset? until, long generation, bool waitOutPeriod)
+    {
+        Count = count;
+        Until = until;
+        GenerationAtSuspension = generation;
+        _waitsOutPeriod = waitOutPeriod && until is not null;
+        ConsecutiveFailures = 0;
+        PreflightRequested = false;
+    }
+
     /// <summary>
     /// A pre-flight passed after the suspension began: back in service (the count stays, so a relapse waits longer).
     /// After failures, at once: a node whose container crashed restarts it and pre-flights it, and is back without
     /// waiting out the period (a wrong answer is caught on every answer anyway). After a disagreement (a spot check it
     /// lost: an answer within the schema that two other nodes contradict), only once the period has run: the
     /// generation is the node's word, and a node suspended for lying could otherwise come back at its next heartbeat
-    /// by counting one up.
+    /// by counting one up. A generation other than the one reported at the suspension is a fresh pass: higher, a pass
+    /// since; lower, a new instance of the container (the node restarted and counts from none), which passed its own.
     /// </summary>
     public bool TryReadmit(long generation)
     {
-        if (!IsSuspended || generation <= GenerationAtSuspension || (_waitsOutPeriod && !PreflightDue)) return false;
+        if (!IsSuspended || generation == GenerationAtSuspension || (_waitsOutPeriod && !PreflightDue)) return false;
         Until = null;
         PreflightRequested = false;
         ConsecutiveFailures = 0;

@@ -115,6 +115,27 @@ public sealed class SuspensionTests
         Assert.True(liar.TryReadmit(8));
     }
 
+    /// <summary>
+    /// A node that restarts counts its pre-flights from none: the pass of its new container, reported with a lower
+    /// generation than the one at the suspension, is a fresh pass too. Before, such a node stayed suspended until its
+    /// count had climbed past the old one, and the one pre-flight the gateway asks for after the period did not get it there.
+    /// </summary>
+    [Fact]
+    public void A_restarted_nodes_pass_counted_from_none_readmits_it_and_the_same_generation_does_not()
+    {
+        var time = new FakeTimeProvider();
+        var s = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
+        s.Suspend(generation: 9);
+        Assert.False(s.TryReadmit(9));
+        Assert.True(s.TryReadmit(1));
+
+        var liar = new Suspension(time, 1, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
+        liar.Suspend(generation: 9, waitOutPeriod: true);
+        Assert.False(liar.TryReadmit(1));
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(liar.TryReadmit(1));
+    }
+
     [Fact]
     public void After_the_period_a_preflight_is_due_and_only_a_fresh_pass_readmits()
     {
