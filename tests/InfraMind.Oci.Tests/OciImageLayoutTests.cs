@@ -305,6 +305,32 @@ public sealed class DockerArchiveVariantsTests
         Assert.Equal(Digest.Compute(TestArchives.Layer("evil")), ex.Actual);
     }
 
+    /// <summary>
+    /// A blob's name is checked through a link too: before, a link at blobs/sha256/HEX to a file of other bytes passed,
+    /// so an archive's index could name one manifest and the import read another (its own output, rebuilt and hashed
+    /// again, stayed consistent, but not with what the archive named).
+    /// </summary>
+    [Fact]
+    public async Task A_blob_name_that_is_a_link_to_other_bytes_is_refused()
+    {
+        var entries = TestArchives.ReadTar(TestArchives.Docker25(withManifestJson: false));
+        var index = System.Text.Json.JsonDocument.Parse(entries.Single(e => e.Entry.Name == "index.json").Content);
+        var named = Digest.Parse(index.RootElement.GetProperty("manifests")[0].GetProperty("digest").GetString()!);
+        var manifest = entries.Single(e => e.Entry.Name == "blobs/sha256/" + named.Hex).Content;
+        byte[] other = [.. manifest, (byte)' '];
+        var linked = entries
+            .Select(e => (e.Entry.Name, e.Entry.EntryType == System.Formats.Tar.TarEntryType.Directory ? null : e.Content,
+                e.Entry.Name == "blobs/sha256/" + named.Hex ? "../../other.json" : (string?)null))
+            .Append(("other.json", other, null))
+            .ToArray();
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => ConvertAsync(TestArchives.Tar(linked)));
+        Assert.Equal((named, Digest.Compute(other)), (ex.Expected, ex.Actual));
+
+        // A link to the same bytes is what it names: taken.
+        var same = linked.Select(e => e.Item1 == "other.json" ? (e.Item1, manifest, e.Item3) : e).ToArray();
+        Assert.Single((await ConvertAsync(TestArchives.Tar(same))).Item2);
+    }
+
     [Fact]
     public async Task A_layer_that_is_not_the_configs_diff_id_is_refused()
     {

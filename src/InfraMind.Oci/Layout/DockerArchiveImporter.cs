@@ -136,19 +136,23 @@ internal static class DockerArchiveImporter
             {
                 // An empty file has no data stream: it is empty content, not nothing.
                 var file = await SpoolFileAsync(entry.DataStream ?? Stream.Null, Path.Combine(spool, (counter++).ToString(CultureInfo.InvariantCulture)), cancellationToken).ConfigureAwait(false);
-                Digest named = default;
-                if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
-                    && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out named)
-                    && named != file.Digest)
-                {
-                    throw new DigestMismatchException(named, file.Digest, $"'{name}' of the docker save archive");
-                }
-
+                CheckBlobName(name, file.Digest);
                 archive.Files[name] = file;
             }
         }
 
         return archive;
+    }
+
+    /// <summary>A file or link named blobs/sha256/HEX must come to content of that digest.</summary>
+    private static void CheckBlobName(string name, Digest content)
+    {
+        if (name.StartsWith("blobs/sha256/", StringComparison.Ordinal)
+            && Digest.TryParse(Digest.Sha256Prefix + name["blobs/sha256/".Length..], out var named)
+            && named != content)
+        {
+            throw new DigestMismatchException(named, content, $"'{name}' of the docker save archive");
+        }
     }
 
     /// <summary>
@@ -364,16 +368,28 @@ internal static class DockerArchiveImporter
 
         public Dictionary<string, string> Links { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>
+        /// The file <paramref name="name"/> names, through at most 15 links. Each name on the way that is a blob's
+        /// (blobs/sha256/HEX) must be the digest of what it comes to, as a file of that name must (SpoolAsync): a link
+        /// there could otherwise make a blob's name stand for other bytes.
+        /// </summary>
         public SpooledFile Resolve(string name, string what)
         {
             string current = TarInput.NormalizeEntryName(name);
+            List<string>? linked = null;
             for (int hops = 0; hops < 16; hops++)
             {
                 if (Files.TryGetValue(current, out var file))
                 {
+                    foreach (var link in linked ?? [])
+                    {
+                        CheckBlobName(link, file.Digest);
+                    }
+
                     return file;
                 }
 
+                (linked ??= []).Add(current);
                 if (!Links.TryGetValue(current, out current!))
                 {
                     break;
