@@ -448,6 +448,10 @@ public sealed class NodeBindingsTests : IDisposable
             using (var r = await keyless.RegisterAsync("n2")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
             await keyless.ReadyAsync("n2");
             credential = keyed.Credential!;
+            // n2 loses a spot check (alone on its version, it is not suspended: never more than half are): its reputation
+            // falls, and only the write as the gateway stops keeps it (a reputation waits for the 30 s refresh).
+            gateway.Mesh.Disagreed("n2", Echo, "echo", "req-1", new Dictionary<string, string?>());
+            Assert.True(ReputationOf(gateway.Mesh, "n2") < 0.71);
         }
         finally
         {
@@ -473,9 +477,12 @@ public sealed class NodeBindingsTests : IDisposable
                 Assert.Equal(MeshErrorCodes.NodeIdTaken.Value, (string?)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["code"]);
             }
 
-            // n2 beats as it did before the restart, with its credential, and is placed again.
+            // n2 beats as it did before the restart, with its credential, and is placed again, its reputation kept.
             await keyless.ReadyAsync("n2");
             Assert.Contains(gateway.Mesh.NodeSummaries(), n => n.Node == "n2" && n.Online);
+            var reputation = ReputationOf(gateway.Mesh, "n2");
+            Assert.True(reputation < 0.71, $"reputation {reputation}");
+            Assert.Equal(1.0, ReputationOf(gateway.Mesh, "n1"));
             // n1 registers with its key and its credential is the one it had.
             using (var r = await keyed.RegisterAsync("n1")) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
             Assert.Equal(credential, keyed.Credential);
