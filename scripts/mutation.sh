@@ -30,15 +30,18 @@
 #              (src/InfraMind.Storage: references and digests, CIDs, multibase, varints, dag-pb, the UnixFS importer and
 #              its options, the verified download, the fetch policy and its capped, stall-timed body, registry auth
 #              challenges) against their pure tests in InfraMind.Storage.Tests (no kubo, registry, nginx or Docker)
+#   bindings   what a gateway keeps of its nodes across its restarts (src/InfraMind.Gateway: NodeBindings, the file, its
+#              checks and writer; MeshState.Bindings, what is taken back: ids, credentials, keys, standing) against
+#              NodeBindingsTests (two of them start gateways on loopback, a second each)
 # MUTATION_CONCURRENCY: test runners Stryker runs at once (default: nproc); 1 leaves the other cores free.
 # Exit codes: 0 ran (whatever the score), 1 Stryker failed, 2 usage error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc oci content)
+[ ${#targets[@]} -gt 0 ] || targets=(signing proofs identity contracts routing manifest grpc oci content bindings)
 for t in "${targets[@]}"; do
-  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|oci|content) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, oci, content)" >&2; exit 2 ;; esac
+  case "$t" in signing|proofs|identity|contracts|routing|manifest|grpc|oci|content|bindings) ;; *) echo "mutation: unknown target '$t' (signing, proofs, identity, contracts, routing, manifest, grpc, oci, content, bindings)" >&2; exit 2 ;; esac
 done
 concurrency="${MUTATION_CONCURRENCY:-$(nproc)}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "mutation: MUTATION_CONCURRENCY must be a positive integer, not '$concurrency'" >&2; exit 2; }
@@ -96,6 +99,8 @@ for t in "${targets[@]}"; do
         "**/Registry/AuthChallenge.cs")
       ns=InfraMind.Storage.Tests
       filter="(FullyQualifiedName~$ns.Content.ContentReferenceTests.|FullyQualifiedName~$ns.Content.ContentReferenceEdgeTests.|FullyQualifiedName~$ns.Ipfs.CidTests.|FullyQualifiedName~$ns.Ipfs.CidLimitTests.|FullyQualifiedName~$ns.Ipfs.UnixFsImporterTests.|FullyQualifiedName~$ns.Ipfs.UnixFsOptionsTests.|FullyQualifiedName~$ns.Ipfs.DagStructureTests.|FullyQualifiedName~$ns.Ipfs.StreamingTests.|FullyQualifiedName~$ns.Ipfs.ParallelImportTests.|FullyQualifiedName~$ns.Ipfs.GatewayTests.|FullyQualifiedName~$ns.Ipfs.GatewayErrorTests.|FullyQualifiedName~$ns.Ipfs.VerifiedDownloadTests.|FullyQualifiedName~$ns.Http.FetchPolicyTests.|FullyQualifiedName~$ns.Http.FetchPolicyRangeTests.|FullyQualifiedName~$ns.Http.PeerBodyStreamTests.|FullyQualifiedName~$ns.Http.NetworkFailureTests.|FullyQualifiedName~$ns.Registry.AuthChallengeTests.|FullyQualifiedName~$ns.Registry.AuthChallengeEdgeTests.)&FullyQualifiedName!~One_GiB_from_a_non_seekable_stream&FullyQualifiedName!~A_peer_that_never_answers" ;;
+    bindings) tests=tests/InfraMind.Gateway.Tests; project=InfraMind.Gateway.csproj; mutate=("**/NodeBindings.cs" "**/MeshState.Bindings.cs")
+      filter="FullyQualifiedName~InfraMind.Gateway.Tests.NodeBindingsTests." ;;
   esac
   out="$root/.tmp/mutation/$t"
   rm -rf "$out"

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using InfraMind.Gateway.Catalog;
 using InfraMind.Serving;
 using InfraMind.Signing;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -358,6 +359,211 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.Equal(_time.GetUtcNow().Add(new GatewayOptions().MaxSuspension).ToUnixTimeMilliseconds(), suspension.Until);
         Assert.Equal(NodeAuth.Ok, restarted.Heartbeat(new NodeHeartbeat("a", [Ready(5)]), credential, out _));
         Assert.Empty(Routable(restarted));
+    }
+
+    /// <summary>Polls (real time, at most 10 s) until <paramref name="done"/> holds: the writer runs on its own.</summary>
+    private static async Task Until(Func<bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, what);
+            await Task.Delay(10);
+        }
+    }
+
+    private KeptBindings? Written()
+    {
+        try
+        {
+            return NodeBindings.Load(File, 256);
+        }
+        catch (InfraMindException)
+        {
+            return null; // caught between the writer's create and move: not possible (a move is whole), but read again
+        }
+    }
+
+    /// <summary>
+    /// The writer on its own clock: the first tick writes, a change is written at the next tick (within
+    /// NodeBindingsWriteDelay), and what only the times changed waits for NodeBindingsRefresh, to the second.
+    /// </summary>
+    [Fact]
+    public async Task The_writer_writes_a_change_at_the_next_tick_and_the_times_at_each_refresh()
+    {
+        var mesh = NewMesh();
+        var credentialA = mesh.Register(Registration("a"), null).Credential!;
+        var options = new GatewayOptions();
+        var writer = new NodeBindingsWriter(File, mesh, options, _time, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = writer.RunAsync(stop.Token);
+        var start = _time.GetUtcNow();
+
+        _time.Advance(options.NodeBindingsWriteDelay);
+        await Until(() => Written()?.Nodes is [{ Registration.NodeId: "a" }], "the first tick wrote nothing");
+        // A registration is written at the next tick, not at the refresh 30 s on.
+        mesh.Register(Registration("b"), null);
+        _time.Advance(options.NodeBindingsWriteDelay);
+        await Until(() => Written()?.Nodes is { Count: 2 }, "a registration was not written at the next tick");
+        var writtenAt = _time.GetUtcNow();
+
+        // A heartbeat changes only "a"'s time: written when the refresh is due, at 30 s after the last write.
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", []), credentialA, out _));
+        var seen = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        Assert.Equal(start.ToUnixTimeMilliseconds(), Written()!.Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
+        // Not at the next tick (what the writer would have written by now is not there; this cannot fail wrongly).
+        _time.Advance(options.NodeBindingsWriteDelay);
+        await Task.Delay(200);
+        Assert.Equal(start.ToUnixTimeMilliseconds(), Written()!.Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
+        while (_time.GetUtcNow() - writtenAt < options.NodeBindingsRefresh) _time.Advance(options.NodeBindingsWriteDelay);
+        Assert.Equal(writtenAt + options.NodeBindingsRefresh, _time.GetUtcNow());
+        await Until(() => Written()?.Nodes?.Single(n => n.Registration.NodeId == "a").LastSeen == seen, "the times were not written at the refresh");
+
+        await stop.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>A write that fails (a full disk, a path that cannot be made) is false and logged once, and the next that works says so.</summary>
+    [Fact]
+    public void A_failed_write_is_logged_once_and_the_write_that_works_again_says_so()
+    {
+        var mesh = NewMesh();
+        mesh.Register(Registration("a"), null);
+        var logs = new CapturingLoggerProvider();
+        Directory.CreateDirectory(_dir);
+        var blocker = Path.Combine(_dir, "gateway");
+        System.IO.File.WriteAllText(blocker, "a file where the directory goes");
+        var writer = new NodeBindingsWriter(File, mesh, new GatewayOptions(), _time, logs.CreateLogger("test"));
+        Assert.False(writer.Write());
+        Assert.Single(logs.Logs); // at the first failure
+        Assert.False(writer.Write());
+        var error = Assert.Single(logs.Logs);
+        Assert.Equal(LogLevel.Error, error.Level);
+        Assert.Contains($"the node bindings cannot be written to {File}", error.Message, StringComparison.Ordinal);
+
+        System.IO.File.Delete(blocker);
+        Assert.True(writer.Write());
+        Assert.Equal("a", Assert.Single(NodeBindings.Load(File, 256).Nodes!).Registration.NodeId);
+        Assert.Equal(2, logs.Logs.Count);
+        Assert.Equal($"the node bindings are written to {File} again", logs.Logs.Last().Message);
+        Assert.True(writer.Write());
+        Assert.Equal(2, logs.Logs.Count);
+    }
+
+    [Fact]
+    public void A_file_that_is_a_directory_is_refused_with_IM6052()
+    {
+        Directory.CreateDirectory(File);
+        var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 256));
+        Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
+    }
+
+    /// <summary>What Restore takes back is bounded by this run as well as by the file: --max-nodes, the 10 minutes, one id per key.</summary>
+    [Fact]
+    public void Restore_keeps_max_nodes_the_last_ten_minutes_to_the_millisecond_and_one_id_per_key()
+    {
+        var before = NewMesh();
+        before.Register(Registration("a"), null);
+        before.Register(Registration("b"), null);
+        before.Register(Registration("c"), null);
+        var kept = before.Bindings().Kept;
+        Assert.Equal(0, NewMesh().Restore(new KeptBindings(NodeBindings.Version, null, null)));
+        // Handed over whole (not through Load, which keeps the most recently seen): this run's --max-nodes still holds.
+        Assert.Equal(2, NewMesh(maxNodes: 2).Restore(kept));
+
+        // Seen exactly ForgetOfflineNodesAfter ago: not forgotten yet, as a running gateway would not have.
+        _time.Advance(new GatewayOptions().ForgetOfflineNodesAfter);
+        Assert.Equal(3, NewMesh().Restore(kept));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(0, NewMesh().Restore(kept));
+
+        // Two bindings with one key (a file Load would refuse): the second is not taken back.
+        var key = _key.PublicKey.SubjectPublicKeyInfoBase64;
+        var twice = kept with { Nodes = [.. kept.Nodes!.Select(b => b with { Key = key, LastSeen = _time.GetUtcNow().ToUnixTimeMilliseconds() })] };
+        var mesh = NewMesh();
+        Assert.Equal(1, mesh.Restore(twice));
+        Assert.Single(mesh.Bindings().Kept.Nodes!);
+    }
+
+    [Fact]
+    public void A_binding_keeps_its_labels_and_a_standing_without_suspensions_its_reputation()
+    {
+        var mesh = NewMesh();
+        var labelled = Registration("a") with { Labels = new Dictionary<string, string> { ["region"] = "eu", ["gpu"] = "a100" } };
+        Assert.Equal(Admission.Registered, mesh.Register(labelled, null).Outcome);
+        NodeBindings.Save(File, mesh.Bindings().Kept);
+        Assert.Equal(labelled.Labels, Assert.Single(NodeBindings.Load(File, 256).Nodes!).Registration.Labels);
+
+        // A standing written by hand (or by a later gateway) with no suspensions list: a reputation alone.
+        Directory.CreateDirectory(Path.GetDirectoryName(File)!);
+        var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        System.IO.File.WriteAllText(File, System.IO.File.ReadAllText(File).Replace("\"standing\":null", $$"""
+            "standing":{"reputation":0.5,"reputationAt":{{at}}}
+            """, StringComparison.Ordinal));
+        Assert.Contains("\"reputation\":0.5", System.IO.File.ReadAllText(File), StringComparison.Ordinal);
+        var restarted = NewMesh();
+        Assert.Equal(1, restarted.Restore(NodeBindings.Load(File, 256)));
+        var reputation = ReputationOf(restarted, "a");
+        Assert.Equal(0.5, reputation, 9);
+    }
+
+    /// <summary>Every standing value at its edge is taken: 64 suspensions, a key of 3 and of 512 characters, times and generation 0.</summary>
+    [Fact]
+    public void A_standing_at_its_edges_is_taken()
+    {
+        var mesh = NewMesh();
+        mesh.Register(Registration("a"), null);
+        var kept = mesh.Bindings().Kept;
+        var longKey = new string('n', 510) + "@1";
+        // 62 more at the longest key: the file's bound (MaxBytes) leaves room for a binding with every suspension it keeps.
+        List<KeptSuspension> edges = [new("a@1", 1, 0, 0, false, null), new(longKey, 1, null, 0, true, Verdict.AnswerDisagrees),
+            .. Enumerable.Range(0, 62).Select(i => new KeptSuspension($"{i:D2}{longKey[2..]}", int.MaxValue, long.MaxValue, long.MaxValue, true, Verdict.AnswerDisagrees))];
+        Assert.Equal(NodeBindings.MaxSuspensionsKept, edges.Count);
+        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1e-300, 0, edges) }] });
+        var loaded = Assert.Single(NodeBindings.Load(File, 1).Nodes!).Standing!;
+        Assert.Equal(64, loaded.Suspensions!.Count);
+
+        // One character more, "@" first, or a 65th: refused.
+        foreach (var (wrong, why) in new (KeptSuspension, string)[]
+                 {
+                     (new KeptSuspension("n" + longKey, 1, null, 0, false, null), "names no model version"),
+                     (new KeptSuspension("@12", 1, null, 0, false, null), "names no model version"),
+                 })
+        {
+            NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1, 0, [wrong]) }] });
+            Assert.Contains(why, Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1)).Message, StringComparison.Ordinal);
+        }
+
+        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1, 0, [.. edges, new("z@1", 1, null, 0, false, null)]) }] });
+        Assert.Contains("it lists 65 suspensions", Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1)).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A node with more than 64 suspensions keeps the 64 that end latest (those running before those over), ties in
+    /// name order; one more suspension drops the one over longest ago.
+    /// </summary>
+    [Fact]
+    public void A_node_keeps_the_64_suspensions_that_end_latest()
+    {
+        var before = NewMesh();
+        var credentials = ThreeReady(before);
+        var end = _time.GetUtcNow().AddSeconds(10).ToUnixTimeMilliseconds();
+        List<KeptSuspension> many = [new("a-old@1", 3, null, 0, false, null),
+            .. Enumerable.Range(0, 63).Select(i => new KeptSuspension($"m@{62 - i:D2}", 1, end, 0, false, Verdict.OutputSchemaViolation))];
+        var kept = before.Bindings().Kept;
+        NodeBindings.Save(File, kept with { Nodes = [.. kept.Nodes!.Select(n => n.Registration.NodeId == "a" ? n with { Standing = new KeptStanding(0.9, 0, many) } : n)] });
+        var mesh = NewMesh();
+        Assert.Equal(3, mesh.Restore(NodeBindings.Load(File, 256)));
+        var restored = mesh.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Suspensions!;
+        Assert.Equal([.. Enumerable.Range(0, 63).Select(i => $"m@{i:D2}"), "a-old@1"], restored.Select(s => s.Model));
+
+        // A 65th, running longer than the rest: the one over goes.
+        BeatReady(mesh, credentials, 4);
+        mesh.Disagreed("a", Echo, "echo", "req-1", new Dictionary<string, string?>());
+        var after = mesh.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Suspensions!;
+        Assert.Equal(64, after.Count);
+        Assert.Equal(Echo, after[0].Model);
+        Assert.DoesNotContain(after, s => s.Model == "a-old@1");
     }
 
     public static TheoryData<string, string> Damaged() => new()
