@@ -17,7 +17,10 @@ public enum ModelState
 }
 
 /// <summary>One model on a node, as the node reports it in every heartbeat.</summary>
-/// <param name="PreflightGeneration">Counts passing pre-flights; a higher number than the gateway saw is a fresh pass.</param>
+/// <param name="PreflightGeneration">
+/// Counts the container instance's passing pre-flights, from none when the node (re)starts it; a number other than the
+/// one the gateway saw when it suspended the node is a fresh pass.
+/// </param>
 /// <param name="LastFailure">
 /// The verdict of the latest of <paramref name="Failures"/>, kept after the state moved on (a node restarts a failed
 /// container at once, so a heartbeat may never see the failed state itself).
