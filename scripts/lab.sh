@@ -15,6 +15,9 @@
 #   scripts/lab.sh cut ID    cuts node ID's link at the switch (its packets are dropped both ways, nothing is refused)
 #   scripts/lab.sh mend ID   puts it back
 #   scripts/lab.sh kill NAME SIGKILLs one server by its PID: gateway-1, gateway-2, registry or a node id (a host that dies)
+#   scripts/lab.sh restart gateway-1|gateway-2
+#                            SIGKILLs that gateway (a crash) and starts it again as it was started, on its home: what it
+#                            kept there (node bindings and standing, its TLS key) is what it has when it is up again
 #
 # Every server runs in its own host: `infra registry serve` (registry + the content store), `infra gateway serve` ×2,
 # `infra node serve --gateway GW1,GW2` ×N, each with --listen on its host's address. They share one $INFRAMIND_HOME
@@ -66,6 +69,7 @@ add_host() {
 # Runs the CLI as ROLE in namespace NS with its output in LOG, on the lab's home (or on HOME, a home of its own, when
 # given as the 4th argument and not empty); records its PID (ip netns exec execs the program: same PID).
 start() {
+  printf '%q ' "$@" > "$state/start-$1"   # how it was started, for restart
   local role="$1" ns="$2" log="$3" home="${4:-$state/home}"; shift 4
   INFRAMIND_HOME="$home" NO_COLOR=1 INFRAMIND_FAULT_ALTER_ANSWERS="$([ "$role" = "${LAB_LIAR:-}" ] && echo 1 || echo 0)" setsid ip netns exec "$ns" "${infra[@]}" "$@" < /dev/null > "$log" 2> "$log.err" &
   local pid=$!
@@ -226,6 +230,26 @@ kill_one() {
   echo "lab: killed $name (PID $pid)"
 }
 
+# Whether process PID has ended (gone, or a zombie its new parent has not reaped yet).
+ended() { [ ! -r "/proc/$1/stat" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = Z ]; }
+
+restart_one() {
+  local name="$1" pid args
+  [ -f "$state/made" ] || die "no lab is up (no state in $state)"
+  [[ "$name" =~ ^gateway-[12]$ ]] || die "restart takes gateway-1 or gateway-2, not '$name'"
+  pid=$(awk -v n="$name" '$1 == "pid" && $3 == n { p = $2 } END { print p }' "$state/made")
+  [ -n "$pid" ] || die "no server '$name'"
+  kill -KILL "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do ended "$pid" && break; sleep 0.1; done
+  ended "$pid" || die "$name (PID $pid) did not end on SIGKILL"
+  sed -i "/^pid $pid $name\$/d" "$state/made"   # its PID may be reused: down must not signal it
+  eval "args=($(cat "$state/start-$name"))"
+  rm -f "${args[2]}" "${args[2]}.err"          # await_json reads the new run's log, not the old one's JSON
+  pid=$(start "${args[@]}")
+  await_json "$pid" "${args[2]}" "$name" > /dev/null
+  echo "lab: restarted $name (PID $pid)"
+}
+
 link_of() {
   local id="$1"
   [[ "$id" =~ ^lab-node-([0-9]+)$ ]] || die "no node '$id' (the lab's nodes are lab-node-1 … lab-node-N)"
@@ -238,5 +262,6 @@ case "${1:-}" in
   cut) ip -n "$switch" link set "$(link_of "${2:-}")" down ;;
   mend) ip -n "$switch" link set "$(link_of "${2:-}")" up ;;
   kill) kill_one "${2:-}" ;;
+  restart) restart_one "${2:-}" ;;
   *) usage ;;
 esac

@@ -181,6 +181,33 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
                 Assert.InRange(evidence.Count, 1, 3);
                 output.WriteLine($"{gateway}: {liar} suspended for answer-disagrees after {evidence.Count} disagreement(s)");
             }
+
+            // Gateway 1 crashes (SIGKILL) and starts again on its home: the liar's standing is what it kept, not a clean
+            // slate. Its suspension may have run out by now (30 s, then a pre-flight readmits it), but its count and its
+            // reputation do not come back whole; a gateway that forgot them would show 0 suspensions and 1.
+            // The gateway writes a suspension to its home within a second (a crash loses at most that): wait for it there.
+            var file = Path.Combine(state, "home", "mesh", "gateways", "8080.nodes.json");
+            var written = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (JsonNode.Parse(System.IO.File.ReadAllText(file))!["nodes"]!.AsArray().Single(n => (string)n!["registration"]!["nodeId"]! == liar)!["standing"] is null)
+            {
+                Assert.True(DateTime.UtcNow < written, $"gateway 1 did not write {liar}'s suspension to {file} within 10 s");
+                await Task.Delay(100);
+            }
+
+            var (restarted, said, err) = await LabAsync(state, TimeSpan.FromMinutes(2), "restart", "gateway-1");
+            Assert.True(restarted == 0, $"lab.sh restart gateway-1 exited {restarted}:\n{said}\n{err}");
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (!(await PlacedAsync(http, gateways[0])).Contains(liar))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{liar} not placed on the restarted gateway within 60 s");
+                await Task.Delay(250);
+            }
+
+            var kept = (await StandingAsync(http, gateways[0]))[liar];
+            Assert.True((int)kept["suspensions"]! >= 1, $"after the restart: {kept}");
+            var reputation = (double)(await NodeStateAsync(http, gateways[0], liar))["reputation"]!;
+            Assert.True(reputation < 1, $"after the restart {liar}'s reputation is {reputation}");
+            output.WriteLine($"after gateway 1's restart: {liar} {kept}, reputation {reputation}");
         }
         finally
         {
