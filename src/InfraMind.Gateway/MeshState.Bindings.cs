@@ -88,18 +88,23 @@ internal sealed partial class MeshState
     {
         lock (_gate)
         {
+            // The suspended standings, by node, in one pass: not a pass over every standing for each node (at 10,000
+            // nodes that was quadratic, under the lock routing waits on).
+            var suspended = _standings.Where(e => e.Value.Suspension.Count > 0).ToLookup(e => e.Key.Node, StringComparer.Ordinal);
             return (_bindingChanges, new KeptBindings(NodeBindings.Version, options.Identity?.PublicKey.Fingerprint,
                 [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned, n.LastBeat.ToUnixTimeMilliseconds(),
-                    StandingToKeep(n)))]));
+                    StandingToKeep(n, suspended[n.Registration.NodeId])))]));
         }
     }
 
-    /// <summary>A node's standing as the file keeps it: null while it has nothing to keep (a full reputation, never suspended). Caller holds the lock.</summary>
-    private KeptStanding? StandingToKeep(NodeRecord n)
+    /// <summary>
+    /// A node's standing as the file keeps it, from its reputation and its <paramref name="suspended"/> standings (those
+    /// suspended at least once): null while it has nothing to keep (a full reputation, never suspended).
+    /// </summary>
+    private static KeptStanding? StandingToKeep(NodeRecord n, IEnumerable<KeyValuePair<(string Node, string Model), Standing>> suspended)
     {
-        var node = n.Registration.NodeId;
         var (score, at) = n.Reputation.Kept;
-        List<KeptSuspension> suspensions = [.. _standings.Where(e => e.Key.Node == node && e.Value.Suspension.Count > 0)
+        List<KeptSuspension> suspensions = [.. suspended
             .OrderByDescending(e => e.Value.Suspension.Until ?? DateTimeOffset.MinValue).ThenBy(e => e.Key.Model, StringComparer.Ordinal)
             .Take(NodeBindings.MaxSuspensionsKept)
             .Select(e => new KeptSuspension(e.Key.Model, e.Value.Suspension.Count, e.Value.Suspension.Until?.ToUnixTimeMilliseconds(),
