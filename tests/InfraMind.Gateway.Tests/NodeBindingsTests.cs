@@ -372,17 +372,8 @@ public sealed class NodeBindingsTests : IDisposable
         }
     }
 
-    private KeptBindings? Written()
-    {
-        try
-        {
-            return NodeBindings.Load(File, 256);
-        }
-        catch (InfraMindException)
-        {
-            return null; // caught between the writer's create and move: not possible (a move is whole), but read again
-        }
-    }
+    /// <summary>What the file holds now (none before the first write); a write moves a whole file into place, so never half of one.</summary>
+    private KeptBindings Written() => NodeBindings.Load(File, 256);
 
     /// <summary>
     /// The writer on its own clock: the first tick writes, a change is written at the next tick (within
@@ -400,24 +391,24 @@ public sealed class NodeBindingsTests : IDisposable
         var start = _time.GetUtcNow();
 
         _time.Advance(options.NodeBindingsWriteDelay);
-        await Until(() => Written()?.Nodes is [{ Registration.NodeId: "a" }], "the first tick wrote nothing");
+        await Until(() => Written().Nodes is [{ Registration.NodeId: "a" }], "the first tick wrote nothing");
         // A registration is written at the next tick, not at the refresh 30 s on.
         mesh.Register(Registration("b"), null);
         _time.Advance(options.NodeBindingsWriteDelay);
-        await Until(() => Written()?.Nodes is { Count: 2 }, "a registration was not written at the next tick");
+        await Until(() => Written().Nodes is { Count: 2 }, "a registration was not written at the next tick");
         var writtenAt = _time.GetUtcNow();
 
         // A heartbeat changes only "a"'s time: written when the refresh is due, at 30 s after the last write.
         Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("a", []), credentialA, out _));
         var seen = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        Assert.Equal(start.ToUnixTimeMilliseconds(), Written()!.Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
+        Assert.Equal(start.ToUnixTimeMilliseconds(), Written().Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
         // Not at the next tick (what the writer would have written by now is not there; this cannot fail wrongly).
         _time.Advance(options.NodeBindingsWriteDelay);
         await Task.Delay(200);
-        Assert.Equal(start.ToUnixTimeMilliseconds(), Written()!.Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
+        Assert.Equal(start.ToUnixTimeMilliseconds(), Written().Nodes!.Single(n => n.Registration.NodeId == "a").LastSeen);
         while (_time.GetUtcNow() - writtenAt < options.NodeBindingsRefresh) _time.Advance(options.NodeBindingsWriteDelay);
         Assert.Equal(writtenAt + options.NodeBindingsRefresh, _time.GetUtcNow());
-        await Until(() => Written()?.Nodes?.Single(n => n.Registration.NodeId == "a").LastSeen == seen, "the times were not written at the refresh");
+        await Until(() => Written().Nodes?.Single(n => n.Registration.NodeId == "a").LastSeen == seen, "the times were not written at the refresh");
 
         await stop.CancelAsync();
         await running.WaitAsync(TimeSpan.FromSeconds(10));
