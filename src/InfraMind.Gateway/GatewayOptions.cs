@@ -163,16 +163,18 @@ public sealed record GatewayOptions
 
     /// <summary>
     /// The file the gateway keeps its node bindings in (<see cref="NodeBindings"/>: each id's registration, credential,
-    /// key, replay guard and when it was last seen, and the node's standing: reputation and suspensions), read at the
-    /// start and written as they change, so that a restart frees no id and forgives no node: until
+    /// key, replay guard and when it was last seen, and the node's standing: reputation, suspensions and the receipts of
+    /// the spot checks it lost), read at the start and written as they change, so that a restart frees no id and
+    /// forgives no node: until
     /// <see cref="ForgetOfflineNodesAfter"/> has passed, only an id's own node registers it again, and a suspension runs on.
     /// Null: kept in memory only, and after a restart an id goes to whoever registers it first.
     /// </summary>
     public string? NodeBindingsFile { get; init; }
 
     /// <summary>
-    /// How soon a change to what is bound (an id admitted, bound to a key, forgotten) or to a suspension is written to
-    /// <see cref="NodeBindingsFile"/>: changes within one interval make one write. A crash loses at most this much.
+    /// How soon a change to what is bound (an id admitted, bound to a key, forgotten), to a suspension or to a node's
+    /// evidence (a spot check lost) is written to <see cref="NodeBindingsFile"/>: changes within one interval make one
+    /// write. A crash loses at most this much.
     /// </summary>
     public TimeSpan NodeBindingsWriteDelay { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -8,7 +8,7 @@ internal sealed partial class MeshState
 {
     /// <summary>
     /// Changes to what is bound (an id admitted, re-registered, bound to a key, forgotten) and to a node's suspensions
-    /// (suspended, re-admitted) since the start; under the lock. A reputation's change is not one: it is written with
+    /// (suspended, re-admitted) and evidence (a spot check lost) since the start; under the lock. A reputation's change is not one: it is written with
     /// the nodes' times, every <see cref="GatewayOptions.NodeBindingsRefresh"/>.
     /// </summary>
     private long _bindingChanges;
@@ -67,7 +67,7 @@ internal sealed partial class MeshState
     /// Takes back a node's standing kept before the restart: its reputation recovers from when it was last set, and a
     /// suspension still running stays until its end (a lost spot check's until then whatever the node reports; one
     /// after failures until a fresh pre-flight); one whose period ended while the gateway was down asks for a pre-flight
-    /// at the node's next heartbeat. Caller holds the lock.
+    /// at the node's next heartbeat. The spot checks it lost come back with their receipts. Caller holds the lock.
     /// </summary>
     private void RestoreStanding(NodeRecord n, KeptStanding standing, DateTimeOffset now)
     {
@@ -81,6 +81,10 @@ internal sealed partial class MeshState
             s.Suspension.Restore(k.Count, until, k.Generation, k.WaitsOutPeriod);
             s.LastFault = k.Reason;
         }
+
+        // The evidence behind it, as it was: the receipts are signed by their nodes, whatever kept them.
+        foreach (var d in (standing.Evidence ?? []).TakeLast(EvidencePerNode))
+            n.Evidence.Enqueue(new Disagreement(DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(d.At, now.ToUnixTimeMilliseconds())), d.Model, d.RequestId, d.Receipts));
     }
 
     /// <summary>What is bound now, as the file keeps it, with the count of changes it reflects (a writer compares it with the last one written).</summary>
@@ -98,8 +102,9 @@ internal sealed partial class MeshState
     }
 
     /// <summary>
-    /// A node's standing as the file keeps it, from its reputation and its <paramref name="suspended"/> standings (those
-    /// suspended at least once): null while it has nothing to keep (a full reputation, never suspended).
+    /// A node's standing as the file keeps it, from its reputation, its <paramref name="suspended"/> standings (those
+    /// suspended at least once) and the spot checks it lost: null while it has nothing to keep (a full reputation, never
+    /// suspended, no spot check lost).
     /// </summary>
     private static KeptStanding? StandingToKeep(NodeRecord n, IEnumerable<KeyValuePair<(string Node, string Model), Standing>> suspended)
     {
@@ -109,7 +114,10 @@ internal sealed partial class MeshState
             .Take(NodeBindings.MaxSuspensionsKept)
             .Select(e => new KeptSuspension(e.Key.Model, e.Value.Suspension.Count, e.Value.Suspension.Until?.ToUnixTimeMilliseconds(),
                 e.Value.Suspension.GenerationAtSuspension, e.Value.Suspension.WaitsOutPeriod, e.Value.LastFault))];
-        return score >= 1 && suspensions.Count == 0 ? null : new KeptStanding(score, at.ToUnixTimeMilliseconds(), suspensions);
+        return score >= 1 && suspensions.Count == 0 && n.Evidence.Count == 0
+            ? null
+            : new KeptStanding(score, at.ToUnixTimeMilliseconds(), suspensions,
+                n.Evidence.Count == 0 ? null : [.. n.Evidence.Select(d => new KeptDisagreement(d.At.ToUnixTimeMilliseconds(), d.Model, d.RequestId, d.Receipts))]);
     }
 
     /// <summary>The count of changes to what is bound, without a copy of it.</summary>

@@ -51,6 +51,9 @@ internal sealed partial class MeshState
     /// <summary>Most disagreements kept per node (each with the receipts of the answers compared).</summary>
     internal const int EvidencePerNode = 8;
 
+    /// <summary>Most answers a spot check compares: the first, a second, and a third when those two differ.</summary>
+    internal const int SpotCheckAnswers = 3;
+
     /// <summary>
     /// A spot check found <paramref name="node"/>'s answer to <paramref name="key"/> different from the one two other
     /// nodes agree on: the node loses reputation and is suspended for the version now (not after consecutive failures),
@@ -68,8 +71,11 @@ internal sealed partial class MeshState
             metrics.Reputation(node, n.Reputation.Value);
             metrics.Failure(model, node, Verdict.AnswerDisagrees);
             TrafficOf(key).Failed(Verdict.AnswerDisagrees.WireName);
-            n.Evidence.Enqueue(new Disagreement(time.GetUtcNow(), key, requestId, evidence));
+            // To the millisecond, as the bindings file keeps it: the evidence shown after a restart is the same.
+            n.Evidence.Enqueue(new Disagreement(DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds()), key, requestId, evidence));
             while (n.Evidence.Count > EvidencePerNode) n.Evidence.Dequeue();
+            // The evidence is written with the standing at once, whether or not the node is suspended for it now.
+            Rebound();
             var placed = _placedOn.TryGetValue(key, out var on) ? on : [];
             if (s.Suspension.IsSuspended || placed.Count(p => StandingOf(p, key).Suspension.IsSuspended) + 1 > placed.Count / 2)
             {
@@ -79,7 +85,6 @@ internal sealed partial class MeshState
 
             // A node that lied within the schema waits out its period: a pre-flight it reports passing proves nothing.
             var period = s.Suspension.Suspend(n.Reports.TryGetValue(key, out var r) ? r.PreflightGeneration : 0, waitOutPeriod: true);
-            Rebound();
             metrics.Suspended(node, model);
             log.LogWarning("node {Node} suspended for {Model} for {Seconds} s: its answer to request {Request} differs from two other nodes'", node, key, period.TotalSeconds, requestId);
         }

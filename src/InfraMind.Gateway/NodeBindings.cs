@@ -18,7 +18,12 @@ internal sealed record NodeBinding(NodeRegistration Registration, string Credent
 /// <see cref="NodeBindings.MaxSuspensionsKept"/>, the latest first. Without them a restart gave a node that had just
 /// lost a spot check (an answer two other nodes contradicted) its versions back at once, and its reputation in full.
 /// </summary>
-internal sealed record KeptStanding(double Reputation, long ReputationAt, IReadOnlyList<KeptSuspension>? Suspensions);
+/// <remarks>
+/// <paramref name="Evidence"/>: the spot checks it lost, oldest first, at most <see cref="MeshState.EvidencePerNode"/>
+/// (null: none, as in a file of a gateway before them): the signed receipts behind a suspension for
+/// <c>answer-disagrees</c>, which <c>GET /mesh/v1/nodes/{id}/receipts</c> shows after a restart as before it.
+/// </remarks>
+internal sealed record KeptStanding(double Reputation, long ReputationAt, IReadOnlyList<KeptSuspension>? Suspensions, IReadOnlyList<KeptDisagreement>? Evidence = null);
 
 /// <summary>
 /// One version's suspension of a node: <paramref name="Model"/> (name@version), how often it was suspended (the period
@@ -26,6 +31,12 @@ internal sealed record KeptStanding(double Reputation, long ReputationAt, IReadO
 /// waits out its period (a lost spot check), and the verdict it was suspended for.
 /// </summary>
 internal sealed record KeptSuspension(string Model, int Count, long? Until, long Generation, bool WaitsOutPeriod, Verdict? Reason);
+
+/// <summary>
+/// A spot check a node lost: when (Unix ms), the version (name@version) and the request, and each compared node's
+/// receipt as it signed it (null: a node without a key), at most <see cref="MeshState.SpotCheckAnswers"/>.
+/// </summary>
+internal sealed record KeptDisagreement(long At, string Model, string RequestId, IReadOnlyDictionary<string, string?> Receipts);
 
 /// <summary>
 /// What the file holds: its format, the fingerprint of the key the gateway ran with (null: none), and the bindings.
@@ -54,8 +65,12 @@ internal static class NodeBindings
     /// <summary>The longest model key (name@version) a kept suspension may name: a name and a version at their bounds fit.</summary>
     private const int MaxModelKeyLength = 512;
 
-    /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names, its suspensions.</summary>
-    private const long BytesPerBindingBeyondRegistration = (4 * 1024) + (MaxSuspensionsKept * (MaxModelKeyLength + 256L));
+    /// <summary>What one kept disagreement may take in the file: its receipts with their nodes' ids, its version, request id and time.</summary>
+    private const long BytesPerDisagreement = (MeshState.SpotCheckAnswers * (JobReceipts.MaxEncodedLength + RegistrationRules.MaxNodeIdLength + 16L))
+                                              + MaxModelKeyLength + JobReceipts.MaxRequestIdLength + 256;
+
+    /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names, its suspensions, its evidence.</summary>
+    private const long BytesPerBindingBeyondRegistration = (4 * 1024) + (MaxSuspensionsKept * (MaxModelKeyLength + 256L)) + (MeshState.EvidencePerNode * BytesPerDisagreement);
 
     /// <summary>The most bytes a file of at most <paramref name="maxNodes"/> bindings may hold.</summary>
     public static long MaxBytes(int maxNodes) => (maxNodes + 1L) * (NodeApi.MaxRegistrationBytes + BytesPerBindingBeyondRegistration);
@@ -144,15 +159,38 @@ internal static class NodeBindings
         foreach (var (s, i) in suspensions.Select((s, i) => (s, i)))
         {
             var at = $"suspension {i + 1}";
-            if (s?.Model is not { Length: > 2 and <= MaxModelKeyLength } model || model.IndexOf('@', StringComparison.Ordinal) is <= 0 || model[^1] == '@')
-                return $"{at} names no model version (name@version, at most {MaxModelKeyLength} characters)";
+            if (s?.Model is not { } model || !IsModelKey(model)) return $"{at} names no model version (name@version, at most {MaxModelKeyLength} characters)";
             if (!models.Add(model)) return $"{at}: {TerminalText.Escape(model)} is listed twice";
             if (s.Count < 1) return $"{at} ({TerminalText.Escape(model)}): it was suspended {s.Count} times";
             if (s.Until < 0 || s.Generation < 0) return $"{at} ({TerminalText.Escape(model)}): a time or generation is negative";
         }
 
+        var evidence = standing.Evidence ?? [];
+        if (evidence.Count > MeshState.EvidencePerNode) return $"it lists {evidence.Count} lost spot checks; at most {MeshState.EvidencePerNode} are kept";
+        foreach (var (d, i) in evidence.Select((d, i) => (d, i)))
+        {
+            var at = $"lost spot check {i + 1}";
+            if (d is null || !IsModelKey(d.Model)) return $"{at} names no model version (name@version, at most {MaxModelKeyLength} characters)";
+            if (d.At < 0) return $"{at} ({TerminalText.Escape(d.Model)}): its time is before 1970";
+            if (d.RequestId is not { Length: > 0 and <= JobReceipts.MaxRequestIdLength })
+                return $"{at} ({TerminalText.Escape(d.Model)}): its request id is empty or longer than {JobReceipts.MaxRequestIdLength} characters";
+            if (d.Receipts is not { } receipts) return $"{at} ({TerminalText.Escape(d.Model)}): it has no list of receipts";
+            if (receipts.Count > MeshState.SpotCheckAnswers)
+                return $"{at} ({TerminalText.Escape(d.Model)}): it holds {receipts.Count} answers' receipts; a spot check compares at most {MeshState.SpotCheckAnswers}";
+            foreach (var (node, receipt) in receipts)
+            {
+                if (!RegistrationRules.IsNodeId(node)) return $"{at} ({TerminalText.Escape(d.Model)}): '{TerminalText.Escape(node)}' is not a node id";
+                if (receipt?.Length > JobReceipts.MaxEncodedLength)
+                    return $"{at} ({TerminalText.Escape(d.Model)}): node '{node}''s receipt is {receipt.Length} characters, more than a receipt's {JobReceipts.MaxEncodedLength}";
+            }
+        }
+
         return null;
     }
+
+    /// <summary>A model key as the gateway names a version: name@version, both non-empty, at most <see cref="MaxModelKeyLength"/> characters.</summary>
+    private static bool IsModelKey(string? model) =>
+        model is { Length: > 2 and <= MaxModelKeyLength } && model.IndexOf('@', StringComparison.Ordinal) > 0 && model[^1] != '@';
 
     /// <summary>Writes <paramref name="kept"/> to <paramref name="path"/>: owner-only, whole or not at all.</summary>
     public static void Save(string path, KeptBindings kept) => AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(kept, MeshJson.Options));

@@ -194,6 +194,8 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
                 await Task.Delay(100);
             }
 
+            // The evidence behind the suspension, the compared nodes' signed receipts, as gateway 1 holds it before the crash.
+            var evidenceBefore = JsonNode.Parse(await http.GetStringAsync(new Uri(gateways[0], $"mesh/v1/nodes/{liar}/receipts")))!["disagreements"]!.AsArray();
             var (restarted, said, err) = await LabAsync(state, TimeSpan.FromMinutes(2), "restart", "gateway-1");
             Assert.True(restarted == 0, $"lab.sh restart gateway-1 exited {restarted}:\n{said}\n{err}");
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -208,6 +210,15 @@ public sealed class LabTests(ITestOutputHelper output) : IDisposable
             var reputation = (double)(await NodeStateAsync(http, gateways[0], liar))["reputation"]!;
             Assert.True(reputation < 1, $"after the restart {liar}'s reputation is {reputation}");
             output.WriteLine($"after gateway 1's restart: {liar} {kept}, reputation {reputation}");
+
+            // And so is the evidence: the lost spot checks written with the suspension, each with the same receipts.
+            var evidenceAfter = JsonNode.Parse(await http.GetStringAsync(new Uri(gateways[0], $"mesh/v1/nodes/{liar}/receipts")))!["disagreements"]!.AsArray();
+            Assert.NotEmpty(evidenceAfter);
+            Assert.All(evidenceAfter, d => Assert.True(evidenceBefore.Any(b => JsonNode.DeepEquals(b, d)), $"after the restart {d}\nbefore it {evidenceBefore}"));
+            // Three answers compared, the liar's among them (the lab's nodes have no keys: their receipts are null).
+            Assert.All(evidenceAfter, d => Assert.Equal(3, d!["receipts"]!.AsObject().Count(r => r.Key == liar || r.Key.StartsWith("lab-node-", StringComparison.Ordinal))));
+            Assert.All(evidenceAfter, d => Assert.True(d!["receipts"]!.AsObject().ContainsKey(liar), $"{d}"));
+            output.WriteLine($"after gateway 1's restart: {evidenceAfter.Count} of {evidenceBefore.Count} lost spot check(s) with their receipts");
         }
         finally
         {

@@ -290,6 +290,49 @@ public sealed class NodeBindingsTests : IDisposable
     }
 
     /// <summary>
+    /// The evidence behind a suspension outlives the restart with it. Before, a restarted gateway still held a node
+    /// suspended for <c>answer-disagrees</c> but <c>GET /mesh/v1/nodes/{id}/receipts</c> showed no spot check it lost:
+    /// the signed receipts that prove it were kept in memory only.
+    /// </summary>
+    [Fact]
+    public void The_receipts_of_the_spot_checks_a_node_lost_outlive_the_restart()
+    {
+        var before = NewMesh();
+        ThreeReady(before);
+        // A clock between milliseconds: the time shown is the one kept (the file keeps milliseconds).
+        _time.Advance(TimeSpan.FromTicks(1234));
+        var changes = before.BindingChanges;
+        Dictionary<string, string?> evidence = new(StringComparer.Ordinal) { ["a"] = "receipt-of-a", ["b"] = "receipt-of-b", ["c"] = null };
+        before.Disagreed("a", Echo, "echo", "req-1", evidence);
+        Assert.True(before.BindingChanges > changes);
+        // A second lost check while it is suspended already suspends nothing more, but its evidence is due at once too.
+        changes = before.BindingChanges;
+        _time.Advance(TimeSpan.FromSeconds(2));
+        before.Disagreed("a", Echo, "echo", "req-2", new Dictionary<string, string?>(StringComparer.Ordinal) { ["a"] = "second-of-a", ["b"] = "second-of-b" });
+        Assert.True(before.BindingChanges > changes);
+        var kept = before.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Evidence!;
+        Assert.Equal(["req-1", "req-2"], kept.Select(d => d.RequestId));
+
+        var mesh = Restart(before);
+        string Shown(MeshState m) => System.Text.Json.JsonSerializer.Serialize(m.ReceiptsOf("a"), MeshJson.Options);
+        Assert.Equal(Shown(before), Shown(mesh));
+        var shown = System.Text.Json.Nodes.JsonNode.Parse(Shown(mesh))!["disagreements"]!.AsArray();
+        Assert.Equal(2, shown.Count);
+        Assert.Equal(("req-1", Echo, "receipt-of-a", "receipt-of-b"),
+            ((string)shown[0]!["requestId"]!, (string)shown[0]!["model"]!, (string)shown[0]!["receipts"]!["a"]!, (string)shown[0]!["receipts"]!["b"]!));
+        Assert.Null(shown[0]!["receipts"]!["c"]);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(-2).AddTicks(-1234), shown[0]!["at"]!.GetValue<DateTimeOffset>());
+
+        // The last 8 are kept, as in memory, and the file keeps what memory does: a ninth drops the first, restart or not.
+        for (var i = 3; i <= 9; i++) mesh.Disagreed("a", Echo, "echo", $"req-{i}", evidence);
+        var again = Restart(mesh).Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "a").Standing!.Evidence!;
+        Assert.Equal([.. Enumerable.Range(2, 8).Select(i => $"req-{i}")], again.Select(d => d.RequestId));
+
+        // A node that lost no spot check keeps none (b's standing, with nothing against it, is none at all).
+        Assert.Null(mesh.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "b").Standing);
+    }
+
+    /// <summary>
     /// A suspension after failures whose period ran out while the gateway was down asks for a pre-flight at the node's
     /// first heartbeat, and the pass readmits it, even counted from none by a node that restarted meanwhile.
     /// </summary>
@@ -510,9 +553,16 @@ public sealed class NodeBindingsTests : IDisposable
         List<KeptSuspension> edges = [new("a@1", 1, 0, 0, false, null), new(longKey, 1, null, 0, true, Verdict.AnswerDisagrees),
             .. Enumerable.Range(0, 62).Select(i => new KeptSuspension($"{i:D2}{longKey[2..]}", int.MaxValue, long.MaxValue, long.MaxValue, true, Verdict.AnswerDisagrees))];
         Assert.Equal(NodeBindings.MaxSuspensionsKept, edges.Count);
-        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1e-300, 0, edges) }] });
+        // And 8 lost spot checks at their longest: three answers' receipts at their bound, from nodes of the longest id.
+        var receipt = new string('r', JobReceipts.MaxEncodedLength);
+        var ids = Enumerable.Range(0, 3).Select(i => $"{i}{new string('i', RegistrationRules.MaxNodeIdLength - 1)}").ToList();
+        List<KeptDisagreement> evidence = [new(0, "a@1", "r", new Dictionary<string, string?> { ["a"] = null }),
+            .. Enumerable.Range(0, 7).Select(i => new KeptDisagreement(long.MaxValue, longKey, new string('q', JobReceipts.MaxRequestIdLength), ids.ToDictionary(id => id, string? (_) => receipt)))];
+        Assert.Equal(MeshState.EvidencePerNode, evidence.Count);
+        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1e-300, 0, edges, evidence) }] });
         var loaded = Assert.Single(NodeBindings.Load(File, 1).Nodes!).Standing!;
         Assert.Equal(64, loaded.Suspensions!.Count);
+        Assert.Equal(8, loaded.Evidence!.Count);
 
         // One character more, "@" first, or a 65th: refused.
         foreach (var (wrong, why) in new (KeptSuspension, string)[]
@@ -527,6 +577,24 @@ public sealed class NodeBindingsTests : IDisposable
 
         NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1, 0, [.. edges, new("z@1", 1, null, 0, false, null)]) }] });
         Assert.Contains("it lists 65 suspensions", Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1)).Message, StringComparison.Ordinal);
+
+        // A receipt, a request id or a node id one character longer, a fourth answer or a ninth check: refused.
+        var four = ids.Append("d").ToDictionary(id => id, string? (_) => null);
+        foreach (var (wrong, why) in new (KeptDisagreement, string)[]
+                 {
+                     (evidence[1] with { Receipts = new Dictionary<string, string?> { ["a"] = receipt + "r" } }, $"node 'a''s receipt is {JobReceipts.MaxEncodedLength + 1} characters"),
+                     (evidence[1] with { RequestId = new string('q', JobReceipts.MaxRequestIdLength + 1) }, "its request id is empty or longer than 128 characters"),
+                     (evidence[1] with { Receipts = new Dictionary<string, string?> { ["x" + ids[0]] = null } }, "is not a node id"),
+                     (evidence[1] with { Receipts = four }, "it holds 4 answers' receipts; a spot check compares at most 3"),
+                     (evidence[1] with { Model = "n" + longKey }, "lost spot check 1 names no model version"),
+                 })
+        {
+            NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1, 0, null, [wrong]) }] });
+            Assert.Contains(why, Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1)).Message, StringComparison.Ordinal);
+        }
+
+        NodeBindings.Save(File, kept with { Nodes = [kept.Nodes![0] with { Standing = new KeptStanding(1, 0, null, [.. evidence, evidence[0]]) }] });
+        Assert.Contains("it lists 9 lost spot checks; at most 8 are kept", Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 1)).Message, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -579,6 +647,13 @@ public sealed class NodeBindingsTests : IDisposable
         { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":1,"until":-5,"generation":0}]}}]}""", "its standing: suspension 1 (e@1): a time or generation is negative" },
         { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":[{"model":"e@1","count":1,"generation":-1}]}}]}""", "its standing: suspension 1 (e@1): a time or generation is negative" },
         { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"suspensions":SIXTY_FIVE}}]}""", "its standing: it lists 65 suspensions; at most 64 are kept" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[null]}}]}""", "its standing: lost spot check 1 names no model version" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":1,"model":"echo","requestId":"r","receipts":{"a":null}}]}}]}""", "its standing: lost spot check 1 names no model version" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":-1,"model":"e@1","requestId":"r","receipts":{"a":null}}]}}]}""", "its standing: lost spot check 1 (e@1): its time is before 1970" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":1,"model":"e@1","requestId":"","receipts":{"a":null}}]}}]}""", "its standing: lost spot check 1 (e@1): its request id is empty" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":1,"model":"e@1","receipts":{"a":null}}]}}]}""", "its standing: lost spot check 1 (e@1): its request id is empty" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":1,"model":"e@1","requestId":"r"}]}}]}""", "its standing: lost spot check 1 (e@1): it has no list of receipts" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","standing":{"reputation":1,"reputationAt":1,"evidence":[{"at":1,"model":"e@1","requestId":"r","receipts":{"A B":null}}]}}]}""", "its standing: lost spot check 1 (e@1): 'A B' is not a node id" },
     };
 
     [Theory]

@@ -264,7 +264,7 @@ internal sealed class InferenceCore(MeshState mesh, GatewayOptions options, Gate
         var answers = new List<SpotAnswer> { new(first.Node, first.Answer, first.Receipt) };
         try
         {
-            while (answers.Count < 3 && !(answers.Count == 2 && answers[0].SameAs(answers[1])))
+            while (answers.Count < MeshState.SpotCheckAnswers && !(answers.Count == 2 && answers[0].SameAs(answers[1])))
             {
                 var candidates = mesh.Candidates(model.Key, tried);
                 var chosen = NodeChoice.Choose(candidates, Random.Shared);

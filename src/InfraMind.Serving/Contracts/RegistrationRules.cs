@@ -167,7 +167,7 @@ public static class RegistrationRules
     }
 
     /// <summary>1–64 ASCII letters, digits, '-', '_' or '.'.</summary>
-    private static bool IsNodeId(string? id) =>
+    public static bool IsNodeId(string? id) =>
         !string.IsNullOrEmpty(id) && id.Length <= MaxNodeIdLength && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     private static string Problem(string message) => message;

@@ -78,7 +78,7 @@ internal static class GatewayServeCommand
             "(IM6040 another key for a held id, IM6041 a bad or missing signature, IM6042 a time more than 120 s off or a replay); a key holds one id (IM6051 while its node is online), " +
             "and its fingerprint, not the id, decides the node's rank in placement; with --admit-node-key(s) a node with another key, " +
             "or none, is refused (IM6043). Such a node signs a receipt for every answer, returned in the InfraMind-Receipt header (infra receipt verify). " +
-            "What binds each id (its credential, its key, when it was last seen) and the node's standing (its reputation and suspensions) are kept in " +
+            "What binds each id (its credential, its key, when it was last seen) and the node's standing (its reputation, suspensions and the receipts of spot checks it lost) are kept in " +
             "$INFRAMIND_HOME/mesh/gateways/PORT.nodes.json (not with --port 0), so a restart frees no id and forgives no node: until 10 minutes after " +
             "its node was last seen, only that node registers it again, and a suspension runs to its end.")
         {
