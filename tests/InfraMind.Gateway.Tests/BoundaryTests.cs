@@ -80,6 +80,27 @@ public sealed class BoundaryTests : IAsyncLifetime, IDisposable
         Assert.Empty(_node.Jobs);
     }
 
+    /// <summary>
+    /// The place of a bad byte is counted in the client's bytes, a byte-order mark's among them: before, the gateway
+    /// skipped the mark and counted from after it, three bytes short.
+    /// </summary>
+    [Fact]
+    public async Task A_bad_byte_after_a_byte_order_mark_is_placed_in_the_clients_bytes()
+    {
+        var (status, problem) = await InferAsync([0xEF, 0xBB, 0xBF, .. "{\"text\":\""u8, 0xff, .. "\"}"u8]);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(MeshErrorCodes.BodyNotUtf8.Value, (string?)problem["code"]);
+        Assert.Contains("the byte at offset 12 ", (string?)problem["detail"], StringComparison.Ordinal);
+
+        // And a parse error on the first line: its byte counts the mark; on a later line, it does not.
+        (status, problem) = await InferAsync("\uFEFF{\"text\":\"a\",}");
+        Assert.Equal(MeshErrorCodes.MalformedJson.Value, (string?)problem["code"]);
+        Assert.Contains("(line 1, byte 16)", (string?)problem["detail"], StringComparison.Ordinal);
+        (status, problem) = await InferAsync("\uFEFF{\"text\":\n \"a\" \"b\"}");
+        Assert.Contains("(line 2, byte 6)", (string?)problem["detail"], StringComparison.Ordinal);
+        Assert.Empty(_node.Jobs);
+    }
+
     [Theory]
     [InlineData("{\"text\":\"a\",}", "(line 1, byte 13)")]
     [InlineData("{\"text\":\n \"a\" \"b\"}", "(line 2, byte 6)")]

@@ -23,7 +23,8 @@ internal static class StrictJson
     /// What the parser found wrong, where (line and byte, from 1), without the parts of its message that speak of
     /// its own API ("Change the reader options", "isFinalBlock", its "LineNumber: 0 | BytePositionInLine: 12" form).
     /// </summary>
-    internal static string Describe(JsonException e)
+    /// <remarks><paramref name="skipped"/>: bytes before the parsed text on its first line (a byte-order mark), counted in the place given.</remarks>
+    internal static string Describe(JsonException e, int skipped = 0)
     {
         var text = e.Message;
         var cut = text.IndexOf(" LineNumber:", StringComparison.Ordinal);
@@ -31,7 +32,7 @@ internal static class StrictJson
         foreach (var api in new[] { " Change the reader options.", " when isFinalBlock is true", " The reader options need to be changed." })
             text = text.Replace(api, "", StringComparison.Ordinal);
         text = text.Replace("which is not supported in this mode", "which JSON does not allow", StringComparison.Ordinal).TrimEnd(' ', '.');
-        return e.LineNumber is { } line && e.BytePositionInLine is { } at ? $"{text} (line {line + 1}, byte {at + 1})" : text;
+        return e.LineNumber is { } line && e.BytePositionInLine is { } at ? $"{text} (line {line + 1}, byte {at + 1 + (line == 0 ? skipped : 0)})" : text;
     }
 
     /// <summary>
@@ -40,10 +41,12 @@ internal static class StrictJson
     /// </summary>
     public static StrictBody Read(byte[] body, int maxDepth, string named)
     {
-        // A byte-order mark is allowed and ignored (RFC 8259 §8.1); the model never sees it.
-        if (body.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) body = body[3..];
+        // A byte-order mark is allowed and ignored (RFC 8259 §8.1); the model never sees it. Places are still counted
+        // in the client's bytes, the mark's among them.
+        var skipped = body.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
+        if (skipped > 0) body = body[skipped..];
         if (!Utf8.IsValid(body))
-            return Refuse(MeshErrorCodes.BodyNotUtf8, $"{named} is not UTF-8: the byte at offset {InvalidOffset(body)} is not valid UTF-8", "");
+            return Refuse(MeshErrorCodes.BodyNotUtf8, $"{named} is not UTF-8: the byte at offset {skipped + InvalidOffset(body)} is not valid UTF-8", "");
 
         if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
             return Refuse(MeshErrorCodes.MalformedJson, $"{named} is empty: send the input as one JSON document", "");
@@ -55,7 +58,7 @@ internal static class StrictJson
         }
         catch (JsonException e)
         {
-            return Refuse(MeshErrorCodes.MalformedJson, $"{named} is not JSON: {Describe(e)}", "");
+            return Refuse(MeshErrorCodes.MalformedJson, $"{named} is not JSON: {Describe(e, skipped)}", "");
         }
 
         try
