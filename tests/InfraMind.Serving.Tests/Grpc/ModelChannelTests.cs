@@ -262,6 +262,25 @@ public sealed class ModelChannelTests
         Assert.Equal(1, smallest.MaxAnswerBytes);
     }
 
+    /// <summary>
+    /// Calls beyond what one HTTP/2 connection's streams take open another connection to the model rather than queue
+    /// behind it (<c>EnableMultipleHttp2Connections</c>): a model that allows one stream per connection still has two
+    /// calls in hand at once. With the setting off, the second call waited for the first's answer.
+    /// </summary>
+    [Fact]
+    public async Task Calls_beyond_a_connections_stream_limit_open_another_connection_rather_than_queue()
+    {
+        await using var model = await HandWrittenServer.StartAsync("held", maxStreamsPerConnection: 1);
+        using var channel = new ModelChannel(model, "m", "1.0.0", ModelAnswer.DefaultBodyLimit);
+
+        var calls = Enumerable.Range(0, 2).Select(_ => channel.InferAsync("""{"text": "hi"}"""u8.ToArray(), TimeSpan.FromSeconds(30), CancellationToken.None)).ToList();
+        // Both reach the model while neither is answered; one connection's single stream would hold the second back.
+        await model.BothHeld.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        model.Release.TrySetResult();
+        foreach (var answer in await Task.WhenAll(calls)) Assert.Equal(200, answer.StatusCode);
+        Assert.Equal(2, model.Connections);
+    }
+
     private sealed class Refusing : IModelConnector
     {
         public ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken) =>
@@ -273,6 +292,16 @@ public sealed class ModelChannelTests
     {
         private readonly WebApplication _app;
         private int _serverReadyCalls;
+        private int _connections;
+        private int _held;
+
+        /// <summary>Behaviour "held": set when two ModelInfer calls are in hand at once; they answer once <see cref="Release"/> is.</summary>
+        public TaskCompletionSource BothHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>How many connections the client opened.</summary>
+        public int Connections => Volatile.Read(ref _connections);
 
         public List<ModelInferRequest> Requests { get; } = [];
 
@@ -282,11 +311,15 @@ public sealed class ModelChannelTests
 
         public int ServerReadyCalls => Volatile.Read(ref _serverReadyCalls);
 
-        public static async Task<HandWrittenServer> StartAsync(string behaviour)
+        public static async Task<HandWrittenServer> StartAsync(string behaviour, int maxStreamsPerConnection = 100)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+            builder.WebHost.ConfigureKestrel(k =>
+            {
+                k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2);
+                k.Limits.Http2.MaxStreamsPerConnection = maxStreamsPerConnection;
+            });
             builder.Logging.ClearProviders();
             var app = builder.Build();
             var server = new HandWrittenServer(app);
@@ -327,6 +360,10 @@ public sealed class ModelChannelTests
                         for (var i = 0; i < 20; i++) named.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = $"out{i}\u001b[31m" + new string('n', 100) });
                         await AnswerAsync(http, named);
                         break;
+                    case "held":
+                        if (Interlocked.Increment(ref server._held) == 2) server.BothHeld.TrySetResult();
+                        await server.Release.Task.WaitAsync(http.RequestAborted);
+                        goto case "echo";
                     case "echo":
                         var request = ModelInferRequest.Parser.ParseFrom(await ReadAsync(http));
                         lock (server.Requests) server.Requests.Add(request);
@@ -420,6 +457,7 @@ public sealed class ModelChannelTests
 
         public async ValueTask<Stream> ConnectAsync(CancellationToken cancellationToken)
         {
+            Interlocked.Increment(ref _connections);
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, new Uri(_app.Urls.First()).Port), cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
