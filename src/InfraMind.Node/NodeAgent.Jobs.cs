@@ -141,10 +141,24 @@ public sealed partial class NodeAgent
                 return;
             }
 
+            // A 101 to a job (which asks for no protocol switch) is not an answer, and HTTP has no way to pass it on.
+            if (answer.StatusCode < StatusCodes.Status200OK)
+            {
+                await FailAsync(context, StatusCodes.Status502BadGateway, Verdict.MalformedAnswer,
+                    $"the model answered {answer.StatusCode} to a job, which asks for no protocol switch: that is no answer, and node {_options.NodeId} has none to pass on");
+                return;
+            }
+
+            // Statuses HTTP gives no body are passed on without one, as a client reads them (their body is not an answer).
+            var bodyless = answer.StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified;
+            if (bodyless) bytes = [];
             if (_options.AlterAnswers && answer.StatusCode == StatusCodes.Status200OK) bytes = LyingAnswers.Alter(bytes);
             context.Response.StatusCode = answer.StatusCode;
             if (receipt(bytes) is { } signed) context.Response.Headers[MeshHeaders.Receipt] = signed;
-            if (response.Content.Headers.ContentType is { } type) context.Response.ContentType = type.ToString();
+            // The model's Content-Type only where a header may hold it (no byte past ASCII, no control character): a
+            // gateway reads the answer's bytes, whatever its type says.
+            if (response.Content.Headers.ContentType?.ToString() is { } type && IsHeaderText(type)) context.Response.ContentType = type;
+            if (bodyless) return;
             context.Response.ContentLength = bytes.Length;
             await context.Response.Body.WriteAsync(bytes, limit.Token);
         }
@@ -170,6 +184,9 @@ public sealed partial class NodeAgent
             ? TimeSpan.FromMilliseconds(ms)
             : half;
     }
+
+    /// <summary>Whether Kestrel writes <paramref name="value"/> as a header: visible ASCII, spaces and tabs only.</summary>
+    private static bool IsHeaderText(string value) => value.All(c => c is '\t' or (>= ' ' and <= '~'));
 
     internal static Task FailAsync(HttpContext context, int status, Judgement judgement) => FailAsync(context, status, judgement.Verdict!, judgement.Detail);
 

@@ -110,6 +110,7 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
             (node.Sign(path, body), Encoding.UTF8.GetBytes($$"""{"nodeId":"n2","models":[]}""")),          // a body other than the one signed
             (node.Sign(path, body, audience: new Uri("http://127.0.0.1:1/")), body),                        // signed for another gateway
             (node.Sign("/mesh/v1/nodes/other/heartbeat", body), body),                                      // signed for another path
+            ($"t=99999999999999999;key={_key.PublicKey.Fingerprint};sig=AA", body),                       // a time past year 9999 (was a 500)
         };
         foreach (var (signature, sent) in cases)
         {

@@ -128,6 +128,70 @@ public sealed class GatewayReplyTests
         }
     }
 
+    /// <summary>
+    /// Found by an audit (2026-12-07): a reply whose assignment's manifest names a member twice passed the shape check and
+    /// was kept, and reading it threw where the node parses a manifest (an ArgumentException of System.Text.Json, not the
+    /// FormatException of an invalid manifest). Every gateway's loop reconciles every kept reply, so each of them threw at
+    /// that assignment, before what came after it (other gateways' new placements, pre-flight requests), logged an internal
+    /// error and registered again at every beat; the version itself was never refused nor reported.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_manifest_naming_a_member_twice_is_refused_alone_and_what_other_gateways_place_starts()
+    {
+        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
+        var echo = InfraMind.Manifest.ManifestReader.ValidateContent(Encoding.UTF8.GetBytes("""
+            name: echo
+            version: 1.0.0
+            entrypoint: serve.py
+            runtime: python3.10
+            protocol: rest
+            port: 9000
+            resources: {cpu: 1, memory: 64Mi, gpu: false}
+            input_schema: {type: object}
+            output_schema: {type: object}
+            """)).Manifest!;
+        var honestReply = System.Text.Json.JsonSerializer.Serialize(
+            new HeartbeatReply([new ModelAssignment("echo", "1.0.0", echo.ToJson(), "sha256:" + new string('0', 64), [], null)], []), MeshJson.Options);
+        const string HostileReply = """
+            {"assignments": [{"name": "twice", "version": "1.0.0", "manifest": {"name": "twice", "name": "twice"},
+              "imageDigest": "sha256:00", "contentReferences": [], "registryIndex": null}], "preflight": []}
+            """;
+        async Task AnswerAsync(HttpListenerContext context, string heartbeat, CancellationToken ct)
+        {
+            var beat = context.Request.Url!.AbsolutePath.EndsWith("/heartbeat", StringComparison.Ordinal);
+            var body = beat ? heartbeat : System.Text.Json.JsonSerializer.Serialize(new NodeRegistered("twice", MeshToken.Create()), MeshJson.Options);
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body), ct);
+            context.Response.Close();
+        }
+
+        await using var hostile = new ListenerServer((c, ct) => AnswerAsync(c, HostileReply, ct));
+        await using var honest = new ListenerServer((c, ct) => AnswerAsync(c, honestReply, ct));
+        var logs = new ConcurrentQueue<string>();
+        var options = new NodeOptions
+        {
+            // The hostile gateway first: its assignment is reconciled before the honest one's.
+            NodeId = "twice", Gateways = [hostile.BaseUri, honest.BaseUri], HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            Capacity = new NodeCapacity(4000, 8L << 30, 0), ListenUrl = "http://127.0.0.1:0", RestartBackoff = TimeSpan.FromSeconds(30),
+        };
+        await using var node = await NodeHost.StartAsync(options, engine, new PackageDirectoryImageSource(engine, new Dictionary<string, string>()), TimeProvider.System,
+            b => b.AddProvider(new QueueLogger(logs)), CancellationToken.None);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (node.Agent.Reports().Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the node reports " + string.Join(", ", node.Agent.Reports().Select(r => $"{r.Name}@{r.Version} {r.State}")) +
+                                                    "; logged: " + string.Join(" | ", logs));
+            await Task.Delay(20);
+        }
+
+        var reports = node.Agent.Reports().ToDictionary(r => r.Name);
+        // The honest gateway's version was taken up (it has no image here, so it goes on to fail: not a refusal).
+        Assert.NotEqual(ModelState.Refused, reports["echo"].State);
+        Assert.Equal(ModelState.Refused, reports["twice"].State);
+        Assert.Contains("the published manifest of twice@1.0.0 is invalid", reports["twice"].Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(logs, l => l.Contains("registering again", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_reply_is_checked_for_every_list_and_field_and_its_counts()
     {

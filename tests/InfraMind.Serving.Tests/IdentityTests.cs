@@ -95,6 +95,26 @@ public sealed class IdentityTests : IDisposable
         Assert.Contains("header is not t=UNIX_MS", check.Problem, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A time past what a date can hold (year 9999), under the signer's own fingerprint (which anyone may copy from a
+    /// key it publishes): refused as unreadable. Before, the skew check turned it into a date and threw, so a stranger
+    /// registering with a key of its own made the gateway answer 500, and an impostor gateway's reply made a node log
+    /// an internal error and retry for good instead of refusing that gateway.
+    /// </summary>
+    [Theory]
+    [InlineData("253402300800000")]
+    [InlineData("9223372036854775807")]
+    public void A_time_past_the_last_date_is_refused_as_unreadable_not_an_exception(string t)
+    {
+        var header = $"t={t};key={_key.PublicKey.Fingerprint};sig=" + System.Buffers.Text.Base64Url.EncodeToString(new byte[64]);
+        var check = Check(header, "{}"u8.ToArray());
+        Assert.Equal(MeshErrorCodes.NodeSignatureInvalid, check.Code);
+        Assert.Contains("header is not t=UNIX_MS;key=sha256:HEX;sig=BASE64URL", check.Problem, StringComparison.Ordinal);
+        // The last millisecond a date holds is still a time, read and found far from this clock.
+        var last = $"t={DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()};key={_key.PublicKey.Fingerprint};sig=AA";
+        Assert.Equal(MeshErrorCodes.SignatureExpired, Check(last, "{}"u8.ToArray()).Code);
+    }
+
     [Fact]
     public void The_skew_bound_itself_is_accepted_and_a_millisecond_past_it_is_not()
     {

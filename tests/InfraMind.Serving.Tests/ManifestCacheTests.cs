@@ -74,6 +74,10 @@ public sealed class ManifestCacheTests
         wrongKind["manifestDigest"] = 5;
         Assert.Throws<FormatException>(() => cache.Get(wrongKind));
         Assert.Throws<FormatException>(() => cache.Get(new JsonObject { ["name"] = "x" }));
+        // A member named twice, as a gateway's reply may carry it (a JsonObject takes it and throws only when read):
+        // invalid like the rest, not an ArgumentException of the JSON library.
+        var twice = JsonSerializer.Deserialize<JsonObject>("""{"name": "echo", "name": "echo"}""", MeshJson.Options)!;
+        Assert.Contains("Duplicate property 'name'", Assert.Throws<FormatException>(() => cache.Get(twice)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

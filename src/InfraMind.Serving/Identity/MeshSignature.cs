@@ -32,6 +32,9 @@ public static class MeshSignature
 
     private const string Domain = "InfraMind-Signature-v1";
 
+    /// <summary>The last millisecond a <see cref="DateTimeOffset"/> holds (9999-12-31T23:59:59.999Z), the latest time a header may name.</summary>
+    private static readonly long MaxUnixMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
+
     /// <summary><paramref name="url"/> as an audience: scheme://host:port/, lower case, no path.</summary>
     public static string Audience(Uri url)
     {
@@ -92,7 +95,8 @@ public static class MeshSignature
         if (parts.Length != 3 || !parts[0].StartsWith("t=", StringComparison.Ordinal) || !parts[1].StartsWith("key=sha256:", StringComparison.Ordinal) ||
             !parts[2].StartsWith("sig=", StringComparison.Ordinal))
             return false;
-        if (!long.TryParse(parts[0].AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out t) || t <= 0) return false;
+        // A time is a date this clock can hold (up to year 9999): one past it would throw where the skew is checked.
+        if (!long.TryParse(parts[0].AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out t) || t <= 0 || t > MaxUnixMs) return false;
         fingerprint = parts[1][4..];
         if (fingerprint.Length != "sha256:".Length + 64) return false;
         try

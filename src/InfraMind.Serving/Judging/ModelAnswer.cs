@@ -38,9 +38,12 @@ public sealed record ModelAnswer(int StatusCode, byte[]? Body, long BodyLimit, V
     public static async Task<ModelAnswer> ReadAsync(HttpResponseMessage response, long limit, bool fromNode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
+        var verdict = fromNode && response.Headers.TryGetValues(MeshHeaders.Verdict, out var v) ? Verdict.FromWireName(v.FirstOrDefault()) : null;
+        // A 101 (the one 1xx a client hands back) switched to a protocol the request never asked for: what follows it is
+        // the raw connection, which a model keeps open for as long as it likes. Judged by its status, nothing read.
+        if (response.StatusCode < System.Net.HttpStatusCode.OK) return new ModelAnswer((int)response.StatusCode, [], limit, verdict);
         var body = await BoundedBody.ReadAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false),
             response.Content.Headers.ContentLength, limit, cancellationToken).ConfigureAwait(false);
-        var verdict = fromNode && response.Headers.TryGetValues(MeshHeaders.Verdict, out var v) ? Verdict.FromWireName(v.FirstOrDefault()) : null;
         return new ModelAnswer((int)response.StatusCode, body, limit, verdict);
     }
 }

@@ -21,6 +21,7 @@ public sealed class ManifestCache
     private readonly Dictionary<string, LinkedListNode<(string Key, Lazy<PublishedManifest> Value)>> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Key, Lazy<PublishedManifest> Value)> _recency = new();
     private long _parses;
+    private static readonly System.Text.Json.JsonDocumentOptions StrictDocument = new() { AllowDuplicateProperties = false };
 
     internal ManifestCache(int capacity = DefaultCapacity)
     {
@@ -47,14 +48,15 @@ public sealed class ManifestCache
         return GetOrAdd(key, () =>
         {
             Interlocked.Increment(ref _parses);
-            var own = Own(text);
             try
             {
+                var own = Own(text);
                 return new PublishedManifest(own, key, ModelManifest.FromJson(own));
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or System.Text.Json.JsonException)
             {
-                // A field of the wrong JSON kind (a number where a string belongs) is an invalid manifest like any other.
+                // A field of the wrong JSON kind (a number where a string belongs), or a member named twice (a gateway's
+                // reply is parsed as it comes), is an invalid manifest like any other.
                 throw new FormatException($"invalid manifest: {e.Message}", e);
             }
         });
@@ -122,7 +124,8 @@ public sealed class ManifestCache
     /// </summary>
     private static JsonObject Own(string text)
     {
-        var json = JsonNode.Parse(text)!.AsObject();
+        // A member named twice is refused as the text is read: a JsonObject takes it, and throws only once it is read.
+        var json = JsonNode.Parse(text, null, StrictDocument)!.AsObject();
         Walk(json);
         return json;
 

@@ -164,6 +164,16 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(1.5)  # a job in flight for as long as a test needs one (graceful stop: the node drains it)
         if doc["text"] == "take-four-seconds":
             time.sleep(4)  # a container kept full long enough for several requests through a loaded gateway (queue wait)
+        # Answer heads a node cannot pass on as they are (whatever the behaviour): a Content-Type byte that is not ASCII,
+        # a status HTTP gives no body, a 101 to a request that asked for no upgrade (then the connection stays open).
+        if doc["text"] == "head:latin1-content-type":
+            return self.reply(200, {"summary": "ok"}, 'application/json; charset="\xe9"')
+        if doc["text"] == "head:control-content-type":
+            return self.reply(200, {"summary": "ok"}, 'application/json; x="\x01"')
+        if doc["text"].startswith("head:status-"):
+            # No body after 204 and 304, as HTTP has it (a client reads none, so one sent would be read as the next answer).
+            status = int(doc["text"][len("head:status-"):])
+            return self.reply(status, b"" if status in (204, 304) else {"summary": "ok"})
         self.reply(200, {"summary": doc["text"][:40]})
 
 
