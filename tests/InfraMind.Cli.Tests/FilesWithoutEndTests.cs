@@ -25,6 +25,9 @@ public sealed class FilesWithoutEndTests : IDisposable
     [InlineData("IM5019", 1, "holds more than 65536 bytes", new[] { "receipt", "verify", "not-a-receipt", "--public-key", "/dev/zero" })]
     [InlineData("IM5019", 1, "holds more than 65536 bytes", new[] { "verify", "m", "--offline", "{work}/bundle.json", "--registry-key", "/dev/zero" })]
     [InlineData("IM5019", 1, "holds more than 65536 bytes", new[] { "verify", "m", "--image", "oci://127.0.0.1:9/x@{digest}", "--publisher-key", "/dev/zero" })]
+    // The gateway's admit list of node keys, and a node's mesh token file.
+    [InlineData("IM0002", 2, "is larger than 1048576 bytes", new[] { "gateway", "serve", "--port", "0", "--admit-node-keys", "/dev/zero" })]
+    [InlineData("IM6016", 2, "holds more than 4096 characters", new[] { "node", "serve", "--gateway", "http://127.0.0.1:9/", "--token-file", "/dev/zero" })]
     public async Task A_file_without_end_is_refused_at_a_bound_with_its_code(string code, int exit, string because, string[] args)
     {
         await File.WriteAllTextAsync(_work.Combine("bundle.json"), "{}");
