@@ -43,6 +43,13 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0005", 2, ["init", "m", "--dir", "", "--json"] },
         { "IM1000", 2, ["build", "", "--json"] },
         { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
+        // An empty image name (found by an audit: the engine client's ArgumentException, IM0001, exit 70), or one with
+        // white space (the engine's "invalid reference format" as IM3008, exit 3: the engine blamed for the user's typo).
+        { "IM0002", 2, ["push", "--image", "", "--json"] },
+        { "IM0002", 2, ["push", "--image", " ", "--json"] },
+        { "IM0002", 2, ["push", "--image", "my model:1", "--json"] },
+        { "IM0002", 2, ["doctor", "--image", "", "--json"] },
+        { "IM0002", 2, ["doctor", "--image", "BAD REF", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
         { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },
