@@ -236,6 +236,28 @@ public sealed class JsonErrorTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_cli.Home, "store")), "push touched the store");
     }
 
+    /// <summary>
+    /// `verify --offline FILE` reads no registry: a --registry beside it was silently ignored (found by an audit), so the
+    /// user believed the bundle was checked against that registry. Both together are a usage error, as --image with
+    /// --registry is.
+    /// </summary>
+    [Fact]
+    public async Task Verify_offline_with_a_registry_names_both_and_reads_neither()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var bundle = Path.Combine(_cli.Work, "bundle.json");
+        await File.WriteAllTextAsync(bundle, "{}");
+
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--offline", bundle, "--registry-key", Path.Combine(_cli.Home, "keys", "k.pub"),
+            "--registry", "http://127.0.0.1:9/", "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0002", e.GetProperty("code").GetString());
+        Assert.Equal("--offline verifies a saved entry bundle with no registry: --registry does not apply", e.GetProperty("message").GetString());
+        Assert.Contains("--registry-key", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_malformed_receipt_fingerprint_names_the_form_to_write()
     {

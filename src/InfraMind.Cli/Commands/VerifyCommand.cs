@@ -79,6 +79,9 @@ internal static class VerifyCommand
                 return await VerifyOnChainAsync(context, parse.GetValue(registry)!, name, version, parse.GetValue(statementStore), asJson, cancellationToken);
             }
 
+            if (parse.GetValue(offline) is not null && parse.GetValue(registry) is not null)
+                throw new InfraMindException(CliErrorCodes.UsageError, "--offline verifies a saved entry bundle with no registry: --registry does not apply",
+                    "leave --registry out (name the key of the registry that wrote the bundle with --registry-key), or leave --offline out to ask the registry");
             var anchorUrl = parse.GetValue(anchor);
             var anchoredBy = parse.GetValue(anchorer);
             if (parse.GetValue(statementStore) is not null)
