@@ -258,6 +258,23 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Contains("--registry-key", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>`registry serve --data FILE`: said to be a file, not .NET's "The file '…' already exists." (found by an audit).</summary>
+    [Fact]
+    public async Task Registry_serve_with_a_data_file_says_it_is_no_directory()
+    {
+        var file = Path.Combine(_cli.Work, "data");
+        await File.WriteAllTextAsync(file, "x");
+
+        var (code, output, error) = await _cli.RunAsync("registry", "serve", "--port", "0", "--data", file, "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0005", e.GetProperty("code").GetString());
+        Assert.Equal($"--data {file} is a file, not a directory", e.GetProperty("message").GetString());
+        Assert.Contains("--data", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        Assert.Equal("x", await File.ReadAllTextAsync(file));
+    }
+
     [Fact]
     public async Task A_malformed_receipt_fingerprint_names_the_form_to_write()
     {
