@@ -24,6 +24,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["log", "--limit", "0", "--json"] },
         { "IM0002", 2, ["mesh", "up", "--nodes", "0", "--json"] },
         { "IM0002", 2, ["cid", "{work}/file", "--wrap", "a/b", "--json"] },
+        // "." and ".." are no file's name (UnixFS forbids them as a link name): the CID was of no directory ipfs makes.
+        { "IM0002", 2, ["cid", "{work}/file", "--wrap", ".", "--json"] },
+        { "IM0002", 2, ["cid", "{work}/file", "--wrap", "..", "--json"] },
         { "IM0002", 2, ["registry", "serve", "--port", "70000", "--json"] },
         { "IM0002", 2, ["test", "{example}", "--request-timeout", "-1", "--json"] },
         { "IM0003", 2, ["verify", "m", "--offline", "{work}/no-bundle.json", "--json"] },
