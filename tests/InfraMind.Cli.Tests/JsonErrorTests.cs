@@ -261,6 +261,23 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Contains("--registry-key", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// `verify --save DIR` is refused before the registry is asked, naming the directory: it was found out only after
+    /// the verification, whose result was then lost, as "Access to the path '…' is denied." (found by an audit; as root
+    /// too, where nothing is denied).
+    /// </summary>
+    [Fact]
+    public async Task Verify_save_to_a_directory_is_refused_before_anything_is_verified()
+    {
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--save", _cli.Work, "--registry", "http://127.0.0.1:9/", "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0005", e.GetProperty("code").GetString());
+        Assert.Equal($"--save {_cli.Work} is a directory", e.GetProperty("message").GetString());
+        Assert.Equal("name the bundle's file: --save DIR/bundle.json", e.GetProperty("hint").GetString());
+    }
+
     /// <summary>`registry serve --data FILE`: said to be a file, not .NET's "The file '…' already exists." (found by an audit).</summary>
     [Fact]
     public async Task Registry_serve_with_a_data_file_says_it_is_no_directory()
