@@ -278,6 +278,23 @@ public sealed class JsonErrorTests : IDisposable
         Assert.Equal("name the bundle's file: --save DIR/bundle.json", e.GetProperty("hint").GetString());
     }
 
+    /// <summary>
+    /// `chain deploy --rpc URL` with no chain node there: the hint named the eth:// URL, which deploy has not (it makes
+    /// one), instead of --rpc (found by an audit).
+    /// </summary>
+    [Fact]
+    public async Task Chain_deploy_with_no_node_hints_at_rpc_not_at_an_eth_url()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "payer", "--type", "secp256k1")).Code);
+
+        var (code, output, error) = await _cli.RunAsync("chain", "deploy", "--rpc", "http://127.0.0.1:9/", "--payer", "payer", "--json");
+
+        Assert.True(code == 4, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM5701", e.GetProperty("code").GetString());
+        Assert.Contains("--rpc", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
     /// <summary>`registry serve --data FILE`: said to be a file, not .NET's "The file '…' already exists." (found by an audit).</summary>
     [Fact]
     public async Task Registry_serve_with_a_data_file_says_it_is_no_directory()
