@@ -23,6 +23,14 @@ public sealed class CliContext
         // Piped or redirected: a line is not broken at a width (80 is Spectre's guess without a terminal), so a
         // reference and its digest stay on the line a script greps; tables still fit their content.
         if (!interactive) Console.Profile.Width = PipedWidth;
+        ErrorConsole = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(error),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        ErrorConsole.Profile.Width = PipedWidth;
     }
 
     /// <summary>The width human output is laid out to when stdout is not a terminal.</summary>
@@ -41,6 +49,12 @@ public sealed class CliContext
 
     /// <summary>Human output (tables, colours only on a terminal, NO_COLOR honoured).</summary>
     public IAnsiConsole Console { get; }
+
+    /// <summary>
+    /// Human output on stderr, plain (no colours, no live display): the progress of a command under --json, whose
+    /// stdout holds the JSON document alone.
+    /// </summary>
+    public IAnsiConsole ErrorConsole { get; }
 
     public string? Get(string name) => Environment.TryGetValue(name, out var v) ? v : null;
 

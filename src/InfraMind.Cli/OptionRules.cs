@@ -23,6 +23,22 @@ internal static class OptionRules
     }
 
     /// <summary>
+    /// A usage error for an image name (<c>--image NAME:VERSION</c>) that is empty or holds white space, as none does:
+    /// the engine's client refused an empty one with an exception (reported as IM0001, a defect), and the engine a
+    /// spaced one as a refused request (IM3008, exit 3, as if the engine were at fault).
+    /// </summary>
+    public static void RequireImageName(this Option option)
+    {
+        ArgumentNullException.ThrowIfNull(option);
+        option.Validators.Add(r =>
+        {
+            foreach (var value in r.Tokens.Select(t => t.Value))
+                if (value.Length == 0 || value.Any(char.IsWhiteSpace))
+                    r.AddError($"{option.Name}: '{value}' is not an image name: write NAME:VERSION as `docker image ls` lists it, or an image id");
+        });
+    }
+
+    /// <summary>
     /// The bytes a size option gives (<c>16Gi</c>, <c>500Mi</c>, <c>1048576</c>), or a usage error naming the option with
     /// <paramref name="hint"/>. A budget (<paramref name="zeroAllowed"/>) may be <c>0</c>, nothing; a quantity of memory may not.
     /// </summary>

@@ -78,8 +78,10 @@ internal sealed partial record Dockerfile(
         try
         {
             // Read only when it is a file of a sensible size: a FIFO or a device reports 0 and would block or never
-            // end; the engine, not this check, is the judge of a Dockerfile that large.
-            var length = new FileInfo(path).Length;
+            // end; the engine, not this check, is the judge of a Dockerfile that large. The length is that of what a
+            // link names: a link's own (9 bytes for one to /dev/zero) let the device be read without end.
+            var info = new FileInfo(path);
+            var length = (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
             lines = length is 0 or > ManifestReader.MaxManifestBytes ? [] : File.ReadAllLines(path);
         }
         catch (IOException)

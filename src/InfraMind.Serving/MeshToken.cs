@@ -43,10 +43,22 @@ public static class MeshToken
             System.Text.Encoding.UTF8.GetBytes(authorization[Scheme.Length..].Trim()), System.Text.Encoding.UTF8.GetBytes(required));
     }
 
-    /// <summary>A token read from a file: one line, surrounding white space dropped; null when the file holds none.</summary>
+    /// <summary>Most characters of a token file <see cref="Read"/> takes: the token is one line (43 characters as <see cref="Create"/> makes it).</summary>
+    public const int MaxFileLength = 4096;
+
+    /// <summary>
+    /// A token read from a file: one line, surrounding white space dropped; null when the file holds none. A file of
+    /// more than <see cref="MaxFileLength"/> characters is <see cref="InvalidDataException"/>: it is read with that bound,
+    /// as a device or a pipe reports no length, and /dev/zero, read whole, ran the process out of memory.
+    /// </summary>
     public static string? Read(string file)
     {
-        var token = File.ReadAllText(file).Trim();
+        var buffer = new char[MaxFileLength + 1];
+        int read;
+        using (var reader = new StreamReader(file)) read = reader.ReadBlock(buffer, 0, buffer.Length);
+        if (read > MaxFileLength)
+            throw new InvalidDataException($"{file} holds more than {MaxFileLength} characters; a mesh token file holds one line, the token");
+        var token = new string(buffer, 0, read).Trim();
         return token.Length == 0 ? null : token;
     }
 }

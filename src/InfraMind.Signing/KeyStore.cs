@@ -265,10 +265,14 @@ public sealed partial class KeyStore
         }
     }
 
-    /// <summary>A key file's text, refused unread when its length is 0 (empty, or a FIFO or device) or over 64 KiB.</summary>
+    /// <summary>
+    /// A key file's text, refused unread when its length is 0 (empty, or a FIFO or device) or over 64 KiB: the length of
+    /// what a link names, as a link's own (9 bytes for one to /dev/zero) let the device be read without end.
+    /// </summary>
     private static string ReadKeyFile(string path)
     {
-        var length = new FileInfo(path).Length;
+        var info = new FileInfo(path);
+        var length = (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
         if (length == 0)
         {
             throw Corrupt($"{path} is empty (or not a regular file)");

@@ -17,6 +17,9 @@ public sealed class PublicKey : IEquatable<PublicKey>
     private const int Secp256k1SpkiLength = 88;
     internal const int CacheLimit = 4096;
 
+    /// <summary>Most of a PEM file <see cref="FromPemFile"/> reads: a public key PEM is a few hundred bytes.</summary>
+    public const int MaxPemFileBytes = 64 * 1024;
+
     // Key import costs far more than a verification; publishers and the registry key recur constantly.
     private static readonly ConcurrentDictionary<string, PublicKey> Cache = new(StringComparer.Ordinal);
 
@@ -147,12 +150,31 @@ public sealed class PublicKey : IEquatable<PublicKey>
     {
         try
         {
-            return FromPem(File.ReadAllText(path));
+            return FromPem(ReadPemFile(path));
         }
         catch (SigningException ex)
         {
             throw new SigningException(ex.Code, $"{path}: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// The file's text, at most <see cref="MaxPemFileBytes"/>: read with the bound, not by its length, as a device or a
+    /// pipe (`&lt;(…)`) reports none and /dev/zero never ends (read whole, it ran the process out of memory).
+    /// </summary>
+    private static string ReadPemFile(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+        var buffer = new byte[MaxPemFileBytes + 1];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
+        if (total > MaxPemFileBytes)
+        {
+            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"holds more than {MaxPemFileBytes} bytes; a PEM public key is a few hundred");
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
     }
 
     public string ToPem() => PemEncoding.WriteString("PUBLIC KEY", _spki);

@@ -24,6 +24,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["log", "--limit", "0", "--json"] },
         { "IM0002", 2, ["mesh", "up", "--nodes", "0", "--json"] },
         { "IM0002", 2, ["cid", "{work}/file", "--wrap", "a/b", "--json"] },
+        // "." and ".." are no file's name (UnixFS forbids them as a link name): the CID was of no directory ipfs makes.
+        { "IM0002", 2, ["cid", "{work}/file", "--wrap", ".", "--json"] },
+        { "IM0002", 2, ["cid", "{work}/file", "--wrap", "..", "--json"] },
         { "IM0002", 2, ["registry", "serve", "--port", "70000", "--json"] },
         { "IM0002", 2, ["test", "{example}", "--request-timeout", "-1", "--json"] },
         { "IM0003", 2, ["verify", "m", "--offline", "{work}/no-bundle.json", "--json"] },
@@ -43,6 +46,13 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0005", 2, ["init", "m", "--dir", "", "--json"] },
         { "IM1000", 2, ["build", "", "--json"] },
         { "IM1033", 2, ["test", "{example}", "--timeout", "11m", "--json"] },
+        // An empty image name (found by an audit: the engine client's ArgumentException, IM0001, exit 70), or one with
+        // white space (the engine's "invalid reference format" as IM3008, exit 3: the engine blamed for the user's typo).
+        { "IM0002", 2, ["push", "--image", "", "--json"] },
+        { "IM0002", 2, ["push", "--image", " ", "--json"] },
+        { "IM0002", 2, ["push", "--image", "my model:1", "--json"] },
+        { "IM0002", 2, ["doctor", "--image", "", "--json"] },
+        { "IM0002", 2, ["doctor", "--image", "BAD REF", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
         { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },
@@ -227,6 +237,79 @@ public sealed class JsonErrorTests : IDisposable
         Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
         Assert.StartsWith($"error IM0002: both a package directory ({example}) and --image x:1: push takes one or the other", error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_cli.Home, "store")), "push touched the store");
+    }
+
+    /// <summary>
+    /// `verify --offline FILE` reads no registry: a --registry beside it was silently ignored (found by an audit), so the
+    /// user believed the bundle was checked against that registry. Both together are a usage error, as --image with
+    /// --registry is.
+    /// </summary>
+    [Fact]
+    public async Task Verify_offline_with_a_registry_names_both_and_reads_neither()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "k")).Code);
+        var bundle = Path.Combine(_cli.Work, "bundle.json");
+        await File.WriteAllTextAsync(bundle, "{}");
+
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--offline", bundle, "--registry-key", Path.Combine(_cli.Home, "keys", "k.pub"),
+            "--registry", "http://127.0.0.1:9/", "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0002", e.GetProperty("code").GetString());
+        Assert.Equal("--offline verifies a saved entry bundle with no registry: --registry does not apply", e.GetProperty("message").GetString());
+        Assert.Contains("--registry-key", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// `verify --save DIR` is refused before the registry is asked, naming the directory: it was found out only after
+    /// the verification, whose result was then lost, as "Access to the path '…' is denied." (found by an audit; as root
+    /// too, where nothing is denied).
+    /// </summary>
+    [Fact]
+    public async Task Verify_save_to_a_directory_is_refused_before_anything_is_verified()
+    {
+        var (code, output, error) = await _cli.RunAsync("verify", "m", "--save", _cli.Work, "--registry", "http://127.0.0.1:9/", "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0005", e.GetProperty("code").GetString());
+        Assert.Equal($"--save {_cli.Work} is a directory", e.GetProperty("message").GetString());
+        Assert.Equal("name the bundle's file: --save DIR/bundle.json", e.GetProperty("hint").GetString());
+    }
+
+    /// <summary>
+    /// `chain deploy --rpc URL` with no chain node there: the hint named the eth:// URL, which deploy has not (it makes
+    /// one), instead of --rpc (found by an audit).
+    /// </summary>
+    [Fact]
+    public async Task Chain_deploy_with_no_node_hints_at_rpc_not_at_an_eth_url()
+    {
+        Assert.Equal(0, (await _cli.RunAsync("keys", "generate", "--name", "payer", "--type", "secp256k1")).Code);
+
+        var (code, output, error) = await _cli.RunAsync("chain", "deploy", "--rpc", "http://127.0.0.1:9/", "--payer", "payer", "--json");
+
+        Assert.True(code == 4, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM5701", e.GetProperty("code").GetString());
+        Assert.Contains("--rpc", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>`registry serve --data FILE`: said to be a file, not .NET's "The file '…' already exists." (found by an audit).</summary>
+    [Fact]
+    public async Task Registry_serve_with_a_data_file_says_it_is_no_directory()
+    {
+        var file = Path.Combine(_cli.Work, "data");
+        await File.WriteAllTextAsync(file, "x");
+
+        var (code, output, error) = await _cli.RunAsync("registry", "serve", "--port", "0", "--data", file, "--json");
+
+        Assert.True(code == 2, $"exit {code}\n{output}\n{error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0005", e.GetProperty("code").GetString());
+        Assert.Equal($"--data {file} is a file, not a directory", e.GetProperty("message").GetString());
+        Assert.Contains("--data", e.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        Assert.Equal("x", await File.ReadAllTextAsync(file));
     }
 
     [Fact]

@@ -58,6 +58,29 @@ public sealed class KeysCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A key file that is a link to a device: the empty and 64 KiB checks judged the link's own length (9 bytes for
+    /// /dev/zero), and the file was read whole, out of memory (IM0001, exit 70: found by an audit). It is listed as
+    /// damaged, the other keys as always.
+    /// </summary>
+    [Fact]
+    public async Task A_key_file_linked_to_a_device_is_listed_as_damaged()
+    {
+        Assert.Equal(0, (await InfraProcess.RunAsync(_cli.Home, "keys", "generate", "--name", "good")).Code);
+        Assert.Equal(0, (await InfraProcess.RunAsync(_cli.Home, "keys", "generate", "--name", "linked")).Code);
+        var pub = Path.Combine(_cli.Home, "keys", "linked.pub");
+        File.Delete(pub);
+        File.CreateSymbolicLink(pub, "/dev/zero");
+
+        var list = (await InfraProcess.JsonAsync(_cli.Home, 0, "keys", "list")).EnumerateArray().ToArray();
+
+        Assert.Equal(["good", "linked"], list.Select(k => k.GetProperty("name").GetString()!).ToArray());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, list[0].GetProperty("error").ValueKind);
+        var error = list[1].GetProperty("error");
+        Assert.Equal("IM5006", error.GetProperty("code").GetString());
+        Assert.Equal($"{pub} is empty (or not a regular file)", error.GetProperty("message").GetString());
+    }
+
     [Theory]
     [InlineData("pub", "broken.pub: not a PEM public key")]
     [InlineData("key", "broken.key: not a PKCS#8 PEM private key")]

@@ -40,6 +40,31 @@ public sealed class TestCommandTests : IDisposable
         Assert.True(int.Parse(suite.Attribute("tests")!.Value, System.Globalization.CultureInfo.InvariantCulture) >= 8);
     }
 
+    /// <summary>
+    /// Under --json, `build` and `test` show their progress on stderr, as push and pull do, and stdout holds the JSON
+    /// document alone. Found by an audit: both were silent under --json for the whole build and run (minutes on a
+    /// real model), the build's output and the steps and cases dropped.
+    /// </summary>
+    [SkippableFact]
+    public async Task Build_and_test_under_json_show_their_progress_on_stderr()
+    {
+        using var engine = await TestEngine.ConnectAsync();
+        var package = Path.Combine(_cli.Work, "progress");
+        Assert.Equal(0, (await _cli.RunAsync("init", "progress-json", "--dir", package)).Code);
+
+        var (built, output, err) = await _cli.RunAsync("build", package, "--json");
+        Assert.True(built == 0, $"exit {built}\n{output}\n{err}");
+        Assert.Equal("progress-json:0.1.0", JsonDocument.Parse(output).RootElement.GetProperty("image").GetString());
+        Assert.Contains("FROM python:3.10-slim", err, StringComparison.Ordinal);
+
+        var (tested, report, progress) = await _cli.RunAsync("test", package, "--timeout", "30s", "--cases", "2", "--json");
+        Assert.True(tested == 0, $"exit {tested}\n{report}\n{progress}");
+        Assert.True(JsonDocument.Parse(report).RootElement.GetProperty("passed").GetBoolean());
+        Assert.Contains("▶ healthcheck:", progress, StringComparison.Ordinal);
+        Assert.Contains("✓ healthcheck:", progress, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", progress, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-1")]
@@ -177,7 +202,7 @@ public sealed class TestCommandTests : IDisposable
     {
         // A gRPC model's rows read "200" and "400": the HTTP equivalents the judge reads, not what the model said.
         var output = new StringWriter();
-        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console, quiet: false);
+        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console);
         view.Report(new InfraMind.Conformance.CaseFinished(Case("grpc-invalid", positive: false, CheckStatus.Passed, 400) with { GrpcStatus = "FAILED_PRECONDITION" }));
         view.Report(new InfraMind.Conformance.CaseFinished(Case("grpc-valid", positive: true, CheckStatus.Passed, 200) with { GrpcStatus = "OK" }));
         view.Report(new InfraMind.Conformance.CaseFinished(Case("rest-invalid", positive: false, CheckStatus.Passed, 400)));
@@ -244,7 +269,7 @@ public sealed class TestCommandTests : IDisposable
     {
         // `infra init`'s init hook prints two lines; the second was printed at the margin, like a step of its own.
         var output = new StringWriter();
-        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console, quiet: false);
+        var view = new InfraMind.Cli.Commands.TestCommand.ConsoleView(_cli.Context(output).Console);
         view.Report(new InfraMind.Conformance.StepFinished(new InfraMind.Conformance.StepResult("init", InfraMind.Conformance.CheckStatus.Passed, null,
             "hooks/init.sh exited 0 — [init] checking the lexicon\nlexicon: 40 words", TimeSpan.Zero)));
         Assert.Equal(["✓ init: hooks/init.sh exited 0 — [init] checking the lexicon", "    lexicon: 40 words"],

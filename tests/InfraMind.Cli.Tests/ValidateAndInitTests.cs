@@ -9,6 +9,26 @@ public sealed class ValidateAndInitTests : IDisposable
 
     public void Dispose() => _cli.Dispose();
 
+    /// <summary>
+    /// A Dockerfile that is a link to a device is judged by what it names, not by the link: the size check saw the
+    /// link's own length (9 bytes for /dev/zero) and `infra validate` read the device without end (IM0001, exit 70:
+    /// found by an audit). It is now not read, as an empty or oversized Dockerfile is not; the engine judges it.
+    /// </summary>
+    [Fact]
+    public async Task A_Dockerfile_linked_to_a_device_is_not_read_without_end()
+    {
+        var dir = Path.Combine(_cli.Work, "linked");
+        Assert.Equal(0, (await _cli.RunAsync("init", "linked", "--dir", dir)).Code);
+        var dockerfile = Path.Combine(dir, "Dockerfile");
+        File.Delete(dockerfile);
+        File.CreateSymbolicLink(dockerfile, "/dev/zero");
+
+        var (code, output, error) = await InfraProcess.RunAsync(_cli.Home, "validate", dir, "--json");
+
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("valid").GetBoolean());
+    }
+
     [Fact]
     public async Task Init_writes_a_package_that_validates()
     {

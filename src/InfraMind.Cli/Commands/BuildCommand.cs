@@ -27,7 +27,9 @@ internal static class BuildCommand
             using var engine = await ContainerEngine.ConnectAsync(cancellationToken);
             var contextDigest = ImageIdentity.ContextDigest(validation.PackageDirectory);
             var labels = ImageIdentity.Labels(manifest, contextDigest);
-            var progress = new SyncProgress<string>(line => { if (!asJson && line.Trim().Length > 0) context.Console.MarkupLine($"  [dim]{ConsoleText.Escape(line.TrimEnd())}[/]"); });
+            // Under --json the build's output goes to stderr, as push's and pull's progress does: stdout holds the document alone.
+            var console = asJson ? context.ErrorConsole : context.Console;
+            var progress = new SyncProgress<string>(line => { if (line.Trim().Length > 0) console.MarkupLine($"  [dim]{ConsoleText.Escape(line.TrimEnd())}[/]"); });
             var id = await engine.BuildImageAsync(validation.PackageDirectory, manifest.ImageTag, labels, progress, cancellationToken);
             new ImageIndex(context.Home.ImageIndex).RememberBuild(manifest, contextDigest, id);
             if (asJson) CliJson.Write(context.Output, new { image = manifest.ImageTag, imageId = id, manifestDigest = manifest.ManifestDigest });

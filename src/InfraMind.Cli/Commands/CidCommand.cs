@@ -23,7 +23,8 @@ internal static class CidCommand
         };
         wrap.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<string?>() is { } name && (name.Length == 0 || name.Contains('/', StringComparison.Ordinal)))
+            // "." and ".." are no file's name, and UnixFS takes neither as a link's name: no ipfs add makes that directory.
+            if (r.GetValueOrDefault<string?>() is { } name && (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal)))
                 r.AddError($"--wrap takes a plain file name such as image.tar, not '{name}'");
         });
         var json = new Option<bool>("--json") { Description = "Print {cid, fileCid, size, dagSize, cidVersion, rawLeaves, wrap, command} as JSON" };

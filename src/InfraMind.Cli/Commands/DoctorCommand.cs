@@ -24,6 +24,7 @@ internal static class DoctorCommand
             Description = "Image for the isolation check's throwaway container (it runs `sleep`); default: images InfraMind built",
             AllowMultipleArgumentsPerToken = false,
         };
+        image.RequireImageName();
         var json = new Option<bool>("--json") { Description = "Print the findings as JSON" };
         var command = new Command("doctor",
             "Check the container engine, whether runs are isolated (a throwaway container is started with no network and " +

@@ -16,6 +16,7 @@ internal static class PushCommand
     {
         var dir = new Argument<string?>("dir") { Description = "Package directory whose model.yaml names the image (default: .)", Arity = ArgumentArity.ZeroOrOne };
         var image = new Option<string?>("--image", "-i") { Description = "Image in the engine to push, NAME:VERSION (instead of a package directory)" };
+        image.RequireImageName();
         var to = new Option<string>("--to", "-t")
         {
             Description = "Destination: " + ContentReference.ValidTargets,

@@ -72,6 +72,9 @@ internal static class RegistryCommand
         serve.SetAction(async (parse, cancellationToken) =>
         {
             using var tracing = ServingHosts.Tracing(context, "inframind-registry");
+            if (parse.GetValue(data) is { } given && File.Exists(given))
+                throw new InfraMindException(CliErrorCodes.FileAccess, $"--data {given} is a file, not a directory",
+                    "name a directory with --data (made where it does not exist), or leave --data out for $INFRAMIND_HOME/registry");
             var dir = InfraHome.Ensure(parse.GetValue(data) ?? context.Home.Registry);
             var maxBytes = ContentAccess.MaxImageBytes(parse, maxImage);
             var keepBytes = OptionRules.Bytes(parse, keepImages, "write a size such as 10Gi or 500Mi, or 0 to keep none", zeroAllowed: true);

@@ -100,7 +100,8 @@ internal static class TestCommand
             var connecting = Task.Run(() => ContainerEngine.ConnectAsync(cancellationToken), cancellationToken);
             try
             {
-                var view = new ConsoleView(context.Console, asJson);
+                // Under --json the steps and cases go to stderr, as push's and pull's progress does: stdout holds the report alone.
+                var view = new ConsoleView(asJson ? context.ErrorConsole : context.Console);
                 var result = await new ConformanceRunner(connecting, view).RunPackageAsync(dir, options, cancellationToken);
                 if (reportArgs is { Length: 2 })
                 {
@@ -227,12 +228,11 @@ internal static class TestCommand
         _ => $"[red]{ConsoleText.Escape(verdict?.WireName ?? "failed")}[/]",
     };
 
-    /// <summary>Live progress: one line per step and case as they happen (stderr-free, so `--json` stays clean).</summary>
-    internal sealed class ConsoleView(IAnsiConsole console, bool quiet) : IProgress<ConformanceEvent>
+    /// <summary>Live progress: one line per step and case as they happen (on stderr under `--json`, so that stdout holds the report alone).</summary>
+    internal sealed class ConsoleView(IAnsiConsole console) : IProgress<ConformanceEvent>
     {
         public void Report(ConformanceEvent value)
         {
-            if (quiet) return;
             switch (value)
             {
                 case StepStarted s:

@@ -61,6 +61,9 @@ internal static class VerifyCommand
         {
             var (name, version) = Split(parse.GetValue(model)!);
             var asJson = parse.GetValue(json);
+            // Said before the registry is asked: found when the bundle is written, it lost the verification's result.
+            if (parse.GetValue(save) is { } saveFile && Directory.Exists(saveFile))
+                throw new InfraMindException(CliErrorCodes.FileAccess, $"--save {saveFile} is a directory", "name the bundle's file: --save DIR/bundle.json");
             if ((parse.GetValue(image) is null) != (parse.GetValue(publisherKey) is null))
                 throw new InfraMindException(CliErrorCodes.UsageError, "--image and --publisher-key go together", "write --image oci://HOST/REPO@sha256:… --publisher-key FILE (the publisher's public key PEM)");
             if (parse.GetValue(image) is { } imageText)
@@ -79,6 +82,9 @@ internal static class VerifyCommand
                 return await VerifyOnChainAsync(context, parse.GetValue(registry)!, name, version, parse.GetValue(statementStore), asJson, cancellationToken);
             }
 
+            if (parse.GetValue(offline) is not null && parse.GetValue(registry) is not null)
+                throw new InfraMindException(CliErrorCodes.UsageError, "--offline verifies a saved entry bundle with no registry: --registry does not apply",
+                    "leave --registry out (name the key of the registry that wrote the bundle with --registry-key), or leave --offline out to ask the registry");
             var anchorUrl = parse.GetValue(anchor);
             var anchoredBy = parse.GetValue(anchorer);
             if (parse.GetValue(statementStore) is not null)

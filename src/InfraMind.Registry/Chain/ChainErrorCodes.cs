@@ -4,7 +4,7 @@ namespace InfraMind.Registry.Chain;
 public static class ChainErrorCodes
 {
     // Reaching the chain and the contract.
-    public static readonly ErrorCode RpcUnavailable = new("IM5701", FailureKind.Unavailable, "start the chain node or fix HOST:PORT in the eth:// URL");
+    public static readonly ErrorCode RpcUnavailable = new("IM5701", FailureKind.Unavailable, "start the chain node, or fix where it is named: HOST:PORT of the eth:// URL (`chain deploy`: its --rpc URL)");
     public static readonly ErrorCode WrongChain = new("IM5702", FailureKind.CheckFailed, "point the eth:// URL at the chain the registry lives on, or fix ?chainId=");
     public static readonly ErrorCode NoContract = new("IM5703", FailureKind.CheckFailed, "deploy a registry (`infra chain deploy`) and use the address it prints");
     public static readonly ErrorCode NotARegistry = new("IM5704", FailureKind.CheckFailed, "use the address `infra chain deploy` printed; this one holds another contract");

@@ -48,10 +48,12 @@ internal static class MeshKeys
         if (file is not null)
         {
             if (!File.Exists(file)) throw new InfraMindException(CliErrorCodes.FileNotFound, $"{fileOption}: no file {file}", "name a file with one key fingerprint (sha256:HEX) per line");
-            if (new FileInfo(file).Length > MaxAdmitFileBytes)
-                throw new InfraMindException(CliErrorCodes.UsageError, $"{fileOption}: {file} is larger than {MaxAdmitFileBytes} bytes", $"list at most {MaxAdmitted} fingerprints, one per line");
+            // Read with the bound, not by the file's length: a device or a pipe reports none, and /dev/zero, one line
+            // without end, ran the line reader out of memory.
+            var text = ReadAtMost(file, MaxAdmitFileBytes)
+                ?? throw new InfraMindException(CliErrorCodes.UsageError, $"{fileOption}: {file} is larger than {MaxAdmitFileBytes} bytes", $"list at most {MaxAdmitted} fingerprints, one per line");
             var number = 0;
-            foreach (var raw in File.ReadLines(file))
+            foreach (var raw in text.Split('\n'))
             {
                 number++;
                 var line = raw.Split('#', 2)[0].Trim();
@@ -66,6 +68,17 @@ internal static class MeshKeys
         if (all.Count > MaxAdmitted)
             throw new InfraMindException(CliErrorCodes.UsageError, $"{all.Count} admitted keys, more than {MaxAdmitted}", "admit at most 10000 keys");
         return listed.Any() || file is not null ? all : null;
+    }
+
+    /// <summary>The UTF-8 text of <paramref name="file"/>, or null when it holds more than <paramref name="maxBytes"/>.</summary>
+    private static string? ReadAtMost(string file, long maxBytes)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
+        var buffer = new byte[maxBytes + 1];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
+        return total > maxBytes ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, total).TrimStart('\uFEFF');
     }
 
     /// <summary>A key fingerprint as `infra keys list` prints it: sha256: and 64 hex digits (white space around it, and either case, allowed).</summary>

@@ -329,7 +329,17 @@ internal static class ServingHosts
     private static string ReadToken(string file, string hint)
     {
         if (!File.Exists(file)) throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"no mesh token file at {file}", hint);
-        var token = MeshToken.Read(file) ?? throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"the mesh token file {file} is empty", hint);
+        string? read;
+        try
+        {
+            read = MeshToken.Read(file);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, e.Message, hint);
+        }
+
+        var token = read ?? throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"the mesh token file {file} is empty", hint);
         if (!MeshToken.IsWellFormed(token))
             throw new InfraMindException(MeshErrorCodes.TokenFileInvalid, $"{file} does not hold a mesh token (one line of at least 16 characters, no spaces)", hint);
         return token;
