@@ -43,6 +43,28 @@ public sealed class FilesWithoutEndTests : IDisposable
         Assert.StartsWith($"error {code}: ", error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The input and output a valid receipt is checked against are read to a bound too: before, `receipt verify
+    /// --input /dev/zero` read the device whole once the receipt had verified.
+    /// </summary>
+    [Theory]
+    [InlineData("--input")]
+    [InlineData("--output")]
+    public async Task A_receipts_input_or_output_without_end_is_refused_at_a_bound(string option)
+    {
+        Assert.Equal(0, (await InfraProcess.RunAsync(_home.Path, "keys", "generate", "--name", "k")).Code);
+        string receipt;
+        using (var key = new InfraMind.Signing.KeyStore(Path.Combine(_home.Path, "keys")).Load("k"))
+            receipt = InfraMind.Serving.JobReceipts.Sign(key, "0123456789abcdef0123456789abcdef", "echo", "1.0.0", Digest, "{}"u8, "{}"u8, "node-1", DateTimeOffset.UtcNow);
+
+        var (code, output, error) = await InfraProcess.RunAsync(InfraProcess.StartInfo(_home.Path, ["receipt", "verify", receipt, "--key", "k", option, "/dev/zero", "--json"]), TimeSpan.FromMinutes(2));
+
+        Assert.True(code == 2, $"exit {code}\nstdout: {output}\nstderr: {error}");
+        var e = JsonDocument.Parse(output).RootElement.GetProperty("error");
+        Assert.Equal("IM0002", e.GetProperty("code").GetString());
+        Assert.Equal($"{option} /dev/zero holds more than 268435456 bytes, more than a request or an answer through a mesh", e.GetProperty("message").GetString());
+    }
+
     /// <summary>A PEM key file of sane size still reads as before, with the bounded read (the pinned and named keys alike).</summary>
     [Fact]
     public async Task A_public_key_file_reads_as_before()

@@ -58,7 +58,7 @@ internal static class ReceiptCommand
             var checks = new List<string> { $"signed by node key {PublicKey.FromBase64(valid.NodeKey).Fingerprint}" };
             if (parse.GetValue(input) is { } inputFile)
             {
-                var bytes = File.ReadAllBytes(Existing(inputFile, "--input"));
+                var bytes = ReadChecked(inputFile, "--input");
                 var matches = JobReceipts.Sha256(bytes) == valid.InputSha256 || (Compact(bytes) is { } compact && JobReceipts.Sha256(compact) == valid.InputSha256);
                 if (!matches)
                     throw new InfraMindException(MeshErrorCodes.ReceiptInvalid, $"{inputFile} is not the input the receipt names (sha256 {valid.InputSha256})");
@@ -67,7 +67,7 @@ internal static class ReceiptCommand
 
             if (parse.GetValue(output) is { } outputFile)
             {
-                var bytes = File.ReadAllBytes(Existing(outputFile, "--output"));
+                var bytes = ReadChecked(outputFile, "--output");
                 if (JobReceipts.Sha256(bytes) != valid.OutputSha256)
                     throw new InfraMindException(MeshErrorCodes.ReceiptInvalid, $"{outputFile} is not the output the receipt names (its sha256 is {JobReceipts.Sha256(bytes)}, the receipt's {valid.OutputSha256})");
                 checks.Add($"output {outputFile} matches");
@@ -114,6 +114,33 @@ internal static class ReceiptCommand
         if (!value.TrimStart().StartsWith('{') && value.Contains('/', StringComparison.Ordinal))
             throw new InfraMindException(CliErrorCodes.FileNotFound, $"no receipt file at {value}", "pass the receipt, the file that holds it, or - for standard input");
         return value;
+    }
+
+    /// <summary>
+    /// The most bytes of an --input or --output file read: more than any request or answer a mesh passes unless its
+    /// operator raised the limits far (a gateway takes 1 MiB, a node's answer 16 MiB, by default).
+    /// </summary>
+    internal const int MaxCheckedBytes = 256 * 1024 * 1024;
+
+    /// <summary>
+    /// The bytes of an --input or --output <paramref name="file"/>, read to at most <see cref="MaxCheckedBytes"/>: a
+    /// device or a pipe that never ends (/dev/zero reports no length) is refused there, not read until memory runs out.
+    /// </summary>
+    private static byte[] ReadChecked(string file, string option)
+    {
+        using var stream = new FileStream(Existing(file, option), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        using var bytes = new MemoryStream();
+        var buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, MaxCheckedBytes + 1L - bytes.Length))) > 0)
+        {
+            bytes.Write(buffer, 0, read);
+            if (bytes.Length > MaxCheckedBytes)
+                throw new InfraMindException(CliErrorCodes.UsageError, $"{option} {file} holds more than {MaxCheckedBytes} bytes, more than a request or an answer through a mesh",
+                    $"name the file the request or the answer was saved to ({option} FILE)");
+        }
+
+        return bytes.ToArray();
     }
 
     private static string Existing(string file, string option) =>
