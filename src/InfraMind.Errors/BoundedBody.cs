@@ -41,4 +41,32 @@ public static class BoundedBody
 
         return buffer.ToArray();
     }
+
+    /// <summary>
+    /// The bytes of the file at <paramref name="path"/>, or null when it holds more than <paramref name="max"/>: read
+    /// with the bound, never by the length the file reports, as a device or a pipe (<c>&lt;(…)</c>) reports none and
+    /// /dev/zero never ends (read whole, it ran the process out of memory). Not for secrets: the growing buffer leaves
+    /// copies it does not clear.
+    /// </summary>
+    public static byte[]? ReadFile(string path, long max)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        using var buffer = new MemoryStream((int)Math.Min(max, InitialCapacity));
+        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            int read;
+            while ((read = stream.Read(chunk, 0, ChunkSize)) > 0)
+            {
+                if (buffer.Length + read > max) return null;
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.ToArray();
+    }
 }

@@ -158,24 +158,10 @@ public sealed class PublicKey : IEquatable<PublicKey>
         }
     }
 
-    /// <summary>
-    /// The file's text, at most <see cref="MaxPemFileBytes"/>: read with the bound, not by its length, as a device or a
-    /// pipe (`&lt;(…)`) reports none and /dev/zero never ends (read whole, it ran the process out of memory).
-    /// </summary>
-    private static string ReadPemFile(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-        var buffer = new byte[MaxPemFileBytes + 1];
-        var total = 0;
-        int read;
-        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
-        if (total > MaxPemFileBytes)
-        {
-            throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"holds more than {MaxPemFileBytes} bytes; a PEM public key is a few hundred");
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
-    }
+    /// <summary>The file's text, at most <see cref="MaxPemFileBytes"/> (<see cref="BoundedBody.ReadFile"/>).</summary>
+    private static string ReadPemFile(string path) =>
+        System.Text.Encoding.UTF8.GetString(BoundedBody.ReadFile(path, MaxPemFileBytes)
+            ?? throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"holds more than {MaxPemFileBytes} bytes; a PEM public key is a few hundred"));
 
     public string ToPem() => PemEncoding.WriteString("PUBLIC KEY", _spki);
 

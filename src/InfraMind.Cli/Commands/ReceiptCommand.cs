@@ -126,22 +126,10 @@ internal static class ReceiptCommand
     /// The bytes of an --input or --output <paramref name="file"/>, read to at most <see cref="MaxCheckedBytes"/>: a
     /// device or a pipe that never ends (/dev/zero reports no length) is refused there, not read until memory runs out.
     /// </summary>
-    private static byte[] ReadChecked(string file, string option)
-    {
-        using var stream = new FileStream(Existing(file, option), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        using var bytes = new MemoryStream();
-        var buffer = new byte[81920];
-        int read;
-        while ((read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, MaxCheckedBytes + 1L - bytes.Length))) > 0)
-        {
-            bytes.Write(buffer, 0, read);
-            if (bytes.Length > MaxCheckedBytes)
-                throw new InfraMindException(CliErrorCodes.UsageError, $"{option} {file} holds more than {MaxCheckedBytes} bytes, more than a request or an answer through a mesh",
-                    $"name the file the request or the answer was saved to ({option} FILE)");
-        }
-
-        return bytes.ToArray();
-    }
+    private static byte[] ReadChecked(string file, string option) =>
+        BoundedBody.ReadFile(Existing(file, option), MaxCheckedBytes)
+        ?? throw new InfraMindException(CliErrorCodes.UsageError, $"{option} {file} holds more than {MaxCheckedBytes} bytes, more than a request or an answer through a mesh",
+            $"name the file the request or the answer was saved to ({option} FILE)");
 
     private static string Existing(string file, string option) =>
         File.Exists(file) ? file : throw new InfraMindException(CliErrorCodes.FileNotFound, $"{option}: no file {file}", "name an existing file");

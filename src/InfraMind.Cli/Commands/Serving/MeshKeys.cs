@@ -70,16 +70,9 @@ internal static class MeshKeys
         return listed.Any() || file is not null ? all : null;
     }
 
-    /// <summary>The UTF-8 text of <paramref name="file"/>, or null when it holds more than <paramref name="maxBytes"/>.</summary>
-    private static string? ReadAtMost(string file, long maxBytes)
-    {
-        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-        var buffer = new byte[maxBytes + 1];
-        var total = 0;
-        int read;
-        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0) total += read;
-        return total > maxBytes ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, total).TrimStart('\uFEFF');
-    }
+    /// <summary>The UTF-8 text of <paramref name="file"/>, or null when it holds more than <paramref name="maxBytes"/> (<see cref="BoundedBody.ReadFile"/>).</summary>
+    private static string? ReadAtMost(string file, long maxBytes) =>
+        BoundedBody.ReadFile(file, maxBytes) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes).TrimStart('\uFEFF') : null;
 
     /// <summary>A key fingerprint as `infra keys list` prints it: sha256: and 64 hex digits (white space around it, and either case, allowed).</summary>
     internal static bool IsFingerprint(string f)
