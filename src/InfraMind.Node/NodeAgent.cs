@@ -31,11 +31,43 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     private readonly ManifestCache _manifests;
     private readonly Dictionary<string, ModelInstance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ModelReport> _refused = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Versions no longer placed whose containers are being removed, each with its removal (under the lock of
+    /// <see cref="_instances"/>). A removal runs beside the heartbeats, never inside one: a forced removal may take the
+    /// engine seconds (up to 30 s), and a gateway marks a node offline after
+    /// a few missed beats. Until it ends, what it holds still counts against the node's capacity.
+    /// </summary>
+    private readonly Dictionary<string, (ModelInstance Instance, Task Removal)> _stopping = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Placed versions that fit only once versions being removed are gone (under the lock of <see cref="_instances"/>):
+    /// reported as starting, with what they wait for, and admitted at the reconcile after the removal.
+    /// </summary>
+    private readonly Dictionary<string, ModelReport> _waiting = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private readonly Lock _releaseGate = new();
     private Task _releases = Task.CompletedTask;
 
-    /// <summary>Completes when the images of every version stopped so far were released (tests).</summary>
-    internal Task ImagesReleased => _releases;
+    /// <summary>Completes when every version stopped so far is removed and its image released (tests).</summary>
+    internal Task ImagesReleased => ReleasedAsync();
+
+    /// <summary>Completes when the containers of every version stopped so far are removed (tests).</summary>
+    internal Task Stopped
+    {
+        get
+        {
+            lock (_instances) return Task.WhenAll(_stopping.Values.Select(s => s.Removal));
+        }
+    }
+
+    private async Task ReleasedAsync()
+    {
+        await Stopped;
+        Task releases;
+        lock (_releaseGate) releases = _releases;
+        await releases;
+    }
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[] _heartbeats = [];
@@ -109,7 +141,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     public IReadOnlyList<ModelReport> Reports()
     {
         lock (_instances)
-            return RegistrationRules.Heartbeat(_instances.Values.Select(i => i.Report()).Concat(_refused.Values));
+            return RegistrationRules.Heartbeat(_instances.Values.Select(i => i.Report()).Concat(_waiting.Values).Concat(_refused.Values));
     }
 
     /// <summary>The container of a placed model, whatever its state (diagnostics, fault drills, benchmarks).</summary>
@@ -379,8 +411,15 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
             .SelectMany(l => l!.Reply.Assignments).DistinctBy(a => a.Key)];
     }
 
-    /// <summary>Starts what is newly placed (when it fits), stops what is no longer placed (one gateway's reply as the whole truth: tests).</summary>
-    internal Task ApplyAsync(HeartbeatReply reply, CancellationToken ct) => ApplyAsync(reply.Assignments, reply.Preflight, ct);
+    /// <summary>
+    /// Starts what is newly placed (when it fits), stops what is no longer placed, and waits until what it stopped is
+    /// removed (one gateway's reply as the whole truth: tests; a heartbeat does not wait for removals).
+    /// </summary>
+    internal async Task ApplyAsync(HeartbeatReply reply, CancellationToken ct)
+    {
+        await ApplyAsync(reply.Assignments, reply.Preflight, ct);
+        await Stopped;
+    }
 
     private async Task ApplyAsync(IReadOnlyList<ModelAssignment> assignments, IReadOnlyList<string> preflights, CancellationToken ct)
     {
@@ -388,37 +427,24 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         try
         {
             var wanted = assignments.ToDictionary(a => a.Key, StringComparer.Ordinal);
-            List<ModelInstance> gone;
             lock (_instances)
             {
-                gone = [.. _instances.Values.Where(i => !wanted.ContainsKey(i.Assignment.Key))];
-                foreach (var g in gone) _instances.Remove(g.Assignment.Key);
+                foreach (var g in _instances.Values.Where(i => !wanted.ContainsKey(i.Assignment.Key)).ToList())
+                {
+                    _instances.Remove(g.Assignment.Key);
+                    // Removed beside the heartbeats: the next beat goes out while the engine removes the container.
+                    _stopping[g.Assignment.Key] = (g, StopAsync(g));
+                }
+
                 foreach (var key in _refused.Keys.Where(k => !wanted.ContainsKey(k)).ToList()) _refused.Remove(key);
+                _waiting.Clear();
             }
 
-            foreach (var g in gone)
-            {
-                await g.DisposeAsync();
-                // Once stopped (a pre-flight or restart it was in counts no more): its series go with it.
-                lock (_instances)
-                    if (!_instances.ContainsKey(g.Assignment.Key)) _metrics.Forget(g.Assignment.Key);
-            }
-            // Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.
             // The first reconcile releases nothing but lets the source find what an earlier run left; a removal the engine
             // refused earlier is tried again once due, at most one such retry in flight.
-            if (gone.Count > 0 || _releases == Task.CompletedTask || (_retention?.RetryDue == true && _releases.IsCompleted))
-            {
-                IReadOnlyCollection<ModelAssignment> stopped = [.. gone.Select(g => g.Assignment)];
-                var previous = _releases;
-                _releases = Task.Run(async () =>
-                {
-                    await previous.ConfigureAwait(false);
-                    await _images.ReleaseAsync(stopped, _stop.Token).ConfigureAwait(false);
-                }, CancellationToken.None).ContinueWith(t =>
-                {
-                    if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException) _log.LogWarning(e, "releasing images of stopped versions failed");
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
+            bool first, retry;
+            lock (_releaseGate) (first, retry) = (_releases == Task.CompletedTask, _retention?.RetryDue == true && _releases.IsCompleted);
+            if (first || retry) QueueRelease([]);
 
             foreach (var a in wanted.Values)
             {
@@ -439,6 +465,53 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         finally
         {
             _reconcile.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes a version no longer placed, off the heartbeat: its run loop ends and its container goes (forced, as long
+    /// as the engine takes); then its series and, in the background, its image go, and the node beats at once so that
+    /// what waited for the room is admitted.
+    /// </summary>
+    private async Task StopAsync(ModelInstance instance)
+    {
+        await Task.Yield();
+        var key = instance.Assignment.Key;
+        try
+        {
+            await instance.DisposeAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.LogWarning(e, "{Model}: stopping failed", key);
+        }
+
+        // Queued before the removal is no longer counted, so that whoever awaits the removals (ImagesReleased) finds it.
+        QueueRelease([instance.Assignment]);
+        lock (_instances)
+        {
+            _stopping.Remove(key);
+            // Once stopped (a pre-flight or restart it was in counts no more): its series go with it.
+            if (!_instances.ContainsKey(key)) _metrics.Forget(key);
+        }
+
+        BeatSoon();
+    }
+
+    /// <summary>Images of what stopped go in the background, one release after the other: a heartbeat never waits on the disk.</summary>
+    private void QueueRelease(IReadOnlyCollection<ModelAssignment> stopped)
+    {
+        lock (_releaseGate)
+        {
+            var previous = _releases;
+            _releases = Task.Run(async () =>
+            {
+                await previous.ConfigureAwait(false);
+                await _images.ReleaseAsync(stopped, _stop.Token).ConfigureAwait(false);
+            }, CancellationToken.None).ContinueWith(t =>
+            {
+                if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException) _log.LogWarning(e, "releasing images of stopped versions failed");
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -464,6 +537,14 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
         lock (_instances)
         {
+            // The same version being removed (placed again at once), or room that only its removal frees: wait for it.
+            if (_stopping.ContainsKey(a.Key) || (FitProblem(manifest.Resources) is not null && FitProblem(manifest.Resources, countStopping: false) is null))
+            {
+                _waiting[a.Key] = new ModelReport(a.Name, a.Version, ModelState.Starting, null,
+                    $"waits for the removal of {_stopping.Count} stopped version(s) to free what it needs", 0, 0, 0, _time.GetUtcNow(), null, manifest.Resources);
+                return;
+            }
+
             var reason = FitProblem(manifest.Resources);
             if (reason is not null)
             {
@@ -485,18 +566,20 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
     /// <summary>
     /// Why <paramref name="need"/> cannot run here: never (its limits exceed the machine), or not now (the limits of
-    /// what runs here already use what the node offers under its <see cref="ResourcePolicy"/>); null when it fits.
-    /// Caller holds the lock.
+    /// what runs here already use what the node offers under its <see cref="ResourcePolicy"/>; with
+    /// <paramref name="countStopping"/>, those of containers still being removed too); null when it fits. Caller holds
+    /// the lock.
     /// </summary>
-    private string? FitProblem(ResourceRequest need)
+    private string? FitProblem(ResourceRequest need, bool countStopping = true)
     {
         if (ResourcePolicy.NeverFits(need, _options.Capacity) is { } never) return $"{MeshErrorCodes.NodeRefused}: {never}";
-        if (_instances.Count >= _options.MaxModels)
-            return $"{MeshErrorCodes.NodeRefused}: runs {_instances.Count} models already, the most this node takes (--max-models {_options.MaxModels})";
+        var held = _instances.Values.Concat(countStopping ? _stopping.Values.Select(s => s.Instance) : []).Select(i => i.Manifest.Resources).ToList();
+        if (held.Count >= _options.MaxModels)
+            return $"{MeshErrorCodes.NodeRefused}: runs {held.Count} models already, the most this node takes (--max-models {_options.MaxModels})";
         var cap = _options.Resources.Offered(_options.Capacity);
-        var cpu = cap.CpuMillicores - _instances.Values.Sum(i => i.Manifest.Resources.CpuMillicores);
-        var mem = cap.MemoryBytes - _instances.Values.Sum(i => i.Manifest.Resources.MemoryBytes);
-        var gpu = cap.GpuCount - _instances.Values.Sum(i => i.Manifest.Resources.GpuCount);
+        var cpu = cap.CpuMillicores - held.Sum(r => r.CpuMillicores);
+        var mem = cap.MemoryBytes - held.Sum(r => r.MemoryBytes);
+        var gpu = cap.GpuCount - held.Sum(r => r.GpuCount);
         if (need.CpuMillicores > cpu) return $"{MeshErrorCodes.NodeRefused}: needs {need.CpuMillicores}m CPU, {cpu}m free";
         if (need.MemoryBytes > mem) return $"{MeshErrorCodes.NodeRefused}: needs {Quantity.FormatBytes(need.MemoryBytes)} memory, {Quantity.FormatBytes(Math.Max(0, mem))} free";
         if (need.GpuCount > gpu) return $"{MeshErrorCodes.NodeRefused}: needs {need.GpuCount} GPU(s), {gpu} free";
@@ -565,7 +648,7 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
         }
 
         await Task.WhenAll(all.Select(i => i.DisposeAsync().AsTask()));
-        await _releases;
+        await ReleasedAsync();
         foreach (var g in _gateways) g.Dispose();
         _models.Dispose();
         _channels.Dispose();
