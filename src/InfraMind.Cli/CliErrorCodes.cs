@@ -12,8 +12,19 @@ public static class CliErrorCodes
     /// <summary>The command line is wrong: unknown command or option, missing argument, a value out of range.</summary>
     public static readonly ErrorCode UsageError = new("IM0002", FailureKind.Usage);
 
-    /// <summary>A file named on the command line (or one a command reads by default) does not exist: a bundle, a key.</summary>
+    /// <summary>A file named on the command line (or one a command reads by default) does not exist, or is a directory: a bundle, a key.</summary>
     public static readonly ErrorCode FileNotFound = new("IM0003", FailureKind.Usage);
+
+    /// <summary>
+    /// <paramref name="path"/> when a file is there; IM0003 otherwise, "no WHAT at PATH", or "WHAT: PATH is a directory,
+    /// not a file" for a directory (before, a directory was reported as missing, though it plainly was there). The one
+    /// check of a file a user names, before it is read.
+    /// </summary>
+    public static string RequireFile(string path, string what, string hint)
+    {
+        if (File.Exists(path)) return path;
+        throw new InfraMindException(FileNotFound, Directory.Exists(path) ? $"{what}: {path} is a directory, not a file" : $"no {what} at {path}", hint);
+    }
 
     /// <summary>Interrupted (Ctrl-C, SIGTERM); the command removed what it had started.</summary>
     public static readonly ErrorCode Interrupted = new("IM0004", FailureKind.Interrupted);

@@ -122,18 +122,14 @@ internal static class RegistryAccess
 
     /// <summary>A publisher's public key PEM (the file `infra keys list --json` names as publicKey).</summary>
     public static PublicKey PublisherKeyFile(string file) =>
-        File.Exists(file)
-            ? PublicKey.FromPemFile(file)
-            : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no publisher key at {file}", "ask the publisher for their public key PEM (the file `infra keys list --json` names as publicKey)");
+        PublicKey.FromPemFile(CliErrorCodes.RequireFile(file, "publisher key", "ask the publisher for their public key PEM (the file `infra keys list --json` names as publicKey)"));
 
     /// <summary>The local registry's own public key, for verifying with no registry running (`infra verify --offline`).</summary>
     public static PublicKey LocalKey(CliContext context) =>
         ReadKey(Path.Combine(context.Home.Registry, "keys", "registry.pub"), "pass --registry-key FILE (the public key PEM of the registry that wrote the bundle)");
 
     private static PublicKey ReadKey(string file, string hint) =>
-        File.Exists(file)
-            ? PublicKey.FromPemFile(file)
-            : throw new InfraMindException(CliErrorCodes.FileNotFound, $"no registry key at {file}", hint);
+        PublicKey.FromPemFile(CliErrorCodes.RequireFile(file, "registry key", hint));
 
     /// <summary>Writes the URL of a registry this process serves, so other commands on this machine find it.</summary>
     public static string Announce(InfraHome home, Uri address)

@@ -53,6 +53,9 @@ public sealed class JsonErrorTests : IDisposable
         { "IM0002", 2, ["push", "--image", "my model:1", "--json"] },
         { "IM0002", 2, ["doctor", "--image", "", "--json"] },
         { "IM0002", 2, ["doctor", "--image", "BAD REF", "--json"] },
+        // Any name outside the engine's reference grammar (before, "x:" reached the engine: IM3008, exit 3).
+        { "IM0002", 2, ["push", "--image", "x:", "--json"] },
+        { "IM0002", 2, ["doctor", "--image", "My/Model:1", "--json"] },
         // content: IPFS and storage
         { "IM4109", 2, ["cid", "{work}/missing.bin", "--json"] },
         { "IM4201", 2, ["push", "--image", "x:1", "--to", "oci://", "--json"] },

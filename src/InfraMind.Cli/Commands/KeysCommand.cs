@@ -79,8 +79,7 @@ internal static class KeysCommand
             }
 
             var path = parse.GetValue(file)!;
-            if (!File.Exists(path))
-                throw new InfraMindException(CliErrorCodes.FileNotFound, $"no private key file at {path}", "give the file that holds the hex private key with --private-key-file");
+            CliErrorCodes.RequireFile(path, "private key file", "give the file that holds the hex private key with --private-key-file");
             var passphrase = Passphrase(context, parse.GetValue(passphraseEnv));
             Report(context, Store(context).ImportSecp256k1File(parse.GetValue(name)!, path, passphrase), parse.GetValue(json), "imported key");
             return ExitCodes.Ok;

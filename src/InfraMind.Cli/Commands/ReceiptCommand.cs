@@ -132,7 +132,7 @@ internal static class ReceiptCommand
             $"name the file the request or the answer was saved to ({option} FILE)");
 
     private static string Existing(string file, string option) =>
-        File.Exists(file) ? file : throw new InfraMindException(CliErrorCodes.FileNotFound, $"{option}: no file {file}", "name an existing file");
+        CliErrorCodes.RequireFile(file, option + " file", "name an existing file");
 
     /// <summary>The JSON as the gateway forwards it (compact, relaxed escaping), or null when the bytes are not JSON.</summary>
     private static byte[]? Compact(byte[] bytes)

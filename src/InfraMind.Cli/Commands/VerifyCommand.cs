@@ -100,8 +100,7 @@ internal static class VerifyCommand
             var keyFile = parse.GetValue(registryKey);
             if (parse.GetValue(offline) is { } file)
             {
-                if (!File.Exists(file))
-                    throw new InfraMindException(CliErrorCodes.FileNotFound, $"no entry bundle at {file}", "write one with `infra verify NAME --save FILE` where a registry answers");
+                CliErrorCodes.RequireFile(file, "entry bundle", "write one with `infra verify NAME --save FILE` where a registry answers");
                 key = keyFile is not null ? RegistryAccess.KeyFile(keyFile) : RegistryAccess.LocalKey(context);
                 bundle = ReadBundle(file, await ReadBoundedAsync(file, cancellationToken));
                 source = file;

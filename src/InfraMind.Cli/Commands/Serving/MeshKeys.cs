@@ -47,7 +47,7 @@ internal static class MeshKeys
         var all = new HashSet<string>(listed.Select(f => f.Trim().ToLowerInvariant()), StringComparer.Ordinal);
         if (file is not null)
         {
-            if (!File.Exists(file)) throw new InfraMindException(CliErrorCodes.FileNotFound, $"{fileOption}: no file {file}", "name a file with one key fingerprint (sha256:HEX) per line");
+            CliErrorCodes.RequireFile(file, fileOption + " file", "name a file with one key fingerprint (sha256:HEX) per line");
             // Read with the bound, not by the file's length: a device or a pipe reports none, and /dev/zero, one line
             // without end, ran the line reader out of memory.
             var text = ReadAtMost(file, MaxAdmitFileBytes)
