@@ -68,6 +68,15 @@ internal sealed partial record Dockerfile(
         "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
     };
 
+    /// <summary>The lines of a file's bytes, decoded as <see cref="File.ReadAllLines(string)"/> decodes them (UTF-8 unless a mark says otherwise).</summary>
+    private static string[] ReadLines(byte[] bytes)
+    {
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line) lines.Add(line);
+        return [.. lines];
+    }
+
     public static Dockerfile Read(string path)
     {
         var ports = new List<(int, int)>();
@@ -82,7 +91,9 @@ internal sealed partial record Dockerfile(
             // link names: a link's own (9 bytes for one to /dev/zero) let the device be read without end.
             var info = new FileInfo(path);
             var length = (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
-            lines = length is 0 or > ManifestReader.MaxManifestBytes ? [] : File.ReadAllLines(path);
+            // The read is bounded as well: a file may grow between the look and the read.
+            var bytes = length is 0 or > ManifestReader.MaxManifestBytes ? null : BoundedBody.ReadFile(path, ManifestReader.MaxManifestBytes);
+            lines = bytes is null ? [] : ReadLines(bytes);
         }
         catch (IOException)
         {

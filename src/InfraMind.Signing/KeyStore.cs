@@ -266,8 +266,9 @@ public sealed partial class KeyStore
     }
 
     /// <summary>
-    /// A key file's text, refused unread when its length is 0 (empty, or a FIFO or device) or over 64 KiB: the length of
-    /// what a link names, as a link's own (9 bytes for one to /dev/zero) let the device be read without end.
+    /// A key file's text, refused unread when its length is 0 (empty, or a FIFO, which would block, or a device) or over
+    /// 64 KiB: the length of what a link names, as a link's own (9 bytes for one to /dev/zero) let the device be read
+    /// without end. The read itself is bounded too, as a file may grow between the look and the read.
     /// </summary>
     private static string ReadKeyFile(string path)
     {
@@ -283,7 +284,9 @@ public sealed partial class KeyStore
             throw Corrupt($"{path} is {length} bytes, not a key: a PEM key file is a few hundred");
         }
 
-        return File.ReadAllText(path);
+        var bytes = BoundedBody.ReadFile(path, MaxKeyFileBytes)
+            ?? throw Corrupt($"{path} grew past {MaxKeyFileBytes} bytes while it was read, not a key: a PEM key file is a few hundred");
+        return new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(bytes).TrimStart('\uFEFF');
     }
 
     private static SigningException Corrupt(string message, Exception? innerException = null) =>
