@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds InfraMind itself as an image (deploy/Dockerfile): the self-contained `infra` that ./infra publishes to
 # .build/infra (rebuilt only when a source changed), on the local Debian base image. Nothing is pulled.
+# INFRAMIND_READY_TO_RUN=0 takes ./infra's plain publish (.build/infra-plain: a quicker build, a slower start; the tests).
 #
 # Usage: scripts/build-image.sh [TAG] [-- DOCKER-BUILD-ARGS...]      (TAG default inframind:VERSION)
 #   e.g. scripts/build-image.sh inframind:dev -- --label org.example.team=ml --build-arg BASE=debian:bookworm-slim
@@ -29,5 +30,5 @@ docker build --pull=false -q -f "$root/deploy/Dockerfile" \
   --label org.opencontainers.image.title=inframind \
   --label "org.opencontainers.image.version=$version" \
   --label org.opencontainers.image.licenses=Apache-2.0 \
-  "$@" -t "$tag" "$root/.build/infra" >&2 || { echo "build-image: docker build failed" >&2; exit 1; }
+  "$@" -t "$tag" "$root/.build/$([ "${INFRAMIND_READY_TO_RUN:-1}" = 0 ] && echo infra-plain || echo infra)" >&2 || { echo "build-image: docker build failed" >&2; exit 1; }
 echo "$tag"
