@@ -231,7 +231,13 @@ public sealed partial class ErrorCatalogTests
             .Select(t => t.Contains('|', StringComparison.Ordinal) && t.Length > 1 ? t[..t.IndexOf('|', StringComparison.Ordinal)] : t)
             .TakeWhile(t => t is not ("|" or "…" or "then" or "or" or "and"))
             .Select(t => t.TrimEnd(',', ';', ')', '.'))
+            // A placeholder (NAME:VERSION, FILE) stands for a value of the user's, read as one: --image's grammar takes
+            // only lower-case names.
+            .Select(t => Placeholder().IsMatch(t) ? t.ToLowerInvariant() : t)
             .ToArray();
+
+    [GeneratedRegex("^[A-Z][A-Z0-9_]*(?::[A-Z][A-Z0-9_]*)?$")]
+    private static partial Regex Placeholder();
 
     private sealed record Declaration(ErrorCode Code, string Owner);
 
