@@ -35,8 +35,8 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
     /// <summary>
     /// Versions no longer placed whose containers are being removed, each with its removal (under the lock of
     /// <see cref="_instances"/>). A removal runs beside the heartbeats, never inside one: a forced removal may take the
-    /// engine seconds (up to 30 s), and a gateway marks a node offline after
-    /// a few missed beats. Until it ends, what it holds still counts against the node's capacity.
+    /// engine up to 30 s, and a gateway marks a node offline after a few missed beats. Until it ends, what it holds
+    /// still counts against the node's capacity.
     /// </summary>
     private readonly Dictionary<string, (ModelInstance Instance, Task Removal)> _stopping = new(StringComparer.Ordinal);
 

@@ -3,7 +3,7 @@ namespace InfraMind.Serving;
 /// <summary>Where a model stands on one node.</summary>
 public enum ModelState
 {
-    /// <summary>Accepted; fetching the image or starting the container.</summary>
+    /// <summary>Accepted; fetching the image or starting the container, or waiting for a stopped version's removal to free room.</summary>
     Starting,
 
     /// <summary>Pre-flight passed; accepting jobs.</summary>
