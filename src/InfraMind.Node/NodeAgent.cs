@@ -537,15 +537,15 @@ public sealed partial class NodeAgent : IAsyncDisposable, ILocalNode
 
         lock (_instances)
         {
+            var reason = FitProblem(manifest.Resources);
             // The same version being removed (placed again at once), or room that only its removal frees: wait for it.
-            if (_stopping.ContainsKey(a.Key) || (FitProblem(manifest.Resources) is not null && FitProblem(manifest.Resources, countStopping: false) is null))
+            if (_stopping.ContainsKey(a.Key) || (reason is not null && FitProblem(manifest.Resources, countStopping: false) is null))
             {
                 _waiting[a.Key] = new ModelReport(a.Name, a.Version, ModelState.Starting, null,
                     $"waits for the removal of {_stopping.Count} stopped version(s) to free what it needs", 0, 0, 0, _time.GetUtcNow(), null, manifest.Resources);
                 return;
             }
 
-            var reason = FitProblem(manifest.Resources);
             if (reason is not null)
             {
                 Refuse(a, reason);
