@@ -88,7 +88,7 @@ public sealed class ChainMeshTests(DevChainFixture chain, ITestOutputHelper outp
         var home = _cli.Home;
         var (package, reference, registry) = await SetUpAsync(peer);
         var imageId = (await engine.InspectImageAsync("chain-mesh:1.0.0", CancellationToken.None))!.Id;
-        Assert.True(await engine.RemoveImageAsync("chain-mesh:1.0.0", force: true, CancellationToken.None));
+        Assert.True(await TestEngine.RemoveImageAsync(engine, "chain-mesh:1.0.0"));
         Assert.False(await engine.ImageExistsAsync(imageId, CancellationToken.None));
         var processes = new List<Process>();
         try

@@ -23,7 +23,7 @@ public sealed class PushImageFixture : IAsyncLifetime
             },
             async engine =>
             {
-                await engine.RemoveImageAsync(Tag, force: false, CancellationToken.None);
+                await TestEngine.RemoveTestImagesAsync(engine, Tag);
                 engine.Dispose();
             });
     }
@@ -227,7 +227,7 @@ public sealed class PushPullTests(PushImageFixture image, Xunit.Abstractions.ITe
         }
         finally
         {
-            await engine.RemoveImageAsync($"{name}:0.4.2", force: false, CancellationToken.None);
+            await TestEngine.RemoveTestImagesAsync(engine, $"{name}:0.4.2");
         }
 
         var (code, _, err) = await _cli.RunAsync("push", Path.Combine(_cli.Work, "missing"));

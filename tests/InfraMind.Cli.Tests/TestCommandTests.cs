@@ -367,7 +367,7 @@ public sealed class TestCommandTests : IDisposable
         var left = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-podman@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(left.Containers);
         Assert.Empty(left.Networks);
-        await engine.RemoveImageAsync("cli-podman:1.0.0", force: true, CancellationToken.None);
+        await TestEngine.RemoveTestImagesAsync(engine, force: true, "cli-podman:1.0.0");
     }
 
     [SkippableFact]
@@ -384,7 +384,7 @@ public sealed class TestCommandTests : IDisposable
         Assert.DoesNotContain("   at ", output + err, StringComparison.Ordinal);
         var left = await engine.PruneAsync(new Dictionary<string, string> { ["org.inframind.model"] = "cli-no-sys-admin@1.0.0" }, null, CancellationToken.None);
         Assert.Empty(left.Containers);
-        await engine.RemoveImageAsync("cli-no-sys-admin:1.0.0", force: true, CancellationToken.None);
+        await TestEngine.RemoveTestImagesAsync(engine, force: true, "cli-no-sys-admin:1.0.0");
     }
 
     /// <summary>The same command, run without CAP_SYS_ADMIN (dropped from the bounding set: root's capabilities after exec).</summary>

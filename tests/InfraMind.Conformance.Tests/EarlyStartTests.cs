@@ -114,7 +114,7 @@ public sealed class EarlyStartTests
         }
         finally
         {
-            await engine.RemoveImageAsync("early-invalid:stale", force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, "early-invalid:stale");
         }
     }
 
@@ -154,8 +154,7 @@ public sealed class EarlyStartTests
         }
         finally
         {
-            await engine.RemoveImageAsync(manifest.ImageTag, force: true, None);
-            await engine.RemoveImageAsync(forged, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, manifest.ImageTag, forged);
         }
     }
 

@@ -126,7 +126,7 @@ public sealed class HostileContainerTests(ITestOutputHelper output)
             if (bridgeContainer is not null) DockerCli.Run(check: false, "rm", "-f", bridgeContainer);
             DockerCli.Run(check: false, "network", "rm", network);
             // Its targets are baked into it, so the image is this run's alone.
-            await engine.RemoveImageAsync($"hostile-{label[..8]}:1.0.0", force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, $"hostile-{label[..8]}:1.0.0");
         }
 
         var left = await engine.PruneAsync(labels, null, None);

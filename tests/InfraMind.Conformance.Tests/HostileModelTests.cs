@@ -109,7 +109,7 @@ public sealed partial class HostileModelTests
         finally
         {
             await engine.PruneAsync(labels, null, None);
-            await engine.RemoveImageAsync(tag, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, tag);
         }
     }
 

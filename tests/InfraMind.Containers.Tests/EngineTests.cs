@@ -114,7 +114,40 @@ public sealed class EngineTests
         }
         finally
         {
-            await engine.RemoveImageAsync(tag, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, tag);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_test_image_held_for_a_moment_by_a_running_container_is_removed_once_it_is_let_go()
+    {
+        // What failed a CI run: `infra doctor` without --image (another test) entered a container of the newest image
+        // InfraMind built, a conformance test's, just as that test removed it in its clean-up.
+        using var engine = await TestEngine.ConnectAsync();
+        using var dir = new TempDirectory();
+        var marker = Guid.NewGuid().ToString("N");
+        dir.Write("Dockerfile", $"FROM {TestEngine.BaseImage}\n");
+        var tag = $"inframind-test/held:{marker}";
+        var id = await engine.BuildImageAsync(dir.Path, tag, new Dictionary<string, string> { ["org.inframind.test"] = marker }, null, None);
+        var container = DockerCli.Run(check: true, "run", "-d", "--network", "none", "--label", $"org.inframind.test={marker}", id, "sleep", "60").Trim();
+        try
+        {
+            var refused = await Assert.ThrowsAsync<ContainerEngineException>(() => engine.RemoveImageAsync(id, force: true, None));
+            Assert.Contains("running container", refused.Message, StringComparison.Ordinal);
+
+            var letGo = Task.Run(async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                DockerCli.Run(check: true, "rm", "-f", container);
+            });
+            Assert.True(await TestEngine.RemoveImageAsync(engine, id));
+            await letGo;
+            Assert.False(await engine.ImageExistsAsync(id, None));
+        }
+        finally
+        {
+            DockerCli.Run(check: false, "rm", "-f", container);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, id);
         }
     }
 
@@ -152,9 +185,9 @@ public sealed class EngineTests
 
             Assert.Contains("manifest.json", names);
 
-            Assert.True(await engine.RemoveImageAsync(tag, force: true, None));
+            Assert.True(await TestEngine.RemoveImageAsync(engine, tag));
             Assert.False(await engine.ImageExistsAsync(tag, None));
-            Assert.False(await engine.RemoveImageAsync(tag, force: true, None));
+            Assert.False(await TestEngine.RemoveImageAsync(engine, tag));
 
             archive.Position = 0;
             var loaded = await engine.LoadImageAsync(archive, None);
@@ -163,7 +196,7 @@ public sealed class EngineTests
         }
         finally
         {
-            await engine.RemoveImageAsync(tag, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, tag);
         }
     }
 

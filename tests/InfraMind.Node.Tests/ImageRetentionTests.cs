@@ -69,11 +69,6 @@ public sealed class ImageRetentionTests
         return PrometheusText.Value(Encoding.UTF8.GetString(text.ToArray()), series);
     }
 
-    private static async Task RemoveAsync(ContainerEngine engine, params string[] ids)
-    {
-        foreach (var id in ids) await engine.RemoveImageAsync(id, force: true, None);
-    }
-
     [SkippableFact]
     public async Task Unused_images_are_kept_within_the_budget_and_the_longest_unused_goes_first()
     {
@@ -127,7 +122,7 @@ public sealed class ImageRetentionTests
         }
         finally
         {
-            await RemoveAsync(engine, a, b, c);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, a, b, c);
         }
     }
 
@@ -173,7 +168,7 @@ public sealed class ImageRetentionTests
         finally
         {
             if (container is not null) await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
-            await RemoveAsync(engine, mine, held, shared);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, mine, held, shared);
         }
     }
 
@@ -234,7 +229,7 @@ public sealed class ImageRetentionTests
         finally
         {
             if (container is not null) await docker.Containers.RemoveContainerAsync(container, new ContainerRemoveParameters { Force = true }, None);
-            await RemoveAsync(engine, held, other);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, held, other);
         }
     }
 
@@ -293,7 +288,7 @@ public sealed class ImageRetentionTests
         }
         finally
         {
-            await RemoveAsync(engine, old, again);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, old, again);
         }
     }
 
@@ -332,7 +327,7 @@ public sealed class ImageRetentionTests
         }
         finally
         {
-            await RemoveAsync(engine, big, broken);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, big, broken);
         }
     }
 
@@ -407,7 +402,7 @@ public sealed class ImageRetentionTests
         }
         finally
         {
-            await RemoveAsync(engine, image);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, image);
         }
     }
 }

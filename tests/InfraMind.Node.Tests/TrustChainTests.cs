@@ -93,7 +93,7 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
     {
         using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
         var imageId = _image.ConfigDigest.Value;
-        await engine.RemoveImageAsync(imageId, force: true, None);
+        await TestEngine.RemoveImageAsync(engine, imageId);
         // Two more entries first, so the inclusion proof of the one under test has hashes to tamper with.
         await PublishAsync(_other.ManifestDigest.Value, "local://" + _other.ManifestDigest.Value);
         var (assignment, _) = await PublishHonestAsync();
@@ -136,7 +136,7 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         }
         finally
         {
-            await engine.RemoveImageAsync(imageId, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, imageId);
         }
     }
 
@@ -213,7 +213,7 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         finally
         {
             if (agent is not null) await agent.DisposeAsync();
-            await engine.RemoveImageAsync(imageId, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, imageId);
         }
     }
 
@@ -254,8 +254,8 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         using var engine = await TestEngine.ConnectAsync(needsBaseImage: false);
         var imageId = _image.ConfigDigest.Value;
         var otherId = _other.ConfigDigest.Value;
-        await engine.RemoveImageAsync(imageId, force: true, None);
-        await engine.RemoveImageAsync(otherId, force: true, None);
+        await TestEngine.RemoveImageAsync(engine, imageId);
+        await TestEngine.RemoveImageAsync(engine, otherId);
         try
         {
             // Honestly signed, but the reference holds another image than the digest the statement signs.
@@ -272,8 +272,7 @@ public sealed class TrustChainTests : IAsyncLifetime, IDisposable
         }
         finally
         {
-            await engine.RemoveImageAsync(imageId, force: true, None);
-            await engine.RemoveImageAsync(otherId, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, imageId, otherId);
         }
     }
 

@@ -33,19 +33,50 @@ public static class TestEngine
         return engine;
     }
 
+    /// <summary>Longest wait for a container that holds an image for a moment (see <see cref="RemoveImageAsync"/>).</summary>
+    public static readonly TimeSpan HeldImageWait = TimeSpan.FromSeconds(20);
+
     /// <summary>
-    /// Removes the images a test built under names of its own (e.g. <c>far-1a2b3c:1.0.0</c>), once their containers are
-    /// gone: a name made unique per run would otherwise leave one image in the engine for every run of the suite. An
-    /// image still in use stays (the test's own assertions say why); one already gone is fine.
+    /// Removes an image (tag or id) as <see cref="ContainerEngine.RemoveImageAsync"/> does, but waits out a running
+    /// container that holds it for a moment: tests share the engine, and `infra doctor` without <c>--image</c> (run by
+    /// other tests at any time) enters a short-lived container of the newest image InfraMind built, whichever test built
+    /// it. A running container still there after <see cref="HeldImageWait"/>, or any other refusal, throws as the engine does.
     /// </summary>
-    public static async Task RemoveTestImagesAsync(ContainerEngine engine, params string[] tags)
+    public static async Task<bool> RemoveImageAsync(ContainerEngine engine, string imageRef, bool force = true)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        foreach (var tag in tags)
+        var deadline = DateTime.UtcNow + HeldImageWait;
+        while (true)
         {
             try
             {
-                await engine.RemoveImageAsync(tag, force: false, CancellationToken.None);
+                return await engine.RemoveImageAsync(imageRef, force, CancellationToken.None);
+            }
+            catch (ContainerEngineException e) when (e.Message.Contains("running container", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes the images a test built, in its clean-up (a <c>finally</c> or a fixture's disposal), once their
+    /// containers are gone: a name made unique per run would otherwise leave one image in the engine for every run of
+    /// the suite. A container that holds one for a moment is waited out (<see cref="RemoveImageAsync"/>); an image still
+    /// in use after that stays (the test's own assertions say why), and one already gone is fine. It never throws: an
+    /// exception here would hide the test's own outcome.
+    /// </summary>
+    public static Task RemoveTestImagesAsync(ContainerEngine engine, params string[] tags) => RemoveTestImagesAsync(engine, force: false, tags);
+
+    /// <inheritdoc cref="RemoveTestImagesAsync(ContainerEngine, string[])"/>
+    public static async Task RemoveTestImagesAsync(ContainerEngine engine, bool force, params string[] refs)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        foreach (var imageRef in refs)
+        {
+            try
+            {
+                await RemoveImageAsync(engine, imageRef, force);
             }
             catch (ContainerEngineException)
             {

@@ -53,7 +53,7 @@ public sealed class ExampleModelTests
         finally
         {
             await engine.PruneAsync(session, null, None);
-            await engine.RemoveImageAsync(tag, force: true, None);
+            await TestEngine.RemoveTestImagesAsync(engine, force: true, tag);
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed class SummarizerImageFixture : IAsyncLifetime
         }
 
         await Engine.PruneAsync(SessionLabels, null, CancellationToken.None);
-        await Engine.RemoveImageAsync(Tag, force: true, CancellationToken.None);
+        await TestEngine.RemoveTestImagesAsync(Engine, force: true, Tag);
         Engine.Dispose();
     }
 
