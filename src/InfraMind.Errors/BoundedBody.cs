@@ -69,4 +69,22 @@ public static class BoundedBody
 
         return buffer.ToArray();
     }
+
+    /// <summary>
+    /// The UTF-8 text of the file at <paramref name="path"/>, a leading byte-order mark dropped, or null when it holds
+    /// more than <paramref name="max"/> bytes (<see cref="ReadFile"/>).
+    /// </summary>
+    public static string? ReadText(string path, long max) =>
+        ReadFile(path, max) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes).TrimStart('\uFEFF') : null;
+
+    /// <summary>
+    /// The length of the file at <paramref name="path"/>, or of what it names when it is a link: a link's own length
+    /// (9 bytes for one to /dev/zero) would let a device be read without end. A FIFO or a device reports 0, and opening a
+    /// FIFO blocks: a caller that looks before it reads refuses 0 unread.
+    /// </summary>
+    public static long TargetLength(string path)
+    {
+        var info = new FileInfo(path);
+        return (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
+    }
 }

@@ -87,10 +87,8 @@ internal sealed partial record Dockerfile(
         try
         {
             // Read only when it is a file of a sensible size: a FIFO or a device reports 0 and would block or never
-            // end; the engine, not this check, is the judge of a Dockerfile that large. The length is that of what a
-            // link names: a link's own (9 bytes for one to /dev/zero) let the device be read without end.
-            var info = new FileInfo(path);
-            var length = (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
+            // end; the engine, not this check, is the judge of a Dockerfile that large.
+            var length = BoundedBody.TargetLength(path);
             // The read is bounded as well: a file may grow between the look and the read.
             var bytes = length is 0 or > ManifestReader.MaxManifestBytes ? null : BoundedBody.ReadFile(path, ManifestReader.MaxManifestBytes);
             lines = bytes is null ? [] : ReadLines(bytes);

@@ -266,14 +266,13 @@ public sealed partial class KeyStore
     }
 
     /// <summary>
-    /// A key file's text, refused unread when its length is 0 (empty, or a FIFO, which would block, or a device) or over
-    /// 64 KiB: the length of what a link names, as a link's own (9 bytes for one to /dev/zero) let the device be read
-    /// without end. The read itself is bounded too, as a file may grow between the look and the read.
+    /// A key file's text, refused unread when its length (<see cref="BoundedBody.TargetLength"/>) is 0 (empty, or a FIFO,
+    /// which would block, or a device) or over 64 KiB. The read itself is bounded too, as a file may grow between the
+    /// look and the read.
     /// </summary>
     private static string ReadKeyFile(string path)
     {
-        var info = new FileInfo(path);
-        var length = (info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info).Length;
+        var length = BoundedBody.TargetLength(path);
         if (length == 0)
         {
             throw Corrupt($"{path} is empty (or not a regular file)");
@@ -284,9 +283,8 @@ public sealed partial class KeyStore
             throw Corrupt($"{path} is {length} bytes, not a key: a PEM key file is a few hundred");
         }
 
-        var bytes = BoundedBody.ReadFile(path, MaxKeyFileBytes)
+        return BoundedBody.ReadText(path, MaxKeyFileBytes)
             ?? throw Corrupt($"{path} grew past {MaxKeyFileBytes} bytes while it was read, not a key: a PEM key file is a few hundred");
-        return new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(bytes).TrimStart('\uFEFF');
     }
 
     private static SigningException Corrupt(string message, Exception? innerException = null) =>

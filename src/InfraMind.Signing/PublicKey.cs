@@ -158,10 +158,10 @@ public sealed class PublicKey : IEquatable<PublicKey>
         }
     }
 
-    /// <summary>The file's text, at most <see cref="MaxPemFileBytes"/> (<see cref="BoundedBody.ReadFile"/>).</summary>
+    /// <summary>The file's text, at most <see cref="MaxPemFileBytes"/> (<see cref="BoundedBody.ReadText"/>).</summary>
     private static string ReadPemFile(string path) =>
-        System.Text.Encoding.UTF8.GetString(BoundedBody.ReadFile(path, MaxPemFileBytes)
-            ?? throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"holds more than {MaxPemFileBytes} bytes; a PEM public key is a few hundred"));
+        BoundedBody.ReadText(path, MaxPemFileBytes)
+            ?? throw new SigningException(SigningErrorCodes.PublicKeyInvalid, $"holds more than {MaxPemFileBytes} bytes; a PEM public key is a few hundred");
 
     public string ToPem() => PemEncoding.WriteString("PUBLIC KEY", _spki);
 

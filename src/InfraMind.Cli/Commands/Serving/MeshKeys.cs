@@ -50,7 +50,7 @@ internal static class MeshKeys
             CliErrorCodes.RequireFile(file, fileOption + " file", "name a file with one key fingerprint (sha256:HEX) per line");
             // Read with the bound, not by the file's length: a device or a pipe reports none, and /dev/zero, one line
             // without end, ran the line reader out of memory.
-            var text = ReadAtMost(file, MaxAdmitFileBytes)
+            var text = BoundedBody.ReadText(file, MaxAdmitFileBytes)
                 ?? throw new InfraMindException(CliErrorCodes.UsageError, $"{fileOption}: {file} is larger than {MaxAdmitFileBytes} bytes", $"list at most {MaxAdmitted} fingerprints, one per line");
             var number = 0;
             foreach (var raw in text.Split('\n'))
@@ -69,10 +69,6 @@ internal static class MeshKeys
             throw new InfraMindException(CliErrorCodes.UsageError, $"{all.Count} admitted keys, more than {MaxAdmitted}", "admit at most 10000 keys");
         return listed.Any() || file is not null ? all : null;
     }
-
-    /// <summary>The UTF-8 text of <paramref name="file"/>, or null when it holds more than <paramref name="maxBytes"/> (<see cref="BoundedBody.ReadFile"/>).</summary>
-    private static string? ReadAtMost(string file, long maxBytes) =>
-        BoundedBody.ReadFile(file, maxBytes) is { } bytes ? System.Text.Encoding.UTF8.GetString(bytes).TrimStart('\uFEFF') : null;
 
     /// <summary>A key fingerprint as `infra keys list` prints it: sha256: and 64 hex digits (white space around it, and either case, allowed).</summary>
     internal static bool IsFingerprint(string f)
