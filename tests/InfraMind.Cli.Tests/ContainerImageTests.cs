@@ -53,12 +53,13 @@ public sealed class ContainerImageTests
 
             // What a node container needs (docs/container.md): with root, the host's PIDs, CAP_SYS_ADMIN and the engine's
             // socket, `infra doctor` in the image enters a throwaway container's network namespace as a node enters its
-            // models'; without the host's PIDs it cannot, and says so (IM3009, exit 3).
+            // models'; without the host's PIDs it cannot, and says so (IM3009, exit 3). It names the base image to enter:
+            // left to choose, it takes the newest image InfraMind built, and that may be another test's, in its clean-up.
             string[] nodeRights = ["--user", "0:0", "--cap-add", "SYS_ADMIN", "-v", "/var/run/docker.sock:/var/run/docker.sock"];
-            var doctor = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, "--pid", "host", .. nodeRights, image, "doctor"]);
+            var doctor = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, "--pid", "host", .. nodeRights, image, "doctor", "--image", TestEngine.BaseImage]);
             Assert.True(doctor.Code == 0, $"doctor: exit {doctor.Code}\n{doctor.Out}\n{doctor.Err}");
             Assert.Contains("isolation enforced: entered the network namespace of a container", doctor.Out, StringComparison.Ordinal);
-            var noPids = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, .. nodeRights, image, "doctor", "--json"]);
+            var noPids = await RunAsync(Step, "docker", ["run", "--rm", "--network", "none", "--label", label, .. nodeRights, image, "doctor", "--image", TestEngine.BaseImage, "--json"]);
             Assert.True(noPids.Code == 3, $"doctor without --pid host: exit {noPids.Code}\n{noPids.Out}\n{noPids.Err}");
             Assert.Contains("IM3009", noPids.Out + noPids.Err, StringComparison.Ordinal);
 

@@ -105,8 +105,10 @@ public sealed class StoreAndTrustTests : IDisposable
         Assert.Contains("infra doctor --repair", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
 
-        using var engine = await TestEngine.ConnectAsync(needsBaseImage: false); // doctor checks the engine after it repairs
-        var repaired = await _cli.RunJsonAsync(0, "doctor", "--repair", "--json");
+        // doctor checks the engine after it repairs, in a container of the base image (not the newest image InfraMind
+        // built, which may be another test's, in its clean-up).
+        using var engine = await TestEngine.ConnectAsync();
+        var repaired = await _cli.RunJsonAsync(0, "doctor", "--repair", "--image", TestEngine.BaseImage, "--json");
         var store = repaired.GetProperty("store");
         Assert.True(store.GetProperty("indexRebuilt").GetBoolean());
         Assert.Equal(1, store.GetProperty("images").GetInt32());
