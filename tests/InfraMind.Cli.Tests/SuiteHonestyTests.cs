@@ -4,7 +4,7 @@ using InfraMind.Testing;
 namespace InfraMind.Cli.Tests;
 
 /// <summary>
-/// The suite itself: no test passes without running. A test whose engine or peer is missing fails (peers required:
+/// The suite itself: no test passes without running, and none trips over another on the shared engine. A test whose engine or peer is missing fails (peers required:
 /// CI=true, scripts/test.sh) or is reported as skipped (<see cref="Peers.Missing"/>); it never returns early, which
 /// the runner counts as passed. About 90 tests did before this check existed.
 /// </summary>
@@ -58,6 +58,39 @@ public sealed partial class SuiteHonestyTests
         var allowed = EarlyReturn().Match("if (n == 0) return;");
         Assert.False(allowed.Success && PeerCondition().IsMatch(allowed.Groups[1].Value));
     }
+
+    [Fact]
+    public void Tests_remove_images_through_the_helpers_that_wait_out_a_container_another_test_holds()
+    {
+        // Tests share one engine, and a container of another test's (infra doctor's check, a node being stopped) may
+        // hold an image for a moment. A CI run failed in a clean-up that removed an image straight through the engine:
+        // its exception also hid the test's own outcome. TestEngine.RemoveImageAsync waits that out; RemoveTestImagesAsync
+        // (clean-ups) never throws. A removal a test expects to be refused (Assert.ThrowsAsync) is not a clean-up.
+        var direct = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(TestEngine.RepoRoot, "tests"), "*.cs", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(TestEngine.RepoRoot, file);
+            if (relative.Contains("/obj/", StringComparison.Ordinal) || relative.Contains("/bin/", StringComparison.Ordinal) ||
+                relative.Contains("/node_modules/", StringComparison.Ordinal) || Path.GetFileName(file) is "TestEngine.cs" or "SuiteHonestyTests.cs") continue;
+            var lines = File.ReadAllLines(file);
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (DirectImageRemoval().IsMatch(lines[i]) && !lines[i].Contains("Assert.ThrowsAsync", StringComparison.Ordinal))
+                    direct.Add($"{relative}:{i + 1}: {lines[i].Trim()}");
+            }
+        }
+
+        Assert.True(direct.Count == 0,
+            "Images removed straight through the engine; use TestEngine.RemoveImageAsync (it must succeed) or " +
+            "TestEngine.RemoveTestImagesAsync (a clean-up):\n" + string.Join("\n", direct));
+        Assert.Matches(DirectImageRemoval(), "await engine.RemoveImageAsync(tag, force: true, None);");
+        Assert.Matches(DirectImageRemoval(), "await Engine.RemoveImageAsync(Tag, force: true, CancellationToken.None);");
+        Assert.DoesNotMatch(DirectImageRemoval(), "await TestEngine.RemoveImageAsync(engine, tag);");
+    }
+
+    // A call of ContainerEngine.RemoveImageAsync on anything but TestEngine.
+    [GeneratedRegex(@"(?<!TestEngine)\.RemoveImageAsync\(")]
+    private static partial Regex DirectImageRemoval();
 
     [GeneratedRegex(@"\n\s*\[(?:Fact|Theory|SkippableFact|SkippableTheory)\b")]
     private static partial Regex TestAttribute();
