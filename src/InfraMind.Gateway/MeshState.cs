@@ -121,14 +121,18 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
             // One key, one node: a key's nodes would share its rank (Placement.IdentityOf) and take a version's
             // replicas side by side. A key bound to another node that is online is refused; one whose node is offline
-            // or left moves to this id (a node restarted under another --id), and the old id goes with its standing.
+            // or left moves to this id (a node restarted under another --id), and the old id goes. Its standing moves
+            // with the key, as a restart keeps it: the key, not the id, is the node; else a node suspended for a lost
+            // spot check would leave, come back under a new id a moment later and be served again at once.
+            KeptStanding? moved = null;
             if (key is not null && _keyHolders.TryGetValue(key.Fingerprint, out var holderId) && holderId != registration.NodeId)
             {
                 var holder = _nodes[holderId];
                 if (IsOnline(holder)) return (Admission.KeyInUse, null);
                 if (signedAt <= holder.LastSigned) return (Admission.Replayed, null);
+                moved = StandingToKeep(holder, _standings.Where(e => e.Key.Node == holderId && e.Value.Suspension.Count > 0));
                 Forget(holderId);
-                log.LogInformation("node {Old} forgotten: its key {Key} registered again as node {Node}", holderId, key.Fingerprint, registration.NodeId);
+                log.LogInformation("node {Old} forgotten: its key {Key} registered again as node {Node}, which takes its standing", holderId, key.Fingerprint, registration.NodeId);
             }
 
             if (known)
@@ -143,6 +147,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 }
 
                 if (key is not null) existing.LastSigned = signedAt;
+                if (moved is not null) TakeStanding(existing, moved);
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
                 Rebound();
                 Joined(registration.NodeId);
@@ -153,6 +158,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             // The node's own proposal when it made one (so a retry after a lost answer presents the credential bound here), else ours.
             var credential = presented is not null && MeshToken.IsProposable(presented) ? presented : MeshToken.Create();
             Bind(registration, credential, time.GetUtcNow(), key, key is null ? 0 : signedAt);
+            if (moved is not null) TakeStanding(_nodes[registration.NodeId], moved);
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Rebound();
             Joined(registration.NodeId);
@@ -173,6 +179,24 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             LastSigned = lastSigned,
         };
         if (key is not null) _keyHolders[key.Fingerprint] = registration.NodeId;
+    }
+
+    /// <summary>
+    /// Node <paramref name="n"/> takes the standing its key had under another id (<see cref="Register"/>), as a restart
+    /// takes back a kept one. An id that had a standing of its own (a keyless node taking the key) keeps the lower
+    /// reputation of the two, and a suspension of its own running unless the key's ends later. Caller holds the lock.
+    /// </summary>
+    private void TakeStanding(NodeRecord n, KeptStanding moved)
+    {
+        var own = n.Reputation.Kept;
+        var ownValue = n.Reputation.Value;
+        // Its own suspensions, by version, with their ends: one the key's does not outlast stays as it is.
+        var ownUntil = _standings.Where(e => e.Key.Node == n.Registration.NodeId && e.Value.Suspension.Until is not null)
+            .ToDictionary(e => e.Key.Model, e => e.Value.Suspension.Until!.Value.ToUnixTimeMilliseconds(), StringComparer.Ordinal);
+        var outlasting = (moved.Suspensions ?? []).Where(k => !ownUntil.TryGetValue(k.Model, out var until) || k.Until > until).ToList();
+        RestoreStanding(n, moved with { Suspensions = outlasting }, time.GetUtcNow());
+        if (ownValue < n.Reputation.Value) n.Reputation.Restore(own.Score, own.At);
+        while (n.Evidence.Count > EvidencePerNode) n.Evidence.Dequeue();
     }
 
     /// <summary>Whether <paramref name="presented"/> is the credential of node <paramref name="id"/>.</summary>

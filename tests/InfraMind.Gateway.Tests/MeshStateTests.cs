@@ -503,6 +503,79 @@ public sealed class MeshStateTests
     }
 
     /// <summary>
+    /// The key, not the id, is the node: its standing moves with it. A keyed node suspended for a lost spot check that
+    /// leaves and registers again under another id a moment later is still suspended there, with the same reputation and
+    /// its evidence, until its period has run and it passes a pre-flight. Before, the old id went with its standing and
+    /// the new one was served again at once.
+    /// </summary>
+    [Fact]
+    public void A_keyed_node_back_under_another_id_keeps_its_standing()
+    {
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
+        var (outcome, credential) = RegisterKeyed("a", key.PublicKey, 1);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials["a"] = credential!;
+        foreach (var n in new[] { "c", "d", "e" }) Join(n);
+        foreach (var n in new[] { "a", "c", "d", "e" }) Report(n, ModelState.Ready);
+        _mesh.Disagreed("a", Key, "echo", "req-1", new Dictionary<string, string?> { ["c"] = "receipt-c", ["d"] = "receipt-d" });
+        Assert.True(Suspended("a"));
+        Assert.True(Reputation("a") < 1);
+
+        // It leaves (three missed beats) and comes back as "b" with the same key, reporting a fresh pre-flight.
+        _time.Advance(Beat * 3 + TimeSpan.FromMilliseconds(1));
+        var reputation = Reputation("a");
+        (outcome, credential) = RegisterKeyed("b", key.PublicKey, 2);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials["b"] = credential!;
+        Report("b", ModelState.Ready, generation: 7);
+        Assert.Equal(NodeAuth.Unknown, _mesh.Authenticate("a", null));
+        Assert.True(Suspended("b"));
+        Assert.DoesNotContain("b", Ready());
+        Assert.Equal(reputation, Reputation("b"), 3);
+        var described = System.Text.Json.JsonSerializer.SerializeToNode(_mesh.Describe(), MeshJson.Options)!;
+        Assert.Equal(1, (int)described["nodes"]!.AsArray().Single(n => (string?)n!["id"] == "b")!["disagreements"]!);
+
+        // Its period runs on: once it is over, a passing pre-flight brings it back.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Report("b", ModelState.Ready, generation: 8);
+        Assert.False(Suspended("b"));
+        Assert.Contains("b", Ready());
+    }
+
+    /// <summary>
+    /// An id with a standing of its own that takes a key (a keyless node registering with the key of one gone offline)
+    /// keeps the worse of the two: its own suspension is not lifted by the key's ended one, and the lower reputation stays.
+    /// </summary>
+    [Fact]
+    public void An_id_that_takes_a_key_keeps_the_worse_of_the_two_standings()
+    {
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
+        var (outcome, credential) = RegisterKeyed("a", key.PublicKey, 1);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials["a"] = credential!;
+        foreach (var n in new[] { "k", "d", "e" }) Join(n);
+        foreach (var n in new[] { "a", "k", "d", "e" }) Report(n, ModelState.Ready);
+        // The key's node was suspended once and is back; the keyless "k" is suspended now, after failures.
+        _mesh.Disagreed("a", Key, "echo", "req-1", new Dictionary<string, string?>());
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Report("a", ModelState.Ready, generation: 2);
+        foreach (var n in new[] { "k", "d", "e" }) Report(n, ModelState.Ready);
+        Assert.False(Suspended("a"));
+        Fail("k", 3);
+        Assert.True(Suspended("k"));
+
+        _time.Advance(Beat * 3 + TimeSpan.FromMilliseconds(1));
+        var lower = Math.Min(Reputation("a"), Reputation("k"));
+        Assert.Equal(Admission.Registered, _mesh.Register(new NodeRegistration("k", new Uri("http://127.0.0.1:1/k/"), new NodeCapacity(4000, 8L << 30, 0),
+            new Dictionary<string, string>(), Beat), _credentials["k"], key.PublicKey, 2).Outcome);
+        Assert.Equal("k", _mesh.HolderOf(key.PublicKey));
+        Assert.True(Suspended("k"));
+        Assert.Equal(lower, Reputation("k"), 3);
+    }
+
+    private double Reputation(string node) => _mesh.NodeSummaries().Single(s => s.Node == node).Reputation;
+
+    /// <summary>
     /// The gateway ranks a keyed node by its key's fingerprint and a version by its key and image digest: with keys
     /// picked so that neither the id nor the version's name alone would choose the same node, the version goes where
     /// the fingerprints rank it.
