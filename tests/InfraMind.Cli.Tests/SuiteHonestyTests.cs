@@ -14,11 +14,8 @@ public sealed partial class SuiteHonestyTests
     public void No_test_returns_early_when_its_engine_or_peer_is_missing()
     {
         var silent = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(TestEngine.RepoRoot, "tests"), "*.cs", SearchOption.AllDirectories))
+        foreach (var (file, relative) in TestSources("SuiteHonestyTests.cs")) // its samples
         {
-            var relative = Path.GetRelativePath(TestEngine.RepoRoot, file);
-            if (relative.Contains("/obj/", StringComparison.Ordinal) || relative.Contains("/bin/", StringComparison.Ordinal) ||
-                relative.Contains("/node_modules/", StringComparison.Ordinal) || Path.GetFileName(file) == "SuiteHonestyTests.cs") continue; // its samples
             var chunks = TestAttribute().Split(File.ReadAllText(file));
             // chunks[0] is what comes before the first test; each later chunk starts with a test method.
             foreach (var chunk in chunks.Skip(1))
@@ -67,11 +64,8 @@ public sealed partial class SuiteHonestyTests
         // its exception also hid the test's own outcome. TestEngine.RemoveImageAsync waits that out; RemoveTestImagesAsync
         // (clean-ups) never throws. A removal a test expects to be refused (Assert.ThrowsAsync) is not a clean-up.
         var direct = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(TestEngine.RepoRoot, "tests"), "*.cs", SearchOption.AllDirectories))
+        foreach (var (file, relative) in TestSources("TestEngine.cs", "SuiteHonestyTests.cs"))
         {
-            var relative = Path.GetRelativePath(TestEngine.RepoRoot, file);
-            if (relative.Contains("/obj/", StringComparison.Ordinal) || relative.Contains("/bin/", StringComparison.Ordinal) ||
-                relative.Contains("/node_modules/", StringComparison.Ordinal) || Path.GetFileName(file) is "TestEngine.cs" or "SuiteHonestyTests.cs") continue;
             var lines = File.ReadAllLines(file);
             for (var i = 0; i < lines.Length; i++)
             {
@@ -91,6 +85,13 @@ public sealed partial class SuiteHonestyTests
     // A call of ContainerEngine.RemoveImageAsync on anything but TestEngine.
     [GeneratedRegex(@"(?<!TestEngine)\.RemoveImageAsync\(")]
     private static partial Regex DirectImageRemoval();
+
+    /// <summary>The suite's C# sources (no build output, no npm packages) but the files named <paramref name="except"/>, with their paths from the repository's root.</summary>
+    private static IEnumerable<(string File, string Relative)> TestSources(params string[] except) =>
+        Directory.EnumerateFiles(Path.Combine(TestEngine.RepoRoot, "tests"), "*.cs", SearchOption.AllDirectories)
+            .Select(file => (file, Path.GetRelativePath(TestEngine.RepoRoot, file)))
+            .Where(f => !f.Item2.Contains("/obj/", StringComparison.Ordinal) && !f.Item2.Contains("/bin/", StringComparison.Ordinal) &&
+                        !f.Item2.Contains("/node_modules/", StringComparison.Ordinal) && !except.Contains(Path.GetFileName(f.file)));
 
     [GeneratedRegex(@"\n\s*\[(?:Fact|Theory|SkippableFact|SkippableTheory)\b")]
     private static partial Regex TestAttribute();

@@ -512,11 +512,7 @@ public sealed class MeshStateTests
     public void A_keyed_node_back_under_another_id_keeps_its_standing()
     {
         using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
-        var (outcome, credential) = RegisterKeyed("a", key.PublicKey, 1);
-        Assert.Equal(Admission.Registered, outcome);
-        _credentials["a"] = credential!;
-        foreach (var n in new[] { "c", "d", "e" }) Join(n);
-        foreach (var n in new[] { "a", "c", "d", "e" }) Report(n, ModelState.Ready);
+        JoinReady(key.PublicKey, "c", "d", "e");
         _mesh.Disagreed("a", Key, "echo", "req-1", new Dictionary<string, string?> { ["c"] = "receipt-c", ["d"] = "receipt-d" });
         Assert.True(Suspended("a"));
         Assert.True(Reputation("a") < 1);
@@ -524,7 +520,7 @@ public sealed class MeshStateTests
         // It leaves (three missed beats) and comes back as "b" with the same key, reporting a fresh pre-flight.
         _time.Advance(Beat * 3 + TimeSpan.FromMilliseconds(1));
         var reputation = Reputation("a");
-        (outcome, credential) = RegisterKeyed("b", key.PublicKey, 2);
+        var (outcome, credential) = RegisterKeyed("b", key.PublicKey, 2);
         Assert.Equal(Admission.Registered, outcome);
         _credentials["b"] = credential!;
         Report("b", ModelState.Ready, generation: 7);
@@ -550,11 +546,7 @@ public sealed class MeshStateTests
     public void An_id_that_takes_a_key_keeps_the_worse_of_the_two_standings()
     {
         using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
-        var (outcome, credential) = RegisterKeyed("a", key.PublicKey, 1);
-        Assert.Equal(Admission.Registered, outcome);
-        _credentials["a"] = credential!;
-        foreach (var n in new[] { "k", "d", "e" }) Join(n);
-        foreach (var n in new[] { "a", "k", "d", "e" }) Report(n, ModelState.Ready);
+        JoinReady(key.PublicKey, "k", "d", "e");
         // The key's node was suspended once and is back; the keyless "k" is suspended now, after failures.
         _mesh.Disagreed("a", Key, "echo", "req-1", new Dictionary<string, string?>());
         _time.Advance(TimeSpan.FromMinutes(1));
@@ -574,6 +566,16 @@ public sealed class MeshStateTests
     }
 
     private double Reputation(string node) => _mesh.NodeSummaries().Single(s => s.Node == node).Reputation;
+
+    /// <summary>Node "a" with <paramref name="key"/> and keyless <paramref name="others"/>, each reporting echo ready.</summary>
+    private void JoinReady(InfraMind.Signing.PublicKey key, params string[] others)
+    {
+        var (outcome, credential) = RegisterKeyed("a", key, 1);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials["a"] = credential!;
+        foreach (var n in others) Join(n);
+        foreach (var n in others.Prepend("a")) Report(n, ModelState.Ready);
+    }
 
     /// <summary>
     /// The gateway ranks a keyed node by its key's fingerprint and a version by its key and image digest: with keys
