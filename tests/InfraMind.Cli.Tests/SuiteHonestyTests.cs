@@ -4,9 +4,10 @@ using InfraMind.Testing;
 namespace InfraMind.Cli.Tests;
 
 /// <summary>
-/// The suite itself: no test passes without running, and none trips over another on the shared engine. A test whose engine or peer is missing fails (peers required:
-/// CI=true, scripts/test.sh) or is reported as skipped (<see cref="Peers.Missing"/>); it never returns early, which
-/// the runner counts as passed. About 90 tests did before this check existed.
+/// The suite itself: no test passes without running, and none trips over another on the shared engine. A test whose
+/// engine or peer is missing fails (peers required: CI=true, scripts/test.sh) or is reported as skipped
+/// (<see cref="Peers.Missing"/>); it never returns early, which the runner counts as passed. About 90 tests did before
+/// this check existed.
 /// </summary>
 public sealed partial class SuiteHonestyTests
 {
@@ -59,7 +60,7 @@ public sealed partial class SuiteHonestyTests
     [Fact]
     public void Tests_remove_images_through_the_helpers_that_wait_out_a_container_another_test_holds()
     {
-        // Tests share one engine, and a container of another test's (infra doctor's check, a node being stopped) may
+        // Tests share one engine, and a container of another test's (a node being stopped, infra doctor's check) may
         // hold an image for a moment. A CI run failed in a clean-up that removed an image straight through the engine:
         // its exception also hid the test's own outcome. TestEngine.RemoveImageAsync waits that out; RemoveTestImagesAsync
         // (clean-ups) never throws. A removal a test expects to be refused (Assert.ThrowsAsync) is not a clean-up.
@@ -89,9 +90,9 @@ public sealed partial class SuiteHonestyTests
     /// <summary>The suite's C# sources (no build output, no npm packages) but the files named <paramref name="except"/>, with their paths from the repository's root.</summary>
     private static IEnumerable<(string File, string Relative)> TestSources(params string[] except) =>
         Directory.EnumerateFiles(Path.Combine(TestEngine.RepoRoot, "tests"), "*.cs", SearchOption.AllDirectories)
-            .Select(file => (file, Path.GetRelativePath(TestEngine.RepoRoot, file)))
-            .Where(f => !f.Item2.Contains("/obj/", StringComparison.Ordinal) && !f.Item2.Contains("/bin/", StringComparison.Ordinal) &&
-                        !f.Item2.Contains("/node_modules/", StringComparison.Ordinal) && !except.Contains(Path.GetFileName(f.file)));
+            .Select(file => (File: file, Relative: Path.GetRelativePath(TestEngine.RepoRoot, file)))
+            .Where(f => !f.Relative.Contains("/obj/", StringComparison.Ordinal) && !f.Relative.Contains("/bin/", StringComparison.Ordinal) &&
+                        !f.Relative.Contains("/node_modules/", StringComparison.Ordinal) && !except.Contains(Path.GetFileName(f.File)));
 
     [GeneratedRegex(@"\n\s*\[(?:Fact|Theory|SkippableFact|SkippableTheory)\b")]
     private static partial Regex TestAttribute();

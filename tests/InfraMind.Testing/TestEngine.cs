@@ -38,9 +38,10 @@ public static class TestEngine
 
     /// <summary>
     /// Removes an image (tag or id) as <see cref="ContainerEngine.RemoveImageAsync"/> does, but waits out a running
-    /// container that holds it for a moment: tests share the engine, and `infra doctor` without <c>--image</c> (run by
-    /// other tests at any time) enters a short-lived container of the newest image InfraMind built, whichever test built
-    /// it. A running container still there after <see cref="HeldImageWait"/>, or any other refusal, throws as the engine does.
+    /// container that holds it for a moment: tests share the engine, and `infra doctor` without <c>--image</c> (as anyone
+    /// sharing the engine may run it; the suite's own doctor runs name the base image) enters a short-lived container of
+    /// the newest image InfraMind built, whichever test built it. A running container still there after
+    /// <see cref="HeldImageWait"/>, or any other refusal, throws as the engine does.
     /// </summary>
     public static async Task<bool> RemoveImageAsync(ContainerEngine engine, string imageRef, bool force = true)
     {
