@@ -17,13 +17,61 @@ internal sealed partial class MeshState
     private void Rebound() => _bindingChanges++;
 
     /// <summary>
+    /// How long the standing of a keyed node the gateway forgot (offline for
+    /// <see cref="GatewayOptions.ForgetOfflineNodesAfter"/>) is kept for its key. Without it, a node that waited that
+    /// long came back, under any id, with a full reputation, no lost spot checks and its suspensions counted from none
+    /// (its next one 30 s, not longer each time). With an admit list, where a key is what a stranger cannot make more
+    /// of, that was a way to wash a record; without one, a new key is a new node anyway.
+    /// </summary>
+    internal static readonly TimeSpan ForgottenStandingsKept = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The standings of forgotten keyed nodes, by key fingerprint (<see cref="ForgottenStandingsKept"/>): at most
+    /// <see cref="GatewayOptions.MaxNodes"/>, the longest forgotten going first when more are, and only those with
+    /// something against them (<see cref="StandingToKeep(NodeRecord)"/>). Under the lock.
+    /// </summary>
+    private readonly Dictionary<string, ForgottenStanding> _forgottenKeys = new(StringComparer.Ordinal);
+
+    /// <summary>Keeps keyed node <paramref name="n"/>'s standing for its key as it is forgotten. Caller holds the lock.</summary>
+    /// <remarks>Within the count: when it is reached, the longest forgotten goes.</remarks>
+    private void RememberStanding(NodeRecord n, DateTimeOffset now)
+    {
+        if (n.Key is not { } key || StandingToKeep(n) is not { } standing) return;
+        if (_forgottenKeys.Count >= options.MaxNodes && !_forgottenKeys.ContainsKey(key.Fingerprint))
+            _forgottenKeys.Remove(_forgottenKeys.Values.MinBy(f => f.ForgottenAt)!.Key);
+        _forgottenKeys[key.Fingerprint] = new ForgottenStanding(key.Fingerprint, now.ToUnixTimeMilliseconds(), standing);
+        Rebound();
+    }
+
+    /// <summary>Forgotten standings older than <see cref="ForgottenStandingsKept"/> go. Caller holds the lock.</summary>
+    private void ExpireForgottenStandings(DateTimeOffset now)
+    {
+        var oldest = (now - ForgottenStandingsKept).ToUnixTimeMilliseconds();
+        foreach (var key in _forgottenKeys.Values.Where(f => f.ForgottenAt < oldest).Select(f => f.Key).ToList())
+        {
+            _forgottenKeys.Remove(key);
+            Rebound();
+        }
+    }
+
+    /// <summary>Node <paramref name="n"/>, which registered with the key of <paramref name="forgotten"/>, takes its standing back. Caller holds the lock.</summary>
+    private void TakeForgotten(NodeRecord n, ForgottenStanding forgotten)
+    {
+        _forgottenKeys.Remove(forgotten.Key);
+        TakeStanding(n, forgotten.Standing);
+        Rebound();
+        log.LogInformation("node {Node} takes back the standing its key {Key} had when its node was forgotten", n.Registration.NodeId, forgotten.Key);
+    }
+
+    /// <summary>
     /// Takes back the bindings an earlier run of this gateway kept, before it listens: each id keeps its credential, its
     /// key and its replay guard, so only its own node registers it again (or sends its heartbeats at once, as if the
     /// gateway had never gone). A binding's node counts from the time it was last seen: offline unless it was seen within
     /// its missed beats, and forgotten <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> after that, as before the
     /// restart; one seen longer ago is not taken back, nor one the admit list of this run does not admit, nor any when
     /// the gateway runs with another key than the one it kept them with. A binding's standing comes back with it
-    /// (<see cref="RestoreStanding"/>). Returns how many were.
+    /// (<see cref="RestoreStanding"/>), and so do the forgotten keys' standings (<see cref="ForgottenStandingsKept"/>),
+    /// with those of keyed bindings forgotten while the gateway was down. Returns how many bindings were taken back.
     /// </summary>
     public int Restore(KeptBindings kept)
     {
@@ -38,11 +86,20 @@ internal sealed partial class MeshState
         {
             var now = time.GetUtcNow();
             var restored = 0;
+            var forgotten = new List<ForgottenStanding>();
             foreach (var b in kept.Nodes ?? [])
             {
                 var seen = DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(b.LastSeen, 0, now.ToUnixTimeMilliseconds()));
-                if (now - seen > options.ForgetOfflineNodesAfter || _nodes.Count >= options.MaxNodes || _nodes.ContainsKey(b.Registration.NodeId)) continue;
                 var key = b.Key is null ? null : InfraMind.Signing.PublicKey.FromBase64(b.Key);
+                if (now - seen > options.ForgetOfflineNodesAfter)
+                {
+                    // Forgotten meanwhile, as it would have been had the gateway run on: a keyed node's standing stays with its key.
+                    if (key is not null && b.Standing is { } left)
+                        forgotten.Add(new ForgottenStanding(key.Fingerprint, (seen + options.ForgetOfflineNodesAfter).ToUnixTimeMilliseconds(), left));
+                    continue;
+                }
+
+                if (_nodes.Count >= options.MaxNodes || _nodes.ContainsKey(b.Registration.NodeId)) continue;
                 if (key is not null && _keyHolders.ContainsKey(key.Fingerprint)) continue;
                 // Admitted by the rules of this run, not the last one's: with an admit list (perhaps new, perhaps
                 // shorter), a node whose key is not listed, or that has none, is not taken back. It would register
@@ -58,6 +115,17 @@ internal sealed partial class MeshState
                 log.LogInformation("{Count} node binding(s) taken back from before the restart: those ids register (or beat) again only with their own credential or key", restored);
                 _dirty = true;
             }
+
+            // The forgotten keys' standings still kept, the latest forgotten first; none for a key bound to a node now.
+            foreach (var f in (kept.Forgotten ?? []).Concat(forgotten).OrderByDescending(f => f.ForgottenAt))
+            {
+                var at = DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(f.ForgottenAt, now.ToUnixTimeMilliseconds()));
+                if (now - at > ForgottenStandingsKept || _keyHolders.ContainsKey(f.Key) || _forgottenKeys.ContainsKey(f.Key) || _forgottenKeys.Count >= options.MaxNodes) continue;
+                _forgottenKeys[f.Key] = f with { ForgottenAt = at.ToUnixTimeMilliseconds() };
+            }
+
+            if (_forgottenKeys.Count > 0)
+                log.LogInformation("{Count} forgotten key(s)' standing taken back from before the restart: a node registering with one of those keys takes it back", _forgottenKeys.Count);
 
             return restored;
         }
@@ -97,9 +165,14 @@ internal sealed partial class MeshState
             var suspended = _standings.Where(e => e.Value.Suspension.Count > 0).ToLookup(e => e.Key.Node, StringComparer.Ordinal);
             return (_bindingChanges, new KeptBindings(NodeBindings.Version, options.Identity?.PublicKey.Fingerprint,
                 [.. _nodes.Values.Select(n => new NodeBinding(n.Registration, n.Credential, n.Key?.SubjectPublicKeyInfoBase64, n.LastSigned, n.LastBeat.ToUnixTimeMilliseconds(),
-                    StandingToKeep(n, suspended[n.Registration.NodeId])))]));
+                    StandingToKeep(n, suspended[n.Registration.NodeId])))],
+                [.. _forgottenKeys.Values.OrderByDescending(f => f.ForgottenAt)]));
         }
     }
+
+    /// <summary>Node <paramref name="n"/>'s standing as the file keeps it (<see cref="StandingToKeep(NodeRecord, IEnumerable{KeyValuePair{ValueTuple{string, string}, Standing}})"/>). Caller holds the lock.</summary>
+    private KeptStanding? StandingToKeep(NodeRecord n) =>
+        StandingToKeep(n, _standings.Where(e => e.Key.Node == n.Registration.NodeId && e.Value.Suspension.Count > 0));
 
     /// <summary>
     /// A node's standing as the file keeps it, from its reputation, its <paramref name="suspended"/> standings (those

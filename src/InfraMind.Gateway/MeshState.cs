@@ -130,11 +130,13 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
                 var holder = _nodes[holderId];
                 if (IsOnline(holder)) return (Admission.KeyInUse, null);
                 if (signedAt <= holder.LastSigned) return (Admission.Replayed, null);
-                moved = StandingToKeep(holder, _standings.Where(e => e.Key.Node == holderId && e.Value.Suspension.Count > 0));
+                moved = StandingToKeep(holder);
                 Forget(holderId);
                 log.LogInformation("node {Old} forgotten: its key {Key} registered again as node {Node}, which takes its standing", holderId, key.Fingerprint, registration.NodeId);
             }
 
+            // A key the gateway forgot with its node (offline too long) takes back the standing it had then.
+            var forgotten = key is not null && moved is null && _forgottenKeys.TryGetValue(key.Fingerprint, out var f) ? f : null;
             if (known)
             {
                 existing!.Registration = registration;
@@ -148,6 +150,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
 
                 if (key is not null) existing.LastSigned = signedAt;
                 if (moved is not null) TakeStanding(existing, moved);
+                if (forgotten is not null) TakeForgotten(existing, forgotten);
                 log.LogInformation("node {Node} registered again at {Address}", registration.NodeId, registration.Address);
                 Rebound();
                 Joined(registration.NodeId);
@@ -159,6 +162,7 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
             var credential = presented is not null && MeshToken.IsProposable(presented) ? presented : MeshToken.Create();
             Bind(registration, credential, time.GetUtcNow(), key, key is null ? 0 : signedAt);
             if (moved is not null) TakeStanding(_nodes[registration.NodeId], moved);
+            if (forgotten is not null) TakeForgotten(_nodes[registration.NodeId], forgotten);
             log.LogInformation("node {Node} registered at {Address}{Key}", registration.NodeId, registration.Address, key is null ? "" : $" with key {key.Fingerprint}");
             Rebound();
             Joined(registration.NodeId);
@@ -205,14 +209,19 @@ internal sealed partial class MeshState(GatewayOptions options, TimeProvider tim
         lock (_gate) return !_nodes.TryGetValue(id, out var n) ? NodeAuth.Unknown : n.Holds(presented) ? NodeAuth.Ok : NodeAuth.Forbidden;
     }
 
-    /// <summary>Nodes offline for longer than <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> go, with their standing. Caller holds the lock.</summary>
+    /// <summary>
+    /// Nodes offline for longer than <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> go, with their standing; a
+    /// keyed node's standing stays with its key (<see cref="RememberStanding"/>). Caller holds the lock.
+    /// </summary>
     private void ForgetLongOffline()
     {
         var now = time.GetUtcNow();
-        foreach (var gone in _nodes.Values.Where(n => !IsOnline(n) && now - n.LastBeat > options.ForgetOfflineNodesAfter).Select(n => n.Registration.NodeId).ToList())
+        ExpireForgottenStandings(now);
+        foreach (var gone in _nodes.Values.Where(n => !IsOnline(n) && now - n.LastBeat > options.ForgetOfflineNodesAfter).ToList())
         {
-            Forget(gone);
-            log.LogInformation("node {Node} forgotten: offline for more than {Minutes} min", gone, options.ForgetOfflineNodesAfter.TotalMinutes);
+            RememberStanding(gone, now);
+            Forget(gone.Registration.NodeId);
+            log.LogInformation("node {Node} forgotten: offline for more than {Minutes} min", gone.Registration.NodeId, options.ForgetOfflineNodesAfter.TotalMinutes);
         }
     }
 

@@ -43,7 +43,19 @@ internal sealed record KeptDisagreement(long At, string Model, string RequestId,
 /// A gateway that runs with another key takes none back: every node then registers again, and a node that admits only
 /// listed gateway keys checks this one's (IM6044) instead of beating on with a credential another key's reply carried.
 /// </summary>
-internal sealed record KeptBindings(int Version, string? GatewayKey, IReadOnlyList<NodeBinding>? Nodes);
+/// <remarks>
+/// <paramref name="Forgotten"/>: the standings of keyed nodes the gateway forgot after
+/// <see cref="GatewayOptions.ForgetOfflineNodesAfter"/> offline (<see cref="MeshState.ForgottenStandingsKept"/>; null:
+/// none, as in a file of a gateway before them).
+/// </remarks>
+internal sealed record KeptBindings(int Version, string? GatewayKey, IReadOnlyList<NodeBinding>? Nodes, IReadOnlyList<ForgottenStanding>? Forgotten = null);
+
+/// <summary>
+/// The standing of a keyed node the gateway forgot (offline for <see cref="GatewayOptions.ForgetOfflineNodesAfter"/>):
+/// its key's fingerprint, when it was forgotten (Unix ms) and the standing it had, which the key takes back when it
+/// registers again, under any id (<see cref="MeshState.ForgottenStandingsKept"/>).
+/// </summary>
+internal sealed record ForgottenStanding(string Key, long ForgottenAt, KeptStanding Standing);
 
 /// <summary>
 /// The file a gateway keeps its node bindings in (<see cref="GatewayOptions.NodeBindingsFile"/>), so that a restart
@@ -72,8 +84,11 @@ internal static class NodeBindings
     /// <summary>What one binding may take in the file beyond its registration: credential, key, times, names, its suspensions, its evidence.</summary>
     private const long BytesPerBindingBeyondRegistration = (4 * 1024) + (MaxSuspensionsKept * (MaxModelKeyLength + 256L)) + (MeshState.EvidencePerNode * BytesPerDisagreement);
 
-    /// <summary>The most bytes a file of at most <paramref name="maxNodes"/> bindings may hold.</summary>
-    public static long MaxBytes(int maxNodes) => (maxNodes + 1L) * (NodeApi.MaxRegistrationBytes + BytesPerBindingBeyondRegistration);
+    /// <summary>
+    /// The most bytes a file of at most <paramref name="maxNodes"/> bindings, and as many forgotten keys' standings,
+    /// may hold.
+    /// </summary>
+    public static long MaxBytes(int maxNodes) => ((maxNodes + 1L) * (NodeApi.MaxRegistrationBytes + BytesPerBindingBeyondRegistration)) + (maxNodes * BytesPerBindingBeyondRegistration);
 
     /// <summary>
     /// The bindings kept in <paramref name="path"/> (none when there is no file). At most <paramref name="maxNodes"/>
@@ -140,11 +155,23 @@ internal static class NodeBindings
             if (b.Standing is { } standing && CheckStanding(standing) is { } wrong) throw Invalid(path, $"{at} (node '{b.Registration.NodeId}'): its standing: {wrong}");
         }
 
+        foreach (var (f, i) in (file.Forgotten ?? []).Select((f, i) => (f, i)))
+        {
+            var at = $"forgotten key {i + 1}";
+            if (f?.Key is not { } key || !InfraMind.Serving.Tls.MeshTls.IsFingerprint(key)) throw Invalid(path, $"{at} names no key fingerprint (sha256: and 64 lowercase hex digits)");
+            if (keys.Contains(key)) throw Invalid(path, $"{at}: key {key} is bound to a node too, or listed twice; a forgotten key is bound to none");
+            keys.Add(key);
+            if (f.ForgottenAt < 0) throw Invalid(path, $"{at} ({key}): its time is before 1970");
+            if (f.Standing is null) throw Invalid(path, $"{at} ({key}): it has no standing");
+            if (CheckStanding(f.Standing) is { } wrong) throw Invalid(path, $"{at} ({key}): its standing: {wrong}");
+        }
+
         // Labels left out read as none, as the gateway takes a registration without them (NodeApi).
         return file with
         {
             Nodes = [.. file.Nodes.OrderByDescending(b => b.LastSeen).Take(maxNodes)
                 .Select(b => b with { Registration = b.Registration with { Labels = b.Registration.Labels ?? new Dictionary<string, string>() } })],
+            Forgotten = [.. (file.Forgotten ?? []).OrderByDescending(f => f.ForgottenAt).Take(maxNodes)],
         };
     }
 

@@ -565,6 +565,45 @@ public sealed class MeshStateTests
         Assert.Equal(lower, Reputation("k"), 3);
     }
 
+    /// <summary>
+    /// A keyed node the gateway forgot (offline for <see cref="GatewayOptions.ForgetOfflineNodesAfter"/>) leaves its
+    /// standing to its key: back under any id, it has its lost spot check and its count of suspensions, so its next
+    /// suspension is the second step (60 s), not the first. Before, waiting ten minutes washed the record.
+    /// </summary>
+    [Fact]
+    public void A_keyed_node_forgotten_for_its_absence_takes_its_standing_back_under_any_id()
+    {
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral("node");
+        JoinReady(key.PublicKey, "c", "d", "e");
+        _mesh.Disagreed("a", Key, "echo", "req-1", new Dictionary<string, string?> { ["c"] = "receipt-c", ["d"] = "receipt-d" });
+        Assert.True(Suspended("a"));
+
+        // Every node goes quiet past the time an offline node is forgotten; the next registration forgets them.
+        _time.Advance(new GatewayOptions().ForgetOfflineNodesAfter + (Beat * 4));
+        foreach (var n in new[] { "c", "d", "e" }) Join(n);
+        Assert.Equal(NodeAuth.Unknown, _mesh.Authenticate("a", _credentials["a"]));
+        Assert.Null(_mesh.HolderOf(key.PublicKey));
+        var (outcome, credential) = RegisterKeyed("b", key.PublicKey, 2);
+        Assert.Equal(Admission.Registered, outcome);
+        _credentials["b"] = credential!;
+
+        // Its suspension's period ran long ago: a fresh pre-flight brings it back, with its record.
+        foreach (var n in new[] { "b", "c", "d", "e" }) Report(n, ModelState.Ready, generation: 5);
+        Assert.Contains("b", Ready());
+        var described = System.Text.Json.JsonSerializer.SerializeToNode(_mesh.Describe(), MeshJson.Options)!;
+        Assert.Equal(1, (int)described["nodes"]!.AsArray().Single(n => (string?)n!["id"] == "b")!["disagreements"]!);
+        Assert.Equal(1, (int)described["models"]![0]!["versions"]![0]!["nodes"]!.AsArray().Single(n => (string?)n!["node"] == "b")!["suspensions"]!);
+
+        // Its next lost spot check suspends it for 60 s: still out after 31 s whatever it reports, back after 61 s.
+        _mesh.Disagreed("b", Key, "echo", "req-2", new Dictionary<string, string?>());
+        _time.Advance(TimeSpan.FromSeconds(31));
+        Report("b", ModelState.Ready, generation: 6);
+        Assert.True(Suspended("b"));
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Report("b", ModelState.Ready, generation: 7);
+        Assert.False(Suspended("b"));
+    }
+
     private double Reputation(string node) => _mesh.NodeSummaries().Single(s => s.Node == node).Reputation;
 
     /// <summary>Node "a" with <paramref name="key"/> and keyless <paramref name="others"/>, each reporting echo ready.</summary>

@@ -625,8 +625,110 @@ public sealed class NodeBindingsTests : IDisposable
         Assert.DoesNotContain(after, s => s.Model == "a-old@1");
     }
 
+    /// <summary>Keyed node <paramref name="id"/> on <paramref name="key"/>, ready, then losing a spot check (suspended, one receipt of evidence).</summary>
+    private static void KeyedLiar(MeshState mesh, string id, SigningKey key, long signedAt)
+    {
+        var (outcome, credential) = mesh.Register(Registration(id, key.PublicKey), null, key.PublicKey, signedAt);
+        Assert.Equal(Admission.Registered, outcome);
+        Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat(id, [Ready(4)]), credential, out _));
+        mesh.Disagreed(id, Echo, "echo", $"lie-of-{id}", new Dictionary<string, string?> { [id] = $"receipt-of-{id}" });
+    }
+
+    private static KeptSuspension EchoSuspension(KeptStanding standing) => Assert.Single(standing.Suspensions!, k => k.Model == Echo);
+
+    /// <summary>
+    /// The standing a forgotten keyed node leaves to its key outlives a restart, and so does that of a keyed binding
+    /// the gateway would have forgotten while it was down; a node registering with the key, under any id, takes it.
+    /// </summary>
+    [Fact]
+    public void A_forgotten_keys_standing_outlives_the_restart_and_one_forgotten_while_the_gateway_was_down_is_kept_too()
+    {
+        var before = NewMesh();
+        ThreeReady(before);
+        KeyedLiar(before, "k", _key, 10);
+        var forgetAfter = new GatewayOptions().ForgetOfflineNodesAfter;
+        _time.Advance(forgetAfter + TimeSpan.FromSeconds(4));
+        var changes = before.BindingChanges;
+        Assert.Equal(Admission.Registered, before.Register(Registration("d"), null).Outcome); // forgets a, b, c and k
+        Assert.True(before.BindingChanges > changes);
+        var forgotten = Assert.Single(before.Bindings().Kept.Forgotten!);
+        Assert.Equal((_key.PublicKey.Fingerprint, _time.GetUtcNow().ToUnixTimeMilliseconds()), (forgotten.Key, forgotten.ForgottenAt));
+        Assert.Equal(1, EchoSuspension(forgotten.Standing).Count);
+
+        // Through the file: a node with the key, under a new id, takes the standing, and the key's entry goes.
+        var mesh = Restart(before);
+        Assert.Single(mesh.Bindings().Kept.Forgotten!);
+        Assert.Equal(Admission.Registered, mesh.Register(Registration("k2", _key.PublicKey), null, _key.PublicKey, 11).Outcome);
+        var kept = mesh.Bindings().Kept;
+        Assert.Empty(kept.Forgotten!);
+        var standing = kept.Nodes!.Single(n => n.Registration.NodeId == "k2").Standing!;
+        Assert.Equal((1, "lie-of-k"), (EchoSuspension(standing).Count, Assert.Single(standing.Evidence!).RequestId));
+
+        // A keyed binding whose node the gateway would have forgotten while it was down: not taken back, its standing
+        // kept for its key from when it would have been forgotten.
+        var other = NewMesh();
+        ThreeReady(other);
+        KeyedLiar(other, "o", _other, 10);
+        var seen = _time.GetUtcNow();
+        NodeBindings.Save(File, other.Bindings().Kept);
+        _time.Advance(forgetAfter + TimeSpan.FromMinutes(5));
+        var restarted = NewMesh();
+        Assert.Equal(0, restarted.Restore(NodeBindings.Load(File, 256)));
+        var left = Assert.Single(restarted.Bindings().Kept.Forgotten!);
+        Assert.Equal((_other.PublicKey.Fingerprint, (seen + forgetAfter).ToUnixTimeMilliseconds()), (left.Key, left.ForgottenAt));
+        Assert.Equal(Admission.Registered, restarted.Register(Registration("o2", _other.PublicKey), null, _other.PublicKey, 11).Outcome);
+        Assert.Equal(1, EchoSuspension(restarted.Bindings().Kept.Nodes!.Single(n => n.Registration.NodeId == "o2").Standing!).Count);
+    }
+
+    /// <summary>
+    /// What forgotten keys leave is bounded: at most --max-nodes standings, the longest forgotten going first, each for
+    /// <see cref="MeshState.ForgottenStandingsKept"/>; a keyed node with nothing against it leaves none.
+    /// </summary>
+    [Fact]
+    public void Forgotten_keys_standings_are_at_most_max_nodes_and_kept_a_day()
+    {
+        var keys = Enumerable.Range(0, 3).Select(i => SigningKey.CreateEphemeral($"k{i}")).ToList();
+        try
+        {
+            var mesh = NewMesh(maxNodes: 2);
+            var forgetAfter = new GatewayOptions().ForgetOfflineNodesAfter;
+            // k0, then k1 and k2 (each lied), then a clean keyed node, each forgotten in turn.
+            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+            {
+                KeyedLiar(mesh, $"k{i}", key, 10);
+                _time.Advance(forgetAfter + TimeSpan.FromSeconds(4));
+                Assert.Equal(Admission.Registered, mesh.Register(Registration($"x{i}"), null).Outcome);
+            }
+
+            Assert.Equal(Admission.Registered, mesh.Register(Registration("clean", _key.PublicKey), null, _key.PublicKey, 10).Outcome);
+            _time.Advance(forgetAfter + TimeSpan.FromSeconds(4));
+            Assert.Equal(Admission.Registered, mesh.Register(Registration("y"), null).Outcome);
+            Assert.Equal([keys[2].PublicKey.Fingerprint, keys[1].PublicKey.Fingerprint], mesh.Bindings().Kept.Forgotten!.Select(f => f.Key));
+
+            // A day after it was forgotten a standing goes (k1's), and the one younger than that stays (k2's).
+            var k2At = DateTimeOffset.FromUnixTimeMilliseconds(mesh.Bindings().Kept.Forgotten![0].ForgottenAt);
+            _time.Advance(k2At + MeshState.ForgottenStandingsKept - _time.GetUtcNow());
+            Assert.Equal(Admission.Registered, mesh.Register(Registration("z"), null).Outcome);
+            Assert.Equal([keys[2].PublicKey.Fingerprint], mesh.Bindings().Kept.Forgotten!.Select(f => f.Key));
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.Equal(Admission.Registered, mesh.Register(Registration("z2"), null).Outcome);
+            Assert.Empty(mesh.Bindings().Kept.Forgotten!);
+        }
+        finally
+        {
+            foreach (var k in keys) k.Dispose();
+        }
+    }
+
     public static TheoryData<string, string> Damaged() => new()
     {
+        { """{"version":1,"nodes":[],"forgotten":[{"key":"sha256:00","forgottenAt":1,"standing":{"reputation":1,"reputationAt":1}}]}""", "forgotten key 1 names no key fingerprint" },
+        { """{"version":1,"nodes":[],"forgotten":[null]}""", "forgotten key 1 names no key fingerprint" },
+        { """{"version":1,"nodes":[{"registration":REG_A,"credential":"CRED","key":"KEY"}],"forgotten":[{"key":"FINGERPRINT","forgottenAt":1,"standing":{"reputation":1,"reputationAt":1}}]}""", "forgotten key 1: key sha256:" },
+        { """{"version":1,"nodes":[],"forgotten":[{"key":"FINGERPRINT","forgottenAt":1,"standing":{"reputation":1,"reputationAt":1}},{"key":"FINGERPRINT","forgottenAt":2,"standing":{"reputation":1,"reputationAt":1}}]}""", "forgotten key 2: key sha256:" },
+        { """{"version":1,"nodes":[],"forgotten":[{"key":"FINGERPRINT","forgottenAt":-1,"standing":{"reputation":1,"reputationAt":1}}]}""", "): its time is before 1970" },
+        { """{"version":1,"nodes":[],"forgotten":[{"key":"FINGERPRINT","forgottenAt":1}]}""", "): it has no standing" },
+        { """{"version":1,"nodes":[],"forgotten":[{"key":"FINGERPRINT","forgottenAt":1,"standing":{"reputation":0,"reputationAt":1}}]}""", "): its standing: reputation 0 is not in (0, 1]" },
         { "not json", "it is not a bindings document" },
         { """{"version":2,"nodes":[]}""", "it is format 2; this gateway reads 1" },
         { """{"version":1}""", "it holds no bindings list" },
@@ -665,6 +767,7 @@ public sealed class NodeBindingsTests : IDisposable
         System.IO.File.WriteAllText(File, text.Replace("REG_A", Reg("a"), StringComparison.Ordinal).Replace("REG_BAD", Reg("A B"), StringComparison.Ordinal)
             .Replace("REG_B", Reg("b"), StringComparison.Ordinal).Replace("CRED", MeshToken.Create(), StringComparison.Ordinal)
             .Replace("KEY", _key.PublicKey.SubjectPublicKeyInfoBase64, StringComparison.Ordinal)
+            .Replace("FINGERPRINT", _key.PublicKey.Fingerprint, StringComparison.Ordinal)
             .Replace("SIXTY_FIVE", "[" + string.Join(",", Enumerable.Range(0, 65).Select(i => $$"""{"model":"e@{{i}}","count":1,"generation":0}""")) + "]", StringComparison.Ordinal));
         var e = Assert.Throws<InfraMindException>(() => NodeBindings.Load(File, 256));
         Assert.Equal(MeshErrorCodes.NodeBindingsInvalid, e.Code);
