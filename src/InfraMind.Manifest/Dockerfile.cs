@@ -6,13 +6,14 @@ namespace InfraMind.Manifest;
 /// The few Dockerfile facts the package checks need (EXPOSE, the last CMD/ENTRYPOINT, instructions the engine would
 /// refuse, the first instruction). A full Dockerfile parser is the engine's job; this reads instructions as its parser
 /// splits them (<see cref="Split"/>) and warns only: a Dockerfile this reading misjudges still builds.
+/// <c>Lines</c>: how many lines it has (0: empty); null when it was not read (larger than a manifest may be, or unreadable).
 /// </summary>
 internal sealed partial record Dockerfile(
     IReadOnlyList<(int Port, int Line)> ExposedPorts,
     (string Instruction, string Text, int Line)? Command,
     IReadOnlyList<(string Instruction, int Line)> Unknown,
     (string Instruction, int Line)? First,
-    bool HasLines)
+    int? Lines)
 {
     /// <summary>
     /// The package must have a Dockerfile; warns when its EXPOSE or CMD/ENTRYPOINT disagrees with the manifest's port
@@ -53,10 +54,11 @@ internal sealed partial record Dockerfile(
                 "use one of " + string.Join(", ", Instructions.Order(StringComparer.Ordinal)) + " (a line that goes on from the one above ends that one with \\)");
         }
 
-        if (dockerfile.HasLines && dockerfile.Unknown.Count == 0 && dockerfile.First is not ("FROM", _))
+        if (dockerfile.Lines is { } lines && dockerfile.Unknown.Count == 0 && dockerfile.First is not ("FROM", _))
         {
             findings.Warning(ManifestCodes.DockerfileNoFrom, "", "Dockerfile", dockerfile.First?.Line ?? 1,
-                dockerfile.First is { } f ? $"the Dockerfile's first instruction is {f.Instruction}, not FROM; the engine will refuse to build" : "the Dockerfile has no instruction; the engine will refuse to build",
+                dockerfile.First is { } f ? $"the Dockerfile's first instruction is {f.Instruction}, not FROM; the engine will refuse to build"
+                : lines == 0 ? "the Dockerfile is empty (0 bytes); the engine will refuse to build" : "the Dockerfile has no instruction; the engine will refuse to build",
                 "start it with FROM and the base image (only ARG may come before it), e.g. FROM python:3.11-slim");
         }
     }
@@ -83,21 +85,27 @@ internal sealed partial record Dockerfile(
         (string, string, int)? command = null;
         var unknown = new List<(string, int)>();
         (string, int)? first = null;
-        string[] lines;
+        string[]? lines;
         try
         {
             // Read only when it is a file of a sensible size: a FIFO or a device reports 0 and would block or never
-            // end; the engine, not this check, is the judge of a Dockerfile that large.
+            // end (read as empty: the engine builds from neither); the engine, not this check, is the judge of a
+            // Dockerfile that large.
             var length = BoundedBody.TargetLength(path);
             // The read is bounded as well: a file may grow between the look and the read.
-            var bytes = length is 0 or > ManifestReader.MaxManifestBytes ? null : BoundedBody.ReadFile(path, ManifestReader.MaxManifestBytes);
-            lines = bytes is null ? [] : ReadLines(bytes);
+            lines = length switch
+            {
+                0 => [],
+                > ManifestReader.MaxManifestBytes => null,
+                _ => BoundedBody.ReadFile(path, ManifestReader.MaxManifestBytes) is { } bytes ? ReadLines(bytes) : null,
+            };
         }
         catch (IOException)
         {
-            return new Dockerfile(ports, null, [], null, HasLines: false);
+            lines = null;
         }
 
+        if (lines is null) return new Dockerfile(ports, null, [], null, Lines: null);
         foreach (var (instruction, args, line) in Split(lines))
         {
             if (!Instructions.Contains(instruction))
@@ -122,7 +130,7 @@ internal sealed partial record Dockerfile(
             }
         }
 
-        return new Dockerfile(ports, command, unknown, first, HasLines: lines.Length > 0);
+        return new Dockerfile(ports, command, unknown, first, lines.Length);
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ public sealed class ValidateAndInitTests : IDisposable
     /// <summary>
     /// A Dockerfile that is a link to a device is judged by what it names, not by the link: the size check saw the
     /// link's own length (9 bytes for /dev/zero) and `infra validate` read the device without end (IM0001, exit 70:
-    /// found by an audit). It is now not read, as an empty or oversized Dockerfile is not; the engine judges it.
+    /// found by an audit). It is now not read, as an oversized Dockerfile is not; like an empty one (stat says 0 bytes),
+    /// it gets the warning that the engine will refuse to build from it.
     /// </summary>
     [Fact]
     public async Task A_Dockerfile_linked_to_a_device_is_not_read_without_end()
@@ -26,7 +27,11 @@ public sealed class ValidateAndInitTests : IDisposable
         var (code, output, error) = await InfraProcess.RunAsync(_cli.Home, "validate", dir, "--json");
 
         Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
-        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("valid").GetBoolean());
+        var result = JsonDocument.Parse(output).RootElement;
+        Assert.True(result.GetProperty("valid").GetBoolean());
+        var warning = Assert.Single(result.GetProperty("warnings").EnumerateArray());
+        Assert.Equal(("IM1054", "the Dockerfile is empty (0 bytes); the engine will refuse to build"),
+            (warning.GetProperty("code").GetString(), warning.GetProperty("message").GetString()));
     }
 
     [Fact]
