@@ -28,7 +28,7 @@ internal sealed partial class MeshState
     /// <summary>
     /// The standings of forgotten keyed nodes, by key fingerprint (<see cref="ForgottenStandingsKept"/>): at most
     /// <see cref="GatewayOptions.MaxNodes"/>, the longest forgotten going first when more are, and only those with
-    /// something against them (<see cref="StandingToKeep(NodeRecord)"/>). Under the lock.
+    /// something against them (<see cref="OutlivesAbsence"/>). Under the lock.
     /// </summary>
     private readonly Dictionary<string, ForgottenStanding> _forgottenKeys = new(StringComparer.Ordinal);
 
@@ -36,12 +36,18 @@ internal sealed partial class MeshState
     /// <remarks>Within the count: when it is reached, the longest forgotten goes.</remarks>
     private void RememberStanding(NodeRecord n, DateTimeOffset now)
     {
-        if (n.Key is not { } key || StandingToKeep(n) is not { } standing) return;
+        if (n.Key is not { } key || StandingToKeep(n) is not { } standing || !OutlivesAbsence(standing)) return;
         if (_forgottenKeys.Count >= options.MaxNodes && !_forgottenKeys.ContainsKey(key.Fingerprint))
             _forgottenKeys.Remove(_forgottenKeys.Values.MinBy(f => f.ForgottenAt)!.Key);
         _forgottenKeys[key.Fingerprint] = new ForgottenStanding(key.Fingerprint, now.ToUnixTimeMilliseconds(), standing);
         Rebound();
     }
+
+    /// <summary>
+    /// Whether a standing says anything once its node was away long enough to be forgotten: a suspension counted or a
+    /// spot check lost. A reputation alone does not: it is whole again within minutes of its last fall.
+    /// </summary>
+    private static bool OutlivesAbsence(KeptStanding standing) => standing.Suspensions is { Count: > 0 } || standing.Evidence is { Count: > 0 };
 
     /// <summary>Forgotten standings older than <see cref="ForgottenStandingsKept"/> go. Caller holds the lock.</summary>
     private void ExpireForgottenStandings(DateTimeOffset now)
@@ -94,7 +100,7 @@ internal sealed partial class MeshState
                 if (now - seen > options.ForgetOfflineNodesAfter)
                 {
                     // Forgotten meanwhile, as it would have been had the gateway run on: a keyed node's standing stays with its key.
-                    if (key is not null && b.Standing is { } left)
+                    if (key is not null && b.Standing is { } left && OutlivesAbsence(left))
                         forgotten.Add(new ForgottenStanding(key.Fingerprint, (seen + options.ForgetOfflineNodesAfter).ToUnixTimeMilliseconds(), left));
                     continue;
                 }

@@ -682,7 +682,7 @@ public sealed class NodeBindingsTests : IDisposable
 
     /// <summary>
     /// What forgotten keys leave is bounded: at most --max-nodes standings, the longest forgotten going first, each for
-    /// <see cref="MeshState.ForgottenStandingsKept"/>; a keyed node with nothing against it leaves none.
+    /// <see cref="MeshState.ForgottenStandingsKept"/>; a keyed node with only a fallen reputation against it leaves none.
     /// </summary>
     [Fact]
     public void Forgotten_keys_standings_are_at_most_max_nodes_and_kept_a_day()
@@ -700,7 +700,12 @@ public sealed class NodeBindingsTests : IDisposable
                 Assert.Equal(Admission.Registered, mesh.Register(Registration($"x{i}"), null).Outcome);
             }
 
-            Assert.Equal(Admission.Registered, mesh.Register(Registration("clean", _key.PublicKey), null, _key.PublicKey, 10).Outcome);
+            // A keyed node whose reputation fell, but that was never suspended and lost no spot check, leaves nothing:
+            // its reputation is whole again long before it is forgotten.
+            var (_, credential) = mesh.Register(Registration("clean", _key.PublicKey), null, _key.PublicKey, 10);
+            Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat("clean", [Ready(4)]), credential, out _));
+            mesh.Settle(Echo, "echo", [("clean", Verdict.OutputSchemaViolation)], answered: true);
+            Assert.True(ReputationOf(mesh, "clean") < 1);
             _time.Advance(forgetAfter + TimeSpan.FromSeconds(4));
             Assert.Equal(Admission.Registered, mesh.Register(Registration("y"), null).Outcome);
             Assert.Equal([keys[2].PublicKey.Fingerprint, keys[1].PublicKey.Fingerprint], mesh.Bindings().Kept.Forgotten!.Select(f => f.Key));
