@@ -32,7 +32,10 @@ internal sealed partial class MeshState
     /// </summary>
     private readonly Dictionary<string, ForgottenStanding> _forgottenKeys = new(StringComparer.Ordinal);
 
-    /// <summary>Keeps keyed node <paramref name="n"/>'s standing for its key as it is forgotten. Caller holds the lock.</summary>
+    /// <summary>
+    /// Keeps keyed node <paramref name="n"/>'s standing for its key as it is forgotten (the caller forgets it, which is
+    /// a change to what is bound). Caller holds the lock.
+    /// </summary>
     /// <remarks>Within the count: when it is reached, the longest forgotten goes.</remarks>
     private void RememberStanding(NodeRecord n, DateTimeOffset now)
     {
@@ -40,7 +43,6 @@ internal sealed partial class MeshState
         if (_forgottenKeys.Count >= options.MaxNodes && !_forgottenKeys.ContainsKey(key.Fingerprint))
             _forgottenKeys.Remove(_forgottenKeys.Values.MinBy(f => f.ForgottenAt)!.Key);
         _forgottenKeys[key.Fingerprint] = new ForgottenStanding(key.Fingerprint, now.ToUnixTimeMilliseconds(), standing);
-        Rebound();
     }
 
     /// <summary>
@@ -60,12 +62,14 @@ internal sealed partial class MeshState
         }
     }
 
-    /// <summary>Node <paramref name="n"/>, which registered with the key of <paramref name="forgotten"/>, takes its standing back. Caller holds the lock.</summary>
+    /// <summary>
+    /// Node <paramref name="n"/>, which registered with the key of <paramref name="forgotten"/>, takes its standing
+    /// back (the caller's registration is a change to what is bound). Caller holds the lock.
+    /// </summary>
     private void TakeForgotten(NodeRecord n, ForgottenStanding forgotten)
     {
         _forgottenKeys.Remove(forgotten.Key);
         TakeStanding(n, forgotten.Standing);
-        Rebound();
         log.LogInformation("node {Node} takes back the standing its key {Key} had when its node was forgotten", n.Registration.NodeId, forgotten.Key);
     }
 

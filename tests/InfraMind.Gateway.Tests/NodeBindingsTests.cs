@@ -563,6 +563,16 @@ public sealed class NodeBindingsTests : IDisposable
         var loaded = Assert.Single(NodeBindings.Load(File, 1).Nodes!).Standing!;
         Assert.Equal(64, loaded.Suspensions!.Count);
         Assert.Equal(8, loaded.Evidence!.Count);
+        // As many forgotten keys' standings at the same edges beside as many bindings: read, and checked as a binding's.
+        var edgy = new KeptStanding(1e-300, 0, edges, evidence);
+        NodeBindings.Save(File, kept with
+        {
+            Nodes = [kept.Nodes![0] with { Standing = edgy }, kept.Nodes![0] with { Registration = Registration("b"), Standing = edgy }],
+            Forgotten = [new(_key.PublicKey.Fingerprint, long.MaxValue, edgy), new(_other.PublicKey.Fingerprint, long.MaxValue, edgy)],
+        });
+        var both = NodeBindings.Load(File, 2);
+        Assert.Equal((2, 2), (both.Nodes!.Count, both.Forgotten!.Count));
+        Assert.All(both.Forgotten!, f => Assert.Equal((64, 8), (f.Standing.Suspensions!.Count, f.Standing.Evidence!.Count)));
 
         // One character more, "@" first, or a 65th: refused.
         foreach (var (wrong, why) in new (KeptSuspension, string)[]
@@ -692,13 +702,27 @@ public sealed class NodeBindingsTests : IDisposable
         {
             var mesh = NewMesh(maxNodes: 2);
             var forgetAfter = new GatewayOptions().ForgetOfflineNodesAfter;
-            // k0, then k1 and k2 (each lied), then a clean keyed node, each forgotten in turn.
+            // k0 and k1 lied (suspended, a lost spot check each), k2 failed until suspended (no spot check lost), then a
+            // keyed node whose reputation only fell: each forgotten in turn.
             foreach (var (key, i) in keys.Select((k, i) => (k, i)))
             {
-                KeyedLiar(mesh, $"k{i}", key, 10);
+                if (i < 2)
+                {
+                    KeyedLiar(mesh, $"k{i}", key, 10);
+                }
+                else
+                {
+                    var (_, failing) = mesh.Register(Registration($"k{i}", key.PublicKey), null, key.PublicKey, 10);
+                    Assert.Equal(NodeAuth.Ok, mesh.Heartbeat(new NodeHeartbeat($"k{i}", [Ready(4)]), failing, out _));
+                    for (var f = 0; f < 3; f++) mesh.Settle(Echo, "echo", [($"k{i}", Verdict.OutputSchemaViolation)], answered: true);
+                }
+
                 _time.Advance(forgetAfter + TimeSpan.FromSeconds(4));
                 Assert.Equal(Admission.Registered, mesh.Register(Registration($"x{i}"), null).Outcome);
             }
+
+            var k2 = Assert.Single(mesh.Bindings().Kept.Forgotten!, f => f.Key == keys[2].PublicKey.Fingerprint).Standing;
+            Assert.Equal((1, null), (EchoSuspension(k2).Count, k2.Evidence));
 
             // A keyed node whose reputation fell, but that was never suspended and lost no spot check, leaves nothing:
             // its reputation is whole again long before it is forgotten.
@@ -710,14 +734,52 @@ public sealed class NodeBindingsTests : IDisposable
             Assert.Equal(Admission.Registered, mesh.Register(Registration("y"), null).Outcome);
             Assert.Equal([keys[2].PublicKey.Fingerprint, keys[1].PublicKey.Fingerprint], mesh.Bindings().Kept.Forgotten!.Select(f => f.Key));
 
-            // A day after it was forgotten a standing goes (k1's), and the one younger than that stays (k2's).
+            // A day after it was forgotten a standing goes (k1's), and the one younger than that stays (k2's); at the
+            // next registration, even one refused (an id held by an online node), which is a change to write.
             var k2At = DateTimeOffset.FromUnixTimeMilliseconds(mesh.Bindings().Kept.Forgotten![0].ForgottenAt);
             _time.Advance(k2At + MeshState.ForgottenStandingsKept - _time.GetUtcNow());
             Assert.Equal(Admission.Registered, mesh.Register(Registration("z"), null).Outcome);
             Assert.Equal([keys[2].PublicKey.Fingerprint], mesh.Bindings().Kept.Forgotten!.Select(f => f.Key));
             _time.Advance(TimeSpan.FromMilliseconds(1));
-            Assert.Equal(Admission.Registered, mesh.Register(Registration("z2"), null).Outcome);
+            var changes = mesh.BindingChanges;
+            Assert.Equal(Admission.IdTaken, mesh.Register(Registration("z"), null).Outcome);
             Assert.Empty(mesh.Bindings().Kept.Forgotten!);
+            Assert.True(mesh.BindingChanges > changes);
+        }
+        finally
+        {
+            foreach (var k in keys) k.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The forgotten keys' standings a file holds come back as far as they are still kept: the latest forgotten first,
+    /// at most --max-nodes (when the file is read and when they are taken back), none forgotten more than a day ago (a
+    /// day to the millisecond is kept).
+    /// </summary>
+    [Fact]
+    public void Forgotten_keys_standings_are_taken_back_the_latest_first_within_max_nodes_and_the_day()
+    {
+        var keys = Enumerable.Range(0, 5).Select(i => SigningKey.CreateEphemeral($"f{i}")).ToList();
+        try
+        {
+            var now = _time.GetUtcNow();
+            var standing = new KeptStanding(0.5, now.ToUnixTimeMilliseconds(), [new KeptSuspension(Echo, 2, null, 4, true, Verdict.AnswerDisagrees)]);
+            ForgottenStanding At(int key, DateTimeOffset at) => new(keys[key].PublicKey.Fingerprint, at.ToUnixTimeMilliseconds(), standing);
+            // In no order: f3 a day ago to the millisecond, f0 an hour ago, f4 a day and a millisecond ago, f1 two hours
+            // ago, f2 in 1970.
+            NodeBindings.Save(File, new KeptBindings(NodeBindings.Version, null, [],
+                [At(3, now - MeshState.ForgottenStandingsKept), At(0, now.AddHours(-1)), At(4, now - MeshState.ForgottenStandingsKept - TimeSpan.FromMilliseconds(1)),
+                 At(1, now.AddHours(-2)), At(2, DateTimeOffset.UnixEpoch)]));
+            string[] Names(MeshState mesh) => [.. mesh.Bindings().Kept.Forgotten!.Select(f => $"f{keys.FindIndex(k => k.PublicKey.Fingerprint == f.Key)}")];
+
+            var all = NewMesh();
+            Assert.Equal(0, all.Restore(NodeBindings.Load(File, 256)));
+            Assert.Equal(["f0", "f1", "f3"], Names(all));
+            var few = NewMesh(maxNodes: 2);
+            Assert.Equal(0, few.Restore(NodeBindings.Load(File, 256)));
+            Assert.Equal(["f0", "f1"], Names(few));
+            Assert.Equal(["f0", "f1"], NodeBindings.Load(File, 2).Forgotten!.Select(f => $"f{keys.FindIndex(k => k.PublicKey.Fingerprint == f.Key)}"));
         }
         finally
         {
