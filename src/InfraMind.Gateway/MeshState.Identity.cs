@@ -48,6 +48,37 @@ internal sealed partial class MeshState
         }
     }
 
+    /// <summary>
+    /// GET /mesh/v1/keys/{fingerprint}: the node a key is bound to now, or the standing a forgotten node left to it
+    /// (<see cref="ForgottenStandingsKept"/>): when it was forgotten, its reputation then, its suspensions (how often,
+    /// until when, for what) and the spot checks it lost with their receipts, as <c>/nodes/{id}/receipts</c> shows them.
+    /// Null when neither is known.
+    /// </summary>
+    public object? KeyStanding(string fingerprint)
+    {
+        lock (_gate)
+        {
+            if (_keyHolders.TryGetValue(fingerprint, out var holder)) return new { key = fingerprint, node = holder };
+            if (!_forgottenKeys.TryGetValue(fingerprint, out var f)) return null;
+            var standing = f.Standing;
+            return new
+            {
+                key = fingerprint,
+                node = (string?)null,
+                forgottenAt = DateTimeOffset.FromUnixTimeMilliseconds(f.ForgottenAt),
+                reputation = standing.Reputation,
+                suspensions = (standing.Suspensions ?? []).Select(k => new
+                {
+                    model = k.Model,
+                    count = k.Count,
+                    until = k.Until is { } u ? DateTimeOffset.FromUnixTimeMilliseconds(u) : (DateTimeOffset?)null,
+                    reason = k.Reason?.WireName,
+                }).ToList(),
+                disagreements = (standing.Evidence ?? []).Select(d => new Disagreement(DateTimeOffset.FromUnixTimeMilliseconds(d.At), d.Model, d.RequestId, d.Receipts)).ToList(),
+            };
+        }
+    }
+
     /// <summary>Most disagreements kept per node (each with the receipts of the answers compared).</summary>
     internal const int EvidencePerNode = 8;
 

@@ -135,6 +135,11 @@ internal static class NodeApi
         app.MapGet("/mesh/v1/nodes/{id}/receipts", (string id) => mesh.ReceiptsOf(id) is { } receipts
             ? Results.Json(receipts, MeshJson.Options)
             : MeshProblems.Of(MeshErrorCodes.UnknownNode, $"node '{id}' is not registered", 404));
+        // A key's node, or the standing a forgotten node left to its key: a liar that went away is still on record.
+        app.MapGet("/mesh/v1/keys/{fingerprint}", (string fingerprint) => mesh.KeyStanding(fingerprint) is { } standing
+            ? Results.Json(standing, MeshJson.Options)
+            : MeshProblems.Of(MeshErrorCodes.UnknownNode,
+                $"no node is bound to key {TerminalText.Quote(fingerprint, 80)}, and no standing of a forgotten node with it is kept", 404));
     }
 
     /// <summary>The registration reply, signed by the gateway's key when it has one (for the node at <paramref name="node"/>).</summary>

@@ -583,9 +583,17 @@ public sealed class MeshStateTests
         foreach (var n in new[] { "c", "d", "e" }) Join(n);
         Assert.Equal(NodeAuth.Unknown, _mesh.Authenticate("a", _credentials["a"]));
         Assert.Null(_mesh.HolderOf(key.PublicKey));
+        // On record for its key meanwhile (GET /mesh/v1/keys/{fingerprint}): when, what for, and the receipts.
+        var record = System.Text.Json.JsonSerializer.SerializeToNode(_mesh.KeyStanding(key.PublicKey.Fingerprint), MeshJson.Options)!;
+        Assert.Equal((null, _time.GetUtcNow().ToUnixTimeMilliseconds()), ((string?)record["node"], record["forgottenAt"]!.GetValue<DateTimeOffset>().ToUnixTimeMilliseconds()));
+        var suspension = Assert.Single(record["suspensions"]!.AsArray())!;
+        Assert.Equal((Key, 1, "answer-disagrees"), ((string?)suspension["model"], (int)suspension["count"]!, (string?)suspension["reason"]));
+        Assert.Equal("receipt-c", (string?)Assert.Single(record["disagreements"]!.AsArray())!["receipts"]!["c"]);
         var (outcome, credential) = RegisterKeyed("b", key.PublicKey, 2);
         Assert.Equal(Admission.Registered, outcome);
         _credentials["b"] = credential!;
+        Assert.Equal("b", (string?)System.Text.Json.JsonSerializer.SerializeToNode(_mesh.KeyStanding(key.PublicKey.Fingerprint), MeshJson.Options)!["node"]);
+        Assert.Null(_mesh.KeyStanding("sha256:" + new string('0', 64)));
 
         // Its suspension's period ran long ago: a fresh pre-flight brings it back, with its record.
         foreach (var n in new[] { "b", "c", "d", "e" }) Report(n, ModelState.Ready, generation: 5);

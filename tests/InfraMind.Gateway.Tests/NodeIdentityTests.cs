@@ -252,6 +252,15 @@ public sealed class NodeIdentityTests : IAsyncLifetime, IDisposable
         var kept = JsonNode.Parse(await _http.GetStringAsync(new Uri("mesh/v1/nodes/n5/receipts", UriKind.Relative)))!;
         Assert.Equal(_key.PublicKey.Fingerprint, (string?)kept["key"]);
         Assert.Equal([receipt], kept["receipts"]!.AsArray().Select(x => (string?)x));
+
+        // The key names its node; a key the gateway does not know is IM6013, naming it.
+        var byKey = JsonNode.Parse(await _http.GetStringAsync(new Uri($"mesh/v1/keys/{_key.PublicKey.Fingerprint}", UriKind.Relative)))!;
+        Assert.Equal((_key.PublicKey.Fingerprint, "n5"), ((string?)byKey["key"], (string?)byKey["node"]));
+        using var unknown = await _http.GetAsync(new Uri($"mesh/v1/keys/{_other.PublicKey.Fingerprint}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        var problem = JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!;
+        Assert.Equal("IM6013", (string?)problem["code"]);
+        Assert.Contains($"no node is bound to key '{_other.PublicKey.Fingerprint}'", (string?)problem["detail"], StringComparison.Ordinal);
     }
 
     [Fact]
