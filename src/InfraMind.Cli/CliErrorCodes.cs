@@ -20,9 +20,15 @@ public static class CliErrorCodes
     /// not a file" for a directory (before, a directory was reported as missing, though it plainly was there). The one
     /// check of a file a user names, before it is read.
     /// </summary>
+    /// <remarks>
+    /// A path written "@FILE" where FILE exists (curl's way of naming a file to send) is told so: infra reads no
+    /// response files, so the "@" is part of the name it looked for.
+    /// </remarks>
     public static string RequireFile(string path, string what, string hint)
     {
         if (File.Exists(path)) return path;
+        if (path is ['@', .. var rest] && File.Exists(rest))
+            throw new InfraMindException(FileNotFound, $"no {what} at {path}", $"write the path without the '@' ({rest}): infra takes a file's path as it is, not curl's @FILE");
         throw new InfraMindException(FileNotFound, Directory.Exists(path) ? $"{what}: {path} is a directory, not a file" : $"no {what} at {path}", hint);
     }
 

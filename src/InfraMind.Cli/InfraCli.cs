@@ -50,7 +50,9 @@ public static class InfraCli
         try
         {
             // Parsing runs the options' validators: a defect there is reported as any other, never as a crash.
-            var parse = root.Parse(args);
+            // No response files: System.CommandLine would replace any argument starting with '@' by the words of the
+            // file it names, so `--input @in.json` (curl's habit) spliced a JSON document into the command line.
+            var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
             if (parse.Errors.Count > 0 || FailureReport.AbsorbedOption(parse) is not null)
             {
                 var usage = FailureReport.Usage(parse);

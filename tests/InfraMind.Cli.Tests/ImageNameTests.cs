@@ -87,3 +87,34 @@ public sealed class DirectoryNamedAsFileTests : IDisposable
         Assert.Contains(hint, e.GetProperty("hint").GetString(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>
+/// infra reads no response files: an argument that starts with '@' is taken as written. Before, System.CommandLine
+/// replaced `--input @in.json` (curl's way of naming a file to send) by the words of in.json, so a JSON document was
+/// parsed as the command line ("Unrecognized command or argument '--json hi'", IM0002).
+/// </summary>
+public sealed class NoResponseFilesTests : IDisposable
+{
+    private readonly CliRunner _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task An_argument_starting_with_at_is_a_path_as_written_and_curls_habit_is_named()
+    {
+        var input = Path.Combine(_cli.Work, "in.json");
+        await File.WriteAllTextAsync(input, """{"text": "--json hi"}""");
+        using var key = InfraMind.Signing.SigningKey.CreateEphemeral();
+        var pem = Path.Combine(_cli.Work, "key.pem");
+        await File.WriteAllTextAsync(pem, key.PublicKey.ToPem());
+        var receipt = InfraMind.Serving.JobReceipts.Sign(key, "0123456789abcdef0123456789abcdef", "echo", "1.0.0", "sha256:" + new string('0', 64), "{}"u8, "{}"u8, "node-1", DateTimeOffset.UtcNow);
+
+        var e = (await _cli.RunJsonAsync(2, "receipt", "verify", receipt, "--public-key", pem, "--input", "@" + input, "--json")).GetProperty("error");
+        Assert.Equal(("IM0003", $"no --input file at @{input}"), (e.GetProperty("code").GetString(), e.GetProperty("message").GetString()));
+        Assert.Equal($"write the path without the '@' ({input}): infra takes a file's path as it is, not curl's @FILE", e.GetProperty("hint").GetString());
+
+        // Where no such file is either, the option's own hint.
+        e = (await _cli.RunJsonAsync(2, "receipt", "verify", receipt, "--public-key", pem, "--input", "@" + input + ".none", "--json")).GetProperty("error");
+        Assert.Equal(("IM0003", "name an existing file"), (e.GetProperty("code").GetString(), e.GetProperty("hint").GetString()));
+    }
+}
